@@ -1,0 +1,146 @@
+//! The buffers a plan runs on: one arena per buffer kind, each with a trailing read-only
+//! silent slot for unconnected optional inputs.
+
+use crate::format::BufferKind;
+use crate::packet::PacketSlot;
+use crate::plan::{BufferCounts, BufferRef};
+
+/// Preallocated buffers for one plan. Allocated once on the control side.
+#[derive(Debug)]
+pub struct Arena {
+    counts: BufferCounts,
+    audio: Vec<f32>,
+    packets: Vec<PacketSlot>,
+    control: Vec<f32>,
+}
+
+impl Arena {
+    /// Allocates zeroed arenas of the given sizes.
+    pub fn new(counts: BufferCounts) -> Self {
+        Arena {
+            counts,
+            audio: vec![0.0; (counts.audio + 1) * counts.audio_len],
+            packets: (0..=counts.packet).map(|_| PacketSlot::new()).collect(),
+            control: vec![0.0; counts.control + 1],
+        }
+    }
+
+    /// The sizes this arena was made for.
+    pub fn counts(&self) -> BufferCounts {
+        self.counts
+    }
+
+    fn count(&self, kind: BufferKind) -> usize {
+        match kind {
+            BufferKind::Audio => self.counts.audio,
+            BufferKind::Packet => self.counts.packet,
+            BufferKind::Control => self.counts.control,
+        }
+    }
+
+    /// Whether `r` may be read: in range (or silent) with a length that fits.
+    pub fn is_readable(&self, r: &BufferRef) -> bool {
+        let len_ok = match r.kind {
+            BufferKind::Audio => r.len as usize <= self.counts.audio_len,
+            _ => r.len == 1,
+        };
+        len_ok && (r.is_silence() || (r.index as usize) < self.count(r.kind))
+    }
+
+    /// Whether `r` may be written: readable and not the silent slot.
+    pub fn is_writable(&self, r: &BufferRef) -> bool {
+        !r.is_silence() && self.is_readable(r)
+    }
+
+    /// Checks what [`crate::ProcessIo`] relies on for one step: every input readable, every
+    /// output writable, outputs pairwise distinct and disjoint from the inputs.
+    pub fn check_step(&self, inputs: &[BufferRef], outputs: &[BufferRef]) -> Result<(), &'static str> {
+        if !inputs.iter().all(|r| self.is_readable(r)) {
+            return Err("input buffer out of range");
+        }
+        if !outputs.iter().all(|r| self.is_writable(r)) {
+            return Err("output buffer out of range or silent");
+        }
+        for (i, o) in outputs.iter().enumerate() {
+            let same = |r: &BufferRef| r.kind == o.kind && r.index == o.index;
+            if outputs[..i].iter().any(same) {
+                return Err("two outputs share a buffer");
+            }
+            if inputs.iter().any(same) {
+                return Err("an output aliases an input");
+            }
+        }
+        Ok(())
+    }
+
+    /// Audio samples of `r` (`r` must be readable).
+    pub fn audio(&self, r: &BufferRef) -> &[f32] {
+        let slot = if r.is_silence() { self.counts.audio } else { r.index as usize };
+        let start = slot * self.counts.audio_len;
+        &self.audio[start..start + r.len as usize]
+    }
+
+    /// Audio samples of `r` for writing (`r` must be writable).
+    pub fn audio_mut(&mut self, r: &BufferRef) -> &mut [f32] {
+        debug_assert!(!r.is_silence());
+        let start = r.index as usize * self.counts.audio_len;
+        &mut self.audio[start..start + r.len as usize]
+    }
+
+    /// Packet slot of `r`.
+    pub fn packet(&self, r: &BufferRef) -> &PacketSlot {
+        let slot = if r.is_silence() { self.counts.packet } else { r.index as usize };
+        &self.packets[slot]
+    }
+
+    /// Packet slot of `r` for writing (`r` must be writable).
+    pub fn packet_mut(&mut self, r: &BufferRef) -> &mut PacketSlot {
+        debug_assert!(!r.is_silence());
+        &mut self.packets[r.index as usize]
+    }
+
+    /// Control value of `r`.
+    pub fn control(&self, r: &BufferRef) -> f32 {
+        let slot = if r.is_silence() { self.counts.control } else { r.index as usize };
+        self.control[slot]
+    }
+
+    /// Control value of `r` for writing (`r` must be writable).
+    pub fn control_mut(&mut self, r: &BufferRef) -> &mut f32 {
+        debug_assert!(!r.is_silence());
+        &mut self.control[r.index as usize]
+    }
+
+    /// Sets every audio sample of `out` to the sum of `inputs` (all readable, `out` writable
+    /// and not among them).
+    pub fn sum_audio(&mut self, inputs: &[BufferRef], out: &BufferRef) {
+        let len = out.len as usize;
+        let audio_len = self.counts.audio_len;
+        let silence = self.counts.audio;
+        let (dst_start, base) = (out.index as usize * audio_len, self.audio.as_mut_ptr());
+        // SAFETY: `check_step` guaranteed `out` is in range and not among `inputs`, so the
+        // destination does not overlap any source slice; all slots lie inside `self.audio`.
+        let dst = unsafe { std::slice::from_raw_parts_mut(base.add(dst_start), len) };
+        dst.fill(0.0);
+        for r in inputs {
+            let slot = if r.is_silence() { silence } else { r.index as usize };
+            // SAFETY: as above; `r` is readable and distinct from `out`.
+            let src = unsafe { std::slice::from_raw_parts(base.add(slot * audio_len), len.min(r.len as usize)) };
+            for (d, s) in dst.iter_mut().zip(src) {
+                *d += *s;
+            }
+        }
+    }
+
+    pub(crate) fn audio_raw(&mut self) -> (*mut f32, usize, u32) {
+        (self.audio.as_mut_ptr(), self.counts.audio_len, self.counts.audio as u32)
+    }
+
+    pub(crate) fn packets_raw(&mut self) -> (*mut PacketSlot, u32) {
+        (self.packets.as_mut_ptr(), self.counts.packet as u32)
+    }
+
+    pub(crate) fn control_raw(&mut self) -> (*mut f32, u32) {
+        (self.control.as_mut_ptr(), self.counts.control as u32)
+    }
+}

@@ -1,0 +1,122 @@
+//! Errors of graph building, validation and plan loading.
+
+use crate::format::PortKind;
+use crate::node::NodeId;
+
+/// A graph the builder or compiler refuses, with the nodes and ports at fault named.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum GraphError {
+    /// A node id that the builder never handed out.
+    #[error("no node {0}")]
+    NoSuchNode(NodeId),
+    /// A port index or name the node does not have.
+    #[error("node '{node}' has no {direction} port {port}")]
+    NoSuchPort {
+        /// Node name.
+        node: String,
+        /// `"input"` or `"output"`.
+        direction: &'static str,
+        /// The index or name asked for.
+        port: String,
+    },
+    /// Two nodes with the same name.
+    #[error("two nodes are named '{0}'")]
+    DuplicateName(String),
+    /// An edge between ports of different kinds or formats.
+    #[error("format mismatch: '{from_node}.{from_port}' produces {from_format} but '{to_node}.{to_port}' expects {to_format}")]
+    FormatMismatch {
+        /// Source node name.
+        from_node: String,
+        /// Source port name.
+        from_port: String,
+        /// Source format.
+        from_format: PortKind,
+        /// Destination node name.
+        to_node: String,
+        /// Destination port name.
+        to_port: String,
+        /// Destination format.
+        to_format: PortKind,
+    },
+    /// A required input with no incoming edge.
+    #[error("required input '{node}.{port}' is not connected")]
+    DanglingInput {
+        /// Node name.
+        node: String,
+        /// Port name.
+        port: String,
+    },
+    /// More than one edge into a packet input (packets cannot be summed).
+    #[error("packet input '{node}.{port}' has {edges} incoming edges; packets cannot be mixed")]
+    PacketFanIn {
+        /// Node name.
+        node: String,
+        /// Port name.
+        port: String,
+        /// Number of edges.
+        edges: usize,
+    },
+    /// The same edge added twice.
+    #[error("edge '{from_node}.{from_port}' -> '{to_node}.{to_port}' already exists")]
+    DuplicateEdge {
+        /// Source node name.
+        from_node: String,
+        /// Source port name.
+        from_port: String,
+        /// Destination node name.
+        to_node: String,
+        /// Destination port name.
+        to_port: String,
+    },
+    /// The edges form a cycle; the nodes on it are listed in edge order.
+    #[error("cycle through nodes {}", .nodes.join(" -> "))]
+    Cycle {
+        /// Names of the nodes on the cycle, in edge order.
+        nodes: Vec<String>,
+    },
+    /// An audio port whose rate does not hold a whole number of frames per quantum.
+    #[error("'{node}.{port}' runs at {rate} Hz, which does not divide into {quantum_us} us quanta")]
+    QuantumMismatch {
+        /// Node name.
+        node: String,
+        /// Port name.
+        port: String,
+        /// Sample rate.
+        rate: u32,
+        /// Quantum in microseconds.
+        quantum_us: u32,
+    },
+}
+
+/// A plan that cannot be loaded for execution (only possible for a hand-made or corrupted
+/// [`crate::Plan`]; the compiler's plans always load).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// A step names a node without a processor (a graph input/output, or out of range).
+    #[error("step {step} runs node {node} which has no processor")]
+    MissingProcessor {
+        /// Step index.
+        step: usize,
+        /// Node.
+        node: NodeId,
+    },
+    /// A step's ports do not match the node's spec.
+    #[error("step {step}: {detail}")]
+    PortMismatch {
+        /// Step index.
+        step: usize,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A step's buffers break the arena's rules.
+    #[error("step {step}: {detail}")]
+    BadBuffer {
+        /// Step index.
+        step: usize,
+        /// What is wrong.
+        detail: &'static str,
+    },
+    /// A graph input or output refers to a bad buffer.
+    #[error("graph port '{0}' refers to a bad buffer")]
+    BadPortBuffer(String),
+}

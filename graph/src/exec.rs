@@ -1,0 +1,281 @@
+//! Single-threaded execution of a [`Plan`]: the piece of the runtime that needs no threads.
+//! The root crate's workers own [`PlanExecutor`]s and call [`PlanExecutor::run_cycle`] every
+//! quantum.
+
+use crate::arena::Arena;
+use crate::error::PlanError;
+use crate::format::{BufferKind, PortKind, Quantum};
+use crate::node::{NodeId, NodeSpec};
+use crate::packet::PacketSlot;
+use crate::plan::{BufferRef, Plan, Step};
+use crate::processor::{ParamError, ProcessIo, Processor};
+
+/// One node of a compiled graph.
+pub struct CompiledNode {
+    /// Name given to the builder.
+    pub name: String,
+    /// The node's spec as reported when it was added.
+    pub spec: NodeSpec,
+    /// The processor; `None` for graph inputs and outputs.
+    pub processor: Option<Box<dyn Processor>>,
+}
+
+impl std::fmt::Debug for CompiledNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledNode").field("name", &self.name).field("type", &self.spec.type_name).finish()
+    }
+}
+
+/// A plan with the nodes it runs, indexed by [`NodeId`].
+#[derive(Debug)]
+pub struct CompiledGraph {
+    /// The schedule.
+    pub plan: Plan,
+    /// All nodes, indexed by `NodeId`.
+    pub nodes: Vec<CompiledNode>,
+}
+
+impl CompiledGraph {
+    /// The node with this name.
+    pub fn node_id(&self, name: &str) -> Option<NodeId> {
+        self.nodes.iter().position(|n| n.name == name).map(|i| NodeId(i as u32))
+    }
+}
+
+/// Errors returned by [`PlanExecutor::set_param`].
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum SetParamError {
+    /// No such node, or a node without a processor.
+    #[error("no processing node {0}")]
+    NoSuchNode(NodeId),
+    /// The processor refused.
+    #[error(transparent)]
+    Param(#[from] ParamError),
+}
+
+/// Runs a compiled plan over its own preallocated arena.
+///
+/// ```
+/// use rvoip_media_graph::{AudioFormat, GraphBuilder, PlanExecutor, PortKind, Quantum};
+/// let a = PortKind::Audio(AudioFormat::mono(8000));
+/// let mut b = GraphBuilder::new(Quantum::MS_10);
+/// let i = b.add_input("mic", a);
+/// let o = b.add_output("spk", a);
+/// b.connect(i, 0, o, 0).unwrap();
+/// let mut exec = PlanExecutor::new(b.build().unwrap()).unwrap();
+/// exec.input_audio_mut(0).fill(0.5);
+/// exec.run_cycle();
+/// assert_eq!(exec.output_audio(0).len(), 80);
+/// assert!(exec.output_audio(0).iter().all(|&s| s == 0.5));
+/// ```
+pub struct PlanExecutor {
+    plan: Plan,
+    nodes: Vec<CompiledNode>,
+    arena: Arena,
+    cycle: u64,
+}
+
+/// What one cycle reported.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CycleReport {
+    /// Bad-input events the nodes reported.
+    pub errors: u32,
+}
+
+impl PlanExecutor {
+    /// Checks the plan against the nodes and the arena rules, then allocates the arena.
+    pub fn new(graph: CompiledGraph) -> Result<Self, PlanError> {
+        let CompiledGraph { plan, nodes } = graph;
+        let arena = Arena::new(plan.buffers);
+        for (step, s) in plan.steps.iter().enumerate() {
+            match s {
+                Step::Node { node, inputs, outputs } => {
+                    let n = nodes.get(node.index()).filter(|n| n.processor.is_some());
+                    let n = n.ok_or(PlanError::MissingProcessor { step, node: *node })?;
+                    check_ports(step, &n.spec, plan.quantum, inputs, outputs)?;
+                    arena.check_step(inputs, outputs).map_err(|detail| PlanError::BadBuffer { step, detail })?;
+                }
+                Step::Sum { inputs, output } => {
+                    let same_kind = inputs.iter().all(|r| r.kind == output.kind) && output.kind != BufferKind::Packet;
+                    if !same_kind {
+                        return Err(PlanError::BadBuffer { step, detail: "sum of mixed or packet buffers" });
+                    }
+                    arena
+                        .check_step(inputs, std::slice::from_ref(output))
+                        .map_err(|detail| PlanError::BadBuffer { step, detail })?;
+                }
+            }
+        }
+        for p in &plan.inputs {
+            if !arena.is_writable(&p.buffer) || p.buffer.kind != p.kind.buffer_kind() {
+                return Err(PlanError::BadPortBuffer(p.name.clone()));
+            }
+        }
+        for p in &plan.outputs {
+            if !arena.is_readable(&p.buffer) || p.buffer.kind != p.kind.buffer_kind() {
+                return Err(PlanError::BadPortBuffer(p.name.clone()));
+            }
+        }
+        Ok(PlanExecutor { plan, nodes, arena, cycle: 0 })
+    }
+
+    /// The plan.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// The nodes.
+    pub fn nodes(&self) -> &[CompiledNode] {
+        &self.nodes
+    }
+
+    /// Cycles run so far.
+    pub fn cycles(&self) -> u64 {
+        self.cycle
+    }
+
+    /// Audio buffer of graph input `i`, to fill before [`PlanExecutor::run_cycle`].
+    ///
+    /// # Panics
+    /// If input `i` does not exist or is not audio.
+    pub fn input_audio_mut(&mut self, i: usize) -> &mut [f32] {
+        let r = self.plan.inputs[i].buffer;
+        assert_eq!(r.kind, BufferKind::Audio, "graph input {i} is not audio");
+        self.arena.audio_mut(&r)
+    }
+
+    /// Packet slot of graph input `i`; fill or clear it before each cycle.
+    ///
+    /// # Panics
+    /// If input `i` does not exist or is not a packet input.
+    pub fn input_packet_mut(&mut self, i: usize) -> &mut PacketSlot {
+        let r = self.plan.inputs[i].buffer;
+        assert_eq!(r.kind, BufferKind::Packet, "graph input {i} is not a packet input");
+        self.arena.packet_mut(&r)
+    }
+
+    /// Control value of graph input `i`.
+    ///
+    /// # Panics
+    /// If input `i` does not exist or is not a control input.
+    pub fn input_control_mut(&mut self, i: usize) -> &mut f32 {
+        let r = self.plan.inputs[i].buffer;
+        assert_eq!(r.kind, BufferKind::Control, "graph input {i} is not a control input");
+        self.arena.control_mut(&r)
+    }
+
+    /// Audio of graph output `i` after a cycle.
+    ///
+    /// # Panics
+    /// If output `i` does not exist or is not audio.
+    pub fn output_audio(&self, i: usize) -> &[f32] {
+        let r = self.plan.outputs[i].buffer;
+        assert_eq!(r.kind, BufferKind::Audio, "graph output {i} is not audio");
+        self.arena.audio(&r)
+    }
+
+    /// Packet of graph output `i` after a cycle, if one was produced.
+    ///
+    /// # Panics
+    /// If output `i` does not exist or is not a packet output.
+    pub fn output_packet(&self, i: usize) -> Option<&crate::Packet> {
+        let r = self.plan.outputs[i].buffer;
+        assert_eq!(r.kind, BufferKind::Packet, "graph output {i} is not a packet output");
+        self.arena.packet(&r).get()
+    }
+
+    /// Control value of graph output `i` after a cycle.
+    ///
+    /// # Panics
+    /// If output `i` does not exist or is not a control output.
+    pub fn output_control(&self, i: usize) -> f32 {
+        let r = self.plan.outputs[i].buffer;
+        assert_eq!(r.kind, BufferKind::Control, "graph output {i} is not a control output");
+        self.arena.control(&r)
+    }
+
+    /// Runs every step once. Real-time safe: no allocation.
+    pub fn run_cycle(&mut self) -> CycleReport {
+        let mut report = CycleReport::default();
+        let cycle = self.cycle;
+        for step in &self.plan.steps {
+            match step {
+                Step::Node { node, inputs, outputs } => {
+                    for o in outputs.iter().filter(|o| o.kind == BufferKind::Packet) {
+                        self.arena.packet_mut(o).clear();
+                    }
+                    // `new` checked that every node step has a processor.
+                    let Some(p) = self.nodes[node.index()].processor.as_deref_mut() else { continue };
+                    // SAFETY: `new` ran `check_step` on exactly these references against this
+                    // arena, and the arena is not touched while `io` lives.
+                    let mut io = unsafe { ProcessIo::new(&mut self.arena, inputs, outputs, cycle) };
+                    p.process(&mut io);
+                    report.errors = report.errors.saturating_add(io.errors());
+                }
+                Step::Sum { inputs, output } => match output.kind {
+                    BufferKind::Audio => self.arena.sum_audio(inputs, output),
+                    _ => {
+                        let v: f32 = inputs.iter().map(|r| self.arena.control(r)).sum();
+                        *self.arena.control_mut(output) = v;
+                    }
+                },
+            }
+        }
+        self.cycle += 1;
+        report
+    }
+
+    /// Forwards a parameter change to a node, range-checked against its spec. Real-time safe.
+    pub fn set_param(&mut self, node: NodeId, id: u32, value: f32) -> Result<(), SetParamError> {
+        let n = self.nodes.get_mut(node.index()).ok_or(SetParamError::NoSuchNode(node))?;
+        let spec = n.spec.param(id).ok_or(ParamError::Unknown(id))?;
+        if !spec.accepts(value) {
+            return Err(ParamError::OutOfRange { id, value }.into());
+        }
+        let p = n.processor.as_deref_mut().ok_or(SetParamError::NoSuchNode(node))?;
+        Ok(p.set_param(id, value)?)
+    }
+
+    /// Resets every processor.
+    pub fn reset(&mut self) {
+        for n in &mut self.nodes {
+            if let Some(p) = n.processor.as_deref_mut() {
+                p.reset();
+            }
+        }
+    }
+}
+
+fn check_ports(
+    step: usize,
+    spec: &NodeSpec,
+    quantum: Quantum,
+    inputs: &[BufferRef],
+    outputs: &[BufferRef],
+) -> Result<(), PlanError> {
+    let mismatch = |detail: String| PlanError::PortMismatch { step, detail };
+    if inputs.len() != spec.inputs.len() || outputs.len() != spec.outputs.len() {
+        return Err(mismatch(format!(
+            "'{}' has {} inputs and {} outputs, the step gives {} and {}",
+            spec.type_name,
+            spec.inputs.len(),
+            spec.outputs.len(),
+            inputs.len(),
+            outputs.len()
+        )));
+    }
+    for (r, p) in inputs.iter().zip(&spec.inputs).chain(outputs.iter().zip(&spec.outputs)) {
+        if r.kind != p.kind.buffer_kind() {
+            return Err(mismatch(format!("port '{}' is {} but gets a {:?} buffer", p.name, p.kind, r.kind)));
+        }
+        if let PortKind::Audio(f) = p.kind {
+            if f.samples_per_quantum(quantum) != Some(r.len as usize) {
+                return Err(mismatch(format!(
+                    "port '{}' is {} but gets a buffer of {} samples",
+                    p.name, p.kind, r.len
+                )));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,50 @@
+//! # rvoip-media-graph
+//!
+//! The graph language of rvoip-media-core. A host describes a graph of nodes with typed
+//! ports ([`PortKind`]: audio, packet, control), connects them with a [`GraphBuilder`], and
+//! compiles it into a [`Plan`]: a plain-data, fixed schedule with buffer assignment, fan-in
+//! sums and per-output latency. A [`PlanExecutor`] runs a plan single-threaded; the root crate's
+//! real-time workers own executors and call them every quantum.
+//!
+//! This crate has no threads and no DSP: nodes live in `rvoip-media-nodes`, the runtime in
+//! `rvoip-media-core`.
+//!
+//! ```
+//! use rvoip_media_graph::{AudioFormat, GraphBuilder, PlanExecutor, PortKind, Quantum};
+//!
+//! let a = PortKind::Audio(AudioFormat::mono(16_000));
+//! let mut b = GraphBuilder::new(Quantum::MS_10);
+//! let mic = b.add_input("mic", a);
+//! let out = b.add_output("out", a);
+//! b.connect(mic, 0, out, 0).unwrap();
+//! let graph = b.build().unwrap();
+//! assert_eq!(graph.plan.outputs[0].latency_ns, 0);
+//! let mut exec = PlanExecutor::new(graph).unwrap();
+//! exec.input_audio_mut(0)[0] = 0.5;
+//! exec.run_cycle();
+//! assert_eq!(exec.output_audio(0)[0], 0.5);
+//! ```
+#![deny(missing_docs)]
+
+mod arena;
+mod builder;
+mod compile;
+mod error;
+mod exec;
+mod format;
+mod harness;
+mod node;
+mod packet;
+mod plan;
+mod processor;
+
+pub use arena::Arena;
+pub use builder::GraphBuilder;
+pub use error::{GraphError, PlanError};
+pub use exec::{CompiledGraph, CompiledNode, CycleReport, PlanExecutor, SetParamError};
+pub use format::{AudioFormat, BufferKind, PacketFormat, PortKind, Quantum};
+pub use harness::NodeHarness;
+pub use node::{NodeId, NodeSpec, ParamSpec, PortSpec};
+pub use packet::{Packet, PacketMeta, PacketSlot, PayloadTooLarge, MAX_PAYLOAD};
+pub use plan::{BufferCounts, BufferRef, Plan, PlanPort, Step};
+pub use processor::{ParamError, ProcessIo, Processor};

@@ -1,0 +1,241 @@
+//! The [`Processor`] trait every node implements, and [`ProcessIo`], its view of one
+//! cycle's buffers.
+
+use crate::arena::Arena;
+use crate::format::BufferKind;
+use crate::node::NodeSpec;
+use crate::packet::{Packet, PacketSlot};
+use crate::plan::BufferRef;
+use std::marker::PhantomData;
+
+/// Why a parameter change was refused.
+#[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
+pub enum ParamError {
+    /// The node has no parameter with this id.
+    #[error("unknown parameter id {0}")]
+    Unknown(u32),
+    /// The value is NaN, infinite or outside the parameter's range.
+    #[error("value {value} out of range for parameter id {id}")]
+    OutOfRange {
+        /// Parameter id.
+        id: u32,
+        /// Refused value.
+        value: f32,
+    },
+}
+
+/// A node's processing code.
+///
+/// Construction, [`Processor::spec`] and dropping happen on the control side, where
+/// allocation is fine. [`Processor::process`], [`Processor::set_param`] and
+/// [`Processor::reset`] run on a real-time worker: they must not allocate, lock, block,
+/// print or panic on any input. Bad input is handled by writing defined output and calling
+/// [`ProcessIo::report_error`].
+///
+/// ```
+/// use rvoip_media_graph::{AudioFormat, NodeSpec, PortKind, PortSpec, ProcessIo, Processor};
+///
+/// /// Inverts the polarity of a mono 8 kHz stream.
+/// struct Invert;
+///
+/// impl Processor for Invert {
+///     fn spec(&self) -> NodeSpec {
+///         let a = PortKind::Audio(AudioFormat::mono(8000));
+///         NodeSpec::new("invert")
+///             .with_input(PortSpec::required("in", a))
+///             .with_output(PortSpec::required("out", a))
+///     }
+///     fn process(&mut self, io: &mut ProcessIo<'_>) {
+///         let input = io.audio_in(0);
+///         for (o, i) in io.audio_out(0).iter_mut().zip(input) {
+///             *o = -*i;
+///         }
+///     }
+/// }
+///
+/// let mut h = rvoip_media_graph::NodeHarness::new(Box::new(Invert), Default::default()).unwrap();
+/// h.audio_in_mut(0).fill(0.25);
+/// h.run();
+/// assert!(h.audio_out(0).iter().all(|&s| s == -0.25));
+/// ```
+pub trait Processor: Send {
+    /// Ports, latency and parameters. Called on the control side when the graph is built.
+    fn spec(&self) -> NodeSpec;
+
+    /// Processes one quantum. Real-time: no allocation, lock, blocking call, print or panic.
+    fn process(&mut self, io: &mut ProcessIo<'_>);
+
+    /// Changes a parameter (already range-checked against the spec by the control plane).
+    /// Real-time.
+    fn set_param(&mut self, id: u32, value: f32) -> Result<(), ParamError> {
+        let _ = value;
+        Err(ParamError::Unknown(id))
+    }
+
+    /// Clears internal state (filters, histories) as if freshly constructed. Real-time.
+    fn reset(&mut self) {}
+}
+
+/// One node's view of the cycle's buffers: read its inputs, write its outputs.
+///
+/// Inputs borrow for the whole step (`'a`), so a node can hold every input slice while it
+/// writes its outputs one at a time. The executor guarantees that a step's outputs are
+/// pairwise distinct and never alias its inputs.
+pub struct ProcessIo<'a> {
+    audio: *mut f32,
+    audio_len: usize,
+    audio_silence: u32,
+    packets: *mut PacketSlot,
+    packet_silence: u32,
+    control: *mut f32,
+    control_silence: u32,
+    inputs: &'a [BufferRef],
+    outputs: &'a [BufferRef],
+    cycle: u64,
+    errors: u32,
+    _arena: PhantomData<&'a mut Arena>,
+}
+
+impl<'a> ProcessIo<'a> {
+    /// # Safety
+    /// Every reference must be in range for `arena` and of the kind the accessor asks for
+    /// (checked by [`Arena::check_step`]); outputs must be pairwise distinct, not silent and
+    /// disjoint from inputs. `arena` must not be touched otherwise while the view lives.
+    pub(crate) unsafe fn new(
+        arena: &'a mut Arena,
+        inputs: &'a [BufferRef],
+        outputs: &'a [BufferRef],
+        cycle: u64,
+    ) -> Self {
+        let (audio, audio_len, audio_silence) = arena.audio_raw();
+        let (packets, packet_silence) = arena.packets_raw();
+        let (control, control_silence) = arena.control_raw();
+        ProcessIo {
+            audio,
+            audio_len,
+            audio_silence,
+            packets,
+            packet_silence,
+            control,
+            control_silence,
+            inputs,
+            outputs,
+            cycle,
+            errors: 0,
+            _arena: PhantomData,
+        }
+    }
+
+    /// Number of input ports.
+    pub fn num_inputs(&self) -> usize {
+        self.inputs.len()
+    }
+
+    /// Number of output ports.
+    pub fn num_outputs(&self) -> usize {
+        self.outputs.len()
+    }
+
+    /// Index of the current cycle (0 for the first cycle a plan runs).
+    pub fn cycle(&self) -> u64 {
+        self.cycle
+    }
+
+    /// Counts one bad-input event (malformed packet, NaN samples, ...) for the partition's
+    /// statistics. The node must still have written defined output.
+    pub fn report_error(&mut self) {
+        self.errors = self.errors.saturating_add(1);
+    }
+
+    /// Errors reported during this step.
+    pub fn errors(&self) -> u32 {
+        self.errors
+    }
+
+    fn slot(index: u32, silence: u32) -> usize {
+        if index == BufferRef::SILENCE {
+            silence as usize
+        } else {
+            index as usize
+        }
+    }
+
+    fn expect(r: &BufferRef, kind: BufferKind) {
+        assert!(r.kind == kind, "port is {:?}, not {:?}", r.kind, kind);
+    }
+
+    /// Samples of audio input `port` (frames × channels, interleaved).
+    ///
+    /// # Panics
+    /// If `port` is out of range or not an audio port: a bug in the node, since ports are
+    /// fixed by its spec and checked when the plan is loaded.
+    pub fn audio_in(&self, port: usize) -> &'a [f32] {
+        let r = &self.inputs[port];
+        Self::expect(r, BufferKind::Audio);
+        let start = Self::slot(r.index, self.audio_silence) * self.audio_len;
+        // SAFETY: `new`'s contract: the reference is in range and of audio kind, so
+        // `start + r.len` lies within the audio arena; inputs never alias this step's
+        // outputs, and nothing else touches the arena while `'a` lives.
+        unsafe { std::slice::from_raw_parts(self.audio.add(start), r.len as usize) }
+    }
+
+    /// Samples of audio output `port`, to be overwritten entirely (contents are stale).
+    ///
+    /// # Panics
+    /// As [`ProcessIo::audio_in`].
+    pub fn audio_out(&mut self, port: usize) -> &mut [f32] {
+        let r = &self.outputs[port];
+        Self::expect(r, BufferKind::Audio);
+        let start = r.index as usize * self.audio_len;
+        // SAFETY: in range and audio by `new`'s contract; outputs are pairwise distinct and
+        // disjoint from inputs, and `&mut self` prevents two live borrows of this one.
+        unsafe { std::slice::from_raw_parts_mut(self.audio.add(start), r.len as usize) }
+    }
+
+    /// The packet on input `port`, if one arrived this cycle.
+    ///
+    /// # Panics
+    /// As [`ProcessIo::audio_in`].
+    pub fn packet_in(&self, port: usize) -> Option<&'a Packet> {
+        let r = &self.inputs[port];
+        Self::expect(r, BufferKind::Packet);
+        let i = Self::slot(r.index, self.packet_silence);
+        // SAFETY: as in `audio_in`, for the packet arena.
+        unsafe { (*self.packets.add(i)).get() }
+    }
+
+    /// The slot of packet output `port`; it is empty at the start of the step. Call
+    /// [`PacketSlot::fill`] or [`PacketSlot::put`] to emit a packet.
+    ///
+    /// # Panics
+    /// As [`ProcessIo::audio_in`].
+    pub fn packet_out(&mut self, port: usize) -> &mut PacketSlot {
+        let r = &self.outputs[port];
+        Self::expect(r, BufferKind::Packet);
+        // SAFETY: as in `audio_out`, for the packet arena.
+        unsafe { &mut *self.packets.add(r.index as usize) }
+    }
+
+    /// The value on control input `port`.
+    ///
+    /// # Panics
+    /// As [`ProcessIo::audio_in`].
+    pub fn control_in(&self, port: usize) -> f32 {
+        let r = &self.inputs[port];
+        Self::expect(r, BufferKind::Control);
+        let i = Self::slot(r.index, self.control_silence);
+        // SAFETY: as in `audio_in`, for the control arena.
+        unsafe { *self.control.add(i) }
+    }
+
+    /// Sets control output `port`.
+    ///
+    /// # Panics
+    /// As [`ProcessIo::audio_in`].
+    pub fn set_control(&mut self, port: usize, value: f32) {
+        let r = &self.outputs[port];
+        Self::expect(r, BufferKind::Control);
+        // SAFETY: as in `audio_out`, for the control arena.
+        unsafe { *self.control.add(r.index as usize) = value }
+    }
+}

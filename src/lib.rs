@@ -1,0 +1,2 @@
+//! # rvoip-media-core
+#![deny(missing_docs)]
