@@ -1,0 +1,1 @@
+//! G.729 Annex A/B codec. Work in progress.

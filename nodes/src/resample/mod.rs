@@ -1,0 +1,1 @@
+//! Polyphase windowed-sinc resampler. Work in progress.
