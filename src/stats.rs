@@ -1,0 +1,296 @@
+//! Statistics published by workers and read by anyone without blocking them.
+//!
+//! A worker keeps plain counters and a cycle-time histogram on its own stack of state and
+//! publishes a snapshot through a [`SeqLock`] every cycle; readers copy the latest snapshot.
+
+use crate::sync::seqlock::SeqLock;
+
+/// Cycle-time histogram with 16 log-linear sub-buckets per power of two (≤ 6.25 % error),
+/// from 1 ns to about 18 minutes. Fixed size; recording never allocates.
+#[derive(Clone, Debug)]
+pub struct Histogram {
+    buckets: Box<[u32; Self::BUCKETS]>,
+    count: u64,
+}
+
+impl Histogram {
+    const SUB_BITS: u32 = 4;
+    const SUB: u64 = 1 << Self::SUB_BITS;
+    const BUCKETS: usize = 16 * 38;
+
+    /// An empty histogram.
+    pub fn new() -> Self {
+        Histogram { buckets: Box::new([0; Self::BUCKETS]), count: 0 }
+    }
+
+    fn bucket(v: u64) -> usize {
+        if v < Self::SUB {
+            return v as usize;
+        }
+        let e = 63 - u64::from(v.leading_zeros()); // >= SUB_BITS
+        let m = (v >> (e - u64::from(Self::SUB_BITS))) & (Self::SUB - 1);
+        (((e - u64::from(Self::SUB_BITS) + 1) * Self::SUB + m) as usize).min(Self::BUCKETS - 1)
+    }
+
+    fn lower_bound(b: usize) -> u64 {
+        let b = b as u64;
+        if b < Self::SUB {
+            return b;
+        }
+        let e = b / Self::SUB + u64::from(Self::SUB_BITS) - 1;
+        let m = b % Self::SUB;
+        (Self::SUB + m) << (e - u64::from(Self::SUB_BITS))
+    }
+
+    /// Records one value.
+    pub fn record(&mut self, v: u64) {
+        let b = Self::bucket(v);
+        self.buckets[b] = self.buckets[b].saturating_add(1);
+        self.count += 1;
+    }
+
+    /// Values recorded.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Forgets everything.
+    pub fn clear(&mut self) {
+        self.buckets.fill(0);
+        self.count = 0;
+    }
+
+    /// The `q`-quantile (0..=1) over this histogram and `other` together, as the midpoint of
+    /// the bucket it falls in; 0 when both are empty.
+    ///
+    /// ```
+    /// use rvoip_media_core::stats::Histogram;
+    /// let mut h = Histogram::new();
+    /// for v in 1..=1000u64 { h.record(v * 1000); }
+    /// let p50 = h.quantile_with(&Histogram::new(), 0.5) as f64;
+    /// assert!((p50 / 500_000.0 - 1.0).abs() < 0.07);
+    /// ```
+    pub fn quantile_with(&self, other: &Histogram, q: f64) -> u64 {
+        let total = self.count + other.count;
+        if total == 0 {
+            return 0;
+        }
+        let rank = ((q.clamp(0.0, 1.0) * total as f64).ceil() as u64).max(1);
+        let mut seen = 0u64;
+        for b in 0..Self::BUCKETS {
+            seen += u64::from(self.buckets[b]) + u64::from(other.buckets[b]);
+            if seen >= rank {
+                let lo = Self::lower_bound(b);
+                let hi = Self::lower_bound(b + 1).max(lo + 1);
+                return lo + (hi - lo) / 2;
+            }
+        }
+        Self::lower_bound(Self::BUCKETS - 1)
+    }
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// One worker's statistics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WorkerStats {
+    /// Cycles run.
+    pub cycles: u64,
+    /// Duration of the last cycle (commands + all partitions), ns.
+    pub last_ns: u64,
+    /// Longest cycle since start, ns.
+    pub max_ns: u64,
+    /// Median cycle time over the last one to two seconds, ns.
+    pub p50_ns: u64,
+    /// 99th percentile cycle time over the last one to two seconds, ns.
+    pub p99_ns: u64,
+    /// Cycles that finished after their deadline (the next cycle's start).
+    pub deadline_misses: u64,
+    /// Commands applied.
+    pub commands: u64,
+    /// Partitions currently placed on this worker.
+    pub partitions: u64,
+    /// Frames and packets dropped on this worker (full output ring, exhausted pool), summed
+    /// over its partitions, removed ones included.
+    pub drops: u64,
+    /// Cycles in which an audio input had no frame (silence was used), summed likewise.
+    pub underruns: u64,
+    /// Bad-input events reported by nodes or endpoints, summed likewise.
+    pub errors: u64,
+    /// Partitions stopped because a node panicked.
+    pub faults: u64,
+}
+
+impl WorkerStats {
+    pub(crate) const WORDS: usize = 12;
+
+    pub(crate) fn to_words(self) -> [u64; Self::WORDS] {
+        [
+            self.cycles,
+            self.last_ns,
+            self.max_ns,
+            self.p50_ns,
+            self.p99_ns,
+            self.deadline_misses,
+            self.commands,
+            self.partitions,
+            self.drops,
+            self.underruns,
+            self.errors,
+            self.faults,
+        ]
+    }
+
+    pub(crate) fn from_words(w: [u64; Self::WORDS]) -> Self {
+        WorkerStats {
+            cycles: w[0],
+            last_ns: w[1],
+            max_ns: w[2],
+            p50_ns: w[3],
+            p99_ns: w[4],
+            deadline_misses: w[5],
+            commands: w[6],
+            partitions: w[7],
+            drops: w[8],
+            underruns: w[9],
+            errors: w[10],
+            faults: w[11],
+        }
+    }
+}
+
+/// One partition's statistics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PartitionStats {
+    /// Cycles run (with the current or earlier plans).
+    pub cycles: u64,
+    /// Time of the last cycle (input copy, plan, output copy), ns.
+    pub last_ns: u64,
+    /// Longest cycle, ns.
+    pub max_ns: u64,
+    /// Cycles in which an audio input ring was empty (silence was used instead).
+    pub underruns: u64,
+    /// Frames or packets dropped because an output ring was full.
+    pub ring_full_drops: u64,
+    /// Outputs dropped because the frame or packet pool was exhausted.
+    pub pool_exhausted_drops: u64,
+    /// Bad-input events (node reports, input frames of the wrong length).
+    pub errors: u64,
+    /// Plans swapped in while running.
+    pub plan_swaps: u64,
+    /// 1 when a node panicked and the partition was stopped.
+    pub faulted: u64,
+}
+
+impl PartitionStats {
+    pub(crate) const WORDS: usize = 9;
+
+    pub(crate) fn to_words(self) -> [u64; Self::WORDS] {
+        [
+            self.cycles,
+            self.last_ns,
+            self.max_ns,
+            self.underruns,
+            self.ring_full_drops,
+            self.pool_exhausted_drops,
+            self.errors,
+            self.plan_swaps,
+            self.faulted,
+        ]
+    }
+
+    pub(crate) fn from_words(w: [u64; Self::WORDS]) -> Self {
+        PartitionStats {
+            cycles: w[0],
+            last_ns: w[1],
+            max_ns: w[2],
+            underruns: w[3],
+            ring_full_drops: w[4],
+            pool_exhausted_drops: w[5],
+            errors: w[6],
+            plan_swaps: w[7],
+            faulted: w[8],
+        }
+    }
+
+    /// Drops of every kind.
+    pub fn drops(&self) -> u64 {
+        self.ring_full_drops + self.pool_exhausted_drops
+    }
+}
+
+/// Where a worker publishes its [`WorkerStats`].
+pub(crate) type WorkerStatsCell = SeqLock<{ WorkerStats::WORDS }>;
+/// Where a partition publishes its [`PartitionStats`].
+pub(crate) type PartitionStatsCell = SeqLock<{ PartitionStats::WORDS }>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_monotonic_and_bounds_contain_values() {
+        let mut prev = 0;
+        for v in (0..200_000u64).chain([1 << 30, u64::MAX >> 30]) {
+            let b = Histogram::bucket(v);
+            assert!(b >= prev || v > 200_000, "bucket order at {v}");
+            prev = b;
+            if b + 1 < Histogram::BUCKETS {
+                assert!(Histogram::lower_bound(b) <= v && v < Histogram::lower_bound(b + 1), "v={v} b={b}");
+            }
+        }
+    }
+
+    #[test]
+    fn quantiles_of_a_known_distribution() {
+        let mut h = Histogram::new();
+        for _ in 0..990 {
+            h.record(10_000);
+        }
+        for _ in 0..10 {
+            h.record(5_000_000);
+        }
+        let empty = Histogram::new();
+        let p50 = h.quantile_with(&empty, 0.5);
+        let p99 = h.quantile_with(&empty, 0.99);
+        let p999 = h.quantile_with(&empty, 0.999);
+        assert!((9_500..10_700).contains(&p50), "{p50}");
+        assert!((9_500..10_700).contains(&p99), "{p99}");
+        assert!((4_700_000..5_400_000).contains(&p999), "{p999}");
+    }
+
+    #[test]
+    fn snapshots_round_trip_through_words() {
+        let w = WorkerStats {
+            cycles: 1,
+            last_ns: 2,
+            max_ns: 3,
+            p50_ns: 4,
+            p99_ns: 5,
+            deadline_misses: 6,
+            commands: 7,
+            partitions: 8,
+            drops: 9,
+            underruns: 10,
+            errors: 11,
+            faults: 12,
+        };
+        assert_eq!(WorkerStats::from_words(w.to_words()), w);
+        let p = PartitionStats {
+            cycles: 1,
+            last_ns: 2,
+            max_ns: 3,
+            underruns: 4,
+            ring_full_drops: 5,
+            pool_exhausted_drops: 6,
+            errors: 7,
+            plan_swaps: 8,
+            faulted: 9,
+        };
+        assert_eq!(PartitionStats::from_words(p.to_words()), p);
+    }
+}
