@@ -1,11 +1,13 @@
 //! [`GraphBuilder`]: add nodes, connect ports, declare graph inputs and outputs.
 
 use crate::compile;
-use crate::error::GraphError;
+use crate::error::{FormatMismatch, GraphError};
 use crate::exec::{CompiledGraph, CompiledNode};
 use crate::format::{PortKind, Quantum};
 use crate::node::{NodeId, NodeSpec, PortSpec};
+use crate::plan::Plan;
 use crate::processor::Processor;
+use std::collections::{HashMap, HashSet};
 
 /// What a builder node stands for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,6 +20,7 @@ pub(crate) enum Role {
     Output,
 }
 
+/// A node as the builder holds it.
 pub(crate) struct BuilderNode {
     pub(crate) name: String,
     pub(crate) spec: NodeSpec,
@@ -26,7 +29,7 @@ pub(crate) struct BuilderNode {
 }
 
 /// An edge from an output port to an input port.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Edge {
     pub(crate) from: NodeId,
     pub(crate) from_port: usize,
@@ -34,28 +37,83 @@ pub(crate) struct Edge {
     pub(crate) to_port: usize,
 }
 
-/// Describes a graph: nodes, edges, graph inputs and outputs.
+/// The error for an edge from `sp` of `src` to `dp` of `dst`, whose formats differ.
+pub(crate) fn format_mismatch(src: &BuilderNode, sp: &PortSpec, dst: &BuilderNode, dp: &PortSpec) -> GraphError {
+    GraphError::FormatMismatch(Box::new(FormatMismatch {
+        from_node: src.name.clone(),
+        from_port: sp.name.to_string(),
+        from_format: sp.kind,
+        to_node: dst.name.clone(),
+        to_port: dp.name.to_string(),
+        to_format: dp.kind,
+    }))
+}
+
+/// Describes a graph: nodes, edges, graph inputs and outputs; [`GraphBuilder::build`]
+/// validates and compiles it.
+///
+/// Graph inputs and outputs are nodes too ([`GraphBuilder::add_input`],
+/// [`GraphBuilder::add_output`]); [`NodeId`]s are dense in the order nodes are added, and
+/// inputs and outputs appear in the plan in that (declaration) order. [`GraphBuilder::connect`]
+/// refuses an edge at once when its ends do not exist, their formats differ, it already
+/// exists, or it would be a second edge into a packet input; several edges into an audio or
+/// control input are summed.
+///
+/// # Compilation
+///
+/// [`GraphBuilder::build`] runs these passes:
+///
+/// 1. **validate**: unique node names; every audio format holds a whole number of frames per
+///    quantum; every required input has an edge; the edge checks of `connect` again.
+/// 2. **sort**: Kahn's topological order; among ready nodes the smallest id goes first. A
+///    cycle is reported with the names of the nodes on one cycle, in edge order.
+/// 3. **schedule**: one [`Step::Node`](crate::Step::Node) per processing node in that order,
+///    preceded by a [`Step::Sum`](crate::Step::Sum) for each of its input ports with more
+///    than one edge; a graph output with several edges gets a sum step at its place.
+/// 4. **buffers**: each buffer kind has its own arena; a buffer goes back to the free list
+///    after its last reader, and the lowest free index is taken first. Graph inputs get the
+///    first buffers, in declaration order; a step's outputs are allocated before its inputs
+///    are released, so no step reads and writes the same buffer; what a graph output reads
+///    stays live to the end of the cycle; an output port nobody reads gets a scratch buffer
+///    freed right after its step; an unconnected optional input reads the silent buffer. The
+///    arena size per kind is the largest number of values live at once.
+/// 5. **latency**: each graph output reports the largest sum of
+///    [`NodeSpec::latency_ns`](crate::NodeSpec::latency_ns) over the paths into it.
+///
+/// Graph-input buffers are reused once read, so a graph output may share an index with a
+/// graph input: every cycle, write all inputs, run, then read the outputs.
 ///
 /// ```
-/// use rvoip_media_graph::{AudioFormat, GraphBuilder, PortKind, Quantum};
+/// use rvoip_media_graph::{AudioFormat, BufferRef, GraphBuilder, PortKind, Quantum};
 /// let a = PortKind::Audio(AudioFormat::mono(8000));
-/// let b16 = PortKind::Audio(AudioFormat::mono(16000));
 /// let mut b = GraphBuilder::new(Quantum::MS_10);
-/// let i = b.add_input("in", a);
-/// let o = b.add_output("out", b16);
-/// let err = b.connect(i, 0, o, 0).unwrap_err();
-/// assert!(err.to_string().contains("8000 Hz"));
+/// let mic = b.add_input("mic", a);
+/// let spk = b.add_output("spk", a);
+/// let tone = b.add_input("tone", PortKind::Audio(AudioFormat::mono(16_000)));
+/// // Formats must match exactly.
+/// let err = b.connect(tone, 0, spk, 0).unwrap_err();
+/// assert!(err.to_string().contains("produces audio 16000 Hz x1 but 'spk.in' expects audio 8000 Hz x1"));
+/// b.connect(mic, 0, spk, 0).unwrap();
+/// let graph = b.build().unwrap();
+/// // No processing node: no step; the output reads the input's buffer.
+/// assert!(graph.plan.steps.is_empty());
+/// assert_eq!(graph.plan.outputs[0].buffer, BufferRef::audio(0, 80));
 /// ```
 pub struct GraphBuilder {
     pub(crate) quantum: Quantum,
     pub(crate) nodes: Vec<BuilderNode>,
+    /// Edges in the order they were added (a sum lists its inputs in this order).
     pub(crate) edges: Vec<Edge>,
+    /// The same edges, for constant-time duplicate checks in `connect`.
+    edge_set: HashSet<Edge>,
+    /// Number of edges into each `(node, input port)` that has any.
+    fan_in: HashMap<(NodeId, usize), usize>,
 }
 
 impl GraphBuilder {
     /// An empty graph for `quantum`.
     pub fn new(quantum: Quantum) -> Self {
-        GraphBuilder { quantum, nodes: Vec::new(), edges: Vec::new() }
+        GraphBuilder { quantum, nodes: Vec::new(), edges: Vec::new(), edge_set: HashSet::new(), fan_in: HashMap::new() }
     }
 
     /// The quantum the graph is built for.
@@ -128,17 +186,10 @@ impl GraphBuilder {
             port: to_port.to_string(),
         })?;
         if sp.kind != dp.kind {
-            return Err(GraphError::FormatMismatch {
-                from_node: src.name.clone(),
-                from_port: sp.name.to_string(),
-                from_format: sp.kind,
-                to_node: dst.name.clone(),
-                to_port: dp.name.to_string(),
-                to_format: dp.kind,
-            });
+            return Err(format_mismatch(src, sp, dst, dp));
         }
         let edge = Edge { from, from_port, to, to_port };
-        if self.edges.contains(&edge) {
+        if self.edge_set.contains(&edge) {
             return Err(GraphError::DuplicateEdge {
                 from_node: src.name.clone(),
                 from_port: sp.name.to_string(),
@@ -146,7 +197,7 @@ impl GraphBuilder {
                 to_port: dp.name.to_string(),
             });
         }
-        let fan_in = self.edges.iter().filter(|e| e.to == to && e.to_port == to_port).count();
+        let fan_in = self.fan_in.get(&(to, to_port)).copied().unwrap_or(0);
         if matches!(dp.kind, PortKind::Packet(_)) && fan_in >= 1 {
             return Err(GraphError::PacketFanIn {
                 node: dst.name.clone(),
@@ -155,6 +206,8 @@ impl GraphBuilder {
             });
         }
         self.edges.push(edge);
+        self.edge_set.insert(edge);
+        *self.fan_in.entry((to, to_port)).or_default() += 1;
         Ok(())
     }
 
@@ -171,7 +224,38 @@ impl GraphBuilder {
         self.connect(from, fp, to, tp)
     }
 
-    /// Validates and compiles the graph into a plan with its nodes.
+    /// Number of nodes added so far, graph inputs and outputs included.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Validates and compiles the graph into a [`Plan`] without consuming the builder: to
+    /// inspect a schedule, or to check a graph before [`GraphBuilder::build`].
+    ///
+    /// ```
+    /// use rvoip_media_graph::{AudioFormat, BufferRef, GraphBuilder, PortKind, Quantum};
+    /// let a = PortKind::Audio(AudioFormat::mono(8000));
+    /// let mut b = GraphBuilder::new(Quantum::MS_10);
+    /// let (x, y) = (b.add_input("x", a), b.add_input("y", a));
+    /// let out = b.add_output("out", a);
+    /// b.connect(x, 0, out, 0).unwrap();
+    /// b.connect(y, 0, out, 0).unwrap();
+    /// let plan = b.plan().unwrap();
+    /// // Fan-in into the output became a sum of the two input buffers into a third one.
+    /// assert_eq!(plan.outputs[0].buffer, BufferRef::audio(2, 80));
+    /// assert_eq!(plan.buffers.audio, 3);
+    /// ```
+    pub fn plan(&self) -> Result<Plan, GraphError> {
+        compile::compile(self)
+    }
+
+    /// Validates and compiles the graph into a plan with its nodes. See [`crate::Plan`] for
+    /// what the plan holds and [`GraphBuilder`] for the passes and buffer rules.
+    ///
+    /// # Errors
+    /// The first problem found, naming the nodes and ports at fault: a duplicate node name,
+    /// an audio rate that does not divide the quantum, a required input without an edge, or a
+    /// cycle (its nodes listed in edge order).
     pub fn build(self) -> Result<CompiledGraph, GraphError> {
         let plan = compile::compile(&self)?;
         let nodes = self

@@ -1,6 +1,6 @@
 //! Errors of graph building, validation and plan loading.
 
-use crate::format::PortKind;
+use crate::format::{AudioFormat, PortKind};
 use crate::node::NodeId;
 
 /// A graph the builder or compiler refuses, with the nodes and ports at fault named.
@@ -22,22 +22,13 @@ pub enum GraphError {
     /// Two nodes with the same name.
     #[error("two nodes are named '{0}'")]
     DuplicateName(String),
-    /// An edge between ports of different kinds or formats.
-    #[error("format mismatch: '{from_node}.{from_port}' produces {from_format} but '{to_node}.{to_port}' expects {to_format}")]
-    FormatMismatch {
-        /// Source node name.
-        from_node: String,
-        /// Source port name.
-        from_port: String,
-        /// Source format.
-        from_format: PortKind,
-        /// Destination node name.
-        to_node: String,
-        /// Destination port name.
-        to_port: String,
-        /// Destination format.
-        to_format: PortKind,
-    },
+    /// An edge between ports of different kinds or formats. Boxed, so that `GraphError` stays
+    /// small enough to return by value.
+    #[error(
+        "format mismatch: '{}.{}' produces {} but '{}.{}' expects {}",
+        .0.from_node, .0.from_port, .0.from_format, .0.to_node, .0.to_port, .0.to_format
+    )]
+    FormatMismatch(Box<FormatMismatch>),
     /// A required input with no incoming edge.
     #[error("required input '{node}.{port}' is not connected")]
     DanglingInput {
@@ -74,6 +65,19 @@ pub enum GraphError {
         /// Names of the nodes on the cycle, in edge order.
         nodes: Vec<String>,
     },
+    /// An audio format that carries no samples (rate or channel count 0), or more samples
+    /// per quantum than a buffer can index.
+    #[error("'{node}.{port}' has unusable format {format}: {reason}")]
+    InvalidAudioFormat {
+        /// Node name.
+        node: String,
+        /// Port name.
+        port: String,
+        /// The format.
+        format: AudioFormat,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// An audio port whose rate does not hold a whole number of frames per quantum.
     #[error("'{node}.{port}' runs at {rate} Hz, which does not divide into {quantum_us} us quanta")]
     QuantumMismatch {
@@ -86,6 +90,23 @@ pub enum GraphError {
         /// Quantum in microseconds.
         quantum_us: u32,
     },
+}
+
+/// Both ends of an edge [`GraphError::FormatMismatch`] refused, with their formats.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FormatMismatch {
+    /// Source node name.
+    pub from_node: String,
+    /// Source port name.
+    pub from_port: String,
+    /// Source format.
+    pub from_format: PortKind,
+    /// Destination node name.
+    pub to_node: String,
+    /// Destination port name.
+    pub to_port: String,
+    /// Destination format.
+    pub to_format: PortKind,
 }
 
 /// A plan that cannot be loaded for execution (only possible for a hand-made or corrupted

@@ -40,7 +40,7 @@ mod processor;
 
 pub use arena::Arena;
 pub use builder::GraphBuilder;
-pub use error::{GraphError, PlanError};
+pub use error::{FormatMismatch, GraphError, PlanError};
 pub use exec::{CompiledGraph, CompiledNode, CycleReport, PlanExecutor, SetParamError};
 pub use format::{AudioFormat, BufferKind, PacketFormat, PortKind, Quantum};
 pub use harness::NodeHarness;

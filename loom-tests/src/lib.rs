@@ -1,1 +1,18 @@
-//! loom models
+//! loom models of rvoip-media-core's own lock-free structures.
+//!
+//! The structures in `rvoip_media_core::sync` are written against a shim that switches
+//! to loom's atomics and cells under `--cfg loom`, so these models check the very code the
+//! runtime runs. Run them with:
+//!
+//! ```text
+//! RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release -p loom-tests
+//! ```
+//!
+//! Without `--cfg loom` the models are compiled out and this crate tests nothing.
+//!
+//! | model | structure | threads | what it checks |
+//! |---|---|---|---|
+//! | `pool` | `sync::pool::Pool` (Treiber stack, tagged head) | 2–3 | no object handed out twice; exhaustion is an error; released objects come back |
+//! | `command` | `sync::command` over `sync::spsc` | 2 | every command applied once in order, one reply each, a full queue hands the command back, no reply ever lost, returned payloads dropped on the control thread |
+//! | `seqlock` | `sync::seqlock::SeqLock` | 2 | a reader never sees a torn snapshot, and snapshots never go backwards |
+//! | `spsc` | `sync::spsc` | 2 | FIFO order, nothing lost or duplicated, full ring returns the value |
