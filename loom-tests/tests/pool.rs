@@ -83,3 +83,28 @@ fn release_on_another_thread_refills() {
         assert_eq!(pool.exhausted_count(), 1);
     });
 }
+
+/// The storage is freed exactly once, by whichever of {last pool clone, last outstanding
+/// handle} goes second, even when they go at the same time on two threads.
+#[test]
+fn storage_freed_exactly_once_when_owner_and_handle_race() {
+    use loom::sync::atomic::AtomicUsize;
+    struct Counted(Arc<AtomicUsize>);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    loom::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let pool = Pool::new(2, |_| Counted(drops.clone()));
+        let a = pool.acquire().unwrap();
+        let b = pool.acquire().unwrap();
+        let t = thread::spawn(move || drop(a));
+        let t2 = thread::spawn(move || drop(pool));
+        drop(b);
+        t.join().unwrap();
+        t2.join().unwrap();
+        assert_eq!(drops.load(Ordering::SeqCst), 2, "both objects dropped once, storage freed once");
+    });
+}

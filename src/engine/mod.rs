@@ -84,7 +84,7 @@ pub struct EngineConfig {
     pub max_commands_per_cycle: usize,
     /// Partitions one worker may run.
     pub max_partitions_per_worker: usize,
-    /// Audio frames in the engine's frame pool.
+    /// Audio frames in the engine's frame pool (at most [`crate::sync::pool::MAX_CAPACITY`]).
     pub frame_pool: usize,
     /// Samples per pooled frame (the largest audio port's samples per quantum must fit).
     pub frame_capacity: usize,
