@@ -132,14 +132,17 @@ impl Arena {
         }
     }
 
+    #[inline]
     pub(crate) fn audio_raw(&mut self) -> (*mut f32, usize, u32) {
         (self.audio.as_mut_ptr(), self.counts.audio_len, self.counts.audio as u32)
     }
 
+    #[inline]
     pub(crate) fn packets_raw(&mut self) -> (*mut PacketSlot, u32) {
         (self.packets.as_mut_ptr(), self.counts.packet as u32)
     }
 
+    #[inline]
     pub(crate) fn control_raw(&mut self) -> (*mut f32, u32) {
         (self.control.as_mut_ptr(), self.counts.control as u32)
     }

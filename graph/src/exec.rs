@@ -70,9 +70,37 @@ pub enum SetParamError {
 /// ```
 pub struct PlanExecutor {
     plan: Plan,
-    nodes: Vec<CompiledNode>,
+    /// The schedule flattened for execution: no per-step heap data to chase.
+    steps: Vec<ExecStep>,
+    /// Every step's buffer references, contiguous, in step order.
+    refs: Vec<BufferRef>,
+    /// Processors indexed by node, kept apart from names and specs for locality.
+    processors: Vec<Option<Box<dyn Processor>>>,
+    names: Vec<String>,
+    specs: Vec<NodeSpec>,
     arena: Arena,
     cycle: u64,
+}
+
+/// One step of [`PlanExecutor`]'s flattened schedule.
+#[derive(Clone, Copy, Debug)]
+struct ExecStep {
+    op: Op,
+    node: u32,
+    /// Inputs are `refs[first..first + inputs]`, outputs follow them.
+    first: u32,
+    inputs: u16,
+    outputs: u16,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    /// A node without packet outputs.
+    Node,
+    /// A node with packet outputs, which are cleared before it runs.
+    NodeClearingPackets,
+    SumAudio,
+    SumControl,
 }
 
 /// What one cycle reported.
@@ -116,7 +144,33 @@ impl PlanExecutor {
                 return Err(PlanError::BadPortBuffer(p.name.clone()));
             }
         }
-        Ok(PlanExecutor { plan, nodes, arena, cycle: 0 })
+        let mut steps = Vec::with_capacity(plan.steps.len());
+        let mut refs = Vec::new();
+        for s in &plan.steps {
+            let first = refs.len() as u32;
+            let (op, node, inputs, outputs) = match s {
+                Step::Node { node, inputs, outputs } => {
+                    let clears = outputs.iter().any(|o| o.kind == BufferKind::Packet);
+                    (if clears { Op::NodeClearingPackets } else { Op::Node }, node.0, &inputs[..], &outputs[..])
+                }
+                Step::Sum { inputs, output } => {
+                    let op = if output.kind == BufferKind::Audio { Op::SumAudio } else { Op::SumControl };
+                    (op, u32::MAX, &inputs[..], std::slice::from_ref(output))
+                }
+            };
+            refs.extend_from_slice(inputs);
+            refs.extend_from_slice(outputs);
+            steps.push(ExecStep { op, node, first, inputs: inputs.len() as u16, outputs: outputs.len() as u16 });
+        }
+        let mut processors = Vec::with_capacity(nodes.len());
+        let mut names = Vec::with_capacity(nodes.len());
+        let mut specs = Vec::with_capacity(nodes.len());
+        for n in nodes {
+            processors.push(n.processor);
+            names.push(n.name);
+            specs.push(n.spec);
+        }
+        Ok(PlanExecutor { plan, steps, refs, processors, names, specs, arena, cycle: 0 })
     }
 
     /// The plan.
@@ -124,9 +178,14 @@ impl PlanExecutor {
         &self.plan
     }
 
-    /// The nodes.
-    pub fn nodes(&self) -> &[CompiledNode] {
-        &self.nodes
+    /// Name of a node.
+    pub fn node_name(&self, node: NodeId) -> Option<&str> {
+        self.names.get(node.index()).map(String::as_str)
+    }
+
+    /// Spec of a node.
+    pub fn node_spec(&self, node: NodeId) -> Option<&NodeSpec> {
+        self.specs.get(node.index())
     }
 
     /// Cycles run so far.
@@ -196,52 +255,53 @@ impl PlanExecutor {
 
     /// Runs every step once. Real-time safe: no allocation.
     pub fn run_cycle(&mut self) -> CycleReport {
-        let mut report = CycleReport::default();
+        let mut errors = 0u32;
         let cycle = self.cycle;
-        for step in &self.plan.steps {
-            match step {
-                Step::Node { node, inputs, outputs } => {
-                    for o in outputs.iter().filter(|o| o.kind == BufferKind::Packet) {
-                        self.arena.packet_mut(o).clear();
+        for step in &self.steps {
+            let first = step.first as usize;
+            let mid = first + usize::from(step.inputs);
+            let (inputs, outputs) = (&self.refs[first..mid], &self.refs[mid..mid + usize::from(step.outputs)]);
+            match step.op {
+                Op::Node | Op::NodeClearingPackets => {
+                    if step.op == Op::NodeClearingPackets {
+                        for o in outputs.iter().filter(|o| o.kind == BufferKind::Packet) {
+                            self.arena.packet_mut(o).clear();
+                        }
                     }
                     // `new` checked that every node step has a processor.
-                    let Some(p) = self.nodes[node.index()].processor.as_deref_mut() else { continue };
+                    let Some(p) = self.processors[step.node as usize].as_deref_mut() else { continue };
                     // SAFETY: `new` ran `check_step` on exactly these references against this
                     // arena, and the arena is not touched while `io` lives.
                     let mut io = unsafe { ProcessIo::new(&mut self.arena, inputs, outputs, cycle) };
                     p.process(&mut io);
-                    report.errors = report.errors.saturating_add(io.errors());
+                    errors = errors.saturating_add(io.errors());
                 }
-                Step::Sum { inputs, output } => match output.kind {
-                    BufferKind::Audio => self.arena.sum_audio(inputs, output),
-                    _ => {
-                        let v: f32 = inputs.iter().map(|r| self.arena.control(r)).sum();
-                        *self.arena.control_mut(output) = v;
-                    }
-                },
+                Op::SumAudio => self.arena.sum_audio(inputs, &outputs[0]),
+                Op::SumControl => {
+                    let v: f32 = inputs.iter().map(|r| self.arena.control(r)).sum();
+                    *self.arena.control_mut(&outputs[0]) = v;
+                }
             }
         }
         self.cycle += 1;
-        report
+        CycleReport { errors }
     }
 
     /// Forwards a parameter change to a node, range-checked against its spec. Real-time safe.
     pub fn set_param(&mut self, node: NodeId, id: u32, value: f32) -> Result<(), SetParamError> {
-        let n = self.nodes.get_mut(node.index()).ok_or(SetParamError::NoSuchNode(node))?;
-        let spec = n.spec.param(id).ok_or(ParamError::Unknown(id))?;
-        if !spec.accepts(value) {
+        let spec = self.specs.get(node.index()).ok_or(SetParamError::NoSuchNode(node))?;
+        let param = spec.param(id).ok_or(ParamError::Unknown(id))?;
+        if !param.accepts(value) {
             return Err(ParamError::OutOfRange { id, value }.into());
         }
-        let p = n.processor.as_deref_mut().ok_or(SetParamError::NoSuchNode(node))?;
+        let p = self.processors[node.index()].as_deref_mut().ok_or(SetParamError::NoSuchNode(node))?;
         Ok(p.set_param(id, value)?)
     }
 
     /// Resets every processor.
     pub fn reset(&mut self) {
-        for n in &mut self.nodes {
-            if let Some(p) = n.processor.as_deref_mut() {
-                p.reset();
-            }
+        for p in self.processors.iter_mut().flatten() {
+            p.reset();
         }
     }
 }

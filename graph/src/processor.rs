@@ -101,6 +101,7 @@ impl<'a> ProcessIo<'a> {
     /// Every reference must be in range for `arena` and of the kind the accessor asks for
     /// (checked by [`Arena::check_step`]); outputs must be pairwise distinct, not silent and
     /// disjoint from inputs. `arena` must not be touched otherwise while the view lives.
+    #[inline]
     pub(crate) unsafe fn new(
         arena: &'a mut Arena,
         inputs: &'a [BufferRef],
@@ -127,31 +128,37 @@ impl<'a> ProcessIo<'a> {
     }
 
     /// Number of input ports.
+    #[inline]
     pub fn num_inputs(&self) -> usize {
         self.inputs.len()
     }
 
     /// Number of output ports.
+    #[inline]
     pub fn num_outputs(&self) -> usize {
         self.outputs.len()
     }
 
     /// Index of the current cycle (0 for the first cycle a plan runs).
+    #[inline]
     pub fn cycle(&self) -> u64 {
         self.cycle
     }
 
     /// Counts one bad-input event (malformed packet, NaN samples, ...) for the partition's
     /// statistics. The node must still have written defined output.
+    #[inline]
     pub fn report_error(&mut self) {
         self.errors = self.errors.saturating_add(1);
     }
 
     /// Errors reported during this step.
+    #[inline]
     pub fn errors(&self) -> u32 {
         self.errors
     }
 
+    #[inline]
     fn slot(index: u32, silence: u32) -> usize {
         if index == BufferRef::SILENCE {
             silence as usize
@@ -160,6 +167,7 @@ impl<'a> ProcessIo<'a> {
         }
     }
 
+    #[inline]
     fn expect(r: &BufferRef, kind: BufferKind) {
         assert!(r.kind == kind, "port is {:?}, not {:?}", r.kind, kind);
     }
@@ -169,6 +177,7 @@ impl<'a> ProcessIo<'a> {
     /// # Panics
     /// If `port` is out of range or not an audio port: a bug in the node, since ports are
     /// fixed by its spec and checked when the plan is loaded.
+    #[inline]
     pub fn audio_in(&self, port: usize) -> &'a [f32] {
         let r = &self.inputs[port];
         Self::expect(r, BufferKind::Audio);
@@ -183,6 +192,7 @@ impl<'a> ProcessIo<'a> {
     ///
     /// # Panics
     /// As [`ProcessIo::audio_in`].
+    #[inline]
     pub fn audio_out(&mut self, port: usize) -> &mut [f32] {
         let r = &self.outputs[port];
         Self::expect(r, BufferKind::Audio);
@@ -196,6 +206,7 @@ impl<'a> ProcessIo<'a> {
     ///
     /// # Panics
     /// As [`ProcessIo::audio_in`].
+    #[inline]
     pub fn packet_in(&self, port: usize) -> Option<&'a Packet> {
         let r = &self.inputs[port];
         Self::expect(r, BufferKind::Packet);
@@ -209,6 +220,7 @@ impl<'a> ProcessIo<'a> {
     ///
     /// # Panics
     /// As [`ProcessIo::audio_in`].
+    #[inline]
     pub fn packet_out(&mut self, port: usize) -> &mut PacketSlot {
         let r = &self.outputs[port];
         Self::expect(r, BufferKind::Packet);
@@ -220,6 +232,7 @@ impl<'a> ProcessIo<'a> {
     ///
     /// # Panics
     /// As [`ProcessIo::audio_in`].
+    #[inline]
     pub fn control_in(&self, port: usize) -> f32 {
         let r = &self.inputs[port];
         Self::expect(r, BufferKind::Control);
@@ -232,6 +245,7 @@ impl<'a> ProcessIo<'a> {
     ///
     /// # Panics
     /// As [`ProcessIo::audio_in`].
+    #[inline]
     pub fn set_control(&mut self, port: usize, value: f32) {
         let r = &self.outputs[port];
         Self::expect(r, BufferKind::Control);
