@@ -1,8 +1,51 @@
 //! # rvoip-media-nodes
 //!
-//! The node vocabulary of rvoip-media-core.
+//! The node vocabulary of rvoip-media-core: every type here implements
+//! [`rvoip_media_graph::Processor`] and can be added to a graph with
+//! [`GraphBuilder::add_node`](rvoip_media_graph::GraphBuilder::add_node) or tested alone with
+//! [`NodeHarness`](rvoip_media_graph::NodeHarness).
+//!
+//! | module | contents |
+//! |---|---|
+//! | [`kernels`] | SIMD sample kernels (SSE2 / NEON) with scalar twins |
+//! | [`g711`] | G.711 μ-law / A-law codec (bit-exact with ITU-T G.191) and its encoder / decoder nodes |
+//! | [`g729`] | G.729 Annex A/B speech codec, bit-exact with bcg729 |
+//! | [`mixer`] | the N-1 conference [`Mixer`], [`Sum`], [`Tee`] |
+//! | [`level`] | [`Gain`], [`Mute`], [`LevelMeter`] |
+//! | [`sources`] | [`ToneSource`], [`NoiseSource`] |
+//! | [`wav`] | [`WavSource`], [`WavSink`] |
+//!
+//! Every node follows the real-time rules of [`rvoip_media_graph::Processor`]: nothing in
+//! `process`, `set_param` or `reset` allocates, locks, prints or panics, and NaN / Inf input
+//! never reaches an output (the node outputs silence for that quantum and calls
+//! `report_error`).
+//!
+//! ```
+//! use rvoip_media_graph::{AudioFormat, NodeHarness, Quantum};
+//! use rvoip_media_nodes::Mixer;
+//!
+//! let mut h = NodeHarness::new(Box::new(Mixer::new(3, AudioFormat::mono(8000))), Quantum::MS_10).unwrap();
+//! h.audio_in_mut(0).fill(0.1);
+//! h.audio_in_mut(1).fill(0.2);
+//! h.audio_in_mut(2).fill(0.4);
+//! assert_eq!(h.run(), 0);
+//! assert!((h.audio_out(0)[0] - 0.6).abs() < 1e-6); // participant 0 hears 1 and 2
+//! ```
 #![deny(missing_docs)]
 
+pub mod g711;
 pub mod g722;
 pub mod g729;
+pub mod kernels;
+pub mod level;
+pub mod mixer;
+mod ports;
 pub mod resample;
+pub mod sources;
+pub mod wav;
+
+pub use g711::{G711Decoder, G711Encoder, G711Law};
+pub use level::{Gain, LevelMeter, Mute, MuteCounter};
+pub use mixer::{Mixer, Sum, Tee};
+pub use sources::{NoiseSource, ToneSource};
+pub use wav::{WavError, WavSampleFormat, WavSink, WavSinkHandle, WavSource};

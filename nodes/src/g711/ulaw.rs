@@ -1,0 +1,151 @@
+//! G.711 μ-law (PCMU).
+//!
+//! ## Algorithm (ITU-T G.711 §2, as coded by the G.191 STL `ulaw_compress`)
+//! 1. Magnitude: a non-negative input `x` uses `x`; a negative input uses its one's complement
+//!    `!x` (= `-x - 1`), so that `-1` encodes like `0`. This is the G.191 rule; Python's
+//!    audioop and spandsp negate instead and differ on some negative inputs.
+//! 2. Keep the top 14 bits (`>> 2`) and add the bias 33, saturating at `0x1FFF`.
+//! 3. Segment search: the segment `s` (0..=7) is the number of significant bits of
+//!    `biased >> 6`; the 4-bit mantissa is `(biased >> (s + 1)) & 0xF`.
+//! 4. The code is `sign | !(s << 4 | mantissa) & 0x7F`, with the sign bit `0x80` set for
+//!    non-negative inputs (μ-law transmits the magnitude bits inverted).
+//!
+//! Decoding inverts this: the reconstruction is the middle of the quantisation interval,
+//! `((2 * m + 33) << s) - 33` in 14-bit units, scaled back to 16 bits.
+//!
+//! ## Fast paths
+//! The code depends only on `x >> 2` (for negative `x`, `!x >> 2 == !(x >> 2)`), so the
+//! slice encoders look up a 16 KiB table indexed by `(x >> 2) + 8192`, built at compile
+//! time from [`encode_sample`]; it fits in L1. The decoders use 256-entry tables of `i16`
+//! and of `f32` (`value / 32768`). `f32` input goes through the exact
+//! [`crate::kernels::f32_to_i16`] conversion first.
+//!
+//! ```
+//! use rvoip_media_nodes::g711::ulaw;
+//! let pcm = [0i16, 1000, -1000, 32767, -32768];
+//! let mut codes = [0u8; 5];
+//! assert_eq!(ulaw::encode(&pcm, &mut codes), 5);
+//! assert_eq!(codes, [0xFF, 0xCE, 0x4E, 0x80, 0x00]);
+//! let mut back = [0i16; 5];
+//! ulaw::decode(&codes, &mut back);
+//! assert_eq!(back, [0, 988, -988, 32124, -32124]);
+//! ```
+
+use super::tables::{encode_f32_via_i16, f32_bits_of_i16};
+
+const BIAS: i32 = 33;
+const CLIP: i32 = 0x1FFF;
+
+/// Encodes one sample with the G.191 algorithm (segment search). The slice functions use
+/// tables built from this function.
+pub const fn encode_sample(x: i16) -> u8 {
+    let (mag, sign) = if x < 0 { (!x as i32, 0x00) } else { (x as i32, 0x80) };
+    let mut biased = (mag >> 2) + BIAS;
+    if biased > CLIP {
+        biased = CLIP;
+    }
+    // Segment search: the segment is the bit length of `biased >> 6` (0..=7).
+    let mut seg = 0;
+    while seg < 8 && (biased >> (6 + seg)) != 0 {
+        seg += 1;
+    }
+    let mantissa = (biased >> (seg + 1)) & 0xF;
+    (sign | (!((seg << 4) | mantissa) & 0x7F)) as u8
+}
+
+/// Decodes one code with the G.191 algorithm.
+pub const fn decode_sample(code: u8) -> i16 {
+    let inv = !code;
+    let seg = ((inv >> 4) & 0x7) as i32;
+    let mantissa = (inv & 0xF) as i32;
+    // Middle of the interval in 14-bit units, minus the bias, scaled to 16 bits.
+    let mag = ((((2 * mantissa + BIAS) << seg) - BIAS) << 2) as i16;
+    if code & 0x80 != 0 {
+        mag
+    } else {
+        -mag
+    }
+}
+
+const fn build_encode_table() -> [u8; 16384] {
+    let mut t = [0u8; 16384];
+    let mut i = 0;
+    while i < 16384 {
+        t[i] = encode_sample(((i as i32 - 8192) << 2) as i16);
+        i += 1;
+    }
+    t
+}
+
+const fn build_decode_table() -> [i16; 256] {
+    let mut t = [0i16; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = decode_sample(i as u8);
+        i += 1;
+    }
+    t
+}
+
+const fn build_decode_f32_bits() -> [u32; 256] {
+    let mut t = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = f32_bits_of_i16(decode_sample(i as u8));
+        i += 1;
+    }
+    t
+}
+
+/// Encode table indexed by `(x >> 2) + 8192`.
+static ENCODE: [u8; 16384] = build_encode_table();
+/// Decode table, code -> 16-bit sample.
+static DECODE: [i16; 256] = build_decode_table();
+/// Decode table, code -> bit pattern of `sample / 32768` as `f32`.
+static DECODE_F32: [u32; 256] = build_decode_f32_bits();
+
+#[inline(always)]
+fn enc(x: i16) -> u8 {
+    // `(x >> 2) + 8192` is in 0..16384 for every i16, so `get` never misses.
+    ENCODE.get(((x >> 2) as i32 + 8192) as usize).copied().unwrap_or(0)
+}
+
+/// Encodes `min(input.len(), output.len())` samples; returns that count.
+pub fn encode(input: &[i16], output: &mut [u8]) -> usize {
+    let n = input.len().min(output.len());
+    for (o, &x) in output[..n].iter_mut().zip(&input[..n]) {
+        *o = enc(x);
+    }
+    n
+}
+
+/// Decodes `min(input.len(), output.len())` codes; returns that count.
+pub fn decode(input: &[u8], output: &mut [i16]) -> usize {
+    let n = input.len().min(output.len());
+    for (o, &c) in output[..n].iter_mut().zip(&input[..n]) {
+        *o = DECODE[usize::from(c)];
+    }
+    n
+}
+
+/// Encodes `f32` samples (full scale ±1.0) after the exact `f32 -> i16` conversion of
+/// [`crate::kernels::f32_to_i16`] (NaN -> 0, clamp, ties to even). Returns the count.
+///
+/// ```
+/// use rvoip_media_nodes::g711::ulaw;
+/// let mut codes = [0u8; 2];
+/// ulaw::encode_f32(&[0.0, 1000.0 / 32768.0], &mut codes);
+/// assert_eq!(codes, [0xFF, 0xCE]);
+/// ```
+pub fn encode_f32(input: &[f32], output: &mut [u8]) -> usize {
+    encode_f32_via_i16(input, output, encode)
+}
+
+/// Decodes to `f32` (`sample / 32768`). Returns the count.
+pub fn decode_f32(input: &[u8], output: &mut [f32]) -> usize {
+    let n = input.len().min(output.len());
+    for (o, &c) in output[..n].iter_mut().zip(&input[..n]) {
+        *o = f32::from_bits(DECODE_F32[usize::from(c)]);
+    }
+    n
+}

@@ -1,0 +1,112 @@
+//! Portable scalar kernels: the reference twins of [`super::simd`].
+//!
+//! Every function here computes, element by element, exactly the IEEE-754 operations its SIMD
+//! twin performs lane by lane (same operations, same order, no fused multiply-add), so the two
+//! agree bit for bit on every input; the equivalence tests in `kernels` check that.
+//! All functions process `min` of the slice lengths and never panic.
+
+use super::{MAX_SANE, SCALE_FROM_I16, SCALE_TO_I16};
+
+/// `acc[i] += x[i]`.
+///
+/// ```
+/// let mut acc = [1.0f32, 2.0];
+/// rvoip_media_nodes::kernels::scalar::accumulate(&mut acc, &[0.5, -2.0]);
+/// assert_eq!(acc, [1.5, 0.0]);
+/// ```
+pub fn accumulate(acc: &mut [f32], x: &[f32]) {
+    for (a, &v) in acc.iter_mut().zip(x) {
+        *a += v;
+    }
+}
+
+/// `acc[i] += x[i]`, returning [`all_sane`]`(x)`: the mixer's accumulate and input check
+/// in one pass. When it returns `false`, `acc` has absorbed the bad values and must be
+/// rebuilt by the caller.
+pub fn accumulate_sane(acc: &mut [f32], x: &[f32]) -> bool {
+    let n = acc.len().min(x.len());
+    let mut ok = true;
+    for (a, &v) in acc[..n].iter_mut().zip(&x[..n]) {
+        ok &= v.abs() <= MAX_SANE;
+        *a += v;
+    }
+    ok
+}
+
+/// Four inputs at once: `acc[i] = (((acc[i] + x0[i]) + x1[i]) + x2[i]) + x3[i]` — the same
+/// additions in the same order as four calls to [`accumulate_sane`], so the same result —
+/// returning [`all_sane`] of each input. The accumulator is loaded and stored once per four
+/// inputs instead of four times.
+pub fn accumulate4_sane(acc: &mut [f32], x: [&[f32]; 4]) -> [bool; 4] {
+    let n = x.iter().fold(acc.len(), |n, s| n.min(s.len()));
+    let mut ok = [true; 4];
+    for (i, a) in acc[..n].iter_mut().enumerate() {
+        let v = [x[0][i], x[1][i], x[2][i], x[3][i]];
+        for (o, s) in ok.iter_mut().zip(v) {
+            *o &= s.abs() <= MAX_SANE;
+        }
+        *a = *a + v[0] + v[1] + v[2] + v[3];
+    }
+    ok
+}
+
+/// `out[i] = total[i] - own[i]`: the N-1 mix of one participant.
+pub fn minus_own(out: &mut [f32], total: &[f32], own: &[f32]) {
+    for ((o, &t), &v) in out.iter_mut().zip(total).zip(own) {
+        *o = t - v;
+    }
+}
+
+/// `out[i] = input[i] * gain`.
+pub fn gain(out: &mut [f32], input: &[f32], gain: f32) {
+    for (o, &v) in out.iter_mut().zip(input) {
+        *o = v * gain;
+    }
+}
+
+/// `buf[i] *= gain`.
+pub fn gain_in_place(buf: &mut [f32], gain: f32) {
+    for v in buf.iter_mut() {
+        *v *= gain;
+    }
+}
+
+/// Linear gain ramp: `out[i] = input[i] * (g0 + step * (i + 1))`, so the last of `n` samples
+/// gets `g0 + step * n`. Callers pass `step = (g1 - g0) / n` to reach `g1` at the end.
+pub fn gain_ramp(out: &mut [f32], input: &[f32], g0: f32, step: f32) {
+    for (i, (o, &v)) in out.iter_mut().zip(input).enumerate() {
+        *o = v * (g0 + step * (i + 1) as f32);
+    }
+}
+
+/// `out[i] = input[i] / 32768` (exact: every `i16` is representable and the scale is a power
+/// of two).
+pub fn i16_to_f32(out: &mut [f32], input: &[i16]) {
+    for (o, &v) in out.iter_mut().zip(input) {
+        *o = f32::from(v) * SCALE_FROM_I16;
+    }
+}
+
+/// One sample of [`f32_to_i16`].
+#[inline]
+pub fn f32_to_i16_sample(x: f32) -> i16 {
+    let m = x * SCALE_TO_I16;
+    // NaN -> 0 first, so that the clamp below only ever sees numbers.
+    let m = if m.is_nan() { 0.0 } else { m };
+    let m = if m < -32768.0 { -32768.0 } else { m };
+    let m = if m > 32767.0 { 32767.0 } else { m };
+    m.round_ties_even() as i16
+}
+
+/// `out[i] = round_ties_even(clamp(input[i] * 32768, -32768, 32767))`, NaN -> 0.
+pub fn f32_to_i16(out: &mut [i16], input: &[f32]) {
+    for (o, &v) in out.iter_mut().zip(input) {
+        *o = f32_to_i16_sample(v);
+    }
+}
+
+/// Whether every sample is finite with magnitude at most [`MAX_SANE`].
+pub fn all_sane(x: &[f32]) -> bool {
+    // `<=` is false for NaN, so NaN is caught without a separate test.
+    x.iter().fold(true, |ok, v| ok & (v.abs() <= MAX_SANE))
+}

@@ -1,0 +1,201 @@
+//! SIMD kernels on [`wide`]'s 8-lane vectors: SSE2 on x86_64 (two `__m128` per vector, or
+//! one `__m256` when built with AVX enabled), NEON on aarch64 (two `float32x4_t`).
+//!
+//! Each function walks the slices in blocks of 8 and finishes the tail (0..7 samples) with
+//! its scalar twin from [`super::scalar`]. Only operations whose results IEEE-754 fixes
+//! exactly are used (add, sub, mul, compare, bitwise), so the output equals the scalar
+//! twin bit for bit; in [`f32_to_i16`] NaN is zeroed before the clamp because `min`/`max`
+//! treat NaN differently on SSE and NEON, and the conversion rounds ties to even on both
+//! (`cvtps2dq` under the default MXCSR, `fcvtns`).
+//! All functions process `min` of the slice lengths and never panic.
+
+use super::{scalar, MAX_SANE, SCALE_FROM_I16, SCALE_TO_I16};
+use wide::{f32x8, i16x8, i32x8};
+
+const L: usize = 8;
+
+#[inline(always)]
+fn load(c: &[f32]) -> f32x8 {
+    // `c` comes from `chunks_exact(L)`; the fallback is unreachable and optimised out.
+    let a: [f32; L] = c.try_into().unwrap_or([0.0; L]);
+    f32x8::new(a)
+}
+
+#[inline(always)]
+fn store(c: &mut [f32], v: f32x8) {
+    for (d, s) in c.iter_mut().zip(v.to_array()) {
+        *d = s;
+    }
+}
+
+/// `acc[i] += x[i]`; see [`scalar::accumulate`].
+///
+/// ```
+/// use rvoip_media_nodes::kernels::simd;
+/// let mut acc = vec![1.0f32; 11];
+/// simd::accumulate(&mut acc, &[0.5; 11]);
+/// assert!(acc.iter().all(|&v| v == 1.5));
+/// ```
+pub fn accumulate(acc: &mut [f32], x: &[f32]) {
+    let n = acc.len().min(x.len());
+    let (acc, x) = (&mut acc[..n], &x[..n]);
+    let mut a = acc.chunks_exact_mut(L);
+    let mut b = x.chunks_exact(L);
+    for (ca, cb) in (&mut a).zip(&mut b) {
+        store(ca, load(ca) + load(cb));
+    }
+    scalar::accumulate(a.into_remainder(), b.remainder());
+}
+
+/// `acc[i] += x[i]`, returning whether `x` is sane; see [`scalar::accumulate_sane`].
+pub fn accumulate_sane(acc: &mut [f32], x: &[f32]) -> bool {
+    let n = acc.len().min(x.len());
+    let (acc, x) = (&mut acc[..n], &x[..n]);
+    let limit = f32x8::splat(MAX_SANE);
+    let mut ok = f32x8::splat(0.0).simd_eq(f32x8::splat(0.0));
+    let mut a = acc.chunks_exact_mut(L);
+    let mut b = x.chunks_exact(L);
+    for (ca, cb) in (&mut a).zip(&mut b) {
+        let v = load(cb);
+        ok &= v.abs().simd_le(limit);
+        store(ca, load(ca) + v);
+    }
+    ok.all() & scalar::accumulate_sane(a.into_remainder(), b.remainder())
+}
+
+/// Four inputs at once; see [`scalar::accumulate4_sane`].
+pub fn accumulate4_sane(acc: &mut [f32], x: [&[f32]; 4]) -> [bool; 4] {
+    let n = x.iter().fold(acc.len(), |n, s| n.min(s.len()));
+    let acc = &mut acc[..n];
+    let [x0, x1, x2, x3] = x.map(|s| &s[..n]);
+    let limit = f32x8::splat(MAX_SANE);
+    let all = f32x8::splat(0.0).simd_eq(f32x8::splat(0.0));
+    let mut ok = [all; 4];
+    let full = n - n % L;
+    let mut a = acc.chunks_exact_mut(L);
+    let it = x0.chunks_exact(L).zip(x1.chunks_exact(L)).zip(x2.chunks_exact(L)).zip(x3.chunks_exact(L));
+    for (ca, (((c0, c1), c2), c3)) in (&mut a).zip(it) {
+        let v = [load(c0), load(c1), load(c2), load(c3)];
+        for (o, s) in ok.iter_mut().zip(v) {
+            *o &= s.abs().simd_le(limit);
+        }
+        store(ca, load(ca) + v[0] + v[1] + v[2] + v[3]);
+    }
+    let tail = scalar::accumulate4_sane(a.into_remainder(), [&x0[full..], &x1[full..], &x2[full..], &x3[full..]]);
+    [ok[0].all() & tail[0], ok[1].all() & tail[1], ok[2].all() & tail[2], ok[3].all() & tail[3]]
+}
+
+/// `out[i] = total[i] - own[i]`; see [`scalar::minus_own`].
+pub fn minus_own(out: &mut [f32], total: &[f32], own: &[f32]) {
+    let n = out.len().min(total.len()).min(own.len());
+    let (out, total, own) = (&mut out[..n], &total[..n], &own[..n]);
+    let mut o = out.chunks_exact_mut(L);
+    let mut t = total.chunks_exact(L);
+    let mut w = own.chunks_exact(L);
+    for ((co, ct), cw) in (&mut o).zip(&mut t).zip(&mut w) {
+        store(co, load(ct) - load(cw));
+    }
+    scalar::minus_own(o.into_remainder(), t.remainder(), w.remainder());
+}
+
+/// `out[i] = input[i] * gain`; see [`scalar::gain`].
+pub fn gain(out: &mut [f32], input: &[f32], gain: f32) {
+    let n = out.len().min(input.len());
+    let (out, input) = (&mut out[..n], &input[..n]);
+    let g = f32x8::splat(gain);
+    let mut o = out.chunks_exact_mut(L);
+    let mut i = input.chunks_exact(L);
+    for (co, ci) in (&mut o).zip(&mut i) {
+        store(co, load(ci) * g);
+    }
+    scalar::gain(o.into_remainder(), i.remainder(), gain);
+}
+
+/// `buf[i] *= gain`; see [`scalar::gain_in_place`].
+pub fn gain_in_place(buf: &mut [f32], gain: f32) {
+    let g = f32x8::splat(gain);
+    let mut o = buf.chunks_exact_mut(L);
+    for co in &mut o {
+        store(co, load(co) * g);
+    }
+    scalar::gain_in_place(o.into_remainder(), gain);
+}
+
+/// Linear gain ramp; see [`scalar::gain_ramp`].
+pub fn gain_ramp(out: &mut [f32], input: &[f32], g0: f32, step: f32) {
+    let n = out.len().min(input.len());
+    let (out, input) = (&mut out[..n], &input[..n]);
+    let lane = f32x8::new([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]);
+    let (g0v, stepv) = (f32x8::splat(g0), f32x8::splat(step));
+    let mut o = out.chunks_exact_mut(L);
+    let mut i = input.chunks_exact(L);
+    let mut base = 0usize;
+    for (co, ci) in (&mut o).zip(&mut i) {
+        // `base as f32 + k` is exact below 2^24, matching the scalar `(i + 1) as f32`.
+        let idx = f32x8::splat(base as f32) + lane;
+        store(co, load(ci) * (g0v + stepv * idx));
+        base += L;
+    }
+    // The tail continues the same ramp: index `base + k + 1`.
+    for (k, (d, &v)) in o.into_remainder().iter_mut().zip(i.remainder()).enumerate() {
+        *d = v * (g0 + step * (base + k + 1) as f32);
+    }
+}
+
+/// `out[i] = input[i] / 32768`; see [`scalar::i16_to_f32`].
+pub fn i16_to_f32(out: &mut [f32], input: &[i16]) {
+    let n = out.len().min(input.len());
+    let (out, input) = (&mut out[..n], &input[..n]);
+    let s = f32x8::splat(SCALE_FROM_I16);
+    let mut o = out.chunks_exact_mut(L);
+    let mut i = input.chunks_exact(L);
+    for (co, ci) in (&mut o).zip(&mut i) {
+        let a: [i16; L] = ci.try_into().unwrap_or([0; L]);
+        let v = i32x8::from_i16x8(i16x8::new(a)).round_float();
+        store(co, v * s);
+    }
+    scalar::i16_to_f32(o.into_remainder(), i.remainder());
+}
+
+/// Round to nearest (ties to even), clamp to `[-32768, 32767]`, NaN -> 0; see
+/// [`scalar::f32_to_i16`]. Identical to the scalar twin for every input.
+///
+/// ```
+/// use rvoip_media_nodes::kernels::simd;
+/// let x = [0.5f32, -1.0, 2.0, f32::NAN, f32::NEG_INFINITY, 1.5 / 32768.0, 2.5 / 32768.0, -0.0, 1.0];
+/// let mut y = [0i16; 9];
+/// simd::f32_to_i16(&mut y, &x);
+/// assert_eq!(y, [16384, -32768, 32767, 0, -32768, 2, 2, 0, 32767]);
+/// ```
+pub fn f32_to_i16(out: &mut [i16], input: &[f32]) {
+    let n = out.len().min(input.len());
+    let (out, input) = (&mut out[..n], &input[..n]);
+    let s = f32x8::splat(SCALE_TO_I16);
+    let (lo, hi) = (f32x8::splat(-32768.0), f32x8::splat(32767.0));
+    let mut o = out.chunks_exact_mut(L);
+    let mut i = input.chunks_exact(L);
+    for (co, ci) in (&mut o).zip(&mut i) {
+        let m = load(ci) * s;
+        // All-ones lanes where `m` is a number, zero where NaN: NaN lanes become +0.0.
+        let m = m & m.simd_eq(m);
+        let m = m.fast_max(lo).fast_min(hi);
+        let v = i16x8::from_i32x8_saturate(m.round_int());
+        for (d, s) in co.iter_mut().zip(v.to_array()) {
+            *d = s;
+        }
+    }
+    scalar::f32_to_i16(o.into_remainder(), i.remainder());
+}
+
+/// Whether every sample is finite with magnitude at most [`MAX_SANE`]; see
+/// [`scalar::all_sane`].
+pub fn all_sane(x: &[f32]) -> bool {
+    let limit = f32x8::splat(MAX_SANE);
+    let mut ok = f32x8::splat(0.0).simd_eq(f32x8::splat(0.0));
+    let mut c = x.chunks_exact(L);
+    for ci in &mut c {
+        // Compare is false for NaN, so NaN, ±Inf and huge values all clear the mask.
+        ok &= load(ci).abs().simd_le(limit);
+    }
+    ok.all() && scalar::all_sane(c.remainder())
+}

@@ -1,0 +1,145 @@
+//! Real-time rule check: no node allocates in `process`, `set_param` or `reset`, on good or
+//! bad input. A counting global allocator counts allocations made by this test's own thread
+//! while armed.
+
+use rvoip_media_graph::{AudioFormat, NodeHarness, Packet, PacketMeta, Processor, Quantum};
+use rvoip_media_nodes::{
+    G711Decoder, G711Encoder, G711Law, Gain, LevelMeter, Mixer, Mute, NoiseSource, Sum, Tee, ToneSource, WavSink,
+    WavSource,
+};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+struct Counting;
+
+thread_local! {
+    static ARMED: Cell<bool> = const { Cell::new(false) };
+    static COUNT: Cell<u64> = const { Cell::new(0) };
+}
+
+// SAFETY: delegates every call to `System`, only adding a thread-local counter update that
+// neither allocates nor unwinds.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if ARMED.with(Cell::get) {
+            COUNT.with(|c| c.set(c.get() + 1));
+        }
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if ARMED.with(Cell::get) {
+            COUNT.with(|c| c.set(c.get() + 1));
+        }
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Runs `f` and returns how many allocations this thread made meanwhile.
+fn allocations(f: impl FnOnce()) -> u64 {
+    COUNT.with(|c| c.set(0));
+    ARMED.with(|a| a.set(true));
+    f();
+    ARMED.with(|a| a.set(false));
+    COUNT.with(Cell::get)
+}
+
+/// Runs a node for a few cycles: normal input, NaN, Inf, then a param change and a reset.
+fn exercise(node: Box<dyn Processor>, q: Quantum, params: &[(u32, f32)]) -> u64 {
+    let mut h = NodeHarness::new(node, q).unwrap();
+    let audio_inputs: Vec<usize> = h
+        .spec()
+        .inputs
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| matches!(p.kind, rvoip_media_graph::PortKind::Audio(_)))
+        .map(|(i, _)| i)
+        .collect();
+    allocations(|| {
+        for cycle in 0..6 {
+            for &i in &audio_inputs {
+                let x = h.audio_in_mut(i);
+                for (k, s) in x.iter_mut().enumerate() {
+                    *s = ((k + i) as f32 * 0.01).sin() * 0.5;
+                }
+                match cycle {
+                    2 => x[0] = f32::NAN,
+                    3 => x[1] = f32::INFINITY,
+                    _ => {}
+                }
+            }
+            h.run();
+            if cycle == 4 {
+                for &(id, v) in params {
+                    let _ = h.processor_mut().set_param(id, v);
+                }
+                h.processor_mut().reset();
+            }
+        }
+    })
+}
+
+const MONO: AudioFormat = AudioFormat::mono(8000);
+const STEREO: AudioFormat = AudioFormat { rate: 48_000, channels: 2 };
+
+type Factory = fn() -> Box<dyn Processor>;
+/// A node to build, its name, and parameter changes to apply mid-run.
+type Case = (&'static str, Factory, &'static [(u32, f32)]);
+
+#[test]
+fn audio_nodes_do_not_allocate() {
+    let cases: [Case; 12] = [
+        ("mixer", || Box::new(Mixer::new(5, MONO)), &[]),
+        ("mixer-stereo", || Box::new(Mixer::new(3, STEREO)), &[]),
+        ("sum", || Box::new(Sum::new(4, MONO)), &[]),
+        ("tee", || Box::new(Tee::new(4, MONO)), &[]),
+        ("gain", || Box::new(Gain::new(STEREO)), &[(0, -12.0)]),
+        ("mute", || Box::new(Mute::new(MONO)), &[(0, 1.0)]),
+        ("meter", || Box::new(LevelMeter::new(MONO)), &[]),
+        ("tone", || Box::new(ToneSource::new(STEREO, 440.0, 0.5).unwrap()), &[(0, 1000.0), (1, 0.1)]),
+        ("noise", || Box::new(NoiseSource::new(MONO, 0.5, 3).unwrap()), &[(0, 0.2)]),
+        ("wav-source", || Box::new(WavSource::from_samples(8000, vec![0.25; 300])), &[]),
+        ("wav-sink", || Box::new(WavSink::new(MONO, 200)), &[]),
+        ("g711-encoder", || Box::new(G711Encoder::new(G711Law::Ulaw)), &[]),
+    ];
+    for (name, make, params) in cases {
+        for q in [Quantum::MS_2_5, Quantum::MS_10, Quantum::MS_20] {
+            assert_eq!(exercise(make(), q, params), 0, "{name} allocated at {q}");
+        }
+    }
+}
+
+#[test]
+fn g711_decoder_does_not_allocate() {
+    for law in [G711Law::Ulaw, G711Law::Alaw] {
+        let mut h = NodeHarness::new(Box::new(G711Decoder::new(law)), Quantum::MS_20).unwrap();
+        let good = Packet::from_payload(PacketMeta::default(), &[0x55; 160]).unwrap();
+        let short = Packet::from_payload(PacketMeta::default(), &[0x55; 7]).unwrap();
+        let n = allocations(|| {
+            h.run();
+            h.packet_in_mut(0).put(&good);
+            h.run();
+            h.packet_in_mut(0).put(&short);
+            h.run();
+            h.packet_in_mut(0).clear();
+            h.run();
+        });
+        assert_eq!(n, 0);
+    }
+}
+
+#[test]
+fn the_counter_sees_allocations() {
+    let n = allocations(|| {
+        std::hint::black_box(vec![1u8; 10]);
+    });
+    assert_eq!(n, 1);
+}
