@@ -9,6 +9,8 @@
 //! See [`engine`] for the runtime and [`prelude`] for the common imports.
 #![deny(missing_docs)]
 
+pub mod cli;
+pub mod conference;
 pub mod engine;
 pub mod prelude;
 pub mod stats;

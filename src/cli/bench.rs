@@ -1,0 +1,90 @@
+//! `rvoip-media bench`: whole-system capacity measurements.
+//!
+//! `bench conference --legs 8,100,1000` builds a G.711 room per size and runs it on a
+//! driven engine, feeding every leg a packet each cycle, and reports the cycle time
+//! (p50/p99/max), the cost per leg, and how many legs one core sustains at the 10 ms quantum
+//! with the p99 cycle.
+
+use super::CliError;
+use crate::conference::g711_room;
+use crate::engine::PacketIn;
+use crate::prelude::*;
+use crate::stats::Histogram;
+use rvoip_media_nodes::G711Law;
+use std::time::Instant;
+
+/// Arguments of `bench`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// What to measure.
+    #[arg(value_enum)]
+    what: What,
+    /// Room sizes.
+    #[arg(long, value_delimiter = ',', default_value = "8,100,1000")]
+    legs: Vec<usize>,
+    /// Cycles per size.
+    #[arg(long, default_value_t = 2000)]
+    cycles: usize,
+}
+
+/// Benchmarks.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum What {
+    /// A G.711 N-1 conference room: decode, mix, encode for every leg.
+    Conference,
+}
+
+pub fn run(a: Args) -> Result<(), CliError> {
+    match a.what {
+        What::Conference => conference(&a.legs, a.cycles),
+    }
+}
+
+fn conference(sizes: &[usize], cycles: usize) -> Result<(), CliError> {
+    println!("| legs | cycle p50 us | cycle p99 us | cycle max us | ns per leg per cycle (p50) | legs per core at 10 ms (p99) |");
+    println!("|---|---|---|---|---|---|");
+    for &n in sizes {
+        let law = G711Law::Ulaw;
+        let cfg = EngineConfig {
+            packet_pool: (n * 8).max(256),
+            frame_pool: 64,
+            ring_capacity: 4,
+            max_partitions_per_worker: 4,
+            ..EngineConfig::default()
+        };
+        let (engine, mut driver) = Engine::driven(cfg)?;
+        let mut part = engine.add_partition(g711_room(n, law, Quantum::MS_10)?)?;
+        let mut rx: Vec<PacketIn> = (0..n).map(|i| part.io.take_packet_in(&format!("rx{i}")).expect("rx")).collect();
+        let mut tx: Vec<_> = (0..n).map(|i| part.io.take_packet_out(&format!("tx{i}")).expect("tx")).collect();
+        let mut payload = [0u8; 80];
+        let mut hist = Histogram::new();
+        for c in 0..cycles + 50 {
+            for (i, r) in rx.iter_mut().enumerate() {
+                let pcm: Vec<f32> = (0..80).map(|k| (((c * 80 + k) as f32) * 0.05 + i as f32).sin() * 0.3).collect();
+                law.encode_f32(&pcm, &mut payload);
+                r.push(PacketMeta::default(), &payload).map_err(|e| CliError::Usage(format!("feeding: {e}")))?;
+            }
+            let t = Instant::now();
+            driver.process_cycle();
+            let dt = t.elapsed().as_nanos() as u64;
+            if c >= 50 {
+                hist.record(dt);
+            }
+            for t in tx.iter_mut() {
+                while t.pop().is_some() {}
+            }
+        }
+        let empty = Histogram::new();
+        let (p50, p99) = (hist.quantile_with(&empty, 0.5), hist.quantile_with(&empty, 0.99));
+        let max = hist.quantile_with(&empty, 1.0);
+        println!(
+            "| {n} | {:.1} | {:.1} | {:.1} | {:.0} | {:.0} |",
+            p50 as f64 / 1e3,
+            p99 as f64 / 1e3,
+            max as f64 / 1e3,
+            p50 as f64 / n as f64,
+            n as f64 * 10e6 / p99.max(1) as f64
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,227 @@
+//! `rvoip-media demo`: a live conference on the real-time workers.
+//!
+//! A "network" thread plays the part of N remote phones: every 10 ms it encodes the next
+//! 10 ms of the bundled speech for each participant (each from a different offset) into a
+//! G.711 packet and pushes it into the room's `rx{i}` endpoint, then collects what the room
+//! sent on `tx{i}` and decodes it: that is what participant `i` hears. The room (decode →
+//! N-1 mix → encode for every leg) runs on a pinned worker thread paced on absolute
+//! deadlines. Once a second the main thread prints the worker's cycle-time statistics.
+
+use super::{bundled_speech, create_dir, wavio, CliError};
+use crate::conference::g711_room;
+use crate::prelude::*;
+use rvoip_media_nodes::wav::WavSampleFormat;
+use rvoip_media_nodes::G711Law;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Arguments of `demo`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Participants in the room.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(2..=2000))]
+    participants: u32,
+    /// How long the call lasts, in seconds.
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
+    /// Where each participant's received audio is written (participant_NN.wav).
+    #[arg(long, default_value = "demo-out")]
+    out: PathBuf,
+    /// Speech to play (mono 8 kHz); defaults to the bundled clip.
+    #[arg(long)]
+    speech: Option<PathBuf>,
+    /// A-law instead of μ-law.
+    #[arg(long)]
+    alaw: bool,
+}
+
+struct Leg {
+    rx: PacketIn,
+    tx: PacketOut,
+    offset: usize,
+    heard: Vec<f32>,
+    sent: u64,
+    received: u64,
+    push_failures: u64,
+}
+
+pub fn run(a: Args) -> Result<(), CliError> {
+    if !(a.seconds > 0.0 && a.seconds <= 3600.0) {
+        return Err(CliError::Usage(format!("--seconds {} must be in (0, 3600]", a.seconds)));
+    }
+    let speech_path = a.speech.clone().unwrap_or_else(bundled_speech);
+    let speech = wavio::read(&speech_path)?;
+    if speech.format != AudioFormat::mono(8000) || speech.samples.len() < 8000 {
+        return Err(CliError::Usage(format!(
+            "{}: the demo plays mono 8000 Hz speech of at least 1 s, got {}",
+            speech_path.display(),
+            speech.format
+        )));
+    }
+    let n = a.participants as usize;
+    let law = if a.alaw { G711Law::Alaw } else { G711Law::Ulaw };
+    let quantum = Quantum::MS_10;
+    let cfg = EngineConfig {
+        quantum,
+        frame_pool: 64,
+        packet_pool: (n * 40).max(256),
+        ring_capacity: 16,
+        ..EngineConfig::default()
+    };
+    let engine = Engine::start(cfg)?;
+    let status = engine.status();
+    for w in &status.workers {
+        let sched = match w.priority {
+            RtPriority::Fifo(p) => format!("SCHED_FIFO priority {p}"),
+            RtPriority::Denied(code) => format!("normal priority (SCHED_FIFO refused, os error {code})"),
+            RtPriority::NotRequested => "normal priority".to_string(),
+        };
+        let core = w.core.map_or("unpinned".to_string(), |c| format!("pinned to core {c}"));
+        println!("worker {}: {core}, {sched}", w.index);
+    }
+    let room = g711_room(n, law, quantum)?;
+    let mut part = engine.add_partition(room)?;
+    let total = speech.samples.len();
+    let mut legs: Vec<Leg> = (0..n)
+        .map(|i| Leg {
+            rx: part.io.take_packet_in(&format!("rx{i}")).expect("room has rx ports"),
+            tx: part.io.take_packet_out(&format!("tx{i}")).expect("room has tx ports"),
+            offset: (i * total / n) / 80 * 80,
+            heard: Vec::new(),
+            sent: 0,
+            received: 0,
+            push_failures: 0,
+        })
+        .collect();
+    println!(
+        "room: {n} participants, {} legs decode -> N-1 mix -> encode, {} quantum, {:.1} s",
+        law.encoding(),
+        quantum,
+        a.seconds
+    );
+    let ticks = (a.seconds * 100.0).round() as u64;
+    let done = Arc::new(AtomicBool::new(false));
+    let done2 = done.clone();
+    let samples = Arc::new(speech.samples);
+    let network = std::thread::Builder::new()
+        .name("demo-network".into())
+        .spawn(move || {
+            network(&mut legs, &samples, law, ticks);
+            done2.store(true, Ordering::Release);
+            legs
+        })
+        .map_err(|source| CliError::Io { path: "thread".into(), source })?;
+    let t0 = Instant::now();
+    let mut second = 1;
+    while !done.load(Ordering::Acquire) {
+        let next = t0 + Duration::from_secs(second);
+        while Instant::now() < next && !done.load(Ordering::Acquire) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if done.load(Ordering::Acquire) {
+            break;
+        }
+        print_status(&engine, &format!("t={second:>3}s"), n);
+        second += 1;
+    }
+    let legs = network.join().map_err(|_| CliError::Internal("network thread panicked"))?;
+    print_status(&engine, "end   ", n);
+    let st = engine.status();
+    let pst = engine.partition_stats(part.id)?;
+    engine.remove_partition(part.id)?;
+    create_dir(&a.out)?;
+    let (mut sent, mut received, mut failures) = (0, 0, 0);
+    for (i, leg) in legs.iter().enumerate() {
+        let path = a.out.join(format!("participant_{i:02}.wav"));
+        wavio::write(&path, 8000, &leg.heard, WavSampleFormat::Int16)?;
+        sent += leg.sent;
+        received += leg.received;
+        failures += leg.push_failures;
+    }
+    let misses: u64 = st.workers.iter().map(|w| w.stats.deadline_misses).sum();
+    println!(
+        "done: {sent} packets in, {received} packets out, {failures} push failures, {} underruns, {} drops, \
+         {misses} deadline misses, {} errors",
+        pst.underruns,
+        pst.drops(),
+        pst.errors
+    );
+    println!("wrote {n} files to {}", a.out.display());
+    engine.shutdown();
+    Ok(())
+}
+
+fn print_status(engine: &Engine, label: &str, legs: usize) {
+    let st = engine.status();
+    for w in &st.workers {
+        let s = w.stats;
+        println!(
+            "{label} worker {} cycles {:>6} cycle p50 {:>7.1} us p99 {:>7.1} us max {:>7.1} us \
+             deadline misses {} active legs {} drops {} underruns {}",
+            w.index,
+            s.cycles,
+            s.p50_ns as f64 / 1e3,
+            s.p99_ns as f64 / 1e3,
+            s.max_ns as f64 / 1e3,
+            s.deadline_misses,
+            if s.partitions > 0 { legs } else { 0 },
+            s.drops,
+            s.underruns,
+        );
+    }
+}
+
+/// The remote phones: every 10 ms send each participant's next packet and collect what the
+/// room sent back. Runs on an ordinary thread with absolute deadlines.
+fn network(legs: &mut [Leg], speech: &[f32], law: G711Law, ticks: u64) {
+    let start = Instant::now();
+    let period = Duration::from_millis(10);
+    let mut payload = [0u8; 80];
+    let mut pcm = [0f32; 80];
+    // Two packets of slack absorb scheduling jitter between this thread and the worker.
+    for tick in 0..ticks + 2 {
+        if tick >= 2 {
+            let due = start + period * (tick - 2) as u32;
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+        }
+        if tick < ticks {
+            for (i, leg) in legs.iter_mut().enumerate() {
+                let pos = (leg.offset + tick as usize * 80) % (speech.len() - 80);
+                law.encode_f32(&speech[pos..pos + 80], &mut payload);
+                let meta = PacketMeta {
+                    payload_type: law.payload_type(),
+                    sequence: tick as u16,
+                    timestamp: (tick * 80) as u32,
+                    ssrc: 1000 + i as u32,
+                    marker: tick == 0,
+                };
+                match leg.rx.push(meta, &payload) {
+                    Ok(()) => leg.sent += 1,
+                    Err(_) => leg.push_failures += 1,
+                }
+            }
+        }
+        for leg in legs.iter_mut() {
+            while let Some(p) = leg.tx.pop() {
+                let n = p.payload().len().min(80);
+                law.decode_f32(&p.payload()[..n], &mut pcm[..n]);
+                leg.heard.extend_from_slice(&pcm[..n]);
+                leg.received += 1;
+            }
+        }
+    }
+    // Let the worker finish the last quanta, then collect them.
+    std::thread::sleep(period * 3);
+    for leg in legs.iter_mut() {
+        while let Some(p) = leg.tx.pop() {
+            let n = p.payload().len().min(80);
+            law.decode_f32(&p.payload()[..n], &mut pcm[..n]);
+            leg.heard.extend_from_slice(&pcm[..n]);
+            leg.received += 1;
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! WAV files in and out of the CLI: mono 16-bit PCM or 32-bit float, any rate.
+
+use super::CliError;
+use rvoip_media_graph::AudioFormat;
+use rvoip_media_nodes::kernels;
+use rvoip_media_nodes::wav::{WavSampleFormat, WavSource};
+use std::path::Path;
+
+/// A whole mono WAV file as `f32` in [-1, 1].
+pub struct WavData {
+    /// Rate and channels.
+    pub format: AudioFormat,
+    /// The file's sample format (outputs keep it).
+    pub sample_format: WavSampleFormat,
+    /// The samples.
+    pub samples: Vec<f32>,
+}
+
+/// Reads `path`; unsupported formats are an error naming the format.
+pub fn read(path: &Path) -> Result<WavData, CliError> {
+    let wav_err =
+        |e: rvoip_media_nodes::WavError| CliError::Wav { path: path.display().to_string(), detail: e.to_string() };
+    let spec = hound::WavReader::open(path)
+        .map_err(|e| CliError::Wav { path: path.display().to_string(), detail: e.to_string() })?
+        .spec();
+    let src = WavSource::open(path).map_err(wav_err)?;
+    let sample_format = if spec.sample_format == hound::SampleFormat::Float {
+        WavSampleFormat::Float32
+    } else {
+        WavSampleFormat::Int16
+    };
+    Ok(WavData { format: src.format(), sample_format, samples: src.samples().to_vec() })
+}
+
+/// Writes mono `samples` at `rate`: 16-bit through the exact rounding/clamping kernel, or
+/// 32-bit float.
+pub fn write(path: &Path, rate: u32, samples: &[f32], format: WavSampleFormat) -> Result<(), CliError> {
+    let err = |e: hound::Error| CliError::Wav { path: path.display().to_string(), detail: e.to_string() };
+    let (bits, sample_format) = match format {
+        WavSampleFormat::Int16 => (16, hound::SampleFormat::Int),
+        WavSampleFormat::Float32 => (32, hound::SampleFormat::Float),
+    };
+    let spec = hound::WavSpec { channels: 1, sample_rate: rate, bits_per_sample: bits, sample_format };
+    let mut w = hound::WavWriter::create(path, spec).map_err(err)?;
+    match format {
+        WavSampleFormat::Int16 => {
+            let mut pcm = vec![0i16; samples.len()];
+            kernels::f32_to_i16(&mut pcm, samples);
+            let mut w16 = w.get_i16_writer(pcm.len() as u32);
+            for s in pcm {
+                w16.write_sample(s);
+            }
+            w16.flush().map_err(err)?;
+        }
+        WavSampleFormat::Float32 => {
+            for &s in samples {
+                w.write_sample(if s.is_finite() { s } else { 0.0 }).map_err(err)?;
+            }
+        }
+    }
+    w.finalize().map_err(err)
+}

@@ -1,0 +1,198 @@
+//! The `rvoip-media` binary end to end: outputs checked against independent references.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_rvoip-media"))
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("rvoip-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn write_i16(path: &Path, rate: u32, x: &[i16]) {
+    let spec =
+        hound::WavSpec { channels: 1, sample_rate: rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for &s in x {
+        w.write_sample(s).unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+fn read_i16(path: &Path) -> (u32, Vec<i16>) {
+    let mut r = hound::WavReader::open(path).unwrap();
+    let rate = r.spec().sample_rate;
+    (rate, r.samples::<i16>().map(Result::unwrap).collect())
+}
+
+/// Deterministic loud test signal (xorshift), so sums clip often.
+fn signal(n: usize, seed: u64) -> Vec<i16> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 48) as u16 as i16
+        })
+        .collect()
+}
+
+#[test]
+fn mix_is_exact_n_minus_one_with_clamping_and_uneven_lengths() {
+    let d = tmp("mix");
+    let lens = [8000usize, 12345, 801, 20000, 16000];
+    let inputs: Vec<Vec<i16>> = lens.iter().enumerate().map(|(i, &n)| signal(n, i as u64 + 1)).collect();
+    let mut cmd = bin();
+    cmd.arg("mix");
+    for (i, x) in inputs.iter().enumerate() {
+        let p = d.join(format!("in{i}.wav"));
+        write_i16(&p, 8000, x);
+        cmd.arg("--in").arg(p);
+    }
+    let out = d.join("out");
+    let st = cmd.arg("--out-dir").arg(&out).status().unwrap();
+    assert!(st.success());
+    let longest = *lens.iter().max().unwrap();
+    let at = |x: &Vec<i16>, k: usize| i32::from(x.get(k).copied().unwrap_or(0));
+    let mut clipped = 0;
+    for (i, own) in inputs.iter().enumerate() {
+        let (rate, y) = read_i16(&out.join(format!("mix_{i:04}.wav")));
+        assert_eq!(rate, 8000);
+        assert_eq!(y.len(), longest, "every output as long as the longest input");
+        for (k, &got) in y.iter().enumerate() {
+            let total: i32 = inputs.iter().map(|x| at(x, k)).sum();
+            let want = (total - at(own, k)).clamp(-32768, 32767);
+            clipped += usize::from(want == 32767 || want == -32768);
+            assert_eq!(i32::from(got), want, "participant {i} sample {k}");
+        }
+    }
+    assert!(clipped > 1000, "the test must exercise clamping ({clipped} clipped samples)");
+}
+
+#[test]
+fn mix_refuses_different_rates_naming_both() {
+    let d = tmp("mixrates");
+    write_i16(&d.join("a.wav"), 8000, &signal(800, 1));
+    write_i16(&d.join("b.wav"), 16000, &signal(1600, 2));
+    let o = bin()
+        .args(["mix", "--in"])
+        .arg(d.join("a.wav"))
+        .arg("--in")
+        .arg(d.join("b.wav"))
+        .arg("--out-dir")
+        .arg(d.join("o"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("8000 Hz") && err.contains("16000 Hz") && err.contains("a.wav") && err.contains("b.wav"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unsupported_wav_format_is_named() {
+    let d = tmp("fmt");
+    let p = d.join("stereo24.wav");
+    let spec =
+        hound::WavSpec { channels: 2, sample_rate: 8000, bits_per_sample: 24, sample_format: hound::SampleFormat::Int };
+    let mut w = hound::WavWriter::create(&p, spec).unwrap();
+    for _ in 0..160 {
+        w.write_sample(0i32).unwrap();
+    }
+    w.finalize().unwrap();
+    let o = bin().args(["process", "--mic"]).arg(&p).arg("--out").arg(d.join("o.wav")).output().unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("2 channel") && err.contains("24 bit"), "{err}");
+}
+
+#[test]
+fn process_applies_gain_and_keeps_length_rate_and_format() {
+    let d = tmp("process");
+    let x: Vec<i16> = signal(16_000 + 37, 9).iter().map(|s| s / 4).collect();
+    write_i16(&d.join("in.wav"), 16_000, &x);
+    let o = bin()
+        .args(["process", "--gain", "-6.0206", "--mic"])
+        .arg(d.join("in.wav"))
+        .arg("--out")
+        .arg(d.join("o.wav"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("PROC_SECONDS"));
+    let (rate, y) = read_i16(&d.join("o.wav"));
+    assert_eq!((rate, y.len()), (16_000, x.len()));
+    // -6.0206 dB = x 0.5 (the first quantum ramps from unity).
+    for k in 160..x.len() {
+        assert!((i32::from(y[k]) - i32::from(x[k]) / 2).abs() <= 1, "sample {k}: {} vs {}", y[k], x[k]);
+    }
+}
+
+#[test]
+fn transcode_pcmu_matches_g191_for_every_input_value() {
+    let d = tmp("pcmu");
+    let ramp: Vec<i16> = (i16::MIN..=i16::MAX).collect();
+    write_i16(&d.join("ramp.wav"), 8000, &ramp);
+    let table = include_bytes!("../nodes/tests/data/g711/pcmu_enc.bin");
+    let dec = include_bytes!("../nodes/tests/data/g711/pcmu_dec.bin");
+    let o = bin()
+        .args(["transcode", "--codec", "pcmu", "--in"])
+        .arg(d.join("ramp.wav"))
+        .arg("--out")
+        .arg(d.join("o.wav"))
+        .arg("--payload-out")
+        .arg(d.join("p.bin"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let payload = std::fs::read(d.join("p.bin")).unwrap();
+    assert_eq!(payload.len(), 65536);
+    let diff = payload.iter().zip(table.iter()).filter(|(a, b)| a != b).count();
+    assert_eq!(diff, 0, "payload differs from the G.191 table in {diff} places");
+    let (_, y) = read_i16(&d.join("o.wav"));
+    for (k, (&code, &got)) in payload.iter().zip(&y).enumerate() {
+        let want = i16::from_le_bytes([dec[2 * code as usize], dec[2 * code as usize + 1]]);
+        assert_eq!(got, want, "decoded sample {k}");
+    }
+}
+
+#[test]
+fn transcode_refuses_wrong_rate_with_a_clear_error() {
+    let d = tmp("pcma16k");
+    write_i16(&d.join("in.wav"), 16000, &signal(1600, 3));
+    let o = bin()
+        .args(["transcode", "--codec", "pcma", "--in"])
+        .arg(d.join("in.wav"))
+        .arg("--out")
+        .arg(d.join("o.wav"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("8000 Hz") && err.contains("16000 Hz"), "{err}");
+}
+
+#[test]
+fn demo_runs_a_live_room_and_writes_what_each_participant_heard() {
+    let d = tmp("demo");
+    let o = bin().args(["demo", "--participants", "3", "--seconds", "1.5", "--out"]).arg(&d).output().unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout.contains("cycle p50") && stdout.contains("deadline misses"), "{stdout}");
+    assert!(stdout.contains("450 packets in"), "{stdout}");
+    for i in 0..3 {
+        let (rate, y) = read_i16(&d.join(format!("participant_{i:02}.wav")));
+        assert_eq!(rate, 8000);
+        assert!(y.len() >= 150 * 80, "participant {i}: {} samples", y.len());
+        let energy: f64 = y.iter().map(|&s| f64::from(s) * f64::from(s)).sum::<f64>() / y.len() as f64;
+        assert!(energy.sqrt() > 100.0, "participant {i} hears the others (rms {})", energy.sqrt());
+    }
+}
