@@ -33,6 +33,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod apm;
 pub mod g711;
 pub mod g722;
 pub mod g729;

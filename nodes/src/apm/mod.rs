@@ -1,0 +1,1 @@
+//! Voice processing: echo cancellation, noise suppression, gain control, voice activity. Work in progress.
