@@ -21,4 +21,9 @@ pub use engine::{
     PartitionIo, Ticket,
 };
 pub use rvoip_media_graph as graph;
+
+/// The README's code examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 pub use rvoip_media_nodes as nodes;
