@@ -9,7 +9,9 @@
 //! |---|---|
 //! | [`kernels`] | SIMD sample kernels (SSE2 / NEON) with scalar twins |
 //! | [`g711`] | G.711 μ-law / A-law codec (bit-exact with ITU-T G.191) and its encoder / decoder nodes |
+//! | [`g722`] | G.722 64 kbit/s wideband codec, bit-exact with spandsp |
 //! | [`g729`] | G.729 Annex A/B speech codec, bit-exact with bcg729 |
+//! | [`resample`] | streaming polyphase windowed-sinc resampler (8–48 kHz) and its node |
 //! | [`mixer`] | the N-1 conference [`Mixer`], [`Sum`], [`Tee`] |
 //! | [`level`] | [`Gain`], [`Mute`], [`LevelMeter`] |
 //! | [`sources`] | [`ToneSource`], [`NoiseSource`] |

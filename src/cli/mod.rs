@@ -7,6 +7,7 @@ mod demo;
 mod mix;
 mod offline;
 mod process;
+mod resample;
 mod transcode;
 mod wavio;
 
@@ -48,7 +49,11 @@ pub enum CliError {
 }
 
 #[derive(Parser)]
-#[command(name = "rvoip-media", version, about = "Real-time VoIP media core: process, mix, transcode, demo, bench")]
+#[command(
+    name = "rvoip-media",
+    version,
+    about = "Real-time VoIP media core: process, mix, resample, transcode, demo, bench"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -60,6 +65,8 @@ enum Command {
     Process(process::Args),
     /// N-1 conference mix: DIR/mix_0000.wav .. is what each input's participant hears.
     Mix(mix::Args),
+    /// Convert a WAV file's sample rate (polyphase windowed sinc, delay-compensated).
+    Resample(resample::Args),
     /// Encode then decode a WAV file with a codec; optionally write the encoded payload.
     Transcode(transcode::Args),
     /// Live conference on real-time workers: N participants, G.711 legs, N-1 mix.
@@ -74,6 +81,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Process(a) => process::run(a),
         Command::Mix(a) => mix::run(a),
+        Command::Resample(a) => resample::run(a),
         Command::Transcode(a) => transcode::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Bench(a) => bench::run(a),
