@@ -204,7 +204,7 @@ fn hot_swap_on_running_workers_loses_and_repeats_nothing() {
         quantum: Quantum::MS_2_5,
         workers: 2,
         realtime: None,
-        ring_capacity: 64,
+        ring_capacity: 256,
         ..EngineConfig::default()
     };
     let engine = Engine::start(cfg).unwrap();
@@ -220,7 +220,9 @@ fn hot_swap_on_running_workers_loses_and_repeats_nothing() {
     let mut swapped = false;
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while got.len() < n && std::time::Instant::now() < deadline {
-        while pushed < n && input.queued() < 32 {
+        // Keep ~0.5 s queued so a starved test thread on a busy machine cannot make the
+        // worker underrun (an underrun would read as a missing quantum).
+        while pushed < n && input.queued() < 200 {
             input.push(&[(pushed + 1) as f32 / 1024.0; 20]).unwrap();
             pushed += 1;
         }
@@ -228,10 +230,13 @@ fn hot_swap_on_running_workers_loses_and_repeats_nothing() {
             engine.swap_plan(part.id, chain(Quantum::MS_2_5, 1, 2.0)).unwrap();
             swapped = true;
         }
-        while let Some(f) = output.pop() {
+        // Leading silence: cycles before the first push; trailing silence: cycles after the
+        // last frame was consumed. Both are underruns, not part of the sequence.
+        while got.len() < n {
+            let Some(f) = output.pop() else { break };
             let v = f.samples()[0];
             if v != 0.0 || !got.is_empty() {
-                got.push(v); // leading silence = underruns before the first push
+                got.push(v);
             }
         }
         std::thread::sleep(Duration::from_micros(500));
