@@ -95,6 +95,34 @@ impl Default for Histogram {
     }
 }
 
+/// Cycle times over a sliding window of one to two periods of `window` cycles: two
+/// histograms, the older one dropped when the newer fills. Preallocated; recording and
+/// quantiles never allocate.
+#[derive(Clone, Debug)]
+pub(crate) struct CycleWindow {
+    hist: [Histogram; 2],
+    window: u64,
+}
+
+impl CycleWindow {
+    pub(crate) fn new(window: u64) -> Self {
+        CycleWindow { hist: [Histogram::new(), Histogram::new()], window: window.max(1) }
+    }
+
+    pub(crate) fn record(&mut self, ns: u64) {
+        if self.hist[0].count() >= self.window {
+            self.hist.swap(0, 1);
+            self.hist[0].clear();
+        }
+        self.hist[0].record(ns);
+    }
+
+    /// (p50, p99) over both windows.
+    pub(crate) fn p50_p99(&self) -> (u64, u64) {
+        (self.hist[0].quantile_with(&self.hist[1], 0.50), self.hist[0].quantile_with(&self.hist[1], 0.99))
+    }
+}
+
 /// One worker's statistics.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WorkerStats {
@@ -172,6 +200,13 @@ pub struct PartitionStats {
     pub last_ns: u64,
     /// Longest cycle, ns.
     pub max_ns: u64,
+    /// Median cycle time over the last one to two seconds, ns (refreshed every 32 cycles).
+    pub p50_ns: u64,
+    /// 99th percentile cycle time over the last one to two seconds, ns (refreshed every 32
+    /// cycles).
+    pub p99_ns: u64,
+    /// Cycles in which this partition finished after its worker's deadline.
+    pub deadline_misses: u64,
     /// Cycles in which an audio input ring was empty (silence was used instead).
     pub underruns: u64,
     /// Frames or packets dropped because an output ring was full.
@@ -187,13 +222,16 @@ pub struct PartitionStats {
 }
 
 impl PartitionStats {
-    pub(crate) const WORDS: usize = 9;
+    pub(crate) const WORDS: usize = 12;
 
     pub(crate) fn to_words(self) -> [u64; Self::WORDS] {
         [
             self.cycles,
             self.last_ns,
             self.max_ns,
+            self.p50_ns,
+            self.p99_ns,
+            self.deadline_misses,
             self.underruns,
             self.ring_full_drops,
             self.pool_exhausted_drops,
@@ -208,12 +246,15 @@ impl PartitionStats {
             cycles: w[0],
             last_ns: w[1],
             max_ns: w[2],
-            underruns: w[3],
-            ring_full_drops: w[4],
-            pool_exhausted_drops: w[5],
-            errors: w[6],
-            plan_swaps: w[7],
-            faulted: w[8],
+            p50_ns: w[3],
+            p99_ns: w[4],
+            deadline_misses: w[5],
+            underruns: w[6],
+            ring_full_drops: w[7],
+            pool_exhausted_drops: w[8],
+            errors: w[9],
+            plan_swaps: w[10],
+            faulted: w[11],
         }
     }
 
@@ -284,12 +325,15 @@ mod tests {
             cycles: 1,
             last_ns: 2,
             max_ns: 3,
-            underruns: 4,
-            ring_full_drops: 5,
-            pool_exhausted_drops: 6,
-            errors: 7,
-            plan_swaps: 8,
-            faulted: 9,
+            p50_ns: 4,
+            p99_ns: 5,
+            deadline_misses: 6,
+            underruns: 7,
+            ring_full_drops: 8,
+            pool_exhausted_drops: 9,
+            errors: 10,
+            plan_swaps: 11,
+            faulted: 12,
         };
         assert_eq!(PartitionStats::from_words(p.to_words()), p);
     }

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{chain, mono8k, PanicAt, Scale};
+use common::{chain, mono8k, PanicAt, Scale, Spin};
 use rvoip_media_core::engine::{EndpointError, RtPriority};
 use rvoip_media_core::prelude::*;
 use std::time::Duration;
@@ -289,12 +289,18 @@ fn threaded_engine_reports_scheduling_and_stats_without_blocking() {
     }
     // Placement balances load across the two workers.
     assert_eq!(parts.iter().filter(|p| p.worker == 0).count(), 2);
-    std::thread::sleep(Duration::from_millis(300));
+    std::thread::sleep(Duration::from_millis(400));
     let st = engine.status();
     for w in &st.workers {
         assert!(w.stats.cycles >= 20, "{:?}", w.stats);
         assert_eq!(w.stats.partitions, 2);
         assert!(w.stats.p50_ns > 0 && w.stats.p50_ns <= w.stats.p99_ns && w.stats.p99_ns <= w.stats.max_ns * 2);
+    }
+    for p in &parts {
+        let ps = engine.partition_stats(p.id).unwrap();
+        assert!(ps.cycles >= 40, "{ps:?}");
+        assert!(ps.p50_ns > 0 && ps.p50_ns <= ps.p99_ns && ps.p99_ns <= ps.max_ns * 2, "{ps:?}");
+        assert!(ps.max_ns >= ps.last_ns);
     }
     let t = engine.ping(1).unwrap();
     engine.wait(t, Duration::from_secs(2)).unwrap();
@@ -332,4 +338,34 @@ fn graph_with_wrong_quantum_or_oversized_frames_is_refused() {
     let err = engine.add_partition(chain(Quantum::MS_10, 1, 1.0)).err().unwrap();
     assert!(matches!(err, EngineError::FrameTooSmall { samples: 80, capacity: 40, .. }), "{err}");
     let _ = Scale { format: mono8k(), gain: 1.0 };
+}
+
+#[test]
+fn overrunning_cycles_are_counted_as_deadline_misses() {
+    let q = Quantum::MS_2_5;
+    let cfg = EngineConfig { quantum: q, workers: 1, realtime: None, ..EngineConfig::default() };
+    let engine = Engine::start(cfg).unwrap();
+    let f = mono8k();
+    let mut b = GraphBuilder::new(q);
+    let i = b.add_input("in", PortKind::Audio(f));
+    // Every 20th cycle takes 4 ms of a 2.5 ms period.
+    let n = b.add_node("slow", Box::new(Spin { format: f, every: 20, micros: 4_000 }));
+    let o = b.add_output("out", PortKind::Audio(f));
+    b.connect(i, 0, n, 0).unwrap();
+    b.connect(n, 0, o, 0).unwrap();
+    let slow = engine.add_partition(b.build().unwrap()).unwrap();
+    let fast = engine.add_partition(chain(q, 1, 1.0)).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let ps = engine.partition_stats(slow.id).unwrap();
+    let ws = engine.status().workers[0].stats;
+    let cycles = ps.cycles;
+    assert!(cycles >= 100, "{ps:?}");
+    // At least one overrun per 20 cycles ends past its deadline.
+    assert!(ps.deadline_misses >= cycles / 20 / 2, "{ps:?}");
+    assert!(ws.deadline_misses >= ps.deadline_misses, "{ws:?} vs {ps:?}");
+    assert!(ps.max_ns >= 4_000_000, "{ps:?}");
+    // The partition placed after it in the same cycle is late too, and says so.
+    let fs = engine.partition_stats(fast.id).unwrap();
+    assert!(fs.deadline_misses >= 1, "{fs:?}");
+    engine.shutdown();
 }

@@ -511,12 +511,14 @@ impl Engine {
             .ok_or(EngineError::WorkersFull(max))?;
         let id = PartitionId(c.next_id);
         let cell = Arc::new(PartitionStatsCell::new());
+        let window = (1_000_000 / u64::from(self.config.quantum.micros())).max(1);
         let (part, io) = Partition::new(
             id,
             exec,
             self.frames.clone(),
             self.packets.clone(),
             self.config.ring_capacity,
+            window,
             cell.clone(),
         );
         let ticket = Self::send(&mut c, worker, Command::Add(Box::new(part)))?;

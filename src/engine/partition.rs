@@ -7,7 +7,7 @@ use super::endpoint::{
 };
 use super::frame::{AudioFrame, FramePool, PacketPool};
 use super::rt::now_ns;
-use crate::stats::{PartitionStats, PartitionStatsCell};
+use crate::stats::{CycleWindow, PartitionStats, PartitionStatsCell};
 use crate::sync::pool::Pooled;
 use rvoip_media_graph::{Packet, PlanExecutor, PortKind};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -45,8 +45,13 @@ pub(crate) struct Partition {
     frames: FramePool,
     packets: PacketPool,
     pub(crate) stats: PartitionStats,
+    window: CycleWindow,
     cell: Arc<PartitionStatsCell>,
 }
+
+/// Partitions refresh their percentiles every this many cycles, each at its own phase
+/// (by id), so a worker with many partitions spreads the work over the cycles.
+const QUANTILE_EVERY: u64 = 32;
 
 impl Partition {
     /// Builds the rings for every graph input and output (control side; allocates).
@@ -56,6 +61,7 @@ impl Partition {
         frames: FramePool,
         packets: PacketPool,
         ring_capacity: usize,
+        window_cycles: u64,
         cell: Arc<PartitionStatsCell>,
     ) -> (Self, PartitionIo) {
         let mut io = PartitionIo { inputs: Vec::new(), outputs: Vec::new() };
@@ -101,7 +107,9 @@ impl Partition {
             };
             io.outputs.push((p.name.clone(), p.kind, ep));
         }
-        let part = Partition { id, exec, inputs, outputs, frames, packets, stats: PartitionStats::default(), cell };
+        let window = CycleWindow::new(window_cycles);
+        let part =
+            Partition { id, exec, inputs, outputs, frames, packets, stats: PartitionStats::default(), window, cell };
         (part, io)
     }
 
@@ -114,8 +122,9 @@ impl Partition {
     }
 
     /// One quantum: inputs from the rings into the plan, run it, outputs into the rings.
-    /// Real-time: no allocation, no blocking; every problem is a counter.
-    pub(crate) fn run_cycle(&mut self) {
+    /// `deadline_ns` is the worker's deadline for this cycle, if it has one. Real-time: no
+    /// allocation, no blocking; every problem is a counter.
+    pub(crate) fn run_cycle(&mut self, deadline_ns: Option<u64>) {
         if self.stats.faulted != 0 {
             return;
         }
@@ -202,10 +211,18 @@ impl Partition {
                 WorkerOutput::Control(v) => v.store(self.exec.output_control(i).to_bits(), Ordering::Relaxed),
             }
         }
-        let dt = now_ns().saturating_sub(t0);
+        let t1 = now_ns();
+        let dt = t1.saturating_sub(t0);
         s.cycles += 1;
         s.last_ns = dt;
         s.max_ns = s.max_ns.max(dt);
+        if deadline_ns.is_some_and(|d| t1 > d) {
+            s.deadline_misses += 1;
+        }
+        self.window.record(dt);
+        if (s.cycles + self.id.0) % QUANTILE_EVERY == 1 {
+            (s.p50_ns, s.p99_ns) = self.window.p50_p99();
+        }
         self.cell.write(&s.to_words());
     }
 }

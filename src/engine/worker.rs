@@ -5,7 +5,7 @@
 use super::command::{Command, Refusal, Reply};
 use super::partition::Partition;
 use super::rt::{self, now_ns, RtPriority};
-use crate::stats::{Histogram, WorkerStats, WorkerStatsCell};
+use crate::stats::{CycleWindow, WorkerStats, WorkerStatsCell};
 use crate::sync::command::WorkerEnd;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
 use std::sync::Arc;
@@ -45,8 +45,7 @@ pub(crate) struct Worker {
     max_commands: usize,
     stats: WorkerStats,
     cell: Arc<WorkerStatsCell>,
-    window: [Histogram; 2],
-    window_cycles: u64,
+    window: CycleWindow,
     /// Counters of partitions that were removed, so totals never go backwards.
     gone: (u64, u64, u64, u64),
 }
@@ -65,8 +64,7 @@ impl Worker {
             max_commands,
             stats: WorkerStats::default(),
             cell,
-            window: [Histogram::new(), Histogram::new()],
-            window_cycles: window_cycles.max(1),
+            window: CycleWindow::new(window_cycles),
             gone: (0, 0, 0, 0),
         }
     }
@@ -123,7 +121,7 @@ impl Worker {
         let (parts, gone) = (&mut self.partitions, &mut self.gone);
         let applied = self.commands.serve(self.max_commands, |cmd| Self::apply(parts, gone, cmd));
         for p in self.partitions.iter_mut() {
-            p.run_cycle();
+            p.run_cycle(deadline_ns);
         }
         let t1 = now_ns();
         let dt = t1.saturating_sub(t0);
@@ -135,14 +133,9 @@ impl Worker {
         if deadline_ns.is_some_and(|d| t1 > d) {
             s.deadline_misses += 1;
         }
-        if self.window[0].count() >= self.window_cycles {
-            self.window.swap(0, 1);
-            self.window[0].clear();
-        }
-        self.window[0].record(dt);
+        self.window.record(dt);
         if s.cycles % 8 == 1 {
-            s.p50_ns = self.window[0].quantile_with(&self.window[1], 0.50);
-            s.p99_ns = self.window[0].quantile_with(&self.window[1], 0.99);
+            (s.p50_ns, s.p99_ns) = self.window.p50_p99();
         }
         s.partitions = self.partitions.len() as u64;
         let (mut drops, mut underruns, mut errors, mut faults) = self.gone;

@@ -73,3 +73,27 @@ pub fn chain(quantum: Quantum, k: usize, g: f32) -> CompiledGraph {
     b.connect(prev, 0, out, 0).unwrap();
     b.build().unwrap()
 }
+
+/// Busy-waits `micros` on every `every`-th cycle (to overrun a quantum on purpose).
+pub struct Spin {
+    pub format: AudioFormat,
+    pub every: u64,
+    pub micros: u64,
+}
+
+impl Processor for Spin {
+    fn spec(&self) -> NodeSpec {
+        let a = PortKind::Audio(self.format);
+        NodeSpec::new("spin").with_input(PortSpec::required("in", a)).with_output(PortSpec::required("out", a))
+    }
+    fn process(&mut self, io: &mut ProcessIo<'_>) {
+        if io.cycle() % self.every == self.every - 1 {
+            let t = std::time::Instant::now();
+            while t.elapsed().as_micros() < u128::from(self.micros) {
+                std::hint::spin_loop();
+            }
+        }
+        let input = io.audio_in(0);
+        io.audio_out(0).copy_from_slice(input);
+    }
+}
