@@ -179,7 +179,6 @@ fn network(legs: &mut [Leg], speech: &[f32], law: G711Law, ticks: u64) {
     let start = Instant::now();
     let period = Duration::from_millis(10);
     let mut payload = [0u8; 80];
-    let mut pcm = [0f32; 80];
     // Two packets of slack absorb scheduling jitter between this thread and the worker.
     for tick in 0..ticks + 2 {
         if tick >= 2 {
@@ -205,20 +204,19 @@ fn network(legs: &mut [Leg], speech: &[f32], law: G711Law, ticks: u64) {
                 }
             }
         }
-        for leg in legs.iter_mut() {
-            while let Some(p) = leg.tx.pop() {
-                let n = p.payload().len().min(80);
-                law.decode_f32(&p.payload()[..n], &mut pcm[..n]);
-                leg.heard.extend_from_slice(&pcm[..n]);
-                leg.received += 1;
-            }
-        }
+        collect(legs, law);
     }
     // Let the worker finish the last quanta, then collect them.
     std::thread::sleep(period * 3);
+    collect(legs, law);
+}
+
+/// Decodes every packet the room has sent each leg: what that participant hears.
+fn collect(legs: &mut [Leg], law: G711Law) {
+    let mut pcm = [0f32; 80];
     for leg in legs.iter_mut() {
         while let Some(p) = leg.tx.pop() {
-            let n = p.payload().len().min(80);
+            let n = p.payload().len().min(pcm.len());
             law.decode_f32(&p.payload()[..n], &mut pcm[..n]);
             leg.heard.extend_from_slice(&pcm[..n]);
             leg.received += 1;

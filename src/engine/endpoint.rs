@@ -202,21 +202,33 @@ impl PartitionIo {
         self.outputs.iter().position(|(n, _, _)| n == name)
     }
 
+    /// Removes the input called `name` if `pick` accepts its endpoint (else leaves it).
+    fn take_input<T>(&mut self, name: &str, pick: fn(InputEndpoint) -> Result<T, InputEndpoint>) -> Option<T> {
+        let i = self.input_index(name)?;
+        let (n, kind, ep) = self.inputs.remove(i);
+        pick(ep).map_err(|ep| self.inputs.insert(i, (n, kind, ep))).ok()
+    }
+
+    /// Removes the output called `name` if `pick` accepts its endpoint (else leaves it).
+    fn take_output<T>(&mut self, name: &str, pick: fn(OutputEndpoint) -> Result<T, OutputEndpoint>) -> Option<T> {
+        let i = self.output_index(name)?;
+        let (n, kind, ep) = self.outputs.remove(i);
+        pick(ep).map_err(|ep| self.outputs.insert(i, (n, kind, ep))).ok()
+    }
+
     /// Removes and returns the audio input called `name`.
     pub fn take_audio_in(&mut self, name: &str) -> Option<AudioIn> {
-        let i = self.input_index(name)?;
-        matches!(self.inputs[i].2, InputEndpoint::Audio(_)).then(|| match self.inputs.remove(i).2 {
-            InputEndpoint::Audio(a) => a,
-            _ => unreachable!("checked above"),
+        self.take_input(name, |ep| match ep {
+            InputEndpoint::Audio(a) => Ok(a),
+            other => Err(other),
         })
     }
 
     /// Removes and returns the packet input called `name`.
     pub fn take_packet_in(&mut self, name: &str) -> Option<PacketIn> {
-        let i = self.input_index(name)?;
-        matches!(self.inputs[i].2, InputEndpoint::Packet(_)).then(|| match self.inputs.remove(i).2 {
-            InputEndpoint::Packet(p) => p,
-            _ => unreachable!("checked above"),
+        self.take_input(name, |ep| match ep {
+            InputEndpoint::Packet(p) => Ok(p),
+            other => Err(other),
         })
     }
 
@@ -230,19 +242,17 @@ impl PartitionIo {
 
     /// Removes and returns the audio output called `name`.
     pub fn take_audio_out(&mut self, name: &str) -> Option<AudioOut> {
-        let i = self.output_index(name)?;
-        matches!(self.outputs[i].2, OutputEndpoint::Audio(_)).then(|| match self.outputs.remove(i).2 {
-            OutputEndpoint::Audio(a) => a,
-            _ => unreachable!("checked above"),
+        self.take_output(name, |ep| match ep {
+            OutputEndpoint::Audio(a) => Ok(a),
+            other => Err(other),
         })
     }
 
     /// Removes and returns the packet output called `name`.
     pub fn take_packet_out(&mut self, name: &str) -> Option<PacketOut> {
-        let i = self.output_index(name)?;
-        matches!(self.outputs[i].2, OutputEndpoint::Packet(_)).then(|| match self.outputs.remove(i).2 {
-            OutputEndpoint::Packet(p) => p,
-            _ => unreachable!("checked above"),
+        self.take_output(name, |ep| match ep {
+            OutputEndpoint::Packet(p) => Ok(p),
+            other => Err(other),
         })
     }
 

@@ -17,6 +17,55 @@ pub(super) const fn f32_bits_of_i16(v: i16) -> u32 {
     sign | exp | mant
 }
 
+/// Applies `f` to `min(input.len(), output.len())` elements; returns that count. The slice
+/// API of both laws is this loop over a table lookup.
+#[inline(always)]
+pub(super) fn map_into<A: Copy, B>(input: &[A], output: &mut [B], f: impl Fn(A) -> B) -> usize {
+    let n = input.len().min(output.len());
+    for (o, &x) in output[..n].iter_mut().zip(&input[..n]) {
+        *o = f(x);
+    }
+    n
+}
+
+/// Defines the `const fn`s that build a law's tables from its per-sample functions:
+/// `build_encode_table` (indexed by `(x >> $shift) + $len / 2`), `build_decode_table`
+/// (code -> i16) and `build_decode_f32_bits` (code -> bits of `sample / 32768`).
+macro_rules! table_builders {
+    ($len:literal, $shift:literal) => {
+        const fn build_encode_table() -> [u8; $len] {
+            let mut t = [0u8; $len];
+            let mut i = 0;
+            while i < $len {
+                t[i] = encode_sample(((i as i32 - $len / 2) << $shift) as i16);
+                i += 1;
+            }
+            t
+        }
+
+        const fn build_decode_table() -> [i16; 256] {
+            let mut t = [0i16; 256];
+            let mut i = 0;
+            while i < 256 {
+                t[i] = decode_sample(i as u8);
+                i += 1;
+            }
+            t
+        }
+
+        const fn build_decode_f32_bits() -> [u32; 256] {
+            let mut t = [0u32; 256];
+            let mut i = 0;
+            while i < 256 {
+                t[i] = f32_bits_of_i16(decode_sample(i as u8));
+                i += 1;
+            }
+            t
+        }
+    };
+}
+pub(super) use table_builders;
+
 /// Converts `f32` to `i16` in stack chunks, then encodes with `encode`.
 pub(super) fn encode_f32_via_i16(input: &[f32], output: &mut [u8], encode: fn(&[i16], &mut [u8]) -> usize) -> usize {
     const CHUNK: usize = 256;

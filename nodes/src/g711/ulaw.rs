@@ -31,7 +31,7 @@
 //! assert_eq!(back, [0, 988, -988, 32124, -32124]);
 //! ```
 
-use super::tables::{encode_f32_via_i16, f32_bits_of_i16};
+use super::tables::{encode_f32_via_i16, f32_bits_of_i16, map_into, table_builders};
 
 const BIAS: i32 = 33;
 const CLIP: i32 = 0x1FFF;
@@ -67,35 +67,7 @@ pub const fn decode_sample(code: u8) -> i16 {
     }
 }
 
-const fn build_encode_table() -> [u8; 16384] {
-    let mut t = [0u8; 16384];
-    let mut i = 0;
-    while i < 16384 {
-        t[i] = encode_sample(((i as i32 - 8192) << 2) as i16);
-        i += 1;
-    }
-    t
-}
-
-const fn build_decode_table() -> [i16; 256] {
-    let mut t = [0i16; 256];
-    let mut i = 0;
-    while i < 256 {
-        t[i] = decode_sample(i as u8);
-        i += 1;
-    }
-    t
-}
-
-const fn build_decode_f32_bits() -> [u32; 256] {
-    let mut t = [0u32; 256];
-    let mut i = 0;
-    while i < 256 {
-        t[i] = f32_bits_of_i16(decode_sample(i as u8));
-        i += 1;
-    }
-    t
-}
+table_builders!(16384, 2);
 
 /// Encode table indexed by `(x >> 2) + 8192`.
 static ENCODE: [u8; 16384] = build_encode_table();
@@ -112,20 +84,12 @@ fn enc(x: i16) -> u8 {
 
 /// Encodes `min(input.len(), output.len())` samples; returns that count.
 pub fn encode(input: &[i16], output: &mut [u8]) -> usize {
-    let n = input.len().min(output.len());
-    for (o, &x) in output[..n].iter_mut().zip(&input[..n]) {
-        *o = enc(x);
-    }
-    n
+    map_into(input, output, enc)
 }
 
 /// Decodes `min(input.len(), output.len())` codes; returns that count.
 pub fn decode(input: &[u8], output: &mut [i16]) -> usize {
-    let n = input.len().min(output.len());
-    for (o, &c) in output[..n].iter_mut().zip(&input[..n]) {
-        *o = DECODE[usize::from(c)];
-    }
-    n
+    map_into(input, output, |c| DECODE[usize::from(c)])
 }
 
 /// Encodes `f32` samples (full scale ±1.0) after the exact `f32 -> i16` conversion of
@@ -143,9 +107,5 @@ pub fn encode_f32(input: &[f32], output: &mut [u8]) -> usize {
 
 /// Decodes to `f32` (`sample / 32768`). Returns the count.
 pub fn decode_f32(input: &[u8], output: &mut [f32]) -> usize {
-    let n = input.len().min(output.len());
-    for (o, &c) in output[..n].iter_mut().zip(&input[..n]) {
-        *o = f32::from_bits(DECODE_F32[usize::from(c)]);
-    }
-    n
+    map_into(input, output, |c| f32::from_bits(DECODE_F32[usize::from(c)]))
 }
