@@ -1,7 +1,7 @@
 //! # rvoip-media-core
 //!
 //! A real-time, lock-free audio graph runtime for VoIP media. Hosts describe a graph of nodes
-//! (`decode → AEC → AGC → VAD → mix → encode`) with [`GraphBuilder`]; it compiles into a
+//! (`decode → AEC → AGC → VAD → mix → encode`) with [`GraphBuilder`](rvoip_media_graph::GraphBuilder); it compiles into a
 //! fixed-schedule [`Plan`](rvoip_media_graph::Plan) that pinned real-time workers run every
 //! quantum, fed through per-endpoint SPSC rings from preallocated pools. Control (partitions,
 //! parameters, plan swaps) travels through a command ring and never blocks audio.
