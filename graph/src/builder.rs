@@ -3,7 +3,7 @@
 use crate::compile;
 use crate::error::{FormatMismatch, GraphError};
 use crate::exec::{CompiledGraph, CompiledNode};
-use crate::format::{PortKind, Quantum};
+use crate::format::{AudioFormat, PortKind, Quantum};
 use crate::node::{NodeId, NodeSpec, PortSpec};
 use crate::plan::Plan;
 use crate::processor::Processor;
@@ -108,12 +108,40 @@ pub struct GraphBuilder {
     edge_set: HashSet<Edge>,
     /// Number of edges into each `(node, input port)` that has any.
     fan_in: HashMap<(NodeId, usize), usize>,
+    /// Builds a format converter when `connect` joins audio ports of different rates.
+    converter: Option<Converter>,
+    /// Converters already inserted, by (source node, source port, target format), so one
+    /// output feeding several readers at another rate is converted once.
+    converters: HashMap<(NodeId, usize, AudioFormat), NodeId>,
 }
+
+/// Makes a processor that converts audio from one format to another (one input `"in"`,
+/// one output `"out"`), or `None` when it cannot. See [`GraphBuilder::with_converter`].
+pub type Converter = fn(from: AudioFormat, to: AudioFormat) -> Option<Box<dyn Processor>>;
 
 impl GraphBuilder {
     /// An empty graph for `quantum`.
     pub fn new(quantum: Quantum) -> Self {
-        GraphBuilder { quantum, nodes: Vec::new(), edges: Vec::new(), edge_set: HashSet::new(), fan_in: HashMap::new() }
+        GraphBuilder {
+            quantum,
+            nodes: Vec::new(),
+            edges: Vec::new(),
+            edge_set: HashSet::new(),
+            fan_in: HashMap::new(),
+            converter: None,
+            converters: HashMap::new(),
+        }
+    }
+
+    /// Allows [`GraphBuilder::connect`] to join audio ports whose formats differ (a sample
+    /// rate change, typically) by inserting the processor `converter` makes, e.g.
+    /// `rvoip_media_nodes::resample::converter`. The inserted node is named
+    /// `"{source}.{port}@{rate}Hz"`, and one source output feeding several readers of the
+    /// same format shares one converter. Without a converter, such a connection is a
+    /// [`GraphError::FormatMismatch`].
+    pub fn with_converter(mut self, converter: Converter) -> Self {
+        self.converter = Some(converter);
+        self
     }
 
     /// The quantum the graph is built for.
@@ -186,6 +214,23 @@ impl GraphBuilder {
             port: to_port.to_string(),
         })?;
         if sp.kind != dp.kind {
+            if let (PortKind::Audio(a), PortKind::Audio(b), Some(make)) = (sp.kind, dp.kind, self.converter) {
+                if let Some(&conv) = self.converters.get(&(from, from_port, b)) {
+                    return self.connect(conv, 0, to, to_port);
+                }
+                if let Some(p) = make(a, b) {
+                    let spec = p.spec();
+                    let fits = spec.inputs.first().map(|i| i.kind) == Some(sp.kind)
+                        && spec.outputs.first().map(|o| o.kind) == Some(dp.kind);
+                    if fits {
+                        let name = format!("{}.{}@{}Hz", src.name, sp.name, b.rate);
+                        let conv = self.add_node(name, p);
+                        self.converters.insert((from, from_port, b), conv);
+                        self.connect(from, from_port, conv, 0)?;
+                        return self.connect(conv, 0, to, to_port);
+                    }
+                }
+            }
             return Err(format_mismatch(src, sp, dst, dp));
         }
         let edge = Edge { from, from_port, to, to_port };

@@ -39,7 +39,7 @@ mod plan;
 mod processor;
 
 pub use arena::Arena;
-pub use builder::GraphBuilder;
+pub use builder::{Converter, GraphBuilder};
 pub use error::{FormatMismatch, GraphError, PlanError};
 pub use exec::{CompiledGraph, CompiledNode, CycleReport, PlanExecutor, SetParamError};
 pub use format::{AudioFormat, BufferKind, PacketFormat, PortKind, Quantum};

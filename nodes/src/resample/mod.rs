@@ -58,7 +58,7 @@ mod node;
 
 pub use kernel::Kernel;
 use kernel::{Geometry, Walk};
-pub use node::ResamplerNode;
+pub use node::{converter, ResamplerNode};
 
 /// Sample rates the resampler converts between (any pair, in either direction).
 pub const SUPPORTED_RATES: [u32; 7] = [8_000, 12_000, 16_000, 24_000, 32_000, 44_100, 48_000];

@@ -90,3 +90,28 @@ impl Processor for ResamplerNode {
         self.nonfinite_seen = 0;
     }
 }
+
+/// A [`Converter`](rvoip_media_graph::Converter) for
+/// [`GraphBuilder::with_converter`](rvoip_media_graph::GraphBuilder::with_converter): a
+/// [`ResamplerNode`] between two formats with the same channel count and supported rates,
+/// `None` otherwise.
+///
+/// ```
+/// use rvoip_media_graph::{AudioFormat, GraphBuilder, PortKind, Quantum};
+/// use rvoip_media_nodes::resample::converter;
+///
+/// let mut b = GraphBuilder::new(Quantum::MS_10).with_converter(converter);
+/// let narrow = b.add_input("pstn", PortKind::Audio(AudioFormat::mono(8000)));
+/// let wide = b.add_output("webrtc", PortKind::Audio(AudioFormat::mono(48_000)));
+/// b.connect(narrow, 0, wide, 0).unwrap(); // a resampler is inserted
+/// let g = b.build().unwrap();
+/// assert_eq!(g.plan.node_steps(), 1);
+/// assert!(g.plan.outputs[0].latency_ns > 0);
+/// ```
+pub fn converter(from: AudioFormat, to: AudioFormat) -> Option<Box<dyn Processor>> {
+    if from.channels != to.channels {
+        return None;
+    }
+    let node = ResamplerNode::new(from.rate, to.rate, from.channels).ok()?;
+    Some(Box::new(node))
+}
