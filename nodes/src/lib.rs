@@ -7,6 +7,7 @@
 //!
 //! | module | contents |
 //! |---|---|
+//! | [`codec`] | codec model: `Encoder` / `Decoder` traits, `EncodeNode` / `DecodeNode` packetisers, SDP registry and negotiation |
 //! | [`kernels`] | SIMD sample kernels (SSE2 / NEON) with scalar twins |
 //! | [`g711`] | G.711 μ-law / A-law codec (bit-exact with ITU-T G.191) and its encoder / decoder nodes |
 //! | [`g722`] | G.722 64 kbit/s wideband codec, bit-exact with spandsp |
@@ -36,6 +37,7 @@
 #![deny(missing_docs)]
 
 pub mod apm;
+pub mod codec;
 pub mod g711;
 pub mod g722;
 pub mod g729;

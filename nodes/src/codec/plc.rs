@@ -1,0 +1,150 @@
+//! Waveform packet-loss concealment for sample-based codecs (G.711, G.722): pitch-period
+//! repetition with fade-out, in the manner of G.711 Appendix I.
+
+/// What a decoder plays for a missing packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Concealment {
+    /// Silence.
+    Silence,
+    /// Repeats the last pitch period of the decoded signal (found by normalised
+    /// cross-correlation over 5–15 ms, as in G.711 Appendix I), at full level for the first
+    /// 10 ms of a loss, then fading linearly to silence at 60 ms. The first 2.5 ms after the
+    /// loss are cross-faded from the concealment into the decoded signal.
+    #[default]
+    RepeatAndFade,
+}
+
+/// History capacity: 30 ms at 16 kHz.
+const HIST_MAX: usize = 480;
+
+/// Concealment state for one mono stream at 8 kHz × `scale`.
+#[derive(Clone, Debug)]
+pub(crate) struct Plc {
+    mode: Concealment,
+    /// 1 at 8 kHz, 2 at 16 kHz: every duration below is multiplied by it.
+    scale: usize,
+    /// Last `hist_cap` decoded samples, oldest first (only `hist[..hist_cap]` is used).
+    hist: [f32; HIST_MAX],
+    hist_cap: usize,
+    /// Valid samples at the end of the history.
+    hist_len: usize,
+    /// Concealed samples produced in the current loss (0: not in a loss).
+    lost: usize,
+    /// Pitch period of the current loss.
+    period: usize,
+}
+
+impl Plc {
+    /// State for `mode` at `8000 * scale` Hz (`scale` 1 or 2).
+    pub(crate) fn new(mode: Concealment, scale: usize) -> Self {
+        let scale = scale.clamp(1, 2);
+        Plc { mode, scale, hist: [0.0; HIST_MAX], hist_cap: 240 * scale, hist_len: 0, lost: 0, period: 40 * scale }
+    }
+
+    fn win(&self) -> usize {
+        80 * self.scale
+    }
+    fn pitch_min(&self) -> usize {
+        40 * self.scale
+    }
+    fn pitch_max(&self) -> usize {
+        120 * self.scale
+    }
+    fn hold(&self) -> usize {
+        80 * self.scale
+    }
+    fn fade_len(&self) -> usize {
+        400 * self.scale
+    }
+    /// Length of the cross-fade after a loss.
+    fn ola(&self) -> usize {
+        20 * self.scale
+    }
+
+    /// Appends decoded samples to the history.
+    fn push(&mut self, x: &[f32]) {
+        let cap = self.hist_cap;
+        let n = x.len().min(cap);
+        self.hist.copy_within(n..cap, 0);
+        self.hist[cap - n..cap].copy_from_slice(&x[x.len() - n..]);
+        self.hist_len = (self.hist_len + n).min(cap);
+    }
+
+    /// The lag in `pitch_min..=pitch_max` maximising the normalised cross-correlation of the
+    /// history's last `win` samples with the lagged ones.
+    fn find_period(&self) -> usize {
+        let (cap, win, pmin, pmax) = (self.hist_cap, self.win(), self.pitch_min(), self.pitch_max());
+        if self.hist_len < win + pmax {
+            return pmin.min(self.hist_len.max(1));
+        }
+        let x = &self.hist[cap - win..cap];
+        let (mut best, mut best_score) = (pmin, f32::NEG_INFINITY);
+        for p in pmin..=pmax {
+            let y = &self.hist[cap - win - p..cap - p];
+            let (mut c, mut e) = (0.0f32, 1e-9f32);
+            for (a, b) in x.iter().zip(y) {
+                c += a * b;
+                e += b * b;
+            }
+            let score = c * c.abs() / e;
+            if score > best_score {
+                best_score = score;
+                best = p;
+            }
+        }
+        best
+    }
+
+    /// The `k`-th concealment sample of the current loss, faded.
+    fn sample(&self, k: usize) -> f32 {
+        let p = self.period.min(self.hist_len).max(1);
+        let (hold, fade) = (self.hold(), self.fade_len());
+        let g = if k < hold {
+            1.0
+        } else if k >= hold + fade {
+            return 0.0;
+        } else {
+            1.0 - (k - hold) as f32 / fade as f32
+        };
+        self.hist[self.hist_cap - p + k % p] * g
+    }
+
+    /// Writes concealment into `out` and advances the loss.
+    pub(crate) fn conceal(&mut self, out: &mut [f32]) {
+        if self.mode == Concealment::Silence || self.hist_len == 0 {
+            out.fill(0.0);
+        } else {
+            if self.lost == 0 {
+                self.period = self.find_period();
+            }
+            for (i, o) in out.iter_mut().enumerate() {
+                *o = self.sample(self.lost + i);
+            }
+        }
+        self.lost = self.lost.saturating_add(out.len());
+    }
+
+    /// Takes freshly decoded samples: after a loss, cross-fades their start from the
+    /// concealment; then records them in the history.
+    pub(crate) fn decoded(&mut self, out: &mut [f32]) {
+        if self.lost > 0 {
+            if self.mode == Concealment::RepeatAndFade && self.hist_len > 0 {
+                let m = self.ola().min(out.len());
+                for (i, o) in out[..m].iter_mut().enumerate() {
+                    let w = (i + 1) as f32 / (m + 1) as f32;
+                    *o = w * *o + (1.0 - w) * self.sample(self.lost + i);
+                }
+            }
+            self.lost = 0;
+        }
+        self.push(out);
+    }
+
+    /// Forgets the history.
+    pub(crate) fn reset(&mut self) {
+        self.hist = [0.0; HIST_MAX];
+        self.hist_len = 0;
+        self.lost = 0;
+        self.period = self.pitch_min();
+    }
+}

@@ -1,0 +1,224 @@
+//! `rvoip-media transcode` with the codec model: G.711 at several ptimes, G.729 A and A+B
+//! payload files against the committed bcg729 vectors (nodes/tests/data/g729), errors.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_rvoip-media"))
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("rvoip-cli-transcode-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn write_i16(path: &Path, rate: u32, x: &[i16]) {
+    let spec =
+        hound::WavSpec { channels: 1, sample_rate: rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for &s in x {
+        w.write_sample(s).unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+fn read_i16(path: &Path) -> (u32, Vec<i16>) {
+    let mut r = hound::WavReader::open(path).unwrap();
+    let rate = r.spec().sample_rate;
+    (rate, r.samples::<i16>().map(Result::unwrap).collect())
+}
+
+fn data(rel: &str) -> Vec<u8> {
+    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("nodes/tests/data").join(rel)).unwrap()
+}
+
+fn transcode(d: &Path, x: &[i16], args: &[&str]) -> (Output, Vec<i16>, Vec<u8>) {
+    let input = d.join("in.wav");
+    write_i16(&input, 8000, x);
+    let o = bin()
+        .arg("transcode")
+        .args(args)
+        .arg("--in")
+        .arg(&input)
+        .arg("--out")
+        .arg(d.join("o.wav"))
+        .arg("--payload-out")
+        .arg(d.join("p.bin"))
+        .output()
+        .unwrap();
+    if !o.status.success() {
+        return (o, Vec::new(), Vec::new());
+    }
+    let (rate, y) = read_i16(&d.join("o.wav"));
+    assert_eq!(rate, 8000);
+    (o, y, std::fs::read(d.join("p.bin")).unwrap())
+}
+
+/// The 4 s speech slice of the G.729 vectors.
+fn speech() -> Vec<i16> {
+    data("g729/speech_8k_slice.raw").chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect()
+}
+
+/// A `.g729s` stream (length byte per frame, see the vectors' README).
+fn g729s(name: &str) -> Vec<Vec<u8>> {
+    let d = data(&format!("g729/{name}"));
+    let (mut out, mut i) = (Vec::new(), 0);
+    while i < d.len() {
+        let n = d[i] as usize;
+        out.push(d[i + 1..i + 1 + n].to_vec());
+        i += 1 + n;
+    }
+    out
+}
+
+fn fnv1a(frame: &[i16]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for s in frame {
+        for b in s.to_le_bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    h
+}
+
+fn digests(name: &str) -> Vec<u64> {
+    data(&format!("g729/{name}")).chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap())).collect()
+}
+
+#[test]
+fn g711_is_table_exact_at_every_ptime_and_length() {
+    let ramp: Vec<i16> = (i16::MIN..=i16::MAX).step_by(3).collect(); // 21846 samples, not a whole packet
+    for (codec, enc, dec) in
+        [("pcmu", "g711/pcmu_enc.bin", "g711/pcmu_dec.bin"), ("pcma", "g711/pcma_enc.bin", "g711/pcma_dec.bin")]
+    {
+        let (enc, dec) = (data(enc), data(dec));
+        for ptime in ["10", "20", "30", "60"] {
+            let d = tmp(&format!("{codec}{ptime}"));
+            let (o, y, p) = transcode(&d, &ramp, &["--codec", codec, "--ptime", ptime]);
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            assert_eq!((p.len(), y.len()), (ramp.len(), ramp.len()), "{codec} ptime {ptime}");
+            for (k, (&x, &code)) in ramp.iter().zip(&p).enumerate() {
+                assert_eq!(code, enc[(i32::from(x) + 32768) as usize], "{codec} ptime {ptime}: code {k}");
+                let want = i16::from_le_bytes([dec[2 * code as usize], dec[2 * code as usize + 1]]);
+                assert_eq!(y[k], want, "{codec} ptime {ptime}: sample {k}");
+            }
+        }
+    }
+}
+
+#[test]
+fn g729_payload_and_output_are_bcg729_exact() {
+    let x = speech();
+    let want = g729s("normal_a.g729s");
+    let want: Vec<u8> = want.concat();
+    let dig = digests("normal_a.dec.fnv");
+    for ptime in ["10", "20", "40"] {
+        let d = tmp(&format!("g729a{ptime}"));
+        let (o, y, p) = transcode(&d, &x, &["--codec", "g729", "--ptime", ptime]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(p.len(), 4000);
+        assert!(p == want, "ptime {ptime}: payload differs from bcg729");
+        assert_eq!(y.len(), x.len());
+        for (k, f) in y.chunks_exact(80).enumerate() {
+            assert_eq!(fnv1a(f), dig[k], "ptime {ptime}: decoded frame {k}");
+        }
+    }
+}
+
+#[test]
+fn g729b_payload_has_length_prefixes_and_dtx_gaps() {
+    // The -42 dB slice: mostly silence, so SID and untransmitted frames dominate.
+    let x: Vec<i16> = speech().iter().map(|&s| s >> 7).collect();
+    let frames = g729s("quiet_b.g729s");
+    let mut want = Vec::new();
+    for f in &frames {
+        want.extend_from_slice(&(f.len() as u16).to_be_bytes());
+        want.extend_from_slice(f);
+    }
+    let d = tmp("g729b");
+    let (o, y, p) = transcode(&d, &x, &["--codec", "g729", "--vad"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(p.len(), want.len());
+    assert!(p == want, "payload differs from bcg729 Annex B");
+    let dig = digests("quiet_b.dec.fnv");
+    for (k, f) in y.chunks_exact(80).enumerate() {
+        assert_eq!(fnv1a(f), dig[k], "decoded frame {k}");
+    }
+    // 20 ms packets: a SID closes its packet early, so every frame is still sent as the
+    // encoder produced it and the file is the same.
+    let (o, y20, p20) = transcode(&d, &x, &["--codec", "g729", "--vad", "--ptime", "20"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(p20 == want, "ptime 20: payload differs from bcg729 Annex B");
+    assert!(y20 == y, "ptime 20: decoded output differs from ptime 10");
+}
+
+#[test]
+fn g722_payload_and_output_are_spandsp_exact() {
+    let d = tmp("g722");
+    let input = Path::new(env!("CARGO_MANIFEST_DIR")).join("nodes/tests/data/g722/speech_16k_2s.wav");
+    let want_dec: Vec<i16> =
+        data("g722/speech.dec.s16").chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect();
+    for ptime in ["10", "20", "30"] {
+        let o = bin()
+            .args(["transcode", "--codec", "g722", "--ptime", ptime, "--in"])
+            .arg(&input)
+            .arg("--out")
+            .arg(d.join("o.wav"))
+            .arg("--payload-out")
+            .arg(d.join("p.bin"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(std::fs::read(d.join("p.bin")).unwrap() == data("g722/speech.g722"), "ptime {ptime}: payload");
+        let (rate, y) = read_i16(&d.join("o.wav"));
+        assert_eq!((rate, y.len()), (16000, 32000));
+        assert!(y == want_dec, "ptime {ptime}: decoded output differs from spandsp");
+    }
+}
+
+#[test]
+fn odd_lengths_are_zero_padded_to_whole_frames() {
+    let x: Vec<i16> = speech()[..8005].to_vec();
+    let d = tmp("g729odd");
+    let (o, y, p) = transcode(&d, &x, &["--codec", "g729"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!((y.len(), p.len()), (8005, 1010), "101 frames, the last zero-padded");
+    assert_eq!(&p[..1000], &g729s("normal_a.g729s")[..100].concat()[..]);
+}
+
+#[test]
+fn errors_name_what_is_supported() {
+    let d = tmp("errors");
+    let x = vec![0i16; 1600];
+    let run = |rate: u32, args: &[&str]| {
+        write_i16(&d.join("e.wav"), rate, &x);
+        let o = bin()
+            .arg("transcode")
+            .args(args)
+            .arg("--in")
+            .arg(d.join("e.wav"))
+            .arg("--out")
+            .arg(d.join("o.wav"))
+            .output()
+            .unwrap();
+        assert!(!o.status.success(), "{args:?} must fail");
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let e = run(16000, &["--codec", "g729"]);
+    assert!(
+        e.contains("G729") && e.contains("16000 Hz") && e.contains("supported: 8000 Hz") && e.contains("e.wav"),
+        "{e}"
+    );
+    let e = run(8000, &["--codec", "g722"]);
+    assert!(e.contains("G722") && e.contains("8000 Hz") && e.contains("supported: 16000 Hz"), "{e}");
+    let e = run(8000, &["--codec", "pcmu", "--vad"]);
+    assert!(e.contains("--vad") && e.contains("PCMU"), "{e}");
+    let e = run(8000, &["--codec", "g729", "--ptime", "25"]);
+    assert!(e.contains("25 ms") && e.contains("supported: 10, 20, 30, 40, 50, 60 ms"), "{e}");
+    let e = run(8000, &["--codec", "pcma", "--ptime", "5"]);
+    assert!(e.contains("5 ms") && e.contains("10 ms quanta"), "{e}");
+}
