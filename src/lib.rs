@@ -15,6 +15,7 @@ pub mod engine;
 pub mod prelude;
 pub mod stats;
 pub mod sync;
+pub mod transcoder;
 
 pub use engine::{
     AudioFrame, Driver, Engine, EngineConfig, EngineError, EngineStatus, Pacing, PartitionHandle, PartitionId,
