@@ -222,3 +222,40 @@ fn errors_name_what_is_supported() {
     let e = run(8000, &["--codec", "pcma", "--ptime", "5"]);
     assert!(e.contains("5 ms") && e.contains("10 ms quanta"), "{e}");
 }
+
+/// `--loss`: a seeded share of packets never reaches the decoder; the payload file still
+/// holds every packet, the decoded audio differs from the loss-free run only in the lost
+/// packets' windows, and the same seed gives the same output.
+#[test]
+fn loss_drops_a_seeded_share_of_packets_and_is_concealed() {
+    let x: Vec<i16> = speech()[..8000 * 4].to_vec();
+    let clean = transcode(&tmp("loss0"), &x, &["--codec", "pcmu", "--ptime", "20"]);
+    let lossy = transcode(&tmp("loss10a"), &x, &["--codec", "pcmu", "--ptime", "20", "--loss", "10", "--seed", "7"]);
+    let again = transcode(&tmp("loss10b"), &x, &["--codec", "pcmu", "--ptime", "20", "--loss", "10", "--seed", "7"]);
+    let other = transcode(&tmp("loss10c"), &x, &["--codec", "pcmu", "--ptime", "20", "--loss", "10", "--seed", "8"]);
+    for r in [&clean, &lossy, &again, &other] {
+        assert!(r.0.status.success(), "{}", String::from_utf8_lossy(&r.0.stderr));
+    }
+    assert_eq!(lossy.2, clean.2, "the payload file holds every packet sent");
+    assert_eq!(lossy.1, again.1, "same seed, same output");
+    assert_ne!(lossy.1, other.1, "another seed, other losses");
+    let stderr = String::from_utf8_lossy(&lossy.0.stderr);
+    let dropped: usize = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("rvoip-media: transcode: ")?.split(' ').next()?.parse().ok())
+        .expect("dropped count reported");
+    // 200 packets of 20 ms; 10 % loss.
+    assert!((8..=35).contains(&dropped), "{dropped} of 200 dropped");
+    // Windows (20 ms = 160 samples) that differ from the clean decode: the lost ones, plus
+    // at most the window after each loss (concealment cross-fades back).
+    let differing = clean.1.chunks(160).zip(lossy.1.chunks(160)).filter(|(a, b)| a != b).count();
+    assert!(differing >= dropped && differing <= 2 * dropped + 1, "{differing} windows differ, {dropped} lost");
+}
+
+#[test]
+fn loss_outside_0_to_100_is_refused() {
+    let x: Vec<i16> = speech()[..800].to_vec();
+    let (o, _, _) = transcode(&tmp("lossbad"), &x, &["--codec", "pcmu", "--loss", "120"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--loss 120"));
+}

@@ -7,6 +7,8 @@ use rvoip_media_graph::MAX_PAYLOAD;
 use rvoip_media_nodes::codec::{CodecId, DecodeNode, EncodeNode};
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// Codecs `transcode` speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -58,6 +60,50 @@ pub struct Args {
     /// 2 = SID, 10 = speech) followed by its bytes.
     #[arg(long)]
     payload_out: Option<PathBuf>,
+    /// Drop this percentage of packets at random between the encoder and the decoder
+    /// (the decoder conceals them); the payload file still holds every packet sent.
+    #[arg(long, default_value_t = 0.0)]
+    loss: f64,
+    /// Seed of the packet-loss draw, for repeatable runs.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+/// Drops packets at random with a fixed probability (a seeded splitmix64 draw per packet)
+/// and counts them: the network between encoder and decoder.
+struct Loss {
+    format: PacketFormat,
+    /// Drop when the draw is below this (probability × 2^64).
+    threshold: u64,
+    state: u64,
+    dropped: Arc<AtomicU64>,
+}
+
+impl Loss {
+    fn draw(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+impl Processor for Loss {
+    fn spec(&self) -> NodeSpec {
+        NodeSpec::new("loss")
+            .with_input(PortSpec::required("in", PortKind::Packet(self.format)))
+            .with_output(PortSpec::required("out", PortKind::Packet(self.format)))
+    }
+
+    fn process(&mut self, io: &mut ProcessIo<'_>) {
+        let Some(p) = io.packet_in(0) else { return };
+        if self.draw() < self.threshold {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        } else {
+            io.packet_out(0).put(p);
+        }
+    }
 }
 
 /// Passes packets through with their RTP timestamp (big-endian u32) prepended to the
@@ -93,6 +139,9 @@ impl Processor for Stamp {
 pub fn run(a: Args) -> Result<(), CliError> {
     let wav = wavio::read(&a.input)?;
     let id = a.codec.id();
+    if !(0.0..=100.0).contains(&a.loss) {
+        return Err(CliError::Usage(format!("--loss {} must be a percentage in 0..=100", a.loss)));
+    }
     if a.vad && a.codec != Codec::G729 {
         return Err(CliError::Usage(format!("--vad (G.729 Annex B) does not apply to {id}")));
     }
@@ -113,8 +162,17 @@ pub fn run(a: Args) -> Result<(), CliError> {
     let stamp = b.add_node("stamp", Box::new(Stamp { format: info.packet_format() }));
     let payload = b.add_output("payload", PortKind::Packet(info.packet_format()));
     let out = b.add_output("out", audio);
+    let dropped = Arc::new(AtomicU64::new(0));
     b.connect(mic, 0, enc, 0)?;
-    b.connect(enc, 0, dec, 0)?;
+    if a.loss > 0.0 {
+        let threshold = (a.loss / 100.0 * 2f64.powi(64)).min(u64::MAX as f64) as u64;
+        let loss = Loss { format: info.packet_format(), threshold, state: a.seed, dropped: dropped.clone() };
+        let l = b.add_node("loss", Box::new(loss));
+        b.connect(enc, 0, l, 0)?;
+        b.connect(l, 0, dec, 0)?;
+    } else {
+        b.connect(enc, 0, dec, 0)?;
+    }
     b.connect(enc, 0, stamp, 0)?;
     b.connect(stamp, 0, payload, 0)?;
     b.connect(dec, 0, out, 0)?;
@@ -139,6 +197,10 @@ pub fn run(a: Args) -> Result<(), CliError> {
         let bytes = payload_file(a.codec, a.vad, n, packets)?;
         let io = |source| CliError::Io { path: super::path_str(path), source };
         std::fs::File::create(path).and_then(|mut f| f.write_all(&bytes)).map_err(io)?;
+    }
+    if a.loss > 0.0 {
+        let d = dropped.load(Ordering::Relaxed);
+        eprintln!("rvoip-media: transcode: {d} packets dropped by --loss {}", a.loss);
     }
     eprintln!("PROC_SECONDS {:.6}", run.proc_seconds);
     Ok(())
