@@ -1,4 +1,4 @@
-//! Any-to-any transcoding of real speech between PCMU, PCMA, G.722 and G.729.
+//! Any-to-any transcoding of real speech between PCMU, PCMA, G.722, G.729 and Opus.
 
 use rvoip_media_core::transcoder::Transcoder;
 use rvoip_media_graph::{NodeHarness, Packet, PacketMeta, Quantum};
@@ -6,14 +6,15 @@ use rvoip_media_nodes::codec::{CodecId, DecodeNode, EncodeNode};
 use rvoip_media_nodes::resample::resample_whole;
 use rvoip_media_nodes::wav::WavSource;
 
-const CODECS: [CodecId; 4] = [CodecId::Pcmu, CodecId::Pcma, CodecId::G722, CodecId::G729];
+const CODECS: [CodecId; 5] = [CodecId::Pcmu, CodecId::Pcma, CodecId::G722, CodecId::G729, CodecId::Opus];
 const Q: Quantum = Quantum::MS_10;
 
+/// The rate `Transcoder::between` runs each codec at: its widest.
 fn rate(c: CodecId) -> u32 {
-    if c == CodecId::G722 {
-        16_000
-    } else {
-        8_000
+    match c {
+        CodecId::G722 => 16_000,
+        CodecId::Opus => 48_000,
+        _ => 8_000,
     }
 }
 
@@ -91,10 +92,10 @@ fn every_pair_transcodes_speech_intelligibly() {
         for to in CODECS {
             let (ncc, lag, st) = transcode_speech(from, to);
             report.push(format!("{from:?}->{to:?}: correlation {ncc:.3} at lag {lag}, {st:?}"));
-            // Waveform codecs keep the waveform; G.729 is a parametric (CELP) codec whose
-            // waveform match is looser. A broken chain (silence, wrong rate, garbage)
-            // correlates near 0.
-            let floor = if from == CodecId::G729 || to == CodecId::G729 { 0.55 } else { 0.95 };
+            // Waveform codecs keep the waveform; G.729 (CELP) and Opus (perceptual) match it
+            // more loosely. A broken chain (silence, wrong rate, garbage) correlates near 0.
+            let perceptual = |c| matches!(c, CodecId::G729 | CodecId::Opus);
+            let floor = if perceptual(from) || perceptual(to) { 0.55 } else { 0.95 };
             assert!(ncc >= floor, "{from:?}->{to:?}: correlation {ncc:.3} < {floor}\n{}", report.join("\n"));
             assert_eq!(st.packets_in, st.packets_out.max(st.packets_in), "{st:?}");
             assert!(st.packets_out + 2 >= st.packets_in, "{st:?}");

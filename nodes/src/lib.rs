@@ -13,6 +13,7 @@
 //! | [`g722`] | G.722 64 kbit/s wideband codec, bit-exact with spandsp |
 //! | [`g729`] | G.729 Annex A/B speech codec, bit-exact with bcg729 |
 //! | [`resample`] | streaming polyphase windowed-sinc resampler (8–48 kHz) and its node |
+//! | [`opus`] | Opus through libopus: validated configuration, FEC, DTX, concealment, codec-model adapter |
 //! | [`mixer`] | the N-1 conference [`Mixer`], [`Sum`], [`Tee`] |
 //! | [`level`] | [`Gain`], [`Mute`], [`LevelMeter`] |
 //! | [`sources`] | [`ToneSource`], [`NoiseSource`] |
@@ -44,6 +45,7 @@ pub mod g729;
 pub mod kernels;
 pub mod level;
 pub mod mixer;
+pub mod opus;
 mod ports;
 pub mod resample;
 pub mod sources;

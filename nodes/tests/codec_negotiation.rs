@@ -1,8 +1,6 @@
 //! SDP registry and codec negotiation outcomes.
 
-use rvoip_media_nodes::codec::{
-    negotiate, registry, CodecError, CodecId, LocalCodec, NegotiationError, OpusParams, RemoteFormat,
-};
+use rvoip_media_nodes::codec::{negotiate, registry, CodecId, LocalCodec, NegotiationError, OpusParams, RemoteFormat};
 
 fn prefs(ids: &[CodecId]) -> Vec<LocalCodec> {
     ids.iter().map(|&id| LocalCodec::new(id)).collect()
@@ -67,7 +65,11 @@ fn dynamic_payload_types_and_opus_parameters_come_from_the_remote() {
         })
     );
     assert_eq!(n.sample_rate(), 48000);
-    assert_eq!(n.encoder().err(), Some(CodecError::NotImplemented("opus")));
+    // The encoder is built with the remote's fmtp: its bitrate cap and bandwidth limit.
+    let enc = n.encoder().unwrap();
+    let info = *enc.info();
+    assert_eq!((info.encoding, info.rtp_clock_rate, info.payload_type), ("opus", 48_000, 111));
+    assert!(info.bitrate <= 24_000, "maxaveragebitrate=24000 honoured: {}", info.bitrate);
     // Opus must be opus/48000/2 with a dynamic type.
     for bad in [
         RemoteFormat::new(109, "opus", 48000, 1, ""),

@@ -54,7 +54,10 @@ impl CodecId {
             CodecId::Pcma => Ok(Box::new(G711CodecEncoder::new(G711Law::Alaw))),
             CodecId::G722 => Ok(Box::new(G722CodecEncoder::new())),
             CodecId::G729 => Ok(Box::new(G729CodecEncoder::new(annexb))),
-            CodecId::Opus => Err(CodecError::NotImplemented(self.capability().encoding)),
+            CodecId::Opus => {
+                let config = crate::opus::OpusEncoderConfig::new(sample_rate, channels);
+                Ok(Box::new(crate::opus::OpusCodecEncoder::new(config)?))
+            }
         }
     }
 
@@ -67,7 +70,7 @@ impl CodecId {
             CodecId::Pcma => Ok(Box::new(G711CodecDecoder::new(G711Law::Alaw))),
             CodecId::G722 => Ok(Box::new(G722CodecDecoder::new())),
             CodecId::G729 => Ok(Box::new(G729CodecDecoder::new())),
-            CodecId::Opus => Err(CodecError::NotImplemented(self.capability().encoding)),
+            CodecId::Opus => Ok(Box::new(crate::opus::OpusCodecDecoder::new(sample_rate, channels, 20_000)?)),
         }
     }
 
@@ -131,7 +134,7 @@ static REGISTRY: [Capability; 5] = [
         fmtp: "minptime=10;useinbandfec=1",
         sample_rates: &[8000, 12_000, 16_000, 24_000, 48_000],
         audio_channels: &[1, 2],
-        implemented: false,
+        implemented: true,
     },
     Capability {
         id: CodecId::G722,
@@ -375,6 +378,11 @@ impl Negotiated {
 
     /// Builds the encoder (mono at [`Negotiated::sample_rate`]).
     pub fn encoder(&self) -> Result<Box<dyn Encoder>, CodecError> {
+        if let (CodecId::Opus, Some(params)) = (self.codec, &self.opus) {
+            // The remote's fmtp (in-band FEC, DTX, bitrate and bandwidth caps) shapes what we send.
+            let config = crate::opus::OpusEncoderConfig::new(self.sample_rate(), 1).with_remote_params(params);
+            return Ok(Box::new(crate::opus::OpusCodecEncoder::new(config)?));
+        }
         self.codec.encoder(self.sample_rate(), 1, self.annexb.unwrap_or(false))
     }
 
