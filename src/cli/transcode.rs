@@ -4,7 +4,9 @@
 use super::{offline, wavio, CliError};
 use crate::prelude::*;
 use rvoip_media_graph::MAX_PAYLOAD;
-use rvoip_media_nodes::codec::{CodecId, DecodeNode, EncodeNode};
+use rvoip_media_nodes::codec::{CodecId, DecodeNode, EncodeNode, Encoder};
+use rvoip_media_nodes::opus::{Bitrate, OpusCodecEncoder, OpusEncoderConfig, OpusError, OpusFecDecodeNode};
+use rvoip_media_nodes::resample;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,6 +23,8 @@ pub enum Codec {
     G722,
     /// G.729 Annex A (with `--vad`: Annex B VAD / DTX / comfort noise).
     G729,
+    /// Opus (libopus), one frame per packet.
+    Opus,
 }
 
 impl Codec {
@@ -30,6 +34,7 @@ impl Codec {
             Codec::Pcma => CodecId::Pcma,
             Codec::G722 => CodecId::G722,
             Codec::G729 => CodecId::G729,
+            Codec::Opus => CodecId::Opus,
         }
     }
 }
@@ -37,7 +42,8 @@ impl Codec {
 /// Arguments of `transcode`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Input WAV: mono, 8000 Hz (PCMU, PCMA, G.729) or 16000 Hz (G.722).
+    /// Input WAV: mono, 16-bit or float. Without `--rate` it must be at a rate the codec runs
+    /// at: 8000 Hz (PCMU, PCMA, G.729), 16000 Hz (G.722), 8/12/16/24/48 kHz (Opus).
     #[arg(long = "in")]
     input: PathBuf,
     /// Codec.
@@ -46,18 +52,37 @@ pub struct Args {
     /// G.729 only: Annex B voice activity detection with discontinuous transmission.
     #[arg(long)]
     vad: bool,
-    /// Packet duration in ms: a multiple of the 10 ms quantum that the codec allows (10 to 60).
-    /// The payload file and the decoded audio do not depend on it (with `--vad`, except that a
-    /// SID right before speech in the first packet window is not sent).
-    #[arg(long, default_value_t = 10)]
-    ptime: u32,
+    /// Packet duration in ms: a multiple of the 10 ms quantum that the codec allows (10 to 60;
+    /// default 10, Opus 20). For the sample-based codecs the payload file and the decoded audio
+    /// do not depend on it (with `--vad`, except that a SID right before speech in the first
+    /// packet window is not sent); an Opus packet is one frame of this duration.
+    #[arg(long)]
+    ptime: Option<u32>,
+    /// Run the codec at this rate; the input is resampled to it and the decoded audio back
+    /// to the input's rate (polyphase resamplers inserted by the graph builder).
+    #[arg(long)]
+    rate: Option<u32>,
+    /// Opus: target bit rate in bit/s.
+    #[arg(long)]
+    bitrate: Option<u32>,
+    /// Opus: encoder complexity, 0-10.
+    #[arg(long)]
+    complexity: Option<u8>,
+    /// Opus: in-band forward error correction, tuned to the `--loss` percentage (10 % when no
+    /// loss is simulated); the decoder rebuilds a lost packet from the next one.
+    #[arg(long)]
+    fec: bool,
+    /// Opus: discontinuous transmission (nothing is sent during silence).
+    #[arg(long)]
+    dtx: bool,
     /// Decoded output WAV (the input's rate, length and sample format).
     #[arg(long)]
     out: PathBuf,
     /// Write the encoded stream here. PCMU / PCMA: one byte per input sample; G.722: one byte
     /// per two samples (an odd last sample is paired with a zero). G.729: 10 bytes
     /// per 10 ms frame; with `--vad`, every frame as a big-endian u16 length (0 = not sent,
-    /// 2 = SID, 10 = speech) followed by its bytes.
+    /// 2 = SID, 10 = speech) followed by its bytes. Opus: every packet as a big-endian u16
+    /// length (0 = nothing sent, DTX) followed by its bytes.
     #[arg(long)]
     payload_out: Option<PathBuf>,
     /// Drop this percentage of packets at random between the encoder and the decoder
@@ -145,20 +170,49 @@ pub fn run(a: Args) -> Result<(), CliError> {
     if a.vad && a.codec != Codec::G729 {
         return Err(CliError::Usage(format!("--vad (G.729 Annex B) does not apply to {id}")));
     }
+    let opus_only = [
+        ("--bitrate", a.bitrate.is_some()),
+        ("--complexity", a.complexity.is_some()),
+        ("--fec", a.fec),
+        ("--dtx", a.dtx),
+    ];
+    if let Some((flag, _)) = opus_only.iter().find(|(_, set)| *set).filter(|_| a.codec != Codec::Opus) {
+        return Err(CliError::Usage(format!("{flag} applies to opus only, not {id}")));
+    }
     let usage = |e: rvoip_media_nodes::codec::CodecError| CliError::Usage(format!("{}: {e}", a.input.display()));
     let quantum = Quantum::MS_10;
-    let encoder = id.encoder(wav.format.rate, wav.format.channels, a.vad).map_err(usage)?;
-    let decoder = id.decoder(wav.format.rate, wav.format.channels).map_err(usage)?;
+    let codec_format = AudioFormat { rate: a.rate.unwrap_or(wav.format.rate), channels: wav.format.channels };
+    let (rate_c, ch) = (codec_format.rate, codec_format.channels);
+    let ptime_us = a.ptime.unwrap_or(if a.codec == Codec::Opus { 20 } else { 10 }).saturating_mul(1000);
+    let (encoder, dec_node): (Box<dyn Encoder>, Box<dyn Processor>) = if a.codec == Codec::Opus {
+        let opus = |e: OpusError| CliError::Usage(format!("{}: {e}", a.input.display()));
+        let mut cfg = OpusEncoderConfig::new(rate_c, ch).frame_duration_us(ptime_us).dtx(a.dtx).inband_fec(a.fec);
+        if a.fec {
+            cfg = cfg.packet_loss_percent(if a.loss > 0.0 { a.loss.ceil() as u8 } else { 10 });
+        }
+        if let Some(b) = a.bitrate {
+            cfg = cfg.bitrate(Bitrate::Bits(b));
+        }
+        if let Some(c) = a.complexity {
+            cfg = cfg.complexity(c);
+        }
+        let enc = OpusCodecEncoder::new(cfg).map_err(opus)?;
+        let dec = OpusFecDecodeNode::new(rate_c, ch, ptime_us, quantum, a.fec).map_err(opus)?;
+        (Box::new(enc), Box::new(dec))
+    } else {
+        let enc = id.encoder(rate_c, ch, a.vad).map_err(usage)?;
+        let dec = DecodeNode::new(id.decoder(rate_c, ch).map_err(usage)?, quantum).map_err(usage)?;
+        (enc, Box::new(dec))
+    };
     let info = *encoder.info();
-    let ptime_us = a.ptime.saturating_mul(1000);
     let enc_node = EncodeNode::new(encoder, ptime_us, quantum).map_err(usage)?;
-    let dec_node = DecodeNode::new(decoder, quantum).map_err(usage)?;
 
     let audio = PortKind::Audio(wav.format);
-    let mut b = GraphBuilder::new(quantum);
+    // At another codec rate, the builder inserts resamplers on the way in and out.
+    let mut b = GraphBuilder::new(quantum).with_converter(resample::converter);
     let mic = b.add_input("in", audio);
     let enc = b.add_node("encode", Box::new(enc_node));
-    let dec = b.add_node("decode", Box::new(dec_node));
+    let dec = b.add_node("decode", dec_node);
     let stamp = b.add_node("stamp", Box::new(Stamp { format: info.packet_format() }));
     let payload = b.add_output("payload", PortKind::Packet(info.packet_format()));
     let out = b.add_output("out", audio);
@@ -177,7 +231,11 @@ pub fn run(a: Args) -> Result<(), CliError> {
     b.connect(stamp, 0, payload, 0)?;
     b.connect(dec, 0, out, 0)?;
     let graph = b.build()?;
-    let latency_ns = graph.plan.outputs.iter().map(|o| o.latency_ns).max().unwrap_or(0);
+    // Remove packetisation and resampling delay, but keep the codec's own algorithmic delay
+    // (G.722 QMF, G.729 and Opus look-ahead): the decoded file is what the decoder produces,
+    // as a reference decoder fed the same payload would.
+    let codec_delay_ns = u64::from(info.delay_samples) * 1_000_000_000 / u64::from(info.sample_rate.max(1));
+    let latency_ns = graph.plan.outputs.iter().map(|o| o.latency_ns).max().unwrap_or(0).saturating_sub(codec_delay_ns);
     let rate = wav.format.rate;
     let delay = (u128::from(latency_ns) * u128::from(rate) / 1_000_000_000) as usize;
     let n = wav.samples.len();
@@ -194,7 +252,13 @@ pub fn run(a: Args) -> Result<(), CliError> {
     wavio::write(&a.out, rate, y, wav.sample_format)?;
     if let Some(path) = &a.payload_out {
         let packets = run.packets.first().ok_or(CliError::Internal("no payload output"))?;
-        let bytes = payload_file(a.codec, a.vad, n, packets)?;
+        let n_codec = (n as u64 * u64::from(rate_c)).div_ceil(u64::from(rate)) as usize;
+        let frame = (u64::from(rate_c) * u64::from(ptime_us) / 1_000_000) as usize;
+        let ticks = (u64::from(info.rtp_clock_rate) * u64::from(ptime_us) / 1_000_000) as usize;
+        let bytes = match a.codec {
+            Codec::Opus => opus_payload_file(n_codec.div_ceil(frame), ticks, packets)?,
+            _ => payload_file(a.codec, a.vad, n_codec, packets)?,
+        };
         let io = |source| CliError::Io { path: super::path_str(path), source };
         std::fs::File::create(path).and_then(|mut f| f.write_all(&bytes)).map_err(io)?;
     }
@@ -206,13 +270,36 @@ pub fn run(a: Args) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Builds the payload file from the stamped packets of every cycle, for `n` input samples.
+/// Splits a stamped packet into its RTP timestamp and payload.
+fn unstamp(p: &[u8]) -> Result<(usize, &[u8]), CliError> {
+    let (ts, body) = p.split_at(4.min(p.len()));
+    let ts = ts.try_into().map(u32::from_be_bytes).map_err(|_| CliError::Internal("unstamped packet"))?;
+    Ok((ts as usize, body))
+}
+
+/// The Opus payload file: one record per packet window (`ticks` RTP ticks each), a
+/// big-endian u16 length then the bytes; 0 where nothing was sent (DTX).
+fn opus_payload_file(windows: usize, ticks: usize, packets: &[Option<Vec<u8>>]) -> Result<Vec<u8>, CliError> {
+    let mut slots: Vec<&[u8]> = vec![&[]; windows];
+    for p in packets.iter().flatten() {
+        let (ts, body) = unstamp(p)?;
+        if let Some(s) = slots.get_mut(ts / ticks.max(1)) {
+            *s = body;
+        }
+    }
+    let mut bytes = Vec::new();
+    for s in slots {
+        let len = u16::try_from(s.len()).map_err(|_| CliError::Internal("Opus packet over 65535 bytes"))?;
+        bytes.extend_from_slice(&len.to_be_bytes());
+        bytes.extend_from_slice(s);
+    }
+    Ok(bytes)
+}
+
+/// Builds the payload file from the stamped packets of every cycle, for `n` samples at the
+/// codec's rate.
 fn payload_file(codec: Codec, vad: bool, n: usize, packets: &[Option<Vec<u8>>]) -> Result<Vec<u8>, CliError> {
-    let stamped = packets.iter().flatten().map(|p| -> Result<(usize, &[u8]), CliError> {
-        let (ts, body) = p.split_at(4.min(p.len()));
-        let ts = ts.try_into().map(u32::from_be_bytes).map_err(|_| CliError::Internal("unstamped packet"))?;
-        Ok((ts as usize, body))
-    });
+    let stamped = packets.iter().flatten().map(|p| unstamp(p));
     match codec {
         Codec::Pcmu | Codec::Pcma | Codec::G722 => {
             // One byte per RTP clock tick (8000 Hz for all three): the timestamp is the index
@@ -233,7 +320,7 @@ fn payload_file(codec: Codec, vad: bool, n: usize, packets: &[Option<Vec<u8>>]) 
             }
             Ok(bytes)
         }
-        Codec::G729 => {
+        Codec::G729 | Codec::Opus => {
             let frames = n.div_ceil(80);
             let mut slots: Vec<&[u8]> = vec![&[]; frames];
             for item in stamped {

@@ -21,6 +21,8 @@ fn info(law: G711Law) -> CodecInfo {
         default_ptime_us: 20_000,
         payload_type: law.payload_type(),
         bitrate: 64_000,
+        // G.711 is sample by sample: no delay.
+        delay_samples: 0,
     }
 }
 

@@ -23,6 +23,8 @@ fn info() -> CodecInfo {
         default_ptime_us: 20_000,
         payload_type: RTP_PAYLOAD_TYPE,
         bitrate: 64_000,
+        // The QMF analysis and synthesis filters delay the signal by 22 samples at 16 kHz.
+        delay_samples: 22,
     }
 }
 

@@ -84,6 +84,10 @@ pub struct CodecInfo {
     pub payload_type: u8,
     /// Nominal bit rate in bit/s of continuous speech.
     pub bitrate: u32,
+    /// Algorithmic delay of encoding then decoding, in samples per channel at
+    /// [`CodecInfo::sample_rate`] (look-ahead, filter banks): what a decoded signal lags its
+    /// input by, packetisation aside. Counted in [`EncodeNode`]'s latency.
+    pub delay_samples: u32,
 }
 
 impl CodecInfo {

@@ -277,7 +277,10 @@ impl Processor for EncodeNode {
         NodeSpec::new("encode")
             .with_input(PortSpec::required("in", PortKind::Audio(audio_format(&self.info))))
             .with_output(PortSpec::required("out", PortKind::Packet(self.info.packet_format())))
-            .with_latency_ns(u64::from(self.ptime_us - self.quantum_us.min(self.ptime_us)) * 1000)
+            .with_latency_ns(
+                u64::from(self.ptime_us - self.quantum_us.min(self.ptime_us)) * 1000
+                    + u64::from(self.info().delay_samples) * 1_000_000_000 / u64::from(self.info().sample_rate.max(1)),
+            )
     }
 
     fn process(&mut self, io: &mut ProcessIo<'_>) {

@@ -100,6 +100,8 @@ impl OpusCodecEncoder {
             default_ptime_us: cfg.get_frame_duration_us(),
             payload_type: PAYLOAD_TYPE,
             bitrate: enc.current_bitrate(),
+            // libopus's look-ahead (2.5 ms + 4 ms delay compensation at the API).
+            delay_samples: enc.lookahead() as u32,
         };
         OpusCodecEncoder { enc, info }
     }
@@ -174,6 +176,8 @@ impl OpusCodecDecoder {
             default_ptime_us: frame_us,
             payload_type: PAYLOAD_TYPE,
             bitrate: 0,
+            // The delay belongs to the encoder's side of the pair (see CodecInfo::delay_samples).
+            delay_samples: 0,
         };
         Ok(OpusCodecDecoder { dec, info })
     }

@@ -39,6 +39,7 @@ mod codec;
 mod config;
 mod decoder;
 mod encoder;
+mod fec_node;
 
 pub use codec::{OpusCodecDecoder, OpusCodecEncoder};
 pub use config::{
@@ -46,6 +47,7 @@ pub use config::{
 };
 pub use decoder::OpusDecoder;
 pub use encoder::{needs_sanitising, EncodedPacket, OpusEncoder};
+pub use fec_node::OpusFecDecodeNode;
 
 use std::fmt;
 
