@@ -7,6 +7,7 @@
 //!
 //! | module | contents |
 //! |---|---|
+//! | [`apm`] | voice processing: echo cancellation, noise suppression, gain control (BS.1770 loudness), voice activity |
 //! | [`codec`] | codec model: `Encoder` / `Decoder` traits, `EncodeNode` / `DecodeNode` packetisers, SDP registry and negotiation |
 //! | [`kernels`] | SIMD sample kernels (SSE2 / NEON) with scalar twins |
 //! | [`g711`] | G.711 μ-law / A-law codec (bit-exact with ITU-T G.191) and its encoder / decoder nodes |

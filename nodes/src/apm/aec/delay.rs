@@ -1,0 +1,163 @@
+//! Far-end → microphone delay estimation at block (10 ms) resolution.
+//!
+//! Both signals are reduced per block to log band energies (24 bands between 300 Hz and
+//! 3.8 kHz or 0.45·fs), high-passed in time (each band minus its slow running mean), and the
+//! normalised cross-correlation of these envelope fluctuations is accumulated per candidate
+//! lag with exponential forgetting while the far end is active. The best lag is adopted once
+//! its correlation is clearly ahead of the current one for a hold time, so the estimate follows
+//! genuine path changes but ignores double-talk blips.
+
+/// Number of analysis bands.
+pub const BANDS: usize = 24;
+
+/// Block-resolution delay estimator.
+#[derive(Clone, Debug)]
+pub struct DelayEstimator {
+    band_edges: [usize; BANDS + 1],
+    far_hist: Vec<[f32; BANDS]>,
+    hist_pos: usize,
+    far_mean: [f32; BANDS],
+    mic_mean: [f32; BANDS],
+    corr: Vec<f32>,
+    pfar: Vec<f32>,
+    pmic: f32,
+    current: Option<usize>,
+    candidate: usize,
+    cand_count: u32,
+    updates: u32,
+    lambda: f32,
+}
+
+impl DelayEstimator {
+    /// An estimator for spectra of `bins` bins at `rate` Hz, looking at lags `0..max_lag`
+    /// blocks.
+    pub fn new(rate: u32, bins: usize, max_lag: usize) -> Self {
+        let hz_per_bin = rate as f32 / 2.0 / (bins - 1) as f32;
+        let hi = 3800f32.min(0.45 * rate as f32);
+        let mut band_edges = [0usize; BANDS + 1];
+        for (b, e) in band_edges.iter_mut().enumerate() {
+            let f = 300.0 + (hi - 300.0) * b as f32 / BANDS as f32;
+            *e = ((f / hz_per_bin) as usize).clamp(1, bins - 1);
+        }
+        for b in 1..=BANDS {
+            if band_edges[b] <= band_edges[b - 1] {
+                band_edges[b] = (band_edges[b - 1] + 1).min(bins);
+            }
+        }
+        let max_lag = max_lag.max(1);
+        DelayEstimator {
+            band_edges,
+            far_hist: vec![[0.0; BANDS]; max_lag],
+            hist_pos: 0,
+            far_mean: [0.0; BANDS],
+            mic_mean: [0.0; BANDS],
+            corr: vec![0.0; max_lag],
+            pfar: vec![1e-9; max_lag],
+            pmic: 1e-9,
+            current: None,
+            candidate: 0,
+            cand_count: 0,
+            updates: 0,
+            lambda: 0.995,
+        }
+    }
+
+    fn bands(&self, power: &[f32], out: &mut [f32; BANDS]) {
+        for (b, o) in out.iter_mut().enumerate() {
+            let (lo, hi) = (self.band_edges[b], self.band_edges[b + 1].max(self.band_edges[b] + 1));
+            let s: f32 = power[lo..hi.min(power.len())].iter().sum();
+            *o = (s + 1e-10).ln();
+        }
+    }
+
+    /// Feeds one block: far and mic power spectra, and whether the far end is active.
+    /// Returns the current delay estimate in blocks (None until one is established).
+    pub fn update(&mut self, far_power: &[f32], mic_power: &[f32], far_active: bool) -> Option<usize> {
+        let mut f = [0.0f32; BANDS];
+        let mut m = [0.0f32; BANDS];
+        self.bands(far_power, &mut f);
+        self.bands(mic_power, &mut m);
+        let a = 0.98;
+        for b in 0..BANDS {
+            if self.updates == 0 {
+                self.far_mean[b] = f[b];
+                self.mic_mean[b] = m[b];
+            }
+            self.far_mean[b] = a * self.far_mean[b] + (1.0 - a) * f[b];
+            self.mic_mean[b] = a * self.mic_mean[b] + (1.0 - a) * m[b];
+            f[b] -= self.far_mean[b];
+            m[b] -= self.mic_mean[b];
+        }
+        let n = self.far_hist.len();
+        self.far_hist[self.hist_pos] = f;
+        self.updates = self.updates.saturating_add(1);
+        if far_active {
+            let l = self.lambda;
+            self.pmic = l * self.pmic + (1.0 - l) * m.iter().map(|v| v * v).sum::<f32>();
+            for lag in 0..n {
+                let h = &self.far_hist[(self.hist_pos + n - lag) % n];
+                let mut c = 0.0;
+                let mut p = 0.0;
+                for b in 0..BANDS {
+                    c += h[b] * m[b];
+                    p += h[b] * h[b];
+                }
+                self.corr[lag] = l * self.corr[lag] + (1.0 - l) * c;
+                self.pfar[lag] = l * self.pfar[lag] + (1.0 - l) * p;
+            }
+            let (mut best, mut best_rho) = (0usize, f32::MIN);
+            for lag in 0..n {
+                let rho = self.rho(lag);
+                if rho > best_rho {
+                    best_rho = rho;
+                    best = lag;
+                }
+            }
+            let cur_rho = self.current.map_or(0.0, |c| self.rho(c));
+            let better = best_rho > 0.25 && Some(best) != self.current && best_rho > cur_rho + 0.08;
+            if better {
+                if best == self.candidate {
+                    self.cand_count += 1;
+                } else {
+                    self.candidate = best;
+                    self.cand_count = 1;
+                }
+                let hold = if self.current.is_none() { 10 } else { 25 };
+                if self.cand_count >= hold {
+                    self.current = Some(best);
+                    self.cand_count = 0;
+                }
+            } else {
+                self.cand_count = 0;
+            }
+        }
+        self.hist_pos = (self.hist_pos + 1) % n;
+        self.current
+    }
+
+    fn rho(&self, lag: usize) -> f32 {
+        self.corr[lag] / (self.pfar[lag] * self.pmic).sqrt().max(1e-12)
+    }
+
+    /// The current estimate in blocks.
+    pub fn delay(&self) -> Option<usize> {
+        self.current
+    }
+
+    /// Normalised correlation at the current estimate (0 without one).
+    pub fn confidence(&self) -> f32 {
+        self.current.map_or(0.0, |c| self.rho(c))
+    }
+
+    /// Forgets everything.
+    pub fn reset(&mut self) {
+        self.far_hist.iter_mut().for_each(|h| *h = [0.0; BANDS]);
+        self.hist_pos = 0;
+        self.corr.fill(0.0);
+        self.pfar.fill(1e-9);
+        self.pmic = 1e-9;
+        self.current = None;
+        self.cand_count = 0;
+        self.updates = 0;
+    }
+}

@@ -1,0 +1,117 @@
+//! Partitioned-block frequency-domain adaptive filter (PBFDAF / MDF, overlap-save).
+//!
+//! Block length `N` = partition length; every partition is a `2N`-point spectrum. The echo
+//! estimate of a block is `IFFT(Σ_k W_k · X_{t−k})`, last `N` samples. Adaptation is
+//! normalised per bin by the far-end power summed over all partitions, with a per-bin step
+//! size supplied by the caller. The time-domain constraint (second half of each partition's
+//! impulse response zero) is enforced on a rotating subset of partitions every block
+//! (alternating constraint), which keeps the cost at a few FFTs per block.
+
+use crate::apm::fft::{Cpx, RealFft};
+
+/// The weights of one PBFDAF: `parts` partitions of `bins` complex values.
+#[derive(Clone, Debug)]
+pub struct Weights {
+    /// Partition-major weights.
+    pub w: Vec<Cpx>,
+    /// Bins per partition.
+    pub bins: usize,
+    /// Number of partitions.
+    pub parts: usize,
+}
+
+impl Weights {
+    /// All-zero weights.
+    pub fn new(parts: usize, bins: usize) -> Self {
+        Weights { w: vec![Cpx::new(0.0, 0.0); parts * bins], bins, parts }
+    }
+
+    /// Partition `k`.
+    #[inline]
+    pub fn part(&self, k: usize) -> &[Cpx] {
+        &self.w[k * self.bins..(k + 1) * self.bins]
+    }
+
+    /// Echo estimate spectrum: `Σ_k W_k · X(k)` where `x(k)` returns the far spectrum for
+    /// partition `k`.
+    pub fn filter<'a>(&self, x: impl Fn(usize) -> &'a [Cpx], out: &mut [Cpx]) {
+        out.fill(Cpx::new(0.0, 0.0));
+        for k in 0..self.parts {
+            let xs = x(k);
+            for ((o, w), xv) in out.iter_mut().zip(self.part(k)).zip(xs) {
+                *o += w * xv;
+            }
+        }
+    }
+
+    /// Shifts partitions by `delta` (positive: partition k takes k + delta), filling with zeros.
+    pub fn shift(&mut self, delta: isize) {
+        let (p, b) = (self.parts as isize, self.bins);
+        if delta > 0 {
+            for k in 0..p {
+                let src = k + delta;
+                if src < p {
+                    self.w.copy_within(src as usize * b..(src as usize + 1) * b, k as usize * b);
+                } else {
+                    self.w[k as usize * b..(k as usize + 1) * b].fill(Cpx::new(0.0, 0.0));
+                }
+            }
+        } else if delta < 0 {
+            for k in (0..p).rev() {
+                let src = k + delta;
+                if src >= 0 {
+                    self.w.copy_within(src as usize * b..(src as usize + 1) * b, k as usize * b);
+                } else {
+                    self.w[k as usize * b..(k as usize + 1) * b].fill(Cpx::new(0.0, 0.0));
+                }
+            }
+        }
+    }
+
+    /// Whether every weight is finite.
+    pub fn is_finite(&self) -> bool {
+        self.w.iter().all(|c| c.re.is_finite() && c.im.is_finite())
+    }
+
+    /// Zeroes the weights.
+    pub fn clear(&mut self) {
+        self.w.fill(Cpx::new(0.0, 0.0));
+    }
+}
+
+/// Scratch for the adaptation step.
+pub struct Adapter {
+    fft: RealFft,
+    time: Vec<f32>,
+    next: usize,
+    per_block: usize,
+}
+
+impl Adapter {
+    /// Scratch for `2N`-point spectra; constrains `per_block` partitions per block.
+    pub fn new(n2: usize, per_block: usize) -> Self {
+        Adapter { fft: RealFft::new(n2), time: vec![0.0; n2], next: 0, per_block: per_block.max(1) }
+    }
+
+    /// One NLMS step: `W_k += mu(f) · conj(X_k) · E / (P(f) + δ)`, then the time constraint
+    /// on the next partitions in rotation.
+    pub fn adapt<'a>(&mut self, w: &mut Weights, x: impl Fn(usize) -> &'a [Cpx], err: &[Cpx], mu_over_p: &[f32]) {
+        let bins = w.bins;
+        for k in 0..w.parts {
+            let xs = x(k);
+            let wk = &mut w.w[k * bins..(k + 1) * bins];
+            for f in 0..bins {
+                wk[f] += xs[f].conj() * err[f] * mu_over_p[f];
+            }
+        }
+        let n2 = self.time.len();
+        for _ in 0..self.per_block.min(w.parts) {
+            let k = self.next % w.parts;
+            self.next = (self.next + 1) % w.parts;
+            let wk = &mut w.w[k * bins..(k + 1) * bins];
+            self.fft.inverse(wk, &mut self.time);
+            self.time[n2 / 2..].fill(0.0);
+            self.fft.forward(&self.time, wk);
+        }
+    }
+}

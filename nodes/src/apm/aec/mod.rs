@@ -1,0 +1,665 @@
+//! Acoustic echo cancellation: delay estimation, a two-path partitioned-block
+//! frequency-domain adaptive filter, and residual echo suppression with comfort noise.
+//!
+//! Per 10 ms block:
+//! 1. The far-end block's spectrum (overlap-save, `2N` points) enters a history ring.
+//! 2. [`DelayEstimator`] correlates far and microphone band envelopes over lags up to
+//!    `max_delay_ms`; the filter reads the far history from the estimated delay minus a 20 ms
+//!    margin, so a `tail_ms` filter covers the room response after any bulk delay. When the
+//!    estimate changes, the weights are shifted by whole partitions instead of being reset.
+//! 3. Two filters run on the aligned far end (the "shadow filter" scheme). The background
+//!    filter adapts every block where the far end is active. For the first 4 s of far-end
+//!    activity its step is `0.5·min(1, far energy / error energy)`; afterwards it is set per
+//!    bin as `μ(f) = 0.7·min(0.7, η·|Ŷ(f)|²/|E(f)|²) + 0.3·RER`, where `η` is the leakage (the
+//!    share of the echo estimate still present in the error, estimated from the covariance
+//!    of their power spectra, after Valin 2007) and RER a global residual-to-error ratio.
+//!    Near-end speech makes `|E|²` large and so slows adaptation without an explicit
+//!    double-talk detector. The foreground filter, which produces the output, takes the
+//!    background weights when the background error is clearly smaller and gives them back
+//!    when the background diverges; when both make the signal louder than the microphone
+//!    itself (an echo-path change), both restart from zero with the start-up step.
+//! 4. A post-filter removes what the linear filter leaves. Whenever the microphone is
+//!    dominated by echo (mean mic/echo-estimate coherence > 0.75 over 300–3800 Hz and the
+//!    error well below the echo estimate), it learns per bin the ratio of error to echo
+//!    estimate; the residual echo is then that ratio times the echo estimate, extended by an
+//!    exponentially decaying reverberation tail. A decision-directed Wiener gain against
+//!    residual echo plus background noise is floored deep where echo dominates and at the
+//!    comfort level (−15 dB) where noise does; comfort noise at that level fills what the
+//!    deep floor removes, so the background stays steady.
+//!
+//! ```
+//! use rvoip_media_nodes::apm::{AdvancedAecConfig, Aec};
+//! let mut aec = Aec::new(AdvancedAecConfig::new(16_000)).unwrap();
+//! let far = [0.0f32; 160];
+//! let mut mic = [0.0f32; 160];
+//! aec.process_render_frame(&far);
+//! aec.process_capture_frame(&mut mic);
+//! assert!(mic.iter().all(|v| v.is_finite()));
+//! ```
+
+mod delay;
+mod filter;
+
+pub use delay::DelayEstimator;
+pub use filter::{Adapter, Weights};
+
+use super::fft::{sqrt_hann, Cpx, RealFft};
+use super::noise::NoiseTracker;
+use super::{check_rate, ApmError};
+use rvoip_media_graph::{AudioFormat, NodeSpec, PortKind, PortSpec, ProcessIo, Processor};
+
+/// Configuration of [`Aec`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdvancedAecConfig {
+    /// Sample rate in Hz (8000, 16000, 32000, 48000, …).
+    pub sample_rate: u32,
+    /// Echo tail the adaptive filter covers after the bulk delay, ms (50..=1000).
+    pub tail_ms: u32,
+    /// Largest bulk delay the estimator searches, ms (0..=2000; 0 disables estimation).
+    pub max_delay_ms: u32,
+    /// Residual echo suppression after the linear filter.
+    pub suppression: bool,
+    /// Over-subtraction of the residual echo estimate (1..=8).
+    pub overdrive: f32,
+    /// Comfort noise level relative to the tracked background noise, dB (`None` = off).
+    pub comfort_noise_db: Option<f32>,
+    /// Also attenuate stationary background noise in the post-filter (by `comfort_noise_db`,
+    /// or 15 dB when comfort noise is off), as SpeexDSP's echo post-filter does.
+    pub noise_suppression: bool,
+}
+
+impl AdvancedAecConfig {
+    /// Defaults: 320 ms tail, delays up to 640 ms, suppression on (over-subtraction 1),
+    /// background noise attenuated by 15 dB with comfort noise at that level.
+    pub fn new(sample_rate: u32) -> Self {
+        AdvancedAecConfig {
+            sample_rate,
+            tail_ms: 320,
+            max_delay_ms: 640,
+            suppression: true,
+            overdrive: 1.0,
+            comfort_noise_db: Some(-15.0),
+            noise_suppression: true,
+        }
+    }
+    /// Sets the tail length.
+    pub fn with_tail_ms(mut self, ms: u32) -> Self {
+        self.tail_ms = ms;
+        self
+    }
+    /// Sets the largest searched delay.
+    pub fn with_max_delay_ms(mut self, ms: u32) -> Self {
+        self.max_delay_ms = ms;
+        self
+    }
+    /// Switches residual suppression.
+    pub fn with_suppression(mut self, on: bool, overdrive: f32) -> Self {
+        self.suppression = on;
+        self.overdrive = overdrive;
+        self
+    }
+    /// Switches the post-filter's noise attenuation.
+    pub fn with_noise_suppression(mut self, on: bool) -> Self {
+        self.noise_suppression = on;
+        self
+    }
+    /// Sets the comfort noise level (`None` = off).
+    pub fn with_comfort_noise_db(mut self, db: Option<f32>) -> Self {
+        self.comfort_noise_db = db;
+        self
+    }
+}
+
+/// Leakage estimator (Valin 2007): covariance of error and echo-estimate power fluctuations
+/// over the variance of the echo-estimate power.
+#[derive(Clone, Debug)]
+struct Leak {
+    eavg: Vec<f32>,
+    yavg: Vec<f32>,
+    pey: f32,
+    pyy: f32,
+    leak: f32,
+}
+
+impl Leak {
+    fn new(bins: usize) -> Self {
+        Leak { eavg: vec![0.0; bins], yavg: vec![0.0; bins], pey: 0.0, pyy: 0.0, leak: 0.5 }
+    }
+    /// `alpha` is scaled by the echo-estimate-to-error energy ratio (faster when the echo
+    /// dominates) and capped at 0.005 per block.
+    fn update(&mut self, e: &[f32], y: &[f32], alpha: f32) -> f32 {
+        let (see, syy_e): (f32, f32) = (e.iter().sum(), y.iter().sum());
+        let alpha = (alpha * syy_e / (see + 1e-20)).min(0.005);
+        let (mut sey, mut syy) = (0.0f32, 0.0f32);
+        for f in 0..e.len() {
+            let eh = e[f] - self.eavg[f];
+            let yh = y[f] - self.yavg[f];
+            sey += eh * yh;
+            syy += yh * yh;
+            self.eavg[f] = 0.99 * self.eavg[f] + 0.01 * e[f];
+            self.yavg[f] = 0.99 * self.yavg[f] + 0.01 * y[f];
+        }
+        if alpha > 0.0 && sey.is_finite() && syy.is_finite() {
+            self.pey = (1.0 - alpha) * self.pey + alpha * sey;
+            self.pyy = (1.0 - alpha) * self.pyy + alpha * syy;
+            self.pey = self.pey.max(0.005 * self.pyy);
+            if self.pyy > 1e-20 {
+                self.leak = (self.pey / self.pyy).clamp(0.0, 1.0);
+            }
+        }
+        self.leak
+    }
+    fn reset(&mut self) {
+        self.eavg.fill(0.0);
+        self.yavg.fill(0.0);
+        self.pey = 0.0;
+        self.pyy = 0.0;
+        self.leak = 0.5;
+    }
+}
+
+/// The echo canceller. See the [module docs](self).
+pub struct Aec {
+    cfg: AdvancedAecConfig,
+    hop: usize,
+    bins: usize,
+    parts: usize,
+    max_lag: usize,
+    ring_len: usize,
+    fft: RealFft,
+    adapter: Adapter,
+    // Far end.
+    far_pending: Vec<f32>,
+    far_prev: Vec<f32>,
+    tbuf: Vec<f32>,
+    xring: Vec<Cpx>,
+    xpow: Vec<f32>,
+    t: usize,
+    // Microphone and filters.
+    delay: DelayEstimator,
+    offset: usize,
+    wf: Weights,
+    wb: Weights,
+    yspec: Vec<Cpx>,
+    espec: Vec<Cpx>,
+    ytime: Vec<f32>,
+    ef: Vec<f32>,
+    eb: Vec<f32>,
+    yf: Vec<f32>,
+    mu_p: Vec<f32>,
+    pxsum: Vec<f32>,
+    epow: Vec<f32>,
+    ypow: Vec<f32>,
+    leak_b: Leak,
+    sdy: Vec<Cpx>,
+    sdd: Vec<f32>,
+    syy: Vec<f32>,
+    see: Vec<f32>,
+    rho: Vec<f32>,
+    band: (usize, usize),
+    coherence: f32,
+    noise_floor_gain: f32,
+    sf: f32,
+    sb: f32,
+    smic: f32,
+    restarts: u32,
+    far_blocks: u32,
+    // Suppressor.
+    win: Vec<f32>,
+    e_hist: Vec<f32>,
+    y_hist: Vec<f32>,
+    d_hist: Vec<f32>,
+    ew: Vec<Cpx>,
+    yw: Vec<Cpx>,
+    dw: Vec<Cpx>,
+    dpow: Vec<f32>,
+    sepow: Vec<f32>,
+    sypow: Vec<f32>,
+    ytail: Vec<f32>,
+    gain: Vec<f32>,
+    prev_clean: Vec<f32>,
+    noise: NoiseTracker,
+    overlap: Vec<f32>,
+    out: Vec<f32>,
+    rng: u32,
+}
+
+impl Aec {
+    /// A canceller; fails on an unsupported rate or out-of-range settings.
+    pub fn new(cfg: AdvancedAecConfig) -> Result<Self, ApmError> {
+        let hop = check_rate(cfg.sample_rate)?;
+        if !(50..=1000).contains(&cfg.tail_ms)
+            || cfg.max_delay_ms > 2000
+            || !(1.0..=8.0).contains(&cfg.overdrive)
+            || cfg.comfort_noise_db.is_some_and(|d| !(-60.0..=0.0).contains(&d))
+        {
+            return Err(ApmError::Config("AEC parameter out of range"));
+        }
+        let n2 = 2 * hop;
+        let bins = hop + 1;
+        let parts = (cfg.tail_ms as usize).div_ceil(10);
+        let max_lag = (cfg.max_delay_ms as usize / 10).max(1);
+        let ring_len = max_lag + parts + 2;
+        Ok(Aec {
+            cfg,
+            hop,
+            bins,
+            parts,
+            max_lag,
+            ring_len,
+            fft: RealFft::new(n2),
+            adapter: Adapter::new(n2, 4),
+            far_pending: vec![0.0; hop],
+            far_prev: vec![0.0; hop],
+            tbuf: vec![0.0; n2],
+            xring: vec![Cpx::new(0.0, 0.0); ring_len * bins],
+            xpow: vec![0.0; ring_len * bins],
+            t: 0,
+            delay: DelayEstimator::new(cfg.sample_rate, bins, max_lag),
+            offset: 0,
+            wf: Weights::new(parts, bins),
+            wb: Weights::new(parts, bins),
+            yspec: vec![Cpx::new(0.0, 0.0); bins],
+            espec: vec![Cpx::new(0.0, 0.0); bins],
+            ytime: vec![0.0; n2],
+            ef: vec![0.0; hop],
+            eb: vec![0.0; hop],
+            yf: vec![0.0; hop],
+            mu_p: vec![0.0; bins],
+            pxsum: vec![0.0; bins],
+            epow: vec![0.0; bins],
+            ypow: vec![0.0; bins],
+            leak_b: Leak::new(bins),
+            sdy: vec![Cpx::new(0.0, 0.0); bins],
+            sdd: vec![0.0; bins],
+            syy: vec![0.0; bins],
+            see: vec![0.0; bins],
+            rho: vec![1.0; bins],
+            band: (
+                (300 * n2 as u32 / cfg.sample_rate) as usize,
+                ((3800f32.min(0.45 * cfg.sample_rate as f32)) as u32 * n2 as u32 / cfg.sample_rate) as usize,
+            ),
+            coherence: 0.0,
+            noise_floor_gain: 10f32.powf(cfg.comfort_noise_db.unwrap_or(-15.0) / 20.0),
+            sf: 0.0,
+            sb: 0.0,
+            smic: 0.0,
+            restarts: 0,
+            far_blocks: 0,
+            win: sqrt_hann(n2),
+            e_hist: vec![0.0; n2],
+            y_hist: vec![0.0; n2],
+            d_hist: vec![0.0; n2],
+            ew: vec![Cpx::new(0.0, 0.0); bins],
+            yw: vec![Cpx::new(0.0, 0.0); bins],
+            dw: vec![Cpx::new(0.0, 0.0); bins],
+            dpow: vec![0.0; bins],
+            sepow: vec![0.0; bins],
+            sypow: vec![0.0; bins],
+            ytail: vec![0.0; bins],
+            gain: vec![1.0; bins],
+            prev_clean: vec![0.0; bins],
+            noise: NoiseTracker::new(bins, 10.0),
+            overlap: vec![0.0; hop],
+            out: vec![0.0; n2],
+            rng: 0x1234_5678,
+        })
+    }
+
+    /// Samples per frame (10 ms).
+    pub fn frame_len(&self) -> usize {
+        self.hop
+    }
+
+    /// Delay from microphone input to output, samples (one frame, from the suppressor's
+    /// overlap-add).
+    pub fn latency(&self) -> usize {
+        self.hop
+    }
+
+    /// The estimated bulk delay of the echo, ms (None before an estimate exists).
+    pub fn estimated_delay_ms(&self) -> Option<u32> {
+        self.delay.delay().map(|d| d as u32 * 10)
+    }
+
+    /// The current leakage estimate of the adaptive filter (residual echo / echo estimate).
+    pub fn leakage(&self) -> f32 {
+        self.leak_b.leak
+    }
+
+    /// How often the filters were restarted after a detected divergence (echo-path change).
+    pub fn restarts(&self) -> u32 {
+        self.restarts
+    }
+
+    /// Mean coherence of microphone and echo estimate over the voice band in the last block
+    /// (near 1: the microphone holds mostly echo).
+    pub fn echo_coherence(&self) -> f32 {
+        self.coherence
+    }
+
+    /// Hands the next 10 ms of far-end (loudspeaker) signal to the canceller. Call once
+    /// before each [`Aec::process_capture_frame`]. Returns `false` when it held non-finite
+    /// samples (read as zero) or had the wrong length (zero-padded / truncated).
+    pub fn process_render_frame(&mut self, far: &[f32]) -> bool {
+        let mut ok = far.len() == self.hop;
+        for (i, d) in self.far_pending.iter_mut().enumerate() {
+            let v = far.get(i).copied().unwrap_or(0.0);
+            *d = if v.is_finite() {
+                v.clamp(-4.0, 4.0)
+            } else {
+                ok = false;
+                0.0
+            };
+        }
+        ok
+    }
+
+    /// Cancels the echo in one 10 ms microphone frame, in place (output delayed by
+    /// [`Aec::latency`]). Returns `false` when the frame held non-finite samples (read as
+    /// zero) or had the wrong length (then it is zeroed).
+    pub fn process_capture_frame(&mut self, mic: &mut [f32]) -> bool {
+        let (h, bins) = (self.hop, self.bins);
+        if mic.len() != h {
+            mic.fill(0.0);
+            return false;
+        }
+        let mut ok = true;
+        for v in mic.iter_mut() {
+            if !v.is_finite() {
+                *v = 0.0;
+                ok = false;
+            } else {
+                *v = v.clamp(-4.0, 4.0);
+            }
+        }
+        // 1. Far spectrum into the ring.
+        self.t = (self.t + 1) % self.ring_len;
+        self.tbuf[..h].copy_from_slice(&self.far_prev);
+        self.tbuf[h..].copy_from_slice(&self.far_pending);
+        self.far_prev.copy_from_slice(&self.far_pending);
+        let far_ms: f32 = self.far_pending.iter().map(|v| v * v).sum::<f32>() / h as f32;
+        self.far_pending.fill(0.0);
+        let s = self.t * bins;
+        self.fft.forward(&self.tbuf, &mut self.xring[s..s + bins]);
+        for f in 0..bins {
+            self.xpow[s + f] = self.xring[s + f].norm_sqr();
+        }
+        let far_active = far_ms > 1e-7;
+        // 2. Windowed microphone spectrum; delay estimation.
+        self.d_hist.copy_within(h.., 0);
+        self.d_hist[h..].copy_from_slice(mic);
+        for i in 0..2 * h {
+            self.tbuf[i] = self.d_hist[i] * self.win[i];
+        }
+        self.fft.forward(&self.tbuf, &mut self.dw);
+        for (p, c) in self.dpow.iter_mut().zip(&self.dw) {
+            *p = c.norm_sqr();
+        }
+        if self.cfg.max_delay_ms > 0 {
+            let (xp, dp) = (&self.xpow[s..s + bins], &self.dpow);
+            if let Some(d) = self.delay.update(xp, dp, far_active) {
+                let new_off = d.saturating_sub(2).min(self.max_lag);
+                if new_off != self.offset {
+                    let delta = new_off as isize - self.offset as isize;
+                    self.wf.shift(delta);
+                    self.wb.shift(delta);
+                    self.offset = new_off;
+                }
+            }
+        }
+        // 3. Filters.
+        let (ring_len, t, off) = (self.ring_len, self.t, self.offset);
+        let idx = move |k: usize| ((t + ring_len - (off + k) % ring_len) % ring_len) * bins;
+        {
+            let xr = &self.xring;
+            self.wf.filter(|k| &xr[idx(k)..idx(k) + bins], &mut self.yspec);
+        }
+        self.fft.inverse(&self.yspec, &mut self.ytime);
+        for i in 0..h {
+            self.yf[i] = self.ytime[h + i];
+            self.ef[i] = mic[i] - self.yf[i];
+        }
+        {
+            let xr = &self.xring;
+            self.wb.filter(|k| &xr[idx(k)..idx(k) + bins], &mut self.yspec);
+        }
+        for (p, c) in self.ypow.iter_mut().zip(&self.yspec) {
+            *p = c.norm_sqr();
+        }
+        self.fft.inverse(&self.yspec, &mut self.ytime);
+        for i in 0..h {
+            self.eb[i] = mic[i] - self.ytime[h + i];
+        }
+        self.tbuf[..h].fill(0.0);
+        self.tbuf[h..].copy_from_slice(&self.eb);
+        self.fft.forward(&self.tbuf, &mut self.espec);
+        for (p, c) in self.epow.iter_mut().zip(&self.espec) {
+            *p = c.norm_sqr();
+        }
+        // 4. Background adaptation.
+        if far_active {
+            self.far_blocks = self.far_blocks.saturating_add(1);
+        }
+        let leak = self.leak_b.update(&self.epow, &self.ypow, if far_active { 0.02 } else { 0.0 });
+        if far_active {
+            self.pxsum.fill(0.0);
+            for k in 0..self.parts {
+                let o = idx(k);
+                for f in 0..bins {
+                    self.pxsum[f] += self.xpow[o + f];
+                }
+            }
+            // The start-up step is used for the first 4 s of far-end activity.
+            let adapted = self.far_blocks > 400;
+            // Residual-to-error ratio (global), and the step before the leakage estimate is
+            // trustworthy: large while the far end dominates the error.
+            let (syy, see): (f32, f32) = (self.ypow.iter().sum(), self.epow.iter().sum::<f32>() + 1e-12);
+            let sxx: f32 = self.xpow[s..s + bins].iter().sum();
+            let rer = ((0.0001 * sxx + 3.0 * leak * syy) / see).clamp(0.001, 0.5);
+            let init_rate = (0.5 * sxx / see).min(0.5);
+            let n2 = (2 * h) as f32;
+            let delta = n2 * h as f32 * 1e-7;
+            for f in 0..bins {
+                let mu = if adapted {
+                    (0.7 * (leak * self.ypow[f] / (self.epow[f] + 1e-12)).min(0.7) + 0.3 * rer).min(0.8)
+                } else {
+                    init_rate
+                };
+                self.mu_p[f] = mu / (self.pxsum[f] + delta);
+            }
+            let xr = &self.xring;
+            self.adapter.adapt(&mut self.wb, |k| &xr[idx(k)..idx(k) + bins], &self.espec, &self.mu_p);
+            if !self.wb.is_finite() {
+                self.wb.w.copy_from_slice(&self.wf.w);
+            }
+            // 5. Foreground / background exchange.
+            let ef2: f32 = self.ef.iter().map(|v| v * v).sum();
+            let eb2: f32 = self.eb.iter().map(|v| v * v).sum();
+            self.sf = 0.9 * self.sf + 0.1 * ef2;
+            self.sb = 0.9 * self.sb + 0.1 * eb2;
+            let d2: f32 = mic.iter().map(|v| v * v).sum();
+            self.smic = 0.9 * self.smic + 0.1 * d2;
+            if self.sf > 2.0 * self.smic + 1e-9 && self.sb > 2.0 * self.smic + 1e-9 {
+                // Both filters make the echo worse than doing nothing: the echo path has
+                // changed beyond what adaptation can follow quickly. Restart from zero with
+                // the start-up step size.
+                self.wf.clear();
+                self.wb.clear();
+                self.far_blocks = 0;
+                self.leak_b.reset();
+                self.rho.fill(1.0);
+                self.sf = self.smic;
+                self.sb = self.smic;
+                self.restarts = self.restarts.saturating_add(1);
+            } else if self.sb < 0.7 * self.sf {
+                self.wf.w.copy_from_slice(&self.wb.w);
+                self.sf = self.sb;
+            } else if self.sb > 4.0 * self.sf + 1e-9 {
+                self.wb.w.copy_from_slice(&self.wf.w);
+                self.sb = self.sf;
+            }
+        }
+        // 6. Residual echo suppression.
+        self.suppress(mic, far_active);
+        ok
+    }
+
+    fn suppress(&mut self, out: &mut [f32], far_active: bool) {
+        let (h, bins) = (self.hop, self.bins);
+        self.e_hist.copy_within(h.., 0);
+        self.e_hist[h..].copy_from_slice(&self.ef);
+        self.y_hist.copy_within(h.., 0);
+        self.y_hist[h..].copy_from_slice(&self.yf);
+        for i in 0..2 * h {
+            self.tbuf[i] = self.e_hist[i] * self.win[i];
+        }
+        self.fft.forward(&self.tbuf, &mut self.ew);
+        for i in 0..2 * h {
+            self.tbuf[i] = self.y_hist[i] * self.win[i];
+        }
+        self.fft.forward(&self.tbuf, &mut self.yw);
+        for f in 0..bins {
+            self.sepow[f] = self.ew[f].norm_sqr() + 1e-12;
+            self.sypow[f] = self.yw[f].norm_sqr();
+        }
+        // Echo-dominance detector: mean coherence of microphone and echo estimate over the
+        // voice band. High coherence = the microphone holds mostly echo (far-end single talk).
+        let mut csum = 0.0f32;
+        for f in 0..bins {
+            let d = self.dw[f];
+            let y = self.yw[f];
+            self.sdy[f] = self.sdy[f] * 0.7 + d * y.conj() * 0.3;
+            self.sdd[f] = 0.7 * self.sdd[f] + 0.3 * d.norm_sqr();
+            self.syy[f] = 0.7 * self.syy[f] + 0.3 * self.sypow[f];
+            self.see[f] = 0.7 * self.see[f] + 0.3 * self.sepow[f];
+            if f >= self.band.0 && f < self.band.1 {
+                csum += self.sdy[f].norm_sqr() / (self.sdd[f] * self.syy[f] + 1e-20);
+            }
+        }
+        self.coherence = csum / (self.band.1 - self.band.0).max(1) as f32;
+        self.noise.update(&self.sepow);
+        let noise = self.noise.noise();
+        let ysum: f32 = self.sypow.iter().sum();
+        let nsum: f32 = noise.iter().sum();
+        let esum: f32 = self.sepow.iter().sum();
+        if far_active && self.coherence > 0.75 && ysum > 4.0 * nsum && esum < 0.5 * ysum {
+            // Far-end single talk: learn how much of the echo estimate is left in the error,
+            // per bin (linear misadjustment, loudspeaker non-linearity, tail).
+            for f in 0..bins {
+                let r = (self.see[f] / (self.syy[f] + 1e-20)).min(4.0);
+                self.rho[f] = 0.92 * self.rho[f] + 0.08 * r;
+            }
+        }
+        if !self.cfg.suppression {
+            self.gain.fill(1.0);
+        } else {
+            let ovr = self.cfg.overdrive;
+            let gn = self.noise_floor_gain;
+            for f in 0..bins {
+                let lo = self.sypow[f.saturating_sub(1)];
+                let hi = self.sypow[(f + 1).min(bins - 1)];
+                let ys = 0.5 * self.sypow[f] + 0.25 * (lo + hi);
+                // Reverberation beyond what the estimate models: assume it decays at about
+                // 70 dB/s (0.7 dB per block), i.e. rooms with RT60 up to ~0.85 s.
+                self.ytail[f] = ys.max(0.85 * self.ytail[f]);
+                let r = ovr * self.rho[f] * self.ytail[f] + 1e-12;
+                let nz = if self.cfg.noise_suppression { noise[f] } else { 0.0 };
+                let post = self.sepow[f] / (r + nz);
+                let xi = (0.8 * self.prev_clean[f] / (r + nz) + 0.2 * (post - 1.0).max(0.0)).max(1e-4);
+                // Floor: deep where residual echo dominates, moderate where noise does.
+                let floor = (gn * nz + 0.001 * r) / (nz + r);
+                let g = (xi / (1.0 + xi)).max(floor);
+                self.gain[f] = g;
+                self.prev_clean[f] = g * g * self.sepow[f];
+            }
+        }
+        let cn = self.cfg.comfort_noise_db.map_or(0.0, |d| 10f32.powf(d / 10.0));
+        for f in 0..bins {
+            let g = self.gain[f];
+            let mut c = self.ew[f] * g;
+            if cn > 0.0 && g < 1.0 {
+                let need = cn * noise[f] - g * g * self.sepow[f];
+                if need > 0.0 {
+                    self.rng = self.rng.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    let ph = (self.rng >> 8) as f32 * (std::f32::consts::TAU / 16_777_216.0);
+                    let a = need.sqrt();
+                    c += Cpx::new(a * ph.cos(), a * ph.sin());
+                }
+            }
+            self.ew[f] = c;
+        }
+        self.fft.inverse(&self.ew, &mut self.out);
+        for i in 0..h {
+            let v = self.overlap[i] + self.out[i] * self.win[i];
+            out[i] = if v.is_finite() { v } else { 0.0 };
+            self.overlap[i] = self.out[h + i] * self.win[h + i];
+        }
+    }
+
+    /// Forgets all state (filters, delay estimate, noise estimate).
+    pub fn reset(&mut self) {
+        self.far_pending.fill(0.0);
+        self.far_prev.fill(0.0);
+        self.xring.fill(Cpx::new(0.0, 0.0));
+        self.xpow.fill(0.0);
+        self.delay.reset();
+        self.offset = 0;
+        self.wf.clear();
+        self.wb.clear();
+        self.leak_b.reset();
+        self.sdy.fill(Cpx::new(0.0, 0.0));
+        self.sdd.fill(0.0);
+        self.syy.fill(0.0);
+        self.see.fill(0.0);
+        self.rho.fill(1.0);
+        self.coherence = 0.0;
+        self.sf = 0.0;
+        self.sb = 0.0;
+        self.smic = 0.0;
+        self.far_blocks = 0;
+        self.e_hist.fill(0.0);
+        self.y_hist.fill(0.0);
+        self.d_hist.fill(0.0);
+        self.ytail.fill(0.0);
+        self.gain.fill(1.0);
+        self.prev_clean.fill(0.0);
+        self.noise.reset();
+        self.overlap.fill(0.0);
+    }
+}
+
+impl Processor for Aec {
+    fn spec(&self) -> NodeSpec {
+        let a = PortKind::Audio(AudioFormat::mono(self.cfg.sample_rate));
+        NodeSpec::new("aec")
+            .with_input(PortSpec::required("mic", a))
+            .with_input(PortSpec::required("far", a))
+            .with_output(PortSpec::required("out", a))
+            .with_latency_ns(10_000_000)
+    }
+
+    fn process(&mut self, io: &mut ProcessIo<'_>) {
+        let mic = io.audio_in(0);
+        let far = io.audio_in(1);
+        let hop = self.hop;
+        let out = io.audio_out(0);
+        out.copy_from_slice(mic);
+        let mut ok = out.len() % hop == 0;
+        if ok {
+            for (c, fr) in out.chunks_mut(hop).zip(far.chunks(hop)) {
+                ok &= self.process_render_frame(fr);
+                ok &= self.process_capture_frame(c);
+            }
+        } else {
+            out.fill(0.0);
+        }
+        if !ok {
+            io.report_error();
+        }
+    }
+
+    fn reset(&mut self) {
+        Aec::reset(self);
+    }
+}

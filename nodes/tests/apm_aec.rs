@@ -1,0 +1,174 @@
+//! Echo cancellation on synthetic rooms: measured ERLE, delay estimation and tracking,
+//! double-talk preservation of the near end, echo-path change, all rates, robustness.
+
+mod apm_common;
+
+use apm_common::{convolve, energy, rir, set_active, speech, Noise};
+use rvoip_media_graph::{NodeHarness, Quantum};
+use rvoip_media_nodes::apm::{AdvancedAecConfig, Aec};
+
+struct Scene {
+    far: Vec<f32>,
+    echo: Vec<f32>,
+    near: Vec<f32>,
+    noise: Vec<f32>,
+}
+
+impl Scene {
+    fn mic(&self) -> Vec<f32> {
+        (0..self.far.len()).map(|i| self.echo[i] + self.near[i] + self.noise[i]).collect()
+    }
+}
+
+/// Far end: the 16 kHz recording at -20 dBFS; echo through `h` at -30 dBFS active; white
+/// noise at -65 dBFS; no near end.
+fn scene(rate: u32, secs: usize, h: &[f32]) -> Scene {
+    let src = if rate == 8000 { speech(8000) } else { speech(16000) };
+    let mut far = set_active(&src[..16000.min(rate as usize) * secs], rate.min(16000), -20.0);
+    if rate > 16000 {
+        far = upsample(&far, (rate / 16000) as usize);
+    }
+    let echo = set_active(&convolve(&far, h), rate, -30.0);
+    let noise: Vec<f32> = Noise::new(4).white(far.len()).iter().map(|v| v * 10f32.powf(-65.0 / 20.0)).collect();
+    Scene { near: vec![0.0; far.len()], far, echo, noise }
+}
+
+fn upsample(x: &[f32], k: usize) -> Vec<f32> {
+    let y: Vec<f32> = x.iter().flat_map(|v| std::iter::repeat(*v).take(k)).collect();
+    (0..y.len()).map(|i| y[i.saturating_sub(k - 1)..=i].iter().sum::<f32>() / k as f32).collect()
+}
+
+/// Runs the canceller; returns the output aligned with the input (latency removed) and the
+/// delay estimate (ms) after every second.
+fn run(cfg: AdvancedAecConfig, mic: &[f32], far: &[f32]) -> (Vec<f32>, Vec<Option<u32>>) {
+    let mut a = Aec::new(cfg).unwrap();
+    let hop = a.frame_len();
+    let mut out = Vec::with_capacity(mic.len());
+    let mut delays = Vec::new();
+    for (i, (m, f)) in mic.chunks_exact(hop).zip(far.chunks_exact(hop)).enumerate() {
+        let mut b = m.to_vec();
+        assert!(a.process_render_frame(f));
+        assert!(a.process_capture_frame(&mut b));
+        out.extend_from_slice(&b);
+        if (i + 1) % 100 == 0 {
+            delays.push(a.estimated_delay_ms());
+        }
+    }
+    out.drain(..a.latency());
+    out.resize(mic.len(), 0.0);
+    (out, delays)
+}
+
+fn erle(mic: &[f32], out: &[f32], from: usize, to: usize) -> f64 {
+    10.0 * (energy(&mic[from..to]) / energy(&out[from..to]).max(1e-20)).log10()
+}
+
+#[test]
+fn far_end_single_talk_erle_and_delay_estimate() {
+    let h = rir(16000, 3200, 0.3, 0.25, 21);
+    let s = scene(16000, 20, &h);
+    let mic = s.mic();
+    let (out, delays) = run(AdvancedAecConfig::new(16000), &mic, &s.far);
+    let e = erle(&mic, &out, 16000 * 5, 16000 * 20);
+    println!("ERLE 5-20 s: {e:.1} dB, delays {delays:?}");
+    assert!(e >= 25.0, "ERLE {e:.1} dB");
+    let d = delays[5].expect("a delay estimate after 6 s");
+    assert!((190..=220).contains(&d), "estimated {d} ms for 200 ms");
+}
+
+#[test]
+fn long_bulk_delay_is_found() {
+    let h = rir(16000, 8800, 0.2, 0.15, 5); // 550 ms
+    let s = scene(16000, 20, &h);
+    let mic = s.mic();
+    let (out, delays) = run(AdvancedAecConfig::new(16000), &mic, &s.far);
+    let d = delays[9].expect("estimate");
+    assert!((540..=570).contains(&d), "estimated {d} ms for 550 ms");
+    let e = erle(&mic, &out, 16000 * 10, 16000 * 20);
+    assert!(e >= 20.0, "ERLE {e:.1} dB");
+}
+
+#[test]
+fn double_talk_keeps_the_near_end() {
+    let h = rir(16000, 1600, 0.3, 0.25, 8);
+    let mut s = scene(16000, 24, &h);
+    let near_src = set_active(&speech(16000)[16000 * 30..16000 * 40], 16000, -30.0);
+    for (i, v) in near_src.iter().enumerate() {
+        s.near[16000 * 12 + i] = *v;
+    }
+    let mic = s.mic();
+    let (out, _) = run(AdvancedAecConfig::new(16000), &mic, &s.far);
+    let (a, b) = (16000 * 13, 16000 * 22);
+    let err = |y: &[f32]| -> f64 { y[a..b].iter().zip(&s.near[a..b]).map(|(p, q)| f64::from(p - q).powi(2)).sum() };
+    let snr_in = 10.0 * (energy(&s.near[a..b]) / err(&mic)).log10();
+    let snr_out = 10.0 * (energy(&s.near[a..b]) / err(&out)).log10();
+    let kept = 10.0 * (energy(&out[a..b]) / energy(&s.near[a..b])).log10();
+    println!("double talk: near-end SNR {snr_in:.1} -> {snr_out:.1} dB, level {kept:.1} dB");
+    assert!(snr_out > snr_in + 6.0, "{snr_in:.1} -> {snr_out:.1}");
+    assert!(kept > -4.0, "near end attenuated by {kept:.1} dB");
+}
+
+#[test]
+fn echo_path_change_recovers() {
+    let h1 = rir(16000, 1600, 0.25, 0.2, 1);
+    let h2 = rir(16000, 4000, 0.3, 0.2, 2);
+    let s1 = scene(16000, 30, &h1);
+    let s2 = scene(16000, 30, &h2);
+    let cut = 16000 * 15;
+    let mic: Vec<f32> =
+        (0..s1.far.len()).map(|i| if i < cut { s1.echo[i] } else { s2.echo[i] } + s1.noise[i]).collect();
+    let (out, delays) = run(AdvancedAecConfig::new(16000), &mic, &s1.far);
+    let before = erle(&mic, &out, 16000 * 8, cut);
+    let after = erle(&mic, &out, cut + 16000 * 4, 16000 * 30);
+    println!("path change: ERLE {before:.1} dB before, {after:.1} dB from 4 s after; delays {delays:?}");
+    assert!(before > 20.0 && after > 20.0, "{before:.1} / {after:.1}");
+    let d = delays[24].expect("estimate");
+    assert!((240..=270).contains(&d), "delay {d} ms after the change to 250 ms");
+}
+
+#[test]
+fn every_rate_cancels() {
+    for rate in [8000u32, 32000, 48000] {
+        let h = rir(rate, rate as usize / 10, 0.2, 0.15, 3);
+        let s = scene(rate, 12, &h);
+        let mic = s.mic();
+        let (out, _) = run(AdvancedAecConfig::new(rate), &mic, &s.far);
+        let e = erle(&mic, &out, rate as usize * 5, rate as usize * 12);
+        println!("{rate} Hz: ERLE {e:.1} dB");
+        assert!(e > 18.0, "{rate} Hz: ERLE {e:.1} dB");
+    }
+}
+
+#[test]
+fn silence_dc_square_and_non_finite_input() {
+    let mut a = Aec::new(AdvancedAecConfig::new(16000)).unwrap();
+    let sq: Vec<f32> = (0..160).map(|i| if (i / 20) % 2 == 0 { 1.0 } else { -1.0 }).collect();
+    for k in 0..300 {
+        let far: Vec<f32> = match k % 3 {
+            0 => sq.clone(),
+            1 => vec![0.7; 160],
+            _ => vec![0.0; 160],
+        };
+        let mut mic: Vec<f32> = sq.iter().map(|v| v * 0.9).collect();
+        a.process_render_frame(&far);
+        a.process_capture_frame(&mut mic);
+        assert!(mic.iter().all(|v| v.is_finite() && v.abs() < 4.0));
+    }
+    assert!(!a.process_render_frame(&[f32::NAN; 160]));
+    let mut mic = [f32::INFINITY; 160];
+    assert!(!a.process_capture_frame(&mut mic));
+    assert!(mic.iter().all(|v| v.is_finite()));
+    let mut short = [0.1f32; 100];
+    assert!(!a.process_capture_frame(&mut short));
+
+    let node = Aec::new(AdvancedAecConfig::new(16000)).unwrap();
+    let mut h = NodeHarness::new(Box::new(node), Quantum::MS_10).unwrap();
+    h.audio_in_mut(0).fill(f32::NAN);
+    h.audio_in_mut(1).fill(0.1);
+    assert_eq!(h.run(), 1);
+    assert!(h.audio_out(0).iter().all(|v| v.is_finite()));
+    h.audio_in_mut(0).fill(0.1);
+    assert_eq!(h.run(), 0);
+    assert!(Aec::new(AdvancedAecConfig::new(16000).with_tail_ms(10)).is_err());
+    assert!(Aec::new(AdvancedAecConfig::new(11_025)).is_err());
+}

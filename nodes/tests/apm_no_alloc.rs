@@ -1,0 +1,121 @@
+//! Real-time rule check for the voice-processing modules: no allocation per frame (plain
+//! structs and graph nodes), on good or bad input, including parameter changes and resets.
+
+use rvoip_media_graph::{NodeHarness, Processor, Quantum};
+use rvoip_media_nodes::apm::{
+    AdvancedAecConfig, AdvancedAgcConfig, AdvancedVadConfig, Aec, Agc, AudioProcessingConfig, AudioProcessor,
+    NoiseSuppressor, NsConfig, Vad,
+};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+struct Counting;
+
+thread_local! {
+    static ARMED: Cell<bool> = const { Cell::new(false) };
+    static COUNT: Cell<u64> = const { Cell::new(0) };
+}
+
+// SAFETY: delegates every call to `System`, only adding a thread-local counter update that
+// neither allocates nor unwinds.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if ARMED.with(Cell::get) {
+            COUNT.with(|c| c.set(c.get() + 1));
+        }
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if ARMED.with(Cell::get) {
+            COUNT.with(|c| c.set(c.get() + 1));
+        }
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations(f: impl FnOnce()) -> u64 {
+    COUNT.with(|c| c.set(0));
+    ARMED.with(|a| a.set(true));
+    f();
+    ARMED.with(|a| a.set(false));
+    COUNT.with(Cell::get)
+}
+
+fn signal(i: usize, k: usize) -> f32 {
+    match k % 4 {
+        0 => 0.3 * ((i as f32) * 0.07).sin() * (1.0 + ((i / 800) % 3) as f32),
+        1 => f32::NAN,
+        2 => {
+            if (i / 20) % 2 == 0 {
+                1.0
+            } else {
+                -1.0
+            }
+        }
+        _ => 0.0,
+    }
+}
+
+fn exercise(node: Box<dyn Processor>, params: &[(u32, f32)]) -> u64 {
+    let mut h = NodeHarness::new(node, Quantum::MS_10).unwrap();
+    let n_in = h.spec().inputs.iter().filter(|p| matches!(p.kind, rvoip_media_graph::PortKind::Audio(_))).count();
+    // Warm up once outside the armed region.
+    h.run();
+    allocations(|| {
+        for k in 0..400 {
+            for port in 0..n_in {
+                for (i, v) in h.audio_in_mut(port).iter_mut().enumerate() {
+                    *v = signal(i + k * 160 + port * 7, k / 50);
+                }
+            }
+            h.run();
+        }
+        for (id, v) in params {
+            let _ = h.processor_mut().set_param(*id, *v);
+        }
+        h.processor_mut().reset();
+        h.run();
+    })
+}
+
+#[test]
+fn nodes_do_not_allocate() {
+    let r = 16000;
+    assert_eq!(exercise(Box::new(Vad::new(AdvancedVadConfig::new(r)).unwrap()), &[(0, 0.6), (1, 5.0)]), 0, "vad");
+    assert_eq!(exercise(Box::new(Agc::new(AdvancedAgcConfig::new(r)).unwrap()), &[(0, -18.0)]), 0, "agc");
+    let mb = AdvancedAgcConfig::new(r).with_multiband(250.0, 4000.0);
+    assert_eq!(exercise(Box::new(Agc::new(mb).unwrap()), &[(1, 20.0)]), 0, "agc multiband");
+    assert_eq!(exercise(Box::new(NoiseSuppressor::new(NsConfig::new(r)).unwrap()), &[(0, 3.0)]), 0, "ns");
+    assert_eq!(exercise(Box::new(Aec::new(AdvancedAecConfig::new(r)).unwrap()), &[]), 0, "aec");
+    assert_eq!(exercise(Box::new(Aec::new(AdvancedAecConfig::new(48000)).unwrap()), &[]), 0, "aec 48k");
+}
+
+#[test]
+fn audio_processor_does_not_allocate() {
+    let cfg = AudioProcessingConfig::new(16000).with_aec(true).with_ns(true).with_agc(true).with_vad(true);
+    let mut apm = AudioProcessor::new(cfg).unwrap();
+    let mut far = [0.0f32; 160];
+    let mut mic = [0.0f32; 160];
+    let n = allocations(|| {
+        for k in 0..500 {
+            for i in 0..160 {
+                far[i] = signal(i + k * 160, k / 60);
+                mic[i] = 0.5 * signal(i + k * 160 + 3, k / 70);
+            }
+            apm.process_render_audio(&far);
+            let r = apm.process_capture_audio(&mut mic);
+            assert!(mic.iter().all(|v| v.is_finite()) && r.speech_probability.is_finite());
+        }
+        apm.reset();
+    });
+    assert_eq!(n, 0);
+}
