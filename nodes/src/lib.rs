@@ -40,6 +40,7 @@
 
 pub mod apm;
 pub mod codec;
+mod display;
 pub mod g711;
 pub mod g722;
 pub mod g729;

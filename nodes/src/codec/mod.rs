@@ -58,8 +58,8 @@ pub use sdp::{
     RemoteFormat,
 };
 
+use crate::display::{List, Ms, MsList};
 use rvoip_media_graph::PacketFormat;
-use std::fmt;
 
 /// Static facts about a codec configuration, shared by its encoder and decoder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -257,49 +257,6 @@ pub trait Decoder: Send {
     /// Samples per channel the payload decodes to, without decoding it (same validation
     /// as [`Decoder::decode`]).
     fn samples_in(&self, payload: &[u8]) -> Result<usize, CodecError>;
-}
-
-/// Formats a list as `a, b, c`.
-struct List<'a, T>(&'a [T]);
-
-impl<T: fmt::Display> fmt::Display for List<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, x) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
-            }
-            write!(f, "{x}")?;
-        }
-        Ok(())
-    }
-}
-
-/// Formats microseconds as milliseconds (`2.5`, `20`).
-struct Ms(u32);
-
-impl fmt::Display for Ms {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 % 1000 == 0 {
-            write!(f, "{}", self.0 / 1000)
-        } else {
-            write!(f, "{}", f64::from(self.0) / 1000.0)
-        }
-    }
-}
-
-/// Formats a list of microsecond values as milliseconds.
-struct MsList<'a>(&'a [u32]);
-
-impl fmt::Display for MsList<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, &x) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
-            }
-            write!(f, "{}", Ms(x))?;
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]

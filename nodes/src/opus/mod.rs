@@ -49,7 +49,7 @@ pub use decoder::OpusDecoder;
 pub use encoder::{needs_sanitising, EncodedPacket, OpusEncoder};
 pub use fec_node::OpusFecDecodeNode;
 
-use std::fmt;
+use crate::display::{List, Ms, MsList};
 
 /// The `opus` crate this module wraps (libopus bindings), re-exported for settings not
 /// wrapped here and for like-for-like comparisons (`benches/opus.rs`).
@@ -186,49 +186,6 @@ pub enum OpusError {
 impl From<opus::Error> for OpusError {
     fn from(e: opus::Error) -> Self {
         OpusError::Libopus { function: e.function(), description: e.description() }
-    }
-}
-
-/// Formats a list as `a, b, c`.
-struct List<'a, T>(&'a [T]);
-
-impl<T: fmt::Display> fmt::Display for List<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, x) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
-            }
-            write!(f, "{x}")?;
-        }
-        Ok(())
-    }
-}
-
-/// Formats microseconds as milliseconds (`2.5`, `20`).
-struct Ms(u32);
-
-impl fmt::Display for Ms {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 % 1000 == 0 {
-            write!(f, "{}", self.0 / 1000)
-        } else {
-            write!(f, "{}", f64::from(self.0) / 1000.0)
-        }
-    }
-}
-
-/// Formats a list of microsecond values as milliseconds.
-struct MsList<'a>(&'a [u32]);
-
-impl fmt::Display for MsList<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, &x) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
-            }
-            write!(f, "{}", Ms(x))?;
-        }
-        Ok(())
     }
 }
 
