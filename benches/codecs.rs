@@ -20,8 +20,11 @@ fn speech(rate: u32) -> Vec<f32> {
     }
 }
 
-fn cases() -> Vec<(String, Box<dyn Encoder>, Box<dyn Decoder>)> {
-    let mut v: Vec<(String, Box<dyn Encoder>, Box<dyn Decoder>)> = Vec::new();
+/// A named encoder/decoder pair.
+type Case = (String, Box<dyn Encoder>, Box<dyn Decoder>);
+
+fn cases() -> Vec<Case> {
+    let mut v: Vec<Case> = Vec::new();
     for (name, id, rate) in [
         ("pcmu_8k", CodecId::Pcmu, 8000),
         ("pcma_8k", CodecId::Pcma, 8000),
