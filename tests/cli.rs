@@ -1,34 +1,9 @@
 //! The `rvoip-media` binary end to end: outputs checked against independent references.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+#[path = "support/cli.rs"]
+mod cli_support;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_rvoip-media"))
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("rvoip-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn write_i16(path: &Path, rate: u32, x: &[i16]) {
-    let spec =
-        hound::WavSpec { channels: 1, sample_rate: rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for &s in x {
-        w.write_sample(s).unwrap();
-    }
-    w.finalize().unwrap();
-}
-
-fn read_i16(path: &Path) -> (u32, Vec<i16>) {
-    let mut r = hound::WavReader::open(path).unwrap();
-    let rate = r.spec().sample_rate;
-    (rate, r.samples::<i16>().map(Result::unwrap).collect())
-}
+use cli_support::{bin, read_i16, tmp, write_i16};
 
 /// Deterministic loud test signal (xorshift), so sums clip often.
 fn signal(n: usize, seed: u64) -> Vec<i16> {

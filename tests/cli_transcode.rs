@@ -1,43 +1,28 @@
 //! `rvoip-media transcode` with the codec model: G.711 at several ptimes, G.729 A and A+B
 //! payload files against the committed bcg729 vectors (nodes/tests/data/g729), errors.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+#[path = "support/cli.rs"]
+mod cli_support;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_rvoip-media"))
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("rvoip-cli-transcode-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn write_i16(path: &Path, rate: u32, x: &[i16]) {
-    let spec =
-        hound::WavSpec { channels: 1, sample_rate: rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for &s in x {
-        w.write_sample(s).unwrap();
-    }
-    w.finalize().unwrap();
-}
-
-fn read_i16(path: &Path) -> (u32, Vec<i16>) {
-    let mut r = hound::WavReader::open(path).unwrap();
-    let rate = r.spec().sample_rate;
-    (rate, r.samples::<i16>().map(Result::unwrap).collect())
-}
+use cli_support::{bin, read_i16, tmp, write_i16};
+use std::path::Path;
+use std::process::Output;
 
 fn data(rel: &str) -> Vec<u8> {
     std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("nodes/tests/data").join(rel)).unwrap()
 }
 
+/// Runs `transcode` on `x` (an 8 kHz file); on failure the decoded audio and payload are
+/// empty.
 fn transcode(d: &Path, x: &[i16], args: &[&str]) -> (Output, Vec<i16>, Vec<u8>) {
+    transcode_at(d, 8000, x, args)
+}
+
+/// Runs `transcode` on `x` written at `rate`; on failure the decoded audio and payload are
+/// empty.
+fn transcode_at(d: &Path, rate: u32, x: &[i16], args: &[&str]) -> (Output, Vec<i16>, Vec<u8>) {
     let input = d.join("in.wav");
-    write_i16(&input, 8000, x);
+    write_i16(&input, rate, x);
     let o = bin()
         .arg("transcode")
         .args(args)
@@ -52,9 +37,16 @@ fn transcode(d: &Path, x: &[i16], args: &[&str]) -> (Output, Vec<i16>, Vec<u8>) 
     if !o.status.success() {
         return (o, Vec::new(), Vec::new());
     }
-    let (rate, y) = read_i16(&d.join("o.wav"));
-    assert_eq!(rate, 8000);
+    let (r, y) = read_i16(&d.join("o.wav"));
+    assert_eq!(r, rate, "output at the input's rate");
     (o, y, std::fs::read(d.join("p.bin")).unwrap())
+}
+
+/// [`transcode_at`] that must succeed.
+fn transcode_ok(d: &Path, rate: u32, x: &[i16], args: &[&str]) -> (Output, Vec<i16>, Vec<u8>) {
+    let r = transcode_at(d, rate, x, args);
+    assert!(r.0.status.success(), "{}", String::from_utf8_lossy(&r.0.stderr));
+    r
 }
 
 /// The 4 s speech slice of the G.729 vectors.
@@ -260,26 +252,6 @@ fn loss_outside_0_to_100_is_refused() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("--loss 120"));
 }
 
-fn transcode_at(d: &Path, rate: u32, x: &[i16], args: &[&str]) -> (Output, Vec<i16>, Vec<u8>) {
-    let input = d.join("in.wav");
-    write_i16(&input, rate, x);
-    let o = bin()
-        .arg("transcode")
-        .args(args)
-        .arg("--in")
-        .arg(&input)
-        .arg("--out")
-        .arg(d.join("o.wav"))
-        .arg("--payload-out")
-        .arg(d.join("p.bin"))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let (r, y) = read_i16(&d.join("o.wav"));
-    assert_eq!(r, rate);
-    (o, y, std::fs::read(d.join("p.bin")).unwrap())
-}
-
 fn speech16k(seconds: usize) -> Vec<i16> {
     let mut r =
         hound::WavReader::open(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/speech_en_16k.wav")).unwrap();
@@ -308,7 +280,7 @@ fn snr_at(x: &[i16], y: &[i16]) -> f64 {
 #[test]
 fn opus_records_alignment_and_fec_under_loss() {
     let x = speech16k(4);
-    let (_, clean, payload) = transcode_at(&tmp("opus0"), 16_000, &x, &["--codec", "opus", "--bitrate", "24000"]);
+    let (_, clean, payload) = transcode_ok(&tmp("opus0"), 16_000, &x, &["--codec", "opus", "--bitrate", "24000"]);
     assert_eq!(clean.len(), x.len());
     // Records: u16 length + bytes, one per 20 ms window.
     let (mut pos, mut records) = (0, 0);
@@ -326,7 +298,7 @@ fn opus_records_alignment_and_fec_under_loss() {
         if fec {
             args.push("--fec");
         }
-        let (o, y, _) = transcode_at(&tmp(if fec { "opusfec" } else { "opusnofec" }), 16_000, &x, &args);
+        let (o, y, _) = transcode_ok(&tmp(if fec { "opusfec" } else { "opusnofec" }), 16_000, &x, &args);
         assert!(String::from_utf8_lossy(&o.stderr).contains("packets dropped"));
         snr_db(&x, &y)
     };
@@ -351,7 +323,7 @@ fn opus_only_flags_and_rate_conversion() {
     // G.722 from an 8 kHz file: resampled to 16 kHz and back, same length and rate, and the
     // speech survives (a broken rate conversion scores near 0 dB or below).
     let x8: Vec<i16> = speech()[..8000].to_vec();
-    let (_, y, p) = transcode_at(&tmp("g722at16"), 8000, &x8, &["--codec", "g722", "--rate", "16000"]);
+    let (_, y, p) = transcode_ok(&tmp("g722at16"), 8000, &x8, &["--codec", "g722", "--rate", "16000"]);
     assert_eq!((y.len(), p.len()), (8000, 8000));
     assert!(snr_db(&x8, &y) > 8.0, "{:.1} dB", snr_db(&x8, &y));
 }
