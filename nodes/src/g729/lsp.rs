@@ -51,11 +51,13 @@ pub(crate) fn codeword_to_qlsf(
         }
         cw[i] = pshr(acc, 15) as i16;
     }
-    stabilise_qlsf(cw);
+    stabilise_qlsf(cw, 0);
 }
 
-/// Sorts the LSF and enforces the bounds and minimum distance of 3.2.4.
-pub(crate) fn stabilise_qlsf(q: &mut [i16; LP_ORDER]) {
+/// Sorts the LSF and enforces the bounds and minimum distance of 3.2.4. The lower bound is
+/// applied to coefficient `low` — 0 per the standard (decoder path); the reference encoder
+/// applies it to coefficient 1, and bit-exactness keeps that (see `finish_quantisation`).
+pub(crate) fn stabilise_qlsf(q: &mut [i16; LP_ORDER], low: usize) {
     // insertion sort, as the order of equal elements does not matter for i16 values
     for i in 1..LP_ORDER {
         let v = q[i];
@@ -66,8 +68,8 @@ pub(crate) fn stabilise_qlsf(q: &mut [i16; LP_ORDER]) {
         }
         q[j] = v;
     }
-    if q[0] < QLSF_MIN {
-        q[0] = QLSF_MIN;
+    if q[low] < QLSF_MIN {
+        q[low] = QLSF_MIN;
     }
     for i in 0..LP_ORDER - 1 {
         if sub16(q[i + 1] as i32, q[i] as i32) < MIN_QLSF_DISTANCE {
@@ -358,27 +360,8 @@ fn finish_quantisation(
     }
     mem.copy_within(0..MA_ORDER - 1, 1);
     mem[0] = out;
-    // sort and bound; note the low bound applies to the second coefficient, as in the reference
-    for i in 1..LP_ORDER {
-        let v = q[i];
-        let mut j = i;
-        while j > 0 && q[j - 1] > v {
-            q[j] = q[j - 1];
-            j -= 1;
-        }
-        q[j] = v;
-    }
-    if q[1] < QLSF_MIN {
-        q[1] = QLSF_MIN;
-    }
-    for i in 0..LP_ORDER - 1 {
-        if sub16(q[i + 1] as i32, q[i] as i32) < MIN_QLSF_DISTANCE {
-            q[i + 1] = (q[i] as i32 + MIN_QLSF_DISTANCE) as i16;
-        }
-    }
-    if q[LP_ORDER - 1] > QLSF_MAX {
-        q[LP_ORDER - 1] = QLSF_MAX;
-    }
+    // Sort and bound; the low bound applies to the second coefficient, as in the reference.
+    stabilise_qlsf(&mut q, 1);
     qlsf_to_qlsp(&q, qlsp);
 }
 
