@@ -123,141 +123,95 @@ impl CycleWindow {
     }
 }
 
-/// One worker's statistics.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct WorkerStats {
-    /// Cycles run.
-    pub cycles: u64,
-    /// Duration of the last cycle (commands + all partitions), ns.
-    pub last_ns: u64,
-    /// Longest cycle since start, ns.
-    pub max_ns: u64,
-    /// Median cycle time over the last one to two seconds, ns.
-    pub p50_ns: u64,
-    /// 99th percentile cycle time over the last one to two seconds, ns.
-    pub p99_ns: u64,
-    /// Cycles that finished after their deadline (the next cycle's start).
-    pub deadline_misses: u64,
-    /// Commands applied.
-    pub commands: u64,
-    /// Partitions currently placed on this worker.
-    pub partitions: u64,
-    /// Frames and packets dropped on this worker (full output ring, exhausted pool), summed
-    /// over its partitions, removed ones included.
-    pub drops: u64,
-    /// Cycles in which an audio input had no frame (silence was used), summed likewise.
-    pub underruns: u64,
-    /// Bad-input events reported by nodes or endpoints, summed likewise.
-    pub errors: u64,
-    /// Partitions stopped because a node panicked.
-    pub faults: u64,
-}
-
-impl WorkerStats {
-    pub(crate) const WORDS: usize = 12;
-
-    pub(crate) fn to_words(self) -> [u64; Self::WORDS] {
-        [
-            self.cycles,
-            self.last_ns,
-            self.max_ns,
-            self.p50_ns,
-            self.p99_ns,
-            self.deadline_misses,
-            self.commands,
-            self.partitions,
-            self.drops,
-            self.underruns,
-            self.errors,
-            self.faults,
-        ]
-    }
-
-    pub(crate) fn from_words(w: [u64; Self::WORDS]) -> Self {
-        WorkerStats {
-            cycles: w[0],
-            last_ns: w[1],
-            max_ns: w[2],
-            p50_ns: w[3],
-            p99_ns: w[4],
-            deadline_misses: w[5],
-            commands: w[6],
-            partitions: w[7],
-            drops: w[8],
-            underruns: w[9],
-            errors: w[10],
-            faults: w[11],
+/// Defines a statistics struct of `u64` fields together with its conversion to and from
+/// the flat word array a [`SeqLock`] publishes, so the field order is written once.
+macro_rules! published_stats {
+    ($(#[$m:meta])* pub struct $name:ident { $($(#[$fm:meta])* pub $f:ident: u64,)* }) => {
+        $(#[$m])*
+        pub struct $name {
+            $($(#[$fm])* pub $f: u64,)*
         }
+
+        impl $name {
+            pub(crate) const WORDS: usize = [$(stringify!($f)),*].len();
+
+            pub(crate) fn to_words(self) -> [u64; Self::WORDS] {
+                [$(self.$f),*]
+            }
+
+            pub(crate) fn from_words(w: [u64; Self::WORDS]) -> Self {
+                let mut words = w.into_iter();
+                $name { $($f: words.next().unwrap_or(0),)* }
+            }
+        }
+    };
+}
+
+published_stats! {
+    /// One worker's statistics.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct WorkerStats {
+        /// Cycles run.
+        pub cycles: u64,
+        /// Duration of the last cycle (commands + all partitions), ns.
+        pub last_ns: u64,
+        /// Longest cycle since start, ns.
+        pub max_ns: u64,
+        /// Median cycle time over the last one to two seconds, ns.
+        pub p50_ns: u64,
+        /// 99th percentile cycle time over the last one to two seconds, ns.
+        pub p99_ns: u64,
+        /// Cycles that finished after their deadline (the next cycle's start).
+        pub deadline_misses: u64,
+        /// Commands applied.
+        pub commands: u64,
+        /// Partitions currently placed on this worker.
+        pub partitions: u64,
+        /// Frames and packets dropped on this worker (full output ring, exhausted pool), summed
+        /// over its partitions, removed ones included.
+        pub drops: u64,
+        /// Cycles in which an audio input had no frame (silence was used), summed likewise.
+        pub underruns: u64,
+        /// Bad-input events reported by nodes or endpoints, summed likewise.
+        pub errors: u64,
+        /// Partitions stopped because a node panicked.
+        pub faults: u64,
     }
 }
 
-/// One partition's statistics.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct PartitionStats {
-    /// Cycles run (with the current or earlier plans).
-    pub cycles: u64,
-    /// Time of the last cycle (input copy, plan, output copy), ns.
-    pub last_ns: u64,
-    /// Longest cycle, ns.
-    pub max_ns: u64,
-    /// Median cycle time over the last one to two seconds, ns (refreshed every 32 cycles).
-    pub p50_ns: u64,
-    /// 99th percentile cycle time over the last one to two seconds, ns (refreshed every 32
-    /// cycles).
-    pub p99_ns: u64,
-    /// Cycles in which this partition finished after its worker's deadline.
-    pub deadline_misses: u64,
-    /// Cycles in which an audio input ring was empty (silence was used instead).
-    pub underruns: u64,
-    /// Frames or packets dropped because an output ring was full.
-    pub ring_full_drops: u64,
-    /// Outputs dropped because the frame or packet pool was exhausted.
-    pub pool_exhausted_drops: u64,
-    /// Bad-input events (node reports, input frames of the wrong length).
-    pub errors: u64,
-    /// Plans swapped in while running.
-    pub plan_swaps: u64,
-    /// 1 when a node panicked and the partition was stopped.
-    pub faulted: u64,
+published_stats! {
+    /// One partition's statistics.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct PartitionStats {
+        /// Cycles run (with the current or earlier plans).
+        pub cycles: u64,
+        /// Time of the last cycle (input copy, plan, output copy), ns.
+        pub last_ns: u64,
+        /// Longest cycle, ns.
+        pub max_ns: u64,
+        /// Median cycle time over the last one to two seconds, ns (refreshed every 32 cycles).
+        pub p50_ns: u64,
+        /// 99th percentile cycle time over the last one to two seconds, ns (refreshed every 32
+        /// cycles).
+        pub p99_ns: u64,
+        /// Cycles in which this partition finished after its worker's deadline.
+        pub deadline_misses: u64,
+        /// Cycles in which an audio input ring was empty (silence was used instead).
+        pub underruns: u64,
+        /// Frames or packets dropped because an output ring was full.
+        pub ring_full_drops: u64,
+        /// Outputs dropped because the frame or packet pool was exhausted.
+        pub pool_exhausted_drops: u64,
+        /// Bad-input events (node reports, input frames of the wrong length).
+        pub errors: u64,
+        /// Plans swapped in while running.
+        pub plan_swaps: u64,
+        /// 1 when a node panicked and the partition was stopped.
+        pub faulted: u64,
+    }
 }
 
 impl PartitionStats {
-    pub(crate) const WORDS: usize = 12;
-
-    pub(crate) fn to_words(self) -> [u64; Self::WORDS] {
-        [
-            self.cycles,
-            self.last_ns,
-            self.max_ns,
-            self.p50_ns,
-            self.p99_ns,
-            self.deadline_misses,
-            self.underruns,
-            self.ring_full_drops,
-            self.pool_exhausted_drops,
-            self.errors,
-            self.plan_swaps,
-            self.faulted,
-        ]
-    }
-
-    pub(crate) fn from_words(w: [u64; Self::WORDS]) -> Self {
-        PartitionStats {
-            cycles: w[0],
-            last_ns: w[1],
-            max_ns: w[2],
-            p50_ns: w[3],
-            p99_ns: w[4],
-            deadline_misses: w[5],
-            underruns: w[6],
-            ring_full_drops: w[7],
-            pool_exhausted_drops: w[8],
-            errors: w[9],
-            plan_swaps: w[10],
-            faulted: w[11],
-        }
-    }
-
     /// Drops of every kind.
     pub fn drops(&self) -> u64 {
         self.ring_full_drops + self.pool_exhausted_drops
