@@ -20,8 +20,9 @@ pub struct Args {
     /// Input (near-end microphone) WAV: mono, 16-bit PCM or 32-bit float, any rate.
     #[arg(long)]
     mic: PathBuf,
-    /// Far-end (loudspeaker) WAV for the echo canceller: mono, same rate as --mic. A shorter
-    /// far end is padded with silence, a longer one is cut to the microphone's length.
+    /// Far-end (loudspeaker) WAV for the echo canceller: mono, any supported rate (resampled
+    /// to the microphone's rate, time-aligned). A shorter far end is padded with silence, a
+    /// longer one is cut to the microphone's length.
     #[arg(long)]
     far: Option<PathBuf>,
     /// Output WAV (same rate and sample format as the input).
@@ -66,18 +67,7 @@ pub fn run(a: Args) -> Result<(), CliError> {
         return Err(CliError::Usage("voice processing needs a mono --mic".into()));
     }
     let far = match (&a.far, a.aec) {
-        (Some(p), true) => {
-            let f = wavio::read(p)?;
-            if f.format != wav.format {
-                return Err(CliError::Usage(format!(
-                    "--far is {} but --mic is {}; resample the far end to the microphone's format first",
-                    f.format, wav.format
-                )));
-            }
-            let mut s = f.samples;
-            s.resize(wav.samples.len(), 0.0);
-            Some(s)
-        }
+        (Some(p), true) => Some(read_far(p, &wav)?),
         (None, true) => return Err(CliError::Usage("--aec needs --far".into())),
         _ => None,
     };
@@ -136,6 +126,27 @@ pub fn run(a: Args) -> Result<(), CliError> {
     let mut y = y[start..].to_vec();
     y.resize(wav.samples.len(), 0.0);
     finish(&a, &wav, y, run.proc_seconds, run.stats.errors)
+}
+
+/// Reads the far-end file and brings it to the microphone's rate and length. The whole-file
+/// resampler compensates its own filter delay, so the echo canceller sees the far end at the
+/// time it was played.
+fn read_far(path: &std::path::Path, mic: &wavio::WavData) -> Result<Vec<f32>, CliError> {
+    let f = wavio::read(path)?;
+    if f.format.channels != 1 {
+        return Err(CliError::Usage(format!("--far is {}; the echo canceller needs a mono far end", f.format)));
+    }
+    let (far_rate, mic_rate) = (f.format.rate, mic.format.rate);
+    let mut s = if far_rate == mic_rate {
+        f.samples
+    } else {
+        eprintln!("rvoip-media: resampling --far from {far_rate} Hz to the microphone's {mic_rate} Hz");
+        rvoip_media_nodes::resample::resample_whole(&f.samples, far_rate, mic_rate, 1).map_err(|e| {
+            CliError::Usage(format!("--far at {far_rate} Hz cannot be resampled to --mic's {mic_rate} Hz: {e}"))
+        })?
+    };
+    s.resize(mic.samples.len(), 0.0);
+    Ok(s)
 }
 
 /// Runs the VAD over the processed stream (timed with the processing), writes the CSV and

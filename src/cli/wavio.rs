@@ -16,7 +16,8 @@ pub struct WavData {
     pub samples: Vec<f32>,
 }
 
-/// Reads `path`; unsupported formats are an error naming the format.
+/// Reads `path`; unsupported formats are an error naming the format. NaN, ±Inf and absurd
+/// samples of a float file are replaced by zeros (counted, and reported on stderr).
 pub fn read(path: &Path) -> Result<WavData, CliError> {
     let wav_err =
         |e: rvoip_media_nodes::WavError| CliError::Wav { path: path.display().to_string(), detail: e.to_string() };
@@ -29,6 +30,13 @@ pub fn read(path: &Path) -> Result<WavData, CliError> {
     } else {
         WavSampleFormat::Int16
     };
+    if src.sanitized() > 0 {
+        eprintln!(
+            "rvoip-media: {}: {} non-finite or out-of-range samples replaced by 0",
+            path.display(),
+            src.sanitized()
+        );
+    }
     Ok(WavData { format: src.format(), sample_format, samples: src.samples().to_vec() })
 }
 
