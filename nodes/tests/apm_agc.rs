@@ -62,6 +62,41 @@ fn level_jumps_are_followed() {
 }
 
 #[test]
+fn pauses_filled_with_breath_and_room_noise_do_not_pump_the_gain() {
+    // Loud speech (−10 dBFS active) with two 2 s pauses holding unvoiced noise 28 dB below
+    // the speech: a level-following AGC that trusts every frame above its noise floor raises
+    // the gain through the pause and blasts the next words.
+    let rate = 16000usize;
+    let src = set_active(&speech(16000)[..rate * 24], 16000, -10.0);
+    let mut n = Noise::new(41);
+    let mut x = src.clone();
+    for start in [8 * rate, 16 * rate] {
+        let hiss = n.pink(2 * rate);
+        for (v, h) in x[start..start + 2 * rate].iter_mut().zip(&hiss) {
+            *v = 10f32.powf(-38.0 / 20.0) * h;
+        }
+    }
+    let mut a = Agc::new(AdvancedAgcConfig::new(16000)).unwrap();
+    let mut y = x.clone();
+    let mut gain_in_pause = f32::MIN;
+    for (i, c) in y.chunks_exact_mut(rate / 100).enumerate() {
+        a.process_frame(c, None);
+        let t = i * rate / 100;
+        if (8 * rate..10 * rate).contains(&t) || (16 * rate..18 * rate).contains(&t) {
+            gain_in_pause = gain_in_pause.max(a.gain_db());
+        }
+    }
+    // The gain needed for speech is about −13 dB; it may drift a little in a pause, not climb.
+    println!("largest gain in the pauses {gain_in_pause:.1} dB");
+    assert!(gain_in_pause < -8.0, "gain rose to {gain_in_pause:.1} dB in a pause");
+    // The second after each pause is at the target, not far above it.
+    for start in [10 * rate, 18 * rate] {
+        let l = integrated_loudness(&y[start..start + 2 * rate], 16000).unwrap();
+        assert!(l < -20.0, "speech after a pause at {l:.1} LUFS");
+    }
+}
+
+#[test]
 fn full_scale_square_wave_never_exceeds_the_ceiling() {
     for (la, multiband) in [(0.0, false), (5.0, false), (8.0, true)] {
         let mut cfg = AdvancedAgcConfig::new(16000).with_limiter(la, -1.0);

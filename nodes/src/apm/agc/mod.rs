@@ -4,7 +4,10 @@
 //!
 //! Level estimation: each 10 ms frame's K-weighted power is gated (above −70 LUFS, above the
 //! tracked noise floor + 6 dB, within 25 dB of the current speech estimate, and, when the
-//! caller passes one, by a VAD decision). Gated frames update a long-term (≈1 s) and a
+//! caller passes one, by a VAD decision); without a caller's VAD, frames more than 10 dB
+//! below the speech estimate count only within 300 ms of a loud frame or when [`Voicing`]
+//! finds a pitch period in them, so breath and room sound in pauses do not pull the
+//! estimate down and pump the gain up. Gated frames update a long-term (≈1 s) and a
 //! short-term (≈0.2 s) power average; when the two disagree by more than 5 dB for 60 ms the
 //! long-term estimate follows the short-term one for the next 0.6 s of speech, so level steps are followed within about
 //! half a second without pumping on syllables. The gain moves toward
@@ -27,9 +30,11 @@
 
 mod crossover;
 mod limiter;
+mod voicing;
 
 pub use crossover::Crossover3;
 pub use limiter::Limiter;
+pub use voicing::Voicing;
 
 use super::loudness::{loudness_of_power, KWeighting};
 use super::{check_rate, ApmError};
@@ -138,6 +143,9 @@ pub struct Agc {
     bands: Option<(Crossover3, [Limiter; 3])>,
     a_long: f64,
     a_short: f64,
+    voicing: Voicing,
+    /// Frames since the last loud or voiced frame.
+    since_voiced: u32,
 }
 
 impl Agc {
@@ -145,6 +153,13 @@ impl Agc {
     pub const PARAM_TARGET_LUFS: u32 = 0;
     /// Parameter id of the maximum gain, dB.
     pub const PARAM_MAX_GAIN_DB: u32 = 1;
+
+    /// Frames this far below the speech estimate need to be voiced to update it, dB.
+    const VOICED_BELOW_DB: f32 = 10.0;
+    /// Periodicity from which a frame counts as voiced.
+    const VOICED_PERIODICITY: f32 = 0.5;
+    /// Frames after the last loud or voiced frame from which a pause is assumed.
+    const PAUSE_FRAMES: u32 = 30;
 
     /// A controller; fails on out-of-range settings.
     pub fn new(cfg: AdvancedAgcConfig) -> Result<Self, ApmError> {
@@ -169,6 +184,8 @@ impl Agc {
             bands,
             a_long: (-0.01f64 / 1.0).exp(),
             a_short: (-0.01f64 / 0.2).exp(),
+            voicing: Voicing::new(cfg.sample_rate),
+            since_voiced: 0,
         })
     }
 
@@ -211,31 +228,34 @@ impl Agc {
         let l = loudness_of_power(e) as f32;
         // Noise floor: fast down, slow up (≈ 3 dB/s).
         self.floor_db = if l < self.floor_db { l } else { (self.floor_db + 0.03).min(l) };
+        self.voicing.push(frame);
         let est = self.speech_loudness();
-        let gated = l > -70.0 && l > self.floor_db + 6.0 && (self.count < 20 || l > est - 25.0) && vad.unwrap_or(true);
+        let mut gated =
+            l > -70.0 && l > self.floor_db + 6.0 && (self.count < 20 || l > est - 25.0) && vad.unwrap_or(true);
+        // Much quieter than the speech estimate: a level drop of the talker, or breath and
+        // room sound in a pause? Without a caller's VAD, such frames that are not voiced are
+        // "weak": within 300 ms of a loud or voiced frame they still enter the long-term
+        // average (weak consonants and syllable tails belong to the speech level, as in
+        // BS.1770) but never start a level step; later (a pause) they are ignored. Only voiced
+        // frames can pull the estimate down by a step, so pauses do not pump the gain up.
+        let mut weak = false;
+        if gated && vad.is_none() && self.count >= 20 {
+            if l >= est - Self::VOICED_BELOW_DB || self.voicing.periodicity() >= Self::VOICED_PERIODICITY {
+                self.since_voiced = 0;
+            } else {
+                weak = true;
+                gated = self.since_voiced < Self::PAUSE_FRAMES;
+            }
+        }
+        self.since_voiced = self.since_voiced.saturating_add(1);
         if gated {
             self.count = self.count.saturating_add(1);
             let a_l = self.a_long.min(1.0 - 1.0 / f64::from(self.count));
             let a_s = self.a_short.min(1.0 - 1.0 / f64::from(self.count));
             self.long_pow = a_l * self.long_pow + (1.0 - a_l) * e;
-            self.short_pow = a_s * self.short_pow + (1.0 - a_s) * e;
-            if self.fast > 0 {
-                // Following a level step: the long-term estimate rides on the short-term one
-                // until the short-term average has settled.
-                self.long_pow = self.short_pow;
-                self.fast -= 1;
-            } else {
-                let d = 10.0 * (self.short_pow / self.long_pow.max(1e-30)).log10();
-                if d.abs() > 5.0 {
-                    self.disagree += 1;
-                    if self.disagree >= 6 {
-                        self.long_pow = self.short_pow;
-                        self.disagree = 0;
-                        self.fast = 60;
-                    }
-                } else {
-                    self.disagree = 0;
-                }
+            if !weak {
+                self.short_pow = a_s * self.short_pow + (1.0 - a_s) * e;
+                self.follow_steps();
             }
         }
         let desired = if self.count == 0 {
@@ -264,6 +284,29 @@ impl Agc {
         ok
     }
 
+    /// Level-step detection on the short-term average: after 60 ms of more than 5 dB
+    /// disagreement the long-term estimate rides on the short-term one for 0.6 s of speech.
+    fn follow_steps(&mut self) {
+        if self.fast > 0 {
+            // Following a level step: the long-term estimate rides on the short-term one
+            // until the short-term average has settled.
+            self.long_pow = self.short_pow;
+            self.fast -= 1;
+        } else {
+            let d = 10.0 * (self.short_pow / self.long_pow.max(1e-30)).log10();
+            if d.abs() > 5.0 {
+                self.disagree += 1;
+                if self.disagree >= 6 {
+                    self.long_pow = self.short_pow;
+                    self.disagree = 0;
+                    self.fast = 60;
+                }
+            } else {
+                self.disagree = 0;
+            }
+        }
+    }
+
     /// Forgets all state (gain back to 0 dB).
     pub fn reset(&mut self) {
         self.k.reset();
@@ -276,6 +319,8 @@ impl Agc {
         self.gain_db = 0.0;
         self.gain_lin = 1.0;
         self.limiter.reset();
+        self.voicing.reset();
+        self.since_voiced = 0;
         if let Some((x, l)) = self.bands.as_mut() {
             x.reset();
             l.iter_mut().for_each(Limiter::reset);
