@@ -1,4 +1,6 @@
-//! VAD: F1 against energy labels of the clean speech, false alarms on noise, robustness.
+//! VAD: F1 against energy labels of the clean speech, synthetic voiced syllables in noise
+//! (recall, false alarms, onset latency, hangover length), stationary-noise rejection, every
+//! rate, non-finite input.
 
 mod apm_common;
 
@@ -115,6 +117,16 @@ fn node_reports_non_finite_input_and_outputs_controls() {
 #[test]
 fn bad_configs_are_refused() {
     assert!(Vad::new(AdvancedVadConfig::new(44_123)).is_err());
+    assert!(Vad::new(AdvancedVadConfig::new(44_100)).is_ok());
+    // Extreme but valid bands work (the analysis widens a band narrower than 16 bins).
+    let (x, _) = voiced(16000, 2.0, 250, 250);
+    for (lo, hi) in [(0.0, 250.0), (3500.0, 3750.0), (100.0, 8000.0)] {
+        let mut v = Vad::new(AdvancedVadConfig::new(16000).with_band(lo, hi)).unwrap();
+        for c in x.chunks_exact(160) {
+            let d = v.process_frame(c);
+            assert!((0.0..=1.0).contains(&d.probability) && d.features.llr.is_finite(), "{lo}-{hi} Hz: {d:?}");
+        }
+    }
     assert!(Vad::new(AdvancedVadConfig::new(0)).is_err());
     assert!(Vad::new(AdvancedVadConfig::new(16000).with_threshold(1.5)).is_err());
     assert!(Vad::new(AdvancedVadConfig::new(16000).with_band(3000.0, 3100.0)).is_err());
@@ -131,4 +143,237 @@ fn fast_ln_matches_ln() {
     assert_eq!(fast_ln(0.0), -87.3);
     assert_eq!(fast_ln(-1.0), -87.3);
     assert_eq!(fast_ln(f32::NAN), -87.3);
+}
+
+/// Synthetic voiced "syllables": a harmonic series (f0 gliding 120 → 170 Hz, harmonics up
+/// to 3.5 kHz with a 1/k roll-off shaped by formant-like peaks at 700 and 1200 Hz), on for
+/// `on_ms`, off for `off_ms`, with 10 ms raised-cosine edges, at −26 dBFS while on.
+/// Returns the signal and, per 10 ms frame, whether the syllable is on in that frame.
+fn voiced(rate: u32, secs: f32, on_ms: usize, off_ms: usize) -> (Vec<f32>, Vec<bool>) {
+    let n = (rate as f32 * secs) as usize;
+    let per = rate as usize / 1000;
+    let (on, period) = (on_ms * per, (on_ms + off_ms) * per);
+    let ramp = 10 * per;
+    let mut x = vec![0.0f32; n];
+    let mut phase = 0.0f64;
+    for (i, v) in x.iter_mut().enumerate() {
+        let t = i % period;
+        if t >= on {
+            continue;
+        }
+        let f0 = 120.0 + 50.0 * t as f64 / on as f64;
+        phase += 2.0 * std::f64::consts::PI * f0 / f64::from(rate);
+        let mut s = 0.0;
+        let mut k = 1;
+        while k as f64 * f0 < 3500.0 {
+            let f = k as f64 * f0;
+            let formant =
+                1.0 + 3.0 * (-((f - 700.0) / 200.0).powi(2)).exp() + 2.0 * (-((f - 1200.0) / 250.0).powi(2)).exp();
+            s += formant / k as f64 * (k as f64 * phase).sin();
+            k += 1;
+        }
+        let edge = (t.min(on - 1 - t) as f64 / ramp as f64).min(1.0);
+        *v = (s * (0.5 - 0.5 * (std::f64::consts::PI * edge).cos())) as f32;
+    }
+    let x = set_active(&x, rate, -26.0);
+    let hop = rate as usize / 100;
+    let mask = (0..n / hop).map(|k| (k * hop) % period < on).collect();
+    (x, mask)
+}
+
+fn add_noise(x: &[f32], noise: &[f32], snr_db: f64) -> Vec<f32> {
+    let g = 10f64.powf((-26.0 - snr_db) / 20.0) as f32;
+    x.iter().zip(noise).map(|(s, v)| s + g * v).collect()
+}
+
+/// Recall on syllable frames (the first frame of each syllable excluded: it may start
+/// anywhere in the frame) and false-alarm rate on gap frames more than 150 ms after a
+/// syllable (beyond any hangover), skipping the first 2 s (noise-floor start-up).
+fn recall_and_false_alarms(d: &[bool], mask: &[bool]) -> (f64, f64) {
+    let (mut hit, mut on, mut fa, mut off) = (0, 0, 0, 0);
+    let mut since_on = usize::MAX / 2;
+    for k in 200..d.len().min(mask.len()) {
+        if mask[k] {
+            since_on = 0;
+            if mask[k - 1] {
+                on += 1;
+                hit += usize::from(d[k]);
+            }
+        } else {
+            since_on += 1;
+            if since_on > 15 {
+                off += 1;
+                fa += usize::from(d[k]);
+            }
+        }
+    }
+    (hit as f64 / on.max(1) as f64, fa as f64 / off.max(1) as f64)
+}
+
+#[test]
+fn voiced_syllables_are_detected_in_noise() {
+    // (noise, SNR dB, least recall, most false alarms)
+    for (kind, snr, min_recall, max_fa) in
+        [("white", 10.0, 0.95, 0.02), ("pink", 10.0, 0.95, 0.02), ("pink", 0.0, 0.85, 0.05), ("brown", 5.0, 0.9, 0.05)]
+    {
+        let (x, mask) = voiced(16000, 20.0, 250, 350);
+        let mut g = Noise::new(11);
+        let n = match kind {
+            "white" => g.white(x.len()),
+            "pink" => g.pink(x.len()),
+            _ => brown(&mut g, x.len()),
+        };
+        let d = run(&add_noise(&x, &n, snr), 16000);
+        let (r, fa) = recall_and_false_alarms(&d, &mask);
+        println!("{kind} {snr} dB: recall {r:.3}, false alarms {fa:.3}");
+        assert!(r >= min_recall && fa <= max_fa, "{kind} {snr} dB: recall {r:.3}, false alarms {fa:.3}");
+    }
+}
+
+/// Brown (random-walk, leaky) noise at unit RMS.
+fn brown(g: &mut Noise, n: usize) -> Vec<f32> {
+    let mut s = 0.0f32;
+    let v: Vec<f32> = (0..n)
+        .map(|_| {
+            s = 0.995 * s + 0.1 * g.next();
+            s
+        })
+        .collect();
+    let r = apm_common::rms(&v);
+    v.iter().map(|x| x / r).collect()
+}
+
+#[test]
+fn stationary_noises_are_rejected() {
+    let mut g = Noise::new(5);
+    let n = 16000 * 12;
+    let hum: Vec<f32> = (0..n)
+        .map(|i| {
+            let t = i as f32 / 16000.0;
+            (1..8).map(|k| (2.0 * std::f32::consts::PI * 50.0 * k as f32 * t).sin() / k as f32).sum::<f32>()
+        })
+        .collect();
+    let pink = g.pink(n);
+    for (name, x) in [
+        ("brown", brown(&mut g, n)),
+        ("hum + pink", hum.iter().zip(&pink).map(|(h, p)| 0.02 * h + 0.01 * p).collect()),
+        ("loud white", g.white(n).iter().map(|v| 0.3 * v).collect()),
+    ] {
+        for rate_x in [16000u32, 48000] {
+            let x = if rate_x == 16000 { x.clone() } else { upsample(&x, 3) };
+            let d = run(&x, rate_x);
+            let fa = d[200..].iter().filter(|v| **v).count() as f64 / (d.len() - 200) as f64;
+            assert!(fa < 0.02, "{name} at {rate_x} Hz: false alarm rate {fa:.3}");
+        }
+    }
+}
+
+/// Index of the first frame at or after `from` that is speech.
+fn first_speech(d: &[bool], from: usize) -> Option<usize> {
+    (from..d.len()).find(|&k| d[k])
+}
+
+#[test]
+fn onset_latency_is_at_most_one_frame() {
+    for (kind, snr) in [("white", 20.0), ("pink", 10.0)] {
+        let (v, _) = voiced(16000, 0.5, 400, 100);
+        let mut x = vec![0.0f32; 16000 * 3];
+        x.extend_from_slice(&v);
+        let mut g = Noise::new(2);
+        let n = if kind == "white" { g.white(x.len()) } else { g.pink(x.len()) };
+        let d = run(&add_noise(&x, &n, snr), 16000);
+        let onset = 300;
+        assert!(d[200..onset].iter().all(|v| !v), "{kind}: false alarm before the onset");
+        let first = first_speech(&d, onset).expect("syllable detected");
+        println!("{kind} {snr} dB: onset latency {} frames", first - onset);
+        assert!(first - onset <= 1, "{kind} {snr} dB: onset latency {} frames", first - onset);
+    }
+}
+
+/// Frames marked speech by the hangover alone after the last frame whose probability is
+/// above the threshold, for a long syllable at `snr_db` followed by noise.
+fn hangover_after_offset(snr_db: f64, max_hang: u32) -> u32 {
+    let (v, _) = voiced(16000, 1.0, 1000, 0);
+    let mut x = vec![0.0f32; 16000 * 3];
+    x.extend_from_slice(&v);
+    x.extend(std::iter::repeat(0.0).take(16000));
+    let mut g = Noise::new(9);
+    let n = g.white(x.len());
+    let x = add_noise(&x, &n, snr_db);
+    let cfg = AdvancedVadConfig::new(16000).with_hangover_frames(max_hang);
+    let mut vad = Vad::new(cfg).unwrap();
+    let d: Vec<_> = x.chunks_exact(160).map(|c| vad.process_frame(c)).collect();
+    // The syllable ends at frame 400; the probability falls below the threshold within
+    // a few frames of it.
+    let last_above = (395..d.len()).find(|&k| d[k].probability <= cfg.threshold).unwrap() - 1;
+    assert!(last_above < 405, "offset at frame 400, probability fell at {last_above}");
+    d[last_above + 1..].iter().take_while(|r| r.is_speech && r.probability <= cfg.threshold).count() as u32
+}
+
+#[test]
+fn hangover_shortens_with_snr() {
+    // Low SNR: the full configured hangover; 40 dB: a fifth of it.
+    assert_eq!(hangover_after_offset(0.0, 10), 10);
+    assert_eq!(hangover_after_offset(0.0, 25), 25);
+    assert_eq!(hangover_after_offset(40.0, 10), 2);
+    assert_eq!(hangover_after_offset(40.0, 25), 5);
+    assert_eq!(hangover_after_offset(40.0, 0), 0);
+}
+
+#[test]
+fn a_click_gets_at_most_three_hangover_frames_per_detected_frame() {
+    let mut g = Noise::new(4);
+    let mut x: Vec<f32> = g.pink(16000 * 4).iter().map(|v| 0.001 * v).collect();
+    for (i, v) in x[16000 * 3..16000 * 3 + 80].iter_mut().enumerate() {
+        *v += 0.5 * g.next() * (-(i as f32) / 20.0).exp();
+    }
+    let mut vad = Vad::new(AdvancedVadConfig::new(16000).with_hangover_frames(30)).unwrap();
+    let d: Vec<_> = x.chunks_exact(160).map(|c| vad.process_frame(c)).collect();
+    let above = d.iter().filter(|r| r.probability > 0.5).count();
+    let speech = d.iter().filter(|r| r.is_speech).count();
+    assert!(speech - above <= 3 * above, "{above} frames above threshold, {speech} speech frames");
+    assert!(above <= 4, "{above} frames above threshold for one click");
+}
+
+#[test]
+fn non_finite_input_gives_defined_decisions_and_does_not_poison_state() {
+    let (v, mask) = voiced(16000, 6.0, 300, 300);
+    let mut g = Noise::new(6);
+    let n = g.white(v.len());
+    let x = add_noise(&v, &n, 10.0);
+    let mut vad = Vad::new(AdvancedVadConfig::new(16000)).unwrap();
+    for c in x[..16000 * 2].chunks_exact(160) {
+        vad.process_frame(c);
+    }
+    for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        for _ in 0..3 {
+            let r = vad.process_frame(&[bad; 160]);
+            assert!((0.0..=1.0).contains(&r.probability), "{bad}: {r:?}");
+            let f = r.features;
+            for v in
+                [f.energy_db, f.zcr, f.centroid_hz, f.rolloff_hz, f.flux, f.harmonicity, f.pitch_hz, f.llr, f.snr_db]
+            {
+                assert!(v.is_finite(), "{bad}: {f:?}");
+            }
+        }
+    }
+    let mut half = [0.0f32; 160];
+    half[..80].fill(f32::NAN);
+    assert!(vad.process_frame(&half).probability.is_finite());
+    let d: Vec<bool> = x[16000 * 2..].chunks_exact(160).map(|c| vad.process_frame(c).is_speech).collect();
+    let (r, fa) =
+        recall_and_false_alarms(&[vec![false; 200], d].concat(), &[vec![false; 200], mask[200..].to_vec()].concat());
+    assert!(r > 0.9 && fa < 0.05, "after non-finite input: recall {r:.3}, false alarms {fa:.3}");
+}
+
+#[test]
+fn every_rate_detects_voiced_syllables() {
+    for rate in [8000u32, 16000, 24000, 32000, 44100, 48000] {
+        let (x, mask) = voiced(rate, 10.0, 250, 350);
+        let mut g = Noise::new(3);
+        let n = g.pink(x.len());
+        let d = run(&add_noise(&x, &n, 10.0), rate);
+        let (r, fa) = recall_and_false_alarms(&d, &mask);
+        assert!(r >= 0.95 && fa <= 0.02, "{rate} Hz: recall {r:.3}, false alarms {fa:.3}");
+    }
 }

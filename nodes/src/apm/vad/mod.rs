@@ -1,0 +1,327 @@
+//! Voice activity detection from spectral features with an adaptive noise floor.
+//!
+//! Per 10 ms frame:
+//! 1. **Time domain** (input rate): sanitising (non-finite samples read as zero, ±4 clamp),
+//!    frame energy and zero-crossing rate.
+//! 2. **Decimation** (`decimate`) to an analysis rate of 8 kHz (for rates that are not a
+//!    multiple of 8 kHz: the lowest rate ≥ 8 kHz reachable by an integer factor dividing the
+//!    frame, e.g. 14.7 kHz for 44.1 kHz). Everything the detector looks at lies below 4 kHz,
+//!    so this halves (16 kHz) to sixths (48 kHz) the spectral work.
+//! 3. **One spectrum** (`spectrum`): a 256-point transform of the last 256 analysis
+//!    samples (32 ms at 8 kHz) under an asymmetric window that peaks 8 ms before the newest
+//!    sample, so onsets count in the frame they happen in. An MCRA noise floor per bin
+//!    (`noise_floor`) and one pass over the 100–3750 Hz band give the statistical-model
+//!    log-likelihood ratio (Sohn et al. 1999, decision-directed a-priori SNR), segmental SNR
+//!    and centroid; 16 sub-band energies give the spectral flux and locate the 85 % rolloff;
+//!    harmonicity and pitch come from a 128-point inverse transform of the posterior SNR
+//!    below 2 kHz (the autocorrelation of the noise-whitened signal) — no second full
+//!    transform.
+//! 4. **Decision** (`decision`): a logistic model of LLR, harmonicity and a running
+//!    background-LLR percentile gives the speech probability; a threshold and a hangover
+//!    that shortens as the long-term SNR rises (and never exceeds three times the burst it
+//!    follows) give the decision.
+//!
+//! The per-bin loops work in blocks of eight independent lanes and use a polynomial
+//! logarithm ([`fast_ln`]), so they vectorise; nothing allocates after [`Vad::new`]. At
+//! 16 kHz one frame costs about 1.0 µs on the development machine (criterion bench
+//! `apm_16k_10ms/vad`; 1.5 µs at 48 kHz), about 2.6 times less than the previous full-band
+//! version with a 512-point transform, a second 512-point inverse transform for the
+//! autocorrelation and the shared noise tracker.
+//!
+//! **How the constants were chosen.** The window, the harmonicity whitening, the logistic
+//! weights and the hangover rule were chosen on a development set generated for this
+//! purpose and not on any evaluation data: the bundled speech recordings (`speech_en_16k`
+//! first 30 s, `speech_en_8k`, MIT, Silero Team) and the Free Spoken Digit Dataset (CC BY-SA
+//! 4.0, speakers george / jackson / lucas) in synthetic white, pink, brown, 0.5 Hz-modulated
+//! pink, six-talker babble and keyboard-click noise at 0–30 dB SNR, labelled like the usual
+//! energy-based references (speech where a clean 10 ms frame is within 40 dB of the 99th
+//! percentile, gaps up to 50 ms closed, runs under 30 ms dropped). Mean F1 over those 30
+//! conditions rose from 0.866 to 0.888 with this design.
+//!
+//! [`Vad`] is a plain struct ([`Vad::process_frame`]) and a graph node: input `"in"` (mono
+//! audio), control outputs `"probability"` (of the last frame of the quantum) and `"speech"`
+//! (1 if any frame of the quantum is speech) — the mixer's per-quantum voice-activity control.
+//!
+//! ```
+//! use rvoip_media_nodes::apm::{AdvancedVadConfig, Vad};
+//! let mut vad = Vad::new(AdvancedVadConfig::new(16_000)).unwrap();
+//! let silence = [0.0f32; 160];
+//! for _ in 0..50 {
+//!     assert!(!vad.process_frame(&silence).is_speech);
+//! }
+//! ```
+
+mod decimate;
+mod decision;
+mod fastmath;
+mod noise_floor;
+mod spectrum;
+
+pub use fastmath::fast_ln;
+
+use super::{check_rate, ApmError};
+use decimate::Decimator;
+use decision::{Decider, Evidence};
+use rvoip_media_graph::{AudioFormat, NodeSpec, ParamError, ParamSpec, PortKind, PortSpec, ProcessIo, Processor};
+use spectrum::Analyzer;
+
+/// Configuration of [`Vad`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdvancedVadConfig {
+    /// Sample rate in Hz (8000, 16000, 32000 and 48000 are the main rates; any rate that
+    /// divides into 10 ms frames, 8 kHz to 192 kHz, works).
+    pub sample_rate: u32,
+    /// Probability above which a frame is speech (0..1).
+    pub threshold: f32,
+    /// Longest hangover: frames kept as speech after the probability falls below the
+    /// threshold (used in full at low SNR, shortened as the SNR rises).
+    pub hangover_frames: u32,
+    /// Lower edge of the analysis band, Hz.
+    pub band_low_hz: f32,
+    /// Upper edge of the analysis band, Hz (at most 3750: the analysis runs at about 8 kHz).
+    pub band_high_hz: f32,
+}
+
+impl AdvancedVadConfig {
+    /// Defaults for `sample_rate`: threshold 0.5, at most 10 frames (100 ms) hangover, band
+    /// 100–3750 Hz.
+    pub fn new(sample_rate: u32) -> Self {
+        AdvancedVadConfig { sample_rate, threshold: 0.5, hangover_frames: 10, band_low_hz: 100.0, band_high_hz: 3750.0 }
+    }
+    /// Sets the decision threshold.
+    pub fn with_threshold(mut self, t: f32) -> Self {
+        self.threshold = t;
+        self
+    }
+    /// Sets the longest hangover in 10 ms frames.
+    pub fn with_hangover_frames(mut self, n: u32) -> Self {
+        self.hangover_frames = n;
+        self
+    }
+    /// Sets the analysis band (the upper edge is limited to 3750 Hz).
+    pub fn with_band(mut self, low_hz: f32, high_hz: f32) -> Self {
+        self.band_low_hz = low_hz;
+        self.band_high_hz = high_hz;
+        self
+    }
+}
+
+/// Per-frame features.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct VadFeatures {
+    /// Frame RMS, dBFS.
+    pub energy_db: f32,
+    /// Zero crossings per sample.
+    pub zcr: f32,
+    /// Spectral centroid, Hz.
+    pub centroid_hz: f32,
+    /// 85 % spectral rolloff, Hz.
+    pub rolloff_hz: f32,
+    /// Positive spectral flux: mean dB increase over 16 sub-bands since the last frame.
+    pub flux: f32,
+    /// Peak normalised autocorrelation in the pitch range (0..1).
+    pub harmonicity: f32,
+    /// Pitch estimate, Hz (0 when unvoiced).
+    pub pitch_hz: f32,
+    /// Mean log-likelihood ratio over the band (nats).
+    pub llr: f32,
+    /// Segmental SNR over the band against the tracked noise floor, dB.
+    pub snr_db: f32,
+}
+
+/// One frame's result.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct VadDecision {
+    /// Speech probability (0..1).
+    pub probability: f32,
+    /// Decision after threshold and hangover.
+    pub is_speech: bool,
+    /// The features behind it.
+    pub features: VadFeatures,
+}
+
+/// Highest analysis frequency, Hz (the analysis runs at about 8 kHz).
+const BAND_TOP_HZ: f32 = 3750.0;
+
+/// The voice activity detector. See the [module docs](self).
+pub struct Vad {
+    cfg: AdvancedVadConfig,
+    hop: usize,
+    frame: Vec<f32>,
+    low: Vec<f32>,
+    prev_sample: f32,
+    decimator: Decimator,
+    analyzer: Analyzer,
+    decider: Decider,
+    last: VadDecision,
+}
+
+impl Vad {
+    /// Parameter id of the decision threshold (0..1).
+    pub const PARAM_THRESHOLD: u32 = 0;
+    /// Parameter id of the longest hangover in frames (0..100).
+    pub const PARAM_HANGOVER: u32 = 1;
+
+    /// A detector; fails on a rate that does not divide into 10 ms frames, a threshold
+    /// outside 0..1, a hangover above 100 frames or a band narrower than 200 Hz.
+    pub fn new(cfg: AdvancedVadConfig) -> Result<Self, ApmError> {
+        let hop = check_rate(cfg.sample_rate)?;
+        // Decimate by the largest factor that divides the frame and keeps the analysis
+        // rate at 8 kHz or above (exactly 8 kHz for multiples of 8 kHz).
+        let factor = (1..=hop).rev().find(|&d| hop % d == 0 && cfg.sample_rate as usize / d >= 8000).unwrap_or(1);
+        let analysis_rate = cfg.sample_rate as f32 / factor as f32;
+        if hop / factor > spectrum::N {
+            return Err(ApmError::Rate(cfg.sample_rate));
+        }
+        if !(0.0..=1.0).contains(&cfg.threshold) || cfg.hangover_frames > 100 {
+            return Err(ApmError::Config("VAD threshold must be in 0..1 and hangover ≤ 100 frames"));
+        }
+        let hi_hz = cfg.band_high_hz.min(BAND_TOP_HZ);
+        if !(cfg.band_low_hz.is_finite()
+            && hi_hz.is_finite()
+            && cfg.band_low_hz >= 0.0
+            && hi_hz > cfg.band_low_hz + 200.0)
+        {
+            return Err(ApmError::Config("VAD band must span at least 200 Hz below 3750 Hz"));
+        }
+        Ok(Vad {
+            cfg,
+            hop,
+            frame: vec![0.0; hop],
+            low: vec![0.0; hop / factor],
+            prev_sample: 0.0,
+            decimator: Decimator::new(factor, hop),
+            analyzer: Analyzer::new(analysis_rate, cfg.band_low_hz, hi_hz),
+            decider: Decider::new(),
+            last: VadDecision::default(),
+        })
+    }
+
+    /// Samples per frame (10 ms).
+    pub fn frame_len(&self) -> usize {
+        self.hop
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &AdvancedVadConfig {
+        &self.cfg
+    }
+
+    /// The last decision.
+    pub fn last(&self) -> VadDecision {
+        self.last
+    }
+
+    /// Analyses one 10 ms frame (`frame_len()` samples; shorter frames are zero-padded,
+    /// longer ones truncated, non-finite samples read as zero).
+    pub fn process_frame(&mut self, frame: &[f32]) -> VadDecision {
+        let h = self.hop;
+        // Sanitise (non-finite → 0, clamp) and sum the energy; then count sign changes.
+        // Both loops are branch-free.
+        let m = frame.len().min(h);
+        self.frame[..m].copy_from_slice(&frame[..m]);
+        self.frame[m..].fill(0.0);
+        let mut e = [0.0f32; 8];
+        let mut blocks = self.frame.chunks_exact_mut(8);
+        for b in &mut blocks {
+            for (v, acc) in b.iter_mut().zip(e.iter_mut()) {
+                let x = if v.is_finite() { v.clamp(-4.0, 4.0) } else { 0.0 };
+                *v = x;
+                *acc += x * x;
+            }
+        }
+        for v in blocks.into_remainder() {
+            let x = if v.is_finite() { v.clamp(-4.0, 4.0) } else { 0.0 };
+            *v = x;
+            e[0] += x * x;
+        }
+        let e: f32 = e.iter().sum();
+        let mut zc = u32::from((self.frame[0] >= 0.0) != (self.prev_sample >= 0.0));
+        for w in self.frame.windows(2) {
+            zc += u32::from((w[0] >= 0.0) != (w[1] >= 0.0));
+        }
+        self.prev_sample = self.frame[h - 1];
+        self.decimator.process(&self.frame, &mut self.low);
+        let s = self.analyzer.analyze(&self.low);
+        let energy_db = fastmath::fast_db(e / h as f32 + 1e-12);
+        let ev = Evidence {
+            llr: s.llr,
+            harmonicity: s.harmonicity,
+            centroid_hz: s.centroid_hz,
+            energy_db,
+            signal: s.signal,
+            noise: s.noise,
+        };
+        let (probability, is_speech) = self.decider.decide(&ev, self.cfg.threshold, self.cfg.hangover_frames);
+        let features = VadFeatures {
+            energy_db,
+            zcr: zc as f32 / h as f32,
+            centroid_hz: s.centroid_hz,
+            rolloff_hz: s.rolloff_hz,
+            flux: s.flux,
+            harmonicity: s.harmonicity,
+            pitch_hz: s.pitch_hz,
+            llr: s.llr,
+            snr_db: fastmath::fast_db((s.signal / s.noise.max(1e-20)).max(1e-6)),
+        };
+        self.last = VadDecision { probability, is_speech, features };
+        self.last
+    }
+
+    /// Forgets all state.
+    pub fn reset(&mut self) {
+        self.prev_sample = 0.0;
+        self.decimator.reset();
+        self.analyzer.reset();
+        self.decider.reset();
+        self.last = VadDecision::default();
+    }
+}
+
+impl Processor for Vad {
+    fn spec(&self) -> NodeSpec {
+        NodeSpec::new("vad")
+            .with_input(PortSpec::required("in", PortKind::Audio(AudioFormat::mono(self.cfg.sample_rate))))
+            .with_output(PortSpec::required("probability", PortKind::Control))
+            .with_output(PortSpec::required("speech", PortKind::Control))
+            .with_param(ParamSpec { id: Self::PARAM_THRESHOLD, name: "threshold", min: 0.0, max: 1.0, default: 0.5 })
+            .with_param(ParamSpec {
+                id: Self::PARAM_HANGOVER,
+                name: "hangover_frames",
+                min: 0.0,
+                max: 100.0,
+                default: 10.0,
+            })
+    }
+
+    fn process(&mut self, io: &mut ProcessIo<'_>) {
+        let x = io.audio_in(0);
+        if !x.iter().all(|v| v.is_finite()) {
+            io.report_error();
+        }
+        let mut d = self.last;
+        let mut any = false;
+        for c in x.chunks(self.hop) {
+            d = self.process_frame(c);
+            any |= d.is_speech;
+        }
+        io.set_control(0, d.probability);
+        io.set_control(1, if any { 1.0 } else { 0.0 });
+    }
+
+    fn set_param(&mut self, id: u32, value: f32) -> Result<(), ParamError> {
+        match id {
+            Self::PARAM_THRESHOLD if value.is_finite() && (0.0..=1.0).contains(&value) => self.cfg.threshold = value,
+            Self::PARAM_HANGOVER if value.is_finite() && (0.0..=100.0).contains(&value) => {
+                self.cfg.hangover_frames = value as u32
+            }
+            Self::PARAM_THRESHOLD | Self::PARAM_HANGOVER => return Err(ParamError::OutOfRange { id, value }),
+            _ => return Err(ParamError::Unknown(id)),
+        }
+        Ok(())
+    }
+
+    fn reset(&mut self) {
+        Vad::reset(self);
+    }
+}

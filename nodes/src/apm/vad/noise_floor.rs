@@ -1,0 +1,105 @@
+//! Adaptive noise floor per bin: minima-controlled recursive averaging (MCRA, Cohen &
+//! Berdugo 2002), the algorithm of [`crate::apm::noise::NoiseTracker`] restricted to the
+//! analysis band and laid out so that every per-bin loop is branch-free and vectorises.
+//!
+//! The periodogram, smoothed over three bins and in time, is searched for its minimum over
+//! two sub-windows of 0.75 s; where it stays within `DELTA` of that minimum the bin counts
+//! as noise, and the noise estimate follows the periodogram with a smoothing constant that
+//! rises towards one with the smoothed speech-presence probability. The first 100 ms
+//! initialise the estimate with a plain mean.
+
+const ALPHA_S: f32 = 0.8;
+const ALPHA_D: f32 = 0.95;
+const ALPHA_P: f32 = 0.2;
+const DELTA: f32 = 5.0;
+const SUBWIN: u32 = 75;
+const INIT_FRAMES: u32 = 10;
+
+/// MCRA noise floor over a fixed number of bins.
+pub(crate) struct NoiseFloor {
+    s: Vec<f32>,
+    smin: Vec<f32>,
+    stmp: Vec<f32>,
+    presence: Vec<f32>,
+    noise: Vec<f32>,
+    frames: u32,
+    count: u32,
+}
+
+impl NoiseFloor {
+    /// A tracker for `bins` bins.
+    pub(crate) fn new(bins: usize) -> Self {
+        NoiseFloor {
+            s: vec![0.0; bins],
+            smin: vec![0.0; bins],
+            stmp: vec![0.0; bins],
+            presence: vec![0.0; bins],
+            noise: vec![0.0; bins],
+            frames: 0,
+            count: 0,
+        }
+    }
+
+    /// Updates with a power spectrum `p` of `bins + 2` values: the tracked bins plus one
+    /// neighbour on each side (used by the frequency smoothing). All values must be
+    /// positive and finite.
+    pub(crate) fn update(&mut self, p: &[f32]) {
+        let n = self.noise.len();
+        if p.len() < n + 2 {
+            return;
+        }
+        self.frames = self.frames.saturating_add(1);
+        if self.frames <= INIT_FRAMES {
+            let w = 1.0 / self.frames as f32;
+            for (k, v) in p[1..=n].iter().enumerate() {
+                self.noise[k] += w * (v - self.noise[k]);
+                self.s[k] = self.noise[k];
+                self.smin[k] = self.noise[k];
+                self.stmp[k] = self.noise[k];
+            }
+            return;
+        }
+        self.count += 1;
+        let roll = self.count >= SUBWIN;
+        if roll {
+            self.count = 0;
+        }
+        let it = self
+            .s
+            .iter_mut()
+            .zip(self.smin.iter_mut())
+            .zip(self.stmp.iter_mut())
+            .zip(self.presence.iter_mut())
+            .zip(self.noise.iter_mut())
+            .zip(p.windows(3));
+        for (((((s, smin), stmp), pres), noise), w) in it {
+            let sf = 0.25 * w[0] + 0.5 * w[1] + 0.25 * w[2];
+            let sv = ALPHA_S * *s + (1.0 - ALPHA_S) * sf;
+            *s = sv;
+            let m = smin.min(sv);
+            let t = stmp.min(sv);
+            // At the end of a sub-window the minimum restarts from the last sub-window's.
+            *smin = if roll { t } else { m };
+            *stmp = if roll { sv } else { t };
+            let ind = if sv > DELTA * *smin { 1.0 } else { 0.0 };
+            let pr = ALPHA_P * *pres + (1.0 - ALPHA_P) * ind;
+            *pres = pr;
+            let ad = ALPHA_D + (1.0 - ALPHA_D) * pr;
+            *noise = (ad * *noise + (1.0 - ad) * w[1]).max(1e-20);
+        }
+    }
+
+    /// The noise power per tracked bin.
+    pub(crate) fn noise(&self) -> &[f32] {
+        &self.noise
+    }
+
+    /// Forgets everything.
+    pub(crate) fn reset(&mut self) {
+        for v in [&mut self.s, &mut self.smin, &mut self.stmp, &mut self.presence, &mut self.noise] {
+            v.fill(0.0);
+        }
+        self.frames = 0;
+        self.count = 0;
+    }
+}
