@@ -71,7 +71,7 @@ fn far_end_single_talk_erle_and_delay_estimate() {
     let (out, delays) = run(AdvancedAecConfig::new(16000), &mic, &s.far);
     let e = erle(&mic, &out, 16000 * 5, 16000 * 20);
     println!("ERLE 5-20 s: {e:.1} dB, delays {delays:?}");
-    assert!(e >= 25.0, "ERLE {e:.1} dB");
+    assert!(e >= 35.0, "ERLE {e:.1} dB");
     let d = delays[5].expect("a delay estimate after 6 s");
     assert!((190..=220).contains(&d), "estimated {d} ms for 200 ms");
 }
@@ -85,7 +85,8 @@ fn long_bulk_delay_is_found() {
     let d = delays[9].expect("estimate");
     assert!((540..=570).contains(&d), "estimated {d} ms for 550 ms");
     let e = erle(&mic, &out, 16000 * 10, 16000 * 20);
-    assert!(e >= 20.0, "ERLE {e:.1} dB");
+    println!("550 ms: ERLE {e:.1} dB (10-20 s)");
+    assert!(e >= 30.0, "ERLE {e:.1} dB");
 }
 
 #[test]
@@ -104,8 +105,8 @@ fn double_talk_keeps_the_near_end() {
     let snr_out = 10.0 * (energy(&s.near[a..b]) / err(&out)).log10();
     let kept = 10.0 * (energy(&out[a..b]) / energy(&s.near[a..b])).log10();
     println!("double talk: near-end SNR {snr_in:.1} -> {snr_out:.1} dB, level {kept:.1} dB");
-    assert!(snr_out > snr_in + 6.0, "{snr_in:.1} -> {snr_out:.1}");
-    assert!(kept > -4.0, "near end attenuated by {kept:.1} dB");
+    assert!(snr_out > snr_in + 10.0, "{snr_in:.1} -> {snr_out:.1}");
+    assert!(kept > -2.0, "near end attenuated by {kept:.1} dB");
 }
 
 #[test]
@@ -120,8 +121,12 @@ fn echo_path_change_recovers() {
     let (out, delays) = run(AdvancedAecConfig::new(16000), &mic, &s1.far);
     let before = erle(&mic, &out, 16000 * 8, cut);
     let after = erle(&mic, &out, cut + 16000 * 4, 16000 * 30);
-    println!("path change: ERLE {before:.1} dB before, {after:.1} dB from 4 s after; delays {delays:?}");
-    assert!(before > 20.0 && after > 20.0, "{before:.1} / {after:.1}");
+    let soon = erle(&mic, &out, cut + 16000, cut + 16000 * 3);
+    println!(
+        "path change: ERLE {before:.1} dB before, {soon:.1} dB 1-3 s after, {after:.1} dB from 4 s after; delays {delays:?}"
+    );
+    assert!(before > 35.0 && after > 30.0, "{before:.1} / {after:.1}");
+    assert!(soon > 15.0, "{soon:.1} dB 1-3 s after the change");
     let d = delays[24].expect("estimate");
     assert!((240..=270).contains(&d), "delay {d} ms after the change to 250 ms");
 }
@@ -135,7 +140,7 @@ fn every_rate_cancels() {
         let (out, _) = run(AdvancedAecConfig::new(rate), &mic, &s.far);
         let e = erle(&mic, &out, rate as usize * 5, rate as usize * 12);
         println!("{rate} Hz: ERLE {e:.1} dB");
-        assert!(e > 18.0, "{rate} Hz: ERLE {e:.1} dB");
+        assert!(e > 30.0, "{rate} Hz: ERLE {e:.1} dB");
     }
 }
 
@@ -171,4 +176,91 @@ fn silence_dc_square_and_non_finite_input() {
     assert_eq!(h.run(), 0);
     assert!(Aec::new(AdvancedAecConfig::new(16000).with_tail_ms(10)).is_err());
     assert!(Aec::new(AdvancedAecConfig::new(11_025)).is_err());
+}
+
+#[test]
+fn reverberant_room_beyond_the_filter_length() {
+    // RT60 0.6 s, response 0.6 s long: most of it lies beyond the 160 ms linear filter and is
+    // left to the post-filter's reverberation model.
+    let h = rir(16000, 1920, 0.6, 0.6, 11);
+    let s = scene(16000, 20, &h);
+    let mic = s.mic();
+    let (out, _) = run(AdvancedAecConfig::new(16000), &mic, &s.far);
+    let early = erle(&mic, &out, 16000 * 3, 16000 * 8);
+    let late = erle(&mic, &out, 16000 * 8, 16000 * 20);
+    println!("RT60 0.6 s: ERLE {early:.1} dB (3-8 s), {late:.1} dB (8-20 s)");
+    assert!(early >= 20.0 && late >= 20.0, "{early:.1} / {late:.1}");
+}
+
+/// Far-end single talk for 10 s, then 8 s of continuous near-end talk alone (pink noise at
+/// -60 dBFS throughout): the near end must come through at its level, and not be learnt as
+/// background noise during the long stretch of talk.
+#[test]
+fn near_end_single_talk_is_kept() {
+    let h = rir(16000, 1600, 0.3, 0.25, 8);
+    let mut s = scene(16000, 18, &h);
+    for v in s.echo[16000 * 10..].iter_mut() {
+        *v = 0.0;
+    }
+    for v in s.far[16000 * 10..].iter_mut() {
+        *v = 0.0;
+    }
+    let pink = Noise::new(9).pink(s.far.len());
+    let g = 10f32.powf(-60.0 / 20.0) / apm_common::rms(&pink);
+    s.noise = pink.iter().map(|v| v * g).collect();
+    let near_src = set_active(&speech(16000)[16000 * 20..16000 * 28], 16000, -30.0);
+    s.near[16000 * 10..].copy_from_slice(&near_src);
+    let mic = s.mic();
+    let (out, _) = run(AdvancedAecConfig::new(16000), &mic, &s.far);
+    let mut worst = 0.0f64;
+    for sec in 10..18 {
+        let (a, b) = (16000 * sec, 16000 * (sec + 1));
+        let lvl = 10.0 * (energy(&out[a..b]) / energy(&mic[a..b])).log10();
+        println!("near end {sec}-{} s: level {lvl:.2} dB", sec + 1);
+        worst = worst.min(lvl);
+    }
+    assert!(worst > -1.0, "near end attenuated by {worst:.2} dB in some second");
+    let (a, b) = (16000 * 11, 16000 * 18);
+    let err: f64 = out[a..b].iter().zip(&s.near[a..b]).map(|(p, q)| f64::from(p - q).powi(2)).sum();
+    let snr = 10.0 * (energy(&s.near[a..b]) / err).log10();
+    println!("near-end SNR of the output: {snr:.1} dB");
+    assert!(snr > 22.0, "near-end SNR {snr:.1} dB");
+}
+
+#[test]
+fn bulk_delay_jump_to_half_a_second_is_followed() {
+    let h1 = rir(16000, 1600, 0.25, 0.15, 1); // 100 ms
+    let h2 = rir(16000, 8000, 0.25, 0.15, 2); // 500 ms
+    let s1 = scene(16000, 30, &h1);
+    let s2 = scene(16000, 30, &h2);
+    let cut = 16000 * 12;
+    let mic: Vec<f32> =
+        (0..s1.far.len()).map(|i| if i < cut { s1.echo[i] } else { s2.echo[i] } + s1.noise[i]).collect();
+    let (out, delays) = run(AdvancedAecConfig::new(16000), &mic, &s1.far);
+    println!("delays {delays:?}");
+    let before = delays[10].expect("estimate");
+    assert!((90..=110).contains(&before), "{before} ms before the jump");
+    let after = delays[19].expect("estimate");
+    assert!((490..=510).contains(&after), "{after} ms 8 s after the jump to 500 ms");
+    let e = erle(&mic, &out, 16000 * 22, 16000 * 30);
+    println!("ERLE 10-18 s after the jump: {e:.1} dB");
+    assert!(e > 25.0, "ERLE {e:.1} dB after the jump");
+}
+
+#[test]
+fn silent_far_end_passes_the_near_end_and_silent_mic_stays_silent() {
+    // No far end at all: the canceller must not touch near-end speech (beyond the background
+    // noise attenuation, which has nothing to do here: no noise).
+    let near = set_active(&speech(16000)[..16000 * 6], 16000, -26.0);
+    let (out, _) = run(AdvancedAecConfig::new(16000), &near, &vec![0.0; near.len()]);
+    let (a, b) = (16000, 16000 * 6);
+    let lvl = 10.0 * (energy(&out[a..b]) / energy(&near[a..b])).log10();
+    println!("no far end: level {lvl:.2} dB");
+    assert!(lvl.abs() < 1.0, "level {lvl:.2} dB");
+    // Far end active, digital silence at the microphone: the output stays (near) silent.
+    let h = rir(16000, 800, 0.2, 0.1, 4);
+    let s = scene(16000, 6, &h);
+    let (out, _) = run(AdvancedAecConfig::new(16000), &vec![0.0; s.far.len()], &s.far);
+    let peak = out.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    assert!(peak < 1e-3, "peak {peak} from a silent microphone");
 }

@@ -5,7 +5,9 @@
 //! normalised cross-correlation of these envelope fluctuations is accumulated per candidate
 //! lag with exponential forgetting while the far end is active. The best lag is adopted once
 //! its correlation is clearly ahead of the current one for a hold time, so the estimate follows
-//! genuine path changes but ignores double-talk blips.
+//! genuine path changes but ignores double-talk blips. When the canceller detects that the
+//! echo path has changed, [`DelayEstimator::forget`] drops the old evidence so that a new
+//! delay is adopted quickly.
 
 /// Number of analysis bands.
 pub const BANDS: usize = 24;
@@ -147,6 +149,17 @@ impl DelayEstimator {
     /// Normalised correlation at the current estimate (0 without one).
     pub fn confidence(&self) -> f32 {
         self.current.map_or(0.0, |c| self.rho(c))
+    }
+
+    /// Forgets the accumulated correlations but keeps the current estimate until a new one is
+    /// established: called when the echo path is known to have changed, so that the new
+    /// delay is found within a few hundred milliseconds instead of waiting for the old
+    /// evidence to fade (a time constant of two seconds).
+    pub fn forget(&mut self) {
+        self.corr.fill(0.0);
+        self.pfar.fill(1e-9);
+        self.pmic = 1e-9;
+        self.cand_count = 0;
     }
 
     /// Forgets everything.
