@@ -1,36 +1,71 @@
-//! Noise suppression: measured noise attenuation and segmental SNR gain, level ordering,
-//! perfect reconstruction of a noise-free signal's timing, robustness.
+//! Noise suppression: measured noise attenuation and segmental SNR gain at every supported
+//! rate, speech preservation, following a noise step, no harm on click noise, level
+//! ordering, robustness.
 
 mod apm_common;
 
 use apm_common::{energy, set_active, speech, Noise};
 use rvoip_media_graph::{NodeHarness, Quantum};
 use rvoip_media_nodes::apm::{NoiseSuppressor, NsConfig, NsLevel};
+use rvoip_media_nodes::resample::resample_whole;
 
-fn run(level: NsLevel, x: &[f32]) -> Vec<f32> {
-    let mut ns = NoiseSuppressor::new(NsConfig::new(16000).with_level(level)).unwrap();
+fn run_at(rate: u32, level: NsLevel, x: &[f32]) -> Vec<f32> {
+    let mut ns = NoiseSuppressor::new(NsConfig::new(rate).with_level(level)).unwrap();
+    let hop = ns.frame_len();
+    assert_eq!(hop, rate as usize / 100);
     let mut y = x.to_vec();
-    for c in y.chunks_exact_mut(160) {
-        ns.process_frame(c);
+    for c in y.chunks_exact_mut(hop) {
+        assert!(ns.process_frame(c));
     }
     // Undo the one-frame latency.
-    y.drain(..160);
-    y.extend(std::iter::repeat(0.0).take(160));
+    y.drain(..hop);
+    y.extend(std::iter::repeat(0.0).take(hop));
     y
+}
+
+fn run(level: NsLevel, x: &[f32]) -> Vec<f32> {
+    run_at(16000, level, x)
+}
+
+/// Speech at `rate`: the bundled 8 or 16 kHz recording, resampled for 32 and 48 kHz.
+fn speech_at(rate: u32) -> Vec<f32> {
+    match rate {
+        8000 | 16000 => speech(rate),
+        r => resample_whole(&speech(16000), 16000, r, 1).unwrap(),
+    }
+}
+
+/// Mean of 10·log10(out/clean) energy over 20 ms frames where the clean signal is within
+/// 20 dB of its loudest frame: how much of the strong speech the suppressor keeps.
+fn speech_level_change_db(clean: &[f32], out: &[f32], frame: usize) -> f64 {
+    let fr: Vec<(f64, f64)> =
+        clean.chunks_exact(frame).zip(out.chunks_exact(frame)).map(|(c, o)| (energy(c), energy(o))).collect();
+    let peak = fr.iter().map(|f| f.0).fold(0.0, f64::max);
+    let sel: Vec<f64> = fr.iter().filter(|f| f.0 > peak * 1e-2).map(|f| 10.0 * (f.1 / f.0).log10()).collect();
+    sel.iter().sum::<f64>() / sel.len() as f64
 }
 
 /// Mean segmental SNR (20 ms frames, clamped to [-10, 35] dB) over frames where the clean
 /// signal is within 40 dB of its loudest frame.
 fn segsnr(clean: &[f32], test: &[f32]) -> f64 {
+    segsnr_frames(clean, test, 320)
+}
+
+fn segsnr_frames(clean: &[f32], test: &[f32], frame: usize) -> f64 {
+    segsnr_range(clean, test, frame, 1e-4)
+}
+
+/// Mean segmental SNR over frames whose clean energy exceeds `rel` times the loudest frame's.
+fn segsnr_range(clean: &[f32], test: &[f32], frame: usize, rel: f64) -> f64 {
     let fr: Vec<(f64, f64)> = clean
-        .chunks_exact(320)
-        .zip(test.chunks_exact(320))
+        .chunks_exact(frame)
+        .zip(test.chunks_exact(frame))
         .map(|(c, t)| (energy(c), c.iter().zip(t).map(|(a, b)| f64::from(a - b).powi(2)).sum::<f64>()))
         .collect();
     let peak = fr.iter().map(|f| f.0).fold(0.0, f64::max);
     let act: Vec<f64> = fr
         .iter()
-        .filter(|f| f.0 > peak * 1e-4)
+        .filter(|f| f.0 > peak * rel)
         .map(|f| (10.0 * (f.0 / (f.1 + 1e-20)).log10()).clamp(-10.0, 35.0))
         .collect();
     act.iter().sum::<f64>() / act.len() as f64
@@ -112,4 +147,106 @@ fn silence_square_waves_and_non_finite_input() {
     assert!(h.processor_mut().set_param(NoiseSuppressor::PARAM_LEVEL, 4.0).is_err());
     assert_eq!("very-high".parse::<NsLevel>(), Ok(NsLevel::VeryHigh));
     assert!("loud".parse::<NsLevel>().is_err());
+}
+
+#[test]
+fn every_rate_improves_snr_and_keeps_strong_speech() {
+    for rate in [8000u32, 16000, 32000, 48000] {
+        let r = rate as usize;
+        let mut clean = vec![0.0f32; 2 * r];
+        clean.extend(set_active(&speech_at(rate)[r * 5..r * 15], rate, -26.0));
+        let n = Noise::new(3).white(clean.len());
+        let k = 10f64.powf((-26.0 - 5.0) / 20.0) as f32;
+        let x: Vec<f32> = clean.iter().zip(&n).map(|(s, v)| s + k * v).collect();
+        let y = run_at(rate, NsLevel::High, &x);
+        let f = r / 50;
+        let att = 10.0 * (energy(&x[r / 2..2 * r]) / energy(&y[r / 2..2 * r])).log10();
+        let (si, so) = (segsnr_frames(&clean[2 * r..], &x[2 * r..], f), segsnr_frames(&clean[2 * r..], &y[2 * r..], f));
+        // Speech alone (with a -80 dBFS floor) must come through at nearly its level.
+        let quiet: Vec<f32> = clean.iter().zip(&n).map(|(s, v)| s + 1e-4 * v).collect();
+        let q = run_at(rate, NsLevel::High, &quiet);
+        let keep = speech_level_change_db(&clean[2 * r..], &q[2 * r..], f);
+        println!("{rate} Hz: noise attenuation {att:.1} dB, segSNR {si:.1} -> {so:.1} dB, strong speech {keep:+.2} dB");
+        assert!(att > 14.0, "{rate} Hz: noise attenuation {att:.1} dB");
+        assert!(so > si + 4.0, "{rate} Hz: segSNR {si:.1} -> {so:.1} dB");
+        assert!(keep > -1.0, "{rate} Hz: strong speech changed by {keep:.2} dB");
+    }
+}
+
+#[test]
+fn speech_in_moderate_noise_keeps_its_level() {
+    // 20 dB SNR pink noise: the strong speech frames must lose less than 1 dB.
+    let (clean, x) = noisy(20.0, 11, true);
+    let y = run(NsLevel::High, &x);
+    let keep = speech_level_change_db(&clean[32000..], &y[32000..], 320);
+    println!("strong speech at 20 dB SNR: {keep:+.2} dB");
+    assert!(keep > -1.0 && keep < 0.5, "{keep:.2} dB");
+}
+
+#[test]
+fn a_noise_step_is_followed_within_two_seconds() {
+    // White noise at -55 dBFS for 3 s, then 20 dB louder for 5 s, no speech.
+    let mut g = Noise::new(21);
+    let mut x: Vec<f32> = g.white(16000 * 8);
+    for (i, v) in x.iter_mut().enumerate() {
+        *v *= if i < 48000 { 10f32.powf(-55.0 / 20.0) } else { 10f32.powf(-35.0 / 20.0) };
+    }
+    let y = run(NsLevel::High, &x);
+    let before = 10.0 * (energy(&x[16000..48000]) / energy(&y[16000..48000])).log10();
+    let after = 10.0 * (energy(&x[80000..]) / energy(&y[80000..])).log10();
+    let last = 10.0 * (energy(&x[112000..]) / energy(&y[112000..])).log10();
+    println!("attenuation before the step {before:.1} dB, 2-5 s after it {after:.1} dB, 4-5 s after {last:.1} dB");
+    assert!(before > 15.0, "{before:.1} dB");
+    assert!(after > 10.0, "{after:.1} dB");
+    assert!(last > 14.0, "{last:.1} dB");
+}
+
+#[test]
+fn click_noise_keeps_speech_and_is_not_amplified() {
+    // Keyboard-like clicks (decaying noise bursts, ~7 per second) over a faint white bed, with
+    // speech at 10 dB (active level over click RMS). The tracker follows the bed, not the
+    // clicks, so the clicks must pass at most at their level while the bed is attenuated,
+    // and the strong speech frames must keep their level.
+    let (clean, _) = noisy(10.0, 1, false);
+    let mut g = Noise::new(31);
+    let bed = g.white(clean.len());
+    let mut clicks = vec![0.0f32; clean.len()];
+    let mut t = 1000usize;
+    while t + 200 < clicks.len() {
+        let amp = 0.3 + 0.7 * g.uni().abs();
+        for i in 0..160 {
+            clicks[t + i] += amp * g.next() * (-(i as f32) / 32.0).exp();
+        }
+        t += 1000 + (g.uni().abs() * 3600.0) as usize;
+    }
+    let kc = 10f64.powf(-36.0 / 20.0) as f32 / (energy(&clicks) / clicks.len() as f64).sqrt() as f32;
+    let x: Vec<f32> = clean.iter().zip(&clicks).zip(&bed).map(|((s, c), b)| s + kc * c + 3e-4 * b).collect();
+    let y = run(NsLevel::High, &x);
+    let lead = 10.0 * (energy(&y[8000..32000]) / energy(&x[8000..32000])).log10();
+    let keep = speech_level_change_db(&clean[32000..], &y[32000..], 320);
+    println!("clicks: noise-only lead-in {lead:+.1} dB, strong speech {keep:+.2} dB");
+    assert!(lead < 0.0, "lead-in {lead:.2} dB");
+    assert!(keep > -1.0, "{keep:.2} dB");
+}
+
+#[test]
+fn nan_bursts_do_not_leak_and_the_suppressor_recovers() {
+    let (_, x) = noisy(5.0, 41, false);
+    let mut ns = NoiseSuppressor::new(NsConfig::new(16000)).unwrap();
+    let mut out = Vec::with_capacity(x.len());
+    for (i, c) in x.chunks_exact(160).enumerate() {
+        let mut f = c.to_vec();
+        if (200..205).contains(&i) {
+            f[7] = f32::NAN;
+            f[9] = f32::INFINITY;
+            assert!(!ns.process_frame(&mut f));
+        } else {
+            assert!(ns.process_frame(&mut f));
+        }
+        assert!(f.iter().all(|v| v.is_finite()));
+        out.extend_from_slice(&f);
+    }
+    // The noise-only lead-in after the burst is still attenuated.
+    let att = 10.0 * (energy(&x[24000..32000]) / energy(&out[24160..32160])).log10();
+    assert!(att > 12.0, "{att:.1} dB after a NaN burst");
 }

@@ -128,6 +128,14 @@ impl NoiseTracker {
         &self.noise
     }
 
+    /// The tracked minimum of the smoothed periodogram per bin (the minimum over the last one
+    /// to two search sub-windows, about 0.75–1.5 s). It is a biased-low estimate of the mean
+    /// noise power (Martin 2001), and an upper bound on it that speech cannot lift as long
+    /// as speech pauses at least once per search window.
+    pub fn minimum(&self) -> &[f32] {
+        &self.smin
+    }
+
     /// The smoothed speech-presence probability per bin.
     pub fn presence(&self) -> &[f32] {
         &self.presence

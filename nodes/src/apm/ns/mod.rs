@@ -1,14 +1,40 @@
-//! Single-channel noise suppression: STFT (sqrt-Hann, 50 % overlap, 20 ms window, 10 ms hop),
-//! MCRA noise tracking, decision-directed a-priori SNR, and the optimally-modified log-spectral
-//! amplitude gain (OM-LSA, Cohen 2001): the MMSE-LSA gain weighted by the per-bin speech
-//! presence probability, with a level-dependent gain floor.
+//! Single-channel noise suppression: STFT (sqrt-Hann, 50 % overlap, 20 ms window, 10 ms hop at
+//! every supported rate), a fast speech-presence-based noise tracker bounded by minimum
+//! statistics, decision-directed a-priori SNR, and the optimally-modified log-spectral
+//! amplitude gain (OM-LSA, Cohen 2001) — the MMSE-LSA gain weighted by the per-bin speech
+//! presence probability `p`, `G = G_lsa^p · G_floor^(1−p)` — with a per-bin gain floor set by
+//! masking.
 //!
-//! Musical noise is controlled three ways: the decision-directed a-priori SNR (smoothing
-//! 0.98) with a floor, the gain floor `G_min` that leaves a constant residual rather than
-//! isolated spectral peaks, and a three-bin frequency smoothing of the presence probability.
-//! Because MCRA follows only the slowly varying floor, non-stationary noise such as babble or
-//! keyboard clicks is neither tracked nor over-suppressed: it passes at (close to) its
-//! original level instead of being carved out of the speech.
+//! **Noise estimation** (`SppNoise`): the speech-presence-probability MMSE estimator of
+//! Gerkmann & Hendriks (2012) follows the noise within a few hundred milliseconds, also while
+//! speech is present, so slowly modulated noise is tracked. Weak speech components that stay
+//! below its presence threshold would leak into it — most at high SNR, where that leak is what
+//! distorts the speech — so it is bounded from above by 1.5 times the minimum of the smoothed
+//! periodogram over the last 0.75–1.5 s (the MCRA tracker's search,
+//! [`NoiseTracker::minimum`]), a statistic speech cannot lift while it pauses once per window.
+//! The estimate is smoothed over ~100 ms so its own fluctuations do not become gain
+//! fluctuations.
+//!
+//! **Gain floor**: a fixed deep floor suppresses noise that the speech would mask anyway and,
+//! in the same bins, the weak speech components the presence probability misses; with
+//! non-stationary noise (babble) it also turns the residual into a pumping, partly carved-out
+//! noise that sounds worse than the original. So the floor is set per bin from a long-term
+//! speech spectrum (the excess of the periodogram over the noise estimate, averaged over
+//! ~1 s): just deep enough to put the residual noise [`NsLevel::masking_db`] below the speech
+//! in that bin, never deeper than [`NsLevel::floor_db`] (which is also what noise alone gets)
+//! and never shallower than −3 dB. Bins that speech dominates are touched little; bins that
+//! noise dominates get the full floor.
+//!
+//! The per-bin arithmetic uses branch-free `exp`/`ln` approximations (relative error < 1e-5)
+//! so that the bin loop vectorises: about 4.5 µs per 10 ms frame at 16 kHz.
+//!
+//! Musical noise is controlled by the decision-directed a-priori SNR (smoothing 0.97, floor
+//! −25 dB), the gain floor that leaves a constant residual rather than isolated spectral
+//! peaks, and a three-bin frequency smoothing of the gains.
+//!
+//! Impulsive noise (keyboard clicks) is tracked only in its floor: the bursts are taken for
+//! speech and pass at (close to) their original level, while the stationary part under them is
+//! attenuated.
 //!
 //! ```
 //! use rvoip_media_nodes::apm::{NoiseSuppressor, NsConfig, NsLevel};
@@ -18,33 +44,53 @@
 //! assert!(frame.iter().all(|v| *v == 0.0));
 //! ```
 
+mod fastmath;
+mod spp_noise;
+
+pub use fastmath::expint_e1;
+
 use super::fft::{sqrt_hann, Cpx, RealFft};
 use super::noise::NoiseTracker;
 use super::{check_rate, ApmError};
+use fastmath::{fast_e1, fast_exp, fast_ln};
 use rvoip_media_graph::{AudioFormat, NodeSpec, ParamError, ParamSpec, PortKind, PortSpec, ProcessIo, Processor};
+use spp_noise::SppNoise;
 use std::str::FromStr;
 
-/// Suppression strength: the gain floor applied where no speech is present.
+/// Suppression strength: the deepest gain floor (applied to noise alone) and the masking
+/// margin that sets the per-bin floor under speech.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NsLevel {
-    /// −9 dB floor.
+    /// −9 dB floor, residual 10 dB under speech.
     Low,
-    /// −13 dB floor.
+    /// −13 dB floor, residual 15 dB under speech.
     Moderate,
-    /// −18 dB floor.
+    /// −18 dB floor, residual 20 dB under speech.
     High,
-    /// −24 dB floor.
+    /// −24 dB floor, residual 25 dB under speech.
     VeryHigh,
 }
 
 impl NsLevel {
-    /// The gain floor in dB.
+    /// The deepest gain floor in dB (what noise alone is attenuated by).
     pub fn floor_db(self) -> f32 {
         match self {
             NsLevel::Low => -9.0,
             NsLevel::Moderate => -13.0,
             NsLevel::High => -18.0,
             NsLevel::VeryHigh => -24.0,
+        }
+    }
+
+    /// How far below the long-term speech spectrum (per bin) the residual noise is pushed,
+    /// dB: the per-bin floor is no deeper than needed for that (and never deeper than
+    /// [`floor_db`](Self::floor_db)).
+    pub fn masking_db(self) -> f32 {
+        match self {
+            NsLevel::Low => 10.0,
+            NsLevel::Moderate => 15.0,
+            NsLevel::High => 20.0,
+            NsLevel::VeryHigh => 25.0,
         }
     }
 }
@@ -83,18 +129,14 @@ impl NsConfig {
     }
 }
 
-/// Exponential integral E1(x) for x > 0 (Abramowitz & Stegun 5.1.53 / 5.1.56, |error| < 5e-5).
-#[inline]
-pub fn expint_e1(x: f32) -> f32 {
-    let x = x.max(1e-8);
-    if x < 1.0 {
-        -0.577_215_7 - x.ln() + x * (1.0 - x * (0.25 - x * (1.0 / 18.0 - x * (1.0 / 96.0 - x / 600.0))))
-    } else {
-        let num = x * x + 2.334_733 * x + 0.250_621;
-        let den = x * x + 3.330_657 * x + 1.681_534;
-        (-x).exp() / x * num / den
-    }
-}
+/// Smoothing of the decision-directed a-priori SNR.
+const DD_ALPHA: f32 = 0.97;
+/// Floor of the a-priori SNR (−25 dB).
+const XI_MIN: f32 = 0.003;
+/// Shallowest per-bin gain floor (−3 dB), as a natural log of the amplitude gain.
+const LN_MAX_FLOOR: f32 = -0.345_387_8;
+/// Smoothing of the long-term speech spectrum per 10 ms frame (~1 s).
+const SPEECH_LT_ALPHA: f32 = 0.99;
 
 /// The noise suppressor. See the [module docs](self).
 pub struct NoiseSuppressor {
@@ -112,7 +154,14 @@ pub struct NoiseSuppressor {
     overlap: Vec<f32>,
     out: Vec<f32>,
     noise: NoiseTracker,
+    spp: SppNoise,
     gmin: f32,
+    /// Residual-noise target below the long-term speech spectrum, dB.
+    masking_db: f32,
+    /// Long-term speech power spectrum.
+    speech_lt: Vec<f32>,
+    /// Per-bin gain floor of the last frame.
+    floor: Vec<f32>,
 }
 
 impl NoiseSuppressor {
@@ -143,7 +192,11 @@ impl NoiseSuppressor {
                 t.set_max_rise_db_per_s(4.0);
                 t
             },
+            spp: SppNoise::new(bins),
             gmin: 10f32.powf(cfg.level.floor_db() / 20.0),
+            masking_db: cfg.level.masking_db(),
+            speech_lt: vec![0.0; bins],
+            floor: vec![1.0; bins],
         })
     }
 
@@ -161,6 +214,7 @@ impl NoiseSuppressor {
     pub fn set_level(&mut self, level: NsLevel) {
         self.cfg.level = level;
         self.gmin = 10f32.powf(level.floor_db() / 20.0);
+        self.masking_db = level.masking_db();
     }
 
     /// The per-bin gains applied to the last frame.
@@ -190,27 +244,51 @@ impl NoiseSuppressor {
             *p = c.norm_sqr() + 1e-12;
         }
         self.noise.update(&self.power);
-        let noise = self.noise.noise();
+        self.spp.update(&self.power, self.noise.minimum());
+        let noise = self.spp.noise();
         let bins = self.power.len();
         let gmin = self.gmin;
+        let ln_gmin = fast_ln(gmin);
+        // Long-term speech spectrum: the excess of the periodogram over the noise estimate,
+        // averaged over ~1 s. Where there is only noise it settles near 0.4 times the noise
+        // (the mean excess of an exponential variable), which gives a floor 24 dB down: the
+        // level floor applies there.
+        for ((s, &y), &n) in self.speech_lt.iter_mut().zip(&self.power).zip(noise) {
+            *s = SPEECH_LT_ALPHA * *s + (1.0 - SPEECH_LT_ALPHA) * (y - n).max(0.0);
+        }
+        let ln_masked = -self.masking_db * std::f32::consts::LN_10 / 10.0;
+        // Slices of one length, so the loop below has no bounds checks and vectorises.
+        let power = &self.power[..bins];
+        let noise = &noise[..bins];
+        let speech_lt = &self.speech_lt[..bins];
+        let prev_clean = &mut self.prev_clean[..bins];
+        let floor = &mut self.floor[..bins];
+        let presence = &mut self.presence[..bins];
+        let gain = &mut self.gain[..bins];
         for k in 0..bins {
-            let nk = noise[k] * 1.3 + 1e-12;
-            let gamma = (self.power[k] / nk).min(1e5);
-            let xi = (0.98 * self.prev_clean[k] / nk + 0.02 * (gamma - 1.0).max(0.0)).max(0.003);
+            let nk = noise[k] + 1e-12;
+            // Per-bin floor: deep enough that the residual noise stays `masking_db` below the
+            // long-term speech level in this bin, never deeper than the level's floor nor
+            // shallower than MAX_FLOOR.
+            let ln_floor = (0.5 * fast_ln((speech_lt[k] + 1e-30) / nk) + 0.5 * ln_masked).clamp(ln_gmin, LN_MAX_FLOOR);
+            floor[k] = fast_exp(ln_floor);
+            let gamma = (power[k] / nk).min(1e5);
+            let xi = (DD_ALPHA * prev_clean[k] / nk + (1.0 - DD_ALPHA) * (gamma - 1.0).max(0.0)).max(XI_MIN);
             let v = (gamma * xi / (1.0 + xi)).min(80.0);
-            let g_lsa = (xi / (1.0 + xi) * (0.5 * expint_e1(v)).exp()).min(1.0);
+            let ln_g_lsa = (fast_ln(xi / (1.0 + xi)) + 0.5 * fast_e1(v)).min(0.0);
             // Speech presence probability with an a-priori absence probability of 0.5.
-            let p = 1.0 / (1.0 + (1.0 + xi) * (-v).exp());
-            self.presence[k] = p;
-            let g = (g_lsa.powf(p) * gmin.powf(1.0 - p)).max(gmin);
-            self.gain[k] = g;
-            self.prev_clean[k] = g_lsa * g_lsa * self.power[k];
+            let p = 1.0 / (1.0 + (1.0 + xi) * fast_exp(-v));
+            presence[k] = p;
+            // G = G_lsa^p · G_floor^(1−p), in the log domain, not below the floor.
+            gain[k] = fast_exp((p * ln_g_lsa + (1.0 - p) * ln_floor).max(ln_floor)).min(1.0);
+            prev_clean[k] = fast_exp(2.0 * ln_g_lsa) * power[k];
         }
         // Smooth the gains across frequency a little (musical-noise control), never above 1.
         let mut prev = self.gain[0];
         for k in 1..bins - 1 {
             let cur = self.gain[k];
-            self.gain[k] = (0.25 * prev + 0.5 * cur + 0.25 * self.gain[k + 1]).max(cur.min(gmin.max(cur * 0.5)));
+            let fl = self.floor[k];
+            self.gain[k] = (0.25 * prev + 0.5 * cur + 0.25 * self.gain[k + 1]).max(cur.min(fl.max(cur * 0.5)));
             prev = cur;
         }
         for (c, g) in self.spec.iter_mut().zip(&self.gain) {
@@ -230,7 +308,11 @@ impl NoiseSuppressor {
         self.overlap.fill(0.0);
         self.prev_clean.fill(0.0);
         self.gain.fill(1.0);
+        self.presence.fill(0.0);
+        self.speech_lt.fill(0.0);
+        self.floor.fill(1.0);
         self.noise.reset();
+        self.spp.reset();
     }
 }
 
