@@ -377,3 +377,56 @@ fn every_rate_detects_voiced_syllables() {
         assert!(r >= 0.95 && fa <= 0.02, "{rate} Hz: recall {r:.3}, false alarms {fa:.3}");
     }
 }
+
+/// Uniform white noise in [−1, 1) from a plain xorshift64 — the generator of the CLI test
+/// that first showed start-up false alarms.
+fn uniform_noise(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+        })
+        .collect()
+}
+
+/// Rounds to 16-bit PCM and back, as a WAV file round trip does.
+fn quantise_i16(x: &[f32]) -> Vec<f32> {
+    x.iter().map(|v| (v * 32768.0).round().clamp(-32768.0, 32767.0) / 32768.0).collect()
+}
+
+#[test]
+fn stationary_noise_at_start_up_is_not_speech() {
+    // One second of stationary noise from the very first sample, then speech: while the
+    // noise floors are still young, the noise must not be taken for speech (at most 2 % of
+    // the first second), and the speech after it must still be found.
+    for rate in [16000u32, 8000] {
+        let hop = rate as usize / 100;
+        let talk = set_active(&speech(rate)[..rate as usize * 4], rate, -26.0);
+        let mut g = Noise::new(11);
+        let pink = g.pink(rate as usize * 5);
+        let white = uniform_noise(rate as usize * 5, 9);
+        let mut cases: Vec<(String, Vec<f32>)> = Vec::new();
+        for amp in [0.001f32, 0.01, 0.1] {
+            // Uniform noise of peak `amp` (RMS amp/√3): −65, −45 and −25 dBFS.
+            cases.push((format!("white peak {amp}"), white.iter().map(|v| amp * v).collect()));
+        }
+        for rms in [0.0005f32, 0.005, 0.05] {
+            cases.push((format!("pink rms {rms}"), pink.iter().map(|v| rms * v).collect()));
+        }
+        for (name, noise) in cases {
+            let mut x = vec![0.0f32; rate as usize];
+            x.extend(&talk);
+            let x: Vec<f32> = x.iter().zip(&noise).map(|(s, n)| s + n).collect();
+            let d = run(&quantise_i16(&x), rate);
+            let lead = d[..100].iter().filter(|v| **v).count();
+            let idx: Vec<usize> = (0..100).filter(|&k| d[k]).collect();
+            assert!(lead <= 2, "{name} at {rate} Hz: {lead} of the first 100 frames marked speech: {idx:?}");
+            let share =
+                d[100..100 + talk.len() / hop].iter().filter(|v| **v).count() as f64 / (talk.len() / hop) as f64;
+            assert!(share >= 0.5, "{name} at {rate} Hz: only {share:.2} of the speech part marked speech");
+        }
+    }
+}

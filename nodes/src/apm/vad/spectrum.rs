@@ -6,7 +6,9 @@
 //! rises over 24 ms and falls over the last 8 ms (halves of two Hann windows), so it peaks
 //! 8 ms before the newest sample: an onset weighs in the frame it occurs in instead of one or
 //! two frames later, at the price of slightly wider spectral leakage. The noise power per bin
-//! comes from an MCRA tracker ([`NoiseFloor`]). One pass over the analysis band then
+//! comes from an MCRA tracker ([`NoiseFloor`]); until the history holds `N` samples the
+//! periodogram is scaled by the share of the window's energy on real samples, so the first
+//! frames, which initialise that tracker, give unbiased power estimates. One pass over the analysis band then
 //! accumulates
 //! * the log-likelihood ratio of the Gaussian statistical model (Sohn, Kim & Sung 1999),
 //!   `γ·ξ/(1+ξ) − ln(1+ξ)` per bin with the decision-directed a-priori SNR `ξ`, averaged,
@@ -95,7 +97,11 @@ fn llr_block(p: &[f32; 8], n: &[f32; 8], c: &mut [f32; 8], first_bin: f32, acc: 
 /// Analysis state: window history, transforms, noise tracker and per-bin memories.
 pub(crate) struct Analyzer {
     hist: Vec<f32>,
+    /// Samples in `hist` that came from the input (at most `N`).
+    filled: usize,
     win: Vec<f32>,
+    /// `tail_energy[k]`: energy of the window's last `k` taps (`k` = 0..=N).
+    tail_energy: Vec<f32>,
     buf: Vec<f32>,
     fft: Arc<dyn RealToComplex<f32>>,
     ifft: Arc<dyn ComplexToReal<f32>>,
@@ -132,9 +138,16 @@ impl Analyzer {
         let fft = planner.plan_fft_forward(N);
         let ifft = planner.plan_fft_inverse(NA);
         let scratch_len = fft.get_scratch_len().max(ifft.get_scratch_len());
+        let win = window(WINDOW_FALL);
+        let mut tail_energy = vec![0.0f32; N + 1];
+        for k in 1..=N {
+            tail_energy[k] = tail_energy[k - 1] + win[N - k] * win[N - k];
+        }
         Analyzer {
             hist: vec![0.0; N],
-            win: window(WINDOW_FALL),
+            filled: 0,
+            win,
+            tail_energy,
             buf: vec![0.0; N],
             fft,
             ifft,
@@ -170,7 +183,12 @@ impl Analyzer {
             self.spec.fill(Cpx::new(0.0, 0.0));
         }
         let (lo, hi) = (self.lo, self.hi);
-        let norm = 1.0 / (N as f32 * N as f32);
+        // Until the history is full the window covers some zeros: scale the periodogram by
+        // the share of the window's energy on real samples, so the first frames give an
+        // unbiased power estimate (they initialise the noise floor).
+        self.filled = (self.filled + h).min(N);
+        let partial = self.tail_energy[N] / self.tail_energy[self.filled].max(1e-6);
+        let norm = partial / (N as f32 * N as f32);
         for (p, c) in self.power[lo - 1..=hi + 1].iter_mut().zip(&self.spec[lo - 1..=hi + 1]) {
             *p = c.norm_sqr() * norm + 1e-14;
         }
@@ -301,6 +319,7 @@ impl Analyzer {
     /// Forgets all state.
     pub(crate) fn reset(&mut self) {
         self.hist.fill(0.0);
+        self.filled = 0;
         self.clean_prev.fill(0.0);
         self.band_prev = [0.0; FLUX_BANDS];
         self.noise.reset();
