@@ -1,6 +1,8 @@
 //! Per-bin noise power tracking by minima-controlled recursive averaging (MCRA, Cohen &
-//! Berdugo 2002), shared by the VAD, the noise suppressor and the echo suppressor's comfort
-//! noise.
+//! Berdugo 2002). The noise suppressor uses its minimum statistic to bound its own tracker;
+//! the VAD runs a band-limited, vectorised copy of the same algorithm (`vad/noise_floor.rs`),
+//! and the echo canceller a slower minimum-statistics floor of its own (`aec/noise_floor.rs`)
+//! that does not learn continuous near-end talk.
 //!
 //! The smoothed periodogram `S` is searched for its minimum over a window of two sub-windows
 //! (each `subwin` frames); where `S` stays within `delta` of that minimum the bin is taken as
