@@ -80,6 +80,16 @@ fn bench(c: &mut Criterion) {
             black_box(f)
         })
     });
+    let mut aec = Aec::new(AdvancedAecConfig::new(16_000).with_tail_ms(250)).unwrap();
+    g.bench_function("aec_tail_250ms", |b| {
+        b.iter(|| {
+            k = (k + 1) % input.len();
+            let mut f = input[k];
+            aec.process_render_frame(&far[k]);
+            aec.process_capture_frame(&mut f);
+            black_box(f)
+        })
+    });
     let cfg = AudioProcessingConfig::new(16_000).with_aec(true).with_ns(true).with_agc(true).with_vad(true);
     let mut apm = AudioProcessor::new(cfg).unwrap();
     g.bench_function("chain", |b| {
