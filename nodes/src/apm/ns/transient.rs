@@ -1,0 +1,341 @@
+//! Impulsive-noise (click) suppression ahead of the stationary noise suppressor.
+//!
+//! Keyboard clicks, taps and similar impulses are broadband bursts of a few milliseconds that
+//! rise within a millisecond from the background and decay as fast. A stationary noise
+//! estimator cannot follow them, and the speech-presence gain takes them for speech, so they
+//! pass at full level — and they are what dominates the perceived quality of such a
+//! recording.
+//!
+//! **Detection** works on the time envelope inside the analysis window, at 1 ms resolution:
+//! the energy of the first difference of the input (which weights the high frequencies, where
+//! impulses stand out from voiced speech) is summed per 1 ms block. A block is an impulse
+//! onset when it is both
+//!
+//! * *isolated*: well above (8–14 dB, soft) the largest block of the 2–15 ms before it.
+//!   Voiced speech is itself a train of glottal pulses, but each pulse is preceded by a
+//!   similar one one pitch period (≤ 14 ms) earlier, so it is not isolated; sustained sounds
+//!   and stationary noise are not either; and
+//! * *concentrated*: 3–6 times (soft) the mean block energy of the 20 ms window, i.e. one
+//!   event that dominates the window rather than the first pulse of a voiced onset that the
+//!   rest of the window continues.
+//!
+//! The frame's impulse strength `d ∈ [0, 1]` is the largest product of the two soft scores
+//! over the blocks of the window and the 6 ms before it (an impulse whose onset fell just
+//! before the window still fills its start). No lookahead beyond the window is needed: every
+//! impulse lies in two consecutive windows and is found in both.
+//!
+//! **Activity gate**: speech has isolated impulses of its own — plosive bursts, the first
+//! glottal pulse of a word after silence, lip and tongue clicks — and removing those is
+//! audible. What sets impulsive *noise* apart is that it recurs. The limiter is therefore
+//! enabled only while impulses have been recurring: rising edges of the strength are
+//! counted with a 2 s leak, and the strength is scaled by a ramp from 2 to 4 counted
+//! impulses (1–2 per second). Only *clear* impulses count: those that also decay back into
+//! the background, i.e. whose continuation 3–12 ms later is not both within 6–12 dB of the
+//! onset and 4–10 dB above the level before it (which is what a starting sound looks like).
+//! Isolated words spoken in a quiet room leave the gate closed; typing opens it within about
+//! half a second.
+//!
+//! **Suppression** caps the spectrum at the recent spectrum: each bin's power (smoothed over
+//! three bins) is limited to [`MARGIN`] times a fast recursive average (~25 ms) of the capped
+//! spectra of the previous frames, with the gain raised to the power of the gated strength
+//! so that weak detections act weakly. In a pause the impulse is brought down to the
+//! background, which the noise suppressor then attenuates like the rest; under speech only the
+//! bins where the impulse exceeds the speech are touched, and only down to the speech's own
+//! level. The noise tracker and the decision-directed SNR downstream see the capped spectrum,
+//! so the impulses do not leak into them either.
+
+use super::fastmath::{fast_exp, fast_ln};
+
+/// Blocks (1 ms) of history needed before a block for its isolation.
+const HIST: usize = 15;
+/// Blocks before the analysis window searched for an impulse onset.
+const BACK: usize = 6;
+/// Ring size for the block energies (power of two ≥ HIST + BACK + 20).
+const RING: usize = 64;
+/// Isolation score ramp, dB above the largest block of the preceding 2–15 ms.
+const ISO_LO_DB: f32 = 8.0;
+const ISO_HI_DB: f32 = 14.0;
+/// Concentration score ramp, block energy over the window's mean block energy.
+const CONC_LO: f32 = 3.0;
+const CONC_HI: f32 = 6.0;
+/// Blocks after an onset searched for its continuation (3..=12 ms).
+const SUSTAIN_FROM: usize = 3;
+const SUSTAIN_TO: usize = 12;
+/// Sustain ramps: the continuation's level relative to the onset block and relative to the
+/// level before the onset, dB.
+const SUS_PEAK_LO_DB: f32 = -12.0;
+const SUS_PEAK_HI_DB: f32 = -6.0;
+const SUS_BG_LO_DB: f32 = 4.0;
+const SUS_BG_HI_DB: f32 = 10.0;
+/// Leak of the impulse count per 10 ms frame (time constant 2 s).
+const ACTIVITY_DECAY: f32 = 0.995;
+/// Impulse-count ramp (clear impulses within ~2 s) over which the limiter is enabled.
+const ACTIVITY_LO: f32 = 2.0;
+const ACTIVITY_HI: f32 = 4.0;
+/// Recursive averaging of the reference spectrum per 10 ms frame.
+const REF_ALPHA: f32 = 0.6;
+/// How far above the reference spectrum a frame with an impulse may go (power ratio).
+pub(crate) const MARGIN: f32 = 2.0;
+
+/// 0 below `lo`, 1 above `hi`, linear between.
+#[inline]
+fn ramp(x: f32, lo: f32, hi: f32) -> f32 {
+    ((x - lo) / (hi - lo)).clamp(0.0, 1.0)
+}
+
+/// Detector and spectral limiter for impulsive noise. See the [module docs](self).
+#[derive(Clone, Debug)]
+pub(crate) struct TransientSuppressor {
+    /// Samples per 1 ms block.
+    block: usize,
+    /// Blocks per frame (10).
+    per_frame: usize,
+    /// Block energies of the first difference, ring indexed by the absolute block number.
+    energy: [f32; RING],
+    /// Isolation of each block, dB, same ring.
+    iso_db: [f32; RING],
+    /// Blocks seen so far.
+    blocks: usize,
+    /// Last input sample of the previous frame (for the difference).
+    last: f32,
+    /// Reference (recent capped) power spectrum, smoothed over three bins.
+    reference: Vec<f32>,
+    /// Smoothed power of the current frame.
+    smooth: Vec<f32>,
+    /// Gated impulse strength of the last frame.
+    strength: f32,
+    /// Clear-impulse strength of the last frame (the gate's evidence).
+    clear: f32,
+    /// Clear impulses counted over the last ~2 s (leaky).
+    activity: f32,
+    frames: u32,
+}
+
+impl TransientSuppressor {
+    /// A suppressor for frames of `hop` samples (10 ms) and `bins` spectrum bins.
+    pub(crate) fn new(hop: usize, bins: usize) -> Self {
+        let block = (hop / 10).max(1);
+        TransientSuppressor {
+            block,
+            per_frame: hop / block,
+            energy: [0.0; RING],
+            iso_db: [0.0; RING],
+            blocks: 0,
+            last: 0.0,
+            reference: vec![0.0; bins],
+            smooth: vec![0.0; bins],
+            strength: 0.0,
+            clear: 0.0,
+            activity: 0.0,
+            frames: 0,
+        }
+    }
+
+    /// Gated impulse strength of the last frame, 0 (none) … 1 (a clear impulse).
+    pub(crate) fn strength(&self) -> f32 {
+        self.strength
+    }
+
+    /// Analyses the newest `hop` input samples (finite) and returns the frame's gated impulse
+    /// strength; the analysis window is those samples and the `hop` before them.
+    pub(crate) fn detect(&mut self, new: &[f32]) -> f32 {
+        let mut prev = self.last;
+        for blk in new.chunks_exact(self.block) {
+            let mut e = 1e-10f32;
+            for &v in blk {
+                let d = v - prev;
+                e += d * d;
+                prev = v;
+            }
+            let b = self.blocks;
+            self.energy[b % RING] = e;
+            // Isolation against the largest block 2..=HIST blocks back (the ring index wraps
+            // consistently because RING divides 2^64).
+            let mut before = 1e-10f32;
+            for j in 2..=HIST {
+                before = before.max(self.energy[b.wrapping_sub(j) % RING]);
+            }
+            self.iso_db[b % RING] = if b >= HIST { 10.0 * (e / before).log10() } else { 0.0 };
+            self.blocks += 1;
+        }
+        self.last = prev;
+        // The window: the last 2 * per_frame blocks; onsets searched from BACK blocks earlier.
+        let win = 2 * self.per_frame;
+        let end = self.blocks;
+        if end < win + BACK + HIST {
+            self.strength = 0.0;
+            return 0.0;
+        }
+        let mean = (end - win..end).map(|b| self.energy[b % RING]).sum::<f32>() / win as f32;
+        // `d`: impulse strength; `clear`: the same for impulses that also pass the sustain
+        // test (the evidence counted by the activity gate).
+        let (mut d, mut clear) = (0.0f32, 0.0f32);
+        for b in end - win - BACK..end {
+            let e = self.energy[b % RING];
+            let iso_db = self.iso_db[b % RING];
+            let s = ramp(iso_db, ISO_LO_DB, ISO_HI_DB) * ramp(e / mean, CONC_LO, CONC_HI);
+            if s <= clear {
+                continue;
+            }
+            d = d.max(s);
+            // Sustain: an onset whose continuation stays near its peak and well above the
+            // level before it is a sound starting (a voiced onset, a plosive), not an impulse
+            // that decays back into the background.
+            let (a, z) = (b + SUSTAIN_FROM, (b + SUSTAIN_TO).min(end - 1));
+            if a <= z {
+                let after = (a..=z).map(|j| self.energy[j % RING]).fold(0.0f32, f32::max);
+                let vs_peak = 10.0 * (after / e).log10();
+                let vs_before = vs_peak + iso_db;
+                let starting =
+                    ramp(vs_peak, SUS_PEAK_LO_DB, SUS_PEAK_HI_DB) * ramp(vs_before, SUS_BG_LO_DB, SUS_BG_HI_DB);
+                clear = clear.max(s * (1.0 - starting));
+            }
+        }
+        // Impulse activity: rising edges of the clear-impulse strength, counted over ~2 s.
+        self.activity *= ACTIVITY_DECAY;
+        if clear > 0.5 && self.clear <= 0.5 {
+            self.activity += 1.0;
+        }
+        self.clear = clear;
+        self.strength = d * ramp(self.activity, ACTIVITY_LO, ACTIVITY_HI);
+        self.strength
+    }
+
+    /// Limits `power` to the reference spectrum according to the strength found by
+    /// [`detect`](Self::detect): writes the amplitude gains to `gain` (all 1 without an
+    /// impulse), scales `power` by their squares and updates the reference.
+    pub(crate) fn limit(&mut self, power: &mut [f32], gain: &mut [f32]) {
+        let bins = power.len().min(gain.len()).min(self.smooth.len());
+        if bins < 2 {
+            gain.fill(1.0);
+            return;
+        }
+        let power = &mut power[..bins];
+        let smooth = &mut self.smooth[..bins];
+        smooth[0] = 0.75 * power[0] + 0.25 * power[1];
+        for k in 1..bins - 1 {
+            smooth[k] = 0.25 * power[k - 1] + 0.5 * power[k] + 0.25 * power[k + 1];
+        }
+        smooth[bins - 1] = 0.25 * power[bins - 2] + 0.75 * power[bins - 1];
+        self.frames = self.frames.saturating_add(1);
+        let reference = &mut self.reference[..bins];
+        let gain = &mut gain[..bins];
+        if self.frames == 1 {
+            reference.copy_from_slice(smooth);
+        }
+        let d = self.strength;
+        if d > 0.0 {
+            let ln_margin = MARGIN.ln();
+            for ((g, &s), &r) in gain.iter_mut().zip(smooth.iter()).zip(reference.iter()) {
+                // min(1, sqrt(MARGIN·ref/power))^d, in the log domain.
+                *g = fast_exp(0.5 * d * (ln_margin + fast_ln(r + 1e-30) - fast_ln(s + 1e-30)).min(0.0));
+            }
+            for ((p, s), &g) in power.iter_mut().zip(smooth.iter_mut()).zip(gain.iter()) {
+                let g2 = g * g;
+                *p *= g2;
+                *s *= g2;
+            }
+        } else {
+            gain.fill(1.0);
+        }
+        for (r, &s) in reference.iter_mut().zip(smooth.iter()) {
+            *r = REF_ALPHA * *r + (1.0 - REF_ALPHA) * s;
+        }
+    }
+
+    /// Forgets all state.
+    pub(crate) fn reset(&mut self) {
+        self.energy = [0.0; RING];
+        self.iso_db = [0.0; RING];
+        self.blocks = 0;
+        self.last = 0.0;
+        self.reference.fill(0.0);
+        self.smooth.fill(0.0);
+        self.strength = 0.0;
+        self.clear = 0.0;
+        self.activity = 0.0;
+        self.frames = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic uniform noise in [-1, 1).
+    fn lcg(state: &mut u64) -> f32 {
+        *state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        ((*state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+
+    /// Strength per 10 ms frame (16 kHz) of a signal.
+    fn strengths(x: &[f32]) -> Vec<f32> {
+        let mut t = TransientSuppressor::new(160, 161);
+        x.chunks_exact(160).map(|c| t.detect(c)).collect()
+    }
+
+    #[test]
+    fn voiced_pulse_trains_are_not_impulses() {
+        // A 125 Hz train of damped 700 Hz resonances (a crude vowel) over faint noise, with a
+        // silent lead-in so that its onset is also seen: never gated in.
+        let mut s = 1u64;
+        let x: Vec<f32> = (0..48_000)
+            .map(|n| {
+                let k = n % 128;
+                let v = if n >= 16_000 {
+                    0.3 * (-(k as f32) / 32.0).exp() * (2.0 * std::f32::consts::PI * 700.0 * k as f32 / 16_000.0).sin()
+                } else {
+                    0.0
+                };
+                v + 1e-4 * lcg(&mut s)
+            })
+            .collect();
+        let d = strengths(&x);
+        assert!(d.iter().all(|v| *v == 0.0), "max {}", d.iter().fold(0.0f32, |a, b| a.max(*b)));
+    }
+
+    #[test]
+    fn recurring_clicks_open_the_gate_and_only_their_frames_are_limited() {
+        let mut s = 7u64;
+        let mut x: Vec<f32> = (0..48_000).map(|_| 1e-4 * lcg(&mut s)).collect();
+        // About seven clicks per second.
+        let onsets: Vec<usize> = (0..14).map(|i| 1000 + i * 2200).collect();
+        for &o in &onsets {
+            for i in 0..160 {
+                x[o + i] += 0.5 * lcg(&mut s) * (-(i as f32) / 32.0).exp();
+            }
+        }
+        let d = strengths(&x);
+        // The first click is not gated in (no activity yet)...
+        assert!(d[..(onsets[0] + 320) / 160].iter().all(|v| *v == 0.0));
+        // ...but from the sixth on (0.7 s) every click is limited at full strength.
+        for &o in &onsets[5..] {
+            let f = o / 160;
+            let m = d[f..f + 3].iter().fold(0.0f32, |a, b| a.max(*b));
+            assert!(m > 0.9, "click at {o}: strength {m}");
+        }
+        // Frames without a click in their window (and the 6 ms before) are untouched.
+        for (f, v) in d.iter().enumerate() {
+            let near = onsets.iter().any(|&o| o + 160 + 96 >= f * 160 && o < (f + 1) * 160 + 1);
+            assert!(near || *v == 0.0, "frame {f}: {v}");
+        }
+    }
+
+    #[test]
+    fn the_limiter_caps_at_the_reference_and_passes_otherwise() {
+        let mut t = TransientSuppressor::new(160, 8);
+        let mut g = [0.0f32; 8];
+        let mut p = [1.0f32; 8];
+        t.limit(&mut p, &mut g);
+        assert_eq!(g, [1.0; 8]);
+        assert_eq!(p, [1.0; 8]);
+        // A gated impulse 100 times the reference is brought to MARGIN times it.
+        t.strength = 1.0;
+        let mut p = [100.0f32; 8];
+        t.limit(&mut p, &mut g);
+        for (pk, gk) in p.iter().zip(&g) {
+            assert!((pk - MARGIN).abs() < 1e-3 * MARGIN, "{pk}");
+            assert!((gk * gk * 100.0 - MARGIN).abs() < 1e-3 * MARGIN, "{gk}");
+        }
+    }
+}
