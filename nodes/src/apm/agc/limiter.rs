@@ -19,9 +19,23 @@ pub struct Limiter {
     avg_ring: Vec<f32>,
     avg_pos: usize,
     avg_sum: f64,
+    /// Entries of `avg_ring` below 1 (when none, `avg_sum` is reset to exactly `w`, so
+    /// rounding in the running sum cannot keep the block fast path away for good).
+    avg_below: usize,
     n: u64,
     gain: f32,
     release: f32,
+}
+
+/// `i mod n` for `i < 2n` (ring indices advance by at most one slot): a compare instead of
+/// an integer division in the per-sample path.
+#[inline]
+fn wrap(i: usize, n: usize) -> usize {
+    if i >= n {
+        i - n
+    } else {
+        i
+    }
 }
 
 impl Limiter {
@@ -43,6 +57,7 @@ impl Limiter {
             avg_ring: vec![1.0; w],
             avg_pos: 0,
             avg_sum: w as f64,
+            avg_below: 0,
             n: 0,
             gain: 1.0,
             release: 1.0 - (-1.0 / (0.06 * rate.max(1) as f32)).exp(),
@@ -71,35 +86,43 @@ impl Limiter {
         let a = x.abs();
         let need = if a > self.ceiling { self.ceiling / a } else { 1.0 };
         let w = self.la + 1;
-        // Sliding minimum over the last w needs.
+        // Sliding minimum over the last w needs (monotonic deque). Entries that left the window
+        // go first, so at most w - 1 remain and the new one always has a free slot.
+        while self.dq_len > 0 && self.dq_idx[self.dq_head] + (w as u64) <= self.n {
+            self.dq_head = wrap(self.dq_head + 1, w);
+            self.dq_len -= 1;
+        }
         while self.dq_len > 0 {
-            let back = (self.dq_head + self.dq_len - 1) % w;
+            let back = wrap(self.dq_head + self.dq_len - 1, w);
             if self.dq_val[back] >= need {
                 self.dq_len -= 1;
             } else {
                 break;
             }
         }
-        let slot = (self.dq_head + self.dq_len) % w;
+        let slot = wrap(self.dq_head + self.dq_len, w);
         self.dq_idx[slot] = self.n;
         self.dq_val[slot] = need;
         self.dq_len += 1;
-        while self.dq_len > 0 && self.dq_idx[self.dq_head] + (w as u64) <= self.n {
-            self.dq_head = (self.dq_head + 1) % w;
-            self.dq_len -= 1;
-        }
         let m = self.dq_val[self.dq_head];
         self.n += 1;
         // Moving average of the minima.
-        self.avg_sum += f64::from(m) - f64::from(self.avg_ring[self.avg_pos]);
+        let old = self.avg_ring[self.avg_pos];
+        self.avg_below = self.avg_below + usize::from(m < 1.0) - usize::from(old < 1.0);
+        self.avg_sum = if self.avg_below == 0 { w as f64 } else { self.avg_sum + f64::from(m) - f64::from(old) };
         self.avg_ring[self.avg_pos] = m;
-        self.avg_pos = (self.avg_pos + 1) % w;
+        self.avg_pos = wrap(self.avg_pos + 1, w);
         let avg = (self.avg_sum / w as f64) as f32;
         self.gain = if avg < self.gain { avg } else { self.gain + self.release * (avg - self.gain) };
+        // Within 1e-4 (0.001 dB) of unity with nothing pending: snap to it, so the block
+        // fast path resumes instead of waiting for the release to converge to 1e-6.
+        if self.avg_below == 0 && 1.0 - self.gain < 1e-4 {
+            self.gain = 1.0;
+        }
         // Delay line.
         let out = self.delay[self.dpos];
         self.delay[self.dpos] = x;
-        self.dpos = (self.dpos + 1) % self.delay.len();
+        self.dpos = wrap(self.dpos + 1, self.delay.len());
         let y = if self.la == 0 { x * self.gain } else { out * self.gain };
         y.clamp(-self.ceiling, self.ceiling)
     }
@@ -143,7 +166,59 @@ impl Limiter {
         self.avg_ring.fill(1.0);
         self.avg_pos = 0;
         self.avg_sum = self.avg_ring.len() as f64;
+        self.avg_below = 0;
         self.n = 0;
         self.gain = 1.0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The limiter against a direct evaluation of its definition (window minimum of the
+    /// needed gains, their moving average, instant attack and exponential release), on a
+    /// signal whose needed gain rises strictly for longer than the window — the case that
+    /// fills the monotonic deque completely — and back to the idle block path afterwards.
+    #[test]
+    fn matches_a_direct_evaluation_when_the_deque_fills() {
+        let (rate, la_ms) = (16_000u32, 8.0f32);
+        let mut lim = Limiter::new(rate, la_ms, -6.0);
+        let w = lim.latency() + 1;
+        let c = lim.ceiling();
+        // A 1 kHz-free "envelope": 1.0 decaying slowly to below the ceiling, so need rises
+        // monotonically for ~600 samples, then noise-like alternating signs.
+        let x: Vec<f32> = (0..12_000)
+            .map(|n| {
+                let s = if n % 2 == 0 { 1.0 } else { -1.0 };
+                s * (-(n as f32) / 900.0).exp()
+            })
+            .collect();
+        let need: Vec<f32> = x.iter().map(|v| if v.abs() > c { c / v.abs() } else { 1.0 }).collect();
+        let mut m = Vec::new();
+        let mut gain = 1.0f32;
+        let mut ring = vec![1.0f32; w];
+        let rel = 1.0 - (-1.0 / (0.06 * rate as f32)).exp();
+        for n in 0..x.len() {
+            let lo = (n + 1).saturating_sub(w);
+            let mn = need[lo..=n].iter().cloned().fold(1.0f32, f32::min);
+            m.push(mn);
+            ring[n % w] = mn;
+            let avg = ring.iter().map(|&v| f64::from(v)).sum::<f64>() as f32 / w as f32;
+            gain = if avg < gain { avg } else { gain + rel * (avg - gain) };
+            if ring.iter().all(|&v| v >= 1.0) && 1.0 - gain < 1e-4 {
+                gain = 1.0;
+            }
+            let delayed = if n >= w - 1 { x[n + 1 - w] } else { 0.0 };
+            let want = (delayed * gain).clamp(-c, c);
+            let got = lim.tick(x[n]);
+            assert!((got - want).abs() <= 1e-5, "sample {n}: {got} vs {want}");
+        }
+        // Long after the peak the limiter is exactly idle again: unity gain, and a quiet
+        // block passes through the delay line unchanged.
+        assert_eq!(lim.gain(), 1.0);
+        let mut q = vec![0.25f32; 4 * w];
+        lim.process(&mut q);
+        assert!(q[w..].iter().all(|&v| v == 0.25));
     }
 }
