@@ -70,28 +70,28 @@ fn convolve(x: &[f32], h: &[f32]) -> Vec<f32> {
     y
 }
 
-fn run_ok(args: &[&str], files: &[(&str, &Path)]) -> String {
+/// Runs `process` with `args` and `(flag, path)` pairs: (succeeded, stderr).
+fn run(args: &[&str], files: &[(&str, &Path)]) -> (bool, String) {
     let mut c = bin();
     c.arg("process").args(args);
     for (flag, p) in files {
         c.arg(flag).arg(p);
     }
     let o = c.output().unwrap();
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert!(o.status.success(), "{args:?}: {err}");
+    (o.status.success(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+fn run_ok(args: &[&str], files: &[(&str, &Path)]) -> String {
+    let (ok, err) = run(args, files);
+    assert!(ok, "{args:?}: {err}");
     assert!(err.contains("PROC_SECONDS"), "{err}");
     err
 }
 
 fn run_err(args: &[&str], files: &[(&str, &Path)]) -> String {
-    let mut c = bin();
-    c.arg("process").args(args);
-    for (flag, p) in files {
-        c.arg(flag).arg(p);
-    }
-    let o = c.output().unwrap();
-    assert!(!o.status.success(), "{args:?} should fail");
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    let (ok, err) = run(args, files);
+    assert!(!ok, "{args:?} should fail");
+    err
 }
 
 #[test]

@@ -132,7 +132,7 @@ impl Limiter {
     /// delay line — the same result as sample-by-sample processing, at a fraction of the cost.
     pub fn process(&mut self, x: &mut [f32]) {
         let w = self.la + 1;
-        let idle = self.dq_len == 1 && self.dq_val[self.dq_head] == 1.0 && self.avg_sum == w as f64;
+        let idle = self.dq_len == 1 && self.dq_val[self.dq_head] == 1.0 && self.avg_below == 0;
         let settled = 1.0 - self.gain < 1e-6;
         if idle && settled && !x.is_empty() && x.iter().all(|v| v.abs() <= self.ceiling) {
             self.gain = 1.0;
@@ -140,7 +140,7 @@ impl Limiter {
                 for v in x.iter_mut() {
                     let out = self.delay[self.dpos];
                     self.delay[self.dpos] = *v;
-                    self.dpos = (self.dpos + 1) % self.delay.len();
+                    self.dpos = wrap(self.dpos + 1, self.delay.len());
                     *v = out;
                 }
             }
