@@ -1,7 +1,7 @@
 //! G.711 behind the [`Encoder`] / [`Decoder`] traits, with packet-loss concealment.
 
 use super::plc::{Concealment, Plc};
-use super::{CodecError, CodecInfo, Decoder, EncodedFrame, Encoder, FrameType};
+use super::{prefix_mut, CodecError, CodecInfo, Decoder, EncodedFrame, Encoder, FrameType};
 use crate::g711::G711Law;
 
 /// Samples of one G.711 "frame": 2.5 ms, the smallest graph quantum (G.711 itself is
@@ -99,16 +99,12 @@ impl Decoder for G711CodecDecoder {
 
     fn decode(&mut self, payload: Option<&[u8]>, out: &mut [f32]) -> Result<usize, CodecError> {
         let Some(p) = payload else {
-            let Some(o) = out.get_mut(..BLOCK) else {
-                return Err(CodecError::BufferSize { needed: BLOCK, got: out.len() });
-            };
+            let o = prefix_mut(out, BLOCK)?;
             self.plc.conceal(o);
             return Ok(BLOCK);
         };
         let n = self.samples_in(p)?;
-        let Some(out) = out.get_mut(..n) else {
-            return Err(CodecError::BufferSize { needed: n, got: out.len() });
-        };
+        let out = prefix_mut(out, n)?;
         self.law.decode_f32(p, out);
         self.plc.decoded(out);
         Ok(n)

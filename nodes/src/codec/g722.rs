@@ -2,7 +2,7 @@
 //! concealment.
 
 use super::plc::{Concealment, Plc};
-use super::{CodecError, CodecInfo, Decoder, EncodedFrame, Encoder, FrameType};
+use super::{prefix_mut, CodecError, CodecInfo, Decoder, EncodedFrame, Encoder, FrameType};
 use crate::g722::{G722Decoder, G722Encoder, RTP_CLOCK_RATE, RTP_PAYLOAD_TYPE, SAMPLE_RATE};
 use crate::kernels;
 
@@ -58,9 +58,7 @@ impl Encoder for G722CodecEncoder {
         if pcm.len() != BLOCK {
             return Err(CodecError::BufferSize { needed: BLOCK, got: pcm.len() });
         }
-        let Some(out) = out.get_mut(..BLOCK / 2) else {
-            return Err(CodecError::BufferSize { needed: BLOCK / 2, got: out.len() });
-        };
+        let out = prefix_mut(out, BLOCK / 2)?;
         let mut x = [0i16; BLOCK];
         kernels::f32_to_i16(&mut x, pcm);
         let n = self.enc.encode(&x, out);
@@ -118,16 +116,12 @@ impl Decoder for G722CodecDecoder {
 
     fn decode(&mut self, payload: Option<&[u8]>, out: &mut [f32]) -> Result<usize, CodecError> {
         let Some(p) = payload else {
-            let Some(o) = out.get_mut(..BLOCK) else {
-                return Err(CodecError::BufferSize { needed: BLOCK, got: out.len() });
-            };
+            let o = prefix_mut(out, BLOCK)?;
             self.plc.conceal(o);
             return Ok(BLOCK);
         };
         let n = self.samples_in(p)?;
-        let Some(out) = out.get_mut(..n) else {
-            return Err(CodecError::BufferSize { needed: n, got: out.len() });
-        };
+        let out = prefix_mut(out, n)?;
         let mut y = [0i16; 2 * BLOCK];
         for (bytes, o) in p.chunks(BLOCK).zip(out.chunks_mut(2 * BLOCK)) {
             let m = self.dec.decode(bytes, &mut y);

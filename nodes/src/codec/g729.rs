@@ -1,6 +1,6 @@
 //! G.729 Annex A (and A + B) behind the [`Encoder`] / [`Decoder`] traits.
 
-use super::{CodecError, CodecInfo, Decoder, EncodedFrame, Encoder, FrameType};
+use super::{prefix_mut, CodecError, CodecInfo, Decoder, EncodedFrame, Encoder, FrameType};
 use crate::g729::{FrameKind, G729Decoder, G729Encoder, FRAME_SAMPLES, SID_BYTES, SPEECH_BYTES};
 use crate::kernels;
 
@@ -136,9 +136,7 @@ impl Decoder for G729CodecDecoder {
 
     fn decode(&mut self, payload: Option<&[u8]>, out: &mut [f32]) -> Result<usize, CodecError> {
         let Some(p) = payload else {
-            let Some(o) = out.get_mut(..FRAME_SAMPLES) else {
-                return Err(CodecError::BufferSize { needed: FRAME_SAMPLES, got: out.len() });
-            };
+            let o = prefix_mut(out, FRAME_SAMPLES)?;
             self.frame(None, o);
             return Ok(FRAME_SAMPLES);
         };

@@ -142,6 +142,13 @@ pub struct EncodedFrame {
     pub len: usize,
 }
 
+/// The first `n` elements of `buf`, or [`CodecError::BufferSize`] naming both lengths: the
+/// output-buffer check every encoder and decoder makes before writing.
+pub(crate) fn prefix_mut<T>(buf: &mut [T], n: usize) -> Result<&mut [T], CodecError> {
+    let got = buf.len();
+    buf.get_mut(..n).ok_or(CodecError::BufferSize { needed: n, got })
+}
+
 /// Errors of codec construction and of encode / decode calls.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CodecError {

@@ -4,7 +4,7 @@
 use super::{
     OpusDecoder, OpusEncoder, OpusEncoderConfig, OpusError, FRAME_DURATIONS_US, MAX_PAYLOAD_BYTES, RTP_CLOCK_RATE,
 };
-use crate::codec::{CodecError, CodecInfo, Decoder, EncodedFrame, Encoder, FrameType};
+use crate::codec::{prefix_mut, CodecError, CodecInfo, Decoder, EncodedFrame, Encoder, FrameType};
 use rvoip_media_graph::MAX_PAYLOAD;
 
 /// SDP encoding name (RFC 7587).
@@ -119,9 +119,7 @@ impl Encoder for OpusCodecEncoder {
 
     fn encode(&mut self, pcm: &[f32], out: &mut [u8]) -> Result<EncodedFrame, CodecError> {
         let max = self.info.max_frame_bytes;
-        let Some(out) = out.get_mut(..max) else {
-            return Err(CodecError::BufferSize { needed: max, got: out.len() });
-        };
+        let out = prefix_mut(out, max)?;
         let p = self.enc.encode(pcm, out).map_err(CodecError::from)?;
         if p.dtx {
             Ok(EncodedFrame { kind: FrameType::NoTransmission, len: 0 })
