@@ -31,10 +31,11 @@ pub struct Args {
     /// Gain in dB applied to the stream (-96..=40), after the voice processing.
     #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
     gain: f32,
-    /// Acoustic echo cancellation against --far.
+    /// Acoustic echo cancellation against --far. Its post-filter includes noise suppression
+    /// (at --ns-level with --ns, else high), as SpeexDSP's does.
     #[arg(long)]
     aec: bool,
-    /// Noise suppression.
+    /// Noise suppression (with --aec it runs inside the canceller's post-filter).
     #[arg(long)]
     ns: bool,
     /// Noise suppression level: low, moderate, high or very-high.
@@ -80,13 +81,18 @@ pub fn run(a: Args) -> Result<(), CliError> {
     let mut last = (mic, 0usize);
     if let Some(_f) = &far {
         let far_in = b.add_input("far", kind);
-        let aec = Aec::new(AdvancedAecConfig::new(rate)).map_err(usage("--aec"))?;
+        // With --ns the suppressor runs inside the canceller's post-filter (same transform).
+        let mut cfg = AdvancedAecConfig::new(rate);
+        if a.ns {
+            cfg = cfg.with_denoise(Some(a.ns_level.parse().map_err(usage("--ns-level"))?));
+        }
+        let aec = Aec::new(cfg).map_err(usage("--aec"))?;
         let n = b.add_node("aec", Box::new(aec));
         b.connect(mic, 0, n, 0)?;
         b.connect(far_in, 0, n, 1)?;
         last = (n, 0);
     }
-    if a.ns {
+    if a.ns && far.is_none() {
         let level: NsLevel = a.ns_level.parse().map_err(usage("--ns-level"))?;
         let ns = NoiseSuppressor::new(NsConfig::new(rate).with_level(level)).map_err(usage("--ns"))?;
         let n = b.add_node("ns", Box::new(ns));

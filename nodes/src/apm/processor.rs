@@ -79,8 +79,10 @@ pub struct CaptureResult {
 }
 
 /// AEC → NS → AGC on the capture path, with the VAD on the echo-cancelled, noise-suppressed
-/// signal gating the AGC. Frames are 10 ms. With AEC or NS on, the capture output is delayed
-/// by 10 ms per module (their overlap-add), plus the AGC limiter's look-ahead.
+/// signal gating the AGC. Frames are 10 ms. With both AEC and NS on, the noise suppressor runs
+/// inside the echo canceller's post-filter at the configured NS level
+/// ([`AdvancedAecConfig::denoise`]): one transform for both. The capture output is delayed by
+/// 10 ms when AEC or NS is on (their overlap-add), plus the AGC limiter's look-ahead.
 pub struct AudioProcessor {
     cfg: AudioProcessingConfig,
     hop: usize,
@@ -114,8 +116,11 @@ impl AudioProcessor {
         Ok(AudioProcessor {
             cfg,
             hop,
-            aec: cfg.aec.map(Aec::new).transpose()?,
-            ns: cfg.ns.map(|l| NoiseSuppressor::new(NsConfig::new(cfg.sample_rate).with_level(l))).transpose()?,
+            aec: cfg.aec.map(|c| Aec::new(if cfg.ns.is_some() { c.with_denoise(cfg.ns) } else { c })).transpose()?,
+            ns: match (cfg.aec, cfg.ns) {
+                (None, Some(l)) => Some(NoiseSuppressor::new(NsConfig::new(cfg.sample_rate).with_level(l))?),
+                _ => None,
+            },
             agc: cfg.agc.map(Agc::new).transpose()?,
             vad: cfg.vad.map(Vad::new).transpose()?,
         })

@@ -189,6 +189,14 @@ impl Aec {
             }
             self.ew[f] = c;
         }
+        if let Some(ns) = self.ns.as_mut() {
+            // Denoiser stage: noise-suppression gains from the post-filtered spectrum (residual
+            // echo removed, comfort noise in), applied in the same transform.
+            let g = ns.gains_for_spectrum(&self.ef, &self.ew);
+            for (c, g) in self.ew.iter_mut().zip(g) {
+                *c *= *g;
+            }
+        }
         self.fft.inverse(&self.ew, &mut self.out);
         for i in 0..h {
             let v = self.overlap[i] + self.out[i] * self.win[i];

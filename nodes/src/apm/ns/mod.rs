@@ -257,9 +257,54 @@ impl NoiseSuppressor {
         for (p, c) in self.power.iter_mut().zip(&self.spec) {
             *p = c.norm_sqr() + 1e-12;
         }
+        self.transient.detect(&self.inbuf[h..]);
+        self.update_gains();
+        for (c, g) in self.spec.iter_mut().zip(&self.gain) {
+            *c *= *g;
+        }
+        self.fft.inverse(&self.spec, &mut self.out);
+        for i in 0..h {
+            x[i] = self.overlap[i] + self.out[i] * self.win[i];
+            self.overlap[i] = self.out[h + i] * self.win[h + i];
+        }
+        ok
+    }
+
+    /// Computes the gains for a frame that another module has already analysed with this
+    /// suppressor's framing (`2·frame_len()` samples, square-root Hann window, hop
+    /// `frame_len()`): `newest` are the frame's last `frame_len()` samples (for the impulse
+    /// detector), `spectrum` its `frame_len() + 1` bins. The caller applies the returned gains
+    /// (this is how the echo canceller's post-filter shares one transform with noise
+    /// suppression). Non-finite input is treated as silence.
+    ///
+    /// ```
+    /// use rvoip_media_nodes::apm::{NoiseSuppressor, NsConfig};
+    /// use rvoip_media_nodes::apm::fft::Cpx;
+    /// let mut ns = NoiseSuppressor::new(NsConfig::new(16_000)).unwrap();
+    /// let spectrum = vec![Cpx::new(1e-3, 0.0); ns.frame_len() + 1];
+    /// let g = ns.gains_for_spectrum(&[0.0; 160], &spectrum);
+    /// assert!(g.iter().all(|g| (0.0..=1.0).contains(g)));
+    /// ```
+    pub fn gains_for_spectrum(&mut self, newest: &[f32], spectrum: &[Cpx]) -> &[f32] {
+        for (i, p) in self.power.iter_mut().enumerate() {
+            let v = spectrum.get(i).map_or(0.0, |c| c.norm_sqr());
+            *p = if v.is_finite() { v.min(1e12) } else { 0.0 } + 1e-12;
+        }
+        let h = self.hop;
+        for (i, d) in self.inbuf[h..].iter_mut().enumerate() {
+            let v = newest.get(i).copied().unwrap_or(0.0);
+            *d = if v.is_finite() { v.clamp(-4.0, 4.0) } else { 0.0 };
+        }
+        self.transient.detect(&self.inbuf[h..]);
+        self.update_gains();
+        &self.gain
+    }
+
+    /// Noise tracking and the suppression gains for `self.power` (after the transient
+    /// detector has seen the frame's newest samples).
+    fn update_gains(&mut self) {
         // Impulses are limited first, so that neither the noise tracker nor the
         // decision-directed SNR below sees them.
-        self.transient.detect(&self.inbuf[h..]);
         self.transient.limit(&mut self.power, &mut self.transient_gain);
         self.noise.update(&self.power);
         self.spp.update(&self.power, self.noise.minimum());
@@ -314,15 +359,6 @@ impl NoiseSuppressor {
                 *g *= t;
             }
         }
-        for (c, g) in self.spec.iter_mut().zip(&self.gain) {
-            *c *= *g;
-        }
-        self.fft.inverse(&self.spec, &mut self.out);
-        for i in 0..h {
-            x[i] = self.overlap[i] + self.out[i] * self.win[i];
-            self.overlap[i] = self.out[h + i] * self.win[h + i];
-        }
-        ok
     }
 
     /// Forgets all state.
