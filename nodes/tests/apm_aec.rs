@@ -471,23 +471,18 @@ fn echo_path_change_during_double_talk_is_relearnt() {
 /// Windowed-sinc low-pass (Blackman, 127 taps), zero-phase (delay compensated).
 fn lowpass(x: &[f32], cutoff_hz: f32, rate: f32) -> Vec<f32> {
     let (n, fc) = (127usize, cutoff_hz / rate);
-    let m = (n / 2) as isize;
+    let m = n / 2;
+    let pi = std::f32::consts::PI;
     let taps: Vec<f32> = (0..n)
         .map(|i| {
-            let k = i as isize - m;
-            let sinc = if k == 0 {
-                2.0 * fc
-            } else {
-                (2.0 * std::f32::consts::PI * fc * k as f32).sin() / (std::f32::consts::PI * k as f32)
-            };
-            let w = 0.42 - 0.5 * (2.0 * std::f32::consts::PI * i as f32 / (n - 1) as f32).cos()
-                + 0.08 * (4.0 * std::f32::consts::PI * i as f32 / (n - 1) as f32).cos();
-            sinc * w
+            let k = i as f32 - m as f32;
+            let sinc = if i == m { 2.0 * fc } else { (2.0 * pi * fc * k).sin() / (pi * k) };
+            let t = i as f32 / (n - 1) as f32;
+            sinc * (0.42 - 0.5 * (2.0 * pi * t).cos() + 0.08 * (4.0 * pi * t).cos())
         })
         .collect();
-    (0..x.len() as isize)
-        .map(|t| (0..n).map(|i| x.get((t + i as isize - m) as usize).map_or(0.0, |v| v * taps[i])).sum())
-        .collect()
+    let padded: Vec<f32> = x.iter().copied().chain(std::iter::repeat(0.0).take(m)).collect();
+    convolve(&padded, &taps)[m..].to_vec()
 }
 
 #[test]

@@ -79,12 +79,13 @@ pub fn run(a: Args) -> Result<(), CliError> {
     let mut b = GraphBuilder::new(quantum);
     let mic = b.add_input("mic", kind);
     let mut last = (mic, 0usize);
+    let ns_level: Option<NsLevel> = a.ns.then(|| a.ns_level.parse()).transpose().map_err(usage("--ns-level"))?;
     if let Some(_f) = &far {
         let far_in = b.add_input("far", kind);
         // With --ns the suppressor runs inside the canceller's post-filter (same transform).
         let mut cfg = AdvancedAecConfig::new(rate);
-        if a.ns {
-            cfg = cfg.with_denoise(Some(a.ns_level.parse().map_err(usage("--ns-level"))?));
+        if ns_level.is_some() {
+            cfg = cfg.with_denoise(ns_level);
         }
         let aec = Aec::new(cfg).map_err(usage("--aec"))?;
         let n = b.add_node("aec", Box::new(aec));
@@ -92,8 +93,7 @@ pub fn run(a: Args) -> Result<(), CliError> {
         b.connect(far_in, 0, n, 1)?;
         last = (n, 0);
     }
-    if a.ns && far.is_none() {
-        let level: NsLevel = a.ns_level.parse().map_err(usage("--ns-level"))?;
+    if let (Some(level), None) = (ns_level, &far) {
         let ns = NoiseSuppressor::new(NsConfig::new(rate).with_level(level)).map_err(usage("--ns"))?;
         let n = b.add_node("ns", Box::new(ns));
         b.connect(last.0, last.1, n, 0)?;
