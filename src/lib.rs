@@ -9,7 +9,6 @@
 //! See [`engine`] for the runtime and [`prelude`] for the common imports.
 #![deny(missing_docs)]
 
-pub mod cli;
 pub mod conference;
 pub mod engine;
 pub mod prelude;

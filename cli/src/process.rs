@@ -5,7 +5,7 @@
 //! advanced by the graph's reported latency so it lines up with the input sample for sample.
 
 use super::{offline, wavio, CliError};
-use crate::prelude::*;
+use rvoip_media_core::prelude::*;
 use rvoip_media_nodes::apm::{
     AdvancedAecConfig, AdvancedAgcConfig, AdvancedVadConfig, Aec, Agc, NoiseSuppressor, NsConfig, NsLevel, Vad,
 };

@@ -6,10 +6,10 @@
 //! with the p99 cycle.
 
 use super::CliError;
-use crate::conference::g711_room;
-use crate::engine::PacketIn;
-use crate::prelude::*;
-use crate::stats::Histogram;
+use rvoip_media_core::conference::g711_room;
+use rvoip_media_core::engine::PacketIn;
+use rvoip_media_core::prelude::*;
+use rvoip_media_core::stats::Histogram;
 use rvoip_media_nodes::G711Law;
 use std::time::Instant;
 

@@ -116,8 +116,8 @@ fn transcode_pcmu_matches_g191_for_every_input_value() {
     let d = tmp("pcmu");
     let ramp: Vec<i16> = (i16::MIN..=i16::MAX).collect();
     write_i16(&d.join("ramp.wav"), 8000, &ramp);
-    let table = include_bytes!("../nodes/tests/data/g711/pcmu_enc.bin");
-    let dec = include_bytes!("../nodes/tests/data/g711/pcmu_dec.bin");
+    let table = include_bytes!("../../nodes/tests/data/g711/pcmu_enc.bin");
+    let dec = include_bytes!("../../nodes/tests/data/g711/pcmu_dec.bin");
     let o = bin()
         .args(["transcode", "--codec", "pcmu", "--in"])
         .arg(d.join("ramp.wav"))

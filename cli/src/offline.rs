@@ -2,8 +2,8 @@
 //! path and plan executor as live calls, with the host feeding one quantum per cycle.
 
 use super::CliError;
-use crate::engine::{InputEndpoint, OutputEndpoint};
-use crate::prelude::*;
+use rvoip_media_core::engine::{InputEndpoint, OutputEndpoint};
+use rvoip_media_core::prelude::*;
 use std::time::Instant;
 
 /// What an offline run produced.

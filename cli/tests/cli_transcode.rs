@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Output;
 
 fn data(rel: &str) -> Vec<u8> {
-    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("nodes/tests/data").join(rel)).unwrap()
+    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../nodes/tests/data").join(rel)).unwrap()
 }
 
 /// Runs `transcode` on `x` (an 8 kHz file); on failure the decoded audio and payload are
@@ -151,7 +151,7 @@ fn g729b_payload_has_length_prefixes_and_dtx_gaps() {
 #[test]
 fn g722_payload_and_output_are_spandsp_exact() {
     let d = tmp("g722");
-    let input = Path::new(env!("CARGO_MANIFEST_DIR")).join("nodes/tests/data/g722/speech_16k_2s.wav");
+    let input = Path::new(env!("CARGO_MANIFEST_DIR")).join("../nodes/tests/data/g722/speech_16k_2s.wav");
     let want_dec: Vec<i16> =
         data("g722/speech.dec.s16").chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect();
     for ptime in ["10", "20", "30"] {
@@ -254,7 +254,7 @@ fn loss_outside_0_to_100_is_refused() {
 
 fn speech16k(seconds: usize) -> Vec<i16> {
     let mut r =
-        hound::WavReader::open(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/speech_en_16k.wav")).unwrap();
+        hound::WavReader::open(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/data/speech_en_16k.wav")).unwrap();
     r.samples::<i16>().skip(32_000).take(16_000 * seconds).map(Result::unwrap).collect()
 }
 

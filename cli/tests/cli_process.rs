@@ -9,7 +9,7 @@ use cli_support::{bin, read_i16, tmp, write_i16};
 use rvoip_media_nodes::apm::loudness::integrated_loudness;
 use std::path::Path;
 
-const SPEECH_16K: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/speech_en_16k.wav");
+const SPEECH_16K: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/data/speech_en_16k.wav");
 
 /// `secs` seconds of the bundled 16 kHz speech starting at `from_s`, as f32.
 fn speech(from_s: f32, secs: f32) -> Vec<f32> {

@@ -8,8 +8,8 @@
 //! deadlines. Once a second the main thread prints the worker's cycle-time statistics.
 
 use super::{bundled_speech, create_dir, wavio, CliError};
-use crate::conference::g711_room;
-use crate::prelude::*;
+use rvoip_media_core::conference::g711_room;
+use rvoip_media_core::prelude::*;
 use rvoip_media_nodes::wav::WavSampleFormat;
 use rvoip_media_nodes::G711Law;
 use std::path::PathBuf;

@@ -2,7 +2,7 @@
 //! the codec model (`EncodeNode` / `DecodeNode` around any `Encoder` / `Decoder`).
 
 use super::{offline, wavio, CliError};
-use crate::prelude::*;
+use rvoip_media_core::prelude::*;
 use rvoip_media_graph::MAX_PAYLOAD;
 use rvoip_media_nodes::codec::{CodecId, DecodeNode, EncodeNode, Encoder};
 use rvoip_media_nodes::opus::{Bitrate, OpusCodecEncoder, OpusEncoderConfig, OpusError, OpusFecDecodeNode};

@@ -1,4 +1,4 @@
-//! The `rvoip-media` command line: offline processing of WAV files through the engine in
+//! `rvoip-media`, the command line of rvoip-media-core: offline processing of WAV files through the engine in
 //! driven mode, N-1 mixing, G.711 transcoding, the live conference demo, and capacity
 //! benchmarks.
 
@@ -34,7 +34,7 @@ pub enum CliError {
     Graph(#[from] rvoip_media_graph::GraphError),
     /// The engine refused.
     #[error("engine: {0}")]
-    Engine(#[from] crate::engine::EngineError),
+    Engine(#[from] rvoip_media_core::engine::EngineError),
     /// Writing an output failed.
     #[error("{path}: {source}")]
     Io {
@@ -75,8 +75,7 @@ enum Command {
     Bench(bench::Args),
 }
 
-/// Entry point of the `rvoip-media` binary.
-pub fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Process(a) => process::run(a),
@@ -105,5 +104,5 @@ fn path_str(p: &std::path::Path) -> String {
 
 /// Default location of the bundled speech.
 fn bundled_speech() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/data/speech_en_8k.wav")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/data/speech_en_8k.wav")
 }

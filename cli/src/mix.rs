@@ -1,7 +1,7 @@
 //! `rvoip-media mix`: the N-1 conference mix of N files.
 
 use super::{create_dir, offline, wavio, CliError};
-use crate::prelude::*;
+use rvoip_media_core::prelude::*;
 use rvoip_media_nodes::wav::WavSampleFormat;
 use rvoip_media_nodes::Mixer;
 use std::path::PathBuf;
