@@ -204,8 +204,11 @@ published_stats! {
         pub pool_exhausted_drops: u64,
         /// Bad-input events (node reports, input frames of the wrong length).
         pub errors: u64,
-        /// Plans swapped in while running.
-        pub plan_swaps: u64,
+        /// Edits applied while running (each swaps in a new schedule; whole-plan swaps
+        /// count too).
+        pub edits: u64,
+        /// Messages delivered to nodes.
+        pub messages: u64,
         /// 1 when a node panicked and the partition was stopped.
         pub faulted: u64,
     }
@@ -286,8 +289,9 @@ mod tests {
             ring_full_drops: 8,
             pool_exhausted_drops: 9,
             errors: 10,
-            plan_swaps: 11,
-            faulted: 12,
+            edits: 11,
+            messages: 12,
+            faulted: 13,
         };
         assert_eq!(PartitionStats::from_words(p.to_words()), p);
     }

@@ -40,7 +40,8 @@ fn driven_partition_processes_and_takes_parameters() {
     assert!(matches!(engine.set_param_by_name(part.id, "s1", 7, 1.0), Err(EngineError::Param { .. })));
     assert!(matches!(engine.set_param_by_name(part.id, "nope", 0, 1.0), Err(EngineError::UnknownNodeName { .. })));
     // Graph inputs/outputs have no processor.
-    assert!(matches!(engine.set_param(part.id, NodeId(0), 0, 1.0), Err(EngineError::UnknownNode { .. })));
+    let input_key = engine.node_key(part.id, "in").unwrap();
+    assert!(matches!(engine.set_param(part.id, input_key, 0, 1.0), Err(EngineError::UnknownNode { .. })));
 }
 
 #[test]
@@ -125,6 +126,7 @@ fn commands_per_cycle_are_bounded() {
 fn removed_partition_is_a_typed_error() {
     let (engine, mut driver) = driven();
     let part = engine.add_partition(chain(Quantum::MS_10, 1, 1.0)).unwrap();
+    let key = engine.node_key(part.id, "s0").unwrap();
     driver.process_cycle();
     let t = engine.remove_partition(part.id).unwrap();
     driver.process_cycle();
@@ -132,7 +134,7 @@ fn removed_partition_is_a_typed_error() {
     assert_eq!(engine.status().partitions, 0);
     assert_eq!(engine.status().workers[0].stats.partitions, 0);
     assert!(matches!(engine.remove_partition(part.id), Err(EngineError::UnknownPartition(id)) if id == part.id));
-    assert!(matches!(engine.set_param(part.id, NodeId(1), 0, 1.0), Err(EngineError::UnknownPartition(_))));
+    assert!(matches!(engine.set_param(part.id, key, 0, 1.0), Err(EngineError::UnknownPartition(_))));
     assert!(matches!(engine.partition_stats(part.id), Err(EngineError::UnknownPartition(_))));
     assert!(matches!(engine.swap_plan(part.id, chain(Quantum::MS_10, 1, 1.0)), Err(EngineError::UnknownPartition(_))));
 }
@@ -195,7 +197,7 @@ fn hot_swap_driven_loses_and_repeats_nothing() {
     // processes quantum 17.
     assert_eq!(got[15], 16.0 / 1024.0);
     assert_eq!(got[16], 2.0 * 17.0 / 1024.0);
-    assert_eq!(engine.partition_stats(part.id).unwrap().plan_swaps, 1);
+    assert_eq!(engine.partition_stats(part.id).unwrap().edits, 1);
 }
 
 #[test]
@@ -242,7 +244,7 @@ fn hot_swap_on_running_workers_loses_and_repeats_nothing() {
         std::thread::sleep(Duration::from_micros(500));
     }
     let st = engine.partition_stats(part.id).unwrap();
-    assert_eq!(st.plan_swaps, 1);
+    assert_eq!(st.edits, 1);
     check_swap_sequence(&got, n);
     engine.shutdown();
 }

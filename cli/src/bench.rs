@@ -1,15 +1,17 @@
 //! `rvoip-media bench`: whole-system capacity measurements.
 //!
-//! `bench conference --legs 8,100,1000` builds a G.711 room per size and runs it on a
-//! driven engine, feeding every leg a packet each cycle, and reports the cycle time
+//! `bench conference --legs 8,100,1000` builds a live G.711 room per size (legs through the
+//! codec model: decode with concealment, N-1 mix, encode) and runs it on a driven engine,
+//! feeding every leg a packet each cycle, and reports the cycle time
 //! (p50/p99/max), the cost per leg, and how many legs one core sustains at the 10 ms quantum
 //! with the p99 cycle.
 
 use super::CliError;
-use rvoip_media_core::conference::g711_room;
+use rvoip_media_core::conference::{LegMedia, Room};
 use rvoip_media_core::engine::PacketIn;
 use rvoip_media_core::prelude::*;
 use rvoip_media_core::stats::Histogram;
+use rvoip_media_nodes::codec::{G711CodecDecoder, G711CodecEncoder};
 use rvoip_media_nodes::G711Law;
 use std::time::Instant;
 
@@ -53,16 +55,33 @@ fn conference(sizes: &[usize], cycles: usize) -> Result<(), CliError> {
             ..EngineConfig::default()
         };
         let (engine, mut driver) = Engine::driven(cfg)?;
-        let mut part = engine.add_partition(g711_room(n, law, Quantum::MS_10)?)?;
-        let mut rx: Vec<PacketIn> = (0..n).map(|i| part.io.take_packet_in(&format!("rx{i}")).expect("rx")).collect();
-        let mut tx: Vec<_> = (0..n).map(|i| part.io.take_packet_out(&format!("tx{i}")).expect("tx")).collect();
+        let mut room = Room::new(&engine, AudioFormat::mono(8000), n)?;
+        let joins = (0..n).map(|i| {
+            let media = LegMedia::Rtp {
+                encoder: Box::new(G711CodecEncoder::new(law)),
+                decoder: Box::new(G711CodecDecoder::new(law)),
+                ptime_us: 10_000,
+                ssrc: i as u32,
+            };
+            (format!("p{i}"), media)
+        });
+        let mut io = room.join_many(&engine, joins)?.io;
+        let mut rx: Vec<PacketIn> = (0..n).map(|i| io.take_packet_in(&format!("p{i}.rx")).expect("rx")).collect();
+        let mut tx: Vec<_> = (0..n).map(|i| io.take_packet_out(&format!("p{i}.tx")).expect("tx")).collect();
         let mut payload = [0u8; 80];
         let mut hist = Histogram::new();
         for c in 0..cycles + 50 {
             for (i, r) in rx.iter_mut().enumerate() {
                 let pcm: Vec<f32> = (0..80).map(|k| (((c * 80 + k) as f32) * 0.05 + i as f32).sin() * 0.3).collect();
                 law.encode_f32(&pcm, &mut payload);
-                r.push(PacketMeta::default(), &payload).map_err(|e| CliError::Usage(format!("feeding: {e}")))?;
+                let meta = PacketMeta {
+                    payload_type: law.payload_type(),
+                    sequence: c as u16,
+                    timestamp: (c * 80) as u32,
+                    ssrc: i as u32,
+                    ..PacketMeta::default()
+                };
+                r.push(meta, &payload).map_err(|e| CliError::Usage(format!("feeding: {e}")))?;
             }
             let t = Instant::now();
             driver.process_cycle();

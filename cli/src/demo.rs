@@ -2,14 +2,15 @@
 //!
 //! A "network" thread plays the part of N remote phones: every 10 ms it encodes the next
 //! 10 ms of the bundled speech for each participant (each from a different offset) into a
-//! G.711 packet and pushes it into the room's `rx{i}` endpoint, then collects what the room
-//! sent on `tx{i}` and decodes it: that is what participant `i` hears. The room (decode →
-//! N-1 mix → encode for every leg) runs on a pinned worker thread paced on absolute
-//! deadlines. Once a second the main thread prints the worker's cycle-time statistics.
+//! G.711 packet and pushes it into the room's `p{i}.rx` endpoint, then collects what the
+//! room sent on `p{i}.tx` and decodes it: that is what participant `i` hears. The room (a
+//! live [`Room`]: decode with concealment → N-1 mix → encode for every leg) runs on a pinned
+//! worker thread paced on absolute deadlines. Once a second the main thread prints the worker's cycle-time statistics.
 
 use super::{bundled_speech, create_dir, wavio, CliError};
-use rvoip_media_core::conference::g711_room;
+use rvoip_media_core::conference::{LegMedia, Room};
 use rvoip_media_core::prelude::*;
+use rvoip_media_nodes::codec::{G711CodecDecoder, G711CodecEncoder};
 use rvoip_media_nodes::wav::WavSampleFormat;
 use rvoip_media_nodes::G711Law;
 use std::path::PathBuf;
@@ -81,13 +82,22 @@ pub fn run(a: Args) -> Result<(), CliError> {
         let core = w.core.map_or("unpinned".to_string(), |c| format!("pinned to core {c}"));
         println!("worker {}: {core}, {sched}", w.index);
     }
-    let room = g711_room(n, law, quantum)?;
-    let mut part = engine.add_partition(room)?;
+    let mut room = Room::new(&engine, AudioFormat::mono(8000), n)?;
+    let joins = (0..n).map(|i| {
+        let media = LegMedia::Rtp {
+            encoder: Box::new(G711CodecEncoder::new(law)),
+            decoder: Box::new(G711CodecDecoder::new(law)),
+            ptime_us: 10_000,
+            ssrc: i as u32,
+        };
+        (format!("p{i}"), media)
+    });
+    let mut io = room.join_many(&engine, joins)?.io;
     let total = speech.samples.len();
     let mut legs: Vec<Leg> = (0..n)
         .map(|i| Leg {
-            rx: part.io.take_packet_in(&format!("rx{i}")).expect("room has rx ports"),
-            tx: part.io.take_packet_out(&format!("tx{i}")).expect("room has tx ports"),
+            rx: io.take_packet_in(&format!("p{i}.rx")).expect("room has rx ports"),
+            tx: io.take_packet_out(&format!("p{i}.tx")).expect("room has tx ports"),
             offset: (i * total / n) / 80 * 80,
             heard: Vec::new(),
             sent: 0,
@@ -96,7 +106,7 @@ pub fn run(a: Args) -> Result<(), CliError> {
         })
         .collect();
     println!(
-        "room: {n} participants, {} legs decode -> N-1 mix -> encode, {} quantum, {:.1} s",
+        "room: {n} participants, {} legs decode (with concealment) -> N-1 mix -> encode, {} quantum, {:.1} s",
         law.encoding(),
         quantum,
         a.seconds
@@ -129,8 +139,8 @@ pub fn run(a: Args) -> Result<(), CliError> {
     let legs = network.join().map_err(|_| CliError::Internal("network thread panicked"))?;
     print_status(&engine, "end   ", n);
     let st = engine.status();
-    let pst = engine.partition_stats(part.id)?;
-    engine.remove_partition(part.id)?;
+    let pst = engine.partition_stats(room.id())?;
+    engine.remove_partition(room.id())?;
     create_dir(&a.out)?;
     let (mut sent, mut received, mut failures) = (0, 0, 0);
     for (i, leg) in legs.iter().enumerate() {
@@ -197,6 +207,7 @@ fn network(legs: &mut [Leg], speech: &[f32], law: G711Law, ticks: u64) {
                     timestamp: (tick * 80) as u32,
                     ssrc: 1000 + i as u32,
                     marker: tick == 0,
+                    arrival_ns: 0,
                 };
                 match leg.rx.push(meta, &payload) {
                     Ok(()) => leg.sent += 1,

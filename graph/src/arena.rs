@@ -20,7 +20,7 @@ impl Arena {
         Arena {
             counts,
             audio: vec![0.0; (counts.audio + 1) * counts.audio_len],
-            packets: (0..=counts.packet).map(|_| PacketSlot::new()).collect(),
+            packets: (0..=counts.packet).map(|_| PacketSlot::with_capacity(counts.packet_burst)).collect(),
             control: vec![0.0; counts.control + 1],
         }
     }

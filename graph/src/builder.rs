@@ -30,11 +30,15 @@ pub(crate) struct BuilderNode {
 
 /// An edge from an output port to an input port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct Edge {
-    pub(crate) from: NodeId,
-    pub(crate) from_port: usize,
-    pub(crate) to: NodeId,
-    pub(crate) to_port: usize,
+pub struct Edge {
+    /// Source node.
+    pub from: NodeId,
+    /// Output port index on the source.
+    pub from_port: usize,
+    /// Destination node.
+    pub to: NodeId,
+    /// Input port index on the destination.
+    pub to_port: usize,
 }
 
 /// The error for an edge from `sp` of `src` to `dp` of `dst`, whose formats differ.
@@ -306,8 +310,8 @@ impl GraphBuilder {
         let nodes = self
             .nodes
             .into_iter()
-            .map(|n| CompiledNode { name: n.name, spec: n.spec, processor: n.processor })
+            .map(|n| CompiledNode { name: n.name, spec: n.spec, role: n.role.into(), processor: n.processor })
             .collect();
-        Ok(CompiledGraph { plan, nodes })
+        Ok(CompiledGraph { plan, nodes, edges: self.edges })
     }
 }

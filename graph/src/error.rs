@@ -1,6 +1,7 @@
 //! Errors of graph building, validation and plan loading.
 
 use crate::format::{AudioFormat, PortKind};
+use crate::live::NodeKey;
 use crate::node::NodeId;
 
 /// A graph the builder or compiler refuses, with the nodes and ports at fault named.
@@ -78,6 +79,21 @@ pub enum GraphError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// A live-graph key whose node was removed (or that never named a node).
+    #[error("node {0} does not exist (removed, or never added)")]
+    StaleKey(NodeKey),
+    /// An edge to remove that does not exist.
+    #[error("there is no edge '{from_node}.{from_port}' -> '{to_node}.{to_port}'")]
+    NoSuchEdge {
+        /// Source node name.
+        from_node: String,
+        /// Source port name.
+        from_port: String,
+        /// Destination node name.
+        to_node: String,
+        /// Destination port name.
+        to_port: String,
+    },
     /// An audio port whose rate does not hold a whole number of frames per quantum.
     #[error("'{node}.{port}' runs at {rate} Hz, which does not divide into {quantum_us} us quanta")]
     QuantumMismatch {
@@ -90,6 +106,16 @@ pub enum GraphError {
         /// Quantum in microseconds.
         quantum_us: u32,
     },
+}
+
+impl GraphError {
+    /// The same error with node ids mapped through `ids` (dense compiler ids to slots).
+    pub(crate) fn remap(self, ids: &[NodeId]) -> Self {
+        match self {
+            GraphError::NoSuchNode(id) => GraphError::NoSuchNode(ids.get(id.index()).copied().unwrap_or(id)),
+            other => other,
+        }
+    }
 }
 
 /// Both ends of an edge [`GraphError::FormatMismatch`] refused, with their formats.

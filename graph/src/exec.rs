@@ -3,8 +3,10 @@
 //! quantum.
 
 use crate::arena::Arena;
+use crate::builder::Edge;
 use crate::error::PlanError;
 use crate::format::{BufferKind, PortKind, Quantum};
+use crate::live::NodeRole;
 use crate::node::{NodeId, NodeSpec};
 use crate::packet::PacketSlot;
 use crate::plan::{BufferRef, Plan, Step};
@@ -16,6 +18,8 @@ pub struct CompiledNode {
     pub name: String,
     /// The node's spec as reported when it was added.
     pub spec: NodeSpec,
+    /// Processing node, graph input or graph output.
+    pub role: NodeRole,
     /// The processor; `None` for graph inputs and outputs.
     pub processor: Option<Box<dyn Processor>>,
 }
@@ -33,6 +37,8 @@ pub struct CompiledGraph {
     pub plan: Plan,
     /// All nodes, indexed by `NodeId`.
     pub nodes: Vec<CompiledNode>,
+    /// The edges, in the order they were added.
+    pub edges: Vec<Edge>,
 }
 
 impl CompiledGraph {
@@ -53,74 +59,41 @@ pub enum SetParamError {
     Param(#[from] ParamError),
 }
 
-/// Runs a compiled plan over its own preallocated arena.
-///
-/// ```
-/// use rvoip_media_graph::{AudioFormat, GraphBuilder, PlanExecutor, PortKind, Quantum};
-/// let a = PortKind::Audio(AudioFormat::mono(8000));
-/// let mut b = GraphBuilder::new(Quantum::MS_10);
-/// let i = b.add_input("mic", a);
-/// let o = b.add_output("spk", a);
-/// b.connect(i, 0, o, 0).unwrap();
-/// let mut exec = PlanExecutor::new(b.build().unwrap()).unwrap();
-/// exec.input_audio_mut(0).fill(0.5);
-/// exec.run_cycle();
-/// assert_eq!(exec.output_audio(0).len(), 80);
-/// assert!(exec.output_audio(0).iter().all(|&s| s == 0.5));
-/// ```
-pub struct PlanExecutor {
+/// A compiled plan made ready to run: the flattened schedule and the arena it runs on,
+/// without the processors. The processors live apart, in a slot store indexed by the
+/// plan's node ids, so that a live graph can replace its schedule while every processor
+/// keeps its state ([`Schedule::run_cycle`] takes the store). [`PlanExecutor`] pairs a
+/// schedule with its own store for offline use.
+pub struct Schedule {
     plan: Plan,
     /// The schedule flattened for execution: no per-step heap data to chase.
     steps: Vec<ExecStep>,
     /// Every step's buffer references, contiguous, in step order.
     refs: Vec<BufferRef>,
-    /// Processors indexed by node, kept apart from names and specs for locality.
-    processors: Vec<Option<Box<dyn Processor>>>,
-    names: Vec<String>,
-    specs: Vec<NodeSpec>,
     arena: Arena,
     cycle: u64,
 }
 
-/// One step of [`PlanExecutor`]'s flattened schedule.
-#[derive(Clone, Copy, Debug)]
-struct ExecStep {
-    op: Op,
-    node: u32,
-    /// Inputs are `refs[first..first + inputs]`, outputs follow them.
-    first: u32,
-    inputs: u16,
-    outputs: u16,
+impl std::fmt::Debug for Schedule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Schedule").field("steps", &self.steps.len()).field("cycle", &self.cycle).finish()
+    }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Op {
-    /// A node without packet outputs.
-    Node,
-    /// A node with packet outputs, which are cleared before it runs.
-    NodeClearingPackets,
-    SumAudio,
-    SumControl,
-}
+/// The processors a schedule runs, indexed by node id (a live partition's slot index);
+/// `None` for graph inputs, outputs and free slots.
+pub type ProcessorSlots = [Option<Box<dyn Processor>>];
 
-/// What one cycle reported.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CycleReport {
-    /// Bad-input events the nodes reported.
-    pub errors: u32,
-}
-
-impl PlanExecutor {
-    /// Checks the plan against the nodes and the arena rules, then allocates the arena.
-    pub fn new(graph: CompiledGraph) -> Result<Self, PlanError> {
-        let CompiledGraph { plan, nodes } = graph;
+impl Schedule {
+    /// Checks the plan against the node specs (`spec_of(node)` is `Some` for every node
+    /// with a processor) and the arena rules, then allocates the arena.
+    pub fn new<'s>(plan: Plan, spec_of: impl Fn(NodeId) -> Option<&'s NodeSpec>) -> Result<Self, PlanError> {
         let arena = Arena::new(plan.buffers);
         for (step, s) in plan.steps.iter().enumerate() {
             match s {
                 Step::Node { node, inputs, outputs } => {
-                    let n = nodes.get(node.index()).filter(|n| n.processor.is_some());
-                    let n = n.ok_or(PlanError::MissingProcessor { step, node: *node })?;
-                    check_ports(step, &n.spec, plan.quantum, inputs, outputs)?;
+                    let spec = spec_of(*node).ok_or(PlanError::MissingProcessor { step, node: *node })?;
+                    check_ports(step, spec, plan.quantum, inputs, outputs)?;
                     arena.check_step(inputs, outputs).map_err(|detail| PlanError::BadBuffer { step, detail })?;
                 }
                 Step::Sum { inputs, output } => {
@@ -162,15 +135,7 @@ impl PlanExecutor {
             refs.extend_from_slice(outputs);
             steps.push(ExecStep { op, node, first, inputs: inputs.len() as u16, outputs: outputs.len() as u16 });
         }
-        let mut processors = Vec::with_capacity(nodes.len());
-        let mut names = Vec::with_capacity(nodes.len());
-        let mut specs = Vec::with_capacity(nodes.len());
-        for n in nodes {
-            processors.push(n.processor);
-            names.push(n.name);
-            specs.push(n.spec);
-        }
-        Ok(PlanExecutor { plan, steps, refs, processors, names, specs, arena, cycle: 0 })
+        Ok(Schedule { plan, steps, refs, arena, cycle: 0 })
     }
 
     /// The plan.
@@ -178,22 +143,19 @@ impl PlanExecutor {
         &self.plan
     }
 
-    /// Name of a node.
-    pub fn node_name(&self, node: NodeId) -> Option<&str> {
-        self.names.get(node.index()).map(String::as_str)
-    }
-
-    /// Spec of a node.
-    pub fn node_spec(&self, node: NodeId) -> Option<&NodeSpec> {
-        self.specs.get(node.index())
-    }
-
-    /// Cycles run so far.
+    /// Cycles run so far (continued from the schedule it replaced, see
+    /// [`Schedule::continue_from`]).
     pub fn cycles(&self) -> u64 {
         self.cycle
     }
 
-    /// Audio buffer of graph input `i`, to fill before [`PlanExecutor::run_cycle`].
+    /// Takes over the cycle count of the schedule this one replaces, so that
+    /// [`ProcessIo::cycle`] counts on across an edit. Real-time safe.
+    pub fn continue_from(&mut self, previous: &Schedule) {
+        self.cycle = previous.cycle;
+    }
+
+    /// Audio buffer of graph input `i`, to fill before [`Schedule::run_cycle`].
     ///
     /// # Panics
     /// If input `i` does not exist or is not audio.
@@ -233,14 +195,14 @@ impl PlanExecutor {
         self.arena.audio(&r)
     }
 
-    /// Packet of graph output `i` after a cycle, if one was produced.
+    /// Packets of graph output `i` after a cycle (empty if none was produced).
     ///
     /// # Panics
     /// If output `i` does not exist or is not a packet output.
-    pub fn output_packet(&self, i: usize) -> Option<&crate::Packet> {
+    pub fn output_packets(&self, i: usize) -> &[crate::Packet] {
         let r = self.plan.outputs[i].buffer;
         assert_eq!(r.kind, BufferKind::Packet, "graph output {i} is not a packet output");
-        self.arena.packet(&r).get()
+        self.arena.packet(&r).packets()
     }
 
     /// Control value of graph output `i` after a cycle.
@@ -253,12 +215,15 @@ impl PlanExecutor {
         self.arena.control(&r)
     }
 
-    /// Runs every step once. Real-time safe: no allocation.
-    pub fn run_cycle(&mut self) -> CycleReport {
+    /// Runs every step once with the processors in `processors` (indexed by the plan's
+    /// node ids). Real-time safe: no allocation. A step whose processor is missing from
+    /// the store is skipped and counted as an error (the control side never sends such a
+    /// pair).
+    pub fn run_cycle(&mut self, processors: &mut ProcessorSlots) -> CycleReport {
         let mut errors = 0u32;
         let cycle = self.cycle;
         for (i, step) in self.steps.iter().enumerate() {
-            prefetch_processor(&self.processors, self.steps.get(i + 1));
+            prefetch_processor(processors, self.steps.get(i + 1));
             let first = step.first as usize;
             let mid = first + usize::from(step.inputs);
             let (inputs, outputs) = (&self.refs[first..mid], &self.refs[mid..mid + usize::from(step.outputs)]);
@@ -269,8 +234,10 @@ impl PlanExecutor {
                             self.arena.packet_mut(o).clear();
                         }
                     }
-                    // `new` checked that every node step has a processor.
-                    let Some(p) = self.processors[step.node as usize].as_deref_mut() else { continue };
+                    let Some(p) = processors.get_mut(step.node as usize).and_then(|p| p.as_deref_mut()) else {
+                        errors = errors.saturating_add(1);
+                        continue;
+                    };
                     // SAFETY: `new` ran `check_step` on exactly these references against this
                     // arena, and the arena is not touched while `io` lives.
                     let mut io = unsafe { ProcessIo::new(&mut self.arena, inputs, outputs, cycle) };
@@ -286,6 +253,154 @@ impl PlanExecutor {
         }
         self.cycle += 1;
         CycleReport { errors }
+    }
+}
+
+/// Runs a compiled plan with its own processors over its own preallocated arena: a
+/// [`Schedule`] and its processor store in one, for offline processing and tests.
+///
+/// ```
+/// use rvoip_media_graph::{AudioFormat, GraphBuilder, PlanExecutor, PortKind, Quantum};
+/// let a = PortKind::Audio(AudioFormat::mono(8000));
+/// let mut b = GraphBuilder::new(Quantum::MS_10);
+/// let i = b.add_input("mic", a);
+/// let o = b.add_output("spk", a);
+/// b.connect(i, 0, o, 0).unwrap();
+/// let mut exec = PlanExecutor::new(b.build().unwrap()).unwrap();
+/// exec.input_audio_mut(0).fill(0.5);
+/// exec.run_cycle();
+/// assert_eq!(exec.output_audio(0).len(), 80);
+/// assert!(exec.output_audio(0).iter().all(|&s| s == 0.5));
+/// ```
+pub struct PlanExecutor {
+    schedule: Schedule,
+    /// Processors indexed by node, kept apart from names and specs for locality.
+    processors: Vec<Option<Box<dyn Processor>>>,
+    names: Vec<String>,
+    specs: Vec<NodeSpec>,
+}
+
+/// One step of [`Schedule`]'s flattened schedule.
+#[derive(Clone, Copy, Debug)]
+struct ExecStep {
+    op: Op,
+    node: u32,
+    /// Inputs are `refs[first..first + inputs]`, outputs follow them.
+    first: u32,
+    inputs: u16,
+    outputs: u16,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    /// A node without packet outputs.
+    Node,
+    /// A node with packet outputs, which are cleared before it runs.
+    NodeClearingPackets,
+    SumAudio,
+    SumControl,
+}
+
+/// What one cycle reported.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CycleReport {
+    /// Bad-input events the nodes reported.
+    pub errors: u32,
+}
+
+impl PlanExecutor {
+    /// Checks the plan against the nodes and the arena rules, then allocates the arena.
+    pub fn new(graph: CompiledGraph) -> Result<Self, PlanError> {
+        let CompiledGraph { plan, nodes, .. } = graph;
+        let schedule =
+            Schedule::new(plan, |node| nodes.get(node.index()).filter(|n| n.processor.is_some()).map(|n| &n.spec))?;
+        let mut processors = Vec::with_capacity(nodes.len());
+        let mut names = Vec::with_capacity(nodes.len());
+        let mut specs = Vec::with_capacity(nodes.len());
+        for n in nodes {
+            processors.push(n.processor);
+            names.push(n.name);
+            specs.push(n.spec);
+        }
+        Ok(PlanExecutor { schedule, processors, names, specs })
+    }
+
+    /// The plan.
+    pub fn plan(&self) -> &Plan {
+        self.schedule.plan()
+    }
+
+    /// Name of a node.
+    pub fn node_name(&self, node: NodeId) -> Option<&str> {
+        self.names.get(node.index()).map(String::as_str)
+    }
+
+    /// Spec of a node.
+    pub fn node_spec(&self, node: NodeId) -> Option<&NodeSpec> {
+        self.specs.get(node.index())
+    }
+
+    /// The processor of a node, e.g. to read its counters offline.
+    pub fn processor(&self, node: NodeId) -> Option<&dyn Processor> {
+        self.processors.get(node.index()).and_then(|p| p.as_deref())
+    }
+
+    /// Cycles run so far.
+    pub fn cycles(&self) -> u64 {
+        self.schedule.cycles()
+    }
+
+    /// Audio buffer of graph input `i`, to fill before [`PlanExecutor::run_cycle`].
+    ///
+    /// # Panics
+    /// If input `i` does not exist or is not audio.
+    pub fn input_audio_mut(&mut self, i: usize) -> &mut [f32] {
+        self.schedule.input_audio_mut(i)
+    }
+
+    /// Packet slot of graph input `i`; fill or clear it before each cycle.
+    ///
+    /// # Panics
+    /// If input `i` does not exist or is not a packet input.
+    pub fn input_packet_mut(&mut self, i: usize) -> &mut PacketSlot {
+        self.schedule.input_packet_mut(i)
+    }
+
+    /// Control value of graph input `i`.
+    ///
+    /// # Panics
+    /// If input `i` does not exist or is not a control input.
+    pub fn input_control_mut(&mut self, i: usize) -> &mut f32 {
+        self.schedule.input_control_mut(i)
+    }
+
+    /// Audio of graph output `i` after a cycle.
+    ///
+    /// # Panics
+    /// If output `i` does not exist or is not audio.
+    pub fn output_audio(&self, i: usize) -> &[f32] {
+        self.schedule.output_audio(i)
+    }
+
+    /// The first packet of graph output `i` after a cycle, if one was produced.
+    ///
+    /// # Panics
+    /// If output `i` does not exist or is not a packet output.
+    pub fn output_packet(&self, i: usize) -> Option<&crate::Packet> {
+        self.schedule.output_packets(i).first()
+    }
+
+    /// Control value of graph output `i` after a cycle.
+    ///
+    /// # Panics
+    /// If output `i` does not exist or is not a control output.
+    pub fn output_control(&self, i: usize) -> f32 {
+        self.schedule.output_control(i)
+    }
+
+    /// Runs every step once. Real-time safe: no allocation.
+    pub fn run_cycle(&mut self) -> CycleReport {
+        self.schedule.run_cycle(&mut self.processors)
     }
 
     /// Forwards a parameter change to a node, range-checked against its spec. Real-time safe.
@@ -345,7 +460,7 @@ fn check_ports(
 /// processors are separate heap objects, and in long chains fetching them dominates the
 /// executor's own cost.
 #[inline(always)]
-fn prefetch_processor(processors: &[Option<Box<dyn Processor>>], next: Option<&ExecStep>) {
+fn prefetch_processor(processors: &ProcessorSlots, next: Option<&ExecStep>) {
     #[cfg(target_arch = "x86_64")]
     if let Some(p) = next.and_then(|s| processors.get(s.node as usize)).and_then(|p| p.as_deref()) {
         let ptr = p as *const dyn Processor as *const i8;

@@ -1,6 +1,7 @@
 //! Node descriptions: ports, parameters, latency.
 
 use crate::format::PortKind;
+use std::any::{Any, TypeId};
 use std::fmt;
 
 /// Index of a node in a graph (dense, in insertion order).
@@ -79,6 +80,30 @@ pub struct NodeSpec {
     pub latency_ns: u64,
     /// Parameters accepted by `set_param`.
     pub params: Vec<ParamSpec>,
+    /// Message types accepted by [`crate::Processor::message`].
+    pub messages: Vec<MessageType>,
+    /// Names of the values the node publishes through [`crate::Processor::telemetry`], in
+    /// the order it writes them (at most [`MAX_TELEMETRY`]).
+    pub telemetry: &'static [&'static str],
+}
+
+/// Most telemetry values one node publishes.
+pub const MAX_TELEMETRY: usize = 32;
+
+/// A Rust type a node accepts as a message, identified by its [`TypeId`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MessageType {
+    /// The type's id.
+    pub id: TypeId,
+    /// The type's name, for error messages.
+    pub name: &'static str,
+}
+
+impl MessageType {
+    /// The entry for `T`.
+    pub fn of<T: Any>() -> Self {
+        MessageType { id: TypeId::of::<T>(), name: std::any::type_name::<T>() }
+    }
 }
 
 impl NodeSpec {
@@ -123,5 +148,36 @@ impl NodeSpec {
     /// The parameter with this id.
     pub fn param(&self, id: u32) -> Option<&ParamSpec> {
         self.params.iter().find(|p| p.id == id)
+    }
+
+    /// Declares that the node accepts messages of type `T` (see
+    /// [`crate::Processor::message`]).
+    pub fn with_message<T: Any>(mut self) -> Self {
+        self.messages.push(MessageType::of::<T>());
+        self
+    }
+
+    /// Whether the node accepts messages of the type with this id.
+    pub fn accepts_message(&self, id: TypeId) -> bool {
+        self.messages.iter().any(|m| m.id == id)
+    }
+
+    /// Declares the values the node publishes, in the order
+    /// [`crate::Processor::telemetry`] writes them. At most [`MAX_TELEMETRY`] names; the
+    /// rest are ignored.
+    ///
+    /// ```
+    /// use rvoip_media_graph::NodeSpec;
+    /// let spec = NodeSpec::new("decode").with_telemetry(&["late_packets", "concealed_frames"]);
+    /// assert_eq!(spec.telemetry_index("concealed_frames"), Some(1));
+    /// ```
+    pub fn with_telemetry(mut self, names: &'static [&'static str]) -> Self {
+        self.telemetry = &names[..names.len().min(MAX_TELEMETRY)];
+        self
+    }
+
+    /// Position of the telemetry value called `name`.
+    pub fn telemetry_index(&self, name: &str) -> Option<usize> {
+        self.telemetry.iter().position(|n| *n == name)
     }
 }

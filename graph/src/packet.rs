@@ -19,6 +19,11 @@ pub struct PacketMeta {
     pub ssrc: u32,
     /// RTP marker bit (start of a talk spurt).
     pub marker: bool,
+    /// Packets entering a graph: when the packet arrived, in ns of the host's monotonic
+    /// clock (0: not stamped), set by whoever receives it (a transport, a capture replay);
+    /// nodes read it, never the clock. Packets leaving a graph through the engine: when the
+    /// cycle that produced them started (packets of one cycle share it).
+    pub arrival_ns: u64,
 }
 
 /// The payload did not fit in [`MAX_PAYLOAD`] bytes.
@@ -42,7 +47,7 @@ impl Packet {
     /// An empty packet.
     pub const fn new() -> Self {
         Packet {
-            meta: PacketMeta { payload_type: 0, sequence: 0, timestamp: 0, ssrc: 0, marker: false },
+            meta: PacketMeta { payload_type: 0, sequence: 0, timestamp: 0, ssrc: 0, marker: false, arrival_ns: 0 },
             len: 0,
             data: [0; MAX_PAYLOAD],
         }
@@ -122,46 +127,113 @@ impl PartialEq for Packet {
     }
 }
 
-/// A packet port's buffer for one cycle: empty, or holding one packet.
-#[derive(Clone, Debug, Default)]
+/// A packet port's buffer for one cycle: up to [`PacketSlot::capacity`] packets in arrival
+/// order (a burst), or none.
+///
+/// Graph packet inputs receive every packet that arrived since the previous cycle, up to the
+/// capacity (the engine's packets-per-cycle setting); producers usually emit one with
+/// [`PacketSlot::fill`] or [`PacketSlot::put`].
+///
+/// ```
+/// use rvoip_media_graph::{Packet, PacketMeta, PacketSlot, SlotFull};
+/// let mut slot = PacketSlot::with_capacity(2);
+/// let p = |seq| Packet::from_payload(PacketMeta { sequence: seq, ..Default::default() }, &[1]).unwrap();
+/// slot.push(&p(7)).unwrap();
+/// slot.push(&p(8)).unwrap();
+/// assert_eq!(slot.push(&p(9)), Err(SlotFull { capacity: 2 }));
+/// assert_eq!(slot.packets().iter().map(|p| p.meta.sequence).collect::<Vec<_>>(), [7, 8]);
+/// assert_eq!(slot.get().unwrap().meta.sequence, 7); // the first one
+/// slot.clear();
+/// assert!(slot.get().is_none());
+/// ```
+#[derive(Clone, Debug)]
 pub struct PacketSlot {
-    present: bool,
-    packet: Packet,
+    len: usize,
+    packets: Box<[Packet]>,
+}
+
+/// [`PacketSlot::push`] found the slot full; the packet was not stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("packet slot full ({capacity} packets per cycle)")]
+pub struct SlotFull {
+    /// Packets the slot holds.
+    pub capacity: usize,
+}
+
+impl Default for PacketSlot {
+    fn default() -> Self {
+        PacketSlot::new()
+    }
 }
 
 impl PacketSlot {
-    /// An empty slot.
-    pub const fn new() -> Self {
-        PacketSlot { present: false, packet: Packet::new() }
+    /// An empty slot holding one packet.
+    pub fn new() -> Self {
+        Self::with_capacity(1)
     }
 
-    /// The packet, if one is present.
+    /// An empty slot holding up to `capacity` packets (at least one). Allocates.
+    pub fn with_capacity(capacity: usize) -> Self {
+        PacketSlot { len: 0, packets: (0..capacity.max(1)).map(|_| Packet::new()).collect() }
+    }
+
+    /// Packets the slot can hold.
+    pub fn capacity(&self) -> usize {
+        self.packets.len()
+    }
+
+    /// The first packet, if any is present.
     pub fn get(&self) -> Option<&Packet> {
-        self.present.then_some(&self.packet)
+        (self.len > 0).then(|| &self.packets[0])
     }
 
-    /// Marks the slot as holding a packet and returns it for writing. The previous contents
-    /// stay in place (overwrite what you need).
+    /// Every present packet, in arrival order.
+    pub fn packets(&self) -> &[Packet] {
+        &self.packets[..self.len]
+    }
+
+    /// Number of packets present.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether no packet is present.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Makes the slot hold exactly one packet and returns it for writing. The previous
+    /// contents stay in place (overwrite what you need).
     pub fn fill(&mut self) -> &mut Packet {
-        self.present = true;
-        &mut self.packet
+        self.len = 1;
+        &mut self.packets[0]
     }
 
-    /// Stores a copy of `packet`.
+    /// Makes the slot hold exactly a copy of `packet`.
     pub fn put(&mut self, packet: &Packet) {
-        self.present = true;
-        self.packet.meta = packet.meta;
-        self.packet.len = packet.len;
-        self.packet.data[..packet.len()].copy_from_slice(packet.payload());
+        self.len = 0;
+        // Capacity is at least one.
+        let _ = self.push(packet);
+    }
+
+    /// Appends a copy of `packet` after those present. Real-time safe.
+    pub fn push(&mut self, packet: &Packet) -> Result<(), SlotFull> {
+        let capacity = self.packets.len();
+        let dst = self.packets.get_mut(self.len).ok_or(SlotFull { capacity })?;
+        dst.meta = packet.meta;
+        dst.len = packet.len;
+        dst.data[..packet.len()].copy_from_slice(packet.payload());
+        self.len += 1;
+        Ok(())
     }
 
     /// Empties the slot.
     pub fn clear(&mut self) {
-        self.present = false;
+        self.len = 0;
     }
 
     /// Whether a packet is present.
     pub fn is_present(&self) -> bool {
-        self.present
+        self.len > 0
     }
 }

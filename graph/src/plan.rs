@@ -78,6 +78,9 @@ pub struct BufferCounts {
     pub control: usize,
     /// Samples per audio buffer: the largest audio port's samples per quantum.
     pub audio_len: usize,
+    /// Packets each packet slot holds per cycle (0 counts as 1): graph packet inputs carry
+    /// bursts of up to this many.
+    pub packet_burst: usize,
 }
 
 /// A graph input or output as seen by the host.

@@ -6,6 +6,7 @@ use crate::format::BufferKind;
 use crate::node::NodeSpec;
 use crate::packet::{Packet, PacketSlot};
 use crate::plan::BufferRef;
+use std::any::Any;
 use std::marker::PhantomData;
 
 /// Why a parameter change was refused.
@@ -22,6 +23,20 @@ pub enum ParamError {
         /// Refused value.
         value: f32,
     },
+}
+
+/// Why a node refused a message ([`Processor::message`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MessageError {
+    /// The node does not take messages of this type (the control side checks the node's
+    /// [`NodeSpec::messages`] first, so a worker sees this only for a node that declares a
+    /// type it does not handle).
+    #[error("the node does not accept this message type")]
+    WrongType,
+    /// The message's content does not fit the node (a port index beyond its capacity, an
+    /// encoder of another sample rate, ...).
+    #[error("message refused: {0}")]
+    Invalid(&'static str),
 }
 
 /// A node's processing code.
@@ -74,6 +89,48 @@ pub trait Processor: Send {
 
     /// Clears internal state (filters, histories) as if freshly constructed. Real-time.
     fn reset(&mut self) {}
+
+    /// Takes a typed message (a new encoder, a membership change, a configuration), at a
+    /// cycle boundary. Real-time: the node must not allocate or free. It takes what it
+    /// needs out of `msg` by swapping (`std::mem::swap` / `take`), so whatever it lets go
+    /// of stays in `msg`, which travels back to the control side and is dropped there.
+    /// Only types listed in [`NodeSpec::messages`] reach this; the default refuses all.
+    ///
+    /// ```
+    /// use rvoip_media_graph::{MessageError, NodeSpec, ProcessIo, Processor};
+    /// use std::any::Any;
+    ///
+    /// /// Holds a name it can be told to replace.
+    /// struct Named(String);
+    /// impl Processor for Named {
+    ///     fn spec(&self) -> NodeSpec {
+    ///         NodeSpec::new("named").with_message::<String>()
+    ///     }
+    ///     fn process(&mut self, _io: &mut ProcessIo<'_>) {}
+    ///     fn message(&mut self, msg: &mut (dyn Any + Send)) -> Result<(), MessageError> {
+    ///         let new = msg.downcast_mut::<String>().ok_or(MessageError::WrongType)?;
+    ///         std::mem::swap(&mut self.0, new); // the old name rides back in `msg`
+    ///         Ok(())
+    ///     }
+    /// }
+    /// let mut n = Named("a".into());
+    /// let mut msg: Box<dyn Any + Send> = Box::new(String::from("b"));
+    /// n.message(msg.as_mut()).unwrap();
+    /// assert_eq!(n.0, "b");
+    /// assert_eq!(msg.downcast_ref::<String>().unwrap(), "a");
+    /// assert_eq!(n.message(&mut 5u32), Err(MessageError::WrongType));
+    /// ```
+    fn message(&mut self, msg: &mut (dyn Any + Send)) -> Result<(), MessageError> {
+        let _ = msg;
+        Err(MessageError::WrongType)
+    }
+
+    /// Writes the node's published values (counters, state, levels) into `out`, in the
+    /// order of [`NodeSpec::telemetry`]; `out` has exactly that many entries. Called by the
+    /// runtime after a cycle, on the worker: real-time, no allocation.
+    fn telemetry(&self, out: &mut [f64]) {
+        let _ = out;
+    }
 }
 
 /// One node's view of the cycle's buffers: read its inputs, write its outputs.
@@ -139,7 +196,8 @@ impl<'a> ProcessIo<'a> {
         self.outputs.len()
     }
 
-    /// Index of the current cycle (0 for the first cycle a plan runs).
+    /// Index of the current cycle: 0 for the first cycle a partition (or executor) runs,
+    /// counting on across live edits.
     #[inline]
     pub fn cycle(&self) -> u64 {
         self.cycle
@@ -213,6 +271,19 @@ impl<'a> ProcessIo<'a> {
         let i = Self::slot(r.index, self.packet_silence);
         // SAFETY: as in `audio_in`, for the packet arena.
         unsafe { (*self.packets.add(i)).get() }
+    }
+
+    /// Every packet on input `port` this cycle, in arrival order (a burst; empty if none).
+    ///
+    /// # Panics
+    /// As [`ProcessIo::audio_in`].
+    #[inline]
+    pub fn packets_in(&self, port: usize) -> &'a [Packet] {
+        let r = &self.inputs[port];
+        Self::expect(r, BufferKind::Packet);
+        let i = Self::slot(r.index, self.packet_silence);
+        // SAFETY: as in `audio_in`, for the packet arena.
+        unsafe { (*self.packets.add(i)).packets() }
     }
 
     /// The slot of packet output `port`; it is empty at the start of the step. Call

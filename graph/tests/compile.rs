@@ -19,7 +19,7 @@ fn node(n: u32, inputs: Vec<BufferRef>, outputs: Vec<BufferRef>) -> Step {
 }
 
 fn counts(audio: usize, packet: usize, control: usize, audio_len: usize) -> BufferCounts {
-    BufferCounts { audio, packet, control, audio_len }
+    BufferCounts { audio, packet, control, audio_len, packet_burst: 1 }
 }
 
 /// Builds the graph and checks that the executor accepts the plan.

@@ -53,8 +53,8 @@ pub mod resample;
 pub mod sources;
 pub mod wav;
 
-pub use g711::{G711Decoder, G711Encoder, G711Law};
+pub use g711::G711Law;
 pub use level::{Gain, LevelMeter, Mute, MuteCounter};
-pub use mixer::{Mixer, Sum, Tee};
+pub use mixer::{Mixer, MixerMembership, Sum, Tee};
 pub use sources::{NoiseSource, ToneSource};
 pub use wav::{WavError, WavSampleFormat, WavSink, WavSinkHandle, WavSource};

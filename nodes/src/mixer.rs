@@ -39,7 +39,8 @@
 
 use crate::kernels;
 use crate::ports::{input_name, output_name};
-use rvoip_media_graph::{AudioFormat, NodeSpec, PortKind, PortSpec, ProcessIo, Processor};
+use rvoip_media_graph::{AudioFormat, MessageError, NodeSpec, PortKind, PortSpec, ProcessIo, Processor};
+use std::any::Any;
 
 /// Scratch length: 20 ms (the longest quantum) at `format`, at least 64 samples. Longer
 /// quanta would still work: the mixer processes in chunks of the scratch length.
@@ -47,35 +48,139 @@ fn scratch_len(format: AudioFormat) -> usize {
     (format.rate as usize * usize::from(format.channels.max(1)) / 50).max(64)
 }
 
-/// N audio inputs, N audio outputs; output `i` is the sum of every input except input `i`.
+/// A change of a [`Mixer`]'s membership, sent as a message (see
+/// [`rvoip_media_graph::Processor::message`]). Applied at a cycle boundary without
+/// touching any other member's buffers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MixerMembership {
+    /// Port `i` joins: from this cycle its input is in the mix and its output carries
+    /// everyone else. Joining twice is a no-op.
+    Join(usize),
+    /// Port `i` leaves: its input is ignored and its output is silent. Leaving a port that
+    /// is not a member is a no-op.
+    Leave(usize),
+}
+
+/// A conference mixer with a fixed number of ports of which any subset are *members*:
+/// output `i` of a member is the sum of every other member's input (N-1); a non-member's
+/// input is ignored and its output is silent.
 ///
-/// Ports: inputs `"in0"`..`"in{N-1}"`, outputs `"out0"`..`"out{N-1}"`, all of the format
-/// given at construction. Inputs are optional (an unconnected one is silent). See the
-/// [module docs](self) for the algorithm and the handling of bad input.
+/// Membership changes by message ([`MixerMembership`]), so participants join and leave a
+/// running room without touching anyone else's state: the ports exist from the start (the
+/// capacity), and an edit connects a new leg to a free port and sends `Join` in the same
+/// cycle. [`Mixer::new`] makes every port a member (a fixed room).
+///
+/// Ports: inputs `"in0"`..`"in{N-1}"`, outputs `"out0"`..`"out{N-1}"` (N = capacity), all
+/// of the format given at construction. Inputs are optional (an unconnected one is
+/// silent). Members are mixed in port order, so two mixers with the same members give
+/// bit-identical output. See the [module docs](self) for the algorithm and the handling of
+/// bad input.
+///
+/// Telemetry: `members`, `bad_inputs` (member inputs left out for NaN/Inf/huge samples).
+///
+/// ```
+/// use rvoip_media_graph::{AudioFormat, NodeHarness, Processor, Quantum};
+/// use rvoip_media_nodes::mixer::{Mixer, MixerMembership};
+///
+/// let mut h = NodeHarness::new(Box::new(Mixer::with_capacity(4, AudioFormat::mono(8000))), Quantum::MS_10).unwrap();
+/// for (i, v) in [0.1f32, 0.2, 0.4, 0.8].into_iter().enumerate() {
+///     h.audio_in_mut(i).fill(v);
+/// }
+/// h.processor_mut().message(&mut MixerMembership::Join(0)).unwrap();
+/// h.processor_mut().message(&mut MixerMembership::Join(2)).unwrap();
+/// h.run();
+/// assert_eq!(h.audio_out(0)[0], 0.4); // 0 hears 2
+/// assert_eq!(h.audio_out(2)[0], 0.1); // 2 hears 0
+/// assert_eq!(h.audio_out(1)[0], 0.0); // not a member: silent, and 0.2 is not mixed
+/// ```
 #[derive(Clone, Debug)]
 pub struct Mixer {
     format: AudioFormat,
     total: Vec<f32>,
+    /// Per port: whether the member's input was usable this cycle.
     valid: Vec<bool>,
+    /// Per port: member or not.
+    is_member: Vec<bool>,
+    /// Member ports in ascending order (capacity reserved for every port).
+    members: Vec<usize>,
+    bad_inputs: u64,
 }
 
 impl Mixer {
-    /// A mixer for `participants` legs of `format`. Allocates its scratch buffers here, on
-    /// the control side.
+    /// A mixer for `participants` legs of `format`, every port a member. Allocates its
+    /// scratch buffers here, on the control side.
     pub fn new(participants: usize, format: AudioFormat) -> Self {
-        Mixer { format, total: vec![0.0; scratch_len(format)], valid: vec![false; participants] }
+        let mut m = Self::with_capacity(participants, format);
+        m.members.extend(0..participants);
+        m.is_member.fill(true);
+        m
     }
 
-    /// Number of participants.
+    /// A mixer with `capacity` ports and no members yet.
+    pub fn with_capacity(capacity: usize, format: AudioFormat) -> Self {
+        Mixer {
+            format,
+            total: vec![0.0; scratch_len(format)],
+            valid: vec![false; capacity],
+            is_member: vec![false; capacity],
+            members: Vec::with_capacity(capacity),
+            bad_inputs: 0,
+        }
+    }
+
+    /// The same mixer with these ports as members (ports beyond the capacity are ignored).
+    pub fn with_members(mut self, ports: impl IntoIterator<Item = usize>) -> Self {
+        for p in ports {
+            self.join(p);
+        }
+        self
+    }
+
+    /// Number of ports.
+    pub fn capacity(&self) -> usize {
+        self.valid.len()
+    }
+
+    /// Number of ports (the capacity; kept for fixed rooms).
     pub fn participants(&self) -> usize {
         self.valid.len()
+    }
+
+    /// Member ports in ascending order.
+    pub fn members(&self) -> &[usize] {
+        &self.members
+    }
+
+    /// Real-time: inserts into the reserved capacity, never reallocates.
+    fn join(&mut self, port: usize) -> bool {
+        if port >= self.is_member.len() {
+            return false;
+        }
+        if !self.is_member[port] {
+            self.is_member[port] = true;
+            let at = self.members.partition_point(|&m| m < port);
+            self.members.insert(at, port);
+        }
+        true
+    }
+
+    fn leave(&mut self, port: usize) -> bool {
+        if port >= self.is_member.len() {
+            return false;
+        }
+        if self.is_member[port] {
+            self.is_member[port] = false;
+            let at = self.members.partition_point(|&m| m < port);
+            self.members.remove(at);
+        }
+        true
     }
 }
 
 impl Processor for Mixer {
     fn spec(&self) -> NodeSpec {
         let a = PortKind::Audio(self.format);
-        let mut s = NodeSpec::new("mixer");
+        let mut s = NodeSpec::new("mixer").with_message::<MixerMembership>().with_telemetry(&["members", "bad_inputs"]);
         for i in 0..self.valid.len() {
             s = s.with_input(PortSpec::optional(input_name(i), a)).with_output(PortSpec::required(output_name(i), a));
         }
@@ -83,11 +188,22 @@ impl Processor for Mixer {
     }
 
     fn process(&mut self, io: &mut ProcessIo<'_>) {
-        let n = self.valid.len().min(io.num_inputs()).min(io.num_outputs());
-        if n == 0 {
+        let ports = self.valid.len().min(io.num_inputs()).min(io.num_outputs());
+        if ports == 0 {
             return;
         }
         let len = io.audio_in(0).len();
+        // Non-members hear nothing.
+        if self.members.len() < ports {
+            for p in (0..ports).filter(|&p| !self.is_member[p]) {
+                io.audio_out(p).fill(0.0);
+            }
+        }
+        let n = self.members.len();
+        if n == 0 {
+            return;
+        }
+        let m = &self.members;
         if len <= self.total.len() {
             // Usual case, one chunk: the input check rides along with the accumulation, so
             // each input is read once for the total and once for its own output.
@@ -96,34 +212,39 @@ impl Processor for Mixer {
             let mut all_ok = true;
             let mut i = 0;
             while i + 4 <= n {
-                let x = [io.audio_in(i), io.audio_in(i + 1), io.audio_in(i + 2), io.audio_in(i + 3)];
+                let x = [io.audio_in(m[i]), io.audio_in(m[i + 1]), io.audio_in(m[i + 2]), io.audio_in(m[i + 3])];
                 let ok = kernels::accumulate4_sane(total, x);
-                self.valid[i..i + 4].copy_from_slice(&ok);
-                all_ok &= ok.iter().all(|&v| v);
+                for (k, v) in ok.into_iter().enumerate() {
+                    self.valid[m[i + k]] = v;
+                    all_ok &= v;
+                }
                 i += 4;
             }
-            for (j, v) in self.valid[i..n].iter_mut().enumerate() {
-                *v = kernels::accumulate_sane(total, io.audio_in(i + j));
-                all_ok &= *v;
+            for &p in &m[i..] {
+                let v = kernels::accumulate_sane(total, io.audio_in(p));
+                self.valid[p] = v;
+                all_ok &= v;
             }
             if !all_ok {
                 // Rare: rebuild the total without the bad inputs.
                 total.fill(0.0);
-                for i in 0..n {
-                    if self.valid[i] {
-                        kernels::accumulate(total, io.audio_in(i));
+                for &p in m {
+                    if self.valid[p] {
+                        kernels::accumulate(total, io.audio_in(p));
                     } else {
+                        self.bad_inputs += 1;
                         io.report_error();
                     }
                 }
             }
-            self.write_outputs(io, n, 0, len);
+            self.write_outputs(io, 0, len);
         } else {
             // A quantum longer than the scratch buffer: check every input first, then mix
             // chunk by chunk.
-            for (i, v) in self.valid[..n].iter_mut().enumerate() {
-                *v = kernels::all_sane(io.audio_in(i));
-                if !*v {
+            for &p in m {
+                self.valid[p] = kernels::all_sane(io.audio_in(p));
+                if !self.valid[p] {
+                    self.bad_inputs += 1;
                     io.report_error();
                 }
             }
@@ -133,25 +254,44 @@ impl Processor for Mixer {
                 let end = (start + chunk).min(len);
                 let total = &mut self.total[..end - start];
                 total.fill(0.0);
-                for i in (0..n).filter(|&i| self.valid[i]) {
-                    kernels::accumulate(total, &io.audio_in(i)[start..end]);
+                for &p in self.members.iter().filter(|&&p| self.valid[p]) {
+                    kernels::accumulate(total, &io.audio_in(p)[start..end]);
                 }
-                self.write_outputs(io, n, start, end);
+                self.write_outputs(io, start, end);
                 start = end;
             }
+        }
+    }
+
+    fn message(&mut self, msg: &mut (dyn Any + Send)) -> Result<(), MessageError> {
+        let ok = match *msg.downcast_ref::<MixerMembership>().ok_or(MessageError::WrongType)? {
+            MixerMembership::Join(p) => self.join(p),
+            MixerMembership::Leave(p) => self.leave(p),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(MessageError::Invalid("port beyond the mixer's capacity"))
+        }
+    }
+
+    fn telemetry(&self, out: &mut [f64]) {
+        for (o, v) in out.iter_mut().zip([self.members.len() as f64, self.bad_inputs as f64]) {
+            *o = v;
         }
     }
 }
 
 impl Mixer {
-    /// Output `i` over `start..end` = total (already in `self.total[..end - start]`) minus
-    /// own input, or the plain total for an input marked bad.
-    fn write_outputs(&self, io: &mut ProcessIo<'_>, n: usize, start: usize, end: usize) {
+    /// Output of each member over `start..end` = total (already in
+    /// `self.total[..end - start]`) minus own input, or the plain total for an input marked
+    /// bad.
+    fn write_outputs(&self, io: &mut ProcessIo<'_>, start: usize, end: usize) {
         let total = &self.total[..end - start];
-        for i in 0..n {
-            let x = &io.audio_in(i)[start..end];
-            let out = &mut io.audio_out(i)[start..end];
-            if self.valid[i] {
+        for &p in &self.members {
+            let x = &io.audio_in(p)[start..end];
+            let out = &mut io.audio_out(p)[start..end];
+            if self.valid[p] {
                 kernels::minus_own(out, total, x);
             } else {
                 out.copy_from_slice(total);

@@ -4,10 +4,12 @@
 //! error returned to the caller (the value is not silently lost).
 
 use super::frame::{AudioFrame, FramePool, PacketPool};
+use super::partition::{WorkerInput, WorkerOutput};
+use super::rt::now_ns;
+use crate::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use crate::sync::pool::{PoolExhausted, Pooled};
+use crate::sync::Arc;
 use rvoip_media_graph::{Packet, PacketMeta, PayloadTooLarge, PortKind};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
 
 /// Why a push into an input endpoint failed. The data was not queued.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -29,6 +31,81 @@ pub enum EndpointError {
     /// A payload over the packet capacity.
     #[error(transparent)]
     PayloadTooLarge(#[from] PayloadTooLarge),
+    /// The graph input was removed (by an edit or with its partition): nothing reads this
+    /// endpoint any more.
+    #[error("the endpoint was removed from its graph")]
+    Abandoned,
+}
+
+/// A control value shared by the host's endpoint and the worker, with the flag that tells
+/// the host its worker end is gone. Written against the `sync` shim (loom-checked).
+#[derive(Debug, Default)]
+pub struct ControlShared {
+    value: AtomicU32,
+    abandoned: AtomicBool,
+}
+
+impl ControlShared {
+    /// A value of 0.0, not abandoned.
+    pub fn new() -> Self {
+        ControlShared { value: AtomicU32::new(0), abandoned: AtomicBool::new(false) }
+    }
+
+    /// Stores a value.
+    pub fn set(&self, v: f32) {
+        self.value.store(v.to_bits(), Ordering::Relaxed);
+    }
+
+    /// The latest value.
+    pub fn get(&self) -> f32 {
+        f32::from_bits(self.value.load(Ordering::Relaxed))
+    }
+
+    /// Whether the worker's end was dropped.
+    pub fn is_abandoned(&self) -> bool {
+        self.abandoned.load(Ordering::Acquire)
+    }
+}
+
+/// The worker's handle on a [`ControlShared`]. Dropping it (on the control side, once the
+/// graph input or output came back from the worker) marks the value abandoned, so the host
+/// learns that its endpoint is gone.
+///
+/// ```
+/// use rvoip_media_core::engine::{ControlCell, ControlShared};
+/// use std::sync::Arc;
+/// let shared = Arc::new(ControlShared::new());
+/// let worker_end = ControlCell::new(shared.clone());
+/// worker_end.set(0.5);
+/// assert_eq!(shared.get(), 0.5);
+/// assert!(!shared.is_abandoned());
+/// drop(worker_end);
+/// assert!(shared.is_abandoned());
+/// ```
+#[derive(Debug)]
+pub struct ControlCell(Arc<ControlShared>);
+
+impl ControlCell {
+    /// The worker's handle on `shared`.
+    pub fn new(shared: Arc<ControlShared>) -> Self {
+        ControlCell(shared)
+    }
+
+    /// Stores a value (worker: a graph control output).
+    pub fn set(&self, v: f32) {
+        self.0.set(v);
+    }
+
+    /// Loads the value (worker: a graph control input).
+    pub fn get(&self) -> f32 {
+        self.0.get()
+    }
+}
+
+impl Drop for ControlCell {
+    fn drop(&mut self) {
+        self.0.abandoned.store(true, Ordering::Release);
+    }
 }
 
 /// Feeds one quantum of audio per cycle into a graph input.
@@ -45,7 +122,15 @@ impl AudioIn {
     }
 
     /// Queues one quantum. Never blocks.
+    ///
+    /// # Errors
+    /// [`EndpointError::Abandoned`] once the input was removed from its graph,
+    /// [`EndpointError::WrongLength`], [`EndpointError::RingFull`],
+    /// [`EndpointError::PoolExhausted`]; the samples were not queued.
     pub fn push(&mut self, samples: &[f32]) -> Result<(), EndpointError> {
+        if self.ring.is_abandoned() {
+            return Err(EndpointError::Abandoned);
+        }
         if samples.len() != self.samples {
             return Err(EndpointError::WrongLength { expected: self.samples, got: samples.len() });
         }
@@ -60,7 +145,13 @@ impl AudioIn {
     }
 
     /// Queues one quantum of 16-bit samples (converted to `f32` in [-1, 1)).
+    ///
+    /// # Errors
+    /// As [`AudioIn::push`].
     pub fn push_i16(&mut self, samples: &[i16]) -> Result<(), EndpointError> {
+        if self.ring.is_abandoned() {
+            return Err(EndpointError::Abandoned);
+        }
         if samples.len() != self.samples {
             return Err(EndpointError::WrongLength { expected: self.samples, got: samples.len() });
         }
@@ -80,6 +171,11 @@ impl AudioIn {
     /// Quanta queued and not yet taken by the worker.
     pub fn queued(&self) -> usize {
         self.ring.buffer().capacity() - self.ring.slots()
+    }
+
+    /// Whether the input was removed from its graph (nothing will read what is pushed).
+    pub fn is_abandoned(&self) -> bool {
+        self.ring.is_abandoned()
     }
 }
 
@@ -106,28 +202,59 @@ impl AudioOut {
     pub fn available(&self) -> usize {
         self.ring.slots()
     }
+
+    /// Whether the output was removed from its graph: frames still queued can be popped,
+    /// no new ones will come.
+    pub fn is_abandoned(&self) -> bool {
+        self.ring.is_abandoned()
+    }
 }
 
-/// Feeds packets into a graph packet input (at most one is taken per cycle).
+/// Feeds packets into a graph packet input. Each cycle the worker takes every packet
+/// queued since the last one, in arrival order, up to the engine's
+/// `packets_per_cycle` (the rest wait a cycle).
 pub struct PacketIn {
     pub(crate) ring: rtrb::Producer<Pooled<Packet>>,
     pub(crate) pool: PacketPool,
 }
 
 impl PacketIn {
-    /// Queues a packet. Never blocks.
+    /// Queues a packet. Never blocks. `meta.arrival_ns` is kept as given; when it is 0 the
+    /// packet is stamped with the monotonic clock now.
+    ///
+    /// # Errors
+    /// [`EndpointError::Abandoned`] once the input was removed from its graph,
+    /// [`EndpointError::RingFull`], [`EndpointError::PoolExhausted`],
+    /// [`EndpointError::PayloadTooLarge`]; the packet was not queued.
     pub fn push(&mut self, meta: PacketMeta, payload: &[u8]) -> Result<(), EndpointError> {
+        if self.ring.is_abandoned() {
+            return Err(EndpointError::Abandoned);
+        }
         if self.ring.is_full() {
             return Err(EndpointError::RingFull);
         }
         let mut p = self.pool.acquire()?;
         p.meta = meta;
+        if p.meta.arrival_ns == 0 {
+            p.meta.arrival_ns = now_ns();
+        }
         p.set_payload(payload)?;
         self.ring.push(p).map_err(|_| EndpointError::RingFull)
     }
+
+    /// Whether the input was removed from its graph.
+    pub fn is_abandoned(&self) -> bool {
+        self.ring.is_abandoned()
+    }
+
+    /// Packets queued and not yet taken by the worker.
+    pub fn queued(&self) -> usize {
+        self.ring.buffer().capacity() - self.ring.slots()
+    }
 }
 
-/// Receives packets from a graph packet output.
+/// Receives packets from a graph packet output. Each packet's `meta.arrival_ns` is the
+/// start time of the cycle that produced it.
 pub struct PacketOut {
     pub(crate) ring: rtrb::Consumer<Pooled<Packet>>,
 }
@@ -137,31 +264,47 @@ impl PacketOut {
     pub fn pop(&mut self) -> Option<Pooled<Packet>> {
         self.ring.pop().ok()
     }
+
+    /// Whether the output was removed from its graph: packets still queued can be popped,
+    /// no new ones will come.
+    pub fn is_abandoned(&self) -> bool {
+        self.ring.is_abandoned()
+    }
 }
 
 /// Sets a graph control input (latest value wins; read once per cycle).
 #[derive(Clone)]
 pub struct ControlIn {
-    pub(crate) value: Arc<AtomicU32>,
+    pub(crate) value: Arc<ControlShared>,
 }
 
 impl ControlIn {
     /// Sets the value the next cycles read.
     pub fn set(&self, v: f32) {
-        self.value.store(v.to_bits(), Ordering::Relaxed);
+        self.value.set(v);
+    }
+
+    /// Whether the input was removed from its graph.
+    pub fn is_abandoned(&self) -> bool {
+        self.value.is_abandoned()
     }
 }
 
 /// Reads a graph control output (the latest cycle's value).
 #[derive(Clone)]
 pub struct ControlOut {
-    pub(crate) value: Arc<AtomicU32>,
+    pub(crate) value: Arc<ControlShared>,
 }
 
 impl ControlOut {
     /// The latest value.
     pub fn get(&self) -> f32 {
-        f32::from_bits(self.value.load(Ordering::Relaxed))
+        self.value.get()
+    }
+
+    /// Whether the output was removed from its graph (the value no longer changes).
+    pub fn is_abandoned(&self) -> bool {
+        self.value.is_abandoned()
     }
 }
 
@@ -191,6 +334,48 @@ pub struct PartitionIo {
     pub inputs: Vec<(String, PortKind, InputEndpoint)>,
     /// Graph outputs: (name, kind, endpoint).
     pub outputs: Vec<(String, PortKind, OutputEndpoint)>,
+}
+
+/// Builds both ends of a graph input (control side; allocates).
+pub(crate) fn input_pair(
+    kind: PortKind,
+    samples: usize,
+    frames: &FramePool,
+    packets: &PacketPool,
+    ring_capacity: usize,
+) -> (WorkerInput, InputEndpoint) {
+    match kind {
+        PortKind::Audio(_) => {
+            let (tx, rx) = rtrb::RingBuffer::new(ring_capacity);
+            (WorkerInput::Audio(rx), InputEndpoint::Audio(AudioIn { ring: tx, pool: frames.clone(), samples }))
+        }
+        PortKind::Packet(_) => {
+            let (tx, rx) = rtrb::RingBuffer::new(ring_capacity);
+            (WorkerInput::Packet(rx), InputEndpoint::Packet(PacketIn { ring: tx, pool: packets.clone() }))
+        }
+        PortKind::Control => {
+            let v = Arc::new(ControlShared::new());
+            (WorkerInput::Control(ControlCell::new(v.clone())), InputEndpoint::Control(ControlIn { value: v }))
+        }
+    }
+}
+
+/// Builds both ends of a graph output (control side; allocates).
+pub(crate) fn output_pair(kind: PortKind, ring_capacity: usize) -> (WorkerOutput, OutputEndpoint) {
+    match kind {
+        PortKind::Audio(_) => {
+            let (tx, rx) = rtrb::RingBuffer::new(ring_capacity);
+            (WorkerOutput::Audio(tx), OutputEndpoint::Audio(AudioOut { ring: rx }))
+        }
+        PortKind::Packet(_) => {
+            let (tx, rx) = rtrb::RingBuffer::new(ring_capacity);
+            (WorkerOutput::Packet(tx), OutputEndpoint::Packet(PacketOut { ring: rx }))
+        }
+        PortKind::Control => {
+            let v = Arc::new(ControlShared::new());
+            (WorkerOutput::Control(ControlCell::new(v.clone())), OutputEndpoint::Control(ControlOut { value: v }))
+        }
+    }
 }
 
 impl PartitionIo {

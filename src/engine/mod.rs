@@ -8,6 +8,13 @@
 //! - A partition (an independent graph: a call, a room) is compiled on the control side and
 //!   placed on the least-loaded worker with [`Engine::add_partition`], which returns its
 //!   [`PartitionIo`] endpoints.
+//! - A running partition is changed by an [`Edit`] ([`Engine::edit`]): nodes, graph inputs
+//!   and outputs added or removed, ports connected or disconnected, messages to nodes — all
+//!   compiled on the control side and applied by the worker at one cycle boundary. Nodes the
+//!   edit does not touch keep their state; only new processors travel to the worker and
+//!   removed ones come back to be freed on the control side.
+//! - Nodes take typed messages ([`Engine::send_message`]) and publish telemetry
+//!   ([`Engine::telemetry`]) that the control side reads at any time.
 //! - Every control call sends a command over the worker's command ring and returns a
 //!   [`Ticket`] at once; the worker applies commands at the start of a cycle (a bounded
 //!   number per cycle) and answers each on its reply ring; the control side drops whatever
@@ -36,168 +43,48 @@
 //! ```
 
 mod command;
+mod config;
+mod edit;
 mod endpoint;
+mod error;
 mod frame;
 mod partition;
 mod rt;
+mod status;
 mod worker;
 
 pub use command::Refusal;
+pub use config::EngineConfig;
+pub use edit::{Committed, Edit};
 pub use endpoint::{
-    AudioIn, AudioOut, ControlIn, ControlOut, EndpointError, InputEndpoint, OutputEndpoint, PacketIn, PacketOut,
-    PartitionIo,
+    AudioIn, AudioOut, ControlCell, ControlIn, ControlOut, ControlShared, EndpointError, InputEndpoint, OutputEndpoint,
+    PacketIn, PacketOut, PartitionIo,
 };
+pub use error::EngineError;
 pub use frame::{AudioFrame, FramePool, FrameTooLarge, PacketPool};
 pub use partition::PartitionId;
 pub use rt::{is_worker_thread, RtPriority};
+pub use status::{EngineStatus, WorkerStatus};
 pub use worker::Pacing;
 
-use crate::stats::{PartitionStats, PartitionStatsCell, WorkerStats, WorkerStatsCell};
+use crate::stats::{PartitionStats, PartitionStatsCell, WorkerStatsCell};
 use crate::sync::command::{channel, ControlEnd};
 use crate::sync::pool::Pool;
+use crate::sync::seqlock::SeqLockSlice;
 use command::{Command, Reply};
-use partition::Partition;
-use rvoip_media_graph::{CompiledGraph, NodeId, NodeSpec, Packet, PlanError, PlanExecutor, PortKind, Quantum};
-use std::collections::HashMap;
+use partition::{LivePlan, Partition, PartitionParts, SlotState};
+use rvoip_media_graph::{
+    CompiledGraph, LiveGraph, NodeKey, NodeRole, NodeSpec, Packet, Plan, PortKind, Processor, Schedule,
+};
+use std::any::{Any, TypeId};
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use worker::{ThreadSetup, Worker, WorkerInfo};
 
-/// Engine settings.
-#[derive(Clone, Debug)]
-pub struct EngineConfig {
-    /// The processing quantum.
-    pub quantum: Quantum,
-    /// Worker threads; 0 = cores − 1, at least 1. Ignored in driven mode (one virtual worker).
-    pub workers: usize,
-    /// Pin worker i to core i + 1 (core 0 is left to the host), wrapping around.
-    pub pin_workers: bool,
-    /// Ask for SCHED_FIFO at this priority (1..=99); `None` keeps normal scheduling.
-    pub realtime: Option<u8>,
-    /// How worker threads pace cycles.
-    pub pacing: Pacing,
-    /// Unanswered commands per worker before [`EngineError::CommandQueueFull`].
-    pub command_capacity: usize,
-    /// Commands a worker applies per cycle at most (the rest wait for the next cycle).
-    pub max_commands_per_cycle: usize,
-    /// Partitions one worker may run.
-    pub max_partitions_per_worker: usize,
-    /// Audio frames in the engine's frame pool (at most [`crate::sync::pool::MAX_CAPACITY`]).
-    pub frame_pool: usize,
-    /// Samples per pooled frame (the largest audio port's samples per quantum must fit).
-    pub frame_capacity: usize,
-    /// Packets in the engine's packet pool.
-    pub packet_pool: usize,
-    /// Slots of each endpoint ring.
-    pub ring_capacity: usize,
-}
-
-impl Default for EngineConfig {
-    fn default() -> Self {
-        EngineConfig {
-            quantum: Quantum::MS_10,
-            workers: 0,
-            pin_workers: true,
-            realtime: Some(80),
-            pacing: Pacing::Clock,
-            command_capacity: 256,
-            max_commands_per_cycle: 64,
-            max_partitions_per_worker: 1024,
-            frame_pool: 4096,
-            frame_capacity: 48_000 / 50 * 2,
-            packet_pool: 4096,
-            ring_capacity: 16,
-        }
-    }
-}
-
-/// Errors of the control plane.
-#[derive(Debug, thiserror::Error)]
-pub enum EngineError {
-    /// The worker's command ring holds `capacity` unanswered commands.
-    #[error("command queue of worker {worker} is full ({capacity} commands unanswered)")]
-    CommandQueueFull {
-        /// Worker index.
-        worker: usize,
-        /// Its capacity.
-        capacity: usize,
-    },
-    /// No such partition (never added, or removed).
-    #[error("{0} does not exist (never added or already removed)")]
-    UnknownPartition(PartitionId),
-    /// No processing node with that id in the partition.
-    #[error("{partition} has no processing node {node}")]
-    UnknownNode {
-        /// Partition.
-        partition: PartitionId,
-        /// Node.
-        node: NodeId,
-    },
-    /// No node with that name in the partition.
-    #[error("{partition} has no node named '{name}'")]
-    UnknownNodeName {
-        /// Partition.
-        partition: PartitionId,
-        /// Name.
-        name: String,
-    },
-    /// A parameter id the node does not have, or a value out of its range.
-    #[error("node '{node}': {source}")]
-    Param {
-        /// Node name.
-        node: String,
-        /// The refusal.
-        source: rvoip_media_graph::ParamError,
-    },
-    /// Every worker runs `max_partitions_per_worker` partitions.
-    #[error("all workers are full ({0} partitions each)")]
-    WorkersFull(usize),
-    /// A swapped-in plan whose graph inputs/outputs differ from the running one.
-    #[error("the new plan's inputs/outputs differ from {partition}'s: {detail}")]
-    PortsDiffer {
-        /// Partition.
-        partition: PartitionId,
-        /// What differs.
-        detail: String,
-    },
-    /// An audio port larger than a pooled frame.
-    #[error("graph port '{port}' needs {samples} samples per quantum; frames hold {capacity}")]
-    FrameTooSmall {
-        /// Port name.
-        port: String,
-        /// Samples needed.
-        samples: usize,
-        /// Frame capacity.
-        capacity: usize,
-    },
-    /// The graph was compiled for another quantum.
-    #[error("graph compiled for {graph}, engine runs {engine}")]
-    QuantumMismatch {
-        /// The graph's quantum.
-        graph: Quantum,
-        /// The engine's.
-        engine: Quantum,
-    },
-    /// The plan failed its load checks.
-    #[error(transparent)]
-    Plan(#[from] PlanError),
-    /// A worker thread could not be spawned.
-    #[error("spawning worker thread: {0}")]
-    Spawn(#[from] std::io::Error),
-    /// A worker index beyond the engine's workers.
-    #[error("no worker {0}")]
-    NoSuchWorker(usize),
-    /// Waiting for an acknowledgement timed out.
-    #[error("timed out waiting for the worker to acknowledge")]
-    Timeout,
-    /// The worker refused the command.
-    #[error("worker refused: {0:?}")]
-    Refused(Refusal),
-}
-
-/// Identifies a sent command; see [`Engine::wait`].
+/// Identifies a sent command; see [`Engine::wait`] and [`Engine::outcome`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Ticket {
     worker: usize,
@@ -216,44 +103,24 @@ pub struct PartitionHandle {
     pub ticket: Ticket,
 }
 
-/// One worker as seen by [`Engine::status`].
-#[derive(Clone, Debug)]
-pub struct WorkerStatus {
-    /// Worker index.
-    pub index: usize,
-    /// Core it is pinned to, if pinning succeeded.
-    pub core: Option<usize>,
-    /// Scheduling outcome.
-    pub priority: RtPriority,
-    /// Latest statistics.
-    pub stats: WorkerStats,
+/// A node's latest published values, as [`Engine::telemetry`] returns them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeTelemetry {
+    /// The names, in the node's order ([`NodeSpec::telemetry`]).
+    pub names: &'static [&'static str],
+    /// The values, one per name.
+    pub values: Vec<f64>,
 }
 
-/// Engine-wide status.
-#[derive(Clone, Debug)]
-pub struct EngineStatus {
-    /// Whether worker threads run (false in driven mode).
-    pub threaded: bool,
-    /// The quantum.
-    pub quantum: Quantum,
-    /// Every worker.
-    pub workers: Vec<WorkerStatus>,
-    /// Partitions currently placed.
-    pub partitions: usize,
-    /// Commands refused by workers so far.
-    pub refusals: u64,
-    /// Frames in use / capacity of the frame pool.
-    pub frames_in_use: (usize, usize),
-    /// Frame acquisitions that failed (pool exhausted) so far.
-    pub frame_pool_exhausted: u64,
-}
-
-impl EngineStatus {
-    /// Whether every worker got real-time scheduling.
-    pub fn all_realtime(&self) -> bool {
-        self.workers.iter().all(|w| matches!(w.priority, RtPriority::Fifo(_)))
+impl NodeTelemetry {
+    /// The value called `name`.
+    pub fn get(&self, name: &str) -> Option<f64> {
+        self.names.iter().position(|n| *n == name).map(|i| self.values[i])
     }
 }
+
+/// Refusals remembered for [`Engine::outcome`], per worker.
+const OUTCOMES_KEPT: usize = 1024;
 
 struct WorkerHandle {
     end: ControlEnd<Command, Reply>,
@@ -264,13 +131,20 @@ struct WorkerHandle {
     stats: Arc<WorkerStatsCell>,
     info: Arc<WorkerInfo>,
     thread: Option<JoinHandle<()>>,
+    /// (ticket seq, refusal) of the latest refused commands.
+    refused: VecDeque<(u64, Refusal)>,
 }
 
+/// The control side's record of a partition: the live graph the worker runs, the slots'
+/// telemetry cells, and the size of the worker's stores.
 struct PartitionRecord {
     worker: usize,
-    inputs: Vec<PortKind>,
-    outputs: Vec<PortKind>,
-    nodes: Vec<(String, NodeSpec, bool)>,
+    graph: LiveGraph,
+    telemetry: HashMap<usize, Arc<SeqLockSlice>>,
+    /// Slots in the worker's stores.
+    capacity: usize,
+    /// Bumped by every committed edit (see [`EngineError::EditConflict`]).
+    version: u64,
     stats: Arc<PartitionStatsCell>,
     load: usize,
 }
@@ -310,8 +184,23 @@ impl Driver {
     }
 }
 
+/// Store size for `needed` slots: room to grow, so most edits need no new store.
+fn store_capacity(needed: usize) -> usize {
+    (needed * 2).max(16)
+}
+
+/// The slots with telemetry and how many values each publishes.
+fn publish_list(graph: &LiveGraph) -> Vec<(u32, u8)> {
+    graph
+        .nodes()
+        .filter(|(_, n)| n.role == NodeRole::Process && !n.spec.telemetry.is_empty())
+        .map(|(k, n)| (k.slot() as u32, n.spec.telemetry.len() as u8))
+        .collect()
+}
+
 impl Engine {
-    fn build(config: EngineConfig, workers: usize) -> (Engine, Vec<Worker>) {
+    fn build(config: EngineConfig, workers: usize) -> Result<(Engine, Vec<Worker>), EngineError> {
+        config.validate()?;
         let frame_capacity = config.frame_capacity;
         let frames = Pool::new(config.frame_pool, |_| AudioFrame::with_capacity(frame_capacity));
         let packets = Pool::new(config.packet_pool, |_| Packet::new());
@@ -337,6 +226,7 @@ impl Engine {
                 stats,
                 info: Arc::new(WorkerInfo::default()),
                 thread: None,
+                refused: VecDeque::new(),
             });
         }
         let control =
@@ -349,23 +239,31 @@ impl Engine {
             packets,
             stop: Arc::new(AtomicBool::new(false)),
         };
-        (engine, ws)
+        Ok((engine, ws))
     }
 
     /// An engine whose single virtual worker runs when the host calls
     /// [`Driver::process_cycle`].
+    ///
+    /// # Errors
+    /// [`EngineError::InvalidConfig`] for settings it cannot run with (see
+    /// [`EngineConfig::validate`]).
     pub fn driven(config: EngineConfig) -> Result<(Engine, Driver), EngineError> {
-        let (engine, mut ws) = Self::build(config, 1);
-        let worker = ws.pop().expect("one worker");
+        let (engine, mut ws) = Self::build(config, 1)?;
+        let worker = ws.pop().ok_or(EngineError::NoSuchWorker(0))?;
         engine.lock().workers[0].info.started.store(true, Ordering::Release);
         Ok((engine, Driver { worker }))
     }
 
     /// Starts worker threads and returns once each has finished its set-up.
+    ///
+    /// # Errors
+    /// [`EngineError::InvalidConfig`], or [`EngineError::Spawn`] if a thread could not be
+    /// started.
     pub fn start(config: EngineConfig) -> Result<Engine, EngineError> {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let n = if config.workers == 0 { cores.saturating_sub(1).max(1) } else { config.workers };
-        let (mut engine, ws) = Self::build(config, n);
+        let (mut engine, ws) = Self::build(config, n)?;
         engine.threaded = true;
         let quantum_ns = engine.config.quantum.duration().as_nanos() as u64;
         {
@@ -415,23 +313,45 @@ impl Engine {
     fn collect(c: &mut Control, worker: usize) {
         let Control { workers, refusals, last_refusal, .. } = c;
         let w = &mut workers[worker];
-        let answered = w.end.poll(|reply| match reply {
-            Reply::Refused(r) => {
-                *refusals += 1;
-                *last_refusal = Some(r);
+        let mut seq = w.answered;
+        let mut refuse = |seq: u64, r: Refusal, w_refused: &mut VecDeque<(u64, Refusal)>| {
+            *refusals += 1;
+            *last_refusal = Some(r.clone());
+            if w_refused.len() == OUTCOMES_KEPT {
+                w_refused.pop_front();
             }
+            w_refused.push_back((seq, r));
+        };
+        let refused = &mut w.refused;
+        let answered = w.end.poll(|reply| {
+            seq += 1;
             // Whatever the worker let go of is dropped here, on the control side.
-            Reply::AddRefused(p) => {
-                *refusals += 1;
-                drop(p);
+            match reply {
+                Reply::Refused(r) => refuse(seq, r, refused),
+                Reply::AddRefused(p) => {
+                    let id = p.id;
+                    drop(p);
+                    refuse(seq, Refusal::UnknownPartition(id), refused);
+                }
+                Reply::EditRefused(e) => {
+                    drop(e);
+                    refuse(seq, Refusal::UnknownPartition(PartitionId(0)), refused);
+                }
+                Reply::Edited(e) => {
+                    if let Some(Err(m)) = e.messages.iter().map(|m| m.result).find(|r| r.is_err()) {
+                        refuse(seq, Refusal::Message(m), refused);
+                    }
+                    drop(e);
+                }
+                Reply::Delivered(payload, result) => {
+                    drop(payload);
+                    if let Err(m) = result {
+                        refuse(seq, Refusal::Message(m), refused);
+                    }
+                }
+                Reply::Removed(p) => drop(p),
+                Reply::Added | Reply::Done | Reply::Pong => {}
             }
-            Reply::SwapRefused(e) => {
-                *refusals += 1;
-                drop(e);
-            }
-            Reply::Removed(p) => drop(p),
-            Reply::Swapped(e) => drop(e),
-            Reply::Added | Reply::Done | Reply::Pong => {}
         });
         w.answered += answered as u64;
     }
@@ -460,9 +380,29 @@ impl Engine {
         c.workers[ticket.worker].answered >= ticket.seq
     }
 
+    /// How the command behind `ticket` ended: `None` while unanswered, `Some(Ok(()))` when
+    /// applied, `Some(Err(refusal))` when the worker refused it (a node refusing a message
+    /// or a parameter, a partition removed meanwhile). Refusals are remembered for the last
+    /// 1,024 refused commands per worker.
+    pub fn outcome(&self, ticket: Ticket) -> Option<Result<(), Refusal>> {
+        let mut c = self.lock();
+        Self::collect(&mut c, ticket.worker);
+        let w = &c.workers[ticket.worker];
+        if w.answered < ticket.seq {
+            return None;
+        }
+        Some(match w.refused.iter().find(|(s, _)| *s == ticket.seq) {
+            Some((_, r)) => Err(r.clone()),
+            None => Ok(()),
+        })
+    }
+
     /// Waits (on the control thread) until `ticket` is answered. In driven mode the host
     /// must keep calling [`Driver::process_cycle`] from another thread, or use
     /// [`Engine::is_done`] between cycles instead.
+    ///
+    /// # Errors
+    /// [`EngineError::Timeout`] if the worker has not answered within `timeout`.
     pub fn wait(&self, ticket: Ticket, timeout: Duration) -> Result<(), EngineError> {
         let until = Instant::now() + timeout;
         while !self.is_done(ticket) {
@@ -474,19 +414,11 @@ impl Engine {
         Ok(())
     }
 
-    fn ports_of(graph: &CompiledGraph) -> (Vec<PortKind>, Vec<PortKind>) {
-        (graph.plan.inputs.iter().map(|p| p.kind).collect(), graph.plan.outputs.iter().map(|p| p.kind).collect())
-    }
-
-    fn check_graph(&self, graph: &CompiledGraph) -> Result<(), EngineError> {
-        if graph.plan.quantum != self.config.quantum {
-            return Err(EngineError::QuantumMismatch { graph: graph.plan.quantum, engine: self.config.quantum });
-        }
-        for p in graph.plan.inputs.iter().chain(&graph.plan.outputs) {
-            let samples = p.buffer.len as usize;
-            if matches!(p.kind, PortKind::Audio(_)) && samples > self.config.frame_capacity {
+    fn check_ports<'p>(&self, ports: impl Iterator<Item = (&'p str, PortKind, usize)>) -> Result<(), EngineError> {
+        for (name, kind, samples) in ports {
+            if matches!(kind, PortKind::Audio(_)) && samples > self.config.frame_capacity {
                 return Err(EngineError::FrameTooSmall {
-                    port: p.name.clone(),
+                    port: name.to_string(),
                     samples,
                     capacity: self.config.frame_capacity,
                 });
@@ -495,14 +427,55 @@ impl Engine {
         Ok(())
     }
 
+    fn check_graph(&self, graph: &CompiledGraph) -> Result<(), EngineError> {
+        if graph.plan.quantum != self.config.quantum {
+            return Err(EngineError::QuantumMismatch { graph: graph.plan.quantum, engine: self.config.quantum });
+        }
+        let ports = graph.plan.inputs.iter().chain(&graph.plan.outputs);
+        self.check_ports(ports.map(|p| (p.name.as_str(), p.kind, p.buffer.len as usize)))
+    }
+
+    /// Loads a live graph's plan: the schedule over its slots and the telemetry list.
+    fn live_plan(&self, graph: &LiveGraph, mut plan: Plan) -> Result<Box<LivePlan>, EngineError> {
+        plan.buffers.packet_burst = self.config.packets_per_cycle;
+        let schedule = Schedule::new(plan, |id| {
+            graph.nodes().find(|(k, n)| k.slot() == id.index() && n.role == NodeRole::Process).map(|(_, n)| &n.spec)
+        });
+        Ok(Box::new(LivePlan { schedule: schedule?, publish: publish_list(graph) }))
+    }
+
     /// Places a compiled graph on the least-loaded worker and returns its endpoints. The
-    /// partition runs from the first cycle that applies the command.
+    /// partition runs from the first cycle that applies the command. Node `NodeId(i)` of
+    /// the compiled graph becomes the node with key slot `i` (see [`Engine::node_key`]).
+    ///
+    /// # Errors
+    /// [`EngineError::QuantumMismatch`], [`EngineError::FrameTooSmall`],
+    /// [`EngineError::Plan`], [`EngineError::WorkersFull`],
+    /// [`EngineError::CommandQueueFull`].
     pub fn add_partition(&self, graph: CompiledGraph) -> Result<PartitionHandle, EngineError> {
         self.check_graph(&graph)?;
-        let (inputs, outputs) = Self::ports_of(&graph);
-        let nodes = graph.nodes.iter().map(|n| (n.name.clone(), n.spec.clone(), n.processor.is_some())).collect();
+        let live = LiveGraph::from_compiled(&graph);
         let load = graph.plan.steps.len().max(1);
-        let exec = Box::new(PlanExecutor::new(graph)?);
+        let CompiledGraph { plan, nodes, .. } = graph;
+        let plan = self.live_plan(&live, plan)?;
+        let capacity = store_capacity(live.slot_count());
+        let mut processors: Vec<Option<Box<dyn Processor>>> = Vec::with_capacity(capacity);
+        let mut slots: Vec<SlotState> = Vec::with_capacity(capacity);
+        let mut io = PartitionIo { inputs: Vec::new(), outputs: Vec::new() };
+        let mut telemetry = HashMap::new();
+        for n in nodes {
+            let mut state = SlotState::default();
+            if !n.spec.telemetry.is_empty() {
+                let cell = Arc::new(SeqLockSlice::new(n.spec.telemetry.len()));
+                telemetry.insert(processors.len(), cell.clone());
+                state.telemetry = Some(cell);
+            }
+            self.make_endpoint(&n.name, n.role, &n.spec, &mut state, &mut io);
+            processors.push(n.processor);
+            slots.push(state);
+        }
+        processors.resize_with(capacity, || None);
+        slots.resize_with(capacity, SlotState::default);
         let mut c = self.lock();
         let max = self.config.max_partitions_per_worker;
         let worker = (0..c.workers.len())
@@ -511,26 +484,56 @@ impl Engine {
             .ok_or(EngineError::WorkersFull(max))?;
         let id = PartitionId(c.next_id);
         let cell = Arc::new(PartitionStatsCell::new());
-        let window = (1_000_000 / u64::from(self.config.quantum.micros())).max(1);
-        let (part, io) = Partition::new(
+        let part = Partition::new(PartitionParts {
             id,
-            exec,
-            self.frames.clone(),
-            self.packets.clone(),
-            self.config.ring_capacity,
-            window,
-            cell.clone(),
-        );
+            plan,
+            processors,
+            slots,
+            frames: self.frames.clone(),
+            packets: self.packets.clone(),
+            window_cycles: (1_000_000 / u64::from(self.config.quantum.micros())).max(1),
+            cell: cell.clone(),
+            telemetry_every: u64::from(self.config.telemetry_interval),
+        });
         let ticket = Self::send(&mut c, worker, Command::Add(Box::new(part)))?;
         c.next_id += 1;
         c.workers[worker].partitions += 1;
         c.workers[worker].load += load;
-        c.partitions.insert(id, PartitionRecord { worker, inputs, outputs, nodes, stats: cell, load });
+        let record = PartitionRecord { worker, graph: live, telemetry, capacity, version: 0, stats: cell, load };
+        c.partitions.insert(id, record);
         Ok(PartitionHandle { id, worker, io, ticket })
     }
 
+    /// For a graph input or output, creates its rings: the worker's end into `state`, the
+    /// host's end into `io` (in slot order, which is the plan's port order).
+    fn make_endpoint(&self, name: &str, role: NodeRole, spec: &NodeSpec, state: &mut SlotState, io: &mut PartitionIo) {
+        let samples = |kind: PortKind| match kind {
+            PortKind::Audio(f) => f.samples_per_quantum(self.config.quantum).unwrap_or(0),
+            _ => 1,
+        };
+        match role {
+            NodeRole::Input => {
+                let kind = spec.outputs[0].kind;
+                let (w, h) =
+                    endpoint::input_pair(kind, samples(kind), &self.frames, &self.packets, self.config.ring_capacity);
+                state.input = Some(w);
+                io.inputs.push((name.to_string(), kind, h));
+            }
+            NodeRole::Output => {
+                let kind = spec.inputs[0].kind;
+                let (w, h) = endpoint::output_pair(kind, self.config.ring_capacity);
+                state.output = Some(w);
+                io.outputs.push((name.to_string(), kind, h));
+            }
+            NodeRole::Process => {}
+        }
+    }
+
     /// Stops a partition; it is handed back and freed on the control side. Its endpoints
-    /// stop producing and accepting data.
+    /// stop producing and accepting data (they report `is_abandoned`).
+    ///
+    /// # Errors
+    /// [`EngineError::UnknownPartition`], [`EngineError::CommandQueueFull`].
     pub fn remove_partition(&self, id: PartitionId) -> Result<Ticket, EngineError> {
         let mut c = self.lock();
         let worker = c.partitions.get(&id).ok_or(EngineError::UnknownPartition(id))?.worker;
@@ -542,52 +545,113 @@ impl Engine {
         Ok(ticket)
     }
 
-    /// Replaces a running partition's plan with a new compilation whose graph inputs and
-    /// outputs are the same (names may differ; kinds and order must match). The swap
-    /// happens at a cycle boundary: no quantum is lost or processed twice; the endpoints
-    /// stay.
+    /// Starts an edit of a running partition: a copy of its live graph to change, then
+    /// [`Edit::commit`] to compile it and send it. See [`Edit`].
+    ///
+    /// # Errors
+    /// [`EngineError::UnknownPartition`].
+    pub fn edit(&self, id: PartitionId) -> Result<Edit<'_>, EngineError> {
+        let c = self.lock();
+        let rec = c.partitions.get(&id).ok_or(EngineError::UnknownPartition(id))?;
+        Ok(Edit::new(self, id, rec.graph.clone(), rec.version))
+    }
+
+    /// Replaces every processing node of a running partition with those of a new
+    /// compilation whose graph inputs and outputs are the same (same names and kinds): an
+    /// [`Edit`] that removes all processing nodes and adds the new ones, applied at one
+    /// cycle boundary. No quantum is lost or processed twice; the endpoints stay. (To keep
+    /// nodes and their state, edit only what changes instead.)
+    ///
+    /// # Errors
+    /// [`EngineError::PortsDiffer`], and those of [`Engine::edit`] and [`Edit::commit`].
     pub fn swap_plan(&self, id: PartitionId, graph: CompiledGraph) -> Result<Ticket, EngineError> {
         self.check_graph(&graph)?;
-        let (inputs, outputs) = Self::ports_of(&graph);
-        let nodes: Vec<_> =
-            graph.nodes.iter().map(|n| (n.name.clone(), n.spec.clone(), n.processor.is_some())).collect();
-        let exec = Box::new(PlanExecutor::new(graph)?);
-        let mut c = self.lock();
+        let mut edit = self.edit(id)?;
+        let ports = |g: &LiveGraph, role| -> Vec<(String, NodeSpec)> {
+            g.nodes().filter(|(_, n)| n.role == role).map(|(_, n)| (n.name.clone(), n.spec.clone())).collect()
+        };
+        let new_ports = |role| -> Vec<(String, NodeSpec)> {
+            let mut v: Vec<_> =
+                graph.nodes.iter().filter(|n| n.role == role).map(|n| (n.name.clone(), n.spec.clone())).collect();
+            v.sort_by(|a, b| a.0.cmp(&b.0));
+            v
+        };
+        for role in [NodeRole::Input, NodeRole::Output] {
+            let mut old = ports(edit.graph(), role);
+            old.sort_by(|a, b| a.0.cmp(&b.0));
+            let new = new_ports(role);
+            if old != new {
+                let names = |v: &[(String, NodeSpec)]| v.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ");
+                let detail = format!("{role:?}s [{}] -> [{}]", names(&old), names(&new));
+                return Err(EngineError::PortsDiffer { partition: id, detail });
+            }
+        }
+        let old: Vec<NodeKey> =
+            edit.graph().nodes().filter(|(_, n)| n.role == NodeRole::Process).map(|(k, _)| k).collect();
+        for k in old {
+            edit.remove(k)?;
+        }
+        let CompiledGraph { nodes, edges, .. } = graph;
+        let mut keys = Vec::with_capacity(nodes.len());
+        for n in nodes {
+            let key = match (n.role, n.processor) {
+                (NodeRole::Process, Some(p)) => edit.add_node(n.name, p)?,
+                _ => edit.key(&n.name).ok_or_else(|| EngineError::PortsDiffer {
+                    partition: id,
+                    detail: format!("'{}' is missing", n.name),
+                })?,
+            };
+            keys.push(key);
+        }
+        for e in edges {
+            edit.connect(keys[e.from.index()], e.from_port, keys[e.to.index()], e.to_port)?;
+        }
+        Ok(edit.commit()?.ticket)
+    }
+
+    /// The key of the node called `name` in a partition.
+    ///
+    /// # Errors
+    /// [`EngineError::UnknownPartition`], [`EngineError::UnknownNodeName`].
+    pub fn node_key(&self, id: PartitionId, name: &str) -> Result<NodeKey, EngineError> {
+        let c = self.lock();
         let rec = c.partitions.get(&id).ok_or(EngineError::UnknownPartition(id))?;
-        if rec.inputs != inputs || rec.outputs != outputs {
-            let detail = format!("inputs {:?} -> {:?}, outputs {:?} -> {:?}", rec.inputs, inputs, rec.outputs, outputs);
-            return Err(EngineError::PortsDiffer { partition: id, detail });
+        rec.graph.key(name).ok_or_else(|| EngineError::UnknownNodeName { partition: id, name: name.to_string() })
+    }
+
+    /// The processing node behind `key`: its name and spec.
+    fn process_node(rec: &PartitionRecord, id: PartitionId, key: NodeKey) -> Result<(&str, &NodeSpec), EngineError> {
+        match rec.graph.node(key) {
+            Ok(n) if n.role == NodeRole::Process => Ok((n.name.as_str(), &n.spec)),
+            _ => Err(EngineError::UnknownNode { partition: id, node: key }),
         }
-        let worker = rec.worker;
-        let ticket = Self::send(&mut c, worker, Command::Swap(id, exec))?;
-        if let Some(rec) = c.partitions.get_mut(&id) {
-            rec.nodes = nodes;
-        }
-        Ok(ticket)
     }
 
     /// Changes a node parameter, validated here against the node's spec.
-    pub fn set_param(&self, id: PartitionId, node: NodeId, param: u32, value: f32) -> Result<Ticket, EngineError> {
+    ///
+    /// # Errors
+    /// [`EngineError::UnknownPartition`], [`EngineError::UnknownNode`],
+    /// [`EngineError::Param`], [`EngineError::CommandQueueFull`].
+    pub fn set_param(&self, id: PartitionId, node: NodeKey, param: u32, value: f32) -> Result<Ticket, EngineError> {
         let mut c = self.lock();
         let rec = c.partitions.get(&id).ok_or(EngineError::UnknownPartition(id))?;
-        let (name, spec, has_processor) =
-            rec.nodes.get(node.index()).ok_or(EngineError::UnknownNode { partition: id, node })?;
-        if !has_processor {
-            return Err(EngineError::UnknownNode { partition: id, node });
-        }
+        let (name, spec) = Self::process_node(rec, id, node)?;
         let p = spec.param(param).ok_or_else(|| EngineError::Param {
-            node: name.clone(),
+            node: name.to_string(),
             source: rvoip_media_graph::ParamError::Unknown(param),
         })?;
         if !p.accepts(value) {
             let source = rvoip_media_graph::ParamError::OutOfRange { id: param, value };
-            return Err(EngineError::Param { node: name.clone(), source });
+            return Err(EngineError::Param { node: name.to_string(), source });
         }
         let worker = rec.worker;
-        Self::send(&mut c, worker, Command::SetParam { partition: id, node, param, value })
+        Self::send(&mut c, worker, Command::SetParam { partition: id, slot: node.slot() as u32, param, value })
     }
 
     /// [`Engine::set_param`] by node name.
+    ///
+    /// # Errors
+    /// As [`Engine::set_param`], and [`EngineError::UnknownNodeName`].
     pub fn set_param_by_name(
         &self,
         id: PartitionId,
@@ -595,16 +659,81 @@ impl Engine {
         param: u32,
         value: f32,
     ) -> Result<Ticket, EngineError> {
-        let node_id = {
-            let c = self.lock();
-            let rec = c.partitions.get(&id).ok_or(EngineError::UnknownPartition(id))?;
-            let i = rec.nodes.iter().position(|(n, _, _)| n == node);
-            i.ok_or_else(|| EngineError::UnknownNodeName { partition: id, name: node.to_string() })?
-        };
-        self.set_param(id, NodeId(node_id as u32), param, value)
+        let key = self.node_key(id, node)?;
+        self.set_param(id, key, param, value)
+    }
+
+    /// Checks that the node behind `key` accepts messages of type `T`.
+    fn check_message<T: Any>(rec: &PartitionRecord, id: PartitionId, key: NodeKey) -> Result<(), EngineError> {
+        let (name, spec) = Self::process_node(rec, id, key)?;
+        if spec.accepts_message(TypeId::of::<T>()) {
+            return Ok(());
+        }
+        let accepted = spec.messages.iter().map(|m| m.name).collect::<Vec<_>>().join(", ");
+        Err(EngineError::MessageType {
+            node: name.to_string(),
+            got: std::any::type_name::<T>(),
+            accepted: if accepted.is_empty() { "none".into() } else { accepted },
+        })
+    }
+
+    /// Hands `message` to a node at the next cycle boundary (see
+    /// [`rvoip_media_graph::Processor::message`]); whatever the node lets go of comes back
+    /// and is dropped on the control side. The type is checked here against the types the
+    /// node declares; whether the node took the content is [`Engine::outcome`].
+    ///
+    /// # Errors
+    /// [`EngineError::UnknownPartition`], [`EngineError::UnknownNode`],
+    /// [`EngineError::MessageType`], [`EngineError::CommandQueueFull`].
+    pub fn send_message<T: Any + Send>(
+        &self,
+        id: PartitionId,
+        node: NodeKey,
+        message: T,
+    ) -> Result<Ticket, EngineError> {
+        let mut c = self.lock();
+        let rec = c.partitions.get(&id).ok_or(EngineError::UnknownPartition(id))?;
+        Self::check_message::<T>(rec, id, node)?;
+        let worker = rec.worker;
+        let cmd = Command::Message { partition: id, slot: node.slot() as u32, payload: Box::new(message) };
+        Self::send(&mut c, worker, cmd)
+    }
+
+    /// A node's latest published values (a copy; never blocks the worker). Values are at
+    /// most `telemetry_interval` cycles old; before the node's first publication they are 0.
+    ///
+    /// # Errors
+    /// [`EngineError::UnknownPartition`], [`EngineError::UnknownNode`].
+    pub fn telemetry(&self, id: PartitionId, node: NodeKey) -> Result<NodeTelemetry, EngineError> {
+        let c = self.lock();
+        let rec = c.partitions.get(&id).ok_or(EngineError::UnknownPartition(id))?;
+        let (_, spec) = Self::process_node(rec, id, node)?;
+        let names = spec.telemetry;
+        let mut words = vec![0u64; names.len()];
+        if let Some(cell) = rec.telemetry.get(&node.slot()) {
+            cell.read_into(&mut words);
+        }
+        Ok(NodeTelemetry { names, values: words.into_iter().map(f64::from_bits).collect() })
+    }
+
+    /// One telemetry value, by node name and value name.
+    ///
+    /// # Errors
+    /// As [`Engine::telemetry`], and [`EngineError::UnknownNodeName`],
+    /// [`EngineError::UnknownTelemetry`].
+    pub fn telemetry_value(&self, id: PartitionId, node: &str, name: &str) -> Result<f64, EngineError> {
+        let t = self.telemetry(id, self.node_key(id, node)?)?;
+        t.get(name).ok_or_else(|| EngineError::UnknownTelemetry {
+            node: node.to_string(),
+            name: name.to_string(),
+            published: if t.names.is_empty() { "nothing".into() } else { t.names.join(", ") },
+        })
     }
 
     /// Resets every node of a partition at the next cycle boundary.
+    ///
+    /// # Errors
+    /// [`EngineError::UnknownPartition`], [`EngineError::CommandQueueFull`].
     pub fn reset_partition(&self, id: PartitionId) -> Result<Ticket, EngineError> {
         let mut c = self.lock();
         let worker = c.partitions.get(&id).ok_or(EngineError::UnknownPartition(id))?.worker;
@@ -612,6 +741,9 @@ impl Engine {
     }
 
     /// Sends a no-op to `worker` (round-trip measurement, liveness checks).
+    ///
+    /// # Errors
+    /// [`EngineError::NoSuchWorker`], [`EngineError::CommandQueueFull`].
     pub fn ping(&self, worker: usize) -> Result<Ticket, EngineError> {
         let mut c = self.lock();
         if worker >= c.workers.len() {
@@ -621,6 +753,9 @@ impl Engine {
     }
 
     /// Latest statistics of a partition (a copy; never blocks the worker).
+    ///
+    /// # Errors
+    /// [`EngineError::UnknownPartition`].
     pub fn partition_stats(&self, id: PartitionId) -> Result<PartitionStats, EngineError> {
         let c = self.lock();
         let rec = c.partitions.get(&id).ok_or(EngineError::UnknownPartition(id))?;
@@ -643,7 +778,7 @@ impl Engine {
                     index,
                     core: (core >= 0).then_some(core as usize),
                     priority: w.info.priority(),
-                    stats: WorkerStats::from_words(w.stats.read()),
+                    stats: crate::stats::WorkerStats::from_words(w.stats.read()),
                 }
             })
             .collect();

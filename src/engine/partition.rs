@@ -1,17 +1,22 @@
-//! The worker side of a partition: its plan executor and the worker ends of its endpoint
-//! rings. Built on the control side, moved to a worker by command, moved back in a reply
-//! when removed (so its memory is freed on the control side).
+//! The worker side of a partition: its schedule, its processor store, the worker ends of its
+//! endpoint rings and its telemetry cells. Built on the control side, moved to a worker by
+//! command, changed by edits, moved back in a reply when removed (so its memory is freed on
+//! the control side).
+//!
+//! Every per-node thing lives in a *slot* (the [`rvoip_media_graph::NodeKey`]'s slot):
+//! `processors[slot]` for processing nodes, `slots[slot].io` for graph inputs and outputs,
+//! `slots[slot].telemetry` for nodes that publish. A schedule refers to slots, so replacing
+//! it leaves every processor, ring and cell where it is.
 
-use super::endpoint::{
-    AudioIn, AudioOut, ControlIn, ControlOut, InputEndpoint, OutputEndpoint, PacketIn, PacketOut, PartitionIo,
-};
+use super::endpoint::ControlCell;
 use super::frame::{AudioFrame, FramePool, PacketPool};
 use super::rt::now_ns;
 use crate::stats::{CycleWindow, PartitionStats, PartitionStatsCell};
 use crate::sync::pool::Pooled;
-use rvoip_media_graph::{Packet, PlanExecutor, PortKind};
+use crate::sync::seqlock::SeqLockSlice;
+use rvoip_media_graph::{MessageError, Packet, Processor, Schedule, MAX_TELEMETRY};
+use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 /// Identifies a partition within an engine.
@@ -24,116 +29,199 @@ impl std::fmt::Display for PartitionId {
     }
 }
 
-enum WorkerInput {
+/// The worker's end of a graph input.
+pub(crate) enum WorkerInput {
     Audio(rtrb::Consumer<Pooled<AudioFrame>>),
     Packet(rtrb::Consumer<Pooled<Packet>>),
-    Control(Arc<AtomicU32>),
+    Control(ControlCell),
 }
 
-enum WorkerOutput {
+/// The worker's end of a graph output.
+pub(crate) enum WorkerOutput {
     Audio(rtrb::Producer<Pooled<AudioFrame>>),
     Packet(rtrb::Producer<Pooled<Packet>>),
-    Control(Arc<AtomicU32>),
+    Control(ControlCell),
+}
+
+/// A slot's worker-side state besides its processor.
+#[derive(Default)]
+pub(crate) struct SlotState {
+    pub(crate) input: Option<WorkerInput>,
+    pub(crate) output: Option<WorkerOutput>,
+    pub(crate) telemetry: Option<Arc<SeqLockSlice>>,
+}
+
+/// A schedule with the list of slots whose telemetry is published.
+pub(crate) struct LivePlan {
+    pub(crate) schedule: Schedule,
+    /// Slots with telemetry, and how many values each publishes.
+    pub(crate) publish: Vec<(u32, u8)>,
+}
+
+/// What a slot held, leaving the worker (removed) or arriving (inserted).
+pub(crate) struct SlotContent {
+    pub(crate) slot: u32,
+    pub(crate) processor: Option<Box<dyn Processor>>,
+    pub(crate) state: SlotState,
+}
+
+/// A message for one node; after delivery `payload` holds what the node let go of.
+pub(crate) struct Delivery {
+    pub(crate) slot: u32,
+    pub(crate) payload: Box<dyn Any + Send>,
+    pub(crate) result: Result<(), MessageError>,
+}
+
+/// A partition's slot stores: processors, and everything else per slot.
+pub(crate) type Stores = (Vec<Option<Box<dyn Processor>>>, Vec<SlotState>);
+
+/// An edit as it travels: everything allocated on the control side. The worker moves
+/// things between it and the partition; the same box goes back holding what was replaced.
+pub(crate) struct EditPayload {
+    /// The new plan; after the edit, the old one.
+    pub(crate) plan: Box<LivePlan>,
+    /// Larger stores when the slots outgrow the current ones; after the edit, the old
+    /// (emptied) stores.
+    pub(crate) grow: Option<Stores>,
+    /// Slots to empty.
+    pub(crate) removes: Vec<u32>,
+    /// What the removed slots held (capacity reserved for all of them).
+    pub(crate) removed: Vec<SlotContent>,
+    /// New slot contents; emptied by the edit.
+    pub(crate) inserts: Vec<SlotContent>,
+    /// Messages delivered in the same cycle, after the inserts.
+    pub(crate) messages: Vec<Delivery>,
+    /// Slot contents that were in the way of an insert (a control-side bug); kept, never
+    /// freed on the worker.
+    pub(crate) displaced: u32,
 }
 
 /// A partition as a worker runs it.
 pub(crate) struct Partition {
     pub(crate) id: PartitionId,
-    pub(crate) exec: Box<PlanExecutor>,
-    inputs: Vec<WorkerInput>,
-    outputs: Vec<WorkerOutput>,
+    plan: Box<LivePlan>,
+    processors: Vec<Option<Box<dyn Processor>>>,
+    slots: Vec<SlotState>,
     frames: FramePool,
     packets: PacketPool,
     pub(crate) stats: PartitionStats,
     window: CycleWindow,
     cell: Arc<PartitionStatsCell>,
+    telemetry_every: u64,
 }
 
 /// Partitions refresh their percentiles every this many cycles, each at its own phase
 /// (by id), so a worker with many partitions spreads the work over the cycles.
 const QUANTILE_EVERY: u64 = 32;
 
+/// The control side's recipe for a partition's worker half.
+pub(crate) struct PartitionParts {
+    pub(crate) id: PartitionId,
+    pub(crate) plan: Box<LivePlan>,
+    pub(crate) processors: Vec<Option<Box<dyn Processor>>>,
+    pub(crate) slots: Vec<SlotState>,
+    pub(crate) frames: FramePool,
+    pub(crate) packets: PacketPool,
+    pub(crate) window_cycles: u64,
+    pub(crate) cell: Arc<PartitionStatsCell>,
+    pub(crate) telemetry_every: u64,
+}
+
 impl Partition {
-    /// Builds the rings for every graph input and output (control side; allocates).
-    pub(crate) fn new(
-        id: PartitionId,
-        exec: Box<PlanExecutor>,
-        frames: FramePool,
-        packets: PacketPool,
-        ring_capacity: usize,
-        window_cycles: u64,
-        cell: Arc<PartitionStatsCell>,
-    ) -> (Self, PartitionIo) {
-        let mut io = PartitionIo { inputs: Vec::new(), outputs: Vec::new() };
-        let mut inputs = Vec::new();
-        let mut outputs = Vec::new();
-        for p in &exec.plan().inputs {
-            let ep = match p.kind {
-                PortKind::Audio(_) => {
-                    let (tx, rx) = rtrb::RingBuffer::new(ring_capacity);
-                    inputs.push(WorkerInput::Audio(rx));
-                    InputEndpoint::Audio(AudioIn { ring: tx, pool: frames.clone(), samples: p.buffer.len as usize })
-                }
-                PortKind::Packet(_) => {
-                    let (tx, rx) = rtrb::RingBuffer::new(ring_capacity);
-                    inputs.push(WorkerInput::Packet(rx));
-                    InputEndpoint::Packet(PacketIn { ring: tx, pool: packets.clone() })
-                }
-                PortKind::Control => {
-                    let v = Arc::new(AtomicU32::new(0));
-                    inputs.push(WorkerInput::Control(v.clone()));
-                    InputEndpoint::Control(ControlIn { value: v })
-                }
-            };
-            io.inputs.push((p.name.clone(), p.kind, ep));
+    /// Assembles a partition (control side).
+    pub(crate) fn new(p: PartitionParts) -> Self {
+        Partition {
+            id: p.id,
+            plan: p.plan,
+            processors: p.processors,
+            slots: p.slots,
+            frames: p.frames,
+            packets: p.packets,
+            stats: PartitionStats::default(),
+            window: CycleWindow::new(p.window_cycles),
+            cell: p.cell,
+            telemetry_every: p.telemetry_every.max(1),
         }
-        for p in &exec.plan().outputs {
-            let ep = match p.kind {
-                PortKind::Audio(_) => {
-                    let (tx, rx) = rtrb::RingBuffer::new(ring_capacity);
-                    outputs.push(WorkerOutput::Audio(tx));
-                    OutputEndpoint::Audio(AudioOut { ring: rx })
-                }
-                PortKind::Packet(_) => {
-                    let (tx, rx) = rtrb::RingBuffer::new(ring_capacity);
-                    outputs.push(WorkerOutput::Packet(tx));
-                    OutputEndpoint::Packet(PacketOut { ring: rx })
-                }
-                PortKind::Control => {
-                    let v = Arc::new(AtomicU32::new(0));
-                    outputs.push(WorkerOutput::Control(v.clone()));
-                    OutputEndpoint::Control(ControlOut { value: v })
-                }
-            };
-            io.outputs.push((p.name.clone(), p.kind, ep));
-        }
-        let window = CycleWindow::new(window_cycles);
-        let part =
-            Partition { id, exec, inputs, outputs, frames, packets, stats: PartitionStats::default(), window, cell };
-        (part, io)
     }
 
-    /// Replaces the plan (same graph inputs and outputs, checked by the control side) and
-    /// returns the old one. The next cycle runs entirely on the new plan.
-    pub(crate) fn swap_plan(&mut self, exec: Box<PlanExecutor>) -> Box<PlanExecutor> {
-        self.stats.plan_swaps += 1;
-        self.stats.faulted = 0;
-        std::mem::replace(&mut self.exec, exec)
+    /// Applies an edit at a cycle boundary: grows the stores if asked, empties removed
+    /// slots, fills inserted ones, delivers messages, swaps in the new plan (which continues
+    /// the cycle count). Real-time: moves only; everything let go of stays in `edit`.
+    pub(crate) fn apply_edit(&mut self, edit: &mut EditPayload) {
+        if let Some((procs, states)) = edit.grow.as_mut() {
+            for (dst, src) in procs.iter_mut().zip(self.processors.iter_mut()) {
+                *dst = src.take();
+            }
+            for (dst, src) in states.iter_mut().zip(self.slots.iter_mut()) {
+                *dst = std::mem::take(src);
+            }
+            std::mem::swap(procs, &mut self.processors);
+            std::mem::swap(states, &mut self.slots);
+        }
+        for &slot in &edit.removes {
+            let i = slot as usize;
+            let (Some(p), Some(s)) = (self.processors.get_mut(i), self.slots.get_mut(i)) else { continue };
+            if edit.removed.len() < edit.removed.capacity() {
+                edit.removed.push(SlotContent { slot, processor: p.take(), state: std::mem::take(s) });
+            }
+        }
+        for ins in edit.inserts.iter_mut() {
+            let i = ins.slot as usize;
+            let (Some(p), Some(s)) = (self.processors.get_mut(i), self.slots.get_mut(i)) else { continue };
+            std::mem::swap(p, &mut ins.processor);
+            std::mem::swap(s, &mut ins.state);
+            if ins.processor.is_some() || ins.state.input.is_some() || ins.state.output.is_some() {
+                // The slot was not empty: what was there rides back in `ins`.
+                edit.displaced += 1;
+            }
+        }
+        self.stats.messages += edit.messages.len() as u64;
+        for m in edit.messages.iter_mut() {
+            m.result = self.deliver(m.slot, m.payload.as_mut());
+        }
+        edit.plan.schedule.continue_from(&self.plan.schedule);
+        std::mem::swap(&mut self.plan, &mut edit.plan);
+        self.stats.edits += 1;
     }
 
-    /// One quantum: inputs from the rings into the plan, run it, outputs into the rings.
-    /// `deadline_ns` is the worker's deadline for this cycle, if it has one. Real-time: no
-    /// allocation, no blocking; every problem is a counter.
+    /// Hands a message to the node in `slot`. Real-time.
+    pub(crate) fn deliver(&mut self, slot: u32, payload: &mut (dyn Any + Send)) -> Result<(), MessageError> {
+        match self.processors.get_mut(slot as usize).and_then(|p| p.as_deref_mut()) {
+            Some(p) => p.message(payload),
+            None => Err(MessageError::Invalid("no processor in this slot")),
+        }
+    }
+
+    /// Forwards a parameter (range-checked on the control side). Real-time.
+    pub(crate) fn set_param(&mut self, slot: u32, id: u32, value: f32) -> Result<(), rvoip_media_graph::ParamError> {
+        match self.processors.get_mut(slot as usize).and_then(|p| p.as_deref_mut()) {
+            Some(p) => p.set_param(id, value),
+            None => Err(rvoip_media_graph::ParamError::Unknown(id)),
+        }
+    }
+
+    /// Resets every processor. Real-time.
+    pub(crate) fn reset(&mut self) {
+        for p in self.processors.iter_mut().flatten() {
+            p.reset();
+        }
+    }
+
+    /// One quantum: inputs from the rings into the plan, run it, outputs into the rings,
+    /// telemetry. `deadline_ns` is the worker's deadline for this cycle, if it has one.
+    /// Real-time: no allocation, no blocking; every problem is a counter.
     pub(crate) fn run_cycle(&mut self, deadline_ns: Option<u64>) {
         if self.stats.faulted != 0 {
             return;
         }
         let t0 = now_ns();
         let s = &mut self.stats;
-        for (i, input) in self.inputs.iter_mut().enumerate() {
-            match input {
-                WorkerInput::Audio(ring) => {
-                    let buf = self.exec.input_audio_mut(i);
+        let schedule = &mut self.plan.schedule;
+        for i in 0..schedule.plan().inputs.len() {
+            let slot = schedule.plan().inputs[i].node.index();
+            match self.slots.get_mut(slot).and_then(|st| st.input.as_mut()) {
+                Some(WorkerInput::Audio(ring)) => {
+                    let buf = schedule.input_audio_mut(i);
                     match ring.pop() {
                         Ok(frame) => {
                             let src = frame.samples();
@@ -152,18 +240,26 @@ impl Partition {
                         }
                     }
                 }
-                WorkerInput::Packet(ring) => {
-                    let slot = self.exec.input_packet_mut(i);
-                    match ring.pop() {
-                        Ok(p) => slot.put(&p),
-                        Err(_) => slot.clear(),
+                Some(WorkerInput::Packet(ring)) => {
+                    let slot = schedule.input_packet_mut(i);
+                    slot.clear();
+                    // A burst: everything queued, up to the slot's capacity; the rest
+                    // waits for the next cycle.
+                    while slot.len() < slot.capacity() {
+                        match ring.pop() {
+                            Ok(p) => {
+                                let _ = slot.push(&p);
+                            }
+                            Err(_) => break,
+                        }
                     }
                 }
-                WorkerInput::Control(v) => *self.exec.input_control_mut(i) = f32::from_bits(v.load(Ordering::Relaxed)),
+                Some(WorkerInput::Control(v)) => *schedule.input_control_mut(i) = v.get(),
+                None => s.errors += 1,
             }
         }
-        let exec = &mut self.exec;
-        match catch_unwind(AssertUnwindSafe(|| exec.run_cycle())) {
+        let processors = &mut self.processors;
+        match catch_unwind(AssertUnwindSafe(|| schedule.run_cycle(processors))) {
             Ok(report) => s.errors += u64::from(report.errors),
             Err(payload) => {
                 // A node bug. Stop this partition, keep the worker and its other partitions
@@ -172,16 +268,17 @@ impl Partition {
                 s.faulted = 1;
             }
         }
-        for (i, output) in self.outputs.iter_mut().enumerate() {
-            match output {
-                WorkerOutput::Audio(ring) => {
+        for i in 0..schedule.plan().outputs.len() {
+            let slot = schedule.plan().outputs[i].node.index();
+            match self.slots.get_mut(slot).and_then(|st| st.output.as_mut()) {
+                Some(WorkerOutput::Audio(ring)) => {
                     if ring.is_full() {
                         s.ring_full_drops += 1;
                         continue;
                     }
                     match self.frames.acquire() {
                         Ok(mut f) => {
-                            if f.copy_from(self.exec.output_audio(i)).is_err() {
+                            if f.copy_from(schedule.output_audio(i)).is_err() {
                                 s.errors += 1;
                             } else if ring.push(f).is_err() {
                                 s.ring_full_drops += 1;
@@ -190,29 +287,34 @@ impl Partition {
                         Err(_) => s.pool_exhausted_drops += 1,
                     }
                 }
-                WorkerOutput::Packet(ring) => {
-                    let Some(p) = self.exec.output_packet(i) else { continue };
-                    if ring.is_full() {
-                        s.ring_full_drops += 1;
-                        continue;
-                    }
-                    match self.packets.acquire() {
-                        Ok(mut slot) => {
-                            slot.meta = p.meta;
-                            if slot.set_payload(p.payload()).is_err() {
-                                s.errors += 1; // same capacity on both sides: unreachable
-                            } else if ring.push(slot).is_err() {
-                                s.ring_full_drops += 1;
-                            }
+                Some(WorkerOutput::Packet(ring)) => {
+                    for p in schedule.output_packets(i) {
+                        if ring.is_full() {
+                            s.ring_full_drops += 1;
+                            continue;
                         }
-                        Err(_) => s.pool_exhausted_drops += 1,
+                        match self.packets.acquire() {
+                            Ok(mut slot) => {
+                                slot.meta = p.meta;
+                                slot.meta.arrival_ns = t0;
+                                if slot.set_payload(p.payload()).is_err() {
+                                    s.errors += 1; // same capacity on both sides: unreachable
+                                } else if ring.push(slot).is_err() {
+                                    s.ring_full_drops += 1;
+                                }
+                            }
+                            Err(_) => s.pool_exhausted_drops += 1,
+                        }
                     }
                 }
-                WorkerOutput::Control(v) => v.store(self.exec.output_control(i).to_bits(), Ordering::Relaxed),
+                Some(WorkerOutput::Control(v)) => v.set(schedule.output_control(i)),
+                None => s.errors += 1,
             }
         }
+        self.publish_telemetry();
         let t1 = now_ns();
         let dt = t1.saturating_sub(t0);
+        let s = &mut self.stats;
         s.cycles += 1;
         s.last_ns = dt;
         s.max_ns = s.max_ns.max(dt);
@@ -224,5 +326,32 @@ impl Partition {
             (s.p50_ns, s.p99_ns) = self.window.p50_p99();
         }
         self.cell.write(&s.to_words());
+    }
+
+    /// Publishes the telemetry of the nodes whose turn it is: every node once per
+    /// `telemetry_every` cycles, each at its own phase (by slot) so the work is spread.
+    fn publish_telemetry(&mut self) {
+        let cycle = self.stats.cycles;
+        let every = self.telemetry_every;
+        let mut values = [0.0f64; MAX_TELEMETRY];
+        let mut words = [0u64; MAX_TELEMETRY];
+        for &(slot, n) in &self.plan.publish {
+            if (cycle + u64::from(slot)) % every != 0 {
+                continue;
+            }
+            let i = slot as usize;
+            let (Some(Some(p)), Some(Some(cell))) =
+                (self.processors.get(i), self.slots.get(i).map(|s| s.telemetry.as_ref()))
+            else {
+                continue;
+            };
+            let n = usize::from(n).min(MAX_TELEMETRY);
+            values[..n].fill(0.0);
+            p.telemetry(&mut values[..n]);
+            for (w, v) in words[..n].iter_mut().zip(&values[..n]) {
+                *w = v.to_bits();
+            }
+            cell.write(&words[..n]);
+        }
     }
 }

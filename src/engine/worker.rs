@@ -92,12 +92,23 @@ impl Worker {
                 }
                 None => Reply::Refused(Refusal::UnknownPartition(id)),
             },
-            Command::Swap(id, exec) => match find(partitions, id) {
-                Some(i) => Reply::Swapped(partitions[i].swap_plan(exec)),
-                None => Reply::SwapRefused(exec),
+            Command::Edit(id, mut edit) => match find(partitions, id) {
+                Some(i) => {
+                    partitions[i].apply_edit(&mut edit);
+                    Reply::Edited(edit)
+                }
+                None => Reply::EditRefused(edit),
             },
-            Command::SetParam { partition, node, param, value } => match find(partitions, partition) {
-                Some(i) => match partitions[i].exec.set_param(node, param, value) {
+            Command::Message { partition, slot, mut payload } => match find(partitions, partition) {
+                Some(i) => {
+                    let result = partitions[i].deliver(slot, payload.as_mut());
+                    partitions[i].stats.messages += 1;
+                    Reply::Delivered(payload, result)
+                }
+                None => Reply::Delivered(payload, Err(rvoip_media_graph::MessageError::Invalid("no such partition"))),
+            },
+            Command::SetParam { partition, slot, param, value } => match find(partitions, partition) {
+                Some(i) => match partitions[i].set_param(slot, param, value) {
                     Ok(()) => Reply::Done,
                     Err(e) => Reply::Refused(Refusal::Param(e)),
                 },
@@ -105,7 +116,7 @@ impl Worker {
             },
             Command::Reset(partition) => match find(partitions, partition) {
                 Some(i) => {
-                    partitions[i].exec.reset();
+                    partitions[i].reset();
                     Reply::Done
                 }
                 None => Reply::Refused(Refusal::UnknownPartition(partition)),

@@ -33,13 +33,7 @@ impl<const N: usize> SeqLock<N> {
 
     /// Publishes a snapshot. Only one thread may write (the owning worker). Wait-free.
     pub fn write(&self, values: &[u64; N]) {
-        let s = self.seq.load(Ordering::Relaxed);
-        self.seq.store(s.wrapping_add(1), Ordering::Relaxed);
-        fence(Ordering::Release);
-        for (w, v) in self.words.iter().zip(values) {
-            w.store(*v, Ordering::Relaxed);
-        }
-        self.seq.store(s.wrapping_add(2), Ordering::Release);
+        write_words(&self.seq, &self.words, values);
     }
 
     /// A consistent copy of the latest snapshot.
@@ -54,13 +48,81 @@ impl<const N: usize> SeqLock<N> {
 
     /// One attempt: `None` if a write was in progress or overlapped.
     pub fn try_read(&self) -> Option<[u64; N]> {
-        let s1 = self.seq.load(Ordering::Acquire);
-        if s1 & 1 == 1 {
-            return None;
+        let mut out = [0; N];
+        try_read_words(&self.seq, &self.words, &mut out).then_some(out)
+    }
+}
+
+/// The writer's half of the protocol over any word storage.
+fn write_words(seq: &AtomicU64, words: &[AtomicU64], values: &[u64]) {
+    let s = seq.load(Ordering::Relaxed);
+    seq.store(s.wrapping_add(1), Ordering::Relaxed);
+    fence(Ordering::Release);
+    for (w, v) in words.iter().zip(values) {
+        w.store(*v, Ordering::Relaxed);
+    }
+    seq.store(s.wrapping_add(2), Ordering::Release);
+}
+
+/// The reader's half: fills `out` and returns whether the copy is consistent.
+fn try_read_words(seq: &AtomicU64, words: &[AtomicU64], out: &mut [u64]) -> bool {
+    let s1 = seq.load(Ordering::Acquire);
+    if s1 & 1 == 1 {
+        return false;
+    }
+    for (o, w) in out.iter_mut().zip(words) {
+        *o = w.load(Ordering::Relaxed);
+    }
+    fence(Ordering::Acquire);
+    seq.load(Ordering::Relaxed) == s1
+}
+
+/// A [`SeqLock`] whose length is chosen at run time: a node's telemetry (as many values as
+/// its spec names). Same protocol, same guarantees; the words are allocated once, at
+/// construction, on the control side.
+///
+/// ```
+/// use rvoip_media_core::sync::seqlock::SeqLockSlice;
+/// let s = SeqLockSlice::new(2);
+/// s.write(&[7, 9]);
+/// let mut out = [0; 2];
+/// s.read_into(&mut out);
+/// assert_eq!(out, [7, 9]);
+/// assert_eq!(s.len(), 2);
+/// ```
+#[derive(Debug)]
+pub struct SeqLockSlice {
+    seq: AtomicU64,
+    words: Box<[AtomicU64]>,
+}
+
+impl SeqLockSlice {
+    /// `len` words, all zero. Allocates.
+    pub fn new(len: usize) -> Self {
+        SeqLockSlice { seq: AtomicU64::new(0), words: (0..len).map(|_| AtomicU64::new(0)).collect() }
+    }
+
+    /// Number of words.
+    pub fn len(&self) -> usize {
+        self.words.len()
+    }
+
+    /// Whether there are no words.
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+
+    /// Publishes `values` (extra values are ignored, missing ones leave their word as it
+    /// was). Only one thread may write. Wait-free, no allocation.
+    pub fn write(&self, values: &[u64]) {
+        write_words(&self.seq, &self.words, values);
+    }
+
+    /// A consistent copy of the latest snapshot into `out` (up to its length).
+    pub fn read_into(&self, out: &mut [u64]) {
+        while !try_read_words(&self.seq, &self.words, out) {
+            super::spin_hint();
         }
-        let out = std::array::from_fn(|i| self.words[i].load(Ordering::Relaxed));
-        fence(Ordering::Acquire);
-        (self.seq.load(Ordering::Relaxed) == s1).then_some(out)
     }
 }
 

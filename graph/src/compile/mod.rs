@@ -139,7 +139,7 @@ fn assemble(g: &GraphBuilder, order: Vec<NodeId>, sched: &Schedule, assignment: 
         .max()
         .unwrap_or(0);
     let counts = assignment.counts();
-    let buffers = BufferCounts { audio: counts[0], packet: counts[1], control: counts[2], audio_len };
+    let buffers = BufferCounts { audio: counts[0], packet: counts[1], control: counts[2], audio_len, packet_burst: 1 };
     Plan { quantum: g.quantum, order, steps, buffers, inputs, outputs }
 }
 

@@ -3,8 +3,10 @@
 use super::{CodecError, CodecInfo, Decoder, Encoder, FrameType};
 use crate::kernels;
 use rvoip_media_graph::{
-    AudioFormat, NodeSpec, Packet, PacketMeta, PortKind, PortSpec, ProcessIo, Processor, Quantum, MAX_PAYLOAD,
+    AudioFormat, MessageError, NodeSpec, Packet, PacketMeta, PortKind, PortSpec, ProcessIo, Processor, Quantum,
+    MAX_PAYLOAD,
 };
+use std::any::Any;
 
 fn audio_format(info: &CodecInfo) -> AudioFormat {
     AudioFormat { rate: info.sample_rate, channels: info.channels }
@@ -51,7 +53,20 @@ fn quantum_len(info: &CodecInfo, quantum: Quantum) -> Result<usize, CodecError> 
 /// Non-finite input is encoded as the exact `f32 -> i16` conversion defines (NaN -> 0) and
 /// reported with `report_error`; an input of the wrong length gives no packet and an error.
 ///
-/// Ports: input 0 `"in"` audio at the codec's rate and channels; output 0 `"out"` packet.
+/// Codec switch (a re-INVITE): send a [`SwitchEncoder`] message. The switch waits for the
+/// next packet boundary (no frame of the old codec is lost or cut), then the new encoder
+/// takes over with the same SSRC, the next sequence number, the timestamp where the old
+/// stream would have continued (counting on in the new codec's RTP clock) and the marker
+/// bit set. The new encoder must take audio of the same rate and channels (a rate change is
+/// an edit that replaces the node and its resampler). The old encoder stays parked in the
+/// node until the next switch message carries it back to the control side, or the node is
+/// removed: nothing is freed on a worker.
+///
+/// Telemetry: `packets`, `dropped_frames`, `ssrc`, `next_sequence`, `next_timestamp`,
+/// `switches`, `payload_type`.
+///
+/// Ports: input 0 `"in"` audio at the codec's rate and channels; output 0 `"out"` packet
+/// (its format names the codec at construction; a switched node keeps the port).
 pub struct EncodeNode {
     enc: Box<dyn Encoder>,
     info: CodecInfo,
@@ -86,6 +101,62 @@ pub struct EncodeNode {
     first_timestamp: u32,
     sequence: u16,
     dropped: u64,
+    packets: u64,
+    switches: u64,
+    /// A switch waiting for the packet boundary, or (after it) the replaced encoder.
+    parked: Option<Box<EncodeNode>>,
+    /// `parked` holds a switch still to apply (not a replaced encoder).
+    switch_pending: bool,
+    /// Set the marker on the next packet (first packet after a switch).
+    marker_next: bool,
+}
+
+/// A message for [`EncodeNode`]: switch to another encoder at the next packet boundary,
+/// keeping the RTP stream (SSRC, sequence, timestamps). Built on the control side; after
+/// delivery it holds whatever the node let go of (the encoder replaced by the previous
+/// switch, if any).
+///
+/// ```
+/// use rvoip_media_graph::{NodeHarness, Processor, Quantum};
+/// use rvoip_media_nodes::codec::{EncodeNode, G711CodecEncoder, SwitchEncoder};
+/// use rvoip_media_nodes::G711Law;
+///
+/// let q = Quantum::MS_20;
+/// let enc = EncodeNode::new(Box::new(G711CodecEncoder::new(G711Law::Ulaw)), 20_000, q).unwrap().with_ssrc(7);
+/// let mut h = NodeHarness::new(Box::new(enc), q).unwrap();
+/// h.run();
+/// let first = h.packet_out(0).unwrap().meta;
+/// let mut switch = SwitchEncoder::new(Box::new(G711CodecEncoder::new(G711Law::Alaw)), 20_000, q).unwrap();
+/// h.processor_mut().message(&mut switch).unwrap();
+/// h.run();
+/// let next = h.packet_out(0).unwrap().meta;
+/// assert_eq!((next.payload_type, next.ssrc), (8, 7));
+/// assert_eq!(next.sequence, first.sequence + 1);
+/// assert_eq!(next.timestamp, first.timestamp + 160);
+/// assert!(next.marker);
+/// ```
+pub struct SwitchEncoder(Option<Box<EncodeNode>>);
+
+impl SwitchEncoder {
+    /// A switch to `encoder` with packets of `ptime_us` in a graph running at `quantum`.
+    ///
+    /// # Errors
+    /// As [`EncodeNode::new`].
+    pub fn new(encoder: Box<dyn Encoder>, ptime_us: u32, quantum: Quantum) -> Result<Self, CodecError> {
+        Ok(SwitchEncoder(Some(Box::new(EncodeNode::new(encoder, ptime_us, quantum)?))))
+    }
+
+    /// With a negotiated payload type.
+    pub fn with_payload_type(mut self, pt: u8) -> Self {
+        self.0 = self.0.map(|n| Box::new(n.with_payload_type(pt)));
+        self
+    }
+
+    /// What the message holds now: before delivery the new encoder node, after delivery the
+    /// one it replaced (if any).
+    pub fn node(&self) -> Option<&EncodeNode> {
+        self.0.as_deref()
+    }
 }
 
 impl EncodeNode {
@@ -141,8 +212,36 @@ impl EncodeNode {
             first_timestamp: 0,
             sequence: 0,
             dropped: 0,
+            packets: 0,
+            switches: 0,
+            parked: None,
+            switch_pending: false,
+            marker_next: false,
             info,
         })
+    }
+
+    /// Applies a pending switch if the stream is at a packet boundary: the codec half of
+    /// the node is exchanged with the parked one, the stream half stays.
+    fn apply_switch(&mut self) {
+        if !self.switch_pending || self.frame_fill != 0 || self.win_pos != 0 || self.pkt_frames != 0 {
+            return;
+        }
+        let Some(new) = self.parked.as_deref_mut() else { return };
+        let next_ts = self.frame_ts;
+        std::mem::swap(&mut self.enc, &mut new.enc);
+        std::mem::swap(&mut self.info, &mut new.info);
+        std::mem::swap(&mut self.ptime_us, &mut new.ptime_us);
+        std::mem::swap(&mut self.frames_per_packet, &mut new.frames_per_packet);
+        std::mem::swap(&mut self.frame_ticks, &mut new.frame_ticks);
+        std::mem::swap(&mut self.frame, &mut new.frame);
+        std::mem::swap(&mut self.scratch, &mut new.scratch);
+        std::mem::swap(&mut self.pkt, &mut new.pkt);
+        std::mem::swap(&mut self.payload_type, &mut new.payload_type);
+        self.frame_ts = next_ts;
+        self.switch_pending = false;
+        self.switches += 1;
+        self.marker_next = true;
     }
 
     /// Sets the RTP payload type (a negotiated dynamic one, say).
@@ -242,7 +341,7 @@ impl EncodeNode {
         if self.pkt_frames == 0 {
             return;
         }
-        let mut marker = self.pkt_marker;
+        let mut marker = self.pkt_marker || std::mem::take(&mut self.marker_next);
         if self.slot_frames > 0 {
             // A second packet in one cycle replaces the first, reusing its sequence number.
             self.dropped += self.slot_frames as u64;
@@ -255,6 +354,7 @@ impl EncodeNode {
             timestamp: self.pkt_ts,
             ssrc: self.ssrc,
             marker,
+            arrival_ns: 0,
         };
         let p = io.packet_out(0).fill();
         p.meta = meta;
@@ -264,6 +364,7 @@ impl EncodeNode {
             io.report_error();
         }
         self.sequence = self.sequence.wrapping_add(1);
+        self.packets += 1;
         self.slot_frames = self.pkt_frames;
         self.first_packet = false;
         self.pkt_len = 0;
@@ -272,9 +373,15 @@ impl EncodeNode {
     }
 }
 
+/// [`EncodeNode`]'s telemetry names.
+const ENCODE_TELEMETRY: &[&str] =
+    &["packets", "dropped_frames", "ssrc", "next_sequence", "next_timestamp", "switches", "payload_type"];
+
 impl Processor for EncodeNode {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new("encode")
+            .with_message::<SwitchEncoder>()
+            .with_telemetry(ENCODE_TELEMETRY)
             .with_input(PortSpec::required("in", PortKind::Audio(audio_format(&self.info))))
             .with_output(PortSpec::required("out", PortKind::Packet(self.info.packet_format())))
             .with_latency_ns(
@@ -285,6 +392,7 @@ impl Processor for EncodeNode {
 
     fn process(&mut self, io: &mut ProcessIo<'_>) {
         self.slot_frames = 0;
+        self.apply_switch();
         let input = io.audio_in(0);
         if input.len() != self.quantum_len {
             io.report_error();
@@ -319,6 +427,34 @@ impl Processor for EncodeNode {
         self.first_packet = true;
         self.dropped = 0;
     }
+
+    fn message(&mut self, msg: &mut (dyn Any + Send)) -> Result<(), MessageError> {
+        let switch = msg.downcast_mut::<SwitchEncoder>().ok_or(MessageError::WrongType)?;
+        let Some(new) = switch.0.as_deref() else { return Err(MessageError::Invalid("empty switch")) };
+        if audio_format(&new.info) != audio_format(&self.info) || new.quantum_us != self.quantum_us {
+            return Err(MessageError::Invalid("the new encoder takes another audio format or quantum"));
+        }
+        // Whatever was parked (a replaced encoder, or a switch not yet applied) goes back.
+        std::mem::swap(&mut self.parked, &mut switch.0);
+        self.switch_pending = true;
+        self.apply_switch();
+        Ok(())
+    }
+
+    fn telemetry(&self, out: &mut [f64]) {
+        let v = [
+            self.packets as f64,
+            self.dropped as f64,
+            f64::from(self.ssrc),
+            f64::from(self.sequence),
+            f64::from(self.frame_ts),
+            self.switches as f64,
+            f64::from(self.payload_type),
+        ];
+        for (o, v) in out.iter_mut().zip(v) {
+            *o = v;
+        }
+    }
 }
 
 /// Packets in, audio quanta out: wraps any [`Decoder`].
@@ -339,6 +475,18 @@ impl Processor for EncodeNode {
 /// `report_error` and concealed like a loss. The payload type is not checked (the port format
 /// fixes the encoding).
 ///
+/// Several packets in one cycle (a burst on the packet port) are taken in arrival order.
+///
+/// Codec switch (a re-INVITE): a [`SwitchDecoder`] message hands the node a second decoder
+/// for another payload type. Packets choose: the first packet carrying the new payload type
+/// makes it the current decoder (packets of the old codec still in flight decode with the
+/// old one, and a packet of the old type switches back). The audio already decoded still
+/// plays out; the stream position carries over when the RTP clock is the same. The new
+/// decoder must produce the same audio format. A packet of any other payload type is
+/// decoded with the current decoder.
+///
+/// Telemetry: `packets`, `late_packets`, `concealed_frames`, `bad_packets`, `switches`.
+///
 /// Ports: input 0 `"in"` packet; output 0 `"out"` audio at the codec's rate and channels.
 pub struct DecodeNode {
     dec: Box<dyn Decoder>,
@@ -351,7 +499,62 @@ pub struct DecodeNode {
     next_ts: Option<u32>,
     late: u64,
     concealed: u64,
+    packets: u64,
+    bad: u64,
+    switches: u64,
+    payload_type: u8,
+    /// The other decoder, chosen by payload type (see the type's docs).
+    alternate: Option<Box<DecodeNode>>,
 }
+
+/// A message for [`DecodeNode`]: a decoder for another payload type, used from the first
+/// packet that carries it. After delivery the message holds the alternate decoder it
+/// replaced (if any), to be dropped on the control side.
+///
+/// ```
+/// use rvoip_media_graph::{Processor, Quantum};
+/// use rvoip_media_nodes::codec::{DecodeNode, G711CodecDecoder, SwitchDecoder};
+/// use rvoip_media_nodes::G711Law;
+///
+/// use rvoip_media_graph::{NodeHarness, Packet, PacketMeta};
+/// let q = Quantum::MS_10;
+/// let dec = DecodeNode::new(Box::new(G711CodecDecoder::new(G711Law::Ulaw)), q).unwrap();
+/// let mut h = NodeHarness::new(Box::new(dec), q).unwrap();
+/// let mut switch = SwitchDecoder::new(Box::new(G711CodecDecoder::new(G711Law::Alaw)), q).unwrap();
+/// h.processor_mut().message(&mut switch).unwrap();
+/// assert!(switch.node().is_none()); // there was no alternate before
+/// // A PCMA packet (payload type 8) selects the A-law decoder.
+/// let meta = PacketMeta { payload_type: 8, ..Default::default() };
+/// h.packet_in_mut(0).put(&Packet::from_payload(meta, &[0xd5; 80]).unwrap());
+/// h.run();
+/// assert!(h.audio_out(0).iter().all(|&s| s.abs() < 0.001)); // A-law 0xd5 is silence
+/// ```
+pub struct SwitchDecoder(Option<Box<DecodeNode>>);
+
+impl SwitchDecoder {
+    /// A switch to `decoder` in a graph running at `quantum`.
+    ///
+    /// # Errors
+    /// As [`DecodeNode::new`].
+    pub fn new(decoder: Box<dyn Decoder>, quantum: Quantum) -> Result<Self, CodecError> {
+        Ok(SwitchDecoder(Some(Box::new(DecodeNode::new(decoder, quantum)?))))
+    }
+
+    /// With a negotiated (dynamic) payload type.
+    pub fn with_payload_type(mut self, pt: u8) -> Self {
+        self.0 = self.0.map(|n| Box::new(n.with_payload_type(pt)));
+        self
+    }
+
+    /// What the message holds now: before delivery the new decoder node, after delivery
+    /// the alternate it replaced (if any).
+    pub fn node(&self) -> Option<&DecodeNode> {
+        self.0.as_deref()
+    }
+}
+
+/// [`DecodeNode`]'s telemetry names.
+const DECODE_TELEMETRY: &[&str] = &["packets", "late_packets", "concealed_frames", "bad_packets", "switches"];
 
 impl DecodeNode {
     /// Wraps `decoder` for a graph running at `quantum`.
@@ -373,7 +576,41 @@ impl DecodeNode {
             next_ts: None,
             late: 0,
             concealed: 0,
+            packets: 0,
+            bad: 0,
+            switches: 0,
+            payload_type: info.payload_type,
+            alternate: None,
         })
+    }
+
+    /// The RTP payload type this decoder answers to (a negotiated dynamic one, say); by
+    /// default the codec's.
+    pub fn with_payload_type(mut self, pt: u8) -> Self {
+        self.payload_type = pt & 0x7f;
+        self
+    }
+
+    /// Makes the alternate decoder the current one (the current becomes the alternate).
+    /// Real-time: moves and copies only.
+    fn swap_codec(&mut self) {
+        let Some(new) = self.alternate.as_deref_mut() else { return };
+        let same_clock = new.info.rtp_clock_rate == self.info.rtp_clock_rate;
+        std::mem::swap(&mut self.dec, &mut new.dec);
+        std::mem::swap(&mut self.info, &mut new.info);
+        std::mem::swap(&mut self.max_packet, &mut new.max_packet);
+        std::mem::swap(&mut self.payload_type, &mut new.payload_type);
+        if new.fifo.len() >= self.fill {
+            // Keep the audio decoded so far, in the FIFO sized for the new codec.
+            new.fifo[..self.fill].copy_from_slice(&self.fifo[..self.fill]);
+            std::mem::swap(&mut self.fifo, &mut new.fifo);
+        } else {
+            self.fill = 0;
+        }
+        if !same_clock {
+            self.next_ts = None;
+        }
+        self.switches += 1;
     }
 
     /// The codec's facts.
@@ -412,15 +649,23 @@ impl DecodeNode {
     }
 
     fn receive(&mut self, p: &Packet, io: &mut ProcessIo<'_>) {
+        self.packets += 1;
+        if p.meta.payload_type != self.payload_type
+            && self.alternate.as_ref().is_some_and(|a| a.payload_type == p.meta.payload_type)
+        {
+            self.swap_codec();
+        }
         let payload = p.payload();
         let n = match self.dec.samples_in(payload) {
             Ok(n) => n * usize::from(self.info.channels),
             Err(_) => {
+                self.bad += 1;
                 io.report_error();
                 return;
             }
         };
         if n > self.max_packet {
+            self.bad += 1;
             io.report_error();
             return;
         }
@@ -444,6 +689,7 @@ impl DecodeNode {
             }
         }
         if self.fill + n > self.fifo.len() {
+            self.bad += 1;
             io.report_error();
             return;
         }
@@ -452,7 +698,10 @@ impl DecodeNode {
                 self.fill += m;
                 self.next_ts = Some(ts.wrapping_add(self.ticks_of(m)));
             }
-            _ => io.report_error(),
+            _ => {
+                self.bad += 1;
+                io.report_error();
+            }
         }
     }
 }
@@ -460,12 +709,14 @@ impl DecodeNode {
 impl Processor for DecodeNode {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new("decode")
+            .with_message::<SwitchDecoder>()
+            .with_telemetry(DECODE_TELEMETRY)
             .with_input(PortSpec::required("in", PortKind::Packet(self.info.packet_format())))
             .with_output(PortSpec::required("out", PortKind::Audio(audio_format(&self.info))))
     }
 
     fn process(&mut self, io: &mut ProcessIo<'_>) {
-        if let Some(p) = io.packet_in(0) {
+        for p in io.packets_in(0) {
             self.receive(p, io);
         }
         while self.fill < self.quantum_len && self.next_ts.is_some() {
@@ -494,5 +745,30 @@ impl Processor for DecodeNode {
         self.next_ts = None;
         self.late = 0;
         self.concealed = 0;
+        self.packets = 0;
+        self.bad = 0;
+    }
+
+    fn message(&mut self, msg: &mut (dyn Any + Send)) -> Result<(), MessageError> {
+        let switch = msg.downcast_mut::<SwitchDecoder>().ok_or(MessageError::WrongType)?;
+        let Some(new) = switch.0.as_deref() else { return Err(MessageError::Invalid("empty switch")) };
+        if audio_format(&new.info) != audio_format(&self.info) || new.quantum_len != self.quantum_len {
+            return Err(MessageError::Invalid("the new decoder produces another audio format"));
+        }
+        let same_type = new.payload_type == self.payload_type;
+        // The previous alternate, if any, goes back to the control side.
+        std::mem::swap(&mut self.alternate, &mut switch.0);
+        if same_type {
+            // Same payload type: no packet could tell them apart, so switch now.
+            self.swap_codec();
+        }
+        Ok(())
+    }
+
+    fn telemetry(&self, out: &mut [f64]) {
+        let v = [self.packets as f64, self.late as f64, self.concealed as f64, self.bad as f64, self.switches as f64];
+        for (o, v) in out.iter_mut().zip(v) {
+            *o = v;
+        }
     }
 }

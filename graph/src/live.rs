@@ -1,0 +1,442 @@
+//! [`LiveGraph`]: the control side's picture of a running graph, edited in place.
+//!
+//! A live graph names its nodes with [`NodeKey`]s: a slot index plus a generation, so a key
+//! stays valid exactly as long as its node exists and is never confused with a node that
+//! later reuses the slot. The slot index is also where the node's processor lives in the
+//! runtime's processor store, so a compiled plan ([`LiveGraph::plan`]) refers to
+//! processors by slot: an edit produces a new plan, and only the processors that changed
+//! move.
+//!
+//! The live graph holds no processors, only names, specs, roles and edges; the same
+//! compiler passes as [`crate::GraphBuilder`] turn it into a [`Plan`].
+//!
+//! ```
+//! use rvoip_media_graph::{AudioFormat, GraphError, LiveGraph, NodeSpec, PortKind, PortSpec, Quantum};
+//! let a = PortKind::Audio(AudioFormat::mono(8000));
+//! let mut g = LiveGraph::new(Quantum::MS_10);
+//! let mic = g.add_input("mic", a).unwrap();
+//! let out = g.add_output("out", a).unwrap();
+//! g.connect(mic, 0, out, 0).unwrap();
+//! let gain = NodeSpec::new("gain").with_input(PortSpec::required("in", a)).with_output(PortSpec::required("out", a));
+//! let k = g.add_node("gain", gain).unwrap();
+//! // An edit that leaves a required input dangling does not compile ...
+//! assert!(matches!(g.plan(), Err(GraphError::DanglingInput { .. })));
+//! g.connect(mic, 0, k, 0).unwrap();
+//! g.connect(k, 0, out, 0).unwrap();
+//! let plan = g.plan().unwrap();
+//! assert_eq!(plan.node_steps(), 1);
+//! // ... and a removed node's key is refused, also after its slot is reused.
+//! g.remove(k).unwrap();
+//! let again = g.add_input("other", a).unwrap();
+//! assert_eq!(again.slot(), k.slot());
+//! assert!(matches!(g.remove(k), Err(GraphError::StaleKey(_))));
+//! ```
+
+use crate::builder::{format_mismatch, BuilderNode, Edge, GraphBuilder, Role};
+use crate::compile;
+use crate::error::GraphError;
+use crate::exec::CompiledGraph;
+use crate::format::{PortKind, Quantum};
+use crate::node::{NodeId, NodeSpec, PortSpec};
+use crate::plan::{Plan, Step};
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+
+/// A stable name for a node of a live graph: its slot and the slot's generation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeKey {
+    slot: u32,
+    generation: u32,
+}
+
+impl NodeKey {
+    /// The slot: where the node's processor lives in the runtime's store, and the node id
+    /// the compiled plan uses for it.
+    pub fn slot(self) -> usize {
+        self.slot as usize
+    }
+
+    /// How many nodes held this slot before this one.
+    pub fn generation(self) -> u32 {
+        self.generation
+    }
+
+    /// The node id a live plan uses for this node.
+    pub fn node_id(self) -> NodeId {
+        NodeId(self.slot)
+    }
+}
+
+impl fmt::Display for NodeKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}v{}", self.slot, self.generation)
+    }
+}
+
+/// What a node of a graph stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NodeRole {
+    /// A processing node.
+    Process,
+    /// A graph input (one output port `"out"`, written by the host).
+    Input,
+    /// A graph output (one input port `"in"`, read by the host).
+    Output,
+}
+
+impl From<Role> for NodeRole {
+    fn from(r: Role) -> Self {
+        match r {
+            Role::Process => NodeRole::Process,
+            Role::Input => NodeRole::Input,
+            Role::Output => NodeRole::Output,
+        }
+    }
+}
+
+impl From<NodeRole> for Role {
+    fn from(r: NodeRole) -> Self {
+        match r {
+            NodeRole::Process => Role::Process,
+            NodeRole::Input => Role::Input,
+            NodeRole::Output => Role::Output,
+        }
+    }
+}
+
+/// One node of a live graph, as [`LiveGraph::node`] shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LiveNode {
+    /// Unique name.
+    pub name: String,
+    /// Ports, parameters, messages, telemetry.
+    pub spec: NodeSpec,
+    /// What it stands for.
+    pub role: NodeRole,
+}
+
+#[derive(Clone, Debug)]
+struct Slot {
+    generation: u32,
+    node: Option<LiveNode>,
+}
+
+/// The control side's editable picture of a running graph. See the [module docs](self).
+#[derive(Clone, Debug)]
+pub struct LiveGraph {
+    quantum: Quantum,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    names: HashMap<String, u32>,
+    /// Edges between slots (`NodeId` = slot), in the order they were added.
+    edges: Vec<Edge>,
+    edge_set: HashSet<Edge>,
+}
+
+impl LiveGraph {
+    /// An empty graph for `quantum`.
+    pub fn new(quantum: Quantum) -> Self {
+        LiveGraph {
+            quantum,
+            slots: Vec::new(),
+            free: Vec::new(),
+            names: HashMap::new(),
+            edges: Vec::new(),
+            edge_set: HashSet::new(),
+        }
+    }
+
+    /// The picture of a compiled graph: node `NodeId(i)` gets slot `i`, generation 0.
+    pub fn from_compiled(g: &CompiledGraph) -> Self {
+        let mut live = LiveGraph::new(g.plan.quantum);
+        for n in &g.nodes {
+            let slot = live.slots.len() as u32;
+            live.names.insert(n.name.clone(), slot);
+            live.slots.push(Slot {
+                generation: 0,
+                node: Some(LiveNode { name: n.name.clone(), spec: n.spec.clone(), role: n.role }),
+            });
+        }
+        for e in &g.edges {
+            let e = Edge { from: e.from, from_port: e.from_port, to: e.to, to_port: e.to_port };
+            live.edges.push(e);
+            live.edge_set.insert(e);
+        }
+        live
+    }
+
+    /// The quantum.
+    pub fn quantum(&self) -> Quantum {
+        self.quantum
+    }
+
+    /// Slots in use or freed so far: every key's slot is below this.
+    pub fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Number of nodes (graph inputs and outputs included).
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether the graph has no node.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// The key of the node called `name`.
+    pub fn key(&self, name: &str) -> Option<NodeKey> {
+        let slot = *self.names.get(name)?;
+        Some(NodeKey { slot, generation: self.slots[slot as usize].generation })
+    }
+
+    /// The node behind `key`.
+    ///
+    /// # Errors
+    /// [`GraphError::StaleKey`] for a key whose node was removed (or never existed).
+    pub fn node(&self, key: NodeKey) -> Result<&LiveNode, GraphError> {
+        match self.slots.get(key.slot as usize) {
+            Some(Slot { generation, node: Some(n) }) if *generation == key.generation => Ok(n),
+            _ => Err(GraphError::StaleKey(key)),
+        }
+    }
+
+    /// Every node with its key, in slot order.
+    pub fn nodes(&self) -> impl Iterator<Item = (NodeKey, &LiveNode)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.node.as_ref().map(|n| (NodeKey { slot: i as u32, generation: s.generation }, n)))
+    }
+
+    /// Adds a node with this spec and role, in the lowest free slot.
+    ///
+    /// # Errors
+    /// [`GraphError::DuplicateName`] if a node already has the name.
+    pub fn add_node_with_role(
+        &mut self,
+        name: impl Into<String>,
+        spec: NodeSpec,
+        role: NodeRole,
+    ) -> Result<NodeKey, GraphError> {
+        let name = name.into();
+        if self.names.contains_key(&name) {
+            return Err(GraphError::DuplicateName(name));
+        }
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                self.slots.push(Slot { generation: 0, node: None });
+                self.slots.len() as u32 - 1
+            }
+        };
+        let s = &mut self.slots[slot as usize];
+        s.node = Some(LiveNode { name: name.clone(), spec, role });
+        self.names.insert(name, slot);
+        Ok(NodeKey { slot, generation: s.generation })
+    }
+
+    /// Adds a processing node with `spec`.
+    ///
+    /// # Errors
+    /// As [`LiveGraph::add_node_with_role`].
+    pub fn add_node(&mut self, name: impl Into<String>, spec: NodeSpec) -> Result<NodeKey, GraphError> {
+        self.add_node_with_role(name, spec, NodeRole::Process)
+    }
+
+    /// Adds a graph input (one output port `"out"`).
+    ///
+    /// # Errors
+    /// As [`LiveGraph::add_node_with_role`].
+    pub fn add_input(&mut self, name: impl Into<String>, kind: PortKind) -> Result<NodeKey, GraphError> {
+        let spec = NodeSpec::new("graph-input").with_output(PortSpec::required("out", kind));
+        self.add_node_with_role(name, spec, NodeRole::Input)
+    }
+
+    /// Adds a graph output (one required input port `"in"`).
+    ///
+    /// # Errors
+    /// As [`LiveGraph::add_node_with_role`].
+    pub fn add_output(&mut self, name: impl Into<String>, kind: PortKind) -> Result<NodeKey, GraphError> {
+        let spec = NodeSpec::new("graph-output").with_input(PortSpec::required("in", kind));
+        self.add_node_with_role(name, spec, NodeRole::Output)
+    }
+
+    /// Removes a node and every edge into or out of it; its slot is reused by a later
+    /// node under the next generation. Returns what was removed.
+    ///
+    /// # Errors
+    /// [`GraphError::StaleKey`] if `key` names no node.
+    pub fn remove(&mut self, key: NodeKey) -> Result<LiveNode, GraphError> {
+        self.node(key)?;
+        let s = &mut self.slots[key.slot as usize];
+        let node = s.node.take().ok_or(GraphError::StaleKey(key))?;
+        s.generation = s.generation.wrapping_add(1);
+        self.names.remove(&node.name);
+        self.free.push(key.slot);
+        let id = key.node_id();
+        if self.edges.iter().any(|e| e.from == id || e.to == id) {
+            self.edges.retain(|e| e.from != id && e.to != id);
+            self.edge_set.retain(|e| e.from != id && e.to != id);
+        }
+        Ok(node)
+    }
+
+    fn ports(&self, from: NodeKey, from_port: usize, to: NodeKey, to_port: usize) -> Result<PortPair<'_>, GraphError> {
+        let (src, dst) = (self.node(from)?, self.node(to)?);
+        let sp = src.spec.outputs.get(from_port).ok_or_else(|| GraphError::NoSuchPort {
+            node: src.name.clone(),
+            direction: "output",
+            port: from_port.to_string(),
+        })?;
+        let dp = dst.spec.inputs.get(to_port).ok_or_else(|| GraphError::NoSuchPort {
+            node: dst.name.clone(),
+            direction: "input",
+            port: to_port.to_string(),
+        })?;
+        Ok(PortPair { src, sp, dst, dp })
+    }
+
+    /// Connects output `from_port` of `from` to input `to_port` of `to`, with the same
+    /// rules as [`crate::GraphBuilder::connect`] (no converters are inserted: formats must
+    /// match). A cycle is found when the graph is compiled.
+    ///
+    /// # Errors
+    /// [`GraphError::StaleKey`], [`GraphError::NoSuchPort`], [`GraphError::FormatMismatch`],
+    /// [`GraphError::DuplicateEdge`], [`GraphError::PacketFanIn`].
+    pub fn connect(&mut self, from: NodeKey, from_port: usize, to: NodeKey, to_port: usize) -> Result<(), GraphError> {
+        let PortPair { src, sp, dst, dp } = self.ports(from, from_port, to, to_port)?;
+        if sp.kind != dp.kind {
+            return Err(format_mismatch(&builder_node(src), sp, &builder_node(dst), dp));
+        }
+        let edge = Edge { from: from.node_id(), from_port, to: to.node_id(), to_port };
+        if self.edge_set.contains(&edge) {
+            return Err(GraphError::DuplicateEdge {
+                from_node: src.name.clone(),
+                from_port: sp.name.to_string(),
+                to_node: dst.name.clone(),
+                to_port: dp.name.to_string(),
+            });
+        }
+        if matches!(dp.kind, PortKind::Packet(_)) {
+            let fan_in = self.edges.iter().filter(|e| e.to == edge.to && e.to_port == to_port).count();
+            if fan_in >= 1 {
+                return Err(GraphError::PacketFanIn {
+                    node: dst.name.clone(),
+                    port: dp.name.to_string(),
+                    edges: fan_in + 1,
+                });
+            }
+        }
+        self.edges.push(edge);
+        self.edge_set.insert(edge);
+        Ok(())
+    }
+
+    /// Connects by port names.
+    ///
+    /// # Errors
+    /// As [`LiveGraph::connect`].
+    pub fn connect_named(
+        &mut self,
+        from: NodeKey,
+        from_port: &str,
+        to: NodeKey,
+        to_port: &str,
+    ) -> Result<(), GraphError> {
+        let fp = port_index(self.node(from)?, &self.node(from)?.spec.outputs, "output", from_port)?;
+        let tp = port_index(self.node(to)?, &self.node(to)?.spec.inputs, "input", to_port)?;
+        self.connect(from, fp, to, tp)
+    }
+
+    /// Removes the edge from output `from_port` of `from` to input `to_port` of `to`.
+    ///
+    /// # Errors
+    /// [`GraphError::StaleKey`], [`GraphError::NoSuchPort`], or [`GraphError::NoSuchEdge`].
+    pub fn disconnect(
+        &mut self,
+        from: NodeKey,
+        from_port: usize,
+        to: NodeKey,
+        to_port: usize,
+    ) -> Result<(), GraphError> {
+        let PortPair { src, sp, dst, dp } = self.ports(from, from_port, to, to_port)?;
+        let edge = Edge { from: from.node_id(), from_port, to: to.node_id(), to_port };
+        if !self.edge_set.contains(&edge) {
+            return Err(GraphError::NoSuchEdge {
+                from_node: src.name.clone(),
+                from_port: sp.name.to_string(),
+                to_node: dst.name.clone(),
+                to_port: dp.name.to_string(),
+            });
+        }
+        self.edge_set.remove(&edge);
+        self.edges.retain(|e| *e != edge);
+        Ok(())
+    }
+
+    /// Validates and compiles the graph. The plan's node ids are slots
+    /// ([`NodeKey::node_id`]); graph inputs and outputs appear in slot order.
+    ///
+    /// # Errors
+    /// As [`crate::GraphBuilder::build`]: duplicate names cannot happen here, but dangling
+    /// required inputs, unusable formats and cycles are reported with the nodes named.
+    pub fn plan(&self) -> Result<Plan, GraphError> {
+        // Dense ids for the compiler, in slot order; `slot_of[dense]` maps back.
+        let mut dense = vec![u32::MAX; self.slots.len()];
+        let mut slot_of = Vec::with_capacity(self.names.len());
+        let mut b = GraphBuilder::new(self.quantum);
+        for (i, s) in self.slots.iter().enumerate() {
+            if let Some(n) = &s.node {
+                dense[i] = slot_of.len() as u32;
+                slot_of.push(NodeId(i as u32));
+                b.nodes.push(BuilderNode {
+                    name: n.name.clone(),
+                    spec: n.spec.clone(),
+                    role: n.role.into(),
+                    processor: None,
+                });
+            }
+        }
+        b.edges = self
+            .edges
+            .iter()
+            .map(|e| Edge {
+                from: NodeId(dense[e.from.index()]),
+                from_port: e.from_port,
+                to: NodeId(dense[e.to.index()]),
+                to_port: e.to_port,
+            })
+            .collect();
+        let mut plan = compile::compile(&b).map_err(|e| e.remap(&slot_of))?;
+        let back = |id: &mut NodeId| *id = slot_of[id.index()];
+        plan.order.iter_mut().for_each(back);
+        for s in &mut plan.steps {
+            if let Step::Node { node, .. } = s {
+                back(node);
+            }
+        }
+        plan.inputs.iter_mut().chain(plan.outputs.iter_mut()).for_each(|p| back(&mut p.node));
+        Ok(plan)
+    }
+}
+
+struct PortPair<'a> {
+    src: &'a LiveNode,
+    sp: &'a PortSpec,
+    dst: &'a LiveNode,
+    dp: &'a PortSpec,
+}
+
+fn builder_node(n: &LiveNode) -> BuilderNode {
+    BuilderNode { name: n.name.clone(), spec: NodeSpec::new(n.spec.type_name), role: n.role.into(), processor: None }
+}
+
+fn port_index(n: &LiveNode, ports: &[PortSpec], direction: &'static str, name: &str) -> Result<usize, GraphError> {
+    ports.iter().position(|p| p.name == name).ok_or_else(|| GraphError::NoSuchPort {
+        node: n.name.clone(),
+        direction,
+        port: name.to_string(),
+    })
+}
