@@ -5,13 +5,18 @@
 //! thread-local, itself allocation-free). A 2-worker engine runs well over 1,000 cycles per
 //! worker of graphs with more than 50 nodes (chains, fan-out and fan-in sums) while this
 //! thread streams audio through the endpoints and sends more than 100 commands: parameter
-//! changes, partition adds and removes, plan swaps. Worker allocations and frees must be 0.
+//! changes, partition adds and removes, plan swaps — then a live conference room goes
+//! through joins, leaves, codec switches and mixer growth (edits and messages) with packets
+//! flowing. Worker allocations and frees must be 0.
 
 mod common;
 
 use common::{mono8k, Scale};
-use rvoip_media_core::engine::is_worker_thread;
+use rvoip_media_core::conference::{LegMedia, Room};
+use rvoip_media_core::engine::{is_worker_thread, PacketIn, PacketOut};
 use rvoip_media_core::prelude::*;
+use rvoip_media_nodes::codec::{G711CodecDecoder, G711CodecEncoder};
+use rvoip_media_nodes::G711Law;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -155,6 +160,12 @@ fn alloc_none_on_worker_threads_under_load_and_commands() {
     assert!(frames_out > 1_000, "{frames_out} frames streamed");
     // The control side did allocate (plans, partitions): the counter works.
     assert!(ALL_ALLOCS.load(Ordering::Relaxed) > start_allocs + 100);
+
+    // Live edits flowing: a room of G.711 legs through the codec model with joins, leaves,
+    // codec switches (messages), mixer growth (a bigger store and a new mixer), telemetry
+    // reads, while packets stream in and out.
+    room_churn(&engine);
+
     let (allocs, frees) = (WORKER_ALLOCS.load(Ordering::Relaxed), WORKER_FREES.load(Ordering::Relaxed));
     engine.shutdown();
     assert_eq!((allocs, frees), (0, 0), "allocations / frees on worker threads");
@@ -173,6 +184,83 @@ fn alloc_none_on_worker_threads_under_load_and_commands() {
     std::thread::sleep(Duration::from_millis(50));
     engine.shutdown();
     assert!(WORKER_ALLOCS.load(Ordering::Relaxed) > 0, "the counter must see a worker allocation");
+}
+
+fn g711_leg(i: u32, law: G711Law) -> LegMedia {
+    LegMedia::Rtp {
+        encoder: Box::new(G711CodecEncoder::new(law)),
+        decoder: Box::new(G711CodecDecoder::new(law)),
+        ptime_us: 20_000,
+        ssrc: i,
+    }
+}
+
+/// Joins, leaves, switches and telemetry on a live room while packets flow; at least 60
+/// edits and 400 cycles of the room.
+fn room_churn(engine: &Engine) {
+    let mut room = Room::new(engine, AudioFormat::mono(8000), 4).unwrap();
+    let mut legs: Vec<(String, PacketIn, PacketOut, u32)> = Vec::new();
+    let join = |room: &mut Room, legs: &mut Vec<(String, PacketIn, PacketOut, u32)>, i: u32| {
+        let name = format!("leg{i}");
+        match room.join(engine, &name, g711_leg(i, G711Law::Ulaw)) {
+            Ok(mut done) => {
+                let rx = done.io.take_packet_in(&format!("{name}.rx")).unwrap();
+                let tx = done.io.take_packet_out(&format!("{name}.tx")).unwrap();
+                legs.push((name, rx, tx, 0));
+                true
+            }
+            Err(EngineError::CommandQueueFull { .. }) => false,
+            Err(e) => panic!("{e}"),
+        }
+    };
+    for i in 0..6 {
+        assert!(join(&mut room, &mut legs, i));
+    }
+    let (mut edits, mut next, mut packets_out) = (0, 6, 0u64);
+    let t0 = Instant::now();
+    let mut last_feed = Instant::now();
+    while edits < 60 || t0.elapsed() < Duration::from_secs(1) {
+        assert!(t0.elapsed() < Duration::from_secs(60), "room churn stalled");
+        if last_feed.elapsed() >= Duration::from_millis(20) {
+            last_feed = Instant::now();
+            for (_, rx, tx, sent) in legs.iter_mut() {
+                let meta = PacketMeta { sequence: *sent as u16, timestamp: *sent * 160, ..Default::default() };
+                if rx.push(meta, &[0x55; 160]).is_ok() {
+                    *sent += 1;
+                }
+                while tx.pop().is_some() {
+                    packets_out += 1;
+                }
+            }
+        }
+        let ok = match edits % 4 {
+            0 | 1 => {
+                next += 1;
+                join(&mut room, &mut legs, next)
+            }
+            2 => {
+                let (name, ..) = legs.remove(0);
+                room.leave(engine, &name).is_ok()
+            }
+            _ => {
+                let name = legs[legs.len() / 2].0.clone();
+                let enc = Box::new(G711CodecEncoder::new(G711Law::Alaw));
+                let dec = Box::new(G711CodecDecoder::new(G711Law::Alaw));
+                let ok = room.switch_codec(engine, &name, enc, dec, 20_000).is_ok();
+                let key = room.decoder_of(&name).unwrap();
+                assert_eq!(engine.telemetry(room.id(), key).unwrap().names.len(), 5);
+                ok
+            }
+        };
+        edits += u32::from(ok);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(room.capacity() > 4, "the room grew");
+    assert!(packets_out > 500, "{packets_out} packets out");
+    let stats = engine.partition_stats(room.id()).unwrap();
+    assert!(stats.edits >= 60 && stats.cycles >= 400, "{stats:?}");
+    let t = engine.remove_partition(room.id()).unwrap();
+    engine.wait(t, Duration::from_secs(5)).unwrap();
 }
 
 /// Allocates (and frees) a vector every cycle: what the engine must never do.
