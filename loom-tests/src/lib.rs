@@ -16,3 +16,6 @@
 //! | `command` | `sync::command` over `sync::spsc` | 2 | every command applied once in order, one reply each, a full queue hands the command back, no reply ever lost, returned payloads dropped on the control thread |
 //! | `seqlock` | `sync::seqlock::SeqLock` | 2 | a reader never sees a torn snapshot, and snapshots never go backwards |
 //! | `spsc` | `sync::spsc` | 2 | FIFO order, nothing lost or duplicated, full ring returns the value |
+//! | `telemetry` | `sync::seqlock::SeqLockSlice` (node telemetry) | 2 | a reader never sees a torn or older telemetry snapshot |
+//! | `message` | a node's `Processor::message` over `sync::command` | 2 | a message's replaced state rides back and is dropped on the control thread, never on the worker; every reply arrives |
+//! | `abandon` | `engine::ControlCell` / `ControlShared` | 2 | the host sees a control endpoint abandoned, and then sees the worker's last value |
