@@ -165,6 +165,10 @@ published_stats! {
         pub deadline_misses: u64,
         /// Commands applied.
         pub commands: u64,
+        /// Time the last cycle spent applying commands (edits, messages, ...), ns.
+        pub commands_last_ns: u64,
+        /// Longest time one cycle spent applying commands, ns.
+        pub commands_max_ns: u64,
         /// Partitions currently placed on this worker.
         pub partitions: u64,
         /// Frames and packets dropped on this worker (full output ring, exhausted pool), summed
@@ -271,6 +275,8 @@ mod tests {
             p99_ns: 5,
             deadline_misses: 6,
             commands: 7,
+            commands_last_ns: 13,
+            commands_max_ns: 14,
             partitions: 8,
             drops: 9,
             underruns: 10,

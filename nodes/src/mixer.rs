@@ -83,15 +83,15 @@ pub enum MixerMembership {
 /// use rvoip_media_nodes::mixer::{Mixer, MixerMembership};
 ///
 /// let mut h = NodeHarness::new(Box::new(Mixer::with_capacity(4, AudioFormat::mono(8000))), Quantum::MS_10).unwrap();
-/// for (i, v) in [0.1f32, 0.2, 0.4, 0.8].into_iter().enumerate() {
+/// for (i, v) in [0.125f32, 0.25, 0.5, 0.75].into_iter().enumerate() {
 ///     h.audio_in_mut(i).fill(v);
 /// }
 /// h.processor_mut().message(&mut MixerMembership::Join(0)).unwrap();
 /// h.processor_mut().message(&mut MixerMembership::Join(2)).unwrap();
 /// h.run();
-/// assert_eq!(h.audio_out(0)[0], 0.4); // 0 hears 2
-/// assert_eq!(h.audio_out(2)[0], 0.1); // 2 hears 0
-/// assert_eq!(h.audio_out(1)[0], 0.0); // not a member: silent, and 0.2 is not mixed
+/// assert_eq!(h.audio_out(0)[0], 0.5); // 0 hears 2
+/// assert_eq!(h.audio_out(2)[0], 0.125); // 2 hears 0
+/// assert_eq!(h.audio_out(1)[0], 0.0); // not a member: silent, and its 0.25 is not mixed
 /// ```
 #[derive(Clone, Debug)]
 pub struct Mixer {
@@ -101,8 +101,12 @@ pub struct Mixer {
     valid: Vec<bool>,
     /// Per port: member or not.
     is_member: Vec<bool>,
-    /// Member ports in ascending order (capacity reserved for every port).
+    /// Member ports in ascending order (capacity reserved for every port); rebuilt from
+    /// `is_member` at the start of the first cycle after a membership change, so that a
+    /// join or leave itself costs O(1).
     members: Vec<usize>,
+    members_stale: bool,
+    member_count: usize,
     bad_inputs: u64,
 }
 
@@ -110,10 +114,7 @@ impl Mixer {
     /// A mixer for `participants` legs of `format`, every port a member. Allocates its
     /// scratch buffers here, on the control side.
     pub fn new(participants: usize, format: AudioFormat) -> Self {
-        let mut m = Self::with_capacity(participants, format);
-        m.members.extend(0..participants);
-        m.is_member.fill(true);
-        m
+        Self::with_capacity(participants, format).with_members(0..participants)
     }
 
     /// A mixer with `capacity` ports and no members yet.
@@ -124,6 +125,8 @@ impl Mixer {
             valid: vec![false; capacity],
             is_member: vec![false; capacity],
             members: Vec::with_capacity(capacity),
+            members_stale: false,
+            member_count: 0,
             bad_inputs: 0,
         }
     }
@@ -131,7 +134,7 @@ impl Mixer {
     /// The same mixer with these ports as members (ports beyond the capacity are ignored).
     pub fn with_members(mut self, ports: impl IntoIterator<Item = usize>) -> Self {
         for p in ports {
-            self.join(p);
+            self.set_member(p, true);
         }
         self
     }
@@ -147,33 +150,32 @@ impl Mixer {
     }
 
     /// Member ports in ascending order.
-    pub fn members(&self) -> &[usize] {
-        &self.members
+    pub fn members(&self) -> Vec<usize> {
+        (0..self.is_member.len()).filter(|&p| self.is_member[p]).collect()
     }
 
-    /// Real-time: inserts into the reserved capacity, never reallocates.
-    fn join(&mut self, port: usize) -> bool {
-        if port >= self.is_member.len() {
-            return false;
-        }
-        if !self.is_member[port] {
-            self.is_member[port] = true;
-            let at = self.members.partition_point(|&m| m < port);
-            self.members.insert(at, port);
+    /// Real-time, O(1): marks the port; the ordered list follows in the next cycle.
+    fn set_member(&mut self, port: usize, member: bool) -> bool {
+        let Some(m) = self.is_member.get_mut(port) else { return false };
+        if *m != member {
+            *m = member;
+            self.members_stale = true;
+            if member {
+                self.member_count += 1;
+            } else {
+                self.member_count -= 1;
+            }
         }
         true
     }
 
-    fn leave(&mut self, port: usize) -> bool {
-        if port >= self.is_member.len() {
-            return false;
+    /// Rebuilds the ordered member list (within its reserved capacity). Real-time.
+    fn refresh_members(&mut self) {
+        if self.members_stale {
+            self.members.clear();
+            self.members.extend((0..self.is_member.len()).filter(|&p| self.is_member[p]));
+            self.members_stale = false;
         }
-        if self.is_member[port] {
-            self.is_member[port] = false;
-            let at = self.members.partition_point(|&m| m < port);
-            self.members.remove(at);
-        }
-        true
     }
 }
 
@@ -192,6 +194,7 @@ impl Processor for Mixer {
         if ports == 0 {
             return;
         }
+        self.refresh_members();
         let len = io.audio_in(0).len();
         // Non-members hear nothing.
         if self.members.len() < ports {
@@ -265,8 +268,8 @@ impl Processor for Mixer {
 
     fn message(&mut self, msg: &mut (dyn Any + Send)) -> Result<(), MessageError> {
         let ok = match *msg.downcast_ref::<MixerMembership>().ok_or(MessageError::WrongType)? {
-            MixerMembership::Join(p) => self.join(p),
-            MixerMembership::Leave(p) => self.leave(p),
+            MixerMembership::Join(p) => self.set_member(p, true),
+            MixerMembership::Leave(p) => self.set_member(p, false),
         };
         if ok {
             Ok(())
@@ -276,7 +279,7 @@ impl Processor for Mixer {
     }
 
     fn telemetry(&self, out: &mut [f64]) {
-        for (o, v) in out.iter_mut().zip([self.members.len() as f64, self.bad_inputs as f64]) {
+        for (o, v) in out.iter_mut().zip([self.member_count as f64, self.bad_inputs as f64]) {
             *o = v;
         }
     }

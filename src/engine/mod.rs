@@ -438,9 +438,11 @@ impl Engine {
     /// Loads a live graph's plan: the schedule over its slots and the telemetry list.
     fn live_plan(&self, graph: &LiveGraph, mut plan: Plan) -> Result<Box<LivePlan>, EngineError> {
         plan.buffers.packet_burst = self.config.packets_per_cycle;
-        let schedule = Schedule::new(plan, |id| {
-            graph.nodes().find(|(k, n)| k.slot() == id.index() && n.role == NodeRole::Process).map(|(_, n)| &n.spec)
-        });
+        let mut specs: Vec<Option<&NodeSpec>> = vec![None; graph.slot_count()];
+        for (k, n) in graph.nodes().filter(|(_, n)| n.role == NodeRole::Process) {
+            specs[k.slot()] = Some(&n.spec);
+        }
+        let schedule = Schedule::new(plan, |id| specs.get(id.index()).copied().flatten());
         Ok(Box::new(LivePlan { schedule: schedule?, publish: publish_list(graph) }))
     }
 

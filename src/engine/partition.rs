@@ -329,16 +329,13 @@ impl Partition {
     }
 
     /// Publishes the telemetry of the nodes whose turn it is: every node once per
-    /// `telemetry_every` cycles, each at its own phase (by slot) so the work is spread.
+    /// `telemetry_every` cycles, the list taken in strides so the work is spread evenly.
     fn publish_telemetry(&mut self) {
-        let cycle = self.stats.cycles;
-        let every = self.telemetry_every;
+        let every = self.telemetry_every as usize;
+        let phase = (self.stats.cycles % self.telemetry_every) as usize;
         let mut values = [0.0f64; MAX_TELEMETRY];
         let mut words = [0u64; MAX_TELEMETRY];
-        for &(slot, n) in &self.plan.publish {
-            if (cycle + u64::from(slot)) % every != 0 {
-                continue;
-            }
+        for &(slot, n) in self.plan.publish.iter().skip(phase).step_by(every) {
             let i = slot as usize;
             let (Some(Some(p)), Some(Some(cell))) =
                 (self.processors.get(i), self.slots.get(i).map(|s| s.telemetry.as_ref()))

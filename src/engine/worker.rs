@@ -131,6 +131,7 @@ impl Worker {
         let t0 = now_ns();
         let (parts, gone) = (&mut self.partitions, &mut self.gone);
         let applied = self.commands.serve(self.max_commands, |cmd| Self::apply(parts, gone, cmd));
+        let t_commands = now_ns().saturating_sub(t0);
         for p in self.partitions.iter_mut() {
             p.run_cycle(deadline_ns);
         }
@@ -139,6 +140,8 @@ impl Worker {
         let s = &mut self.stats;
         s.cycles += 1;
         s.commands += applied as u64;
+        s.commands_last_ns = t_commands;
+        s.commands_max_ns = s.commands_max_ns.max(t_commands);
         s.last_ns = dt;
         s.max_ns = s.max_ns.max(dt);
         if deadline_ns.is_some_and(|d| t1 > d) {

@@ -286,8 +286,10 @@ impl EncodeNode {
     }
 
     /// Encodes the full `frame` buffer into the packet under construction.
-    fn encode_frame(&mut self, io: &mut ProcessIo<'_>) {
-        let (kind, len) = match self.enc.encode(&self.frame, &mut self.scratch) {
+    /// Encodes one frame of `pcm` (the input itself when a whole frame is there, else the
+    /// frame buffer) into the packet under construction.
+    fn encode_frame(&mut self, pcm: &[f32], io: &mut ProcessIo<'_>) {
+        let (kind, len) = match self.enc.encode(pcm, &mut self.scratch) {
             Ok(f) if f.len <= self.scratch.len() => (f.kind, f.len),
             _ => {
                 io.report_error();
@@ -402,14 +404,25 @@ impl Processor for EncodeNode {
             io.report_error();
         }
         let mut rest = input;
+        let frame_len = self.frame.len();
         while !rest.is_empty() {
-            let take = (self.frame.len() - self.frame_fill).min(rest.len());
+            if self.frame_fill == 0 && rest.len() >= frame_len {
+                // A whole frame in the input: encode it where it is.
+                let (frame, tail) = rest.split_at(frame_len);
+                self.encode_frame(frame, io);
+                rest = tail;
+                continue;
+            }
+            let take = (frame_len - self.frame_fill).min(rest.len());
             self.frame[self.frame_fill..self.frame_fill + take].copy_from_slice(&rest[..take]);
             self.frame_fill += take;
             rest = &rest[take..];
-            if self.frame_fill == self.frame.len() {
+            if self.frame_fill == frame_len {
                 self.frame_fill = 0;
-                self.encode_frame(io);
+                // Taking the buffer out and back moves a pointer; nothing is allocated.
+                let frame = std::mem::take(&mut self.frame);
+                self.encode_frame(&frame, io);
+                self.frame = frame;
             }
         }
     }

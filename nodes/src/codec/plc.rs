@@ -23,8 +23,11 @@ pub(crate) struct Plc {
     mode: Concealment,
     /// 1 at 8 kHz, 2 at 16 kHz: every duration below is multiplied by it.
     scale: usize,
-    /// Last `hist_cap` decoded samples, oldest first (only `hist[..hist_cap]` is used).
-    hist: [f32; HIST_MAX],
+    /// Decoded samples, oldest first; the last `hist_cap` of them end at `hist_end`. The
+    /// buffer is twice the history so that appending shifts only once per `hist_cap`
+    /// samples, not on every packet.
+    hist: [f32; 2 * HIST_MAX],
+    hist_end: usize,
     hist_cap: usize,
     /// Valid samples at the end of the history.
     hist_len: usize,
@@ -38,7 +41,17 @@ impl Plc {
     /// State for `mode` at `8000 * scale` Hz (`scale` 1 or 2).
     pub(crate) fn new(mode: Concealment, scale: usize) -> Self {
         let scale = scale.clamp(1, 2);
-        Plc { mode, scale, hist: [0.0; HIST_MAX], hist_cap: 240 * scale, hist_len: 0, lost: 0, period: 40 * scale }
+        let hist_cap = 240 * scale;
+        Plc {
+            mode,
+            scale,
+            hist: [0.0; 2 * HIST_MAX],
+            hist_end: hist_cap,
+            hist_cap,
+            hist_len: 0,
+            lost: 0,
+            period: 40 * scale,
+        }
     }
 
     fn win(&self) -> usize {
@@ -61,12 +74,22 @@ impl Plc {
         20 * self.scale
     }
 
+    /// The history: the last `hist_cap` samples.
+    fn history(&self) -> &[f32] {
+        &self.hist[self.hist_end - self.hist_cap..self.hist_end]
+    }
+
     /// Appends decoded samples to the history.
     fn push(&mut self, x: &[f32]) {
         let cap = self.hist_cap;
         let n = x.len().min(cap);
-        self.hist.copy_within(n..cap, 0);
-        self.hist[cap - n..cap].copy_from_slice(&x[x.len() - n..]);
+        if self.hist_end + n > 2 * cap {
+            // Keep the last `cap - n` samples at the front.
+            self.hist.copy_within(self.hist_end - (cap - n)..self.hist_end, 0);
+            self.hist_end = cap - n;
+        }
+        self.hist[self.hist_end..self.hist_end + n].copy_from_slice(&x[x.len() - n..]);
+        self.hist_end += n;
         self.hist_len = (self.hist_len + n).min(cap);
     }
 
@@ -77,10 +100,11 @@ impl Plc {
         if self.hist_len < win + pmax {
             return pmin.min(self.hist_len.max(1));
         }
-        let x = &self.hist[cap - win..cap];
+        let h = self.history();
+        let x = &h[cap - win..cap];
         let (mut best, mut best_score) = (pmin, f32::NEG_INFINITY);
         for p in pmin..=pmax {
-            let y = &self.hist[cap - win - p..cap - p];
+            let y = &h[cap - win - p..cap - p];
             let (mut c, mut e) = (0.0f32, 1e-9f32);
             for (a, b) in x.iter().zip(y) {
                 c += a * b;
@@ -106,7 +130,7 @@ impl Plc {
         } else {
             1.0 - (k - hold) as f32 / fade as f32
         };
-        self.hist[self.hist_cap - p + k % p] * g
+        self.history()[self.hist_cap - p + k % p] * g
     }
 
     /// Writes concealment into `out` and advances the loss.
@@ -142,7 +166,8 @@ impl Plc {
 
     /// Forgets the history.
     pub(crate) fn reset(&mut self) {
-        self.hist = [0.0; HIST_MAX];
+        self.hist = [0.0; 2 * HIST_MAX];
+        self.hist_end = self.hist_cap;
         self.hist_len = 0;
         self.lost = 0;
         self.period = self.pitch_min();
