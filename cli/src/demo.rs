@@ -7,7 +7,7 @@
 //! N-1 mix → encode for every leg) runs on a pinned worker thread paced on absolute
 //! deadlines. Once a second the main thread prints the worker's cycle-time statistics.
 
-use super::{bundled_speech, create_dir, wavio, CliError};
+use super::{bundled_speech, output::Outputs, wavio, CliError};
 use rvoip_media_core::conference::g711_room;
 use rvoip_media_core::prelude::*;
 use rvoip_media_nodes::wav::WavSampleFormat;
@@ -61,6 +61,13 @@ pub fn run(a: Args) -> Result<(), CliError> {
         )));
     }
     let n = a.participants as usize;
+    let mut outputs = Outputs::new();
+    outputs.create_dir(&a.out)?;
+    let mut files = Vec::with_capacity(n);
+    for i in 0..n {
+        let path = a.out.join(format!("participant_{i:02}.wav"));
+        files.push((outputs.create(&path)?, path));
+    }
     let law = if a.alaw { G711Law::Alaw } else { G711Law::Ulaw };
     let quantum = Quantum::MS_10;
     let cfg = EngineConfig {
@@ -131,11 +138,9 @@ pub fn run(a: Args) -> Result<(), CliError> {
     let st = engine.status();
     let pst = engine.partition_stats(part.id)?;
     engine.remove_partition(part.id)?;
-    create_dir(&a.out)?;
     let (mut sent, mut received, mut failures) = (0, 0, 0);
-    for (i, leg) in legs.iter().enumerate() {
-        let path = a.out.join(format!("participant_{i:02}.wav"));
-        wavio::write(&path, 8000, &leg.heard, WavSampleFormat::Int16)?;
+    for (leg, (file, path)) in legs.iter().zip(files) {
+        wavio::write(file, &path, 8000, &leg.heard, WavSampleFormat::Int16)?;
         sent += leg.sent;
         received += leg.received;
         failures += leg.push_failures;
@@ -148,6 +153,7 @@ pub fn run(a: Args) -> Result<(), CliError> {
         pst.drops(),
         pst.errors
     );
+    outputs.commit()?;
     println!("wrote {n} files to {}", a.out.display());
     engine.shutdown();
     Ok(())

@@ -6,6 +6,7 @@ mod bench;
 mod demo;
 mod mix;
 mod offline;
+mod output;
 mod process;
 mod resample;
 mod transcode;
@@ -92,10 +93,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn create_dir(dir: &std::path::Path) -> Result<(), CliError> {
-    std::fs::create_dir_all(dir).map_err(|source| CliError::Io { path: dir.display().to_string(), source })
 }
 
 fn path_str(p: &std::path::Path) -> String {

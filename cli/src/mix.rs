@@ -1,6 +1,6 @@
 //! `rvoip-media mix`: the N-1 conference mix of N files.
 
-use super::{create_dir, offline, wavio, CliError};
+use super::{offline, output::Outputs, wavio, CliError};
 use rvoip_media_core::prelude::*;
 use rvoip_media_nodes::wav::WavSampleFormat;
 use rvoip_media_nodes::Mixer;
@@ -18,6 +18,13 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<(), CliError> {
+    let mut outputs = Outputs::new();
+    outputs.create_dir(&a.out_dir)?;
+    let mut files = Vec::with_capacity(a.inputs.len());
+    for i in 0..a.inputs.len() {
+        let path = a.out_dir.join(format!("mix_{i:04}.wav"));
+        files.push((outputs.create(&path)?, path));
+    }
     let mut wavs = Vec::with_capacity(a.inputs.len());
     for p in &a.inputs {
         let w = wavio::read(p)?;
@@ -60,12 +67,11 @@ pub fn run(a: Args) -> Result<(), CliError> {
     let cycles = offline::cycles_for(longest, format.rate, quantum, 0);
     let inputs: Vec<&[f32]> = wavs.iter().map(|w| w.samples.as_slice()).collect();
     let run = offline::run(b.build()?, &inputs, cycles)?;
-    create_dir(&a.out_dir)?;
-    for (i, mut y) in run.audio.into_iter().enumerate() {
+    for (mut y, (file, path)) in run.audio.into_iter().zip(files) {
         y.truncate(longest);
-        let path = a.out_dir.join(format!("mix_{i:04}.wav"));
-        wavio::write(&path, format.rate, &y, WavSampleFormat::Int16)?;
+        wavio::write(file, &path, format.rate, &y, WavSampleFormat::Int16)?;
     }
+    outputs.commit()?;
     eprintln!("PROC_SECONDS {:.6}", run.proc_seconds);
     Ok(())
 }

@@ -4,7 +4,7 @@
 //! runs on the processed stream and writes one CSV row per 10 ms frame. The output is
 //! advanced by the graph's reported latency so it lines up with the input sample for sample.
 
-use super::{offline, wavio, CliError};
+use super::{offline, output::Outputs, wavio, CliError};
 use rvoip_media_core::prelude::*;
 use rvoip_media_nodes::apm::{
     AdvancedAecConfig, AdvancedAgcConfig, AdvancedVadConfig, Aec, Agc, NoiseSuppressor, NsConfig, NsLevel, Vad,
@@ -57,6 +57,10 @@ fn usage<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> CliError {
 }
 
 pub fn run(a: Args) -> Result<(), CliError> {
+    let mut outputs = Outputs::new();
+    let out_file = outputs.create(&a.out)?;
+    let csv_file = a.vad_csv.as_deref().map(|p| outputs.create(p)).transpose()?;
+    let files = OutFiles { outputs, wav: out_file, csv: csv_file };
     let wav = wavio::read(&a.mic)?;
     let quantum = Quantum::MS_10;
     let rate = wav.format.rate;
@@ -117,7 +121,7 @@ pub fn run(a: Args) -> Result<(), CliError> {
     let graph = b.build()?;
     if !(a.aec || a.ns || a.agc) && a.gain == 0.0 {
         // Nothing to process: the output is the input, and only the VAD (if asked) runs.
-        return finish(&a, &wav, wav.samples.clone(), 0.0, 0);
+        return finish(&a, files, &wav, wav.samples.clone(), 0.0, 0);
     }
     let latency = graph.plan.outputs[0].latency_ns;
     let lat_samples =
@@ -131,7 +135,14 @@ pub fn run(a: Args) -> Result<(), CliError> {
     let start = lat_samples.min(y.len());
     let mut y = y[start..].to_vec();
     y.resize(wav.samples.len(), 0.0);
-    finish(&a, &wav, y, run.proc_seconds, run.stats.errors)
+    finish(&a, files, &wav, y, run.proc_seconds, run.stats.errors)
+}
+
+/// The outputs of a `process` run, created before the work starts.
+struct OutFiles {
+    outputs: Outputs,
+    wav: std::fs::File,
+    csv: Option<std::fs::File>,
 }
 
 /// Reads the far-end file and brings it to the microphone's rate and length. The whole-file
@@ -157,10 +168,17 @@ fn read_far(path: &std::path::Path, mic: &wavio::WavData) -> Result<Vec<f32>, Cl
 
 /// Runs the VAD over the processed stream (timed with the processing), writes the CSV and
 /// the output WAV, and prints `PROC_SECONDS`.
-fn finish(a: &Args, wav: &wavio::WavData, y: Vec<f32>, graph_seconds: f64, errors: u64) -> Result<(), CliError> {
+fn finish(
+    a: &Args,
+    files: OutFiles,
+    wav: &wavio::WavData,
+    y: Vec<f32>,
+    graph_seconds: f64,
+    errors: u64,
+) -> Result<(), CliError> {
     let rate = wav.format.rate;
     let mut proc_seconds = graph_seconds;
-    if let Some(path) = &a.vad_csv {
+    if let (Some(path), Some(file)) = (&a.vad_csv, files.csv) {
         let mut vad = Vad::new(AdvancedVadConfig::new(rate)).map_err(usage("--vad-csv"))?;
         let hop = vad.frame_len();
         let mut rows = Vec::with_capacity(y.len() / hop + 1);
@@ -169,15 +187,16 @@ fn finish(a: &Args, wav: &wavio::WavData, y: Vec<f32>, graph_seconds: f64, error
             rows.push(vad.process_frame(c));
         }
         proc_seconds += t0.elapsed().as_secs_f64();
-        let io_err = |e: std::io::Error| CliError::Usage(format!("{}: {e}", path.display()));
-        let mut w = std::io::BufWriter::new(std::fs::File::create(path).map_err(io_err)?);
+        let io_err = |source| CliError::Io { path: path.display().to_string(), source };
+        let mut w = std::io::BufWriter::new(file);
         writeln!(w, "start_ms,probability,is_speech").map_err(io_err)?;
         for (i, d) in rows.iter().enumerate() {
             writeln!(w, "{},{:.4},{}", i * 10, d.probability, u8::from(d.is_speech)).map_err(io_err)?;
         }
         w.flush().map_err(io_err)?;
     }
-    wavio::write(&a.out, rate, &y, wav.sample_format)?;
+    wavio::write(files.wav, &a.out, rate, &y, wav.sample_format)?;
+    files.outputs.commit()?;
     eprintln!("PROC_SECONDS {proc_seconds:.6}");
     if errors > 0 {
         eprintln!("rvoip-media: {errors} bad-input events were replaced by silence");

@@ -1,6 +1,6 @@
 //! `rvoip-media resample`: whole-file sample-rate conversion, time-aligned with the input.
 
-use super::{wavio, CliError};
+use super::{output::Outputs, wavio, CliError};
 use rvoip_media_nodes::resample::resample_whole;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -21,12 +21,15 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<(), CliError> {
+    let mut outputs = Outputs::new();
+    let file = outputs.create(&a.out)?;
     let wav = wavio::read(&a.input)?;
     let t0 = Instant::now();
     let y = resample_whole(&wav.samples, wav.format.rate, a.rate, 1)
         .map_err(|e| CliError::Usage(format!("{}: {e}", a.input.display())))?;
     let proc_seconds = t0.elapsed().as_secs_f64();
-    wavio::write(&a.out, a.rate, &y, wav.sample_format)?;
+    wavio::write(file, &a.out, a.rate, &y, wav.sample_format)?;
+    outputs.commit()?;
     eprintln!("PROC_SECONDS {proc_seconds:.6}");
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! `rvoip-media transcode`: encode, packetise and decode in one graph on the engine, through
 //! the codec model (`EncodeNode` / `DecodeNode` around any `Encoder` / `Decoder`).
 
-use super::{offline, wavio, CliError};
+use super::{offline, output::Outputs, wavio, CliError};
 use rvoip_media_core::prelude::*;
 use rvoip_media_graph::MAX_PAYLOAD;
 use rvoip_media_nodes::codec::{CodecId, DecodeNode, EncodeNode, Encoder};
@@ -162,6 +162,9 @@ impl Processor for Stamp {
 }
 
 pub fn run(a: Args) -> Result<(), CliError> {
+    let mut outputs = Outputs::new();
+    let out_file = outputs.create(&a.out)?;
+    let payload_out = a.payload_out.as_deref().map(|p| outputs.create(p)).transpose()?;
     let wav = wavio::read(&a.input)?;
     let id = a.codec.id();
     if !(0.0..=100.0).contains(&a.loss) {
@@ -249,8 +252,8 @@ pub fn run(a: Args) -> Result<(), CliError> {
     if y.len() != n {
         return Err(CliError::Internal("decoded output too short"));
     }
-    wavio::write(&a.out, rate, y, wav.sample_format)?;
-    if let Some(path) = &a.payload_out {
+    wavio::write(out_file, &a.out, rate, y, wav.sample_format)?;
+    if let (Some(path), Some(mut file)) = (&a.payload_out, payload_out) {
         let packets = run.packets.first().ok_or(CliError::Internal("no payload output"))?;
         let n_codec = (n as u64 * u64::from(rate_c)).div_ceil(u64::from(rate)) as usize;
         let frame = (u64::from(rate_c) * u64::from(ptime_us) / 1_000_000) as usize;
@@ -260,8 +263,9 @@ pub fn run(a: Args) -> Result<(), CliError> {
             _ => payload_file(a.codec, a.vad, n_codec, packets)?,
         };
         let io = |source| CliError::Io { path: super::path_str(path), source };
-        std::fs::File::create(path).and_then(|mut f| f.write_all(&bytes)).map_err(io)?;
+        file.write_all(&bytes).and_then(|()| file.flush()).map_err(io)?;
     }
+    outputs.commit()?;
     if a.loss > 0.0 {
         let d = dropped.load(Ordering::Relaxed);
         eprintln!("rvoip-media: transcode: {d} packets dropped by --loss {}", a.loss);

@@ -40,31 +40,70 @@ pub fn read(path: &Path) -> Result<WavData, CliError> {
     Ok(WavData { format: src.format(), sample_format, samples: src.samples().to_vec() })
 }
 
-/// Writes mono `samples` at `rate`: 16-bit through the exact rounding/clamping kernel, or
-/// 32-bit float.
-pub fn write(path: &Path, rate: u32, samples: &[f32], format: WavSampleFormat) -> Result<(), CliError> {
-    let err = |e: hound::Error| CliError::Wav { path: path.display().to_string(), detail: e.to_string() };
-    let (bits, sample_format) = match format {
-        WavSampleFormat::Int16 => (16, hound::SampleFormat::Int),
-        WavSampleFormat::Float32 => (32, hound::SampleFormat::Float),
-    };
-    let spec = hound::WavSpec { channels: 1, sample_rate: rate, bits_per_sample: bits, sample_format };
-    let mut w = hound::WavWriter::create(path, spec).map_err(err)?;
-    match format {
-        WavSampleFormat::Int16 => {
-            let mut pcm = vec![0i16; samples.len()];
-            kernels::f32_to_i16(&mut pcm, samples);
-            let mut w16 = w.get_i16_writer(pcm.len() as u32);
-            for s in pcm {
-                w16.write_sample(s);
-            }
-            w16.flush().map_err(err)?;
-        }
-        WavSampleFormat::Float32 => {
-            for &s in samples {
-                w.write_sample(if s.is_finite() { s } else { 0.0 }).map_err(err)?;
-            }
-        }
+/// A mono WAV file being written, sample block by sample block: 16-bit through the exact
+/// rounding/clamping kernel, or 32-bit float (non-finite samples written as 0). The header's
+/// lengths are filled in by [`WavOut::finish`].
+pub struct WavOut {
+    path: String,
+    format: WavSampleFormat,
+    writer: hound::WavWriter<std::io::BufWriter<std::fs::File>>,
+    pcm: Vec<i16>,
+}
+
+impl WavOut {
+    /// Starts a mono WAV at `rate` in `file` (normally from [`crate::output::Outputs::create`]);
+    /// `path` names it in errors.
+    pub fn new(file: std::fs::File, path: &Path, rate: u32, format: WavSampleFormat) -> Result<Self, CliError> {
+        let (bits, sample_format) = match format {
+            WavSampleFormat::Int16 => (16, hound::SampleFormat::Int),
+            WavSampleFormat::Float32 => (32, hound::SampleFormat::Float),
+        };
+        let spec = hound::WavSpec { channels: 1, sample_rate: rate, bits_per_sample: bits, sample_format };
+        let path = path.display().to_string();
+        let writer = hound::WavWriter::new(std::io::BufWriter::new(file), spec)
+            .map_err(|e| CliError::Wav { path: path.clone(), detail: e.to_string() })?;
+        Ok(WavOut { path, format, writer, pcm: Vec::new() })
     }
-    w.finalize().map_err(err)
+
+    /// Appends `samples`.
+    pub fn write(&mut self, samples: &[f32]) -> Result<(), CliError> {
+        let path = &self.path;
+        let err = |e: hound::Error| CliError::Wav { path: path.clone(), detail: e.to_string() };
+        match self.format {
+            WavSampleFormat::Int16 => {
+                self.pcm.resize(samples.len(), 0);
+                kernels::f32_to_i16(&mut self.pcm, samples);
+                let mut w16 = self.writer.get_i16_writer(self.pcm.len() as u32);
+                for &s in &self.pcm {
+                    w16.write_sample(s);
+                }
+                w16.flush().map_err(err)?;
+            }
+            WavSampleFormat::Float32 => {
+                for &s in samples {
+                    self.writer.write_sample(if s.is_finite() { s } else { 0.0 }).map_err(err)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Completes the header and flushes the file.
+    pub fn finish(self) -> Result<(), CliError> {
+        let path = self.path;
+        self.writer.finalize().map_err(|e| CliError::Wav { path, detail: e.to_string() })
+    }
+}
+
+/// Writes mono `samples` at `rate` to `file` in one go (see [`WavOut`]).
+pub fn write(
+    file: std::fs::File,
+    path: &Path,
+    rate: u32,
+    samples: &[f32],
+    format: WavSampleFormat,
+) -> Result<(), CliError> {
+    let mut w = WavOut::new(file, path, rate, format)?;
+    w.write(samples)?;
+    w.finish()
 }
