@@ -20,11 +20,11 @@ pub struct Args {
     #[arg(value_enum)]
     what: What,
     /// Room sizes.
-    #[arg(long, value_delimiter = ',', default_value = "8,100,1000")]
-    legs: Vec<usize>,
-    /// Cycles per size.
-    #[arg(long, default_value_t = 2000)]
-    cycles: usize,
+    #[arg(long, value_delimiter = ',', default_value = "8,100,1000", allow_negative_numbers = true)]
+    legs: Vec<i64>,
+    /// Cycles per size (at least 1).
+    #[arg(long, default_value_t = 2000, allow_negative_numbers = true)]
+    cycles: i64,
 }
 
 /// Benchmarks.
@@ -35,8 +35,22 @@ pub enum What {
 }
 
 pub fn run(a: Args) -> Result<(), CliError> {
+    let cycles = usize::try_from(a.cycles)
+        .ok()
+        .filter(|&c| c >= 1)
+        .ok_or_else(|| CliError::Usage(format!("--cycles must be at least 1, got {}", a.cycles)))?;
+    let legs = a
+        .legs
+        .iter()
+        .map(|&n| {
+            usize::try_from(n)
+                .ok()
+                .filter(|&n| n >= 1)
+                .ok_or_else(|| CliError::Usage(format!("--legs: a room needs at least 1 leg, got {n}")))
+        })
+        .collect::<Result<Vec<usize>, CliError>>()?;
     match a.what {
-        What::Conference => conference(&a.legs, a.cycles),
+        What::Conference => conference(&legs, cycles),
     }
 }
 

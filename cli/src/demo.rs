@@ -21,10 +21,10 @@ use std::time::{Duration, Instant};
 #[derive(clap::Args)]
 pub struct Args {
     /// Participants in the room.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(2..=2000))]
+    #[arg(long, default_value_t = 8, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(2..=2000))]
     participants: u32,
     /// How long the call lasts, in seconds.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 10.0, allow_negative_numbers = true)]
     seconds: f64,
     /// Where each participant's received audio is written (participant_NN.wav).
     #[arg(long, default_value = "demo-out")]
@@ -49,7 +49,7 @@ struct Leg {
 
 pub fn run(a: Args) -> Result<(), CliError> {
     if !(a.seconds > 0.0 && a.seconds <= 3600.0) {
-        return Err(CliError::Usage(format!("--seconds {} must be in (0, 3600]", a.seconds)));
+        return Err(CliError::Usage(format!("--seconds must be in (0, 3600], got {}", a.seconds)));
     }
     let speech_path = a.speech.clone().unwrap_or_else(bundled_speech);
     let speech = wavio::read(&speech_path)?;

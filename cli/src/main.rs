@@ -103,3 +103,25 @@ fn path_str(p: &std::path::Path) -> String {
 fn bundled_speech() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/data/speech_en_8k.wav")
 }
+
+/// The resampler's rates, for messages: "8000, 12000, ... and 48000 Hz".
+fn rate_list() -> String {
+    let r = rvoip_media_nodes::resample::SUPPORTED_RATES;
+    let head: Vec<String> = r[..r.len() - 1].iter().map(u32::to_string).collect();
+    format!("{} and {} Hz", head.join(", "), r[r.len() - 1])
+}
+
+/// Refuses, before any work, an input whose rate a 10 ms graph cannot run at, in the user's
+/// terms (which file, which rate, what would work).
+fn check_graph_rate(path: &std::path::Path, rate: u32, command: &str) -> Result<(), CliError> {
+    if rate % 100 == 0 && (8000..=192_000).contains(&rate) {
+        return Ok(());
+    }
+    Err(CliError::Usage(format!(
+        "{}: the file is at {rate} Hz; {command} works in 10 ms frames, so it needs a multiple of 100 Hz \
+         from 8000 to 192000 Hz (8000, 16000, 32000, 44100, 48000 ...). `rvoip-media resample` converts \
+         files between {}",
+        path.display(),
+        rate_list()
+    )))
+}

@@ -28,6 +28,7 @@ pub fn run(a: Args) -> Result<(), CliError> {
     let mut wavs = Vec::with_capacity(a.inputs.len());
     for p in &a.inputs {
         let w = wavio::read(p)?;
+        super::check_graph_rate(p, w.format.rate, "mix")?;
         if w.sample_format != WavSampleFormat::Int16 {
             return Err(CliError::Usage(format!(
                 "{}: mix takes 16-bit PCM input, this file is 32-bit float",

@@ -17,7 +17,9 @@ use std::time::Instant;
 /// Arguments of `process`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Input (near-end microphone) WAV: mono, 16-bit PCM or 32-bit float, any rate.
+    /// Input (near-end microphone) WAV at a multiple of 100 Hz from 8000 to 192000 Hz (10 ms
+    /// frames): 8/16/24/32-bit PCM, 32/64-bit float, μ-law or A-law; several channels are
+    /// mixed down.
     #[arg(long)]
     mic: PathBuf,
     /// Far-end (loudspeaker) WAV for the echo canceller: mono, any supported rate (resampled
@@ -38,15 +40,15 @@ pub struct Args {
     /// Noise suppression (with --aec it runs inside the canceller's post-filter).
     #[arg(long)]
     ns: bool,
-    /// Noise suppression level: low, moderate, high or very-high.
-    #[arg(long, default_value = "high", requires = "ns")]
-    ns_level: String,
+    /// Noise suppression level: low, moderate, high or very-high (default high; needs --ns).
+    #[arg(long)]
+    ns_level: Option<String>,
     /// Automatic gain control.
     #[arg(long)]
     agc: bool,
-    /// AGC target loudness, LUFS (-40..=-5).
-    #[arg(long, default_value_t = -23.0, allow_hyphen_values = true, requires = "agc")]
-    agc_target_lufs: f32,
+    /// AGC target loudness, LUFS (-40..=-5; default -23; needs --agc).
+    #[arg(long, allow_negative_numbers = true)]
+    agc_target_lufs: Option<f32>,
     /// Write voice-activity decisions: one row per 10 ms frame, `start_ms,probability,is_speech`.
     #[arg(long)]
     vad_csv: Option<PathBuf>,
@@ -56,7 +58,32 @@ fn usage<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> CliError {
     move |e| CliError::Usage(format!("{what}: {e}"))
 }
 
+/// Refuses flag combinations that would be ignored, and parameters out of range, naming
+/// the flag and the user's value.
+fn check_flags(a: &Args) -> Result<(), CliError> {
+    let u = |m: String| Err(CliError::Usage(m));
+    if a.far.is_some() && !a.aec {
+        return u("--far would be ignored: it is the echo canceller's far end; add --aec".into());
+    }
+    if a.ns_level.is_some() && !a.ns {
+        return u("--ns-level would be ignored: it sets the noise suppressor's strength; add --ns".into());
+    }
+    if a.agc_target_lufs.is_some() && !a.agc {
+        return u("--agc-target-lufs would be ignored: it is the gain control's target; add --agc".into());
+    }
+    if let Some(t) = a.agc_target_lufs {
+        if !(-40.0..=-5.0).contains(&t) {
+            return u(format!("--agc-target-lufs must be -40..=-5 LUFS, got {t}"));
+        }
+    }
+    if !(-96.0..=40.0).contains(&a.gain) {
+        return u(format!("--gain must be -96..=40 dB, got {}", a.gain));
+    }
+    Ok(())
+}
+
 pub fn run(a: Args) -> Result<(), CliError> {
+    check_flags(&a)?;
     let mut outputs = Outputs::new();
     let out_file = outputs.create(&a.out)?;
     let csv_file = a.vad_csv.as_deref().map(|p| outputs.create(p)).transpose()?;
@@ -64,9 +91,7 @@ pub fn run(a: Args) -> Result<(), CliError> {
     let wav = wavio::read(&a.mic)?;
     let quantum = Quantum::MS_10;
     let rate = wav.format.rate;
-    if quantum.frames_at(rate).is_none() {
-        return Err(CliError::Usage(format!("{rate} Hz does not divide into 10 ms quanta")));
-    }
+    super::check_graph_rate(&a.mic, rate, "process")?;
     let voice = a.aec || a.ns || a.agc || a.vad_csv.is_some();
     if voice && wav.format.channels != 1 {
         return Err(CliError::Usage("voice processing needs a mono --mic".into()));
@@ -83,7 +108,10 @@ pub fn run(a: Args) -> Result<(), CliError> {
     let mut b = GraphBuilder::new(quantum);
     let mic = b.add_input("mic", kind);
     let mut last = (mic, 0usize);
-    let ns_level: Option<NsLevel> = a.ns.then(|| a.ns_level.parse()).transpose().map_err(usage("--ns-level"))?;
+    let ns_level: Option<NsLevel> =
+        a.ns.then(|| a.ns_level.as_deref().unwrap_or("high").parse())
+            .transpose()
+            .map_err(|e| CliError::Usage(format!("--ns-level {}: {e}", a.ns_level.as_deref().unwrap_or(""))))?;
     if let Some(_f) = &far {
         let far_in = b.add_input("far", kind);
         // With --ns the suppressor runs inside the canceller's post-filter (same transform).
@@ -104,7 +132,7 @@ pub fn run(a: Args) -> Result<(), CliError> {
         last = (n, 0);
     }
     if a.agc {
-        let cfg = AdvancedAgcConfig::new(rate).with_target_lufs(a.agc_target_lufs);
+        let cfg = AdvancedAgcConfig::new(rate).with_target_lufs(a.agc_target_lufs.unwrap_or(-23.0));
         let agc = Agc::new(cfg).map_err(usage("--agc"))?;
         let n = b.add_node("agc", Box::new(agc));
         b.connect(last.0, last.1, n, 0)?;

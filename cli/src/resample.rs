@@ -12,8 +12,8 @@ pub struct Args {
     #[arg(long = "in")]
     input: PathBuf,
     /// Output rate in Hz (one of the rates above).
-    #[arg(long)]
-    rate: u32,
+    #[arg(long, allow_negative_numbers = true)]
+    rate: i64,
     /// Output WAV, same sample format as the input; exactly round(n × rate / rate_in)
     /// samples, the filter delay compensated.
     #[arg(long)]
@@ -21,14 +21,18 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<(), CliError> {
+    let rate = u32::try_from(a.rate)
+        .ok()
+        .filter(|r| rvoip_media_nodes::resample::SUPPORTED_RATES.contains(r))
+        .ok_or_else(|| CliError::Usage(format!("--rate must be one of {}, got {}", super::rate_list(), a.rate)))?;
     let mut outputs = Outputs::new();
     let file = outputs.create(&a.out)?;
     let wav = wavio::read(&a.input)?;
     let t0 = Instant::now();
-    let y = resample_whole(&wav.samples, wav.format.rate, a.rate, 1)
+    let y = resample_whole(&wav.samples, wav.format.rate, rate, 1)
         .map_err(|e| CliError::Usage(format!("{}: {e}", a.input.display())))?;
     let proc_seconds = t0.elapsed().as_secs_f64();
-    wavio::write(file, &a.out, a.rate, &y, wav.sample_format)?;
+    wavio::write(file, &a.out, rate, &y, wav.sample_format)?;
     outputs.commit()?;
     eprintln!("PROC_SECONDS {proc_seconds:.6}");
     Ok(())

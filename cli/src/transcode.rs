@@ -5,7 +5,10 @@ use super::{offline, output::Outputs, wavio, CliError};
 use rvoip_media_core::prelude::*;
 use rvoip_media_graph::MAX_PAYLOAD;
 use rvoip_media_nodes::codec::{CodecId, DecodeNode, EncodeNode, Encoder};
-use rvoip_media_nodes::opus::{Bitrate, OpusCodecEncoder, OpusEncoderConfig, OpusError, OpusFecDecodeNode};
+use rvoip_media_nodes::opus::{
+    Bitrate, OpusCodecEncoder, OpusEncoderConfig, OpusError, OpusFecDecodeNode, FRAME_DURATIONS_US, MAX_BITRATE,
+    MAX_COMPLEXITY, MIN_BITRATE,
+};
 use rvoip_media_nodes::resample;
 use std::io::Write;
 use std::path::PathBuf;
@@ -56,18 +59,18 @@ pub struct Args {
     /// default 10, Opus 20). For the sample-based codecs the payload file and the decoded audio
     /// do not depend on it (with `--vad`, except that a SID right before speech in the first
     /// packet window is not sent); an Opus packet is one frame of this duration.
-    #[arg(long)]
-    ptime: Option<u32>,
+    #[arg(long, allow_negative_numbers = true)]
+    ptime: Option<i64>,
     /// Run the codec at this rate; the input is resampled to it and the decoded audio back
     /// to the input's rate (polyphase resamplers inserted by the graph builder).
-    #[arg(long)]
-    rate: Option<u32>,
-    /// Opus: target bit rate in bit/s.
-    #[arg(long)]
-    bitrate: Option<u32>,
+    #[arg(long, allow_negative_numbers = true)]
+    rate: Option<i64>,
+    /// Opus: target bit rate in bit/s (6000..=510000).
+    #[arg(long, allow_negative_numbers = true)]
+    bitrate: Option<i64>,
     /// Opus: encoder complexity, 0-10.
-    #[arg(long)]
-    complexity: Option<u8>,
+    #[arg(long, allow_negative_numbers = true)]
+    complexity: Option<i64>,
     /// Opus: in-band forward error correction, tuned to the `--loss` percentage (10 % when no
     /// loss is simulated); the decoder rebuilds a lost packet from the next one.
     #[arg(long)]
@@ -87,11 +90,11 @@ pub struct Args {
     payload_out: Option<PathBuf>,
     /// Drop this percentage of packets at random between the encoder and the decoder
     /// (the decoder conceals them); the payload file still holds every packet sent.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     loss: f64,
-    /// Seed of the packet-loss draw, for repeatable runs.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
+    /// Seed of the packet-loss draw, for repeatable runs (default 1; needs `--loss`).
+    #[arg(long)]
+    seed: Option<u64>,
 }
 
 /// Drops packets at random with a fixed probability (a seeded splitmix64 draw per packet)
@@ -165,38 +168,76 @@ pub fn run(a: Args) -> Result<(), CliError> {
     let mut outputs = Outputs::new();
     let out_file = outputs.create(&a.out)?;
     let payload_out = a.payload_out.as_deref().map(|p| outputs.create(p)).transpose()?;
-    let wav = wavio::read(&a.input)?;
     let id = a.codec.id();
     if !(0.0..=100.0).contains(&a.loss) {
-        return Err(CliError::Usage(format!("--loss {} must be a percentage in 0..=100", a.loss)));
+        return Err(CliError::Usage(format!("--loss must be a percentage in 0..=100, got {}", a.loss)));
     }
+    if let (Some(seed), true) = (a.seed, a.loss == 0.0) {
+        return Err(CliError::Usage(format!(
+            "--seed {seed} would be ignored: it seeds the packet-loss draw, which needs --loss above 0"
+        )));
+    }
+    let seed = a.seed.unwrap_or(1);
+    let bitrate = a
+        .bitrate
+        .map(|b| {
+            u32::try_from(b).ok().filter(|b| (MIN_BITRATE..=MAX_BITRATE).contains(b)).ok_or_else(|| {
+                CliError::Usage(format!("--bitrate must be {MIN_BITRATE}..={MAX_BITRATE} bit/s, got {b}"))
+            })
+        })
+        .transpose()?;
+    let complexity = a
+        .complexity
+        .map(|c| {
+            u8::try_from(c)
+                .ok()
+                .filter(|c| *c <= MAX_COMPLEXITY)
+                .ok_or_else(|| CliError::Usage(format!("--complexity must be 0..={MAX_COMPLEXITY}, got {c}")))
+        })
+        .transpose()?;
+    let wav = wavio::read(&a.input)?;
+    super::check_graph_rate(&a.input, wav.format.rate, "transcode")?;
+    let codec_rate = match a.rate {
+        None => wav.format.rate,
+        Some(r) => {
+            let r = u32::try_from(r)
+                .ok()
+                .filter(|r| resample::SUPPORTED_RATES.contains(r))
+                .ok_or_else(|| CliError::Usage(format!("--rate must be one of {}, got {r}", super::rate_list())))?;
+            if r != wav.format.rate && !resample::SUPPORTED_RATES.contains(&wav.format.rate) {
+                return Err(CliError::Usage(format!(
+                    "{}: at {} Hz it cannot be converted to --rate {r}: the resampler converts between {}",
+                    a.input.display(),
+                    wav.format.rate,
+                    super::rate_list()
+                )));
+            }
+            r
+        }
+    };
     if a.vad && a.codec != Codec::G729 {
         return Err(CliError::Usage(format!("--vad (G.729 Annex B) does not apply to {id}")));
     }
-    let opus_only = [
-        ("--bitrate", a.bitrate.is_some()),
-        ("--complexity", a.complexity.is_some()),
-        ("--fec", a.fec),
-        ("--dtx", a.dtx),
-    ];
+    let opus_only =
+        [("--bitrate", bitrate.is_some()), ("--complexity", complexity.is_some()), ("--fec", a.fec), ("--dtx", a.dtx)];
     if let Some((flag, _)) = opus_only.iter().find(|(_, set)| *set).filter(|_| a.codec != Codec::Opus) {
         return Err(CliError::Usage(format!("{flag} applies to opus only, not {id}")));
     }
     let usage = |e: rvoip_media_nodes::codec::CodecError| CliError::Usage(format!("{}: {e}", a.input.display()));
     let quantum = Quantum::MS_10;
-    let codec_format = AudioFormat { rate: a.rate.unwrap_or(wav.format.rate), channels: wav.format.channels };
+    let codec_format = AudioFormat { rate: codec_rate, channels: wav.format.channels };
     let (rate_c, ch) = (codec_format.rate, codec_format.channels);
-    let ptime_us = a.ptime.unwrap_or(if a.codec == Codec::Opus { 20 } else { 10 }).saturating_mul(1000);
+    let ptime_us = check_ptime(&a, quantum, rate_c, ch, usage)?;
     let (encoder, dec_node): (Box<dyn Encoder>, Box<dyn Processor>) = if a.codec == Codec::Opus {
         let opus = |e: OpusError| CliError::Usage(format!("{}: {e}", a.input.display()));
         let mut cfg = OpusEncoderConfig::new(rate_c, ch).frame_duration_us(ptime_us).dtx(a.dtx).inband_fec(a.fec);
         if a.fec {
             cfg = cfg.packet_loss_percent(if a.loss > 0.0 { a.loss.ceil() as u8 } else { 10 });
         }
-        if let Some(b) = a.bitrate {
+        if let Some(b) = bitrate {
             cfg = cfg.bitrate(Bitrate::Bits(b));
         }
-        if let Some(c) = a.complexity {
+        if let Some(c) = complexity {
             cfg = cfg.complexity(c);
         }
         let enc = OpusCodecEncoder::new(cfg).map_err(opus)?;
@@ -223,7 +264,7 @@ pub fn run(a: Args) -> Result<(), CliError> {
     b.connect(mic, 0, enc, 0)?;
     if a.loss > 0.0 {
         let threshold = (a.loss / 100.0 * 2f64.powi(64)).min(u64::MAX as f64) as u64;
-        let loss = Loss { format: info.packet_format(), threshold, state: a.seed, dropped: dropped.clone() };
+        let loss = Loss { format: info.packet_format(), threshold, state: seed, dropped: dropped.clone() };
         let l = b.add_node("loss", Box::new(loss));
         b.connect(enc, 0, l, 0)?;
         b.connect(l, 0, dec, 0)?;
@@ -272,6 +313,39 @@ pub fn run(a: Args) -> Result<(), CliError> {
     }
     eprintln!("PROC_SECONDS {:.6}", run.proc_seconds);
     Ok(())
+}
+
+/// The packet duration in µs: `--ptime` (default 10 ms, Opus 20 ms) if the codec allows it
+/// and it is a whole number of quanta; the error lists only the ptimes that work, and
+/// repeats the number as the user typed it.
+fn check_ptime(
+    a: &Args,
+    quantum: Quantum,
+    rate: u32,
+    channels: u16,
+    usage: impl Fn(rvoip_media_nodes::codec::CodecError) -> CliError,
+) -> Result<u32, CliError> {
+    let allowed: Vec<u32> = if a.codec == Codec::Opus {
+        FRAME_DURATIONS_US.to_vec()
+    } else {
+        a.codec.id().encoder(rate, channels, a.vad).map_err(&usage)?.info().ptimes_us.to_vec()
+    };
+    let allowed: Vec<u32> = allowed.into_iter().filter(|us| us % quantum.micros() == 0).collect();
+    let Some(ms) = a.ptime else {
+        return Ok(if a.codec == Codec::Opus { 20_000 } else { 10_000 });
+    };
+    let us = u32::try_from(ms).ok().and_then(|ms| ms.checked_mul(1000));
+    match us {
+        Some(us) if allowed.contains(&us) => Ok(us),
+        _ => {
+            let list: Vec<String> = allowed.iter().map(|us| (us / 1000).to_string()).collect();
+            Err(CliError::Usage(format!(
+                "{} does not support a ptime of {ms} ms here (supported: {} ms; packets are whole 10 ms quanta)",
+                a.codec.id(),
+                list.join(", ")
+            )))
+        }
+    }
 }
 
 /// Splits a stamped packet into its RTP timestamp and payload.

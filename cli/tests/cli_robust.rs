@@ -128,3 +128,100 @@ fn a_successful_run_replaces_the_output_whole() {
     assert_eq!(read_i16(&input), (8000, x));
     assert_eq!(listing(&d), ["in.wav", "o.wav"]);
 }
+
+#[test]
+fn flags_that_would_be_ignored_are_refused_saying_why() {
+    let d = tmp("rob-ignored");
+    let input = d.join("in.wav");
+    write_i16(&input, 8000, &tone(800));
+    let (i, o) = (s(&input), d.join("o.wav"));
+    let o = s(&o);
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["process", "--far", i, "--mic", i, "--out", o],
+            "--far would be ignored: it is the echo canceller's far end; add --aec",
+        ),
+        (&["process", "--ns-level", "low", "--mic", i, "--out", o], "--ns-level would be ignored"),
+        (&["process", "--agc-target-lufs", "-20", "--mic", i, "--out", o], "--agc-target-lufs would be ignored"),
+        (&["transcode", "--codec", "pcmu", "--seed", "3", "--in", i, "--out", o], "--seed 3 would be ignored"),
+        (
+            &["transcode", "--codec", "pcmu", "--loss", "0", "--seed", "3", "--in", i, "--out", o],
+            "needs --loss above 0",
+        ),
+    ];
+    for (args, want) in cases {
+        let e = fails(args);
+        assert!(e.contains(want), "{args:?}: {e}");
+    }
+    assert_eq!(listing(&d), ["in.wav"]);
+}
+
+#[test]
+fn numbers_in_messages_are_the_users_and_negative_values_parse() {
+    let d = tmp("rob-numbers");
+    let input = d.join("in.wav");
+    write_i16(&input, 8000, &tone(800));
+    let (i, o) = (s(&input), d.join("o.wav"));
+    let o = s(&o);
+    let t = |extra: &[&str]| {
+        let mut v = vec!["transcode", "--in", i, "--out", o];
+        v.extend_from_slice(extra);
+        fails(&v)
+    };
+    let e = t(&["--codec", "opus", "--ptime", "7"]);
+    assert!(e.contains("ptime of 7 ms") && e.contains("(supported: 10, 20, 40, 60 ms;"), "{e}");
+    // 2.5 and 5 ms are codec ptimes but not whole quanta: not listed, and refused.
+    let e = t(&["--codec", "pcmu", "--ptime", "5"]);
+    assert!(e.contains("ptime of 5 ms") && e.contains("(supported: 10, 20, 30, 40, 50, 60 ms;"), "{e}");
+    assert!(!e.contains("2.5"), "{e}");
+    let e = t(&["--codec", "pcmu", "--ptime", "4294968"]);
+    assert!(e.contains("ptime of 4294968 ms"), "{e}");
+    let e = t(&["--codec", "pcmu", "--ptime", "-20"]);
+    assert!(e.contains("ptime of -20 ms"), "{e}");
+    let e = t(&["--codec", "pcmu", "--loss", "-5"]);
+    assert!(e.contains("--loss must be a percentage in 0..=100, got -5"), "{e}");
+    let e = t(&["--codec", "opus", "--bitrate", "-1000"]);
+    assert!(e.contains("--bitrate must be 6000..=510000 bit/s, got -1000"), "{e}");
+    let e = t(&["--codec", "opus", "--complexity", "11"]);
+    assert!(e.contains("--complexity must be 0..=10, got 11"), "{e}");
+    let e = t(&["--codec", "pcmu", "--rate", "-8000"]);
+    assert!(e.contains("--rate must be one of 8000, 12000") && e.contains("got -8000"), "{e}");
+    let e = fails(&["process", "--agc", "--agc-target-lufs", "-50", "--mic", i, "--out", o]);
+    assert!(e.contains("--agc-target-lufs must be -40..=-5 LUFS, got -50"), "{e}");
+    let e = fails(&["process", "--gain", "-200", "--mic", i, "--out", o]);
+    assert!(e.contains("--gain must be -96..=40 dB, got -200"), "{e}");
+    let e = fails(&["resample", "--rate", "-5", "--in", i, "--out", o]);
+    assert!(e.contains("got -5"), "{e}");
+    let e = fails(&["bench", "conference", "--legs", "0"]);
+    assert!(e.contains("--legs: a room needs at least 1 leg, got 0"), "{e}");
+    let e = fails(&["bench", "conference", "--cycles", "0"]);
+    assert!(e.contains("--cycles must be at least 1, got 0"), "{e}");
+    let e = fails(&["demo", "--seconds", "-1"]);
+    assert!(e.contains("--seconds must be in (0, 3600], got -1"), "{e}");
+    assert_eq!(listing(&d), ["in.wav"]);
+}
+
+#[test]
+fn rates_a_graph_cannot_run_at_are_refused_early_in_user_terms() {
+    let d = tmp("rob-rates");
+    let o = d.join("o.wav");
+    let o = s(&o);
+    for rate in [1u32, 11_025, 22_050] {
+        let p = d.join(format!("r{rate}.wav"));
+        write_i16(&p, rate, &tone(rate.max(100) as usize));
+        let i = s(&p);
+        for args in [
+            vec!["process", "--ns", "--mic", i, "--out", o],
+            vec!["transcode", "--codec", "pcmu", "--rate", "8000", "--in", i, "--out", o],
+            vec!["mix", "--in", i, "--in", i, "--out-dir", o],
+        ] {
+            let e = fails(&args);
+            assert!(
+                e.contains(&format!("r{rate}.wav: the file is at {rate} Hz"))
+                    && e.contains("works in 10 ms frames, so it needs a multiple of 100 Hz"),
+                "{args:?}: {e}"
+            );
+            assert!(!e.contains("graph:") && !e.contains("in.out"), "no internal wording: {e}");
+        }
+    }
+}
