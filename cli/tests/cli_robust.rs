@@ -225,3 +225,103 @@ fn rates_a_graph_cannot_run_at_are_refused_early_in_user_terms() {
         }
     }
 }
+
+/// A WAV file's bytes: format `tag` (1 PCM, 3 float, 6 A-law, 7 μ-law), `data` declaring
+/// `declared` bytes (default its length).
+fn wav_bytes(tag: u16, rate: u32, channels: u16, bits: u16, data: &[u8], declared: Option<u32>) -> Vec<u8> {
+    let align = channels * bits / 8;
+    let mut v = b"RIFF\0\0\0\0WAVEfmt \x10\0\0\0".to_vec();
+    v.extend_from_slice(&tag.to_le_bytes());
+    v.extend_from_slice(&channels.to_le_bytes());
+    v.extend_from_slice(&rate.to_le_bytes());
+    v.extend_from_slice(&(rate * u32::from(align)).to_le_bytes());
+    v.extend_from_slice(&align.to_le_bytes());
+    v.extend_from_slice(&bits.to_le_bytes());
+    v.extend_from_slice(b"data");
+    v.extend_from_slice(&declared.unwrap_or(data.len() as u32).to_le_bytes());
+    v.extend_from_slice(data);
+    v
+}
+
+/// Reads a 32-bit float mono WAV.
+fn read_f32(path: &Path) -> (u32, Vec<f32>) {
+    let mut r = hound::WavReader::open(path).unwrap();
+    let rate = r.spec().sample_rate;
+    (rate, r.samples::<f32>().map(Result::unwrap).collect())
+}
+
+#[test]
+fn ulaw_and_alaw_wav_files_are_read_through_the_g711_tables() {
+    let d = tmp("rob-g711");
+    // Every code, so both tables are covered.
+    let codes: Vec<u8> = (0..=255u8).cycle().take(800).collect();
+    let dec = include_bytes!("../../nodes/tests/data/g711/pcmu_dec.bin");
+    for (tag, name) in [(7u16, "mulaw.wav"), (6, "alaw.wav")] {
+        let p = d.join(name);
+        std::fs::write(&p, wav_bytes(tag, 8000, 1, 8, &codes, None)).unwrap();
+        let o = d.join(format!("o-{name}"));
+        succeeds(&["process", "--gain", "0", "--mic", s(&p), "--out", s(&o)]);
+        let (rate, y) = read_i16(&o);
+        assert_eq!((rate, y.len()), (8000, 800));
+        if tag == 7 {
+            // The ITU-T G.191 μ-law decoder output for each code.
+            for (k, (&c, &got)) in codes.iter().zip(&y).enumerate() {
+                let want = i16::from_le_bytes([dec[2 * c as usize], dec[2 * c as usize + 1]]);
+                assert_eq!(got, want, "sample {k} code {c:#04x}");
+            }
+        } else {
+            // A-law 0xD5 and 0x55 are the two smallest magnitudes (±8); 0xAA / 0x2A full scale.
+            assert_eq!((y[0xD5], y[0x55]), (8, -8));
+            assert_eq!((y[0xAA], y[0x2A]), (32256, -32256));
+        }
+    }
+}
+
+#[test]
+fn wide_float_stereo_and_truncated_files_are_read_and_said() {
+    let d = tmp("rob-formats");
+    // 24-bit stereo: the output is the channel average as 32-bit float (24 bits kept).
+    let l: Vec<i32> = (0..1600).map(|i| (i * 4099) % 8_000_000 - 4_000_000).collect();
+    let mut b24 = Vec::new();
+    for (i, &v) in l.iter().enumerate() {
+        b24.extend_from_slice(&v.to_le_bytes()[..3]);
+        b24.extend_from_slice(&(-(i as i32)).to_le_bytes()[..3]);
+    }
+    let p = d.join("st24.wav");
+    std::fs::write(&p, wav_bytes(1, 16000, 2, 24, &b24, None)).unwrap();
+    let o = d.join("o24.wav");
+    let e = succeeds(&["process", "--gain", "0", "--mic", s(&p), "--out", s(&o)]);
+    assert!(e.contains("st24.wav: 2 channels of 24-bit integer PCM mixed down to mono"), "{e}");
+    let (rate, y) = read_f32(&o);
+    assert_eq!((rate, y.len()), (16000, 1600));
+    for (i, (&a, &got)) in l.iter().zip(&y).enumerate() {
+        let want = (a as f32 / 8_388_608.0 + (-(i as i32)) as f32 / 8_388_608.0) / 2.0;
+        assert_eq!(got, want, "sample {i}");
+    }
+    // 64-bit float: resampled like any other input.
+    let x: Vec<f64> = (0..1600).map(|i| (i as f64 * 0.05).sin() * 0.5).collect();
+    let b64: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let p = d.join("f64.wav");
+    std::fs::write(&p, wav_bytes(3, 16000, 1, 64, &b64, None)).unwrap();
+    let o = d.join("o64.wav");
+    succeeds(&["resample", "--in", s(&p), "--rate", "8000", "--out", s(&o)]);
+    let (rate, y) = read_f32(&o);
+    assert_eq!((rate, y.len()), (8000, 800));
+    let xf: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+    assert_eq!(y, rvoip_media_nodes::resample::resample_whole(&xf, 16000, 8000, 1).unwrap());
+    // Truncated: 1000 samples declared, 600 and a half there. Read what is there, warn.
+    let pcm: Vec<u8> = tone(601).iter().flat_map(|v| v.to_le_bytes()).take(1201).collect();
+    let p = d.join("cut.wav");
+    std::fs::write(&p, wav_bytes(1, 8000, 1, 16, &pcm, Some(2000))).unwrap();
+    let o = d.join("ocut.wav");
+    let e = succeeds(&["process", "--gain", "0", "--mic", s(&p), "--out", s(&o)]);
+    assert!(e.contains("cut.wav: truncated: the header declares 1000 samples, the file holds 600"), "{e}");
+    assert_eq!(read_i16(&o), (8000, tone(600)));
+    // Empty and non-WAV files.
+    std::fs::write(d.join("empty.wav"), b"").unwrap();
+    let e = fails(&["process", "--mic", s(&d.join("empty.wav")), "--out", s(&d.join("x.wav"))]);
+    assert!(e.contains("empty.wav: not a readable WAV file: the file is empty (0 bytes)"), "{e}");
+    std::fs::write(d.join("text.wav"), b"hello world").unwrap();
+    let e = fails(&["process", "--mic", s(&d.join("text.wav")), "--out", s(&d.join("x.wav"))]);
+    assert!(e.contains("text.wav: not a readable WAV file") && e.contains("found \"hell\""), "{e}");
+}
