@@ -4,11 +4,14 @@
 
 mod bench;
 mod demo;
+mod level;
 mod mix;
 mod offline;
 mod output;
 mod process;
+mod progress;
 mod resample;
+mod stream;
 mod transcode;
 mod wavio;
 
