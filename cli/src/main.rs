@@ -6,7 +6,6 @@ mod bench;
 mod demo;
 mod level;
 mod mix;
-mod offline;
 mod output;
 mod process;
 mod progress;
@@ -96,10 +95,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn path_str(p: &std::path::Path) -> String {
-    p.display().to_string()
 }
 
 /// Default location of the bundled speech.

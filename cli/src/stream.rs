@@ -171,13 +171,6 @@ impl Runner {
         self.ins.get(i).map_or(0, AudioIn::samples_per_quantum)
     }
 
-    /// How many audio and packet outputs the graph has (in plan order).
-    pub fn output_counts(&self) -> (usize, usize) {
-        let audio = self.outs.iter().filter(|o| matches!(o, OutputEndpoint::Audio(_))).count();
-        let packet = self.outs.iter().filter(|o| matches!(o, OutputEndpoint::Packet(_))).count();
-        (audio, packet)
-    }
-
     /// Runs one cycle: `inputs[i]` is the quantum for input `i` (zero-padded when shorter).
     /// Each audio output's quantum replaces `audio[k]`'s contents; each packet output's
     /// packet (if one was sent) replaces `packets[k]`.
@@ -234,4 +227,11 @@ pub fn read_padded(src: &mut impl Source, out: &mut [f32]) -> Result<usize, CliE
     let n = src.read(out)?;
     out[n..].fill(0.0);
     Ok(n)
+}
+
+/// Cycles needed to cover `samples` samples plus `latency_ns` of delay at `rate`.
+pub fn cycles_for(samples: usize, rate: u32, quantum: Quantum, latency_ns: u64) -> usize {
+    let per = quantum.frames_at(rate).unwrap_or(1).max(1);
+    let extra = (latency_ns as u128 * u128::from(rate)).div_ceil(1_000_000_000) as usize;
+    (samples + extra).div_ceil(per)
 }

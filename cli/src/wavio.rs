@@ -99,8 +99,6 @@ impl WavIn {
 pub struct WavData {
     /// Rate (mono).
     pub format: AudioFormat,
-    /// The sample format outputs keep (see [`WavIn::sample_format`]).
-    pub sample_format: WavSampleFormat,
     /// The samples.
     pub samples: Vec<f32>,
 }
@@ -117,7 +115,7 @@ pub fn read(path: &Path) -> Result<WavData, CliError> {
             break;
         }
     }
-    Ok(WavData { format: w.format(), sample_format: w.sample_format(), samples })
+    Ok(WavData { format: w.format(), samples })
 }
 
 /// A mono WAV file being written, sample block by sample block: 16-bit through the exact
