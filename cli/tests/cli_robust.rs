@@ -325,3 +325,25 @@ fn wide_float_stereo_and_truncated_files_are_read_and_said() {
     let e = fails(&["process", "--mic", s(&d.join("text.wav")), "--out", s(&d.join("x.wav"))]);
     assert!(e.contains("text.wav: not a readable WAV file") && e.contains("found \"hell\""), "{e}");
 }
+
+#[test]
+fn process_gain_counts_clipping_and_limit_avoids_it() {
+    let d = tmp("rob-gainclip");
+    let input = d.join("in.wav");
+    let x = tone(16_000); // peak 8000
+    write_i16(&input, 8000, &x);
+    let o = d.join("o.wav");
+    // +18 dB: x 7.94, so |x| > 4125 clips.
+    let e = succeeds(&["process", "--gain", "18", "--mic", s(&input), "--out", s(&o)]);
+    let (_, y) = read_i16(&o);
+    let clipped = y.iter().filter(|&&v| v == i16::MAX || v == i16::MIN).count();
+    assert!(clipped > 1000, "{clipped}");
+    let line = format!("o.wav: {clipped} of 16000 samples");
+    assert!(e.contains(&line) && e.contains("beyond full scale, clipped; --limit avoids it"), "{line}\n{e}");
+    let e = succeeds(&["process", "--gain", "18", "--limit", "--mic", s(&input), "--out", s(&o)]);
+    assert!(!e.contains("clipped"), "{e}");
+    let (_, y) = read_i16(&o);
+    assert_eq!(y.len(), 16_000);
+    let peak = y.iter().map(|v| i32::from(*v).abs()).max().unwrap();
+    assert!((28_000..=29_205).contains(&peak), "peak {peak} under the -1 dBFS ceiling");
+}
