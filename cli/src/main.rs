@@ -15,7 +15,6 @@ mod transcode;
 mod wavio;
 
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Errors the CLI reports (one line on stderr, exit code 1).
@@ -46,6 +45,10 @@ pub enum CliError {
         /// The error.
         source: std::io::Error,
     },
+    /// The run completed (its outputs are written) but failed its checks: deadlines missed,
+    /// packets dropped.
+    #[error("{0}")]
+    Failed(String),
     /// An invariant of the runtime did not hold (a bug).
     #[error("internal error: {0}")]
     Internal(&'static str),
@@ -95,11 +98,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Default location of the bundled speech.
-fn bundled_speech() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/data/speech_en_8k.wav")
 }
 
 /// The resampler's rates, for messages: "8000, 12000, ... and 48000 Hz".
