@@ -46,7 +46,7 @@ impl Codec {
 /// Arguments of `transcode`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Input WAV: mono, 16-bit or float. Without `--rate` it must be at a rate the codec runs
+    /// Input WAV (any format `process` reads). Without `--rate` it must be at a rate the codec runs
     /// at: 8000 Hz (PCMU, PCMA, G.729), 16000 Hz (G.722), 8/12/16/24/48 kHz (Opus).
     #[arg(long = "in")]
     input: PathBuf,
