@@ -83,6 +83,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    output::remove_on_interrupt();
     let result = match cli.command {
         Command::Process(a) => process::run(a),
         Command::Mix(a) => mix::run(a),

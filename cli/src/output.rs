@@ -5,11 +5,43 @@
 //! directory or a name given twice is an error before any processing. When the whole run
 //! has succeeded, [`Outputs::commit`] renames every file to its final name; if the run fails
 //! (an error, a panic, a full disk), dropping [`Outputs`] removes every temporary file and
-//! every directory it created, so no partial output is left behind.
+//! every directory it created, so no partial output is left behind. An interrupt (Ctrl-C,
+//! SIGTERM) removes them too, through [`remove_on_interrupt`].
 
 use super::CliError;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Temporary files and created directories of the runs in progress, for the interrupt
+/// handler.
+static PENDING: Mutex<(Vec<PathBuf>, Vec<PathBuf>)> = Mutex::new((Vec::new(), Vec::new()));
+
+fn pending() -> std::sync::MutexGuard<'static, (Vec<PathBuf>, Vec<PathBuf>)> {
+    PENDING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn forget(files: &[(PathBuf, PathBuf)], dirs: &[PathBuf]) {
+    let mut p = pending();
+    p.0.retain(|f| !files.iter().any(|(t, _)| t == f));
+    p.1.retain(|d| !dirs.contains(d));
+}
+
+/// On Ctrl-C or SIGTERM: removes every pending temporary file and created directory, then
+/// exits with status 130. Call once, at start-up; failing to install is not fatal.
+pub fn remove_on_interrupt() {
+    let _ = ctrlc::set_handler(|| {
+        let p = pending();
+        for f in &p.0 {
+            let _ = std::fs::remove_file(f);
+        }
+        for d in p.1.iter().rev() {
+            let _ = std::fs::remove_dir_all(d);
+        }
+        eprintln!("rvoip-media: interrupted; no output written");
+        std::process::exit(130);
+    });
+}
 
 /// The outputs of one run. See the [module docs](self).
 #[derive(Default)]
@@ -45,6 +77,7 @@ impl Outputs {
             }
             top = parent.to_path_buf();
         }
+        pending().1.push(top.clone());
         std::fs::create_dir_all(dir).map_err(io_err(dir))?;
         self.dirs.push(top);
         Ok(())
@@ -77,6 +110,7 @@ impl Outputs {
             )));
         }
         let tmp = dir.join(format!(".{name}.{}.partial", std::process::id()));
+        pending().0.push(tmp.clone());
         let file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -90,14 +124,16 @@ impl Outputs {
     /// rename fails (the error names the file); the rest are removed.
     pub fn commit(mut self) -> Result<(), CliError> {
         let files = std::mem::take(&mut self.files);
-        let mut rest = files.into_iter();
+        let mut rest = files.clone().into_iter();
         for (tmp, dest) in rest.by_ref() {
             if let Err(source) = std::fs::rename(&tmp, &dest) {
                 let _ = std::fs::remove_file(&tmp);
                 self.files = rest.collect();
+                forget(&files, &[]);
                 return Err(CliError::Io { path: dest.display().to_string(), source });
             }
         }
+        forget(&files, &self.dirs);
         self.dirs.clear();
         Ok(())
     }
@@ -112,6 +148,7 @@ impl Drop for Outputs {
         for d in self.dirs.iter().rev() {
             let _ = std::fs::remove_dir_all(d);
         }
+        forget(&self.files, &self.dirs);
     }
 }
 

@@ -347,3 +347,36 @@ fn process_gain_counts_clipping_and_limit_avoids_it() {
     let peak = y.iter().map(|v| i32::from(*v).abs()).max().unwrap();
     assert!((28_000..=29_205).contains(&peak), "peak {peak} under the -1 dBFS ceiling");
 }
+
+#[test]
+fn an_interrupted_run_leaves_no_partial_output() {
+    let d = tmp("rob-interrupt");
+    let input = d.join("in.wav");
+    // 60 s of speech through Opus: long enough to be interrupted mid-run.
+    let speech = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/data/speech_en_16k.wav");
+    std::fs::copy(speech, &input).unwrap();
+    let child = bin()
+        .args(["transcode", "--codec", "opus", "--in", s(&input), "--out", s(&d.join("o.wav"))])
+        .arg("--payload-out")
+        .arg(d.join("p.bin"))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the run has created its temporary outputs, then interrupt it.
+    let t0 = std::time::Instant::now();
+    while listing(&d).len() < 3 && t0.elapsed() < std::time::Duration::from_secs(20) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(listing(&d).iter().any(|n| n.ends_with(".partial")), "{:?}", listing(&d));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let st = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(st.success());
+    let out = child.wait_with_output().unwrap();
+    if out.status.success() {
+        // The run finished before the signal arrived (a very fast machine): nothing to test.
+        return;
+    }
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(stderr(&out).contains("interrupted; no output written"), "{}", stderr(&out));
+    assert_eq!(listing(&d), ["in.wav"]);
+}
