@@ -107,9 +107,16 @@ impl<S: Source> Resampled<S> {
 
 impl<S: Source> Source for Resampled<S> {
     fn read(&mut self, out: &mut [f32]) -> Result<usize, CliError> {
-        while self.ready.len() < out.len() && self.fill()? {}
-        // Before the end, never beyond what the final length will surely include.
-        let allowed = self.want(self.frames_in).saturating_sub(self.emitted);
+        // Before the end, never beyond what the final length will surely include; a short
+        // read means the end, so keep converting until `out` can be filled or the input ends.
+        let mut allowed;
+        loop {
+            allowed = self.want(self.frames_in).saturating_sub(self.emitted);
+            let avail = (self.ready.len() as u64).min(allowed);
+            if avail >= out.len() as u64 || !self.fill()? {
+                break;
+            }
+        }
         let mut n = (self.ready.len() as u64).min(allowed).min(out.len() as u64) as usize;
         for (o, v) in out.iter_mut().zip(self.ready.drain(..n)) {
             *o = v;
@@ -234,4 +241,46 @@ pub fn cycles_for(samples: usize, rate: u32, quantum: Quantum, latency_ns: u64) 
     let per = quantum.frames_at(rate).unwrap_or(1).max(1);
     let extra = (latency_ns as u128 * u128::from(rate)).div_ceil(1_000_000_000) as usize;
     (samples + extra).div_ceil(per)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A source over a slice.
+    struct Slice<'a>(&'a [f32]);
+
+    impl Source for Slice<'_> {
+        fn read(&mut self, out: &mut [f32]) -> Result<usize, CliError> {
+            let n = out.len().min(self.0.len());
+            out[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn resampled_equals_resample_whole_for_any_read_sizes() {
+        let x: Vec<f32> =
+            (0..20_011).map(|i| ((i as f32) * 0.031).sin() * 0.6 + ((i * 7 % 13) as f32) * 0.01).collect();
+        for (a, b) in [(8000, 48000), (48000, 8000), (16000, 44100), (44100, 16000), (16000, 16000)] {
+            let want = rvoip_media_nodes::resample::resample_whole(&x, a, b, 1).unwrap();
+            for sizes in [&[1usize, 37, 5000][..], &[4096], &[80, 81]] {
+                let mut r = Resampled::new(Slice(&x), a, b).unwrap();
+                let mut got = Vec::new();
+                for k in 0.. {
+                    let mut out = vec![0f32; sizes[k % sizes.len()]];
+                    let n = r.read(&mut out).unwrap();
+                    got.extend_from_slice(&out[..n]);
+                    if n < out.len() {
+                        break;
+                    }
+                }
+                assert_eq!(got.len(), want.len(), "{a} -> {b}, reads of {sizes:?}");
+                assert!(got == want, "{a} -> {b}, reads of {sizes:?}: samples differ");
+                let mut out = [0f32; 8];
+                assert_eq!(r.read(&mut out).unwrap(), 0, "nothing after the end");
+            }
+        }
+    }
 }
