@@ -8,7 +8,7 @@ use rvoip_media_graph::MAX_PAYLOAD;
 use rvoip_media_nodes::codec::{CodecId, DecodeNode, EncodeNode, Encoder};
 use rvoip_media_nodes::opus::{
     Bitrate, OpusCodecEncoder, OpusEncoderConfig, OpusError, OpusFecDecodeNode, FRAME_DURATIONS_US, MAX_BITRATE,
-    MAX_COMPLEXITY, MIN_BITRATE,
+    MAX_COMPLEXITY, MIN_BITRATE, SAMPLE_RATES as OPUS_RATES,
 };
 use rvoip_media_nodes::resample;
 use std::io::Write;
@@ -229,6 +229,28 @@ pub fn run(a: Args) -> Result<(), CliError> {
     let quantum = Quantum::MS_10;
     let codec_format = AudioFormat { rate: codec_rate, channels: 1 };
     let (rate_c, ch) = (codec_format.rate, codec_format.channels);
+    // A file at a rate the codec does not run at: say which --rate would convert it.
+    let codec_rates: Vec<u32> = match a.codec {
+        Codec::Opus => OPUS_RATES.to_vec(),
+        _ => match id.encoder(rate_c, ch, a.vad) {
+            Err(rvoip_media_nodes::codec::CodecError::UnsupportedRate { supported, .. }) => supported.to_vec(),
+            _ => vec![rate_c],
+        },
+    };
+    if !codec_rates.contains(&rate_c) {
+        let near = codec_rates.iter().copied().min_by_key(|r| (r.abs_diff(rate_c), u32::MAX - r)).unwrap_or(8000);
+        let hint = if a.rate.is_none() && resample::SUPPORTED_RATES.contains(&rate_c) {
+            format!("; add --rate {near} to convert the input for the codec and the decoded audio back to {rate_c} Hz")
+        } else {
+            String::new()
+        };
+        let list: Vec<String> = codec_rates.iter().map(u32::to_string).collect();
+        return Err(CliError::Usage(format!(
+            "{}: {id} does not support a sample rate of {rate_c} Hz (supported: {} Hz){hint}",
+            a.input.display(),
+            list.join(", ")
+        )));
+    }
     let ptime_us = check_ptime(&a, quantum, rate_c, ch, usage)?;
     let (encoder, dec_node): (Box<dyn Encoder>, Box<dyn Processor>) = if a.codec == Codec::Opus {
         let opus = |e: OpusError| CliError::Usage(format!("{}: {e}", a.input.display()));

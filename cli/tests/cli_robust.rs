@@ -380,3 +380,23 @@ fn an_interrupted_run_leaves_no_partial_output() {
     assert!(stderr(&out).contains("interrupted; no output written"), "{}", stderr(&out));
     assert_eq!(listing(&d), ["in.wav"]);
 }
+
+#[test]
+fn a_rate_the_codec_does_not_run_at_suggests_the_rate_that_converts_it() {
+    let d = tmp("rob-codecrate");
+    let o = d.join("o.wav");
+    for (rate, codec, want) in [
+        (16_000u32, "pcmu", "PCMU does not support a sample rate of 16000 Hz (supported: 8000 Hz); add --rate 8000"),
+        (44_100, "opus", "(supported: 8000, 12000, 16000, 24000, 48000 Hz); add --rate 48000"),
+        (8_000, "g722", "G722 does not support a sample rate of 8000 Hz (supported: 16000 Hz); add --rate 16000"),
+    ] {
+        let p = d.join(format!("in{rate}.wav"));
+        write_i16(&p, rate, &tone(rate as usize / 10));
+        let e = fails(&["transcode", "--codec", codec, "--in", s(&p), "--out", s(&o)]);
+        assert!(e.contains(want) && e.contains(&format!("in{rate}.wav")), "{e}");
+        // With the suggested --rate it works, at the file's rate and length.
+        let r = want.rsplit("--rate ").next().unwrap();
+        succeeds(&["transcode", "--codec", codec, "--rate", r, "--in", s(&p), "--out", s(&o)]);
+        assert_eq!(read_i16(&o).1.len(), rate as usize / 10);
+    }
+}
