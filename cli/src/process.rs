@@ -25,12 +25,14 @@ pub struct Args {
     /// mixed down.
     #[arg(long)]
     mic: PathBuf,
-    /// Far-end (loudspeaker) WAV for the echo canceller: mono, any supported rate (resampled
-    /// to the microphone's rate, time-aligned). A shorter far end is padded with silence, a
-    /// longer one is cut to the microphone's length.
+    /// Far-end (loudspeaker) WAV for the echo canceller (needs --aec): any format --mic takes,
+    /// at 8, 12, 16, 24, 32, 44.1 or 48 kHz (resampled to the microphone's rate, time-aligned).
+    /// A shorter far end is padded with silence, a longer one is cut to the microphone's
+    /// length.
     #[arg(long)]
     far: Option<PathBuf>,
-    /// Output WAV (same rate and sample format as the input).
+    /// Output WAV at the input's rate: 16-bit for 8/16-bit and G.711 input, 32-bit float
+    /// otherwise.
     #[arg(long)]
     out: PathBuf,
     /// Gain in dB applied to the stream (-96..=40), after the voice processing.
