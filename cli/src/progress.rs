@@ -40,9 +40,8 @@ impl Progress {
             let secs = |n: u64| n / u64::from(self.rate);
             let bar = if self.total > 0 {
                 let b = ProgressBar::new(secs(self.total));
-                if let Ok(style) = ProgressStyle::with_template(
-                    "{msg} [{bar:40}] {pos}/{len} s of audio, {elapsed} elapsed, about {eta} left",
-                ) {
+                if let Ok(style) = ProgressStyle::with_template("{msg} [{wide_bar}] {pos}/{len} s of audio, ETA {eta}")
+                {
                     b.set_style(style.progress_chars("=> "));
                 }
                 b
