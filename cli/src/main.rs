@@ -4,15 +4,17 @@
 
 mod bench;
 mod demo;
+mod level;
 mod mix;
-mod offline;
+mod output;
 mod process;
+mod progress;
 mod resample;
+mod stream;
 mod transcode;
 mod wavio;
 
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Errors the CLI reports (one line on stderr, exit code 1).
@@ -43,6 +45,10 @@ pub enum CliError {
         /// The error.
         source: std::io::Error,
     },
+    /// The run completed (its outputs are written) but failed its checks: deadlines missed,
+    /// packets dropped.
+    #[error("{0}")]
+    Failed(String),
     /// An invariant of the runtime did not hold (a bug).
     #[error("internal error: {0}")]
     Internal(&'static str),
@@ -77,6 +83,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    output::remove_on_interrupt();
     let result = match cli.command {
         Command::Process(a) => process::run(a),
         Command::Mix(a) => mix::run(a),
@@ -94,15 +101,24 @@ fn main() -> ExitCode {
     }
 }
 
-fn create_dir(dir: &std::path::Path) -> Result<(), CliError> {
-    std::fs::create_dir_all(dir).map_err(|source| CliError::Io { path: dir.display().to_string(), source })
+/// The resampler's rates, for messages: "8000, 12000, ... and 48000 Hz".
+fn rate_list() -> String {
+    let r = rvoip_media_nodes::resample::SUPPORTED_RATES;
+    let head: Vec<String> = r[..r.len() - 1].iter().map(u32::to_string).collect();
+    format!("{} and {} Hz", head.join(", "), r[r.len() - 1])
 }
 
-fn path_str(p: &std::path::Path) -> String {
-    p.display().to_string()
-}
-
-/// Default location of the bundled speech.
-fn bundled_speech() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/data/speech_en_8k.wav")
+/// Refuses, before any work, an input whose rate a 10 ms graph cannot run at, in the user's
+/// terms (which file, which rate, what would work).
+fn check_graph_rate(path: &std::path::Path, rate: u32, command: &str) -> Result<(), CliError> {
+    if rate % 100 == 0 && (8000..=192_000).contains(&rate) {
+        return Ok(());
+    }
+    Err(CliError::Usage(format!(
+        "{}: the file is at {rate} Hz; {command} works in 10 ms frames, so it needs a multiple of 100 Hz \
+         from 8000 to 192000 Hz (8000, 16000, 32000, 44100, 48000 ...). `rvoip-media resample` converts \
+         files between {}",
+        path.display(),
+        rate_list()
+    )))
 }

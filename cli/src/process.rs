@@ -3,8 +3,11 @@
 //! The graph is `mic → [AEC (far)] → [NS] → [AGC] → gain → out`; the voice activity detector
 //! runs on the processed stream and writes one CSV row per 10 ms frame. The output is
 //! advanced by the graph's reported latency so it lines up with the input sample for sample.
+//! Everything streams, one quantum at a time: memory does not grow with the file.
 
-use super::{offline, wavio, CliError};
+use super::level::{report_clipping, OutputStage};
+use super::stream::{cycles_for, read_padded, Resampled, Runner, Source, BLOCK};
+use super::{output::Outputs, progress::Progress, wavio, CliError};
 use rvoip_media_core::prelude::*;
 use rvoip_media_nodes::apm::{
     AdvancedAecConfig, AdvancedAgcConfig, AdvancedVadConfig, Aec, Agc, NoiseSuppressor, NsConfig, NsLevel, Vad,
@@ -12,20 +15,24 @@ use rvoip_media_nodes::apm::{
 use rvoip_media_nodes::Gain;
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Arguments of `process`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Input (near-end microphone) WAV: mono, 16-bit PCM or 32-bit float, any rate.
+    /// Input (near-end microphone) WAV at a multiple of 100 Hz from 8000 to 192000 Hz (10 ms
+    /// frames): 8/16/24/32-bit PCM, 32/64-bit float, μ-law or A-law; several channels are
+    /// mixed down.
     #[arg(long)]
     mic: PathBuf,
-    /// Far-end (loudspeaker) WAV for the echo canceller: mono, any supported rate (resampled
-    /// to the microphone's rate, time-aligned). A shorter far end is padded with silence, a
-    /// longer one is cut to the microphone's length.
+    /// Far-end (loudspeaker) WAV for the echo canceller (needs --aec): any format --mic takes,
+    /// at 8, 12, 16, 24, 32, 44.1 or 48 kHz (resampled to the microphone's rate, time-aligned).
+    /// A shorter far end is padded with silence, a longer one is cut to the microphone's
+    /// length.
     #[arg(long)]
     far: Option<PathBuf>,
-    /// Output WAV (same rate and sample format as the input).
+    /// Output WAV at the input's rate: 16-bit for 8/16-bit and G.711 input, 32-bit float
+    /// otherwise.
     #[arg(long)]
     out: PathBuf,
     /// Gain in dB applied to the stream (-96..=40), after the voice processing.
@@ -38,49 +45,79 @@ pub struct Args {
     /// Noise suppression (with --aec it runs inside the canceller's post-filter).
     #[arg(long)]
     ns: bool,
-    /// Noise suppression level: low, moderate, high or very-high.
-    #[arg(long, default_value = "high", requires = "ns")]
-    ns_level: String,
+    /// Noise suppression level: low, moderate, high or very-high (default high; needs --ns).
+    #[arg(long)]
+    ns_level: Option<String>,
     /// Automatic gain control.
     #[arg(long)]
     agc: bool,
-    /// AGC target loudness, LUFS (-40..=-5).
-    #[arg(long, default_value_t = -23.0, allow_hyphen_values = true, requires = "agc")]
-    agc_target_lufs: f32,
+    /// AGC target loudness, LUFS (-40..=-5; default -23; needs --agc).
+    #[arg(long, allow_negative_numbers = true)]
+    agc_target_lufs: Option<f32>,
     /// Write voice-activity decisions: one row per 10 ms frame, `start_ms,probability,is_speech`.
     #[arg(long)]
     vad_csv: Option<PathBuf>,
+    /// Soft look-ahead limiter (5 ms, ceiling -1 dBFS) on the output, instead of clipping
+    /// samples beyond full scale (clipped samples are counted on stderr either way).
+    #[arg(long)]
+    limit: bool,
 }
 
 fn usage<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> CliError {
     move |e| CliError::Usage(format!("{what}: {e}"))
 }
 
+/// Refuses flag combinations that would be ignored, and parameters out of range, naming
+/// the flag and the user's value.
+fn check_flags(a: &Args) -> Result<(), CliError> {
+    let u = |m: String| Err(CliError::Usage(m));
+    if a.far.is_some() && !a.aec {
+        return u("--far would be ignored: it is the echo canceller's far end; add --aec".into());
+    }
+    if a.ns_level.is_some() && !a.ns {
+        return u("--ns-level would be ignored: it sets the noise suppressor's strength; add --ns".into());
+    }
+    if a.agc_target_lufs.is_some() && !a.agc {
+        return u("--agc-target-lufs would be ignored: it is the gain control's target; add --agc".into());
+    }
+    if let Some(t) = a.agc_target_lufs {
+        if !(-40.0..=-5.0).contains(&t) {
+            return u(format!("--agc-target-lufs must be -40..=-5 LUFS, got {t}"));
+        }
+    }
+    if !(-96.0..=40.0).contains(&a.gain) {
+        return u(format!("--gain must be -96..=40 dB, got {}", a.gain));
+    }
+    Ok(())
+}
+
 pub fn run(a: Args) -> Result<(), CliError> {
-    let wav = wavio::read(&a.mic)?;
+    check_flags(&a)?;
+    let mut outputs = Outputs::new();
+    let out_file = outputs.create(&a.out)?;
+    let csv_file = a.vad_csv.as_deref().map(|p| outputs.create(p)).transpose()?;
+    let mut mic = wavio::WavIn::open(&a.mic)?;
+    let format = mic.format();
+    let rate = format.rate;
+    super::check_graph_rate(&a.mic, rate, "process")?;
     let quantum = Quantum::MS_10;
-    let rate = wav.format.rate;
-    if quantum.frames_at(rate).is_none() {
-        return Err(CliError::Usage(format!("{rate} Hz does not divide into 10 ms quanta")));
-    }
-    let voice = a.aec || a.ns || a.agc || a.vad_csv.is_some();
-    if voice && wav.format.channels != 1 {
-        return Err(CliError::Usage("voice processing needs a mono --mic".into()));
-    }
-    let far = match (&a.far, a.aec) {
-        (Some(p), true) => Some(read_far(p, &wav)?),
+    let mut far = match (&a.far, a.aec) {
+        (Some(p), true) => Some(open_far(p, rate)?),
         (None, true) => return Err(CliError::Usage("--aec needs --far".into())),
         _ => None,
     };
-    let kind = PortKind::Audio(wav.format);
-    let gain = Gain::new(wav.format)
+    let kind = PortKind::Audio(format);
+    let gain = Gain::new(format)
         .with_gain_db(a.gain)
         .map_err(|e| CliError::Usage(format!("--gain {}: {e} (range -96..=40 dB)", a.gain)))?;
     let mut b = GraphBuilder::new(quantum);
-    let mic = b.add_input("mic", kind);
-    let mut last = (mic, 0usize);
-    let ns_level: Option<NsLevel> = a.ns.then(|| a.ns_level.parse()).transpose().map_err(usage("--ns-level"))?;
-    if let Some(_f) = &far {
+    let mic_in = b.add_input("mic", kind);
+    let mut last = (mic_in, 0usize);
+    let ns_level: Option<NsLevel> =
+        a.ns.then(|| a.ns_level.as_deref().unwrap_or("high").parse())
+            .transpose()
+            .map_err(|e| CliError::Usage(format!("--ns-level {}: {e}", a.ns_level.as_deref().unwrap_or(""))))?;
+    if far.is_some() {
         let far_in = b.add_input("far", kind);
         // With --ns the suppressor runs inside the canceller's post-filter (same transform).
         let mut cfg = AdvancedAecConfig::new(rate);
@@ -89,7 +126,7 @@ pub fn run(a: Args) -> Result<(), CliError> {
         }
         let aec = Aec::new(cfg).map_err(usage("--aec"))?;
         let n = b.add_node("aec", Box::new(aec));
-        b.connect(mic, 0, n, 0)?;
+        b.connect(mic_in, 0, n, 0)?;
         b.connect(far_in, 0, n, 1)?;
         last = (n, 0);
     }
@@ -100,14 +137,14 @@ pub fn run(a: Args) -> Result<(), CliError> {
         last = (n, 0);
     }
     if a.agc {
-        let cfg = AdvancedAgcConfig::new(rate).with_target_lufs(a.agc_target_lufs);
+        let cfg = AdvancedAgcConfig::new(rate).with_target_lufs(a.agc_target_lufs.unwrap_or(-23.0));
         let agc = Agc::new(cfg).map_err(usage("--agc"))?;
         let n = b.add_node("agc", Box::new(agc));
         b.connect(last.0, last.1, n, 0)?;
         last = (n, 0);
     }
     let out = b.add_output("out", kind);
-    if a.gain != 0.0 || last.0 == mic {
+    if a.gain != 0.0 || last.0 == mic_in {
         let g = b.add_node("gain", Box::new(gain));
         b.connect(last.0, last.1, g, 0)?;
         b.connect(g, 0, out, 0)?;
@@ -115,72 +152,194 @@ pub fn run(a: Args) -> Result<(), CliError> {
         b.connect(last.0, last.1, out, 0)?;
     }
     let graph = b.build()?;
-    if !(a.aec || a.ns || a.agc) && a.gain == 0.0 {
+    let mut sink = Sink {
+        wav: wavio::WavOut::new(out_file, &a.out, rate, mic.sample_format())?,
+        stage: OutputStage::new(rate, a.limit),
+        vad: match (&a.vad_csv, csv_file) {
+            (Some(path), Some(file)) => Some(VadCsv::new(rate, path, file)?),
+            _ => None,
+        },
+        written: 0,
+        vad_time: Duration::ZERO,
+    };
+    let mut progress = Progress::new("process", mic.declared_len().unwrap_or(0), rate);
+    let (graph_seconds, errors) = if !(a.aec || a.ns || a.agc) && a.gain == 0.0 {
         // Nothing to process: the output is the input, and only the VAD (if asked) runs.
-        return finish(&a, &wav, wav.samples.clone(), 0.0, 0);
-    }
-    let latency = graph.plan.outputs[0].latency_ns;
-    let lat_samples =
-        (latency as u128 * u128::from(rate)).div_ceil(1_000_000_000) as usize * wav.format.channels as usize;
-    let cycles = offline::cycles_for(wav.samples.len(), rate, quantum, latency);
-    let run = match &far {
-        Some(f) => offline::run(graph, &[&wav.samples, f], cycles)?,
-        None => offline::run(graph, &[&wav.samples], cycles)?,
-    };
-    let y = run.audio.into_iter().next().ok_or(CliError::Internal("no output"))?;
-    let start = lat_samples.min(y.len());
-    let mut y = y[start..].to_vec();
-    y.resize(wav.samples.len(), 0.0);
-    finish(&a, &wav, y, run.proc_seconds, run.stats.errors)
-}
-
-/// Reads the far-end file and brings it to the microphone's rate and length. The whole-file
-/// resampler compensates its own filter delay, so the echo canceller sees the far end at the
-/// time it was played.
-fn read_far(path: &std::path::Path, mic: &wavio::WavData) -> Result<Vec<f32>, CliError> {
-    let f = wavio::read(path)?;
-    if f.format.channels != 1 {
-        return Err(CliError::Usage(format!("--far is {}; the echo canceller needs a mono far end", f.format)));
-    }
-    let (far_rate, mic_rate) = (f.format.rate, mic.format.rate);
-    let mut s = if far_rate == mic_rate {
-        f.samples
+        let mut block = vec![0f32; BLOCK];
+        loop {
+            let n = mic.read(&mut block)?;
+            sink.put(&block[..n])?;
+            progress.set(sink.written);
+            if n < block.len() {
+                break;
+            }
+        }
+        (0.0, 0)
     } else {
-        eprintln!("rvoip-media: resampling --far from {far_rate} Hz to the microphone's {mic_rate} Hz");
-        rvoip_media_nodes::resample::resample_whole(&f.samples, far_rate, mic_rate, 1).map_err(|e| {
-            CliError::Usage(format!("--far at {far_rate} Hz cannot be resampled to --mic's {mic_rate} Hz: {e}"))
-        })?
+        let latency = graph.plan.outputs[0].latency_ns;
+        let lat_samples = (latency as u128 * u128::from(rate)).div_ceil(1_000_000_000) as usize;
+        let mut runner = Runner::new(graph)?;
+        let per = runner.quantum_len(0);
+        let (mut mic_block, mut far_block) = (vec![0f32; per], vec![0f32; per]);
+        let mut audio = vec![Vec::new()];
+        let (mut total, mut ended, mut skip, mut cycle) = (0usize, false, lat_samples, 0usize);
+        // Until the input has ended, then for as many cycles as cover it plus the latency.
+        while !ended || cycle < cycles_for(total, rate, quantum, latency) {
+            let n = if ended { 0 } else { read_padded(&mut mic, &mut mic_block)? };
+            if n < per {
+                mic_block[n..].fill(0.0);
+                ended = true;
+            }
+            total += n;
+            let mut inputs: Vec<&[f32]> = vec![&mic_block];
+            if let Some(f) = &mut far {
+                // The far end is cut to the microphone's length and padded with silence.
+                let k = read_padded(f, &mut far_block[..n])?;
+                far_block[k..].fill(0.0);
+                inputs.push(&far_block);
+            }
+            runner.cycle(&inputs, &mut audio, &mut [])?;
+            cycle += 1;
+            let y = &audio[0];
+            let drop = skip.min(y.len());
+            skip -= drop;
+            let want = (total - sink.written as usize).min(y.len() - drop);
+            sink.put(&y[drop..drop + want])?;
+            progress.set(sink.written);
+        }
+        if (sink.written as usize) < total {
+            // Never expected: the cycles above cover the latency. Pad as the whole-file path did.
+            sink.put(&vec![0.0; total - sink.written as usize])?;
+        }
+        let (stats, secs) = runner.finish()?;
+        (secs, stats.errors)
     };
-    s.resize(mic.samples.len(), 0.0);
-    Ok(s)
-}
-
-/// Runs the VAD over the processed stream (timed with the processing), writes the CSV and
-/// the output WAV, and prints `PROC_SECONDS`.
-fn finish(a: &Args, wav: &wavio::WavData, y: Vec<f32>, graph_seconds: f64, errors: u64) -> Result<(), CliError> {
-    let rate = wav.format.rate;
-    let mut proc_seconds = graph_seconds;
-    if let Some(path) = &a.vad_csv {
-        let mut vad = Vad::new(AdvancedVadConfig::new(rate)).map_err(usage("--vad-csv"))?;
-        let hop = vad.frame_len();
-        let mut rows = Vec::with_capacity(y.len() / hop + 1);
-        let t0 = Instant::now();
-        for c in y.chunks(hop) {
-            rows.push(vad.process_frame(c));
-        }
-        proc_seconds += t0.elapsed().as_secs_f64();
-        let io_err = |e: std::io::Error| CliError::Usage(format!("{}: {e}", path.display()));
-        let mut w = std::io::BufWriter::new(std::fs::File::create(path).map_err(io_err)?);
-        writeln!(w, "start_ms,probability,is_speech").map_err(io_err)?;
-        for (i, d) in rows.iter().enumerate() {
-            writeln!(w, "{},{:.4},{}", i * 10, d.probability, u8::from(d.is_speech)).map_err(io_err)?;
-        }
-        w.flush().map_err(io_err)?;
-    }
-    wavio::write(&a.out, rate, &y, wav.sample_format)?;
+    progress.finish();
+    let proc_seconds = graph_seconds + sink.vad_time.as_secs_f64();
+    let (clipped, written) = sink.finish()?;
+    outputs.commit()?;
+    report_clipping(&a.out, clipped, written);
     eprintln!("PROC_SECONDS {proc_seconds:.6}");
     if errors > 0 {
         eprintln!("rvoip-media: {errors} bad-input events were replaced by silence");
     }
     Ok(())
+}
+
+/// Opens the far-end file and brings it to the microphone's rate. The streaming resampler
+/// compensates its own filter delay, so the echo canceller sees the far end at the time it
+/// was played.
+fn open_far(path: &std::path::Path, mic_rate: u32) -> Result<Box<dyn Source>, CliError> {
+    let f = wavio::WavIn::open(path)?;
+    let far_rate = f.format().rate;
+    if far_rate == mic_rate {
+        return Ok(Box::new(f));
+    }
+    eprintln!("rvoip-media: resampling --far from {far_rate} Hz to the microphone's {mic_rate} Hz");
+    let rs = Resampled::new(f, far_rate, mic_rate).map_err(|e| {
+        CliError::Usage(format!(
+            "{}: --far at {far_rate} Hz cannot be resampled to --mic's {mic_rate} Hz: {e}",
+            path.display()
+        ))
+    })?;
+    Ok(Box::new(rs))
+}
+
+/// Where processed samples go: the limiter / clipping stage, the WAV writer and the VAD.
+struct Sink {
+    wav: wavio::WavOut,
+    stage: OutputStage,
+    vad: Option<VadCsv>,
+    /// Samples taken so far.
+    written: u64,
+    vad_time: Duration,
+}
+
+impl Sink {
+    fn put(&mut self, y: &[f32]) -> Result<(), CliError> {
+        self.written += y.len() as u64;
+        let z = self.stage.process(y);
+        self.wav.write(z)?;
+        if let Some(v) = &mut self.vad {
+            let t0 = Instant::now();
+            v.put(z)?;
+            self.vad_time += t0.elapsed();
+        }
+        Ok(())
+    }
+
+    /// Flushes everything; returns (clipped samples, samples written).
+    fn finish(mut self) -> Result<(u64, u64), CliError> {
+        let z = self.stage.finish();
+        self.wav.write(z)?;
+        if let Some(v) = &mut self.vad {
+            v.put(z)?;
+        }
+        self.wav.finish()?;
+        if let Some(v) = self.vad {
+            v.finish()?;
+        }
+        Ok((self.stage.clipped(), self.written))
+    }
+}
+
+/// The VAD over the processed stream, one CSV row per frame (the last frame may be short).
+struct VadCsv {
+    vad: Vad,
+    hop: usize,
+    buf: Vec<f32>,
+    row: usize,
+    path: PathBuf,
+    w: std::io::BufWriter<std::fs::File>,
+}
+
+impl VadCsv {
+    fn new(rate: u32, path: &std::path::Path, file: std::fs::File) -> Result<Self, CliError> {
+        let vad = Vad::new(AdvancedVadConfig::new(rate)).map_err(usage("--vad-csv"))?;
+        let hop = vad.frame_len();
+        let mut v = VadCsv {
+            vad,
+            hop,
+            buf: Vec::with_capacity(hop),
+            row: 0,
+            path: path.to_path_buf(),
+            w: std::io::BufWriter::new(file),
+        };
+        writeln!(v.w, "start_ms,probability,is_speech").map_err(v.io())?;
+        Ok(v)
+    }
+
+    fn io(&self) -> impl Fn(std::io::Error) -> CliError + '_ {
+        |source| CliError::Io { path: self.path.display().to_string(), source }
+    }
+
+    fn frame(&mut self) -> Result<(), CliError> {
+        let d = self.vad.process_frame(&self.buf);
+        let path = &self.path;
+        writeln!(self.w, "{},{:.4},{}", self.row * 10, d.probability, u8::from(d.is_speech))
+            .map_err(|source| CliError::Io { path: path.display().to_string(), source })?;
+        self.row += 1;
+        self.buf.clear();
+        Ok(())
+    }
+
+    fn put(&mut self, mut y: &[f32]) -> Result<(), CliError> {
+        while !y.is_empty() {
+            let take = (self.hop - self.buf.len()).min(y.len());
+            self.buf.extend_from_slice(&y[..take]);
+            y = &y[take..];
+            if self.buf.len() == self.hop {
+                self.frame()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<(), CliError> {
+        if !self.buf.is_empty() {
+            self.frame()?;
+        }
+        let path = self.path.clone();
+        self.w.flush().map_err(|source| CliError::Io { path: path.display().to_string(), source })
+    }
 }

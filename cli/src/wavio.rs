@@ -1,70 +1,187 @@
-//! WAV files in and out of the CLI: mono 16-bit PCM or 32-bit float, any rate.
+//! WAV files in and out of the CLI. In: every encoding [`WavReader`] decodes (8/16/24/32-bit
+//! integer, 32/64-bit float, μ-law, A-law, any channel count mixed down to mono), read block
+//! by block; what the reader had to do (mix down, repair samples, stop at a truncated data
+//! chunk) is said on stderr. Out: mono 16-bit PCM or 32-bit float.
 
 use super::CliError;
 use rvoip_media_graph::AudioFormat;
 use rvoip_media_nodes::kernels;
-use rvoip_media_nodes::wav::{WavSampleFormat, WavSource};
-use std::path::Path;
+use rvoip_media_nodes::wav::{WavEncoding, WavReader, WavSampleFormat};
+use std::path::{Path, PathBuf};
+
+/// A WAV file being read as mono `f32` blocks.
+pub struct WavIn {
+    path: PathBuf,
+    reader: WavReader<std::io::BufReader<std::fs::File>>,
+    /// Samples read so far.
+    read: u64,
+    reported: bool,
+}
+
+impl WavIn {
+    /// Opens `path` and reads its header; errors name the file, what was found and what is
+    /// supported. Says on stderr when several channels will be mixed down.
+    pub fn open(path: &Path) -> Result<Self, CliError> {
+        let reader = WavReader::open(path)
+            .map_err(|e| CliError::Wav { path: path.display().to_string(), detail: e.to_string() })?;
+        let info = *reader.info();
+        if info.channels > 1 {
+            eprintln!(
+                "rvoip-media: {}: {} channels of {} mixed down to mono (their average)",
+                path.display(),
+                info.channels,
+                info.encoding
+            );
+        }
+        Ok(WavIn { path: path.to_path_buf(), reader, read: 0, reported: false })
+    }
+
+    /// The file's name, for messages.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The rate; the stream is mono.
+    pub fn format(&self) -> AudioFormat {
+        AudioFormat::mono(self.reader.info().rate)
+    }
+
+    /// The sample format outputs derived from this file keep: 16-bit for 8/16-bit integer and
+    /// G.711 files, 32-bit float for 24/32-bit integer and float files (no precision lost).
+    pub fn sample_format(&self) -> WavSampleFormat {
+        match self.reader.info().encoding {
+            WavEncoding::Int(8 | 16) | WavEncoding::Ulaw | WavEncoding::Alaw => WavSampleFormat::Int16,
+            _ => WavSampleFormat::Float32,
+        }
+    }
+
+    /// Samples the header declares (`None` if it leaves the size open).
+    pub fn declared_len(&self) -> Option<u64> {
+        self.reader.info().frames_declared
+    }
+
+    /// Reads up to `out.len()` samples; fewer only at the end, 0 after it. At the end, says
+    /// on stderr how many samples were repaired and whether the data chunk was cut short.
+    pub fn read(&mut self, out: &mut [f32]) -> Result<usize, CliError> {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        let n = self
+            .reader
+            .read(out)
+            .map_err(|e| CliError::Wav { path: self.path.display().to_string(), detail: e.to_string() })?;
+        self.read += n as u64;
+        if n < out.len() && !self.reported {
+            self.reported = true;
+            let r = &self.reader;
+            if r.sanitized() > 0 {
+                eprintln!(
+                    "rvoip-media: {}: {} non-finite or out-of-range samples replaced by 0",
+                    self.path.display(),
+                    r.sanitized()
+                );
+            }
+            if r.truncated() {
+                eprintln!(
+                    "rvoip-media: {}: truncated: the header declares {} samples, the file holds {}; \
+                     read what is there",
+                    self.path.display(),
+                    r.info().frames_declared.unwrap_or(0),
+                    self.read
+                );
+            }
+        }
+        Ok(n)
+    }
+}
 
 /// A whole mono WAV file as `f32` in [-1, 1].
 pub struct WavData {
-    /// Rate and channels.
+    /// Rate (mono).
     pub format: AudioFormat,
-    /// The file's sample format (outputs keep it).
-    pub sample_format: WavSampleFormat,
     /// The samples.
     pub samples: Vec<f32>,
 }
 
-/// Reads `path`; unsupported formats are an error naming the format. NaN, ±Inf and absurd
-/// samples of a float file are replaced by zeros (counted, and reported on stderr).
+/// Reads the whole of `path` (see [`WavIn`]).
 pub fn read(path: &Path) -> Result<WavData, CliError> {
-    let wav_err =
-        |e: rvoip_media_nodes::WavError| CliError::Wav { path: path.display().to_string(), detail: e.to_string() };
-    let spec = hound::WavReader::open(path)
-        .map_err(|e| CliError::Wav { path: path.display().to_string(), detail: e.to_string() })?
-        .spec();
-    let src = WavSource::open(path).map_err(wav_err)?;
-    let sample_format = if spec.sample_format == hound::SampleFormat::Float {
-        WavSampleFormat::Float32
-    } else {
-        WavSampleFormat::Int16
-    };
-    if src.sanitized() > 0 {
-        eprintln!(
-            "rvoip-media: {}: {} non-finite or out-of-range samples replaced by 0",
-            path.display(),
-            src.sanitized()
-        );
+    let mut w = WavIn::open(path)?;
+    let mut samples = Vec::new();
+    let mut block = vec![0f32; 1 << 14];
+    loop {
+        let n = w.read(&mut block)?;
+        samples.extend_from_slice(&block[..n]);
+        if n < block.len() {
+            break;
+        }
     }
-    Ok(WavData { format: src.format(), sample_format, samples: src.samples().to_vec() })
+    Ok(WavData { format: w.format(), samples })
 }
 
-/// Writes mono `samples` at `rate`: 16-bit through the exact rounding/clamping kernel, or
-/// 32-bit float.
-pub fn write(path: &Path, rate: u32, samples: &[f32], format: WavSampleFormat) -> Result<(), CliError> {
-    let err = |e: hound::Error| CliError::Wav { path: path.display().to_string(), detail: e.to_string() };
-    let (bits, sample_format) = match format {
-        WavSampleFormat::Int16 => (16, hound::SampleFormat::Int),
-        WavSampleFormat::Float32 => (32, hound::SampleFormat::Float),
-    };
-    let spec = hound::WavSpec { channels: 1, sample_rate: rate, bits_per_sample: bits, sample_format };
-    let mut w = hound::WavWriter::create(path, spec).map_err(err)?;
-    match format {
-        WavSampleFormat::Int16 => {
-            let mut pcm = vec![0i16; samples.len()];
-            kernels::f32_to_i16(&mut pcm, samples);
-            let mut w16 = w.get_i16_writer(pcm.len() as u32);
-            for s in pcm {
-                w16.write_sample(s);
-            }
-            w16.flush().map_err(err)?;
-        }
-        WavSampleFormat::Float32 => {
-            for &s in samples {
-                w.write_sample(if s.is_finite() { s } else { 0.0 }).map_err(err)?;
-            }
-        }
+/// A mono WAV file being written, sample block by sample block: 16-bit through the exact
+/// rounding/clamping kernel, or 32-bit float (non-finite samples written as 0). The header's
+/// lengths are filled in by [`WavOut::finish`].
+pub struct WavOut {
+    path: String,
+    format: WavSampleFormat,
+    writer: hound::WavWriter<std::io::BufWriter<std::fs::File>>,
+    pcm: Vec<i16>,
+}
+
+impl WavOut {
+    /// Starts a mono WAV at `rate` in `file` (normally from [`crate::output::Outputs::create`]);
+    /// `path` names it in errors.
+    pub fn new(file: std::fs::File, path: &Path, rate: u32, format: WavSampleFormat) -> Result<Self, CliError> {
+        let (bits, sample_format) = match format {
+            WavSampleFormat::Int16 => (16, hound::SampleFormat::Int),
+            WavSampleFormat::Float32 => (32, hound::SampleFormat::Float),
+        };
+        let spec = hound::WavSpec { channels: 1, sample_rate: rate, bits_per_sample: bits, sample_format };
+        let path = path.display().to_string();
+        let writer = hound::WavWriter::new(std::io::BufWriter::new(file), spec)
+            .map_err(|e| CliError::Wav { path: path.clone(), detail: e.to_string() })?;
+        Ok(WavOut { path, format, writer, pcm: Vec::new() })
     }
-    w.finalize().map_err(err)
+
+    /// Appends `samples`.
+    pub fn write(&mut self, samples: &[f32]) -> Result<(), CliError> {
+        let path = &self.path;
+        let err = |e: hound::Error| CliError::Wav { path: path.clone(), detail: e.to_string() };
+        match self.format {
+            WavSampleFormat::Int16 => {
+                self.pcm.resize(samples.len(), 0);
+                kernels::f32_to_i16(&mut self.pcm, samples);
+                let mut w16 = self.writer.get_i16_writer(self.pcm.len() as u32);
+                for &s in &self.pcm {
+                    w16.write_sample(s);
+                }
+                w16.flush().map_err(err)?;
+            }
+            WavSampleFormat::Float32 => {
+                for &s in samples {
+                    self.writer.write_sample(if s.is_finite() { s } else { 0.0 }).map_err(err)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Completes the header and flushes the file.
+    pub fn finish(self) -> Result<(), CliError> {
+        let path = self.path;
+        self.writer.finalize().map_err(|e| CliError::Wav { path, detail: e.to_string() })
+    }
+}
+
+/// Writes mono `samples` at `rate` to `file` in one go (see [`WavOut`]).
+pub fn write(
+    file: std::fs::File,
+    path: &Path,
+    rate: u32,
+    samples: &[f32],
+    format: WavSampleFormat,
+) -> Result<(), CliError> {
+    let mut w = WavOut::new(file, path, rate, format)?;
+    w.write(samples)?;
+    w.finish()
 }

@@ -249,7 +249,8 @@ fn loss_outside_0_to_100_is_refused() {
     let x: Vec<i16> = speech()[..800].to_vec();
     let (o, _, _) = transcode(&tmp("lossbad"), &x, &["--codec", "pcmu", "--loss", "120"]);
     assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("--loss 120"));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("--loss must be a percentage in 0..=100, got 120"), "{e}");
 }
 
 fn speech16k(seconds: usize) -> Vec<i16> {

@@ -40,26 +40,365 @@ use std::sync::Arc;
 /// Errors of the WAV endpoints.
 #[derive(Debug, thiserror::Error)]
 pub enum WavError {
-    /// Reading or writing failed (I/O, or not a valid WAV file).
+    /// Writing failed (I/O), or hound refused the stream.
     #[error("WAV I/O: {0}")]
     Io(#[from] hound::Error),
-    /// The file is valid but not a format the source plays.
-    #[error(
-        "unsupported WAV format: {channels} channel(s), {bits} bit {sample_format} \
-         (supported: mono 16-bit integer PCM or mono 32-bit float)"
-    )]
-    UnsupportedFormat {
-        /// Channel count of the file.
-        channels: u16,
-        /// Bits per sample of the file.
-        bits: u16,
-        /// `"integer"` or `"float"`.
-        sample_format: &'static str,
+    /// Reading the file failed (I/O).
+    #[error("reading failed: {0}")]
+    Read(#[source] std::io::Error),
+    /// The file is not a WAV file, or its header is damaged: what was found.
+    #[error("not a readable WAV file: {0}")]
+    Invalid(String),
+    /// The file is a WAV file in an encoding the reader does not decode.
+    #[error("unsupported WAV format: {found} (supported: {SUPPORTED_FORMATS})")]
+    Unsupported {
+        /// What the header says, in words ("4-bit IMA ADPCM (format tag 0x0011)").
+        found: String,
     },
 }
 
-/// Plays a mono WAV file (16-bit integer PCM or 32-bit float, any sample rate): one quantum
-/// per cycle, zeros after the end, when [`WavSource::finished`] turns true.
+/// The encodings [`WavReader`] decodes, in words (for messages).
+pub const SUPPORTED_FORMATS: &str = "8, 16, 24 or 32-bit integer PCM, 32 or 64-bit float, \
+    8-bit μ-law or A-law; any number of channels, mixed down to mono";
+
+/// How a WAV file's samples are encoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WavEncoding {
+    /// Integer PCM of this many bits (8 unsigned; 16, 24, 32 signed little-endian).
+    Int(u16),
+    /// IEEE float of this many bits (32 or 64).
+    Float(u16),
+    /// G.711 μ-law, 8 bits.
+    Ulaw,
+    /// G.711 A-law, 8 bits.
+    Alaw,
+}
+
+impl std::fmt::Display for WavEncoding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WavEncoding::Int(b) => write!(f, "{b}-bit integer PCM"),
+            WavEncoding::Float(b) => write!(f, "{b}-bit float"),
+            WavEncoding::Ulaw => f.write_str("8-bit μ-law"),
+            WavEncoding::Alaw => f.write_str("8-bit A-law"),
+        }
+    }
+}
+
+/// What a WAV header says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WavInfo {
+    /// Sample rate in Hz.
+    pub rate: u32,
+    /// Channels in the file ([`WavReader`] mixes them down to mono).
+    pub channels: u16,
+    /// Sample encoding.
+    pub encoding: WavEncoding,
+    /// Frames the data chunk declares (`None` when the header leaves the size open, as
+    /// streaming writers do). A truncated file holds fewer.
+    pub frames_declared: Option<u64>,
+}
+
+impl WavInfo {
+    /// Bytes of one frame (all channels).
+    fn frame_bytes(&self) -> usize {
+        let bits = match self.encoding {
+            WavEncoding::Int(b) | WavEncoding::Float(b) => b,
+            WavEncoding::Ulaw | WavEncoding::Alaw => 8,
+        };
+        usize::from(bits / 8) * usize::from(self.channels)
+    }
+}
+
+/// Reads a WAV file block by block as mono `f32` (full scale ±1.0), in bounded memory:
+/// integer PCM of 8/16/24/32 bits, 32/64-bit float, μ-law and A-law, plain or
+/// `WAVE_FORMAT_EXTENSIBLE` headers, any number of channels (averaged to mono). A data
+/// chunk that declares more bytes than the file holds is read as far as it goes and
+/// [`WavReader::truncated`] turns true; non-finite or absurd float samples (see
+/// [`kernels::MAX_SANE`]) become zeros, counted in [`WavReader::sanitized`].
+///
+/// ```
+/// use rvoip_media_nodes::wav::{WavEncoding, WavReader};
+/// // A 2-channel μ-law file of two frames: (0xFF, 0xFF) and (0x80, 0x00).
+/// let mut f = b"RIFF\0\0\0\0WAVEfmt \x12\0\0\0\x07\0\x02\0\x40\x1f\0\0\x80\x3e\0\0\x02\0\x08\0\0\0".to_vec();
+/// f.extend_from_slice(b"data\x04\0\0\0\xff\xff\x80\x00");
+/// let mut r = WavReader::new(&f[..])?;
+/// assert_eq!(r.info().encoding, WavEncoding::Ulaw);
+/// assert_eq!((r.info().rate, r.info().channels), (8000, 2));
+/// let mut x = [1.0f32; 4];
+/// assert_eq!(r.read(&mut x)?, 2);
+/// assert_eq!(x[0], 0.0); // 0xFF is μ-law zero
+/// assert_eq!(x[1], 0.0); // +8031/32768 and -8031/32768 average to zero
+/// assert!(!r.truncated());
+/// # Ok::<(), rvoip_media_nodes::wav::WavError>(())
+/// ```
+#[derive(Debug)]
+pub struct WavReader<R> {
+    reader: R,
+    info: WavInfo,
+    /// Data bytes still to read (u64::MAX when the size is open).
+    remaining: u64,
+    truncated: bool,
+    sanitized: u64,
+    bytes: Vec<u8>,
+    law: Vec<f32>,
+}
+
+const EXTENSIBLE: u16 = 0xFFFE;
+
+fn u16_at(b: &[u8], i: usize) -> u16 {
+    u16::from_le_bytes([b[i], b[i + 1]])
+}
+
+fn u32_at(b: &[u8], i: usize) -> u32 {
+    u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
+}
+
+/// Reads until `buf` is full or the stream ends; returns the bytes read.
+fn read_full<R: std::io::Read>(r: &mut R, buf: &mut [u8]) -> Result<usize, WavError> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(WavError::Read(e)),
+        }
+    }
+    Ok(n)
+}
+
+/// Skips `n` bytes; false if the stream ended first.
+fn skip<R: std::io::Read>(r: &mut R, n: u64) -> Result<bool, WavError> {
+    let copied = std::io::copy(&mut r.by_ref().take(n), &mut std::io::sink()).map_err(WavError::Read)?;
+    Ok(copied == n)
+}
+
+fn format_name(tag: u16) -> String {
+    let name = match tag {
+        0x0002 => "Microsoft ADPCM",
+        0x0011 => "IMA ADPCM",
+        0x0031 => "GSM 6.10",
+        0x0050 => "MPEG",
+        0x0055 => "MP3",
+        0x0064 | 0x0065 => "G.721/G.723 ADPCM",
+        _ => "an unknown encoding",
+    };
+    format!("{name} (format tag 0x{tag:04X})")
+}
+
+impl WavReader<std::io::BufReader<std::fs::File>> {
+    /// Opens the file at `path` and reads its header.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, WavError> {
+        let f = std::fs::File::open(path).map_err(WavError::Read)?;
+        Self::new(std::io::BufReader::with_capacity(1 << 16, f))
+    }
+}
+
+impl<R: std::io::Read> WavReader<R> {
+    /// Reads the header from `reader`, leaving it at the first sample.
+    pub fn new(mut reader: R) -> Result<Self, WavError> {
+        let mut head = [0u8; 12];
+        let n = read_full(&mut reader, &mut head)?;
+        if n == 0 {
+            return Err(WavError::Invalid("the file is empty (0 bytes)".into()));
+        }
+        if n < 12 || &head[..4] != b"RIFF" || &head[8..12] != b"WAVE" {
+            let shown: String =
+                head[..n.min(4)].iter().map(|&b| if b.is_ascii_graphic() { b as char } else { '.' }).collect();
+            return Err(WavError::Invalid(format!(
+                "{n} byte(s) found where a RIFF/WAVE header starts with \"RIFF\" (found \"{shown}\")"
+            )));
+        }
+        let mut fmt: Option<(u16, u16, u32, u16, u16)> = None;
+        loop {
+            let mut ch = [0u8; 8];
+            let got = read_full(&mut reader, &mut ch)?;
+            if got < 8 {
+                return Err(WavError::Invalid(if fmt.is_none() {
+                    "the header ends before a \"fmt \" chunk".into()
+                } else {
+                    "no \"data\" chunk: the file holds no samples".into()
+                }));
+            }
+            let size = u32_at(&ch, 4);
+            match &ch[..4] {
+                b"fmt " => {
+                    if size < 16 {
+                        return Err(WavError::Invalid(format!(
+                            "a \"fmt \" chunk of {size} bytes (at least 16 needed)"
+                        )));
+                    }
+                    let mut b = vec![0u8; size.min(64) as usize];
+                    if read_full(&mut reader, &mut b)? < b.len()
+                        || !skip(&mut reader, u64::from(size - b.len() as u32) + u64::from(size & 1))?
+                    {
+                        return Err(WavError::Invalid("the file ends inside its \"fmt \" chunk".into()));
+                    }
+                    let mut tag = u16_at(&b, 0);
+                    if tag == EXTENSIBLE {
+                        if b.len() < 26 {
+                            return Err(WavError::Invalid(
+                                "an extensible \"fmt \" chunk without its sub-format".into(),
+                            ));
+                        }
+                        tag = u16_at(&b, 24);
+                    }
+                    fmt = Some((tag, u16_at(&b, 2), u32_at(&b, 4), u16_at(&b, 12), u16_at(&b, 14)));
+                }
+                b"data" => {
+                    let Some((tag, channels, rate, block_align, bits)) = fmt else {
+                        return Err(WavError::Invalid("the \"data\" chunk comes before the \"fmt \" chunk".into()));
+                    };
+                    let encoding = match (tag, bits) {
+                        (1, 8 | 16 | 24 | 32) => WavEncoding::Int(bits),
+                        (3, 32 | 64) => WavEncoding::Float(bits),
+                        (6, 8) => WavEncoding::Alaw,
+                        (7, 8) => WavEncoding::Ulaw,
+                        (1, b) => return Err(WavError::Unsupported { found: format!("{b}-bit integer PCM") }),
+                        (3, b) => return Err(WavError::Unsupported { found: format!("{b}-bit float") }),
+                        (6 | 7, b) => return Err(WavError::Unsupported { found: format!("{b}-bit G.711") }),
+                        (t, _) => return Err(WavError::Unsupported { found: format_name(t) }),
+                    };
+                    if channels == 0 {
+                        return Err(WavError::Invalid("the header declares 0 channels".into()));
+                    }
+                    if rate == 0 {
+                        return Err(WavError::Invalid("the header declares a sample rate of 0 Hz".into()));
+                    }
+                    let info = WavInfo { rate, channels, encoding, frames_declared: None };
+                    let fb = info.frame_bytes();
+                    if usize::from(block_align) != fb {
+                        return Err(WavError::Invalid(format!(
+                            "{channels} channel(s) of {encoding} make {fb}-byte frames, the header says {block_align}"
+                        )));
+                    }
+                    let open = size == u32::MAX;
+                    let info = WavInfo { frames_declared: (!open).then(|| u64::from(size) / fb as u64), ..info };
+                    return Ok(WavReader {
+                        reader,
+                        info,
+                        remaining: if open { u64::MAX } else { u64::from(size) },
+                        truncated: false,
+                        sanitized: 0,
+                        bytes: Vec::new(),
+                        law: Vec::new(),
+                    });
+                }
+                _ => {
+                    if !skip(&mut reader, u64::from(size) + u64::from(size & 1))? {
+                        return Err(WavError::Invalid(format!(
+                            "the file ends inside its \"{}\" chunk, before any samples",
+                            String::from_utf8_lossy(&ch[..4])
+                        )));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The header.
+    pub fn info(&self) -> &WavInfo {
+        &self.info
+    }
+
+    /// Whether the data chunk ended before the size its header declares (known once
+    /// [`WavReader::read`] has returned 0).
+    pub fn truncated(&self) -> bool {
+        self.truncated
+    }
+
+    /// Float samples replaced by zeros so far (NaN, ±Inf, magnitude above
+    /// [`kernels::MAX_SANE`]).
+    pub fn sanitized(&self) -> u64 {
+        self.sanitized
+    }
+
+    /// Reads up to `out.len()` mono samples (each frame's channels averaged); returns how
+    /// many, 0 at the end of the data. Fills `out` completely unless the data ends.
+    pub fn read(&mut self, out: &mut [f32]) -> Result<usize, WavError> {
+        let fb = self.info.frame_bytes();
+        let ch = usize::from(self.info.channels);
+        let want_frames = (out.len() as u64).min(self.remaining / fb as u64) as usize;
+        self.bytes.resize(want_frames * fb, 0);
+        let got = read_full(&mut self.reader, &mut self.bytes)?;
+        let frames = got / fb;
+        if got < self.bytes.len() {
+            // The data ends here (a partial last frame is dropped).
+            if self.remaining != u64::MAX {
+                self.truncated = true;
+            }
+            self.remaining = 0;
+        } else if self.remaining != u64::MAX {
+            self.remaining -= got as u64;
+        }
+        let bytes = &self.bytes[..frames * fb];
+        let out = &mut out[..frames];
+        let sanitize = |x: f32, bad: &mut u64| {
+            if x.is_finite() && x.abs() <= kernels::MAX_SANE {
+                x
+            } else {
+                *bad += 1;
+                0.0
+            }
+        };
+        let mut bad = 0u64;
+        match self.info.encoding {
+            WavEncoding::Int(16) if ch == 1 => {
+                for (o, b) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+                    *o = f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0;
+                }
+            }
+            WavEncoding::Float(32) if ch == 1 => {
+                for (o, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+                    *o = sanitize(f32::from_le_bytes([b[0], b[1], b[2], b[3]]), &mut bad);
+                }
+            }
+            enc => {
+                let width = fb / ch;
+                if matches!(enc, WavEncoding::Ulaw | WavEncoding::Alaw) {
+                    self.law.resize(bytes.len(), 0.0);
+                    if enc == WavEncoding::Ulaw {
+                        crate::g711::ulaw::decode_f32(bytes, &mut self.law);
+                    } else {
+                        crate::g711::alaw::decode_f32(bytes, &mut self.law);
+                    }
+                }
+                let law = &self.law;
+                let sample = |i: usize, bad: &mut u64| -> f32 {
+                    let b = &bytes[i * width..(i + 1) * width];
+                    match enc {
+                        WavEncoding::Int(8) => (f32::from(b[0]) - 128.0) / 128.0,
+                        WavEncoding::Int(16) => f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0,
+                        WavEncoding::Int(24) => (i32::from_le_bytes([0, b[0], b[1], b[2]]) >> 8) as f32 / 8_388_608.0,
+                        WavEncoding::Int(_) => {
+                            (f64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]])) / 2_147_483_648.0) as f32
+                        }
+                        WavEncoding::Float(32) => sanitize(f32::from_le_bytes([b[0], b[1], b[2], b[3]]), bad),
+                        WavEncoding::Float(_) => {
+                            let v = f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+                            sanitize(v as f32, bad)
+                        }
+                        WavEncoding::Ulaw | WavEncoding::Alaw => law[i],
+                    }
+                };
+                for (f, o) in out.iter_mut().enumerate() {
+                    if ch == 1 {
+                        *o = sample(f, &mut bad);
+                    } else {
+                        let sum: f32 = (0..ch).map(|c| sample(f * ch + c, &mut bad)).sum();
+                        *o = sum / ch as f32;
+                    }
+                }
+            }
+        }
+        self.sanitized += bad;
+        Ok(frames)
+    }
+}
+
+/// Plays a WAV file (any encoding [`WavReader`] decodes, mixed down to mono, any sample rate):
+/// one quantum per cycle, zeros after the end, when [`WavSource::finished`] turns true.
 ///
 /// Non-finite or absurd samples in a float file (see [`kernels::MAX_SANE`]) are replaced by
 /// zeros at load time and counted in [`WavSource::sanitized`].
@@ -77,53 +416,27 @@ pub struct WavSource {
 impl WavSource {
     /// Reads the whole file at `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, WavError> {
-        Self::from_reader(std::io::BufReader::new(std::fs::File::open(path).map_err(hound::Error::IoError)?))
+        Self::from_reader(std::io::BufReader::new(std::fs::File::open(path).map_err(WavError::Read)?))
     }
 
-    /// Reads a whole WAV stream.
+    /// Reads a whole WAV stream (any encoding [`WavReader`] decodes, mixed down to mono).
     pub fn from_reader<R: Read>(reader: R) -> Result<Self, WavError> {
-        let mut r = hound::WavReader::new(reader)?;
-        let spec = r.spec();
-        let unsupported = || WavError::UnsupportedFormat {
-            channels: spec.channels,
-            bits: spec.bits_per_sample,
-            sample_format: match spec.sample_format {
-                hound::SampleFormat::Int => "integer",
-                hound::SampleFormat::Float => "float",
-            },
-        };
-        if spec.channels != 1 {
-            return Err(unsupported());
-        }
-        let mut sanitized = 0;
-        let samples = match (spec.sample_format, spec.bits_per_sample) {
-            (hound::SampleFormat::Int, 16) => {
-                let pcm = r.samples::<i16>().collect::<Result<Vec<_>, _>>()?;
-                let mut v = vec![0.0; pcm.len()];
-                kernels::i16_to_f32(&mut v, &pcm);
-                v
+        let mut r = WavReader::new(reader)?;
+        let mut samples = Vec::new();
+        let mut block = vec![0.0f32; 1 << 14];
+        loop {
+            let n = r.read(&mut block)?;
+            if n == 0 {
+                break;
             }
-            (hound::SampleFormat::Float, 32) => r
-                .samples::<f32>()
-                .map(|s| {
-                    s.map(|x| {
-                        if x.is_finite() && x.abs() <= kernels::MAX_SANE {
-                            x
-                        } else {
-                            sanitized += 1;
-                            0.0
-                        }
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-            _ => return Err(unsupported()),
-        };
+            samples.extend_from_slice(&block[..n]);
+        }
         Ok(WavSource {
-            format: AudioFormat::mono(spec.sample_rate),
+            format: AudioFormat::mono(r.info().rate),
             finished: Arc::new(AtomicBool::new(samples.is_empty())),
             samples,
             position: 0,
-            sanitized,
+            sanitized: r.sanitized() as usize,
         })
     }
 
@@ -431,22 +744,156 @@ mod tests {
         std::fs::remove_file(pf).ok();
     }
 
-    #[test]
-    fn unsupported_formats_are_named() {
-        let cases = [
-            (2u16, 16u16, hound::SampleFormat::Int, "2 channel(s), 16 bit integer"),
-            (1, 24, hound::SampleFormat::Int, "1 channel(s), 24 bit integer"),
-            (1, 8, hound::SampleFormat::Int, "8 bit integer"),
-        ];
-        for (i, (channels, bits, sf, text)) in cases.into_iter().enumerate() {
-            let p = tmp(&format!("bad{i}.wav"));
-            write(&p, hound::WavSpec { channels, sample_rate: 8000, bits_per_sample: bits, sample_format: sf }, 16);
-            let e = WavSource::open(&p).unwrap_err();
-            assert!(matches!(e, WavError::UnsupportedFormat { .. }), "{e}");
-            assert!(e.to_string().contains(text), "{e}");
-            std::fs::remove_file(p).ok();
+    /// A WAV file's bytes: `fmt` with `tag` (as WAVE_FORMAT_EXTENSIBLE with that sub-format
+    /// when `extensible`), a `LIST` chunk to skip, then `data` declaring `declared` bytes
+    /// (default: `data.len()`).
+    fn wav_bytes(tag: u16, channels: u16, bits: u16, data: &[u8], extensible: bool, declared: Option<u32>) -> Vec<u8> {
+        let rate = 8000u32;
+        let align = channels * bits / 8;
+        let mut fmt = Vec::new();
+        fmt.extend_from_slice(&(if extensible { EXTENSIBLE } else { tag }).to_le_bytes());
+        fmt.extend_from_slice(&channels.to_le_bytes());
+        fmt.extend_from_slice(&rate.to_le_bytes());
+        fmt.extend_from_slice(&(rate * u32::from(align)).to_le_bytes());
+        fmt.extend_from_slice(&align.to_le_bytes());
+        fmt.extend_from_slice(&bits.to_le_bytes());
+        if extensible {
+            fmt.extend_from_slice(&22u16.to_le_bytes());
+            fmt.extend_from_slice(&bits.to_le_bytes());
+            fmt.extend_from_slice(&0u32.to_le_bytes());
+            fmt.extend_from_slice(&tag.to_le_bytes());
+            fmt.extend_from_slice(&[0, 0, 0, 0, 0x10, 0, 0x80, 0, 0, 0xAA, 0, 0x38, 0x9B, 0x71]);
         }
-        assert!(matches!(WavSource::from_reader(&b"not a wav file"[..]), Err(WavError::Io(_))));
+        let mut v = b"RIFF\0\0\0\0WAVE".to_vec();
+        v.extend_from_slice(b"fmt ");
+        v.extend_from_slice(&(fmt.len() as u32).to_le_bytes());
+        v.extend_from_slice(&fmt);
+        v.extend_from_slice(b"LIST\x03\0\0\0abc\0"); // odd size: one pad byte
+        v.extend_from_slice(b"data");
+        v.extend_from_slice(&declared.unwrap_or(data.len() as u32).to_le_bytes());
+        v.extend_from_slice(data);
+        v
+    }
+
+    /// What reading a whole file told.
+    struct Read {
+        info: WavInfo,
+        truncated: bool,
+        sanitized: u64,
+    }
+
+    impl Read {
+        fn info(&self) -> &WavInfo {
+            &self.info
+        }
+        fn truncated(&self) -> bool {
+            self.truncated
+        }
+        fn sanitized(&self) -> u64 {
+            self.sanitized
+        }
+    }
+
+    fn read_all(bytes: &[u8]) -> Result<(Read, Vec<f32>), WavError> {
+        let mut r = WavReader::new(bytes)?;
+        let mut all = Vec::new();
+        let mut block = [0f32; 3]; // small blocks: frames straddle reads
+        loop {
+            let n = r.read(&mut block)?;
+            if n == 0 {
+                break;
+            }
+            all.extend_from_slice(&block[..n]);
+        }
+        Ok((Read { info: *r.info(), truncated: r.truncated(), sanitized: r.sanitized() }, all))
+    }
+
+    #[test]
+    fn reader_decodes_every_supported_encoding_exactly() {
+        // 8-bit unsigned: 0 -> -1, 128 -> 0, 255 -> 127/128.
+        let (_, x) = read_all(&wav_bytes(1, 1, 8, &[0, 128, 255, 64], false, None)).unwrap();
+        assert_eq!(x, [-1.0, 0.0, 127.0 / 128.0, -0.5]);
+        // 16-bit.
+        let pcm: Vec<u8> = [-32768i16, -1, 0, 12345, 32767].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let (_, x) = read_all(&wav_bytes(1, 1, 16, &pcm, false, None)).unwrap();
+        assert_eq!(x, [-1.0, -1.0 / 32768.0, 0.0, 12345.0 / 32768.0, 32767.0 / 32768.0]);
+        // 24-bit, plain and extensible.
+        let v24 = [-8_388_608i32, -1, 0, 4_194_304, 8_388_607];
+        let b24: Vec<u8> = v24.iter().flat_map(|v| v.to_le_bytes()[..3].to_vec()).collect();
+        let want: Vec<f32> = v24.iter().map(|&v| v as f32 / 8_388_608.0).collect();
+        for ext in [false, true] {
+            let (r, x) = read_all(&wav_bytes(1, 1, 24, &b24, ext, None)).unwrap();
+            assert_eq!(r.info().encoding, WavEncoding::Int(24));
+            assert_eq!(x, want, "extensible {ext}");
+        }
+        // 32-bit integer.
+        let b32: Vec<u8> = [i32::MIN, 1 << 30, -(1 << 29)].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let (_, x) = read_all(&wav_bytes(1, 1, 32, &b32, false, None)).unwrap();
+        assert_eq!(x, [-1.0, 0.5, -0.25]);
+        // 64-bit float, with a NaN and an Inf replaced and counted.
+        let b64: Vec<u8> =
+            [0.25f64, -0.75, f64::NAN, f64::INFINITY, 1e-3].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let (r, x) = read_all(&wav_bytes(3, 1, 64, &b64, false, None)).unwrap();
+        assert_eq!(x, [0.25, -0.75, 0.0, 0.0, 1e-3f64 as f32]);
+        assert_eq!(r.sanitized(), 2);
+        // μ-law and A-law, through the G.711 tables.
+        let codes = [0x00u8, 0x7F, 0x80, 0xFF, 0x2A, 0xD5];
+        for (tag, enc) in [(7u16, WavEncoding::Ulaw), (6, WavEncoding::Alaw)] {
+            let (r, x) = read_all(&wav_bytes(tag, 1, 8, &codes, false, None)).unwrap();
+            assert_eq!(r.info().encoding, enc);
+            let mut want = [0f32; 6];
+            if enc == WavEncoding::Ulaw {
+                crate::g711::ulaw::decode_f32(&codes, &mut want);
+            } else {
+                crate::g711::alaw::decode_f32(&codes, &mut want);
+            }
+            assert_eq!(x, want, "{enc}");
+            assert!(x.iter().any(|&v| v.abs() > 0.9), "{enc}: full-scale codes decoded");
+        }
+    }
+
+    #[test]
+    fn reader_mixes_channels_down_and_reads_a_truncated_file() {
+        // Stereo 16-bit: (L + R) / 2; three channels of 32-bit float.
+        let st: Vec<u8> = [1000i16, 3000, -32768, 0, 5, 6].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let (r, x) = read_all(&wav_bytes(1, 2, 16, &st, false, None)).unwrap();
+        assert_eq!(r.info().channels, 2);
+        assert_eq!(x, [2000.0 / 32768.0, -0.5, 5.5 / 32768.0]);
+        let f3: Vec<u8> = [0.3f32, 0.3, 0.3, 0.6, 0.0, 0.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let (_, x) = read_all(&wav_bytes(3, 3, 32, &f3, false, None)).unwrap();
+        assert_eq!(x, [(0.3f32 + 0.3 + 0.3) / 3.0, 0.6 / 3.0]);
+        // The header declares 10 frames, the file holds 4 and half of a fifth.
+        let pcm: Vec<u8> = (1..=9i16).flat_map(|v| v.to_le_bytes()).take(9).collect();
+        let (r, x) = read_all(&wav_bytes(1, 1, 16, &pcm, false, Some(20))).unwrap();
+        assert_eq!(r.info().frames_declared, Some(10));
+        assert!(r.truncated());
+        assert_eq!(x, [1.0 / 32768.0, 2.0 / 32768.0, 3.0 / 32768.0, 4.0 / 32768.0]);
+        // A whole file is not truncated; the source reads the same samples.
+        let (r, _) = read_all(&wav_bytes(1, 1, 16, &pcm[..8], false, None)).unwrap();
+        assert!(!r.truncated());
+        let src = WavSource::from_reader(&wav_bytes(1, 2, 16, &st, false, None)[..]).unwrap();
+        assert_eq!(src.samples(), [2000.0 / 32768.0, -0.5, 5.5 / 32768.0]);
+    }
+
+    #[test]
+    fn reader_names_what_it_found_and_what_is_supported() {
+        let cases: [(Vec<u8>, &str); 8] = [
+            (Vec::new(), "the file is empty (0 bytes)"),
+            (b"ID3\x04junk".to_vec(), "where a RIFF/WAVE header starts with \"RIFF\" (found \"ID3.\")"),
+            (wav_bytes(0x11, 1, 4, &[0; 4], false, None), "IMA ADPCM (format tag 0x0011)"),
+            (wav_bytes(0x55, 1, 16, &[0; 4], true, None), "MP3 (format tag 0x0055)"),
+            (wav_bytes(1, 1, 12, &[0; 4], false, None), "unsupported WAV format: 12-bit integer PCM"),
+            (wav_bytes(3, 1, 16, &[0; 4], false, None), "unsupported WAV format: 16-bit float"),
+            (wav_bytes(1, 1, 16, &[], false, None)[..36].to_vec(), "no \"data\" chunk"),
+            (b"RIFF\0\0\0\0WAVE".to_vec(), "before a \"fmt \" chunk"),
+        ];
+        for (bytes, want) in cases {
+            let e = WavReader::new(&bytes[..]).unwrap_err().to_string();
+            assert!(e.contains(want), "{e}");
+            if e.contains("unsupported") {
+                assert!(e.contains("supported: 8, 16, 24 or 32-bit integer PCM, 32 or 64-bit float"), "{e}");
+            }
+        }
     }
 
     #[test]
