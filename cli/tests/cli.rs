@@ -51,6 +51,67 @@ fn mix_is_exact_n_minus_one_with_clamping_and_uneven_lengths() {
 }
 
 #[test]
+fn mix_join_and_leave_change_the_room_while_it_runs() {
+    let d = tmp("mix-join");
+    // Three participants, each a distinct pattern, 1.5 s at 8 kHz.
+    let len = 12_000;
+    let x: Vec<Vec<i16>> = (0..3)
+        .map(|p| (0..len).map(|k| (((k * (p + 3) * 37) % 2001) as i32 - 1000) as i16 * (p as i16 + 1)).collect())
+        .collect();
+    for (p, xs) in x.iter().enumerate() {
+        write_i16(&d.join(format!("in{p}.wav")), 8000, xs);
+    }
+    let mut cmd = bin();
+    cmd.arg("mix");
+    for p in 0..3 {
+        cmd.arg("--in").arg(d.join(format!("in{p}.wav")));
+    }
+    let out = cmd
+        .args(["--join", "2@0.5", "--leave", "0@1.0", "--leave", "2@1.25"])
+        .arg("--out-dir")
+        .arg(d.join("out"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Who is in the room at sample k: 0 until 1.0 s, 1 always, 2 from 0.5 s to 1.25 s.
+    let present = |p: usize, k: usize| match p {
+        0 => k < 8000,
+        1 => true,
+        _ => (4000..10_000).contains(&k),
+    };
+    for p in 0..3 {
+        let (rate, y) = read_i16(&d.join(format!("out/mix_{p:04}.wav")));
+        assert_eq!((rate, y.len()), (8000, len), "output {p} keeps the longest input's length");
+        for (k, &v) in y.iter().enumerate() {
+            let want: i32 = if present(p, k) {
+                (0..3).filter(|&q| q != p && present(q, k)).map(|q| i32::from(x[q][k])).sum()
+            } else {
+                0
+            };
+            assert_eq!(i32::from(v), want, "output {p} at sample {k}");
+        }
+    }
+    // Bad timelines are refused before any work, in the user's terms.
+    let refuse = |args: &[&str], want: &str| {
+        let mut cmd = bin();
+        cmd.arg("mix");
+        for p in 0..2 {
+            cmd.arg("--in").arg(d.join(format!("in{p}.wav")));
+        }
+        let e = cmd.args(args).arg("--out-dir").arg(d.join("bad")).output().unwrap();
+        assert!(!e.status.success());
+        let msg = String::from_utf8_lossy(&e.stderr);
+        assert!(msg.contains(want), "{args:?}: {msg}");
+        assert!(!d.join("bad").exists(), "nothing written for {args:?}");
+    };
+    refuse(&["--join", "5@1"], "--join 5@1: there are 2 inputs, numbered 0 to 1");
+    refuse(&["--join", "1"], "--join 1: expected IDX@SECONDS");
+    refuse(&["--leave", "0@-2"], "--leave 0@-2: the time must be 0 seconds or later, got -2");
+    refuse(&["--join", "1@2", "--leave", "1@1"], "--leave 1@1: participant 1 would leave before it joins");
+    refuse(&["--join", "1@1", "--join", "1@2"], "participant 1 already has a --join");
+}
+
+#[test]
 fn mix_resamples_different_rates_to_the_highest_and_takes_float() {
     let d = tmp("mixrates");
     let a: Vec<i16> = signal(800, 1).iter().map(|v| v / 4).collect();
