@@ -156,7 +156,7 @@ pub fn run(a: Args) -> Result<(), CliError> {
     };
     let (engine, mut driver) = Engine::driven(cfg)?;
     let mut room = Room::new(&engine, format, n)?;
-    let per = quantum.frames_at(rate).ok_or(CliError::Internal("rate checked above"))? as usize;
+    let per = quantum.frames_at(rate).ok_or(CliError::Internal("rate checked above"))?;
     let mut writers = Vec::with_capacity(n);
     for (file, path) in files {
         writers.push((wavio::WavOut::new(file, &path, rate, sample_format)?, OutputStage::new(rate, a.limit), path));
