@@ -76,7 +76,8 @@ struct Party {
     /// What the room sent it: (cycle start, meta, payload).
     heard: Vec<(u64, PacketMeta, Vec<u8>)>,
     port: usize,
-    joined_at: Instant,
+    /// The room's cycle count when it joined.
+    joined_at: u64,
 }
 
 impl Party {
@@ -109,7 +110,7 @@ impl Party {
             sent_packets: Vec::new(),
             heard: Vec::new(),
             port: usize::MAX,
-            joined_at: Instant::now(),
+            joined_at: 0,
         }
     }
 
@@ -126,10 +127,11 @@ impl Party {
         }
     }
 
-    /// Sends its voice in real time, [`AHEAD`] packets ahead of the room's playout.
-    fn feed(&mut self) {
+    /// Sends its voice in step with the room's cycles (`now`: the room's cycle count),
+    /// [`AHEAD`] packets ahead of its playout.
+    fn feed(&mut self, now: u64) {
         let Some(rx) = self.rx.as_mut() else { return };
-        let due = AHEAD + (self.joined_at.elapsed().as_micros() / u128::from(PTIME)) as u32;
+        let due = AHEAD + now.saturating_sub(self.joined_at) as u32;
         while self.sent < due {
             let m = self.sent;
             let (pt, payload, ticks) = if self.opus {
@@ -206,10 +208,12 @@ fn room_churn_on_running_workers_matches_the_offline_reference() {
     assert_eq!(events.iter().filter(|e| matches!(e, Event::Leave(_))).count(), 50);
     assert_eq!(events.iter().filter(|e| matches!(e, Event::Switch(_))).count(), 10);
 
-    let cfg = EngineConfig { workers: 1, realtime: None, pin_workers: false, packet_pool: 8192, ..Default::default() };
+    // SCHED_FIFO where the system allows it, so a busy machine does not stall the worker.
+    let cfg =
+        EngineConfig { workers: 1, realtime: Some(50), pin_workers: false, packet_pool: 8192, ..Default::default() };
     let engine = Engine::start(cfg).unwrap();
     let mut room = Room::new(&engine, AudioFormat::mono(8000), CAPACITY).unwrap();
-    let join = |room: &mut Room, parties: &mut [Party], idx: &[usize]| {
+    let join = |room: &mut Room, parties: &mut [Party], idx: &[usize], now: u64| {
         let legs: Vec<_> = idx.iter().map(|&i| (parties[i].name.clone(), parties[i].media())).collect();
         // The phones' first packets are queued before the legs go live.
         let prime = |io: &mut PartitionIo| {
@@ -217,8 +221,8 @@ fn room_churn_on_running_workers_matches_the_offline_reference() {
                 let p = &mut parties[i];
                 p.rx = Some(io.take_packet_in(&format!("{}.rx", p.name)).unwrap());
                 p.tx = Some(io.take_packet_out(&format!("{}.tx", p.name)).unwrap());
-                p.joined_at = Instant::now();
-                p.feed();
+                p.joined_at = now;
+                p.feed(now);
             }
         };
         room.join_many_primed(&engine, legs, prime).unwrap();
@@ -226,7 +230,7 @@ fn room_churn_on_running_workers_matches_the_offline_reference() {
             parties[i].port = room.port_of(&parties[i].name).unwrap();
         }
     };
-    join(&mut room, &mut parties, &(0..50).collect::<Vec<_>>());
+    join(&mut room, &mut parties, &(0..50).collect::<Vec<_>>(), 0);
 
     let start = Instant::now();
     let mut next_event = 0;
@@ -234,6 +238,7 @@ fn room_churn_on_running_workers_matches_the_offline_reference() {
     while next_event < events.len() || start.elapsed() < Duration::from_millis(400 + 40 * events.len() as u64) {
         // Collects what the worker handed back (removed legs' endpoints among it).
         engine.poll();
+        let now = engine.partition_stats(room.id()).unwrap().cycles;
         for p in parties.iter_mut() {
             if let Some(t) = p.switch_ticket {
                 if engine.is_done(t) {
@@ -243,14 +248,14 @@ fn room_churn_on_running_workers_matches_the_offline_reference() {
                     p.switch_ticket = None;
                 }
             }
-            p.feed();
+            p.feed(now);
             p.drain();
         }
         // One edit every 30 ms or so, after 200 ms of steady state.
         let due = start.elapsed() > Duration::from_millis(200 + 30 * next_event as u64);
         if due && next_event < events.len() {
             match events[next_event] {
-                Event::Join(i) => join(&mut room, &mut parties, &[i]),
+                Event::Join(i) => join(&mut room, &mut parties, &[i], now),
                 Event::Leave(i) => {
                     // The phone keeps sending until its endpoint says the leg is gone.
                     room.leave(&engine, &parties[i].name).unwrap();

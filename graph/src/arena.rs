@@ -15,12 +15,19 @@ pub struct Arena {
 }
 
 impl Arena {
-    /// Allocates zeroed arenas of the given sizes.
+    /// Allocates zeroed arenas of the given sizes; every packet slot holds one packet.
     pub fn new(counts: BufferCounts) -> Self {
+        Self::with_burst_slots(counts, 0)
+    }
+
+    /// As [`Arena::new`], with the first `burst_slots` packet slots (where graph packet
+    /// inputs are: they are allocated first) holding `counts.packet_burst` packets each.
+    pub fn with_burst_slots(counts: BufferCounts, burst_slots: usize) -> Self {
+        let capacity = |i: usize| if i < burst_slots { counts.packet_burst } else { 1 };
         Arena {
             counts,
             audio: vec![0.0; (counts.audio + 1) * counts.audio_len],
-            packets: (0..=counts.packet).map(|_| PacketSlot::with_capacity(counts.packet_burst)).collect(),
+            packets: (0..=counts.packet).map(|i| PacketSlot::with_capacity(capacity(i))).collect(),
             control: vec![0.0; counts.control + 1],
         }
     }

@@ -88,7 +88,15 @@ impl Schedule {
     /// Checks the plan against the node specs (`spec_of(node)` is `Some` for every node
     /// with a processor) and the arena rules, then allocates the arena.
     pub fn new<'s>(plan: Plan, spec_of: impl Fn(NodeId) -> Option<&'s NodeSpec>) -> Result<Self, PlanError> {
-        let arena = Arena::new(plan.buffers);
+        // Graph packet inputs take bursts; their slots are the first ones of the packet arena.
+        let burst_slots = plan
+            .inputs
+            .iter()
+            .filter(|p| p.buffer.kind == BufferKind::Packet && !p.buffer.is_silence())
+            .map(|p| p.buffer.index as usize + 1)
+            .max()
+            .unwrap_or(0);
+        let arena = Arena::with_burst_slots(plan.buffers, burst_slots);
         for (step, s) in plan.steps.iter().enumerate() {
             match s {
                 Step::Node { node, inputs, outputs } => {

@@ -78,8 +78,8 @@ pub struct BufferCounts {
     pub control: usize,
     /// Samples per audio buffer: the largest audio port's samples per quantum.
     pub audio_len: usize,
-    /// Packets each packet slot holds per cycle (0 counts as 1): graph packet inputs carry
-    /// bursts of up to this many.
+    /// Packets a graph packet input's slot holds per cycle (0 counts as 1): graph packet
+    /// inputs carry bursts of up to this many. Other packet slots hold one.
     pub packet_burst: usize,
 }
 

@@ -60,6 +60,11 @@ impl Encoder for G711CodecEncoder {
     }
 
     fn reset(&mut self) {}
+
+    fn encode_frames(&mut self, pcm: &[f32], out: &mut [u8]) -> Option<usize> {
+        // Sample by sample, so a run of frames encodes exactly as frame by frame would.
+        (pcm.len() % BLOCK == 0 && out.len() >= pcm.len()).then(|| self.law.encode_f32(pcm, out))
+    }
 }
 
 /// G.711 decoder with packet-loss concealment (see [`Concealment`]).

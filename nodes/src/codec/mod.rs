@@ -231,6 +231,15 @@ pub trait Encoder: Send {
     /// Returns to the initial state.
     fn reset(&mut self);
 
+    /// For codecs whose frames are independent speech frames of a fixed size (G.711): encodes
+    /// several whole frames in one call, exactly as many `encode` calls would, and returns
+    /// the bytes written. `None` (the default) when the codec cannot, or `out` is too small;
+    /// [`EncodeNode`] then encodes frame by frame.
+    fn encode_frames(&mut self, pcm: &[f32], out: &mut [u8]) -> Option<usize> {
+        let _ = (pcm, out);
+        None
+    }
+
     /// RTP clock rate (shortcut for `info().rtp_clock_rate`).
     fn rtp_clock_rate(&self) -> u32 {
         self.info().rtp_clock_rate

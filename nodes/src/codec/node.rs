@@ -328,6 +328,36 @@ impl EncodeNode {
         }
     }
 
+    /// Fast path for codecs that encode runs of frames ([`Encoder::encode_frames`]): the
+    /// whole frames of `rest` that fit in the current ptime window, encoded straight into
+    /// the packet, with the same bookkeeping as [`EncodeNode::encode_frame`] does for speech
+    /// frames. Returns false (and consumes nothing) when it does not apply.
+    fn encode_run(&mut self, rest: &mut &[f32], io: &mut ProcessIo<'_>) -> bool {
+        let frame_len = self.frame.len();
+        let k = (rest.len() / frame_len).min(self.frames_per_packet - self.win_pos);
+        if k < 2 || self.pkt_closed {
+            return false;
+        }
+        let Some(n) = self.enc.encode_frames(&rest[..k * frame_len], &mut self.pkt[self.pkt_len..]) else {
+            return false;
+        };
+        if self.pkt_frames == 0 {
+            self.pkt_ts = self.frame_ts;
+            self.pkt_marker = self.first_packet || self.silent;
+        }
+        self.pkt_len += n;
+        self.pkt_frames += k;
+        self.silent = false;
+        self.frame_ts = self.frame_ts.wrapping_add(self.frame_ticks.wrapping_mul(k as u32));
+        self.win_pos += k;
+        *rest = &rest[k * frame_len..];
+        if self.win_pos == self.frames_per_packet {
+            self.win_pos = 0;
+            self.flush(io);
+        }
+        true
+    }
+
     /// Ends the packet under construction: sends it now, or, for the first packet, marks it
     /// to wait for the end of its window.
     fn close(&mut self, io: &mut ProcessIo<'_>) {
@@ -406,6 +436,9 @@ impl Processor for EncodeNode {
         let mut rest = input;
         let frame_len = self.frame.len();
         while !rest.is_empty() {
+            if self.frame_fill == 0 && self.encode_run(&mut rest, io) {
+                continue;
+            }
             if self.frame_fill == 0 && rest.len() >= frame_len {
                 // A whole frame in the input: encode it where it is.
                 let (frame, tail) = rest.split_at(frame_len);
