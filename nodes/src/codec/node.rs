@@ -694,6 +694,32 @@ impl DecodeNode {
         }
     }
 
+    /// The common case, decoded straight into the output: nothing buffered, one packet
+    /// of exactly one quantum that continues the stream (or starts it) in the current
+    /// codec. Returns false, having done nothing, otherwise.
+    fn decode_direct(&mut self, p: &Packet, io: &mut ProcessIo<'_>) -> bool {
+        let ts = p.meta.timestamp;
+        if self.fill != 0 || p.meta.payload_type != self.payload_type || self.next_ts.is_some_and(|t| t != ts) {
+            return false;
+        }
+        if self.dec.samples_in(p.payload()).map(|n| n * usize::from(self.info.channels)) != Ok(self.quantum_len) {
+            return false;
+        }
+        let out = io.audio_out(0);
+        if out.len() != self.quantum_len {
+            return false;
+        }
+        match self.dec.decode(Some(p.payload()), out) {
+            Ok(m) if m == self.quantum_len => {
+                self.packets += 1;
+                self.next_ts = Some(ts.wrapping_add(self.ticks_of(m)));
+                true
+            }
+            // Refused: the output is untouched; the general path reports it.
+            _ => false,
+        }
+    }
+
     fn receive(&mut self, p: &Packet, io: &mut ProcessIo<'_>) {
         self.packets += 1;
         if p.meta.payload_type != self.payload_type
@@ -762,7 +788,13 @@ impl Processor for DecodeNode {
     }
 
     fn process(&mut self, io: &mut ProcessIo<'_>) {
-        for p in io.packets_in(0) {
+        let packets = io.packets_in(0);
+        if let [p] = packets {
+            if self.decode_direct(p, io) {
+                return;
+            }
+        }
+        for p in packets {
             self.receive(p, io);
         }
         while self.fill < self.quantum_len && self.next_ts.is_some() {
