@@ -32,6 +32,7 @@
 //!
 //! room.leave(&engine, "bob").unwrap();
 //! driver.process_cycle();
+//! engine.poll(); // collects what the worker handed back: bob's leg
 //! assert!(b_in.is_abandoned()); // bob's endpoints know they are gone
 //! ```
 
