@@ -1,7 +1,7 @@
 //! Live conference rooms on the engine.
 //!
 //! A [`Room`] is one partition around a membership-driven N-1 [`Mixer`]. Participants join
-//! and leave while it runs: a join is one [`Edit`](crate::engine::Edit) that adds the leg's
+//! and leave while it runs: a join is one [`Edit`] that adds the leg's
 //! nodes and endpoints, connects them to a free mixer port and sends the mixer
 //! [`MixerMembership::Join`] in the same cycle; a leave removes them and sends `Leave`.
 //! Nobody else's nodes are touched, so every other leg's codec state, concealment and RTP

@@ -121,7 +121,8 @@ struct Slot {
     node: Option<LiveNode>,
 }
 
-/// The control side's editable picture of a running graph. See the [module docs](self).
+/// The control side's editable picture of a running graph: nodes under [`NodeKey`]s, with their
+/// names, specs, roles and edges, compiled by [`LiveGraph::plan`] into a plan over slots.
 #[derive(Clone, Debug)]
 pub struct LiveGraph {
     quantum: Quantum,
