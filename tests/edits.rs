@@ -374,3 +374,29 @@ fn a_room_grows_its_mixer_while_everyone_keeps_hearing_the_exact_mix() {
     assert_eq!(room.members().collect::<Vec<_>>(), ["a", "b", "c", "d", "e"]);
     assert_eq!(engine.telemetry_value(room.id(), "mixer", "members").unwrap(), 5.0);
 }
+
+#[test]
+fn levels_and_voice_activity_are_readable_as_telemetry() {
+    use rvoip_media_nodes::apm::vad::{AdvancedVadConfig, Vad};
+    use rvoip_media_nodes::{LevelMeter, ToneSource};
+    let (engine, mut driver) = engine();
+    let f = AudioFormat::mono(16_000);
+    let mut b = GraphBuilder::new(Quantum::MS_10);
+    let tone = b.add_node("tone", Box::new(ToneSource::new(f, 1000.0, 0.5).unwrap()));
+    let meter = b.add_node("meter", Box::new(LevelMeter::new(f)));
+    let vad = b.add_node("vad", Box::new(Vad::new(AdvancedVadConfig::new(16_000)).unwrap()));
+    b.connect(tone, 0, meter, 0).unwrap();
+    b.connect(tone, 0, vad, 0).unwrap();
+    let part = engine.add_partition(b.build().unwrap()).unwrap();
+    for _ in 0..20 {
+        driver.process_cycle();
+    }
+    // A -6 dBFS peak sine: -9.03 dBFS RMS, read without touching the worker.
+    let rms = engine.telemetry_value(part.id, "meter", "rms_db").unwrap();
+    assert!((rms + 9.03).abs() < 0.05, "{rms}");
+    assert!((engine.telemetry_value(part.id, "meter", "peak_db").unwrap() + 6.02).abs() < 0.05);
+    let p = engine.telemetry_value(part.id, "vad", "probability").unwrap();
+    assert!((0.0..=1.0).contains(&p), "{p}");
+    let speech = engine.telemetry_value(part.id, "vad", "speech").unwrap();
+    assert!(speech == 0.0 || speech == 1.0);
+}

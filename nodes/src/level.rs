@@ -308,6 +308,7 @@ impl LevelMeter {
 impl Processor for LevelMeter {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new("level-meter")
+            .with_telemetry(&["rms_db", "peak_db"])
             .with_input(PortSpec::required("in", PortKind::Audio(self.format)))
             .with_output(PortSpec::required("rms_db", PortKind::Control))
             .with_output(PortSpec::required("peak_db", PortKind::Control))
@@ -330,6 +331,12 @@ impl Processor for LevelMeter {
     fn reset(&mut self) {
         self.rms_db = FLOOR_DB;
         self.peak_db = FLOOR_DB;
+    }
+
+    fn telemetry(&self, out: &mut [f64]) {
+        for (o, v) in out.iter_mut().zip([self.rms_db, self.peak_db]) {
+            *o = f64::from(v);
+        }
     }
 }
 

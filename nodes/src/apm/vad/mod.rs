@@ -293,6 +293,7 @@ impl Vad {
 impl Processor for Vad {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new("vad")
+            .with_telemetry(&["probability", "speech"])
             .with_input(PortSpec::required("in", PortKind::Audio(AudioFormat::mono(self.cfg.sample_rate))))
             .with_output(PortSpec::required("probability", PortKind::Control))
             .with_output(PortSpec::required("speech", PortKind::Control))
@@ -304,6 +305,13 @@ impl Processor for Vad {
                 max: 100.0,
                 default: 10.0,
             })
+    }
+
+    fn telemetry(&self, out: &mut [f64]) {
+        let v = [f64::from(self.last.probability), if self.last.is_speech { 1.0 } else { 0.0 }];
+        for (o, v) in out.iter_mut().zip(v) {
+            *o = v;
+        }
     }
 
     fn process(&mut self, io: &mut ProcessIo<'_>) {
