@@ -13,17 +13,11 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use rvoip_media_core::conference::{LegMedia, Room};
 use rvoip_media_core::prelude::*;
-use rvoip_media_nodes::codec::{G711CodecDecoder, G711CodecEncoder};
 use rvoip_media_nodes::G711Law;
 use std::time::{Duration, Instant};
 
 fn leg(i: u32) -> LegMedia {
-    LegMedia::Rtp {
-        encoder: Box::new(G711CodecEncoder::new(G711Law::Ulaw)),
-        decoder: Box::new(G711CodecDecoder::new(G711Law::Ulaw)),
-        ptime_us: 20_000,
-        ssrc: i,
-    }
+    LegMedia::g711(G711Law::Ulaw, 20_000, i)
 }
 
 /// A driven engine with a room of `n` legs (and a free port for the one that comes and goes).

@@ -38,9 +38,11 @@
 
 use crate::engine::{Committed, Edit, Engine, EngineError, PartitionId, PartitionIo, Ticket};
 use rvoip_media_graph::{AudioFormat, GraphBuilder, NodeKey, PortKind};
-use rvoip_media_nodes::codec::{DecodeNode, Decoder, EncodeNode, Encoder, SwitchDecoder, SwitchEncoder};
+use rvoip_media_nodes::codec::{
+    DecodeNode, Decoder, EncodeNode, Encoder, G711CodecDecoder, G711CodecEncoder, SwitchDecoder, SwitchEncoder,
+};
 use rvoip_media_nodes::resample::ResamplerNode;
-use rvoip_media_nodes::{Mixer, MixerMembership};
+use rvoip_media_nodes::{G711Law, Mixer, MixerMembership};
 use std::collections::{BTreeMap, BTreeSet};
 
 fn setup(node: &str, e: impl std::fmt::Display) -> EngineError {
@@ -62,6 +64,24 @@ pub enum LegMedia {
         /// SSRC of the outgoing stream.
         ssrc: u32,
     },
+}
+
+impl LegMedia {
+    /// An RTP leg speaking G.711 (`law`) both ways, with packets of `ptime_us`.
+    ///
+    /// ```
+    /// use rvoip_media_core::conference::LegMedia;
+    /// use rvoip_media_nodes::G711Law;
+    /// assert!(matches!(LegMedia::g711(G711Law::Ulaw, 20_000, 7), LegMedia::Rtp { ptime_us: 20_000, ssrc: 7, .. }));
+    /// ```
+    pub fn g711(law: G711Law, ptime_us: u32, ssrc: u32) -> LegMedia {
+        LegMedia::Rtp {
+            encoder: Box::new(G711CodecEncoder::new(law)),
+            decoder: Box::new(G711CodecDecoder::new(law)),
+            ptime_us,
+            ssrc,
+        }
+    }
 }
 
 /// A leg as the room remembers it.

@@ -186,15 +186,6 @@ fn alloc_none_on_worker_threads_under_load_and_commands() {
     assert!(WORKER_ALLOCS.load(Ordering::Relaxed) > 0, "the counter must see a worker allocation");
 }
 
-fn g711_leg(i: u32, law: G711Law) -> LegMedia {
-    LegMedia::Rtp {
-        encoder: Box::new(G711CodecEncoder::new(law)),
-        decoder: Box::new(G711CodecDecoder::new(law)),
-        ptime_us: 20_000,
-        ssrc: i,
-    }
-}
-
 /// Joins, leaves, switches and telemetry on a live room while packets flow; at least 60
 /// edits and 400 cycles of the room.
 fn room_churn(engine: &Engine) {
@@ -202,7 +193,7 @@ fn room_churn(engine: &Engine) {
     let mut legs: Vec<(String, PacketIn, PacketOut, u32)> = Vec::new();
     let join = |room: &mut Room, legs: &mut Vec<(String, PacketIn, PacketOut, u32)>, i: u32| {
         let name = format!("leg{i}");
-        match room.join(engine, &name, g711_leg(i, G711Law::Ulaw)) {
+        match room.join(engine, &name, LegMedia::g711(G711Law::Ulaw, 20_000, i)) {
             Ok(mut done) => {
                 let rx = done.io.take_packet_in(&format!("{name}.rx")).unwrap();
                 let tx = done.io.take_packet_out(&format!("{name}.tx")).unwrap();

@@ -11,7 +11,6 @@ use rvoip_media_core::conference::{LegMedia, Room};
 use rvoip_media_core::engine::PacketIn;
 use rvoip_media_core::prelude::*;
 use rvoip_media_core::stats::Histogram;
-use rvoip_media_nodes::codec::{G711CodecDecoder, G711CodecEncoder};
 use rvoip_media_nodes::G711Law;
 use std::time::Instant;
 
@@ -70,15 +69,7 @@ fn conference(sizes: &[usize], cycles: usize) -> Result<(), CliError> {
         };
         let (engine, mut driver) = Engine::driven(cfg)?;
         let mut room = Room::new(&engine, AudioFormat::mono(8000), n)?;
-        let joins = (0..n).map(|i| {
-            let media = LegMedia::Rtp {
-                encoder: Box::new(G711CodecEncoder::new(law)),
-                decoder: Box::new(G711CodecDecoder::new(law)),
-                ptime_us: 10_000,
-                ssrc: i as u32,
-            };
-            (format!("p{i}"), media)
-        });
+        let joins = (0..n).map(|i| (format!("p{i}"), LegMedia::g711(law, 10_000, i as u32)));
         let mut io = room.join_many(&engine, joins)?.io;
         let mut rx: Vec<PacketIn> = (0..n).map(|i| io.take_packet_in(&format!("p{i}.rx")).expect("rx")).collect();
         let mut tx: Vec<_> = (0..n).map(|i| io.take_packet_out(&format!("p{i}.tx")).expect("tx")).collect();

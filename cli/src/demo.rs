@@ -10,7 +10,6 @@
 use super::{output::Outputs, wavio, CliError};
 use rvoip_media_core::conference::{LegMedia, Room};
 use rvoip_media_core::prelude::*;
-use rvoip_media_nodes::codec::{G711CodecDecoder, G711CodecEncoder};
 use rvoip_media_nodes::wav::WavSampleFormat;
 use rvoip_media_nodes::G711Law;
 use std::path::PathBuf;
@@ -94,15 +93,7 @@ pub fn run(a: Args) -> Result<(), CliError> {
         println!("worker {}: {core}, {sched}", w.index);
     }
     let mut room = Room::new(&engine, AudioFormat::mono(8000), n)?;
-    let joins = (0..n).map(|i| {
-        let media = LegMedia::Rtp {
-            encoder: Box::new(G711CodecEncoder::new(law)),
-            decoder: Box::new(G711CodecDecoder::new(law)),
-            ptime_us: 10_000,
-            ssrc: i as u32,
-        };
-        (format!("p{i}"), media)
-    });
+    let joins = (0..n).map(|i| (format!("p{i}"), LegMedia::g711(law, 10_000, i as u32)));
     let mut io = room.join_many(&engine, joins)?.io;
     let total = speech.samples.len();
     let mut legs: Vec<Leg> = (0..n)

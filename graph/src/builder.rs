@@ -53,6 +53,28 @@ pub(crate) fn format_mismatch(src: &BuilderNode, sp: &PortSpec, dst: &BuilderNod
     }))
 }
 
+/// The checks every new edge passes once its ports exist and their formats match: not a
+/// duplicate (`exists`), and at most one edge into a packet input (`fan_in` edges so far).
+pub(crate) fn check_new_edge(
+    (src, sp): (&str, &PortSpec),
+    (dst, dp): (&str, &PortSpec),
+    exists: bool,
+    fan_in: usize,
+) -> Result<(), GraphError> {
+    if exists {
+        return Err(GraphError::DuplicateEdge {
+            from_node: src.to_string(),
+            from_port: sp.name.to_string(),
+            to_node: dst.to_string(),
+            to_port: dp.name.to_string(),
+        });
+    }
+    if matches!(dp.kind, PortKind::Packet(_)) && fan_in >= 1 {
+        return Err(GraphError::PacketFanIn { node: dst.to_string(), port: dp.name.to_string(), edges: fan_in + 1 });
+    }
+    Ok(())
+}
+
 /// Describes a graph: nodes, edges, graph inputs and outputs; [`GraphBuilder::build`]
 /// validates and compiles it.
 ///
@@ -238,22 +260,8 @@ impl GraphBuilder {
             return Err(format_mismatch(src, sp, dst, dp));
         }
         let edge = Edge { from, from_port, to, to_port };
-        if self.edge_set.contains(&edge) {
-            return Err(GraphError::DuplicateEdge {
-                from_node: src.name.clone(),
-                from_port: sp.name.to_string(),
-                to_node: dst.name.clone(),
-                to_port: dp.name.to_string(),
-            });
-        }
         let fan_in = self.fan_in.get(&(to, to_port)).copied().unwrap_or(0);
-        if matches!(dp.kind, PortKind::Packet(_)) && fan_in >= 1 {
-            return Err(GraphError::PacketFanIn {
-                node: dst.name.clone(),
-                port: dp.name.to_string(),
-                edges: fan_in + 1,
-            });
-        }
+        check_new_edge((&src.name, sp), (&dst.name, dp), self.edge_set.contains(&edge), fan_in)?;
         self.edges.push(edge);
         self.edge_set.insert(edge);
         *self.fan_in.entry((to, to_port)).or_default() += 1;

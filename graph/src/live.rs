@@ -32,7 +32,7 @@
 //! assert!(matches!(g.remove(k), Err(GraphError::StaleKey(_))));
 //! ```
 
-use crate::builder::{format_mismatch, BuilderNode, Edge, GraphBuilder, Role};
+use crate::builder::{check_new_edge, format_mismatch, BuilderNode, Edge, GraphBuilder, Role};
 use crate::compile;
 use crate::error::GraphError;
 use crate::exec::CompiledGraph;
@@ -312,24 +312,12 @@ impl LiveGraph {
             return Err(format_mismatch(&builder_node(src), sp, &builder_node(dst), dp));
         }
         let edge = Edge { from: from.node_id(), from_port, to: to.node_id(), to_port };
-        if self.edge_set.contains(&edge) {
-            return Err(GraphError::DuplicateEdge {
-                from_node: src.name.clone(),
-                from_port: sp.name.to_string(),
-                to_node: dst.name.clone(),
-                to_port: dp.name.to_string(),
-            });
-        }
-        if matches!(dp.kind, PortKind::Packet(_)) {
-            let fan_in = self.edges.iter().filter(|e| e.to == edge.to && e.to_port == to_port).count();
-            if fan_in >= 1 {
-                return Err(GraphError::PacketFanIn {
-                    node: dst.name.clone(),
-                    port: dp.name.to_string(),
-                    edges: fan_in + 1,
-                });
-            }
-        }
+        let fan_in = if matches!(dp.kind, PortKind::Packet(_)) {
+            self.edges.iter().filter(|e| e.to == edge.to && e.to_port == to_port).count()
+        } else {
+            0
+        };
+        check_new_edge((&src.name, sp), (&dst.name, dp), self.edge_set.contains(&edge), fan_in)?;
         self.edges.push(edge);
         self.edge_set.insert(edge);
         Ok(())
