@@ -12,6 +12,7 @@
 pub mod conference;
 pub mod engine;
 pub mod prelude;
+pub mod sdp;
 pub mod stats;
 pub mod sync;
 pub mod transcoder;
