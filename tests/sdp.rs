@@ -572,6 +572,13 @@ fn offer_from_local_capabilities() {
             "a=rtcp-mux",
         ])
     );
+    // A telephone-event payload type already taken by a codec moves to a free dynamic one.
+    let mut l = local();
+    l.codecs = vec![LocalCodec::new(CodecId::Opus), LocalCodec::new(CodecId::Pcmu)];
+    l.telephone_event_pt = 111;
+    assert_eq!(create_offer(&l).media[0].payload_types(), vec![111, 0, 110, 96]);
+    l.telephone_event = false;
+    assert_eq!(create_offer(&l).media[0].payload_types(), vec![111, 0]);
     // Our own offer, answered by ourselves, keeps every codec and both DTMF formats.
     let offer = create_offer(&local());
     let answer = create_answer(&offer, &local());

@@ -146,7 +146,8 @@ fn telephone_event(pt: u8, clock_rate: u32, events: &str) -> Format {
 /// An offer with one audio m-line: the codecs in preference order (static payload types, or
 /// the registry's default for dynamic ones), each with an rtpmap and the fmtp we want;
 /// then, when DTMF is on, one `telephone-event` (events `0-15`) per codec clock rate
-/// (`telephone_event_pt` for 8000 Hz; 110, or the first free dynamic type, for others);
+/// (`telephone_event_pt` for 8000 Hz, 110 for others, or the first free dynamic type when
+/// that one is taken);
 /// ptime/maxptime, the direction (always written) and rtcp-mux.
 ///
 /// ```
@@ -181,16 +182,15 @@ pub fn create_offer(local: &LocalAudio) -> SessionDescription {
             }
         }
         let mut used: Vec<u8> = m.payload_types();
-        used.push(local.telephone_event_pt);
+        // Keep `telephone_event_pt` for 8000 Hz unless a codec already has it.
+        let te_pt = if used.contains(&local.telephone_event_pt) { None } else { Some(local.telephone_event_pt) };
+        used.extend(te_pt);
         let mut events = Vec::new();
         for clock in clocks {
-            let pt = if clock == 8000 {
-                local.telephone_event_pt
-            } else {
-                match std::iter::once(110).chain(96..=127).find(|pt| !used.contains(pt)) {
-                    Some(pt) => pt,
-                    None => continue,
-                }
+            let preferred = if clock == 8000 { te_pt } else { Some(110) };
+            let free = preferred.filter(|pt| clock == 8000 || !used.contains(pt));
+            let Some(pt) = free.or_else(|| (96..=127).find(|pt| !used.contains(pt))) else {
+                continue;
             };
             used.push(pt);
             events.push(telephone_event(pt, clock, "0-15"));

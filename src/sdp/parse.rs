@@ -259,8 +259,7 @@ impl Builder {
             'a' => {
                 let attr = split_attribute(n, t, value)?;
                 match Direction::from_attribute(&attr.name).filter(|_| attr.value.is_none()) {
-                    Some(d) if self.direction.is_some() => {
-                        let _ = d;
+                    Some(_) if self.direction.is_some() => {
                         return Err(bad(n, t, "more than one direction attribute"));
                     }
                     Some(d) => self.direction = Some(d),
