@@ -699,6 +699,9 @@ fn missing_lines_and_connection() {
         ]),
         SdpError::MissingConnection { line: 5 }
     );
+    // A trailing space on the m= line (sent by some phones) is tolerated.
+    let sdp = SessionDescription::parse(&crlf(&with_head(&["m=audio 4000 RTP/AVP 0 8 "]))).unwrap();
+    assert_eq!(sdp.media[0].payload_types(), vec![0, 8]);
     // A disabled stream (port 0) needs no address; one per media is enough.
     assert!(SessionDescription::parse(&crlf(&[
         "v=0",

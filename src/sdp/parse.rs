@@ -291,7 +291,8 @@ fn split_attribute(n: usize, t: &str, value: &str) -> Result<Attribute, SdpError
 }
 
 fn parse_m_line(n: usize, t: &str, value: &str) -> Result<MediaDescription, SdpError> {
-    let fields: Vec<&str> = value.split(' ').collect();
+    // Some endpoints end the m= line with a space; accept that, but not empty tokens inside.
+    let fields: Vec<&str> = value.trim_end_matches([' ', '\t']).split(' ').collect();
     let [media, port, proto, fmts @ ..] = fields.as_slice() else {
         return Err(bad(n, t, "expected `<media> <port> <proto> <fmt> ...`"));
     };
