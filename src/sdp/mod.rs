@@ -186,6 +186,14 @@ impl Direction {
     }
 
     /// Parses an attribute name (exact, as RFC 4566 attribute names are case-sensitive).
+    ///
+    /// ```
+    /// use rvoip_media_core::sdp::Direction;
+    /// let d = Direction::from_attribute("recvonly").unwrap();
+    /// assert_eq!((d.sends(), d.receives(), d.as_str()), (false, true, "recvonly"));
+    /// assert_eq!(Direction::from_flags(false, true), d);
+    /// assert_eq!(Direction::from_attribute("rtcp-mux"), None);
+    /// ```
     pub fn from_attribute(name: &str) -> Option<Self> {
         match name {
             "sendrecv" => Some(Direction::SendRecv),
@@ -293,6 +301,15 @@ impl Format {
     }
 
     /// The format as the codec registry sees it (for [`rvoip_media_nodes::codec::negotiate`]).
+    ///
+    /// ```
+    /// use rvoip_media_core::nodes::codec::RemoteFormat;
+    /// use rvoip_media_core::sdp::{Fmtp, Format};
+    /// let f = Format::new(111, "opus", 48000, Some(2), "useinbandfec=1");
+    /// assert_eq!(f.to_remote(), RemoteFormat::new(111, "opus", 48000, 2, "useinbandfec=1"));
+    /// let g729 = Format { payload_type: 18, rtpmap: None, fmtp: Some(Fmtp::new("annexb=no")) };
+    /// assert_eq!((g729.to_remote().encoding.as_str(), g729.to_remote().fmtp.as_str()), ("", "annexb=no"));
+    /// ```
     pub fn to_remote(&self) -> RemoteFormat {
         let fmtp = self.fmtp.as_ref().map_or("", |f| f.raw.as_str());
         match &self.rtpmap {
@@ -426,6 +443,20 @@ impl MediaDescription {
     }
 
     /// The payload types, in order.
+    ///
+    /// ```
+    /// use rvoip_media_core::sdp::*;
+    /// let sdp = SessionDescription::parse(
+    ///     "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\na=sendonly\r\n\
+    ///      m=audio 4000 RTP/AVP 96 18\r\nc=IN IP6 2001:db8::2\r\na=rtpmap:96 opus/48000/2\r\n\
+    ///      a=fmtp:96 useinbandfec=1;maxaveragebitrate=20000\r\na=fmtp:18 annexb=no\r\n\
+    ///      m=video 0 RTP/AVP 97\r\na=inactive\r\n",
+    /// )?;
+    /// assert_eq!(sdp.media[0].payload_types(), vec![96, 18]);
+    /// assert_eq!(sdp.media[0].format(96).unwrap().rtpmap.as_ref().unwrap().channels, Some(2));
+    /// assert!(sdp.media[0].format(0).is_none());
+    /// # Ok::<(), SdpError>(())
+    /// ```
     pub fn payload_types(&self) -> Vec<u8> {
         self.formats.iter().map(|f| f.payload_type).collect()
     }
@@ -437,6 +468,20 @@ impl MediaDescription {
 
     /// The formats as the codec registry sees them, in order (telephone-event and unknown
     /// codecs included; [`rvoip_media_nodes::codec::negotiate`] skips what it does not know).
+    ///
+    /// ```
+    /// use rvoip_media_core::nodes::codec::{negotiate, CodecId, LocalCodec};
+    /// use rvoip_media_core::sdp::*;
+    /// let sdp = SessionDescription::parse(
+    ///     "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\na=sendonly\r\n\
+    ///      m=audio 4000 RTP/AVP 96 18\r\nc=IN IP6 2001:db8::2\r\na=rtpmap:96 opus/48000/2\r\n\
+    ///      a=fmtp:96 useinbandfec=1;maxaveragebitrate=20000\r\na=fmtp:18 annexb=no\r\n\
+    ///      m=video 0 RTP/AVP 97\r\na=inactive\r\n",
+    /// )?;
+    /// let n = negotiate(&[LocalCodec::new(CodecId::G729), LocalCodec::new(CodecId::Opus)], &sdp.media[0].remote_formats()).unwrap();
+    /// assert_eq!((n.codec, n.payload_type, n.annexb), (CodecId::G729, 18, Some(false)));
+    /// # Ok::<(), SdpError>(())
+    /// ```
     pub fn remote_formats(&self) -> Vec<RemoteFormat> {
         self.formats.iter().map(Format::to_remote).collect()
     }
@@ -468,12 +513,38 @@ impl MediaDescription {
             .collect()
     }
 
-    /// The Opus parameters of payload type `pt` (defaults when it has no fmtp).
+    /// The Opus parameters of payload type `pt` (defaults when it has no fmtp), parsed by
+    /// the codec registry's [`OpusParams::parse`].
+    ///
+    /// ```
+    /// use rvoip_media_core::sdp::*;
+    /// let sdp = SessionDescription::parse(
+    ///     "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\na=sendonly\r\n\
+    ///      m=audio 4000 RTP/AVP 96 18\r\nc=IN IP6 2001:db8::2\r\na=rtpmap:96 opus/48000/2\r\n\
+    ///      a=fmtp:96 useinbandfec=1;maxaveragebitrate=20000\r\na=fmtp:18 annexb=no\r\n\
+    ///      m=video 0 RTP/AVP 97\r\na=inactive\r\n",
+    /// )?;
+    /// let opus = sdp.media[0].opus_params(96);
+    /// assert_eq!((opus.useinbandfec, opus.maxaveragebitrate, opus.usedtx), (Some(true), Some(20000), None));
+    /// # Ok::<(), SdpError>(())
+    /// ```
     pub fn opus_params(&self, pt: u8) -> OpusParams {
         OpusParams::parse(self.format(pt).and_then(|f| f.fmtp.as_ref()).map_or("", |f| f.raw.as_str()))
     }
 
     /// Whether G.729 payload type `pt` allows Annex B (absent `annexb` means yes, RFC 4749).
+    ///
+    /// ```
+    /// use rvoip_media_core::sdp::*;
+    /// let sdp = SessionDescription::parse(
+    ///     "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\na=sendonly\r\n\
+    ///      m=audio 4000 RTP/AVP 96 18\r\nc=IN IP6 2001:db8::2\r\na=rtpmap:96 opus/48000/2\r\n\
+    ///      a=fmtp:96 useinbandfec=1;maxaveragebitrate=20000\r\na=fmtp:18 annexb=no\r\n\
+    ///      m=video 0 RTP/AVP 97\r\na=inactive\r\n",
+    /// )?;
+    /// assert!(!sdp.media[0].g729_annexb(18));
+    /// # Ok::<(), SdpError>(())
+    /// ```
     pub fn g729_annexb(&self, pt: u8) -> bool {
         self.format(pt)
             .and_then(|f| f.fmtp.as_ref())
@@ -487,7 +558,32 @@ impl MediaDescription {
     }
 }
 
-/// A whole session description.
+/// A whole session description: parse it with [`SessionDescription::parse`], write it with
+/// `to_string()`.
+///
+/// ```
+/// use rvoip_media_core::sdp::*;
+/// let mut m = MediaDescription::new("audio", 5004, "RTP/AVP");
+/// m.formats.push(Format::new(0, "PCMU", 8000, None, ""));
+/// m.ptime = Some(20);
+/// let sdp = SessionDescription {
+///     origin: Origin { username: "-".into(), session_id: 1, session_version: 1, address: Connection::from_ip("10.0.0.1".parse().unwrap()) },
+///     session_name: "-".into(),
+///     connection: Some(Connection::from_ip("10.0.0.1".parse().unwrap())),
+///     timing: vec![Timing::default()],
+///     direction: None,
+///     other_lines: vec![],
+///     attributes: vec![Attribute { name: "tool".into(), value: Some("rvoip".into()) }],
+///     media: vec![m],
+/// };
+/// assert_eq!(
+///     sdp.to_string(),
+///     "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\na=tool:rvoip\r\n\
+///      m=audio 5004 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=ptime:20\r\n"
+/// );
+/// assert_eq!(SessionDescription::parse(&sdp.to_string())?, sdp);
+/// # Ok::<(), SdpError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionDescription {
     /// `o=`.
@@ -511,16 +607,54 @@ pub struct SessionDescription {
 impl SessionDescription {
     /// The direction in force for `media` (its own attribute, else the session's, else
     /// sendrecv).
+    ///
+    /// ```
+    /// use rvoip_media_core::sdp::*;
+    /// let sdp = SessionDescription::parse(
+    ///     "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\na=sendonly\r\n\
+    ///      m=audio 4000 RTP/AVP 96 18\r\nc=IN IP6 2001:db8::2\r\na=rtpmap:96 opus/48000/2\r\n\
+    ///      a=fmtp:96 useinbandfec=1;maxaveragebitrate=20000\r\na=fmtp:18 annexb=no\r\n\
+    ///      m=video 0 RTP/AVP 97\r\na=inactive\r\n",
+    /// )?;
+    /// assert_eq!(sdp.direction_of(&sdp.media[0]), Direction::SendOnly);
+    /// assert_eq!(sdp.direction_of(&sdp.media[1]), Direction::Inactive);
+    /// # Ok::<(), SdpError>(())
+    /// ```
     pub fn direction_of(&self, media: &MediaDescription) -> Direction {
         media.direction.or(self.direction).unwrap_or_default()
     }
 
     /// The connection address in force for `media` (its own `c=`, else the session's).
+    ///
+    /// ```
+    /// use rvoip_media_core::sdp::*;
+    /// let sdp = SessionDescription::parse(
+    ///     "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\na=sendonly\r\n\
+    ///      m=audio 4000 RTP/AVP 96 18\r\nc=IN IP6 2001:db8::2\r\na=rtpmap:96 opus/48000/2\r\n\
+    ///      a=fmtp:96 useinbandfec=1;maxaveragebitrate=20000\r\na=fmtp:18 annexb=no\r\n\
+    ///      m=video 0 RTP/AVP 97\r\na=inactive\r\n",
+    /// )?;
+    /// assert_eq!(sdp.connection_of(&sdp.media[0]).unwrap().addr_type, AddrType::Ip6);
+    /// assert_eq!(sdp.connection_of(&sdp.media[1]).unwrap().address, "10.0.0.1");
+    /// # Ok::<(), SdpError>(())
+    /// ```
     pub fn connection_of<'a>(&'a self, media: &'a MediaDescription) -> Option<&'a Connection> {
         media.connection.as_ref().or(self.connection.as_ref())
     }
 
     /// The first audio m-line with a non-zero port.
+    ///
+    /// ```
+    /// use rvoip_media_core::sdp::*;
+    /// let sdp = SessionDescription::parse(
+    ///     "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\na=sendonly\r\n\
+    ///      m=audio 4000 RTP/AVP 96 18\r\nc=IN IP6 2001:db8::2\r\na=rtpmap:96 opus/48000/2\r\n\
+    ///      a=fmtp:96 useinbandfec=1;maxaveragebitrate=20000\r\na=fmtp:18 annexb=no\r\n\
+    ///      m=video 0 RTP/AVP 97\r\na=inactive\r\n",
+    /// )?;
+    /// assert_eq!(sdp.audio().unwrap().port, 4000);
+    /// # Ok::<(), SdpError>(())
+    /// ```
     pub fn audio(&self) -> Option<&MediaDescription> {
         self.media.iter().find(|m| m.media == "audio" && m.port != 0)
     }

@@ -192,6 +192,15 @@ impl SessionDescription {
     }
 
     /// Parses SDP bytes; invalid UTF-8 is [`SdpError::NotUtf8`] naming the line.
+    ///
+    /// ```
+    /// use rvoip_media_core::sdp::{SdpError, SessionDescription};
+    /// let sdp = SessionDescription::parse_bytes(b"v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nt=0 0\r\n")?;
+    /// assert_eq!(sdp.origin.session_id, 1);
+    /// assert!(sdp.media.is_empty());
+    /// assert_eq!(SessionDescription::parse_bytes(b"v=0\r\n\xfe"), Err(SdpError::NotUtf8 { line: 2 }));
+    /// # Ok::<(), SdpError>(())
+    /// ```
     pub fn parse_bytes(bytes: &[u8]) -> Result<SessionDescription, SdpError> {
         match std::str::from_utf8(bytes) {
             Ok(text) => Self::parse(text),
