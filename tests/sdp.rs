@@ -836,3 +836,25 @@ fn never_panics_on_truncated_or_garbage_input() {
     }
     assert!(parsed > 1000, "only {parsed} soups parsed");
 }
+
+#[test]
+fn srtp_offer_parses_and_is_rejected_without_srtp() {
+    let offer = offer_with(
+        &[
+            "m=audio 4000 RTP/SAVP 0 101",
+            "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|2^20|1:32",
+            "a=rtpmap:101 telephone-event/8000",
+        ],
+        None,
+    );
+    let audio = &offer.media[0];
+    assert!(audio.is_rtp());
+    assert_eq!(audio.proto, "RTP/SAVP");
+    assert_eq!(audio.attributes[0].name, "crypto");
+    let answer = create_answer(&offer, &local());
+    assert!(answer.to_string().ends_with("m=audio 0 RTP/SAVP 0 101\r\n"));
+    // Accepted when we declare the profile (keying is the transport's business).
+    let mut l = local();
+    l.proto = "RTP/SAVP".into();
+    assert_eq!(create_answer(&offer, &l).media[0].payload_types(), vec![0, 101]);
+}
