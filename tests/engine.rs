@@ -371,3 +371,63 @@ fn overrunning_cycles_are_counted_as_deadline_misses() {
     assert!(fs.deadline_misses >= 1, "{fs:?}");
     engine.shutdown();
 }
+
+#[test]
+fn a_worker_stalled_200_ms_resynchronises_instead_of_bursting() {
+    // After 50 cycles, a swapped-in node stalls the worker for 200 ms, then is swapped out.
+    let q = Quantum::MS_10;
+    let cfg = EngineConfig { quantum: q, workers: 1, realtime: None, ..EngineConfig::default() };
+    let engine = Engine::start(cfg).unwrap();
+    let f = mono8k();
+    let mut b = GraphBuilder::new(q);
+    let i = b.add_input("in", PortKind::Audio(f));
+    let n = b.add_node("stall", Box::new(Spin { format: f, every: 1_000_000, micros: 0 }));
+    let o = b.add_output("out", PortKind::Audio(f));
+    b.connect(i, 0, n, 0).unwrap();
+    b.connect(n, 0, o, 0).unwrap();
+    let stalled = engine.add_partition(b.build().unwrap()).unwrap();
+    let other = engine.add_partition(chain(q, 1, 1.0)).unwrap();
+    engine.wait(other.ticket, Duration::from_secs(5)).unwrap();
+    while engine.partition_stats(other.id).unwrap().cycles < 50 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mut b = GraphBuilder::new(q);
+    let i = b.add_input("in", PortKind::Audio(f));
+    let n = b.add_node("stall", Box::new(Spin { format: f, every: 1, micros: 200_000 }));
+    let o = b.add_output("out", PortKind::Audio(f));
+    b.connect(i, 0, n, 0).unwrap();
+    b.connect(n, 0, o, 0).unwrap();
+    let t = engine.swap_plan(stalled.id, b.build().unwrap()).unwrap();
+    engine.wait(t, Duration::from_secs(5)).unwrap();
+    let before = engine.partition_stats(other.id).unwrap().cycles;
+    // Put the fast node back so the worker can recover.
+    let t = engine.swap_plan(stalled.id, chain_named(q)).unwrap();
+    engine.wait(t, Duration::from_secs(5)).unwrap();
+    let t0 = std::time::Instant::now();
+    let start = engine.partition_stats(other.id).unwrap().cycles;
+    std::thread::sleep(Duration::from_millis(300));
+    let ran = engine.partition_stats(other.id).unwrap().cycles - start;
+    let elapsed = t0.elapsed().as_millis() as u64;
+    // After the stall the worker resynchronised to the clock: about one cycle per 10 ms, not
+    // a burst of catch-up cycles.
+    assert!(ran <= elapsed / 10 + 3, "{ran} cycles in {elapsed} ms");
+    assert!(ran >= elapsed / 10 / 2, "{ran} cycles in {elapsed} ms: the worker stopped");
+    assert!(before >= 50);
+    let ws = engine.status().workers[0].stats;
+    assert!(ws.deadline_misses >= 1, "{ws:?}");
+    assert!(ws.max_ns >= 200_000_000, "{ws:?}");
+    assert_eq!(engine.partition_stats(other.id).unwrap().faulted, 0);
+    engine.shutdown();
+}
+
+/// `in` -> Scale -> `out` with the node named "stall", to swap back over the stalling graph.
+fn chain_named(q: Quantum) -> CompiledGraph {
+    let f = mono8k();
+    let mut b = GraphBuilder::new(q);
+    let i = b.add_input("in", PortKind::Audio(f));
+    let n = b.add_node("stall", Box::new(Scale { format: f, gain: 1.0 }));
+    let o = b.add_output("out", PortKind::Audio(f));
+    b.connect(i, 0, n, 0).unwrap();
+    b.connect(n, 0, o, 0).unwrap();
+    b.build().unwrap()
+}
