@@ -4,7 +4,7 @@
 use rvoip_media_graph::{NodeHarness, Processor, Quantum};
 use rvoip_media_nodes::apm::{
     AdvancedAecConfig, AdvancedAgcConfig, AdvancedVadConfig, Aec, Agc, AudioProcessingConfig, AudioProcessor,
-    NoiseSuppressor, NsConfig, Vad,
+    NoiseSuppressor, NsConfig, RnnoiseSuppressor, Vad,
 };
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
@@ -57,6 +57,10 @@ fn nodes_do_not_allocate() {
     assert_eq!(exercise(Box::new(Agc::new(mb).unwrap()), &[(1, 20.0)]), 0, "agc multiband");
     assert_eq!(exercise(Box::new(NoiseSuppressor::new(NsConfig::new(r)).unwrap()), &[(0, 3.0)]), 0, "ns");
     assert_eq!(exercise(Box::new(Aec::new(AdvancedAecConfig::new(r)).unwrap()), &[]), 0, "aec");
+    for rate in [8000, 16000, 48000] {
+        let ns = Box::new(RnnoiseSuppressor::new(rate).unwrap());
+        assert_eq!(exercise(ns, &[]), 0, "rnnoise at {rate} Hz");
+    }
     assert_eq!(exercise(Box::new(Aec::new(AdvancedAecConfig::new(48000)).unwrap()), &[]), 0, "aec 48k");
 }
 

@@ -1,0 +1,243 @@
+//! The optional neural noise suppressor: RNNoise (J.-M. Valin, "A Hybrid DSP/Deep Learning
+//! Approach to Real-Time Full-Band Speech Enhancement", 2018) through the pure-Rust
+//! `nnnoiseless` port, whose trained weights are compiled in (nothing is loaded at run time).
+//!
+//! RNNoise works on 10 ms frames at 48 kHz. At other rates the frame goes through the
+//! project's polyphase resampler up to 48 kHz and back, with fixed FIFOs in between so that
+//! every call takes and gives exactly one 10 ms frame: the FIFOs are primed with silence at
+//! construction, and the delay that adds is part of [`RnnoiseSuppressor::latency`]. Every
+//! buffer is allocated by [`RnnoiseSuppressor::new`]; processing allocates nothing.
+//!
+//! ```
+//! use rvoip_media_nodes::apm::RnnoiseSuppressor;
+//! let mut ns = RnnoiseSuppressor::new(16_000).unwrap();
+//! let mut frame = [0.0f32; 160];
+//! ns.process_frame(&mut frame);
+//! assert!(frame.iter().all(|v| v.is_finite()));
+//! ```
+
+use crate::apm::{check_rate, ApmError};
+use crate::resample::Resampler;
+use nnnoiseless::DenoiseState;
+use rvoip_media_graph::{AudioFormat, NodeSpec, PortKind, PortSpec, ProcessIo, Processor};
+
+/// RNNoise's frame: 10 ms at 48 kHz.
+const FRAME_48K: usize = DenoiseState::FRAME_SIZE;
+/// RNNoise works on 16-bit sample values.
+const SCALE: f32 = 32768.0;
+
+/// A fixed-capacity sample FIFO (no allocation after construction).
+struct Fifo {
+    buf: Vec<f32>,
+    len: usize,
+}
+
+impl Fifo {
+    fn new(cap: usize) -> Self {
+        Fifo { buf: vec![0.0; cap], len: 0 }
+    }
+    /// Appends as much of `x` as fits; returns how much.
+    fn push(&mut self, x: &[f32]) -> usize {
+        let n = x.len().min(self.buf.len() - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&x[..n]);
+        self.len += n;
+        n
+    }
+    /// Removes the oldest `out.len()` samples into `out` (zeros where it runs short).
+    fn pop(&mut self, out: &mut [f32]) {
+        let n = out.len().min(self.len);
+        out[..n].copy_from_slice(&self.buf[..n]);
+        out[n..].fill(0.0);
+        self.buf.copy_within(n..self.len, 0);
+        self.len -= n;
+    }
+    fn clear_to(&mut self, zeros: usize) {
+        self.len = zeros.min(self.buf.len());
+        self.buf[..self.len].fill(0.0);
+    }
+}
+
+/// Resampling around the 48 kHz network (absent at 48 kHz).
+struct Around {
+    up: Resampler,
+    down: Resampler,
+    /// Upsampled input waiting for a whole 48 kHz frame.
+    in48: Fifo,
+    /// Output at the stream's rate, primed with `prime` zeros.
+    out: Fifo,
+    prime: usize,
+    scratch: Vec<f32>,
+}
+
+/// RNNoise as a 10 ms frame processor and graph node. See the [module docs](self).
+pub struct RnnoiseSuppressor {
+    rate: u32,
+    hop: usize,
+    state: Box<DenoiseState<'static>>,
+    around: Option<Around>,
+    frame_in: Vec<f32>,
+    frame_out: Vec<f32>,
+    latency: usize,
+    vad: f32,
+}
+
+impl RnnoiseSuppressor {
+    /// A suppressor at `sample_rate` (8000..=192000 Hz in whole 10 ms frames; 48 kHz runs
+    /// without resampling).
+    pub fn new(sample_rate: u32) -> Result<Self, ApmError> {
+        let hop = check_rate(sample_rate)?;
+        let around = if sample_rate == 48_000 {
+            None
+        } else {
+            let up = Resampler::new(sample_rate, 48_000, 1).map_err(|_| ApmError::Rate(sample_rate))?;
+            let down = Resampler::new(48_000, sample_rate, 1).map_err(|_| ApmError::Rate(sample_rate))?;
+            // Every call adds one 48 kHz frame to the upsampled FIFO, so one RNNoise frame
+            // runs per call and the output FIFO gains one frame per call: a few primed samples
+            // cover the resamplers' uneven chunk sizes.
+            let prime = 16;
+            let mut out = Fifo::new(prime + 4 * hop + 64);
+            out.clear_to(prime);
+            Some(Around {
+                up,
+                down,
+                in48: Fifo::new(4 * FRAME_48K),
+                out,
+                prime,
+                scratch: vec![0.0; 2 * FRAME_48K + 64],
+            })
+        };
+        // RNNoise's overlap-add delays by one of its frames (one 10 ms frame at any rate); the
+        // resamplers' filter delays and the primed samples add to it.
+        let latency = match &around {
+            None => FRAME_48K,
+            Some(a) => {
+                let up = (a.up.latency() as f64 * f64::from(sample_rate) / 48_000.0).round() as usize;
+                a.prime + hop + up + a.down.latency()
+            }
+        };
+        Ok(RnnoiseSuppressor {
+            rate: sample_rate,
+            hop,
+            state: DenoiseState::new(),
+            around,
+            frame_in: vec![0.0; FRAME_48K],
+            frame_out: vec![0.0; FRAME_48K],
+            latency,
+            vad: 0.0,
+        })
+    }
+
+    /// Samples per frame (10 ms).
+    pub fn frame_len(&self) -> usize {
+        self.hop
+    }
+
+    /// Delay from input to output, samples (approximate to a few samples away from 48 kHz).
+    pub fn latency(&self) -> usize {
+        self.latency
+    }
+
+    /// RNNoise's speech probability for the last 48 kHz frame it processed (0..=1).
+    pub fn speech_probability(&self) -> f32 {
+        self.vad
+    }
+
+    fn denoise_48k(&mut self) {
+        for v in self.frame_in.iter_mut() {
+            *v = (*v * SCALE).clamp(-32768.0, 32767.0);
+        }
+        self.vad = self.state.process_frame(&mut self.frame_out, &self.frame_in);
+        for v in self.frame_out.iter_mut() {
+            *v = if v.is_finite() { *v / SCALE } else { 0.0 };
+        }
+    }
+
+    /// Denoises one 10 ms frame in place (output delayed by [`RnnoiseSuppressor::latency`]).
+    /// Returns `false` when the frame held non-finite samples (read as zero) or had the wrong
+    /// length (then it is zeroed).
+    pub fn process_frame(&mut self, frame: &mut [f32]) -> bool {
+        if frame.len() != self.hop {
+            frame.fill(0.0);
+            return false;
+        }
+        let mut ok = true;
+        for v in frame.iter_mut() {
+            if !v.is_finite() {
+                *v = 0.0;
+                ok = false;
+            }
+        }
+        if self.around.is_none() {
+            self.frame_in.copy_from_slice(frame);
+            self.denoise_48k();
+            frame.copy_from_slice(&self.frame_out);
+            return ok;
+        }
+        // Up to 48 kHz, whole RNNoise frames, back down.
+        {
+            let a = self.around.as_mut().expect("resampling state");
+            let (_, produced) = a.up.process(frame, &mut a.scratch);
+            a.in48.push(&a.scratch[..produced]);
+        }
+        while self.around.as_ref().is_some_and(|a| a.in48.len >= FRAME_48K) {
+            {
+                let a = self.around.as_mut().expect("resampling state");
+                a.in48.pop(&mut self.frame_in);
+            }
+            self.denoise_48k();
+            let a = self.around.as_mut().expect("resampling state");
+            let (_, produced) = a.down.process(&self.frame_out, &mut a.scratch);
+            a.out.push(&a.scratch[..produced]);
+        }
+        let a = self.around.as_mut().expect("resampling state");
+        a.out.pop(frame);
+        ok
+    }
+
+    /// Clears the resampling FIFOs and filters. The recurrent network's state is kept:
+    /// `nnnoiseless` rebuilds it only by allocating a new state (with its own copy of the
+    /// weights), which a worker must not do, and its gated recurrent units forget the old
+    /// signal within about half a second anyway. Build a new suppressor on the control side
+    /// for a truly fresh one.
+    pub fn reset(&mut self) {
+        self.vad = 0.0;
+        if let Some(a) = self.around.as_mut() {
+            a.up.reset();
+            a.down.reset();
+            a.in48.clear_to(0);
+            a.out.clear_to(a.prime);
+        }
+    }
+}
+
+impl Processor for RnnoiseSuppressor {
+    fn spec(&self) -> NodeSpec {
+        let a = PortKind::Audio(AudioFormat::mono(self.rate));
+        NodeSpec::new("ns_rnnoise")
+            .with_input(PortSpec::required("in", a))
+            .with_output(PortSpec::required("out", a))
+            .with_latency_ns(self.latency as u64 * 1_000_000_000 / u64::from(self.rate))
+    }
+
+    fn process(&mut self, io: &mut ProcessIo<'_>) {
+        let x = io.audio_in(0);
+        let hop = self.hop;
+        let out = io.audio_out(0);
+        out.copy_from_slice(x);
+        let mut ok = out.len() % hop == 0;
+        if ok {
+            for c in out.chunks_mut(hop) {
+                ok &= self.process_frame(c);
+            }
+        } else {
+            out.fill(0.0);
+        }
+        if !ok {
+            io.report_error();
+        }
+    }
+
+    fn reset(&mut self) {
+        RnnoiseSuppressor::reset(self);
+    }
+}
