@@ -2,6 +2,10 @@
 //! Approach to Real-Time Full-Band Speech Enhancement", 2018) through the pure-Rust
 //! `nnnoiseless` port, whose trained weights are compiled in (nothing is loaded at run time).
 //!
+//! RNNoise can take speech down with the noise: an attenuation limit
+//! ([`RnnoiseSuppressor::DEFAULT_ATTENUATION_LIMIT_DB`]) adds the input back at that depth, as
+//! DeepFilterNet's `atten_lim_db` does.
+//!
 //! RNNoise works on 10 ms frames at 48 kHz. At other rates the frame goes through the
 //! project's polyphase resampler up to 48 kHz and back, with fixed FIFOs in between so that
 //! every call takes and gives exactly one 10 ms frame: the FIFOs are primed with silence at
@@ -76,12 +80,32 @@ pub struct RnnoiseSuppressor {
     state: Box<DenoiseState<'static>>,
     around: Option<Around>,
     frame_in: Vec<f32>,
+    /// The previous 48 kHz input frame: the input aligned with RNNoise's output.
+    dry: Vec<f32>,
     frame_out: Vec<f32>,
+    /// Share of the (aligned) input added back to the output (0: none).
+    floor: f32,
     latency: usize,
     vad: f32,
 }
 
 impl RnnoiseSuppressor {
+    /// Default attenuation limit, dB: the input, delayed to line up with RNNoise's output, is
+    /// added back 20 dB down. Measured with the evaluation kit's scorer (PESQ-WB gain over
+    /// the noisy input): no limit +0.28 on the kit's scenarios and +0.01 on a second set with
+    /// other talkers (where brown and pink noise lost 0.06–0.2); 26 / 20 / 17 / 14 dB: +0.34 /
+    /// +0.33 / +0.31 / +0.29 and +0.07 / +0.12 / +0.14 / +0.14.
+    pub const DEFAULT_ATTENUATION_LIMIT_DB: f32 = 20.0;
+
+    /// Sets the attenuation limit, dB (0..=100; 100 is practically none).
+    pub fn with_attenuation_limit_db(mut self, db: f32) -> Result<Self, ApmError> {
+        if !(0.0..=100.0).contains(&db) {
+            return Err(ApmError::Config("RNNoise attenuation limit out of range (0..=100 dB)"));
+        }
+        self.floor = 10f32.powf(-db / 20.0);
+        Ok(self)
+    }
+
     /// A suppressor at `sample_rate` (8000..=192000 Hz in whole 10 ms frames; 48 kHz runs
     /// without resampling).
     pub fn new(sample_rate: u32) -> Result<Self, ApmError> {
@@ -121,7 +145,9 @@ impl RnnoiseSuppressor {
             state: DenoiseState::new(),
             around,
             frame_in: vec![0.0; FRAME_48K],
+            dry: vec![0.0; FRAME_48K],
             frame_out: vec![0.0; FRAME_48K],
+            floor: 10f32.powf(-Self::DEFAULT_ATTENUATION_LIMIT_DB / 20.0),
             latency,
             vad: 0.0,
         })
@@ -147,9 +173,10 @@ impl RnnoiseSuppressor {
             *v = (*v * SCALE).clamp(-32768.0, 32767.0);
         }
         self.vad = self.state.process_frame(&mut self.frame_out, &self.frame_in);
-        for v in self.frame_out.iter_mut() {
-            *v = if v.is_finite() { *v / SCALE } else { 0.0 };
+        for (v, d) in self.frame_out.iter_mut().zip(&self.dry) {
+            *v = if v.is_finite() { (*v + self.floor * d) / SCALE } else { 0.0 };
         }
+        self.dry.copy_from_slice(&self.frame_in);
     }
 
     /// Denoises one 10 ms frame in place (output delayed by [`RnnoiseSuppressor::latency`]).
@@ -201,6 +228,7 @@ impl RnnoiseSuppressor {
     /// for a truly fresh one.
     pub fn reset(&mut self) {
         self.vad = 0.0;
+        self.dry.fill(0.0);
         if let Some(a) = self.around.as_mut() {
             a.up.reset();
             a.down.reset();
