@@ -42,8 +42,8 @@ pub struct Args {
     /// Noise suppression level: low, moderate, high or very-high.
     #[arg(long, default_value = "high", requires = "ns")]
     ns_level: String,
-    /// Noise suppressor: classic (spectral, --ns-level applies) or rnnoise (neural, RNNoise;
-    /// with --aec it runs after the canceller instead of inside its post-filter).
+    /// Noise suppressor: classic (spectral, --ns-level applies) or rnnoise (neural: RNNoise,
+    /// then the classic one at low; with --aec after the canceller, not inside its post-filter).
     #[arg(long, default_value = "classic", value_parser = ["classic", "rnnoise"], requires = "ns")]
     ns_engine: String,
     /// Automatic gain control.

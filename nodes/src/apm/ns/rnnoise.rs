@@ -6,6 +6,13 @@
 //! ([`RnnoiseSuppressor::DEFAULT_ATTENUATION_LIMIT_DB`]) adds the input back at that depth, as
 //! DeepFilterNet's `atten_lim_db` does.
 //!
+//! After RNNoise the classic [`NoiseSuppressor`] runs at [`NsLevel::Low`] by default
+//! ([`RnnoiseSuppressor::with_post_suppressor`]): RNNoise leaves recurring clicks (keyboard)
+//! and some stationary residual, which the classic suppressor's click limiter and
+//! speech-presence noise tracker take. Measured with the kit's scorer (PESQ-WB gain over the
+//! noisy input): RNNoise alone +0.33 on the kit's scenarios and +0.12 on a second set with
+//! other talkers; with the low classic stage +0.47 and +0.21, no noise type below its input.
+//!
 //! RNNoise works on 10 ms frames at 48 kHz. At other rates the frame goes through the
 //! project's polyphase resampler up to 48 kHz and back, with fixed FIFOs in between so that
 //! every call takes and gives exactly one 10 ms frame: the FIFOs are primed with silence at
@@ -20,7 +27,7 @@
 //! assert!(frame.iter().all(|v| v.is_finite()));
 //! ```
 
-use crate::apm::{check_rate, ApmError};
+use crate::apm::{check_rate, ApmError, NoiseSuppressor, NsConfig, NsLevel};
 use crate::resample::Resampler;
 use nnnoiseless::DenoiseState;
 use rvoip_media_graph::{AudioFormat, NodeSpec, PortKind, PortSpec, ProcessIo, Processor};
@@ -85,6 +92,8 @@ pub struct RnnoiseSuppressor {
     frame_out: Vec<f32>,
     /// Share of the (aligned) input added back to the output (0: none).
     floor: f32,
+    /// Classic suppressor after RNNoise (None: RNNoise alone).
+    post: Option<NoiseSuppressor>,
     latency: usize,
     vad: f32,
 }
@@ -96,6 +105,23 @@ impl RnnoiseSuppressor {
     /// other talkers (where brown and pink noise lost 0.06–0.2); 26 / 20 / 17 / 14 dB: +0.34 /
     /// +0.33 / +0.31 / +0.29 and +0.07 / +0.12 / +0.14 / +0.14.
     pub const DEFAULT_ATTENUATION_LIMIT_DB: f32 = 20.0;
+
+    /// Sets the classic suppressor stage after RNNoise (`None`: RNNoise alone; the default is
+    /// [`NsLevel::Low`], see the [module docs](self)).
+    pub fn with_post_suppressor(mut self, level: Option<NsLevel>) -> Result<Self, ApmError> {
+        let had = self.post.is_some();
+        self.post = match level {
+            Some(l) => Some(NoiseSuppressor::new(NsConfig::new(self.rate).with_level(l))?),
+            None => None,
+        };
+        // The classic suppressor adds one frame.
+        match (had, self.post.is_some()) {
+            (true, false) => self.latency -= self.hop,
+            (false, true) => self.latency += self.hop,
+            _ => {}
+        }
+        Ok(self)
+    }
 
     /// Sets the attenuation limit, dB (0..=100; 100 is practically none).
     pub fn with_attenuation_limit_db(mut self, db: f32) -> Result<Self, ApmError> {
@@ -148,7 +174,8 @@ impl RnnoiseSuppressor {
             dry: vec![0.0; FRAME_48K],
             frame_out: vec![0.0; FRAME_48K],
             floor: 10f32.powf(-Self::DEFAULT_ATTENUATION_LIMIT_DB / 20.0),
-            latency,
+            post: Some(NoiseSuppressor::new(NsConfig::new(sample_rate).with_level(NsLevel::Low))?),
+            latency: latency + hop,
             vad: 0.0,
         })
     }
@@ -158,7 +185,8 @@ impl RnnoiseSuppressor {
         self.hop
     }
 
-    /// Delay from input to output, samples (approximate to a few samples away from 48 kHz).
+    /// Delay from input to output, samples (within a sample; one frame more with the classic
+    /// stage).
     pub fn latency(&self) -> usize {
         self.latency
     }
@@ -198,8 +226,17 @@ impl RnnoiseSuppressor {
             self.frame_in.copy_from_slice(frame);
             self.denoise_48k();
             frame.copy_from_slice(&self.frame_out);
-            return ok;
+        } else {
+            self.resampled(frame);
         }
+        if let Some(p) = self.post.as_mut() {
+            p.process_frame(frame);
+        }
+        ok
+    }
+
+    /// One frame through the resamplers and RNNoise (rates other than 48 kHz).
+    fn resampled(&mut self, frame: &mut [f32]) {
         // Up to 48 kHz, whole RNNoise frames, back down.
         {
             let a = self.around.as_mut().expect("resampling state");
@@ -218,7 +255,6 @@ impl RnnoiseSuppressor {
         }
         let a = self.around.as_mut().expect("resampling state");
         a.out.pop(frame);
-        ok
     }
 
     /// Clears the resampling FIFOs and filters. The recurrent network's state is kept:
@@ -229,6 +265,9 @@ impl RnnoiseSuppressor {
     pub fn reset(&mut self) {
         self.vad = 0.0;
         self.dry.fill(0.0);
+        if let Some(p) = self.post.as_mut() {
+            p.reset();
+        }
         if let Some(a) = self.around.as_mut() {
             a.up.reset();
             a.down.reset();
