@@ -51,7 +51,7 @@
 //! ```
 
 mod fastmath;
-mod rnnoise;
+pub mod rnnoise;
 mod spp_noise;
 mod transient;
 
