@@ -67,6 +67,11 @@ fn nodes_do_not_allocate() {
 #[test]
 fn audio_processor_does_not_allocate() {
     let cfg = AudioProcessingConfig::new(16000).with_aec(true).with_ns(true).with_agc(true).with_vad(true);
+    audio_processor_case(cfg);
+    audio_processor_case(cfg.with_neural_ns(true));
+}
+
+fn audio_processor_case(cfg: AudioProcessingConfig) {
     let mut apm = AudioProcessor::new(cfg).unwrap();
     let mut far = [0.0f32; 160];
     let mut mic = [0.0f32; 160];

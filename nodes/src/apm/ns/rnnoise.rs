@@ -165,6 +165,15 @@ impl RnnoiseSuppressor {
                 a.prime + hop + up + a.down.latency()
             }
         };
+        // nnnoiseless builds some tables lazily, on the first frame that is not silence: run
+        // one through a throwaway state here, on the control side, so that no worker ever
+        // pays that allocation.
+        {
+            let mut warm = DenoiseState::new();
+            let noise: Vec<f32> = (0..FRAME_48K).map(|i| 1000.0 * ((i * 7919) % 97) as f32 / 97.0 - 500.0).collect();
+            let mut out = vec![0.0; FRAME_48K];
+            warm.process_frame(&mut out, &noise);
+        }
         Ok(RnnoiseSuppressor {
             rate: sample_rate,
             hop,
