@@ -7,6 +7,9 @@
 //!    `max_delay_ms`; the filter reads the far history from the estimated delay minus a 20 ms
 //!    margin, so a `tail_ms` filter covers the room response after any bulk delay. When the
 //!    estimate changes, the weights are shifted by whole partitions instead of being reset.
+//!    In reverberant rooms the envelope correlation peaks up to 30 ms after the direct path,
+//!    so once the filter has converged its own weights refine the window: while the first
+//!    partition is the strongest, the window moves 20 ms earlier (at most 40 ms in all).
 //! 3. Two filters run on the aligned far end (the "shadow filter" scheme). The background
 //!    filter adapts every block where the far end is active. For the first 4 s of far-end
 //!    activity from a cold start its step is `0.5·min(1, far energy / error energy)`;
