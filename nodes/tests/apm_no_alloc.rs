@@ -89,3 +89,36 @@ fn audio_processor_case(cfg: AudioProcessingConfig) {
     });
     assert_eq!(n, 0);
 }
+
+#[test]
+fn rnnoise_on_a_fresh_thread_allocates_only_on_its_first_frame() {
+    // A known limit of the neural option: nnnoiseless runs its FFTs through easyfft, which
+    // keeps FFT plans and scratch buffers in thread-locals built on a thread's first call. A
+    // suppressor built on one thread and run on another (the control side builds, a worker
+    // runs) allocates on its first frame there, once per thread; every later frame allocates
+    // nothing. Measured here so that the day this changes (or is fixed) is seen.
+    let mut ns = RnnoiseSuppressor::new(16000).unwrap();
+    let (first, rest) = std::thread::spawn(move || {
+        let mut frame = [0.0f32; 160];
+        let mut fill = |k: usize, f: &mut [f32; 160]| {
+            for (i, v) in f.iter_mut().enumerate() {
+                *v = 0.1 * (((i + k * 160) as f32) * 0.05).sin();
+            }
+        };
+        fill(0, &mut frame);
+        let first = allocations(|| {
+            ns.process_frame(&mut frame);
+        });
+        let rest = allocations(|| {
+            for k in 1..300 {
+                fill(k, &mut frame);
+                ns.process_frame(&mut frame);
+            }
+        });
+        (first, rest)
+    })
+    .join()
+    .unwrap();
+    println!("RNNoise on a fresh thread: {first} allocations on the first frame, {rest} after");
+    assert_eq!(rest, 0, "RNNoise allocated after its first frame on a thread");
+}

@@ -17,7 +17,16 @@
 //! project's polyphase resampler up to 48 kHz and back, with fixed FIFOs in between so that
 //! every call takes and gives exactly one 10 ms frame: the FIFOs are primed with silence at
 //! construction, and the delay that adds is part of [`RnnoiseSuppressor::latency`]. Every
-//! buffer is allocated by [`RnnoiseSuppressor::new`]; processing allocates nothing.
+//! buffer of ours is allocated by [`RnnoiseSuppressor::new`], which also runs one frame
+//! through a throwaway network so that nnnoiseless's process-wide tables exist.
+//!
+//! **Known limit (allocation on a worker):** nnnoiseless computes its FFTs through the
+//! `easyfft` crate, which keeps FFT plans and scratch buffers in thread-locals created on a
+//! thread's first call. A suppressor built on the control side and run on a worker therefore
+//! allocates on its first frame on that worker (48 allocations, once per thread; test
+//! `rnnoise_on_a_fresh_thread_allocates_only_on_its_first_frame`), and never after. The
+//! classic [`NoiseSuppressor`] has no such limit. Removing it needs nnnoiseless to take its
+//! FFT from the caller, or a hook that runs on the worker before its first cycle.
 //!
 //! ```
 //! use rvoip_media_nodes::apm::RnnoiseSuppressor;
@@ -165,9 +174,9 @@ impl RnnoiseSuppressor {
                 a.prime + hop + up + a.down.latency()
             }
         };
-        // nnnoiseless builds some tables lazily, on the first frame that is not silence: run
-        // one through a throwaway state here, on the control side, so that no worker ever
-        // pays that allocation.
+        // nnnoiseless builds a process-wide table lazily, on the first frame that is not
+        // silence: run one through a throwaway state here, on the control side. (easyfft's
+        // per-thread FFT plans are another matter: see the module docs.)
         {
             let mut warm = DenoiseState::new();
             let noise: Vec<f32> = (0..FRAME_48K).map(|i| 1000.0 * ((i * 7919) % 97) as f32 / 97.0 - 500.0).collect();
