@@ -100,7 +100,7 @@ fn rnnoise_on_a_fresh_thread_allocates_only_on_its_first_frame() {
     let mut ns = RnnoiseSuppressor::new(16000).unwrap();
     let (first, rest) = std::thread::spawn(move || {
         let mut frame = [0.0f32; 160];
-        let mut fill = |k: usize, f: &mut [f32; 160]| {
+        let fill = |k: usize, f: &mut [f32; 160]| {
             for (i, v) in f.iter_mut().enumerate() {
                 *v = 0.1 * (((i + k * 160) as f32) * 0.05).sin();
             }
