@@ -1,10 +1,11 @@
 //! Voice-processing cost per 10 ms frame at 16 kHz (one core): VAD, AGC (broadband and
-//! three-band), noise suppression, echo cancellation, and the whole chain.
+//! three-band), noise suppression (classic, and RNNoise at 16 and 48 kHz), echo
+//! cancellation, and the whole chain.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use rvoip_media_nodes::apm::{
     AdvancedAecConfig, AdvancedAgcConfig, AdvancedVadConfig, Aec, Agc, AudioProcessingConfig, AudioProcessor,
-    NoiseSuppressor, NsConfig, Vad,
+    NoiseSuppressor, NsConfig, RnnoiseSuppressor, Vad,
 };
 use std::hint::black_box;
 
@@ -67,6 +68,26 @@ fn bench(c: &mut Criterion) {
             k = (k + 1) % input.len();
             let mut f = input[k];
             ns.process_frame(&mut f);
+            black_box(f)
+        })
+    });
+    // RNNoise at 16 kHz includes the resampling to 48 kHz and back; at 48 kHz it runs alone.
+    let mut rnn = RnnoiseSuppressor::new(16_000).unwrap();
+    g.bench_function("ns_rnnoise", |b| {
+        b.iter(|| {
+            k = (k + 1) % input.len();
+            let mut f = input[k];
+            rnn.process_frame(&mut f);
+            black_box(f)
+        })
+    });
+    let mut rnn48 = RnnoiseSuppressor::new(48_000).unwrap();
+    g.bench_function("ns_rnnoise_48k", |b| {
+        b.iter(|| {
+            k = (k + 1) % input48.len();
+            let mut f = [0.0f32; 480];
+            f.copy_from_slice(&input48[k]);
+            rnn48.process_frame(&mut f);
             black_box(f)
         })
     });

@@ -195,7 +195,7 @@ fn room_churn_on_running_workers_matches_the_offline_reference() {
     // A 100-party room: p0 speaks Opus, the others G.711. p100..p149 join one by one while
     // p1..p50 leave, interleaved, so about 100 are in the room throughout; ten G.711 legs
     // switch from PCMU to PCMA on the way.
-    let mut parties: Vec<Party> = (0..150).map(|i| Party::new(i, i == 0, &speech)).collect();
+    let parties: Vec<Party> = (0..150).map(|i| Party::new(i, i == 0, &speech)).collect();
     let mut events = Vec::new();
     for k in 0..50 {
         events.push(Event::Join(100 + k));

@@ -10,7 +10,8 @@ use super::stream::{cycles_for, read_padded, Resampled, Runner, Source, BLOCK};
 use super::{output::Outputs, progress::Progress, wavio, CliError};
 use rvoip_media_core::prelude::*;
 use rvoip_media_nodes::apm::{
-    AdvancedAecConfig, AdvancedAgcConfig, AdvancedVadConfig, Aec, Agc, NoiseSuppressor, NsConfig, NsLevel, Vad,
+    AdvancedAecConfig, AdvancedAgcConfig, AdvancedVadConfig, Aec, Agc, NoiseSuppressor, NsConfig, NsLevel,
+    RnnoiseSuppressor, Vad,
 };
 use rvoip_media_nodes::Gain;
 use std::io::Write;
@@ -48,6 +49,10 @@ pub struct Args {
     /// Noise suppression level: low, moderate, high or very-high (default high; needs --ns).
     #[arg(long)]
     ns_level: Option<String>,
+    /// Noise suppressor: classic (spectral, --ns-level applies) or rnnoise (neural: RNNoise,
+    /// then the classic one at low; with --aec after the canceller, not inside its post-filter).
+    #[arg(long, default_value = "classic", value_parser = ["classic", "rnnoise"], requires = "ns")]
+    ns_engine: String,
     /// Automatic gain control.
     #[arg(long)]
     agc: bool,
@@ -117,12 +122,13 @@ pub fn run(a: Args) -> Result<(), CliError> {
         a.ns.then(|| a.ns_level.as_deref().unwrap_or("high").parse())
             .transpose()
             .map_err(|e| CliError::Usage(format!("--ns-level {}: {e}", a.ns_level.as_deref().unwrap_or(""))))?;
+    let rnnoise = a.ns && a.ns_engine == "rnnoise";
     if far.is_some() {
         let far_in = b.add_input("far", kind);
         // With --ns the suppressor runs inside the canceller's post-filter (same transform).
         let mut cfg = AdvancedAecConfig::new(rate);
         if ns_level.is_some() {
-            cfg = cfg.with_denoise(ns_level);
+            cfg = cfg.with_denoise(if rnnoise { None } else { ns_level });
         }
         let aec = Aec::new(cfg).map_err(usage("--aec"))?;
         let n = b.add_node("aec", Box::new(aec));
@@ -130,9 +136,13 @@ pub fn run(a: Args) -> Result<(), CliError> {
         b.connect(far_in, 0, n, 1)?;
         last = (n, 0);
     }
-    if let (Some(level), None) = (ns_level, &far) {
-        let ns = NoiseSuppressor::new(NsConfig::new(rate).with_level(level)).map_err(usage("--ns"))?;
-        let n = b.add_node("ns", Box::new(ns));
+    if let Some(level) = ns_level.filter(|_| rnnoise || far.is_none()) {
+        let ns: Box<dyn Processor> = if rnnoise {
+            Box::new(RnnoiseSuppressor::new(rate).map_err(usage("--ns-engine rnnoise"))?)
+        } else {
+            Box::new(NoiseSuppressor::new(NsConfig::new(rate).with_level(level)).map_err(usage("--ns"))?)
+        };
+        let n = b.add_node("ns", ns);
         b.connect(last.0, last.1, n, 0)?;
         last = (n, 0);
     }

@@ -38,10 +38,45 @@ fn output_loudness_is_independent_of_input_level() {
     }
 }
 
+/// Standard deviation of the short-term loudness (3 s windows, hop 0.5 s, from 3 s on), LU.
+fn st_std(y: &[f32]) -> f64 {
+    let mut v = Vec::new();
+    let mut s = 16000 * 3;
+    while s + 48000 <= y.len() {
+        if let Some(l) = integrated_loudness(&y[s..s + 48000], 16000) {
+            v.push(l);
+        }
+        s += 8000;
+    }
+    let m = v.iter().sum::<f64>() / v.len() as f64;
+    (v.iter().map(|a| (a - m) * (a - m)).sum::<f64>() / v.len() as f64).sqrt()
+}
+
+/// 4 s blocks alternating between -10 and -30 dBFS active, as the evaluation kit's.
+fn jumps(src: &[f32]) -> Vec<f32> {
+    let src = set_active(src, 16000, -10.0);
+    src.iter().enumerate().map(|(i, v)| if (i / 64000) % 2 == 1 { v * 0.1 } else { *v }).collect()
+}
+
+#[test]
+fn level_jumps_of_other_talkers_are_followed() {
+    // The other bundled speaker (8 kHz, upsampled) at three offsets (issue 13: on speech it
+    // was not tuned on the output's short-term loudness spread approached the input's).
+    // Measured: 3.30 LU at offset 0 before the fast step average; 2.79 / 2.54 / 2.01 LU with
+    // it (input 8.9 / 8.5 / 8.0 LU).
+    let up: Vec<f32> = speech(8000).iter().flat_map(|v| [*v, *v]).collect();
+    for off in [0usize, 60, 120] {
+        let x = jumps(&up[16000 * off..16000 * (off + 32)]);
+        let y = run(AdvancedAgcConfig::new(16000), &x);
+        let (si, so) = (st_std(&x), st_std(&y));
+        println!("offset {off} s: short-term loudness std in {si:.2} LU, out {so:.2} LU");
+        assert!(si > 7.0 && so <= 3.2, "offset {off} s: in {si:.2} LU, out {so:.2} LU");
+    }
+}
+
 #[test]
 fn level_jumps_are_followed() {
-    let src = set_active(&speech(16000)[..16000 * 32], 16000, -10.0);
-    let x: Vec<f32> = src.iter().enumerate().map(|(i, v)| if (i / 64000) % 2 == 1 { v * 0.1 } else { *v }).collect();
+    let x = jumps(&speech(16000)[..16000 * 32]);
     let std_of = |y: &[f32]| {
         let mut v = Vec::new();
         let mut s = 16000 * 3;

@@ -4,7 +4,7 @@
 use rvoip_media_graph::{NodeHarness, Processor, Quantum};
 use rvoip_media_nodes::apm::{
     AdvancedAecConfig, AdvancedAgcConfig, AdvancedVadConfig, Aec, Agc, AudioProcessingConfig, AudioProcessor,
-    NoiseSuppressor, NsConfig, Vad,
+    NoiseSuppressor, NsConfig, RnnoiseSuppressor, Vad,
 };
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
@@ -57,12 +57,21 @@ fn nodes_do_not_allocate() {
     assert_eq!(exercise(Box::new(Agc::new(mb).unwrap()), &[(1, 20.0)]), 0, "agc multiband");
     assert_eq!(exercise(Box::new(NoiseSuppressor::new(NsConfig::new(r)).unwrap()), &[(0, 3.0)]), 0, "ns");
     assert_eq!(exercise(Box::new(Aec::new(AdvancedAecConfig::new(r)).unwrap()), &[]), 0, "aec");
+    for rate in [8000, 16000, 48000] {
+        let ns = Box::new(RnnoiseSuppressor::new(rate).unwrap());
+        assert_eq!(exercise(ns, &[]), 0, "rnnoise at {rate} Hz");
+    }
     assert_eq!(exercise(Box::new(Aec::new(AdvancedAecConfig::new(48000)).unwrap()), &[]), 0, "aec 48k");
 }
 
 #[test]
 fn audio_processor_does_not_allocate() {
     let cfg = AudioProcessingConfig::new(16000).with_aec(true).with_ns(true).with_agc(true).with_vad(true);
+    audio_processor_case(cfg);
+    audio_processor_case(cfg.with_neural_ns(true));
+}
+
+fn audio_processor_case(cfg: AudioProcessingConfig) {
     let mut apm = AudioProcessor::new(cfg).unwrap();
     let mut far = [0.0f32; 160];
     let mut mic = [0.0f32; 160];
@@ -79,4 +88,37 @@ fn audio_processor_does_not_allocate() {
         apm.reset();
     });
     assert_eq!(n, 0);
+}
+
+#[test]
+fn rnnoise_on_a_fresh_thread_allocates_only_on_its_first_frame() {
+    // A known limit of the neural option: nnnoiseless runs its FFTs through easyfft, which
+    // keeps FFT plans and scratch buffers in thread-locals built on a thread's first call. A
+    // suppressor built on one thread and run on another (the control side builds, a worker
+    // runs) allocates on its first frame there, once per thread; every later frame allocates
+    // nothing. Measured here so that the day this changes (or is fixed) is seen.
+    let mut ns = RnnoiseSuppressor::new(16000).unwrap();
+    let (first, rest) = std::thread::spawn(move || {
+        let mut frame = [0.0f32; 160];
+        let fill = |k: usize, f: &mut [f32; 160]| {
+            for (i, v) in f.iter_mut().enumerate() {
+                *v = 0.1 * (((i + k * 160) as f32) * 0.05).sin();
+            }
+        };
+        fill(0, &mut frame);
+        let first = allocations(|| {
+            ns.process_frame(&mut frame);
+        });
+        let rest = allocations(|| {
+            for k in 1..300 {
+                fill(k, &mut frame);
+                ns.process_frame(&mut frame);
+            }
+        });
+        (first, rest)
+    })
+    .join()
+    .unwrap();
+    println!("RNNoise on a fresh thread: {first} allocations on the first frame, {rest} after");
+    assert_eq!(rest, 0, "RNNoise allocated after its first frame on a thread");
 }

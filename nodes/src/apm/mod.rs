@@ -1,4 +1,5 @@
-//! Voice processing: acoustic echo cancellation ([`aec`]), noise suppression ([`ns`]),
+//! Voice processing: acoustic echo cancellation ([`aec`]), noise suppression ([`ns`]; the
+//! optional neural suppressor is [`RnnoiseSuppressor`]),
 //! automatic gain control ([`agc`]), voice activity detection ([`vad`]) and BS.1770 loudness
 //! measurement ([`loudness`]).
 //!
@@ -40,7 +41,7 @@ pub mod vad;
 
 pub use aec::{AdvancedAecConfig, Aec};
 pub use agc::{AdvancedAgcConfig, Agc};
-pub use ns::{NoiseSuppressor, NsConfig, NsLevel};
+pub use ns::{NoiseSuppressor, NsConfig, NsLevel, RnnoiseSuppressor};
 pub use processor::{AudioProcessingConfig, AudioProcessor, CaptureResult};
 pub use vad::{AdvancedVadConfig, Vad, VadDecision, VadFeatures};
 

@@ -2,7 +2,8 @@
 
 use super::{check_rate, NsLevel};
 use super::{
-    AdvancedAecConfig, AdvancedAgcConfig, AdvancedVadConfig, Aec, Agc, ApmError, NoiseSuppressor, NsConfig, Vad,
+    AdvancedAecConfig, AdvancedAgcConfig, AdvancedVadConfig, Aec, Agc, ApmError, NoiseSuppressor, NsConfig,
+    RnnoiseSuppressor, Vad,
 };
 
 /// Which modules [`AudioProcessor`] runs, and their settings.
@@ -14,6 +15,9 @@ pub struct AudioProcessingConfig {
     pub aec: Option<AdvancedAecConfig>,
     /// Noise suppression level, `None` = off.
     pub ns: Option<NsLevel>,
+    /// With `ns` on: the neural suppressor ([`RnnoiseSuppressor`], after the canceller)
+    /// instead of the classic one (inside the canceller's post-filter, or alone).
+    pub neural_ns: bool,
     /// Gain control settings, `None` = off.
     pub agc: Option<AdvancedAgcConfig>,
     /// Voice activity detection settings, `None` = off.
@@ -23,7 +27,7 @@ pub struct AudioProcessingConfig {
 impl AudioProcessingConfig {
     /// Everything off at `sample_rate`.
     pub fn new(sample_rate: u32) -> Self {
-        AudioProcessingConfig { sample_rate, aec: None, ns: None, agc: None, vad: None }
+        AudioProcessingConfig { sample_rate, aec: None, ns: None, neural_ns: false, agc: None, vad: None }
     }
     /// Echo cancellation with default settings on or off.
     pub fn with_aec(mut self, on: bool) -> Self {
@@ -43,6 +47,17 @@ impl AudioProcessingConfig {
     /// Noise suppression at `level`.
     pub fn with_ns_level(mut self, level: NsLevel) -> Self {
         self.ns = Some(level);
+        self
+    }
+    /// The neural noise suppressor ([`RnnoiseSuppressor`] with its defaults) on, or back to
+    /// the classic one; switching it on also switches noise suppression on. Note its one
+    /// allocation burst on the first frame on each new thread (see
+    /// [`RnnoiseSuppressor`'s module docs](super::ns::rnnoise)).
+    pub fn with_neural_ns(mut self, on: bool) -> Self {
+        self.neural_ns = on;
+        if on && self.ns.is_none() {
+            self.ns = Some(NsLevel::High);
+        }
         self
     }
     /// Gain control with default settings on or off.
@@ -81,13 +96,17 @@ pub struct CaptureResult {
 /// AEC → NS → AGC on the capture path, with the VAD on the echo-cancelled, noise-suppressed
 /// signal gating the AGC. Frames are 10 ms. With both AEC and NS on, the noise suppressor runs
 /// inside the echo canceller's post-filter at the configured NS level
-/// ([`AdvancedAecConfig::denoise`]): one transform for both. The capture output is delayed by
-/// 10 ms when AEC or NS is on (their overlap-add), plus the AGC limiter's look-ahead.
+/// ([`AdvancedAecConfig::denoise`]): one transform for both. With the neural suppressor
+/// ([`AudioProcessingConfig::with_neural_ns`]) RNNoise runs after the canceller instead. The
+/// capture output is delayed by 10 ms when AEC or NS is on (their overlap-add), plus the
+/// neural suppressor's latency ([`RnnoiseSuppressor::latency`]) and the AGC limiter's
+/// look-ahead.
 pub struct AudioProcessor {
     cfg: AudioProcessingConfig,
     hop: usize,
     aec: Option<Aec>,
     ns: Option<NoiseSuppressor>,
+    rnn: Option<RnnoiseSuppressor>,
     agc: Option<Agc>,
     vad: Option<Vad>,
 }
@@ -116,9 +135,20 @@ impl AudioProcessor {
         Ok(AudioProcessor {
             cfg,
             hop,
-            aec: cfg.aec.map(|c| Aec::new(if cfg.ns.is_some() { c.with_denoise(cfg.ns) } else { c })).transpose()?,
-            ns: match (cfg.aec, cfg.ns) {
-                (None, Some(l)) => Some(NoiseSuppressor::new(NsConfig::new(cfg.sample_rate).with_level(l))?),
+            aec: cfg
+                .aec
+                .map(|c| match (cfg.ns, cfg.neural_ns) {
+                    (Some(_), true) => Aec::new(c.with_denoise(None)),
+                    (Some(_), false) => Aec::new(c.with_denoise(cfg.ns)),
+                    (None, _) => Aec::new(c),
+                })
+                .transpose()?,
+            ns: match (cfg.aec, cfg.ns, cfg.neural_ns) {
+                (None, Some(l), false) => Some(NoiseSuppressor::new(NsConfig::new(cfg.sample_rate).with_level(l))?),
+                _ => None,
+            },
+            rnn: match (cfg.ns, cfg.neural_ns) {
+                (Some(_), true) => Some(RnnoiseSuppressor::new(cfg.sample_rate)?),
                 _ => None,
             },
             agc: cfg.agc.map(Agc::new).transpose()?,
@@ -166,6 +196,9 @@ impl AudioProcessor {
         if let Some(n) = self.ns.as_mut() {
             n.process_frame(mic);
         }
+        if let Some(n) = self.rnn.as_mut() {
+            n.process_frame(mic);
+        }
         let mut gate = None;
         if let Some(v) = self.vad.as_mut() {
             let d = v.process_frame(mic);
@@ -185,6 +218,9 @@ impl AudioProcessor {
             a.reset();
         }
         if let Some(n) = self.ns.as_mut() {
+            n.reset();
+        }
+        if let Some(n) = self.rnn.as_mut() {
             n.reset();
         }
         if let Some(g) = self.agc.as_mut() {

@@ -8,6 +8,15 @@
 //! genuine path changes but ignores double-talk blips. When the canceller detects that the
 //! echo path has changed, [`DelayEstimator::forget`] drops the old evidence so that a new
 //! delay is adopted quickly.
+//!
+//! A silent far end carries no envelope information: its blocks enter the history as zero
+//! fluctuation and do not move the far end's running mean. Otherwise the far end's return
+//! after a pause (digital silence is ~16 nepers below speech in every band) is a step that
+//! outweighs seconds of ordinary envelope fluctuations, and a near-end onset in the
+//! microphone a few blocks later (double talk) made a lag of 20 ms win over the true 500 ms:
+//! the weights shifted out of the filter and the canceller lost 30 dB for the rest of the
+//! call. (Bounding every fluctuation to ±3 nepers as well was tried: it biased the estimate
+//! 20 ms late in reverberant rooms, where the onsets carry the direct path.)
 
 /// Number of analysis bands.
 pub const BANDS: usize = 24;
@@ -27,6 +36,7 @@ pub struct DelayEstimator {
     candidate: usize,
     cand_count: u32,
     updates: u32,
+    far_seen: bool,
     lambda: f32,
 }
 
@@ -60,6 +70,7 @@ impl DelayEstimator {
             candidate: 0,
             cand_count: 0,
             updates: 0,
+            far_seen: false,
             lambda: 0.995,
         }
     }
@@ -80,15 +91,23 @@ impl DelayEstimator {
         self.bands(far_power, &mut f);
         self.bands(mic_power, &mut m);
         let a = 0.98;
+        let first_far = far_active && !self.far_seen;
+        self.far_seen |= far_active;
         for b in 0..BANDS {
             if self.updates == 0 {
-                self.far_mean[b] = f[b];
                 self.mic_mean[b] = m[b];
             }
-            self.far_mean[b] = a * self.far_mean[b] + (1.0 - a) * f[b];
+            if first_far {
+                self.far_mean[b] = f[b];
+            }
             self.mic_mean[b] = a * self.mic_mean[b] + (1.0 - a) * m[b];
-            f[b] -= self.far_mean[b];
             m[b] -= self.mic_mean[b];
+            if far_active {
+                self.far_mean[b] = a * self.far_mean[b] + (1.0 - a) * f[b];
+                f[b] -= self.far_mean[b];
+            } else {
+                f[b] = 0.0;
+            }
         }
         let n = self.far_hist.len();
         self.far_hist[self.hist_pos] = f;
@@ -172,5 +191,6 @@ impl DelayEstimator {
         self.current = None;
         self.cand_count = 0;
         self.updates = 0;
+        self.far_seen = false;
     }
 }

@@ -51,10 +51,12 @@
 //! ```
 
 mod fastmath;
+pub mod rnnoise;
 mod spp_noise;
 mod transient;
 
 pub use fastmath::expint_e1;
+pub use rnnoise::RnnoiseSuppressor;
 
 use super::fft::{sqrt_hann, Cpx, RealFft};
 use super::noise::NoiseTracker;
