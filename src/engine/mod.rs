@@ -684,6 +684,31 @@ impl Engine {
     /// and is dropped on the control side. The type is checked here against the types the
     /// node declares; whether the node took the content is [`Engine::outcome`].
     ///
+    /// ```
+    /// use rvoip_media_core::prelude::*;
+    /// use rvoip_media_nodes::{Mixer, MixerMembership};
+    ///
+    /// let mut b = GraphBuilder::new(Quantum::MS_10);
+    /// b.add_node("mixer", Box::new(Mixer::with_capacity(4, AudioFormat::mono(8000))));
+    /// let (engine, mut driver) = Engine::driven(EngineConfig::default()).unwrap();
+    /// let part = engine.add_partition(b.build().unwrap()).unwrap();
+    /// let mixer = engine.node_key(part.id, "mixer").unwrap();
+    /// let t = engine.send_message(part.id, mixer, MixerMembership::Join(2)).unwrap();
+    /// driver.process_cycle();
+    /// assert_eq!(engine.outcome(t), Some(Ok(())));
+    /// assert_eq!(engine.telemetry_value(part.id, "mixer", "members").unwrap(), 1.0);
+    /// // A type the mixer does not take is refused here, naming what it takes.
+    /// let e = engine.send_message(part.id, mixer, 5u32).unwrap_err();
+    /// assert!(matches!(e, EngineError::MessageType { .. }));
+    /// // A port beyond its capacity is refused by the node: the ticket says so.
+    /// let t = engine.send_message(part.id, mixer, MixerMembership::Join(9)).unwrap();
+    /// driver.process_cycle();
+    /// assert!(matches!(engine.outcome(t), Some(Err(Refusal::Message(_)))));
+    /// // A name the node does not publish.
+    /// let e = engine.telemetry_value(part.id, "mixer", "loudness").unwrap_err();
+    /// assert!(matches!(e, EngineError::UnknownTelemetry { .. }));
+    /// ```
+    ///
     /// # Errors
     /// [`EngineError::UnknownPartition`], [`EngineError::UnknownNode`],
     /// [`EngineError::MessageType`], [`EngineError::CommandQueueFull`].
