@@ -53,6 +53,34 @@ pub(crate) fn format_mismatch(src: &BuilderNode, sp: &PortSpec, dst: &BuilderNod
     }))
 }
 
+/// Port `index` of `ports` (a node's inputs or outputs), or [`GraphError::NoSuchPort`].
+pub(crate) fn port_at<'a>(
+    node: &str,
+    ports: &'a [PortSpec],
+    direction: &'static str,
+    index: usize,
+) -> Result<&'a PortSpec, GraphError> {
+    ports.get(index).ok_or_else(|| GraphError::NoSuchPort {
+        node: node.to_string(),
+        direction,
+        port: index.to_string(),
+    })
+}
+
+/// Index of the port called `name` in `ports`, or [`GraphError::NoSuchPort`].
+pub(crate) fn port_named(
+    node: &str,
+    ports: &[PortSpec],
+    direction: &'static str,
+    name: &str,
+) -> Result<usize, GraphError> {
+    ports.iter().position(|p| p.name == name).ok_or_else(|| GraphError::NoSuchPort {
+        node: node.to_string(),
+        direction,
+        port: name.to_string(),
+    })
+}
+
 /// The checks every new edge passes once its ports exist and their formats match: not a
 /// duplicate (`exists`), and at most one edge into a packet input (`fan_in` edges so far).
 pub(crate) fn check_new_edge(
@@ -207,21 +235,13 @@ impl GraphBuilder {
     /// Index of the output port called `port` on `node`.
     pub fn output_port(&self, node: NodeId, port: &str) -> Result<usize, GraphError> {
         let n = self.node(node)?;
-        n.spec.outputs.iter().position(|p| p.name == port).ok_or_else(|| GraphError::NoSuchPort {
-            node: n.name.clone(),
-            direction: "output",
-            port: port.to_string(),
-        })
+        port_named(&n.name, &n.spec.outputs, "output", port)
     }
 
     /// Index of the input port called `port` on `node`.
     pub fn input_port(&self, node: NodeId, port: &str) -> Result<usize, GraphError> {
         let n = self.node(node)?;
-        n.spec.inputs.iter().position(|p| p.name == port).ok_or_else(|| GraphError::NoSuchPort {
-            node: n.name.clone(),
-            direction: "input",
-            port: port.to_string(),
-        })
+        port_named(&n.name, &n.spec.inputs, "input", port)
     }
 
     /// Connects output `from_port` of `from` to input `to_port` of `to`. Refuses unknown
@@ -229,16 +249,8 @@ impl GraphBuilder {
     /// most one edge. Audio and control inputs accept several (they are summed).
     pub fn connect(&mut self, from: NodeId, from_port: usize, to: NodeId, to_port: usize) -> Result<(), GraphError> {
         let (src, dst) = (self.node(from)?, self.node(to)?);
-        let sp = src.spec.outputs.get(from_port).ok_or_else(|| GraphError::NoSuchPort {
-            node: src.name.clone(),
-            direction: "output",
-            port: from_port.to_string(),
-        })?;
-        let dp = dst.spec.inputs.get(to_port).ok_or_else(|| GraphError::NoSuchPort {
-            node: dst.name.clone(),
-            direction: "input",
-            port: to_port.to_string(),
-        })?;
+        let sp = port_at(&src.name, &src.spec.outputs, "output", from_port)?;
+        let dp = port_at(&dst.name, &dst.spec.inputs, "input", to_port)?;
         if sp.kind != dp.kind {
             if let (PortKind::Audio(a), PortKind::Audio(b), Some(make)) = (sp.kind, dp.kind, self.converter) {
                 if let Some(&conv) = self.converters.get(&(from, from_port, b)) {

@@ -32,7 +32,7 @@
 //! assert!(matches!(g.remove(k), Err(GraphError::StaleKey(_))));
 //! ```
 
-use crate::builder::{check_new_edge, format_mismatch, BuilderNode, Edge, GraphBuilder, Role};
+use crate::builder::{check_new_edge, format_mismatch, port_at, port_named, BuilderNode, Edge, GraphBuilder, Role};
 use crate::compile;
 use crate::error::GraphError;
 use crate::exec::CompiledGraph;
@@ -286,16 +286,8 @@ impl LiveGraph {
 
     fn ports(&self, from: NodeKey, from_port: usize, to: NodeKey, to_port: usize) -> Result<PortPair<'_>, GraphError> {
         let (src, dst) = (self.node(from)?, self.node(to)?);
-        let sp = src.spec.outputs.get(from_port).ok_or_else(|| GraphError::NoSuchPort {
-            node: src.name.clone(),
-            direction: "output",
-            port: from_port.to_string(),
-        })?;
-        let dp = dst.spec.inputs.get(to_port).ok_or_else(|| GraphError::NoSuchPort {
-            node: dst.name.clone(),
-            direction: "input",
-            port: to_port.to_string(),
-        })?;
+        let sp = port_at(&src.name, &src.spec.outputs, "output", from_port)?;
+        let dp = port_at(&dst.name, &dst.spec.inputs, "input", to_port)?;
         Ok(PortPair { src, sp, dst, dp })
     }
 
@@ -334,8 +326,9 @@ impl LiveGraph {
         to: NodeKey,
         to_port: &str,
     ) -> Result<(), GraphError> {
-        let fp = port_index(self.node(from)?, &self.node(from)?.spec.outputs, "output", from_port)?;
-        let tp = port_index(self.node(to)?, &self.node(to)?.spec.inputs, "input", to_port)?;
+        let (src, dst) = (self.node(from)?, self.node(to)?);
+        let fp = port_named(&src.name, &src.spec.outputs, "output", from_port)?;
+        let tp = port_named(&dst.name, &dst.spec.inputs, "input", to_port)?;
         self.connect(from, fp, to, tp)
     }
 
@@ -420,12 +413,4 @@ struct PortPair<'a> {
 
 fn builder_node(n: &LiveNode) -> BuilderNode {
     BuilderNode { name: n.name.clone(), spec: NodeSpec::new(n.spec.type_name), role: n.role.into(), processor: None }
-}
-
-fn port_index(n: &LiveNode, ports: &[PortSpec], direction: &'static str, name: &str) -> Result<usize, GraphError> {
-    ports.iter().position(|p| p.name == name).ok_or_else(|| GraphError::NoSuchPort {
-        node: n.name.clone(),
-        direction,
-        port: name.to_string(),
-    })
 }

@@ -6,7 +6,7 @@ use super::endpoint::PartitionIo;
 use super::partition::{Delivery, EditPayload, SlotContent, SlotState};
 use super::{store_capacity, Engine, EngineError, PartitionId, Ticket};
 use crate::sync::seqlock::SeqLockSlice;
-use rvoip_media_graph::{LiveGraph, NodeKey, NodeRole, PortKind, Processor};
+use rvoip_media_graph::{LiveGraph, NodeKey, PortKind, Processor};
 use std::any::Any;
 use std::sync::Arc;
 
@@ -239,19 +239,7 @@ impl<'e> Edit<'e> {
     /// # Errors
     /// [`EngineError::UnknownNode`], [`EngineError::MessageType`].
     pub fn message<T: Any + Send>(&mut self, key: NodeKey, message: T) -> Result<(), EngineError> {
-        let node =
-            self.graph.node(key).map_err(|_| EngineError::UnknownNode { partition: self.partition, node: key })?;
-        if node.role != NodeRole::Process {
-            return Err(EngineError::UnknownNode { partition: self.partition, node: key });
-        }
-        if !node.spec.accepts_message(std::any::TypeId::of::<T>()) {
-            let accepted = node.spec.messages.iter().map(|m| m.name).collect::<Vec<_>>().join(", ");
-            return Err(EngineError::MessageType {
-                node: node.name.clone(),
-                got: std::any::type_name::<T>(),
-                accepted: if accepted.is_empty() { "none".into() } else { accepted },
-            });
-        }
+        Engine::check_message::<T>(&self.graph, self.partition, key)?;
         self.messages.push((key, Box::new(message)));
         Ok(())
     }

@@ -622,8 +622,8 @@ impl Engine {
     }
 
     /// The processing node behind `key`: its name and spec.
-    fn process_node(rec: &PartitionRecord, id: PartitionId, key: NodeKey) -> Result<(&str, &NodeSpec), EngineError> {
-        match rec.graph.node(key) {
+    fn process_node(graph: &LiveGraph, id: PartitionId, key: NodeKey) -> Result<(&str, &NodeSpec), EngineError> {
+        match graph.node(key) {
             Ok(n) if n.role == NodeRole::Process => Ok((n.name.as_str(), &n.spec)),
             _ => Err(EngineError::UnknownNode { partition: id, node: key }),
         }
@@ -637,7 +637,7 @@ impl Engine {
     pub fn set_param(&self, id: PartitionId, node: NodeKey, param: u32, value: f32) -> Result<Ticket, EngineError> {
         let mut c = self.lock();
         let rec = c.partitions.get(&id).ok_or(EngineError::UnknownPartition(id))?;
-        let (name, spec) = Self::process_node(rec, id, node)?;
+        let (name, spec) = Self::process_node(&rec.graph, id, node)?;
         let p = spec.param(param).ok_or_else(|| EngineError::Param {
             node: name.to_string(),
             source: rvoip_media_graph::ParamError::Unknown(param),
@@ -666,8 +666,8 @@ impl Engine {
     }
 
     /// Checks that the node behind `key` accepts messages of type `T`.
-    fn check_message<T: Any>(rec: &PartitionRecord, id: PartitionId, key: NodeKey) -> Result<(), EngineError> {
-        let (name, spec) = Self::process_node(rec, id, key)?;
+    fn check_message<T: Any>(graph: &LiveGraph, id: PartitionId, key: NodeKey) -> Result<(), EngineError> {
+        let (name, spec) = Self::process_node(graph, id, key)?;
         if spec.accepts_message(TypeId::of::<T>()) {
             return Ok(());
         }
@@ -720,7 +720,7 @@ impl Engine {
     ) -> Result<Ticket, EngineError> {
         let mut c = self.lock();
         let rec = c.partitions.get(&id).ok_or(EngineError::UnknownPartition(id))?;
-        Self::check_message::<T>(rec, id, node)?;
+        Self::check_message::<T>(&rec.graph, id, node)?;
         let worker = rec.worker;
         let cmd = Command::Message { partition: id, slot: node.slot() as u32, payload: Box::new(message) };
         Self::send(&mut c, worker, cmd)
@@ -734,7 +734,7 @@ impl Engine {
     pub fn telemetry(&self, id: PartitionId, node: NodeKey) -> Result<NodeTelemetry, EngineError> {
         let c = self.lock();
         let rec = c.partitions.get(&id).ok_or(EngineError::UnknownPartition(id))?;
-        let (_, spec) = Self::process_node(rec, id, node)?;
+        let (_, spec) = Self::process_node(&rec.graph, id, node)?;
         let names = spec.telemetry;
         let mut words = vec![0u64; names.len()];
         if let Some(cell) = rec.telemetry.get(&node.slot()) {

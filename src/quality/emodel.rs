@@ -123,12 +123,7 @@ impl Connection {
         let olr = self.slr + self.rlr;
         let xolr = olr + 0.2 * (64.0 + no - self.rlr);
         let iolr = 20.0 * ((1.0 + (xolr / 8.0).powi(8)).powf(1.0 / 8.0) - xolr / 8.0);
-        let stmro =
-            -10.0 * log10(10f64.powf(-self.stmr / 10.0) + (-self.t / 4.0).exp() * 10f64.powf(-self.telr / 10.0));
-        let ist = 12.0 * (1.0 + ((stmro - 13.0) / 6.0).powi(8)).powf(1.0 / 8.0)
-            - 28.0 * (1.0 + ((stmro + 1.0) / 19.4).powi(35)).powf(1.0 / 35.0)
-            - 13.0 * (1.0 + ((stmro - 3.0) / 33.0).powi(13)).powf(1.0 / 13.0)
-            + 29.0;
+        let ist = self.ist();
         let q = 37.0 - 15.0 * log10(self.qdu);
         let g = 1.07 + 0.258 * q + 0.0602 * q * q;
         let y = (self.ro() - 100.0) / 15.0 + 46.0 / 8.4 - g / 9.0;
@@ -144,11 +139,11 @@ impl Connection {
         let roe = -1.5 * (self.no() - self.rlr);
         let mut terv = self.telr - 40.0 * log10((1.0 + t / 10.0) / (1.0 + t / 150.0)) + 6.0 * (-0.3 * t * t).exp();
         if self.stmr < 9.0 {
-            terv += self.is_sidetone() / 2.0;
+            terv += self.ist() / 2.0;
         }
         let re = 80.0 + 2.5 * (terv - 14.0);
         let idte = ((roe - re) / 2.0 + ((roe - re).powi(2) / 4.0 + 100.0).sqrt() - 1.0) * (1.0 - (-t).exp());
-        let idte = if self.stmr > 20.0 { (idte * idte + self.is_sidetone().powi(2)).sqrt() } else { idte };
+        let idte = if self.stmr > 20.0 { (idte * idte + self.ist().powi(2)).sqrt() } else { idte };
         // Listener echo.
         let rle = 10.5 * (self.wepl + 7.0) * (tr + 1.0).powf(-0.25);
         let idle = (self.ro() - rle) / 2.0 + ((self.ro() - rle).powi(2) / 4.0 + 169.0).sqrt();
@@ -162,8 +157,9 @@ impl Connection {
         idte + idle + idd
     }
 
-    /// Ist, the sidetone part of Is (used by the talker-echo term for extreme STMR).
-    fn is_sidetone(&self) -> f64 {
+    /// Ist, the sidetone impairment: part of Is, and used by the talker-echo term for
+    /// extreme STMR.
+    fn ist(&self) -> f64 {
         let stmro =
             -10.0 * log10(10f64.powf(-self.stmr / 10.0) + (-self.t / 4.0).exp() * 10f64.powf(-self.telr / 10.0));
         12.0 * (1.0 + ((stmro - 13.0) / 6.0).powi(8)).powf(1.0 / 8.0)
