@@ -8,7 +8,7 @@ use crate::error::PlanError;
 use crate::format::{BufferKind, PortKind, Quantum};
 use crate::live::NodeRole;
 use crate::node::{NodeId, NodeSpec};
-use crate::packet::PacketSlot;
+use crate::packet::{Packet, PacketSlot};
 use crate::plan::{BufferRef, Plan, Step};
 use crate::processor::{ParamError, ProcessIo, Processor};
 
@@ -70,8 +70,19 @@ pub struct Schedule {
     steps: Vec<ExecStep>,
     /// Every step's buffer references, contiguous, in step order.
     refs: Vec<BufferRef>,
+    /// Graph inputs and outputs as the host side of a cycle visits them: node and buffer,
+    /// contiguous (a [`crate::PlanPort`] is much larger, and a thousand legs visit two each).
+    in_ports: Vec<PortRef>,
+    out_ports: Vec<PortRef>,
     arena: Arena,
     cycle: u64,
+}
+
+/// A graph input or output: its node and its buffer.
+#[derive(Clone, Copy, Debug)]
+struct PortRef {
+    node: NodeId,
+    buffer: BufferRef,
 }
 
 impl std::fmt::Debug for Schedule {
@@ -143,12 +154,32 @@ impl Schedule {
             refs.extend_from_slice(outputs);
             steps.push(ExecStep { op, node, first, inputs: inputs.len() as u16, outputs: outputs.len() as u16 });
         }
-        Ok(Schedule { plan, steps, refs, arena, cycle: 0 })
+        let port = |p: &crate::PlanPort| PortRef { node: p.node, buffer: p.buffer };
+        let in_ports = plan.inputs.iter().map(port).collect();
+        let out_ports = plan.outputs.iter().map(port).collect();
+        Ok(Schedule { plan, steps, refs, in_ports, out_ports, arena, cycle: 0 })
     }
 
     /// The plan.
     pub fn plan(&self) -> &Plan {
         &self.plan
+    }
+
+    /// The node standing for graph input `i` (as [`Plan::inputs`]`[i].node`, read from a
+    /// compact table).
+    ///
+    /// # Panics
+    /// If input `i` does not exist.
+    pub fn input_node(&self, i: usize) -> NodeId {
+        self.in_ports[i].node
+    }
+
+    /// The node standing for graph output `i` (as [`Plan::outputs`]`[i].node`).
+    ///
+    /// # Panics
+    /// If output `i` does not exist.
+    pub fn output_node(&self, i: usize) -> NodeId {
+        self.out_ports[i].node
     }
 
     /// Cycles run so far (continued from the schedule it replaced, see
@@ -168,7 +199,7 @@ impl Schedule {
     /// # Panics
     /// If input `i` does not exist or is not audio.
     pub fn input_audio_mut(&mut self, i: usize) -> &mut [f32] {
-        let r = self.plan.inputs[i].buffer;
+        let r = self.in_ports[i].buffer;
         assert_eq!(r.kind, BufferKind::Audio, "graph input {i} is not audio");
         self.arena.audio_mut(&r)
     }
@@ -178,7 +209,7 @@ impl Schedule {
     /// # Panics
     /// If input `i` does not exist or is not a packet input.
     pub fn input_packet_mut(&mut self, i: usize) -> &mut PacketSlot {
-        let r = self.plan.inputs[i].buffer;
+        let r = self.in_ports[i].buffer;
         assert_eq!(r.kind, BufferKind::Packet, "graph input {i} is not a packet input");
         self.arena.packet_mut(&r)
     }
@@ -188,7 +219,7 @@ impl Schedule {
     /// # Panics
     /// If input `i` does not exist or is not a control input.
     pub fn input_control_mut(&mut self, i: usize) -> &mut f32 {
-        let r = self.plan.inputs[i].buffer;
+        let r = self.in_ports[i].buffer;
         assert_eq!(r.kind, BufferKind::Control, "graph input {i} is not a control input");
         self.arena.control_mut(&r)
     }
@@ -198,7 +229,7 @@ impl Schedule {
     /// # Panics
     /// If output `i` does not exist or is not audio.
     pub fn output_audio(&self, i: usize) -> &[f32] {
-        let r = self.plan.outputs[i].buffer;
+        let r = self.out_ports[i].buffer;
         assert_eq!(r.kind, BufferKind::Audio, "graph output {i} is not audio");
         self.arena.audio(&r)
     }
@@ -208,7 +239,7 @@ impl Schedule {
     /// # Panics
     /// If output `i` does not exist or is not a packet output.
     pub fn output_packets(&self, i: usize) -> &[crate::Packet] {
-        let r = self.plan.outputs[i].buffer;
+        let r = self.out_ports[i].buffer;
         assert_eq!(r.kind, BufferKind::Packet, "graph output {i} is not a packet output");
         self.arena.packet(&r).packets()
     }
@@ -218,7 +249,7 @@ impl Schedule {
     /// # Panics
     /// If output `i` does not exist or is not a control output.
     pub fn output_control(&self, i: usize) -> f32 {
-        let r = self.plan.outputs[i].buffer;
+        let r = self.out_ports[i].buffer;
         assert_eq!(r.kind, BufferKind::Control, "graph output {i} is not a control output");
         self.arena.control(&r)
     }
@@ -231,7 +262,9 @@ impl Schedule {
         let mut errors = 0u32;
         let cycle = self.cycle;
         for (i, step) in self.steps.iter().enumerate() {
-            prefetch_processor(processors, self.steps.get(i + 1));
+            let next = self.steps.get(i + 1);
+            prefetch_processor(processors, next);
+            prefetch_packet_input(&self.arena, &self.refs, next);
             let first = step.first as usize;
             let mid = first + usize::from(step.inputs);
             let (inputs, outputs) = (&self.refs[first..mid], &self.refs[mid..mid + usize::from(step.outputs)]);
@@ -469,12 +502,32 @@ fn check_ports(
 /// executor's own cost.
 #[inline(always)]
 fn prefetch_processor(processors: &ProcessorSlots, next: Option<&ExecStep>) {
-    #[cfg(target_arch = "x86_64")]
     if let Some(p) = next.and_then(|s| processors.get(s.node as usize)).and_then(|p| p.as_deref()) {
-        let ptr = p as *const dyn Processor as *const i8;
-        // SAFETY: prefetching is a hint with no memory effects; any address is allowed.
-        unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(ptr) };
+        prefetch(p as *const dyn Processor as *const u8);
     }
+}
+
+/// Asks the CPU to start loading the first packet of the next step's first input when it
+/// is a packet port (a decoder's input): with a thousand legs the packets copied in at the
+/// start of the cycle are no longer in the near caches when their decoder runs.
+#[inline(always)]
+fn prefetch_packet_input(arena: &Arena, refs: &[BufferRef], next: Option<&ExecStep>) {
+    let Some(r) = next.filter(|s| s.inputs > 0).and_then(|s| refs.get(s.first as usize)) else { return };
+    if r.kind == BufferKind::Packet {
+        if let Some(p) = arena.packet(r).packets().first() {
+            prefetch(p as *const Packet as *const u8);
+        }
+    }
+}
+
+/// A prefetch hint for the cache line at `ptr`.
+#[inline(always)]
+fn prefetch(ptr: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetching is a hint with no memory effects; any address is allowed.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(ptr as *const i8)
+    };
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = (processors, next);
+    let _ = ptr;
 }

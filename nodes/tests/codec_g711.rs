@@ -240,3 +240,34 @@ fn reset_restarts_rtp_fields_and_the_packet_window() {
     let m = h.packet_out(0).unwrap().meta;
     assert_eq!((m.sequence, m.timestamp, m.marker), (65_535, u32::MAX - 159, true));
 }
+
+/// Every packet `EncodeNode` sends for `x` with packets of `ptime_us` in a graph at `q`.
+fn packets_of(x: &[f32], ptime_us: u32, q: Quantum) -> Vec<(PacketMeta, Vec<u8>)> {
+    let mut enc = encoder(CodecId::Pcmu, ptime_us, q);
+    let n = enc.audio_in_mut(0).len();
+    let mut out = Vec::new();
+    for chunk in x.chunks_exact(n) {
+        enc.audio_in_mut(0).copy_from_slice(chunk);
+        assert_eq!(enc.run(), 0);
+        out.extend(enc.packet_out(0).map(|p| (p.meta, p.payload().to_vec())));
+    }
+    out
+}
+
+#[test]
+fn the_packet_stream_is_the_same_whatever_the_quantum() {
+    // Encoded straight into the output (ptime = quantum), frame runs into the node's
+    // packet, and quanta split into frames must all give the same packets.
+    let x = tone(0, 8000);
+    for ptime in [10_000, 20_000, 40_000] {
+        let quanta = [Quantum::MS_2_5, Quantum::MS_5, Quantum::MS_10, Quantum::MS_20];
+        let streams: Vec<_> =
+            quanta.iter().filter(|q| ptime % q.micros() == 0).map(|&q| (q, packets_of(&x, ptime, q))).collect();
+        let (q0, first) = &streams[0];
+        assert_eq!(first.len(), 1_000_000 / ptime as usize, "{ptime} µs at {q0:?}");
+        assert!(first[0].0.marker && first[1..].iter().all(|(m, _)| !m.marker));
+        for (q, s) in &streams[1..] {
+            assert_eq!(s, first, "{ptime} µs packets at {q:?} differ from those at {q0:?}");
+        }
+    }
+}

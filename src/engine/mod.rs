@@ -72,7 +72,7 @@ use crate::sync::command::{channel, ControlEnd};
 use crate::sync::pool::Pool;
 use crate::sync::seqlock::SeqLockSlice;
 use command::{Command, Reply};
-use partition::{LivePlan, Partition, PartitionParts, SlotState};
+use partition::{LivePlan, Partition, PartitionParts, SlotState, WorkerEnd};
 use rvoip_media_graph::{
     CompiledGraph, LiveGraph, NodeKey, NodeRole, NodeSpec, Packet, Plan, PortKind, Processor, Schedule,
 };
@@ -518,13 +518,13 @@ impl Engine {
                 let kind = spec.outputs[0].kind;
                 let (w, h) =
                     endpoint::input_pair(kind, samples(kind), &self.frames, &self.packets, self.config.ring_capacity);
-                state.input = Some(w);
+                state.end = Some(WorkerEnd::Input(w));
                 io.inputs.push((name.to_string(), kind, h));
             }
             NodeRole::Output => {
                 let kind = spec.inputs[0].kind;
                 let (w, h) = endpoint::output_pair(kind, self.config.ring_capacity);
-                state.output = Some(w);
+                state.end = Some(WorkerEnd::Output(w));
                 io.outputs.push((name.to_string(), kind, h));
             }
             NodeRole::Process => {}

@@ -43,11 +43,17 @@ pub(crate) enum WorkerOutput {
     Control(ControlCell),
 }
 
-/// A slot's worker-side state besides its processor.
+/// The worker's end of a graph input or output (a slot is one or the other, never both).
+pub(crate) enum WorkerEnd {
+    Input(WorkerInput),
+    Output(WorkerOutput),
+}
+
+/// A slot's worker-side state besides its processor. Kept small: a cycle visits the slots
+/// of every endpoint, and with a thousand legs their cache lines add up.
 #[derive(Default)]
 pub(crate) struct SlotState {
-    pub(crate) input: Option<WorkerInput>,
-    pub(crate) output: Option<WorkerOutput>,
+    pub(crate) end: Option<WorkerEnd>,
     pub(crate) telemetry: Option<Arc<SeqLockSlice>>,
 }
 
@@ -170,7 +176,7 @@ impl Partition {
             let (Some(p), Some(s)) = (self.processors.get_mut(i), self.slots.get_mut(i)) else { continue };
             std::mem::swap(p, &mut ins.processor);
             std::mem::swap(s, &mut ins.state);
-            if ins.processor.is_some() || ins.state.input.is_some() || ins.state.output.is_some() {
+            if ins.processor.is_some() || ins.state.end.is_some() {
                 // The slot was not empty: what was there rides back in `ins`.
                 edit.displaced += 1;
             }
@@ -218,8 +224,9 @@ impl Partition {
         let s = &mut self.stats;
         let schedule = &mut self.plan.schedule;
         for i in 0..schedule.plan().inputs.len() {
-            let slot = schedule.plan().inputs[i].node.index();
-            match self.slots.get_mut(slot).and_then(|st| st.input.as_mut()) {
+            let slot = schedule.input_node(i).index();
+            let end = self.slots.get_mut(slot).and_then(|st| st.end.as_mut());
+            match end.and_then(|e| if let WorkerEnd::Input(i) = e { Some(i) } else { None }) {
                 Some(WorkerInput::Audio(ring)) => {
                     let buf = schedule.input_audio_mut(i);
                     match ring.pop() {
@@ -244,13 +251,10 @@ impl Partition {
                     let slot = schedule.input_packet_mut(i);
                     slot.clear();
                     // A burst: everything queued, up to the slot's capacity; the rest
-                    // waits for the next cycle.
-                    while slot.len() < slot.capacity() {
-                        match ring.pop() {
-                            Ok(p) => {
-                                let _ = slot.push(&p);
-                            }
-                            Err(_) => break,
+                    // waits for the next cycle. The producer's position is read once.
+                    for _ in 0..ring.slots().min(slot.capacity()) {
+                        if let Ok(p) = ring.pop() {
+                            let _ = slot.push(&p);
                         }
                     }
                 }
@@ -269,8 +273,9 @@ impl Partition {
             }
         }
         for i in 0..schedule.plan().outputs.len() {
-            let slot = schedule.plan().outputs[i].node.index();
-            match self.slots.get_mut(slot).and_then(|st| st.output.as_mut()) {
+            let slot = schedule.output_node(i).index();
+            let end = self.slots.get_mut(slot).and_then(|st| st.end.as_mut());
+            match end.and_then(|e| if let WorkerEnd::Output(o) = e { Some(o) } else { None }) {
                 Some(WorkerOutput::Audio(ring)) => {
                     if ring.is_full() {
                         s.ring_full_drops += 1;

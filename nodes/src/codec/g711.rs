@@ -31,6 +31,7 @@ fn info(law: G711Law) -> CodecInfo {
 /// The `f32 -> i16` conversion is the exact one of [`crate::kernels::f32_to_i16`]; a
 /// frame is 20 samples (2.5 ms), one byte each.
 #[derive(Clone, Debug)]
+#[repr(C)] // the law first: encoding reads nothing else
 pub struct G711CodecEncoder {
     law: G711Law,
     info: CodecInfo,
@@ -67,15 +68,41 @@ impl Encoder for G711CodecEncoder {
     }
 }
 
+/// Codes kept for concealment: 30 ms, the concealment's history.
+const CODE_HISTORY: usize = 240;
+/// The ring the codes are kept in (a power of two at least [`CODE_HISTORY`]).
+const CODE_RING: usize = 256;
+
+/// Decodes the last `n` codes (at most [`CODE_HISTORY`]) of the ring `codes`, which end at
+/// `end`, into `out`, oldest first.
+fn replay(law: G711Law, codes: &[u8; CODE_RING], end: usize, n: usize, out: &mut [f32]) {
+    let start = (end + CODE_RING - n) % CODE_RING;
+    let first = n.min(CODE_RING - start);
+    law.decode_f32(&codes[start..start + first], &mut out[..first]);
+    law.decode_f32(&codes[..n - first], &mut out[first..n]);
+}
+
 /// G.711 decoder with packet-loss concealment (see [`Concealment`]).
 ///
 /// Decoding a payload is exact (each byte to the G.191 value / 32768) except during the
 /// 2.5 ms cross-fade that follows a concealed gap.
+///
+/// The decoder keeps the last 30 ms of received *codes* (one byte a sample) and decodes
+/// them into the concealment's history only when a loss starts: a received packet costs a
+/// copy of its bytes, not of four times as many floats, which keeps a leg's working set
+/// small when a worker runs a thousand of them. The history is therefore the received
+/// signal itself (a cross-faded start after an earlier loss is not in it).
 #[derive(Clone, Debug)]
+#[repr(C)] // hot fields first: decoding a packet reads one cache line of state
 pub struct G711CodecDecoder {
     law: G711Law,
-    info: CodecInfo,
+    mode: Concealment,
+    /// The last `codes_len` codes end at `codes_end` (a position in the ring, wrapping).
+    codes_end: usize,
+    codes_len: usize,
     plc: Plc,
+    codes: [u8; CODE_RING],
+    info: CodecInfo,
 }
 
 impl G711CodecDecoder {
@@ -86,7 +113,26 @@ impl G711CodecDecoder {
 
     /// A decoder for `law` with the given concealment.
     pub fn with_concealment(law: G711Law, mode: Concealment) -> Self {
-        G711CodecDecoder { law, info: info(law), plc: Plc::new(mode, 1) }
+        G711CodecDecoder {
+            law,
+            mode,
+            codes_end: 0,
+            codes_len: 0,
+            codes: [0; CODE_RING],
+            info: info(law),
+            plc: Plc::new(mode, 1),
+        }
+    }
+
+    /// Records received codes for a later concealment.
+    fn keep(&mut self, p: &[u8]) {
+        let p = &p[p.len() - p.len().min(CODE_HISTORY)..];
+        let at = self.codes_end;
+        let first = p.len().min(CODE_RING - at);
+        self.codes[at..at + first].copy_from_slice(&p[..first]);
+        self.codes[..p.len() - first].copy_from_slice(&p[first..]);
+        self.codes_end = (at + p.len()) % CODE_RING;
+        self.codes_len = (self.codes_len + p.len()).min(CODE_HISTORY);
     }
 }
 
@@ -105,18 +151,30 @@ impl Decoder for G711CodecDecoder {
     fn decode(&mut self, payload: Option<&[u8]>, out: &mut [f32]) -> Result<usize, CodecError> {
         let Some(p) = payload else {
             let o = prefix_mut(out, BLOCK)?;
+            if !self.plc.in_loss() && self.mode == Concealment::RepeatAndFade {
+                let n = self.codes_len.min(self.plc.history_capacity());
+                let (law, codes, end) = (self.law, &self.codes, self.codes_end);
+                self.plc.load_history(n, |h| replay(law, codes, end, n, h));
+            }
             self.plc.conceal(o);
             return Ok(BLOCK);
         };
         let n = self.samples_in(p)?;
         let out = prefix_mut(out, n)?;
         self.law.decode_f32(p, out);
-        self.plc.decoded(out);
+        if self.plc.in_loss() {
+            self.plc.end_loss(out);
+        }
+        if self.mode == Concealment::RepeatAndFade {
+            self.keep(p);
+        }
         Ok(n)
     }
 
     fn reset(&mut self) {
         self.plc.reset();
+        self.codes_end = 0;
+        self.codes_len = 0;
     }
 }
 
@@ -168,6 +226,35 @@ mod tests {
         d.decode(Some(&next), &mut z).unwrap();
         for i in 20..80 {
             assert_eq!(z[i], f32::from(crate::g711::ulaw::decode_sample(next[i])) / 32768.0);
+        }
+    }
+
+    #[test]
+    fn kept_codes_wrap_the_ring_and_give_the_last_30_ms_as_history() {
+        // Packets of uneven sizes wrap the code ring at odd places; the concealment must be
+        // the one a decoder gives that received only the last 240 codes in one packet.
+        let x = encode_all(G711Law::Alaw, &tone(0, 2000, 190.0));
+        for cut in [0usize, 13, 77, 160, 201] {
+            let mut d = G711CodecDecoder::new(G711Law::Alaw);
+            let mut y = vec![0f32; 2000];
+            let mut at = 0;
+            for len in [cut, 37, 160, 13, 240, 80, 1].into_iter().cycle().filter(|&l| l > 0) {
+                let len = len.min(2000 - at);
+                if len == 0 {
+                    break;
+                }
+                d.decode(Some(&x[at..at + len]), &mut y).unwrap();
+                at += len;
+            }
+            let mut fresh = G711CodecDecoder::new(G711Law::Alaw);
+            fresh.decode(Some(&x[at - 240..at]), &mut y).unwrap();
+            let (mut a, mut b) = ([0f32; BLOCK], [0f32; BLOCK]);
+            for _ in 0..8 {
+                d.decode(None, &mut a).unwrap();
+                fresh.decode(None, &mut b).unwrap();
+                assert_eq!(a, b, "first packet of {cut} codes");
+            }
+            assert!(a.iter().any(|&v| v != 0.0));
         }
     }
 

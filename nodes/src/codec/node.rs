@@ -67,48 +67,49 @@ fn quantum_len(info: &CodecInfo, quantum: Quantum) -> Result<usize, CodecError> 
 ///
 /// Ports: input 0 `"in"` audio at the codec's rate and channels; output 0 `"out"` packet
 /// (its format names the codec at construction; a switched node keeps the port).
+#[repr(C)] // hot fields first: the common cycle reads the first two cache lines
 pub struct EncodeNode {
     enc: Box<dyn Encoder>,
-    info: CodecInfo,
-    ptime_us: u32,
-    quantum_us: u32,
+    frame: Box<[f32]>,
     quantum_len: usize,
     frames_per_packet: usize,
-    frame_ticks: u32,
-    frame: Box<[f32]>,
     frame_fill: usize,
-    scratch: Box<[u8]>,
-    pkt: Box<[u8]>,
-    pkt_len: usize,
-    pkt_frames: usize,
-    pkt_ts: u32,
-    pkt_marker: bool,
-    /// The packet under construction takes no more frames (the first packet, closed by a SID
-    /// or a gap, waiting for its window to end).
-    pkt_closed: bool,
     /// Position of the next frame in its ptime window.
     win_pos: usize,
+    pkt_frames: usize,
+    /// Frames of the packet already in this cycle's output slot (0: slot empty).
+    slot_frames: usize,
+    packets: u64,
     /// RTP timestamp of the next frame.
     frame_ts: u32,
+    frame_ticks: u32,
+    ssrc: u32,
+    sequence: u16,
+    payload_type: u8,
     /// The last frame was a SID or untransmitted (or nothing was sent yet).
     silent: bool,
     first_packet: bool,
-    /// Frames of the packet already in this cycle's output slot (0: slot empty).
-    slot_frames: usize,
-    payload_type: u8,
-    ssrc: u32,
+    /// Set the marker on the next packet (first packet after a switch).
+    marker_next: bool,
+    /// `parked` holds a switch still to apply (not a replaced encoder).
+    switch_pending: bool,
+    /// The packet under construction takes no more frames (the first packet, closed by a SID
+    /// or a gap, waiting for its window to end).
+    pkt_closed: bool,
+    pkt_marker: bool,
+    pkt_ts: u32,
+    pkt_len: usize,
+    scratch: Box<[u8]>,
+    pkt: Box<[u8]>,
+    info: CodecInfo,
+    ptime_us: u32,
+    quantum_us: u32,
     first_sequence: u16,
     first_timestamp: u32,
-    sequence: u16,
     dropped: u64,
-    packets: u64,
     switches: u64,
     /// A switch waiting for the packet boundary, or (after it) the replaced encoder.
     parked: Option<Box<EncodeNode>>,
-    /// `parked` holds a switch still to apply (not a replaced encoder).
-    switch_pending: bool,
-    /// Set the marker on the next packet (first packet after a switch).
-    marker_next: bool,
 }
 
 /// A message for [`EncodeNode`]: switch to another encoder at the next packet boundary,
@@ -358,6 +359,45 @@ impl EncodeNode {
         true
     }
 
+    /// The common case (ptime = quantum, or the quantum holds a whole window), encoded
+    /// straight into this cycle's output slot: a window starts, the input holds all its
+    /// frames, and the codec encodes runs of frames ([`Encoder::encode_frames`]). The packet
+    /// is what [`EncodeNode::encode_run`] then [`EncodeNode::flush`] would give, without the
+    /// copy through the node's packet buffer. Returns false (and consumes nothing) when it
+    /// does not apply.
+    fn encode_direct(&mut self, rest: &mut &[f32], io: &mut ProcessIo<'_>) -> bool {
+        let k = self.frames_per_packet;
+        let need = k * self.frame.len();
+        if k < 2 || rest.len() < need || self.win_pos != 0 || self.pkt_frames != 0 || self.slot_frames != 0 {
+            return false;
+        }
+        let slot = io.packet_out(0);
+        let p = slot.fill();
+        match self.enc.encode_frames(&rest[..need], p.buffer_mut()) {
+            Some(n) if p.set_len(n).is_ok() => {}
+            _ => {
+                slot.clear();
+                return false;
+            }
+        }
+        p.meta = PacketMeta {
+            payload_type: self.payload_type,
+            sequence: self.sequence,
+            timestamp: self.frame_ts,
+            ssrc: self.ssrc,
+            marker: std::mem::take(&mut self.marker_next) || self.first_packet || self.silent,
+            arrival_ns: 0,
+        };
+        self.sequence = self.sequence.wrapping_add(1);
+        self.packets += 1;
+        self.slot_frames = k;
+        self.first_packet = false;
+        self.silent = false;
+        self.frame_ts = self.frame_ts.wrapping_add(self.frame_ticks.wrapping_mul(k as u32));
+        *rest = &rest[need..];
+        true
+    }
+
     /// Ends the packet under construction: sends it now, or, for the first packet, marks it
     /// to wait for the end of its window.
     fn close(&mut self, io: &mut ProcessIo<'_>) {
@@ -436,7 +476,7 @@ impl Processor for EncodeNode {
         let mut rest = input;
         let frame_len = self.frame.len();
         while !rest.is_empty() {
-            if self.frame_fill == 0 && self.encode_run(&mut rest, io) {
+            if self.frame_fill == 0 && (self.encode_direct(&mut rest, io) || self.encode_run(&mut rest, io)) {
                 continue;
             }
             if self.frame_fill == 0 && rest.len() >= frame_len {
@@ -534,21 +574,26 @@ impl Processor for EncodeNode {
 /// Telemetry: `packets`, `late_packets`, `concealed_frames`, `bad_packets`, `switches`.
 ///
 /// Ports: input 0 `"in"` packet; output 0 `"out"` audio at the codec's rate and channels.
+#[repr(C)] // hot fields first: the common cycle reads one cache line of the node
 pub struct DecodeNode {
     dec: Box<dyn Decoder>,
-    info: CodecInfo,
+    fill: usize,
     quantum_len: usize,
+    /// Samples per channel of one quantum, and the RTP ticks they span (the direct path's
+    /// facts, kept here rather than read from `info`).
+    quantum_frames: usize,
+    quantum_ticks: u32,
+    next_ts: Option<u32>,
+    packets: u64,
+    payload_type: u8,
+    info: CodecInfo,
     /// Longest packet accepted, interleaved samples.
     max_packet: usize,
     fifo: Box<[f32]>,
-    fill: usize,
-    next_ts: Option<u32>,
     late: u64,
     concealed: u64,
-    packets: u64,
     bad: u64,
     switches: u64,
-    payload_type: u8,
     /// The other decoder, chosen by payload type (see the type's docs).
     alternate: Option<Box<DecodeNode>>,
 }
@@ -616,6 +661,8 @@ impl DecodeNode {
             dec: decoder,
             info,
             quantum_len,
+            quantum_frames: quantum_len / usize::from(info.channels.max(1)),
+            quantum_ticks: info.rtp_ticks(quantum_len / usize::from(info.channels.max(1))),
             max_packet,
             fifo: vec![0.0; cap].into_boxed_slice(),
             fill: 0,
@@ -646,6 +693,7 @@ impl DecodeNode {
         std::mem::swap(&mut self.info, &mut new.info);
         std::mem::swap(&mut self.max_packet, &mut new.max_packet);
         std::mem::swap(&mut self.payload_type, &mut new.payload_type);
+        std::mem::swap(&mut self.quantum_ticks, &mut new.quantum_ticks);
         if new.fifo.len() >= self.fill {
             // Keep the audio decoded so far, in the FIFO sized for the new codec.
             new.fifo[..self.fill].copy_from_slice(&self.fifo[..self.fill]);
@@ -702,7 +750,7 @@ impl DecodeNode {
         if self.fill != 0 || p.meta.payload_type != self.payload_type || self.next_ts.is_some_and(|t| t != ts) {
             return false;
         }
-        if self.dec.samples_in(p.payload()).map(|n| n * usize::from(self.info.channels)) != Ok(self.quantum_len) {
+        if self.dec.samples_in(p.payload()) != Ok(self.quantum_frames) {
             return false;
         }
         let out = io.audio_out(0);
@@ -712,7 +760,7 @@ impl DecodeNode {
         match self.dec.decode(Some(p.payload()), out) {
             Ok(m) if m == self.quantum_len => {
                 self.packets += 1;
-                self.next_ts = Some(ts.wrapping_add(self.ticks_of(m)));
+                self.next_ts = Some(ts.wrapping_add(self.quantum_ticks));
                 true
             }
             // Refused: the output is untouched; the general path reports it.

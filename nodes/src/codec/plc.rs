@@ -14,27 +14,26 @@ pub enum Concealment {
     RepeatAndFade,
 }
 
-/// History capacity: 30 ms at 16 kHz.
-const HIST_MAX: usize = 480;
-
 /// Concealment state for one mono stream at 8 kHz × `scale`.
 #[derive(Clone, Debug)]
+#[repr(C)] // what every decoded packet reads first; the history is a separate, cold block
 pub(crate) struct Plc {
+    /// Concealed samples produced in the current loss (0: not in a loss).
+    lost: usize,
     mode: Concealment,
     /// 1 at 8 kHz, 2 at 16 kHz: every duration below is multiplied by it.
     scale: usize,
-    /// Decoded samples, oldest first; the last `hist_cap` of them end at `hist_end`. The
-    /// buffer is twice the history so that appending shifts only once per `hist_cap`
-    /// samples, not on every packet.
-    hist: [f32; 2 * HIST_MAX],
     hist_end: usize,
     hist_cap: usize,
     /// Valid samples at the end of the history.
     hist_len: usize,
-    /// Concealed samples produced in the current loss (0: not in a loss).
-    lost: usize,
     /// Pitch period of the current loss.
     period: usize,
+    /// Decoded samples, oldest first; the last `hist_cap` of them end at `hist_end`. The
+    /// buffer is twice the history so that appending shifts only once per `hist_cap`
+    /// samples, not on every packet. On the heap: a decoder that keeps its own compact
+    /// history (G.711) touches it only when a loss starts.
+    hist: Box<[f32]>,
 }
 
 impl Plc {
@@ -45,7 +44,7 @@ impl Plc {
         Plc {
             mode,
             scale,
-            hist: [0.0; 2 * HIST_MAX],
+            hist: vec![0.0; 2 * hist_cap].into_boxed_slice(),
             hist_end: hist_cap,
             hist_cap,
             hist_len: 0,
@@ -151,6 +150,34 @@ impl Plc {
     /// Takes freshly decoded samples: after a loss, cross-fades their start from the
     /// concealment; then records them in the history.
     pub(crate) fn decoded(&mut self, out: &mut [f32]) {
+        self.end_loss(out);
+        self.push(out);
+    }
+
+    /// A loss is being concealed (no decoded samples since the last [`Plc::conceal`]).
+    pub(crate) fn in_loss(&self) -> bool {
+        self.lost > 0
+    }
+
+    /// History capacity in samples (what [`Plc::load_history`] can use).
+    pub(crate) fn history_capacity(&self) -> usize {
+        self.hist_cap
+    }
+
+    /// Replaces the history with `n` samples (at most the capacity), written oldest first by
+    /// `fill`: for a decoder that keeps its own compact history (G.711 keeps its codes)
+    /// and hands it over when a loss starts, instead of calling [`Plc::decoded`] per packet.
+    pub(crate) fn load_history(&mut self, n: usize, fill: impl FnOnce(&mut [f32])) {
+        let cap = self.hist_cap;
+        let n = n.min(cap);
+        fill(&mut self.hist[cap - n..cap]);
+        self.hist_end = cap;
+        self.hist_len = n;
+    }
+
+    /// Ends a loss, if one is being concealed: cross-fades the start of `out` from the
+    /// concealment. The history is left as it is.
+    pub(crate) fn end_loss(&mut self, out: &mut [f32]) {
         if self.lost > 0 {
             if self.mode == Concealment::RepeatAndFade && self.hist_len > 0 {
                 let m = self.ola().min(out.len());
@@ -161,12 +188,11 @@ impl Plc {
             }
             self.lost = 0;
         }
-        self.push(out);
     }
 
     /// Forgets the history.
     pub(crate) fn reset(&mut self) {
-        self.hist = [0.0; 2 * HIST_MAX];
+        self.hist.fill(0.0);
         self.hist_end = self.hist_cap;
         self.hist_len = 0;
         self.lost = 0;

@@ -67,7 +67,12 @@ macro_rules! table_builders {
 pub(super) use table_builders;
 
 /// Converts `f32` to `i16` in stack chunks, then encodes with `encode`.
-pub(super) fn encode_f32_via_i16(input: &[f32], output: &mut [u8], encode: fn(&[i16], &mut [u8]) -> usize) -> usize {
+#[inline(always)]
+pub(super) fn encode_f32_via_i16(
+    input: &[f32],
+    output: &mut [u8],
+    encode: impl Fn(&[i16], &mut [u8]) -> usize,
+) -> usize {
     const CHUNK: usize = 256;
     let n = input.len().min(output.len());
     let mut pcm = [0i16; CHUNK];

@@ -78,12 +78,18 @@ static DECODE_F32: [u32; 256] = build_decode_f32_bits();
 
 #[inline(always)]
 fn enc(x: i16) -> u8 {
-    // `(x >> 2) + 8192` is in 0..16384 for every i16, so `get` never misses.
-    ENCODE.get(((x >> 2) as i32 + 8192) as usize).copied().unwrap_or(0)
+    // `(x >> 2) + 8192` for every i16: the top 14 bits of `x` as unsigned with the
+    // sign bit flipped, always in 0..16384 (so the index needs no check).
+    ENCODE[usize::from((x as u16 >> 2) ^ 8192)]
 }
 
 /// Encodes `min(input.len(), output.len())` samples; returns that count.
 pub fn encode(input: &[i16], output: &mut [u8]) -> usize {
+    encode_pcm(input, output)
+}
+
+#[inline(always)]
+fn encode_pcm(input: &[i16], output: &mut [u8]) -> usize {
     map_into(input, output, enc)
 }
 
@@ -102,7 +108,7 @@ pub fn decode(input: &[u8], output: &mut [i16]) -> usize {
 /// assert_eq!(codes, [0xFF, 0xCE]);
 /// ```
 pub fn encode_f32(input: &[f32], output: &mut [u8]) -> usize {
-    encode_f32_via_i16(input, output, encode)
+    encode_f32_via_i16(input, output, encode_pcm)
 }
 
 /// Decodes to `f32` (`sample / 32768`). Returns the count.
