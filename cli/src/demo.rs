@@ -7,7 +7,7 @@
 //! live [`Room`]: decode with concealment → N-1 mix → encode for every leg) runs on a pinned
 //! worker thread paced on absolute deadlines. Once a second the main thread prints the worker's cycle-time statistics.
 
-use super::{output::Outputs, wavio, CliError};
+use super::{output::Outputs, wavio, wavio::WavOut, CliError};
 use rvoip_media_core::conference::{LegMedia, Room};
 use rvoip_media_core::prelude::*;
 use rvoip_media_nodes::wav::WavSampleFormat;
@@ -41,7 +41,9 @@ struct Leg {
     rx: PacketIn,
     tx: PacketOut,
     offset: usize,
-    heard: Vec<f32>,
+    /// What this participant hears, streamed to its file as it arrives (memory stays flat
+    /// however long the demo runs).
+    heard: WavOut,
     sent: u64,
     received: u64,
     push_failures: u64,
@@ -68,7 +70,7 @@ pub fn run(a: Args) -> Result<(), CliError> {
     let mut files = Vec::with_capacity(n);
     for i in 0..n {
         let path = a.out.join(format!("participant_{i:02}.wav"));
-        files.push((outputs.create(&path)?, path));
+        files.push(WavOut::new(outputs.create(&path)?, &path, 8000, WavSampleFormat::Int16)?);
     }
     let out_dir = std::fs::canonicalize(&a.out).unwrap_or_else(|_| a.out.clone());
     println!("recording what each participant hears into {}", out_dir.display());
@@ -96,12 +98,14 @@ pub fn run(a: Args) -> Result<(), CliError> {
     let joins = (0..n).map(|i| (format!("p{i}"), LegMedia::g711(law, 10_000, i as u32)));
     let mut io = room.join_many(&engine, joins)?.io;
     let total = speech.samples.len();
-    let mut legs: Vec<Leg> = (0..n)
-        .map(|i| Leg {
+    let mut legs: Vec<Leg> = files
+        .into_iter()
+        .enumerate()
+        .map(|(i, heard)| Leg {
             rx: io.take_packet_in(&format!("p{i}.rx")).expect("room has rx ports"),
             tx: io.take_packet_out(&format!("p{i}.tx")).expect("room has tx ports"),
             offset: (i * total / n) / 80 * 80,
-            heard: Vec::new(),
+            heard,
             sent: 0,
             received: 0,
             push_failures: 0,
@@ -120,9 +124,9 @@ pub fn run(a: Args) -> Result<(), CliError> {
     let network = std::thread::Builder::new()
         .name("demo-network".into())
         .spawn(move || {
-            network(&mut legs, &samples, law, ticks);
+            let written = network(&mut legs, &samples, law, ticks);
             done2.store(true, Ordering::Release);
-            legs
+            (legs, written)
         })
         .map_err(|source| CliError::Io { path: "thread".into(), source })?;
     let t0 = Instant::now();
@@ -138,17 +142,20 @@ pub fn run(a: Args) -> Result<(), CliError> {
         print_status(&engine, &format!("t={second:>3}s"), n);
         second += 1;
     }
-    let legs = network.join().map_err(|_| CliError::Internal("network thread panicked"))?;
+    let (legs, written) = network.join().map_err(|_| CliError::Internal("network thread panicked"))?;
     print_status(&engine, "end   ", n);
     let st = engine.status();
     let pst = engine.partition_stats(room.id())?;
     engine.remove_partition(room.id())?;
+    // A failed write (a full disk) ends the demo with that error; `outputs` then removes
+    // every file, so no partial recording is left.
+    written?;
     let (mut sent, mut received, mut failures) = (0, 0, 0);
-    for (leg, (file, path)) in legs.iter().zip(files) {
-        wavio::write(file, &path, 8000, &leg.heard, WavSampleFormat::Int16)?;
+    for leg in legs {
         sent += leg.sent;
         received += leg.received;
         failures += leg.push_failures;
+        leg.heard.finish()?;
     }
     let misses: u64 = st.workers.iter().map(|w| w.stats.deadline_misses).sum();
     // Every packet offered is accounted for: taken by the room's receive rings or refused
@@ -204,8 +211,9 @@ fn print_status(engine: &Engine, label: &str, legs: usize) {
 }
 
 /// The remote phones: every 10 ms send each participant's next packet and collect what the
-/// room sent back. Runs on an ordinary thread with absolute deadlines.
-fn network(legs: &mut [Leg], speech: &[f32], law: G711Law, ticks: u64) {
+/// room sent back (written to each participant's file). Runs on an ordinary thread with
+/// absolute deadlines. Stops at the first failed write and returns it.
+fn network(legs: &mut [Leg], speech: &[f32], law: G711Law, ticks: u64) -> Result<(), CliError> {
     let start = Instant::now();
     let period = Duration::from_millis(10);
     let mut payload = [0u8; 80];
@@ -235,24 +243,26 @@ fn network(legs: &mut [Leg], speech: &[f32], law: G711Law, ticks: u64) {
                 }
             }
         }
-        collect(legs, law);
+        collect(legs, law)?;
     }
     // Let the worker finish the last quanta, then collect them.
     std::thread::sleep(period * 3);
-    collect(legs, law);
+    collect(legs, law)
 }
 
-/// Decodes every packet the room has sent each leg: what that participant hears.
-fn collect(legs: &mut [Leg], law: G711Law) {
+/// Decodes every packet the room has sent each leg and appends it to that participant's
+/// file: what they hear.
+fn collect(legs: &mut [Leg], law: G711Law) -> Result<(), CliError> {
     let mut pcm = [0f32; 80];
     for leg in legs.iter_mut() {
         while let Some(p) = leg.tx.pop() {
             let n = p.payload().len().min(pcm.len());
             law.decode_f32(&p.payload()[..n], &mut pcm[..n]);
-            leg.heard.extend_from_slice(&pcm[..n]);
+            leg.heard.write(&pcm[..n])?;
             leg.received += 1;
         }
     }
+    Ok(())
 }
 
 /// The speech built into the binary (examples/data/speech_en_8k.wav), parsed from memory, so

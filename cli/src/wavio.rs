@@ -172,16 +172,3 @@ impl WavOut {
         self.writer.finalize().map_err(|e| CliError::Wav { path, detail: e.to_string() })
     }
 }
-
-/// Writes mono `samples` at `rate` to `file` in one go (see [`WavOut`]).
-pub fn write(
-    file: std::fs::File,
-    path: &Path,
-    rate: u32,
-    samples: &[f32],
-    format: WavSampleFormat,
-) -> Result<(), CliError> {
-    let mut w = WavOut::new(file, path, rate, format)?;
-    w.write(samples)?;
-    w.finish()
-}

@@ -400,3 +400,69 @@ fn a_rate_the_codec_does_not_run_at_suggests_the_rate_that_converts_it() {
         assert_eq!(read_i16(&o).1.len(), rate as usize / 10);
     }
 }
+
+/// Runs the binary with the file-size limit at `kib` KiB and SIGXFSZ ignored, so a write
+/// past the limit fails with EFBIG the way a full disk fails with ENOSPC, mid-run.
+fn run_with_file_limit(kib: u32, args: &[&str]) -> Output {
+    std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!("trap '' XFSZ; ulimit -f {kib}; exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_rvoip-media"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_write_that_fails_mid_run_leaves_no_partial_output() {
+    let d = tmp("rob-disk-full");
+    let input = d.join("in.wav");
+    write_i16(&input, 16_000, &tone(16_000 * 4));
+    let out = d.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let wav = out.join("o.wav");
+    // process streams its output: the limit is hit after 16 KiB, well into the run.
+    let o = run_with_file_limit(16, &["process", "--gain", "-3", "--mic", s(&input), "--out", s(&wav)]);
+    assert!(!o.status.success(), "must fail: {}", stderr(&o));
+    assert!(stderr(&o).contains("o.wav"), "names the file: {}", stderr(&o));
+    assert!(listing(&out).is_empty(), "left behind: {:?}", listing(&out));
+    // demo streams what each participant hears: the first file to pass the limit ends it,
+    // and the directory it created goes with its files.
+    let demo = d.join("demo-out");
+    let o = run_with_file_limit(8, &["demo", "--participants", "3", "--seconds", "2", "--out", s(&demo)]);
+    assert!(!o.status.success(), "must fail: {}", stderr(&o));
+    assert!(stderr(&o).contains("participant_"), "names the file: {}", stderr(&o));
+    assert!(!demo.exists(), "left behind: {:?}", listing(&demo));
+    // The same runs without the limit succeed.
+    succeeds(&["process", "--gain", "-3", "--mic", s(&input), "--out", s(&wav)]);
+    assert_eq!(listing(&out), ["o.wav"]);
+}
+
+#[test]
+fn a_refused_realtime_priority_is_reported_and_the_room_still_runs() {
+    // Without CAP_SYS_NICE and with RLIMIT_RTPRIO at 0, SCHED_FIFO is refused (as for an
+    // unprivileged user). The engine says so, runs its worker at normal priority, and the
+    // demo accounts for every packet.
+    if std::process::Command::new("setpriv").arg("--version").output().is_err() {
+        eprintln!("skipped: setpriv (util-linux) is not installed");
+        return;
+    }
+    let d = tmp("rob-rt-refused");
+    let out = d.join("demo");
+    let o = std::process::Command::new("setpriv")
+        .args(["--bounding-set=-sys_nice", "--", "bash", "-c", "ulimit -r 0; exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_rvoip-media"))
+        .args(["demo", "--participants", "2", "--seconds", "1", "--out", s(&out)])
+        .output()
+        .unwrap();
+    if stderr(&o).starts_with("setpriv:") {
+        eprintln!("skipped: setpriv cannot drop CAP_SYS_NICE here: {}", stderr(&o));
+        return;
+    }
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("normal priority (SCHED_FIFO refused, os error 1)"), "{stdout}");
+    // Every packet offered was taken or counted as refused; the run ended with its summary
+    // (success, or the deadline-miss verdict a loaded machine can give at normal priority).
+    assert!(stdout.contains("packets in:  200 offered by the phones = "), "{stdout}");
+    assert!(o.status.success() || stderr(&o).contains("demo: the room did not keep up"), "{}", stderr(&o));
+}
