@@ -10,7 +10,7 @@ use crate::live::NodeRole;
 use crate::node::{NodeId, NodeSpec};
 use crate::packet::{Packet, PacketSlot};
 use crate::plan::{BufferRef, Plan, Step};
-use crate::processor::{ParamError, ProcessIo, Processor};
+use crate::processor::{prefetch, ParamError, ProcessIo, Processor};
 
 /// One node of a compiled graph.
 pub struct CompiledNode {
@@ -262,9 +262,15 @@ impl Schedule {
         let mut errors = 0u32;
         let cycle = self.cycle;
         for (i, step) in self.steps.iter().enumerate() {
-            let next = self.steps.get(i + 1);
-            prefetch_processor(processors, next);
-            prefetch_packet_input(&self.arena, &self.refs, next);
+            // Software pipelining over heap objects: the node two steps ahead is fetched,
+            // the next one (fetched a step ago) starts fetching what it points to.
+            prefetch_processor(processors, self.steps.get(i + 2));
+            if let Some(p) =
+                self.steps.get(i + 1).and_then(|s| processors.get(s.node as usize)).and_then(|p| p.as_deref())
+            {
+                p.prefetch();
+            }
+            prefetch_packet_input(&self.arena, &self.refs, self.steps.get(i + 1));
             let first = step.first as usize;
             let mid = first + usize::from(step.inputs);
             let (inputs, outputs) = (&self.refs[first..mid], &self.refs[mid..mid + usize::from(step.outputs)]);
@@ -518,16 +524,4 @@ fn prefetch_packet_input(arena: &Arena, refs: &[BufferRef], next: Option<&ExecSt
             prefetch(p as *const Packet as *const u8);
         }
     }
-}
-
-/// A prefetch hint for the cache line at `ptr`.
-#[inline(always)]
-fn prefetch(ptr: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: prefetching is a hint with no memory effects; any address is allowed.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(ptr as *const i8)
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = ptr;
 }

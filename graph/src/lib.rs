@@ -49,4 +49,4 @@ pub use live::{LiveGraph, LiveNode, NodeKey, NodeRole};
 pub use node::{MessageType, NodeId, NodeSpec, ParamSpec, PortSpec, MAX_TELEMETRY};
 pub use packet::{Packet, PacketMeta, PacketSlot, PayloadTooLarge, SlotFull, MAX_PAYLOAD};
 pub use plan::{BufferCounts, BufferRef, Plan, PlanPort, Step};
-pub use processor::{MessageError, ParamError, ProcessIo, Processor};
+pub use processor::{prefetch, MessageError, ParamError, ProcessIo, Processor};

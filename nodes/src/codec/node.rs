@@ -541,6 +541,10 @@ impl Processor for EncodeNode {
             *o = v;
         }
     }
+
+    fn prefetch(&self) {
+        rvoip_media_graph::prefetch((&*self.enc as *const dyn Encoder).cast());
+    }
 }
 
 /// Packets in, audio quanta out: wraps any [`Decoder`].
@@ -896,5 +900,9 @@ impl Processor for DecodeNode {
         for (o, v) in out.iter_mut().zip(v) {
             *o = v;
         }
+    }
+
+    fn prefetch(&self) {
+        rvoip_media_graph::prefetch((&*self.dec as *const dyn Decoder).cast());
     }
 }
