@@ -315,6 +315,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "2^CNT_BITS round trips: hours under Miri")]
     fn counters_wrap_without_breaking_in_use() {
         let pool = Pool::new(2, |_| ());
         let keep = pool.acquire().unwrap();
