@@ -145,6 +145,37 @@ fn decoder(codec: Codec) -> Result<Box<dyn Decoder>, CliError> {
     })
 }
 
+/// The buffer's settings: the defaults, or (an experimenter's aid) the defaults changed by
+/// `RVOIP_JB_TUNE="quantile=0.99,margin_ms=15"`.
+fn tuned_config() -> Result<JitterConfig, CliError> {
+    let mut c = JitterConfig::default();
+    let Ok(spec) = std::env::var("RVOIP_JB_TUNE") else { return Ok(c) };
+    for kv in spec.split(',').filter(|s| !s.is_empty()) {
+        let (k, v) =
+            kv.split_once('=').ok_or_else(|| CliError::Usage(format!("RVOIP_JB_TUNE: `{kv}` is not key=value")))?;
+        let bad = || CliError::Usage(format!("RVOIP_JB_TUNE: bad value `{v}` for {k}"));
+        let f: f64 = v.parse().map_err(|_| bad())?;
+        let u = || -> Result<u32, CliError> { v.parse().map_err(|_| bad()) };
+        match k {
+            "quantile" => c.quantile = f,
+            "forget" => c.forget = f,
+            "loss_weight_ms" => c.loss_weight_ms = f,
+            "margin_ms" => c.margin_ms = u()?,
+            "initial_delay_ms" => c.initial_delay_ms = u()?,
+            "accelerate_quiet_ms" => c.accelerate_quiet_ms = u()?,
+            "expand_quiet_ms" => c.expand_quiet_ms = u()?,
+            "accelerate_speech_ms" => c.accelerate_speech_ms = u()?,
+            "expand_speech_ms" => c.expand_speech_ms = u()?,
+            "max_wait_ms" => c.max_wait_ms = u()?,
+            "stretch_budget_ms" => c.stretch_budget_ms = u()?,
+            "rewind_ms" => c.rewind_ms = u()?,
+            _ => return Err(CliError::Usage(format!("RVOIP_JB_TUNE: unknown setting {k}"))),
+        }
+    }
+    c.validate().map_err(|e| CliError::Usage(e.to_string()))?;
+    Ok(c)
+}
+
 /// Plays the stream: returns the audio and the buffer's final statistics.
 fn play(
     pkts: &[RtpIn],
@@ -154,7 +185,7 @@ fn play(
     census: &mut Census,
 ) -> Result<(Vec<f32>, JitterStats, JitterBuffer), CliError> {
     let pt = pkts.iter().find(|p| p.meta.payload_type != CN_PAYLOAD_TYPE).map_or(0, |p| p.meta.payload_type);
-    let mut jb = JitterBuffer::new(decoder(codec)?, JitterConfig::default())
+    let mut jb = JitterBuffer::new(decoder(codec)?, tuned_config()?)
         .map_err(|e| CliError::Usage(e.to_string()))?
         .with_payload_type(pt);
     let fs = jb.sample_rate() as usize;
@@ -169,6 +200,9 @@ fn play(
     order.sort_by_key(|p| p.time_ns);
     let mut next = 0;
     let mut packet = Packet::new();
+    // Debugging aid: RVOIP_JB_TRACE=FILE writes one line per tick (delay, target, counters).
+    let mut trace =
+        std::env::var_os("RVOIP_JB_TRACE").and_then(|p| std::fs::File::create(p).ok()).map(std::io::BufWriter::new);
     for k in 0..k_total {
         let now = k as u64 * tick_ns;
         while next < order.len() && order[next].time_ns - t0 <= now {
@@ -183,6 +217,19 @@ fn play(
             jb.insert(&packet);
         }
         jb.pull(now, &mut out[k * q..(k + 1) * q]);
+        if let Some(t) = trace.as_mut() {
+            let s = jb.stats();
+            let _ = writeln!(
+                t,
+                "{k} {:.1} {:.1} {} {} {} {}",
+                s.current_delay_ms,
+                s.target_delay_ms,
+                s.concealed_samples,
+                s.removed_samples_for_acceleration,
+                s.inserted_samples_for_deceleration,
+                s.packets_late
+            );
+        }
     }
     Ok((out, jb.stats(), jb))
 }

@@ -5,12 +5,19 @@
 //! converted from the RTP clock); a packet is on time when the playout offset `O` (the
 //! time a timestamp is played minus that timestamp) is at least its `d`. The manager keeps
 //! a histogram of `d` in 1 ms buckets relative to a base that follows the stream, every
-//! packet's weight decaying by the forgetting factor per later packet. The target offset is
-//! the `quantile` of that distribution: a burst of late packets moves it up within a few
-//! packets (they carry `1 − forget` of the weight each), while a return to calm brings it
-//! down only once the late packets' weight has decayed below `1 − quantile` (hundreds of
-//! packets): it rises fast and decays slowly. A sender clock off by a few hundred ppm makes
-//! `d` drift slowly, and the histogram follows it through the same forgetting.
+//! packet's weight decaying by the forgetting factor per later packet.
+//!
+//! The target offset `O*` minimises `O + λ·P(d > O)`: each millisecond of delay against
+//! the fraction of packets that would come too late, weighted by `λ` (the *loss weight*,
+//! ms of delay worth losing every packet), and never exceeds the `quantile` of the
+//! distribution. For a long exponential tail (heavy queueing jitter) the optimum sits far
+//! out in the tail; for rare long spikes (a route change, a stalled link, whose packets
+//! then arrive in a burst) waiting costs more than concealing the spike, and the target
+//! stays with the bulk of the packets. A burst of late packets moves the target up within
+//! a few packets (each carries `1 − forget` of the weight), while a return to calm brings
+//! it down only once their weight has decayed (hundreds of packets): it rises fast and
+//! decays slowly. A sender clock off by a few hundred ppm makes `d` drift slowly, and the
+//! histogram follows it through the same forgetting.
 
 /// Buckets of the histogram (1 ms each).
 const BUCKETS: usize = 2048;
@@ -23,7 +30,7 @@ const CENTRE: i64 = 400;
 /// ```
 /// use rvoip_media_nodes::jitter::DelayManager;
 ///
-/// let mut dm = DelayManager::new(0.95, 0.99);
+/// let mut dm = DelayManager::new(0.95, 0.99, 10_000.0);
 /// // Packets every 20 ms; transit 50 ms, every 10th one 30 ms later.
 /// for i in 0..500i64 {
 ///     let extra = if i % 10 == 0 { 30_000 } else { 0 };
@@ -37,7 +44,10 @@ const CENTRE: i64 = 400;
 pub struct DelayManager {
     quantile: f64,
     forget: f64,
+    loss_weight_ms: f64,
     hist: Box<[f64]>,
+    /// Target computed after the last update.
+    target: Option<i64>,
     /// Weight the next packet adds (grows by 1/forget per packet instead of decaying all
     /// buckets; everything is rescaled when it gets large).
     inc: f64,
@@ -50,12 +60,16 @@ pub struct DelayManager {
 }
 
 impl DelayManager {
-    /// A manager aiming at the `quantile` (0.5..1) of transit offsets, forgetting by
-    /// `forget` (0.9..1) per packet. Out-of-range values are clamped.
-    pub fn new(quantile: f64, forget: f64) -> Self {
+    /// A manager whose target is at most the `quantile` (0.5..1) of transit offsets,
+    /// with the loss weight `loss_weight_ms` (ms of delay worth losing every packet; see
+    /// the [module docs](self)), forgetting by `forget` (0.9..1) per packet. Out-of-range
+    /// values are clamped.
+    pub fn new(quantile: f64, forget: f64, loss_weight_ms: f64) -> Self {
         DelayManager {
             quantile: if quantile.is_finite() { quantile.clamp(0.5, 0.9999) } else { 0.95 },
             forget: if forget.is_finite() { forget.clamp(0.9, 0.99999) } else { 0.995 },
+            loss_weight_ms: if loss_weight_ms.is_finite() { loss_weight_ms.clamp(0.0, 1e9) } else { 1e9 },
+            target: None,
             hist: vec![0.0; BUCKETS].into_boxed_slice(),
             inc: 1.0,
             total: 0.0,
@@ -71,6 +85,7 @@ impl DelayManager {
         self.inc = 1.0;
         self.total = 0.0;
         self.packets = 0;
+        self.target = None;
     }
 
     /// Packets seen since the last reset.
@@ -102,6 +117,7 @@ impl DelayManager {
             self.total *= s;
             self.inc = 1.0;
         }
+        self.target = self.compute_target();
     }
 
     /// Shifts the histogram's base by `by` buckets (mass that falls off the ends goes to
@@ -125,21 +141,34 @@ impl DelayManager {
     }
 
     /// The target playout offset (µs, on the same scale as the offsets given to
-    /// [`DelayManager::update`]): the upper edge of the bucket holding the quantile. `None`
-    /// before any packet.
+    /// [`DelayManager::update`]): the upper edge of the bucket minimising delay plus
+    /// weighted lateness, at most the quantile. `None` before any packet.
     pub fn target_us(&self) -> Option<i64> {
+        self.target
+    }
+
+    fn compute_target(&self) -> Option<i64> {
         if self.packets == 0 || self.total <= 0.0 {
             return None;
         }
         let limit = (1.0 - self.quantile) * self.total;
+        // Walk down from the top: `above` is the mass strictly above bucket i.
         let mut above = 0.0;
+        let mut q_bucket = None;
+        let mut best = (f64::INFINITY, 0usize);
         for (i, h) in self.hist.iter().enumerate().rev() {
-            above += h;
-            if above > limit {
-                return Some(self.base_us + (i as i64 + 1) * 1000);
+            if q_bucket.is_none() && above + h > limit {
+                q_bucket = Some(i);
             }
+            if q_bucket.is_some() {
+                let cost = (i + 1) as f64 + self.loss_weight_ms * above / self.total;
+                if cost <= best.0 {
+                    best = (cost, i);
+                }
+            }
+            above += h;
         }
-        Some(self.base_us + 1000)
+        Some(self.base_us + (best.1 as i64 + 1) * 1000)
     }
 
     /// The smallest offset seen since the last reset (µs): the fastest packet's transit.
@@ -154,7 +183,7 @@ mod tests {
 
     #[test]
     fn rises_within_a_few_packets_and_decays_slowly() {
-        let mut dm = DelayManager::new(0.95, 0.995);
+        let mut dm = DelayManager::new(0.95, 0.995, 1e9);
         for _ in 0..1000 {
             dm.update(20_000);
         }
@@ -184,7 +213,7 @@ mod tests {
 
     #[test]
     fn offsets_far_outside_the_range_move_the_base() {
-        let mut dm = DelayManager::new(0.9, 0.99);
+        let mut dm = DelayManager::new(0.9, 0.99, 1e9);
         dm.update(0);
         dm.update(10_000_000); // 10 s later: out of the 2 s range
         for _ in 0..500 {
@@ -194,5 +223,26 @@ mod tests {
         assert_eq!(dm.min_us(), Some(0));
         dm.reset();
         assert_eq!(dm.target_us(), None);
+    }
+
+    #[test]
+    fn the_loss_weight_trades_a_rare_long_spike_against_delay() {
+        // 90 % of packets at 20 ms, 10 % spread evenly over 20..420 ms (a draining spike).
+        let feed = |dm: &mut DelayManager| {
+            for i in 0..2000i64 {
+                let d = if i % 10 == 0 { 20_000 + (i / 10 % 40) * 10_000 } else { 20_000 };
+                dm.update(d);
+            }
+        };
+        // Cost of waiting to b: b + λ·0.1·(420 − b)/400: with λ = 2000 ms the slope is
+        // 1 − 0.5 > 0, so the target stays at the bulk; with λ = 8000 it is 1 − 2 < 0, so
+        // the target covers the spike (up to the 99.5 % quantile).
+        let mut cheap = DelayManager::new(0.995, 0.999, 2000.0);
+        feed(&mut cheap);
+        assert_eq!(cheap.target_us(), Some(21_000));
+        let mut dear = DelayManager::new(0.995, 0.999, 8000.0);
+        feed(&mut dear);
+        let t = dear.target_us().unwrap();
+        assert!(t > 380_000, "{t}");
     }
 }

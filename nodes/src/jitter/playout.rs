@@ -8,6 +8,9 @@ use super::tsm::{accelerate, preemptive_expand, Stretch};
 use crate::codec::{CodecError, CodecInfo, Decoder};
 use rvoip_media_graph::Packet;
 
+/// Mean power below which a decoded block counts as a pause (about −50 dBFS).
+const QUIET_POWER: f32 = 1e-5;
+
 /// RTP payload type of RFC 3389 comfort noise at 8 kHz.
 pub const CN_PAYLOAD_TYPE: u8 = 13;
 
@@ -21,8 +24,11 @@ pub const CN_PAYLOAD_TYPE: u8 = 13;
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct JitterConfig {
-    /// Fraction of packets the target delay should catch in time (0.5..1).
+    /// The target delay never exceeds this quantile of the packets' transit (0.5..1).
     pub quantile: f64,
+    /// Delay worth losing every packet, ms: the target minimises delay + this × the
+    /// fraction of late packets (see [`DelayManager`](super::DelayManager)).
+    pub loss_weight_ms: f64,
     /// Per-packet forgetting factor of the delay histogram (0.9..1; 0.995 ≈ a 4 s memory
     /// at 50 packets/s).
     pub forget: f64,
@@ -33,28 +39,47 @@ pub struct JitterConfig {
     pub initial_delay_ms: u32,
     /// Largest buffer delay the target may reach, ms.
     pub max_delay_ms: u32,
-    /// Accelerate when the playout offset is this far above the target, ms.
-    pub accelerate_above_ms: u32,
-    /// Stretch (preemptive expand) when the offset is this far below the target, ms.
-    pub expand_below_ms: u32,
+    /// In a quiet block (pauses), accelerate when the playout offset is this far above
+    /// the target, ms.
+    pub accelerate_quiet_ms: u32,
+    /// In a quiet block, stretch (preemptive expand) when the offset is this far below the
+    /// target, ms.
+    pub expand_quiet_ms: u32,
+    /// In speech, accelerate only when the offset is this far above the target, ms (time
+    /// scaling speech is audible; pauses come every few seconds).
+    pub accelerate_speech_ms: u32,
+    /// In speech, stretch only when the offset is this far below the target, ms.
+    pub expand_speech_ms: u32,
     /// Packet slots (memory bound: a full buffer evicts its oldest packet).
     pub capacity: usize,
     /// Longest wait for a missing packet while later ones are there, ms.
     pub max_wait_ms: u32,
+    /// With nothing to play, stretch time (wait for the late packet) only while the
+    /// offset is less than this above the target, ms; beyond it the gap is concealed as a
+    /// loss and the packets it covers count as late.
+    pub stretch_budget_ms: u32,
+    /// A late packet that continues the sequence (the next one after the last played,
+    /// the start of a talk spurt) is still played if it is at most this late, ms.
+    pub rewind_ms: u32,
 }
 
 impl Default for JitterConfig {
     fn default() -> Self {
         JitterConfig {
-            quantile: 0.97,
-            forget: 0.995,
+            quantile: 0.995,
+            loss_weight_ms: 3000.0,
+            forget: 0.998,
             margin_ms: 10,
             initial_delay_ms: 40,
             max_delay_ms: 1000,
-            accelerate_above_ms: 15,
-            expand_below_ms: 5,
+            accelerate_quiet_ms: 10,
+            expand_quiet_ms: 5,
+            accelerate_speech_ms: 80,
+            expand_speech_ms: 60,
             capacity: 100,
             max_wait_ms: 60,
+            stretch_budget_ms: 30,
+            rewind_ms: 60,
         }
     }
 }
@@ -81,6 +106,9 @@ impl JitterConfig {
     pub fn validate(&self) -> Result<(), JitterError> {
         if !(0.5..1.0).contains(&self.quantile) {
             return Err(JitterError::Config("quantile must be in 0.5..1"));
+        }
+        if !(0.0..=1e6).contains(&self.loss_weight_ms) {
+            return Err(JitterError::Config("loss_weight_ms must be in 0..=1000000"));
         }
         if !(0.9..1.0).contains(&self.forget) {
             return Err(JitterError::Config("forget must be in 0.9..1"));
@@ -192,6 +220,8 @@ pub struct JitterBuffer {
     sync_len: usize,
     /// Decoder output scratch (one packet + room to stretch it).
     scratch: Box<[f32]>,
+    /// Longest packet accepted, samples.
+    max_packet: usize,
     conceal_frame: usize,
     min_lag: usize,
     max_lag: usize,
@@ -216,6 +246,14 @@ pub struct JitterBuffer {
     waited: usize,
     cn_amplitude: f32,
     rng: u32,
+    /// The last decoded block was a pause (time may be stretched inaudibly).
+    last_quiet: bool,
+    /// The decoder rebuilds lost packets from the next one's FEC data.
+    has_fec: bool,
+    /// Recent fraction of packets lost (exponential average over ~64 packets).
+    loss_avg: f64,
+    /// Duration of the last packet played, RTP ticks.
+    last_ticks: i64,
 }
 
 fn dbov_to_amplitude(level: u8) -> f32 {
@@ -232,7 +270,10 @@ impl JitterBuffer {
     /// this buffer cannot drive.
     pub fn new(decoder: Box<dyn Decoder>, cfg: JitterConfig) -> Result<Self, JitterError> {
         cfg.validate()?;
+        let mut decoder = decoder;
         let info = *decoder.info();
+        // Probe for FEC support: an empty payload is refused before any state changes.
+        let has_fec = decoder.decode_fec(&[], info.frame_samples, &mut [0.0; 0]).is_some();
         if info.channels != 1 {
             return Err(JitterError::Decoder("only mono decoders are supported"));
         }
@@ -252,13 +293,14 @@ impl JitterBuffer {
             clock: i64::from(info.rtp_clock_rate),
             payload_type: info.payload_type,
             buf: PacketBuffer::new(cfg.capacity),
-            delay: DelayManager::new(cfg.quantile, cfg.forget),
+            delay: DelayManager::new(cfg.quantile, cfg.forget, cfg.loss_weight_ms),
             rtp: RtpReceiveStats::new(info.rtp_clock_rate),
             bursts: BurstGapStats::new(16, packet_ms),
             stats: JitterStats::default(),
             sync: vec![0.0; sync_cap].into_boxed_slice(),
             sync_len: 0,
-            scratch: vec![0.0; max_packet + max_lag + conceal_frame].into_boxed_slice(),
+            scratch: vec![0.0; 2 * max_packet + max_lag + conceal_frame].into_boxed_slice(),
+            max_packet,
             conceal_frame,
             min_lag: fs / 400,
             max_lag,
@@ -277,6 +319,10 @@ impl JitterBuffer {
             waited: 0,
             cn_amplitude: 0.0,
             rng: 0x1234_5678,
+            last_quiet: true,
+            has_fec,
+            loss_avg: 0.0,
+            last_ticks: 0,
             info,
         })
     }
@@ -354,7 +400,10 @@ impl JitterBuffer {
     fn target_us(&self) -> i64 {
         let Some(q) = self.delay.target_us() else { return self.offset_us() };
         let min = self.delay.min_us().unwrap_or(q);
-        (q + i64::from(self.cfg.margin_ms) * 1000).min(min + i64::from(self.cfg.max_delay_ms) * 1000)
+        // With in-band FEC and a loss rate above 1 %, hold one packet more so the packet
+        // after a loss is there to rebuild it from.
+        let fec = if self.has_fec && self.loss_avg > 0.01 { self.ticks_to_us(self.last_ticks) } else { 0 };
+        (q + i64::from(self.cfg.margin_ms) * 1000 + fec).min(min + i64::from(self.cfg.max_delay_ms) * 1000)
     }
 
     fn unwrap(&mut self, seq: u16, ts: u32) -> (i64, i64) {
@@ -412,7 +461,7 @@ impl JitterBuffer {
             return;
         }
         let samples = match self.dec.samples_in(p.payload()) {
-            Ok(n) if n > 0 && n <= self.scratch.len() - self.max_lag - self.conceal_frame => n,
+            Ok(n) if n > 0 && n <= self.max_packet => n,
             _ => {
                 self.stats.packets_bad += 1;
                 self.stats.packets_discarded += 1;
@@ -431,9 +480,20 @@ impl JitterBuffer {
         let d = arrival_us - self.ticks_to_us(ts);
         self.delay.update(d);
         if self.started && ts < self.playout_ts {
-            self.stats.packets_late += 1;
-            self.stats.packets_discarded += 1;
-            return;
+            // Late. If it continues the sequence while we conceal (a late packet after
+            // waiting ran out, the first packet of a talk spurt) and is only a little
+            // late, play it anyway: the concealment so far becomes a stretch.
+            let rewind = self.concealing
+                && self.last_quiet
+                && self.last_seq.map_or(false, |l| seq == l + 1)
+                && self.ticks_to_us(self.playout_ts - ts) <= i64::from(self.cfg.rewind_ms) * 1000;
+            if !rewind {
+                self.stats.packets_late += 1;
+                self.stats.packets_discarded += 1;
+                return;
+            }
+            self.playout_ts = ts;
+            self.buf.drop_before(ts);
         }
         match self.buf.insert(p, ts, seq, arrival_us, ticks) {
             Inserted::Stored => {}
@@ -515,7 +575,16 @@ impl JitterBuffer {
         };
         let res = self.dec.decode(Some(self.buf.get(i).packet.payload()), &mut self.scratch);
         self.buf.remove(i);
+        // Packets skipped since the last one played: lost or discarded (RFC 3611 counts
+        // both), also the loss rate that decides whether waiting for FEC pays.
+        let skipped = self.last_seq.map_or(0, |l| (seq - l - 1).clamp(0, 64));
+        for _ in 0..skipped {
+            self.bursts.packet(false);
+            self.loss_avg += (1.0 - self.loss_avg) / 64.0;
+        }
+        self.loss_avg -= self.loss_avg / 64.0;
         self.last_seq = Some(seq);
+        self.last_ticks = ticks;
         let n = match res {
             Ok(n) if n > 0 && n + self.max_lag <= self.scratch.len() => n,
             _ => {
@@ -543,11 +612,29 @@ impl JitterBuffer {
         self.playout_ts = ts + ticks;
         // Offset after this packet, if played as is.
         let err = self.offset_us() + self.samples_to_us(n) - target;
+        let len = self.stretch(n, err);
+        Self::push_sync(&mut self.sync, &mut self.sync_len, &self.scratch[..len]);
+    }
+
+    /// Time-scale modification of the decoded block `scratch[..n]` toward the target,
+    /// `err` µs above it: in quiet blocks freely (several periods, up to half the block
+    /// removed or the block doubled), in speech one period and only for a large error.
+    /// Returns the new length.
+    fn stretch(&mut self, n: usize, err: i64) -> usize {
+        let power = self.scratch[..n].iter().map(|v| v * v).sum::<f32>() / n.max(1) as f32;
+        let quiet = power < QUIET_POWER;
+        self.last_quiet = quiet;
+        let (acc, exp) = if quiet {
+            (self.cfg.accelerate_quiet_ms, self.cfg.expand_quiet_ms)
+        } else {
+            (self.cfg.accelerate_speech_ms, self.cfg.expand_speech_ms)
+        };
+        let (acc, exp) = (i64::from(acc) * 1000, i64::from(exp) * 1000);
         let mut len = n;
-        if err > i64::from(self.cfg.accelerate_above_ms) * 1000 {
-            // Remove pitch periods while too far above the target (at most half the block).
+        if err > acc {
+            let limit = if quiet { n / 2 } else { self.max_lag };
             let mut removed = 0;
-            while removed < n / 2 && self.samples_to_us(removed) < err - i64::from(self.cfg.accelerate_above_ms) * 500 {
+            while removed < limit && self.samples_to_us(removed) < err - acc / 2 {
                 match accelerate(&mut self.scratch, len, self.min_lag, self.max_lag) {
                     Stretch::Samples(k) => {
                         len -= k;
@@ -555,15 +642,29 @@ impl JitterBuffer {
                     }
                     Stretch::None => break,
                 }
+                if !quiet {
+                    break;
+                }
             }
             self.stats.removed_samples_for_acceleration += removed as u64;
-        } else if err < -i64::from(self.cfg.expand_below_ms) * 1000 {
-            if let Stretch::Samples(k) = preemptive_expand(&mut self.scratch, len, self.min_lag, self.max_lag) {
-                len += k;
-                self.stats.inserted_samples_for_deceleration += k as u64;
+        } else if err < -exp {
+            let limit = if quiet { n } else { self.max_lag };
+            let mut inserted = 0;
+            while inserted < limit && self.samples_to_us(inserted) < -err - exp / 2 {
+                match preemptive_expand(&mut self.scratch, len, self.min_lag, self.max_lag) {
+                    Stretch::Samples(k) => {
+                        len += k;
+                        inserted += k;
+                    }
+                    Stretch::None => break,
+                }
+                if !quiet {
+                    break;
+                }
             }
+            self.stats.inserted_samples_for_deceleration += inserted as u64;
         }
-        Self::push_sync(&mut self.sync, &mut self.sync_len, &self.scratch[..len]);
+        len
     }
 
     /// One decision: adds at least one sample to the playout buffer.
@@ -577,9 +678,17 @@ impl JitterBuffer {
         }
         let tick = self.conceal_frame.max(self.fs as usize / 100);
         let Some(i) = self.buf.next_after(self.playout_ts) else {
-            // Nothing to play: stretch time with concealment (the offset grows).
+            // Nothing to play: stretch time with concealment (the offset grows) while
+            // within the budget above the target; beyond it, conceal as a loss and move
+            // the playout point on (what arrives for that time is late).
+            let budget = if self.last_quiet { i64::from(self.cfg.stretch_budget_ms) * 1000 } else { 0 };
+            let stretch = self.offset_us() < self.target_us() + budget;
             self.conceal(tick);
-            self.waited += tick;
+            if stretch {
+                self.waited += tick;
+            } else {
+                self.playout_ts += (tick as i64 * self.clock) / self.fs;
+            }
             return;
         };
         let (p_ts, p_seq, p_arrival, p_ticks) = {
@@ -607,13 +716,13 @@ impl JitterBuffer {
         let fill_us = want_offset - (self.now_us + self.samples_to_us(self.sync_len) - self.ticks_to_us(p_ts));
         let gap_samples = self.ticks_to_samples(gap_ticks).max(0);
         let fill = self.us_to_samples(fill_us).clamp(0, gap_samples) as usize;
-        for _ in 0..missing.min(64) {
-            self.bursts.packet(false);
-        }
-        let fec_done = missing == 1 && fill as i64 == gap_samples && gap_ticks == p_ticks && {
+        // One lost packet and the next one here: rebuild it from the next one's FEC data
+        // (all of it, even if waiting already stretched time: content beats delay).
+        let fec_len = gap_samples as usize;
+        let fec_done = missing == 1 && gap_ticks == p_ticks && fec_len <= self.max_packet && {
             let payload = self.buf.get(i).packet.payload();
-            match self.dec.decode_fec(payload, fill, &mut self.scratch) {
-                Some(Ok(n)) if n == fill => {
+            match self.dec.decode_fec(payload, fec_len, &mut self.scratch) {
+                Some(Ok(n)) if n == fec_len => {
                     Self::push_sync(&mut self.sync, &mut self.sync_len, &self.scratch[..n]);
                     self.stats.fec_recovered += 1;
                     self.stats.total_samples_received += n as u64;
