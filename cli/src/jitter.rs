@@ -9,7 +9,7 @@ use super::pcap::{self, Capture};
 use super::{output::Outputs, wavio, CliError};
 use rvoip_media_graph::{Packet, PacketMeta};
 use rvoip_media_nodes::codec::{Decoder, G711CodecDecoder};
-use rvoip_media_nodes::jitter::{JitterBuffer, JitterConfig, JitterStats, CN_PAYLOAD_TYPE};
+use rvoip_media_nodes::jitter::{JitterBuffer, JitterConfig, JitterStats, TargetCost, CN_PAYLOAD_TYPE};
 use rvoip_media_nodes::opus::OpusCodecDecoder;
 use rvoip_media_nodes::wav::WavSampleFormat;
 use rvoip_media_nodes::G711Law;
@@ -159,7 +159,8 @@ fn tuned_config() -> Result<JitterConfig, CliError> {
         match k {
             "quantile" => c.quantile = f,
             "forget" => c.forget = f,
-            "loss_weight_ms" => c.loss_weight_ms = f,
+            "loss_weight_ms" => c.cost = TargetCost::Linear { loss_weight_ms: f },
+            "bpl" => c.cost = TargetCost::EModel { bpl: f, other_delay_ms: 40.0 },
             "margin_ms" => c.margin_ms = u()?,
             "initial_delay_ms" => c.initial_delay_ms = u()?,
             "accelerate_quiet_ms" => c.accelerate_quiet_ms = u()?,

@@ -7,10 +7,13 @@
 //! a histogram of `d` in 1 ms buckets relative to a base that follows the stream, every
 //! packet's weight decaying by the forgetting factor per later packet.
 //!
-//! The target offset `O*` minimises `O + λ·P(d > O)`: each millisecond of delay against
-//! the fraction of packets that would come too late, weighted by `λ` (the *loss weight*,
-//! ms of delay worth losing every packet), and never exceeds the `quantile` of the
-//! distribution. For a long exponential tail (heavy queueing jitter) the optimum sits far
+//! The target offset `O*` minimises a [`TargetCost`] of the buffer delay against the
+//! fraction `P` of packets that would come too late, and never exceeds the `quantile` of
+//! the distribution. The default cost is the E-model's (ITU-T G.107, simplified as by Cole
+//! and Rosenbluth): `Id(Ta) + Ie,eff(P)` with `Id = 0.024·Ta + 0.11·(Ta − 177.3)` above
+//! 177.3 ms and `Ie,eff = 95·P / (P + Bpl)` (P in %): the first late packets cost most,
+//! so a thin tail is waited for, while waiting for a long rare spike costs more delay
+//! impairment than concealing it. For a long exponential tail (heavy queueing jitter) the optimum sits far
 //! out in the tail; for rare long spikes (a route change, a stalled link, whose packets
 //! then arrive in a burst) waiting costs more than concealing the spike, and the target
 //! stays with the bulk of the packets. A burst of late packets moves the target up within
@@ -18,6 +21,47 @@
 //! it down only once their weight has decayed (hundreds of packets): it rises fast and
 //! decays slowly. A sender clock off by a few hundred ppm makes `d` drift slowly, and the
 //! histogram follows it through the same forgetting.
+
+/// What the target trades off (see the [module docs](self)).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum TargetCost {
+    /// `delay_ms + loss_weight_ms × P` (P as a fraction).
+    Linear {
+        /// Delay worth losing every packet, ms.
+        loss_weight_ms: f64,
+    },
+    /// E-model impairments `Id(Ta) + Ie,eff(P)`.
+    EModel {
+        /// Packet-loss robustness factor Bpl of the codec with its concealment (G.113
+        /// Appendix I: G.711 with PLC 25.1).
+        bpl: f64,
+        /// Mouth-to-ear delay besides the buffer (network, packetisation, codec), ms.
+        other_delay_ms: f64,
+    },
+}
+
+impl TargetCost {
+    /// The cost of a buffer delay of `delay_ms` with a fraction `late` of packets late.
+    ///
+    /// ```
+    /// use rvoip_media_nodes::jitter::TargetCost;
+    /// let c = TargetCost::EModel { bpl: 25.1, other_delay_ms: 40.0 };
+    /// // Ta = 100 ms: Id = 2.4; 1 % late: Ie,eff = 95 / 26.1.
+    /// assert!((c.cost(60.0, 0.01) - (2.4 + 95.0 / 26.1)).abs() < 1e-9);
+    /// assert_eq!(TargetCost::Linear { loss_weight_ms: 1000.0 }.cost(30.0, 0.02), 50.0);
+    /// ```
+    pub fn cost(&self, delay_ms: f64, late: f64) -> f64 {
+        match *self {
+            TargetCost::Linear { loss_weight_ms } => delay_ms + loss_weight_ms * late,
+            TargetCost::EModel { bpl, other_delay_ms } => {
+                let ta = delay_ms + other_delay_ms;
+                let id = 0.024 * ta + if ta > 177.3 { 0.11 * (ta - 177.3) } else { 0.0 };
+                let p = 100.0 * late;
+                id + 95.0 * p / (p + bpl.max(1e-3))
+            }
+        }
+    }
+}
 
 /// Buckets of the histogram (1 ms each).
 const BUCKETS: usize = 2048;
@@ -28,9 +72,9 @@ const CENTRE: i64 = 400;
 /// construction.
 ///
 /// ```
-/// use rvoip_media_nodes::jitter::DelayManager;
+/// use rvoip_media_nodes::jitter::{DelayManager, TargetCost};
 ///
-/// let mut dm = DelayManager::new(0.95, 0.99, 10_000.0);
+/// let mut dm = DelayManager::new(0.95, 0.99, TargetCost::Linear { loss_weight_ms: 1e9 });
 /// // Packets every 20 ms; transit 50 ms, every 10th one 30 ms later.
 /// for i in 0..500i64 {
 ///     let extra = if i % 10 == 0 { 30_000 } else { 0 };
@@ -44,7 +88,7 @@ const CENTRE: i64 = 400;
 pub struct DelayManager {
     quantile: f64,
     forget: f64,
-    loss_weight_ms: f64,
+    cost: TargetCost,
     hist: Box<[f64]>,
     /// Target computed after the last update.
     target: Option<i64>,
@@ -60,15 +104,14 @@ pub struct DelayManager {
 }
 
 impl DelayManager {
-    /// A manager whose target is at most the `quantile` (0.5..1) of transit offsets,
-    /// with the loss weight `loss_weight_ms` (ms of delay worth losing every packet; see
-    /// the [module docs](self)), forgetting by `forget` (0.9..1) per packet. Out-of-range
-    /// values are clamped.
-    pub fn new(quantile: f64, forget: f64, loss_weight_ms: f64) -> Self {
+    /// A manager whose target minimises `cost` and is at most the `quantile` (0.5..1) of
+    /// transit offsets, forgetting by `forget` (0.9..1) per packet. Out-of-range values
+    /// are clamped.
+    pub fn new(quantile: f64, forget: f64, cost: TargetCost) -> Self {
         DelayManager {
             quantile: if quantile.is_finite() { quantile.clamp(0.5, 0.9999) } else { 0.95 },
             forget: if forget.is_finite() { forget.clamp(0.9, 0.99999) } else { 0.995 },
-            loss_weight_ms: if loss_weight_ms.is_finite() { loss_weight_ms.clamp(0.0, 1e9) } else { 1e9 },
+            cost,
             target: None,
             hist: vec![0.0; BUCKETS].into_boxed_slice(),
             inc: 1.0,
@@ -161,7 +204,8 @@ impl DelayManager {
                 q_bucket = Some(i);
             }
             if q_bucket.is_some() {
-                let cost = (i + 1) as f64 + self.loss_weight_ms * above / self.total;
+                let delay_ms = ((self.base_us + (i as i64 + 1) * 1000 - self.min_us) as f64 / 1000.0).max(0.0);
+                let cost = self.cost.cost(delay_ms, above / self.total);
                 if cost <= best.0 {
                     best = (cost, i);
                 }
@@ -183,7 +227,7 @@ mod tests {
 
     #[test]
     fn rises_within_a_few_packets_and_decays_slowly() {
-        let mut dm = DelayManager::new(0.95, 0.995, 1e9);
+        let mut dm = DelayManager::new(0.95, 0.995, TargetCost::Linear { loss_weight_ms: 1e9 });
         for _ in 0..1000 {
             dm.update(20_000);
         }
@@ -213,7 +257,7 @@ mod tests {
 
     #[test]
     fn offsets_far_outside_the_range_move_the_base() {
-        let mut dm = DelayManager::new(0.9, 0.99, 1e9);
+        let mut dm = DelayManager::new(0.9, 0.99, TargetCost::Linear { loss_weight_ms: 1e9 });
         dm.update(0);
         dm.update(10_000_000); // 10 s later: out of the 2 s range
         for _ in 0..500 {
@@ -237,12 +281,32 @@ mod tests {
         // Cost of waiting to b: b + λ·0.1·(420 − b)/400: with λ = 2000 ms the slope is
         // 1 − 0.5 > 0, so the target stays at the bulk; with λ = 8000 it is 1 − 2 < 0, so
         // the target covers the spike (up to the 99.5 % quantile).
-        let mut cheap = DelayManager::new(0.995, 0.999, 2000.0);
+        let mut cheap = DelayManager::new(0.995, 0.999, TargetCost::Linear { loss_weight_ms: 2000.0 });
         feed(&mut cheap);
         assert_eq!(cheap.target_us(), Some(21_000));
-        let mut dear = DelayManager::new(0.995, 0.999, 8000.0);
+        let mut dear = DelayManager::new(0.995, 0.999, TargetCost::Linear { loss_weight_ms: 8000.0 });
         feed(&mut dear);
         let t = dear.target_us().unwrap();
         assert!(t > 380_000, "{t}");
+        // The E-model cost: waiting out the whole spike (Id ≈ 0.024·460 + 0.11·283 ≈ 42)
+        // costs more than concealing it (P ≈ 10 %: Ie,eff ≈ 27); its concave Ie,eff
+        // makes catching the spike's lower third worth it (at 151 ms: P ≈ 6.7 %,
+        // Ie,eff ≈ 20, Id ≈ 4.1).
+        let mut em = DelayManager::new(0.995, 0.999, TargetCost::EModel { bpl: 25.1, other_delay_ms: 40.0 });
+        feed(&mut em);
+        assert_eq!(em.target_us(), Some(151_000));
+    }
+
+    #[test]
+    fn the_emodel_cost_waits_for_an_exponential_tail() {
+        // Exponential extra delay with a 40 ms mean (deterministic quantiles): the optimum
+        // of Id + Ie,eff is near 170 ms (worked out in the module docs' terms).
+        let mut em = DelayManager::new(0.9999, 0.9999, TargetCost::EModel { bpl: 25.1, other_delay_ms: 40.0 });
+        for i in 0..20_000i64 {
+            let u = (i * 7919 % 20_000) as f64 / 20_000.0 + 0.5 / 20_000.0;
+            em.update((-(1.0 - u).ln() * 40_000.0) as i64);
+        }
+        let t = em.target_us().unwrap();
+        assert!((150_000..=190_000).contains(&t), "{t}");
     }
 }

@@ -58,7 +58,7 @@ mod playout;
 mod stats;
 mod tsm;
 
-pub use delay::DelayManager;
+pub use delay::{DelayManager, TargetCost};
 pub use node::{JitterBufferNode, JITTER_TELEMETRY};
 pub use playout::{JitterBuffer, JitterConfig, JitterError, JitterStats, CN_PAYLOAD_TYPE};
 pub use stats::{BurstGapReport, BurstGapStats, RtpReceiveStats};

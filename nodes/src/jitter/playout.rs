@@ -1,7 +1,7 @@
 //! [`JitterBuffer`]: the packet buffer, delay manager, decision logic and decoder of one
 //! stream, driven by the caller's clock (sans I/O).
 
-use super::delay::DelayManager;
+use super::delay::{DelayManager, TargetCost};
 use super::packet_buffer::{Inserted, PacketBuffer};
 use super::stats::{BurstGapReport, BurstGapStats, RtpReceiveStats};
 use super::tsm::{accelerate, preemptive_expand, Stretch};
@@ -26,9 +26,8 @@ pub const CN_PAYLOAD_TYPE: u8 = 13;
 pub struct JitterConfig {
     /// The target delay never exceeds this quantile of the packets' transit (0.5..1).
     pub quantile: f64,
-    /// Delay worth losing every packet, ms: the target minimises delay + this × the
-    /// fraction of late packets (see [`DelayManager`](super::DelayManager)).
-    pub loss_weight_ms: f64,
+    /// What the target delay trades off (see [`DelayManager`](super::DelayManager)).
+    pub cost: TargetCost,
     /// Per-packet forgetting factor of the delay histogram (0.9..1; 0.995 ≈ a 4 s memory
     /// at 50 packets/s).
     pub forget: f64,
@@ -67,18 +66,18 @@ impl Default for JitterConfig {
     fn default() -> Self {
         JitterConfig {
             quantile: 0.995,
-            loss_weight_ms: 3000.0,
+            cost: TargetCost::EModel { bpl: 25.1, other_delay_ms: 40.0 },
             forget: 0.998,
             margin_ms: 10,
-            initial_delay_ms: 40,
+            initial_delay_ms: 60,
             max_delay_ms: 1000,
-            accelerate_quiet_ms: 10,
-            expand_quiet_ms: 5,
+            accelerate_quiet_ms: 20,
+            expand_quiet_ms: 10,
             accelerate_speech_ms: 80,
             expand_speech_ms: 60,
             capacity: 100,
             max_wait_ms: 60,
-            stretch_budget_ms: 30,
+            stretch_budget_ms: 0,
             rewind_ms: 60,
         }
     }
@@ -107,8 +106,14 @@ impl JitterConfig {
         if !(0.5..1.0).contains(&self.quantile) {
             return Err(JitterError::Config("quantile must be in 0.5..1"));
         }
-        if !(0.0..=1e6).contains(&self.loss_weight_ms) {
-            return Err(JitterError::Config("loss_weight_ms must be in 0..=1000000"));
+        let cost_ok = match self.cost {
+            TargetCost::Linear { loss_weight_ms } => (0.0..=1e9).contains(&loss_weight_ms),
+            TargetCost::EModel { bpl, other_delay_ms } => {
+                bpl > 0.0 && bpl < 1e3 && (0.0..1e4).contains(&other_delay_ms)
+            }
+        };
+        if !cost_ok {
+            return Err(JitterError::Config("cost parameters out of range"));
         }
         if !(0.9..1.0).contains(&self.forget) {
             return Err(JitterError::Config("forget must be in 0.9..1"));
@@ -250,10 +255,12 @@ pub struct JitterBuffer {
     last_quiet: bool,
     /// The decoder rebuilds lost packets from the next one's FEC data.
     has_fec: bool,
-    /// Recent fraction of packets lost (exponential average over ~64 packets).
+    /// Recent fraction of packets lost in the network.
     loss_avg: f64,
     /// Duration of the last packet played, RTP ticks.
     last_ticks: i64,
+    /// Expected and received packet counts at the start of the loss window.
+    loss_mark: (u64, u64),
 }
 
 fn dbov_to_amplitude(level: u8) -> f32 {
@@ -293,7 +300,7 @@ impl JitterBuffer {
             clock: i64::from(info.rtp_clock_rate),
             payload_type: info.payload_type,
             buf: PacketBuffer::new(cfg.capacity),
-            delay: DelayManager::new(cfg.quantile, cfg.forget, cfg.loss_weight_ms),
+            delay: DelayManager::new(cfg.quantile, cfg.forget, cfg.cost),
             rtp: RtpReceiveStats::new(info.rtp_clock_rate),
             bursts: BurstGapStats::new(16, packet_ms),
             stats: JitterStats::default(),
@@ -323,6 +330,7 @@ impl JitterBuffer {
             has_fec,
             loss_avg: 0.0,
             last_ticks: 0,
+            loss_mark: (0, 0),
             info,
         })
     }
@@ -402,7 +410,7 @@ impl JitterBuffer {
         let min = self.delay.min_us().unwrap_or(q);
         // With in-band FEC and a loss rate above 1 %, hold one packet more so the packet
         // after a loss is there to rebuild it from.
-        let fec = if self.has_fec && self.loss_avg > 0.01 { self.ticks_to_us(self.last_ticks) } else { 0 };
+        let fec = if self.has_fec && self.loss_avg > 0.02 { self.ticks_to_us(self.last_ticks) } else { 0 };
         (q + i64::from(self.cfg.margin_ms) * 1000 + fec).min(min + i64::from(self.cfg.max_delay_ms) * 1000)
     }
 
@@ -580,9 +588,16 @@ impl JitterBuffer {
         let skipped = self.last_seq.map_or(0, |l| (seq - l - 1).clamp(0, 64));
         for _ in 0..skipped {
             self.bursts.packet(false);
-            self.loss_avg += (1.0 - self.loss_avg) / 64.0;
         }
-        self.loss_avg -= self.loss_avg / 64.0;
+        // Network loss (RFC 3550: expected − received, so late packets do not count) over
+        // windows of 50 packets, smoothed.
+        let (exp, rec) = (self.rtp.expected(), self.rtp.received());
+        if exp >= self.loss_mark.0 + 50 {
+            let de = (exp - self.loss_mark.0) as f64;
+            let lost = (de - rec.saturating_sub(self.loss_mark.1) as f64).max(0.0);
+            self.loss_avg = 0.5 * self.loss_avg + 0.5 * lost / de;
+            self.loss_mark = (exp, rec);
+        }
         self.last_seq = Some(seq);
         self.last_ticks = ticks;
         let n = match res {
@@ -634,7 +649,7 @@ impl JitterBuffer {
         if err > acc {
             let limit = if quiet { n / 2 } else { self.max_lag };
             let mut removed = 0;
-            while removed < limit && self.samples_to_us(removed) < err - acc / 2 {
+            while removed < limit && self.samples_to_us(removed) < err - 2000 {
                 match accelerate(&mut self.scratch, len, self.min_lag, self.max_lag) {
                     Stretch::Samples(k) => {
                         len -= k;
@@ -650,7 +665,7 @@ impl JitterBuffer {
         } else if err < -exp {
             let limit = if quiet { n } else { self.max_lag };
             let mut inserted = 0;
-            while inserted < limit && self.samples_to_us(inserted) < -err - exp / 2 {
+            while inserted < limit && self.samples_to_us(inserted) < -err - 2000 {
                 match preemptive_expand(&mut self.scratch, len, self.min_lag, self.max_lag) {
                     Stretch::Samples(k) => {
                         len += k;
@@ -703,7 +718,7 @@ impl JitterBuffer {
         let target = self.target_us();
         let offset = self.offset_us();
         let max_wait = self.fs as usize * self.cfg.max_wait_ms as usize / 1000;
-        if missing > 0 && offset < target - 2000 && self.waited < max_wait {
+        if missing > 0 && self.last_quiet && offset < target - 2000 && self.waited < max_wait {
             // A packet is missing but may still come: wait (stretch) toward the target.
             self.conceal(tick);
             self.waited += tick;
@@ -716,14 +731,18 @@ impl JitterBuffer {
         let fill_us = want_offset - (self.now_us + self.samples_to_us(self.sync_len) - self.ticks_to_us(p_ts));
         let gap_samples = self.ticks_to_samples(gap_ticks).max(0);
         let fill = self.us_to_samples(fill_us).clamp(0, gap_samples) as usize;
-        // One lost packet and the next one here: rebuild it from the next one's FEC data
-        // (all of it, even if waiting already stretched time: content beats delay).
-        let fec_len = gap_samples as usize;
-        let fec_done = missing == 1 && gap_ticks == p_ticks && fec_len <= self.max_packet && {
+        // Lost packets and the next one here: conceal all but the last lost packet, and
+        // rebuild that one from the next packet's FEC data (if its time is still ahead).
+        let frame = self.ticks_to_samples(p_ticks).max(0) as usize;
+        let fec_ok =
+            missing >= 1 && gap_ticks == missing * p_ticks && frame > 0 && frame <= self.max_packet && fill >= frame;
+        let fec_done = fec_ok && {
             let payload = self.buf.get(i).packet.payload();
-            match self.dec.decode_fec(payload, fec_len, &mut self.scratch) {
-                Some(Ok(n)) if n == fec_len => {
-                    Self::push_sync(&mut self.sync, &mut self.sync_len, &self.scratch[..n]);
+            match self.dec.decode_fec(payload, frame, &mut self.scratch[self.max_packet..]) {
+                Some(Ok(n)) if n == frame => {
+                    self.conceal(fill.saturating_sub(frame));
+                    let start = self.max_packet;
+                    Self::push_sync(&mut self.sync, &mut self.sync_len, &self.scratch[start..start + n]);
                     self.stats.fec_recovered += 1;
                     self.stats.total_samples_received += n as u64;
                     true
