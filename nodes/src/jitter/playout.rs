@@ -67,7 +67,7 @@ impl Default for JitterConfig {
         JitterConfig {
             quantile: 0.995,
             cost: TargetCost::EModel { bpl: 25.1, other_delay_ms: 40.0 },
-            forget: 0.998,
+            forget: 0.999,
             margin_ms: 10,
             initial_delay_ms: 60,
             max_delay_ms: 1000,
@@ -644,7 +644,11 @@ impl JitterBuffer {
         } else {
             (self.cfg.accelerate_speech_ms, self.cfg.expand_speech_ms)
         };
-        let (acc, exp) = (i64::from(acc) * 1000, i64::from(exp) * 1000);
+        // Bands widen with the buffer delay (a long tail's target is noisier): at least a
+        // fifth of it above, a tenth below.
+        let buffer_us = (self.target_us() - self.delay.min_us().unwrap_or(0)).max(0);
+        let acc = (i64::from(acc) * 1000).max(buffer_us / 5);
+        let exp = (i64::from(exp) * 1000).max(buffer_us / 10);
         let mut len = n;
         if err > acc {
             let limit = if quiet { n / 2 } else { self.max_lag };
@@ -736,11 +740,14 @@ impl JitterBuffer {
         let frame = self.ticks_to_samples(p_ticks).max(0) as usize;
         let fec_ok =
             missing >= 1 && gap_ticks == missing * p_ticks && frame > 0 && frame <= self.max_packet && fill >= frame;
+        if fec_ok {
+            // The earlier lost packets first, so the decoder runs in timestamp order.
+            self.conceal(fill - frame);
+        }
         let fec_done = fec_ok && {
             let payload = self.buf.get(i).packet.payload();
             match self.dec.decode_fec(payload, frame, &mut self.scratch[self.max_packet..]) {
                 Some(Ok(n)) if n == frame => {
-                    self.conceal(fill.saturating_sub(frame));
                     let start = self.max_packet;
                     Self::push_sync(&mut self.sync, &mut self.sync_len, &self.scratch[start..start + n]);
                     self.stats.fec_recovered += 1;
@@ -750,7 +757,9 @@ impl JitterBuffer {
                 _ => false,
             }
         };
-        if !fec_done {
+        if fec_ok && !fec_done {
+            self.conceal(frame);
+        } else if !fec_ok {
             self.conceal(fill);
         }
         self.playout_ts = p_ts;
