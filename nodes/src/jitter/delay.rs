@@ -143,7 +143,6 @@ impl DelayManager {
             self.min_us = d_us;
         }
         self.packets += 1;
-        self.min_us = self.min_us.min(d_us);
         let mut b = (d_us - self.base_us).div_euclid(1000);
         if !(0..BUCKETS as i64).contains(&b) {
             // The stream's offsets moved out of range (a long drift, a timestamp jump that
@@ -190,10 +189,17 @@ impl DelayManager {
         self.target
     }
 
-    fn compute_target(&self) -> Option<i64> {
+    fn compute_target(&mut self) -> Option<i64> {
         if self.packets == 0 || self.total <= 0.0 {
             return None;
         }
+        let floor = 1e-3 * self.total;
+        let mut below = 0.0;
+        let low = self.hist.iter().position(|h| {
+            below += h;
+            below > floor
+        });
+        self.min_us = self.base_us + low.unwrap_or(0) as i64 * 1000;
         let limit = (1.0 - self.quantile) * self.total;
         // Walk down from the top: `above` is the mass strictly above bucket i.
         let mut above = 0.0;
@@ -215,7 +221,8 @@ impl DelayManager {
         Some(self.base_us + (best.1 as i64 + 1) * 1000)
     }
 
-    /// The smallest offset seen since the last reset (µs): the fastest packet's transit.
+    /// The fastest recent packet's transit offset (µs): the lowest bucket that still holds
+    /// a thousandth of the (forgetting) weight, so it follows a drifting clock.
     pub fn min_us(&self) -> Option<i64> {
         (self.packets > 0).then_some(self.min_us)
     }
@@ -264,7 +271,8 @@ mod tests {
             dm.update(10_000_000);
         }
         assert_eq!(dm.target_us(), Some(10_001_000));
-        assert_eq!(dm.min_us(), Some(0));
+        // The early packet's weight (0.99^501) is below a thousandth: forgotten.
+        assert_eq!(dm.min_us(), Some(10_000_000));
         dm.reset();
         assert_eq!(dm.target_us(), None);
     }

@@ -56,6 +56,8 @@ mod node;
 mod packet_buffer;
 mod playout;
 mod stats;
+#[cfg(test)]
+mod tests;
 mod tsm;
 
 pub use delay::{DelayManager, TargetCost};

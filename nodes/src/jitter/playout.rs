@@ -73,8 +73,8 @@ impl Default for JitterConfig {
             max_delay_ms: 1000,
             accelerate_quiet_ms: 20,
             expand_quiet_ms: 10,
-            accelerate_speech_ms: 80,
-            expand_speech_ms: 60,
+            accelerate_speech_ms: 50,
+            expand_speech_ms: 50,
             capacity: 100,
             max_wait_ms: 60,
             stretch_budget_ms: 0,
@@ -734,12 +734,18 @@ impl JitterBuffer {
         let want_offset = target.max(d_p);
         let fill_us = want_offset - (self.now_us + self.samples_to_us(self.sync_len) - self.ticks_to_us(p_ts));
         let gap_samples = self.ticks_to_samples(gap_ticks).max(0);
-        let fill = self.us_to_samples(fill_us).clamp(0, gap_samples) as usize;
+        let mut fill = self.us_to_samples(fill_us).clamp(0, gap_samples) as usize;
+        // A loss in speech is concealed for its whole duration (shortening it would be a
+        // splice), unless the offset is beyond the speech band above the target.
+        let band = i64::from(self.cfg.accelerate_speech_ms) * 1000;
+        if missing > 0 && !self.last_quiet && offset - target < band {
+            fill = gap_samples as usize;
+        }
         // Lost packets and the next one here: conceal all but the last lost packet, and
         // rebuild that one from the next packet's FEC data (if its time is still ahead).
         let frame = self.ticks_to_samples(p_ticks).max(0) as usize;
-        let fec_ok =
-            missing >= 1 && gap_ticks == missing * p_ticks && frame > 0 && frame <= self.max_packet && fill >= frame;
+        let whole_frames = p_ticks > 0 && gap_ticks % p_ticks == 0;
+        let fec_ok = missing >= 1 && whole_frames && frame > 0 && frame <= self.max_packet && fill >= frame;
         if fec_ok {
             // The earlier lost packets first, so the decoder runs in timestamp order.
             self.conceal(fill - frame);
@@ -801,7 +807,10 @@ impl JitterBuffer {
             guard += 1;
         }
         let m = need.min(self.sync_len);
-        out[..m].copy_from_slice(&self.sync[..m]);
+        // Decoders fed garbage may overshoot: the output stays finite and in range.
+        for (o, &v) in out[..m].iter_mut().zip(&self.sync[..m]) {
+            *o = if v.is_finite() { v.clamp(-1.0, 1.0) } else { 0.0 };
+        }
         out[m..].fill(0.0);
         self.sync.copy_within(m..self.sync_len, 0);
         self.sync_len -= m;

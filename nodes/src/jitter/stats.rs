@@ -66,6 +66,13 @@ impl RtpReceiveStats {
                 self.cycles = self.cycles.wrapping_add(1 << 16);
             }
             self.max_seq = sequence;
+        } else if delta >= 0x8000 {
+            // Older than the highest: if it precedes the first packet (the stream's start
+            // arrived reordered), the base moves back so it is expected.
+            let ext = self.extended_max().wrapping_sub(u32::from(self.max_seq.wrapping_sub(sequence)));
+            if (ext.wrapping_sub(self.base_seq) as i32) < 0 {
+                self.base_seq = ext;
+            }
         }
         // Wrap-safe: the timestamp difference of two packets is small.
         let mut d = transit - self.transit;
@@ -310,6 +317,12 @@ mod tests {
             s.update(seq, u32::from(seq) * 960, i64::from(seq) * 20_000);
         }
         assert_eq!((s.expected(), s.received(), s.cumulative_lost()), (4, 5, -1));
+        // The stream's first packet arriving second still counts as expected.
+        let mut s = RtpReceiveStats::new(8000);
+        for seq in [1u16, 0, 2, 4] {
+            s.update(seq, u32::from(seq) * 160, i64::from(seq) * 20_000);
+        }
+        assert_eq!((s.expected(), s.received(), s.cumulative_lost()), (5, 4, 1));
     }
 
     #[test]
