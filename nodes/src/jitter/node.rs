@@ -58,6 +58,8 @@ pub const JITTER_TELEMETRY: &[&str] = &[
 ///         let seq = (k / 2) as u16;
 ///         let meta = PacketMeta { sequence: seq, timestamp: u32::from(seq) * 160, arrival_ns: k * 10_000_000, ..Default::default() };
 ///         h.packet_in_mut(0).put(&Packet::from_payload(meta, &[0x7f; 160]).unwrap());
+///     } else {
+///         h.packet_in_mut(0).clear();
 ///     }
 ///     assert_eq!(h.run(), 0);
 /// }

@@ -69,7 +69,7 @@ impl Default for JitterConfig {
             cost: TargetCost::EModel { bpl: 25.1, other_delay_ms: 40.0 },
             forget: 0.999,
             margin_ms: 10,
-            initial_delay_ms: 60,
+            initial_delay_ms: 80,
             max_delay_ms: 1000,
             accelerate_quiet_ms: 20,
             expand_quiet_ms: 10,
