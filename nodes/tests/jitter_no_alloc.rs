@@ -2,7 +2,7 @@
 //! it) makes no allocation in `process`, `telemetry` or `reset`, with bursts of packets,
 //! reordering, loss, duplicates, late and garbage packets, an SSRC change and a long gap.
 
-use rvoip_media_graph::{NodeHarness, Packet, PacketMeta, Processor, Quantum};
+use rvoip_media_graph::{NodeHarness, Packet, PacketMeta, Quantum};
 use rvoip_media_nodes::codec::{Decoder, G711CodecDecoder};
 use rvoip_media_nodes::jitter::{JitterBufferNode, JitterConfig, JITTER_TELEMETRY};
 use rvoip_media_nodes::opus::{OpusCodecDecoder, OpusEncoderConfig};

@@ -493,7 +493,7 @@ impl JitterBuffer {
             // late, play it anyway: the concealment so far becomes a stretch.
             let rewind = self.concealing
                 && self.last_quiet
-                && self.last_seq.map_or(false, |l| seq == l + 1)
+                && self.last_seq.is_some_and(|l| seq == l + 1)
                 && self.ticks_to_us(self.playout_ts - ts) <= i64::from(self.cfg.rewind_ms) * 1000;
             if !rewind {
                 self.stats.packets_late += 1;
