@@ -243,9 +243,31 @@ fn num(x: f64) -> String {
     }
 }
 
+/// Packets needed before the E-model figure is given (5 s of 20 ms packets).
+const EMODEL_MIN_PACKETS: u64 = 250;
+
+/// G.107 E-model R, MOS and the delay it used, for G.711 with concealment (G.113 Appendix
+/// I: Ie 0, Bpl 25.1), from the played stream: loss = lost + discarded packets, delay =
+/// mean buffer delay + 20 ms packetisation (the network's one-way delay is not in a
+/// capture). `None` ("unknown") for Opus (no G.113 factor for this configuration) and
+/// until enough packets were seen — never a default score.
+fn emodel(codec: Codec, s: &JitterStats) -> Option<(f64, f64, f64)> {
+    use rvoip_media_core::quality::emodel::{mos_from_r, Connection};
+    if codec != Codec::Pcmu || s.packets_received < EMODEL_MIN_PACKETS || s.jitter_buffer_emitted_count == 0 {
+        return None;
+    }
+    let expected = (s.packets_received as i64 + s.packets_lost).max(1) as f64;
+    let ppl = 100.0 * (s.packets_lost.max(0) as f64 + s.packets_discarded as f64) / expected;
+    let ta = 1000.0 * s.jitter_buffer_delay / s.jitter_buffer_emitted_count as f64 + 20.0;
+    let c = Connection { ie: 0.0, bpl: 25.1, ppl: ppl.min(100.0), ta, t: ta, ..Connection::default() };
+    let r = c.r();
+    Some((r, mos_from_r(r), ta))
+}
+
 /// The `--stats` JSON: the W3C names first, then this buffer's extras.
-fn stats_json(s: &JitterStats, jb: &JitterBuffer, census: &Census, ticks: usize) -> String {
+fn stats_json(s: &JitterStats, jb: &JitterBuffer, census: &Census, ticks: usize, codec: Codec) -> String {
     let b = jb.burst_gap();
+    let emodel = emodel(codec, s);
     let fields: Vec<(&str, String)> = vec![
         ("packetsReceived", s.packets_received.to_string()),
         ("packetsLost", s.packets_lost.to_string()),
@@ -270,6 +292,9 @@ fn stats_json(s: &JitterStats, jb: &JitterBuffer, census: &Census, ticks: usize)
         ("gapDensity", num(b.gap_density)),
         ("burstDurationMs", num(b.burst_duration_ms)),
         ("gapDurationMs", num(b.gap_duration_ms)),
+        ("emodelR", emodel.map_or("null".into(), |(r, _, _)| num(r))),
+        ("emodelMos", emodel.map_or("null".into(), |(_, m, _)| num(m))),
+        ("emodelDelayMs", emodel.map_or("null".into(), |(_, _, t)| num(t))),
         ("nonRtpRecords", census.not_rtp.to_string()),
         ("rtcpPackets", census.rtcp.to_string()),
         ("otherStreamPackets", census.other_streams.to_string()),
@@ -300,7 +325,7 @@ pub fn run(a: Args) -> Result<(), CliError> {
     wavio::write(wav_file, &a.out, fs, &audio, WavSampleFormat::Int16)?;
     if let (Some(f), Some(path)) = (stats_file, a.stats.as_ref()) {
         let mut f = f;
-        f.write_all(stats_json(&stats, &jb, &census, audio.len() / (fs as usize / 100)).as_bytes())
+        f.write_all(stats_json(&stats, &jb, &census, audio.len() / (fs as usize / 100), a.codec).as_bytes())
             .map_err(|source| CliError::Io { path: path.display().to_string(), source })?;
     }
     outputs.commit()?;
@@ -353,10 +378,28 @@ mod tests {
             play(&pkts, Codec::Pcmu, cap.first_ns.unwrap(), cap.last_ns.unwrap(), &mut census).unwrap();
         assert_eq!(audio.len(), 298 * 80);
         assert_eq!((stats.packets_received, stats.packets_lost, stats.packets_discarded), (50, 0, 0));
-        assert_eq!(
-            stats.jitter_buffer_emitted_count,
-            50 * 160 - stats.removed_samples_for_acceleration + stats.inserted_samples_for_deceleration
-        );
+        // Every decoded sample came out (time scaling is counted separately).
+        assert_eq!(stats.jitter_buffer_emitted_count, 50 * 160);
+    }
+
+    #[test]
+    fn the_emodel_figure_is_unknown_until_enough_packets() {
+        let mut s = JitterStats { packets_received: 249, jitter_buffer_emitted_count: 1, ..JitterStats::default() };
+        assert_eq!(emodel(Codec::Pcmu, &s), None);
+        s.packets_received = 250;
+        s.jitter_buffer_emitted_count = 8000;
+        s.jitter_buffer_delay = 8000.0 * 0.060; // 60 ms mean
+                                                // Ta = 80 ms, no loss: R = 93.2 less a small delay impairment (G.107's Id at 80 ms
+                                                // with the default echo loss is under 2).
+        let (r, mos, ta) = emodel(Codec::Pcmu, &s).unwrap();
+        assert!((ta - 80.0).abs() < 1e-9);
+        assert!(r > 91.2 && r < 93.2, "{r}");
+        assert!(mos > 4.3);
+        // 2 % loss with Bpl 25.1: Ie,eff = 95 · 2 / 27.1 ≈ 7.0.
+        s.packets_lost = 5;
+        let (r2, _, _) = emodel(Codec::Pcmu, &s).unwrap();
+        assert!((r - r2 - 95.0 * (500.0 / 255.0) / (500.0 / 255.0 + 25.1)).abs() < 1e-6, "{r} {r2}");
+        assert_eq!(emodel(Codec::Opus, &s), None);
     }
 
     #[test]
