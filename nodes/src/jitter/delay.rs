@@ -22,7 +22,7 @@
 //! decays slowly. A sender clock off by a few hundred ppm makes `d` drift slowly, and the
 //! histogram follows it through the same forgetting.
 
-/// What the target trades off (see the [module docs](self)).
+/// What the target trades off (see [`DelayManager`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum TargetCost {
     /// `delay_ms + loss_weight_ms × P` (P as a fraction).
@@ -68,8 +68,31 @@ const BUCKETS: usize = 2048;
 /// Where the base puts the first packet's offset (ms from the histogram's low end).
 const CENTRE: i64 = 400;
 
-/// The target-offset estimator (see the [module docs](self)). No allocation after
-/// construction.
+/// The delay manager: the playout offset the buffer aims for, from a quantile of the
+/// packets' relative transit delays with exponential forgetting.
+///
+/// Each packet's *transit offset* is `d = arrival − timestamp` (both in µs, the timestamp
+/// converted from the RTP clock); a packet is on time when the playout offset `O` (the
+/// time a timestamp is played minus that timestamp) is at least its `d`. The manager keeps
+/// a histogram of `d` in 1 ms buckets relative to a base that follows the stream, every
+/// packet's weight decaying by the forgetting factor per later packet.
+///
+/// The target offset `O*` minimises a [`TargetCost`] of the buffer delay against the
+/// fraction `P` of packets that would come too late, and never exceeds the `quantile` of
+/// the distribution. The default cost is the E-model's (ITU-T G.107, simplified as by Cole
+/// and Rosenbluth): `Id(Ta) + Ie,eff(P)` with `Id = 0.024·Ta + 0.11·(Ta − 177.3)` above
+/// 177.3 ms and `Ie,eff = 95·P / (P + Bpl)` (P in %): the first late packets cost most,
+/// so a thin tail is waited for, while waiting for a long rare spike costs more delay
+/// impairment than concealing it. For a long exponential tail (heavy queueing jitter) the optimum sits far
+/// out in the tail; for rare long spikes (a route change, a stalled link, whose packets
+/// then arrive in a burst) waiting costs more than concealing the spike, and the target
+/// stays with the bulk of the packets. A burst of late packets moves the target up within
+/// a few packets (each carries `1 − forget` of the weight), while a return to calm brings
+/// it down only once their weight has decayed (hundreds of packets): it rises fast and
+/// decays slowly. A sender clock off by a few hundred ppm makes `d` drift slowly, and the
+/// histogram follows it through the same forgetting.
+///
+/// No allocation after construction.
 ///
 /// ```
 /// use rvoip_media_nodes::jitter::{DelayManager, TargetCost};
