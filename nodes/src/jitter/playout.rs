@@ -83,7 +83,17 @@ impl Default for JitterConfig {
     }
 }
 
-/// A [`JitterConfig`] value out of range.
+/// Why a [`JitterBuffer`] could not be built.
+///
+/// ```
+/// use rvoip_media_nodes::jitter::{JitterBuffer, JitterConfig, JitterError};
+/// use rvoip_media_nodes::opus::OpusCodecDecoder;
+///
+/// let bad = JitterConfig { quantile: 1.5, ..JitterConfig::default() };
+/// assert_eq!(bad.validate(), Err(JitterError::Config("quantile must be in 0.5..1")));
+/// let stereo = Box::new(OpusCodecDecoder::new(48_000, 2, 20_000).unwrap());
+/// assert!(matches!(JitterBuffer::new(stereo, JitterConfig::default()), Err(JitterError::Decoder(_))));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum JitterError {
     /// A setting is outside its range (names it).
@@ -129,7 +139,18 @@ impl JitterConfig {
 }
 
 /// Counters of one stream, with the W3C `RTCInboundRtpStreamStats` meanings (times in
-/// seconds, sums over samples as the W3C defines them).
+/// seconds, sums over samples as the W3C defines them). The mean buffer delay is
+/// `jitter_buffer_delay / jitter_buffer_emitted_count`.
+///
+/// ```
+/// use rvoip_media_nodes::codec::G711CodecDecoder;
+/// use rvoip_media_nodes::jitter::{JitterBuffer, JitterConfig};
+/// use rvoip_media_nodes::G711Law;
+///
+/// let jb = JitterBuffer::new(Box::new(G711CodecDecoder::new(G711Law::Ulaw)), JitterConfig::default()).unwrap();
+/// let s = jb.stats();
+/// assert_eq!((s.packets_received, s.packets_lost, s.concealed_samples), (0, 0, 0));
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct JitterStats {
     /// RTP packets received (duplicates included, comfort noise included).

@@ -64,10 +64,8 @@ fn reordered_packets_play_without_loss_or_concealment() {
     assert_eq!((s.packets_received, s.packets_lost, s.packets_discarded), (200, 0, 0));
     // Nothing concealed while the stream ran: the one concealment is the run-out after it.
     assert_eq!(s.concealment_events, 1, "{s:?}");
-    assert_eq!(
-        s.jitter_buffer_emitted_count + s.removed_samples_for_acceleration,
-        200 * 160 + s.inserted_samples_for_deceleration
-    );
+    // Every packet was decoded and came out (time scaling is counted separately).
+    assert_eq!(s.jitter_buffer_emitted_count, 200 * 160);
 }
 
 #[test]

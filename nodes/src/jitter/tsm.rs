@@ -6,6 +6,12 @@
 //! always allowed on near-silence. No allocation: the caller passes the buffers.
 
 /// Outcome of a time-scale modification attempt.
+///
+/// ```
+/// use rvoip_media_nodes::jitter::{accelerate, Stretch};
+/// let mut short = [0.5f32; 30];
+/// assert_eq!(accelerate(&mut short, 30, 20, 120), Stretch::None); // shorter than two periods
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stretch {
     /// Nothing done (not periodic enough, or the block is too short).
