@@ -4,9 +4,11 @@
 
 mod bench;
 mod demo;
+mod jitter;
 mod level;
 mod mix;
 mod output;
+mod pcap;
 mod process;
 mod progress;
 mod resample;
@@ -79,6 +81,9 @@ enum Command {
     Demo(demo::Args),
     /// Whole-system capacity benchmarks.
     Bench(bench::Args),
+    /// Replay one RTP stream of a pcap through the adaptive jitter buffer and decoder in
+    /// simulated real time (10 ms ticks from the first arrival) into a WAV file.
+    Jitter(jitter::Args),
 }
 
 fn main() -> ExitCode {
@@ -91,6 +96,7 @@ fn main() -> ExitCode {
         Command::Transcode(a) => transcode::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Jitter(a) => jitter::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

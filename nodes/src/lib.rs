@@ -13,6 +13,7 @@
 //! | [`g711`] | G.711 μ-law / A-law codec (bit-exact with ITU-T G.191) and its encoder / decoder nodes |
 //! | [`g722`] | G.722 64 kbit/s wideband codec, bit-exact with spandsp |
 //! | [`g729`] | G.729 Annex A/B speech codec, bit-exact with bcg729 |
+//! | [`jitter`] | adaptive jitter buffer with concealment, time stretching and RFC 3550 / 3611 / W3C statistics |
 //! | [`resample`] | streaming polyphase windowed-sinc resampler (8–48 kHz) and its node |
 //! | [`opus`] | Opus through libopus: validated configuration, FEC, DTX, concealment, codec-model adapter |
 //! | [`mixer`] | the N-1 conference [`Mixer`], [`Sum`], [`Tee`] |
@@ -44,6 +45,7 @@ mod display;
 pub mod g711;
 pub mod g722;
 pub mod g729;
+pub mod jitter;
 pub mod kernels;
 pub mod level;
 pub mod mixer;

@@ -273,6 +273,15 @@ pub trait Decoder: Send {
     /// Samples per channel the payload decodes to, without decoding it (same validation
     /// as [`Decoder::decode`]).
     fn samples_in(&self, payload: &[u8]) -> Result<usize, CodecError>;
+
+    /// Rebuilds the `samples` samples per channel that precede `next` (a lost packet) from
+    /// the forward error correction data `next` carries (Opus in-band FEC), writing them
+    /// interleaved to `out`. `None` (the default) when the codec has no such data; the
+    /// caller conceals instead. Decode `next` normally afterwards.
+    fn decode_fec(&mut self, next: &[u8], samples: usize, out: &mut [f32]) -> Option<Result<usize, CodecError>> {
+        let _ = (next, samples, out);
+        None
+    }
 }
 
 #[cfg(test)]

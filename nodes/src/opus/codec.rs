@@ -207,4 +207,9 @@ impl Decoder for OpusCodecDecoder {
     fn samples_in(&self, payload: &[u8]) -> Result<usize, CodecError> {
         self.dec.samples_in(payload).map_err(CodecError::from)
     }
+
+    fn decode_fec(&mut self, next: &[u8], samples: usize, out: &mut [f32]) -> Option<Result<usize, CodecError>> {
+        let ch = usize::from(self.info.channels);
+        Some(self.dec.decode_fec_for(next, samples, out).map(|n| n * ch).map_err(CodecError::from))
+    }
 }

@@ -1,0 +1,411 @@
+//! `rvoip-media jitter`: replays one RTP stream of a capture through the adaptive jitter
+//! buffer and its decoder in simulated real time, as the evaluation contract says: the
+//! playout clock starts at the first record's arrival and ticks every 10 ms; at tick *k*
+//! only packets that arrived by `t0 + k·10 ms` are inserted, then 10 ms of audio is pulled.
+//! Ticks run while `t0 + k·10 ms < last arrival + 2 s`, so the output holds exactly
+//! `K·fs/100` samples. Nothing reads the wall clock except the `PROC_SECONDS` figure.
+
+use super::pcap::{self, Capture};
+use super::{output::Outputs, wavio, CliError};
+use rvoip_media_graph::{Packet, PacketMeta};
+use rvoip_media_nodes::codec::{Decoder, G711CodecDecoder};
+use rvoip_media_nodes::jitter::{JitterBuffer, JitterConfig, JitterStats, TargetCost, CN_PAYLOAD_TYPE};
+use rvoip_media_nodes::opus::OpusCodecDecoder;
+use rvoip_media_nodes::wav::WavSampleFormat;
+use rvoip_media_nodes::G711Law;
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Codecs `jitter` decodes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Codec {
+    /// G.711 μ-law, payload type 0, output at 8 kHz.
+    Pcmu,
+    /// Opus (any dynamic payload type), RTP clock 48 kHz, output at 16 kHz.
+    Opus,
+}
+
+/// Arguments of `jitter`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Input capture (classic libpcap: Ethernet, Linux cooked, loopback or raw IP; UDP/RTP).
+    #[arg(long)]
+    pcap: PathBuf,
+    /// Codec of the stream.
+    #[arg(long)]
+    codec: Codec,
+    /// Output WAV: mono 16-bit, 8 kHz (pcmu) or 16 kHz (opus).
+    #[arg(long)]
+    out: PathBuf,
+    /// Write the W3C getStats counters of the stream here as JSON.
+    #[arg(long)]
+    stats: Option<PathBuf>,
+    /// The stream's SSRC (decimal or 0x hex); by default the stream with the most packets
+    /// of the codec's payload type.
+    #[arg(long, value_parser = parse_ssrc)]
+    ssrc: Option<u32>,
+}
+
+fn parse_ssrc(s: &str) -> Result<u32, String> {
+    let r = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(h) => u32::from_str_radix(h, 16),
+        None => s.parse::<u32>(),
+    };
+    r.map_err(|_| format!("`{s}` is not an SSRC (a 32-bit number, decimal or 0x hex)"))
+}
+
+/// One RTP packet of the capture.
+#[derive(Clone, Debug)]
+struct RtpIn {
+    time_ns: u64,
+    meta: PacketMeta,
+    payload: Vec<u8>,
+}
+
+/// What the capture held besides the chosen stream.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Census {
+    not_rtp: u64,
+    rtcp: u64,
+    other_streams: u64,
+    too_large: u64,
+}
+
+fn is_rtcp(d: &[u8]) -> bool {
+    d.len() >= 2 && (200..=204).contains(&d[1])
+}
+
+/// The packets of the chosen stream, in capture order, and what was skipped.
+fn select(cap: &Capture, codec: Codec, ssrc: Option<u32>) -> Result<(Vec<RtpIn>, Census), CliError> {
+    let mut census = Census { not_rtp: cap.skipped, ..Census::default() };
+    let mut all = Vec::new();
+    for d in &cap.datagrams {
+        if is_rtcp(&d.payload) {
+            census.rtcp += 1;
+            continue;
+        }
+        match rtp_types::RtpPacket::parse(&d.payload[..]) {
+            Ok(p) => {
+                let meta = PacketMeta {
+                    payload_type: p.payload_type(),
+                    sequence: p.sequence_number(),
+                    timestamp: p.timestamp(),
+                    ssrc: p.ssrc(),
+                    marker: p.marker_bit(),
+                    arrival_ns: d.time_ns,
+                };
+                all.push(RtpIn { time_ns: d.time_ns, meta, payload: p.payload().to_vec() });
+            }
+            Err(_) => census.not_rtp += 1,
+        }
+    }
+    let fits = |pt: u8| match codec {
+        Codec::Pcmu => pt == 0,
+        Codec::Opus => (96..=127).contains(&pt),
+    };
+    let chosen = match ssrc {
+        Some(s) => s,
+        None => {
+            let mut counts: HashMap<u32, u64> = HashMap::new();
+            for p in all.iter().filter(|p| fits(p.meta.payload_type)) {
+                *counts.entry(p.meta.ssrc).or_default() += 1;
+            }
+            let best = counts.into_iter().max_by_key(|&(s, n)| (n, std::cmp::Reverse(s)));
+            match best {
+                Some((s, _)) => s,
+                None => {
+                    return Err(CliError::Usage(format!(
+                        "no RTP stream of {} in the capture ({} RTP packets of other payload types, {} other records)",
+                        match codec {
+                            Codec::Pcmu => "PCMU (payload type 0)",
+                            Codec::Opus => "Opus (a dynamic payload type 96-127)",
+                        },
+                        all.len(),
+                        census.not_rtp + census.rtcp
+                    )))
+                }
+            }
+        }
+    };
+    let (mine, others): (Vec<RtpIn>, Vec<RtpIn>) = all.into_iter().partition(|p| p.meta.ssrc == chosen);
+    census.other_streams = others.len() as u64;
+    if mine.is_empty() {
+        return Err(CliError::Usage(format!("no RTP packet with SSRC {chosen} (0x{chosen:08x}) in the capture")));
+    }
+    Ok((mine, census))
+}
+
+fn decoder(codec: Codec) -> Result<Box<dyn Decoder>, CliError> {
+    Ok(match codec {
+        Codec::Pcmu => Box::new(G711CodecDecoder::new(G711Law::Ulaw)),
+        Codec::Opus => Box::new(
+            OpusCodecDecoder::new(16_000, 1, 20_000).map_err(|e| CliError::Usage(format!("opus decoder: {e}")))?,
+        ),
+    })
+}
+
+/// The buffer's settings: the defaults, or (an experimenter's aid) the defaults changed by
+/// `RVOIP_JB_TUNE="quantile=0.99,margin_ms=15"`.
+fn tuned_config() -> Result<JitterConfig, CliError> {
+    let mut c = JitterConfig::default();
+    let Ok(spec) = std::env::var("RVOIP_JB_TUNE") else { return Ok(c) };
+    for kv in spec.split(',').filter(|s| !s.is_empty()) {
+        let (k, v) =
+            kv.split_once('=').ok_or_else(|| CliError::Usage(format!("RVOIP_JB_TUNE: `{kv}` is not key=value")))?;
+        let bad = || CliError::Usage(format!("RVOIP_JB_TUNE: bad value `{v}` for {k}"));
+        let f: f64 = v.parse().map_err(|_| bad())?;
+        let u = || -> Result<u32, CliError> { v.parse().map_err(|_| bad()) };
+        match k {
+            "quantile" => c.quantile = f,
+            "forget" => c.forget = f,
+            "loss_weight_ms" => c.cost = TargetCost::Linear { loss_weight_ms: f },
+            "bpl" => c.cost = TargetCost::EModel { bpl: f, other_delay_ms: 40.0 },
+            "margin_ms" => c.margin_ms = u()?,
+            "initial_delay_ms" => c.initial_delay_ms = u()?,
+            "accelerate_quiet_ms" => c.accelerate_quiet_ms = u()?,
+            "expand_quiet_ms" => c.expand_quiet_ms = u()?,
+            "accelerate_speech_ms" => c.accelerate_speech_ms = u()?,
+            "expand_speech_ms" => c.expand_speech_ms = u()?,
+            "max_wait_ms" => c.max_wait_ms = u()?,
+            "stretch_budget_ms" => c.stretch_budget_ms = u()?,
+            "rewind_ms" => c.rewind_ms = u()?,
+            _ => return Err(CliError::Usage(format!("RVOIP_JB_TUNE: unknown setting {k}"))),
+        }
+    }
+    c.validate().map_err(|e| CliError::Usage(e.to_string()))?;
+    Ok(c)
+}
+
+/// Plays the stream: returns the audio and the buffer's final statistics.
+fn play(
+    pkts: &[RtpIn],
+    codec: Codec,
+    t0: u64,
+    t_last: u64,
+    census: &mut Census,
+) -> Result<(Vec<f32>, JitterStats, JitterBuffer), CliError> {
+    let pt = pkts.iter().find(|p| p.meta.payload_type != CN_PAYLOAD_TYPE).map_or(0, |p| p.meta.payload_type);
+    let mut jb = JitterBuffer::new(decoder(codec)?, tuned_config()?)
+        .map_err(|e| CliError::Usage(e.to_string()))?
+        .with_payload_type(pt);
+    let fs = jb.sample_rate() as usize;
+    let tick_ns = 10_000_000u64;
+    // K = ceil((t_last - t0 + 2 s) / 10 ms).
+    let span = t_last - t0 + 2_000_000_000;
+    let k_total = span.div_ceil(tick_ns) as usize;
+    let q = fs / 100;
+    let mut out = vec![0f32; k_total * q];
+    // Packets in arrival order (a capture is normally in order already; stable sort).
+    let mut order: Vec<&RtpIn> = pkts.iter().collect();
+    order.sort_by_key(|p| p.time_ns);
+    let mut next = 0;
+    let mut packet = Packet::new();
+    // Debugging aid: RVOIP_JB_TRACE=FILE writes one line per tick (delay, target, counters).
+    let mut trace =
+        std::env::var_os("RVOIP_JB_TRACE").and_then(|p| std::fs::File::create(p).ok()).map(std::io::BufWriter::new);
+    for k in 0..k_total {
+        let now = k as u64 * tick_ns;
+        while next < order.len() && order[next].time_ns - t0 <= now {
+            let p = order[next];
+            next += 1;
+            packet.meta = p.meta;
+            packet.meta.arrival_ns = p.time_ns - t0;
+            if packet.set_payload(&p.payload).is_err() {
+                census.too_large += 1;
+                continue;
+            }
+            jb.insert(&packet);
+        }
+        jb.pull(now, &mut out[k * q..(k + 1) * q]);
+        if let Some(t) = trace.as_mut() {
+            let s = jb.stats();
+            let _ = writeln!(
+                t,
+                "{k} {:.1} {:.1} {} {} {} {}",
+                s.current_delay_ms,
+                s.target_delay_ms,
+                s.concealed_samples,
+                s.removed_samples_for_acceleration,
+                s.inserted_samples_for_deceleration,
+                s.packets_late
+            );
+        }
+    }
+    Ok((out, jb.stats(), jb))
+}
+
+fn num(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x}")
+    } else {
+        "null".into()
+    }
+}
+
+/// Packets needed before the E-model figure is given (5 s of 20 ms packets).
+const EMODEL_MIN_PACKETS: u64 = 250;
+
+/// G.107 E-model R, MOS and the delay it used, for G.711 with concealment (G.113 Appendix
+/// I: Ie 0, Bpl 25.1), from the played stream: loss = lost + discarded packets, delay =
+/// mean buffer delay + 20 ms packetisation (the network's one-way delay is not in a
+/// capture). `None` ("unknown") for Opus (no G.113 factor for this configuration) and
+/// until enough packets were seen — never a default score.
+fn emodel(codec: Codec, s: &JitterStats) -> Option<(f64, f64, f64)> {
+    use rvoip_media_core::quality::emodel::{mos_from_r, Connection};
+    if codec != Codec::Pcmu || s.packets_received < EMODEL_MIN_PACKETS || s.jitter_buffer_emitted_count == 0 {
+        return None;
+    }
+    let expected = (s.packets_received as i64 + s.packets_lost).max(1) as f64;
+    let ppl = 100.0 * (s.packets_lost.max(0) as f64 + s.packets_discarded as f64) / expected;
+    let ta = 1000.0 * s.jitter_buffer_delay / s.jitter_buffer_emitted_count as f64 + 20.0;
+    let c = Connection { ie: 0.0, bpl: 25.1, ppl: ppl.min(100.0), ta, t: ta, ..Connection::default() };
+    let r = c.r();
+    Some((r, mos_from_r(r), ta))
+}
+
+/// The `--stats` JSON: the W3C names first, then this buffer's extras.
+fn stats_json(s: &JitterStats, jb: &JitterBuffer, census: &Census, ticks: usize, codec: Codec) -> String {
+    let b = jb.burst_gap();
+    let emodel = emodel(codec, s);
+    let fields: Vec<(&str, String)> = vec![
+        ("packetsReceived", s.packets_received.to_string()),
+        ("packetsLost", s.packets_lost.to_string()),
+        ("packetsDiscarded", s.packets_discarded.to_string()),
+        ("jitter", num(s.jitter)),
+        ("jitterBufferDelay", num(s.jitter_buffer_delay)),
+        ("jitterBufferTargetDelay", num(s.jitter_buffer_target_delay)),
+        ("jitterBufferMinimumDelay", num(s.jitter_buffer_minimum_delay)),
+        ("jitterBufferEmittedCount", s.jitter_buffer_emitted_count.to_string()),
+        ("totalSamplesReceived", s.total_samples_received.to_string()),
+        ("concealedSamples", s.concealed_samples.to_string()),
+        ("silentConcealedSamples", s.silent_concealed_samples.to_string()),
+        ("concealmentEvents", s.concealment_events.to_string()),
+        ("insertedSamplesForDeceleration", s.inserted_samples_for_deceleration.to_string()),
+        ("removedSamplesForAcceleration", s.removed_samples_for_acceleration.to_string()),
+        ("fecPacketsRecovered", s.fec_recovered.to_string()),
+        ("latePackets", s.packets_late.to_string()),
+        ("duplicatePackets", s.packets_duplicate.to_string()),
+        ("badPackets", s.packets_bad.to_string()),
+        ("resets", s.resets.to_string()),
+        ("burstDensity", num(b.burst_density)),
+        ("gapDensity", num(b.gap_density)),
+        ("burstDurationMs", num(b.burst_duration_ms)),
+        ("gapDurationMs", num(b.gap_duration_ms)),
+        ("emodelR", emodel.map_or("null".into(), |(r, _, _)| num(r))),
+        ("emodelMos", emodel.map_or("null".into(), |(_, m, _)| num(m))),
+        ("emodelDelayMs", emodel.map_or("null".into(), |(_, _, t)| num(t))),
+        ("nonRtpRecords", census.not_rtp.to_string()),
+        ("rtcpPackets", census.rtcp.to_string()),
+        ("otherStreamPackets", census.other_streams.to_string()),
+        ("ticks", ticks.to_string()),
+    ];
+    let body: Vec<String> = fields.iter().map(|(k, v)| format!("  \"{k}\": {v}")).collect();
+    format!("{{\n{}\n}}\n", body.join(",\n"))
+}
+
+/// Runs `jitter`.
+pub fn run(a: Args) -> Result<(), CliError> {
+    let mut outputs = Outputs::new();
+    let wav_file = outputs.create(&a.out)?;
+    let stats_file = a.stats.as_ref().map(|p| outputs.create(p)).transpose()?;
+    let bytes = std::fs::read(&a.pcap).map_err(|source| CliError::Io { path: a.pcap.display().to_string(), source })?;
+    let started = std::time::Instant::now();
+    let cap = pcap::parse(&bytes).map_err(|e| CliError::Usage(format!("{}: {e}", a.pcap.display())))?;
+    let (Some(t0), Some(t_last)) = (cap.first_ns, cap.last_ns) else {
+        return Err(CliError::Usage(format!("{}: the capture holds no packets", a.pcap.display())));
+    };
+    let (pkts, mut census) = select(&cap, a.codec, a.ssrc).map_err(|e| match e {
+        CliError::Usage(m) => CliError::Usage(format!("{}: {m}", a.pcap.display())),
+        e => e,
+    })?;
+    let (audio, stats, jb) = play(&pkts, a.codec, t0, t_last, &mut census)?;
+    let proc = started.elapsed().as_secs_f64();
+    let fs = jb.sample_rate();
+    wavio::write(wav_file, &a.out, fs, &audio, WavSampleFormat::Int16)?;
+    if let (Some(f), Some(path)) = (stats_file, a.stats.as_ref()) {
+        let mut f = f;
+        f.write_all(stats_json(&stats, &jb, &census, audio.len() / (fs as usize / 100), a.codec).as_bytes())
+            .map_err(|source| CliError::Io { path: path.display().to_string(), source })?;
+    }
+    outputs.commit()?;
+    eprintln!("PROC_SECONDS {proc:.6}");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pcap::tests::{eth_udp, pcap as make_pcap};
+
+    fn rtp(pt: u8, seq: u16, ts: u32, ssrc: u32, payload: &[u8]) -> Vec<u8> {
+        let mut v = vec![0x80, pt];
+        v.extend(seq.to_be_bytes());
+        v.extend(ts.to_be_bytes());
+        v.extend(ssrc.to_be_bytes());
+        v.extend(payload);
+        v
+    }
+
+    #[test]
+    fn picks_the_main_stream_and_counts_the_rest() {
+        let mut recs = Vec::new();
+        for i in 0..10u16 {
+            recs.push((u64::from(i) * 20_000, eth_udp(&rtp(0, i, u32::from(i) * 160, 7, &[0xff; 160]))));
+        }
+        recs.push((5_000, eth_udp(&rtp(0, 1, 0, 9, &[0xff; 160]))));
+        recs.push((6_000, eth_udp(b"not rtp at all")));
+        recs.push((7_000, eth_udp(&[0x80, 200, 0, 6, 0, 0, 0, 0])));
+        let cap = pcap::parse(&make_pcap(1, &recs)).unwrap();
+        let (pkts, census) = select(&cap, Codec::Pcmu, None).unwrap();
+        assert_eq!(pkts.len(), 10);
+        assert_eq!(census, Census { not_rtp: 1, rtcp: 1, other_streams: 1, too_large: 0 });
+        let (only9, _) = select(&cap, Codec::Pcmu, Some(9)).unwrap();
+        assert_eq!(only9.len(), 1);
+        assert!(select(&cap, Codec::Opus, None).unwrap_err().to_string().contains("no RTP stream of Opus"));
+        assert!(select(&cap, Codec::Pcmu, Some(1)).is_err());
+    }
+
+    #[test]
+    fn output_length_follows_the_contract() {
+        // 1 s of 20 ms packets, arrival 3 ms after sending: K = ceil((0.98 + 2) / 0.01) = 298.
+        let recs: Vec<_> = (0..50u16)
+            .map(|i| (1_000_000 + u64::from(i) * 20_000, eth_udp(&rtp(0, i, u32::from(i) * 160, 1, &[0x7f; 160]))))
+            .collect();
+        let cap = pcap::parse(&make_pcap(1, &recs)).unwrap();
+        let (pkts, mut census) = select(&cap, Codec::Pcmu, None).unwrap();
+        let (audio, stats, _) =
+            play(&pkts, Codec::Pcmu, cap.first_ns.unwrap(), cap.last_ns.unwrap(), &mut census).unwrap();
+        assert_eq!(audio.len(), 298 * 80);
+        assert_eq!((stats.packets_received, stats.packets_lost, stats.packets_discarded), (50, 0, 0));
+        // Every decoded sample came out (time scaling is counted separately).
+        assert_eq!(stats.jitter_buffer_emitted_count, 50 * 160);
+    }
+
+    #[test]
+    fn the_emodel_figure_is_unknown_until_enough_packets() {
+        let mut s = JitterStats { packets_received: 249, jitter_buffer_emitted_count: 1, ..JitterStats::default() };
+        assert_eq!(emodel(Codec::Pcmu, &s), None);
+        s.packets_received = 250;
+        s.jitter_buffer_emitted_count = 8000;
+        s.jitter_buffer_delay = 8000.0 * 0.060; // 60 ms mean
+                                                // Ta = 80 ms, no loss: R = 93.2 less a small delay impairment (G.107's Id at 80 ms
+                                                // with the default echo loss is under 2).
+        let (r, mos, ta) = emodel(Codec::Pcmu, &s).unwrap();
+        assert!((ta - 80.0).abs() < 1e-9);
+        assert!(r > 91.2 && r < 93.2, "{r}");
+        assert!(mos > 4.3);
+        // 2 % loss with Bpl 25.1: Ie,eff = 95 · 2 / 27.1 ≈ 7.0.
+        s.packets_lost = 5;
+        let (r2, _, _) = emodel(Codec::Pcmu, &s).unwrap();
+        assert!((r - r2 - 95.0 * (500.0 / 255.0) / (500.0 / 255.0 + 25.1)).abs() < 1e-6, "{r} {r2}");
+        assert_eq!(emodel(Codec::Opus, &s), None);
+    }
+
+    #[test]
+    fn ssrc_accepts_decimal_and_hex() {
+        assert_eq!(parse_ssrc("0x10"), Ok(16));
+        assert_eq!(parse_ssrc("42"), Ok(42));
+        assert!(parse_ssrc("-1").is_err());
+    }
+}

@@ -1,0 +1,343 @@
+//! The delay manager: the playout offset the buffer aims for, from a quantile of the
+//! packets' relative transit delays with exponential forgetting.
+//!
+//! Each packet's *transit offset* is `d = arrival − timestamp` (both in µs, the timestamp
+//! converted from the RTP clock); a packet is on time when the playout offset `O` (the
+//! time a timestamp is played minus that timestamp) is at least its `d`. The manager keeps
+//! a histogram of `d` in 1 ms buckets relative to a base that follows the stream, every
+//! packet's weight decaying by the forgetting factor per later packet.
+//!
+//! The target offset `O*` minimises a [`TargetCost`] of the buffer delay against the
+//! fraction `P` of packets that would come too late, and never exceeds the `quantile` of
+//! the distribution. The default cost is the E-model's (ITU-T G.107, simplified as by Cole
+//! and Rosenbluth): `Id(Ta) + Ie,eff(P)` with `Id = 0.024·Ta + 0.11·(Ta − 177.3)` above
+//! 177.3 ms and `Ie,eff = 95·P / (P + Bpl)` (P in %): the first late packets cost most,
+//! so a thin tail is waited for, while waiting for a long rare spike costs more delay
+//! impairment than concealing it. For a long exponential tail (heavy queueing jitter) the optimum sits far
+//! out in the tail; for rare long spikes (a route change, a stalled link, whose packets
+//! then arrive in a burst) waiting costs more than concealing the spike, and the target
+//! stays with the bulk of the packets. A burst of late packets moves the target up within
+//! a few packets (each carries `1 − forget` of the weight), while a return to calm brings
+//! it down only once their weight has decayed (hundreds of packets): it rises fast and
+//! decays slowly. A sender clock off by a few hundred ppm makes `d` drift slowly, and the
+//! histogram follows it through the same forgetting.
+
+/// What the target trades off (see [`DelayManager`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum TargetCost {
+    /// `delay_ms + loss_weight_ms × P` (P as a fraction).
+    Linear {
+        /// Delay worth losing every packet, ms.
+        loss_weight_ms: f64,
+    },
+    /// E-model impairments `Id(Ta) + Ie,eff(P)`.
+    EModel {
+        /// Packet-loss robustness factor Bpl of the codec with its concealment (G.113
+        /// Appendix I: G.711 with PLC 25.1).
+        bpl: f64,
+        /// Mouth-to-ear delay besides the buffer (network, packetisation, codec), ms.
+        other_delay_ms: f64,
+    },
+}
+
+impl TargetCost {
+    /// The cost of a buffer delay of `delay_ms` with a fraction `late` of packets late.
+    ///
+    /// ```
+    /// use rvoip_media_nodes::jitter::TargetCost;
+    /// let c = TargetCost::EModel { bpl: 25.1, other_delay_ms: 40.0 };
+    /// // Ta = 100 ms: Id = 2.4; 1 % late: Ie,eff = 95 / 26.1.
+    /// assert!((c.cost(60.0, 0.01) - (2.4 + 95.0 / 26.1)).abs() < 1e-9);
+    /// assert_eq!(TargetCost::Linear { loss_weight_ms: 1000.0 }.cost(30.0, 0.02), 50.0);
+    /// ```
+    pub fn cost(&self, delay_ms: f64, late: f64) -> f64 {
+        match *self {
+            TargetCost::Linear { loss_weight_ms } => delay_ms + loss_weight_ms * late,
+            TargetCost::EModel { bpl, other_delay_ms } => {
+                let ta = delay_ms + other_delay_ms;
+                let id = 0.024 * ta + if ta > 177.3 { 0.11 * (ta - 177.3) } else { 0.0 };
+                let p = 100.0 * late;
+                id + 95.0 * p / (p + bpl.max(1e-3))
+            }
+        }
+    }
+}
+
+/// Buckets of the histogram (1 ms each).
+const BUCKETS: usize = 2048;
+/// Where the base puts the first packet's offset (ms from the histogram's low end).
+const CENTRE: i64 = 400;
+
+/// The delay manager: the playout offset the buffer aims for, from a quantile of the
+/// packets' relative transit delays with exponential forgetting.
+///
+/// Each packet's *transit offset* is `d = arrival − timestamp` (both in µs, the timestamp
+/// converted from the RTP clock); a packet is on time when the playout offset `O` (the
+/// time a timestamp is played minus that timestamp) is at least its `d`. The manager keeps
+/// a histogram of `d` in 1 ms buckets relative to a base that follows the stream, every
+/// packet's weight decaying by the forgetting factor per later packet.
+///
+/// The target offset `O*` minimises a [`TargetCost`] of the buffer delay against the
+/// fraction `P` of packets that would come too late, and never exceeds the `quantile` of
+/// the distribution. The default cost is the E-model's (ITU-T G.107, simplified as by Cole
+/// and Rosenbluth): `Id(Ta) + Ie,eff(P)` with `Id = 0.024·Ta + 0.11·(Ta − 177.3)` above
+/// 177.3 ms and `Ie,eff = 95·P / (P + Bpl)` (P in %): the first late packets cost most,
+/// so a thin tail is waited for, while waiting for a long rare spike costs more delay
+/// impairment than concealing it. For a long exponential tail (heavy queueing jitter) the optimum sits far
+/// out in the tail; for rare long spikes (a route change, a stalled link, whose packets
+/// then arrive in a burst) waiting costs more than concealing the spike, and the target
+/// stays with the bulk of the packets. A burst of late packets moves the target up within
+/// a few packets (each carries `1 − forget` of the weight), while a return to calm brings
+/// it down only once their weight has decayed (hundreds of packets): it rises fast and
+/// decays slowly. A sender clock off by a few hundred ppm makes `d` drift slowly, and the
+/// histogram follows it through the same forgetting.
+///
+/// No allocation after construction.
+///
+/// ```
+/// use rvoip_media_nodes::jitter::{DelayManager, TargetCost};
+///
+/// let mut dm = DelayManager::new(0.95, 0.99, TargetCost::Linear { loss_weight_ms: 1e9 });
+/// // Packets every 20 ms; transit 50 ms, every 10th one 30 ms later.
+/// for i in 0..500i64 {
+///     let extra = if i % 10 == 0 { 30_000 } else { 0 };
+///     dm.update(i * 20_000 + 50_000 + extra - i * 20_000);
+/// }
+/// // 10 % of packets are late by 30 ms: the 95 % quantile covers them.
+/// let t = dm.target_us().unwrap();
+/// assert!((79_000..=81_000).contains(&t), "{t}");
+/// ```
+#[derive(Clone, Debug)]
+pub struct DelayManager {
+    quantile: f64,
+    forget: f64,
+    cost: TargetCost,
+    hist: Box<[f64]>,
+    /// Target computed after the last update.
+    target: Option<i64>,
+    /// Weight the next packet adds (grows by 1/forget per packet instead of decaying all
+    /// buckets; everything is rescaled when it gets large).
+    inc: f64,
+    total: f64,
+    /// Offset (µs) of bucket 0's low edge.
+    base_us: i64,
+    packets: u64,
+    /// Smallest offset seen recently (decays upward slowly), µs.
+    min_us: i64,
+}
+
+impl DelayManager {
+    /// A manager whose target minimises `cost` and is at most the `quantile` (0.5..1) of
+    /// transit offsets, forgetting by `forget` (0.9..1) per packet. Out-of-range values
+    /// are clamped.
+    pub fn new(quantile: f64, forget: f64, cost: TargetCost) -> Self {
+        DelayManager {
+            quantile: if quantile.is_finite() { quantile.clamp(0.5, 0.9999) } else { 0.95 },
+            forget: if forget.is_finite() { forget.clamp(0.9, 0.99999) } else { 0.995 },
+            cost,
+            target: None,
+            hist: vec![0.0; BUCKETS].into_boxed_slice(),
+            inc: 1.0,
+            total: 0.0,
+            base_us: 0,
+            packets: 0,
+            min_us: 0,
+        }
+    }
+
+    /// Forgets everything.
+    pub fn reset(&mut self) {
+        self.hist.fill(0.0);
+        self.inc = 1.0;
+        self.total = 0.0;
+        self.packets = 0;
+        self.target = None;
+    }
+
+    /// Packets seen since the last reset.
+    pub fn packets(&self) -> u64 {
+        self.packets
+    }
+
+    /// Records one packet's transit offset `d_us` (arrival − timestamp, µs).
+    pub fn update(&mut self, d_us: i64) {
+        if self.packets == 0 {
+            self.base_us = d_us - CENTRE * 1000;
+            self.min_us = d_us;
+        }
+        self.packets += 1;
+        let mut b = (d_us - self.base_us).div_euclid(1000);
+        if !(0..BUCKETS as i64).contains(&b) {
+            // The stream's offsets moved out of range (a long drift, a timestamp jump that
+            // was not reset): move the base so the new offset sits at the centre.
+            self.rebase(b - CENTRE);
+            b = CENTRE;
+        }
+        self.hist[b as usize] += self.inc;
+        self.total += self.inc;
+        self.inc /= self.forget;
+        if self.inc > 1e200 {
+            let s = 1.0 / self.inc;
+            self.hist.iter_mut().for_each(|h| *h *= s);
+            self.total *= s;
+            self.inc = 1.0;
+        }
+        self.target = self.compute_target();
+    }
+
+    /// Shifts the histogram's base by `by` buckets (mass that falls off the ends goes to
+    /// the end buckets).
+    fn rebase(&mut self, by: i64) {
+        let n = BUCKETS as i64;
+        if by > 0 {
+            let k = by.min(n) as usize;
+            let spill: f64 = self.hist[..k].iter().sum();
+            self.hist.copy_within(k.., 0);
+            self.hist[BUCKETS - k..].fill(0.0);
+            self.hist[0] += spill;
+        } else if by < 0 {
+            let k = (-by).min(n) as usize;
+            let spill: f64 = self.hist[BUCKETS - k..].iter().sum();
+            self.hist.copy_within(..BUCKETS - k, k);
+            self.hist[..k].fill(0.0);
+            self.hist[BUCKETS - 1] += spill;
+        }
+        self.base_us += by * 1000;
+    }
+
+    /// The target playout offset (µs, on the same scale as the offsets given to
+    /// [`DelayManager::update`]): the upper edge of the bucket minimising delay plus
+    /// weighted lateness, at most the quantile. `None` before any packet.
+    pub fn target_us(&self) -> Option<i64> {
+        self.target
+    }
+
+    fn compute_target(&mut self) -> Option<i64> {
+        if self.packets == 0 || self.total <= 0.0 {
+            return None;
+        }
+        let floor = 1e-3 * self.total;
+        let mut below = 0.0;
+        let low = self.hist.iter().position(|h| {
+            below += h;
+            below > floor
+        });
+        self.min_us = self.base_us + low.unwrap_or(0) as i64 * 1000;
+        let limit = (1.0 - self.quantile) * self.total;
+        // Walk down from the top: `above` is the mass strictly above bucket i.
+        let mut above = 0.0;
+        let mut q_bucket = None;
+        let mut best = (f64::INFINITY, 0usize);
+        for (i, h) in self.hist.iter().enumerate().rev() {
+            if q_bucket.is_none() && above + h > limit {
+                q_bucket = Some(i);
+            }
+            if q_bucket.is_some() {
+                let delay_ms = ((self.base_us + (i as i64 + 1) * 1000 - self.min_us) as f64 / 1000.0).max(0.0);
+                let cost = self.cost.cost(delay_ms, above / self.total);
+                if cost <= best.0 {
+                    best = (cost, i);
+                }
+            }
+            above += h;
+        }
+        Some(self.base_us + (best.1 as i64 + 1) * 1000)
+    }
+
+    /// The fastest recent packet's transit offset (µs): the lowest bucket that still holds
+    /// a thousandth of the (forgetting) weight, so it follows a drifting clock.
+    pub fn min_us(&self) -> Option<i64> {
+        (self.packets > 0).then_some(self.min_us)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rises_within_a_few_packets_and_decays_slowly() {
+        let mut dm = DelayManager::new(0.95, 0.995, TargetCost::Linear { loss_weight_ms: 1e9 });
+        for _ in 0..1000 {
+            dm.update(20_000);
+        }
+        assert_eq!(dm.target_us(), Some(21_000));
+        // A spike: 15 packets 200 ms late. 15 × 0.005 ≈ 7 % of the weight > 5 %.
+        let mut rose_after = None;
+        for i in 0..15 {
+            dm.update(220_000);
+            if rose_after.is_none() && dm.target_us().unwrap() > 200_000 {
+                rose_after = Some(i + 1);
+            }
+        }
+        let n = rose_after.expect("the target follows the spike");
+        assert!((10..=12).contains(&n), "rose after {n} packets");
+        // Calm again: the spike's weight must fall below 5 % before the target drops:
+        // 0.0724 × 0.995^k < 0.05  =>  k ≈ 75.
+        let mut fell_after = None;
+        for i in 0..1000 {
+            dm.update(20_000);
+            if fell_after.is_none() && dm.target_us().unwrap() < 100_000 {
+                fell_after = Some(i + 1);
+            }
+        }
+        let k = fell_after.unwrap();
+        assert!((60..=90).contains(&k), "fell after {k} packets");
+    }
+
+    #[test]
+    fn offsets_far_outside_the_range_move_the_base() {
+        let mut dm = DelayManager::new(0.9, 0.99, TargetCost::Linear { loss_weight_ms: 1e9 });
+        dm.update(0);
+        dm.update(10_000_000); // 10 s later: out of the 2 s range
+        for _ in 0..500 {
+            dm.update(10_000_000);
+        }
+        assert_eq!(dm.target_us(), Some(10_001_000));
+        // The early packet's weight (0.99^501) is below a thousandth: forgotten.
+        assert_eq!(dm.min_us(), Some(10_000_000));
+        dm.reset();
+        assert_eq!(dm.target_us(), None);
+    }
+
+    #[test]
+    fn the_loss_weight_trades_a_rare_long_spike_against_delay() {
+        // 90 % of packets at 20 ms, 10 % spread evenly over 20..420 ms (a draining spike).
+        let feed = |dm: &mut DelayManager| {
+            for i in 0..2000i64 {
+                let d = if i % 10 == 0 { 20_000 + (i / 10 % 40) * 10_000 } else { 20_000 };
+                dm.update(d);
+            }
+        };
+        // Cost of waiting to b: b + λ·0.1·(420 − b)/400: with λ = 2000 ms the slope is
+        // 1 − 0.5 > 0, so the target stays at the bulk; with λ = 8000 it is 1 − 2 < 0, so
+        // the target covers the spike (up to the 99.5 % quantile).
+        let mut cheap = DelayManager::new(0.995, 0.999, TargetCost::Linear { loss_weight_ms: 2000.0 });
+        feed(&mut cheap);
+        assert_eq!(cheap.target_us(), Some(21_000));
+        let mut dear = DelayManager::new(0.995, 0.999, TargetCost::Linear { loss_weight_ms: 8000.0 });
+        feed(&mut dear);
+        let t = dear.target_us().unwrap();
+        assert!(t > 380_000, "{t}");
+        // The E-model cost: waiting out the whole spike (Id ≈ 0.024·460 + 0.11·283 ≈ 42)
+        // costs more than concealing it (P ≈ 10 %: Ie,eff ≈ 27); its concave Ie,eff
+        // makes catching the spike's lower third worth it (at 151 ms: P ≈ 6.7 %,
+        // Ie,eff ≈ 20, Id ≈ 4.1).
+        let mut em = DelayManager::new(0.995, 0.999, TargetCost::EModel { bpl: 25.1, other_delay_ms: 40.0 });
+        feed(&mut em);
+        assert_eq!(em.target_us(), Some(151_000));
+    }
+
+    #[test]
+    fn the_emodel_cost_waits_for_an_exponential_tail() {
+        // Exponential extra delay with a 40 ms mean (deterministic quantiles): the optimum
+        // of Id + Ie,eff is near 170 ms (worked out in the module docs' terms).
+        let mut em = DelayManager::new(0.9999, 0.9999, TargetCost::EModel { bpl: 25.1, other_delay_ms: 40.0 });
+        for i in 0..20_000i64 {
+            let u = (i * 7919 % 20_000) as f64 / 20_000.0 + 0.5 / 20_000.0;
+            em.update((-(1.0 - u).ln() * 40_000.0) as i64);
+        }
+        let t = em.target_us().unwrap();
+        assert!((150_000..=190_000).contains(&t), "{t}");
+    }
+}

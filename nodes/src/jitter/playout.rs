@@ -1,0 +1,839 @@
+//! [`JitterBuffer`]: the packet buffer, delay manager, decision logic and decoder of one
+//! stream, driven by the caller's clock (sans I/O).
+
+use super::delay::{DelayManager, TargetCost};
+use super::packet_buffer::{Inserted, PacketBuffer};
+use super::stats::{BurstGapReport, BurstGapStats, RtpReceiveStats};
+use super::tsm::{accelerate, preemptive_expand, Stretch};
+use crate::codec::{CodecError, CodecInfo, Decoder};
+use rvoip_media_graph::Packet;
+
+/// Mean power below which a decoded block counts as a pause (about −50 dBFS).
+const QUIET_POWER: f32 = 1e-5;
+
+/// RTP payload type of RFC 3389 comfort noise at 8 kHz.
+pub const CN_PAYLOAD_TYPE: u8 = 13;
+
+/// Settings of a [`JitterBuffer`]. [`JitterConfig::default`] is tuned for speech.
+///
+/// ```
+/// use rvoip_media_nodes::jitter::JitterConfig;
+/// let c = JitterConfig { quantile: 0.99, ..JitterConfig::default() };
+/// assert!(c.validate().is_ok());
+/// assert!(JitterConfig { capacity: 0, ..c }.validate().is_err());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct JitterConfig {
+    /// The target delay never exceeds this quantile of the packets' transit (0.5..1).
+    pub quantile: f64,
+    /// What the target delay trades off (see [`DelayManager`](super::DelayManager)).
+    pub cost: TargetCost,
+    /// Per-packet forgetting factor of the delay histogram (0.9..1; 0.995 ≈ a 4 s memory
+    /// at 50 packets/s).
+    pub forget: f64,
+    /// Extra margin above the quantile, ms (covers the playout tick granularity).
+    pub margin_ms: u32,
+    /// Delay before the first packet plays, above its own transit, ms (until the
+    /// histogram knows better).
+    pub initial_delay_ms: u32,
+    /// Largest buffer delay the target may reach, ms.
+    pub max_delay_ms: u32,
+    /// In a quiet block (pauses), accelerate when the playout offset is this far above
+    /// the target, ms.
+    pub accelerate_quiet_ms: u32,
+    /// In a quiet block, stretch (preemptive expand) when the offset is this far below the
+    /// target, ms.
+    pub expand_quiet_ms: u32,
+    /// In speech, accelerate only when the offset is this far above the target, ms (time
+    /// scaling speech is audible; pauses come every few seconds).
+    pub accelerate_speech_ms: u32,
+    /// In speech, stretch only when the offset is this far below the target, ms.
+    pub expand_speech_ms: u32,
+    /// Packet slots (memory bound: a full buffer evicts its oldest packet).
+    pub capacity: usize,
+    /// Longest wait for a missing packet while later ones are there, ms.
+    pub max_wait_ms: u32,
+    /// With nothing to play, stretch time (wait for the late packet) only while the
+    /// offset is less than this above the target, ms; beyond it the gap is concealed as a
+    /// loss and the packets it covers count as late.
+    pub stretch_budget_ms: u32,
+    /// A late packet that continues the sequence (the next one after the last played,
+    /// the start of a talk spurt) is still played if it is at most this late, ms.
+    pub rewind_ms: u32,
+}
+
+impl Default for JitterConfig {
+    fn default() -> Self {
+        JitterConfig {
+            quantile: 0.995,
+            cost: TargetCost::EModel { bpl: 25.1, other_delay_ms: 40.0 },
+            forget: 0.999,
+            margin_ms: 10,
+            initial_delay_ms: 80,
+            max_delay_ms: 1000,
+            accelerate_quiet_ms: 20,
+            expand_quiet_ms: 10,
+            accelerate_speech_ms: 50,
+            expand_speech_ms: 50,
+            capacity: 100,
+            max_wait_ms: 60,
+            stretch_budget_ms: 0,
+            rewind_ms: 60,
+        }
+    }
+}
+
+/// Why a [`JitterBuffer`] could not be built.
+///
+/// ```
+/// use rvoip_media_nodes::jitter::{JitterBuffer, JitterConfig, JitterError};
+/// use rvoip_media_nodes::opus::OpusCodecDecoder;
+///
+/// let bad = JitterConfig { quantile: 1.5, ..JitterConfig::default() };
+/// assert_eq!(bad.validate(), Err(JitterError::Config("quantile must be in 0.5..1")));
+/// let stereo = Box::new(OpusCodecDecoder::new(48_000, 2, 20_000).unwrap());
+/// assert!(matches!(JitterBuffer::new(stereo, JitterConfig::default()), Err(JitterError::Decoder(_))));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum JitterError {
+    /// A setting is outside its range (names it).
+    #[error("jitter buffer setting out of range: {0}")]
+    Config(&'static str),
+    /// The decoder is not mono or its rate is not a multiple of 100 Hz.
+    #[error("jitter buffer: {0}")]
+    Decoder(&'static str),
+    /// The decoder refused (its error).
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+}
+
+impl JitterConfig {
+    /// Checks every setting's range.
+    ///
+    /// # Errors
+    /// [`JitterError::Config`] naming the first bad setting.
+    pub fn validate(&self) -> Result<(), JitterError> {
+        if !(0.5..1.0).contains(&self.quantile) {
+            return Err(JitterError::Config("quantile must be in 0.5..1"));
+        }
+        let cost_ok = match self.cost {
+            TargetCost::Linear { loss_weight_ms } => (0.0..=1e9).contains(&loss_weight_ms),
+            TargetCost::EModel { bpl, other_delay_ms } => {
+                bpl > 0.0 && bpl < 1e3 && (0.0..1e4).contains(&other_delay_ms)
+            }
+        };
+        if !cost_ok {
+            return Err(JitterError::Config("cost parameters out of range"));
+        }
+        if !(0.9..1.0).contains(&self.forget) {
+            return Err(JitterError::Config("forget must be in 0.9..1"));
+        }
+        if self.capacity == 0 || self.capacity > 4096 {
+            return Err(JitterError::Config("capacity must be 1..=4096 packets"));
+        }
+        if self.max_delay_ms == 0 || self.max_delay_ms > 10_000 || self.initial_delay_ms > self.max_delay_ms {
+            return Err(JitterError::Config("max_delay_ms must be 1..=10000 and at least initial_delay_ms"));
+        }
+        Ok(())
+    }
+}
+
+/// Counters of one stream, with the W3C `RTCInboundRtpStreamStats` meanings (times in
+/// seconds, sums over samples as the W3C defines them). The mean buffer delay is
+/// `jitter_buffer_delay / jitter_buffer_emitted_count`.
+///
+/// ```
+/// use rvoip_media_nodes::codec::G711CodecDecoder;
+/// use rvoip_media_nodes::jitter::{JitterBuffer, JitterConfig};
+/// use rvoip_media_nodes::G711Law;
+///
+/// let jb = JitterBuffer::new(Box::new(G711CodecDecoder::new(G711Law::Ulaw)), JitterConfig::default()).unwrap();
+/// let s = jb.stats();
+/// assert_eq!((s.packets_received, s.packets_lost, s.concealed_samples), (0, 0, 0));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct JitterStats {
+    /// RTP packets received (duplicates included, comfort noise included).
+    pub packets_received: u64,
+    /// RFC 3550 cumulative loss: expected − received (signed).
+    pub packets_lost: i64,
+    /// Packets received but not played: late, duplicate, evicted, undecodable.
+    pub packets_discarded: u64,
+    /// Of those, late ones.
+    pub packets_late: u64,
+    /// Of those, duplicates.
+    pub packets_duplicate: u64,
+    /// Packets of another payload type or undecodable payloads.
+    pub packets_bad: u64,
+    /// RFC 3550 interarrival jitter, s.
+    pub jitter: f64,
+    /// Sum over emitted samples of their time in the buffer, s.
+    pub jitter_buffer_delay: f64,
+    /// Sum over emitted samples of the target delay when they were emitted, s.
+    pub jitter_buffer_target_delay: f64,
+    /// Same with the minimum delay the network alone asks for, s.
+    pub jitter_buffer_minimum_delay: f64,
+    /// Samples emitted from decoded packets.
+    pub jitter_buffer_emitted_count: u64,
+    /// Samples produced: decoded plus concealed.
+    pub total_samples_received: u64,
+    /// Samples concealed (codec concealment, comfort noise, silence while waiting).
+    pub concealed_samples: u64,
+    /// Concealed samples that were (near) silent.
+    pub silent_concealed_samples: u64,
+    /// Concealment runs started.
+    pub concealment_events: u64,
+    /// Samples inserted by preemptive expand.
+    pub inserted_samples_for_deceleration: u64,
+    /// Samples removed by accelerate.
+    pub removed_samples_for_acceleration: u64,
+    /// Lost packets rebuilt from the next packet's in-band FEC.
+    pub fec_recovered: u64,
+    /// Stream restarts (SSRC change, timestamp jump).
+    pub resets: u64,
+    /// Current playout offset above the fastest packet's transit, ms.
+    pub current_delay_ms: f64,
+    /// Current target of the same, ms.
+    pub target_delay_ms: f64,
+}
+
+/// An adaptive jitter buffer with its decoder, for one mono stream (see the
+/// [module docs](super)).
+///
+/// The caller inserts packets with their arrival time in [`PacketMeta::arrival_ns`] and
+/// pulls audio at its playout ticks, giving the tick's time; nothing reads a clock, and
+/// nothing allocates after construction.
+///
+/// [`PacketMeta::arrival_ns`]: rvoip_media_graph::PacketMeta::arrival_ns
+///
+/// ```
+/// use rvoip_media_graph::{Packet, PacketMeta};
+/// use rvoip_media_nodes::codec::G711CodecDecoder;
+/// use rvoip_media_nodes::jitter::{JitterBuffer, JitterConfig};
+/// use rvoip_media_nodes::G711Law;
+///
+/// let dec = Box::new(G711CodecDecoder::new(G711Law::Ulaw));
+/// let mut jb = JitterBuffer::new(dec, JitterConfig::default()).unwrap();
+/// let mut out = [0f32; 80]; // 10 ms at 8 kHz
+/// for k in 0..100u64 {
+///     let now = k * 10_000_000;
+///     if k % 2 == 0 {
+///         // A 20 ms packet every other tick, arriving 5 ms after it was sent.
+///         let seq = (k / 2) as u16;
+///         let meta = PacketMeta { sequence: seq, timestamp: u32::from(seq) * 160, arrival_ns: now, ..Default::default() };
+///         jb.insert(&Packet::from_payload(meta, &[0x7f; 160]).unwrap());
+///     }
+///     jb.pull(now, &mut out);
+/// }
+/// let s = jb.stats();
+/// assert_eq!((s.packets_received, s.packets_lost, s.packets_discarded), (50, 0, 0));
+/// assert!(s.current_delay_ms < 60.0);
+/// ```
+pub struct JitterBuffer {
+    dec: Box<dyn Decoder>,
+    info: CodecInfo,
+    cfg: JitterConfig,
+    fs: i64,
+    clock: i64,
+    payload_type: u8,
+    buf: PacketBuffer,
+    delay: DelayManager,
+    rtp: RtpReceiveStats,
+    bursts: BurstGapStats,
+    stats: JitterStats,
+    /// Decoded samples waiting to be played; `sync[..sync_len]`.
+    sync: Box<[f32]>,
+    sync_len: usize,
+    /// Decoder output scratch (one packet + room to stretch it).
+    scratch: Box<[f32]>,
+    /// Longest packet accepted, samples.
+    max_packet: usize,
+    conceal_frame: usize,
+    min_lag: usize,
+    max_lag: usize,
+    // Timeline.
+    started: bool,
+    /// Extended RTP timestamp of the first sample not yet decoded.
+    playout_ts: i64,
+    now_us: i64,
+    // Unwrapping.
+    ssrc: u32,
+    ts_ref: u32,
+    ts_ref_ext: i64,
+    seq_ref: u16,
+    seq_ref_ext: i64,
+    have_ref: bool,
+    last_seq: Option<i64>,
+    // Concealment state.
+    concealing: bool,
+    /// Samples concealed in the current run.
+    conceal_run: usize,
+    /// Samples expanded (no timeline advance) while waiting for the current missing packet.
+    waited: usize,
+    cn_amplitude: f32,
+    rng: u32,
+    /// The last decoded block was a pause (time may be stretched inaudibly).
+    last_quiet: bool,
+    /// The decoder rebuilds lost packets from the next one's FEC data.
+    has_fec: bool,
+    /// Recent fraction of packets lost in the network.
+    loss_avg: f64,
+    /// Duration of the last packet played, RTP ticks.
+    last_ticks: i64,
+    /// Expected and received packet counts at the start of the loss window.
+    loss_mark: (u64, u64),
+}
+
+fn dbov_to_amplitude(level: u8) -> f32 {
+    // RFC 3389: level in -dBov, 0..127; a full-scale sine is 0 dBov (RMS 1/sqrt 2).
+    let rms = 10f32.powf(-f32::from(level.min(127)) / 20.0) * std::f32::consts::FRAC_1_SQRT_2;
+    rms * 3f32.sqrt() // uniform noise in [-a, a] has RMS a / sqrt 3
+}
+
+impl JitterBuffer {
+    /// A buffer in front of `decoder` (mono, at a rate that is a multiple of 100 Hz).
+    ///
+    /// # Errors
+    /// [`JitterError::Config`] for a bad setting, [`JitterError::Decoder`] for a decoder
+    /// this buffer cannot drive.
+    pub fn new(decoder: Box<dyn Decoder>, cfg: JitterConfig) -> Result<Self, JitterError> {
+        cfg.validate()?;
+        let mut decoder = decoder;
+        let info = *decoder.info();
+        // Probe for FEC support: an empty payload is refused before any state changes.
+        let has_fec = decoder.decode_fec(&[], info.frame_samples, &mut [0.0; 0]).is_some();
+        if info.channels != 1 {
+            return Err(JitterError::Decoder("only mono decoders are supported"));
+        }
+        if info.sample_rate % 100 != 0 || info.sample_rate == 0 || info.rtp_clock_rate == 0 {
+            return Err(JitterError::Decoder("the decoder's rate must be a multiple of 100 Hz"));
+        }
+        let fs = info.sample_rate as usize;
+        let max_packet = fs * 120 / 1000; // 120 ms: the longest Opus packet
+        let conceal_frame = info.frame_samples.max(1);
+        let max_lag = fs * 15 / 1000;
+        let sync_cap = fs * (cfg.max_delay_ms as usize + 500) / 1000 + 2 * max_packet + 2 * conceal_frame;
+        let packet_ms = f64::from(info.default_ptime_us) / 1000.0;
+        Ok(JitterBuffer {
+            dec: decoder,
+            cfg,
+            fs: fs as i64,
+            clock: i64::from(info.rtp_clock_rate),
+            payload_type: info.payload_type,
+            buf: PacketBuffer::new(cfg.capacity),
+            delay: DelayManager::new(cfg.quantile, cfg.forget, cfg.cost),
+            rtp: RtpReceiveStats::new(info.rtp_clock_rate),
+            bursts: BurstGapStats::new(16, packet_ms),
+            stats: JitterStats::default(),
+            sync: vec![0.0; sync_cap].into_boxed_slice(),
+            sync_len: 0,
+            scratch: vec![0.0; 2 * max_packet + max_lag + conceal_frame].into_boxed_slice(),
+            max_packet,
+            conceal_frame,
+            min_lag: fs / 400,
+            max_lag,
+            started: false,
+            playout_ts: 0,
+            now_us: 0,
+            ssrc: 0,
+            ts_ref: 0,
+            ts_ref_ext: 0,
+            seq_ref: 0,
+            seq_ref_ext: 0,
+            have_ref: false,
+            last_seq: None,
+            concealing: false,
+            conceal_run: 0,
+            waited: 0,
+            cn_amplitude: 0.0,
+            rng: 0x1234_5678,
+            last_quiet: true,
+            has_fec,
+            loss_avg: 0.0,
+            last_ticks: 0,
+            loss_mark: (0, 0),
+            info,
+        })
+    }
+
+    /// With a negotiated payload type (by default the codec's).
+    pub fn with_payload_type(mut self, pt: u8) -> Self {
+        self.payload_type = pt & 0x7f;
+        self
+    }
+
+    /// The decoder's facts.
+    pub fn info(&self) -> &CodecInfo {
+        &self.info
+    }
+
+    /// Output sample rate, Hz.
+    pub fn sample_rate(&self) -> u32 {
+        self.info.sample_rate
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> JitterStats {
+        let mut s = self.stats;
+        s.packets_lost = self.rtp.cumulative_lost();
+        s.jitter = self.rtp.jitter_seconds();
+        if let (Some(min), true) = (self.delay.min_us(), self.started) {
+            s.current_delay_ms = (self.offset_us() - min) as f64 / 1000.0;
+            s.target_delay_ms = (self.target_us() - min) as f64 / 1000.0;
+        }
+        s
+    }
+
+    /// RFC 3611 burst / gap metrics of the played stream (Gmin 16).
+    pub fn burst_gap(&self) -> BurstGapReport {
+        self.bursts.report()
+    }
+
+    /// Forgets the stream (packets, timeline, statistics of the delay) but keeps the
+    /// counters. Real-time safe.
+    pub fn reset(&mut self) {
+        self.buf.clear();
+        self.delay.reset();
+        self.dec.reset();
+        self.sync_len = 0;
+        self.started = false;
+        self.have_ref = false;
+        self.last_seq = None;
+        self.concealing = false;
+        self.conceal_run = 0;
+        self.waited = 0;
+    }
+
+    fn ticks_to_us(&self, ticks: i64) -> i64 {
+        ticks.saturating_mul(1_000_000) / self.clock
+    }
+
+    fn ticks_to_samples(&self, ticks: i64) -> i64 {
+        ticks.saturating_mul(self.fs) / self.clock
+    }
+
+    fn samples_to_us(&self, n: usize) -> i64 {
+        n as i64 * 1_000_000 / self.fs
+    }
+
+    fn us_to_samples(&self, us: i64) -> i64 {
+        us.saturating_mul(self.fs) / 1_000_000
+    }
+
+    /// The playout offset now: when the next undecoded timestamp will play, minus it (µs).
+    fn offset_us(&self) -> i64 {
+        self.now_us + self.samples_to_us(self.sync_len) - self.ticks_to_us(self.playout_ts)
+    }
+
+    /// The target offset (µs): delay quantile plus margin, within the configured bounds.
+    fn target_us(&self) -> i64 {
+        let Some(q) = self.delay.target_us() else { return self.offset_us() };
+        let min = self.delay.min_us().unwrap_or(q);
+        // With in-band FEC and a loss rate above 1 %, hold one packet more so the packet
+        // after a loss is there to rebuild it from.
+        let fec = if self.has_fec && self.loss_avg > 0.02 { self.ticks_to_us(self.last_ticks) } else { 0 };
+        (q + i64::from(self.cfg.margin_ms) * 1000 + fec).min(min + i64::from(self.cfg.max_delay_ms) * 1000)
+    }
+
+    fn unwrap(&mut self, seq: u16, ts: u32) -> (i64, i64) {
+        if !self.have_ref {
+            self.have_ref = true;
+            self.ts_ref = ts;
+            self.ts_ref_ext = 0;
+            self.seq_ref = seq;
+            self.seq_ref_ext = 0;
+        }
+        let ext_ts = self.ts_ref_ext + i64::from(ts.wrapping_sub(self.ts_ref) as i32);
+        let ext_seq = self.seq_ref_ext + i64::from(seq.wrapping_sub(self.seq_ref) as i16);
+        if ext_ts > self.ts_ref_ext {
+            self.ts_ref = ts;
+            self.ts_ref_ext = ext_ts;
+        }
+        if ext_seq > self.seq_ref_ext {
+            self.seq_ref = seq;
+            self.seq_ref_ext = ext_seq;
+        }
+        (ext_ts, ext_seq)
+    }
+
+    /// Restarts the timeline for a new stream (SSRC change, timestamp jump).
+    fn restart(&mut self) {
+        self.stats.resets += 1;
+        self.buf.clear();
+        self.delay.reset();
+        self.started = false;
+        self.have_ref = false;
+        self.last_seq = None;
+        self.waited = 0;
+    }
+
+    /// Takes one received packet (its arrival time in `meta.arrival_ns`). Packets of
+    /// another payload type, undecodable, duplicate or late ones are counted and dropped.
+    pub fn insert(&mut self, p: &Packet) {
+        let m = &p.meta;
+        let arrival_us = (m.arrival_ns / 1000).min(i64::MAX as u64) as i64;
+        self.stats.packets_received += 1;
+        if self.have_ref && m.ssrc != self.ssrc {
+            self.restart();
+        }
+        self.ssrc = m.ssrc;
+        if m.payload_type == CN_PAYLOAD_TYPE {
+            self.rtp.update(m.sequence, m.timestamp, arrival_us);
+            if let Some(&level) = p.payload().first() {
+                self.cn_amplitude = dbov_to_amplitude(level);
+            }
+            return;
+        }
+        if m.payload_type != self.payload_type {
+            self.stats.packets_bad += 1;
+            self.stats.packets_discarded += 1;
+            return;
+        }
+        let samples = match self.dec.samples_in(p.payload()) {
+            Ok(n) if n > 0 && n <= self.max_packet => n,
+            _ => {
+                self.stats.packets_bad += 1;
+                self.stats.packets_discarded += 1;
+                return;
+            }
+        };
+        let (mut ts, mut seq) = self.unwrap(m.sequence, m.timestamp);
+        // A timestamp more than 10 s away from the playout point is a new stream.
+        if self.started && (ts - self.playout_ts).abs() > 10 * self.clock {
+            self.restart();
+            self.ssrc = m.ssrc;
+            (ts, seq) = self.unwrap(m.sequence, m.timestamp);
+        }
+        self.rtp.update(m.sequence, m.timestamp, arrival_us);
+        let ticks = i64::from(self.info.rtp_ticks(samples));
+        let d = arrival_us - self.ticks_to_us(ts);
+        self.delay.update(d);
+        if self.started && ts < self.playout_ts {
+            // Late. If it continues the sequence while we conceal (a late packet after
+            // waiting ran out, the first packet of a talk spurt) and is only a little
+            // late, play it anyway: the concealment so far becomes a stretch.
+            let rewind = self.concealing
+                && self.last_quiet
+                && self.last_seq.is_some_and(|l| seq == l + 1)
+                && self.ticks_to_us(self.playout_ts - ts) <= i64::from(self.cfg.rewind_ms) * 1000;
+            if !rewind {
+                self.stats.packets_late += 1;
+                self.stats.packets_discarded += 1;
+                return;
+            }
+            self.playout_ts = ts;
+            self.buf.drop_before(ts);
+        }
+        match self.buf.insert(p, ts, seq, arrival_us, ticks) {
+            Inserted::Stored => {}
+            Inserted::Evicted => self.stats.packets_discarded += 1,
+            Inserted::Duplicate => {
+                self.stats.packets_duplicate += 1;
+                self.stats.packets_discarded += 1;
+            }
+        }
+    }
+
+    /// Appends `src` to the playout buffer (as much as fits).
+    fn push_sync(sync: &mut [f32], sync_len: &mut usize, src: &[f32]) -> usize {
+        let n = src.len().min(sync.len() - *sync_len);
+        sync[*sync_len..*sync_len + n].copy_from_slice(&src[..n]);
+        *sync_len += n;
+        n
+    }
+
+    fn next_noise(&mut self) -> f32 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 17;
+        self.rng ^= self.rng << 5;
+        (self.rng >> 8) as f32 / (1u32 << 23) as f32 - 1.0
+    }
+
+    /// Conceals `n` samples (codec concealment, then comfort noise or silence) onto the
+    /// playout buffer. `advance`: the samples stand for missing timestamps (a loss), else
+    /// they stretch time (waiting).
+    fn conceal(&mut self, n: usize) {
+        let n = n.min(self.sync.len() - self.sync_len);
+        if n == 0 {
+            return;
+        }
+        if !self.concealing {
+            self.concealing = true;
+            self.conceal_run = 0;
+            self.stats.concealment_events += 1;
+        }
+        let mut done = 0;
+        while done < n {
+            let want = (n - done).min(self.conceal_frame);
+            let got = match self.dec.decode(None, &mut self.scratch) {
+                Ok(g) if g > 0 && g <= self.scratch.len() => g,
+                _ => {
+                    self.scratch[..want].fill(0.0);
+                    want
+                }
+            };
+            let take = want.min(got);
+            // Comfort noise under a faded concealment (RFC 3389 level, flat spectrum).
+            let fade_done = self.conceal_run > self.fs as usize * 60 / 1000;
+            let mut energy = 0.0f32;
+            for i in 0..take {
+                let mut v = self.scratch[i];
+                if fade_done && self.cn_amplitude > 0.0 {
+                    v += self.cn_amplitude * self.next_noise();
+                }
+                self.scratch[i] = v;
+                energy += v * v;
+            }
+            Self::push_sync(&mut self.sync, &mut self.sync_len, &self.scratch[..take]);
+            if energy / (take as f32) < 1e-8 {
+                self.stats.silent_concealed_samples += take as u64;
+            }
+            self.stats.concealed_samples += take as u64;
+            self.stats.total_samples_received += take as u64;
+            self.conceal_run += take;
+            done += take;
+        }
+    }
+
+    /// Decodes the packet at slot `i` (whose timestamp is the playout point) with
+    /// time-scale modification toward the target.
+    fn decode_slot(&mut self, i: usize) {
+        let (ts, seq, arrival, ticks) = {
+            let s = self.buf.get(i);
+            (s.ts, s.seq, s.arrival_us, s.ticks)
+        };
+        let res = self.dec.decode(Some(self.buf.get(i).packet.payload()), &mut self.scratch);
+        self.buf.remove(i);
+        // Packets skipped since the last one played: lost or discarded (RFC 3611 counts
+        // both), also the loss rate that decides whether waiting for FEC pays.
+        let skipped = self.last_seq.map_or(0, |l| (seq - l - 1).clamp(0, 64));
+        for _ in 0..skipped {
+            self.bursts.packet(false);
+        }
+        // Network loss (RFC 3550: expected − received, so late packets do not count) over
+        // windows of 50 packets, smoothed.
+        let (exp, rec) = (self.rtp.expected(), self.rtp.received());
+        if exp >= self.loss_mark.0 + 50 {
+            let de = (exp - self.loss_mark.0) as f64;
+            let lost = (de - rec.saturating_sub(self.loss_mark.1) as f64).max(0.0);
+            self.loss_avg = 0.5 * self.loss_avg + 0.5 * lost / de;
+            self.loss_mark = (exp, rec);
+        }
+        self.last_seq = Some(seq);
+        self.last_ticks = ticks;
+        let n = match res {
+            Ok(n) if n > 0 && n + self.max_lag <= self.scratch.len() => n,
+            _ => {
+                self.stats.packets_bad += 1;
+                self.stats.packets_discarded += 1;
+                self.bursts.packet(false);
+                let n = self.ticks_to_samples(ticks).max(1) as usize;
+                self.conceal(n);
+                self.playout_ts = ts + ticks;
+                return;
+            }
+        };
+        self.bursts.packet(true);
+        self.concealing = false;
+        self.waited = 0;
+        let play_us = self.now_us + self.samples_to_us(self.sync_len);
+        let target = self.target_us();
+        let min = self.delay.min_us().unwrap_or(target);
+        self.stats.jitter_buffer_delay += (play_us - arrival).max(0) as f64 * 1e-6 * n as f64;
+        let target_s = (target - min).max(0) as f64 * 1e-6 * n as f64;
+        self.stats.jitter_buffer_target_delay += target_s;
+        self.stats.jitter_buffer_minimum_delay += target_s;
+        self.stats.jitter_buffer_emitted_count += n as u64;
+        self.stats.total_samples_received += n as u64;
+        self.playout_ts = ts + ticks;
+        // Offset after this packet, if played as is.
+        let err = self.offset_us() + self.samples_to_us(n) - target;
+        let len = self.stretch(n, err);
+        Self::push_sync(&mut self.sync, &mut self.sync_len, &self.scratch[..len]);
+    }
+
+    /// Time-scale modification of the decoded block `scratch[..n]` toward the target,
+    /// `err` µs above it: in quiet blocks freely (several periods, up to half the block
+    /// removed or the block doubled), in speech one period and only for a large error.
+    /// Returns the new length.
+    fn stretch(&mut self, n: usize, err: i64) -> usize {
+        let power = self.scratch[..n].iter().map(|v| v * v).sum::<f32>() / n.max(1) as f32;
+        let quiet = power < QUIET_POWER;
+        self.last_quiet = quiet;
+        let (acc, exp) = if quiet {
+            (self.cfg.accelerate_quiet_ms, self.cfg.expand_quiet_ms)
+        } else {
+            (self.cfg.accelerate_speech_ms, self.cfg.expand_speech_ms)
+        };
+        // Bands widen with the buffer delay (a long tail's target is noisier): at least a
+        // fifth of it above, a tenth below.
+        let buffer_us = (self.target_us() - self.delay.min_us().unwrap_or(0)).max(0);
+        let acc = (i64::from(acc) * 1000).max(buffer_us / 5);
+        let exp = (i64::from(exp) * 1000).max(buffer_us / 10);
+        let mut len = n;
+        if err > acc {
+            let limit = if quiet { n / 2 } else { self.max_lag };
+            let mut removed = 0;
+            while removed < limit && self.samples_to_us(removed) < err - 2000 {
+                match accelerate(&mut self.scratch, len, self.min_lag, self.max_lag) {
+                    Stretch::Samples(k) => {
+                        len -= k;
+                        removed += k;
+                    }
+                    Stretch::None => break,
+                }
+                if !quiet {
+                    break;
+                }
+            }
+            self.stats.removed_samples_for_acceleration += removed as u64;
+        } else if err < -exp {
+            let limit = if quiet { n } else { self.max_lag };
+            let mut inserted = 0;
+            while inserted < limit && self.samples_to_us(inserted) < -err - 2000 {
+                match preemptive_expand(&mut self.scratch, len, self.min_lag, self.max_lag) {
+                    Stretch::Samples(k) => {
+                        len += k;
+                        inserted += k;
+                    }
+                    Stretch::None => break,
+                }
+                if !quiet {
+                    break;
+                }
+            }
+            self.stats.inserted_samples_for_deceleration += inserted as u64;
+        }
+        len
+    }
+
+    /// One decision: adds at least one sample to the playout buffer.
+    fn step(&mut self) {
+        let late = self.buf.drop_before(self.playout_ts);
+        self.stats.packets_late += late as u64;
+        self.stats.packets_discarded += late as u64;
+        if let Some(i) = self.buf.find_ts(self.playout_ts) {
+            self.decode_slot(i);
+            return;
+        }
+        let tick = self.conceal_frame.max(self.fs as usize / 100);
+        let Some(i) = self.buf.next_after(self.playout_ts) else {
+            // Nothing to play: stretch time with concealment (the offset grows) while
+            // within the budget above the target; beyond it, conceal as a loss and move
+            // the playout point on (what arrives for that time is late).
+            let budget = if self.last_quiet { i64::from(self.cfg.stretch_budget_ms) * 1000 } else { 0 };
+            let stretch = self.offset_us() < self.target_us() + budget;
+            self.conceal(tick);
+            if stretch {
+                self.waited += tick;
+            } else {
+                self.playout_ts += (tick as i64 * self.clock) / self.fs;
+            }
+            return;
+        };
+        let (p_ts, p_seq, p_arrival, p_ticks) = {
+            let s = self.buf.get(i);
+            (s.ts, s.seq, s.arrival_us, s.ticks)
+        };
+        let gap_ticks = p_ts - self.playout_ts;
+        let missing = match self.last_seq {
+            Some(l) => (p_seq - l - 1).clamp(0, 1000),
+            None => 0,
+        };
+        let target = self.target_us();
+        let offset = self.offset_us();
+        let max_wait = self.fs as usize * self.cfg.max_wait_ms as usize / 1000;
+        if missing > 0 && self.last_quiet && offset < target - 2000 && self.waited < max_wait {
+            // A packet is missing but may still come: wait (stretch) toward the target.
+            self.conceal(tick);
+            self.waited += tick;
+            return;
+        }
+        // Give up on the gap: fill it (partly, if waiting already stretched time) and
+        // continue at the next packet.
+        let d_p = p_arrival - self.ticks_to_us(p_ts);
+        let want_offset = target.max(d_p);
+        let fill_us = want_offset - (self.now_us + self.samples_to_us(self.sync_len) - self.ticks_to_us(p_ts));
+        let gap_samples = self.ticks_to_samples(gap_ticks).max(0);
+        let mut fill = self.us_to_samples(fill_us).clamp(0, gap_samples) as usize;
+        // A loss in speech is concealed for its whole duration (shortening it would be a
+        // splice), unless the offset is beyond the speech band above the target.
+        let band = i64::from(self.cfg.accelerate_speech_ms) * 1000;
+        if missing > 0 && !self.last_quiet && offset - target < band {
+            fill = gap_samples as usize;
+        }
+        // Lost packets and the next one here: conceal all but the last lost packet, and
+        // rebuild that one from the next packet's FEC data (if its time is still ahead).
+        let frame = self.ticks_to_samples(p_ticks).max(0) as usize;
+        let whole_frames = p_ticks > 0 && gap_ticks % p_ticks == 0;
+        let fec_ok = missing >= 1 && whole_frames && frame > 0 && frame <= self.max_packet && fill >= frame;
+        if fec_ok {
+            // The earlier lost packets first, so the decoder runs in timestamp order.
+            self.conceal(fill - frame);
+        }
+        let fec_done = fec_ok && {
+            let payload = self.buf.get(i).packet.payload();
+            match self.dec.decode_fec(payload, frame, &mut self.scratch[self.max_packet..]) {
+                Some(Ok(n)) if n == frame => {
+                    let start = self.max_packet;
+                    Self::push_sync(&mut self.sync, &mut self.sync_len, &self.scratch[start..start + n]);
+                    self.stats.fec_recovered += 1;
+                    self.stats.total_samples_received += n as u64;
+                    true
+                }
+                _ => false,
+            }
+        };
+        if fec_ok && !fec_done {
+            self.conceal(frame);
+        } else if !fec_ok {
+            self.conceal(fill);
+        }
+        self.playout_ts = p_ts;
+        self.waited = 0;
+        if fill == 0 {
+            // Nothing added: decode the packet now so the step makes progress.
+            if let Some(j) = self.buf.find_ts(p_ts) {
+                self.decode_slot(j);
+            }
+        }
+    }
+
+    /// Writes the audio of the playout tick at `now_ns` (as many samples as `out` holds,
+    /// normally one quantum) using the packets inserted so far.
+    pub fn pull(&mut self, now_ns: u64, out: &mut [f32]) {
+        self.now_us = (now_ns / 1000).min(i64::MAX as u64) as i64;
+        let need = out.len().min(self.sync.len() / 2);
+        if !self.started {
+            let Some(i) = self.buf.oldest() else {
+                out.fill(0.0);
+                return;
+            };
+            let (ts, arrival) = {
+                let s = self.buf.get(i);
+                (s.ts, s.arrival_us)
+            };
+            self.started = true;
+            self.playout_ts = ts;
+            self.sync_len = 0;
+            let d = arrival - self.ticks_to_us(ts);
+            let want = self.target_us().max(d + i64::from(self.cfg.initial_delay_ms) * 1000);
+            let lead = self.us_to_samples(want - self.offset_us()).clamp(0, (self.sync.len() / 2) as i64) as usize;
+            self.sync[..lead].fill(0.0);
+            self.sync_len = lead;
+        }
+        let mut guard = 0;
+        while self.sync_len < need && guard < 10_000 {
+            self.step();
+            guard += 1;
+        }
+        let m = need.min(self.sync_len);
+        // Decoders fed garbage may overshoot: the output stays finite and in range.
+        for (o, &v) in out[..m].iter_mut().zip(&self.sync[..m]) {
+            *o = if v.is_finite() { v.clamp(-1.0, 1.0) } else { 0.0 };
+        }
+        out[m..].fill(0.0);
+        self.sync.copy_within(m..self.sync_len, 0);
+        self.sync_len -= m;
+    }
+}

@@ -1,0 +1,313 @@
+//! Behaviour of the whole buffer on packet sequences built to show one property each, and
+//! a seeded fuzz run over arbitrary packets and arrival times.
+
+use super::*;
+use crate::codec::G711CodecDecoder;
+use crate::g711::G711Law;
+use rvoip_media_graph::{Packet, PacketMeta};
+
+const TICK_NS: u64 = 10_000_000;
+
+/// A 20 ms PCMU packet of a 250 Hz tone (sequence `seq`, timestamp `ts`).
+fn pcmu(seq: u16, ts: u32, ssrc: u32, arrival_ns: u64) -> Packet {
+    let mut payload = [0u8; 160];
+    let pcm: Vec<f32> = (0..160)
+        .map(|i| 0.3 * (2.0 * std::f32::consts::PI * 250.0 * (ts.wrapping_add(i) as f32) / 8000.0).sin())
+        .collect();
+    G711Law::Ulaw.encode_f32(&pcm, &mut payload);
+    let meta = PacketMeta { payload_type: 0, sequence: seq, timestamp: ts, ssrc, marker: false, arrival_ns };
+    Packet::from_payload(meta, &payload).unwrap()
+}
+
+fn new_jb() -> JitterBuffer {
+    JitterBuffer::new(Box::new(G711CodecDecoder::new(G711Law::Ulaw)), JitterConfig::default()).unwrap()
+}
+
+/// Runs ticks until `until_ns`, inserting `packets` (sorted by arrival) when they have
+/// arrived; returns the output.
+fn run(jb: &mut JitterBuffer, packets: &[Packet], until_ns: u64) -> Vec<f32> {
+    let mut out = vec![0f32; 80];
+    let mut all = Vec::new();
+    let mut next = 0;
+    let mut now = 0;
+    while now < until_ns {
+        while next < packets.len() && packets[next].meta.arrival_ns <= now {
+            jb.insert(&packets[next]);
+            next += 1;
+        }
+        jb.pull(now, &mut out);
+        all.extend_from_slice(&out);
+        now += TICK_NS;
+    }
+    all
+}
+
+/// Packets 0..n of 20 ms with arrival = send time + `delay(i)` ms.
+fn stream(n: u16, start_seq: u16, delay: impl Fn(u16) -> f64) -> Vec<Packet> {
+    let mut v: Vec<Packet> = (0..n)
+        .map(|i| {
+            let arrival = (f64::from(i) * 20.0 + delay(i)) * 1e6;
+            pcmu(start_seq.wrapping_add(i), u32::from(i) * 160, 1, arrival as u64)
+        })
+        .collect();
+    v.sort_by_key(|p| p.meta.arrival_ns);
+    v
+}
+
+#[test]
+fn reordered_packets_play_without_loss_or_concealment() {
+    // Every odd packet overtakes the even one before it by 8 ms.
+    let pk = stream(200, 100, |i| if i % 2 == 0 { 30.0 } else { 12.0 });
+    let mut jb = new_jb();
+    run(&mut jb, &pk, 4_500_000_000);
+    let s = jb.stats();
+    assert_eq!((s.packets_received, s.packets_lost, s.packets_discarded), (200, 0, 0));
+    // Nothing concealed while the stream ran: the one concealment is the run-out after it.
+    assert_eq!(s.concealment_events, 1, "{s:?}");
+    // Every packet was decoded and came out (time scaling is counted separately).
+    assert_eq!(s.jitter_buffer_emitted_count, 200 * 160);
+}
+
+#[test]
+fn duplicates_floods_and_late_packets_are_counted_and_dropped() {
+    let mut pk = stream(100, 0, |_| 20.0);
+    // Each packet twice, a flood of 500 packets for slot 50 (other sequence numbers), and
+    // packet 60 arriving a second late.
+    let dups: Vec<Packet> = pk.clone();
+    pk.extend(dups);
+    for k in 0..500u16 {
+        let mut p = pcmu(1000 + k, 50 * 160, 1, 1_000_000_000 + u64::from(k));
+        p.meta.arrival_ns = 1_000_000_000;
+        pk.push(p);
+    }
+    let mut late = pcmu(60, 60 * 160, 1, 0);
+    late.meta.arrival_ns = 60 * 20_000_000 + 1_000_000_000;
+    pk.retain(|p| !(p.meta.sequence == 60 && p.meta.arrival_ns < 2_000_000_000));
+    pk.push(late);
+    pk.sort_by_key(|p| p.meta.arrival_ns);
+    let mut jb = new_jb();
+    let out = run(&mut jb, &pk, 3_000_000_000);
+    let s = jb.stats();
+    assert_eq!(s.packets_late, 1);
+    // 99 duplicates of the first copies (packet 60 has one), 500 flood packets refused
+    // (same timestamp as slot 50, or already played).
+    assert_eq!(
+        s.packets_duplicate + s.packets_late,
+        99 + 500 + 1 - (s.packets_discarded - s.packets_duplicate - s.packets_late),
+        "{s:?}"
+    );
+    assert_eq!(s.packets_discarded, 99 + 500 + 1, "{s:?}");
+    assert!(out.iter().all(|v| v.is_finite() && v.abs() <= 1.0));
+}
+
+#[test]
+fn sequence_wrap_is_seamless_and_an_ssrc_change_restarts() {
+    let mut pk = stream(100, 65_500, |_| 15.0);
+    // A new stream (new SSRC, unrelated numbers) after 2 s.
+    for i in 0..50u16 {
+        let arrival = 2_100_000_000 + u64::from(i) * 20_000_000;
+        pk.push(pcmu(7 + i, 999_999 + u32::from(i) * 160, 2, arrival));
+    }
+    let mut jb = new_jb();
+    let out = run(&mut jb, &pk, 3_500_000_000);
+    let s = jb.stats();
+    assert_eq!(s.resets, 1);
+    assert_eq!(s.packets_discarded, 0);
+    // The new stream is heard: energy in 2.5..3.0 s.
+    let e: f32 = out[20_000..24_000].iter().map(|v| v * v).sum::<f32>() / 4000.0;
+    assert!(e > 0.01, "{e}");
+}
+
+#[test]
+fn a_stream_that_stops_for_minutes_resumes_at_a_normal_delay() {
+    let mut pk = stream(100, 0, |_| 15.0);
+    // 5 minutes of nothing, then the stream continues where it would be by then.
+    let gap_packets: u32 = 5 * 60 * 50;
+    for i in 0..100u32 {
+        let k = gap_packets + 100 + i;
+        let arrival = (u64::from(k) * 20 + 15) * 1_000_000;
+        pk.push(pcmu((k % 65_536) as u16, k * 160, 1, arrival));
+    }
+    let mut jb = new_jb();
+    let end = (u64::from(gap_packets) + 200) * 20_000_000;
+    let out = run(&mut jb, &pk, end + 500_000_000);
+    let s = jb.stats();
+    assert_eq!(s.packets_discarded, 0, "{s:?}");
+    assert!(s.current_delay_ms < 150.0, "{s:?}");
+    let tail = &out[out.len() - 8000..out.len() - 5000];
+    assert!(tail.iter().map(|v| v * v).sum::<f32>() / 3000.0 > 0.01);
+}
+
+/// Delay of the buffer at 30 s and at the end of `secs` seconds of a continuous tone from a
+/// sender whose clock is off by `ppm`, with exponential jitter (mean 7.5 ms).
+fn drift_delays(ppm: f64, secs: u32) -> (f64, f64) {
+    let mut rng = 7u64;
+    let mut uni = move || {
+        rng = rng.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (rng >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let n = secs * 50;
+    let pk = {
+        let mut v: Vec<Packet> = (0..n)
+            .map(|i: u32| {
+                let send_ms = f64::from(i) * 20.0 / (1.0 + ppm * 1e-6);
+                let jitter = -7.5 * (1.0 - uni()).ln();
+                pcmu((i % 65_536) as u16, i * 160, 1, ((send_ms + 20.0 + jitter) * 1e6) as u64)
+            })
+            .collect();
+        v.sort_by_key(|p| p.meta.arrival_ns);
+        v
+    };
+    let mut jb = new_jb();
+    let mut out = vec![0f32; 80];
+    let (mut at30, mut next, mut now) = (0.0, 0, 0u64);
+    while now < u64::from(secs) * 1_000_000_000 {
+        while next < pk.len() && pk[next].meta.arrival_ns <= now {
+            jb.insert(&pk[next]);
+            next += 1;
+        }
+        jb.pull(now, &mut out);
+        if now == 30_000_000_000 {
+            at30 = jb.stats().current_delay_ms;
+        }
+        now += TICK_NS;
+    }
+    (at30, jb.stats().current_delay_ms)
+}
+
+#[test]
+fn a_drifting_sender_clock_does_not_make_the_delay_grow() {
+    // ±300 ppm over 570 s is 171 ms of drift; on a tone without pauses the buffer still
+    // holds its delay within the speech band (50 ms) of the target.
+    for ppm in [300.0, -300.0] {
+        let (start, end) = drift_delays(ppm, 600);
+        assert!((end - start).abs() < 50.0, "{ppm} ppm: delay {start:.1} ms at 30 s, {end:.1} ms at 600 s");
+    }
+}
+
+#[test]
+fn opus_in_band_fec_rebuilds_a_lost_packet() {
+    use crate::opus::{OpusCodecDecoder, OpusEncoderConfig};
+    let mut enc = OpusEncoderConfig::new(16_000, 1).inband_fec(true).packet_loss_percent(20).build().unwrap();
+    let mut pk = Vec::new();
+    let mut buf = [0u8; 1500];
+    for i in 0..150u32 {
+        let pcm: Vec<f32> = (0..320)
+            .map(|k| 0.3 * (2.0 * std::f32::consts::PI * 220.0 * ((i * 320 + k) as f32) / 16_000.0).sin())
+            .collect();
+        let p = enc.encode(&pcm, &mut buf).unwrap();
+        if i == 100 {
+            continue; // lost
+        }
+        let meta = PacketMeta {
+            payload_type: 111,
+            sequence: i as u16,
+            timestamp: i * 960,
+            ssrc: 5,
+            marker: false,
+            // Every third packet 40 ms late: the target holds the next packet in time.
+            arrival_ns: u64::from(i) * 20_000_000 + if i % 3 == 0 { 45_000_000 } else { 5_000_000 },
+        };
+        pk.push(Packet::from_payload(meta, &buf[..p.len]).unwrap());
+    }
+    let dec = Box::new(OpusCodecDecoder::new(16_000, 1, 20_000).unwrap());
+    let mut jb = JitterBuffer::new(dec, JitterConfig::default()).unwrap().with_payload_type(111);
+    let mut out = vec![0f32; 160];
+    let mut next = 0;
+    pk.sort_by_key(|p| p.meta.arrival_ns);
+    for k in 0..400u64 {
+        while next < pk.len() && pk[next].meta.arrival_ns <= k * TICK_NS {
+            jb.insert(&pk[next]);
+            next += 1;
+        }
+        jb.pull(k * TICK_NS, &mut out);
+    }
+    let s = jb.stats();
+    assert_eq!((s.packets_lost, s.fec_recovered), (1, 1), "{s:?}");
+}
+
+/// splitmix64.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+/// One fuzz run: `ticks` playout ticks of arbitrary packets (plausible streams mixed with
+/// garbage: random sequence numbers, timestamps, payload types, SSRCs, lengths, arrival
+/// times that go backwards or far ahead). Returns the number of packets fed. Panics (the
+/// test fails) on a non-finite or out-of-range output sample.
+pub(crate) fn fuzz(seed: u64, ticks: u64, opus: bool) -> u64 {
+    let mut r = Rng(seed);
+    let mut jb = if opus {
+        let dec = Box::new(crate::opus::OpusCodecDecoder::new(16_000, 1, 20_000).unwrap());
+        JitterBuffer::new(dec, JitterConfig::default()).unwrap().with_payload_type(111)
+    } else {
+        new_jb()
+    };
+    let pt = if opus { 111 } else { 0 };
+    let q = if opus { 160 } else { 80 };
+    let mut out = vec![0f32; q];
+    let mut fed = 0;
+    let (mut seq, mut ts) = (r.next() as u16, r.next() as u32);
+    let mut payload = [0u8; 1600];
+    for k in 0..ticks {
+        let now = k * TICK_NS;
+        for _ in 0..r.below(4) {
+            let mode = r.below(100);
+            let len = match r.below(10) {
+                0 => 0,
+                1 => r.below(1600) as usize,
+                _ => 160,
+            };
+            for b in payload[..len].iter_mut() {
+                *b = r.next() as u8;
+            }
+            if opus && len > 0 && r.below(2) == 0 {
+                payload[0] = 0x08; // a plausible TOC: SILK NB 20 ms, one frame
+            }
+            let mut meta =
+                PacketMeta { payload_type: pt, sequence: seq, timestamp: ts, ssrc: 1, marker: false, arrival_ns: now };
+            match mode {
+                0..=59 => {
+                    seq = seq.wrapping_add(1);
+                    ts = ts.wrapping_add(if opus { 960 } else { 160 });
+                }
+                60..=69 => meta.sequence = r.next() as u16,
+                70..=74 => meta.timestamp = r.next() as u32,
+                75..=79 => meta.ssrc = r.below(3) as u32,
+                80..=84 => meta.payload_type = r.below(128) as u8,
+                85..=89 => meta.arrival_ns = r.next(),
+                90..=94 => meta.arrival_ns = now.saturating_sub(r.below(5_000_000_000)),
+                _ => meta.marker = true,
+            }
+            let len = len.min(rvoip_media_graph::MAX_PAYLOAD);
+            let p = Packet::from_payload(meta, &payload[..len]).unwrap();
+            jb.insert(&p);
+            fed += 1;
+        }
+        if r.below(1000) == 0 {
+            jb.reset();
+        }
+        jb.pull(now, &mut out);
+        assert!(out.iter().all(|v| v.is_finite() && v.abs() <= 1.0), "seed {seed} tick {k}");
+    }
+    let s = jb.stats();
+    assert!(s.packets_received == fed);
+    fed
+}
+
+#[test]
+fn fuzz_short_run_never_panics() {
+    for seed in 0..6 {
+        assert!(fuzz(seed, 3000, seed % 2 == 1) > 3000);
+    }
+}
