@@ -6,7 +6,7 @@
 //! `K·fs/100` samples. Nothing reads the wall clock except the `PROC_SECONDS` figure.
 
 use super::pcap::{self, Capture};
-use super::{output::Outputs, wavio, CliError};
+use super::{output::Outputs, wavio::WavOut, CliError};
 use rvoip_media_graph::{Packet, PacketMeta};
 use rvoip_media_nodes::codec::{Decoder, G711CodecDecoder};
 use rvoip_media_nodes::jitter::{JitterBuffer, JitterConfig, JitterStats, TargetCost, CN_PAYLOAD_TYPE};
@@ -177,14 +177,16 @@ fn tuned_config() -> Result<JitterConfig, CliError> {
     Ok(c)
 }
 
-/// Plays the stream: returns the audio and the buffer's final statistics.
+/// Plays the stream, handing each tick's 10 ms of audio to `emit` with the output rate;
+/// returns the buffer's final statistics, the buffer and the number of ticks.
 fn play(
     pkts: &[RtpIn],
     codec: Codec,
     t0: u64,
     t_last: u64,
     census: &mut Census,
-) -> Result<(Vec<f32>, JitterStats, JitterBuffer), CliError> {
+    emit: &mut dyn FnMut(u32, &[f32]) -> Result<(), CliError>,
+) -> Result<(JitterStats, JitterBuffer, usize), CliError> {
     let pt = pkts.iter().find(|p| p.meta.payload_type != CN_PAYLOAD_TYPE).map_or(0, |p| p.meta.payload_type);
     let mut jb = JitterBuffer::new(decoder(codec)?, tuned_config()?)
         .map_err(|e| CliError::Usage(e.to_string()))?
@@ -195,7 +197,7 @@ fn play(
     let span = t_last - t0 + 2_000_000_000;
     let k_total = span.div_ceil(tick_ns) as usize;
     let q = fs / 100;
-    let mut out = vec![0f32; k_total * q];
+    let mut out = vec![0f32; q];
     // Packets in arrival order (a capture is normally in order already; stable sort).
     let mut order: Vec<&RtpIn> = pkts.iter().collect();
     order.sort_by_key(|p| p.time_ns);
@@ -217,7 +219,8 @@ fn play(
             }
             jb.insert(&packet);
         }
-        jb.pull(now, &mut out[k * q..(k + 1) * q]);
+        jb.pull(now, &mut out);
+        emit(fs as u32, &out)?;
         if let Some(t) = trace.as_mut() {
             let s = jb.stats();
             let _ = writeln!(
@@ -232,7 +235,7 @@ fn play(
             );
         }
     }
-    Ok((out, jb.stats(), jb))
+    Ok((jb.stats(), jb, k_total))
 }
 
 fn num(x: f64) -> String {
@@ -319,13 +322,23 @@ pub fn run(a: Args) -> Result<(), CliError> {
         CliError::Usage(m) => CliError::Usage(format!("{}: {m}", a.pcap.display())),
         e => e,
     })?;
-    let (audio, stats, jb) = play(&pkts, a.codec, t0, t_last, &mut census)?;
+    // The output is streamed tick by tick: memory does not grow with the call's length.
+    let mut wav_file = Some(wav_file);
+    let mut wav: Option<WavOut> = None;
+    let mut emit = |fs: u32, samples: &[f32]| -> Result<(), CliError> {
+        if let Some(f) = wav_file.take() {
+            wav = Some(WavOut::new(f, &a.out, fs, WavSampleFormat::Int16)?);
+        }
+        wav.as_mut().map_or(Ok(()), |w| w.write(samples))
+    };
+    let (stats, jb, ticks) = play(&pkts, a.codec, t0, t_last, &mut census, &mut emit)?;
     let proc = started.elapsed().as_secs_f64();
-    let fs = jb.sample_rate();
-    wavio::write(wav_file, &a.out, fs, &audio, WavSampleFormat::Int16)?;
+    if let Some(w) = wav {
+        w.finish()?;
+    }
     if let (Some(f), Some(path)) = (stats_file, a.stats.as_ref()) {
         let mut f = f;
-        f.write_all(stats_json(&stats, &jb, &census, audio.len() / (fs as usize / 100), a.codec).as_bytes())
+        f.write_all(stats_json(&stats, &jb, &census, ticks, a.codec).as_bytes())
             .map_err(|source| CliError::Io { path: path.display().to_string(), source })?;
     }
     outputs.commit()?;
@@ -374,8 +387,13 @@ mod tests {
             .collect();
         let cap = pcap::parse(&make_pcap(1, &recs)).unwrap();
         let (pkts, mut census) = select(&cap, Codec::Pcmu, None).unwrap();
-        let (audio, stats, _) =
-            play(&pkts, Codec::Pcmu, cap.first_ns.unwrap(), cap.last_ns.unwrap(), &mut census).unwrap();
+        let mut audio = Vec::new();
+        let (stats, _, _) =
+            play(&pkts, Codec::Pcmu, cap.first_ns.unwrap(), cap.last_ns.unwrap(), &mut census, &mut |_, x| {
+                audio.extend_from_slice(x);
+                Ok(())
+            })
+            .unwrap();
         assert_eq!(audio.len(), 298 * 80);
         assert_eq!((stats.packets_received, stats.packets_lost, stats.packets_discarded), (50, 0, 0));
         // Every decoded sample came out (time scaling is counted separately).
