@@ -177,6 +177,9 @@ fn tuned_config() -> Result<JitterConfig, CliError> {
     Ok(c)
 }
 
+/// Where each tick's audio goes: `(sample rate, samples)`.
+type Emit<'a> = dyn FnMut(u32, &[f32]) -> Result<(), CliError> + 'a;
+
 /// Plays the stream, handing each tick's 10 ms of audio to `emit` with the output rate;
 /// returns the buffer's final statistics, the buffer and the number of ticks.
 fn play(
@@ -185,7 +188,7 @@ fn play(
     t0: u64,
     t_last: u64,
     census: &mut Census,
-    emit: &mut dyn FnMut(u32, &[f32]) -> Result<(), CliError>,
+    emit: &mut Emit<'_>,
 ) -> Result<(JitterStats, JitterBuffer, usize), CliError> {
     let pt = pkts.iter().find(|p| p.meta.payload_type != CN_PAYLOAD_TYPE).map_or(0, |p| p.meta.payload_type);
     let mut jb = JitterBuffer::new(decoder(codec)?, tuned_config()?)
