@@ -13,6 +13,7 @@ pub mod conference;
 pub mod engine;
 pub mod prelude;
 pub mod quality;
+pub mod rtp;
 pub mod sdp;
 pub mod stats;
 pub mod sync;
