@@ -15,9 +15,11 @@ pub mod prelude;
 pub mod quality;
 pub mod rtp;
 pub mod sdp;
+pub mod session;
 pub mod stats;
 pub mod sync;
 pub mod transcoder;
+pub mod transport;
 
 pub use engine::{
     AudioFrame, Driver, Engine, EngineConfig, EngineError, EngineStatus, Pacing, PartitionHandle, PartitionId,
