@@ -3,6 +3,7 @@
 //! benchmarks.
 
 mod bench;
+mod call;
 mod demo;
 mod level;
 mod mix;
@@ -79,6 +80,8 @@ enum Command {
     Demo(demo::Args),
     /// Whole-system capacity benchmarks.
     Bench(bench::Args),
+    /// A real RTP endpoint: send a WAV (or silence), record what arrives, write SDP and stats.
+    Call(call::Args),
 }
 
 fn main() -> ExitCode {
@@ -91,6 +94,7 @@ fn main() -> ExitCode {
         Command::Transcode(a) => transcode::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Call(a) => call::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
