@@ -127,6 +127,9 @@ pub struct UdpTransport {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
     stopped: bool,
+    /// A handle on the RTP socket to wake the I/O thread's `poll` at stop (an empty
+    /// datagram to ourselves, which the thread never reads as RTP).
+    waker: Option<UdpSocket>,
 }
 
 fn bind_pair(config: &UdpConfig) -> std::io::Result<(UdpSocket, Option<UdpSocket>)> {
@@ -168,6 +171,7 @@ impl UdpTransport {
             r.set_nonblocking(true)?;
         }
         let local = rtp.local_addr()?;
+        let waker = rtp.try_clone().ok();
         let local_rtcp = rtcp.as_ref().map(|s| s.local_addr()).transpose()?;
         let state = IoState {
             remote: Remote::Latch { initial: None },
@@ -198,6 +202,7 @@ impl UdpTransport {
             }),
             thread: None,
             stopped: false,
+            waker,
         })
     }
 
@@ -260,6 +265,14 @@ impl Transport for UdpTransport {
         let Some(t) = self.thread.take() else { return Err(TransportError::State("not started")) };
         self.shared.stop.store(true, Ordering::Release);
         self.stopped = true;
+        if let Some(w) = &self.waker {
+            // Best effort: without it the thread still sees the flag within a poll interval.
+            let mut to = self.local;
+            if to.ip().is_unspecified() {
+                to.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            let _ = w.send_to(&[], to);
+        }
         // The thread only waits up to a poll interval; a panic in it is reported as a state error.
         t.join().map_err(|_| TransportError::State("I/O thread panicked"))
     }
@@ -299,6 +312,9 @@ impl IoThread {
         let poll_ms = self.config.poll_interval.as_millis().clamp(1, 1000) as i32;
         while !self.shared.stop.load(Ordering::Acquire) {
             self.wait(poll_ms);
+            if self.shared.stop.load(Ordering::Acquire) {
+                break;
+            }
             self.receive(&mut events);
             self.send();
             if now_ns() >= next_rtcp {
