@@ -223,3 +223,45 @@ fn raw_peer_garbage_unknown_pt_and_valid_packets() {
     assert_eq!((meta.payload_type, meta.ssrc, payload.len()), (0, s.ssrc(), 160));
     s.stop().unwrap().wait(Duration::from_secs(2)).unwrap();
 }
+
+#[test]
+fn dtmf_both_ways() {
+    let engine = engine();
+    let any = "127.0.0.1:0".parse().unwrap();
+    let mut pa = MediaSessionParams::new(any, None, CodecId::Pcmu).unwrap();
+    pa.telephone_event = Some(101);
+    let mut a = engine.create_media_session(DialogId::from("a"), pa).unwrap();
+    let mut pb = MediaSessionParams::new(any, Some(a.local_addr()), CodecId::Pcmu).unwrap();
+    pb.telephone_event = Some(101);
+    let mut b = engine.create_media_session(DialogId::from("b"), pb).unwrap();
+    a.start().unwrap().wait(Duration::from_secs(2)).unwrap();
+    b.start().unwrap().wait(Duration::from_secs(2)).unwrap();
+    std::thread::sleep(Duration::from_millis(200)); // A latches onto B
+    b.send_dtmf("1#", 100).unwrap();
+    a.send_dtmf("5", 60).unwrap();
+    assert!(matches!(a.send_dtmf("1x", 100), Err(Error::InvalidDigit('x'))));
+    std::thread::sleep(Duration::from_millis(600));
+    let digits = |s: &MediaSession| -> Vec<(Option<char>, u32)> {
+        std::iter::from_fn(|| s.poll_event())
+            .filter_map(|e| match e {
+                SessionEvent::Dtmf { digit, duration_ms, .. } => Some((digit, duration_ms)),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(digits(&a), [(Some('1'), 100), (Some('#'), 100)]);
+    assert_eq!(digits(&b), [(Some('5'), 60)]);
+    let (sa, sb) = (a.rtp_statistics(), b.rtp_statistics());
+    // 100 ms at 20 ms packets: 5 packets, the last with the end bit, and 2 more ends.
+    assert_eq!(sb.dtmf_packets_sent, 14);
+    assert_eq!(sa.dtmf_packets_received, 14);
+    assert_eq!(sa.dtmf_packets_sent, 5); // 60 ms: 3 + 2
+                                         // Events took the place of audio packets: the sequence stayed continuous.
+    assert_eq!((sa.received.lost, sb.received.lost), (0, 0));
+    assert_eq!((sa.received.restarts, sb.received.restarts), (0, 0));
+    let mut plain = engine
+        .create_media_session(DialogId::from("c"), MediaSessionParams::new(any, None, CodecId::Pcmu).unwrap())
+        .unwrap();
+    plain.start().unwrap().wait(Duration::from_secs(2)).unwrap();
+    assert!(matches!(plain.send_dtmf("1", 100), Err(Error::NoDtmf)));
+}

@@ -10,6 +10,9 @@
 //!   the caller passes the arrival time.
 //! * [`rtcp`]: compound reports (SR or RR, SDES CNAME, BYE, XR) built from typed values and
 //!   parsed back into them; malformed RTCP is a typed [`RtcpError`].
+//! * [`dtmf`]: RFC 4733 telephone events: payload, a sender that takes the place of audio
+//!   packets (sequence and timestamps continuous, end sent three times, long events
+//!   segmented) and a receiver that reports each event once.
 //! * [`xr`]: the RFC 3611 VoIP metrics report block, which `rtcp-types` does not have
 //!   (it knows the loss/duplicate RLE, receipt-time, RRT and DLRR blocks only): a plain struct
 //!   with an exact 36-byte wire form. Who fills it (the jitter buffer) is not this module.
@@ -34,12 +37,14 @@
 //! ```
 
 pub mod clock;
+pub mod dtmf;
 pub mod packet;
 pub mod receiver;
 pub mod rtcp;
 pub mod xr;
 
 pub use clock::{clock_rate, ExtendedSequence};
+pub use dtmf::{DtmfDigit, DtmfEvent, DtmfReceiver, DtmfSender};
 pub use packet::{is_rtcp, parse_rtp, write_rtp, RtpError};
 pub use receiver::{ReceiverStats, RtpReceiveCounters, SequenceCheck};
 pub use rtcp::{

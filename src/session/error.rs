@@ -69,6 +69,22 @@ pub enum Error {
         /// The new one's.
         to: u32,
     },
+    /// DTMF asked for on a session without a negotiated telephone-event payload type.
+    ///
+    /// ```
+    /// use rvoip_media_core::session::Error;
+    /// assert_eq!(Error::NoDtmf.to_string(), "no telephone-event payload type was negotiated");
+    /// ```
+    #[error("no telephone-event payload type was negotiated")]
+    NoDtmf,
+    /// A character that is not a DTMF digit.
+    ///
+    /// ```
+    /// use rvoip_media_core::session::Error;
+    /// assert_eq!(Error::InvalidDigit('x').to_string(), "'x' is not a DTMF digit (0-9, *, #, A-D)");
+    /// ```
+    #[error("{0:?} is not a DTMF digit (0-9, *, #, A-D)")]
+    InvalidDigit(char),
     /// The worker refused the command (a node refused a message).
     #[error("worker refused: {0:?}")]
     Refused(Refusal),

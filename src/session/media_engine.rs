@@ -182,8 +182,6 @@ impl MediaEngine {
         let mut l = LocalAudio::new(address, port);
         l.codecs = self.config.codecs.iter().map(|c| LocalCodec::new(*c)).collect();
         l.ptime = Some(self.config.ptime_ms);
-        // RFC 4733 DTMF is not carried by sessions yet: do not offer it.
-        l.telephone_event = false;
         l
     }
 

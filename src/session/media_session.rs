@@ -66,6 +66,15 @@ pub enum SessionEvent {
     },
     /// The peer reported on our stream.
     RemoteReport(ReportBlockInfo),
+    /// A DTMF digit (RFC 4733 event) arrived; reported once, at its end.
+    Dtmf {
+        /// The digit (`0`–`9`, `*`, `#`, `A`–`D`), or `None` for another event code.
+        digit: Option<char>,
+        /// The event code.
+        event: u8,
+        /// Its duration, ms.
+        duration_ms: u32,
+    },
     /// The session stopped.
     Stopped,
 }
@@ -229,6 +238,7 @@ impl MediaSession {
             return Err(Error::NoAudio("graph endpoints missing"));
         };
         let (events_tx, events) = channel();
+        let clock = neg.clock_rate;
         let ev = events_tx.clone();
         let on_event = Box::new(move |e: TransportEvent| {
             let _ = ev.send(match e {
@@ -236,6 +246,11 @@ impl MediaSession {
                 TransportEvent::SourceRestarted { ssrc } => SessionEvent::SourceRestarted { ssrc },
                 TransportEvent::Bye { reason } => SessionEvent::RemoteBye { reason },
                 TransportEvent::RemoteReport(b) => SessionEvent::RemoteReport(b),
+                TransportEvent::Dtmf(d) => SessionEvent::Dtmf {
+                    digit: d.digit(),
+                    event: d.event,
+                    duration_ms: (u64::from(d.duration) * 1000 / u64::from(clock.max(1))) as u32,
+                },
             });
         });
         let cname = params.cname.clone().unwrap_or_else(|| format!("rvoip-{ssrc:08x}"));
@@ -274,6 +289,8 @@ impl MediaSession {
             payload_types: self.payload_types.clone(),
             rtcp_mux: self.params.rtcp_mux,
             remote_rtcp: self.params.remote_rtcp,
+            telephone_event: self.params.telephone_event,
+            ptime_ms: self.params.ptime_ms,
         }
     }
 
@@ -364,6 +381,28 @@ impl MediaSession {
             let _ = self.events_tx.send(SessionEvent::MuteChanged(muted));
         }
         Ok(self.ack(Some(t)))
+    }
+
+    /// Sends DTMF digits (`0`–`9`, `*`, `#`, `A`–`D`) by RFC 4733, each lasting
+    /// `duration_ms`, one after the other: event packets take the place of audio packets
+    /// (same SSRC, sequence and timestamps continuing), the end packet is sent three times.
+    ///
+    /// # Errors
+    /// [`Error::NoDtmf`] when no telephone-event was negotiated, [`Error::InvalidDigit`]
+    /// (nothing sent), [`Error::InvalidState`] unless running.
+    pub fn send_dtmf(&mut self, digits: &str, duration_ms: u32) -> Result<(), Error> {
+        self.check("send DTMF", &[SessionState::Running])?;
+        if self.params.telephone_event.is_none() {
+            return Err(Error::NoDtmf);
+        }
+        let events = digits
+            .chars()
+            .map(|c| crate::rtp::DtmfEvent::from_digit(c).ok_or(Error::InvalidDigit(c)))
+            .collect::<Result<Vec<u8>, Error>>()?;
+        for e in events {
+            self.transport.send_dtmf(e, duration_ms)?;
+        }
+        Ok(())
     }
 
     /// Whether the microphone is muted.

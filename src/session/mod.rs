@@ -6,11 +6,13 @@
 //!   (`in → mute → [resample] → encode → tx`, `rx → decode → [resample] → out`) and a
 //!   [`Transport`](crate::transport::Transport) (by default UDP) moving `tx`/`rx` to the
 //!   network. Start, pause/resume (hold), stop, mute (encoded silence, RTP continuing), a
-//!   live codec switch (same SSRC, timestamps continuing), statistics, events.
+//!   live codec switch (same SSRC, timestamps continuing), RFC 4733 DTMF both ways (event
+//!   packets take the place of audio packets; received digits are events), statistics,
+//!   events.
 //! * [`MediaSessionController`] — sessions by [`DialogId`], with `async` calls that await the
 //!   worker's [`Ack`] on any executor.
 //!
-//! Not yet in sessions: RFC 4733 DTMF (not offered in SDP), the jitter buffer (the decoder
+//! Not yet in sessions: the jitter buffer (the decoder
 //! expects packets on time; the jitter-buffer node will sit between `rx` and `decode`),
 //! voice processing nodes (the [`ProcessingDefaults`] are recorded only), and live switches
 //! between codecs of different audio rates ([`Error::RateChange`]).

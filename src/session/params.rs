@@ -29,6 +29,9 @@ pub struct MediaSessionParams {
     pub ssrc: Option<u32>,
     /// Our CNAME (default: `rvoip-<ssrc>`).
     pub cname: Option<String>,
+    /// The RFC 4733 telephone-event payload type both sides agreed on (at the codec's RTP
+    /// clock), for DTMF both ways; `None`: no DTMF.
+    pub telephone_event: Option<u8>,
 }
 
 /// The negotiated form of a codec used with its static or default payload type.
@@ -78,12 +81,14 @@ impl MediaSessionParams {
             host_rate: None,
             ssrc: None,
             cname: None,
+            telephone_event: None,
         })
     }
 
     /// Parameters from the peer's SDP (an offer we answer, or the answer to our offer): the
     /// first of `prefs` the peer lists, its address and port, ptime, direction (ours is the
-    /// answer to its: sendonly ↔ recvonly), rtcp-mux and `a=rtcp`.
+    /// answer to its: sendonly ↔ recvonly), rtcp-mux, `a=rtcp` and the telephone-event
+    /// payload type at the codec's clock.
     ///
     /// ```
     /// use rvoip_media_core::sdp::{Direction, SessionDescription};
@@ -103,6 +108,8 @@ impl MediaSessionParams {
         let audio = sdp.audio().ok_or(Error::NoAudio("no audio m-line with a port"))?;
         let ip = sdp.connection_of(audio).and_then(|c| c.ip()).ok_or(Error::NoAudio("no connection address"))?;
         let codec = negotiate(prefs, &audio.remote_formats())?;
+        let telephone_event =
+            audio.telephone_events().iter().find(|t| t.clock_rate == codec.clock_rate).map(|t| t.payload_type);
         let remote = SocketAddr::new(ip, audio.port);
         let remote_rtcp = audio
             .rtcp
@@ -119,6 +126,7 @@ impl MediaSessionParams {
             host_rate: None,
             ssrc: None,
             cname: None,
+            telephone_event,
         })
     }
 }

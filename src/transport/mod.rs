@@ -15,7 +15,7 @@
 pub mod udp;
 
 use crate::engine::{PacketIn, PacketOut};
-use crate::rtp::{ReportBlockInfo, RtpReceiveCounters};
+use crate::rtp::{DtmfDigit, ReportBlockInfo, RtpReceiveCounters};
 use std::net::SocketAddr;
 
 pub use udp::{UdpConfig, UdpTransport};
@@ -56,6 +56,10 @@ pub struct StreamParams {
     pub rtcp_mux: bool,
     /// Where RTCP goes when not muxed: `None` is the RTP remote's port + 1.
     pub remote_rtcp: Option<SocketAddr>,
+    /// The negotiated RFC 4733 telephone-event payload type (its clock is the audio's).
+    pub telephone_event: Option<u8>,
+    /// Packet time of the audio, ms (an event packet takes the place of one audio packet).
+    pub ptime_ms: u32,
 }
 
 /// The session's side of a transport: the graph's ring ends and a place for events.
@@ -85,6 +89,8 @@ pub enum TransportEvent {
     },
     /// The peer's report about our stream (from its SR or RR).
     RemoteReport(ReportBlockInfo),
+    /// An RFC 4733 event (DTMF digit) received, reported once.
+    Dtmf(DtmfDigit),
 }
 
 /// A transport's counters, read at any time.
@@ -112,6 +118,10 @@ pub struct TransportStats {
     pub not_valid: u64,
     /// Packets the graph's ring had no room for.
     pub ring_full: u64,
+    /// RFC 4733 event packets sent (each in place of an audio packet).
+    pub dtmf_packets_sent: u64,
+    /// RFC 4733 event packets received.
+    pub dtmf_packets_received: u64,
     /// RTCP packets sent.
     pub rtcp_sent: u64,
     /// RTCP packets received and parsed.
@@ -167,6 +177,12 @@ pub trait Transport: Send {
     fn set_params(&self, params: StreamParams);
     /// Sends media or not (hold: packets from the graph are discarded, RTCP continues).
     fn set_sending(&self, on: bool);
+    /// Queues an RFC 4733 event (a DTMF digit: 0–15) lasting `duration_ms`; its packets take
+    /// the place of the next audio packets.
+    ///
+    /// # Errors
+    /// [`TransportError::State`] when no telephone-event payload type was negotiated.
+    fn send_dtmf(&self, event: u8, duration_ms: u32) -> Result<(), TransportError>;
     /// The counters.
     fn stats(&self) -> TransportStats;
     /// Stops: sends an RTCP BYE, ends the threads, gives the ring ends back (dropped).

@@ -24,8 +24,8 @@
 use super::{MediaLink, Remote, StreamParams, Transport, TransportError, TransportEvent, TransportStats};
 use crate::engine::rt::now_ns;
 use crate::rtp::{
-    build_report, is_rtcp, ntp_from_unix_ns, parse_rtcp, parse_rtp, write_rtp, ReceiverStats, RtcpItem, RtcpReport,
-    SenderInfo, SequenceCheck,
+    build_report, is_rtcp, ntp_from_unix_ns, parse_rtcp, parse_rtp, write_rtp, DtmfReceiver, DtmfSender, ReceiverStats,
+    RtcpItem, RtcpReport, SenderInfo, SequenceCheck,
 };
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
@@ -70,6 +70,8 @@ struct IoState {
     last_sr: Option<(u32, u64)>,
     /// RTP timestamp, clock rate and monotonic time of the last packet sent.
     last_sent: Option<(u32, u32, u64)>,
+    dtmf_tx: DtmfSender,
+    dtmf_rx: DtmfReceiver,
 }
 
 impl IoState {
@@ -94,6 +96,10 @@ impl IoState {
     }
 
     fn clock_of(&self, pt: u8) -> Option<u32> {
+        let audio = self.params.payload_types.first().map(|(_, c)| *c);
+        if self.params.telephone_event == Some(pt) {
+            return audio;
+        }
         self.params.payload_types.iter().find(|(p, _)| *p == pt).map(|(_, c)| *c)
     }
 }
@@ -183,11 +189,15 @@ impl UdpTransport {
                 payload_types: Vec::new(),
                 rtcp_mux: false,
                 remote_rtcp: None,
+                telephone_event: None,
+                ptime_ms: 20,
             },
             stats: TransportStats::default(),
             rx: ReceiverStats::new(8000),
             last_sr: None,
             last_sent: None,
+            dtmf_tx: DtmfSender::new(101),
+            dtmf_rx: DtmfReceiver::default(),
         };
         Ok(UdpTransport {
             config,
@@ -227,6 +237,9 @@ impl Transport for UdpTransport {
             let mut s = self.shared.lock();
             s.stats.remote = remote.initial();
             s.remote = remote;
+            if let Some(pt) = params.telephone_event {
+                s.dtmf_tx = DtmfSender::new(pt);
+            }
             s.params = params;
         }
         let shared = self.shared.clone();
@@ -246,7 +259,24 @@ impl Transport for UdpTransport {
     }
 
     fn set_params(&self, params: StreamParams) {
-        self.shared.lock().params = params;
+        let mut s = self.shared.lock();
+        if let Some(pt) = params.telephone_event {
+            if s.params.telephone_event != Some(pt) {
+                s.dtmf_tx = DtmfSender::new(pt);
+            }
+        }
+        s.params = params;
+    }
+
+    fn send_dtmf(&self, event: u8, duration_ms: u32) -> Result<(), TransportError> {
+        let mut s = self.shared.lock();
+        if s.params.telephone_event.is_none() {
+            return Err(TransportError::State("no telephone-event payload type negotiated"));
+        }
+        let clock = s.params.payload_types.first().map_or(8000, |(_, c)| *c);
+        let ticks = (u64::from(duration_ms) * u64::from(clock) / 1000).min(u64::from(u32::MAX)) as u32;
+        s.dtmf_tx.push(event, ticks);
+        Ok(())
     }
 
     fn set_sending(&self, on: bool) {
@@ -394,6 +424,16 @@ impl IoThread {
             s.latched = Some(from);
             events.push(TransportEvent::RemoteLatched(from));
         }
+        if s.params.telephone_event == Some(meta.payload_type) {
+            // Events share the stream's sequence space (counted above) but not the decoder.
+            s.stats.dtmf_packets_received += 1;
+            let mut digits = Vec::new();
+            if s.dtmf_rx.on_packet(meta.timestamp, payload, &mut digits).is_err() {
+                s.stats.malformed += 1;
+            }
+            events.extend(digits.into_iter().map(TransportEvent::Dtmf));
+            return;
+        }
         match link.rx.push(meta, payload) {
             Ok(()) => s.stats.payload_bytes_received += payload.len() as u64,
             Err(_) => s.stats.ring_full += 1,
@@ -454,11 +494,19 @@ impl IoThread {
                 s.stats.packets_not_sent += 1;
                 continue;
             };
-            let Ok(n) = write_rtp(&p.meta, p.payload(), &mut out) else {
+            let clock = s.clock_of(p.meta.payload_type).unwrap_or(8000);
+            let ticks = (u64::from(s.params.ptime_ms) * u64::from(clock) / 1000) as u32;
+            let written = match s.dtmf_tx.on_audio_packet(&p.meta, ticks) {
+                Some((meta, body)) => {
+                    s.stats.dtmf_packets_sent += 1;
+                    write_rtp(&meta, &body, &mut out)
+                }
+                None => write_rtp(&p.meta, p.payload(), &mut out),
+            };
+            let Ok(n) = written else {
                 s.stats.send_errors += 1;
                 continue;
             };
-            let clock = s.clock_of(p.meta.payload_type).unwrap_or(8000);
             s.last_sent = Some((p.meta.timestamp, clock, now_ns()));
             drop(s);
             let sent = self.rtp.send_to(&out[..n], to);
@@ -467,7 +515,7 @@ impl IoThread {
                 Ok(_) => {
                     s.stats.packets_sent += 1;
                     s.stats.bytes_sent += n as u64;
-                    s.stats.payload_bytes_sent += p.payload().len() as u64;
+                    s.stats.payload_bytes_sent += n.saturating_sub(12) as u64;
                 }
                 Err(_) => s.stats.send_errors += 1,
             }
