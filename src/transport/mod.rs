@@ -5,9 +5,9 @@
 //! ([`PacketIn`]) for what it receives and packet output ([`PacketOut`]) for what it sends —
 //! and moves packets between them and its wire on its own threads. Workers never see a
 //! socket. A SIP stack with its own RTP layer implements [`Transport`] and plugs in instead
-//! of [`UdpTransport`](udp::UdpTransport).
+//! of [`UdpTransport`].
 //!
-//! [`UdpTransport`](udp::UdpTransport) is the host-side one: std `UdpSocket`s, one I/O
+//! [`UdpTransport`] is the host-side one: std `UdpSocket`s, one I/O
 //! thread per session, symmetric RTP (latch to the source of the first valid packet, or a
 //! fixed remote), RTCP on port + 1 or muxed (RFC 5761), RFC 3550 receiver statistics and
 //! compound reports (SR/RR + SDES CNAME, BYE at stop).
