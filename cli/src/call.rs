@@ -129,7 +129,7 @@ fn json_stats(s: &MediaStatistics, ssrc: u32, seconds: f64) -> String {
          \"outbound-rtp\": {{\"ssrc\": {ssrc}, \"packetsSent\": {ps}, \"bytesSent\": {bs}, \"headerBytesSent\": {hs}, \
          \"packetsNotSent\": {pns}}},\n  \
          \"inbound-rtp\": {{\"ssrc\": {rssrc}, \"packetsReceived\": {pr}, \"bytesReceived\": {br}, \"packetsLost\": {lost}, \
-         \"packetsExpected\": {exp}, \"jitter\": {jit:.6}, \"jitterTicks\": {jt:.3}, \"packetsDiscarded\": {disc}, \
+         \"packetsExpected\": {exp}, \"jitter\": {jit:.6}, \"jitterTicks\": {jt:.3}, \"jitterMean\": {jmean:.6}, \"jitterMax\": {jmax:.6}, \"packetsDiscarded\": {disc}, \
          \"concealedFrames\": {conc}, \"malformed\": {mal}, \"unknownPayloadType\": {upt}}},\n  \
          \"remote-inbound-rtp\": {{\"fractionLost\": {fl}, \"packetsLost\": {rl}, \"jitterTicks\": {rj}, \"roundTripTime\": {rtt}}},\n  \
          \"rtcp\": {{\"sent\": {rs}, \"received\": {rc}, \"malformed\": {rm}, \"remoteCname\": {cname}}},\n  \
@@ -147,6 +147,8 @@ fn json_stats(s: &MediaStatistics, ssrc: u32, seconds: f64) -> String {
         exp = r.received.expected,
         jit = r.received.jitter_ms / 1000.0,
         jt = r.received.jitter_ticks,
+        jmean = r.received.jitter_mean_ms / 1000.0,
+        jmax = r.received.jitter_max_ms / 1000.0,
         disc = r.not_valid + s.late_packets,
         conc = s.concealed_frames,
         mal = r.malformed,

@@ -64,6 +64,11 @@ pub struct RtpReceiveCounters {
     pub jitter_ticks: f64,
     /// Interarrival jitter in ms.
     pub jitter_ms: f64,
+    /// Mean of the jitter after each valid packet, ms (what Wireshark's RTP stream
+    /// analysis calls "Mean Jitter").
+    pub jitter_mean_ms: f64,
+    /// Largest jitter seen, ms.
+    pub jitter_max_ms: f64,
     /// Packets counted during probation.
     pub probation: u64,
     /// Packets dropped as an unconfirmed sequence jump.
@@ -88,6 +93,9 @@ pub struct ReceiverStats {
     fraction_lost: u8,
     transit: Option<i64>,
     jitter: f64,
+    jitter_sum: f64,
+    jitter_n: u64,
+    jitter_max: f64,
     packets: u64,
     bytes: u64,
     probation_count: u64,
@@ -112,6 +120,9 @@ impl ReceiverStats {
             fraction_lost: 0,
             transit: None,
             jitter: 0.0,
+            jitter_sum: 0.0,
+            jitter_n: 0,
+            jitter_max: 0.0,
             packets: 0,
             bytes: 0,
             probation_count: 0,
@@ -210,6 +221,9 @@ impl ReceiverStats {
             self.jitter += (d - self.jitter) / 16.0;
         }
         self.transit = Some(transit);
+        self.jitter_sum += self.jitter;
+        self.jitter_n += 1;
+        self.jitter_max = self.jitter_max.max(self.jitter);
     }
 
     fn extended_max(&self) -> u32 {
@@ -237,6 +251,8 @@ impl ReceiverStats {
             extended_max: self.extended_max(),
             jitter_ticks: self.jitter,
             jitter_ms: self.jitter * 1000.0 / f64::from(self.clock_rate),
+            jitter_mean_ms: self.jitter_sum / self.jitter_n.max(1) as f64 * 1000.0 / f64::from(self.clock_rate),
+            jitter_max_ms: self.jitter_max * 1000.0 / f64::from(self.clock_rate),
             probation: self.probation_count,
             jumps: self.jumps,
             restarts: self.restarts,
@@ -368,5 +384,9 @@ mod tests {
         }
         assert!((rx.counters().jitter_ticks - j).abs() < 1e-12, "{} vs {j}", rx.counters().jitter_ticks);
         assert!((rx.counters().jitter_ms - j / 8.0).abs() < 1e-12);
+        // Mean and max over the valid packets (J after packets 1..=4: 0, 0.5, 0.96875, j).
+        let js = [0.0, 0.5, 0.5 + (8.0 - 0.5) / 16.0, j];
+        assert!((rx.counters().jitter_mean_ms - js.iter().sum::<f64>() / 4.0 / 8.0).abs() < 1e-12);
+        assert!((rx.counters().jitter_max_ms - j / 8.0).abs() < 1e-12);
     }
 }
