@@ -59,6 +59,7 @@ fn loss_and_jitter_agree_with_tshark() {
     }
     if !pcap.exists() {
         let _ = dumpcap.kill();
+        let _ = dumpcap.wait();
         eprintln!("SKIPPED: dumpcap could not capture on lo (permissions?)");
         return;
     }
