@@ -265,3 +265,42 @@ fn dtmf_both_ways() {
     plain.start().unwrap().wait(Duration::from_secs(2)).unwrap();
     assert!(matches!(plain.send_dtmf("1", 100), Err(Error::NoDtmf)));
 }
+
+#[test]
+fn reinvite_hold_unhold_and_codec() {
+    let engine = engine();
+    let any = "127.0.0.1:0".parse().unwrap();
+    let mut a = engine
+        .create_media_session(DialogId::from("a"), MediaSessionParams::new(any, None, CodecId::Pcmu).unwrap())
+        .unwrap();
+    let pb = MediaSessionParams::new(any, Some(a.local_addr()), CodecId::Pcmu).unwrap();
+    let mut b = engine.create_media_session(DialogId::from("b"), pb.clone()).unwrap();
+    a.start().unwrap().wait(Duration::from_secs(2)).unwrap();
+    b.start().unwrap().wait(Duration::from_secs(2)).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // The peer puts us on hold (its sendonly): our answer is recvonly, we stop sending.
+    let hold = MediaSessionParams { direction: rvoip_media_core::sdp::Direction::RecvOnly, ..pb.clone() };
+    b.update(hold).unwrap().wait(Duration::from_secs(2)).unwrap();
+    assert_eq!(b.state(), SessionState::Paused);
+    std::thread::sleep(Duration::from_millis(100));
+    let (sent, rtcp) = (b.rtp_statistics().packets_sent, b.rtp_statistics().rtcp_sent);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(b.rtp_statistics().packets_sent, sent, "no media on hold");
+    assert!(b.rtp_statistics().rtcp_sent > rtcp, "RTCP continues");
+    // Unhold with a codec change (PCMA) in the same re-INVITE; A follows.
+    let resume = MediaSessionParams { codec: negotiated(CodecId::Pcma, None).unwrap(), ..pb };
+    b.update(resume).unwrap().wait(Duration::from_secs(2)).unwrap();
+    a.set_codec(negotiated(CodecId::Pcma, None).unwrap(), 20).unwrap().wait(Duration::from_secs(2)).unwrap();
+    assert_eq!(b.state(), SessionState::Running);
+    let before = a.rtp_statistics().received;
+    std::thread::sleep(Duration::from_millis(400));
+    let after = a.rtp_statistics();
+    assert!(after.received.received >= before.received + 15, "{before:?} -> {:?}", after.received);
+    assert_eq!(after.received.restarts, 0, "same SSRC");
+    assert_eq!(after.received.lost, 0, "hold leaves no gap in the sequence");
+    assert_eq!(after.unknown_payload_type, 0);
+    assert_eq!(b.statistics().codec, CodecId::Pcma);
+    let events: Vec<_> = std::iter::from_fn(|| b.poll_event()).collect();
+    assert!(events.contains(&SessionEvent::Paused) && events.contains(&SessionEvent::Resumed), "{events:?}");
+    assert!(events.contains(&SessionEvent::CodecChanged { codec: CodecId::Pcma, payload_type: 8 }));
+}

@@ -443,8 +443,9 @@ impl MediaSession {
         Ok(self.ack(Some(ticket)))
     }
 
-    /// Applies a re-INVITE's parameters: a new remote, a new direction (hold / unhold), a
-    /// new codec (as [`MediaSession::set_codec`]).
+    /// Applies a re-INVITE's parameters: a new remote, a new direction (hold / unhold:
+    /// sendonly/inactive stop media, RTCP goes on), rtcp-mux and telephone-event, a new codec
+    /// (as [`MediaSession::set_codec`]). The local address, SSRC, CNAME and host rate stay.
     ///
     /// # Errors
     /// As [`MediaSession::set_codec`].
@@ -458,10 +459,13 @@ impl MediaSession {
             self.transport.set_remote(params.remote);
         }
         let direction = params.direction;
-        let (mux, rtcp) = (params.rtcp_mux, params.remote_rtcp);
-        self.params = MediaSessionParams { codec: self.params.codec.clone(), ptime_ms: self.params.ptime_ms, ..params };
-        self.params.rtcp_mux = mux;
-        self.params.remote_rtcp = rtcp;
+        // The codec was applied above; the local address, SSRC, CNAME and host rate are the
+        // session's own and stay.
+        self.params.remote = params.remote;
+        self.params.direction = params.direction;
+        self.params.rtcp_mux = params.rtcp_mux;
+        self.params.remote_rtcp = params.remote_rtcp;
+        self.params.telephone_event = params.telephone_event;
         self.transport.set_params(self.stream_params());
         if self.state != SessionState::Created {
             if direction.sends() {

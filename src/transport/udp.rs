@@ -16,7 +16,9 @@
 //!
 //! Sending: packets from the graph's ring are written with [`write_rtp`] and sent to the
 //! remote; on hold ([`Transport::set_sending`]`(false)`) or without a remote they are
-//! counted and dropped, while RTCP goes on. RTCP reports go every
+//! counted and dropped, while RTCP goes on; the packets sent after them continue the
+//! sequence numbers without a gap (the peer counts no loss), the timestamps jump by the
+//! time on hold and the first one has the marker bit. RTCP reports go every
 //! [`UdpConfig::rtcp_interval`] (randomised by ±50 %, RFC 3550 §6.2) to the RTP remote's
 //! port plus one, an explicit address, or the RTP address when muxed; `stop` sends a last
 //! report with a BYE.
@@ -72,6 +74,10 @@ struct IoState {
     last_sent: Option<(u32, u32, u64)>,
     dtmf_tx: DtmfSender,
     dtmf_rx: DtmfReceiver,
+    /// Packets from the graph not sent (hold, no remote): subtracted from sequence numbers.
+    seq_offset: u16,
+    /// A packet was not sent since the last one sent: mark the next.
+    resumed: bool,
 }
 
 impl IoState {
@@ -198,6 +204,8 @@ impl UdpTransport {
             last_sent: None,
             dtmf_tx: DtmfSender::new(101),
             dtmf_rx: DtmfReceiver::default(),
+            seq_offset: 0,
+            resumed: false,
         };
         Ok(UdpTransport {
             config,
@@ -491,17 +499,24 @@ impl IoThread {
         while let Some(p) = self.link.tx.pop() {
             let mut s = self.shared.lock();
             let Some(to) = s.remote().filter(|_| sending) else {
+                // Not sent: later packets take its sequence number (the peer sees no loss,
+                // the timestamps jump) and the next one sent starts a talk spurt.
                 s.stats.packets_not_sent += 1;
+                s.seq_offset = s.seq_offset.wrapping_add(1);
+                s.resumed = true;
                 continue;
             };
-            let clock = s.clock_of(p.meta.payload_type).unwrap_or(8000);
+            let mut meta = p.meta;
+            meta.sequence = meta.sequence.wrapping_sub(s.seq_offset);
+            meta.marker |= std::mem::take(&mut s.resumed);
+            let clock = s.clock_of(meta.payload_type).unwrap_or(8000);
             let ticks = (u64::from(s.params.ptime_ms) * u64::from(clock) / 1000) as u32;
-            let written = match s.dtmf_tx.on_audio_packet(&p.meta, ticks) {
+            let written = match s.dtmf_tx.on_audio_packet(&meta, ticks) {
                 Some((meta, body)) => {
                     s.stats.dtmf_packets_sent += 1;
                     write_rtp(&meta, &body, &mut out)
                 }
-                None => write_rtp(&p.meta, p.payload(), &mut out),
+                None => write_rtp(&meta, p.payload(), &mut out),
             };
             let Ok(n) = written else {
                 s.stats.send_errors += 1;
