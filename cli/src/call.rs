@@ -85,6 +85,11 @@ pub struct Args {
     /// Symmetric RTP: send to the source of the first valid packet received.
     #[arg(long)]
     symmetric: bool,
+    /// Send these DTMF digits (0-9, *, #, A-D) by RFC 4733, 100 ms each, 1 s into the call.
+    /// Telephone events (payload type 101 unless --sdp-in says otherwise) are received
+    /// either way; digits received are printed and written to --stats-json.
+    #[arg(long)]
+    dtmf: Option<String>,
 }
 
 fn usage(s: impl Into<String>) -> CliError {
@@ -120,7 +125,7 @@ fn stream_sdp(params: &MediaSessionParams, local: SocketAddr) -> Result<SessionD
     Ok(sdp)
 }
 
-fn json_stats(s: &MediaStatistics, ssrc: u32, seconds: f64) -> String {
+fn json_stats(s: &MediaStatistics, ssrc: u32, seconds: f64, dtmf: &str) -> String {
     let r = &s.rtp;
     let rr = r.remote_report;
     let opt = |v: Option<f64>| v.map_or("null".to_string(), |v| format!("{v:.6}"));
@@ -133,7 +138,7 @@ fn json_stats(s: &MediaStatistics, ssrc: u32, seconds: f64) -> String {
          \"concealedFrames\": {conc}, \"malformed\": {mal}, \"unknownPayloadType\": {upt}}},\n  \
          \"remote-inbound-rtp\": {{\"fractionLost\": {fl}, \"packetsLost\": {rl}, \"jitterTicks\": {rj}, \"roundTripTime\": {rtt}}},\n  \
          \"rtcp\": {{\"sent\": {rs}, \"received\": {rc}, \"malformed\": {rm}, \"remoteCname\": {cname}}},\n  \
-         \"mosEstimate\": {mos}\n}}\n",
+         \"dtmfReceived\": {dtmf:?},\n  \"mosEstimate\": {mos}\n}}\n",
         codec = s.codec,
         pt = s.payload_type,
         ps = r.packets_sent,
@@ -197,6 +202,15 @@ pub fn run(a: Args) -> Result<(), CliError> {
         }
         _ => return Err(usage("give --remote and --codec, or --sdp-in")),
     };
+    if let Some(d) = &a.dtmf {
+        if let Some(c) = d.chars().find(|c| rvoip_media_core::rtp::DtmfEvent::from_digit(*c).is_none()) {
+            return Err(usage(format!("--dtmf {d}: {c:?} is not a DTMF digit (0-9, *, #, A-D)")));
+        }
+    }
+    if params.telephone_event.is_none() && a.sdp_in.is_none() {
+        // 101 by custom, unless the codec took it.
+        params.telephone_event = Some(if params.codec.payload_type == 101 { 100 } else { 101 });
+    }
     if a.symmetric {
         params.remote = Remote::Latch { initial: params.remote.initial() };
     }
@@ -245,7 +259,20 @@ pub fn run(a: Args) -> Result<(), CliError> {
     let start = Instant::now();
     let (mut pushed, mut recorded) = (0u64, 0u64);
     let mut frame = vec![0f32; q];
+    let mut dtmf = a.dtmf.clone();
+    let mut digits = String::new();
     while recorded < total {
+        if start.elapsed() >= Duration::from_secs(1) {
+            if let Some(d) = dtmf.take() {
+                session.send_dtmf(&d, 100).map_err(session_err)?;
+            }
+        }
+        while let Some(e) = session.poll_event() {
+            if let rvoip_media_core::session::SessionEvent::Dtmf { digit: Some(c), .. } = e {
+                eprintln!("call: DTMF {c} received");
+                digits.push(c);
+            }
+        }
         // Keep 3 quanta queued ahead of the worker, paced by the clock.
         let due = (start.elapsed().as_millis() as u64 / 10 + 3).min(total);
         while pushed < due {
@@ -275,7 +302,12 @@ pub fn run(a: Args) -> Result<(), CliError> {
     if let Some(w) = rec {
         w.finish()?;
     }
-    let json = json_stats(&stats, session.ssrc(), seconds);
+    while let Some(e) = session.poll_event() {
+        if let rvoip_media_core::session::SessionEvent::Dtmf { digit: Some(c), .. } = e {
+            digits.push(c);
+        }
+    }
+    let json = json_stats(&stats, session.ssrc(), seconds, &digits);
     if let (Some(mut f), Some(path)) = (stats_file, &a.stats_json) {
         f.write_all(json.as_bytes()).map_err(|source| CliError::Io { path: path.display().to_string(), source })?;
     }

@@ -44,7 +44,7 @@ fn call_to_call_on_loopback() {
     let spec =
         hound::WavSpec { channels: 1, sample_rate: 8000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
     let mut w = hound::WavWriter::create(&tone, spec).unwrap();
-    for i in 0..16000 {
+    for i in 0..20000 {
         w.write_sample((12000.0 * (2.0 * std::f64::consts::PI * 1000.0 * i as f64 / 8000.0).sin()) as i16).unwrap();
     }
     w.finalize().unwrap();
@@ -59,7 +59,7 @@ fn call_to_call_on_loopback() {
     let talker = bin()
         .args(["call", "--local", &format!("127.0.0.1:{a}"), "--remote", &format!("127.0.0.1:{b}"), "--codec", "pcma"])
         .args(["--play", tone.to_str().unwrap(), "--seconds", "2.5", "--stats-json", sa.to_str().unwrap()])
-        .args(["--sdp-out", sdp.to_str().unwrap()])
+        .args(["--sdp-out", sdp.to_str().unwrap(), "--dtmf", "12#"])
         .output()
         .unwrap();
     assert!(talker.status.success(), "{}", stderr(&talker));
@@ -72,11 +72,14 @@ fn call_to_call_on_loopback() {
     assert_eq!(json_number(&jb, "packetsLost"), 0.0, "{jb}");
     assert!(json_number(&jb, "jitter") < 0.02, "{jb}");
     assert!(jb.contains("\"codec\": \"PCMA\"") && jb.contains("\"payloadType\": 8"), "{jb}");
-    // The recording: 2.5 s at 8 kHz, holding the tone in its middle.
+    assert!(jb.contains("\"dtmfReceived\": \"12#\""), "RFC 4733 digits arrive once each: {jb}");
+    assert!(ja.contains("\"dtmfReceived\": \"\""), "{ja}");
+    // The recording: 2.5 s at 8 kHz, holding the tone after the digits (which took the place
+    // of audio packets from 1 s to about 1.45 s).
     let mut r = hound::WavReader::open(&rec).unwrap();
     let x: Vec<f64> = r.samples::<i16>().map(|s| f64::from(s.unwrap()) / 32768.0).collect();
     assert_eq!(x.len(), 20000);
-    let mid = &x[8000..12000];
+    let mid = &x[13600..17600];
     let rms = (mid.iter().map(|v| v * v).sum::<f64>() / mid.len() as f64).sqrt();
     assert!((rms - 12000.0 / 32768.0 / 2f64.sqrt()).abs() < 0.02, "rms {rms}");
     // The SDP describes the stream the talker sends: to b, PCMA.
@@ -108,6 +111,8 @@ fn bad_flags_are_refused() {
     assert!(e.contains("--seconds 0"), "{e}");
     let e = fails(&["call", "--local", "127.0.0.1:0", "--codec", "pcmu"]);
     assert!(e.contains("--remote"), "{e}");
+    let e = fails(&["call", "--local", "127.0.0.1:0", "--remote", "127.0.0.1:9", "--codec", "pcmu", "--dtmf", "12x"]);
+    assert!(e.contains("'x' is not a DTMF digit"), "{e}");
     let e = fails(&["call", "--local", "127.0.0.1:0", "--remote", "127.0.0.1:9", "--codec", "pcmu", "--pt", "200"]);
     assert!(e.contains("0..=127"), "{e}");
     let e = fails(&[
