@@ -96,7 +96,9 @@ fn two_sessions_talk_mute_hold_switch_stop() {
     let sa = a.rtp_statistics();
     let sb = b.rtp_statistics();
     assert_eq!(sa.remote, Some(b.local_addr()), "A latched onto B");
-    assert!(std::iter::from_fn(|| a.poll_event()).any(|e| e == SessionEvent::RemoteLatched(b.local_addr())));
+    let events: Vec<_> = std::iter::from_fn(|| a.poll_event()).collect();
+    assert!(events.contains(&SessionEvent::RemoteLatched(b.local_addr())), "{events:?}");
+    assert!(events.contains(&SessionEvent::TalkingStarted), "B's tone: {events:?}");
     assert!(sb.packets_sent >= 30, "B sent {}", sb.packets_sent);
     assert!(sa.received.received >= 30, "A received {:?}", sa.received);
     assert_eq!(sa.received.lost, 0, "no loss on loopback");
@@ -119,6 +121,8 @@ fn two_sessions_talk_mute_hold_switch_stop() {
     assert_eq!(after.lost, 0);
     assert_eq!(after.restarts, 0, "same SSRC, sequence continuing");
     assert!(rms(&heard[heard.len() / 2..]) < 0.01, "A hears silence: {}", rms(&heard[heard.len() / 2..]));
+    let events: Vec<_> = std::iter::from_fn(|| a.poll_event()).collect();
+    assert!(events.contains(&SessionEvent::TalkingStopped), "B muted: {events:?}");
     b.set_muted(false).unwrap().wait(Duration::from_secs(2)).unwrap();
 
     // Codec switch on both sides (a re-INVITE to PCMA): SSRC kept, no restart, tone again.
@@ -216,6 +220,14 @@ fn raw_peer_garbage_unknown_pt_and_valid_packets() {
     // Base is seq 101: expected 101..=110 = 10, received 9, lost 1.
     assert_eq!((st.received.expected, st.received.received, st.received.lost), (10, 9, 1));
     assert_eq!(st.remote, Some(peer.local_addr().unwrap()), "latched onto the raw peer");
+    // 10 % loss on G.711: the E-model puts MOS below 3.6, an alert.
+    let events: Vec<_> = std::iter::from_fn(|| s.poll_event()).collect();
+    let alert = events.iter().find_map(|e| match e {
+        SessionEvent::QualityAlert { degraded: true, mos, loss_percent, .. } => Some((*mos, *loss_percent)),
+        _ => None,
+    });
+    let (mos, loss) = alert.unwrap_or_else(|| panic!("a quality alert: {events:?}"));
+    assert!(mos < 3.6 && (loss - 10.0).abs() < 1e-9, "{mos} {loss}");
     // Our packets now go to the peer.
     peer.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
     let (n, _) = peer.recv_from(&mut buf).unwrap();
@@ -241,7 +253,7 @@ fn dtmf_both_ways() {
     a.send_dtmf("5", 60).unwrap();
     assert!(matches!(a.send_dtmf("1x", 100), Err(Error::InvalidDigit('x'))));
     std::thread::sleep(Duration::from_millis(600));
-    let digits = |s: &MediaSession| -> Vec<(Option<char>, u32)> {
+    let digits = |s: &mut MediaSession| -> Vec<(Option<char>, u32)> {
         std::iter::from_fn(|| s.poll_event())
             .filter_map(|e| match e {
                 SessionEvent::Dtmf { digit, duration_ms, .. } => Some((digit, duration_ms)),
@@ -249,8 +261,8 @@ fn dtmf_both_ways() {
             })
             .collect()
     };
-    assert_eq!(digits(&a), [(Some('1'), 100), (Some('#'), 100)]);
-    assert_eq!(digits(&b), [(Some('5'), 60)]);
+    assert_eq!(digits(&mut a), [(Some('1'), 100), (Some('#'), 100)]);
+    assert_eq!(digits(&mut b), [(Some('5'), 60)]);
     let (sa, sb) = (a.rtp_statistics(), b.rtp_statistics());
     // 100 ms at 20 ms packets: 5 packets, the last with the end bit, and 2 more ends.
     assert_eq!(sb.dtmf_packets_sent, 14);

@@ -2,7 +2,7 @@
 
 use super::ack::{Ack, Watcher};
 use super::{DialogId, Error, MediaEngine, MediaSessionParams};
-use crate::engine::{AudioIn, AudioOut, Engine, PartitionId};
+use crate::engine::{AudioIn, AudioOut, ControlOut, Engine, PartitionId};
 use crate::quality::emodel::{mos_from_r, Connection};
 use crate::rtp::ReportBlockInfo;
 use crate::sdp::Direction;
@@ -13,7 +13,7 @@ use crate::transport::{
 use rvoip_media_graph::{AudioFormat, GraphBuilder, NodeKey, PortKind};
 use rvoip_media_nodes::codec::{CodecId, DecodeNode, EncodeNode, Negotiated, SwitchDecoder, SwitchEncoder};
 use rvoip_media_nodes::resample::ResamplerNode;
-use rvoip_media_nodes::Mute;
+use rvoip_media_nodes::{LevelMeter, Mute};
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
@@ -35,7 +35,7 @@ pub enum SessionState {
 }
 
 /// Something that happened to a session (see [`MediaSession::poll_event`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum SessionEvent {
     /// The session started.
     Started,
@@ -75,8 +75,43 @@ pub enum SessionEvent {
         /// Its duration, ms.
         duration_ms: u32,
     },
+    /// The peer started talking: the received level rose above −40 dBFS (seen when
+    /// events are polled).
+    TalkingStarted,
+    /// The peer stopped talking: the received level stayed below −50 dBFS for 300 ms.
+    TalkingStopped,
+    /// The estimated quality fell below MOS 3.6 (G.107: many users dissatisfied), or
+    /// recovered above 3.8 (`degraded: false`).
+    QualityAlert {
+        /// Whether quality is degraded now.
+        degraded: bool,
+        /// The MOS estimate.
+        mos: f64,
+        /// Received loss, % of expected.
+        loss_percent: f64,
+        /// Received jitter, ms.
+        jitter_ms: f64,
+    },
     /// The session stopped.
     Stopped,
+}
+
+/// Level thresholds of [`SessionEvent::TalkingStarted`] / `TalkingStopped`, dBFS, and the
+/// quiet time before `TalkingStopped`.
+const TALK_ON_DB: f64 = -40.0;
+const TALK_OFF_DB: f64 = -50.0;
+const TALK_HANG: std::time::Duration = std::time::Duration::from_millis(300);
+/// MOS thresholds of [`SessionEvent::QualityAlert`].
+const MOS_ALERT: f64 = 3.6;
+const MOS_CLEAR: f64 = 3.8;
+
+/// What the event poller derives from telemetry: talking and quality state.
+#[derive(Debug, Default)]
+struct Detector {
+    talking: bool,
+    last_loud: Option<Instant>,
+    degraded: bool,
+    last_quality: Option<Instant>,
 }
 
 /// Quality and performance of a session (see [`MediaSession::statistics`]).
@@ -170,6 +205,8 @@ pub struct MediaSession {
     events_tx: Sender<SessionEvent>,
     created_ticket: Option<crate::engine::Ticket>,
     started_at: Option<Instant>,
+    rx_level: Option<ControlOut>,
+    detector: Detector,
 }
 
 impl MediaSession {
@@ -212,9 +249,13 @@ impl MediaSession {
         let rx = b.add_input("rx", PortKind::Packet(rx_kind));
         let decode = b.add_node("decode", Box::new(dec));
         let output = b.add_output("out", PortKind::Audio(host));
+        let meter = b.add_node("rx_meter", Box::new(LevelMeter::new(AudioFormat::mono(codec_rate))));
+        let level = b.add_output("rx_level", PortKind::Control);
         b.connect(input, 0, mute, 0)?;
         b.connect(encode, 0, tx, 0)?;
         b.connect(rx, 0, decode, 0)?;
+        b.connect(decode, 0, meter, 0)?;
+        b.connect(meter, 0, level, 0)?;
         let setup = |e: rvoip_media_nodes::resample::ResampleError| crate::EngineError::NodeSetup {
             node: "resample".into(),
             reason: e.to_string(),
@@ -275,6 +316,8 @@ impl MediaSession {
             events_tx,
             created_ticket: Some(part.ticket),
             started_at: None,
+            rx_level: part.io.control_out("rx_level"),
+            detector: Detector::default(),
         })
     }
 
@@ -489,8 +532,56 @@ impl MediaSession {
     }
 
     /// The next event, if any (never blocks).
-    pub fn poll_event(&self) -> Option<SessionEvent> {
-        self.events.try_recv().ok()
+    ///
+    /// Talking and quality events are derived here, from the received level and the
+    /// statistics at the time of the call: poll at least every 100 ms for timely ones.
+    pub fn poll_event(&mut self) -> Option<SessionEvent> {
+        if let Ok(e) = self.events.try_recv() {
+            return Some(e);
+        }
+        self.detect()
+    }
+
+    /// Talking start/stop from the received level; quality alerts from the E-model estimate
+    /// (checked at most twice a second).
+    fn detect(&mut self) -> Option<SessionEvent> {
+        if self.state != SessionState::Running && self.state != SessionState::Paused {
+            return None;
+        }
+        let now = Instant::now();
+        if let Some(level) = self.rx_level.as_ref().map(|c| f64::from(c.get())) {
+            let d = &mut self.detector;
+            if level > TALK_OFF_DB {
+                d.last_loud = Some(now);
+            }
+            if !d.talking && level > TALK_ON_DB {
+                d.talking = true;
+                return Some(SessionEvent::TalkingStarted);
+            }
+            if d.talking && d.last_loud.map_or(true, |t| now.duration_since(t) >= TALK_HANG) {
+                d.talking = false;
+                return Some(SessionEvent::TalkingStopped);
+            }
+        }
+        if self.detector.last_quality.is_some_and(|t| now.duration_since(t) < std::time::Duration::from_millis(500)) {
+            return None;
+        }
+        self.detector.last_quality = Some(now);
+        let st = self.statistics();
+        let mos = st.mos_estimate?;
+        let r = &st.rtp.received;
+        let loss_percent = if r.expected > 0 { r.lost.max(0) as f64 * 100.0 / r.expected as f64 } else { 0.0 };
+        let change = (!self.detector.degraded && mos < MOS_ALERT) || (self.detector.degraded && mos > MOS_CLEAR);
+        if change {
+            self.detector.degraded = !self.detector.degraded;
+            return Some(SessionEvent::QualityAlert {
+                degraded: self.detector.degraded,
+                mos,
+                loss_percent,
+                jitter_ms: r.jitter_ms,
+            });
+        }
+        None
     }
 
     /// RTP/RTCP counters.
