@@ -106,27 +106,23 @@ struct Case {
     rate: u32,
     ffmpeg_codec: &'static [&'static str],
     pt: u8,
-    /// Least share of the 1 kHz tone in what `call` records from ffmpeg. The session's
-    /// receive path is the codec model's decoder without a jitter buffer yet: it plays a
-    /// packet in the cycle it arrives and drops one that comes after its playout time. A
-    /// sender on another clock — ffmpeg paces with its own timer; 5.1 sends G.722 every
-    /// 20.5 ms (measured on loopback) — lands some packets just after a cycle boundary, which
-    /// costs late drops and concealment (0 to ~50 % of packets, depending on the phase of the
-    /// two clocks). The tone is always there, degraded by concealment; the jitter-buffer node
-    /// that absorbs this is separate work. `call` to `call` (one clock) drops nothing.
+    /// Least share of the 1 kHz tone in what `call` records from ffmpeg. ffmpeg paces with
+    /// its own timer (5.1 sends G.722 every 20.5 ms, measured on loopback), so packets drift
+    /// against our worker's cycles; the decoder re-synchronises on packets late only against
+    /// its concealment, so the tone comes through whole.
     min_share: f64,
 }
 
 const CASES: [Case; 3] = [
-    Case { name: "pcmu", codec: "pcmu", rate: 8000, ffmpeg_codec: &["-c:a", "pcm_mulaw"], pt: 0, min_share: 0.3 },
-    Case { name: "g722", codec: "g722", rate: 16000, ffmpeg_codec: &["-c:a", "g722"], pt: 9, min_share: 0.3 },
+    Case { name: "pcmu", codec: "pcmu", rate: 8000, ffmpeg_codec: &["-c:a", "pcm_mulaw"], pt: 0, min_share: 0.9 },
+    Case { name: "g722", codec: "g722", rate: 16000, ffmpeg_codec: &["-c:a", "g722"], pt: 9, min_share: 0.9 },
     Case {
         name: "opus",
         codec: "opus",
         rate: 48000,
         ffmpeg_codec: &["-c:a", "libopus", "-b:a", "48k", "-frame_duration", "20", "-application", "audio"],
         pt: 111,
-        min_share: 0.3,
+        min_share: 0.9,
     },
 ];
 
@@ -186,7 +182,8 @@ fn ffmpeg_sends_to_call() {
         );
         assert!(received >= 100.0, "{}: {json}", case.name);
         assert_eq!(lost, 0.0, "{}: {json}", case.name);
-        assert!(rms(mid) > 0.1, "{}: rms {}", case.name, rms(mid));
+        assert!(rms(mid) > 0.25, "{}: rms {}", case.name, rms(mid));
+        assert!(late <= 3.0, "{}: packets discarded by the receive path: {late}", case.name);
         assert!(share > case.min_share, "{}: the 1 kHz tone holds {share} of the power", case.name);
         let _ = std::fs::remove_dir_all(&d);
     }
