@@ -13,10 +13,13 @@ pub mod conference;
 pub mod engine;
 pub mod prelude;
 pub mod quality;
+pub mod rtp;
 pub mod sdp;
+pub mod session;
 pub mod stats;
 pub mod sync;
 pub mod transcoder;
+pub mod transport;
 
 pub use engine::{
     AudioFrame, Driver, Engine, EngineConfig, EngineError, EngineStatus, Pacing, PartitionHandle, PartitionId,

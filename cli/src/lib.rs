@@ -15,6 +15,7 @@
 //! ```
 
 mod bench;
+mod call;
 mod demo;
 mod jitter;
 mod level;
@@ -73,7 +74,7 @@ pub enum CliError {
 #[command(
     name = "rvoip-media",
     version,
-    about = "Real-time VoIP media core: process, mix, resample, transcode, demo, bench"
+    about = "Real-time VoIP media core: process, mix, resample, transcode, demo, bench, jitter, call"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -94,6 +95,9 @@ enum Command {
     Demo(demo::Args),
     /// Whole-system capacity benchmarks.
     Bench(bench::Args),
+    /// A real RTP endpoint: send a WAV file (or silence) paced in real time, record what
+    /// arrives, write SDP and statistics.
+    Call(call::Args),
     /// Replay one RTP stream of a pcap through the adaptive jitter buffer and decoder in
     /// simulated real time (10 ms ticks from the first arrival) into a WAV file.
     Jitter(jitter::Args),
@@ -127,6 +131,7 @@ pub fn execute(cli: Cli) -> Result<(), CliError> {
         Command::Demo(a) => demo::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Jitter(a) => jitter::run(a),
+        Command::Call(a) => call::run(a),
     }
 }
 

@@ -271,3 +271,59 @@ fn the_packet_stream_is_the_same_whatever_the_quantum() {
         }
     }
 }
+
+/// A pause in packets (a DTMF event took their place, or hold) during which the decoder
+/// concealed, followed by packets slightly behind the concealment clock: they are taken
+/// (re-synchronising), not dropped as late one after another; a duplicate of audio already
+/// decoded is still dropped.
+#[test]
+fn packets_late_only_against_concealment_resynchronise() {
+    use rvoip_media_graph::{NodeHarness, Packet, PacketMeta, Quantum};
+    use rvoip_media_nodes::codec::{DecodeNode, G711CodecDecoder};
+    use rvoip_media_nodes::G711Law;
+    let q = Quantum::MS_10;
+    let node = DecodeNode::new(Box::new(G711CodecDecoder::new(G711Law::Ulaw)), q).unwrap();
+    let mut h = NodeHarness::new(Box::new(node), q).unwrap();
+    // 80-sample packets (one quantum each), payload 0x80 (a constant, not silence).
+    let packet = |seq: u16, ts: u32| {
+        Packet::from_payload(
+            PacketMeta { payload_type: 0, sequence: seq, timestamp: ts, ..Default::default() },
+            &[0x80; 80],
+        )
+        .unwrap()
+    };
+    let mut run = |p: Option<Packet>| {
+        let slot = h.packet_in_mut(0);
+        slot.clear();
+        if let Some(p) = p {
+            slot.push(&p).unwrap();
+        }
+        h.run();
+        h.audio_out(0).to_vec()
+    };
+    for i in 0..5u16 {
+        run(Some(packet(i, u32::from(i) * 80)));
+    }
+    // 10 cycles without packets: concealment runs the clock on to ts 1200.
+    for _ in 0..10 {
+        run(None);
+    }
+    // The stream resumes 1 cycle behind that clock (ts 1120), then on time after it.
+    let decoded = (0..5u16).map(|k| run(Some(packet(20 + k, 1120 + u32::from(k) * 80)))).collect::<Vec<_>>();
+    let mut expect = [0f32; 1];
+    G711Law::Ulaw.decode_f32(&[0x80], &mut expect);
+    let first_sample = expect[0];
+    assert!(first_sample.abs() > 0.5);
+    // The first resumed quantum fades in from the concealment, then the packets play as sent.
+    assert!((decoded[0][79] - first_sample).abs() < 1e-6, "{:?}", &decoded[0][..]);
+    assert!(decoded[1..].iter().all(|q| q.iter().all(|s| (*s - first_sample).abs() < 1e-6)), "packets play");
+    // A duplicate of audio already decoded is dropped as late.
+    let out = run(Some(packet(22, 1120 + 2 * 80)));
+    assert!(out.iter().all(|s| s.abs() < 1.0));
+    let tel = {
+        let mut v = [0f64; 5];
+        h.processor_mut().telemetry(&mut v);
+        v
+    };
+    assert_eq!(tel[1], 1.0, "one late packet (the duplicate), none of the resumed stream");
+}

@@ -49,7 +49,7 @@ mod endpoint;
 mod error;
 mod frame;
 mod partition;
-mod rt;
+pub(crate) mod rt;
 mod status;
 mod worker;
 

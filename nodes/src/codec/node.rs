@@ -560,7 +560,11 @@ impl Processor for EncodeNode {
 /// RTP timestamps place packets: a packet that starts after the end of the audio decoded so
 /// far (a lost packet, or untransmitted leading frames) is preceded by concealment of the gap
 /// (up to the codec's longest ptime; a larger jump re-synchronises without filling); a packet
-/// that starts before it (late or duplicate, up to four longest ptimes back) is dropped. A
+/// that starts before it (late or duplicate, up to four longest ptimes back) is dropped —
+/// unless the audio it overlaps was concealment since the last decoded packet (packets paused,
+/// e.g. replaced by DTMF events or held, or the stream's phase sits on a cycle boundary and
+/// concealment ran ahead): then it is taken and the stream re-synchronises on it, instead of
+/// every following packet being as late and dropped too. A
 /// payload the codec refuses, or one that does not fit the FIFO, is dropped with
 /// `report_error` and concealed like a loss. The payload type is not checked (the port format
 /// fixes the encoding).
@@ -594,6 +598,8 @@ pub struct DecodeNode {
     /// Longest packet accepted, interleaved samples.
     max_packet: usize,
     fifo: Box<[f32]>,
+    /// RTP ticks concealed since the last decoded packet.
+    concealed_run: u32,
     late: u64,
     concealed: u64,
     bad: u64,
@@ -671,6 +677,7 @@ impl DecodeNode {
             fifo: vec![0.0; cap].into_boxed_slice(),
             fill: 0,
             next_ts: None,
+            concealed_run: 0,
             late: 0,
             concealed: 0,
             packets: 0,
@@ -737,8 +744,10 @@ impl DecodeNode {
             Ok(n) if n > 0 && self.fill + n <= self.fifo.len() => {
                 self.fill += n;
                 self.concealed += 1;
+                let ticks = self.info.rtp_ticks(n / usize::from(self.info.channels.max(1)));
+                self.concealed_run = self.concealed_run.saturating_add(ticks);
                 if let Some(ts) = self.next_ts.as_mut() {
-                    *ts = ts.wrapping_add(self.info.rtp_ticks(n / usize::from(self.info.channels.max(1))));
+                    *ts = ts.wrapping_add(ticks);
                 }
                 true
             }
@@ -765,6 +774,7 @@ impl DecodeNode {
             Ok(m) if m == self.quantum_len => {
                 self.packets += 1;
                 self.next_ts = Some(ts.wrapping_add(self.quantum_ticks));
+                self.concealed_run = 0;
                 true
             }
             // Refused: the output is untouched; the general path reports it.
@@ -797,7 +807,11 @@ impl DecodeNode {
         if let Some(expected) = self.next_ts {
             let gap = ts.wrapping_sub(expected) as i32;
             let window = i64::from(self.ticks_of(self.max_packet));
-            if gap < 0 && i64::from(gap) >= -4 * window {
+            // Late against audio already decoded: dropped. Late only against concealment that
+            // stood in for it (the stream paused — a DTMF event, hold — or started near a
+            // cycle boundary, and concealment ran ahead of it): taken, re-synchronising;
+            // otherwise every following packet would be as late and dropped too.
+            if gap < 0 && i64::from(gap) >= -4 * window && self.concealed_run < gap.unsigned_abs() {
                 self.late += 1;
                 return;
             }
@@ -821,6 +835,7 @@ impl DecodeNode {
             Ok(m) if self.fill + m <= self.fifo.len() => {
                 self.fill += m;
                 self.next_ts = Some(ts.wrapping_add(self.ticks_of(m)));
+                self.concealed_run = 0;
             }
             _ => {
                 self.bad += 1;
@@ -873,6 +888,7 @@ impl Processor for DecodeNode {
         self.dec.reset();
         self.fill = 0;
         self.next_ts = None;
+        self.concealed_run = 0;
         self.late = 0;
         self.concealed = 0;
         self.packets = 0;

@@ -1,0 +1,109 @@
+//! Media session cost on a running engine (1 worker): create + start + stop of a session
+//! (UDP sockets bound, graph compiled and placed, I/O thread started, woken and joined,
+//! RTCP BYE sent, partition removed), timed on the control side (the worker applies the
+//! commands at its next cycles); and the heap a session holds, counted by a global
+//! allocator (printed once before the timings).
+//!
+//! Run: `cargo bench --bench session` (add `-- --quick` for a short run).
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use rvoip_media_core::nodes::codec::CodecId;
+use rvoip_media_core::session::*;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant};
+
+struct Counting;
+static LIVE: AtomicI64 = AtomicI64::new(0);
+
+// SAFETY: forwards to the system allocator unchanged; only counts live bytes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        LIVE.fetch_add(l.size() as i64, Ordering::Relaxed);
+        System.alloc(l)
+    }
+    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
+        LIVE.fetch_add(l.size() as i64, Ordering::Relaxed);
+        System.alloc_zeroed(l)
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        LIVE.fetch_add(n as i64 - l.size() as i64, Ordering::Relaxed);
+        System.realloc(p, l, n)
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        LIVE.fetch_sub(l.size() as i64, Ordering::Relaxed);
+        System.dealloc(p, l)
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+fn engine() -> MediaEngine {
+    let c = MediaEngineConfig::builder().workers(1).realtime(None).pin_workers(false).build();
+    MediaEngine::start(c).unwrap()
+}
+
+fn params(codec: CodecId) -> MediaSessionParams {
+    MediaSessionParams::new("127.0.0.1:0".parse().unwrap(), Some("127.0.0.1:9".parse().unwrap()), codec).unwrap()
+}
+
+/// Heap bytes per session: `n` sessions created and started, minus the heap before.
+fn memory(engine: &MediaEngine, codec: CodecId, n: usize) -> i64 {
+    let wait = Duration::from_secs(5);
+    engine.engine().poll();
+    let before = LIVE.load(Ordering::SeqCst);
+    let mut v = Vec::new();
+    for i in 0..n {
+        let mut s = engine.create_media_session(DialogId::new(format!("m{i}")), params(codec)).unwrap();
+        s.start().unwrap().wait(wait).unwrap();
+        v.push(s);
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    engine.engine().poll();
+    let per = (LIVE.load(Ordering::SeqCst) - before) / n as i64;
+    for mut s in v {
+        s.stop().unwrap().wait(wait).unwrap();
+    }
+    engine.engine().poll();
+    per
+}
+
+fn bench(c: &mut Criterion) {
+    let engine = engine();
+    for codec in [CodecId::Pcmu, CodecId::G722, CodecId::Opus] {
+        let per = memory(&engine, codec, 100);
+        println!("session/memory_{codec}: {per} heap bytes per started session ({:.1} KiB)", per as f64 / 1024.0);
+    }
+    let wait = Duration::from_secs(5);
+    c.bench_function("session/create_start_stop_pcmu", |b| {
+        // Only the control calls are timed; every 50 sessions (100 commands) and at the end the bench
+        // waits, untimed, for the worker to catch up, so the command ring never fills.
+        b.iter_custom(|iters| {
+            let mut elapsed = Duration::ZERO;
+            let mut last = None;
+            for i in 0..iters {
+                let t = Instant::now();
+                let mut s = engine.create_media_session(DialogId::new(format!("b{i}")), params(CodecId::Pcmu)).unwrap();
+                let _started = s.start().unwrap();
+                let stopped = s.stop().unwrap();
+                drop(s);
+                elapsed += t.elapsed();
+                if i % 50 == 49 {
+                    stopped.wait(wait).unwrap();
+                    engine.engine().poll();
+                } else {
+                    last = Some(stopped);
+                }
+            }
+            if let Some(a) = last {
+                a.wait(wait).unwrap();
+            }
+            engine.engine().poll();
+            elapsed
+        })
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,324 @@
+//! `rvoip-media call`: a real RTP endpoint on a media session. Sends IN.wav (or silence)
+//! paced in real time, records what it receives, writes its SDP and its statistics.
+
+use super::output::Outputs;
+use super::wavio::{self, WavOut};
+use super::CliError;
+use clap::{Args as ClapArgs, ValueEnum};
+use rvoip_media_core::nodes::codec::{CodecId, LocalCodec};
+use rvoip_media_core::sdp::{create_offer, Direction, SessionDescription};
+use rvoip_media_core::session::{
+    negotiated, DialogId, MediaEngine, MediaEngineConfig, MediaSessionParams, MediaStatistics,
+};
+use rvoip_media_core::transport::Remote;
+use rvoip_media_nodes::WavSampleFormat;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Codecs on the command line.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Codec {
+    /// G.711 μ-law (PT 0).
+    Pcmu,
+    /// G.711 A-law (PT 8).
+    Pcma,
+    /// G.722 (PT 9).
+    G722,
+    /// G.729 (PT 18).
+    G729,
+    /// Opus (dynamic PT, 111 unless --pt).
+    Opus,
+}
+
+impl Codec {
+    fn id(self) -> CodecId {
+        match self {
+            Codec::Pcmu => CodecId::Pcmu,
+            Codec::Pcma => CodecId::Pcma,
+            Codec::G722 => CodecId::G722,
+            Codec::G729 => CodecId::G729,
+            Codec::Opus => CodecId::Opus,
+        }
+    }
+}
+
+/// Arguments of `call`.
+#[derive(ClapArgs)]
+pub struct Args {
+    /// Local RTP address (RTCP on port + 1).
+    #[arg(long)]
+    local: SocketAddr,
+    /// Where to send RTP (RTCP to port + 1). Not with --sdp-in.
+    #[arg(long, required_unless_present = "sdp_in", conflicts_with = "sdp_in")]
+    remote: Option<SocketAddr>,
+    /// Codec. Not with --sdp-in.
+    #[arg(long, value_enum, required_unless_present = "sdp_in", conflicts_with = "sdp_in")]
+    codec: Option<Codec>,
+    /// RTP payload type (default: the codec's static one, 111 for Opus). Not with --sdp-in.
+    #[arg(long, conflicts_with = "sdp_in")]
+    pt: Option<u8>,
+    /// Packet time, ms (a multiple of 10 the codec allows).
+    #[arg(long, default_value_t = 20)]
+    ptime: u32,
+    /// Mono WAV to send, paced in real time (silence when absent or finished).
+    #[arg(long)]
+    play: Option<PathBuf>,
+    /// Write what is received here (mono 16-bit WAV at the codec's audio rate, or at
+    /// --play's rate).
+    #[arg(long)]
+    record: Option<PathBuf>,
+    /// Call duration, s (default: --play's length, else 10).
+    #[arg(long)]
+    seconds: Option<f64>,
+    /// Write an SDP describing the stream we send (destination address and port, codec,
+    /// payload type, ptime) — what ffmpeg's or GStreamer's receivers open.
+    #[arg(long)]
+    sdp_out: Option<PathBuf>,
+    /// Take the peer's SDP (where it receives, which codecs) instead of --remote/--codec/--pt.
+    #[arg(long)]
+    sdp_in: Option<PathBuf>,
+    /// Write the statistics as JSON (W3C getStats names where they exist).
+    #[arg(long)]
+    stats_json: Option<PathBuf>,
+    /// Symmetric RTP: send to the source of the first valid packet received.
+    #[arg(long)]
+    symmetric: bool,
+    /// Send these DTMF digits (0-9, *, #, A-D) by RFC 4733, 100 ms each, 1 s into the call.
+    /// Telephone events (payload type 101 unless --sdp-in says otherwise) are received
+    /// either way; digits received are printed and written to --stats-json.
+    #[arg(long)]
+    dtmf: Option<String>,
+}
+
+fn usage(s: impl Into<String>) -> CliError {
+    CliError::Usage(s.into())
+}
+
+fn session_err(e: rvoip_media_core::session::Error) -> CliError {
+    match e {
+        rvoip_media_core::session::Error::Engine(e) => CliError::Engine(e),
+        other => usage(other.to_string()),
+    }
+}
+
+/// The SDP of the stream we send: `c=`/`m=` the destination, our codec only.
+fn stream_sdp(params: &MediaSessionParams, local: SocketAddr) -> Result<SessionDescription, CliError> {
+    let dest = params.remote.initial().ok_or_else(|| usage("--sdp-out needs a remote address"))?;
+    let mut l = rvoip_media_core::sdp::LocalAudio::new(dest.ip(), dest.port());
+    l.codecs = vec![LocalCodec::new(params.codec.codec)];
+    l.telephone_event = false;
+    l.ptime = Some(params.ptime_ms);
+    l.rtcp_mux = false;
+    l.direction = Direction::SendRecv;
+    let mut sdp = create_offer(&l);
+    sdp.origin.address = rvoip_media_core::sdp::Connection::from_ip(local.ip());
+    if let Some(m) = sdp.media.first_mut() {
+        if let Some(f) = m.formats.first_mut() {
+            f.payload_type = params.codec.payload_type;
+            if !params.codec.fmtp.is_empty() {
+                f.fmtp = Some(rvoip_media_core::sdp::Fmtp::new(&params.codec.fmtp));
+            }
+        }
+    }
+    Ok(sdp)
+}
+
+fn json_stats(s: &MediaStatistics, ssrc: u32, seconds: f64, dtmf: &str) -> String {
+    let r = &s.rtp;
+    let rr = r.remote_report;
+    let opt = |v: Option<f64>| v.map_or("null".to_string(), |v| format!("{v:.6}"));
+    format!(
+        "{{\n  \"codec\": \"{codec}\",\n  \"payloadType\": {pt},\n  \"durationSeconds\": {seconds:.3},\n  \
+         \"outbound-rtp\": {{\"ssrc\": {ssrc}, \"packetsSent\": {ps}, \"bytesSent\": {bs}, \"headerBytesSent\": {hs}, \
+         \"packetsNotSent\": {pns}}},\n  \
+         \"inbound-rtp\": {{\"ssrc\": {rssrc}, \"packetsReceived\": {pr}, \"bytesReceived\": {br}, \"packetsLost\": {lost}, \
+         \"packetsExpected\": {exp}, \"jitter\": {jit:.6}, \"jitterTicks\": {jt:.3}, \"jitterMean\": {jmean:.6}, \"jitterMax\": {jmax:.6}, \"packetsDiscarded\": {disc}, \
+         \"concealedFrames\": {conc}, \"malformed\": {mal}, \"unknownPayloadType\": {upt}}},\n  \
+         \"remote-inbound-rtp\": {{\"fractionLost\": {fl}, \"packetsLost\": {rl}, \"jitterTicks\": {rj}, \"roundTripTime\": {rtt}}},\n  \
+         \"rtcp\": {{\"sent\": {rs}, \"received\": {rc}, \"malformed\": {rm}, \"remoteCname\": {cname}}},\n  \
+         \"dtmfReceived\": {dtmf:?},\n  \"mosEstimate\": {mos}\n}}\n",
+        codec = s.codec,
+        pt = s.payload_type,
+        ps = r.packets_sent,
+        bs = r.payload_bytes_sent,
+        hs = r.bytes_sent - r.payload_bytes_sent,
+        pns = r.packets_not_sent,
+        rssrc = r.received.ssrc,
+        pr = r.received.received,
+        br = r.payload_bytes_received,
+        lost = r.received.lost,
+        exp = r.received.expected,
+        jit = r.received.jitter_ms / 1000.0,
+        jt = r.received.jitter_ticks,
+        jmean = r.received.jitter_mean_ms / 1000.0,
+        jmax = r.received.jitter_max_ms / 1000.0,
+        disc = r.not_valid + s.late_packets,
+        conc = s.concealed_frames,
+        mal = r.malformed,
+        upt = r.unknown_payload_type,
+        fl = rr.map_or("null".into(), |b| format!("{:.6}", f64::from(b.fraction_lost) / 256.0)),
+        rl = rr.map_or("null".into(), |b| b.cumulative_lost.to_string()),
+        rj = rr.map_or("null".into(), |b| b.jitter.to_string()),
+        rtt = opt(r.rtt_ms.map(|ms| ms / 1000.0)),
+        rs = r.rtcp_sent,
+        rc = r.rtcp_received,
+        rm = r.rtcp_malformed,
+        cname = r.remote_cname.as_ref().map_or("null".into(), |c| format!("{c:?}")),
+        mos = opt(s.mos_estimate),
+    )
+}
+
+/// Runs `call`.
+pub fn run(a: Args) -> Result<(), CliError> {
+    if a.ptime == 0 || a.ptime % 10 != 0 {
+        return Err(usage(format!("--ptime {}: must be a positive multiple of 10 ms", a.ptime)));
+    }
+    if let Some(s) = a.seconds {
+        if !(s > 0.0 && s <= 86_400.0) {
+            return Err(usage(format!("--seconds {s}: must be more than 0 and at most 86400")));
+        }
+    }
+    let mut params = match (&a.sdp_in, a.remote, a.codec) {
+        (Some(path), _, _) => {
+            let text =
+                std::fs::read(path).map_err(|source| CliError::Io { path: path.display().to_string(), source })?;
+            let sdp = SessionDescription::parse_bytes(&text).map_err(|e| usage(format!("{}: {e}", path.display())))?;
+            let prefs: Vec<LocalCodec> = CodecId::ALL.iter().map(|c| LocalCodec::new(*c)).collect();
+            let mut p = MediaSessionParams::from_remote_sdp(a.local, &sdp, &prefs)
+                .map_err(|e| usage(format!("{}: {e}", path.display())))?;
+            p.ptime_ms = a.ptime.max(p.ptime_ms);
+            p
+        }
+        (None, Some(remote), Some(codec)) => {
+            if a.pt.is_some_and(|pt| pt > 127) {
+                return Err(usage("--pt: a payload type is 0..=127"));
+            }
+            let mut p = MediaSessionParams::new(a.local, Some(remote), codec.id()).map_err(session_err)?;
+            p.codec = negotiated(codec.id(), a.pt).map_err(session_err)?;
+            p.ptime_ms = a.ptime;
+            p
+        }
+        _ => return Err(usage("give --remote and --codec, or --sdp-in")),
+    };
+    if let Some(d) = &a.dtmf {
+        if let Some(c) = d.chars().find(|c| rvoip_media_core::rtp::DtmfEvent::from_digit(*c).is_none()) {
+            return Err(usage(format!("--dtmf {d}: {c:?} is not a DTMF digit (0-9, *, #, A-D)")));
+        }
+    }
+    if params.telephone_event.is_none() && a.sdp_in.is_none() {
+        // 101 by custom, unless the codec took it.
+        params.telephone_event = Some(if params.codec.payload_type == 101 { 100 } else { 101 });
+    }
+    if a.symmetric {
+        params.remote = Remote::Latch { initial: params.remote.initial() };
+    }
+    let play = a.play.as_deref().map(wavio::read).transpose()?;
+    if let Some(p) = &play {
+        params.host_rate = Some(p.format.rate);
+        if p.format.rate % 100 != 0 {
+            return Err(usage(format!("--play: {} Hz is not a multiple of 100 Hz", p.format.rate)));
+        }
+    }
+    let seconds =
+        a.seconds.unwrap_or_else(|| play.as_ref().map_or(10.0, |p| p.samples.len() as f64 / f64::from(p.format.rate)));
+    let mut outputs = Outputs::new();
+    let rec_file = a.record.as_deref().map(|p| outputs.create(p)).transpose()?;
+    let sdp_file = a.sdp_out.as_deref().map(|p| outputs.create(p)).transpose()?;
+    let stats_file = a.stats_json.as_deref().map(|p| outputs.create(p)).transpose()?;
+
+    let config = MediaEngineConfig::builder().workers(1).realtime(None).pin_workers(false).build();
+    let engine = MediaEngine::start(config).map_err(session_err)?;
+    let mut session = engine.create_media_session(DialogId::from("call"), params.clone()).map_err(session_err)?;
+    let rate = session.host_rate();
+    let mut rec = match (rec_file, &a.record) {
+        (Some(f), Some(path)) => Some(WavOut::new(f, path, rate, WavSampleFormat::Int16)?),
+        _ => None,
+    };
+    if let (Some(mut f), Some(path)) = (sdp_file, &a.sdp_out) {
+        let sdp = stream_sdp(&params, session.local_addr())?;
+        f.write_all(sdp.to_string().as_bytes())
+            .map_err(|source| CliError::Io { path: path.display().to_string(), source })?;
+    }
+    let mut mic = session.take_audio_in().ok_or(CliError::Internal("audio input taken"))?;
+    let mut ear = session.take_audio_out().ok_or(CliError::Internal("audio output taken"))?;
+    session.start().map_err(session_err)?.wait(Duration::from_secs(5)).map_err(session_err)?;
+    eprintln!(
+        "call: {} pt {} from {} to {}, {} ms packets, {:.1} s",
+        params.codec.codec,
+        params.codec.payload_type,
+        session.local_addr(),
+        params.remote.initial().map_or("(first sender)".to_string(), |r| r.to_string()),
+        params.ptime_ms,
+        seconds
+    );
+    let q = (rate / 100) as usize;
+    let total = (seconds * 100.0).round() as u64;
+    let samples = play.map(|p| p.samples).unwrap_or_default();
+    let start = Instant::now();
+    let (mut pushed, mut recorded) = (0u64, 0u64);
+    let mut frame = vec![0f32; q];
+    let mut dtmf = a.dtmf.clone();
+    let mut digits = String::new();
+    while recorded < total {
+        if start.elapsed() >= Duration::from_secs(1) {
+            if let Some(d) = dtmf.take() {
+                session.send_dtmf(&d, 100).map_err(session_err)?;
+            }
+        }
+        while let Some(e) = session.poll_event() {
+            if let rvoip_media_core::session::SessionEvent::Dtmf { digit: Some(c), .. } = e {
+                eprintln!("call: DTMF {c} received");
+                digits.push(c);
+            }
+        }
+        // Keep 3 quanta queued ahead of the worker, paced by the clock.
+        let due = (start.elapsed().as_millis() as u64 / 10 + 3).min(total);
+        while pushed < due {
+            let at = pushed as usize * q;
+            frame.fill(0.0);
+            if at < samples.len() {
+                let n = q.min(samples.len() - at);
+                frame[..n].copy_from_slice(&samples[at..at + n]);
+            }
+            if mic.push(&frame).is_err() {
+                break; // ring full: try again next round
+            }
+            pushed += 1;
+        }
+        while let Some(f) = ear.pop() {
+            if recorded < total {
+                if let Some(w) = rec.as_mut() {
+                    w.write(f.samples())?;
+                }
+                recorded += 1;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let stats = session.statistics();
+    session.stop().map_err(session_err)?.wait(Duration::from_secs(5)).map_err(session_err)?;
+    if let Some(w) = rec {
+        w.finish()?;
+    }
+    while let Some(e) = session.poll_event() {
+        if let rvoip_media_core::session::SessionEvent::Dtmf { digit: Some(c), .. } = e {
+            digits.push(c);
+        }
+    }
+    let json = json_stats(&stats, session.ssrc(), seconds, &digits);
+    if let (Some(mut f), Some(path)) = (stats_file, &a.stats_json) {
+        f.write_all(json.as_bytes()).map_err(|source| CliError::Io { path: path.display().to_string(), source })?;
+    }
+    eprintln!(
+        "call: sent {} packets, received {} (lost {}, jitter {:.2} ms), RTCP {} sent / {} received",
+        stats.rtp.packets_sent,
+        stats.rtp.received.received,
+        stats.rtp.received.lost,
+        stats.rtp.received.jitter_ms,
+        stats.rtp.rtcp_sent,
+        stats.rtp.rtcp_received
+    );
+    outputs.commit()
+}

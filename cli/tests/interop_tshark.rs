@@ -1,0 +1,135 @@
+//! Our RFC 3550 receiver statistics against Wireshark's: a paced RTP stream with known gaps
+//! and timing jitter goes to `rvoip-media call` on loopback while `dumpcap` captures it;
+//! `tshark -z rtp,streams` on the capture must give the same loss (exactly) and a mean
+//! jitter within 0.5 ms of ours.
+//!
+//! Skipped, with a message, when `tshark` or `dumpcap` is not installed (`.ci/run`
+//! installs tshark), or when capturing on the loopback interface is not permitted.
+
+use rvoip_media_core::graph::PacketMeta;
+use rvoip_media_core::rtp::write_rtp;
+use std::net::UdpSocket;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn have(tool: &str) -> bool {
+    Command::new(tool).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+}
+
+fn free_pair() -> u16 {
+    for _ in 0..100 {
+        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let p = a.local_addr().unwrap().port();
+        if p % 2 == 0 && p < 65000 && UdpSocket::bind(("127.0.0.1", p + 1)).is_ok() {
+            return p;
+        }
+    }
+    panic!("no free port pair");
+}
+
+fn json_number(json: &str, key: &str) -> f64 {
+    let at = json.find(&format!("\"{key}\": ")).unwrap_or_else(|| panic!("{key} in {json}"));
+    let rest = &json[at + key.len() + 4..];
+    let end = rest.find([',', '}']).unwrap();
+    rest[..end].trim().parse().unwrap()
+}
+
+#[test]
+fn loss_and_jitter_agree_with_tshark() {
+    if !have("tshark") || !have("dumpcap") {
+        eprintln!("SKIPPED: tshark/dumpcap not installed; statistics not compared with Wireshark's");
+        return;
+    }
+    let d = std::env::temp_dir().join(format!("rvoip-tshark-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    let port = free_pair();
+    let pcap = d.join("cap.pcapng");
+    let mut dumpcap = Command::new("dumpcap")
+        .args(["-i", "lo", "-q", "-f", &format!("udp dst port {port}"), "-w"])
+        .arg(&pcap)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // dumpcap creates the file once it captures.
+    let t = Instant::now();
+    while !pcap.exists() && t.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if !pcap.exists() {
+        let _ = dumpcap.kill();
+        let _ = dumpcap.wait();
+        eprintln!("SKIPPED: dumpcap could not capture on lo (permissions?)");
+        return;
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let stats = d.join("stats.json");
+    let call = Command::new(env!("CARGO_BIN_EXE_rvoip-media"))
+        .args(["call", "--local", &format!("127.0.0.1:{port}"), "--remote", &format!("127.0.0.1:{}", free_pair())])
+        .args(["--codec", "pcmu", "--seconds", "4.5", "--stats-json"])
+        .arg(&stats)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    // 160 packets of 20 ms; 7 never sent; each delayed by 0..6 ms (deterministic).
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let skip = [20u16, 45, 46, 80, 100, 101, 102];
+    let mut x: u32 = 12345;
+    let start = Instant::now();
+    let mut buf = [0u8; 200];
+    for i in 0..160u16 {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        let delay_us = u64::from((x >> 16) % 6000);
+        let due = Duration::from_micros(u64::from(i) * 20_000 + delay_us);
+        while start.elapsed() < due {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        if skip.contains(&i) {
+            continue;
+        }
+        let meta = PacketMeta {
+            payload_type: 0,
+            sequence: 1000 + i,
+            timestamp: 50_000 + u32::from(i) * 160,
+            ssrc: 0x5151_5151,
+            ..Default::default()
+        };
+        let n = write_rtp(&meta, &[0xff; 160], &mut buf).unwrap();
+        sock.send_to(&buf[..n], ("127.0.0.1", port)).unwrap();
+    }
+    assert!(call.wait_with_output().unwrap().status.success());
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = Command::new("kill").args(["-INT", &dumpcap.id().to_string()]).status();
+    let _ = dumpcap.wait();
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(&pcap)
+        .args(["-d", &format!("udp.port=={port},rtp"), "-q", "-z", "rtp,streams"])
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let line = text.lines().find(|l| l.contains("0x51515151")).unwrap_or_else(|| panic!("no stream in {text}"));
+    // ... SSRC Payload Pkts Lost (pct) MinDelta MeanDelta MaxDelta MinJitter MeanJitter MaxJitter
+    let f: Vec<&str> = line.split_whitespace().collect();
+    let at = f.iter().position(|t| *t == "0x51515151").unwrap();
+    let pkts: f64 = f[at + 2].parse().unwrap();
+    let lost: f64 = f[at + 3].parse().unwrap();
+    let mean_jitter_ms: f64 = f[at + 9].parse().unwrap();
+    let max_jitter_ms: f64 = f[at + 10].parse().unwrap();
+    let json = std::fs::read_to_string(&stats).unwrap();
+    let our_lost = json_number(&json, "packetsLost");
+    let our_mean = json_number(&json, "jitterMean") * 1000.0;
+    let our_max = json_number(&json, "jitterMax") * 1000.0;
+    eprintln!(
+        "tshark: {pkts} packets, lost {lost}, mean jitter {mean_jitter_ms} ms, max {max_jitter_ms} ms; \
+         ours: lost {our_lost}, mean jitter {our_mean:.3} ms, max {our_max:.3} ms"
+    );
+    assert_eq!(pkts, 153.0, "{text}");
+    assert_eq!(lost, 7.0, "{text}");
+    assert_eq!(our_lost, lost, "loss agrees exactly");
+    assert!((our_mean - mean_jitter_ms).abs() < 0.5, "mean jitter: ours {our_mean} vs tshark {mean_jitter_ms}");
+    let _ = std::fs::remove_dir_all(&d);
+}

@@ -1,0 +1,127 @@
+//! [`Error`]: what the session layer refuses, and whether trying again can help.
+
+use super::DialogId;
+use crate::engine::{EngineError, Refusal};
+use crate::transport::TransportError;
+use rvoip_media_nodes::codec::{CodecError, NegotiationError};
+
+/// Errors of [`MediaEngine`](super::MediaEngine), [`MediaSession`](super::MediaSession) and
+/// [`MediaSessionController`](super::MediaSessionController).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The engine refused (full command queue, full workers, a bad graph).
+    #[error("engine: {0}")]
+    Engine(#[from] EngineError),
+    /// The transport could not bind or start.
+    #[error("transport: {0}")]
+    Transport(#[from] TransportError),
+    /// A codec could not be built for what was asked (ptime, rate).
+    #[error("codec: {0}")]
+    Codec(#[from] CodecError),
+    /// No codec in common with the peer's SDP.
+    #[error("negotiation: {0}")]
+    Negotiation(#[from] NegotiationError),
+    /// The peer's SDP has no usable audio stream (no audio m-line, no address).
+    ///
+    /// ```
+    /// use rvoip_media_core::session::Error;
+    /// assert!(!Error::NoAudio("no audio m-line").is_recoverable());
+    /// ```
+    #[error("the remote SDP has no usable audio: {0}")]
+    NoAudio(&'static str),
+    /// No session for this dialog.
+    ///
+    /// ```
+    /// use rvoip_media_core::session::{DialogId, Error};
+    /// assert_eq!(Error::NoSuchDialog(DialogId::from("d1")).to_string(), "no media session for dialog d1");
+    /// ```
+    #[error("no media session for dialog {0}")]
+    NoSuchDialog(DialogId),
+    /// A session for this dialog exists already.
+    #[error("a media session for dialog {0} exists already")]
+    DialogExists(DialogId),
+    /// The call is not allowed in the session's state (start twice, anything after stop).
+    ///
+    /// ```
+    /// use rvoip_media_core::session::{Error, SessionState};
+    /// let e = Error::InvalidState { operation: "start", state: SessionState::Stopped };
+    /// assert!(!e.is_recoverable());
+    /// ```
+    #[error("cannot {operation} a session that is {state:?}")]
+    InvalidState {
+        /// What was asked.
+        operation: &'static str,
+        /// The state it was in.
+        state: super::SessionState,
+    },
+    /// A codec switch to another audio rate (e.g. PCMU → Opus): the live switch keeps the
+    /// RTP stream only between codecs of one rate; stop and start the session instead.
+    ///
+    /// ```
+    /// use rvoip_media_core::session::Error;
+    /// let e = Error::RateChange { from: 8000, to: 48000 };
+    /// assert_eq!(e.to_string(), "live codec switch from 8000 Hz to 48000 Hz audio is not supported");
+    /// ```
+    #[error("live codec switch from {from} Hz to {to} Hz audio is not supported")]
+    RateChange {
+        /// The current codec's audio rate.
+        from: u32,
+        /// The new one's.
+        to: u32,
+    },
+    /// DTMF asked for on a session without a negotiated telephone-event payload type.
+    ///
+    /// ```
+    /// use rvoip_media_core::session::Error;
+    /// assert_eq!(Error::NoDtmf.to_string(), "no telephone-event payload type was negotiated");
+    /// ```
+    #[error("no telephone-event payload type was negotiated")]
+    NoDtmf,
+    /// A character that is not a DTMF digit.
+    ///
+    /// ```
+    /// use rvoip_media_core::session::Error;
+    /// assert_eq!(Error::InvalidDigit('x').to_string(), "'x' is not a DTMF digit (0-9, *, #, A-D)");
+    /// ```
+    #[error("{0:?} is not a DTMF digit (0-9, *, #, A-D)")]
+    InvalidDigit(char),
+    /// The worker refused the command (a node refused a message).
+    #[error("worker refused: {0:?}")]
+    Refused(Refusal),
+    /// The worker did not acknowledge in time.
+    ///
+    /// ```
+    /// use rvoip_media_core::session::Error;
+    /// assert!(Error::Timeout.is_recoverable());
+    /// ```
+    #[error("timed out waiting for the worker")]
+    Timeout,
+}
+
+impl From<rvoip_media_graph::GraphError> for Error {
+    fn from(e: rvoip_media_graph::GraphError) -> Self {
+        Error::Engine(EngineError::Graph(e))
+    }
+}
+
+impl Error {
+    /// Whether the same call may succeed later unchanged: a full queue, a timeout, a
+    /// transient socket error. Configuration, negotiation and state errors are not.
+    pub fn is_recoverable(&self) -> bool {
+        match self {
+            Error::Engine(e) => matches!(
+                e,
+                EngineError::CommandQueueFull { .. }
+                    | EngineError::Timeout
+                    | EngineError::EditConflict(_)
+                    | EngineError::WorkersFull(_)
+            ),
+            Error::Transport(TransportError::Io(e)) => matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted | std::io::ErrorKind::TimedOut
+            ),
+            Error::Timeout => true,
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! Invariant 1 with the call layer: media sessions created, started, muted, switched to
+//! another codec and stopped while the workers run, with RTP flowing between pairs of
+//! sessions over loopback, cost the worker threads no allocation and no free. (The
+//! transport's I/O threads and the control side allocate; workers only run graphs.)
+
+use rvoip_media_core::engine::is_worker_thread;
+use rvoip_media_core::nodes::codec::CodecId;
+use rvoip_media_core::session::*;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+struct Counting;
+
+static WORKER_ALLOCS: AtomicU64 = AtomicU64::new(0);
+static WORKER_FREES: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: forwards to the system allocator unchanged; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if is_worker_thread() {
+            WORKER_ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        System.alloc(layout)
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if is_worker_thread() {
+            WORKER_ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        System.alloc_zeroed(layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if is_worker_thread() {
+            WORKER_ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        System.realloc(ptr, layout, new_size)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if is_worker_thread() {
+            WORKER_FREES.fetch_add(1, Ordering::Relaxed);
+        }
+        System.dealloc(ptr, layout)
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+#[test]
+fn sessions_churn_without_worker_allocations() {
+    let config = MediaEngineConfig::builder()
+        .workers(2)
+        .realtime(None)
+        .pin_workers(false)
+        .rtcp_interval(Duration::from_millis(100))
+        .build();
+    let engine = MediaEngine::start(config).unwrap();
+    // Let the workers settle, then count from here.
+    std::thread::sleep(Duration::from_millis(50));
+    WORKER_ALLOCS.store(0, Ordering::SeqCst);
+    WORKER_FREES.store(0, Ordering::SeqCst);
+    let any = "127.0.0.1:0".parse().unwrap();
+    let wait = Duration::from_secs(5);
+    let mut received = 0;
+    let mut sessions = 0;
+    for round in 0..4 {
+        let mut pairs = Vec::new();
+        for i in 0..6 {
+            let a_params = MediaSessionParams::new(any, None, CodecId::Pcmu).unwrap();
+            let mut a = engine.create_media_session(DialogId::new(format!("a{round}-{i}")), a_params).unwrap();
+            let b_params = MediaSessionParams::new(any, Some(a.local_addr()), CodecId::Pcmu).unwrap();
+            let mut b = engine.create_media_session(DialogId::new(format!("b{round}-{i}")), b_params).unwrap();
+            a.start().unwrap().wait(wait).unwrap();
+            b.start().unwrap().wait(wait).unwrap();
+            sessions += 2;
+            pairs.push((a, b));
+        }
+        std::thread::sleep(Duration::from_millis(150));
+        for (a, b) in &mut pairs {
+            b.set_muted(true).unwrap().wait(wait).unwrap();
+            let pcma = negotiated(CodecId::Pcma, None).unwrap();
+            b.set_codec(pcma.clone(), 20).unwrap().wait(wait).unwrap();
+            a.set_codec(pcma, 20).unwrap().wait(wait).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(150));
+        for (mut a, mut b) in pairs {
+            received += a.rtp_statistics().received.received + b.rtp_statistics().received.received;
+            b.stop().unwrap().wait(wait).unwrap();
+            a.stop().unwrap().wait(wait).unwrap();
+        }
+        engine.engine().poll();
+    }
+    assert_eq!(sessions, 48);
+    assert!(received > 48 * 5, "packets flowed: {received}");
+    assert_eq!(WORKER_ALLOCS.load(Ordering::SeqCst), 0, "allocations on worker threads");
+    assert_eq!(WORKER_FREES.load(Ordering::SeqCst), 0, "frees on worker threads");
+}
