@@ -1,17 +1,17 @@
-//! The `G711Decoder` node and a `DecodeNode` around the G.711 codec decoder, fed arbitrary
-//! packets (any length up to the packet capacity, any timestamp) at every graph quantum.
+//! A `DecodeNode` around the G.711 codec decoder, fed arbitrary packets (any length up to
+//! the packet capacity, any timestamp) at every graph quantum; a packet of exactly one
+//! quantum gives finite audio within [-1, 1] whatever the packets (bit-exact decoding is
+//! checked by the codec's own tests against the G.191 tables).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use rvoip_media_graph::{NodeHarness, Packet, PacketMeta, Quantum, MAX_PAYLOAD};
 use rvoip_media_nodes::codec::{CodecId, DecodeNode};
-use rvoip_media_nodes::g711::{alaw, ulaw, G711Decoder, G711Law};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&cfg, mut rest)) = data.split_first() else { return };
     let q = Quantum::SUPPORTED[usize::from(cfg & 3)];
-    let (law, id) = if cfg & 4 == 0 { (G711Law::Ulaw, CodecId::Pcmu) } else { (G711Law::Alaw, CodecId::Pcma) };
-    let mut plain = NodeHarness::new(Box::new(G711Decoder::new(law)), q).unwrap();
+    let id = if cfg & 4 == 0 { CodecId::Pcmu } else { CodecId::Pcma };
     let node = DecodeNode::new(id.decoder(8000, 1).unwrap(), q).unwrap();
     let mut codec = NodeHarness::new(Box::new(node), q).unwrap();
     let mut ts = 0u32;
@@ -29,25 +29,13 @@ fuzz_target!(|data: &[u8]| {
         };
         let present = hdr[2] & 4 == 0;
         let p = Packet::from_payload(PacketMeta { timestamp: ts, ..PacketMeta::default() }, payload).unwrap();
-        for h in [&mut plain, &mut codec] {
-            if present {
-                h.packet_in_mut(0).put(&p);
-            } else {
-                h.packet_in_mut(0).clear();
-            }
-            h.run();
-            assert!(h.audio_out(0).iter().all(|s| s.is_finite() && s.abs() <= 1.0));
-        }
-        // The plain node decodes exactly what fits.
         if present {
-            let out = plain.audio_out(0);
-            for (k, &c) in payload.iter().take(out.len()).enumerate() {
-                let want = match law {
-                    G711Law::Ulaw => ulaw::decode_sample(c),
-                    G711Law::Alaw => alaw::decode_sample(c),
-                };
-                assert_eq!(out[k], f32::from(want) / 32768.0);
-            }
+            codec.packet_in_mut(0).put(&p);
+        } else {
+            codec.packet_in_mut(0).clear();
         }
+        codec.run();
+        let out = codec.audio_out(0);
+        assert!(out.iter().all(|s| s.is_finite() && s.abs() <= 1.0));
     }
 });
