@@ -96,6 +96,8 @@ fn fixtures() -> &'static Path {
         wav(&d.join("empty.wav"), 1, 1, 16_000, 16, &[], None);
         std::fs::write(d.join("not_a_wav.wav"), b"hello, not RIFF at all").unwrap();
         wav(&d.join("rate_1hz.wav"), 1, 1, 1, 16, &[0, 0, 1, 0], None);
+        std::fs::create_dir_all(d.join("out")).unwrap();
+        std::env::set_current_dir(d.join("out")).unwrap();
         d
     })
 }
@@ -110,9 +112,13 @@ fn listing(d: &Path) -> Vec<String> {
 
 fuzz_target!(|input: Input| {
     let fx = fixtures();
+    // Relative paths (a value like "100" given as an output) land in the output directory,
+    // which is also the working directory: emptied before every run, checked after.
     let out = fx.join("out");
-    let _ = std::fs::remove_dir_all(&out);
-    std::fs::create_dir_all(&out).unwrap();
+    for e in std::fs::read_dir(&out).unwrap() {
+        let p = e.unwrap().path();
+        let _ = std::fs::remove_file(&p).or_else(|_| std::fs::remove_dir_all(&p));
+    }
     let mut args = vec!["rvoip-media".to_string(), COMMANDS[usize::from(input.command) % COMMANDS.len()].to_string()];
     for t in input.tokens.iter().take(24) {
         args.push(match t {
