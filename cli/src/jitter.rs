@@ -170,12 +170,16 @@ fn tuned_config() -> Result<JitterConfig, CliError> {
             "max_wait_ms" => c.max_wait_ms = u()?,
             "stretch_budget_ms" => c.stretch_budget_ms = u()?,
             "rewind_ms" => c.rewind_ms = u()?,
+            "track_skew" => c.track_skew = f != 0.0,
             _ => return Err(CliError::Usage(format!("RVOIP_JB_TUNE: unknown setting {k}"))),
         }
     }
     c.validate().map_err(|e| CliError::Usage(e.to_string()))?;
     Ok(c)
 }
+
+/// Receives each tick's audio with the output rate.
+type Emit<'a> = dyn FnMut(u32, &[f32]) -> Result<(), CliError> + 'a;
 
 /// Plays the stream, handing each tick's 10 ms of audio to `emit` with the output rate;
 /// returns the buffer's final statistics, the buffer and the number of ticks.
@@ -185,7 +189,7 @@ fn play(
     t0: u64,
     t_last: u64,
     census: &mut Census,
-    emit: &mut dyn FnMut(u32, &[f32]) -> Result<(), CliError>,
+    emit: &mut Emit<'_>,
 ) -> Result<(JitterStats, JitterBuffer, usize), CliError> {
     let pt = pkts.iter().find(|p| p.meta.payload_type != CN_PAYLOAD_TYPE).map_or(0, |p| p.meta.payload_type);
     let mut jb = JitterBuffer::new(decoder(codec)?, tuned_config()?)
