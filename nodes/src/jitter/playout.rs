@@ -11,6 +11,9 @@ use rvoip_media_graph::Packet;
 /// Mean power below which a decoded block counts as a pause (about −50 dBFS).
 const QUIET_POWER: f32 = 1e-5;
 
+/// Packets until the delay histogram's target is trusted on its own (5 s of 20 ms).
+const WARM_PACKETS: u32 = 250;
+
 /// RTP payload type of RFC 3389 comfort noise at 8 kHz.
 pub const CN_PAYLOAD_TYPE: u8 = 13;
 
@@ -246,6 +249,9 @@ pub struct JitterBuffer {
     delay: DelayManager,
     /// The sender's clock skew; the delay histogram holds offsets with its trend removed.
     skew: SkewEstimator,
+    /// Packets, mean and sum of squared deviations (Welford) of the transit offsets since
+    /// the stream began, for the warm-up floor of the target.
+    warm: (u32, f64, f64),
     rtp: RtpReceiveStats,
     bursts: BurstGapStats,
     stats: JitterStats,
@@ -331,6 +337,7 @@ impl JitterBuffer {
             buf: PacketBuffer::new(cfg.capacity),
             delay: DelayManager::new(cfg.quantile, cfg.forget, cfg.cost),
             skew: SkewEstimator::new(),
+            warm: (0, 0.0, 0.0),
             rtp: RtpReceiveStats::new(info.rtp_clock_rate),
             bursts: BurstGapStats::new(16, packet_ms),
             stats: JitterStats::default(),
@@ -404,6 +411,7 @@ impl JitterBuffer {
         self.buf.clear();
         self.delay.reset();
         self.skew.reset();
+        self.warm = (0, 0.0, 0.0);
         self.dec.reset();
         self.sync_len = 0;
         self.started = false;
@@ -453,8 +461,18 @@ impl JitterBuffer {
     /// with the clock-skew trend at the playout point added back.
     fn target_us(&self) -> i64 {
         let Some(q) = self.delay.target_us() else { return self.offset_us() };
-        let q = q + self.trend_us(self.playout_ts);
+        let mut q = q + self.trend_us(self.playout_ts);
         let min = self.min_us().unwrap_or(q);
+        // Warm-up: a 99.5 % quantile cannot be observed in fewer than a few hundred
+        // packets (the histogram's tail is still empty and its target too low, so the
+        // buffer would accelerate into late packets). Until then the target is at least
+        // mean + 3 standard deviations of the offsets seen, which a light tail (a LAN)
+        // brings down within a few packets and a long one keeps up.
+        let (n, mean, m2) = self.warm;
+        if (2..WARM_PACKETS).contains(&n) {
+            let sd = (m2 / f64::from(n - 1)).sqrt();
+            q = q.max((mean + 3.0 * sd) as i64);
+        }
         // With in-band FEC and a loss rate above 1 %, hold one packet more so the packet
         // after a loss is there to rebuild it from.
         let fec = if self.has_fec && self.loss_avg > 0.02 { self.ticks_to_us(self.last_ticks) } else { 0 };
@@ -488,6 +506,7 @@ impl JitterBuffer {
         self.buf.clear();
         self.delay.reset();
         self.skew.reset();
+        self.warm = (0, 0.0, 0.0);
         self.started = false;
         self.have_ref = false;
         self.last_seq = None;
@@ -537,6 +556,14 @@ impl JitterBuffer {
         let d = arrival_us - ts_us;
         self.skew.update(ts_us, d);
         self.delay.update(d - self.trend_us(ts));
+        if self.warm.0 < WARM_PACKETS {
+            let (n, mean, m2) = self.warm;
+            let n = n + 1;
+            let x = d as f64;
+            let delta = x - mean;
+            let mean = mean + delta / f64::from(n);
+            self.warm = (n, mean, m2 + delta * (x - mean));
+        }
         if self.started && ts < self.playout_ts {
             // Late. If it continues the sequence while we conceal (a late packet after
             // waiting ran out, the first packet of a talk spurt) and is only a little
