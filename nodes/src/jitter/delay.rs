@@ -457,6 +457,32 @@ mod tests {
     }
 
     #[test]
+    fn skew_ignores_delay_spikes_and_reordering() {
+        // No skew; every 10 s a 400 ms spike draining over 1 s, packets of the spike
+        // arriving in a burst; and every 7th packet 30 ms late (reordered).
+        let mut sk = SkewEstimator::new();
+        for i in 0..3000i64 {
+            let ts = i * 20_000;
+            let t = ts % 10_000_000;
+            let spike = if t < 1_000_000 { 400_000 - t * 2 / 5 } else { 0 };
+            let late = if i % 7 == 0 { 30_000 } else { 0 };
+            sk.update(ts, 20_000 + spike + late + (i * 7919 % 5) * 1000);
+        }
+        assert!(sk.slope().abs() < 2e-5, "{}", sk.slope());
+        // −300 ppm with the same spikes.
+        let mut sk = SkewEstimator::new();
+        for i in 0..3000i64 {
+            let ts = i * 20_000;
+            let t = ts % 10_000_000;
+            let spike = if t < 1_000_000 { 400_000 - t * 2 / 5 } else { 0 };
+            sk.update(ts, 20_000 + ts * 3 / 10_000 + spike);
+        }
+        assert!((sk.slope() - 3e-4).abs() < 2e-5, "{}", sk.slope());
+        sk.reset();
+        assert_eq!(sk.slope(), 0.0);
+    }
+
+    #[test]
     fn the_emodel_cost_waits_for_an_exponential_tail() {
         // Exponential extra delay with a 40 ms mean (deterministic quantiles): the optimum
         // of Id + Ie,eff is near 170 ms (worked out in the module docs' terms).
