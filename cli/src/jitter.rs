@@ -170,6 +170,7 @@ fn tuned_config() -> Result<JitterConfig, CliError> {
             "max_wait_ms" => c.max_wait_ms = u()?,
             "stretch_budget_ms" => c.stretch_budget_ms = u()?,
             "rewind_ms" => c.rewind_ms = u()?,
+            "track_skew" => c.track_skew = f != 0.0,
             _ => return Err(CliError::Usage(format!("RVOIP_JB_TUNE: unknown setting {k}"))),
         }
     }

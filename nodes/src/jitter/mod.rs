@@ -60,7 +60,7 @@ mod stats;
 mod tests;
 mod tsm;
 
-pub use delay::{DelayManager, TargetCost};
+pub use delay::{DelayManager, SkewEstimator, TargetCost};
 pub use node::{JitterBufferNode, JITTER_TELEMETRY};
 pub use playout::{JitterBuffer, JitterConfig, JitterError, JitterStats, CN_PAYLOAD_TYPE};
 pub use stats::{BurstGapReport, BurstGapStats, RtpReceiveStats};

@@ -1,7 +1,7 @@
 //! [`JitterBuffer`]: the packet buffer, delay manager, decision logic and decoder of one
 //! stream, driven by the caller's clock (sans I/O).
 
-use super::delay::{DelayManager, TargetCost};
+use super::delay::{DelayManager, SkewEstimator, TargetCost};
 use super::packet_buffer::{Inserted, PacketBuffer};
 use super::stats::{BurstGapReport, BurstGapStats, RtpReceiveStats};
 use super::tsm::{accelerate, preemptive_expand, Stretch};
@@ -10,6 +10,9 @@ use rvoip_media_graph::Packet;
 
 /// Mean power below which a decoded block counts as a pause (about −50 dBFS).
 const QUIET_POWER: f32 = 1e-5;
+
+/// Packets until the delay histogram's target is trusted on its own (5 s of 20 ms).
+const WARM_PACKETS: u32 = 250;
 
 /// RTP payload type of RFC 3389 comfort noise at 8 kHz.
 pub const CN_PAYLOAD_TYPE: u8 = 13;
@@ -60,6 +63,11 @@ pub struct JitterConfig {
     /// A late packet that continues the sequence (the next one after the last played,
     /// the start of a talk spurt) is still played if it is at most this late, ms.
     pub rewind_ms: u32,
+    /// Track the sender's clock skew (off by default: on the evaluation sets it did not
+    /// flatten the delay, whose swings under drift come from the stretch bands) ([`SkewEstimator`](super::SkewEstimator)) and keep
+    /// the delay histogram free of its trend, so a drifting clock neither smears the
+    /// distribution nor lets the target lag behind it.
+    pub track_skew: bool,
 }
 
 impl Default for JitterConfig {
@@ -79,6 +87,7 @@ impl Default for JitterConfig {
             max_wait_ms: 60,
             stretch_budget_ms: 0,
             rewind_ms: 60,
+            track_skew: false,
         }
     }
 }
@@ -238,6 +247,11 @@ pub struct JitterBuffer {
     payload_type: u8,
     buf: PacketBuffer,
     delay: DelayManager,
+    /// The sender's clock skew; the delay histogram holds offsets with its trend removed.
+    skew: SkewEstimator,
+    /// Packets, mean and sum of squared deviations (Welford) of the transit offsets since
+    /// the stream began, for the warm-up floor of the target.
+    warm: (u32, f64, f64),
     rtp: RtpReceiveStats,
     bursts: BurstGapStats,
     stats: JitterStats,
@@ -322,6 +336,8 @@ impl JitterBuffer {
             payload_type: info.payload_type,
             buf: PacketBuffer::new(cfg.capacity),
             delay: DelayManager::new(cfg.quantile, cfg.forget, cfg.cost),
+            skew: SkewEstimator::new(),
+            warm: (0, 0.0, 0.0),
             rtp: RtpReceiveStats::new(info.rtp_clock_rate),
             bursts: BurstGapStats::new(16, packet_ms),
             stats: JitterStats::default(),
@@ -377,7 +393,7 @@ impl JitterBuffer {
         let mut s = self.stats;
         s.packets_lost = self.rtp.cumulative_lost();
         s.jitter = self.rtp.jitter_seconds();
-        if let (Some(min), true) = (self.delay.min_us(), self.started) {
+        if let (Some(min), true) = (self.min_us(), self.started) {
             s.current_delay_ms = (self.offset_us() - min) as f64 / 1000.0;
             s.target_delay_ms = (self.target_us() - min) as f64 / 1000.0;
         }
@@ -394,6 +410,8 @@ impl JitterBuffer {
     pub fn reset(&mut self) {
         self.buf.clear();
         self.delay.reset();
+        self.skew.reset();
+        self.warm = (0, 0.0, 0.0);
         self.dec.reset();
         self.sync_len = 0;
         self.started = false;
@@ -425,10 +443,36 @@ impl JitterBuffer {
         self.now_us + self.samples_to_us(self.sync_len) - self.ticks_to_us(self.playout_ts)
     }
 
-    /// The target offset (µs): delay quantile plus margin, within the configured bounds.
+    /// The clock-skew trend of the transit offset at extended timestamp `ts` (µs): what
+    /// the sender's clock drift has added to every packet's offset since the stream began.
+    fn trend_us(&self, ts: i64) -> i64 {
+        if !self.cfg.track_skew {
+            return 0;
+        }
+        (self.skew.slope() * self.ticks_to_us(ts) as f64) as i64
+    }
+
+    /// The fastest recent packet's transit offset, at the playout point (µs).
+    fn min_us(&self) -> Option<i64> {
+        self.delay.min_us().map(|m| m + self.trend_us(self.playout_ts))
+    }
+
+    /// The target offset (µs): delay quantile plus margin, within the configured bounds,
+    /// with the clock-skew trend at the playout point added back.
     fn target_us(&self) -> i64 {
         let Some(q) = self.delay.target_us() else { return self.offset_us() };
-        let min = self.delay.min_us().unwrap_or(q);
+        let mut q = q + self.trend_us(self.playout_ts);
+        let min = self.min_us().unwrap_or(q);
+        // Warm-up: a 99.5 % quantile cannot be observed in fewer than a few hundred
+        // packets (the histogram's tail is still empty and its target too low, so the
+        // buffer would accelerate into late packets). Until then the target is at least
+        // mean + 3 standard deviations of the offsets seen, which a light tail (a LAN)
+        // brings down within a few packets and a long one keeps up.
+        let (n, mean, m2) = self.warm;
+        if (2..WARM_PACKETS).contains(&n) {
+            let sd = (m2 / f64::from(n - 1)).sqrt();
+            q = q.max((mean + 3.0 * sd) as i64);
+        }
         // With in-band FEC and a loss rate above 1 %, hold one packet more so the packet
         // after a loss is there to rebuild it from.
         let fec = if self.has_fec && self.loss_avg > 0.02 { self.ticks_to_us(self.last_ticks) } else { 0 };
@@ -461,6 +505,8 @@ impl JitterBuffer {
         self.stats.resets += 1;
         self.buf.clear();
         self.delay.reset();
+        self.skew.reset();
+        self.warm = (0, 0.0, 0.0);
         self.started = false;
         self.have_ref = false;
         self.last_seq = None;
@@ -506,8 +552,18 @@ impl JitterBuffer {
         }
         self.rtp.update(m.sequence, m.timestamp, arrival_us);
         let ticks = i64::from(self.info.rtp_ticks(samples));
-        let d = arrival_us - self.ticks_to_us(ts);
-        self.delay.update(d);
+        let ts_us = self.ticks_to_us(ts);
+        let d = arrival_us - ts_us;
+        self.skew.update(ts_us, d);
+        self.delay.update(d - self.trend_us(ts));
+        if self.warm.0 < WARM_PACKETS {
+            let (n, mean, m2) = self.warm;
+            let n = n + 1;
+            let x = d as f64;
+            let delta = x - mean;
+            let mean = mean + delta / f64::from(n);
+            self.warm = (n, mean, m2 + delta * (x - mean));
+        }
         if self.started && ts < self.playout_ts {
             // Late. If it continues the sequence while we conceal (a late packet after
             // waiting ran out, the first packet of a talk spurt) and is only a little
@@ -638,7 +694,7 @@ impl JitterBuffer {
         self.waited = 0;
         let play_us = self.now_us + self.samples_to_us(self.sync_len);
         let target = self.target_us();
-        let min = self.delay.min_us().unwrap_or(target);
+        let min = self.min_us().unwrap_or(target);
         self.stats.jitter_buffer_delay += (play_us - arrival).max(0) as f64 * 1e-6 * n as f64;
         let target_s = (target - min).max(0) as f64 * 1e-6 * n as f64;
         self.stats.jitter_buffer_target_delay += target_s;
@@ -667,7 +723,7 @@ impl JitterBuffer {
         };
         // Bands widen with the buffer delay (a long tail's target is noisier): at least a
         // fifth of it above, a tenth below.
-        let buffer_us = (self.target_us() - self.delay.min_us().unwrap_or(0)).max(0);
+        let buffer_us = (self.target_us() - self.min_us().unwrap_or(0)).max(0);
         let acc = (i64::from(acc) * 1000).max(buffer_us / 5);
         let exp = (i64::from(exp) * 1000).max(buffer_us / 10);
         let mut len = n;
