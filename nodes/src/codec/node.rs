@@ -380,14 +380,8 @@ impl EncodeNode {
                 return false;
             }
         }
-        p.meta = PacketMeta {
-            payload_type: self.payload_type,
-            sequence: self.sequence,
-            timestamp: self.frame_ts,
-            ssrc: self.ssrc,
-            marker: std::mem::take(&mut self.marker_next) || self.first_packet || self.silent,
-            arrival_ns: 0,
-        };
+        let marker = std::mem::take(&mut self.marker_next) || self.first_packet || self.silent;
+        p.meta = self.packet_meta(self.frame_ts, marker);
         self.sequence = self.sequence.wrapping_add(1);
         self.packets += 1;
         self.slot_frames = k;
@@ -396,6 +390,18 @@ impl EncodeNode {
         self.frame_ts = self.frame_ts.wrapping_add(self.frame_ticks.wrapping_mul(k as u32));
         *rest = &rest[need..];
         true
+    }
+
+    /// The RTP fields of the next packet: this stream's payload type, SSRC and sequence.
+    fn packet_meta(&self, timestamp: u32, marker: bool) -> PacketMeta {
+        PacketMeta {
+            payload_type: self.payload_type,
+            sequence: self.sequence,
+            timestamp,
+            ssrc: self.ssrc,
+            marker,
+            arrival_ns: 0,
+        }
     }
 
     /// Ends the packet under construction: sends it now, or, for the first packet, marks it
@@ -420,14 +426,7 @@ impl EncodeNode {
             self.sequence = self.sequence.wrapping_sub(1);
             marker |= io.packet_out(0).get().is_some_and(|p| p.meta.marker);
         }
-        let meta = PacketMeta {
-            payload_type: self.payload_type,
-            sequence: self.sequence,
-            timestamp: self.pkt_ts,
-            ssrc: self.ssrc,
-            marker,
-            arrival_ns: 0,
-        };
+        let meta = self.packet_meta(self.pkt_ts, marker);
         let p = io.packet_out(0).fill();
         p.meta = meta;
         p.buffer_mut()[..self.pkt_len].copy_from_slice(&self.pkt[..self.pkt_len]);
