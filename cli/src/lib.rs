@@ -15,6 +15,7 @@
 //! ```
 
 mod bench;
+mod bridge;
 mod call;
 mod demo;
 mod jitter;
@@ -74,7 +75,7 @@ pub enum CliError {
 #[command(
     name = "rvoip-media",
     version,
-    about = "Real-time VoIP media core: process, mix, resample, transcode, demo, bench, jitter, call"
+    about = "Real-time VoIP media core: process, mix, resample, transcode, demo, bench, jitter, call, bridge"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -98,6 +99,9 @@ enum Command {
     /// A real RTP endpoint: send a WAV file (or silence) paced in real time, record what
     /// arrives, write SDP and statistics.
     Call(call::Args),
+    /// One live conference room of N RTP legs over UDP: leg i on PORT0+i hears the N-1 mix,
+    /// sent back from its port to the source of its packets (symmetric RTP).
+    Bridge(bridge::Args),
     /// Replay one RTP stream of a pcap through the adaptive jitter buffer and decoder in
     /// simulated real time (10 ms ticks from the first arrival) into a WAV file.
     Jitter(jitter::Args),
@@ -132,6 +136,7 @@ pub fn execute(cli: Cli) -> Result<(), CliError> {
         Command::Bench(a) => bench::run(a),
         Command::Jitter(a) => jitter::run(a),
         Command::Call(a) => call::run(a),
+        Command::Bridge(a) => bridge::run(a),
     }
 }
 
