@@ -176,7 +176,15 @@ fn start(plan: &Plan) -> Result<Bridge, CliError> {
         legs.push((format!("leg{i}"), media));
     }
     let mut io = room.join_many(&engine, legs)?.io;
-    let mut batch = BatchIo::new(BatchConfig { payload_types: vec![plan.payload_type], ..BatchConfig::default() });
+    // Send rings are drained every 2 ms (a fifth of the engine's cycle: each sweep looks at
+    // every leg), and the thread waits at most once a millisecond, so that one wake-up
+    // collects a millisecond of arrivals (measured in BENCHMARKS.md).
+    let mut batch = BatchIo::new(BatchConfig {
+        payload_types: vec![plan.payload_type],
+        send_interval: Duration::from_millis(2),
+        poll_period: Duration::from_millis(1),
+        ..BatchConfig::default()
+    });
     for i in 0..n {
         let mut addr = plan.listen;
         addr.set_port(plan.listen.port() + i as u16);
