@@ -154,8 +154,10 @@ fn start(plan: &Plan) -> Result<Bridge, CliError> {
         workers: 1,
         // The whole process may be pinned by the caller (taskset): stay where it put us.
         pin_workers: false,
-        // Packets in flight per leg: up to 8 in its receive ring, a few in the send ring.
-        packet_pool: (n * 12).clamp(256, MAX_CAPACITY),
+        // Packets in flight per leg: up to 8 in each ring, one in its decoder; when the I/O
+        // thread falls behind, the send rings fill first, and the pool must not run dry
+        // under them (the receive side would then drop everything).
+        packet_pool: (n * 20).clamp(256, MAX_CAPACITY),
         frame_pool: 64,
         ring_capacity: 8,
         ..EngineConfig::default()
