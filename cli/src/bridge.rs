@@ -162,22 +162,40 @@ fn start(plan: &Plan) -> Result<Bridge, CliError> {
         ring_capacity: 8,
         ..EngineConfig::default()
     };
+    // Every port first: a taken one is refused before any engine work.
+    let mut sockets = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut addr = plan.listen;
+        addr.set_port(plan.listen.port() + i as u16);
+        sockets.push(UdpSocket::bind(addr).map_err(|e| usage(format!("--listen: cannot bind {addr}: {e}")))?);
+    }
     let engine = Engine::start(config)?;
     let mut room = Room::new(&engine, AudioFormat::mono(plan.codec.rate()), n)?;
     let id = plan.codec.id();
     let rate = plan.codec.rate();
-    let mut legs = Vec::with_capacity(n);
-    for i in 0..n {
-        let codec = |e| usage(format!("--codec: {e}"));
-        let media = LegMedia::Rtp {
-            encoder: id.encoder(rate, 1, false).map_err(codec)?,
-            decoder: id.decoder(rate, 1).map_err(codec)?,
-            ptime_us: plan.ptime_us,
-            ssrc: 0x5200_0000 + i as u32,
-        };
-        legs.push((format!("leg{i}"), media));
+    // Legs join in one group per cycle of a packet time, a cycle apart, so that their
+    // encoders emit on different cycles: each send sweep then has 1/groups of the legs (a
+    // 20 ms ptime on the 10 ms quantum: half of them every 10 ms, not all every 20 ms).
+    let quantum_us = engine.config().quantum.micros();
+    let groups = (plan.ptime_us / quantum_us).clamp(1, n as u32) as usize;
+    let mut ios = Vec::with_capacity(groups);
+    for g in 0..groups {
+        let mut legs = Vec::new();
+        for i in (g..n).step_by(groups) {
+            let codec = |e| usage(format!("--codec: {e}"));
+            let media = LegMedia::Rtp {
+                encoder: id.encoder(rate, 1, false).map_err(codec)?,
+                decoder: id.decoder(rate, 1).map_err(codec)?,
+                ptime_us: plan.ptime_us,
+                ssrc: 0x5200_0000 + i as u32,
+            };
+            legs.push((format!("leg{i}"), media));
+        }
+        let done = room.join_many(&engine, legs)?;
+        engine.wait(done.ticket, Duration::from_secs(10))?;
+        std::thread::sleep(Duration::from_micros(u64::from(quantum_us)));
+        ios.push(done.io);
     }
-    let mut io = room.join_many(&engine, legs)?.io;
     // Send rings are drained every 2 ms (a fifth of the engine's cycle: each sweep looks at
     // every leg), and the thread waits at most once a millisecond, so that one wake-up
     // collects a millisecond of arrivals (measured in BENCHMARKS.md).
@@ -187,10 +205,9 @@ fn start(plan: &Plan) -> Result<Bridge, CliError> {
         poll_period: Duration::from_millis(1),
         ..BatchConfig::default()
     });
-    for i in 0..n {
-        let mut addr = plan.listen;
-        addr.set_port(plan.listen.port() + i as u16);
-        let socket = UdpSocket::bind(addr).map_err(|e| usage(format!("--listen: cannot bind {addr}: {e}")))?;
+    for (i, socket) in sockets.into_iter().enumerate() {
+        let addr = socket.local_addr().map_err(|e| usage(format!("--listen: {e}")))?;
+        let io = &mut ios[i % groups];
         let (Some(rx), Some(tx)) =
             (io.take_packet_in(&format!("leg{i}.rx")), io.take_packet_out(&format!("leg{i}.tx")))
         else {
@@ -210,12 +227,15 @@ struct Sample {
     cpu_s: f64,
     io: SocketStats,
     misses: u64,
+    /// Legs whose socket has latched onto a peer.
+    peers: usize,
 }
 
 impl Bridge {
     fn sample(&self) -> Sample {
         let misses = self.engine.status().workers.iter().map(|w| w.stats.deadline_misses).sum();
-        Sample { at: Instant::now(), cpu_s: process_cpu_s(), io: self.io.stats(), misses }
+        let peers = (0..self.io.sockets()).filter(|&i| self.io.socket_stats(i).is_some_and(|s| s.latches > 0)).count();
+        Sample { at: Instant::now(), cpu_s: process_cpu_s(), io: self.io.stats(), misses, peers }
     }
 
     /// (p50, p99, max) cycle time of the worker, µs.
@@ -267,7 +287,7 @@ pub fn run(a: Args) -> Result<(), CliError> {
         let dt = s.at.duration_since(prev.at).as_secs_f64().max(1e-9);
         println!(
             "t={:.0} legs={} talkers=n/a cycle_us p50={p50:.0} p99={p99:.0} max={max:.0} deadline_misses={} \
-             pkts in={} out={} dropped={} malformed={} latched={} cpu={:.1}% cpu_per_leg_frame_us={:.2}",
+             pkts in={} out={} dropped={} malformed={} peers={} cpu={:.1}% cpu_per_leg_frame_us={:.2}",
             s.at.duration_since(first.at).as_secs_f64(),
             plan.legs,
             s.misses - first.misses,
@@ -275,7 +295,7 @@ pub fn run(a: Args) -> Result<(), CliError> {
             s.io.sent - prev.io.sent,
             s.io.dropped - prev.io.dropped,
             s.io.malformed - prev.io.malformed,
-            s.io.latches - s.io.relatches.min(s.io.latches),
+            s.peers,
             100.0 * (s.cpu_s - prev.cpu_s) / dt,
             cpu_per_leg_frame_us(&prev, &s, plan.legs, plan.ptime_us),
         );
@@ -284,9 +304,9 @@ pub fn run(a: Args) -> Result<(), CliError> {
     let last = bridge.sample();
     let (p50, p99, max) = bridge.cycle_us();
     let Bridge { engine, io } = bridge;
-    io.stop().map_err(|e| usage(format!("stopping the I/O thread: {e}")))?;
+    // The totals after the I/O thread's last send sweep.
+    let t = &io.stop().map_err(|e| usage(format!("stopping the I/O thread: {e}")))?;
     engine.shutdown();
-    let t = &last.io;
     let json = format!(
         "{{\"legs\": {}, \"codec\": \"{}\", \"ptime_ms\": {}, \"seconds\": {:.3}, \"stopped_by_signal\": {}, \
          \"received\": {}, \"delivered\": {}, \"dropped\": {}, \"malformed\": {}, \"wrong_payload_type\": {}, \

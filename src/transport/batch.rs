@@ -327,13 +327,14 @@ impl BatchIoHandle {
         total
     }
 
-    /// Stops the threads after a last send sweep; the sockets close and the ring ends are
-    /// dropped.
+    /// Stops the threads after a last send sweep (the sockets close, the ring ends are
+    /// dropped) and returns the final totals, that sweep included.
     ///
     /// # Errors
     /// [`TransportError::State`] when an I/O thread panicked.
-    pub fn stop(mut self) -> Result<(), TransportError> {
-        self.join()
+    pub fn stop(mut self) -> Result<SocketStats, TransportError> {
+        self.join()?;
+        Ok(self.stats())
     }
 
     fn join(&mut self) -> Result<(), TransportError> {
