@@ -160,6 +160,10 @@ fn start(plan: &Plan) -> Result<Bridge, CliError> {
         packet_pool: (n * 20).clamp(256, MAX_CAPACITY),
         frame_pool: 64,
         ring_capacity: 8,
+        // One cycle per packet where the ptime allows it: half the cycles of a 10 ms
+        // quantum, and each leg's decoder takes one packet and its encoder makes one per
+        // cycle (2,000 PCMU legs: worker 28.7 % -> 14.3 % of the core, BENCHMARKS.md).
+        quantum: if plan.ptime_us % 20_000 == 0 { Quantum::MS_20 } else { Quantum::MS_10 },
         ..EngineConfig::default()
     };
     // Every port first: a taken one is refused before any engine work.
@@ -175,7 +179,7 @@ fn start(plan: &Plan) -> Result<Bridge, CliError> {
     let rate = plan.codec.rate();
     // Legs join in one group per cycle of a packet time, a cycle apart, so that their
     // encoders emit on different cycles: each send sweep then has 1/groups of the legs (a
-    // 20 ms ptime on the 10 ms quantum: half of them every 10 ms, not all every 20 ms).
+    // 30 ms ptime on the 10 ms quantum: a third of them every 10 ms, not all every 30 ms).
     let quantum_us = engine.config().quantum.micros();
     let groups = (plan.ptime_us / quantum_us).clamp(1, n as u32) as usize;
     let mut ios = Vec::with_capacity(groups);
@@ -196,8 +200,7 @@ fn start(plan: &Plan) -> Result<Bridge, CliError> {
         std::thread::sleep(Duration::from_micros(u64::from(quantum_us)));
         ios.push(done.io);
     }
-    // Send rings are drained every 2 ms (a fifth of the engine's cycle: each sweep looks at
-    // every leg), and the thread waits at most once a millisecond, so that one wake-up
+    // Send rings are drained every 2 ms (each sweep looks at every leg), and the thread waits at most once a millisecond, so that one wake-up
     // collects a millisecond of arrivals (measured in BENCHMARKS.md).
     let mut batch = BatchIo::new(BatchConfig {
         payload_types: vec![plan.payload_type],
