@@ -83,6 +83,10 @@ pub struct Args {
     /// Write the totals as JSON here.
     #[arg(long)]
     stats_json: Option<PathBuf>,
+    /// The engine's cycle, ms: 10 or 20 (default: 20 when the ptime is a multiple of 20,
+    /// else 10). The ptime must be a multiple of it.
+    #[arg(long, allow_negative_numbers = true)]
+    quantum: Option<i64>,
 }
 
 fn usage(s: impl Into<String>) -> CliError {
@@ -98,6 +102,7 @@ struct Plan {
     seconds: f64,
     /// The codec's payload type: what the legs send and the only one accepted.
     payload_type: u8,
+    quantum: Quantum,
 }
 
 fn check(a: &Args) -> Result<Plan, CliError> {
@@ -126,7 +131,30 @@ fn check(a: &Args) -> Result<Plan, CliError> {
     let id = a.codec.id();
     let info = *id.encoder(a.codec.rate(), 1, false).map_err(|e| usage(format!("--codec: {e}")))?.info();
     info.check_ptime(ptime_us).map_err(|e| usage(format!("--ptime: {e}")))?;
-    Ok(Plan { legs, codec: a.codec, listen: a.listen, ptime_us, seconds: a.seconds, payload_type: info.payload_type })
+    // One cycle per packet where the ptime allows it: half the cycles of a 10 ms quantum
+    // (BENCHMARKS.md, "Conference bridge over UDP").
+    let quantum = match a.quantum {
+        None if ptime_us % 20_000 == 0 => Quantum::MS_20,
+        None | Some(10) => Quantum::MS_10,
+        Some(20) => Quantum::MS_20,
+        Some(q) => return Err(usage(format!("--quantum must be 10 or 20 ms, got {q}"))),
+    };
+    if ptime_us % quantum.micros() != 0 {
+        return Err(usage(format!(
+            "--ptime {} ms is not a multiple of the {} ms quantum",
+            ptime_us / 1000,
+            quantum.micros() / 1000
+        )));
+    }
+    Ok(Plan {
+        quantum,
+        legs,
+        codec: a.codec,
+        listen: a.listen,
+        ptime_us,
+        seconds: a.seconds,
+        payload_type: info.payload_type,
+    })
 }
 
 /// CPU time of this process (all threads, user + system), s.
@@ -160,10 +188,7 @@ fn start(plan: &Plan) -> Result<Bridge, CliError> {
         packet_pool: (n * 20).clamp(256, MAX_CAPACITY),
         frame_pool: 64,
         ring_capacity: 8,
-        // One cycle per packet where the ptime allows it: half the cycles of a 10 ms
-        // quantum, and each leg's decoder takes one packet and its encoder makes one per
-        // cycle (2,000 PCMU legs: worker 28.7 % -> 14.3 % of the core, BENCHMARKS.md).
-        quantum: if plan.ptime_us % 20_000 == 0 { Quantum::MS_20 } else { Quantum::MS_10 },
+        quantum: plan.quantum,
         ..EngineConfig::default()
     };
     // Every port first: a taken one is refused before any engine work.
@@ -374,6 +399,10 @@ mod tests {
         bad(&["--legs", "2", "--codec", "pcmu", "--ptime", "-20"], "positive number of ms");
         bad(&["--legs", "2", "--codec", "pcmu", "--seconds", "0"], "--seconds");
         bad(&["--legs", "2", "--codec", "pcmu", "--seconds", "NaN"], "--seconds");
+        bad(&["--legs", "2", "--codec", "pcmu", "--quantum", "5"], "10 or 20");
+        bad(&["--legs", "2", "--codec", "pcmu", "--ptime", "30", "--quantum", "20"], "not a multiple");
+        assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--ptime", "30"]).unwrap().quantum, Quantum::MS_10);
+        assert_eq!(plan(&["--legs", "2", "--codec", "pcmu"]).unwrap().quantum, Quantum::MS_20);
         let p = plan(&["--legs", "6", "--codec", "g722", "--listen", "127.0.0.1:65530", "--ptime", "30"]).unwrap();
         assert_eq!((p.legs, p.ptime_us, p.codec.rate()), (6, 30_000, 16_000));
     }

@@ -89,21 +89,23 @@ impl Batch {
         b
     }
 
-    /// Receives up to the batch's size of datagrams without blocking; returns how many.
-    pub(super) fn recv(&mut self, socket: &UdpSocket) -> usize {
-        for (i, h) in self.hdrs.iter_mut().enumerate() {
+    /// Receives up to `max` datagrams (at most the batch's size) without blocking; returns
+    /// how many.
+    pub(super) fn recv(&mut self, socket: &UdpSocket, max: usize) -> usize {
+        let max = max.clamp(1, self.hdrs.len());
+        for (i, h) in self.hdrs[..max].iter_mut().enumerate() {
             h.msg_hdr.msg_name = (&mut self.addrs[i] as *mut libc::sockaddr_storage).cast();
             h.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as u32;
             h.msg_hdr.msg_flags = 0;
             self.iovs[i].iov_len = self.size;
         }
-        // SAFETY: `hdrs` holds `hdrs.len()` headers whose iovecs and names point into
+        // SAFETY: `hdrs` holds at least `max` headers whose iovecs and names point into
         // buffers owned by `self`, valid for the call.
         let n = unsafe {
             libc::recvmmsg(
                 socket.as_raw_fd(),
                 self.hdrs.as_mut_ptr(),
-                self.hdrs.len() as u32,
+                max as u32,
                 libc::MSG_DONTWAIT,
                 std::ptr::null_mut(),
             )

@@ -39,9 +39,10 @@ impl Batch {
         Batch { bufs: vec![0; n * (size + 1)], size, lens: vec![0; n], addrs: vec![None; n] }
     }
 
-    pub(super) fn recv(&mut self, socket: &UdpSocket) -> usize {
+    pub(super) fn recv(&mut self, socket: &UdpSocket, max: usize) -> usize {
         let stride = self.size + 1;
-        for j in 0..self.lens.len() {
+        let max = max.clamp(1, self.lens.len());
+        for j in 0..max {
             // One byte more than the largest datagram, to see truncation.
             match socket.recv_from(&mut self.bufs[j * stride..(j + 1) * stride]) {
                 Ok((len, from)) => {
@@ -51,7 +52,7 @@ impl Batch {
                 Err(_) => return j,
             }
         }
-        self.lens.len()
+        max
     }
 
     pub(super) fn received(&self, j: usize) -> (Option<&[u8]>, Option<SocketAddr>) {
