@@ -10,12 +10,10 @@
 //! Each I/O thread (Linux):
 //! - waits in `epoll_wait` on its sockets, at most until its next send sweep, and at most
 //!   once per [`BatchConfig::poll_period`] (so that one wake-up collects many datagrams);
-//! - reads every ready socket with `recvmmsg`: one datagram when the socket was last read
-//!   more than 5 ms ago (a leg at 50 packets a second has one waiting, and asking for more
-//!   would make the kernel look for a second in vain every time), else up to
-//!   [`BatchConfig::batch`] datagrams a call and at most [`BatchConfig::max_reads`] calls
-//!   per wake-up, so a flooding peer cannot starve the others: what it sends beyond that
-//!   waits in its own socket buffer, where the kernel drops the excess;
+//! - reads every ready socket with `recvmmsg` (up to [`BatchConfig::batch`] datagrams a
+//!   call, at most [`BatchConfig::max_reads`] calls per socket per wake-up, so a flooding
+//!   peer cannot starve the others: what it sends beyond that waits in its own socket
+//!   buffer, where the kernel drops the excess);
 //! - every [`BatchConfig::send_interval`], drains every socket's send ring and writes its
 //!   packets with one `sendmmsg` per socket.
 //!
@@ -228,16 +226,7 @@ struct Slot {
     latched: bool,
     connected: bool,
     last_rx_ns: u64,
-    /// When the socket was last read: one read less than [`BURST_GAP_NS`] after the one
-    /// before asks for a whole batch, otherwise for one datagram.
-    last_read_ns: u64,
 }
-
-/// Reads of one socket closer together than this take a whole batch per call. A leg at
-/// 50 packets a second has one datagram waiting when epoll reports it, and a `recvmmsg`
-/// for more would make the kernel look for a second one in vain on every packet; a peer
-/// sending faster than one packet per 5 ms gets batches.
-const BURST_GAP_NS: u64 = 5_000_000;
 
 /// Sockets and their rings before the threads start. See the [module docs](self).
 pub struct BatchIo {
@@ -262,17 +251,7 @@ impl BatchIo {
     pub fn add(&mut self, socket: UdpSocket, rx: PacketIn, tx: PacketOut) -> Result<usize, TransportError> {
         socket.set_nonblocking(true)?;
         let index = self.slots.len();
-        self.slots.push(Slot {
-            index,
-            socket,
-            rx,
-            tx,
-            peer: None,
-            latched: false,
-            connected: false,
-            last_rx_ns: 0,
-            last_read_ns: 0,
-        });
+        self.slots.push(Slot { index, socket, rx, tx, peer: None, latched: false, connected: false, last_rx_ns: 0 });
         Ok(index)
     }
 
@@ -451,22 +430,19 @@ impl IoThread {
     fn receive(&mut self, i: usize) {
         let Some(slot) = self.slots.get_mut(i) else { return };
         let c = &self.counters[slot.index];
-        let now = now_ns();
-        let max = if now.saturating_sub(slot.last_read_ns) < BURST_GAP_NS { self.config.batch } else { 1 };
-        slot.last_read_ns = now;
+        let max = self.config.batch;
         for _ in 0..self.config.max_reads {
             let n = self.rx.recv(&slot.socket, max);
             if n == 0 {
                 return;
             }
             add(&c.received, n as u64);
+            let now = now_ns();
             for j in 0..n {
                 let (data, from) = self.rx.received(j);
                 Self::on_datagram(&self.config, slot, c, data, from, now);
             }
-            // A short read emptied the socket; a single read leaves the rest (if any) to
-            // the next wake-up, which epoll reports while data is waiting.
-            if n < max || max == 1 {
+            if n < max {
                 return;
             }
         }
