@@ -190,3 +190,31 @@ fn bad_flags_are_refused_in_the_users_terms() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains(&format!("cannot bind {addr}")), "{err}");
 }
+
+#[test]
+fn sigterm_ends_the_run_with_the_totals_written() {
+    let dir = tmp("bridge-term");
+    let stats = dir.join("bridge.json");
+    let port0 = free_ports(2);
+    let mut child = bin()
+        .args(["bridge", "--legs", "2", "--codec", "pcmu", "--listen", &format!("127.0.0.1:{port0}")])
+        .args(["--seconds", "30", "--stats-json", stats.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert!(lines.next().unwrap().unwrap().contains("ready"));
+    let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for k in 0..10 {
+        peer.send_to(&packet(Some(TONES[0]), k, 1, 0), ("127.0.0.1", port0)).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let t = Instant::now();
+    let st = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(st.success());
+    assert!(child.wait().unwrap().success());
+    assert!(t.elapsed() < Duration::from_secs(5));
+    let json = std::fs::read_to_string(&stats).unwrap();
+    assert!(json.contains("\"stopped_by_signal\": true"), "{json}");
+    assert_eq!(json_number(&json, "received"), 10, "{json}");
+}
