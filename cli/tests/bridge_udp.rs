@@ -7,7 +7,7 @@
 #[path = "support/cli.rs"]
 mod cli_support;
 
-use cli_support::{bin, tmp};
+use cli_support::{bin, json_number, tmp};
 use rvoip_media_core::graph::PacketMeta;
 use rvoip_media_core::rtp::{parse_rtp, write_rtp};
 use rvoip_media_nodes::G711Law;
@@ -30,13 +30,6 @@ fn free_ports(n: u16) -> u16 {
         }
     }
     panic!("no {n} free consecutive ports");
-}
-
-fn json_number(json: &str, key: &str) -> u64 {
-    let at = json.find(&format!("\"{key}\": ")).unwrap_or_else(|| panic!("{key} in {json}"));
-    let rest = &json[at + key.len() + 4..];
-    let end = rest.find([',', '}']).unwrap();
-    rest[..end].trim().parse::<f64>().unwrap() as u64
 }
 
 /// One 20 ms PCMU packet of a tone at `freq` (none: silence), frame `k`.
@@ -157,7 +150,7 @@ fn legs_hear_each_other_not_themselves_and_every_packet_is_counted() {
     assert!(p3.iter().all(|&p| p > -23.0), "{p3:?}");
 
     let json = std::fs::read_to_string(&stats).unwrap();
-    let n = |k: &str| json_number(&json, k);
+    let n = |k: &str| json_number(&json, k) as u64;
     // Everything received is delivered or counted; the stranger never got past the kernel
     // (its leg's socket is connected to its latched peer).
     let sent_to_bridge = 3 * frames as u64 + flood_sent + 2;
@@ -216,5 +209,5 @@ fn sigterm_ends_the_run_with_the_totals_written() {
     assert!(t.elapsed() < Duration::from_secs(5));
     let json = std::fs::read_to_string(&stats).unwrap();
     assert!(json.contains("\"stopped_by_signal\": true"), "{json}");
-    assert_eq!(json_number(&json, "received"), 10, "{json}");
+    assert_eq!(json_number(&json, "received"), 10.0, "{json}");
 }
