@@ -1,8 +1,9 @@
 //! [`JitterBufferNode`]: a [`JitterBuffer`] and its decoder as a graph node.
 
-use super::playout::{JitterBuffer, JitterConfig, JitterError};
+use super::playout::{JitterBuffer, JitterConfig, JitterError, JitterStats};
 use crate::codec::Decoder;
-use rvoip_media_graph::{AudioFormat, NodeSpec, PortKind, PortSpec, ProcessIo, Processor, Quantum};
+use rvoip_media_graph::{AudioFormat, MessageError, NodeSpec, PortKind, PortSpec, ProcessIo, Processor, Quantum};
+use std::any::Any;
 
 /// The telemetry names of [`JitterBufferNode`], W3C `RTCInboundRtpStreamStats` first.
 pub const JITTER_TELEMETRY: &[&str] = &[
@@ -31,7 +32,44 @@ pub const JITTER_TELEMETRY: &[&str] = &[
     "gapDensity",
     "burstDurationMs",
     "gapDurationMs",
+    "codecSwitches",
+    "effectiveLossRate",
+    "burstRatio",
 ];
+
+/// A message for [`JitterBufferNode`]: a decoder for another payload type (a live codec
+/// switch, see [`JitterBuffer::set_alternate`]). After delivery it holds the alternate
+/// decoder it replaced (if any), to be dropped on the control side.
+///
+/// ```
+/// use rvoip_media_graph::{Processor, Quantum};
+/// use rvoip_media_nodes::codec::G711CodecDecoder;
+/// use rvoip_media_nodes::jitter::{JitterBufferNode, JitterConfig, JitterSwitch};
+/// use rvoip_media_nodes::G711Law;
+///
+/// let dec = Box::new(G711CodecDecoder::new(G711Law::Ulaw));
+/// let mut node = JitterBufferNode::new(dec, JitterConfig::default(), Quantum::MS_10).unwrap();
+/// let mut switch = JitterSwitch::new(Box::new(G711CodecDecoder::new(G711Law::Alaw)), 8);
+/// node.message(&mut switch).unwrap();
+/// assert!(switch.decoder().is_none()); // no alternate before
+/// ```
+pub struct JitterSwitch {
+    decoder: Option<Box<dyn Decoder>>,
+    payload_type: u8,
+}
+
+impl JitterSwitch {
+    /// A switch to `decoder` for packets of `payload_type`.
+    pub fn new(decoder: Box<dyn Decoder>, payload_type: u8) -> Self {
+        JitterSwitch { decoder: Some(decoder), payload_type }
+    }
+
+    /// What the message holds: before delivery the new decoder, after it the alternate it
+    /// replaced (if any).
+    pub fn decoder(&self) -> Option<&dyn Decoder> {
+        self.decoder.as_deref()
+    }
+}
 
 /// Packets in, audio out: an adaptive jitter buffer in front of a decoder (the buffer
 /// drives the decoder, as in NetEQ), one stream per node.
@@ -102,6 +140,7 @@ impl Processor for JitterBufferNode {
     fn spec(&self) -> NodeSpec {
         let info = self.jb.info();
         NodeSpec::new("jitter_buffer")
+            .with_message::<JitterSwitch>()
             .with_telemetry(JITTER_TELEMETRY)
             .with_input(PortSpec::required("in", PortKind::Packet(info.packet_format())))
             .with_output(PortSpec::required("out", PortKind::Audio(AudioFormat::mono(info.sample_rate))))
@@ -136,9 +175,73 @@ impl Processor for JitterBufferNode {
         self.started = false;
     }
 
+    fn message(&mut self, msg: &mut (dyn Any + Send)) -> Result<(), MessageError> {
+        let switch = msg.downcast_mut::<JitterSwitch>().ok_or(MessageError::WrongType)?;
+        self.jb.set_alternate(&mut switch.decoder, switch.payload_type).map_err(|e| match e {
+            JitterError::Decoder(why) | JitterError::Config(why) => MessageError::Invalid(why),
+            JitterError::Codec(_) => MessageError::Invalid("codec"),
+        })
+    }
+
     fn telemetry(&self, out: &mut [f64]) {
-        let s = self.jb.stats();
-        let b = self.jb.burst_gap();
+        JitterReport::of(&self.jb).write(out);
+    }
+}
+
+/// What [`JitterBufferNode`] publishes as telemetry, as a struct: the W3C counters and
+/// the RFC 3611 burst / gap metrics. [`JitterReport::write`] and [`JitterReport::read`]
+/// are the one mapping to and from [`JITTER_TELEMETRY`] order.
+///
+/// ```
+/// use rvoip_media_nodes::codec::G711CodecDecoder;
+/// use rvoip_media_nodes::jitter::{JitterBuffer, JitterConfig, JitterReport, JITTER_TELEMETRY};
+/// use rvoip_media_nodes::G711Law;
+///
+/// let jb = JitterBuffer::new(Box::new(G711CodecDecoder::new(G711Law::Ulaw)), JitterConfig::default()).unwrap();
+/// let r = JitterReport::of(&jb);
+/// let mut values = vec![0.0; JITTER_TELEMETRY.len()];
+/// r.write(&mut values);
+/// assert_eq!(JitterReport::read(&values), r);
+/// assert_eq!(r.burst_ratio, 1.0);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct JitterReport {
+    /// The W3C `RTCInboundRtpStreamStats` counters and the buffer's own.
+    pub stats: JitterStats,
+    /// RFC 3611 burst density (Gmin 16), 0..1.
+    pub burst_density: f64,
+    /// RFC 3611 gap density, 0..1.
+    pub gap_density: f64,
+    /// Mean burst duration, ms.
+    pub burst_duration_ms: f64,
+    /// Mean gap duration, ms.
+    pub gap_duration_ms: f64,
+    /// Packets the listener missed (lost or discarded) over packets due, 0..1.
+    pub effective_loss_rate: f64,
+    /// The E-model's burst ratio of those losses ([`BurstGapReport::burst_ratio`]).
+    ///
+    /// [`BurstGapReport::burst_ratio`]: super::BurstGapReport::burst_ratio
+    pub burst_ratio: f64,
+}
+
+impl JitterReport {
+    /// The report of `jb` now.
+    pub fn of(jb: &JitterBuffer) -> Self {
+        let b = jb.burst_gap();
+        JitterReport {
+            stats: jb.stats(),
+            burst_density: b.burst_density,
+            gap_density: b.gap_density,
+            burst_duration_ms: b.burst_duration_ms,
+            gap_duration_ms: b.gap_duration_ms,
+            effective_loss_rate: b.loss_rate(),
+            burst_ratio: b.burst_ratio(),
+        }
+    }
+
+    /// The values in [`JITTER_TELEMETRY`] order (as many as `out` holds).
+    pub fn write(&self, out: &mut [f64]) {
+        let s = &self.stats;
         let v = [
             s.packets_received as f64,
             s.packets_lost as f64,
@@ -161,13 +264,54 @@ impl Processor for JitterBufferNode {
             s.resets as f64,
             s.current_delay_ms,
             s.target_delay_ms,
-            b.burst_density,
-            b.gap_density,
-            b.burst_duration_ms,
-            b.gap_duration_ms,
+            self.burst_density,
+            self.gap_density,
+            self.burst_duration_ms,
+            self.gap_duration_ms,
+            s.codec_switches as f64,
+            self.effective_loss_rate,
+            self.burst_ratio,
         ];
         for (o, v) in out.iter_mut().zip(v) {
             *o = v;
+        }
+    }
+
+    /// Reads values in [`JITTER_TELEMETRY`] order back (missing ones are 0).
+    pub fn read(values: &[f64]) -> Self {
+        let v = |i: usize| values.get(i).copied().unwrap_or(0.0);
+        let n = |i: usize| v(i).max(0.0) as u64;
+        JitterReport {
+            stats: JitterStats {
+                packets_received: n(0),
+                packets_lost: v(1) as i64,
+                packets_discarded: n(2),
+                jitter: v(3),
+                jitter_buffer_delay: v(4),
+                jitter_buffer_target_delay: v(5),
+                jitter_buffer_minimum_delay: v(6),
+                jitter_buffer_emitted_count: n(7),
+                total_samples_received: n(8),
+                concealed_samples: n(9),
+                silent_concealed_samples: n(10),
+                concealment_events: n(11),
+                inserted_samples_for_deceleration: n(12),
+                removed_samples_for_acceleration: n(13),
+                fec_recovered: n(14),
+                packets_late: n(15),
+                packets_duplicate: n(16),
+                packets_bad: n(17),
+                resets: n(18),
+                current_delay_ms: v(19),
+                target_delay_ms: v(20),
+                codec_switches: n(25),
+            },
+            burst_density: v(21),
+            gap_density: v(22),
+            burst_duration_ms: v(23),
+            gap_duration_ms: v(24),
+            effective_loss_rate: v(26),
+            burst_ratio: v(27),
         }
     }
 }
