@@ -11,7 +11,8 @@ use crate::transport::{
     MediaLink, Remote, StreamParams, Transport, TransportEvent, TransportStats, UdpConfig, UdpTransport,
 };
 use rvoip_media_graph::{AudioFormat, GraphBuilder, NodeKey, PortKind};
-use rvoip_media_nodes::codec::{CodecId, DecodeNode, EncodeNode, Negotiated, SwitchDecoder, SwitchEncoder};
+use rvoip_media_nodes::codec::{CodecId, EncodeNode, Negotiated, SwitchEncoder};
+use rvoip_media_nodes::jitter::{JitterBufferNode, JitterConfig, JitterReport, JitterSwitch, CN_PAYLOAD_TYPE};
 use rvoip_media_nodes::resample::ResamplerNode;
 use rvoip_media_nodes::{LevelMeter, Mute};
 use std::collections::hash_map::RandomState;
@@ -129,14 +130,11 @@ pub struct MediaStatistics {
     pub duration_s: f64,
     /// Packets the encoder produced (sent or, on hold, discarded).
     pub packets_encoded: u64,
-    /// Packets the decoder took.
-    pub packets_decoded: u64,
-    /// Frames the decoder concealed (loss, late, before the first packet).
-    pub concealed_frames: u64,
-    /// Packets the decoder dropped as late or duplicate.
-    pub late_packets: u64,
-    /// Payloads the decoder refused.
-    pub bad_packets: u64,
+    /// The receive path's jitter buffer: the W3C `RTCInboundRtpStreamStats` counters
+    /// (packetsReceived, packetsLost, jitterBufferDelay, concealedSamples, …), RFC 3550
+    /// interarrival jitter and signed cumulative loss as the buffer saw them, and the
+    /// RFC 3611 burst / gap metrics of what was played.
+    pub receive: JitterReport,
     /// The session graph's cycle statistics (underruns of host audio, ring drops, timing).
     pub graph: PartitionStats,
     /// RTP/RTCP counters of the transport.
@@ -156,7 +154,7 @@ pub(crate) fn random_u64() -> u64 {
 /// The graph keys of a session.
 #[derive(Clone, Copy, Debug)]
 struct Keys {
-    decode: NodeKey,
+    jitter: NodeKey,
     encode: NodeKey,
     mute: NodeKey,
 }
@@ -168,8 +166,8 @@ struct Keys {
 /// Host audio: [`MediaSession::take_audio_in`] gives the input to send (mono at the host
 /// rate, one quantum per push; nothing pushed is silence) and
 /// [`MediaSession::take_audio_out`] what is received (the audio tap). The receive path is
-/// the codec model's [`DecodeNode`], which conceals loss but expects packets on time; the
-/// jitter buffer node slots in front of it (between `rx` and `decode`) when it lands.
+/// an adaptive jitter buffer driving the decoder ([`JitterBufferNode`]): reordering, late
+/// packets, loss concealment, time-scale modification, RFC 3389 comfort noise.
 ///
 /// ```no_run
 /// use rvoip_media_core::session::*;
@@ -239,15 +237,17 @@ impl MediaSession {
             .with_payload_type(neg.payload_type)
             .with_ssrc(ssrc)
             .with_start((r >> 32) as u16, (r >> 48) as u32 ^ (r as u32).rotate_left(7));
-        let dec = DecodeNode::new(neg.decoder()?, q)?.with_payload_type(neg.payload_type);
-        let (tx_kind, rx_kind) = (enc.info().packet_format(), dec.info().packet_format());
+        let jitter = JitterBufferNode::new(neg.decoder()?, JitterConfig::default(), q)
+            .map_err(|e| crate::EngineError::NodeSetup { node: "jitter".into(), reason: e.to_string() })?
+            .with_payload_type(neg.payload_type);
+        let (tx_kind, rx_kind) = (enc.info().packet_format(), jitter.buffer().info().packet_format());
         let mut b = GraphBuilder::new(q);
         let input = b.add_input("in", PortKind::Audio(host));
         let mute = b.add_node("mute", Box::new(Mute::new(host)));
         let encode = b.add_node("encode", Box::new(enc));
         let tx = b.add_output("tx", PortKind::Packet(tx_kind));
         let rx = b.add_input("rx", PortKind::Packet(rx_kind));
-        let decode = b.add_node("decode", Box::new(dec));
+        let decode = b.add_node("jitter", Box::new(jitter));
         let output = b.add_output("out", PortKind::Audio(host));
         let meter = b.add_node("rx_meter", Box::new(LevelMeter::new(AudioFormat::mono(codec_rate))));
         let level = b.add_output("rx_level", PortKind::Control);
@@ -274,7 +274,7 @@ impl MediaSession {
         let mut part = engine.engine.add_partition(b.build()?)?;
         let id = part.id;
         let key = |name: &str| engine.engine.node_key(id, name);
-        let keys = Keys { decode: key("decode")?, encode: key("encode")?, mute: key("mute")? };
+        let keys = Keys { jitter: key("jitter")?, encode: key("encode")?, mute: key("mute")? };
         let (Some(rx), Some(tx)) = (part.io.take_packet_in("rx"), part.io.take_packet_out("tx")) else {
             return Err(Error::NoAudio("graph endpoints missing"));
         };
@@ -307,7 +307,7 @@ impl MediaSession {
             audio_out: part.io.take_audio_out("out"),
             state: SessionState::Created,
             muted: false,
-            payload_types: vec![(neg.payload_type, neg.clock_rate)],
+            payload_types: Self::accepted(neg, None),
             params,
             ssrc,
             cname,
@@ -319,6 +319,28 @@ impl MediaSession {
             rx_level: part.io.control_out("rx_level"),
             detector: Detector::default(),
         })
+    }
+
+    /// The payload types the transport hands to the graph: the codec's, the previous codec's
+    /// while its packets are in flight after a switch, and RFC 3389 comfort noise (static
+    /// type 13, 8 kHz clock) for codecs on an 8 kHz RTP clock, which the jitter buffer
+    /// plays at the level it carries.
+    fn accepted(codec: &Negotiated, previous: Option<&Negotiated>) -> Vec<(u8, u32)> {
+        let mut v = vec![(codec.payload_type, codec.clock_rate)];
+        if let Some(p) = previous.filter(|p| p.payload_type != codec.payload_type) {
+            v.push((p.payload_type, p.clock_rate));
+        }
+        if codec.clock_rate == 8000 {
+            v.push((CN_PAYLOAD_TYPE, 8000));
+        }
+        v
+    }
+
+    /// The jitter buffer's telemetry, read through the engine's seqlock.
+    fn receive_report(&self) -> JitterReport {
+        self.engine
+            .telemetry(self.partition, self.keys.jitter)
+            .map_or_else(|_| JitterReport::default(), |t| JitterReport::read(&t.values))
     }
 
     fn ack(&self, ticket: Option<crate::engine::Ticket>) -> Ack {
@@ -468,16 +490,12 @@ impl MediaSession {
         }
         let q = self.engine.config().quantum;
         let enc = SwitchEncoder::new(codec.encoder()?, ptime_ms * 1000, q)?.with_payload_type(codec.payload_type);
-        let dec = SwitchDecoder::new(codec.decoder()?, q)?.with_payload_type(codec.payload_type);
+        let dec = JitterSwitch::new(codec.decoder()?, codec.payload_type);
         let mut edit = self.engine.edit(self.partition)?;
         edit.message(self.keys.encode, enc)?;
-        edit.message(self.keys.decode, dec)?;
+        edit.message(self.keys.jitter, dec)?;
         let ticket = edit.commit()?.ticket;
-        let old = (self.params.codec.payload_type, self.params.codec.clock_rate);
-        self.payload_types = vec![(codec.payload_type, codec.clock_rate)];
-        if old.0 != codec.payload_type {
-            self.payload_types.push(old);
-        }
+        self.payload_types = Self::accepted(&codec, Some(&self.params.codec));
         let _ =
             self.events_tx.send(SessionEvent::CodecChanged { codec: codec.codec, payload_type: codec.payload_type });
         self.params.codec = codec;
@@ -617,10 +635,7 @@ impl MediaSession {
             muted: self.muted,
             duration_s: self.started_at.map_or(0.0, |t| t.elapsed().as_secs_f64()),
             packets_encoded: tel(self.keys.encode, "packets"),
-            packets_decoded: tel(self.keys.decode, "packets"),
-            concealed_frames: tel(self.keys.decode, "concealed_frames"),
-            late_packets: tel(self.keys.decode, "late_packets"),
-            bad_packets: tel(self.keys.decode, "bad_packets"),
+            receive: self.receive_report(),
             graph: self.engine.partition_stats(self.partition).unwrap_or_default(),
             rtp,
             mos_estimate,
