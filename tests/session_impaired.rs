@@ -65,7 +65,7 @@ fn impaired_call_is_reordered_and_concealed_without_deadline_misses() {
     a.stop().unwrap().wait(wait).unwrap();
     b.stop().unwrap().wait(wait).unwrap();
     let j = &sb.receive.stats;
-    eprintln!("relay {r:?}\nreceiver buffer {j:?}\nburst ratio {:.2}", sb.receive.burst_ratio);
+    eprintln!("relay {r:?}\nreceiver buffer {j:?}\nburst ratio {:.2}", sb.receive.burst_ratio());
 
     // The relay did impair: losses, reordering, duplicates.
     assert!(r.dropped >= 5 && r.reordered >= 10 && r.duplicated >= 1, "{r:?}");
@@ -79,11 +79,74 @@ fn impaired_call_is_reordered_and_concealed_without_deadline_misses() {
     assert_eq!(j.packets_duplicate, r.duplicated, "every duplicate found");
     // Losses were concealed.
     assert!(j.concealment_events >= 3 && j.concealed_samples >= 160 * 3, "{j:?}");
-    assert!(sb.receive.effective_loss_rate > 0.0 && sb.receive.effective_loss_rate < 0.2, "{:?}", sb.receive);
+    assert!(sb.receive.effective_loss_rate() > 0.0 && sb.receive.effective_loss_rate() < 0.2, "{:?}", sb.receive);
     // And the tone came through at its level (-12 dBFS: rms 0.177).
     let rms = (tail.iter().map(|v| v * v).sum::<f32>() / tail.len().max(1) as f32).sqrt();
     assert!(tail.len() >= 4000 && rms > 0.12 && rms < 0.22, "rms {rms} over {} samples", tail.len());
     // No worker cycle ran past its deadline with the buffer on the path.
     assert_eq!(sb.graph.deadline_misses, 0, "{:?}", sb.graph);
     assert_eq!(sa.graph.deadline_misses, 0, "{:?}", sa.graph);
+}
+
+#[test]
+fn quality_alert_is_raised_under_heavy_loss_and_cleared_after_recovery() {
+    use rvoip_media_core::quality::alert::AlertConfig;
+    let config = MediaEngineConfig::builder().workers(1).realtime(None).pin_workers(false).build();
+    let engine = MediaEngine::start(config).unwrap();
+    let any = "127.0.0.1:0".parse().unwrap();
+    let wait = Duration::from_secs(5);
+    let b_params = MediaSessionParams::new(any, None, CodecId::Pcmu).unwrap();
+    let mut b = engine.create_media_session(DialogId::from("b"), b_params).unwrap();
+    // 40 % loss in bursts: MOS far below 3.6.
+    let heavy = Impairment { loss: 0.4, burst: 0.5, delay_ms: (0, 20), duplicate: 0.0, seed: 3 };
+    let relay = Relay::start(b.local_addr(), heavy);
+    let a_params = MediaSessionParams::new(any, Some(relay.addr()), CodecId::Pcmu).unwrap();
+    let mut a = engine.create_media_session(DialogId::from("a"), a_params).unwrap();
+    let mut p = b.params().clone();
+    p.remote = rvoip_media_core::transport::Remote::Fixed(a.local_addr());
+    b.update(p).unwrap().wait(wait).unwrap();
+    b.set_quality_alerts(AlertConfig { threshold: 3.6, margin: 0.2, hold_ms: 1000 });
+    b.start().unwrap().wait(wait).unwrap();
+    a.start().unwrap().wait(wait).unwrap();
+    let start = Instant::now();
+    let mut alerts = Vec::new();
+    let mut cleaned_at = None;
+    while start.elapsed() < Duration::from_secs(20) {
+        while let Some(e) = b.poll_event() {
+            if let SessionEvent::QualityAlert { degraded, mos, loss_percent, .. } = e {
+                eprintln!(
+                    "{:.1} s: degraded {degraded}, MOS {mos:.2}, loss {loss_percent:.1} %",
+                    start.elapsed().as_secs_f64()
+                );
+                alerts.push((start.elapsed(), degraded, mos, loss_percent));
+            }
+        }
+        if alerts.len() == 1 && cleaned_at.is_none() {
+            relay.set(Impairment::clean());
+            cleaned_at = Some(start.elapsed());
+        }
+        if alerts.len() == 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let final_quality = b.statistics().quality;
+    a.stop().unwrap().wait(wait).unwrap();
+    b.stop().unwrap().wait(wait).unwrap();
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
+    // Raised once the estimate had enough packets and stayed low for the hold time.
+    let (t1, d1, mos1, loss1) = alerts[0];
+    assert!(d1 && mos1 < 3.6 && loss1 > 20.0, "{alerts:?}");
+    assert!(t1 >= Duration::from_secs(3) && t1 < Duration::from_secs(8), "{alerts:?}");
+    // Cleared only after the lossy seconds left the 5 s window and MOS held above 3.8 for
+    // the hold time: not before, and not flapping in between.
+    let (t2, d2, mos2, loss2) = alerts[1];
+    let clean = cleaned_at.unwrap();
+    assert!(!d2 && mos2 > 3.8 && loss2 < 5.0, "{alerts:?}");
+    assert!(
+        t2 > clean + Duration::from_secs(2) && t2 < clean + Duration::from_secs(9),
+        "{alerts:?} clean at {clean:?}"
+    );
+    // The whole-call figure still remembers the loss.
+    assert!(final_quality.unwrap().loss_percent > 5.0, "{final_quality:?}");
 }

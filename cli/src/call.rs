@@ -175,8 +175,8 @@ fn json_stats(s: &MediaStatistics, ssrc: u32, seconds: f64, dtmf: &str) -> Strin
         ("gapDensity", format!("{:.6}", jb.gap_density)),
         ("burstDurationMs", format!("{:.3}", jb.burst_duration_ms)),
         ("gapDurationMs", format!("{:.3}", jb.gap_duration_ms)),
-        ("effectiveLossRate", format!("{:.6}", jb.effective_loss_rate)),
-        ("burstRatio", format!("{:.6}", jb.burst_ratio)),
+        ("effectiveLossRate", format!("{:.6}", jb.effective_loss_rate())),
+        ("burstRatio", format!("{:.6}", jb.burst_ratio())),
     ];
     let obj = |f: &[(&str, String)]| {
         let body: Vec<String> = f.iter().map(|(k, v)| format!("\"{k}\": {v}")).collect();
@@ -190,7 +190,7 @@ fn json_stats(s: &MediaStatistics, ssrc: u32, seconds: f64, dtmf: &str) -> Strin
          \"jitterBuffer\": {buffer},\n  \
          \"remote-inbound-rtp\": {{\"fractionLost\": {fl}, \"packetsLost\": {rl}, \"jitterTicks\": {rj}, \"roundTripTime\": {rtt}}},\n  \
          \"rtcp\": {{\"sent\": {rs}, \"received\": {rc}, \"malformed\": {rm}, \"remoteCname\": {cname}}},\n  \
-         \"dtmfReceived\": {dtmf:?},\n  \"mosEstimate\": {mos}\n}}\n",
+         \"dtmfReceived\": {dtmf:?},\n  \"quality\": {quality}\n}}\n",
         codec = s.codec,
         pt = s.payload_type,
         ps = r.packets_sent,
@@ -207,7 +207,10 @@ fn json_stats(s: &MediaStatistics, ssrc: u32, seconds: f64, dtmf: &str) -> Strin
         rc = r.rtcp_received,
         rm = r.rtcp_malformed,
         cname = r.remote_cname.as_ref().map_or("null".into(), |c| format!("{c:?}")),
-        mos = opt(s.mos_estimate),
+        quality = s.quality.map_or("null".to_string(), |q| format!(
+            "{{\"r\": {:.3}, \"wideband\": {}, \"mosCq\": {:.3}, \"mosLq\": {:.3}, \"mouthToEarMs\": {:.3}, \"rttKnown\": {}, \"lossPercent\": {:.3}, \"burstRatio\": {:.3}}}",
+            q.r, q.wideband, q.mos_cq, q.mos_lq, q.mouth_to_ear_ms, q.rtt_known, q.loss_percent, q.burst_ratio
+        )),
     )
 }
 

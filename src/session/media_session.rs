@@ -3,7 +3,8 @@
 use super::ack::{Ack, Watcher};
 use super::{DialogId, Error, MediaEngine, MediaSessionParams};
 use crate::engine::{AudioIn, AudioOut, ControlOut, Engine, PartitionId};
-use crate::quality::emodel::{mos_from_r, Connection};
+use crate::quality::alert::{AlertConfig, AlertState};
+use crate::quality::stream::{estimate, voip_metrics, StreamQuality};
 use crate::rtp::ReportBlockInfo;
 use crate::sdp::Direction;
 use crate::stats::PartitionStats;
@@ -16,10 +17,11 @@ use rvoip_media_nodes::jitter::{JitterBufferNode, JitterConfig, JitterReport, Ji
 use rvoip_media_nodes::resample::ResamplerNode;
 use rvoip_media_nodes::{LevelMeter, Mute};
 use std::collections::hash_map::RandomState;
+use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
 use std::sync::mpsc::{channel, Receiver, Sender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// Where a session is in its life.
@@ -81,8 +83,11 @@ pub enum SessionEvent {
     TalkingStarted,
     /// The peer stopped talking: the received level stayed below −50 dBFS for 300 ms.
     TalkingStopped,
-    /// The estimated quality fell below MOS 3.6 (G.107: many users dissatisfied), or
-    /// recovered above 3.8 (`degraded: false`).
+    /// The estimated quality of what is received (E-model MOS over the last
+    /// [`QUALITY_WINDOW`] of the call) stayed below the alert threshold for the hold time
+    /// (by default MOS 3.6, G.107's "many users dissatisfied", for 3 s), or recovered:
+    /// stayed above threshold + margin (3.8) as long (`degraded: false`). See
+    /// [`MediaSession::set_quality_alerts`].
     QualityAlert {
         /// Whether quality is degraded now.
         degraded: bool,
@@ -102,17 +107,31 @@ pub enum SessionEvent {
 const TALK_ON_DB: f64 = -40.0;
 const TALK_OFF_DB: f64 = -50.0;
 const TALK_HANG: std::time::Duration = std::time::Duration::from_millis(300);
-/// MOS thresholds of [`SessionEvent::QualityAlert`].
-const MOS_ALERT: f64 = 3.6;
-const MOS_CLEAR: f64 = 3.8;
+/// The stretch of the call a [`SessionEvent::QualityAlert`] judges: the E-model estimate
+/// over the last 5 s (snapshots of the jitter buffer's counters a second apart).
+pub const QUALITY_WINDOW: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What the event poller derives from telemetry: talking and quality state.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Detector {
     talking: bool,
     last_loud: Option<Instant>,
-    degraded: bool,
-    last_quality: Option<Instant>,
+    alert: AlertState,
+    /// The buffer's reports, one a second over the quality window.
+    reports: VecDeque<(Instant, JitterReport)>,
+    epoch: Instant,
+}
+
+impl Detector {
+    fn new() -> Self {
+        Detector {
+            talking: false,
+            last_loud: None,
+            alert: AlertState::new(AlertConfig::default()),
+            reports: VecDeque::with_capacity(8),
+            epoch: Instant::now(),
+        }
+    }
 }
 
 /// Quality and performance of a session (see [`MediaSession::statistics`]).
@@ -139,9 +158,11 @@ pub struct MediaStatistics {
     pub graph: PartitionStats,
     /// RTP/RTCP counters of the transport.
     pub rtp: TransportStats,
-    /// E-model MOS estimate (G.107, narrowband) from the received loss, jitter and RTT:
-    /// `None` before anything was received.
-    pub mos_estimate: Option<f64>,
+    /// The E-model estimate of what is received over the whole call (G.107, or G.107.1 for
+    /// G.722 and Opus): R, MOS-CQ/LQ from the measured mouth-to-ear delay and loss
+    /// pattern. `None` ("unknown") until the stream delivered
+    /// [`MIN_PACKETS`](crate::quality::stream::MIN_PACKETS) packets.
+    pub quality: Option<StreamQuality>,
 }
 
 /// Random numbers from std's randomly keyed hasher (no RNG dependency).
@@ -205,6 +226,9 @@ pub struct MediaSession {
     started_at: Option<Instant>,
     rx_level: Option<ControlOut>,
     detector: Detector,
+    /// The codec and packet time the RTCP XR block is rated for (shared with the
+    /// transport's report thread; a codec switch updates it).
+    rated: Arc<Mutex<(CodecId, u32)>>,
 }
 
 impl MediaSession {
@@ -295,6 +319,8 @@ impl MediaSession {
             });
         });
         let cname = params.cname.clone().unwrap_or_else(|| format!("rvoip-{ssrc:08x}"));
+        let rated = Arc::new(Mutex::new((neg.codec, params.ptime_ms)));
+        let source = Self::xr_source(engine.engine.clone(), id, keys.jitter, rated.clone());
         Ok(MediaSession {
             dialog,
             engine: engine.engine.clone(),
@@ -302,7 +328,7 @@ impl MediaSession {
             partition: id,
             keys,
             transport,
-            link: Some(MediaLink { rx, tx, on_event }),
+            link: Some(MediaLink { rx, tx, on_event, voip_metrics: Some(source) }),
             audio_in: part.io.take_audio_in("in"),
             audio_out: part.io.take_audio_out("out"),
             state: SessionState::Created,
@@ -317,7 +343,8 @@ impl MediaSession {
             created_ticket: Some(part.ticket),
             started_at: None,
             rx_level: part.io.control_out("rx_level"),
-            detector: Detector::default(),
+            detector: Detector::new(),
+            rated,
         })
     }
 
@@ -334,6 +361,22 @@ impl MediaSession {
             v.push((CN_PAYLOAD_TYPE, 8000));
         }
         v
+    }
+
+    /// What fills the RTCP XR VoIP-metrics block on the transport's thread: the jitter
+    /// buffer's telemetry rated for the codec in use.
+    fn xr_source(
+        engine: Arc<Engine>,
+        partition: PartitionId,
+        jitter: NodeKey,
+        rated: Arc<Mutex<(CodecId, u32)>>,
+    ) -> crate::transport::VoipMetricsSource {
+        let abs_max = JitterConfig::default().max_delay_ms;
+        Box::new(move |ssrc, rtt| {
+            let t = engine.telemetry(partition, jitter).ok()?;
+            let (codec, ptime) = *rated.lock().ok()?;
+            Some(voip_metrics(ssrc, codec, ptime, rtt, abs_max, &JitterReport::read(&t.values)))
+        })
     }
 
     /// The jitter buffer's telemetry, read through the engine's seqlock.
@@ -498,6 +541,9 @@ impl MediaSession {
         self.payload_types = Self::accepted(&codec, Some(&self.params.codec));
         let _ =
             self.events_tx.send(SessionEvent::CodecChanged { codec: codec.codec, payload_type: codec.payload_type });
+        if let Ok(mut r) = self.rated.lock() {
+            *r = (codec.codec, ptime_ms);
+        }
         self.params.codec = codec;
         self.params.ptime_ms = ptime_ms;
         self.transport.set_params(self.stream_params());
@@ -581,25 +627,36 @@ impl MediaSession {
                 return Some(SessionEvent::TalkingStopped);
             }
         }
-        if self.detector.last_quality.is_some_and(|t| now.duration_since(t) < std::time::Duration::from_millis(500)) {
+        // Quality: a snapshot of the buffer's counters a second; the estimate over the
+        // window they span feeds the alert's hysteresis.
+        if self.detector.reports.back().is_some_and(|(t, _)| now.duration_since(*t) < std::time::Duration::from_secs(1))
+        {
             return None;
         }
-        self.detector.last_quality = Some(now);
-        let st = self.statistics();
-        let mos = st.mos_estimate?;
-        let r = &st.rtp.received;
-        let loss_percent = if r.expected > 0 { r.lost.max(0) as f64 * 100.0 / r.expected as f64 } else { 0.0 };
-        let change = (!self.detector.degraded && mos < MOS_ALERT) || (self.detector.degraded && mos > MOS_CLEAR);
-        if change {
-            self.detector.degraded = !self.detector.degraded;
-            return Some(SessionEvent::QualityAlert {
-                degraded: self.detector.degraded,
-                mos,
-                loss_percent,
-                jitter_ms: r.jitter_ms,
-            });
+        let report = self.receive_report();
+        self.detector.reports.push_back((now, report));
+        while self.detector.reports.front().is_some_and(|(t, _)| now.duration_since(*t) > QUALITY_WINDOW) {
+            self.detector.reports.pop_front();
         }
-        None
+        let (_, first) = self.detector.reports.front()?;
+        let window = report.since(first);
+        let rtt = self.transport.stats().rtt_ms;
+        let q = estimate(self.params.codec.codec, self.params.ptime_ms, rtt, &window);
+        let at_ms = now.duration_since(self.detector.epoch).as_millis() as u64;
+        let degraded = self.detector.alert.update(at_ms, q.map(|q| q.mos_cq))?;
+        let q = q?;
+        Some(SessionEvent::QualityAlert {
+            degraded,
+            mos: q.mos_cq,
+            loss_percent: q.loss_percent,
+            jitter_ms: report.stats.jitter * 1000.0,
+        })
+    }
+
+    /// Sets the thresholds and hold time of [`SessionEvent::QualityAlert`] (and restarts
+    /// its state: not degraded).
+    pub fn set_quality_alerts(&mut self, config: AlertConfig) {
+        self.detector.alert = AlertState::new(config);
     }
 
     /// RTP/RTCP counters.
@@ -613,21 +670,8 @@ impl MediaSession {
             self.engine.telemetry(self.partition, k).ok().and_then(|t| t.get(name)).unwrap_or(0.0) as u64
         };
         let rtp = self.transport.stats();
-        let mos_estimate = (rtp.received.received > 0).then(|| {
-            let loss = if rtp.received.expected > 0 {
-                (rtp.received.lost.max(0) as f64 * 100.0 / rtp.received.expected as f64).min(100.0)
-            } else {
-                0.0
-            };
-            let (ie, bpl) = match self.params.codec.codec {
-                CodecId::G729 => (11.0, 19.0),
-                _ => (0.0, 25.1),
-            };
-            // One-way delay: half the RTT when known, plus two jitters and a packet.
-            let delay =
-                rtp.rtt_ms.unwrap_or(0.0) / 2.0 + 2.0 * rtp.received.jitter_ms + f64::from(self.params.ptime_ms);
-            mos_from_r(Connection { ie, bpl, ppl: loss, ta: delay, t: delay, ..Connection::default() }.r())
-        });
+        let receive = self.receive_report();
+        let quality = estimate(self.params.codec.codec, self.params.ptime_ms, rtp.rtt_ms, &receive);
         MediaStatistics {
             codec: self.params.codec.codec,
             payload_type: self.params.codec.payload_type,
@@ -635,10 +679,10 @@ impl MediaSession {
             muted: self.muted,
             duration_s: self.started_at.map_or(0.0, |t| t.elapsed().as_secs_f64()),
             packets_encoded: tel(self.keys.encode, "packets"),
-            receive: self.receive_report(),
+            receive,
             graph: self.engine.partition_stats(self.partition).unwrap_or_default(),
             rtp,
-            mos_estimate,
+            quality,
         }
     }
 

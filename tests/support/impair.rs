@@ -26,6 +26,11 @@ pub struct Impairment {
 }
 
 impl Impairment {
+    /// Nothing lost, delayed or duplicated.
+    pub fn clean() -> Self {
+        Impairment { loss: 0.0, burst: 0.0, delay_ms: (0, 0), duplicate: 0.0, seed: 1 }
+    }
+
     /// 5 % loss in short bursts, 0–60 ms delay (20 ms packets overtake each other), 3 %
     /// duplicates.
     pub fn moderate(seed: u64) -> Self {
@@ -51,6 +56,7 @@ pub struct RelayStats {
 /// The relay: a socket on loopback and its thread.
 pub struct Relay {
     addr: SocketAddr,
+    impairment: Arc<Mutex<Impairment>>,
     stop: Arc<AtomicBool>,
     stats: Arc<Mutex<RelayStats>>,
     thread: Option<JoinHandle<()>>,
@@ -75,7 +81,8 @@ impl Relay {
         let addr = sock.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let stats = Arc::new(Mutex::new(RelayStats::default()));
-        let (stop2, stats2) = (stop.clone(), stats.clone());
+        let impairment = Arc::new(Mutex::new(imp));
+        let (stop2, stats2, imp2) = (stop.clone(), stats.clone(), impairment.clone());
         let thread = std::thread::spawn(move || {
             let mut rng = Rng(imp.seed | 1);
             let mut queue: Vec<(Instant, Vec<u8>)> = Vec::new();
@@ -84,6 +91,7 @@ impl Relay {
             let mut highest: Option<u16> = None;
             while !stop2.load(Ordering::Acquire) {
                 if let Ok((n, _)) = sock.recv_from(&mut buf) {
+                    let imp = *imp2.lock().unwrap();
                     let mut st = stats2.lock().unwrap();
                     st.received += 1;
                     dropping = if dropping { rng.next() < imp.burst } else { rng.next() < imp.loss };
@@ -118,7 +126,12 @@ impl Relay {
                 }
             }
         });
-        Relay { addr, stop, stats, thread: Some(thread) }
+        Relay { addr, impairment, stop, stats, thread: Some(thread) }
+    }
+
+    /// Changes the impairment from the next datagram on (the generator goes on).
+    pub fn set(&self, imp: Impairment) {
+        *self.impairment.lock().unwrap() = imp;
     }
 
     /// Where to send.

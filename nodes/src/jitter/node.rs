@@ -33,8 +33,9 @@ pub const JITTER_TELEMETRY: &[&str] = &[
     "burstDurationMs",
     "gapDurationMs",
     "codecSwitches",
-    "effectiveLossRate",
-    "burstRatio",
+    "playedPackets",
+    "missedPackets",
+    "lossRuns",
 ];
 
 /// A message for [`JitterBufferNode`]: a decoder for another payload type (a live codec
@@ -202,7 +203,7 @@ impl Processor for JitterBufferNode {
 /// let mut values = vec![0.0; JITTER_TELEMETRY.len()];
 /// r.write(&mut values);
 /// assert_eq!(JitterReport::read(&values), r);
-/// assert_eq!(r.burst_ratio, 1.0);
+/// assert_eq!(r.burst_ratio(), 1.0);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct JitterReport {
@@ -216,12 +217,12 @@ pub struct JitterReport {
     pub burst_duration_ms: f64,
     /// Mean gap duration, ms.
     pub gap_duration_ms: f64,
-    /// Packets the listener missed (lost or discarded) over packets due, 0..1.
-    pub effective_loss_rate: f64,
-    /// The E-model's burst ratio of those losses ([`BurstGapReport::burst_ratio`]).
-    ///
-    /// [`BurstGapReport::burst_ratio`]: super::BurstGapReport::burst_ratio
-    pub burst_ratio: f64,
+    /// Packets due in sequence order so far: played, lost or discarded.
+    pub played_packets: u64,
+    /// Of those, the ones the listener missed (lost or discarded).
+    pub missed_packets: u64,
+    /// Runs of consecutive missed packets.
+    pub loss_runs: u64,
 }
 
 impl JitterReport {
@@ -234,8 +235,9 @@ impl JitterReport {
             gap_density: b.gap_density,
             burst_duration_ms: b.burst_duration_ms,
             gap_duration_ms: b.gap_duration_ms,
-            effective_loss_rate: b.loss_rate(),
-            burst_ratio: b.burst_ratio(),
+            played_packets: b.packets,
+            missed_packets: b.lost,
+            loss_runs: b.loss_runs,
         }
     }
 
@@ -269,8 +271,9 @@ impl JitterReport {
             self.burst_duration_ms,
             self.gap_duration_ms,
             s.codec_switches as f64,
-            self.effective_loss_rate,
-            self.burst_ratio,
+            self.played_packets as f64,
+            self.missed_packets as f64,
+            self.loss_runs as f64,
         ];
         for (o, v) in out.iter_mut().zip(v) {
             *o = v;
@@ -310,8 +313,60 @@ impl JitterReport {
             gap_density: v(22),
             burst_duration_ms: v(23),
             gap_duration_ms: v(24),
-            effective_loss_rate: v(26),
-            burst_ratio: v(27),
+            played_packets: n(26),
+            missed_packets: n(27),
+            loss_runs: n(28),
         }
+    }
+
+    /// Packets the listener missed (lost or discarded) over packets due, 0..1.
+    pub fn effective_loss_rate(&self) -> f64 {
+        super::loss_rate(self.played_packets, self.missed_packets)
+    }
+
+    /// The E-model's burst ratio of those losses ([`burst_ratio`](super::burst_ratio)).
+    pub fn burst_ratio(&self) -> f64 {
+        super::burst_ratio(self.played_packets, self.missed_packets, self.loss_runs)
+    }
+
+    /// What happened between `earlier` and this report (both of one stream): the counters'
+    /// differences, so rates and means over a window; the delays and RFC 3611 densities are
+    /// this report's.
+    ///
+    /// ```
+    /// use rvoip_media_nodes::jitter::{JitterReport, JitterStats};
+    /// let a = JitterReport { played_packets: 100, missed_packets: 1, loss_runs: 1, ..JitterReport::default() };
+    /// let b = JitterReport { played_packets: 200, missed_packets: 21, loss_runs: 6, ..JitterReport::default() };
+    /// let w = b.since(&a);
+    /// assert_eq!((w.played_packets, w.missed_packets, w.loss_runs), (100, 20, 5));
+    /// assert!((w.effective_loss_rate() - 0.2).abs() < 1e-12);
+    /// ```
+    pub fn since(&self, earlier: &JitterReport) -> JitterReport {
+        let (s, e) = (&self.stats, &earlier.stats);
+        let mut w = *self;
+        w.stats.packets_received = s.packets_received.saturating_sub(e.packets_received);
+        w.stats.packets_lost = s.packets_lost - e.packets_lost;
+        w.stats.packets_discarded = s.packets_discarded.saturating_sub(e.packets_discarded);
+        w.stats.jitter_buffer_delay = (s.jitter_buffer_delay - e.jitter_buffer_delay).max(0.0);
+        w.stats.jitter_buffer_target_delay = (s.jitter_buffer_target_delay - e.jitter_buffer_target_delay).max(0.0);
+        w.stats.jitter_buffer_minimum_delay = (s.jitter_buffer_minimum_delay - e.jitter_buffer_minimum_delay).max(0.0);
+        w.stats.jitter_buffer_emitted_count =
+            s.jitter_buffer_emitted_count.saturating_sub(e.jitter_buffer_emitted_count);
+        w.stats.total_samples_received = s.total_samples_received.saturating_sub(e.total_samples_received);
+        w.stats.concealed_samples = s.concealed_samples.saturating_sub(e.concealed_samples);
+        w.stats.silent_concealed_samples = s.silent_concealed_samples.saturating_sub(e.silent_concealed_samples);
+        w.stats.concealment_events = s.concealment_events.saturating_sub(e.concealment_events);
+        w.stats.inserted_samples_for_deceleration =
+            s.inserted_samples_for_deceleration.saturating_sub(e.inserted_samples_for_deceleration);
+        w.stats.removed_samples_for_acceleration =
+            s.removed_samples_for_acceleration.saturating_sub(e.removed_samples_for_acceleration);
+        w.stats.fec_recovered = s.fec_recovered.saturating_sub(e.fec_recovered);
+        w.stats.packets_late = s.packets_late.saturating_sub(e.packets_late);
+        w.stats.packets_duplicate = s.packets_duplicate.saturating_sub(e.packets_duplicate);
+        w.stats.packets_bad = s.packets_bad.saturating_sub(e.packets_bad);
+        w.played_packets = self.played_packets.saturating_sub(earlier.played_packets);
+        w.missed_packets = self.missed_packets.saturating_sub(earlier.missed_packets);
+        w.loss_runs = self.loss_runs.saturating_sub(earlier.loss_runs);
+        w
     }
 }

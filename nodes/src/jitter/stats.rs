@@ -195,32 +195,43 @@ pub struct BurstGapReport {
 impl BurstGapReport {
     /// Fraction of packets lost or discarded (what the listener missed), 0..1.
     pub fn loss_rate(&self) -> f64 {
-        if self.packets == 0 {
-            0.0
-        } else {
-            self.lost as f64 / self.packets as f64
-        }
+        loss_rate(self.packets, self.lost)
     }
 
-    /// The E-model's burst ratio (G.107 §7.3: the mean length of loss runs observed over
-    /// the mean length expected for random loss at the same rate), from a two-state Markov
-    /// fit: with loss rate P and mean run length L, BurstR = L · (1 − P). 1 for random
-    /// loss (and without loss), above 1 for bursty loss.
-    ///
-    /// ```
-    /// use rvoip_media_nodes::jitter::BurstGapStats;
-    /// let mut m = BurstGapStats::new(16, 20.0);
-    /// // 100 packets, 10 lost in runs of 2: P = 0.1, L = 2, BurstR = 1.8.
-    /// for k in 0..100 { m.packet(!(k % 20 == 0 || k % 20 == 1)); }
-    /// assert!((m.report().burst_ratio() - 1.8).abs() < 1e-12);
-    /// ```
+    /// The E-model's burst ratio of the losses ([`burst_ratio`]).
     pub fn burst_ratio(&self) -> f64 {
-        if self.lost == 0 || self.loss_runs == 0 {
-            return 1.0;
-        }
-        let mean_run = self.lost as f64 / self.loss_runs as f64;
-        (mean_run * (1.0 - self.loss_rate())).max(1.0)
+        burst_ratio(self.packets, self.lost, self.loss_runs)
     }
+}
+
+/// `lost / packets`, 0 without packets.
+pub fn loss_rate(packets: u64, lost: u64) -> f64 {
+    if packets == 0 {
+        0.0
+    } else {
+        lost as f64 / packets as f64
+    }
+}
+
+/// The E-model's burst ratio (G.107 §7.3: the mean length of loss runs observed over the
+/// mean length expected for random loss at the same rate) of `lost` of `packets` lost in
+/// `runs` runs, from a two-state Markov fit: with loss rate P and mean run length L,
+/// BurstR = L · (1 − P). 1 for random loss (and without loss), above 1 for bursty loss.
+///
+/// ```
+/// use rvoip_media_nodes::jitter::{burst_ratio, BurstGapStats};
+/// let mut m = BurstGapStats::new(16, 20.0);
+/// // 100 packets, 10 lost in runs of 2: P = 0.1, L = 2, BurstR = 1.8.
+/// for k in 0..100 { m.packet(!(k % 20 == 0 || k % 20 == 1)); }
+/// assert!((m.report().burst_ratio() - 1.8).abs() < 1e-12);
+/// assert_eq!(burst_ratio(100, 10, 10), 1.0); // isolated losses: less than random, held at 1
+/// ```
+pub fn burst_ratio(packets: u64, lost: u64, runs: u64) -> f64 {
+    if lost == 0 || runs == 0 {
+        return 1.0;
+    }
+    let mean_run = lost as f64 / runs as f64;
+    (mean_run * (1.0 - loss_rate(packets, lost))).max(1.0)
 }
 
 impl BurstGapStats {
