@@ -107,6 +107,14 @@ pub enum SessionEvent {
 const TALK_ON_DB: f64 = -40.0;
 const TALK_OFF_DB: f64 = -50.0;
 const TALK_HANG: std::time::Duration = std::time::Duration::from_millis(300);
+/// The jitter buffer of a session: the tuned defaults with at most 500 ms of delay and 50
+/// packet slots (500 ms of 10 ms packets, 1 s of 20 ms ones) instead of 1 s and 100, which
+/// halves the buffer's memory (its slots hold whole packets, its playout buffer the
+/// longest delay) — half a second is already far past a conversation's delay budget.
+fn session_jitter() -> JitterConfig {
+    JitterConfig { max_delay_ms: 500, capacity: 50, ..JitterConfig::default() }
+}
+
 /// The stretch of the call a [`SessionEvent::QualityAlert`] judges: the E-model estimate
 /// over the last 5 s (snapshots of the jitter buffer's counters a second apart).
 pub const QUALITY_WINDOW: std::time::Duration = std::time::Duration::from_secs(5);
@@ -261,7 +269,7 @@ impl MediaSession {
             .with_payload_type(neg.payload_type)
             .with_ssrc(ssrc)
             .with_start((r >> 32) as u16, (r >> 48) as u32 ^ (r as u32).rotate_left(7));
-        let jitter = JitterBufferNode::new(neg.decoder()?, JitterConfig::default(), q)
+        let jitter = JitterBufferNode::new(neg.decoder()?, session_jitter(), q)
             .map_err(|e| crate::EngineError::NodeSetup { node: "jitter".into(), reason: e.to_string() })?
             .with_payload_type(neg.payload_type);
         let (tx_kind, rx_kind) = (enc.info().packet_format(), jitter.buffer().info().packet_format());
@@ -371,7 +379,7 @@ impl MediaSession {
         jitter: NodeKey,
         rated: Arc<Mutex<(CodecId, u32)>>,
     ) -> crate::transport::VoipMetricsSource {
-        let abs_max = JitterConfig::default().max_delay_ms;
+        let abs_max = session_jitter().max_delay_ms;
         Box::new(move |ssrc, rtt| {
             let t = engine.telemetry(partition, jitter).ok()?;
             let (codec, ptime) = *rated.lock().ok()?;
