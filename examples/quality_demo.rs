@@ -97,13 +97,19 @@ fn main() -> Result<(), Error> {
         std::thread::sleep(Duration::from_millis(5));
     }
     let r = relay.stats();
+    let g = bob.statistics().graph;
     println!(
-        "relay: {} received, {} dropped, {} reordered, {} duplicated; worker deadline misses {}",
+        "relay: {} received, {} dropped, {} reordered, {} duplicated; bob's graph: {} cycles, p50 {:.1} µs, \
+         p99 {:.1} µs, max {:.1} µs, deadline misses {}",
         r.received,
         r.dropped,
         r.reordered,
         r.duplicated,
-        bob.statistics().graph.deadline_misses
+        g.cycles,
+        g.p50_ns as f64 / 1e3,
+        g.p99_ns as f64 / 1e3,
+        g.max_ns as f64 / 1e3,
+        g.deadline_misses
     );
     alice.stop()?.wait(wait)?;
     bob.stop()?.wait(wait)?;
