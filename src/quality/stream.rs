@@ -8,7 +8,7 @@
 //! half the RTCP round trip (the network, one way). Loss = what the listener missed: packets
 //! lost in the network or discarded late by the buffer, less those rebuilt from in-band FEC,
 //! over the packets due; its burst ratio from the runs of losses
-//! ([`burst_ratio`](rvoip_media_nodes::jitter::burst_ratio)).
+//! ([`burst_ratio`]).
 //! Nothing is estimated before [`MIN_PACKETS`] packets: "unknown", never a default score.
 //!
 //! Codec impairments ([`codec_impairment`]): see the table in ARCHITECTURE.md ("Call
