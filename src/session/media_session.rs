@@ -12,7 +12,7 @@ use crate::transport::{
     MediaLink, Remote, StreamParams, Transport, TransportEvent, TransportStats, UdpConfig, UdpTransport,
 };
 use rvoip_media_graph::{AudioFormat, GraphBuilder, NodeKey, PortKind};
-use rvoip_media_nodes::codec::{CodecId, EncodeNode, Negotiated, SwitchEncoder};
+use rvoip_media_nodes::codec::{CodecId, CodecInfo, EncodeNode, Negotiated, SwitchEncoder};
 use rvoip_media_nodes::jitter::{JitterBufferNode, JitterConfig, JitterReport, JitterSwitch, CN_PAYLOAD_TYPE};
 use rvoip_media_nodes::resample::ResamplerNode;
 use rvoip_media_nodes::{LevelMeter, Mute};
@@ -107,12 +107,17 @@ pub enum SessionEvent {
 const TALK_ON_DB: f64 = -40.0;
 const TALK_OFF_DB: f64 = -50.0;
 const TALK_HANG: std::time::Duration = std::time::Duration::from_millis(300);
-/// The jitter buffer of a session: the tuned defaults with at most 500 ms of delay and 50
-/// packet slots (500 ms of 10 ms packets, 1 s of 20 ms ones) instead of 1 s and 100, which
-/// halves the buffer's memory (its slots hold whole packets, its playout buffer the
-/// longest delay) — half a second is already far past a conversation's delay budget.
-fn session_jitter() -> JitterConfig {
-    JitterConfig { max_delay_ms: 500, capacity: 50, ..JitterConfig::default() }
+/// The jitter buffer of a session receiving `info`'s codec: the tuned defaults with at most
+/// 500 ms of delay, 50 packet slots (500 ms of 10 ms packets, 1 s of 20 ms ones) instead of
+/// 1 s and 100, and slots sized for 120 ms of the codec (the longest packet the buffer
+/// takes), at least 960 bytes (120 ms of G.711, the densest codec a live switch can bring
+/// at 8 or 16 kHz), instead of 1500 bytes — half a second is already far past a
+/// conversation's delay budget, and the buffer's memory is its slots and its playout
+/// buffer.
+fn session_jitter(info: &CodecInfo) -> JitterConfig {
+    let frames = (info.sample_rate as usize * 120 / 1000).div_ceil(info.frame_samples.max(1));
+    let max_payload_bytes = (frames * info.max_frame_bytes).clamp(960, rvoip_media_graph::MAX_PAYLOAD);
+    JitterConfig { max_delay_ms: 500, capacity: 50, max_payload_bytes, ..JitterConfig::default() }
 }
 
 /// The stretch of the call a [`SessionEvent::QualityAlert`] judges: the E-model estimate
@@ -269,7 +274,9 @@ impl MediaSession {
             .with_payload_type(neg.payload_type)
             .with_ssrc(ssrc)
             .with_start((r >> 32) as u16, (r >> 48) as u32 ^ (r as u32).rotate_left(7));
-        let jitter = JitterBufferNode::new(neg.decoder()?, session_jitter(), q)
+        let decoder = neg.decoder()?;
+        let jitter_config = session_jitter(decoder.info());
+        let jitter = JitterBufferNode::new(decoder, jitter_config, q)
             .map_err(|e| crate::EngineError::NodeSetup { node: "jitter".into(), reason: e.to_string() })?
             .with_payload_type(neg.payload_type);
         let (tx_kind, rx_kind) = (enc.info().packet_format(), jitter.buffer().info().packet_format());
@@ -328,7 +335,7 @@ impl MediaSession {
         });
         let cname = params.cname.clone().unwrap_or_else(|| format!("rvoip-{ssrc:08x}"));
         let rated = Arc::new(Mutex::new((neg.codec, params.ptime_ms)));
-        let source = Self::xr_source(engine.engine.clone(), id, keys.jitter, rated.clone());
+        let source = Self::xr_source(jitter_config.max_delay_ms, engine.engine.clone(), id, keys.jitter, rated.clone());
         Ok(MediaSession {
             dialog,
             engine: engine.engine.clone(),
@@ -374,12 +381,12 @@ impl MediaSession {
     /// What fills the RTCP XR VoIP-metrics block on the transport's thread: the jitter
     /// buffer's telemetry rated for the codec in use.
     fn xr_source(
+        abs_max: u32,
         engine: Arc<Engine>,
         partition: PartitionId,
         jitter: NodeKey,
         rated: Arc<Mutex<(CodecId, u32)>>,
     ) -> crate::transport::VoipMetricsSource {
-        let abs_max = session_jitter().max_delay_ms;
         Box::new(move |ssrc, rtt| {
             let t = engine.telemetry(partition, jitter).ok()?;
             let (codec, ptime) = *rated.lock().ok()?;

@@ -63,6 +63,10 @@ pub struct JitterConfig {
     /// A late packet that continues the sequence (the next one after the last played,
     /// the start of a talk spurt) is still played if it is at most this late, ms.
     pub rewind_ms: u32,
+    /// Payload bytes a packet slot holds (1..=1500); longer packets are refused as bad.
+    /// The buffer's memory is `capacity × max_payload_bytes` for the packets: a session
+    /// sizes it for its codec (e.g. 960 bytes, 120 ms of G.711).
+    pub max_payload_bytes: usize,
     /// Track the sender's clock skew (off by default: on the evaluation sets it did not
     /// flatten the delay, whose swings under drift come from the stretch bands) ([`SkewEstimator`](super::SkewEstimator)) and keep
     /// the delay histogram free of its trend, so a drifting clock neither smears the
@@ -87,6 +91,7 @@ impl Default for JitterConfig {
             max_wait_ms: 60,
             stretch_budget_ms: 0,
             rewind_ms: 60,
+            max_payload_bytes: rvoip_media_graph::MAX_PAYLOAD,
             track_skew: false,
         }
     }
@@ -136,6 +141,9 @@ impl JitterConfig {
         }
         if !(0.9..1.0).contains(&self.forget) {
             return Err(JitterError::Config("forget must be in 0.9..1"));
+        }
+        if self.max_payload_bytes == 0 || self.max_payload_bytes > rvoip_media_graph::MAX_PAYLOAD {
+            return Err(JitterError::Config("max_payload_bytes must be 1..=1500"));
         }
         if self.capacity == 0 || self.capacity > 4096 {
             return Err(JitterError::Config("capacity must be 1..=4096 packets"));
@@ -354,7 +362,7 @@ impl JitterBuffer {
             fs: fs as i64,
             clock: i64::from(info.rtp_clock_rate),
             payload_type: info.payload_type,
-            buf: PacketBuffer::new(cfg.capacity),
+            buf: PacketBuffer::new(cfg.capacity, cfg.max_payload_bytes),
             delay: DelayManager::new(cfg.quantile, cfg.forget, cfg.cost),
             skew: SkewEstimator::new(),
             warm: (0, 0.0, 0.0),
@@ -688,6 +696,10 @@ impl JitterBuffer {
         match self.buf.insert(p, ts, seq, arrival_us, ticks) {
             Inserted::Stored => {}
             Inserted::Evicted => self.stats.packets_discarded += 1,
+            Inserted::TooLarge => {
+                self.stats.packets_bad += 1;
+                self.stats.packets_discarded += 1;
+            }
             Inserted::Duplicate => {
                 self.stats.packets_duplicate += 1;
                 self.stats.packets_discarded += 1;
@@ -763,11 +775,11 @@ impl JitterBuffer {
             let s = self.buf.get(i);
             (s.ts, s.seq, s.arrival_us, s.ticks)
         };
-        let pt = self.buf.get(i).packet.meta.payload_type;
+        let pt = self.buf.get(i).payload_type;
         if pt != self.payload_type && self.is_alternate(pt) {
             self.swap_decoder();
         }
-        let res = self.dec.decode(Some(self.buf.get(i).packet.payload()), &mut self.scratch);
+        let res = self.dec.decode(Some(self.buf.payload(i)), &mut self.scratch);
         self.buf.remove(i);
         // Packets skipped since the last one played: lost or discarded (RFC 3611 counts
         // both), also the loss rate that decides whether waiting for FEC pays.
@@ -931,7 +943,7 @@ impl JitterBuffer {
         // rebuild that one from the next packet's FEC data (if its time is still ahead).
         let frame = self.ticks_to_samples(p_ticks).max(0) as usize;
         let whole_frames = p_ticks > 0 && gap_ticks % p_ticks == 0;
-        let same_codec = self.buf.get(i).packet.meta.payload_type == self.payload_type;
+        let same_codec = self.buf.get(i).payload_type == self.payload_type;
         let fec_ok =
             missing >= 1 && whole_frames && same_codec && frame > 0 && frame <= self.max_packet && fill >= frame;
         if fec_ok {
@@ -939,7 +951,7 @@ impl JitterBuffer {
             self.conceal(fill - frame);
         }
         let fec_done = fec_ok && {
-            let payload = self.buf.get(i).packet.payload();
+            let payload = self.buf.payload(i);
             match self.dec.decode_fec(payload, frame, &mut self.scratch[self.max_packet..]) {
                 Some(Ok(n)) if n == frame => {
                     let start = self.max_packet;
