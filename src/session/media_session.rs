@@ -173,8 +173,8 @@ pub struct MediaStatistics {
     pub rtp: TransportStats,
     /// The E-model estimate of what is received over the whole call (G.107, or G.107.1 for
     /// G.722 and Opus): R, MOS-CQ/LQ from the measured mouth-to-ear delay and loss
-    /// pattern. `None` ("unknown") until the stream delivered
-    /// [`MIN_PACKETS`](crate::quality::stream::MIN_PACKETS) packets.
+    /// pattern. `None` ("unknown") until
+    /// [`MIN_PACKETS`](crate::quality::stream::MIN_PACKETS) packets were due.
     pub quality: Option<StreamQuality>,
 }
 
