@@ -7,12 +7,17 @@
 //! time per element is the cost per stream per tick; the buffer's own cost is the
 //! difference of the two.
 //!
+//! The live path: the session's receive node, `JitterBufferNode` (buffer + decoder), in a
+//! `NodeHarness` cycle of 10 ms with the cycle's packets on its input, against the node the
+//! sessions used before, `DecodeNode` (decoder, no buffer), fed the same packets in the
+//! same cycles — what a session's worker pays per stream per cycle for the buffer.
+//!
 //! Run: `cargo bench --bench jitter` (add `-- --quick` for a short run).
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use rvoip_media_graph::{Packet, PacketMeta};
-use rvoip_media_nodes::codec::{Decoder, G711CodecDecoder};
-use rvoip_media_nodes::jitter::{JitterBuffer, JitterConfig};
+use rvoip_media_graph::{NodeHarness, Packet, PacketMeta, Processor, Quantum};
+use rvoip_media_nodes::codec::{DecodeNode, Decoder, G711CodecDecoder};
+use rvoip_media_nodes::jitter::{JitterBuffer, JitterBufferNode, JitterConfig};
 use rvoip_media_nodes::opus::{OpusCodecDecoder, OpusEncoderConfig};
 use rvoip_media_nodes::G711Law;
 use std::hint::black_box;
@@ -133,6 +138,55 @@ fn bench(c: &mut Criterion) {
                     }
                     dec
                 },
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    g.finish();
+    live_path(c);
+}
+
+/// One cycle per 10 ms: the packets that arrived in it go on the node's input, then it runs.
+fn run_cycles(node: Box<dyn Processor>, pk: &[Packet]) -> NodeHarness {
+    let mut h = NodeHarness::new(node, Quantum::MS_10).unwrap();
+    let mut next = 0;
+    for k in 0..TICKS {
+        let now = k * 10_000_000;
+        let input = h.packet_in_mut(0);
+        input.clear();
+        while next < pk.len() && pk[next].meta.arrival_ns <= now {
+            input.put(&pk[next]);
+            next += 1;
+        }
+        black_box(h.run());
+    }
+    h
+}
+
+fn live_path(c: &mut Criterion) {
+    let mut g = c.benchmark_group("live");
+    g.throughput(Throughput::Elements(TICKS));
+    for opus in [false, true] {
+        let name = if opus { "opus16k" } else { "pcmu" };
+        let pk = stream(opus);
+        let pt = if opus { 111 } else { 0 };
+        g.bench_function(format!("{name}/JitterBufferNode per 10 ms cycle"), |b| {
+            b.iter_batched(
+                || {
+                    let n = JitterBufferNode::new(decoder(opus), JitterConfig::default(), Quantum::MS_10).unwrap();
+                    Box::new(n.with_payload_type(pt)) as Box<dyn Processor>
+                },
+                |n| run_cycles(n, &pk),
+                BatchSize::LargeInput,
+            )
+        });
+        g.bench_function(format!("{name}/DecodeNode per 10 ms cycle"), |b| {
+            b.iter_batched(
+                || {
+                    Box::new(DecodeNode::new(decoder(opus), Quantum::MS_10).unwrap().with_payload_type(pt))
+                        as Box<dyn Processor>
+                },
+                |n| run_cycles(n, &pk),
                 BatchSize::LargeInput,
             )
         });

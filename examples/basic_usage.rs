@@ -114,7 +114,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     for d in [&alice, &bob] {
         let s = media.get_media_statistics(d)?;
         println!(
-            "{d}: {} pt {}, sent {} pkts / {} B, received {} (lost {}, jitter {:.2} ms), RTCP {}/{} , MOS {:.2}",
+            "{d}: {} pt {}, sent {} pkts / {} B, received {} (lost {}, jitter {:.2} ms), RTCP {}/{} , MOS {}",
             s.codec,
             s.payload_type,
             s.rtp.packets_sent,
@@ -124,7 +124,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             s.rtp.received.jitter_ms,
             s.rtp.rtcp_sent,
             s.rtp.rtcp_received,
-            s.mos_estimate.unwrap_or(0.0)
+            s.quality.map_or("unknown".to_string(), |q| format!("{:.2}", q.mos_cq))
         );
     }
 

@@ -1,7 +1,15 @@
 //! Invariant 1 with the call layer: media sessions created, started, muted, switched to
 //! another codec and stopped while the workers run, with RTP flowing between pairs of
 //! sessions over loopback, cost the worker threads no allocation and no free. (The
-//! transport's I/O threads and the control side allocate; workers only run graphs.)
+//! transport's I/O threads and the control side allocate; workers only run graphs.) Every
+//! session receives through its jitter buffer; the last round passes the packets through an
+//! impairing relay (loss, reordering, jitter, duplicates) so the buffer's concealment,
+//! reordering and time-scale paths run on the workers too.
+
+#[path = "support/impair.rs"]
+mod impair;
+
+use impair::{Impairment, Relay};
 
 use rvoip_media_core::engine::is_worker_thread;
 use rvoip_media_core::nodes::codec::CodecId;
@@ -92,6 +100,48 @@ fn sessions_churn_without_worker_allocations() {
     }
     assert_eq!(sessions, 48);
     assert!(received > 48 * 5, "packets flowed: {received}");
+    // Impaired: 4 pairs, each direction through its own relay, with a codec switch while
+    // packets are reordered in flight.
+    let mut pairs = Vec::new();
+    let mut relays = Vec::new();
+    for i in 0..4u64 {
+        let a_params = MediaSessionParams::new(any, None, CodecId::Pcmu).unwrap();
+        let mut a = engine.create_media_session(DialogId::new(format!("ia{i}")), a_params).unwrap();
+        let to_a = Relay::start(a.local_addr(), Impairment::moderate(11 + i));
+        let b_params = MediaSessionParams::new(any, Some(to_a.addr()), CodecId::Pcmu).unwrap();
+        let mut b = engine.create_media_session(DialogId::new(format!("ib{i}")), b_params).unwrap();
+        let to_b = Relay::start(b.local_addr(), Impairment::moderate(21 + i));
+        let mut p = a.params().clone();
+        p.remote = rvoip_media_core::transport::Remote::Fixed(to_b.addr());
+        a.update(p).unwrap().wait(wait).unwrap();
+        a.start().unwrap().wait(wait).unwrap();
+        b.start().unwrap().wait(wait).unwrap();
+        pairs.push((a, b));
+        relays.push((to_a, to_b));
+    }
+    std::thread::sleep(Duration::from_millis(600));
+    for (a, b) in &mut pairs {
+        let pcma = negotiated(CodecId::Pcma, None).unwrap();
+        b.set_codec(pcma.clone(), 20).unwrap().wait(wait).unwrap();
+        a.set_codec(pcma, 20).unwrap().wait(wait).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(600));
+    let (mut concealed, mut switches, mut reordered) = (0, 0, 0);
+    for (mut a, mut b) in pairs {
+        for s in [&a, &b] {
+            let j = s.statistics().receive.stats;
+            concealed += j.concealment_events;
+            switches += j.codec_switches;
+        }
+        b.stop().unwrap().wait(wait).unwrap();
+        a.stop().unwrap().wait(wait).unwrap();
+    }
+    for (x, y) in &relays {
+        reordered += x.stats().reordered + y.stats().reordered;
+    }
+    engine.engine().poll();
+    assert!(concealed >= 8 && reordered >= 20, "impairment ran: {concealed} concealments, {reordered} reordered");
+    assert_eq!(switches, 8, "every receiver switched to PCMA through its buffer");
     assert_eq!(WORKER_ALLOCS.load(Ordering::SeqCst), 0, "allocations on worker threads");
     assert_eq!(WORKER_FREES.load(Ordering::SeqCst), 0, "frees on worker threads");
 }

@@ -157,8 +157,11 @@ fn two_sessions_talk_mute_hold_switch_stop() {
     b.resume().unwrap();
 
     let m = a.statistics();
-    assert!(m.packets_decoded > 50 && m.packets_encoded > 50, "{m:?}");
-    assert!(m.mos_estimate.unwrap() > 4.0, "{m:?}");
+    assert!(m.receive.stats.packets_received > 50 && m.packets_encoded > 50, "{m:?}");
+    // Clean loopback: once enough packets are in, G.711 with a LAN's buffer delay rates
+    // above MOS 4.0 (R > 80) on the narrowband scale.
+    let q = m.quality.expect("quality known after 100 packets");
+    assert!(!q.wideband && q.r > 80.0 && q.mos_cq > 4.0 && q.loss_percent < 1.0, "{q:?}");
 
     // Stop B: A gets its BYE.
     b.stop().unwrap().wait(Duration::from_secs(2)).unwrap();
@@ -220,14 +223,11 @@ fn raw_peer_garbage_unknown_pt_and_valid_packets() {
     // Base is seq 101: expected 101..=110 = 10, received 9, lost 1.
     assert_eq!((st.received.expected, st.received.received, st.received.lost), (10, 9, 1));
     assert_eq!(st.remote, Some(peer.local_addr().unwrap()), "latched onto the raw peer");
-    // 10 % loss on G.711: the E-model puts MOS below 3.6, an alert.
+    // 10 packets are too few to rate: the quality is unknown (no default score) and no
+    // alert is raised on it (tests/session_impaired.rs has the alerts).
     let events: Vec<_> = std::iter::from_fn(|| s.poll_event()).collect();
-    let alert = events.iter().find_map(|e| match e {
-        SessionEvent::QualityAlert { degraded: true, mos, loss_percent, .. } => Some((*mos, *loss_percent)),
-        _ => None,
-    });
-    let (mos, loss) = alert.unwrap_or_else(|| panic!("a quality alert: {events:?}"));
-    assert!(mos < 3.6 && (loss - 10.0).abs() < 1e-9, "{mos} {loss}");
+    assert!(!events.iter().any(|e| matches!(e, SessionEvent::QualityAlert { .. })), "{events:?}");
+    assert_eq!(s.statistics().quality, None);
     // Our packets now go to the peer.
     peer.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
     let (n, _) = peer.recv_from(&mut buf).unwrap();

@@ -128,36 +128,77 @@ fn stream_sdp(params: &MediaSessionParams, local: SocketAddr) -> Result<SessionD
 fn json_stats(s: &MediaStatistics, ssrc: u32, seconds: f64, dtmf: &str) -> String {
     let r = &s.rtp;
     let rr = r.remote_report;
+    let j = &s.receive.stats;
+    let jb = &s.receive;
     let opt = |v: Option<f64>| v.map_or("null".to_string(), |v| format!("{v:.6}"));
+    // W3C RTCInboundRtpStreamStats: packet counts and RFC 3550 loss and jitter as the
+    // transport counted them on the wire; the jitter buffer's counters as it played.
+    let inbound: Vec<(&str, String)> = vec![
+        ("ssrc", r.received.ssrc.to_string()),
+        ("packetsReceived", r.received.received.to_string()),
+        ("bytesReceived", r.payload_bytes_received.to_string()),
+        ("packetsLost", r.received.lost.to_string()),
+        ("packetsExpected", r.received.expected.to_string()),
+        ("jitter", format!("{:.6}", r.received.jitter_ms / 1000.0)),
+        ("jitterTicks", format!("{:.3}", r.received.jitter_ticks)),
+        ("jitterMean", format!("{:.6}", r.received.jitter_mean_ms / 1000.0)),
+        ("jitterMax", format!("{:.6}", r.received.jitter_max_ms / 1000.0)),
+        ("packetsDiscarded", (r.not_valid + j.packets_discarded).to_string()),
+        ("jitterBufferDelay", format!("{:.6}", j.jitter_buffer_delay)),
+        ("jitterBufferTargetDelay", format!("{:.6}", j.jitter_buffer_target_delay)),
+        ("jitterBufferMinimumDelay", format!("{:.6}", j.jitter_buffer_minimum_delay)),
+        ("jitterBufferEmittedCount", j.jitter_buffer_emitted_count.to_string()),
+        ("totalSamplesReceived", j.total_samples_received.to_string()),
+        ("concealedSamples", j.concealed_samples.to_string()),
+        ("silentConcealedSamples", j.silent_concealed_samples.to_string()),
+        ("concealmentEvents", j.concealment_events.to_string()),
+        ("insertedSamplesForDeceleration", j.inserted_samples_for_deceleration.to_string()),
+        ("removedSamplesForAcceleration", j.removed_samples_for_acceleration.to_string()),
+        ("fecPacketsRecovered", j.fec_recovered.to_string()),
+        ("malformed", r.malformed.to_string()),
+        ("unknownPayloadType", r.unknown_payload_type.to_string()),
+    ];
+    // The buffer's own view: RFC 3550 figures of the packets it took, RFC 3611 burst/gap
+    // metrics (Gmin 16) of what it played, its delays.
+    let buffer: Vec<(&str, String)> = vec![
+        ("packetsReceived", j.packets_received.to_string()),
+        ("packetsLost", j.packets_lost.to_string()),
+        ("jitter", format!("{:.6}", j.jitter)),
+        ("latePackets", j.packets_late.to_string()),
+        ("duplicatePackets", j.packets_duplicate.to_string()),
+        ("badPackets", j.packets_bad.to_string()),
+        ("resets", j.resets.to_string()),
+        ("codecSwitches", j.codec_switches.to_string()),
+        ("currentDelayMs", format!("{:.3}", j.current_delay_ms)),
+        ("targetDelayMs", format!("{:.3}", j.target_delay_ms)),
+        ("burstDensity", format!("{:.6}", jb.burst_density)),
+        ("gapDensity", format!("{:.6}", jb.gap_density)),
+        ("burstDurationMs", format!("{:.3}", jb.burst_duration_ms)),
+        ("gapDurationMs", format!("{:.3}", jb.gap_duration_ms)),
+        ("effectiveLossRate", format!("{:.6}", jb.effective_loss_rate())),
+        ("burstRatio", format!("{:.6}", jb.burst_ratio())),
+    ];
+    let obj = |f: &[(&str, String)]| {
+        let body: Vec<String> = f.iter().map(|(k, v)| format!("\"{k}\": {v}")).collect();
+        format!("{{{}}}", body.join(", "))
+    };
     format!(
         "{{\n  \"codec\": \"{codec}\",\n  \"payloadType\": {pt},\n  \"durationSeconds\": {seconds:.3},\n  \
          \"outbound-rtp\": {{\"ssrc\": {ssrc}, \"packetsSent\": {ps}, \"bytesSent\": {bs}, \"headerBytesSent\": {hs}, \
          \"packetsNotSent\": {pns}}},\n  \
-         \"inbound-rtp\": {{\"ssrc\": {rssrc}, \"packetsReceived\": {pr}, \"bytesReceived\": {br}, \"packetsLost\": {lost}, \
-         \"packetsExpected\": {exp}, \"jitter\": {jit:.6}, \"jitterTicks\": {jt:.3}, \"jitterMean\": {jmean:.6}, \"jitterMax\": {jmax:.6}, \"packetsDiscarded\": {disc}, \
-         \"concealedFrames\": {conc}, \"malformed\": {mal}, \"unknownPayloadType\": {upt}}},\n  \
+         \"inbound-rtp\": {inbound},\n  \
+         \"jitterBuffer\": {buffer},\n  \
          \"remote-inbound-rtp\": {{\"fractionLost\": {fl}, \"packetsLost\": {rl}, \"jitterTicks\": {rj}, \"roundTripTime\": {rtt}}},\n  \
          \"rtcp\": {{\"sent\": {rs}, \"received\": {rc}, \"malformed\": {rm}, \"remoteCname\": {cname}}},\n  \
-         \"dtmfReceived\": {dtmf:?},\n  \"mosEstimate\": {mos}\n}}\n",
+         \"dtmfReceived\": {dtmf:?},\n  \"quality\": {quality}\n}}\n",
         codec = s.codec,
         pt = s.payload_type,
         ps = r.packets_sent,
         bs = r.payload_bytes_sent,
         hs = r.bytes_sent - r.payload_bytes_sent,
         pns = r.packets_not_sent,
-        rssrc = r.received.ssrc,
-        pr = r.received.received,
-        br = r.payload_bytes_received,
-        lost = r.received.lost,
-        exp = r.received.expected,
-        jit = r.received.jitter_ms / 1000.0,
-        jt = r.received.jitter_ticks,
-        jmean = r.received.jitter_mean_ms / 1000.0,
-        jmax = r.received.jitter_max_ms / 1000.0,
-        disc = r.not_valid + s.late_packets,
-        conc = s.concealed_frames,
-        mal = r.malformed,
-        upt = r.unknown_payload_type,
+        inbound = obj(&inbound),
+        buffer = obj(&buffer),
         fl = rr.map_or("null".into(), |b| format!("{:.6}", f64::from(b.fraction_lost) / 256.0)),
         rl = rr.map_or("null".into(), |b| b.cumulative_lost.to_string()),
         rj = rr.map_or("null".into(), |b| b.jitter.to_string()),
@@ -166,7 +207,10 @@ fn json_stats(s: &MediaStatistics, ssrc: u32, seconds: f64, dtmf: &str) -> Strin
         rc = r.rtcp_received,
         rm = r.rtcp_malformed,
         cname = r.remote_cname.as_ref().map_or("null".into(), |c| format!("{c:?}")),
-        mos = opt(s.mos_estimate),
+        quality = s.quality.map_or("null".to_string(), |q| format!(
+            "{{\"r\": {:.3}, \"wideband\": {}, \"mosCq\": {:.3}, \"mosLq\": {:.3}, \"mouthToEarMs\": {:.3}, \"rttKnown\": {}, \"lossPercent\": {:.3}, \"burstRatio\": {:.3}}}",
+            q.r, q.wideband, q.mos_cq, q.mos_lq, q.mouth_to_ear_ms, q.rtt_known, q.loss_percent, q.burst_ratio
+        )),
     )
 }
 

@@ -7,10 +7,11 @@
 
 use super::pcap::{self, Capture};
 use super::{output::Outputs, wavio::WavOut, CliError};
+use rvoip_media_core::quality::stream::estimate;
 use rvoip_media_core::rtp::{parse_rtp, RtpError};
 use rvoip_media_graph::{Packet, PacketMeta};
-use rvoip_media_nodes::codec::{Decoder, G711CodecDecoder};
-use rvoip_media_nodes::jitter::{JitterBuffer, JitterConfig, JitterStats, TargetCost, CN_PAYLOAD_TYPE};
+use rvoip_media_nodes::codec::{CodecId, Decoder, G711CodecDecoder};
+use rvoip_media_nodes::jitter::{JitterBuffer, JitterConfig, JitterReport, JitterStats, TargetCost, CN_PAYLOAD_TYPE};
 use rvoip_media_nodes::opus::OpusCodecDecoder;
 use rvoip_media_nodes::wav::WavSampleFormat;
 use rvoip_media_nodes::G711Law;
@@ -235,31 +236,22 @@ fn num(x: f64) -> String {
     }
 }
 
-/// Packets needed before the E-model figure is given (5 s of 20 ms packets).
-const EMODEL_MIN_PACKETS: u64 = 250;
-
-/// G.107 E-model R, MOS and the delay it used, for G.711 with concealment (G.113 Appendix
-/// I: Ie 0, Bpl 25.1), from the played stream: loss = lost + discarded packets, delay =
-/// mean buffer delay + 20 ms packetisation (the network's one-way delay is not in a
-/// capture). `None` ("unknown") for Opus (no G.113 factor for this configuration) and
-/// until enough packets were seen — never a default score.
-fn emodel(codec: Codec, s: &JitterStats) -> Option<(f64, f64, f64)> {
-    use rvoip_media_core::quality::emodel::{mos_from_r, Connection};
-    if codec != Codec::Pcmu || s.packets_received < EMODEL_MIN_PACKETS || s.jitter_buffer_emitted_count == 0 {
-        return None;
-    }
-    let expected = (s.packets_received as i64 + s.packets_lost).max(1) as f64;
-    let ppl = 100.0 * (s.packets_lost.max(0) as f64 + s.packets_discarded as f64) / expected;
-    let ta = 1000.0 * s.jitter_buffer_delay / s.jitter_buffer_emitted_count as f64 + 20.0;
-    let c = Connection { ie: 0.0, bpl: 25.1, ppl: ppl.min(100.0), ta, t: ta, ..Connection::default() };
-    let r = c.r();
-    Some((r, mos_from_r(r), ta))
+/// The E-model R, MOS and mouth-to-ear delay of the played stream, by the sessions'
+/// estimator ([`estimate`]: G.107 for PCMU, G.107.1 for Opus; mean buffer delay + 20 ms
+/// packetisation + look-ahead, the network's one-way delay not being in a capture). `None`
+/// ("unknown") until enough packets were seen — never a default score.
+fn emodel(codec: Codec, rx: &JitterReport) -> Option<(f64, f64, f64)> {
+    let id = match codec {
+        Codec::Pcmu => CodecId::Pcmu,
+        Codec::Opus => CodecId::Opus,
+    };
+    estimate(id, 20, None, rx).map(|q| (q.r, q.mos_cq, q.mouth_to_ear_ms))
 }
 
 /// The `--stats` JSON: the W3C names first, then this buffer's extras.
 fn stats_json(s: &JitterStats, jb: &JitterBuffer, census: &Census, ticks: usize, codec: Codec) -> String {
     let b = jb.burst_gap();
-    let emodel = emodel(codec, s);
+    let emodel = emodel(codec, &JitterReport::of(jb));
     let fields: Vec<(&str, String)> = vec![
         ("packetsReceived", s.packets_received.to_string()),
         ("packetsLost", s.packets_lost.to_string()),
@@ -391,22 +383,25 @@ mod tests {
 
     #[test]
     fn the_emodel_figure_is_unknown_until_enough_packets() {
-        let mut s = JitterStats { packets_received: 249, jitter_buffer_emitted_count: 1, ..JitterStats::default() };
-        assert_eq!(emodel(Codec::Pcmu, &s), None);
-        s.packets_received = 250;
-        s.jitter_buffer_emitted_count = 8000;
-        s.jitter_buffer_delay = 8000.0 * 0.060; // 60 ms mean
-                                                // Ta = 80 ms, no loss: R = 93.2 less a small delay impairment (G.107's Id at 80 ms
-                                                // with the default echo loss is under 2).
-        let (r, mos, ta) = emodel(Codec::Pcmu, &s).unwrap();
+        let stats = JitterStats { packets_received: 99, jitter_buffer_emitted_count: 1, ..JitterStats::default() };
+        let mut rx = JitterReport { stats, ..JitterReport::default() };
+        assert_eq!(emodel(Codec::Pcmu, &rx), None);
+        rx.stats.packets_received = 250;
+        rx.stats.jitter_buffer_emitted_count = 8000;
+        rx.stats.jitter_buffer_delay = 8000.0 * 0.060; // 60 ms mean
+        rx.played_packets = 250;
+        // Ta = 80 ms, no loss: R = 93.2 less a small delay impairment (G.107's Id at 80 ms
+        // with the default echo loss is under 2).
+        let (r, mos, ta) = emodel(Codec::Pcmu, &rx).unwrap();
         assert!((ta - 80.0).abs() < 1e-9);
         assert!(r > 91.2 && r < 93.2, "{r}");
         assert!(mos > 4.3);
-        // 2 % loss with Bpl 25.1: Ie,eff = 95 · 2 / 27.1 ≈ 7.0.
-        s.packets_lost = 5;
-        let (r2, _, _) = emodel(Codec::Pcmu, &s).unwrap();
-        assert!((r - r2 - 95.0 * (500.0 / 255.0) / (500.0 / 255.0 + 25.1)).abs() < 1e-6, "{r} {r2}");
-        assert_eq!(emodel(Codec::Opus, &s), None);
+        // 2 % loss at random with Bpl 25.1: Ie,eff = 95 · 2 / 27.1 ≈ 7.0.
+        (rx.missed_packets, rx.loss_runs) = (5, 5);
+        let (r2, _, _) = emodel(Codec::Pcmu, &rx).unwrap();
+        assert!((r - r2 - 95.0 * 2.0 / (2.0 + 25.1)).abs() < 1e-6, "{r} {r2}");
+        // Opus is rated on the wideband scale (R up to 129).
+        assert!(emodel(Codec::Opus, &rx).unwrap().0 > 100.0);
     }
 
     #[test]

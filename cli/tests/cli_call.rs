@@ -52,6 +52,12 @@ fn call_to_call_on_loopback() {
     assert!(json_number(&jb, "packetsReceived") >= 110.0, "{jb}");
     assert_eq!(json_number(&jb, "packetsLost"), 0.0, "{jb}");
     assert!(json_number(&jb, "jitter") < 0.02, "{jb}");
+    // Played through the jitter buffer: its W3C counters are there, with a mean buffer
+    // delay (jitterBufferDelay / jitterBufferEmittedCount) of a LAN's.
+    let emitted = json_number(&jb, "jitterBufferEmittedCount");
+    let mean_delay = json_number(&jb, "jitterBufferDelay") / emitted;
+    assert!(emitted >= 80.0 * 160.0 && mean_delay > 0.0 && mean_delay < 0.15, "{jb}");
+    assert!(json_number(&jb, "concealedSamples") >= 0.0 && json_number(&jb, "latePackets") <= 2.0, "{jb}");
     assert!(jb.contains("\"codec\": \"PCMA\"") && jb.contains("\"payloadType\": 8"), "{jb}");
     assert!(jb.contains("\"dtmfReceived\": \"12#\""), "RFC 4733 digits arrive once each: {jb}");
     assert!(ja.contains("\"dtmfReceived\": \"\""), "{ja}");

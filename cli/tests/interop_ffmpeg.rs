@@ -130,9 +130,9 @@ fn ffmpeg_sends_to_call() {
         // The tone plays from ~0.4 s to ~2.7 s: judge 1.0 .. 2.0 s.
         let mid = &x[rate as usize..2 * rate as usize];
         let share = tone_share(mid, rate, 1000.0);
-        let (late, concealed) = (json_number(&json, "packetsDiscarded"), json_number(&json, "concealedFrames"));
+        let (late, concealed) = (json_number(&json, "packetsDiscarded"), json_number(&json, "concealedSamples"));
         eprintln!(
-            "{}: ffmpeg -> call: {received} packets, lost {lost}, discarded {late}, concealed frames {concealed}, rms {:.3}, 1 kHz share {share:.3}",
+            "{}: ffmpeg -> call: {received} packets, lost {lost}, discarded {late}, concealed samples {concealed}, rms {:.3}, 1 kHz share {share:.3}",
             case.name,
             rms(mid)
         );

@@ -201,9 +201,11 @@ pub fn mos_from_r(r: f64) -> f64 {
 }
 
 /// The wideband rating of G.107.1 for a wideband connection: the narrowband model's delay
-/// impairment with the wideband basic rating Ro,WB = 129 and the wideband equipment
-/// impairment Ie,WB,eff = Ie,WB + (129 − Ie,WB) · Ppl / (Ppl / BurstR + Bpl). Default
-/// handsets (Is,WB = 0).
+/// impairment Id (G.107.1 keeps G.107's delay terms) with the wideband basic rating
+/// Ro,WB = 129 and the wideband effective equipment impairment
+/// Ie,WB,eff = Ie,WB + (95 − Ie,WB) · Ppl / (Ppl / BurstR + Bpl) (G.107.1 §7.5: the
+/// constant stays G.107's 95, it is not rescaled to 129). Default handsets (Is,WB = 0),
+/// `c.a` the advantage factor.
 ///
 /// ```
 /// use rvoip_media_core::quality::emodel::{mos_from_wideband_r, wideband_r, Connection};
@@ -211,10 +213,13 @@ pub fn mos_from_r(r: f64) -> f64 {
 /// let r = wideband_r(&Connection::default(), 0.0);
 /// assert!(r > 128.0);
 /// assert!(mos_from_wideband_r(r) > 4.49);
+/// // G.722 (Ie,WB 13), 2 % random loss, Bpl 25.1: Ie,WB,eff = 13 + 82 · 2 / 27.1.
+/// let c = Connection { bpl: 25.1, ppl: 2.0, ..Connection::default() };
+/// assert!((wideband_r(&c, 13.0) - (129.0 - 13.0 - 82.0 * 2.0 / 27.1)).abs() < 0.2);
 /// ```
 pub fn wideband_r(c: &Connection, ie_wb: f64) -> f64 {
     let ppl = c.ppl.max(0.0);
-    let ie_eff = ie_wb + (129.0 - ie_wb) * ppl / (ppl / c.burst_r.max(1.0) + c.bpl);
+    let ie_eff = ie_wb + (95.0 - ie_wb).max(0.0) * ppl / (ppl / c.burst_r.max(1.0) + c.bpl);
     let id = Connection { t: c.t, tr: c.tr, ta: c.ta, ..Connection::default() }.id();
     129.0 - id - ie_eff + c.a
 }
@@ -265,6 +270,38 @@ mod tests {
         // Talker echo grows with the echo path's delay.
         let echo = |t: f64| Connection { t, ta: t, ..Connection::default() }.r();
         assert!(echo(150.0) < echo(50.0));
+    }
+
+    #[test]
+    fn wideband_worked_examples() {
+        // Id of a default connection (echo terms only, no absolute delay): what the
+        // narrowband defaults leave, 94.77 - 1.41 - 93.2 ≈ 0.16.
+        let id0 = Connection::default().id();
+        // G.722 (Ie,WB 13, G.113 Appendix IV) without loss or delay: R = 129 - 13 - Id0.
+        let g722 = Connection { bpl: 25.1, ..Connection::default() };
+        assert!((wideband_r(&g722, 13.0) - (116.0 - id0)).abs() < 1e-9);
+        // MOS: R / 1.29 through G.107 Annex B: 116 / 1.29 = 89.9 -> 4.33 (hand-computed:
+        // 1 + 0.035 x + 7e-6 x (x - 60)(100 - x) with x = 89.92 - 0.12).
+        let x = (116.0 - id0) / 1.29;
+        let by_hand = 1.0 + 0.035 * x + 7.0e-6 * x * (x - 60.0) * (100.0 - x);
+        assert!((mos_from_wideband_r(wideband_r(&g722, 13.0)) - by_hand).abs() < 1e-12);
+        assert!((by_hand - 4.334).abs() < 0.001, "{by_hand}");
+        // 5 % loss in bursts (BurstR 2): Ie,WB,eff = 13 + 82 * 5 / (2.5 + 25.1) = 27.86.
+        let lossy = Connection { ppl: 5.0, burst_r: 2.0, ..g722 };
+        let ie_eff: f64 = 13.0 + 82.0 * 5.0 / (5.0 / 2.0 + 25.1);
+        assert!((ie_eff - 27.855).abs() < 0.01);
+        assert!((wideband_r(&lossy, 13.0) - (129.0 - id0 - ie_eff)).abs() < 1e-9);
+        // Absolute delay 300 ms: the narrowband Idd (X = log2 3) comes off the wideband R too.
+        let x3 = 3f64.log2();
+        let idd = 25.0 * ((1.0 + x3.powi(6)).powf(1.0 / 6.0) - 3.0 * (1.0 + (x3 / 3.0).powi(6)).powf(1.0 / 6.0) + 2.0);
+        let slow = Connection { ta: 300.0, ..g722 };
+        let echo = Connection { ta: 0.0, ..slow }.id() - id0; // no T: unchanged echo terms
+        assert!(echo.abs() < 1e-12);
+        assert!((wideband_r(&g722, 13.0) - wideband_r(&slow, 13.0) - idd).abs() < 1e-9);
+        assert!((idd - 14.76).abs() < 0.01, "Idd(300) {idd}");
+        // Total loss cannot push Ie,WB,eff beyond 95.
+        let all = Connection { ppl: 100.0, ..g722 };
+        assert!(129.0 - wideband_r(&all, 13.0) - id0 < 95.0);
     }
 
     #[test]

@@ -3,7 +3,8 @@
 use super::ack::{Ack, Watcher};
 use super::{DialogId, Error, MediaEngine, MediaSessionParams};
 use crate::engine::{AudioIn, AudioOut, ControlOut, Engine, PartitionId};
-use crate::quality::emodel::{mos_from_r, Connection};
+use crate::quality::alert::{AlertConfig, AlertState};
+use crate::quality::stream::{estimate, voip_metrics, StreamQuality};
 use crate::rtp::ReportBlockInfo;
 use crate::sdp::Direction;
 use crate::stats::PartitionStats;
@@ -11,14 +12,16 @@ use crate::transport::{
     MediaLink, Remote, StreamParams, Transport, TransportEvent, TransportStats, UdpConfig, UdpTransport,
 };
 use rvoip_media_graph::{AudioFormat, GraphBuilder, NodeKey, PortKind};
-use rvoip_media_nodes::codec::{CodecId, DecodeNode, EncodeNode, Negotiated, SwitchDecoder, SwitchEncoder};
+use rvoip_media_nodes::codec::{CodecId, CodecInfo, EncodeNode, Negotiated, SwitchEncoder};
+use rvoip_media_nodes::jitter::{JitterBufferNode, JitterConfig, JitterReport, JitterSwitch, CN_PAYLOAD_TYPE};
 use rvoip_media_nodes::resample::ResamplerNode;
 use rvoip_media_nodes::{LevelMeter, Mute};
 use std::collections::hash_map::RandomState;
+use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
 use std::sync::mpsc::{channel, Receiver, Sender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// Where a session is in its life.
@@ -80,8 +83,11 @@ pub enum SessionEvent {
     TalkingStarted,
     /// The peer stopped talking: the received level stayed below −50 dBFS for 300 ms.
     TalkingStopped,
-    /// The estimated quality fell below MOS 3.6 (G.107: many users dissatisfied), or
-    /// recovered above 3.8 (`degraded: false`).
+    /// The estimated quality of what is received (E-model MOS over the last
+    /// [`QUALITY_WINDOW`] of the call) stayed below the alert threshold for the hold time
+    /// (by default MOS 3.6, G.107's "many users dissatisfied", for 3 s), or recovered:
+    /// stayed above threshold + margin (3.8) as long (`degraded: false`). See
+    /// [`MediaSession::set_quality_alerts`].
     QualityAlert {
         /// Whether quality is degraded now.
         degraded: bool,
@@ -101,17 +107,44 @@ pub enum SessionEvent {
 const TALK_ON_DB: f64 = -40.0;
 const TALK_OFF_DB: f64 = -50.0;
 const TALK_HANG: std::time::Duration = std::time::Duration::from_millis(300);
-/// MOS thresholds of [`SessionEvent::QualityAlert`].
-const MOS_ALERT: f64 = 3.6;
-const MOS_CLEAR: f64 = 3.8;
+/// The jitter buffer of a session receiving `info`'s codec: the tuned defaults with at most
+/// 500 ms of delay, 50 packet slots (500 ms of 10 ms packets, 1 s of 20 ms ones) instead of
+/// 1 s and 100, and slots sized for 120 ms of the codec (the longest packet the buffer
+/// takes), at least 960 bytes (120 ms of G.711, the densest codec a live switch can bring
+/// at 8 or 16 kHz), instead of 1500 bytes — half a second is already far past a
+/// conversation's delay budget, and the buffer's memory is its slots and its playout
+/// buffer.
+fn session_jitter(info: &CodecInfo) -> JitterConfig {
+    let frames = (info.sample_rate as usize * 120 / 1000).div_ceil(info.frame_samples.max(1));
+    let max_payload_bytes = (frames * info.max_frame_bytes).clamp(960, rvoip_media_graph::MAX_PAYLOAD);
+    JitterConfig { max_delay_ms: 500, capacity: 50, max_payload_bytes, ..JitterConfig::default() }
+}
+
+/// The stretch of the call a [`SessionEvent::QualityAlert`] judges: the E-model estimate
+/// over the last 5 s (snapshots of the jitter buffer's counters a second apart).
+pub const QUALITY_WINDOW: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What the event poller derives from telemetry: talking and quality state.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Detector {
     talking: bool,
     last_loud: Option<Instant>,
-    degraded: bool,
-    last_quality: Option<Instant>,
+    alert: AlertState,
+    /// The buffer's reports, one a second over the quality window.
+    reports: VecDeque<(Instant, JitterReport)>,
+    epoch: Instant,
+}
+
+impl Detector {
+    fn new() -> Self {
+        Detector {
+            talking: false,
+            last_loud: None,
+            alert: AlertState::new(AlertConfig::default()),
+            reports: VecDeque::with_capacity(8),
+            epoch: Instant::now(),
+        }
+    }
 }
 
 /// Quality and performance of a session (see [`MediaSession::statistics`]).
@@ -129,21 +162,20 @@ pub struct MediaStatistics {
     pub duration_s: f64,
     /// Packets the encoder produced (sent or, on hold, discarded).
     pub packets_encoded: u64,
-    /// Packets the decoder took.
-    pub packets_decoded: u64,
-    /// Frames the decoder concealed (loss, late, before the first packet).
-    pub concealed_frames: u64,
-    /// Packets the decoder dropped as late or duplicate.
-    pub late_packets: u64,
-    /// Payloads the decoder refused.
-    pub bad_packets: u64,
+    /// The receive path's jitter buffer: the W3C `RTCInboundRtpStreamStats` counters
+    /// (packetsReceived, packetsLost, jitterBufferDelay, concealedSamples, …), RFC 3550
+    /// interarrival jitter and signed cumulative loss as the buffer saw them, and the
+    /// RFC 3611 burst / gap metrics of what was played.
+    pub receive: JitterReport,
     /// The session graph's cycle statistics (underruns of host audio, ring drops, timing).
     pub graph: PartitionStats,
     /// RTP/RTCP counters of the transport.
     pub rtp: TransportStats,
-    /// E-model MOS estimate (G.107, narrowband) from the received loss, jitter and RTT:
-    /// `None` before anything was received.
-    pub mos_estimate: Option<f64>,
+    /// The E-model estimate of what is received over the whole call (G.107, or G.107.1 for
+    /// G.722 and Opus): R, MOS-CQ/LQ from the measured mouth-to-ear delay and loss
+    /// pattern. `None` ("unknown") until
+    /// [`MIN_PACKETS`](crate::quality::stream::MIN_PACKETS) packets were due.
+    pub quality: Option<StreamQuality>,
 }
 
 /// Random numbers from std's randomly keyed hasher (no RNG dependency).
@@ -156,7 +188,7 @@ pub(crate) fn random_u64() -> u64 {
 /// The graph keys of a session.
 #[derive(Clone, Copy, Debug)]
 struct Keys {
-    decode: NodeKey,
+    jitter: NodeKey,
     encode: NodeKey,
     mute: NodeKey,
 }
@@ -168,8 +200,8 @@ struct Keys {
 /// Host audio: [`MediaSession::take_audio_in`] gives the input to send (mono at the host
 /// rate, one quantum per push; nothing pushed is silence) and
 /// [`MediaSession::take_audio_out`] what is received (the audio tap). The receive path is
-/// the codec model's [`DecodeNode`], which conceals loss but expects packets on time; the
-/// jitter buffer node slots in front of it (between `rx` and `decode`) when it lands.
+/// an adaptive jitter buffer driving the decoder ([`JitterBufferNode`]): reordering, late
+/// packets, loss concealment, time-scale modification, RFC 3389 comfort noise.
 ///
 /// ```no_run
 /// use rvoip_media_core::session::*;
@@ -207,6 +239,9 @@ pub struct MediaSession {
     started_at: Option<Instant>,
     rx_level: Option<ControlOut>,
     detector: Detector,
+    /// The codec and packet time the RTCP XR block is rated for (shared with the
+    /// transport's report thread; a codec switch updates it).
+    rated: Arc<Mutex<(CodecId, u32)>>,
 }
 
 impl MediaSession {
@@ -239,15 +274,19 @@ impl MediaSession {
             .with_payload_type(neg.payload_type)
             .with_ssrc(ssrc)
             .with_start((r >> 32) as u16, (r >> 48) as u32 ^ (r as u32).rotate_left(7));
-        let dec = DecodeNode::new(neg.decoder()?, q)?.with_payload_type(neg.payload_type);
-        let (tx_kind, rx_kind) = (enc.info().packet_format(), dec.info().packet_format());
+        let decoder = neg.decoder()?;
+        let jitter_config = session_jitter(decoder.info());
+        let jitter = JitterBufferNode::new(decoder, jitter_config, q)
+            .map_err(|e| crate::EngineError::NodeSetup { node: "jitter".into(), reason: e.to_string() })?
+            .with_payload_type(neg.payload_type);
+        let (tx_kind, rx_kind) = (enc.info().packet_format(), jitter.buffer().info().packet_format());
         let mut b = GraphBuilder::new(q);
         let input = b.add_input("in", PortKind::Audio(host));
         let mute = b.add_node("mute", Box::new(Mute::new(host)));
         let encode = b.add_node("encode", Box::new(enc));
         let tx = b.add_output("tx", PortKind::Packet(tx_kind));
         let rx = b.add_input("rx", PortKind::Packet(rx_kind));
-        let decode = b.add_node("decode", Box::new(dec));
+        let decode = b.add_node("jitter", Box::new(jitter));
         let output = b.add_output("out", PortKind::Audio(host));
         let meter = b.add_node("rx_meter", Box::new(LevelMeter::new(AudioFormat::mono(codec_rate))));
         let level = b.add_output("rx_level", PortKind::Control);
@@ -274,7 +313,7 @@ impl MediaSession {
         let mut part = engine.engine.add_partition(b.build()?)?;
         let id = part.id;
         let key = |name: &str| engine.engine.node_key(id, name);
-        let keys = Keys { decode: key("decode")?, encode: key("encode")?, mute: key("mute")? };
+        let keys = Keys { jitter: key("jitter")?, encode: key("encode")?, mute: key("mute")? };
         let (Some(rx), Some(tx)) = (part.io.take_packet_in("rx"), part.io.take_packet_out("tx")) else {
             return Err(Error::NoAudio("graph endpoints missing"));
         };
@@ -295,6 +334,8 @@ impl MediaSession {
             });
         });
         let cname = params.cname.clone().unwrap_or_else(|| format!("rvoip-{ssrc:08x}"));
+        let rated = Arc::new(Mutex::new((neg.codec, params.ptime_ms)));
+        let source = Self::xr_source(jitter_config.max_delay_ms, engine.engine.clone(), id, keys.jitter, rated.clone());
         Ok(MediaSession {
             dialog,
             engine: engine.engine.clone(),
@@ -302,12 +343,12 @@ impl MediaSession {
             partition: id,
             keys,
             transport,
-            link: Some(MediaLink { rx, tx, on_event }),
+            link: Some(MediaLink { rx, tx, on_event, voip_metrics: Some(source) }),
             audio_in: part.io.take_audio_in("in"),
             audio_out: part.io.take_audio_out("out"),
             state: SessionState::Created,
             muted: false,
-            payload_types: vec![(neg.payload_type, neg.clock_rate)],
+            payload_types: Self::accepted(neg, None),
             params,
             ssrc,
             cname,
@@ -317,8 +358,47 @@ impl MediaSession {
             created_ticket: Some(part.ticket),
             started_at: None,
             rx_level: part.io.control_out("rx_level"),
-            detector: Detector::default(),
+            detector: Detector::new(),
+            rated,
         })
+    }
+
+    /// The payload types the transport hands to the graph: the codec's, the previous codec's
+    /// while its packets are in flight after a switch, and RFC 3389 comfort noise (static
+    /// type 13, 8 kHz clock) for codecs on an 8 kHz RTP clock, which the jitter buffer
+    /// plays at the level it carries.
+    fn accepted(codec: &Negotiated, previous: Option<&Negotiated>) -> Vec<(u8, u32)> {
+        let mut v = vec![(codec.payload_type, codec.clock_rate)];
+        if let Some(p) = previous.filter(|p| p.payload_type != codec.payload_type) {
+            v.push((p.payload_type, p.clock_rate));
+        }
+        if codec.clock_rate == 8000 {
+            v.push((CN_PAYLOAD_TYPE, 8000));
+        }
+        v
+    }
+
+    /// What fills the RTCP XR VoIP-metrics block on the transport's thread: the jitter
+    /// buffer's telemetry rated for the codec in use.
+    fn xr_source(
+        abs_max: u32,
+        engine: Arc<Engine>,
+        partition: PartitionId,
+        jitter: NodeKey,
+        rated: Arc<Mutex<(CodecId, u32)>>,
+    ) -> crate::transport::VoipMetricsSource {
+        Box::new(move |ssrc, rtt| {
+            let t = engine.telemetry(partition, jitter).ok()?;
+            let (codec, ptime) = *rated.lock().ok()?;
+            Some(voip_metrics(ssrc, codec, ptime, rtt, abs_max, &JitterReport::read(&t.values)))
+        })
+    }
+
+    /// The jitter buffer's telemetry, read through the engine's seqlock.
+    fn receive_report(&self) -> JitterReport {
+        self.engine
+            .telemetry(self.partition, self.keys.jitter)
+            .map_or_else(|_| JitterReport::default(), |t| JitterReport::read(&t.values))
     }
 
     fn ack(&self, ticket: Option<crate::engine::Ticket>) -> Ack {
@@ -468,18 +548,17 @@ impl MediaSession {
         }
         let q = self.engine.config().quantum;
         let enc = SwitchEncoder::new(codec.encoder()?, ptime_ms * 1000, q)?.with_payload_type(codec.payload_type);
-        let dec = SwitchDecoder::new(codec.decoder()?, q)?.with_payload_type(codec.payload_type);
+        let dec = JitterSwitch::new(codec.decoder()?, codec.payload_type);
         let mut edit = self.engine.edit(self.partition)?;
         edit.message(self.keys.encode, enc)?;
-        edit.message(self.keys.decode, dec)?;
+        edit.message(self.keys.jitter, dec)?;
         let ticket = edit.commit()?.ticket;
-        let old = (self.params.codec.payload_type, self.params.codec.clock_rate);
-        self.payload_types = vec![(codec.payload_type, codec.clock_rate)];
-        if old.0 != codec.payload_type {
-            self.payload_types.push(old);
-        }
+        self.payload_types = Self::accepted(&codec, Some(&self.params.codec));
         let _ =
             self.events_tx.send(SessionEvent::CodecChanged { codec: codec.codec, payload_type: codec.payload_type });
+        if let Ok(mut r) = self.rated.lock() {
+            *r = (codec.codec, ptime_ms);
+        }
         self.params.codec = codec;
         self.params.ptime_ms = ptime_ms;
         self.transport.set_params(self.stream_params());
@@ -563,25 +642,36 @@ impl MediaSession {
                 return Some(SessionEvent::TalkingStopped);
             }
         }
-        if self.detector.last_quality.is_some_and(|t| now.duration_since(t) < std::time::Duration::from_millis(500)) {
+        // Quality: a snapshot of the buffer's counters a second; the estimate over the
+        // window they span feeds the alert's hysteresis.
+        if self.detector.reports.back().is_some_and(|(t, _)| now.duration_since(*t) < std::time::Duration::from_secs(1))
+        {
             return None;
         }
-        self.detector.last_quality = Some(now);
-        let st = self.statistics();
-        let mos = st.mos_estimate?;
-        let r = &st.rtp.received;
-        let loss_percent = if r.expected > 0 { r.lost.max(0) as f64 * 100.0 / r.expected as f64 } else { 0.0 };
-        let change = (!self.detector.degraded && mos < MOS_ALERT) || (self.detector.degraded && mos > MOS_CLEAR);
-        if change {
-            self.detector.degraded = !self.detector.degraded;
-            return Some(SessionEvent::QualityAlert {
-                degraded: self.detector.degraded,
-                mos,
-                loss_percent,
-                jitter_ms: r.jitter_ms,
-            });
+        let report = self.receive_report();
+        self.detector.reports.push_back((now, report));
+        while self.detector.reports.front().is_some_and(|(t, _)| now.duration_since(*t) > QUALITY_WINDOW) {
+            self.detector.reports.pop_front();
         }
-        None
+        let (_, first) = self.detector.reports.front()?;
+        let window = report.since(first);
+        let rtt = self.transport.stats().rtt_ms;
+        let q = estimate(self.params.codec.codec, self.params.ptime_ms, rtt, &window);
+        let at_ms = now.duration_since(self.detector.epoch).as_millis() as u64;
+        let degraded = self.detector.alert.update(at_ms, q.map(|q| q.mos_cq))?;
+        let q = q?;
+        Some(SessionEvent::QualityAlert {
+            degraded,
+            mos: q.mos_cq,
+            loss_percent: q.loss_percent,
+            jitter_ms: report.stats.jitter * 1000.0,
+        })
+    }
+
+    /// Sets the thresholds and hold time of [`SessionEvent::QualityAlert`] (and restarts
+    /// its state: not degraded).
+    pub fn set_quality_alerts(&mut self, config: AlertConfig) {
+        self.detector.alert = AlertState::new(config);
     }
 
     /// RTP/RTCP counters.
@@ -595,21 +685,8 @@ impl MediaSession {
             self.engine.telemetry(self.partition, k).ok().and_then(|t| t.get(name)).unwrap_or(0.0) as u64
         };
         let rtp = self.transport.stats();
-        let mos_estimate = (rtp.received.received > 0).then(|| {
-            let loss = if rtp.received.expected > 0 {
-                (rtp.received.lost.max(0) as f64 * 100.0 / rtp.received.expected as f64).min(100.0)
-            } else {
-                0.0
-            };
-            let (ie, bpl) = match self.params.codec.codec {
-                CodecId::G729 => (11.0, 19.0),
-                _ => (0.0, 25.1),
-            };
-            // One-way delay: half the RTT when known, plus two jitters and a packet.
-            let delay =
-                rtp.rtt_ms.unwrap_or(0.0) / 2.0 + 2.0 * rtp.received.jitter_ms + f64::from(self.params.ptime_ms);
-            mos_from_r(Connection { ie, bpl, ppl: loss, ta: delay, t: delay, ..Connection::default() }.r())
-        });
+        let receive = self.receive_report();
+        let quality = estimate(self.params.codec.codec, self.params.ptime_ms, rtp.rtt_ms, &receive);
         MediaStatistics {
             codec: self.params.codec.codec,
             payload_type: self.params.codec.payload_type,
@@ -617,13 +694,10 @@ impl MediaSession {
             muted: self.muted,
             duration_s: self.started_at.map_or(0.0, |t| t.elapsed().as_secs_f64()),
             packets_encoded: tel(self.keys.encode, "packets"),
-            packets_decoded: tel(self.keys.decode, "packets"),
-            concealed_frames: tel(self.keys.decode, "concealed_frames"),
-            late_packets: tel(self.keys.decode, "late_packets"),
-            bad_packets: tel(self.keys.decode, "bad_packets"),
+            receive,
             graph: self.engine.partition_stats(self.partition).unwrap_or_default(),
             rtp,
-            mos_estimate,
+            quality,
         }
     }
 

@@ -28,7 +28,7 @@ pub use ack::Ack;
 pub use controller::MediaSessionController;
 pub use error::Error;
 pub use media_engine::{MediaEngine, MediaEngineConfig, MediaEngineConfigBuilder, ProcessingDefaults};
-pub use media_session::{MediaSession, MediaStatistics, SessionEvent, SessionState};
+pub use media_session::{MediaSession, MediaStatistics, SessionEvent, SessionState, QUALITY_WINDOW};
 pub use params::{negotiated, MediaSessionParams};
 
 use std::fmt;

@@ -19,7 +19,7 @@ pub mod batch;
 pub mod udp;
 
 use crate::engine::{PacketIn, PacketOut};
-use crate::rtp::{DtmfDigit, ReportBlockInfo, RtpReceiveCounters};
+use crate::rtp::{DtmfDigit, ReportBlockInfo, RtpReceiveCounters, VoipMetrics};
 use std::net::SocketAddr;
 
 pub use batch::{BatchConfig, BatchIo, BatchIoHandle, SocketStats};
@@ -75,7 +75,14 @@ pub struct MediaLink {
     pub tx: PacketOut,
     /// Called on the transport's thread for every [`TransportEvent`].
     pub on_event: Box<dyn FnMut(TransportEvent) + Send>,
+    /// Called on the transport's thread for each RTCP report, with the received stream's
+    /// SSRC and the round trip (ms, once known): the RFC 3611 VoIP-metrics block to send
+    /// in the compound as RTCP XR (`None`: no XR).
+    pub voip_metrics: Option<VoipMetricsSource>,
 }
+
+/// What fills a report's RFC 3611 VoIP-metrics block (see [`MediaLink::voip_metrics`]).
+pub type VoipMetricsSource = Box<dyn FnMut(u32, Option<f64>) -> Option<VoipMetrics> + Send>;
 
 /// Something the transport saw.
 #[derive(Clone, Debug, PartialEq, Eq)]

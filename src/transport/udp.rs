@@ -539,6 +539,15 @@ impl IoThread {
 
     /// Sends a compound report (with a BYE when `bye` is given).
     fn report(&mut self, bye: Option<String>) {
+        // The XR block first, outside the lock (the source reads the graph's telemetry).
+        let (source, rtt, received) = {
+            let s = self.shared.lock();
+            (s.rx.counters().ssrc, s.stats.rtt_ms, s.rx.counters().received)
+        };
+        let voip_metrics = match self.link.voip_metrics.as_mut() {
+            Some(f) if received > 0 => f(source, rtt),
+            _ => None,
+        };
         let now = now_ns();
         let mut s = self.shared.lock();
         let Some(to) = s.rtcp_remote() else { return };
@@ -561,7 +570,7 @@ impl IoThread {
             sender,
             blocks: block.into_iter().collect(),
             cname: s.params.cname.clone(),
-            voip_metrics: None,
+            voip_metrics,
             bye,
         };
         let mut out = [0u8; 1500];

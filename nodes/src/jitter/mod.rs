@@ -61,7 +61,7 @@ mod tests;
 mod tsm;
 
 pub use delay::{DelayManager, SkewEstimator, TargetCost};
-pub use node::{JitterBufferNode, JITTER_TELEMETRY};
+pub use node::{JitterBufferNode, JitterReport, JitterSwitch, JITTER_TELEMETRY};
 pub use playout::{JitterBuffer, JitterConfig, JitterError, JitterStats, CN_PAYLOAD_TYPE};
-pub use stats::{BurstGapReport, BurstGapStats, RtpReceiveStats};
+pub use stats::{burst_ratio, loss_rate, BurstGapReport, BurstGapStats, RtpReceiveStats};
 pub use tsm::{accelerate, preemptive_expand, Stretch};

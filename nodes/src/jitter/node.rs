@@ -1,8 +1,9 @@
 //! [`JitterBufferNode`]: a [`JitterBuffer`] and its decoder as a graph node.
 
-use super::playout::{JitterBuffer, JitterConfig, JitterError};
+use super::playout::{JitterBuffer, JitterConfig, JitterError, JitterStats};
 use crate::codec::Decoder;
-use rvoip_media_graph::{AudioFormat, NodeSpec, PortKind, PortSpec, ProcessIo, Processor, Quantum};
+use rvoip_media_graph::{AudioFormat, MessageError, NodeSpec, PortKind, PortSpec, ProcessIo, Processor, Quantum};
+use std::any::Any;
 
 /// The telemetry names of [`JitterBufferNode`], W3C `RTCInboundRtpStreamStats` first.
 pub const JITTER_TELEMETRY: &[&str] = &[
@@ -31,7 +32,45 @@ pub const JITTER_TELEMETRY: &[&str] = &[
     "gapDensity",
     "burstDurationMs",
     "gapDurationMs",
+    "codecSwitches",
+    "playedPackets",
+    "missedPackets",
+    "lossRuns",
 ];
+
+/// A message for [`JitterBufferNode`]: a decoder for another payload type (a live codec
+/// switch, see [`JitterBuffer::set_alternate`]). After delivery it holds the alternate
+/// decoder it replaced (if any), to be dropped on the control side.
+///
+/// ```
+/// use rvoip_media_graph::{Processor, Quantum};
+/// use rvoip_media_nodes::codec::G711CodecDecoder;
+/// use rvoip_media_nodes::jitter::{JitterBufferNode, JitterConfig, JitterSwitch};
+/// use rvoip_media_nodes::G711Law;
+///
+/// let dec = Box::new(G711CodecDecoder::new(G711Law::Ulaw));
+/// let mut node = JitterBufferNode::new(dec, JitterConfig::default(), Quantum::MS_10).unwrap();
+/// let mut switch = JitterSwitch::new(Box::new(G711CodecDecoder::new(G711Law::Alaw)), 8);
+/// node.message(&mut switch).unwrap();
+/// assert!(switch.decoder().is_none()); // no alternate before
+/// ```
+pub struct JitterSwitch {
+    decoder: Option<Box<dyn Decoder>>,
+    payload_type: u8,
+}
+
+impl JitterSwitch {
+    /// A switch to `decoder` for packets of `payload_type`.
+    pub fn new(decoder: Box<dyn Decoder>, payload_type: u8) -> Self {
+        JitterSwitch { decoder: Some(decoder), payload_type }
+    }
+
+    /// What the message holds: before delivery the new decoder, after it the alternate it
+    /// replaced (if any).
+    pub fn decoder(&self) -> Option<&dyn Decoder> {
+        self.decoder.as_deref()
+    }
+}
 
 /// Packets in, audio out: an adaptive jitter buffer in front of a decoder (the buffer
 /// drives the decoder, as in NetEQ), one stream per node.
@@ -102,6 +141,7 @@ impl Processor for JitterBufferNode {
     fn spec(&self) -> NodeSpec {
         let info = self.jb.info();
         NodeSpec::new("jitter_buffer")
+            .with_message::<JitterSwitch>()
             .with_telemetry(JITTER_TELEMETRY)
             .with_input(PortSpec::required("in", PortKind::Packet(info.packet_format())))
             .with_output(PortSpec::required("out", PortKind::Audio(AudioFormat::mono(info.sample_rate))))
@@ -136,9 +176,74 @@ impl Processor for JitterBufferNode {
         self.started = false;
     }
 
+    fn message(&mut self, msg: &mut (dyn Any + Send)) -> Result<(), MessageError> {
+        let switch = msg.downcast_mut::<JitterSwitch>().ok_or(MessageError::WrongType)?;
+        self.jb.set_alternate(&mut switch.decoder, switch.payload_type).map_err(|e| match e {
+            JitterError::Decoder(why) | JitterError::Config(why) => MessageError::Invalid(why),
+            JitterError::Codec(_) => MessageError::Invalid("codec"),
+        })
+    }
+
     fn telemetry(&self, out: &mut [f64]) {
-        let s = self.jb.stats();
-        let b = self.jb.burst_gap();
+        JitterReport::of(&self.jb).write(out);
+    }
+}
+
+/// What [`JitterBufferNode`] publishes as telemetry, as a struct: the W3C counters and
+/// the RFC 3611 burst / gap metrics. [`JitterReport::write`] and [`JitterReport::read`]
+/// are the one mapping to and from [`JITTER_TELEMETRY`] order.
+///
+/// ```
+/// use rvoip_media_nodes::codec::G711CodecDecoder;
+/// use rvoip_media_nodes::jitter::{JitterBuffer, JitterConfig, JitterReport, JITTER_TELEMETRY};
+/// use rvoip_media_nodes::G711Law;
+///
+/// let jb = JitterBuffer::new(Box::new(G711CodecDecoder::new(G711Law::Ulaw)), JitterConfig::default()).unwrap();
+/// let r = JitterReport::of(&jb);
+/// let mut values = vec![0.0; JITTER_TELEMETRY.len()];
+/// r.write(&mut values);
+/// assert_eq!(JitterReport::read(&values), r);
+/// assert_eq!(r.burst_ratio(), 1.0);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct JitterReport {
+    /// The W3C `RTCInboundRtpStreamStats` counters and the buffer's own.
+    pub stats: JitterStats,
+    /// RFC 3611 burst density (Gmin 16), 0..1.
+    pub burst_density: f64,
+    /// RFC 3611 gap density, 0..1.
+    pub gap_density: f64,
+    /// Mean burst duration, ms.
+    pub burst_duration_ms: f64,
+    /// Mean gap duration, ms.
+    pub gap_duration_ms: f64,
+    /// Packets due in sequence order so far: played, lost or discarded.
+    pub played_packets: u64,
+    /// Of those, the ones the listener missed (lost or discarded).
+    pub missed_packets: u64,
+    /// Runs of consecutive missed packets.
+    pub loss_runs: u64,
+}
+
+impl JitterReport {
+    /// The report of `jb` now.
+    pub fn of(jb: &JitterBuffer) -> Self {
+        let b = jb.burst_gap();
+        JitterReport {
+            stats: jb.stats(),
+            burst_density: b.burst_density,
+            gap_density: b.gap_density,
+            burst_duration_ms: b.burst_duration_ms,
+            gap_duration_ms: b.gap_duration_ms,
+            played_packets: b.packets,
+            missed_packets: b.lost,
+            loss_runs: b.loss_runs,
+        }
+    }
+
+    /// The values in [`JITTER_TELEMETRY`] order (as many as `out` holds).
+    pub fn write(&self, out: &mut [f64]) {
+        let s = &self.stats;
         let v = [
             s.packets_received as f64,
             s.packets_lost as f64,
@@ -161,13 +266,107 @@ impl Processor for JitterBufferNode {
             s.resets as f64,
             s.current_delay_ms,
             s.target_delay_ms,
-            b.burst_density,
-            b.gap_density,
-            b.burst_duration_ms,
-            b.gap_duration_ms,
+            self.burst_density,
+            self.gap_density,
+            self.burst_duration_ms,
+            self.gap_duration_ms,
+            s.codec_switches as f64,
+            self.played_packets as f64,
+            self.missed_packets as f64,
+            self.loss_runs as f64,
         ];
         for (o, v) in out.iter_mut().zip(v) {
             *o = v;
         }
+    }
+
+    /// Reads values in [`JITTER_TELEMETRY`] order back (missing ones are 0).
+    pub fn read(values: &[f64]) -> Self {
+        let v = |i: usize| values.get(i).copied().unwrap_or(0.0);
+        let n = |i: usize| v(i).max(0.0) as u64;
+        JitterReport {
+            stats: JitterStats {
+                packets_received: n(0),
+                packets_lost: v(1) as i64,
+                packets_discarded: n(2),
+                jitter: v(3),
+                jitter_buffer_delay: v(4),
+                jitter_buffer_target_delay: v(5),
+                jitter_buffer_minimum_delay: v(6),
+                jitter_buffer_emitted_count: n(7),
+                total_samples_received: n(8),
+                concealed_samples: n(9),
+                silent_concealed_samples: n(10),
+                concealment_events: n(11),
+                inserted_samples_for_deceleration: n(12),
+                removed_samples_for_acceleration: n(13),
+                fec_recovered: n(14),
+                packets_late: n(15),
+                packets_duplicate: n(16),
+                packets_bad: n(17),
+                resets: n(18),
+                current_delay_ms: v(19),
+                target_delay_ms: v(20),
+                codec_switches: n(25),
+            },
+            burst_density: v(21),
+            gap_density: v(22),
+            burst_duration_ms: v(23),
+            gap_duration_ms: v(24),
+            played_packets: n(26),
+            missed_packets: n(27),
+            loss_runs: n(28),
+        }
+    }
+
+    /// Packets the listener missed (lost or discarded) over packets due, 0..1.
+    pub fn effective_loss_rate(&self) -> f64 {
+        super::loss_rate(self.played_packets, self.missed_packets)
+    }
+
+    /// The E-model's burst ratio of those losses ([`burst_ratio`](super::burst_ratio)).
+    pub fn burst_ratio(&self) -> f64 {
+        super::burst_ratio(self.played_packets, self.missed_packets, self.loss_runs)
+    }
+
+    /// What happened between `earlier` and this report (both of one stream): the counters'
+    /// differences, so rates and means over a window; the delays and RFC 3611 densities are
+    /// this report's.
+    ///
+    /// ```
+    /// use rvoip_media_nodes::jitter::{JitterReport, JitterStats};
+    /// let a = JitterReport { played_packets: 100, missed_packets: 1, loss_runs: 1, ..JitterReport::default() };
+    /// let b = JitterReport { played_packets: 200, missed_packets: 21, loss_runs: 6, ..JitterReport::default() };
+    /// let w = b.since(&a);
+    /// assert_eq!((w.played_packets, w.missed_packets, w.loss_runs), (100, 20, 5));
+    /// assert!((w.effective_loss_rate() - 0.2).abs() < 1e-12);
+    /// ```
+    pub fn since(&self, earlier: &JitterReport) -> JitterReport {
+        let (s, e) = (&self.stats, &earlier.stats);
+        let mut w = *self;
+        w.stats.packets_received = s.packets_received.saturating_sub(e.packets_received);
+        w.stats.packets_lost = s.packets_lost - e.packets_lost;
+        w.stats.packets_discarded = s.packets_discarded.saturating_sub(e.packets_discarded);
+        w.stats.jitter_buffer_delay = (s.jitter_buffer_delay - e.jitter_buffer_delay).max(0.0);
+        w.stats.jitter_buffer_target_delay = (s.jitter_buffer_target_delay - e.jitter_buffer_target_delay).max(0.0);
+        w.stats.jitter_buffer_minimum_delay = (s.jitter_buffer_minimum_delay - e.jitter_buffer_minimum_delay).max(0.0);
+        w.stats.jitter_buffer_emitted_count =
+            s.jitter_buffer_emitted_count.saturating_sub(e.jitter_buffer_emitted_count);
+        w.stats.total_samples_received = s.total_samples_received.saturating_sub(e.total_samples_received);
+        w.stats.concealed_samples = s.concealed_samples.saturating_sub(e.concealed_samples);
+        w.stats.silent_concealed_samples = s.silent_concealed_samples.saturating_sub(e.silent_concealed_samples);
+        w.stats.concealment_events = s.concealment_events.saturating_sub(e.concealment_events);
+        w.stats.inserted_samples_for_deceleration =
+            s.inserted_samples_for_deceleration.saturating_sub(e.inserted_samples_for_deceleration);
+        w.stats.removed_samples_for_acceleration =
+            s.removed_samples_for_acceleration.saturating_sub(e.removed_samples_for_acceleration);
+        w.stats.fec_recovered = s.fec_recovered.saturating_sub(e.fec_recovered);
+        w.stats.packets_late = s.packets_late.saturating_sub(e.packets_late);
+        w.stats.packets_duplicate = s.packets_duplicate.saturating_sub(e.packets_duplicate);
+        w.stats.packets_bad = s.packets_bad.saturating_sub(e.packets_bad);
+        w.played_packets = self.played_packets.saturating_sub(earlier.played_packets);
+        w.missed_packets = self.missed_packets.saturating_sub(earlier.missed_packets);
+        w.loss_runs = self.loss_runs.saturating_sub(earlier.loss_runs);
+        w
     }
 }

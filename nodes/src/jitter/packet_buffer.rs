@@ -1,13 +1,16 @@
 //! The packet buffer: a fixed number of packet slots, ordered by (extended) RTP
-//! timestamp, with duplicate detection. Memory is allocated once; a full buffer evicts
-//! its oldest packet.
+//! timestamp, with duplicate detection. Memory is allocated once — the payloads in one
+//! arena of `capacity × slot_bytes` — and a full buffer evicts its oldest packet.
 
 use rvoip_media_graph::Packet;
 
-/// One stored packet and its facts.
-#[derive(Clone, Debug)]
+/// One stored packet's facts (its payload is in the arena).
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Stored {
-    pub packet: Packet,
+    /// RTP payload type.
+    pub payload_type: u8,
+    /// Payload bytes.
+    len: usize,
     /// Extended (unwrapped) RTP timestamp.
     pub ts: i64,
     /// Extended sequence number.
@@ -27,24 +30,39 @@ pub(crate) enum Inserted {
     Evicted,
     /// Not stored: a packet with this timestamp or sequence number is already there.
     Duplicate,
+    /// Not stored: the payload is longer than a slot.
+    TooLarge,
 }
 
 /// Fixed-capacity packet store (see the module docs).
 pub(crate) struct PacketBuffer {
     slots: Box<[Stored]>,
     used: Box<[bool]>,
+    /// Payload bytes, `slot_bytes` per slot.
+    payloads: Box<[u8]>,
+    slot_bytes: usize,
     count: usize,
 }
 
 impl PacketBuffer {
-    pub(crate) fn new(capacity: usize) -> Self {
+    /// `capacity` slots of `slot_bytes` payload bytes each.
+    pub(crate) fn new(capacity: usize, slot_bytes: usize) -> Self {
         let capacity = capacity.max(1);
-        let empty = Stored { packet: Packet::new(), ts: 0, seq: 0, arrival_us: 0, ticks: 0 };
+        let slot_bytes = slot_bytes.max(1);
+        let empty = Stored { payload_type: 0, len: 0, ts: 0, seq: 0, arrival_us: 0, ticks: 0 };
         PacketBuffer {
             slots: vec![empty; capacity].into_boxed_slice(),
             used: vec![false; capacity].into_boxed_slice(),
+            payloads: vec![0; capacity * slot_bytes].into_boxed_slice(),
+            slot_bytes,
             count: 0,
         }
+    }
+
+    /// The payload of the packet at `i`.
+    pub(crate) fn payload(&self, i: usize) -> &[u8] {
+        let at = i * self.slot_bytes;
+        &self.payloads[at..at + self.slots[i].len]
     }
 
     #[cfg(test)]
@@ -110,6 +128,10 @@ impl PacketBuffer {
 
     /// Stores a copy of `packet`.
     pub(crate) fn insert(&mut self, packet: &Packet, ts: i64, seq: i64, arrival_us: i64, ticks: i64) -> Inserted {
+        let payload = packet.payload();
+        if payload.len() > self.slot_bytes {
+            return Inserted::TooLarge;
+        }
         if (0..self.slots.len()).any(|i| self.used[i] && (self.slots[i].ts == ts || self.slots[i].seq == seq)) {
             return Inserted::Duplicate;
         }
@@ -124,8 +146,11 @@ impl PacketBuffer {
                 i
             }
         };
+        let at = slot * self.slot_bytes;
+        self.payloads[at..at + payload.len()].copy_from_slice(payload);
         let s = &mut self.slots[slot];
-        s.packet.clone_from(packet);
+        s.payload_type = packet.meta.payload_type;
+        s.len = payload.len();
         s.ts = ts;
         s.seq = seq;
         s.arrival_us = arrival_us;
@@ -147,7 +172,9 @@ mod tests {
 
     #[test]
     fn orders_by_timestamp_refuses_duplicates_and_evicts_the_oldest_when_full() {
-        let mut b = PacketBuffer::new(3);
+        let mut b = PacketBuffer::new(3, 4);
+        let big = Packet::from_payload(PacketMeta { sequence: 7, ..Default::default() }, &[7; 5]).unwrap();
+        assert_eq!(b.insert(&big, 1120, 7, 0, 160), Inserted::TooLarge);
         assert_eq!(b.insert(&pkt(2), 320, 2, 0, 160), Inserted::Stored);
         assert_eq!(b.insert(&pkt(1), 160, 1, 0, 160), Inserted::Stored);
         assert_eq!(b.insert(&pkt(1), 160, 1, 5, 160), Inserted::Duplicate);
@@ -159,6 +186,6 @@ mod tests {
         assert_eq!(b.get(b.next_after(320).unwrap()).seq, 4);
         assert_eq!(b.drop_before(700), 2);
         assert_eq!(b.len(), 1);
-        assert_eq!(b.get(b.find_ts(800).unwrap()).packet.payload(), &[5; 4]);
+        assert_eq!(b.payload(b.find_ts(800).unwrap()), &[5; 4]);
     }
 }

@@ -63,6 +63,10 @@ pub struct JitterConfig {
     /// A late packet that continues the sequence (the next one after the last played,
     /// the start of a talk spurt) is still played if it is at most this late, ms.
     pub rewind_ms: u32,
+    /// Payload bytes a packet slot holds (1..=1500); longer packets are refused as bad.
+    /// The buffer's memory is `capacity × max_payload_bytes` for the packets: a session
+    /// sizes it for its codec (e.g. 960 bytes, 120 ms of G.711).
+    pub max_payload_bytes: usize,
     /// Track the sender's clock skew (off by default: on the evaluation sets it did not
     /// flatten the delay, whose swings under drift come from the stretch bands) ([`SkewEstimator`](super::SkewEstimator)) and keep
     /// the delay histogram free of its trend, so a drifting clock neither smears the
@@ -87,6 +91,7 @@ impl Default for JitterConfig {
             max_wait_ms: 60,
             stretch_budget_ms: 0,
             rewind_ms: 60,
+            max_payload_bytes: rvoip_media_graph::MAX_PAYLOAD,
             track_skew: false,
         }
     }
@@ -136,6 +141,9 @@ impl JitterConfig {
         }
         if !(0.9..1.0).contains(&self.forget) {
             return Err(JitterError::Config("forget must be in 0.9..1"));
+        }
+        if self.max_payload_bytes == 0 || self.max_payload_bytes > rvoip_media_graph::MAX_PAYLOAD {
+            return Err(JitterError::Config("max_payload_bytes must be 1..=1500"));
         }
         if self.capacity == 0 || self.capacity > 4096 {
             return Err(JitterError::Config("capacity must be 1..=4096 packets"));
@@ -200,6 +208,8 @@ pub struct JitterStats {
     pub fec_recovered: u64,
     /// Stream restarts (SSRC change, timestamp jump).
     pub resets: u64,
+    /// Live codec switches (a packet of the alternate decoder's payload type played).
+    pub codec_switches: u64,
     /// Current playout offset above the fastest packet's transit, ms.
     pub current_delay_ms: f64,
     /// Current target of the same, ms.
@@ -241,6 +251,8 @@ pub struct JitterStats {
 pub struct JitterBuffer {
     dec: Box<dyn Decoder>,
     info: CodecInfo,
+    /// The other decoder of a live codec switch (see [`JitterBuffer::set_alternate`]).
+    alternate: Option<Alternate>,
     cfg: JitterConfig,
     fs: i64,
     clock: i64,
@@ -298,6 +310,22 @@ pub struct JitterBuffer {
     loss_mark: (u64, u64),
 }
 
+/// The decoder a codec switch brought, waiting for its payload type (or the one it
+/// replaced, for packets of the old codec still in flight).
+struct Alternate {
+    dec: Box<dyn Decoder>,
+    info: CodecInfo,
+    payload_type: u8,
+    has_fec: bool,
+}
+
+/// Whether `decoder` rebuilds lost packets from FEC: probed with an empty payload, which is
+/// refused before any state changes.
+fn probe_fec(decoder: &mut dyn Decoder) -> bool {
+    let frame = decoder.info().frame_samples;
+    decoder.decode_fec(&[], frame, &mut [0.0; 0]).is_some()
+}
+
 fn dbov_to_amplitude(level: u8) -> f32 {
     // RFC 3389: level in -dBov, 0..127; a full-scale sine is 0 dBov (RMS 1/sqrt 2).
     let rms = 10f32.powf(-f32::from(level.min(127)) / 20.0) * std::f32::consts::FRAC_1_SQRT_2;
@@ -314,8 +342,7 @@ impl JitterBuffer {
         cfg.validate()?;
         let mut decoder = decoder;
         let info = *decoder.info();
-        // Probe for FEC support: an empty payload is refused before any state changes.
-        let has_fec = decoder.decode_fec(&[], info.frame_samples, &mut [0.0; 0]).is_some();
+        let has_fec = probe_fec(&mut *decoder);
         if info.channels != 1 {
             return Err(JitterError::Decoder("only mono decoders are supported"));
         }
@@ -330,11 +357,12 @@ impl JitterBuffer {
         let packet_ms = f64::from(info.default_ptime_us) / 1000.0;
         Ok(JitterBuffer {
             dec: decoder,
+            alternate: None,
             cfg,
             fs: fs as i64,
             clock: i64::from(info.rtp_clock_rate),
             payload_type: info.payload_type,
-            buf: PacketBuffer::new(cfg.capacity),
+            buf: PacketBuffer::new(cfg.capacity, cfg.max_payload_bytes),
             delay: DelayManager::new(cfg.quantile, cfg.forget, cfg.cost),
             skew: SkewEstimator::new(),
             warm: (0, 0.0, 0.0),
@@ -376,6 +404,87 @@ impl JitterBuffer {
     pub fn with_payload_type(mut self, pt: u8) -> Self {
         self.payload_type = pt & 0x7f;
         self
+    }
+
+    /// Hands the buffer a second decoder for `payload_type` (a live codec switch, a
+    /// re-INVITE): packets choose — the first one played with the new payload type makes it
+    /// the current decoder, and a packet of the old type still in flight switches back. With
+    /// the payload type of the current decoder the switch happens at once. The decoder must
+    /// be mono with the current one's audio rate and RTP clock (the timeline carries over).
+    ///
+    /// `decoder` is taken from its slot, which then holds the alternate it replaced (if
+    /// any), so nothing is freed here: real-time safe.
+    ///
+    /// ```
+    /// use rvoip_media_graph::{Packet, PacketMeta};
+    /// use rvoip_media_nodes::codec::{Decoder, G711CodecDecoder};
+    /// use rvoip_media_nodes::jitter::{JitterBuffer, JitterConfig, JitterError};
+    /// use rvoip_media_nodes::opus::OpusCodecDecoder;
+    /// use rvoip_media_nodes::G711Law;
+    ///
+    /// let mut jb = JitterBuffer::new(Box::new(G711CodecDecoder::new(G711Law::Ulaw)), JitterConfig::default()).unwrap();
+    /// let mut slot: Option<Box<dyn Decoder>> = Some(Box::new(G711CodecDecoder::new(G711Law::Alaw)));
+    /// jb.set_alternate(&mut slot, 8).unwrap();
+    /// assert!(slot.is_none()); // there was no alternate before
+    /// let mut out = [0f32; 80];
+    /// for k in 0..20u16 {
+    ///     // PCMU until packet 10, PCMA (payload type 8) after: one stream, one timeline.
+    ///     let pt = if k < 10 { 0 } else { 8 };
+    ///     let meta = PacketMeta { payload_type: pt, sequence: k, timestamp: u32::from(k) * 160, arrival_ns: u64::from(k) * 20_000_000, ..Default::default() };
+    ///     jb.insert(&Packet::from_payload(meta, &[if pt == 0 { 0xff } else { 0xd5 }; 160]).unwrap());
+    ///     jb.pull(u64::from(k) * 20_000_000, &mut out);
+    ///     jb.pull(u64::from(k) * 20_000_000 + 10_000_000, &mut out);
+    /// }
+    /// assert_eq!((jb.stats().packets_bad, jb.stats().codec_switches), (0, 1));
+    /// // Another rate cannot share the timeline.
+    /// let mut opus: Option<Box<dyn Decoder>> = Some(Box::new(OpusCodecDecoder::new(48_000, 1, 20_000).unwrap()));
+    /// assert!(matches!(jb.set_alternate(&mut opus, 111), Err(JitterError::Decoder(_))));
+    /// assert!(opus.is_some()); // refused: the caller keeps it
+    /// ```
+    ///
+    /// # Errors
+    /// [`JitterError::Decoder`] for an empty slot or a decoder of another rate, clock or
+    /// channel count (the slot is left as it was).
+    pub fn set_alternate(
+        &mut self,
+        decoder: &mut Option<Box<dyn Decoder>>,
+        payload_type: u8,
+    ) -> Result<(), JitterError> {
+        let Some(new) = decoder.as_deref() else { return Err(JitterError::Decoder("no decoder to switch to")) };
+        let info = *new.info();
+        if info.channels != 1
+            || info.sample_rate != self.info.sample_rate
+            || info.rtp_clock_rate != self.info.rtp_clock_rate
+            || info.frame_samples > self.max_packet
+        {
+            return Err(JitterError::Decoder("a switched decoder must be mono at the same rate and RTP clock"));
+        }
+        let Some(mut dec) = decoder.take() else { return Err(JitterError::Decoder("no decoder to switch to")) };
+        let has_fec = probe_fec(&mut *dec);
+        let payload_type = payload_type & 0x7f;
+        let old = self.alternate.replace(Alternate { dec, info, payload_type, has_fec });
+        *decoder = old.map(|a| a.dec);
+        if payload_type == self.payload_type {
+            // No packet could tell them apart: switch now.
+            self.swap_decoder();
+        }
+        Ok(())
+    }
+
+    /// Makes the alternate decoder the current one (and the current the alternate).
+    fn swap_decoder(&mut self) {
+        let Some(a) = self.alternate.as_mut() else { return };
+        std::mem::swap(&mut self.dec, &mut a.dec);
+        std::mem::swap(&mut self.info, &mut a.info);
+        std::mem::swap(&mut self.payload_type, &mut a.payload_type);
+        std::mem::swap(&mut self.has_fec, &mut a.has_fec);
+        self.conceal_frame = self.info.frame_samples.max(1);
+        self.stats.codec_switches += 1;
+    }
+
+    /// Whether packets of `pt` are the alternate decoder's.
+    fn is_alternate(&self, pt: u8) -> bool {
+        self.alternate.as_ref().is_some_and(|a| a.payload_type == pt)
     }
 
     /// The decoder's facts.
@@ -530,12 +639,16 @@ impl JitterBuffer {
             }
             return;
         }
-        if m.payload_type != self.payload_type {
-            self.stats.packets_bad += 1;
-            self.stats.packets_discarded += 1;
-            return;
-        }
-        let samples = match self.dec.samples_in(p.payload()) {
+        let dec = match self.alternate.as_mut() {
+            _ if m.payload_type == self.payload_type => &mut self.dec,
+            Some(a) if a.payload_type == m.payload_type => &mut a.dec,
+            _ => {
+                self.stats.packets_bad += 1;
+                self.stats.packets_discarded += 1;
+                return;
+            }
+        };
+        let samples = match dec.samples_in(p.payload()) {
             Ok(n) if n > 0 && n <= self.max_packet => n,
             _ => {
                 self.stats.packets_bad += 1;
@@ -583,6 +696,10 @@ impl JitterBuffer {
         match self.buf.insert(p, ts, seq, arrival_us, ticks) {
             Inserted::Stored => {}
             Inserted::Evicted => self.stats.packets_discarded += 1,
+            Inserted::TooLarge => {
+                self.stats.packets_bad += 1;
+                self.stats.packets_discarded += 1;
+            }
             Inserted::Duplicate => {
                 self.stats.packets_duplicate += 1;
                 self.stats.packets_discarded += 1;
@@ -658,7 +775,11 @@ impl JitterBuffer {
             let s = self.buf.get(i);
             (s.ts, s.seq, s.arrival_us, s.ticks)
         };
-        let res = self.dec.decode(Some(self.buf.get(i).packet.payload()), &mut self.scratch);
+        let pt = self.buf.get(i).payload_type;
+        if pt != self.payload_type && self.is_alternate(pt) {
+            self.swap_decoder();
+        }
+        let res = self.dec.decode(Some(self.buf.payload(i)), &mut self.scratch);
         self.buf.remove(i);
         // Packets skipped since the last one played: lost or discarded (RFC 3611 counts
         // both), also the loss rate that decides whether waiting for FEC pays.
@@ -822,13 +943,15 @@ impl JitterBuffer {
         // rebuild that one from the next packet's FEC data (if its time is still ahead).
         let frame = self.ticks_to_samples(p_ticks).max(0) as usize;
         let whole_frames = p_ticks > 0 && gap_ticks % p_ticks == 0;
-        let fec_ok = missing >= 1 && whole_frames && frame > 0 && frame <= self.max_packet && fill >= frame;
+        let same_codec = self.buf.get(i).payload_type == self.payload_type;
+        let fec_ok =
+            missing >= 1 && whole_frames && same_codec && frame > 0 && frame <= self.max_packet && fill >= frame;
         if fec_ok {
             // The earlier lost packets first, so the decoder runs in timestamp order.
             self.conceal(fill - frame);
         }
         let fec_done = fec_ok && {
-            let payload = self.buf.get(i).packet.payload();
+            let payload = self.buf.payload(i);
             match self.dec.decode_fec(payload, frame, &mut self.scratch[self.max_packet..]) {
                 Some(Ok(n)) if n == frame => {
                     let start = self.max_packet;

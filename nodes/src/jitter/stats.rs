@@ -154,6 +154,11 @@ pub struct BurstGapStats {
     gap_lost: u64,
     gaps: u64,
     in_gap: bool,
+    /// Packets counted, those lost or discarded, and runs of consecutive losses.
+    packets: u64,
+    lost: u64,
+    loss_runs: u64,
+    last_lost: bool,
 }
 
 /// A snapshot of [`BurstGapStats`] (the open candidate burst is counted as it stands).
@@ -179,6 +184,54 @@ pub struct BurstGapReport {
     pub burst_duration_ms: f64,
     /// Mean gap length, ms.
     pub gap_duration_ms: f64,
+    /// Packets counted (received, lost and discarded).
+    pub packets: u64,
+    /// Of those, lost or discarded.
+    pub lost: u64,
+    /// Runs of consecutive lost or discarded packets.
+    pub loss_runs: u64,
+}
+
+impl BurstGapReport {
+    /// Fraction of packets lost or discarded (what the listener missed), 0..1.
+    pub fn loss_rate(&self) -> f64 {
+        loss_rate(self.packets, self.lost)
+    }
+
+    /// The E-model's burst ratio of the losses ([`burst_ratio`]).
+    pub fn burst_ratio(&self) -> f64 {
+        burst_ratio(self.packets, self.lost, self.loss_runs)
+    }
+}
+
+/// `lost / packets`, 0 without packets.
+pub fn loss_rate(packets: u64, lost: u64) -> f64 {
+    if packets == 0 {
+        0.0
+    } else {
+        lost as f64 / packets as f64
+    }
+}
+
+/// The E-model's burst ratio (G.107 §7.3: the mean length of loss runs observed over the
+/// mean length expected for random loss at the same rate) of `lost` of `packets` lost in
+/// `runs` runs, from a two-state Markov fit: with loss rate P and mean run length L,
+/// BurstR = L · (1 − P). 1 for random loss (and without loss), above 1 for bursty loss.
+///
+/// ```
+/// use rvoip_media_nodes::jitter::{burst_ratio, BurstGapStats};
+/// let mut m = BurstGapStats::new(16, 20.0);
+/// // 100 packets, 10 lost in runs of 2: P = 0.1, L = 2, BurstR = 1.8.
+/// for k in 0..100 { m.packet(!(k % 20 == 0 || k % 20 == 1)); }
+/// assert!((m.report().burst_ratio() - 1.8).abs() < 1e-12);
+/// assert_eq!(burst_ratio(100, 10, 10), 1.0); // isolated losses: less than random, held at 1
+/// ```
+pub fn burst_ratio(packets: u64, lost: u64, runs: u64) -> f64 {
+    if lost == 0 || runs == 0 {
+        return 1.0;
+    }
+    let mean_run = lost as f64 / runs as f64;
+    (mean_run * (1.0 - loss_rate(packets, lost))).max(1.0)
 }
 
 impl BurstGapStats {
@@ -197,6 +250,10 @@ impl BurstGapStats {
             gap_lost: 0,
             gaps: 0,
             in_gap: false,
+            packets: 0,
+            lost: 0,
+            loss_runs: 0,
+            last_lost: false,
         }
     }
 
@@ -225,6 +282,12 @@ impl BurstGapStats {
 
     /// Counts the next packet in sequence order: `received` false for lost or discarded.
     pub fn packet(&mut self, received: bool) {
+        self.packets += 1;
+        if !received {
+            self.lost += 1;
+            self.loss_runs += u64::from(!self.last_lost);
+        }
+        self.last_lost = !received;
         if received {
             self.run += 1;
             if self.run == u64::from(self.gmin) {
@@ -274,6 +337,9 @@ impl BurstGapStats {
             gap_density: div(s.gap_lost, s.gap_packets),
             burst_duration_ms: div(s.burst_packets, s.bursts) * s.packet_ms,
             gap_duration_ms: div(s.gap_packets, s.gaps) * s.packet_ms,
+            packets: s.packets,
+            lost: s.lost,
+            loss_runs: s.loss_runs,
         }
     }
 }
