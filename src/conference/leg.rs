@@ -1,7 +1,11 @@
-//! A participant's leg: how it connects ([`LegMedia`]) and what the room remembers of it.
+//! A participant's leg: how it connects ([`LegMedia`]), its processing chain
+//! ([`LegOptions`]), and what the room remembers of it.
 
 use rvoip_media_graph::NodeKey;
+use rvoip_media_nodes::apm::NsLevel;
 use rvoip_media_nodes::codec::{Decoder, Encoder, G711CodecDecoder, G711CodecEncoder};
+use rvoip_media_nodes::jitter::JitterConfig;
+use rvoip_media_nodes::mixer::MemberSettings;
 use rvoip_media_nodes::G711Law;
 
 /// How a participant's leg connects to the room.
@@ -39,15 +43,56 @@ impl LegMedia {
     }
 }
 
+/// A leg's processing chain, chosen per member at join:
+/// `rx → (jitter buffer | decode) → [resample] → [NS] → [AGC] → mixer`, with a VAD on the
+/// same signal gating the member's talking state (a policy room), and the member's
+/// [`MemberSettings`] from the first cycle. `Default`: decode only, default settings.
+///
+/// ```
+/// use rvoip_media_core::conference::LegOptions;
+/// use rvoip_media_nodes::apm::NsLevel;
+/// let o = LegOptions { ns: Some(NsLevel::Moderate), vad: true, ..LegOptions::default() };
+/// assert!(o.jitter.is_none() && !o.agc);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct LegOptions {
+    /// An adaptive jitter buffer (`JitterBufferNode`, which drives the decoder) instead of
+    /// the plain `DecodeNode`: for legs fed straight from the network. Its leg takes no
+    /// live codec switch ([`Room::switch_codec`](super::Room::switch_codec) is refused by the node).
+    pub jitter: Option<JitterConfig>,
+    /// Noise suppression at this level.
+    pub ns: Option<NsLevel>,
+    /// Automatic gain control (BS.1770 loudness target of the AGC's default).
+    pub agc: bool,
+    /// A VAD decides the member's talking state (else its level against the policy's gate).
+    pub vad: bool,
+    /// Mute, deaf, gains from the first cycle.
+    pub settings: MemberSettings,
+}
+
+/// The codec variant a shared encode serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Variant {
+    pub(super) encoding: &'static str,
+    pub(super) rate: u32,
+    pub(super) payload_type: u8,
+}
+
 /// A leg as the room remembers it.
 #[derive(Clone, Debug)]
 pub(super) struct Leg {
     pub(super) port: usize,
     /// Every node of the leg, endpoints included.
     pub(super) nodes: Vec<NodeKey>,
-    /// The node that feeds the mixer's input, and the one that reads its output.
-    pub(super) to_mixer: NodeKey,
+    /// The node that feeds the mixer's input (none: a recorder), and the one that reads its
+    /// output.
+    pub(super) to_mixer: Option<NodeKey>,
     pub(super) from_mixer: NodeKey,
     pub(super) decode: Option<NodeKey>,
     pub(super) encode: Option<NodeKey>,
+    /// The VAD whose `speech` flag goes to the mixer's `vad{port}`.
+    pub(super) vad: Option<NodeKey>,
+    /// The shared encode this leg's encoder splices from.
+    pub(super) variant: Option<Variant>,
+    pub(super) settings: MemberSettings,
 }
