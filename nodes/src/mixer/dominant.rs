@@ -166,11 +166,10 @@ impl DominantSpeaker {
             self.speakers[p].evaluate();
         }
         let new = match self.dominant {
-            None => members
-                .iter()
-                .copied()
-                .filter(|&p| self.speakers[p].scores[1] > MIN_SCORE)
-                .max_by(|&a, &b| self.speakers[a].scores[1].total_cmp(&self.speakers[b].scores[1])),
+            None => members.iter().copied().filter(|&p| self.speakers[p].scores[1] > MIN_SCORE).max_by(|&a, &b| {
+                let (sa, sb) = (self.speakers[a].scores, self.speakers[b].scores);
+                sa[1].total_cmp(&sb[1]).then(sa[0].total_cmp(&sb[0])).then(b.cmp(&a))
+            }),
             Some(d) => {
                 let ds = self.speakers[d].scores;
                 let mut best: Option<(usize, f64)> = None;
