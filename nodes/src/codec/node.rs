@@ -259,7 +259,7 @@ impl EncodeNode {
     /// h.run();
     /// assert_eq!(h.packet_out(0).unwrap().payload(), &[0x55; 160][..]); // 20 ms, spliced twice
     ///
-    /// let g722 = EncodeNode::new(Box::new(G722CodecEncoder::new(64_000).unwrap()), 20_000, q).unwrap();
+    /// let g722 = EncodeNode::new(Box::new(G722CodecEncoder::new()), 20_000, q).unwrap();
     /// assert!(matches!(g722.with_shared_input(), Err(CodecError::NotShareable { .. })));
     /// ```
     ///
