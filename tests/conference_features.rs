@@ -49,18 +49,28 @@ fn decoded(p: &[u8; 80]) -> [f32; 80] {
 
 impl Bridge {
     fn new(policy: TalkerPolicy) -> Bridge {
+        let config = RoomConfig::new(AudioFormat::mono(8000)).with_max_members(N + 1).with_policy(policy);
+        Bridge::with(config.with_shared_encodes(), N)
+    }
+
+    /// A room of `config` whose N legs join `per_join` at a time.
+    fn with(config: RoomConfig, per_join: usize) -> Bridge {
         // Rings of 64 quanta: the recording writer drains every 5 ms while a driven engine runs
         // cycles much faster than real time.
         let cfg =
             EngineConfig { telemetry_interval: 1, packet_pool: 1024, ring_capacity: 64, ..EngineConfig::default() };
         let (engine, driver) = Engine::driven(cfg).unwrap();
-        let config =
-            RoomConfig::new(AudioFormat::mono(8000)).with_max_members(N + 1).with_policy(policy).with_shared_encodes();
         let mut room = Room::with_config(&engine, config).unwrap();
-        let legs = (0..N).map(|i| (format!("p{i}"), LegMedia::g711(LAW, 10_000, 100 + i as u32)));
-        let mut io = room.join_many(&engine, legs).unwrap().io;
-        let rx = (0..N).map(|i| io.take_packet_in(&format!("p{i}.rx")).unwrap()).collect();
-        let tx = (0..N).map(|i| io.take_packet_out(&format!("p{i}.tx")).unwrap()).collect();
+        let (mut rx, mut tx) = (Vec::new(), Vec::new());
+        for first in (0..N).step_by(per_join) {
+            let end = N.min(first + per_join);
+            let legs = (first..end).map(|i| (format!("p{i}"), LegMedia::g711(LAW, 10_000, 100 + i as u32)));
+            let mut io = room.join_many(&engine, legs).unwrap().io;
+            for i in first..end {
+                rx.push(io.take_packet_in(&format!("p{i}.rx")).unwrap());
+                tx.push(io.take_packet_out(&format!("p{i}.tx")).unwrap());
+            }
+        }
         Bridge { engine, driver, room, rx, tx, cycle: 0 }
     }
 
@@ -165,6 +175,27 @@ fn listeners_share_one_encode_and_hear_the_talkers_exact_mix() {
     assert_eq!(own(&after) - own(&before), 0);
     assert_eq!(after.shared_encoder_quanta - before.shared_encoder_quanta, 10);
     assert_eq!(after.talking, 0);
+}
+
+/// A room that grows its mixer (2 ports, then 4, then 8) while legs join one by one keeps
+/// every wire of the policy: talkers' own mixes, the shared encode, the hear marks.
+#[test]
+fn a_policy_room_keeps_its_wiring_when_the_mixer_grows() {
+    let policy = TalkerPolicy { max_talkers: 2, comfort_noise_dbfs: None, ..TalkerPolicy::default() };
+    let config = RoomConfig::new(AudioFormat::mono(8000)).with_capacity(2).with_policy(policy).with_shared_encodes();
+    let mut b = Bridge::with(config, 1);
+    assert_eq!(b.room.capacity(), 8);
+    let talkers = [(0, 0.3f32), (1, 0.1f32)];
+    for c in 0..20 {
+        let (got, sent) = b.cycle(&talkers);
+        let total = sum(&sent[0], &sent[1]);
+        assert_eq!(got[0].as_ref().unwrap().payload(), &g711(&minus(&total, &sent[0]))[..], "cycle {c}");
+        for p in &got[2..] {
+            assert_eq!(p.as_ref().unwrap().payload(), &g711(&total)[..], "cycle {c}");
+        }
+    }
+    let s = b.room.stats(&b.engine).unwrap();
+    assert_eq!((s.shared_encodes, s.per_member[5].shared_quanta, s.per_member[5].own_quanta), (1, 20, 0));
 }
 
 #[test]

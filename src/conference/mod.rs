@@ -430,6 +430,10 @@ impl Room {
         }
         leg.to_mixer = Some(chain);
         self.wire(edit, self.mixer, self.capacity, &leg)?;
+        if let (Some(e), Some(s)) = (leg.encode, leg.variant.and_then(|v| self.shared.get(&v))) {
+            // The shared encode's packets (not the mixer's: kept when the mixer grows).
+            edit.connect(s.encode, 0, e, 1)?;
+        }
         edit.message(self.mixer, MixerMembership::Join(port))?;
         if !leg.settings.is_default() {
             edit.message(self.mixer, MemberUpdate { port, settings: leg.settings })?;
@@ -439,7 +443,8 @@ impl Room {
     }
 
     /// Connects a leg to mixer `mixer` of `capacity` ports: audio both ways, and in a
-    /// policy room its VAD flag and the hear mark its shared-input encoder reads.
+    /// policy room its VAD flag and the hear mark its shared-input encoder reads (every edge
+    /// that ends or starts at the mixer, so growth redoes exactly these).
     fn wire(&self, edit: &mut Edit<'_>, mixer: NodeKey, capacity: usize, leg: &Leg) -> Result<(), EngineError> {
         if let Some(t) = leg.to_mixer {
             edit.connect(t, 0, mixer, leg.port)?;
@@ -450,11 +455,8 @@ impl Room {
                 // The VAD's outputs: 0 probability, 1 speech.
                 edit.connect(v, 1, mixer, capacity + leg.port)?;
             }
-            if let (Some(e), Some(variant)) = (leg.encode, leg.variant) {
+            if let (Some(e), Some(_)) = (leg.encode, leg.variant) {
                 edit.connect(mixer, capacity + leg.port, e, 2)?;
-                if let Some(s) = self.shared.get(&variant) {
-                    edit.connect(s.encode, 0, e, 1)?;
-                }
             }
         }
         Ok(())
