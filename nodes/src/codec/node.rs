@@ -64,7 +64,8 @@ fn quantum_len(info: &CodecInfo, quantum: Quantum) -> Result<usize, CodecError> 
 /// removed: nothing is freed on a worker.
 ///
 /// Telemetry: `packets`, `dropped_frames`, `ssrc`, `next_sequence`, `next_timestamp`,
-/// `switches`, `payload_type`.
+/// `switches`, `payload_type`; with a shared input also `own_quanta`, `shared_quanta`,
+/// `skipped_quanta`.
 ///
 /// Ports: input 0 `"in"` audio at the codec's rate and channels; output 0 `"out"` packet
 /// (its format names the codec at construction; a switched node keeps the port).
@@ -113,10 +114,9 @@ pub struct EncodeNode {
     switches: u64,
     /// A switch waiting for the packet boundary, or (after it) the replaced encoder.
     parked: Option<Box<EncodeNode>>,
-    /// With shared input: quanta encoded here, spliced from the shared stream, not sent.
-    own_quanta: u64,
-    shared_quanta: u64,
-    skipped_quanta: u64,
+    /// With shared input: quanta encoded here, spliced from the shared stream, and not sent
+    /// (boxed: a plain node stays the size it was).
+    counts: Option<Box<[u64; 3]>>,
 }
 
 /// A message for [`EncodeNode`]: switch to another encoder at the next packet boundary,
@@ -226,9 +226,7 @@ impl EncodeNode {
             switch_pending: false,
             marker_next: false,
             shared_ports: false,
-            own_quanta: 0,
-            shared_quanta: 0,
-            skipped_quanta: 0,
+            counts: None,
             info,
         })
     }
@@ -272,13 +270,21 @@ impl EncodeNode {
             return Err(CodecError::NotShareable { codec: self.info.encoding });
         }
         self.shared_ports = true;
+        self.counts = Some(Box::new([0; 3]));
         Ok(self)
     }
 
     /// Quanta this node encoded itself, took from the shared stream, and sent nothing for
     /// (counted only with [`EncodeNode::with_shared_input`]).
     pub fn shared_counts(&self) -> (u64, u64, u64) {
-        (self.own_quanta, self.shared_quanta, self.skipped_quanta)
+        let c = self.counts.as_deref().copied().unwrap_or_default();
+        (c[0], c[1], c[2])
+    }
+
+    fn count(&mut self, which: usize) {
+        if let Some(c) = self.counts.as_deref_mut() {
+            c[which] += 1;
+        }
     }
 
     /// With shared input: handles this quantum from the shared stream or as untransmitted
@@ -299,7 +305,7 @@ impl EncodeNode {
                     self.silent = true;
                     self.advance_frame(io);
                 }
-                self.skipped_quanta += 1;
+                self.count(2);
                 true
             }
             Hear::Shared => {
@@ -323,7 +329,7 @@ impl EncodeNode {
                 self.frame_ts = self.frame_ts.wrapping_add(self.frame_ticks.wrapping_mul((k - 1) as u32));
                 self.win_pos += k - 1;
                 self.advance_frame(io);
-                self.shared_quanta += 1;
+                self.count(1);
                 true
             }
         }
@@ -574,7 +580,9 @@ impl Processor for EncodeNode {
     fn spec(&self) -> NodeSpec {
         let s = NodeSpec::new("encode")
             .with_message::<SwitchEncoder>()
-            .with_telemetry(ENCODE_TELEMETRY)
+            // The shared-input counters only where they exist (a plain node's telemetry
+            // cell stays one cache line).
+            .with_telemetry(if self.shared_ports { ENCODE_TELEMETRY } else { &ENCODE_TELEMETRY[..7] })
             .with_input(PortSpec::required("in", PortKind::Audio(audio_format(&self.info))))
             .with_output(PortSpec::required("out", PortKind::Packet(self.info.packet_format())))
             .with_latency_ns(
@@ -596,7 +604,7 @@ impl Processor for EncodeNode {
             if self.take_shared(io) {
                 return;
             }
-            self.own_quanta += 1;
+            self.count(0);
         }
         let input = io.audio_in(0);
         if input.len() != self.quantum_len {
@@ -661,6 +669,7 @@ impl Processor for EncodeNode {
     }
 
     fn telemetry(&self, out: &mut [f64]) {
+        let c = self.counts.as_deref().copied().unwrap_or_default();
         let v = [
             self.packets as f64,
             self.dropped as f64,
@@ -669,9 +678,9 @@ impl Processor for EncodeNode {
             f64::from(self.frame_ts),
             self.switches as f64,
             f64::from(self.payload_type),
-            self.own_quanta as f64,
-            self.shared_quanta as f64,
-            self.skipped_quanta as f64,
+            c[0] as f64,
+            c[1] as f64,
+            c[2] as f64,
         ];
         for (o, v) in out.iter_mut().zip(v) {
             *o = v;

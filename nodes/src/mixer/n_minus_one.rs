@@ -47,7 +47,9 @@ pub enum MixerMembership {
 /// bit-identical output. See the [module docs](self) for the algorithm and the handling of
 /// bad input.
 ///
-/// Telemetry: `members`, `bad_inputs` (member inputs left out for NaN/Inf/huge samples).
+/// Telemetry: `members`, `bad_inputs` (member inputs left out for NaN/Inf/huge samples);
+/// with a policy also `talking`, `heard` (members in the mix), `dominant` (its port, −1 for
+/// none) and `events_dropped`.
 ///
 /// ```
 /// use rvoip_media_graph::{AudioFormat, NodeHarness, Processor, Quantum};
@@ -255,7 +257,7 @@ impl Processor for Mixer {
         let mut s = NodeSpec::new("mixer")
             .with_message::<MixerMembership>()
             .with_message::<MemberUpdate>()
-            .with_telemetry(MIXER_TELEMETRY);
+            .with_telemetry(if self.policy.is_some() { MIXER_TELEMETRY } else { &MIXER_TELEMETRY[..2] });
         for i in 0..self.valid.len() {
             s = s.with_input(PortSpec::optional(input_name(i), a)).with_output(PortSpec::required(output_name(i), a));
         }
