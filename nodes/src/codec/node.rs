@@ -669,7 +669,9 @@ impl Processor for EncodeNode {
     }
 
     fn telemetry(&self, out: &mut [f64]) {
-        let c = self.counts.as_deref().copied().unwrap_or_default();
+        // The counters' box is only read by a node that has one (a plain node's telemetry
+        // touches its hot fields only).
+        let c = if self.shared_ports { self.counts.as_deref().copied().unwrap_or_default() } else { [0; 3] };
         let v = [
             self.packets as f64,
             self.dropped as f64,
