@@ -15,20 +15,20 @@
 //! the N outputs as a sum of N-1 inputs costs O(N²); the [`Mixer`] instead sums all inputs
 //! once into a total and gives participant `i` the difference `total - input_i`, which is
 //! O(N) — two passes over the data whatever the room size, both on SIMD kernels:
-//! [`kernels::accumulate4_sane`] adds four inputs per pass into the total and checks each
+//! [`crate::kernels::accumulate4_sane`] adds four inputs per pass into the total and checks each
 //! for NaN/Inf on the way (so the accumulator is loaded and stored once per four inputs,
-//! and the check costs no extra pass), then [`kernels::minus_own`] writes each output.
+//! and the check costs no extra pass), then [`crate::kernels::minus_own`] writes each output.
 //! Measured on a 2-core x86_64 (SSE2 build): about 0.2 ns per participant-sample at
 //! N = 1000 with 80-sample frames (`cargo bench --bench mixer`).
 //!
 //! The sum is accumulated in `f32` and **not clamped**: a mix of loud talkers may exceed
 //! ±1.0 and is clipped only where it leaves the float domain (the `f32 -> i16` conversion
-//! of [`kernels::f32_to_i16`], used by the encoders). Saturating the total before
+//! of [`crate::kernels::f32_to_i16`], used by the encoders). Saturating the total before
 //! subtracting would make `total - own` wrong (the own voice would be removed from a
 //! clipped sum), a classic N-1 bug.
 //!
 //! ## Bad input
-//! An input holding NaN, ±Inf or a magnitude beyond [`kernels::MAX_SANE`] is treated as
+//! An input holding NaN, ±Inf or a magnitude beyond [`crate::kernels::MAX_SANE`] is treated as
 //! silent for that quantum — left out of the total, and its own output is the plain total
 //! — and each such input is reported with `report_error`. Outputs are therefore always
 //! finite.

@@ -44,7 +44,7 @@ pub enum MixerMembership {
 /// Ports: inputs `"in0"`..`"in{N-1}"`, outputs `"out0"`..`"out{N-1}"` (N = capacity), all
 /// of the format given at construction. Inputs are optional (an unconnected one is
 /// silent). Members are mixed in port order, so two mixers with the same members give
-/// bit-identical output. See the [module docs](self) for the algorithm and the handling of
+/// bit-identical output. See the [module docs](crate::mixer) for the algorithm and the handling of
 /// bad input.
 ///
 /// Telemetry: `members`, `bad_inputs` (member inputs left out for NaN/Inf/huge samples);

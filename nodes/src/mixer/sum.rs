@@ -5,7 +5,7 @@ use crate::ports::{input_name, output_name};
 use rvoip_media_graph::{AudioFormat, NodeSpec, PortKind, PortSpec, ProcessIo, Processor};
 
 /// N audio inputs summed into one output (unclamped `f32`). Bad inputs (NaN, ±Inf, beyond
-/// [`kernels::MAX_SANE`]) are left out and reported, as in the [`Mixer`].
+/// [`crate::kernels::MAX_SANE`]) are left out and reported, as in the [`Mixer`](super::Mixer).
 ///
 /// Ports: optional inputs `"in0"`..`"in{N-1}"`, output `"out"`.
 ///
@@ -54,7 +54,7 @@ impl Processor for Sum {
 }
 
 /// One audio input copied to N outputs. A bad input (NaN, ±Inf, beyond
-/// [`kernels::MAX_SANE`]) gives silence on every output and one reported error.
+/// [`crate::kernels::MAX_SANE`]) gives silence on every output and one reported error.
 ///
 /// Ports: input `"in"`, outputs `"out0"`..`"out{N-1}"`.
 ///
