@@ -25,11 +25,14 @@ pub struct MixerEvent {
 /// The control side's end of a mixer's event ring.
 ///
 /// ```
-/// use rvoip_media_nodes::mixer::{event_ring, MixerEventKind};
+/// use rvoip_media_nodes::mixer::event_ring;
 /// let (tx, mut rx) = event_ring(4);
-/// # drop(tx);
 /// assert!(rx.pop().is_none());
+/// assert!(!rx.is_abandoned());
+/// drop(tx); // the mixer is gone
+/// assert!(rx.is_abandoned());
 /// ```
+#[derive(Debug)]
 pub struct MixerEvents(rtrb::Consumer<MixerEvent>);
 
 impl MixerEvents {
@@ -45,6 +48,7 @@ impl MixerEvents {
 }
 
 /// The mixer's end (give it to [`Mixer::with_events`](super::Mixer::with_events)).
+#[derive(Debug)]
 pub struct EventSender(rtrb::Producer<MixerEvent>);
 
 impl EventSender {

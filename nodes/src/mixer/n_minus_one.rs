@@ -66,6 +66,7 @@ pub enum MixerMembership {
 /// assert_eq!(h.audio_out(2)[0], 0.125); // 2 hears 0
 /// assert_eq!(h.audio_out(1)[0], 0.0); // not a member: silent, and its 0.25 is not mixed
 /// ```
+#[derive(Debug)]
 pub struct Mixer {
     format: AudioFormat,
     total: Vec<f32>,
@@ -90,6 +91,8 @@ pub struct Mixer {
     policy: Option<Box<Policy>>,
     events: Option<EventSender>,
     events_dropped: u64,
+    /// The cycle of the last `process` (stamps events raised by a message).
+    cycle: u64,
 }
 
 /// A policy mixer's state besides the talkers: comfort noise, dominant speaker, levels.
@@ -132,6 +135,7 @@ impl Mixer {
             policy: None,
             events: None,
             events_dropped: 0,
+            cycle: 0,
         }
     }
 
@@ -365,7 +369,7 @@ impl Processor for Mixer {
                 MixerMembership::Leave(p) => {
                     let known = self.set_member(p, false);
                     if known {
-                        self.forget(p, 0);
+                        self.forget(p, self.cycle + 1);
                     }
                     known
                 }
@@ -412,6 +416,7 @@ impl Mixer {
         let cap = self.valid.len();
         let has_ports = self.policy.is_some();
         let cycle = io.cycle();
+        self.cycle = cycle;
         let hear = |io: &mut ProcessIo<'_>, p: usize, h: Hear| {
             if has_ports {
                 io.set_control(cap + p, h.value());
