@@ -16,6 +16,7 @@ use common::{mono8k, Scale};
 use rvoip_media_core::conference::{LegMedia, Room, RoomConfig};
 use rvoip_media_core::engine::{is_worker_thread, PacketIn, PacketOut};
 use rvoip_media_core::prelude::*;
+use rvoip_media_nodes::apm::RnnoiseSuppressor;
 use rvoip_media_nodes::codec::{G711CodecDecoder, G711CodecEncoder};
 use rvoip_media_nodes::mixer::{MemberSettings, TalkerPolicy};
 use rvoip_media_nodes::G711Law;
@@ -171,9 +172,13 @@ fn alloc_none_on_worker_threads_under_load_and_commands() {
     // events) and shared encodes, members muted and unmuted by message.
     let policy = RoomConfig::new(AudioFormat::mono(8000)).with_capacity(4).with_policy(TalkerPolicy::default());
     room_churn(&engine, policy.with_shared_encodes());
+    engine.shutdown();
+
+    // The neural noise suppressor, built here and run on a worker: its library's per-thread
+    // FFT state was built when the worker started, not in a cycle.
+    neural_ns_on_a_worker();
 
     let (allocs, frees) = (WORKER_ALLOCS.load(Ordering::Relaxed), WORKER_FREES.load(Ordering::Relaxed));
-    engine.shutdown();
     assert_eq!((allocs, frees), (0, 0), "allocations / frees on worker threads");
 
     // Negative control: a node that allocates on the worker is caught by this counter.
@@ -190,6 +195,43 @@ fn alloc_none_on_worker_threads_under_load_and_commands() {
     std::thread::sleep(Duration::from_millis(50));
     engine.shutdown();
     assert!(WORKER_ALLOCS.load(Ordering::Relaxed) > 0, "the counter must see a worker allocation");
+}
+
+/// A 10 ms engine running `in -> RnnoiseSuppressor -> out` at 16 kHz for 100 frames of noisy
+/// tone, the output checked to be processed audio.
+fn neural_ns_on_a_worker() {
+    let f = AudioFormat::mono(16_000);
+    let engine = Engine::start(EngineConfig { workers: 1, ..EngineConfig::default() }).unwrap();
+    let mut b = GraphBuilder::new(Quantum::MS_10);
+    let i = b.add_input("in", PortKind::Audio(f));
+    let n = b.add_node("rnnoise", Box::new(RnnoiseSuppressor::new(16_000).unwrap()));
+    let o = b.add_output("out", PortKind::Audio(f));
+    b.connect(i, 0, n, 0).unwrap();
+    b.connect(n, 0, o, 0).unwrap();
+    let mut p = engine.add_partition(b.build().unwrap()).unwrap();
+    let (mut input, mut output) = (p.io.take_audio_in("in").unwrap(), p.io.take_audio_out("out").unwrap());
+    let (mut sent, mut received, mut energy) = (0u32, 0u32, 0.0f64);
+    let t0 = Instant::now();
+    while received < 100 && t0.elapsed() < Duration::from_secs(20) {
+        while input.queued() < 4 {
+            let frame: Vec<f32> = (0..160)
+                .map(|k| {
+                    let t = (sent as usize * 160 + k) as f32;
+                    0.2 * (t * 0.09).sin() + 0.01 * ((t * 7919.0) % 13.0 - 6.0)
+                })
+                .collect();
+            input.push(&frame).unwrap();
+            sent += 1;
+        }
+        while let Some(frame) = output.pop() {
+            received += 1;
+            energy += frame.samples().iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>();
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    engine.shutdown();
+    assert!(received >= 100, "{received} frames through the suppressor");
+    assert!(energy > 1.0, "the tone came through ({energy})");
 }
 
 /// Joins, leaves, switches and telemetry on a live room while packets flow; at least 60

@@ -7,6 +7,7 @@
 
 use super::pcap::{self, Capture};
 use super::{output::Outputs, wavio::WavOut, CliError};
+use rvoip_media_core::rtp::{parse_rtp, RtpError};
 use rvoip_media_graph::{Packet, PacketMeta};
 use rvoip_media_nodes::codec::{Decoder, G711CodecDecoder};
 use rvoip_media_nodes::jitter::{JitterBuffer, JitterConfig, JitterStats, TargetCost, CN_PAYLOAD_TYPE};
@@ -72,31 +73,15 @@ struct Census {
     too_large: u64,
 }
 
-fn is_rtcp(d: &[u8]) -> bool {
-    d.len() >= 2 && (200..=204).contains(&d[1])
-}
-
 /// The packets of the chosen stream, in capture order, and what was skipped.
 fn select(cap: &Capture, codec: Codec, ssrc: Option<u32>) -> Result<(Vec<RtpIn>, Census), CliError> {
     let mut census = Census { not_rtp: cap.skipped, ..Census::default() };
     let mut all = Vec::new();
     for d in &cap.datagrams {
-        if is_rtcp(&d.payload) {
-            census.rtcp += 1;
-            continue;
-        }
-        match rtp_types::RtpPacket::parse(&d.payload[..]) {
-            Ok(p) => {
-                let meta = PacketMeta {
-                    payload_type: p.payload_type(),
-                    sequence: p.sequence_number(),
-                    timestamp: p.timestamp(),
-                    ssrc: p.ssrc(),
-                    marker: p.marker_bit(),
-                    arrival_ns: d.time_ns,
-                };
-                all.push(RtpIn { time_ns: d.time_ns, meta, payload: p.payload().to_vec() });
-            }
+        match parse_rtp(&d.payload, d.time_ns) {
+            Ok((meta, payload)) => all.push(RtpIn { time_ns: d.time_ns, meta, payload: payload.to_vec() }),
+            Err(RtpError::IsRtcp) => census.rtcp += 1,
+            Err(RtpError::PayloadTooLarge { .. }) => census.too_large += 1,
             Err(_) => census.not_rtp += 1,
         }
     }

@@ -15,6 +15,7 @@
 //! ```
 
 mod bench;
+mod bridge;
 mod call;
 mod demo;
 mod jitter;
@@ -74,7 +75,7 @@ pub enum CliError {
 #[command(
     name = "rvoip-media",
     version,
-    about = "Real-time VoIP media core: process, mix, resample, transcode, demo, bench, jitter, call"
+    about = "Real-time VoIP media core: process, mix, resample, transcode, demo, bench, jitter, call, bridge"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -98,6 +99,9 @@ enum Command {
     /// A real RTP endpoint: send a WAV file (or silence) paced in real time, record what
     /// arrives, write SDP and statistics.
     Call(call::Args),
+    /// One live conference room of N RTP legs over UDP: leg i on PORT0+i hears the N-1 mix,
+    /// sent back from its port to the source of its packets (symmetric RTP).
+    Bridge(bridge::Args),
     /// Replay one RTP stream of a pcap through the adaptive jitter buffer and decoder in
     /// simulated real time (10 ms ticks from the first arrival) into a WAV file.
     Jitter(jitter::Args),
@@ -132,6 +136,7 @@ pub fn execute(cli: Cli) -> Result<(), CliError> {
         Command::Bench(a) => bench::run(a),
         Command::Jitter(a) => jitter::run(a),
         Command::Call(a) => call::run(a),
+        Command::Bridge(a) => bridge::run(a),
     }
 }
 
@@ -155,23 +160,35 @@ where
     }
 }
 
-/// The resampler's rates, for messages: "8000, 12000, ... and 48000 Hz".
+/// The resampler's rates, for messages: "8000, 11025, ... and 96000 Hz".
 fn rate_list() -> String {
     let r = rvoip_media_nodes::resample::SUPPORTED_RATES;
     let head: Vec<String> = r[..r.len() - 1].iter().map(u32::to_string).collect();
     format!("{} and {} Hz", head.join(", "), r[r.len() - 1])
 }
 
-/// Refuses, before any work, an input whose rate a 10 ms graph cannot run at, in the user's
-/// terms (which file, which rate, what would work).
-fn check_graph_rate(path: &std::path::Path, rate: u32, command: &str) -> Result<(), CliError> {
-    if rate % 100 == 0 && (8000..=192_000).contains(&rate) {
-        return Ok(());
+/// The rate a 10 ms graph runs a file at, decided before any work: the file's own rate when
+/// it divides into 10 ms frames; for the resampler's other rates (11 025 and 22 050 Hz) the
+/// nearest rate that does (the caller converts and says so); otherwise a refusal in the
+/// user's terms (which file, which rate, what would work).
+fn graph_rate(path: &std::path::Path, rate: u32, command: &str) -> Result<u32, CliError> {
+    let runs_at = |r: u32| r % 100 == 0 && (8000..=192_000).contains(&r);
+    if runs_at(rate) {
+        return Ok(rate);
+    }
+    let supported = rvoip_media_nodes::resample::SUPPORTED_RATES;
+    if supported.contains(&rate) {
+        // Nearest, and the higher of two equally near (no band lost).
+        if let Some(r) =
+            supported.iter().copied().filter(|&r| runs_at(r)).min_by_key(|&r| (r.abs_diff(rate), u32::MAX - r))
+        {
+            return Ok(r);
+        }
     }
     Err(CliError::Usage(format!(
         "{}: the file is at {rate} Hz; {command} works in 10 ms frames, so it needs a multiple of 100 Hz \
-         from 8000 to 192000 Hz (8000, 16000, 32000, 44100, 48000 ...). `rvoip-media resample` converts \
-         files between {}",
+         from 8000 to 192000 Hz (8000, 16000, 32000, 44100, 48000 ...) or one of the rates the resampler \
+         converts from ({})",
         path.display(),
         rate_list()
     )))

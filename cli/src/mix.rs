@@ -105,13 +105,12 @@ pub fn run(a: Args) -> Result<(), CliError> {
         let path = a.out_dir.join(format!("mix_{i:04}.wav"));
         files.push((outputs.create(&path)?, path));
     }
-    let mut wavs = Vec::with_capacity(n);
+    let (mut wavs, mut rate) = (Vec::with_capacity(n), 0);
     for p in &a.inputs {
         let w = wavio::WavIn::open(p)?;
-        super::check_graph_rate(p, w.format().rate, "mix")?;
+        rate = rate.max(super::graph_rate(p, w.format().rate, "mix")?);
         wavs.push(w);
     }
-    let rate = wavs.iter().map(|w| w.format().rate).max().unwrap_or(8000);
     let sample_format = if wavs.iter().all(|w| w.sample_format() == WavSampleFormat::Int16) {
         WavSampleFormat::Int16
     } else {
@@ -122,6 +121,11 @@ pub fn run(a: Args) -> Result<(), CliError> {
         .filter_map(|w| Some(w.declared_len()? * u64::from(rate) / u64::from(w.format().rate)))
         .max()
         .unwrap_or(0);
+    let why = if wavs.iter().any(|w| w.format().rate == rate) {
+        "the highest input rate"
+    } else {
+        "the nearest rate that divides into 10 ms frames"
+    };
     let mut sources: Vec<Box<dyn Source>> = Vec::with_capacity(n);
     for w in wavs {
         let r = w.format().rate;
@@ -136,7 +140,7 @@ pub fn run(a: Args) -> Result<(), CliError> {
                 super::rate_list()
             )));
         }
-        eprintln!("rvoip-media: {}: resampled from {r} Hz to {rate} Hz, the highest input rate", w.path().display());
+        eprintln!("rvoip-media: {}: resampled from {r} Hz to {rate} Hz, {why}", w.path().display());
         let path = w.path().to_path_buf();
         let rs = Resampled::new(w, r, rate)
             .map_err(|e| CliError::Usage(format!("{}: cannot be resampled to {rate} Hz: {e}", path.display())))?;

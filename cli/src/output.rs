@@ -11,6 +11,7 @@
 use super::CliError;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 /// Temporary files and created directories of the runs in progress, for the interrupt
@@ -27,10 +28,32 @@ fn forget(files: &[(PathBuf, PathBuf)], dirs: &[PathBuf]) {
     p.1.retain(|d| !dirs.contains(d));
 }
 
+/// Set by a command that ends itself cleanly on an interrupt ([`stop_on_interrupt`]).
+static STOP_GRACEFULLY: AtomicBool = AtomicBool::new(false);
+/// An interrupt arrived while [`STOP_GRACEFULLY`] was set.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// From now on an interrupt does not exit: it sets the flag [`interrupted`] reads, and the
+/// running command finishes (writes its outputs) and returns. For commands that run until
+/// stopped (`bridge`).
+pub fn stop_on_interrupt() {
+    STOP_GRACEFULLY.store(true, Ordering::SeqCst);
+}
+
+/// Whether an interrupt asked a [`stop_on_interrupt`] command to finish.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
 /// On Ctrl-C or SIGTERM: removes every pending temporary file and created directory, then
-/// exits with status 130. Call once, at start-up; failing to install is not fatal.
+/// exits with status 130 (unless a command asked to [`stop_on_interrupt`]). Call once, at
+/// start-up; failing to install is not fatal.
 pub fn remove_on_interrupt() {
     let _ = ctrlc::set_handler(|| {
+        if STOP_GRACEFULLY.load(Ordering::SeqCst) {
+            INTERRUPTED.store(true, Ordering::SeqCst);
+            return;
+        }
         let p = pending();
         for f in &p.0 {
             let _ = std::fs::remove_file(f);

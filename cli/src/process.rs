@@ -6,7 +6,7 @@
 //! Everything streams, one quantum at a time: memory does not grow with the file.
 
 use super::level::{report_clipping, OutputStage};
-use super::stream::{cycles_for, read_padded, Resampled, Runner, Source, BLOCK};
+use super::stream::{cycles_for, read_padded, GraphInput, Resampled, Runner, Source, BLOCK};
 use super::{output::Outputs, progress::Progress, wavio, CliError};
 use rvoip_media_core::prelude::*;
 use rvoip_media_nodes::apm::{
@@ -22,17 +22,18 @@ use std::time::{Duration, Instant};
 #[derive(clap::Args)]
 pub struct Args {
     /// Input (near-end microphone) WAV at a multiple of 100 Hz from 8000 to 192000 Hz (10 ms
-    /// frames): 8/16/24/32-bit PCM, 32/64-bit float, μ-law or A-law; several channels are
-    /// mixed down.
+    /// frames), or at 11025 / 22050 Hz (resampled to 12000 / 24000 Hz, said on stderr):
+    /// 8/16/24/32-bit PCM, 32/64-bit float, μ-law or A-law; several channels are mixed down.
     #[arg(long)]
     mic: PathBuf,
     /// Far-end (loudspeaker) WAV for the echo canceller (needs --aec): any format --mic takes,
-    /// at 8, 12, 16, 24, 32, 44.1 or 48 kHz (resampled to the microphone's rate, time-aligned).
+    /// at 8, 11.025, 12, 16, 22.05, 24, 32, 44.1, 48, 88.2 or 96 kHz (resampled to the
+    /// microphone's rate, time-aligned).
     /// A shorter far end is padded with silence, a longer one is cut to the microphone's
     /// length.
     #[arg(long)]
     far: Option<PathBuf>,
-    /// Output WAV at the input's rate: 16-bit for 8/16-bit and G.711 input, 32-bit float
+    /// Output WAV at the graph's rate (the input's, or the rate it was resampled to): 16-bit for 8/16-bit and G.711 input, 32-bit float
     /// otherwise.
     #[arg(long)]
     out: PathBuf,
@@ -101,10 +102,9 @@ pub fn run(a: Args) -> Result<(), CliError> {
     let mut outputs = Outputs::new();
     let out_file = outputs.create(&a.out)?;
     let csv_file = a.vad_csv.as_deref().map(|p| outputs.create(p)).transpose()?;
-    let mut mic = wavio::WavIn::open(&a.mic)?;
+    let mut mic = GraphInput::open(&a.mic, "process")?;
     let format = mic.format();
     let rate = format.rate;
-    super::check_graph_rate(&a.mic, rate, "process")?;
     let quantum = Quantum::MS_10;
     let mut far = match (&a.far, a.aec) {
         (Some(p), true) => Some(open_far(p, rate)?),

@@ -9,7 +9,8 @@ use std::time::Instant;
 /// Arguments of `resample`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Input WAV at 8, 12, 16, 24, 32, 44.1 or 48 kHz, in any format `process` reads.
+    /// Input WAV at 8, 11.025, 12, 16, 22.05, 24, 32, 44.1, 48, 88.2 or 96 kHz, in any format
+    /// `process` reads.
     #[arg(long = "in")]
     input: PathBuf,
     /// Output rate in Hz (one of the rates above).

@@ -7,6 +7,7 @@ use super::CliError;
 use rvoip_media_core::engine::{AudioIn, InputEndpoint, OutputEndpoint};
 use rvoip_media_core::prelude::*;
 use rvoip_media_nodes::resample::Resampler;
+use rvoip_media_nodes::wav::WavSampleFormat;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -28,6 +29,62 @@ impl Source for WavIn {
 impl Source for Box<dyn Source> {
     fn read(&mut self, out: &mut [f32]) -> Result<usize, CliError> {
         (**self).read(out)
+    }
+}
+
+/// A WAV input at the rate a 10 ms graph runs it at ([`super::graph_rate`]): the file itself,
+/// or, for a file at 11 025 or 22 050 Hz, the file resampled to the nearest rate that divides
+/// into 10 ms frames (said on stderr). Outputs derived from it are at [`GraphInput::format`]'s
+/// rate.
+pub struct GraphInput {
+    src: Box<dyn Source>,
+    rate: u32,
+    sample_format: WavSampleFormat,
+    declared_len: Option<u64>,
+}
+
+impl GraphInput {
+    /// Opens `path` for `command`; errors name the file, its rate and what would work.
+    pub fn open(path: &std::path::Path, command: &str) -> Result<Self, CliError> {
+        let wav = WavIn::open(path)?;
+        let (file_rate, sample_format) = (wav.format().rate, wav.sample_format());
+        let rate = super::graph_rate(path, file_rate, command)?;
+        let declared_len = wav.declared_len().map(|n| n * u64::from(rate) / u64::from(file_rate));
+        let src: Box<dyn Source> =
+            if rate == file_rate {
+                Box::new(wav)
+            } else {
+                eprintln!(
+                    "rvoip-media: {}: resampled from {file_rate} Hz to {rate} Hz ({command} works in 10 ms frames); \
+                 the output is at {rate} Hz",
+                    path.display()
+                );
+                Box::new(Resampled::new(wav, file_rate, rate).map_err(|e| {
+                    CliError::Usage(format!("{}: cannot be resampled to {rate} Hz: {e}", path.display()))
+                })?)
+            };
+        Ok(GraphInput { src, rate, sample_format, declared_len })
+    }
+
+    /// The graph's rate; the stream is mono.
+    pub fn format(&self) -> AudioFormat {
+        AudioFormat::mono(self.rate)
+    }
+
+    /// The sample format outputs derived from the file keep ([`WavIn::sample_format`]).
+    pub fn sample_format(&self) -> WavSampleFormat {
+        self.sample_format
+    }
+
+    /// Samples the header declares, at the graph's rate (`None` if it leaves the size open).
+    pub fn declared_len(&self) -> Option<u64> {
+        self.declared_len
+    }
+}
+
+impl Source for GraphInput {
+    fn read(&mut self, out: &mut [f32]) -> Result<usize, CliError> {
+        self.src.read(out)
     }
 }
 

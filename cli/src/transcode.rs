@@ -1,7 +1,7 @@
 //! `rvoip-media transcode`: encode, packetise and decode in one graph on the engine, through
 //! the codec model (`EncodeNode` / `DecodeNode` around any `Encoder` / `Decoder`).
 
-use super::stream::{cycles_for, read_padded, Runner};
+use super::stream::{cycles_for, read_padded, GraphInput, Runner};
 use super::{output::Outputs, progress::Progress, wavio, CliError};
 use rvoip_media_core::prelude::*;
 use rvoip_media_graph::MAX_PAYLOAD;
@@ -196,9 +196,8 @@ pub fn run(a: Args) -> Result<(), CliError> {
                 .ok_or_else(|| CliError::Usage(format!("--complexity must be 0..={MAX_COMPLEXITY}, got {c}")))
         })
         .transpose()?;
-    let mut wav = wavio::WavIn::open(&a.input)?;
+    let mut wav = GraphInput::open(&a.input, "transcode")?;
     let rate = wav.format().rate;
-    super::check_graph_rate(&a.input, rate, "transcode")?;
     let codec_rate = match a.rate {
         None => rate,
         Some(r) => {

@@ -5,8 +5,7 @@
 #[path = "support/cli.rs"]
 mod cli_support;
 
-use cli_support::{bin, tmp};
-use std::net::UdpSocket;
+use cli_support::{bin, free_pair, json_number, tmp};
 use std::process::{Output, Stdio};
 
 fn stderr(o: &Output) -> String {
@@ -17,24 +16,6 @@ fn fails(args: &[&str]) -> String {
     let o = bin().args(args).output().unwrap();
     assert!(!o.status.success(), "{args:?} must fail; stderr: {}", stderr(&o));
     stderr(&o)
-}
-
-fn free_pair() -> u16 {
-    for _ in 0..100 {
-        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let p = a.local_addr().unwrap().port();
-        if p % 2 == 0 && p < 65000 && UdpSocket::bind(("127.0.0.1", p + 1)).is_ok() {
-            return p;
-        }
-    }
-    panic!("no free port pair");
-}
-
-fn json_number(json: &str, key: &str) -> f64 {
-    let at = json.find(&format!("\"{key}\": ")).unwrap_or_else(|| panic!("{key} in {json}"));
-    let rest = &json[at + key.len() + 4..];
-    let end = rest.find([',', '}']).unwrap();
-    rest[..end].trim().parse().unwrap()
 }
 
 #[test]

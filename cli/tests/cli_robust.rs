@@ -185,7 +185,7 @@ fn numbers_in_messages_are_the_users_and_negative_values_parse() {
     let e = t(&["--codec", "opus", "--complexity", "11"]);
     assert!(e.contains("--complexity must be 0..=10, got 11"), "{e}");
     let e = t(&["--codec", "pcmu", "--rate", "-8000"]);
-    assert!(e.contains("--rate must be one of 8000, 12000") && e.contains("got -8000"), "{e}");
+    assert!(e.contains("--rate must be one of 8000, 11025, 12000") && e.contains("got -8000"), "{e}");
     let e = fails(&["process", "--agc", "--agc-target-lufs", "-50", "--mic", i, "--out", o]);
     assert!(e.contains("--agc-target-lufs must be -40..=-5 LUFS, got -50"), "{e}");
     let e = fails(&["process", "--gain", "-200", "--mic", i, "--out", o]);
@@ -206,7 +206,7 @@ fn rates_a_graph_cannot_run_at_are_refused_early_in_user_terms() {
     let d = tmp("rob-rates");
     let o = d.join("o.wav");
     let o = s(&o);
-    for rate in [1u32, 11_025, 22_050] {
+    for rate in [1u32, 11_111, 300_000] {
         let p = d.join(format!("r{rate}.wav"));
         write_i16(&p, rate, &tone(rate.max(100) as usize));
         let i = s(&p);
@@ -223,6 +223,57 @@ fn rates_a_graph_cannot_run_at_are_refused_early_in_user_terms() {
             );
             assert!(!e.contains("graph:") && !e.contains("in.out"), "no internal wording: {e}");
         }
+    }
+}
+
+/// Amplitude of the `freq` Hz component of `x` (a single-bin DFT, as a peak amplitude).
+fn amplitude_at(x: &[f32], rate: u32, freq: f64) -> f64 {
+    let w = std::f64::consts::TAU * freq / f64::from(rate);
+    let (re, im) = x.iter().enumerate().fold((0.0, 0.0), |(re, im), (i, &v)| {
+        (re + f64::from(v) * (w * i as f64).cos(), im - f64::from(v) * (w * i as f64).sin())
+    });
+    2.0 * (re * re + im * im).sqrt() / x.len() as f64
+}
+
+/// Files at 11 025 and 22 050 Hz (the old "CD fractions") run through every file command: the
+/// graphs convert them to 12 000 / 24 000 Hz (said on stderr), `resample` converts them to any
+/// rate; the tone comes out at its frequency and level, at the length the rates imply.
+#[test]
+fn files_at_11025_and_22050_hz_are_converted_and_said() {
+    let d = tmp("rob-cdrates");
+    for (rate, graph) in [(11_025u32, 12_000u32), (22_050, 24_000)] {
+        let n = rate as usize * 2;
+        let x: Vec<i16> = (0..n)
+            .map(|i| ((i as f64 * std::f64::consts::TAU * 1000.0 / f64::from(rate)).sin() * 8000.0) as i16)
+            .collect();
+        let p = d.join(format!("in{rate}.wav"));
+        write_i16(&p, rate, &x);
+        let o = d.join(format!("out{rate}.wav"));
+        let mix_dir = d.join(format!("mix{rate}"));
+        let said = format!("in{rate}.wav: resampled from {rate} Hz to {graph} Hz");
+        for args in [
+            vec!["process", "--gain", "-6", "--mic", s(&p), "--out", s(&o)],
+            vec!["transcode", "--codec", "pcmu", "--rate", "8000", "--in", s(&p), "--out", s(&o)],
+        ] {
+            let e = succeeds(&args);
+            assert!(e.contains(&said), "{args:?}: {e}");
+            let (out_rate, y) = read_i16(&o);
+            assert_eq!(out_rate, graph, "{args:?}");
+            let want = n as u64 * u64::from(graph) / u64::from(rate);
+            assert!((y.len() as u64).abs_diff(want) <= 1, "{args:?}: {} samples, want {want}", y.len());
+            let y: Vec<f32> = y[graph as usize / 4..graph as usize * 7 / 4].iter().map(|&v| f32::from(v)).collect();
+            // process: exactly -6 dB; transcode: through 8 kHz μ-law (quantisation noise only).
+            let (gain, tol) = if args[0] == "process" { (0.5012, 0.01) } else { (1.0, 0.03) };
+            let a = amplitude_at(&y, graph, 1000.0);
+            assert!((a / (8000.0 * gain) - 1.0).abs() < tol, "{args:?}: 1 kHz at {a:.1}");
+        }
+        let e = succeeds(&["mix", "--in", s(&p), "--in", s(&p), "--out-dir", s(&mix_dir)]);
+        assert!(e.contains("the nearest rate that divides into 10 ms frames"), "{e}");
+        assert_eq!(read_i16(&mix_dir.join("mix_0000.wav")).0, graph);
+        let r = d.join(format!("r{rate}.wav"));
+        succeeds(&["resample", "--in", s(&p), "--rate", "16000", "--out", s(&r)]);
+        let (out_rate, y) = read_i16(&r);
+        assert_eq!((out_rate, y.len() as u64), (16_000, (n as u64 * 16_000).div_ceil(u64::from(rate))));
     }
 }
 

@@ -5,9 +5,12 @@
 //!
 //! Skipped, with a message, when `ffmpeg` is not installed (`.ci/run` installs it).
 
-use std::net::UdpSocket;
+#[path = "support/cli.rs"]
+mod cli_support;
+
+use cli_support::{bin, free_pair, json_number, kill, read_wav, tmp};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 fn ffmpeg() -> bool {
@@ -21,41 +24,6 @@ fn ffmpeg() -> bool {
         eprintln!("SKIPPED: ffmpeg is not installed; interop with ffmpeg not tested");
     }
     ok
-}
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_rvoip-media")
-}
-
-/// An even port whose pair (port, port + 1) is free now.
-fn free_pair() -> u16 {
-    for _ in 0..100 {
-        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let p = a.local_addr().unwrap().port();
-        if p % 2 == 0 && p < 65000 && UdpSocket::bind(("127.0.0.1", p + 1)).is_ok() {
-            return p;
-        }
-    }
-    panic!("no free port pair");
-}
-
-fn dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("rvoip-interop-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// Mono samples of a WAV in [-1, 1] and its rate.
-fn read_wav(p: &Path) -> (Vec<f32>, u32) {
-    let mut r = hound::WavReader::open(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    let spec = r.spec();
-    let ch = spec.channels as usize;
-    let s: Vec<f32> = match spec.sample_format {
-        hound::SampleFormat::Int => r.samples::<i32>().map(|s| s.unwrap() as f32 / 32768.0).collect(),
-        hound::SampleFormat::Float => r.samples::<f32>().map(|s| s.unwrap()).collect(),
-    };
-    (s.chunks(ch).map(|c| c[0]).collect(), spec.sample_rate)
 }
 
 /// Share of the signal's power at `freq` (Goertzel over `x`): ~1 for a pure tone.
@@ -78,13 +46,6 @@ fn tone_share(x: &[f32], rate: u32, freq: f64) -> f64 {
 
 fn rms(x: &[f32]) -> f64 {
     (x.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>() / x.len().max(1) as f64).sqrt()
-}
-
-fn json_number(json: &str, key: &str) -> f64 {
-    let at = json.find(&format!("\"{key}\": ")).unwrap_or_else(|| panic!("{key} in {json}"));
-    let rest = &json[at + key.len() + 4..];
-    let end = rest.find([',', '}']).unwrap();
-    rest[..end].trim().parse().unwrap_or_else(|_| panic!("{key}: {}", &rest[..end]))
 }
 
 fn tone_wav(d: &Path, rate: u32) -> PathBuf {
@@ -126,22 +87,17 @@ const CASES: [Case; 3] = [
     },
 ];
 
-fn kill(mut c: Child) {
-    let _ = c.kill();
-    let _ = c.wait();
-}
-
 #[test]
 fn ffmpeg_sends_to_call() {
     if !ffmpeg() {
         return;
     }
     for case in &CASES {
-        let d = dir(&format!("tx-{}", case.name));
+        let d = tmp(&format!("tx-{}", case.name));
         let port = free_pair();
         let rec = d.join("rec.wav");
         let stats = d.join("stats.json");
-        let call = Command::new(bin())
+        let call = bin()
             .args(["call", "--local", &format!("127.0.0.1:{port}"), "--remote", &format!("127.0.0.1:{}", free_pair())])
             .args(["--codec", case.codec, "--pt", &case.pt.to_string(), "--seconds", "3.5"])
             .arg("--record")
@@ -195,7 +151,7 @@ fn ffmpeg_receives_from_call() {
         return;
     }
     for case in &CASES {
-        let d = dir(&format!("rx-{}", case.name));
+        let d = tmp(&format!("rx-{}", case.name));
         let tone = tone_wav(&d, case.rate);
         let (ours, theirs) = (free_pair(), free_pair());
         let sdp = d.join("call.sdp");
@@ -204,7 +160,7 @@ fn ffmpeg_receives_from_call() {
             c.args(["--codec", case.codec, "--pt", &case.pt.to_string()]);
         };
         // A short first run writes the SDP (outputs appear when a run completes).
-        let mut first = Command::new(bin());
+        let mut first = bin();
         common(&mut first);
         let st = first.args(["--seconds", "0.05", "--sdp-out"]).arg(&sdp).stderr(Stdio::null()).status().unwrap();
         assert!(st.success());
@@ -220,7 +176,7 @@ fn ffmpeg_receives_from_call() {
             .spawn()
             .unwrap();
         std::thread::sleep(Duration::from_millis(500));
-        let mut call = Command::new(bin());
+        let mut call = bin();
         common(&mut call);
         let st = call.args(["--seconds", "3.5", "--play"]).arg(&tone).stderr(Stdio::null()).status().unwrap();
         assert!(st.success());

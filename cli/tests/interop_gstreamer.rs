@@ -6,26 +6,12 @@
 //!
 //! Skipped, with a message, when `gst-launch-1.0` or its `rtpbin` is not installed.
 
-use std::net::UdpSocket;
+#[path = "support/cli.rs"]
+mod cli_support;
+
+use cli_support::{free_pair, json_field as field};
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-fn free_pair() -> u16 {
-    for _ in 0..100 {
-        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let p = a.local_addr().unwrap().port();
-        if p % 2 == 0 && p < 65000 && UdpSocket::bind(("127.0.0.1", p + 1)).is_ok() {
-            return p;
-        }
-    }
-    panic!("no free port pair");
-}
-
-fn field<'a>(json: &'a str, key: &str) -> &'a str {
-    let at = json.find(&format!("\"{key}\": ")).unwrap_or_else(|| panic!("{key} in {json}"));
-    let rest = &json[at + key.len() + 4..];
-    rest[..rest.find([',', '}']).unwrap()].trim()
-}
 
 #[test]
 fn gstreamer_rtpbin_receives_and_reports() {
@@ -67,7 +53,7 @@ fn gstreamer_rtpbin_receives_and_reports() {
         .unwrap();
     std::thread::sleep(Duration::from_millis(800));
     let stats = d.join("stats.json");
-    let call = Command::new(env!("CARGO_BIN_EXE_rvoip-media"))
+    let call = cli_support::bin()
         .args(["call", "--local", &format!("127.0.0.1:{ours}"), "--remote", &format!("127.0.0.1:{theirs}")])
         .args(["--codec", "pcmu", "--seconds", "9", "--play"])
         .arg(&tone)

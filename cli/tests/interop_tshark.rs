@@ -6,33 +6,15 @@
 //! Skipped, with a message, when `tshark` or `dumpcap` is not installed (`.ci/run`
 //! installs tshark), or when capturing on the loopback interface is not permitted.
 
+#[path = "support/cli.rs"]
+mod cli_support;
+
+use cli_support::{free_pair, have, json_number};
 use rvoip_media_core::graph::PacketMeta;
 use rvoip_media_core::rtp::write_rtp;
 use std::net::UdpSocket;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn have(tool: &str) -> bool {
-    Command::new(tool).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
-}
-
-fn free_pair() -> u16 {
-    for _ in 0..100 {
-        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let p = a.local_addr().unwrap().port();
-        if p % 2 == 0 && p < 65000 && UdpSocket::bind(("127.0.0.1", p + 1)).is_ok() {
-            return p;
-        }
-    }
-    panic!("no free port pair");
-}
-
-fn json_number(json: &str, key: &str) -> f64 {
-    let at = json.find(&format!("\"{key}\": ")).unwrap_or_else(|| panic!("{key} in {json}"));
-    let rest = &json[at + key.len() + 4..];
-    let end = rest.find([',', '}']).unwrap();
-    rest[..end].trim().parse().unwrap()
-}
 
 #[test]
 fn loss_and_jitter_agree_with_tshark() {
@@ -65,7 +47,7 @@ fn loss_and_jitter_agree_with_tshark() {
     }
     std::thread::sleep(Duration::from_millis(300));
     let stats = d.join("stats.json");
-    let call = Command::new(env!("CARGO_BIN_EXE_rvoip-media"))
+    let call = cli_support::bin()
         .args(["call", "--local", &format!("127.0.0.1:{port}"), "--remote", &format!("127.0.0.1:{}", free_pair())])
         .args(["--codec", "pcmu", "--seconds", "4.5", "--stats-json"])
         .arg(&stats)

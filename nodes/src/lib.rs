@@ -56,6 +56,28 @@ pub mod sources;
 pub mod wav;
 
 pub use g711::G711Law;
+
+/// Builds, on the calling thread, the per-thread state that some nodes' libraries create
+/// lazily (today: the FFT plans and scratch buffers behind [`apm::RnnoiseSuppressor`], see
+/// [`apm::ns::rnnoise::prepare_thread`]), so that running those nodes on this thread
+/// allocates nothing. It allocates itself: a real-time thread calls it once before its first
+/// cycle, as the engine's workers do.
+///
+/// ```
+/// use rvoip_media_nodes::apm::RnnoiseSuppressor;
+/// let mut ns = RnnoiseSuppressor::new(16_000)?;
+/// std::thread::spawn(move || {
+///     rvoip_media_nodes::prepare_thread(); // before the real-time loop
+///     let mut frame = [0.0f32; 160];
+///     ns.process_frame(&mut frame); // no allocation on this thread from here on
+/// })
+/// .join()
+/// .unwrap();
+/// # Ok::<(), rvoip_media_nodes::apm::ApmError>(())
+/// ```
+pub fn prepare_thread() {
+    apm::ns::rnnoise::prepare_thread();
+}
 pub use level::{Gain, LevelMeter, Mute, MuteCounter};
 pub use mixer::{Mixer, MixerMembership, Sum, Tee};
 pub use sources::{NoiseSource, ToneSource};

@@ -90,15 +90,14 @@ fn audio_processor_case(cfg: AudioProcessingConfig) {
     assert_eq!(n, 0);
 }
 
-#[test]
-fn rnnoise_on_a_fresh_thread_allocates_only_on_its_first_frame() {
-    // A known limit of the neural option: nnnoiseless runs its FFTs through easyfft, which
-    // keeps FFT plans and scratch buffers in thread-locals built on a thread's first call. A
-    // suppressor built on one thread and run on another (the control side builds, a worker
-    // runs) allocates on its first frame there, once per thread; every later frame allocates
-    // nothing. Measured here so that the day this changes (or is fixed) is seen.
+/// RNNoise frames on a thread: allocations on the first frame and on the 299 after it, with
+/// or without `prepare_thread` first.
+fn rnnoise_frames_on_a_new_thread(prepare: bool) -> (u64, u64) {
     let mut ns = RnnoiseSuppressor::new(16000).unwrap();
-    let (first, rest) = std::thread::spawn(move || {
+    std::thread::spawn(move || {
+        if prepare {
+            rvoip_media_nodes::prepare_thread();
+        }
         let mut frame = [0.0f32; 160];
         let fill = |k: usize, f: &mut [f32; 160]| {
             for (i, v) in f.iter_mut().enumerate() {
@@ -118,7 +117,23 @@ fn rnnoise_on_a_fresh_thread_allocates_only_on_its_first_frame() {
         (first, rest)
     })
     .join()
-    .unwrap();
+    .unwrap()
+}
+
+#[test]
+fn rnnoise_on_a_fresh_thread_allocates_only_on_its_first_frame() {
+    // nnnoiseless runs its FFTs through easyfft, which keeps FFT plans and scratch buffers in
+    // thread-locals built on a thread's first call: a suppressor built on one thread and run
+    // on another that was not prepared allocates on its first frame there, once; every later
+    // frame allocates nothing. The first count proves the counter sees that burst.
+    let (first, rest) = rnnoise_frames_on_a_new_thread(false);
     println!("RNNoise on a fresh thread: {first} allocations on the first frame, {rest} after");
+    assert!(first > 0, "the per-thread FFT state was expected to be built on the first frame");
     assert_eq!(rest, 0, "RNNoise allocated after its first frame on a thread");
+}
+
+#[test]
+fn rnnoise_on_a_prepared_thread_allocates_nothing() {
+    // What the engine's workers do before their first cycle.
+    assert_eq!(rnnoise_frames_on_a_new_thread(true), (0, 0));
 }

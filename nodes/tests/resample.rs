@@ -334,9 +334,9 @@ fn equal_rates_copy_exactly() {
 
 #[test]
 fn bad_configurations_are_refused() {
-    assert_eq!(Resampler::new(22050, 48000, 1).unwrap_err(), ResampleError::UnsupportedRate(22050));
+    assert_eq!(Resampler::new(22000, 48000, 1).unwrap_err(), ResampleError::UnsupportedRate(22000));
     assert_eq!(Resampler::new(48000, 0, 1).unwrap_err(), ResampleError::UnsupportedRate(0));
-    let msg = Resampler::new(96000, 48000, 1).unwrap_err().to_string();
+    let msg = Resampler::new(192000, 48000, 1).unwrap_err().to_string();
     for r in SUPPORTED_RATES {
         assert!(msg.contains(&r.to_string()), "{msg}");
     }

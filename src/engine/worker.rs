@@ -203,6 +203,9 @@ pub(crate) fn run_thread(mut worker: Worker, setup: ThreadSetup) {
         }
         _ => info.rt_state.store(0, Ordering::Release),
     }
+    // Libraries that build per-thread state on first use (FFT plans) build it now, before the
+    // first cycle, not inside one.
+    rvoip_media_nodes::prepare_thread();
     info.started.store(true, Ordering::Release);
     rt::set_worker_thread(true);
     let q = setup.quantum_ns;

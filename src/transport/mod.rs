@@ -11,13 +11,18 @@
 //! thread per session, symmetric RTP (latch to the source of the first valid packet, or a
 //! fixed remote), RTCP on port + 1 or muxed (RFC 5761), RFC 3550 receiver statistics and
 //! compound reports (SR/RR + SDES CNAME, BYE at stop).
+//!
+//! [`BatchIo`] serves many sockets (a conference bridge's legs) from a few I/O threads with
+//! epoll and batched `recvmmsg`/`sendmmsg`, symmetric RTP and per-socket counters.
 
+pub mod batch;
 pub mod udp;
 
 use crate::engine::{PacketIn, PacketOut};
 use crate::rtp::{DtmfDigit, ReportBlockInfo, RtpReceiveCounters};
 use std::net::SocketAddr;
 
+pub use batch::{BatchConfig, BatchIo, BatchIoHandle, SocketStats};
 pub use udp::{UdpConfig, UdpTransport};
 
 /// Where to send, and whether to follow the peer's source address.

@@ -35,3 +35,56 @@ pub fn read_i16(path: &Path) -> (u32, Vec<i16>) {
     let rate = r.spec().sample_rate;
     (rate, r.samples::<i16>().map(Result::unwrap).collect())
 }
+
+/// An even port whose pair (port, port + 1) is free now (RTP and RTCP).
+pub fn free_pair() -> u16 {
+    for _ in 0..100 {
+        let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let p = a.local_addr().unwrap().port();
+        if p % 2 == 0 && p < 65000 && std::net::UdpSocket::bind(("127.0.0.1", p + 1)).is_ok() {
+            return p;
+        }
+    }
+    panic!("no free port pair");
+}
+
+/// The text of `key`'s value in a flat JSON object (numbers and literals).
+pub fn json_field<'a>(json: &'a str, key: &str) -> &'a str {
+    let at = json.find(&format!("\"{key}\": ")).unwrap_or_else(|| panic!("{key} in {json}"));
+    let rest = &json[at + key.len() + 4..];
+    rest[..rest.find([',', '}']).unwrap()].trim()
+}
+
+/// `key`'s numeric value in a flat JSON object.
+pub fn json_number(json: &str, key: &str) -> f64 {
+    let v = json_field(json, key);
+    v.parse().unwrap_or_else(|_| panic!("{key}: {v}"))
+}
+
+/// Whether `tool --version` runs (a peer installed for the interop tests).
+pub fn have(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The first channel of a WAV as samples in [-1, 1], and its rate.
+pub fn read_wav(p: &Path) -> (Vec<f32>, u32) {
+    let mut r = hound::WavReader::open(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    let spec = r.spec();
+    let ch = spec.channels as usize;
+    let s: Vec<f32> = match spec.sample_format {
+        hound::SampleFormat::Int => r.samples::<i32>().map(|s| s.unwrap() as f32 / 32768.0).collect(),
+        hound::SampleFormat::Float => r.samples::<f32>().map(|s| s.unwrap()).collect(),
+    };
+    (s.chunks(ch).map(|c| c[0]).collect(), spec.sample_rate)
+}
+
+/// Kills a child process and reaps it.
+pub fn kill(mut c: std::process::Child) {
+    let _ = c.kill();
+    let _ = c.wait();
+}

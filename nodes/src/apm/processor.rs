@@ -50,9 +50,9 @@ impl AudioProcessingConfig {
         self
     }
     /// The neural noise suppressor ([`RnnoiseSuppressor`] with its defaults) on, or back to
-    /// the classic one; switching it on also switches noise suppression on. Note its one
-    /// allocation burst on the first frame on each new thread (see
-    /// [`RnnoiseSuppressor`'s module docs](super::ns::rnnoise)).
+    /// the classic one; switching it on also switches noise suppression on. A thread that runs
+    /// it calls [`crate::prepare_thread`] first (engine workers do), or allocates once on its
+    /// first frame there (see [`RnnoiseSuppressor`'s module docs](super::ns::rnnoise)).
     pub fn with_neural_ns(mut self, on: bool) -> Self {
         self.neural_ns = on;
         if on && self.ns.is_none() {

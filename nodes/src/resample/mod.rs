@@ -1,4 +1,5 @@
-//! Streaming polyphase windowed-sinc resampler between 8, 12, 16, 24, 32, 44.1 and 48 kHz.
+//! Streaming polyphase windowed-sinc resampler between 8, 11.025, 12, 16, 22.05, 24, 32, 44.1, 48,
+//! 88.2 and 96 kHz.
 //!
 //! # Method
 //!
@@ -61,7 +62,8 @@ use kernel::{Geometry, Walk};
 pub use node::{converter, ResamplerNode};
 
 /// Sample rates the resampler converts between (any pair, in either direction).
-pub const SUPPORTED_RATES: [u32; 7] = [8_000, 12_000, 16_000, 24_000, 32_000, 44_100, 48_000];
+pub const SUPPORTED_RATES: [u32; 11] =
+    [8_000, 11_025, 12_000, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000, 88_200, 96_000];
 
 /// Largest channel count accepted.
 pub const MAX_CHANNELS: usize = 8;
@@ -77,7 +79,10 @@ const INPUT_LIMIT: f32 = 1e30;
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ResampleError {
     /// A rate outside [`SUPPORTED_RATES`].
-    #[error("unsupported sample rate {0} Hz (supported: 8000, 12000, 16000, 24000, 32000, 44100, 48000 Hz)")]
+    #[error(
+        "unsupported sample rate {0} Hz (supported: 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, \
+         88200, 96000 Hz)"
+    )]
     UnsupportedRate(u32),
     /// Zero channels or more than [`MAX_CHANNELS`].
     #[error("unsupported channel count {0} (supported: 1 to 8)")]
@@ -141,8 +146,8 @@ impl Resampler {
     /// ```
     /// use rvoip_media_nodes::resample::{ResampleError, Resampler};
     /// assert!(Resampler::new(44_100, 16_000, 2).is_ok());
-    /// let err = Resampler::new(11_025, 8_000, 1).unwrap_err();
-    /// assert_eq!(err, ResampleError::UnsupportedRate(11_025));
+    /// let err = Resampler::new(11_000, 8_000, 1).unwrap_err();
+    /// assert_eq!(err, ResampleError::UnsupportedRate(11_000));
     /// assert!(err.to_string().contains("44100"));
     /// ```
     pub fn new(rate_in: u32, rate_out: u32, channels: usize) -> Result<Self, ResampleError> {

@@ -20,13 +20,14 @@
 //! buffer of ours is allocated by [`RnnoiseSuppressor::new`], which also runs one frame
 //! through a throwaway network so that nnnoiseless's process-wide tables exist.
 //!
-//! **Known limit (allocation on a worker):** nnnoiseless computes its FFTs through the
-//! `easyfft` crate, which keeps FFT plans and scratch buffers in thread-locals created on a
-//! thread's first call. A suppressor built on the control side and run on a worker therefore
-//! allocates on its first frame on that worker (48 allocations, once per thread; test
-//! `rnnoise_on_a_fresh_thread_allocates_only_on_its_first_frame`), and never after. The
-//! classic [`NoiseSuppressor`] has no such limit. Removing it needs nnnoiseless to take its
-//! FFT from the caller, or a hook that runs on the worker before its first cycle.
+//! **Per-thread state:** nnnoiseless computes its FFTs through the `easyfft` crate, which
+//! keeps FFT plans and scratch buffers in thread-locals created on a thread's first call (48
+//! allocations). [`prepare_thread`] builds them on the calling thread; the engine's workers
+//! call it ([`crate::prepare_thread`]) before their first cycle, so a suppressor built on the
+//! control side allocates nothing on a worker. A thread of the host's own that runs one
+//! without that call allocates on its first frame there, once, and never after (tests
+//! `rnnoise_on_a_prepared_thread_allocates_nothing` and
+//! `rnnoise_on_a_fresh_thread_allocates_only_on_its_first_frame`).
 //!
 //! ```
 //! use rvoip_media_nodes::apm::RnnoiseSuppressor;
@@ -40,6 +41,22 @@ use crate::apm::{check_rate, ApmError, NoiseSuppressor, NsConfig, NsLevel};
 use crate::resample::Resampler;
 use nnnoiseless::DenoiseState;
 use rvoip_media_graph::{AudioFormat, NodeSpec, PortKind, PortSpec, ProcessIo, Processor};
+
+/// Builds nnnoiseless's process-wide tables (once per process) and easyfft's per-thread FFT
+/// plans and scratch buffers (once per thread) on the calling thread by running one frame of
+/// noise through a throwaway network: afterwards an [`RnnoiseSuppressor`] allocates nothing on
+/// this thread. Allocates; call it before a thread's real-time work starts (the engine does
+/// on its workers through [`crate::prepare_thread`]).
+///
+/// ```
+/// rvoip_media_nodes::apm::ns::rnnoise::prepare_thread();
+/// ```
+pub fn prepare_thread() {
+    let mut warm = DenoiseState::new();
+    let noise: Vec<f32> = (0..FRAME_48K).map(|i| 1000.0 * ((i * 7919) % 97) as f32 / 97.0 - 500.0).collect();
+    let mut out = vec![0.0; FRAME_48K];
+    warm.process_frame(&mut out, &noise);
+}
 
 /// RNNoise's frame: 10 ms at 48 kHz.
 const FRAME_48K: usize = DenoiseState::FRAME_SIZE;
@@ -177,12 +194,7 @@ impl RnnoiseSuppressor {
         // nnnoiseless builds a process-wide table lazily, on the first frame that is not
         // silence: run one through a throwaway state here, on the control side. (easyfft's
         // per-thread FFT plans are another matter: see the module docs.)
-        {
-            let mut warm = DenoiseState::new();
-            let noise: Vec<f32> = (0..FRAME_48K).map(|i| 1000.0 * ((i * 7919) % 97) as f32 / 97.0 - 500.0).collect();
-            let mut out = vec![0.0; FRAME_48K];
-            warm.process_frame(&mut out, &noise);
-        }
+        prepare_thread();
         Ok(RnnoiseSuppressor {
             rate: sample_rate,
             hop,

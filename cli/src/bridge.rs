@@ -1,0 +1,409 @@
+//! `rvoip-media bridge`: one live conference room of N RTP legs over UDP.
+//!
+//! Leg i receives on PORT0+i and sends its N-1 mix from that same port to the source of
+//! its packets (symmetric RTP). The legs are a [`Room`] on one real-time worker (decode with
+//! concealment, N-1 mix, encode); their sockets are served by a [`BatchIo`] thread (epoll,
+//! `recvmmsg`/`sendmmsg`). Prints `ready` once every socket is bound, one status line a
+//! second, and the totals as JSON at the end (after `--seconds`, or on Ctrl-C / SIGTERM).
+
+use super::output::{self, Outputs};
+use super::CliError;
+use clap::{Args as ClapArgs, ValueEnum};
+use rvoip_media_core::conference::{LegMedia, Room};
+use rvoip_media_core::nodes::codec::CodecId;
+use rvoip_media_core::prelude::*;
+use rvoip_media_core::sync::pool::MAX_CAPACITY;
+use rvoip_media_core::transport::batch::raise_open_file_limit;
+use rvoip_media_core::transport::{BatchConfig, BatchIo, BatchIoHandle, SocketStats};
+use std::io::Write;
+use std::net::{SocketAddr, UdpSocket};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Codecs a bridge's legs can speak.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Codec {
+    /// G.711 μ-law (PT 0), room at 8 kHz.
+    Pcmu,
+    /// G.711 A-law (PT 8), room at 8 kHz.
+    Pcma,
+    /// G.722 (PT 9), room at 16 kHz.
+    G722,
+    /// Opus mono (PT 111), room at 48 kHz.
+    Opus,
+}
+
+impl Codec {
+    fn id(self) -> CodecId {
+        match self {
+            Codec::Pcmu => CodecId::Pcmu,
+            Codec::Pcma => CodecId::Pcma,
+            Codec::G722 => CodecId::G722,
+            Codec::Opus => CodecId::Opus,
+        }
+    }
+
+    /// The room's (and the codec's audio) rate.
+    fn rate(self) -> u32 {
+        match self {
+            Codec::Pcmu | Codec::Pcma => 8000,
+            Codec::G722 => 16_000,
+            Codec::Opus => 48_000,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Codec::Pcmu => "pcmu",
+            Codec::Pcma => "pcma",
+            Codec::G722 => "g722",
+            Codec::Opus => "opus",
+        }
+    }
+}
+
+/// Arguments of `bridge`.
+#[derive(ClapArgs)]
+pub struct Args {
+    /// Legs in the room (leg i on PORT0+i).
+    #[arg(long, allow_negative_numbers = true)]
+    legs: i64,
+    /// Codec of every leg.
+    #[arg(long, value_enum)]
+    codec: Codec,
+    /// Address and first port: leg i receives and sends on PORT0+i.
+    #[arg(long, default_value = "127.0.0.1:40000")]
+    listen: SocketAddr,
+    /// Packet time, ms (one the codec allows: 10-60 in steps of 10 for G.711 and G.722).
+    #[arg(long, default_value_t = 20, allow_negative_numbers = true)]
+    ptime: i64,
+    /// Run time, s (Ctrl-C or SIGTERM end it earlier, with the totals written).
+    #[arg(long, default_value_t = 60.0, allow_negative_numbers = true)]
+    seconds: f64,
+    /// Write the totals as JSON here.
+    #[arg(long)]
+    stats_json: Option<PathBuf>,
+    /// The engine's cycle, ms: 10 or 20 (default: 20 when the ptime is a multiple of 20,
+    /// else 10). The ptime must be a multiple of it.
+    #[arg(long, allow_negative_numbers = true)]
+    quantum: Option<i64>,
+}
+
+fn usage(s: impl Into<String>) -> CliError {
+    CliError::Usage(s.into())
+}
+
+/// The run's settings, checked.
+struct Plan {
+    legs: usize,
+    codec: Codec,
+    listen: SocketAddr,
+    ptime_us: u32,
+    seconds: f64,
+    /// The codec's payload type: what the legs send and the only one accepted.
+    payload_type: u8,
+    quantum: Quantum,
+}
+
+fn check(a: &Args) -> Result<Plan, CliError> {
+    let port0 = a.listen.port();
+    if port0 == 0 {
+        return Err(usage("--listen: give the first leg's port (leg i listens on PORT0+i), not 0"));
+    }
+    let room_for = 65_536 - usize::from(port0);
+    let legs = usize::try_from(a.legs)
+        .ok()
+        .filter(|&n| n >= 1)
+        .ok_or_else(|| usage(format!("--legs: a room needs at least 1 leg, got {}", a.legs)))?;
+    if legs > room_for {
+        return Err(usage(format!(
+            "--legs {legs} from port {port0} needs ports up to {}; at most {room_for} legs fit from there",
+            usize::from(port0) + legs - 1
+        )));
+    }
+    if !(a.seconds.is_finite() && a.seconds > 0.0) {
+        return Err(usage(format!("--seconds must be a positive number, got {}", a.seconds)));
+    }
+    let ptime_us = u32::try_from(a.ptime)
+        .ok()
+        .and_then(|p| p.checked_mul(1000))
+        .ok_or_else(|| usage(format!("--ptime must be a positive number of ms, got {}", a.ptime)))?;
+    let id = a.codec.id();
+    let info = *id.encoder(a.codec.rate(), 1, false).map_err(|e| usage(format!("--codec: {e}")))?.info();
+    info.check_ptime(ptime_us).map_err(|e| usage(format!("--ptime: {e}")))?;
+    // One cycle per packet where the ptime allows it: half the cycles of a 10 ms quantum
+    // (BENCHMARKS.md, "Conference bridge over UDP").
+    let quantum = match a.quantum {
+        None if ptime_us % 20_000 == 0 => Quantum::MS_20,
+        None | Some(10) => Quantum::MS_10,
+        Some(20) => Quantum::MS_20,
+        Some(q) => return Err(usage(format!("--quantum must be 10 or 20 ms, got {q}"))),
+    };
+    if ptime_us % quantum.micros() != 0 {
+        return Err(usage(format!(
+            "--ptime {} ms is not a multiple of the {} ms quantum",
+            ptime_us / 1000,
+            quantum.micros() / 1000
+        )));
+    }
+    Ok(Plan {
+        quantum,
+        legs,
+        codec: a.codec,
+        listen: a.listen,
+        ptime_us,
+        seconds: a.seconds,
+        payload_type: info.payload_type,
+    })
+}
+
+/// CPU time of this process (all threads, user + system), s.
+fn process_cpu_s() -> f64 {
+    // SAFETY: all-zero is a valid rusage; getrusage only writes it.
+    let mut r: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: valid pointer for the call.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut r) } != 0 {
+        return 0.0;
+    }
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    tv(r.ru_utime) + tv(r.ru_stime)
+}
+
+/// One room of `plan.legs` legs, their sockets served by a batch I/O thread.
+struct Bridge {
+    engine: Engine,
+    io: BatchIoHandle,
+}
+
+fn start(plan: &Plan) -> Result<Bridge, CliError> {
+    let n = plan.legs;
+    raise_open_file_limit().map_err(|e| usage(format!("raising the open-file limit: {e}")))?;
+    let config = EngineConfig {
+        workers: 1,
+        // The whole process may be pinned by the caller (taskset): stay where it put us.
+        pin_workers: false,
+        // Packets in flight per leg: up to 8 in each ring, one in its decoder; when the I/O
+        // thread falls behind, the send rings fill first, and the pool must not run dry
+        // under them (the receive side would then drop everything).
+        packet_pool: (n * 20).clamp(256, MAX_CAPACITY),
+        frame_pool: 64,
+        ring_capacity: 8,
+        quantum: plan.quantum,
+        ..EngineConfig::default()
+    };
+    // Every port first: a taken one is refused before any engine work.
+    let mut sockets = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut addr = plan.listen;
+        addr.set_port(plan.listen.port() + i as u16);
+        sockets.push(UdpSocket::bind(addr).map_err(|e| usage(format!("--listen: cannot bind {addr}: {e}")))?);
+    }
+    let engine = Engine::start(config)?;
+    let mut room = Room::new(&engine, AudioFormat::mono(plan.codec.rate()), n)?;
+    let id = plan.codec.id();
+    let rate = plan.codec.rate();
+    // Legs join in one group per cycle of a packet time, a cycle apart, so that their
+    // encoders emit on different cycles: each send sweep then has 1/groups of the legs (a
+    // 30 ms ptime on the 10 ms quantum: a third of them every 10 ms, not all every 30 ms).
+    let quantum_us = engine.config().quantum.micros();
+    let groups = (plan.ptime_us / quantum_us).clamp(1, n as u32) as usize;
+    let mut ios = Vec::with_capacity(groups);
+    for g in 0..groups {
+        let mut legs = Vec::new();
+        for i in (g..n).step_by(groups) {
+            let codec = |e| usage(format!("--codec: {e}"));
+            let media = LegMedia::Rtp {
+                encoder: id.encoder(rate, 1, false).map_err(codec)?,
+                decoder: id.decoder(rate, 1).map_err(codec)?,
+                ptime_us: plan.ptime_us,
+                ssrc: 0x5200_0000 + i as u32,
+            };
+            legs.push((format!("leg{i}"), media));
+        }
+        let done = room.join_many(&engine, legs)?;
+        engine.wait(done.ticket, Duration::from_secs(10))?;
+        std::thread::sleep(Duration::from_micros(u64::from(quantum_us)));
+        ios.push(done.io);
+    }
+    // Send rings are drained every 2 ms (each sweep looks at every leg), and the thread waits at most once a millisecond, so that one wake-up
+    // collects a millisecond of arrivals (measured in BENCHMARKS.md).
+    let mut batch = BatchIo::new(BatchConfig {
+        payload_types: vec![plan.payload_type],
+        send_interval: Duration::from_millis(2),
+        poll_period: Duration::from_millis(1),
+        ..BatchConfig::default()
+    });
+    for (i, socket) in sockets.into_iter().enumerate() {
+        let addr = socket.local_addr().map_err(|e| usage(format!("--listen: {e}")))?;
+        let io = &mut ios[i % groups];
+        let (Some(rx), Some(tx)) =
+            (io.take_packet_in(&format!("leg{i}.rx")), io.take_packet_out(&format!("leg{i}.tx")))
+        else {
+            return Err(CliError::Internal("a leg's endpoints are missing"));
+        };
+        batch.add(socket, rx, tx).map_err(|e| usage(format!("--listen: {addr}: {e}")))?;
+    }
+    let io = batch.start().map_err(|e| usage(format!("starting the I/O thread: {e}")))?;
+    // The room stays alive with the engine's partition; its handle is not needed any more.
+    drop(room);
+    Ok(Bridge { engine, io })
+}
+
+/// What one status line or the totals report.
+struct Sample {
+    at: Instant,
+    cpu_s: f64,
+    io: SocketStats,
+    misses: u64,
+    /// Legs whose socket has latched onto a peer.
+    peers: usize,
+}
+
+impl Bridge {
+    fn sample(&self) -> Sample {
+        let misses = self.engine.status().workers.iter().map(|w| w.stats.deadline_misses).sum();
+        let peers = (0..self.io.sockets()).filter(|&i| self.io.socket_stats(i).is_some_and(|s| s.latches > 0)).count();
+        Sample { at: Instant::now(), cpu_s: process_cpu_s(), io: self.io.stats(), misses, peers }
+    }
+
+    /// (p50, p99, max) cycle time of the worker, µs.
+    fn cycle_us(&self) -> (f64, f64, f64) {
+        let s = self.engine.status();
+        let w = s.workers.first().map(|w| w.stats).unwrap_or_default();
+        (w.p50_ns as f64 / 1e3, w.p99_ns as f64 / 1e3, w.max_ns as f64 / 1e3)
+    }
+}
+
+/// CPU µs per leg per packet time between two samples.
+fn cpu_per_leg_frame_us(a: &Sample, b: &Sample, legs: usize, ptime_us: u32) -> f64 {
+    let frames = b.at.duration_since(a.at).as_secs_f64() * 1e6 / f64::from(ptime_us) * legs as f64;
+    if frames > 0.0 {
+        (b.cpu_s - a.cpu_s) * 1e6 / frames
+    } else {
+        0.0
+    }
+}
+
+pub fn run(a: Args) -> Result<(), CliError> {
+    let plan = check(&a)?;
+    let mut outputs = Outputs::new();
+    let stats_file = a.stats_json.as_deref().map(|p| outputs.create(p)).transpose()?;
+    output::stop_on_interrupt();
+    let bridge = start(&plan)?;
+    let last_port = plan.listen.port() as usize + plan.legs - 1;
+    println!(
+        "ready legs={} listen={}-{last_port} codec={} ptime={} realtime={}",
+        plan.legs,
+        plan.listen,
+        plan.codec.name(),
+        plan.ptime_us / 1000,
+        bridge.engine.status().all_realtime()
+    );
+    let first = bridge.sample();
+    let mut prev = bridge.sample();
+    let end = first.at + Duration::from_secs_f64(plan.seconds);
+    let mut next = first.at + Duration::from_secs(1);
+    while Instant::now() < end && !output::interrupted() {
+        let now = Instant::now();
+        if now < next {
+            std::thread::sleep((next - now).min(end - now).min(Duration::from_millis(50)));
+            continue;
+        }
+        next += Duration::from_secs(1);
+        let s = bridge.sample();
+        let (p50, p99, max) = bridge.cycle_us();
+        let dt = s.at.duration_since(prev.at).as_secs_f64().max(1e-9);
+        println!(
+            "t={:.0} legs={} talkers=n/a cycle_us p50={p50:.0} p99={p99:.0} max={max:.0} deadline_misses={} \
+             pkts in={} out={} dropped={} malformed={} peers={} cpu={:.1}% cpu_per_leg_frame_us={:.2}",
+            s.at.duration_since(first.at).as_secs_f64(),
+            plan.legs,
+            s.misses - first.misses,
+            s.io.received - prev.io.received,
+            s.io.sent - prev.io.sent,
+            s.io.dropped - prev.io.dropped,
+            s.io.malformed - prev.io.malformed,
+            s.peers,
+            100.0 * (s.cpu_s - prev.cpu_s) / dt,
+            cpu_per_leg_frame_us(&prev, &s, plan.legs, plan.ptime_us),
+        );
+        prev = s;
+    }
+    let last = bridge.sample();
+    let (p50, p99, max) = bridge.cycle_us();
+    let Bridge { engine, io } = bridge;
+    // The totals after the I/O thread's last send sweep.
+    let t = &io.stop().map_err(|e| usage(format!("stopping the I/O thread: {e}")))?;
+    engine.shutdown();
+    let json = format!(
+        "{{\"legs\": {}, \"codec\": \"{}\", \"ptime_ms\": {}, \"seconds\": {:.3}, \"stopped_by_signal\": {}, \
+         \"received\": {}, \"delivered\": {}, \"dropped\": {}, \"malformed\": {}, \"wrong_payload_type\": {}, \
+         \"foreign\": {}, \"sent\": {}, \"not_sent\": {}, \"send_errors\": {}, \"latches\": {}, \"relatches\": {}, \
+         \"deadline_misses\": {}, \"cycle_p50_us\": {p50:.1}, \"cycle_p99_us\": {p99:.1}, \"cycle_max_us\": {max:.1}, \
+         \"cpu_s\": {:.3}, \"cpu_per_leg_frame_us\": {:.3}}}\n",
+        plan.legs,
+        plan.codec.name(),
+        plan.ptime_us / 1000,
+        last.at.duration_since(first.at).as_secs_f64(),
+        output::interrupted(),
+        t.received,
+        t.delivered,
+        t.dropped,
+        t.malformed,
+        t.wrong_payload_type,
+        t.foreign,
+        t.sent,
+        t.not_sent,
+        t.send_errors,
+        t.latches,
+        t.relatches,
+        last.misses - first.misses,
+        last.cpu_s - first.cpu_s,
+        cpu_per_leg_frame_us(&first, &last, plan.legs, plan.ptime_us),
+    );
+    println!("done {}", json.trim_end());
+    if let (Some(mut f), Some(path)) = (stats_file, &a.stats_json) {
+        f.write_all(json.as_bytes()).map_err(|source| CliError::Io { path: path.display().to_string(), source })?;
+    }
+    outputs.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct T {
+        #[command(flatten)]
+        a: Args,
+    }
+
+    fn plan(args: &[&str]) -> Result<Plan, CliError> {
+        let t = T::try_parse_from(std::iter::once("bridge").chain(args.iter().copied())).unwrap();
+        check(&t.a)
+    }
+
+    #[test]
+    fn flags_are_checked_before_any_work() {
+        let bad = |args: &[&str], want: &str| match plan(args) {
+            Err(CliError::Usage(m)) => assert!(m.contains(want), "{m:?} lacks {want:?}"),
+            Err(e) => panic!("{e}"),
+            Ok(_) => panic!("{args:?} accepted"),
+        };
+        bad(&["--legs", "0", "--codec", "pcmu"], "at least 1 leg");
+        bad(&["--legs", "-3", "--codec", "pcmu"], "at least 1 leg");
+        bad(&["--legs", "10", "--codec", "pcmu", "--listen", "127.0.0.1:0"], "not 0");
+        bad(&["--legs", "10", "--codec", "pcmu", "--listen", "127.0.0.1:65530"], "at most 6 legs");
+        bad(&["--legs", "2", "--codec", "pcmu", "--ptime", "25"], "--ptime");
+        bad(&["--legs", "2", "--codec", "pcmu", "--ptime", "-20"], "positive number of ms");
+        bad(&["--legs", "2", "--codec", "pcmu", "--seconds", "0"], "--seconds");
+        bad(&["--legs", "2", "--codec", "pcmu", "--seconds", "NaN"], "--seconds");
+        bad(&["--legs", "2", "--codec", "pcmu", "--quantum", "5"], "10 or 20");
+        bad(&["--legs", "2", "--codec", "pcmu", "--ptime", "30", "--quantum", "20"], "not a multiple");
+        assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--ptime", "30"]).unwrap().quantum, Quantum::MS_10);
+        assert_eq!(plan(&["--legs", "2", "--codec", "pcmu"]).unwrap().quantum, Quantum::MS_20);
+        let p = plan(&["--legs", "6", "--codec", "g722", "--listen", "127.0.0.1:65530", "--ptime", "30"]).unwrap();
+        assert_eq!((p.legs, p.ptime_us, p.codec.rate()), (6, 30_000, 16_000));
+    }
+}

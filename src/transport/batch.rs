@@ -1,0 +1,545 @@
+//! [`BatchIo`]: many RTP sockets served by a few I/O threads with batched system calls.
+//!
+//! A conference bridge or a media server holds thousands of UDP sockets, one per leg, each
+//! carrying 50 packets a second each way. One thread per socket (or per session) would cost
+//! thousands of threads and wake-ups; [`BatchIo`] instead serves every socket from one
+//! thread (or a few, [`BatchConfig::threads`]), moving packets socket → packet ring →
+//! worker → packet ring → socket with the engine's endpoints ([`PacketIn`] / [`PacketOut`]),
+//! as [`super::UdpTransport`] does for one session.
+//!
+//! Each I/O thread (Linux):
+//! - waits in `epoll_wait` on its sockets, at most until its next send sweep, and at most
+//!   once per [`BatchConfig::poll_period`] (so that one wake-up collects many datagrams);
+//! - reads every ready socket with `recvmmsg` (up to [`BatchConfig::batch`] datagrams a
+//!   call, at most [`BatchConfig::max_reads`] calls per socket per wake-up, so a flooding
+//!   peer cannot starve the others: what it sends beyond that waits in its own socket
+//!   buffer, where the kernel drops the excess);
+//! - every [`BatchConfig::send_interval`], drains every socket's send ring and writes its
+//!   packets with one `sendmmsg` per socket.
+//!
+//! Elsewhere the same API runs on plain non-blocking `recv_from` / `send_to`, one datagram
+//! per call, sweeping the sockets every poll period.
+//!
+//! **Symmetric RTP.** A socket latches onto the source of its first valid packet (RTP that
+//! parses with an accepted payload type) and sends there; with
+//! [`BatchConfig::connect_on_latch`] (the default) it also `connect`s to it, which lets
+//! the kernel skip the route lookup on every send and drop datagrams from any other source
+//! before they cost a system call. A packet from another source while latched is
+//! counted (`foreign`) and dropped. A peer silent for [`BatchConfig::relatch_after`] is let
+//! go (the socket disconnects): the next valid packet latches again, and when it comes from
+//! a new address that is counted as a re-latch (NAT rebinding, a moved phone).
+//!
+//! **Counted, never lost silently.** Per socket ([`SocketStats`]): datagrams `received`,
+//! `delivered` to the ring, `dropped` (ring full, pool exhausted or the graph input
+//! removed), `malformed` (not RTP, RTCP included), `wrong_payload_type`, `foreign`, so that
+//! `received = delivered + dropped + malformed + wrong_payload_type + foreign`; and packets
+//! `sent`, `not_sent` (nowhere to send yet), `send_errors`, `latches`, `relatches`.
+//!
+//! Buffers, message headers and address slots are allocated when a thread starts; after
+//! that the I/O threads allocate nothing per packet.
+//!
+//! ```
+//! use rvoip_media_core::conference::{LegMedia, Room};
+//! use rvoip_media_core::prelude::*;
+//! use rvoip_media_core::transport::{BatchConfig, BatchIo};
+//! use rvoip_media_nodes::G711Law;
+//! use std::net::UdpSocket;
+//! use std::time::Duration;
+//!
+//! let config = EngineConfig { workers: 1, pin_workers: false, realtime: None, ..Default::default() };
+//! let engine = Engine::start(config).unwrap();
+//! let mut room = Room::new(&engine, AudioFormat::mono(8000), 2).unwrap();
+//! let legs = (0..2).map(|i| (format!("p{i}"), LegMedia::g711(G711Law::Ulaw, 20_000, i)));
+//! let mut io = room.join_many(&engine, legs).unwrap().io;
+//! let mut batch = BatchIo::new(BatchConfig::default());
+//! for i in 0..2 {
+//!     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+//!     let rx = io.take_packet_in(&format!("p{i}.rx")).unwrap();
+//!     let tx = io.take_packet_out(&format!("p{i}.tx")).unwrap();
+//!     batch.add(socket, rx, tx).unwrap();
+//! }
+//! let ports: Vec<u16> = (0..2).map(|i| batch.local_addr(i).unwrap().port()).collect();
+//! let running = batch.start().unwrap();
+//! // A peer for leg 0: one PCMU packet, then the mix comes back to it.
+//! let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+//! let mut pkt = [0xffu8; 172];
+//! pkt[..2].copy_from_slice(&[0x80, 0]);
+//! peer.send_to(&pkt, ("127.0.0.1", ports[0])).unwrap();
+//! peer.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+//! let mut back = [0u8; 1500];
+//! assert_eq!(peer.recv(&mut back).unwrap(), 172); // 12 + 160 bytes of PCMU from leg 0
+//! let s = running.stats();
+//! assert_eq!((s.received, s.delivered, s.latches), (1, 1, 1));
+//! running.stop().unwrap();
+//! ```
+
+use super::TransportError;
+use crate::engine::rt::now_ns;
+use crate::engine::{PacketIn, PacketOut};
+use crate::rtp::{parse_rtp, write_rtp};
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+#[cfg(target_os = "linux")]
+#[path = "batch_linux.rs"]
+mod sys;
+#[cfg(not(target_os = "linux"))]
+#[path = "batch_portable.rs"]
+mod sys;
+
+/// Settings of a [`BatchIo`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchConfig {
+    /// I/O threads (sockets are dealt out round-robin); at least 1.
+    pub threads: usize,
+    /// Datagrams per `recvmmsg` / `sendmmsg` call; at least 1.
+    pub batch: usize,
+    /// `recvmmsg` calls per ready socket per wake-up at most (a flooding peer's share).
+    pub max_reads: usize,
+    /// Largest datagram received (longer ones are counted malformed).
+    pub max_datagram: usize,
+    /// Accepted RTP payload types; empty accepts any.
+    pub payload_types: Vec<u8>,
+    /// How often every send ring is drained.
+    pub send_interval: Duration,
+    /// Shortest time between two waits (0: wake on every arrival).
+    pub poll_period: Duration,
+    /// A latched peer silent this long is let go; the next valid source latches.
+    pub relatch_after: Duration,
+    /// `connect` a socket to its latched peer (Linux).
+    pub connect_on_latch: bool,
+}
+
+impl Default for BatchConfig {
+    /// One thread, 32 datagrams a call, 4 calls per socket per wake-up, 1500-byte
+    /// datagrams, any payload type, sends every millisecond, no pacing of waits, re-latch
+    /// after 2 s of silence, connect on latch.
+    fn default() -> Self {
+        BatchConfig {
+            threads: 1,
+            batch: 32,
+            max_reads: 4,
+            max_datagram: 1500,
+            payload_types: Vec::new(),
+            send_interval: Duration::from_millis(1),
+            poll_period: Duration::ZERO,
+            relatch_after: Duration::from_secs(2),
+            connect_on_latch: true,
+        }
+    }
+}
+
+/// One socket's counters, written by its I/O thread, read by anyone.
+#[derive(Debug, Default)]
+struct Counters {
+    received: AtomicU64,
+    delivered: AtomicU64,
+    dropped: AtomicU64,
+    malformed: AtomicU64,
+    wrong_payload_type: AtomicU64,
+    foreign: AtomicU64,
+    sent: AtomicU64,
+    not_sent: AtomicU64,
+    send_errors: AtomicU64,
+    latches: AtomicU64,
+    relatches: AtomicU64,
+}
+
+/// Adds `n` to a counter with a single writer (the socket's I/O thread): a plain load and
+/// store, no locked read-modify-write.
+fn add(c: &AtomicU64, n: u64) {
+    c.store(c.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+}
+
+/// Counters of one socket, or summed over all of them ([`BatchIoHandle::stats`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SocketStats {
+    /// Datagrams read from the socket.
+    pub received: u64,
+    /// RTP packets handed to the graph's ring.
+    pub delivered: u64,
+    /// Valid packets the ring had no room for (ring full, packet pool exhausted, input
+    /// removed).
+    pub dropped: u64,
+    /// Datagrams that are not RTP (short, wrong version, lying lengths, RTCP, truncated).
+    pub malformed: u64,
+    /// RTP packets of a payload type not accepted.
+    pub wrong_payload_type: u64,
+    /// Packets from another source than the latched one.
+    pub foreign: u64,
+    /// Packets sent.
+    pub sent: u64,
+    /// Packets from the graph with nowhere to send (no peer latched yet).
+    pub not_sent: u64,
+    /// Packets the kernel refused (a full socket buffer, an unreachable peer).
+    pub send_errors: u64,
+    /// Times a peer was latched (the first, and again after being let go).
+    pub latches: u64,
+    /// Latches onto a new address after the previous peer was let go.
+    pub relatches: u64,
+}
+
+impl SocketStats {
+    fn read(c: &Counters) -> SocketStats {
+        let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        SocketStats {
+            received: r(&c.received),
+            delivered: r(&c.delivered),
+            dropped: r(&c.dropped),
+            malformed: r(&c.malformed),
+            wrong_payload_type: r(&c.wrong_payload_type),
+            foreign: r(&c.foreign),
+            sent: r(&c.sent),
+            not_sent: r(&c.not_sent),
+            send_errors: r(&c.send_errors),
+            latches: r(&c.latches),
+            relatches: r(&c.relatches),
+        }
+    }
+
+    fn accumulate(&mut self, o: &SocketStats) {
+        self.received += o.received;
+        self.delivered += o.delivered;
+        self.dropped += o.dropped;
+        self.malformed += o.malformed;
+        self.wrong_payload_type += o.wrong_payload_type;
+        self.foreign += o.foreign;
+        self.sent += o.sent;
+        self.not_sent += o.not_sent;
+        self.send_errors += o.send_errors;
+        self.latches += o.latches;
+        self.relatches += o.relatches;
+    }
+}
+
+/// One socket and its rings, as an I/O thread holds it.
+struct Slot {
+    index: usize,
+    socket: UdpSocket,
+    rx: PacketIn,
+    tx: PacketOut,
+    peer: Option<SocketAddr>,
+    /// Whether `peer` is live (false once let go: the next valid source latches).
+    latched: bool,
+    connected: bool,
+    last_rx_ns: u64,
+}
+
+/// Sockets and their rings before the threads start. See the [module docs](self).
+pub struct BatchIo {
+    config: BatchConfig,
+    slots: Vec<Slot>,
+}
+
+impl BatchIo {
+    /// No sockets yet.
+    pub fn new(config: BatchConfig) -> BatchIo {
+        BatchIo { config, slots: Vec::new() }
+    }
+
+    /// Adds a bound socket with the graph's packet input (what it receives goes there) and
+    /// packet output (what it sends comes from there); returns its index. The socket is
+    /// made non-blocking. With [`BatchConfig::connect_on_latch`], bind it to an explicit
+    /// port: Linux gives a kernel-chosen port back when a connected socket lets go of its
+    /// peer.
+    ///
+    /// # Errors
+    /// [`TransportError::Io`] when the socket cannot be made non-blocking.
+    pub fn add(&mut self, socket: UdpSocket, rx: PacketIn, tx: PacketOut) -> Result<usize, TransportError> {
+        socket.set_nonblocking(true)?;
+        let index = self.slots.len();
+        self.slots.push(Slot { index, socket, rx, tx, peer: None, latched: false, connected: false, last_rx_ns: 0 });
+        Ok(index)
+    }
+
+    /// The local address of socket `index`.
+    pub fn local_addr(&self, index: usize) -> Option<SocketAddr> {
+        self.slots.get(index).and_then(|s| s.socket.local_addr().ok())
+    }
+
+    /// Sockets added.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether no socket was added.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Starts the I/O threads (named `rvoip-batch-io-K`).
+    ///
+    /// # Errors
+    /// [`TransportError::State`] for a thread or batch count of 0,
+    /// [`TransportError::Io`] when a thread or its poller cannot be created (nothing keeps
+    /// running then).
+    pub fn start(self) -> Result<BatchIoHandle, TransportError> {
+        let c = &self.config;
+        if c.threads == 0 || c.batch == 0 || c.max_reads == 0 || c.max_datagram < 12 {
+            return Err(TransportError::State(
+                "threads, batch and max_reads must be at least 1, max_datagram at least 12",
+            ));
+        }
+        let counters: Arc<[Counters]> = (0..self.slots.len()).map(|_| Counters::default()).collect();
+        let stop = Arc::new(AtomicBool::new(false));
+        let threads = c.threads.min(self.slots.len()).max(1);
+        let mut groups: Vec<Vec<Slot>> = (0..threads).map(|_| Vec::new()).collect();
+        for (i, s) in self.slots.into_iter().enumerate() {
+            groups[i % threads].push(s);
+        }
+        let mut handle = BatchIoHandle { stop: stop.clone(), threads: Vec::new(), counters: counters.clone() };
+        for (k, slots) in groups.into_iter().enumerate() {
+            let io = IoThread::new(self.config.clone(), slots, counters.clone(), stop.clone())?;
+            let t = std::thread::Builder::new().name(format!("rvoip-batch-io-{k}")).spawn(move || io.run())?;
+            handle.threads.push(t);
+        }
+        Ok(handle)
+    }
+}
+
+/// Running I/O threads: counters, and [`BatchIoHandle::stop`]. Dropping it stops them too.
+pub struct BatchIoHandle {
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+    counters: Arc<[Counters]>,
+}
+
+impl BatchIoHandle {
+    /// Sockets served.
+    pub fn sockets(&self) -> usize {
+        self.counters.len()
+    }
+
+    /// The counters of socket `index`.
+    pub fn socket_stats(&self, index: usize) -> Option<SocketStats> {
+        self.counters.get(index).map(SocketStats::read)
+    }
+
+    /// The counters summed over every socket.
+    pub fn stats(&self) -> SocketStats {
+        let mut total = SocketStats::default();
+        for c in self.counters.iter() {
+            total.accumulate(&SocketStats::read(c));
+        }
+        total
+    }
+
+    /// Stops the threads after a last send sweep (the sockets close, the ring ends are
+    /// dropped) and returns the final totals, that sweep included.
+    ///
+    /// # Errors
+    /// [`TransportError::State`] when an I/O thread panicked.
+    pub fn stop(mut self) -> Result<SocketStats, TransportError> {
+        self.join()?;
+        Ok(self.stats())
+    }
+
+    fn join(&mut self) -> Result<(), TransportError> {
+        self.stop.store(true, Ordering::Release);
+        let mut result = Ok(());
+        for t in self.threads.drain(..) {
+            if t.join().is_err() {
+                result = Err(TransportError::State("I/O thread panicked"));
+            }
+        }
+        result
+    }
+}
+
+impl Drop for BatchIoHandle {
+    fn drop(&mut self) {
+        let _ = self.join();
+    }
+}
+
+/// Raises this process's soft limit on open files to its hard limit (a bridge of N legs
+/// holds N sockets; the usual soft limit is 1024). Returns the new soft limit.
+///
+/// ```
+/// let limit = rvoip_media_core::transport::batch::raise_open_file_limit().unwrap();
+/// assert!(limit >= 16);
+/// ```
+///
+/// # Errors
+/// The `getrlimit`/`setrlimit` error.
+pub fn raise_open_file_limit() -> std::io::Result<u64> {
+    sys::raise_open_file_limit()
+}
+
+/// One I/O thread's state; everything per packet is preallocated here.
+struct IoThread {
+    config: BatchConfig,
+    slots: Vec<Slot>,
+    counters: Arc<[Counters]>,
+    stop: Arc<AtomicBool>,
+    poller: sys::Poller,
+    rx: sys::Batch,
+    tx: sys::Batch,
+}
+
+impl IoThread {
+    fn new(
+        config: BatchConfig,
+        slots: Vec<Slot>,
+        counters: Arc<[Counters]>,
+        stop: Arc<AtomicBool>,
+    ) -> Result<IoThread, TransportError> {
+        let poller = sys::Poller::new(&slots)?;
+        let rx = sys::Batch::new(config.batch, config.max_datagram);
+        let tx = sys::Batch::new(config.batch, config.max_datagram);
+        Ok(IoThread { config, slots, counters, stop, poller, rx, tx })
+    }
+
+    fn run(mut self) {
+        let send_ns = (self.config.send_interval.as_nanos() as u64).max(1);
+        let period_ns = self.config.poll_period.as_nanos() as u64;
+        let mut next_send = now_ns() + send_ns;
+        // Silent peers are looked for a few times per `relatch_after`, at most once a second.
+        let housekeeping_ns = (self.config.relatch_after.as_nanos() as u64 / 4).clamp(1_000_000, 1_000_000_000);
+        let mut next_housekeeping = now_ns() + housekeeping_ns;
+        let mut last_wait = 0u64;
+        while !self.stop.load(Ordering::Acquire) {
+            let now = now_ns();
+            if period_ns > 0 && now < last_wait + period_ns {
+                sys::sleep_ns((last_wait + period_ns - now).min(next_send.saturating_sub(now)));
+            }
+            let timeout_ns = next_send.saturating_sub(now_ns());
+            last_wait = now_ns();
+            let ready = self.poller.wait(timeout_ns);
+            for k in 0..ready {
+                let i = self.poller.ready(k);
+                self.receive(i);
+            }
+            let now = now_ns();
+            if now >= next_send {
+                self.send_all();
+                next_send = if now >= next_send + send_ns { now + send_ns } else { next_send + send_ns };
+            }
+            if now >= next_housekeeping {
+                self.let_go_of_silent_peers(now);
+                next_housekeeping = now + housekeeping_ns;
+            }
+        }
+        self.send_all();
+    }
+
+    /// Reads socket slot `i` until it is empty or has had its share.
+    fn receive(&mut self, i: usize) {
+        let Some(slot) = self.slots.get_mut(i) else { return };
+        let c = &self.counters[slot.index];
+        let max = self.config.batch;
+        for _ in 0..self.config.max_reads {
+            let n = self.rx.recv(&slot.socket, max);
+            if n == 0 {
+                return;
+            }
+            add(&c.received, n as u64);
+            let now = now_ns();
+            for j in 0..n {
+                let (data, from) = self.rx.received(j);
+                Self::on_datagram(&self.config, slot, c, data, from, now);
+            }
+            if n < max {
+                return;
+            }
+        }
+    }
+
+    fn on_datagram(
+        config: &BatchConfig,
+        slot: &mut Slot,
+        c: &Counters,
+        data: Option<&[u8]>,
+        from: Option<SocketAddr>,
+        now: u64,
+    ) {
+        let (Some(data), Some(from)) = (data, from) else {
+            // Truncated (longer than max_datagram) or from an address family we cannot read.
+            add(&c.malformed, 1);
+            return;
+        };
+        let Ok((meta, payload)) = parse_rtp(data, now) else {
+            add(&c.malformed, 1);
+            return;
+        };
+        if !config.payload_types.is_empty() && !config.payload_types.contains(&meta.payload_type) {
+            add(&c.wrong_payload_type, 1);
+            return;
+        }
+        if slot.peer != Some(from) {
+            if slot.latched {
+                add(&c.foreign, 1);
+                return;
+            }
+            if slot.peer.is_some() {
+                add(&c.relatches, 1);
+            }
+            slot.peer = Some(from);
+        }
+        if !slot.latched {
+            slot.latched = true;
+            add(&c.latches, 1);
+            if config.connect_on_latch {
+                slot.connected = sys::connect(&slot.socket, from);
+            }
+        }
+        slot.last_rx_ns = now;
+        match slot.rx.push(meta, payload) {
+            Ok(()) => add(&c.delivered, 1),
+            Err(_) => add(&c.dropped, 1),
+        }
+    }
+
+    /// Drains every send ring.
+    fn send_all(&mut self) {
+        for slot in &mut self.slots {
+            let c = &self.counters[slot.index];
+            loop {
+                let mut n = 0;
+                while n < self.config.batch {
+                    let Some(p) = slot.tx.pop() else { break };
+                    let Some(peer) = slot.peer else {
+                        add(&c.not_sent, 1);
+                        continue;
+                    };
+                    match write_rtp(&p.meta, p.payload(), self.tx.buffer(n)) {
+                        Ok(len) => {
+                            self.tx.set_outgoing(n, len, if slot.connected { None } else { Some(peer) });
+                            n += 1;
+                        }
+                        Err(_) => add(&c.send_errors, 1),
+                    }
+                }
+                if n == 0 {
+                    break;
+                }
+                let sent = self.tx.send(&slot.socket, n);
+                add(&c.sent, sent as u64);
+                add(&c.send_errors, (n - sent) as u64);
+                if n < self.config.batch {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Lets go of peers silent for `relatch_after`: the next valid source latches.
+    fn let_go_of_silent_peers(&mut self, now: u64) {
+        let after = self.config.relatch_after.as_nanos() as u64;
+        for slot in &mut self.slots {
+            if slot.latched && now.saturating_sub(slot.last_rx_ns) >= after {
+                slot.latched = false;
+                if slot.connected {
+                    sys::disconnect(&slot.socket);
+                    slot.connected = false;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

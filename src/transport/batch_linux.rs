@@ -1,0 +1,258 @@
+//! Linux system calls of [`super::BatchIo`]: epoll, `recvmmsg`, `sendmmsg`.
+
+use super::Slot;
+use std::io;
+use std::mem::{size_of, zeroed};
+use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+/// An epoll instance over one thread's sockets; event data is the slot index.
+pub(super) struct Poller {
+    ep: OwnedFd,
+    events: Vec<libc::epoll_event>,
+}
+
+impl Poller {
+    pub(super) fn new(slots: &[Slot]) -> io::Result<Poller> {
+        // SAFETY: plain system call; the result is checked before use.
+        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a new descriptor we own.
+        let ep = unsafe { OwnedFd::from_raw_fd(fd) };
+        for (i, s) in slots.iter().enumerate() {
+            let mut e = libc::epoll_event { events: libc::EPOLLIN as u32, u64: i as u64 };
+            // SAFETY: valid epoll and socket descriptors, `e` outlives the call.
+            if unsafe { libc::epoll_ctl(ep.as_raw_fd(), libc::EPOLL_CTL_ADD, s.socket.as_raw_fd(), &mut e) } < 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        let events = vec![libc::epoll_event { events: 0, u64: 0 }; slots.len().clamp(1, 1024)];
+        Ok(Poller { ep, events })
+    }
+
+    /// Waits up to `timeout_ns` (rounded up to whole milliseconds); returns how many sockets
+    /// are ready ([`Poller::ready`] names them).
+    pub(super) fn wait(&mut self, timeout_ns: u64) -> usize {
+        let ms = timeout_ns.div_ceil(1_000_000).min(1000) as i32;
+        // SAFETY: `events` is a valid buffer of `events.len()` entries.
+        let n =
+            unsafe { libc::epoll_wait(self.ep.as_raw_fd(), self.events.as_mut_ptr(), self.events.len() as i32, ms) };
+        n.max(0) as usize
+    }
+
+    /// The slot index of the `k`-th ready socket of the last wait.
+    pub(super) fn ready(&self, k: usize) -> usize {
+        self.events[k].u64 as usize
+    }
+}
+
+/// Preallocated datagram buffers, addresses and message headers for one `recvmmsg` or
+/// `sendmmsg` call. The headers point into the buffers' heap storage, which never moves.
+pub(super) struct Batch {
+    bufs: Vec<u8>,
+    size: usize,
+    addrs: Vec<libc::sockaddr_storage>,
+    iovs: Vec<libc::iovec>,
+    hdrs: Vec<libc::mmsghdr>,
+}
+
+// SAFETY: the raw pointers in `iovs`/`hdrs` point into this struct's own heap buffers and
+// are only used by the thread that owns it.
+unsafe impl Send for Batch {}
+
+impl Batch {
+    pub(super) fn new(n: usize, size: usize) -> Batch {
+        let mut b = Batch {
+            bufs: vec![0; n * size],
+            size,
+            // SAFETY: all-zero is a valid sockaddr_storage.
+            addrs: vec![unsafe { zeroed() }; n],
+            iovs: Vec::with_capacity(n),
+            hdrs: Vec::with_capacity(n),
+        };
+        for i in 0..n {
+            // SAFETY: in bounds of `bufs` (n * size bytes).
+            let base = unsafe { b.bufs.as_mut_ptr().add(i * size) };
+            b.iovs.push(libc::iovec { iov_base: base.cast(), iov_len: size });
+        }
+        for i in 0..n {
+            // SAFETY: all-zero is a valid mmsghdr (null pointers, zero lengths).
+            let mut h: libc::mmsghdr = unsafe { zeroed() };
+            h.msg_hdr.msg_iov = &mut b.iovs[i];
+            h.msg_hdr.msg_iovlen = 1;
+            h.msg_hdr.msg_name = (&mut b.addrs[i] as *mut libc::sockaddr_storage).cast();
+            h.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as u32;
+            b.hdrs.push(h);
+        }
+        b
+    }
+
+    /// Receives up to `max` datagrams (at most the batch's size) without blocking; returns
+    /// how many.
+    pub(super) fn recv(&mut self, socket: &UdpSocket, max: usize) -> usize {
+        let max = max.clamp(1, self.hdrs.len());
+        for (i, h) in self.hdrs[..max].iter_mut().enumerate() {
+            h.msg_hdr.msg_name = (&mut self.addrs[i] as *mut libc::sockaddr_storage).cast();
+            h.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as u32;
+            h.msg_hdr.msg_flags = 0;
+            self.iovs[i].iov_len = self.size;
+        }
+        // SAFETY: `hdrs` holds at least `max` headers whose iovecs and names point into
+        // buffers owned by `self`, valid for the call.
+        let n = unsafe {
+            libc::recvmmsg(
+                socket.as_raw_fd(),
+                self.hdrs.as_mut_ptr(),
+                max as u32,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        };
+        n.max(0) as usize
+    }
+
+    /// The `j`-th datagram of the last receive (none when truncated) and its source.
+    pub(super) fn received(&self, j: usize) -> (Option<&[u8]>, Option<SocketAddr>) {
+        let h = &self.hdrs[j];
+        let len = h.msg_len as usize;
+        let data = (h.msg_hdr.msg_flags & libc::MSG_TRUNC == 0 && len <= self.size)
+            .then(|| &self.bufs[j * self.size..j * self.size + len]);
+        (data, from_storage(&self.addrs[j]))
+    }
+
+    /// The `j`-th send buffer.
+    pub(super) fn buffer(&mut self, j: usize) -> &mut [u8] {
+        &mut self.bufs[j * self.size..(j + 1) * self.size]
+    }
+
+    /// Sets the `j`-th outgoing datagram's length and destination (none on a connected
+    /// socket).
+    pub(super) fn set_outgoing(&mut self, j: usize, len: usize, to: Option<SocketAddr>) {
+        self.iovs[j].iov_len = len;
+        let h = &mut self.hdrs[j].msg_hdr;
+        match to {
+            Some(a) => {
+                h.msg_name = (&mut self.addrs[j] as *mut libc::sockaddr_storage).cast();
+                h.msg_namelen = to_storage(a, &mut self.addrs[j]);
+            }
+            None => {
+                h.msg_name = std::ptr::null_mut();
+                h.msg_namelen = 0;
+            }
+        }
+    }
+
+    /// Sends the first `n` outgoing datagrams; returns how many the kernel took (one it
+    /// refuses is skipped, the rest are still sent).
+    pub(super) fn send(&mut self, socket: &UdpSocket, n: usize) -> usize {
+        let (mut done, mut sent) = (0, 0);
+        while done < n {
+            // SAFETY: headers `done..n` point into buffers owned by `self`.
+            let r = unsafe {
+                libc::sendmmsg(
+                    socket.as_raw_fd(),
+                    self.hdrs.as_mut_ptr().add(done),
+                    (n - done) as u32,
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            if r <= 0 {
+                done += 1;
+            } else {
+                done += r as usize;
+                sent += r as usize;
+            }
+        }
+        sent
+    }
+}
+
+fn from_storage(s: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    match i32::from(s.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a sockaddr_in.
+            let a: &libc::sockaddr_in = unsafe { &*(s as *const libc::sockaddr_storage).cast() };
+            let ip = u32::from_be(a.sin_addr.s_addr);
+            Some(SocketAddr::V4(SocketAddrV4::new(ip.into(), u16::from_be(a.sin_port))))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: the family says the storage holds a sockaddr_in6.
+            let a: &libc::sockaddr_in6 = unsafe { &*(s as *const libc::sockaddr_storage).cast() };
+            Some(SocketAddr::V6(SocketAddrV6::new(
+                a.sin6_addr.s6_addr.into(),
+                u16::from_be(a.sin6_port),
+                a.sin6_flowinfo,
+                a.sin6_scope_id,
+            )))
+        }
+        _ => None,
+    }
+}
+
+/// Writes `a` into `s`; returns the address length.
+fn to_storage(a: SocketAddr, s: &mut libc::sockaddr_storage) -> u32 {
+    match a {
+        SocketAddr::V4(v4) => {
+            // SAFETY: sockaddr_storage is large and aligned enough for a sockaddr_in.
+            let out: &mut libc::sockaddr_in = unsafe { &mut *(s as *mut libc::sockaddr_storage).cast() };
+            out.sin_family = libc::AF_INET as libc::sa_family_t;
+            out.sin_port = v4.port().to_be();
+            out.sin_addr = libc::in_addr { s_addr: u32::from(*v4.ip()).to_be() };
+            size_of::<libc::sockaddr_in>() as u32
+        }
+        SocketAddr::V6(v6) => {
+            // SAFETY: sockaddr_storage is large and aligned enough for a sockaddr_in6.
+            let out: &mut libc::sockaddr_in6 = unsafe { &mut *(s as *mut libc::sockaddr_storage).cast() };
+            out.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            out.sin6_port = v6.port().to_be();
+            out.sin6_flowinfo = v6.flowinfo();
+            out.sin6_addr = libc::in6_addr { s6_addr: v6.ip().octets() };
+            out.sin6_scope_id = v6.scope_id();
+            size_of::<libc::sockaddr_in6>() as u32
+        }
+    }
+}
+
+/// Connects `socket` to `to`; whether it worked.
+pub(super) fn connect(socket: &UdpSocket, to: SocketAddr) -> bool {
+    socket.connect(to).is_ok()
+}
+
+/// Dissolves a UDP socket's association (`connect` with `AF_UNSPEC`): it receives from
+/// anyone again.
+pub(super) fn disconnect(socket: &UdpSocket) {
+    // SAFETY: all-zero is a valid sockaddr; AF_UNSPEC is 0.
+    let mut a: libc::sockaddr = unsafe { zeroed() };
+    a.sa_family = libc::AF_UNSPEC as libc::sa_family_t;
+    // SAFETY: valid descriptor and address for the duration of the call.
+    unsafe {
+        libc::connect(socket.as_raw_fd(), &a, size_of::<libc::sockaddr>() as u32);
+    }
+}
+
+pub(super) fn sleep_ns(ns: u64) {
+    let ts = libc::timespec { tv_sec: (ns / 1_000_000_000) as libc::time_t, tv_nsec: (ns % 1_000_000_000) as _ };
+    // SAFETY: valid timespec; an early wake-up (a signal) only shortens the sleep.
+    unsafe {
+        libc::clock_nanosleep(libc::CLOCK_MONOTONIC, 0, &ts, std::ptr::null_mut());
+    }
+}
+
+pub(super) fn raise_open_file_limit() -> io::Result<u64> {
+    // SAFETY: all-zero is a valid rlimit; the calls write/read it.
+    let mut r: libc::rlimit = unsafe { zeroed() };
+    // SAFETY: valid pointer.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if r.rlim_cur < r.rlim_max {
+        r.rlim_cur = r.rlim_max;
+        // SAFETY: valid pointer.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &r) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(r.rlim_cur)
+}
