@@ -258,7 +258,11 @@ fn room_churn(engine: &Engine, config: RoomConfig) {
     let (mut edits, mut next, mut packets_out) = (0, 6, 0u64);
     let t0 = Instant::now();
     let mut last_feed = Instant::now();
-    while edits < 60 || t0.elapsed() < Duration::from_secs(1) {
+    // At least 60 edits, a second, and 400 cycles of the room (a loaded machine may run the
+    // edits faster than the room's cycles accumulate).
+    let room_id = room.id();
+    let cycles = || engine.partition_stats(room_id).map_or(0, |s| s.cycles);
+    while edits < 60 || t0.elapsed() < Duration::from_secs(1) || cycles() < 400 {
         assert!(t0.elapsed() < Duration::from_secs(60), "room churn stalled");
         if last_feed.elapsed() >= Duration::from_millis(20) {
             last_feed = Instant::now();
