@@ -7,16 +7,18 @@
 //! thread streams audio through the endpoints and sends more than 100 commands: parameter
 //! changes, partition adds and removes, plan swaps — then a live conference room goes
 //! through joins, leaves, codec switches and mixer growth (edits and messages) with packets
-//! flowing. Worker allocations and frees must be 0.
+//! flowing, plain and with a talker policy, shared encodes and members muted by message.
+//! Worker allocations and frees must be 0.
 
 mod common;
 
 use common::{mono8k, Scale};
-use rvoip_media_core::conference::{LegMedia, Room};
+use rvoip_media_core::conference::{LegMedia, Room, RoomConfig};
 use rvoip_media_core::engine::{is_worker_thread, PacketIn, PacketOut};
 use rvoip_media_core::prelude::*;
 use rvoip_media_nodes::apm::RnnoiseSuppressor;
 use rvoip_media_nodes::codec::{G711CodecDecoder, G711CodecEncoder};
+use rvoip_media_nodes::mixer::{MemberSettings, TalkerPolicy};
 use rvoip_media_nodes::G711Law;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -165,7 +167,11 @@ fn alloc_none_on_worker_threads_under_load_and_commands() {
     // Live edits flowing: a room of G.711 legs through the codec model with joins, leaves,
     // codec switches (messages), mixer growth (a bigger store and a new mixer), telemetry
     // reads, while packets stream in and out.
-    room_churn(&engine);
+    room_churn(&engine, RoomConfig::new(AudioFormat::mono(8000)).with_capacity(4));
+    // The same churn in a room with a talker policy (levels, loudest 3, dominant speaker,
+    // events) and shared encodes, members muted and unmuted by message.
+    let policy = RoomConfig::new(AudioFormat::mono(8000)).with_capacity(4).with_policy(TalkerPolicy::default());
+    room_churn(&engine, policy.with_shared_encodes());
     engine.shutdown();
 
     // The neural noise suppressor, built here and run on a worker: its library's per-thread
@@ -230,8 +236,8 @@ fn neural_ns_on_a_worker() {
 
 /// Joins, leaves, switches and telemetry on a live room while packets flow; at least 60
 /// edits and 400 cycles of the room.
-fn room_churn(engine: &Engine) {
-    let mut room = Room::new(engine, AudioFormat::mono(8000), 4).unwrap();
+fn room_churn(engine: &Engine, config: RoomConfig) {
+    let mut room = Room::with_config(engine, config).unwrap();
     let mut legs: Vec<(String, PacketIn, PacketOut, u32)> = Vec::new();
     let join = |room: &mut Room, legs: &mut Vec<(String, PacketIn, PacketOut, u32)>, i: u32| {
         let name = format!("leg{i}");
@@ -252,7 +258,11 @@ fn room_churn(engine: &Engine) {
     let (mut edits, mut next, mut packets_out) = (0, 6, 0u64);
     let t0 = Instant::now();
     let mut last_feed = Instant::now();
-    while edits < 60 || t0.elapsed() < Duration::from_secs(1) {
+    // At least 60 edits, a second, and 400 cycles of the room (a loaded machine may run the
+    // edits faster than the room's cycles accumulate).
+    let room_id = room.id();
+    let cycles = || engine.partition_stats(room_id).map_or(0, |s| s.cycles);
+    while edits < 60 || t0.elapsed() < Duration::from_secs(1) || cycles() < 400 {
         assert!(t0.elapsed() < Duration::from_secs(60), "room churn stalled");
         if last_feed.elapsed() >= Duration::from_millis(20) {
             last_feed = Instant::now();
@@ -282,7 +292,9 @@ fn room_churn(engine: &Engine) {
                 let ok = room.switch_codec(engine, &name, enc, dec, 20_000).is_ok();
                 let key = room.decoder_of(&name).unwrap();
                 assert_eq!(engine.telemetry(room.id(), key).unwrap().names.len(), 5);
-                ok
+                let muted = edits % 8 == 3;
+                let s = MemberSettings { muted, ..MemberSettings::default() };
+                ok && room.set_member(engine, &legs[0].0, s).is_ok()
             }
         };
         edits += u32::from(ok);

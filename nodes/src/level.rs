@@ -12,6 +12,39 @@ use std::sync::Arc;
 /// Lowest level the meters report, in dB.
 pub const FLOOR_DB: f32 = -120.0;
 
+/// The RFC 6464 audio level of a block whose mean square is `mean_square` (samples in
+/// `[-1, 1]`): the level in −dBov, 0 (a full-scale square wave) to 127 (−127 dBov or
+/// quieter, and digital silence), as carried in the client-to-mixer header extension and,
+/// per source, in RFC 6465's. Non-finite input reads as silence.
+///
+/// ```
+/// use rvoip_media_nodes::level::audio_level;
+/// assert_eq!(audio_level(1.0), 0);
+/// assert_eq!(audio_level(0.5), 3); // a full-scale sine: -3 dBov
+/// assert_eq!(audio_level(1e-4), 40);
+/// assert_eq!(audio_level(0.0), 127);
+/// assert_eq!(audio_level(f32::NAN), 127);
+/// ```
+pub fn audio_level(mean_square: f32) -> u8 {
+    if mean_square.is_nan() || mean_square <= 1e-13 {
+        return 127;
+    }
+    let dbov = 10.0 * mean_square.min(1.0).log10();
+    (-dbov).round().clamp(0.0, 127.0) as u8
+}
+
+/// Mean square of `x` (0 for an empty slice).
+///
+/// ```
+/// assert_eq!(rvoip_media_nodes::level::mean_square(&[0.5, -0.5]), 0.25);
+/// ```
+pub fn mean_square(x: &[f32]) -> f32 {
+    if x.is_empty() {
+        return 0.0;
+    }
+    x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32
+}
+
 fn db_to_linear(db: f32) -> f32 {
     10f32.powf(db / 20.0)
 }

@@ -9,6 +9,8 @@ use std::sync::Mutex;
 
 static INPUTS: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
 static OUTPUTS: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+static VADS: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+static HEARS: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
 
 fn intern(table: &Mutex<Vec<&'static str>>, prefix: &str, i: usize) -> &'static str {
     // Control side only (called from `spec`); a poisoned lock still holds valid names.
@@ -28,6 +30,16 @@ pub(crate) fn input_name(i: usize) -> &'static str {
 /// `"out{i}"`.
 pub(crate) fn output_name(i: usize) -> &'static str {
     intern(&OUTPUTS, "out", i)
+}
+
+/// `"vad{i}"` (the conference mixer's speech-flag inputs).
+pub(crate) fn vad_name(i: usize) -> &'static str {
+    intern(&VADS, "vad", i)
+}
+
+/// `"hear{i}"` (the conference mixer's what-this-port-hears outputs).
+pub(crate) fn hear_name(i: usize) -> &'static str {
+    intern(&HEARS, "hear", i)
 }
 
 #[cfg(test)]

@@ -27,6 +27,14 @@ pub enum EngineError {
         /// Node.
         node: NodeKey,
     },
+    /// A conference room is at its member limit.
+    #[error("{partition}: the room is full ({limit} members)")]
+    RoomFull {
+        /// The room's partition.
+        partition: PartitionId,
+        /// Its member limit.
+        limit: usize,
+    },
     /// No node with that name in the partition.
     #[error("{partition} has no node named '{name}'")]
     UnknownNodeName {

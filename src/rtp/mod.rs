@@ -36,6 +36,7 @@
 //! # Ok::<(), RtpError>(())
 //! ```
 
+pub mod audio_level;
 pub mod clock;
 pub mod dtmf;
 pub mod packet;
@@ -43,6 +44,7 @@ pub mod receiver;
 pub mod rtcp;
 pub mod xr;
 
+pub use audio_level::{audio_level_of, write_rtp_with_audio_level, AudioLevel};
 pub use clock::{clock_rate, ExtendedSequence};
 pub use dtmf::{DtmfDigit, DtmfEvent, DtmfReceiver, DtmfSender};
 pub use packet::{is_rtcp, parse_rtp, write_rtp, RtpError};

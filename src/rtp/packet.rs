@@ -91,6 +91,9 @@ pub enum RtpError {
     /// ```
     #[error("payload type {0} does not fit in 7 bits")]
     InvalidPayloadType(u8),
+    /// An RFC 8285 one-byte extension id outside 1..=14.
+    #[error("RTP header extension id {0} is outside 1..=14")]
+    InvalidExtensionId(u8),
 }
 
 /// Whether a datagram on a muxed port is RTCP: its second byte is an RTCP packet type
@@ -165,21 +168,35 @@ pub fn parse_rtp(datagram: &[u8], arrival_ns: u64) -> Result<(PacketMeta, &[u8])
 /// assert_eq!(buf[..14], [0x80, 0x89, 0xff, 0xfe, 1, 2, 3, 4, 0xa1, 0xb2, 0xc3, 0xd4, 1, 2]);
 /// ```
 pub fn write_rtp(meta: &PacketMeta, payload: &[u8], buf: &mut [u8]) -> Result<usize, RtpError> {
-    RtpPacketBuilder::<&[u8], &[u8]>::new()
+    write_rtp_with_extension(meta, None, payload, buf)
+}
+
+/// [`write_rtp`] with an optional RFC 3550 header extension (`profile`, `data`; `data` a
+/// whole number of 32-bit words).
+pub(crate) fn write_rtp_with_extension(
+    meta: &PacketMeta,
+    extension: Option<(u16, &[u8])>,
+    payload: &[u8],
+    buf: &mut [u8],
+) -> Result<usize, RtpError> {
+    let mut b = RtpPacketBuilder::<&[u8], &[u8]>::new()
         .payload_type(meta.payload_type)
         .sequence_number(meta.sequence)
         .timestamp(meta.timestamp)
         .ssrc(meta.ssrc)
         .marker_bit(meta.marker)
-        .payload(payload)
-        .write_into(buf)
-        .map_err(|e| match e {
-            RtpWriteError::OutputTooSmall(needed) => RtpError::BufferTooSmall { needed },
-            RtpWriteError::InvalidPayloadType(pt) => RtpError::InvalidPayloadType(pt),
-            // No CSRCs, extension or padding are written, so nothing else can fail; report
-            // the size we would have needed.
-            _ => RtpError::BufferTooSmall { needed: 12 + payload.len() },
-        })
+        .payload(payload);
+    let ext_len = extension.map_or(0, |(_, d)| 4 + d.len());
+    if let Some((profile, data)) = extension {
+        b = b.extension(profile, data);
+    }
+    b.write_into(buf).map_err(|e| match e {
+        RtpWriteError::OutputTooSmall(needed) => RtpError::BufferTooSmall { needed },
+        RtpWriteError::InvalidPayloadType(pt) => RtpError::InvalidPayloadType(pt),
+        // No CSRCs or padding are written and the extension is whole words, so nothing else
+        // can fail; report the size we would have needed.
+        _ => RtpError::BufferTooSmall { needed: 12 + ext_len + payload.len() },
+    })
 }
 
 #[cfg(test)]

@@ -40,14 +40,16 @@ use std::sync::{Mutex, MutexGuard};
 /// # Ok::<(), Error>(())
 /// ```
 pub struct MediaSessionController {
-    engine: MediaEngine,
+    pub(super) engine: MediaEngine,
     sessions: Mutex<HashMap<DialogId, MediaSession>>,
+    /// Conferences ([`MediaSessionController::with_conference_support`]).
+    pub(super) conferences: Option<Mutex<super::conference::Conferences>>,
 }
 
 impl MediaSessionController {
     /// A controller over `engine`.
     pub fn new(engine: MediaEngine) -> Self {
-        MediaSessionController { engine, sessions: Mutex::new(HashMap::new()) }
+        MediaSessionController { engine, sessions: Mutex::new(HashMap::new()), conferences: None }
     }
 
     /// The media engine.

@@ -85,6 +85,42 @@ pub enum Error {
     /// ```
     #[error("{0:?} is not a DTMF digit (0-9, *, #, A-D)")]
     InvalidDigit(char),
+    /// Conference calls on a controller built without
+    /// [`with_conference_support`](super::MediaSessionController::with_conference_support).
+    #[error("this controller has no conference support")]
+    NoConferenceSupport,
+    /// No conference with this id.
+    ///
+    /// ```
+    /// use rvoip_media_core::session::Error;
+    /// assert_eq!(Error::NoSuchConference("r1".into()).to_string(), "no conference r1");
+    /// ```
+    #[error("no conference {0}")]
+    NoSuchConference(super::ConferenceId),
+    /// A conference with this id exists already.
+    #[error("conference {0} exists already")]
+    ConferenceExists(super::ConferenceId),
+    /// The controller's conference limit is reached.
+    #[error("too many conferences (limit {limit})")]
+    TooManyConferences {
+        /// The limit.
+        limit: usize,
+    },
+    /// The conference is at its member limit.
+    #[error("conference {conference} is full ({limit} members)")]
+    ConferenceFull {
+        /// The conference.
+        conference: super::ConferenceId,
+        /// Its member limit.
+        limit: usize,
+    },
+    /// No such participant in the conference (or not a host-fed one, for audio).
+    #[error("no participant {0} in the conference")]
+    NoSuchParticipant(DialogId),
+    /// A host endpoint refused (a full ring: the host runs ahead of the worker; an empty
+    /// frame pool; a frame of the wrong length).
+    #[error("endpoint: {0}")]
+    Endpoint(#[from] crate::engine::EndpointError),
     /// The worker refused the command (a node refused a message).
     #[error("worker refused: {0:?}")]
     Refused(Refusal),

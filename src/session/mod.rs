@@ -10,7 +10,8 @@
 //!   packets take the place of audio packets; received digits are events), statistics,
 //!   events.
 //! * [`MediaSessionController`] — sessions by [`DialogId`], with `async` calls that await the
-//!   worker's [`Ack`] on any executor.
+//!   worker's [`Ack`] on any executor; with conference support, rooms by [`ConferenceId`]
+//!   and their participants (`conference.rs`).
 //!
 //! Not yet in sessions: the jitter buffer (the decoder
 //! expects packets on time; the jitter-buffer node will sit between `rx` and `decode`),
@@ -18,6 +19,7 @@
 //! between codecs of different audio rates ([`Error::RateChange`]).
 
 mod ack;
+mod conference;
 mod controller;
 mod error;
 mod media_engine;
@@ -25,6 +27,7 @@ mod media_session;
 mod params;
 
 pub use ack::Ack;
+pub use conference::{ConferenceId, ConferenceLimits};
 pub use controller::MediaSessionController;
 pub use error::Error;
 pub use media_engine::{MediaEngine, MediaEngineConfig, MediaEngineConfigBuilder, ProcessingDefaults};

@@ -49,6 +49,10 @@ impl Encoder for G711CodecEncoder {
         &self.info
     }
 
+    fn share(&self) -> Option<Box<dyn Encoder>> {
+        Some(Box::new(G711CodecEncoder::new(self.law)))
+    }
+
     fn encode(&mut self, pcm: &[f32], out: &mut [u8]) -> Result<EncodedFrame, CodecError> {
         if pcm.len() != BLOCK {
             return Err(CodecError::BufferSize { needed: BLOCK, got: pcm.len() });

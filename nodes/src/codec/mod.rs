@@ -182,6 +182,13 @@ pub enum CodecError {
         /// Supported ptimes in µs.
         supported_us: &'static [u32],
     },
+    /// The codec's frames depend on encoder state, or the quantum does not hold whole frames,
+    /// so one encode cannot serve several streams ([`EncodeNode::with_shared_input`]).
+    #[error("{codec}: frames cannot be shared between streams")]
+    NotShareable {
+        /// Encoding name.
+        codec: &'static str,
+    },
     /// The packet duration is not a whole number of graph quanta (packets leave at cycle ends).
     #[error("{codec}: a ptime of {} ms is not a whole number of {} ms quanta", Ms(*ptime_us), Ms(*quantum_us))]
     QuantumMismatch {
@@ -248,6 +255,15 @@ pub trait Encoder: Send {
     /// Nominal bit rate in bit/s (shortcut for `info().bitrate`).
     fn bitrate(&self) -> u32 {
         self.info().bitrate
+    }
+
+    /// For codecs whose frames do not depend on the encoder's state (G.711): a new encoder
+    /// of the same settings, whose frames can be spliced into this encoder's stream (a
+    /// conference's shared encode, see [`EncodeNode::with_shared_input`]). `None` (the
+    /// default) for codecs with state (G.722's ADPCM, G.729, Opus): their decoders would
+    /// follow the wrong history after a splice.
+    fn share(&self) -> Option<Box<dyn Encoder>> {
+        None
     }
 }
 

@@ -2,6 +2,7 @@
 
 use super::{CodecError, CodecInfo, Decoder, Encoder, FrameType};
 use crate::kernels;
+use crate::mixer::Hear;
 use rvoip_media_graph::{
     AudioFormat, MessageError, NodeSpec, Packet, PacketMeta, PortKind, PortSpec, ProcessIo, Processor, Quantum,
     MAX_PAYLOAD,
@@ -63,7 +64,8 @@ fn quantum_len(info: &CodecInfo, quantum: Quantum) -> Result<usize, CodecError> 
 /// removed: nothing is freed on a worker.
 ///
 /// Telemetry: `packets`, `dropped_frames`, `ssrc`, `next_sequence`, `next_timestamp`,
-/// `switches`, `payload_type`.
+/// `switches`, `payload_type`; with a shared input also `own_quanta`, `shared_quanta`,
+/// `skipped_quanta`.
 ///
 /// Ports: input 0 `"in"` audio at the codec's rate and channels; output 0 `"out"` packet
 /// (its format names the codec at construction; a switched node keeps the port).
@@ -97,6 +99,8 @@ pub struct EncodeNode {
     /// or a gap, waiting for its window to end).
     pkt_closed: bool,
     pkt_marker: bool,
+    /// Has the `shared` and `hear` inputs ([`EncodeNode::with_shared_input`]).
+    shared_ports: bool,
     pkt_ts: u32,
     pkt_len: usize,
     scratch: Box<[u8]>,
@@ -110,6 +114,9 @@ pub struct EncodeNode {
     switches: u64,
     /// A switch waiting for the packet boundary, or (after it) the replaced encoder.
     parked: Option<Box<EncodeNode>>,
+    /// With shared input: quanta encoded here, spliced from the shared stream, and not sent
+    /// (boxed: a plain node stays the size it was).
+    counts: Option<Box<[u64; 3]>>,
 }
 
 /// A message for [`EncodeNode`]: switch to another encoder at the next packet boundary,
@@ -218,8 +225,124 @@ impl EncodeNode {
             parked: None,
             switch_pending: false,
             marker_next: false,
+            shared_ports: false,
+            counts: None,
             info,
         })
+    }
+
+    /// The same node with two more inputs, for a conference leg whose listeners' mix is
+    /// encoded once for everybody: `shared` (packets of the shared encode: the same codec at
+    /// ptime = quantum) and `hear` (the mixer's [`Hear`] mark for this leg). When the mark is
+    /// [`Hear::Shared`] and the shared packet is there, its frames go into this stream's
+    /// packet in place of encoding (this stream's SSRC, sequence, timestamps and ptime);
+    /// [`Hear::Nothing`] sends nothing (frames untransmitted, as in DTX); [`Hear::Own`]
+    /// encodes as usual. Only for codecs whose frames do not depend on the encoder's state
+    /// ([`Encoder::share`] gives `Some`), so a stream can move between its own frames and
+    /// the shared ones at any quantum; and the quantum must hold whole frames.
+    ///
+    /// ```
+    /// use rvoip_media_graph::{NodeHarness, Packet, PacketMeta, Processor, Quantum};
+    /// use rvoip_media_nodes::codec::{CodecError, EncodeNode, G711CodecEncoder, G722CodecEncoder};
+    /// use rvoip_media_nodes::mixer::Hear;
+    /// use rvoip_media_nodes::G711Law;
+    ///
+    /// let q = Quantum::MS_10;
+    /// let enc = EncodeNode::new(Box::new(G711CodecEncoder::new(G711Law::Ulaw)), 20_000, q).unwrap();
+    /// let mut h = NodeHarness::new(Box::new(enc.with_shared_input().unwrap()), q).unwrap();
+    /// let shared = Packet::from_payload(PacketMeta { payload_type: 0, ..PacketMeta::default() }, &[0x55; 80]).unwrap();
+    /// h.packet_in_mut(1).put(&shared);
+    /// *h.control_in_mut(2) = Hear::Shared.value();
+    /// h.run();
+    /// h.run();
+    /// assert_eq!(h.packet_out(0).unwrap().payload(), &[0x55; 160][..]); // 20 ms, spliced twice
+    ///
+    /// let g722 = EncodeNode::new(Box::new(G722CodecEncoder::new()), 20_000, q).unwrap();
+    /// assert!(matches!(g722.with_shared_input(), Err(CodecError::NotShareable { .. })));
+    /// ```
+    ///
+    /// # Errors
+    /// [`CodecError::NotShareable`] for a codec with encoder state, or a quantum that does
+    /// not hold whole frames.
+    pub fn with_shared_input(mut self) -> Result<Self, CodecError> {
+        let frame = self.frame.len();
+        if self.enc.share().is_none() || frame == 0 || self.quantum_len % frame != 0 {
+            return Err(CodecError::NotShareable { codec: self.info.encoding });
+        }
+        self.shared_ports = true;
+        self.counts = Some(Box::new([0; 3]));
+        Ok(self)
+    }
+
+    /// Quanta this node encoded itself, took from the shared stream, and sent nothing for
+    /// (counted only with [`EncodeNode::with_shared_input`]).
+    pub fn shared_counts(&self) -> (u64, u64, u64) {
+        let c = self.counts.as_deref().copied().unwrap_or_default();
+        (c[0], c[1], c[2])
+    }
+
+    fn count(&mut self, which: usize) {
+        if let Some(c) = self.counts.as_deref_mut() {
+            c[which] += 1;
+        }
+    }
+
+    /// With shared input: handles this quantum from the shared stream or as untransmitted
+    /// when the mark says so; false when the node must encode it itself.
+    fn take_shared(&mut self, io: &mut ProcessIo<'_>) -> bool {
+        if self.frame_fill != 0 || self.pkt_closed {
+            return false;
+        }
+        let k = self.quantum_len / self.frame.len();
+        if self.win_pos + k > self.frames_per_packet {
+            return false;
+        }
+        match Hear::from_value(io.control_in(2)) {
+            Hear::Own => false,
+            Hear::Nothing => {
+                for _ in 0..k {
+                    self.close(io);
+                    self.silent = true;
+                    self.advance_frame(io);
+                }
+                self.count(2);
+                true
+            }
+            Hear::Shared => {
+                let Some(p) = io.packet_in(1) else { return false };
+                let bytes = p.len();
+                if p.meta.payload_type != self.info.payload_type
+                    || bytes == 0
+                    || bytes % k != 0
+                    || self.pkt_len + bytes > self.pkt.len()
+                {
+                    return false;
+                }
+                if self.pkt_frames == 0 {
+                    self.pkt_ts = self.frame_ts;
+                    self.pkt_marker = self.first_packet || self.silent;
+                }
+                self.pkt[self.pkt_len..self.pkt_len + bytes].copy_from_slice(p.payload());
+                self.pkt_len += bytes;
+                self.pkt_frames += k;
+                self.silent = false;
+                self.frame_ts = self.frame_ts.wrapping_add(self.frame_ticks.wrapping_mul((k - 1) as u32));
+                self.win_pos += k - 1;
+                self.advance_frame(io);
+                self.count(1);
+                true
+            }
+        }
+    }
+
+    /// One frame's time has passed: timestamp and window move on; a full window is sent.
+    fn advance_frame(&mut self, io: &mut ProcessIo<'_>) {
+        self.frame_ts = self.frame_ts.wrapping_add(self.frame_ticks);
+        self.win_pos += 1;
+        if self.win_pos == self.frames_per_packet {
+            self.win_pos = 0;
+            self.flush(io);
+        }
     }
 
     /// Applies a pending switch if the stream is at a packet boundary: the codec half of
@@ -321,12 +444,7 @@ impl EncodeNode {
                 self.close(io);
             }
         }
-        self.frame_ts = self.frame_ts.wrapping_add(self.frame_ticks);
-        self.win_pos += 1;
-        if self.win_pos == self.frames_per_packet {
-            self.win_pos = 0;
-            self.flush(io);
-        }
+        self.advance_frame(io);
     }
 
     /// Fast path for codecs that encode runs of frames ([`Encoder::encode_frames`]): the
@@ -445,25 +563,49 @@ impl EncodeNode {
 }
 
 /// [`EncodeNode`]'s telemetry names.
-const ENCODE_TELEMETRY: &[&str] =
-    &["packets", "dropped_frames", "ssrc", "next_sequence", "next_timestamp", "switches", "payload_type"];
+const ENCODE_TELEMETRY: &[&str] = &[
+    "packets",
+    "dropped_frames",
+    "ssrc",
+    "next_sequence",
+    "next_timestamp",
+    "switches",
+    "payload_type",
+    "own_quanta",
+    "shared_quanta",
+    "skipped_quanta",
+];
 
 impl Processor for EncodeNode {
     fn spec(&self) -> NodeSpec {
-        NodeSpec::new("encode")
+        let s = NodeSpec::new("encode")
             .with_message::<SwitchEncoder>()
-            .with_telemetry(ENCODE_TELEMETRY)
+            // The shared-input counters only where they exist (a plain node's telemetry
+            // cell stays one cache line).
+            .with_telemetry(if self.shared_ports { ENCODE_TELEMETRY } else { &ENCODE_TELEMETRY[..7] })
             .with_input(PortSpec::required("in", PortKind::Audio(audio_format(&self.info))))
             .with_output(PortSpec::required("out", PortKind::Packet(self.info.packet_format())))
             .with_latency_ns(
                 u64::from(self.ptime_us - self.quantum_us.min(self.ptime_us)) * 1000
                     + u64::from(self.info().delay_samples) * 1_000_000_000 / u64::from(self.info().sample_rate.max(1)),
-            )
+            );
+        if self.shared_ports {
+            s.with_input(PortSpec::optional("shared", PortKind::Packet(self.info.packet_format())))
+                .with_input(PortSpec::optional("hear", PortKind::Control))
+        } else {
+            s
+        }
     }
 
     fn process(&mut self, io: &mut ProcessIo<'_>) {
         self.slot_frames = 0;
         self.apply_switch();
+        if self.shared_ports {
+            if self.take_shared(io) {
+                return;
+            }
+            self.count(0);
+        }
         let input = io.audio_in(0);
         if input.len() != self.quantum_len {
             io.report_error();
@@ -527,6 +669,9 @@ impl Processor for EncodeNode {
     }
 
     fn telemetry(&self, out: &mut [f64]) {
+        // The counters' box is only read by a node that has one (a plain node's telemetry
+        // touches its hot fields only).
+        let c = if self.shared_ports { self.counts.as_deref().copied().unwrap_or_default() } else { [0; 3] };
         let v = [
             self.packets as f64,
             self.dropped as f64,
@@ -535,6 +680,9 @@ impl Processor for EncodeNode {
             f64::from(self.frame_ts),
             self.switches as f64,
             f64::from(self.payload_type),
+            c[0] as f64,
+            c[1] as f64,
+            c[2] as f64,
         ];
         for (o, v) in out.iter_mut().zip(v) {
             *o = v;

@@ -1,0 +1,83 @@
+//! What the mixer knows of each member besides membership: mute, deaf, gains, and whether
+//! a VAD flag gates its talking state. Changed by [`MemberUpdate`] messages at a cycle
+//! boundary, O(1), nobody else's state touched.
+
+/// Per-member settings of a [`Mixer`](super::Mixer) port.
+///
+/// ```
+/// use rvoip_media_nodes::mixer::MemberSettings;
+/// let s = MemberSettings { muted: true, ..MemberSettings::default() };
+/// assert!(!s.is_default());
+/// assert!(MemberSettings::default().is_default());
+/// assert!(MemberSettings::default().with_gains_db(-6.0, 0.0).input_gain < 0.51);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MemberSettings {
+    /// Sends nothing into the mix (still hears).
+    pub muted: bool,
+    /// Hears nothing (still heard): its output is silent and marked
+    /// [`Hear::Nothing`](super::Hear::Nothing), so an encoder reading the mark encodes nothing.
+    pub deaf: bool,
+    /// Linear gain on what the member sends into the mix.
+    pub input_gain: f32,
+    /// Linear gain on what the member hears. A listener with a gain other than 1 hears a
+    /// mix of its own ([`Hear::Own`](super::Hear::Own)), never the shared one.
+    pub output_gain: f32,
+    /// Its talking state follows the `vad{i}` control input (a VAD node's `speech` flag)
+    /// instead of its level.
+    pub vad: bool,
+}
+
+impl Default for MemberSettings {
+    fn default() -> Self {
+        MemberSettings { muted: false, deaf: false, input_gain: 1.0, output_gain: 1.0, vad: false }
+    }
+}
+
+impl MemberSettings {
+    /// True for the settings every port starts with (nothing for the mixer to do).
+    pub fn is_default(&self) -> bool {
+        *self == MemberSettings::default()
+    }
+
+    /// The same settings with input and output gains given in dB.
+    pub fn with_gains_db(mut self, input_db: f32, output_db: f32) -> Self {
+        self.input_gain = 10f32.powf(input_db / 20.0);
+        self.output_gain = 10f32.powf(output_db / 20.0);
+        self
+    }
+
+    /// Gains must be finite and within ±40 dB (0 is allowed: silence).
+    pub(crate) fn is_valid(&self) -> bool {
+        let ok = |g: f32| g.is_finite() && (0.0..=100.0).contains(&g);
+        ok(self.input_gain) && ok(self.output_gain)
+    }
+}
+
+/// A message for a [`Mixer`](super::Mixer): port `port` takes `settings` from the next
+/// cycle. Refused (`MessageError::Invalid`) for a port beyond the capacity or a gain that is
+/// not finite or above +40 dB.
+///
+/// ```
+/// use rvoip_media_graph::{AudioFormat, NodeHarness, Processor, Quantum};
+/// use rvoip_media_nodes::mixer::{MemberSettings, MemberUpdate, Mixer};
+///
+/// let mut h = NodeHarness::new(Box::new(Mixer::new(3, AudioFormat::mono(8000))), Quantum::MS_10).unwrap();
+/// for (i, v) in [0.125f32, 0.25, 0.5].into_iter().enumerate() {
+///     h.audio_in_mut(i).fill(v);
+/// }
+/// let muted = MemberSettings { muted: true, ..MemberSettings::default() };
+/// h.processor_mut().message(&mut MemberUpdate { port: 2, settings: muted }).unwrap();
+/// h.run();
+/// assert_eq!(h.audio_out(0)[0], 0.25); // 0 no longer hears 2
+/// assert_eq!(h.audio_out(2)[0], 0.375); // 2 still hears 0 and 1
+/// let bad = MemberSettings { input_gain: f32::NAN, ..MemberSettings::default() };
+/// assert!(h.processor_mut().message(&mut MemberUpdate { port: 0, settings: bad }).is_err());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MemberUpdate {
+    /// The mixer port.
+    pub port: usize,
+    /// Its new settings.
+    pub settings: MemberSettings,
+}

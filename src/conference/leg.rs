@@ -1,0 +1,98 @@
+//! A participant's leg: how it connects ([`LegMedia`]), its processing chain
+//! ([`LegOptions`]), and what the room remembers of it.
+
+use rvoip_media_graph::NodeKey;
+use rvoip_media_nodes::apm::NsLevel;
+use rvoip_media_nodes::codec::{Decoder, Encoder, G711CodecDecoder, G711CodecEncoder};
+use rvoip_media_nodes::jitter::JitterConfig;
+use rvoip_media_nodes::mixer::MemberSettings;
+use rvoip_media_nodes::G711Law;
+
+/// How a participant's leg connects to the room.
+pub enum LegMedia {
+    /// Host audio at the room's format: `{name}.in` and `{name}.out`.
+    Audio,
+    /// RTP through a codec: packets in on `{name}.rx`, the leg's mix out on `{name}.tx`.
+    Rtp {
+        /// Encodes what the participant hears.
+        encoder: Box<dyn Encoder>,
+        /// Decodes what the participant sends.
+        decoder: Box<dyn Decoder>,
+        /// Packet duration of the outgoing stream, µs.
+        ptime_us: u32,
+        /// SSRC of the outgoing stream.
+        ssrc: u32,
+    },
+}
+
+impl LegMedia {
+    /// An RTP leg speaking G.711 (`law`) both ways, with packets of `ptime_us`.
+    ///
+    /// ```
+    /// use rvoip_media_core::conference::LegMedia;
+    /// use rvoip_media_nodes::G711Law;
+    /// assert!(matches!(LegMedia::g711(G711Law::Ulaw, 20_000, 7), LegMedia::Rtp { ptime_us: 20_000, ssrc: 7, .. }));
+    /// ```
+    pub fn g711(law: G711Law, ptime_us: u32, ssrc: u32) -> LegMedia {
+        LegMedia::Rtp {
+            encoder: Box::new(G711CodecEncoder::new(law)),
+            decoder: Box::new(G711CodecDecoder::new(law)),
+            ptime_us,
+            ssrc,
+        }
+    }
+}
+
+/// A leg's processing chain, chosen per member at join:
+/// `rx → (jitter buffer | decode) → [resample] → [NS] → [AGC] → mixer`, with a VAD on the
+/// same signal gating the member's talking state (a policy room), and the member's
+/// [`MemberSettings`] from the first cycle. `Default`: decode only, default settings.
+///
+/// ```
+/// use rvoip_media_core::conference::LegOptions;
+/// use rvoip_media_nodes::apm::NsLevel;
+/// let o = LegOptions { ns: Some(NsLevel::Moderate), vad: true, ..LegOptions::default() };
+/// assert!(o.jitter.is_none() && !o.agc);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct LegOptions {
+    /// An adaptive jitter buffer (`JitterBufferNode`, which drives the decoder) instead of
+    /// the plain `DecodeNode`: for legs fed straight from the network. Its leg takes no
+    /// live codec switch ([`Room::switch_codec`](super::Room::switch_codec) is refused by the node).
+    pub jitter: Option<JitterConfig>,
+    /// Noise suppression at this level.
+    pub ns: Option<NsLevel>,
+    /// Automatic gain control (BS.1770 loudness target of the AGC's default).
+    pub agc: bool,
+    /// A VAD decides the member's talking state (else its level against the policy's gate).
+    pub vad: bool,
+    /// Mute, deaf, gains from the first cycle.
+    pub settings: MemberSettings,
+}
+
+/// The codec variant a shared encode serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Variant {
+    pub(super) encoding: &'static str,
+    pub(super) rate: u32,
+    pub(super) payload_type: u8,
+}
+
+/// A leg as the room remembers it.
+#[derive(Clone, Debug)]
+pub(super) struct Leg {
+    pub(super) port: usize,
+    /// Every node of the leg, endpoints included.
+    pub(super) nodes: Vec<NodeKey>,
+    /// The node that feeds the mixer's input (none: a recorder), and the one that reads its
+    /// output.
+    pub(super) to_mixer: Option<NodeKey>,
+    pub(super) from_mixer: NodeKey,
+    pub(super) decode: Option<NodeKey>,
+    pub(super) encode: Option<NodeKey>,
+    /// The VAD whose `speech` flag goes to the mixer's `vad{port}`.
+    pub(super) vad: Option<NodeKey>,
+    /// The shared encode this leg's encoder splices from.
+    pub(super) variant: Option<Variant>,
+    pub(super) settings: MemberSettings,
+}

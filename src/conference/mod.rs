@@ -1,0 +1,592 @@
+//! Live conference rooms on the engine.
+//!
+//! A [`Room`] is one partition around a membership-driven N-1 [`Mixer`]. Participants join
+//! and leave while it runs: a join is one [`Edit`] that adds the leg's
+//! nodes and endpoints, connects them to a free mixer port and sends the mixer
+//! [`MixerMembership::Join`] in the same cycle; a leave removes them and sends `Leave`.
+//! Nobody else's nodes are touched, so every other leg's codec state, concealment and RTP
+//! stream continue as if nothing happened.
+//!
+//! A leg is either host audio at the room's format ([`LegMedia::Audio`]: endpoints
+//! `{name}.in` / `{name}.out`) or RTP through the codec model ([`LegMedia::Rtp`]: packets
+//! on `{name}.rx` are decoded by a [`DecodeNode`] (which conceals loss), resampled to the
+//! room's rate if the codec's differs, mixed; the leg's mix is resampled back and encoded by
+//! an [`EncodeNode`] onto `{name}.tx`). A codec switch ([`Room::switch_codec`]) keeps the
+//! leg's RTP stream: same SSRC, sequence and timestamps continuing.
+//!
+//! A room built from a [`RoomConfig`] adds what conference bridges offer (FreeSWITCH
+//! mod_conference, Janus AudioBridge): a member limit ([`EngineError::RoomFull`]); per member
+//! mute, deaf and gains changed live ([`Room::set_member`]); a processing chain per leg
+//! ([`LegOptions`]: jitter buffer, NS, AGC, VAD); with a [`TalkerPolicy`], who is heard
+//! (loudest N with hysteresis, VAD-gated), the dominant speaker, comfort noise and talk
+//! events ([`Room::poll_event`]); with shared encodes, one encode per codec for every
+//! listener who hears the shared mix ([`Room::stats`] counts them); and recordings
+//! ([`Room::record_member`], [`Room::record_mix`]).
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | `mod.rs` | [`Room`]: joins, leaves, codec switches, the mixer's wiring and growth |
+//! | `config.rs` | [`RoomConfig`] |
+//! | `leg.rs` | [`LegMedia`], [`LegOptions`], the room's record of a leg |
+//! | `members.rs` | member settings and talk events on the control side ([`RoomEvent`]) |
+//! | `shared.rs` | shared encodes, one per codec variant |
+//! | `stats.rs` | [`RoomStats`], [`MemberStats`] from the nodes' telemetry |
+//! | `recording.rs` | [`Recording`]: a writer thread streaming a ring of frames to WAV |
+//!
+//! ```
+//! use rvoip_media_core::conference::{LegMedia, Room};
+//! use rvoip_media_core::prelude::*;
+//!
+//! let (engine, mut driver) = Engine::driven(EngineConfig::default()).unwrap();
+//! let mut room = Room::new(&engine, AudioFormat::mono(8000), 4).unwrap();
+//! let mut alice = room.join(&engine, "alice", LegMedia::Audio).unwrap().io;
+//! let mut bob = room.join(&engine, "bob", LegMedia::Audio).unwrap().io;
+//! let (mut a_in, mut a_out) = (alice.take_audio_in("alice.in").unwrap(), alice.take_audio_out("alice.out").unwrap());
+//! let (mut b_in, mut b_out) = (bob.take_audio_in("bob.in").unwrap(), bob.take_audio_out("bob.out").unwrap());
+//! a_in.push(&[0.25; 80]).unwrap();
+//! b_in.push(&[0.5; 80]).unwrap();
+//! driver.process_cycle();
+//! assert_eq!(a_out.pop().unwrap().samples()[0], 0.5); // alice hears bob
+//! assert_eq!(b_out.pop().unwrap().samples()[0], 0.25); // bob hears alice
+//!
+//! room.leave(&engine, "bob").unwrap();
+//! driver.process_cycle();
+//! engine.poll(); // collects what the worker handed back: bob's leg
+//! assert!(b_in.is_abandoned()); // bob's endpoints know they are gone
+//! ```
+
+use crate::engine::{Committed, Edit, Engine, EngineError, PartitionId, PartitionIo, Ticket};
+use rvoip_media_graph::{AudioFormat, GraphBuilder, NodeKey, PortKind};
+use rvoip_media_nodes::apm::{AdvancedAgcConfig, AdvancedVadConfig, Agc, NoiseSuppressor, NsConfig, Vad};
+use rvoip_media_nodes::codec::{DecodeNode, Decoder, EncodeNode, Encoder, SwitchDecoder, SwitchEncoder};
+use rvoip_media_nodes::jitter::JitterBufferNode;
+use rvoip_media_nodes::mixer::{event_ring, MemberSettings, MemberUpdate, MixerEvents, TalkerPolicy};
+use rvoip_media_nodes::resample::ResamplerNode;
+use rvoip_media_nodes::{Mixer, MixerMembership};
+use std::collections::{BTreeMap, BTreeSet};
+
+mod config;
+mod leg;
+mod members;
+mod recording;
+mod shared;
+mod stats;
+
+pub use config::RoomConfig;
+use leg::{Leg, Variant};
+pub use leg::{LegMedia, LegOptions};
+pub use members::{RoomEvent, RoomEventKind};
+pub use recording::Recording;
+use shared::SharedEncode;
+pub use stats::{MemberStats, RoomStats};
+
+fn setup(node: &str, e: impl std::fmt::Display) -> EngineError {
+    EngineError::NodeSetup { node: node.to_string(), reason: e.to_string() }
+}
+
+/// A live N-1 conference room. See the [module docs](self).
+pub struct Room {
+    id: PartitionId,
+    mixer: NodeKey,
+    config: RoomConfig,
+    capacity: usize,
+    free: BTreeSet<usize>,
+    legs: BTreeMap<String, Leg>,
+    /// Names by mixer port (for events).
+    names: Vec<Option<String>>,
+    /// Shared encodes by codec variant.
+    shared: BTreeMap<Variant, SharedEncode>,
+    /// The current mixer's events, and those of mixers replaced by growth (read first).
+    events: Vec<MixerEvents>,
+    talking: BTreeSet<usize>,
+    dominant: Option<usize>,
+    /// Recorders among the members (not counted against the limit), and recordings made.
+    recorders: usize,
+    recordings: usize,
+}
+
+impl Room {
+    /// Creates an empty plain room mixing at `format`, with mixer ports for `capacity` legs
+    /// to start with (it grows when full): [`Room::with_config`] with
+    /// [`RoomConfig::new`].
+    ///
+    /// # Errors
+    /// As [`Engine::add_partition`].
+    pub fn new(engine: &Engine, format: AudioFormat, capacity: usize) -> Result<Room, EngineError> {
+        Room::with_config(engine, RoomConfig::new(format).with_capacity(capacity))
+    }
+
+    /// Creates an empty room as `config` says.
+    ///
+    /// ```
+    /// use rvoip_media_core::conference::{LegMedia, Room, RoomConfig};
+    /// use rvoip_media_core::prelude::*;
+    ///
+    /// let (engine, _driver) = Engine::driven(EngineConfig::default()).unwrap();
+    /// let mut room = Room::with_config(&engine, RoomConfig::new(AudioFormat::mono(8000)).with_max_members(2)).unwrap();
+    /// room.join(&engine, "a", LegMedia::Audio).unwrap();
+    /// room.join(&engine, "b", LegMedia::Audio).unwrap();
+    /// assert!(matches!(room.join(&engine, "c", LegMedia::Audio), Err(EngineError::RoomFull { limit: 2, .. })));
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Engine::add_partition`].
+    pub fn with_config(engine: &Engine, config: RoomConfig) -> Result<Room, EngineError> {
+        let capacity = config.capacity.max(1);
+        let (mixer, events) = Self::build_mixer(engine, &config, capacity, &[]);
+        let mut b = GraphBuilder::new(engine.config().quantum);
+        b.add_node("mixer", Box::new(mixer));
+        let part = engine.add_partition(b.build()?)?;
+        let mixer = engine.node_key(part.id, "mixer")?;
+        Ok(Room {
+            id: part.id,
+            mixer,
+            config,
+            capacity,
+            free: (0..capacity).collect(),
+            legs: BTreeMap::new(),
+            names: vec![None; capacity],
+            shared: BTreeMap::new(),
+            events: events.into_iter().collect(),
+            talking: BTreeSet::new(),
+            dominant: None,
+            recorders: 0,
+            recordings: 0,
+        })
+    }
+
+    /// A mixer of `capacity` ports for `config`, members `ports` with their settings.
+    fn build_mixer(
+        engine: &Engine,
+        config: &RoomConfig,
+        capacity: usize,
+        ports: &[(usize, MemberSettings)],
+    ) -> (Mixer, Option<MixerEvents>) {
+        let mut m = Mixer::with_capacity(capacity, config.format).with_members(ports.iter().map(|(p, _)| *p));
+        for &(p, s) in ports {
+            m = m.with_settings(p, s);
+        }
+        match config.policy {
+            Some(policy) => {
+                let (tx, rx) = event_ring(config.event_capacity);
+                (m.with_policy(policy, engine.config().quantum).with_events(tx), Some(rx))
+            }
+            None => (m, None),
+        }
+    }
+
+    /// The room's partition.
+    pub fn id(&self) -> PartitionId {
+        self.id
+    }
+
+    /// The mixer's key.
+    pub fn mixer(&self) -> NodeKey {
+        self.mixer
+    }
+
+    /// Mixer ports (grows as legs join).
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// The room's configuration.
+    pub fn config(&self) -> &RoomConfig {
+        &self.config
+    }
+
+    /// Names of the legs in the room.
+    pub fn members(&self) -> impl Iterator<Item = &str> {
+        self.legs.keys().map(String::as_str)
+    }
+
+    /// The mixer port of a leg.
+    pub fn port_of(&self, name: &str) -> Option<usize> {
+        self.legs.get(name).map(|l| l.port)
+    }
+
+    /// The key of an RTP leg's decoder (for its telemetry).
+    pub fn decoder_of(&self, name: &str) -> Option<NodeKey> {
+        self.legs.get(name).and_then(|l| l.decode)
+    }
+
+    /// The key of an RTP leg's encoder (for its telemetry).
+    pub fn encoder_of(&self, name: &str) -> Option<NodeKey> {
+        self.legs.get(name).and_then(|l| l.encode)
+    }
+
+    fn unknown(&self, name: &str) -> EngineError {
+        EngineError::UnknownNodeName { partition: self.id, name: name.to_string() }
+    }
+
+    /// Adds a participant while the room runs; its endpoints are in the returned
+    /// [`Committed::io`]. It is heard, and hears the others, from the cycle that applies
+    /// the edit.
+    ///
+    /// # Errors
+    /// [`EngineError::RoomFull`] at the member limit, [`EngineError::Graph`] (a duplicate
+    /// name), [`EngineError::NodeSetup`] (a codec refusing the ptime, a rate the resampler
+    /// cannot convert), and those of [`Edit::commit`].
+    pub fn join(&mut self, engine: &Engine, name: &str, media: LegMedia) -> Result<Committed, EngineError> {
+        self.join_many(engine, [(name.to_string(), media)])
+    }
+
+    /// As [`Room::join`] with a processing chain and settings of the member's own.
+    ///
+    /// # Errors
+    /// As [`Room::join`].
+    pub fn join_with(
+        &mut self,
+        engine: &Engine,
+        name: &str,
+        media: LegMedia,
+        options: LegOptions,
+    ) -> Result<Committed, EngineError> {
+        self.join_many_with(engine, [(name.to_string(), media, options)], |_| {})
+    }
+
+    /// Adds several participants in one edit (one compile, one cycle boundary): how a room
+    /// of many legs is set up.
+    ///
+    /// # Errors
+    /// As [`Room::join`]; on error nobody joined.
+    pub fn join_many(
+        &mut self,
+        engine: &Engine,
+        legs: impl IntoIterator<Item = (String, LegMedia)>,
+    ) -> Result<Committed, EngineError> {
+        self.join_many_primed(engine, legs, |_| {})
+    }
+
+    /// As [`Room::join_many`], calling `prime` with the new legs' endpoints before the edit
+    /// is sent: packets or audio queued there are waiting when the legs go live (their
+    /// first cycle already has them).
+    ///
+    /// # Errors
+    /// As [`Room::join`]; on error nobody joined.
+    pub fn join_many_primed(
+        &mut self,
+        engine: &Engine,
+        legs: impl IntoIterator<Item = (String, LegMedia)>,
+        prime: impl FnOnce(&mut PartitionIo),
+    ) -> Result<Committed, EngineError> {
+        self.join_many_with(engine, legs.into_iter().map(|(n, m)| (n, m, LegOptions::default())), prime)
+    }
+
+    /// As [`Room::join_many_primed`], each leg with its [`LegOptions`].
+    ///
+    /// # Errors
+    /// As [`Room::join`]; on error nobody joined.
+    pub fn join_many_with(
+        &mut self,
+        engine: &Engine,
+        legs: impl IntoIterator<Item = (String, LegMedia, LegOptions)>,
+        prime: impl FnOnce(&mut PartitionIo),
+    ) -> Result<Committed, EngineError> {
+        let mut edit = engine.edit(self.id)?;
+        let before = (self.free.clone(), self.capacity, self.mixer, self.shared.clone(), self.names.clone());
+        let events_before = self.events.len();
+        let mut added: Vec<(String, Leg)> = Vec::new();
+        let result = (|| {
+            for (name, media, options) in legs {
+                let leg = self.add_leg(&mut edit, engine, &name, media, options, &added)?;
+                added.push((name, leg));
+            }
+            prime(edit.io());
+            edit.commit()
+        })();
+        match result {
+            Ok(done) => {
+                for (name, leg) in added {
+                    self.names[leg.port] = Some(name.clone());
+                    self.legs.insert(name, leg);
+                }
+                Ok(done)
+            }
+            Err(e) => {
+                (self.free, self.capacity, self.mixer, self.shared, self.names) = before;
+                self.events.truncate(events_before);
+                Err(e)
+            }
+        }
+    }
+
+    /// Members counted against the limit (recorders are not).
+    fn member_count(&self, pending: usize) -> usize {
+        self.legs.len() + pending - self.recorders
+    }
+
+    /// Adds one leg's nodes and edges to `edit` and takes its mixer port.
+    fn add_leg(
+        &mut self,
+        edit: &mut Edit<'_>,
+        engine: &Engine,
+        name: &str,
+        media: LegMedia,
+        options: LegOptions,
+        pending: &[(String, Leg)],
+    ) -> Result<Leg, EngineError> {
+        if let Some(limit) = self.config.max_members {
+            if self.member_count(pending.len()) >= limit {
+                return Err(EngineError::RoomFull { partition: self.id, limit });
+            }
+        }
+        if self.free.is_empty() {
+            self.grow(edit, engine, pending)?;
+        }
+        let port = *self.free.first().ok_or_else(|| self.unknown(name))?;
+        let room = PortKind::Audio(self.config.format);
+        let q = engine.config().quantum;
+        let rate = self.config.format.rate;
+        let mut leg = match media {
+            LegMedia::Audio => {
+                let i = edit.add_input(format!("{name}.in"), room)?;
+                let o = edit.add_output(format!("{name}.out"), room)?;
+                Leg {
+                    port,
+                    nodes: vec![i, o],
+                    to_mixer: Some(i),
+                    from_mixer: o,
+                    decode: None,
+                    encode: None,
+                    vad: None,
+                    variant: None,
+                    settings: options.settings,
+                }
+            }
+            LegMedia::Rtp { encoder, decoder, ptime_us, ssrc } => {
+                let codec = |e: rvoip_media_nodes::codec::CodecError| setup(name, e);
+                let variant = self.share_variant(&*encoder, engine);
+                let shared_encoder = variant.and_then(|_| encoder.share());
+                let enc = EncodeNode::new(encoder, ptime_us, q).map_err(codec)?.with_ssrc(ssrc);
+                let enc = if variant.is_some() { enc.with_shared_input().map_err(codec)? } else { enc };
+                let (tx_kind, enc_rate) = (enc.info().packet_format(), enc.info().sample_rate);
+                let (d, rx_kind, dec_rate) = match &options.jitter {
+                    None => {
+                        let dec = DecodeNode::new(decoder, q).map_err(codec)?;
+                        let (k, r) = (dec.info().packet_format(), dec.info().sample_rate);
+                        (edit.add_node(format!("{name}.decode"), Box::new(dec))?, k, r)
+                    }
+                    Some(cfg) => {
+                        let (k, r) = (decoder.info().packet_format(), decoder.info().sample_rate);
+                        let jb = JitterBufferNode::new(decoder, *cfg, q).map_err(|e| setup(name, e))?;
+                        (edit.add_node(format!("{name}.jitter"), Box::new(jb))?, k, r)
+                    }
+                };
+                let rx = edit.add_input(format!("{name}.rx"), PortKind::Packet(rx_kind))?;
+                let tx = edit.add_output(format!("{name}.tx"), PortKind::Packet(tx_kind))?;
+                let e = edit.add_node(format!("{name}.encode"), Box::new(enc))?;
+                edit.connect(rx, 0, d, 0)?;
+                edit.connect(e, 0, tx, 0)?;
+                let mut nodes = vec![rx, tx, d, e];
+                let to_mixer = self.resampler(edit, &mut nodes, format!("{name}.up"), d, dec_rate, rate)?;
+                let from_mixer = match self.resample_node(edit, format!("{name}.down"), rate, enc_rate)? {
+                    Some(r) => {
+                        edit.connect(r, 0, e, 0)?;
+                        nodes.push(r);
+                        r
+                    }
+                    None => e,
+                };
+                if let (Some(v), Some(shared_encoder)) = (variant, shared_encoder) {
+                    self.use_shared(edit, engine, v, shared_encoder)?;
+                }
+                Leg {
+                    port,
+                    nodes,
+                    to_mixer: Some(to_mixer),
+                    from_mixer,
+                    decode: Some(d),
+                    encode: Some(e),
+                    vad: None,
+                    variant,
+                    settings: options.settings,
+                }
+            }
+        };
+        // The processing chain at the room's rate.
+        let mut chain = leg.to_mixer.ok_or_else(|| self.unknown(name))?;
+        if let Some(level) = options.ns {
+            let ns = NoiseSuppressor::new(NsConfig::new(rate).with_level(level)).map_err(|e| setup(name, e))?;
+            let k = edit.add_node(format!("{name}.ns"), Box::new(ns))?;
+            edit.connect(chain, 0, k, 0)?;
+            leg.nodes.push(k);
+            chain = k;
+        }
+        if options.agc {
+            let agc = Agc::new(AdvancedAgcConfig::new(rate)).map_err(|e| setup(name, e))?;
+            let k = edit.add_node(format!("{name}.agc"), Box::new(agc))?;
+            edit.connect(chain, 0, k, 0)?;
+            leg.nodes.push(k);
+            chain = k;
+        }
+        if options.vad && self.config.policy.is_some() {
+            let vad = Vad::new(AdvancedVadConfig::new(rate)).map_err(|e| setup(name, e))?;
+            let k = edit.add_node(format!("{name}.vad"), Box::new(vad))?;
+            edit.connect(chain, 0, k, 0)?;
+            leg.nodes.push(k);
+            leg.vad = Some(k);
+            leg.settings.vad = true;
+        }
+        leg.to_mixer = Some(chain);
+        self.wire(edit, self.mixer, self.capacity, &leg)?;
+        if let (Some(e), Some(s)) = (leg.encode, leg.variant.and_then(|v| self.shared.get(&v))) {
+            // The shared encode's packets (not the mixer's: kept when the mixer grows).
+            edit.connect(s.encode, 0, e, 1)?;
+        }
+        edit.message(self.mixer, MixerMembership::Join(port))?;
+        if !leg.settings.is_default() {
+            edit.message(self.mixer, MemberUpdate { port, settings: leg.settings })?;
+        }
+        self.free.remove(&port);
+        Ok(leg)
+    }
+
+    /// Connects a leg to mixer `mixer` of `capacity` ports: audio both ways, and in a
+    /// policy room its VAD flag and the hear mark its shared-input encoder reads (every edge
+    /// that ends or starts at the mixer, so growth redoes exactly these).
+    fn wire(&self, edit: &mut Edit<'_>, mixer: NodeKey, capacity: usize, leg: &Leg) -> Result<(), EngineError> {
+        if let Some(t) = leg.to_mixer {
+            edit.connect(t, 0, mixer, leg.port)?;
+        }
+        edit.connect(mixer, leg.port, leg.from_mixer, 0)?;
+        if self.config.policy.is_some() {
+            if let Some(v) = leg.vad {
+                // The VAD's outputs: 0 probability, 1 speech.
+                edit.connect(v, 1, mixer, capacity + leg.port)?;
+            }
+            if let (Some(e), Some(_)) = (leg.encode, leg.variant) {
+                edit.connect(mixer, capacity + leg.port, e, 2)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A resampler from `from` Hz to `to` Hz after `source` (none when equal); returns the
+    /// node that now carries the audio.
+    fn resampler(
+        &self,
+        edit: &mut Edit<'_>,
+        nodes: &mut Vec<NodeKey>,
+        name: String,
+        source: NodeKey,
+        from: u32,
+        to: u32,
+    ) -> Result<NodeKey, EngineError> {
+        match self.resample_node(edit, name, from, to)? {
+            Some(r) => {
+                edit.connect(source, 0, r, 0)?;
+                nodes.push(r);
+                Ok(r)
+            }
+            None => Ok(source),
+        }
+    }
+
+    fn resample_node(
+        &self,
+        edit: &mut Edit<'_>,
+        name: String,
+        from: u32,
+        to: u32,
+    ) -> Result<Option<NodeKey>, EngineError> {
+        if from == to {
+            return Ok(None);
+        }
+        let node = ResamplerNode::new(from, to, self.config.format.channels).map_err(|e| setup(&name, e))?;
+        Ok(Some(edit.add_node(name, Box::new(node))?))
+    }
+
+    /// Replaces the mixer by one with twice the ports, same members and settings, every leg
+    /// rewired (those already in the room and those `pending` in this edit), in the same
+    /// edit as the join that needs it. A plain mixer keeps no state between cycles besides
+    /// its membership; a policy mixer's talker and dominant-speaker history starts afresh
+    /// (a room with a member limit has all its ports from the start and never grows).
+    fn grow(&mut self, edit: &mut Edit<'_>, engine: &Engine, pending: &[(String, Leg)]) -> Result<(), EngineError> {
+        let capacity = self.capacity * 2;
+        let legs: Vec<&Leg> = self.legs.values().chain(pending.iter().map(|(_, l)| l)).collect();
+        let ports: Vec<(usize, MemberSettings)> = legs.iter().map(|l| (l.port, l.settings)).collect();
+        let (mixer, events) = Self::build_mixer(engine, &self.config, capacity, &ports);
+        edit.remove(self.mixer)?;
+        let key = edit.add_node("mixer", Box::new(mixer))?;
+        for leg in &legs {
+            self.wire(edit, key, capacity, leg)?;
+        }
+        for s in self.shared.values() {
+            edit.connect(key, 2 * capacity, s.input, 0)?;
+        }
+        self.events.extend(events);
+        self.free.extend(self.capacity..capacity);
+        self.names.resize(capacity, None);
+        self.capacity = capacity;
+        self.mixer = key;
+        Ok(())
+    }
+
+    /// Removes a participant while the room runs: its nodes leave the graph (their host
+    /// endpoints report `is_abandoned`), its mixer port leaves the mix in the same cycle.
+    ///
+    /// # Errors
+    /// [`EngineError::UnknownNodeName`] for a name not in the room, and those of
+    /// [`Edit::commit`].
+    pub fn leave(&mut self, engine: &Engine, name: &str) -> Result<Ticket, EngineError> {
+        let leg = self.legs.get(name).ok_or_else(|| self.unknown(name))?.clone();
+        let mut edit = engine.edit(self.id)?;
+        for k in &leg.nodes {
+            edit.remove(*k)?;
+        }
+        edit.message(self.mixer, MixerMembership::Leave(leg.port))?;
+        let shared_before = self.shared.clone();
+        if let Some(v) = leg.variant {
+            if let Err(e) = self.release_shared(&mut edit, v) {
+                self.shared = shared_before;
+                return Err(e);
+            }
+        }
+        let ticket = match edit.commit() {
+            Ok(c) => c.ticket,
+            Err(e) => {
+                self.shared = shared_before;
+                return Err(e);
+            }
+        };
+        self.legs.remove(name);
+        self.free.insert(leg.port);
+        self.names[leg.port] = None;
+        self.talking.remove(&leg.port);
+        Ok(ticket)
+    }
+
+    /// Switches an RTP leg to another codec of the same sample rate (a re-INVITE): the new
+    /// decoder takes the next packet, the new encoder starts at the next packet boundary
+    /// with the same SSRC and continuing sequence numbers and timestamps. A leg on a shared
+    /// encode goes on splicing only while the codec is the shared one's; after a switch to
+    /// another it encodes its own.
+    ///
+    /// # Errors
+    /// [`EngineError::UnknownNodeName`] for a name not in the room or not an RTP leg,
+    /// [`EngineError::NodeSetup`]; a rate change is refused by the nodes (see
+    /// [`Engine::outcome`]).
+    pub fn switch_codec(
+        &mut self,
+        engine: &Engine,
+        name: &str,
+        encoder: Box<dyn Encoder>,
+        decoder: Box<dyn Decoder>,
+        ptime_us: u32,
+    ) -> Result<Ticket, EngineError> {
+        let leg = self.legs.get(name).ok_or_else(|| self.unknown(name))?;
+        let (Some(d), Some(e)) = (leg.decode, leg.encode) else { return Err(self.unknown(name)) };
+        let q = engine.config().quantum;
+        let codec = |e: rvoip_media_nodes::codec::CodecError| setup(name, e);
+        let mut edit = engine.edit(self.id)?;
+        edit.message(d, SwitchDecoder::new(decoder, q).map_err(codec)?)?;
+        edit.message(e, SwitchEncoder::new(encoder, ptime_us, q).map_err(codec)?)?;
+        Ok(edit.commit()?.ticket)
+    }
+
+    /// The talker policy, if any.
+    pub fn policy(&self) -> Option<&TalkerPolicy> {
+        self.config.policy.as_ref()
+    }
+}

@@ -1,0 +1,94 @@
+//! Shared encodes: every listener who hears the shared mix (the mixer's `all` output) with
+//! the same codec takes its frames from one encode of it, spliced into its own RTP stream
+//! (`EncodeNode::with_shared_input`). One shared encode per codec variant, created with its
+//! first leg and removed with its last: the encode count is the heard talkers' own mixes
+//! plus one per variant, not one per member.
+
+use super::leg::Variant;
+use super::{setup, Room};
+use crate::engine::{Edit, Engine, EngineError};
+use rvoip_media_graph::NodeKey;
+use rvoip_media_nodes::codec::{EncodeNode, Encoder};
+
+/// A shared encode as the room remembers it.
+#[derive(Clone, Debug)]
+pub(super) struct SharedEncode {
+    /// The encoder, whose packets go to every leg of the variant.
+    pub(super) encode: NodeKey,
+    /// Where the mixer's `all` output goes in (a resampler, or the encoder).
+    pub(super) input: NodeKey,
+    nodes: Vec<NodeKey>,
+    users: usize,
+}
+
+impl Room {
+    /// The variant a leg encoding with `encoder` can share, if the room shares encodes and
+    /// the codec allows it at this quantum (stateless frames, the quantum a whole number of
+    /// frames and a ptime the codec takes).
+    pub(super) fn share_variant(&self, encoder: &dyn Encoder, engine: &Engine) -> Option<Variant> {
+        if !self.config.shared_encodes || self.config.policy.is_none() {
+            return None;
+        }
+        let info = encoder.info();
+        let q = engine.config().quantum;
+        let whole =
+            q.frames_at(info.sample_rate).is_some_and(|n| info.frame_samples > 0 && n % info.frame_samples == 0);
+        if encoder.share().is_none() || info.check_ptime(q.micros()).is_err() || !whole {
+            return None;
+        }
+        Some(Variant { encoding: info.encoding, rate: info.sample_rate, payload_type: info.payload_type })
+    }
+
+    /// One more leg of `variant`: creates its shared encode (from `encoder`) if it is the first.
+    pub(super) fn use_shared(
+        &mut self,
+        edit: &mut Edit<'_>,
+        engine: &Engine,
+        variant: Variant,
+        encoder: Box<dyn Encoder>,
+    ) -> Result<(), EngineError> {
+        if let Some(s) = self.shared.get_mut(&variant) {
+            s.users += 1;
+            return Ok(());
+        }
+        let name = format!("shared.{}.{}.{}", variant.encoding, variant.rate, variant.payload_type);
+        let q = engine.config().quantum;
+        let enc = EncodeNode::new(encoder, q.micros(), q).map_err(|e| setup(&name, e))?;
+        let encode = edit.add_node(format!("{name}.encode"), Box::new(enc))?;
+        let mut nodes = vec![encode];
+        let input = match self.resample_node(edit, format!("{name}.down"), self.config.format.rate, variant.rate)? {
+            Some(r) => {
+                edit.connect(r, 0, encode, 0)?;
+                nodes.push(r);
+                r
+            }
+            None => encode,
+        };
+        edit.connect(self.mixer, 2 * self.capacity, input, 0)?;
+        self.shared.insert(variant, SharedEncode { encode, input, nodes, users: 1 });
+        Ok(())
+    }
+
+    /// One leg of `variant` fewer: the last one takes the shared encode with it.
+    pub(super) fn release_shared(&mut self, edit: &mut Edit<'_>, variant: Variant) -> Result<(), EngineError> {
+        let Some(s) = self.shared.get_mut(&variant) else { return Ok(()) };
+        s.users -= 1;
+        if s.users == 0 {
+            for k in s.nodes.clone() {
+                edit.remove(k)?;
+            }
+            self.shared.remove(&variant);
+        }
+        Ok(())
+    }
+
+    /// Shared encodes running (one per codec variant with listeners).
+    pub fn shared_encodes(&self) -> usize {
+        self.shared.len()
+    }
+
+    /// Keys of the shared encoders (for their telemetry).
+    pub(super) fn shared_encoders(&self) -> impl Iterator<Item = NodeKey> + '_ {
+        self.shared.values().map(|s| s.encode)
+    }
+}

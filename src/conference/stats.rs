@@ -1,0 +1,116 @@
+//! [`RoomStats`] and [`MemberStats`]: read from the nodes' telemetry, never stopping the
+//! worker (values are as of the last telemetry publication, every
+//! `EngineConfig::telemetry_interval` cycles).
+
+use super::Room;
+use crate::engine::{Engine, EngineError};
+use rvoip_media_graph::NodeKey;
+use rvoip_media_nodes::mixer::MemberSettings;
+
+/// One member's figures.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MemberStats {
+    /// Its name.
+    pub name: String,
+    /// Its mixer port.
+    pub port: usize,
+    /// Mute, deaf, gains.
+    pub settings: MemberSettings,
+    /// Talking (as far as the events read say).
+    pub talking: bool,
+    /// Packets received and decoded (RTP legs).
+    pub packets_in: u64,
+    /// Frames concealed (RTP legs).
+    pub concealed_frames: u64,
+    /// Packets sent (RTP legs).
+    pub packets_out: u64,
+    /// Quanta its encoder encoded itself, took from the shared encode, and sent nothing for
+    /// (legs on a shared encode; 0 otherwise).
+    pub own_quanta: u64,
+    /// See `own_quanta`.
+    pub shared_quanta: u64,
+    /// See `own_quanta`.
+    pub skipped_quanta: u64,
+}
+
+/// A room's figures.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RoomStats {
+    /// Members (recorders included).
+    pub members: usize,
+    /// Mixer ports.
+    pub capacity: usize,
+    /// Members talking (policy rooms; from the mixer).
+    pub talking: usize,
+    /// Members heard in the mix (policy rooms; from the mixer).
+    pub heard: usize,
+    /// The dominant speaker's name.
+    pub dominant: Option<String>,
+    /// Talk events dropped because the ring was full.
+    pub events_dropped: u64,
+    /// Inputs left out of the mix for NaN/Inf/huge samples.
+    pub bad_inputs: u64,
+    /// Shared encodes running.
+    pub shared_encodes: usize,
+    /// Quanta the shared encoders encoded.
+    pub shared_encoder_quanta: u64,
+    /// Per member, by name.
+    pub per_member: Vec<MemberStats>,
+}
+
+fn get(engine: &Engine, room: &Room, key: Option<NodeKey>, name: &str) -> u64 {
+    key.and_then(|k| engine.telemetry(room.id, k).ok()).and_then(|t| t.get(name)).map_or(0, |v| v as u64)
+}
+
+impl Room {
+    /// The room's and every member's figures.
+    ///
+    /// ```
+    /// use rvoip_media_core::conference::{LegMedia, Room};
+    /// use rvoip_media_core::prelude::*;
+    /// let (engine, mut driver) = Engine::driven(EngineConfig::default()).unwrap();
+    /// let mut room = Room::new(&engine, AudioFormat::mono(8000), 4).unwrap();
+    /// room.join(&engine, "a", LegMedia::Audio).unwrap();
+    /// driver.process_cycle();
+    /// let s = room.stats(&engine).unwrap();
+    /// assert_eq!((s.members, s.per_member[0].name.as_str()), (1, "a"));
+    /// ```
+    ///
+    /// # Errors
+    /// [`EngineError::UnknownPartition`] if the room's partition is gone.
+    pub fn stats(&self, engine: &Engine) -> Result<RoomStats, EngineError> {
+        let m = engine.telemetry(self.id, self.mixer)?;
+        let v = |n: &str| m.get(n).unwrap_or(0.0);
+        let dominant = v("dominant");
+        let dominant = if dominant >= 0.0 { self.names.get(dominant as usize).cloned().flatten() } else { None };
+        let per_member = self
+            .legs
+            .iter()
+            .map(|(name, l)| MemberStats {
+                name: name.clone(),
+                port: l.port,
+                settings: l.settings,
+                talking: self.talking.contains(&l.port),
+                packets_in: get(engine, self, l.decode, "packets"),
+                concealed_frames: get(engine, self, l.decode, "concealed_frames"),
+                packets_out: get(engine, self, l.encode, "packets"),
+                own_quanta: get(engine, self, l.encode, "own_quanta"),
+                shared_quanta: get(engine, self, l.encode, "shared_quanta"),
+                skipped_quanta: get(engine, self, l.encode, "skipped_quanta"),
+            })
+            .collect();
+        let shared_encoder_quanta = self.shared_encoders().map(|k| get(engine, self, Some(k), "packets")).sum();
+        Ok(RoomStats {
+            members: self.legs.len(),
+            capacity: self.capacity,
+            talking: v("talking") as usize,
+            heard: v("heard") as usize,
+            dominant,
+            events_dropped: v("events_dropped") as u64,
+            bad_inputs: v("bad_inputs") as u64,
+            shared_encodes: self.shared_encodes(),
+            shared_encoder_quanta,
+            per_member,
+        })
+    }
+}

@@ -1,0 +1,137 @@
+//! RFC 6464 client-to-mixer audio level, carried in an RFC 8285 header extension: read on
+//! input (a conference can skip decoding a leg whose level says silence) and written on
+//! output. The level value itself is `rvoip_media_nodes::level::audio_level`.
+//!
+//! Wire form (one-byte header, profile `0xBEDE`): one element, `ID | len-1 = 0`, then
+//! `V | level` (V: the sender's voice-activity flag, level: 0..127 in −dBov), padded to a
+//! 32-bit word. Two-byte headers (profile `0x100x`) are read too.
+
+use super::packet::{write_rtp_with_extension, RtpError};
+use rtp_types::RtpPacket;
+use rvoip_media_graph::PacketMeta;
+
+/// An RFC 6464 audio level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AudioLevel {
+    /// The sender's voice-activity flag (V).
+    pub voice: bool,
+    /// Level in −dBov, 0 (loudest) to 127 (silence).
+    pub level: u8,
+}
+
+/// The audio level that extension element `id` (1..=14, negotiated with `a=extmap`) of an RTP
+/// datagram carries; `None` when there is none (or the datagram is not RTP). Never panics.
+///
+/// ```
+/// use rvoip_media_core::rtp::{audio_level_of, write_rtp_with_audio_level, AudioLevel};
+/// use rvoip_media_core::graph::PacketMeta;
+/// let mut buf = [0u8; 64];
+/// let level = AudioLevel { voice: true, level: 30 };
+/// let n = write_rtp_with_audio_level(&PacketMeta::default(), level, 1, &[0xff; 20], &mut buf).unwrap();
+/// assert_eq!(n, 12 + 8 + 20);
+/// assert_eq!(audio_level_of(&buf[..n], 1), Some(level));
+/// assert_eq!(audio_level_of(&buf[..n], 2), None); // another id
+/// assert_eq!(audio_level_of(&buf[..5], 1), None); // truncated
+/// ```
+pub fn audio_level_of(datagram: &[u8], id: u8) -> Option<AudioLevel> {
+    let p = RtpPacket::parse(datagram).ok()?;
+    let (profile, data) = p.extension()?;
+    let read = |b: u8| AudioLevel { voice: b & 0x80 != 0, level: b & 0x7f };
+    let mut i = 0;
+    if profile == 0xBEDE {
+        while i < data.len() {
+            let (eid, len) = (data[i] >> 4, usize::from(data[i] & 0x0f) + 1);
+            if eid == 0 {
+                i += 1; // padding
+                continue;
+            }
+            if eid == 15 {
+                return None;
+            }
+            if eid == id {
+                return data.get(i + 1).copied().map(read);
+            }
+            i += 1 + len;
+        }
+    } else if profile & 0xfff0 == 0x1000 {
+        while i + 1 < data.len() {
+            let (eid, len) = (data[i], usize::from(data[i + 1]));
+            if eid == 0 {
+                i += 1;
+                continue;
+            }
+            if eid == id && len >= 1 {
+                return data.get(i + 2).copied().map(read);
+            }
+            i += 2 + len;
+        }
+    }
+    None
+}
+
+/// [`write_rtp`](super::write_rtp) with an RFC 6464 audio level as one-byte extension
+/// element `id` (1..=14). Allocates nothing.
+///
+/// # Errors
+/// [`RtpError::BufferTooSmall`], [`RtpError::InvalidPayloadType`], and
+/// [`RtpError::InvalidExtensionId`] for an id outside 1..=14.
+pub fn write_rtp_with_audio_level(
+    meta: &PacketMeta,
+    level: AudioLevel,
+    id: u8,
+    payload: &[u8],
+    buf: &mut [u8],
+) -> Result<usize, RtpError> {
+    if !(1..=14).contains(&id) {
+        return Err(RtpError::InvalidExtensionId(id));
+    }
+    let data = [id << 4, u8::from(level.voice) << 7 | level.level.min(127), 0, 0];
+    write_rtp_with_extension(meta, Some((0xBEDE, &data)), payload, buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn other_elements_padding_and_two_byte_headers() {
+        // One-byte: element 3 (2 bytes), padding, element 1 (the level), in two words.
+        let ext = [0x31, 0xaa, 0xbb, 0x00, 0x10, 0x85, 0x00, 0x00];
+        let mut buf = [0u8; 64];
+        let n = write_rtp_with_extension(&PacketMeta::default(), Some((0xBEDE, &ext)), &[1, 2], &mut buf).unwrap();
+        assert_eq!(audio_level_of(&buf[..n], 1), Some(AudioLevel { voice: true, level: 5 }));
+        assert_eq!(audio_level_of(&buf[..n], 3), Some(AudioLevel { voice: true, level: 0x2a }));
+        // Two-byte header: id 7, length 1.
+        let ext = [0x07, 0x01, 0x7f, 0x00];
+        let n = write_rtp_with_extension(&PacketMeta::default(), Some((0x1000, &ext)), &[], &mut buf).unwrap();
+        assert_eq!(audio_level_of(&buf[..n], 7), Some(AudioLevel { voice: false, level: 127 }));
+        // No extension, a bad id, garbage: nothing, no panic.
+        let n = super::super::write_rtp(&PacketMeta::default(), &[1], &mut buf).unwrap();
+        assert_eq!(audio_level_of(&buf[..n], 1), None);
+        assert!(write_rtp_with_audio_level(
+            &PacketMeta::default(),
+            AudioLevel { voice: false, level: 0 },
+            15,
+            &[],
+            &mut buf
+        )
+        .is_err());
+        let mut x = 1u32;
+        for _ in 0..2000 {
+            let len = (x % 40) as usize;
+            let d: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    x as u8
+                })
+                .collect();
+            let mut d = d;
+            if !d.is_empty() {
+                d[0] = 0x90; // version 2 with the extension bit
+            }
+            let _ = audio_level_of(&d, 1);
+        }
+    }
+}
