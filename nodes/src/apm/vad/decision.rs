@@ -88,11 +88,11 @@
 //! scored with the evaluation kit, the present range raises mean F1 0.816 → 0.821 on the
 //! kit, 0.853 → 0.855 and 0.883 → 0.886 on two sets of other speech and SNRs — isolated
 //! words in pink, white, brown and keyboard noise gain up to 0.03, continuous speech, whose
-//! short pauses the hangover bridges, loses 0.006–0.014 at 5–20 dB.) The speech level is a peak-following average of the
-//! band power of speech frames (fast up, slow down), the noise level an average of the
-//! tracked noise floor over non-speech frames. A hangover also never exceeds three times
-//! the length of the burst it follows, so an isolated one- or two-frame trigger (a click)
-//! is not stretched to 100 ms.
+//! short pauses the hangover bridges, loses 0.006–0.014 at 5–20 dB.) The speech level is a
+//! peak-following average of the band power of speech frames (fast up, slow down), the
+//! noise level an average of the tracked noise floor over non-speech frames. A hangover
+//! also never exceeds three times the length of the burst it follows, so an isolated one-
+//! or two-frame trigger (a click) is not stretched to 100 ms.
 
 use super::fastmath::{fast_db, sigmoid};
 
