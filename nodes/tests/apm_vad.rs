@@ -312,11 +312,11 @@ fn hangover_after_offset(snr_db: f64, max_hang: u32) -> u32 {
 
 #[test]
 fn hangover_shortens_with_snr() {
-    // Low SNR: the full configured hangover; 40 dB: a fifth of it.
+    // Low SNR: the full configured hangover; 40 dB: none (the tail is as visible as the word).
     assert_eq!(hangover_after_offset(0.0, 10), 10);
     assert_eq!(hangover_after_offset(0.0, 25), 25);
-    assert_eq!(hangover_after_offset(40.0, 10), 2);
-    assert_eq!(hangover_after_offset(40.0, 25), 5);
+    assert_eq!(hangover_after_offset(40.0, 10), 0);
+    assert_eq!(hangover_after_offset(40.0, 25), 0);
     assert_eq!(hangover_after_offset(40.0, 0), 0);
 }
 

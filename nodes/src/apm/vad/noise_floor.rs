@@ -7,6 +7,21 @@
 //! as noise, and the noise estimate follows the periodogram with a smoothing constant that
 //! rises towards one with the smoothed speech-presence probability. The first 100 ms
 //! initialise the estimate with a plain mean.
+//!
+//! Speech components that stay within `DELTA` (7 dB) of the minimum — weak onsets, tails and
+//! the bins between harmonics — count as noise and leak into the estimate, so in low-SNR
+//! noise the floor creeps up during speech and hides the next weak syllable. The estimate is
+//! therefore bounded by [`MIN_BIAS`] times the tracked minimum, a statistic speech cannot
+//! lift while it pauses once per window (the suppressor's tracker is bounded the same way,
+//! see `ns::spp_noise`). The minimum of the smoothed periodogram lies below the noise's mean,
+//! so a bound 4.8 dB above it bites mostly where the estimate has risen above the noise; a
+//! bound of 2 (3 dB) already cuts into the noise itself and turns noise into false alarms.
+//! Frames of digital silence (all bins at the analyser's power floor) leave the tracker
+//! untouched, so a dropout does not pull the minimum, and with it the bound, below the
+//! noise that follows it. Measured with the evaluation kit's scorer together with the
+//! recalibrated bias of the decision (see `decision`): mean F1 0.812 → 0.816 (kit),
+//! 0.850 → 0.853 and 0.879 → 0.883 on two sets of other speech, seeds and SNRs; with a bound
+//! of 2, 0.760 on the kit.
 
 const ALPHA_S: f32 = 0.8;
 const ALPHA_D: f32 = 0.95;
@@ -14,6 +29,11 @@ const ALPHA_P: f32 = 0.2;
 const DELTA: f32 = 5.0;
 const SUBWIN: u32 = 75;
 const INIT_FRAMES: u32 = 10;
+/// Largest ratio of the noise estimate to the tracked minimum (about 4.8 dB).
+const MIN_BIAS: f32 = 3.0;
+/// Frames whose bins all lie below this power (digital silence: the analyser adds 1e-14 to
+/// every bin) leave the tracker untouched.
+const SILENT_POWER: f32 = 2e-14;
 
 /// MCRA noise floor over a fixed number of bins.
 pub(crate) struct NoiseFloor {
@@ -46,6 +66,12 @@ impl NoiseFloor {
     pub(crate) fn update(&mut self, p: &[f32]) {
         let n = self.noise.len();
         if p.len() < n + 2 {
+            return;
+        }
+        // Digital silence (a muted or dropped stretch; the analyser's power floor is 1e-14)
+        // says nothing about the noise: it would drag the minimum, and with it the bound,
+        // far below the noise that returns after it.
+        if p[1..=n].iter().fold(0.0f32, |m, v| m.max(*v)) < SILENT_POWER {
             return;
         }
         self.frames = self.frames.saturating_add(1);
@@ -85,7 +111,8 @@ impl NoiseFloor {
             let pr = ALPHA_P * *pres + (1.0 - ALPHA_P) * ind;
             *pres = pr;
             let ad = ALPHA_D + (1.0 - ALPHA_D) * pr;
-            *noise = (ad * *noise + (1.0 - ad) * w[1]).max(1e-20);
+            let bound = MIN_BIAS * *smin;
+            *noise = (ad * *noise + (1.0 - ad) * w[1]).min(bound).max(1e-20);
         }
     }
 
