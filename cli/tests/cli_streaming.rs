@@ -193,8 +193,10 @@ fn resample_streams_what_resample_whole_computes() {
     }
 }
 
-const PROCESS_ALL: [u64; 2] = [0x8210056e27cbee82, 0xf667f8ca298441a8];
-const PROCESS_GAIN: [u64; 2] = [0x247d715f87abe571, 0x6ed5963ca3c8ad4f];
+// The audio digests are the whole-file implementation's; the VAD CSV digests were re-taken
+// after the VAD's noise floor and hangover changed (issue 13, session 6: 0c4ec49, 2975ceb).
+const PROCESS_ALL: [u64; 2] = [0x8210056e27cbee82, 0xa2985ecc3a62d7bd];
+const PROCESS_GAIN: [u64; 2] = [0x247d715f87abe571, 0x1190f39b6cbe56e6];
 const TRANSCODE_OPUS: [u64; 2] = [0xa5e2e4555b71b33e, 0x3b93313f65ae30a5];
 const TRANSCODE_G729B: [u64; 2] = [0x5e120c8d9732f4ad, 0xc889ce667189d06b];
 const TRANSCODE_G722: [u64; 2] = [0xd658a49514f35d47, 0xf926b15448432110];
