@@ -48,14 +48,14 @@ fn params(codec: CodecId) -> MediaSessionParams {
     MediaSessionParams::new("127.0.0.1:0".parse().unwrap(), Some("127.0.0.1:9".parse().unwrap()), codec).unwrap()
 }
 
-/// Heap bytes per session: `n` sessions created and started, minus the heap before.
-fn memory(engine: &MediaEngine, codec: CodecId, n: usize) -> i64 {
+/// Heap bytes per session: `n` sessions of `p` created and started, minus the heap before.
+fn memory(engine: &MediaEngine, p: &MediaSessionParams, n: usize) -> i64 {
     let wait = Duration::from_secs(5);
     engine.engine().poll();
     let before = LIVE.load(Ordering::SeqCst);
     let mut v = Vec::new();
     for i in 0..n {
-        let mut s = engine.create_media_session(DialogId::new(format!("m{i}")), params(codec)).unwrap();
+        let mut s = engine.create_media_session(DialogId::new(format!("m{i}")), p.clone()).unwrap();
         s.start().unwrap().wait(wait).unwrap();
         v.push(s);
     }
@@ -72,8 +72,17 @@ fn memory(engine: &MediaEngine, codec: CodecId, n: usize) -> i64 {
 fn bench(c: &mut Criterion) {
     let engine = engine();
     for codec in [CodecId::Pcmu, CodecId::G722, CodecId::Opus] {
-        let per = memory(&engine, codec, 100);
+        let per = memory(&engine, &params(codec), 100);
         println!("session/memory_{codec}: {per} heap bytes per started session ({:.1} KiB)", per as f64 / 1024.0);
+    }
+    let all = ProcessingDefaults { aec: true, ns: true, agc: true };
+    for codec in [CodecId::Pcmu, CodecId::G722] {
+        let p = MediaSessionParams { processing: Some(all), ..params(codec) };
+        let per = memory(&engine, &p, 20);
+        println!(
+            "session/memory_{codec}_aec_ns_agc: {per} heap bytes per started session ({:.1} KiB)",
+            per as f64 / 1024.0
+        );
     }
     let wait = Duration::from_secs(5);
     c.bench_function("session/create_start_stop_pcmu", |b| {

@@ -8,7 +8,7 @@ use clap::{Args as ClapArgs, ValueEnum};
 use rvoip_media_core::nodes::codec::{CodecId, LocalCodec};
 use rvoip_media_core::sdp::{create_offer, Direction, SessionDescription};
 use rvoip_media_core::session::{
-    negotiated, DialogId, MediaEngine, MediaEngineConfig, MediaSessionParams, MediaStatistics,
+    negotiated, DialogId, MediaEngine, MediaEngineConfig, MediaSessionParams, MediaStatistics, ProcessingDefaults,
 };
 use rvoip_media_core::transport::Remote;
 use rvoip_media_nodes::WavSampleFormat;
@@ -90,6 +90,15 @@ pub struct Args {
     /// either way; digits received are printed and written to --stats-json.
     #[arg(long)]
     dtmf: Option<String>,
+    /// Cancel the echo of what this call plays (the received audio) from what it sends.
+    #[arg(long)]
+    aec: bool,
+    /// Suppress noise in what this call sends.
+    #[arg(long)]
+    ns: bool,
+    /// Level what this call sends (automatic gain control).
+    #[arg(long)]
+    agc: bool,
 }
 
 fn usage(s: impl Into<String>) -> CliError {
@@ -258,6 +267,7 @@ pub fn run(a: Args) -> Result<(), CliError> {
     if a.symmetric {
         params.remote = Remote::Latch { initial: params.remote.initial() };
     }
+    params.processing = Some(ProcessingDefaults { aec: a.aec, ns: a.ns, agc: a.agc });
     let play = a.play.as_deref().map(wavio::read).transpose()?;
     if let Some(p) = &play {
         params.host_rate = Some(p.format.rate);

@@ -11,9 +11,10 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// Voice processing a session starts with. Recorded for the host's SDP and statistics;
-/// the session graph does not insert AEC/NS/AGC nodes yet (see the module docs of
-/// [`session`](super)).
+/// Voice processing of the host audio a session sends, at the host rate: echo cancellation
+/// against what the session plays, noise suppression (inside the canceller's post-filter when
+/// both are on) and gain control. The engine's defaults apply to every session whose
+/// [`MediaSessionParams::processing`](super::MediaSessionParams::processing) is `None`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ProcessingDefaults {
     /// Echo cancellation.

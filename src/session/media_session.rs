@@ -1,7 +1,7 @@
 //! [`MediaSession`]: one dialog's media — a graph on a worker and a transport.
 
 use super::ack::{Ack, Watcher};
-use super::{DialogId, Error, MediaEngine, MediaSessionParams};
+use super::{DialogId, Error, MediaEngine, MediaSessionParams, ProcessingDefaults};
 use crate::engine::{AudioIn, AudioOut, ControlOut, Engine, PartitionId};
 use crate::quality::alert::{AlertConfig, AlertState};
 use crate::quality::stream::{estimate, voip_metrics, StreamQuality};
@@ -11,7 +11,10 @@ use crate::stats::PartitionStats;
 use crate::transport::{
     MediaLink, Remote, StreamParams, Transport, TransportEvent, TransportStats, UdpConfig, UdpTransport,
 };
-use rvoip_media_graph::{AudioFormat, GraphBuilder, NodeKey, PortKind};
+use rvoip_media_graph::{AudioFormat, GraphBuilder, NodeId, NodeKey, PortKind};
+use rvoip_media_nodes::apm::{
+    AdvancedAecConfig, AdvancedAgcConfig, Aec, Agc, ApmError, NoiseSuppressor, NsConfig, NsLevel,
+};
 use rvoip_media_nodes::codec::{CodecId, CodecInfo, EncodeNode, Negotiated, SwitchEncoder};
 use rvoip_media_nodes::jitter::{JitterBufferNode, JitterConfig, JitterReport, JitterSwitch, CN_PAYLOAD_TYPE};
 use rvoip_media_nodes::resample::ResamplerNode;
@@ -107,6 +110,44 @@ pub enum SessionEvent {
 const TALK_ON_DB: f64 = -40.0;
 const TALK_OFF_DB: f64 = -50.0;
 const TALK_HANG: std::time::Duration = std::time::Duration::from_millis(300);
+/// Adds the voice processing of the host audio from `input` at `rate` (echo cancellation
+/// against `played`, noise suppression — inside the canceller's post-filter when both are on
+/// — and gain control) and returns the node whose output goes on to be sent.
+fn add_processing(
+    b: &mut GraphBuilder,
+    p: ProcessingDefaults,
+    rate: u32,
+    input: NodeId,
+    played: NodeId,
+) -> Result<NodeId, Error> {
+    let setup = |node: &str| {
+        let node = node.to_string();
+        move |e: ApmError| Error::Engine(crate::EngineError::NodeSetup { node: node.clone(), reason: e.to_string() })
+    };
+    let mut near = input;
+    if p.aec {
+        let mut cfg = AdvancedAecConfig::new(rate);
+        if p.ns {
+            cfg = cfg.with_denoise(Some(NsLevel::High));
+        }
+        let aec = b.add_node("aec", Box::new(Aec::new(cfg).map_err(setup("aec"))?));
+        b.connect(near, 0, aec, 0)?;
+        b.connect(played, 0, aec, 1)?;
+        near = aec;
+    } else if p.ns {
+        let ns = NoiseSuppressor::new(NsConfig::new(rate).with_level(NsLevel::High)).map_err(setup("ns"))?;
+        let n = b.add_node("ns", Box::new(ns));
+        b.connect(near, 0, n, 0)?;
+        near = n;
+    }
+    if p.agc {
+        let agc = b.add_node("agc", Box::new(Agc::new(AdvancedAgcConfig::new(rate)).map_err(setup("agc"))?));
+        b.connect(near, 0, agc, 0)?;
+        near = agc;
+    }
+    Ok(near)
+}
+
 /// The jitter buffer of a session receiving `info`'s codec: the tuned defaults with at most
 /// 500 ms of delay, 50 packet slots (500 ms of 10 ms packets, 1 s of 20 ms ones) instead of
 /// 1 s and 100, and slots sized for 120 ms of the codec (the longest packet the buffer
@@ -290,7 +331,6 @@ impl MediaSession {
         let output = b.add_output("out", PortKind::Audio(host));
         let meter = b.add_node("rx_meter", Box::new(LevelMeter::new(AudioFormat::mono(codec_rate))));
         let level = b.add_output("rx_level", PortKind::Control);
-        b.connect(input, 0, mute, 0)?;
         b.connect(encode, 0, tx, 0)?;
         b.connect(rx, 0, decode, 0)?;
         b.connect(decode, 0, meter, 0)?;
@@ -299,17 +339,22 @@ impl MediaSession {
             node: "resample".into(),
             reason: e.to_string(),
         };
-        if host_rate == codec_rate {
-            b.connect(mute, 0, encode, 0)?;
-            b.connect(decode, 0, output, 0)?;
+        // What the host plays (the canceller's far end) and where the host's audio, after its
+        // processing, joins the send path.
+        let (played, send) = if host_rate == codec_rate {
+            (decode, encode)
         } else {
             let down = b.add_node("down", Box::new(ResamplerNode::new(host_rate, codec_rate, 1).map_err(setup)?));
             let up = b.add_node("up", Box::new(ResamplerNode::new(codec_rate, host_rate, 1).map_err(setup)?));
-            b.connect(mute, 0, down, 0)?;
-            b.connect(down, 0, encode, 0)?;
             b.connect(decode, 0, up, 0)?;
-            b.connect(up, 0, output, 0)?;
-        }
+            b.connect(down, 0, encode, 0)?;
+            (up, down)
+        };
+        b.connect(played, 0, output, 0)?;
+        let processing = params.processing.unwrap_or(engine.config().processing);
+        let near = add_processing(&mut b, processing, host_rate, input, played)?;
+        b.connect(near, 0, mute, 0)?;
+        b.connect(mute, 0, send, 0)?;
         let mut part = engine.engine.add_partition(b.build()?)?;
         let id = part.id;
         let key = |name: &str| engine.engine.node_key(id, name);

@@ -3,8 +3,8 @@
 //! * [`MediaEngine`] — started once from a [`MediaEngineConfig`] (workers, quantum, pools,
 //!   codecs, processing defaults); creates sessions and tells the codecs for SDP.
 //! * [`MediaSession`] — one dialog's media: a small graph on a worker
-//!   (`in → mute → [resample] → encode → tx`, `rx → jitter buffer + decoder → [resample] →
-//!   out`) and a
+//!   (`in → [AEC/NS/AGC] → mute → [resample] → encode → tx`, `rx → jitter buffer + decoder
+//!   → [resample] → out`, the canceller's far end being what `out` plays) and a
 //!   [`Transport`](crate::transport::Transport) (by default UDP) moving `tx`/`rx` to the
 //!   network. Start, pause/resume (hold), stop, mute (encoded silence, RTP continuing), a
 //!   live codec switch (same SSRC, timestamps continuing), RFC 4733 DTMF both ways (event
@@ -14,9 +14,8 @@
 //!   worker's [`Ack`] on any executor; with conference support, rooms by [`ConferenceId`]
 //!   and their participants (`conference.rs`).
 //!
-//! Not yet in sessions: voice processing nodes (the [`ProcessingDefaults`] are recorded
-//! only), and live switches between codecs of different audio rates
-//! ([`Error::RateChange`]).
+//! Not yet in sessions: live switches between codecs of different audio rates
+//! ([`Error::RateChange`]) and changing the voice processing of a running session.
 
 mod ack;
 mod conference;

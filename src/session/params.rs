@@ -32,6 +32,10 @@ pub struct MediaSessionParams {
     /// The RFC 4733 telephone-event payload type both sides agreed on (at the codec's RTP
     /// clock), for DTMF both ways; `None`: no DTMF.
     pub telephone_event: Option<u8>,
+    /// Voice processing of the host audio we send (echo cancellation against what the
+    /// session plays, noise suppression, gain control), at the host rate; `None`: the
+    /// engine's [`ProcessingDefaults`](super::ProcessingDefaults).
+    pub processing: Option<super::ProcessingDefaults>,
 }
 
 /// The negotiated form of a codec used with its static or default payload type.
@@ -82,6 +86,7 @@ impl MediaSessionParams {
             ssrc: None,
             cname: None,
             telephone_event: None,
+            processing: None,
         })
     }
 
@@ -127,6 +132,7 @@ impl MediaSessionParams {
             ssrc: None,
             cname: None,
             telephone_event,
+            processing: None,
         })
     }
 }
