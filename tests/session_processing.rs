@@ -75,8 +75,8 @@ fn a_hears(p: ProcessingDefaults, a_talk: &[f32], b_talk: &[f32]) -> Vec<f32> {
         }
         std::thread::sleep(Duration::from_millis(2));
     }
-    a.stop().unwrap();
-    b.stop().unwrap();
+    a.stop().unwrap().wait(Duration::from_secs(2)).unwrap();
+    b.stop().unwrap().wait(Duration::from_secs(2)).unwrap();
     heard
 }
 
