@@ -8,7 +8,7 @@
 #[path = "support/cli.rs"]
 mod cli_support;
 
-use cli_support::{bin, free_pair, json_number, kill, read_wav, tmp};
+use cli_support::{bin, free_pair, json_number, read_wav, tmp, wait_or_kill};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -180,19 +180,7 @@ fn ffmpeg_receives_from_call() {
         common(&mut call);
         let st = call.args(["--seconds", "3.5", "--play"]).arg(&tone).stderr(Stdio::null()).status().unwrap();
         assert!(st.success());
-        let mut ff = ff;
-        let mut done = false;
-        for _ in 0..50 {
-            if ff.try_wait().unwrap().is_some() {
-                done = true;
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        if !done {
-            kill(ff);
-            panic!("{}: ffmpeg did not finish", case.name);
-        }
+        assert!(wait_or_kill(ff, 5), "{}: ffmpeg did not finish", case.name);
         let (x, rate) = read_wav(&got);
         assert!(x.len() as u32 >= rate, "{}: ffmpeg wrote {} samples", case.name, x.len());
         let mid = &x[(rate / 2) as usize..(rate + rate / 2) as usize];

@@ -9,7 +9,7 @@
 #[path = "support/cli.rs"]
 mod cli_support;
 
-use cli_support::{free_pair, json_field as field};
+use cli_support::{free_pair, json_field as field, wait_or_kill};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -43,7 +43,7 @@ fn gstreamer_rtpbin_receives_and_reports() {
         theirs + 1,
         ours + 1
     );
-    let mut gst = Command::new("gst-launch-1.0")
+    let gst = Command::new("gst-launch-1.0")
         .arg("-q")
         .arg("-e")
         .args(pipeline.split_whitespace())
@@ -63,18 +63,7 @@ fn gstreamer_rtpbin_receives_and_reports() {
         .status()
         .unwrap();
     let _ = Command::new("kill").args(["-INT", &gst.id().to_string()]).status();
-    let mut ended = false;
-    for _ in 0..50 {
-        if gst.try_wait().unwrap().is_some() {
-            ended = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    if !ended {
-        let _ = gst.kill();
-    }
-    let _ = gst.wait();
+    wait_or_kill(gst, 5);
     assert!(call.success());
     let json = std::fs::read_to_string(&stats).unwrap();
     eprintln!("{json}");

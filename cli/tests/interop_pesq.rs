@@ -17,7 +17,7 @@
 #[path = "support/cli.rs"]
 mod cli_support;
 
-use cli_support::{bin, free_pair, kill, tmp};
+use cli_support::{bin, free_pair, tmp, wait_or_kill};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -228,19 +228,7 @@ fn call_to_ffmpeg(py: &str, case: &Case, d: &Path, speech: &Path, reference: &Pa
     let mut call = bin();
     common(&mut call);
     assert!(call.args(["--seconds", "9.5", "--play", s(speech)]).stderr(Stdio::null()).status().unwrap().success());
-    let mut ff = ff;
-    let mut done = false;
-    for _ in 0..50 {
-        if ff.try_wait().unwrap().is_some() {
-            done = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    if !done {
-        kill(ff);
-        panic!("{}: ffmpeg did not finish", case.codec);
-    }
+    assert!(wait_or_kill(ff, 5), "{}: ffmpeg did not finish", case.codec);
     let network = pesq(py, d, case.mode, reference, &at_rate(d, &got, case.score_rate, "call_to_ff_s.wav"));
     Figures { own, network }
 }

@@ -88,3 +88,15 @@ pub fn kill(mut c: std::process::Child) {
     let _ = c.kill();
     let _ = c.wait();
 }
+
+/// Waits up to `secs` for a child to exit; kills it otherwise. Whether it exited by itself.
+pub fn wait_or_kill(mut c: std::process::Child, secs: u64) -> bool {
+    for _ in 0..secs * 10 {
+        if c.try_wait().unwrap().is_some() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    kill(c);
+    false
+}
