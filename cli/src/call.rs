@@ -1,10 +1,11 @@
 //! `rvoip-media call`: a real RTP endpoint on a media session. Sends IN.wav (or silence)
 //! paced in real time, records what it receives, writes its SDP and its statistics.
 
+use super::codec_arg::Codec;
 use super::output::Outputs;
 use super::wavio::{self, WavOut};
 use super::CliError;
-use clap::{Args as ClapArgs, ValueEnum};
+use clap::Args as ClapArgs;
 use rvoip_media_core::nodes::codec::{CodecId, LocalCodec};
 use rvoip_media_core::sdp::{create_offer, Direction, SessionDescription};
 use rvoip_media_core::session::{
@@ -16,33 +17,6 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-
-/// Codecs on the command line.
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum Codec {
-    /// G.711 μ-law (PT 0).
-    Pcmu,
-    /// G.711 A-law (PT 8).
-    Pcma,
-    /// G.722 (PT 9).
-    G722,
-    /// G.729 (PT 18).
-    G729,
-    /// Opus (dynamic PT, 111 unless --pt).
-    Opus,
-}
-
-impl Codec {
-    fn id(self) -> CodecId {
-        match self {
-            Codec::Pcmu => CodecId::Pcmu,
-            Codec::Pcma => CodecId::Pcma,
-            Codec::G722 => CodecId::G722,
-            Codec::G729 => CodecId::G729,
-            Codec::Opus => CodecId::Opus,
-        }
-    }
-}
 
 /// Arguments of `call`.
 #[derive(ClapArgs)]

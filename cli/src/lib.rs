@@ -17,6 +17,7 @@
 mod bench;
 mod bridge;
 mod call;
+mod codec_arg;
 mod demo;
 mod jitter;
 mod level;

@@ -1,11 +1,12 @@
 //! `rvoip-media transcode`: encode, packetise and decode in one graph on the engine, through
 //! the codec model (`EncodeNode` / `DecodeNode` around any `Encoder` / `Decoder`).
 
+use super::codec_arg::Codec;
 use super::stream::{cycles_for, read_padded, GraphInput, Runner};
 use super::{output::Outputs, progress::Progress, wavio, CliError};
 use rvoip_media_core::prelude::*;
 use rvoip_media_graph::MAX_PAYLOAD;
-use rvoip_media_nodes::codec::{CodecId, DecodeNode, EncodeNode, Encoder};
+use rvoip_media_nodes::codec::{DecodeNode, EncodeNode, Encoder};
 use rvoip_media_nodes::opus::{
     Bitrate, OpusCodecEncoder, OpusEncoderConfig, OpusError, OpusFecDecodeNode, FRAME_DURATIONS_US, MAX_BITRATE,
     MAX_COMPLEXITY, MIN_BITRATE, SAMPLE_RATES as OPUS_RATES,
@@ -15,33 +16,6 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-
-/// Codecs `transcode` speaks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Codec {
-    /// G.711 μ-law.
-    Pcmu,
-    /// G.711 A-law.
-    Pcma,
-    /// G.722 at 64 kbit/s (16 kHz audio).
-    G722,
-    /// G.729 Annex A (with `--vad`: Annex B VAD / DTX / comfort noise).
-    G729,
-    /// Opus (libopus), one frame per packet.
-    Opus,
-}
-
-impl Codec {
-    fn id(self) -> CodecId {
-        match self {
-            Codec::Pcmu => CodecId::Pcmu,
-            Codec::Pcma => CodecId::Pcma,
-            Codec::G722 => CodecId::G722,
-            Codec::G729 => CodecId::G729,
-            Codec::Opus => CodecId::Opus,
-        }
-    }
-}
 
 /// Arguments of `transcode`.
 #[derive(clap::Args)]
