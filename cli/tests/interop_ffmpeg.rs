@@ -8,7 +8,7 @@
 #[path = "support/cli.rs"]
 mod cli_support;
 
-use cli_support::{bin, free_pair, json_number, read_wav, tmp, wait_or_kill};
+use cli_support::{bin, call_between, free_pair, json_number, read_wav, tmp, wait_or_kill};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -155,14 +155,9 @@ fn ffmpeg_receives_from_call() {
         let tone = tone_wav(&d, case.rate);
         let (ours, theirs) = (free_pair(), free_pair());
         let sdp = d.join("call.sdp");
-        let common = |c: &mut Command| {
-            c.args(["call", "--local", &format!("127.0.0.1:{ours}"), "--remote", &format!("127.0.0.1:{theirs}")]);
-            c.args(["--codec", case.codec, "--pt", &case.pt.to_string()]);
-        };
+        let call = || call_between(ours, theirs, case.codec, case.pt);
         // A short first run writes the SDP (outputs appear when a run completes).
-        let mut first = bin();
-        common(&mut first);
-        let st = first.args(["--seconds", "0.05", "--sdp-out"]).arg(&sdp).stderr(Stdio::null()).status().unwrap();
+        let st = call().args(["--seconds", "0.05", "--sdp-out"]).arg(&sdp).stderr(Stdio::null()).status().unwrap();
         assert!(st.success());
         let text = std::fs::read_to_string(&sdp).unwrap();
         assert!(text.contains(&format!("m=audio {theirs} RTP/AVP {}", case.pt)), "{text}");
@@ -176,9 +171,7 @@ fn ffmpeg_receives_from_call() {
             .spawn()
             .unwrap();
         std::thread::sleep(Duration::from_millis(500));
-        let mut call = bin();
-        common(&mut call);
-        let st = call.args(["--seconds", "3.5", "--play"]).arg(&tone).stderr(Stdio::null()).status().unwrap();
+        let st = call().args(["--seconds", "3.5", "--play"]).arg(&tone).stderr(Stdio::null()).status().unwrap();
         assert!(st.success());
         assert!(wait_or_kill(ff, 5), "{}: ffmpeg did not finish", case.name);
         let (x, rate) = read_wav(&got);

@@ -17,7 +17,7 @@
 #[path = "support/cli.rs"]
 mod cli_support;
 
-use cli_support::{bin, free_pair, tmp, wait_or_kill};
+use cli_support::{bin, call_between, free_pair, tmp, wait_or_kill};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -210,13 +210,8 @@ fn call_to_ffmpeg(py: &str, case: &Case, d: &Path, speech: &Path, reference: &Pa
 
     let (ours, theirs) = (free_pair(), free_pair());
     let sdp = d.join("call.sdp");
-    let common = |c: &mut Command| {
-        c.args(["call", "--local", &format!("127.0.0.1:{ours}"), "--remote", &format!("127.0.0.1:{theirs}")]);
-        c.args(["--codec", case.codec, "--pt", &case.pt.to_string()]);
-    };
-    let mut first = bin();
-    common(&mut first);
-    assert!(first.args(["--seconds", "0.05", "--sdp-out", s(&sdp)]).stderr(Stdio::null()).status().unwrap().success());
+    let call = || call_between(ours, theirs, case.codec, case.pt);
+    assert!(call().args(["--seconds", "0.05", "--sdp-out", s(&sdp)]).stderr(Stdio::null()).status().unwrap().success());
     let got = d.join("call_to_ff.wav");
     let ff = Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-protocol_whitelist", "file,udp,rtp", "-i", s(&sdp)])
@@ -225,9 +220,7 @@ fn call_to_ffmpeg(py: &str, case: &Case, d: &Path, speech: &Path, reference: &Pa
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(500));
-    let mut call = bin();
-    common(&mut call);
-    assert!(call.args(["--seconds", "9.5", "--play", s(speech)]).stderr(Stdio::null()).status().unwrap().success());
+    assert!(call().args(["--seconds", "9.5", "--play", s(speech)]).stderr(Stdio::null()).status().unwrap().success());
     assert!(wait_or_kill(ff, 5), "{}: ffmpeg did not finish", case.codec);
     let network = pesq(py, d, case.mode, reference, &at_rate(d, &got, case.score_rate, "call_to_ff_s.wav"));
     Figures { own, network }

@@ -100,3 +100,12 @@ pub fn wait_or_kill(mut c: std::process::Child, secs: u64) -> bool {
     kill(c);
     false
 }
+
+/// `rvoip-media call` from 127.0.0.1:`ours` to 127.0.0.1:`theirs` with `codec` on payload
+/// type `pt`; the caller adds the rest.
+pub fn call_between(ours: u16, theirs: u16, codec: &str, pt: u8) -> Command {
+    let mut c = bin();
+    c.args(["call", "--local", &format!("127.0.0.1:{ours}"), "--remote", &format!("127.0.0.1:{theirs}")]);
+    c.args(["--codec", codec, "--pt", &pt.to_string()]);
+    c
+}
