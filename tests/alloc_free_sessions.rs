@@ -11,48 +11,18 @@ mod impair;
 
 use impair::{Impairment, Relay};
 
-use rvoip_media_core::engine::is_worker_thread;
 use rvoip_media_core::nodes::codec::CodecId;
 use rvoip_media_core::session::*;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-struct Counting;
+#[path = "support/worker_alloc.rs"]
+mod worker_alloc;
 
-static WORKER_ALLOCS: AtomicU64 = AtomicU64::new(0);
-static WORKER_FREES: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: forwards to the system allocator unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if is_worker_thread() {
-            WORKER_ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        System.alloc(layout)
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if is_worker_thread() {
-            WORKER_ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        System.alloc_zeroed(layout)
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if is_worker_thread() {
-            WORKER_ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        System.realloc(ptr, layout, new_size)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if is_worker_thread() {
-            WORKER_FREES.fetch_add(1, Ordering::Relaxed);
-        }
-        System.dealloc(ptr, layout)
-    }
-}
+use worker_alloc::{WorkerCounting, WORKER_ALLOCS, WORKER_FREES};
 
 #[global_allocator]
-static ALLOC: Counting = Counting;
+static ALLOC: WorkerCounting = WorkerCounting;
 
 #[test]
 fn sessions_churn_without_worker_allocations() {

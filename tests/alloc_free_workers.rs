@@ -14,55 +14,22 @@ mod common;
 
 use common::{mono8k, Scale};
 use rvoip_media_core::conference::{LegMedia, Room, RoomConfig};
-use rvoip_media_core::engine::{is_worker_thread, PacketIn, PacketOut};
+use rvoip_media_core::engine::{PacketIn, PacketOut};
 use rvoip_media_core::prelude::*;
 use rvoip_media_nodes::apm::RnnoiseSuppressor;
 use rvoip_media_nodes::codec::{G711CodecDecoder, G711CodecEncoder};
 use rvoip_media_nodes::mixer::{MemberSettings, TalkerPolicy};
 use rvoip_media_nodes::G711Law;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-struct Counting;
+#[path = "support/worker_alloc.rs"]
+mod worker_alloc;
 
-static WORKER_ALLOCS: AtomicU64 = AtomicU64::new(0);
-static WORKER_FREES: AtomicU64 = AtomicU64::new(0);
-static ALL_ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: forwards to the system allocator unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALL_ALLOCS.fetch_add(1, Ordering::Relaxed);
-        if is_worker_thread() {
-            WORKER_ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        System.alloc(layout)
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        ALL_ALLOCS.fetch_add(1, Ordering::Relaxed);
-        if is_worker_thread() {
-            WORKER_ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        System.alloc_zeroed(layout)
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALL_ALLOCS.fetch_add(1, Ordering::Relaxed);
-        if is_worker_thread() {
-            WORKER_ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        System.realloc(ptr, layout, new_size)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if is_worker_thread() {
-            WORKER_FREES.fetch_add(1, Ordering::Relaxed);
-        }
-        System.dealloc(ptr, layout)
-    }
-}
+use worker_alloc::{WorkerCounting, ALL_ALLOCS, WORKER_ALLOCS, WORKER_FREES};
 
 #[global_allocator]
-static ALLOC: Counting = Counting;
+static ALLOC: WorkerCounting = WorkerCounting;
 
 /// `in` -> fan-out to `width` chains of `depth` Scale nodes -> fan-in (a sum step) ->
 /// Scale -> `out`. Node count: width * depth + 1 processing nodes.

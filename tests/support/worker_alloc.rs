@@ -1,0 +1,48 @@
+//! A counting global allocator for the worker-allocation tests: every allocation,
+//! reallocation and free is counted, and those made on an engine worker thread
+//! (`engine::is_worker_thread()`, itself allocation-free) are counted apart. A test binary
+//! installs it with `#[global_allocator] static ALLOC: WorkerCounting = WorkerCounting;`.
+#![allow(dead_code)]
+
+use rvoip_media_core::engine::is_worker_thread;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Allocations and reallocations on worker threads.
+pub static WORKER_ALLOCS: AtomicU64 = AtomicU64::new(0);
+/// Frees on worker threads.
+pub static WORKER_FREES: AtomicU64 = AtomicU64::new(0);
+/// Allocations and reallocations on any thread (shows the counter works).
+pub static ALL_ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+/// The system allocator, counting.
+pub struct WorkerCounting;
+
+fn count_alloc() {
+    ALL_ALLOCS.fetch_add(1, Ordering::Relaxed);
+    if is_worker_thread() {
+        WORKER_ALLOCS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: forwards to the system allocator unchanged; only counts.
+unsafe impl GlobalAlloc for WorkerCounting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count_alloc();
+        System.alloc(layout)
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count_alloc();
+        System.alloc_zeroed(layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count_alloc();
+        System.realloc(ptr, layout, new_size)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if is_worker_thread() {
+            WORKER_FREES.fetch_add(1, Ordering::Relaxed);
+        }
+        System.dealloc(ptr, layout)
+    }
+}
