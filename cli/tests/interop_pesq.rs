@@ -27,7 +27,7 @@ const SPEECH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/data/spee
 const SECONDS: &str = "8";
 
 /// Aligns the degraded file to the reference (cross-correlation over the first 4 s of speech),
-/// cuts it to the reference's length and prints PESQ: `pesq_of.py MODE REF DEG`.
+/// cuts it to the reference's length and prints PESQ: `python -c PESQ_PY MODE REF DEG`.
 const PESQ_PY: &str = r#"
 import sys, wave, numpy as np
 from pesq import pesq
@@ -80,10 +80,8 @@ fn s(p: &Path) -> &str {
 }
 
 /// PESQ of `deg` against `reference` (both 16-bit at one rate; "nb" at 8 kHz, "wb" at 16 kHz).
-fn pesq(py: &str, d: &Path, mode: &str, reference: &Path, deg: &Path) -> f64 {
-    let script = d.join("pesq_of.py");
-    std::fs::write(&script, PESQ_PY).unwrap();
-    let o = Command::new(py).arg(&script).args([mode, s(reference), s(deg)]).output().unwrap();
+fn pesq(py: &str, mode: &str, reference: &Path, deg: &Path) -> f64 {
+    let o = Command::new(py).args(["-c", PESQ_PY, mode, s(reference), s(deg)]).output().unwrap();
     assert!(o.status.success(), "pesq: {}", String::from_utf8_lossy(&o.stderr));
     String::from_utf8_lossy(&o.stdout).trim().parse().unwrap()
 }
@@ -171,7 +169,7 @@ fn ffmpeg_to_call(py: &str, case: &Case, d: &Path, speech: &Path, reference: &Pa
     args.extend_from_slice(case.ffmpeg_enc);
     args.push(s(&enc));
     ffmpeg(&args);
-    let own = pesq(py, d, case.mode, reference, &at_rate(d, &enc, case.score_rate, "own_ff.wav"));
+    let own = pesq(py, case.mode, reference, &at_rate(d, &enc, case.score_rate, "own_ff.wav"));
 
     let port = free_pair();
     let rec = d.join("ff_to_call.wav");
@@ -191,7 +189,7 @@ fn ffmpeg_to_call(py: &str, case: &Case, d: &Path, speech: &Path, reference: &Pa
     args.extend_from_slice(&["-payload_type", &pt, "-f", "rtp", &url]);
     ffmpeg(&args);
     assert!(call.wait_with_output().unwrap().status.success(), "{}: call failed", case.codec);
-    let network = pesq(py, d, case.mode, reference, &at_rate(d, &rec, case.score_rate, "ff_to_call_s.wav"));
+    let network = pesq(py, case.mode, reference, &at_rate(d, &rec, case.score_rate, "ff_to_call_s.wav"));
     Figures { own, network }
 }
 
@@ -206,7 +204,7 @@ fn call_to_ffmpeg(py: &str, case: &Case, d: &Path, speech: &Path, reference: &Pa
         .status()
         .unwrap();
     assert!(st.success(), "{}: transcode failed", case.codec);
-    let own = pesq(py, d, case.mode, reference, &at_rate(d, &own_wav, case.score_rate, "own_ours_s.wav"));
+    let own = pesq(py, case.mode, reference, &at_rate(d, &own_wav, case.score_rate, "own_ours_s.wav"));
 
     let (ours, theirs) = (free_pair(), free_pair());
     let sdp = d.join("call.sdp");
@@ -222,7 +220,7 @@ fn call_to_ffmpeg(py: &str, case: &Case, d: &Path, speech: &Path, reference: &Pa
     std::thread::sleep(Duration::from_millis(500));
     assert!(call().args(["--seconds", "9.5", "--play", s(speech)]).stderr(Stdio::null()).status().unwrap().success());
     assert!(wait_or_kill(ff, 5), "{}: ffmpeg did not finish", case.codec);
-    let network = pesq(py, d, case.mode, reference, &at_rate(d, &got, case.score_rate, "call_to_ff_s.wav"));
+    let network = pesq(py, case.mode, reference, &at_rate(d, &got, case.score_rate, "call_to_ff_s.wav"));
     Figures { own, network }
 }
 
@@ -245,7 +243,7 @@ fn call_to_call(py: &str, case: &Case, d: &Path, speech: &Path, reference: &Path
         .unwrap();
     assert!(st.success());
     assert!(listener.wait_with_output().unwrap().status.success());
-    let network = pesq(py, d, case.mode, reference, &at_rate(d, &rec, case.score_rate, "call_to_call_s.wav"));
+    let network = pesq(py, case.mode, reference, &at_rate(d, &rec, case.score_rate, "call_to_call_s.wav"));
     Figures { own, network }
 }
 
