@@ -111,7 +111,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 timestamp: tick * 80,
                 ssrc: 0xDA7E,
                 marker: tick == 0,
-                arrival_ns: 0,
+                ..PacketMeta::default()
             };
             dave_rx.push(meta, &payload)?;
             while dave_tx.pop().is_some() {} // what dave hears goes back over RTP

@@ -434,7 +434,7 @@ fn network(
                     timestamp: u32::from(leg.seq).wrapping_mul(80),
                     ssrc: 1000 + i as u32,
                     marker: leg.seq == 0,
-                    arrival_ns: 0,
+                    ..PacketMeta::default()
                 };
                 match rx.push(meta, &payload) {
                     Ok(()) => leg.sent += 1,
