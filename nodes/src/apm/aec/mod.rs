@@ -289,6 +289,8 @@ pub struct Aec {
     ytail: Vec<f32>,
     stail: Vec<f32>,
     near_hang: u32,
+    /// Share of recent blocks (≈ 200 ms) in which the near-end detector fired.
+    near_score: f32,
     gain: Vec<f32>,
     prev_clean: Vec<f32>,
     noise: NoiseFloor,
@@ -382,6 +384,7 @@ impl Aec {
             ytail: vec![0.0; bins],
             stail: vec![0.0; bins],
             near_hang: 0,
+            near_score: 0.0,
             gain: vec![1.0; bins],
             prev_clean: vec![0.0; bins],
             noise: NoiseFloor::new(bins),
@@ -708,6 +711,7 @@ impl Aec {
         self.ytail.fill(0.0);
         self.stail.fill(0.0);
         self.near_hang = 0;
+        self.near_score = 0.0;
         self.gain.fill(1.0);
         self.prev_clean.fill(0.0);
         self.noise.reset();
