@@ -149,17 +149,26 @@ fn add_processing(
 }
 
 /// The jitter buffer of a session receiving `info`'s codec: the tuned defaults with at most
-/// 500 ms of delay, 50 packet slots (500 ms of 10 ms packets, 1 s of 20 ms ones) instead of
-/// 1 s and 100, and slots sized for 120 ms of the codec (the longest packet the buffer
-/// takes), at least 960 bytes (120 ms of G.711, the densest codec a live switch can bring
-/// at 8 or 16 kHz), instead of 1500 bytes — half a second is already far past a
-/// conversation's delay budget, and the buffer's memory is its slots and its playout
-/// buffer.
+/// 500 ms of delay and 50 packet slots (500 ms of 10 ms packets, 1 s of 20 ms ones) instead
+/// of 1 s and 100 — half a second is already far past a conversation's delay budget. A
+/// packet may be as long as 120 ms of the codec, at least 960 bytes (120 ms of G.711, the
+/// densest codec a live switch can bring at 8 or 16 kHz); the slots share the bytes of
+/// [`JITTER_HELD_MS`] of the codec at its densest (at least 64 kbit/s, G.711's and
+/// G.722's rate, for a switch), ≈ 5 KB for G.711, instead of 50 × the longest packet (at
+/// most that, for Opus, whose longest frames are dense).
 fn session_jitter(info: &CodecInfo) -> JitterConfig {
     let frames = (info.sample_rate as usize * 120 / 1000).div_ceil(info.frame_samples.max(1));
     let max_payload_bytes = (frames * info.max_frame_bytes).clamp(960, rvoip_media_graph::MAX_PAYLOAD);
-    JitterConfig { max_delay_ms: 500, capacity: 50, max_payload_bytes, ..JitterConfig::default() }
+    let frame_us = (info.frame_samples.max(1) as u64 * 1_000_000).div_ceil(u64::from(info.sample_rate.max(1)));
+    let bytes_per_ms = (info.max_frame_bytes as u64 * 1000).div_ceil(frame_us).max(8) as usize;
+    let capacity = 50;
+    let payload_arena_bytes = (bytes_per_ms * JITTER_HELD_MS).clamp(max_payload_bytes, capacity * max_payload_bytes);
+    JitterConfig { max_delay_ms: 500, capacity, max_payload_bytes, payload_arena_bytes, ..JitterConfig::default() }
 }
+
+/// The audio a session's jitter buffer has room for, ms: its max delay (500 ms) and one
+/// longest packet (120 ms).
+const JITTER_HELD_MS: usize = 620;
 
 /// The stretch of the call a [`SessionEvent::QualityAlert`] judges: the E-model estimate
 /// over the last 5 s (snapshots of the jitter buffer's counters a second apart).

@@ -63,8 +63,10 @@ impl TargetCost {
     }
 }
 
-/// Buckets of the histogram (1 ms each).
+/// Buckets of the histogram (1 ms each), at most.
 const BUCKETS: usize = 2048;
+/// Room above a max delay the histogram keeps, ms (see [`DelayManager::with_max_delay`]).
+const ABOVE_MAX_MS: usize = 100;
 /// Where the base puts the first packet's offset (ms from the histogram's low end).
 const CENTRE: i64 = 400;
 
@@ -145,6 +147,29 @@ impl DelayManager {
         }
     }
 
+    /// With a histogram only as wide as a target of at most `max_delay_ms` needs: the
+    /// room below the first packet's offset, the max delay above it and 100 ms, rounded up
+    /// to a power of two, at most 2048 buckets (1 ms each; the default). Offsets beyond the
+    /// span move its base, as they always do. Allocates: call it when building.
+    ///
+    /// ```
+    /// use rvoip_media_nodes::jitter::{DelayManager, TargetCost};
+    /// let dm = DelayManager::new(0.95, 0.99, TargetCost::Linear { loss_weight_ms: 1e9 });
+    /// assert_eq!(dm.buckets(), 2048);
+    /// assert_eq!(dm.with_max_delay(500).buckets(), 1024);
+    /// ```
+    pub fn with_max_delay(mut self, max_delay_ms: u32) -> Self {
+        let span = CENTRE as usize + max_delay_ms as usize + ABOVE_MAX_MS;
+        self.hist = vec![0.0; span.next_power_of_two().min(BUCKETS)].into_boxed_slice();
+        self.reset();
+        self
+    }
+
+    /// Buckets of the histogram (1 ms each).
+    pub fn buckets(&self) -> usize {
+        self.hist.len()
+    }
+
     /// Forgets everything.
     pub fn reset(&mut self) {
         self.hist.fill(0.0);
@@ -167,7 +192,7 @@ impl DelayManager {
         }
         self.packets += 1;
         let mut b = (d_us - self.base_us).div_euclid(1000);
-        if !(0..BUCKETS as i64).contains(&b) {
+        if !(0..self.hist.len() as i64).contains(&b) {
             // The stream's offsets moved out of range (a long drift, a timestamp jump that
             // was not reset): move the base so the new offset sits at the centre.
             self.rebase(b - CENTRE);
@@ -188,19 +213,20 @@ impl DelayManager {
     /// Shifts the histogram's base by `by` buckets (mass that falls off the ends goes to
     /// the end buckets).
     fn rebase(&mut self, by: i64) {
-        let n = BUCKETS as i64;
+        let len = self.hist.len();
+        let n = len as i64;
         if by > 0 {
             let k = by.min(n) as usize;
             let spill: f64 = self.hist[..k].iter().sum();
             self.hist.copy_within(k.., 0);
-            self.hist[BUCKETS - k..].fill(0.0);
+            self.hist[len - k..].fill(0.0);
             self.hist[0] += spill;
         } else if by < 0 {
             let k = (-by).min(n) as usize;
-            let spill: f64 = self.hist[BUCKETS - k..].iter().sum();
-            self.hist.copy_within(..BUCKETS - k, k);
+            let spill: f64 = self.hist[len - k..].iter().sum();
+            self.hist.copy_within(..len - k, k);
             self.hist[..k].fill(0.0);
-            self.hist[BUCKETS - 1] += spill;
+            self.hist[len - 1] += spill;
         }
         self.base_us += by * 1000;
     }
