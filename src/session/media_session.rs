@@ -1,6 +1,7 @@
 //! [`MediaSession`]: one dialog's media — a graph on a worker and a transport.
 
 use super::ack::{Ack, Watcher};
+use super::rate_adapt::{RateAdaptedDecoder, RateAdaptedEncoder};
 use super::{DialogId, Error, MediaEngine, MediaSessionParams, ProcessingDefaults};
 use crate::engine::{AudioIn, AudioOut, ControlOut, Engine, PartitionId};
 use crate::quality::alert::{AlertConfig, AlertState};
@@ -157,7 +158,7 @@ fn add_processing(
 /// G.722's rate, for a switch), ≈ 5 KB for G.711, instead of 50 × the longest packet (at
 /// most that, for Opus, whose longest frames are dense).
 fn session_jitter(info: &CodecInfo) -> JitterConfig {
-    let frames = (info.sample_rate as usize * 120 / 1000).div_ceil(info.frame_samples.max(1));
+    let frames = (info.sample_rate as usize * MAX_PACKET_MS / 1000).div_ceil(info.frame_samples.max(1));
     let max_payload_bytes = (frames * info.max_frame_bytes).clamp(960, rvoip_media_graph::MAX_PAYLOAD);
     let frame_us = (info.frame_samples.max(1) as u64 * 1_000_000).div_ceil(u64::from(info.sample_rate.max(1)));
     let bytes_per_ms = (info.max_frame_bytes as u64 * 1000).div_ceil(frame_us).max(8) as usize;
@@ -167,8 +168,11 @@ fn session_jitter(info: &CodecInfo) -> JitterConfig {
 }
 
 /// The audio a session's jitter buffer has room for, ms: its max delay (500 ms) and one
-/// longest packet (120 ms).
-const JITTER_HELD_MS: usize = 620;
+/// longest packet.
+const JITTER_HELD_MS: usize = 500 + MAX_PACKET_MS;
+
+/// The longest packet a session receives, ms (the longest Opus packet).
+const MAX_PACKET_MS: usize = 120;
 
 /// The stretch of the call a [`SessionEvent::QualityAlert`] judges: the E-model estimate
 /// over the last 5 s (snapshots of the jitter buffer's counters a second apart).
@@ -283,6 +287,8 @@ pub struct MediaSession {
     ssrc: u32,
     cname: String,
     host_rate: u32,
+    /// The audio rate of the graph's codec side: the first codec's, kept through switches.
+    codec_rate: u32,
     events: Receiver<SessionEvent>,
     events_tx: Sender<SessionEvent>,
     created_ticket: Option<crate::engine::Ticket>,
@@ -407,6 +413,7 @@ impl MediaSession {
             ssrc,
             cname,
             host_rate,
+            codec_rate,
             events,
             events_tx,
             created_ticket: Some(part.ticket),
@@ -589,20 +596,33 @@ impl MediaSession {
 
     /// Switches codec live (a re-INVITE): same SSRC, sequence numbers and timestamps
     /// continuing in the new codec's clock; the decoder takes packets of either payload type
-    /// while old ones are in flight. Codecs must share the audio rate (PCMU ↔ PCMA ↔ G.729).
+    /// while old ones are in flight. Codecs must share the RTP clock (PCMU ↔ PCMA ↔ G.729 ↔
+    /// G.722, all 8000 Hz). A codec of another audio rate (G.722's 16 kHz in a session
+    /// created with PCMU, say) runs with a resampler in front of its encoder and behind its
+    /// decoder, at the rate of the session's first codec, which the graph and the host audio
+    /// keep (so its audio stays in that band).
     ///
     /// # Errors
     /// [`Error::RateChange`], [`Error::Codec`], [`Error::InvalidState`] after stop,
     /// [`Error::Engine`].
     pub fn set_codec(&mut self, codec: Negotiated, ptime_ms: u32) -> Result<Ack, Error> {
         self.check("set_codec", &[SessionState::Created, SessionState::Running, SessionState::Paused])?;
-        let (from, to) = (self.params.codec.sample_rate(), codec.sample_rate());
+        let (from, to) = (self.params.codec.clock_rate, codec.clock_rate);
         if from != to {
             return Err(Error::RateChange { from, to });
         }
         let q = self.engine.config().quantum;
-        let enc = SwitchEncoder::new(codec.encoder()?, ptime_ms * 1000, q)?.with_payload_type(codec.payload_type);
-        let dec = JitterSwitch::new(codec.decoder()?, codec.payload_type);
+        let (mut encoder, mut decoder) = (codec.encoder()?, codec.decoder()?);
+        if codec.sample_rate() != self.codec_rate {
+            let rate = |e: rvoip_media_nodes::resample::ResampleError| crate::EngineError::NodeSetup {
+                node: "rate adapter".into(),
+                reason: e.to_string(),
+            };
+            encoder = Box::new(RateAdaptedEncoder::new(encoder, self.codec_rate).map_err(rate)?);
+            decoder = Box::new(RateAdaptedDecoder::new(decoder, self.codec_rate, MAX_PACKET_MS).map_err(rate)?);
+        }
+        let enc = SwitchEncoder::new(encoder, ptime_ms * 1000, q)?.with_payload_type(codec.payload_type);
+        let dec = JitterSwitch::new(decoder, codec.payload_type);
         let mut edit = self.engine.edit(self.partition)?;
         edit.message(self.keys.encode, enc)?;
         edit.message(self.keys.jitter, dec)?;
