@@ -150,28 +150,37 @@ fn add_processing(
 }
 
 /// The jitter buffer of a session receiving `info`'s codec: the tuned defaults with at most
-/// 500 ms of delay and 50 packet slots (500 ms of 10 ms packets, 1 s of 20 ms ones) instead
-/// of 1 s and 100 — half a second is already far past a conversation's delay budget. A
-/// packet may be as long as 120 ms of the codec, at least 960 bytes (120 ms of G.711, the
-/// densest codec a live switch can bring at 8 or 16 kHz); the slots share the bytes of
-/// [`JITTER_HELD_MS`] of the codec at its densest (at least 64 kbit/s, G.711's and
-/// G.722's rate, for a switch), ≈ 5 KB for G.711, instead of 50 × the longest packet (at
-/// most that, for Opus, whose longest frames are dense).
+/// [`JITTER_MAX_DELAY_MS`] of delay and 50 packet slots (500 ms of 10 ms packets, 1 s of
+/// 20 ms ones) instead of 1 s and 100 — half a second is already far past a conversation's
+/// delay budget. Packets may be as long as the codec's longest ptime (60 ms for G.711,
+/// G.722 and G.729, 120 ms for Opus), at the codec's densest rate and at least 64 kbit/s
+/// (G.711's and G.722's, the densest a live switch can bring at 8 or 16 kHz); the slots
+/// share the bytes of the max delay and one longest packet at that rate, ≈ 4.5 KB for
+/// G.711, instead of 50 × the longest packet (at most that, for Opus, whose longest frames
+/// are dense).
 fn session_jitter(info: &CodecInfo) -> JitterConfig {
-    let frames = (info.sample_rate as usize * MAX_PACKET_MS / 1000).div_ceil(info.frame_samples.max(1));
-    let max_payload_bytes = (frames * info.max_frame_bytes).clamp(960, rvoip_media_graph::MAX_PAYLOAD);
+    let max_packet_ms = info.ptimes_us.iter().copied().max().unwrap_or(info.default_ptime_us).div_ceil(1000);
+    let max_packet_ms = max_packet_ms.clamp(10, 120);
     let frame_us = (info.frame_samples.max(1) as u64 * 1_000_000).div_ceil(u64::from(info.sample_rate.max(1)));
     let bytes_per_ms = (info.max_frame_bytes as u64 * 1000).div_ceil(frame_us).max(8) as usize;
+    let max_payload_bytes = (bytes_per_ms * max_packet_ms as usize).min(rvoip_media_graph::MAX_PAYLOAD);
     let capacity = 50;
-    let payload_arena_bytes = (bytes_per_ms * JITTER_HELD_MS).clamp(max_payload_bytes, capacity * max_payload_bytes);
-    JitterConfig { max_delay_ms: 500, capacity, max_payload_bytes, payload_arena_bytes, ..JitterConfig::default() }
+    let held_ms = (JITTER_MAX_DELAY_MS + max_packet_ms) as usize;
+    let payload_arena_bytes = (bytes_per_ms * held_ms).clamp(max_payload_bytes, capacity * max_payload_bytes);
+    JitterConfig {
+        max_delay_ms: JITTER_MAX_DELAY_MS,
+        capacity,
+        max_payload_bytes,
+        payload_arena_bytes,
+        max_packet_ms,
+        ..JitterConfig::default()
+    }
 }
 
-/// The audio a session's jitter buffer has room for, ms: its max delay (500 ms) and one
-/// longest packet.
-const JITTER_HELD_MS: usize = 500 + MAX_PACKET_MS;
+/// A session's jitter buffer delay at most, ms.
+const JITTER_MAX_DELAY_MS: u32 = 500;
 
-/// The longest packet a session receives, ms (the longest Opus packet).
+/// The longest packet a session's rate adapter decodes, ms (the longest Opus packet).
 const MAX_PACKET_MS: usize = 120;
 
 /// The stretch of the call a [`SessionEvent::QualityAlert`] judges: the E-model estimate
@@ -195,7 +204,8 @@ impl Detector {
             talking: false,
             last_loud: None,
             alert: AlertState::new(AlertConfig::default()),
-            reports: VecDeque::with_capacity(8),
+            // One report a second over the window: at most 6 (ages 0 to 5 s).
+            reports: VecDeque::with_capacity(QUALITY_WINDOW.as_secs() as usize + 1),
             epoch: Instant::now(),
         }
     }

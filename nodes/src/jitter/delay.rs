@@ -114,7 +114,9 @@ pub struct DelayManager {
     quantile: f64,
     forget: f64,
     cost: TargetCost,
-    hist: Box<[f64]>,
+    /// Bucket weights (f32: relative precision far finer than the forgetting's; the sums
+    /// and the total are kept in f64).
+    hist: Box<[f32]>,
     /// Target computed after the last update.
     target: Option<i64>,
     /// Weight the next packet adds (grows by 1/forget per packet instead of decaying all
@@ -198,12 +200,13 @@ impl DelayManager {
             self.rebase(b - CENTRE);
             b = CENTRE;
         }
-        self.hist[b as usize] += self.inc;
+        self.hist[b as usize] += self.inc as f32;
         self.total += self.inc;
         self.inc /= self.forget;
-        if self.inc > 1e200 {
+        // f32 buckets reach about inc / (1 − forget) ≤ 1e5 · inc: rescale well below 3e38.
+        if self.inc > 1e30 {
             let s = 1.0 / self.inc;
-            self.hist.iter_mut().for_each(|h| *h *= s);
+            self.hist.iter_mut().for_each(|h| *h *= s as f32);
             self.total *= s;
             self.inc = 1.0;
         }
@@ -217,13 +220,13 @@ impl DelayManager {
         let n = len as i64;
         if by > 0 {
             let k = by.min(n) as usize;
-            let spill: f64 = self.hist[..k].iter().sum();
+            let spill: f32 = self.hist[..k].iter().sum();
             self.hist.copy_within(k.., 0);
             self.hist[len - k..].fill(0.0);
             self.hist[0] += spill;
         } else if by < 0 {
             let k = (-by).min(n) as usize;
-            let spill: f64 = self.hist[len - k..].iter().sum();
+            let spill: f32 = self.hist[len - k..].iter().sum();
             self.hist.copy_within(..len - k, k);
             self.hist[..k].fill(0.0);
             self.hist[len - 1] += spill;
@@ -244,7 +247,7 @@ impl DelayManager {
         }
         let floor = 1e-3 * self.total;
         let mut below = 0.0;
-        let low = self.hist.iter().position(|h| {
+        let low = self.hist.iter().map(|&h| f64::from(h)).position(|h| {
             below += h;
             below > floor
         });
@@ -254,7 +257,7 @@ impl DelayManager {
         let mut above = 0.0;
         let mut q_bucket = None;
         let mut best = (f64::INFINITY, 0usize);
-        for (i, h) in self.hist.iter().enumerate().rev() {
+        for (i, h) in self.hist.iter().map(|&h| f64::from(h)).enumerate().rev() {
             if q_bucket.is_none() && above + h > limit {
                 q_bucket = Some(i);
             }

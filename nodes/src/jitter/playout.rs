@@ -65,6 +65,11 @@ pub struct JitterConfig {
     pub rewind_ms: u32,
     /// Payload bytes a packet may have (1..=1500); longer packets are refused as bad.
     pub max_payload_bytes: usize,
+    /// The longest packet decoded, ms (10..=120; 120, the default, is the longest Opus
+    /// packet). It sizes the decode scratch and the playout buffer's room for a stretched
+    /// packet: a session sets its codec's longest ptime (60 ms for G.711). Longer packets
+    /// decode to more than fits and are refused as bad.
+    pub max_packet_ms: u32,
     /// Payload bytes all packet slots share (0, the default: `capacity ×
     /// max_payload_bytes`, room for every slot's longest packet; else at least
     /// `max_payload_bytes`). When a packet finds no room the oldest packets are evicted, as
@@ -97,6 +102,7 @@ impl Default for JitterConfig {
             rewind_ms: 60,
             max_payload_bytes: rvoip_media_graph::MAX_PAYLOAD,
             payload_arena_bytes: 0,
+            max_packet_ms: 120,
             track_skew: false,
         }
     }
@@ -153,6 +159,9 @@ impl JitterConfig {
         let arena = self.payload_arena_bytes;
         if arena != 0 && (arena < self.max_payload_bytes || arena > 4096 * rvoip_media_graph::MAX_PAYLOAD) {
             return Err(JitterError::Config("payload_arena_bytes must be 0 or max_payload_bytes..=6144000"));
+        }
+        if !(10..=120).contains(&self.max_packet_ms) {
+            return Err(JitterError::Config("max_packet_ms must be 10..=120"));
         }
         if self.capacity == 0 || self.capacity > 4096 {
             return Err(JitterError::Config("capacity must be 1..=4096 packets"));
@@ -277,7 +286,7 @@ pub struct JitterBuffer {
     bursts: BurstGapStats,
     stats: JitterStats,
     /// Decoded samples waiting to be played, `sync[..sync_len]`, as 16-bit PCM (the
-    /// buffer's largest store: the max delay plus two stretched packets).
+    /// buffer's largest store: the max delay or a stretched packet, and a quantum).
     sync: Box<[i16]>,
     sync_len: usize,
     /// Decoder output scratch (one packet + room to stretch it).
@@ -360,11 +369,16 @@ impl JitterBuffer {
             return Err(JitterError::Decoder("the decoder's rate must be a multiple of 100 Hz"));
         }
         let fs = info.sample_rate as usize;
-        let max_packet = fs * 120 / 1000; // 120 ms: the longest Opus packet
+        let max_packet = fs * cfg.max_packet_ms as usize / 1000;
+        if info.frame_samples > max_packet {
+            return Err(JitterError::Decoder("the decoder's frames are longer than max_packet_ms"));
+        }
         let conceal_frame = info.frame_samples.max(1);
         let max_lag = fs * 15 / 1000;
-        // The lead (at most the max delay) and a stretched packet or concealment run after it.
-        let sync_cap = fs * cfg.max_delay_ms as usize / 1000 + 2 * max_packet + 2 * conceal_frame;
+        // What a pull leaves (under a quantum of up to 20 ms) and what one step adds to it:
+        // the lead or a concealed gap (at most the max delay) or a stretched packet.
+        let add = (fs * cfg.max_delay_ms as usize / 1000).max(2 * max_packet);
+        let sync_cap = add + fs / 50 + 2 * conceal_frame;
         let packet_ms = f64::from(info.default_ptime_us) / 1000.0;
         Ok(JitterBuffer {
             dec: decoder,
