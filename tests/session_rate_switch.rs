@@ -145,6 +145,7 @@ fn pcmu_to_g722_and_back_keeps_the_stream_and_the_level() {
 
     // A's stream across both switches.
     let log = log.lock().unwrap().clone();
+    println!("A's packets through the relay: {}", log.len());
     assert!(log.len() >= 180, "packets relayed: {}", log.len());
     let runs: Vec<u8> = log.iter().map(|p| p.0).fold(Vec::new(), |mut v, pt| {
         if v.last() != Some(&pt) {
