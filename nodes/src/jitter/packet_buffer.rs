@@ -262,4 +262,58 @@ mod tests {
         assert_eq!(b.payload(b.find_ts(640).unwrap()), &[4; 2]);
         assert_eq!(b.insert(&p(5, 5), 800, 5, 0, 160), Inserted::TooLarge);
     }
+
+    #[test]
+    fn random_inserts_and_removals_keep_every_stored_payload_intact() {
+        // 8 slots of up to 16 bytes sharing 40: compaction and evictions for room all the
+        // time. A model holds what should be stored; every payload is checked after each step.
+        let mut rng = crate::jitter::tests::Rng(7);
+        let mut b = PacketBuffer::new(8, 16, 40);
+        let mut model: Vec<(i64, Vec<u8>)> = Vec::new();
+        let (mut evictions, mut next_seq) = (0, 0i64);
+        for _ in 0..20_000 {
+            match rng.below(4) {
+                0 if !model.is_empty() => {
+                    let (ts, _) = model.swap_remove(rng.below(model.len() as u64) as usize);
+                    b.remove(b.find_ts(ts).unwrap());
+                }
+                1 => {
+                    let cut = rng.below(64) as i64 * 160;
+                    let n = model.iter().filter(|(ts, _)| *ts < cut).count();
+                    model.retain(|(ts, _)| *ts >= cut);
+                    assert_eq!(b.drop_before(cut), n);
+                }
+                _ => {
+                    let ts = rng.below(64) as i64 * 160;
+                    if model.iter().any(|(t, _)| *t == ts) {
+                        continue;
+                    }
+                    next_seq += 1;
+                    let len = 1 + rng.below(16) as usize;
+                    let payload: Vec<u8> = (0..len).map(|i| (next_seq as u8).wrapping_add(i as u8)).collect();
+                    let p = Packet::from_payload(PacketMeta::default(), &payload).unwrap();
+                    match b.insert(&p, ts, next_seq, 0, 160) {
+                        Inserted::Stored => {}
+                        Inserted::Evicted => {
+                            evictions += 1;
+                            // The evicted are the oldest: whatever is gone is older than what stays.
+                            let gone: Vec<i64> =
+                                model.iter().filter(|(t, _)| b.find_ts(*t).is_none()).map(|(t, _)| *t).collect();
+                            assert!(!gone.is_empty());
+                            model.retain(|(t, _)| !gone.contains(t));
+                            let oldest_kept = model.iter().map(|(t, _)| *t).min().unwrap_or(i64::MAX);
+                            assert!(gone.iter().all(|t| *t < oldest_kept), "{gone:?} vs {oldest_kept}");
+                        }
+                        other => panic!("{other:?}"),
+                    }
+                    model.push((ts, payload));
+                }
+            }
+            assert_eq!(b.len(), model.len());
+            for (ts, payload) in &model {
+                assert_eq!(b.payload(b.find_ts(*ts).unwrap()), &payload[..]);
+            }
+        }
+        assert!(evictions > 1000, "room ran out often: {evictions}");
+    }
 }
