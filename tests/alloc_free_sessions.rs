@@ -1,5 +1,6 @@
 //! Invariant 1 with the call layer: media sessions created, started, muted, switched to
-//! another codec (of the same audio rate, or G.722's 16 kHz through resamplers) and stopped while the workers run, with RTP flowing between pairs of
+//! another codec (of the same audio rate, or G.722's 16 kHz and Opus's 48 kHz through
+//! resamplers) and stopped while the workers run, with RTP flowing between pairs of
 //! sessions over loopback, cost the worker threads no allocation and no free. (The
 //! transport's I/O threads and the control side allocate; workers only run graphs.) Every
 //! session receives through its jitter buffer; the last round passes the packets through an
@@ -56,8 +57,13 @@ fn sessions_churn_without_worker_allocations() {
         std::thread::sleep(Duration::from_millis(150));
         for (a, b) in &mut pairs {
             b.set_muted(true).unwrap().wait(wait).unwrap();
-            // Odd rounds switch the audio rate too: G.722 (16 kHz) through resamplers.
-            let to = if round % 2 == 0 { CodecId::Pcma } else { CodecId::G722 };
+            // Rounds 1 and 3 switch the audio rate too, through resamplers: G.722 (16 kHz),
+            // Opus (48 kHz, and its 48 kHz RTP clock mapped by the transport).
+            let to = match round {
+                1 => CodecId::G722,
+                3 => CodecId::Opus,
+                _ => CodecId::Pcma,
+            };
             let n = negotiated(to, None).unwrap();
             b.set_codec(n.clone(), 20).unwrap().wait(wait).unwrap();
             a.set_codec(n, 20).unwrap().wait(wait).unwrap();

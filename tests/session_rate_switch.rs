@@ -1,10 +1,10 @@
 //! A live codec switch that changes the audio rate (issue 11): two sessions call each
-//! other with PCMU (8 kHz), switch to G.722 (16 kHz audio, 8000 Hz RTP clock) and back, as
-//! two re-INVITEs would. A relay between them records every RTP packet A sends. After each
-//! switch each side hears the other's tone at the level it was sent; A's stream keeps its
-//! SSRC, its sequence numbers run on by one and its timestamps by one packet (160 ticks)
-//! from packet to packet across both switches; B's jitter buffer switched decoder twice
-//! and lost nothing. A switch to another RTP clock (Opus) is refused with a typed error.
+//! other with PCMU (8 kHz), switch to G.722 (16 kHz audio, 8000 Hz RTP clock) or Opus
+//! (48 kHz audio and RTP clock) and back, as two re-INVITEs would. A relay between them
+//! records every RTP packet A sends. After each switch each side hears the other's tone at
+//! the level it was sent; A's stream keeps its SSRC, its sequence numbers run on by one and
+//! its timestamps by one packet (20 ms in the clock of the packet before) from packet to
+//! packet across both switches; B's jitter buffer switched decoder twice and lost nothing.
 
 use rvoip_media_core::engine::{AudioIn, AudioOut};
 use rvoip_media_core::nodes::codec::CodecId;
@@ -99,8 +99,14 @@ fn talk(a: &mut Side, b: &mut Side, start: Instant, ms: u64) -> (f32, f32) {
     (tail(&a.heard), tail(&b.heard))
 }
 
-#[test]
-fn pcmu_to_g722_and_back_keeps_the_stream_and_the_level() {
+/// Packet ticks of 20 ms of `codec`'s RTP clock.
+fn ticks(codec: CodecId) -> u32 {
+    rvoip_media_core::rtp::clock_rate(codec) / 50
+}
+
+/// A call that starts with PCMU, switches both sides to `other` and back; checks the
+/// tone's level after each switch and A's stream as the relay saw it.
+fn pcmu_to_and_back(other: CodecId) {
     let config = MediaEngineConfig::builder()
         .workers(1)
         .realtime(None)
@@ -129,9 +135,11 @@ fn pcmu_to_g722_and_back_keeps_the_stream_and_the_level() {
     let within = |heard: f32| (20.0 * (heard / sent).log10()).abs() < 1.0;
 
     let mut phases = Vec::new();
-    for codec in [CodecId::Pcmu, CodecId::G722, CodecId::Pcmu] {
+    let mut pts = Vec::new();
+    for codec in [CodecId::Pcmu, other, CodecId::Pcmu] {
+        let n = negotiated(codec, None).unwrap();
+        pts.push(n.payload_type);
         if codec != a.params().codec.codec {
-            let n = negotiated(codec, None).unwrap();
             a.set_codec(n.clone(), 20).unwrap().wait(wait).unwrap();
             b.set_codec(n, 20).unwrap().wait(wait).unwrap();
         }
@@ -143,7 +151,8 @@ fn pcmu_to_g722_and_back_keeps_the_stream_and_the_level() {
         assert!(within(heard_by_a) && within(heard_by_b), "{codec}: tone within 1 dB both ways: {phases:?}");
     }
 
-    // A's stream across both switches.
+    // A's stream across both switches: each packet's timestamp is the previous one's plus
+    // the previous packet's 20 ms in the previous packet's clock.
     let log = log.lock().unwrap().clone();
     println!("A's packets through the relay: {}", log.len());
     assert!(log.len() >= 180, "packets relayed: {}", log.len());
@@ -153,21 +162,29 @@ fn pcmu_to_g722_and_back_keeps_the_stream_and_the_level() {
         }
         v
     });
-    assert_eq!(runs, [0, 9, 0], "payload types in order: PCMU, G.722, PCMU");
+    assert_eq!(runs, pts, "payload types in order: PCMU, {other}, PCMU");
+    let step = |pt: u8| if pt == pts[1] { ticks(other) } else { ticks(CodecId::Pcmu) };
     for w in log.windows(2) {
-        let ((_, s0, t0, x0), (pt, s1, t1, x1)) = (w[0], w[1]);
+        let ((p0, s0, t0, x0), (pt, s1, t1, x1)) = (w[0], w[1]);
         assert_eq!(x1, x0, "same SSRC");
         assert_eq!(s1, s0.wrapping_add(1), "sequence continues (packet of type {pt})");
-        assert_eq!(t1, t0.wrapping_add(160), "timestamp continues by one 20 ms packet (type {pt})");
+        assert_eq!(t1, t0.wrapping_add(step(p0)), "timestamp continues by one 20 ms packet ({p0} -> {pt})");
     }
     let rx = b.statistics().receive.stats;
     assert_eq!(rx.codec_switches, 2, "B's buffer switched decoder twice");
     assert_eq!((rx.packets_lost, b.rtp_statistics().received.restarts), (0, 0), "nothing lost, no restart");
-
-    // Another RTP clock is refused, and the session goes on as it was.
-    let opus = negotiated(CodecId::Opus, None).unwrap();
-    assert!(matches!(a.set_codec(opus, 20), Err(Error::RateChange { from: 8000, to: 48000 })));
-    assert_eq!(a.params().codec.codec, CodecId::Pcmu);
     a.stop().unwrap().wait(wait).unwrap();
     b.stop().unwrap().wait(wait).unwrap();
+}
+
+#[test]
+fn pcmu_to_g722_and_back_keeps_the_stream_and_the_level() {
+    pcmu_to_and_back(CodecId::G722);
+}
+
+/// Opus also changes the RTP clock (48000 Hz): the sender's timestamps step by 960 while
+/// it sends Opus, and B's transport maps them into its buffer's 8000 Hz timeline.
+#[test]
+fn pcmu_to_opus_and_back_keeps_the_stream_and_the_level() {
+    pcmu_to_and_back(CodecId::Opus);
 }

@@ -54,10 +54,10 @@ pub enum Error {
         /// The state it was in.
         state: super::SessionState,
     },
-    /// A live codec switch to another RTP clock rate (e.g. PCMU or G.722, 8000 Hz, → Opus,
-    /// 48000 Hz): the jitter buffer's timeline runs in one clock, so the live switch keeps
-    /// the RTP stream only between codecs of one clock (their audio rates may differ:
-    /// PCMU ↔ G.722); stop and start the session instead.
+    /// A live codec switch to another RTP clock rate at the session's own audio rate:
+    /// only a codec at another audio rate runs behind the rate adapter that re-declares its
+    /// clock (PCMU ↔ G.722 ↔ Opus switch live), and no codec pair here needs one without
+    /// it; kept for codecs that would.
     ///
     /// ```
     /// use rvoip_media_core::session::Error;

@@ -299,6 +299,9 @@ pub struct MediaSession {
     host_rate: u32,
     /// The audio rate of the graph's codec side: the first codec's, kept through switches.
     codec_rate: u32,
+    /// The RTP clock of the graph's receive timeline: the first codec's, kept through
+    /// switches (the transport maps other clocks into it).
+    graph_clock: u32,
     events: Receiver<SessionEvent>,
     events_tx: Sender<SessionEvent>,
     created_ticket: Option<crate::engine::Ticket>,
@@ -424,6 +427,7 @@ impl MediaSession {
             cname,
             host_rate,
             codec_rate,
+            graph_clock: clock,
             events,
             events_tx,
             created_ticket: Some(part.ticket),
@@ -485,6 +489,7 @@ impl MediaSession {
             remote_rtcp: self.params.remote_rtcp,
             telephone_event: self.params.telephone_event,
             ptime_ms: self.params.ptime_ms,
+            graph_clock: Some(self.graph_clock),
         }
     }
 
@@ -606,19 +611,21 @@ impl MediaSession {
 
     /// Switches codec live (a re-INVITE): same SSRC, sequence numbers and timestamps
     /// continuing in the new codec's clock; the decoder takes packets of either payload type
-    /// while old ones are in flight. Codecs must share the RTP clock (PCMU ↔ PCMA ↔ G.729 ↔
-    /// G.722, all 8000 Hz). A codec of another audio rate (G.722's 16 kHz in a session
-    /// created with PCMU, say) runs with a resampler in front of its encoder and behind its
-    /// decoder, at the rate of the session's first codec, which the graph and the host audio
-    /// keep (so its audio stays in that band).
+    /// while old ones are in flight. A codec of another audio rate (G.722's 16 kHz or Opus's
+    /// 48 kHz in a session created with PCMU, say) runs with a resampler in front of its
+    /// encoder and behind its decoder, at the rate of the session's first codec, which the
+    /// graph and the host audio keep (so its audio stays in that band); the timestamps of
+    /// received packets on another RTP clock (Opus's 48000 Hz) are mapped into the first
+    /// codec's clock by the transport before they reach the jitter buffer.
     ///
     /// # Errors
     /// [`Error::RateChange`], [`Error::Codec`], [`Error::InvalidState`] after stop,
     /// [`Error::Engine`].
     pub fn set_codec(&mut self, codec: Negotiated, ptime_ms: u32) -> Result<Ack, Error> {
         self.check("set_codec", &[SessionState::Created, SessionState::Running, SessionState::Paused])?;
-        let (from, to) = (self.params.codec.clock_rate, codec.clock_rate);
-        if from != to {
+        let (from, to) = (self.graph_clock, codec.clock_rate);
+        if from != to && codec.sample_rate() == self.codec_rate {
+            // Only a rate adapter re-declares the clock; no codec pair needs one without it.
             return Err(Error::RateChange { from, to });
         }
         let q = self.engine.config().quantum;
@@ -629,7 +636,8 @@ impl MediaSession {
                 reason: e.to_string(),
             };
             encoder = Box::new(RateAdaptedEncoder::new(encoder, self.codec_rate).map_err(rate)?);
-            decoder = Box::new(RateAdaptedDecoder::new(decoder, self.codec_rate, MAX_PACKET_MS).map_err(rate)?);
+            let adapted = RateAdaptedDecoder::new(decoder, self.codec_rate, MAX_PACKET_MS, self.graph_clock);
+            decoder = Box::new(adapted.map_err(rate)?);
         }
         let enc = SwitchEncoder::new(encoder, ptime_ms * 1000, q)?.with_payload_type(codec.payload_type);
         let dec = JitterSwitch::new(decoder, codec.payload_type);

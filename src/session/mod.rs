@@ -8,16 +8,15 @@
 //!   [`Transport`](crate::transport::Transport) (by default UDP) moving `tx`/`rx` to the
 //!   network. Start, pause/resume (hold), stop, mute (encoded silence, RTP continuing), a
 //!   live codec switch (same SSRC, timestamps continuing; to a codec of another audio rate
-//!   through a resampler around it, `rate_adapt.rs`), RFC 4733 DTMF both ways (event
+//!   or RTP clock through a resampler around it, `rate_adapt.rs`, and the transport's
+//!   [`ClockMap`](crate::rtp::ClockMap)), RFC 4733 DTMF both ways (event
 //!   packets take the place of audio packets; received digits are events), statistics,
 //!   events.
 //! * [`MediaSessionController`] — sessions by [`DialogId`], with `async` calls that await the
 //!   worker's [`Ack`] on any executor; with conference support, rooms by [`ConferenceId`]
 //!   and their participants (`conference.rs`).
 //!
-//! Not yet in sessions: live switches between codecs of different RTP clocks (PCMU or
-//! G.722 ↔ Opus, [`Error::RateChange`]) and changing the voice processing of a running
-//! session.
+//! Not yet in sessions: changing the voice processing of a running session.
 
 mod ack;
 mod conference;

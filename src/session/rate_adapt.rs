@@ -1,9 +1,11 @@
 //! A codec at another audio rate than the session's graph: the encoder and decoder wrapped
 //! with a resampler each, so a live switch ([`MediaSession::set_codec`]) from an 8 kHz codec
-//! to a 16 kHz one (PCMU ↔ G.722) keeps the graph, its nodes and their state — the encoder's
-//! RTP stream (SSRC, sequence, timestamps) and the jitter buffer's timeline — and only the
-//! codec inside them changes. The session's graph runs at the rate of the codec it was
-//! created with, so audio through a switched codec is band-limited to that rate.
+//! to a 16 kHz or 48 kHz one (PCMU ↔ G.722 ↔ Opus) keeps the graph, its nodes and their
+//! state — the encoder's RTP stream (SSRC, sequence, timestamps continuing in the new
+//! codec's clock) and the jitter buffer's timeline — and only the codec inside them changes.
+//! The session's graph runs at the rate of the codec it was created with, so audio through
+//! a switched codec is band-limited to that rate. The decoder declares the graph's RTP
+//! clock: the transport maps a codec's other clock into it (`ClockMap`).
 //!
 //! Everything is allocated when a wrapper is built (on the control side); encoding and
 //! decoding allocate nothing.
@@ -17,14 +19,15 @@ use rvoip_media_nodes::resample::{ResampleError, Resampler};
 /// count per packet may differ by a sample from the exact ratio, never runs short.
 const DECODE_SLACK: usize = 16;
 
-/// `info` as seen at `rate` Hz: same codec, RTP clock and bytes, frames of as many
-/// samples as last as long at `rate`.
+/// `info` as seen at `rate` Hz: same codec, RTP clock and bytes, frames (and the codec's
+/// delay) of as many samples as last as long at `rate`.
 fn at_rate(info: &CodecInfo, rate: u32) -> Result<CodecInfo, ResampleError> {
     let scaled = info.frame_samples * rate as usize;
     if info.channels != 1 || scaled % info.sample_rate as usize != 0 {
         return Err(ResampleError::UnsupportedRate(rate));
     }
-    Ok(CodecInfo { sample_rate: rate, frame_samples: scaled / info.sample_rate as usize, ..*info })
+    let delay_samples = (u64::from(info.delay_samples) * u64::from(rate) / u64::from(info.sample_rate)) as u32;
+    Ok(CodecInfo { sample_rate: rate, frame_samples: scaled / info.sample_rate as usize, delay_samples, ..*info })
 }
 
 /// A FIFO of samples over a fixed buffer (`buf[..len]`).
@@ -112,10 +115,12 @@ pub(crate) struct RateAdaptedDecoder {
 }
 
 impl RateAdaptedDecoder {
-    /// `inner`'s audio delivered at `rate` Hz; packets of up to `max_ms` ms.
-    pub(crate) fn new(inner: Box<dyn Decoder>, rate: u32, max_ms: usize) -> Result<Self, ResampleError> {
+    /// `inner`'s audio delivered at `rate` Hz; packets of up to `max_ms` ms whose
+    /// timestamps reach the decoder's owner in a `clock` Hz RTP clock (the transport maps
+    /// them there when the codec's own clock differs, `StreamParams::graph_clock`).
+    pub(crate) fn new(inner: Box<dyn Decoder>, rate: u32, max_ms: usize, clock: u32) -> Result<Self, ResampleError> {
         let inner_info = *inner.info();
-        let info = at_rate(&inner_info, rate)?;
+        let info = CodecInfo { rtp_clock_rate: clock, ..at_rate(&inner_info, rate)? };
         let longest = (inner_info.sample_rate as usize * max_ms / 1000).max(inner_info.frame_samples);
         let out_longest = longest * rate as usize / inner_info.sample_rate as usize;
         Ok(RateAdaptedDecoder {
@@ -194,7 +199,7 @@ mod tests {
     #[test]
     fn g722_at_8_khz_round_trips_a_tone_at_its_level() {
         let mut enc = RateAdaptedEncoder::new(Box::new(G722CodecEncoder::new()), 8000).unwrap();
-        let mut dec = RateAdaptedDecoder::new(Box::new(G722CodecDecoder::new()), 8000, 120).unwrap();
+        let mut dec = RateAdaptedDecoder::new(Box::new(G722CodecDecoder::new()), 8000, 120, 8000).unwrap();
         let (ei, di) = (*enc.info(), *dec.info());
         assert_eq!((ei.sample_rate, ei.frame_samples, ei.rtp_clock_rate, ei.payload_type), (8000, 20, 8000, 9));
         assert_eq!((di.sample_rate, di.frame_samples), (8000, 20));
