@@ -7,9 +7,12 @@
 //! impairing relay (loss, reordering, jitter, duplicates) so the buffer's concealment,
 //! reordering and time-scale paths run on the workers too.
 
+#[path = "support/call_pair.rs"]
+mod call_pair;
 #[path = "support/impair.rs"]
 mod impair;
 
+use call_pair::start_pair;
 use impair::{Impairment, Relay};
 
 use rvoip_media_core::nodes::codec::CodecId;
@@ -45,14 +48,8 @@ fn sessions_churn_without_worker_allocations() {
     for round in 0..4 {
         let mut pairs = Vec::new();
         for i in 0..6 {
-            let a_params = MediaSessionParams::new(any, None, CodecId::Pcmu).unwrap();
-            let mut a = engine.create_media_session(DialogId::new(format!("a{round}-{i}")), a_params).unwrap();
-            let b_params = MediaSessionParams::new(any, Some(a.local_addr()), CodecId::Pcmu).unwrap();
-            let mut b = engine.create_media_session(DialogId::new(format!("b{round}-{i}")), b_params).unwrap();
-            a.start().unwrap().wait(wait).unwrap();
-            b.start().unwrap().wait(wait).unwrap();
+            pairs.push(start_pair(&engine, &format!("{round}-{i}"), wait));
             sessions += 2;
-            pairs.push((a, b));
         }
         std::thread::sleep(Duration::from_millis(150));
         for (a, b) in &mut pairs {

@@ -10,10 +10,12 @@
 //! (each session holds its RTP and RTCP sockets and one I/O thread); the engine itself
 //! places up to `max_partitions_per_worker` (1,024) sessions per worker.
 
+#[path = "support/call_pair.rs"]
+mod call_pair;
 #[path = "support/worker_alloc.rs"]
 mod worker_alloc;
 
-use rvoip_media_core::nodes::codec::CodecId;
+use call_pair::start_pair;
 use rvoip_media_core::session::*;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -35,18 +37,12 @@ fn a_thousand_sessions_start_and_stop_without_worker_allocations() {
     WORKER_ALLOCS.store(0, Ordering::SeqCst);
     WORKER_FREES.store(0, Ordering::SeqCst);
     let all_before = ALL_ALLOCS.load(Ordering::SeqCst);
-    let any = "127.0.0.1:0".parse().unwrap();
     let wait = Duration::from_secs(10);
     let (mut sessions, mut silent) = (0, 0);
     for round in 0..ROUNDS {
         let mut alive = Vec::with_capacity(2 * PAIRS);
         for i in 0..PAIRS {
-            let a_params = MediaSessionParams::new(any, None, CodecId::Pcmu).unwrap();
-            let mut a = engine.create_media_session(DialogId::new(format!("a{round}-{i}")), a_params).unwrap();
-            let b_params = MediaSessionParams::new(any, Some(a.local_addr()), CodecId::Pcmu).unwrap();
-            let mut b = engine.create_media_session(DialogId::new(format!("b{round}-{i}")), b_params).unwrap();
-            a.start().unwrap().wait(wait).unwrap();
-            b.start().unwrap().wait(wait).unwrap();
+            let (a, b) = start_pair(&engine, &format!("{round}-{i}"), wait);
             alive.push(a);
             alive.push(b);
         }
