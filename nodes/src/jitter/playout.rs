@@ -74,7 +74,8 @@ pub struct JitterConfig {
     /// max_payload_bytes`, room for every slot's longest packet; else at least
     /// `max_payload_bytes`). When a packet finds no room the oldest packets are evicted, as
     /// when every slot is used. A session sizes it for its codec's bytes over the buffer's
-    /// delay (≈ 5 KB for G.711 at 500 ms) instead of slots × the longest packet.
+    /// delay and one longest packet (≈ 4.5 KB for G.711 at 500 ms) instead of slots × the
+    /// longest packet.
     pub payload_arena_bytes: usize,
     /// Track the sender's clock skew (off by default: on the evaluation sets it did not
     /// flatten the delay, whose swings under drift come from the stretch bands) ([`SkewEstimator`](super::SkewEstimator)) and keep
