@@ -1,14 +1,18 @@
 //! Invariant 1 with the call layer: media sessions created, started, muted, switched to
-//! another codec and stopped while the workers run, with RTP flowing between pairs of
+//! another codec (of the same audio rate, or G.722's 16 kHz and Opus's 48 kHz through
+//! resamplers) and stopped while the workers run, with RTP flowing between pairs of
 //! sessions over loopback, cost the worker threads no allocation and no free. (The
 //! transport's I/O threads and the control side allocate; workers only run graphs.) Every
 //! session receives through its jitter buffer; the last round passes the packets through an
 //! impairing relay (loss, reordering, jitter, duplicates) so the buffer's concealment,
 //! reordering and time-scale paths run on the workers too.
 
+#[path = "support/call_pair.rs"]
+mod call_pair;
 #[path = "support/impair.rs"]
 mod impair;
 
+use call_pair::start_pair;
 use impair::{Impairment, Relay};
 
 use rvoip_media_core::nodes::codec::CodecId;
@@ -44,21 +48,22 @@ fn sessions_churn_without_worker_allocations() {
     for round in 0..4 {
         let mut pairs = Vec::new();
         for i in 0..6 {
-            let a_params = MediaSessionParams::new(any, None, CodecId::Pcmu).unwrap();
-            let mut a = engine.create_media_session(DialogId::new(format!("a{round}-{i}")), a_params).unwrap();
-            let b_params = MediaSessionParams::new(any, Some(a.local_addr()), CodecId::Pcmu).unwrap();
-            let mut b = engine.create_media_session(DialogId::new(format!("b{round}-{i}")), b_params).unwrap();
-            a.start().unwrap().wait(wait).unwrap();
-            b.start().unwrap().wait(wait).unwrap();
+            pairs.push(start_pair(&engine, &format!("{round}-{i}"), wait));
             sessions += 2;
-            pairs.push((a, b));
         }
         std::thread::sleep(Duration::from_millis(150));
         for (a, b) in &mut pairs {
             b.set_muted(true).unwrap().wait(wait).unwrap();
-            let pcma = negotiated(CodecId::Pcma, None).unwrap();
-            b.set_codec(pcma.clone(), 20).unwrap().wait(wait).unwrap();
-            a.set_codec(pcma, 20).unwrap().wait(wait).unwrap();
+            // Rounds 1 and 3 switch the audio rate too, through resamplers: G.722 (16 kHz),
+            // Opus (48 kHz, and its 48 kHz RTP clock mapped by the transport).
+            let to = match round {
+                1 => CodecId::G722,
+                3 => CodecId::Opus,
+                _ => CodecId::Pcma,
+            };
+            let n = negotiated(to, None).unwrap();
+            b.set_codec(n.clone(), 20).unwrap().wait(wait).unwrap();
+            a.set_codec(n, 20).unwrap().wait(wait).unwrap();
         }
         std::thread::sleep(Duration::from_millis(150));
         for (mut a, mut b) in pairs {

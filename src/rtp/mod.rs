@@ -45,7 +45,7 @@ pub mod rtcp;
 pub mod xr;
 
 pub use audio_level::{audio_level_of, write_rtp_with_audio_level, AudioLevel};
-pub use clock::{clock_rate, ExtendedSequence};
+pub use clock::{clock_rate, ClockMap, ExtendedSequence};
 pub use dtmf::{DtmfDigit, DtmfEvent, DtmfReceiver, DtmfSender};
 pub use packet::{is_rtcp, parse_rtp, write_rtp, RtpError};
 pub use receiver::{ReceiverStats, RtpReceiveCounters, SequenceCheck};

@@ -54,17 +54,19 @@ pub enum Error {
         /// The state it was in.
         state: super::SessionState,
     },
-    /// A codec switch to another audio rate (e.g. PCMU → Opus): the live switch keeps the
-    /// RTP stream only between codecs of one rate; stop and start the session instead.
+    /// A live codec switch to another RTP clock rate at the session's own audio rate:
+    /// only a codec at another audio rate runs behind the rate adapter that re-declares its
+    /// clock (PCMU ↔ G.722 ↔ Opus switch live), and no codec pair here needs one without
+    /// it; kept for codecs that would.
     ///
     /// ```
     /// use rvoip_media_core::session::Error;
     /// let e = Error::RateChange { from: 8000, to: 48000 };
-    /// assert_eq!(e.to_string(), "live codec switch from 8000 Hz to 48000 Hz audio is not supported");
+    /// assert_eq!(e.to_string(), "live codec switch from an 8000 Hz to a 48000 Hz RTP clock is not supported");
     /// ```
-    #[error("live codec switch from {from} Hz to {to} Hz audio is not supported")]
+    #[error("live codec switch from an {from} Hz to a {to} Hz RTP clock is not supported")]
     RateChange {
-        /// The current codec's audio rate.
+        /// The current codec's RTP clock rate.
         from: u32,
         /// The new one's.
         to: u32,

@@ -1,6 +1,7 @@
 //! [`MediaSession`]: one dialog's media — a graph on a worker and a transport.
 
 use super::ack::{Ack, Watcher};
+use super::rate_adapt::{RateAdaptedDecoder, RateAdaptedEncoder};
 use super::{DialogId, Error, MediaEngine, MediaSessionParams, ProcessingDefaults};
 use crate::engine::{AudioIn, AudioOut, ControlOut, Engine, PartitionId};
 use crate::quality::alert::{AlertConfig, AlertState};
@@ -149,17 +150,38 @@ fn add_processing(
 }
 
 /// The jitter buffer of a session receiving `info`'s codec: the tuned defaults with at most
-/// 500 ms of delay, 50 packet slots (500 ms of 10 ms packets, 1 s of 20 ms ones) instead of
-/// 1 s and 100, and slots sized for 120 ms of the codec (the longest packet the buffer
-/// takes), at least 960 bytes (120 ms of G.711, the densest codec a live switch can bring
-/// at 8 or 16 kHz), instead of 1500 bytes — half a second is already far past a
-/// conversation's delay budget, and the buffer's memory is its slots and its playout
-/// buffer.
+/// [`JITTER_MAX_DELAY_MS`] of delay and 50 packet slots (500 ms of 10 ms packets, 1 s of
+/// 20 ms ones) instead of 1 s and 100 — half a second is already far past a conversation's
+/// delay budget. Packets may be as long as the codec's longest ptime (60 ms for G.711,
+/// G.722 and G.729, 120 ms for Opus), at the codec's densest rate and at least 64 kbit/s
+/// (G.711's and G.722's, the densest a live switch can bring at 8 or 16 kHz); the slots
+/// share the bytes of the max delay and one longest packet at that rate, ≈ 4.5 KB for
+/// G.711, instead of 50 × the longest packet (at most that, for Opus, whose longest frames
+/// are dense).
 fn session_jitter(info: &CodecInfo) -> JitterConfig {
-    let frames = (info.sample_rate as usize * 120 / 1000).div_ceil(info.frame_samples.max(1));
-    let max_payload_bytes = (frames * info.max_frame_bytes).clamp(960, rvoip_media_graph::MAX_PAYLOAD);
-    JitterConfig { max_delay_ms: 500, capacity: 50, max_payload_bytes, ..JitterConfig::default() }
+    let max_packet_ms = info.ptimes_us.iter().copied().max().unwrap_or(info.default_ptime_us).div_ceil(1000);
+    let max_packet_ms = max_packet_ms.clamp(10, 120);
+    let frame_us = (info.frame_samples.max(1) as u64 * 1_000_000).div_ceil(u64::from(info.sample_rate.max(1)));
+    let bytes_per_ms = (info.max_frame_bytes as u64 * 1000).div_ceil(frame_us).max(8) as usize;
+    let max_payload_bytes = (bytes_per_ms * max_packet_ms as usize).min(rvoip_media_graph::MAX_PAYLOAD);
+    let capacity = 50;
+    let held_ms = (JITTER_MAX_DELAY_MS + max_packet_ms) as usize;
+    let payload_arena_bytes = (bytes_per_ms * held_ms).clamp(max_payload_bytes, capacity * max_payload_bytes);
+    JitterConfig {
+        max_delay_ms: JITTER_MAX_DELAY_MS,
+        capacity,
+        max_payload_bytes,
+        payload_arena_bytes,
+        max_packet_ms,
+        ..JitterConfig::default()
+    }
 }
+
+/// A session's jitter buffer delay at most, ms.
+const JITTER_MAX_DELAY_MS: u32 = 500;
+
+/// The longest packet a session's rate adapter decodes, ms (the longest Opus packet).
+const MAX_PACKET_MS: usize = 120;
 
 /// The stretch of the call a [`SessionEvent::QualityAlert`] judges: the E-model estimate
 /// over the last 5 s (snapshots of the jitter buffer's counters a second apart).
@@ -182,7 +204,8 @@ impl Detector {
             talking: false,
             last_loud: None,
             alert: AlertState::new(AlertConfig::default()),
-            reports: VecDeque::with_capacity(8),
+            // One report a second over the window: at most 6 (ages 0 to 5 s).
+            reports: VecDeque::with_capacity(QUALITY_WINDOW.as_secs() as usize + 1),
             epoch: Instant::now(),
         }
     }
@@ -274,6 +297,11 @@ pub struct MediaSession {
     ssrc: u32,
     cname: String,
     host_rate: u32,
+    /// The audio rate of the graph's codec side: the first codec's, kept through switches.
+    codec_rate: u32,
+    /// The RTP clock of the graph's receive timeline: the first codec's, kept through
+    /// switches (the transport maps other clocks into it).
+    graph_clock: u32,
     events: Receiver<SessionEvent>,
     events_tx: Sender<SessionEvent>,
     created_ticket: Option<crate::engine::Ticket>,
@@ -398,6 +426,8 @@ impl MediaSession {
             ssrc,
             cname,
             host_rate,
+            codec_rate,
+            graph_clock: clock,
             events,
             events_tx,
             created_ticket: Some(part.ticket),
@@ -459,6 +489,7 @@ impl MediaSession {
             remote_rtcp: self.params.remote_rtcp,
             telephone_event: self.params.telephone_event,
             ptime_ms: self.params.ptime_ms,
+            graph_clock: Some(self.graph_clock),
         }
     }
 
@@ -580,20 +611,36 @@ impl MediaSession {
 
     /// Switches codec live (a re-INVITE): same SSRC, sequence numbers and timestamps
     /// continuing in the new codec's clock; the decoder takes packets of either payload type
-    /// while old ones are in flight. Codecs must share the audio rate (PCMU ↔ PCMA ↔ G.729).
+    /// while old ones are in flight. A codec of another audio rate (G.722's 16 kHz or Opus's
+    /// 48 kHz in a session created with PCMU, say) runs with a resampler in front of its
+    /// encoder and behind its decoder, at the rate of the session's first codec, which the
+    /// graph and the host audio keep (so its audio stays in that band); the timestamps of
+    /// received packets on another RTP clock (Opus's 48000 Hz) are mapped into the first
+    /// codec's clock by the transport before they reach the jitter buffer.
     ///
     /// # Errors
     /// [`Error::RateChange`], [`Error::Codec`], [`Error::InvalidState`] after stop,
     /// [`Error::Engine`].
     pub fn set_codec(&mut self, codec: Negotiated, ptime_ms: u32) -> Result<Ack, Error> {
         self.check("set_codec", &[SessionState::Created, SessionState::Running, SessionState::Paused])?;
-        let (from, to) = (self.params.codec.sample_rate(), codec.sample_rate());
-        if from != to {
+        let (from, to) = (self.graph_clock, codec.clock_rate);
+        if from != to && codec.sample_rate() == self.codec_rate {
+            // Only a rate adapter re-declares the clock; no codec pair needs one without it.
             return Err(Error::RateChange { from, to });
         }
         let q = self.engine.config().quantum;
-        let enc = SwitchEncoder::new(codec.encoder()?, ptime_ms * 1000, q)?.with_payload_type(codec.payload_type);
-        let dec = JitterSwitch::new(codec.decoder()?, codec.payload_type);
+        let (mut encoder, mut decoder) = (codec.encoder()?, codec.decoder()?);
+        if codec.sample_rate() != self.codec_rate {
+            let rate = |e: rvoip_media_nodes::resample::ResampleError| crate::EngineError::NodeSetup {
+                node: "rate adapter".into(),
+                reason: e.to_string(),
+            };
+            encoder = Box::new(RateAdaptedEncoder::new(encoder, self.codec_rate).map_err(rate)?);
+            let adapted = RateAdaptedDecoder::new(decoder, self.codec_rate, MAX_PACKET_MS, self.graph_clock);
+            decoder = Box::new(adapted.map_err(rate)?);
+        }
+        let enc = SwitchEncoder::new(encoder, ptime_ms * 1000, q)?.with_payload_type(codec.payload_type);
+        let dec = JitterSwitch::new(decoder, codec.payload_type);
         let mut edit = self.engine.edit(self.partition)?;
         edit.message(self.keys.encode, enc)?;
         edit.message(self.keys.jitter, dec)?;

@@ -7,15 +7,16 @@
 //!   → [resample] → out`, the canceller's far end being what `out` plays) and a
 //!   [`Transport`](crate::transport::Transport) (by default UDP) moving `tx`/`rx` to the
 //!   network. Start, pause/resume (hold), stop, mute (encoded silence, RTP continuing), a
-//!   live codec switch (same SSRC, timestamps continuing), RFC 4733 DTMF both ways (event
+//!   live codec switch (same SSRC, timestamps continuing; to a codec of another audio rate
+//!   or RTP clock through a resampler around it, `rate_adapt.rs`, and the transport's
+//!   [`ClockMap`](crate::rtp::ClockMap)), RFC 4733 DTMF both ways (event
 //!   packets take the place of audio packets; received digits are events), statistics,
 //!   events.
 //! * [`MediaSessionController`] — sessions by [`DialogId`], with `async` calls that await the
 //!   worker's [`Ack`] on any executor; with conference support, rooms by [`ConferenceId`]
 //!   and their participants (`conference.rs`).
 //!
-//! Not yet in sessions: live switches between codecs of different audio rates
-//! ([`Error::RateChange`]) and changing the voice processing of a running session.
+//! Not yet in sessions: changing the voice processing of a running session.
 
 mod ack;
 mod conference;
@@ -24,6 +25,7 @@ mod error;
 mod media_engine;
 mod media_session;
 mod params;
+mod rate_adapt;
 
 pub use ack::Ack;
 pub use conference::{ConferenceId, ConferenceLimits};

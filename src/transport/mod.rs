@@ -65,6 +65,10 @@ pub struct StreamParams {
     pub telephone_event: Option<u8>,
     /// Packet time of the audio, ms (an event packet takes the place of one audio packet).
     pub ptime_ms: u32,
+    /// The RTP clock the receiving graph's timeline runs in: timestamps of packets on
+    /// another clock (after a live switch to Opus, say) are mapped into it
+    /// ([`ClockMap`](crate::rtp::ClockMap)) before they reach the graph. `None`: as received.
+    pub graph_clock: Option<u32>,
 }
 
 /// The session's side of a transport: the graph's ring ends and a place for events.

@@ -26,8 +26,8 @@
 use super::{MediaLink, Remote, StreamParams, Transport, TransportError, TransportEvent, TransportStats};
 use crate::engine::rt::now_ns;
 use crate::rtp::{
-    build_report, is_rtcp, ntp_from_unix_ns, parse_rtcp, parse_rtp, write_rtp, DtmfReceiver, DtmfSender, ReceiverStats,
-    RtcpItem, RtcpReport, SenderInfo, SequenceCheck,
+    build_report, is_rtcp, ntp_from_unix_ns, parse_rtcp, parse_rtp, write_rtp, ClockMap, DtmfReceiver, DtmfSender,
+    ReceiverStats, RtcpItem, RtcpReport, SenderInfo, SequenceCheck,
 };
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
@@ -78,6 +78,8 @@ struct IoState {
     seq_offset: u16,
     /// A packet was not sent since the last one sent: mark the next.
     resumed: bool,
+    /// Received timestamps into the graph's clock (`StreamParams::graph_clock`).
+    ts_map: ClockMap,
 }
 
 impl IoState {
@@ -197,6 +199,7 @@ impl UdpTransport {
                 remote_rtcp: None,
                 telephone_event: None,
                 ptime_ms: 20,
+                graph_clock: None,
             },
             stats: TransportStats::default(),
             rx: ReceiverStats::new(8000),
@@ -206,6 +209,7 @@ impl UdpTransport {
             dtmf_rx: DtmfReceiver::default(),
             seq_offset: 0,
             resumed: false,
+            ts_map: ClockMap::new(8000),
         };
         Ok(UdpTransport {
             config,
@@ -441,6 +445,13 @@ impl IoThread {
             }
             events.extend(digits.into_iter().map(TransportEvent::Dtmf));
             return;
+        }
+        let mut meta = meta;
+        if let Some(graph_clock) = s.params.graph_clock {
+            if s.ts_map.clock() != graph_clock {
+                s.ts_map = ClockMap::new(graph_clock);
+            }
+            meta.timestamp = s.ts_map.map(meta.payload_type, clock, meta.timestamp);
         }
         match link.rx.push(meta, payload) {
             Ok(()) => s.stats.payload_bytes_received += payload.len() as u64,

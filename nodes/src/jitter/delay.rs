@@ -63,8 +63,10 @@ impl TargetCost {
     }
 }
 
-/// Buckets of the histogram (1 ms each).
+/// Buckets of the histogram (1 ms each), at most.
 const BUCKETS: usize = 2048;
+/// Room above a max delay the histogram keeps, ms (see [`DelayManager::with_max_delay`]).
+const ABOVE_MAX_MS: usize = 100;
 /// Where the base puts the first packet's offset (ms from the histogram's low end).
 const CENTRE: i64 = 400;
 
@@ -112,7 +114,9 @@ pub struct DelayManager {
     quantile: f64,
     forget: f64,
     cost: TargetCost,
-    hist: Box<[f64]>,
+    /// Bucket weights (f32: relative precision far finer than the forgetting's; the sums
+    /// and the total are kept in f64).
+    hist: Box<[f32]>,
     /// Target computed after the last update.
     target: Option<i64>,
     /// Weight the next packet adds (grows by 1/forget per packet instead of decaying all
@@ -145,6 +149,29 @@ impl DelayManager {
         }
     }
 
+    /// With a histogram only as wide as a target of at most `max_delay_ms` needs: the
+    /// room below the first packet's offset, the max delay above it and 100 ms, rounded up
+    /// to a power of two, at most 2048 buckets (1 ms each; the default). Offsets beyond the
+    /// span move its base, as they always do. Allocates: call it when building.
+    ///
+    /// ```
+    /// use rvoip_media_nodes::jitter::{DelayManager, TargetCost};
+    /// let dm = DelayManager::new(0.95, 0.99, TargetCost::Linear { loss_weight_ms: 1e9 });
+    /// assert_eq!(dm.buckets(), 2048);
+    /// assert_eq!(dm.with_max_delay(500).buckets(), 1024);
+    /// ```
+    pub fn with_max_delay(mut self, max_delay_ms: u32) -> Self {
+        let span = CENTRE as usize + max_delay_ms as usize + ABOVE_MAX_MS;
+        self.hist = vec![0.0; span.next_power_of_two().min(BUCKETS)].into_boxed_slice();
+        self.reset();
+        self
+    }
+
+    /// Buckets of the histogram (1 ms each).
+    pub fn buckets(&self) -> usize {
+        self.hist.len()
+    }
+
     /// Forgets everything.
     pub fn reset(&mut self) {
         self.hist.fill(0.0);
@@ -167,18 +194,19 @@ impl DelayManager {
         }
         self.packets += 1;
         let mut b = (d_us - self.base_us).div_euclid(1000);
-        if !(0..BUCKETS as i64).contains(&b) {
+        if !(0..self.hist.len() as i64).contains(&b) {
             // The stream's offsets moved out of range (a long drift, a timestamp jump that
             // was not reset): move the base so the new offset sits at the centre.
             self.rebase(b - CENTRE);
             b = CENTRE;
         }
-        self.hist[b as usize] += self.inc;
+        self.hist[b as usize] += self.inc as f32;
         self.total += self.inc;
         self.inc /= self.forget;
-        if self.inc > 1e200 {
+        // f32 buckets reach about inc / (1 − forget) ≤ 1e5 · inc: rescale well below 3e38.
+        if self.inc > 1e30 {
             let s = 1.0 / self.inc;
-            self.hist.iter_mut().for_each(|h| *h *= s);
+            self.hist.iter_mut().for_each(|h| *h *= s as f32);
             self.total *= s;
             self.inc = 1.0;
         }
@@ -188,19 +216,20 @@ impl DelayManager {
     /// Shifts the histogram's base by `by` buckets (mass that falls off the ends goes to
     /// the end buckets).
     fn rebase(&mut self, by: i64) {
-        let n = BUCKETS as i64;
+        let len = self.hist.len();
+        let n = len as i64;
         if by > 0 {
             let k = by.min(n) as usize;
-            let spill: f64 = self.hist[..k].iter().sum();
+            let spill: f32 = self.hist[..k].iter().sum();
             self.hist.copy_within(k.., 0);
-            self.hist[BUCKETS - k..].fill(0.0);
+            self.hist[len - k..].fill(0.0);
             self.hist[0] += spill;
         } else if by < 0 {
             let k = (-by).min(n) as usize;
-            let spill: f64 = self.hist[BUCKETS - k..].iter().sum();
-            self.hist.copy_within(..BUCKETS - k, k);
+            let spill: f32 = self.hist[len - k..].iter().sum();
+            self.hist.copy_within(..len - k, k);
             self.hist[..k].fill(0.0);
-            self.hist[BUCKETS - 1] += spill;
+            self.hist[len - 1] += spill;
         }
         self.base_us += by * 1000;
     }
@@ -218,7 +247,7 @@ impl DelayManager {
         }
         let floor = 1e-3 * self.total;
         let mut below = 0.0;
-        let low = self.hist.iter().position(|h| {
+        let low = self.hist.iter().map(|&h| f64::from(h)).position(|h| {
             below += h;
             below > floor
         });
@@ -228,7 +257,7 @@ impl DelayManager {
         let mut above = 0.0;
         let mut q_bucket = None;
         let mut best = (f64::INFINITY, 0usize);
-        for (i, h) in self.hist.iter().enumerate().rev() {
+        for (i, h) in self.hist.iter().map(|&h| f64::from(h)).enumerate().rev() {
             if q_bucket.is_none() && above + h > limit {
                 q_bucket = Some(i);
             }

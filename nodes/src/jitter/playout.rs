@@ -63,10 +63,20 @@ pub struct JitterConfig {
     /// A late packet that continues the sequence (the next one after the last played,
     /// the start of a talk spurt) is still played if it is at most this late, ms.
     pub rewind_ms: u32,
-    /// Payload bytes a packet slot holds (1..=1500); longer packets are refused as bad.
-    /// The buffer's memory is `capacity × max_payload_bytes` for the packets: a session
-    /// sizes it for its codec (e.g. 960 bytes, 120 ms of G.711).
+    /// Payload bytes a packet may have (1..=1500); longer packets are refused as bad.
     pub max_payload_bytes: usize,
+    /// The longest packet decoded, ms (10..=120; 120, the default, is the longest Opus
+    /// packet). It sizes the decode scratch and the playout buffer's room for a stretched
+    /// packet: a session sets its codec's longest ptime (60 ms for G.711). Longer packets
+    /// decode to more than fits and are refused as bad.
+    pub max_packet_ms: u32,
+    /// Payload bytes all packet slots share (0, the default: `capacity ×
+    /// max_payload_bytes`, room for every slot's longest packet; else at least
+    /// `max_payload_bytes`). When a packet finds no room the oldest packets are evicted, as
+    /// when every slot is used. A session sizes it for its codec's bytes over the buffer's
+    /// delay and one longest packet (≈ 4.5 KB for G.711 at 500 ms) instead of slots × the
+    /// longest packet.
+    pub payload_arena_bytes: usize,
     /// Track the sender's clock skew (off by default: on the evaluation sets it did not
     /// flatten the delay, whose swings under drift come from the stretch bands) ([`SkewEstimator`](super::SkewEstimator)) and keep
     /// the delay histogram free of its trend, so a drifting clock neither smears the
@@ -92,6 +102,8 @@ impl Default for JitterConfig {
             stretch_budget_ms: 0,
             rewind_ms: 60,
             max_payload_bytes: rvoip_media_graph::MAX_PAYLOAD,
+            payload_arena_bytes: 0,
+            max_packet_ms: 120,
             track_skew: false,
         }
     }
@@ -144,6 +156,13 @@ impl JitterConfig {
         }
         if self.max_payload_bytes == 0 || self.max_payload_bytes > rvoip_media_graph::MAX_PAYLOAD {
             return Err(JitterError::Config("max_payload_bytes must be 1..=1500"));
+        }
+        let arena = self.payload_arena_bytes;
+        if arena != 0 && (arena < self.max_payload_bytes || arena > 4096 * rvoip_media_graph::MAX_PAYLOAD) {
+            return Err(JitterError::Config("payload_arena_bytes must be 0 or max_payload_bytes..=6144000"));
+        }
+        if !(10..=120).contains(&self.max_packet_ms) {
+            return Err(JitterError::Config("max_packet_ms must be 10..=120"));
         }
         if self.capacity == 0 || self.capacity > 4096 {
             return Err(JitterError::Config("capacity must be 1..=4096 packets"));
@@ -267,8 +286,9 @@ pub struct JitterBuffer {
     rtp: RtpReceiveStats,
     bursts: BurstGapStats,
     stats: JitterStats,
-    /// Decoded samples waiting to be played; `sync[..sync_len]`.
-    sync: Box<[f32]>,
+    /// Decoded samples waiting to be played, `sync[..sync_len]`, as 16-bit PCM (the
+    /// buffer's largest store: the max delay or a stretched packet, and a quantum).
+    sync: Box<[i16]>,
     sync_len: usize,
     /// Decoder output scratch (one packet + room to stretch it).
     scratch: Box<[f32]>,
@@ -350,10 +370,16 @@ impl JitterBuffer {
             return Err(JitterError::Decoder("the decoder's rate must be a multiple of 100 Hz"));
         }
         let fs = info.sample_rate as usize;
-        let max_packet = fs * 120 / 1000; // 120 ms: the longest Opus packet
+        let max_packet = fs * cfg.max_packet_ms as usize / 1000;
+        if info.frame_samples > max_packet {
+            return Err(JitterError::Decoder("the decoder's frames are longer than max_packet_ms"));
+        }
         let conceal_frame = info.frame_samples.max(1);
         let max_lag = fs * 15 / 1000;
-        let sync_cap = fs * (cfg.max_delay_ms as usize + 500) / 1000 + 2 * max_packet + 2 * conceal_frame;
+        // What a pull leaves (under a quantum of up to 20 ms) and what one step adds to it:
+        // the lead or a concealed gap (at most the max delay) or a stretched packet.
+        let add = (fs * cfg.max_delay_ms as usize / 1000).max(2 * max_packet);
+        let sync_cap = add + fs / 50 + 2 * conceal_frame;
         let packet_ms = f64::from(info.default_ptime_us) / 1000.0;
         Ok(JitterBuffer {
             dec: decoder,
@@ -362,14 +388,14 @@ impl JitterBuffer {
             fs: fs as i64,
             clock: i64::from(info.rtp_clock_rate),
             payload_type: info.payload_type,
-            buf: PacketBuffer::new(cfg.capacity, cfg.max_payload_bytes),
-            delay: DelayManager::new(cfg.quantile, cfg.forget, cfg.cost),
+            buf: PacketBuffer::new(cfg.capacity, cfg.max_payload_bytes, cfg.payload_arena_bytes),
+            delay: DelayManager::new(cfg.quantile, cfg.forget, cfg.cost).with_max_delay(cfg.max_delay_ms),
             skew: SkewEstimator::new(),
             warm: (0, 0.0, 0.0),
             rtp: RtpReceiveStats::new(info.rtp_clock_rate),
             bursts: BurstGapStats::new(16, packet_ms),
             stats: JitterStats::default(),
-            sync: vec![0.0; sync_cap].into_boxed_slice(),
+            sync: vec![0; sync_cap].into_boxed_slice(),
             sync_len: 0,
             scratch: vec![0.0; 2 * max_packet + max_lag + conceal_frame].into_boxed_slice(),
             max_packet,
@@ -707,10 +733,13 @@ impl JitterBuffer {
         }
     }
 
-    /// Appends `src` to the playout buffer (as much as fits).
-    fn push_sync(sync: &mut [f32], sync_len: &mut usize, src: &[f32]) -> usize {
+    /// Appends `src` to the playout buffer (as much as fits), as 16-bit PCM. Decoders fed
+    /// garbage may overshoot: what is stored stays in range, and non-finite samples are 0.
+    fn push_sync(sync: &mut [i16], sync_len: &mut usize, src: &[f32]) -> usize {
         let n = src.len().min(sync.len() - *sync_len);
-        sync[*sync_len..*sync_len + n].copy_from_slice(&src[..n]);
+        for (d, &v) in sync[*sync_len..*sync_len + n].iter_mut().zip(&src[..n]) {
+            *d = if v.is_finite() { (v * 32768.0).round().clamp(-32768.0, 32767.0) as i16 } else { 0 };
+        }
         *sync_len += n;
         n
     }
@@ -997,8 +1026,10 @@ impl JitterBuffer {
             self.sync_len = 0;
             let d = arrival - self.ticks_to_us(ts);
             let want = self.target_us().max(d + i64::from(self.cfg.initial_delay_ms) * 1000);
-            let lead = self.us_to_samples(want - self.offset_us()).clamp(0, (self.sync.len() / 2) as i64) as usize;
-            self.sync[..lead].fill(0.0);
+            // At most the max delay: the rest of the playout buffer is room for what follows.
+            let room = self.fs as usize * self.cfg.max_delay_ms as usize / 1000;
+            let lead = self.us_to_samples(want - self.offset_us()).clamp(0, room as i64) as usize;
+            self.sync[..lead].fill(0);
             self.sync_len = lead;
         }
         let mut guard = 0;
@@ -1007,9 +1038,8 @@ impl JitterBuffer {
             guard += 1;
         }
         let m = need.min(self.sync_len);
-        // Decoders fed garbage may overshoot: the output stays finite and in range.
         for (o, &v) in out[..m].iter_mut().zip(&self.sync[..m]) {
-            *o = if v.is_finite() { v.clamp(-1.0, 1.0) } else { 0.0 };
+            *o = f32::from(v) / 32768.0;
         }
         out[m..].fill(0.0);
         self.sync.copy_within(m..self.sync_len, 0);

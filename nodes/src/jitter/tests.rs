@@ -226,17 +226,17 @@ fn opus_in_band_fec_rebuilds_a_lost_packet() {
     assert_eq!((s.packets_lost, s.fec_recovered), (1, 1), "{s:?}");
 }
 
-/// splitmix64.
-struct Rng(u64);
+/// splitmix64 (also used by the packet buffer's tests).
+pub(super) struct Rng(pub(super) u64);
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(super) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     }
-    fn below(&mut self, n: u64) -> u64 {
+    pub(super) fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
     }
 }
