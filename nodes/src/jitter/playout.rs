@@ -992,6 +992,15 @@ impl JitterBuffer {
                 let s = self.buf.get(i);
                 (s.ts, s.arrival_us)
             };
+            // The first packet plays the initial delay after it arrived (or later, if the
+            // target asks more), so nothing is lost by deciding only then, with every
+            // packet that arrived meanwhile in the warm-up statistics: a sender that
+            // starts with a burst shows its spread before the delay is set, instead of
+            // making the buffer stretch speech while the target catches up.
+            if self.now_us < arrival.saturating_add(i64::from(self.cfg.initial_delay_ms) * 1000) {
+                out.fill(0.0);
+                return;
+            }
             self.started = true;
             self.playout_ts = ts;
             self.sync_len = 0;
