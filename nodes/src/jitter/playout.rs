@@ -847,8 +847,12 @@ impl JitterBuffer {
         let buffer_us = (self.target_us() - self.min_us().unwrap_or(0)).max(0);
         let acc = (i64::from(acc) * 1000).max(buffer_us / 5);
         let exp = (i64::from(exp) * 1000).max(buffer_us / 10);
+        // Accelerate speech only once the target is trusted (after the warm-up): before
+        // that an excess over it is mostly the initial delay, harmless to keep until the
+        // next pause, while a stretch in speech is audible.
+        let warming = self.warm.0 < WARM_PACKETS;
         let mut len = n;
-        if err > acc {
+        if err > acc && (quiet || !warming) {
             let limit = if quiet { n / 2 } else { self.max_lag };
             let mut removed = 0;
             while removed < limit && self.samples_to_us(removed) < err - 2000 {

@@ -338,3 +338,22 @@ fn the_start_delay_is_set_with_every_packet_that_arrived_within_the_initial_dela
     let s = jb.stats();
     assert_eq!((s.packets_late, s.concealment_events), (0, 1), "{s:?}");
 }
+
+#[test]
+fn speech_is_not_accelerated_while_the_target_is_still_learned() {
+    // A steady stream (transit 5 ms) of a tone, so never a pause: the buffer starts at the
+    // 80 ms initial delay, far above what the network needs. During the warm-up (250
+    // packets, 5 s) that excess waits for a pause instead of being cut out of speech;
+    // afterwards the speech band applies again and speech is accelerated.
+    let pk = stream(500, 0, |_| 5.0);
+    let mut jb = new_jb();
+    run(&mut jb, &pk[..240], 4_800_000_000);
+    let s = jb.stats();
+    assert_eq!(s.removed_samples_for_acceleration, 0, "{s:?}");
+    assert!(s.current_delay_ms > 60.0, "{s:?}");
+    let mut jb = new_jb();
+    run(&mut jb, &pk, 11_000_000_000);
+    let s = jb.stats();
+    assert!(s.removed_samples_for_acceleration > 0, "{s:?}");
+    assert_eq!((s.packets_late, s.concealment_events), (0, 1), "{s:?}");
+}
