@@ -3,9 +3,12 @@
 //! to the codec's own figure on the same speech (an offline encode and decode by the same
 //! encoder). Issue 11 asks that the network path cost at most 0.1 of it. Met where our sender
 //! paces the stream (`call` → ffmpeg); where our jitter buffer adapts to a peer's pacing
-//! (ffmpeg → `call`: ffmpeg's `-re` sends in bursts, and the buffer stretches and squeezes
-//! speech while it finds its delay), it costs 0.03-0.35 (BENCHMARKS.md): the test holds those
-//! directions to [`ADAPTING`] so that a regression fails, and prints every figure.
+//! (ffmpeg → `call`: ffmpeg's `-re` sends 256 ms at once; `call` → `call`: the buffer starts
+//! at its initial delay and finds a lower one), it costs 0.02-0.06 for PCMU and Opus, so the
+//! test holds them to 0.15 (room for this shared VM's late wake-ups), and 0.18-0.30 for
+//! G.722, whose buffer still removes ~60 ms from pauses after its warm-up and the scorer
+//! hears it: held to 0.5 (BENCHMARKS.md). Each case's bound is its `adapting` field, so a
+//! regression fails; every figure is printed.
 //!
 //! Directions, for PCMU (narrowband PESQ at 8 kHz), G.722 and Opus (wideband at 16 kHz):
 //! ffmpeg → `call` (its encoder, our jitter buffer and decoder), `call` → ffmpeg (our
@@ -105,6 +108,9 @@ struct Case {
     /// PESQ mode and scoring rate.
     mode: &'static str,
     score_rate: u32,
+    /// The most PESQ the network path may cost where our jitter buffer adapts its delay to
+    /// the peer's pacing (the issue's target is 0.1; see the module docs).
+    adapting: f64,
 }
 
 const CASES: [Case; 3] = [
@@ -116,6 +122,7 @@ const CASES: [Case; 3] = [
         offline: "mulaw.wav",
         mode: "nb",
         score_rate: 8000,
+        adapting: 0.15,
     },
     Case {
         codec: "g722",
@@ -125,6 +132,7 @@ const CASES: [Case; 3] = [
         offline: "g722.g722",
         mode: "wb",
         score_rate: 16000,
+        adapting: 0.5,
     },
     Case {
         codec: "opus",
@@ -134,12 +142,10 @@ const CASES: [Case; 3] = [
         offline: "opus.ogg",
         mode: "wb",
         score_rate: 16000,
+        adapting: 0.15,
     },
 ];
 
-/// The most PESQ the network path may cost where our jitter buffer adapts its delay to the
-/// peer's pacing (the issue's target is 0.1; see the module docs).
-const ADAPTING: f64 = 0.5;
 /// The issue's bound, met where nothing adapts.
 const PACED: f64 = 0.1;
 
@@ -268,11 +274,11 @@ fn pesq_per_direction_is_the_codecs_own() {
                 ffmpeg(&["-i", SPEECH, "-t", SECONDS, "-ac", "1", "-ar", &rate, "-c:a", "pcm_s16le", s(&speech)]);
                 let reference = at_rate(&d, &speech, case.score_rate, "reference.wav");
                 let f = ffmpeg_to_call(py, case, &d, &speech, &reference);
-                check(&format!("{}: ffmpeg -> call", case.codec), &f, ADAPTING);
+                check(&format!("{}: ffmpeg -> call", case.codec), &f, case.adapting);
                 let g = call_to_ffmpeg(py, case, &d, &speech, &reference);
                 check(&format!("{}: call -> ffmpeg", case.codec), &g, PACED);
                 let h = call_to_call(py, case, &d, &speech, &reference, g.own);
-                check(&format!("{}: call -> call", case.codec), &h, ADAPTING);
+                check(&format!("{}: call -> call", case.codec), &h, case.adapting);
                 let _ = std::fs::remove_dir_all(&d);
             });
         }

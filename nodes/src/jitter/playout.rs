@@ -876,8 +876,12 @@ impl JitterBuffer {
         let buffer_us = (self.target_us() - self.min_us().unwrap_or(0)).max(0);
         let acc = (i64::from(acc) * 1000).max(buffer_us / 5);
         let exp = (i64::from(exp) * 1000).max(buffer_us / 10);
+        // Accelerate speech only once the target is trusted (after the warm-up): before
+        // that an excess over it is mostly the initial delay, harmless to keep until the
+        // next pause, while a stretch in speech is audible.
+        let warming = self.warm.0 < WARM_PACKETS;
         let mut len = n;
-        if err > acc {
+        if err > acc && (quiet || !warming) {
             let limit = if quiet { n / 2 } else { self.max_lag };
             let mut removed = 0;
             while removed < limit && self.samples_to_us(removed) < err - 2000 {
@@ -1021,6 +1025,15 @@ impl JitterBuffer {
                 let s = self.buf.get(i);
                 (s.ts, s.arrival_us)
             };
+            // The first packet plays the initial delay after it arrived (or later, if the
+            // target asks more), so nothing is lost by deciding only then, with every
+            // packet that arrived meanwhile in the warm-up statistics: a sender that
+            // starts with a burst shows its spread before the delay is set, instead of
+            // making the buffer stretch speech while the target catches up.
+            if self.now_us < arrival.saturating_add(i64::from(self.cfg.initial_delay_ms) * 1000) {
+                out.fill(0.0);
+                return;
+            }
             self.started = true;
             self.playout_ts = ts;
             self.sync_len = 0;

@@ -311,3 +311,49 @@ fn fuzz_short_run_never_panics() {
         assert!(fuzz(seed, 3000, seed % 2 == 1) > 3000);
     }
 }
+
+#[test]
+fn the_start_delay_is_set_with_every_packet_that_arrived_within_the_initial_delay() {
+    // Packet 0 arrives at once (transit 0); packets 1 and 2 (sent at 20 and 40 ms) arrive
+    // at 70 and 75 ms (transit 50 and 35 ms), inside the 80 ms initial delay; the rest
+    // with transit 0 (packets 3 and 4 at 60 and 80 ms). Deciding the delay at the first
+    // arrival knew only packet 0 and played it at 80 ms; deciding when that 80 ms is up
+    // sees the spread: the warm-up target is mean + 3 sd of {0, 50, 35, 0, 0} ms, plus the
+    // margin.
+    let pk = stream(100, 0, |i| match i {
+        1 => 50.0,
+        2 => 35.0,
+        _ => 0.0,
+    });
+    let mut jb = new_jb();
+    let out = run(&mut jb, &pk, 2_500_000_000);
+    let first = out.iter().position(|v| v.abs() > 1e-3).unwrap();
+    let first_ms = first as f64 / 8.0;
+    let d = [0.0, 50.0, 35.0, 0.0, 0.0];
+    let mean = d.iter().sum::<f64>() / 5.0;
+    let sd = (d.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / 4.0).sqrt();
+    let want = mean + 3.0 * sd + f64::from(JitterConfig::default().margin_ms);
+    assert!((first_ms - want).abs() < 1.0, "first sample at {first_ms} ms, want {want:.1}");
+    // Packet 1 and 2 were on time: nothing lost, nothing concealed while the stream ran.
+    let s = jb.stats();
+    assert_eq!((s.packets_late, s.concealment_events), (0, 1), "{s:?}");
+}
+
+#[test]
+fn speech_is_not_accelerated_while_the_target_is_still_learned() {
+    // A steady stream (transit 5 ms) of a tone, so never a pause: the buffer starts at the
+    // 80 ms initial delay, far above what the network needs. During the warm-up (250
+    // packets, 5 s) that excess waits for a pause instead of being cut out of speech;
+    // afterwards the speech band applies again and speech is accelerated.
+    let pk = stream(500, 0, |_| 5.0);
+    let mut jb = new_jb();
+    run(&mut jb, &pk[..240], 4_800_000_000);
+    let s = jb.stats();
+    assert_eq!(s.removed_samples_for_acceleration, 0, "{s:?}");
+    assert!(s.current_delay_ms > 60.0, "{s:?}");
+    let mut jb = new_jb();
+    run(&mut jb, &pk, 11_000_000_000);
+    let s = jb.stats();
+    assert!(s.removed_samples_for_acceleration > 0, "{s:?}");
+    assert_eq!((s.packets_late, s.concealment_events), (0, 1), "{s:?}");
+}
