@@ -519,6 +519,7 @@ impl EncodeNode {
             ssrc: self.ssrc,
             marker,
             arrival_ns: 0,
+            audio_level: None,
         }
     }
 
@@ -741,6 +742,12 @@ pub struct DecodeNode {
     next_ts: Option<u32>,
     packets: u64,
     payload_type: u8,
+    /// RFC 6464: a packet whose level byte says no voice (V = 0) at this level (−dBov) or
+    /// quieter is not decoded (`u8::MAX`: every packet is decoded).
+    skip_at: u8,
+    /// Packets of another payload type than the current or alternate decoder's are
+    /// dropped (and counted) rather than decoded.
+    strict: bool,
     info: CodecInfo,
     /// Longest packet accepted, interleaved samples.
     max_packet: usize,
@@ -751,6 +758,10 @@ pub struct DecodeNode {
     concealed: u64,
     bad: u64,
     switches: u64,
+    /// Packets dropped for a payload type not negotiated (strict nodes).
+    foreign: u64,
+    /// Packets not decoded because their level said silence.
+    skipped: u64,
     /// The other decoder, chosen by payload type (see the type's docs).
     alternate: Option<Box<DecodeNode>>,
 }
@@ -802,7 +813,8 @@ impl SwitchDecoder {
 }
 
 /// [`DecodeNode`]'s telemetry names.
-const DECODE_TELEMETRY: &[&str] = &["packets", "late_packets", "concealed_frames", "bad_packets", "switches"];
+const DECODE_TELEMETRY: &[&str] =
+    &["packets", "late_packets", "concealed_frames", "bad_packets", "switches", "foreign_packets", "skipped_decodes"];
 
 impl DecodeNode {
     /// Wraps `decoder` for a graph running at `quantum`.
@@ -830,9 +842,69 @@ impl DecodeNode {
             packets: 0,
             bad: 0,
             switches: 0,
+            foreign: 0,
+            skipped: 0,
             payload_type: info.payload_type,
+            skip_at: u8::MAX,
+            strict: false,
             alternate: None,
         })
+    }
+
+    /// Drops packets whose payload type is neither this decoder's nor a pending switch's
+    /// (a peer sending another codec than negotiated), counting them as `foreign_packets`
+    /// and concealing their time, instead of decoding them with the wrong decoder.
+    ///
+    /// ```
+    /// use rvoip_media_graph::{NodeHarness, Packet, PacketMeta, Processor, Quantum};
+    /// use rvoip_media_nodes::codec::{DecodeNode, G711CodecDecoder};
+    /// use rvoip_media_nodes::G711Law;
+    /// let q = Quantum::MS_10;
+    /// let dec = DecodeNode::new(Box::new(G711CodecDecoder::new(G711Law::Ulaw)), q).unwrap();
+    /// let mut h = NodeHarness::new(Box::new(dec.with_strict_payload_type()), q).unwrap();
+    /// let pcma = Packet::from_payload(PacketMeta { payload_type: 8, ..PacketMeta::default() }, &[0xd5; 80]).unwrap();
+    /// h.packet_in_mut(0).put(&pcma);
+    /// h.run();
+    /// let mut t = [0.0; 7];
+    /// h.processor_mut().telemetry(&mut t);
+    /// assert_eq!(t[5], 1.0); // foreign_packets
+    /// assert!(h.audio_out(0).iter().all(|&v| v == 0.0));
+    /// ```
+    pub fn with_strict_payload_type(mut self) -> Self {
+        self.strict = true;
+        self
+    }
+
+    /// RFC 6464 silent-leg skip: a packet whose audio level ([`PacketMeta::audio_level`])
+    /// has V = 0 and a level of `level` −dBov or quieter (0..=127; 127 is digital silence)
+    /// is not decoded: its time plays as silence, the stream's timestamp accounting moves
+    /// on as if it had been decoded, and it is counted as `skipped_decodes`. A stateful
+    /// decoder's next decoded packet continues from the state before the skipped ones (as
+    /// after a loss, without the concealment).
+    ///
+    /// ```
+    /// use rvoip_media_graph::{NodeHarness, Packet, PacketMeta, Processor, Quantum};
+    /// use rvoip_media_nodes::codec::{DecodeNode, G711CodecDecoder};
+    /// use rvoip_media_nodes::G711Law;
+    /// let q = Quantum::MS_10;
+    /// let dec = DecodeNode::new(Box::new(G711CodecDecoder::new(G711Law::Ulaw)), q).unwrap();
+    /// let mut h = NodeHarness::new(Box::new(dec.with_silence_skip(50)), q).unwrap();
+    /// let meta = PacketMeta { audio_level: Some(90), ..PacketMeta::default() }; // V = 0, −90 dBov
+    /// h.packet_in_mut(0).put(&Packet::from_payload(meta, &[0x00; 80]).unwrap());
+    /// h.run();
+    /// let mut t = [0.0; 7];
+    /// h.processor_mut().telemetry(&mut t);
+    /// assert_eq!(t[6], 1.0); // skipped_decodes
+    /// assert!(h.audio_out(0).iter().all(|&v| v == 0.0)); // 0x00 would decode loud
+    /// ```
+    pub fn with_silence_skip(mut self, level: u8) -> Self {
+        self.skip_at = level.min(127);
+        self
+    }
+
+    /// The packet's RFC 6464 level says silence at this node's threshold.
+    fn says_silence(&self, meta: &PacketMeta) -> bool {
+        meta.audio_level.is_some_and(|b| b & 0x80 == 0 && b >= self.skip_at)
     }
 
     /// The RTP payload type this decoder answers to (a negotiated dynamic one, say); by
@@ -907,7 +979,11 @@ impl DecodeNode {
     /// codec. Returns false, having done nothing, otherwise.
     fn decode_direct(&mut self, p: &Packet, io: &mut ProcessIo<'_>) -> bool {
         let ts = p.meta.timestamp;
-        if self.fill != 0 || p.meta.payload_type != self.payload_type || self.next_ts.is_some_and(|t| t != ts) {
+        if self.fill != 0
+            || p.meta.payload_type != self.payload_type
+            || self.next_ts.is_some_and(|t| t != ts)
+            || self.says_silence(&p.meta)
+        {
             return false;
         }
         if self.dec.samples_in(p.payload()) != Ok(self.quantum_frames) {
@@ -930,12 +1006,15 @@ impl DecodeNode {
     }
 
     fn receive(&mut self, p: &Packet, io: &mut ProcessIo<'_>) {
-        self.packets += 1;
-        if p.meta.payload_type != self.payload_type
-            && self.alternate.as_ref().is_some_and(|a| a.payload_type == p.meta.payload_type)
-        {
-            self.swap_codec();
+        if p.meta.payload_type != self.payload_type {
+            if self.alternate.as_ref().is_some_and(|a| a.payload_type == p.meta.payload_type) {
+                self.swap_codec();
+            } else if self.strict {
+                self.foreign += 1;
+                return;
+            }
         }
+        self.packets += 1;
         let payload = p.payload();
         let n = match self.dec.samples_in(payload) {
             Ok(n) => n * usize::from(self.info.channels),
@@ -976,6 +1055,14 @@ impl DecodeNode {
         if self.fill + n > self.fifo.len() {
             self.bad += 1;
             io.report_error();
+            return;
+        }
+        if self.says_silence(&p.meta) {
+            self.fifo[self.fill..self.fill + n].fill(0.0);
+            self.fill += n;
+            self.next_ts = Some(ts.wrapping_add(self.ticks_of(n)));
+            self.concealed_run = 0;
+            self.skipped += 1;
             return;
         }
         match self.dec.decode(Some(payload), &mut self.fifo[self.fill..]) {
@@ -1040,6 +1127,8 @@ impl Processor for DecodeNode {
         self.concealed = 0;
         self.packets = 0;
         self.bad = 0;
+        self.foreign = 0;
+        self.skipped = 0;
     }
 
     fn message(&mut self, msg: &mut (dyn Any + Send)) -> Result<(), MessageError> {
@@ -1059,7 +1148,15 @@ impl Processor for DecodeNode {
     }
 
     fn telemetry(&self, out: &mut [f64]) {
-        let v = [self.packets as f64, self.late as f64, self.concealed as f64, self.bad as f64, self.switches as f64];
+        let v = [
+            self.packets as f64,
+            self.late as f64,
+            self.concealed as f64,
+            self.bad as f64,
+            self.switches as f64,
+            self.foreign as f64,
+            self.skipped as f64,
+        ];
         for (o, v) in out.iter_mut().zip(v) {
             *o = v;
         }
