@@ -3,10 +3,11 @@
 //! a decode on the far side), no leg hears itself, per-leg codec figures, a packet of a codec
 //! not negotiated is dropped and counted, and RFC 6464 silent packets are not decoded.
 
-use rvoip_media_core::conference::{mix_rate_for, LegMedia, LegOptions, Room, RoomConfig};
+use rvoip_media_core::conference::{mix_rate_for, LegMedia, LegOptions, MemberStats, Room, RoomConfig, RoomStats};
 use rvoip_media_core::engine::{PacketIn, PacketOut};
 use rvoip_media_core::prelude::*;
 use rvoip_media_nodes::codec::{CodecId, Decoder, Encoder};
+use rvoip_media_nodes::mixer::TalkerPolicy;
 
 /// The legs: name, codec, the tone each sends (Hz).
 const LEGS: [(&str, CodecId, f32); 3] =
@@ -16,6 +17,7 @@ const PTIME: u32 = 20_000;
 
 struct Leg {
     rate: u32,
+    amp: f32,
     tone: f32,
     enc: Box<dyn Encoder>,
     dec: Box<dyn Decoder>,
@@ -23,6 +25,10 @@ struct Leg {
     tx: PacketOut,
     sent: u32,
     heard: Vec<f32>,
+    /// Keep every received payload and marker bit.
+    tx_log: bool,
+    payloads: Vec<Vec<u8>>,
+    markers: Vec<bool>,
 }
 
 struct Mixed {
@@ -31,23 +37,46 @@ struct Mixed {
     room: Room,
     legs: Vec<Leg>,
     cycle: usize,
+    /// Cycles per 20 ms packet.
+    per_packet: usize,
+}
+
+fn rate_of(c: CodecId) -> u32 {
+    c.capability().sample_rates.iter().copied().max().unwrap()
 }
 
 impl Mixed {
     fn new(options: impl Fn(usize) -> LegOptions) -> Mixed {
-        let cfg =
-            EngineConfig { telemetry_interval: 1, packet_pool: 1024, ring_capacity: 64, ..EngineConfig::default() };
+        let rates = LEGS.map(|(_, c, _)| rate_of(c));
+        let m = Mixed::with(&LEGS, RoomConfig::for_codec_rates(rates), Quantum::MS_10, options);
+        assert_eq!(m.room.config().format.rate, 48_000, "an Opus member makes it a 48 kHz room");
+        m
+    }
+
+    /// A room of `config` at `quantum` with `specs`' legs, 20 ms packets.
+    fn with(
+        specs: &[(&str, CodecId, f32)],
+        config: RoomConfig,
+        quantum: Quantum,
+        options: impl Fn(usize) -> LegOptions,
+    ) -> Mixed {
+        let cfg = EngineConfig {
+            quantum,
+            telemetry_interval: 1,
+            packet_pool: 1024,
+            ring_capacity: 64,
+            ..EngineConfig::default()
+        };
         let (engine, driver) = Engine::driven(cfg).unwrap();
-        let rates = LEGS.map(|(_, c, _)| c.capability().sample_rates.iter().copied().max().unwrap());
-        let mut room = Room::with_config(&engine, RoomConfig::for_codec_rates(rates)).unwrap();
-        assert_eq!(room.config().format.rate, 48_000, "an Opus member makes it a 48 kHz room");
+        let mut room = Room::with_config(&engine, config).unwrap();
         let mut legs = Vec::new();
-        for (i, (name, codec, tone)) in LEGS.into_iter().enumerate() {
+        for (i, &(name, codec, tone)) in specs.iter().enumerate() {
             let media = LegMedia::codec(codec, PTIME, 100 + i as u32).unwrap();
             let mut io = room.join_with(&engine, name, media, options(i)).unwrap().io;
-            let rate = rates[i];
+            let rate = rate_of(codec);
             legs.push(Leg {
                 rate,
+                amp: AMP,
                 tone,
                 enc: codec.encoder(rate, 1, false).unwrap(),
                 dec: codec.decoder(rate, 1).unwrap(),
@@ -55,21 +84,25 @@ impl Mixed {
                 tx: io.take_packet_out(&format!("{name}.tx")).unwrap(),
                 sent: 0,
                 heard: Vec::new(),
+                tx_log: false,
+                payloads: Vec::new(),
+                markers: Vec::new(),
             });
         }
-        Mixed { engine, driver, room, legs, cycle: 0 }
+        let per_packet = (PTIME / quantum.micros()) as usize;
+        Mixed { engine, driver, room, legs, cycle: 0, per_packet }
     }
 
-    /// One 10 ms cycle: every 20 ms each leg sends a packet of its tone (`level` gives the
+    /// One cycle: every 20 ms each leg sends a packet of its tone (at its `amp`; `level` gives the
     /// RFC 6464 byte per leg and packet, `pt` may replace the payload type); every leg's
     /// received packets are decoded into `heard`.
     fn cycle(&mut self, level: impl Fn(usize, u32) -> Option<u8>, pt: impl Fn(usize, u32) -> Option<u8>) {
-        if self.cycle % 2 == 0 {
+        if self.cycle % self.per_packet == 0 {
             for (i, l) in self.legs.iter_mut().enumerate() {
                 let n = (l.rate / 50) as usize;
                 let start = l.sent as usize * n;
                 let pcm: Vec<f32> = (0..n)
-                    .map(|k| AMP * (2.0 * std::f32::consts::PI * l.tone * (start + k) as f32 / l.rate as f32).sin())
+                    .map(|k| l.amp * (2.0 * std::f32::consts::PI * l.tone * (start + k) as f32 / l.rate as f32).sin())
                     .collect();
                 let mut payload = vec![0u8; 1500];
                 let mut len = 0;
@@ -97,6 +130,10 @@ impl Mixed {
             while let Some(p) = l.tx.pop() {
                 let mut out = vec![0.0; 4096];
                 let n = l.dec.decode(Some(p.payload()), &mut out).unwrap();
+                if l.tx_log {
+                    l.payloads.push(p.payload().to_vec());
+                    l.markers.push(p.meta.marker);
+                }
                 l.heard.extend_from_slice(&out[..n]);
             }
         }
@@ -198,4 +235,96 @@ fn rfc6464_silent_packets_are_not_decoded() {
     assert!(db(amplitude(early, 2300.0, 8000), AMP) < -40.0, "o was decoded while silent");
     assert!(db(amplitude(late, 2300.0, 8000), AMP).abs() < 1.0);
     assert!(db(amplitude(early, 1100.0, 8000), AMP).abs() < 1.0);
+}
+
+/// Shared encodes beyond G.711: a 48 kHz policy room at a 20 ms quantum with two legs each of
+/// PCMU, G.722 and Opus (20 ms frames). Two talkers (a PCMU and a G.722 leg): per cycle 2
+/// own encodes (the talkers' N-1 mixes) and 3 shared ones (one per codec), the 4 listeners
+/// splice; every listener of a codec gets the same payload, and hears both talkers' tones at
+/// their level. Then an Opus listener starts talking and the PCMU talker stops: the Opus leg
+/// hands its stream over once (its own encoder reset, the packet marked).
+#[test]
+fn stateful_codecs_share_one_encode_per_variant() {
+    const SPECS: [(&str, CodecId, f32); 6] = [
+        ("u0", CodecId::Pcmu, 500.0),
+        ("u1", CodecId::Pcmu, 700.0),
+        ("g0", CodecId::G722, 1100.0),
+        ("g1", CodecId::G722, 1300.0),
+        ("o0", CodecId::Opus, 2300.0),
+        ("o1", CodecId::Opus, 2500.0),
+    ];
+    let policy = TalkerPolicy { max_talkers: 3, comfort_noise_dbfs: None, ..TalkerPolicy::default() };
+    let config =
+        RoomConfig::for_codec_rates(SPECS.map(|(_, c, _)| rate_of(c))).with_policy(policy).with_shared_encodes();
+    let mut m = Mixed::with(&SPECS, config.with_max_members(6), Quantum::MS_20, |_| LegOptions::default());
+    for (i, l) in m.legs.iter_mut().enumerate() {
+        l.amp = if i == 0 || i == 2 { AMP } else { 0.0 };
+    }
+    assert_eq!(m.room.shared_encodes(), 3);
+    for l in &mut m.legs {
+        l.tx_log = true;
+    }
+    for _ in 0..50 {
+        m.cycle(|_, _| None, |_, _| None);
+    }
+    let before = m.room.stats(&m.engine).unwrap();
+    let payloads_before: Vec<usize> = m.legs.iter().map(|l| l.payloads.len()).collect();
+    const C: u64 = 50;
+    for _ in 0..C {
+        m.cycle(|_, _| None, |_, _| None);
+    }
+    let after = m.room.stats(&m.engine).unwrap();
+    let delta = |name: &str, f: fn(&MemberStats) -> u64| {
+        let get = |s: &RoomStats| f(s.per_member.iter().find(|p| p.name == name).unwrap());
+        get(&after) - get(&before)
+    };
+    let own: u64 = SPECS.iter().map(|(n, ..)| delta(n, |p| p.own_quanta)).sum();
+    let spliced: u64 = SPECS.iter().map(|(n, ..)| delta(n, |p| p.shared_quanta)).sum();
+    assert_eq!((own, spliced), (2 * C, 4 * C), "own encodes and splices over {C} cycles");
+    assert_eq!(after.shared_encoder_quanta - before.shared_encoder_quanta, 3 * C);
+    assert_eq!((delta("u0", |p| p.own_quanta), delta("g0", |p| p.own_quanta)), (C, C));
+    // The two listeners of each codec got the same payload every cycle.
+    for pair in [(1usize, 0usize), (3, 2), (5, 4)] {
+        let (a, b) = pair;
+        let (pa, pb) = (&m.legs[a].payloads[payloads_before[a]..], &m.legs[b].payloads[payloads_before[b]..]);
+        if b == 4 {
+            assert_eq!(pa, pb, "the Opus listeners share");
+        } else {
+            // The other leg of the pair is a talker: its payloads are its own.
+            assert_ne!(pa, pb);
+        }
+    }
+    // The Opus listeners hear both talkers at their level and nothing of their own.
+    for l in &m.legs[4..] {
+        let x = &l.heard[l.heard.len() - l.rate as usize..];
+        for t in [500.0, 1100.0] {
+            let a = db(amplitude(x, t, l.rate), AMP);
+            eprintln!("an Opus listener hears {t} Hz at {a:.2} dB");
+            assert!(a.abs() < 0.5, "{t} Hz at {a:.2} dB");
+        }
+        assert!(db(amplitude(x, 2300.0, l.rate), AMP) < -40.0);
+    }
+    assert!(after.per_member.iter().all(|p| p.handoffs == 0));
+
+    // o0 starts talking, u0 stops.
+    m.legs[4].amp = AMP;
+    m.legs[0].amp = 0.0;
+    let marked_from = m.legs[4].markers.len();
+    for _ in 0..60 {
+        m.cycle(|_, _| None, |_, _| None);
+    }
+    let end = m.room.stats(&m.engine).unwrap();
+    let o0 = end.per_member.iter().find(|p| p.name == "o0").unwrap();
+    assert_eq!(o0.handoffs, 1, "o0 took its stream back once");
+    assert_eq!(m.legs[4].markers[marked_from..].iter().filter(|&&b| b).count(), 1, "one marked packet");
+    let u0 = end.per_member.iter().find(|p| p.name == "u0").unwrap();
+    assert_eq!(u0.handoffs, 0, "G.711 has nothing to hand over");
+    assert!(u0.shared_quanta > 0, "u0 listens again");
+    // Talkers o0 and g0 now: 2 own encodes per cycle again.
+    let own_now: u64 = end.per_member.iter().map(|p| p.own_quanta).sum::<u64>()
+        - after.per_member.iter().map(|p| p.own_quanta).sum::<u64>();
+    assert!(
+        own_now >= 2 * 60 && own_now <= 2 * 60 + 20,
+        "{own_now} own encodes in 60 cycles (hangover: u0 stays heard a while)"
+    );
 }

@@ -100,6 +100,11 @@ pub(super) struct Variant {
     pub(super) encoding: &'static str,
     pub(super) rate: u32,
     pub(super) payload_type: u8,
+    pub(super) channels: u16,
+    /// Samples per channel of one frame (Opus: its frame duration).
+    pub(super) frame_samples: usize,
+    /// The encoder's other settings ([`Encoder::settings_key`]: Opus bit rate, FEC, ...).
+    pub(super) settings: u64,
 }
 
 /// A leg as the room remembers it.

@@ -358,7 +358,9 @@ impl Room {
             LegMedia::Rtp { encoder, decoder, ptime_us, ssrc } => {
                 let codec = |e: rvoip_media_nodes::codec::CodecError| setup(name, e);
                 let variant = self.share_variant(&*encoder, engine);
-                let shared_encoder = variant.and_then(|_| encoder.share());
+                if let Some(v) = variant {
+                    self.use_shared(edit, engine, v, &*encoder)?;
+                }
                 let enc = EncodeNode::new(encoder, ptime_us, q).map_err(codec)?.with_ssrc(ssrc);
                 let enc = if variant.is_some() { enc.with_shared_input().map_err(codec)? } else { enc };
                 let (tx_kind, enc_rate) = (enc.info().packet_format(), enc.info().sample_rate);
@@ -395,9 +397,6 @@ impl Room {
                     }
                     None => e,
                 };
-                if let (Some(v), Some(shared_encoder)) = (variant, shared_encoder) {
-                    self.use_shared(edit, engine, v, shared_encoder)?;
-                }
                 Leg {
                     port,
                     nodes,

@@ -43,6 +43,9 @@ pub struct MemberStats {
     pub shared_quanta: u64,
     /// See `own_quanta`.
     pub skipped_quanta: u64,
+    /// Times a stateful codec's own encoder was reset to take the leg's stream back from
+    /// the shared encode (the leg became a heard talker; see `EncodeNode::with_shared_input`).
+    pub handoffs: u64,
 }
 
 /// A room's figures.
@@ -114,6 +117,7 @@ impl Room {
                 own_quanta: get(engine, self, l.encode, "own_quanta"),
                 shared_quanta: get(engine, self, l.encode, "shared_quanta"),
                 skipped_quanta: get(engine, self, l.encode, "skipped_quanta"),
+                handoffs: get(engine, self, l.encode, "handoffs"),
             })
             .collect();
         let shared_encoder_quanta = self.shared_encoders().map(|k| get(engine, self, Some(k), "packets")).sum();

@@ -68,6 +68,10 @@ impl Encoder for G722CodecEncoder {
     fn reset(&mut self) {
         self.enc.reset();
     }
+
+    fn share(&self) -> Option<Box<dyn Encoder>> {
+        Some(Box::new(G722CodecEncoder::new()))
+    }
 }
 
 /// G.722 decoder (spandsp 0.0.6 bit-exact) with waveform concealment of missing packets

@@ -77,6 +77,11 @@ impl Encoder for G729CodecEncoder {
     fn reset(&mut self) {
         self.enc.reset();
     }
+
+    /// Without Annex B only: with it, silence sends SID or nothing, not a frame per quantum.
+    fn share(&self) -> Option<Box<dyn Encoder>> {
+        (!self.annex_b).then(|| Box::new(G729CodecEncoder::new(false)) as Box<dyn Encoder>)
+    }
 }
 
 /// G.729 decoder (Annex A, and Annex B SID / untransmitted frames), bit-exact with bcg729.

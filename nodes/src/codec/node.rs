@@ -65,7 +65,7 @@ fn quantum_len(info: &CodecInfo, quantum: Quantum) -> Result<usize, CodecError> 
 ///
 /// Telemetry: `packets`, `dropped_frames`, `ssrc`, `next_sequence`, `next_timestamp`,
 /// `switches`, `payload_type`; with a shared input also `own_quanta`, `shared_quanta`,
-/// `skipped_quanta`.
+/// `skipped_quanta`, `handoffs`.
 ///
 /// Ports: input 0 `"in"` audio at the codec's rate and channels; output 0 `"out"` packet
 /// (its format names the codec at construction; a switched node keeps the port).
@@ -114,9 +114,20 @@ pub struct EncodeNode {
     switches: u64,
     /// A switch waiting for the packet boundary, or (after it) the replaced encoder.
     parked: Option<Box<EncodeNode>>,
-    /// With shared input: quanta encoded here, spliced from the shared stream, and not sent
-    /// (boxed: a plain node stays the size it was).
-    counts: Option<Box<[u64; 3]>>,
+    /// With shared input: its counters and hand-over state (boxed: a plain node stays the
+    /// size it was).
+    counts: Option<Box<SharedInput>>,
+}
+
+/// An [`EncodeNode`]'s shared-input state.
+#[derive(Clone, Copy, Debug, Default)]
+struct SharedInput {
+    /// Quanta encoded here, spliced from the shared stream, not sent; own encoder resets.
+    counts: [u64; 4],
+    /// The codec has encoder state ([`Encoder::stateless`] false).
+    stateful: bool,
+    /// The last quantum was not this node's own encode (spliced or not sent).
+    off_own: bool,
 }
 
 /// A message for [`EncodeNode`]: switch to another encoder at the next packet boundary,
@@ -237,13 +248,20 @@ impl EncodeNode {
     /// [`Hear::Shared`] and the shared packet is there, its frames go into this stream's
     /// packet in place of encoding (this stream's SSRC, sequence, timestamps and ptime);
     /// [`Hear::Nothing`] sends nothing (frames untransmitted, as in DTX); [`Hear::Own`]
-    /// encodes as usual. Only for codecs whose frames do not depend on the encoder's state
-    /// ([`Encoder::share`] gives `Some`), so a stream can move between its own frames and
-    /// the shared ones at any quantum; and the quantum must hold whole frames.
+    /// encodes as usual. For codecs whose frames carry no encoder state (G.711) a stream
+    /// moves between its own frames and the shared ones at any quantum. For codecs with
+    /// state (G.722, G.729, Opus), the peer's decoder follows the shared encoder's history
+    /// while the leg splices; when the leg encodes its own again, this node's encoder —
+    /// whose history stopped when it last encoded — is reset first and that packet carries
+    /// the marker bit (counted as `handoffs`): the peer's decoder then meets a fresh
+    /// encoder, as after a loss, rather than one resuming from an unrelated past. (A fresh
+    /// Opus encoder codes its first frame without inter-frame prediction; an ADPCM or CELP
+    /// decoder's predictor re-converges within tens of ms.) The quantum must hold whole
+    /// frames of the codec.
     ///
     /// ```
     /// use rvoip_media_graph::{NodeHarness, Packet, PacketMeta, Processor, Quantum};
-    /// use rvoip_media_nodes::codec::{CodecError, EncodeNode, G711CodecEncoder, G722CodecEncoder};
+    /// use rvoip_media_nodes::codec::{CodecError, EncodeNode, G711CodecEncoder, G722CodecEncoder, G729CodecEncoder};
     /// use rvoip_media_nodes::mixer::Hear;
     /// use rvoip_media_nodes::G711Law;
     ///
@@ -257,33 +275,68 @@ impl EncodeNode {
     /// h.run();
     /// assert_eq!(h.packet_out(0).unwrap().payload(), &[0x55; 160][..]); // 20 ms, spliced twice
     ///
-    /// let g722 = EncodeNode::new(Box::new(G722CodecEncoder::new()), 20_000, q).unwrap();
-    /// assert!(matches!(g722.with_shared_input(), Err(CodecError::NotShareable { .. })));
+    /// // G.722 (stateful): spliced, then its own again: one hand-over, marked.
+    /// let g722 = EncodeNode::new(Box::new(G722CodecEncoder::new()), 10_000, q).unwrap();
+    /// let mut h = NodeHarness::new(Box::new(g722.with_shared_input().unwrap()), q).unwrap();
+    /// let shared = Packet::from_payload(PacketMeta { payload_type: 9, ..PacketMeta::default() }, &[0x11; 80]).unwrap();
+    /// h.packet_in_mut(1).put(&shared);
+    /// *h.control_in_mut(2) = Hear::Shared.value();
+    /// h.run();
+    /// *h.control_in_mut(2) = Hear::Own.value();
+    /// h.run();
+    /// assert!(h.packet_out(0).unwrap().meta.marker);
+    /// let mut t = [0.0; 11];
+    /// h.processor_mut().telemetry(&mut t);
+    /// assert_eq!(&t[7..], &[1.0, 1.0, 0.0, 1.0]); // own, shared, skipped, handoffs
+    ///
+    /// // G.729 with Annex B sends nothing in silence: no frame per quantum to share.
+    /// let g729b = EncodeNode::new(Box::new(G729CodecEncoder::new(true)), 20_000, q).unwrap();
+    /// assert!(matches!(g729b.with_shared_input(), Err(CodecError::NotShareable { .. })));
     /// ```
     ///
     /// # Errors
-    /// [`CodecError::NotShareable`] for a codec with encoder state, or a quantum that does
-    /// not hold whole frames.
+    /// [`CodecError::NotShareable`] for a codec that cannot share ([`Encoder::share`] gives
+    /// `None`), or a quantum that does not hold whole frames.
     pub fn with_shared_input(mut self) -> Result<Self, CodecError> {
         let frame = self.frame.len();
         if self.enc.share().is_none() || frame == 0 || self.quantum_len % frame != 0 {
             return Err(CodecError::NotShareable { codec: self.info.encoding });
         }
         self.shared_ports = true;
-        self.counts = Some(Box::new([0; 3]));
+        self.counts = Some(Box::new(SharedInput { stateful: !self.enc.stateless(), ..SharedInput::default() }));
         Ok(self)
     }
 
     /// Quanta this node encoded itself, took from the shared stream, and sent nothing for
     /// (counted only with [`EncodeNode::with_shared_input`]).
     pub fn shared_counts(&self) -> (u64, u64, u64) {
-        let c = self.counts.as_deref().copied().unwrap_or_default();
+        let c = self.counts.as_deref().map(|s| s.counts).unwrap_or_default();
         (c[0], c[1], c[2])
     }
 
+    /// Times this node's own stateful encoder was reset to take its stream back from the
+    /// shared one (see [`EncodeNode::with_shared_input`]).
+    pub fn handoffs(&self) -> u64 {
+        self.counts.as_deref().map_or(0, |s| s.counts[3])
+    }
+
+    /// This quantum is encoded here: a stateful encoder that was off its stream is reset
+    /// and the packet marked.
+    fn own_quantum(&mut self) {
+        let Some(s) = self.counts.as_deref_mut() else { return };
+        s.counts[0] += 1;
+        if std::mem::take(&mut s.off_own) && s.stateful {
+            s.counts[3] += 1;
+            self.enc.reset();
+            self.marker_next = true;
+        }
+    }
+
+    /// This quantum was spliced (1) or not sent (2).
     fn count(&mut self, which: usize) {
-        if let Some(c) = self.counts.as_deref_mut() {
-            c[which] += 1;
+        if let Some(s) = self.counts.as_deref_mut() {
+            s.counts[which] += 1;
+            s.off_own = true;
         }
     }
 
@@ -363,6 +416,9 @@ impl EncodeNode {
         std::mem::swap(&mut self.pkt, &mut new.pkt);
         std::mem::swap(&mut self.payload_type, &mut new.payload_type);
         self.frame_ts = next_ts;
+        if let Some(s) = self.counts.as_deref_mut() {
+            s.stateful = !self.enc.stateless();
+        }
         self.switch_pending = false;
         self.switches += 1;
         self.marker_next = true;
@@ -575,6 +631,7 @@ const ENCODE_TELEMETRY: &[&str] = &[
     "own_quanta",
     "shared_quanta",
     "skipped_quanta",
+    "handoffs",
 ];
 
 impl Processor for EncodeNode {
@@ -605,7 +662,7 @@ impl Processor for EncodeNode {
             if self.take_shared(io) {
                 return;
             }
-            self.count(0);
+            self.own_quantum();
         }
         let input = io.audio_in(0);
         if input.len() != self.quantum_len {
@@ -672,7 +729,7 @@ impl Processor for EncodeNode {
     fn telemetry(&self, out: &mut [f64]) {
         // The counters' box is only read by a node that has one (a plain node's telemetry
         // touches its hot fields only).
-        let c = if self.shared_ports { self.counts.as_deref().copied().unwrap_or_default() } else { [0; 3] };
+        let c = if self.shared_ports { self.counts.as_deref().map(|s| s.counts).unwrap_or_default() } else { [0; 4] };
         let v = [
             self.packets as f64,
             self.dropped as f64,
@@ -684,6 +741,7 @@ impl Processor for EncodeNode {
             c[0] as f64,
             c[1] as f64,
             c[2] as f64,
+            c[3] as f64,
         ];
         for (o, v) in out.iter_mut().zip(v) {
             *o = v;
