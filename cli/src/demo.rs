@@ -236,6 +236,7 @@ fn network(legs: &mut [Leg], speech: &[f32], law: G711Law, ticks: u64) -> Result
                     ssrc: 1000 + i as u32,
                     marker: tick == 0,
                     arrival_ns: 0,
+                    audio_level: None,
                 };
                 match leg.rx.push(meta, &payload) {
                     Ok(()) => leg.sent += 1,

@@ -215,6 +215,7 @@ fn opus_in_band_fec_rebuilds_a_lost_packet() {
             marker: false,
             // Every third packet 40 ms late: the target holds the next packet in time.
             arrival_ns: u64::from(i) * 20_000_000 + if i % 3 == 0 { 45_000_000 } else { 5_000_000 },
+            audio_level: None,
         };
         pk.push(Packet::from_payload(meta, &buf[..p.len]).unwrap());
     }
