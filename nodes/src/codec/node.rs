@@ -1037,11 +1037,7 @@ impl DecodeNode {
     /// codec. Returns false, having done nothing, otherwise.
     fn decode_direct(&mut self, p: &Packet, io: &mut ProcessIo<'_>) -> bool {
         let ts = p.meta.timestamp;
-        if self.fill != 0
-            || p.meta.payload_type != self.payload_type
-            || self.next_ts.is_some_and(|t| t != ts)
-            || self.says_silence(&p.meta)
-        {
+        if self.fill != 0 || p.meta.payload_type != self.payload_type || self.next_ts.is_some_and(|t| t != ts) {
             return false;
         }
         if self.dec.samples_in(p.payload()) != Ok(self.quantum_frames) {
@@ -1050,6 +1046,14 @@ impl DecodeNode {
         let out = io.audio_out(0);
         if out.len() != self.quantum_len {
             return false;
+        }
+        if self.says_silence(&p.meta) {
+            out.fill(0.0);
+            self.packets += 1;
+            self.skipped += 1;
+            self.next_ts = Some(ts.wrapping_add(self.quantum_ticks));
+            self.concealed_run = 0;
+            return true;
         }
         match self.dec.decode(Some(p.payload()), out) {
             Ok(m) if m == self.quantum_len => {
