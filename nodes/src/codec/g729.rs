@@ -82,6 +82,11 @@ impl Encoder for G729CodecEncoder {
     fn share(&self) -> Option<Box<dyn Encoder>> {
         (!self.annex_b).then(|| Box::new(G729CodecEncoder::new(false)) as Box<dyn Encoder>)
     }
+
+    /// 60 ms: the LSP, gain and pitch predictors follow the shared stream's.
+    fn handoff_priming_us(&self) -> u32 {
+        60_000
+    }
 }
 
 /// G.729 decoder (Annex A, and Annex B SID / untransmitted frames), bit-exact with bcg729.

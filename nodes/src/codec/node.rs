@@ -120,14 +120,33 @@ pub struct EncodeNode {
 }
 
 /// An [`EncodeNode`]'s shared-input state.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Debug, Default)]
 struct SharedInput {
-    /// Quanta encoded here, spliced from the shared stream, not sent; own encoder resets.
+    /// Quanta encoded here, spliced from the shared stream, not sent; hand-overs.
     counts: [u64; 4],
     /// The codec has encoder state ([`Encoder::stateless`] false).
     stateful: bool,
     /// The last quantum was not this node's own encode (spliced or not sent).
     off_own: bool,
+    /// The last [`Encoder::handoff_priming_us`] of what the leg heard while it spliced (the
+    /// shared mix), a ring of whole quanta; empty when the codec primes nothing.
+    history: Box<[f32]>,
+    /// Where the next quantum goes, and the samples held.
+    hist_pos: usize,
+    hist_len: usize,
+}
+
+impl SharedInput {
+    /// Keeps `input` (one quantum) as the newest history.
+    fn record(&mut self, input: &[f32]) {
+        let n = input.len();
+        if self.history.is_empty() || n == 0 || self.history.len() % n != 0 {
+            return;
+        }
+        self.history[self.hist_pos..self.hist_pos + n].copy_from_slice(input);
+        self.hist_pos = (self.hist_pos + n) % self.history.len();
+        self.hist_len = (self.hist_len + n).min(self.history.len());
+    }
 }
 
 /// A message for [`EncodeNode`]: switch to another encoder at the next packet boundary,
@@ -251,13 +270,13 @@ impl EncodeNode {
     /// encodes as usual. For codecs whose frames carry no encoder state (G.711) a stream
     /// moves between its own frames and the shared ones at any quantum. For codecs with
     /// state (G.722, G.729, Opus), the peer's decoder follows the shared encoder's history
-    /// while the leg splices; when the leg encodes its own again, this node's encoder —
-    /// whose history stopped when it last encoded — is reset first and that packet carries
-    /// the marker bit (counted as `handoffs`): the peer's decoder then meets a fresh
-    /// encoder, as after a loss, rather than one resuming from an unrelated past. (A fresh
-    /// Opus encoder codes its first frame without inter-frame prediction; an ADPCM or CELP
-    /// decoder's predictor re-converges within tens of ms.) The quantum must hold whole
-    /// frames of the codec.
+    /// while the leg splices; when the leg encodes its own again (counted as `handoffs`,
+    /// the packet marked), its encoder should start from a state near the shared one's.
+    /// This node keeps the last [`Encoder::handoff_priming_us`] of what the leg heard while
+    /// it spliced (its input: the shared mix), and at the hand-over resets its encoder and
+    /// encodes that history, discarding the frames (G.722 and G.729: 60 ms); a codec that
+    /// primes nothing (Opus) resumes from its own last state. Measured against an ideal
+    /// hand-over (`tests/codec_handoff.rs`). The quantum must hold whole frames of the codec.
     ///
     /// ```
     /// use rvoip_media_graph::{NodeHarness, Packet, PacketMeta, Processor, Quantum};
@@ -303,7 +322,12 @@ impl EncodeNode {
             return Err(CodecError::NotShareable { codec: self.info.encoding });
         }
         self.shared_ports = true;
-        self.counts = Some(Box::new(SharedInput { stateful: !self.enc.stateless(), ..SharedInput::default() }));
+        // History: the priming time in whole quanta (the quantum holds whole frames).
+        let q_us = u64::from(self.quantum_us.max(1));
+        let quanta = u64::from(self.enc.handoff_priming_us()).div_ceil(q_us) as usize;
+        let history = vec![0.0; quanta * self.quantum_len].into_boxed_slice();
+        self.counts =
+            Some(Box::new(SharedInput { stateful: !self.enc.stateless(), history, ..SharedInput::default() }));
         Ok(self)
     }
 
@@ -320,16 +344,31 @@ impl EncodeNode {
         self.counts.as_deref().map_or(0, |s| s.counts[3])
     }
 
-    /// This quantum is encoded here: a stateful encoder that was off its stream is reset
-    /// and the packet marked.
+    /// This quantum is encoded here. A stateful encoder that was off its stream takes it
+    /// back: its packet is marked, and a codec that primes
+    /// ([`Encoder::handoff_priming_us`]) is reset and encodes (discarding the frames) the
+    /// history of what the leg heard, so its state is near the shared encoder's.
     fn own_quantum(&mut self) {
         let Some(s) = self.counts.as_deref_mut() else { return };
         s.counts[0] += 1;
-        if std::mem::take(&mut s.off_own) && s.stateful {
-            s.counts[3] += 1;
-            self.enc.reset();
-            self.marker_next = true;
+        if !std::mem::take(&mut s.off_own) || !s.stateful {
+            return;
         }
+        s.counts[3] += 1;
+        self.marker_next = true;
+        let frame = self.frame.len();
+        let len = s.history.len();
+        if s.hist_len == 0 || frame == 0 || len % frame != 0 {
+            return;
+        }
+        self.enc.reset();
+        let mut at = (s.hist_pos + len - s.hist_len) % len;
+        for _ in 0..s.hist_len / frame {
+            // Frames only prime the state; an error is as good as no frame here.
+            let _ = self.enc.encode(&s.history[at..at + frame], &mut self.scratch);
+            at = (at + frame) % len;
+        }
+        s.hist_len = 0;
     }
 
     /// This quantum was spliced (1) or not sent (2).
@@ -660,6 +699,9 @@ impl Processor for EncodeNode {
         self.apply_switch();
         if self.shared_ports {
             if self.take_shared(io) {
+                if let Some(s) = self.counts.as_deref_mut() {
+                    s.record(io.audio_in(0));
+                }
                 return;
             }
             self.own_quantum();
