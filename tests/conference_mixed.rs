@@ -242,7 +242,7 @@ fn rfc6464_silent_packets_are_not_decoded() {
 /// own encodes (the talkers' N-1 mixes) and 3 shared ones (one per codec), the 4 listeners
 /// splice; every listener of a codec gets the same payload, and hears both talkers' tones at
 /// their level. Then an Opus listener starts talking and the PCMU talker stops: the Opus leg
-/// hands its stream over once (its own encoder reset, the packet marked).
+/// hands its stream over once (resuming its own encoder, the packet marked).
 #[test]
 fn stateful_codecs_share_one_encode_per_variant() {
     const SPECS: [(&str, CodecId, f32); 6] = [

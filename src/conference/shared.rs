@@ -6,7 +6,8 @@
 //! talkers' own mixes plus one per variant, not one per member. G.711, G.722, G.729
 //! (without Annex B) and Opus (without DTX) share. A stateful codec's shared encoder runs
 //! every cycle whoever listens, so its history is the shared stream's; a leg that becomes a
-//! heard talker resets its own encoder and marks the packet (`EncodeNode` counts these
+//! heard talker takes its stream back with its own encoder primed on what it last heard
+//! (G.722, G.729) or resuming (Opus), and marks the packet (`EncodeNode` counts these
 //! `handoffs`).
 
 use super::leg::Variant;

@@ -43,8 +43,8 @@ pub struct MemberStats {
     pub shared_quanta: u64,
     /// See `own_quanta`.
     pub skipped_quanta: u64,
-    /// Times a stateful codec's own encoder was reset to take the leg's stream back from
-    /// the shared encode (the leg became a heard talker; see `EncodeNode::with_shared_input`).
+    /// Times a stateful codec's own encoder took the leg's stream back from the shared
+    /// encode (the leg became a heard talker; see `EncodeNode::with_shared_input`).
     pub handoffs: u64,
 }
 

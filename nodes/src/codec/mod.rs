@@ -262,8 +262,8 @@ pub trait Encoder: Send {
     /// G.722, G.729 without Annex B, Opus without DTX. `None` (the default) for a codec
     /// that cannot (its frames are not sent every quantum). For codecs with state
     /// ([`Encoder::stateless`] false: G.722's ADPCM, G.729, Opus) the peer's decoder follows
-    /// the shared encoder's history while it hears the shared stream; `EncodeNode` resets
-    /// its own encoder when it takes the stream back (see there).
+    /// the shared encoder's history while it hears the shared stream; `EncodeNode` primes its
+    /// own encoder when it takes the stream back ([`Encoder::handoff_priming_us`]).
     fn share(&self) -> Option<Box<dyn Encoder>> {
         None
     }

@@ -338,8 +338,8 @@ impl EncodeNode {
         (c[0], c[1], c[2])
     }
 
-    /// Times this node's own stateful encoder was reset to take its stream back from the
-    /// shared one (see [`EncodeNode::with_shared_input`]).
+    /// Times this node's own stateful encoder took its stream back from the shared one (see
+    /// [`EncodeNode::with_shared_input`]).
     pub fn handoffs(&self) -> u64 {
         self.counts.as_deref().map_or(0, |s| s.counts[3])
     }
