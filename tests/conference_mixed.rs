@@ -1,4 +1,4 @@
-//! A room of mixed codecs and rates (PCMU 8 kHz, G.722 16 kHz, Opus 48 kHz) on a driven
+//! A room of mixed codecs and rates (PCMU, PCMA and G.729 at 8 kHz, G.722 16 kHz, Opus 48 kHz) on a driven
 //! engine: each leg's tone is heard by the others at its frequency and level (measured after
 //! a decode on the far side), no leg hears itself, per-leg codec figures, a packet of a codec
 //! not negotiated is dropped and counted, and RFC 6464 silent packets are not decoded.
@@ -10,9 +10,15 @@ use rvoip_media_nodes::codec::{CodecId, Decoder, Encoder};
 use rvoip_media_nodes::mixer::TalkerPolicy;
 
 /// The legs: name, codec, the tone each sends (Hz).
-const LEGS: [(&str, CodecId, f32); 3] =
-    [("u", CodecId::Pcmu, 500.0), ("g", CodecId::G722, 1100.0), ("o", CodecId::Opus, 2300.0)];
-const AMP: f32 = 0.25;
+const LEGS: [(&str, CodecId, f32); 5] = [
+    ("u", CodecId::Pcmu, 500.0),
+    ("g", CodecId::G722, 1100.0),
+    ("o", CodecId::Opus, 2300.0),
+    ("a", CodecId::Pcma, 700.0),
+    ("t", CodecId::G729, 1500.0),
+];
+/// Each tone's amplitude: four heard at once stay below full scale.
+const AMP: f32 = 0.15;
 const PTIME: u32 = 20_000;
 
 struct Leg {
@@ -170,13 +176,19 @@ fn each_leg_hears_the_others_tones_at_their_level_and_not_itself() {
             let a = amplitude(x, o.tone, l.rate);
             eprintln!("leg {i} hears leg {j}'s {} Hz at {:.2} dB", o.tone, db(a, AMP));
             if i == j {
-                assert!(db(a, AMP) < -40.0, "leg {i} hears itself at {:.1} dB", db(a, AMP));
+                // What is there is the codec's noise (the mix leaves the leg out exactly);
+                // G.729's at 8 kbit/s is higher.
+                let floor = if LEGS[i].1 == CodecId::G729 { -30.0 } else { -40.0 };
+                assert!(db(a, AMP) < floor, "leg {i} hears itself at {:.1} dB", db(a, AMP));
             } else {
-                assert!(db(a, AMP).abs() < 0.5, "leg {i} hears leg {j}'s {} Hz at {:.2} dB", o.tone, db(a, AMP));
+                // G.729 (CELP, 8 kbit/s) reproduces a tone's level less closely than the others.
+                let g729 = LEGS[i].1 == CodecId::G729 || LEGS[j].1 == CodecId::G729;
+                let tolerance = if g729 { 1.5 } else { 0.5 };
+                assert!(db(a, AMP).abs() < tolerance, "leg {i} hears leg {j}'s {} Hz at {:.2} dB", o.tone, db(a, AMP));
             }
         }
-        // Nothing else: the heard signal's power is the two tones' (within 1 dB).
-        let power: f32 = x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32;
+        // Nothing else: the heard signal's power is the other tones' (within 1 dB).
+        let power: f32 = x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32 / (LEGS.len() - 1) as f32 * 2.0;
         assert!(
             db(power.sqrt(), AMP).abs() < 1.0,
             "leg {i}: rms {:.2} dB against one tone's peak",
