@@ -10,54 +10,16 @@ use rvoip_media_core::prelude::*;
 use rvoip_media_core::rtp::write_rtp;
 use rvoip_media_core::transport::{BatchConfig, BatchIo};
 use rvoip_media_nodes::G711Law;
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::UdpSocket;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-struct Counting;
-
-/// The kernel thread id being watched (0: none).
-static WATCHED: AtomicI64 = AtomicI64::new(0);
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-static FREES: AtomicU64 = AtomicU64::new(0);
-
-fn watched() -> bool {
-    let w = WATCHED.load(Ordering::Relaxed);
-    // SAFETY: gettid has no preconditions and does not allocate.
-    w != 0 && i64::from(unsafe { libc::gettid() }) == w
-}
-
-// SAFETY: forwards to the system allocator unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if watched() {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        System.alloc(layout)
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if watched() {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        System.alloc_zeroed(layout)
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if watched() {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        System.realloc(ptr, layout, new_size)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if watched() {
-            FREES.fetch_add(1, Ordering::Relaxed);
-        }
-        System.dealloc(ptr, layout)
-    }
-}
+#[path = "support/worker_alloc.rs"]
+mod worker_alloc;
+use worker_alloc::{watch_thread, WorkerCounting, WATCHED_ALLOCS, WATCHED_FREES};
 
 #[global_allocator]
-static ALLOC: Counting = Counting;
+static ALLOC: WorkerCounting = WorkerCounting;
 
 /// The kernel thread id of this process's thread whose name starts with `name` (the kernel
 /// keeps 15 bytes of a thread's name).
@@ -110,7 +72,7 @@ fn the_io_thread_allocates_nothing_per_packet() {
             // Latched and running for half a second: watch the I/O thread from here.
             let tid = tid_of("rvoip-batch-io").expect("the I/O thread");
             before = Some(running.stats());
-            WATCHED.store(tid, Ordering::SeqCst);
+            watch_thread(tid);
         }
         for (i, p) in peers.iter().enumerate() {
             p.send_to(&packet(k, i as u32), addrs[i]).unwrap();
@@ -125,7 +87,7 @@ fn the_io_thread_allocates_nothing_per_packet() {
         let next = start + Duration::from_millis(20 * (k as u64 + 1));
         std::thread::sleep(next.saturating_duration_since(Instant::now()));
     }
-    WATCHED.store(0, Ordering::SeqCst);
+    watch_thread(0);
     let (before, after) = (before.unwrap(), running.stats());
     // The window saw real traffic: receives, ring drops from the flood, the malformed
     // datagram and sends.
@@ -133,6 +95,6 @@ fn the_io_thread_allocates_nothing_per_packet() {
     assert!(after.sent - before.sent >= 8 * 40, "{before:?} {after:?}");
     assert!(after.dropped > before.dropped, "{before:?} {after:?}");
     assert_eq!(after.malformed - before.malformed, 1);
-    assert_eq!((ALLOCS.load(Ordering::SeqCst), FREES.load(Ordering::SeqCst)), (0, 0));
+    assert_eq!((WATCHED_ALLOCS.load(Ordering::SeqCst), WATCHED_FREES.load(Ordering::SeqCst)), (0, 0));
     running.stop().unwrap();
 }

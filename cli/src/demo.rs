@@ -1,32 +1,47 @@
-//! `rvoip-media demo`: a live conference on the real-time workers.
+//! `rvoip-media demo`: a live conference on the real-time workers, with people joining,
+//! leaving and taking turns.
 //!
-//! A "network" thread plays the part of N remote phones: every 10 ms it encodes the next
-//! 10 ms of the bundled speech for each participant (each from a different offset) into a
-//! G.711 packet and pushes it into the room's `p{i}.rx` endpoint, then collects what the
-//! room sent on `p{i}.tx` and decodes it: that is what participant `i` hears. The room (a
-//! live [`Room`]: decode with concealment → N-1 mix → encode for every leg) runs on a pinned
-//! worker thread paced on absolute deadlines. Once a second the main thread prints the worker's cycle-time statistics.
+//! A "network" thread plays the part of N remote phones: every 10 ms it sends, for each
+//! participant in the room, the next 10 ms of what that participant says (the bundled
+//! speech during its turns, quiet background noise otherwise) as a G.711 packet into the
+//! room's `p{i}.rx` endpoint, then collects what the room sent on `p{i}.tx` and decodes it:
+//! what participant `i` hears. The main thread runs the script of [`schedule`] — half the
+//! participants at the start, the others joining and some leaving while the room runs
+//! (live edits: nobody else's state is touched) — prints the worker's cycle times once a
+//! second and reads the room's talk and dominant-speaker events. The room is a live
+//! [`Room`] with a VAD per leg, loudest-three selection, dominant-speaker tracking and shared
+//! encodes, on a pinned worker paced on absolute deadlines. At the end [`picture`] draws
+//! who was there, their levels, who the room heard talking and who dominated.
+
+mod picture;
+mod schedule;
 
 use super::{output::Outputs, wavio, wavio::WavOut, CliError};
-use rvoip_media_core::conference::{LegMedia, Room};
+use rvoip_media_core::conference::{LegMedia, LegOptions, Room, RoomConfig, RoomEventKind};
+use rvoip_media_core::engine::EndpointError;
 use rvoip_media_core::prelude::*;
+use rvoip_media_graph::SplitMix64;
+use rvoip_media_nodes::mixer::TalkerPolicy;
 use rvoip_media_nodes::wav::WavSampleFormat;
 use rvoip_media_nodes::G711Law;
+use schedule::Schedule;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Arguments of `demo`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Participants in the room.
+    /// Participants in the room (half at the start, the others join while it runs).
     #[arg(long, default_value_t = 8, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(2..=2000))]
     participants: u32,
     /// How long the call lasts, in seconds.
     #[arg(long, default_value_t = 10.0, allow_negative_numbers = true)]
     seconds: f64,
-    /// Where each participant's received audio is written (participant_NN.wav).
+    /// Where each participant's received audio is written (participant_NN.wav), with the
+    /// picture of the room (room.svg).
     #[arg(long, default_value = "demo-out")]
     out: PathBuf,
     /// Speech to play (8 kHz, at least 1 s); defaults to the clip built into the binary.
@@ -37,16 +52,49 @@ pub struct Args {
     alaw: bool,
 }
 
+/// Participants drawn in the picture (the first ones).
+const PLOTTED: usize = 16;
+/// Level of a participant's background noise between its turns, dBFS RMS.
+const BACKGROUND_DBFS: f32 = -60.0;
+/// Ticks of 10 ms per second.
+const TICKS_PER_S: f64 = 100.0;
+
+/// One participant's phone, on the network thread.
 struct Leg {
-    rx: PacketIn,
-    tx: PacketOut,
+    /// Its endpoints while it is in the room.
+    rx: Option<PacketIn>,
+    tx: Option<PacketOut>,
+    /// Told to leave: sends nothing more, collects until the room lets go of it.
+    leaving: bool,
     offset: usize,
     /// What this participant hears, streamed to its file as it arrives (memory stays flat
     /// however long the demo runs).
     heard: WavOut,
+    seq: u16,
     sent: u64,
     received: u64,
     push_failures: u64,
+    /// Packets it had sent that the room had not read when it left.
+    unread_at_leave: u64,
+    /// Its level per 100 ms (plotted participants only).
+    levels: Vec<Option<f32>>,
+    level_sum: f64,
+    level_frames: u32,
+}
+
+/// What the main thread tells the network thread.
+enum Net {
+    Join { index: usize, rx: PacketIn, tx: PacketOut },
+    Leave(usize),
+}
+
+/// What the main thread saw of one participant, in seconds.
+#[derive(Default)]
+struct Seen {
+    present: (f64, f64),
+    talking: Vec<(f64, f64)>,
+    talking_since: Option<f64>,
+    dominant: Vec<(f64, f64)>,
 }
 
 pub fn run(a: Args) -> Result<(), CliError> {
@@ -65,6 +113,8 @@ pub fn run(a: Args) -> Result<(), CliError> {
         )));
     }
     let n = a.participants as usize;
+    let ticks = (a.seconds * TICKS_PER_S).round() as u64;
+    let script = Schedule::new(n, ticks, 1);
     let mut outputs = Outputs::new();
     outputs.create_dir(&a.out)?;
     let mut files = Vec::with_capacity(n);
@@ -72,6 +122,8 @@ pub fn run(a: Args) -> Result<(), CliError> {
         let path = a.out.join(format!("participant_{i:02}.wav"));
         files.push(WavOut::new(outputs.create(&path)?, &path, 8000, WavSampleFormat::Int16)?);
     }
+    let picture_path = a.out.join("room.svg");
+    let mut picture_file = outputs.create(&picture_path)?;
     let out_dir = std::fs::canonicalize(&a.out).unwrap_or_else(|_| a.out.clone());
     println!("recording what each participant hears into {}", out_dir.display());
     let law = if a.alaw { G711Law::Alaw } else { G711Law::Ulaw };
@@ -94,67 +146,185 @@ pub fn run(a: Args) -> Result<(), CliError> {
         let core = w.core.map_or("unpinned".to_string(), |c| format!("pinned to core {c}"));
         println!("worker {}: {core}, {sched}", w.index);
     }
-    let mut room = Room::new(&engine, AudioFormat::mono(8000), n)?;
-    let joins = (0..n).map(|i| (format!("p{i}"), LegMedia::g711(law, 10_000, i as u32)));
-    let mut io = room.join_many(&engine, joins)?.io;
+    let config = RoomConfig::new(AudioFormat::mono(8000))
+        .with_capacity(n)
+        .with_policy(TalkerPolicy::default())
+        .with_shared_encodes();
+    let mut room = Room::with_config(&engine, config)?;
+    let leg = |i: usize| {
+        (
+            format!("p{i}"),
+            LegMedia::g711(law, 10_000, 1000 + i as u32),
+            LegOptions { vad: true, ..LegOptions::default() },
+        )
+    };
+    let first: Vec<usize> = (0..n).filter(|&i| script.joins[i] == 0).collect();
+    let mut io = room.join_many_with(&engine, first.iter().map(|&i| leg(i)), |_| {})?.io;
     let total = speech.samples.len();
     let mut legs: Vec<Leg> = files
         .into_iter()
         .enumerate()
         .map(|(i, heard)| Leg {
-            rx: io.take_packet_in(&format!("p{i}.rx")).expect("room has rx ports"),
-            tx: io.take_packet_out(&format!("p{i}.tx")).expect("room has tx ports"),
+            rx: None,
+            tx: None,
+            leaving: false,
             offset: (i * total / n) / 80 * 80,
             heard,
+            seq: 0,
             sent: 0,
             received: 0,
             push_failures: 0,
+            unread_at_leave: 0,
+            levels: if i < PLOTTED { vec![None; ticks.div_ceil(10) as usize] } else { Vec::new() },
+            level_sum: 0.0,
+            level_frames: 0,
         })
         .collect();
+    for &i in &first {
+        legs[i].rx = io.take_packet_in(&format!("p{i}.rx"));
+        legs[i].tx = io.take_packet_out(&format!("p{i}.tx"));
+    }
     println!(
-        "room: {n} participants, {} legs decode (with concealment) -> N-1 mix -> encode, {} quantum, {:.1} s",
+        "room: {n} participants ({} at the start, the others join while it runs), {} legs: decode -> VAD -> \
+         loudest 3 of the talkers mixed -> shared encode, {} quantum, {:.1} s",
+        first.len(),
         law.encoding(),
         quantum,
         a.seconds
     );
-    let ticks = (a.seconds * 100.0).round() as u64;
     let done = Arc::new(AtomicBool::new(false));
     let done2 = done.clone();
     let samples = Arc::new(speech.samples);
+    let (net_tx, net_rx) = mpsc::channel::<Net>();
+    let cycle0 = engine.partition_stats(room.id())?.cycles;
+    let script = Arc::new(script);
+    let script2 = script.clone();
     let network = std::thread::Builder::new()
         .name("demo-network".into())
         .spawn(move || {
-            let written = network(&mut legs, &samples, law, ticks);
+            let written = network(&mut legs, &samples, law, ticks, &script2, &net_rx);
             done2.store(true, Ordering::Release);
             (legs, written)
         })
         .map_err(|source| CliError::Io { path: "thread".into(), source })?;
     let t0 = Instant::now();
+    let mut seen: Vec<Seen> = (0..n.min(PLOTTED)).map(|_| Seen::default()).collect();
+    let mut joins: Vec<(u64, usize)> = (0..n).filter(|&i| script.joins[i] > 0).map(|i| (script.joins[i], i)).collect();
+    let mut leaves: Vec<(u64, usize)> = (0..n).filter_map(|i| script.leaves[i].map(|t| (t, i))).collect();
+    joins.sort_unstable();
+    leaves.sort_unstable();
+    let (mut joins, mut leaves) = (joins.into_iter().peekable(), leaves.into_iter().peekable());
+    let mut dominant: Option<(usize, f64)> = None;
     let mut second = 1;
+    let event_time = |cycle: u64| cycle.saturating_sub(cycle0) as f64 / TICKS_PER_S;
     while !done.load(Ordering::Acquire) {
-        let next = t0 + Duration::from_secs(second);
-        while Instant::now() < next && !done.load(Ordering::Acquire) {
-            std::thread::sleep(Duration::from_millis(5));
+        let now = t0.elapsed().as_secs_f64();
+        let tick = (now * TICKS_PER_S) as u64;
+        while let Some(&(_, i)) = joins.peek().filter(|(t, _)| *t <= tick) {
+            joins.next();
+            let mut io = room.join_many_with(&engine, [leg(i)], |_| {})?.io;
+            let rx = io.take_packet_in(&format!("p{i}.rx")).ok_or(CliError::Internal("leg without rx"))?;
+            let tx = io.take_packet_out(&format!("p{i}.tx")).ok_or(CliError::Internal("leg without tx"))?;
+            // The network thread ends early only when a write failed; that error is reported below.
+            let _ = net_tx.send(Net::Join { index: i, rx, tx });
+            if let Some(s) = seen.get_mut(i) {
+                s.present.0 = now;
+            }
+            println!("t={now:>6.2}s p{i} joins");
         }
-        if done.load(Ordering::Acquire) {
-            break;
+        while let Some(&(_, i)) = leaves.peek().filter(|(t, _)| *t <= tick) {
+            leaves.next();
+            let _ = net_tx.send(Net::Leave(i));
+            room.leave(&engine, &format!("p{i}"))?;
+            if let Some(s) = seen.get_mut(i) {
+                // The room reports nothing more about a member who left: close its spans.
+                s.present.1 = now;
+                if let Some(since) = s.talking_since.take() {
+                    s.talking.push((since, now));
+                }
+                if let Some((_, since)) = dominant.filter(|(d, _)| *d == i) {
+                    s.dominant.push((since, now));
+                    dominant = None;
+                }
+            }
+            println!("t={now:>6.2}s p{i} leaves");
         }
-        print_status(&engine, &format!("t={second:>3}s"), n);
-        second += 1;
+        while let Some(e) = room.poll_event() {
+            let t = event_time(e.cycle);
+            let index = |name: &str| name.strip_prefix('p').and_then(|v| v.parse::<usize>().ok());
+            match e.kind {
+                RoomEventKind::TalkingStarted(name) => {
+                    if let Some(s) = index(&name).and_then(|i| seen.get_mut(i)) {
+                        s.talking_since = Some(t);
+                    }
+                }
+                RoomEventKind::TalkingStopped(name) => {
+                    if let Some(s) = index(&name).and_then(|i| seen.get_mut(i)) {
+                        if let Some(since) = s.talking_since.take() {
+                            s.talking.push((since, t));
+                        }
+                    }
+                }
+                RoomEventKind::DominantSpeaker(who) => {
+                    if let Some((i, since)) = dominant.take() {
+                        if let Some(s) = seen.get_mut(i) {
+                            s.dominant.push((since, t));
+                        }
+                    }
+                    dominant = who.as_deref().and_then(index).map(|i| (i, t));
+                    println!("t={t:>6.2}s dominant speaker: {}", who.as_deref().unwrap_or("nobody"));
+                }
+            }
+        }
+        if now >= second as f64 {
+            print_status(&engine, &format!("t={second:>3}s"), room.members().count());
+            second += 1;
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
     let (legs, written) = network.join().map_err(|_| CliError::Internal("network thread panicked"))?;
-    print_status(&engine, "end   ", n);
+    print_status(&engine, "end   ", room.members().count());
     let st = engine.status();
     let pst = engine.partition_stats(room.id())?;
     engine.remove_partition(room.id())?;
     // A failed write (a full disk) ends the demo with that error; `outputs` then removes
     // every file, so no partial recording is left.
     written?;
-    let (mut sent, mut received, mut failures) = (0, 0, 0);
+    let end = a.seconds;
+    let rows: Vec<picture::Row> = seen
+        .into_iter()
+        .zip(&legs)
+        .enumerate()
+        .map(|(i, (mut s, leg))| {
+            if script.leaves[i].is_none() {
+                s.present.1 = end;
+            }
+            if let Some(since) = s.talking_since.take() {
+                s.talking.push((since, end));
+            }
+            if let Some((_, since)) = dominant.filter(|(d, _)| *d == i) {
+                s.dominant.push((since, end));
+            }
+            picture::Row {
+                name: format!("p{i}"),
+                codec: law.encoding().to_string(),
+                present: s.present,
+                level: leg.levels.clone(),
+                talking: s.talking,
+                dominant: s.dominant,
+            }
+        })
+        .collect();
+    let title = format!("rvoip-media demo: {n} participants, {:.1} s (first {} drawn)", a.seconds, rows.len());
+    let svg = picture::svg(&rows, end, &title).map_err(|detail| CliError::Failed(format!("room.svg: {detail}")))?;
+    std::io::Write::write_all(&mut picture_file, svg.as_bytes())
+        .map_err(|source| CliError::Io { path: picture_path.display().to_string(), source })?;
+    let (mut sent, mut received, mut failures, mut unread) = (0, 0, 0, 0);
     for leg in legs {
         sent += leg.sent;
         received += leg.received;
         failures += leg.push_failures;
+        unread += leg.unread_at_leave;
         leg.heard.finish()?;
     }
     let misses: u64 = st.workers.iter().map(|w| w.stats.deadline_misses).sum();
@@ -162,7 +332,8 @@ pub fn run(a: Args) -> Result<(), CliError> {
     // because a ring was full. Every packet the room sent reached a phone unless it was
     // dropped (ring full, pool exhausted), counted by the engine.
     println!(
-        "packets in:  {} offered by the phones = {sent} taken by the room + {failures} refused (receive ring full)",
+        "packets in:  {} offered by the phones = {sent} taken by the room + {failures} refused (receive ring full); \
+         {unread} still queued when their participant left",
         sent + failures
     );
     println!(
@@ -175,7 +346,7 @@ pub fn run(a: Args) -> Result<(), CliError> {
     );
     println!("{misses} deadline misses, {} receive underruns, {} errors", pst.underruns, pst.errors);
     outputs.commit()?;
-    println!("wrote {n} files to {}", out_dir.display());
+    println!("wrote {n} files and room.svg to {}", out_dir.display());
     engine.shutdown();
     let dropped = failures + pst.drops();
     if misses > 0 || dropped > 0 || pst.errors > 0 {
@@ -210,13 +381,24 @@ fn print_status(engine: &Engine, label: &str, legs: usize) {
     }
 }
 
-/// The remote phones: every 10 ms send each participant's next packet and collect what the
-/// room sent back (written to each participant's file). Runs on an ordinary thread with
-/// absolute deadlines. Stops at the first failed write and returns it.
-fn network(legs: &mut [Leg], speech: &[f32], law: G711Law, ticks: u64) -> Result<(), CliError> {
+/// The remote phones: every 10 ms send each present participant's next packet and collect
+/// what the room sent back (written to each participant's file). Runs on an ordinary thread
+/// with absolute deadlines. Stops at the first failed write and returns it.
+fn network(
+    legs: &mut [Leg],
+    speech: &[f32],
+    law: G711Law,
+    ticks: u64,
+    script: &Schedule,
+    commands: &mpsc::Receiver<Net>,
+) -> Result<(), CliError> {
     let start = Instant::now();
     let period = Duration::from_millis(10);
     let mut payload = [0u8; 80];
+    let mut frame = [0f32; 80];
+    let mut noise = SplitMix64::new(7);
+    // Uniform noise in ±a has RMS a/√3.
+    let noise_amp = 10f32.powf(BACKGROUND_DBFS / 20.0) * 3f32.sqrt();
     // Two packets of slack absorb scheduling jitter between this thread and the worker.
     for tick in 0..ticks + 2 {
         if tick >= 2 {
@@ -225,22 +407,53 @@ fn network(legs: &mut [Leg], speech: &[f32], law: G711Law, ticks: u64) -> Result
                 std::thread::sleep(wait);
             }
         }
+        for c in commands.try_iter() {
+            match c {
+                Net::Join { index, rx, tx } => {
+                    legs[index].rx = Some(rx);
+                    legs[index].tx = Some(tx);
+                }
+                Net::Leave(index) => legs[index].leaving = true,
+            }
+        }
         if tick < ticks {
             for (i, leg) in legs.iter_mut().enumerate() {
-                let pos = (leg.offset + tick as usize * 80) % (speech.len() - 80);
-                law.encode_f32(&speech[pos..pos + 80], &mut payload);
+                let Some(rx) = leg.rx.as_mut().filter(|_| !leg.leaving) else { continue };
+                if script.talking(i, tick) {
+                    let pos = (leg.offset + tick as usize * 80) % (speech.len() - 80);
+                    frame.copy_from_slice(&speech[pos..pos + 80]);
+                } else {
+                    for v in &mut frame {
+                        *v = noise_amp * ((noise.next_u64() >> 40) as f32 / (1u64 << 23) as f32 - 1.0);
+                    }
+                }
+                law.encode_f32(&frame, &mut payload);
                 let meta = PacketMeta {
                     payload_type: law.payload_type(),
-                    sequence: tick as u16,
-                    timestamp: (tick * 80) as u32,
+                    sequence: leg.seq,
+                    timestamp: u32::from(leg.seq).wrapping_mul(80),
                     ssrc: 1000 + i as u32,
-                    marker: tick == 0,
-                    arrival_ns: 0,
-                    audio_level: None,
+                    marker: leg.seq == 0,
+                    ..PacketMeta::default()
                 };
-                match leg.rx.push(meta, &payload) {
+                match rx.push(meta, &payload) {
                     Ok(()) => leg.sent += 1,
+                    // The room let go of it first: it has left.
+                    Err(EndpointError::Abandoned) => {
+                        leg.leaving = true;
+                        continue;
+                    }
                     Err(_) => leg.push_failures += 1,
+                }
+                leg.seq = leg.seq.wrapping_add(1);
+                if !leg.levels.is_empty() {
+                    leg.level_sum += frame.iter().map(|v| f64::from(v * v)).sum::<f64>() / 80.0;
+                    leg.level_frames += 1;
+                    if tick % 10 == 9 || tick + 1 == ticks {
+                        let mean = leg.level_sum / f64::from(leg.level_frames);
+                        leg.levels[(tick / 10) as usize] = Some((10.0 * mean.max(1e-10).log10()) as f32);
+                        (leg.level_sum, leg.level_frames) = (0.0, 0);
+                    }
                 }
             }
         }
@@ -252,15 +465,22 @@ fn network(legs: &mut [Leg], speech: &[f32], law: G711Law, ticks: u64) -> Result
 }
 
 /// Decodes every packet the room has sent each leg and appends it to that participant's
-/// file: what they hear.
+/// file: what they hear. A leg that left is let go once the room has let go of it and its
+/// last packets are read.
 fn collect(legs: &mut [Leg], law: G711Law) -> Result<(), CliError> {
     let mut pcm = [0f32; 80];
     for leg in legs.iter_mut() {
-        while let Some(p) = leg.tx.pop() {
+        let Some(tx) = leg.tx.as_mut() else { continue };
+        let gone = leg.leaving && tx.is_abandoned();
+        while let Some(p) = tx.pop() {
             let n = p.payload().len().min(pcm.len());
             law.decode_f32(&p.payload()[..n], &mut pcm[..n]);
             leg.heard.write(&pcm[..n])?;
             leg.received += 1;
+        }
+        if gone {
+            leg.unread_at_leave = leg.rx.as_ref().map_or(0, |rx| rx.queued() as u64);
+            (leg.rx, leg.tx) = (None, None);
         }
     }
     Ok(())

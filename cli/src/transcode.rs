@@ -5,7 +5,7 @@ use super::codec_arg::Codec;
 use super::stream::{cycles_for, read_padded, GraphInput, Runner};
 use super::{output::Outputs, progress::Progress, wavio, CliError};
 use rvoip_media_core::prelude::*;
-use rvoip_media_graph::MAX_PAYLOAD;
+use rvoip_media_graph::{SplitMix64, MAX_PAYLOAD};
 use rvoip_media_nodes::codec::{DecodeNode, EncodeNode, Encoder};
 use rvoip_media_nodes::opus::{
     Bitrate, OpusCodecEncoder, OpusEncoderConfig, OpusError, OpusFecDecodeNode, FRAME_DURATIONS_US, MAX_BITRATE,
@@ -78,18 +78,8 @@ struct Loss {
     format: PacketFormat,
     /// Drop when the draw is below this (probability × 2^64).
     threshold: u64,
-    state: u64,
+    draws: SplitMix64,
     dropped: Arc<AtomicU64>,
-}
-
-impl Loss {
-    fn draw(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
 }
 
 impl Processor for Loss {
@@ -101,7 +91,7 @@ impl Processor for Loss {
 
     fn process(&mut self, io: &mut ProcessIo<'_>) {
         let Some(p) = io.packet_in(0) else { return };
-        if self.draw() < self.threshold {
+        if self.draws.next_u64() < self.threshold {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         } else {
             io.packet_out(0).put(p);
@@ -261,7 +251,8 @@ pub fn run(a: Args) -> Result<(), CliError> {
     b.connect(mic, 0, enc, 0)?;
     if a.loss > 0.0 {
         let threshold = (a.loss / 100.0 * 2f64.powi(64)).min(u64::MAX as f64) as u64;
-        let loss = Loss { format: info.packet_format(), threshold, state: seed, dropped: dropped.clone() };
+        let loss =
+            Loss { format: info.packet_format(), threshold, draws: SplitMix64::new(seed), dropped: dropped.clone() };
         let l = b.add_node("loss", Box::new(loss));
         b.connect(enc, 0, l, 0)?;
         b.connect(l, 0, dec, 0)?;

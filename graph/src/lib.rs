@@ -38,6 +38,7 @@ mod node;
 mod packet;
 mod plan;
 mod processor;
+mod rng;
 
 pub use arena::Arena;
 pub use builder::{Converter, Edge, GraphBuilder};
@@ -50,3 +51,4 @@ pub use node::{MessageType, NodeId, NodeSpec, ParamSpec, PortSpec, MAX_TELEMETRY
 pub use packet::{Packet, PacketMeta, PacketSlot, PayloadTooLarge, SlotFull, MAX_PAYLOAD};
 pub use plan::{BufferCounts, BufferRef, Plan, PlanPort, Step};
 pub use processor::{prefetch, MessageError, ParamError, ProcessIo, Processor};
+pub use rng::SplitMix64;

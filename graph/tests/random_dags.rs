@@ -17,32 +17,23 @@ mod common;
 use common::*;
 use rvoip_media_graph::{
     BufferKind, BufferRef, GraphBuilder, NodeId, NodeSpec, Packet, PacketMeta, Plan, PlanExecutor, PortKind, PortSpec,
-    ProcessIo, Processor, Quantum, Step,
+    ProcessIo, Processor, Quantum, SplitMix64, Step,
 };
 use std::collections::HashMap;
 
-/// SplitMix64: tiny, deterministic, good enough to shuffle graphs.
-struct Rng(u64);
+/// The shared deterministic generator, with the draws these tests use.
+struct Rng(SplitMix64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
     /// Uniform in `0..n` (`n > 0`).
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        self.0.below(n as u64) as usize
     }
     fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
+        self.0.below(100) < percent
     }
     fn shuffle<T>(&mut self, v: &mut [T]) {
-        for i in (1..v.len()).rev() {
-            v.swap(i, self.below(i + 1));
-        }
+        self.0.shuffle(v)
     }
 }
 
@@ -524,7 +515,7 @@ fn run_and_compare(desc: &Desc, exec: &mut PlanExecutor, rng: &mut Rng) {
 
 #[test]
 fn random_dags_compile_to_valid_minimal_plans() {
-    let mut rng = Rng(0x5EED_0F6A_7A5E);
+    let mut rng = Rng(SplitMix64::new(0x5EED_0F6A_7A5E));
     let (mut sums, mut silences, mut steps) = (0, 0, 0);
     for case in 0..600 {
         let desc = random_desc(&mut rng);

@@ -8,31 +8,16 @@
 //! cargo run --release -p rvoip-media-nodes --example jitter_fuzz -- 300   # seconds
 //! ```
 
-use rvoip_media_graph::{Packet, PacketMeta, MAX_PAYLOAD};
+use rvoip_media_graph::{Packet, PacketMeta, SplitMix64, MAX_PAYLOAD};
 use rvoip_media_nodes::codec::G711CodecDecoder;
 use rvoip_media_nodes::jitter::{JitterBuffer, JitterConfig};
 use rvoip_media_nodes::opus::OpusCodecDecoder;
 use rvoip_media_nodes::G711Law;
 use std::time::Instant;
 
-/// splitmix64.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
-
 /// One run of `ticks` 10 ms ticks; returns packets fed. Panics on a bad output sample.
 fn run(seed: u64, ticks: u64) -> u64 {
-    let mut r = Rng(seed);
+    let mut r = SplitMix64::new(seed);
     let opus = seed % 2 == 1;
     let (mut jb, pt, q, step) = if opus {
         let dec = Box::new(OpusCodecDecoder::new(16_000, 1, 20_000).expect("opus decoder"));
@@ -42,7 +27,7 @@ fn run(seed: u64, ticks: u64) -> u64 {
         (JitterBuffer::new(dec, JitterConfig::default()).expect("buffer"), 0u8, 80, 160u32)
     };
     let mut out = vec![0f32; q];
-    let (mut seq, mut ts) = (r.next() as u16, r.next() as u32);
+    let (mut seq, mut ts) = (r.next_u64() as u16, r.next_u64() as u32);
     let mut payload = [0u8; 1600];
     let mut fed = 0;
     for k in 0..ticks {
@@ -62,7 +47,7 @@ fn run(seed: u64, ticks: u64) -> u64 {
             }
             .min(MAX_PAYLOAD);
             for b in payload[..len].iter_mut() {
-                *b = r.next() as u8;
+                *b = r.next_u64() as u8;
             }
             if opus && len > 0 && r.below(2) == 0 {
                 payload[0] = 0x08 | (r.below(32) as u8) << 3; // a plausible TOC byte
@@ -81,11 +66,11 @@ fn run(seed: u64, ticks: u64) -> u64 {
                     seq = seq.wrapping_add(1);
                     ts = ts.wrapping_add(step);
                 }
-                60..=69 => meta.sequence = r.next() as u16,
-                70..=74 => meta.timestamp = r.next() as u32,
+                60..=69 => meta.sequence = r.next_u64() as u16,
+                70..=74 => meta.timestamp = r.next_u64() as u32,
                 75..=79 => meta.ssrc = r.below(3) as u32,
                 80..=84 => meta.payload_type = r.below(128) as u8,
-                85..=89 => meta.arrival_ns = r.next(),
+                85..=89 => meta.arrival_ns = r.next_u64(),
                 90..=94 => meta.arrival_ns = now.saturating_sub(r.below(5_000_000_000)),
                 _ => meta.marker = true,
             }

@@ -2,11 +2,13 @@
 //! reallocation and free is counted, and those made on an engine worker thread
 //! (`engine::is_worker_thread()`, itself allocation-free) are counted apart. A test binary
 //! installs it with `#[global_allocator] static ALLOC: WorkerCounting = WorkerCounting;`.
+//! A thread that is not an engine worker (an I/O thread) can be watched the same way by its
+//! kernel thread id: `watch_thread(tid)`, counted in `WATCHED_ALLOCS` / `WATCHED_FREES`.
 #![allow(dead_code)]
 
 use rvoip_media_core::engine::is_worker_thread;
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 /// Allocations and reallocations on worker threads.
 pub static WORKER_ALLOCS: AtomicU64 = AtomicU64::new(0);
@@ -15,6 +17,24 @@ pub static WORKER_FREES: AtomicU64 = AtomicU64::new(0);
 /// Allocations and reallocations on any thread (shows the counter works).
 pub static ALL_ALLOCS: AtomicU64 = AtomicU64::new(0);
 
+/// Allocations and reallocations on the watched thread.
+pub static WATCHED_ALLOCS: AtomicU64 = AtomicU64::new(0);
+/// Frees on the watched thread.
+pub static WATCHED_FREES: AtomicU64 = AtomicU64::new(0);
+/// The kernel thread id being watched (0: none).
+static WATCHED: AtomicI64 = AtomicI64::new(0);
+
+/// Counts the allocations of the thread with kernel id `tid` from now on (0 stops).
+pub fn watch_thread(tid: i64) {
+    WATCHED.store(tid, Ordering::SeqCst);
+}
+
+fn watched() -> bool {
+    let w = WATCHED.load(Ordering::Relaxed);
+    // SAFETY: gettid has no preconditions and does not allocate.
+    w != 0 && i64::from(unsafe { libc::gettid() }) == w
+}
+
 /// The system allocator, counting.
 pub struct WorkerCounting;
 
@@ -22,6 +42,9 @@ fn count_alloc() {
     ALL_ALLOCS.fetch_add(1, Ordering::Relaxed);
     if is_worker_thread() {
         WORKER_ALLOCS.fetch_add(1, Ordering::Relaxed);
+    }
+    if watched() {
+        WATCHED_ALLOCS.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -42,6 +65,9 @@ unsafe impl GlobalAlloc for WorkerCounting {
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         if is_worker_thread() {
             WORKER_FREES.fetch_add(1, Ordering::Relaxed);
+        }
+        if watched() {
+            WATCHED_FREES.fetch_add(1, Ordering::Relaxed);
         }
         System.dealloc(ptr, layout)
     }
