@@ -7,6 +7,7 @@ use rvoip_media_core::conference::{mix_rate_for, LegMedia, LegOptions, MemberSta
 use rvoip_media_core::engine::{PacketIn, PacketOut};
 use rvoip_media_core::prelude::*;
 use rvoip_media_nodes::codec::{CodecId, Decoder, Encoder};
+use rvoip_media_nodes::jitter::JitterConfig;
 use rvoip_media_nodes::mixer::TalkerPolicy;
 
 /// The legs: name, codec, the tone each sends (Hz).
@@ -226,22 +227,39 @@ fn a_codec_not_negotiated_is_dropped_and_counted() {
 
 #[test]
 fn rfc6464_silent_packets_are_not_decoded() {
-    // Every leg skips packets whose level says no voice at -50 dBov or quieter. Leg o says
-    // "silent" (V = 0, -90 dBov) for its first 60 packets and "voice" (V = 1, -12 dBov)
-    // after; the others always say voice.
-    let mut m = Mixed::new(|_| LegOptions { skip_silent_at: Some(50), ..LegOptions::default() });
+    rfc6464(None);
+}
+
+#[test]
+fn rfc6464_silent_packets_are_not_decoded_behind_a_jitter_buffer() {
+    rfc6464(Some(JitterConfig::default()));
+}
+
+/// Every leg (through `jitter`, or a plain decoder) skips packets whose level says no voice
+/// at -50 dBov or quieter. Leg o says "silent" (V = 0, -90 dBov) for its first 60 packets
+/// and "voice" (V = 1, -12 dBov) after; the others always say voice.
+fn rfc6464(jitter: Option<JitterConfig>) {
+    let mut m = Mixed::new(|_| LegOptions { skip_silent_at: Some(50), jitter, ..LegOptions::default() });
     let level = |i: usize, n: u32| Some(if i == 2 && n < 60 { 90 } else { 0x80 | 12 });
     for _ in 0..240 {
         m.cycle(level, |_, _| None);
     }
     let s = m.room.stats(&m.engine).unwrap();
     let o = s.per_member.iter().find(|p| p.name == "o").unwrap();
-    // Skipped packets count as received (the stream's accounting is whole: nothing concealed).
-    assert_eq!((o.skipped_decodes, o.packets_in, o.concealed_frames), (60, 120, 0));
+    assert_eq!(o.skipped_decodes, 60);
     for p in s.per_member.iter().filter(|p| p.name != "o") {
         assert_eq!(p.skipped_decodes, 0, "{}", p.name);
     }
-    // While o's packets said silence, u heard only g; after, o's tone too.
+    // Skipped packets count as received and played: nothing lost, discarded or concealed.
+    let t = m.engine.telemetry(m.room.id(), m.room.decoder_of("o").unwrap()).unwrap();
+    if jitter.is_some() {
+        let v = |n: &str| t.get(n).unwrap();
+        assert_eq!((v("packetsReceived"), v("packetsLost"), v("packetsDiscarded")), (120.0, 0.0, 0.0));
+        assert_eq!((v("missedPackets"), v("latePackets")), (0.0, 0.0));
+    } else {
+        assert_eq!((o.packets_in, o.concealed_frames), (120, 0));
+    }
+    // While o's packets said silence, u heard only the others; after, o's tone too.
     let u = &m.legs[0];
     let (early, late) = (&u.heard[8000 / 2..8000], &u.heard[u.heard.len() - 8000..]);
     assert!(db(amplitude(early, 2300.0, 8000), AMP) < -40.0, "o was decoded while silent");

@@ -85,7 +85,7 @@ pub struct LegOptions {
     pub agc: bool,
     /// A VAD decides the member's talking state (else its level against the policy's gate).
     pub vad: bool,
-    /// RFC 6464 silent-leg skip (RTP legs without a jitter buffer): a packet whose audio
+    /// RFC 6464 silent-leg skip (RTP legs, with or without a jitter buffer): a packet whose audio
     /// level ([`PacketMeta::audio_level`](rvoip_media_graph::PacketMeta::audio_level)) says
     /// no voice at this level (−dBov, 0..=127) or quieter is not decoded (it plays as
     /// silence; [`MemberStats::skipped_decodes`](super::MemberStats::skipped_decodes)).

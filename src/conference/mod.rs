@@ -379,6 +379,10 @@ impl Room {
                     Some(cfg) => {
                         let (k, r) = (decoder.info().packet_format(), decoder.info().sample_rate);
                         let jb = JitterBufferNode::new(decoder, *cfg, q).map_err(|e| setup(name, e))?;
+                        let jb = match options.skip_silent_at {
+                            Some(level) => jb.with_silence_skip(level),
+                            None => jb,
+                        };
                         (edit.add_node(format!("{name}.jitter"), Box::new(jb))?, k, r)
                     }
                 };

@@ -112,7 +112,9 @@ impl Room {
                 concealed_frames: get(engine, self, l.decode, "concealed_frames"),
                 bad_packets: get(engine, self, l.decode, "bad_packets"),
                 foreign_packets: get(engine, self, l.decode, "foreign_packets"),
-                skipped_decodes: get(engine, self, l.decode, "skipped_decodes"),
+                // A `DecodeNode`'s name, or a `JitterBufferNode`'s (one of them is there).
+                skipped_decodes: get(engine, self, l.decode, "skipped_decodes")
+                    + get(engine, self, l.decode, "skippedDecodes"),
                 packets_out: get(engine, self, l.encode, "packets"),
                 own_quanta: get(engine, self, l.encode, "own_quanta"),
                 shared_quanta: get(engine, self, l.encode, "shared_quanta"),

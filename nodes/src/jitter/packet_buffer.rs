@@ -19,6 +19,8 @@ pub(crate) struct Stored {
     pub arrival_us: i64,
     /// Duration in RTP ticks.
     pub ticks: i64,
+    /// Its RFC 6464 level byte, if it carried one (`PacketMeta::audio_level`).
+    pub audio_level: Option<u8>,
 }
 
 /// What [`PacketBuffer::insert`] did.
@@ -49,7 +51,7 @@ impl PacketBuffer {
     pub(crate) fn new(capacity: usize, slot_bytes: usize) -> Self {
         let capacity = capacity.max(1);
         let slot_bytes = slot_bytes.max(1);
-        let empty = Stored { payload_type: 0, len: 0, ts: 0, seq: 0, arrival_us: 0, ticks: 0 };
+        let empty = Stored { payload_type: 0, len: 0, ts: 0, seq: 0, arrival_us: 0, ticks: 0, audio_level: None };
         PacketBuffer {
             slots: vec![empty; capacity].into_boxed_slice(),
             used: vec![false; capacity].into_boxed_slice(),
@@ -155,6 +157,7 @@ impl PacketBuffer {
         s.seq = seq;
         s.arrival_us = arrival_us;
         s.ticks = ticks;
+        s.audio_level = packet.meta.audio_level;
         self.used[slot] = true;
         self.count += 1;
         result
