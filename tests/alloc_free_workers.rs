@@ -20,6 +20,7 @@ use rvoip_media_core::engine::{PacketIn, PacketOut};
 use rvoip_media_core::prelude::*;
 use rvoip_media_nodes::apm::RnnoiseSuppressor;
 use rvoip_media_nodes::codec::{CodecId, G711CodecDecoder, G711CodecEncoder};
+use rvoip_media_nodes::jitter::JitterConfig;
 use rvoip_media_nodes::mixer::{MemberSettings, TalkerPolicy};
 use rvoip_media_nodes::G711Law;
 use std::sync::atomic::Ordering;
@@ -209,9 +210,9 @@ fn neural_ns_on_a_worker() {
 }
 
 /// A 48 kHz policy room with shared encodes on a 20 ms worker: two legs each of PCMU, G.722
-/// and Opus sending tones as RTP (legs 0 and 2 talk, then 4 takes over from 0), every
-/// packet with an RFC 6464 level (the silent ones skipped), one packet of a payload type not
-/// negotiated; 100 cycles.
+/// and Opus sending tones as RTP (legs 0 and 2 talk, then 4 takes over from 0), odd legs
+/// behind a jitter buffer, every packet with an RFC 6464 level (the silent ones skipped, in
+/// both paths), one packet of a payload type not negotiated; 100 cycles.
 fn mixed_room_on_a_worker() {
     let codecs = [CodecId::Pcmu, CodecId::Pcmu, CodecId::G722, CodecId::G722, CodecId::Opus, CodecId::Opus];
     let rate = |c: CodecId| c.capability().sample_rates.iter().copied().max().unwrap();
@@ -220,12 +221,17 @@ fn mixed_room_on_a_worker() {
     let policy = TalkerPolicy { comfort_noise_dbfs: None, ..TalkerPolicy::default() };
     let config = RoomConfig::for_codec_rates(codecs.map(rate)).with_max_members(6).with_policy(policy);
     let mut room = Room::with_config(&engine, config.with_shared_encodes()).unwrap();
-    let options = LegOptions { skip_silent_at: Some(50), ..LegOptions::default() };
+    // Odd legs behind a jitter buffer, even ones through a plain decoder.
+    let options = |i: usize| LegOptions {
+        skip_silent_at: Some(50),
+        jitter: (i % 2 == 1).then(JitterConfig::default),
+        ..LegOptions::default()
+    };
     let mut legs = Vec::new();
     for (i, &c) in codecs.iter().enumerate() {
         let name = format!("m{i}");
         let media = LegMedia::codec(c, 20_000, i as u32).unwrap();
-        let mut io = room.join_with(&engine, &name, media, options.clone()).unwrap().io;
+        let mut io = room.join_with(&engine, &name, media, options(i)).unwrap().io;
         let rx = io.take_packet_in(&format!("{name}.rx")).unwrap();
         let tx = io.take_packet_out(&format!("{name}.tx")).unwrap();
         legs.push((c.encoder(rate(c), 1, false).unwrap(), rx, tx, rate(c)));
@@ -251,7 +257,7 @@ fn mixed_room_on_a_worker() {
                 len += enc.encode(f, &mut payload[len..]).unwrap().len;
             }
             let info = enc.info();
-            let foreign = i == 1 && n == 30;
+            let foreign = i == 0 && n == 30;
             let meta = PacketMeta {
                 payload_type: if foreign { 8 } else { info.payload_type },
                 sequence: n as u16,
@@ -273,6 +279,8 @@ fn mixed_room_on_a_worker() {
     assert!(engine.partition_stats(room.id()).unwrap().cycles >= 80, "{t0:?}");
     assert_eq!(sum(|p| p.foreign_packets), 1);
     assert!(sum(|p| p.skipped_decodes) > 200, "silent packets skipped: {}", sum(|p| p.skipped_decodes));
+    let skipped = |i: usize| s.per_member.iter().find(|p| p.name == format!("m{i}")).unwrap().skipped_decodes;
+    assert!(skipped(1) > 50 && skipped(3) > 50, "behind the jitter buffers: {} {}", skipped(1), skipped(3));
     assert!(sum(|p| p.handoffs) >= 1 && sum(|p| p.shared_quanta) > 100, "{s:?}");
     assert!(s.shared_encoder_quanta > 200, "{}", s.shared_encoder_quanta);
     engine.shutdown();
