@@ -753,6 +753,10 @@ impl Processor for EncodeNode {
         self.silent = true;
         self.first_packet = true;
         self.dropped = 0;
+        if let Some(s) = self.counts.as_deref_mut() {
+            s.off_own = false;
+            s.hist_len = 0;
+        }
     }
 
     fn message(&mut self, msg: &mut (dyn Any + Send)) -> Result<(), MessageError> {
