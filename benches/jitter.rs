@@ -68,6 +68,7 @@ fn stream(opus: bool) -> Vec<Packet> {
                 ssrc: 1,
                 marker: false,
                 arrival_ns: (arrival_ms * 1e6) as u64,
+                audio_level: None,
             };
             v.push(Packet::from_payload(meta, &payload).unwrap());
         }

@@ -19,6 +19,7 @@ fn bench(c: &mut Criterion) {
         ssrc: 0xdead_beef,
         marker: false,
         arrival_ns: 0,
+        audio_level: None,
     };
     let payload = [0x55u8; 160];
     let mut buf = [0u8; 1500];

@@ -7,17 +7,20 @@
 //! thread streams audio through the endpoints and sends more than 100 commands: parameter
 //! changes, partition adds and removes, plan swaps — then a live conference room goes
 //! through joins, leaves, codec switches and mixer growth (edits and messages) with packets
-//! flowing, plain and with a talker policy, shared encodes and members muted by message.
+//! flowing, plain and with a talker policy, shared encodes and members muted by message;
+//! and a mixed room (PCMU, G.722, Opus at 48 kHz) with shared encodes of every codec,
+//! stateful hand-overs, RFC 6464 skipped decodes and a foreign payload type.
 //! Worker allocations and frees must be 0.
 
 mod common;
 
 use common::{mono8k, Scale};
-use rvoip_media_core::conference::{LegMedia, Room, RoomConfig};
+use rvoip_media_core::conference::{LegMedia, LegOptions, MemberStats, Room, RoomConfig};
 use rvoip_media_core::engine::{PacketIn, PacketOut};
 use rvoip_media_core::prelude::*;
 use rvoip_media_nodes::apm::RnnoiseSuppressor;
-use rvoip_media_nodes::codec::{G711CodecDecoder, G711CodecEncoder};
+use rvoip_media_nodes::codec::{CodecId, G711CodecDecoder, G711CodecEncoder};
+use rvoip_media_nodes::jitter::JitterConfig;
 use rvoip_media_nodes::mixer::{MemberSettings, TalkerPolicy};
 use rvoip_media_nodes::G711Law;
 use std::sync::atomic::Ordering;
@@ -141,6 +144,11 @@ fn alloc_none_on_worker_threads_under_load_and_commands() {
     room_churn(&engine, policy.with_shared_encodes());
     engine.shutdown();
 
+    // A mixed room: PCMU, G.722 and Opus legs at 48 kHz, shared encodes of all three,
+    // talkers changing (stateful hand-overs), RFC 6464 silent packets skipped, a foreign
+    // payload type dropped.
+    mixed_room_on_a_worker();
+
     // The neural noise suppressor, built here and run on a worker: its library's per-thread
     // FFT state was built when the worker started, not in a cycle.
     neural_ns_on_a_worker();
@@ -201,6 +209,83 @@ fn neural_ns_on_a_worker() {
     assert!(energy > 1.0, "the tone came through ({energy})");
 }
 
+/// A 48 kHz policy room with shared encodes on a 20 ms worker: two legs each of PCMU, G.722
+/// and Opus sending tones as RTP (legs 0 and 2 talk, then 4 takes over from 0), odd legs
+/// behind a jitter buffer, every packet with an RFC 6464 level (the silent ones skipped, in
+/// both paths), one packet of a payload type not negotiated; 100 cycles.
+fn mixed_room_on_a_worker() {
+    let codecs = [CodecId::Pcmu, CodecId::Pcmu, CodecId::G722, CodecId::G722, CodecId::Opus, CodecId::Opus];
+    let rate = |c: CodecId| c.capability().sample_rates.iter().copied().max().unwrap();
+    let q = Quantum::MS_20;
+    let engine = Engine::start(EngineConfig { quantum: q, workers: 1, ..EngineConfig::default() }).unwrap();
+    let policy = TalkerPolicy { comfort_noise_dbfs: None, ..TalkerPolicy::default() };
+    let config = RoomConfig::for_codec_rates(codecs.map(rate)).with_max_members(6).with_policy(policy);
+    let mut room = Room::with_config(&engine, config.with_shared_encodes()).unwrap();
+    // Odd legs behind a jitter buffer, even ones through a plain decoder.
+    let options = |i: usize| LegOptions {
+        skip_silent_at: Some(50),
+        jitter: (i % 2 == 1).then(JitterConfig::default),
+        ..LegOptions::default()
+    };
+    let mut legs = Vec::new();
+    for (i, &c) in codecs.iter().enumerate() {
+        let name = format!("m{i}");
+        let media = LegMedia::codec(c, 20_000, i as u32).unwrap();
+        let mut io = room.join_with(&engine, &name, media, options(i)).unwrap().io;
+        let rx = io.take_packet_in(&format!("{name}.rx")).unwrap();
+        let tx = io.take_packet_out(&format!("{name}.tx")).unwrap();
+        legs.push((c.encoder(rate(c), 1, false).unwrap(), rx, tx, rate(c)));
+    }
+    assert_eq!(room.shared_encodes(), 3);
+    let mut payload = vec![0u8; 1500];
+    let t0 = Instant::now();
+    let mut next = Instant::now();
+    for n in 0..100u32 {
+        for (i, (enc, rx, tx, r)) in legs.iter_mut().enumerate() {
+            let talking = match i {
+                0 => n < 50,
+                2 => true,
+                4 => n >= 50,
+                _ => false,
+            };
+            let samples = (*r / 50) as usize;
+            let amp = if talking { 0.25 } else { 0.0 };
+            let pcm: Vec<f32> =
+                (0..samples).map(|k| amp * ((n as usize * samples + k) as f32 * 0.07 * (i + 1) as f32).sin()).collect();
+            let mut len = 0;
+            for f in pcm.chunks(enc.info().frame_len()) {
+                len += enc.encode(f, &mut payload[len..]).unwrap().len;
+            }
+            let info = enc.info();
+            let foreign = i == 0 && n == 30;
+            let meta = PacketMeta {
+                payload_type: if foreign { 8 } else { info.payload_type },
+                sequence: n as u16,
+                timestamp: n * info.rtp_ticks(samples),
+                ssrc: i as u32,
+                audio_level: Some(if talking { 0x80 | 12 } else { 127 }),
+                ..PacketMeta::default()
+            };
+            let _ = rx.push(meta, &payload[..len]);
+            while tx.pop().is_some() {}
+        }
+        next += Duration::from_millis(20);
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    engine.poll();
+    let s = room.stats(&engine).unwrap();
+    let sum = |f: fn(&MemberStats) -> u64| s.per_member.iter().map(f).sum::<u64>();
+    assert!(engine.partition_stats(room.id()).unwrap().cycles >= 80, "{t0:?}");
+    assert_eq!(sum(|p| p.foreign_packets), 1);
+    assert!(sum(|p| p.skipped_decodes) > 200, "silent packets skipped: {}", sum(|p| p.skipped_decodes));
+    let skipped = |i: usize| s.per_member.iter().find(|p| p.name == format!("m{i}")).unwrap().skipped_decodes;
+    assert!(skipped(1) > 50 && skipped(3) > 50, "behind the jitter buffers: {} {}", skipped(1), skipped(3));
+    assert!(sum(|p| p.handoffs) >= 1 && sum(|p| p.shared_quanta) > 100, "{s:?}");
+    assert!(s.shared_encoder_quanta > 200, "{}", s.shared_encoder_quanta);
+    engine.shutdown();
+}
+
 /// Joins, leaves, switches and telemetry on a live room while packets flow; at least 60
 /// edits and 400 cycles of the room.
 fn room_churn(engine: &Engine, config: RoomConfig) {
@@ -258,7 +343,7 @@ fn room_churn(engine: &Engine, config: RoomConfig) {
                 let dec = Box::new(G711CodecDecoder::new(G711Law::Alaw));
                 let ok = room.switch_codec(engine, &name, enc, dec, 20_000).is_ok();
                 let key = room.decoder_of(&name).unwrap();
-                assert_eq!(engine.telemetry(room.id(), key).unwrap().names.len(), 5);
+                assert_eq!(engine.telemetry(room.id(), key).unwrap().names.len(), 7);
                 let muted = edits % 8 == 3;
                 let s = MemberSettings { muted, ..MemberSettings::default() };
                 ok && room.set_member(engine, &legs[0].0, s).is_ok()

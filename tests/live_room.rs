@@ -155,6 +155,7 @@ impl Party {
                 ssrc: 0x9000 + m,
                 marker: m == 0,
                 arrival_ns: 0,
+                audio_level: None,
             };
             match rx.push(meta, &payload) {
                 Ok(()) => {}

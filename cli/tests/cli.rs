@@ -370,3 +370,19 @@ fn bench_validates_and_never_extrapolates_past_the_quantum() {
         }
     }
 }
+
+#[test]
+fn bench_bridge_room_skips_silent_decodes_and_shares_encodes() {
+    // 6 Opus legs, 1 talker: 5 silent legs skip their decodes; 1 own encode (the talker's
+    // N-1 mix) and 1 shared encode per cycle.
+    let args = ["bench", "conference", "--codec", "opus", "--talkers", "1", "--quantum-ms", "20", "--legs", "6"];
+    let o = bin().args(args).args(["--cycles", "30"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let row: Vec<&str> = stdout.lines().find(|l| l.starts_with("| 6 ")).unwrap().split('|').map(str::trim).collect();
+    let (skipped, encodes): (f64, f64) = (row[7].parse().unwrap(), row[8].parse().unwrap());
+    assert_eq!(skipped, 5.0, "{stdout}");
+    assert!((1.9..=2.0).contains(&encodes), "{stdout}");
+    let o = bin().args(["bench", "conference", "--quantum-ms", "15"]).output().unwrap();
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("--quantum-ms must be 10 or 20"));
+}

@@ -24,6 +24,10 @@ pub struct PacketMeta {
     /// nodes read it, never the clock. Packets leaving a graph through the engine: when the
     /// cycle that produced them started (packets of one cycle share it).
     pub arrival_ns: u64,
+    /// The RFC 6464 client-to-mixer audio level of a packet entering a graph, as its
+    /// header-extension byte (`V` in bit 7, the level 0..=127 in −dBov below), set by
+    /// whoever parsed the packet when the extension was negotiated; `None`: not carried.
+    pub audio_level: Option<u8>,
 }
 
 /// The payload did not fit in [`MAX_PAYLOAD`] bytes.
@@ -47,7 +51,15 @@ impl Packet {
     /// An empty packet.
     pub const fn new() -> Self {
         Packet {
-            meta: PacketMeta { payload_type: 0, sequence: 0, timestamp: 0, ssrc: 0, marker: false, arrival_ns: 0 },
+            meta: PacketMeta {
+                payload_type: 0,
+                sequence: 0,
+                timestamp: 0,
+                ssrc: 0,
+                marker: false,
+                arrival_ns: 0,
+                audio_level: None,
+            },
             len: 0,
             data: [0; MAX_PAYLOAD],
         }

@@ -52,8 +52,15 @@ fn run(seed: u64, ticks: u64) -> u64 {
             if opus && len > 0 && r.below(2) == 0 {
                 payload[0] = 0x08 | (r.below(32) as u8) << 3; // a plausible TOC byte
             }
-            let mut meta =
-                PacketMeta { payload_type: pt, sequence: seq, timestamp: ts, ssrc: 1, marker: false, arrival_ns: now };
+            let mut meta = PacketMeta {
+                payload_type: pt,
+                sequence: seq,
+                timestamp: ts,
+                ssrc: 1,
+                marker: false,
+                arrival_ns: now,
+                audio_level: None,
+            };
             match r.below(100) {
                 0..=59 => {
                     seq = seq.wrapping_add(1);

@@ -44,6 +44,7 @@ fn the_jitter_buffer_node_does_not_allocate() {
                     ssrc: if i < 300 { 1 } else { 2 },
                     marker: false,
                     arrival_ns: 0,
+                    audio_level: None,
                 };
                 Packet::from_payload(meta, payload).unwrap()
             })

@@ -4,6 +4,32 @@
 use rvoip_media_graph::AudioFormat;
 use rvoip_media_nodes::mixer::TalkerPolicy;
 
+/// The mix rate for members whose codecs run at `codec_rates` (Hz): 48 kHz when any codec
+/// runs above 16 kHz (Opus fullband), else 16 kHz (narrowband G.711 / G.729 and wideband
+/// G.722 legs meet at G.722's rate, so a wideband talker is heard wideband by wideband
+/// listeners). The rate is chosen once, when the room is built: it stays for the room's
+/// life, as FreeSWITCH's conference `rate` and Janus AudioBridge's `sampling_rate` do.
+/// A member whose codec runs faster than the room (a 48 kHz Opus leg joining a 16 kHz
+/// room) is resampled to the room's rate and back like any other leg: it hears and is
+/// heard band-limited to the room (8 kHz audio bandwidth at 16 kHz), and its
+/// [`MemberStats`](super::MemberStats) show `codec_rate` above the room's rate. Raising
+/// the room's rate on that join would restart every other leg's resamplers and
+/// processing at the new rate — the glitch for everyone else a live room must not have.
+///
+/// ```
+/// use rvoip_media_core::conference::mix_rate_for;
+/// assert_eq!(mix_rate_for([8000, 8000]), 16_000); // G.711 only
+/// assert_eq!(mix_rate_for([8000, 16_000, 48_000]), 48_000); // PCMU, G.722, Opus
+/// assert_eq!(mix_rate_for([]), 16_000);
+/// ```
+pub fn mix_rate_for(codec_rates: impl IntoIterator<Item = u32>) -> u32 {
+    if codec_rates.into_iter().any(|r| r > 16_000) {
+        48_000
+    } else {
+        16_000
+    }
+}
+
 /// How a [`Room`](super::Room) is built. [`RoomConfig::new`] gives a plain N-1 room (every
 /// member heard, every leg its own encode, no member limit): what [`Room::new`](super::Room::new)
 /// builds.
@@ -38,6 +64,18 @@ impl RoomConfig {
     /// A plain room mixing at `format`, 8 ports to start with.
     pub fn new(format: AudioFormat) -> Self {
         RoomConfig { format, capacity: 8, max_members: None, policy: None, shared_encodes: false, event_capacity: 1024 }
+    }
+
+    /// A plain mono room mixing at the rate [`mix_rate_for`] chooses for members whose
+    /// codecs run at `codec_rates` (Hz): 16 kHz, or 48 kHz when one of them is above 16 kHz.
+    ///
+    /// ```
+    /// use rvoip_media_core::conference::RoomConfig;
+    /// assert_eq!(RoomConfig::for_codec_rates([8000, 16_000]).format.rate, 16_000);
+    /// assert_eq!(RoomConfig::for_codec_rates([8000, 48_000]).format.rate, 48_000);
+    /// ```
+    pub fn for_codec_rates(codec_rates: impl IntoIterator<Item = u32>) -> Self {
+        RoomConfig::new(AudioFormat::mono(mix_rate_for(codec_rates)))
     }
 
     /// At most `n` members; the mixer gets all `n` ports up front (it never has to grow).

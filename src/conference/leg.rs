@@ -3,7 +3,7 @@
 
 use rvoip_media_graph::NodeKey;
 use rvoip_media_nodes::apm::NsLevel;
-use rvoip_media_nodes::codec::{Decoder, Encoder, G711CodecDecoder, G711CodecEncoder};
+use rvoip_media_nodes::codec::{CodecError, CodecId, Decoder, Encoder, G711CodecDecoder, G711CodecEncoder};
 use rvoip_media_nodes::jitter::JitterConfig;
 use rvoip_media_nodes::mixer::MemberSettings;
 use rvoip_media_nodes::G711Law;
@@ -41,6 +41,25 @@ impl LegMedia {
             ssrc,
         }
     }
+
+    /// An RTP leg speaking `codec` both ways at the codec's own rate (G.711 and G.729 8 kHz,
+    /// G.722 16 kHz, Opus 48 kHz; mono; G.729 without Annex B), with packets of `ptime_us`:
+    /// the room resamples it to its mix rate and back.
+    ///
+    /// ```
+    /// use rvoip_media_core::conference::LegMedia;
+    /// use rvoip_media_nodes::codec::CodecId;
+    /// let LegMedia::Rtp { encoder, .. } = LegMedia::codec(CodecId::Opus, 20_000, 7).unwrap() else { unreachable!() };
+    /// assert_eq!(encoder.info().sample_rate, 48_000);
+    /// ```
+    ///
+    /// # Errors
+    /// The codec's, building its encoder or decoder (e.g. `CodecError::Opus`).
+    pub fn codec(codec: CodecId, ptime_us: u32, ssrc: u32) -> Result<LegMedia, CodecError> {
+        // The codec's widest rate (its capability row lists what it runs at).
+        let rate = codec.capability().sample_rates.iter().copied().max().unwrap_or(8000);
+        Ok(LegMedia::Rtp { encoder: codec.encoder(rate, 1, false)?, decoder: codec.decoder(rate, 1)?, ptime_us, ssrc })
+    }
 }
 
 /// A leg's processing chain, chosen per member at join:
@@ -66,6 +85,11 @@ pub struct LegOptions {
     pub agc: bool,
     /// A VAD decides the member's talking state (else its level against the policy's gate).
     pub vad: bool,
+    /// RFC 6464 silent-leg skip (RTP legs, with or without a jitter buffer): a packet whose audio
+    /// level ([`PacketMeta::audio_level`](rvoip_media_graph::PacketMeta::audio_level)) says
+    /// no voice at this level (−dBov, 0..=127) or quieter is not decoded (it plays as
+    /// silence; [`MemberStats::skipped_decodes`](super::MemberStats::skipped_decodes)).
+    pub skip_silent_at: Option<u8>,
     /// Mute, deaf, gains from the first cycle.
     pub settings: MemberSettings,
 }
@@ -76,6 +100,11 @@ pub(super) struct Variant {
     pub(super) encoding: &'static str,
     pub(super) rate: u32,
     pub(super) payload_type: u8,
+    pub(super) channels: u16,
+    /// Samples per channel of one frame (Opus: its frame duration).
+    pub(super) frame_samples: usize,
+    /// The encoder's other settings ([`Encoder::settings_key`]: Opus bit rate, FEC, ...).
+    pub(super) settings: u64,
 }
 
 /// A leg as the room remembers it.
@@ -94,5 +123,7 @@ pub(super) struct Leg {
     pub(super) vad: Option<NodeKey>,
     /// The shared encode this leg's encoder splices from.
     pub(super) variant: Option<Variant>,
+    /// The leg's codec (encoding name, rate), RTP legs.
+    pub(super) codec: Option<(&'static str, u32)>,
     pub(super) settings: MemberSettings,
 }

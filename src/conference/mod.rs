@@ -72,7 +72,7 @@ mod recording;
 mod shared;
 mod stats;
 
-pub use config::RoomConfig;
+pub use config::{mix_rate_for, RoomConfig};
 use leg::{Leg, Variant};
 pub use leg::{LegMedia, LegOptions};
 pub use members::{RoomEvent, RoomEventKind};
@@ -351,25 +351,38 @@ impl Room {
                     encode: None,
                     vad: None,
                     variant: None,
+                    codec: None,
                     settings: options.settings,
                 }
             }
             LegMedia::Rtp { encoder, decoder, ptime_us, ssrc } => {
                 let codec = |e: rvoip_media_nodes::codec::CodecError| setup(name, e);
                 let variant = self.share_variant(&*encoder, engine);
-                let shared_encoder = variant.and_then(|_| encoder.share());
+                if let Some(v) = variant {
+                    self.use_shared(edit, engine, v, &*encoder)?;
+                }
                 let enc = EncodeNode::new(encoder, ptime_us, q).map_err(codec)?.with_ssrc(ssrc);
                 let enc = if variant.is_some() { enc.with_shared_input().map_err(codec)? } else { enc };
                 let (tx_kind, enc_rate) = (enc.info().packet_format(), enc.info().sample_rate);
+                let dec_codec = decoder.info().encoding;
                 let (d, rx_kind, dec_rate) = match &options.jitter {
                     None => {
-                        let dec = DecodeNode::new(decoder, q).map_err(codec)?;
+                        // Another codec than negotiated is dropped and counted, not decoded.
+                        let dec = DecodeNode::new(decoder, q).map_err(codec)?.with_strict_payload_type();
+                        let dec = match options.skip_silent_at {
+                            Some(level) => dec.with_silence_skip(level),
+                            None => dec,
+                        };
                         let (k, r) = (dec.info().packet_format(), dec.info().sample_rate);
                         (edit.add_node(format!("{name}.decode"), Box::new(dec))?, k, r)
                     }
                     Some(cfg) => {
                         let (k, r) = (decoder.info().packet_format(), decoder.info().sample_rate);
                         let jb = JitterBufferNode::new(decoder, *cfg, q).map_err(|e| setup(name, e))?;
+                        let jb = match options.skip_silent_at {
+                            Some(level) => jb.with_silence_skip(level),
+                            None => jb,
+                        };
                         (edit.add_node(format!("{name}.jitter"), Box::new(jb))?, k, r)
                     }
                 };
@@ -388,9 +401,6 @@ impl Room {
                     }
                     None => e,
                 };
-                if let (Some(v), Some(shared_encoder)) = (variant, shared_encoder) {
-                    self.use_shared(edit, engine, v, shared_encoder)?;
-                }
                 Leg {
                     port,
                     nodes,
@@ -400,6 +410,7 @@ impl Room {
                     encode: Some(e),
                     vad: None,
                     variant,
+                    codec: Some((dec_codec, dec_rate)),
                     settings: options.settings,
                 }
             }

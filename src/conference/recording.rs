@@ -134,6 +134,7 @@ impl Room {
                 encode: None,
                 vad: None,
                 variant: None,
+                codec: None,
                 settings,
             };
             self.wire(&mut edit, self.mixer, self.capacity, &leg)?;

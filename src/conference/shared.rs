@@ -1,8 +1,14 @@
 //! Shared encodes: every listener who hears the shared mix (the mixer's `all` output) with
-//! the same codec takes its frames from one encode of it, spliced into its own RTP stream
-//! (`EncodeNode::with_shared_input`). One shared encode per codec variant, created with its
-//! first leg and removed with its last: the encode count is the heard talkers' own mixes
-//! plus one per variant, not one per member.
+//! the same codec and settings takes its frames from one encode of it, spliced into its own
+//! RTP stream (`EncodeNode::with_shared_input`). One shared encode per codec variant
+//! (encoding, rate, payload type, channels, frame size and the encoder's other settings),
+//! created with its first leg and removed with its last: the encode count is the heard
+//! talkers' own mixes plus one per variant, not one per member. G.711, G.722, G.729
+//! (without Annex B) and Opus (without DTX) share. A stateful codec's shared encoder runs
+//! every cycle whoever listens, so its history is the shared stream's; a leg that becomes a
+//! heard talker takes its stream back with its own encoder primed on what it last heard
+//! (G.722, G.729) or resuming (Opus), and marks the packet (`EncodeNode` counts these
+//! `handoffs`).
 
 use super::leg::Variant;
 use super::{setup, Room};
@@ -23,8 +29,8 @@ pub(super) struct SharedEncode {
 
 impl Room {
     /// The variant a leg encoding with `encoder` can share, if the room shares encodes and
-    /// the codec allows it at this quantum (stateless frames, the quantum a whole number of
-    /// frames and a ptime the codec takes).
+    /// the codec allows it at this quantum ([`Encoder::share`], the quantum a whole number
+    /// of frames and a ptime the codec takes: Opus shares when its frame is the quantum).
     pub(super) fn share_variant(&self, encoder: &dyn Encoder, engine: &Engine) -> Option<Variant> {
         if !self.config.shared_encodes || self.config.policy.is_none() {
             return None;
@@ -36,22 +42,39 @@ impl Room {
         if encoder.share().is_none() || info.check_ptime(q.micros()).is_err() || !whole {
             return None;
         }
-        Some(Variant { encoding: info.encoding, rate: info.sample_rate, payload_type: info.payload_type })
+        Some(Variant {
+            encoding: info.encoding,
+            rate: info.sample_rate,
+            payload_type: info.payload_type,
+            channels: info.channels,
+            frame_samples: info.frame_samples,
+            settings: encoder.settings_key(),
+        })
     }
 
-    /// One more leg of `variant`: creates its shared encode (from `encoder`) if it is the first.
+    /// One more leg of `variant`: creates its shared encode (a [`Encoder::share`] of the
+    /// leg's `encoder`) if it is the first.
     pub(super) fn use_shared(
         &mut self,
         edit: &mut Edit<'_>,
         engine: &Engine,
         variant: Variant,
-        encoder: Box<dyn Encoder>,
+        encoder: &dyn Encoder,
     ) -> Result<(), EngineError> {
         if let Some(s) = self.shared.get_mut(&variant) {
             s.users += 1;
             return Ok(());
         }
-        let name = format!("shared.{}.{}.{}", variant.encoding, variant.rate, variant.payload_type);
+        let name = format!(
+            "shared.{}.{}.{}.{}.{}.{:x}",
+            variant.encoding,
+            variant.rate,
+            variant.payload_type,
+            variant.channels,
+            variant.frame_samples,
+            variant.settings
+        );
+        let encoder = encoder.share().ok_or_else(|| setup(&name, "the codec cannot share its encode"))?;
         let q = engine.config().quantum;
         let enc = EncodeNode::new(encoder, q.micros(), q).map_err(|e| setup(&name, e))?;
         let encode = edit.add_node(format!("{name}.encode"), Box::new(enc))?;

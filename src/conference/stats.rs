@@ -18,10 +18,22 @@ pub struct MemberStats {
     pub settings: MemberSettings,
     /// Talking (as far as the events read say).
     pub talking: bool,
+    /// The leg's codec (its decoder's encoding name; RTP legs).
+    pub codec: Option<&'static str>,
+    /// The rate the leg's codec runs at (Hz; RTP legs, else 0). Above the room's rate, the
+    /// leg is heard and hears band-limited to the room.
+    pub codec_rate: u32,
     /// Packets received and decoded (RTP legs).
     pub packets_in: u64,
     /// Frames concealed (RTP legs).
     pub concealed_frames: u64,
+    /// Packets the decoder could not decode (RTP legs).
+    pub bad_packets: u64,
+    /// Packets of a payload type the leg did not negotiate, dropped (RTP legs).
+    pub foreign_packets: u64,
+    /// Packets not decoded because their RFC 6464 level said silence
+    /// ([`LegOptions::skip_silent_at`](super::LegOptions::skip_silent_at)).
+    pub skipped_decodes: u64,
     /// Packets sent (RTP legs).
     pub packets_out: u64,
     /// Quanta its encoder encoded itself, took from the shared encode, and sent nothing for
@@ -31,6 +43,9 @@ pub struct MemberStats {
     pub shared_quanta: u64,
     /// See `own_quanta`.
     pub skipped_quanta: u64,
+    /// Times a stateful codec's own encoder took the leg's stream back from the shared
+    /// encode (the leg became a heard talker; see `EncodeNode::with_shared_input`).
+    pub handoffs: u64,
 }
 
 /// A room's figures.
@@ -91,12 +106,20 @@ impl Room {
                 port: l.port,
                 settings: l.settings,
                 talking: self.talking.contains(&l.port),
+                codec: l.codec.map(|c| c.0),
+                codec_rate: l.codec.map_or(0, |c| c.1),
                 packets_in: get(engine, self, l.decode, "packets"),
                 concealed_frames: get(engine, self, l.decode, "concealed_frames"),
+                bad_packets: get(engine, self, l.decode, "bad_packets"),
+                foreign_packets: get(engine, self, l.decode, "foreign_packets"),
+                // A `DecodeNode`'s name, or a `JitterBufferNode`'s (one of them is there).
+                skipped_decodes: get(engine, self, l.decode, "skipped_decodes")
+                    + get(engine, self, l.decode, "skippedDecodes"),
                 packets_out: get(engine, self, l.encode, "packets"),
                 own_quanta: get(engine, self, l.encode, "own_quanta"),
                 shared_quanta: get(engine, self, l.encode, "shared_quanta"),
                 skipped_quanta: get(engine, self, l.encode, "skipped_quanta"),
+                handoffs: get(engine, self, l.encode, "handoffs"),
             })
             .collect();
         let shared_encoder_quanta = self.shared_encoders().map(|k| get(engine, self, Some(k), "packets")).sum();

@@ -6,7 +6,7 @@
 //! `V | level` (V: the sender's voice-activity flag, level: 0..127 in −dBov), padded to a
 //! 32-bit word. Two-byte headers (profile `0x100x`) are read too.
 
-use super::packet::{write_rtp_with_extension, RtpError};
+use super::packet::{parse_rtp, write_rtp_with_extension, RtpError};
 use rtp_types::RtpPacket;
 use rvoip_media_graph::PacketMeta;
 
@@ -67,6 +67,28 @@ pub fn audio_level_of(datagram: &[u8], id: u8) -> Option<AudioLevel> {
         }
     }
     None
+}
+
+/// [`parse_rtp`] for a stream that negotiated the audio level as extension element `id`:
+/// the meta carries the level's byte in [`PacketMeta::audio_level`] (a decoder can then skip
+/// a packet that says silence, `DecodeNode::with_silence_skip`).
+///
+/// ```
+/// use rvoip_media_core::rtp::{parse_rtp_with_audio_level, write_rtp_with_audio_level, AudioLevel};
+/// use rvoip_media_core::graph::PacketMeta;
+/// let mut buf = [0u8; 64];
+/// let n = write_rtp_with_audio_level(&PacketMeta::default(), AudioLevel { voice: false, level: 90 }, 3, &[1, 2], &mut buf).unwrap();
+/// let (meta, payload) = parse_rtp_with_audio_level(&buf[..n], 0, 3).unwrap();
+/// assert_eq!((meta.audio_level, payload), (Some(90), &[1u8, 2][..]));
+/// assert_eq!(parse_rtp_with_audio_level(&buf[..n], 0, 4).unwrap().0.audio_level, None);
+/// ```
+///
+/// # Errors
+/// As [`parse_rtp`].
+pub fn parse_rtp_with_audio_level(datagram: &[u8], arrival_ns: u64, id: u8) -> Result<(PacketMeta, &[u8]), RtpError> {
+    let (mut meta, payload) = parse_rtp(datagram, arrival_ns)?;
+    meta.audio_level = audio_level_of(datagram, id).map(|l| u8::from(l.voice) << 7 | l.level);
+    Ok((meta, payload))
 }
 
 /// [`write_rtp`](super::write_rtp) with an RFC 6464 audio level as one-byte extension

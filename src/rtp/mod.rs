@@ -25,7 +25,7 @@
 //! ```
 //! use rvoip_media_core::rtp::{parse_rtp, write_rtp, RtpError};
 //! use rvoip_media_core::graph::PacketMeta;
-//! let meta = PacketMeta { payload_type: 0, sequence: 7, timestamp: 160, ssrc: 0x1234, marker: true, arrival_ns: 0 };
+//! let meta = PacketMeta { payload_type: 0, sequence: 7, timestamp: 160, ssrc: 0x1234, marker: true, arrival_ns: 0, audio_level: None };
 //! let mut buf = [0u8; 1500];
 //! let n = write_rtp(&meta, &[0xff; 160], &mut buf)?;
 //! assert_eq!(n, 172);
@@ -44,7 +44,7 @@ pub mod receiver;
 pub mod rtcp;
 pub mod xr;
 
-pub use audio_level::{audio_level_of, write_rtp_with_audio_level, AudioLevel};
+pub use audio_level::{audio_level_of, parse_rtp_with_audio_level, write_rtp_with_audio_level, AudioLevel};
 pub use clock::{clock_rate, ClockMap, ExtendedSequence};
 pub use dtmf::{DtmfDigit, DtmfEvent, DtmfReceiver, DtmfSender};
 pub use packet::{is_rtcp, parse_rtp, write_rtp, RtpError};

@@ -149,6 +149,7 @@ pub fn parse_rtp(datagram: &[u8], arrival_ns: u64) -> Result<(PacketMeta, &[u8])
         ssrc: p.ssrc(),
         marker: p.marker_bit(),
         arrival_ns,
+        audio_level: None,
     };
     Ok((meta, payload))
 }
@@ -162,7 +163,7 @@ pub fn parse_rtp(datagram: &[u8], arrival_ns: u64) -> Result<(PacketMeta, &[u8])
 /// ```
 /// use rvoip_media_core::rtp::write_rtp;
 /// use rvoip_media_core::graph::PacketMeta;
-/// let meta = PacketMeta { payload_type: 9, sequence: 0xfffe, timestamp: 0x01020304, ssrc: 0xa1b2c3d4, marker: true, arrival_ns: 0 };
+/// let meta = PacketMeta { payload_type: 9, sequence: 0xfffe, timestamp: 0x01020304, ssrc: 0xa1b2c3d4, marker: true, arrival_ns: 0, audio_level: None };
 /// let mut buf = [0u8; 16];
 /// assert_eq!(write_rtp(&meta, &[1, 2], &mut buf), Ok(14));
 /// assert_eq!(buf[..14], [0x80, 0x89, 0xff, 0xfe, 1, 2, 3, 4, 0xa1, 0xb2, 0xc3, 0xd4, 1, 2]);
@@ -204,7 +205,15 @@ mod tests {
     use super::*;
 
     fn meta(seq: u16) -> PacketMeta {
-        PacketMeta { payload_type: 0, sequence: seq, timestamp: 8000, ssrc: 0x0102_0304, marker: false, arrival_ns: 0 }
+        PacketMeta {
+            payload_type: 0,
+            sequence: seq,
+            timestamp: 8000,
+            ssrc: 0x0102_0304,
+            marker: false,
+            arrival_ns: 0,
+            audio_level: None,
+        }
     }
 
     #[test]
@@ -251,7 +260,15 @@ mod tests {
             (127, 0xffff, u32::MAX, u32::MAX, true),
             (96, 0x8000, 0x8000_0000, 1, true),
         ] {
-            let m = PacketMeta { payload_type: pt, sequence: seq, timestamp: ts, ssrc, marker, arrival_ns: 0 };
+            let m = PacketMeta {
+                payload_type: pt,
+                sequence: seq,
+                timestamp: ts,
+                ssrc,
+                marker,
+                arrival_ns: 0,
+                audio_level: None,
+            };
             let payload: Vec<u8> = (0..MAX_PAYLOAD).map(|i| i as u8).collect();
             let n = write_rtp(&m, &payload, &mut buf).unwrap();
             let (got, p) = parse_rtp(&buf[..n], 0).unwrap();

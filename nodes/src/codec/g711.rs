@@ -53,6 +53,10 @@ impl Encoder for G711CodecEncoder {
         Some(Box::new(G711CodecEncoder::new(self.law)))
     }
 
+    fn stateless(&self) -> bool {
+        true
+    }
+
     fn encode(&mut self, pcm: &[f32], out: &mut [u8]) -> Result<EncodedFrame, CodecError> {
         if pcm.len() != BLOCK {
             return Err(CodecError::BufferSize { needed: BLOCK, got: pcm.len() });

@@ -68,6 +68,15 @@ impl Encoder for G722CodecEncoder {
     fn reset(&mut self) {
         self.enc.reset();
     }
+
+    fn share(&self) -> Option<Box<dyn Encoder>> {
+        Some(Box::new(G722CodecEncoder::new()))
+    }
+
+    /// 60 ms: the adaptive quantiser's and predictors' states follow the shared stream's.
+    fn handoff_priming_us(&self) -> u32 {
+        60_000
+    }
 }
 
 /// G.722 decoder (spandsp 0.0.6 bit-exact) with waveform concealment of missing packets

@@ -77,6 +77,16 @@ impl Encoder for G729CodecEncoder {
     fn reset(&mut self) {
         self.enc.reset();
     }
+
+    /// Without Annex B only: with it, silence sends SID or nothing, not a frame per quantum.
+    fn share(&self) -> Option<Box<dyn Encoder>> {
+        (!self.annex_b).then(|| Box::new(G729CodecEncoder::new(false)) as Box<dyn Encoder>)
+    }
+
+    /// 60 ms: the LSP, gain and pitch predictors follow the shared stream's.
+    fn handoff_priming_us(&self) -> u32 {
+        60_000
+    }
 }
 
 /// G.729 decoder (Annex A, and Annex B SID / untransmitted frames), bit-exact with bcg729.

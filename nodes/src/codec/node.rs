@@ -65,7 +65,7 @@ fn quantum_len(info: &CodecInfo, quantum: Quantum) -> Result<usize, CodecError> 
 ///
 /// Telemetry: `packets`, `dropped_frames`, `ssrc`, `next_sequence`, `next_timestamp`,
 /// `switches`, `payload_type`; with a shared input also `own_quanta`, `shared_quanta`,
-/// `skipped_quanta`.
+/// `skipped_quanta`, `handoffs`.
 ///
 /// Ports: input 0 `"in"` audio at the codec's rate and channels; output 0 `"out"` packet
 /// (its format names the codec at construction; a switched node keeps the port).
@@ -114,9 +114,39 @@ pub struct EncodeNode {
     switches: u64,
     /// A switch waiting for the packet boundary, or (after it) the replaced encoder.
     parked: Option<Box<EncodeNode>>,
-    /// With shared input: quanta encoded here, spliced from the shared stream, and not sent
-    /// (boxed: a plain node stays the size it was).
-    counts: Option<Box<[u64; 3]>>,
+    /// With shared input: its counters and hand-over state (boxed: a plain node stays the
+    /// size it was).
+    counts: Option<Box<SharedInput>>,
+}
+
+/// An [`EncodeNode`]'s shared-input state.
+#[derive(Debug, Default)]
+struct SharedInput {
+    /// Quanta encoded here, spliced from the shared stream, not sent; hand-overs.
+    counts: [u64; 4],
+    /// The codec has encoder state ([`Encoder::stateless`] false).
+    stateful: bool,
+    /// The last quantum was not this node's own encode (spliced or not sent).
+    off_own: bool,
+    /// The last [`Encoder::handoff_priming_us`] of what the leg heard while it spliced (the
+    /// shared mix), a ring of whole quanta; empty when the codec primes nothing.
+    history: Box<[f32]>,
+    /// Where the next quantum goes, and the samples held.
+    hist_pos: usize,
+    hist_len: usize,
+}
+
+impl SharedInput {
+    /// Keeps `input` (one quantum) as the newest history.
+    fn record(&mut self, input: &[f32]) {
+        let n = input.len();
+        if self.history.is_empty() || n == 0 || self.history.len() % n != 0 {
+            return;
+        }
+        self.history[self.hist_pos..self.hist_pos + n].copy_from_slice(input);
+        self.hist_pos = (self.hist_pos + n) % self.history.len();
+        self.hist_len = (self.hist_len + n).min(self.history.len());
+    }
 }
 
 /// A message for [`EncodeNode`]: switch to another encoder at the next packet boundary,
@@ -237,13 +267,20 @@ impl EncodeNode {
     /// [`Hear::Shared`] and the shared packet is there, its frames go into this stream's
     /// packet in place of encoding (this stream's SSRC, sequence, timestamps and ptime);
     /// [`Hear::Nothing`] sends nothing (frames untransmitted, as in DTX); [`Hear::Own`]
-    /// encodes as usual. Only for codecs whose frames do not depend on the encoder's state
-    /// ([`Encoder::share`] gives `Some`), so a stream can move between its own frames and
-    /// the shared ones at any quantum; and the quantum must hold whole frames.
+    /// encodes as usual. For codecs whose frames carry no encoder state (G.711) a stream
+    /// moves between its own frames and the shared ones at any quantum. For codecs with
+    /// state (G.722, G.729, Opus), the peer's decoder follows the shared encoder's history
+    /// while the leg splices; when the leg encodes its own again (counted as `handoffs`,
+    /// the packet marked), its encoder should start from a state near the shared one's.
+    /// This node keeps the last [`Encoder::handoff_priming_us`] of what the leg heard while
+    /// it spliced (its input: the shared mix), and at the hand-over resets its encoder and
+    /// encodes that history, discarding the frames (G.722 and G.729: 60 ms); a codec that
+    /// primes nothing (Opus) resumes from its own last state. Measured against an ideal
+    /// hand-over (`tests/codec_handoff.rs`). The quantum must hold whole frames of the codec.
     ///
     /// ```
     /// use rvoip_media_graph::{NodeHarness, Packet, PacketMeta, Processor, Quantum};
-    /// use rvoip_media_nodes::codec::{CodecError, EncodeNode, G711CodecEncoder, G722CodecEncoder};
+    /// use rvoip_media_nodes::codec::{CodecError, EncodeNode, G711CodecEncoder, G722CodecEncoder, G729CodecEncoder};
     /// use rvoip_media_nodes::mixer::Hear;
     /// use rvoip_media_nodes::G711Law;
     ///
@@ -257,33 +294,88 @@ impl EncodeNode {
     /// h.run();
     /// assert_eq!(h.packet_out(0).unwrap().payload(), &[0x55; 160][..]); // 20 ms, spliced twice
     ///
-    /// let g722 = EncodeNode::new(Box::new(G722CodecEncoder::new()), 20_000, q).unwrap();
-    /// assert!(matches!(g722.with_shared_input(), Err(CodecError::NotShareable { .. })));
+    /// // G.722 (stateful): spliced, then its own again: one hand-over, marked.
+    /// let g722 = EncodeNode::new(Box::new(G722CodecEncoder::new()), 10_000, q).unwrap();
+    /// let mut h = NodeHarness::new(Box::new(g722.with_shared_input().unwrap()), q).unwrap();
+    /// let shared = Packet::from_payload(PacketMeta { payload_type: 9, ..PacketMeta::default() }, &[0x11; 80]).unwrap();
+    /// h.packet_in_mut(1).put(&shared);
+    /// *h.control_in_mut(2) = Hear::Shared.value();
+    /// h.run();
+    /// *h.control_in_mut(2) = Hear::Own.value();
+    /// h.run();
+    /// assert!(h.packet_out(0).unwrap().meta.marker);
+    /// let mut t = [0.0; 11];
+    /// h.processor_mut().telemetry(&mut t);
+    /// assert_eq!(&t[7..], &[1.0, 1.0, 0.0, 1.0]); // own, shared, skipped, handoffs
+    ///
+    /// // G.729 with Annex B sends nothing in silence: no frame per quantum to share.
+    /// let g729b = EncodeNode::new(Box::new(G729CodecEncoder::new(true)), 20_000, q).unwrap();
+    /// assert!(matches!(g729b.with_shared_input(), Err(CodecError::NotShareable { .. })));
     /// ```
     ///
     /// # Errors
-    /// [`CodecError::NotShareable`] for a codec with encoder state, or a quantum that does
-    /// not hold whole frames.
+    /// [`CodecError::NotShareable`] for a codec that cannot share ([`Encoder::share`] gives
+    /// `None`), or a quantum that does not hold whole frames.
     pub fn with_shared_input(mut self) -> Result<Self, CodecError> {
         let frame = self.frame.len();
         if self.enc.share().is_none() || frame == 0 || self.quantum_len % frame != 0 {
             return Err(CodecError::NotShareable { codec: self.info.encoding });
         }
         self.shared_ports = true;
-        self.counts = Some(Box::new([0; 3]));
+        // History: the priming time in whole quanta (the quantum holds whole frames).
+        let q_us = u64::from(self.quantum_us.max(1));
+        let quanta = u64::from(self.enc.handoff_priming_us()).div_ceil(q_us) as usize;
+        let history = vec![0.0; quanta * self.quantum_len].into_boxed_slice();
+        self.counts =
+            Some(Box::new(SharedInput { stateful: !self.enc.stateless(), history, ..SharedInput::default() }));
         Ok(self)
     }
 
     /// Quanta this node encoded itself, took from the shared stream, and sent nothing for
     /// (counted only with [`EncodeNode::with_shared_input`]).
     pub fn shared_counts(&self) -> (u64, u64, u64) {
-        let c = self.counts.as_deref().copied().unwrap_or_default();
+        let c = self.counts.as_deref().map(|s| s.counts).unwrap_or_default();
         (c[0], c[1], c[2])
     }
 
+    /// Times this node's own stateful encoder took its stream back from the shared one (see
+    /// [`EncodeNode::with_shared_input`]).
+    pub fn handoffs(&self) -> u64 {
+        self.counts.as_deref().map_or(0, |s| s.counts[3])
+    }
+
+    /// This quantum is encoded here. A stateful encoder that was off its stream takes it
+    /// back: its packet is marked, and a codec that primes
+    /// ([`Encoder::handoff_priming_us`]) is reset and encodes (discarding the frames) the
+    /// history of what the leg heard, so its state is near the shared encoder's.
+    fn own_quantum(&mut self) {
+        let Some(s) = self.counts.as_deref_mut() else { return };
+        s.counts[0] += 1;
+        if !std::mem::take(&mut s.off_own) || !s.stateful {
+            return;
+        }
+        s.counts[3] += 1;
+        self.marker_next = true;
+        let frame = self.frame.len();
+        let len = s.history.len();
+        if s.hist_len == 0 || frame == 0 || len % frame != 0 {
+            return;
+        }
+        self.enc.reset();
+        let mut at = (s.hist_pos + len - s.hist_len) % len;
+        for _ in 0..s.hist_len / frame {
+            // Frames only prime the state; an error is as good as no frame here.
+            let _ = self.enc.encode(&s.history[at..at + frame], &mut self.scratch);
+            at = (at + frame) % len;
+        }
+        s.hist_len = 0;
+    }
+
+    /// This quantum was spliced (1) or not sent (2).
     fn count(&mut self, which: usize) {
-        if let Some(c) = self.counts.as_deref_mut() {
-            c[which] += 1;
+        if let Some(s) = self.counts.as_deref_mut() {
+            s.counts[which] += 1;
+            s.off_own = true;
         }
     }
 
@@ -363,6 +455,9 @@ impl EncodeNode {
         std::mem::swap(&mut self.pkt, &mut new.pkt);
         std::mem::swap(&mut self.payload_type, &mut new.payload_type);
         self.frame_ts = next_ts;
+        if let Some(s) = self.counts.as_deref_mut() {
+            s.stateful = !self.enc.stateless();
+        }
         self.switch_pending = false;
         self.switches += 1;
         self.marker_next = true;
@@ -519,6 +614,7 @@ impl EncodeNode {
             ssrc: self.ssrc,
             marker,
             arrival_ns: 0,
+            audio_level: None,
         }
     }
 
@@ -574,6 +670,7 @@ const ENCODE_TELEMETRY: &[&str] = &[
     "own_quanta",
     "shared_quanta",
     "skipped_quanta",
+    "handoffs",
 ];
 
 impl Processor for EncodeNode {
@@ -602,9 +699,12 @@ impl Processor for EncodeNode {
         self.apply_switch();
         if self.shared_ports {
             if self.take_shared(io) {
+                if let Some(s) = self.counts.as_deref_mut() {
+                    s.record(io.audio_in(0));
+                }
                 return;
             }
-            self.count(0);
+            self.own_quantum();
         }
         let input = io.audio_in(0);
         if input.len() != self.quantum_len {
@@ -653,6 +753,10 @@ impl Processor for EncodeNode {
         self.silent = true;
         self.first_packet = true;
         self.dropped = 0;
+        if let Some(s) = self.counts.as_deref_mut() {
+            s.off_own = false;
+            s.hist_len = 0;
+        }
     }
 
     fn message(&mut self, msg: &mut (dyn Any + Send)) -> Result<(), MessageError> {
@@ -671,7 +775,7 @@ impl Processor for EncodeNode {
     fn telemetry(&self, out: &mut [f64]) {
         // The counters' box is only read by a node that has one (a plain node's telemetry
         // touches its hot fields only).
-        let c = if self.shared_ports { self.counts.as_deref().copied().unwrap_or_default() } else { [0; 3] };
+        let c = if self.shared_ports { self.counts.as_deref().map(|s| s.counts).unwrap_or_default() } else { [0; 4] };
         let v = [
             self.packets as f64,
             self.dropped as f64,
@@ -683,6 +787,7 @@ impl Processor for EncodeNode {
             c[0] as f64,
             c[1] as f64,
             c[2] as f64,
+            c[3] as f64,
         ];
         for (o, v) in out.iter_mut().zip(v) {
             *o = v;
@@ -741,6 +846,12 @@ pub struct DecodeNode {
     next_ts: Option<u32>,
     packets: u64,
     payload_type: u8,
+    /// RFC 6464: a packet whose level byte says no voice (V = 0) at this level (−dBov) or
+    /// quieter is not decoded (`u8::MAX`: every packet is decoded).
+    skip_at: u8,
+    /// Packets of another payload type than the current or alternate decoder's are
+    /// dropped (and counted) rather than decoded.
+    strict: bool,
     info: CodecInfo,
     /// Longest packet accepted, interleaved samples.
     max_packet: usize,
@@ -751,6 +862,10 @@ pub struct DecodeNode {
     concealed: u64,
     bad: u64,
     switches: u64,
+    /// Packets dropped for a payload type not negotiated (strict nodes).
+    foreign: u64,
+    /// Packets not decoded because their level said silence.
+    skipped: u64,
     /// The other decoder, chosen by payload type (see the type's docs).
     alternate: Option<Box<DecodeNode>>,
 }
@@ -802,7 +917,8 @@ impl SwitchDecoder {
 }
 
 /// [`DecodeNode`]'s telemetry names.
-const DECODE_TELEMETRY: &[&str] = &["packets", "late_packets", "concealed_frames", "bad_packets", "switches"];
+const DECODE_TELEMETRY: &[&str] =
+    &["packets", "late_packets", "concealed_frames", "bad_packets", "switches", "foreign_packets", "skipped_decodes"];
 
 impl DecodeNode {
     /// Wraps `decoder` for a graph running at `quantum`.
@@ -830,9 +946,69 @@ impl DecodeNode {
             packets: 0,
             bad: 0,
             switches: 0,
+            foreign: 0,
+            skipped: 0,
             payload_type: info.payload_type,
+            skip_at: u8::MAX,
+            strict: false,
             alternate: None,
         })
+    }
+
+    /// Drops packets whose payload type is neither this decoder's nor a pending switch's
+    /// (a peer sending another codec than negotiated), counting them as `foreign_packets`
+    /// and concealing their time, instead of decoding them with the wrong decoder.
+    ///
+    /// ```
+    /// use rvoip_media_graph::{NodeHarness, Packet, PacketMeta, Processor, Quantum};
+    /// use rvoip_media_nodes::codec::{DecodeNode, G711CodecDecoder};
+    /// use rvoip_media_nodes::G711Law;
+    /// let q = Quantum::MS_10;
+    /// let dec = DecodeNode::new(Box::new(G711CodecDecoder::new(G711Law::Ulaw)), q).unwrap();
+    /// let mut h = NodeHarness::new(Box::new(dec.with_strict_payload_type()), q).unwrap();
+    /// let pcma = Packet::from_payload(PacketMeta { payload_type: 8, ..PacketMeta::default() }, &[0xd5; 80]).unwrap();
+    /// h.packet_in_mut(0).put(&pcma);
+    /// h.run();
+    /// let mut t = [0.0; 7];
+    /// h.processor_mut().telemetry(&mut t);
+    /// assert_eq!(t[5], 1.0); // foreign_packets
+    /// assert!(h.audio_out(0).iter().all(|&v| v == 0.0));
+    /// ```
+    pub fn with_strict_payload_type(mut self) -> Self {
+        self.strict = true;
+        self
+    }
+
+    /// RFC 6464 silent-leg skip: a packet whose audio level ([`PacketMeta::audio_level`])
+    /// has V = 0 and a level of `level` −dBov or quieter (0..=127; 127 is digital silence)
+    /// is not decoded: its time plays as silence, the stream's timestamp accounting moves
+    /// on as if it had been decoded, and it is counted as `skipped_decodes`. A stateful
+    /// decoder's next decoded packet continues from the state before the skipped ones (as
+    /// after a loss, without the concealment).
+    ///
+    /// ```
+    /// use rvoip_media_graph::{NodeHarness, Packet, PacketMeta, Processor, Quantum};
+    /// use rvoip_media_nodes::codec::{DecodeNode, G711CodecDecoder};
+    /// use rvoip_media_nodes::G711Law;
+    /// let q = Quantum::MS_10;
+    /// let dec = DecodeNode::new(Box::new(G711CodecDecoder::new(G711Law::Ulaw)), q).unwrap();
+    /// let mut h = NodeHarness::new(Box::new(dec.with_silence_skip(50)), q).unwrap();
+    /// let meta = PacketMeta { audio_level: Some(90), ..PacketMeta::default() }; // V = 0, −90 dBov
+    /// h.packet_in_mut(0).put(&Packet::from_payload(meta, &[0x00; 80]).unwrap());
+    /// h.run();
+    /// let mut t = [0.0; 7];
+    /// h.processor_mut().telemetry(&mut t);
+    /// assert_eq!(t[6], 1.0); // skipped_decodes
+    /// assert!(h.audio_out(0).iter().all(|&v| v == 0.0)); // 0x00 would decode loud
+    /// ```
+    pub fn with_silence_skip(mut self, level: u8) -> Self {
+        self.skip_at = level.min(127);
+        self
+    }
+
+    /// The packet's RFC 6464 level says silence at this node's threshold.
+    fn says_silence(&self, meta: &PacketMeta) -> bool {
+        meta.audio_level.is_some_and(|b| b & 0x80 == 0 && b >= self.skip_at)
     }
 
     /// The RTP payload type this decoder answers to (a negotiated dynamic one, say); by
@@ -917,6 +1093,14 @@ impl DecodeNode {
         if out.len() != self.quantum_len {
             return false;
         }
+        if self.says_silence(&p.meta) {
+            out.fill(0.0);
+            self.packets += 1;
+            self.skipped += 1;
+            self.next_ts = Some(ts.wrapping_add(self.quantum_ticks));
+            self.concealed_run = 0;
+            return true;
+        }
         match self.dec.decode(Some(p.payload()), out) {
             Ok(m) if m == self.quantum_len => {
                 self.packets += 1;
@@ -930,12 +1114,15 @@ impl DecodeNode {
     }
 
     fn receive(&mut self, p: &Packet, io: &mut ProcessIo<'_>) {
-        self.packets += 1;
-        if p.meta.payload_type != self.payload_type
-            && self.alternate.as_ref().is_some_and(|a| a.payload_type == p.meta.payload_type)
-        {
-            self.swap_codec();
+        if p.meta.payload_type != self.payload_type {
+            if self.alternate.as_ref().is_some_and(|a| a.payload_type == p.meta.payload_type) {
+                self.swap_codec();
+            } else if self.strict {
+                self.foreign += 1;
+                return;
+            }
         }
+        self.packets += 1;
         let payload = p.payload();
         let n = match self.dec.samples_in(payload) {
             Ok(n) => n * usize::from(self.info.channels),
@@ -976,6 +1163,14 @@ impl DecodeNode {
         if self.fill + n > self.fifo.len() {
             self.bad += 1;
             io.report_error();
+            return;
+        }
+        if self.says_silence(&p.meta) {
+            self.fifo[self.fill..self.fill + n].fill(0.0);
+            self.fill += n;
+            self.next_ts = Some(ts.wrapping_add(self.ticks_of(n)));
+            self.concealed_run = 0;
+            self.skipped += 1;
             return;
         }
         match self.dec.decode(Some(payload), &mut self.fifo[self.fill..]) {
@@ -1040,6 +1235,8 @@ impl Processor for DecodeNode {
         self.concealed = 0;
         self.packets = 0;
         self.bad = 0;
+        self.foreign = 0;
+        self.skipped = 0;
     }
 
     fn message(&mut self, msg: &mut (dyn Any + Send)) -> Result<(), MessageError> {
@@ -1059,7 +1256,15 @@ impl Processor for DecodeNode {
     }
 
     fn telemetry(&self, out: &mut [f64]) {
-        let v = [self.packets as f64, self.late as f64, self.concealed as f64, self.bad as f64, self.switches as f64];
+        let v = [
+            self.packets as f64,
+            self.late as f64,
+            self.concealed as f64,
+            self.bad as f64,
+            self.switches as f64,
+            self.foreign as f64,
+            self.skipped as f64,
+        ];
         for (o, v) in out.iter_mut().zip(v) {
             *o = v;
         }

@@ -36,6 +36,7 @@ pub const JITTER_TELEMETRY: &[&str] = &[
     "playedPackets",
     "missedPackets",
     "lossRuns",
+    "skippedDecodes",
 ];
 
 /// A message for [`JitterBufferNode`]: a decoder for another payload type (a live codec
@@ -128,6 +129,12 @@ impl JitterBufferNode {
     /// With a negotiated payload type.
     pub fn with_payload_type(mut self, pt: u8) -> Self {
         self.jb = self.jb.with_payload_type(pt);
+        self
+    }
+
+    /// RFC 6464 silent-leg skip ([`JitterBuffer::with_silence_skip`]).
+    pub fn with_silence_skip(mut self, level: u8) -> Self {
+        self.jb = self.jb.with_silence_skip(level);
         self
     }
 
@@ -274,6 +281,7 @@ impl JitterReport {
             self.played_packets as f64,
             self.missed_packets as f64,
             self.loss_runs as f64,
+            s.skipped_decodes as f64,
         ];
         for (o, v) in out.iter_mut().zip(v) {
             *o = v;
@@ -308,6 +316,7 @@ impl JitterReport {
                 current_delay_ms: v(19),
                 target_delay_ms: v(20),
                 codec_switches: n(25),
+                skipped_decodes: n(29),
             },
             burst_density: v(21),
             gap_density: v(22),

@@ -29,6 +29,8 @@ pub(crate) struct Stored {
     pub arrival_us: i64,
     /// Duration in RTP ticks.
     pub ticks: i64,
+    /// Its RFC 6464 level byte, if it carried one (`PacketMeta::audio_level`).
+    pub audio_level: Option<u8>,
 }
 
 /// What [`PacketBuffer::insert`] did.
@@ -67,7 +69,8 @@ impl PacketBuffer {
         let capacity = capacity.clamp(1, 1 << 16);
         let max_len = max_len.clamp(1, usize::from(u16::MAX));
         let arena_bytes = if arena_bytes == 0 { capacity * max_len } else { arena_bytes.max(max_len) };
-        let empty = Stored { payload_type: 0, off: 0, len: 0, ts: 0, seq: 0, arrival_us: 0, ticks: 0 };
+        let empty =
+            Stored { payload_type: 0, off: 0, len: 0, ts: 0, seq: 0, arrival_us: 0, ticks: 0, audio_level: None };
         PacketBuffer {
             slots: vec![empty; capacity].into_boxed_slice(),
             used: vec![false; capacity].into_boxed_slice(),
@@ -207,6 +210,7 @@ impl PacketBuffer {
         s.seq = seq;
         s.arrival_us = arrival_us;
         s.ticks = ticks;
+        s.audio_level = packet.meta.audio_level;
         self.used[slot] = true;
         self.count += 1;
         result

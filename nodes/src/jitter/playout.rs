@@ -201,6 +201,9 @@ pub struct JitterStats {
     pub packets_duplicate: u64,
     /// Packets of another payload type or undecodable payloads.
     pub packets_bad: u64,
+    /// Packets played as silence without being decoded: their RFC 6464 level said silence
+    /// ([`JitterBuffer::with_silence_skip`]).
+    pub skipped_decodes: u64,
     /// RFC 3550 interarrival jitter, s.
     pub jitter: f64,
     /// Sum over emitted samples of their time in the buffer, s.
@@ -276,6 +279,8 @@ pub struct JitterBuffer {
     fs: i64,
     clock: i64,
     payload_type: u8,
+    /// RFC 6464 silence threshold, −dBov (`u8::MAX`: decode everything).
+    skip_at: u8,
     buf: PacketBuffer,
     delay: DelayManager,
     /// The sender's clock skew; the delay histogram holds offsets with its trend removed.
@@ -388,6 +393,7 @@ impl JitterBuffer {
             fs: fs as i64,
             clock: i64::from(info.rtp_clock_rate),
             payload_type: info.payload_type,
+            skip_at: u8::MAX,
             buf: PacketBuffer::new(cfg.capacity, cfg.max_payload_bytes, cfg.payload_arena_bytes),
             delay: DelayManager::new(cfg.quantile, cfg.forget, cfg.cost).with_max_delay(cfg.max_delay_ms),
             skew: SkewEstimator::new(),
@@ -429,6 +435,16 @@ impl JitterBuffer {
     /// With a negotiated payload type (by default the codec's).
     pub fn with_payload_type(mut self, pt: u8) -> Self {
         self.payload_type = pt & 0x7f;
+        self
+    }
+
+    /// RFC 6464 silent-leg skip: a packet whose audio level
+    /// ([`PacketMeta::audio_level`](rvoip_media_graph::PacketMeta::audio_level)) has V = 0
+    /// and a level of `level` −dBov or quieter (0..=127) is played, in its turn, as silence
+    /// of its duration without being decoded (`skipped_decodes`); the buffer's sequence,
+    /// loss and delay accounting treat it as played.
+    pub fn with_silence_skip(mut self, level: u8) -> Self {
+        self.skip_at = level.min(127);
         self
     }
 
@@ -804,11 +820,25 @@ impl JitterBuffer {
             let s = self.buf.get(i);
             (s.ts, s.seq, s.arrival_us, s.ticks)
         };
-        let pt = self.buf.get(i).payload_type;
+        let (pt, level) = (self.buf.get(i).payload_type, self.buf.get(i).audio_level);
         if pt != self.payload_type && self.is_alternate(pt) {
             self.swap_decoder();
         }
-        let res = self.dec.decode(Some(self.buf.payload(i)), &mut self.scratch);
+        let silent = level.is_some_and(|b| b & 0x80 == 0 && b >= self.skip_at);
+        let res = if silent {
+            // Its time as silence, not decoded (RFC 6464 said so).
+            let n = self.ticks_to_samples(ticks).max(0) as usize * usize::from(self.info.channels.max(1));
+            match self.scratch.get_mut(..n) {
+                Some(out) => {
+                    out.fill(0.0);
+                    self.stats.skipped_decodes += 1;
+                    Ok(n)
+                }
+                None => Err(crate::codec::CodecError::BufferSize { needed: n, got: self.scratch.len() }),
+            }
+        } else {
+            self.dec.decode(Some(self.buf.payload(i)), &mut self.scratch)
+        };
         self.buf.remove(i);
         // Packets skipped since the last one played: lost or discarded (RFC 3611 counts
         // both), also the loss rate that decides whether waiting for FEC pays.

@@ -15,7 +15,15 @@ fn pcmu(seq: u16, ts: u32, ssrc: u32, arrival_ns: u64) -> Packet {
         .map(|i| 0.3 * (2.0 * std::f32::consts::PI * 250.0 * (ts.wrapping_add(i) as f32) / 8000.0).sin())
         .collect();
     G711Law::Ulaw.encode_f32(&pcm, &mut payload);
-    let meta = PacketMeta { payload_type: 0, sequence: seq, timestamp: ts, ssrc, marker: false, arrival_ns };
+    let meta = PacketMeta {
+        payload_type: 0,
+        sequence: seq,
+        timestamp: ts,
+        ssrc,
+        marker: false,
+        arrival_ns,
+        audio_level: None,
+    };
     Packet::from_payload(meta, &payload).unwrap()
 }
 
@@ -207,6 +215,7 @@ fn opus_in_band_fec_rebuilds_a_lost_packet() {
             marker: false,
             // Every third packet 40 ms late: the target holds the next packet in time.
             arrival_ns: u64::from(i) * 20_000_000 + if i % 3 == 0 { 45_000_000 } else { 5_000_000 },
+            audio_level: None,
         };
         pk.push(Packet::from_payload(meta, &buf[..p.len]).unwrap());
     }
@@ -274,8 +283,15 @@ pub(crate) fn fuzz(seed: u64, ticks: u64, opus: bool) -> u64 {
             if opus && len > 0 && r.below(2) == 0 {
                 payload[0] = 0x08; // a plausible TOC: SILK NB 20 ms, one frame
             }
-            let mut meta =
-                PacketMeta { payload_type: pt, sequence: seq, timestamp: ts, ssrc: 1, marker: false, arrival_ns: now };
+            let mut meta = PacketMeta {
+                payload_type: pt,
+                sequence: seq,
+                timestamp: ts,
+                ssrc: 1,
+                marker: false,
+                arrival_ns: now,
+                audio_level: None,
+            };
             match mode {
                 0..=59 => {
                     seq = seq.wrapping_add(1);

@@ -135,6 +135,22 @@ impl Encoder for OpusCodecEncoder {
     fn bitrate(&self) -> u32 {
         self.info.bitrate
     }
+
+    /// Without DTX only (with it, silence sends nothing); the same settings, built anew.
+    fn share(&self) -> Option<Box<dyn Encoder>> {
+        let cfg = *self.enc.config();
+        if cfg.get_dtx() {
+            return None;
+        }
+        OpusCodecEncoder::new(cfg).ok().map(|e| Box::new(e) as Box<dyn Encoder>)
+    }
+
+    fn settings_key(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.enc.config().hash(&mut h);
+        h.finish()
+    }
 }
 
 /// [`OpusDecoder`] as a codec-model [`Decoder`]: a payload decodes to its full duration (up
