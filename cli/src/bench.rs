@@ -2,16 +2,23 @@
 //!
 //! `bench conference --legs 8,100,1000` builds a live G.711 room per size (legs through the
 //! codec model: decode with concealment, N-1 mix, encode) and runs it on a driven engine,
-//! feeding every leg a packet each cycle, and reports the cycle time
-//! (p50/p99/max), the cost per leg, and how many legs one core sustains at the 10 ms quantum
-//! with the p99 cycle.
+//! feeding every leg a packet each cycle, and reports the cycle time (p50/p99/max) on the
+//! wall clock and in the worker thread's CPU time (which a preemption by another process does
+//! not inflate, so it is the engine's own cost on a shared machine), the cost per leg, and
+//! how many legs one core sustains at the 10 ms quantum with the p99 cycle.
+//!
+//! `--churn R` makes R joins and R leaves per second (one cycle is one 10 ms quantum) while
+//! the room runs: the oldest leg leaves, a new one joins, each its own edit. The report adds
+//! the cycles over the quantum, the longest cycle, the control side's time per edit, and
+//! every packet fed, sent and dropped, so a churn that loses or leaks shows.
 
 use super::CliError;
 use rvoip_media_core::conference::{LegMedia, Room};
-use rvoip_media_core::engine::PacketIn;
+use rvoip_media_core::engine::{PacketIn, PacketOut};
 use rvoip_media_core::prelude::*;
 use rvoip_media_core::stats::Histogram;
 use rvoip_media_nodes::G711Law;
+use std::collections::VecDeque;
 use std::time::Instant;
 
 /// Arguments of `bench`.
@@ -26,6 +33,9 @@ pub struct Args {
     /// Cycles per size (at least 1).
     #[arg(long, default_value_t = 2000, allow_negative_numbers = true)]
     cycles: i64,
+    /// Joins and leaves per second while measuring (each cycle is one 10 ms quantum).
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    churn: i64,
 }
 
 /// Benchmarks.
@@ -40,6 +50,10 @@ pub fn run(a: Args) -> Result<(), CliError> {
         .ok()
         .filter(|&c| c >= 1)
         .ok_or_else(|| CliError::Usage(format!("--cycles must be at least 1, got {}", a.cycles)))?;
+    let churn = u32::try_from(a.churn)
+        .ok()
+        .filter(|&r| r <= 10_000)
+        .ok_or_else(|| CliError::Usage(format!("--churn must be 0..=10000 per second, got {}", a.churn)))?;
     let legs = a
         .legs
         .iter()
@@ -51,15 +65,83 @@ pub fn run(a: Args) -> Result<(), CliError> {
         })
         .collect::<Result<Vec<usize>, CliError>>()?;
     match a.what {
-        What::Conference => conference(&legs, cycles),
+        What::Conference => conference(&legs, cycles, churn),
     }
 }
 
-fn conference(sizes: &[usize], cycles: usize) -> Result<(), CliError> {
-    println!("| legs | cycle p50 us | cycle p99 us | cycle max us | ns per leg per cycle (p50) | legs per core at 10 ms (p99) |");
-    println!("|---|---|---|---|---|---|");
+/// The calling thread's CPU time, ns (the driven engine runs its cycle on this thread).
+fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid, writable timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// p50, p99 (bucket midpoints, never above the maximum) and maximum of `h`.
+fn quantiles(h: &Histogram, max: u64) -> (u64, u64, u64) {
+    let empty = Histogram::new();
+    let p99 = h.quantile_with(&empty, 0.99).min(max);
+    (h.quantile_with(&empty, 0.5).min(p99), p99, max)
+}
+
+/// One leg as the bench's host side sees it.
+struct HostLeg {
+    name: String,
+    ssrc: u32,
+    rx: PacketIn,
+    tx: PacketOut,
+}
+
+/// Packets per direction of the run, for the churn's accounting.
+#[derive(Default)]
+struct Counts {
+    fed: u64,
+    sent: u64,
+    refused: u64,
+}
+
+const LAW: G711Law = G711Law::Ulaw;
+/// Distinct payloads the host cycles through (computed once: the host loop stays cheap).
+const PAYLOAD_CYCLES: usize = 64;
+const PAYLOAD_PHASES: usize = 8;
+
+fn payload_table() -> Vec<[u8; 80]> {
+    let mut table = vec![[0u8; 80]; PAYLOAD_CYCLES * PAYLOAD_PHASES];
+    for (j, payload) in table.iter_mut().enumerate() {
+        let (phase, c) = (j / PAYLOAD_CYCLES, j % PAYLOAD_CYCLES);
+        let pcm: Vec<f32> = (0..80).map(|k| (((c * 80 + k) as f32) * 0.05 + phase as f32).sin() * 0.3).collect();
+        LAW.encode_f32(&pcm, payload);
+    }
+    table
+}
+
+fn join(room: &mut Room, engine: &Engine, names: impl Iterator<Item = u32>) -> Result<Vec<HostLeg>, CliError> {
+    let names: Vec<u32> = names.collect();
+    let joins = names.iter().map(|&i| (format!("p{i}"), LegMedia::g711(LAW, 10_000, i)));
+    let mut io = room.join_many(engine, joins)?.io;
+    names
+        .into_iter()
+        .map(|i| {
+            let name = format!("p{i}");
+            let missing = |what: &str| CliError::Usage(format!("the room gave no {what} endpoint for {name}"));
+            let rx = io.take_packet_in(&format!("{name}.rx")).ok_or_else(|| missing("rx"))?;
+            let tx = io.take_packet_out(&format!("{name}.tx")).ok_or_else(|| missing("tx"))?;
+            Ok(HostLeg { name, ssrc: i, rx, tx })
+        })
+        .collect()
+}
+
+fn conference(sizes: &[usize], cycles: usize, churn: u32) -> Result<(), CliError> {
+    let quantum_ns = Quantum::MS_10.micros() as u64 * 1000;
+    // Edits per cycle, in thousandths (100 per second at 10 ms: one join and one leave a cycle).
+    let churn_milli = u64::from(churn) * quantum_ns / 1_000_000;
+    println!(
+        "| legs | churn /s | wall p50 / p99 / max us | cpu p50 / p99 / max us | ns per leg per cycle (cpu p50) | \
+         cycles over 10 ms (wall / cpu) | legs per core at 10 ms (cpu p99) |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let table = payload_table();
     for &n in sizes {
-        let law = G711Law::Ulaw;
         let cfg = EngineConfig {
             packet_pool: (n * 8).max(256),
             frame_pool: 64,
@@ -69,55 +151,104 @@ fn conference(sizes: &[usize], cycles: usize) -> Result<(), CliError> {
         };
         let (engine, mut driver) = Engine::driven(cfg)?;
         let mut room = Room::new(&engine, AudioFormat::mono(8000), n)?;
-        let joins = (0..n).map(|i| (format!("p{i}"), LegMedia::g711(law, 10_000, i as u32)));
-        let mut io = room.join_many(&engine, joins)?.io;
-        let mut rx: Vec<PacketIn> = (0..n).map(|i| io.take_packet_in(&format!("p{i}.rx")).expect("rx")).collect();
-        let mut tx: Vec<_> = (0..n).map(|i| io.take_packet_out(&format!("p{i}.tx")).expect("tx")).collect();
-        let mut payload = [0u8; 80];
-        let mut hist = Histogram::new();
-        let mut max = 0u64;
+        let mut legs: VecDeque<HostLeg> = join(&mut room, &engine, 0..n as u32)?.into();
+        let mut next_name = n as u32;
+        let (mut wall, mut cpu) = (Histogram::new(), Histogram::new());
+        let (mut wall_max, mut cpu_max, mut over_wall, mut over_cpu) = (0u64, 0u64, 0u64, 0u64);
+        let (mut edit_ns, mut edits, mut edit_max_ns, mut owed_milli) = (0u64, 0u64, 0u64, 0u64);
+        let mut counts = Counts::default();
         for c in 0..cycles + 50 {
-            for (i, r) in rx.iter_mut().enumerate() {
-                let pcm: Vec<f32> = (0..80).map(|k| (((c * 80 + k) as f32) * 0.05 + i as f32).sin() * 0.3).collect();
-                law.encode_f32(&pcm, &mut payload);
+            let measuring = c >= 50;
+            if measuring && churn_milli > 0 {
+                owed_milli += churn_milli;
+                while owed_milli >= 1000 {
+                    owed_milli -= 1000;
+                    let t = Instant::now();
+                    if let Some(mut gone) = legs.pop_front() {
+                        room.leave(&engine, &gone.name)?;
+                        counts.sent += drain(&mut gone.tx);
+                    }
+                    legs.extend(join(&mut room, &engine, std::iter::once(next_name))?);
+                    next_name += 1;
+                    let dt = t.elapsed().as_nanos() as u64;
+                    (edit_ns, edits, edit_max_ns) = (edit_ns + dt, edits + 2, edit_max_ns.max(dt));
+                }
+            }
+            for leg in legs.iter_mut() {
                 let meta = PacketMeta {
-                    payload_type: law.payload_type(),
+                    payload_type: LAW.payload_type(),
                     sequence: c as u16,
                     timestamp: (c * 80) as u32,
-                    ssrc: i as u32,
+                    ssrc: leg.ssrc,
                     ..PacketMeta::default()
                 };
-                r.push(meta, &payload).map_err(|e| CliError::Usage(format!("feeding: {e}")))?;
+                let payload = &table[(leg.ssrc as usize % PAYLOAD_PHASES) * PAYLOAD_CYCLES + c % PAYLOAD_CYCLES];
+                match leg.rx.push(meta, payload) {
+                    Ok(()) => counts.fed += 1,
+                    Err(_) => counts.refused += 1,
+                }
             }
-            let t = Instant::now();
+            let (t, t_cpu) = (Instant::now(), thread_cpu_ns());
             driver.process_cycle();
-            let dt = t.elapsed().as_nanos() as u64;
-            if c >= 50 {
-                hist.record(dt);
-                max = max.max(dt);
+            let (dt, dt_cpu) = (t.elapsed().as_nanos() as u64, thread_cpu_ns().saturating_sub(t_cpu));
+            if measuring {
+                wall.record(dt);
+                cpu.record(dt_cpu);
+                (wall_max, cpu_max) = (wall_max.max(dt), cpu_max.max(dt_cpu));
+                over_wall += u64::from(dt > quantum_ns);
+                over_cpu += u64::from(dt_cpu > quantum_ns);
             }
-            for t in tx.iter_mut() {
-                while t.pop().is_some() {}
+            for leg in legs.iter_mut() {
+                counts.sent += drain(&mut leg.tx);
             }
+            engine.poll();
         }
-        // Quantiles are bucket midpoints: never report them above the measured maximum.
-        let empty = Histogram::new();
-        let p99 = hist.quantile_with(&empty, 0.99).min(max);
-        let p50 = hist.quantile_with(&empty, 0.5).min(p99);
-        let quantum_ns = Quantum::MS_10.micros() as u64 * 1000;
+        let (w50, w99, wmax) = quantiles(&wall, wall_max);
+        let (c50, c99, cmax) = quantiles(&cpu, cpu_max);
         // Extrapolating legs per core only means something while a cycle fits the quantum.
-        let per_core = if p99 <= quantum_ns {
-            format!("{:.0}", n as f64 * quantum_ns as f64 / p99.max(1) as f64)
+        let per_core = if c99 <= quantum_ns {
+            format!("{:.0}", n as f64 * quantum_ns as f64 / c99.max(1) as f64)
         } else {
             "— (p99 over the 10 ms quantum)".to_string()
         };
+        let us = |v: u64| v as f64 / 1e3;
         println!(
-            "| {n} | {:.1} | {:.1} | {:.1} | {:.0} | {per_core} |",
-            p50 as f64 / 1e3,
-            p99 as f64 / 1e3,
-            max as f64 / 1e3,
-            p50 as f64 / n as f64,
+            "| {n} | {churn} | {:.1} / {:.1} / {:.1} | {:.1} / {:.1} / {:.1} | {:.0} | {over_wall} / {over_cpu} | {per_core} |",
+            us(w50),
+            us(w99),
+            us(wmax),
+            us(c50),
+            us(c99),
+            us(cmax),
+            c50 as f64 / n as f64,
         );
+        if churn > 0 {
+            let stats = engine.partition_stats(room.id())?;
+            println!(
+                "churn: {edits} edits (joins + leaves), control side {:.0} us per join+leave (max {:.0} us); \
+                 packets fed {} (refused {}), sent {}, drops {}, errors {}, underruns {}; packet pool in use {} \
+                 (legs {} x up to 4 in each ring)",
+                edit_ns as f64 / 1e3 / (edits / 2).max(1) as f64,
+                us(edit_max_ns),
+                counts.fed,
+                counts.refused,
+                counts.sent,
+                stats.drops(),
+                stats.errors,
+                stats.underruns,
+                engine.packet_pool().in_use(),
+                legs.len(),
+            );
+        }
     }
     Ok(())
+}
+
+/// Pops everything a leg sent; returns how many packets.
+fn drain(tx: &mut PacketOut) -> u64 {
+    let mut n = 0;
+    while tx.pop().is_some() {
+        n += 1;
+    }
+    n
 }
