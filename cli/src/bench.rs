@@ -2,8 +2,10 @@
 //!
 //! `bench conference --legs 8,100,1000` builds a live room per size (legs through the codec
 //! model: decode with concealment, N-1 mix, encode) and runs it on a driven engine, feeding
-//! every leg a packet each cycle, and reports the cycle time (p50/p99/max), the cost per leg,
-//! and how many legs one core sustains at the quantum with the p99 cycle.
+//! every leg a packet each cycle, and reports the cycle time (p50/p99/max) on the wall clock
+//! and in the worker thread's CPU time (which a preemption by another process does not
+//! inflate, so it is the engine's own cost on a shared machine), the cost per leg, and how
+//! many legs one core sustains at the quantum with the p99 cycle.
 //!
 //! `--codec` picks the legs' codec (PCMU by default; the room mixes at the codec's rate,
 //! packets of one quantum). `--talkers T` (T ≥ 1) makes it a bridge room as users run one:
@@ -12,16 +14,22 @@
 //! −127 dBov), which their decoders skip; the table then also shows the decodes skipped and
 //! the encodes per cycle (from the nodes' telemetry). Without it every leg sends a tone and
 //! every leg hears everybody (a plain room).
+//!
+//! `--churn R` makes R joins and R leaves per second while
+//! the room runs: the oldest leg leaves, a new one joins, each its own edit. The report adds
+//! the cycles over the quantum, the longest cycle, the control side's time per edit, and
+//! every packet fed, sent and dropped, so a churn that loses or leaks shows.
 
 use super::CliError;
 use crate::codec_arg::Codec;
 use rvoip_media_core::conference::{LegMedia, LegOptions, Room, RoomConfig};
-use rvoip_media_core::engine::PacketIn;
+use rvoip_media_core::engine::{PacketIn, PacketOut};
 use rvoip_media_core::prelude::*;
 use rvoip_media_core::stats::Histogram;
 use rvoip_media_graph::MAX_PAYLOAD;
 use rvoip_media_nodes::codec::{CodecId, Encoder};
 use rvoip_media_nodes::mixer::TalkerPolicy;
+use std::collections::VecDeque;
 use std::time::Instant;
 
 /// Arguments of `bench`.
@@ -45,6 +53,9 @@ pub struct Args {
     /// The engine's quantum in ms (10 or 20; Opus shares encodes when its 20 ms frame is the quantum).
     #[arg(long, default_value_t = 10)]
     quantum_ms: u32,
+    /// Joins and leaves per second while measuring.
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    churn: i64,
 }
 
 /// Benchmarks.
@@ -59,6 +70,10 @@ pub fn run(a: Args) -> Result<(), CliError> {
         .ok()
         .filter(|&c| c >= 1)
         .ok_or_else(|| CliError::Usage(format!("--cycles must be at least 1, got {}", a.cycles)))?;
+    let churn = u32::try_from(a.churn)
+        .ok()
+        .filter(|&r| r <= 10_000)
+        .ok_or_else(|| CliError::Usage(format!("--churn must be 0..=10000 per second, got {}", a.churn)))?;
     let legs = a
         .legs
         .iter()
@@ -74,35 +89,161 @@ pub fn run(a: Args) -> Result<(), CliError> {
         20 => Quantum::MS_20,
         q => return Err(CliError::Usage(format!("--quantum-ms must be 10 or 20, got {q}"))),
     };
-    let setup = Setup { codec: a.codec.id(), talkers: a.talkers, quantum };
+    let setup = Setup { codec: a.codec.id(), talkers: a.talkers, quantum, churn };
     match a.what {
         What::Conference => conference(&legs, cycles, setup),
     }
 }
 
-/// How the benchmark's rooms are built.
+/// How the benchmark's rooms are built and run.
 #[derive(Clone, Copy)]
 struct Setup {
     codec: CodecId,
     talkers: usize,
     quantum: Quantum,
+    /// Joins and leaves per second.
+    churn: u32,
+}
+
+impl Setup {
+    fn bridge(&self) -> bool {
+        self.talkers > 0
+    }
+    /// The legs' (and the room's) rate: the codec's widest.
+    fn rate(&self) -> u32 {
+        self.codec.capability().sample_rates.iter().copied().max().unwrap_or(8000)
+    }
 }
 
 /// RFC 6464 level bytes: a talker's (V = 1, −12 dBov) and a silent leg's (V = 0, −127 dBov).
 const VOICE: u8 = 0x80 | 12;
 const SILENT: u8 = 127;
 
+/// The calling thread's CPU time, ns (the driven engine runs its cycle on this thread).
+fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid, writable timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// p50, p99 (bucket midpoints, never above the maximum) and maximum of `h`.
+fn quantiles(h: &Histogram, max: u64) -> (u64, u64, u64) {
+    let empty = Histogram::new();
+    let p99 = h.quantile_with(&empty, 0.99).min(max);
+    (h.quantile_with(&empty, 0.5).min(p99), p99, max)
+}
+
+/// One leg as the bench's host side sees it.
+struct HostLeg {
+    name: String,
+    ssrc: u32,
+    rx: PacketIn,
+    tx: PacketOut,
+}
+
+/// Packets per direction of the run, for the churn's accounting.
+#[derive(Default)]
+struct Counts {
+    fed: u64,
+    sent: u64,
+    refused: u64,
+}
+
+/// Distinct payloads the host cycles through (encoded once: the host loop stays cheap).
+const PAYLOAD_CYCLES: usize = 64;
+const PAYLOAD_PHASES: usize = 8;
+
+/// What the host side sends: encoded tones per phase (`PAYLOAD_PHASES` × `PAYLOAD_CYCLES`
+/// consecutive quanta of one encoder each), one packet of encoded silence, and the stream's
+/// payload type and RTP ticks per packet.
+struct Payloads {
+    tones: Vec<Vec<u8>>,
+    silence: Vec<u8>,
+    payload_type: u8,
+    ticks: usize,
+}
+
+fn payloads(setup: &Setup) -> Result<Payloads, CliError> {
+    let rate = setup.rate();
+    let samples = setup.quantum.frames_at(rate).unwrap_or(0);
+    let new_encoder = || setup.codec.encoder(rate, 1, false).map_err(|e| CliError::Usage(e.to_string()));
+    let mut buf = vec![0u8; MAX_PAYLOAD];
+    let mut pcm = vec![0.0f32; samples];
+    let mut tones = Vec::with_capacity(PAYLOAD_CYCLES * PAYLOAD_PHASES);
+    for phase in 0..PAYLOAD_PHASES {
+        let mut enc = new_encoder()?;
+        for c in 0..PAYLOAD_CYCLES {
+            for (k, v) in pcm.iter_mut().enumerate() {
+                *v = (((c * samples + k) as f32) * 0.05 * 8000.0 / rate as f32 + phase as f32).sin() * 0.3;
+            }
+            let len = encode(&mut *enc, &pcm, &mut buf);
+            tones.push(buf[..len].to_vec());
+        }
+    }
+    let mut enc = new_encoder()?;
+    let len = encode(&mut *enc, &vec![0.0; samples], &mut buf);
+    let info = enc.info();
+    Ok(Payloads {
+        tones,
+        silence: buf[..len].to_vec(),
+        payload_type: info.payload_type,
+        ticks: info.rtp_ticks(samples) as usize,
+    })
+}
+
+/// Encodes one quantum of `pcm` frame by frame into `out`; returns the bytes written.
+fn encode(enc: &mut dyn Encoder, pcm: &[f32], out: &mut [u8]) -> usize {
+    let mut len = 0;
+    for f in pcm.chunks(enc.info().frame_len().max(1)) {
+        len += enc.encode(f, &mut out[len..]).map_or(0, |e| e.len);
+    }
+    len
+}
+
+fn join(
+    room: &mut Room,
+    engine: &Engine,
+    setup: &Setup,
+    names: impl Iterator<Item = u32>,
+) -> Result<Vec<HostLeg>, CliError> {
+    let names: Vec<u32> = names.collect();
+    let options = LegOptions { skip_silent_at: setup.bridge().then_some(50), ..LegOptions::default() };
+    let mut joins = Vec::with_capacity(names.len());
+    for &i in &names {
+        let media =
+            LegMedia::codec(setup.codec, setup.quantum.micros(), i).map_err(|e| CliError::Usage(e.to_string()))?;
+        joins.push((format!("p{i}"), media, options.clone()));
+    }
+    let mut io = room.join_many_with(engine, joins, |_| {})?.io;
+    names
+        .into_iter()
+        .map(|i| {
+            let name = format!("p{i}");
+            let missing = |what: &str| CliError::Usage(format!("the room gave no {what} endpoint for {name}"));
+            let rx = io.take_packet_in(&format!("{name}.rx")).ok_or_else(|| missing("rx"))?;
+            let tx = io.take_packet_out(&format!("{name}.tx")).ok_or_else(|| missing("tx"))?;
+            Ok(HostLeg { name, ssrc: i, rx, tx })
+        })
+        .collect()
+}
+
 fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliError> {
-    let q = setup.quantum;
+    let (q, churn, bridge) = (setup.quantum, setup.churn, setup.bridge());
     let quantum_ns = u64::from(q.micros()) * 1000;
-    let bridge = setup.talkers > 0;
-    print!("| legs | cycle p50 us | cycle p99 us | cycle max us | ns per leg per cycle (p50) | legs per core at {} ms (p99) |", q.micros() / 1000);
+    let ms = q.micros() / 1000;
+    // Edits per cycle, in thousandths (100 per second at 10 ms: one join and one leave a cycle).
+    let churn_milli = u64::from(churn) * quantum_ns / 1_000_000;
+    print!(
+        "| legs | churn /s | wall p50 / p99 / max us | cpu p50 / p99 / max us | ns per leg per cycle (cpu p50) | \
+         cycles over {ms} ms (wall / cpu) | legs per core at {ms} ms (cpu p99) |"
+    );
     if bridge {
         print!(" decodes skipped per cycle | encodes per cycle |");
     }
     println!();
-    println!("|---|---|---|---|---|---|{}", if bridge { "---|---|" } else { "" });
-    let rate = setup.codec.capability().sample_rates.iter().copied().max().unwrap_or(8000);
+    println!("|---|---|---|---|---|---|---|{}", if bridge { "---|---|" } else { "" });
+    let table = payloads(&setup)?;
     for &n in sizes {
         let cfg = EngineConfig {
             quantum: q,
@@ -113,87 +254,89 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
             ..EngineConfig::default()
         };
         let (engine, mut driver) = Engine::driven(cfg)?;
-        let mut config = RoomConfig::new(AudioFormat::mono(rate)).with_capacity(n);
+        let mut config = RoomConfig::new(AudioFormat::mono(setup.rate())).with_capacity(n);
         if bridge {
             let policy = TalkerPolicy { max_talkers: setup.talkers, ..TalkerPolicy::default() };
             config = config.with_max_members(n).with_policy(policy).with_shared_encodes();
         }
         let mut room = Room::with_config(&engine, config)?;
-        let options = LegOptions { skip_silent_at: bridge.then_some(50), ..LegOptions::default() };
-        let mut joins = Vec::with_capacity(n);
-        for i in 0..n {
-            let media =
-                LegMedia::codec(setup.codec, q.micros(), i as u32).map_err(|e| CliError::Usage(e.to_string()))?;
-            joins.push((format!("p{i}"), media, options.clone()));
-        }
-        let mut io = room.join_many_with(&engine, joins, |_| {})?.io;
-        let mut rx: Vec<PacketIn> = (0..n).map(|i| io.take_packet_in(&format!("p{i}.rx")).expect("rx")).collect();
-        let mut tx: Vec<_> = (0..n).map(|i| io.take_packet_out(&format!("p{i}.tx")).expect("tx")).collect();
-        // The host side's encoders (not timed): every talker encodes its tone each cycle; in
-        // a bridge room the silent legs all send one packet of encoded silence.
-        let talking = |i: usize| !bridge || i < setup.talkers;
-        let mut encoders = (0..n)
-            .map(|i| if talking(i) { setup.codec.encoder(rate, 1, false).map(Some) } else { Ok(None) })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| CliError::Usage(e.to_string()))?;
-        let samples = q.frames_at(rate).unwrap_or(0);
-        let mut silent_enc = setup.codec.encoder(rate, 1, false).map_err(|e| CliError::Usage(e.to_string()))?;
-        let mut silence = vec![0u8; MAX_PAYLOAD];
-        let silence_len = encode(&mut *silent_enc, &vec![0.0; samples], &mut silence);
-        let (ticks, payload_type) = (silent_enc.info().rtp_ticks(samples) as usize, silent_enc.info().payload_type);
-        let mut payload = vec![0u8; MAX_PAYLOAD];
-        let mut pcm = vec![0.0f32; samples];
-        let mut hist = Histogram::new();
-        let mut max = 0u64;
+        let mut legs: VecDeque<HostLeg> = join(&mut room, &engine, &setup, 0..n as u32)?.into();
+        let mut next_name = n as u32;
+        let (mut wall, mut cpu) = (Histogram::new(), Histogram::new());
+        let (mut wall_max, mut cpu_max, mut over_wall, mut over_cpu) = (0u64, 0u64, 0u64, 0u64);
+        let (mut edit_ns, mut edits, mut edit_max_ns, mut owed_milli) = (0u64, 0u64, 0u64, 0u64);
+        let mut counts = Counts::default();
         for c in 0..cycles + 50 {
-            for (i, r) in rx.iter_mut().enumerate() {
-                let (bytes, level) = match encoders[i].as_deref_mut() {
-                    Some(enc) => {
-                        for (k, v) in pcm.iter_mut().enumerate() {
-                            *v = (((c * samples + k) as f32) * 0.05 * 8000.0 / rate as f32 + i as f32).sin() * 0.3;
-                        }
-                        let len = encode(enc, &pcm, &mut payload);
-                        (&payload[..len], VOICE)
+            let measuring = c >= 50;
+            if measuring && churn_milli > 0 {
+                owed_milli += churn_milli;
+                while owed_milli >= 1000 {
+                    owed_milli -= 1000;
+                    let t = Instant::now();
+                    if let Some(mut gone) = legs.pop_front() {
+                        room.leave(&engine, &gone.name)?;
+                        counts.sent += drain(&mut gone.tx);
                     }
-                    None => (&silence[..silence_len], SILENT),
-                };
+                    legs.extend(join(&mut room, &engine, &setup, std::iter::once(next_name))?);
+                    next_name += 1;
+                    let dt = t.elapsed().as_nanos() as u64;
+                    (edit_ns, edits, edit_max_ns) = (edit_ns + dt, edits + 2, edit_max_ns.max(dt));
+                }
+            }
+            for leg in legs.iter_mut() {
+                // A bridge room's talkers keep their places as legs come and go.
+                let talking = !bridge || (leg.ssrc as usize % n) < setup.talkers;
                 let meta = PacketMeta {
-                    payload_type,
+                    payload_type: table.payload_type,
                     sequence: c as u16,
-                    timestamp: (c * ticks) as u32,
-                    ssrc: i as u32,
-                    audio_level: bridge.then_some(level),
+                    timestamp: (c * table.ticks) as u32,
+                    ssrc: leg.ssrc,
+                    audio_level: bridge.then_some(if talking { VOICE } else { SILENT }),
                     ..PacketMeta::default()
                 };
-                r.push(meta, bytes).map_err(|e| CliError::Usage(format!("feeding: {e}")))?;
+                let payload = if talking {
+                    &table.tones[(leg.ssrc as usize % PAYLOAD_PHASES) * PAYLOAD_CYCLES + c % PAYLOAD_CYCLES]
+                } else {
+                    &table.silence
+                };
+                match leg.rx.push(meta, payload) {
+                    Ok(()) => counts.fed += 1,
+                    Err(_) => counts.refused += 1,
+                }
             }
-            let t = Instant::now();
+            let (t, t_cpu) = (Instant::now(), thread_cpu_ns());
             driver.process_cycle();
-            let dt = t.elapsed().as_nanos() as u64;
-            if c >= 50 {
-                hist.record(dt);
-                max = max.max(dt);
+            let (dt, dt_cpu) = (t.elapsed().as_nanos() as u64, thread_cpu_ns().saturating_sub(t_cpu));
+            if measuring {
+                wall.record(dt);
+                cpu.record(dt_cpu);
+                (wall_max, cpu_max) = (wall_max.max(dt), cpu_max.max(dt_cpu));
+                over_wall += u64::from(dt > quantum_ns);
+                over_cpu += u64::from(dt_cpu > quantum_ns);
             }
-            for t in tx.iter_mut() {
-                while t.pop().is_some() {}
+            for leg in legs.iter_mut() {
+                counts.sent += drain(&mut leg.tx);
             }
+            engine.poll();
         }
-        // Quantiles are bucket midpoints: never report them above the measured maximum.
-        let empty = Histogram::new();
-        let p99 = hist.quantile_with(&empty, 0.99).min(max);
-        let p50 = hist.quantile_with(&empty, 0.5).min(p99);
+        let (w50, w99, wmax) = quantiles(&wall, wall_max);
+        let (c50, c99, cmax) = quantiles(&cpu, cpu_max);
         // Extrapolating legs per core only means something while a cycle fits the quantum.
-        let per_core = if p99 <= quantum_ns {
-            format!("{:.0}", n as f64 * quantum_ns as f64 / p99.max(1) as f64)
+        let per_core = if c99 <= quantum_ns {
+            format!("{:.0}", n as f64 * quantum_ns as f64 / c99.max(1) as f64)
         } else {
-            format!("— (p99 over the {} ms quantum)", q.micros() / 1000)
+            format!("— (p99 over the {ms} ms quantum)")
         };
+        let us = |v: u64| v as f64 / 1e3;
         print!(
-            "| {n} | {:.1} | {:.1} | {:.1} | {:.0} | {per_core} |",
-            p50 as f64 / 1e3,
-            p99 as f64 / 1e3,
-            max as f64 / 1e3,
-            p50 as f64 / n as f64,
+            "| {n} | {churn} | {:.1} / {:.1} / {:.1} | {:.1} / {:.1} / {:.1} | {:.0} | {over_wall} / {over_cpu} | {per_core} |",
+            us(w50),
+            us(w99),
+            us(wmax),
+            us(c50),
+            us(c99),
+            us(cmax),
+            c50 as f64 / n as f64,
         );
         if bridge {
             // Telemetry is published every few cycles: per cycle over the cycles it covers.
@@ -205,15 +348,33 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
             print!(" {:.1} | {:.1} |", skipped as f64 / covered.max(1.0), encodes as f64 / covered.max(1.0));
         }
         println!();
+        if churn > 0 {
+            let stats = engine.partition_stats(room.id())?;
+            println!(
+                "churn: {edits} edits (joins + leaves), control side {:.0} us per join+leave (max {:.0} us); \
+                 packets fed {} (refused {}), sent {}, drops {}, errors {}, underruns {}; packet pool in use {} \
+                 (legs {} x up to 4 in each ring)",
+                edit_ns as f64 / 1e3 / (edits / 2).max(1) as f64,
+                us(edit_max_ns),
+                counts.fed,
+                counts.refused,
+                counts.sent,
+                stats.drops(),
+                stats.errors,
+                stats.underruns,
+                engine.packet_pool().in_use(),
+                legs.len(),
+            );
+        }
     }
     Ok(())
 }
 
-/// Encodes one quantum of `pcm` frame by frame into `out`; returns the bytes written.
-fn encode(enc: &mut dyn Encoder, pcm: &[f32], out: &mut [u8]) -> usize {
-    let mut len = 0;
-    for f in pcm.chunks(enc.info().frame_len().max(1)) {
-        len += enc.encode(f, &mut out[len..]).map_or(0, |e| e.len);
+/// Pops everything a leg sent; returns how many packets.
+fn drain(tx: &mut PacketOut) -> u64 {
+    let mut n = 0;
+    while tx.pop().is_some() {
+        n += 1;
     }
-    len
+    n
 }

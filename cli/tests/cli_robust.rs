@@ -196,6 +196,8 @@ fn numbers_in_messages_are_the_users_and_negative_values_parse() {
     assert!(e.contains("--legs: a room needs at least 1 leg, got 0"), "{e}");
     let e = fails(&["bench", "conference", "--cycles", "0"]);
     assert!(e.contains("--cycles must be at least 1, got 0"), "{e}");
+    let e = fails(&["bench", "conference", "--churn", "-1"]);
+    assert!(e.contains("--churn must be 0..=10000 per second, got -1"), "{e}");
     let e = fails(&["demo", "--seconds", "-1"]);
     assert!(e.contains("--seconds must be in (0, 3600], got -1"), "{e}");
     assert_eq!(listing(&d), ["in.wav"]);
