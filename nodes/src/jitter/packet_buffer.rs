@@ -271,7 +271,7 @@ mod tests {
     fn random_inserts_and_removals_keep_every_stored_payload_intact() {
         // 8 slots of up to 16 bytes sharing 40: compaction and evictions for room all the
         // time. A model holds what should be stored; every payload is checked after each step.
-        let mut rng = crate::jitter::tests::Rng(7);
+        let mut rng = rvoip_media_graph::SplitMix64::new(7);
         let mut b = PacketBuffer::new(8, 16, 40);
         let mut model: Vec<(i64, Vec<u8>)> = Vec::new();
         let (mut evictions, mut next_seq) = (0, 0i64);

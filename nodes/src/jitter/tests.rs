@@ -4,7 +4,7 @@
 use super::*;
 use crate::codec::G711CodecDecoder;
 use crate::g711::G711Law;
-use rvoip_media_graph::{Packet, PacketMeta};
+use rvoip_media_graph::{Packet, PacketMeta, SplitMix64};
 
 const TICK_NS: u64 = 10_000_000;
 
@@ -235,27 +235,12 @@ fn opus_in_band_fec_rebuilds_a_lost_packet() {
     assert_eq!((s.packets_lost, s.fec_recovered), (1, 1), "{s:?}");
 }
 
-/// splitmix64 (also used by the packet buffer's tests).
-pub(super) struct Rng(pub(super) u64);
-impl Rng {
-    pub(super) fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    pub(super) fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
-
 /// One fuzz run: `ticks` playout ticks of arbitrary packets (plausible streams mixed with
 /// garbage: random sequence numbers, timestamps, payload types, SSRCs, lengths, arrival
 /// times that go backwards or far ahead). Returns the number of packets fed. Panics (the
 /// test fails) on a non-finite or out-of-range output sample.
 pub(crate) fn fuzz(seed: u64, ticks: u64, opus: bool) -> u64 {
-    let mut r = Rng(seed);
+    let mut r = SplitMix64::new(seed);
     let mut jb = if opus {
         let dec = Box::new(crate::opus::OpusCodecDecoder::new(16_000, 1, 20_000).unwrap());
         JitterBuffer::new(dec, JitterConfig::default()).unwrap().with_payload_type(111)
@@ -266,7 +251,7 @@ pub(crate) fn fuzz(seed: u64, ticks: u64, opus: bool) -> u64 {
     let q = if opus { 160 } else { 80 };
     let mut out = vec![0f32; q];
     let mut fed = 0;
-    let (mut seq, mut ts) = (r.next() as u16, r.next() as u32);
+    let (mut seq, mut ts) = (r.next_u64() as u16, r.next_u64() as u32);
     let mut payload = [0u8; 1600];
     for k in 0..ticks {
         let now = k * TICK_NS;
@@ -278,7 +263,7 @@ pub(crate) fn fuzz(seed: u64, ticks: u64, opus: bool) -> u64 {
                 _ => 160,
             };
             for b in payload[..len].iter_mut() {
-                *b = r.next() as u8;
+                *b = r.next_u64() as u8;
             }
             if opus && len > 0 && r.below(2) == 0 {
                 payload[0] = 0x08; // a plausible TOC: SILK NB 20 ms, one frame
@@ -297,11 +282,11 @@ pub(crate) fn fuzz(seed: u64, ticks: u64, opus: bool) -> u64 {
                     seq = seq.wrapping_add(1);
                     ts = ts.wrapping_add(if opus { 960 } else { 160 });
                 }
-                60..=69 => meta.sequence = r.next() as u16,
-                70..=74 => meta.timestamp = r.next() as u32,
+                60..=69 => meta.sequence = r.next_u64() as u16,
+                70..=74 => meta.timestamp = r.next_u64() as u32,
                 75..=79 => meta.ssrc = r.below(3) as u32,
                 80..=84 => meta.payload_type = r.below(128) as u8,
-                85..=89 => meta.arrival_ns = r.next(),
+                85..=89 => meta.arrival_ns = r.next_u64(),
                 90..=94 => meta.arrival_ns = now.saturating_sub(r.below(5_000_000_000)),
                 _ => meta.marker = true,
             }
