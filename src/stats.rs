@@ -165,9 +165,11 @@ impl CycleWindow {
         self.hist[0].record(ns);
     }
 
-    /// (p50, p99) over both windows.
-    pub(crate) fn p50_p99(&self) -> (u64, u64) {
-        (self.hist[0].quantile_with(&self.hist[1], 0.50), self.hist[0].quantile_with(&self.hist[1], 0.99))
+    /// (p50, p99) over both windows, neither above `max` (quantiles are bucket midpoints, and
+    /// a midpoint can lie above every value recorded).
+    pub(crate) fn p50_p99(&self, max: u64) -> (u64, u64) {
+        let p99 = self.hist[0].quantile_with(&self.hist[1], 0.99).min(max);
+        (self.hist[0].quantile_with(&self.hist[1], 0.50).min(p99), p99)
     }
 }
 
@@ -314,7 +316,7 @@ mod tests {
             w.record(if v < 150 { 1_000 } else { 1_000_000 });
         }
         // The window holds the last 100-200 values: the 1 µs ones before the last 100 are gone.
-        let (p50, p99) = w.p50_p99();
+        let (p50, p99) = w.p50_p99(u64::MAX);
         assert!(p50 > 900_000 && p99 > 900_000, "{p50} {p99}");
     }
 

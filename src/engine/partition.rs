@@ -328,7 +328,7 @@ impl Partition {
         }
         self.window.record(dt);
         if (s.cycles + self.id.0) % QUANTILE_EVERY == 1 {
-            (s.p50_ns, s.p99_ns) = self.window.p50_p99();
+            (s.p50_ns, s.p99_ns) = self.window.p50_p99(s.max_ns);
         }
         self.cell.write(&s.to_words());
     }

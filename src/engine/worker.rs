@@ -149,7 +149,7 @@ impl Worker {
         }
         self.window.record(dt);
         if s.cycles % 8 == 1 {
-            (s.p50_ns, s.p99_ns) = self.window.p50_p99();
+            (s.p50_ns, s.p99_ns) = self.window.p50_p99(s.max_ns);
         }
         s.partitions = self.partitions.len() as u64;
         let (mut drops, mut underruns, mut errors, mut faults) = self.gone;
