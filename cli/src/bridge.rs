@@ -6,11 +6,11 @@
 //! `recvmmsg`/`sendmmsg`). Prints `ready` once every socket is bound, one status line a
 //! second, and the totals as JSON at the end (after `--seconds`, or on Ctrl-C / SIGTERM).
 
+use super::codec_arg::Codec;
 use super::output::{self, Outputs};
 use super::CliError;
-use clap::{Args as ClapArgs, ValueEnum};
+use clap::Args as ClapArgs;
 use rvoip_media_core::conference::{LegMedia, Room};
-use rvoip_media_core::nodes::codec::CodecId;
 use rvoip_media_core::prelude::*;
 use rvoip_media_core::sync::pool::MAX_CAPACITY;
 use rvoip_media_core::transport::batch::raise_open_file_limit;
@@ -19,48 +19,6 @@ use std::io::Write;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-
-/// Codecs a bridge's legs can speak.
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum Codec {
-    /// G.711 μ-law (PT 0), room at 8 kHz.
-    Pcmu,
-    /// G.711 A-law (PT 8), room at 8 kHz.
-    Pcma,
-    /// G.722 (PT 9), room at 16 kHz.
-    G722,
-    /// Opus mono (PT 111), room at 48 kHz.
-    Opus,
-}
-
-impl Codec {
-    fn id(self) -> CodecId {
-        match self {
-            Codec::Pcmu => CodecId::Pcmu,
-            Codec::Pcma => CodecId::Pcma,
-            Codec::G722 => CodecId::G722,
-            Codec::Opus => CodecId::Opus,
-        }
-    }
-
-    /// The room's (and the codec's audio) rate.
-    fn rate(self) -> u32 {
-        match self {
-            Codec::Pcmu | Codec::Pcma => 8000,
-            Codec::G722 => 16_000,
-            Codec::Opus => 48_000,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Codec::Pcmu => "pcmu",
-            Codec::Pcma => "pcma",
-            Codec::G722 => "g722",
-            Codec::Opus => "opus",
-        }
-    }
-}
 
 /// Arguments of `bridge`.
 #[derive(ClapArgs)]

@@ -1,4 +1,5 @@
-//! The `--codec` values of `call` and `transcode` (one list, one mapping to [`CodecId`]).
+//! The `--codec` values of `call`, `transcode`, `bridge`, `jitter`, `bench` and `demo` (one
+//! list, one mapping to [`CodecId`]).
 
 use rvoip_media_nodes::codec::CodecId;
 
@@ -26,6 +27,22 @@ impl Codec {
             Codec::G722 => CodecId::G722,
             Codec::G729 => CodecId::G729,
             Codec::Opus => CodecId::Opus,
+        }
+    }
+
+    /// The codec's widest audio rate (G.711 and G.729 8 kHz, G.722 16 kHz, Opus 48 kHz).
+    pub fn rate(self) -> u32 {
+        self.id().capability().sample_rates.iter().copied().max().unwrap_or(8000)
+    }
+
+    /// The name on the command line (`pcmu`, `g722`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Codec::Pcmu => "pcmu",
+            Codec::Pcma => "pcma",
+            Codec::G722 => "g722",
+            Codec::G729 => "g729",
+            Codec::Opus => "opus",
         }
     }
 }

@@ -6,27 +6,16 @@
 //! `K·fs/100` samples. Nothing reads the wall clock except the `PROC_SECONDS` figure.
 
 use super::pcap::{self, Capture};
-use super::{output::Outputs, wavio::WavOut, CliError};
+use super::{codec_arg::Codec, output::Outputs, wavio::WavOut, CliError};
 use rvoip_media_core::quality::stream::estimate;
 use rvoip_media_core::rtp::{parse_rtp, RtpError};
 use rvoip_media_graph::{Packet, PacketMeta};
-use rvoip_media_nodes::codec::{CodecId, Decoder, G711CodecDecoder};
+use rvoip_media_nodes::codec::Decoder;
 use rvoip_media_nodes::jitter::{JitterBuffer, JitterConfig, JitterReport, JitterStats, TargetCost, CN_PAYLOAD_TYPE};
-use rvoip_media_nodes::opus::OpusCodecDecoder;
 use rvoip_media_nodes::wav::WavSampleFormat;
-use rvoip_media_nodes::G711Law;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
-
-/// Codecs `jitter` decodes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Codec {
-    /// G.711 μ-law, payload type 0, output at 8 kHz.
-    Pcmu,
-    /// Opus (any dynamic payload type), RTP clock 48 kHz, output at 16 kHz.
-    Opus,
-}
 
 /// Arguments of `jitter`.
 #[derive(clap::Args)]
@@ -37,7 +26,8 @@ pub struct Args {
     /// Codec of the stream.
     #[arg(long)]
     codec: Codec,
-    /// Output WAV: mono 16-bit, 8 kHz (pcmu) or 16 kHz (opus).
+    /// Output WAV: mono 16-bit at the codec's rate (8 kHz for PCMU, PCMA and G.729, 16 kHz
+    /// for G.722), Opus decoded at 16 kHz.
     #[arg(long)]
     out: PathBuf,
     /// Write the W3C getStats counters of the stream here as JSON.
@@ -86,9 +76,10 @@ fn select(cap: &Capture, codec: Codec, ssrc: Option<u32>) -> Result<(Vec<RtpIn>,
             Err(_) => census.not_rtp += 1,
         }
     }
+    let static_pt = decoder(codec)?.info().payload_type;
     let fits = |pt: u8| match codec {
-        Codec::Pcmu => pt == 0,
         Codec::Opus => (96..=127).contains(&pt),
+        _ => pt == static_pt,
     };
     let chosen = match ssrc {
         Some(s) => s,
@@ -104,8 +95,8 @@ fn select(cap: &Capture, codec: Codec, ssrc: Option<u32>) -> Result<(Vec<RtpIn>,
                     return Err(CliError::Usage(format!(
                         "no RTP stream of {} in the capture ({} RTP packets of other payload types, {} other records)",
                         match codec {
-                            Codec::Pcmu => "PCMU (payload type 0)",
-                            Codec::Opus => "Opus (a dynamic payload type 96-127)",
+                            Codec::Opus => "Opus (a dynamic payload type 96-127)".to_string(),
+                            c => format!("{} (payload type {static_pt})", c.name().to_uppercase()),
                         },
                         all.len(),
                         census.not_rtp + census.rtcp
@@ -122,13 +113,10 @@ fn select(cap: &Capture, codec: Codec, ssrc: Option<u32>) -> Result<(Vec<RtpIn>,
     Ok((mine, census))
 }
 
+/// The stream's decoder: at the codec's rate, Opus at 16 kHz (the evaluation kit's contract).
 fn decoder(codec: Codec) -> Result<Box<dyn Decoder>, CliError> {
-    Ok(match codec {
-        Codec::Pcmu => Box::new(G711CodecDecoder::new(G711Law::Ulaw)),
-        Codec::Opus => Box::new(
-            OpusCodecDecoder::new(16_000, 1, 20_000).map_err(|e| CliError::Usage(format!("opus decoder: {e}")))?,
-        ),
-    })
+    let rate = if codec == Codec::Opus { 16_000 } else { codec.rate() };
+    codec.id().decoder(rate, 1).map_err(|e| CliError::Usage(format!("{} decoder: {e}", codec.name())))
 }
 
 /// The buffer's settings: the defaults, or (an experimenter's aid) the defaults changed by
@@ -241,11 +229,7 @@ fn num(x: f64) -> String {
 /// packetisation + look-ahead, the network's one-way delay not being in a capture). `None`
 /// ("unknown") until enough packets were seen — never a default score.
 fn emodel(codec: Codec, rx: &JitterReport) -> Option<(f64, f64, f64)> {
-    let id = match codec {
-        Codec::Pcmu => CodecId::Pcmu,
-        Codec::Opus => CodecId::Opus,
-    };
-    estimate(id, 20, None, rx).map(|q| (q.r, q.mos_cq, q.mouth_to_ear_ms))
+    estimate(codec.id(), 20, None, rx).map(|q| (q.r, q.mos_cq, q.mouth_to_ear_ms))
 }
 
 /// The `--stats` JSON: the W3C names first, then this buffer's extras.

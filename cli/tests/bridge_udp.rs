@@ -172,8 +172,9 @@ fn bad_flags_are_refused_in_the_users_terms() {
     let o = bin().args(["bridge", "--legs", "2", "--codec", "pcmu", "--ptime", "25"]).output().unwrap();
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("--ptime"), "{o:?}");
-    let o = bin().args(["bridge", "--legs", "2", "--codec", "g729"]).output().unwrap();
+    let o = bin().args(["bridge", "--legs", "2", "--codec", "g711"]).output().unwrap();
     assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("possible values: pcmu, pcma, g722, g729, opus"), "{o:?}");
     // A port already taken is named.
     let taken = UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
