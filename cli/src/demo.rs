@@ -176,9 +176,9 @@ pub fn run(a: Args) -> Result<(), CliError> {
     let mut outputs = Outputs::new();
     outputs.create_dir(&a.out)?;
     let mut files = Vec::with_capacity(n);
-    for i in 0..n {
+    for (i, phone) in phones.iter().enumerate() {
         let path = a.out.join(format!("participant_{i:02}.wav"));
-        files.push(WavOut::new(outputs.create(&path)?, &path, phones[i].rate(), WavSampleFormat::Int16)?);
+        files.push(WavOut::new(outputs.create(&path)?, &path, phone.rate(), WavSampleFormat::Int16)?);
     }
     let picture_path = a.out.join("room.svg");
     let mut picture_file = outputs.create(&picture_path)?;
