@@ -13,7 +13,7 @@
 //! [`MediaSession::set_codec`]: super::MediaSession::set_codec
 
 use rvoip_media_nodes::codec::{CodecError, CodecInfo, Decoder, EncodedFrame, Encoder};
-use rvoip_media_nodes::resample::{ResampleError, Resampler};
+use rvoip_media_nodes::resample::{ResampleError, Resampler, SampleFifo};
 
 /// Samples held back at the start of a decoded stream so the resampler's output, whose
 /// count per packet may differ by a sample from the exact ratio, never runs short.
@@ -30,31 +30,11 @@ fn at_rate(info: &CodecInfo, rate: u32) -> Result<CodecInfo, ResampleError> {
     Ok(CodecInfo { sample_rate: rate, frame_samples: scaled / info.sample_rate as usize, delay_samples, ..*info })
 }
 
-/// A FIFO of samples over a fixed buffer (`buf[..len]`).
-struct Fifo {
-    buf: Box<[f32]>,
-    len: usize,
-}
-
-impl Fifo {
-    fn new(capacity: usize, prefill: usize) -> Self {
-        Fifo { buf: vec![0.0; capacity].into_boxed_slice(), len: prefill.min(capacity) }
-    }
-
-    /// Resamples `input` onto the end (as much as fits).
-    fn push_resampled(&mut self, rs: &mut Resampler, input: &[f32]) {
-        let (_, produced) = rs.process(input, &mut self.buf[self.len..]);
-        self.len += produced;
-    }
-
-    /// Moves the first `out.len()` samples to `out` (zeros where the FIFO runs short).
-    fn pop_into(&mut self, out: &mut [f32]) {
-        let n = out.len().min(self.len);
-        out[..n].copy_from_slice(&self.buf[..n]);
-        out[n..].fill(0.0);
-        self.buf.copy_within(n..self.len, 0);
-        self.len -= n;
-    }
+/// A FIFO starting `prefill` samples of silence ahead.
+fn fifo(capacity: usize, prefill: usize) -> SampleFifo {
+    let mut f = SampleFifo::new(capacity);
+    f.clear_to(prefill);
+    f
 }
 
 /// An encoder taking audio at the graph's rate for a codec at another one.
@@ -62,7 +42,7 @@ pub(crate) struct RateAdaptedEncoder {
     inner: Box<dyn Encoder>,
     info: CodecInfo,
     rs: Resampler,
-    fifo: Fifo,
+    fifo: SampleFifo,
     frame: Box<[f32]>,
 }
 
@@ -75,7 +55,7 @@ impl RateAdaptedEncoder {
         Ok(RateAdaptedEncoder {
             rs: Resampler::new(rate, inner_info.sample_rate, 1)?,
             // One frame held back: the resampler's output per frame may be a sample short.
-            fifo: Fifo::new(3 * frame + 8, frame),
+            fifo: fifo(3 * frame + 8, frame),
             frame: vec![0.0; frame].into_boxed_slice(),
             inner,
             info,
@@ -97,8 +77,7 @@ impl Encoder for RateAdaptedEncoder {
     fn reset(&mut self) {
         self.inner.reset();
         self.rs.reset();
-        self.fifo.len = self.frame.len();
-        self.fifo.buf.fill(0.0);
+        self.fifo.clear_to(self.frame.len());
     }
 }
 
@@ -107,7 +86,7 @@ pub(crate) struct RateAdaptedDecoder {
     inner: Box<dyn Decoder>,
     info: CodecInfo,
     rs: Resampler,
-    fifo: Fifo,
+    fifo: SampleFifo,
     /// The inner decoder's output (its longest packet).
     scratch: Box<[f32]>,
     /// Graph rate, inner rate.
@@ -125,7 +104,7 @@ impl RateAdaptedDecoder {
         let out_longest = longest * rate as usize / inner_info.sample_rate as usize;
         Ok(RateAdaptedDecoder {
             rs: Resampler::new(inner_info.sample_rate, rate, 1)?,
-            fifo: Fifo::new(out_longest + 2 * DECODE_SLACK + 8, DECODE_SLACK),
+            fifo: fifo(out_longest + 2 * DECODE_SLACK + 8, DECODE_SLACK),
             scratch: vec![0.0; longest].into_boxed_slice(),
             rates: (rate as usize, inner_info.sample_rate as usize),
             inner,
@@ -158,8 +137,7 @@ impl Decoder for RateAdaptedDecoder {
     fn reset(&mut self) {
         self.inner.reset();
         self.rs.reset();
-        self.fifo.len = DECODE_SLACK;
-        self.fifo.buf.fill(0.0);
+        self.fifo.clear_to(DECODE_SLACK);
     }
 
     fn samples_in(&self, payload: &[u8]) -> Result<usize, CodecError> {

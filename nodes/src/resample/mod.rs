@@ -54,8 +54,11 @@
 //! ```
 
 mod design;
+mod fifo;
 mod kernel;
 mod node;
+
+pub use fifo::SampleFifo;
 
 pub use kernel::Kernel;
 use kernel::{Geometry, Walk};

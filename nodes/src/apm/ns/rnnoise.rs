@@ -38,7 +38,7 @@
 //! ```
 
 use crate::apm::{check_rate, ApmError, NoiseSuppressor, NsConfig, NsLevel};
-use crate::resample::Resampler;
+use crate::resample::{Resampler, SampleFifo};
 use nnnoiseless::DenoiseState;
 use rvoip_media_graph::{AudioFormat, NodeSpec, PortKind, PortSpec, ProcessIo, Processor};
 
@@ -63,45 +63,14 @@ const FRAME_48K: usize = DenoiseState::FRAME_SIZE;
 /// RNNoise works on 16-bit sample values.
 const SCALE: f32 = 32768.0;
 
-/// A fixed-capacity sample FIFO (no allocation after construction).
-struct Fifo {
-    buf: Vec<f32>,
-    len: usize,
-}
-
-impl Fifo {
-    fn new(cap: usize) -> Self {
-        Fifo { buf: vec![0.0; cap], len: 0 }
-    }
-    /// Appends as much of `x` as fits; returns how much.
-    fn push(&mut self, x: &[f32]) -> usize {
-        let n = x.len().min(self.buf.len() - self.len);
-        self.buf[self.len..self.len + n].copy_from_slice(&x[..n]);
-        self.len += n;
-        n
-    }
-    /// Removes the oldest `out.len()` samples into `out` (zeros where it runs short).
-    fn pop(&mut self, out: &mut [f32]) {
-        let n = out.len().min(self.len);
-        out[..n].copy_from_slice(&self.buf[..n]);
-        out[n..].fill(0.0);
-        self.buf.copy_within(n..self.len, 0);
-        self.len -= n;
-    }
-    fn clear_to(&mut self, zeros: usize) {
-        self.len = zeros.min(self.buf.len());
-        self.buf[..self.len].fill(0.0);
-    }
-}
-
 /// Resampling around the 48 kHz network (absent at 48 kHz).
 struct Around {
     up: Resampler,
     down: Resampler,
     /// Upsampled input waiting for a whole 48 kHz frame.
-    in48: Fifo,
+    in48: SampleFifo,
     /// Output at the stream's rate, primed with `prime` zeros.
-    out: Fifo,
+    out: SampleFifo,
     prime: usize,
     scratch: Vec<f32>,
 }
@@ -171,12 +140,12 @@ impl RnnoiseSuppressor {
             // runs per call and the output FIFO gains one frame per call: a few primed samples
             // cover the resamplers' uneven chunk sizes.
             let prime = 16;
-            let mut out = Fifo::new(prime + 4 * hop + 64);
+            let mut out = SampleFifo::new(prime + 4 * hop + 64);
             out.clear_to(prime);
             Some(Around {
                 up,
                 down,
-                in48: Fifo::new(4 * FRAME_48K),
+                in48: SampleFifo::new(4 * FRAME_48K),
                 out,
                 prime,
                 scratch: vec![0.0; 2 * FRAME_48K + 64],
@@ -273,10 +242,10 @@ impl RnnoiseSuppressor {
             let (_, produced) = a.up.process(frame, &mut a.scratch);
             a.in48.push(&a.scratch[..produced]);
         }
-        while self.around.as_ref().is_some_and(|a| a.in48.len >= FRAME_48K) {
+        while self.around.as_ref().is_some_and(|a| a.in48.len() >= FRAME_48K) {
             {
                 let a = self.around.as_mut().expect("resampling state");
-                a.in48.pop(&mut self.frame_in);
+                a.in48.pop_into(&mut self.frame_in);
             }
             self.denoise_48k();
             let a = self.around.as_mut().expect("resampling state");
@@ -284,7 +253,7 @@ impl RnnoiseSuppressor {
             a.out.push(&a.scratch[..produced]);
         }
         let a = self.around.as_mut().expect("resampling state");
-        a.out.pop(frame);
+        a.out.pop_into(frame);
     }
 
     /// Clears the resampling FIFOs and filters. The recurrent network's state is kept:
