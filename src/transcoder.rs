@@ -75,11 +75,6 @@ pub struct TranscodeStats {
     pub max_latency_us: f64,
 }
 
-/// The audio rate a codec runs at when nothing else is asked: its widest supported rate.
-fn native_rate(codec: CodecId) -> u32 {
-    codec.capability().sample_rates.iter().copied().max().unwrap_or(8000)
-}
-
 /// Builds the transcoding graph: packet input `"in"` (the decoder's format) → decode →
 /// resample when the rates differ → encode with `ptime_us` packets → packet output `"out"`.
 pub fn transcode_graph(
@@ -135,8 +130,8 @@ impl Transcoder {
     /// A mono session between two codecs, each at its native (widest) audio rate; G.729
     /// without Annex B.
     pub fn between(from: CodecId, to: CodecId, ptime_us: u32, quantum: Quantum) -> Result<Self, TranscodeError> {
-        let decoder = from.decoder(native_rate(from), 1)?;
-        let encoder = to.encoder(native_rate(to), 1, false)?;
+        let decoder = from.decoder(from.native_rate(), 1)?;
+        let encoder = to.encoder(to.native_rate(), 1, false)?;
         Self::new(decoder, encoder, ptime_us, quantum)
     }
 

@@ -215,11 +215,10 @@ fn neural_ns_on_a_worker() {
 /// both paths), one packet of a payload type not negotiated; 100 cycles.
 fn mixed_room_on_a_worker() {
     let codecs = [CodecId::Pcmu, CodecId::Pcmu, CodecId::G722, CodecId::G722, CodecId::Opus, CodecId::Opus];
-    let rate = |c: CodecId| c.capability().sample_rates.iter().copied().max().unwrap();
     let q = Quantum::MS_20;
     let engine = Engine::start(EngineConfig { quantum: q, workers: 1, ..EngineConfig::default() }).unwrap();
     let policy = TalkerPolicy { comfort_noise_dbfs: None, ..TalkerPolicy::default() };
-    let config = RoomConfig::for_codec_rates(codecs.map(rate)).with_max_members(6).with_policy(policy);
+    let config = RoomConfig::for_codec_rates(codecs.map(CodecId::native_rate)).with_max_members(6).with_policy(policy);
     let mut room = Room::with_config(&engine, config.with_shared_encodes()).unwrap();
     // Odd legs behind a jitter buffer, even ones through a plain decoder.
     let options = |i: usize| LegOptions {
@@ -234,7 +233,7 @@ fn mixed_room_on_a_worker() {
         let mut io = room.join_with(&engine, &name, media, options(i)).unwrap().io;
         let rx = io.take_packet_in(&format!("{name}.rx")).unwrap();
         let tx = io.take_packet_out(&format!("{name}.tx")).unwrap();
-        legs.push((c.encoder(rate(c), 1, false).unwrap(), rx, tx, rate(c)));
+        legs.push((c.encoder(c.native_rate(), 1, false).unwrap(), rx, tx, c.native_rate()));
     }
     assert_eq!(room.shared_encodes(), 3);
     let mut payload = vec![0u8; 1500];

@@ -48,13 +48,9 @@ struct Mixed {
     per_packet: usize,
 }
 
-fn rate_of(c: CodecId) -> u32 {
-    c.capability().sample_rates.iter().copied().max().unwrap()
-}
-
 impl Mixed {
     fn new(options: impl Fn(usize) -> LegOptions) -> Mixed {
-        let rates = LEGS.map(|(_, c, _)| rate_of(c));
+        let rates = LEGS.map(|(_, c, _)| c.native_rate());
         let m = Mixed::with(&LEGS, RoomConfig::for_codec_rates(rates), Quantum::MS_10, options);
         assert_eq!(m.room.config().format.rate, 48_000, "an Opus member makes it a 48 kHz room");
         m
@@ -80,7 +76,7 @@ impl Mixed {
         for (i, &(name, codec, tone)) in specs.iter().enumerate() {
             let media = LegMedia::codec(codec, PTIME, 100 + i as u32).unwrap();
             let mut io = room.join_with(&engine, name, media, options(i)).unwrap().io;
-            let rate = rate_of(codec);
+            let rate = codec.native_rate();
             legs.push(Leg {
                 rate,
                 amp: AMP,
@@ -285,7 +281,7 @@ fn stateful_codecs_share_one_encode_per_variant() {
     ];
     let policy = TalkerPolicy { max_talkers: 3, comfort_noise_dbfs: None, ..TalkerPolicy::default() };
     let config =
-        RoomConfig::for_codec_rates(SPECS.map(|(_, c, _)| rate_of(c))).with_policy(policy).with_shared_encodes();
+        RoomConfig::for_codec_rates(SPECS.map(|(_, c, _)| c.native_rate())).with_policy(policy).with_shared_encodes();
     let mut m = Mixed::with(&SPECS, config.with_max_members(6), Quantum::MS_20, |_| LegOptions::default());
     for (i, l) in m.legs.iter_mut().enumerate() {
         l.amp = if i == 0 || i == 2 { AMP } else { 0.0 };

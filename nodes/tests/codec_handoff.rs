@@ -69,7 +69,7 @@ enum Takeover {
 /// SNR of the hand-over against the ideal, in windows (ms) after the switch: 0–20, 20–60,
 /// 60–200.
 fn handoff(codec: CodecId, how: Takeover) -> [f32; 3] {
-    let rate = codec.capability().sample_rates.iter().copied().max().unwrap();
+    let rate = codec.native_rate();
     let new = || codec.encoder(rate, 1, false).unwrap();
     let second = rate as usize;
     let ms = |m: usize| m * rate as usize / 1000;
@@ -100,10 +100,7 @@ fn the_handoff_the_encode_node_makes_beats_a_reset() {
     // What `EncodeNode` does: prime from a reset for the codec's `handoff_priming_us`, or
     // (0) resume its own last state — here, 1 s of another voice (`Stale`).
     for codec in [CodecId::G722, CodecId::G729, CodecId::Opus] {
-        let priming = codec
-            .encoder(48_000.min(codec.capability().sample_rates.iter().copied().max().unwrap()), 1, false)
-            .unwrap()
-            .handoff_priming_us();
+        let priming = codec.encoder(48_000.min(codec.native_rate()), 1, false).unwrap().handoff_priming_us();
         let chosen = if priming > 0 { Takeover::Primed(priming as usize / 1000) } else { Takeover::Stale };
         let mut rows = Vec::new();
         for how in [

@@ -56,8 +56,7 @@ impl LegMedia {
     /// # Errors
     /// The codec's, building its encoder or decoder (e.g. `CodecError::Opus`).
     pub fn codec(codec: CodecId, ptime_us: u32, ssrc: u32) -> Result<LegMedia, CodecError> {
-        // The codec's widest rate (its capability row lists what it runs at).
-        let rate = codec.capability().sample_rates.iter().copied().max().unwrap_or(8000);
+        let rate = codec.native_rate();
         Ok(LegMedia::Rtp { encoder: codec.encoder(rate, 1, false)?, decoder: codec.decoder(rate, 1)?, ptime_us, ssrc })
     }
 }

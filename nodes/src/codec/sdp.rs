@@ -38,6 +38,17 @@ impl CodecId {
         }
     }
 
+    /// The audio rate the codec runs at when nothing else is asked: its widest supported rate
+    /// (G.711 and G.729 8 kHz, G.722 16 kHz, Opus 48 kHz).
+    ///
+    /// ```
+    /// use rvoip_media_nodes::codec::CodecId;
+    /// assert_eq!((CodecId::Pcmu.native_rate(), CodecId::G722.native_rate(), CodecId::Opus.native_rate()), (8000, 16_000, 48_000));
+    /// ```
+    pub fn native_rate(self) -> u32 {
+        self.capability().sample_rates.iter().copied().max().unwrap_or(8000)
+    }
+
     /// Builds an encoder for audio at `sample_rate` Hz with `channels` channels.
     /// `annexb` enables G.729 Annex B (ignored by the other codecs).
     ///
