@@ -55,7 +55,6 @@ impl Histogram<u32> {
 impl<C: BucketCount> Histogram<C> {
     const SUB_BITS: u32 = 4;
     const SUB: u64 = 1 << Self::SUB_BITS;
-    const BUCKETS: usize = BUCKETS;
 
     /// An empty histogram of any bucket type.
     ///
@@ -75,7 +74,7 @@ impl<C: BucketCount> Histogram<C> {
         }
         let e = 63 - u64::from(v.leading_zeros()); // >= SUB_BITS
         let m = (v >> (e - u64::from(Self::SUB_BITS))) & (Self::SUB - 1);
-        (((e - u64::from(Self::SUB_BITS) + 1) * Self::SUB + m) as usize).min(Self::BUCKETS - 1)
+        (((e - u64::from(Self::SUB_BITS) + 1) * Self::SUB + m) as usize).min(BUCKETS - 1)
     }
 
     fn lower_bound(b: usize) -> u64 {
@@ -123,7 +122,7 @@ impl<C: BucketCount> Histogram<C> {
         }
         let rank = ((q.clamp(0.0, 1.0) * total as f64).ceil() as u64).max(1);
         let mut seen = 0u64;
-        for b in 0..Self::BUCKETS {
+        for b in 0..BUCKETS {
             seen += self.buckets[b].get() + other.buckets[b].get();
             if seen >= rank {
                 let lo = Self::lower_bound(b);
@@ -131,7 +130,7 @@ impl<C: BucketCount> Histogram<C> {
                 return lo + (hi - lo) / 2;
             }
         }
-        Self::lower_bound(Self::BUCKETS - 1)
+        Self::lower_bound(BUCKETS - 1)
     }
 }
 

@@ -21,13 +21,13 @@
 //! every packet fed, sent and dropped, so a churn that loses or leaks shows.
 
 use super::CliError;
-use crate::codec_arg::Codec;
+use crate::codec_arg::{encode_frame_by_frame, Codec};
 use rvoip_media_core::conference::{LegMedia, LegOptions, Room, RoomConfig};
 use rvoip_media_core::engine::{PacketIn, PacketOut};
 use rvoip_media_core::prelude::*;
 use rvoip_media_core::stats::Histogram;
 use rvoip_media_graph::MAX_PAYLOAD;
-use rvoip_media_nodes::codec::{CodecId, Encoder};
+use rvoip_media_nodes::codec::CodecId;
 use rvoip_media_nodes::mixer::TalkerPolicy;
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -111,7 +111,7 @@ impl Setup {
     }
     /// The legs' (and the room's) rate: the codec's widest.
     fn rate(&self) -> u32 {
-        self.codec.capability().sample_rates.iter().copied().max().unwrap_or(8000)
+        self.codec.native_rate()
     }
 }
 
@@ -177,12 +177,12 @@ fn payloads(setup: &Setup) -> Result<Payloads, CliError> {
             for (k, v) in pcm.iter_mut().enumerate() {
                 *v = (((c * samples + k) as f32) * 0.05 * 8000.0 / rate as f32 + phase as f32).sin() * 0.3;
             }
-            let len = encode(&mut *enc, &pcm, &mut buf);
+            let len = encode_frame_by_frame(&mut *enc, &pcm, &mut buf);
             tones.push(buf[..len].to_vec());
         }
     }
     let mut enc = new_encoder()?;
-    let len = encode(&mut *enc, &vec![0.0; samples], &mut buf);
+    let len = encode_frame_by_frame(&mut *enc, &vec![0.0; samples], &mut buf);
     let info = enc.info();
     Ok(Payloads {
         tones,
@@ -190,15 +190,6 @@ fn payloads(setup: &Setup) -> Result<Payloads, CliError> {
         payload_type: info.payload_type,
         ticks: info.rtp_ticks(samples) as usize,
     })
-}
-
-/// Encodes one quantum of `pcm` frame by frame into `out`; returns the bytes written.
-fn encode(enc: &mut dyn Encoder, pcm: &[f32], out: &mut [u8]) -> usize {
-    let mut len = 0;
-    for f in pcm.chunks(enc.info().frame_len().max(1)) {
-        len += enc.encode(f, &mut out[len..]).map_or(0, |e| e.len);
-    }
-    len
 }
 
 fn join(

@@ -1,7 +1,18 @@
 //! The `--codec` values of `call`, `transcode`, `bridge`, `jitter`, `bench` and `demo` (one
-//! list, one mapping to [`CodecId`]).
+//! list, one mapping to [`CodecId`]), and the frame-by-frame encode the host-side senders
+//! of `bench` and `demo` share.
 
-use rvoip_media_nodes::codec::CodecId;
+use rvoip_media_nodes::codec::{CodecId, Encoder};
+
+/// Encodes `pcm` (whole frames of `enc`, e.g. one packet's worth) frame by frame into
+/// `out`; returns the bytes written (a frame that fails to encode adds none).
+pub fn encode_frame_by_frame(enc: &mut dyn Encoder, pcm: &[f32], out: &mut [u8]) -> usize {
+    let mut len = 0;
+    for f in pcm.chunks(enc.info().frame_len().max(1)) {
+        len += enc.encode(f, &mut out[len..]).map_or(0, |e| e.len);
+    }
+    len
+}
 
 /// A codec named on the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -32,7 +43,7 @@ impl Codec {
 
     /// The codec's widest audio rate (G.711 and G.729 8 kHz, G.722 16 kHz, Opus 48 kHz).
     pub fn rate(self) -> u32 {
-        self.id().capability().sample_rates.iter().copied().max().unwrap_or(8000)
+        self.id().native_rate()
     }
 
     /// The name on the command line (`pcmu`, `g722`, …).

@@ -19,7 +19,8 @@
 mod picture;
 mod schedule;
 
-use super::{codec_arg::Codec, output::Outputs, wavio, wavio::WavOut, CliError};
+use super::codec_arg::{encode_frame_by_frame, Codec};
+use super::{output::Outputs, wavio, wavio::WavOut, CliError};
 use rvoip_media_core::conference::{LegMedia, LegOptions, Room, RoomConfig, RoomEventKind};
 use rvoip_media_core::engine::EndpointError;
 use rvoip_media_core::prelude::*;
@@ -84,8 +85,7 @@ struct Phone {
 
 impl Phone {
     fn new(codec: Codec) -> Result<Phone, CliError> {
-        let id = codec.id();
-        let rate = id.capability().sample_rates.iter().copied().max().unwrap_or(8000);
+        let (id, rate) = (codec.id(), codec.rate());
         let bad = |e: rvoip_media_nodes::codec::CodecError| CliError::Usage(format!("demo: {e}"));
         let up = if rate == 8000 {
             None
@@ -248,7 +248,7 @@ pub fn run(a: Args) -> Result<(), CliError> {
          decode -> resample -> VAD -> loudest 3 of the talkers mixed -> shared encodes per codec, {} quantum, {:.1} s",
         first.len(),
         room.config().format.rate,
-        a.codecs.iter().map(|c| format!("{c:?}").to_uppercase()).collect::<Vec<_>>().join("/"),
+        a.codecs.iter().map(|c| c.name().to_uppercase()).collect::<Vec<_>>().join("/"),
         quantum,
         a.seconds
     );
@@ -529,11 +529,7 @@ fn record_level(leg: &mut Leg, frame: &[f32], tick: u64, ticks: u64) {
 fn send_packet(leg: &mut Leg, i: usize, payload: &mut [u8]) {
     let phone = &mut leg.phone;
     let n = phone.packet_samples;
-    let frame = phone.encoder.info().frame_samples.max(1);
-    let mut len = 0;
-    for f in phone.pending[..n].chunks(frame) {
-        len += phone.encoder.encode(f, &mut payload[len..]).map_or(0, |e| e.len);
-    }
+    let len = encode_frame_by_frame(&mut *phone.encoder, &phone.pending[..n], payload);
     phone.pending.drain(..n);
     let info = phone.encoder.info();
     let meta = PacketMeta {

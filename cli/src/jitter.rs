@@ -76,10 +76,10 @@ fn select(cap: &Capture, codec: Codec, ssrc: Option<u32>) -> Result<(Vec<RtpIn>,
             Err(_) => census.not_rtp += 1,
         }
     }
-    let static_pt = decoder(codec)?.info().payload_type;
-    let fits = |pt: u8| match codec {
-        Codec::Opus => (96..=127).contains(&pt),
-        _ => pt == static_pt,
+    let static_pt = codec.id().capability().static_payload_type;
+    let fits = |pt: u8| match static_pt {
+        Some(s) => pt == s,
+        None => (96..=127).contains(&pt),
     };
     let chosen = match ssrc {
         Some(s) => s,
@@ -94,9 +94,9 @@ fn select(cap: &Capture, codec: Codec, ssrc: Option<u32>) -> Result<(Vec<RtpIn>,
                 None => {
                     return Err(CliError::Usage(format!(
                         "no RTP stream of {} in the capture ({} RTP packets of other payload types, {} other records)",
-                        match codec {
-                            Codec::Opus => "Opus (a dynamic payload type 96-127)".to_string(),
-                            c => format!("{} (payload type {static_pt})", c.name().to_uppercase()),
+                        match static_pt {
+                            Some(s) => format!("{} (payload type {s})", codec.name().to_uppercase()),
+                            None => "Opus (a dynamic payload type 96-127)".to_string(),
                         },
                         all.len(),
                         census.not_rtp + census.rtcp
