@@ -11,7 +11,9 @@
 //! Receiving: a datagram on the RTP socket that looks like RTCP (RFC 5761) is taken as
 //! RTCP; otherwise it is parsed ([`parse_rtp`]); a malformed one or an unknown payload type
 //! is counted and dropped; the RFC 3550 statistics decide whether it is valid (probation,
-//! jumps); valid packets go to the graph's ring stamped with their arrival time. The first
+//! jumps); valid packets go to the graph's ring stamped with their arrival time. The one
+//! packet not confirmed yet is held ([`Held`]) and goes first once the next confirms it,
+//! so a call does not lose its first packet. The first
 //! valid packet latches the remote under [`Remote::Latch`].
 //!
 //! Sending: packets from the graph's ring are written with [`write_rtp`] and sent to the
@@ -25,9 +27,11 @@
 
 use super::{MediaLink, Remote, StreamParams, Transport, TransportError, TransportEvent, TransportStats};
 use crate::engine::rt::now_ns;
+use crate::graph::PacketMeta;
+use crate::rtp::hold::MAX_HELD;
 use crate::rtp::{
     build_report, is_rtcp, ntp_from_unix_ns, parse_rtcp, parse_rtp, write_rtp, ClockMap, DtmfReceiver, DtmfSender,
-    ReceiverStats, RtcpItem, RtcpReport, SenderInfo, SequenceCheck,
+    Held, ReceiverStats, RtcpItem, RtcpReport, SenderInfo, SequenceCheck,
 };
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
@@ -80,6 +84,8 @@ struct IoState {
     resumed: bool,
     /// Received timestamps into the graph's clock (`StreamParams::graph_clock`).
     ts_map: ClockMap,
+    /// The packet RFC 3550 A.1 has not confirmed yet.
+    held: Held,
 }
 
 impl IoState {
@@ -210,6 +216,7 @@ impl UdpTransport {
             seq_offset: 0,
             resumed: false,
             ts_map: ClockMap::new(8000),
+            held: Held::new(),
         };
         Ok(UdpTransport {
             config,
@@ -429,9 +436,32 @@ impl IoThread {
             events.push(TransportEvent::SourceRestarted { ssrc: meta.ssrc });
         }
         if check != SequenceCheck::Valid {
-            s.stats.not_valid += 1;
+            s.stats.not_valid += s.held.hold(meta.ssrc, meta.sequence, now, data);
             return;
         }
+        // The packet A.1 held (probation, the first after a jump) is confirmed by this
+        // one: it goes first, with its own arrival time.
+        let mut buf = [0u8; MAX_HELD];
+        if let Some((d, at)) = s.held.take_before(meta.ssrc, meta.sequence) {
+            let n = d.len();
+            buf[..n].copy_from_slice(d);
+            if let Ok((m, p)) = parse_rtp(&buf[..n], at) {
+                Self::deliver(&mut s, link, m, p, from, events);
+            }
+        }
+        Self::deliver(&mut s, link, meta, payload, from, events);
+    }
+
+    /// Hands one valid packet on: latches the remote, takes RFC 4733 events, maps the
+    /// timestamp into the graph's clock and pushes the rest to the graph's ring.
+    fn deliver(
+        s: &mut IoState,
+        link: &mut MediaLink,
+        meta: PacketMeta,
+        payload: &[u8],
+        from: SocketAddr,
+        events: &mut Vec<TransportEvent>,
+    ) {
         if matches!(s.remote, Remote::Latch { .. }) && s.latched.is_none() {
             s.latched = Some(from);
             events.push(TransportEvent::RemoteLatched(from));
@@ -451,6 +481,7 @@ impl IoThread {
             if s.ts_map.clock() != graph_clock {
                 s.ts_map = ClockMap::new(graph_clock);
             }
+            let clock = s.clock_of(meta.payload_type).unwrap_or(graph_clock);
             meta.timestamp = s.ts_map.map(meta.payload_type, clock, meta.timestamp);
         }
         match link.rx.push(meta, payload) {
