@@ -1,6 +1,7 @@
-//! Voice-processing cost per 10 ms frame at 16 kHz (one core): VAD, AGC (broadband and
-//! three-band), noise suppression (classic, and RNNoise at 16 and 48 kHz), echo
-//! cancellation, and the whole chain.
+//! Voice-processing cost per 10 ms frame at 16 kHz (one core): VAD (and WebRTC's VAD, the
+//! peer, on the same frames in the same run), AGC (broadband and three-band), noise
+//! suppression (classic, and RNNoise at 16 and 48 kHz), echo cancellation, and the whole
+//! chain.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use rvoip_media_nodes::apm::{
@@ -8,6 +9,7 @@ use rvoip_media_nodes::apm::{
     NoiseSuppressor, NsConfig, RnnoiseSuppressor, Vad,
 };
 use std::hint::black_box;
+use webrtc_vad::{SampleRate, Vad as WebRtcVad, VadMode};
 
 fn frames(n: usize, seed: u32) -> Vec<[f32; 160]> {
     let mut s = seed;
@@ -37,6 +39,21 @@ fn bench(c: &mut Criterion) {
             black_box(vad.process_frame(&input[k]))
         })
     });
+    // The peer: WebRTC's VAD (libfvad) on the same frames as 16-bit PCM, in its least and
+    // most aggressive modes (the kit's references).
+    let input16: Vec<Vec<i16>> = input
+        .iter()
+        .map(|f| f.iter().map(|v| (v * 32768.0).round().clamp(-32768.0, 32767.0) as i16).collect())
+        .collect();
+    for (name, mode) in [("webrtc_vad_mode0", VadMode::Quality), ("webrtc_vad_mode3", VadMode::VeryAggressive)] {
+        let mut peer = WebRtcVad::new_with_rate_and_mode(SampleRate::Rate16kHz, mode);
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                k = (k + 1) % input16.len();
+                black_box(peer.is_voice_segment(&input16[k]).unwrap_or(false))
+            })
+        });
+    }
     // The VAD at 48 kHz (decimated by six to its 8 kHz analysis rate): 10 ms frames made
     // by repeating each 16 kHz sample three times.
     let input48: Vec<Vec<f32>> =
