@@ -317,7 +317,7 @@ impl MediaSession {
     pub(crate) fn create(engine: &MediaEngine, dialog: DialogId, params: MediaSessionParams) -> Result<Self, Error> {
         let mut udp = UdpConfig::new(params.local);
         udp.rtcp_interval = engine.config().rtcp_interval;
-        let transport = UdpTransport::bind(udp)?;
+        let transport = UdpTransport::bind_in(&engine.io, udp)?;
         Self::with_transport(engine, dialog, params, Box::new(transport))
     }
 
