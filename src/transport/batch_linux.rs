@@ -25,8 +25,9 @@ impl Poller {
         Ok(Poller { ep, events })
     }
 
-    /// Watches `socket` for datagrams; [`Poller::ready`] reports it as `token`.
-    pub(crate) fn add(&mut self, socket: &UdpSocket, token: u64) -> io::Result<()> {
+    /// Watches `socket` (a UDP socket or a [`Waker`]) for input; [`Poller::ready`] reports it
+    /// as `token`.
+    pub(crate) fn add(&mut self, socket: &impl AsRawFd, token: u64) -> io::Result<()> {
         let mut e = libc::epoll_event { events: libc::EPOLLIN as u32, u64: token };
         // SAFETY: valid epoll and socket descriptors, `e` outlives the call.
         if unsafe { libc::epoll_ctl(self.ep.as_raw_fd(), libc::EPOLL_CTL_ADD, socket.as_raw_fd(), &mut e) } < 0 {
@@ -57,6 +58,45 @@ impl Poller {
     /// The token of the `k`-th ready socket of the last wait.
     pub(crate) fn ready(&self, k: usize) -> u64 {
         self.events[k].u64
+    }
+}
+
+/// Wakes a thread waiting in its [`Poller`] (an eventfd it watches).
+pub(crate) struct Waker(OwnedFd);
+
+impl AsRawFd for Waker {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.0.as_raw_fd()
+    }
+}
+
+impl Waker {
+    pub(crate) fn new() -> io::Result<Waker> {
+        // SAFETY: plain system call; the result is checked before use.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a new descriptor we own.
+        Ok(Waker(unsafe { OwnedFd::from_raw_fd(fd) }))
+    }
+
+    /// Makes the watching poller's wait return.
+    pub(crate) fn wake(&self) {
+        let one = 1u64;
+        // SAFETY: writes 8 bytes from a valid u64; a full counter only fails the write.
+        unsafe {
+            libc::write(self.0.as_raw_fd(), (&one as *const u64).cast(), 8);
+        }
+    }
+
+    /// Resets it after a wake-up.
+    pub(crate) fn drain(&self) {
+        let mut n = 0u64;
+        // SAFETY: reads 8 bytes into a valid u64; non-blocking, so an empty one returns.
+        unsafe {
+            libc::read(self.0.as_raw_fd(), (&mut n as *mut u64).cast(), 8);
+        }
     }
 }
 

@@ -15,7 +15,7 @@ impl Poller {
         Ok(Poller { tokens: Vec::new() })
     }
 
-    pub(crate) fn add(&mut self, _socket: &UdpSocket, token: u64) -> io::Result<()> {
+    pub(crate) fn add<S>(&mut self, _socket: &S, token: u64) -> io::Result<()> {
         self.tokens.push(token);
         Ok(())
     }
@@ -32,6 +32,19 @@ impl Poller {
     pub(crate) fn ready(&self, k: usize) -> u64 {
         self.tokens[k]
     }
+}
+
+/// Nothing to wake here: the poller's waits are at most a millisecond.
+pub(crate) struct Waker;
+
+impl Waker {
+    pub(crate) fn new() -> io::Result<Waker> {
+        Ok(Waker)
+    }
+
+    pub(crate) fn wake(&self) {}
+
+    pub(crate) fn drain(&self) {}
 }
 
 /// Preallocated datagram buffers.

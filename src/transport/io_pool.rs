@@ -56,6 +56,9 @@ impl Default for IoPoolConfig {
 /// Largest datagram read; a longer one is counted malformed.
 const MAX_DATAGRAM: usize = 2048;
 
+/// The poll token of a thread's [`sys::Waker`].
+const WAKE: u64 = u64::MAX;
+
 /// What a control thread hands to an I/O thread.
 struct Inbox {
     new: Mutex<Vec<Stream>>,
@@ -63,6 +66,8 @@ struct Inbox {
     stop: AtomicBool,
     /// Streams the thread serves (or is about to).
     streams: AtomicUsize,
+    /// Ends the thread's wait: a stream to take or to finish.
+    waker: sys::Waker,
 }
 
 /// Running I/O threads that sessions' transports join; see the [module docs](self). Dropped
@@ -96,6 +101,7 @@ impl IoPool {
                 pending: AtomicBool::new(false),
                 stop: AtomicBool::new(false),
                 streams: AtomicUsize::new(0),
+                waker: sys::Waker::new()?,
             });
             let io = IoThread::new(config.clone(), inbox.clone())?;
             let t = std::thread::Builder::new().name(format!("rvoip-rtp-io-{k}")).spawn(move || io.run())?;
@@ -115,12 +121,25 @@ impl IoPool {
         self.inboxes.iter().map(|i| i.streams.load(Ordering::Relaxed)).sum()
     }
 
-    /// Hands `stream` to the thread serving the fewest.
-    pub(super) fn add(&self, stream: Stream) {
-        let Some(inbox) = self.inboxes.iter().min_by_key(|i| i.streams.load(Ordering::Relaxed)) else { return };
+    /// Hands `stream` to the thread serving the fewest; returns that thread's index (for
+    /// [`IoPool::wake`]).
+    pub(super) fn add(&self, stream: Stream) -> usize {
+        let Some((k, inbox)) = self.inboxes.iter().enumerate().min_by_key(|(_, i)| i.streams.load(Ordering::Relaxed))
+        else {
+            return 0;
+        };
         inbox.streams.fetch_add(1, Ordering::Relaxed);
         inbox.new.lock().unwrap_or_else(|e| e.into_inner()).push(stream);
         inbox.pending.store(true, Ordering::Release);
+        inbox.waker.wake();
+        k
+    }
+
+    /// Wakes thread `k` to look at its streams' stop flags now rather than at its next sweep.
+    pub(super) fn wake(&self, k: usize) {
+        if let Some(i) = self.inboxes.get(k) {
+            i.waker.wake();
+        }
     }
 }
 
@@ -128,6 +147,7 @@ impl Drop for IoPool {
     fn drop(&mut self) {
         for i in &self.inboxes {
             i.stop.store(true, Ordering::Release);
+            i.waker.wake();
         }
         for t in self.threads.drain(..) {
             let _ = t.join();
@@ -150,8 +170,10 @@ struct IoThread {
 
 impl IoThread {
     fn new(config: IoPoolConfig, inbox: Arc<Inbox>) -> Result<IoThread, TransportError> {
+        let mut poller = sys::Poller::new(1024)?;
+        poller.add(&inbox.waker, WAKE)?;
         Ok(IoThread {
-            poller: sys::Poller::new(1024)?,
+            poller,
             rx: sys::Batch::new(config.batch, MAX_DATAGRAM),
             tx: sys::Batch::new(config.batch, MAX_DATAGRAM),
             config,
@@ -170,11 +192,20 @@ impl IoThread {
                 self.take_new();
             }
             let ready = self.poller.wait(next_sweep.saturating_sub(now_ns()));
+            let mut woken = false;
             for k in 0..ready {
                 let token = self.poller.ready(k);
-                self.receive((token >> 1) as usize, token & 1 == 1);
+                if token == WAKE {
+                    self.inbox.waker.drain();
+                    woken = true;
+                } else {
+                    self.receive((token >> 1) as usize, token & 1 == 1);
+                }
             }
             let now = now_ns();
+            if woken {
+                self.finish_stopped(now);
+            }
             if now >= next_sweep {
                 self.sweep(now);
                 next_sweep = if now >= next_sweep + sweep_ns { now + sweep_ns } else { next_sweep + sweep_ns };
@@ -241,6 +272,15 @@ impl IoThread {
             }
             stream.send(&mut self.tx, now);
             stream.report_if_due(now);
+        }
+    }
+
+    /// Finishes the streams whose transport was stopped.
+    fn finish_stopped(&mut self, now: u64) {
+        for i in 0..self.slots.len() {
+            if self.slots[i].as_ref().is_some_and(|s| s.shared.stop.load(Ordering::Acquire)) {
+                self.finish(i, now);
+            }
         }
     }
 

@@ -65,6 +65,8 @@ pub struct UdpTransport {
     local_rtcp: Option<SocketAddr>,
     shared: Arc<Shared>,
     pool: Arc<IoPool>,
+    /// The pool thread serving the stream once started.
+    thread: usize,
     started: bool,
     stopped: bool,
 }
@@ -133,6 +135,7 @@ impl UdpTransport {
             local_rtcp,
             shared: Shared::new(),
             pool: pool.clone(),
+            thread: 0,
             started: false,
             stopped: false,
         })
@@ -160,7 +163,7 @@ impl Transport for UdpTransport {
             s.set_params(params);
         }
         let stream = Stream::new(rtp, rtcp, self.shared.clone(), link, self.config.rtcp_interval, now_ns());
-        self.pool.add(stream);
+        self.thread = self.pool.add(stream);
         self.started = true;
         Ok(())
     }
@@ -195,6 +198,7 @@ impl Transport for UdpTransport {
         }
         self.stopped = true;
         self.shared.stop.store(true, Ordering::Release);
+        self.pool.wake(self.thread);
         if self.shared.wait_finished(STOP_TIMEOUT) {
             Ok(())
         } else {
