@@ -5,10 +5,13 @@
 //! - the threads of the process, and how many of them are RTP I/O threads (`rvoip-rtp-io*`);
 //! - the CPU time of the I/O threads (`/proc/self/task/*/schedstat`, nanoseconds on CPU)
 //!   per packet moved (RTP sent + received by all sessions), and of the whole process;
-//! - the packets each session sent and received (a check that media flowed).
+//! - the packets each session sent and received (a check that media flowed), and the
+//!   workers' cycles a second (100 when they keep up with the 10 ms quantum: fewer means
+//!   the workers, not the I/O, were short of CPU).
 //!
 //! Run: `cargo bench --bench session_io -- 100 1000` (session counts; default 100 and
-//! 1,000; `--seconds S` sets the window, default 5). Not a criterion bench: one window of a
+//! 1,000; `--seconds S` sets the window, default 5; `--io-threads N` the engine's I/O
+//! threads, default the engine's default). Not a criterion bench: one window of a
 //! live system per count, printed as a table row.
 
 use rvoip_media_core::nodes::codec::CodecId;
@@ -41,8 +44,17 @@ fn packets(sessions: &[MediaSession]) -> (u64, u64) {
     })
 }
 
-fn run(n: usize, window: Duration) {
-    let config = MediaEngineConfig::builder().workers(2).realtime(None).pin_workers(false).build();
+/// Cycles run by all workers.
+fn worker_cycles(engine: &MediaEngine) -> u64 {
+    engine.engine().status().workers.iter().map(|w| w.stats.cycles).sum()
+}
+
+fn run(n: usize, window: Duration, io_threads: Option<usize>) {
+    let mut builder = MediaEngineConfig::builder().workers(2).realtime(None).pin_workers(false);
+    if let Some(k) = io_threads {
+        builder = builder.io_threads(k);
+    }
+    let config = builder.build();
     let engine = MediaEngine::start(config).unwrap();
     let any = "127.0.0.1:0".parse().unwrap();
     let wait = Duration::from_secs(30);
@@ -61,21 +73,24 @@ fn run(n: usize, window: Duration) {
     let (io_threads, io0) = threads_cpu("rvoip-rtp-io");
     let (threads, all0) = threads_cpu("");
     let (s0, r0) = packets(&sessions);
+    let c0 = worker_cycles(&engine);
     let t0 = Instant::now();
     std::thread::sleep(window);
     let (_, io1) = threads_cpu("rvoip-rtp-io");
     let (_, all1) = threads_cpu("");
     let (s1, r1) = packets(&sessions);
+    let c1 = worker_cycles(&engine);
     let secs = t0.elapsed().as_secs_f64();
     let moved = (s1 - s0) + (r1 - r0);
     let per_session_s = |p: u64| p as f64 / n as f64 / secs;
     println!(
-        "| {n} | {threads} | {io_threads} | {:.0} | {:.1} % | {:.1} % | {:.1} / {:.1} |",
+        "| {n} | {threads} | {io_threads} | {:.0} | {:.1} % | {:.1} % | {:.1} / {:.1} | {:.0} |",
         (io1 - io0) as f64 / moved.max(1) as f64,
         (io1 - io0) as f64 / secs / 1e7,
         (all1 - all0) as f64 / secs / 1e7,
         per_session_s(s1 - s0),
         per_session_s(r1 - r0),
+        (c1 - c0) as f64 / 2.0 / secs,
     );
     for mut s in sessions {
         let _ = s.stop();
@@ -86,12 +101,16 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut window = Duration::from_secs(5);
     let mut counts = Vec::new();
+    let mut io_threads = None;
     let mut i = 0;
     while i < args.len() {
         if args[i] == "--seconds" {
             if let Some(s) = args.get(i + 1).and_then(|s| s.parse::<f64>().ok()) {
                 window = Duration::from_secs_f64(s);
             }
+            i += 1;
+        } else if args[i] == "--io-threads" {
+            io_threads = args.get(i + 1).and_then(|s| s.parse::<usize>().ok());
             i += 1;
         } else if let Ok(n) = args[i].parse::<usize>() {
             counts.push(n);
@@ -103,10 +122,10 @@ fn main() {
     }
     let limit = rvoip_media_core::transport::batch::raise_open_file_limit().unwrap_or(0);
     println!("open-file limit {limit}; window {:.1} s; load average {}", window.as_secs_f64(), load_average());
-    println!("| sessions | threads | RTP I/O threads | I/O CPU ns / packet | I/O CPU (% of a core) | process CPU (% of a core) | packets/s per session sent / received |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| sessions | threads | RTP I/O threads | I/O CPU ns / packet | I/O CPU (% of a core) | process CPU (% of a core) | packets/s per session sent / received | cycles/s per worker |");
+    println!("|---|---|---|---|---|---|---|---|");
     for n in counts {
-        run(n.max(2), window);
+        run(n.max(2), window, io_threads);
     }
 }
 

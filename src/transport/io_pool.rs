@@ -8,7 +8,7 @@
 //! - reads every ready socket with `recvmmsg` (up to [`IoPoolConfig::batch`] datagrams a
 //!   call, at most [`IoPoolConfig::max_reads`] calls per socket per wake-up, so a flooding
 //!   peer cannot starve the others) and hands each datagram to the stream's receive logic
-//!   ([`super::stream`]: RTP to the graph's ring, RTCP parsed, DTMF decoded, symmetric RTP
+//!   (`stream.rs`: RTP to the graph's ring, RTCP parsed, DTMF decoded, symmetric RTP
 //!   latched);
 //! - every [`IoPoolConfig::sweep_interval`], for every stream: sends what its graph produced
 //!   (one `sendmmsg` per socket), sends an RTCP report when one is due, and finishes the

@@ -10,8 +10,8 @@
 //! [`UdpTransport`] is the host-side one: std `UdpSocket`s served by the few threads of an
 //! [`IoPool`] shared by all sessions (epoll, batched `recvmmsg`/`sendmmsg`), symmetric RTP
 //! (latch to the source of the first valid packet, or a fixed remote), RTCP on port + 1 or
-//! muxed (RFC 5761), RFC 3550 receiver statistics and compound reports (SR/RR + SDES CNAME
-//! + XR, BYE at stop), RFC 4733 DTMF both ways, hold. The per-session logic is in
+//! muxed (RFC 5761), RFC 3550 receiver statistics and compound reports (SR/RR, SDES CNAME
+//! and XR; BYE at stop), RFC 4733 DTMF both ways, hold. The per-session logic is in
 //! `stream.rs`, the threads that call it in [`io_pool`].
 //!
 //! [`BatchIo`] serves many sockets (a conference bridge's legs) from a few I/O threads with

@@ -4,7 +4,7 @@
 //! A transport binds its sockets (RTP, and RTCP on the next port unless muxed only) at
 //! [`UdpTransport::bind_in`]; [`Transport::start`] hands them, the session's ring ends and
 //! the state it shares with the control side to the pool, whose threads run the stream's
-//! logic ([`super::stream`]: symmetric RTP, RTCP SR/RR/SDES/XR/BYE and round trip,
+//! logic (`stream.rs`: symmetric RTP, RTCP SR/RR/SDES/XR/BYE and round trip,
 //! RFC 4733 DTMF both ways, hold, the Opus clock map, counters) with batched system calls;
 //! [`Transport::stop`] has the pool finish it (last packets, RTCP BYE) and waits for that.
 //! A [`MediaEngine`](crate::session::MediaEngine) keeps one pool for all its sessions;
