@@ -14,7 +14,10 @@
 //! threads, default the engine's default). Not a criterion bench: one window of a
 //! live system per count, printed as a table row.
 
-use rvoip_media_core::nodes::codec::CodecId;
+#[path = "../tests/support/call_pair.rs"]
+mod call_pair;
+
+use call_pair::start_pair;
 use rvoip_media_core::session::*;
 use std::time::{Duration, Instant};
 
@@ -56,16 +59,10 @@ fn run(n: usize, window: Duration, io_threads: Option<usize>) {
     }
     let config = builder.build();
     let engine = MediaEngine::start(config).unwrap();
-    let any = "127.0.0.1:0".parse().unwrap();
     let wait = Duration::from_secs(30);
     let mut sessions = Vec::with_capacity(n);
     for i in 0..n / 2 {
-        let a_params = MediaSessionParams::new(any, None, CodecId::Pcmu).unwrap();
-        let mut a = engine.create_media_session(DialogId::new(format!("a{i}")), a_params).unwrap();
-        let b_params = MediaSessionParams::new(any, Some(a.local_addr()), CodecId::Pcmu).unwrap();
-        let mut b = engine.create_media_session(DialogId::new(format!("b{i}")), b_params).unwrap();
-        a.start().unwrap().wait(wait).unwrap();
-        b.start().unwrap().wait(wait).unwrap();
+        let (a, b) = start_pair(&engine, &i.to_string(), wait);
         sessions.push(a);
         sessions.push(b);
     }

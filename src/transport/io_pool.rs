@@ -121,6 +121,17 @@ impl IoPool {
         self.inboxes.iter().map(|i| i.streams.load(Ordering::Relaxed)).sum()
     }
 
+    /// Streams thread `k` serves now (none for a thread that does not exist).
+    ///
+    /// ```
+    /// use rvoip_media_core::transport::{IoPool, IoPoolConfig};
+    /// let pool = IoPool::start(IoPoolConfig::default()).unwrap();
+    /// assert_eq!((pool.thread_streams(0), pool.thread_streams(1)), (Some(0), None));
+    /// ```
+    pub fn thread_streams(&self, k: usize) -> Option<usize> {
+        self.inboxes.get(k).map(|i| i.streams.load(Ordering::Relaxed))
+    }
+
     /// Hands `stream` to the thread serving the fewest; returns that thread's index (for
     /// [`IoPool::wake`]).
     pub(super) fn add(&self, stream: Stream) -> usize {
