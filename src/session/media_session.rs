@@ -548,8 +548,9 @@ impl MediaSession {
         Ok(())
     }
 
-    /// Stops: RTCP BYE, transport threads end, the graph leaves its worker (the Ack
-    /// resolves then). The host audio endpoints report `is_abandoned()` afterwards.
+    /// Stops: the transport sends an RTCP BYE and closes its sockets (awaited), the graph
+    /// leaves its worker (the Ack resolves then). The host audio endpoints report
+    /// `is_abandoned()` afterwards.
     ///
     /// # Errors
     /// [`Error::InvalidState`] when already stopped; [`Error::Engine`].
