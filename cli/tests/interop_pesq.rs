@@ -4,11 +4,14 @@
 //! encoder). Issue 11 asks that the network path cost at most 0.1 of it. Met where our sender
 //! paces the stream (`call` → ffmpeg); where our jitter buffer adapts to a peer's pacing
 //! (ffmpeg → `call`: ffmpeg's `-re` sends 256 ms at once; `call` → `call`: the buffer starts
-//! at its initial delay and finds a lower one), it costs 0.02-0.06 for PCMU and Opus, so the
-//! test holds them to 0.15 (room for this shared VM's late wake-ups), and 0.18-0.30 for
-//! G.722, whose buffer still removes ~60 ms from pauses after its warm-up and the scorer
-//! hears it: held to 0.5 (BENCHMARKS.md). Each case's bound is its `adapting` field, so a
-//! regression fails; every figure is printed.
+//! at its initial delay and finds a lower one), it costs 0.02-0.08 for PCMU and Opus and
+//! for G.722 from ffmpeg, so the test holds them to 0.15 (room for this shared VM's late
+//! wake-ups). G.722 `call` → `call` costs 0.13-0.17: the buffer removes the ~80 ms its
+//! start-up delay has over the target from the pauses, and the wideband scorer hears the
+//! stretches in the background noise; held to 0.25. (G.722 from ffmpeg cost 0.18-0.30 too
+//! until the transport stopped dropping the packet RFC 3550 A.1 holds on probation: the
+//! ADPCM decoder then started from the wrong state; see `rtp::hold`.) Each case's bound is
+//! `call_to_call` field, so a regression fails; every figure is printed.
 //!
 //! Directions, for PCMU (narrowband PESQ at 8 kHz), G.722 and Opus (wideband at 16 kHz):
 //! ffmpeg → `call` (its encoder, our jitter buffer and decoder), `call` → ffmpeg (our
@@ -108,9 +111,8 @@ struct Case {
     /// PESQ mode and scoring rate.
     mode: &'static str,
     score_rate: u32,
-    /// The most PESQ the network path may cost where our jitter buffer adapts its delay to
-    /// the peer's pacing (the issue's target is 0.1; see the module docs).
-    adapting: f64,
+    /// The most PESQ `call` → `call` may cost (see the module docs).
+    call_to_call: f64,
 }
 
 const CASES: [Case; 3] = [
@@ -122,7 +124,7 @@ const CASES: [Case; 3] = [
         offline: "mulaw.wav",
         mode: "nb",
         score_rate: 8000,
-        adapting: 0.15,
+        call_to_call: ADAPTING,
     },
     Case {
         codec: "g722",
@@ -132,7 +134,7 @@ const CASES: [Case; 3] = [
         offline: "g722.g722",
         mode: "wb",
         score_rate: 16000,
-        adapting: 0.5,
+        call_to_call: 0.25,
     },
     Case {
         codec: "opus",
@@ -142,12 +144,16 @@ const CASES: [Case; 3] = [
         offline: "opus.ogg",
         mode: "wb",
         score_rate: 16000,
-        adapting: 0.15,
+        call_to_call: ADAPTING,
     },
 ];
 
 /// The issue's bound, met where nothing adapts.
 const PACED: f64 = 0.1;
+
+/// The most PESQ the network path may cost where our jitter buffer adapts its delay to the
+/// peer's pacing (the issue's target is 0.1; see the module docs).
+const ADAPTING: f64 = 0.15;
 
 /// One direction's figures.
 struct Figures {
@@ -274,11 +280,11 @@ fn pesq_per_direction_is_the_codecs_own() {
                 ffmpeg(&["-i", SPEECH, "-t", SECONDS, "-ac", "1", "-ar", &rate, "-c:a", "pcm_s16le", s(&speech)]);
                 let reference = at_rate(&d, &speech, case.score_rate, "reference.wav");
                 let f = ffmpeg_to_call(py, case, &d, &speech, &reference);
-                check(&format!("{}: ffmpeg -> call", case.codec), &f, case.adapting);
+                check(&format!("{}: ffmpeg -> call", case.codec), &f, ADAPTING);
                 let g = call_to_ffmpeg(py, case, &d, &speech, &reference);
                 check(&format!("{}: call -> ffmpeg", case.codec), &g, PACED);
                 let h = call_to_call(py, case, &d, &speech, &reference, g.own);
-                check(&format!("{}: call -> call", case.codec), &h, case.adapting);
+                check(&format!("{}: call -> call", case.codec), &h, case.call_to_call);
                 let _ = std::fs::remove_dir_all(&d);
             });
         }

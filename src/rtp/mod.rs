@@ -8,6 +8,8 @@
 //! * [`receiver`]: receiver statistics of RFC 3550 appendix A — sequence validation with
 //!   probation (A.1), expected and lost packets (A.3), interarrival jitter (A.8) — sans-I/O:
 //!   the caller passes the arrival time.
+//! * [`hold`]: the one packet A.1 has not confirmed yet (probation, a jump), held and handed
+//!   on once the next packet confirms it instead of being dropped.
 //! * [`rtcp`]: compound reports (SR or RR, SDES CNAME, BYE, XR) built from typed values and
 //!   parsed back into them; malformed RTCP is a typed [`RtcpError`].
 //! * [`dtmf`]: RFC 4733 telephone events: payload, a sender that takes the place of audio
@@ -39,6 +41,7 @@
 pub mod audio_level;
 pub mod clock;
 pub mod dtmf;
+pub mod hold;
 pub mod packet;
 pub mod receiver;
 pub mod rtcp;
@@ -47,6 +50,7 @@ pub mod xr;
 pub use audio_level::{audio_level_of, parse_rtp_with_audio_level, write_rtp_with_audio_level, AudioLevel};
 pub use clock::{clock_rate, ClockMap, ExtendedSequence};
 pub use dtmf::{DtmfDigit, DtmfEvent, DtmfReceiver, DtmfSender};
+pub use hold::Held;
 pub use packet::{is_rtcp, parse_rtp, write_rtp, RtpError};
 pub use receiver::{ReceiverStats, RtpReceiveCounters, SequenceCheck};
 pub use rtcp::{

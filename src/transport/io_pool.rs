@@ -266,7 +266,7 @@ impl IoThread {
                     _ => stream.shared.lock().stats.malformed += 1,
                 }
             }
-            stream.deliver(&mut self.events);
+            stream.hand_events(&mut self.events);
             if n < max {
                 return;
             }

@@ -6,8 +6,9 @@
 //! unknown payload type is counted and dropped; the RFC 3550 statistics decide whether it is
 //! valid (probation, jumps); valid packets go to the graph's ring stamped with their arrival
 //! time, their timestamps mapped into the graph's clock ([`ClockMap`]); RFC 4733 events are
-//! decoded into digits instead. The first valid packet latches the remote under
-//! [`Remote::Latch`].
+//! decoded into digits instead. The one packet not confirmed yet is held ([`Held`]) and goes
+//! first once the next confirms it, so a call does not lose its first packet. The first
+//! valid packet latches the remote under [`Remote::Latch`].
 //!
 //! Sending ([`Stream::send`]): packets from the graph's ring are written with [`write_rtp`]
 //! (or replaced by an RFC 4733 event packet while a digit is being sent) into the I/O
@@ -25,9 +26,11 @@
 
 use super::batch::sys;
 use super::{MediaLink, Remote, StreamParams, TransportEvent, TransportStats};
+use crate::graph::PacketMeta;
+use crate::rtp::hold::MAX_HELD;
 use crate::rtp::{
     build_report, is_rtcp, ntp_from_unix_ns, parse_rtcp, parse_rtp, write_rtp, ClockMap, DtmfReceiver, DtmfSender,
-    ReceiverStats, RtcpItem, RtcpReport, SenderInfo, SequenceCheck,
+    Held, ReceiverStats, RtcpItem, RtcpReport, SenderInfo, SequenceCheck,
 };
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -54,6 +57,8 @@ pub(super) struct StreamState {
     resumed: bool,
     /// Received timestamps into the graph's clock (`StreamParams::graph_clock`).
     ts_map: ClockMap,
+    /// The packet RFC 3550 A.1 has not confirmed yet.
+    held: Held,
 }
 
 impl StreamState {
@@ -81,6 +86,7 @@ impl StreamState {
             seq_offset: 0,
             resumed: false,
             ts_map: ClockMap::new(8000),
+            held: Held::new(),
         }
     }
 
@@ -258,9 +264,32 @@ impl Stream {
             events.push(TransportEvent::SourceRestarted { ssrc: meta.ssrc });
         }
         if check != SequenceCheck::Valid {
-            s.stats.not_valid += 1;
+            s.stats.not_valid += s.held.hold(meta.ssrc, meta.sequence, now, data);
             return;
         }
+        // The packet A.1 held (probation, the first after a jump) is confirmed by this
+        // one: it goes first, with its own arrival time.
+        let mut buf = [0u8; MAX_HELD];
+        if let Some((d, at)) = s.held.take_before(meta.ssrc, meta.sequence) {
+            let n = d.len();
+            buf[..n].copy_from_slice(d);
+            if let Ok((m, p)) = parse_rtp(&buf[..n], at) {
+                Self::deliver(&mut s, &mut self.link, m, p, from, events);
+            }
+        }
+        Self::deliver(&mut s, &mut self.link, meta, payload, from, events);
+    }
+
+    /// Hands one valid packet on: latches the remote, takes RFC 4733 events, maps the
+    /// timestamp into the graph's clock and pushes the rest to the graph's ring.
+    fn deliver(
+        s: &mut StreamState,
+        link: &mut MediaLink,
+        meta: PacketMeta,
+        payload: &[u8],
+        from: SocketAddr,
+        events: &mut Vec<TransportEvent>,
+    ) {
         if matches!(s.remote, Remote::Latch { .. }) && s.latched.is_none() {
             s.latched = Some(from);
             events.push(TransportEvent::RemoteLatched(from));
@@ -280,9 +309,10 @@ impl Stream {
             if s.ts_map.clock() != graph_clock {
                 s.ts_map = ClockMap::new(graph_clock);
             }
+            let clock = s.clock_of(meta.payload_type).unwrap_or(graph_clock);
             meta.timestamp = s.ts_map.map(meta.payload_type, clock, meta.timestamp);
         }
-        match self.link.rx.push(meta, payload) {
+        match link.rx.push(meta, payload) {
             Ok(()) => s.stats.payload_bytes_received += payload.len() as u64,
             Err(_) => s.stats.ring_full += 1,
         }
@@ -334,7 +364,7 @@ impl Stream {
     }
 
     /// Hands `events` to the session (on this thread) and empties it.
-    pub(super) fn deliver(&mut self, events: &mut Vec<TransportEvent>) {
+    pub(super) fn hand_events(&mut self, events: &mut Vec<TransportEvent>) {
         for e in events.drain(..) {
             (self.link.on_event)(e);
         }
