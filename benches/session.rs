@@ -1,6 +1,6 @@
 //! Media session cost on a running engine (1 worker): create + start + stop of a session
-//! (UDP sockets bound, graph compiled and placed, I/O thread started, woken and joined,
-//! RTCP BYE sent, partition removed), timed on the control side (the worker applies the
+//! (UDP sockets bound, graph compiled and placed, the stream handed to the engine's I/O
+//! thread, then stopped: the thread woken, its RTCP BYE sent and awaited, partition removed), timed on the control side (the worker applies the
 //! commands at its next cycles); and the heap a session holds, counted by a global
 //! allocator (printed once before the timings).
 //!

@@ -16,23 +16,10 @@ use std::time::{Duration, Instant};
 
 #[path = "support/worker_alloc.rs"]
 mod worker_alloc;
-use worker_alloc::{watch_thread, WorkerCounting, WATCHED_ALLOCS, WATCHED_FREES};
+use worker_alloc::{tid_of, watch_thread, WorkerCounting, WATCHED_ALLOCS, WATCHED_FREES};
 
 #[global_allocator]
 static ALLOC: WorkerCounting = WorkerCounting;
-
-/// The kernel thread id of this process's thread whose name starts with `name` (the kernel
-/// keeps 15 bytes of a thread's name).
-fn tid_of(name: &str) -> Option<i64> {
-    for t in std::fs::read_dir("/proc/self/task").ok()? {
-        let t = t.ok()?;
-        let comm = std::fs::read_to_string(t.path().join("comm")).ok()?;
-        if comm.trim().starts_with(name) {
-            return t.file_name().to_str()?.parse().ok();
-        }
-    }
-    None
-}
 
 fn packet(k: usize, ssrc: u32) -> Vec<u8> {
     let meta =

@@ -6,9 +6,13 @@
 //! engine is back to its partitions, frames and packets of before. (The control side's
 //! time per session is in `benches/session.rs`.)
 //!
+//! All of them are served by the engine's one I/O thread (its `IoPool`): the pool serves
+//! exactly the sessions alive, and the process runs one `rvoip-rtp-io` thread however many
+//! there are.
+//!
 //! Limits: 100 sessions alive at once here keep the test within a default open-file limit
-//! (each session holds its RTP and RTCP sockets and one I/O thread); the engine itself
-//! places up to `max_partitions_per_worker` (1,024) sessions per worker.
+//! (each session holds its RTP and RTCP sockets); the engine itself places up to
+//! `max_partitions_per_worker` (1,024) sessions per worker.
 
 #[path = "support/call_pair.rs"]
 mod call_pair;
@@ -47,6 +51,10 @@ fn a_thousand_sessions_start_and_stop_without_worker_allocations() {
             alive.push(b);
         }
         assert_eq!(engine.engine().status().partitions, before.partitions + 2 * PAIRS);
+        assert_eq!(engine.io_pool().streams(), 2 * PAIRS, "every session served by the pool");
+        if let Some(n) = io_threads() {
+            assert_eq!(n, 1, "I/O threads of the process with {} sessions alive", 2 * PAIRS);
+        }
         // Long enough for a few 20 ms packets each way on a loaded machine.
         std::thread::sleep(Duration::from_millis(300));
         for mut s in alive {
@@ -59,6 +67,7 @@ fn a_thousand_sessions_start_and_stop_without_worker_allocations() {
         engine.engine().poll();
     }
     let after = engine.engine().status();
+    assert_eq!(engine.io_pool().streams(), 0, "every stream finished");
     assert_eq!(sessions, 1000);
     assert_eq!(silent, 0, "sessions that received no RTP");
     assert_eq!(after.partitions, before.partitions, "every session's partition removed");
@@ -68,4 +77,11 @@ fn a_thousand_sessions_start_and_stop_without_worker_allocations() {
     assert!(ALL_ALLOCS.load(Ordering::SeqCst) > all_before + 1000, "the counter counts");
     assert_eq!(WORKER_ALLOCS.load(Ordering::SeqCst), 0, "allocations on worker threads");
     assert_eq!(WORKER_FREES.load(Ordering::SeqCst), 0, "frees on worker threads");
+}
+
+/// The process's RTP I/O threads (named `rvoip-rtp-io-K`), where /proc tells.
+fn io_threads() -> Option<usize> {
+    let tasks = std::fs::read_dir("/proc/self/task").ok()?;
+    let comm = |t: &std::fs::DirEntry| std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+    Some(tasks.flatten().filter(|t| comm(t).starts_with("rvoip-rtp-io")).count())
 }

@@ -317,7 +317,7 @@ impl MediaSession {
     pub(crate) fn create(engine: &MediaEngine, dialog: DialogId, params: MediaSessionParams) -> Result<Self, Error> {
         let mut udp = UdpConfig::new(params.local);
         udp.rtcp_interval = engine.config().rtcp_interval;
-        let transport = UdpTransport::bind(udp)?;
+        let transport = UdpTransport::bind_in(&engine.io, udp)?;
         Self::with_transport(engine, dialog, params, Box::new(transport))
     }
 
@@ -548,8 +548,9 @@ impl MediaSession {
         Ok(())
     }
 
-    /// Stops: RTCP BYE, transport threads end, the graph leaves its worker (the Ack
-    /// resolves then). The host audio endpoints report `is_abandoned()` afterwards.
+    /// Stops: the transport sends an RTCP BYE and closes its sockets (awaited), the graph
+    /// leaves its worker (the Ack resolves then). The host audio endpoints report
+    /// `is_abandoned()` afterwards.
     ///
     /// # Errors
     /// [`Error::InvalidState`] when already stopped; [`Error::Engine`].

@@ -85,10 +85,10 @@ use std::time::Duration;
 
 #[cfg(target_os = "linux")]
 #[path = "batch_linux.rs"]
-mod sys;
+pub(crate) mod sys;
 #[cfg(not(target_os = "linux"))]
 #[path = "batch_portable.rs"]
-mod sys;
+pub(crate) mod sys;
 
 /// Settings of a [`BatchIo`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -387,7 +387,10 @@ impl IoThread {
         counters: Arc<[Counters]>,
         stop: Arc<AtomicBool>,
     ) -> Result<IoThread, TransportError> {
-        let poller = sys::Poller::new(&slots)?;
+        let mut poller = sys::Poller::new(slots.len())?;
+        for (i, s) in slots.iter().enumerate() {
+            poller.add(&s.socket, i as u64)?;
+        }
         let rx = sys::Batch::new(config.batch, config.max_datagram);
         let tx = sys::Batch::new(config.batch, config.max_datagram);
         Ok(IoThread { config, slots, counters, stop, poller, rx, tx })
@@ -410,7 +413,7 @@ impl IoThread {
             last_wait = now_ns();
             let ready = self.poller.wait(timeout_ns);
             for k in 0..ready {
-                let i = self.poller.ready(k);
+                let i = self.poller.ready(k) as usize;
                 self.receive(i);
             }
             let now = now_ns();
@@ -516,7 +519,7 @@ impl IoThread {
                 if n == 0 {
                     break;
                 }
-                let sent = self.tx.send(&slot.socket, n);
+                let sent = self.tx.send(&slot.socket, n, |_| {});
                 add(&c.sent, sent as u64);
                 add(&c.send_errors, (n - sent) as u64);
                 if n < self.config.batch {

@@ -1,19 +1,19 @@
 //! Linux system calls of [`super::BatchIo`]: epoll, `recvmmsg`, `sendmmsg`.
 
-use super::Slot;
 use std::io;
 use std::mem::{size_of, zeroed};
 use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 /// An epoll instance over one thread's sockets; event data is the slot index.
-pub(super) struct Poller {
+pub(crate) struct Poller {
     ep: OwnedFd,
     events: Vec<libc::epoll_event>,
 }
 
 impl Poller {
-    pub(super) fn new(slots: &[Slot]) -> io::Result<Poller> {
+    /// An epoll instance reporting up to `events` ready sockets a wait.
+    pub(crate) fn new(events: usize) -> io::Result<Poller> {
         // SAFETY: plain system call; the result is checked before use.
         let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
         if fd < 0 {
@@ -21,20 +21,33 @@ impl Poller {
         }
         // SAFETY: `fd` is a new descriptor we own.
         let ep = unsafe { OwnedFd::from_raw_fd(fd) };
-        for (i, s) in slots.iter().enumerate() {
-            let mut e = libc::epoll_event { events: libc::EPOLLIN as u32, u64: i as u64 };
-            // SAFETY: valid epoll and socket descriptors, `e` outlives the call.
-            if unsafe { libc::epoll_ctl(ep.as_raw_fd(), libc::EPOLL_CTL_ADD, s.socket.as_raw_fd(), &mut e) } < 0 {
-                return Err(io::Error::last_os_error());
-            }
-        }
-        let events = vec![libc::epoll_event { events: 0, u64: 0 }; slots.len().clamp(1, 1024)];
+        let events = vec![libc::epoll_event { events: 0, u64: 0 }; events.clamp(1, 1024)];
         Ok(Poller { ep, events })
+    }
+
+    /// Watches `socket` (a UDP socket or a [`Waker`]) for input; [`Poller::ready`] reports it
+    /// as `token`.
+    pub(crate) fn add(&mut self, socket: &impl AsRawFd, token: u64) -> io::Result<()> {
+        let mut e = libc::epoll_event { events: libc::EPOLLIN as u32, u64: token };
+        // SAFETY: valid epoll and socket descriptors, `e` outlives the call.
+        if unsafe { libc::epoll_ctl(self.ep.as_raw_fd(), libc::EPOLL_CTL_ADD, socket.as_raw_fd(), &mut e) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Stops watching `socket` (added as `token`).
+    pub(crate) fn remove(&mut self, socket: &UdpSocket, _token: u64) {
+        let mut e = libc::epoll_event { events: 0, u64: 0 };
+        // SAFETY: valid descriptors; a socket not watched only makes the call fail.
+        unsafe {
+            libc::epoll_ctl(self.ep.as_raw_fd(), libc::EPOLL_CTL_DEL, socket.as_raw_fd(), &mut e);
+        }
     }
 
     /// Waits up to `timeout_ns` (rounded up to whole milliseconds); returns how many sockets
     /// are ready ([`Poller::ready`] names them).
-    pub(super) fn wait(&mut self, timeout_ns: u64) -> usize {
+    pub(crate) fn wait(&mut self, timeout_ns: u64) -> usize {
         let ms = timeout_ns.div_ceil(1_000_000).min(1000) as i32;
         // SAFETY: `events` is a valid buffer of `events.len()` entries.
         let n =
@@ -42,15 +55,54 @@ impl Poller {
         n.max(0) as usize
     }
 
-    /// The slot index of the `k`-th ready socket of the last wait.
-    pub(super) fn ready(&self, k: usize) -> usize {
-        self.events[k].u64 as usize
+    /// The token of the `k`-th ready socket of the last wait.
+    pub(crate) fn ready(&self, k: usize) -> u64 {
+        self.events[k].u64
+    }
+}
+
+/// Wakes a thread waiting in its [`Poller`] (an eventfd it watches).
+pub(crate) struct Waker(OwnedFd);
+
+impl AsRawFd for Waker {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.0.as_raw_fd()
+    }
+}
+
+impl Waker {
+    pub(crate) fn new() -> io::Result<Waker> {
+        // SAFETY: plain system call; the result is checked before use.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a new descriptor we own.
+        Ok(Waker(unsafe { OwnedFd::from_raw_fd(fd) }))
+    }
+
+    /// Makes the watching poller's wait return.
+    pub(crate) fn wake(&self) {
+        let one = 1u64;
+        // SAFETY: writes 8 bytes from a valid u64; a full counter only fails the write.
+        unsafe {
+            libc::write(self.0.as_raw_fd(), (&one as *const u64).cast(), 8);
+        }
+    }
+
+    /// Resets it after a wake-up.
+    pub(crate) fn drain(&self) {
+        let mut n = 0u64;
+        // SAFETY: reads 8 bytes into a valid u64; non-blocking, so an empty one returns.
+        unsafe {
+            libc::read(self.0.as_raw_fd(), (&mut n as *mut u64).cast(), 8);
+        }
     }
 }
 
 /// Preallocated datagram buffers, addresses and message headers for one `recvmmsg` or
 /// `sendmmsg` call. The headers point into the buffers' heap storage, which never moves.
-pub(super) struct Batch {
+pub(crate) struct Batch {
     bufs: Vec<u8>,
     size: usize,
     addrs: Vec<libc::sockaddr_storage>,
@@ -63,7 +115,7 @@ pub(super) struct Batch {
 unsafe impl Send for Batch {}
 
 impl Batch {
-    pub(super) fn new(n: usize, size: usize) -> Batch {
+    pub(crate) fn new(n: usize, size: usize) -> Batch {
         let mut b = Batch {
             bufs: vec![0; n * size],
             size,
@@ -91,7 +143,7 @@ impl Batch {
 
     /// Receives up to `max` datagrams (at most the batch's size) without blocking; returns
     /// how many.
-    pub(super) fn recv(&mut self, socket: &UdpSocket, max: usize) -> usize {
+    pub(crate) fn recv(&mut self, socket: &UdpSocket, max: usize) -> usize {
         let max = max.clamp(1, self.hdrs.len());
         for (i, h) in self.hdrs[..max].iter_mut().enumerate() {
             h.msg_hdr.msg_name = (&mut self.addrs[i] as *mut libc::sockaddr_storage).cast();
@@ -113,8 +165,13 @@ impl Batch {
         n.max(0) as usize
     }
 
+    /// Datagrams a call at most.
+    pub(crate) fn capacity(&self) -> usize {
+        self.hdrs.len()
+    }
+
     /// The `j`-th datagram of the last receive (none when truncated) and its source.
-    pub(super) fn received(&self, j: usize) -> (Option<&[u8]>, Option<SocketAddr>) {
+    pub(crate) fn received(&self, j: usize) -> (Option<&[u8]>, Option<SocketAddr>) {
         let h = &self.hdrs[j];
         let len = h.msg_len as usize;
         let data = (h.msg_hdr.msg_flags & libc::MSG_TRUNC == 0 && len <= self.size)
@@ -123,13 +180,13 @@ impl Batch {
     }
 
     /// The `j`-th send buffer.
-    pub(super) fn buffer(&mut self, j: usize) -> &mut [u8] {
+    pub(crate) fn buffer(&mut self, j: usize) -> &mut [u8] {
         &mut self.bufs[j * self.size..(j + 1) * self.size]
     }
 
     /// Sets the `j`-th outgoing datagram's length and destination (none on a connected
     /// socket).
-    pub(super) fn set_outgoing(&mut self, j: usize, len: usize, to: Option<SocketAddr>) {
+    pub(crate) fn set_outgoing(&mut self, j: usize, len: usize, to: Option<SocketAddr>) {
         self.iovs[j].iov_len = len;
         let h = &mut self.hdrs[j].msg_hdr;
         match to {
@@ -144,9 +201,10 @@ impl Batch {
         }
     }
 
-    /// Sends the first `n` outgoing datagrams; returns how many the kernel took (one it
-    /// refuses is skipped, the rest are still sent).
-    pub(super) fn send(&mut self, socket: &UdpSocket, n: usize) -> usize {
+    /// Sends the first `n` outgoing datagrams, calling `on_sent` with the length of each one
+    /// the kernel took; returns how many it took (one it refuses is skipped, the rest are
+    /// still sent).
+    pub(crate) fn send(&mut self, socket: &UdpSocket, n: usize, mut on_sent: impl FnMut(usize)) -> usize {
         let (mut done, mut sent) = (0, 0);
         while done < n {
             // SAFETY: headers `done..n` point into buffers owned by `self`.
@@ -161,6 +219,9 @@ impl Batch {
             if r <= 0 {
                 done += 1;
             } else {
+                for iov in &self.iovs[done..done + r as usize] {
+                    on_sent(iov.iov_len);
+                }
                 done += r as usize;
                 sent += r as usize;
             }
@@ -216,13 +277,13 @@ fn to_storage(a: SocketAddr, s: &mut libc::sockaddr_storage) -> u32 {
 }
 
 /// Connects `socket` to `to`; whether it worked.
-pub(super) fn connect(socket: &UdpSocket, to: SocketAddr) -> bool {
+pub(crate) fn connect(socket: &UdpSocket, to: SocketAddr) -> bool {
     socket.connect(to).is_ok()
 }
 
 /// Dissolves a UDP socket's association (`connect` with `AF_UNSPEC`): it receives from
 /// anyone again.
-pub(super) fn disconnect(socket: &UdpSocket) {
+pub(crate) fn disconnect(socket: &UdpSocket) {
     // SAFETY: all-zero is a valid sockaddr; AF_UNSPEC is 0.
     let mut a: libc::sockaddr = unsafe { zeroed() };
     a.sa_family = libc::AF_UNSPEC as libc::sa_family_t;
@@ -232,7 +293,7 @@ pub(super) fn disconnect(socket: &UdpSocket) {
     }
 }
 
-pub(super) fn sleep_ns(ns: u64) {
+pub(crate) fn sleep_ns(ns: u64) {
     let ts = libc::timespec { tv_sec: (ns / 1_000_000_000) as libc::time_t, tv_nsec: (ns % 1_000_000_000) as _ };
     // SAFETY: valid timespec; an early wake-up (a signal) only shortens the sleep.
     unsafe {
@@ -240,7 +301,7 @@ pub(super) fn sleep_ns(ns: u64) {
     }
 }
 
-pub(super) fn raise_open_file_limit() -> io::Result<u64> {
+pub(crate) fn raise_open_file_limit() -> io::Result<u64> {
     // SAFETY: all-zero is a valid rlimit; the calls write/read it.
     let mut r: libc::rlimit = unsafe { zeroed() };
     // SAFETY: valid pointer.

@@ -7,15 +7,19 @@
 //! socket. A SIP stack with its own RTP layer implements [`Transport`] and plugs in instead
 //! of [`UdpTransport`].
 //!
-//! [`UdpTransport`] is the host-side one: std `UdpSocket`s, one I/O
-//! thread per session, symmetric RTP (latch to the source of the first valid packet, or a
-//! fixed remote), RTCP on port + 1 or muxed (RFC 5761), RFC 3550 receiver statistics and
-//! compound reports (SR/RR + SDES CNAME, BYE at stop).
+//! [`UdpTransport`] is the host-side one: std `UdpSocket`s served by the few threads of an
+//! [`IoPool`] shared by all sessions (epoll, batched `recvmmsg`/`sendmmsg`), symmetric RTP
+//! (latch to the source of the first valid packet, or a fixed remote), RTCP on port + 1 or
+//! muxed (RFC 5761), RFC 3550 receiver statistics and compound reports (SR/RR, SDES CNAME
+//! and XR; BYE at stop), RFC 4733 DTMF both ways, hold. The per-session logic is in
+//! `stream.rs`, the threads that call it in [`io_pool`].
 //!
 //! [`BatchIo`] serves many sockets (a conference bridge's legs) from a few I/O threads with
 //! epoll and batched `recvmmsg`/`sendmmsg`, symmetric RTP and per-socket counters.
 
 pub mod batch;
+pub mod io_pool;
+mod stream;
 pub mod udp;
 
 use crate::engine::{PacketIn, PacketOut};
@@ -23,6 +27,7 @@ use crate::rtp::{DtmfDigit, ReportBlockInfo, RtpReceiveCounters, VoipMetrics};
 use std::net::SocketAddr;
 
 pub use batch::{BatchConfig, BatchIo, BatchIoHandle, SocketStats};
+pub use io_pool::{IoPool, IoPoolConfig};
 pub use udp::{UdpConfig, UdpTransport};
 
 /// Where to send, and whether to follow the peer's source address.

@@ -29,6 +29,19 @@ pub fn watch_thread(tid: i64) {
     WATCHED.store(tid, Ordering::SeqCst);
 }
 
+/// The kernel thread id of this process's thread whose name starts with `name` (the kernel
+/// keeps 15 bytes of a thread's name).
+pub fn tid_of(name: &str) -> Option<i64> {
+    for t in std::fs::read_dir("/proc/self/task").ok()? {
+        let t = t.ok()?;
+        let comm = std::fs::read_to_string(t.path().join("comm")).ok()?;
+        if comm.trim().starts_with(name) {
+            return t.file_name().to_str()?.parse().ok();
+        }
+    }
+    None
+}
+
 fn watched() -> bool {
     let w = WATCHED.load(Ordering::Relaxed);
     // SAFETY: gettid has no preconditions and does not allocate.
