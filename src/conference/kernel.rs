@@ -46,7 +46,9 @@ const RELEASE_BATCH: usize = 64;
 /// pool-exhausted drops.
 pub(super) const LEG_TELEMETRY: usize = 16;
 
-/// One RTP leg of a kernel room. Fields in the order the passes read them.
+/// One RTP leg of a kernel room. Fields in the order the passes read them (the first pass
+/// the first line and the decoder, the second the encoder and the output ring).
+#[repr(C)]
 pub(crate) struct KernelLeg {
     rx: rtrb::Consumer<Pooled<Packet>>,
     /// The packet that came in, kept to carry this leg's next packet out.
@@ -68,6 +70,14 @@ fn prefetch_ring<T>(ring: &rtrb::RingBuffer<T>) {
     let base = (ring as *const rtrb::RingBuffer<T>).cast::<u8>();
     for off in [0, 128, 256] {
         prefetch(base.wrapping_add(off));
+    }
+}
+
+/// Starts loading the first `lines` cache lines of `x`.
+fn prefetch_lines<T>(x: &T, lines: usize) {
+    let base = (x as *const T).cast::<u8>();
+    for k in 0..lines {
+        prefetch(base.wrapping_add(64 * k));
     }
 }
 
@@ -242,6 +252,10 @@ impl RoomKernel {
         let legs = &mut self.store.legs[..];
         for (i, own) in self.store.own.chunks_exact_mut(q).take(legs.len()).enumerate() {
             if let Some(far) = legs.get(i + FAR) {
+                // What this pass reads of the leg: its first line (ring end, held packet,
+                // settings) and its decoder's hot lines; then its ring's header.
+                prefetch_lines(far, 1);
+                prefetch_lines(&far.decode, 2);
                 prefetch_ring(far.rx.buffer());
             }
             if let Some(mid) = legs.get(i + MID) {
@@ -314,6 +328,10 @@ impl RoomKernel {
         let legs = &mut self.store.legs[..];
         for (i, own) in self.store.own.chunks_exact(q).take(legs.len()).enumerate() {
             if let Some(far) = legs.get(i + FAR) {
+                // What this pass reads of the leg: its encoder's hot lines and ring end; then
+                // its ring's header.
+                prefetch_lines(&far.encode, 2);
+                prefetch_lines(&far.tx, 1);
                 prefetch_ring(far.tx.buffer());
             }
             if let Some(near) = legs.get(i + NEAR) {
@@ -415,7 +433,7 @@ impl RoomKernel {
             return Err(MessageError::Invalid("a store smaller than the kernel's"));
         }
         // Moves only: the new vector has the capacity.
-        new.legs.extend(self.store.legs.drain(..));
+        new.legs.append(&mut self.store.legs);
         new.index[..self.store.index.len()].copy_from_slice(&self.store.index);
         new.own[..n * q].copy_from_slice(&self.store.own[..n * q]);
         std::mem::swap(&mut self.store, new);

@@ -360,18 +360,20 @@ pub(crate) fn input_pair(
     }
 }
 
+/// A packet input's worker and host ends.
+pub(crate) type PacketInPair = (rtrb::Consumer<Pooled<Packet>>, PacketIn);
+/// A packet output's worker and host ends.
+pub(crate) type PacketOutPair = (rtrb::Producer<Pooled<Packet>>, PacketOut);
+
 /// Both ends of a packet input: the worker's and the host's (control side; allocates). A
 /// graph input's, or a leg's that a node serves itself (a kernel room's).
-pub(crate) fn packet_input_pair(
-    packets: &PacketPool,
-    ring_capacity: usize,
-) -> (rtrb::Consumer<Pooled<Packet>>, PacketIn) {
+pub(crate) fn packet_input_pair(packets: &PacketPool, ring_capacity: usize) -> PacketInPair {
     let (tx, rx) = rtrb::RingBuffer::new(ring_capacity);
     (rx, PacketIn { ring: tx, pool: packets.clone() })
 }
 
 /// Both ends of a packet output: the worker's and the host's (control side; allocates).
-pub(crate) fn packet_output_pair(ring_capacity: usize) -> (rtrb::Producer<Pooled<Packet>>, PacketOut) {
+pub(crate) fn packet_output_pair(ring_capacity: usize) -> PacketOutPair {
     let (tx, rx) = rtrb::RingBuffer::new(ring_capacity);
     (tx, PacketOut { ring: rx })
 }

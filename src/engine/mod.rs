@@ -69,7 +69,7 @@ pub use worker::Pacing;
 
 use crate::stats::{PartitionStats, PartitionStatsCell, WorkerStatsCell};
 use crate::sync::command::{channel, ControlEnd};
-use crate::sync::pool::{Pool, Pooled};
+use crate::sync::pool::Pool;
 use crate::sync::seqlock::SeqLockSlice;
 use command::{Command, Reply};
 use partition::{LivePlan, Partition, PartitionParts, SlotState, WorkerEnd};
@@ -313,9 +313,7 @@ impl Engine {
     /// The worker's and the host's ends of a packet input and of a packet output, outside
     /// any graph, at the configured ring capacity: for a node that serves its legs' rings
     /// itself (a kernel room's; `conference`).
-    pub(crate) fn packet_rings(
-        &self,
-    ) -> ((rtrb::Consumer<Pooled<Packet>>, PacketIn), (rtrb::Producer<Pooled<Packet>>, PacketOut)) {
+    pub(crate) fn packet_rings(&self) -> (endpoint::PacketInPair, endpoint::PacketOutPair) {
         let cap = self.config.ring_capacity;
         (endpoint::packet_input_pair(&self.packets, cap), endpoint::packet_output_pair(cap))
     }
