@@ -89,6 +89,21 @@ fn setup(node: &str, e: impl std::fmt::Display) -> EngineError {
     EngineError::NodeSetup { node: node.to_string(), reason: e.to_string() }
 }
 
+/// A leg's decoder without a jitter buffer: another codec than negotiated is dropped and
+/// counted, not decoded; with `skip_silent_at`, RFC 6464 silent packets are not decoded.
+fn leg_decoder(
+    name: &str,
+    decoder: Box<dyn Decoder>,
+    q: rvoip_media_graph::Quantum,
+    skip_silent_at: Option<u8>,
+) -> Result<DecodeNode, EngineError> {
+    let dec = DecodeNode::new(decoder, q).map_err(|e| setup(name, e))?.with_strict_payload_type();
+    Ok(match skip_silent_at {
+        Some(level) => dec.with_silence_skip(level),
+        None => dec,
+    })
+}
+
 /// A live N-1 conference room. See the [module docs](self).
 pub struct Room {
     id: PartitionId,
@@ -397,12 +412,7 @@ impl Room {
                 let dec_codec = decoder.info().encoding;
                 let (d, rx_kind, dec_rate) = match &options.jitter {
                     None => {
-                        // Another codec than negotiated is dropped and counted, not decoded.
-                        let dec = DecodeNode::new(decoder, q).map_err(codec)?.with_strict_payload_type();
-                        let dec = match options.skip_silent_at {
-                            Some(level) => dec.with_silence_skip(level),
-                            None => dec,
-                        };
+                        let dec = leg_decoder(name, decoder, q, options.skip_silent_at)?;
                         let (k, r) = (dec.info().packet_format(), dec.info().sample_rate);
                         (edit.add_node(format!("{name}.decode"), Box::new(dec))?, k, r)
                     }
@@ -516,11 +526,7 @@ impl Room {
         let q = engine.config().quantum;
         let codec = |e: rvoip_media_nodes::codec::CodecError| setup(name, e);
         let dec_codec = decoder.info().encoding;
-        let dec = DecodeNode::new(decoder, q).map_err(codec)?.with_strict_payload_type();
-        let dec = match options.skip_silent_at {
-            Some(level) => dec.with_silence_skip(level),
-            None => dec,
-        };
+        let dec = leg_decoder(name, decoder, q, options.skip_silent_at)?;
         let enc = EncodeNode::new(encoder, ptime_us, q).map_err(codec)?.with_ssrc(ssrc);
         let (rx_kind, tx_kind) =
             (PortKind::Packet(dec.info().packet_format()), PortKind::Packet(enc.info().packet_format()));
