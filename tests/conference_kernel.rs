@@ -91,6 +91,12 @@ fn step(s: &mut Side, c: u32) {
             s.legs.remove(&1);
         }
         45 => s.join(4, 10_000),
+        50 => {
+            // Every branch of who hears what: an output gain alone, a muted leg with one.
+            s.set(4, MemberSettings { output_gain: 2.0, ..d });
+            s.set(2, MemberSettings { muted: true, output_gain: 0.5, ..d });
+        }
+        55 => s.set(2, d),
         60 => {
             let (e, dec) = (G711CodecEncoder::new(G711Law::Alaw), G711CodecDecoder::new(G711Law::Alaw));
             s.room.switch_codec(&s.engine, "p0", Box::new(e), Box::new(dec), 10_000).unwrap();
