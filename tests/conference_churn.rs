@@ -7,7 +7,7 @@
 //! left in the graph. The timing of the same churn at 1,000 legs is `rvoip-media bench
 //! conference --legs 1000 --churn 100` (BENCHMARKS.md).
 
-use rvoip_media_core::conference::{LegMedia, Room};
+use rvoip_media_core::conference::{LegMedia, Room, RoomConfig};
 use rvoip_media_core::engine::{PacketIn, PacketOut, Ticket};
 use rvoip_media_core::prelude::*;
 use rvoip_media_nodes::G711Law;
@@ -58,9 +58,20 @@ fn join(room: &mut Room, engine: &Engine, ssrcs: impl IntoIterator<Item = u32>) 
 
 #[test]
 fn a_leg_joins_and_a_leg_leaves_every_cycle_without_loss_or_leak() {
+    churn(RoomConfig::new(AudioFormat::mono(8000)).with_capacity(LEGS as usize));
+}
+
+/// The same churn in a kernel room (legs run by one node, joins and leaves as messages):
+/// the same accounting, the kernel's recycled packets back in the pool at the end.
+#[test]
+fn a_kernel_room_churns_without_loss_or_leak() {
+    churn(RoomConfig::new(AudioFormat::mono(8000)).with_capacity(LEGS as usize).with_kernel());
+}
+
+fn churn(config: RoomConfig) {
     let cfg = EngineConfig { packet_pool: 4096, ring_capacity: 4, ..EngineConfig::default() };
     let (engine, mut driver) = Engine::driven(cfg).unwrap();
-    let mut room = Room::new(&engine, AudioFormat::mono(8000), LEGS as usize).unwrap();
+    let mut room = Room::with_config(&engine, config).unwrap();
     let mut live: VecDeque<Leg> = join(&mut room, &engine, 0..LEGS).into();
     let mut gone: Vec<Leg> = Vec::new();
     let payload = [0x55u8; 80];

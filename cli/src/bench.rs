@@ -15,6 +15,9 @@
 //! the encodes per cycle (from the nodes' telemetry). Without it every leg sends a tone and
 //! every leg hears everybody (a plain room).
 //!
+//! `--kernel` runs the plain room's legs in a room kernel (`RoomConfig::with_kernel`: the
+//! legs' state in one array, two passes a cycle) instead of a graph of per-leg nodes.
+//!
 //! `--churn R` makes R joins and R leaves per second while
 //! the room runs: the oldest leg leaves, a new one joins, each its own edit. The report adds
 //! the cycles over the quantum, the longest cycle, the control side's time per edit, and
@@ -56,6 +59,10 @@ pub struct Args {
     /// Joins and leaves per second while measuring.
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     churn: i64,
+    /// Run a plain room's legs in a room kernel (`RoomConfig::with_kernel`) instead of a
+    /// graph of per-leg nodes.
+    #[arg(long)]
+    kernel: bool,
 }
 
 /// Benchmarks.
@@ -89,7 +96,10 @@ pub fn run(a: Args) -> Result<(), CliError> {
         20 => Quantum::MS_20,
         q => return Err(CliError::Usage(format!("--quantum-ms must be 10 or 20, got {q}"))),
     };
-    let setup = Setup { codec: a.codec.id(), talkers: a.talkers, quantum, churn };
+    if a.kernel && a.talkers > 0 {
+        return Err(CliError::Usage("--kernel runs plain rooms only (no --talkers)".into()));
+    }
+    let setup = Setup { codec: a.codec.id(), talkers: a.talkers, quantum, churn, kernel: a.kernel };
     match a.what {
         What::Conference => conference(&legs, cycles, setup),
     }
@@ -103,6 +113,8 @@ struct Setup {
     quantum: Quantum,
     /// Joins and leaves per second.
     churn: u32,
+    /// A kernel room.
+    kernel: bool,
 }
 
 impl Setup {
@@ -249,6 +261,9 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
         if bridge {
             let policy = TalkerPolicy { max_talkers: setup.talkers, ..TalkerPolicy::default() };
             config = config.with_max_members(n).with_policy(policy).with_shared_encodes();
+        }
+        if setup.kernel {
+            config = config.with_kernel();
         }
         let mut room = Room::with_config(&engine, config)?;
         let mut legs: VecDeque<HostLeg> = join(&mut room, &engine, &setup, 0..n as u32)?.into();

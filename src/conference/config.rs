@@ -58,12 +58,22 @@ pub struct RoomConfig {
     pub shared_encodes: bool,
     /// Capacity of the talk-event ring (events beyond are dropped and counted).
     pub event_capacity: usize,
+    /// Run the legs in a room kernel ([`RoomConfig::with_kernel`]).
+    pub kernel: bool,
 }
 
 impl RoomConfig {
     /// A plain room mixing at `format`, 8 ports to start with.
     pub fn new(format: AudioFormat) -> Self {
-        RoomConfig { format, capacity: 8, max_members: None, policy: None, shared_encodes: false, event_capacity: 1024 }
+        RoomConfig {
+            format,
+            capacity: 8,
+            max_members: None,
+            policy: None,
+            shared_encodes: false,
+            event_capacity: 1024,
+            kernel: false,
+        }
     }
 
     /// A plain mono room mixing at the rate [`mix_rate_for`] chooses for members whose
@@ -100,6 +110,35 @@ impl RoomConfig {
     /// Shared encodes for listeners (takes effect with a policy).
     pub fn with_shared_encodes(mut self) -> Self {
         self.shared_encodes = true;
+        self
+    }
+
+    /// A kernel room: a plain N-1 room (no talker policy) whose members are RTP legs at
+    /// the room's rate without a processing chain (no resampler, jitter buffer, NS, AGC or
+    /// VAD), all run by one node that keeps the legs' state in one array and visits it in
+    /// two passes a cycle, where a room of nodes makes five over a dozen heap objects per
+    /// leg: the cost per leg stays flat as the room grows to tens of thousands of legs
+    /// (BENCHMARKS.md, "Conference capacity"). The legs are the same decode and encode
+    /// nodes (concealment, codec switches, RFC 6464 skipping, telemetry); mute, deaf and
+    /// gains, joins, leaves and growth work as in any room. Anything else — a host-audio
+    /// leg, a leg needing a resampler or a chain, a recording, a policy — is refused with
+    /// [`crate::engine::EngineError::NodeSetup`].
+    ///
+    /// ```
+    /// use rvoip_media_core::conference::{LegMedia, LegOptions, Room, RoomConfig};
+    /// use rvoip_media_core::prelude::*;
+    /// use rvoip_media_nodes::G711Law;
+    ///
+    /// let (engine, _driver) = Engine::driven(EngineConfig::default()).unwrap();
+    /// let mut room = Room::with_config(&engine, RoomConfig::new(AudioFormat::mono(8000)).with_kernel()).unwrap();
+    /// room.join(&engine, "a", LegMedia::g711(G711Law::Ulaw, 20_000, 1)).unwrap();
+    /// assert!(matches!(room.join(&engine, "b", LegMedia::Audio), Err(EngineError::NodeSetup { .. })));
+    /// let vad = LegOptions { agc: true, ..LegOptions::default() };
+    /// let c = room.join_with(&engine, "c", LegMedia::g711(G711Law::Ulaw, 20_000, 3), vad);
+    /// assert!(matches!(c, Err(EngineError::NodeSetup { .. })));
+    /// ```
+    pub fn with_kernel(mut self) -> Self {
+        self.kernel = true;
         self
     }
 }

@@ -125,4 +125,6 @@ pub(super) struct Leg {
     /// The leg's codec (encoding name, rate), RTP legs.
     pub(super) codec: Option<(&'static str, u32)>,
     pub(super) settings: MemberSettings,
+    /// A kernel room's leg: its counters (decoder, encoder, drops) as the kernel publishes them.
+    pub(super) kernel: Option<std::sync::Arc<crate::sync::seqlock::SeqLockSlice>>,
 }

@@ -27,6 +27,7 @@
 //! |---|---|
 //! | `mod.rs` | [`Room`]: joins, leaves, codec switches, the mixer's wiring and growth |
 //! | `config.rs` | [`RoomConfig`] |
+//! | `kernel.rs` | a kernel room's node: every leg's codec nodes and rings in one array, two passes a cycle ([`RoomConfig::with_kernel`]) |
 //! | `leg.rs` | [`LegMedia`], [`LegOptions`], the room's record of a leg |
 //! | `members.rs` | member settings and talk events on the control side ([`RoomEvent`]) |
 //! | `shared.rs` | shared encodes, one per codec variant |
@@ -55,7 +56,9 @@
 //! assert!(b_in.is_abandoned()); // bob's endpoints know they are gone
 //! ```
 
-use crate::engine::{Committed, Edit, Engine, EngineError, PartitionId, PartitionIo, Ticket};
+use crate::engine::{
+    Committed, Edit, Engine, EngineError, InputEndpoint, OutputEndpoint, PartitionId, PartitionIo, Ticket,
+};
 use rvoip_media_graph::{AudioFormat, GraphBuilder, NodeKey, PortKind};
 use rvoip_media_nodes::apm::{AdvancedAgcConfig, AdvancedVadConfig, Agc, NoiseSuppressor, NsConfig, Vad};
 use rvoip_media_nodes::codec::{DecodeNode, Decoder, EncodeNode, Encoder, SwitchDecoder, SwitchEncoder};
@@ -66,6 +69,7 @@ use rvoip_media_nodes::{Mixer, MixerMembership};
 use std::collections::{BTreeMap, BTreeSet};
 
 mod config;
+mod kernel;
 mod leg;
 mod members;
 mod recording;
@@ -73,6 +77,7 @@ mod shared;
 mod stats;
 
 pub use config::{mix_rate_for, RoomConfig};
+use kernel::{KernelGrow, KernelJoin, KernelLeave, KernelLeg, KernelStore, KernelSwitch, RoomKernel};
 use leg::{Leg, Variant};
 pub use leg::{LegMedia, LegOptions};
 pub use members::{RoomEvent, RoomEventKind};
@@ -82,6 +87,21 @@ pub use stats::{MemberStats, RoomStats};
 
 fn setup(node: &str, e: impl std::fmt::Display) -> EngineError {
     EngineError::NodeSetup { node: node.to_string(), reason: e.to_string() }
+}
+
+/// A leg's decoder without a jitter buffer: another codec than negotiated is dropped and
+/// counted, not decoded; with `skip_silent_at`, RFC 6464 silent packets are not decoded.
+fn leg_decoder(
+    name: &str,
+    decoder: Box<dyn Decoder>,
+    q: rvoip_media_graph::Quantum,
+    skip_silent_at: Option<u8>,
+) -> Result<DecodeNode, EngineError> {
+    let dec = DecodeNode::new(decoder, q).map_err(|e| setup(name, e))?.with_strict_payload_type();
+    Ok(match skip_silent_at {
+        Some(level) => dec.with_silence_skip(level),
+        None => dec,
+    })
 }
 
 /// A live N-1 conference room. See the [module docs](self).
@@ -133,11 +153,17 @@ impl Room {
     /// As [`Engine::add_partition`].
     pub fn with_config(engine: &Engine, config: RoomConfig) -> Result<Room, EngineError> {
         let capacity = config.capacity.max(1);
-        let (mixer, events) = Self::build_mixer(engine, &config, capacity, &[]);
         let mut b = GraphBuilder::new(engine.config().quantum);
-        b.add_node("mixer", Box::new(mixer));
+        let events = if config.kernel {
+            b.add_node("kernel", Box::new(Self::build_kernel(engine, &config, capacity)?));
+            None
+        } else {
+            let (mixer, events) = Self::build_mixer(engine, &config, capacity, &[]);
+            b.add_node("mixer", Box::new(mixer));
+            events
+        };
         let part = engine.add_partition(b.build()?)?;
-        let mixer = engine.node_key(part.id, "mixer")?;
+        let mixer = engine.node_key(part.id, if config.kernel { "kernel" } else { "mixer" })?;
         Ok(Room {
             id: part.id,
             mixer,
@@ -175,12 +201,26 @@ impl Room {
         }
     }
 
+    /// A kernel room's node for `capacity` legs (see [`RoomConfig::with_kernel`]).
+    fn build_kernel(engine: &Engine, config: &RoomConfig, capacity: usize) -> Result<RoomKernel, EngineError> {
+        if config.policy.is_some() {
+            return Err(setup("kernel", "a kernel room has no talker policy"));
+        }
+        let ec = engine.config();
+        let q = config.format.samples_per_quantum(ec.quantum).unwrap_or(0);
+        if q == 0 {
+            return Err(setup("kernel", "the room's rate has no whole quantum"));
+        }
+        let pool = engine.packet_pool().clone();
+        Ok(RoomKernel::new(capacity, q, pool, ec.packets_per_cycle, ec.telemetry_interval))
+    }
+
     /// The room's partition.
     pub fn id(&self) -> PartitionId {
         self.id
     }
 
-    /// The mixer's key.
+    /// The mixer's key (a kernel room's: its kernel node).
     pub fn mixer(&self) -> NodeKey {
         self.mixer
     }
@@ -205,12 +245,13 @@ impl Room {
         self.legs.get(name).map(|l| l.port)
     }
 
-    /// The key of an RTP leg's decoder (for its telemetry).
+    /// The key of an RTP leg's decoder (for its telemetry; `None` in a kernel room, whose
+    /// legs' counters are in [`Room::stats`]).
     pub fn decoder_of(&self, name: &str) -> Option<NodeKey> {
         self.legs.get(name).and_then(|l| l.decode)
     }
 
-    /// The key of an RTP leg's encoder (for its telemetry).
+    /// The key of an RTP leg's encoder (for its telemetry; `None` in a kernel room).
     pub fn encoder_of(&self, name: &str) -> Option<NodeKey> {
         self.legs.get(name).and_then(|l| l.encode)
     }
@@ -331,6 +372,9 @@ impl Room {
                 return Err(EngineError::RoomFull { partition: self.id, limit });
             }
         }
+        if self.config.kernel {
+            return self.add_kernel_leg(edit, engine, name, media, options);
+        }
         if self.free.is_empty() {
             self.grow(edit, engine, pending)?;
         }
@@ -353,6 +397,7 @@ impl Room {
                     variant: None,
                     codec: None,
                     settings: options.settings,
+                    kernel: None,
                 }
             }
             LegMedia::Rtp { encoder, decoder, ptime_us, ssrc } => {
@@ -367,12 +412,7 @@ impl Room {
                 let dec_codec = decoder.info().encoding;
                 let (d, rx_kind, dec_rate) = match &options.jitter {
                     None => {
-                        // Another codec than negotiated is dropped and counted, not decoded.
-                        let dec = DecodeNode::new(decoder, q).map_err(codec)?.with_strict_payload_type();
-                        let dec = match options.skip_silent_at {
-                            Some(level) => dec.with_silence_skip(level),
-                            None => dec,
-                        };
+                        let dec = leg_decoder(name, decoder, q, options.skip_silent_at)?;
                         let (k, r) = (dec.info().packet_format(), dec.info().sample_rate);
                         (edit.add_node(format!("{name}.decode"), Box::new(dec))?, k, r)
                     }
@@ -412,6 +452,7 @@ impl Room {
                     variant,
                     codec: Some((dec_codec, dec_rate)),
                     settings: options.settings,
+                    kernel: None,
                 }
             }
         };
@@ -451,6 +492,75 @@ impl Room {
         }
         self.free.remove(&port);
         Ok(leg)
+    }
+
+    /// Adds an RTP leg to a kernel room: its decode and encode nodes and ring ends travel
+    /// to the kernel in one message; the host ends are `{name}.rx` / `{name}.tx` in the
+    /// edit's endpoints, as for a leg of nodes.
+    fn add_kernel_leg(
+        &mut self,
+        edit: &mut Edit<'_>,
+        engine: &Engine,
+        name: &str,
+        media: LegMedia,
+        options: LegOptions,
+    ) -> Result<Leg, EngineError> {
+        let refuse = |why: &str| Err(setup(name, format!("a kernel room takes {why}")));
+        let LegMedia::Rtp { encoder, decoder, ptime_us, ssrc } = media else {
+            return refuse("RTP legs only");
+        };
+        if options.jitter.is_some() || options.ns.is_some() || options.agc || options.vad {
+            return refuse("legs without a processing chain (jitter buffer, NS, AGC, VAD)");
+        }
+        let rate = self.config.format.rate;
+        if decoder.info().sample_rate != rate || encoder.info().sample_rate != rate {
+            return refuse("codecs at the room's rate only (no resampler)");
+        }
+        if !options.settings.is_valid() {
+            return refuse("gains that are finite and at most +40 dB");
+        }
+        if self.free.is_empty() {
+            self.grow_kernel(edit, engine)?;
+        }
+        let port = *self.free.first().ok_or_else(|| self.unknown(name))?;
+        let q = engine.config().quantum;
+        let codec = |e: rvoip_media_nodes::codec::CodecError| setup(name, e);
+        let dec_codec = decoder.info().encoding;
+        let dec = leg_decoder(name, decoder, q, options.skip_silent_at)?;
+        let enc = EncodeNode::new(encoder, ptime_us, q).map_err(codec)?.with_ssrc(ssrc);
+        let (rx_kind, tx_kind) =
+            (PortKind::Packet(dec.info().packet_format()), PortKind::Packet(enc.info().packet_format()));
+        let ((rx, rx_host), (tx, tx_host)) = engine.packet_rings();
+        edit.io().inputs.push((format!("{name}.rx"), rx_kind, InputEndpoint::Packet(rx_host)));
+        edit.io().outputs.push((format!("{name}.tx"), tx_kind, OutputEndpoint::Packet(tx_host)));
+        let (leg, stats) = KernelLeg::new(port, dec, enc, rx, tx, options.settings);
+        edit.message(self.mixer, KernelJoin(Some(leg)))?;
+        self.free.remove(&port);
+        Ok(Leg {
+            port,
+            nodes: Vec::new(),
+            to_mixer: None,
+            from_mixer: self.mixer,
+            decode: None,
+            encode: None,
+            vad: None,
+            variant: None,
+            codec: Some((dec_codec, rate)),
+            settings: options.settings,
+            kernel: Some(stats),
+        })
+    }
+
+    /// A kernel room out of places: a store twice as large, the legs moved into it by the
+    /// worker in the same edit as the join (the kernel node and its legs stay).
+    fn grow_kernel(&mut self, edit: &mut Edit<'_>, engine: &Engine) -> Result<(), EngineError> {
+        let capacity = self.capacity * 2;
+        let q = self.config.format.samples_per_quantum(engine.config().quantum).unwrap_or(0);
+        edit.message(self.mixer, KernelGrow(KernelStore::new(capacity, q)))?;
+        self.free.extend(self.capacity..capacity);
+        self.names.resize(capacity, None);
+        self.capacity = capacity;
+        Ok(())
     }
 
     /// Connects a leg to mixer `mixer` of `capacity` ports: audio both ways, and in a
@@ -546,7 +656,11 @@ impl Room {
         for k in &leg.nodes {
             edit.remove(*k)?;
         }
-        edit.message(self.mixer, MixerMembership::Leave(leg.port))?;
+        if self.config.kernel {
+            edit.message(self.mixer, KernelLeave { port: leg.port, leg: None })?;
+        } else {
+            edit.message(self.mixer, MixerMembership::Leave(leg.port))?;
+        }
         let shared_before = self.shared.clone();
         if let Some(v) = leg.variant {
             if let Err(e) = self.release_shared(&mut edit, v) {
@@ -587,9 +701,16 @@ impl Room {
         ptime_us: u32,
     ) -> Result<Ticket, EngineError> {
         let leg = self.legs.get(name).ok_or_else(|| self.unknown(name))?;
-        let (Some(d), Some(e)) = (leg.decode, leg.encode) else { return Err(self.unknown(name)) };
         let q = engine.config().quantum;
         let codec = |e: rvoip_media_nodes::codec::CodecError| setup(name, e);
+        if leg.kernel.is_some() {
+            let decoder = SwitchDecoder::new(decoder, q).map_err(codec)?;
+            let encoder = SwitchEncoder::new(encoder, ptime_us, q).map_err(codec)?;
+            let mut edit = engine.edit(self.id)?;
+            edit.message(self.mixer, KernelSwitch { port: leg.port, decoder, encoder })?;
+            return Ok(edit.commit()?.ticket);
+        }
+        let (Some(d), Some(e)) = (leg.decode, leg.encode) else { return Err(self.unknown(name)) };
         let mut edit = engine.edit(self.id)?;
         edit.message(d, SwitchDecoder::new(decoder, q).map_err(codec)?)?;
         edit.message(e, SwitchEncoder::new(encoder, ptime_us, q).map_err(codec)?)?;

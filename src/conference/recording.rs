@@ -82,12 +82,24 @@ fn spawn_writer(
 }
 
 impl Room {
+    /// A kernel room's legs have no node to tap and its kernel no port for a recorder.
+    fn refuse_in_kernel(&self, name: &str) -> Result<(), EngineError> {
+        if self.config.kernel {
+            return Err(EngineError::NodeSetup {
+                node: name.to_string(),
+                reason: "a kernel room does not record".into(),
+            });
+        }
+        Ok(())
+    }
+
     /// Records what member `name` sends into the mix (after its processing chain, before
     /// its input gain) to `path`.
     ///
     /// # Errors
     /// [`EngineError::UnknownNodeName`] for a name not in the room, [`EngineError::NodeSetup`]
-    /// if the file cannot be created, those of [`Edit::commit`](crate::engine::Edit::commit).
+    /// if the file cannot be created or the room is a kernel room (which does not record),
+    /// those of [`Edit::commit`](crate::engine::Edit::commit).
     pub fn record_member(
         &mut self,
         engine: &Engine,
@@ -95,6 +107,7 @@ impl Room {
         path: impl AsRef<Path>,
     ) -> Result<Recording, EngineError> {
         let leg = self.legs.get(name).ok_or_else(|| self.unknown(name))?;
+        self.refuse_in_kernel(name)?;
         let source = leg.to_mixer.ok_or_else(|| self.unknown(name))?;
         let mut edit = engine.edit(self.id)?;
         let out_name = format!("{name}.rec{}", self.recordings);
@@ -115,6 +128,7 @@ impl Room {
     /// As [`Room::record_member`].
     pub fn record_mix(&mut self, engine: &Engine, path: impl AsRef<Path>) -> Result<Recording, EngineError> {
         let name = format!("rec.mix{}", self.recordings);
+        self.refuse_in_kernel(&name)?;
         let mut edit = engine.edit(self.id)?;
         let before = (self.free.clone(), self.capacity, self.mixer, self.names.clone());
         let events_before = self.events.len();
@@ -136,6 +150,7 @@ impl Room {
                 variant: None,
                 codec: None,
                 settings,
+                kernel: None,
             };
             self.wire(&mut edit, self.mixer, self.capacity, &leg)?;
             edit.message(self.mixer, MixerMembership::Join(port))?;

@@ -2,8 +2,11 @@
 //! worker (values are as of the last telemetry publication, every
 //! `EngineConfig::telemetry_interval` cycles).
 
+use super::kernel::LEG_TELEMETRY;
+use super::leg::Leg;
 use super::Room;
 use crate::engine::{Engine, EngineError};
+use crate::sync::seqlock::SeqLockSlice;
 use rvoip_media_graph::NodeKey;
 use rvoip_media_nodes::mixer::MemberSettings;
 
@@ -73,6 +76,14 @@ pub struct RoomStats {
     pub per_member: Vec<MemberStats>,
 }
 
+/// A kernel leg's published values, in [`super::kernel::LEG_TELEMETRY`]'s order: the
+/// decoder's telemetry, the encoder's, ring-full and pool-exhausted drops.
+fn kernel_values(cell: &SeqLockSlice) -> [u64; LEG_TELEMETRY] {
+    let mut words = [0u64; LEG_TELEMETRY];
+    cell.read_into(&mut words);
+    words.map(|w| f64::from_bits(w) as u64)
+}
+
 fn get(engine: &Engine, room: &Room, key: Option<NodeKey>, name: &str) -> u64 {
     key.and_then(|k| engine.telemetry(room.id, k).ok()).and_then(|t| t.get(name)).map_or(0, |v| v as u64)
 }
@@ -98,30 +109,7 @@ impl Room {
         let v = |n: &str| m.get(n).unwrap_or(0.0);
         let dominant = v("dominant");
         let dominant = if dominant >= 0.0 { self.names.get(dominant as usize).cloned().flatten() } else { None };
-        let per_member = self
-            .legs
-            .iter()
-            .map(|(name, l)| MemberStats {
-                name: name.clone(),
-                port: l.port,
-                settings: l.settings,
-                talking: self.talking.contains(&l.port),
-                codec: l.codec.map(|c| c.0),
-                codec_rate: l.codec.map_or(0, |c| c.1),
-                packets_in: get(engine, self, l.decode, "packets"),
-                concealed_frames: get(engine, self, l.decode, "concealed_frames"),
-                bad_packets: get(engine, self, l.decode, "bad_packets"),
-                foreign_packets: get(engine, self, l.decode, "foreign_packets"),
-                // A `DecodeNode`'s name, or a `JitterBufferNode`'s (one of them is there).
-                skipped_decodes: get(engine, self, l.decode, "skipped_decodes")
-                    + get(engine, self, l.decode, "skippedDecodes"),
-                packets_out: get(engine, self, l.encode, "packets"),
-                own_quanta: get(engine, self, l.encode, "own_quanta"),
-                shared_quanta: get(engine, self, l.encode, "shared_quanta"),
-                skipped_quanta: get(engine, self, l.encode, "skipped_quanta"),
-                handoffs: get(engine, self, l.encode, "handoffs"),
-            })
-            .collect();
+        let per_member = self.legs.iter().map(|(name, l)| self.member_stats(engine, name, l)).collect();
         let shared_encoder_quanta = self.shared_encoders().map(|k| get(engine, self, Some(k), "packets")).sum();
         Ok(RoomStats {
             members: self.legs.len(),
@@ -135,5 +123,56 @@ impl Room {
             shared_encoder_quanta,
             per_member,
         })
+    }
+
+    /// One member's statistics: from its nodes' telemetry, or a kernel leg's cell.
+    fn member_stats(&self, engine: &Engine, name: &str, l: &Leg) -> MemberStats {
+        let base = MemberStats {
+            name: name.to_string(),
+            port: l.port,
+            settings: l.settings,
+            talking: self.talking.contains(&l.port),
+            codec: l.codec.map(|c| c.0),
+            codec_rate: l.codec.map_or(0, |c| c.1),
+            packets_in: 0,
+            concealed_frames: 0,
+            bad_packets: 0,
+            foreign_packets: 0,
+            skipped_decodes: 0,
+            packets_out: 0,
+            own_quanta: 0,
+            shared_quanta: 0,
+            skipped_quanta: 0,
+            handoffs: 0,
+        };
+        if let Some(cell) = l.kernel.as_deref() {
+            // Decoder: packets, late, concealed, bad, switches, foreign, skipped; encoder:
+            // packets, dropped frames, ...
+            let v = kernel_values(cell);
+            return MemberStats {
+                packets_in: v[0],
+                concealed_frames: v[2],
+                bad_packets: v[3],
+                foreign_packets: v[5],
+                skipped_decodes: v[6],
+                packets_out: v[7],
+                ..base
+            };
+        }
+        MemberStats {
+            packets_in: get(engine, self, l.decode, "packets"),
+            concealed_frames: get(engine, self, l.decode, "concealed_frames"),
+            bad_packets: get(engine, self, l.decode, "bad_packets"),
+            foreign_packets: get(engine, self, l.decode, "foreign_packets"),
+            // A `DecodeNode`'s name, or a `JitterBufferNode`'s (one of them is there).
+            skipped_decodes: get(engine, self, l.decode, "skipped_decodes")
+                + get(engine, self, l.decode, "skippedDecodes"),
+            packets_out: get(engine, self, l.encode, "packets"),
+            own_quanta: get(engine, self, l.encode, "own_quanta"),
+            shared_quanta: get(engine, self, l.encode, "shared_quanta"),
+            skipped_quanta: get(engine, self, l.encode, "skipped_quanta"),
+            handoffs: get(engine, self, l.encode, "handoffs"),
+            ..base
+        }
     }
 }

@@ -350,14 +350,32 @@ pub(crate) fn input_pair(
             (WorkerInput::Audio(rx), InputEndpoint::Audio(AudioIn { ring: tx, pool: frames.clone(), samples }))
         }
         PortKind::Packet(_) => {
-            let (tx, rx) = rtrb::RingBuffer::new(ring_capacity);
-            (WorkerInput::Packet(rx), InputEndpoint::Packet(PacketIn { ring: tx, pool: packets.clone() }))
+            let (worker, host) = packet_input_pair(packets, ring_capacity);
+            (WorkerInput::Packet(worker), InputEndpoint::Packet(host))
         }
         PortKind::Control => {
             let v = Arc::new(ControlShared::new());
             (WorkerInput::Control(ControlCell::new(v.clone())), InputEndpoint::Control(ControlIn { value: v }))
         }
     }
+}
+
+/// A packet input's worker and host ends.
+pub(crate) type PacketInPair = (rtrb::Consumer<Pooled<Packet>>, PacketIn);
+/// A packet output's worker and host ends.
+pub(crate) type PacketOutPair = (rtrb::Producer<Pooled<Packet>>, PacketOut);
+
+/// Both ends of a packet input: the worker's and the host's (control side; allocates). A
+/// graph input's, or a leg's that a node serves itself (a kernel room's).
+pub(crate) fn packet_input_pair(packets: &PacketPool, ring_capacity: usize) -> PacketInPair {
+    let (tx, rx) = rtrb::RingBuffer::new(ring_capacity);
+    (rx, PacketIn { ring: tx, pool: packets.clone() })
+}
+
+/// Both ends of a packet output: the worker's and the host's (control side; allocates).
+pub(crate) fn packet_output_pair(ring_capacity: usize) -> PacketOutPair {
+    let (tx, rx) = rtrb::RingBuffer::new(ring_capacity);
+    (tx, PacketOut { ring: rx })
 }
 
 /// Builds both ends of a graph output (control side; allocates).
@@ -368,8 +386,8 @@ pub(crate) fn output_pair(kind: PortKind, ring_capacity: usize) -> (WorkerOutput
             (WorkerOutput::Audio(tx), OutputEndpoint::Audio(AudioOut { ring: rx }))
         }
         PortKind::Packet(_) => {
-            let (tx, rx) = rtrb::RingBuffer::new(ring_capacity);
-            (WorkerOutput::Packet(tx), OutputEndpoint::Packet(PacketOut { ring: rx }))
+            let (worker, host) = packet_output_pair(ring_capacity);
+            (WorkerOutput::Packet(worker), OutputEndpoint::Packet(host))
         }
         PortKind::Control => {
             let v = Arc::new(ControlShared::new());

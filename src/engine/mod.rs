@@ -310,6 +310,14 @@ impl Engine {
         &self.packets
     }
 
+    /// The worker's and the host's ends of a packet input and of a packet output, outside
+    /// any graph, at the configured ring capacity: for a node that serves its legs' rings
+    /// itself (a kernel room's; `conference`).
+    pub(crate) fn packet_rings(&self) -> (endpoint::PacketInPair, endpoint::PacketOutPair) {
+        let cap = self.config.ring_capacity;
+        (endpoint::packet_input_pair(&self.packets, cap), endpoint::packet_output_pair(cap))
+    }
+
     fn collect(c: &mut Control, worker: usize) {
         let Control { workers, refusals, last_refusal, .. } = c;
         let w = &mut workers[worker];

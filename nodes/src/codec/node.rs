@@ -4,8 +4,8 @@ use super::{CodecError, CodecInfo, Decoder, Encoder, FrameType};
 use crate::kernels;
 use crate::mixer::Hear;
 use rvoip_media_graph::{
-    AudioFormat, MessageError, NodeSpec, Packet, PacketMeta, PortKind, PortSpec, ProcessIo, Processor, Quantum,
-    MAX_PAYLOAD,
+    AudioFormat, MessageError, NodeSpec, Packet, PacketMeta, PacketSlot, PortKind, PortSpec, ProcessIo, Processor,
+    Quantum, MAX_PAYLOAD,
 };
 use std::any::Any;
 
@@ -197,6 +197,12 @@ impl SwitchEncoder {
     }
 }
 
+/// Where an [`EncodeNode`]'s cycle puts its packet, and the bad-input events it counts.
+struct EncodeOut<'s> {
+    slot: &'s mut PacketSlot,
+    errors: u32,
+}
+
 impl EncodeNode {
     /// Wraps `encoder`, emitting packets of `ptime_us` microseconds in a graph running at
     /// `quantum`. Errors when the codec does not allow the ptime, or the ptime is not a whole
@@ -381,7 +387,7 @@ impl EncodeNode {
 
     /// With shared input: handles this quantum from the shared stream or as untransmitted
     /// when the mark says so; false when the node must encode it itself.
-    fn take_shared(&mut self, io: &mut ProcessIo<'_>) -> bool {
+    fn take_shared(&mut self, hear: Hear, shared: Option<&Packet>, out: &mut EncodeOut<'_>) -> bool {
         if self.frame_fill != 0 || self.pkt_closed {
             return false;
         }
@@ -389,19 +395,19 @@ impl EncodeNode {
         if self.win_pos + k > self.frames_per_packet {
             return false;
         }
-        match Hear::from_value(io.control_in(2)) {
+        match hear {
             Hear::Own => false,
             Hear::Nothing => {
                 for _ in 0..k {
-                    self.close(io);
+                    self.close(out);
                     self.silent = true;
-                    self.advance_frame(io);
+                    self.advance_frame(out);
                 }
                 self.count(2);
                 true
             }
             Hear::Shared => {
-                let Some(p) = io.packet_in(1) else { return false };
+                let Some(p) = shared else { return false };
                 let bytes = p.len();
                 if p.meta.payload_type != self.info.payload_type
                     || bytes == 0
@@ -420,7 +426,7 @@ impl EncodeNode {
                 self.silent = false;
                 self.frame_ts = self.frame_ts.wrapping_add(self.frame_ticks.wrapping_mul((k - 1) as u32));
                 self.win_pos += k - 1;
-                self.advance_frame(io);
+                self.advance_frame(out);
                 self.count(1);
                 true
             }
@@ -428,12 +434,12 @@ impl EncodeNode {
     }
 
     /// One frame's time has passed: timestamp and window move on; a full window is sent.
-    fn advance_frame(&mut self, io: &mut ProcessIo<'_>) {
+    fn advance_frame(&mut self, out: &mut EncodeOut<'_>) {
         self.frame_ts = self.frame_ts.wrapping_add(self.frame_ticks);
         self.win_pos += 1;
         if self.win_pos == self.frames_per_packet {
             self.win_pos = 0;
-            self.flush(io);
+            self.flush(out);
         }
     }
 
@@ -507,16 +513,16 @@ impl EncodeNode {
     /// Encodes the full `frame` buffer into the packet under construction.
     /// Encodes one frame of `pcm` (the input itself when a whole frame is there, else the
     /// frame buffer) into the packet under construction.
-    fn encode_frame(&mut self, pcm: &[f32], io: &mut ProcessIo<'_>) {
+    fn encode_frame(&mut self, pcm: &[f32], out: &mut EncodeOut<'_>) {
         let (kind, len) = match self.enc.encode(pcm, &mut self.scratch) {
             Ok(f) if f.len <= self.scratch.len() => (f.kind, f.len),
             _ => {
-                io.report_error();
+                out.errors += 1;
                 (FrameType::NoTransmission, 0)
             }
         };
         if kind == FrameType::NoTransmission || len == 0 {
-            self.close(io);
+            self.close(out);
             self.silent = true;
         } else {
             if self.pkt_closed {
@@ -536,17 +542,17 @@ impl EncodeNode {
             self.pkt_frames += 1;
             self.silent = kind == FrameType::Sid;
             if self.silent {
-                self.close(io);
+                self.close(out);
             }
         }
-        self.advance_frame(io);
+        self.advance_frame(out);
     }
 
     /// Fast path for codecs that encode runs of frames ([`Encoder::encode_frames`]): the
     /// whole frames of `rest` that fit in the current ptime window, encoded straight into
     /// the packet, with the same bookkeeping as [`EncodeNode::encode_frame`] does for speech
     /// frames. Returns false (and consumes nothing) when it does not apply.
-    fn encode_run(&mut self, rest: &mut &[f32], io: &mut ProcessIo<'_>) -> bool {
+    fn encode_run(&mut self, rest: &mut &[f32], out: &mut EncodeOut<'_>) -> bool {
         let frame_len = self.frame.len();
         let k = (rest.len() / frame_len).min(self.frames_per_packet - self.win_pos);
         if k < 2 || self.pkt_closed {
@@ -567,7 +573,7 @@ impl EncodeNode {
         *rest = &rest[k * frame_len..];
         if self.win_pos == self.frames_per_packet {
             self.win_pos = 0;
-            self.flush(io);
+            self.flush(out);
         }
         true
     }
@@ -578,13 +584,13 @@ impl EncodeNode {
     /// is what [`EncodeNode::encode_run`] then [`EncodeNode::flush`] would give, without the
     /// copy through the node's packet buffer. Returns false (and consumes nothing) when it
     /// does not apply.
-    fn encode_direct(&mut self, rest: &mut &[f32], io: &mut ProcessIo<'_>) -> bool {
+    fn encode_direct(&mut self, rest: &mut &[f32], out: &mut EncodeOut<'_>) -> bool {
         let k = self.frames_per_packet;
         let need = k * self.frame.len();
         if k < 2 || rest.len() < need || self.win_pos != 0 || self.pkt_frames != 0 || self.slot_frames != 0 {
             return false;
         }
-        let slot = io.packet_out(0);
+        let slot = &mut *out.slot;
         let p = slot.fill();
         match self.enc.encode_frames(&rest[..need], p.buffer_mut()) {
             Some(n) if p.set_len(n).is_ok() => {}
@@ -605,6 +611,81 @@ impl EncodeNode {
         true
     }
 
+    /// One cycle outside a graph: `input` (one quantum at the codec's rate) in, this cycle's
+    /// packet (if one leaves) into `out`, which is cleared first. What [`Processor::process`]
+    /// does, for a node that runs many legs itself (a conference room's kernel) and keeps
+    /// their encoders in its own memory. A node with a shared input encodes its own here.
+    /// Returns the bad-input events (as `report_error` would count them).
+    ///
+    /// ```
+    /// use rvoip_media_graph::{PacketSlot, Quantum};
+    /// use rvoip_media_nodes::codec::{EncodeNode, G711CodecEncoder};
+    /// use rvoip_media_nodes::G711Law;
+    /// let enc = EncodeNode::new(Box::new(G711CodecEncoder::new(G711Law::Ulaw)), 10_000, Quantum::MS_10).unwrap();
+    /// let mut enc = enc.with_ssrc(9);
+    /// let mut slot = PacketSlot::new();
+    /// assert_eq!(enc.encode_cycle(&[0.0; 80], &mut slot), 0);
+    /// let p = slot.get().unwrap();
+    /// assert_eq!((p.len(), p.meta.ssrc, p.meta.sequence), (80, 9, 0));
+    /// assert_eq!(enc.encode_cycle(&[0.0; 79], &mut slot), 1); // wrong length: no packet, one error
+    /// assert!(slot.get().is_none());
+    /// ```
+    pub fn encode_cycle(&mut self, input: &[f32], out: &mut PacketSlot) -> u32 {
+        out.clear();
+        let mut out = EncodeOut { slot: out, errors: 0 };
+        self.run_cycle(input, None, &mut out);
+        out.errors
+    }
+
+    /// The cycle: `shared` is the hear mark and shared packet of a node with a shared input.
+    fn run_cycle(&mut self, input: &[f32], shared: Option<(Hear, Option<&Packet>)>, out: &mut EncodeOut<'_>) {
+        self.slot_frames = 0;
+        self.apply_switch();
+        if self.shared_ports {
+            if let Some((hear, packet)) = shared {
+                if self.take_shared(hear, packet, out) {
+                    if let Some(s) = self.counts.as_deref_mut() {
+                        s.record(input);
+                    }
+                    return;
+                }
+            }
+            self.own_quantum();
+        }
+        if input.len() != self.quantum_len {
+            out.errors += 1;
+            return;
+        }
+        if !kernels::all_sane(input) {
+            out.errors += 1;
+        }
+        let mut rest = input;
+        let frame_len = self.frame.len();
+        while !rest.is_empty() {
+            if self.frame_fill == 0 && (self.encode_direct(&mut rest, out) || self.encode_run(&mut rest, out)) {
+                continue;
+            }
+            if self.frame_fill == 0 && rest.len() >= frame_len {
+                // A whole frame in the input: encode it where it is.
+                let (frame, tail) = rest.split_at(frame_len);
+                self.encode_frame(frame, out);
+                rest = tail;
+                continue;
+            }
+            let take = (frame_len - self.frame_fill).min(rest.len());
+            self.frame[self.frame_fill..self.frame_fill + take].copy_from_slice(&rest[..take]);
+            self.frame_fill += take;
+            rest = &rest[take..];
+            if self.frame_fill == frame_len {
+                self.frame_fill = 0;
+                // Taking the buffer out and back moves a pointer; nothing is allocated.
+                let frame = std::mem::take(&mut self.frame);
+                self.encode_frame(&frame, out);
+                self.frame = frame;
+            }
+        }
+    }
+
     /// The RTP fields of the next packet: this stream's payload type, SSRC and sequence.
     fn packet_meta(&self, timestamp: u32, marker: bool) -> PacketMeta {
         PacketMeta {
@@ -620,16 +701,16 @@ impl EncodeNode {
 
     /// Ends the packet under construction: sends it now, or, for the first packet, marks it
     /// to wait for the end of its window.
-    fn close(&mut self, io: &mut ProcessIo<'_>) {
+    fn close(&mut self, out: &mut EncodeOut<'_>) {
         if self.first_packet {
             self.pkt_closed = self.pkt_frames > 0;
         } else {
-            self.flush(io);
+            self.flush(out);
         }
     }
 
     /// Emits the packet under construction, if any, into this cycle's slot.
-    fn flush(&mut self, io: &mut ProcessIo<'_>) {
+    fn flush(&mut self, out: &mut EncodeOut<'_>) {
         if self.pkt_frames == 0 {
             return;
         }
@@ -638,15 +719,15 @@ impl EncodeNode {
             // A second packet in one cycle replaces the first, reusing its sequence number.
             self.dropped += self.slot_frames as u64;
             self.sequence = self.sequence.wrapping_sub(1);
-            marker |= io.packet_out(0).get().is_some_and(|p| p.meta.marker);
+            marker |= out.slot.get().is_some_and(|p| p.meta.marker);
         }
         let meta = self.packet_meta(self.pkt_ts, marker);
-        let p = io.packet_out(0).fill();
+        let p = out.slot.fill();
         p.meta = meta;
         p.buffer_mut()[..self.pkt_len].copy_from_slice(&self.pkt[..self.pkt_len]);
         if p.set_len(self.pkt_len).is_err() {
-            io.packet_out(0).clear();
-            io.report_error();
+            out.slot.clear();
+            out.errors += 1;
         }
         self.sequence = self.sequence.wrapping_add(1);
         self.packets += 1;
@@ -695,49 +776,12 @@ impl Processor for EncodeNode {
     }
 
     fn process(&mut self, io: &mut ProcessIo<'_>) {
-        self.slot_frames = 0;
-        self.apply_switch();
-        if self.shared_ports {
-            if self.take_shared(io) {
-                if let Some(s) = self.counts.as_deref_mut() {
-                    s.record(io.audio_in(0));
-                }
-                return;
-            }
-            self.own_quantum();
-        }
         let input = io.audio_in(0);
-        if input.len() != self.quantum_len {
+        let shared = if self.shared_ports { Some((Hear::from_value(io.control_in(2)), io.packet_in(1))) } else { None };
+        let mut out = EncodeOut { slot: io.packet_out(0), errors: 0 };
+        self.run_cycle(input, shared, &mut out);
+        for _ in 0..out.errors {
             io.report_error();
-            return;
-        }
-        if !kernels::all_sane(input) {
-            io.report_error();
-        }
-        let mut rest = input;
-        let frame_len = self.frame.len();
-        while !rest.is_empty() {
-            if self.frame_fill == 0 && (self.encode_direct(&mut rest, io) || self.encode_run(&mut rest, io)) {
-                continue;
-            }
-            if self.frame_fill == 0 && rest.len() >= frame_len {
-                // A whole frame in the input: encode it where it is.
-                let (frame, tail) = rest.split_at(frame_len);
-                self.encode_frame(frame, io);
-                rest = tail;
-                continue;
-            }
-            let take = (frame_len - self.frame_fill).min(rest.len());
-            self.frame[self.frame_fill..self.frame_fill + take].copy_from_slice(&rest[..take]);
-            self.frame_fill += take;
-            rest = &rest[take..];
-            if self.frame_fill == frame_len {
-                self.frame_fill = 0;
-                // Taking the buffer out and back moves a pointer; nothing is allocated.
-                let frame = std::mem::take(&mut self.frame);
-                self.encode_frame(&frame, io);
-                self.frame = frame;
-            }
         }
     }
 
@@ -1041,6 +1085,56 @@ impl DecodeNode {
         self.switches += 1;
     }
 
+    /// One cycle outside a graph: this cycle's `packets` (in arrival order) in, one quantum
+    /// into `out`. What [`Processor::process`] does, for a node that runs many legs itself
+    /// (a conference room's kernel) and keeps their decoders in its own memory. Returns the
+    /// bad-input events (as `report_error` would count them).
+    ///
+    /// ```
+    /// use rvoip_media_graph::{Packet, PacketMeta, Quantum};
+    /// use rvoip_media_nodes::codec::{DecodeNode, G711CodecDecoder};
+    /// use rvoip_media_nodes::G711Law;
+    /// let mut dec = DecodeNode::new(Box::new(G711CodecDecoder::new(G711Law::Ulaw)), Quantum::MS_10).unwrap();
+    /// let p = Packet::from_payload(PacketMeta::default(), &[0xff; 80]).unwrap(); // μ-law silence
+    /// let mut out = [1.0f32; 80];
+    /// assert_eq!(dec.decode_cycle([&p].into_iter(), &mut out), 0);
+    /// assert!(out.iter().all(|&v| v == 0.0));
+    /// assert_eq!(dec.decode_cycle(std::iter::empty(), &mut out), 0); // a loss: concealed
+    /// assert_eq!(dec.concealed_frames(), 4);
+    /// ```
+    pub fn decode_cycle<'p>(&mut self, packets: impl ExactSizeIterator<Item = &'p Packet>, out: &mut [f32]) -> u32 {
+        let mut errors = 0;
+        let single = packets.len() == 1;
+        let mut packets = packets.peekable();
+        if single {
+            if let Some(p) = packets.peek() {
+                if self.decode_direct(p, out) {
+                    return 0;
+                }
+            }
+        }
+        for p in packets {
+            self.receive(p, &mut errors);
+        }
+        while self.fill < self.quantum_len && self.next_ts.is_some() {
+            if !self.conceal_frame() {
+                errors += 1;
+                break;
+            }
+        }
+        let q = self.quantum_len;
+        let m = self.fill.min(q);
+        if out.len() != q {
+            out.fill(0.0);
+            return errors + 1;
+        }
+        out[..m].copy_from_slice(&self.fifo[..m]);
+        out[m..].fill(0.0);
+        self.fifo.copy_within(m..self.fill, 0);
+        self.fill -= m;
+        errors
+    }
+
     /// The codec's facts.
     pub fn info(&self) -> &CodecInfo {
         &self.info
@@ -1081,7 +1175,7 @@ impl DecodeNode {
     /// The common case, decoded straight into the output: nothing buffered, one packet
     /// of exactly one quantum that continues the stream (or starts it) in the current
     /// codec. Returns false, having done nothing, otherwise.
-    fn decode_direct(&mut self, p: &Packet, io: &mut ProcessIo<'_>) -> bool {
+    fn decode_direct(&mut self, p: &Packet, out: &mut [f32]) -> bool {
         let ts = p.meta.timestamp;
         if self.fill != 0 || p.meta.payload_type != self.payload_type || self.next_ts.is_some_and(|t| t != ts) {
             return false;
@@ -1089,7 +1183,6 @@ impl DecodeNode {
         if self.dec.samples_in(p.payload()) != Ok(self.quantum_frames) {
             return false;
         }
-        let out = io.audio_out(0);
         if out.len() != self.quantum_len {
             return false;
         }
@@ -1113,7 +1206,7 @@ impl DecodeNode {
         }
     }
 
-    fn receive(&mut self, p: &Packet, io: &mut ProcessIo<'_>) {
+    fn receive(&mut self, p: &Packet, errors: &mut u32) {
         if p.meta.payload_type != self.payload_type {
             if self.alternate.as_ref().is_some_and(|a| a.payload_type == p.meta.payload_type) {
                 self.swap_codec();
@@ -1128,13 +1221,13 @@ impl DecodeNode {
             Ok(n) => n * usize::from(self.info.channels),
             Err(_) => {
                 self.bad += 1;
-                io.report_error();
+                *errors += 1;
                 return;
             }
         };
         if n > self.max_packet {
             self.bad += 1;
-            io.report_error();
+            *errors += 1;
             return;
         }
         let ts = p.meta.timestamp;
@@ -1162,7 +1255,7 @@ impl DecodeNode {
         }
         if self.fill + n > self.fifo.len() {
             self.bad += 1;
-            io.report_error();
+            *errors += 1;
             return;
         }
         if self.says_silence(&p.meta) {
@@ -1181,7 +1274,7 @@ impl DecodeNode {
             }
             _ => {
                 self.bad += 1;
-                io.report_error();
+                *errors += 1;
             }
         }
     }
@@ -1198,32 +1291,10 @@ impl Processor for DecodeNode {
 
     fn process(&mut self, io: &mut ProcessIo<'_>) {
         let packets = io.packets_in(0);
-        if let [p] = packets {
-            if self.decode_direct(p, io) {
-                return;
-            }
-        }
-        for p in packets {
-            self.receive(p, io);
-        }
-        while self.fill < self.quantum_len && self.next_ts.is_some() {
-            if !self.conceal_frame() {
-                io.report_error();
-                break;
-            }
-        }
-        let q = self.quantum_len;
-        let m = self.fill.min(q);
-        let out = io.audio_out(0);
-        if out.len() != q {
-            out.fill(0.0);
+        let errors = self.decode_cycle(packets.iter(), io.audio_out(0));
+        for _ in 0..errors {
             io.report_error();
-            return;
         }
-        out[..m].copy_from_slice(&self.fifo[..m]);
-        out[m..].fill(0.0);
-        self.fifo.copy_within(m..self.fill, 0);
-        self.fill -= m;
     }
 
     fn reset(&mut self) {

@@ -47,8 +47,15 @@ impl MemberSettings {
         self
     }
 
-    /// Gains must be finite and within ±40 dB (0 is allowed: silence).
-    pub(crate) fn is_valid(&self) -> bool {
+    /// Gains must be finite and within ±40 dB (0 is allowed: silence): what a mixer (or a
+    /// room kernel) accepts in a [`MemberUpdate`].
+    ///
+    /// ```
+    /// use rvoip_media_nodes::mixer::MemberSettings;
+    /// assert!(MemberSettings::default().is_valid());
+    /// assert!(!MemberSettings { output_gain: f32::INFINITY, ..MemberSettings::default() }.is_valid());
+    /// ```
+    pub fn is_valid(&self) -> bool {
         let ok = |g: f32| g.is_finite() && (0.0..=100.0).contains(&g);
         ok(self.input_gain) && ok(self.output_gain)
     }

@@ -1,0 +1,515 @@
+//! The room kernel: a plain room's RTP legs run by one node, leg state in one contiguous
+//! array, two sequential passes per cycle.
+//!
+//! In a room built of graph nodes every leg is an input endpoint, a decode node, a mixer
+//! port, an encode node and an output endpoint, visited in five passes over all legs
+//! (inputs, decodes, mix, encodes, outputs), each leg's state in a dozen heap objects (its
+//! boxed nodes, arena packet slots, pooled packets). At 10,000 legs and more that working
+//! set is past the last-level cache and every pass misses on every leg. [`RoomKernel`]
+//! keeps each leg's [`DecodeNode`], [`EncodeNode`] and ring ends inline in one `Vec`
+//! (`KernelLeg`), its decoded quantum in one contiguous buffer, and runs:
+//!
+//! 1. for each leg: pop its packets from its input ring (no copy: decoded from the pooled
+//!    packet), decode one quantum into its row of `own`, add it to the total;
+//! 2. for each leg: total − own (mute, deaf and gains as the mixer applies them), encode,
+//!    write the packet into the pooled packet that came in (recycled: no pool operation),
+//!    push it onto its output ring.
+//!
+//! Packets left over (a burst, a leg whose packet leaves every other cycle) go back to the
+//! pool in one compare-exchange per batch ([`Pool::release_all`]), not one per packet.
+//! Joins, leaves, codec switches and growth are messages carrying the leg (built on the
+//! control side) in and out: the worker only moves it.
+
+use crate::engine::rt::now_ns;
+use crate::engine::PacketPool;
+use crate::sync::pool::{Pool, Pooled};
+use crate::sync::seqlock::SeqLockSlice;
+use rvoip_media_graph::{prefetch, MessageError, NodeSpec, Packet, PacketSlot, ProcessIo, Processor};
+use rvoip_media_nodes::codec::{DecodeNode, EncodeNode, SwitchDecoder, SwitchEncoder};
+use rvoip_media_nodes::kernels;
+use rvoip_media_nodes::mixer::{MemberSettings, MemberUpdate};
+use std::any::Any;
+use std::sync::Arc;
+
+/// No leg at this port.
+const NONE: u32 = u32::MAX;
+/// Software pipelining over the legs' rings (each leg's ring is its own heap object, written
+/// by a host thread): a pass starts loading the ring header of the leg this far ahead...
+const FAR: usize = 12;
+/// ...then (its header loaded by now) the ring slot of the packet waiting in it...
+const MID: usize = 8;
+/// ...then the packet itself (or the one held for its output) and its codec's state.
+const NEAR: usize = 4;
+/// Leftover packets handed back to the pool per compare-exchange.
+const RELEASE_BATCH: usize = 64;
+/// Values a leg publishes: its decoder's 7, its encoder's 7, then ring-full and
+/// pool-exhausted drops.
+pub(super) const LEG_TELEMETRY: usize = 16;
+
+/// One RTP leg of a kernel room. Fields in the order the passes read them (the first pass
+/// the first line and the decoder, the second the encoder and the output ring).
+#[repr(C)]
+pub(crate) struct KernelLeg {
+    rx: rtrb::Consumer<Pooled<Packet>>,
+    /// The packet that came in, kept to carry this leg's next packet out.
+    held: Option<Pooled<Packet>>,
+    settings: MemberSettings,
+    in_mix: bool,
+    port: u32,
+    decode: DecodeNode,
+    encode: EncodeNode,
+    tx: rtrb::Producer<Pooled<Packet>>,
+    ring_full: u64,
+    pool_exhausted: u64,
+    stats: Arc<SeqLockSlice>,
+}
+
+/// Starts loading a ring's header: the two indices and the buffer pointer (rtrb keeps each
+/// index on its own 128-byte line).
+fn prefetch_ring<T>(ring: &rtrb::RingBuffer<T>) {
+    let base = (ring as *const rtrb::RingBuffer<T>).cast::<u8>();
+    for off in [0, 128, 256] {
+        prefetch(base.wrapping_add(off));
+    }
+}
+
+/// Starts loading the first `lines` cache lines of `x`.
+fn prefetch_lines<T>(x: &T, lines: usize) {
+    let base = (x as *const T).cast::<u8>();
+    for k in 0..lines {
+        prefetch(base.wrapping_add(64 * k));
+    }
+}
+
+/// Starts loading a pooled packet's header and the start of its payload.
+fn prefetch_packet(p: &Packet) {
+    let base = (p as *const Packet).cast::<u8>();
+    prefetch(base);
+    prefetch(base.wrapping_add(64));
+}
+
+impl KernelLeg {
+    /// A leg at mixer port `port` (control side).
+    pub(crate) fn new(
+        port: usize,
+        decode: DecodeNode,
+        encode: EncodeNode,
+        rx: rtrb::Consumer<Pooled<Packet>>,
+        tx: rtrb::Producer<Pooled<Packet>>,
+        settings: MemberSettings,
+    ) -> (KernelLeg, Arc<SeqLockSlice>) {
+        let stats = Arc::new(SeqLockSlice::new(LEG_TELEMETRY));
+        let leg = KernelLeg {
+            rx,
+            held: None,
+            settings,
+            in_mix: false,
+            port: port as u32,
+            decode,
+            encode,
+            tx,
+            ring_full: 0,
+            pool_exhausted: 0,
+            stats: stats.clone(),
+        };
+        (leg, stats)
+    }
+
+    /// Writes the leg's counters into its cell (worker, every few cycles).
+    fn publish(&self) {
+        let mut v = [0.0f64; LEG_TELEMETRY];
+        self.decode.telemetry(&mut v[..7]);
+        self.encode.telemetry(&mut v[7..14]);
+        v[14] = self.ring_full as f64;
+        v[15] = self.pool_exhausted as f64;
+        self.stats.write(&v.map(f64::to_bits));
+    }
+}
+
+/// The kernel's legs and the rows they decode into; replaced whole when the room grows.
+pub(crate) struct KernelStore {
+    legs: Vec<KernelLeg>,
+    /// Dense index of the leg at each port ([`NONE`]: none).
+    index: Vec<u32>,
+    /// One quantum per leg, in the legs' order.
+    own: Box<[f32]>,
+}
+
+impl KernelStore {
+    /// Room for `capacity` legs of `quantum_len` samples (control side).
+    pub(crate) fn new(capacity: usize, quantum_len: usize) -> KernelStore {
+        KernelStore {
+            legs: Vec::with_capacity(capacity),
+            index: vec![NONE; capacity],
+            own: vec![0.0; capacity * quantum_len].into_boxed_slice(),
+        }
+    }
+}
+
+/// Message: a leg joins (it must fit the store's capacity; refused legs ride back).
+pub(crate) struct KernelJoin(pub(crate) Option<KernelLeg>);
+
+/// Message: the leg at `port` leaves; after delivery the message holds it (its ring ends
+/// are dropped on the control side, which tells the host's endpoints).
+pub(crate) struct KernelLeave {
+    pub(crate) port: usize,
+    pub(crate) leg: Option<KernelLeg>,
+}
+
+/// Message: the leg at `port` switches codecs (what [`DecodeNode`] and [`EncodeNode`] take);
+/// after delivery it holds what they let go of.
+pub(crate) struct KernelSwitch {
+    pub(crate) port: usize,
+    pub(crate) decoder: SwitchDecoder,
+    pub(crate) encoder: SwitchEncoder,
+}
+
+/// Message: a larger store; the legs move into it, the old one rides back.
+pub(crate) struct KernelGrow(pub(crate) KernelStore);
+
+/// The node running a kernel room's legs (see the module docs). No ports: the legs' packets
+/// come and go through their own rings.
+///
+/// Telemetry: as a plain [`rvoip_media_nodes::Mixer`]'s (`members`, `bad_inputs`; no talker,
+/// `dominant` −1), then `ring_full_drops`, `pool_exhausted_drops` (all legs, since the start).
+pub(crate) struct RoomKernel {
+    store: KernelStore,
+    quantum_len: usize,
+    total: Box<[f32]>,
+    heard: Box<[f32]>,
+    scratch: PacketSlot,
+    burst: Vec<Pooled<Packet>>,
+    release: Vec<Pooled<Packet>>,
+    pool: PacketPool,
+    packets_per_cycle: usize,
+    telemetry_every: usize,
+    cycle: u64,
+    bad_inputs: u64,
+    ring_full: u64,
+    pool_exhausted: u64,
+}
+
+/// [`RoomKernel`]'s telemetry names.
+const KERNEL_TELEMETRY: &[&str] = &[
+    "members",
+    "bad_inputs",
+    "talking",
+    "heard",
+    "dominant",
+    "events_dropped",
+    "ring_full_drops",
+    "pool_exhausted_drops",
+];
+
+impl RoomKernel {
+    /// A kernel for `capacity` legs of `quantum_len` samples, taking output packets from
+    /// `pool` when a leg has none to recycle (control side).
+    pub(crate) fn new(
+        capacity: usize,
+        quantum_len: usize,
+        pool: PacketPool,
+        packets_per_cycle: usize,
+        telemetry_every: u32,
+    ) -> RoomKernel {
+        let ppc = packets_per_cycle.max(1);
+        RoomKernel {
+            store: KernelStore::new(capacity, quantum_len),
+            quantum_len,
+            total: vec![0.0; quantum_len].into_boxed_slice(),
+            heard: vec![0.0; quantum_len].into_boxed_slice(),
+            scratch: PacketSlot::new(),
+            burst: Vec::with_capacity(ppc),
+            release: Vec::with_capacity(RELEASE_BATCH),
+            pool,
+            packets_per_cycle: ppc,
+            telemetry_every: telemetry_every.max(1) as usize,
+            cycle: 0,
+            bad_inputs: 0,
+            ring_full: 0,
+            pool_exhausted: 0,
+        }
+    }
+
+    fn dense(&self, port: usize) -> Option<usize> {
+        self.store.index.get(port).copied().filter(|&i| i != NONE).map(|i| i as usize)
+    }
+
+    /// Queues a leftover packet for the cycle's batched release.
+    fn give_back(release: &mut Vec<Pooled<Packet>>, pool: &Pool<Packet>, p: Pooled<Packet>) {
+        if release.len() == release.capacity() {
+            pool.release_all(release);
+        }
+        release.push(p);
+    }
+
+    /// Pass 1: every leg's packets decoded into its row, the total of those in the mix.
+    /// Returns the bad-input events.
+    fn decode_and_sum(&mut self) -> u32 {
+        let q = self.quantum_len;
+        let (mut errors, mut rebuild) = (0u32, false);
+        let total = &mut self.total[..];
+        total.fill(0.0);
+        let legs = &mut self.store.legs[..];
+        for (i, own) in self.store.own.chunks_exact_mut(q).take(legs.len()).enumerate() {
+            if let Some(far) = legs.get(i + FAR) {
+                // What this pass reads of the leg: its first line (ring end, held packet,
+                // settings) and its decoder's hot lines; then its ring's header.
+                prefetch_lines(far, 1);
+                prefetch_lines(&far.decode, 2);
+                prefetch_ring(far.rx.buffer());
+            }
+            if let Some(mid) = legs.get(i + MID) {
+                // The slot's address only: nothing in the slot is read here.
+                if let Ok(slot) = mid.rx.peek() {
+                    prefetch((slot as *const Pooled<Packet>).cast());
+                }
+            }
+            if let Some(near) = legs.get(i + NEAR) {
+                if let Ok(p) = near.rx.peek() {
+                    prefetch_packet(p);
+                }
+                near.decode.prefetch();
+            }
+            let leg = &mut legs[i];
+            // A burst: everything queued, up to the engine's packets per cycle.
+            for _ in 0..leg.rx.slots().min(self.packets_per_cycle) {
+                if let Ok(p) = leg.rx.pop() {
+                    self.burst.push(p);
+                }
+            }
+            errors = errors.saturating_add(leg.decode.decode_cycle(self.burst.iter().map(|p| &**p), own));
+            for p in self.burst.drain(..) {
+                match leg.held {
+                    None => leg.held = Some(p),
+                    Some(_) => Self::give_back(&mut self.release, &self.pool, p),
+                }
+            }
+            let s = &leg.settings;
+            leg.in_mix = !s.muted;
+            if leg.in_mix {
+                let ok = if s.input_gain == 1.0 {
+                    kernels::accumulate_sane(total, own)
+                } else if kernels::all_sane(own) {
+                    for (t, x) in total.iter_mut().zip(own.iter()) {
+                        *t += s.input_gain * x;
+                    }
+                    true
+                } else {
+                    false
+                };
+                if !ok {
+                    leg.in_mix = false;
+                    rebuild = true;
+                    self.bad_inputs += 1;
+                    errors = errors.saturating_add(1);
+                }
+            }
+        }
+        if rebuild {
+            // Rare: a row that was not finite; the total again without it.
+            total.fill(0.0);
+            for (leg, own) in self.store.legs.iter().zip(self.store.own.chunks_exact(q)) {
+                if leg.in_mix {
+                    for (t, x) in total.iter_mut().zip(own) {
+                        *t += leg.settings.input_gain * x;
+                    }
+                }
+            }
+        }
+        errors
+    }
+
+    /// Pass 2: every leg hears the total without itself, encodes, sends. Returns the
+    /// bad-input events.
+    fn encode_and_send(&mut self, now: u64) -> u32 {
+        let q = self.quantum_len;
+        let mut errors = 0u32;
+        let (total, heard) = (&self.total[..], &mut self.heard[..]);
+        let legs = &mut self.store.legs[..];
+        for (i, own) in self.store.own.chunks_exact(q).take(legs.len()).enumerate() {
+            if let Some(far) = legs.get(i + FAR) {
+                // What this pass reads of the leg: its encoder's hot lines and ring end; then
+                // its ring's header.
+                prefetch_lines(&far.encode, 2);
+                prefetch_lines(&far.tx, 1);
+                prefetch_ring(far.tx.buffer());
+            }
+            if let Some(near) = legs.get(i + NEAR) {
+                if let Some(p) = near.held.as_deref() {
+                    prefetch_packet(p);
+                }
+                near.encode.prefetch();
+            }
+            let leg = &mut legs[i];
+            let s = leg.settings;
+            if s.deaf {
+                heard.fill(0.0);
+            } else if leg.in_mix {
+                if s.input_gain == 1.0 {
+                    kernels::minus_own(heard, total, own);
+                    if s.output_gain != 1.0 {
+                        kernels::gain_in_place(heard, s.output_gain);
+                    }
+                } else {
+                    for ((o, t), x) in heard.iter_mut().zip(total).zip(own) {
+                        *o = (t - s.input_gain * x) * s.output_gain;
+                    }
+                }
+            } else {
+                kernels::gain(heard, total, s.output_gain);
+            }
+            errors = errors.saturating_add(leg.encode.encode_cycle(heard, &mut self.scratch));
+            let Some(p) = self.scratch.get() else { continue };
+            if leg.tx.is_full() {
+                leg.ring_full += 1;
+                self.ring_full += 1;
+                continue;
+            }
+            let mut out = match leg.held.take() {
+                Some(h) => h,
+                None => match self.pool.acquire() {
+                    Ok(h) => h,
+                    Err(_) => {
+                        leg.pool_exhausted += 1;
+                        self.pool_exhausted += 1;
+                        continue;
+                    }
+                },
+            };
+            out.meta = p.meta;
+            out.meta.arrival_ns = now;
+            if out.set_payload(p.payload()).is_err() {
+                // Same capacity on both sides: unreachable.
+                errors = errors.saturating_add(1);
+                Self::give_back(&mut self.release, &self.pool, out);
+            } else if let Err(rtrb::PushError::Full(out)) = leg.tx.push(out) {
+                leg.ring_full += 1;
+                self.ring_full += 1;
+                Self::give_back(&mut self.release, &self.pool, out);
+            }
+        }
+        errors
+    }
+
+    /// Publishes the counters of every `telemetry_every`-th leg, a different stride each
+    /// cycle (each leg once per `telemetry_every` cycles).
+    fn publish_legs(&mut self) {
+        let phase = (self.cycle % self.telemetry_every as u64) as usize;
+        for leg in self.store.legs.iter().skip(phase).step_by(self.telemetry_every) {
+            leg.publish();
+        }
+    }
+
+    fn join(&mut self, msg: &mut KernelJoin) -> Result<(), MessageError> {
+        let port = msg.0.as_ref().map_or(usize::MAX, |l| l.port as usize);
+        let legs = &self.store.legs;
+        if port >= self.store.index.len() || legs.len() == legs.capacity() || self.dense(port).is_some() {
+            return Err(MessageError::Invalid("no free kernel place at this port"));
+        }
+        let Some(leg) = msg.0.take() else { return Err(MessageError::Invalid("empty join")) };
+        self.store.index[port] = self.store.legs.len() as u32;
+        self.store.legs.push(leg);
+        Ok(())
+    }
+
+    fn leave(&mut self, msg: &mut KernelLeave) -> Result<(), MessageError> {
+        let Some(i) = self.dense(msg.port) else { return Err(MessageError::Invalid("no leg at this port")) };
+        let leg = self.store.legs.swap_remove(i);
+        self.store.index[msg.port] = NONE;
+        if let Some(moved) = self.store.legs.get(i) {
+            self.store.index[moved.port as usize] = i as u32;
+        }
+        // The last packets counted before the leg goes.
+        leg.publish();
+        msg.leg = Some(leg);
+        Ok(())
+    }
+
+    fn grow(&mut self, msg: &mut KernelGrow) -> Result<(), MessageError> {
+        let new = &mut msg.0;
+        let q = self.quantum_len;
+        let n = self.store.legs.len();
+        if new.legs.capacity() < n || new.index.len() < self.store.index.len() || new.own.len() < n * q {
+            return Err(MessageError::Invalid("a store smaller than the kernel's"));
+        }
+        // Moves only: the new vector has the capacity.
+        new.legs.append(&mut self.store.legs);
+        new.index[..self.store.index.len()].copy_from_slice(&self.store.index);
+        new.own[..n * q].copy_from_slice(&self.store.own[..n * q]);
+        std::mem::swap(&mut self.store, new);
+        Ok(())
+    }
+}
+
+impl Processor for RoomKernel {
+    fn spec(&self) -> NodeSpec {
+        NodeSpec::new("room kernel")
+            .with_message::<KernelJoin>()
+            .with_message::<KernelLeave>()
+            .with_message::<KernelSwitch>()
+            .with_message::<KernelGrow>()
+            .with_message::<MemberUpdate>()
+            .with_telemetry(KERNEL_TELEMETRY)
+    }
+
+    fn process(&mut self, io: &mut ProcessIo<'_>) {
+        let now = now_ns();
+        let errors = self.decode_and_sum().saturating_add(self.encode_and_send(now));
+        if !self.release.is_empty() {
+            self.pool.release_all(&mut self.release);
+        }
+        self.publish_legs();
+        self.cycle += 1;
+        for _ in 0..errors {
+            io.report_error();
+        }
+    }
+
+    fn reset(&mut self) {
+        for leg in self.store.legs.iter_mut() {
+            leg.decode.reset();
+            leg.encode.reset();
+        }
+    }
+
+    fn message(&mut self, msg: &mut (dyn Any + Send)) -> Result<(), MessageError> {
+        if let Some(m) = msg.downcast_mut::<KernelJoin>() {
+            return self.join(m);
+        }
+        if let Some(m) = msg.downcast_mut::<KernelLeave>() {
+            return self.leave(m);
+        }
+        if let Some(m) = msg.downcast_mut::<KernelGrow>() {
+            return self.grow(m);
+        }
+        if let Some(m) = msg.downcast_mut::<KernelSwitch>() {
+            let Some(i) = self.dense(m.port) else { return Err(MessageError::Invalid("no leg at this port")) };
+            let leg = &mut self.store.legs[i];
+            leg.decode.message(&mut m.decoder)?;
+            return leg.encode.message(&mut m.encoder);
+        }
+        let u = msg.downcast_ref::<MemberUpdate>().ok_or(MessageError::WrongType)?;
+        if !u.settings.is_valid() {
+            return Err(MessageError::Invalid("a gain that is not finite or above +40 dB"));
+        }
+        let Some(i) = self.dense(u.port) else { return Err(MessageError::Invalid("no leg at this port")) };
+        self.store.legs[i].settings = u.settings;
+        Ok(())
+    }
+
+    fn telemetry(&self, out: &mut [f64]) {
+        let v = [
+            self.store.legs.len() as f64,
+            self.bad_inputs as f64,
+            0.0,
+            0.0,
+            -1.0,
+            0.0,
+            self.ring_full as f64,
+            self.pool_exhausted as f64,
+        ];
+        for (o, v) in out.iter_mut().zip(v) {
+            *o = v;
+        }
+    }
+}
