@@ -41,6 +41,7 @@ use crate::node::{NodeId, NodeSpec, PortSpec};
 use crate::plan::{Plan, Step};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::sync::Arc;
 
 /// A stable name for a node of a live graph: its slot and the slot's generation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -115,23 +116,58 @@ pub struct LiveNode {
     pub role: NodeRole,
 }
 
+/// A node is shared between a graph and its copies (an edit begins with a copy of the
+/// running graph): copying a graph copies no names or specs.
 #[derive(Clone, Debug)]
 struct Slot {
     generation: u32,
-    node: Option<LiveNode>,
+    node: Option<Arc<LiveNode>>,
+}
+
+/// The edges into one input port: how many, and the first one's source (slot, output port).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PortSources {
+    pub(crate) count: u32,
+    pub(crate) first: (u32, u32),
+}
+
+/// What changed in a graph since [`LiveGraph::record_changes`]: what a [`crate::Planner`]
+/// needs to bring a schedule up to date without looking at the rest of the graph.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Change {
+    /// Nodes added (and still there).
+    pub(crate) added: Vec<NodeKey>,
+    /// Nodes of the graph as it was that were removed.
+    pub(crate) removed: Vec<NodeKey>,
+    /// Input ports (slot, port) whose edges changed.
+    pub(crate) inputs: Vec<(u32, u32)>,
+}
+
+impl Change {
+    /// Whether nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty() && self.inputs.is_empty()
+    }
 }
 
 /// The control side's editable picture of a running graph: nodes under [`NodeKey`]s, with their
 /// names, specs, roles and edges, compiled by [`LiveGraph::plan`] into a plan over slots.
+///
+/// A copy is cheap (the nodes are shared, the edge tables are plain data), so an edit can
+/// work on a copy of the running graph.
 #[derive(Clone, Debug)]
 pub struct LiveGraph {
     quantum: Quantum,
     slots: Vec<Slot>,
     free: Vec<u32>,
-    names: HashMap<String, u32>,
+    names: HashMap<Arc<str>, u32>,
     /// Edges between slots (`NodeId` = slot), in the order they were added.
     edges: Vec<Edge>,
     edge_set: HashSet<Edge>,
+    /// The edges into every connected input port, by (slot, port).
+    sources: HashMap<(u32, u32), PortSources>,
+    /// Changes since [`LiveGraph::record_changes`], if recording.
+    change: Option<Change>,
 }
 
 impl LiveGraph {
@@ -144,6 +180,69 @@ impl LiveGraph {
             names: HashMap::new(),
             edges: Vec::new(),
             edge_set: HashSet::new(),
+            sources: HashMap::new(),
+            change: None,
+        }
+    }
+
+    /// Starts recording what changes (nodes added and removed, input ports whose edges
+    /// change), forgetting what was recorded before.
+    pub fn record_changes(&mut self) {
+        self.change = Some(Change::default());
+    }
+
+    /// What changed since [`LiveGraph::record_changes`] (empty if not recording); stops
+    /// recording.
+    pub fn take_changes(&mut self) -> Change {
+        self.change.take().unwrap_or_default()
+    }
+
+    /// The edges into input `port` of the node in `slot`.
+    pub(crate) fn port_sources(&self, slot: u32, port: u32) -> Option<PortSources> {
+        self.sources.get(&(slot, port)).copied()
+    }
+
+    /// Whether the edge exists.
+    pub(crate) fn has_edge(&self, e: &Edge) -> bool {
+        self.edge_set.contains(e)
+    }
+
+    /// Every edge, in the order they were added.
+    pub(crate) fn edges(&self) -> &[Edge] {
+        &self.edges
+    }
+
+    /// The key of the node in `slot`, if there is one.
+    pub(crate) fn slot_key(&self, slot: u32) -> Option<NodeKey> {
+        let s = self.slots.get(slot as usize)?;
+        s.node.as_ref().map(|_| NodeKey { slot, generation: s.generation })
+    }
+
+    /// The node in `slot`, whatever its generation.
+    pub(crate) fn slot_node(&self, slot: u32) -> Option<&LiveNode> {
+        self.slots.get(slot as usize).and_then(|s| s.node.as_deref())
+    }
+
+    fn add_source(&mut self, e: &Edge) {
+        let key = (e.to.0, e.to_port as u32);
+        self.sources
+            .entry(key)
+            .and_modify(|s| s.count += 1)
+            .or_insert(PortSources { count: 1, first: (e.from.0, e.from_port as u32) });
+    }
+
+    /// Forgets `e` (already gone from `edges`) in the port's sources.
+    fn remove_source(&mut self, e: &Edge) {
+        let key = (e.to.0, e.to_port as u32);
+        let Some(s) = self.sources.get_mut(&key) else { return };
+        s.count -= 1;
+        if s.count == 0 {
+            self.sources.remove(&key);
+        } else if s.first == (e.from.0, e.from_port as u32) {
+            // Rare (a summed port lost its first edge): find the next one.
+            if let Some(next) = self.edges.iter().find(|x| x.to == e.to && x.to_port == e.to_port) {
+                s.first = (next.from.0, next.from_port as u32);
+            }
         }
     }
 
@@ -152,16 +251,17 @@ impl LiveGraph {
         let mut live = LiveGraph::new(g.plan.quantum);
         for n in &g.nodes {
             let slot = live.slots.len() as u32;
-            live.names.insert(n.name.clone(), slot);
+            live.names.insert(n.name.as_str().into(), slot);
             live.slots.push(Slot {
                 generation: 0,
-                node: Some(LiveNode { name: n.name.clone(), spec: n.spec.clone(), role: n.role }),
+                node: Some(Arc::new(LiveNode { name: n.name.clone(), spec: n.spec.clone(), role: n.role })),
             });
         }
         for e in &g.edges {
             let e = Edge { from: e.from, from_port: e.from_port, to: e.to, to_port: e.to_port };
             live.edges.push(e);
             live.edge_set.insert(e);
+            live.add_source(&e);
         }
         live
     }
@@ -198,7 +298,7 @@ impl LiveGraph {
     /// [`GraphError::StaleKey`] for a key whose node was removed (or never existed).
     pub fn node(&self, key: NodeKey) -> Result<&LiveNode, GraphError> {
         match self.slots.get(key.slot as usize) {
-            Some(Slot { generation, node: Some(n) }) if *generation == key.generation => Ok(n),
+            Some(Slot { generation, node: Some(n) }) if *generation == key.generation => Ok(&**n),
             _ => Err(GraphError::StaleKey(key)),
         }
     }
@@ -208,7 +308,7 @@ impl LiveGraph {
         self.slots
             .iter()
             .enumerate()
-            .filter_map(|(i, s)| s.node.as_ref().map(|n| (NodeKey { slot: i as u32, generation: s.generation }, n)))
+            .filter_map(|(i, s)| s.node.as_deref().map(|n| (NodeKey { slot: i as u32, generation: s.generation }, n)))
     }
 
     /// Adds a node with this spec and role, in the lowest free slot.
@@ -222,7 +322,7 @@ impl LiveGraph {
         role: NodeRole,
     ) -> Result<NodeKey, GraphError> {
         let name = name.into();
-        if self.names.contains_key(&name) {
+        if self.names.contains_key(name.as_str()) {
             return Err(GraphError::DuplicateName(name));
         }
         let slot = match self.free.pop() {
@@ -233,9 +333,13 @@ impl LiveGraph {
             }
         };
         let s = &mut self.slots[slot as usize];
-        s.node = Some(LiveNode { name: name.clone(), spec, role });
-        self.names.insert(name, slot);
-        Ok(NodeKey { slot, generation: s.generation })
+        self.names.insert(name.as_str().into(), slot);
+        s.node = Some(Arc::new(LiveNode { name, spec, role }));
+        let key = NodeKey { slot, generation: s.generation };
+        if let Some(c) = self.change.as_mut() {
+            c.added.push(key);
+        }
+        Ok(key)
     }
 
     /// Adds a processing node with `spec`.
@@ -274,14 +378,32 @@ impl LiveGraph {
         let s = &mut self.slots[key.slot as usize];
         let node = s.node.take().ok_or(GraphError::StaleKey(key))?;
         s.generation = s.generation.wrapping_add(1);
-        self.names.remove(&node.name);
+        self.names.remove(node.name.as_str());
         self.free.push(key.slot);
         let id = key.node_id();
-        if self.edges.iter().any(|e| e.from == id || e.to == id) {
-            self.edges.retain(|e| e.from != id && e.to != id);
-            self.edge_set.retain(|e| e.from != id && e.to != id);
+        let mut gone = Vec::new();
+        self.edges.retain(|e| {
+            let keep = e.from != id && e.to != id;
+            if !keep {
+                gone.push(*e);
+            }
+            keep
+        });
+        for e in &gone {
+            self.edge_set.remove(e);
+            self.remove_source(e);
         }
-        Ok(node)
+        if let Some(c) = self.change.as_mut() {
+            match c.added.iter().position(|k| *k == key) {
+                // Added and removed within the recording: it never existed outside it.
+                Some(i) => {
+                    c.added.swap_remove(i);
+                }
+                None => c.removed.push(key),
+            }
+            c.inputs.extend(gone.iter().filter(|e| e.to != id).map(|e| (e.to.0, e.to_port as u32)));
+        }
+        Ok(Arc::unwrap_or_clone(node))
     }
 
     fn ports(&self, from: NodeKey, from_port: usize, to: NodeKey, to_port: usize) -> Result<PortPair<'_>, GraphError> {
@@ -304,14 +426,14 @@ impl LiveGraph {
             return Err(format_mismatch(&builder_node(src), sp, &builder_node(dst), dp));
         }
         let edge = Edge { from: from.node_id(), from_port, to: to.node_id(), to_port };
-        let fan_in = if matches!(dp.kind, PortKind::Packet(_)) {
-            self.edges.iter().filter(|e| e.to == edge.to && e.to_port == to_port).count()
-        } else {
-            0
-        };
+        let fan_in = self.port_sources(to.slot, to_port as u32).map_or(0, |s| s.count as usize);
         check_new_edge((&src.name, sp), (&dst.name, dp), self.edge_set.contains(&edge), fan_in)?;
         self.edges.push(edge);
         self.edge_set.insert(edge);
+        self.add_source(&edge);
+        if let Some(c) = self.change.as_mut() {
+            c.inputs.push((to.slot, to_port as u32));
+        }
         Ok(())
     }
 
@@ -354,7 +476,13 @@ impl LiveGraph {
             });
         }
         self.edge_set.remove(&edge);
-        self.edges.retain(|e| *e != edge);
+        if let Some(i) = self.edges.iter().position(|e| *e == edge) {
+            self.edges.remove(i);
+        }
+        self.remove_source(&edge);
+        if let Some(c) = self.change.as_mut() {
+            c.inputs.push((to.slot, to_port as u32));
+        }
         Ok(())
     }
 

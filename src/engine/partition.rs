@@ -84,6 +84,8 @@ pub(crate) type Stores = (Vec<Option<Box<dyn Processor>>>, Vec<SlotState>);
 /// An edit as it travels: everything allocated on the control side. The worker moves
 /// things between it and the partition; the same box goes back holding what was replaced.
 pub(crate) struct EditPayload {
+    /// The partition edited.
+    pub(crate) partition: PartitionId,
     /// The new plan; after the edit, the old one.
     pub(crate) plan: Box<LivePlan>,
     /// Larger stores when the slots outgrow the current ones; after the edit, the old
@@ -223,7 +225,7 @@ impl Partition {
         let t0 = now_ns();
         let s = &mut self.stats;
         let schedule = &mut self.plan.schedule;
-        for i in 0..schedule.plan().inputs.len() {
+        for i in 0..schedule.inputs() {
             let slot = schedule.input_node(i).index();
             let end = self.slots.get_mut(slot).and_then(|st| st.end.as_mut());
             match end.and_then(|e| if let WorkerEnd::Input(i) = e { Some(i) } else { None }) {
@@ -272,7 +274,7 @@ impl Partition {
                 s.faulted = 1;
             }
         }
-        for i in 0..schedule.plan().outputs.len() {
+        for i in 0..schedule.outputs() {
             let slot = schedule.output_node(i).index();
             let end = self.slots.get_mut(slot).and_then(|st| st.end.as_mut());
             match end.and_then(|e| if let WorkerEnd::Output(o) = e { Some(o) } else { None }) {
