@@ -133,7 +133,7 @@ pub(crate) struct PortSources {
 
 /// What changed in a graph since [`LiveGraph::record_changes`]: what a [`crate::Planner`]
 /// needs to bring a schedule up to date without looking at the rest of the graph.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Change {
     /// Nodes added (and still there).
     pub(crate) added: Vec<NodeKey>,
@@ -141,6 +141,17 @@ pub struct Change {
     pub(crate) removed: Vec<NodeKey>,
     /// Input ports (slot, port) whose edges changed.
     pub(crate) inputs: Vec<(u32, u32)>,
+    /// The operations, in order (see [`LiveGraph::replay`]).
+    ops: Vec<GraphOp>,
+}
+
+/// One recorded operation on a live graph.
+#[derive(Clone, Debug, PartialEq)]
+enum GraphOp {
+    Add(Arc<LiveNode>),
+    Remove(NodeKey),
+    Connect(NodeKey, usize, NodeKey, usize),
+    Disconnect(NodeKey, usize, NodeKey, usize),
 }
 
 impl Change {
@@ -325,6 +336,14 @@ impl LiveGraph {
         if self.names.contains_key(name.as_str()) {
             return Err(GraphError::DuplicateName(name));
         }
+        self.insert(Arc::new(LiveNode { name, spec, role }))
+    }
+
+    /// Puts a node (whose name is free) in the lowest free slot.
+    fn insert(&mut self, node: Arc<LiveNode>) -> Result<NodeKey, GraphError> {
+        if self.names.contains_key(node.name.as_str()) {
+            return Err(GraphError::DuplicateName(node.name.clone()));
+        }
         let slot = match self.free.pop() {
             Some(s) => s,
             None => {
@@ -333,13 +352,37 @@ impl LiveGraph {
             }
         };
         let s = &mut self.slots[slot as usize];
-        self.names.insert(name.as_str().into(), slot);
-        s.node = Some(Arc::new(LiveNode { name, spec, role }));
+        self.names.insert(node.name.as_str().into(), slot);
+        s.node = Some(node.clone());
         let key = NodeKey { slot, generation: s.generation };
         if let Some(c) = self.change.as_mut() {
             c.added.push(key);
+            c.ops.push(GraphOp::Add(node));
         }
         Ok(key)
+    }
+
+    /// Applies to this graph what `change` recorded on another graph that was equal to this
+    /// one when the recording began: a copy of a running graph is brought up to date by
+    /// what changed since, without copying the rest.
+    ///
+    /// # Errors
+    /// [`GraphError`] if this graph was not in that state (nothing is promised about it
+    /// then).
+    pub fn replay(&mut self, change: &Change) -> Result<(), GraphError> {
+        for op in &change.ops {
+            match op {
+                GraphOp::Add(node) => {
+                    self.insert(node.clone())?;
+                }
+                GraphOp::Remove(key) => {
+                    self.remove(*key)?;
+                }
+                GraphOp::Connect(from, fp, to, tp) => self.connect(*from, *fp, *to, *tp)?,
+                GraphOp::Disconnect(from, fp, to, tp) => self.disconnect(*from, *fp, *to, *tp)?,
+            }
+        }
+        Ok(())
     }
 
     /// Adds a processing node with `spec`.
@@ -401,6 +444,7 @@ impl LiveGraph {
                 }
                 None => c.removed.push(key),
             }
+            c.ops.push(GraphOp::Remove(key));
             c.inputs.extend(gone.iter().filter(|e| e.to != id).map(|e| (e.to.0, e.to_port as u32)));
         }
         Ok(Arc::unwrap_or_clone(node))
@@ -433,6 +477,7 @@ impl LiveGraph {
         self.add_source(&edge);
         if let Some(c) = self.change.as_mut() {
             c.inputs.push((to.slot, to_port as u32));
+            c.ops.push(GraphOp::Connect(from, from_port, to, to_port));
         }
         Ok(())
     }
@@ -482,6 +527,7 @@ impl LiveGraph {
         self.remove_source(&edge);
         if let Some(c) = self.change.as_mut() {
             c.inputs.push((to.slot, to_port as u32));
+            c.ops.push(GraphOp::Disconnect(from, from_port, to, to_port));
         }
         Ok(())
     }

@@ -1044,6 +1044,11 @@ mod tests {
             }
             let change = edited.take_changes();
             planner.update(&g, &edited, &change).unwrap();
+            // The graph before the edit, replaying the change, is the graph after it.
+            let mut replayed = g.clone();
+            replayed.replay(&change).unwrap();
+            let listing = |g: &LiveGraph| g.nodes().map(|(k, n)| (k, n.name.clone())).collect::<Vec<_>>();
+            assert_eq!((listing(&replayed), replayed.edges()), (listing(&edited), edited.edges()));
             g = edited;
             check_master(&planner, &g);
             let s = planner.schedule();

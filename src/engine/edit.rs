@@ -313,7 +313,8 @@ impl<'e> Edit<'e> {
                 rec.telemetry.remove(&s);
             }
             rec.telemetry.extend(cells);
-            rec.graph = graph;
+            let old = std::mem::replace(&mut rec.graph, graph);
+            rec.spare = Some((old, change));
             rec.capacity = new_capacity;
             rec.version += 1;
         }

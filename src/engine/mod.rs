@@ -74,7 +74,7 @@ use crate::sync::seqlock::SeqLockSlice;
 use command::{Command, Reply};
 use partition::{EditPayload, LivePlan, Partition, PartitionParts, SlotState, WorkerEnd};
 use rvoip_media_graph::{
-    CompiledGraph, LiveGraph, NodeKey, NodeRole, NodeSpec, Packet, Plan, Planner, PortKind, Processor,
+    Change, CompiledGraph, LiveGraph, NodeKey, NodeRole, NodeSpec, Packet, Plan, Planner, PortKind, Processor,
 };
 use std::any::{Any, TypeId};
 use std::collections::{HashMap, VecDeque};
@@ -142,6 +142,10 @@ struct PartitionRecord {
     graph: LiveGraph,
     /// The schedule of `graph`, kept up to date edit by edit.
     planner: Planner,
+    /// The graph as it was before the last committed edit, with that edit's change: the
+    /// next edit's working copy, brought up to date by replaying the change (instead of
+    /// copying the whole graph).
+    spare: Option<(LiveGraph, Change)>,
     telemetry: HashMap<usize, Arc<SeqLockSlice>>,
     /// Slots in the worker's stores.
     capacity: usize,
@@ -510,8 +514,17 @@ impl Engine {
         c.next_id += 1;
         c.workers[worker].partitions += 1;
         c.workers[worker].load += load;
-        let record =
-            PartitionRecord { worker, graph: live, planner, telemetry, capacity, version: 0, stats: cell, load };
+        let record = PartitionRecord {
+            worker,
+            graph: live,
+            planner,
+            spare: None,
+            telemetry,
+            capacity,
+            version: 0,
+            stats: cell,
+            load,
+        };
         c.partitions.insert(id, record);
         Ok(PartitionHandle { id, worker, io, ticket })
     }
@@ -563,9 +576,10 @@ impl Engine {
     /// # Errors
     /// [`EngineError::UnknownPartition`].
     pub fn edit(&self, id: PartitionId) -> Result<Edit<'_>, EngineError> {
-        let c = self.lock();
-        let rec = c.partitions.get(&id).ok_or(EngineError::UnknownPartition(id))?;
-        let mut graph = rec.graph.clone();
+        let mut c = self.lock();
+        let rec = c.partitions.get_mut(&id).ok_or(EngineError::UnknownPartition(id))?;
+        let replayed = rec.spare.take().and_then(|(mut g, change)| g.replay(&change).is_ok().then_some(g));
+        let mut graph = replayed.unwrap_or_else(|| rec.graph.clone());
         graph.record_changes();
         Ok(Edit::new(self, id, graph, rec.version))
     }
