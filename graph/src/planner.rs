@@ -174,6 +174,15 @@ pub struct Planner {
     stats: PlannerStats,
 }
 
+/// A port of a node: (slot, port index).
+type Port = (u32, u32);
+
+/// A running value that moves to a buffer of its own, with every reader.
+struct Move {
+    value: Port,
+    readers: Vec<Port>,
+}
+
 /// What [`Planner::try_incremental`] decided before changing anything.
 struct Prepared<'g> {
     added: Vec<(NodeKey, &'g LiveNode)>,
@@ -182,9 +191,8 @@ struct Prepared<'g> {
     ports: Vec<(u32, u32)>,
     /// Step position of every added processing node, by slot.
     position: HashMap<u32, u32>,
-    /// Running values (slot, output port) that move to a buffer of their own, with every
-    /// reader (slot, input port).
-    moves: Vec<((u32, u32), Vec<(u32, u32)>)>,
+    /// Running values that move to a buffer of their own.
+    moves: Vec<Move>,
 }
 
 impl Planner {
@@ -590,7 +598,7 @@ impl Planner {
                     .is_some_and(|r| !r.is_silence() && self.uses[kind_index(r.kind)][r.index as usize] > 1)
             })
             .collect();
-        let mut moves: Vec<((u32, u32), Vec<(u32, u32)>)> = shared.iter().map(|&v| (v, Vec::new())).collect();
+        let mut moves: Vec<Move> = shared.iter().map(|&value| Move { value, readers: Vec::new() }).collect();
         if !moves.is_empty() {
             let at: HashMap<(u32, u32), usize> = shared.iter().enumerate().map(|(i, &v)| (v, i)).collect();
             for e in new.edges() {
@@ -598,7 +606,7 @@ impl Planner {
                     if fan_in(new, e.to.0, e.to_port as u32) > 1 {
                         return Ok(None); // read through a sum
                     }
-                    moves[i].1.push((e.to.0, e.to_port as u32));
+                    moves[i].readers.push((e.to.0, e.to_port as u32));
                 }
             }
         }
@@ -700,7 +708,7 @@ impl Planner {
             }
         }
         // Running values that move to a buffer of their own.
-        for ((u, po), readers) in &p.moves {
+        for Move { value: (u, po), readers } in &p.moves {
             let Some(old) = self.value_ref(*u, *po) else { return false };
             let r = self.alloc_like(old, &mut log);
             self.release(old);
