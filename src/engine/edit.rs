@@ -4,7 +4,7 @@
 use super::command::Command;
 use super::endpoint::PartitionIo;
 use super::partition::{Delivery, EditPayload, LivePlan, SlotContent, SlotState};
-use super::{store_capacity, Engine, EngineError, PartitionId, Ticket};
+use super::{publish_list, store_capacity, Engine, EngineError, PartitionId, Ticket};
 use crate::sync::seqlock::SeqLockSlice;
 use rvoip_media_graph::{LiveGraph, NodeKey, PortKind, Processor};
 use std::any::Any;
@@ -257,14 +257,12 @@ impl<'e> Edit<'e> {
         let needed = graph.slot_count();
         let mut inserts = Vec::with_capacity(processors.len() + ports.len());
         let mut cells = Vec::new();
-        let mut publishing = Vec::new();
         for (key, processor) in processors {
             let mut state = SlotState::default();
             let names = graph.node(key)?.spec.telemetry;
             if !names.is_empty() {
                 let cell = Arc::new(SeqLockSlice::new(names.len()));
                 cells.push((key.slot(), cell.clone()));
-                publishing.push((key.slot() as u32, names.len() as u8));
                 state.telemetry = Some(cell);
             }
             inserts.push(SlotContent { slot: key.slot() as u32, processor: Some(processor), state });
@@ -278,6 +276,7 @@ impl<'e> Edit<'e> {
             .collect();
         let removed = Vec::with_capacity(removes.len());
         let removes: Vec<u32> = removes.iter().map(|k| k.slot() as u32).collect();
+        let publish = publish_list(&graph);
 
         let mut c = engine.lock();
         let rec = c.partitions.get_mut(&partition).ok_or(EngineError::UnknownPartition(partition))?;
@@ -286,11 +285,7 @@ impl<'e> Edit<'e> {
         }
         // Only what the edit changed is compiled; a refusal leaves the planner as it was.
         rec.planner.update(&rec.graph, &graph, &change)?;
-        // The telemetry list: the running one without the removed slots, with the new nodes.
-        let mut publish = Vec::with_capacity(rec.publish.len() + publishing.len());
-        publish.extend(rec.publish.iter().copied().filter(|(slot, _)| !removes.contains(slot)));
-        publish.extend_from_slice(&publishing);
-        let plan = Box::new(LivePlan { schedule: rec.planner.schedule(), publish: publish.clone() });
+        let plan = Box::new(LivePlan { schedule: rec.planner.schedule(), publish });
         let (worker, capacity) = (rec.worker, rec.capacity);
         let grow = (needed > capacity).then(|| {
             let cap = store_capacity(needed);
@@ -318,7 +313,6 @@ impl<'e> Edit<'e> {
                 rec.telemetry.remove(&s);
             }
             rec.telemetry.extend(cells);
-            rec.publish = publish;
             let old = std::mem::replace(&mut rec.graph, graph);
             rec.spare = Some((old, change));
             rec.capacity = new_capacity;

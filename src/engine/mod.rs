@@ -146,8 +146,6 @@ struct PartitionRecord {
     /// next edit's working copy, brought up to date by replaying the change (instead of
     /// copying the whole graph).
     spare: Option<(LiveGraph, Change)>,
-    /// The slots whose telemetry the worker publishes (as in the running plan).
-    publish: Vec<(u32, u8)>,
     telemetry: HashMap<usize, Arc<SeqLockSlice>>,
     /// Slots in the worker's stores.
     capacity: usize,
@@ -474,8 +472,7 @@ impl Engine {
         let load = graph.plan.steps.len().max(1);
         let CompiledGraph { plan, nodes, .. } = graph;
         let mut planner = self.planner(&live, plan)?;
-        let publish = publish_list(&live);
-        let plan = Box::new(LivePlan { schedule: planner.schedule(), publish: publish.clone() });
+        let plan = Box::new(LivePlan { schedule: planner.schedule(), publish: publish_list(&live) });
         let capacity = store_capacity(live.slot_count());
         let mut processors: Vec<Option<Box<dyn Processor>>> = Vec::with_capacity(capacity);
         let mut slots: Vec<SlotState> = Vec::with_capacity(capacity);
@@ -522,7 +519,6 @@ impl Engine {
             graph: live,
             planner,
             spare: None,
-            publish,
             telemetry,
             capacity,
             version: 0,
