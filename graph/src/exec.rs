@@ -75,6 +75,9 @@ pub struct Schedule {
     pub(crate) in_ports: Vec<PortRef>,
     pub(crate) out_ports: Vec<PortRef>,
     pub(crate) arena: Arena,
+    /// Nodes whose telemetry is published, with how many values each (a live partition's;
+    /// empty for a schedule built by [`Schedule::new`]).
+    pub(crate) publish: Vec<(u32, u8)>,
     pub(crate) cycle: u64,
     /// Which state of its [`crate::Planner`] this schedule mirrors (0 for other schedules).
     pub(crate) version: u64,
@@ -159,7 +162,7 @@ impl Schedule {
         let port = |p: &crate::PlanPort| PortRef { node: p.node, buffer: p.buffer };
         let in_ports = plan.inputs.iter().map(port).collect();
         let out_ports = plan.outputs.iter().map(port).collect();
-        Ok(Schedule { steps, refs, in_ports, out_ports, arena, cycle: 0, version: 0 })
+        Ok(Schedule { steps, refs, in_ports, out_ports, arena, publish: Vec::new(), cycle: 0, version: 0 })
     }
 
     /// Number of graph inputs (see [`Schedule::input_node`]).
@@ -175,6 +178,12 @@ impl Schedule {
     /// Steps that run a node or a sum (holes left for later edits not counted).
     pub fn active_steps(&self) -> usize {
         self.steps.iter().filter(|s| s.op != Op::Nop).count()
+    }
+
+    /// The nodes whose telemetry a live partition publishes (node id, number of values),
+    /// kept by its [`crate::Planner`].
+    pub fn publish(&self) -> &[(u32, u8)] {
+        &self.publish
     }
 
     /// The arena this schedule runs on.

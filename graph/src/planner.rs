@@ -126,6 +126,7 @@ enum Entry {
     InPort(u32),
     OutPort(u32),
     Burst(u32),
+    Publish(u32),
 }
 
 /// Spare schedules kept for reuse.
@@ -152,6 +153,9 @@ pub struct Planner {
     counts: BufferCounts,
     /// Packet buffers that carry bursts (graph packet inputs).
     burst: Vec<bool>,
+    /// Nodes that publish telemetry (slot, values), and where each is in that list.
+    publish: Vec<(u32, u8)>,
+    publish_at: HashMap<u32, u32>,
     // Layout bookkeeping.
     place: Vec<Place>,
     holes: BTreeSet<u32>,
@@ -221,6 +225,8 @@ impl Planner {
             out_ports: Vec::new(),
             counts: plan.buffers,
             burst: Vec::new(),
+            publish: Vec::new(),
+            publish_at: HashMap::new(),
             place: Vec::new(),
             holes: BTreeSet::new(),
             active: 0,
@@ -323,6 +329,7 @@ impl Planner {
             in_ports: self.in_ports.clone(),
             out_ports: self.out_ports.clone(),
             arena: Arena::new(BufferCounts::default()),
+            publish: self.publish.clone(),
             cycle: 0,
             version: self.version,
         };
@@ -345,6 +352,7 @@ impl Planner {
             let filler = PortRef { node: NodeId(u32::MAX), buffer: BufferRef::silence(BufferKind::Control, 1) };
             s.in_ports.resize(self.in_ports.len(), filler);
             s.out_ports.resize(self.out_ports.len(), filler);
+            s.publish.resize(self.publish.len(), (u32::MAX, 0));
             let from = self.log.partition_point(|(v, _)| *v <= s.version);
             for &(_, e) in &self.log[from..] {
                 match e {
@@ -353,6 +361,7 @@ impl Planner {
                     Entry::InPort(i) => copy_at(&mut s.in_ports, &self.in_ports, i),
                     Entry::OutPort(i) => copy_at(&mut s.out_ports, &self.out_ports, i),
                     Entry::Burst(i) => s.arena.ensure_burst(i as usize),
+                    Entry::Publish(i) => copy_at(&mut s.publish, &self.publish, i),
                 }
             }
         }
@@ -399,6 +408,12 @@ impl Planner {
                 self.burst[p.buffer.index as usize] = true;
             }
         }
+        self.publish.clear();
+        for (k, n) in graph.nodes().filter(|(_, n)| n.role == NodeRole::Process && !n.spec.telemetry.is_empty()) {
+            self.publish.push((k.slot() as u32, n.spec.telemetry.len() as u8));
+        }
+        self.publish_at = self.publish.iter().enumerate().map(|(i, &(slot, _))| (slot, i as u32)).collect();
+        first.publish.clone_from(&self.publish);
         self.place = vec![Place::Empty; graph.slot_count()];
         self.holes = (0..lead as u32).collect();
         self.active = plan.steps.len();
@@ -431,6 +446,8 @@ impl Planner {
         self.base = self.version;
         self.log.clear();
         self.spares.clear();
+        // Room to grow from the start: edits give new values buffers of their own.
+        first.arena = self.new_arena();
         first.version = self.version;
         self.spares.push(first);
         self.stats.layouts += 1;
@@ -634,6 +651,13 @@ impl Planner {
                     self.holes.insert(at);
                     self.active -= 1;
                     log.push(Entry::Step(at));
+                    if let Some(i) = self.publish_at.remove(&(slot as u32)) {
+                        self.publish.swap_remove(i as usize);
+                        if let Some(&(moved, _)) = self.publish.get(i as usize) {
+                            self.publish_at.insert(moved, i);
+                        }
+                        log.push(Entry::Publish(i));
+                    }
                 }
                 Place::Input(i) => {
                     let r = self.in_ports[i as usize].buffer;
@@ -704,6 +728,12 @@ impl Planner {
                     self.active += 1;
                     self.place[k.slot()] = Place::Step(at);
                     log.push(Entry::Step(at));
+                    if !n.spec.telemetry.is_empty() {
+                        let i = self.publish.len() as u32;
+                        self.publish.push((k.slot() as u32, n.spec.telemetry.len() as u8));
+                        self.publish_at.insert(k.slot() as u32, i);
+                        log.push(Entry::Publish(i));
+                    }
                 }
             }
         }
@@ -910,7 +940,10 @@ mod tests {
     const PORTS: usize = 24;
 
     fn chain(input: PortKind) -> NodeSpec {
-        NodeSpec::new("chain").with_input(PortSpec::required("in", input)).with_output(PortSpec::required("out", A))
+        NodeSpec::new("chain")
+            .with_input(PortSpec::required("in", input))
+            .with_output(PortSpec::required("out", A))
+            .with_telemetry(&["level"])
     }
 
     fn encoder() -> NodeSpec {
@@ -962,11 +995,21 @@ mod tests {
         assert_eq!(p.in_ports.len(), g.nodes().filter(|(_, n)| n.role == NodeRole::Input).count());
         assert_eq!(p.out_ports.len(), g.nodes().filter(|(_, n)| n.role == NodeRole::Output).count());
         assert_eq!(p.active, processes);
+        let mut publishing: Vec<(u32, u8)> = g
+            .nodes()
+            .filter(|(_, n)| !n.spec.telemetry.is_empty())
+            .map(|(k, n)| (k.slot() as u32, n.spec.telemetry.len() as u8))
+            .collect();
+        let mut listed = p.publish.clone();
+        listed.sort_unstable();
+        publishing.sort_unstable();
+        assert_eq!(listed, publishing, "telemetry list");
     }
 
     fn same_as_master(p: &Planner, s: &Schedule) {
         assert_eq!((&s.steps, &s.refs), (&p.steps, &p.refs));
         assert_eq!((&s.in_ports, &s.out_ports), (&p.in_ports, &p.out_ports));
+        assert_eq!(s.publish, p.publish);
         let (a, c) = (s.arena.counts(), p.counts);
         assert!(a.audio >= c.audio && a.packet >= c.packet && a.control >= c.control);
         for port in &s.in_ports {

@@ -4,7 +4,7 @@
 use super::command::Command;
 use super::endpoint::PartitionIo;
 use super::partition::{Delivery, EditPayload, LivePlan, SlotContent, SlotState};
-use super::{publish_list, store_capacity, Engine, EngineError, PartitionId, Ticket};
+use super::{store_capacity, Engine, EngineError, PartitionId, Ticket};
 use crate::sync::seqlock::SeqLockSlice;
 use rvoip_media_graph::{LiveGraph, NodeKey, PortKind, Processor};
 use std::any::Any;
@@ -276,7 +276,6 @@ impl<'e> Edit<'e> {
             .collect();
         let removed = Vec::with_capacity(removes.len());
         let removes: Vec<u32> = removes.iter().map(|k| k.slot() as u32).collect();
-        let publish = publish_list(&graph);
 
         let mut c = engine.lock();
         let rec = c.partitions.get_mut(&partition).ok_or(EngineError::UnknownPartition(partition))?;
@@ -285,7 +284,7 @@ impl<'e> Edit<'e> {
         }
         // Only what the edit changed is compiled; a refusal leaves the planner as it was.
         rec.planner.update(&rec.graph, &graph, &change)?;
-        let plan = Box::new(LivePlan { schedule: rec.planner.schedule(), publish });
+        let plan = Box::new(LivePlan { schedule: rec.planner.schedule() });
         let (worker, capacity) = (rec.worker, rec.capacity);
         let grow = (needed > capacity).then(|| {
             let cap = store_capacity(needed);

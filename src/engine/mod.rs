@@ -205,15 +205,6 @@ fn recycle(partitions: &mut HashMap<PartitionId, PartitionRecord>, e: Box<EditPa
     }
 }
 
-/// The slots with telemetry and how many values each publishes.
-fn publish_list(graph: &LiveGraph) -> Vec<(u32, u8)> {
-    graph
-        .nodes()
-        .filter(|(_, n)| n.role == NodeRole::Process && !n.spec.telemetry.is_empty())
-        .map(|(k, n)| (k.slot() as u32, n.spec.telemetry.len() as u8))
-        .collect()
-}
-
 impl Engine {
     fn build(config: EngineConfig, workers: usize) -> Result<(Engine, Vec<Worker>), EngineError> {
         config.validate()?;
@@ -472,7 +463,7 @@ impl Engine {
         let load = graph.plan.steps.len().max(1);
         let CompiledGraph { plan, nodes, .. } = graph;
         let mut planner = self.planner(&live, plan)?;
-        let plan = Box::new(LivePlan { schedule: planner.schedule(), publish: publish_list(&live) });
+        let plan = Box::new(LivePlan { schedule: planner.schedule() });
         let capacity = store_capacity(live.slot_count());
         let mut processors: Vec<Option<Box<dyn Processor>>> = Vec::with_capacity(capacity);
         let mut slots: Vec<SlotState> = Vec::with_capacity(capacity);

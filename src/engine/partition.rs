@@ -57,11 +57,9 @@ pub(crate) struct SlotState {
     pub(crate) telemetry: Option<Arc<SeqLockSlice>>,
 }
 
-/// A schedule with the list of slots whose telemetry is published.
+/// A partition's schedule (with the list of slots whose telemetry is published).
 pub(crate) struct LivePlan {
     pub(crate) schedule: Schedule,
-    /// Slots with telemetry, and how many values each publishes.
-    pub(crate) publish: Vec<(u32, u8)>,
 }
 
 /// What a slot held, leaving the worker (removed) or arriving (inserted).
@@ -342,7 +340,7 @@ impl Partition {
         let phase = (self.stats.cycles % self.telemetry_every) as usize;
         let mut values = [0.0f64; MAX_TELEMETRY];
         let mut words = [0u64; MAX_TELEMETRY];
-        for &(slot, n) in self.plan.publish.iter().skip(phase).step_by(every) {
+        for &(slot, n) in self.plan.schedule.publish().iter().skip(phase).step_by(every) {
             let i = slot as usize;
             let (Some(Some(p)), Some(Some(cell))) =
                 (self.processors.get(i), self.slots.get(i).map(|s| s.telemetry.as_ref()))
