@@ -39,7 +39,7 @@ use crate::exec::CompiledGraph;
 use crate::format::{PortKind, Quantum};
 use crate::node::{NodeId, NodeSpec, PortSpec};
 use crate::plan::{Plan, Step};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::Arc;
 
@@ -122,6 +122,8 @@ pub struct LiveNode {
 struct Slot {
     generation: u32,
     node: Option<Arc<LiveNode>>,
+    /// Every edge into or out of the node.
+    links: Vec<Edge>,
 }
 
 /// The edges into one input port: how many, and the first one's source (slot, output port).
@@ -172,9 +174,11 @@ pub struct LiveGraph {
     slots: Vec<Slot>,
     free: Vec<u32>,
     names: HashMap<Arc<str>, u32>,
-    /// Edges between slots (`NodeId` = slot), in the order they were added.
-    edges: Vec<Edge>,
-    edge_set: HashSet<Edge>,
+    /// Edges between slots (`NodeId` = slot), by the order they were added in.
+    edges: BTreeMap<u64, Edge>,
+    /// Every edge's place in `edges`.
+    edge_seq: HashMap<Edge, u64>,
+    next_seq: u64,
     /// The edges into every connected input port, by (slot, port).
     sources: HashMap<(u32, u32), PortSources>,
     /// Changes since [`LiveGraph::record_changes`], if recording.
@@ -189,8 +193,9 @@ impl LiveGraph {
             slots: Vec::new(),
             free: Vec::new(),
             names: HashMap::new(),
-            edges: Vec::new(),
-            edge_set: HashSet::new(),
+            edges: BTreeMap::new(),
+            edge_seq: HashMap::new(),
+            next_seq: 0,
             sources: HashMap::new(),
             change: None,
         }
@@ -215,12 +220,39 @@ impl LiveGraph {
 
     /// Whether the edge exists.
     pub(crate) fn has_edge(&self, e: &Edge) -> bool {
-        self.edge_set.contains(e)
+        self.edge_seq.contains_key(e)
     }
 
     /// Every edge, in the order they were added.
-    pub(crate) fn edges(&self) -> &[Edge] {
-        &self.edges
+    pub(crate) fn edges(&self) -> impl Iterator<Item = &Edge> {
+        self.edges.values()
+    }
+
+    fn add_edge(&mut self, e: Edge) {
+        self.edges.insert(self.next_seq, e);
+        self.edge_seq.insert(e, self.next_seq);
+        self.next_seq += 1;
+        self.slots[e.from.index()].links.push(e);
+        if e.to != e.from {
+            self.slots[e.to.index()].links.push(e);
+        }
+        self.add_source(&e);
+    }
+
+    /// Forgets `e` everywhere but in the links of the node in `except`.
+    fn remove_edge(&mut self, e: &Edge, except: Option<NodeId>) {
+        if let Some(seq) = self.edge_seq.remove(e) {
+            self.edges.remove(&seq);
+        }
+        for end in [e.from, e.to] {
+            if Some(end) != except {
+                let links = &mut self.slots[end.index()].links;
+                if let Some(i) = links.iter().position(|x| x == e) {
+                    links.swap_remove(i);
+                }
+            }
+        }
+        self.remove_source(e);
     }
 
     /// The key of the node in `slot`, if there is one.
@@ -251,7 +283,10 @@ impl LiveGraph {
             self.sources.remove(&key);
         } else if s.first == (e.from.0, e.from_port as u32) {
             // Rare (a summed port lost its first edge): find the next one.
-            if let Some(next) = self.edges.iter().find(|x| x.to == e.to && x.to_port == e.to_port) {
+            let links = &self.slots[e.to.index()].links;
+            let mut next: Vec<&Edge> = links.iter().filter(|x| x.to == e.to && x.to_port == e.to_port).collect();
+            next.sort_by_key(|x| self.edge_seq.get(x));
+            if let Some(next) = next.first() {
                 s.first = (next.from.0, next.from_port as u32);
             }
         }
@@ -266,13 +301,11 @@ impl LiveGraph {
             live.slots.push(Slot {
                 generation: 0,
                 node: Some(Arc::new(LiveNode { name: n.name.clone(), spec: n.spec.clone(), role: n.role })),
+                links: Vec::new(),
             });
         }
         for e in &g.edges {
-            let e = Edge { from: e.from, from_port: e.from_port, to: e.to, to_port: e.to_port };
-            live.edges.push(e);
-            live.edge_set.insert(e);
-            live.add_source(&e);
+            live.add_edge(Edge { from: e.from, from_port: e.from_port, to: e.to, to_port: e.to_port });
         }
         live
     }
@@ -309,7 +342,7 @@ impl LiveGraph {
     /// [`GraphError::StaleKey`] for a key whose node was removed (or never existed).
     pub fn node(&self, key: NodeKey) -> Result<&LiveNode, GraphError> {
         match self.slots.get(key.slot as usize) {
-            Some(Slot { generation, node: Some(n) }) if *generation == key.generation => Ok(&**n),
+            Some(Slot { generation, node: Some(n), .. }) if *generation == key.generation => Ok(&**n),
             _ => Err(GraphError::StaleKey(key)),
         }
     }
@@ -347,7 +380,7 @@ impl LiveGraph {
         let slot = match self.free.pop() {
             Some(s) => s,
             None => {
-                self.slots.push(Slot { generation: 0, node: None });
+                self.slots.push(Slot { generation: 0, node: None, links: Vec::new() });
                 self.slots.len() as u32 - 1
             }
         };
@@ -424,17 +457,9 @@ impl LiveGraph {
         self.names.remove(node.name.as_str());
         self.free.push(key.slot);
         let id = key.node_id();
-        let mut gone = Vec::new();
-        self.edges.retain(|e| {
-            let keep = e.from != id && e.to != id;
-            if !keep {
-                gone.push(*e);
-            }
-            keep
-        });
+        let gone = std::mem::take(&mut self.slots[key.slot as usize].links);
         for e in &gone {
-            self.edge_set.remove(e);
-            self.remove_source(e);
+            self.remove_edge(e, Some(id));
         }
         if let Some(c) = self.change.as_mut() {
             match c.added.iter().position(|k| *k == key) {
@@ -471,10 +496,8 @@ impl LiveGraph {
         }
         let edge = Edge { from: from.node_id(), from_port, to: to.node_id(), to_port };
         let fan_in = self.port_sources(to.slot, to_port as u32).map_or(0, |s| s.count as usize);
-        check_new_edge((&src.name, sp), (&dst.name, dp), self.edge_set.contains(&edge), fan_in)?;
-        self.edges.push(edge);
-        self.edge_set.insert(edge);
-        self.add_source(&edge);
+        check_new_edge((&src.name, sp), (&dst.name, dp), self.has_edge(&edge), fan_in)?;
+        self.add_edge(edge);
         if let Some(c) = self.change.as_mut() {
             c.inputs.push((to.slot, to_port as u32));
             c.ops.push(GraphOp::Connect(from, from_port, to, to_port));
@@ -512,7 +535,7 @@ impl LiveGraph {
     ) -> Result<(), GraphError> {
         let PortPair { src, sp, dst, dp } = self.ports(from, from_port, to, to_port)?;
         let edge = Edge { from: from.node_id(), from_port, to: to.node_id(), to_port };
-        if !self.edge_set.contains(&edge) {
+        if !self.has_edge(&edge) {
             return Err(GraphError::NoSuchEdge {
                 from_node: src.name.clone(),
                 from_port: sp.name.to_string(),
@@ -520,11 +543,7 @@ impl LiveGraph {
                 to_port: dp.name.to_string(),
             });
         }
-        self.edge_set.remove(&edge);
-        if let Some(i) = self.edges.iter().position(|e| *e == edge) {
-            self.edges.remove(i);
-        }
-        self.remove_source(&edge);
+        self.remove_edge(&edge, None);
         if let Some(c) = self.change.as_mut() {
             c.inputs.push((to.slot, to_port as u32));
             c.ops.push(GraphOp::Disconnect(from, from_port, to, to_port));
@@ -557,7 +576,7 @@ impl LiveGraph {
         }
         b.edges = self
             .edges
-            .iter()
+            .values()
             .map(|e| Edge {
                 from: NodeId(dense[e.from.index()]),
                 from_port: e.from_port,
