@@ -197,9 +197,9 @@ fn store_capacity(needed: usize) -> usize {
 
 /// Hands the schedule an edit brought back (the one it replaced, or its own if refused) to
 /// its partition's planner for reuse; the rest of the payload is dropped here.
-fn recycle(partitions: &mut HashMap<PartitionId, PartitionRecord>, e: Box<EditPayload>) {
-    let id = e.partition;
-    let LivePlan { schedule, .. } = *e.plan;
+fn recycle(partitions: &mut HashMap<PartitionId, PartitionRecord>, e: EditPayload) {
+    let EditPayload { partition: id, plan, .. } = e;
+    let LivePlan { schedule } = *plan;
     if let Some(rec) = partitions.get_mut(&id) {
         rec.planner.recycle(schedule);
     }
@@ -342,14 +342,14 @@ impl Engine {
                 }
                 Reply::EditRefused(e) => {
                     let id = e.partition;
-                    recycle(partitions, e);
+                    recycle(partitions, *e);
                     refuse(seq, Refusal::UnknownPartition(id), refused);
                 }
                 Reply::Edited(e) => {
                     if let Some(Err(m)) = e.messages.iter().map(|m| m.result).find(|r| r.is_err()) {
                         refuse(seq, Refusal::Message(m), refused);
                     }
-                    recycle(partitions, e);
+                    recycle(partitions, *e);
                 }
                 Reply::Delivered(payload, result) => {
                     drop(payload);
