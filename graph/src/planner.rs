@@ -372,9 +372,11 @@ impl Planner {
         s.version = self.version;
     }
 
-    /// Forgets log entries every schedule still out or spare already has.
+    /// Forgets log entries every schedule still out or spare already has (schedules older
+    /// than the last layout are never brought up to date, so they keep nothing).
     fn trim_log(&mut self) {
-        let oldest = self.out.keys().next().copied().into_iter().chain(self.spares.iter().map(|s| s.version)).min();
+        let out = self.out.range(self.base..).next().map(|(&v, _)| v);
+        let oldest = out.into_iter().chain(self.spares.iter().map(|s| s.version)).min();
         match oldest {
             Some(v) => {
                 let n = self.log.partition_point(|(lv, _)| *lv <= v);
@@ -1115,6 +1117,35 @@ mod tests {
         assert!(stats.incremental >= 380, "{stats:?}");
         assert!(stats.recycled >= 380, "{stats:?}");
         assert!(planner.log.len() < 200, "log trimmed: {}", planner.log.len());
+    }
+
+    /// A schedule that never comes back (its command could not be sent) keeps the log
+    /// growing only until the planner lays out afresh, as the engine then does.
+    #[test]
+    fn a_lost_schedule_does_not_keep_the_log_after_a_new_layout() {
+        let mut g = LiveGraph::new(Quantum::MS_10);
+        let mixer = g.add_node("mixer", mixer()).unwrap();
+        join(&mut g, mixer, 0, 0);
+        let mut planner = Planner::new(&g, 4).unwrap();
+        drop(planner.schedule());
+        planner.rebuild(&g).unwrap();
+        let mut running = planner.schedule();
+        for round in 0..50 {
+            let mut e = g.clone();
+            e.record_changes();
+            if round % 2 == 0 {
+                join(&mut e, mixer, 1, 1);
+            } else {
+                leave(&mut e, 1);
+            }
+            let change = e.take_changes();
+            assert!(planner.update(&g, &e, &change).unwrap());
+            g = e;
+            let next = planner.schedule();
+            planner.recycle(std::mem::replace(&mut running, next));
+            same_as_master(&planner, &running);
+        }
+        assert!(planner.log.len() < 40, "log of {} entries", planner.log.len());
     }
 
     #[test]
