@@ -399,9 +399,24 @@ impl LiveGraph {
     /// one when the recording began: a copy of a running graph is brought up to date by
     /// what changed since, without copying the rest.
     ///
+    /// ```
+    /// use rvoip_media_graph::{AudioFormat, LiveGraph, PortKind, Quantum};
+    /// let a = PortKind::Audio(AudioFormat::mono(8000));
+    /// let mut running = LiveGraph::new(Quantum::MS_10);
+    /// running.add_input("mic", a).unwrap();
+    /// let mut copy = running.clone();
+    /// running.record_changes();
+    /// let out = running.add_output("out", a).unwrap();
+    /// running.connect(running.key("mic").unwrap(), 0, out, 0).unwrap();
+    /// let change = running.take_changes();
+    /// copy.replay(&change).unwrap();
+    /// assert_eq!(copy.key("out"), Some(out));
+    /// assert_eq!(copy.plan().unwrap(), running.plan().unwrap());
+    /// ```
+    ///
     /// # Errors
     /// [`GraphError`] if this graph was not in that state (nothing is promised about it
-    /// then).
+    /// then), e.g. [`GraphError::DuplicateName`] when replayed twice.
     pub fn replay(&mut self, change: &Change) -> Result<(), GraphError> {
         for op in &change.ops {
             match op {
