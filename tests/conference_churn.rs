@@ -102,6 +102,11 @@ fn churn(config: RoomConfig) {
     let stats = engine.partition_stats(room.id()).unwrap();
     assert_eq!((stats.drops(), stats.errors, stats.faulted), (0, 0, 0), "{stats:?}");
     assert_eq!(stats.edits, 1 + 2 * u64::from(CYCLES), "one edit per join and per leave: {stats:?}");
+    // Each of those edits was compiled incrementally (no full compile after the room's
+    // first), on schedules the worker handed back.
+    let plan = engine.plan_stats(room.id()).unwrap();
+    assert!(plan.incremental >= 2 * u64::from(CYCLES), "{plan:?}");
+    assert!(plan.layouts <= 2 && plan.recycled >= 2 * u64::from(CYCLES) - 4, "{plan:?}");
     // Everyone leaves (a worker applies a bounded number of commands per cycle, so this
     // takes a few cycles: a leg still in the room runs on, concealing, and sends for it).
     let tickets: Vec<Ticket> = live.iter().map(|leg| room.leave(&engine, &format!("p{}", leg.ssrc)).unwrap()).collect();

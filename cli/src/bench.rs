@@ -267,6 +267,7 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
         }
         let mut room = Room::with_config(&engine, config)?;
         let mut legs: VecDeque<HostLeg> = join(&mut room, &engine, &setup, 0..n as u32)?.into();
+        let plan_before = engine.plan_stats(room.id())?;
         let mut next_name = n as u32;
         let (mut wall, mut cpu) = (Histogram::new(), Histogram::new());
         let (mut wall_max, mut cpu_max, mut over_wall, mut over_cpu) = (0u64, 0u64, 0u64, 0u64);
@@ -370,6 +371,23 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
                 stats.underruns,
                 engine.packet_pool().in_use(),
                 legs.len(),
+            );
+            let p = engine.plan_stats(room.id())?;
+            println!(
+                "planner: {} edits incremental, {} full layouts; schedules {} recycled, {} new; {} steps, {} holes; \
+                 buffers audio/packet/control {}/{}/{} (before the churn {}/{}/{})",
+                p.incremental,
+                p.layouts,
+                p.recycled,
+                p.fresh,
+                p.active_steps,
+                p.holes,
+                p.buffers[0],
+                p.buffers[1],
+                p.buffers[2],
+                plan_before.buffers[0],
+                plan_before.buffers[1],
+                plan_before.buffers[2],
             );
         }
     }

@@ -35,26 +35,36 @@ impl Arena {
         }
     }
 
+    /// An arena of `counts` whose packet slot `i` carries bursts (`counts.packet_burst`
+    /// packets) where `burst(i)`: a [`crate::Planner`]'s arenas, whose graph packet inputs
+    /// may sit anywhere.
+    pub(crate) fn with_bursts(counts: BufferCounts, burst: impl Fn(usize) -> bool) -> Self {
+        let capacity = |i: usize| if i < counts.packet && burst(i) { counts.packet_burst } else { 1 };
+        Arena {
+            counts,
+            audio: vec![0.0; (counts.audio + 1) * counts.audio_len],
+            packets: (0..=counts.packet).map(|i| PacketSlot::with_capacity(capacity(i))).collect(),
+            control: vec![0.0; counts.control + 1],
+        }
+    }
+
+    /// Makes packet slot `i` carry bursts of `counts.packet_burst` packets (control side: it
+    /// may allocate).
+    pub(crate) fn ensure_burst(&mut self, i: usize) {
+        let burst = self.counts.packet_burst.max(1);
+        if i < self.counts.packet && self.packets[i].capacity() < burst {
+            self.packets[i] = PacketSlot::with_capacity(burst);
+        }
+    }
+
     /// The sizes this arena was made for.
     pub fn counts(&self) -> BufferCounts {
         self.counts
     }
 
-    fn count(&self, kind: BufferKind) -> usize {
-        match kind {
-            BufferKind::Audio => self.counts.audio,
-            BufferKind::Packet => self.counts.packet,
-            BufferKind::Control => self.counts.control,
-        }
-    }
-
     /// Whether `r` may be read: in range (or silent) with a length that fits.
     pub fn is_readable(&self, r: &BufferRef) -> bool {
-        let len_ok = match r.kind {
-            BufferKind::Audio => r.len as usize <= self.counts.audio_len,
-            _ => r.len == 1,
-        };
-        len_ok && (r.is_silence() || (r.index as usize) < self.count(r.kind))
+        readable(&self.counts, r)
     }
 
     /// Whether `r` may be written: readable and not the silent slot.
@@ -65,36 +75,7 @@ impl Arena {
     /// Checks what [`crate::ProcessIo`] relies on for one step: every input readable, every
     /// output writable, outputs pairwise distinct and disjoint from the inputs.
     pub fn check_step(&self, inputs: &[BufferRef], outputs: &[BufferRef]) -> Result<(), &'static str> {
-        if !inputs.iter().all(|r| self.is_readable(r)) {
-            return Err("input buffer out of range");
-        }
-        if !outputs.iter().all(|r| self.is_writable(r)) {
-            return Err("output buffer out of range or silent");
-        }
-        if outputs.len() <= SMALL_STEP {
-            for (i, o) in outputs.iter().enumerate() {
-                let same = |r: &BufferRef| r.kind == o.kind && r.index == o.index;
-                if outputs[..i].iter().any(same) {
-                    return Err("two outputs share a buffer");
-                }
-                if inputs.iter().any(same) {
-                    return Err("an output aliases an input");
-                }
-            }
-            return Ok(());
-        }
-        // A wide step (a room's mixer: thousands of ports): sorted, so the check stays
-        // O(n log n) instead of every pair (seconds at 20,000 legs, on every edit).
-        let key = |r: &BufferRef| (r.kind as u8, r.index);
-        let mut outs: Vec<(u8, u32)> = outputs.iter().map(key).collect();
-        outs.sort_unstable();
-        if outs.windows(2).any(|w| w[0] == w[1]) {
-            return Err("two outputs share a buffer");
-        }
-        if inputs.iter().any(|r| outs.binary_search(&key(r)).is_ok()) {
-            return Err("an output aliases an input");
-        }
-        Ok(())
+        check_step(&self.counts, inputs, outputs)
     }
 
     /// Audio samples of `r` (`r` must be readable).
@@ -170,6 +151,55 @@ impl Arena {
     pub(crate) fn control_raw(&mut self) -> (*mut f32, u32) {
         (self.control.as_mut_ptr(), self.counts.control as u32)
     }
+}
+
+/// Whether `r` may be read from an arena of `counts`: in range (or silent) with a length
+/// that fits.
+pub(crate) fn readable(counts: &BufferCounts, r: &BufferRef) -> bool {
+    let (len_ok, count) = match r.kind {
+        BufferKind::Audio => (r.len as usize <= counts.audio_len, counts.audio),
+        BufferKind::Packet => (r.len == 1, counts.packet),
+        BufferKind::Control => (r.len == 1, counts.control),
+    };
+    len_ok && (r.is_silence() || (r.index as usize) < count)
+}
+
+/// [`Arena::check_step`] against an arena of `counts`.
+pub(crate) fn check_step(
+    counts: &BufferCounts,
+    inputs: &[BufferRef],
+    outputs: &[BufferRef],
+) -> Result<(), &'static str> {
+    if !inputs.iter().all(|r| readable(counts, r)) {
+        return Err("input buffer out of range");
+    }
+    if !outputs.iter().all(|r| !r.is_silence() && readable(counts, r)) {
+        return Err("output buffer out of range or silent");
+    }
+    if outputs.len() <= SMALL_STEP {
+        for (i, o) in outputs.iter().enumerate() {
+            let same = |r: &BufferRef| r.kind == o.kind && r.index == o.index;
+            if outputs[..i].iter().any(same) {
+                return Err("two outputs share a buffer");
+            }
+            if inputs.iter().any(same) {
+                return Err("an output aliases an input");
+            }
+        }
+        return Ok(());
+    }
+    // A wide step (a room's mixer: thousands of ports): sorted, so the check stays
+    // O(n log n) instead of every pair (seconds at 20,000 legs, on every edit).
+    let key = |r: &BufferRef| (r.kind as u8, r.index);
+    let mut outs: Vec<(u8, u32)> = outputs.iter().map(key).collect();
+    outs.sort_unstable();
+    if outs.windows(2).any(|w| w[0] == w[1]) {
+        return Err("two outputs share a buffer");
+    }
+    if inputs.iter().any(|r| outs.binary_search(&key(r)).is_ok()) {
+        return Err("an output aliases an input");
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -65,24 +65,29 @@ pub enum SetParamError {
 /// keeps its state ([`Schedule::run_cycle`] takes the store). [`PlanExecutor`] pairs a
 /// schedule with its own store for offline use.
 pub struct Schedule {
-    plan: Plan,
-    /// The schedule flattened for execution: no per-step heap data to chase.
-    steps: Vec<ExecStep>,
-    /// Every step's buffer references, contiguous, in step order.
-    refs: Vec<BufferRef>,
+    /// The schedule flattened for execution: no per-step heap data to chase. A live
+    /// partition's schedule may hold [`Op::Nop`] holes, places a later edit can fill.
+    pub(crate) steps: Vec<ExecStep>,
+    /// Every step's buffer references, contiguous per step.
+    pub(crate) refs: Vec<BufferRef>,
     /// Graph inputs and outputs as the host side of a cycle visits them: node and buffer,
     /// contiguous (a [`crate::PlanPort`] is much larger, and a thousand legs visit two each).
-    in_ports: Vec<PortRef>,
-    out_ports: Vec<PortRef>,
-    arena: Arena,
-    cycle: u64,
+    pub(crate) in_ports: Vec<PortRef>,
+    pub(crate) out_ports: Vec<PortRef>,
+    pub(crate) arena: Arena,
+    /// Nodes whose telemetry is published, with how many values each (a live partition's;
+    /// empty for a schedule built by [`Schedule::new`]).
+    pub(crate) publish: Vec<(u32, u8)>,
+    pub(crate) cycle: u64,
+    /// Which state of its [`crate::Planner`] this schedule mirrors (0 for other schedules).
+    pub(crate) version: u64,
 }
 
 /// A graph input or output: its node and its buffer.
-#[derive(Clone, Copy, Debug)]
-struct PortRef {
-    node: NodeId,
-    buffer: BufferRef,
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PortRef {
+    pub(crate) node: NodeId,
+    pub(crate) buffer: BufferRef,
 }
 
 impl std::fmt::Debug for Schedule {
@@ -98,7 +103,7 @@ pub type ProcessorSlots = [Option<Box<dyn Processor>>];
 impl Schedule {
     /// Checks the plan against the node specs (`spec_of(node)` is `Some` for every node
     /// with a processor) and the arena rules, then allocates the arena.
-    pub fn new<'s>(plan: Plan, spec_of: impl Fn(NodeId) -> Option<&'s NodeSpec>) -> Result<Self, PlanError> {
+    pub fn new<'s>(plan: &Plan, spec_of: impl Fn(NodeId) -> Option<&'s NodeSpec>) -> Result<Self, PlanError> {
         // Graph packet inputs take bursts; their slots are the first ones of the packet arena.
         let burst_slots = plan
             .inputs
@@ -157,16 +162,37 @@ impl Schedule {
         let port = |p: &crate::PlanPort| PortRef { node: p.node, buffer: p.buffer };
         let in_ports = plan.inputs.iter().map(port).collect();
         let out_ports = plan.outputs.iter().map(port).collect();
-        Ok(Schedule { plan, steps, refs, in_ports, out_ports, arena, cycle: 0 })
+        Ok(Schedule { steps, refs, in_ports, out_ports, arena, publish: Vec::new(), cycle: 0, version: 0 })
     }
 
-    /// The plan.
-    pub fn plan(&self) -> &Plan {
-        &self.plan
+    /// Number of graph inputs (see [`Schedule::input_node`]).
+    pub fn inputs(&self) -> usize {
+        self.in_ports.len()
     }
 
-    /// The node standing for graph input `i` (as [`Plan::inputs`]`[i].node`, read from a
-    /// compact table).
+    /// Number of graph outputs (see [`Schedule::output_node`]).
+    pub fn outputs(&self) -> usize {
+        self.out_ports.len()
+    }
+
+    /// Steps that run a node or a sum (holes left for later edits not counted).
+    pub fn active_steps(&self) -> usize {
+        self.steps.iter().filter(|s| s.op != Op::Nop).count()
+    }
+
+    /// The nodes whose telemetry a live partition publishes (node id, number of values),
+    /// kept by its [`crate::Planner`].
+    pub fn publish(&self) -> &[(u32, u8)] {
+        &self.publish
+    }
+
+    /// The arena this schedule runs on.
+    pub fn arena(&self) -> &Arena {
+        &self.arena
+    }
+
+    /// The node standing for graph input `i` (for a schedule built by [`Schedule::new`],
+    /// [`Plan::inputs`]`[i].node`; a live partition's order is its own).
     ///
     /// # Panics
     /// If input `i` does not exist.
@@ -174,7 +200,7 @@ impl Schedule {
         self.in_ports[i].node
     }
 
-    /// The node standing for graph output `i` (as [`Plan::outputs`]`[i].node`).
+    /// The node standing for graph output `i` (as [`Schedule::input_node`]).
     ///
     /// # Panics
     /// If output `i` does not exist.
@@ -291,6 +317,7 @@ impl Schedule {
                     p.process(&mut io);
                     errors = errors.saturating_add(io.errors());
                 }
+                Op::Nop => {}
                 Op::SumAudio => self.arena.sum_audio(inputs, &outputs[0]),
                 Op::SumControl => {
                     let v: f32 = inputs.iter().map(|r| self.arena.control(r)).sum();
@@ -320,6 +347,7 @@ impl Schedule {
 /// assert!(exec.output_audio(0).iter().all(|&s| s == 0.5));
 /// ```
 pub struct PlanExecutor {
+    plan: Plan,
     schedule: Schedule,
     /// Processors indexed by node, kept apart from names and specs for locality.
     processors: Vec<Option<Box<dyn Processor>>>,
@@ -328,18 +356,32 @@ pub struct PlanExecutor {
 }
 
 /// One step of [`Schedule`]'s flattened schedule.
-#[derive(Clone, Copy, Debug)]
-struct ExecStep {
-    op: Op,
-    node: u32,
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ExecStep {
+    pub(crate) op: Op,
+    pub(crate) node: u32,
     /// Inputs are `refs[first..first + inputs]`, outputs follow them.
-    first: u32,
-    inputs: u16,
-    outputs: u16,
+    pub(crate) first: u32,
+    pub(crate) inputs: u16,
+    pub(crate) outputs: u16,
+}
+
+impl ExecStep {
+    /// A hole: nothing runs.
+    pub(crate) const NOP: ExecStep = ExecStep { op: Op::Nop, node: u32::MAX, first: 0, inputs: 0, outputs: 0 };
+
+    /// A step running `node` over `refs[first..]` (`outputs` to clear when they are packets).
+    pub(crate) fn node(node: NodeId, first: u32, inputs: usize, outputs: &[BufferRef]) -> Self {
+        let clears = outputs.iter().any(|o| o.kind == BufferKind::Packet);
+        let op = if clears { Op::NodeClearingPackets } else { Op::Node };
+        ExecStep { op, node: node.0, first, inputs: inputs as u16, outputs: outputs.len() as u16 }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Op {
+pub(crate) enum Op {
+    /// A hole left for a later edit: skipped.
+    Nop,
     /// A node without packet outputs.
     Node,
     /// A node with packet outputs, which are cleared before it runs.
@@ -360,7 +402,7 @@ impl PlanExecutor {
     pub fn new(graph: CompiledGraph) -> Result<Self, PlanError> {
         let CompiledGraph { plan, nodes, .. } = graph;
         let schedule =
-            Schedule::new(plan, |node| nodes.get(node.index()).filter(|n| n.processor.is_some()).map(|n| &n.spec))?;
+            Schedule::new(&plan, |node| nodes.get(node.index()).filter(|n| n.processor.is_some()).map(|n| &n.spec))?;
         let mut processors = Vec::with_capacity(nodes.len());
         let mut names = Vec::with_capacity(nodes.len());
         let mut specs = Vec::with_capacity(nodes.len());
@@ -369,12 +411,12 @@ impl PlanExecutor {
             names.push(n.name);
             specs.push(n.spec);
         }
-        Ok(PlanExecutor { schedule, processors, names, specs })
+        Ok(PlanExecutor { plan, schedule, processors, names, specs })
     }
 
     /// The plan.
     pub fn plan(&self) -> &Plan {
-        self.schedule.plan()
+        &self.plan
     }
 
     /// Name of a node.
@@ -469,7 +511,7 @@ impl PlanExecutor {
     }
 }
 
-fn check_ports(
+pub(crate) fn check_ports(
     step: usize,
     spec: &NodeSpec,
     quantum: Quantum,

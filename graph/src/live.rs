@@ -39,8 +39,9 @@ use crate::exec::CompiledGraph;
 use crate::format::{PortKind, Quantum};
 use crate::node::{NodeId, NodeSpec, PortSpec};
 use crate::plan::{Plan, Step};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::sync::Arc;
 
 /// A stable name for a node of a live graph: its slot and the slot's generation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -115,23 +116,73 @@ pub struct LiveNode {
     pub role: NodeRole,
 }
 
+/// A node is shared between a graph and its copies (an edit begins with a copy of the
+/// running graph): copying a graph copies no names or specs.
 #[derive(Clone, Debug)]
 struct Slot {
     generation: u32,
-    node: Option<LiveNode>,
+    node: Option<Arc<LiveNode>>,
+    /// Every edge into or out of the node.
+    links: Vec<Edge>,
+}
+
+/// The edges into one input port: how many, and the first one's source (slot, output port).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PortSources {
+    pub(crate) count: u32,
+    pub(crate) first: (u32, u32),
+}
+
+/// What changed in a graph since [`LiveGraph::record_changes`]: what a [`crate::Planner`]
+/// needs to bring a schedule up to date without looking at the rest of the graph.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Change {
+    /// Nodes added (and still there).
+    pub(crate) added: Vec<NodeKey>,
+    /// Nodes of the graph as it was that were removed.
+    pub(crate) removed: Vec<NodeKey>,
+    /// Input ports (slot, port) whose edges changed.
+    pub(crate) inputs: Vec<(u32, u32)>,
+    /// The operations, in order (see [`LiveGraph::replay`]).
+    ops: Vec<GraphOp>,
+}
+
+/// One recorded operation on a live graph.
+#[derive(Clone, Debug, PartialEq)]
+enum GraphOp {
+    Add(Arc<LiveNode>),
+    Remove(NodeKey),
+    Connect(NodeKey, usize, NodeKey, usize),
+    Disconnect(NodeKey, usize, NodeKey, usize),
+}
+
+impl Change {
+    /// Whether nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty() && self.inputs.is_empty()
+    }
 }
 
 /// The control side's editable picture of a running graph: nodes under [`NodeKey`]s, with their
 /// names, specs, roles and edges, compiled by [`LiveGraph::plan`] into a plan over slots.
+///
+/// A copy is cheap (the nodes are shared, the edge tables are plain data), so an edit can
+/// work on a copy of the running graph.
 #[derive(Clone, Debug)]
 pub struct LiveGraph {
     quantum: Quantum,
     slots: Vec<Slot>,
     free: Vec<u32>,
-    names: HashMap<String, u32>,
-    /// Edges between slots (`NodeId` = slot), in the order they were added.
-    edges: Vec<Edge>,
-    edge_set: HashSet<Edge>,
+    names: HashMap<Arc<str>, u32>,
+    /// Edges between slots (`NodeId` = slot), by the order they were added in.
+    edges: BTreeMap<u64, Edge>,
+    /// Every edge's place in `edges`.
+    edge_seq: HashMap<Edge, u64>,
+    next_seq: u64,
+    /// The edges into every connected input port, by (slot, port).
+    sources: HashMap<(u32, u32), PortSources>,
+    /// Changes since [`LiveGraph::record_changes`], if recording.
+    change: Option<Change>,
 }
 
 impl LiveGraph {
@@ -142,8 +193,102 @@ impl LiveGraph {
             slots: Vec::new(),
             free: Vec::new(),
             names: HashMap::new(),
-            edges: Vec::new(),
-            edge_set: HashSet::new(),
+            edges: BTreeMap::new(),
+            edge_seq: HashMap::new(),
+            next_seq: 0,
+            sources: HashMap::new(),
+            change: None,
+        }
+    }
+
+    /// Starts recording what changes (nodes added and removed, input ports whose edges
+    /// change), forgetting what was recorded before.
+    pub fn record_changes(&mut self) {
+        self.change = Some(Change::default());
+    }
+
+    /// What changed since [`LiveGraph::record_changes`] (empty if not recording); stops
+    /// recording.
+    pub fn take_changes(&mut self) -> Change {
+        self.change.take().unwrap_or_default()
+    }
+
+    /// The edges into input `port` of the node in `slot`.
+    pub(crate) fn port_sources(&self, slot: u32, port: u32) -> Option<PortSources> {
+        self.sources.get(&(slot, port)).copied()
+    }
+
+    /// Whether the edge exists.
+    pub(crate) fn has_edge(&self, e: &Edge) -> bool {
+        self.edge_seq.contains_key(e)
+    }
+
+    /// Every edge, in the order they were added.
+    pub(crate) fn edges(&self) -> impl Iterator<Item = &Edge> {
+        self.edges.values()
+    }
+
+    fn add_edge(&mut self, e: Edge) {
+        self.edges.insert(self.next_seq, e);
+        self.edge_seq.insert(e, self.next_seq);
+        self.next_seq += 1;
+        self.slots[e.from.index()].links.push(e);
+        if e.to != e.from {
+            self.slots[e.to.index()].links.push(e);
+        }
+        self.add_source(&e);
+    }
+
+    /// Forgets `e` everywhere but in the links of the node in `except`.
+    fn remove_edge(&mut self, e: &Edge, except: Option<NodeId>) {
+        if let Some(seq) = self.edge_seq.remove(e) {
+            self.edges.remove(&seq);
+        }
+        for end in [e.from, e.to] {
+            if Some(end) != except {
+                let links = &mut self.slots[end.index()].links;
+                if let Some(i) = links.iter().position(|x| x == e) {
+                    links.swap_remove(i);
+                }
+            }
+        }
+        self.remove_source(e);
+    }
+
+    /// The key of the node in `slot`, if there is one.
+    pub(crate) fn slot_key(&self, slot: u32) -> Option<NodeKey> {
+        let s = self.slots.get(slot as usize)?;
+        s.node.as_ref().map(|_| NodeKey { slot, generation: s.generation })
+    }
+
+    /// The node in `slot`, whatever its generation.
+    pub(crate) fn slot_node(&self, slot: u32) -> Option<&LiveNode> {
+        self.slots.get(slot as usize).and_then(|s| s.node.as_deref())
+    }
+
+    fn add_source(&mut self, e: &Edge) {
+        let key = (e.to.0, e.to_port as u32);
+        self.sources
+            .entry(key)
+            .and_modify(|s| s.count += 1)
+            .or_insert(PortSources { count: 1, first: (e.from.0, e.from_port as u32) });
+    }
+
+    /// Forgets `e` (already gone from `edges`) in the port's sources.
+    fn remove_source(&mut self, e: &Edge) {
+        let key = (e.to.0, e.to_port as u32);
+        let Some(s) = self.sources.get_mut(&key) else { return };
+        s.count -= 1;
+        if s.count == 0 {
+            self.sources.remove(&key);
+        } else if s.first == (e.from.0, e.from_port as u32) {
+            // Rare (a summed port lost its first edge): find the next one.
+            let links = &self.slots[e.to.index()].links;
+            let mut next: Vec<&Edge> = links.iter().filter(|x| x.to == e.to && x.to_port == e.to_port).collect();
+            next.sort_by_key(|x| self.edge_seq.get(x));
+            if let Some(next) = next.first() {
+                s.first = (next.from.0, next.from_port as u32);
+            }
         }
     }
 
@@ -152,16 +297,15 @@ impl LiveGraph {
         let mut live = LiveGraph::new(g.plan.quantum);
         for n in &g.nodes {
             let slot = live.slots.len() as u32;
-            live.names.insert(n.name.clone(), slot);
+            live.names.insert(n.name.as_str().into(), slot);
             live.slots.push(Slot {
                 generation: 0,
-                node: Some(LiveNode { name: n.name.clone(), spec: n.spec.clone(), role: n.role }),
+                node: Some(Arc::new(LiveNode { name: n.name.clone(), spec: n.spec.clone(), role: n.role })),
+                links: Vec::new(),
             });
         }
         for e in &g.edges {
-            let e = Edge { from: e.from, from_port: e.from_port, to: e.to, to_port: e.to_port };
-            live.edges.push(e);
-            live.edge_set.insert(e);
+            live.add_edge(Edge { from: e.from, from_port: e.from_port, to: e.to, to_port: e.to_port });
         }
         live
     }
@@ -198,7 +342,7 @@ impl LiveGraph {
     /// [`GraphError::StaleKey`] for a key whose node was removed (or never existed).
     pub fn node(&self, key: NodeKey) -> Result<&LiveNode, GraphError> {
         match self.slots.get(key.slot as usize) {
-            Some(Slot { generation, node: Some(n) }) if *generation == key.generation => Ok(n),
+            Some(Slot { generation, node: Some(n), .. }) if *generation == key.generation => Ok(&**n),
             _ => Err(GraphError::StaleKey(key)),
         }
     }
@@ -208,7 +352,7 @@ impl LiveGraph {
         self.slots
             .iter()
             .enumerate()
-            .filter_map(|(i, s)| s.node.as_ref().map(|n| (NodeKey { slot: i as u32, generation: s.generation }, n)))
+            .filter_map(|(i, s)| s.node.as_deref().map(|n| (NodeKey { slot: i as u32, generation: s.generation }, n)))
     }
 
     /// Adds a node with this spec and role, in the lowest free slot.
@@ -222,20 +366,71 @@ impl LiveGraph {
         role: NodeRole,
     ) -> Result<NodeKey, GraphError> {
         let name = name.into();
-        if self.names.contains_key(&name) {
+        if self.names.contains_key(name.as_str()) {
             return Err(GraphError::DuplicateName(name));
+        }
+        self.insert(Arc::new(LiveNode { name, spec, role }))
+    }
+
+    /// Puts a node (whose name is free) in the lowest free slot.
+    fn insert(&mut self, node: Arc<LiveNode>) -> Result<NodeKey, GraphError> {
+        if self.names.contains_key(node.name.as_str()) {
+            return Err(GraphError::DuplicateName(node.name.clone()));
         }
         let slot = match self.free.pop() {
             Some(s) => s,
             None => {
-                self.slots.push(Slot { generation: 0, node: None });
+                self.slots.push(Slot { generation: 0, node: None, links: Vec::new() });
                 self.slots.len() as u32 - 1
             }
         };
         let s = &mut self.slots[slot as usize];
-        s.node = Some(LiveNode { name: name.clone(), spec, role });
-        self.names.insert(name, slot);
-        Ok(NodeKey { slot, generation: s.generation })
+        self.names.insert(node.name.as_str().into(), slot);
+        s.node = Some(node.clone());
+        let key = NodeKey { slot, generation: s.generation };
+        if let Some(c) = self.change.as_mut() {
+            c.added.push(key);
+            c.ops.push(GraphOp::Add(node));
+        }
+        Ok(key)
+    }
+
+    /// Applies to this graph what `change` recorded on another graph that was equal to this
+    /// one when the recording began: a copy of a running graph is brought up to date by
+    /// what changed since, without copying the rest.
+    ///
+    /// ```
+    /// use rvoip_media_graph::{AudioFormat, LiveGraph, PortKind, Quantum};
+    /// let a = PortKind::Audio(AudioFormat::mono(8000));
+    /// let mut running = LiveGraph::new(Quantum::MS_10);
+    /// running.add_input("mic", a).unwrap();
+    /// let mut copy = running.clone();
+    /// running.record_changes();
+    /// let out = running.add_output("out", a).unwrap();
+    /// running.connect(running.key("mic").unwrap(), 0, out, 0).unwrap();
+    /// let change = running.take_changes();
+    /// copy.replay(&change).unwrap();
+    /// assert_eq!(copy.key("out"), Some(out));
+    /// assert_eq!(copy.plan().unwrap(), running.plan().unwrap());
+    /// ```
+    ///
+    /// # Errors
+    /// [`GraphError`] if this graph was not in that state (nothing is promised about it
+    /// then), e.g. [`GraphError::DuplicateName`] when replayed twice.
+    pub fn replay(&mut self, change: &Change) -> Result<(), GraphError> {
+        for op in &change.ops {
+            match op {
+                GraphOp::Add(node) => {
+                    self.insert(node.clone())?;
+                }
+                GraphOp::Remove(key) => {
+                    self.remove(*key)?;
+                }
+                GraphOp::Connect(from, fp, to, tp) => self.connect(*from, *fp, *to, *tp)?,
+                GraphOp::Disconnect(from, fp, to, tp) => self.disconnect(*from, *fp, *to, *tp)?,
+            }
+        }
+        Ok(())
     }
 
     /// Adds a processing node with `spec`.
@@ -274,14 +469,25 @@ impl LiveGraph {
         let s = &mut self.slots[key.slot as usize];
         let node = s.node.take().ok_or(GraphError::StaleKey(key))?;
         s.generation = s.generation.wrapping_add(1);
-        self.names.remove(&node.name);
+        self.names.remove(node.name.as_str());
         self.free.push(key.slot);
         let id = key.node_id();
-        if self.edges.iter().any(|e| e.from == id || e.to == id) {
-            self.edges.retain(|e| e.from != id && e.to != id);
-            self.edge_set.retain(|e| e.from != id && e.to != id);
+        let gone = std::mem::take(&mut self.slots[key.slot as usize].links);
+        for e in &gone {
+            self.remove_edge(e, Some(id));
         }
-        Ok(node)
+        if let Some(c) = self.change.as_mut() {
+            match c.added.iter().position(|k| *k == key) {
+                // Added and removed within the recording: it never existed outside it.
+                Some(i) => {
+                    c.added.swap_remove(i);
+                }
+                None => c.removed.push(key),
+            }
+            c.ops.push(GraphOp::Remove(key));
+            c.inputs.extend(gone.iter().filter(|e| e.to != id).map(|e| (e.to.0, e.to_port as u32)));
+        }
+        Ok(Arc::unwrap_or_clone(node))
     }
 
     fn ports(&self, from: NodeKey, from_port: usize, to: NodeKey, to_port: usize) -> Result<PortPair<'_>, GraphError> {
@@ -304,14 +510,13 @@ impl LiveGraph {
             return Err(format_mismatch(&builder_node(src), sp, &builder_node(dst), dp));
         }
         let edge = Edge { from: from.node_id(), from_port, to: to.node_id(), to_port };
-        let fan_in = if matches!(dp.kind, PortKind::Packet(_)) {
-            self.edges.iter().filter(|e| e.to == edge.to && e.to_port == to_port).count()
-        } else {
-            0
-        };
-        check_new_edge((&src.name, sp), (&dst.name, dp), self.edge_set.contains(&edge), fan_in)?;
-        self.edges.push(edge);
-        self.edge_set.insert(edge);
+        let fan_in = self.port_sources(to.slot, to_port as u32).map_or(0, |s| s.count as usize);
+        check_new_edge((&src.name, sp), (&dst.name, dp), self.has_edge(&edge), fan_in)?;
+        self.add_edge(edge);
+        if let Some(c) = self.change.as_mut() {
+            c.inputs.push((to.slot, to_port as u32));
+            c.ops.push(GraphOp::Connect(from, from_port, to, to_port));
+        }
         Ok(())
     }
 
@@ -345,7 +550,7 @@ impl LiveGraph {
     ) -> Result<(), GraphError> {
         let PortPair { src, sp, dst, dp } = self.ports(from, from_port, to, to_port)?;
         let edge = Edge { from: from.node_id(), from_port, to: to.node_id(), to_port };
-        if !self.edge_set.contains(&edge) {
+        if !self.has_edge(&edge) {
             return Err(GraphError::NoSuchEdge {
                 from_node: src.name.clone(),
                 from_port: sp.name.to_string(),
@@ -353,8 +558,11 @@ impl LiveGraph {
                 to_port: dp.name.to_string(),
             });
         }
-        self.edge_set.remove(&edge);
-        self.edges.retain(|e| *e != edge);
+        self.remove_edge(&edge, None);
+        if let Some(c) = self.change.as_mut() {
+            c.inputs.push((to.slot, to_port as u32));
+            c.ops.push(GraphOp::Disconnect(from, from_port, to, to_port));
+        }
         Ok(())
     }
 
@@ -383,7 +591,7 @@ impl LiveGraph {
         }
         b.edges = self
             .edges
-            .iter()
+            .values()
             .map(|e| Edge {
                 from: NodeId(dense[e.from.index()]),
                 from_port: e.from_port,

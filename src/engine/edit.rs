@@ -3,7 +3,7 @@
 
 use super::command::Command;
 use super::endpoint::PartitionIo;
-use super::partition::{Delivery, EditPayload, SlotContent, SlotState};
+use super::partition::{Delivery, EditPayload, LivePlan, SlotContent, SlotState};
 use super::{store_capacity, Engine, EngineError, PartitionId, Ticket};
 use crate::sync::seqlock::SeqLockSlice;
 use rvoip_media_graph::{LiveGraph, NodeKey, PortKind, Processor};
@@ -252,9 +252,8 @@ impl<'e> Edit<'e> {
     /// [`EngineError::EditConflict`] (edited by someone else since this edit began),
     /// [`EngineError::CommandQueueFull`].
     pub fn commit(self) -> Result<Committed, EngineError> {
-        let Edit { engine, partition, graph, version, processors, ports, io, removes, messages } = self;
-        let plan = graph.plan()?;
-        let plan = engine.live_plan(&graph, plan)?;
+        let Edit { engine, partition, mut graph, version, processors, ports, io, removes, messages } = self;
+        let change = graph.take_changes();
         let needed = graph.slot_count();
         let mut inserts = Vec::with_capacity(processors.len() + ports.len());
         let mut cells = Vec::new();
@@ -279,10 +278,13 @@ impl<'e> Edit<'e> {
         let removes: Vec<u32> = removes.iter().map(|k| k.slot() as u32).collect();
 
         let mut c = engine.lock();
-        let rec = c.partitions.get(&partition).ok_or(EngineError::UnknownPartition(partition))?;
+        let rec = c.partitions.get_mut(&partition).ok_or(EngineError::UnknownPartition(partition))?;
         if rec.version != version {
             return Err(EngineError::EditConflict(partition));
         }
+        // Only what the edit changed is compiled; a refusal leaves the planner as it was.
+        rec.planner.update(&rec.graph, &graph, &change)?;
+        let plan = Box::new(LivePlan { schedule: rec.planner.schedule() });
         let (worker, capacity) = (rec.worker, rec.capacity);
         let grow = (needed > capacity).then(|| {
             let cap = store_capacity(needed);
@@ -293,15 +295,25 @@ impl<'e> Edit<'e> {
             (procs, states)
         });
         let new_capacity = grow.as_ref().map_or(capacity, |g| g.0.len());
-        let payload = EditPayload { plan, grow, removes, removed, inserts, messages, displaced: 0 };
+        let payload = EditPayload { partition, plan, grow, removes, removed, inserts, messages, displaced: 0 };
         let removed_slots: Vec<usize> = payload.removes.iter().map(|&s| s as usize).collect();
-        let ticket = Engine::send(&mut c, worker, Command::Edit(partition, Box::new(payload)))?;
+        let ticket = match Engine::send(&mut c, worker, Command::Edit(partition, Box::new(payload))) {
+            Ok(t) => t,
+            Err(e) => {
+                // Not sent: the planner goes back to the running graph.
+                if let Some(rec) = c.partitions.get_mut(&partition) {
+                    rec.planner.rebuild(&rec.graph)?;
+                }
+                return Err(e);
+            }
+        };
         if let Some(rec) = c.partitions.get_mut(&partition) {
             for s in removed_slots {
                 rec.telemetry.remove(&s);
             }
             rec.telemetry.extend(cells);
-            rec.graph = graph;
+            let old = std::mem::replace(&mut rec.graph, graph);
+            rec.spare = Some((old, change));
             rec.capacity = new_capacity;
             rec.version += 1;
         }

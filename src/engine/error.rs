@@ -142,3 +142,12 @@ pub enum EngineError {
     #[error("worker refused: {0:?}")]
     Refused(Refusal),
 }
+
+impl From<rvoip_media_graph::PlannerError> for EngineError {
+    fn from(e: rvoip_media_graph::PlannerError) -> Self {
+        match e {
+            rvoip_media_graph::PlannerError::Graph(g) => EngineError::Graph(g),
+            rvoip_media_graph::PlannerError::Plan(p) => EngineError::Plan(p),
+        }
+    }
+}

@@ -72,9 +72,9 @@ use crate::sync::command::{channel, ControlEnd};
 use crate::sync::pool::Pool;
 use crate::sync::seqlock::SeqLockSlice;
 use command::{Command, Reply};
-use partition::{LivePlan, Partition, PartitionParts, SlotState, WorkerEnd};
+use partition::{EditPayload, LivePlan, Partition, PartitionParts, SlotState, WorkerEnd};
 use rvoip_media_graph::{
-    CompiledGraph, LiveGraph, NodeKey, NodeRole, NodeSpec, Packet, Plan, PortKind, Processor, Schedule,
+    Change, CompiledGraph, LiveGraph, NodeKey, NodeRole, NodeSpec, Packet, Plan, Planner, PortKind, Processor,
 };
 use std::any::{Any, TypeId};
 use std::collections::{HashMap, VecDeque};
@@ -140,6 +140,12 @@ struct WorkerHandle {
 struct PartitionRecord {
     worker: usize,
     graph: LiveGraph,
+    /// The schedule of `graph`, kept up to date edit by edit.
+    planner: Planner,
+    /// The graph as it was before the last committed edit, with that edit's change: the
+    /// next edit's working copy, brought up to date by replaying the change (instead of
+    /// copying the whole graph).
+    spare: Option<(LiveGraph, Change)>,
     telemetry: HashMap<usize, Arc<SeqLockSlice>>,
     /// Slots in the worker's stores.
     capacity: usize,
@@ -189,13 +195,14 @@ fn store_capacity(needed: usize) -> usize {
     (needed * 2).max(16)
 }
 
-/// The slots with telemetry and how many values each publishes.
-fn publish_list(graph: &LiveGraph) -> Vec<(u32, u8)> {
-    graph
-        .nodes()
-        .filter(|(_, n)| n.role == NodeRole::Process && !n.spec.telemetry.is_empty())
-        .map(|(k, n)| (k.slot() as u32, n.spec.telemetry.len() as u8))
-        .collect()
+/// Hands the schedule an edit brought back (the one it replaced, or its own if refused) to
+/// its partition's planner for reuse; the rest of the payload is dropped here.
+fn recycle(partitions: &mut HashMap<PartitionId, PartitionRecord>, e: EditPayload) {
+    let EditPayload { partition: id, plan, .. } = e;
+    let LivePlan { schedule } = *plan;
+    if let Some(rec) = partitions.get_mut(&id) {
+        rec.planner.recycle(schedule);
+    }
 }
 
 impl Engine {
@@ -319,7 +326,7 @@ impl Engine {
     }
 
     fn collect(c: &mut Control, worker: usize) {
-        let Control { workers, refusals, last_refusal, .. } = c;
+        let Control { workers, refusals, last_refusal, partitions, .. } = c;
         let w = &mut workers[worker];
         let mut seq = w.answered;
         let mut refuse = |seq: u64, r: Refusal, w_refused: &mut VecDeque<(u64, Refusal)>| {
@@ -342,14 +349,15 @@ impl Engine {
                     refuse(seq, Refusal::UnknownPartition(id), refused);
                 }
                 Reply::EditRefused(e) => {
-                    drop(e);
-                    refuse(seq, Refusal::UnknownPartition(PartitionId(0)), refused);
+                    let id = e.partition;
+                    recycle(partitions, *e);
+                    refuse(seq, Refusal::UnknownPartition(id), refused);
                 }
                 Reply::Edited(e) => {
                     if let Some(Err(m)) = e.messages.iter().map(|m| m.result).find(|r| r.is_err()) {
                         refuse(seq, Refusal::Message(m), refused);
                     }
-                    drop(e);
+                    recycle(partitions, *e);
                 }
                 Reply::Delivered(payload, result) => {
                     drop(payload);
@@ -443,15 +451,10 @@ impl Engine {
         self.check_ports(ports.map(|p| (p.name.as_str(), p.kind, p.buffer.len as usize)))
     }
 
-    /// Loads a live graph's plan: the schedule over its slots and the telemetry list.
-    fn live_plan(&self, graph: &LiveGraph, mut plan: Plan) -> Result<Box<LivePlan>, EngineError> {
+    /// The planner of a new live graph, from its full compilation.
+    fn planner(&self, graph: &LiveGraph, mut plan: Plan) -> Result<Planner, EngineError> {
         plan.buffers.packet_burst = self.config.packets_per_cycle;
-        let mut specs: Vec<Option<&NodeSpec>> = vec![None; graph.slot_count()];
-        for (k, n) in graph.nodes().filter(|(_, n)| n.role == NodeRole::Process) {
-            specs[k.slot()] = Some(&n.spec);
-        }
-        let schedule = Schedule::new(plan, |id| specs.get(id.index()).copied().flatten());
-        Ok(Box::new(LivePlan { schedule: schedule?, publish: publish_list(graph) }))
+        Ok(Planner::from_plan(graph, &plan)?)
     }
 
     /// Places a compiled graph on the least-loaded worker and returns its endpoints. The
@@ -467,7 +470,8 @@ impl Engine {
         let live = LiveGraph::from_compiled(&graph);
         let load = graph.plan.steps.len().max(1);
         let CompiledGraph { plan, nodes, .. } = graph;
-        let plan = self.live_plan(&live, plan)?;
+        let mut planner = self.planner(&live, plan)?;
+        let plan = Box::new(LivePlan { schedule: planner.schedule() });
         let capacity = store_capacity(live.slot_count());
         let mut processors: Vec<Option<Box<dyn Processor>>> = Vec::with_capacity(capacity);
         let mut slots: Vec<SlotState> = Vec::with_capacity(capacity);
@@ -509,7 +513,17 @@ impl Engine {
         c.next_id += 1;
         c.workers[worker].partitions += 1;
         c.workers[worker].load += load;
-        let record = PartitionRecord { worker, graph: live, telemetry, capacity, version: 0, stats: cell, load };
+        let record = PartitionRecord {
+            worker,
+            graph: live,
+            planner,
+            spare: None,
+            telemetry,
+            capacity,
+            version: 0,
+            stats: cell,
+            load,
+        };
         c.partitions.insert(id, record);
         Ok(PartitionHandle { id, worker, io, ticket })
     }
@@ -561,9 +575,12 @@ impl Engine {
     /// # Errors
     /// [`EngineError::UnknownPartition`].
     pub fn edit(&self, id: PartitionId) -> Result<Edit<'_>, EngineError> {
-        let c = self.lock();
-        let rec = c.partitions.get(&id).ok_or(EngineError::UnknownPartition(id))?;
-        Ok(Edit::new(self, id, rec.graph.clone(), rec.version))
+        let mut c = self.lock();
+        let rec = c.partitions.get_mut(&id).ok_or(EngineError::UnknownPartition(id))?;
+        let replayed = rec.spare.take().and_then(|(mut g, change)| g.replay(&change).is_ok().then_some(g));
+        let mut graph = replayed.unwrap_or_else(|| rec.graph.clone());
+        graph.record_changes();
+        Ok(Edit::new(self, id, graph, rec.version))
     }
 
     /// Replaces every processing node of a running partition with those of a new
@@ -617,6 +634,33 @@ impl Engine {
             edit.connect(keys[e.from.index()], e.from_port, keys[e.to.index()], e.to_port)?;
         }
         Ok(edit.commit()?.ticket)
+    }
+
+    /// How a partition's schedule has been kept up to date: edits compiled incrementally,
+    /// full compiles, schedules recycled (see [`rvoip_media_graph::Planner`]).
+    ///
+    /// ```
+    /// use rvoip_media_core::prelude::*;
+    /// let a = PortKind::Audio(AudioFormat::mono(8000));
+    /// let mut b = GraphBuilder::new(Quantum::MS_10);
+    /// let mic = b.add_input("mic", a);
+    /// let out = b.add_output("out", a);
+    /// b.connect(mic, 0, out, 0).unwrap();
+    /// let (engine, _driver) = Engine::driven(EngineConfig::default()).unwrap();
+    /// let part = engine.add_partition(b.build().unwrap()).unwrap();
+    /// let mut edit = engine.edit(part.id).unwrap();
+    /// let tap = edit.add_output("tap", a).unwrap();
+    /// edit.connect(edit.key("mic").unwrap(), 0, tap, 0).unwrap();
+    /// edit.commit().unwrap();
+    /// let stats = engine.plan_stats(part.id).unwrap();
+    /// assert_eq!((stats.layouts, stats.incremental), (1, 1));
+    /// ```
+    ///
+    /// # Errors
+    /// [`EngineError::UnknownPartition`].
+    pub fn plan_stats(&self, id: PartitionId) -> Result<rvoip_media_graph::PlannerStats, EngineError> {
+        let c = self.lock();
+        Ok(c.partitions.get(&id).ok_or(EngineError::UnknownPartition(id))?.planner.stats())
     }
 
     /// The key of the node called `name` in a partition.

@@ -57,11 +57,9 @@ pub(crate) struct SlotState {
     pub(crate) telemetry: Option<Arc<SeqLockSlice>>,
 }
 
-/// A schedule with the list of slots whose telemetry is published.
+/// A partition's schedule (with the list of slots whose telemetry is published).
 pub(crate) struct LivePlan {
     pub(crate) schedule: Schedule,
-    /// Slots with telemetry, and how many values each publishes.
-    pub(crate) publish: Vec<(u32, u8)>,
 }
 
 /// What a slot held, leaving the worker (removed) or arriving (inserted).
@@ -84,6 +82,8 @@ pub(crate) type Stores = (Vec<Option<Box<dyn Processor>>>, Vec<SlotState>);
 /// An edit as it travels: everything allocated on the control side. The worker moves
 /// things between it and the partition; the same box goes back holding what was replaced.
 pub(crate) struct EditPayload {
+    /// The partition edited.
+    pub(crate) partition: PartitionId,
     /// The new plan; after the edit, the old one.
     pub(crate) plan: Box<LivePlan>,
     /// Larger stores when the slots outgrow the current ones; after the edit, the old
@@ -223,7 +223,7 @@ impl Partition {
         let t0 = now_ns();
         let s = &mut self.stats;
         let schedule = &mut self.plan.schedule;
-        for i in 0..schedule.plan().inputs.len() {
+        for i in 0..schedule.inputs() {
             let slot = schedule.input_node(i).index();
             let end = self.slots.get_mut(slot).and_then(|st| st.end.as_mut());
             match end.and_then(|e| if let WorkerEnd::Input(i) = e { Some(i) } else { None }) {
@@ -272,7 +272,7 @@ impl Partition {
                 s.faulted = 1;
             }
         }
-        for i in 0..schedule.plan().outputs.len() {
+        for i in 0..schedule.outputs() {
             let slot = schedule.output_node(i).index();
             let end = self.slots.get_mut(slot).and_then(|st| st.end.as_mut());
             match end.and_then(|e| if let WorkerEnd::Output(o) = e { Some(o) } else { None }) {
@@ -340,7 +340,7 @@ impl Partition {
         let phase = (self.stats.cycles % self.telemetry_every) as usize;
         let mut values = [0.0f64; MAX_TELEMETRY];
         let mut words = [0u64; MAX_TELEMETRY];
-        for &(slot, n) in self.plan.publish.iter().skip(phase).step_by(every) {
+        for &(slot, n) in self.plan.schedule.publish().iter().skip(phase).step_by(every) {
             let i = slot as usize;
             let (Some(Some(p)), Some(Some(cell))) =
                 (self.processors.get(i), self.slots.get(i).map(|s| s.telemetry.as_ref()))

@@ -60,7 +60,7 @@ mod latency;
 mod schedule;
 mod sort;
 mod topology;
-mod validate;
+pub(crate) mod validate;
 
 use crate::builder::GraphBuilder;
 use crate::error::GraphError;

@@ -34,22 +34,24 @@ fn unique_names(g: &GraphBuilder) -> Result<(), GraphError> {
 fn audio_formats(g: &GraphBuilder) -> Result<(), GraphError> {
     for n in &g.nodes {
         for p in n.spec.inputs.iter().chain(&n.spec.outputs) {
-            check_audio_port(n, p, g.quantum)?;
+            check_audio_port(&n.name, p, g.quantum)?;
         }
     }
     Ok(())
 }
 
-fn check_audio_port(n: &BuilderNode, p: &PortSpec, quantum: Quantum) -> Result<(), GraphError> {
+/// The audio-format check of one port of the node called `node` (a live edit checks the
+/// ports of the nodes it adds with it).
+pub(crate) fn check_audio_port(node: &str, p: &PortSpec, quantum: Quantum) -> Result<(), GraphError> {
     let PortKind::Audio(format) = p.kind else { return Ok(()) };
     let invalid =
-        |reason| GraphError::InvalidAudioFormat { node: n.name.clone(), port: p.name.to_string(), format, reason };
+        |reason| GraphError::InvalidAudioFormat { node: node.to_string(), port: p.name.to_string(), format, reason };
     if format.rate == 0 || format.channels == 0 {
         return Err(invalid("the rate and the channel count must not be 0"));
     }
     match format.samples_per_quantum(quantum) {
         None => Err(GraphError::QuantumMismatch {
-            node: n.name.clone(),
+            node: node.to_string(),
             port: p.name.to_string(),
             rate: format.rate,
             quantum_us: quantum.micros(),
