@@ -11,7 +11,7 @@
 //! isolated (well above the 2–15 ms before it, which rules out glottal pulse trains) and
 //! concentrated (dominating the window); while such impulses recur (≥ 1–2 per second, so
 //! that the plosives and clicks of speech itself are left alone), the spectrum of a frame
-//! holding one is capped at twice a fast average of the recent spectrum. This runs before
+//! holding one is capped at a fast average of the recent spectrum. This runs before
 //! the noise tracker, which therefore never sees the impulses, and needs no lookahead beyond
 //! the analysis window.
 //!
