@@ -18,7 +18,7 @@ use super::fastmath::fast_exp;
 /// search) is a lower-biased noise estimate that speech cannot lift while it pauses at least
 /// once per window; capping the tracker at [`MIN_BIAS`] times that minimum removes the leak
 /// and costs only a slower follow-up of noise that rises by more than that factor.
-/// Finally the estimate is smoothed over about 100 ms so that its own fluctuations do not
+/// Finally the estimate is smoothed over about 30 ms so that its own fluctuations do not
 /// turn into gain fluctuations (musical noise).
 #[derive(Clone, Debug)]
 pub(crate) struct SppNoise {
@@ -38,7 +38,7 @@ const SPP_XI_H1: f32 = 31.622_776;
 /// Recursive averaging of the noise periodogram per 10 ms frame (0.8 per 16 ms).
 const SPP_ALPHA: f32 = 0.87;
 /// Output smoothing per 10 ms frame.
-const SPP_OUT_ALPHA: f32 = 0.9;
+const SPP_OUT_ALPHA: f32 = 0.7;
 /// Upper bound on the estimate as a multiple of the tracked minimum (partial bias
 /// compensation of the minimum, which for a 1.5 s search underestimates the mean of
 /// stationary noise by 2–3 dB).

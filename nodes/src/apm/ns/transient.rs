@@ -11,11 +11,11 @@
 //! impulses stand out from voiced speech) is summed per 1 ms block. A block is an impulse
 //! onset when it is both
 //!
-//! * *isolated*: well above (8–14 dB, soft) the largest block of the 2–15 ms before it.
+//! * *isolated*: above (6–12 dB, soft) the largest block of the 2–15 ms before it.
 //!   Voiced speech is itself a train of glottal pulses, but each pulse is preceded by a
 //!   similar one one pitch period (≤ 14 ms) earlier, so it is not isolated; sustained sounds
 //!   and stationary noise are not either; and
-//! * *concentrated*: 3–6 times (soft) the mean block energy of the 20 ms window, i.e. one
+//! * *concentrated*: 2–4 times (soft) the mean block energy of the 20 ms window, i.e. one
 //!   event that dominates the window rather than the first pulse of a voiced onset that the
 //!   rest of the window continues.
 //!
@@ -53,11 +53,11 @@ const BACK: usize = 6;
 /// Ring size for the block energies (power of two ≥ HIST + BACK + 20).
 const RING: usize = 64;
 /// Isolation score ramp, dB above the largest block of the preceding 2–15 ms.
-const ISO_LO_DB: f32 = 8.0;
-const ISO_HI_DB: f32 = 14.0;
+const ISO_LO_DB: f32 = 6.0;
+const ISO_HI_DB: f32 = 12.0;
 /// Concentration score ramp, block energy over the window's mean block energy.
-const CONC_LO: f32 = 3.0;
-const CONC_HI: f32 = 6.0;
+const CONC_LO: f32 = 2.0;
+const CONC_HI: f32 = 4.0;
 /// Blocks after an onset searched for its continuation (3..=12 ms).
 const SUSTAIN_FROM: usize = 3;
 const SUSTAIN_TO: usize = 12;
@@ -75,7 +75,7 @@ const ACTIVITY_HI: f32 = 4.0;
 /// Recursive averaging of the reference spectrum per 10 ms frame.
 const REF_ALPHA: f32 = 0.6;
 /// How far above the reference spectrum a frame with an impulse may go (power ratio).
-pub(crate) const MARGIN: f32 = 2.0;
+pub(crate) const MARGIN: f32 = 1.0;
 
 /// 0 below `lo`, 1 above `hi`, linear between.
 #[inline]
