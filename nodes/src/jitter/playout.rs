@@ -32,9 +32,12 @@ pub struct JitterConfig {
     /// What the target delay trades off (see [`DelayManager`](super::DelayManager)).
     pub cost: TargetCost,
     /// Per-packet forgetting factor of the delay histogram (0.9..1; 0.995 ≈ a 4 s memory
-    /// at 50 packets/s).
+    /// at 50 packets/s). Not much above the default 0.999: the target is an upper
+    /// quantile, so under clock drift it lags the drift by the memory (0.9998 let the
+    /// delay grow 110 ms in 600 s at 300 ppm).
     pub forget: f64,
-    /// Extra margin above the quantile, ms (covers the playout tick granularity).
+    /// Extra margin above the quantile, ms (the offset may sit below the target by the
+    /// stretch band; the tick granularity is in the transits already).
     pub margin_ms: u32,
     /// Delay before the first packet plays, above its own transit, ms (until the
     /// histogram knows better).
@@ -307,6 +310,9 @@ pub struct JitterBuffer {
     /// Extended RTP timestamp of the first sample not yet decoded.
     playout_ts: i64,
     now_us: i64,
+    /// Time of the last pull and its length (µs): a packet inserted after a pull is
+    /// usable at the next one, which sets its effective transit (see [`JitterBuffer::insert`]).
+    last_pull: Option<(i64, i64)>,
     // Unwrapping.
     ssrc: u32,
     ts_ref: u32,
@@ -411,6 +417,7 @@ impl JitterBuffer {
             started: false,
             playout_ts: 0,
             now_us: 0,
+            last_pull: None,
             ssrc: 0,
             ts_ref: 0,
             ts_ref_ext: 0,
@@ -710,11 +717,31 @@ impl JitterBuffer {
         let ts_us = self.ticks_to_us(ts);
         let d = arrival_us - ts_us;
         self.skew.update(ts_us, d);
-        self.delay.update(d - self.trend_us(ts));
+        // The delay statistics take the time the packet can first be played: the next
+        // pull (pulls come every quantum), not its arrival between two pulls. A packet
+        // whose first sample falls in the block a pull writes must be there at that pull,
+        // so this transit, not the raw one, is what the playout offset must cover.
+        let usable_us = match self.last_pull {
+            Some((at, len)) => arrival_us.max(at.saturating_add(len)),
+            None => arrival_us,
+        };
+        let mut d_use = usable_us - ts_us;
+        // With in-band FEC, a packet overtaken by its successor (already here) can be
+        // rebuilt from the successor's FEC data when it is due: for the target it was
+        // there when the successor came, so the target need not wait for it.
+        if self.has_fec {
+            if let Some(j) = self.buf.find_ts(ts + ticks) {
+                let next = self.buf.get(j);
+                if next.payload_type == m.payload_type {
+                    d_use = d_use.min(next.arrival_us - ts_us);
+                }
+            }
+        }
+        self.delay.update(d_use - self.trend_us(ts));
         if self.warm.0 < WARM_PACKETS {
             let (n, mean, m2) = self.warm;
             let n = n + 1;
-            let x = d as f64;
+            let x = d_use as f64;
             let delta = x - mean;
             let mean = mean + delta / f64::from(n);
             self.warm = (n, mean, m2 + delta * (x - mean));
@@ -1046,6 +1073,7 @@ impl JitterBuffer {
     pub fn pull(&mut self, now_ns: u64, out: &mut [f32]) {
         self.now_us = (now_ns / 1000).min(i64::MAX as u64) as i64;
         let need = out.len().min(self.sync.len() / 2);
+        self.last_pull = Some((self.now_us, self.samples_to_us(out.len())));
         if !self.started {
             let Some(i) = self.buf.oldest() else {
                 out.fill(0.0);

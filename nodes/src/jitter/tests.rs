@@ -193,8 +193,9 @@ fn a_drifting_sender_clock_does_not_make_the_delay_grow() {
     }
 }
 
-#[test]
-fn opus_in_band_fec_rebuilds_a_lost_packet() {
+/// 3 s of an Opus tone with in-band FEC, packet 100 lost, every third packet from 1 on `late_ns`
+/// after the others' 5 ms transit, through a buffer pulled every 10 ms for 4 s.
+fn opus_fec_stream_stats(late_ns: u64) -> JitterStats {
     use crate::opus::{OpusCodecDecoder, OpusEncoderConfig};
     let mut enc = OpusEncoderConfig::new(16_000, 1).inband_fec(true).packet_loss_percent(20).build().unwrap();
     let mut pk = Vec::new();
@@ -213,8 +214,9 @@ fn opus_in_band_fec_rebuilds_a_lost_packet() {
             timestamp: i * 960,
             ssrc: 5,
             marker: false,
-            // Every third packet 40 ms late: the target holds the next packet in time.
-            arrival_ns: u64::from(i) * 20_000_000 + if i % 3 == 0 { 45_000_000 } else { 5_000_000 },
+            // Every third packet 20 ms late (arriving with its successor, not after it): the
+            // target holds the next packet in time.
+            arrival_ns: u64::from(i) * 20_000_000 + if i % 3 == 1 { late_ns } else { 5_000_000 },
             audio_level: None,
         };
         pk.push(Packet::from_payload(meta, &buf[..p.len]).unwrap());
@@ -231,8 +233,25 @@ fn opus_in_band_fec_rebuilds_a_lost_packet() {
         }
         jb.pull(k * TICK_NS, &mut out);
     }
-    let s = jb.stats();
+    jb.stats()
+}
+
+#[test]
+fn opus_in_band_fec_rebuilds_a_lost_packet() {
+    let s = opus_fec_stream_stats(25_000_000);
     assert_eq!((s.packets_lost, s.fec_recovered), (1, 1), "{s:?}");
+}
+
+#[test]
+fn the_target_need_not_wait_for_packets_fec_can_rebuild() {
+    // Every third packet 40 ms late, after its successor (transit 45 ms, usable at the
+    // 50 ms pull): with in-band FEC it can be rebuilt from the successor, so it counts as
+    // there when the successor came (25 ms) and the target is no higher than with those
+    // packets 20 ms late and not overtaken (usable at 30 ms); counting the 50 ms would put
+    // it 20 ms higher.
+    let near = opus_fec_stream_stats(25_000_000).target_delay_ms;
+    let far = opus_fec_stream_stats(45_000_000).target_delay_ms;
+    assert!(far <= near + 1.0, "target {far} ms with overtaken packets, {near} ms with late ones");
 }
 
 /// One fuzz run: `ticks` playout ticks of arbitrary packets (plausible streams mixed with
@@ -319,8 +338,8 @@ fn the_start_delay_is_set_with_every_packet_that_arrived_within_the_initial_dela
     // at 70 and 75 ms (transit 50 and 35 ms), inside the 80 ms initial delay; the rest
     // with transit 0 (packets 3 and 4 at 60 and 80 ms). Deciding the delay at the first
     // arrival knew only packet 0 and played it at 80 ms; deciding when that 80 ms is up
-    // sees the spread: the warm-up target is mean + 3 sd of {0, 50, 35, 0, 0} ms, plus the
-    // margin.
+    // sees the spread: the warm-up target is mean + 3 sd of the transits to the pull that
+    // could first play each packet (10 ms pulls: {0, 50, 40, 0, 0} ms), plus the margin.
     let pk = stream(100, 0, |i| match i {
         1 => 50.0,
         2 => 35.0,
@@ -330,7 +349,7 @@ fn the_start_delay_is_set_with_every_packet_that_arrived_within_the_initial_dela
     let out = run(&mut jb, &pk, 2_500_000_000);
     let first = out.iter().position(|v| v.abs() > 1e-3).unwrap();
     let first_ms = first as f64 / 8.0;
-    let d = [0.0, 50.0, 35.0, 0.0, 0.0];
+    let d = [0.0, 50.0, 40.0, 0.0, 0.0];
     let mean = d.iter().sum::<f64>() / 5.0;
     let sd = (d.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / 4.0).sqrt();
     let want = mean + 3.0 * sd + f64::from(JitterConfig::default().margin_ms);
