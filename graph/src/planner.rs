@@ -1049,6 +1049,7 @@ mod tests {
     /// Random joins, leaves and taps on a room: every schedule equals a correct master copy,
     /// whichever path (incremental or full) made it, and churn stays incremental.
     #[test]
+    #[cfg_attr(miri, ignore = "no unsafe code of its own; hours under Miri")]
     fn random_room_edits_keep_a_correct_schedule() {
         let mut rng = SplitMix64::new(15);
         let mut g = LiveGraph::new(Quantum::MS_10);
