@@ -268,9 +268,10 @@ impl Stream {
             return;
         }
         // The packet A.1 held (probation, the first after a jump) is confirmed by this
-        // one: it goes first, with its own arrival time.
-        let mut buf = [0u8; MAX_HELD];
+        // one: it goes first, with its own arrival time (copied out of the state it is
+        // delivered through; only once per stream start).
         if let Some((d, at)) = s.held.take_before(meta.ssrc, meta.sequence) {
+            let mut buf = [0u8; MAX_HELD];
             let n = d.len();
             buf[..n].copy_from_slice(d);
             if let Ok((m, p)) = parse_rtp(&buf[..n], at) {
