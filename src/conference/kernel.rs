@@ -290,9 +290,7 @@ impl RoomKernel {
                 let ok = if s.input_gain == 1.0 {
                     kernels::accumulate_sane(total, own)
                 } else if kernels::all_sane(own) {
-                    for (t, x) in total.iter_mut().zip(own.iter()) {
-                        *t += s.input_gain * x;
-                    }
+                    s.add_to_mix(total, own);
                     true
                 } else {
                     false
@@ -310,9 +308,7 @@ impl RoomKernel {
             total.fill(0.0);
             for (leg, own) in self.store.legs.iter().zip(self.store.own.chunks_exact(q)) {
                 if leg.in_mix {
-                    for (t, x) in total.iter_mut().zip(own) {
-                        *t += leg.settings.input_gain * x;
-                    }
+                    leg.settings.add_to_mix(total, own);
                 }
             }
         }
@@ -351,9 +347,7 @@ impl RoomKernel {
                         kernels::gain_in_place(heard, s.output_gain);
                     }
                 } else {
-                    for ((o, t), x) in heard.iter_mut().zip(total).zip(own) {
-                        *o = (t - s.input_gain * x) * s.output_gain;
-                    }
+                    s.hear_without_own(heard, total, own);
                 }
             } else {
                 kernels::gain(heard, total, s.output_gain);

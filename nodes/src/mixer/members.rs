@@ -35,6 +35,38 @@ impl Default for MemberSettings {
 }
 
 impl MemberSettings {
+    /// Adds what this member sends into the mix to `total`: `total[i] += input_gain * x[i]`.
+    ///
+    /// ```
+    /// use rvoip_media_nodes::mixer::MemberSettings;
+    /// let s = MemberSettings { input_gain: 0.5, ..MemberSettings::default() };
+    /// let mut total = [1.0f32, 1.0];
+    /// s.add_to_mix(&mut total, &[2.0, -4.0]);
+    /// assert_eq!(total, [2.0, -1.0]);
+    /// ```
+    pub fn add_to_mix(&self, total: &mut [f32], x: &[f32]) {
+        for (t, x) in total.iter_mut().zip(x) {
+            *t += self.input_gain * x;
+        }
+    }
+
+    /// What this member hears of `total` when its own `x` is in it, with its gains:
+    /// `out[i] = (total[i] - input_gain * x[i]) * output_gain`.
+    ///
+    /// ```
+    /// use rvoip_media_nodes::mixer::MemberSettings;
+    /// let s = MemberSettings { input_gain: 0.5, output_gain: 2.0, ..MemberSettings::default() };
+    /// let mut out = [0.0f32; 2];
+    /// s.hear_without_own(&mut out, &[3.0, 1.0], &[2.0, 2.0]);
+    /// assert_eq!(out, [4.0, 0.0]);
+    /// ```
+    pub fn hear_without_own(&self, out: &mut [f32], total: &[f32], x: &[f32]) {
+        let (g, og) = (self.input_gain, self.output_gain);
+        for ((o, t), x) in out.iter_mut().zip(total).zip(x) {
+            *o = (t - g * x) * og;
+        }
+    }
+
     /// True for the settings every port starts with (nothing for the mixer to do).
     pub fn is_default(&self) -> bool {
         *self == MemberSettings::default()

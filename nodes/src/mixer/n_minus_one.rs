@@ -402,13 +402,6 @@ impl Processor for Mixer {
 /// [`Mixer`]'s telemetry names.
 const MIXER_TELEMETRY: &[&str] = &["members", "bad_inputs", "talking", "heard", "dominant", "events_dropped"];
 
-/// `acc += g * x`.
-fn accumulate_scaled(acc: &mut [f32], x: &[f32], g: f32) {
-    for (a, x) in acc.iter_mut().zip(x) {
-        *a += g * x;
-    }
-}
-
 impl Mixer {
     /// The path with per-member settings or a talker policy (see the module docs, "Who is
     /// heard"). `len` fits the scratch buffers.
@@ -479,7 +472,7 @@ impl Mixer {
                 if s.input_gain == 1.0 {
                     kernels::accumulate(total, x);
                 } else {
-                    accumulate_scaled(total, x, s.input_gain);
+                    s.add_to_mix(total, x);
                 }
             }
         }
@@ -512,10 +505,7 @@ impl Mixer {
                         kernels::gain_in_place(out, s.output_gain);
                     }
                 } else {
-                    let (g, og) = (s.input_gain, s.output_gain);
-                    for ((o, t), x) in out.iter_mut().zip(total).zip(x) {
-                        *o = (t - g * x) * og;
-                    }
+                    s.hear_without_own(out, total, x);
                 }
                 hear(io, p, Hear::Own);
             } else if s.output_gain == 1.0 {
