@@ -65,7 +65,7 @@ pub const fn decode_sample(code: u8) -> i16 {
     }
 }
 
-table_builders!(4096, 4);
+table_builders!(encode: 4096, 4);
 
 /// Encode table indexed by `(x >> 4) + 2048`.
 static ENCODE: [u8; 4096] = build_encode_table();

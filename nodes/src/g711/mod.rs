@@ -5,9 +5,11 @@
 //! [`crate::codec::EncodeNode`] / [`crate::codec::DecodeNode`]), which conceals lost packets.
 //!
 //! The per-sample functions (`encode_sample`, `decode_sample`) are the algorithm (a segment
-//! search), written as `const fn`; the slice functions use tables generated from them at
-//! compile time (16 KiB / 4 KiB to encode, 256 entries to decode), so there is no run-time
-//! initialisation and no branch on the hot path.
+//! search), written as `const fn`. The μ-law slice encoder computes the same codes from the
+//! `f32` bit pattern of the biased magnitude (no table: it vectorises, and a room's passes
+//! over thousands of legs do not evict and miss a 16 KiB table); A-law's uses a 4 KiB table
+//! and the decoders 256-entry tables, generated from the per-sample functions at compile
+//! time, so there is no run-time initialisation and no branch on the hot path.
 //!
 //! ```
 //! use rvoip_media_nodes::g711::G711Law;

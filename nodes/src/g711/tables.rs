@@ -17,8 +17,19 @@ pub(super) const fn f32_bits_of_i16(v: i16) -> u32 {
     sign | exp | mant
 }
 
+/// `(e + 127) << 4 | m` for `v` in `1..2^24`, where `e = floor(log2 v)` and `m` is the 4 bits
+/// after `v`'s leading one: the top of `v`'s `f32` bit pattern (exact below 2^24). μ-law's
+/// segment and mantissa come out of it with constant shifts only, so its encoder
+/// vectorises (SSE2 has no per-lane variable shift or leading-zero count) and reads no
+/// table: its 16 KiB lookup table was evicted by a room's streaming passes and missed on
+/// most samples (BENCHMARKS.md, session 10).
+#[inline(always)]
+pub(super) fn exponent_and_top4(v: i32) -> i32 {
+    ((v as f32).to_bits() >> 19) as i32
+}
+
 /// Applies `f` to `min(input.len(), output.len())` elements; returns that count. The slice
-/// API of both laws is this loop over a table lookup.
+/// API of both laws is this loop over a per-sample function (a table lookup or arithmetic).
 #[inline(always)]
 pub(super) fn map_into<A: Copy, B>(input: &[A], output: &mut [B], f: impl Fn(A) -> B) -> usize {
     let n = input.len().min(output.len());
@@ -29,10 +40,11 @@ pub(super) fn map_into<A: Copy, B>(input: &[A], output: &mut [B], f: impl Fn(A) 
 }
 
 /// Defines the `const fn`s that build a law's tables from its per-sample functions:
-/// `build_encode_table` (indexed by `(x >> $shift) + $len / 2`), `build_decode_table`
-/// (code -> i16) and `build_decode_f32_bits` (code -> bits of `sample / 32768`).
+/// `build_decode_table` (code -> i16) and `build_decode_f32_bits` (code -> bits of
+/// `sample / 32768`), and with `encode: $len, $shift`, `build_encode_table` (indexed by
+/// `(x >> $shift) + $len / 2`; A-law's 4 KiB, μ-law computes its codes instead).
 macro_rules! table_builders {
-    ($len:literal, $shift:literal) => {
+    (encode: $len:literal, $shift:literal) => {
         const fn build_encode_table() -> [u8; $len] {
             let mut t = [0u8; $len];
             let mut i = 0;
@@ -43,6 +55,9 @@ macro_rules! table_builders {
             t
         }
 
+        table_builders!();
+    };
+    () => {
         const fn build_decode_table() -> [i16; 256] {
             let mut t = [0i16; 256];
             let mut i = 0;

@@ -14,10 +14,11 @@
 //! `((2 * m + 33) << s) - 33` in 14-bit units, scaled back to 16 bits.
 //!
 //! ## Fast paths
-//! The code depends only on `x >> 2` (for negative `x`, `!x >> 2 == !(x >> 2)`), so the
-//! slice encoders look up a 16 KiB table indexed by `(x >> 2) + 8192`, built at compile
-//! time from [`encode_sample`]; it fits in L1. The decoders use 256-entry tables of `i16`
-//! and of `f32` (`value / 32768`). `f32` input goes through the exact
+//! The slice encoders compute the segment and mantissa from the `f32` bit pattern of the
+//! biased magnitude (exponent and top mantissa bits; no loop, no table, so they vectorise
+//! and a room's passes over thousands of legs do not miss on a table evicted between
+//! legs); they equal [`encode_sample`] on all 65536 inputs. The decoders use 256-entry
+//! tables of `i16` and of `f32` (`value / 32768`). `f32` input goes through the exact
 //! [`crate::kernels::f32_to_i16`] conversion first.
 //!
 //! ```
@@ -31,7 +32,7 @@
 //! assert_eq!(back, [0, 988, -988, 32124, -32124]);
 //! ```
 
-use super::tables::{encode_f32_via_i16, f32_bits_of_i16, map_into, table_builders};
+use super::tables::{encode_f32_via_i16, exponent_and_top4, f32_bits_of_i16, map_into, table_builders};
 
 const BIAS: i32 = 33;
 const CLIP: i32 = 0x1FFF;
@@ -67,20 +68,25 @@ pub const fn decode_sample(code: u8) -> i16 {
     }
 }
 
-table_builders!(16384, 2);
+table_builders!();
 
-/// Encode table indexed by `(x >> 2) + 8192`.
-static ENCODE: [u8; 16384] = build_encode_table();
 /// Decode table, code -> 16-bit sample.
 static DECODE: [i16; 256] = build_decode_table();
 /// Decode table, code -> bit pattern of `sample / 32768` as `f32`.
 static DECODE_F32: [u32; 256] = build_decode_f32_bits();
 
+/// [`encode_sample`] without a loop or a table: `biased` is 33..=0x1FFF, so its bit length
+/// is 6..=13 and the segment is `floor(log2 biased) - 5` with the mantissa the 4 bits
+/// after the leading one (for segment 0, `biased` is 33..=63: `(biased >> 1) & 0xF` is
+/// those bits too).
 #[inline(always)]
 fn enc(x: i16) -> u8 {
-    // `(x >> 2) + 8192` for every i16: the top 14 bits of `x` as unsigned with the
-    // sign bit flipped, always in 0..16384 (so the index needs no check).
-    ENCODE[usize::from((x as u16 >> 2) ^ 8192)]
+    let x = i32::from(x);
+    let negative = x >> 31; // -1 or 0
+    let biased = (((x ^ negative) >> 2) + BIAS).min(CLIP);
+    // (floor(log2 biased) + 127) << 4 | mantissa, minus (5 + 127) << 4: segment << 4 | mantissa.
+    let seg_mantissa = exponent_and_top4(biased) - ((5 + 127) << 4);
+    ((!negative & 0x80) | (!seg_mantissa & 0x7F)) as u8
 }
 
 /// Encodes `min(input.len(), output.len())` samples; returns that count.
