@@ -3,8 +3,9 @@
 
 use rvoip_media_core::nodes::codec::{negotiate, CodecId, LocalCodec};
 use rvoip_media_core::sdp::{
-    create_answer, create_offer, AddrType, Attribute, Connection, Direction, Fmtp, Format, LocalAudio,
+    create_answer, create_offer, AddrType, Attribute, Connection, Direction, ExtMap, Fmtp, Format, LocalAudio,
     MediaDescription, Origin, OtherLine, Rtcp, RtpMap, SdpError, SessionDescription, TelephoneEvent, Timing,
+    AUDIO_LEVEL_URI,
 };
 
 /// Lines joined with CRLF (and a final CRLF).
@@ -241,12 +242,18 @@ fn chrome_offer_audio_part() {
             TelephoneEvent { payload_type: 126, clock_rate: 8000, events: vec![(0, 15)] },
         ]
     );
-    // Unknown attributes are kept in order.
+    // Unknown attributes are kept in order; the extmap is typed.
     let names: Vec<&str> = audio.attributes.iter().map(|a| a.name.as_str()).collect();
     assert_eq!(
         names,
-        ["ice-ufrag", "ice-pwd", "ice-options", "fingerprint", "setup", "mid", "extmap", "msid", "rtcp-fb", "ssrc"]
+        ["ice-ufrag", "ice-pwd", "ice-options", "fingerprint", "setup", "mid", "msid", "rtcp-fb", "ssrc"]
     );
+    assert_eq!(
+        audio.extmaps,
+        vec![ExtMap { id: 1, direction: None, uri: AUDIO_LEVEL_URI.to_owned(), attributes: None }]
+    );
+    // The session-level `a=extmap-allow-mixed` stays a plain attribute.
+    assert_eq!(sdp.attributes[1], attr("extmap-allow-mixed", None));
     assert_eq!(audio.attribute_values("setup").collect::<Vec<_>>(), vec![Some("actpass")]);
 }
 
@@ -857,4 +864,151 @@ fn srtp_offer_parses_and_is_rejected_without_srtp() {
     let mut l = local();
     l.proto = "RTP/SAVP".into();
     assert_eq!(create_answer(&offer, &l).media[0].payload_types(), vec![0, 101]);
+}
+
+const EXTMAPS: &[&str] = &[
+    "v=0",
+    "o=- 5 5 IN IP4 198.51.100.5",
+    "s=-",
+    "c=IN IP4 198.51.100.5",
+    "t=0 0",
+    "m=audio 7000 RTP/AVP 0",
+    "a=extmap:3/sendonly urn:ietf:params:rtp-hdrext:ssrc-audio-level vad=on",
+    "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid",
+    "a=extmap:200/recvonly http://example.com/x  a b",
+];
+
+#[test]
+fn extmaps_parse_generate_and_round_trip_exactly() {
+    let sdp = parse(EXTMAPS);
+    let audio = &sdp.media[0];
+    assert_eq!(
+        audio.extmaps,
+        vec![
+            ExtMap {
+                id: 3,
+                direction: Some(Direction::SendOnly),
+                uri: AUDIO_LEVEL_URI.to_owned(),
+                attributes: Some("vad=on".to_owned())
+            },
+            ExtMap { id: 4, direction: None, uri: "urn:ietf:params:rtp-hdrext:sdes:mid".to_owned(), attributes: None },
+            ExtMap {
+                id: 200,
+                direction: Some(Direction::RecvOnly),
+                uri: "http://example.com/x".to_owned(),
+                attributes: Some("a b".to_owned())
+            },
+        ]
+    );
+    assert!(audio.attributes.is_empty());
+    assert_eq!(audio.extmap(AUDIO_LEVEL_URI).map(|e| e.id), Some(3));
+    let text = sdp.to_string();
+    let mut expected: Vec<&str> = EXTMAPS.to_vec();
+    expected[8] = "a=extmap:200/recvonly http://example.com/x a b";
+    assert_eq!(text, crlf(&expected));
+    assert_eq!(SessionDescription::parse(&text).unwrap(), sdp);
+}
+
+#[test]
+fn malformed_extmaps_are_errors_naming_the_line() {
+    for (line, reason) in [
+        ("a=extmap:0 urn:x", "extmap id is not a number 1-14 (one-byte) or 1-255 (two-byte header)"),
+        ("a=extmap:256 urn:x", "extmap id is not a number 1-14 (one-byte) or 1-255 (two-byte header)"),
+        ("a=extmap:x urn:x", "extmap id is not a number 1-14 (one-byte) or 1-255 (two-byte header)"),
+        ("a=extmap:2", "extmap has no URI"),
+        ("a=extmap:2 ", "extmap has no URI"),
+        ("a=extmap", "extmap id is not a number 1-14 (one-byte) or 1-255 (two-byte header)"),
+        ("a=extmap:2/sideways urn:x", "extmap direction is not a direction"),
+        ("a=extmap:3 urn:x", "extmap id used twice"),
+    ] {
+        let mut lines = EXTMAPS[..7].to_vec();
+        lines.push(line);
+        let err = SessionDescription::parse(&crlf(&lines)).unwrap_err();
+        assert_eq!(err, SdpError::Malformed { line: 8, text: line.to_owned(), reason }, "{line}");
+    }
+}
+
+#[test]
+fn audio_level_offer_is_exact() {
+    let mut l = local();
+    l.codecs = vec![LocalCodec::new(CodecId::Pcmu)];
+    l.telephone_event = false;
+    l.audio_level = true;
+    l.audio_level_id = 7;
+    assert_eq!(
+        create_offer(&l).to_string(),
+        crlf(&[
+            "v=0",
+            "o=- 100 100 IN IP4 192.0.2.50",
+            "s=-",
+            "c=IN IP4 192.0.2.50",
+            "t=0 0",
+            "m=audio 20000 RTP/AVP 0",
+            "a=rtpmap:0 PCMU/8000",
+            "a=sendrecv",
+            "a=rtcp-mux",
+            "a=extmap:7 urn:ietf:params:rtp-hdrext:ssrc-audio-level vad=on",
+        ])
+    );
+    // Off (the default): no extmap.
+    l.audio_level = false;
+    assert!(!create_offer(&l).to_string().contains("extmap"));
+}
+
+#[test]
+fn audio_level_answer_takes_the_offerers_id_and_answers_the_direction() {
+    let mut l = local();
+    l.codecs = vec![LocalCodec::new(CodecId::Pcmu)];
+    l.telephone_event = false;
+    l.audio_level = true;
+    let answer = create_answer(&parse(EXTMAPS), &l);
+    assert_eq!(
+        answer.to_string(),
+        crlf(&[
+            "v=0",
+            "o=- 100 100 IN IP4 192.0.2.50",
+            "s=-",
+            "c=IN IP4 192.0.2.50",
+            "t=0 0",
+            "m=audio 20000 RTP/AVP 0",
+            "a=rtpmap:0 PCMU/8000",
+            "a=sendrecv",
+            "a=extmap:3/recvonly urn:ietf:params:rtp-hdrext:ssrc-audio-level vad=on",
+        ])
+    );
+    // The offerer reads the answer: we only read levels (recvonly), so it sends them.
+    let offerer = rvoip_media_core::session::MediaSessionParams::from_remote_sdp(
+        "127.0.0.1:0".parse().unwrap(),
+        &answer,
+        &[LocalCodec::new(CodecId::Pcmu)],
+    )
+    .unwrap();
+    let e = offerer.audio_level.unwrap();
+    assert_eq!((e.id, e.send_id(), e.receive_id()), (3, Some(3), None));
+
+    // We on hold (sendonly) answering a sendrecv extension: sendonly.
+    let mut hold = l.clone();
+    hold.direction = Direction::SendOnly;
+    let mut offer = parse(EXTMAPS);
+    offer.media[0].extmaps[0].direction = Some(Direction::SendRecv);
+    let a = create_answer(&offer, &hold);
+    assert_eq!(a.media[0].extmaps[0].direction, Some(Direction::SendOnly));
+    // No direction offered: none answered.
+    offer.media[0].extmaps[0].direction = None;
+    assert_eq!(create_answer(&offer, &l).media[0].extmaps[0].direction, None);
+    // We do not do levels: nothing accepted.
+    let mut off = l.clone();
+    off.audio_level = false;
+    assert!(create_answer(&offer, &off).media[0].extmaps.is_empty());
+    // An id that needs the two-byte header (we write one-byte ones only): not accepted.
+    offer.media[0].extmaps[0].id = 15;
+    assert!(create_answer(&offer, &l).media[0].extmaps.is_empty());
+    // Our own offer answered by us: the round trip keeps the id.
+    let mut ours = l.clone();
+    ours.audio_level_id = 9;
+    let a = create_answer(&create_offer(&ours), &l);
+    assert_eq!(
+        a.media[0].extmaps,
+        vec![ExtMap { id: 9, direction: None, uri: AUDIO_LEVEL_URI.to_owned(), attributes: Some("vad=on".to_owned()) }]
+    );
 }

@@ -89,6 +89,11 @@ pub struct LegOptions {
     /// no voice at this level (−dBov, 0..=127) or quieter is not decoded (it plays as
     /// silence; [`MemberStats::skipped_decodes`](super::MemberStats::skipped_decodes)).
     pub skip_silent_at: Option<u8>,
+    /// RFC 6464 levels on what the leg sends (RTP legs): each packet carries the level of the
+    /// mix this member hears, V from the energy gate
+    /// ([`VOICE_BELOW_DBOV`](crate::rtp::audio_level::VOICE_BELOW_DBOV)); a transport that
+    /// negotiated the extension writes it ([`BatchIo::add_with_extensions`](crate::transport::BatchIo::add_with_extensions)).
+    pub audio_level: bool,
     /// Mute, deaf, gains from the first cycle.
     pub settings: MemberSettings,
 }

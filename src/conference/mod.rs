@@ -104,6 +104,15 @@ fn leg_decoder(
     })
 }
 
+/// A leg's encoder with RFC 6464 levels when its options ask for them
+/// ([`LegOptions::audio_level`]): the level of the mix the member hears, on every packet.
+fn leg_encoder(enc: EncodeNode, options: &LegOptions) -> EncodeNode {
+    match options.audio_level {
+        true => enc.with_audio_level(crate::rtp::audio_level::VOICE_BELOW_DBOV),
+        false => enc,
+    }
+}
+
 /// A live N-1 conference room. See the [module docs](self).
 pub struct Room {
     id: PartitionId,
@@ -406,7 +415,7 @@ impl Room {
                 if let Some(v) = variant {
                     self.use_shared(edit, engine, v, &*encoder)?;
                 }
-                let enc = EncodeNode::new(encoder, ptime_us, q).map_err(codec)?.with_ssrc(ssrc);
+                let enc = leg_encoder(EncodeNode::new(encoder, ptime_us, q).map_err(codec)?.with_ssrc(ssrc), &options);
                 let enc = if variant.is_some() { enc.with_shared_input().map_err(codec)? } else { enc };
                 let (tx_kind, enc_rate) = (enc.info().packet_format(), enc.info().sample_rate);
                 let dec_codec = decoder.info().encoding;
@@ -527,7 +536,7 @@ impl Room {
         let codec = |e: rvoip_media_nodes::codec::CodecError| setup(name, e);
         let dec_codec = decoder.info().encoding;
         let dec = leg_decoder(name, decoder, q, options.skip_silent_at)?;
-        let enc = EncodeNode::new(encoder, ptime_us, q).map_err(codec)?.with_ssrc(ssrc);
+        let enc = leg_encoder(EncodeNode::new(encoder, ptime_us, q).map_err(codec)?.with_ssrc(ssrc), &options);
         let (rx_kind, tx_kind) =
             (PortKind::Packet(dec.info().packet_format()), PortKind::Packet(enc.info().packet_format()));
         let ((rx, rx_host), (tx, tx_host)) = engine.packet_rings();

@@ -10,6 +10,15 @@ use super::packet::{parse_rtp, write_rtp_with_extension, RtpError};
 use rtp_types::RtpPacket;
 use rvoip_media_graph::PacketMeta;
 
+/// The energy gate that sets the V bit on what this crate sends when no VAD decides: a level
+/// below 50 (louder than −50 dBov) is voice, as the talker policy's default gate
+/// (`TalkerPolicy::gate_dbfs`) and a session's talking detection hear it.
+///
+/// ```
+/// assert_eq!(rvoip_media_core::rtp::audio_level::VOICE_BELOW_DBOV, 50);
+/// ```
+pub const VOICE_BELOW_DBOV: u8 = 50;
+
 /// An RFC 6464 audio level.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AudioLevel {
@@ -17,6 +26,81 @@ pub struct AudioLevel {
     pub voice: bool,
     /// Level in −dBov, 0 (loudest) to 127 (silence).
     pub level: u8,
+}
+
+impl AudioLevel {
+    /// The level of an extension byte (`V` in bit 7, the level below), as
+    /// [`PacketMeta::audio_level`] carries it.
+    ///
+    /// ```
+    /// use rvoip_media_core::rtp::AudioLevel;
+    /// let l = AudioLevel::from_byte(0x80 | 42);
+    /// assert_eq!(l, AudioLevel { voice: true, level: 42 });
+    /// assert_eq!(l.to_byte(), 0x80 | 42);
+    /// ```
+    pub fn from_byte(b: u8) -> Self {
+        AudioLevel { voice: b & 0x80 != 0, level: b & 0x7f }
+    }
+
+    /// The extension byte (level clamped to 127).
+    pub fn to_byte(self) -> u8 {
+        u8::from(self.voice) << 7 | self.level.min(127)
+    }
+}
+
+/// The RTP header extensions one direction of a stream negotiated (RFC 8285 ids from
+/// `a=extmap`), applied by a transport on every packet: [`HeaderExtensions::parse`] is
+/// [`parse_rtp`] plus the negotiated elements into [`PacketMeta`],
+/// [`HeaderExtensions::write`] is [`write_rtp`](super::write_rtp) plus the elements the
+/// meta carries. The default (nothing negotiated) parses and writes plain RTP.
+///
+/// ```
+/// use rvoip_media_core::rtp::HeaderExtensions;
+/// use rvoip_media_core::graph::PacketMeta;
+/// let ext = HeaderExtensions { audio_level: Some(1) };
+/// let meta = PacketMeta { audio_level: Some(0x80 | 20), ..PacketMeta::default() };
+/// let mut buf = [0u8; 64];
+/// let n = ext.write(&meta, &[7; 4], &mut buf).unwrap();
+/// assert_eq!(n, 12 + 8 + 4);
+/// let (got, payload) = ext.parse(&buf[..n], 0).unwrap();
+/// assert_eq!((got.audio_level, payload), (Some(0x80 | 20), &[7u8; 4][..]));
+/// // Not negotiated: plain RTP out, and a level on the wire is not read.
+/// let plain = HeaderExtensions::default();
+/// assert_eq!(plain.write(&meta, &[7; 4], &mut buf).unwrap(), 16);
+/// assert_eq!(plain.parse(&buf[..16], 0).unwrap().0.audio_level, None);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct HeaderExtensions {
+    /// The one-byte-header id (1..=14) of RFC 6464 `ssrc-audio-level`
+    /// ([`AUDIO_LEVEL_URI`](crate::sdp::AUDIO_LEVEL_URI)).
+    pub audio_level: Option<u8>,
+}
+
+impl HeaderExtensions {
+    /// Parses a datagram as [`parse_rtp`] does, with the negotiated elements read into the
+    /// meta. Never panics.
+    ///
+    /// # Errors
+    /// As [`parse_rtp`].
+    pub fn parse<'d>(&self, datagram: &'d [u8], arrival_ns: u64) -> Result<(PacketMeta, &'d [u8]), RtpError> {
+        match self.audio_level {
+            Some(id) => parse_rtp_with_audio_level(datagram, arrival_ns, id),
+            None => parse_rtp(datagram, arrival_ns),
+        }
+    }
+
+    /// Writes a packet as [`write_rtp`](super::write_rtp) does, with the negotiated elements
+    /// the meta carries (a packet without a level goes out without the extension).
+    /// Allocates nothing.
+    ///
+    /// # Errors
+    /// As [`write_rtp_with_audio_level`].
+    pub fn write(&self, meta: &PacketMeta, payload: &[u8], buf: &mut [u8]) -> Result<usize, RtpError> {
+        match (self.audio_level, meta.audio_level) {
+            (Some(id), Some(b)) => write_rtp_with_audio_level(meta, AudioLevel::from_byte(b), id, payload, buf),
+            _ => write_rtp_with_extension(meta, None, payload, buf),
+        }
+    }
 }
 
 /// The audio level that extension element `id` (1..=14, negotiated with `a=extmap`) of an RTP
@@ -36,7 +120,7 @@ pub struct AudioLevel {
 pub fn audio_level_of(datagram: &[u8], id: u8) -> Option<AudioLevel> {
     let p = RtpPacket::parse(datagram).ok()?;
     let (profile, data) = p.extension()?;
-    let read = |b: u8| AudioLevel { voice: b & 0x80 != 0, level: b & 0x7f };
+    let read = AudioLevel::from_byte;
     let mut i = 0;
     if profile == 0xBEDE {
         while i < data.len() {
@@ -87,7 +171,7 @@ pub fn audio_level_of(datagram: &[u8], id: u8) -> Option<AudioLevel> {
 /// As [`parse_rtp`].
 pub fn parse_rtp_with_audio_level(datagram: &[u8], arrival_ns: u64, id: u8) -> Result<(PacketMeta, &[u8]), RtpError> {
     let (mut meta, payload) = parse_rtp(datagram, arrival_ns)?;
-    meta.audio_level = audio_level_of(datagram, id).map(|l| u8::from(l.voice) << 7 | l.level);
+    meta.audio_level = audio_level_of(datagram, id).map(AudioLevel::to_byte);
     Ok((meta, payload))
 }
 
@@ -107,7 +191,7 @@ pub fn write_rtp_with_audio_level(
     if !(1..=14).contains(&id) {
         return Err(RtpError::InvalidExtensionId(id));
     }
-    let data = [id << 4, u8::from(level.voice) << 7 | level.level.min(127), 0, 0];
+    let data = [id << 4, level.to_byte(), 0, 0];
     write_rtp_with_extension(meta, Some((0xBEDE, &data)), payload, buf)
 }
 

@@ -47,7 +47,9 @@ pub mod receiver;
 pub mod rtcp;
 pub mod xr;
 
-pub use audio_level::{audio_level_of, parse_rtp_with_audio_level, write_rtp_with_audio_level, AudioLevel};
+pub use audio_level::{
+    audio_level_of, parse_rtp_with_audio_level, write_rtp_with_audio_level, AudioLevel, HeaderExtensions,
+};
 pub use clock::{clock_rate, ClockMap, ExtendedSequence};
 pub use dtmf::{DtmfDigit, DtmfEvent, DtmfReceiver, DtmfSender};
 pub use hold::Held;

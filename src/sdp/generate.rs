@@ -1,13 +1,28 @@
 //! SDP text generation (CRLF line endings, RFC 4566 line order).
 
 use super::parse::{media_rank, session_rank};
-use super::{Attribute, Connection, MediaDescription, OtherLine, SessionDescription};
+use super::{Attribute, Connection, ExtMap, MediaDescription, OtherLine, SessionDescription};
 use std::fmt::{self, Display, Formatter, Write};
 
 impl Display for Connection {
     /// `IN IP4 <address>`.
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         write!(f, "IN {} {}", self.addr_type.as_str(), self.address)
+    }
+}
+
+impl Display for ExtMap {
+    /// The attribute's value: `<id>[/<direction>] <uri>[ <attributes>]`.
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.id)?;
+        if let Some(d) = self.direction {
+            write!(f, "/{}", d.as_str())?;
+        }
+        write!(f, " {}", self.uri)?;
+        if let Some(a) = &self.attributes {
+            write!(f, " {a}")?;
+        }
+        Ok(())
     }
 }
 
@@ -81,6 +96,9 @@ impl Display for MediaDescription {
                 Some(c) => write!(f, "a=rtcp:{} {c}\r\n", r.port)?,
                 None => write!(f, "a=rtcp:{}\r\n", r.port)?,
             }
+        }
+        for e in &self.extmaps {
+            write!(f, "a=extmap:{e}\r\n")?;
         }
         for a in &self.attributes {
             attribute(f, a)?;

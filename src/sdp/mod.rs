@@ -333,6 +333,49 @@ pub struct Rtcp {
     pub connection: Option<Connection>,
 }
 
+/// The URI of the RFC 6464 client-to-mixer audio level header extension.
+pub const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
+
+/// `a=extmap:<id>[/<direction>] <uri> [<attributes>]` (RFC 8285 §8): an RTP header
+/// extension and the id its elements carry. Extensions this crate does not know are kept
+/// (and ignored by the answer).
+///
+/// ```
+/// use rvoip_media_core::sdp::{Direction, ExtMap, SessionDescription, AUDIO_LEVEL_URI};
+/// let sdp = SessionDescription::parse(
+///     "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n\
+///      a=extmap:1/sendonly urn:ietf:params:rtp-hdrext:ssrc-audio-level vad=on\r\na=extmap:300 urn:x:y\r\n",
+/// );
+/// // 300 is no RFC 8285 id: a typed error naming the line.
+/// assert!(matches!(sdp, Err(rvoip_media_core::sdp::SdpError::Malformed { line: 7, .. })));
+/// let sdp = SessionDescription::parse(
+///     "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n\
+///      a=extmap:1/sendonly urn:ietf:params:rtp-hdrext:ssrc-audio-level vad=on\r\n",
+/// )?;
+/// let e = sdp.media[0].extmap(AUDIO_LEVEL_URI).unwrap();
+/// assert_eq!(e, &ExtMap { id: 1, direction: Some(Direction::SendOnly), uri: AUDIO_LEVEL_URI.into(), attributes: Some("vad=on".into()) });
+/// assert_eq!(e.to_string(), "1/sendonly urn:ietf:params:rtp-hdrext:ssrc-audio-level vad=on");
+/// # Ok::<(), rvoip_media_core::sdp::SdpError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExtMap {
+    /// The element id: 1–14 fit the one-byte header, 15–255 need the two-byte one.
+    pub id: u8,
+    /// The extension's direction, when written (else the media's).
+    pub direction: Option<Direction>,
+    /// The extension's URI.
+    pub uri: String,
+    /// Its extension attributes as written (e.g. `vad=on`), if any.
+    pub attributes: Option<String>,
+}
+
+impl ExtMap {
+    /// The direction in force (its own, else sendrecv: RFC 8285 §8).
+    pub fn direction_or_default(&self) -> Direction {
+        self.direction.unwrap_or_default()
+    }
+}
+
 /// An attribute this module does not interpret, kept as written (`a=name[:value]`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Attribute {
@@ -410,6 +453,8 @@ pub struct MediaDescription {
     pub rtcp_mux: bool,
     /// `a=rtcp` (RFC 3605).
     pub rtcp: Option<Rtcp>,
+    /// `a=extmap` header extensions (RFC 8285), in order; written after `a=rtcp`.
+    pub extmaps: Vec<ExtMap>,
     /// `i=`, `b=` and `k=` lines.
     pub other_lines: Vec<OtherLine>,
     /// Other attributes, in order.
@@ -432,9 +477,15 @@ impl MediaDescription {
             direction: None,
             rtcp_mux: false,
             rtcp: None,
+            extmaps: Vec::new(),
             other_lines: Vec::new(),
             attributes: Vec::new(),
         }
+    }
+
+    /// The header extension with `uri`, if offered or answered.
+    pub fn extmap(&self, uri: &str) -> Option<&ExtMap> {
+        self.extmaps.iter().find(|e| e.uri == uri)
     }
 
     /// Whether the proto is an RTP profile (`RTP/AVP`, `RTP/SAVPF`, `UDP/TLS/RTP/SAVPF`, …).

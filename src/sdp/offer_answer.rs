@@ -1,6 +1,8 @@
 //! Offer creation and RFC 3264 answers for audio.
 
-use super::{Connection, Direction, Format, MediaDescription, Origin, SessionDescription, Timing};
+use super::{
+    Connection, Direction, ExtMap, Format, MediaDescription, Origin, SessionDescription, Timing, AUDIO_LEVEL_URI,
+};
 use rvoip_media_nodes::codec::{negotiate, registry, CodecId, LocalCodec, OpusParams};
 use std::net::IpAddr;
 
@@ -49,6 +51,11 @@ pub struct LocalAudio {
     pub direction: Direction,
     /// Whether we support RTP/RTCP multiplexing (default true).
     pub rtcp_mux: bool,
+    /// Whether we send and read RFC 6464 audio levels ([`AUDIO_LEVEL_URI`], default false):
+    /// offered as `a=extmap:<audio_level_id> ... vad=on`, accepted in an answer.
+    pub audio_level: bool,
+    /// The extension id we offer for the audio level (default 1; 1–14, the one-byte header).
+    pub audio_level_id: u8,
 }
 
 impl LocalAudio {
@@ -71,6 +78,8 @@ impl LocalAudio {
             maxptime: None,
             direction: Direction::SendRecv,
             rtcp_mux: true,
+            audio_level: false,
+            audio_level_id: 1,
         }
     }
 
@@ -148,7 +157,8 @@ fn telephone_event(pt: u8, clock_rate: u32, events: &str) -> Format {
 /// then, when DTMF is on, one `telephone-event` (events `0-15`) per codec clock rate
 /// (`telephone_event_pt` for 8000 Hz, 110 for others, or the first free dynamic type when
 /// that one is taken);
-/// ptime/maxptime, the direction (always written) and rtcp-mux.
+/// ptime/maxptime, the direction (always written), rtcp-mux and, with
+/// [`LocalAudio::audio_level`], `a=extmap:<audio_level_id> urn:ietf:params:rtp-hdrext:ssrc-audio-level vad=on`.
 ///
 /// ```
 /// use rvoip_media_core::sdp::{create_offer, LocalAudio};
@@ -163,6 +173,10 @@ fn telephone_event(pt: u8, clock_rate: u32, events: &str) -> Format {
 ///      m=audio 40000 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n\
 ///      a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=ptime:20\r\na=sendrecv\r\na=rtcp-mux\r\n"
 /// );
+/// local.audio_level = true;
+/// assert!(create_offer(&local).to_string().ends_with(
+///     "a=rtcp-mux\r\na=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level vad=on\r\n"
+/// ));
 /// ```
 pub fn create_offer(local: &LocalAudio) -> SessionDescription {
     let mut m = MediaDescription::new("audio", local.port, &local.proto);
@@ -203,6 +217,14 @@ pub fn create_offer(local: &LocalAudio) -> SessionDescription {
     m.maxptime = local.maxptime;
     m.direction = Some(local.direction);
     m.rtcp_mux = local.rtcp_mux;
+    if local.audio_level {
+        m.extmaps.push(ExtMap {
+            id: local.audio_level_id,
+            direction: None,
+            uri: AUDIO_LEVEL_URI.to_owned(),
+            attributes: Some("vad=on".to_owned()),
+        });
+    }
     local.session(vec![Timing::default()], vec![m])
 }
 
@@ -264,7 +286,25 @@ fn answer_audio(offer: &SessionDescription, m: &MediaDescription, local: &LocalA
     answer.maxptime = local.maxptime;
     answer.direction = Some(offer.direction_of(m).answer(local.direction));
     answer.rtcp_mux = m.rtcp_mux && local.rtcp_mux;
+    answer.extmaps = answer_extmaps(m, local);
     Some(answer)
+}
+
+/// The header extensions we accept from an offered m-line (RFC 8285 §6): the audio level
+/// when we do it, under the offerer's id (when it fits the one-byte header, the only one we
+/// write), its direction answered with ours (sendonly ↔ recvonly; left out when the offer
+/// gave none); every other extension is left out.
+fn answer_extmaps(m: &MediaDescription, local: &LocalAudio) -> Vec<ExtMap> {
+    m.extmaps
+        .iter()
+        .filter(|e| local.audio_level && e.uri == AUDIO_LEVEL_URI && (1..=14).contains(&e.id))
+        .map(|e| ExtMap {
+            id: e.id,
+            direction: e.direction.map(|d| d.answer(local.direction)),
+            uri: e.uri.clone(),
+            attributes: Some("vad=on".to_owned()),
+        })
+        .collect()
 }
 
 /// A rejected stream in an answer: same media and proto, port 0, the offered formats listed
@@ -285,7 +325,9 @@ fn reject(m: &MediaDescription) -> MediaDescription {
 /// [`negotiate`](rvoip_media_nodes::codec::negotiate)), each codec once; a telephone-event
 /// is kept (events clipped to 0–15) when we do DTMF and its clock rate is an accepted
 /// codec's. The direction is the offer's answered with ours ([`Direction::answer`]);
-/// rtcp-mux is mirrored when we support it; ptime/maxptime are ours. Every other m-line
+/// rtcp-mux is mirrored when we support it; ptime/maxptime are ours; of the offered header
+/// extensions only the audio level is kept, under the offerer's id, when
+/// [`LocalAudio::audio_level`] is on (RFC 8285 §6). Every other m-line
 /// (video, a second audio stream, nothing in common) is rejected with port 0 — not an
 /// error. The `t=` lines are the offer's.
 ///

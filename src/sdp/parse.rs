@@ -1,8 +1,8 @@
 //! The SDP parser: one pass over the lines, no panics on any input.
 
 use super::{
-    is_rtp_proto, AddrType, Attribute, Connection, Direction, Fmtp, Format, MediaDescription, Origin, OtherLine, Rtcp,
-    RtpMap, SdpError, SessionDescription, Timing,
+    is_rtp_proto, AddrType, Attribute, Connection, Direction, ExtMap, Fmtp, Format, MediaDescription, Origin,
+    OtherLine, Rtcp, RtpMap, SdpError, SessionDescription, Timing,
 };
 use std::net::IpAddr;
 
@@ -77,6 +77,36 @@ fn parse_rtpmap(value: &str) -> Option<(u8, RtpMap)> {
         return None;
     }
     Some((pt, RtpMap { encoding: encoding.to_owned(), clock_rate, channels }))
+}
+
+/// `<id>[/<direction>] <uri> [<attributes>]` (RFC 8285 §8).
+fn parse_extmap(n: usize, t: &str, value: Option<&str>) -> Result<ExtMap, SdpError> {
+    let value = value.unwrap_or_default();
+    let (head, rest) = value.split_once(' ').unwrap_or((value, ""));
+    let (id, direction) = match head.split_once('/') {
+        Some((id, d)) => {
+            let d = Direction::from_attribute(d).ok_or_else(|| bad(n, t, "extmap direction is not a direction"))?;
+            (id, Some(d))
+        }
+        None => (head, None),
+    };
+    let id = id
+        .parse::<u8>()
+        .ok()
+        .filter(|id| *id >= 1)
+        .ok_or_else(|| bad(n, t, "extmap id is not a number 1-14 (one-byte) or 1-255 (two-byte header)"))?;
+    let rest = rest.trim_start();
+    let (uri, attributes) = rest.split_once(' ').unwrap_or((rest, ""));
+    if uri.is_empty() {
+        return Err(bad(n, t, "extmap has no URI"));
+    }
+    let attributes = attributes.trim();
+    Ok(ExtMap {
+        id,
+        direction,
+        uri: uri.to_owned(),
+        attributes: (!attributes.is_empty()).then(|| attributes.to_owned()),
+    })
 }
 
 /// The session-level state while parsing.
@@ -391,6 +421,13 @@ fn media_line(m: &mut MediaDescription, n: usize, t: &str, kind: char, value: &s
                         rest => Some(parse_connection(n, t, rest)?),
                     };
                     m.rtcp = Some(Rtcp { port, connection });
+                }
+                "extmap" if rtp => {
+                    let e = parse_extmap(n, t, val)?;
+                    if m.extmaps.iter().any(|x| x.id == e.id) {
+                        return Err(bad(n, t, "extmap id used twice"));
+                    }
+                    m.extmaps.push(e);
                 }
                 name => match Direction::from_attribute(name).filter(|_| val.is_none()) {
                     Some(_) if m.direction.is_some() => return Err(bad(n, t, "more than one direction attribute")),

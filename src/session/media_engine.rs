@@ -42,6 +42,8 @@ pub struct MediaEngineConfig {
     /// The I/O threads that move every session's RTP and RTCP (an
     /// [`IoPool`](crate::transport::IoPool) shared by all sessions; at least 1).
     pub io_threads: usize,
+    /// Offer and accept RFC 6464 audio levels ([`LocalAudio::audio_level`]; default off).
+    pub audio_level: bool,
 }
 
 impl Default for MediaEngineConfig {
@@ -53,6 +55,7 @@ impl Default for MediaEngineConfig {
             processing: ProcessingDefaults::default(),
             rtcp_interval: Duration::from_secs(5),
             io_threads: 1,
+            audio_level: false,
         }
     }
 }
@@ -140,6 +143,18 @@ impl MediaEngineConfigBuilder {
         self.0.io_threads = n.max(1);
         self
     }
+    /// Offer and accept RFC 6464 audio levels in [`MediaEngine::local_audio`].
+    ///
+    /// ```
+    /// use rvoip_media_core::session::{MediaEngine, MediaEngineConfig};
+    /// let engine = MediaEngine::start(MediaEngineConfig::builder().workers(1).realtime(None).audio_level(true).build()).unwrap();
+    /// let local = engine.local_audio("127.0.0.1".parse().unwrap(), 4000);
+    /// assert!(local.audio_level);
+    /// ```
+    pub fn audio_level(mut self, on: bool) -> Self {
+        self.0.audio_level = on;
+        self
+    }
     /// The configuration.
     pub fn build(self) -> MediaEngineConfig {
         self.0
@@ -203,6 +218,7 @@ impl MediaEngine {
         let mut l = LocalAudio::new(address, port);
         l.codecs = self.config.codecs.iter().map(|c| LocalCodec::new(*c)).collect();
         l.ptime = Some(self.config.ptime_ms);
+        l.audio_level = self.config.audio_level;
         l
     }
 

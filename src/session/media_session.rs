@@ -6,7 +6,7 @@ use super::{DialogId, Error, MediaEngine, MediaSessionParams, ProcessingDefaults
 use crate::engine::{AudioIn, AudioOut, ControlOut, Engine, PartitionId};
 use crate::quality::alert::{AlertConfig, AlertState};
 use crate::quality::stream::{estimate, voip_metrics, StreamQuality};
-use crate::rtp::ReportBlockInfo;
+use crate::rtp::{HeaderExtensions, ReportBlockInfo};
 use crate::sdp::Direction;
 use crate::stats::PartitionStats;
 use crate::transport::{
@@ -343,6 +343,13 @@ impl MediaSession {
             .with_payload_type(neg.payload_type)
             .with_ssrc(ssrc)
             .with_start((r >> 32) as u16, (r >> 48) as u32 ^ (r as u32).rotate_left(7));
+        // Levels are measured whenever the extension may be sent (a re-INVITE can turn sending
+        // on without rebuilding the graph).
+        let enc = if params.audio_level.is_some() {
+            enc.with_audio_level(crate::rtp::audio_level::VOICE_BELOW_DBOV)
+        } else {
+            enc
+        };
         let decoder = neg.decoder()?;
         let jitter_config = session_jitter(decoder.info());
         let jitter = JitterBufferNode::new(decoder, jitter_config, q)
@@ -490,6 +497,8 @@ impl MediaSession {
             telephone_event: self.params.telephone_event,
             ptime_ms: self.params.ptime_ms,
             graph_clock: Some(self.graph_clock),
+            receive_extensions: HeaderExtensions { audio_level: self.params.audio_level.and_then(|e| e.receive_id()) },
+            send_extensions: HeaderExtensions { audio_level: self.params.audio_level.and_then(|e| e.send_id()) },
         }
     }
 

@@ -33,7 +33,7 @@ pub use controller::MediaSessionController;
 pub use error::Error;
 pub use media_engine::{MediaEngine, MediaEngineConfig, MediaEngineConfigBuilder, ProcessingDefaults};
 pub use media_session::{MediaSession, MediaStatistics, SessionEvent, SessionState, QUALITY_WINDOW};
-pub use params::{negotiated, MediaSessionParams};
+pub use params::{negotiated, MediaSessionParams, NegotiatedExtension};
 
 use std::fmt;
 

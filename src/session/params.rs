@@ -1,7 +1,7 @@
 //! [`MediaSessionParams`]: what a session needs from the SIP layer's negotiation.
 
 use super::Error;
-use crate::sdp::{Direction, SessionDescription};
+use crate::sdp::{Direction, SessionDescription, AUDIO_LEVEL_URI};
 use crate::transport::Remote;
 use rvoip_media_nodes::codec::{negotiate, CodecId, LocalCodec, Negotiated};
 use std::net::SocketAddr;
@@ -36,6 +36,39 @@ pub struct MediaSessionParams {
     /// session plays, noise suppression, gain control), at the host rate; `None`: the
     /// engine's [`ProcessingDefaults`](super::ProcessingDefaults).
     pub processing: Option<super::ProcessingDefaults>,
+    /// The RFC 6464 audio level both sides agreed on (`a=extmap` with
+    /// [`AUDIO_LEVEL_URI`]): sent on every packet (the level of what it encodes, V from an
+    /// energy gate) when its direction sends, read from received packets when it receives.
+    /// `None`: plain RTP.
+    pub audio_level: Option<NegotiatedExtension>,
+}
+
+/// A header extension both sides agreed on: its one-byte-header id and our direction for it.
+///
+/// ```
+/// use rvoip_media_core::sdp::Direction;
+/// use rvoip_media_core::session::NegotiatedExtension;
+/// let e = NegotiatedExtension { id: 3, direction: Direction::RecvOnly };
+/// assert_eq!((e.send_id(), e.receive_id()), (None, Some(3)));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NegotiatedExtension {
+    /// The element id (1–14).
+    pub id: u8,
+    /// Whether we send it, read it, or both.
+    pub direction: Direction,
+}
+
+impl NegotiatedExtension {
+    /// The id when we send the extension.
+    pub fn send_id(&self) -> Option<u8> {
+        self.direction.sends().then_some(self.id)
+    }
+
+    /// The id when we read it.
+    pub fn receive_id(&self) -> Option<u8> {
+        self.direction.receives().then_some(self.id)
+    }
 }
 
 /// The negotiated form of a codec used with its static or default payload type.
@@ -87,13 +120,16 @@ impl MediaSessionParams {
             cname: None,
             telephone_event: None,
             processing: None,
+            audio_level: None,
         })
     }
 
     /// Parameters from the peer's SDP (an offer we answer, or the answer to our offer): the
     /// first of `prefs` the peer lists, its address and port, ptime, direction (ours is the
     /// answer to its: sendonly ↔ recvonly), rtcp-mux, `a=rtcp` and the telephone-event
-    /// payload type at the codec's clock.
+    /// payload type at the codec's clock, and the audio level extension when the peer's SDP
+    /// has one we can use (id 1–14; our direction the answer to the peer's, RFC 8285 §6 — the
+    /// peer lists it only if it was offered and accepted, or offers it and can take it).
     ///
     /// ```
     /// use rvoip_media_core::sdp::{Direction, SessionDescription};
@@ -105,6 +141,12 @@ impl MediaSessionParams {
     /// let p = MediaSessionParams::from_remote_sdp("127.0.0.1:0".parse().unwrap(), &sdp, &prefs).unwrap();
     /// assert_eq!((p.codec.codec, p.ptime_ms, p.direction), (CodecId::Pcmu, 30, Direction::RecvOnly));
     /// assert_eq!(p.remote.initial(), Some("127.0.0.1:5004".parse().unwrap()));
+    /// assert_eq!(p.audio_level, None);
+    /// let sdp = SessionDescription::parse("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+    ///     m=audio 5004 RTP/AVP 0\r\na=extmap:5/sendonly urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n").unwrap();
+    /// let p = MediaSessionParams::from_remote_sdp("127.0.0.1:0".parse().unwrap(), &sdp, &prefs).unwrap();
+    /// let level = p.audio_level.unwrap();
+    /// assert_eq!((level.id, level.direction), (5, Direction::RecvOnly)); // the peer sends levels, we read them
     /// ```
     ///
     /// # Errors
@@ -120,6 +162,10 @@ impl MediaSessionParams {
             .rtcp
             .as_ref()
             .map(|r| SocketAddr::new(r.connection.as_ref().and_then(|c| c.ip()).unwrap_or(ip), r.port));
+        let audio_level = audio
+            .extmap(AUDIO_LEVEL_URI)
+            .filter(|e| (1..=14).contains(&e.id))
+            .map(|e| NegotiatedExtension { id: e.id, direction: e.direction_or_default().answer(Direction::SendRecv) });
         Ok(MediaSessionParams {
             local,
             remote: Remote::Fixed(remote),
@@ -133,6 +179,7 @@ impl MediaSessionParams {
             cname: None,
             telephone_event,
             processing: None,
+            audio_level,
         })
     }
 }

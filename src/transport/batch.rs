@@ -76,7 +76,7 @@
 use super::TransportError;
 use crate::engine::rt::now_ns;
 use crate::engine::{PacketIn, PacketOut};
-use crate::rtp::{parse_rtp, write_rtp};
+use crate::rtp::HeaderExtensions;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -226,6 +226,8 @@ struct Slot {
     latched: bool,
     connected: bool,
     last_rx_ns: u64,
+    /// The header extensions this leg negotiated (read and written on its packets).
+    ext: HeaderExtensions,
 }
 
 /// Sockets and their rings before the threads start. See the [module docs](self).
@@ -249,9 +251,37 @@ impl BatchIo {
     /// # Errors
     /// [`TransportError::Io`] when the socket cannot be made non-blocking.
     pub fn add(&mut self, socket: UdpSocket, rx: PacketIn, tx: PacketOut) -> Result<usize, TransportError> {
+        self.add_with_extensions(socket, rx, tx, HeaderExtensions::default())
+    }
+
+    /// [`BatchIo::add`] for a leg that negotiated header extensions `ext` (both ways): its
+    /// received packets carry e.g. their RFC 6464 level into the graph
+    /// ([`PacketMeta::audio_level`](crate::graph::PacketMeta::audio_level), which a room's
+    /// silent-leg skip reads) and what the graph sends goes out with the level its packets
+    /// carry.
+    ///
+    /// # Errors
+    /// As [`BatchIo::add`].
+    pub fn add_with_extensions(
+        &mut self,
+        socket: UdpSocket,
+        rx: PacketIn,
+        tx: PacketOut,
+        ext: HeaderExtensions,
+    ) -> Result<usize, TransportError> {
         socket.set_nonblocking(true)?;
         let index = self.slots.len();
-        self.slots.push(Slot { index, socket, rx, tx, peer: None, latched: false, connected: false, last_rx_ns: 0 });
+        self.slots.push(Slot {
+            index,
+            socket,
+            rx,
+            tx,
+            peer: None,
+            latched: false,
+            connected: false,
+            last_rx_ns: 0,
+            ext,
+        });
         Ok(index)
     }
 
@@ -464,7 +494,7 @@ impl IoThread {
             add(&c.malformed, 1);
             return;
         };
-        let Ok((meta, payload)) = parse_rtp(data, now) else {
+        let Ok((meta, payload)) = slot.ext.parse(data, now) else {
             add(&c.malformed, 1);
             return;
         };
@@ -508,7 +538,7 @@ impl IoThread {
                         add(&c.not_sent, 1);
                         continue;
                     };
-                    match write_rtp(&p.meta, p.payload(), self.tx.buffer(n)) {
+                    match slot.ext.write(&p.meta, p.payload(), self.tx.buffer(n)) {
                         Ok(len) => {
                             self.tx.set_outgoing(n, len, if slot.connected { None } else { Some(peer) });
                             n += 1;

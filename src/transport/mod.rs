@@ -23,7 +23,7 @@ mod stream;
 pub mod udp;
 
 use crate::engine::{PacketIn, PacketOut};
-use crate::rtp::{DtmfDigit, ReportBlockInfo, RtpReceiveCounters, VoipMetrics};
+use crate::rtp::{AudioLevel, DtmfDigit, HeaderExtensions, ReportBlockInfo, RtpReceiveCounters, VoipMetrics};
 use std::net::SocketAddr;
 
 pub use batch::{BatchConfig, BatchIo, BatchIoHandle, SocketStats};
@@ -74,6 +74,10 @@ pub struct StreamParams {
     /// another clock (after a live switch to Opus, say) are mapped into it
     /// ([`ClockMap`](crate::rtp::ClockMap)) before they reach the graph. `None`: as received.
     pub graph_clock: Option<u32>,
+    /// Header extensions read from received packets into their meta (RFC 6464 audio level).
+    pub receive_extensions: HeaderExtensions,
+    /// Header extensions written on sent packets from their meta.
+    pub send_extensions: HeaderExtensions,
 }
 
 /// The session's side of a transport: the graph's ring ends and a place for events.
@@ -131,6 +135,12 @@ pub struct TransportStats {
     pub received: RtpReceiveCounters,
     /// RTP payload bytes received and handed to the graph.
     pub payload_bytes_received: u64,
+    /// Received packets that carried the negotiated RFC 6464 audio level.
+    pub audio_levels_received: u64,
+    /// The last audio level received.
+    pub last_audio_level: Option<AudioLevel>,
+    /// Sent packets that carried an RFC 6464 audio level.
+    pub audio_levels_sent: u64,
     /// Datagrams that are not RTP (short, wrong version, lying lengths).
     pub malformed: u64,
     /// RTP packets of a payload type not negotiated.

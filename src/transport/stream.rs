@@ -29,7 +29,7 @@ use super::{MediaLink, Remote, StreamParams, TransportEvent, TransportStats};
 use crate::graph::PacketMeta;
 use crate::rtp::hold::MAX_HELD;
 use crate::rtp::{
-    build_report, is_rtcp, ntp_from_unix_ns, parse_rtcp, parse_rtp, write_rtp, ClockMap, DtmfReceiver, DtmfSender,
+    build_report, is_rtcp, ntp_from_unix_ns, parse_rtcp, write_rtp, AudioLevel, ClockMap, DtmfReceiver, DtmfSender,
     Held, ReceiverStats, RtcpItem, RtcpReport, SenderInfo, SequenceCheck,
 };
 use std::net::{SocketAddr, UdpSocket};
@@ -76,6 +76,8 @@ impl StreamState {
                 telephone_event: None,
                 ptime_ms: 20,
                 graph_clock: None,
+                receive_extensions: Default::default(),
+                send_extensions: Default::default(),
             },
             stats: TransportStats::default(),
             rx: ReceiverStats::new(8000),
@@ -246,7 +248,7 @@ impl Stream {
 
     fn on_rtp(&mut self, data: &[u8], from: SocketAddr, now: u64, events: &mut Vec<TransportEvent>) {
         let mut s = self.shared.lock();
-        let (meta, payload) = match parse_rtp(data, now) {
+        let (meta, payload) = match s.params.receive_extensions.parse(data, now) {
             Ok(p) => p,
             Err(_) => {
                 s.stats.malformed += 1;
@@ -274,7 +276,7 @@ impl Stream {
             let mut buf = [0u8; MAX_HELD];
             let n = d.len();
             buf[..n].copy_from_slice(d);
-            if let Ok((m, p)) = parse_rtp(&buf[..n], at) {
+            if let Ok((m, p)) = s.params.receive_extensions.parse(&buf[..n], at) {
                 Self::deliver(&mut s, &mut self.link, m, p, from, events);
             }
         }
@@ -304,6 +306,10 @@ impl Stream {
             }
             events.extend(digits.into_iter().map(TransportEvent::Dtmf));
             return;
+        }
+        if let Some(b) = meta.audio_level {
+            s.stats.audio_levels_received += 1;
+            s.stats.last_audio_level = Some(AudioLevel::from_byte(b));
         }
         let mut meta = meta;
         if let Some(graph_clock) = s.params.graph_clock {
@@ -376,6 +382,9 @@ impl Stream {
         let sending = self.shared.sending.load(Ordering::Relaxed);
         loop {
             let mut n = 0;
+            // Payload bytes and levels written into this batch (a failed send is not told
+            // apart per packet: these count what was handed to the batched call).
+            let (mut payload, mut levels) = (0u64, 0u64);
             let mut s = self.shared.lock();
             while n < tx.capacity() {
                 let Some(p) = self.link.tx.pop() else { break };
@@ -395,9 +404,15 @@ impl Stream {
                 let written = match s.dtmf_tx.on_audio_packet(&meta, ticks) {
                     Some((meta, body)) => {
                         s.stats.dtmf_packets_sent += 1;
+                        payload += body.len() as u64;
                         write_rtp(&meta, &body, tx.buffer(n))
                     }
-                    None => write_rtp(&meta, p.payload(), tx.buffer(n)),
+                    None => {
+                        let ext = s.params.send_extensions;
+                        payload += p.len() as u64;
+                        levels += u64::from(ext.audio_level.is_some() && meta.audio_level.is_some());
+                        ext.write(&meta, p.payload(), tx.buffer(n))
+                    }
                 };
                 let Ok(len) = written else {
                     s.stats.send_errors += 1;
@@ -419,7 +434,12 @@ impl Stream {
             let mut s = self.shared.lock();
             s.stats.packets_sent += packets;
             s.stats.bytes_sent += bytes;
-            s.stats.payload_bytes_sent += bytes.saturating_sub(12 * packets);
+            if sent == n {
+                s.stats.payload_bytes_sent += payload;
+                s.stats.audio_levels_sent += levels;
+            } else {
+                s.stats.payload_bytes_sent += bytes.saturating_sub(12 * packets);
+            }
             s.stats.send_errors += (n - sent) as u64;
             if n < tx.capacity() {
                 return;

@@ -1,11 +1,14 @@
 //! RTP datagrams as the UDP transport meets them: the RTCP demux, `parse_rtp` (any bytes:
 //! short, wrong version, lying CSRC/extension/padding lengths), then what is parsed goes
 //! through the RFC 3550 statistics and, as a telephone event, the RFC 4733 receiver; a
-//! parsed packet is written back and must parse to the same fields and payload.
+//! parsed packet is written back and must parse to the same fields and payload. The RFC 6464
+//! audio level is read too (`HeaderExtensions::parse` with an id taken from the input): the
+//! same payload as plain parsing, and a level found survives being written back with it.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rvoip_media_core::rtp::{is_rtcp, parse_rtp, write_rtp, DtmfReceiver, ReceiverStats};
+use rvoip_media_core::graph::PacketMeta;
+use rvoip_media_core::rtp::{is_rtcp, parse_rtp, write_rtp, DtmfReceiver, HeaderExtensions, ReceiverStats};
 
 fuzz_target!(|data: &[u8]| {
     let mut stats = ReceiverStats::new(8000);
@@ -15,6 +18,7 @@ fuzz_target!(|data: &[u8]| {
     // Several datagrams per input, split on a length byte.
     let mut rest = data;
     let mut t = 0u64;
+    let ext = HeaderExtensions { audio_level: Some(1 + data.first().map_or(0, |b| b % 14)) };
     while let Some((&len, tail)) = rest.split_first() {
         let n = usize::from(len).min(tail.len());
         let (dgram, next) = tail.split_at(n);
@@ -28,6 +32,14 @@ fuzz_target!(|data: &[u8]| {
             let w = write_rtp(&meta, payload, &mut out).expect("a parsed packet fits when written");
             let (again, p2) = parse_rtp(&out[..w], t).expect("what we write parses");
             assert_eq!((again, p2), (meta, payload));
+            let (with_level, p3) = ext.parse(dgram, t).expect("parses as plain RTP did");
+            assert_eq!((PacketMeta { audio_level: None, ..with_level }, p3), (meta, payload));
+            if with_level.audio_level.is_some() {
+                let w = ext.write(&with_level, payload, &mut out).expect("fits");
+                assert_eq!(ext.parse(&out[..w], t).expect("parses"), (with_level, payload));
+            }
+        } else {
+            assert!(ext.parse(dgram, t).is_err());
         }
     }
     let c = stats.counters();

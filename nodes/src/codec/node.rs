@@ -117,6 +117,42 @@ pub struct EncodeNode {
     /// With shared input: its counters and hand-over state (boxed: a plain node stays the
     /// size it was).
     counts: Option<Box<SharedInput>>,
+    /// RFC 6464 levels on the packets ([`EncodeNode::with_audio_level`]).
+    level: Option<PacketLevel>,
+}
+
+/// The energy of what an [`EncodeNode`] encoded since its last packet, for that packet's
+/// RFC 6464 audio level.
+#[derive(Clone, Copy, Debug)]
+struct PacketLevel {
+    /// Sum of squares and samples since the last packet (at most one packet's window: a
+    /// window without a packet, DTX, starts over).
+    sum: f64,
+    samples: usize,
+    /// Samples of one packet's window.
+    window: usize,
+    /// V is set when the level is below this (louder than −`voice_below` dBov).
+    voice_below: u8,
+}
+
+impl PacketLevel {
+    fn add(&mut self, input: &[f32]) {
+        if self.samples >= self.window {
+            self.sum = 0.0;
+            self.samples = 0;
+        }
+        self.sum += f64::from(crate::level::mean_square(input)) * input.len() as f64;
+        self.samples += input.len();
+    }
+
+    /// The extension byte for the packet leaving now; starts the next packet's sum.
+    fn take(&mut self) -> u8 {
+        let ms = if self.samples == 0 { 0.0 } else { (self.sum / self.samples as f64) as f32 };
+        let level = crate::level::audio_level(ms);
+        self.sum = 0.0;
+        self.samples = 0;
+        u8::from(level < self.voice_below) << 7 | level
+    }
 }
 
 /// An [`EncodeNode`]'s shared-input state.
@@ -263,6 +299,7 @@ impl EncodeNode {
             marker_next: false,
             shared_ports: false,
             counts: None,
+            level: None,
             info,
         })
     }
@@ -467,12 +504,51 @@ impl EncodeNode {
         self.switch_pending = false;
         self.switches += 1;
         self.marker_next = true;
+        let window = self.level_window();
+        if let Some(l) = self.level.as_mut() {
+            l.window = window;
+        }
     }
 
     /// Sets the RTP payload type (a negotiated dynamic one, say).
     pub fn with_payload_type(mut self, pt: u8) -> Self {
         self.payload_type = pt & 0x7f;
         self
+    }
+
+    /// Puts on every packet ([`PacketMeta::audio_level`]) the RFC 6464 level of the audio it
+    /// encodes: the mean square of the quanta since the previous packet (one packet's
+    /// window at most), in −dBov ([`audio_level`](crate::level::audio_level)), with the V
+    /// bit set when the level is below `voice_below` (louder than −`voice_below` dBov: an
+    /// energy VAD; 50 matches the talker policy's default gate). Computed on the worker as
+    /// the node encodes, nothing allocated; a transport that negotiated the extension writes
+    /// it. Without this, packets carry no level.
+    ///
+    /// ```
+    /// use rvoip_media_graph::{PacketSlot, Quantum};
+    /// use rvoip_media_nodes::codec::{EncodeNode, G711CodecEncoder};
+    /// use rvoip_media_nodes::G711Law;
+    /// let enc = EncodeNode::new(Box::new(G711CodecEncoder::new(G711Law::Ulaw)), 20_000, Quantum::MS_10).unwrap();
+    /// let mut enc = enc.with_audio_level(50);
+    /// let mut slot = PacketSlot::new();
+    /// // A square wave at ±0.1: −20 dBov, voice.
+    /// let loud: Vec<f32> = (0..80).map(|i| if i % 2 == 0 { 0.1 } else { -0.1 }).collect();
+    /// enc.encode_cycle(&loud, &mut slot);
+    /// enc.encode_cycle(&loud, &mut slot);
+    /// assert_eq!(slot.get().unwrap().meta.audio_level, Some(0x80 | 20));
+    /// enc.encode_cycle(&[0.0; 80], &mut slot);
+    /// enc.encode_cycle(&[0.0; 80], &mut slot);
+    /// assert_eq!(slot.get().unwrap().meta.audio_level, Some(127)); // silence, V = 0
+    /// ```
+    pub fn with_audio_level(mut self, voice_below: u8) -> Self {
+        self.level = Some(PacketLevel { sum: 0.0, samples: 0, window: self.level_window(), voice_below });
+        self
+    }
+
+    /// Samples of one packet's window (the level's averaging span).
+    fn level_window(&self) -> usize {
+        let per_channel = u64::from(self.ptime_us) * u64::from(self.info.sample_rate) / 1_000_000;
+        (per_channel as usize * usize::from(self.info.channels.max(1))).max(1)
     }
 
     /// Sets the SSRC written into every packet.
@@ -639,6 +715,19 @@ impl EncodeNode {
 
     /// The cycle: `shared` is the hear mark and shared packet of a node with a shared input.
     fn run_cycle(&mut self, input: &[f32], shared: Option<(Hear, Option<&Packet>)>, out: &mut EncodeOut<'_>) {
+        let Some(mut level) = self.level else {
+            return self.encode_quantum(input, shared, out);
+        };
+        level.add(input);
+        self.encode_quantum(input, shared, out);
+        if self.slot_frames > 0 && out.slot.is_present() {
+            out.slot.fill().meta.audio_level = Some(level.take());
+        }
+        self.level = Some(level);
+    }
+
+    /// The cycle without the level: see [`EncodeNode::run_cycle`].
+    fn encode_quantum(&mut self, input: &[f32], shared: Option<(Hear, Option<&Packet>)>, out: &mut EncodeOut<'_>) {
         self.slot_frames = 0;
         self.apply_switch();
         if self.shared_ports {
@@ -797,6 +886,9 @@ impl Processor for EncodeNode {
         self.silent = true;
         self.first_packet = true;
         self.dropped = 0;
+        if let Some(l) = self.level.as_mut() {
+            (l.sum, l.samples) = (0.0, 0);
+        }
         if let Some(s) = self.counts.as_deref_mut() {
             s.off_own = false;
             s.hist_len = 0;
