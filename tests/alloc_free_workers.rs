@@ -226,6 +226,7 @@ fn mixed_room_on_a_worker() {
     // Odd legs behind a jitter buffer, even ones through a plain decoder.
     let options = |i: usize| LegOptions {
         skip_silent_at: Some(50),
+        audio_level: true,
         jitter: (i % 2 == 1).then(JitterConfig::default),
         ..LegOptions::default()
     };
@@ -240,6 +241,8 @@ fn mixed_room_on_a_worker() {
     }
     assert_eq!(room.shared_encodes(), 3);
     let mut payload = vec![0u8; 1500];
+    // Packets the legs sent, and those carrying an RFC 6464 level (all of them).
+    let (mut out, mut levelled) = (0u64, 0u64);
     let t0 = Instant::now();
     let mut next = Instant::now();
     for n in 0..100u32 {
@@ -269,7 +272,10 @@ fn mixed_room_on_a_worker() {
                 ..PacketMeta::default()
             };
             let _ = rx.push(meta, &payload[..len]);
-            while tx.pop().is_some() {}
+            while let Some(p) = tx.pop() {
+                out += 1;
+                levelled += u64::from(p.meta.audio_level.is_some());
+            }
         }
         next += Duration::from_millis(20);
         std::thread::sleep(next.saturating_duration_since(Instant::now()));
@@ -285,6 +291,7 @@ fn mixed_room_on_a_worker() {
     assert!(skipped(1) > 50 && skipped(3) > 50, "behind the jitter buffers: {} {}", skipped(1), skipped(3));
     assert!(sum(|p| p.handoffs) >= 1 && sum(|p| p.shared_quanta) > 100, "{s:?}");
     assert!(s.shared_encoder_quanta > 200, "{}", s.shared_encoder_quanta);
+    assert!(out > 300 && levelled == out, "{levelled} of {out} packets carry a level");
     engine.shutdown();
 }
 

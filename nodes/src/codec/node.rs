@@ -1002,6 +1002,8 @@ pub struct DecodeNode {
     foreign: u64,
     /// Packets not decoded because their level said silence.
     skipped: u64,
+    /// The last packet was skipped (the decoder was reset at the first of the run).
+    skipping: bool,
     /// The other decoder, chosen by payload type (see the type's docs).
     alternate: Option<Box<DecodeNode>>,
 }
@@ -1084,6 +1086,7 @@ impl DecodeNode {
             switches: 0,
             foreign: 0,
             skipped: 0,
+            skipping: false,
             payload_type: info.payload_type,
             skip_at: u8::MAX,
             strict: false,
@@ -1118,9 +1121,10 @@ impl DecodeNode {
     /// RFC 6464 silent-leg skip: a packet whose audio level ([`PacketMeta::audio_level`])
     /// has V = 0 and a level of `level` −dBov or quieter (0..=127; 127 is digital silence)
     /// is not decoded: its time plays as silence, the stream's timestamp accounting moves
-    /// on as if it had been decoded, and it is counted as `skipped_decodes`. A stateful
-    /// decoder's next decoded packet continues from the state before the skipped ones (as
-    /// after a loss, without the concealment).
+    /// on as if it had been decoded, and it is counted as `skipped_decodes`. The first packet
+    /// of a skipped run resets the decoder (nothing allocated): concealment after the run (the
+    /// leg stops sending) continues the silence, not the speech before it, and the next
+    /// decoded packet starts from a fresh state, as after a restart.
     ///
     /// ```
     /// use rvoip_media_graph::{NodeHarness, Packet, PacketMeta, Processor, Quantum};
@@ -1140,6 +1144,15 @@ impl DecodeNode {
     pub fn with_silence_skip(mut self, level: u8) -> Self {
         self.skip_at = level.min(127);
         self
+    }
+
+    /// A packet is skipped: the first of a run resets the decoder (its concealment history
+    /// becomes silence).
+    fn skip_starts(&mut self) {
+        if !self.skipping {
+            self.dec.reset();
+            self.skipping = true;
+        }
     }
 
     /// The packet's RFC 6464 level says silence at this node's threshold.
@@ -1279,6 +1292,7 @@ impl DecodeNode {
             return false;
         }
         if self.says_silence(&p.meta) {
+            self.skip_starts();
             out.fill(0.0);
             self.packets += 1;
             self.skipped += 1;
@@ -1288,6 +1302,7 @@ impl DecodeNode {
         }
         match self.dec.decode(Some(p.payload()), out) {
             Ok(m) if m == self.quantum_len => {
+                self.skipping = false;
                 self.packets += 1;
                 self.next_ts = Some(ts.wrapping_add(self.quantum_ticks));
                 self.concealed_run = 0;
@@ -1351,6 +1366,7 @@ impl DecodeNode {
             return;
         }
         if self.says_silence(&p.meta) {
+            self.skip_starts();
             self.fifo[self.fill..self.fill + n].fill(0.0);
             self.fill += n;
             self.next_ts = Some(ts.wrapping_add(self.ticks_of(n)));
@@ -1360,6 +1376,7 @@ impl DecodeNode {
         }
         match self.dec.decode(Some(payload), &mut self.fifo[self.fill..]) {
             Ok(m) if self.fill + m <= self.fifo.len() => {
+                self.skipping = false;
                 self.fill += m;
                 self.next_ts = Some(ts.wrapping_add(self.ticks_of(m)));
                 self.concealed_run = 0;
@@ -1400,6 +1417,7 @@ impl Processor for DecodeNode {
         self.bad = 0;
         self.foreign = 0;
         self.skipped = 0;
+        self.skipping = false;
     }
 
     fn message(&mut self, msg: &mut (dyn Any + Send)) -> Result<(), MessageError> {
