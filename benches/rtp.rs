@@ -1,13 +1,15 @@
 //! RTP and RTCP wire cost per packet: parse and build of a 20 ms PCMU packet (172 bytes),
-//! the RFC 3550 receiver statistics per packet, and an RTCP report (SR + report block +
-//! SDES CNAME) built and parsed.
+//! and the same with the RFC 6464 audio level extension (180 bytes) through
+//! `HeaderExtensions` as the transports use it, the RFC 3550 receiver statistics per packet,
+//! and an RTCP report (SR + report block + SDES CNAME) built and parsed.
 //!
 //! Run: `cargo bench --bench rtp` (add `-- --quick` for a short run).
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use rvoip_media_core::graph::PacketMeta;
 use rvoip_media_core::rtp::{
-    build_report, parse_rtcp, parse_rtp, write_rtp, ReceiverStats, ReportBlockInfo, RtcpReport, SenderInfo,
+    build_report, parse_rtcp, parse_rtp, write_rtp, HeaderExtensions, ReceiverStats, ReportBlockInfo, RtcpReport,
+    SenderInfo,
 };
 use std::hint::black_box;
 
@@ -34,6 +36,24 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let (m, p) = parse_rtp(black_box(&packet), 1).unwrap();
             write_rtp(&m, p, &mut out).unwrap()
+        })
+    });
+    // The same packet with the audio level (one-byte header, id 1), as a transport that
+    // negotiated it parses and writes it.
+    let ext = HeaderExtensions { audio_level: Some(1) };
+    let lmeta = PacketMeta { audio_level: Some(0x80 | 23), ..meta };
+    let n = ext.write(&lmeta, &payload, &mut buf).unwrap();
+    let lpacket = buf[..n].to_vec();
+    assert_eq!(ext.parse(&lpacket, 1).unwrap().0.audio_level, Some(0x80 | 23));
+    c.bench_function("rtp/parse_level_180B", |b| b.iter(|| ext.parse(black_box(&lpacket), 1).unwrap().0.audio_level));
+    c.bench_function("rtp/build_level_180B", |b| {
+        b.iter(|| ext.write(black_box(&lmeta), black_box(&payload), &mut buf).unwrap())
+    });
+    c.bench_function("rtp/parse_and_build_level_180B", |b| {
+        let mut out = [0u8; 1500];
+        b.iter(|| {
+            let (m, p) = ext.parse(black_box(&lpacket), 1).unwrap();
+            ext.write(&m, p, &mut out).unwrap()
         })
     });
     c.bench_function("rtp/receiver_stats_per_packet", |b| {

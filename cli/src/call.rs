@@ -9,7 +9,8 @@ use clap::Args as ClapArgs;
 use rvoip_media_core::nodes::codec::{CodecId, LocalCodec};
 use rvoip_media_core::sdp::{create_offer, Direction, SessionDescription};
 use rvoip_media_core::session::{
-    negotiated, DialogId, MediaEngine, MediaEngineConfig, MediaSessionParams, MediaStatistics, ProcessingDefaults,
+    negotiated, DialogId, MediaEngine, MediaEngineConfig, MediaSessionParams, MediaStatistics, NegotiatedExtension,
+    ProcessingDefaults,
 };
 use rvoip_media_core::transport::Remote;
 use rvoip_media_nodes::WavSampleFormat;
@@ -73,6 +74,11 @@ pub struct Args {
     /// Level what this call sends (automatic gain control).
     #[arg(long)]
     agc: bool,
+    /// Send RFC 6464 audio levels (and read the peer's) as one-byte header extension ID
+    /// (1-14, default 1), written into --sdp-out as `a=extmap`. With --sdp-in, the peer's
+    /// `a=extmap` for the level decides instead.
+    #[arg(long, value_name = "ID", num_args = 0..=1, default_missing_value = "1", conflicts_with = "sdp_in")]
+    audio_level: Option<u8>,
 }
 
 fn usage(s: impl Into<String>) -> CliError {
@@ -95,6 +101,9 @@ fn stream_sdp(params: &MediaSessionParams, local: SocketAddr) -> Result<SessionD
     l.ptime = Some(params.ptime_ms);
     l.rtcp_mux = false;
     l.direction = Direction::SendRecv;
+    if let Some(e) = params.audio_level {
+        (l.audio_level, l.audio_level_id) = (true, e.id);
+    }
     let mut sdp = create_offer(&l);
     sdp.origin.address = rvoip_media_core::sdp::Connection::from_ip(local.ip());
     if let Some(m) = sdp.media.first_mut() {
@@ -140,6 +149,7 @@ fn json_stats(s: &MediaStatistics, ssrc: u32, seconds: f64, dtmf: &str) -> Strin
         ("fecPacketsRecovered", j.fec_recovered.to_string()),
         ("malformed", r.malformed.to_string()),
         ("unknownPayloadType", r.unknown_payload_type.to_string()),
+        ("audioLevelsReceived", r.audio_levels_received.to_string()),
     ];
     // The buffer's own view: RFC 3550 figures of the packets it took, RFC 3611 burst/gap
     // metrics (Gmin 16) of what it played, its delays.
@@ -168,7 +178,7 @@ fn json_stats(s: &MediaStatistics, ssrc: u32, seconds: f64, dtmf: &str) -> Strin
     format!(
         "{{\n  \"codec\": \"{codec}\",\n  \"payloadType\": {pt},\n  \"durationSeconds\": {seconds:.3},\n  \
          \"outbound-rtp\": {{\"ssrc\": {ssrc}, \"packetsSent\": {ps}, \"bytesSent\": {bs}, \"headerBytesSent\": {hs}, \
-         \"packetsNotSent\": {pns}}},\n  \
+         \"packetsNotSent\": {pns}, \"audioLevelsSent\": {als}}},\n  \
          \"inbound-rtp\": {inbound},\n  \
          \"jitterBuffer\": {buffer},\n  \
          \"remote-inbound-rtp\": {{\"fractionLost\": {fl}, \"packetsLost\": {rl}, \"jitterTicks\": {rj}, \"roundTripTime\": {rtt}}},\n  \
@@ -180,6 +190,7 @@ fn json_stats(s: &MediaStatistics, ssrc: u32, seconds: f64, dtmf: &str) -> Strin
         bs = r.payload_bytes_sent,
         hs = r.bytes_sent - r.payload_bytes_sent,
         pns = r.packets_not_sent,
+        als = r.audio_levels_sent,
         inbound = obj(&inbound),
         buffer = obj(&buffer),
         fl = rr.map_or("null".into(), |b| format!("{:.6}", f64::from(b.fraction_lost) / 256.0)),
@@ -240,6 +251,12 @@ pub fn run(a: Args) -> Result<(), CliError> {
     }
     if a.symmetric {
         params.remote = Remote::Latch { initial: params.remote.initial() };
+    }
+    if let Some(id) = a.audio_level {
+        if !(1..=14).contains(&id) {
+            return Err(usage(format!("--audio-level {id}: a one-byte header extension id is 1..=14")));
+        }
+        params.audio_level = Some(NegotiatedExtension { id, direction: Direction::SendRecv });
     }
     params.processing = Some(ProcessingDefaults { aec: a.aec, ns: a.ns, agc: a.agc });
     let play = a.play.as_deref().map(wavio::read).transpose()?;

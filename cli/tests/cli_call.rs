@@ -34,13 +34,14 @@ fn call_to_call_on_loopback() {
     let listener = bin()
         .args(["call", "--local", &format!("127.0.0.1:{b}"), "--remote", &format!("127.0.0.1:{a}"), "--codec", "pcma"])
         .args(["--seconds", "2.5", "--record", rec.to_str().unwrap(), "--stats-json", sb.to_str().unwrap()])
+        .args(["--audio-level", "3"])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let talker = bin()
         .args(["call", "--local", &format!("127.0.0.1:{a}"), "--remote", &format!("127.0.0.1:{b}"), "--codec", "pcma"])
         .args(["--play", tone.to_str().unwrap(), "--seconds", "2.5", "--stats-json", sa.to_str().unwrap()])
-        .args(["--sdp-out", sdp.to_str().unwrap(), "--dtmf", "12#"])
+        .args(["--sdp-out", sdp.to_str().unwrap(), "--dtmf", "12#", "--audio-level", "3"])
         .output()
         .unwrap();
     assert!(talker.status.success(), "{}", stderr(&talker));
@@ -72,6 +73,13 @@ fn call_to_call_on_loopback() {
     // The SDP describes the stream the talker sends: to b, PCMA.
     let text = std::fs::read_to_string(&sdp).unwrap();
     assert!(text.contains(&format!("m=audio {b} RTP/AVP 8\r\n")) && text.contains("a=rtpmap:8 PCMA/8000"), "{text}");
+    // RFC 6464 levels: in the SDP, on every audio packet the talker sent (the DTMF event
+    // packets, about 0.45 s of them, carry none), and read by the listener.
+    assert!(text.contains("a=extmap:3 urn:ietf:params:rtp-hdrext:ssrc-audio-level vad=on\r\n"), "{text}");
+    let levels_sent = json_number(&ja, "audioLevelsSent");
+    assert!((95.0..=110.0).contains(&levels_sent), "{ja}");
+    let levels_received = json_number(&jb, "audioLevelsReceived");
+    assert!(levels_received <= levels_sent && levels_received >= levels_sent - 5.0, "{jb}");
     let _ = std::fs::remove_dir_all(&d);
 }
 
@@ -100,6 +108,9 @@ fn bad_flags_are_refused() {
     assert!(e.contains("--remote"), "{e}");
     let e = fails(&["call", "--local", "127.0.0.1:0", "--remote", "127.0.0.1:9", "--codec", "pcmu", "--dtmf", "12x"]);
     assert!(e.contains("'x' is not a DTMF digit"), "{e}");
+    let e =
+        fails(&["call", "--local", "127.0.0.1:0", "--remote", "127.0.0.1:9", "--codec", "pcmu", "--audio-level", "15"]);
+    assert!(e.contains("--audio-level 15: a one-byte header extension id is 1..=14"), "{e}");
     let e = fails(&["call", "--local", "127.0.0.1:0", "--remote", "127.0.0.1:9", "--codec", "pcmu", "--pt", "200"]);
     assert!(e.contains("0..=127"), "{e}");
     let e = fails(&[
