@@ -347,7 +347,7 @@ pub const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
 ///      a=extmap:1/sendonly urn:ietf:params:rtp-hdrext:ssrc-audio-level vad=on\r\na=extmap:300 urn:x:y\r\n",
 /// );
 /// // 300 is no RFC 8285 id: a typed error naming the line.
-/// assert!(matches!(sdp, Err(rvoip_media_core::sdp::SdpError::Malformed { line: 7, .. })));
+/// assert!(matches!(sdp, Err(rvoip_media_core::sdp::SdpError::Malformed { line: 8, ref text, .. }) if text == "a=extmap:300 urn:x:y"));
 /// let sdp = SessionDescription::parse(
 ///     "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n\
 ///      a=extmap:1/sendonly urn:ietf:params:rtp-hdrext:ssrc-audio-level vad=on\r\n",

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::engine::{Driver, Engine, EngineConfig};
-use crate::rtp::write_rtp;
+use crate::rtp::{parse_rtp, write_rtp};
 use rvoip_media_graph::{GraphBuilder, PacketFormat, PacketMeta, PortKind, Quantum};
 use std::time::Instant;
 
