@@ -668,8 +668,11 @@ impl MediaSession {
     }
 
     /// Applies a re-INVITE's parameters: a new remote, a new direction (hold / unhold:
-    /// sendonly/inactive stop media, RTCP goes on), rtcp-mux and telephone-event, a new codec
-    /// (as [`MediaSession::set_codec`]). The local address, SSRC, CNAME and host rate stay.
+    /// sendonly/inactive stop media, RTCP goes on), rtcp-mux, telephone-event and the audio
+    /// level extension's id and direction, a new codec (as [`MediaSession::set_codec`]). The
+    /// local address, SSRC, CNAME and host rate stay. Levels are measured by the encoder of a
+    /// session created with [`MediaSessionParams::audio_level`]; one created without sends
+    /// none after an update that adds it (it reads the peer's).
     ///
     /// # Errors
     /// As [`MediaSession::set_codec`].
@@ -690,6 +693,7 @@ impl MediaSession {
         self.params.rtcp_mux = params.rtcp_mux;
         self.params.remote_rtcp = params.remote_rtcp;
         self.params.telephone_event = params.telephone_event;
+        self.params.audio_level = params.audio_level;
         self.transport.set_params(self.stream_params());
         if self.state != SessionState::Created {
             if direction.sends() {
