@@ -36,6 +36,20 @@ fn decoded(p: &[u8; 80]) -> [f32; 80] {
     x
 }
 
+/// What leg `i` sends in cycle `c`: a PCMU packet's RTP fields and the level it claims
+/// (−23 dBov with V for the talker's tone, silence without V).
+fn sent(c: usize, i: usize, voice: bool) -> (PacketMeta, AudioLevel) {
+    let meta = PacketMeta {
+        payload_type: 0,
+        sequence: c as u16,
+        timestamp: (c * 80) as u32,
+        ssrc: i as u32,
+        ..PacketMeta::default()
+    };
+    let level = if voice { AudioLevel { voice: true, level: 23 } } else { AudioLevel { voice: false, level: 127 } };
+    (meta, level)
+}
+
 fn options() -> LegOptions {
     LegOptions { skip_silent_at: Some(SKIP_AT), audio_level: true, ..LegOptions::default() }
 }
@@ -68,16 +82,8 @@ fn silent_legs_skip_decoding_and_listeners_get_the_level_of_their_mix() {
     for c in 0..talking + quiet {
         for (i, r) in rx.iter_mut().enumerate() {
             let voice = i == 0 && c < talking;
-            let level =
-                if voice { AudioLevel { voice: true, level: 23 } } else { AudioLevel { voice: false, level: 127 } };
-            let meta = PacketMeta {
-                payload_type: 0,
-                sequence: c as u16,
-                timestamp: (c * 80) as u32,
-                ssrc: i as u32,
-                audio_level: Some(level.to_byte()),
-                ..PacketMeta::default()
-            };
+            let (meta, level) = sent(c, i, voice);
+            let meta = PacketMeta { audio_level: Some(level.to_byte()), ..meta };
             r.push(meta, if voice { &talk } else { &silence }).unwrap();
         }
         driver.process_cycle();
@@ -140,15 +146,7 @@ fn levels_cross_the_wire_through_batch_io() {
         for (i, p) in peers.iter().enumerate() {
             if c < talking + quiet {
                 let voice = i == 0 && c < talking;
-                let level =
-                    if voice { AudioLevel { voice: true, level: 23 } } else { AudioLevel { voice: false, level: 127 } };
-                let meta = PacketMeta {
-                    payload_type: 0,
-                    sequence: c as u16,
-                    timestamp: (c * 80) as u32,
-                    ssrc: 7 + i as u32,
-                    ..PacketMeta::default()
-                };
+                let (meta, level) = sent(c, i, voice);
                 let n = write_rtp_with_audio_level(&meta, level, id, if voice { &talk } else { &silence }, &mut buf)
                     .unwrap();
                 p.send_to(&buf[..n], ("127.0.0.1", ports[i])).unwrap();

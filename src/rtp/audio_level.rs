@@ -6,7 +6,7 @@
 //! `V | level` (V: the sender's voice-activity flag, level: 0..127 in −dBov), padded to a
 //! 32-bit word. Two-byte headers (profile `0x100x`) are read too.
 
-use super::packet::{parse_rtp, write_rtp_with_extension, RtpError};
+use super::packet::{parse_rtp, parse_rtp_parts, write_rtp_with_extension, RtpError};
 use rtp_types::RtpPacket;
 use rvoip_media_graph::PacketMeta;
 
@@ -120,6 +120,13 @@ impl HeaderExtensions {
 pub fn audio_level_of(datagram: &[u8], id: u8) -> Option<AudioLevel> {
     let p = RtpPacket::parse(datagram).ok()?;
     let (profile, data) = p.extension()?;
+    level_in_extension(profile, data, id)
+}
+
+/// The level element `id` of a header extension (`profile`, its data) carries: the one
+/// walk over RFC 8285 elements (one-byte `0xBEDE` and two-byte `0x100x` headers, padding
+/// skipped, a reserved id 15 ends it). Never panics.
+fn level_in_extension(profile: u16, data: &[u8], id: u8) -> Option<AudioLevel> {
     let read = AudioLevel::from_byte;
     let mut i = 0;
     if profile == 0xBEDE {
@@ -170,8 +177,8 @@ pub fn audio_level_of(datagram: &[u8], id: u8) -> Option<AudioLevel> {
 /// # Errors
 /// As [`parse_rtp`].
 pub fn parse_rtp_with_audio_level(datagram: &[u8], arrival_ns: u64, id: u8) -> Result<(PacketMeta, &[u8]), RtpError> {
-    let (mut meta, payload) = parse_rtp(datagram, arrival_ns)?;
-    meta.audio_level = audio_level_of(datagram, id).map(AudioLevel::to_byte);
+    let (mut meta, payload, ext) = parse_rtp_parts(datagram, arrival_ns)?;
+    meta.audio_level = ext.and_then(|(profile, data)| level_in_extension(profile, data, id)).map(AudioLevel::to_byte);
     Ok((meta, payload))
 }
 
@@ -211,6 +218,19 @@ mod tests {
         let ext = [0x07, 0x01, 0x7f, 0x00];
         let n = write_rtp_with_extension(&PacketMeta::default(), Some((0x1000, &ext)), &[], &mut buf).unwrap();
         assert_eq!(audio_level_of(&buf[..n], 7), Some(AudioLevel { voice: false, level: 127 }));
+        // With a CSRC before the extension (X = 1, CC = 1): the element is found past it, by
+        // the transports' parse and by the standalone reader alike.
+        let p =
+            [0x91, 0, 0, 7, 0, 0, 0, 160, 0, 0, 0, 9, 0xca, 0xfe, 0xba, 0xbe, 0xbe, 0xde, 0, 1, 0x20, 0x85, 0, 0, 0xaa];
+        assert_eq!(
+            parse_rtp_with_audio_level(&p, 0, 2).unwrap(),
+            (
+                PacketMeta { sequence: 7, timestamp: 160, ssrc: 9, audio_level: Some(0x85), ..PacketMeta::default() },
+                &[0xaa][..]
+            )
+        );
+        assert_eq!(audio_level_of(&p, 2), Some(AudioLevel { voice: true, level: 5 }));
+        assert_eq!(parse_rtp_with_audio_level(&p, 0, 1).unwrap().0.audio_level, None);
         // No extension, a bad id, garbage: nothing, no panic.
         let n = super::super::write_rtp(&PacketMeta::default(), &[1], &mut buf).unwrap();
         assert_eq!(audio_level_of(&buf[..n], 1), None);
@@ -237,7 +257,12 @@ mod tests {
             if !d.is_empty() {
                 d[0] = 0x90; // version 2 with the extension bit
             }
-            let _ = audio_level_of(&d, 1);
+            // The standalone reader and the transports' parse agree on every input.
+            let via_parse = parse_rtp_with_audio_level(&d, 0, 1).ok().and_then(|(m, _)| m.audio_level);
+            let standalone = audio_level_of(&d, 1).map(AudioLevel::to_byte);
+            if parse_rtp(&d, 0).is_ok() {
+                assert_eq!(via_parse, standalone, "{d:?}");
+            }
         }
     }
 }

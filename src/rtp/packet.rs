@@ -126,6 +126,15 @@ pub fn is_rtcp(datagram: &[u8]) -> bool {
 /// assert_eq!(payload, &[0x55, 0xd5]);
 /// ```
 pub fn parse_rtp(datagram: &[u8], arrival_ns: u64) -> Result<(PacketMeta, &[u8]), RtpError> {
+    parse_rtp_parts(datagram, arrival_ns).map(|(meta, payload, _)| (meta, payload))
+}
+
+/// [`parse_rtp`] that also gives the header extension (`profile`, its data), if any, for
+/// the header-extension readers (`audio_level`) to walk without parsing the header again.
+pub(crate) type RtpParts<'d> = (PacketMeta, &'d [u8], Option<(u16, &'d [u8])>);
+
+/// [`parse_rtp`] with the header extension (see [`RtpParts`]).
+pub(crate) fn parse_rtp_parts(datagram: &[u8], arrival_ns: u64) -> Result<RtpParts<'_>, RtpError> {
     if is_rtcp(datagram) {
         return Err(RtpError::IsRtcp);
     }
@@ -151,7 +160,13 @@ pub fn parse_rtp(datagram: &[u8], arrival_ns: u64) -> Result<(PacketMeta, &[u8])
         arrival_ns,
         audio_level: None,
     };
-    Ok((meta, payload))
+    // The extension's data follows the fixed header, the CSRCs and its own 4-byte header;
+    // `RtpPacket::parse` checked that it lies inside the datagram.
+    let extension = p.extension().and_then(|(profile, data)| {
+        let at = 12 + 4 * usize::from(p.n_csrcs()) + 4;
+        Some((profile, datagram.get(at..at + data.len())?))
+    });
+    Ok((meta, payload, extension))
 }
 
 /// Writes an RTP packet (version 2, no CSRC, extension or padding) with `meta`'s fields and
