@@ -122,18 +122,21 @@ fn received_levels_follow_the_tone_and_the_v_bit_flips_at_silence() {
         // caught up with the change.
         let settled = &levels[levels.len() / 2..];
         assert!(settled.len() > 20, "phase {p}: {levels:?}");
-        for l in settled {
-            if amp == 0.0 {
+        if amp == 0.0 {
+            for l in settled {
                 assert_eq!(*l, AudioLevel { voice: false, level: 127 }, "silence, phase {p}: {levels:?}");
-            } else {
-                let want = expected_db(amp);
-                assert!(
-                    (f64::from(l.level) - want).abs() <= 1.0,
-                    "phase {p}: level {} vs {want:.2} dB: {levels:?}",
-                    l.level
-                );
-                assert!(l.voice, "V set on a tone louder than -50 dBov: {l:?}");
             }
+        } else {
+            // A host thread starved for 30 ms on a loaded machine lets the worker encode a
+            // quantum of silence into a packet (a lower level): at most one sample in ten.
+            let want = expected_db(amp);
+            let near = settled.iter().filter(|l| (f64::from(l.level) - want).abs() <= 1.0 && l.voice).count();
+            assert!(
+                near * 10 >= settled.len() * 9,
+                "phase {p}: {near} of {} within 1 dB of {want:.2}: {levels:?}",
+                settled.len()
+            );
+            assert!(settled.iter().all(|l| l.voice), "V set on a tone louder than -50 dBov: {levels:?}");
         }
     }
     b.stop().unwrap().wait(Duration::from_secs(2)).unwrap();

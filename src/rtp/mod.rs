@@ -15,6 +15,9 @@
 //! * [`dtmf`]: RFC 4733 telephone events: payload, a sender that takes the place of audio
 //!   packets (sequence and timestamps continuous, end sent three times, long events
 //!   segmented) and a receiver that reports each event once.
+//! * [`audio_level`]: the RFC 6464 client-to-mixer audio level in an RFC 8285 header
+//!   extension, read and written; [`HeaderExtensions`] is what a transport applies to every
+//!   packet of a stream that negotiated it (`a=extmap`, [`crate::sdp::ExtMap`]).
 //! * [`xr`]: the RFC 3611 VoIP metrics report block, which `rtcp-types` does not have
 //!   (it knows the loss/duplicate RLE, receipt-time, RRT and DLRR blocks only): a plain struct
 //!   with an exact 36-byte wire form. Who fills it (the jitter buffer) is not this module.
