@@ -1,6 +1,7 @@
 //! RFC 6464 levels through a conference room of nodes: legs whose packets say "silent" are
 //! not decoded (counted exactly), and every packet a leg sends carries the level of the mix
-//! that member hears. First on a driven engine with exact expectations, then over UDP
+//! that member hears. First on a driven engine with exact expectations (a room of nodes and
+//! a kernel room), then over UDP
 //! through `BatchIo` with the extension on the wire both ways.
 
 use rvoip_media_core::conference::{LegMedia, LegOptions, Room, RoomConfig};
@@ -54,8 +55,12 @@ fn options() -> LegOptions {
     LegOptions { skip_silent_at: Some(SKIP_AT), audio_level: true, ..LegOptions::default() }
 }
 
-fn room(engine: &Engine) -> (Room, Vec<PacketIn>, Vec<PacketOut>) {
-    let mut room = Room::with_config(engine, RoomConfig::new(AudioFormat::mono(8000)).with_max_members(LEGS)).unwrap();
+/// A room of nodes, or a kernel room (`RoomConfig::with_kernel`: its legs' decoders and
+/// encoders run inside one node).
+fn room(engine: &Engine, kernel: bool) -> (Room, Vec<PacketIn>, Vec<PacketOut>) {
+    let config = RoomConfig::new(AudioFormat::mono(8000)).with_max_members(LEGS);
+    let config = if kernel { config.with_kernel() } else { config };
+    let mut room = Room::with_config(engine, config).unwrap();
     let (mut rx, mut tx) = (Vec::new(), Vec::new());
     for i in 0..LEGS {
         let name = format!("p{i}");
@@ -68,9 +73,18 @@ fn room(engine: &Engine) -> (Room, Vec<PacketIn>, Vec<PacketOut>) {
 
 #[test]
 fn silent_legs_skip_decoding_and_listeners_get_the_level_of_their_mix() {
+    driven_room(false);
+}
+
+#[test]
+fn a_kernel_room_does_the_same() {
+    driven_room(true);
+}
+
+fn driven_room(kernel: bool) {
     let cfg = EngineConfig { telemetry_interval: 1, packet_pool: 256, ring_capacity: 16, ..EngineConfig::default() };
     let (engine, mut driver) = Engine::driven(cfg).unwrap();
-    let (room, mut rx, mut tx) = room(&engine);
+    let (room, mut rx, mut tx) = room(&engine, kernel);
     let talk = g711(&tone(0.1));
     let silence = g711(&[0.0; 80]);
     // What p1 and p2 hear while p0 talks: p0's decoded tone (the other leg is silent).
@@ -115,7 +129,7 @@ fn silent_legs_skip_decoding_and_listeners_get_the_level_of_their_mix() {
 #[test]
 fn levels_cross_the_wire_through_batch_io() {
     let engine = Engine::start(EngineConfig { workers: 1, realtime: None, ..EngineConfig::default() }).unwrap();
-    let (room, rx, tx) = room(&engine);
+    let (room, rx, tx) = room(&engine, false);
     let id = 4;
     let mut io = BatchIo::new(BatchConfig::default());
     let mut ports = Vec::new();
