@@ -1,8 +1,7 @@
-//! RFC 6464 levels through a conference room of nodes: legs whose packets say "silent" are
-//! not decoded (counted exactly), and every packet a leg sends carries the level of the mix
-//! that member hears. First on a driven engine with exact expectations (a room of nodes and
-//! a kernel room), then over UDP
-//! through `BatchIo` with the extension on the wire both ways.
+//! RFC 6464 levels through conference rooms: legs whose packets say "silent" are not
+//! decoded (counted exactly), and every packet a leg sends carries the level of the mix that
+//! member hears. First on a driven engine with exact expectations (a room of nodes and a
+//! kernel room), then over UDP through `BatchIo` with the extension on the wire both ways.
 
 use rvoip_media_core::conference::{LegMedia, LegOptions, Room, RoomConfig};
 use rvoip_media_core::engine::{PacketIn, PacketOut};
