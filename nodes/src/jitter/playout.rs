@@ -284,6 +284,8 @@ pub struct JitterBuffer {
     payload_type: u8,
     /// RFC 6464 silence threshold, −dBov (`u8::MAX`: decode everything).
     skip_at: u8,
+    /// The last packet played was skipped (the decoder was reset at the first of the run).
+    skipping: bool,
     buf: PacketBuffer,
     delay: DelayManager,
     /// The sender's clock skew; the delay histogram holds offsets with its trend removed.
@@ -400,6 +402,7 @@ impl JitterBuffer {
             clock: i64::from(info.rtp_clock_rate),
             payload_type: info.payload_type,
             skip_at: u8::MAX,
+            skipping: false,
             buf: PacketBuffer::new(cfg.capacity, cfg.max_payload_bytes, cfg.payload_arena_bytes),
             delay: DelayManager::new(cfg.quantile, cfg.forget, cfg.cost).with_max_delay(cfg.max_delay_ms),
             skew: SkewEstimator::new(),
@@ -449,7 +452,9 @@ impl JitterBuffer {
     /// ([`PacketMeta::audio_level`](rvoip_media_graph::PacketMeta::audio_level)) has V = 0
     /// and a level of `level` −dBov or quieter (0..=127) is played, in its turn, as silence
     /// of its duration without being decoded (`skipped_decodes`); the buffer's sequence,
-    /// loss and delay accounting treat it as played.
+    /// loss and delay accounting treat it as played. The first packet of a skipped run resets
+    /// the decoder, so concealment after the run (the sender stops) is silence, not the
+    /// speech before it.
     pub fn with_silence_skip(mut self, level: u8) -> Self {
         self.skip_at = level.min(127);
         self
@@ -571,6 +576,7 @@ impl JitterBuffer {
         self.skew.reset();
         self.warm = (0, 0.0, 0.0);
         self.dec.reset();
+        self.skipping = false;
         self.sync_len = 0;
         self.started = false;
         self.have_ref = false;
@@ -852,6 +858,10 @@ impl JitterBuffer {
             self.swap_decoder();
         }
         let silent = level.is_some_and(|b| b & 0x80 == 0 && b >= self.skip_at);
+        if silent && !self.skipping {
+            self.dec.reset();
+        }
+        self.skipping = silent;
         let res = if silent {
             // Its time as silence, not decoded (RFC 6464 said so).
             let n = self.ticks_to_samples(ticks).max(0) as usize * usize::from(self.info.channels.max(1));

@@ -377,3 +377,23 @@ fn speech_is_not_accelerated_while_the_target_is_still_learned() {
     assert!(s.removed_samples_for_acceleration > 0, "{s:?}");
     assert_eq!((s.packets_late, s.concealment_events), (0, 1), "{s:?}");
 }
+
+#[test]
+fn concealment_after_a_skipped_silent_run_is_silence() {
+    // 50 packets of the tone, then 50 whose RFC 6464 level says silence (their payload is
+    // still the tone: were it decoded, it would be heard), then nothing.
+    let mut pk = stream(100, 0, |_| 30.0);
+    for p in pk.iter_mut().filter(|p| p.meta.sequence >= 50) {
+        p.meta.audio_level = Some(127);
+    }
+    let mut jb = new_jb().with_silence_skip(100);
+    let out = run(&mut jb, &pk, 4_000_000_000);
+    let s = jb.stats();
+    assert_eq!(s.skipped_decodes, 50, "{s:?}");
+    // The tone was heard, and nothing is heard from the middle of the silent run on,
+    // concealment after the last packet included.
+    let rms = |x: &[f32]| (x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32).sqrt();
+    assert!(rms(&out[2000..6000]) > 0.15, "{}", rms(&out[2000..6000]));
+    let after = &out[12000..];
+    assert!(after.iter().all(|v| v.abs() < 1e-6), "max {}", after.iter().fold(0f32, |m, v| m.max(v.abs())));
+}
