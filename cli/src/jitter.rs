@@ -137,6 +137,7 @@ fn tuned_config() -> Result<JitterConfig, CliError> {
             "bpl" => c.cost = TargetCost::EModel { bpl: f, other_delay_ms: 40.0 },
             "margin_ms" => c.margin_ms = u()?,
             "initial_delay_ms" => c.initial_delay_ms = u()?,
+            "start_packets" => c.start_packets = u()?,
             "accelerate_quiet_ms" => c.accelerate_quiet_ms = u()?,
             "expand_quiet_ms" => c.expand_quiet_ms = u()?,
             "accelerate_speech_ms" => c.accelerate_speech_ms = u()?,
