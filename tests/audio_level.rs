@@ -10,6 +10,10 @@ use rvoip_media_core::nodes::codec::{CodecId, LocalCodec};
 use rvoip_media_core::rtp::AudioLevel;
 use rvoip_media_core::sdp::{create_answer, create_offer, AUDIO_LEVEL_URI};
 use rvoip_media_core::session::*;
+#[path = "support/capture.rs"]
+mod capture;
+
+use capture::Capture;
 use std::net::UdpSocket;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -158,39 +162,12 @@ fn received_levels_follow_the_tone_and_the_v_bit_flips_at_silence() {
     a.stop().unwrap().wait(Duration::from_secs(2)).unwrap();
 }
 
-fn have(tool: &str) -> bool {
-    Command::new(tool).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
-}
-
 #[test]
 fn tshark_decodes_our_level_extension() {
-    if !have("tshark") || !have("dumpcap") {
-        eprintln!("SKIPPED: tshark/dumpcap not installed; the extension is not checked with Wireshark");
-        return;
-    }
-    let dir = std::env::temp_dir().join(format!("rvoip-level-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let pcap = dir.join("cap.pcapng");
     let pa = free_pair();
-    let mut dumpcap = Command::new("dumpcap")
-        .args(["-i", "lo", "-q", "-f", &format!("udp dst port {pa}"), "-w"])
-        .arg(&pcap)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let t = Instant::now();
-    while !pcap.exists() && t.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    if !pcap.exists() {
-        let _ = dumpcap.kill();
-        let _ = dumpcap.wait();
-        eprintln!("SKIPPED: dumpcap could not capture on lo (permissions?)");
+    let Some(mut capture) = Capture::start("level", pa, "the level extension") else {
         return;
-    }
-    std::thread::sleep(Duration::from_millis(300));
+    };
     let engine = engine();
     let id = 11;
     let (mut a, mut b) = negotiated_pair(&engine, pa, id);
@@ -203,11 +180,10 @@ fn tshark_decodes_our_level_extension() {
     std::thread::sleep(Duration::from_millis(300));
     let sent = b.rtp_statistics().packets_sent;
     a.stop().unwrap().wait(Duration::from_secs(2)).unwrap();
-    let _ = Command::new("kill").args(["-INT", &dumpcap.id().to_string()]).status();
-    let _ = dumpcap.wait();
+    capture.stop();
     let out = Command::new("tshark")
         .arg("-r")
-        .arg(&pcap)
+        .arg(&capture.pcap)
         .args(["-d", &format!("udp.port=={pa},rtp"), "-Y", "rtp", "-T", "fields", "-E", "separator=;"])
         .args(["-e", "rtp.seq", "-e", "rtp.ext.profile", "-e", "rtp.ext.rfc5285.id", "-e", "rtp.ext.rfc5285.len"])
         .args(["-e", "rtp.ext.rfc5285.data"])
@@ -215,7 +191,6 @@ fn tshark_decodes_our_level_extension() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let _ = std::fs::remove_dir_all(&dir);
     let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split(';').collect()).collect();
     assert_eq!(rows.len() as u64, sent, "every packet B sent was captured and decoded as RTP: {text}");
     let (mut voiced, mut silent) = (0, 0);

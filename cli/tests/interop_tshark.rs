@@ -9,7 +9,11 @@
 #[path = "support/cli.rs"]
 mod cli_support;
 
-use cli_support::{free_pair, have, json_number};
+#[path = "../../tests/support/capture.rs"]
+mod capture;
+
+use capture::Capture;
+use cli_support::{free_pair, json_number};
 use rvoip_media_core::graph::PacketMeta;
 use rvoip_media_core::rtp::write_rtp;
 use std::net::UdpSocket;
@@ -18,35 +22,11 @@ use std::time::{Duration, Instant};
 
 #[test]
 fn loss_and_jitter_agree_with_tshark() {
-    if !have("tshark") || !have("dumpcap") {
-        eprintln!("SKIPPED: tshark/dumpcap not installed; statistics not compared with Wireshark's");
-        return;
-    }
-    let d = std::env::temp_dir().join(format!("rvoip-tshark-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
     let port = free_pair();
-    let pcap = d.join("cap.pcapng");
-    let mut dumpcap = Command::new("dumpcap")
-        .args(["-i", "lo", "-q", "-f", &format!("udp dst port {port}"), "-w"])
-        .arg(&pcap)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // dumpcap creates the file once it captures.
-    let t = Instant::now();
-    while !pcap.exists() && t.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    if !pcap.exists() {
-        let _ = dumpcap.kill();
-        let _ = dumpcap.wait();
-        eprintln!("SKIPPED: dumpcap could not capture on lo (permissions?)");
+    let Some(mut capture) = Capture::start("tshark", port, "statistics") else {
         return;
-    }
-    std::thread::sleep(Duration::from_millis(300));
-    let stats = d.join("stats.json");
+    };
+    let stats = capture.pcap.with_file_name("stats.json");
     let call = cli_support::bin()
         .args(["call", "--local", &format!("127.0.0.1:{port}"), "--remote", &format!("127.0.0.1:{}", free_pair())])
         .args(["--codec", "pcmu", "--seconds", "4.5", "--stats-json"])
@@ -83,11 +63,10 @@ fn loss_and_jitter_agree_with_tshark() {
     }
     assert!(call.wait_with_output().unwrap().status.success());
     std::thread::sleep(Duration::from_millis(300));
-    let _ = Command::new("kill").args(["-INT", &dumpcap.id().to_string()]).status();
-    let _ = dumpcap.wait();
+    capture.stop();
     let out = Command::new("tshark")
         .arg("-r")
-        .arg(&pcap)
+        .arg(&capture.pcap)
         .args(["-d", &format!("udp.port=={port},rtp"), "-q", "-z", "rtp,streams"])
         .stderr(Stdio::null())
         .output()
@@ -113,5 +92,4 @@ fn loss_and_jitter_agree_with_tshark() {
     assert_eq!(lost, 7.0, "{text}");
     assert_eq!(our_lost, lost, "loss agrees exactly");
     assert!((our_mean - mean_jitter_ms).abs() < 0.5, "mean jitter: ours {our_mean} vs tshark {mean_jitter_ms}");
-    let _ = std::fs::remove_dir_all(&d);
 }
