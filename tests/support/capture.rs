@@ -40,7 +40,7 @@ impl Capture {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let mut capture = Capture { dumpcap: Some(dumpcap), dir, pcap };
+        let capture = Capture { dumpcap: Some(dumpcap), dir, pcap };
         // dumpcap creates the file once it captures.
         let t = Instant::now();
         while !capture.pcap.exists() && t.elapsed() < Duration::from_secs(5) {
