@@ -67,6 +67,7 @@ mod spectrum;
 pub use fastmath::fast_ln;
 
 use super::{check_rate, ApmError};
+use crate::kernels;
 use decimate::Decimator;
 use decision::{Decider, Evidence};
 use rvoip_media_graph::{AudioFormat, NodeSpec, ParamError, ParamSpec, PortKind, PortSpec, ProcessIo, Processor};
@@ -224,30 +225,13 @@ impl Vad {
     /// longer ones truncated, non-finite samples read as zero).
     pub fn process_frame(&mut self, frame: &[f32]) -> VadDecision {
         let h = self.hop;
-        // Sanitise (non-finite → 0, clamp) and sum the energy; then count sign changes.
-        // Both loops are branch-free.
+        // Sanitise (non-finite → 0, clamp) and sum the energy; then count sign changes
+        // (vector kernels with scalar twins).
         let m = frame.len().min(h);
         self.frame[..m].copy_from_slice(&frame[..m]);
         self.frame[m..].fill(0.0);
-        let mut e = [0.0f32; 8];
-        let mut blocks = self.frame.chunks_exact_mut(8);
-        for b in &mut blocks {
-            for (v, acc) in b.iter_mut().zip(e.iter_mut()) {
-                let x = if v.is_finite() { v.clamp(-4.0, 4.0) } else { 0.0 };
-                *v = x;
-                *acc += x * x;
-            }
-        }
-        for v in blocks.into_remainder() {
-            let x = if v.is_finite() { v.clamp(-4.0, 4.0) } else { 0.0 };
-            *v = x;
-            e[0] += x * x;
-        }
-        let e: f32 = e.iter().sum();
-        let mut zc = u32::from((self.frame[0] >= 0.0) != (self.prev_sample >= 0.0));
-        for w in self.frame.windows(2) {
-            zc += u32::from((w[0] >= 0.0) != (w[1] >= 0.0));
-        }
+        let e = kernels::clamp_finite_energy(&mut self.frame, 4.0);
+        let zc = kernels::sign_changes(self.prev_sample, &self.frame);
         self.prev_sample = self.frame[h - 1];
         self.decimator.process(&self.frame, &mut self.low);
         let s = self.analyzer.analyze(&self.low);

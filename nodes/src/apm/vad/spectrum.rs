@@ -32,6 +32,7 @@
 use super::super::fft::{hann, Cpx};
 use super::fastmath::ln_pos;
 use super::noise_floor::NoiseFloor;
+use crate::kernels;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use std::sync::Arc;
 
@@ -293,18 +294,12 @@ impl Analyzer {
             return (0.0, 0.0);
         }
         let (lag_lo, lag_hi) = (self.lag_lo, self.lag_hi);
-        // Largest local maximum (raw value), then parabolic refinement of that one peak.
-        let (mut top_v, mut top_l) = (0.0f32, 0usize);
-        for (i, w) in self.acorr[lag_lo - 1..=lag_hi + 1].windows(3).enumerate() {
-            let v = if w[1] > w[0] && w[1] >= w[2] { w[1] } else { 0.0 };
-            if v > top_v {
-                top_v = v;
-                top_l = lag_lo + i;
-            }
-        }
-        if top_l == 0 {
+        // Largest local maximum (raw value; a vector kernel with a scalar twin), then
+        // parabolic refinement of that one peak.
+        let Some((i, _)) = kernels::largest_local_max(&self.acorr[lag_lo - 1..=lag_hi + 1]) else {
             return (0.0, 0.0);
-        }
+        };
+        let top_l = lag_lo - 1 + i;
         let (a, b, c) = (self.acorr[top_l - 1], self.acorr[top_l], self.acorr[top_l + 1]);
         let den = a - 2.0 * b + c;
         let (d, peak) = if den < 0.0 {
