@@ -67,9 +67,9 @@ impl Decimator {
         }
         // Split the frame into its phases (a short frame reads as zeros).
         if frame.len() >= m * d {
-            for (i, c) in frame.chunks_exact(d).take(m).enumerate() {
-                for (r, &v) in c.iter().enumerate() {
-                    self.phases[r * plen + HIST + i] = v;
+            for (r, ph) in self.phases.chunks_exact_mut(plen).enumerate() {
+                for (v, c) in ph[HIST..].iter_mut().zip(frame.chunks_exact(d)) {
+                    *v = c[r];
                 }
             }
         } else {

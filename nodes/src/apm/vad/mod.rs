@@ -62,6 +62,7 @@ mod decimate;
 mod decision;
 mod fastmath;
 mod noise_floor;
+mod power_spectrum;
 mod spectrum;
 
 pub use fastmath::fast_ln;
