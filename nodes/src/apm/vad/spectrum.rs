@@ -30,7 +30,7 @@
 //! normalised by the zero lag, is the harmonicity, and its lag the pitch.
 
 use super::super::fft::{hann, Cpx};
-use super::fastmath::ln_pos;
+use super::fastmath::{ln_pos, max_num, min_num};
 use super::noise_floor::NoiseFloor;
 use super::power_spectrum::PowerSpectrum;
 use crate::kernels;
@@ -97,9 +97,9 @@ const GROWTH_BLOCKS: usize = 4;
 #[inline(always)]
 fn llr_block(p: &[f32; 8], n: &[f32; 8], c: &mut [f32; 8], first_bin: f32, acc: &mut Lanes) {
     for l in 0..8 {
-        let inv = 1.0 / n[l].max(1e-14);
-        let gamma = (p[l] * inv).min(1e4);
-        let xi = (0.98 * c[l] * inv + 0.02 * (gamma - 1.0).max(0.0)).clamp(0.003, 1e3);
+        let inv = 1.0 / max_num(n[l], 1e-14);
+        let gamma = min_num(p[l] * inv, 1e4);
+        let xi = min_num(max_num(0.98 * c[l] * inv + 0.02 * max_num(gamma - 1.0, 0.0), 0.003), 1e3);
         let g = xi / (1.0 + xi);
         acc.llr[l] += gamma * g;
         acc.growth[l] *= 1.0 + xi;
