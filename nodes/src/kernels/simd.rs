@@ -267,7 +267,7 @@ pub fn largest_local_max(x: &[f32]) -> Option<(usize, f32)> {
     let top = top.to_array().iter().fold(0.0f32, |m, &v| if v > m { v } else { m });
     // The windows after the whole blocks, through the twin (its indices are relative).
     let tail = scalar::largest_local_max(&x[full * L..]).map(|(i, v)| (i + full * L, v));
-    if top > 0.0 && tail.is_none_or(|(_, v)| top >= v) {
+    if top > 0.0 && tail.map_or(true, |(_, v)| top >= v) {
         // The first lane holding the maximum: same index as the twin's first strict maximum.
         let t = f32x8::splat(top);
         for j in 0..full {

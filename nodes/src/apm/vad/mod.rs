@@ -31,10 +31,10 @@
 //! crossings and the pitch search are vector kernels with scalar twins
 //! ([`crate::kernels`]), and the power spectrum comes straight from a half-length complex
 //! FFT (`power_spectrum`). Nothing allocates after [`Vad::new`]. At 16 kHz one frame costs
-//! about 0.85–0.9 µs on the development machine, as much as WebRTC's VAD (libfvad) on the
-//! same frames timed interleaved; at 8 kHz about 0.75 µs (WebRTC 0.70), at 48 kHz 1.4 µs
-//! (WebRTC 3.6) — criterion bench `apm_16k_10ms/vad`, `vad_8k`, `vad_48k` and the
-//! `webrtc_vad_*` entries beside them; BENCHMARKS.md has the runs.
+//! about 0.83 µs on the development machine, level with WebRTC's VAD (libfvad, 0.85 µs) on
+//! the same frames timed interleaved; at 8 kHz 0.71 µs (WebRTC 0.67), at 48 kHz 1.3 µs
+//! (WebRTC 3.4) — criterion bench `apm_16k_10ms/vad`, `vad_8k`, `vad_48k` and the
+//! `webrtc_vad_*` entries beside them; BENCHMARKS.md (issue 13, session 10) has the runs.
 //!
 //! **How the constants were chosen.** The window, the harmonicity whitening, the logistic
 //! weights and the hangover rule were chosen on a development set generated for this
