@@ -1,5 +1,5 @@
-//! Voice-processing cost per 10 ms frame at 16 kHz (one core): VAD (and WebRTC's VAD, the
-//! peer, on the same frames in the same run), AGC (broadband and three-band), noise
+//! Voice-processing cost per 10 ms frame at 16 kHz (one core): VAD (also at 8 and 48 kHz,
+//! each next to WebRTC's VAD, the peer, on the same frames in the same run), AGC (broadband and three-band), noise
 //! suppression (classic, and RNNoise at 16 and 48 kHz), echo cancellation, and the whole
 //! chain.
 
@@ -54,17 +54,34 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
-    // The VAD at 48 kHz (decimated by six to its 8 kHz analysis rate): 10 ms frames made
-    // by repeating each 16 kHz sample three times.
+    // The VAD at 8 kHz (no decimation: its analysis rate) and at 48 kHz (decimated by six),
+    // each next to WebRTC's VAD (mode 0) at the same rate: 8 kHz frames take every second
+    // 16 kHz sample, 48 kHz frames repeat each one three times.
+    let input8: Vec<Vec<f32>> = input.iter().map(|f| f.iter().step_by(2).copied().collect()).collect();
     let input48: Vec<Vec<f32>> =
         input.iter().map(|f| f.iter().flat_map(|v| std::iter::repeat(*v).take(3)).collect()).collect();
-    let mut vad48 = Vad::new(AdvancedVadConfig::new(48_000)).unwrap();
-    g.bench_function("vad_48k", |b| {
-        b.iter(|| {
-            k = (k + 1) % input48.len();
-            black_box(vad48.process_frame(&input48[k]))
-        })
-    });
+    for (rate, frames, peer_rate) in
+        [(8_000u32, &input8, SampleRate::Rate8kHz), (48_000, &input48, SampleRate::Rate48kHz)]
+    {
+        let mut ours = Vad::new(AdvancedVadConfig::new(rate)).unwrap();
+        g.bench_function(format!("vad_{}k", rate / 1000), |b| {
+            b.iter(|| {
+                k = (k + 1) % frames.len();
+                black_box(ours.process_frame(&frames[k]))
+            })
+        });
+        let pcm: Vec<Vec<i16>> = frames
+            .iter()
+            .map(|f| f.iter().map(|v| (v * 32768.0).round().clamp(-32768.0, 32767.0) as i16).collect())
+            .collect();
+        let mut peer = WebRtcVad::new_with_rate_and_mode(peer_rate, VadMode::Quality);
+        g.bench_function(format!("webrtc_vad_mode0_{}k", rate / 1000), |b| {
+            b.iter(|| {
+                k = (k + 1) % pcm.len();
+                black_box(peer.is_voice_segment(&pcm[k]).unwrap_or(false))
+            })
+        });
+    }
     for (name, cfg) in [
         ("agc", AdvancedAgcConfig::new(16_000)),
         ("agc_3band", AdvancedAgcConfig::new(16_000).with_multiband(250.0, 4000.0)),

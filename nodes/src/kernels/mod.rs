@@ -170,6 +170,44 @@ pub fn all_sane(x: &[f32]) -> bool {
     active::all_sane(x)
 }
 
+/// Non-finite samples to zero, the rest clamped to `±limit` (positive, finite), returning
+/// the energy `Σ x²` of the result (summed in eight lanes; see
+/// [`scalar::clamp_finite_energy`]). The VAD's input stage.
+///
+/// ```
+/// let mut x = [0.5f32, f32::INFINITY, -8.0];
+/// let e = rvoip_media_nodes::kernels::clamp_finite_energy(&mut x, 4.0);
+/// assert_eq!((x, e), ([0.5, 0.0, -4.0], 16.25));
+/// ```
+#[inline]
+pub fn clamp_finite_energy(x: &mut [f32], limit: f32) -> f32 {
+    active::clamp_finite_energy(x, limit)
+}
+
+/// Number of sign changes along `x` (`≥ 0` or not; NaN counts as negative), the first sample
+/// compared with `prev`: a frame's zero crossings.
+///
+/// ```
+/// assert_eq!(rvoip_media_nodes::kernels::sign_changes(0.0, &[-1.0, 1.0, 2.0, -0.5]), 3);
+/// ```
+#[inline]
+pub fn sign_changes(prev: f32, x: &[f32]) -> u32 {
+    active::sign_changes(prev, x)
+}
+
+/// The largest positive local maximum of `x` (`x[i] > x[i − 1]`, `x[i] ≥ x[i + 1]`, first
+/// index among equals) and its value, or `None`: the VAD's pitch search over the
+/// autocorrelation.
+///
+/// ```
+/// let r = [1.0f32, 0.2, 0.5, 0.4, 0.7, 0.7, 0.1];
+/// assert_eq!(rvoip_media_nodes::kernels::largest_local_max(&r), Some((4, 0.7)));
+/// ```
+#[inline]
+pub fn largest_local_max(x: &[f32]) -> Option<(usize, f32)> {
+    active::largest_local_max(x)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -394,5 +432,50 @@ mod tests {
         assert_eq!(o[79], 1.0);
         assert_eq!(o[39], 0.5);
         assert!(o.windows(2).all(|w| w[1] > w[0]));
+    }
+
+    #[test]
+    fn vad_kernels_match_scalar() {
+        let mut rng = Rng(0x5eed_0013);
+        for &n in &LENGTHS {
+            for _ in 0..TRIALS {
+                // clamp_finite_energy: random data with every special value.
+                let x = rng.vec(n);
+                let (mut a, mut b) = (x.clone(), x.clone());
+                let (ea, eb) = (simd::clamp_finite_energy(&mut a, 4.0), scalar::clamp_finite_energy(&mut b, 4.0));
+                assert_same(&a, &b, "clamp_finite_energy output");
+                assert!(same(ea, eb), "clamp_finite_energy energy: simd {ea:e} vs scalar {eb:e}");
+                assert!(b.iter().all(|v| v.is_finite() && v.abs() <= 4.0));
+                // sign_changes on the raw data (NaN, ±0) and on speech-like data.
+                let prev = rng.sample();
+                assert_eq!(simd::sign_changes(prev, &x), scalar::sign_changes(prev, &x), "sign_changes");
+                assert_eq!(simd::sign_changes(prev, &b), scalar::sign_changes(prev, &b), "sign_changes sane");
+                // largest_local_max: raw data, and a smooth curve with ties and several
+                // equal peaks (the first must win in both).
+                assert_eq!(simd::largest_local_max(&x), scalar::largest_local_max(&x), "largest_local_max raw");
+                let q: Vec<f32> = (0..n)
+                    .map(|i| ((i as f32 * 0.7 + rng.sample().abs().min(3.0)).sin() * 4.0).round() / 4.0)
+                    .collect();
+                let (sa, sb) = (simd::largest_local_max(&q), scalar::largest_local_max(&q));
+                assert_eq!(sa, sb, "largest_local_max on {q:?}");
+            }
+        }
+        // Independent expectations for the search: the first of two equal peaks, a peak in
+        // the tail after whole blocks, a plateau (x[i] ≥ x[i + 1] holds at its first sample).
+        let mut r = vec![0.0f32; 30];
+        r[5] = 2.0;
+        r[20] = 2.0;
+        assert_eq!(largest_local_max(&r), Some((5, 2.0)));
+        r[27] = 3.0;
+        assert_eq!(largest_local_max(&r), Some((27, 3.0)));
+        r[12] = 5.0;
+        r[13] = 5.0;
+        assert_eq!(largest_local_max(&r), Some((12, 5.0)));
+        assert_eq!(largest_local_max(&[0.0, -1.0, -0.5, -2.0]), None);
+        assert_eq!(largest_local_max(&[1.0, 2.0]), None);
+        // Crossings: a sine of 8 periods over 160 samples crosses 16 times.
+        let s: Vec<f32> =
+            (0..160).map(|i| (2.0 * std::f32::consts::PI * 8.0 * (i as f32 + 0.5) / 160.0).sin()).collect();
+        assert_eq!(sign_changes(-1.0, &s), 16);
     }
 }

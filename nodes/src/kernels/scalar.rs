@@ -110,3 +110,83 @@ pub fn all_sane(x: &[f32]) -> bool {
     // `<=` is false for NaN, so NaN is caught without a separate test.
     x.iter().fold(true, |ok, v| ok & (v.abs() <= MAX_SANE))
 }
+
+/// One sample of [`clamp_finite_energy`]: zero for NaN and ±Inf, else `x` clamped to
+/// `±limit`.
+#[inline(always)]
+pub(super) fn clamp_finite(x: f32, limit: f32) -> f32 {
+    if x.is_finite() {
+        x.max(-limit).min(limit)
+    } else {
+        0.0
+    }
+}
+
+/// Replaces every non-finite sample by zero and clamps the rest to `±limit` (`limit`
+/// positive and finite), returning the energy `Σ x²` of the result. The squares are summed
+/// in eight lanes — sample `i` of each whole block of eight into lane `i % 8`, the tail into
+/// lane 0 — and the lanes added in order at the end.
+///
+/// ```
+/// let mut x = [3.0f32, f32::NAN, -9.0, 1.0];
+/// let e = rvoip_media_nodes::kernels::scalar::clamp_finite_energy(&mut x, 4.0);
+/// assert_eq!(x, [3.0, 0.0, -4.0, 1.0]);
+/// assert_eq!(e, 26.0);
+/// ```
+pub fn clamp_finite_energy(x: &mut [f32], limit: f32) -> f32 {
+    let mut e = [0.0f32; 8];
+    let mut blocks = x.chunks_exact_mut(8);
+    for b in &mut blocks {
+        for (v, acc) in b.iter_mut().zip(e.iter_mut()) {
+            let y = clamp_finite(*v, limit);
+            *v = y;
+            *acc += y * y;
+        }
+    }
+    for v in blocks.into_remainder() {
+        let y = clamp_finite(*v, limit);
+        *v = y;
+        e[0] += y * y;
+    }
+    e.iter().sum()
+}
+
+/// Number of sign changes along `x` (each sample `≥ 0` or not, NaN counting as negative),
+/// the first sample compared with `prev`: the zero-crossing count of a frame.
+///
+/// ```
+/// use rvoip_media_nodes::kernels::scalar::sign_changes;
+/// assert_eq!(sign_changes(1.0, &[0.5, -0.5, -1.0, 0.0]), 2);
+/// assert_eq!(sign_changes(-1.0, &[0.5]), 1);
+/// ```
+pub fn sign_changes(prev: f32, x: &[f32]) -> u32 {
+    let mut last = prev >= 0.0;
+    let mut n = 0;
+    for &v in x {
+        let s = v >= 0.0;
+        n += u32::from(s != last);
+        last = s;
+    }
+    n
+}
+
+/// The largest positive local maximum of `x`: the index `i` (`1 ≤ i ≤ len − 2`) with
+/// `x[i] > x[i − 1]`, `x[i] ≥ x[i + 1]` and the largest such `x[i] > 0` (the first among
+/// equals), with its value; `None` if there is none. The pitch search of the VAD.
+///
+/// ```
+/// use rvoip_media_nodes::kernels::scalar::largest_local_max;
+/// assert_eq!(largest_local_max(&[0.0, 2.0, 1.0, 3.0, 3.0, 0.0]), Some((3, 3.0)));
+/// assert_eq!(largest_local_max(&[3.0, 2.0, 1.0]), None);
+/// ```
+pub fn largest_local_max(x: &[f32]) -> Option<(usize, f32)> {
+    let (mut top_v, mut top_i) = (0.0f32, 0usize);
+    for (i, w) in x.windows(3).enumerate() {
+        let v = if w[1] > w[0] && w[1] >= w[2] { w[1] } else { 0.0 };
+        if v > top_v {
+            top_v = v;
+            top_i = i + 1;
+        }
+    }
+    (top_i > 0).then_some((top_i, top_v))
+}

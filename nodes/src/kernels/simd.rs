@@ -206,3 +206,76 @@ pub fn all_sane(x: &[f32]) -> bool {
     }
     ok.all() && scalar::all_sane(c.remainder())
 }
+
+/// Non-finite samples to zero, the rest clamped to `±limit`, returning the energy; see
+/// [`scalar::clamp_finite_energy`] (same lanes, same order of additions).
+pub fn clamp_finite_energy(x: &mut [f32], limit: f32) -> f32 {
+    let (lo, hi) = (f32x8::splat(-limit), f32x8::splat(limit));
+    let mut e = f32x8::splat(0.0);
+    let mut blocks = x.chunks_exact_mut(L);
+    for b in &mut blocks {
+        let v = load(b);
+        // Finite lanes are numbers, so `fast_max` / `fast_min` clamp them exactly as the
+        // scalar `max` / `min`; the mask zeroes NaN and ±Inf lanes (+0.0, as the twin).
+        let y = v.fast_max(lo).fast_min(hi) & v.is_finite();
+        store(b, y);
+        e += y * y;
+    }
+    let mut e = e.to_array();
+    // The tail goes into lane 0 one sample at a time, as in the twin.
+    for v in blocks.into_remainder() {
+        let y = scalar::clamp_finite(*v, limit);
+        *v = y;
+        e[0] += y * y;
+    }
+    e.iter().sum()
+}
+
+/// Number of sign changes along `x`, starting from `prev`; see [`scalar::sign_changes`].
+pub fn sign_changes(prev: f32, x: &[f32]) -> u32 {
+    let zero = f32x8::splat(0.0);
+    let mut last = u32::from(prev >= 0.0);
+    let mut n = 0;
+    let mut blocks = x.chunks_exact(L);
+    for b in &mut blocks {
+        // Bit i set where sample i is ≥ 0 (compare is false for NaN, as in the twin).
+        let m = load(b).simd_ge(zero).to_bitmask();
+        let before = ((m << 1) | last) & 0xff;
+        n += (m ^ before).count_ones();
+        last = (m >> 7) & 1;
+    }
+    let rest = blocks.remainder();
+    let prev = if last == 1 { 0.0 } else { -1.0 };
+    n + scalar::sign_changes(prev, rest)
+}
+
+/// The largest positive local maximum and its index; see [`scalar::largest_local_max`].
+pub fn largest_local_max(x: &[f32]) -> Option<(usize, f32)> {
+    let windows = x.len().saturating_sub(2);
+    let full = windows / L;
+    // Candidate values of block `j`: `x[i]` where it is a local maximum, else +0.0 (never
+    // NaN: a NaN centre or neighbour fails the compares).
+    let candidates = |j: usize| {
+        let s = j * L;
+        let (a, b, c) = (load(&x[s..s + L]), load(&x[s + 1..s + 1 + L]), load(&x[s + 2..s + 2 + L]));
+        b & (b.simd_gt(a) & b.simd_ge(c))
+    };
+    let mut top = f32x8::splat(0.0);
+    for j in 0..full {
+        top = top.fast_max(candidates(j));
+    }
+    let top = top.to_array().iter().fold(0.0f32, |m, &v| if v > m { v } else { m });
+    // The windows after the whole blocks, through the twin (its indices are relative).
+    let tail = scalar::largest_local_max(&x[full * L..]).map(|(i, v)| (i + full * L, v));
+    if top > 0.0 && tail.map_or(true, |(_, v)| top >= v) {
+        // The first lane holding the maximum: same index as the twin's first strict maximum.
+        let t = f32x8::splat(top);
+        for j in 0..full {
+            let m = candidates(j).simd_eq(t).to_bitmask();
+            if m != 0 {
+                return Some((j * L + m.trailing_zeros() as usize + 1, top));
+            }
+        }
+    }
+    tail
+}

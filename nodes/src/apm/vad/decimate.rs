@@ -63,20 +63,44 @@ impl Decimator {
         let (d, m) = (self.factor, self.out_len);
         let plen = HIST + m;
         for r in 0..d {
-            let ph = &mut self.phases[r * plen..(r + 1) * plen];
-            ph.copy_within(m.., 0);
-            for (i, v) in ph[HIST..].iter_mut().enumerate() {
-                *v = frame.get(i * d + r).copied().unwrap_or(0.0);
+            self.phases[r * plen..(r + 1) * plen].copy_within(m.., 0);
+        }
+        // Split the frame into its phases (a short frame reads as zeros).
+        if frame.len() >= m * d {
+            for (r, ph) in self.phases.chunks_exact_mut(plen).enumerate() {
+                for (v, c) in ph[HIST..].iter_mut().zip(frame.chunks_exact(d)) {
+                    *v = c[r];
+                }
+            }
+        } else {
+            for r in 0..d {
+                for (i, v) in self.phases[r * plen + HIST..(r + 1) * plen].iter_mut().enumerate() {
+                    *v = frame.get(i * d + r).copied().unwrap_or(0.0);
+                }
             }
         }
+        // Eight outputs at a time, every tap accumulated in registers (in tap order, from
+        // zero: the same sums as one pass over the frame per tap).
         let k = m.min(out.len());
-        let out = &mut out[..k];
-        out.fill(0.0);
-        for &(r, a, h) in &self.taps {
-            let src = &self.phases[r * plen + a..r * plen + a + out.len()];
-            for (o, x) in out.iter_mut().zip(src) {
-                *o += h * x;
+        let mut blocks = out[..k].chunks_exact_mut(8);
+        for (b, o) in (&mut blocks).enumerate() {
+            let mut acc = [0.0f32; 8];
+            for &(r, a, h) in &self.taps {
+                let at = r * plen + a + 8 * b;
+                let src: &[f32; 8] = self.phases[at..at + 8].try_into().unwrap_or(&[0.0; 8]);
+                for (y, x) in acc.iter_mut().zip(src) {
+                    *y += h * x;
+                }
             }
+            o.copy_from_slice(&acc);
+        }
+        let done = k - blocks.into_remainder().len();
+        for (j, o) in out[done..k].iter_mut().enumerate() {
+            let mut acc = 0.0f32;
+            for &(r, a, h) in &self.taps {
+                acc += h * self.phases[r * plen + a + done + j];
+            }
+            *o = acc;
         }
     }
 

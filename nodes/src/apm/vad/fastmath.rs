@@ -36,3 +36,26 @@ pub(crate) fn sigmoid(z: f32) -> f32 {
 pub(crate) fn fast_db(x: f32) -> f32 {
     fast_ln(x) * (10.0 / std::f32::consts::LN_10)
 }
+
+/// `min(a, b)` as one `minps`-style compare and select: equal to [`f32::min`] unless `b` is
+/// NaN (then `b`, where `f32::min` gives `a`). The per-bin loops' operands are finite, and
+/// `f32::min`'s NaN handling costs three extra instructions per vector there.
+#[inline(always)]
+pub(crate) fn min_num(a: f32, b: f32) -> f32 {
+    if a < b {
+        a
+    } else {
+        b
+    }
+}
+
+/// `max(a, b)` as one compare and select: equal to [`f32::max`] unless `b` is NaN (see
+/// [`min_num`]).
+#[inline(always)]
+pub(crate) fn max_num(a: f32, b: f32) -> f32 {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}

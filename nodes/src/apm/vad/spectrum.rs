@@ -30,9 +30,11 @@
 //! normalised by the zero lag, is the harmonicity, and its lag the pitch.
 
 use super::super::fft::{hann, Cpx};
-use super::fastmath::ln_pos;
+use super::fastmath::{ln_pos, max_num, min_num};
 use super::noise_floor::NoiseFloor;
-use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use super::power_spectrum::PowerSpectrum;
+use crate::kernels;
+use realfft::{ComplexToReal, RealFftPlanner};
 use std::sync::Arc;
 
 /// Analysis window and forward transform length.
@@ -69,28 +71,51 @@ fn window(fall: usize) -> Vec<f32> {
 }
 
 /// Eight-lane partial sums of the band pass.
-#[derive(Default)]
 struct Lanes {
     llr: [f32; 8],
     signal: [f32; 8],
     noise: [f32; 8],
     moment: [f32; 8],
+    /// Product of `1 + ξ` over the blocks since the last logarithm (see [`GROWTH_BLOCKS`]).
+    growth: [f32; 8],
 }
 
+impl Default for Lanes {
+    fn default() -> Self {
+        Lanes { llr: [0.0; 8], signal: [0.0; 8], noise: [0.0; 8], moment: [0.0; 8], growth: [1.0; 8] }
+    }
+}
+
+/// Blocks of eight bins whose `1 + ξ` factors are multiplied before one logarithm: the
+/// LLR's `Σ ln(1 + ξ)` as `ln Π(1 + ξ)`, a quarter of the logarithms. `ξ ≤ 1000`, so a
+/// product of four stays below 1.1e12, far inside `f32`.
+const GROWTH_BLOCKS: usize = 4;
+
 /// Statistical-model LLR of eight bins (power `p`, noise `n`, previous clean-power estimate
-/// `c`, updated in place), accumulated with the powers and the first moment into `acc`.
+/// `c`, updated in place), accumulated with the powers and the first moment into `acc`; the
+/// `−ln(1 + ξ)` terms are gathered in `acc.growth` until [`flush_growth`].
 #[inline(always)]
 fn llr_block(p: &[f32; 8], n: &[f32; 8], c: &mut [f32; 8], first_bin: f32, acc: &mut Lanes) {
     for l in 0..8 {
-        let inv = 1.0 / n[l].max(1e-14);
-        let gamma = (p[l] * inv).min(1e4);
-        let xi = (0.98 * c[l] * inv + 0.02 * (gamma - 1.0).max(0.0)).clamp(0.003, 1e3);
+        let inv = 1.0 / max_num(n[l], 1e-14);
+        let gamma = min_num(p[l] * inv, 1e4);
+        let xi = min_num(max_num(0.98 * c[l] * inv + 0.02 * max_num(gamma - 1.0, 0.0), 0.003), 1e3);
         let g = xi / (1.0 + xi);
-        acc.llr[l] += gamma * g - ln_pos(1.0 + xi);
+        acc.llr[l] += gamma * g;
+        acc.growth[l] *= 1.0 + xi;
         c[l] = g * g * p[l];
         acc.signal[l] += p[l];
         acc.noise[l] += n[l];
         acc.moment[l] += p[l] * (first_bin + l as f32);
+    }
+}
+
+/// Subtracts the logarithm of the gathered `1 + ξ` product from the LLR lanes.
+#[inline(always)]
+fn flush_growth(acc: &mut Lanes) {
+    for (l, g) in acc.llr.iter_mut().zip(acc.growth.iter_mut()) {
+        *l -= ln_pos(*g);
+        *g = 1.0;
     }
 }
 
@@ -102,11 +127,9 @@ pub(crate) struct Analyzer {
     win: Vec<f32>,
     /// `tail_energy[k]`: energy of the window's last `k` taps (`k` = 0..=N).
     tail_energy: Vec<f32>,
-    buf: Vec<f32>,
-    fft: Arc<dyn RealToComplex<f32>>,
+    spectrum: PowerSpectrum,
     ifft: Arc<dyn ComplexToReal<f32>>,
     scratch: Vec<Cpx>,
-    spec: Vec<Cpx>,
     power: Vec<f32>,
     clean_prev: Vec<f32>,
     band_prev: [f32; FLUX_BANDS],
@@ -134,10 +157,8 @@ impl Analyzer {
         let hi = ((hi_hz / bin_hz) as usize).clamp(FLUX_BANDS + 1, bins - 2);
         let lo = ((lo_hz / bin_hz).ceil() as usize).clamp(1, hi + 1 - FLUX_BANDS);
         let hi = lo + (hi + 1 - lo) / 8 * 8 - 1;
-        let mut planner = RealFftPlanner::<f32>::new();
-        let fft = planner.plan_fft_forward(N);
-        let ifft = planner.plan_fft_inverse(NA);
-        let scratch_len = fft.get_scratch_len().max(ifft.get_scratch_len());
+        let ifft = RealFftPlanner::<f32>::new().plan_fft_inverse(NA);
+        let scratch_len = ifft.get_scratch_len();
         let win = window(WINDOW_FALL);
         let mut tail_energy = vec![0.0f32; N + 1];
         for k in 1..=N {
@@ -148,11 +169,9 @@ impl Analyzer {
             filled: 0,
             win,
             tail_energy,
-            buf: vec![0.0; N],
-            fft,
+            spectrum: PowerSpectrum::new(N),
             ifft,
             scratch: vec![Cpx::new(0.0, 0.0); scratch_len],
-            spec: vec![Cpx::new(0.0, 0.0); bins],
             power: vec![0.0; bins],
             clean_prev: vec![0.0; bins],
             band_prev: [0.0; FLUX_BANDS],
@@ -174,13 +193,11 @@ impl Analyzer {
         let h = x.len().min(N);
         self.hist.copy_within(h.., 0);
         self.hist[N - h..].copy_from_slice(&x[..h]);
-        for ((b, s), w) in self.buf.iter_mut().zip(&self.hist).zip(&self.win) {
-            *b = s * w;
-        }
-        // The transform uses `buf` as scratch; it is rebuilt every frame. Lengths are fixed
-        // at construction, so the call cannot fail; a failure would leave a zero spectrum.
-        if self.fft.process_with_scratch(&mut self.buf, &mut self.spec, &mut self.scratch).is_err() {
-            self.spec.fill(Cpx::new(0.0, 0.0));
+        // Windowed and packed as complex pairs for the half-length transform (which uses
+        // its input as scratch: it is rebuilt every frame).
+        let packed = self.spectrum.input();
+        for ((b, s), w) in packed.iter_mut().zip(self.hist.chunks_exact(2)).zip(self.win.chunks_exact(2)) {
+            *b = Cpx::new(s[0] * w[0], s[1] * w[1]);
         }
         let (lo, hi) = (self.lo, self.hi);
         // Until the history is full the window covers some zeros: scale the periodogram by
@@ -189,9 +206,7 @@ impl Analyzer {
         self.filled = (self.filled + h).min(N);
         let partial = self.tail_energy[N] / self.tail_energy[self.filled].max(1e-6);
         let norm = partial / (N as f32 * N as f32);
-        for (p, c) in self.power[lo - 1..=hi + 1].iter_mut().zip(&self.spec[lo - 1..=hi + 1]) {
-            *p = c.norm_sqr() * norm + 1e-14;
-        }
+        self.spectrum.power(norm, 1e-14, &mut self.power);
         self.noise.update(&self.power[lo - 1..=hi + 1]);
         let noise = self.noise.noise();
 
@@ -210,7 +225,11 @@ impl Analyzer {
             c.copy_from_slice(cc);
             llr_block(&p, &n, &mut c, (lo + 8 * b) as f32, &mut acc);
             cc.copy_from_slice(&c);
+            if b % GROWTH_BLOCKS == GROWTH_BLOCKS - 1 {
+                flush_growth(&mut acc);
+            }
         }
+        flush_growth(&mut acc);
         let acc = [acc.llr, acc.signal, acc.noise, acc.moment];
         let sum = |a: &[f32; 8]| a.iter().sum::<f32>();
         let nb = (hi - lo + 1) as f32;
@@ -293,18 +312,12 @@ impl Analyzer {
             return (0.0, 0.0);
         }
         let (lag_lo, lag_hi) = (self.lag_lo, self.lag_hi);
-        // Largest local maximum (raw value), then parabolic refinement of that one peak.
-        let (mut top_v, mut top_l) = (0.0f32, 0usize);
-        for (i, w) in self.acorr[lag_lo - 1..=lag_hi + 1].windows(3).enumerate() {
-            let v = if w[1] > w[0] && w[1] >= w[2] { w[1] } else { 0.0 };
-            if v > top_v {
-                top_v = v;
-                top_l = lag_lo + i;
-            }
-        }
-        if top_l == 0 {
+        // Largest local maximum (raw value; a vector kernel with a scalar twin), then
+        // parabolic refinement of that one peak.
+        let Some((i, _)) = kernels::largest_local_max(&self.acorr[lag_lo - 1..=lag_hi + 1]) else {
             return (0.0, 0.0);
-        }
+        };
+        let top_l = lag_lo - 1 + i;
         let (a, b, c) = (self.acorr[top_l - 1], self.acorr[top_l], self.acorr[top_l + 1]);
         let den = a - 2.0 * b + c;
         let (d, peak) = if den < 0.0 {
