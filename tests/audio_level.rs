@@ -46,6 +46,18 @@ fn free_pair() -> u16 {
 /// port + 1 (no rtcp-mux, so a capture of A's RTP port holds RTP only); the audio level
 /// offered with `id`.
 fn negotiated_pair(engine: &MediaEngine, pa: u16, id: u8) -> (MediaSession, MediaSession) {
+    let (a, b, _) = negotiated_pair_b_without_level(engine, pa, id, false);
+    (a, b)
+}
+
+/// As [`negotiated_pair`]; with `b_without`, B is created as if its first answer had not
+/// taken the level (its parameters with the level are returned for a later re-INVITE).
+fn negotiated_pair_b_without_level(
+    engine: &MediaEngine,
+    pa: u16,
+    id: u8,
+    b_without: bool,
+) -> (MediaSession, MediaSession, MediaSessionParams) {
     let pb = free_pair();
     let ip = "127.0.0.1".parse().unwrap();
     let mut offerer = engine.local_audio(ip, pa);
@@ -63,8 +75,10 @@ fn negotiated_pair(engine: &MediaEngine, pa: u16, id: u8) -> (MediaSession, Medi
         Some(NegotiatedExtension { id, direction: rvoip_media_core::sdp::Direction::SendRecv })
     );
     let a = engine.create_media_session(DialogId::from("a"), pa_params).unwrap();
-    let b = engine.create_media_session(DialogId::from("b"), pb_params).unwrap();
-    (a, b)
+    let first =
+        MediaSessionParams { audio_level: if b_without { None } else { pb_params.audio_level }, ..pb_params.clone() };
+    let b = engine.create_media_session(DialogId::from("b"), first).unwrap();
+    (a, b, pb_params)
 }
 
 /// What B sends, phase by phase: (amplitude of a 1 kHz sine, ms).
@@ -214,4 +228,47 @@ fn tshark_decodes_our_level_extension() {
     eprintln!("tshark: {} packets, {voiced} voiced, {silent} silent, id {id}", rows.len());
     assert!(saw_loud, "the loud tone's level is on the wire");
     assert!(voiced >= 50 && silent >= 20, "{voiced} voiced, {silent} silent");
+}
+
+/// Pushes a 1 kHz tone of amplitude `amp` into `b_in` in real time for `ms`, draining the
+/// outputs.
+fn push_tone(b_in: &mut AudioIn, outs: &mut [&mut AudioOut], amp: f32, ms: u64) {
+    let start = Instant::now();
+    let mut pushed = 0u64;
+    while start.elapsed() < Duration::from_millis(ms) {
+        let due = start.elapsed().as_millis() as u64 / 10 + 3;
+        while pushed < due.min(ms / 10) {
+            let frame: Vec<f32> =
+                (0..80).map(|k| amp * (2.0 * std::f32::consts::PI * 1000.0 * (k % 8) as f32 / 8000.0).sin()).collect();
+            let _ = b_in.push(&frame);
+            pushed += 1;
+        }
+        for o in outs.iter_mut() {
+            while o.pop().is_some() {}
+        }
+        std::thread::sleep(Duration::from_millis(3));
+    }
+}
+
+#[test]
+fn a_reinvite_that_adds_the_level_makes_a_running_session_send_it() {
+    let engine = engine();
+    let (mut a, mut b, with_level) = negotiated_pair_b_without_level(&engine, free_pair(), 7, true);
+    let (mut a_out, mut b_in, mut b_out) =
+        (a.take_audio_out().unwrap(), b.take_audio_in().unwrap(), b.take_audio_out().unwrap());
+    a.start().unwrap().wait(Duration::from_secs(2)).unwrap();
+    b.start().unwrap().wait(Duration::from_secs(2)).unwrap();
+    push_tone(&mut b_in, &mut [&mut a_out, &mut b_out], 0.1, 400);
+    let before = b.rtp_statistics();
+    assert!(before.packets_sent >= 10, "{before:?}");
+    assert_eq!(before.audio_levels_sent, 0, "not negotiated yet: {before:?}");
+    b.update(with_level).unwrap().wait(Duration::from_secs(2)).unwrap();
+    push_tone(&mut b_in, &mut [&mut a_out, &mut b_out], 0.1, 600);
+    let after = b.rtp_statistics();
+    assert!(after.audio_levels_sent >= 20, "sent after the update: {after:?}");
+    assert!(after.packets_sent - after.audio_levels_sent >= before.packets_sent, "{after:?}");
+    let l = a.rtp_statistics().last_audio_level.expect("A read a level");
+    assert!(l.voice && (f64::from(l.level) - expected_db(0.1)).abs() <= 1.0, "{l:?}");
+    b.stop().unwrap().wait(Duration::from_secs(2)).unwrap();
+    a.stop().unwrap().wait(Duration::from_secs(2)).unwrap();
 }

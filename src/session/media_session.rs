@@ -343,13 +343,10 @@ impl MediaSession {
             .with_payload_type(neg.payload_type)
             .with_ssrc(ssrc)
             .with_start((r >> 32) as u16, (r >> 48) as u32 ^ (r as u32).rotate_left(7));
-        // Levels are measured whenever the extension may be sent (a re-INVITE can turn sending
-        // on without rebuilding the graph).
-        let enc = if params.audio_level.is_some() {
-            enc.with_audio_level(crate::rtp::audio_level::VOICE_BELOW_DBOV)
-        } else {
-            enc
-        };
+        // Levels are always measured (an energy sum per packet): a re-INVITE can turn the
+        // extension on without rebuilding the graph; the transport writes them only when it
+        // is negotiated.
+        let enc = enc.with_audio_level(crate::rtp::audio_level::VOICE_BELOW_DBOV);
         let decoder = neg.decoder()?;
         let jitter_config = session_jitter(decoder.info());
         let jitter = JitterBufferNode::new(decoder, jitter_config, q)
@@ -670,9 +667,8 @@ impl MediaSession {
     /// Applies a re-INVITE's parameters: a new remote, a new direction (hold / unhold:
     /// sendonly/inactive stop media, RTCP goes on), rtcp-mux, telephone-event and the audio
     /// level extension's id and direction, a new codec (as [`MediaSession::set_codec`]). The
-    /// local address, SSRC, CNAME and host rate stay. Levels are measured by the encoder of a
-    /// session created with [`MediaSessionParams::audio_level`]; one created without sends
-    /// none after an update that adds it (it reads the peer's).
+    /// local address, SSRC, CNAME and host rate stay. The encoder always measures levels, so
+    /// an update that adds the extension makes the next packets carry them.
     ///
     /// # Errors
     /// As [`MediaSession::set_codec`].
