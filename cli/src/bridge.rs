@@ -10,8 +10,10 @@ use super::codec_arg::Codec;
 use super::output::{self, Outputs};
 use super::CliError;
 use clap::Args as ClapArgs;
-use rvoip_media_core::conference::{LegMedia, Room};
+use rvoip_media_core::conference::{LegMedia, LegOptions, Room};
 use rvoip_media_core::prelude::*;
+use rvoip_media_core::rtp::audio_level::VOICE_BELOW_DBOV;
+use rvoip_media_core::rtp::HeaderExtensions;
 use rvoip_media_core::sync::pool::MAX_CAPACITY;
 use rvoip_media_core::transport::batch::raise_open_file_limit;
 use rvoip_media_core::transport::{BatchConfig, BatchIo, BatchIoHandle, SocketStats};
@@ -45,6 +47,11 @@ pub struct Args {
     /// else 10). The ptime must be a multiple of it.
     #[arg(long, allow_negative_numbers = true)]
     quantum: Option<i64>,
+    /// RFC 6464 audio levels with this one-byte header extension id (1-14, default 1): a
+    /// packet whose level says no voice at -50 dBov or quieter is not decoded, and every
+    /// packet sent carries the level of the mix its leg hears.
+    #[arg(long, value_name = "ID", num_args = 0..=1, default_missing_value = "1")]
+    audio_level: Option<u8>,
 }
 
 fn usage(s: impl Into<String>) -> CliError {
@@ -61,6 +68,8 @@ struct Plan {
     /// The codec's payload type: what the legs send and the only one accepted.
     payload_type: u8,
     quantum: Quantum,
+    /// The RFC 6464 extension id, when levels are on.
+    audio_level: Option<u8>,
 }
 
 fn check(a: &Args) -> Result<Plan, CliError> {
@@ -104,7 +113,11 @@ fn check(a: &Args) -> Result<Plan, CliError> {
             quantum.micros() / 1000
         )));
     }
+    if let Some(id) = a.audio_level.filter(|id| !(1..=14).contains(id)) {
+        return Err(usage(format!("--audio-level {id}: a one-byte header extension id is 1..=14")));
+    }
     Ok(Plan {
+        audio_level: a.audio_level,
         quantum,
         legs,
         codec: a.codec,
@@ -166,6 +179,11 @@ fn start(plan: &Plan) -> Result<Bridge, CliError> {
     let quantum_us = engine.config().quantum.micros();
     let groups = (plan.ptime_us / quantum_us).clamp(1, n as u32) as usize;
     let mut ios = Vec::with_capacity(groups);
+    let options = LegOptions {
+        skip_silent_at: plan.audio_level.map(|_| VOICE_BELOW_DBOV),
+        audio_level: plan.audio_level.is_some(),
+        ..LegOptions::default()
+    };
     for g in 0..groups {
         let mut legs = Vec::new();
         for i in (g..n).step_by(groups) {
@@ -176,9 +194,9 @@ fn start(plan: &Plan) -> Result<Bridge, CliError> {
                 ptime_us: plan.ptime_us,
                 ssrc: 0x5200_0000 + i as u32,
             };
-            legs.push((format!("leg{i}"), media));
+            legs.push((format!("leg{i}"), media, options.clone()));
         }
-        let done = room.join_many(&engine, legs)?;
+        let done = room.join_many_with(&engine, legs, |_| {})?;
         engine.wait(done.ticket, Duration::from_secs(10))?;
         std::thread::sleep(Duration::from_micros(u64::from(quantum_us)));
         ios.push(done.io);
@@ -199,7 +217,8 @@ fn start(plan: &Plan) -> Result<Bridge, CliError> {
         else {
             return Err(CliError::Internal("a leg's endpoints are missing"));
         };
-        batch.add(socket, rx, tx).map_err(|e| usage(format!("--listen: {addr}: {e}")))?;
+        let ext = HeaderExtensions { audio_level: plan.audio_level };
+        batch.add_with_extensions(socket, rx, tx, ext).map_err(|e| usage(format!("--listen: {addr}: {e}")))?;
     }
     let io = batch.start().map_err(|e| usage(format!("starting the I/O thread: {e}")))?;
     // The room stays alive with the engine's partition; its handle is not needed any more.
@@ -298,7 +317,7 @@ pub fn run(a: Args) -> Result<(), CliError> {
          \"received\": {}, \"delivered\": {}, \"dropped\": {}, \"malformed\": {}, \"wrong_payload_type\": {}, \
          \"foreign\": {}, \"sent\": {}, \"not_sent\": {}, \"send_errors\": {}, \"latches\": {}, \"relatches\": {}, \
          \"deadline_misses\": {}, \"cycle_p50_us\": {p50:.1}, \"cycle_p99_us\": {p99:.1}, \"cycle_max_us\": {max:.1}, \
-         \"cpu_s\": {:.3}, \"cpu_per_leg_frame_us\": {:.3}}}\n",
+         \"cpu_s\": {:.3}, \"cpu_per_leg_frame_us\": {:.3}, \"audio_level_id\": {}}}\n",
         plan.legs,
         plan.codec.name(),
         plan.ptime_us / 1000,
@@ -318,6 +337,7 @@ pub fn run(a: Args) -> Result<(), CliError> {
         last.misses - first.misses,
         last.cpu_s - first.cpu_s,
         cpu_per_leg_frame_us(&first, &last, plan.legs, plan.ptime_us),
+        plan.audio_level.map_or("null".to_string(), |id| id.to_string()),
     );
     println!("done {}", json.trim_end());
     if let (Some(mut f), Some(path)) = (stats_file, &a.stats_json) {

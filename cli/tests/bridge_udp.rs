@@ -9,7 +9,7 @@ mod cli_support;
 
 use cli_support::{bin, json_number, tmp};
 use rvoip_media_core::graph::PacketMeta;
-use rvoip_media_core::rtp::{parse_rtp, write_rtp};
+use rvoip_media_core::rtp::{audio_level_of, parse_rtp, write_rtp, write_rtp_with_audio_level, AudioLevel};
 use rvoip_media_nodes::G711Law;
 use std::io::{BufRead, BufReader};
 use std::net::UdpSocket;
@@ -45,6 +45,16 @@ fn packet(freq: Option<f64>, k: usize, ssrc: u32, pt: u8) -> Vec<u8> {
         PacketMeta { payload_type: pt, sequence: k as u16, timestamp: (k * 160) as u32, ssrc, ..PacketMeta::default() };
     let mut out = vec![0u8; 172];
     let n = write_rtp(&meta, &payload, &mut out).unwrap();
+    out.truncate(n);
+    out
+}
+
+/// As [`packet`], with an RFC 6464 level element (id `id`) saying `level`.
+fn packet_with_level(freq: Option<f64>, k: usize, ssrc: u32, id: u8, level: AudioLevel) -> Vec<u8> {
+    let plain = packet(freq, k, ssrc, 0);
+    let (meta, payload) = parse_rtp(&plain, 0).unwrap();
+    let mut out = vec![0u8; 200];
+    let n = write_rtp_with_audio_level(&meta, level, id, payload, &mut out).unwrap();
     out.truncate(n);
     out
 }
@@ -175,6 +185,9 @@ fn bad_flags_are_refused_in_the_users_terms() {
     let o = bin().args(["bridge", "--legs", "2", "--codec", "g711"]).output().unwrap();
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("possible values: pcmu, pcma, g722, g729, opus"), "{o:?}");
+    let o = bin().args(["bridge", "--legs", "2", "--codec", "pcmu", "--audio-level", "15"]).output().unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--audio-level 15"), "{o:?}");
     // A port already taken is named.
     let taken = UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
@@ -211,4 +224,70 @@ fn sigterm_ends_the_run_with_the_totals_written() {
     let json = std::fs::read_to_string(&stats).unwrap();
     assert!(json.contains("\"stopped_by_signal\": true"), "{json}");
     assert_eq!(json_number(&json, "received"), 10.0, "{json}");
+}
+
+#[test]
+fn audio_levels_skip_silent_legs_and_label_each_mix() {
+    // Legs 0 and 2 send tones marked voice; leg 1 sends its tone marked silent (level 127,
+    // V clear): the bridge must not decode it, so nobody hears it. What each leg gets carries
+    // the level of its mix (a 0.2 sine is 17 dBov).
+    let port0 = free_ports(3);
+    let id = 3;
+    let mut child = bin()
+        .args(["bridge", "--legs", "3", "--codec", "pcmu", "--listen", &format!("127.0.0.1:{port0}")])
+        .args(["--seconds", "3", "--audio-level", &id.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert!(lines.next().unwrap().unwrap().contains("ready legs=3"));
+    let reader = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<String>>());
+    let legs: Vec<UdpSocket> = (0..3).map(|_| UdpSocket::bind("127.0.0.1:0").unwrap()).collect();
+    for s in &legs {
+        s.set_nonblocking(true).unwrap();
+    }
+    let voice = AudioLevel { voice: true, level: 17 };
+    let silent = AudioLevel { voice: false, level: 127 };
+    let mut heard: Vec<Vec<f32>> = vec![Vec::new(); 3];
+    let mut levels: Vec<Vec<AudioLevel>> = vec![Vec::new(); 3];
+    let mut buf = [0u8; 1500];
+    let start = Instant::now();
+    let frames = 100;
+    for k in 0..frames {
+        for (i, s) in legs.iter().enumerate() {
+            let level = if i == 1 { silent } else { voice };
+            s.send_to(&packet_with_level(Some(TONES[i]), k, i as u32, id, level), ("127.0.0.1", port0 + i as u16))
+                .unwrap();
+        }
+        for (i, s) in legs.iter().enumerate() {
+            while let Ok(n) = s.recv(&mut buf) {
+                let (_, payload) = parse_rtp(&buf[..n], 0).unwrap();
+                let level = audio_level_of(&buf[..n], id).expect("every packet sent carries the level");
+                if k >= 40 {
+                    let mut pcm = [0f32; 160];
+                    LAW.decode_f32(payload, &mut pcm);
+                    heard[i].extend_from_slice(&pcm);
+                    levels[i].push(level);
+                }
+            }
+        }
+        let next = start + Duration::from_millis(20 * (k as u64 + 1));
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+    }
+    assert!(child.wait().unwrap().success());
+    let out = reader.join().unwrap();
+    let done = out.iter().find(|l| l.starts_with("done")).unwrap();
+    assert!(done.contains(&format!("\"audio_level_id\": {id}")), "{done}");
+    for i in 0..3 {
+        let p: Vec<f64> = TONES[..3].iter().map(|&f| db(power(&heard[i], f))).collect();
+        assert!(p[1] < -60.0, "leg {i} hears the silent-marked leg 1 at {:.1} dB: {p:?}", p[1]);
+        for j in [0, 2].into_iter().filter(|&j| j != i) {
+            assert!(p[j] > -23.0, "leg {i} hears leg {j} at {:.1} dB: {p:?}", p[j]);
+        }
+        assert!(levels[i].len() > 40, "leg {i}: {} packets", levels[i].len());
+        // Legs 0 and 2 each hear one 0.2 sine; leg 1 hears two (3 dB louder).
+        let want = if i == 1 { 14 } else { 17 };
+        let near = levels[i].iter().filter(|l| l.voice && (i32::from(l.level) - want).abs() <= 2).count();
+        assert!(near * 10 >= levels[i].len() * 9, "leg {i}: levels {:?}, want {want}", levels[i]);
+    }
 }
