@@ -35,6 +35,13 @@
 //! and never shallower than −3 dB. Bins that speech dominates are touched little; bins that
 //! noise dominates get the full floor.
 //!
+//! **Flat noise** (`flatness` submodule): when the noise estimate's spectrum is flat (its
+//! spectral flatness over 0.1–7 kHz, smoothed over ~1 s, from 0.2 up to 0.6 — pink to white),
+//! both the deepest floor and the masking target go up to 8 dB further down. Flat noise
+//! leaves its residual across the upper band, where speech is weak and the residual is heard;
+//! coloured noise (brown, babble) sits under the speech's strong low harmonics, where a
+//! deeper floor thins the speech, and keeps the level's floor.
+//!
 //! **Band over-subtraction**: above 1.5 kHz (ramping in from 0.8 kHz) the gain sees 1.5 times
 //! the noise estimate, as in multi-band spectral subtraction (Kamath & Loizou 2002): the low
 //! band holds the strong harmonics that over-subtraction would thin out (brown noise lives
@@ -56,6 +63,7 @@
 //! ```
 
 mod fastmath;
+mod flatness;
 pub mod rnnoise;
 mod spp_noise;
 mod transient;
@@ -67,6 +75,7 @@ use super::fft::{sqrt_hann, Cpx, RealFft};
 use super::noise::NoiseTracker;
 use super::{check_rate, ApmError};
 use fastmath::{fast_e1, fast_exp, fast_ln};
+use flatness::NoiseFlatness;
 use rvoip_media_graph::{AudioFormat, NodeSpec, ParamError, ParamSpec, PortKind, PortSpec, ProcessIo, Processor};
 use spp_noise::SppNoise;
 use std::str::FromStr;
@@ -87,7 +96,8 @@ pub enum NsLevel {
 }
 
 impl NsLevel {
-    /// The deepest gain floor in dB (what noise alone is attenuated by).
+    /// The deepest gain floor in dB (what noise alone is attenuated by; flat, white-like noise
+    /// gets up to 8 dB more, see the [module docs](self)).
     pub fn floor_db(self) -> f32 {
         match self {
             NsLevel::Low => -9.0,
@@ -188,6 +198,8 @@ pub struct NoiseSuppressor {
     transient_gain: Vec<f32>,
     /// Over-subtraction factor per bin.
     over: Vec<f32>,
+    /// Spectral flatness of the noise estimate (extra floor depth for flat noise).
+    flatness: NoiseFlatness,
 }
 
 impl NoiseSuppressor {
@@ -232,6 +244,7 @@ impl NoiseSuppressor {
                     1.0 + (OVER_SUB - 1.0) * t
                 })
                 .collect(),
+            flatness: NoiseFlatness::new(bins, cfg.sample_rate),
         })
     }
 
@@ -331,8 +344,9 @@ impl NoiseSuppressor {
         self.spp.update(&self.power, self.noise.minimum());
         let noise = self.spp.noise();
         let bins = self.power.len();
-        let gmin = self.gmin;
-        let ln_gmin = fast_ln(gmin);
+        // Flat noise gets a deeper floor and masking target (see the module docs).
+        let extra = self.flatness.update(noise);
+        let ln_gmin = fast_ln(self.gmin) - extra;
         // Long-term speech spectrum: the excess of the periodogram over the noise estimate,
         // averaged over ~1 s. Where there is only noise it settles near 0.4 times the noise
         // (the mean excess of an exponential variable), which gives a floor 24 dB down: the
@@ -340,7 +354,7 @@ impl NoiseSuppressor {
         for ((s, &y), &n) in self.speech_lt.iter_mut().zip(&self.power).zip(noise) {
             *s = SPEECH_LT_ALPHA * *s + (1.0 - SPEECH_LT_ALPHA) * (y - n).max(0.0);
         }
-        let ln_masked = -self.masking_db * std::f32::consts::LN_10 / 10.0;
+        let ln_masked = -self.masking_db * std::f32::consts::LN_10 / 10.0 - 2.0 * extra;
         // Slices of one length, so the loop below has no bounds checks and vectorises.
         let power = &self.power[..bins];
         let noise = &noise[..bins];
@@ -398,6 +412,7 @@ impl NoiseSuppressor {
         self.spp.reset();
         self.transient.reset();
         self.transient_gain.fill(1.0);
+        self.flatness.reset();
     }
 }
 
