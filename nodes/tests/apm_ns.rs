@@ -334,7 +334,9 @@ fn rare_isolated_clicks_are_left_alone() {
     let y = run(NsLevel::High, &x);
     let kept = 10.0 * (energy(&y[16000..]) / energy(&x[16000..])).log10();
     println!("rare clicks keep {kept:+.1} dB");
-    assert!(kept > -3.0, "{kept:.1} dB");
+    // The slower a-priori SNR above 2 kHz (0.99, session 10; was 0.97) takes about 0.6 dB
+    // more off a lone click's onset (−2.7 → −3.3 dB); the limiter would take 15 dB or more.
+    assert!(kept > -3.5, "{kept:.1} dB");
 }
 
 #[test]
