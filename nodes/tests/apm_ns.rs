@@ -104,10 +104,45 @@ fn stronger_levels_attenuate_more() {
     for l in [NsLevel::Low, NsLevel::Moderate, NsLevel::High, NsLevel::VeryHigh] {
         let y = run(l, &x);
         let att = 10.0 * (energy(&x[8000..32000]) / energy(&y[8000..32000])).log10();
+        println!("{l:?}: white noise attenuated {att:.1} dB");
         assert!(att > last + 2.0, "{l:?}: {att:.1} dB after {last:.1}");
-        assert!(att < -l.floor_db() as f64 + 3.0, "{l:?}: {att:.1} dB is beyond its floor");
+        // White noise is flat: its floor is up to 8 dB below the level's (module docs), and
+        // once the flatness has settled (~1 s) it reaches beyond the level's floor.
+        assert!(att < -l.floor_db() as f64 + 8.0 + 3.0, "{l:?}: {att:.1} dB is beyond its floor");
         last = att;
     }
+}
+
+#[test]
+fn flat_noise_gets_a_deeper_floor_than_coloured_noise() {
+    // 6 s of noise alone; attenuation over the last 2 s, after the flatness has settled.
+    let mut g = Noise::new(3);
+    let white = g.white(16000 * 6);
+    // Coloured: white noise through a one-pole low-pass at ~50 Hz (power falling 6 dB per
+    // octave above it): spectral flatness over 0.1–7 kHz about 0.1, below the range where
+    // the floor deepens.
+    let mut acc = 0.0f32;
+    let red: Vec<f32> = g
+        .white(16000 * 6)
+        .iter()
+        .map(|v| {
+            acc = 0.98 * acc + v;
+            acc
+        })
+        .collect();
+    let att = |x: &[f32]| {
+        let k = 0.01 / (energy(x) / x.len() as f64).sqrt() as f32;
+        let x: Vec<f32> = x.iter().map(|v| v * k).collect();
+        let y = run(NsLevel::High, &x);
+        10.0 * (energy(&x[64000..96000]) / energy(&y[64000..96000])).log10()
+    };
+    let (w, r) = (att(&white), att(&red));
+    println!("High: white noise attenuated {w:.1} dB, coloured {r:.1} dB");
+    // The gain never goes below the floor, so attenuation beyond it is the flat-noise depth.
+    let floor = -NsLevel::High.floor_db() as f64;
+    assert!(w > floor + 2.0 && w < floor + 8.0 + 2.0, "white {w:.1} dB");
+    assert!(r < floor + 1.0 && r > floor - 8.0, "coloured {r:.1} dB");
+    assert!(w > r + 3.0, "white {w:.1} dB, coloured {r:.1} dB");
 }
 
 #[test]
@@ -299,7 +334,9 @@ fn rare_isolated_clicks_are_left_alone() {
     let y = run(NsLevel::High, &x);
     let kept = 10.0 * (energy(&y[16000..]) / energy(&x[16000..])).log10();
     println!("rare clicks keep {kept:+.1} dB");
-    assert!(kept > -3.0, "{kept:.1} dB");
+    // The slower a-priori SNR above 2 kHz (0.99, session 10; was 0.97) takes about 0.6 dB
+    // more off a lone click's onset (−2.7 → −3.3 dB); the limiter would take 15 dB or more.
+    assert!(kept > -3.5, "{kept:.1} dB");
 }
 
 #[test]

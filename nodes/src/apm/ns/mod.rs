@@ -35,6 +35,13 @@
 //! and never shallower than −3 dB. Bins that speech dominates are touched little; bins that
 //! noise dominates get the full floor.
 //!
+//! **Flat noise** (`flatness` submodule): when the noise estimate's spectrum is flat (its
+//! spectral flatness over 0.1–7 kHz, smoothed over ~1 s, from 0.2 up to 0.6 — pink to white),
+//! both the deepest floor and the masking target go up to 8 dB further down. Flat noise
+//! leaves its residual across the upper band, where speech is weak and the residual is heard;
+//! coloured noise (brown, babble) sits under the speech's strong low harmonics, where a
+//! deeper floor thins the speech, and keeps the level's floor.
+//!
 //! **Band over-subtraction**: above 1.5 kHz (ramping in from 0.8 kHz) the gain sees 1.5 times
 //! the noise estimate, as in multi-band spectral subtraction (Kamath & Loizou 2002): the low
 //! band holds the strong harmonics that over-subtraction would thin out (brown noise lives
@@ -43,9 +50,13 @@
 //! The per-bin arithmetic uses branch-free `exp`/`ln` approximations (relative error < 1e-5)
 //! so that the bin loop vectorises: about 5 µs per 10 ms frame at 16 kHz.
 //!
-//! Musical noise is controlled by the decision-directed a-priori SNR (smoothing 0.97, floor
-//! −25 dB), the gain floor that leaves a constant residual rather than isolated spectral
-//! peaks, and a three-bin frequency smoothing of the gains.
+//! Musical noise is controlled by the decision-directed a-priori SNR (floor −25 dB), the gain
+//! floor that leaves a constant residual rather than isolated spectral peaks, and a three-bin
+//! frequency smoothing of the gains. The decision-directed smoothing depends on the band:
+//! 0.97 per frame below 1 kHz, where the strong harmonics of voiced speech sit, rising to 0.99
+//! from 2 kHz, where speech components are weak and noise-like and a slower estimate keeps
+//! isolated noise peaks from turning into musical tones (at the cost of a little more
+//! attenuation of isolated high-frequency onsets).
 //!
 //! ```
 //! use rvoip_media_nodes::apm::{NoiseSuppressor, NsConfig, NsLevel};
@@ -56,6 +67,7 @@
 //! ```
 
 mod fastmath;
+mod flatness;
 pub mod rnnoise;
 mod spp_noise;
 mod transient;
@@ -67,6 +79,7 @@ use super::fft::{sqrt_hann, Cpx, RealFft};
 use super::noise::NoiseTracker;
 use super::{check_rate, ApmError};
 use fastmath::{fast_e1, fast_exp, fast_ln};
+use flatness::NoiseFlatness;
 use rvoip_media_graph::{AudioFormat, NodeSpec, ParamError, ParamSpec, PortKind, PortSpec, ProcessIo, Processor};
 use spp_noise::SppNoise;
 use std::str::FromStr;
@@ -87,7 +100,8 @@ pub enum NsLevel {
 }
 
 impl NsLevel {
-    /// The deepest gain floor in dB (what noise alone is attenuated by).
+    /// The deepest gain floor in dB (what noise alone is attenuated by; flat, white-like noise
+    /// gets up to 8 dB more, see the [module docs](self)).
     pub fn floor_db(self) -> f32 {
         match self {
             NsLevel::Low => -9.0,
@@ -144,8 +158,12 @@ impl NsConfig {
     }
 }
 
-/// Smoothing of the decision-directed a-priori SNR.
-const DD_ALPHA: f32 = 0.97;
+/// Smoothing of the decision-directed a-priori SNR below [`DD_FROM_HZ`] and above
+/// [`DD_TO_HZ`] (linear in between); see the module docs.
+const DD_ALPHA_LOW: f32 = 0.97;
+const DD_ALPHA_HIGH: f32 = 0.99;
+const DD_FROM_HZ: f32 = 1000.0;
+const DD_TO_HZ: f32 = 2000.0;
 /// Floor of the a-priori SNR (−25 dB).
 const XI_MIN: f32 = 0.003;
 /// Shallowest per-bin gain floor (−3 dB), as a natural log of the amplitude gain.
@@ -188,6 +206,10 @@ pub struct NoiseSuppressor {
     transient_gain: Vec<f32>,
     /// Over-subtraction factor per bin.
     over: Vec<f32>,
+    /// Decision-directed smoothing per bin.
+    dd_alpha: Vec<f32>,
+    /// Spectral flatness of the noise estimate (extra floor depth for flat noise).
+    flatness: NoiseFlatness,
 }
 
 impl NoiseSuppressor {
@@ -225,13 +247,9 @@ impl NoiseSuppressor {
             floor: vec![1.0; bins],
             transient: TransientSuppressor::new(hop, bins),
             transient_gain: vec![1.0; bins],
-            over: (0..bins)
-                .map(|k| {
-                    let f = k as f32 * cfg.sample_rate as f32 / n as f32;
-                    let t = ((f - OVER_SUB_FROM_HZ) / (OVER_SUB_TO_HZ - OVER_SUB_FROM_HZ)).clamp(0.0, 1.0);
-                    1.0 + (OVER_SUB - 1.0) * t
-                })
-                .collect(),
+            over: band_ramp(bins, cfg.sample_rate, OVER_SUB_FROM_HZ, OVER_SUB_TO_HZ, 1.0, OVER_SUB),
+            dd_alpha: band_ramp(bins, cfg.sample_rate, DD_FROM_HZ, DD_TO_HZ, DD_ALPHA_LOW, DD_ALPHA_HIGH),
+            flatness: NoiseFlatness::new(bins, cfg.sample_rate),
         })
     }
 
@@ -331,8 +349,9 @@ impl NoiseSuppressor {
         self.spp.update(&self.power, self.noise.minimum());
         let noise = self.spp.noise();
         let bins = self.power.len();
-        let gmin = self.gmin;
-        let ln_gmin = fast_ln(gmin);
+        // Flat noise gets a deeper floor and masking target (see the module docs).
+        let extra = self.flatness.update(noise);
+        let ln_gmin = fast_ln(self.gmin) - extra;
         // Long-term speech spectrum: the excess of the periodogram over the noise estimate,
         // averaged over ~1 s. Where there is only noise it settles near 0.4 times the noise
         // (the mean excess of an exponential variable), which gives a floor 24 dB down: the
@@ -340,7 +359,7 @@ impl NoiseSuppressor {
         for ((s, &y), &n) in self.speech_lt.iter_mut().zip(&self.power).zip(noise) {
             *s = SPEECH_LT_ALPHA * *s + (1.0 - SPEECH_LT_ALPHA) * (y - n).max(0.0);
         }
-        let ln_masked = -self.masking_db * std::f32::consts::LN_10 / 10.0;
+        let ln_masked = -self.masking_db * std::f32::consts::LN_10 / 10.0 - 2.0 * extra;
         // Slices of one length, so the loop below has no bounds checks and vectorises.
         let power = &self.power[..bins];
         let noise = &noise[..bins];
@@ -350,6 +369,7 @@ impl NoiseSuppressor {
         let presence = &mut self.presence[..bins];
         let gain = &mut self.gain[..bins];
         let over = &self.over[..bins];
+        let dd_alpha = &self.dd_alpha[..bins];
         for k in 0..bins {
             let nk = noise[k] + 1e-12;
             // Per-bin floor: deep enough that the residual noise stays `masking_db` below the
@@ -360,7 +380,8 @@ impl NoiseSuppressor {
             // The gain sees the over-subtracted noise; the floor above the plain estimate.
             let nk = over[k] * nk;
             let gamma = (power[k] / nk).min(1e5);
-            let xi = (DD_ALPHA * prev_clean[k] / nk + (1.0 - DD_ALPHA) * (gamma - 1.0).max(0.0)).max(XI_MIN);
+            let a = dd_alpha[k];
+            let xi = (a * prev_clean[k] / nk + (1.0 - a) * (gamma - 1.0).max(0.0)).max(XI_MIN);
             let v = (gamma * xi / (1.0 + xi)).min(80.0);
             let ln_g_lsa = (fast_ln(xi / (1.0 + xi)) + 0.5 * fast_e1(v)).min(0.0);
             // Speech presence probability with an a-priori absence probability of 0.5.
@@ -398,7 +419,20 @@ impl NoiseSuppressor {
         self.spp.reset();
         self.transient.reset();
         self.transient_gain.fill(1.0);
+        self.flatness.reset();
     }
+}
+
+/// Per-bin values for `bins` bins at `rate` Hz: `low` up to `from_hz`, `high` from `to_hz`,
+/// linear in between.
+fn band_ramp(bins: usize, rate: u32, from_hz: f32, to_hz: f32, low: f32, high: f32) -> Vec<f32> {
+    let hz_per_bin = rate as f32 / (2 * (bins - 1)) as f32;
+    (0..bins)
+        .map(|k| {
+            let t = ((k as f32 * hz_per_bin - from_hz) / (to_hz - from_hz)).clamp(0.0, 1.0);
+            low + (high - low) * t
+        })
+        .collect()
 }
 
 impl Processor for NoiseSuppressor {
