@@ -10,7 +10,8 @@ use super::codec_arg::Codec;
 use super::output::{self, Outputs};
 use super::CliError;
 use clap::Args as ClapArgs;
-use rvoip_media_core::conference::{LegMedia, LegOptions, Room};
+use rvoip_media_core::conference::{LegMedia, LegOptions, Room, RoomConfig};
+use rvoip_media_core::nodes::mixer::TalkerPolicy;
 use rvoip_media_core::prelude::*;
 use rvoip_media_core::rtp::audio_level::VOICE_BELOW_DBOV;
 use rvoip_media_core::rtp::HeaderExtensions;
@@ -52,6 +53,11 @@ pub struct Args {
     /// packet sent carries the level of the mix its leg hears.
     #[arg(long, value_name = "ID", num_args = 0..=1, default_missing_value = "1")]
     audio_level: Option<u8>,
+    /// Who is heard: the N loudest talking legs (hysteresis, dominant speaker, comfort noise
+    /// for a leg that hears nobody), and listeners who hear the same mix share one encode
+    /// (G.711). Without it every leg hears every other.
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    talkers: Option<i64>,
 }
 
 fn usage(s: impl Into<String>) -> CliError {
@@ -70,6 +76,8 @@ struct Plan {
     quantum: Quantum,
     /// The RFC 6464 extension id, when levels are on.
     audio_level: Option<u8>,
+    /// Loudest-N talker selection, when on.
+    talkers: Option<usize>,
 }
 
 fn check(a: &Args) -> Result<Plan, CliError> {
@@ -116,7 +124,13 @@ fn check(a: &Args) -> Result<Plan, CliError> {
     if let Some(id) = a.audio_level.filter(|id| !(1..=14).contains(id)) {
         return Err(usage(format!("--audio-level {id}: a one-byte header extension id is 1..=14")));
     }
+    let talkers = a
+        .talkers
+        .map(|t| usize::try_from(t).ok().filter(|&t| t >= 1))
+        .map(|t| t.ok_or_else(|| usage(format!("--talkers must be at least 1, got {}", a.talkers.unwrap_or(0)))))
+        .transpose()?;
     Ok(Plan {
+        talkers,
         audio_level: a.audio_level,
         quantum,
         legs,
@@ -144,6 +158,11 @@ fn process_cpu_s() -> f64 {
 struct Bridge {
     engine: Engine,
     io: BatchIoHandle,
+    /// The room's partition and mixer (for its talker figures).
+    room: (PartitionId, NodeKey),
+    /// Leg names by mixer port.
+    names: Vec<Option<String>>,
+    policy: bool,
 }
 
 fn start(plan: &Plan) -> Result<Bridge, CliError> {
@@ -170,7 +189,11 @@ fn start(plan: &Plan) -> Result<Bridge, CliError> {
         sockets.push(UdpSocket::bind(addr).map_err(|e| usage(format!("--listen: cannot bind {addr}: {e}")))?);
     }
     let engine = Engine::start(config)?;
-    let mut room = Room::new(&engine, AudioFormat::mono(plan.codec.rate()), n)?;
+    let mut config = RoomConfig::new(AudioFormat::mono(plan.codec.rate())).with_capacity(n);
+    if let Some(max_talkers) = plan.talkers {
+        config = config.with_policy(TalkerPolicy { max_talkers, ..TalkerPolicy::default() }).with_shared_encodes();
+    }
+    let mut room = Room::with_config(&engine, config)?;
     let id = plan.codec.id();
     let rate = plan.codec.rate();
     // Legs join in one group per cycle of a packet time, a cycle apart, so that their
@@ -222,8 +245,13 @@ fn start(plan: &Plan) -> Result<Bridge, CliError> {
     }
     let io = batch.start().map_err(|e| usage(format!("starting the I/O thread: {e}")))?;
     // The room stays alive with the engine's partition; its handle is not needed any more.
-    drop(room);
-    Ok(Bridge { engine, io })
+    let mut names = vec![None; room.capacity()];
+    for name in room.members() {
+        if let Some(slot) = room.port_of(name).and_then(|port| names.get_mut(port)) {
+            *slot = Some(name.to_string());
+        }
+    }
+    Ok(Bridge { room: (room.id(), room.mixer()), names, policy: plan.talkers.is_some(), engine, io })
 }
 
 /// What one status line or the totals report.
@@ -248,6 +276,22 @@ impl Bridge {
         let s = self.engine.status();
         let w = s.workers.first().map(|w| w.stats).unwrap_or_default();
         (w.p50_ns as f64 / 1e3, w.p99_ns as f64 / 1e3, w.max_ns as f64 / 1e3)
+    }
+
+    /// Legs talking and the dominant speaker, from the mixer (with `--talkers`).
+    fn talkers(&self) -> Option<(usize, Option<&str>)> {
+        let t = self.engine.telemetry(self.room.0, self.room.1).ok().filter(|_| self.policy)?;
+        let talking = t.get("talking").unwrap_or(0.0) as usize;
+        let dominant = t.get("dominant").filter(|d| *d >= 0.0).and_then(|d| self.names.get(d as usize)?.as_deref());
+        Some((talking, dominant))
+    }
+}
+
+/// `talkers=N dominant=NAME` (or `talkers=n/a` without a talker policy).
+fn talkers_field(t: Option<(usize, Option<&str>)>) -> String {
+    match t {
+        Some((n, d)) => format!("talkers={n} dominant={}", d.unwrap_or("none")),
+        None => "talkers=n/a".to_string(),
     }
 }
 
@@ -291,10 +335,11 @@ pub fn run(a: Args) -> Result<(), CliError> {
         let (p50, p99, max) = bridge.cycle_us();
         let dt = s.at.duration_since(prev.at).as_secs_f64().max(1e-9);
         println!(
-            "t={:.0} legs={} talkers=n/a cycle_us p50={p50:.0} p99={p99:.0} max={max:.0} deadline_misses={} \
+            "t={:.0} legs={} {} cycle_us p50={p50:.0} p99={p99:.0} max={max:.0} deadline_misses={} \
              pkts in={} out={} dropped={} malformed={} peers={} cpu={:.1}% cpu_per_leg_frame_us={:.2}",
             s.at.duration_since(first.at).as_secs_f64(),
             plan.legs,
+            talkers_field(bridge.talkers()),
             s.misses - first.misses,
             s.io.received - prev.io.received,
             s.io.sent - prev.io.sent,
@@ -308,7 +353,8 @@ pub fn run(a: Args) -> Result<(), CliError> {
     }
     let last = bridge.sample();
     let (p50, p99, max) = bridge.cycle_us();
-    let Bridge { engine, io } = bridge;
+    let talkers = bridge.talkers().map(|(n, d)| (n, d.map(str::to_string)));
+    let Bridge { engine, io, .. } = bridge;
     // The totals after the I/O thread's last send sweep.
     let t = &io.stop().map_err(|e| usage(format!("stopping the I/O thread: {e}")))?;
     engine.shutdown();
@@ -317,7 +363,8 @@ pub fn run(a: Args) -> Result<(), CliError> {
          \"received\": {}, \"delivered\": {}, \"dropped\": {}, \"malformed\": {}, \"wrong_payload_type\": {}, \
          \"foreign\": {}, \"sent\": {}, \"not_sent\": {}, \"send_errors\": {}, \"latches\": {}, \"relatches\": {}, \
          \"deadline_misses\": {}, \"cycle_p50_us\": {p50:.1}, \"cycle_p99_us\": {p99:.1}, \"cycle_max_us\": {max:.1}, \
-         \"cpu_s\": {:.3}, \"cpu_per_leg_frame_us\": {:.3}, \"audio_level_id\": {}}}\n",
+         \"cpu_s\": {:.3}, \"cpu_per_leg_frame_us\": {:.3}, \"audio_level_id\": {}, \
+         \"talkers_max\": {}, \"talking\": {}, \"dominant\": {}}}\n",
         plan.legs,
         plan.codec.name(),
         plan.ptime_us / 1000,
@@ -338,6 +385,9 @@ pub fn run(a: Args) -> Result<(), CliError> {
         last.cpu_s - first.cpu_s,
         cpu_per_leg_frame_us(&first, &last, plan.legs, plan.ptime_us),
         plan.audio_level.map_or("null".to_string(), |id| id.to_string()),
+        plan.talkers.map_or("null".to_string(), |n| n.to_string()),
+        talkers.as_ref().map_or("null".to_string(), |t| t.0.to_string()),
+        talkers.and_then(|t| t.1).map_or("null".to_string(), |d| format!("\"{d}\"")),
     );
     println!("done {}", json.trim_end());
     if let (Some(mut f), Some(path)) = (stats_file, &a.stats_json) {

@@ -32,11 +32,16 @@ fn free_ports(n: u16) -> u16 {
     panic!("no {n} free consecutive ports");
 }
 
-/// One 20 ms PCMU packet of a tone at `freq` (none: silence), frame `k`.
+/// One 20 ms PCMU packet of a 0.2 tone at `freq` (none: silence), frame `k`.
 fn packet(freq: Option<f64>, k: usize, ssrc: u32, pt: u8) -> Vec<u8> {
+    packet_of(freq, 0.2, k, ssrc, pt)
+}
+
+/// As [`packet`], the tone at amplitude `amp`.
+fn packet_of(freq: Option<f64>, amp: f64, k: usize, ssrc: u32, pt: u8) -> Vec<u8> {
     let pcm: Vec<f32> = (0..160)
         .map(|i| {
-            freq.map_or(0.0, |f| 0.2 * (2.0 * std::f64::consts::PI * f * (k * 160 + i) as f64 / 8000.0).sin() as f32)
+            freq.map_or(0.0, |f| (amp * (2.0 * std::f64::consts::PI * f * (k * 160 + i) as f64 / 8000.0).sin()) as f32)
         })
         .collect();
     let mut payload = [0u8; 160];
@@ -185,6 +190,9 @@ fn bad_flags_are_refused_in_the_users_terms() {
     let o = bin().args(["bridge", "--legs", "2", "--codec", "g711"]).output().unwrap();
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("possible values: pcmu, pcma, g722, g729, opus"), "{o:?}");
+    let o = bin().args(["bridge", "--legs", "2", "--codec", "pcmu", "--talkers", "0"]).output().unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--talkers must be at least 1"), "{o:?}");
     let o = bin().args(["bridge", "--legs", "2", "--codec", "pcmu", "--audio-level", "15"]).output().unwrap();
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("--audio-level 15"), "{o:?}");
@@ -290,4 +298,84 @@ fn audio_levels_skip_silent_legs_and_label_each_mix() {
         let near = levels[i].iter().filter(|l| l.voice && (i32::from(l.level) - want).abs() <= 2).count();
         assert!(near * 10 >= levels[i].len() * 9, "leg {i}: levels {:?}, want {want}", levels[i]);
     }
+}
+
+/// 8 kHz speech (the bundled recording), as f32.
+fn speech_8k() -> Vec<f32> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/data/speech_en_8k.wav");
+    let mut r = hound::WavReader::open(path).unwrap();
+    r.samples::<i16>().map(|v| f32::from(v.unwrap()) / 32768.0).collect()
+}
+
+/// A 20 ms PCMU packet of `pcm`, frame `k`.
+fn speech_packet(pcm: &[f32], k: usize, ssrc: u32) -> Vec<u8> {
+    let mut payload = [0u8; 160];
+    LAW.encode_f32(&pcm[k * 160..(k + 1) * 160], &mut payload);
+    let meta =
+        PacketMeta { payload_type: 0, sequence: k as u16, timestamp: (k * 160) as u32, ssrc, ..PacketMeta::default() };
+    let mut out = vec![0u8; 172];
+    let n = write_rtp(&meta, &payload, &mut out).unwrap();
+    out.truncate(n);
+    out
+}
+
+#[test]
+fn loudest_talker_is_heard_counted_and_named_dominant() {
+    // --talkers 1: leg 0 speaks (real speech), leg 1 hums a steady quiet tone (talking: above
+    // the −50 dBFS gate, but never louder than the speech by the hysteresis), leg 2 is
+    // silent. Legs 1 and 2 hear the speech and not the tone; two legs talk, and the speaker
+    // is the dominant one (a steady tone never is: it sits on its own noise floor).
+    let dir = tmp("bridge-talkers");
+    let stats = dir.join("bridge.json");
+    let port0 = free_ports(3);
+    let mut child = bin()
+        .args(["bridge", "--legs", "3", "--codec", "pcmu", "--listen", &format!("127.0.0.1:{port0}")])
+        .args(["--seconds", "5", "--talkers", "1", "--stats-json", stats.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert!(lines.next().unwrap().unwrap().contains("ready legs=3"));
+    let reader = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<String>>());
+    let legs: Vec<UdpSocket> = (0..3).map(|_| UdpSocket::bind("127.0.0.1:0").unwrap()).collect();
+    for s in &legs {
+        s.set_nonblocking(true).unwrap();
+    }
+    let speech = speech_8k();
+    let mut heard: Vec<Vec<f32>> = vec![Vec::new(); 3];
+    let mut buf = [0u8; 1500];
+    let start = Instant::now();
+    let frames = 225;
+    for k in 0..frames {
+        legs[0].send_to(&speech_packet(&speech, k, 0), ("127.0.0.1", port0)).unwrap();
+        legs[1].send_to(&packet_of(Some(TONES[1]), 0.01, k, 1, 0), ("127.0.0.1", port0 + 1)).unwrap();
+        legs[2].send_to(&packet_of(None, 0.0, k, 2, 0), ("127.0.0.1", port0 + 2)).unwrap();
+        for (i, s) in legs.iter().enumerate() {
+            while let Ok(n) = s.recv(&mut buf) {
+                let (_, payload) = parse_rtp(&buf[..n], 0).unwrap();
+                if k >= 50 {
+                    let mut pcm = [0f32; 160];
+                    LAW.decode_f32(payload, &mut pcm);
+                    heard[i].extend_from_slice(&pcm);
+                }
+            }
+        }
+        let next = start + Duration::from_millis(20 * (k as u64 + 1));
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+    }
+    assert!(child.wait().unwrap().success());
+    let out = reader.join().unwrap();
+    let rms_db = |x: &[f32]| db(x.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>() / x.len() as f64);
+    for i in [1, 2] {
+        assert!(rms_db(&heard[i]) > -40.0, "leg {i} hears the speaker at {:.1} dB", rms_db(&heard[i]));
+    }
+    // The tone would be −43 dB at its frequency were it heard.
+    assert!(db(power(&heard[2], TONES[1])) < -60.0, "leg 2 hears leg 1 at {:.1} dB", db(power(&heard[2], TONES[1])));
+    // Leg 0 hears nobody: comfort noise only.
+    assert!(rms_db(&heard[0]) < -60.0, "leg 0 hears {:.1} dB", rms_db(&heard[0]));
+    let status: Vec<&String> = out.iter().filter(|l| l.starts_with("t=")).collect();
+    assert!(status.iter().any(|l| l.contains("talkers=2 dominant=leg0")), "{status:?}");
+    let json = std::fs::read_to_string(&stats).unwrap();
+    assert_eq!(json_number(&json, "talkers_max"), 1.0, "{json}");
+    assert!(json.contains("\"dominant\": \"leg0\""), "{json}");
 }
