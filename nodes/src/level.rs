@@ -33,6 +33,23 @@ pub fn audio_level(mean_square: f32) -> u8 {
     (-dbov).round().clamp(0.0, 127.0) as u8
 }
 
+/// Whether an RFC 6464 extension byte (`V` in bit 7, as
+/// [`PacketMeta::audio_level`](rvoip_media_graph::PacketMeta::audio_level) carries it) says
+/// silence at `skip_at`: V clear and a level of `skip_at` −dBov or quieter. The one test the
+/// decoders' silent-packet skip applies. No level says nothing.
+///
+/// ```
+/// use rvoip_media_nodes::level::says_silence;
+/// assert!(says_silence(Some(127), 50));
+/// assert!(says_silence(Some(50), 50));
+/// assert!(!says_silence(Some(49), 50)); // louder than the threshold
+/// assert!(!says_silence(Some(0x80 | 127), 50)); // V set: the sender heard voice
+/// assert!(!says_silence(None, 50));
+/// ```
+pub fn says_silence(level: Option<u8>, skip_at: u8) -> bool {
+    level.is_some_and(|b| b & 0x80 == 0 && b >= skip_at)
+}
+
 /// Mean square of `x` (0 for an empty slice).
 ///
 /// ```

@@ -1157,7 +1157,7 @@ impl DecodeNode {
 
     /// The packet's RFC 6464 level says silence at this node's threshold.
     fn says_silence(&self, meta: &PacketMeta) -> bool {
-        meta.audio_level.is_some_and(|b| b & 0x80 == 0 && b >= self.skip_at)
+        crate::level::says_silence(meta.audio_level, self.skip_at)
     }
 
     /// The RTP payload type this decoder answers to (a negotiated dynamic one, say); by

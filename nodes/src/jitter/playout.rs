@@ -865,7 +865,7 @@ impl JitterBuffer {
         if pt != self.payload_type && self.is_alternate(pt) {
             self.swap_decoder();
         }
-        let silent = level.is_some_and(|b| b & 0x80 == 0 && b >= self.skip_at);
+        let silent = crate::level::says_silence(level, self.skip_at);
         if silent && !self.skipping {
             self.dec.reset();
         }
