@@ -124,11 +124,15 @@ fn check(a: &Args) -> Result<Plan, CliError> {
     if let Some(id) = a.audio_level.filter(|id| !(1..=14).contains(id)) {
         return Err(usage(format!("--audio-level {id}: a one-byte header extension id is 1..=14")));
     }
-    let talkers = a
-        .talkers
-        .map(|t| usize::try_from(t).ok().filter(|&t| t >= 1))
-        .map(|t| t.ok_or_else(|| usage(format!("--talkers must be at least 1, got {}", a.talkers.unwrap_or(0)))))
-        .transpose()?;
+    let talkers = match a.talkers {
+        None => None,
+        Some(t) => Some(
+            usize::try_from(t)
+                .ok()
+                .filter(|&t| t >= 1)
+                .ok_or_else(|| usage(format!("--talkers must be at least 1, got {t}")))?,
+        ),
+    };
     Ok(Plan {
         talkers,
         audio_level: a.audio_level,
@@ -159,10 +163,8 @@ struct Bridge {
     engine: Engine,
     io: BatchIoHandle,
     /// The room's partition and mixer (for its talker figures).
-    room: (PartitionId, NodeKey),
-    /// Leg names by mixer port.
-    names: Vec<Option<String>>,
-    policy: bool,
+    /// The room (its handle, for the talker figures: the partition runs on the engine).
+    room: Room,
 }
 
 fn start(plan: &Plan) -> Result<Bridge, CliError> {
@@ -244,14 +246,7 @@ fn start(plan: &Plan) -> Result<Bridge, CliError> {
         batch.add_with_extensions(socket, rx, tx, ext).map_err(|e| usage(format!("--listen: {addr}: {e}")))?;
     }
     let io = batch.start().map_err(|e| usage(format!("starting the I/O thread: {e}")))?;
-    // The room stays alive with the engine's partition; its handle is not needed any more.
-    let mut names = vec![None; room.capacity()];
-    for name in room.members() {
-        if let Some(slot) = room.port_of(name).and_then(|port| names.get_mut(port)) {
-            *slot = Some(name.to_string());
-        }
-    }
-    Ok(Bridge { room: (room.id(), room.mixer()), names, policy: plan.talkers.is_some(), engine, io })
+    Ok(Bridge { engine, io, room })
 }
 
 /// What one status line or the totals report.
@@ -280,9 +275,10 @@ impl Bridge {
 
     /// Legs talking and the dominant speaker, from the mixer (with `--talkers`).
     fn talkers(&self) -> Option<(usize, Option<&str>)> {
-        let t = self.engine.telemetry(self.room.0, self.room.1).ok().filter(|_| self.policy)?;
+        self.room.policy()?;
+        let t = self.engine.telemetry(self.room.id(), self.room.mixer()).ok()?;
         let talking = t.get("talking").unwrap_or(0.0) as usize;
-        let dominant = t.get("dominant").filter(|d| *d >= 0.0).and_then(|d| self.names.get(d as usize)?.as_deref());
+        let dominant = t.get("dominant").filter(|d| *d >= 0.0).and_then(|d| self.room.member_at(d as usize));
         Some((talking, dominant))
     }
 }

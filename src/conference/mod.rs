@@ -254,6 +254,23 @@ impl Room {
         self.legs.get(name).map(|l| l.port)
     }
 
+    /// The leg on a mixer port (the inverse of [`Room::port_of`]; e.g. the mixer's
+    /// `dominant` telemetry is a port).
+    ///
+    /// ```
+    /// use rvoip_media_core::conference::{LegMedia, Room};
+    /// use rvoip_media_core::prelude::*;
+    /// let (engine, _driver) = Engine::driven(EngineConfig::default()).unwrap();
+    /// let mut room = Room::new(&engine, AudioFormat::mono(8000), 4).unwrap();
+    /// room.join(&engine, "a", LegMedia::Audio).unwrap();
+    /// let port = room.port_of("a").unwrap();
+    /// assert_eq!(room.member_at(port), Some("a"));
+    /// assert_eq!(room.member_at(3), None);
+    /// ```
+    pub fn member_at(&self, port: usize) -> Option<&str> {
+        self.names.get(port)?.as_deref()
+    }
+
     /// The key of an RTP leg's decoder (for its telemetry; `None` in a kernel room, whose
     /// legs' counters are in [`Room::stats`]).
     pub fn decoder_of(&self, name: &str) -> Option<NodeKey> {

@@ -108,7 +108,7 @@ impl Room {
         let m = engine.telemetry(self.id, self.mixer)?;
         let v = |n: &str| m.get(n).unwrap_or(0.0);
         let dominant = v("dominant");
-        let dominant = if dominant >= 0.0 { self.names.get(dominant as usize).cloned().flatten() } else { None };
+        let dominant = if dominant >= 0.0 { self.member_at(dominant as usize).map(str::to_string) } else { None };
         let per_member = self.legs.iter().map(|(name, l)| self.member_stats(engine, name, l)).collect();
         let shared_encoder_quanta = self.shared_encoders().map(|k| get(engine, self, Some(k), "packets")).sum();
         Ok(RoomStats {
