@@ -93,34 +93,38 @@ fn expected_db(amp: f32) -> f64 {
     -20.0 * rms.log10()
 }
 
-/// Plays the phases into B (one quantum every 10 ms, kept three quanta ahead), draining both
-/// outputs; samples A's last received level every few ms. Returns (phase, level) samples.
+/// Pushes a 1 kHz tone of amplitude `amp` into `b_in` in real time for `ms` (one quantum
+/// every 10 ms, kept three quanta ahead; each quantum ten whole periods), draining the
+/// outputs and calling `each` every few ms.
+fn push_tone(b_in: &mut AudioIn, outs: &mut [&mut AudioOut], amp: f32, ms: u64, mut each: impl FnMut()) {
+    let start = Instant::now();
+    let mut pushed = 0u64;
+    while start.elapsed() < Duration::from_millis(ms) {
+        let due = start.elapsed().as_millis() as u64 / 10 + 3;
+        while pushed < due.min(ms / 10) {
+            let frame: Vec<f32> =
+                (0..80).map(|k| amp * (2.0 * std::f32::consts::PI * 1000.0 * (k % 8) as f32 / 8000.0).sin()).collect();
+            let _ = b_in.push(&frame);
+            pushed += 1;
+        }
+        for o in outs.iter_mut() {
+            while o.pop().is_some() {}
+        }
+        each();
+        std::thread::sleep(Duration::from_millis(3));
+    }
+}
+
+/// Plays the phases into B, draining both outputs; samples A's last received level every
+/// few ms. Returns (phase, level) samples.
 fn play(a: &MediaSession, b_in: &mut AudioIn, outs: &mut [&mut AudioOut]) -> Vec<(usize, AudioLevel)> {
     let mut seen = Vec::new();
-    let mut phase_k = 0usize;
     for (p, &(amp, ms)) in PHASES.iter().enumerate() {
-        let start = Instant::now();
-        let mut pushed = 0u64;
-        while start.elapsed() < Duration::from_millis(ms) {
-            let due = start.elapsed().as_millis() as u64 / 10 + 3;
-            while pushed < due.min(ms / 10) {
-                let frame: Vec<f32> = (0..80)
-                    .map(|_| {
-                        phase_k += 1;
-                        amp * (2.0 * std::f32::consts::PI * 1000.0 * ((phase_k - 1) % 8) as f32 / 8000.0).sin()
-                    })
-                    .collect();
-                let _ = b_in.push(&frame);
-                pushed += 1;
-            }
-            for o in outs.iter_mut() {
-                while o.pop().is_some() {}
-            }
+        push_tone(b_in, outs, amp, ms, || {
             if let Some(l) = a.rtp_statistics().last_audio_level {
                 seen.push((p, l));
             }
-            std::thread::sleep(Duration::from_millis(3));
-        }
+        });
     }
     seen
 }
@@ -230,26 +234,6 @@ fn tshark_decodes_our_level_extension() {
     assert!(voiced >= 50 && silent >= 20, "{voiced} voiced, {silent} silent");
 }
 
-/// Pushes a 1 kHz tone of amplitude `amp` into `b_in` in real time for `ms`, draining the
-/// outputs.
-fn push_tone(b_in: &mut AudioIn, outs: &mut [&mut AudioOut], amp: f32, ms: u64) {
-    let start = Instant::now();
-    let mut pushed = 0u64;
-    while start.elapsed() < Duration::from_millis(ms) {
-        let due = start.elapsed().as_millis() as u64 / 10 + 3;
-        while pushed < due.min(ms / 10) {
-            let frame: Vec<f32> =
-                (0..80).map(|k| amp * (2.0 * std::f32::consts::PI * 1000.0 * (k % 8) as f32 / 8000.0).sin()).collect();
-            let _ = b_in.push(&frame);
-            pushed += 1;
-        }
-        for o in outs.iter_mut() {
-            while o.pop().is_some() {}
-        }
-        std::thread::sleep(Duration::from_millis(3));
-    }
-}
-
 #[test]
 fn a_reinvite_that_adds_the_level_makes_a_running_session_send_it() {
     let engine = engine();
@@ -258,12 +242,12 @@ fn a_reinvite_that_adds_the_level_makes_a_running_session_send_it() {
         (a.take_audio_out().unwrap(), b.take_audio_in().unwrap(), b.take_audio_out().unwrap());
     a.start().unwrap().wait(Duration::from_secs(2)).unwrap();
     b.start().unwrap().wait(Duration::from_secs(2)).unwrap();
-    push_tone(&mut b_in, &mut [&mut a_out, &mut b_out], 0.1, 400);
+    push_tone(&mut b_in, &mut [&mut a_out, &mut b_out], 0.1, 400, || {});
     let before = b.rtp_statistics();
     assert!(before.packets_sent >= 10, "{before:?}");
     assert_eq!(before.audio_levels_sent, 0, "not negotiated yet: {before:?}");
     b.update(with_level).unwrap().wait(Duration::from_secs(2)).unwrap();
-    push_tone(&mut b_in, &mut [&mut a_out, &mut b_out], 0.1, 600);
+    push_tone(&mut b_in, &mut [&mut a_out, &mut b_out], 0.1, 600, || {});
     let after = b.rtp_statistics();
     assert!(after.audio_levels_sent >= 20, "sent after the update: {after:?}");
     assert!(after.packets_sent - after.audio_levels_sent >= before.packets_sent, "{after:?}");

@@ -44,8 +44,13 @@ fn packet_of(freq: Option<f64>, amp: f64, k: usize, ssrc: u32, pt: u8) -> Vec<u8
             freq.map_or(0.0, |f| (amp * (2.0 * std::f64::consts::PI * f * (k * 160 + i) as f64 / 8000.0).sin()) as f32)
         })
         .collect();
+    pcmu_packet(&pcm, k, ssrc, pt)
+}
+
+/// Frame `k` of a stream: 160 samples of `pcm` as a PCMU packet of payload type `pt`.
+fn pcmu_packet(pcm: &[f32], k: usize, ssrc: u32, pt: u8) -> Vec<u8> {
     let mut payload = [0u8; 160];
-    LAW.encode_f32(&pcm, &mut payload);
+    LAW.encode_f32(pcm, &mut payload);
     let meta =
         PacketMeta { payload_type: pt, sequence: k as u16, timestamp: (k * 160) as u32, ssrc, ..PacketMeta::default() };
     let mut out = vec![0u8; 172];
@@ -307,18 +312,6 @@ fn speech_8k() -> Vec<f32> {
     r.samples::<i16>().map(|v| f32::from(v.unwrap()) / 32768.0).collect()
 }
 
-/// A 20 ms PCMU packet of `pcm`, frame `k`.
-fn speech_packet(pcm: &[f32], k: usize, ssrc: u32) -> Vec<u8> {
-    let mut payload = [0u8; 160];
-    LAW.encode_f32(&pcm[k * 160..(k + 1) * 160], &mut payload);
-    let meta =
-        PacketMeta { payload_type: 0, sequence: k as u16, timestamp: (k * 160) as u32, ssrc, ..PacketMeta::default() };
-    let mut out = vec![0u8; 172];
-    let n = write_rtp(&meta, &payload, &mut out).unwrap();
-    out.truncate(n);
-    out
-}
-
 #[test]
 fn loudest_talker_is_heard_counted_and_named_dominant() {
     // --talkers 1: leg 0 speaks (real speech), leg 1 hums a steady quiet tone (talking: above
@@ -347,7 +340,7 @@ fn loudest_talker_is_heard_counted_and_named_dominant() {
     let start = Instant::now();
     let frames = 225;
     for k in 0..frames {
-        legs[0].send_to(&speech_packet(&speech, k, 0), ("127.0.0.1", port0)).unwrap();
+        legs[0].send_to(&pcmu_packet(&speech[k * 160..(k + 1) * 160], k, 0, 0), ("127.0.0.1", port0)).unwrap();
         legs[1].send_to(&packet_of(Some(TONES[1]), 0.01, k, 1, 0), ("127.0.0.1", port0 + 1)).unwrap();
         legs[2].send_to(&packet_of(None, 0.0, k, 2, 0), ("127.0.0.1", port0 + 2)).unwrap();
         for (i, s) in legs.iter().enumerate() {
