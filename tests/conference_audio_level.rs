@@ -3,17 +3,19 @@
 //! member hears. First on a driven engine with exact expectations (a room of nodes and a
 //! kernel room), then over UDP through `BatchIo` with the extension on the wire both ways.
 
+#[path = "support/ulaw_quanta.rs"]
+mod ulaw_quanta;
+
 use rvoip_media_core::conference::{LegMedia, LegOptions, Room, RoomConfig};
 use rvoip_media_core::engine::{PacketIn, PacketOut};
 use rvoip_media_core::prelude::*;
 use rvoip_media_core::rtp::{audio_level_of, write_rtp_with_audio_level, AudioLevel, HeaderExtensions};
 use rvoip_media_core::transport::{BatchConfig, BatchIo};
 use rvoip_media_nodes::level::{audio_level, mean_square};
-use rvoip_media_nodes::G711Law;
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
+use ulaw_quanta::{decoded, g711, LAW};
 
-const LAW: G711Law = G711Law::Ulaw;
 const LEGS: usize = 3;
 /// Packets that say no voice at −100 dBov or quieter are not decoded.
 const SKIP_AT: u8 = 100;
@@ -22,18 +24,6 @@ const SKIP_AT: u8 = 100;
 /// quantum has the same mean square).
 fn tone(amp: f32) -> [f32; 80] {
     std::array::from_fn(|k| amp * (2.0 * std::f32::consts::PI * (k % 8) as f32 / 8.0).sin())
-}
-
-fn g711(x: &[f32]) -> [u8; 80] {
-    let mut p = [0u8; 80];
-    LAW.encode_f32(x, &mut p);
-    p
-}
-
-fn decoded(p: &[u8; 80]) -> [f32; 80] {
-    let mut x = [0.0; 80];
-    LAW.decode_f32(p, &mut x);
-    x
 }
 
 /// What leg `i` sends in cycle `c`: a PCMU packet's RTP fields and the level it claims

@@ -3,13 +3,15 @@
 //! mute and deaf change live, talk and dominant-speaker events carry names, an idle room
 //! encodes once per cycle, and recordings hold exactly what was mixed.
 
+#[path = "support/ulaw_quanta.rs"]
+mod ulaw_quanta;
+
 use rvoip_media_core::conference::{LegMedia, Room, RoomConfig, RoomEventKind};
 use rvoip_media_core::engine::{PacketIn, PacketOut};
 use rvoip_media_core::prelude::*;
 use rvoip_media_nodes::mixer::{MemberSettings, TalkerPolicy};
-use rvoip_media_nodes::G711Law;
+use ulaw_quanta::{decoded, g711, LAW};
 
-const LAW: G711Law = G711Law::Ulaw;
 const N: usize = 8;
 
 struct Bridge {
@@ -32,18 +34,6 @@ fn signal(i: usize, c: usize, talkers: &[(usize, f32)]) -> [f32; 80] {
             *v = amp * ((c * 80 + k) as f32 * 0.05 * (i + 1) as f32).sin();
         }
     }
-    x
-}
-
-fn g711(x: &[f32]) -> [u8; 80] {
-    let mut p = [0u8; 80];
-    LAW.encode_f32(x, &mut p);
-    p
-}
-
-fn decoded(p: &[u8; 80]) -> [f32; 80] {
-    let mut x = [0.0; 80];
-    LAW.decode_f32(p, &mut x);
     x
 }
 
