@@ -13,7 +13,8 @@ use rvoip_media_core::rtp::{audio_level_of, parse_rtp, write_rtp, write_rtp_with
 use rvoip_media_nodes::G711Law;
 use std::io::{BufRead, BufReader};
 use std::net::UdpSocket;
-use std::process::Stdio;
+use std::process::{Child, Stdio};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 const LAW: G711Law = G711Law::Ulaw;
@@ -85,27 +86,39 @@ fn db(p: f64) -> f64 {
     10.0 * p.max(1e-20).log10()
 }
 
+/// Starts `bridge` with `legs` PCMU legs from `port0` and the `extra` flags, waits for its
+/// `ready legs=N` line; the thread returned collects the rest of its output.
+fn start_bridge(legs: usize, port0: u16, extra: &[&str]) -> (Child, JoinHandle<Vec<String>>) {
+    let mut child = bin()
+        .args(["bridge", "--legs", &legs.to_string(), "--codec", "pcmu", "--listen", &format!("127.0.0.1:{port0}")])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let ready = lines.next().unwrap().unwrap();
+    assert!(ready.contains(&format!("ready legs={legs}")), "{ready}");
+    (child, std::thread::spawn(move || lines.map_while(Result::ok).collect()))
+}
+
+/// `n` non-blocking sockets on loopback, the legs' phones.
+fn phones(n: usize) -> Vec<UdpSocket> {
+    (0..n)
+        .map(|_| {
+            let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+            s.set_nonblocking(true).unwrap();
+            s
+        })
+        .collect()
+}
+
 #[test]
 fn legs_hear_each_other_not_themselves_and_every_packet_is_counted() {
     let dir = tmp("bridge");
     let stats = dir.join("bridge.json");
     let port0 = free_ports(4);
-    let mut child = bin()
-        .args(["bridge", "--legs", "4", "--codec", "pcmu", "--listen", &format!("127.0.0.1:{port0}")])
-        .args(["--seconds", "4", "--stats-json", stats.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let ready = lines.next().unwrap().unwrap();
-    assert!(ready.contains("ready legs=4"), "{ready}");
-    let reader = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<String>>());
-
-    let legs: Vec<UdpSocket> = (0..4).map(|_| UdpSocket::bind("127.0.0.1:0").unwrap()).collect();
-    for s in &legs {
-        s.set_nonblocking(true).unwrap();
-    }
+    let (mut child, reader) = start_bridge(4, port0, &["--seconds", "4", "--stats-json", stats.to_str().unwrap()]);
+    let legs = phones(4);
     let stranger = UdpSocket::bind("127.0.0.1:0").unwrap();
     let to = |i: usize| ("127.0.0.1", port0 + i as u16);
     let mut heard: Vec<Vec<f32>> = vec![Vec::new(); 4];
@@ -216,14 +229,7 @@ fn sigterm_ends_the_run_with_the_totals_written() {
     let dir = tmp("bridge-term");
     let stats = dir.join("bridge.json");
     let port0 = free_ports(2);
-    let mut child = bin()
-        .args(["bridge", "--legs", "2", "--codec", "pcmu", "--listen", &format!("127.0.0.1:{port0}")])
-        .args(["--seconds", "30", "--stats-json", stats.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    assert!(lines.next().unwrap().unwrap().contains("ready"));
+    let (mut child, _) = start_bridge(2, port0, &["--seconds", "30", "--stats-json", stats.to_str().unwrap()]);
     let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
     for k in 0..10 {
         peer.send_to(&packet(Some(TONES[0]), k, 1, 0), ("127.0.0.1", port0)).unwrap();
@@ -246,19 +252,8 @@ fn audio_levels_skip_silent_legs_and_label_each_mix() {
     // the level of its mix (a 0.2 sine is 17 dBov).
     let port0 = free_ports(3);
     let id = 3;
-    let mut child = bin()
-        .args(["bridge", "--legs", "3", "--codec", "pcmu", "--listen", &format!("127.0.0.1:{port0}")])
-        .args(["--seconds", "3", "--audio-level", &id.to_string()])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    assert!(lines.next().unwrap().unwrap().contains("ready legs=3"));
-    let reader = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<String>>());
-    let legs: Vec<UdpSocket> = (0..3).map(|_| UdpSocket::bind("127.0.0.1:0").unwrap()).collect();
-    for s in &legs {
-        s.set_nonblocking(true).unwrap();
-    }
+    let (mut child, reader) = start_bridge(3, port0, &["--seconds", "3", "--audio-level", &id.to_string()]);
+    let legs = phones(3);
     let voice = AudioLevel { voice: true, level: 17 };
     let silent = AudioLevel { voice: false, level: 127 };
     let mut heard: Vec<Vec<f32>> = vec![Vec::new(); 3];
@@ -321,19 +316,9 @@ fn loudest_talker_is_heard_counted_and_named_dominant() {
     let dir = tmp("bridge-talkers");
     let stats = dir.join("bridge.json");
     let port0 = free_ports(3);
-    let mut child = bin()
-        .args(["bridge", "--legs", "3", "--codec", "pcmu", "--listen", &format!("127.0.0.1:{port0}")])
-        .args(["--seconds", "5", "--talkers", "1", "--stats-json", stats.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    assert!(lines.next().unwrap().unwrap().contains("ready legs=3"));
-    let reader = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<String>>());
-    let legs: Vec<UdpSocket> = (0..3).map(|_| UdpSocket::bind("127.0.0.1:0").unwrap()).collect();
-    for s in &legs {
-        s.set_nonblocking(true).unwrap();
-    }
+    let (mut child, reader) =
+        start_bridge(3, port0, &["--seconds", "5", "--talkers", "1", "--stats-json", stats.to_str().unwrap()]);
+    let legs = phones(3);
     let speech = speech_8k();
     let mut heard: Vec<Vec<f32>> = vec![Vec::new(); 3];
     let mut buf = [0u8; 1500];
