@@ -202,7 +202,8 @@ impl Vad {
             cfg,
             hop,
             frame: vec![0.0; hop],
-            low: vec![0.0; hop / factor],
+            // At the analysis rate the frame is analysed as it is (no decimation buffer).
+            low: if factor == 1 { Vec::new() } else { vec![0.0; hop / factor] },
             prev_sample: 0.0,
             decimator: Decimator::new(factor, hop),
             analyzer: Analyzer::new(analysis_rate, cfg.band_low_hz, hi_hz),
@@ -238,8 +239,13 @@ impl Vad {
         let e = kernels::clamp_finite_energy(&mut self.frame, 4.0);
         let zc = kernels::sign_changes(self.prev_sample, &self.frame);
         self.prev_sample = self.frame[h - 1];
-        self.decimator.process(&self.frame, &mut self.low);
-        let s = self.analyzer.analyze(&self.low);
+        let low = if self.decimator.is_identity() {
+            &self.frame
+        } else {
+            self.decimator.process(&self.frame, &mut self.low);
+            &self.low
+        };
+        let s = self.analyzer.analyze(low);
         let energy_db = fastmath::fast_db(e / h as f32 + 1e-12);
         let snr_db = fastmath::fast_db((s.signal / s.noise.max(1e-20)).max(1e-6));
         let zcr = zc as f32 / h as f32;
