@@ -234,9 +234,8 @@ impl Vad {
         // Sanitise (non-finite → 0, clamp) and sum the energy; then count sign changes
         // (vector kernels with scalar twins).
         let m = frame.len().min(h);
-        self.frame[..m].copy_from_slice(&frame[..m]);
+        let e = kernels::clamp_finite_energy(&mut self.frame[..m], frame, 4.0);
         self.frame[m..].fill(0.0);
-        let e = kernels::clamp_finite_energy(&mut self.frame, 4.0);
         let zc = kernels::sign_changes(self.prev_sample, &self.frame);
         self.prev_sample = self.frame[h - 1];
         let low = if self.decimator.is_identity() {
