@@ -30,11 +30,12 @@
 //! logarithm of a product — so they vectorise; the input clamp and energy, the zero
 //! crossings and the pitch search are vector kernels with scalar twins
 //! ([`crate::kernels`]), and the power spectrum comes straight from a half-length complex
-//! FFT (`power_spectrum`). Nothing allocates after [`Vad::new`]. At 16 kHz one frame costs
-//! about 0.83 µs on the development machine, level with WebRTC's VAD (libfvad, 0.85 µs) on
-//! the same frames timed interleaved; at 8 kHz 0.71 µs (WebRTC 0.67), at 48 kHz 1.3 µs
-//! (WebRTC 3.4) — criterion bench `apm_16k_10ms/vad`, `vad_8k`, `vad_48k` and the
-//! `webrtc_vad_*` entries beside them; BENCHMARKS.md (issue 13, session 10) has the runs.
+//! FFT (`power_spectrum`). At 8 kHz, the analysis rate, the frame goes to the analyser
+//! without a decimator pass. Nothing allocates after [`Vad::new`]. On the development
+//! machine one frame costs about 0.61 µs at 8 kHz, 0.76 µs at 16 kHz and 1.2 µs at 48 kHz,
+//! against 0.68, 0.87 and 3.5 µs for WebRTC's VAD (libfvad) on the same frames timed
+//! interleaved — criterion bench `apm_16k_10ms/vad`, `vad_8k`, `vad_48k` and the
+//! `webrtc_vad_*` entries beside them; BENCHMARKS.md (issue 13, session 11) has the runs.
 //!
 //! **How the constants were chosen.** The window, the harmonicity whitening, the logistic
 //! weights and the hangover rule were chosen on a development set generated for this
