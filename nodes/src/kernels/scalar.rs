@@ -122,30 +122,32 @@ pub(super) fn clamp_finite(x: f32, limit: f32) -> f32 {
     }
 }
 
-/// Replaces every non-finite sample by zero and clamps the rest to `±limit` (`limit`
-/// positive and finite), returning the energy `Σ x²` of the result. The squares are summed
-/// in eight lanes — sample `i` of each whole block of eight into lane `i % 8`, the tail into
-/// lane 0 — and the lanes added in order at the end.
+/// Writes `x` to `out` with every non-finite sample replaced by zero and the rest clamped to
+/// `±limit` (`limit` positive and finite), over `min` of the two lengths, returning the
+/// energy `Σ out²`. The squares are summed in eight lanes — sample `i` of each whole block of
+/// eight into lane `i % 8`, the tail into lane 0 — and the lanes added in order at the end.
 ///
 /// ```
-/// let mut x = [3.0f32, f32::NAN, -9.0, 1.0];
-/// let e = rvoip_media_nodes::kernels::scalar::clamp_finite_energy(&mut x, 4.0);
-/// assert_eq!(x, [3.0, 0.0, -4.0, 1.0]);
+/// let mut y = [0.0f32; 4];
+/// let e = rvoip_media_nodes::kernels::scalar::clamp_finite_energy(&mut y, &[3.0, f32::NAN, -9.0, 1.0], 4.0);
+/// assert_eq!(y, [3.0, 0.0, -4.0, 1.0]);
 /// assert_eq!(e, 26.0);
 /// ```
-pub fn clamp_finite_energy(x: &mut [f32], limit: f32) -> f32 {
+pub fn clamp_finite_energy(out: &mut [f32], x: &[f32], limit: f32) -> f32 {
+    let n = out.len().min(x.len());
     let mut e = [0.0f32; 8];
-    let mut blocks = x.chunks_exact_mut(8);
-    for b in &mut blocks {
-        for (v, acc) in b.iter_mut().zip(e.iter_mut()) {
+    let mut blocks = out[..n].chunks_exact_mut(8);
+    let mut src = x[..n].chunks_exact(8);
+    for (b, v) in (&mut blocks).zip(&mut src) {
+        for ((o, v), acc) in b.iter_mut().zip(v).zip(e.iter_mut()) {
             let y = clamp_finite(*v, limit);
-            *v = y;
+            *o = y;
             *acc += y * y;
         }
     }
-    for v in blocks.into_remainder() {
+    for (o, v) in blocks.into_remainder().iter_mut().zip(src.remainder()) {
         let y = clamp_finite(*v, limit);
-        *v = y;
+        *o = y;
         e[0] += y * y;
     }
     e.iter().sum()

@@ -207,14 +207,16 @@ pub fn all_sane(x: &[f32]) -> bool {
     ok.all() && scalar::all_sane(c.remainder())
 }
 
-/// Non-finite samples to zero, the rest clamped to `±limit`, returning the energy; see
-/// [`scalar::clamp_finite_energy`] (same lanes, same order of additions).
-pub fn clamp_finite_energy(x: &mut [f32], limit: f32) -> f32 {
+/// `x` to `out` with non-finite samples zeroed and the rest clamped to `±limit`, returning
+/// the energy; see [`scalar::clamp_finite_energy`] (same lanes, same order of additions).
+pub fn clamp_finite_energy(out: &mut [f32], x: &[f32], limit: f32) -> f32 {
+    let n = out.len().min(x.len());
     let (lo, hi) = (f32x8::splat(-limit), f32x8::splat(limit));
     let mut e = f32x8::splat(0.0);
-    let mut blocks = x.chunks_exact_mut(L);
-    for b in &mut blocks {
-        let v = load(b);
+    let mut blocks = out[..n].chunks_exact_mut(L);
+    let mut src = x[..n].chunks_exact(L);
+    for (b, s) in (&mut blocks).zip(&mut src) {
+        let v = load(s);
         // Finite lanes are numbers, so `fast_max` / `fast_min` clamp them exactly as the
         // scalar `max` / `min`; the mask zeroes NaN and ±Inf lanes (+0.0, as the twin).
         let y = v.fast_max(lo).fast_min(hi) & v.is_finite();
@@ -223,9 +225,9 @@ pub fn clamp_finite_energy(x: &mut [f32], limit: f32) -> f32 {
     }
     let mut e = e.to_array();
     // The tail goes into lane 0 one sample at a time, as in the twin.
-    for v in blocks.into_remainder() {
+    for (o, v) in blocks.into_remainder().iter_mut().zip(src.remainder()) {
         let y = scalar::clamp_finite(*v, limit);
-        *v = y;
+        *o = y;
         e[0] += y * y;
     }
     e.iter().sum()

@@ -57,6 +57,12 @@ impl Decimator {
         Decimator { factor: d, taps, phases: vec![0.0; d * (HIST + out_len)], out_len }
     }
 
+    /// True for factor 1, where [`Self::process`] only copies (callers at the analysis rate
+    /// skip it).
+    pub(crate) fn is_identity(&self) -> bool {
+        self.factor == 1
+    }
+
     /// Decimates one frame (the `frame` length given at construction) into `out`
     /// (`frame / factor` samples).
     pub(crate) fn process(&mut self, frame: &[f32], out: &mut [f32]) {

@@ -30,11 +30,12 @@
 //! logarithm of a product — so they vectorise; the input clamp and energy, the zero
 //! crossings and the pitch search are vector kernels with scalar twins
 //! ([`crate::kernels`]), and the power spectrum comes straight from a half-length complex
-//! FFT (`power_spectrum`). Nothing allocates after [`Vad::new`]. At 16 kHz one frame costs
-//! about 0.83 µs on the development machine, level with WebRTC's VAD (libfvad, 0.85 µs) on
-//! the same frames timed interleaved; at 8 kHz 0.71 µs (WebRTC 0.67), at 48 kHz 1.3 µs
-//! (WebRTC 3.4) — criterion bench `apm_16k_10ms/vad`, `vad_8k`, `vad_48k` and the
-//! `webrtc_vad_*` entries beside them; BENCHMARKS.md (issue 13, session 10) has the runs.
+//! FFT (`power_spectrum`). At 8 kHz, the analysis rate, the frame goes to the analyser
+//! without a decimator pass. Nothing allocates after [`Vad::new`]. On the development
+//! machine one frame costs about 0.61 µs at 8 kHz, 0.76 µs at 16 kHz and 1.2 µs at 48 kHz,
+//! against 0.68, 0.87 and 3.5 µs for WebRTC's VAD (libfvad) on the same frames timed
+//! interleaved — criterion bench `apm_16k_10ms/vad`, `vad_8k`, `vad_48k` and the
+//! `webrtc_vad_*` entries beside them; BENCHMARKS.md (issue 13, session 11) has the runs.
 //!
 //! **How the constants were chosen.** The window, the harmonicity whitening, the logistic
 //! weights and the hangover rule were chosen on a development set generated for this
@@ -202,7 +203,8 @@ impl Vad {
             cfg,
             hop,
             frame: vec![0.0; hop],
-            low: vec![0.0; hop / factor],
+            // At the analysis rate the frame is analysed as it is (no decimation buffer).
+            low: if factor == 1 { Vec::new() } else { vec![0.0; hop / factor] },
             prev_sample: 0.0,
             decimator: Decimator::new(factor, hop),
             analyzer: Analyzer::new(analysis_rate, cfg.band_low_hz, hi_hz),
@@ -233,13 +235,17 @@ impl Vad {
         // Sanitise (non-finite → 0, clamp) and sum the energy; then count sign changes
         // (vector kernels with scalar twins).
         let m = frame.len().min(h);
-        self.frame[..m].copy_from_slice(&frame[..m]);
+        let e = kernels::clamp_finite_energy(&mut self.frame[..m], frame, 4.0);
         self.frame[m..].fill(0.0);
-        let e = kernels::clamp_finite_energy(&mut self.frame, 4.0);
         let zc = kernels::sign_changes(self.prev_sample, &self.frame);
         self.prev_sample = self.frame[h - 1];
-        self.decimator.process(&self.frame, &mut self.low);
-        let s = self.analyzer.analyze(&self.low);
+        let low = if self.decimator.is_identity() {
+            &self.frame
+        } else {
+            self.decimator.process(&self.frame, &mut self.low);
+            &self.low
+        };
+        let s = self.analyzer.analyze(low);
         let energy_db = fastmath::fast_db(e / h as f32 + 1e-12);
         let snr_db = fastmath::fast_db((s.signal / s.noise.max(1e-20)).max(1e-6));
         let zcr = zc as f32 / h as f32;

@@ -73,7 +73,7 @@ impl NoiseFloor {
         // Digital silence (a muted or dropped stretch; the analyser's power floor is 1e-14)
         // says nothing about the noise: it would drag the minimum, and with it the bound,
         // far below the noise that returns after it.
-        if p[1..=n].iter().fold(0.0f32, |m, v| m.max(*v)) < SILENT_POWER {
+        if !p[1..=n].iter().any(|v| *v >= SILENT_POWER) {
             return;
         }
         self.frames = self.frames.saturating_add(1);

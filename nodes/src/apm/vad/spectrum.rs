@@ -240,16 +240,22 @@ impl Analyzer {
 
         // Flux over sub-bands of the analysis band (dB increase, mean over bands); the
         // sub-band energies also locate the rolloff without a second pass over every bin.
+        // The sub-bands side by side in lanes: each band's bins summed in bin order, the
+        // logarithms and increases lane-wise, the increases summed in band order.
         let width = (hi - lo + 1) / FLUX_BANDS;
         let mut bands = [0.0f32; FLUX_BANDS];
-        let mut flux = 0.0;
-        for (b, (e, prev)) in bands.iter_mut().zip(self.band_prev.iter_mut()).enumerate() {
-            let s = lo + b * width;
-            *e = self.power[s..s + width].iter().sum();
-            let l = ln_pos(e.max(1e-30));
-            flux += (l - *prev).max(0.0);
+        for j in 0..width {
+            for (b, e) in bands.iter_mut().enumerate() {
+                *e += self.power[lo + b * width + j];
+            }
+        }
+        let mut rise = [0.0f32; FLUX_BANDS];
+        for ((r, e), prev) in rise.iter_mut().zip(&bands).zip(self.band_prev.iter_mut()) {
+            let l = ln_pos(max_num(*e, 1e-30));
+            *r = max_num(l - *prev, 0.0);
             *prev = l;
         }
+        let flux: f32 = rise.iter().sum();
         let flux = flux * (10.0 / std::f32::consts::LN_10) / FLUX_BANDS as f32;
 
         // Rolloff: first bin where the cumulative power reaches 85 %.
