@@ -2,9 +2,10 @@
 //!
 //! Leg i receives on PORT0+i and sends its N-1 mix from that same port to the source of
 //! its packets (symmetric RTP). The legs are a [`Room`] on one real-time worker (decode with
-//! concealment, N-1 mix, encode); their sockets are served by a [`BatchIo`] thread (epoll,
-//! `recvmmsg`/`sendmmsg`). Prints `ready` once every socket is bound, one status line a
-//! second, and the totals as JSON at the end (after `--seconds`, or on Ctrl-C / SIGTERM).
+//! concealment, N-1 mix, encode); their sockets are served by a [`BatchIo`] thread (io_uring
+//! where the kernel allows it, else epoll with `recvmmsg`/`sendmmsg`; `--io` chooses). Prints
+//! `ready` (with the I/O backend) once every socket is bound, one status line a second, and
+//! the totals as JSON at the end (after `--seconds`, or on Ctrl-C / SIGTERM).
 
 use super::codec_arg::Codec;
 use super::output::{self, Outputs};
@@ -16,7 +17,7 @@ use rvoip_media_core::prelude::*;
 use rvoip_media_core::rtp::audio_level::VOICE_BELOW_DBOV;
 use rvoip_media_core::rtp::HeaderExtensions;
 use rvoip_media_core::sync::pool::MAX_CAPACITY;
-use rvoip_media_core::transport::batch::raise_open_file_limit;
+use rvoip_media_core::transport::batch::{raise_open_file_limit, IoBackend};
 use rvoip_media_core::transport::{BatchConfig, BatchIo, BatchIoHandle, SocketStats};
 use std::io::Write;
 use std::net::{SocketAddr, UdpSocket};
@@ -58,6 +59,11 @@ pub struct Args {
     /// (G.711). Without it every leg hears every other.
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     talkers: Option<i64>,
+    /// The sockets' I/O: `auto` (io_uring where this kernel allows it, else epoll),
+    /// `epoll` (readiness, `recvmmsg`/`sendmmsg` per socket) or `io-uring` (one submission
+    /// for all sockets' sends, multishot receives; an error where unavailable).
+    #[arg(long, value_name = "auto|epoll|io-uring", default_value = "auto")]
+    io: IoBackend,
 }
 
 fn usage(s: impl Into<String>) -> CliError {
@@ -78,6 +84,7 @@ struct Plan {
     audio_level: Option<u8>,
     /// Loudest-N talker selection, when on.
     talkers: Option<usize>,
+    io: IoBackend,
 }
 
 fn check(a: &Args) -> Result<Plan, CliError> {
@@ -134,6 +141,7 @@ fn check(a: &Args) -> Result<Plan, CliError> {
         ),
     };
     Ok(Plan {
+        io: a.io,
         talkers,
         audio_level: a.audio_level,
         quantum,
@@ -232,6 +240,7 @@ fn start(plan: &Plan) -> Result<Bridge, CliError> {
         payload_types: vec![plan.payload_type],
         send_interval: Duration::from_millis(2),
         poll_period: Duration::from_millis(1),
+        backend: plan.io,
         ..BatchConfig::default()
     });
     for (i, socket) in sockets.into_iter().enumerate() {
@@ -245,7 +254,7 @@ fn start(plan: &Plan) -> Result<Bridge, CliError> {
         let ext = HeaderExtensions { audio_level: plan.audio_level };
         batch.add_with_extensions(socket, rx, tx, ext).map_err(|e| usage(format!("--listen: {addr}: {e}")))?;
     }
-    let io = batch.start().map_err(|e| usage(format!("starting the I/O thread: {e}")))?;
+    let io = batch.start().map_err(|e| usage(format!("starting the I/O thread (--io {}): {e}", plan.io.name())))?;
     Ok(Bridge { engine, io, room })
 }
 
@@ -308,13 +317,15 @@ pub fn run(a: Args) -> Result<(), CliError> {
     output::stop_on_interrupt();
     let bridge = start(&plan)?;
     let last_port = plan.listen.port() as usize + plan.legs - 1;
+    let io = bridge.io.backend().name();
     println!(
-        "ready legs={} listen={}-{last_port} codec={} ptime={} realtime={}",
+        "ready legs={} listen={}-{last_port} codec={} ptime={} realtime={} io={io}{}",
         plan.legs,
         plan.listen,
         plan.codec.name(),
         plan.ptime_us / 1000,
-        bridge.engine.status().all_realtime()
+        bridge.engine.status().all_realtime(),
+        bridge.io.io_uring_unavailable().map_or(String::new(), |why| format!(" (io_uring unavailable: {why})")),
     );
     let first = bridge.sample();
     let mut prev = bridge.sample();
@@ -350,12 +361,12 @@ pub fn run(a: Args) -> Result<(), CliError> {
     let last = bridge.sample();
     let (p50, p99, max) = bridge.cycle_us();
     let talkers = bridge.talkers().map(|(n, d)| (n, d.map(str::to_string)));
-    let Bridge { engine, io, .. } = bridge;
+    let Bridge { engine, io: batch, .. } = bridge;
     // The totals after the I/O thread's last send sweep.
-    let t = &io.stop().map_err(|e| usage(format!("stopping the I/O thread: {e}")))?;
+    let t = &batch.stop().map_err(|e| usage(format!("stopping the I/O thread: {e}")))?;
     engine.shutdown();
     let json = format!(
-        "{{\"legs\": {}, \"codec\": \"{}\", \"ptime_ms\": {}, \"seconds\": {:.3}, \"stopped_by_signal\": {}, \
+        "{{\"legs\": {}, \"codec\": \"{}\", \"io\": \"{io}\", \"ptime_ms\": {}, \"seconds\": {:.3}, \"stopped_by_signal\": {}, \
          \"received\": {}, \"delivered\": {}, \"dropped\": {}, \"malformed\": {}, \"wrong_payload_type\": {}, \
          \"foreign\": {}, \"sent\": {}, \"not_sent\": {}, \"send_errors\": {}, \"latches\": {}, \"relatches\": {}, \
          \"deadline_misses\": {}, \"cycle_p50_us\": {p50:.1}, \"cycle_p99_us\": {p99:.1}, \"cycle_max_us\": {max:.1}, \
@@ -429,5 +440,9 @@ mod tests {
         assert_eq!(plan(&["--legs", "2", "--codec", "pcmu"]).unwrap().quantum, Quantum::MS_20);
         let p = plan(&["--legs", "6", "--codec", "g722", "--listen", "127.0.0.1:65530", "--ptime", "30"]).unwrap();
         assert_eq!((p.legs, p.ptime_us, p.codec.rate()), (6, 30_000, 16_000));
+        assert_eq!(p.io, IoBackend::Auto);
+        assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--io", "epoll"]).unwrap().io, IoBackend::Epoll);
+        assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--io", "io-uring"]).unwrap().io, IoBackend::IoUring);
+        assert!(T::try_parse_from(["bridge", "--legs", "2", "--codec", "pcmu", "--io", "select"]).is_err());
     }
 }
