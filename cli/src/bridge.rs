@@ -64,6 +64,18 @@ pub struct Args {
     /// for all sockets' sends, multishot receives; an error where unavailable).
     #[arg(long, value_name = "auto|epoll|io-uring", default_value = "auto")]
     io: IoBackend,
+    /// How the room is built: `nodes` (every leg's decoder and encoder a node of the room's
+    /// graph) or `kernel` (one node running every leg's codecs over arrays, see
+    /// ARCHITECTURE.md "Kernel rooms"; not with `--talkers`).
+    #[arg(long, value_enum, default_value_t = RoomKind::Nodes)]
+    room: RoomKind,
+}
+
+/// `--room`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum RoomKind {
+    Nodes,
+    Kernel,
 }
 
 fn usage(s: impl Into<String>) -> CliError {
@@ -85,6 +97,7 @@ struct Plan {
     /// Loudest-N talker selection, when on.
     talkers: Option<usize>,
     io: IoBackend,
+    room: RoomKind,
 }
 
 fn check(a: &Args) -> Result<Plan, CliError> {
@@ -140,7 +153,11 @@ fn check(a: &Args) -> Result<Plan, CliError> {
                 .ok_or_else(|| usage(format!("--talkers must be at least 1, got {t}")))?,
         ),
     };
+    if a.room == RoomKind::Kernel && talkers.is_some() {
+        return Err(usage("--room kernel has no talker selection: drop --talkers or use --room nodes"));
+    }
     Ok(Plan {
+        room: a.room,
         io: a.io,
         talkers,
         audio_level: a.audio_level,
@@ -200,6 +217,9 @@ fn start(plan: &Plan) -> Result<Bridge, CliError> {
     }
     let engine = Engine::start(config)?;
     let mut config = RoomConfig::new(AudioFormat::mono(plan.codec.rate())).with_capacity(n);
+    if plan.room == RoomKind::Kernel {
+        config = config.with_kernel();
+    }
     if let Some(max_talkers) = plan.talkers {
         config = config.with_policy(TalkerPolicy { max_talkers, ..TalkerPolicy::default() }).with_shared_encodes();
     }
@@ -318,8 +338,9 @@ pub fn run(a: Args) -> Result<(), CliError> {
     let bridge = start(&plan)?;
     let last_port = plan.listen.port() as usize + plan.legs - 1;
     let io = bridge.io.backend().name();
+    let room = if plan.room == RoomKind::Kernel { "kernel" } else { "nodes" };
     println!(
-        "ready legs={} listen={}-{last_port} codec={} ptime={} realtime={} io={io}{}",
+        "ready legs={} listen={}-{last_port} codec={} ptime={} realtime={} room={room} io={io}{}",
         plan.legs,
         plan.listen,
         plan.codec.name(),
@@ -366,7 +387,7 @@ pub fn run(a: Args) -> Result<(), CliError> {
     let t = &batch.stop().map_err(|e| usage(format!("stopping the I/O thread: {e}")))?;
     engine.shutdown();
     let json = format!(
-        "{{\"legs\": {}, \"codec\": \"{}\", \"io\": \"{io}\", \"ptime_ms\": {}, \"seconds\": {:.3}, \"stopped_by_signal\": {}, \
+        "{{\"legs\": {}, \"codec\": \"{}\", \"io\": \"{io}\", \"room\": \"{room}\", \"ptime_ms\": {}, \"seconds\": {:.3}, \"stopped_by_signal\": {}, \
          \"received\": {}, \"delivered\": {}, \"dropped\": {}, \"malformed\": {}, \"wrong_payload_type\": {}, \
          \"foreign\": {}, \"sent\": {}, \"not_sent\": {}, \"send_errors\": {}, \"latches\": {}, \"relatches\": {}, \
          \"deadline_misses\": {}, \"cycle_p50_us\": {p50:.1}, \"cycle_p99_us\": {p99:.1}, \"cycle_max_us\": {max:.1}, \
@@ -440,7 +461,9 @@ mod tests {
         assert_eq!(plan(&["--legs", "2", "--codec", "pcmu"]).unwrap().quantum, Quantum::MS_20);
         let p = plan(&["--legs", "6", "--codec", "g722", "--listen", "127.0.0.1:65530", "--ptime", "30"]).unwrap();
         assert_eq!((p.legs, p.ptime_us, p.codec.rate()), (6, 30_000, 16_000));
-        assert_eq!(p.io, IoBackend::Auto);
+        assert_eq!((p.io, p.room), (IoBackend::Auto, RoomKind::Nodes));
+        bad(&["--legs", "2", "--codec", "pcmu", "--room", "kernel", "--talkers", "2"], "--room kernel");
+        assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--room", "kernel"]).unwrap().room, RoomKind::Kernel);
         assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--io", "epoll"]).unwrap().io, IoBackend::Epoll);
         assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--io", "io-uring"]).unwrap().io, IoBackend::IoUring);
         assert!(T::try_parse_from(["bridge", "--legs", "2", "--codec", "pcmu", "--io", "select"]).is_err());

@@ -7,7 +7,10 @@
 //! worker → packet ring → socket with the engine's endpoints ([`PacketIn`] / [`PacketOut`]),
 //! as [`super::UdpTransport`] does for one session.
 //!
-//! Each I/O thread (Linux):
+//! On Linux two backends do this ([`BatchConfig::backend`], [`IoBackend`]): io_uring where
+//! the kernel allows it ([`io_uring_support`]), which batches across sockets — one multishot
+//! receive armed per socket, and one `io_uring_enter` both submitting a whole send sweep for
+//! every socket and collecting every socket's arrivals — and epoll, where each I/O thread:
 //! - waits in `epoll_wait` on its sockets, at most until its next send sweep, and at most
 //!   once per [`BatchConfig::poll_period`] (so that one wake-up collects many datagrams);
 //! - reads every ready socket with `recvmmsg` (up to [`BatchConfig::batch`] datagrams a
@@ -36,7 +39,7 @@
 //! `sent`, `not_sent` (nowhere to send yet), `send_errors`, `latches`, `relatches`.
 //!
 //! Buffers, message headers and address slots are allocated when a thread starts; after
-//! that the I/O threads allocate nothing per packet.
+//! that the I/O threads allocate nothing per packet, on either backend.
 //!
 //! ```
 //! use rvoip_media_core::conference::{LegMedia, Room};

@@ -14,12 +14,13 @@
 //!   armed again.
 //! - **Send.** A send sweep writes each packet into a free entry of a preallocated pool and
 //!   queues an `IORING_OP_SEND` for its socket (with its destination on a socket not
-//!   connected); the next `io_uring_enter` submits the whole sweep. `MSG_DONTWAIT` keeps the
+//!   connected); the sweep is submitted in chunks of [`SUBMIT_CHUNK`] (the last one by the
+//!   next wait). `MSG_DONTWAIT` keeps the
 //!   non-blocking socket's behaviour: a full socket buffer fails the send (counted
 //!   `send_errors`) instead of parking it.
 //! - **Waiting.** One `io_uring_enter` per loop submits what is queued and waits until the
-//!   next send sweep (at most [`BatchConfig::poll_period`]), or until a quarter of the
-//!   receive buffers are full.
+//!   next send sweep (at most [`BatchConfig::poll_period`]), or until 128 sockets (at most a
+//!   quarter of the receive buffers) have arrivals waiting.
 //!
 //! **Buffer lifetimes.** The kernel writes a receive buffer between arming and the
 //! completion that names it, and reads a send entry between submission and its completion.
@@ -38,7 +39,7 @@ use std::alloc::Layout;
 use std::io;
 use std::mem::size_of;
 use std::net::{SocketAddr, UdpSocket};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::mpsc::sync_channel;
@@ -60,6 +61,12 @@ const GROUP: u16 = 0;
 const HEADER_LEN: usize = 16;
 /// Bytes of source address a receive buffer holds: an IPv6 one (an IPv4 one uses 16).
 const NAME_LEN: usize = size_of::<libc::sockaddr_in6>();
+/// Queued requests handed to the kernel at once at most. The kernel runs a submission's
+/// sends (and their loopback deliveries) without a preemption point, so a sweep of 2,000
+/// sends in one call would hold the core for milliseconds against the real-time worker
+/// sharing it; chunks of 64 keep that to a few hundred microseconds, still 1/64 of a
+/// system call per packet.
+const SUBMIT_CHUNK: usize = 64;
 /// Bytes of destination address a send entry holds.
 const ADDR_LEN: usize = size_of::<libc::sockaddr_storage>();
 
@@ -134,8 +141,8 @@ pub(super) struct Ring {
     send_token: Vec<u32>,
     /// Send entries not in flight.
     free: Vec<u32>,
-    /// Each socket token's descriptor, whether its receive is armed, and those to re-arm.
-    fds: Vec<RawFd>,
+    /// Whether each socket token's receive is armed (a token is its registered file's
+    /// index), and those to re-arm.
     armed: Vec<bool>,
     armed_count: usize,
     rearm: Vec<u32>,
@@ -176,7 +183,6 @@ impl Ring {
             send_addr_at,
             send_token: vec![0; count],
             free: (0..count as u32).rev().collect(),
-            fds: Vec::with_capacity(sockets),
             armed: Vec::with_capacity(sockets),
             armed_count: 0,
             rearm: Vec::with_capacity(sockets),
@@ -184,6 +190,9 @@ impl Ring {
             stopping: false,
         };
         r.msghdr.msg_namelen = NAME_LEN as u32;
+        // The sockets are registered files: a request names its socket by index and the
+        // kernel skips looking up and reference-counting the descriptor on every send.
+        r.ring.submitter().register_files_sparse(sockets.max(1) as u32)?;
         // SAFETY: `buf_ring` holds `count` entries, is page-aligned and zeroed (tail 0), and
         // lives until the group is unregistered in `drop` (or is leaked).
         unsafe {
@@ -236,15 +245,19 @@ impl Ring {
         unsafe { self.ring.submission().push(e) }.is_ok()
     }
 
-    /// Adds a socket; returns its token (0, 1, 2, ... in order). Its receive is armed.
-    pub(super) fn watch(&mut self, socket: &UdpSocket) -> usize {
-        let token = self.fds.len();
-        self.fds.push(socket.as_raw_fd());
+    /// Adds a socket (at most the `sockets` the ring was made for); returns its token (0, 1,
+    /// 2, ... in order), under which it is a registered file. Its receive is armed.
+    ///
+    /// # Errors
+    /// The registration's (a socket beyond `sockets`: `EINVAL`).
+    pub(super) fn watch(&mut self, socket: &UdpSocket) -> io::Result<usize> {
+        let token = self.armed.len();
+        self.ring.submitter().register_files_update(token as u32, &[socket.as_raw_fd()])?;
         self.armed.push(false);
         if !self.arm(token) {
             self.rearm.push(token as u32);
         }
-        token
+        Ok(token)
     }
 
     /// Arms socket `token`'s multishot receive; whether it is armed (false: the queue is
@@ -253,7 +266,7 @@ impl Ring {
         if self.armed[token] {
             return true;
         }
-        let e = opcode::RecvMsgMulti::new(types::Fd(self.fds[token]), &*self.msghdr, GROUP)
+        let e = opcode::RecvMsgMulti::new(types::Fixed(token as u32), &*self.msghdr, GROUP)
             .build()
             .user_data(RECV | token as u64);
         // SAFETY: the msghdr is boxed in `self` and the buffers come from the registered
@@ -280,7 +293,7 @@ impl Ring {
     pub(super) fn queue_send(&mut self, token: usize, len: usize, to: Option<SocketAddr>) -> bool {
         let Some(e) = self.free.pop() else { return false };
         let at = e as usize * self.send_stride;
-        let mut op = opcode::Send::new(types::Fd(self.fds[token]), self.send.at(at), len.min(self.send_addr_at) as u32)
+        let mut op = opcode::Send::new(types::Fixed(token as u32), self.send.at(at), len.min(self.send_addr_at) as u32)
             .flags(libc::MSG_DONTWAIT);
         if let Some(to) = to {
             let addr = self.send.at(at + self.send_addr_at).cast::<libc::sockaddr_storage>();
@@ -293,6 +306,9 @@ impl Ring {
         // SAFETY: the entry's datagram and address stay untouched until its completion puts
         // it back on the free list (`reap`); the region outlives every request.
         if unsafe { self.push(&op.build().user_data(SEND | u64::from(e))) } {
+            if self.ring.submission().len() >= SUBMIT_CHUNK {
+                let _ = self.ring.submit();
+            }
             true
         } else {
             self.free.push(e);
@@ -309,9 +325,11 @@ impl Ring {
         let _ = self.ring.submitter().submit_with_args(want.max(1), &args);
     }
 
-    /// Completions that wake a paced wait early: a quarter of the receive buffers.
+    /// Completions that wake a paced wait early: a quarter of the receive buffers, at most
+    /// [`SUBMIT_CHUNK`] × 2 (the receives an enter then runs, like a submission's sends,
+    /// hold the core without a preemption point).
     pub(super) fn burst(&self) -> usize {
-        usize::from(self.recv_count) / 4
+        (usize::from(self.recv_count) / 4).min(2 * SUBMIT_CHUNK)
     }
 
     /// Reports every completion to `f`, gives the receive buffers back and re-arms ended
@@ -445,7 +463,7 @@ pub(super) fn probe() -> Result<(), String> {
     let (a, b) = (bind()?, bind()?);
     let a_addr = a.local_addr().map_err(|e| e.to_string())?;
     let b_addr = b.local_addr().map_err(|e| e.to_string())?;
-    let (ta, tb) = (ring.watch(&a), ring.watch(&b));
+    let (ta, tb) = (ring.watch(&a).map_err(|e| e.to_string())?, ring.watch(&b).map_err(|e| e.to_string())?);
     let word = *b"rvoip";
     ring.send_buffer().ok_or("no send entry")?[..word.len()].copy_from_slice(&word);
     if !ring.queue_send(tb, word.len(), Some(a_addr)) {
@@ -483,13 +501,15 @@ pub(super) fn spawn(
     let (ready_tx, ready) = sync_channel(1);
     let t =
         std::thread::Builder::new().name(name).spawn(move || match Ring::new(slots.len(), config.max_datagram) {
-            Ok(mut ring) => {
-                for s in &slots {
-                    ring.watch(&s.socket);
+            Ok(mut ring) => match slots.iter().try_for_each(|s| ring.watch(&s.socket).map(drop)) {
+                Ok(()) => {
+                    let _ = ready_tx.send(Ok(()));
+                    UringThread { config, slots, counters, stop, ring }.run();
                 }
-                let _ = ready_tx.send(Ok(()));
-                UringThread { config, slots, counters, stop, ring }.run();
-            }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                }
+            },
             Err(e) => {
                 let _ = ready_tx.send(Err(e));
             }
@@ -520,7 +540,7 @@ struct UringThread {
 impl UringThread {
     fn run(mut self) {
         let period_ns = self.config.poll_period.as_nanos() as u64;
-        // Paced: wake at most once a period unless a burst fills a quarter of the buffers.
+        // Paced: wake at most once a period unless a burst is waiting (`Ring::burst`).
         let want = if period_ns > 0 { self.ring.burst() } else { 1 };
         let mut schedule = Schedule::new(&self.config);
         while !self.stop.load(Ordering::Acquire) {

@@ -399,7 +399,7 @@ mod ring {
         // 64 buffers; 640 datagrams in chunks of 16: each buffer is used ten times.
         let mut ring = Ring::new(1, 256).unwrap();
         let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let token = ring.watch(&s);
+        let token = ring.watch(&s).unwrap();
         let p = peer();
         let from = p.local_addr().unwrap();
         let mut next = 0u32;
@@ -428,7 +428,7 @@ mod ring {
         }
         let mut ring = Ring::new(1, 256).unwrap();
         let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let token = ring.watch(&s);
+        let token = ring.watch(&s).unwrap();
         let p = peer();
         // Every one of the 64 entries queued: none is left until completions come back.
         let mut queued = 0u32;
@@ -462,6 +462,18 @@ mod ring {
     }
 
     #[test]
+    fn more_sockets_than_the_ring_was_made_for_are_refused() {
+        if !io_uring_here() {
+            return;
+        }
+        let mut ring = Ring::new(2, 256).unwrap();
+        let sockets: Vec<UdpSocket> = (0..3).map(|_| UdpSocket::bind("127.0.0.1:0").unwrap()).collect();
+        assert_eq!(ring.watch(&sockets[0]).unwrap(), 0);
+        assert_eq!(ring.watch(&sockets[1]).unwrap(), 1);
+        assert!(ring.watch(&sockets[2]).is_err());
+    }
+
+    #[test]
     fn cancel_all_ends_every_request() {
         if !io_uring_here() {
             return;
@@ -469,7 +481,7 @@ mod ring {
         let mut ring = Ring::new(3, 256).unwrap();
         let sockets: Vec<UdpSocket> = (0..3).map(|_| UdpSocket::bind("127.0.0.1:0").unwrap()).collect();
         for s in &sockets {
-            ring.watch(s);
+            ring.watch(s).unwrap();
         }
         ring.wait(1, 1_000_000);
         ring.reap(|_| {});
