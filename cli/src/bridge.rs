@@ -64,16 +64,18 @@ pub struct Args {
     /// for all sockets' sends, multishot receives; an error where unavailable).
     #[arg(long, value_name = "auto|epoll|io-uring", default_value = "auto")]
     io: IoBackend,
-    /// How the room is built: `nodes` (every leg's decoder and encoder a node of the room's
-    /// graph) or `kernel` (one node running every leg's codecs over arrays, see
-    /// ARCHITECTURE.md "Kernel rooms"; not with `--talkers`).
-    #[arg(long, value_enum, default_value_t = RoomKind::Nodes)]
+    /// How the room is built: `kernel` (one node running every leg's codecs over arrays,
+    /// see ARCHITECTURE.md "Kernel rooms"; not with `--talkers`), `nodes` (every leg's
+    /// decoder and encoder a node of the room's graph) or `auto` (kernel unless `--talkers`
+    /// or `--audio-level` is given).
+    #[arg(long, value_enum, default_value_t = RoomKind::Auto)]
     room: RoomKind,
 }
 
 /// `--room`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 enum RoomKind {
+    Auto,
     Nodes,
     Kernel,
 }
@@ -97,6 +99,7 @@ struct Plan {
     /// Loudest-N talker selection, when on.
     talkers: Option<usize>,
     io: IoBackend,
+    /// `Nodes` or `Kernel` (`Auto` resolved).
     room: RoomKind,
 }
 
@@ -156,8 +159,13 @@ fn check(a: &Args) -> Result<Plan, CliError> {
     if a.room == RoomKind::Kernel && talkers.is_some() {
         return Err(usage("--room kernel has no talker selection: drop --talkers or use --room nodes"));
     }
+    let room = match a.room {
+        RoomKind::Auto if talkers.is_none() && a.audio_level.is_none() => RoomKind::Kernel,
+        RoomKind::Auto => RoomKind::Nodes,
+        r => r,
+    };
     Ok(Plan {
-        room: a.room,
+        room,
         io: a.io,
         talkers,
         audio_level: a.audio_level,
@@ -461,7 +469,10 @@ mod tests {
         assert_eq!(plan(&["--legs", "2", "--codec", "pcmu"]).unwrap().quantum, Quantum::MS_20);
         let p = plan(&["--legs", "6", "--codec", "g722", "--listen", "127.0.0.1:65530", "--ptime", "30"]).unwrap();
         assert_eq!((p.legs, p.ptime_us, p.codec.rate()), (6, 30_000, 16_000));
-        assert_eq!((p.io, p.room), (IoBackend::Auto, RoomKind::Nodes));
+        assert_eq!((p.io, p.room), (IoBackend::Auto, RoomKind::Kernel));
+        assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--talkers", "1"]).unwrap().room, RoomKind::Nodes);
+        assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--audio-level"]).unwrap().room, RoomKind::Nodes);
+        assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--room", "nodes"]).unwrap().room, RoomKind::Nodes);
         bad(&["--legs", "2", "--codec", "pcmu", "--room", "kernel", "--talkers", "2"], "--room kernel");
         assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--room", "kernel"]).unwrap().room, RoomKind::Kernel);
         assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--io", "epoll"]).unwrap().io, IoBackend::Epoll);

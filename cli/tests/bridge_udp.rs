@@ -101,9 +101,12 @@ fn start_bridge(legs: usize, port0: u16, extra: &[&str]) -> (Child, JoinHandle<V
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let ready = lines.next().unwrap().unwrap();
     assert!(ready.contains(&format!("ready legs={legs}")), "{ready}");
-    // The backend asked for is the one named (`io-uring` runs as `io_uring`).
-    if let Some(k) = extra.iter().position(|a| *a == "--io") {
+    // The backend and room asked for are the ones named (`io-uring` runs as `io_uring`).
+    if let Some(k) = extra.iter().position(|a| *a == "--io").filter(|&k| extra[k + 1] != "auto") {
         assert!(ready.contains(&format!(" io={}", extra[k + 1].replace('-', "_"))), "{ready}");
+    }
+    if let Some(k) = extra.iter().position(|a| *a == "--room") {
+        assert!(ready.contains(&format!(" room={}", extra[k + 1])), "{ready}");
     }
     (child, std::thread::spawn(move || lines.map_while(Result::ok).collect()))
 }
@@ -126,22 +129,31 @@ fn io_uring_here() -> bool {
 
 #[test]
 fn legs_hear_each_other_not_themselves_and_every_packet_is_counted_epoll() {
-    legs_hear_each_other_not_themselves_and_every_packet_is_counted("epoll");
+    legs_hear_each_other_not_themselves_and_every_packet_is_counted("epoll", "nodes");
 }
 
 #[test]
 fn legs_hear_each_other_not_themselves_and_every_packet_is_counted_io_uring() {
     if io_uring_here() {
-        legs_hear_each_other_not_themselves_and_every_packet_is_counted("io-uring");
+        legs_hear_each_other_not_themselves_and_every_packet_is_counted("io-uring", "nodes");
     }
 }
 
-fn legs_hear_each_other_not_themselves_and_every_packet_is_counted(io: &str) {
-    let dir = tmp(&format!("bridge-{io}"));
+#[test]
+fn legs_hear_each_other_not_themselves_and_every_packet_is_counted_kernel_room() {
+    legs_hear_each_other_not_themselves_and_every_packet_is_counted("auto", "kernel");
+}
+
+/// With `--io IO --room ROOM`.
+fn legs_hear_each_other_not_themselves_and_every_packet_is_counted(io: &str, room: &str) {
+    let dir = tmp(&format!("bridge-{io}-{room}"));
     let stats = dir.join("bridge.json");
     let port0 = free_ports(4);
-    let (mut child, reader) =
-        start_bridge(4, port0, &["--seconds", "4", "--stats-json", stats.to_str().unwrap(), "--io", io]);
+    let (mut child, reader) = start_bridge(
+        4,
+        port0,
+        &["--seconds", "4", "--stats-json", stats.to_str().unwrap(), "--io", io, "--room", room],
+    );
     let legs = phones(4);
     let stranger = UdpSocket::bind("127.0.0.1:0").unwrap();
     let to = |i: usize| ("127.0.0.1", port0 + i as u16);
@@ -207,7 +219,10 @@ fn legs_hear_each_other_not_themselves_and_every_packet_is_counted(io: &str) {
     assert!(p3.iter().all(|&p| p > -23.0), "{p3:?}");
 
     let json = std::fs::read_to_string(&stats).unwrap();
-    assert!(json.contains(&format!("\"io\": \"{}\"", io.replace('-', "_"))), "{json}");
+    if io != "auto" {
+        assert!(json.contains(&format!("\"io\": \"{}\"", io.replace('-', "_"))), "{json}");
+    }
+    assert!(json.contains(&format!("\"room\": \"{room}\"")), "{json}");
     let n = |k: &str| json_number(&json, k) as u64;
     // Everything received is delivered or counted; the stranger never got past the kernel
     // (its leg's socket is connected to its latched peer).
