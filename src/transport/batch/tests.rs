@@ -391,16 +391,22 @@ mod ring {
         done
     }
 
-    #[test]
-    fn receive_buffers_go_back_and_are_reused() {
+    /// A ring for one socket (64 receive buffers, 64 send entries), the socket, its token
+    /// and a peer; `None` where io_uring is unavailable.
+    fn one_socket() -> Option<(Ring, UdpSocket, usize, UdpSocket)> {
         if !io_uring_here() {
-            return;
+            return None;
         }
-        // 64 buffers; 640 datagrams in chunks of 16: each buffer is used ten times.
         let mut ring = Ring::new(1, 256).unwrap();
         let s = UdpSocket::bind("127.0.0.1:0").unwrap();
         let token = ring.watch(&s).unwrap();
-        let p = peer();
+        Some((ring, s, token, peer()))
+    }
+
+    #[test]
+    fn receive_buffers_go_back_and_are_reused() {
+        // 64 buffers; 640 datagrams in chunks of 16: each buffer is used ten times.
+        let Some((mut ring, s, token, p)) = one_socket() else { return };
         let from = p.local_addr().unwrap();
         let mut next = 0u32;
         for chunk in 0..40u32 {
@@ -423,13 +429,7 @@ mod ring {
 
     #[test]
     fn send_entries_are_not_reused_before_their_completion() {
-        if !io_uring_here() {
-            return;
-        }
-        let mut ring = Ring::new(1, 256).unwrap();
-        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let token = ring.watch(&s).unwrap();
-        let p = peer();
+        let Some((mut ring, _s, token, p)) = one_socket() else { return };
         // Every one of the 64 entries queued: none is left until completions come back.
         let mut queued = 0u32;
         while let Some(buf) = ring.send_buffer() {
