@@ -9,8 +9,9 @@
 //!
 //! On Linux two backends do this ([`BatchConfig::backend`], [`IoBackend`]): io_uring where
 //! the kernel allows it ([`io_uring_support`]), which batches across sockets — one multishot
-//! receive armed per socket, and one `io_uring_enter` both submitting a whole send sweep for
-//! every socket and collecting every socket's arrivals — and epoll, where each I/O thread:
+//! receive armed per socket, a send sweep's packets for every socket submitted 64 to an
+//! `io_uring_enter`, and one enter a wake-up collecting every socket's arrivals — and epoll,
+//! where each I/O thread:
 //! - waits in `epoll_wait` on its sockets, at most until its next send sweep, and at most
 //!   once per [`BatchConfig::poll_period`] (so that one wake-up collects many datagrams);
 //! - reads every ready socket with `recvmmsg` (up to [`BatchConfig::batch`] datagrams a
@@ -115,7 +116,8 @@ pub enum IoBackend {
     Epoll,
     /// Completions (Linux 6.1 or later): one io_uring per thread, a multishot `recvmsg` on
     /// every socket into a ring of provided buffers, and each send sweep's packets for all
-    /// sockets submitted in one `io_uring_enter`, which also collects what arrived.
+    /// sockets submitted 64 to an `io_uring_enter`; one enter a wake-up collects what
+    /// arrived. [`BatchConfig::batch`] and [`BatchConfig::max_reads`] do not apply.
     IoUring,
 }
 
@@ -172,9 +174,10 @@ pub fn io_uring_support() -> Result<(), TransportError> {
 pub struct BatchConfig {
     /// I/O threads (sockets are dealt out round-robin); at least 1.
     pub threads: usize,
-    /// Datagrams per `recvmmsg` / `sendmmsg` call; at least 1.
+    /// Datagrams per `recvmmsg` / `sendmmsg` call (epoll); at least 1.
     pub batch: usize,
-    /// `recvmmsg` calls per ready socket per wake-up at most (a flooding peer's share).
+    /// `recvmmsg` calls per ready socket per wake-up at most (a flooding peer's share;
+    /// epoll); at least 1.
     pub max_reads: usize,
     /// Largest datagram received (longer ones are counted malformed).
     pub max_datagram: usize,
