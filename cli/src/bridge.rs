@@ -2,9 +2,10 @@
 //!
 //! Leg i receives on PORT0+i and sends its N-1 mix from that same port to the source of
 //! its packets (symmetric RTP). The legs are a [`Room`] on one real-time worker (decode with
-//! concealment, N-1 mix, encode); their sockets are served by a [`BatchIo`] thread (epoll,
-//! `recvmmsg`/`sendmmsg`). Prints `ready` once every socket is bound, one status line a
-//! second, and the totals as JSON at the end (after `--seconds`, or on Ctrl-C / SIGTERM).
+//! concealment, N-1 mix, encode); their sockets are served by a [`BatchIo`] thread (io_uring
+//! where the kernel allows it, else epoll with `recvmmsg`/`sendmmsg`; `--io` chooses). Prints
+//! `ready` (with the I/O backend) once every socket is bound, one status line a second, and
+//! the totals as JSON at the end (after `--seconds`, or on Ctrl-C / SIGTERM).
 
 use super::codec_arg::Codec;
 use super::output::{self, Outputs};
@@ -16,7 +17,7 @@ use rvoip_media_core::prelude::*;
 use rvoip_media_core::rtp::audio_level::VOICE_BELOW_DBOV;
 use rvoip_media_core::rtp::HeaderExtensions;
 use rvoip_media_core::sync::pool::MAX_CAPACITY;
-use rvoip_media_core::transport::batch::raise_open_file_limit;
+use rvoip_media_core::transport::batch::{raise_open_file_limit, IoBackend};
 use rvoip_media_core::transport::{BatchConfig, BatchIo, BatchIoHandle, SocketStats};
 use std::io::Write;
 use std::net::{SocketAddr, UdpSocket};
@@ -58,6 +59,25 @@ pub struct Args {
     /// (G.711). Without it every leg hears every other.
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     talkers: Option<i64>,
+    /// The sockets' I/O: `auto` (io_uring where this kernel allows it, else epoll),
+    /// `epoll` (readiness, `recvmmsg`/`sendmmsg` per socket) or `io-uring` (one submission
+    /// for all sockets' sends, multishot receives; an error where unavailable).
+    #[arg(long, value_name = "auto|epoll|io-uring", default_value = "auto")]
+    io: IoBackend,
+    /// How the room is built: `kernel` (one node running every leg's codecs over arrays,
+    /// see ARCHITECTURE.md "Kernel rooms"; not with `--talkers`), `nodes` (every leg's
+    /// decoder and encoder a node of the room's graph) or `auto` (kernel unless `--talkers`
+    /// or `--audio-level` is given).
+    #[arg(long, value_enum, default_value_t = RoomKind::Auto)]
+    room: RoomKind,
+}
+
+/// `--room`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum RoomKind {
+    Auto,
+    Nodes,
+    Kernel,
 }
 
 fn usage(s: impl Into<String>) -> CliError {
@@ -78,6 +98,9 @@ struct Plan {
     audio_level: Option<u8>,
     /// Loudest-N talker selection, when on.
     talkers: Option<usize>,
+    io: IoBackend,
+    /// `Nodes` or `Kernel` (`Auto` resolved).
+    room: RoomKind,
 }
 
 fn check(a: &Args) -> Result<Plan, CliError> {
@@ -133,7 +156,17 @@ fn check(a: &Args) -> Result<Plan, CliError> {
                 .ok_or_else(|| usage(format!("--talkers must be at least 1, got {t}")))?,
         ),
     };
+    if a.room == RoomKind::Kernel && talkers.is_some() {
+        return Err(usage("--room kernel has no talker selection: drop --talkers or use --room nodes"));
+    }
+    let room = match a.room {
+        RoomKind::Auto if talkers.is_none() && a.audio_level.is_none() => RoomKind::Kernel,
+        RoomKind::Auto => RoomKind::Nodes,
+        r => r,
+    };
     Ok(Plan {
+        room,
+        io: a.io,
         talkers,
         audio_level: a.audio_level,
         quantum,
@@ -192,6 +225,9 @@ fn start(plan: &Plan) -> Result<Bridge, CliError> {
     }
     let engine = Engine::start(config)?;
     let mut config = RoomConfig::new(AudioFormat::mono(plan.codec.rate())).with_capacity(n);
+    if plan.room == RoomKind::Kernel {
+        config = config.with_kernel();
+    }
     if let Some(max_talkers) = plan.talkers {
         config = config.with_policy(TalkerPolicy { max_talkers, ..TalkerPolicy::default() }).with_shared_encodes();
     }
@@ -232,6 +268,7 @@ fn start(plan: &Plan) -> Result<Bridge, CliError> {
         payload_types: vec![plan.payload_type],
         send_interval: Duration::from_millis(2),
         poll_period: Duration::from_millis(1),
+        backend: plan.io,
         ..BatchConfig::default()
     });
     for (i, socket) in sockets.into_iter().enumerate() {
@@ -245,7 +282,7 @@ fn start(plan: &Plan) -> Result<Bridge, CliError> {
         let ext = HeaderExtensions { audio_level: plan.audio_level };
         batch.add_with_extensions(socket, rx, tx, ext).map_err(|e| usage(format!("--listen: {addr}: {e}")))?;
     }
-    let io = batch.start().map_err(|e| usage(format!("starting the I/O thread: {e}")))?;
+    let io = batch.start().map_err(|e| usage(format!("starting the I/O thread (--io {}): {e}", plan.io.name())))?;
     Ok(Bridge { engine, io, room })
 }
 
@@ -308,13 +345,16 @@ pub fn run(a: Args) -> Result<(), CliError> {
     output::stop_on_interrupt();
     let bridge = start(&plan)?;
     let last_port = plan.listen.port() as usize + plan.legs - 1;
+    let io = bridge.io.backend().name();
+    let room = if plan.room == RoomKind::Kernel { "kernel" } else { "nodes" };
     println!(
-        "ready legs={} listen={}-{last_port} codec={} ptime={} realtime={}",
+        "ready legs={} listen={}-{last_port} codec={} ptime={} realtime={} room={room} io={io}{}",
         plan.legs,
         plan.listen,
         plan.codec.name(),
         plan.ptime_us / 1000,
-        bridge.engine.status().all_realtime()
+        bridge.engine.status().all_realtime(),
+        bridge.io.io_uring_unavailable().map_or(String::new(), |why| format!(" (io_uring unavailable: {why})")),
     );
     let first = bridge.sample();
     let mut prev = bridge.sample();
@@ -350,12 +390,12 @@ pub fn run(a: Args) -> Result<(), CliError> {
     let last = bridge.sample();
     let (p50, p99, max) = bridge.cycle_us();
     let talkers = bridge.talkers().map(|(n, d)| (n, d.map(str::to_string)));
-    let Bridge { engine, io, .. } = bridge;
+    let Bridge { engine, io: batch, .. } = bridge;
     // The totals after the I/O thread's last send sweep.
-    let t = &io.stop().map_err(|e| usage(format!("stopping the I/O thread: {e}")))?;
+    let t = &batch.stop().map_err(|e| usage(format!("stopping the I/O thread: {e}")))?;
     engine.shutdown();
     let json = format!(
-        "{{\"legs\": {}, \"codec\": \"{}\", \"ptime_ms\": {}, \"seconds\": {:.3}, \"stopped_by_signal\": {}, \
+        "{{\"legs\": {}, \"codec\": \"{}\", \"io\": \"{io}\", \"room\": \"{room}\", \"ptime_ms\": {}, \"seconds\": {:.3}, \"stopped_by_signal\": {}, \
          \"received\": {}, \"delivered\": {}, \"dropped\": {}, \"malformed\": {}, \"wrong_payload_type\": {}, \
          \"foreign\": {}, \"sent\": {}, \"not_sent\": {}, \"send_errors\": {}, \"latches\": {}, \"relatches\": {}, \
          \"deadline_misses\": {}, \"cycle_p50_us\": {p50:.1}, \"cycle_p99_us\": {p99:.1}, \"cycle_max_us\": {max:.1}, \
@@ -429,5 +469,14 @@ mod tests {
         assert_eq!(plan(&["--legs", "2", "--codec", "pcmu"]).unwrap().quantum, Quantum::MS_20);
         let p = plan(&["--legs", "6", "--codec", "g722", "--listen", "127.0.0.1:65530", "--ptime", "30"]).unwrap();
         assert_eq!((p.legs, p.ptime_us, p.codec.rate()), (6, 30_000, 16_000));
+        assert_eq!((p.io, p.room), (IoBackend::Auto, RoomKind::Kernel));
+        assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--talkers", "1"]).unwrap().room, RoomKind::Nodes);
+        assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--audio-level"]).unwrap().room, RoomKind::Nodes);
+        assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--room", "nodes"]).unwrap().room, RoomKind::Nodes);
+        bad(&["--legs", "2", "--codec", "pcmu", "--room", "kernel", "--talkers", "2"], "--room kernel");
+        assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--room", "kernel"]).unwrap().room, RoomKind::Kernel);
+        assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--io", "epoll"]).unwrap().io, IoBackend::Epoll);
+        assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--io", "io-uring"]).unwrap().io, IoBackend::IoUring);
+        assert!(T::try_parse_from(["bridge", "--legs", "2", "--codec", "pcmu", "--io", "select"]).is_err());
     }
 }

@@ -2,7 +2,9 @@
 //! the other two and not itself (measured per frequency); a fourth leg floods and sends a
 //! malformed and a wrong-payload-type packet, a stranger sends to a latched leg's port; all
 //! of it is counted, none of it reaches anyone else's ears, and the totals add up to what
-//! the legs really received.
+//! the legs really received. The counting tests run once per I/O backend (`--io epoll` and
+//! `--io io-uring`, the latter skipped, saying so, where io_uring is unavailable); the rest
+//! run on `auto`.
 
 #[path = "support/cli.rs"]
 mod cli_support;
@@ -10,6 +12,7 @@ mod cli_support;
 use cli_support::{bin, json_number, tmp};
 use rvoip_media_core::graph::PacketMeta;
 use rvoip_media_core::rtp::{audio_level_of, parse_rtp, write_rtp, write_rtp_with_audio_level, AudioLevel};
+use rvoip_media_core::transport::batch::io_uring_support;
 use rvoip_media_nodes::G711Law;
 use std::io::{BufRead, BufReader};
 use std::net::UdpSocket;
@@ -98,6 +101,13 @@ fn start_bridge(legs: usize, port0: u16, extra: &[&str]) -> (Child, JoinHandle<V
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let ready = lines.next().unwrap().unwrap();
     assert!(ready.contains(&format!("ready legs={legs}")), "{ready}");
+    // The backend and room asked for are the ones named (`io-uring` runs as `io_uring`).
+    if let Some(k) = extra.iter().position(|a| *a == "--io").filter(|&k| extra[k + 1] != "auto") {
+        assert!(ready.contains(&format!(" io={}", extra[k + 1].replace('-', "_"))), "{ready}");
+    }
+    if let Some(k) = extra.iter().position(|a| *a == "--room") {
+        assert!(ready.contains(&format!(" room={}", extra[k + 1])), "{ready}");
+    }
     (child, std::thread::spawn(move || lines.map_while(Result::ok).collect()))
 }
 
@@ -112,12 +122,38 @@ fn phones(n: usize) -> Vec<UdpSocket> {
         .collect()
 }
 
+/// Whether `--io io-uring` can run here; says so when it cannot.
+fn io_uring_here() -> bool {
+    io_uring_support().map_err(|e| eprintln!("skipped: io_uring unavailable here ({e})")).is_ok()
+}
+
 #[test]
-fn legs_hear_each_other_not_themselves_and_every_packet_is_counted() {
-    let dir = tmp("bridge");
+fn legs_hear_each_other_not_themselves_and_every_packet_is_counted_epoll() {
+    legs_hear_each_other_not_themselves_and_every_packet_is_counted("epoll", "nodes");
+}
+
+#[test]
+fn legs_hear_each_other_not_themselves_and_every_packet_is_counted_io_uring() {
+    if io_uring_here() {
+        legs_hear_each_other_not_themselves_and_every_packet_is_counted("io-uring", "nodes");
+    }
+}
+
+#[test]
+fn legs_hear_each_other_not_themselves_and_every_packet_is_counted_kernel_room() {
+    legs_hear_each_other_not_themselves_and_every_packet_is_counted("auto", "kernel");
+}
+
+/// With `--io IO --room ROOM`.
+fn legs_hear_each_other_not_themselves_and_every_packet_is_counted(io: &str, room: &str) {
+    let dir = tmp(&format!("bridge-{io}-{room}"));
     let stats = dir.join("bridge.json");
     let port0 = free_ports(4);
-    let (mut child, reader) = start_bridge(4, port0, &["--seconds", "4", "--stats-json", stats.to_str().unwrap()]);
+    let (mut child, reader) = start_bridge(
+        4,
+        port0,
+        &["--seconds", "4", "--stats-json", stats.to_str().unwrap(), "--io", io, "--room", room],
+    );
     let legs = phones(4);
     let stranger = UdpSocket::bind("127.0.0.1:0").unwrap();
     let to = |i: usize| ("127.0.0.1", port0 + i as u16);
@@ -183,6 +219,10 @@ fn legs_hear_each_other_not_themselves_and_every_packet_is_counted() {
     assert!(p3.iter().all(|&p| p > -23.0), "{p3:?}");
 
     let json = std::fs::read_to_string(&stats).unwrap();
+    if io != "auto" {
+        assert!(json.contains(&format!("\"io\": \"{}\"", io.replace('-', "_"))), "{json}");
+    }
+    assert!(json.contains(&format!("\"room\": \"{room}\"")), "{json}");
     let n = |k: &str| json_number(&json, k) as u64;
     // Everything received is delivered or counted; the stranger never got past the kernel
     // (its leg's socket is connected to its latched peer).
@@ -225,11 +265,23 @@ fn bad_flags_are_refused_in_the_users_terms() {
 }
 
 #[test]
-fn sigterm_ends_the_run_with_the_totals_written() {
-    let dir = tmp("bridge-term");
+fn sigterm_ends_the_run_with_the_totals_written_epoll() {
+    sigterm_ends_the_run_with_the_totals_written("epoll");
+}
+
+#[test]
+fn sigterm_ends_the_run_with_the_totals_written_io_uring() {
+    if io_uring_here() {
+        sigterm_ends_the_run_with_the_totals_written("io-uring");
+    }
+}
+
+fn sigterm_ends_the_run_with_the_totals_written(io: &str) {
+    let dir = tmp(&format!("bridge-term-{io}"));
     let stats = dir.join("bridge.json");
     let port0 = free_ports(2);
-    let (mut child, _) = start_bridge(2, port0, &["--seconds", "30", "--stats-json", stats.to_str().unwrap()]);
+    let (mut child, _) =
+        start_bridge(2, port0, &["--seconds", "30", "--stats-json", stats.to_str().unwrap(), "--io", io]);
     let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
     for k in 0..10 {
         peer.send_to(&packet(Some(TONES[0]), k, 1, 0), ("127.0.0.1", port0)).unwrap();

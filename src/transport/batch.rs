@@ -7,7 +7,11 @@
 //! worker → packet ring → socket with the engine's endpoints ([`PacketIn`] / [`PacketOut`]),
 //! as [`super::UdpTransport`] does for one session.
 //!
-//! Each I/O thread (Linux):
+//! On Linux two backends do this ([`BatchConfig::backend`], [`IoBackend`]): io_uring where
+//! the kernel allows it ([`io_uring_support`]), which batches across sockets — one multishot
+//! receive armed per socket, a send sweep's packets for every socket submitted 64 to an
+//! `io_uring_enter`, and one enter a wake-up collecting every socket's arrivals — and epoll,
+//! where each I/O thread:
 //! - waits in `epoll_wait` on its sockets, at most until its next send sweep, and at most
 //!   once per [`BatchConfig::poll_period`] (so that one wake-up collects many datagrams);
 //! - reads every ready socket with `recvmmsg` (up to [`BatchConfig::batch`] datagrams a
@@ -36,7 +40,7 @@
 //! `sent`, `not_sent` (nowhere to send yet), `send_errors`, `latches`, `relatches`.
 //!
 //! Buffers, message headers and address slots are allocated when a thread starts; after
-//! that the I/O threads allocate nothing per packet.
+//! that the I/O threads allocate nothing per packet, on either backend.
 //!
 //! ```
 //! use rvoip_media_core::conference::{LegMedia, Room};
@@ -89,15 +93,91 @@ pub(crate) mod sys;
 #[cfg(not(target_os = "linux"))]
 #[path = "batch_portable.rs"]
 pub(crate) mod sys;
+#[cfg(target_os = "linux")]
+#[path = "batch_uring.rs"]
+mod uring;
+
+/// Which system calls a [`BatchIo`]'s threads move packets with.
+///
+/// ```
+/// use rvoip_media_core::transport::batch::IoBackend;
+/// assert_eq!("io-uring".parse::<IoBackend>(), Ok(IoBackend::IoUring));
+/// assert_eq!(IoBackend::Epoll.name(), "epoll");
+/// assert!("kqueue".parse::<IoBackend>().is_err());
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum IoBackend {
+    /// io_uring when this kernel lets this process use it ([`io_uring_support`], checked
+    /// at [`BatchIo::start`]), else epoll.
+    #[default]
+    Auto,
+    /// Readiness: `epoll_wait`, then `recvmmsg` / `sendmmsg` per socket (elsewhere than
+    /// Linux, the portable loop: `recv_from` / `send_to`, one datagram a call).
+    Epoll,
+    /// Completions (Linux 6.1 or later): one io_uring per thread, a multishot `recvmsg` on
+    /// every socket into a ring of provided buffers, and each send sweep's packets for all
+    /// sockets submitted 64 to an `io_uring_enter`; one enter a wake-up collects what
+    /// arrived. [`BatchConfig::batch`] and [`BatchConfig::max_reads`] do not apply.
+    IoUring,
+}
+
+impl IoBackend {
+    /// `auto`, `epoll` or `io_uring`.
+    pub fn name(self) -> &'static str {
+        match self {
+            IoBackend::Auto => "auto",
+            IoBackend::Epoll => "epoll",
+            IoBackend::IoUring => "io_uring",
+        }
+    }
+}
+
+impl std::str::FromStr for IoBackend {
+    type Err = String;
+
+    /// `auto`, `epoll`, `io-uring` or `io_uring`.
+    fn from_str(s: &str) -> Result<IoBackend, String> {
+        match s {
+            "auto" => Ok(IoBackend::Auto),
+            "epoll" => Ok(IoBackend::Epoll),
+            "io-uring" | "io_uring" => Ok(IoBackend::IoUring),
+            _ => Err(format!("unknown I/O backend {s:?}: auto, epoll or io-uring")),
+        }
+    }
+}
+
+/// Whether this process can run [`IoBackend::IoUring`] here: sets up a ring as the I/O
+/// threads do and moves one datagram over loopback through it (a multishot `recvmsg` on one
+/// socket, a `send` from another). Old kernels, seccomp filters and the
+/// `kernel.io_uring_disabled` sysctl all show up here.
+///
+/// ```
+/// use rvoip_media_core::transport::batch::io_uring_support;
+/// match io_uring_support() {
+///     Ok(()) => println!("io_uring available"),
+///     Err(e) => println!("epoll only: {e}"),
+/// }
+/// ```
+///
+/// # Errors
+/// [`TransportError::Io`] (kind `Unsupported`) saying what failed.
+pub fn io_uring_support() -> Result<(), TransportError> {
+    #[cfg(target_os = "linux")]
+    let r = uring::probe();
+    #[cfg(not(target_os = "linux"))]
+    let r = Err("io_uring is Linux only".to_string());
+    r.map_err(|why| TransportError::Io(std::io::Error::new(std::io::ErrorKind::Unsupported, why)))
+}
 
 /// Settings of a [`BatchIo`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BatchConfig {
     /// I/O threads (sockets are dealt out round-robin); at least 1.
     pub threads: usize,
-    /// Datagrams per `recvmmsg` / `sendmmsg` call; at least 1.
+    /// Datagrams per `recvmmsg` / `sendmmsg` call (epoll); at least 1.
     pub batch: usize,
-    /// `recvmmsg` calls per ready socket per wake-up at most (a flooding peer's share).
+    /// `recvmmsg` calls per ready socket per wake-up at most (a flooding peer's share;
+    /// epoll); at least 1.
     pub max_reads: usize,
     /// Largest datagram received (longer ones are counted malformed).
     pub max_datagram: usize,
@@ -111,12 +191,14 @@ pub struct BatchConfig {
     pub relatch_after: Duration,
     /// `connect` a socket to its latched peer (Linux).
     pub connect_on_latch: bool,
+    /// The system calls to use.
+    pub backend: IoBackend,
 }
 
 impl Default for BatchConfig {
     /// One thread, 32 datagrams a call, 4 calls per socket per wake-up, 1500-byte
     /// datagrams, any payload type, sends every millisecond, no pacing of waits, re-latch
-    /// after 2 s of silence, connect on latch.
+    /// after 2 s of silence, connect on latch, io_uring where available.
     fn default() -> Self {
         BatchConfig {
             threads: 1,
@@ -128,6 +210,7 @@ impl Default for BatchConfig {
             poll_period: Duration::ZERO,
             relatch_after: Duration::from_secs(2),
             connect_on_latch: true,
+            backend: IoBackend::Auto,
         }
     }
 }
@@ -300,11 +383,13 @@ impl BatchIo {
         self.slots.is_empty()
     }
 
-    /// Starts the I/O threads (named `rvoip-batch-io-K`).
+    /// Starts the I/O threads (named `rvoip-batch-io-K`) on the configured
+    /// [`BatchConfig::backend`] ([`BatchIoHandle::backend`] says which runs).
     ///
     /// # Errors
     /// [`TransportError::State`] for a thread or batch count of 0,
-    /// [`TransportError::Io`] when a thread or its poller cannot be created (nothing keeps
+    /// [`TransportError::Io`] when a thread or its poller or ring cannot be created, or
+    /// [`IoBackend::IoUring`] was asked for where [`io_uring_support`] fails (nothing keeps
     /// running then).
     pub fn start(self) -> Result<BatchIoHandle, TransportError> {
         let c = &self.config;
@@ -313,6 +398,17 @@ impl BatchIo {
                 "threads, batch and max_reads must be at least 1, max_datagram at least 12",
             ));
         }
+        let (backend, io_uring_unavailable) = match c.backend {
+            IoBackend::Epoll => (IoBackend::Epoll, None),
+            IoBackend::IoUring => {
+                io_uring_support()?;
+                (IoBackend::IoUring, None)
+            }
+            IoBackend::Auto => match io_uring_support() {
+                Ok(()) => (IoBackend::IoUring, None),
+                Err(e) => (IoBackend::Epoll, Some(e.to_string())),
+            },
+        };
         let counters: Arc<[Counters]> = (0..self.slots.len()).map(|_| Counters::default()).collect();
         let stop = Arc::new(AtomicBool::new(false));
         let threads = c.threads.min(self.slots.len()).max(1);
@@ -320,10 +416,24 @@ impl BatchIo {
         for (i, s) in self.slots.into_iter().enumerate() {
             groups[i % threads].push(s);
         }
-        let mut handle = BatchIoHandle { stop: stop.clone(), threads: Vec::new(), counters: counters.clone() };
+        let mut handle = BatchIoHandle {
+            stop: stop.clone(),
+            threads: Vec::new(),
+            counters: counters.clone(),
+            backend,
+            io_uring_unavailable,
+        };
         for (k, slots) in groups.into_iter().enumerate() {
-            let io = IoThread::new(self.config.clone(), slots, counters.clone(), stop.clone())?;
-            let t = std::thread::Builder::new().name(format!("rvoip-batch-io-{k}")).spawn(move || io.run())?;
+            let name = format!("rvoip-batch-io-{k}");
+            let (config, counters, stop) = (self.config.clone(), counters.clone(), stop.clone());
+            let t = match backend {
+                #[cfg(target_os = "linux")]
+                IoBackend::IoUring => uring::spawn(name, config, slots, counters, stop)?,
+                _ => {
+                    let io = IoThread::new(config, slots, counters, stop)?;
+                    std::thread::Builder::new().name(name).spawn(move || io.run())?
+                }
+            };
             handle.threads.push(t);
         }
         Ok(handle)
@@ -335,9 +445,23 @@ pub struct BatchIoHandle {
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
     counters: Arc<[Counters]>,
+    backend: IoBackend,
+    io_uring_unavailable: Option<String>,
 }
 
 impl BatchIoHandle {
+    /// The backend the threads run on ([`IoBackend::Epoll`] or [`IoBackend::IoUring`], never
+    /// `Auto`).
+    pub fn backend(&self) -> IoBackend {
+        self.backend
+    }
+
+    /// Why [`IoBackend::Auto`] settled for epoll (what [`io_uring_support`] said); `None`
+    /// when io_uring runs or epoll was asked for.
+    pub fn io_uring_unavailable(&self) -> Option<&str> {
+        self.io_uring_unavailable.as_deref()
+    }
+
     /// Sockets served.
     pub fn sockets(&self) -> usize {
         self.counters.len()
@@ -427,19 +551,15 @@ impl IoThread {
     }
 
     fn run(mut self) {
-        let send_ns = (self.config.send_interval.as_nanos() as u64).max(1);
         let period_ns = self.config.poll_period.as_nanos() as u64;
-        let mut next_send = now_ns() + send_ns;
-        // Silent peers are looked for a few times per `relatch_after`, at most once a second.
-        let housekeeping_ns = (self.config.relatch_after.as_nanos() as u64 / 4).clamp(1_000_000, 1_000_000_000);
-        let mut next_housekeeping = now_ns() + housekeeping_ns;
+        let mut schedule = Schedule::new(&self.config);
         let mut last_wait = 0u64;
         while !self.stop.load(Ordering::Acquire) {
             let now = now_ns();
             if period_ns > 0 && now < last_wait + period_ns {
-                sys::sleep_ns((last_wait + period_ns - now).min(next_send.saturating_sub(now)));
+                sys::sleep_ns((last_wait + period_ns - now).min(schedule.next_send.saturating_sub(now)));
             }
-            let timeout_ns = next_send.saturating_sub(now_ns());
+            let timeout_ns = schedule.next_send.saturating_sub(now_ns());
             last_wait = now_ns();
             let ready = self.poller.wait(timeout_ns);
             for k in 0..ready {
@@ -447,13 +567,11 @@ impl IoThread {
                 self.receive(i);
             }
             let now = now_ns();
-            if now >= next_send {
+            if schedule.send_due(now) {
                 self.send_all();
-                next_send = if now >= next_send + send_ns { now + send_ns } else { next_send + send_ns };
             }
-            if now >= next_housekeeping {
-                self.let_go_of_silent_peers(now);
-                next_housekeeping = now + housekeeping_ns;
+            if schedule.housekeeping_due(now) {
+                let_go_of_silent_peers(&self.config, &mut self.slots, now);
             }
         }
         self.send_all();
@@ -473,56 +591,11 @@ impl IoThread {
             let now = now_ns();
             for j in 0..n {
                 let (data, from) = self.rx.received(j);
-                Self::on_datagram(&self.config, slot, c, data, from, now);
+                on_datagram(&self.config, slot, c, data, from, now);
             }
             if n < max {
                 return;
             }
-        }
-    }
-
-    fn on_datagram(
-        config: &BatchConfig,
-        slot: &mut Slot,
-        c: &Counters,
-        data: Option<&[u8]>,
-        from: Option<SocketAddr>,
-        now: u64,
-    ) {
-        let (Some(data), Some(from)) = (data, from) else {
-            // Truncated (longer than max_datagram) or from an address family we cannot read.
-            add(&c.malformed, 1);
-            return;
-        };
-        let Ok((meta, payload)) = slot.ext.parse(data, now) else {
-            add(&c.malformed, 1);
-            return;
-        };
-        if !config.payload_types.is_empty() && !config.payload_types.contains(&meta.payload_type) {
-            add(&c.wrong_payload_type, 1);
-            return;
-        }
-        if slot.peer != Some(from) {
-            if slot.latched {
-                add(&c.foreign, 1);
-                return;
-            }
-            if slot.peer.is_some() {
-                add(&c.relatches, 1);
-            }
-            slot.peer = Some(from);
-        }
-        if !slot.latched {
-            slot.latched = true;
-            add(&c.latches, 1);
-            if config.connect_on_latch {
-                slot.connected = sys::connect(&slot.socket, from);
-            }
-        }
-        slot.last_rx_ns = now;
-        match slot.rx.push(meta, payload) {
-            Ok(()) => add(&c.delivered, 1),
-            Err(_) => add(&c.dropped, 1),
         }
     }
 
@@ -533,18 +606,9 @@ impl IoThread {
             loop {
                 let mut n = 0;
                 while n < self.config.batch {
-                    let Some(p) = slot.tx.pop() else { break };
-                    let Some(peer) = slot.peer else {
-                        add(&c.not_sent, 1);
-                        continue;
-                    };
-                    match slot.ext.write(&p.meta, p.payload(), self.tx.buffer(n)) {
-                        Ok(len) => {
-                            self.tx.set_outgoing(n, len, if slot.connected { None } else { Some(peer) });
-                            n += 1;
-                        }
-                        Err(_) => add(&c.send_errors, 1),
-                    }
+                    let Some(len) = write_next(slot, c, self.tx.buffer(n)) else { break };
+                    self.tx.set_outgoing(n, len, if slot.connected { None } else { slot.peer });
+                    n += 1;
                 }
                 if n == 0 {
                     break;
@@ -558,17 +622,120 @@ impl IoThread {
             }
         }
     }
+}
 
-    /// Lets go of peers silent for `relatch_after`: the next valid source latches.
-    fn let_go_of_silent_peers(&mut self, now: u64) {
-        let after = self.config.relatch_after.as_nanos() as u64;
-        for slot in &mut self.slots {
-            if slot.latched && now.saturating_sub(slot.last_rx_ns) >= after {
-                slot.latched = false;
-                if slot.connected {
-                    sys::disconnect(&slot.socket);
-                    slot.connected = false;
-                }
+/// What one datagram read from `slot`'s socket does: checked (RTP, payload type, source),
+/// latched onto, counted, and pushed into the slot's packet input. Every backend's threads
+/// call it.
+fn on_datagram(
+    config: &BatchConfig,
+    slot: &mut Slot,
+    c: &Counters,
+    data: Option<&[u8]>,
+    from: Option<SocketAddr>,
+    now: u64,
+) {
+    let (Some(data), Some(from)) = (data, from) else {
+        // Truncated (longer than max_datagram) or from an address family we cannot read.
+        add(&c.malformed, 1);
+        return;
+    };
+    let Ok((meta, payload)) = slot.ext.parse(data, now) else {
+        add(&c.malformed, 1);
+        return;
+    };
+    if !config.payload_types.is_empty() && !config.payload_types.contains(&meta.payload_type) {
+        add(&c.wrong_payload_type, 1);
+        return;
+    }
+    if slot.peer != Some(from) {
+        if slot.latched {
+            add(&c.foreign, 1);
+            return;
+        }
+        if slot.peer.is_some() {
+            add(&c.relatches, 1);
+        }
+        slot.peer = Some(from);
+    }
+    if !slot.latched {
+        slot.latched = true;
+        add(&c.latches, 1);
+        if config.connect_on_latch {
+            slot.connected = sys::connect(&slot.socket, from);
+        }
+    }
+    slot.last_rx_ns = now;
+    match slot.rx.push(meta, payload) {
+        Ok(()) => add(&c.delivered, 1),
+        Err(_) => add(&c.dropped, 1),
+    }
+}
+
+/// Pops `slot`'s next packet to send and writes it (RTP header, its extensions, payload)
+/// into `buf`; its length, or `None` when the ring is empty. A packet with no peer to go
+/// to is counted `not_sent`, one that does not fit `send_errors`, and the next is taken.
+fn write_next(slot: &mut Slot, c: &Counters, buf: &mut [u8]) -> Option<usize> {
+    loop {
+        let p = slot.tx.pop()?;
+        if slot.peer.is_none() {
+            add(&c.not_sent, 1);
+            continue;
+        }
+        match slot.ext.write(&p.meta, p.payload(), buf) {
+            Ok(len) => return Some(len),
+            Err(_) => add(&c.send_errors, 1),
+        }
+    }
+}
+
+/// The send and housekeeping schedule every backend's loop keeps: a send sweep every
+/// `send_interval`, silent peers looked for a few times per `relatch_after` (at most once a
+/// second).
+struct Schedule {
+    send_ns: u64,
+    next_send: u64,
+    housekeeping_ns: u64,
+    next_housekeeping: u64,
+}
+
+impl Schedule {
+    fn new(config: &BatchConfig) -> Schedule {
+        let send_ns = (config.send_interval.as_nanos() as u64).max(1);
+        let housekeeping_ns = (config.relatch_after.as_nanos() as u64 / 4).clamp(1_000_000, 1_000_000_000);
+        let now = now_ns();
+        Schedule { send_ns, next_send: now + send_ns, housekeeping_ns, next_housekeeping: now + housekeeping_ns }
+    }
+
+    /// Whether a send sweep is due at `now` (and schedules the next one).
+    fn send_due(&mut self, now: u64) -> bool {
+        if now < self.next_send {
+            return false;
+        }
+        self.next_send =
+            if now >= self.next_send + self.send_ns { now + self.send_ns } else { self.next_send + self.send_ns };
+        true
+    }
+
+    /// Whether the look for silent peers is due at `now` (and schedules the next one).
+    fn housekeeping_due(&mut self, now: u64) -> bool {
+        if now < self.next_housekeeping {
+            return false;
+        }
+        self.next_housekeeping = now + self.housekeeping_ns;
+        true
+    }
+}
+
+/// Lets go of peers silent for `relatch_after`: the next valid source latches.
+fn let_go_of_silent_peers(config: &BatchConfig, slots: &mut [Slot], now: u64) {
+    let after = config.relatch_after.as_nanos() as u64;
+    for slot in slots {
+        if slot.latched && now.saturating_sub(slot.last_rx_ns) >= after {
+            slot.latched = false;
+            if slot.connected {
+                sys::disconnect(&slot.socket);
+                slot.connected = false;
             }
         }
     }

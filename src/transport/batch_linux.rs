@@ -230,7 +230,7 @@ impl Batch {
     }
 }
 
-fn from_storage(s: &libc::sockaddr_storage) -> Option<SocketAddr> {
+pub(crate) fn from_storage(s: &libc::sockaddr_storage) -> Option<SocketAddr> {
     match i32::from(s.ss_family) {
         libc::AF_INET => {
             // SAFETY: the family says the storage holds a sockaddr_in.
@@ -253,7 +253,7 @@ fn from_storage(s: &libc::sockaddr_storage) -> Option<SocketAddr> {
 }
 
 /// Writes `a` into `s`; returns the address length.
-fn to_storage(a: SocketAddr, s: &mut libc::sockaddr_storage) -> u32 {
+pub(crate) fn to_storage(a: SocketAddr, s: &mut libc::sockaddr_storage) -> u32 {
     match a {
         SocketAddr::V4(v4) => {
             // SAFETY: sockaddr_storage is large and aligned enough for a sockaddr_in.

@@ -1,5 +1,7 @@
 //! [`BatchIo`] over loopback, with an echo graph: each socket's packet input wired straight to
-//! its packet output, so what a peer sends comes back to it from the same socket.
+//! its packet output, so what a peer sends comes back to it from the same socket. Every test
+//! runs on both backends (`epoll::*` and `io_uring::*`; the latter skip, saying so, where
+//! io_uring is unavailable), and `ring::*` tests the io_uring backend's buffer handling.
 
 use super::*;
 use crate::engine::{Driver, Engine, EngineConfig};
@@ -30,18 +32,45 @@ fn wired(
         b.connect(*r, 0, tx[to(i)], 0).unwrap();
     }
     let mut part = engine.add_partition(b.build().unwrap()).unwrap();
+    let backend = config.backend;
     let mut io = BatchIo::new(config);
     for i in 0..n {
         // Bound to an explicit port, as a bridge's are: a kernel-chosen port is given back
         // when a connected socket lets go of its peer.
         let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let s = UdpSocket::bind(("127.0.0.1", port)).unwrap();
+        // Room for a burst of a few hundred datagrams (the burst test sends 200 at once).
+        set_receive_buffer(&s, 1 << 20);
         let rx = part.io.take_packet_in(&format!("e{i}.rx")).unwrap();
         let tx = part.io.take_packet_out(&format!("e{i}.tx")).unwrap();
         assert_eq!(io.add(s, rx, tx).unwrap(), i);
     }
     let addrs = (0..n).map(|i| io.local_addr(i).unwrap()).collect();
-    (engine, driver, io.start().unwrap(), addrs)
+    let io = io.start().unwrap();
+    if backend != IoBackend::Auto {
+        assert_eq!(io.backend(), backend);
+    }
+    (engine, driver, io, addrs)
+}
+
+fn set_receive_buffer(s: &UdpSocket, bytes: i32) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: a valid socket and a valid int for the duration of the call.
+        let r = unsafe {
+            libc::setsockopt(
+                s.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                (&bytes as *const i32).cast(),
+                std::mem::size_of::<i32>() as u32,
+            )
+        };
+        assert_eq!(r, 0);
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (s, bytes);
 }
 
 fn rtp(pt: u8, seq: u16) -> Vec<u8> {
@@ -88,9 +117,8 @@ fn received_seqs(s: &UdpSocket, driver: &mut Driver, d: Duration) -> Vec<u16> {
     seqs
 }
 
-#[test]
-fn echoes_to_the_latched_peer_and_counts_every_datagram() {
-    let config = BatchConfig { payload_types: vec![0], ..BatchConfig::default() };
+fn echoes_to_the_latched_peer_and_counts_every_datagram(backend: IoBackend) {
+    let config = BatchConfig { payload_types: vec![0], backend, ..BatchConfig::default() };
     let (_engine, mut driver, io, addrs) = echo(2, config, 16);
     let a = peer();
     for seq in 0..3 {
@@ -120,10 +148,13 @@ fn echoes_to_the_latched_peer_and_counts_every_datagram() {
     io.stop().unwrap();
 }
 
-#[test]
-fn another_source_is_foreign_until_the_peer_falls_silent_then_relatches() {
-    let config =
-        BatchConfig { connect_on_latch: false, relatch_after: Duration::from_millis(100), ..BatchConfig::default() };
+fn another_source_is_foreign_until_the_peer_falls_silent_then_relatches(backend: IoBackend) {
+    let config = BatchConfig {
+        connect_on_latch: false,
+        relatch_after: Duration::from_millis(100),
+        backend,
+        ..BatchConfig::default()
+    };
     let (_engine, mut driver, io, addrs) = echo(1, config, 16);
     let (a, b) = (peer(), peer());
     a.send_to(&rtp(0, 1), addrs[0]).unwrap();
@@ -142,9 +173,8 @@ fn another_source_is_foreign_until_the_peer_falls_silent_then_relatches() {
     assert_eq!((s.received, s.delivered, s.foreign, s.latches, s.relatches, s.sent), (3, 2, 1, 2, 1, 2));
 }
 
-#[test]
-fn connected_sockets_relatch_too() {
-    let config = BatchConfig { relatch_after: Duration::from_millis(100), ..BatchConfig::default() };
+fn connected_sockets_relatch_too(backend: IoBackend) {
+    let config = BatchConfig { relatch_after: Duration::from_millis(100), backend, ..BatchConfig::default() };
     let (_engine, mut driver, io, addrs) = echo(1, config, 16);
     let (a, b) = (peer(), peer());
     a.send_to(&rtp(0, 1), addrs[0]).unwrap();
@@ -155,10 +185,9 @@ fn connected_sockets_relatch_too() {
     assert_eq!((io.stats().latches, io.stats().relatches), (2, 1));
 }
 
-#[test]
-fn a_flood_fills_its_own_ring_and_is_counted() {
+fn a_flood_fills_its_own_ring_and_is_counted(backend: IoBackend) {
     // Ring of 4, nobody draining it: the first 4 packets are delivered, the rest dropped.
-    let (_engine, _driver, io, addrs) = echo(2, BatchConfig::default(), 4);
+    let (_engine, _driver, io, addrs) = echo(2, BatchConfig { backend, ..BatchConfig::default() }, 4);
     let (a, b) = (peer(), peer());
     for seq in 0..50 {
         a.send_to(&rtp(0, seq), addrs[0]).unwrap();
@@ -171,10 +200,9 @@ fn a_flood_fills_its_own_ring_and_is_counted() {
     assert_eq!((other.received, other.delivered, other.dropped), (1, 1, 0));
 }
 
-#[test]
-fn nothing_is_sent_before_a_peer_is_known() {
+fn nothing_is_sent_before_a_peer_is_known(backend: IoBackend) {
     // Socket 0's packets leave from socket 1 and the other way round.
-    let (_engine, mut driver, io, addrs) = wired(2, BatchConfig::default(), 16, |i| 1 - i);
+    let (_engine, mut driver, io, addrs) = wired(2, BatchConfig { backend, ..BatchConfig::default() }, 16, |i| 1 - i);
     let (a, b) = (peer(), peer());
     a.send_to(&rtp(0, 1), addrs[0]).unwrap();
     assert!(until(|| io.stats().received == 1));
@@ -191,21 +219,19 @@ fn nothing_is_sent_before_a_peer_is_known() {
     assert_eq!((s1.received, s1.sent, s1.not_sent), (1, 1, 1));
 }
 
-#[test]
-fn settings_that_cannot_run_are_refused() {
+fn settings_that_cannot_run_are_refused(backend: IoBackend) {
     for config in [
-        BatchConfig { threads: 0, ..BatchConfig::default() },
-        BatchConfig { batch: 0, ..BatchConfig::default() },
-        BatchConfig { max_reads: 0, ..BatchConfig::default() },
-        BatchConfig { max_datagram: 11, ..BatchConfig::default() },
+        BatchConfig { threads: 0, backend, ..BatchConfig::default() },
+        BatchConfig { batch: 0, backend, ..BatchConfig::default() },
+        BatchConfig { max_reads: 0, backend, ..BatchConfig::default() },
+        BatchConfig { max_datagram: 11, backend, ..BatchConfig::default() },
     ] {
         assert!(matches!(BatchIo::new(config).start(), Err(TransportError::State(_))));
     }
 }
 
-#[test]
-fn sockets_are_dealt_over_threads() {
-    let config = BatchConfig { threads: 3, ..BatchConfig::default() };
+fn sockets_are_dealt_over_threads(backend: IoBackend) {
+    let config = BatchConfig { threads: 3, backend, ..BatchConfig::default() };
     let (_engine, mut driver, io, addrs) = echo(5, config, 16);
     let peers: Vec<UdpSocket> = (0..5).map(|_| peer()).collect();
     for (i, p) in peers.iter().enumerate() {
@@ -215,4 +241,257 @@ fn sockets_are_dealt_over_threads() {
         assert_eq!(received_seqs(p, &mut driver, Duration::from_millis(40)), vec![i as u16]);
     }
     assert_eq!((io.sockets(), io.stats().sent), (5, 5));
+}
+
+fn every_socket_gets_exactly_its_own_echoes(backend: IoBackend) {
+    // 64 sockets, two packets each: one send sweep carries many sockets' packets.
+    let n = 64;
+    let (_engine, mut driver, io, addrs) = echo(n, BatchConfig { backend, ..BatchConfig::default() }, 16);
+    let peers: Vec<UdpSocket> = (0..n).map(|_| peer()).collect();
+    for (i, p) in peers.iter().enumerate() {
+        p.set_nonblocking(true).unwrap();
+        for k in 0..2 {
+            p.send_to(&rtp(0, (2 * i + k) as u16), addrs[i]).unwrap();
+        }
+    }
+    assert!(until(|| io.stats().received == 2 * n as u64));
+    let mut got: Vec<Vec<u16>> = vec![Vec::new(); n];
+    let mut buf = [0u8; 1500];
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_millis(300) {
+        driver.process_cycle();
+        std::thread::sleep(Duration::from_millis(2));
+        for (i, p) in peers.iter().enumerate() {
+            while let Ok(len) = p.recv(&mut buf) {
+                got[i].push(parse_rtp(&buf[..len], 0).unwrap().0.sequence);
+            }
+        }
+    }
+    for (i, seqs) in got.iter().enumerate() {
+        assert_eq!(seqs, &[2 * i as u16, 2 * i as u16 + 1], "socket {i}");
+    }
+    let s = io.stop().unwrap();
+    assert_eq!((s.received, s.delivered, s.sent, s.send_errors, s.latches), (128, 128, 128, 0, 64));
+}
+
+fn a_datagram_longer_than_max_datagram_is_malformed(backend: IoBackend) {
+    let config = BatchConfig { max_datagram: 200, backend, ..BatchConfig::default() };
+    let (_engine, mut driver, io, addrs) = echo(1, config, 16);
+    let a = peer();
+    let mut long = rtp(0, 1);
+    long.resize(400, 0x55);
+    a.send_to(&long, addrs[0]).unwrap();
+    a.send_to(&rtp(0, 2), addrs[0]).unwrap();
+    assert!(until(|| io.stats().received == 2));
+    assert_eq!(received_seqs(&a, &mut driver, Duration::from_millis(60)), vec![2]);
+    let s = io.stats();
+    assert_eq!((s.received, s.malformed, s.delivered, s.sent), (2, 1, 1, 1));
+}
+
+fn a_burst_beyond_the_receive_buffers_is_read_whole_and_counted(backend: IoBackend) {
+    // The thread sleeps 50 ms between looks, so 200 datagrams wait at once: more than the
+    // io_uring backend's 64 receive buffers for one socket (its multishot receive runs out,
+    // ends, and is armed again) and than epoll's 4 reads of 32 per wake-up. Nobody drains
+    // the ring of 4.
+    let config = BatchConfig {
+        poll_period: Duration::from_millis(50),
+        send_interval: Duration::from_millis(50),
+        backend,
+        ..BatchConfig::default()
+    };
+    let (_engine, _driver, io, addrs) = echo(1, config, 4);
+    let a = peer();
+    for seq in 0..200 {
+        a.send_to(&rtp(0, seq), addrs[0]).unwrap();
+    }
+    assert!(until(|| io.stats().received == 200), "{:?}", io.stats());
+    std::thread::sleep(Duration::from_millis(120));
+    let s = io.stats();
+    assert_eq!((s.received, s.delivered, s.dropped, s.latches), (200, 4, 196, 1));
+}
+
+/// Whether io_uring runs here; says so when it does not.
+fn io_uring_here() -> bool {
+    match io_uring_support() {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!("skipped: io_uring unavailable here ({e})");
+            false
+        }
+    }
+}
+
+/// `#[test]`s running each named test on epoll (`epoll::NAME`) and on io_uring
+/// (`io_uring::NAME`).
+macro_rules! on_each_backend {
+    ($($name:ident),* $(,)?) => {
+        mod epoll {
+            $(#[test]
+            fn $name() {
+                super::$name(super::IoBackend::Epoll)
+            })*
+        }
+        mod io_uring {
+            $(#[test]
+            fn $name() {
+                if super::io_uring_here() {
+                    super::$name(super::IoBackend::IoUring)
+                }
+            })*
+        }
+    };
+}
+
+on_each_backend!(
+    echoes_to_the_latched_peer_and_counts_every_datagram,
+    another_source_is_foreign_until_the_peer_falls_silent_then_relatches,
+    connected_sockets_relatch_too,
+    a_flood_fills_its_own_ring_and_is_counted,
+    nothing_is_sent_before_a_peer_is_known,
+    settings_that_cannot_run_are_refused,
+    sockets_are_dealt_over_threads,
+    every_socket_gets_exactly_its_own_echoes,
+    a_datagram_longer_than_max_datagram_is_malformed,
+    a_burst_beyond_the_receive_buffers_is_read_whole_and_counted,
+);
+
+#[test]
+fn auto_runs_io_uring_exactly_where_it_is_supported() {
+    let (_engine, _driver, io, _) = echo(1, BatchConfig::default(), 4);
+    match io_uring_support() {
+        Ok(()) => assert_eq!((io.backend(), io.io_uring_unavailable()), (IoBackend::IoUring, None)),
+        Err(e) => {
+            assert_eq!(io.backend(), IoBackend::Epoll);
+            assert_eq!(io.io_uring_unavailable(), Some(e.to_string().as_str()));
+        }
+    }
+}
+
+/// The io_uring backend's [`uring::Ring`] on its own: buffers handed over and back.
+#[cfg(target_os = "linux")]
+mod ring {
+    use super::super::uring::{Event, Ring};
+    use super::*;
+
+    /// A datagram carrying `k`.
+    fn numbered(k: u32) -> [u8; 40] {
+        let mut d = [0xa5u8; 40];
+        d[..4].copy_from_slice(&k.to_le_bytes());
+        d
+    }
+
+    /// Reaps until `f` has seen what it wants (it returns true), at most 3 s.
+    fn reap_until(ring: &mut Ring, mut f: impl FnMut(Event<'_>) -> bool) -> bool {
+        let t = Instant::now();
+        let mut done = false;
+        while !done && t.elapsed() < Duration::from_secs(3) {
+            ring.wait(1, 20_000_000);
+            ring.reap(|e| done |= f(e));
+        }
+        done
+    }
+
+    /// A ring for one socket (64 receive buffers, 64 send entries), the socket, its token
+    /// and a peer; `None` where io_uring is unavailable.
+    fn one_socket() -> Option<(Ring, UdpSocket, usize, UdpSocket)> {
+        if !io_uring_here() {
+            return None;
+        }
+        let mut ring = Ring::new(1, 256).unwrap();
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let token = ring.watch(&s).unwrap();
+        Some((ring, s, token, peer()))
+    }
+
+    #[test]
+    fn receive_buffers_go_back_and_are_reused() {
+        // 64 buffers; 640 datagrams in chunks of 16: each buffer is used ten times.
+        let Some((mut ring, s, token, p)) = one_socket() else { return };
+        let from = p.local_addr().unwrap();
+        let mut next = 0u32;
+        for chunk in 0..40u32 {
+            for k in 0..16 {
+                p.send_to(&numbered(chunk * 16 + k), s.local_addr().unwrap()).unwrap();
+            }
+            let ok = reap_until(&mut ring, |e| match e {
+                Event::Datagram { token: t, data: Some(d), from: Some(f) } => {
+                    assert_eq!((t, f), (token, from));
+                    assert_eq!(d, numbered(next), "datagram {next}");
+                    next += 1;
+                    next == (chunk + 1) * 16
+                }
+                _ => panic!("unexpected completion"),
+            });
+            assert!(ok, "chunk {chunk}: {next} received");
+        }
+        assert_eq!(next, 640);
+    }
+
+    #[test]
+    fn send_entries_are_not_reused_before_their_completion() {
+        let Some((mut ring, _s, token, p)) = one_socket() else { return };
+        // Every one of the 64 entries queued: none is left until completions come back.
+        let mut queued = 0u32;
+        while let Some(buf) = ring.send_buffer() {
+            buf[..40].copy_from_slice(&numbered(queued));
+            assert!(ring.queue_send(token, 40, Some(p.local_addr().unwrap())));
+            queued += 1;
+        }
+        assert_eq!((queued, ring.sends_in_flight()), (64, 64));
+        assert!(!ring.queue_send(token, 40, Some(p.local_addr().unwrap())));
+        let mut ok = 0;
+        assert!(reap_until(&mut ring, |e| {
+            if let Event::Sent { token: t, ok: true } = e {
+                assert_eq!(t, token);
+                ok += 1;
+            }
+            ok == 64
+        }));
+        assert_eq!(ring.sends_in_flight(), 0);
+        let mut seen = [false; 64];
+        let mut buf = [0u8; 100];
+        for _ in 0..64 {
+            let n = p.recv(&mut buf).unwrap();
+            assert_eq!(n, 40);
+            let k = u32::from_le_bytes(buf[..4].try_into().unwrap()) as usize;
+            assert_eq!(&buf[..40], &numbered(k as u32)[..]);
+            assert!(!seen[k], "datagram {k} twice");
+            seen[k] = true;
+        }
+        assert!(seen.iter().all(|s| *s));
+    }
+
+    #[test]
+    fn more_sockets_than_the_ring_was_made_for_are_refused() {
+        if !io_uring_here() {
+            return;
+        }
+        let mut ring = Ring::new(2, 256).unwrap();
+        let sockets: Vec<UdpSocket> = (0..3).map(|_| UdpSocket::bind("127.0.0.1:0").unwrap()).collect();
+        assert_eq!(ring.watch(&sockets[0]).unwrap(), 0);
+        assert_eq!(ring.watch(&sockets[1]).unwrap(), 1);
+        assert!(ring.watch(&sockets[2]).is_err());
+    }
+
+    #[test]
+    fn cancel_all_ends_every_request() {
+        if !io_uring_here() {
+            return;
+        }
+        let mut ring = Ring::new(3, 256).unwrap();
+        let sockets: Vec<UdpSocket> = (0..3).map(|_| UdpSocket::bind("127.0.0.1:0").unwrap()).collect();
+        for s in &sockets {
+            ring.watch(s).unwrap();
+        }
+        ring.wait(1, 1_000_000);
+        ring.reap(|_| {});
+        assert!(!ring.idle());
+        ring.cancel_all();
+        let t = Instant::now();
+        while !ring.idle() && t.elapsed() < Duration::from_secs(3) {
+            ring.wait(1, 20_000_000);
+            ring.reap(|_| {});
+        }
+        assert!(ring.idle());
+    }
 }
