@@ -135,7 +135,7 @@ pub struct DelayManager {
 /// Where late runs start, for [`DelayManager::with_late_runs`].
 #[derive(Clone, Debug)]
 struct LateRuns {
-    /// A run costs at most this many packets.
+    /// A run costs at most this many times the mean run of its late fraction at random.
     cap: u32,
     /// A difference array over [`RUN_BUCKET_MS`] buckets: a pair of packets consecutive in
     /// sequence with offsets `a < b` adds its weight at `a`'s bucket and takes it off at
