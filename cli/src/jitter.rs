@@ -146,6 +146,7 @@ fn tuned_config() -> Result<JitterConfig, CliError> {
             "stretch_budget_ms" => c.stretch_budget_ms = u()?,
             "rewind_ms" => c.rewind_ms = u()?,
             "track_skew" => c.track_skew = f != 0.0,
+            "late_run_cap" => c.late_run_cap = u()?,
             _ => return Err(CliError::Usage(format!("RVOIP_JB_TUNE: unknown setting {k}"))),
         }
     }

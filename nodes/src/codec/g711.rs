@@ -238,6 +238,33 @@ mod tests {
     }
 
     #[test]
+    fn the_concealment_loop_wraps_without_a_jump() {
+        // A 100 Hz tone (period 80 samples) swelling from 0 to 0.6, ending on a crest: a
+        // loop of the last period that wrapped hard would step from this crest down to the
+        // crest a period earlier, 0.12 lower (twice the tone's largest step between
+        // samples). The loop's last quarter period fades into the samples a loop earlier,
+        // so no step between concealed samples exceeds the signal's own by much.
+        let x: Vec<f32> = (0..400)
+            .map(|k| {
+                let phase = 2.0 * std::f64::consts::PI * 100.0 * (k as f64 - 399.0) / 8000.0;
+                (0.6 * k as f64 / 400.0 * phase.cos()) as f32
+            })
+            .collect();
+        let step = |s: &[f32]| s.windows(2).map(|w| (w[1] - w[0]).abs()).fold(0.0f32, f32::max);
+        let mut d = G711CodecDecoder::new(G711Law::Ulaw);
+        let mut y = vec![0f32; 400];
+        d.decode(Some(&encode_all(G711Law::Ulaw, &x)), &mut y).unwrap();
+        let own = step(&y);
+        // 20 ms of loss: the one-period loop, then the two-period one.
+        let mut c = vec![0f32; 160];
+        for k in 0..8 {
+            d.decode(None, &mut c[k * BLOCK..]).unwrap();
+        }
+        let worst = step(&c);
+        assert!(worst < 1.2 * own, "concealment step {worst} against the signal's {own}");
+    }
+
+    #[test]
     fn kept_codes_wrap_the_ring_and_give_the_last_30_ms_as_history() {
         // Packets of uneven sizes wrap the code ring at odd places; the concealment must be
         // the one a decoder gives that received only the last 240 codes in one packet.
