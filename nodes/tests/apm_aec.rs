@@ -605,3 +605,40 @@ fn weak_direct_path_in_a_reverberant_room_stays_in_the_window() {
         assert!(e > min_db, "direct {direct}, RT60 {rt60}: {e:.1} dB");
     }
 }
+
+#[test]
+fn double_talk_removes_the_echo_where_the_near_end_is_silent() {
+    // A reverberant room (RT60 0.6 s, beyond the 160 ms filter), a wideband far end and a
+    // near talker band-limited to 3.5 kHz (a narrowband caller) from 10 s: above 4.5 kHz the
+    // microphone holds echo only. In the double-talk state the post-filter scales its
+    // residual estimate down only in bins incoherent with the echo estimate (where the near
+    // end is); there the high band is echo-coherent and keeps the full estimate. The same
+    // holds for false double-talk detections in far-end single talk, which the reverberation
+    // beyond the filter causes now and then. Measured with a uniform 0.3 scale: 15.5 dB of
+    // the high band's echo removed in double talk, 27.8 dB in far-end single talk (5-10 s);
+    // coherence-weighted: 17.2 / 33.4 dB, the near end unchanged (-0.5 / -0.6 dB).
+    let h = rir(16000, 1600, 0.6, 0.6, 12);
+    let mut s = scene(16000, 20, &h);
+    // White noise at -90 dBFS: the residual echo is measured, not the noise.
+    s.noise.iter_mut().for_each(|v| *v *= 10f32.powf(-25.0 / 20.0));
+    let near_src = set_active(&lowpass(&speech(16000)[16000 * 30..16000 * 40], 3500.0, 16000.0), 16000, -30.0);
+    s.near[16000 * 10..].copy_from_slice(&near_src);
+    let mic = s.mic();
+    let (out, _) = run(AdvancedAecConfig::new(16000), &mic, &s.far);
+    let high = |x: &[f32]| -> Vec<f32> {
+        let lo = lowpass(x, 4500.0, 16000.0);
+        x.iter().zip(&lo).map(|(a, b)| a - b).collect()
+    };
+    let (a, b) = (16000 * 11, 16000 * 20);
+    let (hm, ho) = (high(&mic), high(&out));
+    let removed = 10.0 * (energy(&hm[a..b]) / energy(&ho[a..b]).max(1e-20)).log10();
+    let lo_out = lowpass(&out, 3500.0, 16000.0);
+    let kept = 10.0 * (energy(&lo_out[a..b]) / energy(&s.near[a..b])).log10();
+    let far_only = erle(&hm, &ho, 16000 * 5, 16000 * 10);
+    println!(
+        "narrowband near end in double talk: high-band echo {removed:.1} dB lower ({far_only:.1} dB in far-end single talk), near end {kept:.2} dB"
+    );
+    assert!(removed > 16.5, "high-band echo only {removed:.1} dB lower in double talk");
+    assert!(far_only > 31.0, "high-band echo only {far_only:.1} dB lower in far-end single talk");
+    assert!(kept > -2.0, "near end attenuated by {kept:.2} dB");
+}
