@@ -65,6 +65,12 @@ fn run(cfg: AdvancedAecConfig, mic: &[f32], far: &[f32]) -> (Vec<f32>, Vec<Optio
     (out, delays)
 }
 
+/// `Σ a·b`: with `a` the clean near end, `dot(a, out) / energy(a)` is the near end's gain in
+/// the output (its projection), whatever else the output holds.
+fn dot(a: &[f32], b: &[f32]) -> f64 {
+    a.iter().zip(b).map(|(p, q)| f64::from(*p) * f64::from(*q)).sum()
+}
+
 fn erle(mic: &[f32], out: &[f32], from: usize, to: usize) -> f64 {
     10.0 * (energy(&mic[from..to]) / energy(&out[from..to]).max(1e-20)).log10()
 }
@@ -414,7 +420,7 @@ fn double_talk_with_loud_echo_keeps_near_end_words() {
         if nn < 0.3 * avg {
             continue;
         }
-        let no: f64 = n.iter().zip(o).map(|(p, q)| f64::from(*p) * f64::from(*q)).sum();
+        let no = dot(n, o);
         gains.push(10.0 * (no.max(1e-12) / nn).log10() * 2.0);
     }
     gains.sort_by(|a, b| a.total_cmp(b));
@@ -675,7 +681,7 @@ fn double_talk_keeps_the_starts_of_words_between_pauses() {
     for &a in &starts {
         let (n, o) = (&s.near[a..a + 1600], &out[a..a + 1600]);
         nn += energy(n);
-        no += n.iter().zip(o).map(|(p, q)| f64::from(*p) * f64::from(*q)).sum::<f64>();
+        no += dot(n, o);
     }
     let gain = 20.0 * (no.max(1e-12) / nn).log10();
     println!("words between pauses under loud echo: {} word starts, near-end gain {gain:.2} dB", starts.len());
