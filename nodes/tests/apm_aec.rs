@@ -65,6 +65,12 @@ fn run(cfg: AdvancedAecConfig, mic: &[f32], far: &[f32]) -> (Vec<f32>, Vec<Optio
     (out, delays)
 }
 
+/// `Σ a·b`: with `a` the clean near end, `dot(a, out) / energy(a)` is the near end's gain in
+/// the output (its projection), whatever else the output holds.
+fn dot(a: &[f32], b: &[f32]) -> f64 {
+    a.iter().zip(b).map(|(p, q)| f64::from(*p) * f64::from(*q)).sum()
+}
+
 fn erle(mic: &[f32], out: &[f32], from: usize, to: usize) -> f64 {
     10.0 * (energy(&mic[from..to]) / energy(&out[from..to]).max(1e-20)).log10()
 }
@@ -414,7 +420,7 @@ fn double_talk_with_loud_echo_keeps_near_end_words() {
         if nn < 0.3 * avg {
             continue;
         }
-        let no: f64 = n.iter().zip(o).map(|(p, q)| f64::from(*p) * f64::from(*q)).sum();
+        let no = dot(n, o);
         gains.push(10.0 * (no.max(1e-12) / nn).log10() * 2.0);
     }
     gains.sort_by(|a, b| a.total_cmp(b));
@@ -604,4 +610,81 @@ fn weak_direct_path_in_a_reverberant_room_stays_in_the_window() {
         println!("direct {direct}, RT60 {rt60}: ERLE {e:.1} dB; delays {:?}", &delays[..8]);
         assert!(e > min_db, "direct {direct}, RT60 {rt60}: {e:.1} dB");
     }
+}
+
+#[test]
+fn double_talk_removes_the_echo_where_the_near_end_is_silent() {
+    // A reverberant room (RT60 0.6 s, beyond the 160 ms filter), a wideband far end and a
+    // near talker band-limited to 3.5 kHz (a narrowband caller) from 10 s: above 4.5 kHz the
+    // microphone holds echo only. In the double-talk state the post-filter scales its
+    // residual estimate down only in bins incoherent with the echo estimate (where the near
+    // end is); there the high band is echo-coherent and keeps the full estimate. The same
+    // holds for false double-talk detections in far-end single talk, which the reverberation
+    // beyond the filter causes now and then. Measured with a uniform 0.3 scale: 15.5 dB of
+    // the high band's echo removed in double talk, 27.8 dB in far-end single talk (5-10 s);
+    // coherence-weighted: 17.2 / 33.4 dB, the near end unchanged (-0.5 / -0.6 dB).
+    let h = rir(16000, 1600, 0.6, 0.6, 12);
+    let mut s = scene(16000, 20, &h);
+    // White noise at -90 dBFS: the residual echo is measured, not the noise.
+    s.noise.iter_mut().for_each(|v| *v *= 10f32.powf(-25.0 / 20.0));
+    let near_src = set_active(&lowpass(&speech(16000)[16000 * 30..16000 * 40], 3500.0, 16000.0), 16000, -30.0);
+    s.near[16000 * 10..].copy_from_slice(&near_src);
+    let mic = s.mic();
+    let (out, _) = run(AdvancedAecConfig::new(16000), &mic, &s.far);
+    let high = |x: &[f32]| -> Vec<f32> {
+        let lo = lowpass(x, 4500.0, 16000.0);
+        x.iter().zip(&lo).map(|(a, b)| a - b).collect()
+    };
+    let (a, b) = (16000 * 11, 16000 * 20);
+    let (hm, ho) = (high(&mic), high(&out));
+    let removed = 10.0 * (energy(&hm[a..b]) / energy(&ho[a..b]).max(1e-20)).log10();
+    let lo_out = lowpass(&out, 3500.0, 16000.0);
+    let kept = 10.0 * (energy(&lo_out[a..b]) / energy(&s.near[a..b])).log10();
+    let far_only = erle(&hm, &ho, 16000 * 5, 16000 * 10);
+    println!(
+        "narrowband near end in double talk: high-band echo {removed:.1} dB lower ({far_only:.1} dB in far-end single talk), near end {kept:.2} dB"
+    );
+    assert!(removed > 16.5, "high-band echo only {removed:.1} dB lower in double talk");
+    assert!(far_only > 31.0, "high-band echo only {far_only:.1} dB lower in far-end single talk");
+    assert!(kept > -2.0, "near end attenuated by {kept:.2} dB");
+}
+
+#[test]
+fn double_talk_keeps_the_starts_of_words_between_pauses() {
+    // A near talker under loud echo (-30 dBFS against -20 dBFS) speaking in words of 0.4 s
+    // with 0.35 s pauses — longer than the short 200 ms hangover — in a room whose
+    // reverberation (RT60 0.7 s) reaches far beyond the 160 ms filter, so that the near end
+    // stands only a few dB above the residual echo estimate: the sustained hangover must keep
+    // the post-filter in its double-talk mode across the pauses, or the deep echo-only gains
+    // cut the start of every word. Measured as the near end's projection gain over the first
+    // 100 ms of each word (the echo suppressor alone): -9.4 dB when only detections 8 dB
+    // above the estimate counted toward the sustained hangover, -4.0 dB with every
+    // detection counted.
+    let h = rir(16000, 800, 0.7, 0.7, 21);
+    let mut s = scene(16000, 26, &h);
+    s.echo = set_active(&convolve(&s.far, &h), 16000, -20.0);
+    let src = set_active(&speech(16000)[16000 * 40..16000 * 52], 16000, -30.0);
+    let (word, pause) = (6400, 5600);
+    let mut starts = Vec::new();
+    for (i, v) in src.iter().enumerate() {
+        let at = 16000 * 12 + i;
+        if i % (word + pause) < word {
+            s.near[at] = *v;
+        }
+        if i % (word + pause) == 0 && at >= 16000 * 14 {
+            starts.push(at);
+        }
+    }
+    let mic = s.mic();
+    let (out, _) = run(AdvancedAecConfig::new(16000).with_denoise(None), &mic, &s.far);
+    let (mut nn, mut no) = (0.0f64, 0.0f64);
+    for &a in &starts {
+        let (n, o) = (&s.near[a..a + 1600], &out[a..a + 1600]);
+        nn += energy(n);
+        no += dot(n, o);
+    }
+    let gain = 20.0 * (no.max(1e-12) / nn).log10();
+    println!("words between pauses under loud echo: {} word starts, near-end gain {gain:.2} dB", starts.len());
+    assert!(starts.len() >= 10, "{} word starts", starts.len());
+    assert!(gain > -6.0, "word starts lose {:.2} dB", -gain);
 }

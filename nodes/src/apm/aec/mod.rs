@@ -58,9 +58,12 @@
 //!      0.5 while the error is 10 dB above the noise. Only after 200 ms without near end,
 //!      bins whose own (three-bin) coherence shows echo alone get up to 8× over-subtraction
 //!      (this is what brings far-end single talk to 30+ dB ERLE); while the near end is
-//!      present the residual estimate is scaled by 0.3 instead: near-end speech masks
-//!      residual echo, but every dB taken from the near end is heard (measured: PESQ in
-//!      double talk rises as this scale falls from 1 to ~0.3).
+//!      present the residual estimate is scaled by 0.3 instead in bins incoherent with the
+//!      echo estimate: near-end speech masks residual echo there, but every dB taken from
+//!      the near end is heard (measured: PESQ in double talk rises as this scale falls from 1
+//!      to ~0.3). The scale rises with the same three-bin coherence to 1 in bins that follow
+//!      the echo estimate (the near talker's pauses, the gaps between its harmonics, the band
+//!      above a narrowband talker), where nothing masks the residual echo.
 //!    * Background noise: a minimum-statistics floor over ~4–5 s with a 3 dB/s rise limit
 //!      ([`NoiseFloor`]) that does not learn continuous near-end talk or residual echo.
 //!    * Gain: decision-directed (weight 0.9) Wiener gain against residual echo plus noise,
