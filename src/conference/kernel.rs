@@ -19,6 +19,12 @@
 //! pool in one compare-exchange per batch ([`Pool::release_all`]), not one per packet.
 //! Joins, leaves, codec switches and growth are messages carrying the leg (built on the
 //! control side) in and out: the worker only moves it.
+//!
+//! A kernel with a [`Spread`] is one shard of a room spread over several workers
+//! ([`super::RoomConfig::with_kernel_workers`]): pass 1 copies each row of a leg in the mix
+//! into the rows it shares with the other shards ([`SharedRows`]) instead of adding it to
+//! the total; then it waits, with a deadline, for the others' rows and sums every shard's
+//! in port order; pass 2 is the same.
 
 use crate::engine::rt::now_ns;
 use crate::engine::PacketPool;
@@ -330,13 +336,11 @@ impl RoomKernel {
             }
             let s = &leg.settings;
             leg.in_mix = !s.muted;
-            if leg.in_mix {
-                if !mix(leg.port as usize, s, own) {
-                    leg.in_mix = false;
-                    rebuild = true;
-                    self.bad_inputs += 1;
-                    errors = errors.saturating_add(1);
-                }
+            if leg.in_mix && !mix(leg.port as usize, s, own) {
+                leg.in_mix = false;
+                rebuild = true;
+                self.bad_inputs += 1;
+                errors = errors.saturating_add(1);
             }
         }
         (errors, rebuild)

@@ -27,7 +27,7 @@
 //! |---|---|
 //! | `mod.rs` | [`Room`]: joins, leaves, codec switches, the mixer's wiring and growth |
 //! | `config.rs` | [`RoomConfig`] |
-//! | `kernel.rs` | a kernel room's node: every leg's codec nodes and rings in one array, two passes a cycle ([`RoomConfig::with_kernel`]) |
+//! | `kernel.rs` | a kernel room's node: every leg's codec nodes and rings in one array, two passes a cycle ([`RoomConfig::with_kernel`]); a shard of a room spread over several workers ([`RoomConfig::with_kernel_workers`]) |
 //! | `leg.rs` | [`LegMedia`], [`LegOptions`], the room's record of a leg |
 //! | `members.rs` | member settings and talk events on the control side ([`RoomEvent`]) |
 //! | `shared.rs` | shared encodes, one per codec variant |

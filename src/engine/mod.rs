@@ -553,7 +553,7 @@ impl Engine {
         let mut c = self.lock();
         let max = self.config.max_partitions_per_worker;
         let worker = (0..c.workers.len())
-            .filter(|&i| c.workers[i].partitions < max && worker.is_none_or(|w| w == i))
+            .filter(|&i| c.workers[i].partitions < max && worker.map_or(true, |w| w == i))
             .min_by_key(|&i| (c.workers[i].load, i))
             .ok_or(EngineError::WorkersFull(max))?;
         let id = PartitionId(c.next_id);

@@ -321,7 +321,7 @@ mod tests {
             assert_eq!(total(shards, 37, 16), one, "{shards} shards");
         }
         // The order matters for these rows: summed backwards, some sample rounds otherwise.
-        let mut back = vec![0.0f32; 16];
+        let mut back = [0.0f32; 16];
         for port in (0..37).rev().filter(|p| p % 5 != 3) {
             let (g, r) = row(port, 16);
             for (t, x) in back.iter_mut().zip(&r) {
