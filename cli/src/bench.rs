@@ -24,7 +24,10 @@
 //! by side each cycle (driver 0 on the bench's thread, the others on threads of their own,
 //! started together); the CPU columns are then the busiest worker's thread CPU time per
 //! cycle (its wait for the other shards' rows included), the wall columns the whole cycle,
-//! and the table is followed by each shard's late partners and unpublished rows.
+//! and the table is followed by each shard's late partners, unpublished rows, CPU mean and
+//! the part of it spent waiting (the kernel's `wait_cpu_ns`), and the busiest shard's
+//! work without its waits: on a machine whose cores the workers do not have to themselves
+//! the waits measure the neighbours (a partner not scheduled), not the room.
 //!
 //! `--churn R` makes R joins and R leaves per second while
 //! the room runs: the oldest leg leaves, a new one joins, each its own edit. The report adds
@@ -169,6 +172,8 @@ struct Crew {
     shared: Arc<CrewState>,
     threads: Vec<std::thread::JoinHandle<()>>,
     cycle: u64,
+    /// Each worker's CPU time over the measured cycles (ns).
+    totals: Vec<u64>,
 }
 
 /// What the crew's threads share: the cycle to run, and per helper the last cycle it ran
@@ -215,21 +220,25 @@ impl Crew {
                     .map_err(rvoip_media_core::engine::EngineError::Spawn)?,
             );
         }
-        Ok(Crew { lead, shared, threads, cycle: 0 })
+        Ok(Crew { lead, shared, threads, cycle: 0, totals: vec![0; n + 1] })
     }
 
-    /// One cycle of every worker; returns the busiest one's thread CPU time.
-    fn cycle(&mut self) -> u64 {
+    /// One cycle of every worker; returns the busiest one's thread CPU time. `measuring`:
+    /// counted in the workers' totals.
+    fn cycle(&mut self, measuring: bool) -> u64 {
         self.cycle += 1;
         self.shared.go.store(self.cycle, Ordering::Release);
         let t = thread_cpu_ns();
         self.lead.process_cycle();
         let mut busiest = thread_cpu_ns().saturating_sub(t);
-        for (done, cpu) in self.shared.done.iter().zip(&self.shared.cpu) {
+        self.totals[0] += if measuring { busiest } else { 0 };
+        for (i, (done, cpu)) in self.shared.done.iter().zip(&self.shared.cpu).enumerate() {
             while done.load(Ordering::Acquire) < self.cycle {
                 std::hint::spin_loop();
             }
-            busiest = busiest.max(cpu.load(Ordering::Relaxed));
+            let c = cpu.load(Ordering::Relaxed);
+            self.totals[i + 1] += if measuring { c } else { 0 };
+            busiest = busiest.max(c);
         }
         busiest
     }
@@ -420,7 +429,7 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
                 }
             }
             let t = Instant::now();
-            let dt_cpu = crew.cycle();
+            let dt_cpu = crew.cycle(measuring);
             let dt = t.elapsed().as_nanos() as u64;
             if measuring {
                 wall.record(dt);
@@ -468,12 +477,37 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
         if setup.workers > 1 {
             engine.poll();
             let shard = |id, name| engine.telemetry_value(id, "kernel", name).unwrap_or(0.0);
+            // The waits' CPU time is counted since the room started (its joins' cycles too,
+            // ~50 of them unmeasured): per measured cycle, over all the cycles it ran.
+            let all = (cycles + 50) as f64;
+            let mut busiest = 0.0f64;
             let per: Vec<String> = room
                 .shards()
                 .into_iter()
-                .map(|id| format!("{:.0} / {:.0}", shard(id, "late_partners"), shard(id, "unpublished_rows")))
+                .zip(&crew.totals)
+                .map(|(id, &cpu)| {
+                    let wait = shard(id, "wait_cpu_ns") / all;
+                    let work = cpu as f64 / cycles as f64 - wait;
+                    busiest = busiest.max(work);
+                    format!(
+                        "{:.0} late / {:.0} unpublished, cpu mean {:.0} us of which waiting {:.0} us: work {:.0} us",
+                        shard(id, "late_partners"),
+                        shard(id, "unpublished_rows"),
+                        cpu as f64 / cycles as f64 / 1e3,
+                        wait / 1e3,
+                        work / 1e3
+                    )
+                })
                 .collect();
-            println!("shards (late partners / unpublished rows): {}", per.join(", "));
+            println!("shards: {}", per.join("; "));
+            println!(
+                "busiest shard's work (cpu mean without waits): {:.0} us = {:.0} ns per room leg; legs at {ms} ms on \
+                 {} dedicated cores at that mean: {:.0}",
+                busiest / 1e3,
+                busiest / n as f64,
+                setup.workers,
+                n as f64 * quantum_ns as f64 / busiest.max(1.0)
+            );
         }
         if churn > 0 {
             let stats = engine.partition_stats(room.id())?;

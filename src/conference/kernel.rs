@@ -26,7 +26,7 @@
 //! the total; then it waits, with a deadline, for the others' rows and sums every shard's
 //! in port order; pass 2 is the same.
 
-use crate::engine::rt::now_ns;
+use crate::engine::rt::{now_ns, thread_cpu_ns};
 use crate::engine::PacketPool;
 use crate::sync::pool::{Pool, Pooled};
 use crate::sync::rows::{ShardRows, SharedRows};
@@ -194,13 +194,15 @@ pub(crate) struct Spread {
     late: u64,
     /// Cycles whose rows went to the spare buffer (left out of the partners' mix).
     unpublished: u64,
+    /// The worker's CPU time spent waiting for partners' rows (ns, since the start).
+    waited_ns: u64,
 }
 
 impl Spread {
     /// Shard `shard` of `rows`, waiting at most `wait_ns` a cycle for the others (control side).
     pub(crate) fn new(rows: Arc<SharedRows>, shard: usize, wait_ns: u64) -> Spread {
         let spare = ShardRows::new(rows.slots(), rows.row_len());
-        Spread { rows, shard, wait_ns, spare, last: 0, late: 0, unpublished: 0 }
+        Spread { rows, shard, wait_ns, spare, last: 0, late: 0, unpublished: 0, waited_ns: 0 }
     }
 }
 
@@ -209,7 +211,8 @@ impl Spread {
 ///
 /// Telemetry: as a plain [`rvoip_media_nodes::Mixer`]'s (`members`, `bad_inputs`; no talker,
 /// `dominant` −1), then `ring_full_drops`, `pool_exhausted_drops` (all legs, since the start),
-/// and for a shard of a spread room `late_partners` and `unpublished_rows` ([`Spread`]).
+/// and for a shard of a spread room `late_partners`, `unpublished_rows` and `wait_cpu_ns`
+/// (the worker's CPU time spent waiting for the others' rows) ([`Spread`]).
 pub(crate) struct RoomKernel {
     store: KernelStore,
     spread: Option<Spread>,
@@ -240,6 +243,7 @@ const KERNEL_TELEMETRY: &[&str] = &[
     "pool_exhausted_drops",
     "late_partners",
     "unpublished_rows",
+    "wait_cpu_ns",
 ];
 
 impl RoomKernel {
@@ -392,6 +396,7 @@ impl RoomKernel {
             })
         });
         let deadline = now.saturating_add(sp.wait_ns);
+        let waiting = thread_cpu_ns();
         let mut from = 0u64;
         for j in (0..rows.shards()).filter(|&j| j != shard) {
             if rows.wait(j, cycle, || now_ns() < deadline) {
@@ -400,6 +405,7 @@ impl RoomKernel {
                 sp.late += 1;
             }
         }
+        sp.waited_ns += thread_cpu_ns().saturating_sub(waiting);
         sp.unpublished += u64::from(!published);
         rows.sum(shard, cycle, from, (!published).then_some(&*spare), &mut self.total);
         sp.last = cycle;
@@ -602,6 +608,7 @@ impl Processor for RoomKernel {
             self.pool_exhausted as f64,
             self.spread.as_ref().map_or(0.0, |sp| sp.late as f64),
             self.spread.as_ref().map_or(0.0, |sp| sp.unpublished as f64),
+            self.spread.as_ref().map_or(0.0, |sp| sp.waited_ns as f64),
         ];
         for (o, v) in out.iter_mut().zip(v) {
             *o = v;

@@ -261,20 +261,26 @@ impl SharedRows {
                 }
             }
         };
-        for port in 0..self.ports {
-            let (shard, slot) = (self.owner(port), self.slot(port));
-            match (shard == reader, spare) {
-                (true, Some(own)) => add(total, own, slot),
-                (true, None) | (false, _) => {
-                    if shard != reader && from & (1u64 << shard) == 0 {
+        // Ports in order: slot by slot, each shard's port of the slot in turn (no division
+        // per port: this loop runs once per port of the room every cycle).
+        let (mut port, mut slot) = (0, 0);
+        while port < self.ports {
+            for shard in 0..self.shards.min(self.ports - port) {
+                if shard == reader {
+                    if let Some(own) = spare {
+                        add(total, own, slot);
                         continue;
                     }
-                    // SAFETY: the reader's own buffer is written only by itself; a partner's
-                    // holds `cycle` (its stamp, loaded with acquire by `wait`) and is not
-                    // written again before this reader releases `cycle` below.
-                    self.buffer(shard, cycle).data.with(|p| add(total, unsafe { &*p }, slot));
+                } else if from & (1u64 << shard) == 0 {
+                    continue;
                 }
+                // SAFETY: the reader's own buffer is written only by itself; a partner's
+                // holds `cycle` (its stamp, loaded with acquire by `wait`) and is not written
+                // again before this reader releases `cycle` below.
+                self.buffer(shard, cycle).data.with(|p| add(total, unsafe { &*p }, slot));
             }
+            port += self.shards;
+            slot += 1;
         }
         self.released[reader].store(cycle, Ordering::Release);
     }
