@@ -1,4 +1,9 @@
 //! loom model of the rows a spread room's shards share (`sync::rows`).
+//!
+//! Three cycles, so each shard writes one of its buffers a second time (cycle 3 over cycle
+//! 1's rows) while the other may still be reading it. Checked by hand (2026-12-03) that the
+//! model can fail: with `SharedRows::write` not checking the others' released cycle, loom
+//! reports "Causality violation: Concurrent read and write accesses to `UnsafeCell`".
 #![cfg(loom)]
 
 use loom::sync::Arc;
