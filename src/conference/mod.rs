@@ -497,7 +497,7 @@ impl Room {
         let built = (|| {
             for (name, media, options) in legs {
                 if let Some(limit) = self.config.max_members {
-                    if self.legs.len() + added.len() >= limit {
+                    if self.member_count(added.len()) >= limit {
                         return Err(EngineError::RoomFull { partition: self.id, limit });
                     }
                 }
