@@ -145,6 +145,9 @@ fn alloc_none_on_worker_threads_under_load_and_commands() {
     // The same churn in a kernel room: legs moved in and out by message, the store grown
     // by message, packets recycled and leftovers released in batches on the worker.
     room_churn(&engine, RoomConfig::new(AudioFormat::mono(8000)).with_capacity(4).with_kernel());
+    // The same churn in a kernel room spread over both workers: each shard publishes its
+    // rows, waits for the other's with a deadline (a spin reading the clock), sums them.
+    room_churn(&engine, RoomConfig::new(AudioFormat::mono(8000)).with_capacity(256).with_kernel_workers(2));
     engine.shutdown();
 
     // A mixed room: PCMU, G.722 and Opus legs at 48 kHz, shared encodes of all three,
@@ -362,12 +365,18 @@ fn room_churn(engine: &Engine, config: RoomConfig) {
         edits += u32::from(ok);
         std::thread::sleep(Duration::from_millis(5));
     }
+    // A spread room has its ports from the start; the others grew.
     assert!(room.capacity() > 4, "the room grew");
     assert!(packets_out > 500, "{packets_out} packets out");
+    let shards = room.shards();
+    let parts = if shards.is_empty() { vec![room.id()] } else { shards };
+    let edits: u64 = parts.iter().map(|&id| engine.partition_stats(id).unwrap().edits).sum();
     let stats = engine.partition_stats(room.id()).unwrap();
-    assert!(stats.edits >= 60 && stats.cycles >= 400, "{stats:?}");
-    let t = engine.remove_partition(room.id()).unwrap();
-    engine.wait(t, Duration::from_secs(5)).unwrap();
+    assert!(edits >= 60 && stats.cycles >= 400, "{edits} edits, {stats:?}");
+    for id in parts {
+        let t = engine.remove_partition(id).unwrap();
+        engine.wait(t, Duration::from_secs(5)).unwrap();
+    }
 }
 
 /// Allocates (and frees) a vector every cycle: what the engine must never do.

@@ -4,6 +4,14 @@
 //! G.711 decodes to multiples of 2^-15, so every sum in either room is exact whatever the
 //! order the legs are added in (gains here are powers of two), except while a leg conceals;
 //! the losses happen while both rooms still add the legs in the same order.
+//!
+//! A kernel room spread over several workers (`RoomConfig::with_kernel_workers`) runs the
+//! same script on a driven engine of as many workers, the drivers side by side on their own
+//! threads each cycle: it must send what the one-worker kernel room sends. Its total is
+//! summed in port order whatever the number of workers, so a room spread over two workers
+//! and one over three send the same bytes even where the sums round (gains that are not
+//! powers of two, concealment after the legs' order changed; μ-law hides most last-bit
+//! differences, so `sync::rows`' unit test checks the totals themselves bit for bit).
 
 use rvoip_media_core::conference::{LegMedia, Room, RoomConfig};
 use rvoip_media_core::engine::{PacketIn, PacketOut};
@@ -12,28 +20,61 @@ use rvoip_media_nodes::codec::{G711CodecDecoder, G711CodecEncoder};
 use rvoip_media_nodes::mixer::MemberSettings;
 use rvoip_media_nodes::G711Law;
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 const CYCLES: u32 = 90;
 
 /// One room and its host side.
 struct Side {
     engine: Engine,
-    driver: Driver,
+    drivers: Vec<Driver>,
     room: Room,
     legs: BTreeMap<u32, (PacketIn, PacketOut)>,
+}
+
+/// Which room a side runs.
+#[derive(Clone, Copy)]
+enum Kind {
+    Nodes,
+    Kernel,
+    /// A kernel room spread over this many workers.
+    Spread(usize),
 }
 
 /// What a leg sent in one cycle: RTP fields and payload.
 type Sent = Vec<(u32, u8, u16, u32, bool, Vec<u8>)>;
 
 impl Side {
-    fn new(kernel: bool) -> Side {
+    fn new(kind: Kind) -> Side {
         let cfg = EngineConfig { telemetry_interval: 1, packet_pool: 512, ..EngineConfig::default() };
-        let (engine, driver) = Engine::driven(cfg).unwrap();
-        // Capacity 2: both rooms grow while legs join.
+        let workers = if let Kind::Spread(w) = kind { w } else { 1 };
+        let (engine, drivers) = Engine::driven_workers(cfg, workers).unwrap();
+        // Capacity 2: the rooms on one worker grow while legs join. A spread room has its
+        // ports from the start; its shards wait for each other as long as a loaded test
+        // machine may need.
         let config = RoomConfig::new(AudioFormat::mono(8000)).with_capacity(2);
-        let room = Room::with_config(&engine, if kernel { config.with_kernel() } else { config }).unwrap();
-        Side { engine, driver, room, legs: BTreeMap::new() }
+        let config = match kind {
+            Kind::Nodes => config,
+            Kind::Kernel => config.with_kernel(),
+            Kind::Spread(w) => config.with_capacity(8).with_kernel_workers(w).with_kernel_wait(Duration::from_secs(5)),
+        };
+        let room = Room::with_config(&engine, config).unwrap();
+        Side { engine, drivers, room, legs: BTreeMap::new() }
+    }
+
+    /// Every worker's cycle, the drivers side by side on their own threads.
+    fn run_workers(&mut self, which: &[usize]) {
+        if let [only] = which {
+            self.drivers[*only].process_cycle();
+            return;
+        }
+        std::thread::scope(|s| {
+            for (i, d) in self.drivers.iter_mut().enumerate() {
+                if which.contains(&i) {
+                    s.spawn(move || d.process_cycle());
+                }
+            }
+        });
     }
 
     fn join(&mut self, ssrc: u32, ptime_us: u32) {
@@ -50,7 +91,13 @@ impl Side {
 
     /// Runs one cycle and returns what every leg sent.
     fn cycle(&mut self) -> Sent {
-        self.driver.process_cycle();
+        let all: Vec<usize> = (0..self.drivers.len()).collect();
+        self.cycle_of(&all)
+    }
+
+    /// Runs one cycle of workers `which` and returns what every leg sent.
+    fn cycle_of(&mut self, which: &[usize]) -> Sent {
+        self.run_workers(which);
         self.engine.poll();
         let mut sent = Vec::new();
         for (&ssrc, (_, tx)) in self.legs.iter_mut() {
@@ -74,10 +121,13 @@ fn tone(law: G711Law, ssrc: u32, sample: u32, n: usize) -> Vec<u8> {
 }
 
 /// The script, run the same way on both sides: joins, losses, settings, a leave, a join
-/// reusing the port, a codec switch, a foreign payload type.
-fn step(s: &mut Side, c: u32) {
+/// reusing the port, a codec switch, a foreign payload type. With `rounding`, gains that are
+/// not powers of two and losses after the leave, so the sums round and their order shows.
+fn step(s: &mut Side, c: u32, rounding: bool) {
     let d = MemberSettings::default();
     match c {
+        35 if rounding => s.set(3, MemberSettings { input_gain: 0.3, output_gain: 1.7, ..d }),
+        65 if rounding => s.set(4, MemberSettings { input_gain: 0.7, ..d }),
         0 => (0..3).for_each(|i| s.join(i, 10_000)),
         5 => s.join(3, 20_000),
         20 => s.set(0, MemberSettings { muted: true, ..d }),
@@ -104,8 +154,12 @@ fn step(s: &mut Side, c: u32) {
         _ => {}
     }
     for (&ssrc, (rx, _)) in s.legs.iter_mut() {
-        // p2 loses three packets early on (concealed); p3 sends 20 ms packets.
-        if ssrc == 2 && (10..=12).contains(&c) || ssrc == 3 && c % 2 == 1 {
+        // p2 loses three packets early on (concealed); p3 sends 20 ms packets; with
+        // `rounding`, p4 loses two after the leave.
+        if ssrc == 2 && (10..=12).contains(&c)
+            || ssrc == 3 && c % 2 == 1
+            || rounding && ssrc == 4 && (75..77).contains(&c)
+        {
             continue;
         }
         let law = if ssrc == 0 && c >= 60 { G711Law::Alaw } else { G711Law::Ulaw };
@@ -126,11 +180,11 @@ fn step(s: &mut Side, c: u32) {
 
 #[test]
 fn a_kernel_room_sends_what_a_room_of_nodes_sends() {
-    let (mut nodes, mut kernel) = (Side::new(false), Side::new(true));
+    let (mut nodes, mut kernel) = (Side::new(Kind::Nodes), Side::new(Kind::Kernel));
     let (mut packets, mut loud) = (0, 0);
     for c in 0..CYCLES {
-        step(&mut nodes, c);
-        step(&mut kernel, c);
+        step(&mut nodes, c, false);
+        step(&mut kernel, c, false);
         let (a, b) = (nodes.cycle(), kernel.cycle());
         assert_eq!(a, b, "cycle {c}");
         packets += a.len();
@@ -151,6 +205,131 @@ fn a_kernel_room_sends_what_a_room_of_nodes_sends() {
     assert_eq!((p2.concealed_frames, p2.foreign_packets), (3 * 4 + 4, 1), "{p2:?}");
     assert_eq!(p2.packets_in, u64::from(CYCLES) - 3 - 1);
     assert_eq!(a.members, b.members);
+}
+
+#[test]
+fn a_room_spread_over_two_workers_sends_what_a_kernel_room_on_one_sends() {
+    let (mut one, mut two) = (Side::new(Kind::Kernel), Side::new(Kind::Spread(2)));
+    let mut packets = 0;
+    for c in 0..CYCLES {
+        step(&mut one, c, false);
+        step(&mut two, c, false);
+        let (a, b) = (one.cycle(), two.cycle());
+        assert_eq!(a, b, "cycle {c}");
+        packets += a.len();
+    }
+    assert_eq!(packets, 90 + 40 + 90 + 42 + 45, "packets sent");
+    // Both shards ran legs, and neither ever went without the other's rows.
+    assert_eq!(two.room.shards().len(), 2);
+    for id in two.room.shards() {
+        let stats = two.engine.partition_stats(id).unwrap();
+        assert_eq!((stats.drops(), stats.faulted, stats.cycles), (0, 0, u64::from(CYCLES)), "{stats:?}");
+        for name in ["late_partners", "unpublished_rows"] {
+            assert_eq!(two.engine.telemetry_value(id, "kernel", name).unwrap(), 0.0, "{id} {name}");
+        }
+        assert!(two.engine.telemetry_value(id, "kernel", "members").unwrap() >= 1.0, "{id} ran no legs");
+    }
+    let (a, b) = (one.room.stats(&one.engine).unwrap(), two.room.stats(&two.engine).unwrap());
+    assert_eq!(a.per_member, b.per_member);
+    assert_eq!((a.members, a.bad_inputs), (b.members, b.bad_inputs));
+}
+
+#[test]
+fn rooms_spread_over_two_and_three_workers_send_the_same_bytes_where_sums_round() {
+    let (mut two, mut three) = (Side::new(Kind::Spread(2)), Side::new(Kind::Spread(3)));
+    let mut packets = 0;
+    for c in 0..CYCLES {
+        step(&mut two, c, true);
+        step(&mut three, c, true);
+        let (a, b) = (two.cycle(), three.cycle());
+        assert_eq!(a, b, "cycle {c}");
+        packets += a.len();
+    }
+    // A leg that loses packets still hears the room: every leg sends as before.
+    assert_eq!(packets, 90 + 40 + 90 + 42 + 45, "packets sent");
+}
+
+#[test]
+fn a_late_worker_leaves_its_legs_out_of_the_mix_and_nobody_hangs() {
+    let cfg = EngineConfig { telemetry_interval: 1, packet_pool: 512, ..EngineConfig::default() };
+    let (engine, drivers) = Engine::driven_workers(cfg, 2).unwrap();
+    let config = RoomConfig::new(AudioFormat::mono(8000))
+        .with_capacity(4)
+        .with_kernel_workers(2)
+        .with_kernel_wait(Duration::from_millis(200));
+    let room = Room::with_config(&engine, config).unwrap();
+    let mut s = Side { engine, drivers, room, legs: BTreeMap::new() };
+    (0..4).for_each(|i| s.join(i, 10_000));
+    let push = |s: &mut Side, c: u32| {
+        for (&ssrc, (rx, _)) in s.legs.iter_mut() {
+            let meta =
+                PacketMeta { payload_type: 0, sequence: c as u16, timestamp: c * 80, ssrc, ..PacketMeta::default() };
+            rx.push(meta, &tone(G711Law::Ulaw, ssrc, c * 80, 80)).unwrap();
+        }
+    };
+    let late =
+        |s: &Side, shard: usize| s.engine.telemetry_value(s.room.shards()[shard], "kernel", "late_partners").unwrap();
+    let unpublished = |s: &Side, shard: usize| {
+        s.engine.telemetry_value(s.room.shards()[shard], "kernel", "unpublished_rows").unwrap()
+    };
+    let senders = |sent: &Sent| sent.iter().map(|p| p.0).collect::<std::collections::BTreeSet<u32>>();
+    for c in 0..3 {
+        push(&mut s, c);
+        assert_eq!(senders(&s.cycle()).len(), 4, "cycle {c}");
+    }
+    assert_eq!((late(&s, 0), late(&s, 1)), (0.0, 0.0));
+    // Worker 1 stops: worker 0 waits 200 ms a cycle, then mixes its own legs and sends.
+    for c in 3..6 {
+        push(&mut s, c);
+        let t = std::time::Instant::now();
+        let sent = s.cycle_of(&[0]);
+        assert!(t.elapsed() < Duration::from_secs(2), "cycle {c} took {:?}", t.elapsed());
+        // Ports 0 and 2 (p0, p2) are shard 0's.
+        assert_eq!(senders(&sent), [0, 2].into(), "cycle {c}");
+    }
+    assert_eq!((late(&s, 0), late(&s, 1)), (3.0, 0.0));
+    // Worker 0 published its rows of cycles 4 and 5; for cycle 6 it would overwrite cycle
+    // 4's, which worker 1 (its last cycle 3) has not said it will not read: a spare instead.
+    assert_eq!((unpublished(&s, 0), unpublished(&s, 1)), (1.0, 0.0));
+    // Worker 1 comes back: its first cycle jumps to worker 0's (its legs' queued packets
+    // are taken as a burst). In that cycle worker 0 may not yet know that worker 1 has
+    // stopped reading the buffer worker 0 wrote before the gap (then it keeps its rows to
+    // itself once, and worker 1 counts it late); from the next both mix everybody again.
+    for c in 6..10 {
+        push(&mut s, c);
+        let sent = s.cycle();
+        assert_eq!(senders(&sent), [0, 1, 2, 3].into(), "cycle {c}");
+    }
+    assert_eq!(late(&s, 0), 3.0, "worker 0 waited in vain after worker 1 was back");
+    assert!(late(&s, 1) <= 1.0 && late(&s, 1) == unpublished(&s, 0) - 1.0, "{} {}", late(&s, 1), unpublished(&s, 0));
+    let (l1, u0) = (late(&s, 1), unpublished(&s, 0));
+    for c in 10..14 {
+        push(&mut s, c);
+        assert_eq!(senders(&s.cycle()).len(), 4);
+    }
+    assert_eq!((late(&s, 0), late(&s, 1), unpublished(&s, 0)), (3.0, l1, u0), "both on time again");
+    assert_eq!(unpublished(&s, 1), 0.0);
+    for id in s.room.shards() {
+        assert_eq!(s.engine.partition_stats(id).unwrap().faulted, 0);
+    }
+}
+
+#[test]
+fn a_spread_room_refuses_more_workers_than_the_engine_has() {
+    let (engine, _drivers) = Engine::driven_workers(EngineConfig::default(), 2).unwrap();
+    let config = RoomConfig::new(AudioFormat::mono(8000)).with_kernel_workers(4);
+    let e = Room::with_config(&engine, config);
+    assert!(matches!(e, Err(EngineError::TooFewWorkers { asked: 4, workers: 2 })), "{:?}", e.err());
+    let mut room = Room::with_config(&engine, config.with_kernel_workers(2).with_capacity(2)).unwrap();
+    room.join(&engine, "a", LegMedia::g711(G711Law::Ulaw, 10_000, 1)).unwrap();
+    assert!(matches!(room.join(&engine, "b", LegMedia::Audio), Err(EngineError::NodeSetup { .. })));
+    room.join(&engine, "c", LegMedia::g711(G711Law::Ulaw, 10_000, 3)).unwrap();
+    let full = room.join(&engine, "d", LegMedia::g711(G711Law::Ulaw, 10_000, 4));
+    assert!(matches!(full, Err(EngineError::RoomFull { limit: 2, .. })), "{:?}", full.err());
+    assert_eq!((room.port_of("a"), room.port_of("c")), (Some(0), Some(1)), "one leg per shard");
+    room.leave(&engine, "a").unwrap();
+    room.join(&engine, "d", LegMedia::g711(G711Law::Ulaw, 10_000, 4)).unwrap();
+    assert_eq!(room.port_of("d"), Some(0));
 }
 
 #[test]

@@ -19,6 +19,16 @@
 //! `--kernel` runs the plain room's legs in a room kernel (`RoomConfig::with_kernel`: the
 //! legs' state in one array, two passes a cycle) instead of a graph of per-leg nodes.
 //!
+//! `--workers W` (with `--kernel`) spreads the room over W workers
+//! (`RoomConfig::with_kernel_workers`) of a driven engine of W workers, the drivers run side
+//! by side each cycle (driver 0 on the bench's thread, the others on threads of their own,
+//! started together); the CPU columns are then the busiest worker's thread CPU time per
+//! cycle (its wait for the other shards' rows included), the wall columns the whole cycle,
+//! and the table is followed by each shard's late partners, unpublished rows, CPU mean and
+//! the part of it spent waiting (the kernel's `wait_cpu_ns`), and the busiest shard's
+//! work without its waits: on a machine whose cores the workers do not have to themselves
+//! the waits measure the neighbours (a partner not scheduled), not the room.
+//!
 //! `--churn R` makes R joins and R leaves per second while
 //! the room runs: the oldest leg leaves, a new one joins, each its own edit. The report adds
 //! the cycles over the quantum, the longest cycle, the control side's time per edit, and
@@ -34,6 +44,8 @@ use rvoip_media_graph::MAX_PAYLOAD;
 use rvoip_media_nodes::codec::CodecId;
 use rvoip_media_nodes::mixer::TalkerPolicy;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Arguments of `bench`.
@@ -64,6 +76,10 @@ pub struct Args {
     /// graph of per-leg nodes.
     #[arg(long)]
     kernel: bool,
+    /// Workers a kernel room is spread over (`RoomConfig::with_kernel_workers`; with
+    /// `--kernel`).
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
+    workers: i64,
 }
 
 /// Benchmarks.
@@ -100,7 +116,14 @@ pub fn run(a: Args) -> Result<(), CliError> {
     if a.kernel && a.talkers > 0 {
         return Err(CliError::Usage("--kernel runs plain rooms only (no --talkers)".into()));
     }
-    let setup = Setup { codec: a.codec.id(), talkers: a.talkers, quantum, churn, kernel: a.kernel };
+    let workers = usize::try_from(a.workers)
+        .ok()
+        .filter(|w| (1..=64).contains(w))
+        .ok_or_else(|| CliError::Usage(format!("--workers must be 1..=64, got {}", a.workers)))?;
+    if workers > 1 && !a.kernel {
+        return Err(CliError::Usage("--workers spreads a kernel room (add --kernel)".into()));
+    }
+    let setup = Setup { codec: a.codec.id(), talkers: a.talkers, quantum, churn, kernel: a.kernel, workers };
     match a.what {
         What::Conference => conference(&legs, cycles, setup),
     }
@@ -116,6 +139,8 @@ struct Setup {
     churn: u32,
     /// A kernel room.
     kernel: bool,
+    /// Workers the room is spread over.
+    workers: usize,
 }
 
 impl Setup {
@@ -138,6 +163,94 @@ fn thread_cpu_ns() -> u64 {
     // SAFETY: `ts` is a valid, writable timespec.
     unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// The drivers of a driven engine run side by side: driver 0 on the bench's thread, each
+/// other one on a thread of its own, all started by one store each cycle.
+struct Crew {
+    lead: Driver,
+    shared: Arc<CrewState>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    cycle: u64,
+    /// Each worker's CPU time over the measured cycles (ns).
+    totals: Vec<u64>,
+}
+
+/// What the crew's threads share: the cycle to run, and per helper the last cycle it ran
+/// and its CPU time.
+struct CrewState {
+    go: AtomicU64,
+    stop: AtomicBool,
+    done: Vec<AtomicU64>,
+    cpu: Vec<AtomicU64>,
+}
+
+impl Crew {
+    fn new(mut drivers: Vec<Driver>) -> Result<Crew, CliError> {
+        let lead = drivers.remove(0);
+        let n = drivers.len();
+        let counters = || (0..n).map(|_| AtomicU64::new(0)).collect();
+        let shared = Arc::new(CrewState {
+            go: AtomicU64::new(0),
+            stop: AtomicBool::new(false),
+            done: counters(),
+            cpu: counters(),
+        });
+        let mut threads = Vec::with_capacity(n);
+        for (i, mut d) in drivers.into_iter().enumerate() {
+            let s = shared.clone();
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("bench-worker-{}", i + 1))
+                    .spawn(move || {
+                        let mut last = 0;
+                        while !s.stop.load(Ordering::Acquire) {
+                            let c = s.go.load(Ordering::Acquire);
+                            if c == last {
+                                std::hint::spin_loop();
+                                continue;
+                            }
+                            let t = thread_cpu_ns();
+                            d.process_cycle();
+                            s.cpu[i].store(thread_cpu_ns().saturating_sub(t), Ordering::Relaxed);
+                            s.done[i].store(c, Ordering::Release);
+                            last = c;
+                        }
+                    })
+                    .map_err(rvoip_media_core::engine::EngineError::Spawn)?,
+            );
+        }
+        Ok(Crew { lead, shared, threads, cycle: 0, totals: vec![0; n + 1] })
+    }
+
+    /// One cycle of every worker; returns the busiest one's thread CPU time. `measuring`:
+    /// counted in the workers' totals.
+    fn cycle(&mut self, measuring: bool) -> u64 {
+        self.cycle += 1;
+        self.shared.go.store(self.cycle, Ordering::Release);
+        let t = thread_cpu_ns();
+        self.lead.process_cycle();
+        let mut busiest = thread_cpu_ns().saturating_sub(t);
+        self.totals[0] += if measuring { busiest } else { 0 };
+        for (i, (done, cpu)) in self.shared.done.iter().zip(&self.shared.cpu).enumerate() {
+            while done.load(Ordering::Acquire) < self.cycle {
+                std::hint::spin_loop();
+            }
+            let c = cpu.load(Ordering::Relaxed);
+            self.totals[i + 1] += if measuring { c } else { 0 };
+            busiest = busiest.max(c);
+        }
+        busiest
+    }
+}
+
+impl Drop for Crew {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Release);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
 }
 
 /// p50, p99 (bucket midpoints, never above the maximum) and maximum of `h`.
@@ -257,14 +370,15 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
             max_partitions_per_worker: 4,
             ..EngineConfig::default()
         };
-        let (engine, mut driver) = Engine::driven(cfg)?;
+        let (engine, drivers) = Engine::driven_workers(cfg, setup.workers)?;
+        let mut crew = Crew::new(drivers)?;
         let mut config = RoomConfig::new(AudioFormat::mono(setup.rate())).with_capacity(n);
         if bridge {
             let policy = TalkerPolicy { max_talkers: setup.talkers, ..TalkerPolicy::default() };
             config = config.with_max_members(n).with_policy(policy).with_shared_encodes();
         }
         if setup.kernel {
-            config = config.with_kernel();
+            config = config.with_kernel_workers(setup.workers);
         }
         let mut room = Room::with_config(&engine, config)?;
         let mut legs: VecDeque<HostLeg> = join(&mut room, &engine, &setup, 0..n as u32)?.into();
@@ -314,9 +428,9 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
                     Err(_) => counts.refused += 1,
                 }
             }
-            let (t, t_cpu) = (Instant::now(), thread_cpu_ns());
-            driver.process_cycle();
-            let (dt, dt_cpu) = (t.elapsed().as_nanos() as u64, thread_cpu_ns().saturating_sub(t_cpu));
+            let t = Instant::now();
+            let dt_cpu = crew.cycle(measuring);
+            let dt = t.elapsed().as_nanos() as u64;
             if measuring {
                 wall.record(dt);
                 cpu.record(dt_cpu);
@@ -360,6 +474,41 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
             print!(" {:.1} | {:.1} |", skipped as f64 / covered.max(1.0), encodes as f64 / covered.max(1.0));
         }
         println!();
+        if setup.workers > 1 {
+            engine.poll();
+            let shard = |id, name| engine.telemetry_value(id, "kernel", name).unwrap_or(0.0);
+            // The waits' CPU time is counted since the room started (its joins' cycles too,
+            // ~50 of them unmeasured): per measured cycle, over all the cycles it ran.
+            let all = (cycles + 50) as f64;
+            let mut busiest = 0.0f64;
+            let per: Vec<String> = room
+                .shards()
+                .into_iter()
+                .zip(&crew.totals)
+                .map(|(id, &cpu)| {
+                    let wait = shard(id, "wait_cpu_ns") / all;
+                    let work = cpu as f64 / cycles as f64 - wait;
+                    busiest = busiest.max(work);
+                    format!(
+                        "{:.0} late / {:.0} unpublished, cpu mean {:.0} us of which waiting {:.0} us: work {:.0} us",
+                        shard(id, "late_partners"),
+                        shard(id, "unpublished_rows"),
+                        cpu as f64 / cycles as f64 / 1e3,
+                        wait / 1e3,
+                        work / 1e3
+                    )
+                })
+                .collect();
+            println!("shards: {}", per.join("; "));
+            println!(
+                "busiest shard's work (cpu mean without waits): {:.0} us = {:.0} ns per room leg; legs at {ms} ms on \
+                 {} dedicated cores at that mean: {:.0}",
+                busiest / 1e3,
+                busiest / n as f64,
+                setup.workers,
+                n as f64 * quantum_ns as f64 / busiest.max(1.0)
+            );
+        }
         if churn > 0 {
             let stats = engine.partition_stats(room.id())?;
             println!(

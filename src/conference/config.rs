@@ -60,6 +60,12 @@ pub struct RoomConfig {
     pub event_capacity: usize,
     /// Run the legs in a room kernel ([`RoomConfig::with_kernel`]).
     pub kernel: bool,
+    /// Workers a kernel room's legs are spread over ([`RoomConfig::with_kernel_workers`]; 1:
+    /// one kernel on one worker).
+    pub kernel_workers: usize,
+    /// How long a shard of a spread room waits each cycle for the other shards' rows
+    /// (`None`: a quarter of the quantum).
+    pub kernel_wait: Option<std::time::Duration>,
 }
 
 impl RoomConfig {
@@ -73,6 +79,8 @@ impl RoomConfig {
             shared_encodes: false,
             event_capacity: 1024,
             kernel: false,
+            kernel_workers: 1,
+            kernel_wait: None,
         }
     }
 
@@ -139,6 +147,58 @@ impl RoomConfig {
     /// ```
     pub fn with_kernel(mut self) -> Self {
         self.kernel = true;
+        self
+    }
+
+    /// A kernel room ([`RoomConfig::with_kernel`]) whose legs are spread over `workers`
+    /// workers, for a room larger than one worker's budget: a kernel per worker (a
+    /// *shard*, on worker 0, 1, ...) runs the legs of its ports (port `p` on shard
+    /// `p % workers`; a join goes to the shard with the fewest legs), decoding and encoding
+    /// them in parallel with the others. Each cycle every shard publishes its legs' decoded
+    /// rows, waits for the others' (at most [`RoomConfig::kernel_wait`]) and sums every row
+    /// in port order: the mix is the same, bit for bit, whatever the number of workers.
+    /// A shard whose partner is late mixes without the late shard's legs for that cycle
+    /// (counted in its `late_partners` telemetry) and still finishes its cycle.
+    ///
+    /// The room has all its ports from the start (`capacity`, at least `workers`): the
+    /// shared rows are not replaced while the workers run, and a join beyond them is
+    /// [`crate::engine::EngineError::RoomFull`]. More workers than the engine has is
+    /// [`crate::engine::EngineError::TooFewWorkers`].
+    ///
+    /// ```
+    /// use rvoip_media_core::conference::{LegMedia, Room, RoomConfig};
+    /// use rvoip_media_core::prelude::*;
+    /// use rvoip_media_nodes::G711Law;
+    ///
+    /// let (engine, _drivers) = Engine::driven_workers(EngineConfig::default(), 2).unwrap();
+    /// let config = RoomConfig::new(AudioFormat::mono(8000)).with_capacity(4).with_kernel_workers(2);
+    /// let mut room = Room::with_config(&engine, config).unwrap();
+    /// assert_eq!(room.shards().len(), 2);
+    /// for n in ["a", "b", "c", "d"] {
+    ///     room.join(&engine, n, LegMedia::g711(G711Law::Ulaw, 20_000, 1)).unwrap();
+    /// }
+    /// assert!(matches!(room.join(&engine, "e", LegMedia::g711(G711Law::Ulaw, 20_000, 5)), Err(EngineError::RoomFull { limit: 4, .. })));
+    /// let three = RoomConfig::new(AudioFormat::mono(8000)).with_kernel_workers(3);
+    /// assert!(matches!(Room::with_config(&engine, three), Err(EngineError::TooFewWorkers { asked: 3, workers: 2 })));
+    /// ```
+    pub fn with_kernel_workers(mut self, workers: usize) -> Self {
+        self.kernel = true;
+        self.kernel_workers = workers.max(1);
+        self
+    }
+
+    /// How long a shard of a spread room waits each cycle for the others' rows
+    /// ([`RoomConfig::with_kernel_workers`]).
+    ///
+    /// ```
+    /// use rvoip_media_core::conference::RoomConfig;
+    /// use rvoip_media_core::prelude::*;
+    /// use std::time::Duration;
+    /// let c = RoomConfig::new(AudioFormat::mono(8000)).with_kernel_workers(2).with_kernel_wait(Duration::from_millis(2));
+    /// assert_eq!(c.kernel_wait, Some(Duration::from_millis(2)));
+    /// ```
+    pub fn with_kernel_wait(mut self, wait: std::time::Duration) -> Self {
+        self.kernel_wait = Some(wait);
         self
     }
 }

@@ -19,10 +19,17 @@
 //! pool in one compare-exchange per batch ([`Pool::release_all`]), not one per packet.
 //! Joins, leaves, codec switches and growth are messages carrying the leg (built on the
 //! control side) in and out: the worker only moves it.
+//!
+//! A kernel with a [`Spread`] is one shard of a room spread over several workers
+//! ([`super::RoomConfig::with_kernel_workers`]): pass 1 copies each row of a leg in the mix
+//! into the rows it shares with the other shards ([`SharedRows`]) instead of adding it to
+//! the total; then it waits, with a deadline, for the others' rows and sums every shard's
+//! in port order; pass 2 is the same.
 
-use crate::engine::rt::now_ns;
+use crate::engine::rt::{now_ns, thread_cpu_ns};
 use crate::engine::PacketPool;
 use crate::sync::pool::{Pool, Pooled};
+use crate::sync::rows::{ShardRows, SharedRows};
 use crate::sync::seqlock::SeqLockSlice;
 use rvoip_media_graph::{prefetch, MessageError, NodeSpec, Packet, PacketSlot, ProcessIo, Processor};
 use rvoip_media_nodes::codec::{DecodeNode, EncodeNode, SwitchDecoder, SwitchEncoder};
@@ -138,9 +145,15 @@ pub(crate) struct KernelStore {
 impl KernelStore {
     /// Room for `capacity` legs of `quantum_len` samples (control side).
     pub(crate) fn new(capacity: usize, quantum_len: usize) -> KernelStore {
+        KernelStore::with_ports(capacity, capacity, quantum_len)
+    }
+
+    /// Room for `capacity` legs on ports below `ports` (a shard of a spread room holds the
+    /// legs of some of the room's ports).
+    pub(crate) fn with_ports(capacity: usize, ports: usize, quantum_len: usize) -> KernelStore {
         KernelStore {
             legs: Vec::with_capacity(capacity),
-            index: vec![NONE; capacity],
+            index: vec![NONE; ports],
             own: vec![0.0; capacity * quantum_len].into_boxed_slice(),
         }
     }
@@ -167,13 +180,42 @@ pub(crate) struct KernelSwitch {
 /// Message: a larger store; the legs move into it, the old one rides back.
 pub(crate) struct KernelGrow(pub(crate) KernelStore);
 
+/// What makes a kernel one shard of a room spread over several workers: the rows the
+/// shards share, its place among them, how long it waits for the others' rows.
+pub(crate) struct Spread {
+    rows: Arc<SharedRows>,
+    shard: usize,
+    wait_ns: u64,
+    /// Its rows when it may not publish them (a partner still reads the buffer).
+    spare: ShardRows,
+    /// The last cycle it ran.
+    last: u64,
+    /// Partners' rows that were not there in time (one per partner per cycle).
+    late: u64,
+    /// Cycles whose rows went to the spare buffer (left out of the partners' mix).
+    unpublished: u64,
+    /// The worker's CPU time spent waiting for partners' rows (ns, since the start).
+    waited_ns: u64,
+}
+
+impl Spread {
+    /// Shard `shard` of `rows`, waiting at most `wait_ns` a cycle for the others (control side).
+    pub(crate) fn new(rows: Arc<SharedRows>, shard: usize, wait_ns: u64) -> Spread {
+        let spare = ShardRows::new(rows.slots(), rows.row_len());
+        Spread { rows, shard, wait_ns, spare, last: 0, late: 0, unpublished: 0, waited_ns: 0 }
+    }
+}
+
 /// The node running a kernel room's legs (see the module docs). No ports: the legs' packets
 /// come and go through their own rings.
 ///
 /// Telemetry: as a plain [`rvoip_media_nodes::Mixer`]'s (`members`, `bad_inputs`; no talker,
-/// `dominant` −1), then `ring_full_drops`, `pool_exhausted_drops` (all legs, since the start).
+/// `dominant` −1), then `ring_full_drops`, `pool_exhausted_drops` (all legs, since the start),
+/// and for a shard of a spread room `late_partners`, `unpublished_rows` and `wait_cpu_ns`
+/// (the worker's CPU time spent waiting for the others' rows) ([`Spread`]).
 pub(crate) struct RoomKernel {
     store: KernelStore,
+    spread: Option<Spread>,
     quantum_len: usize,
     total: Box<[f32]>,
     heard: Box<[f32]>,
@@ -199,6 +241,9 @@ const KERNEL_TELEMETRY: &[&str] = &[
     "events_dropped",
     "ring_full_drops",
     "pool_exhausted_drops",
+    "late_partners",
+    "unpublished_rows",
+    "wait_cpu_ns",
 ];
 
 impl RoomKernel {
@@ -214,6 +259,7 @@ impl RoomKernel {
         let ppc = packets_per_cycle.max(1);
         RoomKernel {
             store: KernelStore::new(capacity, quantum_len),
+            spread: None,
             quantum_len,
             total: vec![0.0; quantum_len].into_boxed_slice(),
             heard: vec![0.0; quantum_len].into_boxed_slice(),
@@ -230,6 +276,14 @@ impl RoomKernel {
         }
     }
 
+    /// The same kernel as shard `spread` of a spread room, for the legs of its ports of the
+    /// room's `ports` (control side).
+    pub(crate) fn into_shard(mut self, spread: Spread, capacity: usize, ports: usize) -> RoomKernel {
+        self.store = KernelStore::with_ports(capacity, ports, self.quantum_len);
+        self.spread = Some(spread);
+        self
+    }
+
     fn dense(&self, port: usize) -> Option<usize> {
         self.store.index.get(port).copied().filter(|&i| i != NONE).map(|i| i as usize)
     }
@@ -242,13 +296,13 @@ impl RoomKernel {
         release.push(p);
     }
 
-    /// Pass 1: every leg's packets decoded into its row, the total of those in the mix.
-    /// Returns the bad-input events.
-    fn decode_and_sum(&mut self) -> u32 {
+    /// Pass 1: every leg's packets decoded into its row; each row of a leg in the mix
+    /// handed to `mix` (port, settings, row), which returns false for a row that is not
+    /// finite (the leg then leaves the mix this cycle). Returns the bad-input events and
+    /// whether a row was refused.
+    fn decode(&mut self, mix: &mut impl FnMut(usize, &MemberSettings, &[f32]) -> bool) -> (u32, bool) {
         let q = self.quantum_len;
         let (mut errors, mut rebuild) = (0u32, false);
-        let total = &mut self.total[..];
-        total.fill(0.0);
         let legs = &mut self.store.legs[..];
         for (i, own) in self.store.own.chunks_exact_mut(q).take(legs.len()).enumerate() {
             if let Some(far) = legs.get(i + FAR) {
@@ -286,32 +340,75 @@ impl RoomKernel {
             }
             let s = &leg.settings;
             leg.in_mix = !s.muted;
-            if leg.in_mix {
-                let ok = if s.input_gain == 1.0 {
-                    kernels::accumulate_sane(total, own)
-                } else if kernels::all_sane(own) {
-                    s.add_to_mix(total, own);
-                    true
-                } else {
-                    false
-                };
-                if !ok {
-                    leg.in_mix = false;
-                    rebuild = true;
-                    self.bad_inputs += 1;
-                    errors = errors.saturating_add(1);
-                }
+            if leg.in_mix && !mix(leg.port as usize, s, own) {
+                leg.in_mix = false;
+                rebuild = true;
+                self.bad_inputs += 1;
+                errors = errors.saturating_add(1);
             }
         }
+        (errors, rebuild)
+    }
+
+    /// Pass 1 of a room on one worker: the rows, and their total, added while each row is
+    /// hot. Returns the bad-input events.
+    fn decode_and_sum(&mut self) -> u32 {
+        let mut total = std::mem::take(&mut self.total);
+        total.fill(0.0);
+        let (errors, rebuild) = self.decode(&mut |_, s, own| {
+            if s.input_gain == 1.0 {
+                kernels::accumulate_sane(&mut total, own)
+            } else if kernels::all_sane(own) {
+                s.add_to_mix(&mut total, own);
+                true
+            } else {
+                false
+            }
+        });
         if rebuild {
             // Rare: a row that was not finite; the total again without it.
             total.fill(0.0);
-            for (leg, own) in self.store.legs.iter().zip(self.store.own.chunks_exact(q)) {
+            for (leg, own) in self.store.legs.iter().zip(self.store.own.chunks_exact(self.quantum_len)) {
                 if leg.in_mix {
-                    leg.settings.add_to_mix(total, own);
+                    leg.settings.add_to_mix(&mut total, own);
                 }
             }
         }
+        self.total = total;
+        errors
+    }
+
+    /// Pass 1 of a shard of a spread room: the rows published to the other shards, then,
+    /// after waiting (at most the spread's `wait_ns`) for theirs, the room's total summed in
+    /// port order over every shard's rows that are there. Returns the bad-input events.
+    /// Real-time: the wait is a spin with a deadline.
+    fn decode_and_share(&mut self, sp: &mut Spread, now: u64) -> u32 {
+        let Spread { rows, shard, spare, .. } = sp;
+        let (rows, shard) = (&**rows, *shard);
+        let cycle = rows.next_cycle(shard, sp.last);
+        let ((errors, _), published) = rows.write(shard, cycle, spare, |w| {
+            self.decode(&mut |port, s, own| {
+                let ok = kernels::all_sane(own);
+                if ok {
+                    w.set(rows.slot(port), s.input_gain, own);
+                }
+                ok
+            })
+        });
+        let deadline = now.saturating_add(sp.wait_ns);
+        let waiting = thread_cpu_ns();
+        let mut from = 0u64;
+        for j in (0..rows.shards()).filter(|&j| j != shard) {
+            if rows.wait(j, cycle, || now_ns() < deadline) {
+                from |= 1 << j;
+            } else {
+                sp.late += 1;
+            }
+        }
+        sp.waited_ns += thread_cpu_ns().saturating_sub(waiting);
+        sp.unpublished += u64::from(!published);
+        rows.sum(shard, cycle, from, (!published).then_some(&*spare), &mut self.total);
+        sp.last = cycle;
         errors
     }
 
@@ -448,7 +545,15 @@ impl Processor for RoomKernel {
 
     fn process(&mut self, io: &mut ProcessIo<'_>) {
         let now = now_ns();
-        let errors = self.decode_and_sum().saturating_add(self.encode_and_send(now));
+        let errors = match self.spread.take() {
+            None => self.decode_and_sum().saturating_add(self.encode_and_send(now)),
+            Some(mut sp) => {
+                let e = self.decode_and_share(&mut sp, now).saturating_add(self.encode_and_send(now));
+                sp.rows.finish_cycle(sp.shard, sp.last);
+                self.spread = Some(sp);
+                e
+            }
+        };
         if !self.release.is_empty() {
             self.pool.release_all(&mut self.release);
         }
@@ -501,6 +606,9 @@ impl Processor for RoomKernel {
             0.0,
             self.ring_full as f64,
             self.pool_exhausted as f64,
+            self.spread.as_ref().map_or(0.0, |sp| sp.late as f64),
+            self.spread.as_ref().map_or(0.0, |sp| sp.unpublished as f64),
+            self.spread.as_ref().map_or(0.0, |sp| sp.waited_ns as f64),
         ];
         for (o, v) in out.iter_mut().zip(v) {
             *o = v;

@@ -54,12 +54,15 @@ impl Room {
     pub fn set_member(&mut self, engine: &Engine, name: &str, settings: MemberSettings) -> Result<Ticket, EngineError> {
         let leg = self
             .legs
-            .get_mut(name)
+            .get(name)
             .ok_or_else(|| EngineError::UnknownNodeName { partition: self.id, name: name.to_string() })?;
         // A member with a VAD keeps it gating its talking state.
-        let settings = MemberSettings { vad: leg.vad.is_some(), ..settings };
-        let ticket = engine.send_message(self.id, self.mixer, MemberUpdate { port: leg.port, settings })?;
-        leg.settings = settings;
+        let (port, settings) = (leg.port, MemberSettings { vad: leg.vad.is_some(), ..settings });
+        let (id, runner) = self.runner(port);
+        let ticket = engine.send_message(id, runner, MemberUpdate { port, settings })?;
+        if let Some(leg) = self.legs.get_mut(name) {
+            leg.settings = settings;
+        }
         Ok(ticket)
     }
 

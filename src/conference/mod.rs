@@ -27,7 +27,7 @@
 //! |---|---|
 //! | `mod.rs` | [`Room`]: joins, leaves, codec switches, the mixer's wiring and growth |
 //! | `config.rs` | [`RoomConfig`] |
-//! | `kernel.rs` | a kernel room's node: every leg's codec nodes and rings in one array, two passes a cycle ([`RoomConfig::with_kernel`]) |
+//! | `kernel.rs` | a kernel room's node: every leg's codec nodes and rings in one array, two passes a cycle ([`RoomConfig::with_kernel`]); a shard of a room spread over several workers ([`RoomConfig::with_kernel_workers`]) |
 //! | `leg.rs` | [`LegMedia`], [`LegOptions`], the room's record of a leg |
 //! | `members.rs` | member settings and talk events on the control side ([`RoomEvent`]) |
 //! | `shared.rs` | shared encodes, one per codec variant |
@@ -59,6 +59,7 @@
 use crate::engine::{
     Committed, Edit, Engine, EngineError, InputEndpoint, OutputEndpoint, PartitionId, PartitionIo, Ticket,
 };
+use crate::sync::rows::{self, SharedRows};
 use rvoip_media_graph::{AudioFormat, GraphBuilder, NodeKey, PortKind};
 use rvoip_media_nodes::apm::{AdvancedAgcConfig, AdvancedVadConfig, Agc, NoiseSuppressor, NsConfig, Vad};
 use rvoip_media_nodes::codec::{DecodeNode, Decoder, EncodeNode, Encoder, SwitchDecoder, SwitchEncoder};
@@ -77,7 +78,7 @@ mod shared;
 mod stats;
 
 pub use config::{mix_rate_for, RoomConfig};
-use kernel::{KernelGrow, KernelJoin, KernelLeave, KernelLeg, KernelStore, KernelSwitch, RoomKernel};
+use kernel::{KernelGrow, KernelJoin, KernelLeave, KernelLeg, KernelStore, KernelSwitch, RoomKernel, Spread};
 use leg::{Leg, Variant};
 pub use leg::{LegMedia, LegOptions};
 pub use members::{RoomEvent, RoomEventKind};
@@ -132,6 +133,17 @@ pub struct Room {
     /// Recorders among the members (not counted against the limit), and recordings made.
     recorders: usize,
     recordings: usize,
+    /// A room spread over several workers: each shard's partition and kernel node, and its
+    /// legs (empty otherwise).
+    shards: Vec<Shard>,
+}
+
+/// One shard of a room spread over several workers.
+#[derive(Clone, Copy, Debug)]
+struct Shard {
+    id: PartitionId,
+    kernel: NodeKey,
+    legs: usize,
 }
 
 impl Room {
@@ -161,6 +173,9 @@ impl Room {
     /// # Errors
     /// As [`Engine::add_partition`].
     pub fn with_config(engine: &Engine, config: RoomConfig) -> Result<Room, EngineError> {
+        if config.kernel && config.kernel_workers > 1 {
+            return Self::spread(engine, config);
+        }
         let capacity = config.capacity.max(1);
         let mut b = GraphBuilder::new(engine.config().quantum);
         let events = if config.kernel {
@@ -187,7 +202,91 @@ impl Room {
             dominant: None,
             recorders: 0,
             recordings: 0,
+            shards: Vec::new(),
         })
+    }
+
+    /// A kernel room spread over `config.kernel_workers` workers (see
+    /// [`RoomConfig::with_kernel_workers`]): a shard on each of workers 0, 1, ..., all
+    /// ports from the start.
+    fn spread(engine: &Engine, config: RoomConfig) -> Result<Room, EngineError> {
+        let (w, workers) = (config.kernel_workers, engine.workers());
+        if w > workers {
+            return Err(EngineError::TooFewWorkers { asked: w, workers });
+        }
+        let capacity = config.capacity.max(w);
+        let quantum = engine.config().quantum;
+        let q = config.format.samples_per_quantum(quantum).unwrap_or(0);
+        let rows = SharedRows::new(w, capacity, q).ok_or_else(|| {
+            setup("kernel", format!("a room spreads over 1..={} workers with a whole quantum", rows::MAX_SHARDS))
+        })?;
+        let rows = std::sync::Arc::new(rows);
+        let wait = config.kernel_wait.unwrap_or(quantum.duration() / 4);
+        let mut shards: Vec<Shard> = Vec::with_capacity(w);
+        for k in 0..w {
+            let placed = (|| {
+                let spread = Spread::new(rows.clone(), k, wait.as_nanos() as u64);
+                let kernel = Self::build_kernel(engine, &config, 1)?.into_shard(spread, rows.slots(), capacity);
+                let mut b = GraphBuilder::new(quantum);
+                b.add_node("kernel", Box::new(kernel));
+                let part = engine.add_partition_to(b.build()?, k)?;
+                Ok::<_, EngineError>(Shard { id: part.id, kernel: engine.node_key(part.id, "kernel")?, legs: 0 })
+            })();
+            match placed {
+                Ok(s) => shards.push(s),
+                Err(e) => {
+                    for s in &shards {
+                        let _ = engine.remove_partition(s.id);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(Room {
+            id: shards[0].id,
+            mixer: shards[0].kernel,
+            config: RoomConfig {
+                capacity,
+                max_members: Some(config.max_members.unwrap_or(capacity).min(capacity)),
+                ..config
+            },
+            capacity,
+            free: (0..capacity).collect(),
+            legs: BTreeMap::new(),
+            names: vec![None; capacity],
+            shared: BTreeMap::new(),
+            events: Vec::new(),
+            talking: BTreeSet::new(),
+            dominant: None,
+            recorders: 0,
+            recordings: 0,
+            shards,
+        })
+    }
+
+    /// The partitions of a room spread over several workers, by shard (shard `k` on worker
+    /// `k`); empty for a room on one worker (its partition is [`Room::id`]).
+    ///
+    /// ```
+    /// use rvoip_media_core::conference::{Room, RoomConfig};
+    /// use rvoip_media_core::prelude::*;
+    /// let (engine, _drivers) = Engine::driven_workers(EngineConfig::default(), 2).unwrap();
+    /// let room = Room::with_config(&engine, RoomConfig::new(AudioFormat::mono(8000)).with_kernel_workers(2)).unwrap();
+    /// let shards = room.shards();
+    /// assert_eq!((shards.len(), shards[0]), (2, room.id()));
+    /// assert!(Room::new(&engine, AudioFormat::mono(8000), 4).unwrap().shards().is_empty());
+    /// ```
+    pub fn shards(&self) -> Vec<PartitionId> {
+        self.shards.iter().map(|s| s.id).collect()
+    }
+
+    /// The partition and node that run the leg on `port`: its shard's kernel in a spread
+    /// room, else the room's partition and mixer (or kernel).
+    fn runner(&self, port: usize) -> (PartitionId, NodeKey) {
+        match self.shards.get(port % self.shards.len().max(1)) {
+            Some(s) => (s.id, s.kernel),
+            None => (self.id, self.mixer),
+        }
     }
 
     /// A mixer of `capacity` ports for `config`, members `ports` with their settings.
@@ -350,6 +449,9 @@ impl Room {
         legs: impl IntoIterator<Item = (String, LegMedia, LegOptions)>,
         prime: impl FnOnce(&mut PartitionIo),
     ) -> Result<Committed, EngineError> {
+        if !self.shards.is_empty() {
+            return self.join_spread(engine, legs, prime);
+        }
         let mut edit = engine.edit(self.id)?;
         let before = (self.free.clone(), self.capacity, self.mixer, self.shared.clone(), self.names.clone());
         let events_before = self.events.len();
@@ -376,6 +478,87 @@ impl Room {
                 Err(e)
             }
         }
+    }
+
+    /// [`Room::join_many_with`] for a spread room: each leg to the shard with the fewest
+    /// legs (its lowest free port), one edit per shard. On an error before the edits are
+    /// sent nobody joined; if a shard's edit fails to be sent, the legs of the shards sent
+    /// before it have joined (the error says which partition).
+    fn join_spread(
+        &mut self,
+        engine: &Engine,
+        legs: impl IntoIterator<Item = (String, LegMedia, LegOptions)>,
+        prime: impl FnOnce(&mut PartitionIo),
+    ) -> Result<Committed, EngineError> {
+        let w = self.shards.len();
+        let mut edits: Vec<Option<Edit<'_>>> = (0..w).map(|_| None).collect();
+        let before = (self.free.clone(), self.shards.clone());
+        let mut added: Vec<(String, Leg)> = Vec::new();
+        let built = (|| {
+            for (name, media, options) in legs {
+                if let Some(limit) = self.config.max_members {
+                    if self.member_count(added.len()) >= limit {
+                        return Err(EngineError::RoomFull { partition: self.id, limit });
+                    }
+                }
+                let free = |k: usize| self.free.iter().copied().find(|p| p % w == k);
+                let k = (0..w)
+                    .filter(|&k| free(k).is_some())
+                    .min_by_key(|&k| (self.shards[k].legs, k))
+                    .ok_or(EngineError::RoomFull { partition: self.id, limit: self.capacity })?;
+                let port = free(k).ok_or(EngineError::RoomFull { partition: self.id, limit: self.capacity })?;
+                let shard = self.shards[k];
+                let edit = match &mut edits[k] {
+                    Some(e) => e,
+                    slot => slot.insert(engine.edit(shard.id)?),
+                };
+                let leg = self.kernel_leg(edit, engine, &name, media, options, port, shard.kernel)?;
+                self.shards[k].legs += 1;
+                added.push((name, leg));
+            }
+            Ok(())
+        })();
+        if let Err(e) = built {
+            (self.free, self.shards) = before;
+            return Err(e);
+        }
+        let mut io = PartitionIo { inputs: Vec::new(), outputs: Vec::new() };
+        for e in edits.iter_mut().flatten() {
+            io.inputs.append(&mut e.io().inputs);
+            io.outputs.append(&mut e.io().outputs);
+        }
+        prime(&mut io);
+        let mut ticket = None;
+        let mut result = Ok(());
+        for (k, e) in edits.into_iter().enumerate() {
+            let Some(e) = e else { continue };
+            match e.commit() {
+                Ok(c) => ticket = Some(c.ticket),
+                Err(err) => {
+                    // Not sent: this shard's legs did not join.
+                    added.retain(|(_, l)| {
+                        let gone = l.port % w == k;
+                        if gone {
+                            self.free.insert(l.port);
+                            self.shards[k].legs -= 1;
+                        }
+                        !gone
+                    });
+                    result = Err(err);
+                }
+            }
+        }
+        for (name, leg) in added {
+            self.names[leg.port] = Some(name.clone());
+            self.legs.insert(name, leg);
+        }
+        result?;
+        // Every leg joined through a sent edit: at least one ticket, unless nothing joined.
+        let ticket = match ticket {
+            Some(t) => t,
+            None => engine.ping(0)?,
+        };
+        Ok(Committed { ticket, io })
     }
 
     /// Members counted against the limit (recorders are not).
@@ -520,19 +703,10 @@ impl Room {
         Ok(leg)
     }
 
-    /// Adds an RTP leg to a kernel room: its decode and encode nodes and ring ends travel
-    /// to the kernel in one message; the host ends are `{name}.rx` / `{name}.tx` in the
-    /// edit's endpoints, as for a leg of nodes.
-    fn add_kernel_leg(
-        &mut self,
-        edit: &mut Edit<'_>,
-        engine: &Engine,
-        name: &str,
-        media: LegMedia,
-        options: LegOptions,
-    ) -> Result<Leg, EngineError> {
+    /// What a kernel room refuses of a leg ([`RoomConfig::with_kernel`]).
+    fn check_kernel_leg(&self, name: &str, media: &LegMedia, options: &LegOptions) -> Result<(), EngineError> {
         let refuse = |why: &str| Err(setup(name, format!("a kernel room takes {why}")));
-        let LegMedia::Rtp { encoder, decoder, ptime_us, ssrc } = media else {
+        let LegMedia::Rtp { encoder, decoder, .. } = media else {
             return refuse("RTP legs only");
         };
         if options.jitter.is_some() || options.ns.is_some() || options.agc || options.vad {
@@ -545,10 +719,44 @@ impl Room {
         if !options.settings.is_valid() {
             return refuse("gains that are finite and at most +40 dB");
         }
+        Ok(())
+    }
+
+    /// Adds an RTP leg to a kernel room: its decode and encode nodes and ring ends travel
+    /// to the kernel in one message; the host ends are `{name}.rx` / `{name}.tx` in the
+    /// edit's endpoints, as for a leg of nodes.
+    fn add_kernel_leg(
+        &mut self,
+        edit: &mut Edit<'_>,
+        engine: &Engine,
+        name: &str,
+        media: LegMedia,
+        options: LegOptions,
+    ) -> Result<Leg, EngineError> {
+        self.check_kernel_leg(name, &media, &options)?;
         if self.free.is_empty() {
             self.grow_kernel(edit, engine)?;
         }
         let port = *self.free.first().ok_or_else(|| self.unknown(name))?;
+        self.kernel_leg(edit, engine, name, media, options, port, self.mixer)
+    }
+
+    /// Builds an RTP leg on `port` of a kernel room and sends it to kernel node `kernel`
+    /// (the room's, or a shard's) in `edit`.
+    #[allow(clippy::too_many_arguments)]
+    fn kernel_leg(
+        &mut self,
+        edit: &mut Edit<'_>,
+        engine: &Engine,
+        name: &str,
+        media: LegMedia,
+        options: LegOptions,
+        port: usize,
+        kernel: NodeKey,
+    ) -> Result<Leg, EngineError> {
+        self.check_kernel_leg(name, &media, &options)?;
+        let LegMedia::Rtp { encoder, decoder, ptime_us, ssrc } = media else { return Err(self.unknown(name)) };
+        let rate = self.config.format.rate;
         let q = engine.config().quantum;
         let codec = |e: rvoip_media_nodes::codec::CodecError| setup(name, e);
         let dec_codec = decoder.info().encoding;
@@ -560,13 +768,13 @@ impl Room {
         edit.io().inputs.push((format!("{name}.rx"), rx_kind, InputEndpoint::Packet(rx_host)));
         edit.io().outputs.push((format!("{name}.tx"), tx_kind, OutputEndpoint::Packet(tx_host)));
         let (leg, stats) = KernelLeg::new(port, dec, enc, rx, tx, options.settings);
-        edit.message(self.mixer, KernelJoin(Some(leg)))?;
+        edit.message(kernel, KernelJoin(Some(leg)))?;
         self.free.remove(&port);
         Ok(Leg {
             port,
             nodes: Vec::new(),
             to_mixer: None,
-            from_mixer: self.mixer,
+            from_mixer: kernel,
             decode: None,
             encode: None,
             vad: None,
@@ -678,12 +886,13 @@ impl Room {
     /// [`Edit::commit`].
     pub fn leave(&mut self, engine: &Engine, name: &str) -> Result<Ticket, EngineError> {
         let leg = self.legs.get(name).ok_or_else(|| self.unknown(name))?.clone();
-        let mut edit = engine.edit(self.id)?;
+        let (id, runner) = self.runner(leg.port);
+        let mut edit = engine.edit(id)?;
         for k in &leg.nodes {
             edit.remove(*k)?;
         }
         if self.config.kernel {
-            edit.message(self.mixer, KernelLeave { port: leg.port, leg: None })?;
+            edit.message(runner, KernelLeave { port: leg.port, leg: None })?;
         } else {
             edit.message(self.mixer, MixerMembership::Leave(leg.port))?;
         }
@@ -703,6 +912,10 @@ impl Room {
         };
         self.legs.remove(name);
         self.free.insert(leg.port);
+        let w = self.shards.len();
+        if let Some(s) = self.shards.get_mut(leg.port % w.max(1)) {
+            s.legs -= 1;
+        }
         self.names[leg.port] = None;
         self.talking.remove(&leg.port);
         Ok(ticket)
@@ -732,8 +945,9 @@ impl Room {
         if leg.kernel.is_some() {
             let decoder = SwitchDecoder::new(decoder, q).map_err(codec)?;
             let encoder = SwitchEncoder::new(encoder, ptime_us, q).map_err(codec)?;
-            let mut edit = engine.edit(self.id)?;
-            edit.message(self.mixer, KernelSwitch { port: leg.port, decoder, encoder })?;
+            let (id, runner) = self.runner(leg.port);
+            let mut edit = engine.edit(id)?;
+            edit.message(runner, KernelSwitch { port: leg.port, decoder, encoder })?;
             return Ok(edit.commit()?.ticket);
         }
         let (Some(d), Some(e)) = (leg.decode, leg.encode) else { return Err(self.unknown(name)) };

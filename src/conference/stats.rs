@@ -111,6 +111,11 @@ impl Room {
         let dominant = if dominant >= 0.0 { self.member_at(dominant as usize).map(str::to_string) } else { None };
         let per_member = self.legs.iter().map(|(name, l)| self.member_stats(engine, name, l)).collect();
         let shared_encoder_quanta = self.shared_encoders().map(|k| get(engine, self, Some(k), "packets")).sum();
+        // A spread room's shards each count their own legs' bad inputs.
+        let mut bad_inputs = v("bad_inputs") as u64;
+        for s in self.shards.iter().skip(1) {
+            bad_inputs += engine.telemetry(s.id, s.kernel)?.get("bad_inputs").unwrap_or(0.0) as u64;
+        }
         Ok(RoomStats {
             members: self.legs.len(),
             capacity: self.capacity,
@@ -118,7 +123,7 @@ impl Room {
             heard: v("heard") as usize,
             dominant,
             events_dropped: v("events_dropped") as u64,
-            bad_inputs: v("bad_inputs") as u64,
+            bad_inputs,
             shared_encodes: self.shared_encodes(),
             shared_encoder_quanta,
             per_member,

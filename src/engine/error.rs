@@ -135,6 +135,14 @@ pub enum EngineError {
     /// A worker index beyond the engine's workers.
     #[error("no worker {0}")]
     NoSuchWorker(usize),
+    /// More workers asked for (a room spread over several workers) than the engine has.
+    #[error("{asked} workers asked for, the engine has {workers}")]
+    TooFewWorkers {
+        /// Workers asked for.
+        asked: usize,
+        /// The engine's workers.
+        workers: usize,
+    },
     /// Waiting for an acknowledgement timed out.
     #[error("timed out waiting for the worker to acknowledge")]
     Timeout,

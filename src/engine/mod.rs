@@ -256,10 +256,40 @@ impl Engine {
     /// [`EngineError::InvalidConfig`] for settings it cannot run with (see
     /// [`EngineConfig::validate`]).
     pub fn driven(config: EngineConfig) -> Result<(Engine, Driver), EngineError> {
-        let (engine, mut ws) = Self::build(config, 1)?;
-        let worker = ws.pop().ok_or(EngineError::NoSuchWorker(0))?;
-        engine.lock().workers[0].info.started.store(true, Ordering::Release);
-        Ok((engine, Driver { worker }))
+        let (engine, mut ws) = Self::driven_workers(config, 1)?;
+        let driver = ws.pop().ok_or(EngineError::NoSuchWorker(0))?;
+        Ok((engine, driver))
+    }
+
+    /// An engine of `workers` virtual workers, each run by its own [`Driver`] when the host
+    /// calls it (driver `i` runs worker `i`; a [`Driver`] can move to another thread). What a
+    /// room spread over several workers ([`crate::conference::RoomConfig::with_kernel_workers`])
+    /// is tested and measured on: the host runs the drivers side by side, a cycle each.
+    ///
+    /// ```
+    /// use rvoip_media_core::prelude::*;
+    /// let (engine, drivers) = Engine::driven_workers(EngineConfig::default(), 2).unwrap();
+    /// assert_eq!((engine.workers(), drivers.len()), (2, 2));
+    /// assert!(matches!(Engine::driven_workers(EngineConfig::default(), 0), Err(EngineError::InvalidConfig { setting: "workers", .. })));
+    /// ```
+    ///
+    /// # Errors
+    /// [`EngineError::InvalidConfig`] for 0 workers or settings it cannot run with (see
+    /// [`EngineConfig::validate`]).
+    pub fn driven_workers(config: EngineConfig, workers: usize) -> Result<(Engine, Vec<Driver>), EngineError> {
+        if workers == 0 {
+            return Err(EngineError::InvalidConfig { setting: "workers", value: 0, allowed: "at least 1".into() });
+        }
+        let (engine, ws) = Self::build(config, workers)?;
+        for w in &engine.lock().workers {
+            w.info.started.store(true, Ordering::Release);
+        }
+        Ok((engine, ws.into_iter().map(|worker| Driver { worker }).collect()))
+    }
+
+    /// Workers (threads, or a driven engine's virtual workers).
+    pub fn workers(&self) -> usize {
+        self.lock().workers.len()
     }
 
     /// Starts worker threads and returns once each has finished its set-up.
@@ -273,6 +303,9 @@ impl Engine {
         let (mut engine, ws) = Self::build(config, n)?;
         engine.threaded = true;
         let quantum_ns = engine.config.quantum.duration().as_nanos() as u64;
+        // Every worker's cycles start on one grid of the monotonic clock, so the shards of a
+        // room spread over several workers run their cycles side by side.
+        let epoch_ns = rt::now_ns() + 2 * quantum_ns;
         {
             let mut control = engine.lock();
             for (i, w) in ws.into_iter().enumerate() {
@@ -281,6 +314,7 @@ impl Engine {
                     fifo_priority: engine.config.realtime,
                     pacing: engine.config.pacing,
                     quantum_ns,
+                    epoch_ns,
                     info: control.workers[i].info.clone(),
                     stop: engine.stop.clone(),
                 };
@@ -466,6 +500,32 @@ impl Engine {
     /// [`EngineError::Plan`], [`EngineError::WorkersFull`],
     /// [`EngineError::CommandQueueFull`].
     pub fn add_partition(&self, graph: CompiledGraph) -> Result<PartitionHandle, EngineError> {
+        self.place(graph, None)
+    }
+
+    /// As [`Engine::add_partition`], on worker `worker` (the shards of a room spread over
+    /// several workers each go to their own).
+    ///
+    /// ```
+    /// use rvoip_media_core::prelude::*;
+    /// let (engine, _drivers) = Engine::driven_workers(EngineConfig::default(), 2).unwrap();
+    /// let empty = || GraphBuilder::new(Quantum::MS_10).build().unwrap();
+    /// assert_eq!(engine.add_partition_to(empty(), 1).unwrap().worker, 1);
+    /// assert!(matches!(engine.add_partition_to(empty(), 2), Err(EngineError::NoSuchWorker(2))));
+    /// ```
+    ///
+    /// # Errors
+    /// [`EngineError::NoSuchWorker`], [`EngineError::WorkersFull`] when that worker runs
+    /// `max_partitions_per_worker` partitions, and those of [`Engine::add_partition`].
+    pub fn add_partition_to(&self, graph: CompiledGraph, worker: usize) -> Result<PartitionHandle, EngineError> {
+        if worker >= self.workers() {
+            return Err(EngineError::NoSuchWorker(worker));
+        }
+        self.place(graph, Some(worker))
+    }
+
+    /// Places `graph` on `worker`, or on the least-loaded worker.
+    fn place(&self, graph: CompiledGraph, worker: Option<usize>) -> Result<PartitionHandle, EngineError> {
         self.check_graph(&graph)?;
         let live = LiveGraph::from_compiled(&graph);
         let load = graph.plan.steps.len().max(1);
@@ -493,7 +553,7 @@ impl Engine {
         let mut c = self.lock();
         let max = self.config.max_partitions_per_worker;
         let worker = (0..c.workers.len())
-            .filter(|&i| c.workers[i].partitions < max)
+            .filter(|&i| c.workers[i].partitions < max && worker.map_or(true, |w| w == i))
             .min_by_key(|&i| (c.workers[i].load, i))
             .ok_or(EngineError::WorkersFull(max))?;
         let id = PartitionId(c.next_id);

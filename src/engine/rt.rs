@@ -67,6 +67,20 @@ pub(crate) fn promote(priority: u8) -> RtPriority {
     }
 }
 
+/// The calling thread's CPU time in nanoseconds (CLOCK_THREAD_CPUTIME_ID; no allocation;
+/// 0 where there is no such clock).
+pub(crate) fn thread_cpu_ns() -> u64 {
+    #[cfg(unix)]
+    {
+        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: `ts` is a valid, writable timespec.
+        unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+        ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+    }
+    #[cfg(not(unix))]
+    0
+}
+
 /// Monotonic time in nanoseconds (CLOCK_MONOTONIC; no allocation, vDSO on Linux).
 pub(crate) fn now_ns() -> u64 {
     #[cfg(unix)]

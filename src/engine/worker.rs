@@ -183,6 +183,8 @@ pub(crate) struct ThreadSetup {
     pub(crate) fifo_priority: Option<u8>,
     pub(crate) pacing: Pacing,
     pub(crate) quantum_ns: u64,
+    /// When the first cycle starts (the same for every worker of an engine).
+    pub(crate) epoch_ns: u64,
     pub(crate) info: Arc<WorkerInfo>,
     pub(crate) stop: Arc<AtomicBool>,
 }
@@ -209,7 +211,12 @@ pub(crate) fn run_thread(mut worker: Worker, setup: ThreadSetup) {
     info.started.store(true, Ordering::Release);
     rt::set_worker_thread(true);
     let q = setup.quantum_ns;
-    let mut start = now_ns() + q;
+    // On the engine's grid: the first grid point still ahead.
+    let mut start = setup.epoch_ns;
+    let now = now_ns();
+    if now >= start {
+        start += (now - start) / q * q + q;
+    }
     while !setup.stop.load(Ordering::Acquire) {
         match setup.pacing {
             Pacing::Clock => {
@@ -217,10 +224,11 @@ pub(crate) fn run_thread(mut worker: Worker, setup: ThreadSetup) {
                 worker.cycle(Some(start + q));
                 start += q;
                 // Far behind (a stall of many quanta, e.g. a suspended VM): resynchronise
-                // instead of bursting through the backlog.
+                // instead of bursting through the backlog
+                // (on the same grid).
                 let now = now_ns();
                 if now > start + 8 * q {
-                    start = now;
+                    start += (now - start) / q * q;
                 }
             }
             Pacing::FreeRun => worker.cycle(None),

@@ -8,9 +8,12 @@
 //! - [`pool`]: a fixed-capacity lock-free object pool (audio frames, packets).
 //! - [`seqlock`]: latest-value publication of statistics, written by a worker without ever
 //!   blocking, read by anyone.
+//! - [`rows`]: the rows of samples the shards of a room spread over several workers
+//!   publish to each other once a cycle, with bounded waits.
 
 pub mod command;
 pub mod pool;
+pub mod rows;
 pub mod seqlock;
 pub mod spsc;
 
@@ -69,7 +72,7 @@ impl<T> Cell<T> {
 /// data races; loom checks the orderings exhaustively under `--cfg loom`.
 #[cfg(all(test, not(loom)))]
 mod threaded_tests {
-    use super::{command, pool, seqlock, spsc};
+    use super::{command, pool, rows, seqlock, spsc};
     use std::thread;
 
     /// Items per test: Miri runs each thread interleaving slowly.
@@ -159,6 +162,57 @@ mod threaded_tests {
             thread::yield_now();
         }
         writer.join().unwrap();
+    }
+
+    /// Two shards of a room on two threads, each with a deadline on its wait: every total a
+    /// shard computes holds its own row and, of its partner's, the row of the same cycle or
+    /// nothing (never a row of another cycle, never half a row); when both were on time the
+    /// two totals of a cycle are equal.
+    #[test]
+    fn shared_rows_give_whole_rows_of_the_same_cycle_or_none() {
+        const CYCLES: u64 = if cfg!(miri) { 40 } else { 5_000 };
+        const LEN: usize = 8;
+        let shared = std::sync::Arc::new(rows::SharedRows::new(2, 2, LEN).unwrap());
+        // Shard s's row for cycle c: every sample (s + 1) * c (exact in f32 at these sizes).
+        let value = |s: usize, c: u64| ((s as u64 + 1) * c) as f32;
+        let shards: Vec<_> = (0..2)
+            .map(|s| {
+                let shared = shared.clone();
+                thread::spawn(move || {
+                    let mut spare = rows::ShardRows::new(shared.slots(), LEN);
+                    let (mut last, mut totals) = (0, Vec::new());
+                    while last < CYCLES {
+                        let c = shared.next_cycle(s, last);
+                        let ((), published) = shared.write(s, c, &mut spare, |w| w.set(0, 1.0, &[value(s, c); LEN]));
+                        let mut tries = 0;
+                        let on_time = shared.wait(1 - s, c, || {
+                            tries += 1;
+                            thread::yield_now();
+                            tries < 50
+                        });
+                        let mut total = [0.0f32; LEN];
+                        let from = if on_time { 1 << (1 - s) } else { 0 };
+                        shared.sum(s, c, from, (!published).then_some(&spare), &mut total);
+                        let own = value(s, c);
+                        assert!(total.iter().all(|&t| t == total[0]), "torn row {total:?}");
+                        let partner = total[0] - own;
+                        assert!(partner == 0.0 || partner == value(1 - s, c), "cycle {c}: {total:?}");
+                        totals.push((c, on_time && published, total[0]));
+                        shared.finish_cycle(s, c);
+                        last = c;
+                    }
+                    totals
+                })
+            })
+            .collect();
+        let [a, b]: [Vec<_>; 2] = shards.into_iter().map(|t| t.join().unwrap()).collect::<Vec<_>>().try_into().unwrap();
+        for (c, whole, t) in &a {
+            if let Some((_, true, u)) = b.iter().find(|(d, _, _)| d == c) {
+                if *whole {
+                    assert_eq!(t, u, "cycle {c}: both on time, different totals");
+                }
+            }
+        }
     }
 
     #[test]
