@@ -162,8 +162,15 @@ impl std::str::FromStr for IoBackend {
 /// # Errors
 /// [`TransportError::Io`] (kind `Unsupported`) saying what failed.
 pub fn io_uring_support() -> Result<(), TransportError> {
+    // On a thread of its own: a ring dropped with a multishot receive armed finishes its
+    // cancellations as task work on the thread that made it, which would interrupt the
+    // caller's next blocking system call with `EINTR`.
     #[cfg(target_os = "linux")]
-    let r = uring::probe();
+    let r = std::thread::Builder::new()
+        .name("rvoip-uring-probe".into())
+        .spawn(uring::probe)
+        .map_err(|e| format!("probe thread: {e}"))
+        .and_then(|t| t.join().unwrap_or_else(|_| Err("the probe thread panicked".into())));
     #[cfg(not(target_os = "linux"))]
     let r = Err("io_uring is Linux only".to_string());
     r.map_err(|why| TransportError::Io(std::io::Error::new(std::io::ErrorKind::Unsupported, why)))

@@ -310,6 +310,26 @@ fn a_burst_beyond_the_receive_buffers_is_read_whole_and_counted(backend: IoBacke
     assert_eq!((s.received, s.delivered, s.dropped, s.latches), (200, 4, 196, 1));
 }
 
+/// The probe's ring is torn down on a thread of its own: a ring dropped with a multishot
+/// receive armed finishes its cancellations as task work on the thread that made it, which
+/// interrupts that thread's next blocking call (`EINTR`) — the caller's, had the probe run
+/// on it (seen in CI: a doctest's `recv` after `BatchIo::start` failed with "Interrupted
+/// system call").
+#[test]
+fn the_probe_interrupts_none_of_the_callers_blocking_calls() {
+    if !io_uring_here() {
+        return;
+    }
+    for round in 0..30 {
+        io_uring_support().unwrap();
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+        let mut buf = [0u8; 16];
+        let e = socket.recv(&mut buf).unwrap_err();
+        assert_ne!(e.kind(), std::io::ErrorKind::Interrupted, "round {round}: {e}");
+    }
+}
+
 /// Whether io_uring runs here; says so when it does not.
 fn io_uring_here() -> bool {
     match io_uring_support() {
