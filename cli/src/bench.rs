@@ -37,7 +37,7 @@
 use super::CliError;
 use crate::codec_arg::{encode_frame_by_frame, Codec};
 use rvoip_media_core::conference::{LegMedia, LegOptions, Room, RoomConfig};
-use rvoip_media_core::engine::{PacketIn, PacketOut};
+use rvoip_media_core::engine::{thread_cpu_ns, PacketIn, PacketOut};
 use rvoip_media_core::prelude::*;
 use rvoip_media_core::stats::Histogram;
 use rvoip_media_graph::MAX_PAYLOAD;
@@ -156,14 +156,6 @@ impl Setup {
 /// RFC 6464 level bytes: a talker's (V = 1, −12 dBov) and a silent leg's (V = 0, −127 dBov).
 const VOICE: u8 = 0x80 | 12;
 const SILENT: u8 = 127;
-
-/// The calling thread's CPU time, ns (the driven engine runs its cycle on this thread).
-fn thread_cpu_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: `ts` is a valid, writable timespec.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
 
 /// The drivers of a driven engine run side by side: driver 0 on the bench's thread, each
 /// other one on a thread of its own, all started by one store each cycle.

@@ -63,7 +63,7 @@ pub use endpoint::{
 pub use error::EngineError;
 pub use frame::{AudioFrame, FramePool, FrameTooLarge, PacketPool};
 pub use partition::PartitionId;
-pub use rt::{is_worker_thread, RtPriority};
+pub use rt::{is_worker_thread, thread_cpu_ns, RtPriority};
 pub use status::{EngineStatus, WorkerStatus};
 pub use worker::Pacing;
 

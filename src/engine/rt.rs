@@ -68,8 +68,19 @@ pub(crate) fn promote(priority: u8) -> RtPriority {
 }
 
 /// The calling thread's CPU time in nanoseconds (CLOCK_THREAD_CPUTIME_ID; no allocation;
-/// 0 where there is no such clock).
-pub(crate) fn thread_cpu_ns() -> u64 {
+/// 0 where there is no such clock): what a worker, or a host thread running a
+/// [`super::Driver`], spent on the CPU, without the time it was preempted.
+///
+/// ```
+/// use rvoip_media_core::engine::thread_cpu_ns;
+/// let before = thread_cpu_ns();
+/// let mut x = 0u64;
+/// for i in 0..100_000u64 {
+///     x = x.wrapping_add(std::hint::black_box(i));
+/// }
+/// assert!(thread_cpu_ns() >= before, "{x}");
+/// ```
+pub fn thread_cpu_ns() -> u64 {
     #[cfg(unix)]
     {
         let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
