@@ -32,7 +32,7 @@
 //! buffer ring and free the memory (if requests are still in flight after a second, it leaks
 //! the regions rather than free memory the kernel may write).
 
-use super::{add, on_datagram, write_next, BatchConfig, Counters, Schedule, Slot};
+use super::{add, on_datagram, write_next, BatchConfig, Counters, CyclePacer, Schedule, Slot};
 use crate::engine::rt::now_ns;
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
 use std::alloc::Layout;
@@ -354,6 +354,12 @@ impl Ring {
         (usize::from(self.bufs.count) / 4).min(2 * SUBMIT_CHUNK)
     }
 
+    /// A completion count a wait reaches only on its timeout or a flood: the completion
+    /// queue's size (the kernel caps a wait's count there).
+    pub(super) fn never_early(&mut self) -> usize {
+        self.ring.completion().capacity()
+    }
+
     /// Reports every completion to `f`, gives the receive buffers back and re-arms ended
     /// receives.
     pub(super) fn reap(&mut self, mut f: impl FnMut(Event<'_>)) {
@@ -551,16 +557,34 @@ struct UringThread {
 impl UringThread {
     fn run(mut self) {
         let period_ns = self.config.poll_period.as_nanos() as u64;
-        // Paced: wake at most once a period unless a burst is waiting (`Ring::burst`).
-        let want = if period_ns > 0 { self.ring.burst() } else { 1 };
+        let mut pacer = self
+            .config
+            .cycle
+            .as_ref()
+            .map(|c| (c.clone(), CyclePacer::new(c, self.config.cycle_lead.as_nanos() as u64, now_ns())));
+        // Paced by cycles: wake on time only (the cycle's arrivals collected in one enter);
+        // by a period: at most once a period unless a burst is waiting (`Ring::burst`).
+        let want = match (&pacer, period_ns) {
+            (Some(_), _) => self.ring.never_early(),
+            (None, 0) => 1,
+            (None, _) => self.ring.burst(),
+        };
         let mut schedule = Schedule::new(&self.config);
         while !self.stop.load(Ordering::Acquire) {
             let now = now_ns();
-            let until = if period_ns > 0 { schedule.next_send.min(now + period_ns) } else { schedule.next_send };
+            let until = match &pacer {
+                Some((_, p)) => p.wake_at(),
+                None if period_ns > 0 => schedule.next_send.min(now + period_ns),
+                None => schedule.next_send,
+            };
             self.ring.wait(want, until.saturating_sub(now));
             self.reap();
             let now = now_ns();
-            if schedule.send_due(now) {
+            let send = match &mut pacer {
+                Some((clock, p)) => p.on_wake(now, clock.finished()),
+                None => schedule.send_due(now),
+            };
+            if send {
                 self.send_all();
             }
             if schedule.housekeeping_due(now) {

@@ -1,0 +1,172 @@
+//! [`CyclePacer`]: when an I/O thread paced by a worker's cycles wakes, and what it does then
+//! ([`BatchConfig::cycle`](super::BatchConfig::cycle)).
+//!
+//! Per cycle of the worker (starting at T, every quantum) the thread wakes twice: at T −
+//! lead to collect what arrived, so that the cycle finds it in the legs' rings, and once the
+//! worker has finished the cycle (first looked for at T + [`SETTLE_NS`], then every
+//! [`RETRY_NS`]) to collect again and send everything the cycle produced in one sweep. Every
+//! wake-up collects; only the second sends. A worker still not done a lead before its next
+//! cycle is not waited for: what it produced is sent, the rest goes with the next sweep.
+
+use crate::engine::CycleClock;
+
+/// How long after a cycle's start its output is first looked for. On the worker's own core
+/// the thread cannot run before the worker sleeps again anyway, so this is short.
+pub(super) const SETTLE_NS: u64 = 250_000;
+/// How often a cycle not yet finished is looked at again (worker on another core).
+pub(super) const RETRY_NS: u64 = 250_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Next wake-up: collect before the cycle starts.
+    Collect,
+    /// Next wake-up: send what the cycle produced, once it finished.
+    Send,
+}
+
+/// The wake-ups of one thread following one worker's cycle grid.
+#[derive(Debug)]
+pub(super) struct CyclePacer {
+    quantum: u64,
+    lead: u64,
+    /// The start of the cycle being served.
+    next: u64,
+    phase: Phase,
+    /// When to look for the cycle's output (in the `Send` phase).
+    send_at: u64,
+}
+
+impl CyclePacer {
+    /// Follows `clock` from `now`, collecting `lead_ns` before each cycle (at most half a
+    /// quantum).
+    pub(super) fn new(clock: &CycleClock, lead_ns: u64, now: u64) -> CyclePacer {
+        let quantum = clock.quantum_ns();
+        let lead = lead_ns.min(quantum / 2);
+        CyclePacer { quantum, lead, next: clock.next_start(now + lead), phase: Phase::Collect, send_at: 0 }
+    }
+
+    /// The grid as a pacer sees it, for tests: cycles every `quantum` ns from `next`.
+    #[cfg(test)]
+    pub(super) fn on_grid(quantum: u64, lead: u64, next: u64) -> CyclePacer {
+        CyclePacer { quantum, lead: lead.min(quantum / 2), next, phase: Phase::Collect, send_at: 0 }
+    }
+
+    /// When the thread wakes next (monotonic ns).
+    pub(super) fn wake_at(&self) -> u64 {
+        match self.phase {
+            Phase::Collect => self.next - self.lead,
+            Phase::Send => self.send_at,
+        }
+    }
+
+    /// At a wake-up at `now` (after collecting), with the start of the last cycle the worker
+    /// finished: whether to send now.
+    pub(super) fn on_wake(&mut self, now: u64, finished: Option<u64>) -> bool {
+        match self.phase {
+            Phase::Collect => {
+                if now >= self.next - self.lead {
+                    self.phase = Phase::Send;
+                    self.send_at = self.next + SETTLE_NS;
+                }
+                false
+            }
+            Phase::Send => {
+                if now < self.send_at {
+                    return false;
+                }
+                let done = finished.is_some_and(|f| f >= self.next);
+                if !done && now + self.lead < self.next + self.quantum {
+                    self.send_at = now + RETRY_NS;
+                    return false;
+                }
+                // This sweep sent what every cycle started so far produced. Cycles this
+                // thread slept through are not served one by one: if the latest one started
+                // is still running, its output is waited for next; else the cycle after it
+                // is collected for (at once if its lead has begun).
+                let latest = self.next + (now - self.next) / self.quantum * self.quantum;
+                if latest > self.next && !finished.is_some_and(|f| f >= latest) {
+                    self.next = latest;
+                    self.send_at = now + RETRY_NS;
+                } else {
+                    self.next = latest + self.quantum;
+                    self.phase = Phase::Collect;
+                }
+                true
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const Q: u64 = 20_000_000;
+    const LEAD: u64 = 2_000_000;
+
+    #[test]
+    fn collects_before_each_cycle_and_sends_once_it_finished() {
+        let mut p = CyclePacer::on_grid(Q, LEAD, 100 * Q);
+        for k in 0..3 {
+            let t = (100 + k) * Q;
+            assert_eq!(p.wake_at(), t - LEAD);
+            assert!(!p.on_wake(t - LEAD, Some(t - Q)));
+            assert_eq!(p.wake_at(), t + SETTLE_NS);
+            assert!(p.on_wake(t + SETTLE_NS, Some(t)));
+        }
+        assert_eq!(p.wake_at(), 103 * Q - LEAD);
+    }
+
+    #[test]
+    fn a_cycle_not_finished_is_looked_at_again_until_a_lead_before_the_next() {
+        let t = 100 * Q;
+        let mut p = CyclePacer::on_grid(Q, LEAD, t);
+        assert!(!p.on_wake(t - LEAD, None));
+        let mut now = t + SETTLE_NS;
+        let mut looks = 0;
+        while !p.on_wake(now, Some(t - Q)) {
+            looks += 1;
+            assert_eq!(p.wake_at(), now + RETRY_NS);
+            now = p.wake_at();
+        }
+        // Given up on at the first look at or after T + Q - lead: (Q - lead - settle) / retry
+        // looks in vain before it.
+        assert_eq!(looks, (Q - LEAD - SETTLE_NS).div_ceil(RETRY_NS));
+        assert!(now + LEAD >= t + Q && now < t + Q - LEAD + RETRY_NS);
+        // The next cycle's collection is due (at once): then its output is looked for.
+        assert_eq!(p.wake_at(), t + Q - LEAD);
+        assert!(!p.on_wake(now, Some(t)));
+        assert_eq!(p.wake_at(), t + Q + SETTLE_NS);
+    }
+
+    #[test]
+    fn an_early_wake_up_changes_nothing_and_late_ones_skip_missed_cycles() {
+        let t = 100 * Q;
+        let mut p = CyclePacer::on_grid(Q, LEAD, t);
+        assert!(!p.on_wake(t - 3 * LEAD, Some(t)));
+        assert_eq!(p.wake_at(), t - LEAD);
+        assert!(!p.on_wake(t - LEAD, None));
+        assert!(!p.on_wake(t, Some(t)));
+        assert_eq!(p.wake_at(), t + SETTLE_NS);
+        // The thread ran again only 3.5 cycles later: it sends, and serves the next cycle
+        // not yet started.
+        let late = t + 3 * Q + Q / 2;
+        assert!(p.on_wake(late, Some(t + 3 * Q)));
+        assert_eq!(p.wake_at(), t + 4 * Q - LEAD);
+        // Again, with the latest cycle started still running: its output is waited for.
+        let t = t + 4 * Q;
+        assert!(!p.on_wake(t - LEAD, None));
+        let late = t + 2 * Q + SETTLE_NS;
+        assert!(p.on_wake(late, Some(t + Q)));
+        assert_eq!(p.wake_at(), late + RETRY_NS);
+        assert!(!p.on_wake(late + RETRY_NS, Some(t + Q)));
+        assert!(p.on_wake(late + 2 * RETRY_NS, Some(t + 2 * Q)));
+        assert_eq!(p.wake_at(), t + 3 * Q - LEAD);
+    }
+
+    #[test]
+    fn the_lead_is_at_most_half_a_quantum() {
+        let p = CyclePacer::on_grid(Q, Q, 100 * Q);
+        assert_eq!(p.wake_at(), 100 * Q - Q / 2);
+    }
+}
