@@ -15,16 +15,20 @@ use std::sync::Arc;
 ///
 /// ```
 /// use rvoip_media_core::prelude::*;
-/// use std::time::Duration;
+/// use std::time::{Duration, Instant};
 ///
 /// let config = EngineConfig { workers: 1, pin_workers: false, realtime: None, ..Default::default() };
 /// let engine = Engine::start(config).unwrap();
 /// let clock = engine.cycle_clock(0).unwrap();
 /// let q = clock.quantum_ns();
-/// let next = clock.next_start(clock.now());
-/// assert!(next > clock.now() - 1 && next <= clock.now() + q);
-/// std::thread::sleep(Duration::from_nanos(next - clock.now().min(next) + 3 * q));
-/// // Cycles ran meanwhile: the last one finished started on the grid, at or after `next`.
+/// let now = clock.now();
+/// let next = clock.next_start(now);
+/// assert!(next >= now && clock.next_start(next) == next && clock.next_start(next + 1) == next + q);
+/// // The worker finishes the cycle that starts at `next`, then the ones after it.
+/// let t = Instant::now();
+/// while !matches!(clock.finished(), Some(done) if done >= next) && t.elapsed() < Duration::from_secs(5) {
+///     std::thread::sleep(Duration::from_millis(1));
+/// }
 /// let done = clock.finished().unwrap();
 /// assert!(done >= next && (done - next) % q == 0);
 /// assert!(engine.cycle_clock(1).is_none()); // one worker only
