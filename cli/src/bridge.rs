@@ -70,9 +70,9 @@ pub struct Args {
     /// or `--audio-level` is given).
     #[arg(long, value_enum, default_value_t = RoomKind::Auto)]
     room: RoomKind,
-    /// When the I/O thread wakes: `cycle` (twice per engine cycle: collect arrivals 2 ms
-    /// before it starts, send its output once it finished) or `timer` (collect every
-    /// millisecond, send every 2 ms).
+    /// When the I/O thread wakes: `cycle` (by the engine's cycles: collect arrivals every
+    /// quarter cycle up to 2 ms before one starts, send its output once it finished) or
+    /// `timer` (collect every millisecond, send every 2 ms).
     #[arg(long, value_enum, default_value_t = IoPace::Cycle)]
     io_pace: IoPace,
 }
@@ -276,8 +276,8 @@ fn start(plan: &Plan) -> Result<Bridge, CliError> {
         std::thread::sleep(Duration::from_micros(u64::from(quantum_us)));
         ios.push(done.io);
     }
-    // Paced by the worker's cycles: two wake-ups a cycle, one sweep of the send rings per
-    // cycle. By a timer: send rings drained every 2 ms (each sweep looks at every leg), waits
+    // Paced by the worker's cycles: five or six wake-ups a cycle, one sweep of the send
+    // rings per cycle. By a timer: send rings drained every 2 ms (each sweep looks at every leg), waits
     // at most once a millisecond, so that one wake-up collects a millisecond of arrivals
     // (both measured in BENCHMARKS.md).
     let mut batch = BatchIo::new(BatchConfig {

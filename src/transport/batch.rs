@@ -203,14 +203,16 @@ pub struct BatchConfig {
     pub backend: IoBackend,
     /// Pace the threads by this engine worker's cycles (the worker running these sockets'
     /// legs, [`Engine::cycle_clock`](crate::engine::Engine::cycle_clock)) instead of
-    /// [`BatchConfig::send_interval`] and [`BatchConfig::poll_period`]: per cycle, one
-    /// wake-up [`BatchConfig::cycle_lead`] before it starts collects what arrived, and one
-    /// once it finished collects again and sends everything it produced in one sweep. Two
-    /// or three wake-ups per cycle instead of one or two per millisecond.
+    /// [`BatchConfig::send_interval`] and [`BatchConfig::poll_period`]: per cycle, wake-ups
+    /// every quarter of a quantum up to [`BatchConfig::cycle_lead`] before it starts collect
+    /// what arrived, and one once it finished collects again and sends everything it
+    /// produced in one sweep. Five or six wake-ups per cycle instead of one or two per
+    /// millisecond.
     pub cycle: Option<CycleClock>,
     /// With [`BatchConfig::cycle`]: how long before a cycle starts its arrivals are
-    /// collected (at most half a quantum). Long enough for collecting a cycle's worth of
-    /// arrivals to end before the cycle starts; what arrives later waits for the next cycle.
+    /// collected the last time (at most half a quantum). Long enough for collecting a
+    /// quarter cycle's arrivals to end before the cycle starts; what arrives later waits
+    /// for the next cycle.
     pub cycle_lead: Duration,
 }
 

@@ -562,7 +562,7 @@ impl UringThread {
             .cycle
             .as_ref()
             .map(|c| (c.clone(), CyclePacer::new(c, self.config.cycle_lead.as_nanos() as u64, now_ns())));
-        // Paced by cycles: wake on time only (the cycle's arrivals collected in one enter);
+        // Paced by cycles: wake on time only (a quarter cycle's arrivals collected in one enter);
         // by a period: at most once a period unless a burst is waiting (`Ring::burst`).
         let want = match (&pacer, period_ns) {
             (Some(_), _) => self.ring.never_early(),
