@@ -338,6 +338,11 @@ impl Ring {
         }
     }
 
+    /// Submits what is queued without waiting.
+    pub(super) fn submit(&mut self) {
+        let _ = self.ring.submit();
+    }
+
     /// Submits what is queued and waits up to `timeout_ns` for `want` completions (at least
     /// one), running the receives the kernel deferred.
     pub(super) fn wait(&mut self, want: usize, timeout_ns: u64) {
@@ -621,11 +626,20 @@ impl UringThread {
     }
 
     /// Queues every send ring's packets (submitted by the next wait, all sockets at once).
-    /// When the pool runs out, the rest wait in their rings for the next sweep.
+    /// When every pool entry is in flight, what was queued is submitted and reaped (a UDP
+    /// send completes as it is submitted), which frees them; only when that frees none do
+    /// the rest wait in their rings for the next sweep. (Stopping at the first shortage
+    /// starved the legs at the end of the sweep whenever a backlog made one sweep need more
+    /// entries than the pool has — the same legs every time.)
     fn send_all(&mut self) {
-        for (token, slot) in self.slots.iter_mut().enumerate() {
-            let c = &self.counters[slot.index];
+        for token in 0..self.slots.len() {
             loop {
+                if self.ring.send_buffer().is_none() {
+                    self.ring.submit();
+                    self.reap();
+                }
+                let slot = &mut self.slots[token];
+                let c = &self.counters[slot.index];
                 let Some(buf) = self.ring.send_buffer() else { return };
                 let Some(len) = write_next(slot, c, buf) else { break };
                 let to = if slot.connected { None } else { slot.peer };
