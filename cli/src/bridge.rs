@@ -70,10 +70,11 @@ pub struct Args {
     /// or `--audio-level` is given).
     #[arg(long, value_enum, default_value_t = RoomKind::Auto)]
     room: RoomKind,
-    /// When the I/O thread wakes: `cycle` (by the engine's cycles: collect arrivals every
-    /// quarter cycle up to 2 ms before one starts, send its output once it finished) or
-    /// `timer` (collect every millisecond, send every 2 ms).
-    #[arg(long, value_enum, default_value_t = IoPace::Cycle)]
+    /// When the I/O thread wakes: `timer` (collect every millisecond, send every 2 ms) or
+    /// `cycle` (by the engine's cycles: collect arrivals every quarter cycle up to 2 ms
+    /// before one starts, send its output once it finished; not the default until it is
+    /// measured ahead on a quiet machine, see BENCHMARKS.md session 12).
+    #[arg(long, value_enum, default_value_t = IoPace::Timer)]
     io_pace: IoPace,
 }
 
@@ -276,10 +277,10 @@ fn start(plan: &Plan) -> Result<Bridge, CliError> {
         std::thread::sleep(Duration::from_micros(u64::from(quantum_us)));
         ios.push(done.io);
     }
-    // Paced by the worker's cycles: five or six wake-ups a cycle, one sweep of the send
-    // rings per cycle. By a timer: send rings drained every 2 ms (each sweep looks at every leg), waits
-    // at most once a millisecond, so that one wake-up collects a millisecond of arrivals
-    // (both measured in BENCHMARKS.md).
+    // By a timer: send rings drained every 2 ms (each sweep looks at every leg), waits at
+    // most once a millisecond, so that one wake-up collects a millisecond of arrivals. Paced
+    // by the worker's cycles: five or six wake-ups a cycle, one sweep of the send rings per
+    // cycle (both measured in BENCHMARKS.md).
     let mut batch = BatchIo::new(BatchConfig {
         payload_types: vec![plan.payload_type],
         send_interval: Duration::from_millis(2),
@@ -485,6 +486,8 @@ mod tests {
         bad(&["--legs", "2", "--codec", "pcmu", "--ptime", "30", "--quantum", "20"], "not a multiple");
         assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--ptime", "30"]).unwrap().quantum, Quantum::MS_10);
         assert_eq!(plan(&["--legs", "2", "--codec", "pcmu"]).unwrap().quantum, Quantum::MS_20);
+        assert_eq!(plan(&["--legs", "2", "--codec", "pcmu"]).unwrap().io_pace, IoPace::Timer);
+        assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--io-pace", "cycle"]).unwrap().io_pace, IoPace::Cycle);
         let p = plan(&["--legs", "6", "--codec", "g722", "--listen", "127.0.0.1:65530", "--ptime", "30"]).unwrap();
         assert_eq!((p.legs, p.ptime_us, p.codec.rate()), (6, 30_000, 16_000));
         assert_eq!((p.io, p.room), (IoBackend::Auto, RoomKind::Kernel));
