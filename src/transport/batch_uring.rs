@@ -20,7 +20,9 @@
 //!   `send_errors`) instead of parking it.
 //! - **Waiting.** One `io_uring_enter` per loop submits what is queued and waits until the
 //!   next send sweep (at most [`BatchConfig::poll_period`]), or until 128 sockets (at most a
-//!   quarter of the receive buffers) have arrivals waiting.
+//!   quarter of the receive buffers) have arrivals waiting. Paced by a worker's cycles
+//!   ([`BatchConfig::cycle`]), it waits until the pacer's next wake-up only, however many
+//!   arrivals wait meanwhile.
 //!
 //! **Buffer lifetimes.** The kernel writes a receive buffer between arming and the
 //! completion that names it, and reads a send entry between submission and its completion.
