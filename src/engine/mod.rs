@@ -44,6 +44,7 @@
 
 mod command;
 mod config;
+mod cycle_clock;
 mod edit;
 mod endpoint;
 mod error;
@@ -55,6 +56,7 @@ mod worker;
 
 pub use command::Refusal;
 pub use config::EngineConfig;
+pub use cycle_clock::CycleClock;
 pub use edit::{Committed, Edit};
 pub use endpoint::{
     AudioIn, AudioOut, ControlCell, ControlIn, ControlOut, ControlShared, EndpointError, InputEndpoint, OutputEndpoint,
@@ -167,6 +169,8 @@ struct Control {
 pub struct Engine {
     config: EngineConfig,
     threaded: bool,
+    /// When the threads' first cycle starts (their grid; 0 for a driven engine).
+    epoch_ns: u64,
     control: Mutex<Control>,
     frames: FramePool,
     packets: PacketPool,
@@ -241,6 +245,7 @@ impl Engine {
         let engine = Engine {
             config,
             threaded: false,
+            epoch_ns: 0,
             control: Mutex::new(control),
             frames,
             packets,
@@ -306,6 +311,7 @@ impl Engine {
         // Every worker's cycles start on one grid of the monotonic clock, so the shards of a
         // room spread over several workers run their cycles side by side.
         let epoch_ns = rt::now_ns() + 2 * quantum_ns;
+        engine.epoch_ns = epoch_ns;
         {
             let mut control = engine.lock();
             for (i, w) in ws.into_iter().enumerate() {
@@ -334,6 +340,16 @@ impl Engine {
         // A panic while holding the lock leaves consistent bookkeeping (every update is a
         // single assignment after the fallible part), so poisoning is not fatal.
         self.control.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The cycle grid of worker thread `worker` ([`CycleClock`]); `None` for a driven
+    /// engine, free-running workers ([`Pacing::FreeRun`]) or no such worker.
+    pub fn cycle_clock(&self, worker: usize) -> Option<CycleClock> {
+        if !self.threaded || self.config.pacing != Pacing::Clock {
+            return None;
+        }
+        let info = self.lock().workers.get(worker)?.info.clone();
+        Some(CycleClock::new(self.epoch_ns, self.config.quantum.duration().as_nanos() as u64, info))
     }
 
     /// The configuration.

@@ -7,7 +7,7 @@ use super::partition::Partition;
 use super::rt::{self, now_ns, RtPriority};
 use crate::stats::{CycleWindow, WorkerStats, WorkerStatsCell};
 use crate::sync::command::WorkerEnd;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Facts a worker thread records once at start-up.
@@ -21,6 +21,9 @@ pub(crate) struct WorkerInfo {
     pub(crate) rt_value: AtomicI64,
     /// Set when set-up is complete.
     pub(crate) started: AtomicBool,
+    /// The grid start of the last cycle finished, ns (0: none yet); read by
+    /// [`super::CycleClock`].
+    pub(crate) finished_cycle: AtomicU64,
 }
 
 impl WorkerInfo {
@@ -222,6 +225,7 @@ pub(crate) fn run_thread(mut worker: Worker, setup: ThreadSetup) {
             Pacing::Clock => {
                 rt::sleep_until(start);
                 worker.cycle(Some(start + q));
+                info.finished_cycle.store(start, Ordering::Release);
                 start += q;
                 // Far behind (a stall of many quanta, e.g. a suspended VM): resynchronise
                 // instead of bursting through the backlog

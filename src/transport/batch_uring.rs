@@ -20,7 +20,9 @@
 //!   `send_errors`) instead of parking it.
 //! - **Waiting.** One `io_uring_enter` per loop submits what is queued and waits until the
 //!   next send sweep (at most [`BatchConfig::poll_period`]), or until 128 sockets (at most a
-//!   quarter of the receive buffers) have arrivals waiting.
+//!   quarter of the receive buffers) have arrivals waiting. Paced by a worker's cycles
+//!   ([`BatchConfig::cycle`]), it waits until the pacer's next wake-up only, however many
+//!   arrivals wait meanwhile.
 //!
 //! **Buffer lifetimes.** The kernel writes a receive buffer between arming and the
 //! completion that names it, and reads a send entry between submission and its completion.
@@ -32,7 +34,7 @@
 //! buffer ring and free the memory (if requests are still in flight after a second, it leaks
 //! the regions rather than free memory the kernel may write).
 
-use super::{add, on_datagram, write_next, BatchConfig, Counters, Schedule, Slot};
+use super::{add, on_datagram, write_next, BatchConfig, Counters, CyclePacer, Schedule, Slot};
 use crate::engine::rt::now_ns;
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
 use std::alloc::Layout;
@@ -338,6 +340,11 @@ impl Ring {
         }
     }
 
+    /// Submits what is queued without waiting.
+    pub(super) fn submit(&mut self) {
+        let _ = self.ring.submit();
+    }
+
     /// Submits what is queued and waits up to `timeout_ns` for `want` completions (at least
     /// one), running the receives the kernel deferred.
     pub(super) fn wait(&mut self, want: usize, timeout_ns: u64) {
@@ -352,6 +359,12 @@ impl Ring {
     /// hold the core without a preemption point).
     pub(super) fn burst(&self) -> usize {
         (usize::from(self.bufs.count) / 4).min(2 * SUBMIT_CHUNK)
+    }
+
+    /// A completion count a wait reaches only on its timeout or a flood: the completion
+    /// queue's size (the kernel caps a wait's count there).
+    pub(super) fn never_early(&mut self) -> usize {
+        self.ring.completion().capacity()
     }
 
     /// Reports every completion to `f`, gives the receive buffers back and re-arms ended
@@ -551,16 +564,34 @@ struct UringThread {
 impl UringThread {
     fn run(mut self) {
         let period_ns = self.config.poll_period.as_nanos() as u64;
-        // Paced: wake at most once a period unless a burst is waiting (`Ring::burst`).
-        let want = if period_ns > 0 { self.ring.burst() } else { 1 };
+        let mut pacer = self
+            .config
+            .cycle
+            .as_ref()
+            .map(|c| (c.clone(), CyclePacer::new(c, self.config.cycle_lead.as_nanos() as u64, now_ns())));
+        // Paced by cycles: wake on time only (a quarter cycle's arrivals collected in one enter);
+        // by a period: at most once a period unless a burst is waiting (`Ring::burst`).
+        let want = match (&pacer, period_ns) {
+            (Some(_), _) => self.ring.never_early(),
+            (None, 0) => 1,
+            (None, _) => self.ring.burst(),
+        };
         let mut schedule = Schedule::new(&self.config);
         while !self.stop.load(Ordering::Acquire) {
             let now = now_ns();
-            let until = if period_ns > 0 { schedule.next_send.min(now + period_ns) } else { schedule.next_send };
+            let until = match &pacer {
+                Some((_, p)) => p.wake_at(),
+                None if period_ns > 0 => schedule.next_send.min(now + period_ns),
+                None => schedule.next_send,
+            };
             self.ring.wait(want, until.saturating_sub(now));
             self.reap();
             let now = now_ns();
-            if schedule.send_due(now) {
+            let send = match &mut pacer {
+                Some((clock, p)) => p.on_wake(now, clock.finished()),
+                None => schedule.send_due(now),
+            };
+            if send {
                 self.send_all();
             }
             if schedule.housekeeping_due(now) {
@@ -597,11 +628,20 @@ impl UringThread {
     }
 
     /// Queues every send ring's packets (submitted by the next wait, all sockets at once).
-    /// When the pool runs out, the rest wait in their rings for the next sweep.
+    /// When every pool entry is in flight, what was queued is submitted and reaped (a UDP
+    /// send completes as it is submitted), which frees them; only when that frees none do
+    /// the rest wait in their rings for the next sweep. (Stopping at the first shortage
+    /// starved the legs at the end of the sweep whenever a backlog made one sweep need more
+    /// entries than the pool has — the same legs every time.)
     fn send_all(&mut self) {
-        for (token, slot) in self.slots.iter_mut().enumerate() {
-            let c = &self.counters[slot.index];
+        for token in 0..self.slots.len() {
             loop {
+                if self.ring.send_buffer().is_none() {
+                    self.ring.submit();
+                    self.reap();
+                }
+                let slot = &mut self.slots[token];
+                let c = &self.counters[slot.index];
                 let Some(buf) = self.ring.send_buffer() else { return };
                 let Some(len) = write_next(slot, c, buf) else { break };
                 let to = if slot.connected { None } else { slot.peer };

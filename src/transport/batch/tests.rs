@@ -23,8 +23,23 @@ fn wired(
     ring: usize,
     to: impl Fn(usize) -> usize,
 ) -> (Engine, Driver, BatchIoHandle, Vec<SocketAddr>) {
-    let cfg = EngineConfig { ring_capacity: ring, packets_per_cycle: 64, ..EngineConfig::default() };
-    let (engine, driver) = Engine::driven(cfg).unwrap();
+    let (engine, driver) = Engine::driven(engine_config(ring)).unwrap();
+    let (io, addrs) = serve(&engine, n, config, to);
+    (engine, driver, io, addrs)
+}
+
+fn engine_config(ring: usize) -> EngineConfig {
+    EngineConfig { ring_capacity: ring, packets_per_cycle: 64, ..EngineConfig::default() }
+}
+
+/// Adds the graph `e{i}.rx -> e{to(i)}.tx` to `engine` and serves its `n` legs by a
+/// [`BatchIo`] on `config`; the sockets' addresses.
+fn serve(
+    engine: &Engine,
+    n: usize,
+    config: BatchConfig,
+    to: impl Fn(usize) -> usize,
+) -> (BatchIoHandle, Vec<SocketAddr>) {
     let mut b = GraphBuilder::new(Quantum::MS_10);
     let rx: Vec<_> = (0..n).map(|i| b.add_input(format!("e{i}.rx"), PortKind::Packet(PCMU))).collect();
     let tx: Vec<_> = (0..n).map(|i| b.add_output(format!("e{i}.tx"), PortKind::Packet(PCMU))).collect();
@@ -50,7 +65,7 @@ fn wired(
     if backend != IoBackend::Auto {
         assert_eq!(io.backend(), backend);
     }
-    (engine, driver, io, addrs)
+    (io, addrs)
 }
 
 fn set_receive_buffer(s: &UdpSocket, bytes: i32) {
@@ -330,6 +345,48 @@ fn the_probe_interrupts_none_of_the_callers_blocking_calls() {
     }
 }
 
+fn paced_by_a_workers_cycles_every_packet_comes_back_once(backend: IoBackend) {
+    // A running engine (10 ms cycles): the I/O thread collects 2 ms before each cycle and
+    // sends once the worker finished it. 32 sockets, 10 packets each, 5 ms apart.
+    let config = EngineConfig { workers: 1, pin_workers: false, realtime: None, ..engine_config(16) };
+    let engine = Engine::start(config).unwrap();
+    let clock = engine.cycle_clock(0).unwrap();
+    let n = 32;
+    let config = BatchConfig { backend, cycle: Some(clock.clone()), ..BatchConfig::default() };
+    let (io, addrs) = serve(&engine, n, config, |i| i);
+    let peers: Vec<UdpSocket> = (0..n).map(|_| peer()).collect();
+    let mut got: Vec<Vec<u16>> = vec![Vec::new(); n];
+    let mut buf = [0u8; 1500];
+    let mut read = |got: &mut Vec<Vec<u16>>| {
+        for (i, p) in peers.iter().enumerate() {
+            while let Ok(len) = p.recv(&mut buf) {
+                got[i].push(parse_rtp(&buf[..len], 0).unwrap().0.sequence);
+            }
+        }
+    };
+    for p in &peers {
+        p.set_nonblocking(true).unwrap();
+    }
+    for k in 0..10u16 {
+        for (i, p) in peers.iter().enumerate() {
+            p.send_to(&rtp(0, 100 * i as u16 + k), addrs[i]).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(5));
+        read(&mut got);
+    }
+    assert!(until(|| {
+        read(&mut got);
+        got.iter().map(Vec::len).sum::<usize>() == 10 * n
+    }));
+    for (i, seqs) in got.iter().enumerate() {
+        let want: Vec<u16> = (0..10).map(|k| 100 * i as u16 + k).collect();
+        assert_eq!(seqs, &want, "socket {i}");
+    }
+    assert!(clock.finished().is_some());
+    let s = io.stop().unwrap();
+    assert_eq!((s.received, s.delivered, s.sent, s.send_errors, s.latches), (320, 320, 320, 0, 32));
+}
+
 /// Whether io_uring runs here; says so when it does not.
 fn io_uring_here() -> bool {
     match io_uring_support() {
@@ -373,6 +430,7 @@ on_each_backend!(
     every_socket_gets_exactly_its_own_echoes,
     a_datagram_longer_than_max_datagram_is_malformed,
     a_burst_beyond_the_receive_buffers_is_read_whole_and_counted,
+    paced_by_a_workers_cycles_every_packet_comes_back_once,
 );
 
 #[test]
