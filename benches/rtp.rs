@@ -40,7 +40,7 @@ fn bench(c: &mut Criterion) {
     });
     // The same packet with the audio level (one-byte header, id 1), as a transport that
     // negotiated it parses and writes it.
-    let ext = HeaderExtensions { audio_level: Some(1) };
+    let ext = HeaderExtensions { audio_level: Some(1), ..HeaderExtensions::default() };
     let lmeta = PacketMeta { audio_level: Some(0x80 | 23), ..meta };
     let n = ext.write(&lmeta, &payload, &mut buf).unwrap();
     let lpacket = buf[..n].to_vec();

@@ -279,7 +279,7 @@ fn start(plan: &Plan) -> Result<Bridge, CliError> {
         else {
             return Err(CliError::Internal("a leg's endpoints are missing"));
         };
-        let ext = HeaderExtensions { audio_level: plan.audio_level };
+        let ext = HeaderExtensions { audio_level: plan.audio_level, ..HeaderExtensions::default() };
         batch.add_with_extensions(socket, rx, tx, ext).map_err(|e| usage(format!("--listen: {addr}: {e}")))?;
     }
     let io = batch.start().map_err(|e| usage(format!("starting the I/O thread (--io {}): {e}", plan.io.name())))?;

@@ -49,6 +49,9 @@ pub struct MediaEngineConfig {
     pub io_threads: usize,
     /// Offer and accept RFC 6464 audio levels ([`LocalAudio::audio_level`]; default off).
     pub audio_level: bool,
+    /// Offer and accept RFC 6465 mixer-to-client levels ([`LocalAudio::csrc_audio_level`];
+    /// default off): sessions read them from a mixer's packets.
+    pub csrc_audio_level: bool,
 }
 
 impl Default for MediaEngineConfig {
@@ -61,6 +64,7 @@ impl Default for MediaEngineConfig {
             rtcp_interval: Duration::from_secs(5),
             io_threads: 1,
             audio_level: false,
+            csrc_audio_level: false,
         }
     }
 }
@@ -160,6 +164,18 @@ impl MediaEngineConfigBuilder {
         self.0.audio_level = on;
         self
     }
+    /// Offer and accept RFC 6465 mixer-to-client levels in [`MediaEngine::local_audio`].
+    ///
+    /// ```
+    /// use rvoip_media_core::session::{MediaEngine, MediaEngineConfig};
+    /// let engine = MediaEngine::start(MediaEngineConfig::builder().workers(1).realtime(None).csrc_audio_level(true).build()).unwrap();
+    /// let local = engine.local_audio("127.0.0.1".parse().unwrap(), 4000);
+    /// assert!(local.csrc_audio_level && !local.audio_level);
+    /// ```
+    pub fn csrc_audio_level(mut self, on: bool) -> Self {
+        self.0.csrc_audio_level = on;
+        self
+    }
     /// The configuration.
     pub fn build(self) -> MediaEngineConfig {
         self.0
@@ -224,6 +240,7 @@ impl MediaEngine {
         l.codecs = self.config.codecs.iter().map(|c| LocalCodec::new(*c)).collect();
         l.ptime = Some(self.config.ptime_ms);
         l.audio_level = self.config.audio_level;
+        l.csrc_audio_level = self.config.csrc_audio_level;
         l
     }
 

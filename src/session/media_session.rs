@@ -500,8 +500,14 @@ impl MediaSession {
             telephone_event: self.params.telephone_event,
             ptime_ms: self.params.ptime_ms,
             graph_clock: Some(self.graph_clock),
-            receive_extensions: HeaderExtensions { audio_level: self.params.audio_level.and_then(|e| e.receive_id()) },
-            send_extensions: HeaderExtensions { audio_level: self.params.audio_level.and_then(|e| e.send_id()) },
+            receive_extensions: HeaderExtensions {
+                audio_level: self.params.audio_level.and_then(|e| e.receive_id()),
+                csrc_audio_level: self.params.csrc_audio_level.and_then(|e| e.receive_id()),
+            },
+            send_extensions: HeaderExtensions {
+                audio_level: self.params.audio_level.and_then(|e| e.send_id()),
+                ..HeaderExtensions::default()
+            },
         }
     }
 
@@ -696,6 +702,7 @@ impl MediaSession {
         self.params.remote_rtcp = params.remote_rtcp;
         self.params.telephone_event = params.telephone_event;
         self.params.audio_level = params.audio_level;
+        self.params.csrc_audio_level = params.csrc_audio_level;
         self.transport.set_params(self.stream_params());
         if self.state != SessionState::Created {
             if direction.sends() {
