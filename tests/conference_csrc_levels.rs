@@ -59,7 +59,9 @@ fn every_listener_gets_the_talkers_mixed_into_its_mix() {
         let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
         ports.push(sock.local_addr().unwrap().port());
         let ext = HeaderExtensions { csrc_audio_level: Some(ID), ..HeaderExtensions::default() };
-        io.add_with_extensions(sock, r, t, ext).unwrap();
+        let index = io.add_with_extensions(sock, r, t, ext).unwrap();
+        // Legs that joined in order sit at ports 0, 1, ...; said explicitly, as the bridge does.
+        assert!(io.set_mixer_port(index, room.port_of(&name).unwrap()));
     }
     let running = io.start().unwrap();
     let peers: Vec<UdpSocket> = (0..LEGS)

@@ -320,12 +320,13 @@ struct Slot {
     /// The header extensions this leg negotiated (read and written on its packets).
     ext: HeaderExtensions,
     /// The room's board and every socket's source, for RFC 6465 CSRC lists
-    /// ([`BatchIo::with_heard`]).
+    /// ([`BatchIo::with_heard`]), and the mixer port of this socket's member.
     heard: Option<Arc<Heard>>,
+    mixer_port: usize,
 }
 
-/// What writes a listener's RFC 6465 CSRC list: who the room mixed (by mixer port = socket
-/// index) and the SSRC each socket last received (`1 << 32 | ssrc`; 0: none yet).
+/// What writes a listener's RFC 6465 CSRC list: who the room mixed (by mixer port) and the
+/// SSRC the socket of each mixer port last received (`1 << 32 | ssrc`; 0: none yet).
 struct Heard {
     board: Arc<HeardBoard>,
     ssrcs: Box<[AtomicU64]>,
@@ -401,12 +402,14 @@ impl BatchIo {
             last_rx_ns: 0,
             ext,
             heard: None,
+            mixer_port: index,
         });
         Ok(index)
     }
 
     /// The same I/O for a room's legs, socket `i` being the member at mixer port `i` (as
-    /// legs that joined in order are): every packet a socket whose extensions negotiated
+    /// legs that joined in order are; else [`BatchIo::set_mixer_port`]): every packet a
+    /// socket whose extensions negotiated
     /// `csrc-audio-level` ([`HeaderExtensions::csrc_audio_level`]) sends lists the members
     /// the room mixed in its last cycle (`board`, [`Room::heard_board`](crate::conference::Room::heard_board))
     /// but the listener itself, as the SSRCs their sockets last received, with their levels
@@ -414,6 +417,12 @@ impl BatchIo {
     pub fn with_heard(mut self, board: Arc<HeardBoard>) -> BatchIo {
         self.heard = Some(board);
         self
+    }
+
+    /// Socket `index` is the member at mixer port `port` ([`Room::port_of`](crate::conference::Room::port_of)),
+    /// for [`BatchIo::with_heard`]; false for an unknown socket.
+    pub fn set_mixer_port(&mut self, index: usize, port: usize) -> bool {
+        self.slots.get_mut(index).map(|s| s.mixer_port = port).is_some()
     }
 
     /// The local address of socket `index`.
@@ -460,7 +469,8 @@ impl BatchIo {
         let counters: Arc<[Counters]> = (0..self.slots.len()).map(|_| Counters::default()).collect();
         let mut slots = self.slots;
         if let Some(board) = self.heard {
-            let ssrcs = (0..slots.len()).map(|_| AtomicU64::new(0)).collect();
+            let ports = slots.iter().map(|s| s.mixer_port + 1).max().unwrap_or(0);
+            let ssrcs = (0..ports).map(|_| AtomicU64::new(0)).collect();
             let heard = Arc::new(Heard { board, ssrcs });
             slots.iter_mut().for_each(|s| s.heard = Some(heard.clone()));
         }
@@ -699,7 +709,7 @@ fn on_datagram(
         return;
     };
     if let Some(h) = slot.heard.as_deref() {
-        if let Some(s) = h.ssrcs.get(slot.index) {
+        if let Some(s) = h.ssrcs.get(slot.mixer_port) {
             s.store(1 << 32 | u64::from(meta.ssrc), Ordering::Relaxed);
         }
     }
@@ -742,7 +752,7 @@ fn write_next(slot: &mut Slot, c: &Counters, buf: &mut [u8]) -> Option<usize> {
             continue;
         }
         let written = match (slot.heard.as_deref(), slot.ext.csrc_audio_level) {
-            (Some(h), Some(_)) => slot.ext.write_mixed(&p.meta, &h.sources_for(slot.index), p.payload(), buf),
+            (Some(h), Some(_)) => slot.ext.write_mixed(&p.meta, &h.sources_for(slot.mixer_port), p.payload(), buf),
             _ => slot.ext.write(&p.meta, p.payload(), buf),
         };
         match written {
