@@ -25,7 +25,7 @@ pub struct ProcessingDefaults {
     /// Automatic gain control.
     pub agc: bool,
     /// Voice activity detection of what the encoder sends (`rvoip_media_nodes::apm::Vad`,
-    /// about 0.6–1.2 µs per 10 ms frame and 7 KiB per session): it sets the V bit of the
+    /// about 0.6–1.2 µs per 10 ms frame and 14 KiB per session): it sets the V bit of the
     /// RFC 6464 levels the session sends, so noise as loud as speech is not voice. Off: an
     /// energy gate sets it ([`VOICE_BELOW_DBOV`](crate::rtp::audio_level::VOICE_BELOW_DBOV)).
     pub vad: bool,
