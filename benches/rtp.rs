@@ -8,8 +8,8 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use rvoip_media_core::graph::PacketMeta;
 use rvoip_media_core::rtp::{
-    build_report, parse_rtcp, parse_rtp, write_rtp, HeaderExtensions, ReceiverStats, ReportBlockInfo, RtcpReport,
-    SenderInfo,
+    build_report, csrc_levels_of, parse_rtcp, parse_rtp, write_rtp, CsrcLevels, HeaderExtensions, ReceiverStats,
+    ReportBlockInfo, RtcpReport, SenderInfo,
 };
 use std::hint::black_box;
 
@@ -40,7 +40,7 @@ fn bench(c: &mut Criterion) {
     });
     // The same packet with the audio level (one-byte header, id 1), as a transport that
     // negotiated it parses and writes it.
-    let ext = HeaderExtensions { audio_level: Some(1) };
+    let ext = HeaderExtensions { audio_level: Some(1), ..HeaderExtensions::default() };
     let lmeta = PacketMeta { audio_level: Some(0x80 | 23), ..meta };
     let n = ext.write(&lmeta, &payload, &mut buf).unwrap();
     let lpacket = buf[..n].to_vec();
@@ -56,6 +56,20 @@ fn bench(c: &mut Criterion) {
             ext.write(&m, p, &mut out).unwrap()
         })
     });
+    // A mixer's packet: three talkers as CSRCs with their RFC 6465 levels (id 2) beside the
+    // RFC 6464 level; and what a client reads of it.
+    let mext = HeaderExtensions { audio_level: Some(1), csrc_audio_level: Some(2) };
+    let mut talkers = CsrcLevels::new();
+    for (k, l) in [(0x5eed_0001, 20), (0x5eed_0002, 31), (0x5eed_0003, 45)] {
+        talkers.push(k, l);
+    }
+    let n = mext.write_mixed(&lmeta, &talkers, &payload, &mut buf).unwrap();
+    let mpacket = buf[..n].to_vec();
+    assert_eq!(csrc_levels_of(&mpacket, 2), Some(talkers));
+    c.bench_function("rtp/build_csrc_levels_3_196B", |b| {
+        b.iter(|| mext.write_mixed(black_box(&lmeta), black_box(&talkers), black_box(&payload), &mut buf).unwrap())
+    });
+    c.bench_function("rtp/read_csrc_levels_3_196B", |b| b.iter(|| csrc_levels_of(black_box(&mpacket), 2)));
     c.bench_function("rtp/receiver_stats_per_packet", |b| {
         let mut rx = ReceiverStats::new(8000);
         let mut seq = 0u16;

@@ -117,7 +117,12 @@ fn bench(c: &mut Criterion) {
         let per = memory(&engine, &params(codec), 100);
         println!("session/memory_{codec}: {per} heap bytes per started session ({:.1} KiB)", per as f64 / 1024.0);
     }
-    let all = ProcessingDefaults { aec: true, ns: true, agc: true };
+    let vad = ProcessingDefaults { vad: true, ..ProcessingDefaults::default() };
+    for codec in [CodecId::Pcmu, CodecId::G722] {
+        let per = memory(&engine, &MediaSessionParams { processing: Some(vad), ..params(codec) }, 100);
+        println!("session/memory_{codec}_vad: {per} heap bytes per started session ({:.1} KiB)", per as f64 / 1024.0);
+    }
+    let all = ProcessingDefaults { aec: true, ns: true, agc: true, vad: false };
     for codec in [CodecId::Pcmu, CodecId::G722] {
         let p = MediaSessionParams { processing: Some(all), ..params(codec) };
         let per = memory(&engine, &p, 20);

@@ -256,3 +256,84 @@ fn a_reinvite_that_adds_the_level_makes_a_running_session_send_it() {
     b.stop().unwrap().wait(Duration::from_secs(2)).unwrap();
     a.stop().unwrap().wait(Duration::from_secs(2)).unwrap();
 }
+
+/// Pushes `x` (8 kHz) into `b_in` in real time, one 10 ms quantum at a time kept three
+/// ahead, draining the outputs and calling `each` every few ms.
+fn push_samples(b_in: &mut AudioIn, outs: &mut [&mut AudioOut], x: &[f32], mut each: impl FnMut(usize)) {
+    let start = Instant::now();
+    let quanta: Vec<&[f32]> = x.chunks_exact(80).collect();
+    let mut pushed = 0usize;
+    while pushed < quanta.len() {
+        let due = start.elapsed().as_millis() as usize / 10 + 3;
+        while pushed < due.min(quanta.len()) {
+            let _ = b_in.push(quanta[pushed]);
+            pushed += 1;
+        }
+        for o in outs.iter_mut() {
+            while o.pop().is_some() {}
+        }
+        each(start.elapsed().as_millis() as usize);
+        std::thread::sleep(Duration::from_millis(3));
+    }
+}
+
+#[test]
+fn with_the_vad_on_v_follows_speech_and_not_noise_as_loud() {
+    // B's VAD sets V: 4 s of speech, then 4 s of noise at the speech's RMS.
+    let c = MediaEngineConfig::builder()
+        .workers(1)
+        .realtime(None)
+        .pin_workers(false)
+        .codecs(&[CodecId::Pcmu])
+        .audio_level(true)
+        .processing(ProcessingDefaults { vad: true, ..ProcessingDefaults::default() })
+        .build();
+    let engine = MediaEngine::start(c).unwrap();
+    let (mut a, mut b) = negotiated_pair(&engine, free_pair(), 3);
+    let (mut a_out, mut b_in, mut b_out) =
+        (a.take_audio_out().unwrap(), b.take_audio_in().unwrap(), b.take_audio_out().unwrap());
+    a.start().unwrap().wait(Duration::from_secs(2)).unwrap();
+    b.start().unwrap().wait(Duration::from_secs(2)).unwrap();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/speech_en_8k.wav");
+    let mut r = hound::WavReader::open(path).unwrap();
+    let speech: Vec<f32> = r.samples::<i16>().take(8000 * 4).map(|s| f32::from(s.unwrap()) / 32768.0).collect();
+    let rms = |x: &[f32]| (x.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>() / x.len() as f64).sqrt();
+    // Brown-ish noise (white through a leaky integrator), scaled to the speech's RMS.
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut acc = 0.0f32;
+    let mut noise: Vec<f32> = (0..8000 * 4)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            acc = 0.9 * acc + ((seed >> 40) as f32 / 8_388_608.0 - 1.0);
+            acc
+        })
+        .collect();
+    let g = (rms(&speech) / rms(&noise)) as f32;
+    noise.iter_mut().for_each(|v| *v *= g);
+    let x: Vec<f32> = speech.iter().chain(&noise).copied().collect();
+    let mut seen: Vec<(usize, AudioLevel)> = Vec::new();
+    push_samples(&mut b_in, &mut [&mut a_out, &mut b_out], &x, |ms| {
+        if let Some(l) = a.rtp_statistics().last_audio_level {
+            seen.push((ms, l));
+        }
+    });
+    let share = |from: usize, to: usize| {
+        let v: Vec<&AudioLevel> = seen.iter().filter(|(t, _)| (from..to).contains(t)).map(|(_, l)| l).collect();
+        let voiced = v.iter().filter(|l| l.voice).count() as f64 / v.len().max(1) as f64;
+        let mut lv: Vec<u8> = v.iter().map(|l| l.level).collect();
+        lv.sort_unstable();
+        (voiced, lv.get(lv.len() / 2).copied().unwrap_or(127), v.len())
+    };
+    // Speech from its second second; noise from its third (the VAD's floor follows it).
+    let (sv, sl, sn) = share(1000, 4000);
+    let (nv, nl, nn) = share(6000, 8000);
+    eprintln!("V on speech {sv:.2} (median −{sl} dBov, {sn} samples), on noise {nv:.2} (−{nl} dBov, {nn})");
+    assert!(sn > 100 && nn > 100, "{sn} {nn}");
+    assert!(nl <= sl + 3, "the noise is at least as loud as the speech: −{nl} vs −{sl} dBov");
+    assert!(sv >= 0.6, "speech packets with V: {sv:.2}");
+    assert!(nv <= 0.1, "noise packets with V: {nv:.2}");
+    b.stop().unwrap().wait(Duration::from_secs(2)).unwrap();
+    a.stop().unwrap().wait(Duration::from_secs(2)).unwrap();
+}

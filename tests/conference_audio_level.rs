@@ -125,7 +125,8 @@ fn levels_cross_the_wire_through_batch_io() {
     for (r, t) in rx.into_iter().zip(tx) {
         let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
         ports.push(sock.local_addr().unwrap().port());
-        io.add_with_extensions(sock, r, t, HeaderExtensions { audio_level: Some(id) }).unwrap();
+        io.add_with_extensions(sock, r, t, HeaderExtensions { audio_level: Some(id), ..HeaderExtensions::default() })
+            .unwrap();
     }
     let running = io.start().unwrap();
     let peers: Vec<UdpSocket> = (0..LEGS)

@@ -54,6 +54,11 @@ pub struct Args {
     /// packet sent carries the level of the mix its leg hears.
     #[arg(long, value_name = "ID", num_args = 0..=1, default_missing_value = "1")]
     audio_level: Option<u8>,
+    /// RFC 6465 mixer-to-client levels with this one-byte header extension id (1-14,
+    /// default 2; needs --talkers): every packet a leg sends lists the talkers mixed into
+    /// what it hears as CSRCs (the SSRCs they send with), each with its level.
+    #[arg(long, value_name = "ID", num_args = 0..=1, default_missing_value = "2")]
+    csrc_levels: Option<u8>,
     /// Who is heard: the N loudest talking legs (hysteresis, dominant speaker, comfort noise
     /// for a leg that hears nobody), and listeners who hear the same mix share one encode
     /// (G.711). Without it every leg hears every other.
@@ -109,6 +114,8 @@ struct Plan {
     quantum: Quantum,
     /// The RFC 6464 extension id, when levels are on.
     audio_level: Option<u8>,
+    /// The RFC 6465 extension id, when mixer-to-client levels are on.
+    csrc_levels: Option<u8>,
     /// Loudest-N talker selection, when on.
     talkers: Option<usize>,
     io: IoBackend,
@@ -161,6 +168,16 @@ fn check(a: &Args) -> Result<Plan, CliError> {
     if let Some(id) = a.audio_level.filter(|id| !(1..=14).contains(id)) {
         return Err(usage(format!("--audio-level {id}: a one-byte header extension id is 1..=14")));
     }
+    if let Some(id) = a.csrc_levels {
+        if !(1..=14).contains(&id) || a.audio_level == Some(id) {
+            return Err(usage(format!(
+                "--csrc-levels {id}: a one-byte header extension id 1..=14, not --audio-level's"
+            )));
+        }
+        if a.talkers.is_none() {
+            return Err(usage("--csrc-levels needs --talkers (the room's talker selection decides who is listed)"));
+        }
+    }
     let talkers = match a.talkers {
         None => None,
         Some(t) => Some(
@@ -184,6 +201,7 @@ fn check(a: &Args) -> Result<Plan, CliError> {
         io_pace: a.io_pace,
         talkers,
         audio_level: a.audio_level,
+        csrc_levels: a.csrc_levels,
         quantum,
         legs,
         codec: a.codec,
@@ -246,6 +264,9 @@ fn start(plan: &Plan) -> Result<Bridge, CliError> {
     if let Some(max_talkers) = plan.talkers {
         config = config.with_policy(TalkerPolicy { max_talkers, ..TalkerPolicy::default() }).with_shared_encodes();
     }
+    if plan.csrc_levels.is_some() {
+        config = config.with_heard_board();
+    }
     let mut room = Room::with_config(&engine, config)?;
     let id = plan.codec.id();
     let rate = plan.codec.rate();
@@ -297,8 +318,15 @@ fn start(plan: &Plan) -> Result<Bridge, CliError> {
         else {
             return Err(CliError::Internal("a leg's endpoints are missing"));
         };
-        let ext = HeaderExtensions { audio_level: plan.audio_level };
-        batch.add_with_extensions(socket, rx, tx, ext).map_err(|e| usage(format!("--listen: {addr}: {e}")))?;
+        let ext = HeaderExtensions { audio_level: plan.audio_level, csrc_audio_level: plan.csrc_levels };
+        let index =
+            batch.add_with_extensions(socket, rx, tx, ext).map_err(|e| usage(format!("--listen: {addr}: {e}")))?;
+        if let Some(port) = room.port_of(&format!("leg{i}")) {
+            batch.set_mixer_port(index, port);
+        }
+    }
+    if let Some(board) = room.heard_board() {
+        batch = batch.with_heard(board);
     }
     let io = batch.start().map_err(|e| usage(format!("starting the I/O thread (--io {}): {e}", plan.io.name())))?;
     Ok(Bridge { engine, io, room })
@@ -495,6 +523,15 @@ mod tests {
         assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--audio-level"]).unwrap().room, RoomKind::Nodes);
         assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--room", "nodes"]).unwrap().room, RoomKind::Nodes);
         bad(&["--legs", "2", "--codec", "pcmu", "--room", "kernel", "--talkers", "2"], "--room kernel");
+        bad(&["--legs", "2", "--codec", "pcmu", "--csrc-levels"], "needs --talkers");
+        bad(
+            &["--legs", "2", "--codec", "pcmu", "--talkers", "2", "--audio-level", "2", "--csrc-levels"],
+            "not --audio-level's",
+        );
+        assert_eq!(
+            plan(&["--legs", "2", "--codec", "pcmu", "--talkers", "2", "--csrc-levels"]).unwrap().csrc_levels,
+            Some(2)
+        );
         assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--room", "kernel"]).unwrap().room, RoomKind::Kernel);
         assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--io", "epoll"]).unwrap().io, IoBackend::Epoll);
         assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--io", "io-uring"]).unwrap().io, IoBackend::IoUring);

@@ -74,6 +74,10 @@ pub struct Args {
     /// Level what this call sends (automatic gain control).
     #[arg(long)]
     agc: bool,
+    /// Detect voice activity in what this call sends: the V bit of its RFC 6464 levels
+    /// (--audio-level) comes from the VAD instead of an energy gate.
+    #[arg(long)]
+    vad: bool,
     /// Send RFC 6464 audio levels (and read the peer's) as one-byte header extension ID
     /// (1-14, default 1), written into --sdp-out as `a=extmap`. With --sdp-in, the peer's
     /// `a=extmap` for the level decides instead.
@@ -258,7 +262,7 @@ pub fn run(a: Args) -> Result<(), CliError> {
         }
         params.audio_level = Some(NegotiatedExtension { id, direction: Direction::SendRecv });
     }
-    params.processing = Some(ProcessingDefaults { aec: a.aec, ns: a.ns, agc: a.agc });
+    params.processing = Some(ProcessingDefaults { aec: a.aec, ns: a.ns, agc: a.agc, vad: a.vad });
     let play = a.play.as_deref().map(wavio::read).transpose()?;
     if let Some(p) = &play {
         params.host_rate = Some(p.format.rate);

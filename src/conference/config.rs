@@ -66,6 +66,9 @@ pub struct RoomConfig {
     /// How long a shard of a spread room waits each cycle for the other shards' rows
     /// (`None`: a quarter of the quantum).
     pub kernel_wait: Option<std::time::Duration>,
+    /// A policy room publishes who it mixes each cycle on a board
+    /// ([`RoomConfig::with_heard_board`], [`Room::heard_board`](super::Room::heard_board)).
+    pub heard_board: bool,
 }
 
 impl RoomConfig {
@@ -81,7 +84,29 @@ impl RoomConfig {
             kernel: false,
             kernel_workers: 1,
             kernel_wait: None,
+            heard_board: false,
         }
+    }
+
+    /// The same room (with a talker policy, not a kernel) publishing each cycle the members
+    /// it mixed and their levels on a [`HeardBoard`](rvoip_media_nodes::mixer::HeardBoard)
+    /// ([`Room::heard_board`](super::Room::heard_board)), for a transport that writes RFC
+    /// 6465 mixer-to-client levels ([`BatchIo::with_heard`](crate::transport::BatchIo::with_heard)).
+    /// Off by default: nothing is measured or published for it.
+    ///
+    /// ```
+    /// use rvoip_media_core::conference::{Room, RoomConfig};
+    /// use rvoip_media_core::prelude::*;
+    /// use rvoip_media_nodes::mixer::TalkerPolicy;
+    /// let (engine, _driver) = Engine::driven(EngineConfig::default()).unwrap();
+    /// let cfg = RoomConfig::new(AudioFormat::mono(8000)).with_policy(TalkerPolicy::default());
+    /// let room = Room::with_config(&engine, cfg.with_heard_board()).unwrap();
+    /// assert!(room.heard_board().is_some());
+    /// assert!(Room::with_config(&engine, cfg).unwrap().heard_board().is_none());
+    /// ```
+    pub fn with_heard_board(mut self) -> Self {
+        self.heard_board = true;
+        self
     }
 
     /// A plain mono room mixing at the rate [`mix_rate_for`] chooses for members whose

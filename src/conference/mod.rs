@@ -64,10 +64,11 @@ use rvoip_media_graph::{AudioFormat, GraphBuilder, NodeKey, PortKind};
 use rvoip_media_nodes::apm::{AdvancedAgcConfig, AdvancedVadConfig, Agc, NoiseSuppressor, NsConfig, Vad};
 use rvoip_media_nodes::codec::{DecodeNode, Decoder, EncodeNode, Encoder, SwitchDecoder, SwitchEncoder};
 use rvoip_media_nodes::jitter::JitterBufferNode;
-use rvoip_media_nodes::mixer::{event_ring, MemberSettings, MemberUpdate, MixerEvents, TalkerPolicy};
+use rvoip_media_nodes::mixer::{event_ring, HeardBoard, MemberSettings, MemberUpdate, MixerEvents, TalkerPolicy};
 use rvoip_media_nodes::resample::ResamplerNode;
 use rvoip_media_nodes::{Mixer, MixerMembership};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 mod config;
 mod kernel;
@@ -136,6 +137,8 @@ pub struct Room {
     /// A room spread over several workers: each shard's partition and kernel node, and its
     /// legs (empty otherwise).
     shards: Vec<Shard>,
+    /// Where the mixer publishes who it mixed ([`RoomConfig::with_heard_board`]).
+    heard: Option<Arc<HeardBoard>>,
 }
 
 /// One shard of a room spread over several workers.
@@ -177,12 +180,14 @@ impl Room {
             return Self::spread(engine, config);
         }
         let capacity = config.capacity.max(1);
+        let heard =
+            (config.heard_board && config.policy.is_some() && !config.kernel).then(|| Arc::new(HeardBoard::new()));
         let mut b = GraphBuilder::new(engine.config().quantum);
         let events = if config.kernel {
             b.add_node("kernel", Box::new(Self::build_kernel(engine, &config, capacity)?));
             None
         } else {
-            let (mixer, events) = Self::build_mixer(engine, &config, capacity, &[]);
+            let (mixer, events) = Self::build_mixer(engine, &config, capacity, &[], heard.as_ref());
             b.add_node("mixer", Box::new(mixer));
             events
         };
@@ -203,6 +208,7 @@ impl Room {
             recorders: 0,
             recordings: 0,
             shards: Vec::new(),
+            heard,
         })
     }
 
@@ -261,6 +267,7 @@ impl Room {
             recorders: 0,
             recordings: 0,
             shards,
+            heard: None,
         })
     }
 
@@ -295,6 +302,7 @@ impl Room {
         config: &RoomConfig,
         capacity: usize,
         ports: &[(usize, MemberSettings)],
+        heard: Option<&Arc<HeardBoard>>,
     ) -> (Mixer, Option<MixerEvents>) {
         let mut m = Mixer::with_capacity(capacity, config.format).with_members(ports.iter().map(|(p, _)| *p));
         for &(p, s) in ports {
@@ -303,7 +311,8 @@ impl Room {
         match config.policy {
             Some(policy) => {
                 let (tx, rx) = event_ring(config.event_capacity);
-                (m.with_policy(policy, engine.config().quantum).with_events(tx), Some(rx))
+                let m = m.with_policy(policy, engine.config().quantum).with_events(tx);
+                (if let Some(b) = heard { m.with_heard_board(b.clone()) } else { m }, Some(rx))
             }
             None => (m, None),
         }
@@ -861,7 +870,7 @@ impl Room {
         let capacity = self.capacity * 2;
         let legs: Vec<&Leg> = self.legs.values().chain(pending.iter().map(|(_, l)| l)).collect();
         let ports: Vec<(usize, MemberSettings)> = legs.iter().map(|l| (l.port, l.settings)).collect();
-        let (mixer, events) = Self::build_mixer(engine, &self.config, capacity, &ports);
+        let (mixer, events) = Self::build_mixer(engine, &self.config, capacity, &ports, self.heard.as_ref());
         edit.remove(self.mixer)?;
         let key = edit.add_node("mixer", Box::new(mixer))?;
         for leg in &legs {
@@ -960,5 +969,11 @@ impl Room {
     /// The talker policy, if any.
     pub fn policy(&self) -> Option<&TalkerPolicy> {
         self.config.policy.as_ref()
+    }
+
+    /// The board the mixer publishes who it mixed on (mixer ports and levels), when the
+    /// room was configured with [`RoomConfig::with_heard_board`] and has a talker policy.
+    pub fn heard_board(&self) -> Option<Arc<HeardBoard>> {
+        self.heard.clone()
     }
 }

@@ -57,7 +57,7 @@ impl AudioLevel {
 /// ```
 /// use rvoip_media_core::rtp::HeaderExtensions;
 /// use rvoip_media_core::graph::PacketMeta;
-/// let ext = HeaderExtensions { audio_level: Some(1) };
+/// let ext = HeaderExtensions { audio_level: Some(1), ..HeaderExtensions::default() };
 /// let meta = PacketMeta { audio_level: Some(0x80 | 20), ..PacketMeta::default() };
 /// let mut buf = [0u8; 64];
 /// let n = ext.write(&meta, &[7; 4], &mut buf).unwrap();
@@ -74,6 +74,11 @@ pub struct HeaderExtensions {
     /// The one-byte-header id (1..=14) of RFC 6464 `ssrc-audio-level`
     /// ([`AUDIO_LEVEL_URI`](crate::sdp::AUDIO_LEVEL_URI)).
     pub audio_level: Option<u8>,
+    /// The one-byte-header id (1..=14) of RFC 6465 `csrc-audio-level`
+    /// ([`CSRC_AUDIO_LEVEL_URI`](crate::sdp::CSRC_AUDIO_LEVEL_URI)): written by
+    /// [`HeaderExtensions::write_mixed`], read with
+    /// [`csrc_levels_of`](super::csrc_levels_of).
+    pub csrc_audio_level: Option<u8>,
 }
 
 impl HeaderExtensions {
@@ -98,7 +103,42 @@ impl HeaderExtensions {
     pub fn write(&self, meta: &PacketMeta, payload: &[u8], buf: &mut [u8]) -> Result<usize, RtpError> {
         match (self.audio_level, meta.audio_level) {
             (Some(id), Some(b)) => write_rtp_with_audio_level(meta, AudioLevel::from_byte(b), id, payload, buf),
-            _ => write_rtp_with_extension(meta, None, payload, buf),
+            _ => write_rtp_with_extension(meta, &[], None, payload, buf),
+        }
+    }
+
+    /// [`HeaderExtensions::write`] for a mixer's packet: when `csrc-audio-level` is
+    /// negotiated, `levels`' sources as the CSRC list and their levels as its element,
+    /// beside the RFC 6464 level (RFC 6465). Without sources, or without that extension
+    /// negotiated, exactly [`HeaderExtensions::write`]. Allocates nothing.
+    ///
+    /// ```
+    /// use rvoip_media_core::rtp::{csrc_levels_of, CsrcLevels, HeaderExtensions};
+    /// use rvoip_media_core::graph::PacketMeta;
+    /// let mut talkers = CsrcLevels::new();
+    /// talkers.push(0x1234, 25);
+    /// let ext = HeaderExtensions { csrc_audio_level: Some(4), ..HeaderExtensions::default() };
+    /// let mut buf = [0u8; 64];
+    /// let n = ext.write_mixed(&PacketMeta::default(), &talkers, &[0; 2], &mut buf).unwrap();
+    /// assert_eq!(n, 12 + 4 + 8 + 2);
+    /// assert_eq!(csrc_levels_of(&buf[..n], 4), Some(talkers));
+    /// ```
+    ///
+    /// # Errors
+    /// As [`HeaderExtensions::write`].
+    pub fn write_mixed(
+        &self,
+        meta: &PacketMeta,
+        levels: &super::CsrcLevels,
+        payload: &[u8],
+        buf: &mut [u8],
+    ) -> Result<usize, RtpError> {
+        match self.csrc_audio_level {
+            Some(id) if !levels.is_empty() => {
+                let level = self.audio_level.zip(meta.audio_level);
+                super::csrc_level::write_mixed(meta, levels, id, level, payload, buf)
+            }
+            _ => self.write(meta, payload, buf),
         }
     }
 }
@@ -123,39 +163,39 @@ pub fn audio_level_of(datagram: &[u8], id: u8) -> Option<AudioLevel> {
     level_in_extension(profile, data, id)
 }
 
-/// The level element `id` of a header extension (`profile`, its data) carries: the one
-/// walk over RFC 8285 elements (one-byte `0xBEDE` and two-byte `0x100x` headers, padding
-/// skipped, a reserved id 15 ends it). Never panics.
+/// The level element `id` of a header extension (`profile`, its data) carries.
 fn level_in_extension(profile: u16, data: &[u8], id: u8) -> Option<AudioLevel> {
-    let read = AudioLevel::from_byte;
+    element(profile, data, id)?.first().copied().map(AudioLevel::from_byte)
+}
+
+/// The data of element `id` (1..=14 one-byte, 1..=255 two-byte) of a header extension
+/// (`profile`, its data): the one walk over RFC 8285 elements (one-byte `0xBEDE` and
+/// two-byte `0x100x` headers, padding skipped, a reserved id 15 ends a one-byte list); an
+/// element that claims more bytes than there are is cut to what there is. `None` when
+/// there is no such element, or it is empty. Never panics.
+pub(crate) fn element(profile: u16, data: &[u8], id: u8) -> Option<&[u8]> {
     let mut i = 0;
-    if profile == 0xBEDE {
-        while i < data.len() {
-            let (eid, len) = (data[i] >> 4, usize::from(data[i] & 0x0f) + 1);
-            if eid == 0 {
-                i += 1; // padding
-                continue;
-            }
-            if eid == 15 {
-                return None;
-            }
-            if eid == id {
-                return data.get(i + 1).copied().map(read);
-            }
-            i += 1 + len;
-        }
+    let (header, len_of): (usize, fn(u8) -> usize) = if profile == 0xBEDE {
+        (1, |b| usize::from(b & 0x0f) + 1)
     } else if profile & 0xfff0 == 0x1000 {
-        while i + 1 < data.len() {
-            let (eid, len) = (data[i], usize::from(data[i + 1]));
-            if eid == 0 {
-                i += 1;
-                continue;
-            }
-            if eid == id && len >= 1 {
-                return data.get(i + 2).copied().map(read);
-            }
-            i += 2 + len;
+        (2, usize::from)
+    } else {
+        return None;
+    };
+    while i + header <= data.len() {
+        let (eid, len) = if header == 1 { (data[i] >> 4, len_of(data[i])) } else { (data[i], len_of(data[i + 1])) };
+        if eid == 0 {
+            i += 1; // padding
+            continue;
         }
+        if header == 1 && eid == 15 {
+            return None;
+        }
+        if eid == id {
+            let body = data.get(i + header..)?;
+            return Some(&body[..len.min(body.len())]).filter(|b| !b.is_empty());
+        }
+        i += header + len;
     }
     None
 }
@@ -199,7 +239,7 @@ pub fn write_rtp_with_audio_level(
         return Err(RtpError::InvalidExtensionId(id));
     }
     let data = [id << 4, level.to_byte(), 0, 0];
-    write_rtp_with_extension(meta, Some((0xBEDE, &data)), payload, buf)
+    write_rtp_with_extension(meta, &[], Some((0xBEDE, &data)), payload, buf)
 }
 
 #[cfg(test)]
@@ -211,12 +251,12 @@ mod tests {
         // One-byte: element 3 (2 bytes), padding, element 1 (the level), in two words.
         let ext = [0x31, 0xaa, 0xbb, 0x00, 0x10, 0x85, 0x00, 0x00];
         let mut buf = [0u8; 64];
-        let n = write_rtp_with_extension(&PacketMeta::default(), Some((0xBEDE, &ext)), &[1, 2], &mut buf).unwrap();
+        let n = write_rtp_with_extension(&PacketMeta::default(), &[], Some((0xBEDE, &ext)), &[1, 2], &mut buf).unwrap();
         assert_eq!(audio_level_of(&buf[..n], 1), Some(AudioLevel { voice: true, level: 5 }));
         assert_eq!(audio_level_of(&buf[..n], 3), Some(AudioLevel { voice: true, level: 0x2a }));
         // Two-byte header: id 7, length 1.
         let ext = [0x07, 0x01, 0x7f, 0x00];
-        let n = write_rtp_with_extension(&PacketMeta::default(), Some((0x1000, &ext)), &[], &mut buf).unwrap();
+        let n = write_rtp_with_extension(&PacketMeta::default(), &[], Some((0x1000, &ext)), &[], &mut buf).unwrap();
         assert_eq!(audio_level_of(&buf[..n], 7), Some(AudioLevel { voice: false, level: 127 }));
         // With a CSRC before the extension (X = 1, CC = 1): the element is found past it, by
         // the transports' parse and by the standalone reader alike.

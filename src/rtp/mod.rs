@@ -43,6 +43,7 @@
 
 pub mod audio_level;
 pub mod clock;
+pub mod csrc_level;
 pub mod dtmf;
 pub mod hold;
 pub mod packet;
@@ -54,6 +55,7 @@ pub use audio_level::{
     audio_level_of, parse_rtp_with_audio_level, write_rtp_with_audio_level, AudioLevel, HeaderExtensions,
 };
 pub use clock::{clock_rate, ClockMap, ExtendedSequence};
+pub use csrc_level::{csrc_levels_of, write_rtp_with_csrc_levels, CsrcLevels, MAX_CSRCS};
 pub use dtmf::{DtmfDigit, DtmfEvent, DtmfReceiver, DtmfSender};
 pub use hold::Held;
 pub use packet::{is_rtcp, parse_rtp, write_rtp, RtpError};

@@ -184,13 +184,14 @@ pub(crate) fn parse_rtp_parts(datagram: &[u8], arrival_ns: u64) -> Result<RtpPar
 /// assert_eq!(buf[..14], [0x80, 0x89, 0xff, 0xfe, 1, 2, 3, 4, 0xa1, 0xb2, 0xc3, 0xd4, 1, 2]);
 /// ```
 pub fn write_rtp(meta: &PacketMeta, payload: &[u8], buf: &mut [u8]) -> Result<usize, RtpError> {
-    write_rtp_with_extension(meta, None, payload, buf)
+    write_rtp_with_extension(meta, &[], None, payload, buf)
 }
 
-/// [`write_rtp`] with an optional RFC 3550 header extension (`profile`, `data`; `data` a
-/// whole number of 32-bit words).
+/// [`write_rtp`] with a CSRC list (at most 15) and an optional RFC 3550 header extension
+/// (`profile`, `data`; `data` a whole number of 32-bit words).
 pub(crate) fn write_rtp_with_extension(
     meta: &PacketMeta,
+    csrcs: &[u32],
     extension: Option<(u16, &[u8])>,
     payload: &[u8],
     buf: &mut [u8],
@@ -202,14 +203,17 @@ pub(crate) fn write_rtp_with_extension(
         .ssrc(meta.ssrc)
         .marker_bit(meta.marker)
         .payload(payload);
-    let ext_len = extension.map_or(0, |(_, d)| 4 + d.len());
+    for &c in csrcs.iter().take(15) {
+        b = b.add_csrc(c);
+    }
+    let ext_len = 4 * csrcs.len().min(15) + extension.map_or(0, |(_, d)| 4 + d.len());
     if let Some((profile, data)) = extension {
         b = b.extension(profile, data);
     }
     b.write_into(buf).map_err(|e| match e {
         RtpWriteError::OutputTooSmall(needed) => RtpError::BufferTooSmall { needed },
         RtpWriteError::InvalidPayloadType(pt) => RtpError::InvalidPayloadType(pt),
-        // No CSRCs or padding are written and the extension is whole words, so nothing else
+        // At most 15 CSRCs, no padding, and the extension is whole words, so nothing else
         // can fail; report the size we would have needed.
         _ => RtpError::BufferTooSmall { needed: 12 + ext_len + payload.len() },
     })

@@ -336,6 +336,10 @@ pub struct Rtcp {
 /// The URI of the RFC 6464 client-to-mixer audio level header extension.
 pub const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
 
+/// The URI of the RFC 6465 mixer-to-client audio level header extension (the levels of the
+/// sources in a packet's CSRC list, [`crate::rtp::csrc_level`]).
+pub const CSRC_AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:csrc-audio-level";
+
 /// `a=extmap:<id>[/<direction>] <uri> [<attributes>]` (RFC 8285 §8): an RTP header
 /// extension and the id its elements carry. Extensions this crate does not know are kept
 /// (and ignored by the answer).

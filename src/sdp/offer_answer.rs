@@ -2,6 +2,7 @@
 
 use super::{
     Connection, Direction, ExtMap, Format, MediaDescription, Origin, SessionDescription, Timing, AUDIO_LEVEL_URI,
+    CSRC_AUDIO_LEVEL_URI,
 };
 use rvoip_media_nodes::codec::{negotiate, registry, CodecId, LocalCodec, OpusParams};
 use std::net::IpAddr;
@@ -56,6 +57,12 @@ pub struct LocalAudio {
     pub audio_level: bool,
     /// The extension id we offer for the audio level (default 1; 1–14, the one-byte header).
     pub audio_level_id: u8,
+    /// Whether we send (a mixer) or read (a client) RFC 6465 mixer-to-client levels
+    /// ([`CSRC_AUDIO_LEVEL_URI`], default false): offered as `a=extmap:<csrc_audio_level_id>`,
+    /// accepted in an answer.
+    pub csrc_audio_level: bool,
+    /// The extension id we offer for the mixer-to-client levels (default 2; 1–14).
+    pub csrc_audio_level_id: u8,
 }
 
 impl LocalAudio {
@@ -80,6 +87,8 @@ impl LocalAudio {
             rtcp_mux: true,
             audio_level: false,
             audio_level_id: 1,
+            csrc_audio_level: false,
+            csrc_audio_level_id: 2,
         }
     }
 
@@ -158,7 +167,8 @@ fn telephone_event(pt: u8, clock_rate: u32, events: &str) -> Format {
 /// (`telephone_event_pt` for 8000 Hz, 110 for others, or the first free dynamic type when
 /// that one is taken);
 /// ptime/maxptime, the direction (always written), rtcp-mux and, with
-/// [`LocalAudio::audio_level`], `a=extmap:<audio_level_id> urn:ietf:params:rtp-hdrext:ssrc-audio-level vad=on`.
+/// [`LocalAudio::audio_level`], `a=extmap:<audio_level_id> urn:ietf:params:rtp-hdrext:ssrc-audio-level vad=on`,
+/// and with [`LocalAudio::csrc_audio_level`], `a=extmap:<csrc_audio_level_id> urn:ietf:params:rtp-hdrext:csrc-audio-level`.
 ///
 /// ```
 /// use rvoip_media_core::sdp::{create_offer, LocalAudio};
@@ -176,6 +186,10 @@ fn telephone_event(pt: u8, clock_rate: u32, events: &str) -> Format {
 /// local.audio_level = true;
 /// assert!(create_offer(&local).to_string().ends_with(
 ///     "a=rtcp-mux\r\na=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level vad=on\r\n"
+/// ));
+/// local.csrc_audio_level = true;
+/// assert!(create_offer(&local).to_string().ends_with(
+///     "vad=on\r\na=extmap:2 urn:ietf:params:rtp-hdrext:csrc-audio-level\r\n"
 /// ));
 /// ```
 pub fn create_offer(local: &LocalAudio) -> SessionDescription {
@@ -223,6 +237,14 @@ pub fn create_offer(local: &LocalAudio) -> SessionDescription {
             direction: None,
             uri: AUDIO_LEVEL_URI.to_owned(),
             attributes: Some("vad=on".to_owned()),
+        });
+    }
+    if local.csrc_audio_level {
+        m.extmaps.push(ExtMap {
+            id: local.csrc_audio_level_id,
+            direction: None,
+            uri: CSRC_AUDIO_LEVEL_URI.to_owned(),
+            attributes: None,
         });
     }
     local.session(vec![Timing::default()], vec![m])
@@ -291,18 +313,26 @@ fn answer_audio(offer: &SessionDescription, m: &MediaDescription, local: &LocalA
 }
 
 /// The header extensions we accept from an offered m-line (RFC 8285 §6): the audio level
-/// when we do it, under the offerer's id (when it fits the one-byte header, the only one we
-/// write), its direction answered with ours (sendonly ↔ recvonly; left out when the offer
-/// gave none); every other extension is left out.
+/// and the mixer-to-client levels when we do them, under the offerer's ids (when they fit
+/// the one-byte header, the only one we write), their directions answered with ours
+/// (sendonly ↔ recvonly; left out when the offer gave none); every other extension is
+/// left out.
 fn answer_extmaps(m: &MediaDescription, local: &LocalAudio) -> Vec<ExtMap> {
     m.extmaps
         .iter()
-        .filter(|e| local.audio_level && e.uri == AUDIO_LEVEL_URI && (1..=14).contains(&e.id))
-        .map(|e| ExtMap {
-            id: e.id,
-            direction: e.direction.map(|d| d.answer(local.direction)),
-            uri: e.uri.clone(),
-            attributes: Some("vad=on".to_owned()),
+        .filter(|e| (1..=14).contains(&e.id))
+        .filter_map(|e| {
+            let attributes = match e.uri.as_str() {
+                AUDIO_LEVEL_URI if local.audio_level => Some("vad=on".to_owned()),
+                CSRC_AUDIO_LEVEL_URI if local.csrc_audio_level => None,
+                _ => return None,
+            };
+            Some(ExtMap {
+                id: e.id,
+                direction: e.direction.map(|d| d.answer(local.direction)),
+                uri: e.uri.clone(),
+                attributes,
+            })
         })
         .collect()
 }
@@ -326,8 +356,9 @@ fn reject(m: &MediaDescription) -> MediaDescription {
 /// is kept (events clipped to 0–15) when we do DTMF and its clock rate is an accepted
 /// codec's. The direction is the offer's answered with ours ([`Direction::answer`]);
 /// rtcp-mux is mirrored when we support it; ptime/maxptime are ours; of the offered header
-/// extensions only the audio level is kept, under the offerer's id, when
-/// [`LocalAudio::audio_level`] is on (RFC 8285 §6). Every other m-line
+/// extensions only the audio level and the mixer-to-client levels are kept, under the
+/// offerer's ids, when [`LocalAudio::audio_level`] / [`LocalAudio::csrc_audio_level`] are
+/// on (RFC 8285 §6). Every other m-line
 /// (video, a second audio stream, nothing in common) is rejected with port 0 — not an
 /// error. The `t=` lines are the offer's.
 ///

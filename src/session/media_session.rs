@@ -14,7 +14,8 @@ use crate::transport::{
 };
 use rvoip_media_graph::{AudioFormat, GraphBuilder, NodeId, NodeKey, PortKind};
 use rvoip_media_nodes::apm::{
-    AdvancedAecConfig, AdvancedAgcConfig, Aec, Agc, ApmError, NoiseSuppressor, NsConfig, NsLevel,
+    AdvancedAecConfig, AdvancedAgcConfig, AdvancedVadConfig, Aec, Agc, ApmError, NoiseSuppressor, NsConfig, NsLevel,
+    Vad,
 };
 use rvoip_media_nodes::codec::{CodecId, CodecInfo, EncodeNode, Negotiated, SwitchEncoder};
 use rvoip_media_nodes::jitter::{JitterBufferNode, JitterConfig, JitterReport, JitterSwitch, CN_PAYLOAD_TYPE};
@@ -345,8 +346,14 @@ impl MediaSession {
             .with_start((r >> 32) as u16, (r >> 48) as u32 ^ (r as u32).rotate_left(7));
         // Levels are always measured (an energy sum per packet): a re-INVITE can turn the
         // extension on without rebuilding the graph; the transport writes them only when it
-        // is negotiated.
-        let enc = enc.with_audio_level(crate::rtp::audio_level::VOICE_BELOW_DBOV);
+        // is negotiated. With the VAD on, it sets their V bit.
+        let processing = params.processing.unwrap_or(engine.config().processing);
+        let mut enc = enc.with_audio_level(crate::rtp::audio_level::VOICE_BELOW_DBOV);
+        if processing.vad {
+            let vad = Vad::new(AdvancedVadConfig::new(codec_rate))
+                .map_err(|e| crate::EngineError::NodeSetup { node: "vad".into(), reason: e.to_string() })?;
+            enc = enc.with_voice_activity(vad)?;
+        }
         let decoder = neg.decoder()?;
         let jitter_config = session_jitter(decoder.info());
         let jitter = JitterBufferNode::new(decoder, jitter_config, q)
@@ -383,7 +390,6 @@ impl MediaSession {
             (up, down)
         };
         b.connect(played, 0, output, 0)?;
-        let processing = params.processing.unwrap_or(engine.config().processing);
         let near = add_processing(&mut b, processing, host_rate, input, played)?;
         b.connect(near, 0, mute, 0)?;
         b.connect(mute, 0, send, 0)?;
@@ -494,8 +500,14 @@ impl MediaSession {
             telephone_event: self.params.telephone_event,
             ptime_ms: self.params.ptime_ms,
             graph_clock: Some(self.graph_clock),
-            receive_extensions: HeaderExtensions { audio_level: self.params.audio_level.and_then(|e| e.receive_id()) },
-            send_extensions: HeaderExtensions { audio_level: self.params.audio_level.and_then(|e| e.send_id()) },
+            receive_extensions: HeaderExtensions {
+                audio_level: self.params.audio_level.and_then(|e| e.receive_id()),
+                csrc_audio_level: self.params.csrc_audio_level.and_then(|e| e.receive_id()),
+            },
+            send_extensions: HeaderExtensions {
+                audio_level: self.params.audio_level.and_then(|e| e.send_id()),
+                ..HeaderExtensions::default()
+            },
         }
     }
 
@@ -690,6 +702,7 @@ impl MediaSession {
         self.params.remote_rtcp = params.remote_rtcp;
         self.params.telephone_event = params.telephone_event;
         self.params.audio_level = params.audio_level;
+        self.params.csrc_audio_level = params.csrc_audio_level;
         self.transport.set_params(self.stream_params());
         if self.state != SessionState::Created {
             if direction.sends() {

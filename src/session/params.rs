@@ -1,7 +1,7 @@
 //! [`MediaSessionParams`]: what a session needs from the SIP layer's negotiation.
 
 use super::Error;
-use crate::sdp::{Direction, SessionDescription, AUDIO_LEVEL_URI};
+use crate::sdp::{Direction, SessionDescription, AUDIO_LEVEL_URI, CSRC_AUDIO_LEVEL_URI};
 use crate::transport::Remote;
 use rvoip_media_nodes::codec::{negotiate, CodecId, LocalCodec, Negotiated};
 use std::net::SocketAddr;
@@ -37,10 +37,16 @@ pub struct MediaSessionParams {
     /// engine's [`ProcessingDefaults`](super::ProcessingDefaults).
     pub processing: Option<super::ProcessingDefaults>,
     /// The RFC 6464 audio level both sides agreed on (`a=extmap` with
-    /// [`AUDIO_LEVEL_URI`]): sent on every packet (the level of what it encodes, V from an
+    /// [`AUDIO_LEVEL_URI`]): sent on every packet (the level of what it encodes, V from
+    /// the VAD with [`ProcessingDefaults::vad`](super::ProcessingDefaults::vad), else an
     /// energy gate) when its direction sends, read from received packets when it receives.
     /// `None`: plain RTP.
     pub audio_level: Option<NegotiatedExtension>,
+    /// The RFC 6465 mixer-to-client levels both sides agreed on (`a=extmap` with
+    /// [`CSRC_AUDIO_LEVEL_URI`](crate::sdp::CSRC_AUDIO_LEVEL_URI)): read from the packets a
+    /// mixer sends ([`TransportStats::last_csrc_levels`](crate::transport::TransportStats::last_csrc_levels)).
+    /// `None`: not read.
+    pub csrc_audio_level: Option<NegotiatedExtension>,
 }
 
 /// A header extension both sides agreed on: its one-byte-header id and our direction for it.
@@ -121,6 +127,7 @@ impl MediaSessionParams {
             telephone_event: None,
             processing: None,
             audio_level: None,
+            csrc_audio_level: None,
         })
     }
 
@@ -162,10 +169,13 @@ impl MediaSessionParams {
             .rtcp
             .as_ref()
             .map(|r| SocketAddr::new(r.connection.as_ref().and_then(|c| c.ip()).unwrap_or(ip), r.port));
-        let audio_level = audio
-            .extmap(AUDIO_LEVEL_URI)
-            .filter(|e| (1..=14).contains(&e.id))
-            .map(|e| NegotiatedExtension { id: e.id, direction: e.direction_or_default().answer(Direction::SendRecv) });
+        let negotiated = |uri: &str| {
+            audio.extmap(uri).filter(|e| (1..=14).contains(&e.id)).map(|e| NegotiatedExtension {
+                id: e.id,
+                direction: e.direction_or_default().answer(Direction::SendRecv),
+            })
+        };
+        let (audio_level, csrc_audio_level) = (negotiated(AUDIO_LEVEL_URI), negotiated(CSRC_AUDIO_LEVEL_URI));
         Ok(MediaSessionParams {
             local,
             remote: Remote::Fixed(remote),
@@ -180,6 +190,7 @@ impl MediaSessionParams {
             telephone_event,
             processing: None,
             audio_level,
+            csrc_audio_level,
         })
     }
 }

@@ -80,8 +80,9 @@
 use super::TransportError;
 use crate::engine::rt::now_ns;
 use crate::engine::{CycleClock, PacketIn, PacketOut};
-use crate::rtp::HeaderExtensions;
+use crate::rtp::{CsrcLevels, HeaderExtensions};
 use cycle_pace::CyclePacer;
+use rvoip_media_nodes::mixer::{HeardBoard, MAX_HEARD};
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -335,18 +336,47 @@ struct Slot {
     last_rx_ns: u64,
     /// The header extensions this leg negotiated (read and written on its packets).
     ext: HeaderExtensions,
+    /// The room's board and every socket's source, for RFC 6465 CSRC lists
+    /// ([`BatchIo::with_heard`]), and the mixer port of this socket's member.
+    heard: Option<Arc<Heard>>,
+    mixer_port: usize,
+}
+
+/// What writes a listener's RFC 6465 CSRC list: who the room mixed (by mixer port) and the
+/// SSRC the socket of each mixer port last received (`1 << 32 | ssrc`; 0: none yet).
+struct Heard {
+    board: Arc<HeardBoard>,
+    ssrcs: Box<[AtomicU64]>,
+}
+
+impl Heard {
+    /// The sources mixed into what the member at `port` hears: the board's members but
+    /// itself, as the SSRCs their sockets received (members not heard from yet are left out).
+    fn sources_for(&self, port: usize) -> CsrcLevels {
+        let mut heard = [(0u32, 0u8); MAX_HEARD];
+        let mut out = CsrcLevels::new();
+        let n = self.board.read(&mut heard).unwrap_or(0);
+        for &(p, level) in &heard[..n] {
+            let s = self.ssrcs.get(p as usize).map_or(0, |s| s.load(Ordering::Relaxed));
+            if p as usize != port && s >> 32 == 1 {
+                out.push(s as u32, level);
+            }
+        }
+        out
+    }
 }
 
 /// Sockets and their rings before the threads start. See the [module docs](self).
 pub struct BatchIo {
     config: BatchConfig,
     slots: Vec<Slot>,
+    heard: Option<Arc<HeardBoard>>,
 }
 
 impl BatchIo {
     /// No sockets yet.
     pub fn new(config: BatchConfig) -> BatchIo {
-        BatchIo { config, slots: Vec::new() }
+        BatchIo { config, slots: Vec::new(), heard: None }
     }
 
     /// Adds a bound socket with the graph's packet input (what it receives goes there) and
@@ -388,8 +418,28 @@ impl BatchIo {
             connected: false,
             last_rx_ns: 0,
             ext,
+            heard: None,
+            mixer_port: index,
         });
         Ok(index)
+    }
+
+    /// The same I/O for a room's legs, socket `i` being the member at mixer port `i` (as
+    /// legs that joined in order are; else [`BatchIo::set_mixer_port`]): every packet a
+    /// socket whose extensions negotiated
+    /// `csrc-audio-level` ([`HeaderExtensions::csrc_audio_level`]) sends lists the members
+    /// the room mixed in its last cycle (`board`, [`Room::heard_board`](crate::conference::Room::heard_board))
+    /// but the listener itself, as the SSRCs their sockets last received, with their levels
+    /// (RFC 6465, at most 15). Sockets without that extension write what they did before.
+    pub fn with_heard(mut self, board: Arc<HeardBoard>) -> BatchIo {
+        self.heard = Some(board);
+        self
+    }
+
+    /// Socket `index` is the member at mixer port `port` ([`Room::port_of`](crate::conference::Room::port_of)),
+    /// for [`BatchIo::with_heard`]; false for an unknown socket.
+    pub fn set_mixer_port(&mut self, index: usize, port: usize) -> bool {
+        self.slots.get_mut(index).map(|s| s.mixer_port = port).is_some()
     }
 
     /// The local address of socket `index`.
@@ -434,10 +484,17 @@ impl BatchIo {
             },
         };
         let counters: Arc<[Counters]> = (0..self.slots.len()).map(|_| Counters::default()).collect();
+        let mut slots = self.slots;
+        if let Some(board) = self.heard {
+            let ports = slots.iter().map(|s| s.mixer_port + 1).max().unwrap_or(0);
+            let ssrcs = (0..ports).map(|_| AtomicU64::new(0)).collect();
+            let heard = Arc::new(Heard { board, ssrcs });
+            slots.iter_mut().for_each(|s| s.heard = Some(heard.clone()));
+        }
         let stop = Arc::new(AtomicBool::new(false));
-        let threads = c.threads.min(self.slots.len()).max(1);
+        let threads = c.threads.min(slots.len()).max(1);
         let mut groups: Vec<Vec<Slot>> = (0..threads).map(|_| Vec::new()).collect();
-        for (i, s) in self.slots.into_iter().enumerate() {
+        for (i, s) in slots.into_iter().enumerate() {
             groups[i % threads].push(s);
         }
         let mut handle = BatchIoHandle {
@@ -694,6 +751,11 @@ fn on_datagram(
         add(&c.malformed, 1);
         return;
     };
+    if let Some(h) = slot.heard.as_deref() {
+        if let Some(s) = h.ssrcs.get(slot.mixer_port) {
+            s.store(1 << 32 | u64::from(meta.ssrc), Ordering::Relaxed);
+        }
+    }
     if !config.payload_types.is_empty() && !config.payload_types.contains(&meta.payload_type) {
         add(&c.wrong_payload_type, 1);
         return;
@@ -732,7 +794,11 @@ fn write_next(slot: &mut Slot, c: &Counters, buf: &mut [u8]) -> Option<usize> {
             add(&c.not_sent, 1);
             continue;
         }
-        match slot.ext.write(&p.meta, p.payload(), buf) {
+        let written = match (slot.heard.as_deref(), slot.ext.csrc_audio_level) {
+            (Some(h), Some(_)) => slot.ext.write_mixed(&p.meta, &h.sources_for(slot.mixer_port), p.payload(), buf),
+            _ => slot.ext.write(&p.meta, p.payload(), buf),
+        };
+        match written {
             Ok(len) => return Some(len),
             Err(_) => add(&c.send_errors, 1),
         }

@@ -141,6 +141,11 @@ pub struct TransportStats {
     pub last_audio_level: Option<AudioLevel>,
     /// Sent packets that carried an RFC 6464 audio level.
     pub audio_levels_sent: u64,
+    /// Received packets that carried RFC 6465 mixer-to-client levels (a CSRC list with the
+    /// negotiated `csrc-audio-level` element).
+    pub csrc_levels_received: u64,
+    /// The last such list: who the mixer mixed into that packet, and how loud each was.
+    pub last_csrc_levels: Option<crate::rtp::CsrcLevels>,
     /// Datagrams that are not RTP (short, wrong version, lying lengths).
     pub malformed: u64,
     /// RTP packets of a payload type not negotiated.

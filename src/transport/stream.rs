@@ -29,8 +29,8 @@ use super::{MediaLink, Remote, StreamParams, TransportEvent, TransportStats};
 use crate::graph::PacketMeta;
 use crate::rtp::hold::MAX_HELD;
 use crate::rtp::{
-    build_report, is_rtcp, ntp_from_unix_ns, parse_rtcp, write_rtp, AudioLevel, ClockMap, DtmfReceiver, DtmfSender,
-    Held, ReceiverStats, RtcpItem, RtcpReport, SenderInfo, SequenceCheck,
+    build_report, csrc_levels_of, is_rtcp, ntp_from_unix_ns, parse_rtcp, write_rtp, AudioLevel, ClockMap, DtmfReceiver,
+    DtmfSender, Held, ReceiverStats, RtcpItem, RtcpReport, SenderInfo, SequenceCheck,
 };
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -255,6 +255,10 @@ impl Stream {
                 return;
             }
         };
+        if let Some(l) = s.params.receive_extensions.csrc_audio_level.and_then(|id| csrc_levels_of(data, id)) {
+            s.stats.csrc_levels_received += 1;
+            s.stats.last_csrc_levels = Some(l);
+        }
         let Some(clock) = s.clock_of(meta.payload_type) else {
             s.stats.unknown_payload_type += 1;
             return;

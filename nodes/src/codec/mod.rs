@@ -220,6 +220,17 @@ pub enum CodecError {
         /// Samples given.
         got: usize,
     },
+    /// A helper attached to a codec node hears another rate than the codec's (or the codec
+    /// is not mono): a VAD for [`EncodeNode::with_voice_activity`].
+    #[error("{what} runs at {got} Hz where the encoder takes mono audio at {needed} Hz")]
+    RateMismatch {
+        /// The helper.
+        what: &'static str,
+        /// Its rate.
+        got: u32,
+        /// The encoder's rate.
+        needed: u32,
+    },
 }
 
 /// A speech encoder: one frame of `f32` samples in, one encoded frame out.

@@ -123,7 +123,7 @@ pub struct EncodeNode {
 
 /// The energy of what an [`EncodeNode`] encoded since its last packet, for that packet's
 /// RFC 6464 audio level.
-#[derive(Clone, Copy, Debug)]
+#[derive(Debug)]
 struct PacketLevel {
     /// Sum of squares and samples since the last packet (at most one packet's window: a
     /// window without a packet, DTX, starts over).
@@ -131,8 +131,11 @@ struct PacketLevel {
     samples: usize,
     /// Samples of one packet's window.
     window: usize,
-    /// V is set when the level is below this (louder than −`voice_below` dBov).
+    /// V is set when the level is below this (louder than −`voice_below` dBov), unless a
+    /// VAD decides.
     voice_below: u8,
+    /// The VAD that sets V instead ([`EncodeNode::with_voice_activity`]).
+    vad: Option<Box<VoiceActivity>>,
 }
 
 impl PacketLevel {
@@ -140,9 +143,15 @@ impl PacketLevel {
         if self.samples >= self.window {
             self.sum = 0.0;
             self.samples = 0;
+            if let Some(v) = self.vad.as_deref_mut() {
+                v.speech = false;
+            }
         }
         self.sum += f64::from(crate::level::mean_square(input)) * input.len() as f64;
         self.samples += input.len();
+        if let Some(v) = self.vad.as_deref_mut() {
+            v.add(input);
+        }
     }
 
     /// The extension byte for the packet leaving now; starts the next packet's sum.
@@ -151,7 +160,58 @@ impl PacketLevel {
         let level = crate::level::audio_level(ms);
         self.sum = 0.0;
         self.samples = 0;
-        u8::from(level < self.voice_below) << 7 | level
+        let voice = match self.vad.as_deref_mut() {
+            Some(v) if v.hears => std::mem::take(&mut v.speech),
+            _ => level < self.voice_below,
+        };
+        u8::from(voice) << 7 | level
+    }
+}
+
+/// The VAD behind the V bit of an [`EncodeNode`]'s levels: the audio it encodes, cut into
+/// the VAD's 10 ms frames (a quantum that is not whole frames is buffered).
+struct VoiceActivity {
+    vad: crate::apm::Vad,
+    /// A frame being filled, and its samples so far.
+    frame: Box<[f32]>,
+    fill: usize,
+    /// A frame of the packet's window was speech.
+    speech: bool,
+    /// The encoder's audio is at the VAD's rate (mono): false after a switch to a codec of
+    /// another rate, when the energy gate decides again.
+    hears: bool,
+}
+
+impl std::fmt::Debug for VoiceActivity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VoiceActivity").field("speech", &self.speech).field("hears", &self.hears).finish()
+    }
+}
+
+impl VoiceActivity {
+    fn add(&mut self, input: &[f32]) {
+        if !self.hears {
+            return;
+        }
+        let n = self.frame.len();
+        let mut rest = input;
+        if self.fill == 0 {
+            // Whole frames straight from the input.
+            while rest.len() >= n {
+                self.speech |= self.vad.process_frame(&rest[..n]).is_speech;
+                rest = &rest[n..];
+            }
+        }
+        while !rest.is_empty() {
+            let k = (n - self.fill).min(rest.len());
+            self.frame[self.fill..self.fill + k].copy_from_slice(&rest[..k]);
+            self.fill += k;
+            rest = &rest[k..];
+            if self.fill == n {
+                self.speech |= self.vad.process_frame(&self.frame).is_speech;
+                self.fill = 0;
+            }
+        }
     }
 }
 
@@ -505,8 +565,13 @@ impl EncodeNode {
         self.switches += 1;
         self.marker_next = true;
         let window = self.level_window();
+        let mono_rate = (self.info.channels <= 1).then_some(self.info.sample_rate);
         if let Some(l) = self.level.as_mut() {
             l.window = window;
+            if let Some(v) = l.vad.as_deref_mut() {
+                v.hears = mono_rate == Some(v.vad.config().sample_rate);
+                v.fill = 0;
+            }
         }
     }
 
@@ -541,8 +606,54 @@ impl EncodeNode {
     /// assert_eq!(slot.get().unwrap().meta.audio_level, Some(127)); // silence, V = 0
     /// ```
     pub fn with_audio_level(mut self, voice_below: u8) -> Self {
-        self.level = Some(PacketLevel { sum: 0.0, samples: 0, window: self.level_window(), voice_below });
+        self.level = Some(PacketLevel { sum: 0.0, samples: 0, window: self.level_window(), voice_below, vad: None });
         self
+    }
+
+    /// Lets `vad` set the V bit of the levels ([`EncodeNode::with_audio_level`], which must
+    /// come first; without it this does nothing): V is set on a packet when any of the VAD's
+    /// 10 ms frames in its window was speech, so noise as loud as speech is not voice. The
+    /// VAD hears the audio the node encodes (quanta that are not whole frames are buffered,
+    /// nothing allocated on the worker; it costs about 0.6–1.2 µs per 10 ms frame); after a
+    /// switch to a codec of another rate or channel count the energy gate decides again.
+    ///
+    /// # Errors
+    /// [`CodecError::RateMismatch`] when the VAD's rate is not the encoder's, or the encoder
+    /// is not mono.
+    ///
+    /// ```
+    /// use rvoip_media_graph::{PacketSlot, Quantum};
+    /// use rvoip_media_nodes::apm::{AdvancedVadConfig, Vad};
+    /// use rvoip_media_nodes::codec::{EncodeNode, G711CodecEncoder};
+    /// use rvoip_media_nodes::G711Law;
+    /// let enc = EncodeNode::new(Box::new(G711CodecEncoder::new(G711Law::Ulaw)), 20_000, Quantum::MS_10).unwrap();
+    /// let vad = Vad::new(AdvancedVadConfig::new(8000)).unwrap();
+    /// let mut enc = enc.with_audio_level(50).with_voice_activity(vad).unwrap();
+    /// let mut slot = PacketSlot::new();
+    /// // A steady 1 kHz tone at −20 dBov is loud, but the VAD does not take it for speech.
+    /// let tone: Vec<f32> = (0..80).map(|i| 0.1414 * (std::f32::consts::PI * i as f32 / 4.0).sin()).collect();
+    /// for _ in 0..200 {
+    ///     enc.encode_cycle(&tone, &mut slot);
+    /// }
+    /// assert_eq!(slot.get().unwrap().meta.audio_level, Some(20)); // V = 0
+    /// assert!(EncodeNode::new(Box::new(G711CodecEncoder::new(G711Law::Ulaw)), 20_000, Quantum::MS_10)
+    ///     .unwrap()
+    ///     .with_voice_activity(Vad::new(AdvancedVadConfig::new(16_000)).unwrap())
+    ///     .is_err()); // a 16 kHz VAD for 8 kHz audio
+    /// ```
+    pub fn with_voice_activity(mut self, vad: crate::apm::Vad) -> Result<Self, CodecError> {
+        if vad.config().sample_rate != self.info.sample_rate || self.info.channels > 1 {
+            return Err(CodecError::RateMismatch {
+                what: "the VAD",
+                got: vad.config().sample_rate,
+                needed: self.info.sample_rate,
+            });
+        }
+        if let Some(l) = self.level.as_mut() {
+            let frame = vec![0.0; vad.frame_len()].into_boxed_slice();
+            l.vad = Some(Box::new(VoiceActivity { vad, frame, fill: 0, speech: false, hears: true }));
+        }
+        Ok(self)
     }
 
     /// Samples of one packet's window (the level's averaging span).
@@ -715,15 +826,15 @@ impl EncodeNode {
 
     /// The cycle: `shared` is the hear mark and shared packet of a node with a shared input.
     fn run_cycle(&mut self, input: &[f32], shared: Option<(Hear, Option<&Packet>)>, out: &mut EncodeOut<'_>) {
-        let Some(mut level) = self.level else {
+        let Some(level) = self.level.as_mut() else {
             return self.encode_quantum(input, shared, out);
         };
         level.add(input);
+        // Kept in place: a codec switch in the quantum updates its window and VAD.
         self.encode_quantum(input, shared, out);
-        if self.slot_frames > 0 && out.slot.is_present() {
+        if let Some(level) = self.level.as_mut().filter(|_| self.slot_frames > 0 && out.slot.is_present()) {
             out.slot.fill().meta.audio_level = Some(level.take());
         }
-        self.level = Some(level);
     }
 
     /// The cycle without the level: see [`EncodeNode::run_cycle`].

@@ -11,6 +11,14 @@ use rvoip_media_graph::Packet;
 /// Mean power below which a decoded block counts as a pause (about −50 dBFS).
 const QUIET_POWER: f32 = 1e-5;
 
+/// How long a pause must have lasted before its quiet blocks are shortened (accelerated),
+/// ms. The first blocks after a talkspurt hold the last word's decaying tail (quieter than
+/// [`QUIET_POWER`] but part of the utterance): the start-up delay's excess (the initial
+/// delay over the target, ~60 ms on a paced stream), given back there, cost G.722
+/// call → call 0.08 PESQ; given back 300 ms into the pause, 0.00–0.03 (BENCHMARKS.md,
+/// sessions, session 12). Pauses shorter than this keep their length.
+const QUIET_HOLD_MS: i64 = 300;
+
 /// Packets until the delay histogram's target is trusted on its own (5 s of 20 ms).
 const WARM_PACKETS: u32 = 250;
 
@@ -349,6 +357,8 @@ pub struct JitterBuffer {
     rng: u32,
     /// The last decoded block was a pause (time may be stretched inaudibly).
     last_quiet: bool,
+    /// Samples of quiet blocks played in a row before the current one (the pause so far).
+    quiet_run: usize,
     /// The decoder rebuilds lost packets from the next one's FEC data.
     has_fec: bool,
     /// Recent fraction of packets lost in the network.
@@ -452,6 +462,7 @@ impl JitterBuffer {
             cn_amplitude: 0.0,
             rng: 0x1234_5678,
             last_quiet: true,
+            quiet_run: 0,
             has_fec,
             loss_avg: 0.0,
             last_ticks: 0,
@@ -951,6 +962,9 @@ impl JitterBuffer {
         let power = self.scratch[..n].iter().map(|v| v * v).sum::<f32>() / n.max(1) as f32;
         let quiet = power < QUIET_POWER;
         self.last_quiet = quiet;
+        // A pause is shortened only once it has lasted QUIET_HOLD_MS (past the last word's tail).
+        let settled = self.samples_to_us(self.quiet_run) >= QUIET_HOLD_MS * 1000;
+        self.quiet_run = if quiet { (self.quiet_run + n).min(self.fs as usize) } else { 0 };
         let (acc, exp) = if quiet {
             (self.cfg.accelerate_quiet_ms, self.cfg.expand_quiet_ms)
         } else {
@@ -966,7 +980,7 @@ impl JitterBuffer {
         // next pause, while a stretch in speech is audible.
         let warming = self.warm.0 < WARM_PACKETS;
         let mut len = n;
-        if err > acc && (quiet || !warming) {
+        if err > acc && ((quiet && settled) || (!quiet && !warming)) {
             let limit = if quiet { n / 2 } else { self.max_lag };
             let mut removed = 0;
             while removed < limit && self.samples_to_us(removed) < err - 2000 {

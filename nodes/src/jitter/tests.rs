@@ -419,3 +419,28 @@ fn a_paced_stream_starts_at_its_target_once_a_few_packets_were_seen() {
     assert!((first_ms(0) - 90.0).abs() < 1.0, "{}", first_ms(0));
     assert!((first_ms(2) - 30.0).abs() < 1.0, "{}", first_ms(2));
 }
+
+#[test]
+fn a_pause_is_shortened_only_after_the_talkspurt_tail() {
+    // 1 s of tone, then 1 s of a −60 dBFS tone (a pause), paced with a 5 ms transit: the
+    // buffer starts 80 ms late, far above its target, and gives the excess back in the
+    // pause — not in its first QUIET_HOLD_MS, where the last word's tail is.
+    let mut pk = stream(100, 0, |_| 5.0);
+    for p in &mut pk[50..] {
+        let pcm: Vec<f32> = (0..160).map(|i| 0.001 * (0.2 * i as f32).sin()).collect();
+        let mut payload = [0u8; 160];
+        G711Law::Ulaw.encode_f32(&pcm, &mut payload);
+        p.set_payload(&payload).unwrap();
+    }
+    // The pause starts playing about 1,085 ms in (sent at 1 s, 5 ms transit, 80 ms delay).
+    // 260 ms into it (QUIET_HOLD_MS is 300): nothing removed yet.
+    let mut jb = new_jb();
+    run(&mut jb, &pk, 1_345_000_000);
+    let s = jb.stats();
+    assert_eq!(s.removed_samples_for_acceleration, 0, "{s:?}");
+    let mut jb = new_jb();
+    run(&mut jb, &pk, 2_000_000_000);
+    let s = jb.stats();
+    assert!(s.removed_samples_for_acceleration >= 8 * 40, "{s:?}");
+    assert!(s.current_delay_ms < 50.0, "{s:?}");
+}

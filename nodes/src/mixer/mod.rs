@@ -67,12 +67,14 @@
 mod comfort;
 mod dominant;
 mod events;
+mod heard;
 mod members;
 mod n_minus_one;
 mod sum;
 mod talkers;
 
 pub use events::{event_ring, EventSender, MixerEvent, MixerEventKind, MixerEvents};
+pub use heard::{HeardBoard, MAX_HEARD};
 pub use members::{MemberSettings, MemberUpdate};
 pub use n_minus_one::{Mixer, MixerMembership};
 pub use sum::{Sum, Tee};

@@ -93,6 +93,8 @@ pub struct Mixer {
     events_dropped: u64,
     /// The cycle of the last `process` (stamps events raised by a message).
     cycle: u64,
+    /// Where a policy mixer publishes who it mixed ([`Mixer::with_heard_board`]).
+    heard_board: Option<std::sync::Arc<super::HeardBoard>>,
 }
 
 /// A policy mixer's state besides the talkers: comfort noise, dominant speaker, levels.
@@ -136,6 +138,7 @@ impl Mixer {
             events: None,
             events_dropped: 0,
             cycle: 0,
+            heard_board: None,
         }
     }
 
@@ -165,6 +168,34 @@ impl Mixer {
     /// [`event_ring`](super::event_ring)). Only a mixer with a policy has any to report.
     pub fn with_events(mut self, events: EventSender) -> Self {
         self.events = Some(events);
+        self
+    }
+
+    /// The same mixer publishing, every cycle, the members it mixed and the level of each
+    /// one's input (−dBov) on `board` (a policy mixer only; at most
+    /// [`MAX_HEARD`](super::MAX_HEARD), in port order): what a transport writing RFC 6465
+    /// mixer-to-client levels reads. Without a board nothing is measured for it.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use rvoip_media_graph::{AudioFormat, NodeHarness, Quantum};
+    /// use rvoip_media_nodes::mixer::{HeardBoard, Mixer, TalkerPolicy};
+    /// let board = Arc::new(HeardBoard::new());
+    /// let m = Mixer::new(3, AudioFormat::mono(8000))
+    ///     .with_policy(TalkerPolicy::default(), Quantum::MS_10)
+    ///     .with_heard_board(board.clone());
+    /// let mut h = NodeHarness::new(Box::new(m), Quantum::MS_10).unwrap();
+    /// let mut got = [(0, 0); 15];
+    /// for _ in 0..20 {
+    ///     // Port 1 talks (−20 dBov), the others are silent.
+    ///     h.audio_in_mut(1).iter_mut().enumerate().for_each(|(k, s)| *s = if k % 2 == 0 { 0.1 } else { -0.1 });
+    ///     h.run();
+    /// }
+    /// assert_eq!(board.read(&mut got), Some(1));
+    /// assert_eq!(got[0], (1, 20));
+    /// ```
+    pub fn with_heard_board(mut self, board: std::sync::Arc<super::HeardBoard>) -> Self {
+        self.heard_board = Some(board);
         self
     }
 
@@ -475,6 +506,11 @@ impl Mixer {
                     s.add_to_mix(total, x);
                 }
             }
+        }
+        if let (Some(board), true) = (self.heard_board.as_deref(), self.policy.is_some()) {
+            let in_mix = &self.in_mix;
+            let heard = self.members.iter().filter(|&&p| in_mix[p]);
+            board.publish(heard.map(|&p| (p as u32, audio_level(mean_square(io.audio_in(p))))));
         }
         // Comfort noise when a listener would hear nobody.
         let noise = match self.policy.as_deref_mut() {
