@@ -357,16 +357,10 @@ impl NoiseSuppressor {
             *c *= *g;
         }
         self.fft.inverse(&self.spec, &mut self.out);
-        if n == 2 * h {
-            // Two hops per window: the windows overlap-add to one as they are.
-            for ((a, o), w) in self.ola.iter_mut().zip(&self.out).zip(&self.win) {
-                *a += o * w;
-            }
-        } else {
-            let scale = self.ola_scale;
-            for ((a, o), w) in self.ola.iter_mut().zip(&self.out).zip(&self.win) {
-                *a += o * w * scale;
-            }
+        // With two hops the scale is 1 (exact: the 20 ms output is unchanged by it).
+        let scale = self.ola_scale;
+        for ((a, o), w) in self.ola.iter_mut().zip(&self.out).zip(&self.win) {
+            *a += o * w * scale;
         }
         x.copy_from_slice(&self.ola[..h]);
         self.ola.copy_within(h.., 0);
