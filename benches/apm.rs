@@ -6,7 +6,7 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use rvoip_media_nodes::apm::{
     AdvancedAecConfig, AdvancedAgcConfig, AdvancedVadConfig, Aec, Agc, AudioProcessingConfig, AudioProcessor,
-    NoiseSuppressor, NsConfig, RnnoiseSuppressor, Vad,
+    NoiseSuppressor, NsConfig, NsWindow, RnnoiseSuppressor, Vad,
 };
 use std::hint::black_box;
 use webrtc_vad::{SampleRate, Vad as WebRtcVad, VadMode};
@@ -96,15 +96,18 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
-    let mut ns = NoiseSuppressor::new(NsConfig::new(16_000)).unwrap();
-    g.bench_function("ns", |b| {
-        b.iter(|| {
-            k = (k + 1) % input.len();
-            let mut f = input[k];
-            ns.process_frame(&mut f);
-            black_box(f)
-        })
-    });
+    // The 20 ms window (the echo canceller's framing) and the 30 ms one (`process --ns`).
+    for (name, window) in [("ns", NsWindow::Ms20), ("ns_30ms", NsWindow::Ms30)] {
+        let mut ns = NoiseSuppressor::new(NsConfig::new(16_000).with_window(window)).unwrap();
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                k = (k + 1) % input.len();
+                let mut f = input[k];
+                ns.process_frame(&mut f);
+                black_box(f)
+            })
+        });
+    }
     // RNNoise at 16 kHz includes the resampling to 48 kHz and back; at 48 kHz it runs alone.
     let mut rnn = RnnoiseSuppressor::new(16_000).unwrap();
     g.bench_function("ns_rnnoise", |b| {

@@ -10,7 +10,7 @@ use super::stream::{cycles_for, read_padded, GraphInput, Resampled, Runner, Sour
 use super::{output::Outputs, progress::Progress, wavio, CliError};
 use rvoip_media_core::prelude::*;
 use rvoip_media_nodes::apm::{
-    AdvancedAecConfig, AdvancedAgcConfig, AdvancedVadConfig, Aec, Agc, NoiseSuppressor, NsConfig, NsLevel,
+    AdvancedAecConfig, AdvancedAgcConfig, AdvancedVadConfig, Aec, Agc, NoiseSuppressor, NsConfig, NsLevel, NsWindow,
     RnnoiseSuppressor, Vad,
 };
 use rvoip_media_nodes::Gain;
@@ -44,7 +44,8 @@ pub struct Args {
     /// (at --ns-level with --ns, else high), as SpeexDSP's does.
     #[arg(long)]
     aec: bool,
-    /// Noise suppression (with --aec it runs inside the canceller's post-filter).
+    /// Noise suppression (with --aec it runs inside the canceller's post-filter; on its own
+    /// it analyses 30 ms windows, 20 ms of delay, which the output is advanced by).
     #[arg(long)]
     ns: bool,
     /// Noise suppression level: low, moderate, high or very-high (default high; needs --ns).
@@ -140,7 +141,10 @@ pub fn run(a: Args) -> Result<(), CliError> {
         let ns: Box<dyn Processor> = if rnnoise {
             Box::new(RnnoiseSuppressor::new(rate).map_err(usage("--ns-engine rnnoise"))?)
         } else {
-            Box::new(NoiseSuppressor::new(NsConfig::new(rate).with_level(level)).map_err(usage("--ns"))?)
+            Box::new(
+                NoiseSuppressor::new(NsConfig::new(rate).with_level(level).with_window(NsWindow::Ms30))
+                    .map_err(usage("--ns"))?,
+            )
         };
         let n = b.add_node("ns", ns);
         b.connect(last.0, last.1, n, 0)?;

@@ -4,7 +4,7 @@
 use rvoip_media_graph::{NodeHarness, Processor, Quantum};
 use rvoip_media_nodes::apm::{
     AdvancedAecConfig, AdvancedAgcConfig, AdvancedVadConfig, Aec, Agc, AudioProcessingConfig, AudioProcessor,
-    NoiseSuppressor, NsConfig, RnnoiseSuppressor, Vad,
+    NoiseSuppressor, NsConfig, NsWindow, RnnoiseSuppressor, Vad,
 };
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
@@ -56,6 +56,10 @@ fn nodes_do_not_allocate() {
     let mb = AdvancedAgcConfig::new(r).with_multiband(250.0, 4000.0);
     assert_eq!(exercise(Box::new(Agc::new(mb).unwrap()), &[(1, 20.0)]), 0, "agc multiband");
     assert_eq!(exercise(Box::new(NoiseSuppressor::new(NsConfig::new(r)).unwrap()), &[(0, 3.0)]), 0, "ns");
+    for rate in [8000, 16000, 48000] {
+        let ns = NoiseSuppressor::new(NsConfig::new(rate).with_window(NsWindow::Ms30)).unwrap();
+        assert_eq!(exercise(Box::new(ns), &[(0, 3.0)]), 0, "ns, 30 ms window, {rate} Hz");
+    }
     assert_eq!(exercise(Box::new(Aec::new(AdvancedAecConfig::new(r)).unwrap()), &[]), 0, "aec");
     for rate in [8000, 16000, 48000] {
         let ns = Box::new(RnnoiseSuppressor::new(rate).unwrap());

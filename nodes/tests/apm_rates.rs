@@ -9,8 +9,8 @@ mod apm_common;
 use apm_common::{convolve, energy, labels, prf, rir, set_active, speech, Noise};
 use rvoip_media_nodes::apm::loudness::integrated_loudness;
 use rvoip_media_nodes::apm::{
-    AdvancedAecConfig, AdvancedAgcConfig, AdvancedVadConfig, Aec, Agc, NoiseSuppressor, NsConfig, RnnoiseSuppressor,
-    Vad,
+    AdvancedAecConfig, AdvancedAgcConfig, AdvancedVadConfig, Aec, Agc, NoiseSuppressor, NsConfig, NsWindow,
+    RnnoiseSuppressor, Vad,
 };
 use rvoip_media_nodes::resample::resample_whole;
 
@@ -119,13 +119,18 @@ fn noise_suppressors_at_8_16_and_48_khz() {
     for rate in RATES {
         let (clean, noisy) = (at(&clean16, rate), at(&noisy16, rate));
         let r = rate as usize;
-        let mut classic = NoiseSuppressor::new(NsConfig::new(rate)).unwrap();
-        let mut y = noisy.clone();
-        for c in y.chunks_exact_mut(r / 100) {
-            assert!(classic.process_frame(c));
-        }
-        y.drain(..r / 100);
-        y.resize(noisy.len(), 0.0);
+        // The classic suppressor with the echo canceller's 20 ms window and with its own 30 ms.
+        let classic = |window: NsWindow| {
+            let mut ns = NoiseSuppressor::new(NsConfig::new(rate).with_window(window)).unwrap();
+            let mut y = noisy.clone();
+            for c in y.chunks_exact_mut(r / 100) {
+                assert!(ns.process_frame(c));
+            }
+            y.drain(..ns.latency());
+            y.resize(noisy.len(), 0.0);
+            y
+        };
+        let (y, y30) = (classic(NsWindow::Ms20), classic(NsWindow::Ms30));
         let mut neural = RnnoiseSuppressor::new(rate).unwrap();
         let mut z = noisy.clone();
         for c in z.chunks_exact_mut(r / 100) {
@@ -134,16 +139,21 @@ fn noise_suppressors_at_8_16_and_48_khz() {
         z.drain(..neural.latency());
         z.resize(noisy.len(), 0.0);
         let s_in = segsnr(&clean[2 * r..], &noisy[2 * r..], rate);
-        let (s_classic, s_neural) =
-            (segsnr(&clean[2 * r..], &y[2 * r..], rate), segsnr(&clean[2 * r..], &z[2 * r..], rate));
+        let (s_classic, s_30, s_neural) = (
+            segsnr(&clean[2 * r..], &y[2 * r..], rate),
+            segsnr(&clean[2 * r..], &y30[2 * r..], rate),
+            segsnr(&clean[2 * r..], &z[2 * r..], rate),
+        );
         let att = |o: &[f32]| db_ratio(energy(&noisy[r / 2..2 * r]), energy(&o[r / 2..2 * r]));
         println!(
-            "{rate} Hz: segSNR {s_in:.1} -> classic {s_classic:.1} / rnnoise {s_neural:.1} dB; noise down {:.1} / {:.1} dB",
+            "{rate} Hz: segSNR {s_in:.1} -> classic {s_classic:.1} / classic 30 ms {s_30:.1} / rnnoise {s_neural:.1} dB; \
+             noise down {:.1} / {:.1} / {:.1} dB",
             att(&y),
+            att(&y30),
             att(&z)
         );
-        assert!(s_classic > s_in + 2.5 && s_neural > s_in + 2.5, "{rate} Hz");
-        assert!(att(&y) > 12.0 && att(&z) > 15.0, "{rate} Hz");
+        assert!(s_classic > s_in + 2.5 && s_30 > s_in + 2.5 && s_neural > s_in + 2.5, "{rate} Hz");
+        assert!(att(&y) > 12.0 && att(&y30) > 12.0 && att(&z) > 15.0, "{rate} Hz");
     }
 }
 

@@ -41,7 +41,7 @@ pub mod vad;
 
 pub use aec::{AdvancedAecConfig, Aec};
 pub use agc::{AdvancedAgcConfig, Agc};
-pub use ns::{NoiseSuppressor, NsConfig, NsLevel, RnnoiseSuppressor};
+pub use ns::{NoiseSuppressor, NsConfig, NsLevel, NsWindow, RnnoiseSuppressor};
 pub use processor::{AudioProcessingConfig, AudioProcessor, CaptureResult};
 pub use vad::{AdvancedVadConfig, Vad, VadDecision, VadFeatures};
 

@@ -15,14 +15,15 @@
 //!   Voiced speech is itself a train of glottal pulses, but each pulse is preceded by a
 //!   similar one one pitch period (≤ 14 ms) earlier, so it is not isolated; sustained sounds
 //!   and stationary noise are not either; and
-//! * *concentrated*: 2–4 times (soft) the mean block energy of the 20 ms window, i.e. one
-//!   event that dominates the window rather than the first pulse of a voiced onset that the
-//!   rest of the window continues.
+//! * *concentrated*: 2–4 times (soft) the mean block energy of the analysis window (20 or
+//!   30 ms), i.e. one event that dominates the window rather than the first pulse of a voiced
+//!   onset that the rest of the window continues.
 //!
 //! The frame's impulse strength `d ∈ [0, 1]` is the largest product of the two soft scores
 //! over the blocks of the window and the 6 ms before it (an impulse whose onset fell just
 //! before the window still fills its start). No lookahead beyond the window is needed: every
-//! impulse lies in two consecutive windows and is found in both.
+//! impulse lies in two (or, with a 30 ms window, three) consecutive windows and is found in
+//! each.
 //!
 //! **Activity gate**: speech has isolated impulses of its own — plosive bursts, the first
 //! glottal pulse of a word after silence, lip and tongue clicks — and removing those is
@@ -50,8 +51,9 @@ use super::fastmath::{fast_exp, fast_ln};
 const HIST: usize = 15;
 /// Blocks before the analysis window searched for an impulse onset.
 const BACK: usize = 6;
-/// Ring size for the block energies (power of two ≥ HIST + BACK + 20).
-const RING: usize = 64;
+/// Ring size for the block energies (power of two ≥ HIST + BACK + the longest window, 40
+/// blocks, + SUSTAIN_TO).
+const RING: usize = 128;
 /// Isolation score ramp, dB above the largest block of the preceding 2–15 ms.
 const ISO_LO_DB: f32 = 6.0;
 const ISO_HI_DB: f32 = 12.0;
@@ -90,6 +92,8 @@ pub(crate) struct TransientSuppressor {
     block: usize,
     /// Blocks per frame (10).
     per_frame: usize,
+    /// Frames per analysis window.
+    window_frames: usize,
     /// Block energies of the first difference, ring indexed by the absolute block number.
     energy: [f32; RING],
     /// Isolation of each block, dB, same ring.
@@ -112,12 +116,14 @@ pub(crate) struct TransientSuppressor {
 }
 
 impl TransientSuppressor {
-    /// A suppressor for frames of `hop` samples (10 ms) and `bins` spectrum bins.
-    pub(crate) fn new(hop: usize, bins: usize) -> Self {
+    /// A suppressor for frames of `hop` samples (10 ms), analysis windows of `window_frames`
+    /// frames and `bins` spectrum bins.
+    pub(crate) fn new(hop: usize, bins: usize, window_frames: usize) -> Self {
         let block = (hop / 10).max(1);
         TransientSuppressor {
             block,
             per_frame: hop / block,
+            window_frames: window_frames.max(1),
             energy: [0.0; RING],
             iso_db: [0.0; RING],
             blocks: 0,
@@ -137,7 +143,8 @@ impl TransientSuppressor {
     }
 
     /// Analyses the newest `hop` input samples (finite) and returns the frame's gated impulse
-    /// strength; the analysis window is those samples and the `hop` before them.
+    /// strength; the analysis window is those samples and the `window_frames − 1` hops before
+    /// them.
     pub(crate) fn detect(&mut self, new: &[f32]) -> f32 {
         let mut prev = self.last;
         for blk in new.chunks_exact(self.block) {
@@ -159,8 +166,9 @@ impl TransientSuppressor {
             self.blocks += 1;
         }
         self.last = prev;
-        // The window: the last 2 * per_frame blocks; onsets searched from BACK blocks earlier.
-        let win = 2 * self.per_frame;
+        // The window: the last `window_frames` frames' blocks; onsets searched from BACK blocks
+        // earlier.
+        let win = self.window_frames * self.per_frame;
         let end = self.blocks;
         if end < win + BACK + HIST {
             self.strength = 0.0;
@@ -270,7 +278,7 @@ mod tests {
 
     /// Strength per 10 ms frame (16 kHz) of a signal.
     fn strengths(x: &[f32]) -> Vec<f32> {
-        let mut t = TransientSuppressor::new(160, 161);
+        let mut t = TransientSuppressor::new(160, 161, 2);
         x.chunks_exact(160).map(|c| t.detect(c)).collect()
     }
 
@@ -323,7 +331,7 @@ mod tests {
 
     #[test]
     fn the_limiter_caps_at_the_reference_and_passes_otherwise() {
-        let mut t = TransientSuppressor::new(160, 8);
+        let mut t = TransientSuppressor::new(160, 8, 2);
         let mut g = [0.0f32; 8];
         let mut p = [1.0f32; 8];
         t.limit(&mut p, &mut g);
