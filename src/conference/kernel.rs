@@ -176,7 +176,7 @@ impl KernelStore {
     /// Puts the leg at dense index `i` at its row.
     fn place(&mut self, i: usize) {
         let leg = &mut self.legs[i];
-        leg.row = if self.slots_by == 0 { i as u32 } else { leg.port / self.slots_by };
+        leg.row = leg.port.checked_div(self.slots_by).unwrap_or(i as u32);
     }
 }
 

@@ -118,6 +118,16 @@ impl ShardRows {
     }
 }
 
+/// What [`SharedRows::sum`] reads: `reader`'s rows of `cycle` (or `spare`) and those of the
+/// shards in `from`.
+#[derive(Clone, Copy)]
+struct Reading<'a> {
+    reader: usize,
+    cycle: u64,
+    from: u64,
+    spare: Option<&'a ShardRows>,
+}
+
 /// Rows summed per pass over the total: `total` is loaded and stored once per block, and
 /// each sample still gets its rows added one at a time in the same order.
 const SUM_BLOCK: usize = 4;
@@ -307,7 +317,8 @@ impl SharedRows {
         total.fill(0.0);
         let n = self.row_len.min(total.len());
         let mut rows: [*const ShardRows; MAX_SHARDS] = [std::ptr::null(); MAX_SHARDS];
-        self.with_rows(reader, cycle, from, spare, 0, &mut rows, &mut |rows| {
+        let what = Reading { reader, cycle, from, spare };
+        self.with_rows(what, 0, &mut rows, &mut |rows| {
             // SAFETY: every pointer is a buffer `with_rows` holds access to for this call
             // (or `spare`), none written meanwhile; null for a shard not in the sum.
             let rows = rows.map(|p| unsafe { p.as_ref() });
@@ -343,19 +354,16 @@ impl SharedRows {
     /// allocation.
     fn with_rows(
         &self,
-        reader: usize,
-        cycle: u64,
-        from: u64,
-        spare: Option<&ShardRows>,
+        what: Reading<'_>,
         shard: usize,
         rows: &mut [*const ShardRows; MAX_SHARDS],
         f: &mut dyn FnMut(&[*const ShardRows; MAX_SHARDS]),
     ) {
+        let Reading { reader, cycle, from, spare } = what;
         if shard == self.shards {
             return f(rows);
         }
-        let mut next =
-            |rows: &mut [*const ShardRows; MAX_SHARDS]| self.with_rows(reader, cycle, from, spare, shard + 1, rows, f);
+        let mut next = |rows: &mut [*const ShardRows; MAX_SHARDS]| self.with_rows(what, shard + 1, rows, f);
         match spare {
             Some(own) if shard == reader => {
                 rows[shard] = own;
