@@ -18,7 +18,8 @@ fn value(s: usize, c: u64) -> f32 {
     ((s as u64 + 1) * 10 + c) as f32
 }
 
-/// One shard's cycles: write its row, wait a bounded time for its partner's, sum. Every
+/// One shard's cycles: write its row, wait a bounded time for its partner's, sum, read its
+/// own row back (as a room kernel's pass 2 does). Every
 /// total holds its own row and, of its partner's, the whole row of the same cycle or none;
 /// loom also checks that no row is written while the other shard may read it (the rows are
 /// in a tracked cell).
@@ -38,6 +39,12 @@ fn shard(rows: &SharedRows, s: usize) {
         assert_eq!(total[0], total[1], "torn row");
         let partner = total[0] - value(s, c);
         assert!(partner == 0.0 || partner == value(1 - s, c), "shard {s} cycle {c}: {total:?}");
+        // Pass 2 reads its own row back while its partner may still be reading it.
+        let own = match published {
+            true => rows.own_rows(s, c, |r| r.row(0).1[LEN - 1]),
+            false => spare.row(0).1[LEN - 1],
+        };
+        assert_eq!(own, value(s, c), "shard {s} cycle {c}: its own row");
         rows.finish_cycle(s, c);
         last = c;
     }

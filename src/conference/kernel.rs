@@ -21,10 +21,10 @@
 //! control side) in and out: the worker only moves it.
 //!
 //! A kernel with a [`Spread`] is one shard of a room spread over several workers
-//! ([`super::RoomConfig::with_kernel_workers`]): pass 1 copies each row of a leg in the mix
-//! into the rows it shares with the other shards ([`SharedRows`]) instead of adding it to
+//! ([`super::RoomConfig::with_kernel_workers`]): pass 1 decodes each leg straight into its
+//! row of the rows it shares with the other shards ([`SharedRows`]) instead of adding it to
 //! the total; then it waits, with a deadline, for the others' rows and sums every shard's
-//! in port order; pass 2 is the same.
+//! in port order; pass 2 is the same, reading each leg's row back from the shared rows.
 
 use crate::engine::rt::{now_ns, thread_cpu_ns};
 use crate::engine::PacketPool;
@@ -63,6 +63,9 @@ pub(crate) struct KernelLeg {
     settings: MemberSettings,
     in_mix: bool,
     port: u32,
+    /// Its row in the rows pass 1 decodes into: its place in the legs on one worker, its
+    /// slot in the shard's [`ShardRows`] in a spread room.
+    row: u32,
     decode: DecodeNode,
     encode: EncodeNode,
     tx: rtrb::Producer<Pooled<Packet>>,
@@ -112,6 +115,7 @@ impl KernelLeg {
             settings,
             in_mix: false,
             port: port as u32,
+            row: 0,
             decode,
             encode,
             tx,
@@ -138,8 +142,12 @@ pub(crate) struct KernelStore {
     legs: Vec<KernelLeg>,
     /// Dense index of the leg at each port ([`NONE`]: none).
     index: Vec<u32>,
-    /// One quantum per leg, in the legs' order.
+    /// One quantum per leg, in the legs' order (empty for a shard of a spread room, whose
+    /// legs decode into the shared rows).
     own: Box<[f32]>,
+    /// A leg's row is its port's slot, `port / slots_by` (a shard of a spread room over
+    /// `slots_by` workers); 0: its dense index.
+    slots_by: u32,
 }
 
 impl KernelStore {
@@ -155,7 +163,20 @@ impl KernelStore {
             legs: Vec::with_capacity(capacity),
             index: vec![NONE; ports],
             own: vec![0.0; capacity * quantum_len].into_boxed_slice(),
+            slots_by: 0,
         }
+    }
+
+    /// Room for the legs of shard of a room of `ports` ports over `shards` workers, whose
+    /// rows are the shard's [`ShardRows`] (control side).
+    fn shard(capacity: usize, ports: usize, shards: usize) -> KernelStore {
+        KernelStore { own: Box::default(), slots_by: shards as u32, ..KernelStore::with_ports(capacity, ports, 0) }
+    }
+
+    /// Puts the leg at dense index `i` at its row.
+    fn place(&mut self, i: usize) {
+        let leg = &mut self.legs[i];
+        leg.row = leg.port.checked_div(self.slots_by).unwrap_or(i as u32);
     }
 }
 
@@ -190,6 +211,8 @@ pub(crate) struct Spread {
     spare: ShardRows,
     /// The last cycle it ran.
     last: u64,
+    /// Whether its rows of that cycle went to the shared rows (else: to `spare`).
+    published: bool,
     /// Partners' rows that were not there in time (one per partner per cycle).
     late: u64,
     /// Cycles whose rows went to the spare buffer (left out of the partners' mix).
@@ -202,7 +225,7 @@ impl Spread {
     /// Shard `shard` of `rows`, waiting at most `wait_ns` a cycle for the others (control side).
     pub(crate) fn new(rows: Arc<SharedRows>, shard: usize, wait_ns: u64) -> Spread {
         let spare = ShardRows::new(rows.slots(), rows.row_len());
-        Spread { rows, shard, wait_ns, spare, last: 0, late: 0, unpublished: 0, waited_ns: 0 }
+        Spread { rows, shard, wait_ns, spare, last: 0, published: false, late: 0, unpublished: 0, waited_ns: 0 }
     }
 }
 
@@ -279,7 +302,7 @@ impl RoomKernel {
     /// The same kernel as shard `spread` of a spread room, for the legs of its ports of the
     /// room's `ports` (control side).
     pub(crate) fn into_shard(mut self, spread: Spread, capacity: usize, ports: usize) -> RoomKernel {
-        self.store = KernelStore::with_ports(capacity, ports, self.quantum_len);
+        self.store = KernelStore::shard(capacity, ports, spread.rows.shards());
         self.spread = Some(spread);
         self
     }
@@ -296,15 +319,19 @@ impl RoomKernel {
         release.push(p);
     }
 
-    /// Pass 1: every leg's packets decoded into its row; each row of a leg in the mix
-    /// handed to `mix` (port, settings, row), which returns false for a row that is not
-    /// finite (the leg then leaves the mix this cycle). Returns the bad-input events and
-    /// whether a row was refused.
-    fn decode(&mut self, mix: &mut impl FnMut(usize, &MemberSettings, &[f32]) -> bool) -> (u32, bool) {
+    /// Pass 1: every leg's packets decoded into its row of `rows` (one quantum per row,
+    /// [`KernelLeg::row`]); each row of a leg in the mix handed to `mix` (row, settings,
+    /// samples), which returns false for a row that is not finite (the leg then leaves the
+    /// mix this cycle). Returns the bad-input events and whether a row was refused.
+    fn decode(
+        &mut self,
+        rows: &mut [f32],
+        mix: &mut impl FnMut(usize, &MemberSettings, &[f32]) -> bool,
+    ) -> (u32, bool) {
         let q = self.quantum_len;
         let (mut errors, mut rebuild) = (0u32, false);
         let legs = &mut self.store.legs[..];
-        for (i, own) in self.store.own.chunks_exact_mut(q).take(legs.len()).enumerate() {
+        for i in 0..legs.len() {
             if let Some(far) = legs.get(i + FAR) {
                 // What this pass reads of the leg: its first line (ring end, held packet,
                 // settings) and its decoder's hot lines; then its ring's header.
@@ -325,6 +352,8 @@ impl RoomKernel {
                 near.decode.prefetch();
             }
             let leg = &mut legs[i];
+            let r = leg.row as usize;
+            let Some(own) = rows.get_mut(r * q..(r + 1) * q) else { continue };
             // A burst: everything queued, up to the engine's packets per cycle.
             for _ in 0..leg.rx.slots().min(self.packets_per_cycle) {
                 if let Ok(p) = leg.rx.pop() {
@@ -340,7 +369,7 @@ impl RoomKernel {
             }
             let s = &leg.settings;
             leg.in_mix = !s.muted;
-            if leg.in_mix && !mix(leg.port as usize, s, own) {
+            if leg.in_mix && !mix(r, s, own) {
                 leg.in_mix = false;
                 rebuild = true;
                 self.bad_inputs += 1;
@@ -354,8 +383,9 @@ impl RoomKernel {
     /// hot. Returns the bad-input events.
     fn decode_and_sum(&mut self) -> u32 {
         let mut total = std::mem::take(&mut self.total);
+        let mut rows = std::mem::take(&mut self.store.own);
         total.fill(0.0);
-        let (errors, rebuild) = self.decode(&mut |_, s, own| {
+        let (errors, rebuild) = self.decode(&mut rows, &mut |_, s, own| {
             if s.input_gain == 1.0 {
                 kernels::accumulate_sane(&mut total, own)
             } else if kernels::all_sane(own) {
@@ -368,13 +398,14 @@ impl RoomKernel {
         if rebuild {
             // Rare: a row that was not finite; the total again without it.
             total.fill(0.0);
-            for (leg, own) in self.store.legs.iter().zip(self.store.own.chunks_exact(self.quantum_len)) {
+            for (leg, own) in self.store.legs.iter().zip(rows.chunks_exact(self.quantum_len)) {
                 if leg.in_mix {
                     leg.settings.add_to_mix(&mut total, own);
                 }
             }
         }
         self.total = total;
+        self.store.own = rows;
         errors
     }
 
@@ -387,10 +418,11 @@ impl RoomKernel {
         let (rows, shard) = (&**rows, *shard);
         let cycle = rows.next_cycle(shard, sp.last);
         let ((errors, _), published) = rows.write(shard, cycle, spare, |w| {
-            self.decode(&mut |port, s, own| {
+            let (samples, gains) = w.split_mut();
+            self.decode(samples, &mut |slot, s, own| {
                 let ok = kernels::all_sane(own);
                 if ok {
-                    w.set(rows.slot(port), s.input_gain, own);
+                    gains[slot] = s.input_gain;
                 }
                 ok
             })
@@ -409,17 +441,18 @@ impl RoomKernel {
         sp.unpublished += u64::from(!published);
         rows.sum(shard, cycle, from, (!published).then_some(&*spare), &mut self.total);
         sp.last = cycle;
+        sp.published = published;
         errors
     }
 
-    /// Pass 2: every leg hears the total without itself, encodes, sends. Returns the
-    /// bad-input events.
-    fn encode_and_send(&mut self, now: u64) -> u32 {
+    /// Pass 2: every leg hears the total without itself (its row of `rows`, as pass 1
+    /// decoded it), encodes, sends. Returns the bad-input events.
+    fn encode_and_send(&mut self, now: u64, rows: &[f32]) -> u32 {
         let q = self.quantum_len;
         let mut errors = 0u32;
         let (total, heard) = (&self.total[..], &mut self.heard[..]);
         let legs = &mut self.store.legs[..];
-        for (i, own) in self.store.own.chunks_exact(q).take(legs.len()).enumerate() {
+        for i in 0..legs.len() {
             if let Some(far) = legs.get(i + FAR) {
                 // What this pass reads of the leg: its encoder's hot lines and ring end; then
                 // its ring's header.
@@ -434,6 +467,8 @@ impl RoomKernel {
                 near.encode.prefetch();
             }
             let leg = &mut legs[i];
+            let r = leg.row as usize;
+            let Some(own) = rows.get(r * q..(r + 1) * q) else { continue };
             let s = leg.settings;
             if s.deaf {
                 heard.fill(0.0);
@@ -500,6 +535,7 @@ impl RoomKernel {
         let Some(leg) = msg.0.take() else { return Err(MessageError::Invalid("empty join")) };
         self.store.index[port] = self.store.legs.len() as u32;
         self.store.legs.push(leg);
+        self.store.place(self.store.legs.len() - 1);
         Ok(())
     }
 
@@ -509,6 +545,7 @@ impl RoomKernel {
         self.store.index[msg.port] = NONE;
         if let Some(moved) = self.store.legs.get(i) {
             self.store.index[moved.port as usize] = i as u32;
+            self.store.place(i);
         }
         // The last packets counted before the leg goes.
         leg.publish();
@@ -520,7 +557,8 @@ impl RoomKernel {
         let new = &mut msg.0;
         let q = self.quantum_len;
         let n = self.store.legs.len();
-        if new.legs.capacity() < n || new.index.len() < self.store.index.len() || new.own.len() < n * q {
+        let small = new.legs.capacity() < n || new.index.len() < self.store.index.len() || new.own.len() < n * q;
+        if small || new.slots_by != self.store.slots_by {
             return Err(MessageError::Invalid("a store smaller than the kernel's"));
         }
         // Moves only: the new vector has the capacity.
@@ -546,9 +584,19 @@ impl Processor for RoomKernel {
     fn process(&mut self, io: &mut ProcessIo<'_>) {
         let now = now_ns();
         let errors = match self.spread.take() {
-            None => self.decode_and_sum().saturating_add(self.encode_and_send(now)),
+            None => {
+                let e = self.decode_and_sum();
+                let own = std::mem::take(&mut self.store.own);
+                let e = e.saturating_add(self.encode_and_send(now, &own));
+                self.store.own = own;
+                e
+            }
             Some(mut sp) => {
-                let e = self.decode_and_share(&mut sp, now).saturating_add(self.encode_and_send(now));
+                let e = self.decode_and_share(&mut sp, now);
+                let e = e.saturating_add(match sp.published {
+                    true => sp.rows.own_rows(sp.shard, sp.last, |r| self.encode_and_send(now, r.samples())),
+                    false => self.encode_and_send(now, sp.spare.samples()),
+                });
                 sp.rows.finish_cycle(sp.shard, sp.last);
                 self.spread = Some(sp);
                 e

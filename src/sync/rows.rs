@@ -87,6 +87,69 @@ impl ShardRows {
         let n = self.row_len;
         (self.gains[slot], &self.rows[slot * n..(slot + 1) * n])
     }
+
+    /// Every slot's row, one after the other (slot `s` at `s * row_len`).
+    ///
+    /// ```
+    /// use rvoip_media_core::sync::rows::ShardRows;
+    /// let mut r = ShardRows::new(2, 2);
+    /// r.set(1, 1.0, &[3.0, 4.0]);
+    /// assert_eq!(r.samples(), &[0.0, 0.0, 3.0, 4.0]);
+    /// ```
+    pub fn samples(&self) -> &[f32] {
+        &self.rows
+    }
+
+    /// The rows (as [`ShardRows::samples`]) and the gains (one per slot, NaN: out of the
+    /// mix), to be written in place: a shard decodes straight into its rows instead of
+    /// copying each row with [`ShardRows::set`].
+    ///
+    /// ```
+    /// use rvoip_media_core::sync::rows::ShardRows;
+    /// let mut r = ShardRows::new(2, 2);
+    /// let (samples, gains) = r.split_mut();
+    /// samples[2..].copy_from_slice(&[3.0, 4.0]);
+    /// gains[1] = 0.5;
+    /// assert_eq!(r.row(1), (0.5, &[3.0f32, 4.0][..]));
+    /// assert!(r.row(0).0.is_nan());
+    /// ```
+    pub fn split_mut(&mut self) -> (&mut [f32], &mut [f32]) {
+        (&mut self.rows, &mut self.gains)
+    }
+}
+
+/// What [`SharedRows::sum`] reads: `reader`'s rows of `cycle` (or `spare`) and those of the
+/// shards in `from`.
+#[derive(Clone, Copy)]
+struct Reading<'a> {
+    reader: usize,
+    cycle: u64,
+    from: u64,
+    spare: Option<&'a ShardRows>,
+}
+
+/// Rows summed per pass over the total: `total` is loaded and stored once per block, and
+/// each sample still gets its rows added one at a time in the same order.
+const SUM_BLOCK: usize = 4;
+
+/// `total[i] += g × row[i]` for each `(g, row)` of `block`, in order (the same operations,
+/// in the same order, as adding the rows one by one: the same bits).
+fn add_rows(total: &mut [f32], block: &[(f32, &[f32])]) {
+    match *block {
+        [(g0, r0), (g1, r1), (g2, r2), (g3, r3)] => {
+            let rows = r0.iter().zip(r1).zip(r2).zip(r3);
+            for (t, (((a, b), c), d)) in total.iter_mut().zip(rows) {
+                *t = (((*t + g0 * a) + g1 * b) + g2 * c) + g3 * d;
+            }
+        }
+        _ => {
+            for &(g, row) in block {
+                for (t, x) in total.iter_mut().zip(row) {
+                    *t += g * x;
+                }
+            }
+        }
+    }
 }
 
 /// One of a shard's two buffers.
@@ -253,36 +316,89 @@ impl SharedRows {
     pub fn sum(&self, reader: usize, cycle: u64, from: u64, spare: Option<&ShardRows>, total: &mut [f32]) {
         total.fill(0.0);
         let n = self.row_len.min(total.len());
-        let add = |total: &mut [f32], rows: &ShardRows, slot: usize| {
-            let (g, row) = rows.row(slot);
-            if !g.is_nan() {
-                for (t, x) in total[..n].iter_mut().zip(row) {
-                    *t += g * x;
-                }
-            }
-        };
-        // Ports in order: slot by slot, each shard's port of the slot in turn (no division
-        // per port: this loop runs once per port of the room every cycle).
-        let (mut port, mut slot) = (0, 0);
-        while port < self.ports {
-            for shard in 0..self.shards.min(self.ports - port) {
-                if shard == reader {
-                    if let Some(own) = spare {
-                        add(total, own, slot);
+        let mut rows: [*const ShardRows; MAX_SHARDS] = [std::ptr::null(); MAX_SHARDS];
+        let what = Reading { reader, cycle, from, spare };
+        self.with_rows(what, 0, &mut rows, &mut |rows| {
+            // SAFETY: every pointer is a buffer `with_rows` holds access to for this call
+            // (or `spare`), none written meanwhile; null for a shard not in the sum.
+            let rows = rows.map(|p| unsafe { p.as_ref() });
+            let mut block: [(f32, &[f32]); SUM_BLOCK] = [(0.0, &[]); SUM_BLOCK];
+            let mut len = 0;
+            // Ports in order: slot by slot, each shard's port of the slot in turn (no division
+            // per port: this loop runs once per port of the room every cycle).
+            let (mut port, mut slot) = (0, 0);
+            while port < self.ports {
+                for shard_rows in rows[..self.shards.min(self.ports - port)].iter().flatten() {
+                    let (g, row) = shard_rows.row(slot);
+                    if g.is_nan() {
                         continue;
                     }
-                } else if from & (1u64 << shard) == 0 {
-                    continue;
+                    block[len] = (g, &row[..n]);
+                    len += 1;
+                    if len == SUM_BLOCK {
+                        add_rows(&mut total[..n], &block);
+                        len = 0;
+                    }
                 }
-                // SAFETY: the reader's own buffer is written only by itself; a partner's
-                // holds `cycle` (its stamp, loaded with acquire by `wait`) and is not written
-                // again before this reader releases `cycle` below.
-                self.buffer(shard, cycle).data.with(|p| add(total, unsafe { &*p }, slot));
+                port += self.shards;
+                slot += 1;
             }
-            port += self.shards;
-            slot += 1;
-        }
+            add_rows(&mut total[..n], &block[..len]);
+        });
         self.released[reader].store(cycle, Ordering::Release);
+    }
+
+    /// Runs `f` with the rows `sum` reads (a pointer per shard, null for one not read),
+    /// holding each shared buffer's cell access (which loom tracks) for the whole of `f`:
+    /// one level per shard from `shard` on. Recursion at most [`MAX_SHARDS`] deep; no
+    /// allocation.
+    fn with_rows(
+        &self,
+        what: Reading<'_>,
+        shard: usize,
+        rows: &mut [*const ShardRows; MAX_SHARDS],
+        f: &mut dyn FnMut(&[*const ShardRows; MAX_SHARDS]),
+    ) {
+        let Reading { reader, cycle, from, spare } = what;
+        if shard == self.shards {
+            return f(rows);
+        }
+        let mut next = |rows: &mut [*const ShardRows; MAX_SHARDS]| self.with_rows(what, shard + 1, rows, f);
+        match spare {
+            Some(own) if shard == reader => {
+                rows[shard] = own;
+                next(rows)
+            }
+            _ if shard != reader && from & (1u64 << shard) == 0 => next(rows),
+            // SAFETY (of the reads through the pointer, in `sum`): the reader's own buffer is
+            // written only by itself; a partner's holds `cycle` (its stamp, loaded with
+            // acquire by `wait`) and is not written again before this reader releases
+            // `cycle` in `sum`.
+            _ => self.buffer(shard, cycle).data.with(|p| {
+                rows[shard] = p;
+                next(rows)
+            }),
+        }
+    }
+
+    /// Runs `f` on the rows shard `shard` published for `cycle` (its own buffer: what it
+    /// reads back of its own legs after the sum). Only the shard's own worker may call
+    /// this, after [`SharedRows::write`] published its rows for `cycle` (when it did not,
+    /// its rows are in the spare it passed).
+    ///
+    /// ```
+    /// use rvoip_media_core::sync::rows::{ShardRows, SharedRows};
+    /// let rows = SharedRows::new(2, 4, 2).unwrap();
+    /// let mut spare = ShardRows::new(rows.slots(), 2);
+    /// let c = rows.next_cycle(1, 0);
+    /// let ((), published) = rows.write(1, c, &mut spare, |w| w.set(rows.slot(3), 1.0, &[0.5, 0.25]));
+    /// assert!(published);
+    /// rows.own_rows(1, c, |r| assert_eq!(r.row(rows.slot(3)), (1.0, &[0.5f32, 0.25][..])));
+    /// ```
+    pub fn own_rows<R>(&self, shard: usize, cycle: u64, f: impl FnOnce(&ShardRows) -> R) -> R {
+        // SAFETY: the shard's own buffer is written only by its own worker (the caller), in
+        // `write`; other shards only read it.
+        self.buffer(shard, cycle).data.with(|p| f(unsafe { &*p }))
     }
 }
 
@@ -327,14 +443,40 @@ mod tests {
         for shards in [2, 3, 5, 8] {
             assert_eq!(total(shards, 37, 16), one, "{shards} shards");
         }
+        // Row by row in port order (what `sum` does a block of rows at a time): the same bits.
         // The order matters for these rows: summed backwards, some sample rounds otherwise.
-        let mut back = [0.0f32; 16];
-        for port in (0..37).rev().filter(|p| p % 5 != 3) {
-            let (g, r) = row(port, 16);
-            for (t, x) in back.iter_mut().zip(&r) {
-                *t += g * x;
+        let one_by_one = |ports: &mut dyn Iterator<Item = usize>| {
+            let mut t = [0.0f32; 16];
+            for port in ports.filter(|p| p % 5 != 3) {
+                let (g, r) = row(port, 16);
+                for (t, x) in t.iter_mut().zip(&r) {
+                    *t += g * x;
+                }
             }
-        }
-        assert_ne!(back.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), one, "the test's rows must round");
+            t.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+        };
+        assert_eq!(one_by_one(&mut (0..37)), one);
+        assert_ne!(one_by_one(&mut (0..37).rev()), one, "the test's rows must round");
+    }
+
+    #[test]
+    fn a_shard_reads_back_the_rows_it_published_or_its_spare() {
+        let rows = SharedRows::new(2, 4, 2).unwrap();
+        let mut spare = ShardRows::new(rows.slots(), 2);
+        let c1 = rows.next_cycle(0, 0);
+        let ((), published) = rows.write(0, c1, &mut spare, |w| w.set(1, 1.0, &[1.0, 2.0]));
+        assert!(published);
+        rows.own_rows(0, c1, |r| assert_eq!(r.samples(), &[0.0, 0.0, 1.0, 2.0]));
+        rows.finish_cycle(0, c1);
+        // Shard 1 has not released cycle 1: cycle 3's rows (cycle 1's buffer) go to the spare,
+        // and the shared buffer still holds cycle 1's.
+        let c2 = rows.next_cycle(0, c1);
+        rows.finish_cycle(0, c2);
+        let c3 = rows.next_cycle(0, c2);
+        assert_eq!(c3, 3);
+        let ((), published) = rows.write(0, c3, &mut spare, |w| w.split_mut().0[..2].copy_from_slice(&[5.0, 6.0]));
+        assert!(!published);
+        assert_eq!(spare.samples(), &[5.0, 6.0, 0.0, 0.0]);
+        rows.own_rows(0, c3, |r| assert_eq!(r.samples(), &[0.0, 0.0, 1.0, 2.0]));
     }
 }

@@ -82,13 +82,17 @@ macro_rules! table_builders {
 pub(super) use table_builders;
 
 /// Converts `f32` to `i16` in stack chunks, then encodes with `encode`.
+///
+/// The chunk is 128 samples: the zeroing of its 256 bytes is inlined as a few vector
+/// stores. At 512 bytes it was a `memset` call per encode, which cost a room kernel's G.711
+/// leg more than the encoding itself (perf, BENCHMARKS.md "session 12").
 #[inline(always)]
 pub(super) fn encode_f32_via_i16(
     input: &[f32],
     output: &mut [u8],
     encode: impl Fn(&[i16], &mut [u8]) -> usize,
 ) -> usize {
-    const CHUNK: usize = 256;
+    const CHUNK: usize = 128;
     let n = input.len().min(output.len());
     let mut pcm = [0i16; CHUNK];
     for (i, o) in input[..n].chunks(CHUNK).zip(output[..n].chunks_mut(CHUNK)) {
