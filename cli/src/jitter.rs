@@ -137,7 +137,6 @@ fn tuned_config() -> Result<JitterConfig, CliError> {
             "bpl" => c.cost = TargetCost::EModel { bpl: f, other_delay_ms: 40.0 },
             "margin_ms" => c.margin_ms = u()?,
             "initial_delay_ms" => c.initial_delay_ms = u()?,
-            "start_packets" => c.start_packets = u()?,
             "accelerate_quiet_ms" => c.accelerate_quiet_ms = u()?,
             "expand_quiet_ms" => c.expand_quiet_ms = u()?,
             "accelerate_speech_ms" => c.accelerate_speech_ms = u()?,
@@ -146,7 +145,6 @@ fn tuned_config() -> Result<JitterConfig, CliError> {
             "stretch_budget_ms" => c.stretch_budget_ms = u()?,
             "rewind_ms" => c.rewind_ms = u()?,
             "track_skew" => c.track_skew = f != 0.0,
-            "late_run_cap" => c.late_run_cap = u()?,
             _ => return Err(CliError::Usage(format!("RVOIP_JB_TUNE: unknown setting {k}"))),
         }
     }

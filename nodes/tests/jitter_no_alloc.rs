@@ -31,9 +31,7 @@ fn the_jitter_buffer_node_does_not_allocate() {
         } else {
             (Box::new(G711CodecDecoder::new(G711Law::Ulaw)), 0, 160)
         };
-        // The G.711 buffer also counts late runs (opt-in): their buckets are allocated when
-        // the buffer is built, never on the worker.
-        let cfg = JitterConfig { late_run_cap: if use_opus { 0 } else { 10 }, ..JitterConfig::default() };
+        let cfg = JitterConfig::default();
         let node = JitterBufferNode::new(dec, cfg, q).unwrap().with_payload_type(pt);
         let mut h = NodeHarness::new(Box::new(node), q).unwrap();
         let mut telemetry = vec![0.0; JITTER_TELEMETRY.len()];

@@ -128,102 +128,7 @@ pub struct DelayManager {
     packets: u64,
     /// Smallest offset seen recently (decays upward slowly), µs.
     min_us: i64,
-    /// Late runs (see [`DelayManager::with_late_runs`]; `None`: off).
-    runs: Option<Box<LateRuns>>,
 }
-
-/// Where late runs start, for [`DelayManager::with_late_runs`].
-#[derive(Clone, Debug)]
-struct LateRuns {
-    /// A run costs at most this many times the mean run of its late fraction at random.
-    cap: u32,
-    /// A difference array over [`RUN_BUCKET_MS`] buckets: a pair of packets consecutive in
-    /// sequence with offsets `a < b` adds its weight at `a`'s bucket and takes it off at
-    /// `b`'s, so the prefix sum up to an offset `O` is the weight of the pairs whose first
-    /// packet is on time at `O` and whose second is late: one per late run.
-    starts: Box<[f32]>,
-    /// Offset (µs) of `starts[0]`'s low edge.
-    base_us: i64,
-    /// The last packets' extended sequence numbers and offsets (slot `seq % RUN_RING`),
-    /// to pair each packet with its neighbours in sequence whichever arrives last.
-    ring: [(i64, i64); RUN_RING],
-    /// The last [`RUN_MAX`] offsets in arrival order (a ring).
-    recent: [i64; RUN_MAX],
-    /// Packets recorded (the ring's next slot is this modulo [`RUN_MAX`]).
-    recorded: u64,
-}
-
-impl LateRuns {
-    fn clear(&mut self) {
-        self.starts.fill(0.0);
-        self.ring = [(i64::MIN, 0); RUN_RING];
-        self.recorded = 0;
-    }
-
-    /// Records packet `seq` at offset `d_us`, weight `w`; `first` for a stream's first
-    /// packet (it places the buckets).
-    fn record(&mut self, seq: i64, d_us: i64, w: f32, first: bool) {
-        if first {
-            self.base_us = d_us - CENTRE * 1000;
-        }
-        let slot = |s: i64| s.rem_euclid(RUN_RING as i64) as usize;
-        let (before, after) = (self.ring[slot(seq - 1)], self.ring[slot(seq + 1)]);
-        if before.0 == seq - 1 {
-            self.pair(before.1, d_us, w);
-        }
-        if after.0 == seq + 1 {
-            self.pair(d_us, after.1, w);
-        }
-        self.ring[slot(seq)] = (seq, d_us);
-        self.recent[self.recorded as usize % RUN_MAX] = d_us;
-        self.recorded += 1;
-    }
-
-    /// Adds one pair of packets consecutive in sequence, offsets `first` then `second`: a
-    /// late run starts at offsets from `first` up to `second`.
-    fn pair(&mut self, first: i64, second: i64, w: f32) {
-        let n = self.starts.len() as i64;
-        let bucket = |base: i64, d: i64| (d - base).div_euclid(RUN_BUCKET_MS * 1000);
-        let (mut a, mut b) = (bucket(self.base_us, first), bucket(self.base_us, second));
-        if a >= b || n == 0 {
-            return;
-        }
-        if a < 0 || b >= n {
-            // Out of range (a drift, a spike beyond the span): move the buckets.
-            let by = if a < 0 { a } else { b - n + 1 };
-            shift(&mut self.starts, by);
-            self.base_us += by * RUN_BUCKET_MS * 1000;
-            (a, b) = (bucket(self.base_us, first).max(0), bucket(self.base_us, second).min(n - 1));
-        }
-        self.starts[a as usize] += w;
-        self.starts[b as usize] -= w;
-    }
-
-    /// The run bucket holding offset `offset` (µs; a pair whose first packet is exactly at
-    /// it is on time there).
-    fn bucket_of(&self, offset: i64) -> i64 {
-        (offset - 1 - self.base_us).div_euclid(RUN_BUCKET_MS * 1000)
-    }
-
-    /// The smallest of the last [`RUN_MAX`] offsets (`None` before that many packets).
-    fn recent_min(&self) -> Option<i64> {
-        (self.recorded >= RUN_MAX as u64).then(|| self.recent.iter().copied().min().unwrap_or(i64::MIN))
-    }
-}
-
-/// Width of a late-run bucket, ms.
-const RUN_BUCKET_MS: i64 = 4;
-/// A late run this long (packets) is not a spike but a step (a route change, the
-/// stream's clock drifting away): while the last this many packets are all late at an
-/// offset, every late packet counts there. A 400 ms spike draining over a second leaves a
-/// run of 40–50 packets of 20 ms.
-const RUN_MAX: usize = 64;
-/// Late runs are told from the bulk only in the tail: below an offset where more than this
-/// fraction of packets is late, runs are queues, not spikes, and every late packet counts.
-const RUN_LATE_MAX: f64 = 0.2;
-/// Packets remembered to pair neighbours in sequence (reordering deeper than this is not
-/// paired).
-const RUN_RING: usize = 16;
 
 impl DelayManager {
     /// A manager whose target minimises `cost` and is at most the `quantile` (0.5..1) of
@@ -241,60 +146,7 @@ impl DelayManager {
             base_us: 0,
             packets: 0,
             min_us: 0,
-            runs: None,
         }
-    }
-
-    /// Counts late *runs* as well as late packets (packets fed through
-    /// [`DelayManager::update_in_sequence`]), and charges a run in the cost at most `cap`
-    /// times the mean run length the same late fraction would have at random (0: off,
-    /// every late packet counts).
-    ///
-    /// The idea: a delay spike whose packets then arrive in a burst is one long dropout
-    /// whether the buffer waits for its last third or not, while every millisecond of
-    /// waiting is paid on every packet. Without it, the E-model cost makes the target catch
-    /// the tail of each spike (a 400 ms spike every 10 s holds the target near 155 ms
-    /// against ~30 ms between spikes). Isolated late packets (queueing jitter, reordering)
-    /// form short runs and count in full; so do all packets where more than a fifth of
-    /// them are late (there runs are queues, not spikes), and below the smallest of the
-    /// last 64 offsets (a run that long is a step — a route change — not a spike). Off by
-    /// default: on the evaluation kit the shorter dropouts' PESQ (Opus especially, whose
-    /// FEC and concealment recover more of a shortened spike) cost more than the delay saved.
-    /// Allocates: call it when building.
-    ///
-    /// ```
-    /// use rvoip_media_nodes::jitter::{DelayManager, TargetCost};
-    /// let em = TargetCost::EModel { bpl: 25.1, other_delay_ms: 40.0 };
-    /// // Every 10 s a 400 ms spike draining linearly over 1 s; 20 ms between packets.
-    /// let feed = |dm: &mut DelayManager| {
-    ///     for seq in 0..2000i64 {
-    ///         let t = seq * 20_000 % 10_000_000;
-    ///         let spike = if t < 1_000_000 { 400_000 - t * 2 / 5 } else { 0 };
-    ///         dm.update_in_sequence(seq, 20_000 + spike);
-    ///     }
-    /// };
-    /// let mut packets = DelayManager::new(0.995, 0.999, em);
-    /// feed(&mut packets);
-    /// let mut runs = DelayManager::new(0.995, 0.999, em).with_late_runs(10);
-    /// feed(&mut runs);
-    /// // Counting packets, the target catches part of the spike; counting runs, it stays
-    /// // with the bulk.
-    /// assert!(packets.target_us().unwrap() > 100_000);
-    /// assert_eq!(runs.target_us(), Some(21_000));
-    /// ```
-    pub fn with_late_runs(mut self, cap: u32) -> Self {
-        self.runs = (cap > 0).then(|| {
-            Box::new(LateRuns {
-                cap,
-                starts: vec![0.0; self.hist.len().div_ceil(RUN_BUCKET_MS as usize)].into_boxed_slice(),
-                base_us: 0,
-                ring: [(i64::MIN, 0); RUN_RING],
-                recent: [0; RUN_MAX],
-                recorded: 0,
-            })
-        });
-        self.reset();
-        self
     }
 
     /// With a histogram only as wide as a target of at most `max_delay_ms` needs: the
@@ -327,26 +179,11 @@ impl DelayManager {
         self.total = 0.0;
         self.packets = 0;
         self.target = None;
-        if let Some(r) = self.runs.as_mut() {
-            r.clear();
-        }
     }
 
     /// Packets seen since the last reset.
     pub fn packets(&self) -> u64 {
         self.packets
-    }
-
-    /// Records one packet's transit offset `d_us` (arrival − timestamp, µs) with its
-    /// extended sequence number, pairing it with its neighbours in sequence for the late
-    /// runs (see [`DelayManager::with_late_runs`]; without them the same as
-    /// [`DelayManager::update`]).
-    pub fn update_in_sequence(&mut self, seq: i64, d_us: i64) {
-        let (w, first) = (self.inc as f32, self.packets == 0);
-        if let Some(r) = self.runs.as_mut() {
-            r.record(seq, d_us, w, first);
-        }
-        self.update(d_us);
     }
 
     /// Records one packet's transit offset `d_us` (arrival − timestamp, µs).
@@ -370,9 +207,6 @@ impl DelayManager {
         if self.inc > 1e30 {
             let s = 1.0 / self.inc;
             self.hist.iter_mut().for_each(|h| *h *= s as f32);
-            if let Some(r) = self.runs.as_mut() {
-                r.starts.iter_mut().for_each(|h| *h *= s as f32);
-            }
             self.total *= s;
             self.inc = 1.0;
         }
@@ -409,15 +243,6 @@ impl DelayManager {
         let mut above = 0.0;
         let mut q_bucket = None;
         let mut best = (f64::INFINITY, 0usize);
-        // Late runs: `runs_total` − the sum over the run buckets above `r` is the weight of
-        // runs starting at or below run bucket `r` (walked down with the target). Below the
-        // smallest of the last RUN_MAX offsets, the run going on now is too long to be a
-        // spike: no cap there.
-        let runs = self.runs.as_deref();
-        let runs_total: f64 = runs.map_or(0.0, |r| r.starts.iter().map(|&h| f64::from(h)).sum());
-        let mut runs_above = 0.0;
-        let mut r = runs.map_or(0, |r| r.starts.len() as i64);
-        let ongoing = runs.and_then(LateRuns::recent_min);
         for (i, h) in self.hist.iter().map(|&h| f64::from(h)).enumerate().rev() {
             if q_bucket.is_none() && above + h > limit {
                 q_bucket = Some(i);
@@ -425,20 +250,7 @@ impl DelayManager {
             if q_bucket.is_some() {
                 let offset = self.base_us + (i as i64 + 1) * 1000;
                 let delay_ms = ((offset - self.min_us) as f64 / 1000.0).max(0.0);
-                let mut late = above / self.total;
-                if let Some(runs) = runs.filter(|_| late <= RUN_LATE_MAX && ongoing.is_some_and(|m| offset >= m)) {
-                    let want = runs.bucket_of(offset);
-                    while r > 0 && r - 1 > want {
-                        r -= 1;
-                        runs_above += f64::from(runs.starts[r as usize]);
-                    }
-                    // A run is charged at most `cap` times the mean run length of the
-                    // same loss rate at random (1 / (1 − P)), so a tail of isolated late
-                    // packets, however heavy, counts in full.
-                    let starts = (runs_total - runs_above).max(0.0) / self.total;
-                    late = late.min(f64::from(runs.cap) * starts / (1.0 - late));
-                }
-                let cost = self.cost.cost(delay_ms, late);
+                let cost = self.cost.cost(delay_ms, above / self.total);
                 if cost <= best.0 {
                     best = (cost, i);
                 }
@@ -717,61 +529,5 @@ mod tests {
         }
         let t = em.target_us().unwrap();
         assert!((150_000..=190_000).contains(&t), "{t}");
-    }
-
-    /// A delay spike every 10 s (400 ms draining over 1 s) over ±5 ms of jitter, from
-    /// packet 300 on; the target every 50 packets (ms).
-    fn spike_targets(cap: u32) -> Vec<i64> {
-        let em = TargetCost::EModel { bpl: 25.1, other_delay_ms: 40.0 };
-        let mut dm = DelayManager::new(0.995, 0.999, em).with_late_runs(cap);
-        let mut tr = vec![];
-        for seq in 0..3000i64 {
-            let t = seq * 20_000 % 10_000_000;
-            let spike = if t < 1_000_000 && seq > 300 { 400_000 - t * 2 / 5 } else { 0 };
-            dm.update_in_sequence(seq, 20_000 + spike + (seq * 7919 % 11) * 1000);
-            if seq % 50 == 49 {
-                tr.push(dm.target_us().unwrap() / 1000);
-            }
-        }
-        tr
-    }
-
-    #[test]
-    fn late_runs_keep_the_target_below_rare_spikes() {
-        let packets = spike_targets(0);
-        let runs = spike_targets(10);
-        // Before the first spike both sit at the jitter's top (29–31 ms: the deterministic
-        // jitter's runs are capped a little); after it, counting packets catches the
-        // spikes' lower part, counting runs stays put.
-        assert!(packets[..6].iter().chain(&runs[..6]).all(|&t| (29..=31).contains(&t)), "{packets:?} {runs:?}");
-        assert!(packets[10..].iter().all(|&t| (150..=160).contains(&t)), "{packets:?}");
-        assert!(runs[10..].iter().all(|&t| t == 31), "{runs:?}");
-    }
-
-    #[test]
-    fn late_runs_follow_a_step_and_leave_a_random_tail_alone() {
-        let em = TargetCost::EModel { bpl: 25.1, other_delay_ms: 40.0 };
-        for cap in [0, 10] {
-            // A route change: 100 ms more from packet 2000 on. The target follows within
-            // the same number of packets with and without late runs.
-            let mut dm = DelayManager::new(0.995, 0.999, em).with_late_runs(cap);
-            let mut rose = None;
-            for seq in 0..3000i64 {
-                let d = (seq * 7919 % 11) * 1000 + if seq < 2000 { 20_000 } else { 120_000 };
-                dm.update_in_sequence(seq, d);
-                if seq >= 2000 && rose.is_none() && dm.target_us().unwrap() > 120_000 {
-                    rose = Some(seq - 1999);
-                }
-            }
-            assert_eq!(rose, Some(10), "cap {cap}");
-            // An exponential tail (independent delays): late packets are isolated, the
-            // target is the same.
-            let mut dm = DelayManager::new(0.9999, 0.9999, em).with_late_runs(cap);
-            for i in 0..20_000i64 {
-                let u = (i * 7919 % 20_000) as f64 / 20_000.0 + 0.5 / 20_000.0;
-                dm.update_in_sequence(i, (-(1.0 - u).ln() * 40_000.0) as i64);
-            }
-            assert_eq!(dm.target_us(), Some(165_001), "cap {cap}");
-        }
     }
 }

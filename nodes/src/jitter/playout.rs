@@ -50,20 +50,15 @@ pub struct JitterConfig {
     /// Delay before the first packet plays, above its own transit, ms (until the
     /// histogram knows better).
     pub initial_delay_ms: u32,
-    /// Packets after which the stream may start as soon as its first packet has waited
-    /// the target (with the warm-up floor) instead of the whole initial delay (0, the
-    /// default: always wait it out). A paced sender then starts at its target and not
-    /// `initial_delay_ms` above it, an excess the pauses would otherwise give back. Off by
-    /// default: with 2–5 the evaluation kit's R moved by −0.08 to +0.14 and the held-out
-    /// set's by −0.02 to −0.20 (a few packets hide a jittery start's spread).
-    pub start_packets: u32,
     /// Largest buffer delay the target may reach, ms.
     pub max_delay_ms: u32,
     /// In a quiet block (pauses), accelerate when the playout offset is this far above
     /// the target, ms.
     pub accelerate_quiet_ms: u32,
     /// In a quiet block, stretch (preemptive expand) when the offset is this far below the
-    /// target, ms.
+    /// target, ms. 20 by default (a packet): the timeline moves less often, and every move,
+    /// even in a pause, costs PESQ where speech follows within a couple of seconds (with 10:
+    /// R 0.10 lower on the evaluation kit and 0.14 on the held-out set; BENCHMARKS, session 12).
     pub expand_quiet_ms: u32,
     /// In speech, accelerate only when the offset is this far above the target, ms (time
     /// scaling speech is audible; pauses come every few seconds).
@@ -100,13 +95,6 @@ pub struct JitterConfig {
     /// the delay histogram free of its trend, so a drifting clock neither smears the
     /// distribution nor lets the target lag behind it.
     pub track_skew: bool,
-    /// A run of consecutive late packets costs the target at most this many times the
-    /// mean run of the same late fraction at random (0, the default: every late packet
-    /// counts; see [`DelayManager::with_late_runs`](super::DelayManager::with_late_runs)):
-    /// the target stops catching the tail of rare long delay spikes. Off by default: with
-    /// 10 the evaluation kit's spike scenarios played 80 ms earlier but lost more PESQ than
-    /// that was worth (R −0.29 kit, −0.07 held-out).
-    pub late_run_cap: u32,
 }
 
 impl Default for JitterConfig {
@@ -117,10 +105,9 @@ impl Default for JitterConfig {
             forget: 0.999,
             margin_ms: 10,
             initial_delay_ms: 80,
-            start_packets: 0,
             max_delay_ms: 1000,
             accelerate_quiet_ms: 20,
-            expand_quiet_ms: 10,
+            expand_quiet_ms: 20,
             accelerate_speech_ms: 50,
             expand_speech_ms: 50,
             capacity: 100,
@@ -131,7 +118,6 @@ impl Default for JitterConfig {
             payload_arena_bytes: 0,
             max_packet_ms: 120,
             track_skew: false,
-            late_run_cap: 0,
         }
     }
 }
@@ -430,9 +416,7 @@ impl JitterBuffer {
             skip_at: u8::MAX,
             skipping: false,
             buf: PacketBuffer::new(cfg.capacity, cfg.max_payload_bytes, cfg.payload_arena_bytes),
-            delay: DelayManager::new(cfg.quantile, cfg.forget, cfg.cost)
-                .with_max_delay(cfg.max_delay_ms)
-                .with_late_runs(cfg.late_run_cap),
+            delay: DelayManager::new(cfg.quantile, cfg.forget, cfg.cost).with_max_delay(cfg.max_delay_ms),
             skew: SkewEstimator::new(),
             warm: (0, 0.0, 0.0),
             rtp: RtpReceiveStats::new(info.rtp_clock_rate),
@@ -772,7 +756,7 @@ impl JitterBuffer {
                 }
             }
         }
-        self.delay.update_in_sequence(seq, d_use - self.trend_us(ts));
+        self.delay.update(d_use - self.trend_us(ts));
         if self.warm.0 < WARM_PACKETS {
             let (n, mean, m2) = self.warm;
             let n = n + 1;
@@ -1125,17 +1109,12 @@ impl JitterBuffer {
                 let s = self.buf.get(i);
                 (s.ts, s.arrival_us)
             };
-            // The first packet plays when it has waited the target, once `start_packets`
-            // packets have shown their spread (the warm-up floor is in the target), and at
-            // the latest the initial delay after it arrived (or later, if the target asks
-            // more). Deciding only then puts every packet that arrived meanwhile in the
-            // warm-up statistics: a sender that starts with a burst shows its spread
-            // before the delay is set, instead of making the buffer stretch speech while
-            // the target catches up; a paced one starts at its target, not the initial
-            // delay above it (an excess the pauses would have to give back).
-            let seen = self.cfg.start_packets > 0 && self.warm.0 >= self.cfg.start_packets;
-            let early = seen && self.now_us - self.ticks_to_us(ts) >= self.target_us();
-            if self.now_us < arrival.saturating_add(i64::from(self.cfg.initial_delay_ms) * 1000) && !early {
+            // The first packet plays the initial delay after it arrived (or later, if the
+            // target asks more). Deciding only then puts every packet that arrived
+            // meanwhile in the warm-up statistics: a sender that starts with a burst shows
+            // its spread before the delay is set, instead of making the buffer stretch
+            // speech while the target catches up.
+            if self.now_us < arrival.saturating_add(i64::from(self.cfg.initial_delay_ms) * 1000) {
                 out.fill(0.0);
                 return;
             }
@@ -1144,7 +1123,7 @@ impl JitterBuffer {
             self.sync_len = 0;
             let d = arrival - self.ticks_to_us(ts);
             let initial = d + i64::from(self.cfg.initial_delay_ms) * 1000;
-            let want = if seen { self.target_us() } else { self.target_us().max(initial) };
+            let want = self.target_us().max(initial);
             // At most the max delay: the rest of the playout buffer is room for what follows.
             let room = self.fs as usize * self.cfg.max_delay_ms as usize / 1000;
             let lead = self.us_to_samples(want - self.offset_us()).clamp(0, room as i64) as usize;
