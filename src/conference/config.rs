@@ -89,7 +89,7 @@ impl RoomConfig {
     }
 
     /// The same room (with a talker policy, not a kernel) publishing each cycle the members
-    /// it mixed and their levels on a [`HeardBoard`](rvoip_media_nodes::mixer::HeardBoard)
+    /// it mixed and their levels on a [`HeardBoard`](super::HeardBoard)
     /// ([`Room::heard_board`](super::Room::heard_board)), for a transport that writes RFC
     /// 6465 mixer-to-client levels ([`BatchIo::with_heard`](crate::transport::BatchIo::with_heard)).
     /// Off by default: nothing is measured or published for it.

@@ -64,13 +64,14 @@ use rvoip_media_graph::{AudioFormat, GraphBuilder, NodeKey, PortKind};
 use rvoip_media_nodes::apm::{AdvancedAgcConfig, AdvancedVadConfig, Agc, NoiseSuppressor, NsConfig, Vad};
 use rvoip_media_nodes::codec::{DecodeNode, Decoder, EncodeNode, Encoder, SwitchDecoder, SwitchEncoder};
 use rvoip_media_nodes::jitter::JitterBufferNode;
-use rvoip_media_nodes::mixer::{event_ring, HeardBoard, MemberSettings, MemberUpdate, MixerEvents, TalkerPolicy};
+use rvoip_media_nodes::mixer::{event_ring, MemberSettings, MemberUpdate, MixerEvents, TalkerPolicy};
 use rvoip_media_nodes::resample::ResamplerNode;
 use rvoip_media_nodes::{Mixer, MixerMembership};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 mod config;
+mod heard;
 mod kernel;
 mod leg;
 mod members;
@@ -79,6 +80,7 @@ mod shared;
 mod stats;
 
 pub use config::{mix_rate_for, RoomConfig};
+pub use heard::HeardBoard;
 use kernel::{KernelGrow, KernelJoin, KernelLeave, KernelLeg, KernelStore, KernelSwitch, RoomKernel, Spread};
 use leg::{Leg, Variant};
 pub use leg::{LegMedia, LegOptions};

@@ -78,11 +78,12 @@
 //! ```
 
 use super::TransportError;
+use crate::conference::HeardBoard;
 use crate::engine::rt::now_ns;
 use crate::engine::{CycleClock, PacketIn, PacketOut};
 use crate::rtp::{CsrcLevels, HeaderExtensions};
 use cycle_pace::CyclePacer;
-use rvoip_media_nodes::mixer::{HeardBoard, MAX_HEARD};
+use rvoip_media_nodes::mixer::MAX_HEARD;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;

@@ -74,7 +74,7 @@ mod sum;
 mod talkers;
 
 pub use events::{event_ring, EventSender, MixerEvent, MixerEventKind, MixerEvents};
-pub use heard::{HeardBoard, MAX_HEARD};
+pub use heard::{HeardSink, MAX_HEARD};
 pub use members::{MemberSettings, MemberUpdate};
 pub use n_minus_one::{Mixer, MixerMembership};
 pub use sum::{Sum, Tee};

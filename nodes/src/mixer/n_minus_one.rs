@@ -94,7 +94,7 @@ pub struct Mixer {
     /// The cycle of the last `process` (stamps events raised by a message).
     cycle: u64,
     /// Where a policy mixer publishes who it mixed ([`Mixer::with_heard_board`]).
-    heard_board: Option<std::sync::Arc<super::HeardBoard>>,
+    heard_board: Option<std::sync::Arc<dyn super::HeardSink>>,
 }
 
 /// A policy mixer's state besides the talkers: comfort noise, dominant speaker, levels.
@@ -172,29 +172,37 @@ impl Mixer {
     }
 
     /// The same mixer publishing, every cycle, the members it mixed and the level of each
-    /// one's input (−dBov) on `board` (a policy mixer only; at most
+    /// one's input (−dBov) to `board` (a policy mixer only; at most
     /// [`MAX_HEARD`](super::MAX_HEARD), in port order): what a transport writing RFC 6465
     /// mixer-to-client levels reads. Without a board nothing is measured for it.
     ///
     /// ```
+    /// use std::sync::atomic::{AtomicU32, Ordering};
     /// use std::sync::Arc;
     /// use rvoip_media_graph::{AudioFormat, NodeHarness, Quantum};
-    /// use rvoip_media_nodes::mixer::{HeardBoard, Mixer, TalkerPolicy};
-    /// let board = Arc::new(HeardBoard::new());
+    /// use rvoip_media_nodes::mixer::{HeardSink, Mixer, TalkerPolicy};
+    /// /// Keeps the first member of the last list and its level (port << 8 | level), +1.
+    /// #[derive(Debug, Default)]
+    /// struct First(AtomicU32);
+    /// impl HeardSink for First {
+    ///     fn publish(&self, heard: &[(u32, u8)]) {
+    ///         let v = heard.first().map_or(0, |&(p, l)| (p << 8 | u32::from(l)) + 1);
+    ///         self.0.store(v, Ordering::Relaxed);
+    ///     }
+    /// }
+    /// let board = Arc::new(First::default());
     /// let m = Mixer::new(3, AudioFormat::mono(8000))
     ///     .with_policy(TalkerPolicy::default(), Quantum::MS_10)
     ///     .with_heard_board(board.clone());
     /// let mut h = NodeHarness::new(Box::new(m), Quantum::MS_10).unwrap();
-    /// let mut got = [(0, 0); 15];
     /// for _ in 0..20 {
     ///     // Port 1 talks (−20 dBov), the others are silent.
     ///     h.audio_in_mut(1).iter_mut().enumerate().for_each(|(k, s)| *s = if k % 2 == 0 { 0.1 } else { -0.1 });
     ///     h.run();
     /// }
-    /// assert_eq!(board.read(&mut got), Some(1));
-    /// assert_eq!(got[0], (1, 20));
+    /// assert_eq!(board.0.load(Ordering::Relaxed), (1 << 8 | 20) + 1); // port 1 at 20 −dBov
     /// ```
-    pub fn with_heard_board(mut self, board: std::sync::Arc<super::HeardBoard>) -> Self {
+    pub fn with_heard_board(mut self, board: std::sync::Arc<dyn super::HeardSink>) -> Self {
         self.heard_board = Some(board);
         self
     }
@@ -509,8 +517,13 @@ impl Mixer {
         }
         if let (Some(board), true) = (self.heard_board.as_deref(), self.policy.is_some()) {
             let in_mix = &self.in_mix;
-            let heard = self.members.iter().filter(|&&p| in_mix[p]);
-            board.publish(heard.map(|&p| (p as u32, audio_level(mean_square(io.audio_in(p))))));
+            let mut list = [(0u32, 0u8); super::MAX_HEARD];
+            let mut n = 0;
+            for &p in self.members.iter().filter(|&&p| in_mix[p]).take(super::MAX_HEARD) {
+                list[n] = (p as u32, audio_level(mean_square(io.audio_in(p))));
+                n += 1;
+            }
+            board.publish(&list[..n]);
         }
         // Comfort noise when a listener would hear nobody.
         let noise = match self.policy.as_deref_mut() {
