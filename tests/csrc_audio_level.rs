@@ -10,8 +10,11 @@ use rvoip_media_core::sdp::{create_answer, create_offer, CSRC_AUDIO_LEVEL_URI};
 use rvoip_media_core::session::*;
 #[path = "support/capture.rs"]
 mod capture;
+#[path = "support/ports.rs"]
+mod ports;
 
 use capture::Capture;
+use ports::free_pair;
 use std::net::UdpSocket;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -25,18 +28,6 @@ fn engine(csrc: bool) -> MediaEngine {
         .csrc_audio_level(csrc)
         .build();
     MediaEngine::start(c).unwrap()
-}
-
-/// A free even port whose odd neighbour is free too (RTP, RTCP).
-fn free_pair() -> u16 {
-    for _ in 0..100 {
-        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let p = a.local_addr().unwrap().port();
-        if p % 2 == 0 && p < 65000 && UdpSocket::bind(("127.0.0.1", p + 1)).is_ok() {
-            return p;
-        }
-    }
-    panic!("no free port pair");
 }
 
 /// The talkers of packet `k`: one to three of four sources, levels moving.
