@@ -16,7 +16,8 @@ const QUIET_POWER: f32 = 1e-5;
 /// [`QUIET_POWER`] but part of the utterance): the start-up delay's excess (the initial
 /// delay over the target, ~60 ms on a paced stream), given back there, cost G.722
 /// call → call 0.08 PESQ; given back 300 ms into the pause, 0.00–0.03 (BENCHMARKS.md,
-/// sessions, session 12). Pauses shorter than this keep their length.
+/// sessions, session 12). Pauses shorter than this keep their length. Only during the
+/// warm-up ([`WARM_PACKETS`]), where that excess comes from: later pauses are shortened at once.
 const QUIET_HOLD_MS: i64 = 300;
 
 /// Packets until the delay histogram's target is trusted on its own (5 s of 20 ms).
@@ -946,8 +947,12 @@ impl JitterBuffer {
         let power = self.scratch[..n].iter().map(|v| v * v).sum::<f32>() / n.max(1) as f32;
         let quiet = power < QUIET_POWER;
         self.last_quiet = quiet;
-        // A pause is shortened only once it has lasted QUIET_HOLD_MS (past the last word's tail).
-        let settled = self.samples_to_us(self.quiet_run) >= QUIET_HOLD_MS * 1000;
+        // Accelerate speech only once the target is trusted (after the warm-up): before
+        // that an excess over it is mostly the initial delay, harmless to keep until the
+        // next pause, while a stretch in speech is audible. That excess is given back in a
+        // pause only once the pause has lasted QUIET_HOLD_MS (past the last word's tail).
+        let warming = self.warm.0 < WARM_PACKETS;
+        let settled = !warming || self.samples_to_us(self.quiet_run) >= QUIET_HOLD_MS * 1000;
         self.quiet_run = if quiet { (self.quiet_run + n).min(self.fs as usize) } else { 0 };
         let (acc, exp) = if quiet {
             (self.cfg.accelerate_quiet_ms, self.cfg.expand_quiet_ms)
@@ -959,10 +964,6 @@ impl JitterBuffer {
         let buffer_us = (self.target_us() - self.min_us().unwrap_or(0)).max(0);
         let acc = (i64::from(acc) * 1000).max(buffer_us / 5);
         let exp = (i64::from(exp) * 1000).max(buffer_us / 10);
-        // Accelerate speech only once the target is trusted (after the warm-up): before
-        // that an excess over it is mostly the initial delay, harmless to keep until the
-        // next pause, while a stretch in speech is audible.
-        let warming = self.warm.0 < WARM_PACKETS;
         let mut len = n;
         if err > acc && ((quiet && settled) || (!quiet && !warming)) {
             let limit = if quiet { n / 2 } else { self.max_lag };
