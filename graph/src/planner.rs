@@ -397,7 +397,9 @@ impl Planner {
         }
         let mut first = Schedule::new(plan, |id| specs.get(id.index()).copied().flatten())?;
         let lead = (plan.steps.len() / 4).max(32);
-        let mut steps = vec![ExecStep::NOP; lead];
+        // Sized exactly: extending a vector of the holes alone doubled its capacity.
+        let mut steps = Vec::with_capacity(lead + first.steps.len());
+        steps.resize(lead, ExecStep::NOP);
         steps.extend_from_slice(&first.steps);
         first.steps.clone_from(&steps);
         self.quantum = plan.quantum;
