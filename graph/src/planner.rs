@@ -31,9 +31,11 @@
 //! master copy. Schedules come back from the worker when replaced ([`Planner::recycle`]);
 //! a returned one is brought up to date by copying only the entries changed since its
 //! version (a log of changed indices), so its arena, already faulted in, is reused and
-//! nothing of size N is allocated or copied per edit. A new schedule (no spare yet, or
-//! after a new layout) is a copy of the master with a fresh arena, with headroom so that
-//! growing rooms do not need a new arena per join.
+//! nothing of size N is allocated or copied per edit. A new schedule (no spare left) is a
+//! copy of the master with a fresh arena, with headroom so that growing rooms do not need
+//! a new arena per join. The schedule a layout makes keeps the compile's exact arena (a
+//! graph that is never edited carries no headroom); it gets one with headroom the first
+//! time an edit needs more buffers than it has.
 //!
 //! ```
 //! use rvoip_media_graph::{AudioFormat, LiveGraph, NodeSpec, Planner, PortKind, PortSpec, Quantum};
@@ -395,7 +397,9 @@ impl Planner {
         }
         let mut first = Schedule::new(plan, |id| specs.get(id.index()).copied().flatten())?;
         let lead = (plan.steps.len() / 4).max(32);
-        let mut steps = vec![ExecStep::NOP; lead];
+        // Sized exactly: extending a vector of the holes alone doubled its capacity.
+        let mut steps = Vec::with_capacity(lead + first.steps.len());
+        steps.resize(lead, ExecStep::NOP);
         steps.extend_from_slice(&first.steps);
         first.steps.clone_from(&steps);
         self.quantum = plan.quantum;
@@ -448,8 +452,10 @@ impl Planner {
         self.base = self.version;
         self.log.clear();
         self.spares.clear();
-        // Room to grow from the start: edits give new values buffers of their own.
-        first.arena = self.new_arena();
+        // The layout's own schedule keeps the compile's exact arena: most graphs (a
+        // session's) are never edited, and headroom of 16 packet slots (1.5 KiB each) was
+        // over a quarter of a session's heap. Growth comes with the first edit that needs
+        // more buffers (`bring_up_to_date` then gives this schedule an arena with room).
         first.version = self.version;
         self.spares.push(first);
         self.stats.layouts += 1;
@@ -1118,6 +1124,35 @@ mod tests {
         assert!(stats.incremental >= 380, "{stats:?}");
         assert!(stats.recycled >= 380, "{stats:?}");
         assert!(planner.log.len() < 200, "log trimmed: {}", planner.log.len());
+    }
+
+    /// The schedule a layout makes has the compile's exact arena (a graph never edited, a
+    /// session's, carries no spare buffers); brought up to date after edits that need more
+    /// buffers, it gets an arena with room to grow.
+    #[test]
+    fn a_layouts_schedule_is_sized_exactly_and_grows_when_an_edit_needs_it() {
+        let mut g = LiveGraph::new(Quantum::MS_10);
+        let mixer = g.add_node("mixer", mixer()).unwrap();
+        join(&mut g, mixer, 0, 0);
+        let mut planner = Planner::new(&g, 4).unwrap();
+        let first = planner.schedule();
+        assert_eq!(first.arena.counts(), planner.counts);
+        same_as_master(&planner, &first);
+        let mut running = first;
+        for leg in 1..3 {
+            let mut e = g.clone();
+            e.record_changes();
+            join(&mut e, mixer, leg, leg);
+            let change = e.take_changes();
+            assert!(planner.update(&g, &e, &change).unwrap(), "incremental");
+            g = e;
+            let next = planner.schedule();
+            planner.recycle(std::mem::replace(&mut running, next));
+            same_as_master(&planner, &running);
+        }
+        // The second edit brought the layout's schedule back, grown, with headroom.
+        let (a, c) = (running.arena.counts(), planner.counts);
+        assert!(c.packet > 2 && a.packet >= c.packet + 16 && a.audio >= c.audio + 16, "{a:?} for {c:?}");
     }
 
     /// A schedule that never comes back (its command could not be sent) keeps the log

@@ -194,7 +194,8 @@ impl Driver {
     }
 }
 
-/// Store size for `needed` slots: room to grow, so most edits need no new store.
+/// Store size for `needed` slots when an edit outgrows a partition's stores: room to grow,
+/// so most later edits need no new store.
 fn store_capacity(needed: usize) -> usize {
     (needed * 2).max(16)
 }
@@ -548,7 +549,9 @@ impl Engine {
         let CompiledGraph { plan, nodes, .. } = graph;
         let mut planner = self.planner(&live, plan)?;
         let plan = Box::new(LivePlan { schedule: planner.schedule() });
-        let capacity = store_capacity(live.slot_count());
+        // Stores sized exactly: most partitions (sessions) are never edited; the first edit
+        // that adds slots sends stores with room to grow (`store_capacity`).
+        let capacity = live.slot_count();
         let mut processors: Vec<Option<Box<dyn Processor>>> = Vec::with_capacity(capacity);
         let mut slots: Vec<SlotState> = Vec::with_capacity(capacity);
         let mut io = PartitionIo { inputs: Vec::new(), outputs: Vec::new() };

@@ -4,6 +4,7 @@
 //! installs it with `#[global_allocator] static ALLOC: WorkerCounting = WorkerCounting;`.
 //! A thread that is not an engine worker (an I/O thread) can be watched the same way by its
 //! kernel thread id: `watch_thread(tid)`, counted in `WATCHED_ALLOCS` / `WATCHED_FREES`.
+//! The bytes live on the heap are kept too (`LIVE_BYTES`), for what a session holds.
 #![allow(dead_code)]
 
 use rvoip_media_core::engine::is_worker_thread;
@@ -16,6 +17,9 @@ pub static WORKER_ALLOCS: AtomicU64 = AtomicU64::new(0);
 pub static WORKER_FREES: AtomicU64 = AtomicU64::new(0);
 /// Allocations and reallocations on any thread (shows the counter works).
 pub static ALL_ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+/// Bytes allocated and not yet freed, on every thread.
+pub static LIVE_BYTES: AtomicI64 = AtomicI64::new(0);
 
 /// Allocations and reallocations on the watched thread.
 pub static WATCHED_ALLOCS: AtomicU64 = AtomicU64::new(0);
@@ -65,17 +69,21 @@ fn count_alloc() {
 unsafe impl GlobalAlloc for WorkerCounting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         count_alloc();
+        LIVE_BYTES.fetch_add(layout.size() as i64, Ordering::Relaxed);
         System.alloc(layout)
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         count_alloc();
+        LIVE_BYTES.fetch_add(layout.size() as i64, Ordering::Relaxed);
         System.alloc_zeroed(layout)
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         count_alloc();
+        LIVE_BYTES.fetch_add(new_size as i64 - layout.size() as i64, Ordering::Relaxed);
         System.realloc(ptr, layout, new_size)
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE_BYTES.fetch_sub(layout.size() as i64, Ordering::Relaxed);
         if is_worker_thread() {
             WORKER_FREES.fetch_add(1, Ordering::Relaxed);
         }
