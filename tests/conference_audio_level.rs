@@ -3,9 +3,12 @@
 //! member hears. First on a driven engine with exact expectations (a room of nodes and a
 //! kernel room), then over UDP through `BatchIo` with the extension on the wire both ways.
 
+#[path = "support/ports.rs"]
+mod ports;
 #[path = "support/ulaw_quanta.rs"]
 mod ulaw_quanta;
 
+use ports::phones;
 use rvoip_media_core::conference::{LegMedia, LegOptions, Room, RoomConfig};
 use rvoip_media_core::engine::{PacketIn, PacketOut};
 use rvoip_media_core::prelude::*;
@@ -129,13 +132,7 @@ fn levels_cross_the_wire_through_batch_io() {
             .unwrap();
     }
     let running = io.start().unwrap();
-    let peers: Vec<UdpSocket> = (0..LEGS)
-        .map(|_| {
-            let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-            s.set_nonblocking(true).unwrap();
-            s
-        })
-        .collect();
+    let peers = phones(LEGS);
     let talk = g711(&tone(0.1));
     let silence = g711(&[0.0; 80]);
     let heard = audio_level(mean_square(&decoded(&talk)));

@@ -3,9 +3,12 @@
 //! hears (itself left out) by the SSRCs they send with, each with its level. Two talkers,
 //! then one of them hands over to a third.
 
+#[path = "support/ports.rs"]
+mod ports;
 #[path = "support/ulaw_quanta.rs"]
 mod ulaw_quanta;
 
+use ports::phones;
 use rvoip_media_core::conference::{LegMedia, LegOptions, Room, RoomConfig};
 use rvoip_media_core::prelude::*;
 use rvoip_media_core::rtp::{csrc_levels_of, write_rtp, CsrcLevels, HeaderExtensions};
@@ -64,13 +67,7 @@ fn every_listener_gets_the_talkers_mixed_into_its_mix() {
         assert!(io.set_mixer_port(index, room.port_of(&name).unwrap()));
     }
     let running = io.start().unwrap();
-    let peers: Vec<UdpSocket> = (0..LEGS)
-        .map(|_| {
-            let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-            s.set_nonblocking(true).unwrap();
-            s
-        })
-        .collect();
+    let peers = phones(LEGS);
     // What each listener received: (phase, cycle within it, its CSRC list).
     let mut got: Vec<Vec<(usize, usize, CsrcLevels)>> = vec![Vec::new(); LEGS];
     let mut buf = [0u8; 1500];

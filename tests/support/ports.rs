@@ -1,4 +1,6 @@
-//! Loopback ports for tests that bind sockets.
+//! Loopback sockets for tests that bind them.
+// Each test binary uses what it needs of these.
+#![allow(dead_code)]
 
 use std::net::UdpSocket;
 
@@ -12,4 +14,15 @@ pub fn free_pair() -> u16 {
         }
     }
     panic!("no free port pair");
+}
+
+/// `n` non-blocking sockets on loopback: the phones of a room's legs.
+pub fn phones(n: usize) -> Vec<UdpSocket> {
+    (0..n)
+        .map(|_| {
+            let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+            s.set_nonblocking(true).unwrap();
+            s
+        })
+        .collect()
 }
