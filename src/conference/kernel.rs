@@ -379,13 +379,12 @@ impl RoomKernel {
         (errors, rebuild)
     }
 
-    /// Pass 1 of a room on one worker: the rows, and their total, added while each row is
-    /// hot. Returns the bad-input events.
-    fn decode_and_sum(&mut self) -> u32 {
+    /// Pass 1 of a room on one worker: the legs' rows (`rows`, the store's) decoded, and their
+    /// total added while each row is hot. Returns the bad-input events.
+    fn decode_and_sum(&mut self, rows: &mut [f32]) -> u32 {
         let mut total = std::mem::take(&mut self.total);
-        let mut rows = std::mem::take(&mut self.store.own);
         total.fill(0.0);
-        let (errors, rebuild) = self.decode(&mut rows, &mut |_, s, own| {
+        let (errors, rebuild) = self.decode(rows, &mut |_, s, own| {
             if s.input_gain == 1.0 {
                 kernels::accumulate_sane(&mut total, own)
             } else if kernels::all_sane(own) {
@@ -405,7 +404,6 @@ impl RoomKernel {
             }
         }
         self.total = total;
-        self.store.own = rows;
         errors
     }
 
@@ -585,9 +583,9 @@ impl Processor for RoomKernel {
         let now = now_ns();
         let errors = match self.spread.take() {
             None => {
-                let e = self.decode_and_sum();
-                let own = std::mem::take(&mut self.store.own);
-                let e = e.saturating_add(self.encode_and_send(now, &own));
+                // The legs' rows, out of the store while both passes borrow the kernel.
+                let mut own = std::mem::take(&mut self.store.own);
+                let e = self.decode_and_sum(&mut own).saturating_add(self.encode_and_send(now, &own));
                 self.store.own = own;
                 e
             }

@@ -1,5 +1,6 @@
 //! One RTP datagram ↔ [`PacketMeta`] + payload, over borrowed buffers (no allocation).
 
+use super::MAX_CSRCS;
 use rtp_types::{RtpPacket, RtpPacketBuilder, RtpParseError, RtpWriteError};
 use rvoip_media_graph::{PacketMeta, MAX_PAYLOAD};
 
@@ -187,7 +188,7 @@ pub fn write_rtp(meta: &PacketMeta, payload: &[u8], buf: &mut [u8]) -> Result<us
     write_rtp_with_extension(meta, &[], None, payload, buf)
 }
 
-/// [`write_rtp`] with a CSRC list (at most 15) and an optional RFC 3550 header extension
+/// [`write_rtp`] with a CSRC list (at most [`MAX_CSRCS`]) and an optional RFC 3550 header extension
 /// (`profile`, `data`; `data` a whole number of 32-bit words).
 pub(crate) fn write_rtp_with_extension(
     meta: &PacketMeta,
@@ -203,17 +204,17 @@ pub(crate) fn write_rtp_with_extension(
         .ssrc(meta.ssrc)
         .marker_bit(meta.marker)
         .payload(payload);
-    for &c in csrcs.iter().take(15) {
+    for &c in csrcs.iter().take(MAX_CSRCS) {
         b = b.add_csrc(c);
     }
-    let ext_len = 4 * csrcs.len().min(15) + extension.map_or(0, |(_, d)| 4 + d.len());
+    let ext_len = 4 * csrcs.len().min(MAX_CSRCS) + extension.map_or(0, |(_, d)| 4 + d.len());
     if let Some((profile, data)) = extension {
         b = b.extension(profile, data);
     }
     b.write_into(buf).map_err(|e| match e {
         RtpWriteError::OutputTooSmall(needed) => RtpError::BufferTooSmall { needed },
         RtpWriteError::InvalidPayloadType(pt) => RtpError::InvalidPayloadType(pt),
-        // At most 15 CSRCs, no padding, and the extension is whole words, so nothing else
+        // At most MAX_CSRCS CSRCs, no padding, and the extension is whole words, so nothing else
         // can fail; report the size we would have needed.
         _ => RtpError::BufferTooSmall { needed: 12 + ext_len + payload.len() },
     })
