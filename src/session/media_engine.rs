@@ -14,7 +14,8 @@ use std::time::Duration;
 
 /// Voice processing of the host audio a session sends, at the host rate: echo cancellation
 /// against what the session plays, noise suppression (inside the canceller's post-filter when
-/// both are on) and gain control; and voice activity detection of what is sent. The engine's defaults apply to every session whose
+/// both are on) and gain control; and voice activity detection of what is sent. The engine's
+/// defaults apply to every session whose
 /// [`MediaSessionParams::processing`](super::MediaSessionParams::processing) is `None`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ProcessingDefaults {
