@@ -121,6 +121,10 @@ fn stream_sdp(params: &MediaSessionParams, local: SocketAddr) -> Result<SessionD
     Ok(sdp)
 }
 
+/// Quanta of `--play` audio kept queued ahead of the worker (200 ms; the session's audio
+/// ring holds 64).
+const AHEAD: u64 = 20;
+
 fn json_stats(s: &MediaStatistics, ssrc: u32, seconds: f64, dtmf: &str) -> String {
     let r = &s.rtp;
     let rr = r.remote_report;
@@ -187,6 +191,7 @@ fn json_stats(s: &MediaStatistics, ssrc: u32, seconds: f64, dtmf: &str) -> Strin
          \"jitterBuffer\": {buffer},\n  \
          \"remote-inbound-rtp\": {{\"fractionLost\": {fl}, \"packetsLost\": {rl}, \"jitterTicks\": {rj}, \"roundTripTime\": {rtt}}},\n  \
          \"rtcp\": {{\"sent\": {rs}, \"received\": {rc}, \"malformed\": {rm}, \"remoteCname\": {cname}}},\n  \
+         \"graph\": {{\"cycles\": {gc}, \"deadlineMisses\": {gm}, \"hostUnderruns\": {gu}, \"ringFullDrops\": {gr}, \"poolExhaustedDrops\": {gp}}},\n  \
          \"dtmfReceived\": {dtmf:?},\n  \"quality\": {quality}\n}}\n",
         codec = s.codec,
         pt = s.payload_type,
@@ -204,6 +209,11 @@ fn json_stats(s: &MediaStatistics, ssrc: u32, seconds: f64, dtmf: &str) -> Strin
         rs = r.rtcp_sent,
         rc = r.rtcp_received,
         rm = r.rtcp_malformed,
+        gc = s.graph.cycles,
+        gm = s.graph.deadline_misses,
+        gu = s.graph.underruns,
+        gr = s.graph.ring_full_drops,
+        gp = s.graph.pool_exhausted_drops,
         cname = r.remote_cname.as_ref().map_or("null".into(), |c| format!("{c:?}")),
         quality = s.quality.map_or("null".to_string(), |q| format!(
             "{{\"r\": {:.3}, \"wideband\": {}, \"mosCq\": {:.3}, \"mosLq\": {:.3}, \"mouthToEarMs\": {:.3}, \"rttKnown\": {}, \"lossPercent\": {:.3}, \"burstRatio\": {:.3}}}",
@@ -322,8 +332,12 @@ pub fn run(a: Args) -> Result<(), CliError> {
                 digits.push(c);
             }
         }
-        // Keep 3 quanta queued ahead of the worker, paced by the clock.
-        let due = (start.elapsed().as_millis() as u64 / 10 + 3).min(total);
+        // Keep the next AHEAD quanta queued for the worker, paced by the clock: the worker
+        // takes one per cycle whatever is queued, so the lead adds no delay to what is sent,
+        // and this thread may be preempted for up to AHEAD × 10 ms without the worker
+        // running dry (each dry cycle would send silence and push the rest of the file
+        // later: a gap in what the peer hears).
+        let due = (start.elapsed().as_millis() as u64 / 10 + AHEAD).min(total);
         while pushed < due {
             let at = pushed as usize * q;
             frame.fill(0.0);

@@ -109,3 +109,28 @@ pub fn call_between(ours: u16, theirs: u16, codec: &str, pt: u8) -> Command {
     c.args(["--codec", codec, "--pt", &pt.to_string()]);
     c
 }
+
+/// Waits until some process has a UDP socket bound to `port` (a peer just spawned has
+/// opened its receiving socket), for at most `secs` seconds; `false` if it never did.
+/// Reads Linux's `/proc/net/udp` and `udp6`, so nothing is bound here to probe (a probe
+/// socket could take the port from under the peer). Elsewhere it sleeps one second.
+pub fn wait_bound(port: u16, secs: u64) -> bool {
+    let tables = ["/proc/net/udp", "/proc/net/udp6"];
+    if !Path::new(tables[0]).exists() {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        return true;
+    }
+    let suffix = format!(":{port:04X}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        let bound = tables.iter().filter_map(|t| std::fs::read_to_string(t).ok()).any(|text| {
+            // Each row: `sl local_address rem_address st ...`, addresses as HEXIP:HEXPORT.
+            text.lines().skip(1).any(|row| row.split_whitespace().nth(1).is_some_and(|a| a.ends_with(&suffix)))
+        });
+        if bound {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    false
+}
