@@ -51,7 +51,8 @@ fn allocates_nothing_per_packet(backend: IoBackend, workers_clock: bool) {
     let mut room = Room::new(&engine, AudioFormat::mono(8000), 8).unwrap();
     let legs = (0..8).map(|i| (format!("p{i}"), LegMedia::g711(G711Law::Ulaw, 20_000, i)));
     let mut io = room.join_many(&engine, legs).unwrap().io;
-    let clock = if workers_clock { engine.cycle_clock(0).unwrap() } else { CycleClock::free(Duration::from_millis(10)) };
+    let clock =
+        if workers_clock { engine.cycle_clock(0).unwrap() } else { CycleClock::free(Duration::from_millis(10)) };
     let mut batch = BatchIo::new(BatchConfig { payload_types: vec![0], backend, clock, ..BatchConfig::default() });
     for i in 0..8 {
         let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();

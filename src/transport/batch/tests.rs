@@ -308,8 +308,7 @@ fn a_burst_beyond_the_receive_buffers_is_read_whole_and_counted(backend: IoBacke
     // wait at once: more than the io_uring backend's 64 receive buffers for one socket (its
     // multishot receive runs out, ends, and is armed again) and than epoll's 4 reads of 32
     // per wake-up. Nobody drains the ring of 4.
-    let config =
-        BatchConfig { clock: CycleClock::free(Duration::from_millis(200)), backend, ..BatchConfig::default() };
+    let config = BatchConfig { clock: CycleClock::free(Duration::from_millis(200)), backend, ..BatchConfig::default() };
     let (_engine, _driver, io, addrs) = echo(1, config, 4);
     let a = peer();
     for seq in 0..200 {
