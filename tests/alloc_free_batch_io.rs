@@ -2,11 +2,12 @@
 //! loopback, peers sending 50 packets a second each (one of them flooding, one malformed
 //! datagram in the middle), and the `rvoip-batch-io-0` thread's allocations and frees are
 //! counted over a second of traffic after start-up: none, on each backend (epoll, and
-//! io_uring where the kernel allows it), paced by a timer and by the worker's cycles.
+//! io_uring where the kernel allows it), paced by the worker's cycles and by a free grid.
 
 #![cfg(target_os = "linux")]
 
 use rvoip_media_core::conference::{LegMedia, Room};
+use rvoip_media_core::engine::CycleClock;
 use rvoip_media_core::prelude::*;
 use rvoip_media_core::rtp::write_rtp;
 use rvoip_media_core::transport::batch::{io_uring_support, IoBackend};
@@ -35,23 +36,24 @@ fn packet(k: usize, ssrc: u32) -> Vec<u8> {
 #[test]
 fn the_io_thread_allocates_nothing_per_packet() {
     // One after the other: the watched thread and its counters are process-wide.
-    for by_cycles in [false, true] {
-        allocates_nothing_per_packet(IoBackend::Epoll, by_cycles);
+    for workers_clock in [true, false] {
+        allocates_nothing_per_packet(IoBackend::Epoll, workers_clock);
         match io_uring_support() {
-            Ok(()) => allocates_nothing_per_packet(IoBackend::IoUring, by_cycles),
+            Ok(()) => allocates_nothing_per_packet(IoBackend::IoUring, workers_clock),
             Err(e) => eprintln!("io_uring part skipped: unavailable here ({e})"),
         }
     }
 }
 
-fn allocates_nothing_per_packet(backend: IoBackend, by_cycles: bool) {
+fn allocates_nothing_per_packet(backend: IoBackend, workers_clock: bool) {
     let config = EngineConfig { workers: 1, pin_workers: false, realtime: None, ..EngineConfig::default() };
     let engine = Engine::start(config).unwrap();
     let mut room = Room::new(&engine, AudioFormat::mono(8000), 8).unwrap();
     let legs = (0..8).map(|i| (format!("p{i}"), LegMedia::g711(G711Law::Ulaw, 20_000, i)));
     let mut io = room.join_many(&engine, legs).unwrap().io;
-    let cycle = if by_cycles { Some(engine.cycle_clock(0).unwrap()) } else { None };
-    let mut batch = BatchIo::new(BatchConfig { payload_types: vec![0], backend, cycle, ..BatchConfig::default() });
+    let clock =
+        if workers_clock { engine.cycle_clock(0).unwrap() } else { CycleClock::free(Duration::from_millis(10)) };
+    let mut batch = BatchIo::new(BatchConfig { payload_types: vec![0], backend, clock, ..BatchConfig::default() });
     for i in 0..8 {
         let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let socket = UdpSocket::bind(("127.0.0.1", port)).unwrap();
@@ -100,6 +102,6 @@ fn allocates_nothing_per_packet(backend: IoBackend, by_cycles: bool) {
     assert_eq!(after.malformed - before.malformed, 1);
     let allocs = WATCHED_ALLOCS.load(Ordering::SeqCst) - allocs0;
     let frees = WATCHED_FREES.load(Ordering::SeqCst) - frees0;
-    assert_eq!((allocs, frees), (0, 0), "{backend:?}, paced by cycles: {by_cycles}");
+    assert_eq!((allocs, frees), (0, 0), "{backend:?}, paced by the worker's cycles: {workers_clock}");
     running.stop().unwrap();
 }

@@ -75,19 +75,6 @@ pub struct Args {
     /// or `--audio-level` is given).
     #[arg(long, value_enum, default_value_t = RoomKind::Auto)]
     room: RoomKind,
-    /// When the I/O thread wakes: `timer` (collect every millisecond, send every 2 ms) or
-    /// `cycle` (by the engine's cycles: collect arrivals every quarter cycle up to 2 ms
-    /// before one starts, send its output once it finished; not the default until it is
-    /// measured ahead on a quiet machine, see BENCHMARKS.md session 12).
-    #[arg(long, value_enum, default_value_t = IoPace::Timer)]
-    io_pace: IoPace,
-}
-
-/// `--io-pace`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-enum IoPace {
-    Cycle,
-    Timer,
 }
 
 /// `--room`.
@@ -121,7 +108,6 @@ struct Plan {
     io: IoBackend,
     /// `Nodes` or `Kernel` (`Auto` resolved).
     room: RoomKind,
-    io_pace: IoPace,
 }
 
 fn check(a: &Args) -> Result<Plan, CliError> {
@@ -198,7 +184,6 @@ fn check(a: &Args) -> Result<Plan, CliError> {
     Ok(Plan {
         room,
         io: a.io,
-        io_pace: a.io_pace,
         talkers,
         audio_level: a.audio_level,
         csrc_levels: a.csrc_levels,
@@ -298,16 +283,15 @@ fn start(plan: &Plan) -> Result<Bridge, CliError> {
         std::thread::sleep(Duration::from_micros(u64::from(quantum_us)));
         ios.push(done.io);
     }
-    // By a timer: send rings drained every 2 ms (each sweep looks at every leg), waits at
-    // most once a millisecond, so that one wake-up collects a millisecond of arrivals. Paced
-    // by the worker's cycles: five or six wake-ups a cycle, one sweep of the send rings per
-    // cycle (both measured in BENCHMARKS.md).
+    // Paced by the worker's cycles: five or six wake-ups a cycle, one sweep of the send
+    // rings per cycle, right after the worker produced what it sends (BENCHMARKS.md,
+    // "Conference bridge over UDP", sessions 12 and 13: cheaper than a timer's wake-up a
+    // millisecond and sweep every 2 ms).
+    let clock = engine.cycle_clock(0).ok_or(CliError::Internal("the engine's worker has no cycle clock"))?;
     let mut batch = BatchIo::new(BatchConfig {
         payload_types: vec![plan.payload_type],
-        send_interval: Duration::from_millis(2),
-        poll_period: Duration::from_millis(1),
         backend: plan.io,
-        cycle: if plan.io_pace == IoPace::Cycle { engine.cycle_clock(0) } else { None },
+        clock,
         ..BatchConfig::default()
     });
     for (i, socket) in sockets.into_iter().enumerate() {
@@ -394,13 +378,12 @@ pub fn run(a: Args) -> Result<(), CliError> {
     let io = bridge.io.backend().name();
     let room = if plan.room == RoomKind::Kernel { "kernel" } else { "nodes" };
     println!(
-        "ready legs={} listen={}-{last_port} codec={} ptime={} realtime={} room={room} io={io} io_pace={}{}",
+        "ready legs={} listen={}-{last_port} codec={} ptime={} realtime={} room={room} io={io}{}",
         plan.legs,
         plan.listen,
         plan.codec.name(),
         plan.ptime_us / 1000,
         bridge.engine.status().all_realtime(),
-        if plan.io_pace == IoPace::Cycle { "cycle" } else { "timer" },
         bridge.io.io_uring_unavailable().map_or(String::new(), |why| format!(" (io_uring unavailable: {why})")),
     );
     let first = bridge.sample();
@@ -514,8 +497,6 @@ mod tests {
         bad(&["--legs", "2", "--codec", "pcmu", "--ptime", "30", "--quantum", "20"], "not a multiple");
         assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--ptime", "30"]).unwrap().quantum, Quantum::MS_10);
         assert_eq!(plan(&["--legs", "2", "--codec", "pcmu"]).unwrap().quantum, Quantum::MS_20);
-        assert_eq!(plan(&["--legs", "2", "--codec", "pcmu"]).unwrap().io_pace, IoPace::Timer);
-        assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--io-pace", "cycle"]).unwrap().io_pace, IoPace::Cycle);
         let p = plan(&["--legs", "6", "--codec", "g722", "--listen", "127.0.0.1:65530", "--ptime", "30"]).unwrap();
         assert_eq!((p.legs, p.ptime_us, p.codec.rate()), (6, 30_000, 16_000));
         assert_eq!((p.io, p.room), (IoBackend::Auto, RoomKind::Kernel));

@@ -129,42 +129,35 @@ fn io_uring_here() -> bool {
 
 #[test]
 fn legs_hear_each_other_not_themselves_and_every_packet_is_counted_epoll() {
-    legs_hear_each_other_not_themselves_and_every_packet_is_counted("epoll", "nodes", "timer");
+    legs_hear_each_other_not_themselves_and_every_packet_is_counted("epoll", "nodes");
 }
 
 #[test]
 fn legs_hear_each_other_not_themselves_and_every_packet_is_counted_io_uring() {
     if io_uring_here() {
-        legs_hear_each_other_not_themselves_and_every_packet_is_counted("io-uring", "nodes", "timer");
+        legs_hear_each_other_not_themselves_and_every_packet_is_counted("io-uring", "nodes");
     }
 }
 
 #[test]
 fn legs_hear_each_other_not_themselves_and_every_packet_is_counted_kernel_room() {
-    legs_hear_each_other_not_themselves_and_every_packet_is_counted("auto", "kernel", "timer");
+    legs_hear_each_other_not_themselves_and_every_packet_is_counted("auto", "kernel");
 }
 
 #[test]
-fn legs_hear_each_other_not_themselves_and_every_packet_is_counted_paced_by_cycles_epoll() {
-    legs_hear_each_other_not_themselves_and_every_packet_is_counted("epoll", "kernel", "cycle");
+fn legs_hear_each_other_not_themselves_and_every_packet_is_counted_kernel_room_epoll() {
+    legs_hear_each_other_not_themselves_and_every_packet_is_counted("epoll", "kernel");
 }
 
-#[test]
-fn legs_hear_each_other_not_themselves_and_every_packet_is_counted_paced_by_cycles_io_uring() {
-    if io_uring_here() {
-        legs_hear_each_other_not_themselves_and_every_packet_is_counted("io-uring", "kernel", "cycle");
-    }
-}
-
-/// With `--io IO --room ROOM --io-pace PACE`.
-fn legs_hear_each_other_not_themselves_and_every_packet_is_counted(io: &str, room: &str, pace: &str) {
-    let dir = tmp(&format!("bridge-{io}-{room}-{pace}"));
+/// With `--io IO --room ROOM`.
+fn legs_hear_each_other_not_themselves_and_every_packet_is_counted(io: &str, room: &str) {
+    let dir = tmp(&format!("bridge-{io}-{room}"));
     let stats = dir.join("bridge.json");
     let port0 = free_ports(4);
     let (mut child, reader) = start_bridge(
         4,
         port0,
-        &["--seconds", "4", "--stats-json", stats.to_str().unwrap(), "--io", io, "--room", room, "--io-pace", pace],
+        &["--seconds", "4", "--stats-json", stats.to_str().unwrap(), "--io", io, "--room", room],
     );
     let legs = phones(4);
     let stranger = UdpSocket::bind("127.0.0.1:0").unwrap();

@@ -7,22 +7,26 @@
 //! worker → packet ring → socket with the engine's endpoints ([`PacketIn`] / [`PacketOut`]),
 //! as [`super::UdpTransport`] does for one session.
 //!
-//! On Linux two backends do this ([`BatchConfig::backend`], [`IoBackend`]): io_uring where
-//! the kernel allows it ([`io_uring_support`]), which batches across sockets — one multishot
-//! receive armed per socket, a send sweep's packets for every socket submitted 64 to an
-//! `io_uring_enter`, and one enter a wake-up collecting every socket's arrivals — and epoll,
-//! where each I/O thread:
-//! - waits in `epoll_wait` on its sockets, at most until its next send sweep, and at most
-//!   once per [`BatchConfig::poll_period`] (so that one wake-up collects many datagrams);
-//! - reads every ready socket with `recvmmsg` (up to [`BatchConfig::batch`] datagrams a
-//!   call, at most [`BatchConfig::max_reads`] calls per socket per wake-up, so a flooding
-//!   peer cannot starve the others: what it sends beyond that waits in its own socket
-//!   buffer, where the kernel drops the excess);
-//! - every [`BatchConfig::send_interval`], drains every socket's send ring and writes its
-//!   packets with one `sendmmsg` per socket.
+//! **Paced by cycles.** The threads follow the cycle grid of the worker that runs the
+//! sockets' legs ([`BatchConfig::clock`], [`Engine::cycle_clock`](crate::engine::Engine::cycle_clock)):
+//! per cycle they wake every quarter of a quantum up to [`BatchConfig::cycle_lead`] before
+//! it starts to collect what arrived (so the cycle finds it in the legs' rings), and once
+//! the worker has finished the cycle to collect again and send everything it produced in
+//! one sweep — five or six wake-ups and one sweep of the send rings per cycle. Without a
+//! worker ([`CycleClock::free`]) the grid is the threads' own.
+//!
+//! On Linux two backends move the packets ([`BatchConfig::backend`], [`IoBackend`]):
+//! io_uring where the kernel allows it ([`io_uring_support`]), which batches across sockets
+//! — one multishot receive armed per socket, a send sweep's packets for every socket
+//! submitted 64 to an `io_uring_enter`, and one enter a wake-up collecting every socket's
+//! arrivals — and epoll, where each wake-up reads every ready socket with `recvmmsg` (up to
+//! [`BatchConfig::batch`] datagrams a call, at most [`BatchConfig::max_reads`] calls per
+//! socket per wake-up, so a flooding peer cannot starve the others: what it sends beyond
+//! that waits in its own socket buffer, where the kernel drops the excess) and a send sweep
+//! writes each socket's packets with one `sendmmsg`.
 //!
 //! Elsewhere the same API runs on plain non-blocking `recv_from` / `send_to`, one datagram
-//! per call, sweeping the sockets every poll period.
+//! per call.
 //!
 //! **Symmetric RTP.** A socket latches onto the source of its first valid packet (RTP that
 //! parses with an accepted payload type) and sends there; with
@@ -55,7 +59,8 @@
 //! let mut room = Room::new(&engine, AudioFormat::mono(8000), 2).unwrap();
 //! let legs = (0..2).map(|i| (format!("p{i}"), LegMedia::g711(G711Law::Ulaw, 20_000, i)));
 //! let mut io = room.join_many(&engine, legs).unwrap().io;
-//! let mut batch = BatchIo::new(BatchConfig::default());
+//! // Paced by the cycles of the worker that runs the room.
+//! let mut batch = BatchIo::new(BatchConfig { clock: engine.cycle_clock(0).unwrap(), ..BatchConfig::default() });
 //! for i in 0..2 {
 //!     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
 //!     let rx = io.take_packet_in(&format!("p{i}.rx")).unwrap();
@@ -193,36 +198,30 @@ pub struct BatchConfig {
     pub max_datagram: usize,
     /// Accepted RTP payload types; empty accepts any.
     pub payload_types: Vec<u8>,
-    /// How often every send ring is drained.
-    pub send_interval: Duration,
-    /// Shortest time between two waits (0: wake on every arrival).
-    pub poll_period: Duration,
     /// A latched peer silent this long is let go; the next valid source latches.
     pub relatch_after: Duration,
     /// `connect` a socket to its latched peer (Linux).
     pub connect_on_latch: bool,
     /// The system calls to use.
     pub backend: IoBackend,
-    /// Pace the threads by this engine worker's cycles (the worker running these sockets'
-    /// legs, [`Engine::cycle_clock`](crate::engine::Engine::cycle_clock)) instead of
-    /// [`BatchConfig::send_interval`] and [`BatchConfig::poll_period`]: per cycle, wake-ups
-    /// every quarter of a quantum up to [`BatchConfig::cycle_lead`] before it starts collect
-    /// what arrived, and one once it finished collects again and sends everything it
-    /// produced in one sweep. Five or six wake-ups per cycle instead of one or two per
-    /// millisecond.
-    pub cycle: Option<CycleClock>,
-    /// With [`BatchConfig::cycle`]: how long before a cycle starts its arrivals are
-    /// collected the last time (at most half a quantum). Long enough for collecting a
-    /// quarter cycle's arrivals to end before the cycle starts; what arrives later waits
-    /// for the next cycle.
+    /// The cycles the threads follow: those of the engine worker running these sockets'
+    /// legs ([`Engine::cycle_clock`](crate::engine::Engine::cycle_clock)), or a grid of
+    /// their own ([`CycleClock::free`]). Per cycle, wake-ups every quarter of a quantum up
+    /// to [`BatchConfig::cycle_lead`] before it starts collect what arrived, and one once it
+    /// finished (on a free grid: just after it started) collects again and sends everything
+    /// it produced in one sweep.
+    pub clock: CycleClock,
+    /// How long before a cycle starts its arrivals are collected the last time (at most
+    /// half a quantum). Long enough for collecting a quarter cycle's arrivals to end before
+    /// the cycle starts; what arrives later waits for the next cycle.
     pub cycle_lead: Duration,
 }
 
 impl Default for BatchConfig {
     /// One thread, 32 datagrams a call, 4 calls per socket per wake-up, 1500-byte
-    /// datagrams, any payload type, sends every millisecond, no pacing of waits, re-latch
-    /// after 2 s of silence, connect on latch, io_uring where available; not paced by a
-    /// worker's cycles (a lead of 2 ms when it is).
+    /// datagrams, any payload type, re-latch after 2 s of silence, connect on latch,
+    /// io_uring where available; paced by a free 10 ms grid (the engine's default quantum)
+    /// with a lead of 2 ms. A bridge sets [`BatchConfig::clock`] to its worker's.
     fn default() -> Self {
         BatchConfig {
             threads: 1,
@@ -230,12 +229,10 @@ impl Default for BatchConfig {
             max_reads: 4,
             max_datagram: 1500,
             payload_types: Vec::new(),
-            send_interval: Duration::from_millis(1),
-            poll_period: Duration::ZERO,
             relatch_after: Duration::from_secs(2),
             connect_on_latch: true,
             backend: IoBackend::Auto,
-            cycle: None,
+            clock: CycleClock::free(Duration::from_millis(10)),
             cycle_lead: Duration::from_millis(2),
         }
     }
@@ -632,40 +629,11 @@ impl IoThread {
         Ok(IoThread { config, slots, counters, stop, poller, rx, tx })
     }
 
+    /// Paced by the cycles ([`CyclePacer`]): sleeps until the next wake-up, reads every
+    /// ready socket, sends when the cycle is done.
     fn run(mut self) {
-        if let Some(clock) = self.config.cycle.clone() {
-            return self.run_by_cycles(&clock);
-        }
-        let period_ns = self.config.poll_period.as_nanos() as u64;
-        let mut schedule = Schedule::new(&self.config);
-        let mut last_wait = 0u64;
-        while !self.stop.load(Ordering::Acquire) {
-            let now = now_ns();
-            if period_ns > 0 && now < last_wait + period_ns {
-                sys::sleep_ns((last_wait + period_ns - now).min(schedule.next_send.saturating_sub(now)));
-            }
-            let timeout_ns = schedule.next_send.saturating_sub(now_ns());
-            last_wait = now_ns();
-            let ready = self.poller.wait(timeout_ns);
-            for k in 0..ready {
-                let i = self.poller.ready(k) as usize;
-                self.receive(i);
-            }
-            let now = now_ns();
-            if schedule.send_due(now) {
-                self.send_all();
-            }
-            if schedule.housekeeping_due(now) {
-                let_go_of_silent_peers(&self.config, &mut self.slots, now);
-            }
-        }
-        self.send_all();
-    }
-
-    /// [`IoThread::run`] paced by a worker's cycles ([`CyclePacer`]): sleeps until the next
-    /// wake-up, reads every ready socket, sends when the cycle is done.
-    fn run_by_cycles(mut self, clock: &CycleClock) {
-        let mut pacer = CyclePacer::new(clock, self.config.cycle_lead.as_nanos() as u64, now_ns());
+        let clock = self.config.clock.clone();
+        let mut pacer = CyclePacer::new(&clock, self.config.cycle_lead.as_nanos() as u64, now_ns());
         let mut schedule = Schedule::new(&self.config);
         while !self.stop.load(Ordering::Acquire) {
             sys::sleep_ns(pacer.wake_at().saturating_sub(now_ns()));
@@ -806,32 +774,17 @@ fn write_next(slot: &mut Slot, c: &Counters, buf: &mut [u8]) -> Option<usize> {
     }
 }
 
-/// The send and housekeeping schedule every backend's loop keeps: a send sweep every
-/// `send_interval`, silent peers looked for a few times per `relatch_after` (at most once a
-/// second).
+/// The housekeeping schedule every backend's loop keeps: silent peers looked for a few
+/// times per `relatch_after` (at most once a second).
 struct Schedule {
-    send_ns: u64,
-    next_send: u64,
     housekeeping_ns: u64,
     next_housekeeping: u64,
 }
 
 impl Schedule {
     fn new(config: &BatchConfig) -> Schedule {
-        let send_ns = (config.send_interval.as_nanos() as u64).max(1);
         let housekeeping_ns = (config.relatch_after.as_nanos() as u64 / 4).clamp(1_000_000, 1_000_000_000);
-        let now = now_ns();
-        Schedule { send_ns, next_send: now + send_ns, housekeeping_ns, next_housekeeping: now + housekeeping_ns }
-    }
-
-    /// Whether a send sweep is due at `now` (and schedules the next one).
-    fn send_due(&mut self, now: u64) -> bool {
-        if now < self.next_send {
-            return false;
-        }
-        self.next_send =
-            if now >= self.next_send + self.send_ns { now + self.send_ns } else { self.next_send + self.send_ns };
-        true
+        Schedule { housekeeping_ns, next_housekeeping: now_ns() + housekeeping_ns }
     }
 
     /// Whether the look for silent peers is due at `now` (and schedules the next one).

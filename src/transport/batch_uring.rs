@@ -19,10 +19,8 @@
 //!   non-blocking socket's behaviour: a full socket buffer fails the send (counted
 //!   `send_errors`) instead of parking it.
 //! - **Waiting.** One `io_uring_enter` per loop submits what is queued and waits until the
-//!   next send sweep (at most [`BatchConfig::poll_period`]), or until 128 sockets (at most a
-//!   quarter of the receive buffers) have arrivals waiting. Paced by a worker's cycles
-//!   ([`BatchConfig::cycle`]), it waits until the pacer's next wake-up only, however many
-//!   arrivals wait meanwhile.
+//!   pacer's next wake-up ([`BatchConfig::clock`]), however many arrivals wait meanwhile:
+//!   the receives the kernel deferred run in that enter, a quarter cycle's at once.
 //!
 //! **Buffer lifetimes.** The kernel writes a receive buffer between arming and the
 //! completion that names it, and reads a send entry between submission and its completion.
@@ -354,13 +352,6 @@ impl Ring {
         let _ = self.ring.submitter().submit_with_args(want.max(1), &args);
     }
 
-    /// Completions that wake a paced wait early: a quarter of the receive buffers, at most
-    /// [`SUBMIT_CHUNK`] × 2 (the receives an enter then runs, like a submission's sends,
-    /// hold the core without a preemption point).
-    pub(super) fn burst(&self) -> usize {
-        (usize::from(self.bufs.count) / 4).min(2 * SUBMIT_CHUNK)
-    }
-
     /// A completion count a wait reaches only on its timeout or a flood: the completion
     /// queue's size (the kernel caps a wait's count there).
     pub(super) fn never_early(&mut self) -> usize {
@@ -563,35 +554,16 @@ struct UringThread {
 
 impl UringThread {
     fn run(mut self) {
-        let period_ns = self.config.poll_period.as_nanos() as u64;
-        let mut pacer = self
-            .config
-            .cycle
-            .as_ref()
-            .map(|c| (c.clone(), CyclePacer::new(c, self.config.cycle_lead.as_nanos() as u64, now_ns())));
-        // Paced by cycles: wake on time only (a quarter cycle's arrivals collected in one enter);
-        // by a period: at most once a period unless a burst is waiting (`Ring::burst`).
-        let want = match (&pacer, period_ns) {
-            (Some(_), _) => self.ring.never_early(),
-            (None, 0) => 1,
-            (None, _) => self.ring.burst(),
-        };
+        let clock = self.config.clock.clone();
+        let mut pacer = CyclePacer::new(&clock, self.config.cycle_lead.as_nanos() as u64, now_ns());
+        // Wake on time only: a quarter cycle's arrivals collected in one enter.
+        let want = self.ring.never_early();
         let mut schedule = Schedule::new(&self.config);
         while !self.stop.load(Ordering::Acquire) {
-            let now = now_ns();
-            let until = match &pacer {
-                Some((_, p)) => p.wake_at(),
-                None if period_ns > 0 => schedule.next_send.min(now + period_ns),
-                None => schedule.next_send,
-            };
-            self.ring.wait(want, until.saturating_sub(now));
+            self.ring.wait(want, pacer.wake_at().saturating_sub(now_ns()));
             self.reap();
             let now = now_ns();
-            let send = match &mut pacer {
-                Some((clock, p)) => p.on_wake(now, clock.finished()),
-                None => schedule.send_due(now),
-            };
-            if send {
+            if pacer.on_wake(now, clock.finished()) {
                 self.send_all();
             }
             if schedule.housekeeping_due(now) {

@@ -1,5 +1,5 @@
 //! [`CyclePacer`]: when an I/O thread paced by a worker's cycles wakes, and what it does then
-//! ([`BatchConfig::cycle`](super::BatchConfig::cycle)).
+//! ([`BatchConfig::clock`](super::BatchConfig::clock)).
 //!
 //! Per cycle of the worker (starting at T, every quantum) the thread wakes to collect what
 //! arrived every quarter of a quantum back from T − lead, the last of them at T − lead, so

@@ -304,16 +304,11 @@ fn a_datagram_longer_than_max_datagram_is_malformed(backend: IoBackend) {
 }
 
 fn a_burst_beyond_the_receive_buffers_is_read_whole_and_counted(backend: IoBackend) {
-    // The thread sleeps 50 ms between looks, so 200 datagrams wait at once: more than the
-    // io_uring backend's 64 receive buffers for one socket (its multishot receive runs out,
-    // ends, and is armed again) and than epoll's 4 reads of 32 per wake-up. Nobody drains
-    // the ring of 4.
-    let config = BatchConfig {
-        poll_period: Duration::from_millis(50),
-        send_interval: Duration::from_millis(50),
-        backend,
-        ..BatchConfig::default()
-    };
+    // The thread looks every 50 ms (a quarter of its free 200 ms grid), so 200 datagrams
+    // wait at once: more than the io_uring backend's 64 receive buffers for one socket (its
+    // multishot receive runs out, ends, and is armed again) and than epoll's 4 reads of 32
+    // per wake-up. Nobody drains the ring of 4.
+    let config = BatchConfig { clock: CycleClock::free(Duration::from_millis(200)), backend, ..BatchConfig::default() };
     let (_engine, _driver, io, addrs) = echo(1, config, 4);
     let a = peer();
     for seq in 0..200 {
@@ -352,7 +347,7 @@ fn paced_by_a_workers_cycles_every_packet_comes_back_once(backend: IoBackend) {
     let engine = Engine::start(config).unwrap();
     let clock = engine.cycle_clock(0).unwrap();
     let n = 32;
-    let config = BatchConfig { backend, cycle: Some(clock.clone()), ..BatchConfig::default() };
+    let config = BatchConfig { backend, clock: clock.clone(), ..BatchConfig::default() };
     let (io, addrs) = serve(&engine, n, config, |i| i);
     let peers: Vec<UdpSocket> = (0..n).map(|_| peer()).collect();
     let mut got: Vec<Vec<u16>> = vec![Vec::new(); n];
