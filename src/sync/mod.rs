@@ -5,6 +5,8 @@
 //! - [`spsc`]: a bounded single-producer single-consumer ring (commands and replies).
 //! - [`command`]: the control <-> worker command/reply protocol over two rings, with credit
 //!   accounting that makes a full reply ring impossible.
+//! - [`lanes`]: a slab of SPSC packet lanes with the payloads inline (a kernel room's packet
+//!   path in and out).
 //! - [`pool`]: a fixed-capacity lock-free object pool (audio frames, packets).
 //! - [`seqlock`]: latest-value publication of statistics, written by a worker without ever
 //!   blocking, read by anyone.
@@ -12,6 +14,7 @@
 //!   publish to each other once a cycle, with bounded waits.
 
 pub mod command;
+pub mod lanes;
 pub mod pool;
 pub mod rows;
 pub mod seqlock;
