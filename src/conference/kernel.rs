@@ -32,10 +32,10 @@
 
 use crate::engine::rt::{now_ns, thread_cpu_ns};
 use crate::engine::PacketPool;
+use crate::sync::lanes::{LaneRx, LaneTx, PushError};
 use crate::sync::pool::{Pool, Pooled};
 use crate::sync::rows::{ShardRows, SharedRows};
 use crate::sync::seqlock::SeqLockSlice;
-use crate::sync::lanes::{LaneRx, LaneTx, PushError};
 use rvoip_media_graph::{prefetch, MessageError, NodeSpec, Packet, PacketMeta, PacketSlot, ProcessIo, Processor};
 use rvoip_media_nodes::codec::{DecodeNode, EncodeNode, SwitchDecoder, SwitchEncoder};
 use rvoip_media_nodes::kernels;

@@ -79,9 +79,9 @@ mod recording;
 mod shared;
 mod stats;
 
+use crate::sync::lanes::Lanes;
 pub use config::{mix_rate_for, RoomConfig};
 pub use heard::HeardBoard;
-use crate::sync::lanes::Lanes;
 use kernel::{KernelGrow, KernelJoin, KernelLeave, KernelLeg, KernelStore, KernelSwitch, RoomKernel, Spread};
 use leg::{Leg, Variant};
 pub use leg::{LegMedia, LegOptions};

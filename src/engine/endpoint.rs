@@ -252,7 +252,7 @@ impl PacketIn {
                     PushError::Full => EndpointError::RingFull,
                     PushError::PoolExhausted(e) => EndpointError::PoolExhausted(e),
                     PushError::TooLarge(len) => EndpointError::PayloadTooLarge(PayloadTooLarge { len }),
-                })
+                });
             }
             InWay::Ring(ring) => ring,
         };
@@ -475,10 +475,10 @@ pub(crate) fn packet_lanes(
     packets: &PacketPool,
 ) -> (PacketLaneIn, PacketLaneOut) {
     let own = |lanes: &Arc<Lanes>| {
-        lanes.claim(lane).unwrap_or_else(|| {
+        Lanes::claim(lanes, lane).unwrap_or_else(|| {
             let depth = lanes.depth();
             // A fresh slab's lane 0 is free.
-            Lanes::new(1, depth).claim(0).expect("a new lane is free")
+            Lanes::claim(&Lanes::new(1, depth), 0).expect("a new lane is free")
         })
     };
     let ((host_in, worker_in), (worker_out, host_out)) = (own(inn), own(out));

@@ -382,7 +382,6 @@ impl Engine {
         endpoint::packet_lanes(inn, out, lane, &self.packets)
     }
 
-
     fn collect(c: &mut Control, worker: usize) {
         let Control { workers, refusals, last_refusal, partitions, .. } = c;
         let w = &mut workers[worker];

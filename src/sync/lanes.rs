@@ -132,8 +132,8 @@ impl Lanes {
     ///
     /// let pool = Pool::new(1, |_| Packet::new());
     /// let lanes = Lanes::new(2, 2);
-    /// let (mut tx, mut rx) = lanes.claim(1).unwrap();
-    /// assert!(lanes.claim(1).is_none()); // one producer and one consumer per lane
+    /// let (mut tx, mut rx) = Lanes::claim(&lanes, 1).unwrap();
+    /// assert!(Lanes::claim(&lanes, 1).is_none()); // one producer and one consumer per lane
     /// let meta = PacketMeta { sequence: 7, ..PacketMeta::default() };
     /// tx.push(&meta, &[1, 2, 3], &pool).unwrap();
     /// tx.push(&meta, &[9; 400], &pool).unwrap(); // over INLINE: in a pooled packet
@@ -174,17 +174,17 @@ impl Lanes {
 
     /// Both ends of lane `lane`, empty, if both its former ends are gone (control side);
     /// `None` while one is alive or past the slab.
-    pub fn claim(self: &Arc<Self>, lane: usize) -> Option<(LaneTx, LaneRx)> {
-        let ends = self.ends.get(lane)?;
+    pub fn claim(lanes: &Arc<Lanes>, lane: usize) -> Option<(LaneTx, LaneRx)> {
+        let ends = lanes.ends.get(lane)?;
         // Acquire: the former ends' last accesses (and the drain) happen before ours.
         ends.compare_exchange(0, PRODUCER | CONSUMER, Ordering::Acquire, Ordering::Relaxed).ok()?;
         // Nobody else touches the lane's indices until the ends below exist.
-        let start = self.tails[lane].load(Ordering::Relaxed);
-        self.heads[lane].store(start, Ordering::Relaxed);
+        let start = lanes.tails[lane].load(Ordering::Relaxed);
+        lanes.heads[lane].store(start, Ordering::Relaxed);
         let lane_u = lane as u32;
         Some((
-            LaneTx { lanes: self.clone(), lane: lane_u, tail: start, head_cache: start },
-            LaneRx { lanes: self.clone(), lane: lane_u, head: start },
+            LaneTx { lanes: lanes.clone(), lane: lane_u, tail: start, head_cache: start },
+            LaneRx { lanes: lanes.clone(), lane: lane_u, head: start },
         ))
     }
 
@@ -352,7 +352,7 @@ mod tests {
     #[test]
     fn slots_are_position_major_and_a_cycle_reads_one_run() {
         let (pool, lanes) = (pool(), Lanes::new(3, 4));
-        let mut ends: Vec<_> = (0..3).map(|i| lanes.claim(i).unwrap()).collect();
+        let mut ends: Vec<_> = (0..3).map(|i| Lanes::claim(&lanes, i).unwrap()).collect();
         for (i, (tx, _)) in ends.iter_mut().enumerate() {
             tx.push(&PacketMeta { ssrc: i as u32, ..PacketMeta::default() }, &[i as u8; 80], &pool).unwrap();
         }
@@ -368,16 +368,16 @@ mod tests {
     #[test]
     fn a_lane_is_claimed_again_only_when_both_ends_are_gone_and_leftovers_go_back() {
         let (pool, lanes) = (pool(), Lanes::new(1, 2));
-        let (mut tx, rx) = lanes.claim(0).unwrap();
+        let (mut tx, rx) = Lanes::claim(&lanes, 0).unwrap();
         tx.push(&PacketMeta::default(), &[1; 1000], &pool).unwrap();
         tx.push(&PacketMeta::default(), &[2; 10], &pool).unwrap();
         assert_eq!(pool.in_use(), 1);
         drop(rx);
         assert!(tx.is_abandoned());
-        assert!(lanes.claim(0).is_none());
+        assert!(Lanes::claim(&lanes, 0).is_none());
         drop(tx);
         assert_eq!(pool.in_use(), 0);
-        let (mut tx, mut rx) = lanes.claim(0).unwrap();
+        let (mut tx, mut rx) = Lanes::claim(&lanes, 0).unwrap();
         assert_eq!(rx.available(), 0);
         tx.push(&PacketMeta::default(), &[4; 5], &pool).unwrap();
         assert_eq!(rx.pop_with(|s| s.payload().to_vec()), Some(vec![4; 5]));
@@ -386,9 +386,9 @@ mod tests {
     #[test]
     fn bad_pushes_are_typed_errors() {
         let (pool, lanes) = (Pool::new(0, |_| Packet::new()), Lanes::new(1, 1));
-        let (mut tx, _rx) = lanes.claim(0).unwrap();
+        let (mut tx, _rx) = Lanes::claim(&lanes, 0).unwrap();
         assert_eq!(tx.push(&PacketMeta::default(), &[0; MAX_PAYLOAD + 1], &pool), Err(PushError::TooLarge(1501)));
         assert!(matches!(tx.push(&PacketMeta::default(), &[0; 300], &pool), Err(PushError::PoolExhausted(_))));
-        assert!(lanes.claim(1).is_none());
+        assert!(Lanes::claim(&lanes, 1).is_none());
     }
 }
