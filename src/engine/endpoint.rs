@@ -335,10 +335,10 @@ impl PacketOut {
     ///
     /// let (engine, mut driver) = Engine::driven(EngineConfig::default()).unwrap();
     /// let mut room = Room::with_config(&engine, RoomConfig::new(AudioFormat::mono(8000)).with_kernel()).unwrap();
-    /// let mut io = room.join(&engine, "a", LegMedia::g711(G711Law::Ulaw, 10_000, 1)).unwrap();
+    /// let mut io = room.join(&engine, "a", LegMedia::g711(G711Law::Ulaw, 10_000, 1)).unwrap().io;
     /// let (mut rx, mut tx) = (io.take_packet_in("a.rx").unwrap(), io.take_packet_out("a.tx").unwrap());
     /// rx.push(PacketMeta { payload_type: 0, ..PacketMeta::default() }, &[0xff; 80]).unwrap();
-    /// driver.cycle();
+    /// driver.process_cycle();
     /// assert_eq!(tx.pop_with(|meta, payload| (meta.ssrc, payload.len())), Some((1, 80)));
     /// assert_eq!(tx.pop_with(|_, _| ()), None);
     /// ```
