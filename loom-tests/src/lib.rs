@@ -17,5 +17,6 @@
 //! | `seqlock` | `sync::seqlock::SeqLock` | 2 | a reader never sees a torn snapshot, and snapshots never go backwards |
 //! | `spsc` | `sync::spsc` | 2 | FIFO order, nothing lost or duplicated, full ring returns the value |
 //! | `telemetry` | `sync::seqlock::SeqLockSlice` (node telemetry) | 2 | a reader never sees a torn or older telemetry snapshot |
+//! | `lanes` | `sync::lanes::Lanes` (a kernel room's packet lanes, payloads inline or pooled) | 2 | packets cross in order and whole, none lost or read twice, a full lane refuses; the last end gone gives the pooled payloads back and frees the lane |
 //! | `message` | a node's `Processor::message` over `sync::command` | 2 | a message's replaced state rides back and is dropped on the control thread, never on the worker; every reply arrives |
 //! | `abandon` | `engine::ControlCell` / `ControlShared` | 2 | the host sees a control endpoint abandoned, and then sees the worker's last value |

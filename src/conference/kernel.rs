@@ -9,14 +9,18 @@
 //! keeps each leg's [`DecodeNode`], [`EncodeNode`] and ring ends inline in one `Vec`
 //! (`KernelLeg`), its decoded quantum in one contiguous buffer, and runs:
 //!
-//! 1. for each leg: pop its packets from its input ring (no copy: decoded from the pooled
-//!    packet), decode one quantum into its row of `own`, add it to the total;
+//! 1. for each leg: its packets from its input lane (decoded in place from the lane's
+//!    slot), one quantum into its row of `own`, added to the total;
 //! 2. for each leg: total − own (mute, deaf and gains as the mixer applies them), encode,
-//!    write the packet into the pooled packet that came in (recycled: no pool operation),
-//!    push it onto its output ring.
+//!    write the packet into its output lane.
 //!
-//! Packets left over (a burst, a leg whose packet leaves every other cycle) go back to the
-//! pool in one compare-exchange per batch ([`Pool::release_all`]), not one per packet.
+//! The lanes are the room's slabs ([`crate::sync::lanes`]): every leg's incoming and
+//! outgoing packets inline, slot `k` of every lane side by side in lane order, so that in a
+//! cycle where every leg gets a packet each pass streams through one contiguous run of
+//! slots instead of loading a ring header, a ring slot and a 1.5 KB pooled packet per leg
+//! (written by a host thread, often on another core). A payload over the slot's inline
+//! bytes rides in a pooled packet; those go back to the pool in one compare-exchange per
+//! batch ([`Pool::release_all`]), not one per packet.
 //! Joins, leaves, codec switches and growth are messages carrying the leg (built on the
 //! control side) in and out: the worker only moves it.
 //!
@@ -28,10 +32,11 @@
 
 use crate::engine::rt::{now_ns, thread_cpu_ns};
 use crate::engine::PacketPool;
+use crate::sync::lanes::{LaneRx, LaneTx, PushError};
 use crate::sync::pool::{Pool, Pooled};
 use crate::sync::rows::{ShardRows, SharedRows};
 use crate::sync::seqlock::SeqLockSlice;
-use rvoip_media_graph::{prefetch, MessageError, NodeSpec, Packet, PacketSlot, ProcessIo, Processor};
+use rvoip_media_graph::{prefetch, MessageError, NodeSpec, Packet, PacketMeta, PacketSlot, ProcessIo, Processor};
 use rvoip_media_nodes::codec::{DecodeNode, EncodeNode, SwitchDecoder, SwitchEncoder};
 use rvoip_media_nodes::kernels;
 use rvoip_media_nodes::mixer::{MemberSettings, MemberUpdate};
@@ -40,13 +45,14 @@ use std::sync::Arc;
 
 /// No leg at this port.
 const NONE: u32 = u32::MAX;
-/// Software pipelining over the legs' rings (each leg's ring is its own heap object, written
-/// by a host thread): a pass starts loading the ring header of the leg this far ahead...
+/// Software pipelining over the legs: a pass starts loading the leg's own lines this far
+/// ahead...
 const FAR: usize = 12;
-/// ...then (its header loaded by now) the ring slot of the packet waiting in it...
-const MID: usize = 8;
-/// ...then the packet itself (or the one held for its output) and its codec's state.
+/// ...then its lane's slot and its codec's state.
 const NEAR: usize = 4;
+/// Cache lines of a lane slot a pass reads or writes (header and the first 144 payload
+/// bytes: a 20 ms G.711 packet but 16 bytes).
+const SLOT_LINES: usize = 3;
 /// Leftover packets handed back to the pool per compare-exchange.
 const RELEASE_BATCH: usize = 64;
 /// Values a leg publishes: its decoder's 7, its encoder's 7, then ring-full and
@@ -57,9 +63,7 @@ pub(super) const LEG_TELEMETRY: usize = 16;
 /// the first line and the decoder, the second the encoder and the output ring).
 #[repr(C)]
 pub(crate) struct KernelLeg {
-    rx: rtrb::Consumer<Pooled<Packet>>,
-    /// The packet that came in, kept to carry this leg's next packet out.
-    held: Option<Pooled<Packet>>,
+    rx: LaneRx,
     settings: MemberSettings,
     in_mix: bool,
     port: u32,
@@ -68,19 +72,10 @@ pub(crate) struct KernelLeg {
     row: u32,
     decode: DecodeNode,
     encode: EncodeNode,
-    tx: rtrb::Producer<Pooled<Packet>>,
+    tx: LaneTx,
     ring_full: u64,
     pool_exhausted: u64,
     stats: Arc<SeqLockSlice>,
-}
-
-/// Starts loading a ring's header: the two indices and the buffer pointer (rtrb keeps each
-/// index on its own 128-byte line).
-fn prefetch_ring<T>(ring: &rtrb::RingBuffer<T>) {
-    let base = (ring as *const rtrb::RingBuffer<T>).cast::<u8>();
-    for off in [0, 128, 256] {
-        prefetch(base.wrapping_add(off));
-    }
 }
 
 /// Starts loading the first `lines` cache lines of `x`.
@@ -91,11 +86,11 @@ fn prefetch_lines<T>(x: &T, lines: usize) {
     }
 }
 
-/// Starts loading a pooled packet's header and the start of its payload.
-fn prefetch_packet(p: &Packet) {
-    let base = (p as *const Packet).cast::<u8>();
-    prefetch(base);
-    prefetch(base.wrapping_add(64));
+/// Starts loading the first [`SLOT_LINES`] lines of a lane slot at `base`.
+fn prefetch_slot(base: *const u8) {
+    for k in 0..SLOT_LINES {
+        prefetch(base.wrapping_add(64 * k));
+    }
 }
 
 impl KernelLeg {
@@ -104,14 +99,13 @@ impl KernelLeg {
         port: usize,
         decode: DecodeNode,
         encode: EncodeNode,
-        rx: rtrb::Consumer<Pooled<Packet>>,
-        tx: rtrb::Producer<Pooled<Packet>>,
+        rx: LaneRx,
+        tx: LaneTx,
         settings: MemberSettings,
     ) -> (KernelLeg, Arc<SeqLockSlice>) {
         let stats = Arc::new(SeqLockSlice::new(LEG_TELEMETRY));
         let leg = KernelLeg {
             rx,
-            held: None,
             settings,
             in_mix: false,
             port: port as u32,
@@ -243,7 +237,6 @@ pub(crate) struct RoomKernel {
     total: Box<[f32]>,
     heard: Box<[f32]>,
     scratch: PacketSlot,
-    burst: Vec<Pooled<Packet>>,
     release: Vec<Pooled<Packet>>,
     pool: PacketPool,
     packets_per_cycle: usize,
@@ -287,7 +280,6 @@ impl RoomKernel {
             total: vec![0.0; quantum_len].into_boxed_slice(),
             heard: vec![0.0; quantum_len].into_boxed_slice(),
             scratch: PacketSlot::new(),
-            burst: Vec::with_capacity(ppc),
             release: Vec::with_capacity(RELEASE_BATCH),
             pool,
             packets_per_cycle: ppc,
@@ -331,42 +323,30 @@ impl RoomKernel {
         let q = self.quantum_len;
         let (mut errors, mut rebuild) = (0u32, false);
         let legs = &mut self.store.legs[..];
+        let (release, pool) = (&mut self.release, &self.pool);
         for i in 0..legs.len() {
             if let Some(far) = legs.get(i + FAR) {
-                // What this pass reads of the leg: its first line (ring end, held packet,
-                // settings) and its decoder's hot lines; then its ring's header.
+                // What this pass reads of the leg: its first line (lane end, settings) and
+                // its decoder's hot lines.
                 prefetch_lines(far, 1);
                 prefetch_lines(&far.decode, 2);
-                prefetch_ring(far.rx.buffer());
-            }
-            if let Some(mid) = legs.get(i + MID) {
-                // The slot's address only: nothing in the slot is read here.
-                if let Ok(slot) = mid.rx.peek() {
-                    prefetch((slot as *const Pooled<Packet>).cast());
-                }
             }
             if let Some(near) = legs.get(i + NEAR) {
-                if let Ok(p) = near.rx.peek() {
-                    prefetch_packet(p);
-                }
+                prefetch_slot(near.rx.next_addr());
                 near.decode.prefetch();
             }
             let leg = &mut legs[i];
             let r = leg.row as usize;
             let Some(own) = rows.get_mut(r * q..(r + 1) * q) else { continue };
             // A burst: everything queued, up to the engine's packets per cycle.
-            for _ in 0..leg.rx.slots().min(self.packets_per_cycle) {
-                if let Ok(p) = leg.rx.pop() {
-                    self.burst.push(p);
-                }
-            }
-            errors = errors.saturating_add(leg.decode.decode_cycle(self.burst.iter().map(|p| &**p), own));
-            for p in self.burst.drain(..) {
-                match leg.held {
-                    None => leg.held = Some(p),
-                    Some(_) => Self::give_back(&mut self.release, &self.pool, p),
-                }
-            }
+            let n = leg.rx.available().min(self.packets_per_cycle);
+            let rx = &leg.rx;
+            let packets = (0..n).map(|k| {
+                let s = rx.slot(k);
+                (&s.meta, s.payload())
+            });
+            errors = errors.saturating_add(leg.decode.decode_cycle(packets, own));
+            leg.rx.advance(n, |p| Self::give_back(release, pool, p));
             let s = &leg.settings;
             leg.in_mix = !s.muted;
             if leg.in_mix && !mix(r, s, own) {
@@ -452,16 +432,12 @@ impl RoomKernel {
         let legs = &mut self.store.legs[..];
         for i in 0..legs.len() {
             if let Some(far) = legs.get(i + FAR) {
-                // What this pass reads of the leg: its encoder's hot lines and ring end; then
-                // its ring's header.
+                // What this pass reads of the leg: its encoder's hot lines and lane end.
                 prefetch_lines(&far.encode, 2);
                 prefetch_lines(&far.tx, 1);
-                prefetch_ring(far.tx.buffer());
             }
             if let Some(near) = legs.get(i + NEAR) {
-                if let Some(p) = near.held.as_deref() {
-                    prefetch_packet(p);
-                }
+                prefetch_slot(near.tx.next_addr());
                 near.encode.prefetch();
             }
             let leg = &mut legs[i];
@@ -484,32 +460,19 @@ impl RoomKernel {
             }
             errors = errors.saturating_add(leg.encode.encode_cycle(heard, &mut self.scratch));
             let Some(p) = self.scratch.get() else { continue };
-            if leg.tx.is_full() {
-                leg.ring_full += 1;
-                self.ring_full += 1;
-                continue;
-            }
-            let mut out = match leg.held.take() {
-                Some(h) => h,
-                None => match self.pool.acquire() {
-                    Ok(h) => h,
-                    Err(_) => {
-                        leg.pool_exhausted += 1;
-                        self.pool_exhausted += 1;
-                        continue;
-                    }
-                },
-            };
-            out.meta = p.meta;
-            out.meta.arrival_ns = now;
-            if out.set_payload(p.payload()).is_err() {
+            let meta = PacketMeta { arrival_ns: now, ..p.meta };
+            match leg.tx.push(&meta, p.payload(), &self.pool) {
+                Ok(()) => {}
+                Err(PushError::Full) => {
+                    leg.ring_full += 1;
+                    self.ring_full += 1;
+                }
+                Err(PushError::PoolExhausted(_)) => {
+                    leg.pool_exhausted += 1;
+                    self.pool_exhausted += 1;
+                }
                 // Same capacity on both sides: unreachable.
-                errors = errors.saturating_add(1);
-                Self::give_back(&mut self.release, &self.pool, out);
-            } else if let Err(rtrb::PushError::Full(out)) = leg.tx.push(out) {
-                leg.ring_full += 1;
-                self.ring_full += 1;
-                Self::give_back(&mut self.release, &self.pool, out);
+                Err(PushError::TooLarge(_)) => errors = errors.saturating_add(1),
             }
         }
         errors

@@ -79,6 +79,7 @@ mod recording;
 mod shared;
 mod stats;
 
+use crate::sync::lanes::Lanes;
 pub use config::{mix_rate_for, RoomConfig};
 pub use heard::HeardBoard;
 use kernel::{KernelGrow, KernelJoin, KernelLeave, KernelLeg, KernelStore, KernelSwitch, RoomKernel, Spread};
@@ -141,6 +142,32 @@ pub struct Room {
     shards: Vec<Shard>,
     /// Where the mixer publishes who it mixed ([`RoomConfig::with_heard_board`]).
     heard: Option<Arc<HeardBoard>>,
+    /// A kernel room's slabs of packet lanes (empty otherwise).
+    slabs: Vec<LaneSlab>,
+}
+
+/// A kernel room's packet lanes for some of its ports: port `p` in `ports` with
+/// `p % by == shard` has lane `(p - ports.start) / by` of `inn` and of `out`.
+struct LaneSlab {
+    ports: std::ops::Range<usize>,
+    by: usize,
+    shard: usize,
+    inn: crate::sync::Arc<Lanes>,
+    out: crate::sync::Arc<Lanes>,
+}
+
+impl LaneSlab {
+    /// The lanes of ports `ports` with `p % by == shard`, `depth` slots each (control side).
+    fn new(ports: std::ops::Range<usize>, by: usize, shard: usize, depth: usize) -> LaneSlab {
+        let n = ports.len().saturating_sub(shard).div_ceil(by);
+        LaneSlab { ports, by, shard, inn: Lanes::new(n, depth), out: Lanes::new(n, depth) }
+    }
+
+    /// The lane of `port`, if this slab has it.
+    fn lane(&self, port: usize) -> Option<usize> {
+        let at = port.checked_sub(self.ports.start)?;
+        (self.ports.contains(&port) && at % self.by == self.shard).then_some(at / self.by)
+    }
 }
 
 /// One shard of a room spread over several workers.
@@ -211,6 +238,11 @@ impl Room {
             recordings: 0,
             shards: Vec::new(),
             heard,
+            slabs: if config.kernel {
+                vec![LaneSlab::new(0..capacity, 1, 0, engine.config().ring_capacity)]
+            } else {
+                Vec::new()
+            },
         })
     }
 
@@ -270,6 +302,7 @@ impl Room {
             recordings: 0,
             shards,
             heard: None,
+            slabs: (0..w).map(|k| LaneSlab::new(0..capacity, w, k, engine.config().ring_capacity)).collect(),
         })
     }
 
@@ -775,7 +808,9 @@ impl Room {
         let enc = leg_encoder(EncodeNode::new(encoder, ptime_us, q).map_err(codec)?.with_ssrc(ssrc), &options);
         let (rx_kind, tx_kind) =
             (PortKind::Packet(dec.info().packet_format()), PortKind::Packet(enc.info().packet_format()));
-        let ((rx, rx_host), (tx, tx_host)) = engine.packet_rings();
+        let slab = self.slabs.iter().find_map(|s| Some((s, s.lane(port)?)));
+        let Some((slab, lane)) = slab else { return Err(self.unknown(name)) };
+        let ((rx, rx_host), (tx, tx_host)) = engine.packet_lanes(&slab.inn, &slab.out, lane);
         edit.io().inputs.push((format!("{name}.rx"), rx_kind, InputEndpoint::Packet(rx_host)));
         edit.io().outputs.push((format!("{name}.tx"), tx_kind, OutputEndpoint::Packet(tx_host)));
         let (leg, stats) = KernelLeg::new(port, dec, enc, rx, tx, options.settings);
@@ -802,6 +837,7 @@ impl Room {
         let capacity = self.capacity * 2;
         let q = self.config.format.samples_per_quantum(engine.config().quantum).unwrap_or(0);
         edit.message(self.mixer, KernelGrow(KernelStore::new(capacity, q)))?;
+        self.slabs.push(LaneSlab::new(self.capacity..capacity, 1, 0, engine.config().ring_capacity));
         self.free.extend(self.capacity..capacity);
         self.names.resize(capacity, None);
         self.capacity = capacity;

@@ -7,6 +7,7 @@ use super::frame::{AudioFrame, FramePool, PacketPool};
 use super::partition::{WorkerInput, WorkerOutput};
 use super::rt::now_ns;
 use crate::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use crate::sync::lanes::{LaneRx, LaneTx, Lanes, PushError};
 use crate::sync::pool::{PoolExhausted, Pooled};
 use crate::sync::Arc;
 use rvoip_media_graph::{Packet, PacketMeta, PayloadTooLarge, PortKind};
@@ -213,9 +214,21 @@ impl AudioOut {
 /// Feeds packets into a graph packet input. Each cycle the worker takes every packet
 /// queued since the last one, in arrival order, up to the engine's
 /// `packets_per_cycle` (the rest wait a cycle).
+///
+/// A kernel room's leg is fed the same way; its packets go into the room's slab of lanes
+/// ([`crate::sync::lanes`]: the payload copied inline, no pooled packet for one of up to
+/// [`INLINE`](crate::sync::lanes::INLINE) bytes) instead of a ring of pooled packets.
 pub struct PacketIn {
-    pub(crate) ring: rtrb::Producer<Pooled<Packet>>,
+    pub(crate) way: InWay,
     pub(crate) pool: PacketPool,
+}
+
+/// Where a [`PacketIn`]'s packets go.
+pub(crate) enum InWay {
+    /// A ring of pooled packets (a graph input).
+    Ring(rtrb::Producer<Pooled<Packet>>),
+    /// A lane of a kernel room's slab.
+    Lane(LaneTx),
 }
 
 impl PacketIn {
@@ -226,49 +239,123 @@ impl PacketIn {
     /// [`EndpointError::Abandoned`] once the input was removed from its graph,
     /// [`EndpointError::RingFull`], [`EndpointError::PoolExhausted`],
     /// [`EndpointError::PayloadTooLarge`]; the packet was not queued.
-    pub fn push(&mut self, meta: PacketMeta, payload: &[u8]) -> Result<(), EndpointError> {
-        if self.ring.is_abandoned() {
+    pub fn push(&mut self, mut meta: PacketMeta, payload: &[u8]) -> Result<(), EndpointError> {
+        if meta.arrival_ns == 0 {
+            meta.arrival_ns = now_ns();
+        }
+        let ring = match &mut self.way {
+            InWay::Lane(lane) => {
+                if lane.is_abandoned() {
+                    return Err(EndpointError::Abandoned);
+                }
+                return lane.push(&meta, payload, &self.pool).map_err(|e| match e {
+                    PushError::Full => EndpointError::RingFull,
+                    PushError::PoolExhausted(e) => EndpointError::PoolExhausted(e),
+                    PushError::TooLarge(len) => EndpointError::PayloadTooLarge(PayloadTooLarge { len }),
+                });
+            }
+            InWay::Ring(ring) => ring,
+        };
+        if ring.is_abandoned() {
             return Err(EndpointError::Abandoned);
         }
-        if self.ring.is_full() {
+        if ring.is_full() {
             return Err(EndpointError::RingFull);
         }
         let mut p = self.pool.acquire()?;
         p.meta = meta;
-        if p.meta.arrival_ns == 0 {
-            p.meta.arrival_ns = now_ns();
-        }
         p.set_payload(payload)?;
-        self.ring.push(p).map_err(|_| EndpointError::RingFull)
+        ring.push(p).map_err(|_| EndpointError::RingFull)
     }
 
     /// Whether the input was removed from its graph.
     pub fn is_abandoned(&self) -> bool {
-        self.ring.is_abandoned()
+        match &self.way {
+            InWay::Ring(ring) => ring.is_abandoned(),
+            InWay::Lane(lane) => lane.is_abandoned(),
+        }
     }
 
     /// Packets queued and not yet taken by the worker.
     pub fn queued(&self) -> usize {
-        self.ring.buffer().capacity() - self.ring.slots()
+        match &self.way {
+            InWay::Ring(ring) => ring.buffer().capacity() - ring.slots(),
+            InWay::Lane(lane) => lane.queued(),
+        }
     }
 }
 
 /// Receives packets from a graph packet output. Each packet's `meta.arrival_ns` is the
 /// start time of the cycle that produced it.
+///
+/// A kernel room's leg sends through a lane of the room's slab (the payload inline):
+/// [`PacketOut::pop_with`] reads it in place, [`PacketOut::pop`] copies it into a pooled
+/// packet.
 pub struct PacketOut {
-    pub(crate) ring: rtrb::Consumer<Pooled<Packet>>,
+    pub(crate) way: OutWay,
+}
+
+/// Where a [`PacketOut`]'s packets come from.
+pub(crate) enum OutWay {
+    /// A ring of pooled packets (a graph output).
+    Ring(rtrb::Consumer<Pooled<Packet>>),
+    /// A lane of a kernel room's slab, and the pool [`PacketOut::pop`] copies into.
+    Lane(LaneRx, PacketPool),
 }
 
 impl PacketOut {
-    /// The oldest packet, if any; dropping it returns it to the pool.
+    /// The oldest packet, if any; dropping it returns it to the pool. (A kernel room's leg:
+    /// copied into a packet from the pool; `None` also when the pool has none, the packet
+    /// then left queued.)
     pub fn pop(&mut self) -> Option<Pooled<Packet>> {
-        self.ring.pop().ok()
+        match &mut self.way {
+            OutWay::Ring(ring) => ring.pop().ok(),
+            OutWay::Lane(lane, pool) => {
+                if lane.available() == 0 {
+                    return None;
+                }
+                let mut p = pool.acquire().ok()?;
+                let s = lane.slot(0);
+                p.meta = s.meta;
+                // A slot's payload fits a packet.
+                let _ = p.set_payload(s.payload());
+                lane.advance(1, drop);
+                Some(p)
+            }
+        }
+    }
+
+    /// Takes the oldest packet, if any: `f` sees its metadata and payload in place (no
+    /// pooled packet for a kernel room's leg), then it is let go.
+    ///
+    /// ```
+    /// use rvoip_media_core::conference::{LegMedia, RoomConfig, Room};
+    /// use rvoip_media_core::prelude::*;
+    /// use rvoip_media_nodes::G711Law;
+    ///
+    /// let (engine, mut driver) = Engine::driven(EngineConfig::default()).unwrap();
+    /// let mut room = Room::with_config(&engine, RoomConfig::new(AudioFormat::mono(8000)).with_kernel()).unwrap();
+    /// let mut io = room.join(&engine, "a", LegMedia::g711(G711Law::Ulaw, 10_000, 1)).unwrap().io;
+    /// let (mut rx, mut tx) = (io.take_packet_in("a.rx").unwrap(), io.take_packet_out("a.tx").unwrap());
+    /// rx.push(PacketMeta { payload_type: 0, ..PacketMeta::default() }, &[0xff; 80]).unwrap();
+    /// driver.process_cycle();
+    /// assert_eq!(tx.pop_with(|meta, payload| (meta.ssrc, payload.len())), Some((1, 80)));
+    /// assert_eq!(tx.pop_with(|_, _| ()), None);
+    /// ```
+    pub fn pop_with<R>(&mut self, f: impl FnOnce(&PacketMeta, &[u8]) -> R) -> Option<R> {
+        match &mut self.way {
+            OutWay::Ring(ring) => ring.pop().ok().map(|p| f(&p.meta, p.payload())),
+            OutWay::Lane(lane, _) => lane.pop_with(|s| f(&s.meta, s.payload())),
+        }
     }
 
     /// Whether the output was removed from its graph: packets still queued can be popped,
     /// no new ones will come.
     pub fn is_abandoned(&self) -> bool {
-        self.ring.is_abandoned()
+        match &self.way {
+            OutWay::Ring(ring) => ring.is_abandoned(),
+            OutWay::Lane(lane, _) => lane.is_abandoned(),
+        }
     }
 }
 
@@ -369,13 +456,42 @@ pub(crate) type PacketOutPair = (rtrb::Producer<Pooled<Packet>>, PacketOut);
 /// graph input's, or a leg's that a node serves itself (a kernel room's).
 pub(crate) fn packet_input_pair(packets: &PacketPool, ring_capacity: usize) -> PacketInPair {
     let (tx, rx) = rtrb::RingBuffer::new(ring_capacity);
-    (rx, PacketIn { ring: tx, pool: packets.clone() })
+    (rx, PacketIn { way: InWay::Ring(tx), pool: packets.clone() })
+}
+
+/// A kernel room leg's packet input through a lane: the worker's and the host's ends.
+pub(crate) type PacketLaneIn = (LaneRx, PacketIn);
+/// A kernel room leg's packet output through a lane: the worker's and the host's ends.
+pub(crate) type PacketLaneOut = (LaneTx, PacketOut);
+
+/// A kernel room leg's packet input and output through lane `lane` of the slabs `inn` and
+/// `out` (see [`crate::sync::lanes`]): the worker's consuming and producing ends and the
+/// host's [`PacketIn`] / [`PacketOut`]; when a former leg's end of either lane is still
+/// alive, through lanes of a slab of its own (control side; that allocates).
+pub(crate) fn packet_lanes(
+    inn: &Arc<Lanes>,
+    out: &Arc<Lanes>,
+    lane: usize,
+    packets: &PacketPool,
+) -> (PacketLaneIn, PacketLaneOut) {
+    let own = |lanes: &Arc<Lanes>| {
+        Lanes::claim(lanes, lane).unwrap_or_else(|| {
+            let depth = lanes.depth();
+            // A fresh slab's lane 0 is free.
+            Lanes::claim(&Lanes::new(1, depth), 0).expect("a new lane is free")
+        })
+    };
+    let ((host_in, worker_in), (worker_out, host_out)) = (own(inn), own(out));
+    (
+        (worker_in, PacketIn { way: InWay::Lane(host_in), pool: packets.clone() }),
+        (worker_out, PacketOut { way: OutWay::Lane(host_out, packets.clone()) }),
+    )
 }
 
 /// Both ends of a packet output: the worker's and the host's (control side; allocates).
 pub(crate) fn packet_output_pair(ring_capacity: usize) -> PacketOutPair {
     let (tx, rx) = rtrb::RingBuffer::new(ring_capacity);
-    (tx, PacketOut { ring: rx })
+    (tx, PacketOut { way: OutWay::Ring(rx) })
 }
 
 /// Builds both ends of a graph output (control side; allocates).

@@ -371,9 +371,15 @@ impl Engine {
     /// The worker's and the host's ends of a packet input and of a packet output, outside
     /// any graph, at the configured ring capacity: for a node that serves its legs' rings
     /// itself (a kernel room's; `conference`).
-    pub(crate) fn packet_rings(&self) -> (endpoint::PacketInPair, endpoint::PacketOutPair) {
-        let cap = self.config.ring_capacity;
-        (endpoint::packet_input_pair(&self.packets, cap), endpoint::packet_output_pair(cap))
+    /// A kernel room leg's packet input and output through lane `lane` of the slabs `inn`
+    /// and `out` (control side; see `endpoint::packet_lanes`).
+    pub(crate) fn packet_lanes(
+        &self,
+        inn: &crate::sync::Arc<crate::sync::lanes::Lanes>,
+        out: &crate::sync::Arc<crate::sync::lanes::Lanes>,
+        lane: usize,
+    ) -> (endpoint::PacketLaneIn, endpoint::PacketLaneOut) {
+        endpoint::packet_lanes(inn, out, lane, &self.packets)
     }
 
     fn collect(c: &mut Control, worker: usize) {

@@ -5,6 +5,8 @@
 //! - [`spsc`]: a bounded single-producer single-consumer ring (commands and replies).
 //! - [`command`]: the control <-> worker command/reply protocol over two rings, with credit
 //!   accounting that makes a full reply ring impossible.
+//! - [`lanes`]: a slab of SPSC packet lanes with the payloads inline (a kernel room's packet
+//!   path in and out).
 //! - [`pool`]: a fixed-capacity lock-free object pool (audio frames, packets).
 //! - [`seqlock`]: latest-value publication of statistics, written by a worker without ever
 //!   blocking, read by anyone.
@@ -12,6 +14,7 @@
 //!   publish to each other once a cycle, with bounded waits.
 
 pub mod command;
+pub mod lanes;
 pub mod pool;
 pub mod rows;
 pub mod seqlock;
@@ -72,11 +75,52 @@ impl<T> Cell<T> {
 /// data races; loom checks the orderings exhaustively under `--cfg loom`.
 #[cfg(all(test, not(loom)))]
 mod threaded_tests {
-    use super::{command, pool, rows, seqlock, spsc};
+    use super::{command, lanes, pool, rows, seqlock, spsc};
     use std::thread;
 
     /// Items per test: Miri runs each thread interleaving slowly.
     const N: u64 = if cfg!(miri) { 200 } else { 20_000 };
+
+    #[test]
+    fn lanes_hand_every_packet_across_threads_once_whole_and_give_pooled_ones_back() {
+        use rvoip_media_graph::{Packet, PacketMeta};
+        let packets = pool::Pool::new(4, |_| Packet::new());
+        let slab = lanes::Lanes::new(2, 4);
+        let (mut tx, mut rx) = lanes::Lanes::claim(&slab, 1).unwrap();
+        let p = packets.clone();
+        let producer = thread::spawn(move || {
+            for i in 0..N {
+                // Every 7th over the inline bytes: through a pooled packet.
+                let len = if i % 7 == 0 { 400 } else { 1 + (i % 160) as usize };
+                let meta = PacketMeta { timestamp: i as u32, ..PacketMeta::default() };
+                while tx.push(&meta, &vec![i as u8; len], &p).is_err() {
+                    thread::yield_now();
+                }
+            }
+            tx
+        });
+        let mut next = 0;
+        while next < N {
+            let got = rx.pop_with(|s| {
+                let i = u64::from(s.meta.timestamp);
+                let len = if i % 7 == 0 { 400 } else { 1 + (i % 160) as usize };
+                assert_eq!(s.payload(), &vec![i as u8; len][..]);
+                i
+            });
+            match got {
+                Some(i) => {
+                    assert_eq!(i, next);
+                    next += 1;
+                }
+                None => thread::yield_now(),
+            }
+        }
+        let mut tx = producer.join().unwrap();
+        // Left queued when both ends go: the pooled payload goes back.
+        tx.push(&PacketMeta::default(), &[1; 500], &packets).unwrap();
+        drop((tx, rx));
+        assert_eq!(packets.in_use(), 0);
+    }
 
     #[test]
     fn spsc_hands_every_value_across_threads_once_and_drops_the_rest() {

@@ -757,19 +757,19 @@ fn on_datagram(
 /// into `buf`; its length, or `None` when the ring is empty. A packet with no peer to go
 /// to is counted `not_sent`, one that does not fit `send_errors`, and the next is taken.
 fn write_next(slot: &mut Slot, c: &Counters, buf: &mut [u8]) -> Option<usize> {
+    let Slot { tx, peer, heard, ext, mixer_port, .. } = slot;
     loop {
-        let p = slot.tx.pop()?;
-        if slot.peer.is_none() {
-            add(&c.not_sent, 1);
-            continue;
-        }
-        let written = match (slot.heard.as_deref(), slot.ext.csrc_audio_level) {
-            (Some(h), Some(_)) => slot.ext.write_mixed(&p.meta, &h.sources_for(slot.mixer_port), p.payload(), buf),
-            _ => slot.ext.write(&p.meta, p.payload(), buf),
-        };
+        // Read in place (a kernel room's packets are not copied into a pooled packet).
+        let written = tx.pop_with(|meta, payload| {
+            peer.is_some().then(|| match (heard.as_deref(), ext.csrc_audio_level) {
+                (Some(h), Some(_)) => ext.write_mixed(meta, &h.sources_for(*mixer_port), payload, buf),
+                _ => ext.write(meta, payload, buf),
+            })
+        })?;
         match written {
-            Ok(len) => return Some(len),
-            Err(_) => add(&c.send_errors, 1),
+            None => add(&c.not_sent, 1),
+            Some(Ok(len)) => return Some(len),
+            Some(Err(_)) => add(&c.send_errors, 1),
         }
     }
 }

@@ -1301,8 +1301,8 @@ impl DecodeNode {
         self.switches += 1;
     }
 
-    /// One cycle outside a graph: this cycle's `packets` (in arrival order) in, one quantum
-    /// into `out`. What [`Processor::process`] does, for a node that runs many legs itself
+    /// One cycle outside a graph: this cycle's `packets` (in arrival order, each its
+    /// metadata and payload, wherever they are kept) in, one quantum into `out`. What [`Processor::process`] does, for a node that runs many legs itself
     /// (a conference room's kernel) and keeps their decoders in its own memory. Returns the
     /// bad-input events (as `report_error` would count them).
     ///
@@ -1313,24 +1313,28 @@ impl DecodeNode {
     /// let mut dec = DecodeNode::new(Box::new(G711CodecDecoder::new(G711Law::Ulaw)), Quantum::MS_10).unwrap();
     /// let p = Packet::from_payload(PacketMeta::default(), &[0xff; 80]).unwrap(); // μ-law silence
     /// let mut out = [1.0f32; 80];
-    /// assert_eq!(dec.decode_cycle([&p].into_iter(), &mut out), 0);
+    /// assert_eq!(dec.decode_cycle([(&p.meta, p.payload())].into_iter(), &mut out), 0);
     /// assert!(out.iter().all(|&v| v == 0.0));
     /// assert_eq!(dec.decode_cycle(std::iter::empty(), &mut out), 0); // a loss: concealed
     /// assert_eq!(dec.concealed_frames(), 4);
     /// ```
-    pub fn decode_cycle<'p>(&mut self, packets: impl ExactSizeIterator<Item = &'p Packet>, out: &mut [f32]) -> u32 {
+    pub fn decode_cycle<'p>(
+        &mut self,
+        packets: impl ExactSizeIterator<Item = (&'p PacketMeta, &'p [u8])>,
+        out: &mut [f32],
+    ) -> u32 {
         let mut errors = 0;
         let single = packets.len() == 1;
         let mut packets = packets.peekable();
         if single {
-            if let Some(p) = packets.peek() {
-                if self.decode_direct(p, out) {
+            if let Some(&(meta, payload)) = packets.peek() {
+                if self.decode_direct(meta, payload, out) {
                     return 0;
                 }
             }
         }
-        for p in packets {
-            self.receive(p, &mut errors);
+        for (meta, payload) in packets {
+            self.receive(meta, payload, &mut errors);
         }
         while self.fill < self.quantum_len && self.next_ts.is_some() {
             if !self.conceal_frame() {
@@ -1391,18 +1395,18 @@ impl DecodeNode {
     /// The common case, decoded straight into the output: nothing buffered, one packet
     /// of exactly one quantum that continues the stream (or starts it) in the current
     /// codec. Returns false, having done nothing, otherwise.
-    fn decode_direct(&mut self, p: &Packet, out: &mut [f32]) -> bool {
-        let ts = p.meta.timestamp;
-        if self.fill != 0 || p.meta.payload_type != self.payload_type || self.next_ts.is_some_and(|t| t != ts) {
+    fn decode_direct(&mut self, meta: &PacketMeta, payload: &[u8], out: &mut [f32]) -> bool {
+        let ts = meta.timestamp;
+        if self.fill != 0 || meta.payload_type != self.payload_type || self.next_ts.is_some_and(|t| t != ts) {
             return false;
         }
-        if self.dec.samples_in(p.payload()) != Ok(self.quantum_frames) {
+        if self.dec.samples_in(payload) != Ok(self.quantum_frames) {
             return false;
         }
         if out.len() != self.quantum_len {
             return false;
         }
-        if self.says_silence(&p.meta) {
+        if self.says_silence(meta) {
             self.skip_starts();
             out.fill(0.0);
             self.packets += 1;
@@ -1411,7 +1415,7 @@ impl DecodeNode {
             self.concealed_run = 0;
             return true;
         }
-        match self.dec.decode(Some(p.payload()), out) {
+        match self.dec.decode(Some(payload), out) {
             Ok(m) if m == self.quantum_len => {
                 self.skipping = false;
                 self.packets += 1;
@@ -1424,9 +1428,9 @@ impl DecodeNode {
         }
     }
 
-    fn receive(&mut self, p: &Packet, errors: &mut u32) {
-        if p.meta.payload_type != self.payload_type {
-            if self.alternate.as_ref().is_some_and(|a| a.payload_type == p.meta.payload_type) {
+    fn receive(&mut self, meta: &PacketMeta, payload: &[u8], errors: &mut u32) {
+        if meta.payload_type != self.payload_type {
+            if self.alternate.as_ref().is_some_and(|a| a.payload_type == meta.payload_type) {
                 self.swap_codec();
             } else if self.strict {
                 self.foreign += 1;
@@ -1434,7 +1438,6 @@ impl DecodeNode {
             }
         }
         self.packets += 1;
-        let payload = p.payload();
         let n = match self.dec.samples_in(payload) {
             Ok(n) => n * usize::from(self.info.channels),
             Err(_) => {
@@ -1448,7 +1451,7 @@ impl DecodeNode {
             *errors += 1;
             return;
         }
-        let ts = p.meta.timestamp;
+        let ts = meta.timestamp;
         if let Some(expected) = self.next_ts {
             let gap = ts.wrapping_sub(expected) as i32;
             let window = i64::from(self.ticks_of(self.max_packet));
@@ -1476,7 +1479,7 @@ impl DecodeNode {
             *errors += 1;
             return;
         }
-        if self.says_silence(&p.meta) {
+        if self.says_silence(meta) {
             self.skip_starts();
             self.fifo[self.fill..self.fill + n].fill(0.0);
             self.fill += n;
@@ -1511,7 +1514,7 @@ impl Processor for DecodeNode {
 
     fn process(&mut self, io: &mut ProcessIo<'_>) {
         let packets = io.packets_in(0);
-        let errors = self.decode_cycle(packets.iter(), io.audio_out(0));
+        let errors = self.decode_cycle(packets.iter().map(|p| (&p.meta, p.payload())), io.audio_out(0));
         for _ in 0..errors {
             io.report_error();
         }
