@@ -595,10 +595,13 @@ fn erle_returns_to_its_depth_after_double_talk() {
 fn near_end_louder_than_the_echo_does_not_move_the_delay_estimate() {
     // Double talk with the near end 3 dB above the echo in reverberant rooms: the near end
     // fills the microphone's band envelopes with fluctuations the far end does not explain.
-    // In a held-out room (RT60 0.7 s, 40 ms) a lag 40 ms late won the delay estimator's
-    // correlation after 3.7 s of it, the converged weights were shifted out of the window,
-    // and the canceller stayed 9 dB shallower after double talk than without the near end.
-    // The estimate is held while the near end talks over a converged filter.
+    // In a held-out room of the evaluation kit's generator (RT60 0.7 s, 40 ms) a lag 40 ms
+    // late won the delay estimator's correlation after 3.7 s of it, the converged weights
+    // were shifted out of the window, and the canceller stayed 9 dB shallower after double
+    // talk than without the near end; the estimate is now held while the near end talks over
+    // a converged filter. These synthetic rooms do not reproduce that wander (the code
+    // without the hold passes them too, with the same figures): the test guards that the
+    // estimate and the depth after double talk hold with a loud near end.
     for (delay, rt60, seed, far_at, near_at) in [(40, 0.7, 41, 20, 5), (60, 0.6, 42, 80, 30), (40, 0.5, 43, 140, 45)] {
         let (far, mic, near) = kit_timeline(delay, rt60, seed, far_at, near_at);
         let louder = 10f32.powf(3.0 / 20.0) - 1.0;
