@@ -17,6 +17,10 @@
 //! the weights shifted out of the filter and the canceller lost 30 dB for the rest of the
 //! call. (Bounding every fluctuation to ±3 nepers as well was tried: it biased the estimate
 //! 20 ms late in reverberant rooms, where the onsets carry the direct path.)
+//!
+//! The canceller can [hold](DelayEstimator::set_hold) the estimate: evidence keeps
+//! accumulating, but no new lag is adopted. It does so while the near-end detector sees
+//! near-end speech after the filters have converged (see the parent module).
 
 /// Number of analysis bands.
 pub const BANDS: usize = 24;
@@ -38,6 +42,8 @@ pub struct DelayEstimator {
     updates: u32,
     far_seen: bool,
     lambda: f32,
+    /// While set, no new lag is adopted (evidence still accumulates).
+    hold: bool,
 }
 
 impl DelayEstimator {
@@ -72,6 +78,7 @@ impl DelayEstimator {
             updates: 0,
             far_seen: false,
             lambda: 0.995,
+            hold: false,
         }
     }
 
@@ -135,7 +142,8 @@ impl DelayEstimator {
                 }
             }
             let cur_rho = self.current.map_or(0.0, |c| self.rho(c));
-            let better = best_rho > 0.25 && Some(best) != self.current && best_rho > cur_rho + 0.08;
+            let held = self.hold && self.current.is_some();
+            let better = !held && best_rho > 0.25 && Some(best) != self.current && best_rho > cur_rho + 0.08;
             if better {
                 if best == self.candidate {
                     self.cand_count += 1;
@@ -158,6 +166,20 @@ impl DelayEstimator {
 
     fn rho(&self, lag: usize) -> f32 {
         self.corr[lag] / (self.pfar[lag] * self.pmic).sqrt().max(1e-12)
+    }
+
+    /// Holds the current estimate (`true`) or lets it follow the evidence again (`false`).
+    /// While held, correlations keep accumulating but no new lag is adopted; the first
+    /// estimate is always adopted.
+    ///
+    /// ```
+    /// use rvoip_media_nodes::apm::aec::DelayEstimator;
+    /// let mut d = DelayEstimator::new(16_000, 161, 64);
+    /// d.set_hold(true);
+    /// assert_eq!(d.update(&[1.0; 161], &[1.0; 161], true), None);
+    /// ```
+    pub fn set_hold(&mut self, hold: bool) {
+        self.hold = hold;
     }
 
     /// The current estimate in blocks.
