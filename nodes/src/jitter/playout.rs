@@ -14,7 +14,8 @@ const QUIET_POWER: f32 = 1e-5;
 /// How long a pause must have lasted before its quiet blocks are shortened (accelerated),
 /// ms. The first blocks after a talkspurt hold the last word's decaying tail (quieter than
 /// [`QUIET_POWER`] but part of the utterance): the start-up delay's excess (the initial
-/// delay over the target, ~60 ms on a paced stream), given back there, cost G.722
+/// delay over the target: ~60 ms on a paced stream before such streams started early, now
+/// where the first packets disagree and the target turns out lower), given back there, cost G.722
 /// call → call 0.08 PESQ; given back 300 ms into the pause, 0.00–0.03 (BENCHMARKS.md,
 /// sessions, session 12). Pauses shorter than this keep their length. Only during the
 /// warm-up ([`WARM_PACKETS`]), where that excess comes from: later pauses are shortened at once.
@@ -22,6 +23,25 @@ const QUIET_HOLD_MS: i64 = 300;
 
 /// Packets until the delay histogram's target is trusted on its own (5 s of 20 ms).
 const WARM_PACKETS: u32 = 250;
+
+/// One-sided 99.5 % quantiles of Student's t with 1..=16 degrees of freedom.
+const T995: [f64; 16] =
+    [63.657, 9.925, 5.841, 4.604, 4.032, 3.707, 3.499, 3.355, 3.250, 3.169, 3.106, 3.055, 3.012, 2.977, 2.947, 2.921];
+
+/// How many standard deviations above the mean of `n` transit offsets a new packet's may
+/// reach (the 99.5 % prediction bound of a normal sample: `t(n−1)·√(1 + 1/n)`), at least 3.
+fn warm_sd_factor(n: u32) -> f64 {
+    let t = T995.get(n.saturating_sub(2) as usize).copied().unwrap_or(2.576);
+    (t * (1.0 + 1.0 / f64::from(n.max(1))).sqrt()).max(3.0)
+}
+
+/// One more sample `x` in Welford's running (count, mean, sum of squared deviations).
+fn welford((n, mean, m2): (u32, f64, f64), x: f64) -> (u32, f64, f64) {
+    let n = n + 1;
+    let delta = x - mean;
+    let mean = mean + delta / f64::from(n);
+    (n, mean, m2 + delta * (x - mean))
+}
 
 /// RTP payload type of RFC 3389 comfort noise at 8 kHz.
 pub const CN_PAYLOAD_TYPE: u8 = 13;
@@ -304,6 +324,8 @@ pub struct JitterBuffer {
     /// Packets, mean and sum of squared deviations (Welford) of the transit offsets since
     /// the stream began, for the warm-up floor of the target.
     warm: (u32, f64, f64),
+    /// The same of the raw transit offsets (arrival − timestamp), for the early start.
+    warm_raw: (u32, f64, f64),
     rtp: RtpReceiveStats,
     bursts: BurstGapStats,
     stats: JitterStats,
@@ -420,6 +442,7 @@ impl JitterBuffer {
             delay: DelayManager::new(cfg.quantile, cfg.forget, cfg.cost).with_max_delay(cfg.max_delay_ms),
             skew: SkewEstimator::new(),
             warm: (0, 0.0, 0.0),
+            warm_raw: (0, 0.0, 0.0),
             rtp: RtpReceiveStats::new(info.rtp_clock_rate),
             bursts: BurstGapStats::new(16, packet_ms),
             stats: JitterStats::default(),
@@ -589,6 +612,7 @@ impl JitterBuffer {
         self.delay.reset();
         self.skew.reset();
         self.warm = (0, 0.0, 0.0);
+        self.warm_raw = (0, 0.0, 0.0);
         self.dec.reset();
         self.skipping = false;
         self.sync_len = 0;
@@ -657,6 +681,25 @@ impl JitterBuffer {
         (q + i64::from(self.cfg.margin_ms) * 1000 + fec).min(min + i64::from(self.cfg.max_delay_ms) * 1000)
     }
 
+    /// Whether the stream may start before the initial delay is up: with at least three
+    /// packets seen, once the playout offset of the first packet (`ts`), were it played now,
+    /// covers the 99.5 % prediction bound of their raw transit offsets (mean +
+    /// `t·√(1 + 1/n)` standard deviations, Student's t for the few packets seen), a pull
+    /// (a packet arriving just after one waits for the next) and the margin. A steady
+    /// network (a LAN, loopback) starts 30–40 ms after the first packet instead of the
+    /// initial delay, whose excess over the target it would later give back by moving the
+    /// timeline; a jittery one shows a spread that keeps the bound above the initial delay.
+    fn early_start_ok(&self, ts: i64) -> bool {
+        let (n, mean, m2) = self.warm_raw;
+        if n < 3 {
+            return false;
+        }
+        let sd = (m2 / f64::from(n - 1)).sqrt();
+        let pull = self.last_pull.map_or(0, |(_, len)| len);
+        let bound = (mean + warm_sd_factor(n) * sd) as i64 + pull + i64::from(self.cfg.margin_ms) * 1000;
+        self.now_us - self.ticks_to_us(ts) >= bound
+    }
+
     fn unwrap(&mut self, seq: u16, ts: u32) -> (i64, i64) {
         if !self.have_ref {
             self.have_ref = true;
@@ -685,6 +728,7 @@ impl JitterBuffer {
         self.delay.reset();
         self.skew.reset();
         self.warm = (0, 0.0, 0.0);
+        self.warm_raw = (0, 0.0, 0.0);
         self.started = false;
         self.have_ref = false;
         self.last_seq = None;
@@ -759,12 +803,8 @@ impl JitterBuffer {
         }
         self.delay.update(d_use - self.trend_us(ts));
         if self.warm.0 < WARM_PACKETS {
-            let (n, mean, m2) = self.warm;
-            let n = n + 1;
-            let x = d_use as f64;
-            let delta = x - mean;
-            let mean = mean + delta / f64::from(n);
-            self.warm = (n, mean, m2 + delta * (x - mean));
+            self.warm = welford(self.warm, d_use as f64);
+            self.warm_raw = welford(self.warm_raw, d as f64);
         }
         if self.started && ts < self.playout_ts {
             // Late. If it continues the sequence while we conceal (a late packet after
@@ -1114,8 +1154,11 @@ impl JitterBuffer {
             // target asks more). Deciding only then puts every packet that arrived
             // meanwhile in the warm-up statistics: a sender that starts with a burst shows
             // its spread before the delay is set, instead of making the buffer stretch
-            // speech while the target catches up.
-            if self.now_us < arrival.saturating_add(i64::from(self.cfg.initial_delay_ms) * 1000) {
+            // speech while the target catches up. It plays earlier when the packets so far
+            // agree closely enough that the earlier delay covers what they predict (a
+            // steady network: no start-up excess to give back later by moving the timeline).
+            let early = self.early_start_ok(ts);
+            if !early && self.now_us < arrival.saturating_add(i64::from(self.cfg.initial_delay_ms) * 1000) {
                 out.fill(0.0);
                 return;
             }
@@ -1124,7 +1167,7 @@ impl JitterBuffer {
             self.sync_len = 0;
             let d = arrival - self.ticks_to_us(ts);
             let initial = d + i64::from(self.cfg.initial_delay_ms) * 1000;
-            let want = self.target_us().max(initial);
+            let want = if early { self.target_us().max(self.offset_us()) } else { self.target_us().max(initial) };
             // At most the max delay: the rest of the playout buffer is room for what follows.
             let room = self.fs as usize * self.cfg.max_delay_ms as usize / 1000;
             let lead = self.us_to_samples(want - self.offset_us()).clamp(0, room as i64) as usize;
