@@ -488,7 +488,15 @@ fn g729_coded_background_noise_false_alarms_are_counted() {
 /// Pink noise whose level alternates between `low_db` and `low_db + step_db` (dB re unit
 /// RMS) every `block_s` seconds with 10 ms ramps (`smooth`: a raised-cosine swing over the
 /// whole block instead, like a slowly modulated noise).
-fn stepping_pink(g: &mut Noise, n: usize, rate: usize, block_s: f32, low_db: f32, step_db: f32, smooth: bool) -> Vec<f32> {
+fn stepping_pink(
+    g: &mut Noise,
+    n: usize,
+    rate: usize,
+    block_s: f32,
+    low_db: f32,
+    step_db: f32,
+    smooth: bool,
+) -> Vec<f32> {
     let block = (block_s * rate as f32) as usize;
     let ramp = rate / 100;
     g.pink(n)
@@ -502,7 +510,13 @@ fn stepping_pink(g: &mut Noise, n: usize, rate: usize, block_s: f32, low_db: f32
                 (t as f32 / ramp as f32).min(1.0)
             };
             // Rising in odd blocks, falling in even ones (after the first).
-            let up = if b % 2 == 1 { frac } else if b == 0 { 0.0 } else { 1.0 - frac };
+            let up = if b % 2 == 1 {
+                frac
+            } else if b == 0 {
+                0.0
+            } else {
+                1.0 - frac
+            };
             v * 10f32.powf((low_db + step_db * up) / 20.0)
         })
         .collect()
@@ -519,7 +533,9 @@ fn stepping_pink(g: &mut Noise, n: usize, rate: usize, block_s: f32, low_db: f32
 #[test]
 fn a_noise_that_changes_level_is_followed() {
     let mut g = Noise::new(41);
-    for (name, smooth, step, max_fa, max_fa_syll) in [("steps", false, 10.0f32, 0.05, 0.09), ("swing", true, 20.0, 0.25, 0.18)] {
+    for (name, smooth, step, max_fa, max_fa_syll) in
+        [("steps", false, 10.0f32, 0.05, 0.09), ("swing", true, 20.0, 0.25, 0.18)]
+    {
         let n = 16000 * 20;
         let noise = stepping_pink(&mut g, n, 16000, if smooth { 2.0 } else { 2.5 }, -55.0, step, smooth);
         let d = run(&noise, 16000);
