@@ -456,20 +456,23 @@ fn g729_round_trip(x: &[f32], annex_b: bool) -> Vec<f32> {
 /// more, and this test counts them (the issue-13 false alarms of the room's demo):
 /// * Annex A alone: 36 and 32 of 1,900 frames (1.9 % and 1.7 %), isolated frames whose
 ///   LLR (0.03–0.09 nats) and harmonicity (0.2–0.3) are just above the noise's usual;
-/// * Annex B (DTX): 298 and 176 (15.7 % and 9.3 %). The comfort noise is regenerated at the input's energy,
+/// * Annex B (DTX): 298 and 20 (15.7 % and 1.1 %; 176 at −60 dBFS before the floor followed
+///   level steps, session 13). The comfort noise is regenerated at the input's energy,
 ///   but the CELP-coded active frames of white noise come out 4.5 dB quieter, so the level
 ///   steps down for each short active burst and back up after it. The MCRA minimum follows
 ///   the dip at once; when the level returns every bin sits more than `DELTA` above that
 ///   minimum, so the floor is held as if speech were present until the minimum window rolls
-///   (about 1.1 s of false alarms after each burst). See BENCHMARKS.md (issue 13, session
-///   11) for what was tried.
+///   (about 1.1 s of false alarms after each burst). Since session 13 the floor takes a
+///   step at once when every bin rises by the same factor; at −50 dBFS the coded bursts
+///   also change the noise's spectral shape, so the step is not taken there. See
+///   BENCHMARKS.md (issue 13, sessions 11 and 13).
 ///
 /// The limits are the measured counts with a fifth of headroom: the test fails when a change
 /// makes coded noise look more like speech.
 #[test]
 fn g729_coded_background_noise_false_alarms_are_counted() {
     let mut g = Noise::new(29);
-    for (dbfs, max_a, max_b) in [(-50.0f64, 43usize, 358usize), (-60.0, 38, 211)] {
+    for (dbfs, max_a, max_b) in [(-50.0f64, 43usize, 358usize), (-60.0, 38, 24)] {
         let gain = 10f64.powf(dbfs / 20.0) as f32;
         let x: Vec<f32> = g.white(8000 * 20).iter().map(|v| v * gain).collect();
         let plain = false_frames(&quantise_i16(&x));
@@ -479,5 +482,70 @@ fn g729_coded_background_noise_false_alarms_are_counted() {
         assert!(plain <= 1, "uncoded white noise at {dbfs} dBFS: {plain} frames marked speech");
         assert!(coded_a <= max_a, "G.729 white noise at {dbfs} dBFS: {coded_a} frames marked speech");
         assert!(coded_b <= max_b, "G.729 Annex B white noise at {dbfs} dBFS: {coded_b} frames marked speech");
+    }
+}
+
+/// Pink noise whose level alternates between `low_db` and `low_db + step_db` (dB re unit
+/// RMS) every `block_s` seconds with 10 ms ramps (`smooth`: a raised-cosine swing over the
+/// whole block instead, like a slowly modulated noise).
+fn stepping_pink(
+    g: &mut Noise,
+    n: usize,
+    rate: usize,
+    block_s: f32,
+    low_db: f32,
+    step_db: f32,
+    smooth: bool,
+) -> Vec<f32> {
+    let block = (block_s * rate as f32) as usize;
+    let ramp = rate / 100;
+    g.pink(n)
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let (b, t) = (i / block, i % block);
+            let frac = if smooth {
+                0.5 - 0.5 * (std::f32::consts::PI * t as f32 / block as f32).cos()
+            } else {
+                (t as f32 / ramp as f32).min(1.0)
+            };
+            // Rising in odd blocks, falling in even ones (after the first).
+            let up = if b % 2 == 1 {
+                frac
+            } else if b == 0 {
+                0.0
+            } else {
+                1.0 - frac
+            };
+            v * 10f32.powf((low_db + step_db * up) / 20.0)
+        })
+        .collect()
+}
+
+/// A noise whose level steps up keeps its spectral shape: the floor follows it within a few
+/// frames instead of holding the old level until the minimum window rolls over (0.75–1.5 s of
+/// false alarms after each step before session 13). Pink noise stepping by 10 dB every 2.5 s
+/// and swinging 20 dB over 2 s, alone and under voiced syllables at 10 dB SNR against the
+/// louder level. Before: false alarms in 29.7 % (steps) and 53.1 % (swing) of the noise
+/// frames after the first second; with syllables recall 1.000 / 1.000, false alarms 0.327 /
+/// 0.463. After: 3.1 % and 17.6 %; recall 1.000 / 1.000, false alarms 0.057 / 0.120 (a slow
+/// swing is followed only once it has opened a 1.3 dB gap, which the LLR can still see).
+#[test]
+fn a_noise_that_changes_level_is_followed() {
+    let mut g = Noise::new(41);
+    for (name, smooth, step, max_fa, max_fa_syll) in
+        [("steps", false, 10.0f32, 0.05, 0.09), ("swing", true, 20.0, 0.25, 0.18)]
+    {
+        let n = 16000 * 20;
+        let noise = stepping_pink(&mut g, n, 16000, if smooth { 2.0 } else { 2.5 }, -55.0, step, smooth);
+        let d = run(&noise, 16000);
+        let fa = d[100..].iter().filter(|v| **v).count() as f64 / (d.len() - 100) as f64;
+        let (x, mask) = voiced(16000, 20.0, 250, 350);
+        let gain = 10f32.powf((-26.0 + 55.0 - step - 10.0) / 20.0);
+        let noisy: Vec<f32> = x.iter().zip(&noise).map(|(s, v)| s + gain * v).collect();
+        let (r, fa_syll) = recall_and_false_alarms(&run(&noisy, 16000), &mask);
+        println!("{name}: noise alone {fa:.3} false alarms; syllables recall {r:.3}, false alarms {fa_syll:.3}");
+        assert!(fa <= max_fa, "{name}: noise alone, false alarm rate {fa:.3}");
+        assert!(r >= 0.95 && fa_syll <= max_fa_syll, "{name}: recall {r:.3}, false alarms {fa_syll:.3}");
     }
 }

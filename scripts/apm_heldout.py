@@ -1,0 +1,300 @@
+#!/opt/lab/bin/python
+"""Held-out VAD and AGC sets for issue 13, built with the evaluation kit's generator.
+
+Not used by any build or test: a developer runs it by hand beside the kit, so the voice
+processing can be scored on speech, talkers, noises and SNRs it was never tuned on.
+It imports the kit's `gen.py` unchanged (its helpers, noise makers, mixing and labelling:
+the labels, SNR definition and file layout are the kit's) and only chooses other sources,
+seeds and conditions. Output is deterministic for the same numpy/scipy/espeak-ng versions.
+
+    APM_KIT=/path/to/shared/eval/apm APM_WORK=/opt/labwork/apm_h1 scripts/apm_heldout.py h1
+    APM_KIT=/path/to/shared/eval/apm APM_WORK=/opt/labwork/apm_h2 scripts/apm_heldout.py h2
+    /path/to/shared/eval/apm/run.sh --subject NAME 'TEMPLATE' --tasks vad,agc   # with the same APM_WORK
+
+Sets (session 13):
+* h1 - the FSDD digits (all three talkers) speed-perturbed by 0.86x and 1.16x (pitch and
+  formants move together, as between talkers), the kit's 8 kHz talker's 100-160 s
+  (the kit uses it only for AEC), the 16 kHz talker's first 30 s (the kit's VAD uses 30-60 s);
+  noises the kit's VAD set does not use: brown, modulated pink, white at other SNRs, a real
+  six-talker babble of continuous speech, a "car" noise (brown, low-passed at 300 Hz, with
+  a 30 Hz engine hum and harmonics), mains hum (50 Hz and harmonics) over pink, and pink
+  noise whose level steps by +-10 dB every 2.5 s. AGC: the 8 kHz talker at six other levels,
+  and 5 s blocks alternating 16 dB (-12 / -28 dBFS active).
+* h2 - synthetic talkers (espeak-ng, six voices: male and female variants of American,
+  British, Scottish and Caribbean English) reading sentences with 0.2-1.4 s pauses, and
+  FSDD digits with short pauses (0.1-0.5 s, nearly continuous); noises: pink, white, keyboard,
+  modulated, real babble, car, level-stepped pink at SNRs between the kit's. AGC: the
+  synthetic talkers at six levels with pink noise 45 dB under the speech, and 4 s blocks
+  stepping between -8, -20 and -32 dBFS in an irregular order.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import scipy.signal as ss
+
+KIT = os.environ.get("APM_KIT", "/work/shared/eval/apm")
+sys.path.insert(0, KIT)
+import gen as G  # noqa: E402  (the kit's generator, unchanged)
+
+FS = G.FS
+
+
+# ----------------------------------------------------------------------------- sources
+def speed(x, factor):
+    """Plays `x` `factor` times faster (resampling): pitch and formants scale together."""
+    up, down = {0.86: (43, 50), 1.16: (29, 25)}[factor]
+    return ss.resample_poly(x, down, up)
+
+
+def digit_sequence(rng, dur, factors, gap=(0.3, 1.5)):
+    """Like the kit's `digit_sequence`, with speed-perturbed takes and other pauses."""
+    files = G.fsdd_files()
+    n = int(dur * FS)
+    x = np.zeros(n)
+    pos = int(1.0 * FS)
+    while True:
+        u = G.fsdd(files[rng.integers(len(files))])
+        f = factors[rng.integers(len(factors))]
+        if f != 1.0:
+            u = speed(u, f)
+        u = G.set_rms_dbfs(u, -26 + rng.uniform(-6, 6))
+        if pos + len(u) >= n - FS // 2:
+            break
+        x[pos: pos + len(u)] += G.fade(u, 5)
+        pos += len(u) + int(rng.uniform(*gap) * FS)
+    return x
+
+
+SENTENCES = [
+    "The quarterly report is due on Friday, so please send your figures before noon.",
+    "Could you repeat the last number? The line dropped for a second.",
+    "We moved the meeting to the small room on the third floor.",
+    "Nobody expected the train to be that late on a Sunday evening.",
+    "If the heating fails again, call the landlord and keep the receipts.",
+    "She said the parcel would arrive between nine and eleven.",
+    "My brother bought a second hand bicycle with a broken bell.",
+    "Turn left at the bakery, then walk straight on for about five minutes.",
+    "The invoice lists twelve items, but only ten were delivered.",
+    "Please hold while I transfer you to the billing department.",
+    "It rained all morning, and the football match was cancelled.",
+    "Remember to bring your passport and a copy of the booking.",
+    "The doctor can see you on Tuesday at a quarter past four.",
+    "I think the password expired, because the system keeps rejecting it.",
+    "Our flight was delayed twice, and we missed the connection in Frankfurt.",
+    "Thank you for calling, your feedback really helps us improve.",
+]
+VOICES = ["en-us+m3", "en-us+f2", "en-gb+m1", "en-gb+f4", "en-gb-scotland+m5", "en-029+f3"]
+
+
+def espeak(text, voice, rate_wpm, pitch):
+    with tempfile.NamedTemporaryFile(suffix=".wav") as t:
+        subprocess.run(["espeak-ng", "-v", voice, "-s", str(rate_wpm), "-p", str(pitch), "-w", t.name, text],
+                       check=True, capture_output=True)
+        return G.load(t.name)
+
+
+def synthetic_speech(rng, dur, voices):
+    """Sentences by the given espeak-ng voices with 0.2-1.4 s pauses, `dur` seconds."""
+    n = int(dur * FS)
+    x = np.zeros(n)
+    pos = int(0.8 * FS)
+    k = int(rng.integers(len(SENTENCES)))
+    while True:
+        v = voices[rng.integers(len(voices))]
+        u = espeak(SENTENCES[k % len(SENTENCES)], v, int(rng.integers(140, 185)), int(rng.integers(30, 70)))
+        k += 1
+        u = G.set_active_dbfs(u, -26 + rng.uniform(-4, 4))
+        if pos + len(u) >= n - FS // 2:
+            break
+        x[pos: pos + len(u)] += G.fade(u, 5)
+        pos += len(u) + int(rng.uniform(0.2, 1.4) * FS)
+    return x
+
+
+def segment(x, a, b):
+    return G.fade(x[int(a * FS): int(b * FS)])
+
+
+# ----------------------------------------------------------------------------- noises
+def real_babble(n, rng, pool, talkers=6):
+    """`talkers` continuous-speech streams from random offsets of the pool (its recordings
+    longer than `n`), equal RMS."""
+    out = np.zeros(n)
+    pool = [s for s in pool if len(s) > n]
+    for _ in range(talkers):
+        s = pool[rng.integers(len(pool))]
+        off = int(rng.integers(0, len(s) - n))
+        out += G.set_rms_dbfs(s[off: off + n], -20 + rng.uniform(-3, 3))
+    return out / np.std(out)
+
+
+def car(n, rng):
+    b = G.colored_noise(n, "brown", rng)
+    lo = ss.lfilter(*ss.butter(2, 300 / (FS / 2)), b)
+    t = np.arange(n) / FS
+    f0 = 30 * (1 + 0.05 * np.sin(2 * np.pi * 0.1 * t))
+    ph = 2 * np.pi * np.cumsum(f0) / FS
+    hum = sum(np.sin(k * ph + rng.uniform(0, 6.3)) / k for k in range(1, 6))
+    y = lo / np.std(lo) + 0.3 * hum / np.std(hum)
+    return y / np.std(y)
+
+
+def mains(n, rng):
+    t = np.arange(n) / FS
+    hum = sum(np.sin(2 * np.pi * 50 * k * t + rng.uniform(0, 6.3)) / k for k in (1, 2, 3, 5, 7))
+    y = hum / np.std(hum) + 0.3 * G.colored_noise(n, "pink", rng)
+    return y / np.std(y)
+
+
+def stepped(n, rng):
+    """Pink noise whose level steps +-10 dB every 2.5 s (10 ms ramps)."""
+    p = G.colored_noise(n, "pink", rng)
+    blk = int(2.5 * FS)
+    g = np.ones(n)
+    for i, s in enumerate(range(0, n, blk)):
+        g[s: s + blk] = 10 ** ((10 if i % 2 else -10) * rng.uniform(0.5, 1.0) / 20)
+    g = np.convolve(g, np.ones(160) / 160, mode="same")
+    y = p * g
+    return y / np.std(y)
+
+
+def noise(kind, n, rng, pool):
+    if kind == "realbabble":
+        return real_babble(n, rng, pool)
+    if kind == "car":
+        return car(n, rng)
+    if kind == "mains":
+        return mains(n, rng)
+    if kind == "steppedpink":
+        return stepped(n, rng)
+    return G.make_noise(kind, n, rng)
+
+
+# ----------------------------------------------------------------------------- writers
+def write_vad(name, clean, kind, snr, rng, pool, src):
+    lab, thr = G.vad_labels(clean)
+    noisy = G.mix_snr(clean, noise(kind, len(clean), rng, pool), snr)
+    d = os.path.join(G.WORK, name)
+    G.write(d, "clean.wav", clean)
+    G.write(d, "mic.wav", noisy)
+    with open(os.path.join(d, "labels.csv"), "w") as f:
+        f.write("frame,start_s,speech\n")
+        for i, v in enumerate(lab):
+            f.write("%d,%.2f,%d\n" % (i, i * 0.01, v))
+    with open(os.path.join(d, "meta.json"), "w") as f:
+        json.dump({"task": "vad", "source": src, "noise": kind, "snr_db": snr, "speech_fraction": float(lab.mean()),
+                   "label_threshold_dbfs": float(thr), "label_method": "the kit's vad_labels"}, f, indent=1)
+    return name
+
+
+def write_agc_levels(src, levels, name_prefix, bed_db=None, rng=None):
+    out = []
+    for lev in levels:
+        x = G.set_active_dbfs(src, lev)
+        if bed_db is not None:
+            x = x + G.set_rms_dbfs(G.colored_noise(len(x), "pink", rng), lev - bed_db)
+        name = "%s_level_m%02d" % (name_prefix, -lev)
+        d = os.path.join(G.WORK, name)
+        G.write(d, "mic.wav", x)
+        with open(os.path.join(d, "meta.json"), "w") as f:
+            json.dump({"task": "agc", "input_active_dbfs": lev, "clipped_fraction": G.clip_fraction(x)}, f, indent=1)
+        out.append(name)
+    return out
+
+
+def write_agc_jumps(src, block_s, block_db, name, bed_db=None, rng=None):
+    x = G.set_active_dbfs(src, max(block_db))
+    g = np.ones(len(x))
+    blocks = []
+    b = int(block_s * FS)
+    for i, s in enumerate(range(0, len(x), b)):
+        gd = block_db[i % len(block_db)] - max(block_db)
+        g[s: s + b] = 10 ** (gd / 20)
+        blocks.append({"start_s": s / FS, "end_s": min(len(x), s + b) / FS, "gain_db": gd})
+    g = np.convolve(g, np.ones(160) / 160, mode="same")
+    x = x * g
+    if bed_db is not None:
+        x = x + G.set_rms_dbfs(G.colored_noise(len(x), "pink", rng), min(block_db) - bed_db)
+    d = os.path.join(G.WORK, name)
+    G.write(d, "mic.wav", x)
+    with open(os.path.join(d, "meta.json"), "w") as f:
+        json.dump({"task": "agc", "jumps": True, "blocks": blocks, "clipped_fraction": G.clip_fraction(x)}, f, indent=1)
+    return [name]
+
+
+# ----------------------------------------------------------------------------- sets
+def babble_pool(A, B):
+    """Talkers for the real babble: the 8 kHz talker's first 100 s and the 16 kHz talker's
+    last 30 s (neither is the speech of a VAD scenario in these sets)."""
+    return [B[: 100 * FS], A[30 * FS:]]
+
+
+def h1(A, B):
+    rng = np.random.default_rng(1301)
+    pool = babble_pool(A, B)
+    digits = G.set_active_dbfs(digit_sequence(rng, 40.0, (0.86, 1.16)), -26.0)
+    sp_b = G.set_active_dbfs(segment(B, 100, 130), -26.0)
+    sp_b2 = G.set_active_dbfs(segment(B, 130, 160), -26.0)
+    sp_a = G.set_active_dbfs(segment(A, 0, 30), -26.0)
+    conds = [
+        ("digits", digits, "brown", 0), ("digits", digits, "modulated", 3), ("digits", digits, "white", 12),
+        ("digits", digits, "realbabble", 8), ("digits", digits, "car", 0), ("digits", digits, "mains", 6),
+        ("digits", digits, "steppedpink", 10),
+        ("speechB", sp_b, "realbabble", 5), ("speechB", sp_b, "modulated", 6), ("speechB2", sp_b2, "car", -3),
+        ("speechB2", sp_b2, "steppedpink", 8), ("speechA", sp_a, "white", 8), ("speechA", sp_a, "brown", 2),
+        ("speechA", sp_a, "mains", 12),
+    ]
+    vad = []
+    for i, (src, clean, kind, snr) in enumerate(conds):
+        r = np.random.default_rng(1310 + 41 * i)
+        vad.append(write_vad("vad_%s_%s_snr%s" % (src, kind, ("m%02d" % -snr) if snr < 0 else "%02d" % snr), clean, kind, snr, r,
+                             pool, src))
+    agc = write_agc_levels(segment(B, 10, 30), [-42, -33, -24, -15, -9, -3], "agc_b")
+    agc += write_agc_jumps(segment(B, 40, 80), 5.0, [-12, -28], "agc_jumps_16db")
+    return {"vad": vad, "agc": agc}
+
+
+def h2(A, B):
+    rng = np.random.default_rng(1302)
+    pool = babble_pool(A, B)
+    syn = G.set_active_dbfs(synthetic_speech(rng, 40.0, VOICES), -26.0)
+    syn2 = G.set_active_dbfs(synthetic_speech(rng, 30.0, VOICES[::-1]), -26.0)
+    fast_digits = G.set_active_dbfs(digit_sequence(rng, 30.0, (1.0, 0.86, 1.16), gap=(0.1, 0.5)), -26.0)
+    conds = [
+        ("synth", syn, "pink", 15), ("synth", syn, "pink", 2), ("synth", syn, "white", 3), ("synth", syn, "keyboard", 6),
+        ("synth", syn, "modulated", 12), ("synth", syn, "realbabble", 10), ("synth2", syn2, "car", 5),
+        ("synth2", syn2, "steppedpink", 4), ("synth2", syn2, "brown", 8),
+        ("fastdigits", fast_digits, "pink", 7), ("fastdigits", fast_digits, "realbabble", 15),
+        ("fastdigits", fast_digits, "white", 20),
+    ]
+    vad = []
+    for i, (src, clean, kind, snr) in enumerate(conds):
+        r = np.random.default_rng(1320 + 43 * i)
+        vad.append(write_vad("vad_%s_%s_snr%02d" % (src, kind, snr), clean, kind, snr, r, pool, src))
+    arng = np.random.default_rng(1330)
+    src = G.set_active_dbfs(synthetic_speech(arng, 20.0, VOICES), -26.0)
+    agc = write_agc_levels(src, [-40, -30, -22, -16, -10, -5], "agc_syn", bed_db=45, rng=arng)
+    src = G.set_active_dbfs(synthetic_speech(arng, 36.0, VOICES[::2]), -26.0)
+    agc += write_agc_jumps(src, 4.0, [-8, -32, -20, -8, -20, -32, -8, -32, -20], "agc_jumps_24db", bed_db=45, rng=arng)
+    return {"vad": vad, "agc": agc}
+
+
+def main():
+    which = sys.argv[1] if len(sys.argv) > 1 else ""
+    if which not in ("h1", "h2"):
+        sys.exit("usage: apm_heldout.py h1|h2  (APM_WORK: output folder, APM_KIT: the kit's apm folder)")
+    os.makedirs(G.WORK, exist_ok=True)
+    A = G.load(os.path.join(G.DATA, "silero", "test.wav"))
+    B = G.load(os.path.join(G.DATA, "silero", "aepyx_8k.wav"))
+    index = (h1 if which == "h1" else h2)(A, B)
+    with open(os.path.join(G.WORK, "scenarios.json"), "w") as f:
+        json.dump(index, f, indent=1)
+    print("wrote", G.WORK, {k: len(v) for k, v in index.items()})
+
+
+if __name__ == "__main__":
+    main()
