@@ -1,0 +1,109 @@
+#!/opt/lab/bin/python
+"""Held-out AEC sets for issue 13, built with the evaluation kit's generator.
+
+Not used by any build or test: a developer runs it by hand beside the kit, so the echo
+canceller is scored on rooms, delays, talkers and loudspeakers it was never tuned on. It
+imports the kit's `gen.py` unchanged, adds rooms and chooses other scenarios, seeds and
+talkers (session 13's figures: BENCHMARKS.md, "AEC, session 13").
+
+    APM_KIT=/path/to/shared/eval/apm APM_WORK=/opt/labwork/apm_aec_h1 scripts/aec_heldout.py h1
+    APM_WORK=/opt/labwork/apm_aec_h1 /path/to/shared/eval/apm/run.sh --subject NAME \
+        'rvoip-media process --mic {mic} --far {far} {flags} --out {out}' --tasks aec
+
+(the same for h2 and h3). Each set has 8 scenarios on the kit's timeline (far single 0-10 s,
+near single 10-15, double talk 15-22, far single 22-32; a path change at 16 s, inside double
+talk). Sources:
+  A = the 16 kHz speaker (silero/test.wav), B = the 8 kHz speaker (aepyx_8k.wav, upsampled),
+  D(spk) = FSDD digits of one speaker (george / jackson / lucas) in random order with
+           0.3-1.5 s pauses (gen.digit_sequence, 60 s), a narrowband near talker with pauses.
+h1: far end B; near ends A (4 cases) and D (4 cases); rooms ra-rd.
+h2: far end A; near ends B (4) and D (4); rooms re-rh; two nonlinear loudspeakers, two path
+    changes.
+h3: far end A or B; near ends B, A and D; rooms ri-rl; nonlinear loudspeaker + path change
+    mixed, louder noise.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.environ.get("APM_KIT", "/work/shared/eval/apm"))
+import numpy as np  # noqa: E402
+import gen  # noqa: E402
+
+gen.ROOMS.update({
+    # name: (dims, Sabine RT60 design value, loudspeaker pos, mic pos)
+    "ra": ([3.6, 3.0, 2.5], 0.14, [1.0, 1.2, 0.9], [1.6, 1.7, 1.0]),
+    "rb": ([5.2, 4.3, 2.7], 0.33, [1.4, 2.8, 1.1], [2.5, 2.2, 1.2]),
+    "rc": ([6.5, 4.8, 3.1], 0.42, [3.0, 1.2, 1.0], [3.6, 2.0, 1.3]),
+    "rd": ([8.0, 6.5, 3.4], 0.5, [2.2, 2.0, 1.2], [3.8, 3.1, 1.2]),
+    "re": ([4.4, 3.8, 2.6], 0.22, [2.9, 1.0, 1.1], [2.3, 1.6, 1.1]),
+    "rf": ([5.8, 4.0, 2.9], 0.3, [1.2, 1.0, 1.3], [2.0, 1.9, 1.0]),
+    "rf2": ([5.8, 4.0, 2.9], 0.3, [4.0, 3.0, 1.0], [2.0, 1.9, 1.0]),
+    "rg": ([7.2, 5.5, 3.0], 0.38, [4.5, 2.5, 1.0], [3.4, 3.3, 1.4]),
+    "rh": ([6.0, 6.0, 3.3], 0.55, [1.5, 4.4, 1.2], [2.6, 3.5, 1.1]),
+    "ri": ([4.0, 4.6, 2.7], 0.18, [2.0, 3.6, 1.0], [2.4, 2.8, 1.2]),
+    "rj": ([5.0, 5.6, 2.8], 0.28, [3.5, 1.4, 1.2], [2.6, 2.1, 1.0]),
+    "rk": ([6.8, 5.2, 3.2], 0.4, [1.6, 1.5, 1.4], [2.8, 2.4, 1.2]),
+    "rl": ([7.5, 6.2, 3.0], 0.48, [5.5, 4.2, 1.1], [4.4, 3.4, 1.3]),
+})
+
+# name, room, delay_ms, tanh_drive, (noise kind, dBFS), SER dB, room after the change,
+# far source, near source, seed
+SETS = {
+    "h1": [
+        ("aec_d60_ra", "ra", 60, 0, ("brown", -52), 0, None, "B", "A", 801),
+        ("aec_d180_rb", "rb", 180, 0, ("pink", -58), 0, None, "B", "D:george", 802),
+        ("aec_d320_rc", "rc", 320, 0, ("pink", -55), 0, None, "B", "D:jackson", 803),
+        ("aec_d500_rd", "rd", 500, 0, ("brown", -50), 0, None, "B", "A", 804),
+        ("aec_d90_rb_nl", "rb", 90, 2.2, ("pink", -56), 0, None, "B", "D:lucas", 805),
+        ("aec_d250_rc_nl_white45", "rc", 250, 2.5, ("white", -45), 0, None, "B", "A", 806),
+        ("aec_d200_pathchange", "rb", 200, 0, ("pink", -55), 0, "rd", "B", "A", 807),
+        ("aec_d60_rc_loudecho", "rc", 60, 0, ("brown", -50), -8, None, "B", "D:george", 808),
+    ],
+    "h2": [
+        ("aec_d110_rh_nl", "rh", 110, 2.8, ("pink", -52), -2, None, "A", "B", 131),
+        ("aec_d160_re_loudecho", "re", 160, 0, ("brown", -48), -9, None, "A", "D:jackson", 132),
+        ("aec_d220_rf_nl_white48", "rf", 220, 2.0, ("white", -48), 0, None, "A", "B", 133),
+        ("aec_d260_rf", "rf", 260, 0, ("pink", -60), 3, None, "A", "D:lucas", 134),
+        ("aec_d300_pathchange", "re", 300, 0, ("pink", -56), 0, "rf2", "A", "B", 135),
+        ("aec_d380_pathchange", "rh", 380, 0, ("brown", -54), -3, "rg", "A", "D:george", 136),
+        ("aec_d40_rh", "rh", 40, 0, ("white", -58), 3, None, "A", "B", 137),
+        ("aec_d70_rg", "rg", 70, 0, ("pink", -50), -5, None, "A", "D:jackson", 138),
+    ],
+    "h3": [
+        ("aec_d80_ri", "ri", 80, 0, ("pink", -50), -4, None, "A", "B", 301),
+        ("aec_d140_rj_nl", "rj", 140, 2.4, ("brown", -55), 0, None, "B", "A", 302),
+        ("aec_d230_rk_pathchange", "rk", 230, 0, ("pink", -52), 0, "rl", "A", "D:lucas", 303),
+        ("aec_d350_rl", "rl", 350, 0, ("white", -55), 2, None, "B", "D:george", 304),
+        ("aec_d120_rj_pathchange_nl", "rj", 120, 2.0, ("pink", -57), -2, "ri", "B", "A", 305),
+        ("aec_d50_rk_loudecho", "rk", 50, 0, ("pink", -48), -10, None, "A", "B", 306),
+        ("aec_d280_ri_nl_white50", "ri", 280, 2.6, ("white", -50), 0, None, "A", "D:jackson", 307),
+        ("aec_d420_rk", "rk", 420, 0, ("brown", -47), -1, None, "B", "A", 308),
+    ],
+}
+
+
+def main():
+    which = sys.argv[1]
+    os.makedirs(gen.WORK, exist_ok=True)
+    A = gen.load(os.path.join(gen.DATA, "silero", "test.wav"))
+    B = gen.load(os.path.join(gen.DATA, "silero", "aepyx_8k.wav"))
+    names = []
+    for case in SETS[which]:
+        name, room, delay, drive, noise, ser, room2, fsrc, nsrc, seed = case
+        if nsrc.startswith("D:"):
+            gen.FSDD_SPEAKERS = (nsrc[2:],)
+            near = gen.digit_sequence(np.random.default_rng(seed + 50_000), 60.0)
+            gen.FSDD_SPEAKERS = ("george", "jackson", "lucas")
+        else:
+            near = {"A": A, "B": B}[nsrc]
+        far = {"A": A, "B": B}[fsrc]
+        gen.SEED = seed
+        gen.AEC_CASES = [(name, room, delay, drive, noise, ser, room2)]
+        names += gen.gen_aec(far, near)
+    import json
+    with open(os.path.join(gen.WORK, "scenarios.json"), "w") as f:
+        json.dump({"aec": names}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
