@@ -23,10 +23,8 @@ fuzz_target!(|data: &[u8]| {
     let mut rest = data;
     let mut t = 0u64;
     let ids = data.first().map_or(0, |&b| usize::from(b));
-    let ext = HeaderExtensions {
-        audio_level: Some(1 + (ids % 14) as u8),
-        csrc_audio_level: Some(1 + (ids / 14 % 14) as u8),
-    };
+    let ext =
+        HeaderExtensions { audio_level: Some(1 + (ids % 14) as u8), csrc_audio_level: Some(1 + (ids / 14 % 14) as u8) };
     while let Some((&len, tail)) = rest.split_first() {
         let n = usize::from(len).min(tail.len());
         let (dgram, next) = tail.split_at(n);
