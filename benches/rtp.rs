@@ -44,16 +44,18 @@ fn bench(c: &mut Criterion) {
     let lmeta = PacketMeta { audio_level: Some(0x80 | 23), ..meta };
     let n = ext.write(&lmeta, &payload, &mut buf).unwrap();
     let lpacket = buf[..n].to_vec();
-    assert_eq!(ext.parse(&lpacket, 1).unwrap().0.audio_level, Some(0x80 | 23));
-    c.bench_function("rtp/parse_level_180B", |b| b.iter(|| ext.parse(black_box(&lpacket), 1).unwrap().0.audio_level));
+    assert_eq!(ext.parse(&lpacket, 1).unwrap().meta.audio_level, Some(0x80 | 23));
+    c.bench_function("rtp/parse_level_180B", |b| {
+        b.iter(|| ext.parse(black_box(&lpacket), 1).unwrap().meta.audio_level)
+    });
     c.bench_function("rtp/build_level_180B", |b| {
         b.iter(|| ext.write(black_box(&lmeta), black_box(&payload), &mut buf).unwrap())
     });
     c.bench_function("rtp/parse_and_build_level_180B", |b| {
         let mut out = [0u8; 1500];
         b.iter(|| {
-            let (m, p) = ext.parse(black_box(&lpacket), 1).unwrap();
-            ext.write(&m, p, &mut out).unwrap()
+            let r = ext.parse(black_box(&lpacket), 1).unwrap();
+            ext.write(&r.meta, r.payload, &mut out).unwrap()
         })
     });
     // A mixer's packet: three talkers as CSRCs with their RFC 6465 levels (id 2) beside the
@@ -70,6 +72,15 @@ fn bench(c: &mut Criterion) {
         b.iter(|| mext.write_mixed(black_box(&lmeta), black_box(&talkers), black_box(&payload), &mut buf).unwrap())
     });
     c.bench_function("rtp/read_csrc_levels_3_196B", |b| b.iter(|| csrc_levels_of(black_box(&mpacket), 2)));
+    // What a session's transport does with each packet from a mixer when it negotiated both
+    // levels: the header, the RFC 6464 level and the RFC 6465 list, in one parse.
+    assert_eq!(mext.parse(&mpacket, 1).unwrap().csrc_levels, Some(talkers));
+    c.bench_function("rtp/receive_mixed_3_196B", |b| {
+        b.iter(|| {
+            let r = mext.parse(black_box(&mpacket), 1).unwrap();
+            (r.meta.audio_level, r.payload.len(), r.csrc_levels)
+        })
+    });
     c.bench_function("rtp/receiver_stats_per_packet", |b| {
         let mut rx = ReceiverStats::new(8000);
         let mut seq = 0u16;

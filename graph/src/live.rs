@@ -295,13 +295,23 @@ impl LiveGraph {
     /// The picture of a compiled graph: node `NodeId(i)` gets slot `i`, generation 0.
     pub fn from_compiled(g: &CompiledGraph) -> Self {
         let mut live = LiveGraph::new(g.plan.quantum);
-        for n in &g.nodes {
+        // Sized exactly: most graphs (a session's) are never edited, and vectors grown by
+        // pushing kept up to twice the slots and links they hold.
+        let mut links = vec![0usize; g.nodes.len()];
+        for e in &g.edges {
+            links[e.from.index()] += 1;
+            if e.to != e.from {
+                links[e.to.index()] += 1;
+            }
+        }
+        live.slots.reserve_exact(g.nodes.len());
+        for (n, &count) in g.nodes.iter().zip(&links) {
             let slot = live.slots.len() as u32;
             live.names.insert(n.name.as_str().into(), slot);
             live.slots.push(Slot {
                 generation: 0,
                 node: Some(Arc::new(LiveNode { name: n.name.clone(), spec: n.spec.clone(), role: n.role })),
-                links: Vec::new(),
+                links: Vec::with_capacity(count),
             });
         }
         for e in &g.edges {

@@ -6,8 +6,8 @@
 //! *master copy* and changes only what an edit touches ([`Change`]):
 //!
 //! * **Steps.** The master's step list keeps *holes* (steps that do nothing): a full layout
-//!   starts with a block of them, and a removed node leaves one where its step was. A new
-//!   node takes the first hole after every step that feeds it, and must land before every
+//!   starts with a block of them (from its first edit on, see below), and a removed node
+//!   leaves one where its step was. A new node takes the first hole after every step that feeds it, and must land before every
 //!   step it feeds (else at the end, if it feeds none); new nodes are placed in a
 //!   topological order of their own. A room's joining leg thus takes the holes a leaving leg
 //!   left or the leading block. An edge between two nodes already placed must go forward.
@@ -36,6 +36,15 @@
 //! a new arena per join. The schedule a layout makes keeps the compile's exact arena (a
 //! graph that is never edited carries no headroom); it gets one with headroom the first
 //! time an edit needs more buffers than it has.
+//!
+//! **Nothing for edits until the first edit.** A layout is the compile's schedule as it is:
+//! the master copy and the schedule handed out have no holes, and none of the bookkeeping
+//! above (where each node is, buffer use counts, free buffers and refs, the holes, the
+//! telemetry index) exists. The first [`Planner::update`] builds it and puts the block of
+//! holes in front (the schedule then running is replaced, not brought up to date), so a
+//! graph that is never edited — a session's — carries none of it, on the control side or
+//! on the worker. A fallback to a full compile during an edit lays out with the
+//! bookkeeping at once.
 //!
 //! ```
 //! use rvoip_media_graph::{AudioFormat, LiveGraph, NodeSpec, Planner, PortKind, PortSpec, Quantum};
@@ -164,6 +173,9 @@ pub struct Planner {
     active: usize,
     /// Free regions of `refs`, by length.
     free_refs: HashMap<u32, Vec<u32>>,
+    /// Whether the steps have their holes and the bookkeeping above (and `burst`,
+    /// `publish_at`) is built: not until the first edit of a layout ([`Planner::index`]).
+    indexed: bool,
     /// Values per buffer, per kind.
     uses: [Vec<u32>; 3],
     /// Buffers no value uses, per kind (packets: those without bursts).
@@ -233,6 +245,7 @@ impl Planner {
             holes: BTreeSet::new(),
             active: 0,
             free_refs: HashMap::new(),
+            indexed: false,
             uses: Default::default(),
             free: Default::default(),
             free_burst: Vec::new(),
@@ -265,6 +278,7 @@ impl Planner {
     /// [`PlannerError::Graph`]: what the full compile would refuse (a dangling required
     /// input, a cycle, an audio format the quantum cannot carry).
     pub fn update(&mut self, old: &LiveGraph, new: &LiveGraph, change: &Change) -> Result<bool, PlannerError> {
+        self.index(old.slot_count());
         if let Some(prepared) = self.try_incremental(old, new, change)? {
             if self.apply(new, prepared) {
                 self.stats.incremental += 1;
@@ -272,6 +286,8 @@ impl Planner {
             }
         }
         self.rebuild(new)?;
+        // A graph edited once is likely edited again: ready for it.
+        self.index(new.slot_count());
         Ok(false)
     }
 
@@ -344,7 +360,14 @@ impl Planner {
         let room = |n: usize| n + (n / 2).max(16);
         let c = self.counts;
         let counts = BufferCounts { audio: room(c.audio), packet: room(c.packet), control: room(c.control), ..c };
-        Arena::with_bursts(counts, |i| self.burst.get(i).copied().unwrap_or(false))
+        // Before the first edit the packet buffers with bursts are the graph inputs' own.
+        let input = |i: usize| {
+            self.in_ports.iter().any(|p| p.buffer.kind == BufferKind::Packet && p.buffer.index as usize == i)
+        };
+        Arena::with_bursts(
+            counts,
+            |i| if self.indexed { self.burst.get(i).copied().unwrap_or(false) } else { input(i) },
+        )
     }
 
     fn bring_up_to_date(&self, s: &mut Schedule) {
@@ -388,41 +411,88 @@ impl Planner {
         }
     }
 
-    /// A full layout of `plan`, compiled from `graph`: the master copy is replaced, with a
-    /// block of holes in front.
+    /// A full layout of `plan`, compiled from `graph`: the master copy is replaced by the
+    /// compile's schedule as it is (no holes, no bookkeeping: most graphs, a session's, are
+    /// never edited); [`Planner::index`] adds both before the first edit.
     fn layout(&mut self, graph: &LiveGraph, plan: &Plan) -> Result<(), PlanError> {
         let mut specs: Vec<Option<&NodeSpec>> = vec![None; graph.slot_count()];
         for (k, n) in graph.nodes().filter(|(_, n)| n.role == NodeRole::Process) {
             specs[k.slot()] = Some(&n.spec);
         }
         let mut first = Schedule::new(plan, |id| specs.get(id.index()).copied().flatten())?;
-        let lead = (plan.steps.len() / 4).max(32);
-        // Sized exactly: extending a vector of the holes alone doubled its capacity.
-        let mut steps = Vec::with_capacity(lead + first.steps.len());
-        steps.resize(lead, ExecStep::NOP);
-        steps.extend_from_slice(&first.steps);
-        first.steps.clone_from(&steps);
         self.quantum = plan.quantum;
         self.counts = plan.buffers;
-        self.steps = steps;
+        self.steps.clone_from(&first.steps);
         self.refs.clone_from(&first.refs);
         self.in_ports.clone_from(&first.in_ports);
         self.out_ports.clone_from(&first.out_ports);
+        self.publish.clear();
+        for (k, n) in graph.nodes().filter(|(_, n)| n.role == NodeRole::Process && !n.spec.telemetry.is_empty()) {
+            self.publish.push((k.slot() as u32, n.spec.telemetry.len() as u8));
+        }
+        first.publish.clone_from(&self.publish);
+        self.active = plan.steps.len();
+        self.forget_index();
+        self.version += 1;
+        self.base = self.version;
+        self.log.clear();
+        self.spares.clear();
+        // The layout's own schedule keeps the compile's exact arena: most graphs (a
+        // session's) are never edited, and headroom of 16 packet slots (1.5 KiB each) was
+        // over a quarter of a session's heap. Growth comes with the first edit that needs
+        // more buffers (`bring_up_to_date` then gives a schedule an arena with room).
+        first.version = self.version;
+        self.spares.push(first);
+        self.stats.layouts += 1;
+        Ok(())
+    }
+
+    /// Drops the live-edit bookkeeping (a layout has none until its first edit).
+    fn forget_index(&mut self) {
+        self.indexed = false;
+        self.burst = Vec::new();
+        self.publish_at = HashMap::new();
+        self.place = Vec::new();
+        self.holes = BTreeSet::new();
+        self.free_refs = HashMap::new();
+        self.uses = Default::default();
+        self.free = Default::default();
+        self.free_burst = Vec::new();
+    }
+
+    /// Before the first edit of a layout: a block of holes in front of the master's steps,
+    /// and the bookkeeping edits use (where each node is, buffer use counts, free buffers,
+    /// the holes, the telemetry index), for a graph of `slot_count` slots. The steps move:
+    /// a spare schedule gets the same holes, one handed out is not brought up to date when
+    /// it comes back but replaced (a session that is never edited carries neither).
+    fn index(&mut self, slot_count: usize) {
+        if self.indexed {
+            return;
+        }
+        let lead = (self.active / 4).max(32);
+        let with_holes = |steps: &[ExecStep]| {
+            // Sized exactly: extending a vector of the holes alone doubled its capacity.
+            let mut v = Vec::with_capacity(lead + steps.len());
+            v.resize(lead, ExecStep::NOP);
+            v.extend_from_slice(steps);
+            v
+        };
+        self.steps = with_holes(&self.steps);
+        let version = self.version;
+        self.spares.retain(|s| s.version == version);
+        for s in &mut self.spares {
+            s.steps = with_holes(&s.steps);
+            s.version = version + 1;
+        }
         self.burst = vec![false; self.counts.packet];
         for p in &self.in_ports {
             if p.buffer.kind == BufferKind::Packet && !p.buffer.is_silence() {
                 self.burst[p.buffer.index as usize] = true;
             }
         }
-        self.publish.clear();
-        for (k, n) in graph.nodes().filter(|(_, n)| n.role == NodeRole::Process && !n.spec.telemetry.is_empty()) {
-            self.publish.push((k.slot() as u32, n.spec.telemetry.len() as u8));
-        }
         self.publish_at = self.publish.iter().enumerate().map(|(i, &(slot, _))| (slot, i as u32)).collect();
-        first.publish.clone_from(&self.publish);
-        self.place = vec![Place::Empty; graph.slot_count()];
+        self.place = vec![Place::Empty; slot_count];
         self.holes = (0..lead as u32).collect();
-        self.active = plan.steps.len();
         self.free_refs.clear();
         self.uses = [vec![0; self.counts.audio], vec![0; self.counts.packet], vec![0; self.counts.control]];
         for (i, st) in self.steps.iter().enumerate().filter(|(_, s)| s.op != Op::Nop) {
@@ -448,18 +518,10 @@ impl Planner {
         }
         self.free_burst = self.free[1].iter().copied().filter(|&i| self.burst[i as usize]).collect();
         self.free[1].retain(|&i| !self.burst[i as usize]);
+        self.indexed = true;
         self.version += 1;
         self.base = self.version;
         self.log.clear();
-        self.spares.clear();
-        // The layout's own schedule keeps the compile's exact arena: most graphs (a
-        // session's) are never edited, and headroom of 16 packet slots (1.5 KiB each) was
-        // over a quarter of a session's heap. Growth comes with the first edit that needs
-        // more buffers (`bring_up_to_date` then gives this schedule an arena with room).
-        first.version = self.version;
-        self.spares.push(first);
-        self.stats.layouts += 1;
-        Ok(())
     }
 
     /// The first half of an incremental update: every check, nothing changed. `None` asks
@@ -1190,6 +1252,7 @@ mod tests {
         let mixer = g.add_node("mixer", mixer()).unwrap();
         join(&mut g, mixer, 0, 0);
         let mut planner = Planner::new(&g, 4).unwrap();
+        planner.index(g.slot_count()); // as every update does first
         let before = (planner.steps.clone(), planner.refs.clone(), planner.version);
 
         // A dangling required input of a new node.

@@ -6,7 +6,8 @@
 //! `V | level` (V: the sender's voice-activity flag, level: 0..127 in −dBov), padded to a
 //! 32-bit word. Two-byte headers (profile `0x100x`) are read too.
 
-use super::packet::{parse_rtp, parse_rtp_parts, write_rtp_with_extension, RtpError};
+use super::csrc_level::{levels_of, CsrcLevels};
+use super::packet::{parse_rtp_parts, write_rtp_with_extension, RtpError};
 use rtp_types::RtpPacket;
 use rvoip_media_graph::PacketMeta;
 
@@ -50,24 +51,26 @@ impl AudioLevel {
 
 /// The RTP header extensions one direction of a stream negotiated (RFC 8285 ids from
 /// `a=extmap`), applied by a transport on every packet: [`HeaderExtensions::parse`] is
-/// [`parse_rtp`] plus the negotiated elements into [`PacketMeta`],
+/// [`parse_rtp`](super::parse_rtp) plus the negotiated elements (the RFC 6464 level into
+/// [`PacketMeta`], the RFC 6465 list into [`ReceivedRtp::csrc_levels`]) in one pass over
+/// the header;
 /// [`HeaderExtensions::write`] is [`write_rtp`](super::write_rtp) plus the elements the
 /// meta carries. The default (nothing negotiated) parses and writes plain RTP.
 ///
 /// ```
-/// use rvoip_media_core::rtp::HeaderExtensions;
+/// use rvoip_media_core::rtp::{HeaderExtensions, ReceivedRtp};
 /// use rvoip_media_core::graph::PacketMeta;
 /// let ext = HeaderExtensions { audio_level: Some(1), ..HeaderExtensions::default() };
 /// let meta = PacketMeta { audio_level: Some(0x80 | 20), ..PacketMeta::default() };
 /// let mut buf = [0u8; 64];
 /// let n = ext.write(&meta, &[7; 4], &mut buf).unwrap();
 /// assert_eq!(n, 12 + 8 + 4);
-/// let (got, payload) = ext.parse(&buf[..n], 0).unwrap();
-/// assert_eq!((got.audio_level, payload), (Some(0x80 | 20), &[7u8; 4][..]));
+/// let ReceivedRtp { meta: got, payload, csrc_levels } = ext.parse(&buf[..n], 0).unwrap();
+/// assert_eq!((got.audio_level, payload, csrc_levels), (Some(0x80 | 20), &[7u8; 4][..], None));
 /// // Not negotiated: plain RTP out, and a level on the wire is not read.
 /// let plain = HeaderExtensions::default();
 /// assert_eq!(plain.write(&meta, &[7; 4], &mut buf).unwrap(), 16);
-/// assert_eq!(plain.parse(&buf[..16], 0).unwrap().0.audio_level, None);
+/// assert_eq!(plain.parse(&buf[..16], 0).unwrap().meta.audio_level, None);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct HeaderExtensions {
@@ -76,22 +79,73 @@ pub struct HeaderExtensions {
     pub audio_level: Option<u8>,
     /// The one-byte-header id (1..=14) of RFC 6465 `csrc-audio-level`
     /// ([`CSRC_AUDIO_LEVEL_URI`](crate::sdp::CSRC_AUDIO_LEVEL_URI)): written by
-    /// [`HeaderExtensions::write_mixed`], read with
-    /// [`csrc_levels_of`](super::csrc_levels_of).
+    /// [`HeaderExtensions::write_mixed`], read by [`HeaderExtensions::parse`].
     pub csrc_audio_level: Option<u8>,
 }
 
+/// One received RTP packet as [`HeaderExtensions::parse`] reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReceivedRtp<'d> {
+    /// The header's fields, with the RFC 6464 level when that extension was negotiated and
+    /// the packet carries it.
+    pub meta: PacketMeta,
+    /// The payload (CSRCs, extension and padding stripped).
+    pub payload: &'d [u8],
+    /// The packet's CSRCs paired with their RFC 6465 levels when `csrc-audio-level` was
+    /// negotiated and the packet carries both (as [`csrc_levels_of`](super::csrc_levels_of)
+    /// reads them); `None` otherwise.
+    pub csrc_levels: Option<CsrcLevels>,
+}
+
 impl HeaderExtensions {
-    /// Parses a datagram as [`parse_rtp`] does, with the negotiated elements read into the
-    /// meta. Never panics.
+    /// Parses a datagram as [`parse_rtp`](super::parse_rtp) does, with the negotiated
+    /// elements read in the same pass: the header is parsed once and the extension's
+    /// elements walked once, whichever of the two levels were negotiated. Never panics,
+    /// allocates nothing.
+    ///
+    /// ```
+    /// use rvoip_media_core::rtp::{csrc_levels_of, CsrcLevels, HeaderExtensions};
+    /// use rvoip_media_core::graph::PacketMeta;
+    /// // A mixer's packet: two talkers with their levels (id 2) and its own level (id 1).
+    /// let ext = HeaderExtensions { audio_level: Some(1), csrc_audio_level: Some(2) };
+    /// let mut talkers = CsrcLevels::new();
+    /// talkers.push(0xa1, 30);
+    /// talkers.push(0xb2, 60);
+    /// let meta = PacketMeta { audio_level: Some(0x80 | 25), ..PacketMeta::default() };
+    /// let mut buf = [0u8; 64];
+    /// let n = ext.write_mixed(&meta, &talkers, &[9; 3], &mut buf).unwrap();
+    /// let got = ext.parse(&buf[..n], 0).unwrap();
+    /// assert_eq!((got.meta.audio_level, got.payload), (Some(0x80 | 25), &[9u8; 3][..]));
+    /// assert_eq!(got.csrc_levels, Some(talkers));
+    /// assert_eq!(got.csrc_levels, csrc_levels_of(&buf[..n], 2));
+    /// ```
     ///
     /// # Errors
-    /// As [`parse_rtp`].
-    pub fn parse<'d>(&self, datagram: &'d [u8], arrival_ns: u64) -> Result<(PacketMeta, &'d [u8]), RtpError> {
-        match self.audio_level {
-            Some(id) => parse_rtp_with_audio_level(datagram, arrival_ns, id),
-            None => parse_rtp(datagram, arrival_ns),
+    /// As [`parse_rtp`](super::parse_rtp).
+    pub fn parse<'d>(&self, datagram: &'d [u8], arrival_ns: u64) -> Result<ReceivedRtp<'d>, RtpError> {
+        let parts = parse_rtp_parts(datagram, arrival_ns)?;
+        let mut got = ReceivedRtp { meta: parts.meta, payload: parts.payload, csrc_levels: None };
+        let (Some((profile, data)), true) =
+            (parts.extension, self.audio_level.is_some() || self.csrc_audio_level.is_some())
+        else {
+            return Ok(got);
+        };
+        // The first element of each negotiated id is the one read, as `element` finds it.
+        let (mut level, mut csrc) = (self.audio_level, self.csrc_audio_level);
+        for (id, body) in elements(profile, data) {
+            if level == Some(id) {
+                got.meta.audio_level = body.first().copied();
+                level = None;
+            }
+            if csrc == Some(id) {
+                got.csrc_levels = levels_of(parts.csrcs.chunks_exact(4).map(be_u32), body);
+                csrc = None;
+            }
+            if level.is_none() && csrc.is_none() {
+                break;
+            }
         }
+        Ok(got)
     }
 
     /// Writes a packet as [`write_rtp`](super::write_rtp) does, with the negotiated elements
@@ -168,39 +222,66 @@ fn level_in_extension(profile: u16, data: &[u8], id: u8) -> Option<AudioLevel> {
     element(profile, data, id)?.first().copied().map(AudioLevel::from_byte)
 }
 
-/// The data of element `id` (1..=14 one-byte, 1..=255 two-byte) of a header extension
-/// (`profile`, its data): the one walk over RFC 8285 elements (one-byte `0xBEDE` and
-/// two-byte `0x100x` headers, padding skipped, a reserved id 15 ends a one-byte list); an
-/// element that claims more bytes than there are is cut to what there is. `None` when
-/// there is no such element, or it is empty. Never panics.
-pub(crate) fn element(profile: u16, data: &[u8], id: u8) -> Option<&[u8]> {
-    let mut i = 0;
-    let (header, len_of): (usize, fn(u8) -> usize) = if profile == 0xBEDE {
-        (1, |b| usize::from(b & 0x0f) + 1)
-    } else if profile & 0xfff0 == 0x1000 {
-        (2, usize::from)
-    } else {
-        return None;
-    };
-    while i + header <= data.len() {
-        let (eid, len) = if header == 1 { (data[i] >> 4, len_of(data[i])) } else { (data[i], len_of(data[i + 1])) };
-        if eid == 0 {
-            i += 1; // padding
-            continue;
-        }
-        if header == 1 && eid == 15 {
-            return None;
-        }
-        if eid == id {
-            let body = data.get(i + header..)?;
-            return Some(&body[..len.min(body.len())]).filter(|b| !b.is_empty());
-        }
-        i += header + len;
-    }
-    None
+/// A CSRC (or any big-endian word) from its 4 bytes.
+fn be_u32(b: &[u8]) -> u32 {
+    b.iter().fold(0, |w, &x| w << 8 | u32::from(x))
 }
 
-/// [`parse_rtp`] for a stream that negotiated the audio level as extension element `id`:
+/// The data of element `id` (1..=14 one-byte, 1..=255 two-byte) of a header extension
+/// (`profile`, its data): the first such element of [`elements`], `None` when there is
+/// none or it is empty. Never panics.
+pub(crate) fn element(profile: u16, data: &[u8], id: u8) -> Option<&[u8]> {
+    elements(profile, data).find(|&(e, _)| e == id).map(|(_, body)| body).filter(|b| !b.is_empty())
+}
+
+/// The elements (id, data) of a header extension (`profile`, its data), in order: the one
+/// walk over RFC 8285 elements, shared by the RFC 6464 and RFC 6465 readers (one-byte
+/// `0xBEDE` and two-byte `0x100x` headers, padding skipped, a reserved id 15 ends a
+/// one-byte list, any other profile has none); an element that claims more bytes than
+/// there are is cut to what there is. Never panics.
+pub(crate) fn elements(profile: u16, data: &[u8]) -> Elements<'_> {
+    let two_byte = profile & 0xfff0 == 0x1000;
+    let at = if profile == 0xBEDE || two_byte { 0 } else { data.len() };
+    Elements { data, at, two_byte }
+}
+
+/// The iterator [`elements`] returns.
+pub(crate) struct Elements<'d> {
+    data: &'d [u8],
+    at: usize,
+    two_byte: bool,
+}
+
+impl<'d> Iterator for Elements<'d> {
+    type Item = (u8, &'d [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let header = if self.two_byte { 2 } else { 1 };
+        while self.at + header <= self.data.len() {
+            let b = self.data[self.at];
+            let (id, len) = if self.two_byte {
+                (b, usize::from(self.data[self.at + 1]))
+            } else {
+                (b >> 4, usize::from(b & 0x0f) + 1)
+            };
+            if id == 0 {
+                self.at += 1; // padding
+                continue;
+            }
+            if !self.two_byte && id == 15 {
+                self.at = self.data.len();
+                return None;
+            }
+            let start = self.at + header;
+            self.at = start + len;
+            return Some((id, &self.data[start..self.at.min(self.data.len())]));
+        }
+        None
+    }
+}
+
+/// [`parse_rtp`](super::parse_rtp) for a stream that negotiated the audio level as
+/// extension element `id` (that is, [`HeaderExtensions::parse`] with this one element):
 /// the meta carries the level's byte in [`PacketMeta::audio_level`] (a decoder can then skip
 /// a packet that says silence, `DecodeNode::with_silence_skip`).
 ///
@@ -215,11 +296,10 @@ pub(crate) fn element(profile: u16, data: &[u8], id: u8) -> Option<&[u8]> {
 /// ```
 ///
 /// # Errors
-/// As [`parse_rtp`].
+/// As [`parse_rtp`](super::parse_rtp).
 pub fn parse_rtp_with_audio_level(datagram: &[u8], arrival_ns: u64, id: u8) -> Result<(PacketMeta, &[u8]), RtpError> {
-    let (mut meta, payload, ext) = parse_rtp_parts(datagram, arrival_ns)?;
-    meta.audio_level = ext.and_then(|(profile, data)| level_in_extension(profile, data, id)).map(AudioLevel::to_byte);
-    Ok((meta, payload))
+    let got = HeaderExtensions { audio_level: Some(id), csrc_audio_level: None }.parse(datagram, arrival_ns)?;
+    Ok((got.meta, got.payload))
 }
 
 /// [`write_rtp`](super::write_rtp) with an RFC 6464 audio level as one-byte extension
@@ -245,6 +325,7 @@ pub fn write_rtp_with_audio_level(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rtp::parse_rtp;
 
     #[test]
     fn other_elements_padding_and_two_byte_headers() {

@@ -179,6 +179,9 @@ pub(crate) fn write_mixed(
 /// or two-byte headers). A list longer than the levels keeps the sources that have one.
 /// `None` when the datagram is not RTP, has no CSRCs or no such element. Never panics.
 ///
+/// A transport reads the list with the rest of the packet in one pass
+/// ([`HeaderExtensions::parse`](super::HeaderExtensions::parse)); this reads it on its own.
+///
 /// ```
 /// use rvoip_media_core::rtp::csrc_levels_of;
 /// // CC = 2 (CSRCs 0x11 and 0x22), two-byte header extension: id 9, two levels.
@@ -192,9 +195,14 @@ pub(crate) fn write_mixed(
 pub fn csrc_levels_of(datagram: &[u8], id: u8) -> Option<CsrcLevels> {
     let p = RtpPacket::parse(datagram).ok()?;
     let (profile, data) = p.extension()?;
-    let bytes = element(profile, data, id)?;
+    levels_of(p.csrc(), element(profile, data, id)?)
+}
+
+/// `csrcs` paired, in order, with the level bytes of an RFC 6465 element (`body`); `None`
+/// when that pairs nothing.
+pub(crate) fn levels_of(csrcs: impl Iterator<Item = u32>, body: &[u8]) -> Option<CsrcLevels> {
     let mut out = CsrcLevels::new();
-    for (c, l) in p.csrc().zip(bytes) {
+    for (c, l) in csrcs.zip(body) {
         out.push(c, l & 0x7f);
     }
     (!out.is_empty()).then_some(out)

@@ -17,7 +17,9 @@
 //!   segmented) and a receiver that reports each event once.
 //! * [`audio_level`]: the RFC 6464 client-to-mixer audio level in an RFC 8285 header
 //!   extension, read and written; [`HeaderExtensions`] is what a transport applies to every
-//!   packet of a stream that negotiated it (`a=extmap`, [`crate::sdp::ExtMap`]).
+//!   packet of a stream that negotiated it (`a=extmap`, [`crate::sdp::ExtMap`]): one parse
+//!   per packet gives the header, this level and the RFC 6465 list ([`ReceivedRtp`]).
+//! * [`csrc_level`]: RFC 6465 mixer-to-client levels, the CSRC list and its level element.
 //! * [`xr`]: the RFC 3611 VoIP metrics report block, which `rtcp-types` does not have
 //!   (it knows the loss/duplicate RLE, receipt-time, RRT and DLRR blocks only): a plain struct
 //!   with an exact 36-byte wire form. Who fills it (the jitter buffer) is not this module.
@@ -52,7 +54,7 @@ pub mod rtcp;
 pub mod xr;
 
 pub use audio_level::{
-    audio_level_of, parse_rtp_with_audio_level, write_rtp_with_audio_level, AudioLevel, HeaderExtensions,
+    audio_level_of, parse_rtp_with_audio_level, write_rtp_with_audio_level, AudioLevel, HeaderExtensions, ReceivedRtp,
 };
 pub use clock::{clock_rate, ClockMap, ExtendedSequence};
 pub use csrc_level::{csrc_levels_of, write_rtp_with_csrc_levels, CsrcLevels, MAX_CSRCS};

@@ -127,14 +127,23 @@ pub fn is_rtcp(datagram: &[u8]) -> bool {
 /// assert_eq!(payload, &[0x55, 0xd5]);
 /// ```
 pub fn parse_rtp(datagram: &[u8], arrival_ns: u64) -> Result<(PacketMeta, &[u8]), RtpError> {
-    parse_rtp_parts(datagram, arrival_ns).map(|(meta, payload, _)| (meta, payload))
+    parse_rtp_parts(datagram, arrival_ns).map(|p| (p.meta, p.payload))
 }
 
-/// [`parse_rtp`] that also gives the header extension (`profile`, its data), if any, for
-/// the header-extension readers (`audio_level`) to walk without parsing the header again.
-pub(crate) type RtpParts<'d> = (PacketMeta, &'d [u8], Option<(u16, &'d [u8])>);
+/// [`parse_rtp`]'s result with the parts of the header the header-extension readers need
+/// (`audio_level`, `csrc_level`), so they read them without parsing the header again.
+pub(crate) struct RtpParts<'d> {
+    /// The fixed header's fields, `audio_level` unset.
+    pub(crate) meta: PacketMeta,
+    /// The payload (CSRCs, extension and padding stripped).
+    pub(crate) payload: &'d [u8],
+    /// The CSRC list, 4 bytes (big-endian) per source.
+    pub(crate) csrcs: &'d [u8],
+    /// The header extension (`profile`, its data), if any.
+    pub(crate) extension: Option<(u16, &'d [u8])>,
+}
 
-/// [`parse_rtp`] with the header extension (see [`RtpParts`]).
+/// [`parse_rtp`] with the CSRC list and the header extension (see [`RtpParts`]).
 pub(crate) fn parse_rtp_parts(datagram: &[u8], arrival_ns: u64) -> Result<RtpParts<'_>, RtpError> {
     if is_rtcp(datagram) {
         return Err(RtpError::IsRtcp);
@@ -161,13 +170,15 @@ pub(crate) fn parse_rtp_parts(datagram: &[u8], arrival_ns: u64) -> Result<RtpPar
         arrival_ns,
         audio_level: None,
     };
-    // The extension's data follows the fixed header, the CSRCs and its own 4-byte header;
-    // `RtpPacket::parse` checked that it lies inside the datagram.
+    // The CSRCs follow the fixed header, the extension's data the CSRCs and its own 4-byte
+    // header; `RtpPacket::parse` checked that both lie inside the datagram.
+    let csrc_end = 12 + 4 * usize::from(p.n_csrcs());
+    let csrcs = datagram.get(12..csrc_end).unwrap_or_default();
     let extension = p.extension().and_then(|(profile, data)| {
-        let at = 12 + 4 * usize::from(p.n_csrcs()) + 4;
+        let at = csrc_end + 4;
         Some((profile, datagram.get(at..at + data.len())?))
     });
-    Ok((meta, payload, extension))
+    Ok(RtpParts { meta, payload, csrcs, extension })
 }
 
 /// Writes an RTP packet (version 2, no CSRC, extension or padding) with `meta`'s fields and

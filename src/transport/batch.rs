@@ -86,7 +86,7 @@ use super::TransportError;
 use crate::conference::HeardBoard;
 use crate::engine::rt::now_ns;
 use crate::engine::{CycleClock, PacketIn, PacketOut};
-use crate::rtp::{CsrcLevels, HeaderExtensions};
+use crate::rtp::{CsrcLevels, HeaderExtensions, ReceivedRtp};
 use cycle_pace::CyclePacer;
 use rvoip_media_nodes::mixer::MAX_HEARD;
 use std::net::{SocketAddr, UdpSocket};
@@ -716,7 +716,7 @@ fn on_datagram(
         add(&c.malformed, 1);
         return;
     };
-    let Ok((meta, payload)) = slot.ext.parse(data, now) else {
+    let Ok(ReceivedRtp { meta, payload, .. }) = slot.ext.parse(data, now) else {
         add(&c.malformed, 1);
         return;
     };

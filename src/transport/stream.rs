@@ -29,8 +29,8 @@ use super::{MediaLink, Remote, StreamParams, TransportEvent, TransportStats};
 use crate::graph::PacketMeta;
 use crate::rtp::hold::MAX_HELD;
 use crate::rtp::{
-    build_report, csrc_levels_of, is_rtcp, ntp_from_unix_ns, parse_rtcp, write_rtp, AudioLevel, ClockMap, DtmfReceiver,
-    DtmfSender, Held, ReceiverStats, RtcpItem, RtcpReport, SenderInfo, SequenceCheck,
+    build_report, is_rtcp, ntp_from_unix_ns, parse_rtcp, write_rtp, AudioLevel, ClockMap, DtmfReceiver, DtmfSender,
+    Held, ReceivedRtp, ReceiverStats, RtcpItem, RtcpReport, SenderInfo, SequenceCheck,
 };
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -248,14 +248,14 @@ impl Stream {
 
     fn on_rtp(&mut self, data: &[u8], from: SocketAddr, now: u64, events: &mut Vec<TransportEvent>) {
         let mut s = self.shared.lock();
-        let (meta, payload) = match s.params.receive_extensions.parse(data, now) {
+        let ReceivedRtp { meta, payload, csrc_levels } = match s.params.receive_extensions.parse(data, now) {
             Ok(p) => p,
             Err(_) => {
                 s.stats.malformed += 1;
                 return;
             }
         };
-        if let Some(l) = s.params.receive_extensions.csrc_audio_level.and_then(|id| csrc_levels_of(data, id)) {
+        if let Some(l) = csrc_levels {
             s.stats.csrc_levels_received += 1;
             s.stats.last_csrc_levels = Some(l);
         }
@@ -280,8 +280,8 @@ impl Stream {
             let mut buf = [0u8; MAX_HELD];
             let n = d.len();
             buf[..n].copy_from_slice(d);
-            if let Ok((m, p)) = s.params.receive_extensions.parse(&buf[..n], at) {
-                Self::deliver(&mut s, &mut self.link, m, p, from, events);
+            if let Ok(r) = s.params.receive_extensions.parse(&buf[..n], at) {
+                Self::deliver(&mut s, &mut self.link, r.meta, r.payload, from, events);
             }
         }
         Self::deliver(&mut s, &mut self.link, meta, payload, from, events);
