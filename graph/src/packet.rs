@@ -30,6 +30,26 @@ pub struct PacketMeta {
     pub audio_level: Option<u8>,
 }
 
+impl PacketMeta {
+    /// Metadata nobody has written yet (every field zero, no audio level): what
+    /// [`Default`] gives, usable in `const` contexts such as a slot's initialiser.
+    ///
+    /// ```
+    /// use rvoip_media_graph::PacketMeta;
+    ///
+    /// assert_eq!(PacketMeta::EMPTY, PacketMeta::default());
+    /// ```
+    pub const EMPTY: PacketMeta = PacketMeta {
+        payload_type: 0,
+        sequence: 0,
+        timestamp: 0,
+        ssrc: 0,
+        marker: false,
+        arrival_ns: 0,
+        audio_level: None,
+    };
+}
+
 /// The payload did not fit in [`MAX_PAYLOAD`] bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("payload of {len} bytes exceeds the packet capacity of {MAX_PAYLOAD} bytes")]
@@ -50,19 +70,7 @@ pub struct Packet {
 impl Packet {
     /// An empty packet.
     pub const fn new() -> Self {
-        Packet {
-            meta: PacketMeta {
-                payload_type: 0,
-                sequence: 0,
-                timestamp: 0,
-                ssrc: 0,
-                marker: false,
-                arrival_ns: 0,
-                audio_level: None,
-            },
-            len: 0,
-            data: [0; MAX_PAYLOAD],
-        }
+        Packet { meta: PacketMeta::EMPTY, len: 0, data: [0; MAX_PAYLOAD] }
     }
 
     /// A packet holding `payload`.

@@ -44,20 +44,7 @@ pub struct Slot {
 
 impl Slot {
     const fn new() -> Slot {
-        Slot {
-            big: None,
-            meta: PacketMeta {
-                payload_type: 0,
-                sequence: 0,
-                timestamp: 0,
-                ssrc: 0,
-                marker: false,
-                arrival_ns: 0,
-                audio_level: None,
-            },
-            len: 0,
-            data: [0; INLINE],
-        }
+        Slot { big: None, meta: PacketMeta::EMPTY, len: 0, data: [0; INLINE] }
     }
 
     /// The payload.
