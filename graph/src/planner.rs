@@ -1192,6 +1192,7 @@ mod tests {
     /// session's, carries no spare buffers); brought up to date after edits that need more
     /// buffers, it gets an arena with room to grow.
     #[test]
+    #[cfg_attr(miri, ignore = "no unsafe code of its own; a minute of CI's Miri step")]
     fn a_layouts_schedule_is_sized_exactly_and_grows_when_an_edit_needs_it() {
         let mut g = LiveGraph::new(Quantum::MS_10);
         let mixer = g.add_node("mixer", mixer()).unwrap();
@@ -1220,6 +1221,7 @@ mod tests {
     /// A schedule that never comes back (its command could not be sent) keeps the log
     /// growing only until the planner lays out afresh, as the engine then does.
     #[test]
+    #[cfg_attr(miri, ignore = "no unsafe code of its own; a minute of CI's Miri step")]
     fn a_lost_schedule_does_not_keep_the_log_after_a_new_layout() {
         let mut g = LiveGraph::new(Quantum::MS_10);
         let mixer = g.add_node("mixer", mixer()).unwrap();
@@ -1247,6 +1249,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "no unsafe code of its own; a minute of CI's Miri step")]
     fn bad_edits_are_refused_with_the_full_compiles_errors_and_change_nothing() {
         let mut g = LiveGraph::new(Quantum::MS_10);
         let mixer = g.add_node("mixer", mixer()).unwrap();
