@@ -361,13 +361,21 @@ impl Planner {
         let c = self.counts;
         let counts = BufferCounts { audio: room(c.audio), packet: room(c.packet), control: room(c.control), ..c };
         // Before the first edit the packet buffers with bursts are the graph inputs' own.
-        let input = |i: usize| {
-            self.in_ports.iter().any(|p| p.buffer.kind == BufferKind::Packet && p.buffer.index as usize == i)
-        };
-        Arena::with_bursts(
-            counts,
-            |i| if self.indexed { self.burst.get(i).copied().unwrap_or(false) } else { input(i) },
-        )
+        let inputs = if self.indexed { Vec::new() } else { self.input_bursts() };
+        let burst = if self.indexed { &self.burst } else { &inputs };
+        Arena::with_bursts(counts, |i| burst.get(i).copied().unwrap_or(false))
+    }
+
+    /// Per packet buffer of the master, whether it carries bursts as a layout has them: the
+    /// graph's packet inputs' own buffers.
+    fn input_bursts(&self) -> Vec<bool> {
+        let mut burst = vec![false; self.counts.packet];
+        for p in &self.in_ports {
+            if p.buffer.kind == BufferKind::Packet && !p.buffer.is_silence() {
+                burst[p.buffer.index as usize] = true;
+            }
+        }
+        burst
     }
 
     fn bring_up_to_date(&self, s: &mut Schedule) {
@@ -484,12 +492,7 @@ impl Planner {
             s.steps = with_holes(&s.steps);
             s.version = version + 1;
         }
-        self.burst = vec![false; self.counts.packet];
-        for p in &self.in_ports {
-            if p.buffer.kind == BufferKind::Packet && !p.buffer.is_silence() {
-                self.burst[p.buffer.index as usize] = true;
-            }
-        }
+        self.burst = self.input_bursts();
         self.publish_at = self.publish.iter().enumerate().map(|(i, &(slot, _))| (slot, i as u32)).collect();
         self.place = vec![Place::Empty; slot_count];
         self.holes = (0..lead as u32).collect();
@@ -1114,6 +1117,27 @@ mod tests {
         }
     }
 
+    /// One edit as a running engine makes it: `edit` applied to a copy of `g` as one change,
+    /// the planner updated, its new schedule swapped in for `running` (which goes back to
+    /// the planner) and checked against the master. Whether the update was incremental.
+    fn edit_and_swap(
+        planner: &mut Planner,
+        g: &mut LiveGraph,
+        running: &mut Schedule,
+        edit: impl FnOnce(&mut LiveGraph),
+    ) -> bool {
+        let mut e = g.clone();
+        e.record_changes();
+        edit(&mut e);
+        let change = e.take_changes();
+        let incremental = planner.update(g, &e, &change).unwrap();
+        *g = e;
+        let next = planner.schedule();
+        planner.recycle(std::mem::replace(running, next));
+        same_as_master(planner, running);
+        incremental
+    }
+
     /// Random joins, leaves and taps on a room: every schedule equals a correct master copy,
     /// whichever path (incremental or full) made it, and churn stays incremental.
     #[test]
@@ -1203,15 +1227,8 @@ mod tests {
         same_as_master(&planner, &first);
         let mut running = first;
         for leg in 1..3 {
-            let mut e = g.clone();
-            e.record_changes();
-            join(&mut e, mixer, leg, leg);
-            let change = e.take_changes();
-            assert!(planner.update(&g, &e, &change).unwrap(), "incremental");
-            g = e;
-            let next = planner.schedule();
-            planner.recycle(std::mem::replace(&mut running, next));
-            same_as_master(&planner, &running);
+            let incremental = edit_and_swap(&mut planner, &mut g, &mut running, |e| join(e, mixer, leg, leg));
+            assert!(incremental, "incremental");
         }
         // The second edit brought the layout's schedule back, grown, with headroom.
         let (a, c) = (running.arena.counts(), planner.counts);
@@ -1231,19 +1248,14 @@ mod tests {
         planner.rebuild(&g).unwrap();
         let mut running = planner.schedule();
         for round in 0..50 {
-            let mut e = g.clone();
-            e.record_changes();
-            if round % 2 == 0 {
-                join(&mut e, mixer, 1, 1);
-            } else {
-                leave(&mut e, 1);
-            }
-            let change = e.take_changes();
-            assert!(planner.update(&g, &e, &change).unwrap());
-            g = e;
-            let next = planner.schedule();
-            planner.recycle(std::mem::replace(&mut running, next));
-            same_as_master(&planner, &running);
+            let incremental = edit_and_swap(&mut planner, &mut g, &mut running, |e| {
+                if round % 2 == 0 {
+                    join(e, mixer, 1, 1);
+                } else {
+                    leave(e, 1);
+                }
+            });
+            assert!(incremental);
         }
         assert!(planner.log.len() < 40, "log of {} entries", planner.log.len());
     }
