@@ -1302,9 +1302,10 @@ impl DecodeNode {
     }
 
     /// One cycle outside a graph: this cycle's `packets` (in arrival order, each its
-    /// metadata and payload, wherever they are kept) in, one quantum into `out`. What [`Processor::process`] does, for a node that runs many legs itself
-    /// (a conference room's kernel) and keeps their decoders in its own memory. Returns the
-    /// bad-input events (as `report_error` would count them).
+    /// metadata and payload, wherever they are kept) in, one quantum into `out`. What
+    /// [`Processor::process`] does, for a node that runs many legs itself (a conference
+    /// room's kernel) and keeps their decoders in its own memory. Returns the bad-input
+    /// events (as `report_error` would count them).
     ///
     /// ```
     /// use rvoip_media_graph::{Packet, PacketMeta, Quantum};

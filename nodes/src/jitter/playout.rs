@@ -15,10 +15,11 @@ const QUIET_POWER: f32 = 1e-5;
 /// ms. The first blocks after a talkspurt hold the last word's decaying tail (quieter than
 /// [`QUIET_POWER`] but part of the utterance): the start-up delay's excess (the initial
 /// delay over the target: ~60 ms on a paced stream before such streams started early, now
-/// where the first packets disagree and the target turns out lower), given back there, cost G.722
-/// call → call 0.08 PESQ; given back 300 ms into the pause, 0.00–0.03 (BENCHMARKS.md,
-/// sessions, session 12). Pauses shorter than this keep their length. Only during the
-/// warm-up ([`WARM_PACKETS`]), where that excess comes from: later pauses are shortened at once.
+/// where the first packets disagree and the target turns out lower), given back there,
+/// cost G.722 call → call 0.08 PESQ; given back 300 ms into the pause, 0.00–0.03
+/// (BENCHMARKS.md, sessions, session 12). Pauses shorter than this keep their length. Only
+/// during the warm-up ([`WARM_PACKETS`]), where that excess comes from: later pauses are
+/// shortened at once.
 const QUIET_HOLD_MS: i64 = 300;
 
 /// Packets until the delay histogram's target is trusted on its own (5 s of 20 ms).

@@ -428,8 +428,9 @@ fn a_steady_stream_starts_once_three_packets_agree() {
 fn a_pause_is_shortened_only_after_the_talkspurt_tail() {
     // 1 s of tone, then 1 s of a −60 dBFS tone (a pause), paced with a 5 ms transit (the
     // second packet's 45 ms keeps the stream from starting before the initial delay and
-    // holds the target at ~51 ms): the buffer starts 80 ms late, 30 ms above its target, and gives the excess back in the
-    // pause — not in its first QUIET_HOLD_MS, where the last word's tail is.
+    // holds the target at ~51 ms): the buffer starts 80 ms late, 30 ms above its target,
+    // and gives the excess back in the pause — not in its first QUIET_HOLD_MS, where the
+    // last word's tail is.
     let mut pk = stream(100, 0, |i| if i == 1 { 45.0 } else { 5.0 });
     for p in pk.iter_mut().filter(|p| p.meta.sequence >= 50) {
         let pcm: Vec<f32> = (0..160).map(|i| 0.001 * (0.2 * i as f32).sin()).collect();
