@@ -45,6 +45,7 @@
 mod cli_support;
 
 use cli_support::{bin, call_between, free_pair, json_number, tmp, wait_bound, wait_or_kill};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -196,14 +197,23 @@ struct Figures {
     misses: Option<(u64, u64)>,
 }
 
+/// Where every measured direction's line is also written, so a passing run (whose output
+/// the test harness swallows) leaves its figures for CI's summary.
+fn report_path() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("interop_pesq.txt")
+}
+
 fn check(what: &str, f: &Figures, bound: f64) {
     let misses = f.misses.map_or(String::new(), |(m, c)| format!("; receiver missed {m} of {c} cycle deadlines"));
-    eprintln!(
-        "{what}: PESQ {:.3} over RTP, {:.3} for the codec alone ({:+.3}){misses}",
+    let line = format!(
+        "{what}: PESQ {:.3} over RTP, {:.3} for the codec alone ({:+.3}, bound -{bound}){misses}",
         f.network,
         f.own,
         f.network - f.own
     );
+    eprintln!("{line}");
+    let mut report = std::fs::OpenOptions::new().create(true).append(true).open(report_path()).unwrap();
+    writeln!(report, "{line}").unwrap();
     assert!(
         f.network >= f.own - bound,
         "{what}: PESQ {:.3} over RTP vs {:.3} for the codec alone (bound {bound}){misses}",
@@ -324,6 +334,7 @@ fn pesq_per_direction_is_the_codecs_own() {
         return;
     }
     let Some(py) = pesq_python() else { return };
+    let _ = std::fs::remove_file(report_path());
     // One codec at a time: three receivers, three senders and the scorer side by side would
     // starve each other's real-time threads on a two-core machine.
     for case in &CASES {
