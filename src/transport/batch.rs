@@ -306,15 +306,7 @@ impl SocketStats {
         }
     }
 
-    /// Adds `o`'s counts to these (totals over several sockets or [`BatchIo`]s).
-    ///
-    /// ```
-    /// use rvoip_media_core::transport::SocketStats;
-    /// let mut total = SocketStats { received: 3, sent: 1, ..SocketStats::default() };
-    /// total.accumulate(&SocketStats { received: 2, dropped: 1, ..SocketStats::default() });
-    /// assert_eq!((total.received, total.dropped, total.sent), (5, 1, 1));
-    /// ```
-    pub fn accumulate(&mut self, o: &SocketStats) {
+    fn accumulate(&mut self, o: &SocketStats) {
         self.received += o.received;
         self.delivered += o.delivered;
         self.dropped += o.dropped;
