@@ -1043,7 +1043,8 @@ impl JitterBuffer {
         // Accelerate speech only once the target is trusted (after the warm-up): before
         // that an excess over it is mostly the initial delay, harmless to keep until the
         // next pause, while a stretch in speech is audible. That excess is given back in a
-        // pause only once the pause has lasted QUIET_HOLD_MS (past the last word's tail).
+        // pause only once the pause has lasted QUIET_HOLD_MS (past the last word's tail), and
+        // only once the histogram has seen enough packets for its quantile's tail.
         let warming = self.warm.0 < WARM_PACKETS;
         let settled = !warming
             || (self.warm.0 >= self.quantile_packets() && self.samples_to_us(self.quiet_run) >= QUIET_HOLD_MS * 1000);
