@@ -2,8 +2,10 @@
 //!
 //! Leg i receives on PORT0+i and sends its N-1 mix from that same port to the source of
 //! its packets (symmetric RTP). The legs are a [`Room`] on one real-time worker (decode with
-//! concealment, N-1 mix, encode); their sockets are served by a [`BatchIo`] thread (io_uring
-//! where the kernel allows it, else epoll with `recvmmsg`/`sendmmsg`; `--io` chooses). Prints
+//! concealment, N-1 mix, encode), or spread over `--workers N` (a kernel room's shards, leg i
+//! on worker i mod N); each worker's sockets are served by a [`BatchIo`] thread of their own
+//! paced by that worker's cycles (io_uring where the kernel allows it, else epoll with
+//! `recvmmsg`/`sendmmsg`; `--io` chooses). Prints
 //! `ready` (with the I/O backend) once every socket is bound, one status line a second, and
 //! the totals as JSON at the end (after `--seconds`, or on Ctrl-C / SIGTERM).
 
@@ -75,6 +77,12 @@ pub struct Args {
     /// or `--audio-level` is given).
     #[arg(long, value_enum, default_value_t = RoomKind::Auto)]
     room: RoomKind,
+    /// Real-time workers the room spreads over (a kernel room: leg i decoded and encoded on
+    /// worker i mod N, the mix summed on each; ARCHITECTURE.md "Kernel rooms"). Each worker's
+    /// legs get an I/O thread of their own, paced by that worker's cycles. Give the process
+    /// a core per worker (`taskset`): two workers on one core wait for each other.
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
+    workers: i64,
 }
 
 /// `--room`.
@@ -108,6 +116,8 @@ struct Plan {
     io: IoBackend,
     /// `Nodes` or `Kernel` (`Auto` resolved).
     room: RoomKind,
+    /// Workers the room spreads over (more than 1: a kernel room).
+    workers: usize,
 }
 
 fn check(a: &Args) -> Result<Plan, CliError> {
@@ -181,7 +191,15 @@ fn check(a: &Args) -> Result<Plan, CliError> {
         RoomKind::Auto => RoomKind::Nodes,
         r => r,
     };
+    let workers = usize::try_from(a.workers)
+        .ok()
+        .filter(|w| (1..=legs).contains(w))
+        .ok_or_else(|| usage(format!("--workers must be 1..={legs} (at most one per leg), got {}", a.workers)))?;
+    if workers > 1 && room != RoomKind::Kernel {
+        return Err(usage("--workers above 1 spreads a kernel room: drop --talkers, --audio-level and --room nodes"));
+    }
     Ok(Plan {
+        workers,
         room,
         io: a.io,
         talkers,
@@ -209,20 +227,29 @@ fn process_cpu_s() -> f64 {
     tv(r.ru_utime) + tv(r.ru_stime)
 }
 
-/// One room of `plan.legs` legs, their sockets served by a batch I/O thread.
+/// One room of `plan.legs` legs, their sockets served by a batch I/O thread per worker.
 struct Bridge {
     engine: Engine,
-    io: BatchIoHandle,
-    /// The room's partition and mixer (for its talker figures).
+    /// By worker: the I/O of the legs that worker runs.
+    io: Vec<BatchIoHandle>,
     /// The room (its handle, for the talker figures: the partition runs on the engine).
     room: Room,
 }
 
 fn start(plan: &Plan) -> Result<Bridge, CliError> {
     let n = plan.legs;
+    // A spread room's shards spin (with a deadline) for each other's rows every cycle: two
+    // on one core wait out the deadline and mix without each other.
+    let cpus = std::thread::available_parallelism().map_or(1, |c| c.get());
+    if plan.workers > cpus {
+        return Err(usage(format!(
+            "--workers {} needs a CPU per worker; this process may run on {cpus} (see taskset)",
+            plan.workers
+        )));
+    }
     raise_open_file_limit().map_err(|e| usage(format!("raising the open-file limit: {e}")))?;
     let config = EngineConfig {
-        workers: 1,
+        workers: plan.workers,
         // The whole process may be pinned by the caller (taskset): stay where it put us.
         pin_workers: false,
         // Packets in flight per leg: up to 8 in each ring, one in its decoder; when the I/O
@@ -243,7 +270,9 @@ fn start(plan: &Plan) -> Result<Bridge, CliError> {
     }
     let engine = Engine::start(config)?;
     let mut config = RoomConfig::new(AudioFormat::mono(plan.codec.rate())).with_capacity(n);
-    if plan.room == RoomKind::Kernel {
+    if plan.workers > 1 {
+        config = config.with_kernel_workers(plan.workers);
+    } else if plan.room == RoomKind::Kernel {
         config = config.with_kernel();
     }
     if let Some(max_talkers) = plan.talkers {
@@ -286,14 +315,18 @@ fn start(plan: &Plan) -> Result<Bridge, CliError> {
     // Paced by the worker's cycles: five or six wake-ups a cycle, one sweep of the send
     // rings per cycle, right after the worker produced what it sends (BENCHMARKS.md,
     // "Conference bridge over UDP", sessions 12 and 13: cheaper than a timer's wake-up a
-    // millisecond and sweep every 2 ms).
-    let clock = engine.cycle_clock(0).ok_or(CliError::Internal("the engine's worker has no cycle clock"))?;
-    let mut batch = BatchIo::new(BatchConfig {
-        payload_types: vec![plan.payload_type],
-        backend: plan.io,
-        clock,
-        ..BatchConfig::default()
-    });
+    // millisecond and sweep every 2 ms). A spread room's legs on worker k are paced by
+    // worker k's cycles.
+    let mut batches = Vec::with_capacity(plan.workers);
+    for k in 0..plan.workers {
+        let clock = engine.cycle_clock(k).ok_or(CliError::Internal("the engine's worker has no cycle clock"))?;
+        batches.push(BatchIo::new(BatchConfig {
+            payload_types: vec![plan.payload_type],
+            backend: plan.io,
+            clock,
+            ..BatchConfig::default()
+        }));
+    }
     for (i, socket) in sockets.into_iter().enumerate() {
         let addr = socket.local_addr().map_err(|e| usage(format!("--listen: {e}")))?;
         let io = &mut ios[i % groups];
@@ -303,16 +336,22 @@ fn start(plan: &Plan) -> Result<Bridge, CliError> {
             return Err(CliError::Internal("a leg's endpoints are missing"));
         };
         let ext = HeaderExtensions { audio_level: plan.audio_level, csrc_audio_level: plan.csrc_levels };
+        // A spread room runs the leg on port p on worker p mod workers.
+        let port = room.port_of(&format!("leg{i}"));
+        let batch = &mut batches[port.unwrap_or(i) % plan.workers];
         let index =
             batch.add_with_extensions(socket, rx, tx, ext).map_err(|e| usage(format!("--listen: {addr}: {e}")))?;
-        if let Some(port) = room.port_of(&format!("leg{i}")) {
+        if let Some(port) = port {
             batch.set_mixer_port(index, port);
         }
     }
-    if let Some(board) = room.heard_board() {
-        batch = batch.with_heard(board);
+    let mut io = Vec::with_capacity(batches.len());
+    for mut batch in batches {
+        if let Some(board) = room.heard_board() {
+            batch = batch.with_heard(board);
+        }
+        io.push(batch.start().map_err(|e| usage(format!("starting the I/O thread (--io {}): {e}", plan.io.name())))?);
     }
-    let io = batch.start().map_err(|e| usage(format!("starting the I/O thread (--io {}): {e}", plan.io.name())))?;
     Ok(Bridge { engine, io, room })
 }
 
@@ -329,15 +368,31 @@ struct Sample {
 impl Bridge {
     fn sample(&self) -> Sample {
         let misses = self.engine.status().workers.iter().map(|w| w.stats.deadline_misses).sum();
-        let peers = (0..self.io.sockets()).filter(|&i| self.io.socket_stats(i).is_some_and(|s| s.latches > 0)).count();
-        Sample { at: Instant::now(), cpu_s: process_cpu_s(), io: self.io.stats(), misses, peers }
+        let peers = self
+            .io
+            .iter()
+            .map(|io| (0..io.sockets()).filter(|&i| io.socket_stats(i).is_some_and(|s| s.latches > 0)).count())
+            .sum();
+        let mut total = SocketStats::default();
+        self.io.iter().for_each(|io| add_stats(&mut total, &io.stats()));
+        Sample { at: Instant::now(), cpu_s: process_cpu_s(), io: total, misses, peers }
     }
 
-    /// (p50, p99, max) cycle time of the worker, µs.
+    /// (p50, p99, max) cycle time of the slowest worker (each figure its own worst), µs.
     fn cycle_us(&self) -> (f64, f64, f64) {
         let s = self.engine.status();
-        let w = s.workers.first().map(|w| w.stats).unwrap_or_default();
-        (w.p50_ns as f64 / 1e3, w.p99_ns as f64 / 1e3, w.max_ns as f64 / 1e3)
+        let worst = |f: fn(&WorkerStats) -> u64| s.workers.iter().map(|w| f(&w.stats)).max().unwrap_or(0) as f64 / 1e3;
+        (worst(|w| w.p50_ns), worst(|w| w.p99_ns), worst(|w| w.max_ns))
+    }
+
+    /// Cycles in which a shard of a spread room mixed without a late partner's legs, summed
+    /// over the shards (0 on one worker).
+    fn late_partners(&self) -> u64 {
+        let late = |&id| {
+            let t = self.engine.telemetry(id, self.engine.node_key(id, "kernel").ok()?).ok()?;
+            t.get("late_partners")
+        };
+        self.room.shards().iter().filter_map(late).sum::<f64>() as u64
     }
 
     /// Legs talking and the dominant speaker, from the mixer (with `--talkers`).
@@ -358,6 +413,24 @@ fn talkers_field(t: Option<(usize, Option<&str>)>) -> String {
     }
 }
 
+/// Adds `o`'s counts to `total` (the totals of every worker's `BatchIo`). Kept here rather
+/// than as a public method of `SocketStats`: that one change to the core crate made the
+/// I/O thread's hot path 8-15 % dearer (its code laid out or inlined otherwise;
+/// BENCHMARKS.md "Conference bridge over UDP", session 14).
+fn add_stats(total: &mut SocketStats, o: &SocketStats) {
+    total.received += o.received;
+    total.delivered += o.delivered;
+    total.dropped += o.dropped;
+    total.malformed += o.malformed;
+    total.wrong_payload_type += o.wrong_payload_type;
+    total.foreign += o.foreign;
+    total.sent += o.sent;
+    total.not_sent += o.not_sent;
+    total.send_errors += o.send_errors;
+    total.latches += o.latches;
+    total.relatches += o.relatches;
+}
+
 /// CPU µs per leg per packet time between two samples.
 fn cpu_per_leg_frame_us(a: &Sample, b: &Sample, legs: usize, ptime_us: u32) -> f64 {
     let frames = b.at.duration_since(a.at).as_secs_f64() * 1e6 / f64::from(ptime_us) * legs as f64;
@@ -375,16 +448,17 @@ pub fn run(a: Args) -> Result<(), CliError> {
     output::stop_on_interrupt();
     let bridge = start(&plan)?;
     let last_port = plan.listen.port() as usize + plan.legs - 1;
-    let io = bridge.io.backend().name();
+    let io = bridge.io[0].backend().name();
     let room = if plan.room == RoomKind::Kernel { "kernel" } else { "nodes" };
     println!(
-        "ready legs={} listen={}-{last_port} codec={} ptime={} realtime={} room={room} io={io}{}",
+        "ready legs={} listen={}-{last_port} codec={} ptime={} realtime={} room={room} workers={} io={io}{}",
         plan.legs,
         plan.listen,
         plan.codec.name(),
         plan.ptime_us / 1000,
         bridge.engine.status().all_realtime(),
-        bridge.io.io_uring_unavailable().map_or(String::new(), |why| format!(" (io_uring unavailable: {why})")),
+        plan.workers,
+        bridge.io[0].io_uring_unavailable().map_or(String::new(), |why| format!(" (io_uring unavailable: {why})")),
     );
     let first = bridge.sample();
     let mut prev = bridge.sample();
@@ -420,12 +494,16 @@ pub fn run(a: Args) -> Result<(), CliError> {
     let last = bridge.sample();
     let (p50, p99, max) = bridge.cycle_us();
     let talkers = bridge.talkers().map(|(n, d)| (n, d.map(str::to_string)));
-    let Bridge { engine, io: batch, .. } = bridge;
-    // The totals after the I/O thread's last send sweep.
-    let t = &batch.stop().map_err(|e| usage(format!("stopping the I/O thread: {e}")))?;
+    let late_partners = bridge.late_partners();
+    let Bridge { engine, io: batches, .. } = bridge;
+    // The totals after the I/O threads' last send sweeps.
+    let mut t = SocketStats::default();
+    for batch in batches {
+        add_stats(&mut t, &batch.stop().map_err(|e| usage(format!("stopping the I/O thread: {e}")))?);
+    }
     engine.shutdown();
     let json = format!(
-        "{{\"legs\": {}, \"codec\": \"{}\", \"io\": \"{io}\", \"room\": \"{room}\", \"ptime_ms\": {}, \"seconds\": {:.3}, \"stopped_by_signal\": {}, \
+        "{{\"legs\": {}, \"codec\": \"{}\", \"io\": \"{io}\", \"room\": \"{room}\", \"workers\": {}, \"late_partners\": {late_partners}, \"ptime_ms\": {}, \"seconds\": {:.3}, \"stopped_by_signal\": {}, \
          \"received\": {}, \"delivered\": {}, \"dropped\": {}, \"malformed\": {}, \"wrong_payload_type\": {}, \
          \"foreign\": {}, \"sent\": {}, \"not_sent\": {}, \"send_errors\": {}, \"latches\": {}, \"relatches\": {}, \
          \"deadline_misses\": {}, \"cycle_p50_us\": {p50:.1}, \"cycle_p99_us\": {p99:.1}, \"cycle_max_us\": {max:.1}, \
@@ -433,6 +511,7 @@ pub fn run(a: Args) -> Result<(), CliError> {
          \"talkers_max\": {}, \"talking\": {}, \"dominant\": {}}}\n",
         plan.legs,
         plan.codec.name(),
+        plan.workers,
         plan.ptime_us / 1000,
         last.at.duration_since(first.at).as_secs_f64(),
         output::interrupted(),
@@ -517,5 +596,11 @@ mod tests {
         assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--io", "epoll"]).unwrap().io, IoBackend::Epoll);
         assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--io", "io-uring"]).unwrap().io, IoBackend::IoUring);
         assert!(T::try_parse_from(["bridge", "--legs", "2", "--codec", "pcmu", "--io", "select"]).is_err());
+        assert_eq!(plan(&["--legs", "4", "--codec", "pcmu", "--workers", "2"]).unwrap().workers, 2);
+        assert_eq!(plan(&["--legs", "4", "--codec", "pcmu"]).unwrap().workers, 1);
+        bad(&["--legs", "4", "--codec", "pcmu", "--workers", "0"], "--workers must be 1..=4");
+        bad(&["--legs", "2", "--codec", "pcmu", "--workers", "3"], "at most one per leg");
+        bad(&["--legs", "4", "--codec", "pcmu", "--workers", "2", "--room", "nodes"], "spreads a kernel room");
+        bad(&["--legs", "4", "--codec", "pcmu", "--workers", "2", "--talkers", "2"], "spreads a kernel room");
     }
 }

@@ -138,36 +138,58 @@ fn io_uring_here() -> bool {
 
 #[test]
 fn legs_hear_each_other_not_themselves_and_every_packet_is_counted_epoll() {
-    legs_hear_each_other_not_themselves_and_every_packet_is_counted("epoll", "nodes");
+    legs_hear_each_other_not_themselves_and_every_packet_is_counted("epoll", "nodes", 1);
 }
 
 #[test]
 fn legs_hear_each_other_not_themselves_and_every_packet_is_counted_io_uring() {
     if io_uring_here() {
-        legs_hear_each_other_not_themselves_and_every_packet_is_counted("io-uring", "nodes");
+        legs_hear_each_other_not_themselves_and_every_packet_is_counted("io-uring", "nodes", 1);
     }
 }
 
 #[test]
 fn legs_hear_each_other_not_themselves_and_every_packet_is_counted_kernel_room() {
-    legs_hear_each_other_not_themselves_and_every_packet_is_counted("auto", "kernel");
+    legs_hear_each_other_not_themselves_and_every_packet_is_counted("auto", "kernel", 1);
 }
 
 #[test]
 fn legs_hear_each_other_not_themselves_and_every_packet_is_counted_kernel_room_epoll() {
-    legs_hear_each_other_not_themselves_and_every_packet_is_counted("epoll", "kernel");
+    legs_hear_each_other_not_themselves_and_every_packet_is_counted("epoll", "kernel", 1);
 }
 
-/// With `--io IO --room ROOM`.
-fn legs_hear_each_other_not_themselves_and_every_packet_is_counted(io: &str, room: &str) {
+/// A kernel room spread over two workers (legs 0 and 2 on one, 1 and 3 on the other, each
+/// worker's sockets on an I/O thread of their own): the same mix, the same counts.
+#[test]
+fn legs_hear_each_other_not_themselves_and_every_packet_is_counted_spread_over_two_workers() {
+    if std::thread::available_parallelism().map_or(1, |c| c.get()) < 2 {
+        eprintln!("skipped: two workers need two CPUs");
+        return;
+    }
+    legs_hear_each_other_not_themselves_and_every_packet_is_counted("auto", "kernel", 2);
+}
+
+/// With `--io IO --room ROOM --workers WORKERS`.
+fn legs_hear_each_other_not_themselves_and_every_packet_is_counted(io: &str, room: &str, workers: usize) {
     let _turn = one_bridge_at_a_time();
-    let dir = tmp(&format!("bridge-{io}-{room}"));
+    let dir = tmp(&format!("bridge-{io}-{room}-{workers}"));
     let stats = dir.join("bridge.json");
     let port0 = free_ports(4);
     let (mut child, reader) = start_bridge(
         4,
         port0,
-        &["--seconds", "4", "--stats-json", stats.to_str().unwrap(), "--io", io, "--room", room],
+        &[
+            "--seconds",
+            "4",
+            "--stats-json",
+            stats.to_str().unwrap(),
+            "--io",
+            io,
+            "--room",
+            room,
+            "--workers",
+            &workers.to_string(),
+        ],
     );
     let legs = phones(4);
     let stranger = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -239,6 +261,7 @@ fn legs_hear_each_other_not_themselves_and_every_packet_is_counted(io: &str, roo
     }
     assert!(json.contains(&format!("\"room\": \"{room}\"")), "{json}");
     let n = |k: &str| json_number(&json, k) as u64;
+    assert_eq!(n("workers"), workers as u64, "{json}");
     // Everything received is delivered or counted; the stranger never got past the kernel
     // (its leg's socket is connected to its latched peer).
     let sent_to_bridge = 3 * frames as u64 + flood_sent + 2;
@@ -269,6 +292,12 @@ fn bad_flags_are_refused_in_the_users_terms() {
     let o = bin().args(["bridge", "--legs", "2", "--codec", "pcmu", "--audio-level", "15"]).output().unwrap();
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("--audio-level 15"), "{o:?}");
+    // A worker more than the CPUs this process may run on: spread shards would wait for
+    // each other every cycle.
+    let more = (std::thread::available_parallelism().unwrap().get() + 1).to_string();
+    let o = bin().args(["bridge", "--legs", &more, "--codec", "pcmu", "--workers", &more]).output().unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("needs a CPU per worker"), "{o:?}");
     // A port already taken is named.
     let taken = UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();

@@ -18,8 +18,9 @@
 //! biased magnitude (exponent and top mantissa bits; no loop, no table, so they vectorise
 //! and a room's passes over thousands of legs do not miss on a table evicted between
 //! legs); they equal [`encode_sample`] on all 65536 inputs. The decoders use 256-entry
-//! tables of `i16` and of `f32` (`value / 32768`). `f32` input goes through the exact
-//! [`crate::kernels::f32_to_i16`] conversion first.
+//! tables of `i16` and of `f32` (`value / 32768`). `f32` input is encoded by
+//! [`crate::kernels::f32_to_ulaw`]: the exact [`crate::kernels::f32_to_i16`] conversion and
+//! this encoder's arithmetic in one pass over 32-bit lanes.
 //!
 //! ```
 //! use rvoip_media_nodes::g711::ulaw;
@@ -32,10 +33,15 @@
 //! assert_eq!(back, [0, 988, -988, 32124, -32124]);
 //! ```
 
-use super::tables::{encode_f32_via_i16, exponent_and_top4, f32_bits_of_i16, map_into, table_builders};
+use super::tables::{exponent_and_top4, f32_bits_of_i16, map_into, table_builders};
 
-const BIAS: i32 = 33;
-const CLIP: i32 = 0x1FFF;
+/// Added to the 14-bit magnitude.
+pub(crate) const BIAS: i32 = 33;
+/// The largest biased magnitude.
+pub(crate) const CLIP: i32 = 0x1FFF;
+/// [`exponent_and_top4`] of the biased magnitude minus this is `segment << 4 | mantissa`:
+/// the exponent field of 2^5 (the bottom of segment 0), shifted as there.
+pub(crate) const TOP_OFFSET: i32 = (5 + 127) << 4;
 
 /// Encodes one sample with the G.191 algorithm (segment search). The slice functions use
 /// tables built from this function.
@@ -80,12 +86,12 @@ static DECODE_F32: [u32; 256] = build_decode_f32_bits();
 /// after the leading one (for segment 0, `biased` is 33..=63: `(biased >> 1) & 0xF` is
 /// those bits too).
 #[inline(always)]
-fn enc(x: i16) -> u8 {
+pub(crate) fn enc(x: i16) -> u8 {
     let x = i32::from(x);
     let negative = x >> 31; // -1 or 0
     let biased = (((x ^ negative) >> 2) + BIAS).min(CLIP);
     // (floor(log2 biased) + 127) << 4 | mantissa, minus (5 + 127) << 4: segment << 4 | mantissa.
-    let seg_mantissa = exponent_and_top4(biased) - ((5 + 127) << 4);
+    let seg_mantissa = exponent_and_top4(biased) - TOP_OFFSET;
     ((!negative & 0x80) | (!seg_mantissa & 0x7F)) as u8
 }
 
@@ -114,7 +120,9 @@ pub fn decode(input: &[u8], output: &mut [i16]) -> usize {
 /// assert_eq!(codes, [0xFF, 0xCE]);
 /// ```
 pub fn encode_f32(input: &[f32], output: &mut [u8]) -> usize {
-    encode_f32_via_i16(input, output, encode_pcm)
+    // In one pass on 32-bit lanes: the i16 round trip cost a room's G.711 leg more than the
+    // encoding (BENCHMARKS.md, conference "session 14").
+    crate::kernels::f32_to_ulaw(output, input)
 }
 
 /// Decodes to `f32` (`sample / 32768`). Returns the count.

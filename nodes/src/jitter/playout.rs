@@ -25,6 +25,14 @@ const QUIET_HOLD_MS: i64 = 300;
 /// Packets until the delay histogram's target is trusted on its own (5 s of 20 ms).
 const WARM_PACKETS: u32 = 250;
 
+/// The margin above the target's quantile is this many times the network's jitter (at
+/// most [`JitterConfig::margin_ms`], at least 1 ms).
+const MARGIN_PER_JITTER: f64 = 3.0;
+
+/// Packets after which RFC 3550's interarrival jitter (gain 1/16) has settled; before, the
+/// margin takes the standard deviation of the transits seen.
+const JITTER_SETTLED_PACKETS: u32 = 16;
+
 /// One-sided 99.5 % quantiles of Student's t with 1..=16 degrees of freedom.
 const T995: [f64; 16] =
     [63.657, 9.925, 5.841, 4.604, 4.032, 3.707, 3.499, 3.355, 3.250, 3.169, 3.106, 3.055, 3.012, 2.977, 2.947, 2.921];
@@ -66,8 +74,13 @@ pub struct JitterConfig {
     /// quantile, so under clock drift it lags the drift by the memory (0.9998 let the
     /// delay grow 110 ms in 600 s at 300 ppm).
     pub forget: f64,
-    /// Extra margin above the quantile, ms (the offset may sit below the target by the
-    /// stretch band; the tick granularity is in the transits already).
+    /// Largest margin above the quantile, ms (the offset may sit below the target by the
+    /// stretch band; the tick granularity is in the transits already). The margin is three
+    /// times the network's jitter (RFC 3550 interarrival jitter; before it settles, the
+    /// standard deviation of the first transits), at least 1 ms and at most this, and it
+    /// never shrinks within a stream (a smaller margin would give delay back by a timeline
+    /// move): a steady network (a LAN, loopback) plays 1–3 ms above its quantile instead of
+    /// 10 ms (BENCHMARKS, jitter buffer, session 14).
     pub margin_ms: u32,
     /// Delay before the first packet plays, above its own transit, ms (until the
     /// histogram knows better).
@@ -327,6 +340,8 @@ pub struct JitterBuffer {
     warm: (u32, f64, f64),
     /// The same of the raw transit offsets (arrival − timestamp), for the early start.
     warm_raw: (u32, f64, f64),
+    /// The margin above the target's quantile so far (µs; see [`JitterConfig::margin_ms`]).
+    margin: i64,
     rtp: RtpReceiveStats,
     bursts: BurstGapStats,
     stats: JitterStats,
@@ -444,6 +459,7 @@ impl JitterBuffer {
             skew: SkewEstimator::new(),
             warm: (0, 0.0, 0.0),
             warm_raw: (0, 0.0, 0.0),
+            margin: 0,
             rtp: RtpReceiveStats::new(info.rtp_clock_rate),
             bursts: BurstGapStats::new(16, packet_ms),
             stats: JitterStats::default(),
@@ -614,6 +630,7 @@ impl JitterBuffer {
         self.skew.reset();
         self.warm = (0, 0.0, 0.0);
         self.warm_raw = (0, 0.0, 0.0);
+        self.margin = 0;
         self.dec.reset();
         self.skipping = false;
         self.sync_len = 0;
@@ -679,7 +696,16 @@ impl JitterBuffer {
         // With in-band FEC and a loss rate above 1 %, hold one packet more so the packet
         // after a loss is there to rebuild it from.
         let fec = if self.has_fec && self.loss_avg > 0.02 { self.ticks_to_us(self.last_ticks) } else { 0 };
-        (q + i64::from(self.cfg.margin_ms) * 1000 + fec).min(min + i64::from(self.cfg.max_delay_ms) * 1000)
+        (q + self.margin_us() + fec).min(min + i64::from(self.cfg.max_delay_ms) * 1000)
+    }
+
+    /// Packets the delay histogram needs before one of them is expected above its quantile
+    /// (200 for the 99.5 % quantile), at most the warm-up's: until then the start's excess
+    /// over the target is kept, since the target from fewer packets has not seen the tail
+    /// (under jitter it climbed by 15–35 ms in the next seconds after an early give-back, and
+    /// the buffer then stretched speech or lost packets: BENCHMARKS, session 14).
+    fn quantile_packets(&self) -> u32 {
+        (1.0 / (1.0 - self.cfg.quantile)).round().min(f64::from(WARM_PACKETS)) as u32
     }
 
     /// Whether the stream may start before the initial delay is up: with at least three
@@ -697,8 +723,32 @@ impl JitterBuffer {
         }
         let sd = (m2 / f64::from(n - 1)).sqrt();
         let pull = self.last_pull.map_or(0, |(_, len)| len);
-        let bound = (mean + warm_sd_factor(n) * sd) as i64 + pull + i64::from(self.cfg.margin_ms) * 1000;
+        let bound = (mean + warm_sd_factor(n) * sd) as i64 + pull + self.margin_us();
         self.now_us - self.ticks_to_us(ts) >= bound
+    }
+
+    /// The margin above the target's quantile (µs): the configured one until three packets
+    /// have shown the network's jitter.
+    fn margin_us(&self) -> i64 {
+        if self.warm_raw.0 < 3 {
+            i64::from(self.cfg.margin_ms) * 1000
+        } else {
+            self.margin
+        }
+    }
+
+    /// Raises the margin to three times the network's jitter if that is more (see
+    /// [`JitterConfig::margin_ms`]).
+    fn update_margin(&mut self) {
+        let (n, _, m2) = self.warm_raw;
+        if n < 3 {
+            return;
+        }
+        let jitter_us =
+            if n < JITTER_SETTLED_PACKETS { (m2 / f64::from(n - 1)).sqrt() } else { self.rtp.jitter_seconds() * 1e6 };
+        let cap = i64::from(self.cfg.margin_ms) * 1000;
+        let m = ((MARGIN_PER_JITTER * jitter_us) as i64).max(1000).min(cap);
+        self.margin = self.margin.max(m);
     }
 
     fn unwrap(&mut self, seq: u16, ts: u32) -> (i64, i64) {
@@ -730,6 +780,7 @@ impl JitterBuffer {
         self.skew.reset();
         self.warm = (0, 0.0, 0.0);
         self.warm_raw = (0, 0.0, 0.0);
+        self.margin = 0;
         self.started = false;
         self.have_ref = false;
         self.last_seq = None;
@@ -807,6 +858,7 @@ impl JitterBuffer {
             self.warm = welford(self.warm, d_use as f64);
             self.warm_raw = welford(self.warm_raw, d as f64);
         }
+        self.update_margin();
         if self.started && ts < self.playout_ts {
             // Late. If it continues the sequence while we conceal (a late packet after
             // waiting ran out, the first packet of a talk spurt) and is only a little
@@ -991,9 +1043,11 @@ impl JitterBuffer {
         // Accelerate speech only once the target is trusted (after the warm-up): before
         // that an excess over it is mostly the initial delay, harmless to keep until the
         // next pause, while a stretch in speech is audible. That excess is given back in a
-        // pause only once the pause has lasted QUIET_HOLD_MS (past the last word's tail).
+        // pause only once the pause has lasted QUIET_HOLD_MS (past the last word's tail), and
+        // only once the histogram has seen enough packets for its quantile's tail.
         let warming = self.warm.0 < WARM_PACKETS;
-        let settled = !warming || self.samples_to_us(self.quiet_run) >= QUIET_HOLD_MS * 1000;
+        let settled = !warming
+            || (self.warm.0 >= self.quantile_packets() && self.samples_to_us(self.quiet_run) >= QUIET_HOLD_MS * 1000);
         self.quiet_run = if quiet { (self.quiet_run + n).min(self.fs as usize) } else { 0 };
         let (acc, exp) = if quiet {
             (self.cfg.accelerate_quiet_ms, self.cfg.expand_quiet_ms)

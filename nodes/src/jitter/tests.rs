@@ -426,29 +426,62 @@ fn a_steady_stream_starts_once_three_packets_agree() {
 
 #[test]
 fn a_pause_is_shortened_only_after_the_talkspurt_tail() {
-    // 1 s of tone, then 1 s of a −60 dBFS tone (a pause), paced with a 5 ms transit (the
-    // second packet's 45 ms keeps the stream from starting before the initial delay and
-    // holds the target at ~51 ms): the buffer starts 80 ms late, 30 ms above its target,
-    // and gives the excess back in the pause — not in its first QUIET_HOLD_MS, where the
-    // last word's tail is.
+    // Tone, then 1 s of a −60 dBFS tone (a pause), paced with a 5 ms transit (the second
+    // packet's 45 ms keeps the stream from starting before the initial delay and holds the
+    // target at ~51 ms): the buffer starts 80 ms late, 30 ms above its target.
+    let quiet_from = |pk: &mut Vec<Packet>, seq: u16| {
+        for p in pk.iter_mut().filter(|p| p.meta.sequence >= seq) {
+            let pcm: Vec<f32> = (0..160).map(|i| 0.001 * (0.2 * i as f32).sin()).collect();
+            let mut payload = [0u8; 160];
+            G711Law::Ulaw.encode_f32(&pcm, &mut payload);
+            p.set_payload(&payload).unwrap();
+        }
+    };
+    // A pause after 1 s (50 packets): the target has not seen the 200 packets a 99.5 %
+    // quantile needs, so the excess is kept.
     let mut pk = stream(100, 0, |i| if i == 1 { 45.0 } else { 5.0 });
-    for p in pk.iter_mut().filter(|p| p.meta.sequence >= 50) {
-        let pcm: Vec<f32> = (0..160).map(|i| 0.001 * (0.2 * i as f32).sin()).collect();
-        let mut payload = [0u8; 160];
-        G711Law::Ulaw.encode_f32(&pcm, &mut payload);
-        p.set_payload(&payload).unwrap();
-    }
-    // The pause starts playing about 1,085 ms in (sent at 1 s, 5 ms transit, 80 ms delay).
-    // 260 ms into it (QUIET_HOLD_MS is 300): nothing removed yet.
+    quiet_from(&mut pk, 50);
     let mut jb = new_jb();
-    run(&mut jb, &pk, 1_345_000_000);
+    run(&mut jb, &pk, 2_000_000_000);
+    let s = jb.stats();
+    assert_eq!(s.removed_samples_for_acceleration, 0, "{s:?}");
+    // A pause after 4.2 s (210 packets, still in the 250-packet warm-up): it is shortened,
+    // but not in its first QUIET_HOLD_MS, where the last word's tail is. It starts playing
+    // about 4,285 ms in (sent at 4.2 s, 5 ms transit, 80 ms delay); 260 ms into it
+    // (QUIET_HOLD_MS is 300): nothing removed yet.
+    let mut pk = stream(260, 0, |i| if i == 1 { 45.0 } else { 5.0 });
+    quiet_from(&mut pk, 210);
+    let mut jb = new_jb();
+    run(&mut jb, &pk, 4_545_000_000);
     let s = jb.stats();
     assert_eq!(s.removed_samples_for_acceleration, 0, "{s:?}");
     let mut jb = new_jb();
-    run(&mut jb, &pk, 2_000_000_000);
+    run(&mut jb, &pk, 5_200_000_000);
     let s = jb.stats();
     // Then the excess went: the delay is within the pauses' accelerate band of the target.
     assert!(s.removed_samples_for_acceleration > 0, "{s:?}");
     let band = f64::from(JitterConfig::default().accelerate_quiet_ms);
     assert!(s.current_delay_ms - s.target_delay_ms <= band, "{s:?}");
+}
+
+#[test]
+fn the_margin_follows_the_network_jitter() {
+    let target = |pk: &[Packet], margin_ms| {
+        let cfg = JitterConfig { margin_ms, ..JitterConfig::default() };
+        let mut jb = JitterBuffer::new(Box::new(G711CodecDecoder::new(G711Law::Ulaw)), cfg).unwrap();
+        run(&mut jb, pk, 6_500_000_000);
+        let s = jb.stats();
+        assert_eq!(s.packets_late, 0, "{s:?}");
+        s.target_delay_ms
+    };
+    // Every packet 5 ms in transit: no jitter, so the margin above the quantile is its
+    // 1 ms floor, not the configured 10 ms.
+    let pk = stream(300, 0, |_| 5.0);
+    let (t0, t10) = (target(&pk, 0), target(&pk, 10));
+    assert!((t10 - t0 - 1.0).abs() < 1e-9, "{t0} {t10}");
+    // Transits spread over 0..60 ms (RFC 3550 jitter ≈ 20 ms): the margin is at the
+    // configured cap, so raising the cap by 10 ms raises the target by exactly 10 ms.
+    let pk = stream(300, 0, |i| f64::from(u32::from(i) * 7919 % 61));
+    let (t10, t20) = (target(&pk, 10), target(&pk, 20));
+    assert!((t20 - t10 - 10.0).abs() < 1e-9, "{t10} {t20}");
 }

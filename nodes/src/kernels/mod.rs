@@ -156,6 +156,20 @@ pub fn f32_to_i16(out: &mut [i16], input: &[f32]) {
     active::f32_to_i16(out, input)
 }
 
+/// `f32` to G.711 μ-law codes: [`f32_to_i16`]'s conversion (NaN -> 0, clamp, ties to
+/// even), then the μ-law code of each sample, in one pass. Returns the count,
+/// `min(out.len(), input.len())`.
+///
+/// ```
+/// let mut codes = [0u8; 4];
+/// let n = rvoip_media_nodes::kernels::f32_to_ulaw(&mut codes, &[0.0, 1000.0 / 32768.0, -1.0, 1.0]);
+/// assert_eq!((n, codes), (4, [0xFF, 0xCE, 0x00, 0x80]));
+/// ```
+#[inline]
+pub fn f32_to_ulaw(out: &mut [u8], input: &[f32]) -> usize {
+    active::f32_to_ulaw(out, input)
+}
+
 /// Whether every sample is finite with magnitude at most [`MAX_SANE`].
 ///
 /// ```
@@ -362,6 +376,30 @@ mod tests {
         scalar::f32_to_i16(&mut b, &inputs);
         for (i, x) in inputs.iter().enumerate() {
             assert_eq!(a[i], b[i], "input {x:e} ({:#x})", x.to_bits());
+        }
+        // The fused μ-law encoder on the same inputs: the G.191 code of the exact i16.
+        let (mut ua, mut ub) = (vec![0u8; inputs.len()], vec![1u8; inputs.len()]);
+        assert_eq!(simd::f32_to_ulaw(&mut ua, &inputs), inputs.len());
+        assert_eq!(scalar::f32_to_ulaw(&mut ub, &inputs), inputs.len());
+        for (i, x) in inputs.iter().enumerate() {
+            let want = crate::g711::ulaw::encode_sample(b[i]);
+            assert_eq!((ua[i], ub[i]), (want, want), "μ-law of {x:e} ({:#x})", x.to_bits());
+        }
+    }
+
+    #[test]
+    fn f32_to_ulaw_matches_scalar_at_every_tail_length() {
+        let mut rng = Rng(11);
+        for n in (0..40).chain(LENGTHS) {
+            for _ in 0..TRIALS {
+                let x = rng.vec(n);
+                // One byte more than the input: it must stay untouched.
+                let (mut a, mut b) = (vec![0x55u8; n + 1], vec![0x55u8; n + 1]);
+                assert_eq!(simd::f32_to_ulaw(&mut a, &x), n);
+                assert_eq!(scalar::f32_to_ulaw(&mut b, &x), n);
+                assert_eq!(a, b, "f32_to_ulaw on {x:?}");
+                assert_eq!(a[n], 0x55);
+            }
         }
     }
 

@@ -105,6 +105,24 @@ pub fn f32_to_i16(out: &mut [i16], input: &[f32]) {
     }
 }
 
+/// One sample of [`f32_to_ulaw`]: the μ-law code of [`f32_to_i16_sample`]`(x)` (the
+/// loop-free encoder of [`crate::g711::ulaw`], equal to the G.191 segment search on every
+/// input).
+#[inline]
+pub fn f32_to_ulaw_sample(x: f32) -> u8 {
+    crate::g711::ulaw::enc(f32_to_i16_sample(x))
+}
+
+/// `f32` to G.711 μ-law codes: [`f32_to_i16`] then the μ-law encoder, per sample. Returns
+/// the count, `min(out.len(), input.len())`.
+pub fn f32_to_ulaw(out: &mut [u8], input: &[f32]) -> usize {
+    let n = out.len().min(input.len());
+    for (o, &v) in out[..n].iter_mut().zip(&input[..n]) {
+        *o = f32_to_ulaw_sample(v);
+    }
+    n
+}
+
 /// Whether every sample is finite with magnitude at most [`MAX_SANE`].
 pub fn all_sane(x: &[f32]) -> bool {
     // `<=` is false for NaN, so NaN is caught without a separate test.

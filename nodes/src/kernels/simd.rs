@@ -10,7 +10,8 @@
 //! All functions process `min` of the slice lengths and never panic.
 
 use super::{scalar, MAX_SANE, SCALE_FROM_I16, SCALE_TO_I16};
-use wide::{f32x8, i16x8, i32x8};
+use crate::g711::ulaw::{BIAS as ULAW_BIAS, CLIP as ULAW_CLIP, TOP_OFFSET as ULAW_TOP_OFFSET};
+use wide::{f32x8, i16x8, i32x8, u8x16};
 
 const L: usize = 8;
 
@@ -177,7 +178,8 @@ pub fn f32_to_i16(out: &mut [i16], input: &[f32]) {
         // All-ones lanes where `m` is a number, zero where NaN: NaN lanes become +0.0.
         let m = m & m.simd_eq(m);
         let m = m.fast_max(lo).fast_min(hi);
-        i16x8::from_i32x8_saturate(m.round_int()).to_array()
+        // No NaN or overflow is left for `round_int`'s fix-ups.
+        i16x8::from_i32x8_saturate(m.fast_round_int()).to_array()
     };
     let mut o = out.chunks_exact_mut(L);
     let mut i = input.chunks_exact(L);
@@ -192,6 +194,54 @@ pub fn f32_to_i16(out: &mut [i16], input: &[f32]) {
         pad[..ri.len()].copy_from_slice(ri);
         ro.copy_from_slice(&convert(load(&pad))[..ro.len()]);
     }
+}
+
+/// `f32` to G.711 μ-law codes in one pass: [`f32_to_i16`]'s conversion, then the μ-law
+/// encoder's arithmetic on the same 32-bit lanes (no `i16` buffer in between), 16 samples
+/// per step; see [`scalar::f32_to_ulaw`]. Returns the count.
+///
+/// ```
+/// use rvoip_media_nodes::kernels::simd;
+/// let mut codes = [0u8; 3];
+/// simd::f32_to_ulaw(&mut codes, &[0.0, 1000.0 / 32768.0, f32::NAN]);
+/// assert_eq!(codes, [0xFF, 0xCE, 0xFF]);
+/// ```
+pub fn f32_to_ulaw(out: &mut [u8], input: &[f32]) -> usize {
+    const B: usize = 2 * L;
+    let n = out.len().min(input.len());
+    let (out, input) = (&mut out[..n], &input[..n]);
+    let s = f32x8::splat(SCALE_TO_I16);
+    let (lo, hi) = (f32x8::splat(-32768.0), f32x8::splat(32767.0));
+    let codes = |x: f32x8| {
+        let m = x * s;
+        let m = m & m.simd_eq(m);
+        // The i16 sample, in a 32-bit lane (`fast_round_int`: no NaN or overflow is left).
+        let v = m.fast_max(lo).fast_min(hi).fast_round_int();
+        // As `g711::ulaw`'s encoder: magnitude (one's complement of a negative sample),
+        // biased and clipped, its f32 exponent and top 4 mantissa bits giving segment and
+        // mantissa; the code is those 7 bits inverted, with 0x80 for a non-negative sample.
+        // The clip is taken on the f32 (exact: integers below 2^24), where SSE2 has a `min`.
+        let negative = v >> 31_i32;
+        let biased = (((v ^ negative) >> 2_i32) + i32x8::splat(ULAW_BIAS)).round_float();
+        let clipped = biased.fast_min(f32x8::splat(ULAW_CLIP as f32));
+        let top = wide::bytemuck::cast::<f32x8, i32x8>(clipped) >> 19_i32;
+        let seg_mantissa = top - i32x8::splat(ULAW_TOP_OFFSET);
+        i16x8::from_i32x8_saturate(seg_mantissa ^ (i32x8::splat(0xFF) ^ (negative & i32x8::splat(0x80))))
+    };
+    let block = |c: &[f32]| u8x16::narrow_i16x8(codes(load(&c[..L])), codes(load(&c[L..]))).to_array();
+    let mut o = out.chunks_exact_mut(B);
+    let mut i = input.chunks_exact(B);
+    for (co, ci) in (&mut o).zip(&mut i) {
+        co.copy_from_slice(&block(ci));
+    }
+    // The tail (a 10 ms frame at 8 kHz leaves none) through one padded block too.
+    let (ro, ri) = (o.into_remainder(), i.remainder());
+    if !ri.is_empty() {
+        let mut pad = [0.0f32; B];
+        pad[..ri.len()].copy_from_slice(ri);
+        ro.copy_from_slice(&block(&pad)[..ro.len()]);
+    }
+    n
 }
 
 /// Whether every sample is finite with magnitude at most [`MAX_SANE`]; see

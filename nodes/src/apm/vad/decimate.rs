@@ -16,8 +16,8 @@ const HIST: usize = 8;
 /// Decimator by an integer factor with its input history.
 pub(crate) struct Decimator {
     factor: usize,
-    /// (phase, offset into the phase buffer, coefficient) of the non-zero taps.
-    taps: Vec<(usize, usize, f32)>,
+    /// (offset of the tap's first input in `phases`, coefficient) of the non-zero taps.
+    taps: Vec<(usize, f32)>,
     /// `factor` phase buffers of `HIST + out_len` samples each, phase-major.
     phases: Vec<f32>,
     out_len: usize,
@@ -51,7 +51,7 @@ impl Decimator {
             .filter(|(_, v)| (*v / s).abs() > 1e-9)
             .map(|(j, v)| {
                 let o = HIST * d + d - 1 - j;
-                (o % d, o / d, (*v / s) as f32)
+                ((o % d) * (HIST + out_len) + o / d, (*v / s) as f32)
             })
             .collect();
         Decimator { factor: d, taps, phases: vec![0.0; d * (HIST + out_len)], out_len }
@@ -71,11 +71,20 @@ impl Decimator {
         for r in 0..d {
             self.phases[r * plen..(r + 1) * plen].copy_within(m.., 0);
         }
-        // Split the frame into its phases (a short frame reads as zeros).
+        // Split the frame into its phases (a short frame reads as zeros); by two in one
+        // pass over the pairs.
         if frame.len() >= m * d {
-            for (r, ph) in self.phases.chunks_exact_mut(plen).enumerate() {
-                for (v, c) in ph[HIST..].iter_mut().zip(frame.chunks_exact(d)) {
-                    *v = c[r];
+            if d == 2 {
+                let (p0, p1) = self.phases.split_at_mut(plen);
+                let pairs = p0[HIST..].iter_mut().zip(p1[HIST..].iter_mut()).zip(frame.chunks_exact(2));
+                for ((a, b), c) in pairs {
+                    (*a, *b) = (c[0], c[1]);
+                }
+            } else {
+                for (r, ph) in self.phases.chunks_exact_mut(plen).enumerate() {
+                    for (v, c) in ph[HIST..].iter_mut().zip(frame.chunks_exact(d)) {
+                        *v = c[r];
+                    }
                 }
             }
         } else {
@@ -85,28 +94,15 @@ impl Decimator {
                 }
             }
         }
-        // Eight outputs at a time, every tap accumulated in registers (in tap order, from
-        // zero: the same sums as one pass over the frame per tap).
+        // One multiply-add pass over the output frame per tap, in tap order from zero (every
+        // output's sum in tap order, as a direct convolution gives it); each pass vectorises.
         let k = m.min(out.len());
-        let mut blocks = out[..k].chunks_exact_mut(8);
-        for (b, o) in (&mut blocks).enumerate() {
-            let mut acc = [0.0f32; 8];
-            for &(r, a, h) in &self.taps {
-                let at = r * plen + a + 8 * b;
-                let src: &[f32; 8] = self.phases[at..at + 8].try_into().unwrap_or(&[0.0; 8]);
-                for (y, x) in acc.iter_mut().zip(src) {
-                    *y += h * x;
-                }
+        let out = &mut out[..k];
+        out.fill(0.0);
+        for &(at, h) in &self.taps {
+            for (y, x) in out.iter_mut().zip(&self.phases[at..at + k]) {
+                *y += h * x;
             }
-            o.copy_from_slice(&acc);
-        }
-        let done = k - blocks.into_remainder().len();
-        for (j, o) in out[done..k].iter_mut().enumerate() {
-            let mut acc = 0.0f32;
-            for &(r, a, h) in &self.taps {
-                acc += h * self.phases[r * plen + a + done + j];
-            }
-            *o = acc;
         }
     }
 

@@ -37,7 +37,12 @@
 //! interleaved — criterion bench `apm_16k_10ms/vad`, `vad_8k`, `vad_48k` and the
 //! `webrtc_vad_*` entries beside them; BENCHMARKS.md (issue 13, session 11) has the runs.
 //! Session 13's level-step test in the noise floor added 8 / 6 / 3 % instructions per frame
-//! at 8 / 16 / 48 kHz (callgrind); it has not been re-timed against WebRTC's since.
+//! at 8 / 16 / 48 kHz (callgrind); session 14 took back more than that with the output bit
+//! for bit unchanged (the floor's loop in blocks of eight with the step test's sums in the
+//! same pass, the decimator one pass per tap, the flux's band sums contiguous): 10,840 /
+//! 13,070 / 22,870 instructions per frame against WebRTC's 9,790 / 11,980 / 51,320. On the
+//! Intel guest of sessions 13–14 ours is still slower than WebRTC's at 8 and 16 kHz
+//! (BENCHMARKS.md, issue 13, session 14).
 //!
 //! **How the constants were chosen.** The window, the harmonicity whitening, the logistic
 //! weights and the hangover rule were chosen on a development set generated for this

@@ -1,6 +1,8 @@
 //! Adaptive noise floor per bin: minima-controlled recursive averaging (MCRA, Cohen &
 //! Berdugo 2002), the algorithm of [`crate::apm::noise::NoiseTracker`] restricted to the
-//! analysis band and laid out so that every per-bin loop is branch-free and vectorises.
+//! analysis band and laid out so that every per-bin loop is branch-free and vectorises: the
+//! update runs in blocks of eight independent lanes (`floor_block`), which also gather the
+//! level-step test's sums, so the band is read once per frame.
 //!
 //! The periodogram, smoothed over three bins and in time, is searched for its minimum over
 //! two sub-windows of 0.75 s; where it stays within `DELTA` of that minimum the bin counts
@@ -54,6 +56,78 @@ const STEP_SHAPE_CV: f32 = 0.42;
 /// by the mean ratio at once.
 const STEP_FRAMES: u32 = 3;
 
+/// The step test's sums of the ratio of smoothed periodogram to previous estimate, and of
+/// its square, in eight lanes (lane `l` holds the bins `8·b + l`, summed in bin order).
+#[derive(Default)]
+struct StepSums {
+    sum: [f32; 8],
+    sq: [f32; 8],
+}
+
+/// Eight values from the start of `x` (at least eight long: callers index whole blocks).
+#[inline(always)]
+fn lanes(x: &[f32]) -> &[f32; 8] {
+    x[..8].try_into().unwrap_or(&[0.0; 8])
+}
+
+/// One block of eight bins' tracker state, copied in and out so the lanes vectorise.
+struct BinState {
+    s: [f32; 8],
+    smin: [f32; 8],
+    stmp: [f32; 8],
+    pres: [f32; 8],
+    noise: [f32; 8],
+}
+
+/// One bin's MCRA step with its power and its two neighbours `w`; returns the smoothed
+/// periodogram over the estimate before the update (the step test's ratio).
+#[inline(always)]
+fn floor_bin(
+    s: &mut f32,
+    smin: &mut f32,
+    stmp: &mut f32,
+    pres: &mut f32,
+    noise: &mut f32,
+    w: [f32; 3],
+    roll: bool,
+) -> f32 {
+    let sf = 0.25 * w[0] + 0.5 * w[1] + 0.25 * w[2];
+    let sv = ALPHA_S * *s + (1.0 - ALPHA_S) * sf;
+    *s = sv;
+    let m = min_num(*smin, sv);
+    let t = min_num(*stmp, sv);
+    // At the end of a sub-window the minimum restarts from the last sub-window's.
+    *smin = if roll { t } else { m };
+    *stmp = if roll { sv } else { t };
+    let ind = if sv > DELTA * *smin { 1.0 } else { 0.0 };
+    let pr = ALPHA_P * *pres + (1.0 - ALPHA_P) * ind;
+    *pres = pr;
+    let ad = ALPHA_D + (1.0 - ALPHA_D) * pr;
+    let bound = MIN_BIAS * *smin;
+    let r = sv / *noise;
+    *noise = max_num(min_num(ad * *noise + (1.0 - ad) * w[1], bound), 1e-20);
+    r
+}
+
+/// [`floor_bin`] over eight bins (their powers and neighbours `w[j][l]` = `p[k + l + j]`),
+/// the ratios gathered into `acc`.
+#[inline(always)]
+fn floor_block(st: &mut BinState, w: [&[f32; 8]; 3], roll: bool, acc: &mut StepSums) {
+    for l in 0..8 {
+        let r = floor_bin(
+            &mut st.s[l],
+            &mut st.smin[l],
+            &mut st.stmp[l],
+            &mut st.pres[l],
+            &mut st.noise[l],
+            [w[0][l], w[1][l], w[2][l]],
+            roll,
+        );
+        acc.sum[l] += r;
+        acc.sq[l] += r * r;
+    }
+}
+
 /// MCRA noise floor over a fixed number of bins.
 pub(crate) struct NoiseFloor {
     s: Vec<f32>,
@@ -61,8 +135,6 @@ pub(crate) struct NoiseFloor {
     stmp: Vec<f32>,
     presence: Vec<f32>,
     noise: Vec<f32>,
-    /// Smoothed periodogram over the previous estimate, per bin (scratch).
-    ratio: Vec<f32>,
     frames: u32,
     count: u32,
     /// Frames in a row that looked like a level step.
@@ -78,7 +150,6 @@ impl NoiseFloor {
             stmp: vec![0.0; bins],
             presence: vec![0.0; bins],
             noise: vec![0.0; bins],
-            ratio: vec![0.0; bins],
             frames: 0,
             count: 0,
             step_run: 0,
@@ -115,33 +186,41 @@ impl NoiseFloor {
         if roll {
             self.count = 0;
         }
-        let it = self
+        // Blocks of eight independent lanes (the band is a whole number of blocks; a
+        // remainder, which the analyser never has, goes bin by bin and stays out of the
+        // step test's sums), the step test's sums gathered in the same pass.
+        let blocks = n / 8;
+        let mut acc = StepSums::default();
+        let state = self
             .s
-            .iter_mut()
-            .zip(self.smin.iter_mut())
-            .zip(self.stmp.iter_mut())
-            .zip(self.presence.iter_mut())
-            .zip(self.noise.iter_mut())
-            .zip(self.ratio.iter_mut())
-            .zip(p.windows(3));
-        for ((((((s, smin), stmp), pres), noise), r), w) in it {
-            let sf = 0.25 * w[0] + 0.5 * w[1] + 0.25 * w[2];
-            let sv = ALPHA_S * *s + (1.0 - ALPHA_S) * sf;
-            *s = sv;
-            let m = min_num(*smin, sv);
-            let t = min_num(*stmp, sv);
-            // At the end of a sub-window the minimum restarts from the last sub-window's.
-            *smin = if roll { t } else { m };
-            *stmp = if roll { sv } else { t };
-            let ind = if sv > DELTA * *smin { 1.0 } else { 0.0 };
-            let pr = ALPHA_P * *pres + (1.0 - ALPHA_P) * ind;
-            *pres = pr;
-            let ad = ALPHA_D + (1.0 - ALPHA_D) * pr;
-            let bound = MIN_BIAS * *smin;
-            *r = sv / *noise;
-            *noise = max_num(min_num(ad * *noise + (1.0 - ad) * w[1], bound), 1e-20);
+            .chunks_exact_mut(8)
+            .zip(self.smin.chunks_exact_mut(8))
+            .zip(self.stmp.chunks_exact_mut(8))
+            .zip(self.presence.chunks_exact_mut(8))
+            .zip(self.noise.chunks_exact_mut(8));
+        let powers = p[..n].chunks_exact(8).zip(p[1..n + 1].chunks_exact(8)).zip(p[2..n + 2].chunks_exact(8));
+        for (((((s, smin), stmp), pres), noise), ((w0, w1), w2)) in state.zip(powers) {
+            let mut st = BinState {
+                s: *lanes(s),
+                smin: *lanes(smin),
+                stmp: *lanes(stmp),
+                pres: *lanes(pres),
+                noise: *lanes(noise),
+            };
+            floor_block(&mut st, [lanes(w0), lanes(w1), lanes(w2)], roll, &mut acc);
+            s.copy_from_slice(&st.s);
+            smin.copy_from_slice(&st.smin);
+            stmp.copy_from_slice(&st.stmp);
+            pres.copy_from_slice(&st.pres);
+            noise.copy_from_slice(&st.noise);
         }
-        self.follow_level_step();
+        for k in 8 * blocks..n {
+            let mut st = [self.s[k], self.smin[k], self.stmp[k], self.presence[k], self.noise[k]];
+            let [s, smin, stmp, pres, noise] = &mut st;
+            floor_bin(s, smin, stmp, pres, noise, [p[k], p[k + 1], p[k + 2]], roll);
+            [self.s[k], self.smin[k], self.stmp[k], self.presence[k], self.noise[k]] = st;
+        }
+        self.follow_level_step(&acc);
     }
 
     /// A change of the noise's level keeps its spectral shape: every bin's smoothed power
@@ -153,15 +232,9 @@ impl NoiseFloor {
     /// [`STEP_FRAMES`] frames, the estimate, the minimum and the bound take that factor at
     /// once. Speech does not look like this: it raises its formants and harmonics and not the
     /// bins between them. Falls need nothing: the minimum follows them at once.
-    fn follow_level_step(&mut self) {
-        let n = self.ratio.len();
-        let (mut sum, mut sq) = ([0.0f32; 8], [0.0f32; 8]);
-        for c in self.ratio.chunks_exact(8) {
-            for l in 0..8 {
-                sum[l] += c[l];
-                sq[l] += c[l] * c[l];
-            }
-        }
+    fn follow_level_step(&mut self, acc: &StepSums) {
+        let n = self.noise.len();
+        let (sum, sq) = (acc.sum, acc.sq);
         let mean = sum.iter().sum::<f32>() / n as f32;
         let var = sq.iter().sum::<f32>() / n as f32 - mean * mean;
         let step = mean > STEP_RISE && var < STEP_SHAPE_CV * STEP_SHAPE_CV * mean * mean;

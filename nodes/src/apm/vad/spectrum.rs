@@ -240,13 +240,13 @@ impl Analyzer {
 
         // Flux over sub-bands of the analysis band (dB increase, mean over bands); the
         // sub-band energies also locate the rolloff without a second pass over every bin.
-        // The sub-bands side by side in lanes: each band's bins summed in bin order, the
+        // Each band's bins summed in bin order (one contiguous run per band); the
         // logarithms and increases lane-wise, the increases summed in band order.
         let width = (hi - lo + 1) / FLUX_BANDS;
         let mut bands = [0.0f32; FLUX_BANDS];
-        for j in 0..width {
-            for (b, e) in bands.iter_mut().enumerate() {
-                *e += self.power[lo + b * width + j];
+        for (e, c) in bands.iter_mut().zip(self.power[lo..].chunks_exact(width)) {
+            for v in c {
+                *e += v;
             }
         }
         let mut rise = [0.0f32; FLUX_BANDS];
@@ -307,7 +307,7 @@ impl Analyzer {
         self.acorr_spec[top + 1..].fill(Cpx::new(0.0, 0.0));
         let band = self.acorr_spec[lo..=top].iter_mut().zip(&self.power[lo..=top]).zip(&noise[..=top - lo]);
         for ((c, p), n) in band {
-            *c = Cpx::new((p / n.max(1e-14)).max(1.0), 0.0);
+            *c = Cpx::new(max_num(p / max_num(*n, 1e-14), 1.0), 0.0);
         }
         // Unnormalised inverse: only ratios to the zero lag are used.
         if self.ifft.process_with_scratch(&mut self.acorr_spec, &mut self.acorr, &mut self.scratch).is_err() {
