@@ -374,7 +374,7 @@ impl Bridge {
             .map(|io| (0..io.sockets()).filter(|&i| io.socket_stats(i).is_some_and(|s| s.latches > 0)).count())
             .sum();
         let mut total = SocketStats::default();
-        self.io.iter().for_each(|io| add_stats(&mut total, &io.stats()));
+        self.io.iter().for_each(|io| total.accumulate(&io.stats()));
         Sample { at: Instant::now(), cpu_s: process_cpu_s(), io: total, misses, peers }
     }
 
@@ -411,24 +411,6 @@ fn talkers_field(t: Option<(usize, Option<&str>)>) -> String {
         Some((n, d)) => format!("talkers={n} dominant={}", d.unwrap_or("none")),
         None => "talkers=n/a".to_string(),
     }
-}
-
-/// Adds `o`'s counts to `total` (the totals of every worker's `BatchIo`). Kept here rather
-/// than as a public method of `SocketStats`: that one change to the core crate made the
-/// I/O thread's hot path 8-15 % dearer (its code laid out or inlined otherwise;
-/// BENCHMARKS.md "Conference bridge over UDP", session 14).
-fn add_stats(total: &mut SocketStats, o: &SocketStats) {
-    total.received += o.received;
-    total.delivered += o.delivered;
-    total.dropped += o.dropped;
-    total.malformed += o.malformed;
-    total.wrong_payload_type += o.wrong_payload_type;
-    total.foreign += o.foreign;
-    total.sent += o.sent;
-    total.not_sent += o.not_sent;
-    total.send_errors += o.send_errors;
-    total.latches += o.latches;
-    total.relatches += o.relatches;
 }
 
 /// CPU µs per leg per packet time between two samples.
@@ -499,7 +481,7 @@ pub fn run(a: Args) -> Result<(), CliError> {
     // The totals after the I/O threads' last send sweeps.
     let mut t = SocketStats::default();
     for batch in batches {
-        add_stats(&mut t, &batch.stop().map_err(|e| usage(format!("stopping the I/O thread: {e}")))?);
+        t.accumulate(&batch.stop().map_err(|e| usage(format!("stopping the I/O thread: {e}")))?);
     }
     engine.shutdown();
     let json = format!(

@@ -306,7 +306,15 @@ impl SocketStats {
         }
     }
 
-    fn accumulate(&mut self, o: &SocketStats) {
+    /// Adds `o`'s counts to these (totals over sockets, or over several I/O threads).
+    ///
+    /// ```
+    /// use rvoip_media_core::transport::SocketStats;
+    /// let mut total = SocketStats { received: 3, sent: 2, ..SocketStats::default() };
+    /// total.accumulate(&SocketStats { received: 4, dropped: 1, ..SocketStats::default() });
+    /// assert_eq!((total.received, total.sent, total.dropped), (7, 2, 1));
+    /// ```
+    pub fn accumulate(&mut self, o: &SocketStats) {
         self.received += o.received;
         self.delivered += o.delivered;
         self.dropped += o.dropped;
