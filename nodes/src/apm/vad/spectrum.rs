@@ -189,6 +189,7 @@ impl Analyzer {
     }
 
     /// Analyses the newest `x` (80 samples at 8 kHz).
+    #[inline(always)]
     pub(crate) fn analyze(&mut self, x: &[f32]) -> Spectral {
         let h = x.len().min(N);
         self.hist.copy_within(h.., 0);
