@@ -44,8 +44,9 @@
 //! CPU has AVX ([`Kernel::detect`], the resampler's dispatch) the whole per-frame pipeline
 //! runs compiled with 256-bit vectors, the same operations per lane and no fused
 //! multiply-add, so the outputs are bit-identical (`tests::every_kernel_gives_the_same_outputs_bit_for_bit`):
-//! 8,140 / 9,830 / 16,270 instructions per frame, and on the Intel guest of session 14 as fast
-//! as WebRTC's at 8 kHz and 2–7 % faster at 16 kHz (BENCHMARKS.md, issue 13, session 14).
+//! with the autocorrelation's inverse transform vectorised too (`inverse_real`), 7,330 / 9,030 /
+//! 15,500 instructions per frame, and on the Intel guest of session 14 1–9 % faster than
+//! WebRTC's at 8 kHz and 2–13 % at 16 kHz (BENCHMARKS.md, issue 13, session 14).
 //!
 //! **How the constants were chosen.** The window, the harmonicity whitening, the logistic
 //! weights and the hangover rule were chosen on a development set generated for this
@@ -76,6 +77,7 @@
 mod decimate;
 mod decision;
 mod fastmath;
+mod inverse_real;
 mod noise_floor;
 mod power_spectrum;
 mod spectrum;
