@@ -15,7 +15,8 @@
 //! register. Both compute four independent dot products per call so that the additions of
 //! one product hide the latency of another.
 
-/// Which inner-loop implementation a [`crate::resample::Resampler`] uses.
+/// Which inner-loop implementation a [`crate::resample::Resampler`] uses (and whether the
+/// VAD's per-frame pipeline, [`crate::apm::Vad`], runs its AVX build).
 ///
 /// All kernels produce bit-identical output (see the module documentation of the resampler);
 /// they differ only in speed. [`Kernel::detect`] picks the fastest available one once per

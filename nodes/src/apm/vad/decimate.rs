@@ -65,6 +65,7 @@ impl Decimator {
 
     /// Decimates one frame (the `frame` length given at construction) into `out`
     /// (`frame / factor` samples).
+    #[inline(always)]
     pub(crate) fn process(&mut self, frame: &[f32], out: &mut [f32]) {
         let (d, m) = (self.factor, self.out_len);
         let plen = HIST + m;

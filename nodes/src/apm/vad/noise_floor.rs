@@ -159,6 +159,7 @@ impl NoiseFloor {
     /// Updates with a power spectrum `p` of `bins + 2` values: the tracked bins plus one
     /// neighbour on each side (used by the frequency smoothing). All values must be
     /// positive and finite.
+    #[inline(always)]
     pub(crate) fn update(&mut self, p: &[f32]) {
         let n = self.noise.len();
         if p.len() < n + 2 {

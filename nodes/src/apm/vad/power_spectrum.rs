@@ -46,6 +46,7 @@ impl PowerSpectrum {
     }
 
     /// `out[k] = |X[k]|²·scale + floor` for all `n / 2 + 1` bins.
+    #[inline(always)]
     pub(crate) fn power(&mut self, scale: f32, floor: f32, out: &mut [f32]) {
         let m = self.half.len();
         if out.len() != m + 1 {

@@ -31,11 +31,10 @@
 
 use super::super::fft::{hann, Cpx};
 use super::fastmath::{ln_pos, max_num, min_num};
+use super::inverse_real::InverseReal;
 use super::noise_floor::NoiseFloor;
 use super::power_spectrum::PowerSpectrum;
 use crate::kernels;
-use realfft::{ComplexToReal, RealFftPlanner};
-use std::sync::Arc;
 
 /// Analysis window and forward transform length.
 pub(crate) const N: usize = 256;
@@ -128,8 +127,7 @@ pub(crate) struct Analyzer {
     /// `tail_energy[k]`: energy of the window's last `k` taps (`k` = 0..=N).
     tail_energy: Vec<f32>,
     spectrum: PowerSpectrum,
-    ifft: Arc<dyn ComplexToReal<f32>>,
-    scratch: Vec<Cpx>,
+    ifft: InverseReal,
     power: Vec<f32>,
     clean_prev: Vec<f32>,
     band_prev: [f32; FLUX_BANDS],
@@ -157,8 +155,6 @@ impl Analyzer {
         let hi = ((hi_hz / bin_hz) as usize).clamp(FLUX_BANDS + 1, bins - 2);
         let lo = ((lo_hz / bin_hz).ceil() as usize).clamp(1, hi + 1 - FLUX_BANDS);
         let hi = lo + (hi + 1 - lo) / 8 * 8 - 1;
-        let ifft = RealFftPlanner::<f32>::new().plan_fft_inverse(NA);
-        let scratch_len = ifft.get_scratch_len();
         let win = window(WINDOW_FALL);
         let mut tail_energy = vec![0.0f32; N + 1];
         for k in 1..=N {
@@ -170,8 +166,7 @@ impl Analyzer {
             win,
             tail_energy,
             spectrum: PowerSpectrum::new(N),
-            ifft,
-            scratch: vec![Cpx::new(0.0, 0.0); scratch_len],
+            ifft: InverseReal::new(NA),
             power: vec![0.0; bins],
             clean_prev: vec![0.0; bins],
             band_prev: [0.0; FLUX_BANDS],
@@ -189,6 +184,7 @@ impl Analyzer {
     }
 
     /// Analyses the newest `x` (80 samples at 8 kHz).
+    #[inline(always)]
     pub(crate) fn analyze(&mut self, x: &[f32]) -> Spectral {
         let h = x.len().min(N);
         self.hist.copy_within(h.., 0);
@@ -293,6 +289,7 @@ impl Analyzer {
 
     /// Normalised autocorrelation peak of the noise-subtracted spectrum below 2 kHz and its
     /// lag in 4 kHz samples.
+    #[inline(always)]
     fn harmonicity(&mut self) -> (f32, f32) {
         let noise = self.noise.noise();
         // Posterior SNR floored at one: bins at or below the noise floor all look alike, so
@@ -310,9 +307,7 @@ impl Analyzer {
             *c = Cpx::new(max_num(p / max_num(*n, 1e-14), 1.0), 0.0);
         }
         // Unnormalised inverse: only ratios to the zero lag are used.
-        if self.ifft.process_with_scratch(&mut self.acorr_spec, &mut self.acorr, &mut self.scratch).is_err() {
-            return (0.0, 0.0);
-        }
+        self.ifft.process(&self.acorr_spec, &mut self.acorr);
         let r0 = self.acorr[0];
         if r0.is_nan() || r0 <= 1e-18 {
             return (0.0, 0.0);
