@@ -409,13 +409,25 @@ pub fn run(a: Args) -> Result<(), CliError> {
     println!("wrote {n} files and room.svg to {}", out_dir.display());
     engine.shutdown();
     let dropped = failures + pst.drops();
-    if misses > 0 || dropped > 0 || pst.errors > 0 {
+    // The room kept up when no audio was lost: every packet offered was taken and every
+    // packet made was sent. A few cycles that ended late (a virtual machine's vCPU preempted
+    // by its host stalls a pinned SCHED_FIFO worker too) delay audio without losing any; they
+    // are reported, and a worker that stays behind fills its rings, which is a loss.
+    if dropped > 0 || pst.errors > 0 {
         return Err(CliError::Failed(format!(
-            "demo: the room did not keep up: {misses} deadline misses, {dropped} packets dropped \
-             ({failures} refused on the way in, {} in the room), {} errors; try fewer --participants",
+            "demo: the room did not keep up: {dropped} packets dropped ({failures} refused on the way in, {} in \
+             the room), {} errors, {misses} deadline misses; try fewer --participants",
             pst.drops(),
             pst.errors
         )));
+    }
+    if misses > 0 {
+        let longest_ms = st.workers.iter().map(|w| w.stats.max_ns).max().unwrap_or(0) as f64 / 1e6;
+        println!(
+            "note: {misses} of {} cycles ended after their deadline (longest {longest_ms:.1} ms): audio was delayed, \
+             none lost",
+            pst.cycles
+        );
     }
     Ok(())
 }
