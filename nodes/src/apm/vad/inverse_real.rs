@@ -5,7 +5,7 @@
 //! bit-identical (`tests::equals_realfft_bit_for_bit`).
 
 use super::super::fft::Cpx;
-use realfft::num_complex::Complex;
+use super::power_spectrum::realfft_twiddles;
 use rustfft::{Fft, FftPlanner};
 use std::sync::Arc;
 
@@ -24,12 +24,7 @@ impl InverseReal {
     pub(crate) fn new(n: usize) -> Self {
         let m = n / 2;
         let fft = FftPlanner::<f32>::new().plan_fft_inverse(m);
-        let twiddles = (1..n / 4)
-            .map(|i| {
-                let angle = -2.0 * std::f64::consts::PI / n as f64 * i as f64;
-                Complex::new(angle.cos() as f32, angle.sin() as f32).conj()
-            })
-            .collect();
+        let twiddles = realfft_twiddles(n).map(|t| t.conj()).collect();
         let scratch = vec![Cpx::new(0.0, 0.0); fft.get_outofplace_scratch_len()];
         let zero = Cpx::new(0.0, 0.0);
         InverseReal { fft, twiddles, packed: vec![zero; m], out: vec![zero; m], scratch }

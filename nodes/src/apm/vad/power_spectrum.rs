@@ -14,6 +14,15 @@ use realfft::num_complex::Complex;
 use rustfft::{Fft, FftPlanner};
 use std::sync::Arc;
 
+/// `e^{−2πik/n}` for `k` = 1..n/4, computed as `realfft` computes its twiddles (in `f64`,
+/// rounded to `f32`), so transforms built on them match `realfft` bit for bit.
+pub(super) fn realfft_twiddles(n: usize) -> impl Iterator<Item = Cpx> {
+    (1..n / 4).map(move |i| {
+        let angle = -2.0 * std::f64::consts::PI / n as f64 * i as f64;
+        Complex::new(angle.cos() as f32, angle.sin() as f32)
+    })
+}
+
 /// A planned transform of `n` real samples and its buffers.
 pub(crate) struct PowerSpectrum {
     fft: Arc<dyn Fft<f32>>,
@@ -29,12 +38,7 @@ impl PowerSpectrum {
     pub(crate) fn new(n: usize) -> Self {
         let m = n / 2;
         let fft = FftPlanner::<f32>::new().plan_fft_forward(m);
-        let twiddles = (1..n / 4)
-            .map(|i| {
-                let angle = -2.0 * std::f64::consts::PI / n as f64 * i as f64;
-                Complex::new(angle.cos() as f32, angle.sin() as f32) * 0.5
-            })
-            .collect();
+        let twiddles = realfft_twiddles(n).map(|t| t * 0.5).collect();
         let scratch = vec![Cpx::new(0.0, 0.0); fft.get_outofplace_scratch_len()];
         PowerSpectrum { fft, twiddles, input: vec![Cpx::new(0.0, 0.0); m], half: vec![Cpx::new(0.0, 0.0); m], scratch }
     }
