@@ -158,6 +158,17 @@ pub fn i16_to_f32(out: &mut [f32], input: &[i16]) {
     scalar::i16_to_f32(o.into_remainder(), i.remainder());
 }
 
+/// [`f32_to_i16`]'s sample in each 32-bit lane: scaled, NaN to +0, clamped to the i16 range
+/// and rounded to even (the one conversion [`f32_to_i16`] and [`f32_to_ulaw`] share).
+#[inline(always)]
+fn i16_lanes(x: f32x8) -> i32x8 {
+    let m = x * f32x8::splat(SCALE_TO_I16);
+    // All-ones lanes where `m` is a number, zero where NaN: NaN lanes become +0.0.
+    let m = m & m.simd_eq(m);
+    // No NaN or overflow is left for `round_int`'s fix-ups.
+    m.fast_max(f32x8::splat(-32768.0)).fast_min(f32x8::splat(32767.0)).fast_round_int()
+}
+
 /// Round to nearest (ties to even), clamp to `[-32768, 32767]`, NaN -> 0; see
 /// [`scalar::f32_to_i16`]. Identical to the scalar twin for every input.
 ///
@@ -171,16 +182,7 @@ pub fn i16_to_f32(out: &mut [f32], input: &[i16]) {
 pub fn f32_to_i16(out: &mut [i16], input: &[f32]) {
     let n = out.len().min(input.len());
     let (out, input) = (&mut out[..n], &input[..n]);
-    let s = f32x8::splat(SCALE_TO_I16);
-    let (lo, hi) = (f32x8::splat(-32768.0), f32x8::splat(32767.0));
-    let convert = |x: f32x8| {
-        let m = x * s;
-        // All-ones lanes where `m` is a number, zero where NaN: NaN lanes become +0.0.
-        let m = m & m.simd_eq(m);
-        let m = m.fast_max(lo).fast_min(hi);
-        // No NaN or overflow is left for `round_int`'s fix-ups.
-        i16x8::from_i32x8_saturate(m.fast_round_int()).to_array()
-    };
+    let convert = |x: f32x8| i16x8::from_i32x8_saturate(i16_lanes(x)).to_array();
     let mut o = out.chunks_exact_mut(L);
     let mut i = input.chunks_exact(L);
     for (co, ci) in (&mut o).zip(&mut i) {
@@ -210,13 +212,8 @@ pub fn f32_to_ulaw(out: &mut [u8], input: &[f32]) -> usize {
     const B: usize = 2 * L;
     let n = out.len().min(input.len());
     let (out, input) = (&mut out[..n], &input[..n]);
-    let s = f32x8::splat(SCALE_TO_I16);
-    let (lo, hi) = (f32x8::splat(-32768.0), f32x8::splat(32767.0));
     let codes = |x: f32x8| {
-        let m = x * s;
-        let m = m & m.simd_eq(m);
-        // The i16 sample, in a 32-bit lane (`fast_round_int`: no NaN or overflow is left).
-        let v = m.fast_max(lo).fast_min(hi).fast_round_int();
+        let v = i16_lanes(x);
         // As `g711::ulaw`'s encoder: magnitude (one's complement of a negative sample),
         // biased and clipped, its f32 exponent and top 4 mantissa bits giving segment and
         // mantissa; the code is those 7 bits inverted, with 0x80 for a non-negative sample.
