@@ -485,3 +485,126 @@ fn the_margin_follows_the_network_jitter() {
     let (t10, t20) = (target(&pk, 10), target(&pk, 20));
     assert!((t20 - t10 - 10.0).abs() < 1e-9, "{t10} {t20}");
 }
+
+/// 6 s of packets 5 ms in transit, 20 s spread evenly over 5..155 ms (reordered), then
+/// 12 s at 5 ms again; packets `quiet` carry a −60 dBFS tone (a pause), the rest the
+/// 250 Hz tone. Returns per tick (time ms, delay ms, target ms, samples removed so far).
+fn calm_after_jitter(quiet: std::ops::Range<u16>) -> Vec<(u64, f64, f64, u64)> {
+    let mut pk =
+        stream(1900, 0, |i| if (300..1300).contains(&i) { 5.0 + f64::from(u32::from(i) * 7919 % 151) } else { 5.0 });
+    for p in pk.iter_mut().filter(|p| quiet.contains(&p.meta.sequence)) {
+        let pcm: Vec<f32> = (0..160).map(|i| 0.001 * (0.2 * i as f32).sin()).collect();
+        let mut payload = [0u8; 160];
+        G711Law::Ulaw.encode_f32(&pcm, &mut payload);
+        p.set_payload(&payload).unwrap();
+    }
+    let mut jb = new_jb();
+    let mut out = [0f32; 80];
+    let (mut trace, mut next, mut now) = (Vec::new(), 0, 0u64);
+    while now < 38_500_000_000 {
+        while next < pk.len() && pk[next].meta.arrival_ns <= now {
+            jb.insert(&pk[next]);
+            next += 1;
+        }
+        jb.pull(now, &mut out);
+        let s = jb.stats();
+        trace.push((now / 1_000_000, s.current_delay_ms, s.target_delay_ms, s.removed_samples_for_acceleration));
+        now += TICK_NS;
+    }
+    trace
+}
+
+#[test]
+fn a_calm_network_after_a_jittery_phase_brings_the_target_down_within_seconds() {
+    // The calm phase's packets are sent from 26 s on. The 1000-packet histogram alone
+    // would hold the jittery phase's tail for a minute; once 150 calm packets (3 s) all lie
+    // far below the target, that tail fades within a few packets more.
+    let trace = calm_after_jitter(0..0);
+    let at = |ms: u64| trace.iter().find(|t| t.0 == ms).copied().unwrap();
+    assert!(at(26_000).2 > 100.0, "{:?}", at(26_000));
+    // Not before the calm stretch spans its 150 packets.
+    assert!(at(28_500).2 > 100.0, "{:?}", at(28_500));
+    assert!(at(30_000).2 < 40.0, "{:?}", at(30_000));
+}
+
+#[test]
+fn the_excess_after_a_calm_decay_is_given_back_in_a_pause_not_in_speech() {
+    // A tone throughout: the target falls, but the excess is not cut out of speech.
+    let trace = calm_after_jitter(0..0);
+    let at = |ms: u64| trace.iter().find(|t| t.0 == ms).copied().unwrap();
+    let (end, calm) = (at(38_000), at(26_000));
+    assert_eq!(end.3, calm.3, "{calm:?} {end:?}");
+    assert!(end.1 - end.2 > 80.0, "{end:?}");
+    // A pause of 1 s sent at 31 s: the excess goes there, once the pause has lasted
+    // QUIET_HOLD_MS (it plays about 150 ms after it was sent).
+    let trace = calm_after_jitter(1550..1600);
+    let at = |ms: u64| trace.iter().find(|t| t.0 == ms).copied().unwrap();
+    let (before, end) = (at(31_400), at(38_000));
+    assert_eq!(before.3, at(26_000).3, "{before:?}");
+    assert!(end.3 > before.3, "{before:?} {end:?}");
+    let band = f64::from(JitterConfig::default().accelerate_quiet_ms);
+    assert!(end.1 - end.2 <= band, "{end:?}");
+}
+
+#[test]
+fn short_spikes_keep_their_tail_between_them() {
+    // 5 ms transit; every 10 s (from 5 s on) a 400 ms spike that drains over 1 s, the
+    // held packets arriving in order as a burst. A spike is a small share of the
+    // histogram's memory: the calm 9 s between spikes do not fade the tail kept for the next.
+    let mut last = 0.0f64;
+    let pk: Vec<Packet> = (0..2000u32)
+        .map(|i| {
+            let send = f64::from(i) * 20.0;
+            let t = (send - 5000.0).rem_euclid(10_000.0);
+            let spike = if send >= 5000.0 && t < 1000.0 { 400.0 - 0.4 * t } else { 0.0 };
+            last = last.max(send + 5.0 + spike);
+            pcmu((i % 65_536) as u16, i * 160, 1, (last * 1e6) as u64)
+        })
+        .collect();
+    let mut jb = new_jb();
+    let mut out = [0f32; 80];
+    let (mut next, mut now, mut before_spike) = (0, 0u64, Vec::new());
+    while now < 40_000_000_000 {
+        while next < pk.len() && pk[next].meta.arrival_ns <= now {
+            jb.insert(&pk[next]);
+            next += 1;
+        }
+        jb.pull(now, &mut out);
+        if now % 10_000_000_000 == 4_900_000_000 {
+            before_spike.push(jb.stats().target_delay_ms);
+        }
+        now += TICK_NS;
+    }
+    // Just before the 2nd, 3rd and 4th spikes the target still covers part of a spike.
+    assert_eq!(before_spike.len(), 4);
+    assert!(before_spike[0] < 30.0, "{before_spike:?}");
+    assert!(before_spike[1..].iter().all(|&t| t > 60.0), "{before_spike:?}");
+}
+
+#[test]
+fn a_steady_network_gives_the_start_excess_back_in_its_first_long_pause() {
+    // Transits 5 / 5.5 ms, the second packet's 7.5 (a LAN: three times the jitter, the
+    // margin, stays under 5 ms: a steady network). The first three packets' spread puts
+    // the early start (their 99.5 % prediction bound with Student's t for 3 packets, a pull
+    // and the margin) at 50 ms, ~28 ms above the target the histogram then learns. A pause
+    // after 1 s (50 packets), long before the 200 packets a 99.5 % quantile needs under
+    // jitter: on a steady network the excess goes there (after QUIET_HOLD_MS).
+    let mut pk = stream(100, 0, |i| match i {
+        1 => 7.5,
+        _ if i % 2 == 0 => 5.0,
+        _ => 5.5,
+    });
+    for p in pk.iter_mut().filter(|p| p.meta.sequence >= 50) {
+        let pcm: Vec<f32> = (0..160).map(|i| 0.001 * (0.2 * i as f32).sin()).collect();
+        let mut payload = [0u8; 160];
+        G711Law::Ulaw.encode_f32(&pcm, &mut payload);
+        p.set_payload(&payload).unwrap();
+    }
+    let mut jb = new_jb();
+    run(&mut jb, &pk, 2_000_000_000);
+    let s = jb.stats();
+    assert!(s.removed_samples_for_acceleration > 0, "{s:?}");
+    let band = f64::from(JitterConfig::default().accelerate_quiet_ms);
+    assert!(s.current_delay_ms - s.target_delay_ms <= band, "{s:?}");
+    assert_eq!(s.packets_late, 0, "{s:?}");
+}
