@@ -213,60 +213,6 @@ impl DelayManager {
         self.target = self.compute_target();
     }
 
-    /// The share (0..=1) of the histogram's weight in buckets wholly above the offset
-    /// `offset_us` (µs): how much of the memory a tail beyond it holds.
-    ///
-    /// ```
-    /// use rvoip_media_nodes::jitter::{DelayManager, TargetCost};
-    /// let mut dm = DelayManager::new(0.995, 0.99, TargetCost::Linear { loss_weight_ms: 1e9 });
-    /// for i in 0..1000 {
-    ///     dm.update(if i % 4 == 0 { 150_000 } else { 20_000 });
-    /// }
-    /// assert!((dm.share_above(20_000) - 0.25).abs() < 0.01);
-    /// assert_eq!(dm.share_above(150_000), 0.0);
-    /// ```
-    pub fn share_above(&self, offset_us: i64) -> f64 {
-        let first = ((offset_us - self.base_us).div_euclid(1000) + 1).max(0);
-        let Some(tail) = usize::try_from(first).ok().and_then(|f| self.hist.get(f..)) else { return 0.0 };
-        if self.total <= 0.0 {
-            return 0.0;
-        }
-        (tail.iter().map(|&h| f64::from(h)).sum::<f64>() / self.total).clamp(0.0, 1.0)
-    }
-
-    /// Scales the weight of every bucket wholly above the offset `offset_us` (µs) by
-    /// `factor` (0..=1) and recomputes the target: the tail the recent packets no longer
-    /// show is forgotten faster than the forgetting factor would (the buffer does this
-    /// when a calm network follows a jittery one, see `JitterBuffer`).
-    ///
-    /// ```
-    /// use rvoip_media_nodes::jitter::{DelayManager, TargetCost};
-    /// let mut dm = DelayManager::new(0.995, 0.999, TargetCost::Linear { loss_weight_ms: 1e9 });
-    /// for i in 0..1000 {
-    ///     dm.update(if i < 500 { 150_000 } else { 20_000 });
-    /// }
-    /// // A third of the weight is still at 150 ms: the 99.5 % quantile is there.
-    /// assert_eq!(dm.target_us(), Some(151_000));
-    /// dm.fade_above(20_000, 0.0);
-    /// assert_eq!(dm.target_us(), Some(21_000));
-    /// ```
-    pub fn fade_above(&mut self, offset_us: i64, factor: f64) {
-        if self.packets == 0 {
-            return;
-        }
-        let first = ((offset_us - self.base_us).div_euclid(1000) + 1).max(0);
-        let Some(tail) = usize::try_from(first).ok().and_then(|f| self.hist.get_mut(f..)) else { return };
-        let f = if factor.is_finite() { factor.clamp(0.0, 1.0) as f32 } else { 1.0 };
-        let mut removed = 0.0f64;
-        for h in tail.iter_mut() {
-            let old = *h;
-            *h *= f;
-            removed += f64::from(old - *h);
-        }
-        self.total = (self.total - removed).max(0.0);
-        self.target = self.compute_target();
-    }
-
     /// Shifts the histogram's base by `by` buckets (mass that falls off the ends goes to
     /// the end buckets).
     fn rebase(&mut self, by: i64) {

@@ -25,23 +25,6 @@ const QUIET_HOLD_MS: i64 = 300;
 /// Packets until the delay histogram's target is trusted on its own (5 s of 20 ms).
 const WARM_PACKETS: u32 = 250;
 
-/// Packets a calm stretch must span (3 s of 20 ms) before the delay histogram's tail above
-/// all of them is forgotten faster (see [`JitterBuffer::calm_decay`]).
-const CALM_PACKETS: usize = 150;
-
-/// How far below the histogram's target the recent packets' largest transit must lie for
-/// a calm stretch, ms (and at least half the target's height above the fastest packet).
-const CALM_GAP_MS: i64 = 20;
-
-/// Per packet of a calm stretch, the weight above the recent packets is scaled by this.
-const CALM_FADE: f64 = 0.8;
-
-/// A calm stretch fades the histogram's tail only if that tail holds at least this share
-/// of its weight: a jittery phase that lasted (hundreds of packets: ~0.3 when a 20 s one
-/// ended 3 s ago), not short spikes (a 1 s spike every 8–12 s holds ~0.1), whose next one
-/// the tail is kept for.
-const CALM_TAIL_SHARE: f64 = 0.2;
-
 /// A network whose margin (three times its RFC 3550 jitter) is at most this is steady, µs:
 /// its target is trusted from few packets (see [`JitterBuffer::steady`]).
 const STEADY_MARGIN_US: i64 = 5000;
@@ -363,16 +346,6 @@ pub struct JitterBuffer {
     warm_raw: (u32, f64, f64),
     /// The margin above the target's quantile so far (µs; see [`JitterConfig::margin_ms`]).
     margin: i64,
-    /// The last [`CALM_PACKETS`] transit offsets as the histogram took them (a ring).
-    recent: Box<[i64]>,
-    /// Offsets in `recent` and where the next one goes.
-    recent_len: usize,
-    recent_head: usize,
-    /// How far the target fell after calm stretches (µs) and is not yet given back: that
-    /// excess goes in a pause, after the pause's first [`QUIET_HOLD_MS`], not in speech.
-    give_back_us: i64,
-    /// A calm stretch is fading the histogram's tail (until the target is down to it).
-    calm_fading: bool,
     rtp: RtpReceiveStats,
     bursts: BurstGapStats,
     stats: JitterStats,
@@ -491,11 +464,6 @@ impl JitterBuffer {
             warm: (0, 0.0, 0.0),
             warm_raw: (0, 0.0, 0.0),
             margin: 0,
-            recent: vec![0; CALM_PACKETS].into_boxed_slice(),
-            recent_len: 0,
-            recent_head: 0,
-            give_back_us: 0,
-            calm_fading: false,
             rtp: RtpReceiveStats::new(info.rtp_clock_rate),
             bursts: BurstGapStats::new(16, packet_ms),
             stats: JitterStats::default(),
@@ -667,10 +635,6 @@ impl JitterBuffer {
         self.warm = (0, 0.0, 0.0);
         self.warm_raw = (0, 0.0, 0.0);
         self.margin = 0;
-        self.recent_len = 0;
-        self.recent_head = 0;
-        self.give_back_us = 0;
-        self.calm_fading = false;
         self.dec.reset();
         self.skipping = false;
         self.sync_len = 0;
@@ -758,29 +722,6 @@ impl JitterBuffer {
         self.warm_raw.0 >= 3 && self.margin <= STEADY_MARGIN_US
     }
 
-    /// Keeps the transit `d` (µs, as the delay histogram took it) among the last
-    /// [`CALM_PACKETS`]; after the warm-up, when all of them lie far below the histogram's
-    /// target — a calm network after a jittery phase, whose packets the 1000-packet memory
-    /// would hold for a minute and more — fades the histogram's weight above them by
-    /// [`CALM_FADE`] per packet, and has the excess given back in a pause.
-    fn calm_decay(&mut self, d: i64) {
-        let n = self.recent.len();
-        self.recent[self.recent_head] = d;
-        self.recent_head = (self.recent_head + 1) % n;
-        self.recent_len = (self.recent_len + 1).min(n);
-        if self.recent_len < n || self.warm.0 < WARM_PACKETS {
-            return;
-        }
-        let (Some(q), Some(min)) = (self.delay.target_us(), self.delay.min_us()) else { return };
-        let recent_max = self.recent.iter().copied().max().unwrap_or(q);
-        let calm = q - recent_max > (CALM_GAP_MS * 1000).max((q - min) / 2);
-        self.calm_fading = calm && (self.calm_fading || self.delay.share_above(recent_max) >= CALM_TAIL_SHARE);
-        if self.calm_fading {
-            self.delay.fade_above(recent_max, CALM_FADE);
-            self.give_back_us += (q - self.delay.target_us().unwrap_or(q)).max(0);
-        }
-    }
-
     /// Whether the stream may start before the initial delay is up: with at least three
     /// packets seen, once the playout offset of the first packet (`ts`), were it played now,
     /// covers the 99.5 % prediction bound of their raw transit offsets (mean +
@@ -854,10 +795,6 @@ impl JitterBuffer {
         self.warm = (0, 0.0, 0.0);
         self.warm_raw = (0, 0.0, 0.0);
         self.margin = 0;
-        self.recent_len = 0;
-        self.recent_head = 0;
-        self.give_back_us = 0;
-        self.calm_fading = false;
         self.started = false;
         self.have_ref = false;
         self.last_seq = None;
@@ -931,7 +868,6 @@ impl JitterBuffer {
             }
         }
         self.delay.update(d_use - self.trend_us(ts));
-        self.calm_decay(d_use - self.trend_us(ts));
         if self.warm.0 < WARM_PACKETS {
             self.warm = welford(self.warm, d_use as f64);
             self.warm_raw = welford(self.warm_raw, d as f64);
@@ -1123,7 +1059,11 @@ impl JitterBuffer {
         // next pause, while a stretch in speech is audible. That excess is given back in a
         // pause only once the pause has lasted QUIET_HOLD_MS (past the last word's tail), and
         // only once the histogram has seen enough packets for its quantile's tail.
+        // On a steady network the target is trusted from few packets (see `steady`).
         let warming = self.warm.0 < WARM_PACKETS;
+        let tail_seen = self.warm.0 >= self.quantile_packets() || self.steady();
+        let settled = !warming || (tail_seen && self.samples_to_us(self.quiet_run) >= QUIET_HOLD_MS * 1000);
+        self.quiet_run = if quiet { (self.quiet_run + n).min(self.fs as usize) } else { 0 };
         let (acc, exp) = if quiet {
             (self.cfg.accelerate_quiet_ms, self.cfg.expand_quiet_ms)
         } else {
@@ -1134,17 +1074,8 @@ impl JitterBuffer {
         let buffer_us = (self.target_us() - self.min_us().unwrap_or(0)).max(0);
         let acc = (i64::from(acc) * 1000).max(buffer_us / 5);
         let exp = (i64::from(exp) * 1000).max(buffer_us / 10);
-        // What a calm decay's fall of the target left to give back (at most what is above
-        // the band): like the start's excess, it waits for a pause and its first
-        // QUIET_HOLD_MS; speech is accelerated only for an excess beyond it.
-        self.give_back_us = self.give_back_us.min((err - acc).max(0));
-        let held = warming || self.give_back_us > 0;
-        let tail_seen = !warming || self.warm.0 >= self.quantile_packets() || self.steady();
-        let settled = !held || (tail_seen && self.samples_to_us(self.quiet_run) >= QUIET_HOLD_MS * 1000);
-        self.quiet_run = if quiet { (self.quiet_run + n).min(self.fs as usize) } else { 0 };
-        let speech_ok = !warming && err > acc + self.give_back_us;
         let mut len = n;
-        if err > acc && ((quiet && settled) || (!quiet && speech_ok)) {
+        if err > acc && ((quiet && settled) || (!quiet && !warming)) {
             let limit = if quiet { n / 2 } else { self.max_lag };
             let mut removed = 0;
             while removed < limit && self.samples_to_us(removed) < err - 2000 {
