@@ -424,19 +424,21 @@ fn a_steady_stream_starts_once_three_packets_agree() {
     assert!((first_ms - 90.0).abs() < 1.0, "{first_ms}");
 }
 
+/// Makes the packets from sequence `seq` on a pause: a −60 dBFS tone.
+fn quiet_from(pk: &mut [Packet], seq: u16) {
+    for p in pk.iter_mut().filter(|p| p.meta.sequence >= seq) {
+        let pcm: Vec<f32> = (0..160).map(|i| 0.001 * (0.2 * i as f32).sin()).collect();
+        let mut payload = [0u8; 160];
+        G711Law::Ulaw.encode_f32(&pcm, &mut payload);
+        p.set_payload(&payload).unwrap();
+    }
+}
+
 #[test]
 fn a_pause_is_shortened_only_after_the_talkspurt_tail() {
     // Tone, then 1 s of a −60 dBFS tone (a pause), paced with a 5 ms transit (the second
     // packet's 45 ms keeps the stream from starting before the initial delay and holds the
     // target at ~51 ms): the buffer starts 80 ms late, 30 ms above its target.
-    let quiet_from = |pk: &mut Vec<Packet>, seq: u16| {
-        for p in pk.iter_mut().filter(|p| p.meta.sequence >= seq) {
-            let pcm: Vec<f32> = (0..160).map(|i| 0.001 * (0.2 * i as f32).sin()).collect();
-            let mut payload = [0u8; 160];
-            G711Law::Ulaw.encode_f32(&pcm, &mut payload);
-            p.set_payload(&payload).unwrap();
-        }
-    };
     // A pause after 1 s (50 packets): the target has not seen the 200 packets a 99.5 %
     // quantile needs, so the excess is kept.
     let mut pk = stream(100, 0, |i| if i == 1 { 45.0 } else { 5.0 });
@@ -499,12 +501,7 @@ fn a_steady_network_gives_the_start_excess_back_in_its_first_long_pause() {
         _ if i % 2 == 0 => 5.0,
         _ => 5.5,
     });
-    for p in pk.iter_mut().filter(|p| p.meta.sequence >= 50) {
-        let pcm: Vec<f32> = (0..160).map(|i| 0.001 * (0.2 * i as f32).sin()).collect();
-        let mut payload = [0u8; 160];
-        G711Law::Ulaw.encode_f32(&pcm, &mut payload);
-        p.set_payload(&payload).unwrap();
-    }
+    quiet_from(&mut pk, 50);
     let mut jb = new_jb();
     run(&mut jb, &pk, 2_000_000_000);
     let s = jb.stats();
