@@ -493,7 +493,8 @@ fn a_steady_network_gives_the_start_excess_back_in_its_first_long_pause() {
     // Transits 5 / 5.5 ms, the second packet's 7.5 (a LAN: three times the jitter, the
     // margin, stays under 5 ms: a steady network). The first three packets' spread puts
     // the early start (their 99.5 % prediction bound with Student's t for 3 packets, a pull
-    // and the margin) at 50 ms, ~28 ms above the target the histogram then learns. A pause
+    // and the margin) more than the pauses' 20 ms band above the target the histogram then
+    // learns (else nothing would be removed below). A pause
     // after 1 s (50 packets), long before the 200 packets a 99.5 % quantile needs under
     // jitter: on a steady network the excess goes there (after QUIET_HOLD_MS).
     let mut pk = stream(100, 0, |i| match i {
