@@ -76,10 +76,11 @@
 //!    * Background noise: a minimum-statistics floor over ~4–5 s with a 3 dB/s rise limit
 //!      ([`NoiseFloor`]) that does not learn continuous near-end talk or residual echo.
 //!    * Gain: decision-directed (weight 0.9) Wiener gain against residual echo plus noise,
-//!      floored where echo dominates at −30 dB, or at −10 dB while the near-end detector
-//!      sees near-end speech (the near end masks the residual echo the shallower floor lets
-//!      through, while deeper gains cut holes into its words: measured double-talk PESQ-WB
-//!      2.350 → 2.399, ERLE 34.2 → 34.0 dB), and at the comfort level (−20 dB) where noise
+//!      floored (amplitude gains) where echo dominates at −60 dB, or at −14 dB while the
+//!      near-end detector sees near-end speech (the near end masks the residual echo the
+//!      shallower floor lets through, while deeper gains cut holes into its words: measured
+//!      double-talk PESQ-WB 2.350 → 2.399 for −20 dB against −60 dB, ERLE 34.2 → 34.0 dB),
+//!      and at the comfort level (−20 dB) where noise
 //!      does, then smoothed across frequency ([1 4 6 4 1]/16) against musical noise; comfort
 //!      noise at the comfort level fills what the deep floor removes, so the background
 //!      stays steady.
