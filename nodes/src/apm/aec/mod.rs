@@ -2,7 +2,14 @@
 //! frequency-domain adaptive filter, and residual echo suppression with comfort noise.
 //!
 //! Per 10 ms block:
-//! 1. The far-end block's spectrum (overlap-save, `2N` points) enters a history ring.
+//! 1. The far-end block passes a loudspeaker saturation model (`x + a·(x³ − c·x)`, the
+//!    `saturation` submodule: `a` is learnt from the background filter's error once the
+//!    filters have had 8 s of far end, and only while the cubic term explains 30 % of the
+//!    error, so in linear rooms it stays at or near 0: 22 of 23 linear scenarios of the kit
+//!    and the held-out sets h1–h3 within 0.1 dB, one 1.1 dB lower; with the kit's nonlinear
+//!    loudspeakers the 22–32 s window went 27.9 → 31.5 and 33.5 → 38.5 dB, on h1–h3
+//!    18.6–32.1 → 23.9–39.6 dB); its spectrum (overlap-save, `2N` points) enters a history
+//!    ring.
 //! 2. [`DelayEstimator`] correlates far and microphone band envelopes over lags up to
 //!    `max_delay_ms`; the filter reads the far history from the estimated delay minus a 20 ms
 //!    margin, so a `tail_ms` filter covers the room response after any bulk delay. When the
@@ -76,10 +83,11 @@
 //!    * Background noise: a minimum-statistics floor over ~4–5 s with a 3 dB/s rise limit
 //!      ([`NoiseFloor`]) that does not learn continuous near-end talk or residual echo.
 //!    * Gain: decision-directed (weight 0.9) Wiener gain against residual echo plus noise,
-//!      floored where echo dominates at −30 dB, or at −10 dB while the near-end detector
-//!      sees near-end speech (the near end masks the residual echo the shallower floor lets
-//!      through, while deeper gains cut holes into its words: measured double-talk PESQ-WB
-//!      2.350 → 2.399, ERLE 34.2 → 34.0 dB), and at the comfort level (−20 dB) where noise
+//!      floored (amplitude gains) where echo dominates at −60 dB, or at −14 dB while the
+//!      near-end detector sees near-end speech (the near end masks the residual echo the
+//!      shallower floor lets through, while deeper gains cut holes into its words: measured
+//!      double-talk PESQ-WB 2.350 → 2.399 for −20 dB against −60 dB, ERLE 34.2 → 34.0 dB),
+//!      and at the comfort level (−20 dB) where noise
 //!      does, then smoothed across frequency ([1 4 6 4 1]/16) against musical noise; comfort
 //!      noise at the comfort level fills what the deep floor removes, so the background
 //!      stays steady.
@@ -94,7 +102,8 @@
 //!      the unfiltered error combined by minimum or product with the echo gain scored
 //!      2.42–2.44: the denoiser then fights the residual echo instead of the noise.)
 //!
-//! Submodules: `delay` (bulk delay), `filter` (PBFDAF weights, proportionate NLMS step),
+//! Submodules: `saturation` (loudspeaker saturation model), `delay` (bulk delay), `filter`
+//! (PBFDAF weights, proportionate NLMS step),
 //! `leakage` (Valin's leakage estimate for the step size), `postfilter` (residual echo
 //! suppression, near-end detector, comfort noise), `noise_floor` (background noise).
 //!
@@ -113,12 +122,14 @@ mod filter;
 mod leakage;
 mod noise_floor;
 mod postfilter;
+mod saturation;
 
 pub use delay::DelayEstimator;
 pub use filter::{Adapter, Weights};
 pub use noise_floor::NoiseFloor;
 
 use leakage::Leak;
+use saturation::Saturation;
 
 use super::fft::{sqrt_hann, Cpx, RealFft};
 use super::{check_rate, ApmError, NoiseSuppressor, NsConfig, NsLevel};
@@ -296,6 +307,8 @@ pub struct Aec {
     useless_blocks: u32,
     restarts: u32,
     far_blocks: u32,
+    /// Loudspeaker saturation model in front of the filters.
+    saturation: Saturation,
     // Suppressor.
     win: Vec<f32>,
     e_hist: Vec<f32>,
@@ -392,6 +405,7 @@ impl Aec {
             useless_blocks: 0,
             restarts: 0,
             far_blocks: 0,
+            saturation: Saturation::new(hop, ring_len),
             win: sqrt_hann(n2),
             e_hist: vec![0.0; n2],
             y_hist: vec![0.0; n2],
@@ -440,6 +454,12 @@ impl Aec {
     /// The current leakage estimate of the adaptive filter (residual echo / echo estimate).
     pub fn leakage(&self) -> f32 {
         self.leak_b.leak
+    }
+
+    /// The loudspeaker saturation model's cubic coefficient `a` (module docs, 1.): 0 until
+    /// learnt, and 0 in a linear room; negative for a loudspeaker that compresses its peaks.
+    pub fn saturation_coefficient(&self) -> f32 {
+        self.saturation.coefficient()
     }
 
     /// How often the filters were restarted after a detected divergence (echo-path change).
@@ -494,8 +514,9 @@ impl Aec {
                 *v = v.clamp(-4.0, 4.0);
             }
         }
-        // 1. Far spectrum into the ring.
+        // 1. Far spectrum into the ring, through the loudspeaker saturation model.
         self.t = (self.t + 1) % self.ring_len;
+        self.saturation.shape(&mut self.far_pending, &mut self.fft, self.t);
         self.tbuf[..h].copy_from_slice(&self.far_prev);
         self.tbuf[h..].copy_from_slice(&self.far_pending);
         self.far_prev.copy_from_slice(&self.far_pending);
@@ -561,6 +582,10 @@ impl Aec {
             for (p, c) in self.yprev.iter_mut().zip(&self.yspec) {
                 *p = c.norm_sqr();
             }
+        }
+        if far_active && self.far_blocks > saturation::LEARN_AFTER_BLOCKS && self.near_hang == 0 {
+            let slot = move |k: usize| (t + ring_len - (off + k) % ring_len) % ring_len;
+            self.saturation.learn(&self.wb, slot, &self.eb, &mut self.fft);
         }
         self.tbuf[..h].fill(0.0);
         self.tbuf[h..].copy_from_slice(&self.eb);
@@ -730,6 +755,7 @@ impl Aec {
         self.useless_blocks = 0;
         self.smic = 0.0;
         self.far_blocks = 0;
+        self.saturation.reset();
         self.e_hist.fill(0.0);
         self.y_hist.fill(0.0);
         self.d_hist.fill(0.0);
