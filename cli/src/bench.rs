@@ -27,7 +27,9 @@
 //! and the table is followed by each shard's late partners, unpublished rows, CPU mean and
 //! the part of it spent waiting (the kernel's `wait_cpu_ns`), and the busiest shard's
 //! work without its waits: on a machine whose cores the workers do not have to themselves
-//! the waits measure the neighbours (a partner not scheduled), not the room.
+//! the waits measure the neighbours (a partner not scheduled), not the room. That last
+//! figure assumes shards that line up: when any shard mixed a cycle without a late
+//! partner's legs, a `not held as run` line says how often.
 //!
 //! `--churn R` makes R joins and R leaves per second while
 //! the room runs: the oldest leg leaves, a new one joins, each its own edit. The report adds
@@ -473,6 +475,7 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
             // ~50 of them unmeasured): per measured cycle, over all the cycles it ran.
             let all = (cycles + 50) as f64;
             let mut busiest = 0.0f64;
+            let mut late = 0.0f64;
             let per: Vec<String> = room
                 .shards()
                 .into_iter()
@@ -481,6 +484,7 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
                     let wait = shard(id, "wait_cpu_ns") / all;
                     let work = cpu as f64 / cycles as f64 - wait;
                     busiest = busiest.max(work);
+                    late += shard(id, "late_partners");
                     format!(
                         "{:.0} late / {:.0} unpublished, cpu mean {:.0} us of which waiting {:.0} us: work {:.0} us",
                         shard(id, "late_partners"),
@@ -500,6 +504,14 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
                 setup.workers,
                 n as f64 * quantum_ns as f64 / busiest.max(1.0)
             );
+            if late > 0.0 {
+                // A shard whose partner is late mixes without the partner's legs for that
+                // cycle (`RoomConfig::with_kernel_workers`): its legs miss part of the room.
+                println!(
+                    "not held as run: {late:.0} times a shard mixed a cycle without a late partner's legs (its legs \
+                     heard only part of the room then); the figure above assumes shards that finish pass 1 together"
+                );
+            }
         }
         if churn > 0 {
             let stats = engine.partition_stats(room.id())?;
