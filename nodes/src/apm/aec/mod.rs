@@ -584,8 +584,7 @@ impl Aec {
             }
         }
         if far_active && self.far_blocks > saturation::LEARN_AFTER_BLOCKS && self.near_hang == 0 {
-            let slot = move |k: usize| (t + ring_len - (off + k) % ring_len) % ring_len;
-            self.saturation.learn(&self.wb, slot, &self.eb, &mut self.fft);
+            self.saturation.learn(&self.wb, idx, &self.eb, &mut self.fft);
         }
         self.tbuf[..h].fill(0.0);
         self.tbuf[h..].copy_from_slice(&self.eb);

@@ -106,11 +106,12 @@ impl Saturation {
     }
 
     /// One learning step of `a` from the background filter `w` and its error `e` (`hop`
-    /// samples); `slot(k)` is the ring slot partition `k` reads.
-    pub(super) fn learn(&mut self, w: &Weights, slot: impl Fn(usize) -> usize, e: &[f32], fft: &mut RealFft) {
+    /// samples); `idx(k)` is where partition `k`'s spectrum starts in the ring (the far-end
+    /// ring's index, which this ring shares).
+    pub(super) fn learn(&mut self, w: &Weights, idx: impl Fn(usize) -> usize, e: &[f32], fft: &mut RealFft) {
         let bins = w.bins;
         let ring = &self.ring;
-        w.filter(|k| &ring[slot(k) * bins..(slot(k) + 1) * bins], &mut self.spec);
+        w.filter(|k| &ring[idx(k)..idx(k) + bins], &mut self.spec);
         fft.inverse(&self.spec, &mut self.ys);
         let h = e.len();
         let (mut ryy, mut rey, mut ree) = (0.0f32, 0.0f32, 0.0f32);
