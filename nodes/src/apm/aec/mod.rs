@@ -276,6 +276,11 @@ pub struct Aec {
     prev_left: u32,
     /// Power of the previous path's echo prediction (overlap-save domain).
     yprev: Vec<f32>,
+    /// The previous path's prediction over the last two blocks (time domain) and the power
+    /// of its windowed spectrum (the post-filter's transform), for the post-filter while
+    /// `prev_left > 0`; zero otherwise.
+    yprev_hist: Vec<f32>,
+    yprev_win: Vec<f32>,
     yspec: Vec<Cpx>,
     espec: Vec<Cpx>,
     ytime: Vec<f32>,
@@ -374,6 +379,8 @@ impl Aec {
             w_prev: Weights::new(parts, bins),
             prev_left: 0,
             yprev: vec![0.0; bins],
+            yprev_hist: vec![0.0; n2],
+            yprev_win: vec![0.0; bins],
             yspec: vec![Cpx::new(0.0, 0.0); bins],
             espec: vec![Cpx::new(0.0, 0.0); bins],
             ytime: vec![0.0; n2],
@@ -582,6 +589,20 @@ impl Aec {
             for (p, c) in self.yprev.iter_mut().zip(&self.yspec) {
                 *p = c.norm_sqr();
             }
+            // The same prediction in the post-filter's windowed transform.
+            self.fft.inverse(&self.yspec, &mut self.ytime);
+            self.yprev_hist.copy_within(h.., 0);
+            self.yprev_hist[h..].copy_from_slice(&self.ytime[h..]);
+            for i in 0..2 * h {
+                self.tbuf[i] = self.yprev_hist[i] * self.win[i];
+            }
+            self.fft.forward(&self.tbuf, &mut self.yspec);
+            for (p, c) in self.yprev_win.iter_mut().zip(&self.yspec) {
+                *p = c.norm_sqr();
+            }
+        } else {
+            self.yprev_hist.fill(0.0);
+            self.yprev_win.fill(0.0);
         }
         if far_active && self.far_blocks > saturation::LEARN_AFTER_BLOCKS && self.near_hang == 0 {
             self.saturation.learn(&self.wb, idx, &self.eb, &mut self.fft);
@@ -686,7 +707,11 @@ impl Aec {
                 self.useless_blocks = 0;
                 self.restarts = self.restarts.saturating_add(1);
                 self.lead = 0;
-            } else if self.sb < 0.7 * self.sf {
+            } else if self.prev_left > 0 || self.sb < 0.7 * self.sf {
+                // After a restart the foreground follows the background every block: both
+                // started from zero, and the ratio test is diluted by near-end speech, so in
+                // double talk it held the foreground near zero while the background had
+                // learnt 2-3 dB more of the new path (module docs, 3.).
                 self.wf.w.copy_from_slice(&self.wb.w);
                 self.sf = self.sb;
                 self.cf = self.cb;
@@ -740,6 +765,8 @@ impl Aec {
         self.w_prev.clear();
         self.prev_left = 0;
         self.yprev.fill(0.0);
+        self.yprev_hist.fill(0.0);
+        self.yprev_win.fill(0.0);
         self.leak_b.reset();
         self.sdy.fill(Cpx::new(0.0, 0.0));
         self.sdd.fill(0.0);

@@ -80,6 +80,15 @@ const NEAR_SCORE_DECAY: f32 = 0.95;
 const DOUBLE_TALK_SCALE: f32 = 0.3;
 
 impl Aec {
+    /// Echo the previous path predicts in bin `f` beyond the new foreground's estimate, while
+    /// the previous path is kept after a restart (0 otherwise): right after a restart the
+    /// foreground's estimate is near zero, so without this term the residual estimate is too
+    /// and the post-filter let the new path's echo through.
+    #[inline]
+    fn unexplained(&self, f: usize) -> f32 {
+        (self.yprev_win[f] - self.sypow[f]).max(0.0)
+    }
+
     /// Post-filters the foreground error `self.ef` (echo estimate `self.yf`) into `out`.
     pub(super) fn suppress(&mut self, out: &mut [f32], far_active: bool) {
         let (h, bins) = (self.hop, self.bins);
@@ -148,7 +157,7 @@ impl Aec {
         let (mut ex_e, mut ex_r, mut ex_n) = (0.0f32, 1e-20f32, 1e-20f32);
         for f in b0..b1 {
             ex_e += self.see[f];
-            ex_r += self.rho[f] * self.stail[f] + noise[f];
+            ex_r += self.rho[f] * self.stail[f] + noise[f] + self.unexplained(f);
             ex_n += noise[f];
         }
         let excess = ex_e > NEAR_EXCESS * ex_r;
@@ -185,7 +194,7 @@ impl Aec {
                 } else {
                     ovr * (DOUBLE_TALK_SCALE + (1.0 - DOUBLE_TALK_SCALE) * w)
                 };
-                let r = ovr * self.rho[f] * self.ytail[f] + 1e-12;
+                let r = ovr * self.rho[f] * self.ytail[f] + self.unexplained(f) + 1e-12;
                 let nz = if self.cfg.noise_suppression { noise[f] } else { 0.0 };
                 let post = self.sepow[f] / (r + nz);
                 let xi =
