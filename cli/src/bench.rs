@@ -31,8 +31,9 @@
 //! started together); the CPU columns are then the busiest worker's thread CPU time per
 //! cycle (its wait for the other shards' rows included), the wall columns the whole cycle,
 //! the missed cycles count every time a shard mixed without a late partner (the shards'
-//! `late_partners` over every cycle run, warm-up included, as last published: one cycle may
-//! count once per shard, so the count errs high), and the table is followed by each shard's
+//! `late_partners` from the first measured cycle to the last, as published every
+//! `telemetry_interval` cycles, so the window may be off by a few cycles at either end; one
+//! cycle may count once per shard, so the count errs high), and the table is followed by each shard's
 //! late partners, unpublished rows, CPU mean and the part of it spent waiting (the kernel's
 //! `wait_cpu_ns`), and the busiest shard's work without its waits: on a machine whose cores
 //! the workers do not have to themselves the waits measure the neighbours (a partner not
@@ -393,8 +394,14 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
         let mut cpu_total = 0u64;
         let (mut edit_ns, mut edits, mut edit_max_ns, mut owed_milli) = (0u64, 0u64, 0u64, 0u64);
         let mut counts = Counts::default();
+        // The shards' late partners before the measured cycles (their first cycles after the
+        // joins, when they start apart, are warm-up).
+        let mut late_before = 0;
         for c in 0..cycles + 50 {
             let measuring = c >= 50;
+            if c == 50 {
+                late_before = late_partners(&engine, &room);
+            }
             if measuring && churn_milli > 0 {
                 owed_milli += churn_milli;
                 while owed_milli >= 1000 {
@@ -452,10 +459,7 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
         engine.poll();
         let shard = |id, name| engine.telemetry_value(id, "kernel", name).unwrap_or(0.0);
         // A spread room's cycles mixed without a late partner's legs (0 on one worker).
-        let late = match setup.workers {
-            1 => 0,
-            _ => room.shards().into_iter().map(|id| shard(id, "late_partners")).sum::<f64>() as u64,
-        };
+        let late = late_partners(&engine, &room) - late_before;
         let missed = over_cpu + late;
         // Held: the p99 within the quantum, a late partner counting as a cycle over it.
         let held = missed * 100 <= cycles as u64;
@@ -562,6 +566,14 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
         }
     }
     Ok(())
+}
+
+/// The late partners of a spread room's shards (cycles a shard mixed without a late
+/// partner's legs), summed over the shards as last published; 0 for a room on one worker
+/// (no shards).
+fn late_partners(engine: &Engine, room: &Room) -> u64 {
+    let late = |id| engine.telemetry_value(id, "kernel", "late_partners").unwrap_or(0.0);
+    room.shards().into_iter().map(late).sum::<f64>() as u64
 }
 
 /// Pops everything a leg sent; returns how many packets.
