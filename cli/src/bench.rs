@@ -5,8 +5,14 @@
 //! every leg a packet each cycle, and reports the cycle time (p50/p99/max) on the wall clock
 //! and in the worker thread's CPU time (which a preemption by another process does not
 //! inflate, so it is the engine's own cost on a shared machine), the cost per leg (from the
-//! CPU p50 and from the CPU mean, which resolves changes finer than the histogram), and how
-//! many legs one core sustains at the quantum with the p99 cycle.
+//! CPU p50 and from the CPU mean, which resolves changes finer than the histogram), the
+//! missed cycles and whether the size was held, and how many legs one core sustains at the
+//! quantum with the p99 cycle (when held).
+//!
+//! A cycle is *missed* when the busiest worker's CPU time is over the quantum or, in a room
+//! spread over several workers, when a shard mixed it without a late partner's legs (its
+//! listeners heard only part of the room). A size is *held* when at most 1 % of the
+//! measured cycles missed (the p99 within the quantum, a late partner counting as over it).
 //!
 //! `--codec` picks the legs' codec (PCMU by default; the room mixes at the codec's rate,
 //! packets of one quantum). `--talkers T` (T ≥ 1) makes it a bridge room as users run one:
@@ -24,12 +30,15 @@
 //! by side each cycle (driver 0 on the bench's thread, the others on threads of their own,
 //! started together); the CPU columns are then the busiest worker's thread CPU time per
 //! cycle (its wait for the other shards' rows included), the wall columns the whole cycle,
-//! and the table is followed by each shard's late partners, unpublished rows, CPU mean and
-//! the part of it spent waiting (the kernel's `wait_cpu_ns`), and the busiest shard's
-//! work without its waits: on a machine whose cores the workers do not have to themselves
-//! the waits measure the neighbours (a partner not scheduled), not the room. That last
-//! figure assumes shards that line up: when any shard mixed a cycle without a late
-//! partner's legs, a `not held as run` line says how often.
+//! the missed cycles count every time a shard mixed without a late partner (the shards'
+//! `late_partners` from the first measured cycle to the last, as published every
+//! `telemetry_interval` cycles, so the window may be off by a few cycles at either end; one
+//! cycle may count once per shard, so the count errs high), and the table is followed by each shard's
+//! late partners, unpublished rows, CPU mean and the part of it spent waiting (the kernel's
+//! `wait_cpu_ns`), and the busiest shard's work without its waits: on a machine whose cores
+//! the workers do not have to themselves the waits measure the neighbours (a partner not
+//! scheduled), not the room. The legs that work would allow assume shards that line up;
+//! the table's `held` says whether they did.
 //!
 //! `--churn R` makes R joins and R leaves per second while
 //! the room runs: the oldest leg leaves, a new one joins, each its own edit. The report adds
@@ -347,13 +356,14 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
     let churn_milli = u64::from(churn) * quantum_ns / 1_000_000;
     print!(
         "| legs | churn /s | wall p50 / p99 / max us | cpu p50 / p99 / max us | ns per leg per cycle (cpu p50) | \
-         ns per leg per cycle (cpu mean) | cycles over {ms} ms (wall / cpu) | legs per core at {ms} ms (cpu p99) |"
+         ns per leg per cycle (cpu mean) | cycles over {ms} ms (wall / cpu) | missed cycles (cpu over + late partner), \
+         held | legs per core at {ms} ms (cpu p99, when held) |"
     );
     if bridge {
         print!(" decodes skipped per cycle | encodes per cycle |");
     }
     println!();
-    println!("|---|---|---|---|---|---|---|---|{}", if bridge { "---|---|" } else { "" });
+    println!("|---|---|---|---|---|---|---|---|---|{}", if bridge { "---|---|" } else { "" });
     let table = payloads(&setup)?;
     for &n in sizes {
         let cfg = EngineConfig {
@@ -384,8 +394,14 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
         let mut cpu_total = 0u64;
         let (mut edit_ns, mut edits, mut edit_max_ns, mut owed_milli) = (0u64, 0u64, 0u64, 0u64);
         let mut counts = Counts::default();
+        // The shards' late partners before the measured cycles (their first cycles after the
+        // joins, when they start apart, are warm-up).
+        let mut late_before = 0;
         for c in 0..cycles + 50 {
             let measuring = c >= 50;
+            if c == 50 {
+                late_before = late_partners(&engine, &room);
+            }
             if measuring && churn_milli > 0 {
                 owed_milli += churn_milli;
                 while owed_milli >= 1000 {
@@ -440,15 +456,23 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
         }
         let (w50, w99, wmax) = quantiles(&wall, wall_max);
         let (c50, c99, cmax) = quantiles(&cpu, cpu_max);
+        engine.poll();
+        let shard = |id, name| engine.telemetry_value(id, "kernel", name).unwrap_or(0.0);
+        // A spread room's cycles mixed without a late partner's legs (0 on one worker).
+        let late = late_partners(&engine, &room) - late_before;
+        let missed = over_cpu + late;
+        // Held: the p99 within the quantum, a late partner counting as a cycle over it.
+        let held = missed * 100 <= cycles as u64;
         // Extrapolating legs per core only means something while a cycle fits the quantum.
-        let per_core = if c99 <= quantum_ns {
+        let per_core = if held && c99 <= quantum_ns {
             format!("{:.0}", n as f64 * quantum_ns as f64 / c99.max(1) as f64)
         } else {
-            format!("— (p99 over the {ms} ms quantum)")
+            format!("— (not held at {ms} ms)")
         };
         let us = |v: u64| v as f64 / 1e3;
         print!(
-            "| {n} | {churn} | {:.1} / {:.1} / {:.1} | {:.1} / {:.1} / {:.1} | {:.0} | {:.0} | {over_wall} / {over_cpu} | {per_core} |",
+            "| {n} | {churn} | {:.1} / {:.1} / {:.1} | {:.1} / {:.1} / {:.1} | {:.0} | {:.0} | {over_wall} / {over_cpu} | \
+             {missed} ({over_cpu} + {late}), {} | {per_core} |",
             us(w50),
             us(w99),
             us(wmax),
@@ -457,6 +481,7 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
             us(cmax),
             c50 as f64 / n as f64,
             cpu_total as f64 / cycles as f64 / n as f64,
+            if held { "held" } else { "not held" },
         );
         if bridge {
             // Telemetry is published every few cycles: per cycle over the cycles it covers.
@@ -469,13 +494,10 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
         }
         println!();
         if setup.workers > 1 {
-            engine.poll();
-            let shard = |id, name| engine.telemetry_value(id, "kernel", name).unwrap_or(0.0);
             // The waits' CPU time is counted since the room started (its joins' cycles too,
             // ~50 of them unmeasured): per measured cycle, over all the cycles it ran.
             let all = (cycles + 50) as f64;
             let mut busiest = 0.0f64;
-            let mut late = 0.0f64;
             let per: Vec<String> = room
                 .shards()
                 .into_iter()
@@ -484,7 +506,6 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
                     let wait = shard(id, "wait_cpu_ns") / all;
                     let work = cpu as f64 / cycles as f64 - wait;
                     busiest = busiest.max(work);
-                    late += shard(id, "late_partners");
                     format!(
                         "{:.0} late / {:.0} unpublished, cpu mean {:.0} us of which waiting {:.0} us: work {:.0} us",
                         shard(id, "late_partners"),
@@ -496,22 +517,17 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
                 })
                 .collect();
             println!("shards: {}", per.join("; "));
+            // Shards that do not line up make a size with a low mean miss cycles: the table's
+            // `held` says whether they did.
             println!(
                 "busiest shard's work (cpu mean without waits): {:.0} us = {:.0} ns per room leg; legs at {ms} ms on \
-                 {} dedicated cores at that mean: {:.0}",
+                 {} dedicated cores at that mean if the shards lined up: {:.0} ({} as run)",
                 busiest / 1e3,
                 busiest / n as f64,
                 setup.workers,
-                n as f64 * quantum_ns as f64 / busiest.max(1.0)
+                n as f64 * quantum_ns as f64 / busiest.max(1.0),
+                if held { "held" } else { "not held" },
             );
-            if late > 0.0 {
-                // A shard whose partner is late mixes without the partner's legs for that
-                // cycle (`RoomConfig::with_kernel_workers`): its legs miss part of the room.
-                println!(
-                    "not held as run: {late:.0} times a shard mixed a cycle without a late partner's legs (its legs \
-                     heard only part of the room then); the figure above assumes shards that finish pass 1 together"
-                );
-            }
         }
         if churn > 0 {
             let stats = engine.partition_stats(room.id())?;
@@ -550,6 +566,14 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
         }
     }
     Ok(())
+}
+
+/// The late partners of a spread room's shards (cycles a shard mixed without a late
+/// partner's legs), summed over the shards as last published; 0 for a room on one worker
+/// (no shards).
+fn late_partners(engine: &Engine, room: &Room) -> u64 {
+    let late = |id| engine.telemetry_value(id, "kernel", "late_partners").unwrap_or(0.0);
+    room.shards().into_iter().map(late).sum::<f64>() as u64
 }
 
 /// Pops everything a leg sent; returns how many packets.

@@ -63,8 +63,9 @@ pub struct RoomConfig {
     /// Workers a kernel room's legs are spread over ([`RoomConfig::with_kernel_workers`]; 1:
     /// one kernel on one worker).
     pub kernel_workers: usize,
-    /// How long a shard of a spread room waits each cycle for the other shards' rows
-    /// (`None`: a quarter of the quantum).
+    /// How long after a cycle's start a shard of a spread room waits for the other shards'
+    /// rows (`None`: until the quantum less the shard's measured pass-2 time and a margin,
+    /// at least a quarter of the quantum).
     pub kernel_wait: Option<std::time::Duration>,
     /// A policy room publishes who it mixes each cycle on a board
     /// ([`RoomConfig::with_heard_board`], [`Room::heard_board`](super::Room::heard_board)).
@@ -180,10 +181,13 @@ impl RoomConfig {
     /// *shard*, on worker 0, 1, ...) runs the legs of its ports (port `p` on shard
     /// `p % workers`; a join goes to the shard with the fewest legs), decoding and encoding
     /// them in parallel with the others. Each cycle every shard publishes its legs' decoded
-    /// rows, waits for the others' (at most [`RoomConfig::kernel_wait`]) and sums every row
-    /// in port order: the mix is the same, bit for bit, whatever the number of workers.
-    /// A shard whose partner is late mixes without the late shard's legs for that cycle
-    /// (counted in its `late_partners` telemetry) and still finishes its cycle.
+    /// rows, waits for the others' and sums every row in port order: the mix is the same,
+    /// bit for bit, whatever the number of workers. A shard waits until the quantum less the
+    /// time its own pass 2 (the legs' mixes, encodes and sends) has recently taken, with a
+    /// margin, and at least a quarter of the quantum from the cycle's start (or
+    /// [`RoomConfig::kernel_wait`] when set). A shard whose partner is later than that mixes
+    /// without the late shard's legs for that cycle (counted in its `late_partners`
+    /// telemetry: a dropout for its listeners) and still finishes its cycle.
     ///
     /// The room has all its ports from the start (`capacity`, at least `workers`): the
     /// shared rows are not replaced while the workers run, and a join beyond them is
@@ -212,8 +216,10 @@ impl RoomConfig {
         self
     }
 
-    /// How long a shard of a spread room waits each cycle for the others' rows
-    /// ([`RoomConfig::with_kernel_workers`]).
+    /// A fixed wait, from each cycle's start, for a shard of a spread room to wait for the
+    /// others' rows ([`RoomConfig::with_kernel_workers`]), instead of the default deadline
+    /// that leaves the shard's pass 2 its time within the quantum. A wait longer than the
+    /// quantum lets a slow partner make every cycle late (tests use one on a loaded machine).
     ///
     /// ```
     /// use rvoip_media_core::conference::RoomConfig;

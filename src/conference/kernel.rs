@@ -29,7 +29,11 @@
 //! row of the rows it shares with the other shards ([`SharedRows`]) instead of adding it to
 //! the total; then it waits, with a deadline, for the others' rows and sums every shard's
 //! in port order; pass 2 is the same, reading each leg's row back from the shared rows.
+//! The deadline leaves pass 2 its measured time before the quantum ends
+//! ([`PartnerDeadline`]): a partner late past it goes unheard by this shard's legs for that
+//! cycle (counted in `late_partners`).
 
+use super::deadline::PartnerDeadline;
 use crate::engine::rt::{now_ns, thread_cpu_ns};
 use crate::engine::PacketPool;
 use crate::sync::lanes::{LaneRx, LaneTx, PushError};
@@ -200,7 +204,7 @@ pub(crate) struct KernelGrow(pub(crate) KernelStore);
 pub(crate) struct Spread {
     rows: Arc<SharedRows>,
     shard: usize,
-    wait_ns: u64,
+    deadline: PartnerDeadline,
     /// Its rows when it may not publish them (a partner still reads the buffer).
     spare: ShardRows,
     /// The last cycle it ran.
@@ -216,10 +220,11 @@ pub(crate) struct Spread {
 }
 
 impl Spread {
-    /// Shard `shard` of `rows`, waiting at most `wait_ns` a cycle for the others (control side).
-    pub(crate) fn new(rows: Arc<SharedRows>, shard: usize, wait_ns: u64) -> Spread {
+    /// Shard `shard` of `rows`, waiting for the others until `deadline` each cycle (control
+    /// side).
+    pub(crate) fn new(rows: Arc<SharedRows>, shard: usize, deadline: PartnerDeadline) -> Spread {
         let spare = ShardRows::new(rows.slots(), rows.row_len());
-        Spread { rows, shard, wait_ns, spare, last: 0, published: false, late: 0, unpublished: 0, waited_ns: 0 }
+        Spread { rows, shard, deadline, spare, last: 0, published: false, late: 0, unpublished: 0, waited_ns: 0 }
     }
 }
 
@@ -388,9 +393,9 @@ impl RoomKernel {
     }
 
     /// Pass 1 of a shard of a spread room: the rows published to the other shards, then,
-    /// after waiting (at most the spread's `wait_ns`) for theirs, the room's total summed in
-    /// port order over every shard's rows that are there. Returns the bad-input events.
-    /// Real-time: the wait is a spin with a deadline.
+    /// after waiting (until the spread's deadline for a cycle that started at `now`) for
+    /// theirs, the room's total summed in port order over every shard's rows that are there.
+    /// Returns the bad-input events. Real-time: the wait is a spin with a deadline.
     fn decode_and_share(&mut self, sp: &mut Spread, now: u64) -> u32 {
         let Spread { rows, shard, spare, .. } = sp;
         let (rows, shard) = (&**rows, *shard);
@@ -405,7 +410,7 @@ impl RoomKernel {
                 ok
             })
         });
-        let deadline = now.saturating_add(sp.wait_ns);
+        let deadline = sp.deadline.at(now);
         let waiting = thread_cpu_ns();
         let mut from = 0u64;
         for j in (0..rows.shards()).filter(|&j| j != shard) {
@@ -554,10 +559,12 @@ impl Processor for RoomKernel {
             }
             Some(mut sp) => {
                 let e = self.decode_and_share(&mut sp, now);
+                let pass2 = now_ns();
                 let e = e.saturating_add(match sp.published {
                     true => sp.rows.own_rows(sp.shard, sp.last, |r| self.encode_and_send(now, r.samples())),
                     false => self.encode_and_send(now, sp.spare.samples()),
                 });
+                sp.deadline.record_pass2(now_ns().saturating_sub(pass2));
                 sp.rows.finish_cycle(sp.shard, sp.last);
                 self.spread = Some(sp);
                 e

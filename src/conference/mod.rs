@@ -28,6 +28,7 @@
 //! | `mod.rs` | [`Room`]: joins, leaves, codec switches, the mixer's wiring and growth |
 //! | `config.rs` | [`RoomConfig`] |
 //! | `kernel.rs` | a kernel room's node: every leg's codec nodes and rings in one array, two passes a cycle ([`RoomConfig::with_kernel`]); a shard of a room spread over several workers ([`RoomConfig::with_kernel_workers`]) |
+//! | `deadline.rs` | how long a shard of a spread room waits for its partners' rows: the quantum less its measured pass 2 |
 //! | `leg.rs` | [`LegMedia`], [`LegOptions`], the room's record of a leg |
 //! | `members.rs` | member settings and talk events on the control side ([`RoomEvent`]) |
 //! | `shared.rs` | shared encodes, one per codec variant |
@@ -71,6 +72,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 mod config;
+mod deadline;
 mod heard;
 mod kernel;
 mod leg;
@@ -81,6 +83,7 @@ mod stats;
 
 use crate::sync::lanes::Lanes;
 pub use config::{mix_rate_for, RoomConfig};
+use deadline::PartnerDeadline;
 pub use heard::HeardBoard;
 use kernel::{KernelGrow, KernelJoin, KernelLeave, KernelLeg, KernelStore, KernelSwitch, RoomKernel, Spread};
 use leg::{Leg, Variant};
@@ -261,11 +264,14 @@ impl Room {
             setup("kernel", format!("a room spreads over 1..={} workers with a whole quantum", rows::MAX_SHARDS))
         })?;
         let rows = std::sync::Arc::new(rows);
-        let wait = config.kernel_wait.unwrap_or(quantum.duration() / 4);
+        let deadline = match config.kernel_wait {
+            Some(wait) => PartnerDeadline::Fixed(wait.as_nanos() as u64),
+            None => PartnerDeadline::pass2(quantum.duration().as_nanos() as u64),
+        };
         let mut shards: Vec<Shard> = Vec::with_capacity(w);
         for k in 0..w {
             let placed = (|| {
-                let spread = Spread::new(rows.clone(), k, wait.as_nanos() as u64);
+                let spread = Spread::new(rows.clone(), k, deadline);
                 let kernel = Self::build_kernel(engine, &config, 1)?.into_shard(spread, rows.slots(), capacity);
                 let mut b = GraphBuilder::new(quantum);
                 b.add_node("kernel", Box::new(kernel));
