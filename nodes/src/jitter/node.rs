@@ -79,8 +79,8 @@ impl JitterSwitch {
 /// Each cycle the node takes every packet of the burst on its input (their
 /// [`PacketMeta::arrival_ns`] is the arrival time; unstamped packets count as arriving at
 /// the cycle), then plays one quantum. The playout clock is the cycle: it starts at the
-/// first packet's arrival and advances by one quantum per cycle, so the node never reads a
-/// clock. Telemetry: [`JITTER_TELEMETRY`], readable at any time.
+/// newest arrival of the first burst and advances by one quantum per cycle, so the node
+/// never reads a clock. Telemetry: [`JITTER_TELEMETRY`], readable at any time.
 ///
 /// [`PacketMeta::arrival_ns`]: rvoip_media_graph::PacketMeta::arrival_ns
 ///
@@ -158,13 +158,17 @@ impl Processor for JitterBufferNode {
         let packets = io.packets_in(0);
         if self.started {
             self.now_ns = self.now_ns.saturating_add(self.quantum_ns);
+        } else if let Some(newest) = packets.iter().map(|p| p.meta.arrival_ns).max() {
+            // The clock starts at the newest arrival of the first burst, the closest to this
+            // cycle. An older one (a packet the transport held on RFC 3550 probation comes
+            // with its own arrival, a packet earlier) would leave the clock behind the
+            // arrivals for the whole stream: every later packet would then count as arriving
+            // at its cycle, in 10 ms steps, a spread that made a loopback stream look jittery.
+            self.started = true;
+            self.now_ns = newest;
         }
         for p in packets {
             let arrival = p.meta.arrival_ns;
-            if !self.started {
-                self.started = true;
-                self.now_ns = arrival;
-            }
             if arrival == 0 || arrival > self.now_ns {
                 // Unstamped, or stamped on another clock ahead of ours: it arrived now.
                 let mut q = p.clone();
