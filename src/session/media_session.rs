@@ -12,7 +12,7 @@ use crate::stats::PartitionStats;
 use crate::transport::{
     MediaLink, Remote, StreamParams, Transport, TransportEvent, TransportStats, UdpConfig, UdpTransport,
 };
-use rvoip_media_graph::{AudioFormat, GraphBuilder, NodeId, NodeKey, PortKind};
+use rvoip_media_graph::{AudioFormat, GraphBuilder, NodeId, NodeKey, PortKind, Quantum};
 use rvoip_media_nodes::apm::{
     AdvancedAecConfig, AdvancedAgcConfig, AdvancedVadConfig, Aec, Agc, ApmError, NoiseSuppressor, NsConfig, NsLevel,
     Vad,
@@ -158,8 +158,9 @@ fn add_processing(
 /// (G.711's and G.722's, the densest a live switch can bring at 8 or 16 kHz); the slots
 /// share the bytes of the max delay and one longest packet at that rate, ≈ 4.5 KB for
 /// G.711, instead of 50 × the longest packet (at most that, for Opus, whose longest frames
-/// are dense).
-fn session_jitter(info: &CodecInfo) -> JitterConfig {
+/// are dense). The margin above the delay quantile is at least the graph's `quantum`
+/// ([`JitterConfig::min_margin_ms`]).
+fn session_jitter(info: &CodecInfo, quantum: Quantum) -> JitterConfig {
     let max_packet_ms = info.ptimes_us.iter().copied().max().unwrap_or(info.default_ptime_us).div_ceil(1000);
     let max_packet_ms = max_packet_ms.clamp(10, 120);
     let frame_us = (info.frame_samples.max(1) as u64 * 1_000_000).div_ceil(u64::from(info.sample_rate.max(1)));
@@ -174,6 +175,8 @@ fn session_jitter(info: &CodecInfo) -> JitterConfig {
         max_payload_bytes,
         payload_arena_bytes,
         max_packet_ms,
+        // The node pulls once a cycle: a packet that just misses one is a cycle later.
+        min_margin_ms: quantum.micros().div_ceil(1000),
         ..JitterConfig::default()
     }
 }
@@ -355,7 +358,7 @@ impl MediaSession {
             enc = enc.with_voice_activity(vad)?;
         }
         let decoder = neg.decoder()?;
-        let jitter_config = session_jitter(decoder.info());
+        let jitter_config = session_jitter(decoder.info(), q);
         let jitter = JitterBufferNode::new(decoder, jitter_config, q)
             .map_err(|e| crate::EngineError::NodeSetup { node: "jitter".into(), reason: e.to_string() })?
             .with_payload_type(neg.payload_type);

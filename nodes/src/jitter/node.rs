@@ -79,8 +79,8 @@ impl JitterSwitch {
 /// Each cycle the node takes every packet of the burst on its input (their
 /// [`PacketMeta::arrival_ns`] is the arrival time; unstamped packets count as arriving at
 /// the cycle), then plays one quantum. The playout clock is the cycle: it starts at the
-/// first packet's arrival and advances by one quantum per cycle, so the node never reads a
-/// clock. Telemetry: [`JITTER_TELEMETRY`], readable at any time.
+/// newest arrival of the first burst and advances by one quantum per cycle, so the node
+/// never reads a clock. Telemetry: [`JITTER_TELEMETRY`], readable at any time.
 ///
 /// [`PacketMeta::arrival_ns`]: rvoip_media_graph::PacketMeta::arrival_ns
 ///
@@ -158,13 +158,17 @@ impl Processor for JitterBufferNode {
         let packets = io.packets_in(0);
         if self.started {
             self.now_ns = self.now_ns.saturating_add(self.quantum_ns);
+        } else if let Some(newest) = packets.iter().map(|p| p.meta.arrival_ns).max() {
+            // The clock starts at the newest arrival of the first burst, the closest to this
+            // cycle. An older one (a packet the transport held on RFC 3550 probation comes
+            // with its own arrival, a packet earlier) would leave the clock behind the
+            // arrivals for the whole stream: every later packet would then count as arriving
+            // at its cycle, in 10 ms steps, a spread that made a loopback stream look jittery.
+            self.started = true;
+            self.now_ns = newest;
         }
         for p in packets {
             let arrival = p.meta.arrival_ns;
-            if !self.started {
-                self.started = true;
-                self.now_ns = arrival;
-            }
             if arrival == 0 || arrival > self.now_ns {
                 // Unstamped, or stamped on another clock ahead of ours: it arrived now.
                 let mut q = p.clone();
@@ -377,5 +381,71 @@ impl JitterReport {
         w.missed_packets = self.missed_packets.saturating_sub(earlier.missed_packets);
         w.loss_runs = self.loss_runs.saturating_sub(earlier.loss_runs);
         w
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::G711CodecDecoder;
+    use crate::g711::G711Law;
+    use rvoip_media_graph::{NodeHarness, Packet, PacketMeta};
+
+    /// A 20 ms PCMU packet `k` of a 250 Hz tone, arriving at `arrival_us`.
+    fn packet(k: u64, arrival_us: u64) -> Packet {
+        let meta = PacketMeta {
+            sequence: k as u16,
+            timestamp: k as u32 * 160,
+            arrival_ns: arrival_us * 1000,
+            ..Default::default()
+        };
+        let tone: Vec<f32> =
+            (0..160).map(|i| 0.3 * (2.0 * std::f32::consts::PI * 250.0 * i as f32 / 8000.0).sin()).collect();
+        let mut payload = [0u8; 160];
+        G711Law::Ulaw.encode_f32(&tone, &mut payload);
+        Packet::from_payload(meta, &payload).unwrap()
+    }
+
+    /// Runs a node with `cfg` over 20 ms packets 0..n sent every 20 ms, packet k arriving
+    /// `transit_us(k)` later, cycles every 10 ms at 10c + 9 ms: a packet is delivered at the
+    /// first cycle at or after its arrival (the harness's slot holds one packet a cycle).
+    /// Returns the buffer's counters after the last packet.
+    fn run(cfg: JitterConfig, n: u64, transit_us: impl Fn(u64) -> u64) -> JitterStats {
+        let node = JitterBufferNode::new(Box::new(G711CodecDecoder::new(G711Law::Ulaw)), cfg, Quantum::MS_10).unwrap();
+        let mut h = NodeHarness::new(Box::new(node), Quantum::MS_10).unwrap();
+        let arrival = |k: u64| 20_000 * k + transit_us(k);
+        let mut next = 0;
+        // Until the cycle that delivers the last packet: the buffer never runs dry.
+        for c in 0..2 * n - 1 {
+            let at = 10_000 * c + 9_000;
+            let slot = h.packet_in_mut(0);
+            slot.clear();
+            if next < n && arrival(next) <= at {
+                slot.put(&packet(next, arrival(next)));
+                next += 1;
+            }
+            h.run();
+        }
+        let mut t = vec![0.0; JITTER_TELEMETRY.len()];
+        h.processor_mut().telemetry(&mut t);
+        JitterReport::read(&t).stats
+    }
+
+    #[test]
+    fn a_margin_of_one_cycle_holds_on_a_steady_stream() {
+        // Packets arrive 0.1 ms before a cycle: 0.2 ms of delay would make one a cycle (10
+        // ms) later, which the jitter's margin (1 ms) does not cover. Sessions set a margin
+        // of one cycle: the target is that much higher, and the stream still starts early
+        // and plays without a timeline move.
+        let s = run(JitterConfig::default(), 150, |_| 8_900);
+        assert!(s.target_delay_ms <= 2.0, "{s:?}");
+        let cfg = JitterConfig { min_margin_ms: 10, ..JitterConfig::default() };
+        let t = run(cfg, 150, |_| 8_900);
+        assert!((t.target_delay_ms - s.target_delay_ms - 9.0).abs() <= 1.0, "{s:?} {t:?}");
+        for s in [s, t] {
+            assert_eq!((s.packets_late, s.concealment_events), (0, 0), "{s:?}");
+            assert_eq!((s.removed_samples_for_acceleration, s.inserted_samples_for_deceleration), (0, 0), "{s:?}");
+        }
+        assert_eq!(s.jitter_buffer_delay, t.jitter_buffer_delay, "the same start");
     }
 }

@@ -86,6 +86,15 @@ pub struct JitterConfig {
     /// move): a steady network (a LAN, loopback) plays 1–3 ms above its quantile instead of
     /// 10 ms (BENCHMARKS, jitter buffer, session 14).
     pub margin_ms: u32,
+    /// Smallest margin above the quantile, ms (0 by default: only the jitter's, at least
+    /// 1 ms). A caller that pulls on a fixed grid sets its pull length: a packet is usable
+    /// at the first pull after it arrived, so on a steady stream whose packets arrive just
+    /// before a pull a fraction of a millisecond of delay makes one a whole pull later,
+    /// which a margin of three times the jitter does not cover (a session's loopback call
+    /// then lost a packet in speech; BENCHMARKS.md, sessions, session 16). It does not
+    /// make a network unsteady ([`JitterConfig::margin_ms`] and the steady test use the
+    /// jitter's margin).
+    pub min_margin_ms: u32,
     /// Delay before the first packet plays, above its own transit, ms (until the
     /// histogram knows better).
     pub initial_delay_ms: u32,
@@ -143,6 +152,7 @@ impl Default for JitterConfig {
             cost: TargetCost::EModel { bpl: 25.1, other_delay_ms: 40.0 },
             forget: 0.999,
             margin_ms: 10,
+            min_margin_ms: 0,
             initial_delay_ms: 80,
             max_delay_ms: 1000,
             accelerate_quiet_ms: 20,
@@ -218,6 +228,9 @@ impl JitterConfig {
         }
         if self.capacity == 0 || self.capacity > 4096 {
             return Err(JitterError::Config("capacity must be 1..=4096 packets"));
+        }
+        if self.min_margin_ms > self.max_delay_ms {
+            return Err(JitterError::Config("min_margin_ms must be at most max_delay_ms"));
         }
         if self.max_delay_ms == 0 || self.max_delay_ms > 10_000 || self.initial_delay_ms > self.max_delay_ms {
             return Err(JitterError::Config("max_delay_ms must be 1..=10000 and at least initial_delay_ms"));
@@ -700,7 +713,8 @@ impl JitterBuffer {
         // With in-band FEC and a loss rate above 1 %, hold one packet more so the packet
         // after a loss is there to rebuild it from.
         let fec = if self.has_fec && self.loss_avg > 0.02 { self.ticks_to_us(self.last_ticks) } else { 0 };
-        (q + self.margin_us() + fec).min(min + i64::from(self.cfg.max_delay_ms) * 1000)
+        let margin = self.margin_us().max(i64::from(self.cfg.min_margin_ms) * 1000);
+        (q + margin + fec).min(min + i64::from(self.cfg.max_delay_ms) * 1000)
     }
 
     /// Packets the delay histogram needs before one of them is expected above its quantile
