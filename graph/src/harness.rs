@@ -33,10 +33,34 @@ pub struct NodeHarness {
 }
 
 impl NodeHarness {
-    /// Allocates one buffer per port of the processor's spec.
+    /// Allocates one buffer per port of the processor's spec; each packet input holds one
+    /// packet a cycle.
     pub fn new(processor: Box<dyn Processor>, quantum: Quantum) -> Result<Self, PlanError> {
+        Self::with_packet_burst(processor, quantum, 1)
+    }
+
+    /// As [`NodeHarness::new`], with each packet input holding up to `burst` packets a cycle
+    /// (at least one), as a graph's packet inputs carry every packet that arrived since the
+    /// previous cycle: fill one with [`PacketSlot::push`].
+    ///
+    /// ```
+    /// # use rvoip_media_graph::*;
+    /// # struct Count; impl Processor for Count {
+    /// #   fn spec(&self) -> NodeSpec { NodeSpec::new("count")
+    /// #     .with_input(PortSpec::required("in", PortKind::Packet(PacketFormat { encoding: "PCMU", clock_rate: 8000, channels: 1 })))
+    /// #     .with_output(PortSpec::required("out", PortKind::Control)) }
+    /// #   fn process(&mut self, io: &mut ProcessIo<'_>) { let n = io.packets_in(0).len(); io.set_control(0, n as f32); } }
+    /// let mut h = NodeHarness::with_packet_burst(Box::new(Count), Quantum::MS_10, 2).unwrap();
+    /// let p = |seq| Packet::from_payload(PacketMeta { sequence: seq, ..Default::default() }, &[1]).unwrap();
+    /// h.packet_in_mut(0).push(&p(1)).unwrap();
+    /// h.packet_in_mut(0).push(&p(2)).unwrap();
+    /// assert!(h.packet_in_mut(0).push(&p(3)).is_err()); // SlotFull
+    /// h.run();
+    /// assert_eq!(h.control_out(0), 2.0);
+    /// ```
+    pub fn with_packet_burst(processor: Box<dyn Processor>, quantum: Quantum, burst: usize) -> Result<Self, PlanError> {
         let spec = processor.spec();
-        let mut counts = BufferCounts::default();
+        let mut counts = BufferCounts { packet_burst: burst.max(1), ..BufferCounts::default() };
         let mut assign = |p: &PortSpec| -> Result<BufferRef, PlanError> {
             Ok(match p.kind {
                 PortKind::Audio(f) => {
@@ -60,7 +84,9 @@ impl NodeHarness {
         };
         let inputs = spec.inputs.iter().map(&mut assign).collect::<Result<Vec<_>, _>>()?;
         let outputs = spec.outputs.iter().map(&mut assign).collect::<Result<Vec<_>, _>>()?;
-        let arena = Arena::new(counts);
+        // The inputs' packet slots are allocated first.
+        let packet_inputs = inputs.iter().filter(|r| r.kind == BufferKind::Packet).count();
+        let arena = Arena::with_burst_slots(counts, packet_inputs);
         arena.check_step(&inputs, &outputs).map_err(|detail| PlanError::BadBuffer { step: 0, detail })?;
         Ok(NodeHarness { processor, spec, arena, inputs, outputs, cycle: 0 })
     }

@@ -407,21 +407,25 @@ mod tests {
     }
 
     /// Runs a node with `cfg` over 20 ms packets 0..n sent every 20 ms, packet k arriving
-    /// `transit_us(k)` later, cycles every 10 ms at 10c + 9 ms: a packet is delivered at the
-    /// first cycle at or after its arrival (the harness's slot holds one packet a cycle).
-    /// Returns the buffer's counters after the last packet.
-    fn run(cfg: JitterConfig, n: u64, transit_us: impl Fn(u64) -> u64) -> JitterStats {
+    /// `transit_us(k)` later, cycles every 10 ms at 10c + 9 ms: each cycle delivers, in one
+    /// burst, every packet that arrived since the previous one. With `probation`, packet 0
+    /// is held until packet 1 arrives and delivered with it, as the transport does on RFC
+    /// 3550 probation, each with its own arrival. Returns the buffer's counters after the
+    /// last packet.
+    fn run(cfg: JitterConfig, n: u64, probation: bool, transit_us: impl Fn(u64) -> u64) -> JitterStats {
         let node = JitterBufferNode::new(Box::new(G711CodecDecoder::new(G711Law::Ulaw)), cfg, Quantum::MS_10).unwrap();
-        let mut h = NodeHarness::new(Box::new(node), Quantum::MS_10).unwrap();
+        let mut h = NodeHarness::with_packet_burst(Box::new(node), Quantum::MS_10, 4).unwrap();
         let arrival = |k: u64| 20_000 * k + transit_us(k);
-        let mut next = 0;
+        let delivery = |k: u64| if probation && k == 0 { arrival(1) } else { arrival(k) };
+        let (mut next, mut c) = (0, 0);
         // Until the cycle that delivers the last packet: the buffer never runs dry.
-        for c in 0..2 * n - 1 {
+        while next < n {
             let at = 10_000 * c + 9_000;
+            c += 1;
             let slot = h.packet_in_mut(0);
             slot.clear();
-            if next < n && arrival(next) <= at {
-                slot.put(&packet(next, arrival(next)));
+            while next < n && delivery(next) <= at {
+                slot.push(&packet(next, arrival(next))).unwrap();
                 next += 1;
             }
             h.run();
@@ -437,15 +441,39 @@ mod tests {
         // ms) later, which the jitter's margin (1 ms) does not cover. Sessions set a margin
         // of one cycle: the target is that much higher, and the stream still starts early
         // and plays without a timeline move.
-        let s = run(JitterConfig::default(), 150, |_| 8_900);
+        let s = run(JitterConfig::default(), 150, false, |_| 8_900);
         assert!(s.target_delay_ms <= 2.0, "{s:?}");
         let cfg = JitterConfig { min_margin_ms: 10, ..JitterConfig::default() };
-        let t = run(cfg, 150, |_| 8_900);
+        let t = run(cfg, 150, false, |_| 8_900);
         assert!((t.target_delay_ms - s.target_delay_ms - 9.0).abs() <= 1.0, "{s:?} {t:?}");
         for s in [s, t] {
             assert_eq!((s.packets_late, s.concealment_events), (0, 0), "{s:?}");
             assert_eq!((s.removed_samples_for_acceleration, s.inserted_samples_for_deceleration), (0, 0), "{s:?}");
         }
         assert_eq!(s.jitter_buffer_delay, t.jitter_buffer_delay, "the same start");
+    }
+
+    #[test]
+    fn a_probation_held_first_packet_does_not_delay_the_clock() {
+        // The transport holds a new stream's first packet on RFC 3550 probation and hands it
+        // on with the second, in one burst, each with its own arrival (20 ms apart). The
+        // playout clock must start at the newest of them: started at the held packet's, it
+        // ran 20 ms behind every later arrival, and a perfectly steady stream looked late
+        // (a higher target, twice the mean delay, a timeline cut). So the held start must
+        // play like the same stream without probation, at any phase of the cycles.
+        let cfg = JitterConfig { min_margin_ms: 10, ..JitterConfig::default() };
+        for transit in [1_000, 5_000, 8_900] {
+            let steady = run(cfg, 300, false, |_| transit);
+            let held = run(cfg, 300, true, |_| transit);
+            let mean_ms = |s: &JitterStats| 1000.0 * s.jitter_buffer_delay / s.jitter_buffer_emitted_count as f64;
+            assert_eq!(held.target_delay_ms, steady.target_delay_ms, "transit {transit} us: {held:?} {steady:?}");
+            assert!((mean_ms(&held) - mean_ms(&steady)).abs() <= 1.0, "transit {transit} us: {held:?} {steady:?}");
+            assert_eq!(
+                (held.removed_samples_for_acceleration, held.inserted_samples_for_deceleration),
+                (0, 0),
+                "transit {transit} us: {held:?}"
+            );
+            assert_eq!((held.packets_late, held.concealment_events), (0, 0), "transit {transit} us: {held:?}");
+        }
     }
 }
