@@ -56,7 +56,7 @@ use rvoip_media_nodes::codec::CodecId;
 use rvoip_media_nodes::mixer::TalkerPolicy;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// Arguments of `bench`.
@@ -169,7 +169,10 @@ const VOICE: u8 = 0x80 | 12;
 const SILENT: u8 = 127;
 
 /// The drivers of a driven engine run side by side: driver 0 on the bench's thread, each
-/// other one on a thread of its own, all started by one store each cycle.
+/// other one on a thread of its own, all started by one store each cycle. Each driver's
+/// thread is also the host of its shard's legs (every leg on one worker): it feeds them
+/// their packets, waits until every thread has fed, runs its cycle and drains what its
+/// legs sent, so no core carries another shard's host work.
 struct Crew {
     lead: Driver,
     shared: Arc<CrewState>,
@@ -179,23 +182,89 @@ struct Crew {
     totals: Vec<u64>,
 }
 
-/// What the crew's threads share: the cycle to run, and per helper the last cycle it ran
-/// and its CPU time.
+/// What the crew's threads share: the cycle to run, the threads that fed it, per worker
+/// the legs it hosts, and per helper the last cycle it ran and its CPU time.
 struct CrewState {
     go: AtomicU64,
     stop: AtomicBool,
+    /// Threads that fed their legs, over all cycles: cycle `c` is fed at `c` × workers.
+    fed: AtomicU64,
+    /// Worker `k`'s legs; locked by its thread for a cycle, by the bench's thread only
+    /// between cycles (joins and leaves, the final counts), so never contended.
+    hosts: Vec<Mutex<Host>>,
+    feed: Feed,
     done: Vec<AtomicU64>,
     cpu: Vec<AtomicU64>,
 }
 
+/// The legs one driver's thread hosts, and their packets fed, refused and sent.
+#[derive(Default)]
+struct Host {
+    legs: Vec<HostLeg>,
+    counts: Counts,
+}
+
+/// What every leg is fed each cycle.
+struct Feed {
+    table: Payloads,
+    /// A bridge room (talkers and silent legs) of `n` legs with `talkers` talkers.
+    bridge: bool,
+    n: usize,
+    talkers: usize,
+}
+
+impl Feed {
+    /// Pushes cycle `c`'s packet into each of `host`'s legs.
+    fn feed(&self, host: &mut Host, c: usize) {
+        let table = &self.table;
+        for leg in &mut host.legs {
+            // A bridge room's talkers keep their places as legs come and go.
+            let talking = !self.bridge || (leg.ssrc as usize % self.n) < self.talkers;
+            let meta = PacketMeta {
+                payload_type: table.payload_type,
+                sequence: c as u16,
+                timestamp: (c * table.ticks) as u32,
+                ssrc: leg.ssrc,
+                audio_level: self.bridge.then_some(if talking { VOICE } else { SILENT }),
+                ..PacketMeta::default()
+            };
+            let payload = if talking {
+                &table.tones[(leg.ssrc as usize % PAYLOAD_PHASES) * PAYLOAD_CYCLES + c % PAYLOAD_CYCLES]
+            } else {
+                &table.silence
+            };
+            match leg.rx.push(meta, payload) {
+                Ok(()) => host.counts.fed += 1,
+                Err(_) => host.counts.refused += 1,
+            }
+        }
+    }
+}
+
+impl CrewState {
+    /// Feeds worker `k`'s legs cycle `c`'s packets (the crew's cycle `c + 1`), then waits
+    /// until every thread has fed its own.
+    fn feed_all(&self, host: &mut Host, c: u64) {
+        self.feed.feed(host, c as usize - 1);
+        self.fed.fetch_add(1, Ordering::AcqRel);
+        let all = c * self.hosts.len() as u64;
+        while self.fed.load(Ordering::Acquire) < all {
+            std::hint::spin_loop();
+        }
+    }
+}
+
 impl Crew {
-    fn new(mut drivers: Vec<Driver>) -> Result<Crew, CliError> {
+    fn new(mut drivers: Vec<Driver>, feed: Feed) -> Result<Crew, CliError> {
         let lead = drivers.remove(0);
         let n = drivers.len();
         let counters = || (0..n).map(|_| AtomicU64::new(0)).collect();
         let shared = Arc::new(CrewState {
             go: AtomicU64::new(0),
             stop: AtomicBool::new(false),
+            fed: AtomicU64::new(0),
+            hosts: (0..=n).map(|_| Mutex::new(Host::default())).collect(),
+            feed,
             done: counters(),
             cpu: counters(),
         });
@@ -213,10 +282,13 @@ impl Crew {
                                 std::hint::spin_loop();
                                 continue;
                             }
+                            let mut host = s.hosts[i + 1].lock().unwrap_or_else(|e| e.into_inner());
+                            s.feed_all(&mut host, c);
                             let t = thread_cpu_ns();
                             d.process_cycle();
                             s.cpu[i].store(thread_cpu_ns().saturating_sub(t), Ordering::Relaxed);
                             s.done[i].store(c, Ordering::Release);
+                            host.counts.sent += host.legs.iter_mut().map(|l| drain(&mut l.tx)).sum::<u64>();
                             last = c;
                         }
                     })
@@ -226,16 +298,34 @@ impl Crew {
         Ok(Crew { lead, shared, threads, cycle: 0, totals: vec![0; n + 1] })
     }
 
-    /// One cycle of every worker; returns the busiest one's thread CPU time. `measuring`:
-    /// counted in the workers' totals.
-    fn cycle(&mut self, measuring: bool) -> u64 {
+    /// Worker `k`'s legs (between cycles).
+    fn host(&self, k: usize) -> std::sync::MutexGuard<'_, Host> {
+        self.shared.hosts[k].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The packets fed, refused and sent, over every worker's legs.
+    fn counts(&self) -> Counts {
+        (0..self.shared.hosts.len()).fold(Counts::default(), |t, k| {
+            let c = &self.host(k).counts;
+            Counts { fed: t.fed + c.fed, sent: t.sent + c.sent, refused: t.refused + c.refused }
+        })
+    }
+
+    /// One cycle of every worker (its legs fed before it, drained after it); returns the
+    /// wall time from the feeding's end to the last worker's end, and the busiest worker's
+    /// thread CPU time. `measuring`: counted in the workers' totals.
+    fn cycle(&mut self, measuring: bool) -> (u64, u64) {
         self.cycle += 1;
         self.shared.go.store(self.cycle, Ordering::Release);
+        let shared = self.shared.clone();
+        let mut host = shared.hosts[0].lock().unwrap_or_else(|e| e.into_inner());
+        shared.feed_all(&mut host, self.cycle);
+        let wall = Instant::now();
         let t = thread_cpu_ns();
         self.lead.process_cycle();
         let mut busiest = thread_cpu_ns().saturating_sub(t);
         self.totals[0] += if measuring { busiest } else { 0 };
-        for (i, (done, cpu)) in self.shared.done.iter().zip(&self.shared.cpu).enumerate() {
+        for (i, (done, cpu)) in shared.done.iter().zip(&shared.cpu).enumerate() {
             while done.load(Ordering::Acquire) < self.cycle {
                 std::hint::spin_loop();
             }
@@ -243,7 +333,9 @@ impl Crew {
             self.totals[i + 1] += if measuring { c } else { 0 };
             busiest = busiest.max(c);
         }
-        busiest
+        let wall = wall.elapsed().as_nanos() as u64;
+        host.counts.sent += host.legs.iter_mut().map(|l| drain(&mut l.tx)).sum::<u64>();
+        (wall, busiest)
     }
 }
 
@@ -364,7 +456,6 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
     }
     println!();
     println!("|---|---|---|---|---|---|---|---|---|{}", if bridge { "---|---|" } else { "" });
-    let table = payloads(&setup)?;
     for &n in sizes {
         let cfg = EngineConfig {
             quantum: q,
@@ -375,7 +466,8 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
             ..EngineConfig::default()
         };
         let (engine, drivers) = Engine::driven_workers(cfg, setup.workers)?;
-        let mut crew = Crew::new(drivers)?;
+        let feed = Feed { table: payloads(&setup)?, bridge, n, talkers: setup.talkers };
+        let mut crew = Crew::new(drivers, feed)?;
         let mut config = RoomConfig::new(AudioFormat::mono(setup.rate())).with_capacity(n);
         if bridge {
             let policy = TalkerPolicy { max_talkers: setup.talkers, ..TalkerPolicy::default() };
@@ -385,7 +477,11 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
             config = config.with_kernel_workers(setup.workers);
         }
         let mut room = Room::with_config(&engine, config)?;
-        let mut legs: VecDeque<HostLeg> = join(&mut room, &engine, &setup, 0..n as u32)?.into();
+        // The legs' names in the order they joined (the oldest leaves first); each leg is
+        // hosted by its shard's driver thread.
+        let mut legs: VecDeque<String> = VecDeque::with_capacity(n);
+        let joined = join(&mut room, &engine, &setup, 0..n as u32)?;
+        host(&crew, &room, &mut legs, joined);
         let plan_before = engine.plan_stats(room.id())?;
         let mut next_name = n as u32;
         let (mut wall, mut cpu) = (Histogram::new(), Histogram::new());
@@ -393,7 +489,6 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
         // The histogram's buckets are ~12 % wide: the mean tells smaller changes apart.
         let mut cpu_total = 0u64;
         let (mut edit_ns, mut edits, mut edit_max_ns, mut owed_milli) = (0u64, 0u64, 0u64, 0u64);
-        let mut counts = Counts::default();
         // The shards' late partners before the measured cycles (their first cycles after the
         // joins, when they start apart, are warm-up).
         let mut late_before = 0;
@@ -407,40 +502,22 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
                 while owed_milli >= 1000 {
                     owed_milli -= 1000;
                     let t = Instant::now();
-                    if let Some(mut gone) = legs.pop_front() {
-                        room.leave(&engine, &gone.name)?;
-                        counts.sent += drain(&mut gone.tx);
+                    if let Some(gone) = legs.pop_front() {
+                        let mut h = crew.host(room.shard_of(&gone).unwrap_or(0));
+                        room.leave(&engine, &gone)?;
+                        if let Some(at) = h.legs.iter().position(|l| l.name == gone) {
+                            let mut leg = h.legs.remove(at);
+                            h.counts.sent += drain(&mut leg.tx);
+                        }
                     }
-                    legs.extend(join(&mut room, &engine, &setup, std::iter::once(next_name))?);
+                    let joined = join(&mut room, &engine, &setup, std::iter::once(next_name))?;
+                    host(&crew, &room, &mut legs, joined);
                     next_name += 1;
                     let dt = t.elapsed().as_nanos() as u64;
                     (edit_ns, edits, edit_max_ns) = (edit_ns + dt, edits + 2, edit_max_ns.max(dt));
                 }
             }
-            for leg in legs.iter_mut() {
-                // A bridge room's talkers keep their places as legs come and go.
-                let talking = !bridge || (leg.ssrc as usize % n) < setup.talkers;
-                let meta = PacketMeta {
-                    payload_type: table.payload_type,
-                    sequence: c as u16,
-                    timestamp: (c * table.ticks) as u32,
-                    ssrc: leg.ssrc,
-                    audio_level: bridge.then_some(if talking { VOICE } else { SILENT }),
-                    ..PacketMeta::default()
-                };
-                let payload = if talking {
-                    &table.tones[(leg.ssrc as usize % PAYLOAD_PHASES) * PAYLOAD_CYCLES + c % PAYLOAD_CYCLES]
-                } else {
-                    &table.silence
-                };
-                match leg.rx.push(meta, payload) {
-                    Ok(()) => counts.fed += 1,
-                    Err(_) => counts.refused += 1,
-                }
-            }
-            let t = Instant::now();
-            let dt_cpu = crew.cycle(measuring);
-            let dt = t.elapsed().as_nanos() as u64;
+            let (dt, dt_cpu) = crew.cycle(measuring);
             if measuring {
                 wall.record(dt);
                 cpu.record(dt_cpu);
@@ -448,9 +525,6 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
                 (wall_max, cpu_max) = (wall_max.max(dt), cpu_max.max(dt_cpu));
                 over_wall += u64::from(dt > quantum_ns);
                 over_cpu += u64::from(dt_cpu > quantum_ns);
-            }
-            for leg in legs.iter_mut() {
-                counts.sent += drain(&mut leg.tx);
             }
             engine.poll();
         }
@@ -530,6 +604,7 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
             );
         }
         if churn > 0 {
+            let counts = crew.counts();
             let stats = engine.partition_stats(room.id())?;
             println!(
                 "churn: {edits} edits (joins + leaves), control side {:.0} us per join+leave (max {:.0} us); \
@@ -574,6 +649,15 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
 fn late_partners(engine: &Engine, room: &Room) -> u64 {
     let late = |id| engine.telemetry_value(id, "kernel", "late_partners").unwrap_or(0.0);
     room.shards().into_iter().map(late).sum::<f64>() as u64
+}
+
+/// Gives `joined` to their shards' driver threads (`crew`'s hosts) and appends their names
+/// to `names` (the join order).
+fn host(crew: &Crew, room: &Room, names: &mut VecDeque<String>, joined: Vec<HostLeg>) {
+    for leg in joined {
+        names.push_back(leg.name.clone());
+        crew.host(room.shard_of(&leg.name).unwrap_or(0)).legs.push(leg);
+    }
 }
 
 /// Pops everything a leg sent; returns how many packets.

@@ -328,10 +328,34 @@ impl Room {
         self.shards.iter().map(|s| s.id).collect()
     }
 
+    /// The shard (and so the worker, shard `k` on worker `k`) that runs leg `name` in a room
+    /// spread over several workers; 0 in a room on one worker; `None` for no such leg.
+    ///
+    /// ```
+    /// use rvoip_media_core::conference::{LegMedia, Room, RoomConfig};
+    /// use rvoip_media_core::prelude::*;
+    /// let (engine, _drivers) = Engine::driven_workers(EngineConfig::default(), 2).unwrap();
+    /// let config = RoomConfig::new(AudioFormat::mono(8000)).with_capacity(4).with_kernel_workers(2);
+    /// let mut room = Room::with_config(&engine, config).unwrap();
+    /// room.join(&engine, "a", LegMedia::Audio).unwrap();
+    /// room.join(&engine, "b", LegMedia::Audio).unwrap();
+    /// let (a, b) = (room.shard_of("a").unwrap(), room.shard_of("b").unwrap());
+    /// assert_eq!((a.min(b), a.max(b)), (0, 1));
+    /// assert_eq!(room.shard_of("c"), None);
+    /// ```
+    pub fn shard_of(&self, name: &str) -> Option<usize> {
+        self.port_of(name).map(|port| self.shard_at(port))
+    }
+
+    /// The shard that runs the leg on `port` (0 in a room on one worker).
+    fn shard_at(&self, port: usize) -> usize {
+        port % self.shards.len().max(1)
+    }
+
     /// The partition and node that run the leg on `port`: its shard's kernel in a spread
     /// room, else the room's partition and mixer (or kernel).
     fn runner(&self, port: usize) -> (PartitionId, NodeKey) {
-        match self.shards.get(port % self.shards.len().max(1)) {
+        match self.shards.get(self.shard_at(port)) {
             Some(s) => (s.id, s.kernel),
             None => (self.id, self.mixer),
         }
@@ -965,8 +989,8 @@ impl Room {
         };
         self.legs.remove(name);
         self.free.insert(leg.port);
-        let w = self.shards.len();
-        if let Some(s) = self.shards.get_mut(leg.port % w.max(1)) {
+        let k = self.shard_at(leg.port);
+        if let Some(s) = self.shards.get_mut(k) {
             s.legs -= 1;
         }
         self.names[leg.port] = None;
