@@ -28,8 +28,14 @@
 //! `--workers W` (with `--kernel`) spreads the room over W workers
 //! (`RoomConfig::with_kernel_workers`) of a driven engine of W workers, the drivers run side
 //! by side each cycle (driver 0 on the bench's thread, the others on threads of their own,
-//! started together); the CPU columns are then the busiest worker's thread CPU time per
-//! cycle (its wait for the other shards' rows included), the wall columns the whole cycle,
+//! started together). Each driver's thread hosts its shard's legs (`Room::shard_of`): it
+//! feeds them their packets, waits until every thread has fed, runs its cycle, then drains
+//! what they sent, so a shard's host work is on that shard's core (as with `bridge`'s
+//! per-worker host threads) and outside the timed cycle. (Until session 16 the bench's
+//! thread fed and drained every shard's legs, all on worker 0's core; on one worker nothing
+//! changed: its thread feeds, cycles and drains as before.) The CPU columns are then the
+//! busiest worker's thread CPU time per cycle (its wait for the other shards' rows
+//! included), the wall columns the cycle from the end of the feeding to the last worker's end,
 //! the missed cycles count every time a shard mixed without a late partner (the shards'
 //! `late_partners` from the first measured cycle to the last, as published every
 //! `telemetry_interval` cycles, so the window may be off by a few cycles at either end; one

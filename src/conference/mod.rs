@@ -334,11 +334,13 @@ impl Room {
     /// ```
     /// use rvoip_media_core::conference::{LegMedia, Room, RoomConfig};
     /// use rvoip_media_core::prelude::*;
+    /// use rvoip_media_nodes::codec::CodecId;
     /// let (engine, _drivers) = Engine::driven_workers(EngineConfig::default(), 2).unwrap();
     /// let config = RoomConfig::new(AudioFormat::mono(8000)).with_capacity(4).with_kernel_workers(2);
     /// let mut room = Room::with_config(&engine, config).unwrap();
-    /// room.join(&engine, "a", LegMedia::Audio).unwrap();
-    /// room.join(&engine, "b", LegMedia::Audio).unwrap();
+    /// for (ssrc, name) in [(1, "a"), (2, "b")] {
+    ///     room.join(&engine, name, LegMedia::codec(CodecId::Pcmu, 10_000, ssrc).unwrap()).unwrap();
+    /// }
     /// let (a, b) = (room.shard_of("a").unwrap(), room.shard_of("b").unwrap());
     /// assert_eq!((a.min(b), a.max(b)), (0, 1));
     /// assert_eq!(room.shard_of("c"), None);
