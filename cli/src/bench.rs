@@ -501,7 +501,7 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
         for c in 0..cycles + 50 {
             let measuring = c >= 50;
             if c == 50 {
-                late_before = late_partners(&engine, &room);
+                late_before = room.late_partners(&engine);
             }
             if measuring && churn_milli > 0 {
                 owed_milli += churn_milli;
@@ -539,7 +539,7 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
         engine.poll();
         let shard = |id, name| engine.telemetry_value(id, "kernel", name).unwrap_or(0.0);
         // A spread room's cycles mixed without a late partner's legs (0 on one worker).
-        let late = late_partners(&engine, &room) - late_before;
+        let late = room.late_partners(&engine) - late_before;
         let missed = over_cpu + late;
         // Held: the p99 within the quantum, a late partner counting as a cycle over it.
         let held = missed * 100 <= cycles as u64;
@@ -647,14 +647,6 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
         }
     }
     Ok(())
-}
-
-/// The late partners of a spread room's shards (cycles a shard mixed without a late
-/// partner's legs), summed over the shards as last published; 0 for a room on one worker
-/// (no shards).
-fn late_partners(engine: &Engine, room: &Room) -> u64 {
-    let late = |id| engine.telemetry_value(id, "kernel", "late_partners").unwrap_or(0.0);
-    room.shards().into_iter().map(late).sum::<f64>() as u64
 }
 
 /// Gives `joined` to their shards' driver threads (`crew`'s hosts) and appends their names

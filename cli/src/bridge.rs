@@ -375,7 +375,7 @@ struct Sample {
 impl Bridge {
     fn sample(&self) -> Sample {
         let overruns: u64 = self.engine.status().workers.iter().map(|w| w.stats.deadline_misses).sum();
-        let misses = overruns + self.late_partners();
+        let misses = overruns + self.room.late_partners(&self.engine);
         let peers = self
             .io
             .iter()
@@ -391,16 +391,6 @@ impl Bridge {
         let s = self.engine.status();
         let worst = |f: fn(&WorkerStats) -> u64| s.workers.iter().map(|w| f(&w.stats)).max().unwrap_or(0) as f64 / 1e3;
         (worst(|w| w.p50_ns), worst(|w| w.p99_ns), worst(|w| w.max_ns))
-    }
-
-    /// Cycles in which a shard of a spread room mixed without a late partner's legs, summed
-    /// over the shards (0 on one worker).
-    fn late_partners(&self) -> u64 {
-        let late = |&id| {
-            let t = self.engine.telemetry(id, self.engine.node_key(id, "kernel").ok()?).ok()?;
-            t.get("late_partners")
-        };
-        self.room.shards().iter().filter_map(late).sum::<f64>() as u64
     }
 
     /// Legs talking and the dominant speaker, from the mixer (with `--talkers`).
@@ -484,7 +474,7 @@ pub fn run(a: Args) -> Result<(), CliError> {
     let last = bridge.sample();
     let (p50, p99, max) = bridge.cycle_us();
     let talkers = bridge.talkers().map(|(n, d)| (n, d.map(str::to_string)));
-    let late_partners = bridge.late_partners();
+    let late_partners = bridge.room.late_partners(&bridge.engine);
     let Bridge { engine, io: batches, .. } = bridge;
     // The totals after the I/O threads' last send sweeps.
     let mut t = SocketStats::default();

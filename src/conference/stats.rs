@@ -130,6 +130,23 @@ impl Room {
         })
     }
 
+    /// Cycles a shard of a spread room mixed without a late partner's legs (its listeners
+    /// heard part of the room then), summed over the shards as last published; 0 for a room
+    /// on one worker ([`RoomConfig::with_kernel_workers`](super::RoomConfig::with_kernel_workers)).
+    ///
+    /// ```
+    /// use rvoip_media_core::conference::{Room, RoomConfig};
+    /// use rvoip_media_core::prelude::*;
+    /// let (engine, _drivers) = Engine::driven_workers(EngineConfig::default(), 2).unwrap();
+    /// let config = RoomConfig::new(AudioFormat::mono(8000)).with_capacity(4).with_kernel_workers(2);
+    /// let room = Room::with_config(&engine, config).unwrap();
+    /// assert_eq!(room.late_partners(&engine), 0);
+    /// ```
+    pub fn late_partners(&self, engine: &Engine) -> u64 {
+        let late = |s: &super::Shard| engine.telemetry(s.id, s.kernel).ok().and_then(|t| t.get("late_partners"));
+        self.shards.iter().filter_map(late).sum::<f64>() as u64
+    }
+
     /// One member's statistics: from its nodes' telemetry, or a kernel leg's cell.
     fn member_stats(&self, engine: &Engine, name: &str, l: &Leg) -> MemberStats {
         let base = MemberStats {
