@@ -386,25 +386,11 @@ impl JitterReport {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::pcmu;
     use super::*;
     use crate::codec::G711CodecDecoder;
     use crate::g711::G711Law;
-    use rvoip_media_graph::{NodeHarness, Packet, PacketMeta};
-
-    /// A 20 ms PCMU packet `k` of a 250 Hz tone, arriving at `arrival_us`.
-    fn packet(k: u64, arrival_us: u64) -> Packet {
-        let meta = PacketMeta {
-            sequence: k as u16,
-            timestamp: k as u32 * 160,
-            arrival_ns: arrival_us * 1000,
-            ..Default::default()
-        };
-        let tone: Vec<f32> =
-            (0..160).map(|i| 0.3 * (2.0 * std::f32::consts::PI * 250.0 * i as f32 / 8000.0).sin()).collect();
-        let mut payload = [0u8; 160];
-        G711Law::Ulaw.encode_f32(&tone, &mut payload);
-        Packet::from_payload(meta, &payload).unwrap()
-    }
+    use rvoip_media_graph::NodeHarness;
 
     /// Runs a node with `cfg` over 20 ms packets 0..n sent every 20 ms, packet k arriving
     /// `transit_us(k)` later, cycles every 10 ms at 10c + 9 ms: each cycle delivers, in one
@@ -425,7 +411,7 @@ mod tests {
             let slot = h.packet_in_mut(0);
             slot.clear();
             while next < n && delivery(next) <= at {
-                slot.push(&packet(next, arrival(next))).unwrap();
+                slot.push(&pcmu(next as u16, next as u32 * 160, 0, arrival(next) * 1000)).unwrap();
                 next += 1;
             }
             h.run();

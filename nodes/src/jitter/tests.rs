@@ -9,7 +9,7 @@ use rvoip_media_graph::{Packet, PacketMeta, SplitMix64};
 const TICK_NS: u64 = 10_000_000;
 
 /// A 20 ms PCMU packet of a 250 Hz tone (sequence `seq`, timestamp `ts`).
-fn pcmu(seq: u16, ts: u32, ssrc: u32, arrival_ns: u64) -> Packet {
+pub(super) fn pcmu(seq: u16, ts: u32, ssrc: u32, arrival_ns: u64) -> Packet {
     let mut payload = [0u8; 160];
     let pcm: Vec<f32> = (0..160)
         .map(|i| 0.3 * (2.0 * std::f32::consts::PI * 250.0 * (ts.wrapping_add(i) as f32) / 8000.0).sin())
