@@ -235,10 +235,10 @@ fn report_path() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("interop_pesq.txt")
 }
 
-fn check(what: &str, f: &Figures, bound: f64) {
+fn check(what: &str, f: &Figures) {
     let misses = f.receiver.map_or(String::new(), |r| format!("; {r}"));
     let line = format!(
-        "{what}: PESQ {:.3} over RTP, {:.3} for the codec alone ({:+.3}, bound -{bound}){misses}",
+        "{what}: PESQ {:.3} over RTP, {:.3} for the codec alone ({:+.3}, bound -{BOUND}){misses}",
         f.network,
         f.own,
         f.network - f.own
@@ -247,8 +247,8 @@ fn check(what: &str, f: &Figures, bound: f64) {
     let mut report = std::fs::OpenOptions::new().create(true).append(true).open(report_path()).unwrap();
     writeln!(report, "{line}").unwrap();
     assert!(
-        f.network >= f.own - bound,
-        "{what}: PESQ {:.3} over RTP vs {:.3} for the codec alone (bound {bound}){misses}",
+        f.network >= f.own - BOUND,
+        "{what}: PESQ {:.3} over RTP vs {:.3} for the codec alone (bound {BOUND}){misses}",
         f.network,
         f.own
     );
@@ -371,29 +371,29 @@ fn pesq_per_direction_is_the_codecs_own() {
         ffmpeg(&["-i", SPEECH, "-t", SECONDS, "-ac", "1", "-ar", &rate, "-c:a", "pcm_s16le", s(&speech)]);
         let reference = at_rate(&d, &speech, case.score_rate, "reference.wav");
         let what = |direction: &str| format!("{}: {direction}", case.codec);
-        measure(&what("ffmpeg -> call"), BOUND, || ffmpeg_to_call(&py, case, &d, &speech, &reference));
+        measure(&what("ffmpeg -> call"), || ffmpeg_to_call(&py, case, &d, &speech, &reference));
         let g = call_to_ffmpeg(&py, case, &d, &speech, &reference);
-        check(&what("call -> ffmpeg"), &g, BOUND);
-        measure(&what("call -> call"), BOUND, || call_to_call(&py, case, &d, &speech, &reference, g.own));
+        check(&what("call -> ffmpeg"), &g);
+        measure(&what("call -> call"), || call_to_call(&py, case, &d, &speech, &reference, g.own));
         let _ = std::fs::remove_dir_all(&d);
     }
 }
 
-/// Runs one direction and checks it against `bound`; a run that fell below it while its
+/// Runs one direction and checks it against [`BOUND`]; a run that fell below it while its
 /// receiver missed cycle deadlines (the machine did not give it real time) is printed and
 /// measured once more, and the second run decides.
-fn measure(what: &str, bound: f64, run: impl Fn() -> Figures) {
+fn measure(what: &str, run: impl Fn() -> Figures) {
     let f = run();
     let starved = f.receiver.is_some_and(|r| r.starved());
-    if f.network < f.own - bound && starved {
+    if f.network < f.own - BOUND && starved {
         eprintln!(
             "{what}: PESQ {:.3} against {:.3} with {} missed deadlines: measuring once more",
             f.network,
             f.own,
             f.receiver.map_or(0, |r| r.missed)
         );
-        check(what, &run(), bound);
+        check(what, &run());
     } else {
-        check(what, &f, bound);
+        check(what, &f);
     }
 }
