@@ -25,13 +25,14 @@
 //! control side) in and out: the worker only moves it.
 //!
 //! A kernel with a [`Spread`] is one shard of a room spread over several workers
-//! ([`super::RoomConfig::with_kernel_workers`]): pass 1 decodes each leg straight into its
-//! row of the rows it shares with the other shards ([`SharedRows`]) instead of adding it to
-//! the total; then it waits, with a deadline, for the others' rows and sums every shard's
-//! in port order; pass 2 is the same, reading each leg's row back from the shared rows.
-//! The deadline leaves pass 2 its measured time before the quantum ends
-//! ([`PartnerDeadline`]): a partner late past it goes unheard by this shard's legs for that
-//! cycle (counted in `late_partners`).
+//! ([`super::RoomConfig::with_kernel_workers`]): pass 1 is a one-worker kernel's over its
+//! own legs, whose total is then the shard's *partial* total; it publishes that one row to
+//! the other shards ([`SharedRows`], one row per shard), waits, with a deadline, for
+//! theirs, and the room's total is the partials summed in shard order (the same bits in
+//! every shard); pass 2 is a one-worker kernel's. No shard reads another's legs: what
+//! crosses cores is one quantum per shard per cycle. The deadline leaves pass 2 its
+//! measured time before the quantum ends ([`PartnerDeadline`]): a partner late past it goes
+//! unheard by this shard's legs for that cycle (counted in `late_partners`).
 
 use super::deadline::PartnerDeadline;
 use crate::engine::rt::{now_ns, thread_cpu_ns};
@@ -71,9 +72,6 @@ pub(crate) struct KernelLeg {
     settings: MemberSettings,
     in_mix: bool,
     port: u32,
-    /// Its row in the rows pass 1 decodes into: its place in the legs on one worker, its
-    /// slot in the shard's [`ShardRows`] in a spread room.
-    row: u32,
     decode: DecodeNode,
     encode: EncodeNode,
     tx: LaneTx,
@@ -113,7 +111,6 @@ impl KernelLeg {
             settings,
             in_mix: false,
             port: port as u32,
-            row: 0,
             decode,
             encode,
             tx,
@@ -140,12 +137,8 @@ pub(crate) struct KernelStore {
     legs: Vec<KernelLeg>,
     /// Dense index of the leg at each port ([`NONE`]: none).
     index: Vec<u32>,
-    /// One quantum per leg, in the legs' order (empty for a shard of a spread room, whose
-    /// legs decode into the shared rows).
+    /// One quantum per leg, in the legs' order.
     own: Box<[f32]>,
-    /// A leg's row is its port's slot, `port / slots_by` (a shard of a spread room over
-    /// `slots_by` workers); 0: its dense index.
-    slots_by: u32,
 }
 
 impl KernelStore {
@@ -161,20 +154,7 @@ impl KernelStore {
             legs: Vec::with_capacity(capacity),
             index: vec![NONE; ports],
             own: vec![0.0; capacity * quantum_len].into_boxed_slice(),
-            slots_by: 0,
         }
-    }
-
-    /// Room for the legs of shard of a room of `ports` ports over `shards` workers, whose
-    /// rows are the shard's [`ShardRows`] (control side).
-    fn shard(capacity: usize, ports: usize, shards: usize) -> KernelStore {
-        KernelStore { own: Box::default(), slots_by: shards as u32, ..KernelStore::with_ports(capacity, ports, 0) }
-    }
-
-    /// Puts the leg at dense index `i` at its row.
-    fn place(&mut self, i: usize) {
-        let leg = &mut self.legs[i];
-        leg.row = leg.port.checked_div(self.slots_by).unwrap_or(i as u32);
     }
 }
 
@@ -200,20 +180,19 @@ pub(crate) struct KernelSwitch {
 pub(crate) struct KernelGrow(pub(crate) KernelStore);
 
 /// What makes a kernel one shard of a room spread over several workers: the rows the
-/// shards share, its place among them, how long it waits for the others' rows.
+/// shards share (one per shard: its legs' partial total), its place among them, how long it
+/// waits for the others' rows.
 pub(crate) struct Spread {
     rows: Arc<SharedRows>,
     shard: usize,
     deadline: PartnerDeadline,
-    /// Its rows when it may not publish them (a partner still reads the buffer).
+    /// Its row when it may not publish it (a partner still reads the buffer).
     spare: ShardRows,
     /// The last cycle it ran.
     last: u64,
-    /// Whether its rows of that cycle went to the shared rows (else: to `spare`).
-    published: bool,
     /// Partners' rows that were not there in time (one per partner per cycle).
     late: u64,
-    /// Cycles whose rows went to the spare buffer (left out of the partners' mix).
+    /// Cycles whose row went to the spare buffer (left out of the partners' mix).
     unpublished: u64,
     /// The worker's CPU time spent waiting for partners' rows (ns, since the start).
     waited_ns: u64,
@@ -224,7 +203,34 @@ impl Spread {
     /// side).
     pub(crate) fn new(rows: Arc<SharedRows>, shard: usize, deadline: PartnerDeadline) -> Spread {
         let spare = ShardRows::new(rows.slots(), rows.row_len());
-        Spread { rows, shard, deadline, spare, last: 0, published: false, late: 0, unpublished: 0, waited_ns: 0 }
+        Spread { rows, shard, deadline, spare, last: 0, late: 0, unpublished: 0, waited_ns: 0 }
+    }
+
+    /// Starts the shard's next cycle ([`SharedRows::next_cycle`]).
+    fn start_cycle(&mut self) {
+        self.last = self.rows.next_cycle(self.shard, self.last);
+    }
+
+    /// The room's total from the shard's partial `total` (its own legs', pass 1): publishes
+    /// the partial, waits (until the deadline for a cycle that started at `now`) for the
+    /// other shards' of this cycle, and sums those that are there in shard order into
+    /// `total`. Real-time: the wait is a spin with a deadline.
+    fn add_partners(&mut self, now: u64, total: &mut [f32]) {
+        let (rows, shard, cycle) = (&*self.rows, self.shard, self.last);
+        let ((), published) = rows.write(shard, cycle, &mut self.spare, |w| w.set(0, 1.0, total));
+        let deadline = self.deadline.at(now);
+        let waiting = thread_cpu_ns();
+        let mut from = 0u64;
+        for j in (0..rows.shards()).filter(|&j| j != shard) {
+            if rows.wait(j, cycle, || now_ns() < deadline) {
+                from |= 1 << j;
+            } else {
+                self.late += 1;
+            }
+        }
+        self.waited_ns += thread_cpu_ns().saturating_sub(waiting);
+        self.unpublished += u64::from(!published);
+        rows.sum(shard, cycle, from, (!published).then_some(&self.spare), total);
     }
 }
 
@@ -299,7 +305,7 @@ impl RoomKernel {
     /// The same kernel as shard `spread` of a spread room, for the legs of its ports of the
     /// room's `ports` (control side).
     pub(crate) fn into_shard(mut self, spread: Spread, capacity: usize, ports: usize) -> RoomKernel {
-        self.store = KernelStore::shard(capacity, ports, spread.rows.shards());
+        self.store = KernelStore::with_ports(capacity, ports, self.quantum_len);
         self.spread = Some(spread);
         self
     }
@@ -316,20 +322,31 @@ impl RoomKernel {
         release.push(p);
     }
 
-    /// Pass 1: every leg's packets decoded into its row of `rows` (one quantum per row,
-    /// [`KernelLeg::row`]); each row of a leg in the mix handed to `mix` (row, settings,
-    /// samples), which returns false for a row that is not finite (the leg then leaves the
-    /// mix this cycle). Returns the bad-input events and whether a row was refused.
-    fn decode(
-        &mut self,
-        rows: &mut [f32],
-        mix: &mut impl FnMut(usize, &MemberSettings, &[f32]) -> bool,
-    ) -> (u32, bool) {
+    /// Adds a leg's row `own` to `total` as `s` says; false (`total` then needs rebuilding
+    /// without it) for a row that is not finite.
+    fn add_to_total(total: &mut [f32], s: &MemberSettings, own: &[f32]) -> bool {
+        if s.input_gain == 1.0 {
+            kernels::accumulate_sane(total, own)
+        } else if kernels::all_sane(own) {
+            s.add_to_mix(total, own);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Pass 1: every leg's packets decoded into its row of `rows` (one quantum per leg, in
+    /// the legs' order), and the total of the legs in the mix added while each row is hot (a
+    /// leg whose row is not finite leaves the mix this cycle). For a shard of a spread room
+    /// this total is the shard's part of the room's. Returns the bad-input events.
+    fn decode_and_sum(&mut self, rows: &mut [f32]) -> u32 {
         let q = self.quantum_len;
+        let mut total = std::mem::take(&mut self.total);
+        total.fill(0.0);
         let (mut errors, mut rebuild) = (0u32, false);
         let legs = &mut self.store.legs[..];
         let (release, pool) = (&mut self.release, &self.pool);
-        for i in 0..legs.len() {
+        for (i, own) in rows.chunks_exact_mut(q).take(legs.len()).enumerate() {
             if let Some(far) = legs.get(i + FAR) {
                 // What this pass reads of the leg: its first line (lane end, settings) and
                 // its decoder's hot lines.
@@ -341,8 +358,6 @@ impl RoomKernel {
                 near.decode.prefetch();
             }
             let leg = &mut legs[i];
-            let r = leg.row as usize;
-            let Some(own) = rows.get_mut(r * q..(r + 1) * q) else { continue };
             // A burst: everything queued, up to the engine's packets per cycle.
             let n = leg.rx.available().min(self.packets_per_cycle);
             let rx = &leg.rx;
@@ -354,77 +369,23 @@ impl RoomKernel {
             leg.rx.advance(n, |p| Self::give_back(release, pool, p));
             let s = &leg.settings;
             leg.in_mix = !s.muted;
-            if leg.in_mix && !mix(r, s, own) {
+            if leg.in_mix && !Self::add_to_total(&mut total, s, own) {
                 leg.in_mix = false;
                 rebuild = true;
                 self.bad_inputs += 1;
                 errors = errors.saturating_add(1);
             }
         }
-        (errors, rebuild)
-    }
-
-    /// Pass 1 of a room on one worker: the legs' rows (`rows`, the store's) decoded, and their
-    /// total added while each row is hot. Returns the bad-input events.
-    fn decode_and_sum(&mut self, rows: &mut [f32]) -> u32 {
-        let mut total = std::mem::take(&mut self.total);
-        total.fill(0.0);
-        let (errors, rebuild) = self.decode(rows, &mut |_, s, own| {
-            if s.input_gain == 1.0 {
-                kernels::accumulate_sane(&mut total, own)
-            } else if kernels::all_sane(own) {
-                s.add_to_mix(&mut total, own);
-                true
-            } else {
-                false
-            }
-        });
         if rebuild {
             // Rare: a row that was not finite; the total again without it.
             total.fill(0.0);
-            for (leg, own) in self.store.legs.iter().zip(rows.chunks_exact(self.quantum_len)) {
+            for (leg, own) in self.store.legs.iter().zip(rows.chunks_exact(q)) {
                 if leg.in_mix {
                     leg.settings.add_to_mix(&mut total, own);
                 }
             }
         }
         self.total = total;
-        errors
-    }
-
-    /// Pass 1 of a shard of a spread room: the rows published to the other shards, then,
-    /// after waiting (until the spread's deadline for a cycle that started at `now`) for
-    /// theirs, the room's total summed in port order over every shard's rows that are there.
-    /// Returns the bad-input events. Real-time: the wait is a spin with a deadline.
-    fn decode_and_share(&mut self, sp: &mut Spread, now: u64) -> u32 {
-        let Spread { rows, shard, spare, .. } = sp;
-        let (rows, shard) = (&**rows, *shard);
-        let cycle = rows.next_cycle(shard, sp.last);
-        let ((errors, _), published) = rows.write(shard, cycle, spare, |w| {
-            let (samples, gains) = w.split_mut();
-            self.decode(samples, &mut |slot, s, own| {
-                let ok = kernels::all_sane(own);
-                if ok {
-                    gains[slot] = s.input_gain;
-                }
-                ok
-            })
-        });
-        let deadline = sp.deadline.at(now);
-        let waiting = thread_cpu_ns();
-        let mut from = 0u64;
-        for j in (0..rows.shards()).filter(|&j| j != shard) {
-            if rows.wait(j, cycle, || now_ns() < deadline) {
-                from |= 1 << j;
-            } else {
-                sp.late += 1;
-            }
-        }
-        sp.waited_ns += thread_cpu_ns().saturating_sub(waiting);
-        sp.unpublished += u64::from(!published);
-        rows.sum(shard, cycle, from, (!published).then_some(&*spare), &mut self.total);
-        sp.last = cycle;
-        sp.published = published;
         errors
     }
 
@@ -435,7 +396,7 @@ impl RoomKernel {
         let mut errors = 0u32;
         let (total, heard) = (&self.total[..], &mut self.heard[..]);
         let legs = &mut self.store.legs[..];
-        for i in 0..legs.len() {
+        for (i, own) in rows.chunks_exact(q).take(legs.len()).enumerate() {
             if let Some(far) = legs.get(i + FAR) {
                 // What this pass reads of the leg: its encoder's hot lines and lane end.
                 prefetch_lines(&far.encode, 2);
@@ -446,8 +407,6 @@ impl RoomKernel {
                 near.encode.prefetch();
             }
             let leg = &mut legs[i];
-            let r = leg.row as usize;
-            let Some(own) = rows.get(r * q..(r + 1) * q) else { continue };
             let s = leg.settings;
             if s.deaf {
                 heard.fill(0.0);
@@ -501,7 +460,6 @@ impl RoomKernel {
         let Some(leg) = msg.0.take() else { return Err(MessageError::Invalid("empty join")) };
         self.store.index[port] = self.store.legs.len() as u32;
         self.store.legs.push(leg);
-        self.store.place(self.store.legs.len() - 1);
         Ok(())
     }
 
@@ -511,7 +469,6 @@ impl RoomKernel {
         self.store.index[msg.port] = NONE;
         if let Some(moved) = self.store.legs.get(i) {
             self.store.index[moved.port as usize] = i as u32;
-            self.store.place(i);
         }
         // The last packets counted before the leg goes.
         leg.publish();
@@ -524,7 +481,7 @@ impl RoomKernel {
         let q = self.quantum_len;
         let n = self.store.legs.len();
         let small = new.legs.capacity() < n || new.index.len() < self.store.index.len() || new.own.len() < n * q;
-        if small || new.slots_by != self.store.slots_by {
+        if small {
             return Err(MessageError::Invalid("a store smaller than the kernel's"));
         }
         // Moves only: the new vector has the capacity.
@@ -549,27 +506,24 @@ impl Processor for RoomKernel {
 
     fn process(&mut self, io: &mut ProcessIo<'_>) {
         let now = now_ns();
-        let errors = match self.spread.take() {
-            None => {
-                // The legs' rows, out of the store while both passes borrow the kernel.
-                let mut own = std::mem::take(&mut self.store.own);
-                let e = self.decode_and_sum(&mut own).saturating_add(self.encode_and_send(now, &own));
-                self.store.own = own;
-                e
-            }
-            Some(mut sp) => {
-                let e = self.decode_and_share(&mut sp, now);
-                let pass2 = now_ns();
-                let e = e.saturating_add(match sp.published {
-                    true => sp.rows.own_rows(sp.shard, sp.last, |r| self.encode_and_send(now, r.samples())),
-                    false => self.encode_and_send(now, sp.spare.samples()),
-                });
-                sp.deadline.record_pass2(now_ns().saturating_sub(pass2));
-                sp.rows.finish_cycle(sp.shard, sp.last);
-                self.spread = Some(sp);
-                e
-            }
-        };
+        let mut spread = self.spread.take();
+        if let Some(sp) = spread.as_mut() {
+            sp.start_cycle();
+        }
+        // The legs' rows, out of the store while both passes borrow the kernel.
+        let mut own = std::mem::take(&mut self.store.own);
+        let mut errors = self.decode_and_sum(&mut own);
+        if let Some(sp) = spread.as_mut() {
+            sp.add_partners(now, &mut self.total);
+        }
+        let pass2 = now_ns();
+        errors = errors.saturating_add(self.encode_and_send(now, &own));
+        self.store.own = own;
+        if let Some(sp) = spread.as_mut() {
+            sp.deadline.record_pass2(now_ns().saturating_sub(pass2));
+            sp.rows.finish_cycle(sp.shard, sp.last);
+        }
+        self.spread = spread;
         if !self.release.is_empty() {
             self.pool.release_all(&mut self.release);
         }

@@ -260,7 +260,8 @@ impl Room {
         let capacity = config.capacity.max(w);
         let quantum = engine.config().quantum;
         let q = config.format.samples_per_quantum(quantum).unwrap_or(0);
-        let rows = SharedRows::new(w, capacity, q).ok_or_else(|| {
+        // One row per shard: its legs' part of the room's total.
+        let rows = SharedRows::new(w, w, q).ok_or_else(|| {
             setup("kernel", format!("a room spreads over 1..={} workers with a whole quantum", rows::MAX_SHARDS))
         })?;
         let rows = std::sync::Arc::new(rows);
@@ -272,7 +273,7 @@ impl Room {
         for k in 0..w {
             let placed = (|| {
                 let spread = Spread::new(rows.clone(), k, deadline);
-                let kernel = Self::build_kernel(engine, &config, 1)?.into_shard(spread, rows.slots(), capacity);
+                let kernel = Self::build_kernel(engine, &config, 1)?.into_shard(spread, capacity.div_ceil(w), capacity);
                 let mut b = GraphBuilder::new(quantum);
                 b.add_node("kernel", Box::new(kernel));
                 let part = engine.add_partition_to(b.build()?, k)?;

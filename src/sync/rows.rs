@@ -1,11 +1,12 @@
 //! Rows of samples shared by the workers of a room spread over several workers.
 //!
-//! Each worker runs a *shard* of the room: the legs on the ports it owns (port `p` belongs
-//! to shard `p % shards`). Once a cycle a shard decodes its legs and writes one row of
-//! samples (one quantum) and one input gain per port it owns into its [`ShardRows`]; then it
-//! waits, for a bounded time, for the other shards' rows of the same cycle, and sums every
-//! row of every shard that made it **in port order** — so every shard computes the same
-//! total, bit for bit, and so does a room of one shard or of any other number of shards.
+//! Each worker runs a *shard* of the room. Once a cycle a shard writes one row of samples
+//! (one quantum) and one gain per port it owns (port `p` belongs to shard `p % shards`) into
+//! its [`ShardRows`]; then it waits, for a bounded time, for the other shards' rows of the
+//! same cycle, and sums every row of every shard that made it **in port order** — so every
+//! shard computes the same total, bit for bit. A spread conference room gives each shard one
+//! port (`SharedRows::new(W, W, quantum)`): the row is the partial total of the shard's own
+//! legs, so what crosses cores is one quantum per shard per cycle.
 //!
 //! No lock, no allocation, no waiting without a bound:
 //!
