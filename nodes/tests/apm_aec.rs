@@ -497,6 +497,28 @@ fn echo_path_change_during_double_talk_is_relearnt() {
 }
 
 #[test]
+fn echo_path_change_during_double_talk_is_deep_again_after_it() {
+    // The same scene, linear filter only: the echo reduction in the 6 s of far-end single
+    // talk after the double talk (24-30 s), against the same file without the near end.
+    // Measured 19.5 vs 34.3 dB (session 17): the new path is learnt slowly during the double
+    // talk (the near end fills the error that sets the step), and the filter is still
+    // recovering after it, at 3-5 dB/s. The target (within 3 dB) is not met; this
+    // asserts the present depth so that a change losing depth after double talk fails.
+    let PathChangeInDoubleTalk { far, echo, noise, near, mic } = path_change_in_double_talk();
+    let dt1 = DOUBLE_TALK_FROM + near.len();
+    let cfg = AdvancedAecConfig::new(16000).with_suppression(false, 1.0);
+    let quiet: Vec<f32> = (0..echo.len()).map(|i| echo[i] + noise[i]).collect();
+    let after = |mic: &[f32]| {
+        let (out, _) = run(cfg, mic, &far);
+        let residual: f64 = (dt1..far.len()).map(|i| f64::from(out[i] - noise[i]).powi(2)).sum();
+        10.0 * (energy(&echo[dt1..]) / residual.max(1e-20)).log10()
+    };
+    let (with_near, without) = (after(&mic), after(&quiet));
+    println!("linear echo reduction 0-6 s after double talk with a path change in it: {with_near:.1} dB (without near end {without:.1} dB)");
+    assert!(with_near > 17.5 && without > 32.0, "{with_near:.1} dB vs {without:.1} dB");
+}
+
+#[test]
 fn echo_path_change_during_double_talk_is_suppressed_while_relearnt() {
     // `path_change_in_double_talk` with the post-filter on.
     // Over the 4 s after the change the output is the near end (its projection) plus what
