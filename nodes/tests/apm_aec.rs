@@ -497,6 +497,28 @@ fn echo_path_change_during_double_talk_is_relearnt() {
 }
 
 #[test]
+fn echo_path_change_during_double_talk_is_deep_again_after_it() {
+    // The same scene, linear filter only: the echo reduction in the 6 s of far-end single
+    // talk after the double talk (24-30 s), against the same file without the near end.
+    // Measured 19.5 vs 34.3 dB (session 17): the new path is learnt slowly during the double
+    // talk (the near end fills the error that sets the step), and the filter is still
+    // recovering after it, at 3-5 dB/s. The target (within 3 dB) is not met; this
+    // asserts the present depth so that a change losing depth after double talk fails.
+    let PathChangeInDoubleTalk { far, echo, noise, near, mic } = path_change_in_double_talk();
+    let dt1 = DOUBLE_TALK_FROM + near.len();
+    let cfg = AdvancedAecConfig::new(16000).with_suppression(false, 1.0);
+    let quiet: Vec<f32> = (0..echo.len()).map(|i| echo[i] + noise[i]).collect();
+    let after = |mic: &[f32]| {
+        let (out, _) = run(cfg, mic, &far);
+        let residual: f64 = (dt1..far.len()).map(|i| f64::from(out[i] - noise[i]).powi(2)).sum();
+        10.0 * (energy(&echo[dt1..]) / residual.max(1e-20)).log10()
+    };
+    let (with_near, without) = (after(&mic), after(&quiet));
+    println!("linear echo reduction 0-6 s after double talk with a path change in it: {with_near:.1} dB (without near end {without:.1} dB)");
+    assert!(with_near > 17.5 && without > 32.0, "{with_near:.1} dB vs {without:.1} dB");
+}
+
+#[test]
 fn echo_path_change_during_double_talk_is_suppressed_while_relearnt() {
     // `path_change_in_double_talk` with the post-filter on.
     // Over the 4 s after the change the output is the near end (its projection) plus what
@@ -844,4 +866,36 @@ fn a_saturating_loudspeaker_is_cancelled_beyond_the_best_linear_fit() {
             assert_eq!(coef, 0.0);
         }
     }
+}
+
+#[test]
+fn distortion_and_loud_white_noise_are_not_taken_for_the_near_end() {
+    // Far-end single talk through a saturating loudspeaker (drive 2.5) with white noise 15 dB
+    // under the echo (-45 dBFS against -30 dBFS active), as the kit's non-linear white-noise
+    // cells: both hold the microphone's coherence with the echo estimate under 0.5, though
+    // no one talks. Counted: blocks of 4-10 s the near-end detector flags, and the echo
+    // reduction of the whole post-filter over 5-10 s. Measured 48 blocks and 24.3 dB; 229
+    // blocks and 20.4 dB while the coherence criterion did not ask the error to reach a
+    // quarter of the residual estimate plus noise (session 17).
+    let h = rir(16000, 1600, 0.3, 0.15, 61);
+    let mut s = scene(16000, 10, &h);
+    s.echo = set_active(&convolve(&saturate(&s.far, 2.5), &h), 16000, -30.0);
+    s.noise = Noise::new(5).white(s.far.len()).iter().map(|v| v * 10f32.powf(-45.0 / 20.0)).collect();
+    let mic = s.mic();
+    let mut a = Aec::new(AdvancedAecConfig::new(16000)).unwrap();
+    let (mut out, mut flagged) = (Vec::with_capacity(mic.len()), 0);
+    for (i, (m, f)) in mic.chunks_exact(160).zip(s.far.chunks_exact(160)).enumerate() {
+        let mut b = m.to_vec();
+        a.process_render_frame(f);
+        a.process_capture_frame(&mut b);
+        out.extend_from_slice(&b);
+        if i >= 400 && a.near_end_active() {
+            flagged += 1;
+        }
+    }
+    out.drain(..a.latency());
+    out.resize(mic.len(), 0.0);
+    let reduction = erle(&mic, &out, 16000 * 5, 16000 * 10);
+    println!("distortion and white noise, far-end single talk: {flagged} of 600 blocks flagged as near end, ERLE {reduction:.1} dB");
+    assert!(flagged < 120 && reduction > 22.5, "{flagged} blocks, {reduction:.1} dB");
 }

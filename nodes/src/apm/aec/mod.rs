@@ -83,7 +83,9 @@
 //!      single talk.
 //!    * Near-end detector: a block holds near-end speech when the voice-band error power
 //!      exceeds 4× (residual estimate + noise), or when the mic/echo coherence drops below
-//!      0.5 while the error is 10 dB above the noise. Only after 200 ms without near end,
+//!      0.5 while the error is 10 dB above the noise and at least a quarter of the residual
+//!      estimate plus noise (distortion and loud white noise lower the coherence in far-end
+//!      single talk too, but near-end speech adds power). Only after 200 ms without near end,
 //!      bins whose own (three-bin) coherence shows echo alone get up to 8× over-subtraction
 //!      (this is what brings far-end single talk to 30+ dB ERLE); while the near end is
 //!      present the residual estimate is scaled by 0.3 instead in bins incoherent with the
