@@ -150,6 +150,8 @@ pub struct DelayManager {
     spike: Option<(i64, i64)>,
     /// Packets counted at the tail weight since the last reset.
     drain_packets: u64,
+    /// The next packet, if it starts a spike, starts one counted in full.
+    full_next: bool,
 }
 
 impl DelayManager {
@@ -172,6 +174,7 @@ impl DelayManager {
             prev_us: None,
             spike: None,
             drain_packets: 0,
+            full_next: false,
         }
     }
 
@@ -205,6 +208,13 @@ impl DelayManager {
         self
     }
 
+    /// The next packet, if it starts a spike, starts one whose drain counts in full: the
+    /// caller waited for the stalled stream as long as it would, so the spike is taller than
+    /// its wait and the target is to catch what it can of the drain, as at weight 1.
+    pub fn count_next_spike_in_full(&mut self) {
+        self.full_next = true;
+    }
+
     /// Packets counted as a spike's drain (at the tail weight) since the last reset.
     pub fn drain_packets(&self) -> u64 {
         self.drain_packets
@@ -214,6 +224,7 @@ impl DelayManager {
     /// and the spike state after it.
     fn spike_weight(&mut self, d_us: i64) -> f64 {
         let prev = self.prev_us.replace(d_us);
+        let full = std::mem::take(&mut self.full_next);
         if self.tail_weight >= 1.0 {
             return 1.0;
         }
@@ -230,7 +241,7 @@ impl DelayManager {
             }
             self.spike = None;
         }
-        if prev.is_some_and(|p| d_us >= p + SPIKE_JUMP_US) && d_us >= target + SPIKE_JUMP_US {
+        if !full && prev.is_some_and(|p| d_us >= p + SPIKE_JUMP_US) && d_us >= target + SPIKE_JUMP_US {
             self.spike = Some((d_us, 0));
         }
         1.0
@@ -269,6 +280,7 @@ impl DelayManager {
         self.prev_us = None;
         self.spike = None;
         self.drain_packets = 0;
+        self.full_next = false;
     }
 
     /// Packets seen since the last reset.

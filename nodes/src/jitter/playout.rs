@@ -1222,6 +1222,11 @@ impl JitterBuffer {
             } else {
                 self.playout_ts += (tick as i64 * self.clock) / self.fs;
                 self.dry_us += self.samples_to_us(tick);
+                if wait > 0 {
+                    // Waited as long as it may: a spike taller than the wait, whose drain
+                    // the target is to catch in part after all.
+                    self.delay.count_next_spike_in_full();
+                }
             }
             return;
         };

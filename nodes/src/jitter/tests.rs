@@ -567,6 +567,12 @@ fn g711_waits_for_a_stalled_stream_and_gives_the_wait_back() {
     assert!(during.removed_samples_for_acceleration > 0, "{during:?}");
     // ... and the pause gives back the rest of what the wait owed.
     assert!(s.current_delay_ms - s.target_delay_ms <= 3.0, "{s:?}");
+    // A spike taller than the wait: the drain counts in full, and the target catches its
+    // lower part as the old policy's does.
+    let short = JitterConfig { spike_wait_ms: Some(200), ..JitterConfig::default() };
+    let (_, s) = spike_stats(short);
+    let (_, o) = spike_stats(old);
+    assert!(s.target_delay_ms > 60.0 && (s.target_delay_ms - o.target_delay_ms).abs() < 20.0, "{s:?} {o:?}");
 }
 
 #[test]
