@@ -160,12 +160,14 @@ pub struct JitterConfig {
     /// lets FEC and the codec's own concealment bridge the rest; BENCHMARKS, jitter buffer,
     /// session 17).
     pub spike_tail_weight: Option<f64>,
-    /// With nothing to play in speech (no packet there at all: a delay spike has stalled
-    /// the stream, or a burst was lost), wait for the next packet up to this far above the
+    /// With nothing to play (no packet there at all: a delay spike has stalled the stream,
+    /// or a burst was lost) for 40 ms, wait for the next packet up to this far above the
     /// target, ms, concealing without moving the playout point, before concealing the gap
     /// as a loss. A spike's packets then play late instead of being discarded, and the
-    /// excess is given back by accelerating; a loss is found out when a later packet
-    /// arrives, and what was waited becomes part of its concealment. `None`, the default:
+    /// excess is given back by accelerating (in speech beyond its band, in the next pause
+    /// all of it); a loss is found out when a later packet arrives, and what was waited
+    /// becomes part of its concealment. A spike taller than the wait counts its drain in
+    /// the target's histogram in full. `None`, the default:
     /// the codec's — 400 ms for a decoder without in-band FEC (G.711, G.722, G.729), 0 for
     /// one with it (Opus, whose target catches part of a spike instead; see
     /// [`JitterConfig::spike_tail_weight`]).
