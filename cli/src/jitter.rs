@@ -145,6 +145,8 @@ fn tuned_config() -> Result<JitterConfig, CliError> {
             "stretch_budget_ms" => c.stretch_budget_ms = u()?,
             "rewind_ms" => c.rewind_ms = u()?,
             "track_skew" => c.track_skew = f != 0.0,
+            "spike_tail_weight" => c.spike_tail_weight = Some(f),
+            "spike_wait_ms" => c.spike_wait_ms = Some(u()?),
             _ => return Err(CliError::Usage(format!("RVOIP_JB_TUNE: unknown setting {k}"))),
         }
     }

@@ -70,6 +70,19 @@ const ABOVE_MAX_MS: usize = 100;
 /// Where the base puts the first packet's offset (ms from the histogram's low end).
 const CENTRE: i64 = 400;
 
+/// A packet this far above both its predecessor's offset and the target starts a spike, µs.
+const SPIKE_JUMP_US: i64 = 100_000;
+/// A spike's drain may rise this far above the spike's first offset (the network's jitter
+/// on top of the queue's drain), µs.
+const DRAIN_RISE_US: i64 = 20_000;
+/// A drain packet may fall at most this far below its predecessor (the queue empties at
+/// the link's rate, plus jitter), µs.
+const DRAIN_FALL_US: i64 = 40_000;
+/// Packet `k` of a drain must be at least `k` times this below the spike's first offset
+/// (plus [`DRAIN_RISE_US`]): a queue drains, a route change stays up. A step up in the base
+/// delay fails this after about ten packets and is then counted in full, µs.
+const DRAIN_SLOPE_US: i64 = 2_000;
+
 /// The delay manager: the playout offset the buffer aims for, from a quantile of the
 /// packets' relative transit delays with exponential forgetting.
 ///
@@ -128,6 +141,17 @@ pub struct DelayManager {
     packets: u64,
     /// Smallest offset seen recently (decays upward slowly), µs.
     min_us: i64,
+    /// Weight of a spike's drain packets relative to others (see
+    /// [`DelayManager::with_spike_tail_weight`]).
+    tail_weight: f64,
+    /// The last packet's offset, µs.
+    prev_us: Option<i64>,
+    /// The current spike: its first offset and the drain packets seen since.
+    spike: Option<(i64, i64)>,
+    /// Packets counted at the tail weight since the last reset.
+    drain_packets: u64,
+    /// The next packet, if it starts a spike, starts one counted in full.
+    full_next: bool,
 }
 
 impl DelayManager {
@@ -146,7 +170,81 @@ impl DelayManager {
             base_us: 0,
             packets: 0,
             min_us: 0,
+            tail_weight: 1.0,
+            prev_us: None,
+            spike: None,
+            drain_packets: 0,
+            full_next: false,
         }
+    }
+
+    /// With a delay spike's drain counted at `weight` (0..=1; 1, the default, counts every
+    /// packet alike). A *spike* is a packet at least 100 ms above both its predecessor and
+    /// the target (a stalled link, a queue filling); the packets that follow it from the
+    /// same queue arrive in a burst, each a little less late than the one before, and are
+    /// its *drain*: above the target, at most 20 ms above the spike's first offset, at most
+    /// 40 ms below their predecessor and, the `k`-th of them, at least `2·k` ms below the
+    /// first offset plus those 20 ms. The spike's first packet always counts in full. With
+    /// weight 0 the target does not wait for the lower part of rare spikes, which the
+    /// E-model cost would otherwise buy at the drain's mass (for G.711, whose concealment
+    /// cannot rebuild a burst, that delay bought no quality: BENCHMARKS, jitter buffer,
+    /// session 17). A lasting step up in the base delay (a route change) falls by less than
+    /// 2 ms a packet and is counted in full after about ten packets.
+    ///
+    /// ```
+    /// use rvoip_media_nodes::jitter::{DelayManager, TargetCost};
+    /// let cost = TargetCost::EModel { bpl: 25.1, other_delay_ms: 40.0 };
+    /// let mut dm = DelayManager::new(0.995, 0.999, cost).with_spike_tail_weight(0.0);
+    /// for i in 0..2000i64 {
+    ///     // Every 10 s (from 2 s on) a 400 ms spike that drains over 1 s.
+    ///     let t = i % 500 - 100;
+    ///     dm.update(20_000 + if (0..50).contains(&t) { 400_000 - t * 8_000 } else { 0 });
+    /// }
+    /// assert_eq!(dm.drain_packets(), 4 * 49);
+    /// assert!(dm.target_us().unwrap() < 60_000);
+    /// ```
+    pub fn with_spike_tail_weight(mut self, weight: f64) -> Self {
+        self.tail_weight = if weight.is_finite() { weight.clamp(0.0, 1.0) } else { 1.0 };
+        self
+    }
+
+    /// The next packet, if it starts a spike, starts one whose drain counts in full: the
+    /// caller waited for the stalled stream as long as it would, so the spike is taller than
+    /// its wait and the target is to catch what it can of the drain, as at weight 1.
+    pub fn count_next_spike_in_full(&mut self) {
+        self.full_next = true;
+    }
+
+    /// Packets counted as a spike's drain (at the tail weight) since the last reset.
+    pub fn drain_packets(&self) -> u64 {
+        self.drain_packets
+    }
+
+    /// The weight of a packet at offset `d_us` (1, or the tail weight in a spike's drain),
+    /// and the spike state after it.
+    fn spike_weight(&mut self, d_us: i64) -> f64 {
+        let prev = self.prev_us.replace(d_us);
+        let full = std::mem::take(&mut self.full_next);
+        if self.tail_weight >= 1.0 {
+            return 1.0;
+        }
+        let Some(target) = self.target else { return 1.0 };
+        if let Some((first, k)) = self.spike {
+            let k = k + 1;
+            let drains = d_us > target
+                && d_us <= first + DRAIN_RISE_US - k * DRAIN_SLOPE_US
+                && prev.is_some_and(|p| d_us >= p - DRAIN_FALL_US);
+            if drains {
+                self.spike = Some((first, k));
+                self.drain_packets += 1;
+                return self.tail_weight;
+            }
+            self.spike = None;
+        }
+        if !full && prev.is_some_and(|p| d_us >= p + SPIKE_JUMP_US) && d_us >= target + SPIKE_JUMP_US {
+            self.spike = Some((d_us, 0));
+        }
+        1.0
     }
 
     /// With a histogram only as wide as a target of at most `max_delay_ms` needs: the
@@ -179,6 +277,10 @@ impl DelayManager {
         self.total = 0.0;
         self.packets = 0;
         self.target = None;
+        self.prev_us = None;
+        self.spike = None;
+        self.drain_packets = 0;
+        self.full_next = false;
     }
 
     /// Packets seen since the last reset.
@@ -200,8 +302,9 @@ impl DelayManager {
             self.rebase(b - CENTRE);
             b = CENTRE;
         }
-        self.hist[b as usize] += self.inc as f32;
-        self.total += self.inc;
+        let w = self.inc * self.spike_weight(d_us);
+        self.hist[b as usize] += w as f32;
+        self.total += w;
         self.inc /= self.forget;
         // f32 buckets reach about inc / (1 − forget) ≤ 1e5 · inc: rescale well below 3e38.
         if self.inc > 1e30 {
@@ -490,6 +593,53 @@ mod tests {
         let mut em = DelayManager::new(0.995, 0.999, TargetCost::EModel { bpl: 25.1, other_delay_ms: 40.0 });
         feed(&mut em);
         assert_eq!(em.target_us(), Some(151_000));
+    }
+
+    /// Packets of 20 ms on a network 20 ms away with a little jitter, and every 10 s a
+    /// 400 ms spike that drains over 1 s (a FIFO queue: the held packets come in a burst);
+    /// from packet `step_at` on the base delay is 150 ms higher.
+    fn spiky(dm: &mut DelayManager, n: i64, step_at: i64) {
+        for i in 0..n {
+            let t = i % 500;
+            let spike = if (100..150).contains(&t) { 400_000 - (t - 100) * 8_000 } else { 0 };
+            let step = if i >= step_at { 150_000 } else { 0 };
+            dm.update(20_000 + (i * 7919 % 7) * 1000 + spike + step);
+        }
+    }
+
+    #[test]
+    fn a_spikes_drain_counts_at_the_tail_weight_and_a_route_change_in_full() {
+        let cost = TargetCost::EModel { bpl: 25.1, other_delay_ms: 40.0 };
+        // In full, the E-model cost catches the lower part of the drains (as in
+        // the_loss_weight_trades_a_rare_long_spike_against_delay).
+        let mut full = DelayManager::new(0.995, 0.999, cost);
+        spiky(&mut full, 2500, i64::MAX);
+        let t_full = full.target_us().unwrap();
+        assert!(t_full > 100_000, "{t_full}");
+        assert_eq!(full.drain_packets(), 0);
+        // At weight 0 each spike is one packet: the target stays with the bulk (0..6 ms
+        // of jitter above 20 ms).
+        let mut tail0 = DelayManager::new(0.995, 0.999, cost).with_spike_tail_weight(0.0);
+        spiky(&mut tail0, 2500, i64::MAX);
+        assert_eq!(tail0.target_us(), Some(27_000));
+        assert_eq!(tail0.drain_packets(), 5 * 49);
+        // A step up of 150 ms (no drain) is followed within a dozen packets.
+        let mut step = DelayManager::new(0.995, 0.999, cost).with_spike_tail_weight(0.0);
+        spiky(&mut step, 2200, 2200);
+        let mut rose_after = None;
+        for k in 0..40i64 {
+            let i = 2200 + k;
+            step.update(170_000 + (i * 7919 % 7) * 1000);
+            if rose_after.is_none() && step.target_us().unwrap() > 170_000 {
+                rose_after = Some(k + 1);
+            }
+        }
+        let k = rose_after.expect("the target follows a route change");
+        assert!(k <= 25, "rose after {k} packets");
+        // Five spikes' drains and at most the step's first ten packets.
+        assert!(step.drain_packets() <= 5 * 49 + 10, "{}", step.drain_packets());
+        tail0.reset();
+        assert_eq!(tail0.drain_packets(), 0);
     }
 
     #[test]

@@ -56,6 +56,15 @@ fn welford((n, mean, m2): (u32, f64, f64), x: f64) -> (u32, f64, f64) {
     (n, mean, m2 + delta * (x - mean))
 }
 
+/// How long a buffer whose decoder has no in-band FEC waits for a stalled stream above its
+/// target, ms (see [`JitterConfig::spike_wait_ms`]).
+const SPIKE_WAIT_MS: u32 = 400;
+
+/// How long the buffer must have run dry in speech, concealing as a loss, before it waits
+/// for the stream (see [`JitterConfig::spike_wait_ms`]), ms: a packet in the target's tail
+/// (a few ms late) is concealed as before, instead of turning into a step in the delay.
+const SPIKE_GRACE_MS: i64 = 40;
+
 /// RTP payload type of RFC 3389 comfort noise at 8 kHz.
 pub const CN_PAYLOAD_TYPE: u8 = 13;
 
@@ -143,6 +152,26 @@ pub struct JitterConfig {
     /// the delay histogram free of its trend, so a drifting clock neither smears the
     /// distribution nor lets the target lag behind it.
     pub track_skew: bool,
+    /// Weight of a delay spike's drain in the delay histogram, 0..=1 (see
+    /// [`DelayManager::with_spike_tail_weight`](super::DelayManager::with_spike_tail_weight));
+    /// `None`, the default: the codec's — 0 for a decoder without in-band FEC (G.711,
+    /// G.722, G.729: its concealment cannot rebuild a spike's burst, so the target does not
+    /// wait for the drain), 1 for one with it (Opus: the lower part of a drain, caught,
+    /// lets FEC and the codec's own concealment bridge the rest; BENCHMARKS, jitter buffer,
+    /// session 17).
+    pub spike_tail_weight: Option<f64>,
+    /// With nothing to play (no packet there at all: a delay spike has stalled the stream,
+    /// or a burst was lost) for 40 ms, wait for the next packet up to this far above the
+    /// target, ms, concealing without moving the playout point, before concealing the gap
+    /// as a loss. A spike's packets then play late instead of being discarded, and the
+    /// excess is given back by accelerating (in speech beyond its band, in the next pause
+    /// all of it); a loss is found out when a later packet arrives, and what was waited
+    /// becomes part of its concealment. A spike taller than the wait counts its drain in
+    /// the target's histogram in full. `None`, the default:
+    /// the codec's — 400 ms for a decoder without in-band FEC (G.711, G.722, G.729), 0 for
+    /// one with it (Opus, whose target catches part of a spike instead; see
+    /// [`JitterConfig::spike_tail_weight`]).
+    pub spike_wait_ms: Option<u32>,
 }
 
 impl Default for JitterConfig {
@@ -167,6 +196,8 @@ impl Default for JitterConfig {
             payload_arena_bytes: 0,
             max_packet_ms: 120,
             track_skew: false,
+            spike_tail_weight: None,
+            spike_wait_ms: None,
         }
     }
 }
@@ -212,6 +243,9 @@ impl JitterConfig {
         };
         if !cost_ok {
             return Err(JitterError::Config("cost parameters out of range"));
+        }
+        if self.spike_tail_weight.is_some_and(|w| !(0.0..=1.0).contains(&w)) {
+            return Err(JitterError::Config("spike_tail_weight must be in 0..=1"));
         }
         if !(0.9..1.0).contains(&self.forget) {
             return Err(JitterError::Config("forget must be in 0.9..1"));
@@ -395,6 +429,16 @@ pub struct JitterBuffer {
     conceal_run: usize,
     /// Samples expanded (no timeline advance) while waiting for the current missing packet.
     waited: usize,
+    /// The longest wait for a stalled stream above the target, ms (see
+    /// [`JitterConfig::spike_wait_ms`]).
+    spike_wait_ms: u32,
+    /// What waiting for a stalled stream put above the target (µs), given back in the next
+    /// pause below the usual band (see [`JitterConfig::spike_wait_ms`]).
+    owed_us: i64,
+    /// Time the buffer has been dry, concealing as a loss, µs.
+    dry_us: i64,
+    /// The current wait is for a stalled stream (above the target).
+    stalled: bool,
     cn_amplitude: f32,
     rng: u32,
     /// The last decoded block was a pause (time may be stretched inaudibly).
@@ -472,7 +516,9 @@ impl JitterBuffer {
             skip_at: u8::MAX,
             skipping: false,
             buf: PacketBuffer::new(cfg.capacity, cfg.max_payload_bytes, cfg.payload_arena_bytes),
-            delay: DelayManager::new(cfg.quantile, cfg.forget, cfg.cost).with_max_delay(cfg.max_delay_ms),
+            delay: DelayManager::new(cfg.quantile, cfg.forget, cfg.cost)
+                .with_max_delay(cfg.max_delay_ms)
+                .with_spike_tail_weight(cfg.spike_tail_weight.unwrap_or(if has_fec { 1.0 } else { 0.0 })),
             skew: SkewEstimator::new(),
             warm: (0, 0.0, 0.0),
             warm_raw: (0, 0.0, 0.0),
@@ -501,6 +547,10 @@ impl JitterBuffer {
             concealing: false,
             conceal_run: 0,
             waited: 0,
+            owed_us: 0,
+            dry_us: 0,
+            stalled: false,
+            spike_wait_ms: cfg.spike_wait_ms.unwrap_or(if has_fec { 0 } else { SPIKE_WAIT_MS }),
             cn_amplitude: 0.0,
             rng: 0x1234_5678,
             last_quiet: true,
@@ -657,6 +707,9 @@ impl JitterBuffer {
         self.concealing = false;
         self.conceal_run = 0;
         self.waited = 0;
+        self.owed_us = 0;
+        self.dry_us = 0;
+        self.stalled = false;
     }
 
     fn ticks_to_us(&self, ticks: i64) -> i64 {
@@ -813,6 +866,9 @@ impl JitterBuffer {
         self.have_ref = false;
         self.last_seq = None;
         self.waited = 0;
+        self.owed_us = 0;
+        self.dry_us = 0;
+        self.stalled = false;
     }
 
     /// Takes one received packet (its arrival time in `meta.arrival_ns`). Packets of
@@ -1043,6 +1099,16 @@ impl JitterBuffer {
         };
         self.bursts.packet(true);
         self.concealing = false;
+        if self.stalled {
+            // Played after waiting for a stalled stream: what the wait put above the target
+            // beyond the quiet band is owed.
+            let excess = self.offset_us() - self.target_us();
+            if excess > i64::from(self.cfg.accelerate_quiet_ms) * 1000 {
+                self.owed_us = self.owed_us.max(excess);
+            }
+        }
+        self.stalled = false;
+        self.dry_us = 0;
         self.waited = 0;
         let play_us = self.now_us + self.samples_to_us(self.sync_len);
         let target = self.target_us();
@@ -1088,11 +1154,16 @@ impl JitterBuffer {
         let buffer_us = (self.target_us() - self.min_us().unwrap_or(0)).max(0);
         let acc = (i64::from(acc) * 1000).max(buffer_us / 5);
         let exp = (i64::from(exp) * 1000).max(buffer_us / 10);
+        // A wait's excess is given back in pauses however small (it is not the target's
+        // noise the bands are for).
+        self.owed_us = self.owed_us.min(err).max(0);
+        let owed = quiet && settled && self.owed_us > 2000;
+        let goal = if owed && err <= acc { self.owed_us } else { err };
         let mut len = n;
-        if err > acc && ((quiet && settled) || (!quiet && !warming)) {
+        if (err > acc || owed) && ((quiet && settled) || (!quiet && !warming)) {
             let limit = if quiet { n / 2 } else { self.max_lag };
             let mut removed = 0;
-            while removed < limit && self.samples_to_us(removed) < err - 2000 {
+            while removed < limit && self.samples_to_us(removed) < goal - 2000 {
                 match accelerate(&mut self.scratch, len, self.min_lag, self.max_lag) {
                     Stretch::Samples(k) => {
                         len -= k;
@@ -1105,6 +1176,7 @@ impl JitterBuffer {
                 }
             }
             self.stats.removed_samples_for_acceleration += removed as u64;
+            self.owed_us = (self.owed_us - self.samples_to_us(removed)).max(0);
         } else if err < -exp {
             let limit = if quiet { n } else { self.max_lag };
             let mut inserted = 0;
@@ -1139,13 +1211,24 @@ impl JitterBuffer {
             // Nothing to play: stretch time with concealment (the offset grows) while
             // within the budget above the target; beyond it, conceal as a loss and move
             // the playout point on (what arrives for that time is late).
-            let budget = if self.last_quiet { i64::from(self.cfg.stretch_budget_ms) * 1000 } else { 0 };
-            let stretch = self.offset_us() < self.target_us() + budget;
+            // A stalled stream (a delay spike; the packets will come in a burst) is waited
+            // for, once the buffer has been dry for a grace time, up to the spike wait.
+            let wait = if self.dry_us >= SPIKE_GRACE_MS * 1000 { self.spike_wait_ms } else { 0 };
+            let budget = if self.last_quiet { self.cfg.stretch_budget_ms.max(wait) } else { wait };
+            let (offset, target) = (self.offset_us(), self.target_us());
+            let stretch = offset < target + i64::from(budget) * 1000;
             self.conceal(tick);
             if stretch {
                 self.waited += tick;
+                self.stalled |= offset >= target;
             } else {
                 self.playout_ts += (tick as i64 * self.clock) / self.fs;
+                self.dry_us += self.samples_to_us(tick);
+                if wait > 0 {
+                    // Waited as long as it may: a spike taller than the wait, whose drain
+                    // the target is to catch in part after all.
+                    self.delay.count_next_spike_in_full();
+                }
             }
             return;
         };
@@ -1177,8 +1260,11 @@ impl JitterBuffer {
         // A loss in speech is concealed for its whole duration (shortening it would be a
         // splice), unless the offset is beyond the speech band above the target.
         let band = i64::from(self.cfg.accelerate_speech_ms) * 1000;
-        if missing > 0 && !self.last_quiet && offset - target < band {
-            fill = gap_samples as usize;
+        // What was concealed while waiting for the stream (an empty buffer) was the gap's
+        // start, and the offset it added is the gap's, not an excess over the target.
+        let waited_us = self.samples_to_us(self.waited);
+        if missing > 0 && !self.last_quiet && offset - waited_us - target < band {
+            fill = (gap_samples as usize).saturating_sub(self.waited);
         }
         // Lost packets and the next one here: conceal all but the last lost packet, and
         // rebuild that one from the next packet's FEC data (if its time is still ahead).
@@ -1211,6 +1297,8 @@ impl JitterBuffer {
         }
         self.playout_ts = p_ts;
         self.waited = 0;
+        self.stalled = false;
+        self.dry_us = 0;
         if fill == 0 {
             // Nothing added: decode the packet now so the step makes progress.
             if let Some(j) = self.buf.find_ts(p_ts) {

@@ -138,10 +138,14 @@ fn a_stream_that_stops_for_minutes_resumes_at_a_normal_delay() {
     }
     let mut jb = new_jb();
     let end = (u64::from(gap_packets) + 200) * 20_000_000;
+    // The delay while the resumed stream plays (after its end the buffer waits for it).
+    run(&mut jb, &pk, end - 100_000_000);
+    let s = jb.stats();
+    assert!(s.current_delay_ms < 150.0, "{s:?}");
+    let mut jb = new_jb();
     let out = run(&mut jb, &pk, end + 500_000_000);
     let s = jb.stats();
     assert_eq!(s.packets_discarded, 0, "{s:?}");
-    assert!(s.current_delay_ms < 150.0, "{s:?}");
     let tail = &out[out.len() - 8000..out.len() - 5000];
     assert!(tail.iter().map(|v| v * v).sum::<f32>() / 3000.0 > 0.01);
 }
@@ -510,4 +514,81 @@ fn a_steady_network_gives_the_start_excess_back_in_its_first_long_pause() {
     let band = f64::from(JitterConfig::default().accelerate_quiet_ms);
     assert!(s.current_delay_ms - s.target_delay_ms <= band, "{s:?}");
     assert_eq!(s.packets_late, 0, "{s:?}");
+}
+
+/// 12 s of PCMU tone with a 20 ms transit (0–3 ms of jitter) and a 400 ms delay spike at
+/// 6 s that drains over 1 s (a FIFO queue: the held packets arrive in a burst); a pause
+/// (−60 dBFS) from 8 s. Returns the statistics at 7.6 s (speech after the spike) and at
+/// the end.
+fn spike_stats(cfg: JitterConfig) -> (JitterStats, JitterStats) {
+    let mut pk = stream(600, 0, |i| {
+        let t = f64::from(i) * 20.0 - 6000.0;
+        let spike = if (0.0..1000.0).contains(&t) { 400.0 * (1.0 - t / 1000.0) } else { 0.0 };
+        20.0 + f64::from(u32::from(i) * 7919 % 4) + spike
+    });
+    quiet_from(&mut pk, 400);
+    let mut jb = JitterBuffer::new(Box::new(G711CodecDecoder::new(G711Law::Ulaw)), cfg).unwrap();
+    let at = run_probe(&mut jb, &pk, 12_000_000_000, 7_600_000_000);
+    (at, jb.stats())
+}
+
+/// As [`run`], returning the statistics at the tick at `probe_ns`.
+fn run_probe(jb: &mut JitterBuffer, packets: &[Packet], until_ns: u64, probe_ns: u64) -> JitterStats {
+    let mut out = vec![0f32; 80];
+    let (mut next, mut now, mut probe) = (0, 0, JitterStats::default());
+    while now < until_ns {
+        while next < packets.len() && packets[next].meta.arrival_ns <= now {
+            jb.insert(&packets[next]);
+            next += 1;
+        }
+        jb.pull(now, &mut out);
+        if now == probe_ns {
+            probe = jb.stats();
+        }
+        now += TICK_NS;
+    }
+    probe
+}
+
+#[test]
+fn g711_waits_for_a_stalled_stream_and_gives_the_wait_back() {
+    // As before session 17: the drain counts in the target and nothing is waited for.
+    let old = JitterConfig { spike_wait_ms: Some(0), spike_tail_weight: Some(1.0), ..JitterConfig::default() };
+    let (_, s) = spike_stats(old);
+    assert!(s.packets_late >= 30, "{s:?}");
+    // G.711 (no FEC): after 40 ms dry (two packets concealed, then late) the buffer waits
+    // for the stream, so the spike's packets play instead of being discarded.
+    let (during, s) = spike_stats(JitterConfig::default());
+    assert_eq!(s.packets_late, 2, "{s:?}");
+    // The drain did not raise the target (it stays with the 0–3 ms jitter and the pull's
+    // 10 ms) ...
+    assert!(s.target_delay_ms < 30.0, "{s:?}");
+    // ... speech is accelerated toward it, down to the speech band ...
+    assert!(during.removed_samples_for_acceleration > 0, "{during:?}");
+    // ... and the pause gives back the rest of what the wait owed.
+    assert!(s.current_delay_ms - s.target_delay_ms <= 3.0, "{s:?}");
+    // A spike taller than the wait: the drain counts in full, and the target catches its
+    // lower part as the old policy's does.
+    let short = JitterConfig { spike_wait_ms: Some(200), ..JitterConfig::default() };
+    let (_, s) = spike_stats(short);
+    let (_, o) = spike_stats(old);
+    assert!(s.target_delay_ms > 60.0 && (s.target_delay_ms - o.target_delay_ms).abs() < 20.0, "{s:?} {o:?}");
+}
+
+#[test]
+fn a_loss_found_after_waiting_keeps_the_delay() {
+    // A tone paced at a 20 ms transit with 0–3 ms of jitter; 10 packets (200 ms) lost at
+    // 8 s (after the warm-up): the buffer runs dry, waits for the stream, then the packet
+    // after the loss comes on time. What was concealed while waiting is the start of the
+    // loss: the delay after it is the delay before it.
+    let pk: Vec<Packet> = stream(600, 0, |i| 20.0 + f64::from(u32::from(i) * 7919 % 4))
+        .into_iter()
+        .filter(|p| !(400..410).contains(&p.meta.sequence))
+        .collect();
+    let mut jb = new_jb();
+    let before = run_probe(&mut jb, &pk, 11_000_000_000, 7_900_000_000);
+    let after = jb.stats();
+    assert!((after.current_delay_ms - before.current_delay_ms).abs() <= 1.0, "{before:?} {after:?}");
+    assert_eq!(after.packets_late, 0, "{after:?}");
+    assert_eq!(after.concealed_samples - before.concealed_samples, 1600, "{after:?}");
 }
