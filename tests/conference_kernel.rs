@@ -50,14 +50,15 @@ impl Side {
         let cfg = EngineConfig { telemetry_interval: 1, packet_pool: 512, ..EngineConfig::default() };
         let workers = if let Kind::Spread(w) = kind { w } else { 1 };
         let (engine, drivers) = Engine::driven_workers(cfg, workers).unwrap();
-        // Capacity 2: the rooms on one worker grow while legs join. A spread room has its
-        // ports from the start; its shards wait for each other as long as a loaded test
-        // machine may need.
+        // Capacity 2: the rooms on one worker grow while legs join. A spread room starts
+        // with 3 ports (at least one per shard; not a multiple of two workers, so a grown
+        // shard's new ports start at another offset) and grows too; its shards wait for
+        // each other as long as a loaded test machine may need.
         let config = RoomConfig::new(AudioFormat::mono(8000)).with_capacity(2);
         let config = match kind {
             Kind::Nodes => config,
             Kind::Kernel => config.with_kernel(),
-            Kind::Spread(w) => config.with_capacity(8).with_kernel_workers(w).with_kernel_wait(Duration::from_secs(5)),
+            Kind::Spread(w) => config.with_capacity(3).with_kernel_workers(w).with_kernel_wait(Duration::from_secs(5)),
         };
         let room = Room::with_config(&engine, config).unwrap();
         Side { engine, drivers, room, legs: BTreeMap::new() }
@@ -234,6 +235,8 @@ fn a_room_spread_over_two_workers_sends_what_a_kernel_room_on_one_sends() {
         packets += a.len();
     }
     assert_eq!(packets, 90 + 40 + 90 + 42 + 45, "packets sent");
+    // The fourth join grew the room (3 -> 6 ports) while its legs ran.
+    assert_eq!(two.room.capacity(), 6);
     // Both shards ran legs, and neither ever went without the other's rows.
     assert_eq!(two.room.shards().len(), 2);
     for id in two.room.shards() {
@@ -406,12 +409,70 @@ fn a_late_worker_leaves_its_legs_out_of_the_mix_and_nobody_hangs() {
 }
 
 #[test]
+fn a_spread_room_grows_under_traffic_without_a_gap_for_anyone() {
+    // Both rooms start with 2 ports and grow to 64 while a leg joins every other cycle and
+    // every leg sends a packet every cycle: the spread room must send what the one-worker
+    // room sends, cycle by cycle (G.711 rows at gain 1: exact sums), and every leg's
+    // packets must run on without a gap in sequence numbers or timestamps.
+    let side = |kind: Kind| {
+        let mut s = Side::new(kind);
+        let config = RoomConfig::new(AudioFormat::mono(8000)).with_capacity(2);
+        let config = match kind {
+            Kind::Spread(w) => config.with_kernel_workers(w).with_kernel_wait(Duration::from_secs(5)),
+            _ => config.with_kernel(),
+        };
+        s.room = Room::with_config(&s.engine, config).unwrap();
+        s
+    };
+    let (mut one, mut two) = (side(Kind::Kernel), side(Kind::Spread(2)));
+    const LEGS: u32 = 40;
+    let mut last: BTreeMap<u32, (u16, u32)> = BTreeMap::new();
+    let mut packets = 0;
+    for c in 0..2 * LEGS + 20 {
+        for s in [&mut one, &mut two] {
+            if c % 2 == 0 && c / 2 < LEGS {
+                s.join(c / 2, 10_000);
+            }
+            for (&ssrc, (rx, _)) in s.legs.iter_mut() {
+                let meta = PacketMeta {
+                    payload_type: 0,
+                    sequence: c as u16,
+                    timestamp: c * 80,
+                    ssrc,
+                    ..PacketMeta::default()
+                };
+                rx.push(meta, &tone(G711Law::Ulaw, ssrc % 7, c * 80, 80)).unwrap();
+            }
+        }
+        let (a, b) = (one.cycle(), two.cycle());
+        assert_eq!(a, b, "cycle {c}");
+        for p in &b {
+            if let Some(&(seq, ts)) = last.get(&p.0) {
+                assert_eq!((p.2, p.3), (seq.wrapping_add(1), ts.wrapping_add(80)), "leg {} cycle {c}", p.0);
+            }
+            last.insert(p.0, (p.2, p.3));
+        }
+        packets += b.len();
+    }
+    // Leg i joined at cycle 2i and sent in every cycle from then on.
+    let expected: u32 = (0..LEGS).map(|i| 2 * LEGS + 20 - 2 * i).sum();
+    assert_eq!(packets, expected as usize);
+    assert_eq!((one.room.capacity(), two.room.capacity()), (64, 64), "grown 2 -> 64 five times");
+    for id in two.room.shards() {
+        let stats = two.engine.partition_stats(id).unwrap();
+        assert_eq!((stats.drops(), stats.faulted), (0, 0), "{stats:?}");
+        assert_eq!(two.engine.telemetry_value(id, "kernel", "members").unwrap(), f64::from(LEGS / 2), "{id}");
+        assert_eq!(two.engine.telemetry_value(id, "kernel", "late_partners").unwrap(), 0.0, "{id}");
+    }
+}
+
+#[test]
 fn a_spread_room_refuses_more_workers_than_the_engine_has() {
     let (engine, _drivers) = Engine::driven_workers(EngineConfig::default(), 2).unwrap();
     let config = RoomConfig::new(AudioFormat::mono(8000)).with_kernel_workers(4);
     let e = Room::with_config(&engine, config);
     assert!(matches!(e, Err(EngineError::TooFewWorkers { asked: 4, workers: 2 })), "{:?}", e.err());
-    let mut room = Room::with_config(&engine, config.with_kernel_workers(2).with_capacity(2)).unwrap();
+    let mut room = Room::with_config(&engine, config.with_kernel_workers(2).with_max_members(2)).unwrap();
     room.join(&engine, "a", LegMedia::g711(G711Law::Ulaw, 10_000, 1)).unwrap();
     assert!(matches!(room.join(&engine, "b", LegMedia::Audio), Err(EngineError::NodeSetup { .. })));
     room.join(&engine, "c", LegMedia::g711(G711Law::Ulaw, 10_000, 3)).unwrap();
@@ -420,7 +481,7 @@ fn a_spread_room_refuses_more_workers_than_the_engine_has() {
     assert_eq!((room.port_of("a"), room.port_of("c")), (Some(0), Some(1)), "one leg per shard");
     room.leave(&engine, "a").unwrap();
     room.join(&engine, "d", LegMedia::g711(G711Law::Ulaw, 10_000, 4)).unwrap();
-    assert_eq!(room.port_of("d"), Some(0));
+    assert_eq!((room.port_of("d"), room.capacity()), (Some(0), 2));
 }
 
 #[test]

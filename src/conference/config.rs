@@ -189,10 +189,12 @@ impl RoomConfig {
     /// without the late shard's legs for that cycle (counted in its `late_partners`
     /// telemetry: a dropout for its listeners) and still finishes its cycle.
     ///
-    /// The room has all its ports from the start (`capacity`, at least `workers`): the
-    /// shared rows are not replaced while the workers run, and a join beyond them is
-    /// [`crate::engine::EngineError::RoomFull`]. More workers than the engine has is
-    /// [`crate::engine::EngineError::TooFewWorkers`].
+    /// The room starts with `capacity` ports (at least `workers`) and grows as a one-worker
+    /// room does: a join that finds no free port gives every shard a store twice as large,
+    /// its legs moved into it by its worker in the same edit (the shared rows, one row per
+    /// shard, stay). With [`RoomConfig::with_max_members`] it has all its ports from the
+    /// start and a join beyond is [`crate::engine::EngineError::RoomFull`]. More workers
+    /// than the engine has is [`crate::engine::EngineError::TooFewWorkers`].
     ///
     /// ```
     /// use rvoip_media_core::conference::{LegMedia, Room, RoomConfig};
@@ -200,13 +202,18 @@ impl RoomConfig {
     /// use rvoip_media_nodes::G711Law;
     ///
     /// let (engine, _drivers) = Engine::driven_workers(EngineConfig::default(), 2).unwrap();
-    /// let config = RoomConfig::new(AudioFormat::mono(8000)).with_capacity(4).with_kernel_workers(2);
+    /// let config = RoomConfig::new(AudioFormat::mono(8000)).with_capacity(2).with_kernel_workers(2);
     /// let mut room = Room::with_config(&engine, config).unwrap();
     /// assert_eq!(room.shards().len(), 2);
-    /// for n in ["a", "b", "c", "d"] {
+    /// for n in ["a", "b", "c", "d", "e"] {
     ///     room.join(&engine, n, LegMedia::g711(G711Law::Ulaw, 20_000, 1)).unwrap();
     /// }
-    /// assert!(matches!(room.join(&engine, "e", LegMedia::g711(G711Law::Ulaw, 20_000, 5)), Err(EngineError::RoomFull { limit: 4, .. })));
+    /// assert_eq!(room.capacity(), 8); // grown twice
+    /// let limited = RoomConfig::new(AudioFormat::mono(8000)).with_max_members(2).with_kernel_workers(2);
+    /// let mut room = Room::with_config(&engine, limited).unwrap();
+    /// room.join(&engine, "a", LegMedia::g711(G711Law::Ulaw, 20_000, 1)).unwrap();
+    /// room.join(&engine, "b", LegMedia::g711(G711Law::Ulaw, 20_000, 2)).unwrap();
+    /// assert!(matches!(room.join(&engine, "c", LegMedia::g711(G711Law::Ulaw, 20_000, 3)), Err(EngineError::RoomFull { limit: 2, .. })));
     /// let three = RoomConfig::new(AudioFormat::mono(8000)).with_kernel_workers(3);
     /// assert!(matches!(Room::with_config(&engine, three), Err(EngineError::TooFewWorkers { asked: 3, workers: 2 })));
     /// ```

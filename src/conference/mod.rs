@@ -149,8 +149,8 @@ pub struct Room {
     slabs: Vec<LaneSlab>,
 }
 
-/// A kernel room's packet lanes for some of its ports: port `p` in `ports` with
-/// `p % by == shard` has lane `(p - ports.start) / by` of `inn` and of `out`.
+/// A kernel room's packet lanes for some of its ports: the ports `p` in `ports` with
+/// `p % by == shard`, in order, have lanes 0, 1, ... of `inn` and of `out`.
 struct LaneSlab {
     ports: std::ops::Range<usize>,
     by: usize,
@@ -162,14 +162,20 @@ struct LaneSlab {
 impl LaneSlab {
     /// The lanes of ports `ports` with `p % by == shard`, `depth` slots each (control side).
     fn new(ports: std::ops::Range<usize>, by: usize, shard: usize, depth: usize) -> LaneSlab {
-        let n = ports.len().saturating_sub(shard).div_ceil(by);
+        let first = Self::first(&ports, by, shard);
+        let n = ports.end.saturating_sub(first).div_ceil(by);
         LaneSlab { ports, by, shard, inn: Lanes::new(n, depth), out: Lanes::new(n, depth) }
+    }
+
+    /// The first port at or after `ports.start` with `p % by == shard`.
+    fn first(ports: &std::ops::Range<usize>, by: usize, shard: usize) -> usize {
+        ports.start + (shard + by - ports.start % by) % by
     }
 
     /// The lane of `port`, if this slab has it.
     fn lane(&self, port: usize) -> Option<usize> {
-        let at = port.checked_sub(self.ports.start)?;
-        (self.ports.contains(&port) && at % self.by == self.shard).then_some(at / self.by)
+        let at = port.checked_sub(Self::first(&self.ports, self.by, self.shard))?;
+        (self.ports.contains(&port) && at % self.by == 0).then_some(at / self.by)
     }
 }
 
@@ -179,6 +185,9 @@ struct Shard {
     id: PartitionId,
     kernel: NodeKey,
     legs: usize,
+    /// The room's ports its kernel's store has places for (the room's capacity, unless
+    /// the edit that grew it could not be sent).
+    ports: usize,
 }
 
 impl Room {
@@ -250,8 +259,8 @@ impl Room {
     }
 
     /// A kernel room spread over `config.kernel_workers` workers (see
-    /// [`RoomConfig::with_kernel_workers`]): a shard on each of workers 0, 1, ..., all
-    /// ports from the start.
+    /// [`RoomConfig::with_kernel_workers`]): a shard on each of workers 0, 1, ..., with
+    /// `config.capacity` ports to start with (at least one per shard).
     fn spread(engine: &Engine, config: RoomConfig) -> Result<Room, EngineError> {
         let (w, workers) = (config.kernel_workers, engine.workers());
         if w > workers {
@@ -277,7 +286,12 @@ impl Room {
                 let mut b = GraphBuilder::new(quantum);
                 b.add_node("kernel", Box::new(kernel));
                 let part = engine.add_partition_to(b.build()?, k)?;
-                Ok::<_, EngineError>(Shard { id: part.id, kernel: engine.node_key(part.id, "kernel")?, legs: 0 })
+                Ok::<_, EngineError>(Shard {
+                    id: part.id,
+                    kernel: engine.node_key(part.id, "kernel")?,
+                    legs: 0,
+                    ports: capacity,
+                })
             })();
             match placed {
                 Ok(s) => shards.push(s),
@@ -292,11 +306,7 @@ impl Room {
         Ok(Room {
             id: shards[0].id,
             mixer: shards[0].kernel,
-            config: RoomConfig {
-                capacity,
-                max_members: Some(config.max_members.unwrap_or(capacity).min(capacity)),
-                ..config
-            },
+            config: RoomConfig { capacity, ..config },
             capacity,
             free: (0..capacity).collect(),
             legs: BTreeMap::new(),
@@ -569,7 +579,8 @@ impl Room {
     ) -> Result<Committed, EngineError> {
         let w = self.shards.len();
         let mut edits: Vec<Option<Edit<'_>>> = (0..w).map(|_| None).collect();
-        let before = (self.free.clone(), self.shards.clone());
+        let before = (self.free.clone(), self.shards.clone(), self.capacity, self.slabs.len());
+        let mut grown = vec![false; w];
         let mut added: Vec<(String, Leg)> = Vec::new();
         let built = (|| {
             for (name, media, options) in legs {
@@ -578,12 +589,13 @@ impl Room {
                         return Err(EngineError::RoomFull { partition: self.id, limit });
                     }
                 }
-                let free = |k: usize| self.free.iter().copied().find(|p| p % w == k);
-                let k = (0..w)
-                    .filter(|&k| free(k).is_some())
-                    .min_by_key(|&k| (self.shards[k].legs, k))
-                    .ok_or(EngineError::RoomFull { partition: self.id, limit: self.capacity })?;
-                let port = free(k).ok_or(EngineError::RoomFull { partition: self.id, limit: self.capacity })?;
+                let (k, port) = match self.spread_port() {
+                    Some(place) => place,
+                    None => {
+                        self.grow_spread(&mut edits, &mut grown, engine)?;
+                        self.spread_port().ok_or_else(|| self.unknown(&name))?
+                    }
+                };
                 let shard = self.shards[k];
                 let edit = match &mut edits[k] {
                     Some(e) => e,
@@ -596,7 +608,10 @@ impl Room {
             Ok(())
         })();
         if let Err(e) = built {
-            (self.free, self.shards) = before;
+            let (free, shards, capacity, slabs) = before;
+            (self.free, self.shards, self.capacity) = (free, shards, capacity);
+            self.slabs.truncate(slabs);
+            self.names.truncate(capacity);
             return Err(e);
         }
         let mut io = PartitionIo { inputs: Vec::new(), outputs: Vec::new() };
@@ -612,7 +627,10 @@ impl Room {
             match e.commit() {
                 Ok(c) => ticket = Some(c.ticket),
                 Err(err) => {
-                    // Not sent: this shard's legs did not join.
+                    // Not sent: this shard did not grow and its legs did not join.
+                    if grown[k] {
+                        self.shards[k].ports = before.1[k].ports;
+                    }
                     added.retain(|(_, l)| {
                         let gone = l.port % w == k;
                         if gone {
@@ -862,6 +880,45 @@ impl Room {
             settings: options.settings,
             kernel: Some(stats),
         })
+    }
+
+    /// Where the next leg of a spread room goes: the shard with the fewest legs among those
+    /// with a free port their store has a place for, and its lowest such port.
+    fn spread_port(&self) -> Option<(usize, usize)> {
+        let w = self.shards.len();
+        let free = |k: usize| self.free.iter().copied().find(|&p| p % w == k && p < self.shards[k].ports);
+        let k = (0..w).filter(|&k| free(k).is_some()).min_by_key(|&k| (self.shards[k].legs, k))?;
+        Some((k, free(k)?))
+    }
+
+    /// A spread room out of places: every shard gets a store twice as large, its legs
+    /// moved into it by its worker in the same edit as the joins (the shared rows are one
+    /// row per shard and stay), and lanes for its new ports.
+    fn grow_spread<'e>(
+        &mut self,
+        edits: &mut [Option<Edit<'e>>],
+        grown: &mut [bool],
+        engine: &'e Engine,
+    ) -> Result<(), EngineError> {
+        let w = self.shards.len();
+        let capacity = self.capacity * 2;
+        let q = self.config.format.samples_per_quantum(engine.config().quantum).unwrap_or(0);
+        for k in 0..w {
+            let shard = self.shards[k];
+            let edit = match &mut edits[k] {
+                Some(e) => e,
+                slot => slot.insert(engine.edit(shard.id)?),
+            };
+            let store = KernelStore::with_ports(capacity.div_ceil(w), capacity, q);
+            edit.message(shard.kernel, KernelGrow(store))?;
+            self.shards[k].ports = capacity;
+            grown[k] = true;
+            self.slabs.push(LaneSlab::new(self.capacity..capacity, w, k, engine.config().ring_capacity));
+        }
+        self.free.extend(self.capacity..capacity);
+        self.names.resize(capacity, None);
+        self.capacity = capacity;
+        Ok(())
     }
 
     /// A kernel room out of places: a store twice as large, the legs moved into it by the
