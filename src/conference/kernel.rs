@@ -149,12 +149,16 @@ impl KernelStore {
 
     /// Room for `capacity` legs on ports below `ports` (a shard of a spread room holds the
     /// legs of some of the room's ports).
+    ///
+    /// Every page of the store is written here, so that the worker that moves a room's legs
+    /// into it when the room grows does not fault fresh pages in (at 16,384 legs that was
+    /// most of a 37 ms cycle).
     pub(crate) fn with_ports(capacity: usize, ports: usize, quantum_len: usize) -> KernelStore {
-        KernelStore {
-            legs: Vec::with_capacity(capacity),
-            index: vec![NONE; ports],
-            own: vec![0.0; capacity * quantum_len].into_boxed_slice(),
-        }
+        let mut legs = std::hint::black_box(Vec::with_capacity(capacity));
+        legs.spare_capacity_mut().fill_with(std::mem::MaybeUninit::zeroed);
+        let mut own = std::hint::black_box(vec![0.0f32; capacity * quantum_len]);
+        own.iter_mut().step_by(1024).for_each(|x| *x = 0.0);
+        KernelStore { legs, index: vec![NONE; ports], own: own.into_boxed_slice() }
     }
 }
 
