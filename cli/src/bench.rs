@@ -50,6 +50,12 @@
 //! the room runs: the oldest leg leaves, a new one joins, each its own edit. The report adds
 //! the cycles over the quantum, the longest cycle, the control side's time per edit, and
 //! every packet fed, sent and dropped, so a churn that loses or leaks shows.
+//!
+//! `--grow` has one more leg join halfway through the measured cycles, into a room that is
+//! full (a plain room, not a bridge room with its member limit): the room grows (a kernel
+//! room's shards get stores twice as large and their workers move the legs; a room of
+//! nodes gets a mixer twice as large), and the report gives that cycle's and the next
+//! cycle's CPU and wall time beside the measured p50.
 
 use super::CliError;
 use crate::codec_arg::{encode_frame_by_frame, Codec};
@@ -97,6 +103,10 @@ pub struct Args {
     /// `--kernel`).
     #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
     workers: i64,
+    /// One more leg joins the full room halfway through the measured cycles, so it grows;
+    /// the report gives the cost of that cycle (plain rooms only).
+    #[arg(long)]
+    grow: bool,
 }
 
 /// Benchmarks.
@@ -140,7 +150,11 @@ pub fn run(a: Args) -> Result<(), CliError> {
     if workers > 1 && !a.kernel {
         return Err(CliError::Usage("--workers spreads a kernel room (add --kernel)".into()));
     }
-    let setup = Setup { codec: a.codec.id(), talkers: a.talkers, quantum, churn, kernel: a.kernel, workers };
+    if a.grow && a.talkers > 0 {
+        return Err(CliError::Usage("--grow needs a plain room (a bridge room has all its ports up front)".into()));
+    }
+    let setup =
+        Setup { codec: a.codec.id(), talkers: a.talkers, quantum, churn, kernel: a.kernel, workers, grow: a.grow };
     match a.what {
         What::Conference => conference(&legs, cycles, setup),
     }
@@ -158,6 +172,8 @@ struct Setup {
     kernel: bool,
     /// Workers the room is spread over.
     workers: usize,
+    /// One more leg joins the full room halfway through the measured cycles.
+    grow: bool,
 }
 
 impl Setup {
@@ -498,7 +514,19 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
         // The shards' late partners before the measured cycles (their first cycles after the
         // joins, when they start apart, are warm-up).
         let mut late_before = 0;
+        // The cycle in which the extra leg joins (`--grow`), the capacity before, and what
+        // that cycle and the next took (cpu, wall), and the join's control-side time.
+        let grow_at = setup.grow.then_some(50 + cycles / 2);
+        let (mut grown_from, mut grow_times, mut grow_edit_ns) = (0, Vec::new(), 0u64);
         for c in 0..cycles + 50 {
+            if grow_at == Some(c) {
+                grown_from = room.capacity();
+                let t = Instant::now();
+                let joined = join(&mut room, &engine, &setup, std::iter::once(next_name))?;
+                host(&crew, &room, &mut legs, joined);
+                next_name += 1;
+                grow_edit_ns = t.elapsed().as_nanos() as u64;
+            }
             let measuring = c >= 50;
             if c == 50 {
                 late_before = room.late_partners(&engine);
@@ -524,6 +552,9 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
                 }
             }
             let (dt, dt_cpu) = crew.cycle(measuring);
+            if grow_at.is_some_and(|g| c == g || c == g + 1) {
+                grow_times.push((dt_cpu, dt));
+            }
             if measuring {
                 wall.record(dt);
                 cpu.record(dt_cpu);
@@ -607,6 +638,21 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
                 setup.workers,
                 n as f64 * quantum_ns as f64 / busiest.max(1.0),
                 if held { "held" } else { "not held" },
+            );
+        }
+        if let [(cpu0, wall0), (cpu1, wall1)] = grow_times[..] {
+            println!(
+                "grow: a join at measured cycle {} found the room full: {grown_from} -> {} ports; that cycle cpu {:.1} \
+                 us, wall {:.1} us; the next cpu {:.1} us, wall {:.1} us (measured cpu p50 {:.1} us); the join's \
+                 control side {:.0} us",
+                cycles / 2,
+                room.capacity(),
+                us(cpu0),
+                us(wall0),
+                us(cpu1),
+                us(wall1),
+                us(c50),
+                us(grow_edit_ns),
             );
         }
         if churn > 0 {

@@ -406,6 +406,25 @@ fn bench_bridge_room_skips_silent_decodes_and_shares_encodes() {
 }
 
 #[test]
+fn bench_grow_reports_the_cycle_in_which_a_full_room_grows() {
+    // A room of nodes, a kernel room and a kernel room over two workers, each full at 6
+    // legs: the extra leg doubles its ports, and that cycle is reported.
+    for extra in [&[][..], &["--kernel"][..], &["--kernel", "--workers", "2"][..]] {
+        let o = bin()
+            .args(["bench", "conference", "--legs", "6", "--cycles", "20", "--grow"])
+            .args(extra)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success(), "{extra:?}: {}", String::from_utf8_lossy(&o.stderr));
+        let line = stdout.lines().find(|l| l.starts_with("grow:")).unwrap_or_else(|| panic!("{extra:?}: {stdout}"));
+        assert!(line.contains("at measured cycle 10 found the room full: 6 -> 12 ports"), "{extra:?}: {line}");
+    }
+    let o = bin().args(["bench", "conference", "--talkers", "1", "--grow"]).output().unwrap();
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("--grow needs a plain room"));
+}
+
+#[test]
 fn bench_churn_accounts_for_every_packet() {
     // 20 legs, 30 measured cycles at 100 joins and leaves per second: one of each a cycle.
     let o = bin().args(["bench", "conference", "--legs", "20", "--cycles", "30", "--churn", "100"]).output().unwrap();
