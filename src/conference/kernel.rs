@@ -39,7 +39,7 @@ use crate::engine::rt::{now_ns, thread_cpu_ns};
 use crate::engine::PacketPool;
 use crate::sync::lanes::{LaneRx, LaneTx, PushError};
 use crate::sync::pool::{Pool, Pooled};
-use crate::sync::rows::{ShardRows, SharedRows};
+use crate::sync::rows::SharedRows;
 use crate::sync::seqlock::SeqLockSlice;
 use rvoip_media_graph::{prefetch, MessageError, NodeSpec, Packet, PacketMeta, PacketSlot, ProcessIo, Processor};
 use rvoip_media_nodes::codec::{DecodeNode, EncodeNode, SwitchDecoder, SwitchEncoder};
@@ -190,13 +190,13 @@ pub(crate) struct Spread {
     rows: Arc<SharedRows>,
     shard: usize,
     deadline: PartnerDeadline,
-    /// Its row when it may not publish it (a partner still reads the buffer).
-    spare: ShardRows,
+    /// Its partial total of the cycle (what it publishes and adds in its place).
+    partial: Box<[f32]>,
     /// The last cycle it ran.
     last: u64,
     /// Partners' rows that were not there in time (one per partner per cycle).
     late: u64,
-    /// Cycles whose row went to the spare buffer (left out of the partners' mix).
+    /// Cycles whose row it could not publish (left out of the partners' mix).
     unpublished: u64,
     /// The worker's CPU time spent waiting for partners' rows (ns, since the start).
     waited_ns: u64,
@@ -206,8 +206,8 @@ impl Spread {
     /// Shard `shard` of `rows`, waiting for the others until `deadline` each cycle (control
     /// side).
     pub(crate) fn new(rows: Arc<SharedRows>, shard: usize, deadline: PartnerDeadline) -> Spread {
-        let spare = ShardRows::new(rows.slots(), rows.row_len());
-        Spread { rows, shard, deadline, spare, last: 0, late: 0, unpublished: 0, waited_ns: 0 }
+        let partial = vec![0.0; rows.row_len()].into_boxed_slice();
+        Spread { rows, shard, deadline, partial, last: 0, late: 0, unpublished: 0, waited_ns: 0 }
     }
 
     /// Starts the shard's next cycle ([`SharedRows::next_cycle`]).
@@ -221,7 +221,9 @@ impl Spread {
     /// `total`. Real-time: the wait is a spin with a deadline.
     fn add_partners(&mut self, now: u64, total: &mut [f32]) {
         let (rows, shard, cycle) = (&*self.rows, self.shard, self.last);
-        let ((), published) = rows.write(shard, cycle, &mut self.spare, |w| w.set(0, 1.0, total));
+        let n = self.partial.len().min(total.len());
+        self.partial[..n].copy_from_slice(&total[..n]);
+        let published = rows.publish(shard, cycle, &self.partial);
         let deadline = self.deadline.at(now);
         let waiting = thread_cpu_ns();
         let mut from = 0u64;
@@ -234,7 +236,7 @@ impl Spread {
         }
         self.waited_ns += thread_cpu_ns().saturating_sub(waiting);
         self.unpublished += u64::from(!published);
-        rows.sum(shard, cycle, from, (!published).then_some(&self.spare), total);
+        rows.sum(shard, cycle, from, &self.partial, total);
     }
 }
 

@@ -270,7 +270,7 @@ impl Room {
         let quantum = engine.config().quantum;
         let q = config.format.samples_per_quantum(quantum).unwrap_or(0);
         // One row per shard: its legs' part of the room's total.
-        let rows = SharedRows::new(w, w, q).ok_or_else(|| {
+        let rows = SharedRows::new(w, q).ok_or_else(|| {
             setup("kernel", format!("a room spreads over 1..={} workers with a whole quantum", rows::MAX_SHARDS))
         })?;
         let rows = std::sync::Arc::new(rows);

@@ -216,18 +216,18 @@ mod threaded_tests {
     fn shared_rows_give_whole_rows_of_the_same_cycle_or_none() {
         const CYCLES: u64 = if cfg!(miri) { 40 } else { 5_000 };
         const LEN: usize = 8;
-        let shared = std::sync::Arc::new(rows::SharedRows::new(2, 2, LEN).unwrap());
+        let shared = std::sync::Arc::new(rows::SharedRows::new(2, LEN).unwrap());
         // Shard s's row for cycle c: every sample (s + 1) * c (exact in f32 at these sizes).
         let value = |s: usize, c: u64| ((s as u64 + 1) * c) as f32;
         let shards: Vec<_> = (0..2)
             .map(|s| {
                 let shared = shared.clone();
                 thread::spawn(move || {
-                    let mut spare = rows::ShardRows::new(shared.slots(), LEN);
                     let (mut last, mut totals) = (0, Vec::new());
                     while last < CYCLES {
                         let c = shared.next_cycle(s, last);
-                        let ((), published) = shared.write(s, c, &mut spare, |w| w.set(0, 1.0, &[value(s, c); LEN]));
+                        let own = [value(s, c); LEN];
+                        let published = shared.publish(s, c, &own);
                         let mut tries = 0;
                         let on_time = shared.wait(1 - s, c, || {
                             tries += 1;
@@ -236,10 +236,9 @@ mod threaded_tests {
                         });
                         let mut total = [0.0f32; LEN];
                         let from = if on_time { 1 << (1 - s) } else { 0 };
-                        shared.sum(s, c, from, (!published).then_some(&spare), &mut total);
-                        let own = value(s, c);
+                        shared.sum(s, c, from, &own, &mut total);
                         assert!(total.iter().all(|&t| t == total[0]), "torn row {total:?}");
-                        let partner = total[0] - own;
+                        let partner = total[0] - own[0];
                         assert!(partner == 0.0 || partner == value(1 - s, c), "cycle {c}: {total:?}");
                         totals.push((c, on_time && published, total[0]));
                         shared.finish_cycle(s, c);
