@@ -486,6 +486,26 @@ impl NoiseSuppressor {
 
 /// Per-bin values for `bins` bins at `rate` Hz: `low` up to `from_hz`, `high` from `to_hz`,
 /// linear in between.
+/// A suppressor node's cycle: the input copied to the output and processed in place, `hop`
+/// samples at a time, by `frame` (false: the frame was not processed). A quantum that is not
+/// a whole number of hops is silenced; either failure is reported as the node's error.
+fn process_in_hops(io: &mut ProcessIo<'_>, hop: usize, mut frame: impl FnMut(&mut [f32]) -> bool) {
+    let x = io.audio_in(0);
+    let out = io.audio_out(0);
+    out.copy_from_slice(x);
+    let mut ok = out.len() % hop == 0;
+    if ok {
+        for c in out.chunks_mut(hop) {
+            ok &= frame(c);
+        }
+    } else {
+        out.fill(0.0);
+    }
+    if !ok {
+        io.report_error();
+    }
+}
+
 fn band_ramp(bins: usize, rate: u32, from_hz: f32, to_hz: f32, low: f32, high: f32) -> Vec<f32> {
     let hz_per_bin = rate as f32 / (2 * (bins - 1)) as f32;
     (0..bins)
@@ -507,21 +527,8 @@ impl Processor for NoiseSuppressor {
     }
 
     fn process(&mut self, io: &mut ProcessIo<'_>) {
-        let x = io.audio_in(0);
         let hop = self.hop;
-        let out = io.audio_out(0);
-        out.copy_from_slice(x);
-        let mut ok = out.len() % hop == 0;
-        if ok {
-            for c in out.chunks_mut(hop) {
-                ok &= self.process_frame(c);
-            }
-        } else {
-            out.fill(0.0);
-        }
-        if !ok {
-            io.report_error();
-        }
+        process_in_hops(io, hop, |frame| self.process_frame(frame));
     }
 
     fn set_param(&mut self, id: u32, value: f32) -> Result<(), ParamError> {

@@ -286,21 +286,8 @@ impl Processor for RnnoiseSuppressor {
     }
 
     fn process(&mut self, io: &mut ProcessIo<'_>) {
-        let x = io.audio_in(0);
         let hop = self.hop;
-        let out = io.audio_out(0);
-        out.copy_from_slice(x);
-        let mut ok = out.len() % hop == 0;
-        if ok {
-            for c in out.chunks_mut(hop) {
-                ok &= self.process_frame(c);
-            }
-        } else {
-            out.fill(0.0);
-        }
-        if !ok {
-            io.report_error();
-        }
+        super::process_in_hops(io, hop, |frame| self.process_frame(frame));
     }
 
     fn reset(&mut self) {
