@@ -238,3 +238,30 @@ impl Plc {
         self.period = self.pitch_min();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wideband_loss_fades_over_200_ms_after_10_at_full_level() {
+        // 16 kHz (G.722): a 200 Hz tone as the history, then 250 ms of loss.
+        let mut plc = Plc::new(Concealment::RepeatAndFade, 2);
+        let cap = plc.history_capacity();
+        plc.load_history(cap, |h| {
+            for (k, v) in h.iter_mut().enumerate() {
+                *v = 0.5 * (2.0 * std::f32::consts::PI * 200.0 * k as f32 / 16000.0).sin();
+            }
+        });
+        let mut out = vec![0f32; 4000];
+        for c in out.chunks_mut(40) {
+            plc.conceal(c);
+        }
+        let rms = |s: &[f32]| (s.iter().map(|v| v * v).sum::<f32>() / s.len() as f32).sqrt();
+        let at = |ms: usize| rms(&out[ms * 16 - 160..ms * 16]) / rms(&out[..160]);
+        assert!((0.9..1.02).contains(&at(20)), "20 ms: {}", at(20));
+        assert!((0.65..0.8).contains(&at(60)), "60 ms: {}", at(60));
+        assert!((0.15..0.3).contains(&at(160)), "160 ms: {}", at(160));
+        assert!(out[3200..3360].iter().any(|&v| v != 0.0) && out[3360..].iter().all(|&v| v == 0.0));
+    }
+}
