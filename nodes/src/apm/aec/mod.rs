@@ -86,14 +86,16 @@
 //!      0.5 while the error is 10 dB above the noise and at least a quarter of the residual
 //!      estimate plus noise (distortion and loud white noise lower the coherence in far-end
 //!      single talk too, but near-end speech adds power). Only after 200 ms without near end,
-//!      bins whose own (three-bin) coherence shows echo alone get up to 8× over-subtraction
+//!      bins whose own coherence shows echo alone get up to 8× over-subtraction
 //!      (this is what brings far-end single talk to 30+ dB ERLE); while the near end is
 //!      present the residual estimate is scaled by 0.3 instead in bins incoherent with the
 //!      echo estimate: near-end speech masks residual echo there, but every dB taken from
 //!      the near end is heard (measured: PESQ in double talk rises as this scale falls from 1
-//!      to ~0.3). The scale rises with the same three-bin coherence to 1 in bins that follow
+//!      to ~0.3). The scale rises with the same per-bin coherence to 1 in bins that follow
 //!      the echo estimate (the near talker's pauses, the gaps between its harmonics, the band
-//!      above a narrowband talker), where nothing masks the residual echo.
+//!      above a narrowband talker), where nothing masks the residual echo. The coherence is
+//!      each bin's own (smoothed over blocks only): pooled over three bins, a near-end
+//!      harmonic's incoherence spread onto the echo-only bins beside it (session 18).
 //!    * Background noise: a minimum-statistics floor over ~4–5 s with a 3 dB/s rise limit
 //!      ([`NoiseFloor`]) that does not learn continuous near-end talk or residual echo.
 //!    * Gain: decision-directed (weight 0.9) Wiener gain against residual echo plus noise,
