@@ -147,6 +147,7 @@ fn tuned_config() -> Result<JitterConfig, CliError> {
             "track_skew" => c.track_skew = f != 0.0,
             "spike_tail_weight" => c.spike_tail_weight = Some(f),
             "spike_wait_ms" => c.spike_wait_ms = Some(u()?),
+            "target_rise_cost" => c.target_rise_cost = Some(f),
             _ => return Err(CliError::Usage(format!("RVOIP_JB_TUNE: unknown setting {k}"))),
         }
     }

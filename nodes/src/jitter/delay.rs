@@ -152,6 +152,8 @@ pub struct DelayManager {
     drain_packets: u64,
     /// The next packet, if it starts a spike, starts one counted in full.
     full_next: bool,
+    /// Cost of raising the target, per ms (see [`DelayManager::with_rise_cost`]).
+    rise_cost: f64,
 }
 
 impl DelayManager {
@@ -175,7 +177,34 @@ impl DelayManager {
             spike: None,
             drain_packets: 0,
             full_next: false,
+            rise_cost: 0.0,
         }
+    }
+
+    /// With a cost of `per_ms` (in the [`TargetCost`]'s units, ≥ 0; 0, the default, is
+    /// none) for every ms a candidate target lies above the current one. Raising the target
+    /// moves the playout timeline, which the buffer does by stretching the audio (and a
+    /// higher target later gives the delay back by compressing it): the cost makes the
+    /// target rise only when the late packets the higher target saves outweigh the move.
+    /// Lowering the target costs nothing more than before (it decays slowly anyway).
+    ///
+    /// ```
+    /// use rvoip_media_nodes::jitter::{DelayManager, TargetCost};
+    /// let cost = TargetCost::EModel { bpl: 25.1, other_delay_ms: 40.0 };
+    /// let mut free = DelayManager::new(0.9999, 0.999, cost);
+    /// let mut priced = DelayManager::new(0.9999, 0.999, cost).with_rise_cost(0.02);
+    /// for i in 0..3000i64 {
+    ///     // 20 ms transit; from packet 1000 on, one packet in 150 is 80 ms later.
+    ///     let d = 20_000 + if i >= 1000 && i % 150 == 0 { 80_000 } else { 0 };
+    ///     free.update(d);
+    ///     priced.update(d);
+    /// }
+    /// assert_eq!(free.target_us(), Some(101_000));
+    /// assert_eq!(priced.target_us(), Some(21_000));
+    /// ```
+    pub fn with_rise_cost(mut self, per_ms: f64) -> Self {
+        self.rise_cost = if per_ms.is_finite() { per_ms.max(0.0) } else { 0.0 };
+        self
     }
 
     /// With a delay spike's drain counted at `weight` (0..=1; 1, the default, counts every
@@ -346,6 +375,7 @@ impl DelayManager {
         let mut above = 0.0;
         let mut q_bucket = None;
         let mut best = (f64::INFINITY, 0usize);
+        let current = self.target.filter(|_| self.rise_cost > 0.0);
         for (i, h) in self.hist.iter().map(|&h| f64::from(h)).enumerate().rev() {
             if q_bucket.is_none() && above + h > limit {
                 q_bucket = Some(i);
@@ -353,7 +383,10 @@ impl DelayManager {
             if q_bucket.is_some() {
                 let offset = self.base_us + (i as i64 + 1) * 1000;
                 let delay_ms = ((offset - self.min_us) as f64 / 1000.0).max(0.0);
-                let cost = self.cost.cost(delay_ms, above / self.total);
+                let mut cost = self.cost.cost(delay_ms, above / self.total);
+                if let Some(t) = current.filter(|&t| offset > t) {
+                    cost += self.rise_cost * ((offset - t) as f64 / 1000.0);
+                }
                 if cost <= best.0 {
                     best = (cost, i);
                 }

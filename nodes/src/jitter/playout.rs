@@ -59,6 +59,10 @@ fn welford((n, mean, m2): (u32, f64, f64), x: f64) -> (u32, f64, f64) {
 /// How long a buffer whose decoder has no in-band FEC waits for a stalled stream above its
 /// target, ms (see [`JitterConfig::spike_wait_ms`]).
 const SPIKE_WAIT_MS: u32 = 400;
+/// A decoder without in-band FEC's [`JitterConfig::target_rise_cost`], E-model R per ms:
+/// about the delay impairment's own slope (0.024 per ms below 177 ms), so a rise must save
+/// late packets worth twice its delay (BENCHMARKS, jitter buffer, session 18 third round).
+const TARGET_RISE_COST: f64 = 0.02;
 
 /// How long the buffer must have run dry in speech, concealing as a loss, before it waits
 /// for the stream (see [`JitterConfig::spike_wait_ms`]), ms: a packet in the target's tail
@@ -172,6 +176,16 @@ pub struct JitterConfig {
     /// one with it (Opus, whose target catches part of a spike instead; see
     /// [`JitterConfig::spike_tail_weight`]).
     pub spike_wait_ms: Option<u32>,
+    /// Cost of raising the target delay, per ms of the rise, in the cost's units (E-model R
+    /// points for [`TargetCost::EModel`]; see
+    /// [`DelayManager::with_rise_cost`](super::DelayManager::with_rise_cost)): the target
+    /// rises only when the late packets it saves outweigh the stretch that moves the
+    /// timeline. `None`, the default: the codec's — 0.02 for a decoder without in-band FEC
+    /// (G.711, G.722, G.729), 0 for one with it (Opus, whose target catches part of a
+    /// spike's drain for FEC to bridge the rest; on the evaluation sets a rise cost lost
+    /// there; BENCHMARKS, jitter buffer, session 18 third round). Chosen when the buffer is
+    /// built, like [`JitterConfig::spike_tail_weight`].
+    pub target_rise_cost: Option<f64>,
 }
 
 impl Default for JitterConfig {
@@ -198,6 +212,7 @@ impl Default for JitterConfig {
             track_skew: false,
             spike_tail_weight: None,
             spike_wait_ms: None,
+            target_rise_cost: None,
         }
     }
 }
@@ -243,6 +258,9 @@ impl JitterConfig {
         };
         if !cost_ok {
             return Err(JitterError::Config("cost parameters out of range"));
+        }
+        if self.target_rise_cost.is_some_and(|c| !(0.0..=100.0).contains(&c)) {
+            return Err(JitterError::Config("target_rise_cost must be in 0..=100"));
         }
         if self.spike_tail_weight.is_some_and(|w| !(0.0..=1.0).contains(&w)) {
             return Err(JitterError::Config("spike_tail_weight must be in 0..=1"));
@@ -518,7 +536,8 @@ impl JitterBuffer {
             buf: PacketBuffer::new(cfg.capacity, cfg.max_payload_bytes, cfg.payload_arena_bytes),
             delay: DelayManager::new(cfg.quantile, cfg.forget, cfg.cost)
                 .with_max_delay(cfg.max_delay_ms)
-                .with_spike_tail_weight(cfg.spike_tail_weight.unwrap_or(if has_fec { 1.0 } else { 0.0 })),
+                .with_spike_tail_weight(cfg.spike_tail_weight.unwrap_or(if has_fec { 1.0 } else { 0.0 }))
+                .with_rise_cost(cfg.target_rise_cost.unwrap_or(if has_fec { 0.0 } else { TARGET_RISE_COST })),
             skew: SkewEstimator::new(),
             warm: (0, 0.0, 0.0),
             warm_raw: (0, 0.0, 0.0),

@@ -592,3 +592,25 @@ fn a_loss_found_after_waiting_keeps_the_delay() {
     assert_eq!(after.packets_late, 0, "{after:?}");
     assert_eq!(after.concealed_samples - before.concealed_samples, 1600, "{after:?}");
 }
+
+#[test]
+fn g711_raises_its_target_only_when_the_late_packets_outweigh_the_move() {
+    // 30 s of a 20 ms transit with 0–3 ms of jitter, one packet in 140 (0.7 %) 80 ms
+    // late. With rises free the target climbs over the tail (waiting 80 ms more costs the
+    // E-model about 1.9 R, less than the late packets' Ie,eff). G.711's rise cost (0.02 R
+    // per ms, 1.6 R more for 80 ms) makes the rise dearer than the packets it would save:
+    // the target stays with the bulk.
+    let pk = stream(1500, 0, |i| {
+        let late = if i > 0 && i % 140 == 0 { 80.0 } else { 0.0 };
+        20.0 + f64::from(u32::from(i) * 7919 % 4) + late
+    });
+    let stats = |cfg: JitterConfig| {
+        let mut jb = JitterBuffer::new(Box::new(G711CodecDecoder::new(G711Law::Ulaw)), cfg).unwrap();
+        run(&mut jb, &pk, 29_900_000_000);
+        jb.stats()
+    };
+    let free = stats(JitterConfig { target_rise_cost: Some(0.0), ..JitterConfig::default() });
+    let priced = stats(JitterConfig::default());
+    assert_eq!(free.target_delay_ms, 91.0, "{free:?}");
+    assert_eq!(priced.target_delay_ms, 21.0, "{priced:?}");
+}
