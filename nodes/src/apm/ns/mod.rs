@@ -484,8 +484,6 @@ impl NoiseSuppressor {
     }
 }
 
-/// Per-bin values for `bins` bins at `rate` Hz: `low` up to `from_hz`, `high` from `to_hz`,
-/// linear in between.
 /// A suppressor node's cycle: the input copied to the output and processed in place, `hop`
 /// samples at a time, by `frame` (false: the frame was not processed). A quantum that is not
 /// a whole number of hops is silenced; either failure is reported as the node's error.
@@ -506,6 +504,8 @@ fn process_in_hops(io: &mut ProcessIo<'_>, hop: usize, mut frame: impl FnMut(&mu
     }
 }
 
+/// Per-bin values for `bins` bins at `rate` Hz: `low` up to `from_hz`, `high` from `to_hz`,
+/// linear in between.
 fn band_ramp(bins: usize, rate: u32, from_hz: f32, to_hz: f32, low: f32, high: f32) -> Vec<f32> {
     let hz_per_bin = rate as f32 / (2 * (bins - 1)) as f32;
     (0..bins)
