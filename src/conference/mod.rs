@@ -580,7 +580,6 @@ impl Room {
         let w = self.shards.len();
         let mut edits: Vec<Option<Edit<'_>>> = (0..w).map(|_| None).collect();
         let before = (self.free.clone(), self.shards.clone(), self.capacity, self.slabs.len());
-        let mut grown = vec![false; w];
         let mut added: Vec<(String, Leg)> = Vec::new();
         let built = (|| {
             for (name, media, options) in legs {
@@ -592,7 +591,7 @@ impl Room {
                 let (k, port) = match self.spread_port() {
                     Some(place) => place,
                     None => {
-                        self.grow_spread(&mut edits, &mut grown, engine)?;
+                        self.grow_spread(&mut edits, engine)?;
                         self.spread_port().ok_or_else(|| self.unknown(&name))?
                     }
                 };
@@ -627,10 +626,9 @@ impl Room {
             match e.commit() {
                 Ok(c) => ticket = Some(c.ticket),
                 Err(err) => {
-                    // Not sent: this shard did not grow and its legs did not join.
-                    if grown[k] {
-                        self.shards[k].ports = before.1[k].ports;
-                    }
+                    // Not sent: this shard did not grow (if this join grew the room) and its legs
+                    // did not join.
+                    self.shards[k].ports = before.1[k].ports;
                     added.retain(|(_, l)| {
                         let gone = l.port % w == k;
                         if gone {
@@ -887,38 +885,36 @@ impl Room {
     fn spread_port(&self) -> Option<(usize, usize)> {
         let w = self.shards.len();
         let free = |k: usize| self.free.iter().copied().find(|&p| p % w == k && p < self.shards[k].ports);
-        let k = (0..w).filter(|&k| free(k).is_some()).min_by_key(|&k| (self.shards[k].legs, k))?;
-        Some((k, free(k)?))
+        (0..w).filter_map(|k| Some((k, free(k)?))).min_by_key(|&(k, _)| (self.shards[k].legs, k))
     }
 
     /// A spread room out of places: every shard gets a store twice as large, its legs
     /// moved into it by its worker in the same edit as the joins (the shared rows are one
     /// row per shard and stay), and lanes for its new ports.
-    fn grow_spread<'e>(
-        &mut self,
-        edits: &mut [Option<Edit<'e>>],
-        grown: &mut [bool],
-        engine: &'e Engine,
-    ) -> Result<(), EngineError> {
+    fn grow_spread<'e>(&mut self, edits: &mut [Option<Edit<'e>>], engine: &'e Engine) -> Result<(), EngineError> {
         let w = self.shards.len();
         let capacity = self.capacity * 2;
         let q = self.config.format.samples_per_quantum(engine.config().quantum).unwrap_or(0);
-        for k in 0..w {
+        for (k, slot) in edits.iter_mut().enumerate() {
             let shard = self.shards[k];
-            let edit = match &mut edits[k] {
+            let edit = match slot {
                 Some(e) => e,
                 slot => slot.insert(engine.edit(shard.id)?),
             };
             let store = KernelStore::with_ports(capacity.div_ceil(w), capacity, q);
             edit.message(shard.kernel, KernelGrow(store))?;
             self.shards[k].ports = capacity;
-            grown[k] = true;
             self.slabs.push(LaneSlab::new(self.capacity..capacity, w, k, engine.config().ring_capacity));
         }
+        self.take_ports(capacity);
+        Ok(())
+    }
+
+    /// The room now has `capacity` ports: the new ones are free and nameless.
+    fn take_ports(&mut self, capacity: usize) {
         self.free.extend(self.capacity..capacity);
         self.names.resize(capacity, None);
         self.capacity = capacity;
-        Ok(())
     }
 
     /// A kernel room out of places: a store twice as large, the legs moved into it by the
@@ -928,9 +924,7 @@ impl Room {
         let q = self.config.format.samples_per_quantum(engine.config().quantum).unwrap_or(0);
         edit.message(self.mixer, KernelGrow(KernelStore::new(capacity, q)))?;
         self.slabs.push(LaneSlab::new(self.capacity..capacity, 1, 0, engine.config().ring_capacity));
-        self.free.extend(self.capacity..capacity);
-        self.names.resize(capacity, None);
-        self.capacity = capacity;
+        self.take_ports(capacity);
         Ok(())
     }
 
@@ -1008,9 +1002,7 @@ impl Room {
             edit.connect(key, 2 * capacity, s.input, 0)?;
         }
         self.events.extend(events);
-        self.free.extend(self.capacity..capacity);
-        self.names.resize(capacity, None);
-        self.capacity = capacity;
+        self.take_ports(capacity);
         self.mixer = key;
         Ok(())
     }
