@@ -82,7 +82,9 @@
 //!      i.e. against the same quantity it multiplies, so the estimate is unbiased in far-end
 //!      single talk.
 //!    * Near-end detector: a block holds near-end speech when the voice-band error power
-//!      exceeds 4× (residual estimate + noise), or when the mic/echo coherence drops below
+//!      exceeds 4× (residual estimate + noise) or 8× what the filter's measured depth
+//!      predicts (echo envelope × the error/envelope ratio of recent echo-only blocks, a
+//!      geometric mean, plus noise), or when the mic/echo coherence drops below
 //!      0.5 while the error is 10 dB above the noise and at least a quarter of the residual
 //!      estimate plus noise (distortion and loud white noise lower the coherence in far-end
 //!      single talk too, but near-end speech adds power). Only after 200 ms without near end,
@@ -346,6 +348,9 @@ pub struct Aec {
     near_hang: u32,
     /// Share of recent blocks (≈ 200 ms) in which the near-end detector fired.
     near_score: f32,
+    /// The filter's measured residual depth: running mean (over echo-only blocks) of the log
+    /// ratio of the voice-band error to the echo envelope (0 = no depth).
+    depth_log: f32,
     gain: Vec<f32>,
     prev_clean: Vec<f32>,
     noise: NoiseFloor,
@@ -443,6 +448,7 @@ impl Aec {
             stail: vec![0.0; bins],
             near_hang: 0,
             near_score: 0.0,
+            depth_log: 0.0,
             gain: vec![1.0; bins],
             prev_clean: vec![0.0; bins],
             noise: NoiseFloor::new(bins),
@@ -715,6 +721,7 @@ impl Aec {
                 self.far_blocks = 0;
                 self.leak_b.reset();
                 self.rho.fill(1.0);
+                self.depth_log = 0.0;
                 self.delay.forget();
                 self.sf = self.smic;
                 self.sb = self.smic;
@@ -805,6 +812,7 @@ impl Aec {
         self.stail.fill(0.0);
         self.near_hang = 0;
         self.near_score = 0.0;
+        self.depth_log = 0.0;
         self.gain.fill(1.0);
         self.prev_clean.fill(0.0);
         self.noise.reset();

@@ -76,6 +76,23 @@ const NEAR_HANG: u32 = 20;
 const NEAR_HANG_SUSTAINED: u32 = 80;
 /// See NEAR_HANG_SUSTAINED.
 const NEAR_SUSTAINED: f32 = 0.3;
+/// Near-end detector, second excess test: voice-band error over what the filter's measured
+/// depth predicts (echo envelope × the residual ratio measured in recent echo-only blocks, plus
+/// noise and the previous path's unexplained echo) above which a block counts as holding
+/// near-end speech (9 dB). The first test's residual estimate (`rho`, learnt per bin where the
+/// microphone follows the echo estimate, an arithmetic mean) runs high beside distortion,
+/// reverberation beyond the filter and loud echo, and near-end words under 4× it were taken
+/// for echo and suppressed with the single-talk floor; the measured depth is a geometric mean
+/// over every far-end block without near end. Session 19, mean ERLE dB / double-talk PESQ-WB /
+/// near-end PESQ-WB, kit 37.41 / 2.693 / 3.797 → 37.40 / 2.704 / 3.797, held-out h1 32.89 /
+/// 2.301 / 3.645 → 32.88 / 2.339 / 3.645, h2 31.54 / 2.350 / 3.563 → 31.50 / 2.368 / 3.563,
+/// h3 30.76 / 2.375 / 3.563 → 30.75 / 2.423 / 3.563 (6×: −0.4 dB kit ERLE; 10–12×: kit
+/// double talk 2.697).
+const NEAR_DEPTH_EXCESS: f32 = 8.0;
+/// Per-block weight of the measured depth's running mean (≈ 1 s of echo-only blocks).
+const DEPTH_RATE: f32 = 0.01;
+/// Echo envelope over noise (voice band) needed to measure the depth in a block.
+const DEPTH_MIN_ECHO: f32 = 4.0;
 /// See NEAR_HANG_SUSTAINED.
 const NEAR_SCORE_DECAY: f32 = 0.95;
 /// Scale of the residual echo estimate while the near end is present (−5 dB), in bins
@@ -174,14 +191,28 @@ impl Aec {
         // DOUBLE_TALK_SCALE.
         let (b0, b1) = self.band;
         let (mut ex_e, mut ex_r, mut ex_n) = (0.0f32, 1e-20f32, 1e-20f32);
+        let (mut ex_y, mut ex_u) = (1e-20f32, 0.0f32);
         for f in b0..b1 {
+            let u = self.unexplained(f);
             ex_e += self.see[f];
-            ex_r += self.rho[f] * self.stail[f] + noise[f] + self.unexplained(f);
+            ex_r += self.rho[f] * self.stail[f] + noise[f] + u;
             ex_n += noise[f];
+            ex_y += self.stail[f];
+            ex_u += u;
         }
-        let excess = ex_e > NEAR_EXCESS * ex_r;
+        // What the filter's measured depth predicts the error to be without a near end.
+        let predicted = self.depth_log.exp() * ex_y + ex_n + ex_u;
+        let residual_excess = ex_e > NEAR_EXCESS * ex_r;
+        let excess = residual_excess || ex_e > NEAR_DEPTH_EXCESS * predicted;
         let incoherent = self.coherence < NEAR_COHERENCE && ex_e > NEAR_SIGNAL * ex_n;
         let near = excess || (incoherent && ex_e > NEAR_COHERENCE_MIN_EXCESS * ex_r);
+        if far_active && ex_y > DEPTH_MIN_ECHO * ex_n && !residual_excess && self.near_score <= NEAR_SUSTAINED {
+            // Depth measured in far-end blocks the residual test does not hold for near end,
+            // outside sustained double talk; a geometric mean (log ratio, capped at +2, i.e.
+            // error 7.4× the envelope) so that missed near-end words and bursts do not pull it.
+            let r = (ex_e / ex_y).max(1e-6).ln().min(2.0);
+            self.depth_log += DEPTH_RATE * (r - self.depth_log);
+        }
         self.near_score = NEAR_SCORE_DECAY * self.near_score + if excess { 1.0 - NEAR_SCORE_DECAY } else { 0.0 };
         if near {
             self.near_hang = if self.near_score > NEAR_SUSTAINED { NEAR_HANG_SUSTAINED } else { NEAR_HANG };
