@@ -1235,7 +1235,12 @@ impl JitterBuffer {
             let wait = if self.dry_us >= SPIKE_GRACE_MS * 1000 { self.spike_wait_ms } else { 0 };
             let budget = if self.last_quiet { self.cfg.stretch_budget_ms.max(wait) } else { wait };
             let (offset, target) = (self.offset_us(), self.target_us());
-            let stretch = offset < target + i64::from(budget) * 1000;
+            // In a pause (a DTX gap, a stream that paused), a target at most one pull above
+            // the offset is not waited for: the transits it is learned from are rounded up
+            // to the pulls, so it steps by a pull with a few packets, and every step the
+            // pause takes up was a timeline move (the next step down a second one).
+            let slack = if budget == 0 && self.last_quiet { self.last_pull.map_or(0, |(_, len)| len) } else { 0 };
+            let stretch = offset < target + i64::from(budget) * 1000 - slack;
             self.conceal(tick);
             if stretch {
                 self.waited += tick;

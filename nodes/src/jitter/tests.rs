@@ -614,3 +614,38 @@ fn g711_raises_its_target_only_when_the_late_packets_outweigh_the_move() {
     assert_eq!(free.target_delay_ms, 91.0, "{free:?}");
     assert_eq!(priced.target_delay_ms, 21.0, "{priced:?}");
 }
+
+/// PCMU tone, 5 / 5.5 ms transits for 6 s, then one packet in four 32 ms late: rounded up
+/// to the 10 ms pulls these transits are 10 and 40 ms, and the target rises from 21 to 41 ms
+/// above the fastest, less than the pauses' stretch band above the offset the stream plays
+/// at (which therefore stays). A pause from 9 s; from 9.4 s no more packets (a DTX gap, a
+/// stream that paused). No spike wait (as for Opus): an empty buffer waits only while below
+/// the target. Returns the statistics at 9.45 s (the gap just begins to play) and 9.9 s.
+fn dtx_gap_stats() -> (JitterStats, JitterStats) {
+    let mut pk = stream(470, 0, |i| match i {
+        300.. if i % 4 == 0 => 32.0,
+        _ if i % 2 == 0 => 5.0,
+        _ => 5.5,
+    });
+    quiet_from(&mut pk, 450);
+    let cfg = JitterConfig { spike_wait_ms: Some(0), ..JitterConfig::default() };
+    let probe = |at_ns| {
+        let mut jb = JitterBuffer::new(Box::new(G711CodecDecoder::new(G711Law::Ulaw)), cfg).unwrap();
+        run_probe(&mut jb, &pk, at_ns + 1, at_ns)
+    };
+    (probe(9_450_000_000), probe(9_900_000_000))
+}
+
+#[test]
+fn a_pause_does_not_move_the_timeline_up_to_a_target_within_a_pull() {
+    let (gap, later) = dtx_gap_stats();
+    // The target is above the offset when the gap begins: within a pull of the offset the
+    // next packet would be decoded at (the stats' offset is after the pull's 10 ms, and a
+    // 20 ms concealment frame is decoded ahead).
+    assert_eq!((gap.current_delay_ms, gap.target_delay_ms), (30.0, 41.0), "{gap:?}");
+    assert_eq!(gap.packets_late, 0, "{gap:?}");
+    // The gap is concealed where it is: the timeline does not move up by a concealed frame
+    // to reach the target (it did before: 40 ms here).
+    assert_eq!((later.current_delay_ms, later.target_delay_ms), (30.0, 41.0), "{later:?}");
+    assert_eq!(later.inserted_samples_for_deceleration, 0, "{later:?}");
+}
