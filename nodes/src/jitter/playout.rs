@@ -26,9 +26,11 @@ const QUIET_HOLD_MS: i64 = 300;
 /// [`JitterBuffer::start_bound_us`], µs.
 const LEAD_BAND_US: i64 = 2000;
 
-/// Packets before the start bound is trusted in the leading silence: its Student's t
-/// factor for fewer (6.5 at 4 packets, 3.4 at 10) still let a jittery network's next
-/// packets climb 10–20 ms above it (BENCHMARKS, jitter buffer, session 19).
+/// Packets before the start bound is trusted in the leading silence (its Student's t
+/// factor is 6.5 at 4 packets, 3.4 at 10). Read off the kit's sets, not derived: from 6 or
+/// 8 packets an Opus LAN's give-back overshot the bound, ran dry once and moved its
+/// timeline 20 ms (−2.2 and −1.4 R), from 15 one did on the third set; PCMU gained from 6
+/// to 15 (BENCHMARKS, jitter buffer, session 19).
 const LEAD_PACKETS: u32 = 10;
 
 /// Packets until the delay histogram's target is trusted on its own (5 s of 20 ms).
