@@ -22,6 +22,17 @@ const QUIET_POWER: f32 = 1e-5;
 /// shortened at once.
 const QUIET_HOLD_MS: i64 = 300;
 
+/// In the stream's leading silence the playout offset is brought down to within this of
+/// [`JitterBuffer::start_bound_us`], µs.
+const LEAD_BAND_US: i64 = 2000;
+
+/// Packets before the start bound is trusted in the leading silence (its Student's t
+/// factor is 6.5 at 4 packets, 3.4 at 10). Read off the kit's sets, not derived: from 6 or
+/// 8 packets an Opus LAN's give-back overshot the bound, ran dry once and moved its
+/// timeline 20 ms (−2.2 and −1.4 R), from 15 one did on the third set; PCMU gained from 6
+/// to 15 (BENCHMARKS, jitter buffer, session 19).
+const LEAD_PACKETS: u32 = 10;
+
 /// Packets until the delay histogram's target is trusted on its own (5 s of 20 ms).
 const WARM_PACKETS: u32 = 250;
 
@@ -463,6 +474,9 @@ pub struct JitterBuffer {
     last_quiet: bool,
     /// Samples of quiet blocks played in a row before the current one (the pause so far).
     quiet_run: usize,
+    /// A block above [`QUIET_POWER`] has been played since the stream (re)started: before
+    /// it, a pause is the stream's leading silence (see [`JitterBuffer::start_bound_us`]).
+    spoken: bool,
     /// The decoder rebuilds lost packets from the next one's FEC data.
     has_fec: bool,
     /// Recent fraction of packets lost in the network.
@@ -574,6 +588,7 @@ impl JitterBuffer {
             rng: 0x1234_5678,
             last_quiet: true,
             quiet_run: 0,
+            spoken: false,
             has_fec,
             loss_avg: 0.0,
             last_ticks: 0,
@@ -717,6 +732,7 @@ impl JitterBuffer {
         self.warm = (0, 0.0, 0.0);
         self.warm_raw = (0, 0.0, 0.0);
         self.margin = 0;
+        self.spoken = false;
         self.dec.reset();
         self.skipping = false;
         self.sync_len = 0;
@@ -817,14 +833,33 @@ impl JitterBuffer {
     /// initial delay, whose excess over the target it would later give back by moving the
     /// timeline; a jittery one shows a spread that keeps the bound above the initial delay.
     fn early_start_ok(&self, ts: i64) -> bool {
+        self.start_bound_us().is_some_and(|bound| self.now_us - self.ticks_to_us(ts) >= bound)
+    }
+
+    /// An upper bound on where the target is going (µs, as [`target_us`]) from the packets
+    /// seen so far, `None` before three: the 99.5 % prediction bound of their raw transit
+    /// offsets (mean + `t·√(1 + 1/n)` standard deviations, the factor shrinking as packets
+    /// come), a pull (a packet arriving just after one is usable at the next: the
+    /// histogram's offsets step by a pull where the raw ones cross the pull grid) and the
+    /// margin. The stream starts once its first packet's offset covers it
+    /// ([`early_start_ok`]), from three packets, so the start sits 20–45 ms above where the
+    /// bound ends up after the ~15 packets of a stream's leading silence; in that silence
+    /// the playout offset is brought down to this bound (never below the target), not to
+    /// the target itself, on a steady network and from [`LEAD_PACKETS`] on: a target from
+    /// so few packets climbed by 10–20 ms in the next seconds where the bound did not
+    /// (held-out opus_lan), and on a jittery network even the bound was too low (its
+    /// spikes and moderate jitter lost up to 4.7 R: BENCHMARKS, jitter buffer, session 19).
+    ///
+    /// [`target_us`]: JitterBuffer::target_us
+    /// [`early_start_ok`]: JitterBuffer::early_start_ok
+    fn start_bound_us(&self) -> Option<i64> {
         let (n, mean, m2) = self.warm_raw;
         if n < 3 {
-            return false;
+            return None;
         }
         let sd = (m2 / f64::from(n - 1)).sqrt();
         let pull = self.last_pull.map_or(0, |(_, len)| len);
-        let bound = (mean + warm_sd_factor(n) * sd) as i64 + pull + self.margin_us();
-        self.now_us - self.ticks_to_us(ts) >= bound
+        Some((mean + warm_sd_factor(n) * sd) as i64 + pull + self.margin_us())
     }
 
     /// The margin above the target's quantile (µs): the configured one until three packets
@@ -881,6 +916,7 @@ impl JitterBuffer {
         self.warm = (0, 0.0, 0.0);
         self.warm_raw = (0, 0.0, 0.0);
         self.margin = 0;
+        self.spoken = false;
         self.started = false;
         self.have_ref = false;
         self.last_seq = None;
@@ -1163,6 +1199,31 @@ impl JitterBuffer {
         let tail_seen = self.warm.0 >= self.quantile_packets() || self.steady();
         let settled = !warming || (tail_seen && self.samples_to_us(self.quiet_run) >= QUIET_HOLD_MS * 1000);
         self.quiet_run = if quiet { (self.quiet_run + n).min(self.fs as usize) } else { 0 };
+        // The stream's leading silence (no word's tail to keep, no timeline a listener
+        // has heard): the start's excess over the start bound goes there, all of it.
+        let leading = quiet && !self.spoken && warming;
+        self.spoken |= !quiet;
+        let lead_err = match self.start_bound_us() {
+            Some(bound) if leading && self.steady() && self.warm_raw.0 >= LEAD_PACKETS => {
+                err - (bound - self.target_us()).max(0)
+            }
+            _ => 0,
+        };
+        if lead_err > LEAD_BAND_US {
+            let mut len = n;
+            let mut removed = 0;
+            while removed < n / 2 && self.samples_to_us(removed) < lead_err - LEAD_BAND_US {
+                match accelerate(&mut self.scratch, len, self.min_lag, self.max_lag) {
+                    Stretch::Samples(k) => {
+                        len -= k;
+                        removed += k;
+                    }
+                    Stretch::None => break,
+                }
+            }
+            self.stats.removed_samples_for_acceleration += removed as u64;
+            return len;
+        }
         let (acc, exp) = if quiet {
             (self.cfg.accelerate_quiet_ms, self.cfg.expand_quiet_ms)
         } else {
