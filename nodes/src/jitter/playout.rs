@@ -6,6 +6,7 @@ use super::packet_buffer::{Inserted, PacketBuffer};
 use super::stats::{BurstGapReport, BurstGapStats, RtpReceiveStats};
 use super::tsm::{accelerate, preemptive_expand, Stretch};
 use crate::codec::{CodecError, CodecInfo, Decoder};
+use crate::kernels;
 use rvoip_media_graph::Packet;
 
 /// Mean power below which a decoded block counts as a pause (about −50 dBFS).
@@ -992,13 +993,12 @@ impl JitterBuffer {
         }
     }
 
-    /// Appends `src` to the playout buffer (as much as fits), as 16-bit PCM. Decoders fed
-    /// garbage may overshoot: what is stored stays in range, and non-finite samples are 0.
+    /// Appends `src` to the playout buffer (as much as fits), as 16-bit PCM
+    /// ([`kernels::f32_to_i16`]: ties to even; decoders fed garbage may overshoot, and what
+    /// is stored stays in range, NaN as 0).
     fn push_sync(sync: &mut [i16], sync_len: &mut usize, src: &[f32]) -> usize {
         let n = src.len().min(sync.len() - *sync_len);
-        for (d, &v) in sync[*sync_len..*sync_len + n].iter_mut().zip(&src[..n]) {
-            *d = if v.is_finite() { (v * 32768.0).round().clamp(-32768.0, 32767.0) as i16 } else { 0 };
-        }
+        kernels::f32_to_i16(&mut sync[*sync_len..*sync_len + n], &src[..n]);
         *sync_len += n;
         n
     }
