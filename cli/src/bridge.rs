@@ -19,6 +19,7 @@ use super::output::{self, Outputs};
 use super::CliError;
 use clap::Args as ClapArgs;
 use rvoip_media_core::conference::{LegMedia, LegOptions, Room, RoomConfig};
+use rvoip_media_core::nodes::jitter::JitterConfig;
 use rvoip_media_core::nodes::mixer::TalkerPolicy;
 use rvoip_media_core::prelude::*;
 use rvoip_media_core::rtp::audio_level::VOICE_BELOW_DBOV;
@@ -88,6 +89,12 @@ pub struct Args {
     /// a core per worker (`taskset`): two workers on one core wait for each other.
     #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
     workers: i64,
+    /// An adaptive jitter buffer on every leg, as a session's (`JitterConfig::for_stream`:
+    /// a target delay from the packets' arrivals, time-stretching toward it, concealment),
+    /// for legs that come over a real network rather than loopback. A room of nodes
+    /// (`--room auto` picks it; not with `--room kernel` or `--workers`).
+    #[arg(long)]
+    jitter: bool,
 }
 
 /// `--room`.
@@ -123,6 +130,8 @@ struct Plan {
     room: RoomKind,
     /// Workers the room spreads over (more than 1: a kernel room).
     workers: usize,
+    /// A jitter buffer on every leg.
+    jitter: bool,
 }
 
 fn check(a: &Args) -> Result<Plan, CliError> {
@@ -191,8 +200,11 @@ fn check(a: &Args) -> Result<Plan, CliError> {
     if a.room == RoomKind::Kernel && talkers.is_some() {
         return Err(usage("--room kernel has no talker selection: drop --talkers or use --room nodes"));
     }
+    if a.room == RoomKind::Kernel && a.jitter {
+        return Err(usage("--room kernel has no jitter buffers: drop --jitter or use --room nodes"));
+    }
     let room = match a.room {
-        RoomKind::Auto if talkers.is_none() && a.audio_level.is_none() => RoomKind::Kernel,
+        RoomKind::Auto if talkers.is_none() && a.audio_level.is_none() && !a.jitter => RoomKind::Kernel,
         RoomKind::Auto => RoomKind::Nodes,
         r => r,
     };
@@ -201,9 +213,12 @@ fn check(a: &Args) -> Result<Plan, CliError> {
         .filter(|w| (1..=legs).contains(w))
         .ok_or_else(|| usage(format!("--workers must be 1..={legs} (at most one per leg), got {}", a.workers)))?;
     if workers > 1 && room != RoomKind::Kernel {
-        return Err(usage("--workers above 1 spreads a kernel room: drop --talkers, --audio-level and --room nodes"));
+        return Err(usage(
+            "--workers above 1 spreads a kernel room: drop --talkers, --audio-level, --jitter and --room nodes",
+        ));
     }
     Ok(Plan {
+        jitter: a.jitter,
         workers,
         room,
         io: a.io,
@@ -304,13 +319,15 @@ fn start(plan: &Plan) -> Result<Bridge, CliError> {
         let mut legs = Vec::new();
         for i in (g..n).step_by(groups) {
             let codec = |e| usage(format!("--codec: {e}"));
+            let decoder = id.decoder(rate, 1).map_err(codec)?;
+            let jitter = plan.jitter.then(|| JitterConfig::for_stream(decoder.info(), plan.quantum));
             let media = LegMedia::Rtp {
                 encoder: id.encoder(rate, 1, false).map_err(codec)?,
-                decoder: id.decoder(rate, 1).map_err(codec)?,
+                decoder,
                 ptime_us: plan.ptime_us,
                 ssrc: 0x5200_0000 + i as u32,
             };
-            legs.push((format!("leg{i}"), media, options.clone()));
+            legs.push((format!("leg{i}"), media, LegOptions { jitter, ..options.clone() }));
         }
         let done = room.join_many_with(&engine, legs, |_| {})?;
         engine.wait(done.ticket, Duration::from_secs(10))?;
@@ -475,6 +492,7 @@ pub fn run(a: Args) -> Result<(), CliError> {
     let (p50, p99, max) = bridge.cycle_us();
     let talkers = bridge.talkers().map(|(n, d)| (n, d.map(str::to_string)));
     let late_partners = bridge.room.late_partners(&bridge.engine);
+    let concealed: u64 = bridge.room.stats(&bridge.engine)?.per_member.iter().map(|m| m.concealed_frames).sum();
     let Bridge { engine, io: batches, .. } = bridge;
     // The totals after the I/O threads' last send sweeps.
     let mut t = SocketStats::default();
@@ -483,7 +501,7 @@ pub fn run(a: Args) -> Result<(), CliError> {
     }
     engine.shutdown();
     let json = format!(
-        "{{\"legs\": {}, \"codec\": \"{}\", \"io\": \"{io}\", \"room\": \"{room}\", \"workers\": {}, \"late_partners\": {late_partners}, \"ptime_ms\": {}, \"seconds\": {:.3}, \"stopped_by_signal\": {}, \
+        "{{\"legs\": {}, \"codec\": \"{}\", \"io\": \"{io}\", \"room\": \"{room}\", \"workers\": {}, \"jitter\": {}, \"late_partners\": {late_partners}, \"concealed_frames\": {concealed}, \"ptime_ms\": {}, \"seconds\": {:.3}, \"stopped_by_signal\": {}, \
          \"received\": {}, \"delivered\": {}, \"dropped\": {}, \"malformed\": {}, \"wrong_payload_type\": {}, \
          \"foreign\": {}, \"sent\": {}, \"not_sent\": {}, \"send_errors\": {}, \"latches\": {}, \"relatches\": {}, \
          \"deadline_misses\": {}, \"cycle_p50_us\": {p50:.1}, \"cycle_p99_us\": {p99:.1}, \"cycle_max_us\": {max:.1}, \
@@ -492,6 +510,7 @@ pub fn run(a: Args) -> Result<(), CliError> {
         plan.legs,
         plan.codec.name(),
         plan.workers,
+        plan.jitter,
         plan.ptime_us / 1000,
         last.at.duration_since(first.at).as_secs_f64(),
         output::interrupted(),

@@ -408,6 +408,58 @@ fn audio_levels_skip_silent_legs_and_label_each_mix() {
     }
 }
 
+/// Runs a 2-leg bridge (with `extra` flags) for 4 s while leg 0 sends a tone whose every
+/// fourth packet is held back 70 ms (sent after the next three) and leg 1 sends silence on
+/// time, both until after the bridge has stopped (so that no leg conceals the end of its
+/// stream); returns the bridge's `done` line.
+fn run_with_a_jittery_leg(extra: &[&str]) -> String {
+    let port0 = free_ports(2);
+    let mut flags = vec!["--seconds", "4"];
+    flags.extend_from_slice(extra);
+    let (mut child, reader) = start_bridge(2, port0, &flags);
+    let legs = phones(2);
+    let frames = 215;
+    let mut sends: Vec<(u64, usize, usize)> = Vec::new();
+    for k in 0..frames {
+        let held = if k % 4 == 1 { 70 } else { 0 };
+        sends.push((20 * k as u64 + held, 0, k));
+        sends.push((20 * k as u64, 1, k));
+    }
+    sends.sort();
+    let start = Instant::now();
+    let mut buf = [0u8; 1500];
+    for (at, leg, k) in sends {
+        std::thread::sleep((start + Duration::from_millis(at)).saturating_duration_since(Instant::now()));
+        let freq = (leg == 0).then_some(TONES[0]);
+        legs[leg].send_to(&packet(freq, k, leg as u32, 0), ("127.0.0.1", port0 + leg as u16)).unwrap();
+        for s in &legs {
+            while s.recv(&mut buf).is_ok() {}
+        }
+    }
+    assert!(child.wait().unwrap().success());
+    let out = reader.join().unwrap();
+    out.into_iter().find(|l| l.starts_with("done")).unwrap()
+}
+
+#[test]
+fn a_jittery_leg_plays_whole_through_its_jitter_buffer() {
+    let _turn = one_bridge_at_a_time();
+    // Without a buffer a packet that comes after its playout time is concealed: a quarter
+    // of leg 0's frames. With `--jitter` the leg's target delay rises over the 70 ms within
+    // its first packets and the rest play.
+    let plain = run_with_a_jittery_leg(&["--room", "nodes"]);
+    let buffered = run_with_a_jittery_leg(&["--jitter"]);
+    assert!(buffered.contains("\"room\": \"nodes\"") && buffered.contains("\"jitter\": true"), "{buffered}");
+    let (p, b) = (json_number(&plain, "concealed_frames"), json_number(&buffered, "concealed_frames"));
+    eprintln!("frames concealed: plain decoder {p}, jitter buffer {b}");
+    assert!(p >= 30.0, "plain decoder: {p} frames concealed: {plain}");
+    assert!(b <= 12.0 && b * 4.0 <= p, "jitter buffer: {b} frames concealed, plain {p}: {buffered}");
+    // A kernel room has none: refused in the user's terms.
+    let o = bin().args(["bridge", "--legs", "2", "--codec", "pcmu", "--room", "kernel", "--jitter"]).output().unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--room kernel has no jitter buffers"), "{o:?}");
+}
+
 /// 8 kHz speech (the bundled recording), as f32.
 fn speech_8k() -> Vec<f32> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/data/speech_en_8k.wav");

@@ -12,12 +12,12 @@ use crate::stats::PartitionStats;
 use crate::transport::{
     MediaLink, Remote, StreamParams, Transport, TransportEvent, TransportStats, UdpConfig, UdpTransport,
 };
-use rvoip_media_graph::{AudioFormat, GraphBuilder, NodeId, NodeKey, PortKind, Quantum};
+use rvoip_media_graph::{AudioFormat, GraphBuilder, NodeId, NodeKey, PortKind};
 use rvoip_media_nodes::apm::{
     AdvancedAecConfig, AdvancedAgcConfig, AdvancedVadConfig, Aec, Agc, ApmError, NoiseSuppressor, NsConfig, NsLevel,
     Vad,
 };
-use rvoip_media_nodes::codec::{CodecId, CodecInfo, EncodeNode, Negotiated, SwitchEncoder};
+use rvoip_media_nodes::codec::{CodecId, EncodeNode, Negotiated, SwitchEncoder};
 use rvoip_media_nodes::jitter::{JitterBufferNode, JitterConfig, JitterReport, JitterSwitch, CN_PAYLOAD_TYPE};
 use rvoip_media_nodes::resample::ResamplerNode;
 use rvoip_media_nodes::{LevelMeter, Mute};
@@ -149,40 +149,6 @@ fn add_processing(
     }
     Ok(near)
 }
-
-/// The jitter buffer of a session receiving `info`'s codec: the tuned defaults with at most
-/// [`JITTER_MAX_DELAY_MS`] of delay and 50 packet slots (500 ms of 10 ms packets, 1 s of
-/// 20 ms ones) instead of 1 s and 100 — half a second is already far past a conversation's
-/// delay budget. Packets may be as long as the codec's longest ptime (60 ms for G.711,
-/// G.722 and G.729, 120 ms for Opus), at the codec's densest rate and at least 64 kbit/s
-/// (G.711's and G.722's, the densest a live switch can bring at 8 or 16 kHz); the slots
-/// share the bytes of the max delay and one longest packet at that rate, ≈ 4.5 KB for
-/// G.711, instead of 50 × the longest packet (at most that, for Opus, whose longest frames
-/// are dense). The margin above the delay quantile is at least the graph's `quantum`
-/// ([`JitterConfig::min_margin_ms`]).
-fn session_jitter(info: &CodecInfo, quantum: Quantum) -> JitterConfig {
-    let max_packet_ms = info.ptimes_us.iter().copied().max().unwrap_or(info.default_ptime_us).div_ceil(1000);
-    let max_packet_ms = max_packet_ms.clamp(10, 120);
-    let frame_us = (info.frame_samples.max(1) as u64 * 1_000_000).div_ceil(u64::from(info.sample_rate.max(1)));
-    let bytes_per_ms = (info.max_frame_bytes as u64 * 1000).div_ceil(frame_us).max(8) as usize;
-    let max_payload_bytes = (bytes_per_ms * max_packet_ms as usize).min(rvoip_media_graph::MAX_PAYLOAD);
-    let capacity = 50;
-    let held_ms = (JITTER_MAX_DELAY_MS + max_packet_ms) as usize;
-    let payload_arena_bytes = (bytes_per_ms * held_ms).clamp(max_payload_bytes, capacity * max_payload_bytes);
-    JitterConfig {
-        max_delay_ms: JITTER_MAX_DELAY_MS,
-        capacity,
-        max_payload_bytes,
-        payload_arena_bytes,
-        max_packet_ms,
-        // The node pulls once a cycle: a packet that just misses one is a cycle later.
-        min_margin_ms: quantum.micros().div_ceil(1000),
-        ..JitterConfig::default()
-    }
-}
-
-/// A session's jitter buffer delay at most, ms.
-const JITTER_MAX_DELAY_MS: u32 = 500;
 
 /// The longest packet a session's rate adapter decodes, ms (the longest Opus packet).
 const MAX_PACKET_MS: usize = 120;
@@ -358,7 +324,7 @@ impl MediaSession {
             enc = enc.with_voice_activity(vad)?;
         }
         let decoder = neg.decoder()?;
-        let jitter_config = session_jitter(decoder.info(), q);
+        let jitter_config = JitterConfig::for_stream(decoder.info(), q);
         let jitter = JitterBufferNode::new(decoder, jitter_config, q)
             .map_err(|e| crate::EngineError::NodeSetup { node: "jitter".into(), reason: e.to_string() })?
             .with_payload_type(neg.payload_type);

@@ -130,6 +130,10 @@ pub struct DelayManager {
     /// Bucket weights (f32: relative precision far finer than the forgetting's; the sums
     /// and the total are kept in f64).
     hist: Box<[f32]>,
+    /// Every bucket below `lo` or above `hi` is empty (`lo > hi`: all are): the target's
+    /// walks skip what cannot matter.
+    lo: usize,
+    hi: usize,
     /// Target computed after the last update.
     target: Option<i64>,
     /// Weight the next packet adds (grows by 1/forget per packet instead of decaying all
@@ -167,6 +171,8 @@ impl DelayManager {
             cost,
             target: None,
             hist: vec![0.0; BUCKETS].into_boxed_slice(),
+            lo: BUCKETS,
+            hi: 0,
             inc: 1.0,
             total: 0.0,
             base_us: 0,
@@ -302,6 +308,7 @@ impl DelayManager {
     /// Forgets everything.
     pub fn reset(&mut self) {
         self.hist.fill(0.0);
+        (self.lo, self.hi) = (self.hist.len(), 0);
         self.inc = 1.0;
         self.total = 0.0;
         self.packets = 0;
@@ -333,6 +340,7 @@ impl DelayManager {
         }
         let w = self.inc * self.spike_weight(d_us);
         self.hist[b as usize] += w as f32;
+        (self.lo, self.hi) = (self.lo.min(b as usize), self.hi.max(b as usize));
         self.total += w;
         self.inc /= self.forget;
         // f32 buckets reach about inc / (1 − forget) ≤ 1e5 · inc: rescale well below 3e38.
@@ -350,6 +358,9 @@ impl DelayManager {
     fn rebase(&mut self, by: i64) {
         shift(&mut self.hist, by);
         self.base_us += by * 1000;
+        let used = |h: &f32| *h != 0.0;
+        self.lo = self.hist.iter().position(used).unwrap_or(self.hist.len());
+        self.hi = self.hist.iter().rposition(used).unwrap_or(0);
     }
 
     /// The target playout offset (µs, on the same scale as the offsets given to
@@ -359,39 +370,55 @@ impl DelayManager {
         self.target
     }
 
+    /// The target after an update. Only the buckets that hold weight (and bucket 0) are
+    /// candidates: below an empty bucket the same packets are late at less delay, and every
+    /// [`TargetCost`] and the rise cost grow with the delay, so the empty bucket is never
+    /// the lowest of the cheapest (the full walk, `tests::target_by_full_walk`, picks the
+    /// same bucket).
     fn compute_target(&mut self) -> Option<i64> {
         if self.packets == 0 || self.total <= 0.0 {
             return None;
         }
+        let used = self.hist.get(self.lo..=self.hi).unwrap_or(&[]);
         let floor = 1e-3 * self.total;
         let mut below = 0.0;
-        let low = self.hist.iter().map(|&h| f64::from(h)).position(|h| {
+        let low = used.iter().map(|&h| f64::from(h)).position(|h| {
             below += h;
             below > floor
         });
-        self.min_us = self.base_us + low.unwrap_or(0) as i64 * 1000;
+        self.min_us = self.base_us + low.map_or(0, |i| self.lo + i) as i64 * 1000;
         let limit = (1.0 - self.quantile) * self.total;
         // Walk down from the top: `above` is the mass strictly above bucket i.
         let mut above = 0.0;
         let mut q_bucket = None;
         let mut best = (f64::INFINITY, 0usize);
         let current = self.target.filter(|_| self.rise_cost > 0.0);
-        for (i, h) in self.hist.iter().map(|&h| f64::from(h)).enumerate().rev() {
+        let cost_at = |i: usize, above: f64| {
+            let offset = self.base_us + (i as i64 + 1) * 1000;
+            let delay_ms = ((offset - self.min_us) as f64 / 1000.0).max(0.0);
+            let mut cost = self.cost.cost(delay_ms, above / self.total);
+            if let Some(t) = current.filter(|&t| offset > t) {
+                cost += self.rise_cost * ((offset - t) as f64 / 1000.0);
+            }
+            cost
+        };
+        for (i, h) in used.iter().map(|&h| f64::from(h)).enumerate().rev() {
+            if h == 0.0 {
+                continue;
+            }
             if q_bucket.is_none() && above + h > limit {
                 q_bucket = Some(i);
             }
             if q_bucket.is_some() {
-                let offset = self.base_us + (i as i64 + 1) * 1000;
-                let delay_ms = ((offset - self.min_us) as f64 / 1000.0).max(0.0);
-                let mut cost = self.cost.cost(delay_ms, above / self.total);
-                if let Some(t) = current.filter(|&t| offset > t) {
-                    cost += self.rise_cost * ((offset - t) as f64 / 1000.0);
-                }
+                let cost = cost_at(self.lo + i, above);
                 if cost <= best.0 {
-                    best = (cost, i);
+                    best = (cost, self.lo + i);
                 }
             }
             above += h;
+        }
+        if q_bucket.is_some() && self.hist[0] == 0.0 && cost_at(0, above) <= best.0 {
+            best.1 = 0;
         }
         Some(self.base_us + (best.1 as i64 + 1) * 1000)
     }
@@ -712,5 +739,74 @@ mod tests {
         }
         let t = em.target_us().unwrap();
         assert!((150_000..=190_000).contains(&t), "{t}");
+    }
+
+    /// The target as a walk over every bucket finds it (the module's first form): `prev` is
+    /// the target before the update that filled `dm`'s histogram.
+    fn target_by_full_walk(dm: &DelayManager, prev: Option<i64>) -> Option<i64> {
+        let hist: Vec<f64> = dm.hist.iter().map(|&h| f64::from(h)).collect();
+        let mut below = 0.0;
+        let low = hist.iter().position(|&h| {
+            below += h;
+            below > 1e-3 * dm.total
+        });
+        let min_us = dm.base_us + low.unwrap_or(0) as i64 * 1000;
+        let limit = (1.0 - dm.quantile) * dm.total;
+        let (mut above, mut q_found, mut best) = (0.0, false, (f64::INFINITY, 0usize));
+        let current = prev.filter(|_| dm.rise_cost > 0.0);
+        for (i, &h) in hist.iter().enumerate().rev() {
+            q_found |= above + h > limit;
+            if q_found {
+                let offset = dm.base_us + (i as i64 + 1) * 1000;
+                let delay_ms = ((offset - min_us) as f64 / 1000.0).max(0.0);
+                let mut cost = dm.cost.cost(delay_ms, above / dm.total);
+                if let Some(t) = current.filter(|&t| offset > t) {
+                    cost += dm.rise_cost * ((offset - t) as f64 / 1000.0);
+                }
+                if cost <= best.0 {
+                    best = (cost, i);
+                }
+            }
+            above += h;
+        }
+        (dm.packets > 0).then_some(dm.base_us + (best.1 as i64 + 1) * 1000)
+    }
+
+    #[test]
+    fn the_sparse_walk_picks_the_full_walks_target() {
+        // Streams that spread over the histogram, with spikes, drains, rebases (a drifting
+        // clock and a jump) and both costs, with and without a rise cost: after every
+        // packet the target is the one the walk over every bucket finds.
+        let costs = [
+            TargetCost::EModel { bpl: 25.1, other_delay_ms: 40.0 },
+            TargetCost::EModel { bpl: 4.3, other_delay_ms: 25.0 },
+            TargetCost::Linear { loss_weight_ms: 2000.0 },
+        ];
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut uni = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut checked = 0;
+        for (k, cost) in costs.into_iter().enumerate() {
+            for (rise, tail) in [(0.0, 1.0), (0.02, 0.0), (0.1, 0.5)] {
+                let mut dm = DelayManager::new(0.995, 0.99 + 0.004 * k as f64, cost)
+                    .with_rise_cost(rise)
+                    .with_spike_tail_weight(tail);
+                for i in 0..6000i64 {
+                    let jitter = -(1.0 - uni()).ln() * if i % 2000 < 1000 { 8_000.0 } else { 40_000.0 };
+                    let spike = if i % 700 < 12 { 300_000 - (i % 700) * 20_000 } else { 0 };
+                    let drift = i * 3; // 150 ppm of 20 ms packets
+                    let jump = if i >= 4000 { 2_500_000 } else { 0 };
+                    let prev = dm.target_us();
+                    dm.update(50_000 + jitter as i64 + spike + drift + jump);
+                    assert_eq!(dm.target_us(), target_by_full_walk(&dm, prev), "packet {i}, cost {k}");
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, 9 * 6000);
     }
 }

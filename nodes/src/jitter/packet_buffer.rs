@@ -59,6 +59,9 @@ pub(crate) struct PacketBuffer {
     /// Slot indices, sorted by offset while compacting.
     order: Box<[u16]>,
     count: usize,
+    /// Every slot at or above it is unused (a slot is taken lowest first, so the used ones
+    /// stay below about the most packets held at once): the scans stop there.
+    span: usize,
 }
 
 impl PacketBuffer {
@@ -79,6 +82,7 @@ impl PacketBuffer {
             max_len,
             order: (0..capacity).map(|i| i as u16).collect(),
             count: 0,
+            span: 0,
         }
     }
 
@@ -97,6 +101,7 @@ impl PacketBuffer {
         self.used.fill(false);
         self.count = 0;
         self.top = 0;
+        self.span = 0;
     }
 
     /// Moves the stored payloads to the arena's start, in offset order, closing the gaps.
@@ -118,7 +123,7 @@ impl PacketBuffer {
     /// Index of the stored packet with the smallest timestamp.
     pub(crate) fn oldest(&self) -> Option<usize> {
         let mut best: Option<usize> = None;
-        for (i, s) in self.slots.iter().enumerate() {
+        for (i, s) in self.slots[..self.span].iter().enumerate() {
             if self.used[i] && best.map_or(true, |b| s.ts < self.slots[b].ts) {
                 best = Some(i);
             }
@@ -133,13 +138,13 @@ impl PacketBuffer {
 
     /// Index of the packet with timestamp `ts`.
     pub(crate) fn find_ts(&self, ts: i64) -> Option<usize> {
-        (0..self.slots.len()).find(|&i| self.used[i] && self.slots[i].ts == ts)
+        (0..self.span).find(|&i| self.used[i] && self.slots[i].ts == ts)
     }
 
     /// The smallest timestamp above `ts`.
     pub(crate) fn next_after(&self, ts: i64) -> Option<usize> {
         let mut best: Option<usize> = None;
-        for (i, s) in self.slots.iter().enumerate() {
+        for (i, s) in self.slots[..self.span].iter().enumerate() {
             if self.used[i] && s.ts > ts && best.map_or(true, |b| s.ts < self.slots[b].ts) {
                 best = Some(i);
             }
@@ -154,13 +159,16 @@ impl PacketBuffer {
             if self.count == 0 {
                 self.top = 0;
             }
+            while self.span > 0 && !self.used[self.span - 1] {
+                self.span -= 1;
+            }
         }
     }
 
     /// Removes every packet with a timestamp below `ts`; returns how many.
     pub(crate) fn drop_before(&mut self, ts: i64) -> usize {
         let mut n = 0;
-        for i in 0..self.slots.len() {
+        for i in 0..self.span {
             if self.used[i] && self.slots[i].ts < ts {
                 self.remove(i);
                 n += 1;
@@ -175,7 +183,7 @@ impl PacketBuffer {
         if payload.len() > self.max_len {
             return Inserted::TooLarge;
         }
-        if (0..self.slots.len()).any(|i| self.used[i] && (self.slots[i].ts == ts || self.slots[i].seq == seq)) {
+        if (0..self.span).any(|i| self.used[i] && (self.slots[i].ts == ts || self.slots[i].seq == seq)) {
             return Inserted::Duplicate;
         }
         let mut result = Inserted::Stored;
@@ -213,6 +221,7 @@ impl PacketBuffer {
         s.audio_level = packet.meta.audio_level;
         self.used[slot] = true;
         self.count += 1;
+        self.span = self.span.max(slot + 1);
         result
     }
 }
@@ -317,6 +326,13 @@ mod tests {
             for (ts, payload) in &model {
                 assert_eq!(b.payload(b.find_ts(*ts).unwrap()), &payload[..]);
             }
+            // The scans (which stop at the highest used slot) find what the model holds.
+            let oldest = model.iter().map(|(t, _)| *t).min();
+            assert_eq!(b.oldest().map(|i| b.get(i).ts), oldest);
+            let probe = rng.below(64) as i64 * 160;
+            let next = model.iter().map(|(t, _)| *t).filter(|&t| t > probe).min();
+            assert_eq!(b.next_after(probe).map(|i| b.get(i).ts), next);
+            assert!((b.span..b.slots.len()).all(|i| !b.used[i]));
         }
         assert!(evictions > 1000, "room ran out often: {evictions}");
     }

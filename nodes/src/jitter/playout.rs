@@ -6,7 +6,8 @@ use super::packet_buffer::{Inserted, PacketBuffer};
 use super::stats::{BurstGapReport, BurstGapStats, RtpReceiveStats};
 use super::tsm::{accelerate, preemptive_expand, Stretch};
 use crate::codec::{CodecError, CodecInfo, Decoder};
-use rvoip_media_graph::Packet;
+use crate::kernels;
+use rvoip_media_graph::{Packet, Quantum};
 
 /// Mean power below which a decoded block counts as a pause (about −50 dBFS).
 const QUIET_POWER: f32 = 1e-5;
@@ -252,7 +253,55 @@ pub enum JitterError {
     Codec(#[from] CodecError),
 }
 
+/// Delay a live stream's buffer ([`JitterConfig::for_stream`]) holds at most, ms.
+pub const LIVE_MAX_DELAY_MS: u32 = 500;
+
 impl JitterConfig {
+    /// The buffer of a live stream receiving `info`'s codec on a graph whose cycle is
+    /// `quantum` (what sessions and conference legs use): the tuned defaults with at most
+    /// [`LIVE_MAX_DELAY_MS`] of delay and 50 packet slots (500 ms of 10 ms packets, 1 s of
+    /// 20 ms ones) instead of 1 s and 100 — half a second is already far past a
+    /// conversation's delay budget. Packets may be as long as the codec's longest ptime (60
+    /// ms for G.711, G.722 and G.729, 120 ms for Opus), at the codec's densest rate and at
+    /// least 64 kbit/s (G.711's and G.722's, the densest a live switch can bring at 8 or 16
+    /// kHz); the slots share the bytes of the max delay and one longest packet at that
+    /// rate, ≈ 4.5 KB for G.711, instead of 50 × the longest packet (at most that, for
+    /// Opus, whose longest frames are dense). The margin above the delay quantile is at
+    /// least the graph's quantum ([`JitterConfig::min_margin_ms`]: the buffer is pulled
+    /// once a cycle, so a packet that just misses one is a cycle later).
+    ///
+    /// ```
+    /// use rvoip_media_graph::Quantum;
+    /// use rvoip_media_nodes::codec::{Decoder, G711CodecDecoder};
+    /// use rvoip_media_nodes::jitter::JitterConfig;
+    /// use rvoip_media_nodes::G711Law;
+    ///
+    /// let info = *G711CodecDecoder::new(G711Law::Ulaw).info();
+    /// let c = JitterConfig::for_stream(&info, Quantum::MS_20);
+    /// assert_eq!((c.max_delay_ms, c.capacity, c.max_packet_ms, c.min_margin_ms), (500, 50, 60, 20));
+    /// assert_eq!((c.max_payload_bytes, c.payload_arena_bytes), (480, 4480));
+    /// assert!(c.validate().is_ok());
+    /// ```
+    pub fn for_stream(info: &CodecInfo, quantum: Quantum) -> JitterConfig {
+        let max_packet_ms = info.ptimes_us.iter().copied().max().unwrap_or(info.default_ptime_us).div_ceil(1000);
+        let max_packet_ms = max_packet_ms.clamp(10, 120);
+        let frame_us = (info.frame_samples.max(1) as u64 * 1_000_000).div_ceil(u64::from(info.sample_rate.max(1)));
+        let bytes_per_ms = (info.max_frame_bytes as u64 * 1000).div_ceil(frame_us).max(8) as usize;
+        let max_payload_bytes = (bytes_per_ms * max_packet_ms as usize).min(rvoip_media_graph::MAX_PAYLOAD);
+        let capacity = 50;
+        let held_ms = (LIVE_MAX_DELAY_MS + max_packet_ms) as usize;
+        let payload_arena_bytes = (bytes_per_ms * held_ms).clamp(max_payload_bytes, capacity * max_payload_bytes);
+        JitterConfig {
+            max_delay_ms: LIVE_MAX_DELAY_MS,
+            capacity,
+            max_payload_bytes,
+            payload_arena_bytes,
+            max_packet_ms,
+            min_margin_ms: quantum.micros().div_ceil(1000),
+            ..JitterConfig::default()
+        }
+    }
+
     /// Checks every setting's range.
     ///
     /// # Errors
@@ -1028,13 +1077,12 @@ impl JitterBuffer {
         }
     }
 
-    /// Appends `src` to the playout buffer (as much as fits), as 16-bit PCM. Decoders fed
-    /// garbage may overshoot: what is stored stays in range, and non-finite samples are 0.
+    /// Appends `src` to the playout buffer (as much as fits), as 16-bit PCM
+    /// ([`kernels::f32_to_i16`]: ties to even; decoders fed garbage may overshoot, and what
+    /// is stored stays in range, NaN as 0).
     fn push_sync(sync: &mut [i16], sync_len: &mut usize, src: &[f32]) -> usize {
         let n = src.len().min(sync.len() - *sync_len);
-        for (d, &v) in sync[*sync_len..*sync_len + n].iter_mut().zip(&src[..n]) {
-            *d = if v.is_finite() { (v * 32768.0).round().clamp(-32768.0, 32767.0) as i16 } else { 0 };
-        }
+        kernels::f32_to_i16(&mut sync[*sync_len..*sync_len + n], &src[..n]);
         *sync_len += n;
         n
     }
