@@ -252,8 +252,13 @@ fn rfc6464(jitter: Option<JitterConfig>) {
         let v = |n: &str| t.get(n).unwrap();
         assert_eq!((v("packetsReceived"), v("packetsLost"), v("packetsDiscarded")), (120.0, 0.0, 0.0));
         assert_eq!((v("missedPackets"), v("latePackets")), (0.0, 0.0));
+        // The member's figures are the buffer's: packets received, samples concealed.
+        let r = o.jitter.expect("a leg with a jitter buffer reports its figures");
+        assert_eq!((o.packets_in, r.stats.packets_received, r.stats.skipped_decodes), (120, 120, 60));
+        assert!(s.per_member.iter().all(|p| p.jitter.is_some_and(|r| r.stats.packets_received == 120)));
     } else {
         assert_eq!((o.packets_in, o.concealed_frames), (120, 0));
+        assert!(s.per_member.iter().all(|p| p.jitter.is_none()));
     }
     // While o's packets said silence, u heard only the others; after, o's tone too.
     let u = &m.legs[0];

@@ -132,6 +132,8 @@ struct Plan {
     workers: usize,
     /// A jitter buffer on every leg.
     jitter: bool,
+    /// Samples in one of the decoder's frames (what a plain leg's concealment counts).
+    frame_samples: usize,
 }
 
 fn check(a: &Args) -> Result<Plan, CliError> {
@@ -217,8 +219,10 @@ fn check(a: &Args) -> Result<Plan, CliError> {
             "--workers above 1 spreads a kernel room: drop --talkers, --audio-level, --jitter and --room nodes",
         ));
     }
+    let frame_samples = id.decoder(a.codec.rate(), 1).map_err(|e| usage(format!("--codec: {e}")))?.info().frame_samples;
     Ok(Plan {
         jitter: a.jitter,
+        frame_samples,
         workers,
         room,
         io: a.io,
@@ -492,7 +496,18 @@ pub fn run(a: Args) -> Result<(), CliError> {
     let (p50, p99, max) = bridge.cycle_us();
     let talkers = bridge.talkers().map(|(n, d)| (n, d.map(str::to_string)));
     let late_partners = bridge.room.late_partners(&bridge.engine);
-    let concealed: u64 = bridge.room.stats(&bridge.engine)?.per_member.iter().map(|m| m.concealed_frames).sum();
+    // Time concealed, all legs: a plain leg counts its decoder's frames, a buffered one samples.
+    let concealed: u64 = bridge
+        .room
+        .stats(&bridge.engine)?
+        .per_member
+        .iter()
+        .map(|m| match m.jitter {
+            Some(r) => r.stats.concealed_samples,
+            None => m.concealed_frames * plan.frame_samples as u64,
+        })
+        .sum();
+    let concealed_ms = concealed as f64 * 1000.0 / f64::from(plan.codec.rate());
     let Bridge { engine, io: batches, .. } = bridge;
     // The totals after the I/O threads' last send sweeps.
     let mut t = SocketStats::default();
@@ -501,7 +516,7 @@ pub fn run(a: Args) -> Result<(), CliError> {
     }
     engine.shutdown();
     let json = format!(
-        "{{\"legs\": {}, \"codec\": \"{}\", \"io\": \"{io}\", \"room\": \"{room}\", \"workers\": {}, \"jitter\": {}, \"late_partners\": {late_partners}, \"concealed_frames\": {concealed}, \"ptime_ms\": {}, \"seconds\": {:.3}, \"stopped_by_signal\": {}, \
+        "{{\"legs\": {}, \"codec\": \"{}\", \"io\": \"{io}\", \"room\": \"{room}\", \"workers\": {}, \"jitter\": {}, \"late_partners\": {late_partners}, \"concealed_ms\": {concealed_ms:.1}, \"ptime_ms\": {}, \"seconds\": {:.3}, \"stopped_by_signal\": {}, \
          \"received\": {}, \"delivered\": {}, \"dropped\": {}, \"malformed\": {}, \"wrong_payload_type\": {}, \
          \"foreign\": {}, \"sent\": {}, \"not_sent\": {}, \"send_errors\": {}, \"latches\": {}, \"relatches\": {}, \
          \"deadline_misses\": {}, \"cycle_p50_us\": {p50:.1}, \"cycle_p99_us\": {p99:.1}, \"cycle_max_us\": {max:.1}, \

@@ -8,6 +8,7 @@ use super::Room;
 use crate::engine::{Engine, EngineError};
 use crate::sync::seqlock::SeqLockSlice;
 use rvoip_media_graph::NodeKey;
+use rvoip_media_nodes::jitter::{JitterReport, JITTER_TELEMETRY};
 use rvoip_media_nodes::mixer::MemberSettings;
 
 /// One member's figures.
@@ -26,9 +27,10 @@ pub struct MemberStats {
     /// The rate the leg's codec runs at (Hz; RTP legs, else 0). Above the room's rate, the
     /// leg is heard and hears band-limited to the room.
     pub codec_rate: u32,
-    /// Packets received and decoded (RTP legs).
+    /// Packets received and decoded (RTP legs; a leg with a jitter buffer: received).
     pub packets_in: u64,
-    /// Frames concealed (RTP legs).
+    /// Codec frames the leg's decoder concealed (RTP legs without a jitter buffer; a leg
+    /// with one counts concealed samples, [`MemberStats::jitter`]).
     pub concealed_frames: u64,
     /// Packets the decoder could not decode (RTP legs).
     pub bad_packets: u64,
@@ -49,6 +51,9 @@ pub struct MemberStats {
     /// Times a stateful codec's own encoder took the leg's stream back from the shared
     /// encode (the leg became a heard talker; see `EncodeNode::with_shared_input`).
     pub handoffs: u64,
+    /// A leg with a jitter buffer ([`LegOptions::jitter`](super::LegOptions::jitter)): its
+    /// W3C and RFC 3611 figures (concealed samples, delays, losses, ...).
+    pub jitter: Option<JitterReport>,
 }
 
 /// A room's figures.
@@ -166,6 +171,7 @@ impl Room {
             shared_quanta: 0,
             skipped_quanta: 0,
             handoffs: 0,
+            jitter: None,
         };
         if let Some(cell) = l.kernel.as_deref() {
             // Decoder: packets, late, concealed, bad, switches, foreign, skipped; encoder:
@@ -181,20 +187,35 @@ impl Room {
                 ..base
             };
         }
-        MemberStats {
-            packets_in: get(engine, self, l.decode, "packets"),
-            concealed_frames: get(engine, self, l.decode, "concealed_frames"),
-            bad_packets: get(engine, self, l.decode, "bad_packets"),
-            foreign_packets: get(engine, self, l.decode, "foreign_packets"),
-            // A `DecodeNode`'s name, or a `JitterBufferNode`'s (one of them is there).
-            skipped_decodes: get(engine, self, l.decode, "skipped_decodes")
-                + get(engine, self, l.decode, "skippedDecodes"),
+        let base = MemberStats {
             packets_out: get(engine, self, l.encode, "packets"),
             own_quanta: get(engine, self, l.encode, "own_quanta"),
             shared_quanta: get(engine, self, l.encode, "shared_quanta"),
             skipped_quanta: get(engine, self, l.encode, "skipped_quanta"),
             handoffs: get(engine, self, l.encode, "handoffs"),
             ..base
+        };
+        let jitter = l.decode.and_then(|k| engine.telemetry(self.id, k).ok()).and_then(|t| {
+            t.get(JITTER_TELEMETRY[0])?;
+            let values: Vec<f64> = JITTER_TELEMETRY.iter().map(|n| t.get(n).unwrap_or(0.0)).collect();
+            Some(JitterReport::read(&values))
+        });
+        match jitter {
+            Some(r) => MemberStats {
+                packets_in: r.stats.packets_received,
+                bad_packets: r.stats.packets_bad,
+                skipped_decodes: r.stats.skipped_decodes,
+                jitter: Some(r),
+                ..base
+            },
+            None => MemberStats {
+                packets_in: get(engine, self, l.decode, "packets"),
+                concealed_frames: get(engine, self, l.decode, "concealed_frames"),
+                bad_packets: get(engine, self, l.decode, "bad_packets"),
+                foreign_packets: get(engine, self, l.decode, "foreign_packets"),
+                skipped_decodes: get(engine, self, l.decode, "skipped_decodes"),
+                ..base
+            },
         }
     }
 }
