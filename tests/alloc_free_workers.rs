@@ -19,7 +19,7 @@ use rvoip_media_core::conference::{LegMedia, LegOptions, MemberStats, Room, Room
 use rvoip_media_core::engine::{PacketIn, PacketOut};
 use rvoip_media_core::prelude::*;
 use rvoip_media_nodes::apm::RnnoiseSuppressor;
-use rvoip_media_nodes::codec::{CodecId, G711CodecDecoder, G711CodecEncoder};
+use rvoip_media_nodes::codec::{CodecId, Decoder, G711CodecDecoder, G711CodecEncoder};
 use rvoip_media_nodes::jitter::JitterConfig;
 use rvoip_media_nodes::mixer::{MemberSettings, TalkerPolicy};
 use rvoip_media_nodes::G711Law;
@@ -304,9 +304,14 @@ fn mixed_room_on_a_worker() {
 fn room_churn(engine: &Engine, config: RoomConfig) {
     let mut room = Room::with_config(engine, config).unwrap();
     let mut legs: Vec<(String, PacketIn, PacketOut, u32)> = Vec::new();
+    // Every third leg behind a jitter buffer (a session's).
+    let buffered = |i: u32| i % 3 == 2;
+    let info = *G711CodecDecoder::new(G711Law::Ulaw).info();
+    let jitter = JitterConfig::for_stream(&info, engine.config().quantum);
     let join = |room: &mut Room, legs: &mut Vec<(String, PacketIn, PacketOut, u32)>, i: u32| {
         let name = format!("leg{i}");
-        match room.join(engine, &name, LegMedia::g711(G711Law::Ulaw, 20_000, i)) {
+        let options = LegOptions { jitter: buffered(i).then_some(jitter), ..LegOptions::default() };
+        match room.join_with(engine, &name, LegMedia::g711(G711Law::Ulaw, 20_000, i), options) {
             Ok(mut done) => {
                 let rx = done.io.take_packet_in(&format!("{name}.rx")).unwrap();
                 let tx = done.io.take_packet_out(&format!("{name}.tx")).unwrap();
@@ -351,7 +356,9 @@ fn room_churn(engine: &Engine, config: RoomConfig) {
                 room.leave(engine, &name).is_ok()
             }
             _ => {
-                let name = legs[legs.len() / 2].0.clone();
+                // A plain leg (a buffered one takes no live codec switch).
+                let plain = |n: &String| !buffered(n.trim_start_matches("leg").parse().unwrap());
+                let name = legs.iter().map(|l| &l.0).rev().find(|n| plain(n)).unwrap().clone();
                 let enc = Box::new(G711CodecEncoder::new(G711Law::Alaw));
                 let dec = Box::new(G711CodecDecoder::new(G711Law::Alaw));
                 let ok = room.switch_codec(engine, &name, enc, dec, 20_000).is_ok();

@@ -91,8 +91,7 @@ pub struct Args {
     workers: i64,
     /// An adaptive jitter buffer on every leg, as a session's (`JitterConfig::for_stream`:
     /// a target delay from the packets' arrivals, time-stretching toward it, concealment),
-    /// for legs that come over a real network rather than loopback. A room of nodes
-    /// (`--room auto` picks it; not with `--room kernel` or `--workers`).
+    /// for legs that come over a real network rather than loopback; in either kind of room.
     #[arg(long)]
     jitter: bool,
 }
@@ -202,11 +201,8 @@ fn check(a: &Args) -> Result<Plan, CliError> {
     if a.room == RoomKind::Kernel && talkers.is_some() {
         return Err(usage("--room kernel has no talker selection: drop --talkers or use --room nodes"));
     }
-    if a.room == RoomKind::Kernel && a.jitter {
-        return Err(usage("--room kernel has no jitter buffers: drop --jitter or use --room nodes"));
-    }
     let room = match a.room {
-        RoomKind::Auto if talkers.is_none() && a.audio_level.is_none() && !a.jitter => RoomKind::Kernel,
+        RoomKind::Auto if talkers.is_none() && a.audio_level.is_none() => RoomKind::Kernel,
         RoomKind::Auto => RoomKind::Nodes,
         r => r,
     };
@@ -215,9 +211,7 @@ fn check(a: &Args) -> Result<Plan, CliError> {
         .filter(|w| (1..=legs).contains(w))
         .ok_or_else(|| usage(format!("--workers must be 1..={legs} (at most one per leg), got {}", a.workers)))?;
     if workers > 1 && room != RoomKind::Kernel {
-        return Err(usage(
-            "--workers above 1 spreads a kernel room: drop --talkers, --audio-level, --jitter and --room nodes",
-        ));
+        return Err(usage("--workers above 1 spreads a kernel room: drop --talkers, --audio-level and --room nodes"));
     }
     let frame_samples = id.decoder(a.codec.rate(), 1).map_err(|e| usage(format!("--codec: {e}")))?.info().frame_samples;
     Ok(Plan {

@@ -148,8 +148,8 @@ impl RoomConfig {
     }
 
     /// A kernel room: a plain N-1 room (no talker policy) whose members are RTP legs at
-    /// the room's rate without a processing chain (no resampler, jitter buffer, NS, AGC or
-    /// VAD), all run by one node that keeps the legs' state in one array and visits it in
+    /// the room's rate without a processing chain (no resampler, NS, AGC or VAD; a jitter
+    /// buffer, [`LegOptions::jitter`](super::LegOptions::jitter), is run), all run by one node that keeps the legs' state in one array and visits it in
     /// two passes a cycle, where a room of nodes makes five over a dozen heap objects per
     /// leg: the cost per leg stays flat as the room grows to tens of thousands of legs
     /// (BENCHMARKS.md, "Conference capacity"). The legs are the same decode and encode

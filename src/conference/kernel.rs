@@ -6,7 +6,8 @@
 //! (inputs, decodes, mix, encodes, outputs), each leg's state in a dozen heap objects (its
 //! boxed nodes, arena packet slots, pooled packets). At 10,000 legs and more that working
 //! set is past the last-level cache and every pass misses on every leg. [`RoomKernel`]
-//! keeps each leg's [`DecodeNode`], [`EncodeNode`] and ring ends inline in one `Vec`
+//! keeps each leg's [`DecodeNode`] (or, for a leg over a real network, a boxed
+//! [`JitterBufferNode`]: [`LegDecode`]), [`EncodeNode`] and ring ends inline in one `Vec`
 //! (`KernelLeg`), its decoded quantum in one contiguous buffer, and runs:
 //!
 //! 1. for each leg: its packets from its input lane (decoded in place from the lane's
@@ -43,6 +44,7 @@ use crate::sync::rows::SharedRows;
 use crate::sync::seqlock::SeqLockSlice;
 use rvoip_media_graph::{prefetch, MessageError, NodeSpec, Packet, PacketMeta, PacketSlot, ProcessIo, Processor};
 use rvoip_media_nodes::codec::{DecodeNode, EncodeNode, SwitchDecoder, SwitchEncoder};
+use rvoip_media_nodes::jitter::{JitterBufferNode, JitterReport, JITTER_TELEMETRY};
 use rvoip_media_nodes::kernels;
 use rvoip_media_nodes::mixer::{MemberSettings, MemberUpdate};
 use std::any::Any;
@@ -61,8 +63,91 @@ const SLOT_LINES: usize = 3;
 /// Leftover packets handed back to the pool per compare-exchange.
 const RELEASE_BATCH: usize = 64;
 /// Values a leg publishes: its decoder's 7, its encoder's 7, then ring-full and
-/// pool-exhausted drops.
+/// pool-exhausted drops; a leg with a jitter buffer then its [`JitterReport`]
+/// ([`JITTER_TELEMETRY`]'s order).
 pub(super) const LEG_TELEMETRY: usize = 16;
+/// Values a leg with a jitter buffer publishes.
+pub(super) const BUFFERED_LEG_TELEMETRY: usize = LEG_TELEMETRY + JITTER_TELEMETRY.len();
+
+/// What a kernel leg decodes its packets with. The plain decoder stays inline (the
+/// kernel's point: no pointer to chase per leg on the hot path); the buffer, much larger and
+/// for legs that pay for it anyway, is boxed.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum LegDecode {
+    /// A decoder with concealment, for packets that come on time (loopback, a LAN, a host
+    /// that buffers).
+    Plain(DecodeNode),
+    /// An adaptive jitter buffer driving the decoder, for a leg over a real network.
+    Buffered(Box<JitterBufferNode>),
+}
+
+impl LegDecode {
+    /// The cycle's packets in, one quantum out; the bad-input events.
+    fn decode_cycle<'p>(
+        &mut self,
+        packets: impl ExactSizeIterator<Item = (&'p PacketMeta, &'p [u8])> + Clone,
+        out: &mut [f32],
+    ) -> u32 {
+        match self {
+            LegDecode::Plain(d) => d.decode_cycle(packets, out),
+            LegDecode::Buffered(j) => {
+                j.play_cycle(packets, out);
+                0
+            }
+        }
+    }
+
+    fn prefetch(&self) {
+        match self {
+            LegDecode::Plain(d) => d.prefetch(),
+            LegDecode::Buffered(j) => prefetch(&**j as *const JitterBufferNode as *const u8),
+        }
+    }
+
+    fn reset(&mut self) {
+        match self {
+            LegDecode::Plain(d) => d.reset(),
+            LegDecode::Buffered(j) => j.reset(),
+        }
+    }
+
+    /// The decoder's 7 values ([`DecodeNode`]'s telemetry: packets, late, concealed
+    /// frames, bad, switches, foreign, skipped; a buffer's received, late, 0, bad, switches,
+    /// 0, skipped), then for a buffer its report.
+    fn telemetry(&self, out: &mut [f64]) {
+        match self {
+            LegDecode::Plain(d) => d.telemetry(&mut out[..7]),
+            LegDecode::Buffered(j) => {
+                let r = JitterReport::of(j.buffer());
+                let s = &r.stats;
+                let v = [s.packets_received, s.packets_late, 0, s.packets_bad, s.codec_switches, 0, s.skipped_decodes];
+                for (o, v) in out.iter_mut().zip(v) {
+                    *o = v as f64;
+                }
+                if let Some(tail) = out.get_mut(LEG_TELEMETRY..BUFFERED_LEG_TELEMETRY) {
+                    r.write(tail);
+                }
+            }
+        }
+    }
+
+    fn switch(&mut self, m: &mut SwitchDecoder) -> Result<(), MessageError> {
+        match self {
+            LegDecode::Plain(d) => d.message(m),
+            LegDecode::Buffered(_) => {
+                Err(MessageError::Invalid("a leg with a jitter buffer takes no live codec switch"))
+            }
+        }
+    }
+
+    /// Values its leg publishes.
+    fn telemetry_len(&self) -> usize {
+        match self {
+            LegDecode::Plain(_) => LEG_TELEMETRY,
+            LegDecode::Buffered(_) => BUFFERED_LEG_TELEMETRY,
+        }
+    }
+}
 
 /// One RTP leg of a kernel room. Fields in the order the passes read them (the first pass
 /// the first line and the decoder, the second the encoder and the output ring).
@@ -72,7 +157,7 @@ pub(crate) struct KernelLeg {
     settings: MemberSettings,
     in_mix: bool,
     port: u32,
-    decode: DecodeNode,
+    decode: LegDecode,
     encode: EncodeNode,
     tx: LaneTx,
     ring_full: u64,
@@ -99,13 +184,13 @@ impl KernelLeg {
     /// A leg at mixer port `port` (control side).
     pub(crate) fn new(
         port: usize,
-        decode: DecodeNode,
+        decode: LegDecode,
         encode: EncodeNode,
         rx: LaneRx,
         tx: LaneTx,
         settings: MemberSettings,
     ) -> (KernelLeg, Arc<SeqLockSlice>) {
-        let stats = Arc::new(SeqLockSlice::new(LEG_TELEMETRY));
+        let stats = Arc::new(SeqLockSlice::new(decode.telemetry_len()));
         let leg = KernelLeg {
             rx,
             settings,
@@ -123,12 +208,17 @@ impl KernelLeg {
 
     /// Writes the leg's counters into its cell (worker, every few cycles).
     fn publish(&self) {
-        let mut v = [0.0f64; LEG_TELEMETRY];
-        self.decode.telemetry(&mut v[..7]);
+        let mut v = [0.0f64; BUFFERED_LEG_TELEMETRY];
+        self.decode.telemetry(&mut v);
         self.encode.telemetry(&mut v[7..14]);
         v[14] = self.ring_full as f64;
         v[15] = self.pool_exhausted as f64;
-        self.stats.write(&v.map(f64::to_bits));
+        let n = self.decode.telemetry_len();
+        let mut words = [0u64; BUFFERED_LEG_TELEMETRY];
+        for (w, v) in words.iter_mut().zip(&v[..n]) {
+            *w = v.to_bits();
+        }
+        self.stats.write(&words[..n]);
     }
 }
 
@@ -560,7 +650,7 @@ impl Processor for RoomKernel {
         if let Some(m) = msg.downcast_mut::<KernelSwitch>() {
             let Some(i) = self.dense(m.port) else { return Err(MessageError::Invalid("no leg at this port")) };
             let leg = &mut self.store.legs[i];
-            leg.decode.message(&mut m.decoder)?;
+            leg.decode.switch(&mut m.decoder)?;
             return leg.encode.message(&mut m.encoder);
         }
         let u = msg.downcast_ref::<MemberUpdate>().ok_or(MessageError::WrongType)?;

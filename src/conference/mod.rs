@@ -64,7 +64,7 @@ use crate::sync::rows::{self, SharedRows};
 use rvoip_media_graph::{AudioFormat, GraphBuilder, NodeKey, PortKind};
 use rvoip_media_nodes::apm::{AdvancedAgcConfig, AdvancedVadConfig, Agc, NoiseSuppressor, NsConfig, Vad};
 use rvoip_media_nodes::codec::{DecodeNode, Decoder, EncodeNode, Encoder, SwitchDecoder, SwitchEncoder};
-use rvoip_media_nodes::jitter::JitterBufferNode;
+use rvoip_media_nodes::jitter::{JitterBufferNode, JitterConfig};
 use rvoip_media_nodes::mixer::{event_ring, MemberSettings, MemberUpdate, MixerEvents, TalkerPolicy};
 use rvoip_media_nodes::resample::ResamplerNode;
 use rvoip_media_nodes::{Mixer, MixerMembership};
@@ -85,7 +85,9 @@ use crate::sync::lanes::Lanes;
 pub use config::{mix_rate_for, RoomConfig};
 use deadline::PartnerDeadline;
 pub use heard::HeardBoard;
-use kernel::{KernelGrow, KernelJoin, KernelLeave, KernelLeg, KernelStore, KernelSwitch, RoomKernel, Spread};
+use kernel::{
+    KernelGrow, KernelJoin, KernelLeave, KernelLeg, KernelStore, KernelSwitch, LegDecode, RoomKernel, Spread,
+};
 use leg::{Leg, Variant};
 pub use leg::{LegMedia, LegOptions};
 pub use members::{RoomEvent, RoomEventKind};
@@ -109,6 +111,22 @@ fn leg_decoder(
     Ok(match skip_silent_at {
         Some(level) => dec.with_silence_skip(level),
         None => dec,
+    })
+}
+
+/// A leg's jitter buffer ([`LegOptions::jitter`]), with the RFC 6464 silent-leg skip when
+/// asked for.
+fn leg_jitter(
+    name: &str,
+    decoder: Box<dyn Decoder>,
+    cfg: JitterConfig,
+    q: rvoip_media_graph::Quantum,
+    skip_silent_at: Option<u8>,
+) -> Result<JitterBufferNode, EngineError> {
+    let jb = JitterBufferNode::new(decoder, cfg, q).map_err(|e| setup(name, e))?;
+    Ok(match skip_silent_at {
+        Some(level) => jb.with_silence_skip(level),
+        None => jb,
     })
 }
 
@@ -720,11 +738,7 @@ impl Room {
                     }
                     Some(cfg) => {
                         let (k, r) = (decoder.info().packet_format(), decoder.info().sample_rate);
-                        let jb = JitterBufferNode::new(decoder, *cfg, q).map_err(|e| setup(name, e))?;
-                        let jb = match options.skip_silent_at {
-                            Some(level) => jb.with_silence_skip(level),
-                            None => jb,
-                        };
+                        let jb = leg_jitter(name, decoder, *cfg, q, options.skip_silent_at)?;
                         (edit.add_node(format!("{name}.jitter"), Box::new(jb))?, k, r)
                     }
                 };
@@ -802,8 +816,8 @@ impl Room {
         let LegMedia::Rtp { encoder, decoder, .. } = media else {
             return refuse("RTP legs only");
         };
-        if options.jitter.is_some() || options.ns.is_some() || options.agc || options.vad {
-            return refuse("legs without a processing chain (jitter buffer, NS, AGC, VAD)");
+        if options.ns.is_some() || options.agc || options.vad {
+            return refuse("legs without a processing chain (NS, AGC, VAD; a jitter buffer is run)");
         }
         let rate = self.config.format.rate;
         if decoder.info().sample_rate != rate || encoder.info().sample_rate != rate {
@@ -852,11 +866,13 @@ impl Room {
         let rate = self.config.format.rate;
         let q = engine.config().quantum;
         let codec = |e: rvoip_media_nodes::codec::CodecError| setup(name, e);
-        let dec_codec = decoder.info().encoding;
-        let dec = leg_decoder(name, decoder, q, options.skip_silent_at)?;
+        let (dec_codec, dec_kind) = (decoder.info().encoding, decoder.info().packet_format());
+        let dec = match options.jitter {
+            None => LegDecode::Plain(leg_decoder(name, decoder, q, options.skip_silent_at)?),
+            Some(cfg) => LegDecode::Buffered(Box::new(leg_jitter(name, decoder, cfg, q, options.skip_silent_at)?)),
+        };
         let enc = leg_encoder(EncodeNode::new(encoder, ptime_us, q).map_err(codec)?.with_ssrc(ssrc), &options);
-        let (rx_kind, tx_kind) =
-            (PortKind::Packet(dec.info().packet_format()), PortKind::Packet(enc.info().packet_format()));
+        let (rx_kind, tx_kind) = (PortKind::Packet(dec_kind), PortKind::Packet(enc.info().packet_format()));
         let slab = self.slabs.iter().find_map(|s| Some((s, s.lane(port)?)));
         let Some((slab, lane)) = slab else { return Err(self.unknown(name)) };
         let ((rx, rx_host), (tx, tx_host)) = engine.packet_lanes(&slab.inn, &slab.out, lane);

@@ -2,7 +2,7 @@
 //! worker (values are as of the last telemetry publication, every
 //! `EngineConfig::telemetry_interval` cycles).
 
-use super::kernel::LEG_TELEMETRY;
+use super::kernel::{BUFFERED_LEG_TELEMETRY, LEG_TELEMETRY};
 use super::leg::Leg;
 use super::Room;
 use crate::engine::{Engine, EngineError};
@@ -82,11 +82,18 @@ pub struct RoomStats {
 }
 
 /// A kernel leg's published values, in [`super::kernel::LEG_TELEMETRY`]'s order: the
-/// decoder's telemetry, the encoder's, ring-full and pool-exhausted drops.
-fn kernel_values(cell: &SeqLockSlice) -> [u64; LEG_TELEMETRY] {
-    let mut words = [0u64; LEG_TELEMETRY];
-    cell.read_into(&mut words);
-    words.map(|w| f64::from_bits(w) as u64)
+/// decoder's telemetry, the encoder's, ring-full and pool-exhausted drops; then a buffered
+/// leg's jitter report.
+fn kernel_values(cell: &SeqLockSlice) -> ([u64; LEG_TELEMETRY], Option<JitterReport>) {
+    let mut words = [0u64; BUFFERED_LEG_TELEMETRY];
+    let n = cell.len().min(BUFFERED_LEG_TELEMETRY);
+    cell.read_into(&mut words[..n]);
+    let values = words.map(f64::from_bits);
+    let mut leg = [0u64; LEG_TELEMETRY];
+    for (o, v) in leg.iter_mut().zip(values) {
+        *o = v as u64;
+    }
+    (leg, (n == BUFFERED_LEG_TELEMETRY).then(|| JitterReport::read(&values[LEG_TELEMETRY..])))
 }
 
 fn get(engine: &Engine, room: &Room, key: Option<NodeKey>, name: &str) -> u64 {
@@ -176,8 +183,9 @@ impl Room {
         if let Some(cell) = l.kernel.as_deref() {
             // Decoder: packets, late, concealed, bad, switches, foreign, skipped; encoder:
             // packets, dropped frames, ...
-            let v = kernel_values(cell);
+            let (v, jitter) = kernel_values(cell);
             return MemberStats {
+                jitter,
                 packets_in: v[0],
                 concealed_frames: v[2],
                 bad_packets: v[3],

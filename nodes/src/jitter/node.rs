@@ -2,7 +2,9 @@
 
 use super::playout::{JitterBuffer, JitterConfig, JitterError, JitterStats};
 use crate::codec::Decoder;
-use rvoip_media_graph::{AudioFormat, MessageError, NodeSpec, PortKind, PortSpec, ProcessIo, Processor, Quantum};
+use rvoip_media_graph::{
+    AudioFormat, MessageError, NodeSpec, PacketMeta, PortKind, PortSpec, ProcessIo, Processor, Quantum,
+};
 use std::any::Any;
 
 /// The telemetry names of [`JitterBufferNode`], W3C `RTCInboundRtpStreamStats` first.
@@ -142,6 +144,41 @@ impl JitterBufferNode {
     pub fn buffer(&self) -> &JitterBuffer {
         &self.jb
     }
+
+    /// One cycle: takes the cycle's `packets` (header facts and payload, in arrival order)
+    /// and writes the cycle's audio into `out`; what [`Processor::process`] does with its
+    /// input and output ports, for a host that keeps its packets elsewhere (a room kernel's
+    /// lanes). The buffer's clock starts at the newest arrival of the first packets and
+    /// then advances a quantum per cycle; a packet stamped 0 or ahead of the clock counts as
+    /// arriving now.
+    pub fn play_cycle<'p>(
+        &mut self,
+        packets: impl Iterator<Item = (&'p PacketMeta, &'p [u8])> + Clone,
+        out: &mut [f32],
+    ) {
+        if self.started {
+            self.now_ns = self.now_ns.saturating_add(self.quantum_ns);
+        } else if let Some(newest) = packets.clone().map(|(m, _)| m.arrival_ns).max() {
+            // The clock starts at the newest arrival of the first burst, the closest to this
+            // cycle. An older one (a packet the transport held on RFC 3550 probation comes
+            // with its own arrival, a packet earlier) would leave the clock behind the
+            // arrivals for the whole stream: every later packet would then count as arriving
+            // at its cycle, in 10 ms steps, a spread that made a loopback stream look jittery.
+            self.started = true;
+            self.now_ns = newest;
+        }
+        for (meta, payload) in packets {
+            let arrival = meta.arrival_ns;
+            if arrival == 0 || arrival > self.now_ns {
+                // Unstamped, or stamped on another clock ahead of ours: it arrived now.
+                let now = PacketMeta { arrival_ns: self.now_ns, ..*meta };
+                self.jb.insert_parts(&now, payload);
+            } else {
+                self.jb.insert_parts(meta, payload);
+            }
+        }
+        self.jb.pull(self.now_ns, out);
+    }
 }
 
 impl Processor for JitterBufferNode {
@@ -156,30 +193,7 @@ impl Processor for JitterBufferNode {
 
     fn process(&mut self, io: &mut ProcessIo<'_>) {
         let packets = io.packets_in(0);
-        if self.started {
-            self.now_ns = self.now_ns.saturating_add(self.quantum_ns);
-        } else if let Some(newest) = packets.iter().map(|p| p.meta.arrival_ns).max() {
-            // The clock starts at the newest arrival of the first burst, the closest to this
-            // cycle. An older one (a packet the transport held on RFC 3550 probation comes
-            // with its own arrival, a packet earlier) would leave the clock behind the
-            // arrivals for the whole stream: every later packet would then count as arriving
-            // at its cycle, in 10 ms steps, a spread that made a loopback stream look jittery.
-            self.started = true;
-            self.now_ns = newest;
-        }
-        for p in packets {
-            let arrival = p.meta.arrival_ns;
-            if arrival == 0 || arrival > self.now_ns {
-                // Unstamped, or stamped on another clock ahead of ours: it arrived now.
-                let mut q = p.clone();
-                q.meta.arrival_ns = self.now_ns;
-                self.jb.insert(&q);
-            } else {
-                self.jb.insert(p);
-            }
-        }
-        let out = io.audio_out(0);
-        self.jb.pull(self.now_ns, out);
+        self.play_cycle(packets.iter().map(|p| (&p.meta, p.payload())), io.audio_out(0));
     }
 
     fn reset(&mut self) {

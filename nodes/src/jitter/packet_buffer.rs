@@ -10,7 +10,7 @@
 //! the bytes a stream holds (its bit rate × the delay) instead of slots × the largest
 //! packet.
 
-use rvoip_media_graph::Packet;
+use rvoip_media_graph::PacketMeta;
 
 /// One stored packet's facts (its payload is in the arena).
 #[derive(Clone, Copy, Debug)]
@@ -178,8 +178,15 @@ impl PacketBuffer {
     }
 
     /// Stores a copy of `packet`.
-    pub(crate) fn insert(&mut self, packet: &Packet, ts: i64, seq: i64, arrival_us: i64, ticks: i64) -> Inserted {
-        let payload = packet.payload();
+    pub(crate) fn insert(
+        &mut self,
+        meta: &PacketMeta,
+        payload: &[u8],
+        ts: i64,
+        seq: i64,
+        arrival_us: i64,
+        ticks: i64,
+    ) -> Inserted {
         if payload.len() > self.max_len {
             return Inserted::TooLarge;
         }
@@ -211,14 +218,14 @@ impl PacketBuffer {
         self.payloads[at..at + payload.len()].copy_from_slice(payload);
         self.top += payload.len();
         let s = &mut self.slots[slot];
-        s.payload_type = packet.meta.payload_type;
+        s.payload_type = meta.payload_type;
         s.off = at as u32;
         s.len = payload.len() as u16;
         s.ts = ts;
         s.seq = seq;
         s.arrival_us = arrival_us;
         s.ticks = ticks;
-        s.audio_level = packet.meta.audio_level;
+        s.audio_level = meta.audio_level;
         self.used[slot] = true;
         self.count += 1;
         self.span = self.span.max(slot + 1);
@@ -229,7 +236,11 @@ impl PacketBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rvoip_media_graph::PacketMeta;
+    use rvoip_media_graph::{Packet, PacketMeta};
+
+    fn put(b: &mut PacketBuffer, p: &Packet, ts: i64, seq: i64, arrival_us: i64, ticks: i64) -> Inserted {
+        b.insert(&p.meta, p.payload(), ts, seq, arrival_us, ticks)
+    }
 
     fn pkt(seq: u16) -> Packet {
         Packet::from_payload(PacketMeta { sequence: seq, ..Default::default() }, &[seq as u8; 4]).unwrap()
@@ -239,14 +250,14 @@ mod tests {
     fn orders_by_timestamp_refuses_duplicates_and_evicts_the_oldest_when_full() {
         let mut b = PacketBuffer::new(3, 4, 0);
         let big = Packet::from_payload(PacketMeta { sequence: 7, ..Default::default() }, &[7; 5]).unwrap();
-        assert_eq!(b.insert(&big, 1120, 7, 0, 160), Inserted::TooLarge);
-        assert_eq!(b.insert(&pkt(2), 320, 2, 0, 160), Inserted::Stored);
-        assert_eq!(b.insert(&pkt(1), 160, 1, 0, 160), Inserted::Stored);
-        assert_eq!(b.insert(&pkt(1), 160, 1, 5, 160), Inserted::Duplicate);
-        assert_eq!(b.insert(&pkt(9), 160, 9, 5, 160), Inserted::Duplicate, "same timestamp, other seq");
+        assert_eq!(put(&mut b, &big, 1120, 7, 0, 160), Inserted::TooLarge);
+        assert_eq!(put(&mut b, &pkt(2), 320, 2, 0, 160), Inserted::Stored);
+        assert_eq!(put(&mut b, &pkt(1), 160, 1, 0, 160), Inserted::Stored);
+        assert_eq!(put(&mut b, &pkt(1), 160, 1, 5, 160), Inserted::Duplicate);
+        assert_eq!(put(&mut b, &pkt(9), 160, 9, 5, 160), Inserted::Duplicate, "same timestamp, other seq");
         assert_eq!(b.get(b.oldest().unwrap()).seq, 1);
-        assert_eq!(b.insert(&pkt(4), 640, 4, 0, 160), Inserted::Stored);
-        assert_eq!(b.insert(&pkt(5), 800, 5, 0, 160), Inserted::Evicted);
+        assert_eq!(put(&mut b, &pkt(4), 640, 4, 0, 160), Inserted::Stored);
+        assert_eq!(put(&mut b, &pkt(5), 800, 5, 0, 160), Inserted::Evicted);
         assert_eq!((b.len(), b.get(b.oldest().unwrap()).seq), (3, 2));
         assert_eq!(b.get(b.next_after(320).unwrap()).seq, 4);
         assert_eq!(b.drop_before(700), 2);
@@ -261,19 +272,19 @@ mod tests {
         let p = |seq: u16, len: usize| {
             Packet::from_payload(PacketMeta { sequence: seq, ..Default::default() }, &vec![seq as u8; len]).unwrap()
         };
-        assert_eq!(b.insert(&p(1, 3), 160, 1, 0, 160), Inserted::Stored);
-        assert_eq!(b.insert(&p(2, 3), 320, 2, 0, 160), Inserted::Stored);
+        assert_eq!(put(&mut b, &p(1, 3), 160, 1, 0, 160), Inserted::Stored);
+        assert_eq!(put(&mut b, &p(2, 3), 320, 2, 0, 160), Inserted::Stored);
         b.remove(b.find_ts(160).unwrap());
         // 2 bytes left at the end, 3 free at the start: compacted, nothing evicted.
-        assert_eq!(b.insert(&p(3, 4), 480, 3, 0, 160), Inserted::Stored);
+        assert_eq!(put(&mut b, &p(3, 4), 480, 3, 0, 160), Inserted::Stored);
         assert_eq!((b.len(), b.payload(b.find_ts(320).unwrap())), (2, &[2u8; 3][..]));
         assert_eq!(b.payload(b.find_ts(480).unwrap()), &[3; 4]);
         // 1 byte left: the oldest (seq 2) goes for a 2-byte packet, seq 3 stays intact.
-        assert_eq!(b.insert(&p(4, 2), 640, 4, 0, 160), Inserted::Evicted);
+        assert_eq!(put(&mut b, &p(4, 2), 640, 4, 0, 160), Inserted::Evicted);
         assert_eq!((b.len(), b.find_ts(320)), (2, None));
         assert_eq!(b.payload(b.find_ts(480).unwrap()), &[3; 4]);
         assert_eq!(b.payload(b.find_ts(640).unwrap()), &[4; 2]);
-        assert_eq!(b.insert(&p(5, 5), 800, 5, 0, 160), Inserted::TooLarge);
+        assert_eq!(put(&mut b, &p(5, 5), 800, 5, 0, 160), Inserted::TooLarge);
     }
 
     #[test]
@@ -305,7 +316,7 @@ mod tests {
                     let len = 1 + rng.below(16) as usize;
                     let payload: Vec<u8> = (0..len).map(|i| (next_seq as u8).wrapping_add(i as u8)).collect();
                     let p = Packet::from_payload(PacketMeta::default(), &payload).unwrap();
-                    match b.insert(&p, ts, next_seq, 0, 160) {
+                    match put(&mut b, &p, ts, next_seq, 0, 160) {
                         Inserted::Stored => {}
                         Inserted::Evicted => {
                             evictions += 1;

@@ -7,7 +7,7 @@ use super::stats::{BurstGapReport, BurstGapStats, RtpReceiveStats};
 use super::tsm::{accelerate, preemptive_expand, Stretch};
 use crate::codec::{CodecError, CodecInfo, Decoder};
 use crate::kernels;
-use rvoip_media_graph::{Packet, Quantum};
+use rvoip_media_graph::{Packet, PacketMeta, Quantum};
 
 /// Mean power below which a decoded block counts as a pause (about −50 dBFS).
 const QUIET_POWER: f32 = 1e-5;
@@ -978,7 +978,12 @@ impl JitterBuffer {
     /// Takes one received packet (its arrival time in `meta.arrival_ns`). Packets of
     /// another payload type, undecodable, duplicate or late ones are counted and dropped.
     pub fn insert(&mut self, p: &Packet) {
-        let m = &p.meta;
+        self.insert_parts(&p.meta, p.payload());
+    }
+
+    /// [`JitterBuffer::insert`] for a packet given as its header facts and payload (a
+    /// packet read in place from a ring slot).
+    pub fn insert_parts(&mut self, m: &PacketMeta, payload: &[u8]) {
         let arrival_us = (m.arrival_ns / 1000).min(i64::MAX as u64) as i64;
         self.stats.packets_received += 1;
         if self.have_ref && m.ssrc != self.ssrc {
@@ -987,7 +992,7 @@ impl JitterBuffer {
         self.ssrc = m.ssrc;
         if m.payload_type == CN_PAYLOAD_TYPE {
             self.rtp.update(m.sequence, m.timestamp, arrival_us);
-            if let Some(&level) = p.payload().first() {
+            if let Some(&level) = payload.first() {
                 self.cn_amplitude = dbov_to_amplitude(level);
             }
             return;
@@ -1001,7 +1006,7 @@ impl JitterBuffer {
                 return;
             }
         };
-        let samples = match dec.samples_in(p.payload()) {
+        let samples = match dec.samples_in(payload) {
             Ok(n) if n > 0 && n <= self.max_packet => n,
             _ => {
                 self.stats.packets_bad += 1;
@@ -1063,7 +1068,7 @@ impl JitterBuffer {
             self.playout_ts = ts;
             self.buf.drop_before(ts);
         }
-        match self.buf.insert(p, ts, seq, arrival_us, ticks) {
+        match self.buf.insert(m, payload, ts, seq, arrival_us, ticks) {
             Inserted::Stored => {}
             Inserted::Evicted => self.stats.packets_discarded += 1,
             Inserted::TooLarge => {
