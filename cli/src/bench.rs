@@ -56,11 +56,16 @@
 //! room's shards get stores twice as large and their workers move the legs; a room of
 //! nodes gets a mixer twice as large), and the report gives that cycle's and the next
 //! cycle's CPU and wall time beside the measured p50.
+//!
+//! `--jitter` puts a session's jitter buffer (`JitterConfig::for_stream`) in front of every
+//! leg's decoder, in either kind of room: what a bridge whose legs come over a real network
+//! pays (the packets come on time here, so the buffers run their steady-state path).
 
 use super::CliError;
 use crate::codec_arg::{encode_frame_by_frame, Codec};
 use rvoip_media_core::conference::{LegMedia, LegOptions, Room, RoomConfig};
 use rvoip_media_core::engine::{thread_cpu_ns, PacketIn, PacketOut};
+use rvoip_media_core::nodes::jitter::JitterConfig;
 use rvoip_media_core::prelude::*;
 use rvoip_media_core::stats::Histogram;
 use rvoip_media_graph::MAX_PAYLOAD;
@@ -107,6 +112,9 @@ pub struct Args {
     /// the report gives the cost of that cycle (plain rooms only).
     #[arg(long)]
     grow: bool,
+    /// A session's jitter buffer in front of every leg's decoder (`LegOptions::jitter`).
+    #[arg(long)]
+    jitter: bool,
 }
 
 /// Benchmarks.
@@ -153,8 +161,16 @@ pub fn run(a: Args) -> Result<(), CliError> {
     if a.grow && a.talkers > 0 {
         return Err(CliError::Usage("--grow needs a plain room (a bridge room has all its ports up front)".into()));
     }
-    let setup =
-        Setup { codec: a.codec.id(), talkers: a.talkers, quantum, churn, kernel: a.kernel, workers, grow: a.grow };
+    let setup = Setup {
+        codec: a.codec.id(),
+        talkers: a.talkers,
+        quantum,
+        churn,
+        kernel: a.kernel,
+        workers,
+        grow: a.grow,
+        jitter: a.jitter,
+    };
     match a.what {
         What::Conference => conference(&legs, cycles, setup),
     }
@@ -174,6 +190,8 @@ struct Setup {
     workers: usize,
     /// One more leg joins the full room halfway through the measured cycles.
     grow: bool,
+    /// A jitter buffer in front of every leg's decoder.
+    jitter: bool,
 }
 
 impl Setup {
@@ -442,7 +460,13 @@ fn join(
     names: impl Iterator<Item = u32>,
 ) -> Result<Vec<HostLeg>, CliError> {
     let names: Vec<u32> = names.collect();
-    let options = LegOptions { skip_silent_at: setup.bridge().then_some(50), ..LegOptions::default() };
+    let codec = |e: rvoip_media_core::nodes::codec::CodecError| CliError::Usage(e.to_string());
+    let info = *setup.codec.decoder(setup.rate(), 1).map_err(codec)?.info();
+    let options = LegOptions {
+        skip_silent_at: setup.bridge().then_some(50),
+        jitter: setup.jitter.then(|| JitterConfig::for_stream(&info, setup.quantum)),
+        ..LegOptions::default()
+    };
     let mut joins = Vec::with_capacity(names.len());
     for &i in &names {
         let media =
