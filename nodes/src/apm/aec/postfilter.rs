@@ -34,8 +34,9 @@ const DOUBLE_TALK_FLOOR: f32 = 0.2;
 /// one floor for the whole band (session 19, second round; mean ERLE dB / double-talk PESQ-WB /
 /// near-end PESQ-WB, kit 37.40 / 2.704 / 3.797 → 37.63 / 2.731 / 3.799, held-out h1 32.88 /
 /// 2.339 / 3.645 → 33.02 / 2.360 / 3.647, h2 31.50 / 2.368 / 3.563 → 31.73 / 2.374 / 3.559, h3
-/// 30.75 / 2.423 / 3.563 → 31.01 / 2.444 / 3.558; 0.05: h2 double talk 2.369 → 2.356, 0.02:
-/// −0.02…−0.13 on every set; the echo-only over-subtraction in those bins: −0.07…−0.08).
+/// 30.75 / 2.423 / 3.563 → 31.01 / 2.444 / 3.558; 0.05: h2 double talk 2.368 → 2.356, 0.02:
+/// −0.017…−0.041 on kit, h1 and h2; the echo-only over-subtraction and floor in those bins:
+/// −0.04…−0.08 on every set).
 const DOUBLE_TALK_ECHO_FLOOR: f32 = 0.1;
 /// Weight of the previous block's clean estimate in the decision-directed a-priori SNR
 /// (0.9: smoother gains, less musical noise; measured better than 0.8 on all three of
