@@ -710,41 +710,61 @@ fn weak_direct_path_in_a_reverberant_room_stays_in_the_window() {
     }
 }
 
+/// A reverberant room (RT60 0.6 s, beyond the 160 ms filter), a wideband far end at -20 dBFS
+/// with its echo at -30 dBFS, white noise at -90 dBFS (the residual echo is measured, not the
+/// noise), and a near talker band-limited to 3.5 kHz (a narrowband caller) from 10 s: above
+/// 4.5 kHz the microphone holds echo only. Returns the scene, the microphone and the output
+/// (with the denoiser), 20 s.
+fn narrowband_near_end_scene() -> (Scene, Vec<f32>, Vec<f32>) {
+    let h = rir(16000, 1600, 0.6, 0.6, 12);
+    let mut s = scene(16000, 20, &h);
+    s.noise.iter_mut().for_each(|v| *v *= 10f32.powf(-25.0 / 20.0));
+    let near_src = set_active(&lowpass(&speech(16000)[16000 * 30..16000 * 40], 3500.0, 16000.0), 16000, -30.0);
+    s.near[16000 * 10..].copy_from_slice(&near_src);
+    let mic = s.mic();
+    let (out, _) = run(AdvancedAecConfig::new(16000), &mic, &s.far);
+    (s, mic, out)
+}
+
+/// The band above 4.5 kHz of `x`.
+fn high_band(x: &[f32]) -> Vec<f32> {
+    let lo = lowpass(x, 4500.0, 16000.0);
+    x.iter().zip(&lo).map(|(a, b)| a - b).collect()
+}
+
 #[test]
 fn double_talk_removes_the_echo_where_the_near_end_is_silent() {
-    // A reverberant room (RT60 0.6 s, beyond the 160 ms filter), a wideband far end and a
-    // near talker band-limited to 3.5 kHz (a narrowband caller) from 10 s: above 4.5 kHz the
-    // microphone holds echo only. In the double-talk state the post-filter scales its
+    // The narrowband scene above. In the double-talk state the post-filter scales its
     // residual estimate down only in bins incoherent with the echo estimate (where the near
     // end is); there the high band is echo-coherent and keeps the full estimate. The same
     // holds for false double-talk detections in far-end single talk, which the reverberation
     // beyond the filter causes now and then. Measured with a uniform 0.3 scale: 15.5 dB of
     // the high band's echo removed in double talk, 27.8 dB in far-end single talk (5-10 s);
     // coherence-weighted: 17.2 / 33.4 dB, the near end unchanged (-0.5 / -0.6 dB).
-    let h = rir(16000, 1600, 0.6, 0.6, 12);
-    let mut s = scene(16000, 20, &h);
-    // White noise at -90 dBFS: the residual echo is measured, not the noise.
-    s.noise.iter_mut().for_each(|v| *v *= 10f32.powf(-25.0 / 20.0));
-    let near_src = set_active(&lowpass(&speech(16000)[16000 * 30..16000 * 40], 3500.0, 16000.0), 16000, -30.0);
-    s.near[16000 * 10..].copy_from_slice(&near_src);
-    let mic = s.mic();
-    let (out, _) = run(AdvancedAecConfig::new(16000), &mic, &s.far);
-    let high = |x: &[f32]| -> Vec<f32> {
-        let lo = lowpass(x, 4500.0, 16000.0);
-        x.iter().zip(&lo).map(|(a, b)| a - b).collect()
-    };
+    let (s, mic, out) = narrowband_near_end_scene();
     let (a, b) = (16000 * 11, 16000 * 20);
-    let (hm, ho) = (high(&mic), high(&out));
+    let (hm, ho) = (high_band(&mic), high_band(&out));
     let removed = 10.0 * (energy(&hm[a..b]) / energy(&ho[a..b]).max(1e-20)).log10();
     let lo_out = lowpass(&out, 3500.0, 16000.0);
     let kept = 10.0 * (energy(&lo_out[a..b]) / energy(&s.near[a..b])).log10();
-    let far_only = erle(&hm, &ho, 16000 * 5, 16000 * 10);
-    println!(
-        "narrowband near end in double talk: high-band echo {removed:.1} dB lower ({far_only:.1} dB in far-end single talk), near end {kept:.2} dB"
-    );
+    println!("narrowband near end in double talk: high-band echo {removed:.1} dB lower, near end {kept:.2} dB");
     assert!(removed > 16.5, "high-band echo only {removed:.1} dB lower in double talk");
-    assert!(far_only > 31.0, "high-band echo only {far_only:.1} dB lower in far-end single talk");
     assert!(kept > -2.0, "near end attenuated by {kept:.2} dB");
+}
+
+#[test]
+fn false_double_talk_suppresses_the_bins_the_echo_explains() {
+    // The narrowband scene's far-end single talk (5-10 s): reverberation beyond the filter
+    // makes the near-end detector fire now and then, and each detection holds the
+    // double-talk state (scaled-down residual estimate, -14 dB floor) for 200 ms. A bin whose
+    // error the echo envelope x the bin's own measured depth explains keeps the estimate as
+    // learnt and a -20 dB floor in that state. Measured (high band, 5-10 s): 33.3 dB of the
+    // echo removed with one double-talk treatment for every bin, 35.1 dB per bin (session 19,
+    // second round).
+    let (_, mic, out) = narrowband_near_end_scene();
+    let far_only = erle(&high_band(&mic), &high_band(&out), 16000 * 5, 16000 * 10);
+    println!("narrowband scene, far-end single talk: high-band echo {far_only:.1} dB lower");
+    assert!(far_only > 34.5, "high-band echo only {far_only:.1} dB lower in far-end single talk");
 }
 
 #[test]
@@ -955,7 +975,9 @@ fn quiet_near_end_beside_distorted_echo_is_detected_against_the_measured_depth()
     // 5 % of the mean) the detector flags, the near end's gain and its SNR in the output;
     // and the blocks of far-end single talk (4-12 s) it flags. Measured 437 / 504 blocks,
     // -4.80 dB, 3.57 dB, 23 / 800; 423 / 504, -4.97 dB, 3.42 dB, 23 / 800 without the
-    // depth test (session 19).
+    // depth test (session 19). With the per-bin double-talk floor (session 19, second round:
+    // bins the echo explains at -20 dB instead of -14 dB): 437 / 504, -4.96 dB, 3.83 dB,
+    // 23 / 800.
     let h = rir(16000, 1600, 0.3, 0.15, 61);
     let mut s = scene(16000, 24, &h);
     s.echo = set_active(&convolve(&saturate(&s.far, 2.5), &h), 16000, -25.0);
@@ -980,5 +1002,5 @@ fn quiet_near_end_beside_distorted_echo_is_detected_against_the_measured_depth()
     assert_eq!(active, 504);
     assert!(hit >= 431, "{hit}/{active} near-end blocks flagged");
     assert!(false_alarms <= 30, "{false_alarms}/800 far-end blocks flagged");
-    assert!(gain > -4.9 && snr > 3.5, "near-end gain {gain:.2} dB, SNR {snr:.2} dB");
+    assert!(gain > -5.1 && snr > 3.7, "near-end gain {gain:.2} dB, SNR {snr:.2} dB");
 }

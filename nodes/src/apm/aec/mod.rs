@@ -351,6 +351,9 @@ pub struct Aec {
     /// The filter's measured residual depth: running mean (over echo-only blocks) of the log
     /// ratio of the voice-band error to the echo envelope (0 = no depth).
     depth_log: f32,
+    /// The measured depth per bin: running mean (over the same blocks as `depth_log`) of the
+    /// log ratio of the bin's error to its echo envelope, where the envelope is over the noise.
+    depth_bin: Vec<f32>,
     gain: Vec<f32>,
     prev_clean: Vec<f32>,
     noise: NoiseFloor,
@@ -449,6 +452,7 @@ impl Aec {
             near_hang: 0,
             near_score: 0.0,
             depth_log: 0.0,
+            depth_bin: vec![0.0; bins],
             gain: vec![1.0; bins],
             prev_clean: vec![0.0; bins],
             noise: NoiseFloor::new(bins),
@@ -722,6 +726,7 @@ impl Aec {
                 self.leak_b.reset();
                 self.rho.fill(1.0);
                 self.depth_log = 0.0;
+                self.depth_bin.fill(0.0);
                 self.delay.forget();
                 self.sf = self.smic;
                 self.sb = self.smic;
@@ -813,6 +818,7 @@ impl Aec {
         self.near_hang = 0;
         self.near_score = 0.0;
         self.depth_log = 0.0;
+        self.depth_bin.fill(0.0);
         self.gain.fill(1.0);
         self.prev_clean.fill(0.0);
         self.noise.reset();
