@@ -782,13 +782,8 @@ mod tests {
             TargetCost::EModel { bpl: 4.3, other_delay_ms: 25.0 },
             TargetCost::Linear { loss_weight_ms: 2000.0 },
         ];
-        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-        let mut uni = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut rng = rvoip_media_graph::SplitMix64::new(19);
+        let mut uni = move || (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
         let mut checked = 0;
         for (k, cost) in costs.into_iter().enumerate() {
             for (rise, tail) in [(0.0, 1.0), (0.02, 0.0), (0.1, 0.5)] {
