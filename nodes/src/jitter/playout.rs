@@ -28,10 +28,12 @@ const QUIET_HOLD_MS: i64 = 300;
 const LEAD_BAND_US: i64 = 2000;
 
 /// Packets before the start bound is trusted in the leading silence (its Student's t
-/// factor is 6.5 at 4 packets, 3.4 at 10). Read off the kit's sets, not derived: from 6 or
-/// 8 packets an Opus LAN's give-back overshot the bound, ran dry once and moved its
-/// timeline 20 ms (−2.2 and −1.4 R), from 15 one did on the third set; PCMU gained from 6
-/// to 15 (BENCHMARKS, jitter buffer, session 19).
+/// factor is 6.5 at 4 packets, 3.4 at 10). Not a knife edge on a LAN any more: since the
+/// give-back stops at the bound ([`JitterBuffer::lead_stretch`]), 6, 8, 10 and 15 all
+/// give the LAN gain on the kit's three sets (before that, 6, 8 and 15 each lost an Opus
+/// LAN 0.5–2.2 R). Below 6 a spike scenario that looks steady for its first packets lost
+/// 1.3–3.0 R (pcmu_spikes, 3 to 5 packets); 10 keeps its distance from that edge
+/// (BENCHMARKS, jitter buffer, session 19, second round).
 const LEAD_PACKETS: u32 = 10;
 
 /// Packets until the delay histogram's target is trusted on its own (5 s of 20 ms).
@@ -1256,26 +1258,16 @@ impl JitterBuffer {
         // has heard): the start's excess over the start bound goes there, all of it.
         let leading = quiet && !self.spoken && warming;
         self.spoken |= !quiet;
+        // Above max(bound, target): the excess over that floor (µs), in the leading silence
+        // of a steady network from `LEAD_PACKETS` on; such a block is left to this rule.
         let lead_err = match self.start_bound_us() {
             Some(bound) if leading && self.steady() && self.warm_raw.0 >= LEAD_PACKETS => {
-                err - (bound - self.target_us()).max(0)
+                Some(err - (bound - self.target_us()).max(0))
             }
-            _ => 0,
+            _ => None,
         };
-        if lead_err > LEAD_BAND_US {
-            let mut len = n;
-            let mut removed = 0;
-            while removed < n / 2 && self.samples_to_us(removed) < lead_err - LEAD_BAND_US {
-                match accelerate(&mut self.scratch, len, self.min_lag, self.max_lag) {
-                    Stretch::Samples(k) => {
-                        len -= k;
-                        removed += k;
-                    }
-                    Stretch::None => break,
-                }
-            }
-            self.stats.removed_samples_for_acceleration += removed as u64;
-            return len;
+        if let Some(lead_err) = lead_err {
+            return self.lead_stretch(n, lead_err);
         }
         let (acc, exp) = if quiet {
             (self.cfg.accelerate_quiet_ms, self.cfg.expand_quiet_ms)
@@ -1323,6 +1315,57 @@ impl JitterBuffer {
                 }
                 if !quiet {
                     break;
+                }
+            }
+            self.stats.inserted_samples_for_deceleration += inserted as u64;
+        }
+        len
+    }
+
+    /// The playout offset and the leading silence's floor (max of the start bound and the
+    /// target), µs, for tests.
+    #[cfg(test)]
+    pub(super) fn lead_floor(&self) -> (i64, Option<i64>) {
+        (self.offset_us(), self.start_bound_us().map(|b| b.max(self.target_us())))
+    }
+
+    /// The leading silence's stretch of `scratch[..n]` (see [`start_bound_us`]), the offset
+    /// `lead_err` µs above its floor (the start bound, or the target if that is higher):
+    /// above [`LEAD_BAND_US`], pitch periods are removed (up to half the block) but never one
+    /// that would take the offset below the floor, since a period removed past it ran the
+    /// buffer dry once and moved the timeline a packet (BENCHMARKS, jitter buffer, session
+    /// 19, second round); more than [`LEAD_BAND_US`] below it (the bound rose with a later
+    /// packet), periods are inserted until the floor is reached. Returns the new length.
+    ///
+    /// [`start_bound_us`]: JitterBuffer::start_bound_us
+    fn lead_stretch(&mut self, n: usize, lead_err: i64) -> usize {
+        let mut len = n;
+        if lead_err > LEAD_BAND_US {
+            let room = usize::try_from(self.us_to_samples(lead_err)).unwrap_or(0);
+            let mut removed = 0;
+            while removed < n / 2 && self.samples_to_us(removed) < lead_err - LEAD_BAND_US {
+                let max_lag = self.max_lag.min(room.saturating_sub(removed));
+                if max_lag < self.min_lag {
+                    break;
+                }
+                match accelerate(&mut self.scratch, len, self.min_lag, max_lag) {
+                    Stretch::Samples(k) => {
+                        len -= k;
+                        removed += k;
+                    }
+                    Stretch::None => break,
+                }
+            }
+            self.stats.removed_samples_for_acceleration += removed as u64;
+        } else if lead_err < -LEAD_BAND_US {
+            let mut inserted = 0;
+            while inserted < n && self.samples_to_us(inserted) < -lead_err {
+                match preemptive_expand(&mut self.scratch, len, self.min_lag, self.max_lag) {
+                    Stretch::Samples(k) => {
+                        len += k;
+                        inserted += k;
+                    }
+                    Stretch::None => break,
                 }
             }
             self.stats.inserted_samples_for_deceleration += inserted as u64;
