@@ -1287,38 +1287,67 @@ impl JitterBuffer {
         let mut len = n;
         if (err > acc || owed) && ((quiet && settled) || (!quiet && !warming)) {
             let limit = if quiet { n / 2 } else { self.max_lag };
-            let mut removed = 0;
-            while removed < limit && self.samples_to_us(removed) < goal - 2000 {
-                match accelerate(&mut self.scratch, len, self.min_lag, self.max_lag) {
-                    Stretch::Samples(k) => {
-                        len -= k;
-                        removed += k;
-                    }
-                    Stretch::None => break,
-                }
-                if !quiet {
-                    break;
-                }
-            }
-            self.stats.removed_samples_for_acceleration += removed as u64;
+            let removed;
+            (len, removed) = self.remove_periods(len, limit, goal - 2000, usize::MAX, !quiet);
             self.owed_us = (self.owed_us - self.samples_to_us(removed)).max(0);
         } else if err < -exp {
             let limit = if quiet { n } else { self.max_lag };
-            let mut inserted = 0;
-            while inserted < limit && self.samples_to_us(inserted) < -err - 2000 {
-                match preemptive_expand(&mut self.scratch, len, self.min_lag, self.max_lag) {
-                    Stretch::Samples(k) => {
-                        len += k;
-                        inserted += k;
-                    }
-                    Stretch::None => break,
-                }
-                if !quiet {
-                    break;
-                }
-            }
-            self.stats.inserted_samples_for_deceleration += inserted as u64;
+            len = self.insert_periods(len, limit, -err - 2000, !quiet);
         }
+        len
+    }
+
+    /// Takes pitch periods out of `scratch[..len]` (accelerate) while fewer than `limit`
+    /// samples are gone and they span less than `goal_us`, never a period longer than what
+    /// is left of `room` samples, only one when `once`; counts them. Returns the new length
+    /// and the samples removed.
+    fn remove_periods(
+        &mut self,
+        mut len: usize,
+        limit: usize,
+        goal_us: i64,
+        room: usize,
+        once: bool,
+    ) -> (usize, usize) {
+        let mut removed = 0;
+        while removed < limit && self.samples_to_us(removed) < goal_us {
+            let max_lag = self.max_lag.min(room.saturating_sub(removed));
+            if max_lag < self.min_lag {
+                break;
+            }
+            match accelerate(&mut self.scratch, len, self.min_lag, max_lag) {
+                Stretch::Samples(k) => {
+                    len -= k;
+                    removed += k;
+                }
+                Stretch::None => break,
+            }
+            if once {
+                break;
+            }
+        }
+        self.stats.removed_samples_for_acceleration += removed as u64;
+        (len, removed)
+    }
+
+    /// Puts pitch periods into `scratch[..len]` (preemptive expand) while fewer than `limit`
+    /// samples are added and they span less than `goal_us`, only one when `once`; counts
+    /// them. Returns the new length.
+    fn insert_periods(&mut self, mut len: usize, limit: usize, goal_us: i64, once: bool) -> usize {
+        let mut inserted = 0;
+        while inserted < limit && self.samples_to_us(inserted) < goal_us {
+            match preemptive_expand(&mut self.scratch, len, self.min_lag, self.max_lag) {
+                Stretch::Samples(k) => {
+                    len += k;
+                    inserted += k;
+                }
+                Stretch::None => break,
+            }
+            if once {
+                break;
+            }
+        }
+        self.stats.inserted_samples_for_deceleration += inserted as u64;
         len
     }
 
@@ -1339,38 +1368,14 @@ impl JitterBuffer {
     ///
     /// [`start_bound_us`]: JitterBuffer::start_bound_us
     fn lead_stretch(&mut self, n: usize, lead_err: i64) -> usize {
-        let mut len = n;
         if lead_err > LEAD_BAND_US {
             let room = usize::try_from(self.us_to_samples(lead_err)).unwrap_or(0);
-            let mut removed = 0;
-            while removed < n / 2 && self.samples_to_us(removed) < lead_err - LEAD_BAND_US {
-                let max_lag = self.max_lag.min(room.saturating_sub(removed));
-                if max_lag < self.min_lag {
-                    break;
-                }
-                match accelerate(&mut self.scratch, len, self.min_lag, max_lag) {
-                    Stretch::Samples(k) => {
-                        len -= k;
-                        removed += k;
-                    }
-                    Stretch::None => break,
-                }
-            }
-            self.stats.removed_samples_for_acceleration += removed as u64;
+            self.remove_periods(n, n / 2, lead_err - LEAD_BAND_US, room, false).0
         } else if lead_err < -LEAD_BAND_US {
-            let mut inserted = 0;
-            while inserted < n && self.samples_to_us(inserted) < -lead_err {
-                match preemptive_expand(&mut self.scratch, len, self.min_lag, self.max_lag) {
-                    Stretch::Samples(k) => {
-                        len += k;
-                        inserted += k;
-                    }
-                    Stretch::None => break,
-                }
-            }
-            self.stats.inserted_samples_for_deceleration += inserted as u64;
+            self.insert_periods(n, n, -lead_err, false)
+        } else {
+            n
         }
-        len
     }
 
     /// One decision: adds at least one sample to the playout buffer.
