@@ -5,7 +5,7 @@
 use super::kernel::{BUFFERED_LEG_TELEMETRY, LEG_TELEMETRY};
 use super::leg::Leg;
 use super::Room;
-use crate::engine::{Engine, EngineError};
+use crate::engine::{Engine, EngineError, NodeTelemetry};
 use crate::sync::seqlock::SeqLockSlice;
 use rvoip_media_graph::NodeKey;
 use rvoip_media_nodes::jitter::{JitterReport, JITTER_TELEMETRY};
@@ -96,8 +96,14 @@ fn kernel_values(cell: &SeqLockSlice) -> ([u64; LEG_TELEMETRY], Option<JitterRep
     (leg, (n == BUFFERED_LEG_TELEMETRY).then(|| JitterReport::read(&values[LEG_TELEMETRY..])))
 }
 
-fn get(engine: &Engine, room: &Room, key: Option<NodeKey>, name: &str) -> u64 {
-    key.and_then(|k| engine.telemetry(room.id, k).ok()).and_then(|t| t.get(name)).map_or(0, |v| v as u64)
+/// The telemetry of the room's node `key` (none: no such node, or nothing published yet).
+fn telemetry(engine: &Engine, room: &Room, key: Option<NodeKey>) -> Option<NodeTelemetry> {
+    key.and_then(|k| engine.telemetry(room.id, k).ok())
+}
+
+/// `name`'s value in `t` as a count (0 when absent).
+fn count(t: Option<&NodeTelemetry>, name: &str) -> u64 {
+    t.and_then(|t| t.get(name)).map_or(0, |v| v as u64)
 }
 
 impl Room {
@@ -122,7 +128,8 @@ impl Room {
         let dominant = v("dominant");
         let dominant = if dominant >= 0.0 { self.member_at(dominant as usize).map(str::to_string) } else { None };
         let per_member = self.legs.iter().map(|(name, l)| self.member_stats(engine, name, l)).collect();
-        let shared_encoder_quanta = self.shared_encoders().map(|k| get(engine, self, Some(k), "packets")).sum();
+        let shared_encoder_quanta =
+            self.shared_encoders().map(|k| count(telemetry(engine, self, Some(k)).as_ref(), "packets")).sum();
         // A spread room's shards each count their own legs' bad inputs.
         let mut bad_inputs = v("bad_inputs") as u64;
         for s in self.shards.iter().skip(1) {
@@ -195,18 +202,22 @@ impl Room {
                 ..base
             };
         }
+        let enc = telemetry(engine, self, l.encode);
+        let enc = enc.as_ref();
         let base = MemberStats {
-            packets_out: get(engine, self, l.encode, "packets"),
-            own_quanta: get(engine, self, l.encode, "own_quanta"),
-            shared_quanta: get(engine, self, l.encode, "shared_quanta"),
-            skipped_quanta: get(engine, self, l.encode, "skipped_quanta"),
-            handoffs: get(engine, self, l.encode, "handoffs"),
+            packets_out: count(enc, "packets"),
+            own_quanta: count(enc, "own_quanta"),
+            shared_quanta: count(enc, "shared_quanta"),
+            skipped_quanta: count(enc, "skipped_quanta"),
+            handoffs: count(enc, "handoffs"),
             ..base
         };
-        let jitter = l.decode.and_then(|k| engine.telemetry(self.id, k).ok()).and_then(|t| {
-            t.get(JITTER_TELEMETRY[0])?;
+        let dec = telemetry(engine, self, l.decode);
+        let dec = dec.as_ref();
+        // A jitter buffer's telemetry (its names), or a plain decoder's.
+        let jitter = dec.filter(|t| t.get(JITTER_TELEMETRY[0]).is_some()).map(|t| {
             let values: Vec<f64> = JITTER_TELEMETRY.iter().map(|n| t.get(n).unwrap_or(0.0)).collect();
-            Some(JitterReport::read(&values))
+            JitterReport::read(&values)
         });
         match jitter {
             Some(r) => MemberStats {
@@ -217,11 +228,11 @@ impl Room {
                 ..base
             },
             None => MemberStats {
-                packets_in: get(engine, self, l.decode, "packets"),
-                concealed_frames: get(engine, self, l.decode, "concealed_frames"),
-                bad_packets: get(engine, self, l.decode, "bad_packets"),
-                foreign_packets: get(engine, self, l.decode, "foreign_packets"),
-                skipped_decodes: get(engine, self, l.decode, "skipped_decodes"),
+                packets_in: count(dec, "packets"),
+                concealed_frames: count(dec, "concealed_frames"),
+                bad_packets: count(dec, "bad_packets"),
+                foreign_packets: count(dec, "foreign_packets"),
+                skipped_decodes: count(dec, "skipped_decodes"),
                 ..base
             },
         }
