@@ -460,13 +460,14 @@ fn join(
     names: impl Iterator<Item = u32>,
 ) -> Result<Vec<HostLeg>, CliError> {
     let names: Vec<u32> = names.collect();
-    let codec = |e: rvoip_media_core::nodes::codec::CodecError| CliError::Usage(e.to_string());
-    let info = *setup.codec.decoder(setup.rate(), 1).map_err(codec)?.info();
-    let options = LegOptions {
-        skip_silent_at: setup.bridge().then_some(50),
-        jitter: setup.jitter.then(|| JitterConfig::for_stream(&info, setup.quantum)),
-        ..LegOptions::default()
-    };
+    // The buffer's sizing needs the codec's facts: a decoder built for them only then (this
+    // runs for every join of a churn, whose control-side cost the bench reports).
+    let jitter = setup
+        .jitter
+        .then(|| setup.codec.decoder(setup.rate(), 1).map(|d| JitterConfig::for_stream(d.info(), setup.quantum)))
+        .transpose()
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let options = LegOptions { skip_silent_at: setup.bridge().then_some(50), jitter, ..LegOptions::default() };
     let mut joins = Vec::with_capacity(names.len());
     for &i in &names {
         let media =
