@@ -405,11 +405,15 @@ fn bench_bridge_room_skips_silent_decodes_and_shares_encodes() {
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("--quantum-ms must be 10 or 20"));
 }
 
+/// `bench conference`'s three kinds of room: of nodes, a kernel room, a kernel room over two
+/// workers.
+const BENCH_ROOMS: [&[&str]; 3] = [&[], &["--kernel"], &["--kernel", "--workers", "2"]];
+
 #[test]
 fn bench_grow_reports_the_cycle_in_which_a_full_room_grows() {
-    // A room of nodes, a kernel room and a kernel room over two workers, each full at 6
-    // legs: the extra leg doubles its ports, and that cycle is reported.
-    for extra in [&[][..], &["--kernel"][..], &["--kernel", "--workers", "2"][..]] {
+    // Each kind of room full at 6 legs: the extra leg doubles its ports, and that cycle is
+    // reported.
+    for extra in BENCH_ROOMS {
         let o = bin()
             .args(["bench", "conference", "--legs", "6", "--cycles", "20", "--grow"])
             .args(extra)
@@ -426,7 +430,7 @@ fn bench_grow_reports_the_cycle_in_which_a_full_room_grows() {
 
 #[test]
 fn bench_runs_jitter_buffers_in_every_kind_of_room() {
-    for extra in [&[][..], &["--kernel"][..], &["--kernel", "--workers", "2"][..]] {
+    for extra in BENCH_ROOMS {
         let o = bin()
             .args(["bench", "conference", "--legs", "8", "--cycles", "40", "--jitter"])
             .args(extra)
