@@ -106,6 +106,14 @@ const NEAR_DEPTH_EXCESS: f32 = 8.0;
 const DEPTH_RATE: f32 = 0.01;
 /// Echo envelope over noise (voice band) needed to measure the depth in a block.
 const DEPTH_MIN_ECHO: f32 = 4.0;
+
+/// One block's step of a measured depth (`Aec::depth_log`, `Aec::depth_bin`): the running
+/// mean, at [`DEPTH_RATE`], of the log ratio of `error` to the echo `envelope`, capped at +2
+/// (error 7.4× the envelope).
+fn depth_step(depth: &mut f32, error: f32, envelope: f32) {
+    let r = (error / envelope).max(1e-6).ln().min(2.0);
+    *depth += DEPTH_RATE * (r - *depth);
+}
 /// See NEAR_HANG_SUSTAINED.
 const NEAR_SCORE_DECAY: f32 = 0.95;
 /// Scale of the residual echo estimate while the near end is present (−5 dB), in bins
@@ -223,12 +231,10 @@ impl Aec {
             // Depth measured in far-end blocks the residual test does not hold for near end,
             // outside sustained double talk; a geometric mean (log ratio, capped at +2, i.e.
             // error 7.4× the envelope) so that missed near-end words and bursts do not pull it.
-            let r = (ex_e / ex_y).max(1e-6).ln().min(2.0);
-            self.depth_log += DEPTH_RATE * (r - self.depth_log);
+            depth_step(&mut self.depth_log, ex_e, ex_y);
             for f in 0..bins {
                 if self.stail[f] > DEPTH_MIN_ECHO * noise[f] {
-                    let r = (self.see[f] / self.stail[f]).max(1e-6).ln().min(2.0);
-                    self.depth_bin[f] += DEPTH_RATE * (r - self.depth_bin[f]);
+                    depth_step(&mut self.depth_bin[f], self.see[f], self.stail[f]);
                 }
             }
         }
