@@ -232,7 +232,8 @@ fn a_kernel_room_sends_what_a_room_of_nodes_sends() {
     let (a, b) = (nodes.room.stats(&nodes.engine).unwrap(), kernel.room.stats(&kernel.engine).unwrap());
     assert_eq!(a.per_member, b.per_member);
     let p2 = b.per_member.iter().find(|m| m.name == "p2").unwrap();
-    assert_eq!((p2.concealed_frames, p2.foreign_packets), (3 * 4 + 4, 1), "{p2:?}");
+    // Three lost packets and the foreign one: four quanta concealed.
+    assert_eq!((p2.concealed_samples, p2.foreign_packets), (4 * 80, 1), "{p2:?}");
     assert_eq!(p2.packets_in, u64::from(CYCLES) - 3 - 1);
     assert_eq!(a.members, b.members);
 }
@@ -273,6 +274,18 @@ fn step_jittery(s: &mut Side, c: u32, held: &mut Vec<(u32, u32)>) {
     if c % 7 != 3 {
         push(s, 1, c);
     }
+    if c == 100 {
+        // A payload type leg 1 did not negotiate: a bad packet, an engine error.
+        let meta = PacketMeta {
+            payload_type: 18,
+            sequence: 900,
+            timestamp: 7,
+            ssrc: 101,
+            arrival_ns: now,
+            ..PacketMeta::default()
+        };
+        s.legs.get_mut(&1).unwrap().0.push(meta, &[0x55; 10]).unwrap();
+    }
     push(s, 2, c);
 }
 
@@ -302,6 +315,14 @@ fn a_kernel_room_with_jitter_buffers_sends_what_a_room_of_nodes_sends() {
     assert!(r0.stats.target_delay_ms >= 30.0, "{r0:?}");
     assert_eq!(r1.stats.packets_lost, 21, "{r1:?}");
     assert!(r1.stats.concealed_samples >= 20 * 80, "{r1:?}");
+    // A buffered member's figures are its buffer's; its bad packet is the room's one error.
+    assert_eq!(
+        (p1.concealed_samples, p1.bad_packets, p1.packets_in),
+        (r1.stats.concealed_samples, 1, r1.stats.packets_received)
+    );
+    for side in [&nodes, &kernel] {
+        assert_eq!(side.engine.partition_stats(side.room.id()).unwrap().errors, 1);
+    }
 }
 
 #[test]

@@ -199,7 +199,7 @@ fn each_leg_hears_the_others_tones_at_their_level_and_not_itself() {
         assert_eq!(p.codec, Some(codec.capability().encoding));
         assert_eq!(p.codec_rate, m.legs[i].rate);
         assert_eq!(p.packets_in, 100, "{name}");
-        assert_eq!((p.concealed_frames, p.bad_packets, p.foreign_packets, p.skipped_decodes), (0, 0, 0, 0), "{name}");
+        assert_eq!((p.concealed_samples, p.bad_packets, p.foreign_packets, p.skipped_decodes), (0, 0, 0, 0), "{name}");
         assert!(p.packets_out >= 98, "{name}: {} packets out", p.packets_out);
     }
     assert_eq!(mix_rate_for([8000, 16_000]), 16_000);
@@ -217,7 +217,7 @@ fn a_codec_not_negotiated_is_dropped_and_counted() {
     let u = s.per_member.iter().find(|p| p.name == "u").unwrap();
     assert_eq!((u.foreign_packets, u.packets_in), (5, 95));
     for p in s.per_member.iter().filter(|p| p.name != "u") {
-        assert_eq!((p.foreign_packets, p.concealed_frames), (0, 0), "{}", p.name);
+        assert_eq!((p.foreign_packets, p.concealed_samples), (0, 0), "{}", p.name);
     }
 }
 
@@ -257,7 +257,7 @@ fn rfc6464(jitter: Option<JitterConfig>) {
         assert_eq!((o.packets_in, r.stats.packets_received, r.stats.skipped_decodes), (120, 120, 60));
         assert!(s.per_member.iter().all(|p| p.jitter.is_some_and(|r| r.stats.packets_received == 120)));
     } else {
-        assert_eq!((o.packets_in, o.concealed_frames), (120, 0));
+        assert_eq!((o.packets_in, o.concealed_samples), (120, 0));
         assert!(s.per_member.iter().all(|p| p.jitter.is_none()));
     }
     // While o's packets said silence, u heard only the others; after, o's tone too.

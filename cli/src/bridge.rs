@@ -131,8 +131,6 @@ struct Plan {
     workers: usize,
     /// A jitter buffer on every leg.
     jitter: bool,
-    /// Samples in one of the decoder's frames (what a plain leg's concealment counts).
-    frame_samples: usize,
 }
 
 fn check(a: &Args) -> Result<Plan, CliError> {
@@ -213,10 +211,8 @@ fn check(a: &Args) -> Result<Plan, CliError> {
     if workers > 1 && room != RoomKind::Kernel {
         return Err(usage("--workers above 1 spreads a kernel room: drop --talkers, --audio-level and --room nodes"));
     }
-    let frame_samples = id.decoder(a.codec.rate(), 1).map_err(|e| usage(format!("--codec: {e}")))?.info().frame_samples;
     Ok(Plan {
         jitter: a.jitter,
-        frame_samples,
         workers,
         room,
         io: a.io,
@@ -490,17 +486,8 @@ pub fn run(a: Args) -> Result<(), CliError> {
     let (p50, p99, max) = bridge.cycle_us();
     let talkers = bridge.talkers().map(|(n, d)| (n, d.map(str::to_string)));
     let late_partners = bridge.room.late_partners(&bridge.engine);
-    // Time concealed, all legs: a plain leg counts its decoder's frames, a buffered one samples.
-    let concealed: u64 = bridge
-        .room
-        .stats(&bridge.engine)?
-        .per_member
-        .iter()
-        .map(|m| match m.jitter {
-            Some(r) => r.stats.concealed_samples,
-            None => m.concealed_frames * plan.frame_samples as u64,
-        })
-        .sum();
+    // Time concealed, all legs.
+    let concealed: u64 = bridge.room.stats(&bridge.engine)?.per_member.iter().map(|m| m.concealed_samples).sum();
     let concealed_ms = concealed as f64 * 1000.0 / f64::from(plan.codec.rate());
     let Bridge { engine, io: batches, .. } = bridge;
     // The totals after the I/O threads' last send sweeps.

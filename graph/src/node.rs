@@ -168,8 +168,8 @@ impl NodeSpec {
     ///
     /// ```
     /// use rvoip_media_graph::NodeSpec;
-    /// let spec = NodeSpec::new("decode").with_telemetry(&["late_packets", "concealed_frames"]);
-    /// assert_eq!(spec.telemetry_index("concealed_frames"), Some(1));
+    /// let spec = NodeSpec::new("decode").with_telemetry(&["late_packets", "concealed_samples"]);
+    /// assert_eq!(spec.telemetry_index("concealed_samples"), Some(1));
     /// ```
     pub fn with_telemetry(mut self, names: &'static [&'static str]) -> Self {
         self.telemetry = &names[..names.len().min(MAX_TELEMETRY)];

@@ -43,7 +43,7 @@ use crate::sync::pool::{Pool, Pooled};
 use crate::sync::rows::SharedRows;
 use crate::sync::seqlock::SeqLockSlice;
 use rvoip_media_graph::{prefetch, MessageError, NodeSpec, Packet, PacketMeta, PacketSlot, ProcessIo, Processor};
-use rvoip_media_nodes::codec::{DecodeNode, EncodeNode, SwitchDecoder, SwitchEncoder};
+use rvoip_media_nodes::codec::{DecodeNode, EncodeNode, SwitchDecoder, SwitchEncoder, DECODE_TELEMETRY};
 use rvoip_media_nodes::jitter::{JitterBufferNode, JitterReport, JITTER_TELEMETRY};
 use rvoip_media_nodes::kernels;
 use rvoip_media_nodes::mixer::{MemberSettings, MemberUpdate};
@@ -62,9 +62,9 @@ const NEAR: usize = 4;
 const SLOT_LINES: usize = 3;
 /// Leftover packets handed back to the pool per compare-exchange.
 const RELEASE_BATCH: usize = 64;
-/// Values a leg publishes: its decoder's 7, its encoder's 7, then ring-full and
-/// pool-exhausted drops; a leg with a jitter buffer then its [`JitterReport`]
-/// ([`JITTER_TELEMETRY`]'s order).
+/// Values a leg publishes: its decoder's 7 ([`DECODE_TELEMETRY`]; 0 for a leg with a
+/// jitter buffer), its encoder's 7, then ring-full and pool-exhausted drops; a leg with a
+/// jitter buffer then its [`JitterReport`] ([`JITTER_TELEMETRY`]'s order).
 pub(super) const LEG_TELEMETRY: usize = 16;
 /// Values a leg with a jitter buffer publishes.
 pub(super) const BUFFERED_LEG_TELEMETRY: usize = LEG_TELEMETRY + JITTER_TELEMETRY.len();
@@ -90,10 +90,7 @@ impl LegDecode {
     ) -> u32 {
         match self {
             LegDecode::Plain(d) => d.decode_cycle(packets, out),
-            LegDecode::Buffered(j) => {
-                j.play_cycle(packets, out);
-                0
-            }
+            LegDecode::Buffered(j) => j.play_cycle(packets, out),
         }
     }
 
@@ -111,21 +108,15 @@ impl LegDecode {
         }
     }
 
-    /// The decoder's 7 values ([`DecodeNode`]'s telemetry: packets, late, concealed
-    /// frames, bad, switches, foreign, skipped; a buffer's received, late, 0, bad, switches,
-    /// 0, skipped), then for a buffer its report.
+    /// Into `out` (zeros): a plain decoder's values in the first [`DECODE_TELEMETRY`]
+    /// slots; a buffer's report after the leg's values instead (the report has the
+    /// decoder's figures).
     fn telemetry(&self, out: &mut [f64]) {
         match self {
-            LegDecode::Plain(d) => d.telemetry(&mut out[..7]),
+            LegDecode::Plain(d) => d.telemetry(&mut out[..DECODE_TELEMETRY.len()]),
             LegDecode::Buffered(j) => {
-                let r = JitterReport::of(j.buffer());
-                let s = &r.stats;
-                let v = [s.packets_received, s.packets_late, 0, s.packets_bad, s.codec_switches, 0, s.skipped_decodes];
-                for (o, v) in out.iter_mut().zip(v) {
-                    *o = v as f64;
-                }
                 if let Some(tail) = out.get_mut(LEG_TELEMETRY..BUFFERED_LEG_TELEMETRY) {
-                    r.write(tail);
+                    JitterReport::of(j.buffer()).write(tail);
                 }
             }
         }
@@ -210,7 +201,7 @@ impl KernelLeg {
     fn publish(&self) {
         let mut v = [0.0f64; BUFFERED_LEG_TELEMETRY];
         self.decode.telemetry(&mut v);
-        self.encode.telemetry(&mut v[7..14]);
+        self.encode.telemetry(&mut v[DECODE_TELEMETRY.len()..14]);
         v[14] = self.ring_full as f64;
         v[15] = self.pool_exhausted as f64;
         let n = self.decode.telemetry_len();

@@ -8,6 +8,7 @@ use super::Room;
 use crate::engine::{Engine, EngineError, NodeTelemetry};
 use crate::sync::seqlock::SeqLockSlice;
 use rvoip_media_graph::NodeKey;
+use rvoip_media_nodes::codec::DECODE_TELEMETRY;
 use rvoip_media_nodes::jitter::{JitterReport, JITTER_TELEMETRY};
 use rvoip_media_nodes::mixer::MemberSettings;
 
@@ -29,9 +30,9 @@ pub struct MemberStats {
     pub codec_rate: u32,
     /// Packets received and decoded (RTP legs; a leg with a jitter buffer: received).
     pub packets_in: u64,
-    /// Codec frames the leg's decoder concealed (RTP legs without a jitter buffer; a leg
-    /// with one counts concealed samples, [`MemberStats::jitter`]).
-    pub concealed_frames: u64,
+    /// Samples its decoder or jitter buffer concealed, at the codec's rate (RTP legs; the
+    /// W3C `concealedSamples`).
+    pub concealed_samples: u64,
     /// Packets the decoder could not decode (RTP legs).
     pub bad_packets: u64,
     /// Packets of a payload type the leg did not negotiate, dropped (RTP legs).
@@ -176,7 +177,7 @@ impl Room {
             codec: l.codec.map(|c| c.0),
             codec_rate: l.codec.map_or(0, |c| c.1),
             packets_in: 0,
-            concealed_frames: 0,
+            concealed_samples: 0,
             bad_packets: 0,
             foreign_packets: 0,
             skipped_decodes: 0,
@@ -188,19 +189,10 @@ impl Room {
             jitter: None,
         };
         if let Some(cell) = l.kernel.as_deref() {
-            // Decoder: packets, late, concealed, bad, switches, foreign, skipped; encoder:
-            // packets, dropped frames, ...
+            // The decoder's values (DECODE_TELEMETRY), then the encoder's: packets, ...
             let (v, jitter) = kernel_values(cell);
-            return MemberStats {
-                jitter,
-                packets_in: v[0],
-                concealed_frames: v[2],
-                bad_packets: v[3],
-                foreign_packets: v[5],
-                skipped_decodes: v[6],
-                packets_out: v[7],
-                ..base
-            };
+            let plain = std::array::from_fn(|i| v[i]);
+            return with_decoder(MemberStats { packets_out: v[DECODE_TELEMETRY.len()], ..base }, jitter, plain);
         }
         let enc = telemetry(engine, self, l.encode);
         let enc = enc.as_ref();
@@ -219,22 +211,29 @@ impl Room {
             let values: Vec<f64> = JITTER_TELEMETRY.iter().map(|n| t.get(n).unwrap_or(0.0)).collect();
             JitterReport::read(&values)
         });
-        match jitter {
-            Some(r) => MemberStats {
-                packets_in: r.stats.packets_received,
-                bad_packets: r.stats.packets_bad,
-                skipped_decodes: r.stats.skipped_decodes,
-                jitter: Some(r),
-                ..base
-            },
-            None => MemberStats {
-                packets_in: count(dec, "packets"),
-                concealed_frames: count(dec, "concealed_frames"),
-                bad_packets: count(dec, "bad_packets"),
-                foreign_packets: count(dec, "foreign_packets"),
-                skipped_decodes: count(dec, "skipped_decodes"),
-                ..base
-            },
-        }
+        with_decoder(base, jitter, DECODE_TELEMETRY.map(|n| count(dec, n)))
+    }
+}
+
+/// `base` with its decoder's figures: from the leg's jitter buffer's report when it has
+/// one, else from its plain decoder's values (in [`DECODE_TELEMETRY`]'s order).
+fn with_decoder(base: MemberStats, jitter: Option<JitterReport>, plain: [u64; 7]) -> MemberStats {
+    match jitter {
+        Some(r) => MemberStats {
+            packets_in: r.stats.packets_received,
+            concealed_samples: r.stats.concealed_samples,
+            bad_packets: r.stats.packets_bad,
+            skipped_decodes: r.stats.skipped_decodes,
+            jitter: Some(r),
+            ..base
+        },
+        None => MemberStats {
+            packets_in: plain[0],
+            concealed_samples: plain[2],
+            bad_packets: plain[3],
+            foreign_packets: plain[5],
+            skipped_decodes: plain[6],
+            ..base
+        },
     }
 }

@@ -1078,7 +1078,9 @@ impl Processor for EncodeNode {
 /// decoder must produce the same audio format. A packet of any other payload type is
 /// decoded with the current decoder.
 ///
-/// Telemetry: `packets`, `late_packets`, `concealed_frames`, `bad_packets`, `switches`.
+/// Telemetry: `packets`, `late_packets`, `concealed_samples` (per channel, at the codec's
+/// rate: W3C `concealedSamples`, as [`JitterStats`](crate::jitter::JitterStats) counts
+/// them), `bad_packets`, `switches`, `foreign_packets`, `skipped_decodes`.
 ///
 /// Ports: input 0 `"in"` packet; output 0 `"out"` audio at the codec's rate and channels.
 #[repr(C)] // hot fields first: the common cycle reads one cache line of the node
@@ -1106,6 +1108,7 @@ pub struct DecodeNode {
     /// RTP ticks concealed since the last decoded packet.
     concealed_run: u32,
     late: u64,
+    /// Samples concealed, per channel.
     concealed: u64,
     bad: u64,
     switches: u64,
@@ -1165,9 +1168,14 @@ impl SwitchDecoder {
     }
 }
 
-/// [`DecodeNode`]'s telemetry names.
-const DECODE_TELEMETRY: &[&str] =
-    &["packets", "late_packets", "concealed_frames", "bad_packets", "switches", "foreign_packets", "skipped_decodes"];
+/// [`DecodeNode`]'s telemetry names, in the order it publishes them.
+///
+/// ```
+/// use rvoip_media_nodes::codec::DECODE_TELEMETRY;
+/// assert_eq!(DECODE_TELEMETRY[2], "concealed_samples");
+/// ```
+pub const DECODE_TELEMETRY: [&str; 7] =
+    ["packets", "late_packets", "concealed_samples", "bad_packets", "switches", "foreign_packets", "skipped_decodes"];
 
 impl DecodeNode {
     /// Wraps `decoder` for a graph running at `quantum`.
@@ -1317,7 +1325,7 @@ impl DecodeNode {
     /// assert_eq!(dec.decode_cycle([(&p.meta, p.payload())].into_iter(), &mut out), 0);
     /// assert!(out.iter().all(|&v| v == 0.0));
     /// assert_eq!(dec.decode_cycle(std::iter::empty(), &mut out), 0); // a loss: concealed
-    /// assert_eq!(dec.concealed_frames(), 4);
+    /// assert_eq!(dec.concealed_samples(), 80);
     /// ```
     pub fn decode_cycle<'p>(
         &mut self,
@@ -1366,8 +1374,8 @@ impl DecodeNode {
         self.late
     }
 
-    /// Frames concealed so far.
-    pub fn concealed_frames(&self) -> u64 {
+    /// Samples concealed so far, per channel, at the codec's rate (W3C `concealedSamples`).
+    pub fn concealed_samples(&self) -> u64 {
         self.concealed
     }
 
@@ -1381,8 +1389,9 @@ impl DecodeNode {
         match self.dec.decode(None, &mut self.fifo[self.fill..]) {
             Ok(n) if n > 0 && self.fill + n <= self.fifo.len() => {
                 self.fill += n;
-                self.concealed += 1;
-                let ticks = self.info.rtp_ticks(n / usize::from(self.info.channels.max(1)));
+                let frames = n / usize::from(self.info.channels.max(1));
+                self.concealed += frames as u64;
+                let ticks = self.info.rtp_ticks(frames);
                 self.concealed_run = self.concealed_run.saturating_add(ticks);
                 if let Some(ts) = self.next_ts.as_mut() {
                     *ts = ts.wrapping_add(ticks);
@@ -1508,7 +1517,7 @@ impl Processor for DecodeNode {
     fn spec(&self) -> NodeSpec {
         NodeSpec::new("decode")
             .with_message::<SwitchDecoder>()
-            .with_telemetry(DECODE_TELEMETRY)
+            .with_telemetry(&DECODE_TELEMETRY)
             .with_input(PortSpec::required("in", PortKind::Packet(self.info.packet_format())))
             .with_output(PortSpec::required("out", PortKind::Audio(audio_format(&self.info))))
     }

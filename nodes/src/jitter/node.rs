@@ -150,12 +150,30 @@ impl JitterBufferNode {
     /// input and output ports, for a host that keeps its packets elsewhere (a room kernel's
     /// lanes). The buffer's clock starts at the newest arrival of the first packets and
     /// then advances a quantum per cycle; a packet stamped 0 or ahead of the clock counts as
-    /// arriving now.
+    /// arriving now. Returns the bad-input events: packets the buffer found bad this
+    /// cycle (as `report_error` would count them; also in [`JitterStats::packets_bad`]).
+    ///
+    /// ```
+    /// use rvoip_media_graph::{Packet, PacketMeta, Quantum};
+    /// use rvoip_media_nodes::codec::G711CodecDecoder;
+    /// use rvoip_media_nodes::jitter::{JitterBufferNode, JitterConfig};
+    /// use rvoip_media_nodes::G711Law;
+    /// let dec = Box::new(G711CodecDecoder::new(G711Law::Ulaw));
+    /// let mut node = JitterBufferNode::new(dec, JitterConfig::default(), Quantum::MS_10).unwrap();
+    /// let meta = PacketMeta { arrival_ns: 1, ..PacketMeta::default() };
+    /// let good = Packet::from_payload(meta, &[0xff; 80]).unwrap();
+    /// let empty = Packet::from_payload(PacketMeta { sequence: 1, timestamp: 80, ..meta }, &[]).unwrap();
+    /// let mut out = [0.0f32; 80];
+    /// assert_eq!(node.play_cycle([(&good.meta, good.payload())].into_iter(), &mut out), 0);
+    /// assert_eq!(node.play_cycle([(&empty.meta, empty.payload())].into_iter(), &mut out), 1);
+    /// assert_eq!(node.buffer().stats().packets_bad, 1);
+    /// ```
     pub fn play_cycle<'p>(
         &mut self,
         packets: impl Iterator<Item = (&'p PacketMeta, &'p [u8])> + Clone,
         out: &mut [f32],
-    ) {
+    ) -> u32 {
+        let bad_before = self.jb.packets_bad();
         if self.started {
             self.now_ns = self.now_ns.saturating_add(self.quantum_ns);
         } else if let Some(newest) = packets.clone().map(|(m, _)| m.arrival_ns).max() {
@@ -178,6 +196,7 @@ impl JitterBufferNode {
             }
         }
         self.jb.pull(self.now_ns, out);
+        u32::try_from(self.jb.packets_bad() - bad_before).unwrap_or(u32::MAX)
     }
 }
 
@@ -193,7 +212,10 @@ impl Processor for JitterBufferNode {
 
     fn process(&mut self, io: &mut ProcessIo<'_>) {
         let packets = io.packets_in(0);
-        self.play_cycle(packets.iter().map(|p| (&p.meta, p.payload())), io.audio_out(0));
+        let errors = self.play_cycle(packets.iter().map(|p| (&p.meta, p.payload())), io.audio_out(0));
+        for _ in 0..errors {
+            io.report_error();
+        }
     }
 
     fn reset(&mut self) {

@@ -769,6 +769,12 @@ impl JitterBuffer {
         s
     }
 
+    /// [`JitterStats::packets_bad`] alone (what [`JitterBuffer::stats`] computes besides
+    /// is not for every cycle).
+    pub(super) fn packets_bad(&self) -> u64 {
+        self.stats.packets_bad
+    }
+
     /// RFC 3611 burst / gap metrics of the played stream (Gmin 16).
     pub fn burst_gap(&self) -> BurstGapReport {
         self.bursts.report()
