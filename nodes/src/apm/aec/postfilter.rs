@@ -138,12 +138,15 @@ const DOUBLE_TALK_SCALE: f32 = 0.3;
 
 impl Aec {
     /// Echo the previous path predicts in bin `f` beyond the new foreground's estimate, while
-    /// the previous path is kept after a restart (0 otherwise): right after a restart the
-    /// foreground's estimate is near zero, so without this term the residual estimate is too
-    /// and the post-filter let the new path's echo through.
+    /// the previous path is kept after a restart: right after a restart the foreground's
+    /// estimate is near zero, so without this term the residual estimate is too and the
+    /// post-filter let the new path's echo through. Before the restart, while the foreground's
+    /// prediction has stopped following the microphone (an echo-path change not yet acted
+    /// on), the share `Aec::mispredicted` of its own estimate instead (see
+    /// MISPREDICTED_CORRELATION in the parent module). 0 otherwise.
     #[inline]
     fn unexplained(&self, f: usize) -> f32 {
-        (self.yprev_win[f] - self.sypow[f]).max(0.0)
+        (self.yprev_win[f] - self.sypow[f]).max(0.0) + self.mispredicted * self.sypow[f]
     }
 
     /// Post-filters the foreground error `self.ef` (echo estimate `self.yf`) into `out`.
