@@ -99,7 +99,11 @@
 //!      geometric mean, plus noise), or when the mic/echo coherence drops below
 //!      0.5 while the error is 10 dB above the noise and at least a quarter of the residual
 //!      estimate plus noise (distortion and loud white noise lower the coherence in far-end
-//!      single talk too, but near-end speech adds power). Only after 200 ms without near end,
+//!      single talk too, but near-end speech adds power). A block none of these marks counts
+//!      too, for itself only, when the same guards hold and the error is voiced (normalised
+//!      autocorrelation over 0.85 at a 2.5–8 ms lag) at a lag where the echo estimate is not
+//!      periodic (under 0.1), the same lag as the previous such block: under loud echo the
+//!      excess tests miss most of a near talker's words. Only after 200 ms without near end,
 //!      bins whose own coherence shows echo alone get up to 8× over-subtraction
 //!      (this is what brings far-end single talk to 30+ dB ERLE); while the near end is
 //!      present the residual estimate is scaled by 0.3 instead in bins incoherent with the
@@ -388,6 +392,9 @@ pub struct Aec {
     near_hang: u32,
     /// Share of recent blocks (≈ 200 ms) in which the near-end detector fired.
     near_score: f32,
+    /// Pitch lag (samples) of the last block the pitch test found voiced at a lag the echo
+    /// estimate is not periodic at; 0 if it did not (see PITCH_CORRELATION).
+    pitch_lag: usize,
     /// Share of the foreground's echo estimate (power) that the post-filter counts as
     /// unexplained echo: `2·(1 − c)` while its prediction correlation `c` is under
     /// MISPREDICTED_CORRELATION after convergence, else 0.
@@ -498,6 +505,7 @@ impl Aec {
             stail: vec![0.0; bins],
             near_hang: 0,
             near_score: 0.0,
+            pitch_lag: 0,
             mispredicted: 0.0,
             cf_fast: (0.0, 0.0),
             depth_log: 0.0,
@@ -886,6 +894,7 @@ impl Aec {
         self.stail.fill(0.0);
         self.near_hang = 0;
         self.near_score = 0.0;
+        self.pitch_lag = 0;
         self.mispredicted = 0.0;
         self.cf_fast = (0.0, 0.0);
         self.depth_log = 0.0;
