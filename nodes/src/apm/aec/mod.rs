@@ -395,6 +395,9 @@ pub struct Aec {
     /// Pitch lag (samples) of the last block the pitch test found voiced at a lag the echo
     /// estimate is not periodic at; 0 if it did not (see PITCH_CORRELATION).
     pitch_lag: usize,
+    /// The pitch test's per-lag sums (`postfilter::best_lag`; one hop each).
+    lag_num: Vec<f32>,
+    lag_energy: Vec<f32>,
     /// Share of the foreground's echo estimate (power) that the post-filter counts as
     /// unexplained echo: `2·(1 − c)` while its prediction correlation `c` is under
     /// MISPREDICTED_CORRELATION after convergence, else 0.
@@ -506,6 +509,8 @@ impl Aec {
             near_hang: 0,
             near_score: 0.0,
             pitch_lag: 0,
+            lag_num: vec![0.0; hop],
+            lag_energy: vec![0.0; hop],
             mispredicted: 0.0,
             cf_fast: (0.0, 0.0),
             depth_log: 0.0,
