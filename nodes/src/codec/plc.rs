@@ -16,7 +16,10 @@ pub enum Concealment {
     /// burst loss, whose bursts last 60 ms on average: BENCHMARKS, session 18). The first
     /// 2.5 ms after the loss are cross-faded from the concealment into the decoded signal
     /// (Appendix I's longer cross-fade after longer losses measured worse on the jitter
-    /// evaluation kit).
+    /// evaluation kit). When the packet after the loss is known (the jitter buffer has it:
+    /// [`Decoder::conceal_toward`](super::Decoder::conceal_toward), G.711 only so far), the
+    /// rest of the gap blends linearly into that packet's first pitch period repeated
+    /// backwards from its start: interpolation across the gap (BENCHMARKS, session 20).
     #[default]
     RepeatAndFade,
 }
