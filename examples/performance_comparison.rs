@@ -6,7 +6,10 @@
 //!   1 s multitone signal;
 //! - the Opus wrapper (`rvoip_media_nodes::opus`) against libopus called directly through the
 //!   `opus` crate with the same settings (the two must produce the same packets), 20 ms
-//!   frames of the bundled speech.
+//!   frames of the bundled speech;
+//! - the VAD against WebRTC's VAD (libfvad through the `webrtc-vad` crate, mode 0, the kit's
+//!   reference) at 8, 16 and 48 kHz, 10 ms frames of the bundled speech (resampled from
+//!   16 kHz with the project's resampler).
 //!
 //! Every measurement alternates the two sides for several rounds and keeps the fastest round
 //! of each (the one least disturbed by other load). For the criterion statistics, run the
@@ -15,12 +18,14 @@
 //! Run: `cargo run --release --example performance_comparison`
 
 use rubato::{Resampler as _, SincFixedIn, SincInterpolationParameters, SincInterpolationType, WindowFunction};
+use rvoip_media_nodes::apm::{AdvancedVadConfig, Vad};
 use rvoip_media_nodes::opus::{
     libopus as opus, Bitrate, OpusDecoder, OpusEncoder, OpusEncoderConfig, MAX_PACKET_BYTES,
 };
 use rvoip_media_nodes::resample::Resampler;
 use std::hint::black_box;
 use std::time::Instant;
+use webrtc_vad::{SampleRate, Vad as WebRtcVad, VadMode};
 
 const ROUNDS: usize = 15;
 
@@ -172,10 +177,67 @@ fn opus_wrapper() {
     println!("| decode | {:.2} µs | {:.2} µs | {:.3} |", per(td_ours), per(td_direct), td_ours / td_direct);
 }
 
+/// The bundled speech at `rate`, as 10 ms frames of f32 and of 16-bit PCM (the peer's input).
+fn speech_frames(rate: u32) -> (Vec<Vec<f32>>, Vec<Vec<i16>>) {
+    let x = speech16k();
+    let x = if rate == 16_000 {
+        x
+    } else {
+        let mut r = Resampler::new(16_000, rate, 1).expect("supported rates");
+        let (mut out, mut buf, mut rest) = (Vec::new(), vec![0.0f32; 8192], &x[..]);
+        while !rest.is_empty() {
+            let (used, made) = r.process(rest, &mut buf);
+            out.extend_from_slice(&buf[..made]);
+            rest = &rest[used..];
+            if used == 0 && made == 0 {
+                break;
+            }
+        }
+        out
+    };
+    let frames: Vec<Vec<f32>> = x.chunks_exact(rate as usize / 100).map(<[f32]>::to_vec).collect();
+    let pcm = frames
+        .iter()
+        .map(|f| f.iter().map(|v| (v * 32768.0).round().clamp(-32768.0, 32767.0) as i16).collect())
+        .collect();
+    (frames, pcm)
+}
+
+fn vad() {
+    println!();
+    println!("| VAD (per 10 ms frame of speech) | ours | WebRTC's VAD, mode 0 | WebRTC / ours |");
+    println!("|---|---|---|---|");
+    for rate in [8_000u32, 16_000, 48_000] {
+        let peer_rate = || match rate {
+            8_000 => SampleRate::Rate8kHz,
+            16_000 => SampleRate::Rate16kHz,
+            _ => SampleRate::Rate48kHz,
+        };
+        let (frames, pcm) = speech_frames(rate);
+        let (t_ours, t_peer) = paired(
+            || {
+                let mut v = Vad::new(AdvancedVadConfig::new(rate)).expect("supported rate");
+                for f in &frames {
+                    black_box(v.process_frame(black_box(f)));
+                }
+            },
+            || {
+                let mut v = WebRtcVad::new_with_rate_and_mode(peer_rate(), VadMode::Quality);
+                for f in &pcm {
+                    black_box(v.is_voice_segment(black_box(f)).unwrap_or(false));
+                }
+            },
+        );
+        let per = |t: f64| t / frames.len() as f64 * 1e6;
+        println!("| {} kHz | {:.2} µs | {:.2} µs | {:.2}× |", rate / 1000, per(t_ours), per(t_peer), t_peer / t_ours);
+    }
+}
+
 fn main() {
     if cfg!(debug_assertions) {
         println!("(debug build: run with --release for meaningful figures)");
     }
     resampler();
     opus_wrapper();
+    vad();
 }

@@ -27,6 +27,11 @@ const QUIET_HOLD_MS: i64 = 300;
 /// [`JitterBuffer::start_bound_us`], µs.
 const LEAD_BAND_US: i64 = 2000;
 
+/// Smallest phase past the pull grid that a pause gives back, µs (see
+/// [`JitterBuffer::give_back_grid_phase`]): a block's playout point a millisecond or two past
+/// a pull is left there (removing so little takes a whole pitch period or nothing).
+const GRID_PHASE_MIN_US: i64 = 2000;
+
 /// Packets before the start bound is trusted in the leading silence (its Student's t
 /// factor is 6.5 at 4 packets, 3.4 at 10). Not a knife edge on a LAN any more: since the
 /// give-back stops at the bound ([`JitterBuffer::lead_stretch`]), 6, 8, 10 and 15 all
@@ -1242,10 +1247,57 @@ impl JitterBuffer {
         Self::push_sync(&mut self.sync, &mut self.sync_len, &self.scratch[..len]);
     }
 
+    /// The pull length (µs) when the buffer's pause decisions see the pull grid: for a
+    /// decoder without in-band FEC (G.711, G.722, G.729), once a pull has been made.
+    ///
+    /// The caller pulls every `pull` µs and a packet is usable from the first pull after
+    /// it arrives, so what makes a packet late or not is only *which* pull its playout
+    /// point falls at or after: the transits the delay histogram learns (pull time −
+    /// timestamp) all sit on the pull grid, and so does the target (a bucket's upper edge
+    /// and the margin). A playout point `x` µs past a pull is delay that saves no packet.
+    /// Over the kit's three sets (BENCHMARKS, jitter buffer, session 20) that phase was
+    /// most of moderate jitter's gap to a fixed 60 ms buffer (kit pcmu_moderate: a pause's
+    /// give-back landed 8.7 ms past a pull, 76.8 ms against fixed60's 66.6).
+    ///
+    /// Not with FEC (Opus): its target rises freely (no rise cost) and it waits in 20 ms
+    /// concealment frames, so an offset brought down to the grid was waited up again at the
+    /// next rise (kit opus_heavy −3.77 R, seeds 2000+ opus_drift_m300 −2.12).
+    fn grid_pull_us(&self) -> Option<i64> {
+        match self.last_pull {
+            Some((_, pull)) if pull > 0 && !self.has_fec => Some(pull),
+            _ => None,
+        }
+    }
+
+    /// `err` (the offset − the target, µs) in whole pulls as lateness sees it, the
+    /// playout point in question `ahead_us` after the current pull: the offset less its
+    /// phase past the pull grid, minus the target, rounded up to a whole pull (the target
+    /// is a grid step plus a millisecond or so of margin, and an offset on the step it
+    /// asks for makes no packet later: with the offset's phase taken off but the target
+    /// left off the grid, every test looked up to a pull more eager and G.711 lost on two
+    /// sets of three, held-out R −0.037, seeds 2000+ −0.062). `err` itself without the
+    /// grid ([`JitterBuffer::grid_pull_us`]).
+    fn grid_err(&self, err: i64, ahead_us: i64) -> i64 {
+        let Some(pull) = self.grid_pull_us() else { return err };
+        let phase = ahead_us.rem_euclid(pull);
+        pull.saturating_mul(-phase.saturating_sub(err).div_euclid(pull))
+    }
+
     /// Time-scale modification of the decoded block `scratch[..n]` toward the target,
     /// `err` µs above it: in quiet blocks freely (several periods, up to half the block
     /// removed or the block doubled), in speech one period and only for a large error.
     /// Returns the new length.
+    ///
+    /// A quiet block's band tests compare offset and target in whole pulls
+    /// ([`JitterBuffer::grid_err`]; for decoders without FEC), and inside the bands its
+    /// offset's phase past the pull grid is given back
+    /// ([`JitterBuffer::give_back_grid_phase`]); how much is removed or inserted, the
+    /// owed give-back and speech's tests stay on the offset itself: amounts in whole pulls
+    /// stopped a spike wait's give-back up to a pull above the target (held-out
+    /// pcmu_spikes 66.7 ms against 63.1 on the offset), and speech's accelerate band in
+    /// whole pulls cost held-out pcmu_spikes 1.52 R. Together (BENCHMARKS, jitter buffer,
+    /// session 20, rule e6) mean R +0.073 / +0.042 / +0.052 on the kit / held-out / seeds
+    /// 2000+ sets.
     fn stretch(&mut self, n: usize, err: i64) -> usize {
         let power = self.scratch[..n].iter().map(|v| v * v).sum::<f32>() / n.max(1) as f32;
         let quiet = power < QUIET_POWER;
@@ -1285,22 +1337,46 @@ impl JitterBuffer {
         let buffer_us = (self.target_us() - self.min_us().unwrap_or(0)).max(0);
         let acc = (i64::from(acc) * 1000).max(buffer_us / 5);
         let exp = (i64::from(exp) * 1000).max(buffer_us / 10);
+        // A pause's bands are tested in whole pulls (the next packet plays after this
+        // block); speech's on the offset itself.
+        let band_err = if quiet { self.grid_err(err, self.samples_to_us(self.sync_len + n)) } else { err };
         // A wait's excess is given back in pauses however small (it is not the target's
         // noise the bands are for).
         self.owed_us = self.owed_us.min(err).max(0);
         let owed = quiet && settled && self.owed_us > 2000;
-        let goal = if owed && err <= acc { self.owed_us } else { err };
+        let goal = if owed && band_err <= acc { self.owed_us } else { err };
         let mut len = n;
-        if (err > acc || owed) && ((quiet && settled) || (!quiet && !warming)) {
+        if (band_err > acc || owed) && ((quiet && settled) || (!quiet && !warming)) {
             let limit = if quiet { n / 2 } else { self.max_lag };
             let removed;
             (len, removed) = self.remove_periods(len, limit, goal - 2000, usize::MAX, !quiet);
             self.owed_us = (self.owed_us - self.samples_to_us(removed)).max(0);
-        } else if err < -exp {
+        } else if band_err < -exp {
             let limit = if quiet { n } else { self.max_lag };
             len = self.insert_periods(len, limit, -err - 2000, !quiet);
+        } else if quiet && settled {
+            len = self.give_back_grid_phase(len, err);
         }
         len
+    }
+
+    /// Gives back, in a pause, the playout point's phase past the pull grid (see
+    /// [`JitterBuffer::grid_pull_us`]; decoders without FEC): the next packet, playing
+    /// after `scratch[..len]`, must reach the pull at or before its playout point and
+    /// plays `x` µs after it; removing up to `x` (more than [`GRID_PHASE_MIN_US`]) leaves
+    /// every packet exactly as late as before and lowers the delay. Never below the
+    /// target (the offset `err` µs above it): the phase is also a cushion the bands and
+    /// the empty buffer's wait compare with the target, and below it a jitter onset met a
+    /// lower offset and its expands fell elsewhere (held-out pcmu_regime −0.33 R, seeds
+    /// 2000+ −2.58). Kit pcmu_moderate: 76.8 → 70.0 ms, R +0.16. Returns the new length.
+    fn give_back_grid_phase(&mut self, len: usize, err: i64) -> usize {
+        let Some(pull) = self.grid_pull_us() else { return len };
+        let phase = self.samples_to_us(self.sync_len + len).rem_euclid(pull);
+        if phase <= GRID_PHASE_MIN_US || err - phase < 0 {
+            return len;
+        }
+        let room = usize::try_from(self.us_to_samples(phase)).unwrap_or(0);
+        self.remove_periods(len, len / 2, phase, room, false).0
     }
 
     /// Takes pitch periods out of `scratch[..len]` (accelerate) while fewer than `limit`
@@ -1402,7 +1478,10 @@ impl JitterBuffer {
             // for, once the buffer has been dry for a grace time, up to the spike wait.
             let wait = if self.dry_us >= SPIKE_GRACE_MS * 1000 { self.spike_wait_ms } else { 0 };
             let budget = if self.last_quiet { self.cfg.stretch_budget_ms.max(wait) } else { wait };
-            let (offset, target) = (self.offset_us(), self.target_us());
+            // Offset and target compared in whole pulls (see `grid_err`): a wait that
+            // only moved the playout point within a pull would make no packet less late.
+            let target = self.target_us();
+            let offset = target + self.grid_err(self.offset_us() - target, self.samples_to_us(self.sync_len));
             // In a pause (a DTX gap, a stream that paused), a target at most one pull above
             // the offset is not waited for: the transits it is learned from are rounded up
             // to the pulls, so it steps by a pull with a few packets, and every step the

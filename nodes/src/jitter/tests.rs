@@ -741,6 +741,25 @@ fn a_pause_does_not_move_the_timeline_up_to_a_target_within_a_pull() {
     assert_eq!(later.inserted_samples_for_deceleration, 0, "{later:?}");
 }
 
+#[test]
+fn a_g711_pause_gives_back_the_delay_between_pulls() {
+    // PCMU paced at a 5 ms transit (usable at the next 10 ms pull: 10 ms above the send
+    // time), the second packet 15 ms late so the stream waits the initial delay (40 ms
+    // here) and starts 30 ms above the pull it needs; from 4 s a pause (a −60 dBFS tone of
+    // a 15 ms period, so each stretch takes 15 ms). The target settles at 11 ms above the
+    // fastest (the pull and the 1 ms margin). Judged on the raw offset the pause's
+    // give-back stopped inside its 20 ms band at 17.75 ms: 7.75 ms past the pull every
+    // packet needs, delay that saves no packet. Judged in whole pulls, it lands on that
+    // pull: 10 ms above the fastest, no packet late.
+    let mut pk = stream(400, 0, |i| if i == 1 { 15.0 } else { 5.0 });
+    quiet_tone_where(&mut pk, 0.05236, |s| s >= 200);
+    let cfg = JitterConfig { initial_delay_ms: 40, ..JitterConfig::default() };
+    let mut jb = JitterBuffer::new(Box::new(G711CodecDecoder::new(G711Law::Ulaw)), cfg).unwrap();
+    run(&mut jb, &pk, 8_000_000_000);
+    let s = jb.stats();
+    assert_eq!((s.current_delay_ms, s.target_delay_ms), (10.0, 11.0), "{s:?}");
+    assert_eq!((s.packets_late, s.packets_discarded), (0, 0), "{s:?}");
+
 /// What a [`Toward`] decoder was told: the next packet and the samples leading into it.
 type Told = std::sync::Arc<std::sync::Mutex<Vec<(Vec<u8>, usize)>>>;
 
