@@ -759,6 +759,7 @@ fn a_g711_pause_gives_back_the_delay_between_pulls() {
     let s = jb.stats();
     assert_eq!((s.current_delay_ms, s.target_delay_ms), (10.0, 11.0), "{s:?}");
     assert_eq!((s.packets_late, s.packets_discarded), (0, 0), "{s:?}");
+}
 
 /// What a [`Toward`] decoder was told: the next packet and the samples leading into it.
 type Told = std::sync::Arc<std::sync::Mutex<Vec<(Vec<u8>, usize)>>>;
