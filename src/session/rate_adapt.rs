@@ -154,6 +154,10 @@ impl Decoder for RateAdaptedDecoder {
             Err(e) => Some(Err(e)),
         }
     }
+
+    fn conceal_toward(&mut self, next: &[u8], samples: usize) {
+        self.inner.conceal_toward(next, samples * self.rates.1 / self.rates.0);
+    }
 }
 
 #[cfg(test)]

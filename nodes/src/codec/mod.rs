@@ -335,6 +335,14 @@ pub trait Decoder: Send {
         let _ = (next, samples, out);
         None
     }
+
+    /// Says that the next `samples` samples per channel to be concealed (by
+    /// `decode(None)`) are the whole rest of a loss and that `next`, the packet after it,
+    /// has already arrived: a decoder may conceal toward it (interpolate) instead of only
+    /// extrapolating the past. Decode `next` normally afterwards. The default ignores it.
+    fn conceal_toward(&mut self, next: &[u8], samples: usize) {
+        let _ = (next, samples);
+    }
 }
 
 #[cfg(test)]

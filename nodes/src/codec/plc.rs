@@ -16,7 +16,10 @@ pub enum Concealment {
     /// burst loss, whose bursts last 60 ms on average: BENCHMARKS, session 18). The first
     /// 2.5 ms after the loss are cross-faded from the concealment into the decoded signal
     /// (Appendix I's longer cross-fade after longer losses measured worse on the jitter
-    /// evaluation kit).
+    /// evaluation kit). When the packet after the loss is known (the jitter buffer has it:
+    /// [`Decoder::conceal_toward`](super::Decoder::conceal_toward), G.711 only so far), the
+    /// rest of the gap blends linearly into that packet's first pitch period repeated
+    /// backwards from its start: interpolation across the gap (BENCHMARKS, session 20).
     #[default]
     RepeatAndFade,
 }
@@ -41,6 +44,15 @@ pub(crate) struct Plc {
     /// them and a quarter period more), and the next position in it.
     loop_len: usize,
     pos: usize,
+    /// Toward the packet after the loss, when the caller knows it ([`Plc::toward`]): the
+    /// concealment from sample `blend_start` of the loss on is blended over `blend_len`
+    /// samples into that packet's first pitch period (`fut_p` samples of `fut`) repeated
+    /// backwards from its start (0: no such packet).
+    blend_start: usize,
+    blend_len: usize,
+    fut_p: usize,
+    /// The packet after the loss, decoded (its first `hist_cap` samples at most).
+    fut: Box<[f32]>,
     /// Decoded samples, oldest first; the last `hist_cap` of them end at `hist_end`. The
     /// buffer is twice the history so that appending shifts only once per `hist_cap`
     /// samples, not on every packet. On the heap: a decoder that keeps its own compact
@@ -64,6 +76,10 @@ impl Plc {
             period: 40 * scale,
             loop_len: 40 * scale,
             pos: 0,
+            blend_start: 0,
+            blend_len: 0,
+            fut_p: 0,
+            fut: vec![0.0; hist_cap].into_boxed_slice(),
         }
     }
 
@@ -116,27 +132,53 @@ impl Plc {
             return pmin.min(self.hist_len.max(1));
         }
         let h = self.history();
-        let x = &h[cap - win..cap];
-        let (mut best, mut best_score) = (pmin, f32::NEG_INFINITY);
-        for p in pmin..=pmax {
-            let y = &h[cap - win - p..cap - p];
-            let (mut c, mut e) = (0.0f32, 1e-9f32);
-            for (a, b) in x.iter().zip(y) {
-                c += a * b;
-                e += b * b;
-            }
-            let score = c * c.abs() / e;
-            if score > best_score {
-                best_score = score;
-                best = p;
-            }
-        }
-        best
+        best_lag(pmin..=pmax, |p| (&h[cap - win..cap], &h[cap - win - p..cap - p]))
     }
 
-    /// The `k`-th concealment sample of the current loss, faded (called for k = 0, 1, …
-    /// in order: the loop's position is state).
+    /// Takes the packet that follows the loss (written by `fill` into the slice it is given,
+    /// returning how many samples): the concealment's next `n` samples (the rest of the gap)
+    /// blend linearly from the extrapolation of the past into that packet's first pitch
+    /// period repeated backwards from its start, which continues into the packet itself —
+    /// interpolation across the gap instead of extrapolation alone (BENCHMARKS, jitter
+    /// buffer, session 20). The pitch is found as for the history, forward from the
+    /// packet's start, with a window shortened to what the packet holds.
+    pub(crate) fn toward(&mut self, n: usize, fill: impl FnOnce(&mut [f32]) -> usize) {
+        if self.mode != Concealment::RepeatAndFade || n == 0 {
+            return;
+        }
+        let m = fill(&mut self.fut).min(self.hist_cap);
+        let (pmin, pmax) = (self.pitch_min(), self.pitch_max());
+        let win = self.win().min(m.saturating_sub(pmax));
+        let p = if win >= 10 * self.scale {
+            let f = &self.fut[..m];
+            best_lag(pmin..=pmax, |p| (&f[..win], &f[p..p + win]))
+        } else {
+            m.min(pmin)
+        };
+        if p > 0 {
+            (self.fut_p, self.blend_start, self.blend_len) = (p, self.lost, n);
+        }
+    }
+
+    /// The `k`-th concealment sample of the current loss (called for k = 0, 1, … in order):
+    /// the extrapolation of the past, blended toward the next packet if it is known.
     fn sample(&mut self, k: usize) -> f32 {
+        let v = self.extrapolate(k);
+        if self.blend_len == 0 || k < self.blend_start {
+            return v;
+        }
+        // The next packet's first period repeated backwards from its start, weighted in
+        // linearly over the rest of the gap, and alone past it (the cross-fade into the
+        // packet then fades into the packet's own samples).
+        let (j, l, p) = (k - self.blend_start, self.blend_len, self.fut_p);
+        let w = ((j + 1) as f32 / (l + 1) as f32).min(1.0);
+        let i = if j >= l { (j - l) % p } else { (p - (l - j) % p) % p };
+        (1.0 - w) * v + w * self.fut[i]
+    }
+
+    /// The `k`-th sample of the extrapolation of the past, faded (called for k = 0, 1, …
+    /// in order: the loop's position is state).
+    fn extrapolate(&mut self, k: usize) -> f32 {
         let p = self.period.min(self.hist_len).max(1);
         let (hold, fade) = (self.hold(), self.fade_len());
         let g = if k < hold {
@@ -226,6 +268,7 @@ impl Plc {
                 }
             }
             self.lost = 0;
+            self.blend_len = 0;
         }
     }
 
@@ -235,8 +278,30 @@ impl Plc {
         self.hist_end = self.hist_cap;
         self.hist_len = 0;
         self.lost = 0;
+        self.blend_len = 0;
         self.period = self.pitch_min();
     }
+}
+
+/// The lag in `lags` maximising the normalised cross-correlation `c·|c| / e` of the pair
+/// of equal-length windows `pair(lag)` gives (`c` their dot product, `e` the lagged one's
+/// energy).
+fn best_lag<'a>(lags: std::ops::RangeInclusive<usize>, pair: impl Fn(usize) -> (&'a [f32], &'a [f32])) -> usize {
+    let (mut best, mut best_score) = (*lags.start(), f32::NEG_INFINITY);
+    for p in lags {
+        let (x, y) = pair(p);
+        let (mut c, mut e) = (0.0f32, 1e-9f32);
+        for (a, b) in x.iter().zip(y) {
+            c += a * b;
+            e += b * b;
+        }
+        let score = c * c.abs() / e;
+        if score > best_score {
+            best_score = score;
+            best = p;
+        }
+    }
+    best
 }
 
 #[cfg(test)]

@@ -1544,6 +1544,10 @@ impl JitterBuffer {
         let same_codec = self.buf.get(i).payload_type == self.payload_type;
         let fec_ok =
             missing >= 1 && whole_frames && same_codec && frame > 0 && frame <= self.max_packet && fill >= frame;
+        if fill > 0 && same_codec {
+            // The rest of the gap leads into this packet: the decoder may conceal toward it.
+            self.dec.conceal_toward(self.buf.payload(i), fill);
+        }
         if fec_ok {
             // The earlier lost packets first, so the decoder runs in timestamp order.
             self.conceal(fill - frame);

@@ -760,3 +760,49 @@ fn a_g711_pause_gives_back_the_delay_between_pulls() {
     assert_eq!((s.current_delay_ms, s.target_delay_ms), (10.0, 11.0), "{s:?}");
     assert_eq!((s.packets_late, s.packets_discarded), (0, 0), "{s:?}");
 }
+
+/// What a [`Toward`] decoder was told: the next packet and the samples leading into it.
+type Told = std::sync::Arc<std::sync::Mutex<Vec<(Vec<u8>, usize)>>>;
+
+/// A G.711 decoder that records what [`Decoder::conceal_toward`] was told.
+struct Toward {
+    inner: G711CodecDecoder,
+    told: Told,
+}
+
+impl crate::codec::Decoder for Toward {
+    fn info(&self) -> &crate::codec::CodecInfo {
+        self.inner.info()
+    }
+    fn decode(&mut self, payload: Option<&[u8]>, out: &mut [f32]) -> Result<usize, crate::codec::CodecError> {
+        self.inner.decode(payload, out)
+    }
+    fn reset(&mut self) {
+        self.inner.reset();
+    }
+    fn samples_in(&self, payload: &[u8]) -> Result<usize, crate::codec::CodecError> {
+        self.inner.samples_in(payload)
+    }
+    fn conceal_toward(&mut self, next: &[u8], samples: usize) {
+        self.told.lock().unwrap().push((next.to_vec(), samples));
+        self.inner.conceal_toward(next, samples);
+    }
+}
+
+#[test]
+fn a_loss_is_concealed_toward_the_packet_after_it() {
+    // A steady stream (5 ms transit) that loses the packets after sequence 46: the buffer
+    // plays a few tens of ms behind, so the gap's first 20 ms are concealed before packet
+    // 50 arrives; then it gives up on the gap and the decoder is told that the gap's other
+    // 320 samples lead into packet 50 (once: nothing else in the stream is a loss).
+    let told = Told::default();
+    let dec = Toward { inner: G711CodecDecoder::new(G711Law::Ulaw), told: std::sync::Arc::clone(&told) };
+    let mut jb = JitterBuffer::new(Box::new(dec), JitterConfig::default()).unwrap();
+    let mut pk = stream(100, 7, |_| 5.0);
+    pk.retain(|p| !(47..=49).contains(&p.meta.sequence));
+    let next = pk.iter().find(|p| p.meta.sequence == 50).unwrap().payload().to_vec();
+    run(&mut jb, &pk, 2_200_000_000);
+    let told = told.lock().unwrap();
+    assert_eq!(told.len(), 1, "{:?}", told.iter().map(|t| t.1).collect::<Vec<_>>());
+    assert_eq!((told[0].0.as_slice(), told[0].1), (next.as_slice(), 320));
+}
