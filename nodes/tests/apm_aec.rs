@@ -1080,7 +1080,8 @@ fn voiced_near_end_under_loud_echo_is_detected_by_its_pitch() {
     // from 12 s to 22 s. Counted over 13–22 s: 10 ms blocks with near-end sound flagged by
     // `near_end_active`, and far-end single-talk blocks flagged over 4–12 s. Measured 465/555
     // and 0/800 with the excess and coherence tests only; 483/555 and 0/800 with the pitch test
-    // (PITCH_CORRELATION; session 20, second round).
+    // (PITCH_CORRELATION; session 20, second round); 503/555 and 0/800 with the far end's last
+    // 170 ms checked instead of the lag's continuity and a 2-block hold (third round).
     let h = rir(16000, 480, 0.3, 0.4, 12);
     let mut s = scene(16000, 24, &h);
     s.echo = set_active(&convolve(&s.far, &h), 16000, -20.0);
@@ -1109,6 +1110,6 @@ fn voiced_near_end_under_loud_echo_is_detected_by_its_pitch() {
         "voiced near end under loud echo: {hit}/{active} near-end blocks flagged, {false_alarms}/800 far-end blocks"
     );
     assert_eq!(active, 555);
-    assert!(hit >= 475, "{hit}/{active} near-end blocks flagged");
+    assert!(hit >= 495, "{hit}/{active} near-end blocks flagged");
     assert!(false_alarms <= 5, "{false_alarms}/800 far-end blocks flagged");
 }

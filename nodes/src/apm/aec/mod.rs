@@ -392,9 +392,9 @@ pub struct Aec {
     near_hang: u32,
     /// Share of recent blocks (≈ 200 ms) in which the near-end detector fired.
     near_score: f32,
-    /// Pitch lag (samples) of the last block the pitch test found voiced at a lag the echo
-    /// estimate is not periodic at; 0 if it did not (see PITCH_CORRELATION).
-    pitch_lag: usize,
+    /// The echo estimate over the last PITCH_ECHO_HISTORY + 1 blocks, for the pitch test's
+    /// check of the far end's recent periodicity (see PITCH_ECHO_PAST_CORRELATION).
+    y_past: Vec<f32>,
     /// The pitch test's per-lag sums (`postfilter::best_lag`; one hop each).
     lag_num: Vec<f32>,
     lag_energy: Vec<f32>,
@@ -508,7 +508,7 @@ impl Aec {
             stail: vec![0.0; bins],
             near_hang: 0,
             near_score: 0.0,
-            pitch_lag: 0,
+            y_past: vec![0.0; hop * (postfilter::PITCH_ECHO_HISTORY + 1)],
             lag_num: vec![0.0; hop],
             lag_energy: vec![0.0; hop],
             mispredicted: 0.0,
@@ -899,7 +899,7 @@ impl Aec {
         self.stail.fill(0.0);
         self.near_hang = 0;
         self.near_score = 0.0;
-        self.pitch_lag = 0;
+        self.y_past.fill(0.0);
         self.mispredicted = 0.0;
         self.cf_fast = (0.0, 0.0);
         self.depth_log = 0.0;
