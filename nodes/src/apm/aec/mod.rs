@@ -100,10 +100,11 @@
 //!      0.5 while the error is 10 dB above the noise and at least a quarter of the residual
 //!      estimate plus noise (distortion and loud white noise lower the coherence in far-end
 //!      single talk too, but near-end speech adds power). A block none of these marks counts
-//!      too, for itself only, when the same guards hold and the error is voiced (normalised
+//!      too, with the next block, when the same guards hold and the error is voiced (normalised
 //!      autocorrelation over 0.85 at a 2.5–8 ms lag) at a lag where the echo estimate is not
-//!      periodic (under 0.1), the same lag as the previous such block: under loud echo the
-//!      excess tests miss most of a near talker's words. Only after 200 ms without near end,
+//!      periodic (under 0.05) now nor (0.7) in any two blocks of the last 170 ms, without
+//!      feeding the sustained hangover: under loud echo the excess tests miss most of a near
+//!      talker's words. Only after 200 ms without near end,
 //!      bins whose own coherence shows echo alone get up to 8× over-subtraction
 //!      (this is what brings far-end single talk to 30+ dB ERLE); while the near end is
 //!      present the residual estimate is scaled by 0.3 instead in bins incoherent with the
@@ -379,7 +380,6 @@ pub struct Aec {
     // Suppressor.
     win: Vec<f32>,
     e_hist: Vec<f32>,
-    y_hist: Vec<f32>,
     d_hist: Vec<f32>,
     ew: Vec<Cpx>,
     yw: Vec<Cpx>,
@@ -392,7 +392,8 @@ pub struct Aec {
     near_hang: u32,
     /// Share of recent blocks (≈ 200 ms) in which the near-end detector fired.
     near_score: f32,
-    /// The echo estimate over the last PITCH_ECHO_HISTORY + 1 blocks, for the pitch test's
+    /// The echo estimate over the last PITCH_ECHO_HISTORY + 1 blocks (at least two): its last
+    /// two are the post-filter's transform of the echo estimate, all of them the pitch test's
     /// check of the far end's recent periodicity (see PITCH_ECHO_PAST_CORRELATION).
     y_past: Vec<f32>,
     /// The pitch test's per-lag sums (`postfilter::best_lag`; one hop each).
@@ -496,7 +497,6 @@ impl Aec {
             saturation: Saturation::new(hop, ring_len),
             win: sqrt_hann(n2),
             e_hist: vec![0.0; n2],
-            y_hist: vec![0.0; n2],
             d_hist: vec![0.0; n2],
             ew: vec![Cpx::new(0.0, 0.0); bins],
             yw: vec![Cpx::new(0.0, 0.0); bins],
@@ -893,7 +893,6 @@ impl Aec {
         self.far_blocks = 0;
         self.saturation.reset();
         self.e_hist.fill(0.0);
-        self.y_hist.fill(0.0);
         self.d_hist.fill(0.0);
         self.ytail.fill(0.0);
         self.stail.fill(0.0);

@@ -246,17 +246,17 @@ impl Aec {
         let (h, bins) = (self.hop, self.bins);
         self.e_hist.copy_within(h.., 0);
         self.e_hist[h..].copy_from_slice(&self.ef);
-        self.y_hist.copy_within(h.., 0);
-        self.y_hist[h..].copy_from_slice(&self.yf);
         let past = self.y_past.len() - h;
         self.y_past.copy_within(h.., 0);
         self.y_past[past..].copy_from_slice(&self.yf);
+        // The echo estimate's last two blocks: the end of its history.
+        let y_now = self.y_past.len() - 2 * h;
         for i in 0..2 * h {
             self.tbuf[i] = self.e_hist[i] * self.win[i];
         }
         self.fft.forward(&self.tbuf, &mut self.ew);
         for i in 0..2 * h {
-            self.tbuf[i] = self.y_hist[i] * self.win[i];
+            self.tbuf[i] = self.y_past[y_now + i] * self.win[i];
         }
         self.fft.forward(&self.tbuf, &mut self.yw);
         for f in 0..bins {
@@ -329,11 +329,13 @@ impl Aec {
         if !near && ex_e > NEAR_SIGNAL * ex_n && ex_e > NEAR_COHERENCE_MIN_EXCESS * ex_r {
             // Pitch test (PITCH_CORRELATION): lags of 2.5–8 ms over the two blocks' error, at
             // which neither the echo estimate now nor in any two blocks of the last
-            // PITCH_ECHO_HISTORY + 1 is periodic.
+            // PITCH_ECHO_HISTORY + 1 is periodic (the last two blocks' window is the first,
+            // stricter test; the history's other windows the second).
             let (peak, lag) = best_lag(&self.e_hist, h / 4, h * 4 / 5, &mut self.lag_num, &mut self.lag_energy);
+            let y_now = self.y_past.len() - 2 * h;
             voiced = peak > PITCH_CORRELATION
-                && lag_correlation(&self.y_hist, lag) < PITCH_ECHO_CORRELATION
-                && !(0..PITCH_ECHO_HISTORY)
+                && lag_correlation(&self.y_past[y_now..], lag) < PITCH_ECHO_CORRELATION
+                && !(0..PITCH_ECHO_HISTORY - 1)
                     .any(|j| lag_correlation(&self.y_past[j * h..(j + 2) * h], lag) >= PITCH_ECHO_PAST_CORRELATION);
         }
         if far_active && ex_y > DEPTH_MIN_ECHO * ex_n && !residual_excess && self.near_score <= NEAR_SUSTAINED {
