@@ -1,133 +1,109 @@
-//! Per-bin noise power tracking by minima-controlled recursive averaging (MCRA, Cohen &
-//! Berdugo 2002). The noise suppressor uses its minimum statistic to bound its own tracker;
-//! the VAD runs a band-limited, vectorised copy of the same algorithm (`vad/noise_floor.rs`),
-//! and the echo canceller a slower minimum-statistics floor of its own (`aec/noise_floor.rs`)
-//! that does not learn continuous near-end talk.
+//! Minimum statistics of the smoothed periodogram: the search of minima-controlled recursive
+//! averaging (MCRA, Cohen & Berdugo 2002). The noise suppressor bounds its speech-presence
+//! noise tracker by this minimum (`ns::spp_noise`); the VAD runs a band-limited MCRA tracker
+//! of its own with the same search (`vad/noise_floor.rs`), and the echo canceller a slower
+//! minimum-statistics floor (`aec/noise_floor.rs`) that does not learn continuous near-end talk.
 //!
-//! The smoothed periodogram `S` is searched for its minimum over a window of two sub-windows
-//! (each `subwin` frames); where `S` stays within `delta` of that minimum the bin is taken as
-//! noise-only, and the noise estimate follows the periodogram with a speech-presence-controlled
-//! smoothing constant. All buffers are allocated in [`NoiseTracker::new`].
+//! The periodogram is smoothed over three bins and in time (`S`); its minimum is searched over
+//! a window of two sub-windows of `subwin` frames each (about 0.75 s apiece): a running minimum
+//! of the current sub-window is kept, and when a sub-window ends the window's minimum becomes
+//! that of the sub-window just ended. The first 100 ms initialise `S` and the minimum with the
+//! plain mean of the periodograms. All buffers are allocated in [`MinimumTracker::new`]; the
+//! per-bin loops are branch-free and vectorise.
+//!
+//! ```
+//! use rvoip_media_nodes::apm::noise::MinimumTracker;
+//! let mut t = MinimumTracker::new(4, 10.0);
+//! for _ in 0..20 {
+//!     t.update(&[1.0, 2.0, 3.0, 4.0]);
+//! }
+//! t.update(&[100.0; 4]); // a loud frame lifts the smoothed periodogram, not its minimum
+//! assert!(t.minimum().iter().all(|&m| m <= 4.0));
+//! ```
 
-/// MCRA noise tracker over `bins` frequency bins.
+/// Minimum search over the smoothed periodogram of `bins` frequency bins. See the
+/// [module docs](self).
 #[derive(Clone, Debug)]
-pub struct NoiseTracker {
+pub struct MinimumTracker {
+    /// Smoothed periodogram (during initialisation: the running mean).
     s: Vec<f32>,
+    /// The window's minimum.
     smin: Vec<f32>,
+    /// The current sub-window's minimum.
     stmp: Vec<f32>,
-    presence: Vec<f32>,
-    noise: Vec<f32>,
     frames: u32,
     subwin: u32,
     count: u32,
-    /// Smoothing of the periodogram (per frame).
-    alpha_s: f32,
-    /// Base smoothing of the noise estimate.
-    alpha_d: f32,
-    /// Smoothing of the presence probability.
-    alpha_p: f32,
-    /// Ratio `S / Smin` above which a bin counts as speech.
-    delta: f32,
-    /// Frames used for the initial noise estimate (simple mean).
+    /// Frames used for the initial estimate (simple mean).
     init_frames: u32,
-    /// Largest factor the estimate may grow by per frame (∞ = unlimited).
-    max_rise: f32,
-    frame_ms: f32,
-    /// Below this power the rise limit does not apply (start-up after digital silence).
-    rise_floor: f32,
 }
 
-impl NoiseTracker {
+/// Smoothing of the periodogram per frame.
+const ALPHA_S: f32 = 0.8;
+
+impl MinimumTracker {
     /// A tracker for `bins` bins and frames of `frame_ms` milliseconds. The minimum search
     /// spans about 1.5 s.
     pub fn new(bins: usize, frame_ms: f32) -> Self {
         let subwin = ((750.0 / frame_ms.max(1.0)) as u32).max(4);
-        NoiseTracker {
+        MinimumTracker {
             s: vec![0.0; bins],
             smin: vec![0.0; bins],
             stmp: vec![0.0; bins],
-            presence: vec![0.0; bins],
-            noise: vec![0.0; bins],
             frames: 0,
             subwin,
             count: 0,
-            alpha_s: 0.8,
-            alpha_d: 0.95,
-            alpha_p: 0.2,
-            delta: 5.0,
             init_frames: (100.0 / frame_ms.max(1.0)) as u32,
-            max_rise: f32::INFINITY,
-            frame_ms: frame_ms.max(1.0),
-            // About -100 dBFS per bin for an unnormalised FFT of `2·(bins−1)` points.
-            rise_floor: 1e-10 * (2 * bins) as f32 * (2 * bins) as f32,
         }
     }
 
-    /// Limits how fast the estimate may rise, in dB per second. Continuous speech can lift
-    /// the tracked minimum within one search window; a rise limit keeps such passages from
-    /// being learnt as noise, at the cost of following genuine noise increases more slowly.
-    pub fn set_max_rise_db_per_s(&mut self, db_per_s: f32) {
-        self.max_rise = if db_per_s.is_finite() && db_per_s > 0.0 {
-            10f32.powf(db_per_s * self.frame_ms / 1000.0 / 10.0)
-        } else {
-            f32::INFINITY
-        };
-    }
-
-    /// Sets the speech-presence threshold `delta` (ratio to the tracked minimum).
-    pub fn set_delta(&mut self, delta: f32) {
-        self.delta = delta.max(1.5);
-    }
-
-    /// Updates the estimate with one power spectrum `p` (`bins` values, non-negative).
+    /// Updates the search with one power spectrum `p` (`bins` values, non-negative; a shorter
+    /// spectrum updates only its bins).
+    #[inline]
     pub fn update(&mut self, p: &[f32]) {
         let n = self.s.len().min(p.len());
         self.frames = self.frames.saturating_add(1);
+        let (p, s, smin, stmp) = (&p[..n], &mut self.s[..n], &mut self.smin[..n], &mut self.stmp[..n]);
         if self.frames <= self.init_frames.max(1) {
             let w = 1.0 / self.frames as f32;
-            for k in 0..n {
-                let v = p[k].max(1e-20);
-                self.noise[k] += w * (v - self.noise[k]);
-                self.s[k] = self.noise[k];
-                self.smin[k] = self.noise[k];
-                self.stmp[k] = self.noise[k];
+            for (((&p, s), smin), stmp) in p.iter().zip(s.iter_mut()).zip(smin.iter_mut()).zip(stmp.iter_mut()) {
+                *s += w * (p.max(1e-20) - *s);
+                *smin = *s;
+                *stmp = *s;
             }
             return;
         }
+        if n == 0 {
+            return;
+        }
+        // Frequency smoothing over three bins (the edges repeat their own bin), then time
+        // smoothing; the ends are done apart so the loop below is branch-free.
+        let smooth =
+            |lo: f32, mid: f32, hi: f32, s: f32| ALPHA_S * s + (1.0 - ALPHA_S) * (0.25 * lo + 0.5 * mid + 0.25 * hi);
+        let last = n - 1;
+        let (first_new, last_new) =
+            (smooth(p[0], p[0], p[1.min(last)], s[0]), smooth(p[last.saturating_sub(1)], p[last], p[last], s[last]));
+        if n > 2 {
+            for (k, s) in s[1..last].iter_mut().enumerate() {
+                *s = smooth(p[k], p[k + 1], p[k + 2], *s);
+            }
+        }
+        s[0] = first_new;
+        s[last] = last_new;
         self.count += 1;
-        let roll = self.count >= self.subwin;
-        if roll {
+        if self.count >= self.subwin {
+            // The sub-window ends: the window's minimum is the one just ended (with this frame).
             self.count = 0;
-        }
-        let (a_s, a_d, a_p, delta) = (self.alpha_s, self.alpha_d, self.alpha_p, self.delta);
-        for k in 0..n {
-            // Frequency smoothing over three bins, then time smoothing.
-            let lo = p[k.saturating_sub(1)];
-            let hi = p[(k + 1).min(n - 1)];
-            let sf = 0.25 * lo + 0.5 * p[k] + 0.25 * hi;
-            let s = a_s * self.s[k] + (1.0 - a_s) * sf;
-            self.s[k] = s;
-            self.smin[k] = self.smin[k].min(s);
-            self.stmp[k] = self.stmp[k].min(s);
-            if roll {
-                self.smin[k] = self.stmp[k].min(s);
-                self.stmp[k] = s;
+            for ((&s, smin), stmp) in s.iter().zip(smin.iter_mut()).zip(stmp.iter_mut()) {
+                *smin = stmp.min(s);
+                *stmp = s;
             }
-            let ind = if s > delta * self.smin[k] { 1.0 } else { 0.0 };
-            let pr = a_p * self.presence[k] + (1.0 - a_p) * ind;
-            self.presence[k] = pr;
-            let ad = a_d + (1.0 - a_d) * pr;
-            let mut v = ad * self.noise[k] + (1.0 - ad) * p[k];
-            if self.noise[k] > self.rise_floor {
-                v = v.min(self.noise[k] * self.max_rise);
+        } else {
+            for ((&s, smin), stmp) in s.iter().zip(smin.iter_mut()).zip(stmp.iter_mut()) {
+                *smin = smin.min(s);
+                *stmp = stmp.min(s);
             }
-            self.noise[k] = if v.is_finite() { v.max(1e-20) } else { 1e-20 };
         }
-    }
-
-    /// The noise power estimate per bin.
-    pub fn noise(&self) -> &[f32] {
-        &self.noise
     }
 
     /// The tracked minimum of the smoothed periodogram per bin (the minimum over the last one
@@ -138,11 +114,6 @@ impl NoiseTracker {
         &self.smin
     }
 
-    /// The smoothed speech-presence probability per bin.
-    pub fn presence(&self) -> &[f32] {
-        &self.presence
-    }
-
     /// Frames seen since construction or reset.
     pub fn frames(&self) -> u32 {
         self.frames
@@ -150,10 +121,62 @@ impl NoiseTracker {
 
     /// Forgets everything.
     pub fn reset(&mut self) {
-        for v in [&mut self.s, &mut self.smin, &mut self.stmp, &mut self.presence, &mut self.noise] {
+        for v in [&mut self.s, &mut self.smin, &mut self.stmp] {
             v.fill(0.0);
         }
         self.frames = 0;
         self.count = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Frames until every bin's minimum exceeds `level` after the input steps to `to`.
+    fn frames_to_rise(t: &mut MinimumTracker, to: f32, level: f32) -> usize {
+        (1..1000)
+            .find(|_| {
+                t.update(&[to; 8]);
+                t.minimum().iter().all(|&m| m > level)
+            })
+            .unwrap_or(1000)
+    }
+
+    #[test]
+    fn the_minimum_falls_at_once_and_rises_after_one_to_two_sub_windows() {
+        let mut t = MinimumTracker::new(8, 10.0);
+        for _ in 0..200 {
+            t.update(&[1.0; 8]);
+        }
+        assert!(t.minimum().iter().all(|&m| (m - 1.0).abs() < 1e-6));
+        // A step down by 20 dB: the smoothed periodogram (0.8 per frame) is within 1 % of it
+        // after 42 frames, and the minimum with it.
+        for _ in 0..42 {
+            t.update(&[0.01; 8]);
+        }
+        assert!(t.minimum().iter().all(|&m| m < 0.0102), "{:?}", t.minimum());
+        // Back up: the minimum holds the low value for one to two 75-frame sub-windows.
+        let n = frames_to_rise(&mut t, 1.0, 0.5);
+        assert!((75..=150 + 5).contains(&n), "rose after {n} frames");
+        assert_eq!(t.frames(), 200 + 42 + n as u32);
+        t.reset();
+        assert!(t.minimum().iter().all(|&m| m == 0.0) && t.frames() == 0);
+    }
+
+    #[test]
+    fn the_edges_and_short_spectra_are_handled() {
+        // One bin, two bins, and a spectrum shorter than the tracker.
+        for bins in [1, 2, 5] {
+            let mut t = MinimumTracker::new(bins, 10.0);
+            for i in 0..300 {
+                t.update(&[1.0 + (i % 3) as f32, 2.0][..bins.min(2)]);
+            }
+            assert!(
+                t.minimum()[..bins.min(2)].iter().all(|&m| m.is_finite() && m > 0.5 && m < 3.0),
+                "{:?}",
+                t.minimum()
+            );
+        }
     }
 }

@@ -42,6 +42,7 @@ impl NoiseFlatness {
 
     /// Updates with one frame's noise power estimate and returns the extra floor depth in
     /// nepers of amplitude (`ln` of the gain factor, ≥ 0).
+    #[inline]
     pub(crate) fn update(&mut self, noise: &[f32]) -> f32 {
         let band = &noise[self.lo.min(noise.len())..(self.hi + 1).min(noise.len())];
         if band.is_empty() {

@@ -32,7 +32,7 @@
 //! below its presence threshold would leak into it — most at high SNR, where that leak is what
 //! distorts the speech — so it is bounded from above by 1.5 times the minimum of the smoothed
 //! periodogram over the last 0.75–1.5 s (the MCRA tracker's search,
-//! [`NoiseTracker::minimum`]), a statistic speech cannot lift while it pauses once per window.
+//! [`MinimumTracker::minimum`](super::noise::MinimumTracker::minimum)), a statistic speech cannot lift while it pauses once per window.
 //! The estimate is smoothed over ~30 ms so its own fluctuations do not become gain
 //! fluctuations while babble and modulated noise are still followed.
 //!
@@ -59,7 +59,9 @@
 //! there), the high band the weak, noise-like components where residual noise is heard most.
 //!
 //! The per-bin arithmetic uses branch-free `exp`/`ln` approximations (relative error < 1e-5)
-//! so that the bin loop vectorises: about 5 µs per 10 ms frame at 16 kHz.
+//! so that the bin loop vectorises; on a CPU with AVX the whole gain computation runs as an AVX
+//! build of the same code (8 lanes, bit-identical output). About 5.6 µs per 10 ms frame at
+//! 16 kHz with the 20 ms window, 7.6 µs with the 30 ms one (AMD EPYC guest, criterion).
 //!
 //! Musical noise is controlled by the decision-directed a-priori SNR (floor −25 dB), the gain
 //! floor that leaves a constant residual rather than isolated spectral peaks, and a three-bin
@@ -87,8 +89,9 @@ pub use fastmath::expint_e1;
 pub use rnnoise::RnnoiseSuppressor;
 
 use super::fft::{sqrt_hann, Cpx, RealFft};
-use super::noise::NoiseTracker;
+use super::noise::MinimumTracker;
 use super::{check_rate, ApmError};
+use crate::resample::Kernel;
 use fastmath::{fast_e1, fast_exp, fast_ln};
 use flatness::NoiseFlatness;
 use rvoip_media_graph::{AudioFormat, NodeSpec, ParamError, ParamSpec, PortKind, PortSpec, ProcessIo, Processor};
@@ -243,7 +246,8 @@ pub struct NoiseSuppressor {
     /// Synthesis scale: the squared window overlap-adds to `hops / 2`.
     ola_scale: f32,
     out: Vec<f32>,
-    noise: NoiseTracker,
+    /// Minimum statistics of the smoothed periodogram (the bound of `spp`).
+    minimum: MinimumTracker,
     spp: SppNoise,
     gmin: f32,
     /// Residual-noise target below the long-term speech spectrum, dB.
@@ -262,6 +266,9 @@ pub struct NoiseSuppressor {
     dd_alpha: Vec<f32>,
     /// Spectral flatness of the noise estimate (extra floor depth for flat noise).
     flatness: NoiseFlatness,
+    /// The gain computation's code path: [`Kernel::Avx`] runs the same code compiled with AVX
+    /// enabled (bit-identical output, 8-lane per-bin loops); any other kernel the baseline build.
+    kernel: Kernel,
 }
 
 impl NoiseSuppressor {
@@ -289,11 +296,7 @@ impl NoiseSuppressor {
             ola: vec![0.0; n],
             ola_scale: 2.0 / hops as f32,
             out: vec![0.0; n],
-            noise: {
-                let mut t = NoiseTracker::new(bins, 10.0);
-                t.set_max_rise_db_per_s(4.0);
-                t
-            },
+            minimum: MinimumTracker::new(bins, 10.0),
             spp: SppNoise::new(bins),
             gmin: 10f32.powf(cfg.level.floor_db() / 20.0),
             masking_db: cfg.level.masking_db(),
@@ -304,6 +307,7 @@ impl NoiseSuppressor {
             over: band_ramp(bins, cfg.sample_rate, OVER_SUB_FROM_HZ, OVER_SUB_TO_HZ, 1.0, OVER_SUB),
             dd_alpha: band_ramp(bins, cfg.sample_rate, DD_FROM_HZ, DD_TO_HZ, DD_ALPHA_LOW, DD_ALPHA_HIGH),
             flatness: NoiseFlatness::new(bins, cfg.sample_rate),
+            kernel: Kernel::detect(),
         })
     }
 
@@ -403,11 +407,44 @@ impl NoiseSuppressor {
     /// Noise tracking and the suppression gains for `self.power` (after the transient
     /// detector has seen the frame's newest samples).
     fn update_gains(&mut self) {
+        #[cfg(target_arch = "x86_64")]
+        if self.kernel == Kernel::Avx {
+            // SAFETY: `kernel` is `Avx` only when `Kernel::detect` (or `with_kernel`, which
+            // checks `is_available`) found AVX on this CPU.
+            return unsafe { self.update_gains_avx() };
+        }
+        self.gains_body()
+    }
+
+    /// [`update_gains`](Self::update_gains) compiled with AVX enabled throughout (the
+    /// trackers, the flatness and the impulse limiter are inlined into it).
+    ///
+    /// # Safety
+    /// The CPU must support AVX.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx")]
+    unsafe fn update_gains_avx(&mut self) {
+        self.gains_body()
+    }
+
+    /// Uses `kernel` for the gain computation if this CPU can run it (the outputs do not
+    /// depend on the choice; the equivalence test compares them).
+    #[cfg(test)]
+    fn with_kernel(mut self, kernel: Kernel) -> Self {
+        if kernel.is_available() {
+            self.kernel = kernel;
+        }
+        self
+    }
+
+    /// The body of [`update_gains`](Self::update_gains), inlined into each code path.
+    #[inline(always)]
+    fn gains_body(&mut self) {
         // Impulses are limited first, so that neither the noise tracker nor the
         // decision-directed SNR below sees them.
         self.transient.limit(&mut self.power, &mut self.transient_gain);
-        self.noise.update(&self.power);
-        self.spp.update(&self.power, self.noise.minimum());
+        self.minimum.update(&self.power);
+        self.spp.update(&self.power, self.minimum.minimum());
         let noise = self.spp.noise();
         let bins = self.power.len();
         // Flat noise gets a deeper floor and masking target (see the module docs).
@@ -476,7 +513,7 @@ impl NoiseSuppressor {
         self.presence.fill(0.0);
         self.speech_lt.fill(0.0);
         self.floor.fill(1.0);
-        self.noise.reset();
+        self.minimum.reset();
         self.spp.reset();
         self.transient.reset();
         self.transient_gain.fill(1.0);
@@ -548,5 +585,71 @@ impl Processor for NoiseSuppressor {
 
     fn reset(&mut self) {
         NoiseSuppressor::reset(self);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Six seconds of a pulse-train "voice" through a resonance, on and off twice a second,
+    /// in noise that steps up by 8 dB halfway, with a click every 150 ms from 4 s on (so the
+    /// impulse limiter's gate opens and its branch runs too).
+    fn signal(rate: u32) -> Vec<f32> {
+        let period = (rate / 125) as usize;
+        let w = 2.0 * std::f32::consts::PI * 700.0 / rate as f32;
+        let (mut seed, mut res1, mut res2) = (0x1234_5678u32, 0.0f32, 0.0f32);
+        (0..rate as usize * 6)
+            .map(|i| {
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let white = (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5;
+                let t = i as f32 / rate as f32;
+                let voiced = (t % 0.5) > 0.2;
+                let pulse = if voiced && i % period == 0 { 0.6 } else { 0.0 };
+                let y = pulse + 2.0 * 0.97 * w.cos() * res1 - 0.97 * 0.97 * res2;
+                (res2, res1) = (res1, y);
+                let click = if t > 4.0 && i % (rate as usize * 3 / 20) < 8 { 0.8 } else { 0.0 };
+                let level = if t > 3.0 { 0.05 } else { 0.02 };
+                level * white + 0.1 * y + click
+            })
+            .collect()
+    }
+
+    /// Every output sample and each frame's gains of one suppressor over `x`, as bits, the
+    /// output, and the number of frames the impulse limiter acted on.
+    fn outputs(mut ns: NoiseSuppressor, x: &[f32]) -> (Vec<u32>, Vec<f32>, usize) {
+        let (mut bits, mut out, mut limited) = (Vec::new(), Vec::new(), 0);
+        for f in x.chunks_exact(ns.frame_len()) {
+            let mut y = f.to_vec();
+            assert!(ns.process_frame(&mut y));
+            bits.extend(y.iter().map(|v| v.to_bits()));
+            bits.extend(ns.gains().iter().map(|v| v.to_bits()));
+            out.extend_from_slice(&y);
+            limited += usize::from(ns.transient.strength() > 0.0);
+        }
+        (bits, out, limited)
+    }
+
+    #[test]
+    fn every_kernel_gives_the_same_outputs_bit_for_bit() {
+        let energy = |x: &[f32]| x.iter().map(|v| v * v).sum::<f32>();
+        for rate in [8000, 16000, 48000] {
+            let x = signal(rate);
+            for window in [NsWindow::Ms20, NsWindow::Ms30] {
+                let ns = || NoiseSuppressor::new(NsConfig::new(rate).with_window(window)).unwrap();
+                let (want, y, limited) = outputs(ns().with_kernel(Kernel::Scalar), &x);
+                // The suppressor must act, or equality would prove little: the limiter on the
+                // clicks, and noise alone (2.5–2.7 s) at least 6 dB down.
+                assert!(limited > 10, "rate {rate}, {window:?}: the limiter acted on {limited} frames");
+                let (a, lat) = (rate as usize * 5 / 2, ns().latency());
+                let n = rate as usize / 5;
+                let db = 10.0 * (energy(&y[a + lat..a + lat + n]) / energy(&x[a..a + n])).log10();
+                assert!(db < -6.0, "rate {rate}, {window:?}: noise alone {db:.1} dB");
+                for kernel in Kernel::ALL.into_iter().filter(|k| k.is_available()) {
+                    let (got, _, got_limited) = outputs(ns().with_kernel(kernel), &x);
+                    assert!(got == want && got_limited == limited, "rate {rate}, {window:?}, {kernel:?}");
+                }
+            }
+        }
     }
 }

@@ -50,6 +50,7 @@ impl SppNoise {
     }
 
     /// Updates with one power spectrum and the tracked minimum of the same bins.
+    #[inline]
     pub(crate) fn update(&mut self, power: &[f32], minimum: &[f32]) {
         self.frames = self.frames.saturating_add(1);
         if self.frames <= SPP_INIT_FRAMES {

@@ -1,6 +1,6 @@
 //! Adaptive noise floor per bin: minima-controlled recursive averaging (MCRA, Cohen &
-//! Berdugo 2002), the algorithm of [`crate::apm::noise::NoiseTracker`] restricted to the
-//! analysis band and laid out so that every per-bin loop is branch-free and vectorises: the
+//! Berdugo 2002), with the minimum search of [`crate::apm::noise::MinimumTracker`], restricted
+//! to the analysis band and laid out so that every per-bin loop is branch-free and vectorises: the
 //! update runs in blocks of eight independent lanes (`floor_block`), which also gather the
 //! level-step test's sums, so the band is read once per frame.
 //!
