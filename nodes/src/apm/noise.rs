@@ -59,7 +59,7 @@ impl MinimumTracker {
 
     /// Updates the search with one power spectrum `p` (`bins` values, non-negative; a shorter
     /// spectrum updates only its bins).
-    #[inline]
+    #[inline(always)]
     pub fn update(&mut self, p: &[f32]) {
         let n = self.s.len().min(p.len());
         self.frames = self.frames.saturating_add(1);

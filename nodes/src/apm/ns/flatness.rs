@@ -29,6 +29,8 @@ pub(crate) struct NoiseFlatness {
     lo: usize,
     hi: usize,
     avg: f32,
+    /// Scratch: the band's logarithms.
+    ln: Vec<f32>,
 }
 
 impl NoiseFlatness {
@@ -37,22 +39,26 @@ impl NoiseFlatness {
         let hz_per_bin = sample_rate as f32 / (2 * (bins - 1)) as f32;
         let hi = ((BAND_HI_HZ / hz_per_bin) as usize).min(bins - 1);
         let lo = ((BAND_LO_HZ / hz_per_bin) as usize).clamp(1, hi);
-        NoiseFlatness { lo, hi, avg: 0.0 }
+        NoiseFlatness { lo, hi, avg: 0.0, ln: vec![0.0; hi + 1 - lo] }
     }
 
     /// Updates with one frame's noise power estimate and returns the extra floor depth in
     /// nepers of amplitude (`ln` of the gain factor, ≥ 0).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn update(&mut self, noise: &[f32]) -> f32 {
         let band = &noise[self.lo.min(noise.len())..(self.hi + 1).min(noise.len())];
         if band.is_empty() {
             return 0.0;
         }
+        // The logarithms in one vectorised pass, then both sums in bin order.
+        let ln = &mut self.ln[..band.len()];
+        for (l, &v) in ln.iter_mut().zip(band) {
+            *l = fast_ln(v.max(1e-20));
+        }
         let (mut sum_ln, mut sum) = (0.0f32, 0.0f32);
-        for &v in band {
-            let v = v.max(1e-20);
-            sum_ln += fast_ln(v);
-            sum += v;
+        for (&l, &v) in ln.iter().zip(band) {
+            sum_ln += l;
+            sum += v.max(1e-20);
         }
         let m = band.len() as f32;
         let flat = (fast_exp(sum_ln / m) / (sum / m)).clamp(0.0, 1.0);

@@ -50,7 +50,7 @@ impl SppNoise {
     }
 
     /// Updates with one power spectrum and the tracked minimum of the same bins.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn update(&mut self, power: &[f32], minimum: &[f32]) {
         self.frames = self.frames.saturating_add(1);
         if self.frames <= SPP_INIT_FRAMES {
@@ -62,20 +62,20 @@ impl SppNoise {
             return;
         }
         let c = SPP_XI_H1 / (1.0 + SPP_XI_H1);
-        for (k, (&y, &m)) in power.iter().zip(minimum).enumerate() {
-            let n = self.raw[k].max(1e-20);
-            let mut p = 1.0 / (1.0 + (1.0 + SPP_XI_H1) * fast_exp(-(y / n * c).min(80.0)));
-            self.p_avg[k] = 0.9 * self.p_avg[k] + 0.1 * p;
-            if self.p_avg[k] > 0.99 {
-                p = p.min(0.99);
-            }
-            let e = (1.0 - p) * y + p * n;
-            let mut v = (SPP_ALPHA * n + (1.0 - SPP_ALPHA) * e).min(MIN_BIAS * m);
-            if !v.is_finite() {
-                v = 1e-20;
-            }
-            self.raw[k] = v.max(1e-20);
-            self.out[k] = SPP_OUT_ALPHA * self.out[k] + (1.0 - SPP_OUT_ALPHA) * self.raw[k];
+        // Slices of one length, so the loop has no bounds checks and vectorises.
+        let n = self.raw.len().min(power.len()).min(minimum.len());
+        let (raw, out, p_avg) = (&mut self.raw[..n], &mut self.out[..n], &mut self.p_avg[..n]);
+        for ((((raw, out), p_avg), &y), &m) in
+            raw.iter_mut().zip(out.iter_mut()).zip(p_avg.iter_mut()).zip(&power[..n]).zip(&minimum[..n])
+        {
+            let noise = raw.max(1e-20);
+            let p = 1.0 / (1.0 + (1.0 + SPP_XI_H1) * fast_exp(-(y / noise * c).min(80.0)));
+            *p_avg = 0.9 * *p_avg + 0.1 * p;
+            let p = if *p_avg > 0.99 { p.min(0.99) } else { p };
+            let e = (1.0 - p) * y + p * noise;
+            let v = (SPP_ALPHA * noise + (1.0 - SPP_ALPHA) * e).min(MIN_BIAS * m);
+            *raw = if v.is_finite() { v } else { 1e-20 }.max(1e-20);
+            *out = SPP_OUT_ALPHA * *out + (1.0 - SPP_OUT_ALPHA) * *raw;
         }
     }
 

@@ -212,7 +212,7 @@ impl TransientSuppressor {
     /// Limits `power` to the reference spectrum according to the strength found by
     /// [`detect`](Self::detect): writes the amplitude gains to `gain` (all 1 without an
     /// impulse), scales `power` by their squares and updates the reference.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn limit(&mut self, power: &mut [f32], gain: &mut [f32]) {
         let bins = power.len().min(gain.len()).min(self.smooth.len());
         if bins < 2 {
