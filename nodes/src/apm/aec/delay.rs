@@ -92,6 +92,7 @@ impl DelayEstimator {
 
     /// Feeds one block: far and mic power spectra, and whether the far end is active.
     /// Returns the current delay estimate in blocks (None until one is established).
+    #[inline(always)]
     pub fn update(&mut self, far_power: &[f32], mic_power: &[f32], far_active: bool) -> Option<usize> {
         let mut f = [0.0f32; BANDS];
         let mut m = [0.0f32; BANDS];

@@ -42,6 +42,7 @@ impl Weights {
 
     /// Echo estimate spectrum: `Σ_k W_k · X(k)` where `x(k)` returns the far spectrum for
     /// partition `k`.
+    #[inline(always)]
     pub fn filter<'a>(&self, x: impl Fn(usize) -> &'a [Cpx], out: &mut [Cpx]) {
         out.fill(Cpx::new(0.0, 0.0));
         for k in 0..self.parts {
@@ -91,6 +92,7 @@ impl Weights {
     /// The caller must normalise by the `g`-weighted far power (see the module docs) so the
     /// update stays stable however the factors are distributed. Non-finite partitions count
     /// as empty.
+    #[inline(always)]
     pub fn proportionate_steps(&self, g: &mut [f32]) {
         let n = self.parts.min(g.len());
         if n == 0 {
@@ -135,6 +137,7 @@ impl Adapter {
     /// One NLMS step: `W_k += g_k · mu(f) · conj(X_k) · E / (P(f) + δ)`, then the time
     /// constraint on the next partitions in rotation. `part_gain` holds the per-partition
     /// factors `g_k` (see [`Weights::proportionate_steps`]); missing entries count as 1.
+    #[inline(always)]
     pub fn adapt<'a>(
         &mut self,
         w: &mut Weights,

@@ -17,6 +17,7 @@ impl Leak {
     }
     /// `alpha` is scaled by the echo-estimate-to-error energy ratio (faster when the echo
     /// dominates) and capped at 0.005 per block.
+    #[inline(always)]
     pub(super) fn update(&mut self, e: &[f32], y: &[f32], alpha: f32) -> f32 {
         let (see, syy_e): (f32, f32) = (e.iter().sum(), y.iter().sum());
         let alpha = (alpha * syy_e / (see + 1e-20)).min(0.005);

@@ -168,6 +168,7 @@ use saturation::Saturation;
 
 use super::fft::{sqrt_hann, Cpx, RealFft};
 use super::{check_rate, ApmError, NoiseSuppressor, NsConfig, NsLevel};
+use crate::resample::Kernel;
 use rvoip_media_graph::{AudioFormat, NodeSpec, PortKind, PortSpec, ProcessIo, Processor};
 
 /// Far-active blocks after a restart during which the previous echo path steers the step
@@ -420,6 +421,9 @@ pub struct Aec {
     overlap: Vec<f32>,
     out: Vec<f32>,
     rng: u32,
+    /// The capture path's code: [`Kernel::Avx`] runs the same code compiled with AVX enabled
+    /// (bit-identical output); any other kernel the baseline build.
+    kernel: Kernel,
 }
 
 impl Aec {
@@ -527,6 +531,7 @@ impl Aec {
             overlap: vec![0.0; hop],
             out: vec![0.0; n2],
             rng: 0x1234_5678,
+            kernel: Kernel::detect(),
         })
     }
 
@@ -595,6 +600,39 @@ impl Aec {
     /// [`Aec::latency`]). Returns `false` when the frame held non-finite samples (read as
     /// zero) or had the wrong length (then it is zeroed).
     pub fn process_capture_frame(&mut self, mic: &mut [f32]) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if self.kernel == Kernel::Avx {
+            // SAFETY: `kernel` is `Avx` only when `Kernel::detect` (or `with_kernel`, which
+            // checks `is_available`) found AVX on this CPU.
+            return unsafe { self.capture_avx(mic) };
+        }
+        self.capture_body(mic)
+    }
+
+    /// [`Aec::process_capture_frame`] compiled with AVX enabled throughout (the filters, the
+    /// delay estimator, the post-filter and the trackers are inlined into it).
+    ///
+    /// # Safety
+    /// The CPU must support AVX.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx")]
+    unsafe fn capture_avx(&mut self, mic: &mut [f32]) -> bool {
+        self.capture_body(mic)
+    }
+
+    /// Uses `kernel` for the capture path if this CPU can run it (the outputs do not depend
+    /// on the choice; the equivalence test compares them).
+    #[cfg(test)]
+    fn with_kernel(mut self, kernel: Kernel) -> Self {
+        if kernel.is_available() {
+            self.kernel = kernel;
+        }
+        self
+    }
+
+    /// The body of [`Aec::process_capture_frame`], inlined into each code path.
+    #[inline(always)]
+    fn capture_body(&mut self, mic: &mut [f32]) -> bool {
         let (h, bins) = (self.hop, self.bins);
         if mic.len() != h {
             mic.fill(0.0);
@@ -945,5 +983,77 @@ impl Processor for Aec {
 
     fn reset(&mut self) {
         Aec::reset(self);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Eight seconds: a pulse-train far end through a 12 ms decaying echo path with a
+    /// loudspeaker's soft clipping, and near-end bursts from 4 s (so the filters adapt, the
+    /// delay estimator locks, the near-end detector and the post-filter both act).
+    fn signals(rate: u32) -> (Vec<f32>, Vec<f32>) {
+        let n = rate as usize * 8;
+        let (mut seed, mut far) = (0x2468_ace0u32, Vec::with_capacity(n));
+        for i in 0..n {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            let white = (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5;
+            let t = i as f32 / rate as f32;
+            let on = (t % 1.3) < 0.9;
+            let pulse = if i % (rate as usize / 110) == 0 { 0.8 } else { 0.0 };
+            far.push(if on { 0.2 * white + pulse } else { 0.0 });
+        }
+        let taps = rate as usize * 12 / 1000;
+        let delay = rate as usize * 30 / 1000;
+        let mic = (0..n)
+            .map(|i| {
+                let echo: f32 = (0..taps)
+                    .filter(|&k| i >= delay + k)
+                    .map(|k| (0.5 * (-(k as f32) / taps as f32 * 4.0).exp()) * far[i - delay - k])
+                    .sum();
+                let t = i as f32 / rate as f32;
+                let near =
+                    if t > 4.0 && (t % 1.0) < 0.4 { 0.1 * (2.0 * std::f32::consts::PI * 220.0 * t).sin() } else { 0.0 };
+                (echo * 1.5).tanh() / 1.5 + near + 1e-4 * (i % 7) as f32
+            })
+            .collect();
+        (far, mic)
+    }
+
+    /// Every output sample of one canceller over the signals, as bits.
+    fn outputs(mut aec: Aec, far: &[f32], mic: &[f32]) -> Vec<u32> {
+        let h = aec.frame_len();
+        let mut bits = Vec::with_capacity(mic.len());
+        for (f, m) in far.chunks_exact(h).zip(mic.chunks_exact(h)) {
+            assert!(aec.process_render_frame(f));
+            let mut y = m.to_vec();
+            assert!(aec.process_capture_frame(&mut y));
+            bits.extend(y.iter().map(|v| v.to_bits()));
+        }
+        bits
+    }
+
+    #[test]
+    fn every_kernel_gives_the_same_outputs_bit_for_bit() {
+        for rate in [8000, 16000, 48000] {
+            let (far, mic) = signals(rate);
+            for denoise in [None, Some(NsLevel::High)] {
+                let aec = || Aec::new(AdvancedAecConfig::new(rate).with_denoise(denoise)).unwrap();
+                let want = outputs(aec().with_kernel(Kernel::Scalar), &far, &mic);
+                // The canceller must act, or equality would prove little: the echo-only
+                // second 2–3 s comes out at least 10 dB down.
+                let lat = aec().latency();
+                let (a, b) = (2 * rate as usize, 3 * rate as usize);
+                let out: f32 = want[a + lat..b + lat].iter().map(|&v| f32::from_bits(v).powi(2)).sum();
+                let inp: f32 = mic[a..b].iter().map(|v| v * v).sum();
+                let db = 10.0 * (out / inp).log10();
+                assert!(db < -10.0, "rate {rate}, denoise {denoise:?}: echo {db:.1} dB");
+                for kernel in Kernel::ALL.into_iter().filter(|k| k.is_available()) {
+                    let got = outputs(aec().with_kernel(kernel), &far, &mic);
+                    assert!(got == want, "rate {rate}, denoise {denoise:?}, {kernel:?}");
+                }
+            }
+        }
     }
 }

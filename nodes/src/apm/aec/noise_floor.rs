@@ -74,6 +74,7 @@ impl NoiseFloor {
     }
 
     /// Feeds one power spectrum (non-negative, finite).
+    #[inline(always)]
     pub fn update(&mut self, p: &[f32]) {
         let n = self.smooth.len().min(p.len());
         if n == 0 {

@@ -132,6 +132,7 @@ fn lag_correlation(x: &[f32], l: usize) -> f32 {
 /// in the same order, but with the lags side by side in the inner loop, which vectorises (a
 /// lag at a time is three dependent chains per sample: at 48 kHz the test cost more than the
 /// rest of the canceller). `num` and `energy` are scratch of at least `hi − lo + 1`.
+#[inline(always)]
 fn best_lag(x: &[f32], lo: usize, hi: usize, num: &mut [f32], energy: &mut [f32]) -> (f32, usize) {
     let lags = (hi + 1).saturating_sub(lo).min(num.len()).min(energy.len());
     if lo == 0 || lags == 0 || x.len() <= lo {
@@ -242,6 +243,7 @@ impl Aec {
     }
 
     /// Post-filters the foreground error `self.ef` (echo estimate `self.yf`) into `out`.
+    #[inline(always)]
     pub(super) fn suppress(&mut self, out: &mut [f32], far_active: bool) {
         let (h, bins) = (self.hop, self.bins);
         self.e_hist.copy_within(h.., 0);

@@ -81,6 +81,7 @@ impl Saturation {
 
     /// Replaces the far block `x` by `x + a·s` and stores the spectrum of `s`'s overlap-save
     /// frame in ring slot `slot`.
+    #[inline(always)]
     pub(super) fn shape(&mut self, x: &mut [f32], fft: &mut RealFft, slot: usize) {
         let h = self.cur.len();
         let (mut m2, mut m4) = (0.0f32, 0.0f32);
@@ -108,6 +109,7 @@ impl Saturation {
     /// One learning step of `a` from the background filter `w` and its error `e` (`hop`
     /// samples); `idx(k)` is where partition `k`'s spectrum starts in the ring (the far-end
     /// ring's index, which this ring shares).
+    #[inline(always)]
     pub(super) fn learn(&mut self, w: &Weights, idx: impl Fn(usize) -> usize, e: &[f32], fft: &mut RealFft) {
         let bins = w.bins;
         let ring = &self.ring;
