@@ -30,6 +30,52 @@
 // chains over four or five zipped slices would hide that structure.
 #![allow(clippy::needless_range_loop)]
 
+/// Gives a per-frame method of a struct with a `kernel: Kernel` field an AVX build of the same
+/// code — the one dispatch style of the voice-processing modules (the resampler's
+/// [`Kernel::detect`](crate::resample::Kernel::detect) picks the kernel once per process).
+///
+/// `avx_dispatch!(/// docs  pub fn name(&mut self, args) -> Ret, avx: name_avx, body: name_body);`
+/// defines `name`, which calls `name_body` through `name_avx` — the body compiled with
+/// `#[target_feature(enable = "avx")]` — when `self.kernel` is `Kernel::Avx` and directly
+/// otherwise, and a test-only `with_kernel(self, kernel) -> Self` for the equivalence tests.
+/// `name_body` must be `#[inline(always)]` (and so should what it calls), so that the whole
+/// body is compiled in each build. Rust neither contracts nor reorders float arithmetic, so
+/// the builds give the same bits; each user's tests compare them.
+macro_rules! avx_dispatch {
+    ($(#[$m:meta])* $vis:vis fn $name:ident(&mut self $(, $a:ident: $t:ty)*) $(-> $r:ty)?, avx: $avx:ident, body: $body:ident) => {
+        $(#[$m])*
+        $vis fn $name(&mut self $(, $a: $t)*) $(-> $r)? {
+            #[cfg(target_arch = "x86_64")]
+            if self.kernel == $crate::resample::Kernel::Avx {
+                // SAFETY: `kernel` is `Avx` only when `Kernel::detect` (or `with_kernel`, which
+                // checks `is_available`) found AVX on this CPU.
+                return unsafe { self.$avx($($a),*) };
+            }
+            self.$body($($a),*)
+        }
+
+        /// The same body compiled with AVX enabled throughout (what it calls is inlined).
+        ///
+        /// # Safety
+        /// The CPU must support AVX.
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx")]
+        unsafe fn $avx(&mut self $(, $a: $t)*) $(-> $r)? {
+            self.$body($($a),*)
+        }
+
+        /// Uses `kernel` if this CPU can run it (the outputs do not depend on the choice; the
+        /// equivalence tests compare them).
+        #[cfg(test)]
+        fn with_kernel(mut self, kernel: $crate::resample::Kernel) -> Self {
+            if kernel.is_available() {
+                self.kernel = kernel;
+            }
+            self
+        }
+    };
+}
+
 pub mod aec;
 pub mod agc;
 pub mod fft;

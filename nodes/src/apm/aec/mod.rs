@@ -596,39 +596,14 @@ impl Aec {
         ok
     }
 
-    /// Cancels the echo in one 10 ms microphone frame, in place (output delayed by
-    /// [`Aec::latency`]). Returns `false` when the frame held non-finite samples (read as
-    /// zero) or had the wrong length (then it is zeroed).
-    pub fn process_capture_frame(&mut self, mic: &mut [f32]) -> bool {
-        #[cfg(target_arch = "x86_64")]
-        if self.kernel == Kernel::Avx {
-            // SAFETY: `kernel` is `Avx` only when `Kernel::detect` (or `with_kernel`, which
-            // checks `is_available`) found AVX on this CPU.
-            return unsafe { self.capture_avx(mic) };
-        }
-        self.capture_body(mic)
-    }
-
-    /// [`Aec::process_capture_frame`] compiled with AVX enabled throughout (the filters, the
-    /// delay estimator, the post-filter and the trackers are inlined into it).
-    ///
-    /// # Safety
-    /// The CPU must support AVX.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx")]
-    unsafe fn capture_avx(&mut self, mic: &mut [f32]) -> bool {
-        self.capture_body(mic)
-    }
-
-    /// Uses `kernel` for the capture path if this CPU can run it (the outputs do not depend
-    /// on the choice; the equivalence test compares them).
-    #[cfg(test)]
-    fn with_kernel(mut self, kernel: Kernel) -> Self {
-        if kernel.is_available() {
-            self.kernel = kernel;
-        }
-        self
-    }
+    avx_dispatch!(
+        /// Cancels the echo in one 10 ms microphone frame, in place (output delayed by
+        /// [`Aec::latency`]). Returns `false` when the frame held non-finite samples (read as
+        /// zero) or had the wrong length (then it is zeroed).
+        pub fn process_capture_frame(&mut self, mic: &mut [f32]) -> bool,
+        avx: capture_avx,
+        body: capture_body
+    );
 
     /// The body of [`Aec::process_capture_frame`], inlined into each code path.
     #[inline(always)]

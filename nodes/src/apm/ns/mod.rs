@@ -404,38 +404,13 @@ impl NoiseSuppressor {
         &self.gain
     }
 
-    /// Noise tracking and the suppression gains for `self.power` (after the transient
-    /// detector has seen the frame's newest samples).
-    fn update_gains(&mut self) {
-        #[cfg(target_arch = "x86_64")]
-        if self.kernel == Kernel::Avx {
-            // SAFETY: `kernel` is `Avx` only when `Kernel::detect` (or `with_kernel`, which
-            // checks `is_available`) found AVX on this CPU.
-            return unsafe { self.update_gains_avx() };
-        }
-        self.gains_body()
-    }
-
-    /// [`update_gains`](Self::update_gains) compiled with AVX enabled throughout (the
-    /// trackers, the flatness and the impulse limiter are inlined into it).
-    ///
-    /// # Safety
-    /// The CPU must support AVX.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx")]
-    unsafe fn update_gains_avx(&mut self) {
-        self.gains_body()
-    }
-
-    /// Uses `kernel` for the gain computation if this CPU can run it (the outputs do not
-    /// depend on the choice; the equivalence test compares them).
-    #[cfg(test)]
-    fn with_kernel(mut self, kernel: Kernel) -> Self {
-        if kernel.is_available() {
-            self.kernel = kernel;
-        }
-        self
-    }
+    avx_dispatch!(
+        /// Noise tracking and the suppression gains for `self.power` (after the transient
+        /// detector has seen the frame's newest samples).
+        fn update_gains(&mut self),
+        avx: update_gains_avx,
+        body: gains_body
+    );
 
     /// The body of [`update_gains`](Self::update_gains), inlined into each code path.
     #[inline(always)]

@@ -245,38 +245,13 @@ impl Vad {
         self.last
     }
 
-    /// Analyses one 10 ms frame (`frame_len()` samples; shorter frames are zero-padded,
-    /// longer ones truncated, non-finite samples read as zero).
-    pub fn process_frame(&mut self, frame: &[f32]) -> VadDecision {
-        #[cfg(target_arch = "x86_64")]
-        if self.kernel == Kernel::Avx {
-            // SAFETY: `kernel` is `Avx` only when `Kernel::detect` (or `with_kernel`, which
-            // checks `is_available`) found AVX on this CPU.
-            return unsafe { self.process_frame_avx(frame) };
-        }
-        self.frame_body(frame)
-    }
-
-    /// [`Vad::process_frame`] compiled with AVX enabled throughout (the analyser, the noise
-    /// floor and the decimator are inlined into it).
-    ///
-    /// # Safety
-    /// The CPU must support AVX.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx")]
-    unsafe fn process_frame_avx(&mut self, frame: &[f32]) -> VadDecision {
-        self.frame_body(frame)
-    }
-
-    /// Uses `kernel` for the per-frame pipeline if this CPU can run it (the outputs do not
-    /// depend on the choice; the equivalence tests compare them).
-    #[cfg(test)]
-    fn with_kernel(mut self, kernel: Kernel) -> Self {
-        if kernel.is_available() {
-            self.kernel = kernel;
-        }
-        self
-    }
+    avx_dispatch!(
+        /// Analyses one 10 ms frame (`frame_len()` samples; shorter frames are zero-padded,
+        /// longer ones truncated, non-finite samples read as zero).
+        pub fn process_frame(&mut self, frame: &[f32]) -> VadDecision,
+        avx: process_frame_avx,
+        body: frame_body
+    );
 
     /// The body of [`Vad::process_frame`], inlined into each code path.
     #[inline(always)]
