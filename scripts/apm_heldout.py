@@ -13,15 +13,14 @@ conditions. Output is deterministic for the same numpy/scipy/espeak-ng versions.
     APM_KIT=/path/to/shared/eval/apm APM_WORK=/opt/labwork/apm_h2 scripts/apm_heldout.py h2
     /path/to/shared/eval/apm/run.sh --subject NAME 'TEMPLATE' --tasks ns,vad,agc   # with the same APM_WORK
 
-Sets (VAD and AGC: session 13; NS: session 21, generated after them from their own seeds,
-so the VAD and AGC files are the same as before):
+VAD and AGC (session 13):
 * h1 - the FSDD digits (all three talkers) speed-perturbed by 0.86x and 1.16x (pitch and
   formants move together, as between talkers), the kit's 8 kHz talker's 100-160 s
   (the kit uses it only for AEC), the 16 kHz talker's first 30 s (the kit's VAD uses 30-60 s);
   noises the kit's VAD set does not use: brown, modulated pink, white at other SNRs, a real
   six-talker babble of continuous speech, a "car" noise (brown, low-passed at 300 Hz, with
   a 30 Hz engine hum and harmonics), mains hum (50 Hz and harmonics) over pink, and pink
-  noise whose level steps by +-10 dB every 2.5 s. AGC: the 8 kHz talker at six other levels,
+  noise whose level steps by +-5-10 dB every 2.5 s. AGC: the 8 kHz talker at six other levels,
   and 5 s blocks alternating 16 dB (-12 / -28 dBFS active).
 * h2 - synthetic talkers (espeak-ng, six voices: male and female variants of American,
   British, Scottish and Caribbean English) reading sentences with 0.2-1.4 s pauses, and
@@ -29,8 +28,11 @@ so the VAD and AGC files are the same as before):
   modulated, real babble, car, level-stepped pink at SNRs between the kit's. AGC: the
   synthetic talkers at six levels with pink noise 45 dB under the speech, and 4 s blocks
   stepping between -8, -20 and -32 dBFS in an irregular order.
-NS (24 scenarios per set, named ns_<noise>_snrNN as the kit's, so its per-noise-type summary
-groups them; six noises at four SNRs each, SNRs 0/3/5/8/10/15/20 spread over the noises):
+NS (session 21; generated after the VAD and AGC scenarios, from seeds of their own, so those
+files are the same as session 13's): 24 scenarios per set, named ns_<noise>_snrNN as the
+kit's, so its per-noise-type summary groups them (its "NS by SNR" table lists only 0/5/10/20 dB
+and leaves the real babble out); six noises at four SNRs each, SNRs 0/3/5/8/10/15/20 spread
+over the noises:
 * h1 - speech alternating between the 8 kHz talker's 100-160 s (six 10 s segments, each
   used twice) and fresh 10 s sequences of speed-perturbed (0.86x / 1.16x) FSDD digits;
   the kit's NS speech (the 16 kHz talker's 2-52 s) is not used. Noises: real babble, car,
