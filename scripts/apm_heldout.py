@@ -1,24 +1,26 @@
 #!/opt/lab/bin/python
-"""Held-out VAD and AGC sets for issue 13, built with the evaluation kit's generator.
+"""Held-out NS, VAD and AGC sets for issue 13, built with the evaluation kit's generator.
 
 Not used by any build or test: a developer runs it by hand beside the kit, so the voice
 processing can be scored on speech, talkers, noises and SNRs it was never tuned on.
 It imports the kit's `gen.py` unchanged (its helpers, noise makers, mixing and labelling:
-the labels, SNR definition and file layout are the kit's) and only chooses other sources,
-seeds and conditions. Output is deterministic for the same numpy/scipy/espeak-ng versions.
+the labels, SNR definition and file layout are the kit's; the NS scenarios are built as its
+`gen_ns`: 10 s of speech at -26 dBFS active level, noise mixed at "active speech level /
+noise RMS", clean.wav + noisy.wav + meta.json) and only chooses other sources, seeds and
+conditions. Output is deterministic for the same numpy/scipy/espeak-ng versions.
 
     APM_KIT=/path/to/shared/eval/apm APM_WORK=/opt/labwork/apm_h1 scripts/apm_heldout.py h1
     APM_KIT=/path/to/shared/eval/apm APM_WORK=/opt/labwork/apm_h2 scripts/apm_heldout.py h2
-    /path/to/shared/eval/apm/run.sh --subject NAME 'TEMPLATE' --tasks vad,agc   # with the same APM_WORK
+    /path/to/shared/eval/apm/run.sh --subject NAME 'TEMPLATE' --tasks ns,vad,agc   # with the same APM_WORK
 
-Sets (session 13):
+VAD and AGC (session 13):
 * h1 - the FSDD digits (all three talkers) speed-perturbed by 0.86x and 1.16x (pitch and
   formants move together, as between talkers), the kit's 8 kHz talker's 100-160 s
   (the kit uses it only for AEC), the 16 kHz talker's first 30 s (the kit's VAD uses 30-60 s);
   noises the kit's VAD set does not use: brown, modulated pink, white at other SNRs, a real
   six-talker babble of continuous speech, a "car" noise (brown, low-passed at 300 Hz, with
   a 30 Hz engine hum and harmonics), mains hum (50 Hz and harmonics) over pink, and pink
-  noise whose level steps by +-10 dB every 2.5 s. AGC: the 8 kHz talker at six other levels,
+  noise whose level steps by +-5-10 dB every 2.5 s. AGC: the 8 kHz talker at six other levels,
   and 5 s blocks alternating 16 dB (-12 / -28 dBFS active).
 * h2 - synthetic talkers (espeak-ng, six voices: male and female variants of American,
   British, Scottish and Caribbean English) reading sentences with 0.2-1.4 s pauses, and
@@ -26,6 +28,19 @@ Sets (session 13):
   modulated, real babble, car, level-stepped pink at SNRs between the kit's. AGC: the
   synthetic talkers at six levels with pink noise 45 dB under the speech, and 4 s blocks
   stepping between -8, -20 and -32 dBFS in an irregular order.
+NS (session 21; generated after the VAD and AGC scenarios, from seeds of their own, so those
+files are the same as session 13's): 24 scenarios per set, named ns_<noise>_snrNN as the
+kit's, so its per-noise-type summary groups them (its "NS by SNR" table lists only 0/5/10/20 dB
+and leaves the real babble out); six noises at four SNRs each, SNRs 0/3/5/8/10/15/20 spread
+over the noises:
+* h1 - speech alternating between the 8 kHz talker's 100-160 s (six 10 s segments, each
+  used twice) and fresh 10 s sequences of speed-perturbed (0.86x / 1.16x) FSDD digits;
+  the kit's NS speech (the 16 kHz talker's 2-52 s) is not used. Noises: real babble, car,
+  mains hum over pink, level-stepped pink, white, modulated pink.
+* h2 - 10 s of the espeak-ng talkers per scenario (sentences with 0.2-1.4 s pauses).
+  Noises: real babble, car, mains hum over pink, level-stepped pink, white, keyboard.
+The real babble's talkers (the 8 kHz talker's first 100 s, the 16 kHz talker's last 30 s)
+are never the scenario's own speech.
 """
 import json
 import os
@@ -283,6 +298,56 @@ def h2(A, B):
     return {"vad": vad, "agc": agc}
 
 
+# ----------------------------------------------------------------------------- NS
+# noise -> its four SNRs (dB); every SNR of 0/3/5/8/10/15/20 appears under several noises
+NS_H1 = [("realbabble", (3, 8, 15, 20)), ("car", (0, 5, 10, 15)), ("mains", (3, 8, 10, 20)),
+         ("steppedpink", (0, 5, 10, 20)), ("white", (3, 5, 8, 15)), ("modulated", (0, 8, 15, 20))]
+NS_H2 = [("realbabble", (0, 5, 10, 15)), ("car", (3, 8, 15, 20)), ("mains", (0, 5, 10, 15)),
+         ("steppedpink", (3, 8, 15, 20)), ("white", (0, 10, 15, 20)), ("keyboard", (3, 5, 8, 10))]
+
+
+def write_ns(name, clean, kind, snr, rng, pool, src):
+    """One scenario as the kit's `gen_ns` writes it: clean.wav, noisy.wav, meta.json."""
+    noisy = G.mix_snr(clean, noise(kind, len(clean), rng, pool), snr)
+    d = os.path.join(G.WORK, name)
+    G.write(d, "clean.wav", clean)
+    G.write(d, "noisy.wav", noisy)
+    with open(os.path.join(d, "meta.json"), "w") as f:
+        json.dump({"task": "ns", "noise": kind, "snr_db": snr, "snr_definition": "active speech level / noise RMS",
+                   "clean_source": src, "clean_active_dbfs": -26.0}, f, indent=1)
+    return name
+
+
+def ns_set(conds, speech, seed, pool):
+    """`speech(i, rng)` -> (clean signal of at least 10 s, source description) for scenario i;
+    scenario i draws its speech and then its noise from the generator seeded `seed + 37 i`."""
+    out = []
+    i = 0
+    for kind, snrs in conds:
+        for snr in snrs:
+            r = np.random.default_rng(seed + 37 * i)
+            clean, src = speech(i, r)
+            clean = G.set_active_dbfs(G.fade(clean[: G.NS_DUR * FS]), -26.0)
+            out.append(write_ns("ns_%s_snr%02d" % (kind, snr), clean, kind, snr, r, pool, src))
+            i += 1
+    return out
+
+
+def ns_h1(B, pool):
+    def speech(i, r):
+        if i % 2 == 0:
+            a = 100 + 10 * ((i // 2) % 6)
+            return B[a * FS: (a + G.NS_DUR) * FS], "silero/aepyx_8k.wav %d-%d s (upsampled)" % (a, a + G.NS_DUR)
+        return digit_sequence(r, float(G.NS_DUR), (0.86, 1.16)), "FSDD digits at 0.86x/1.16x speed"
+    return ns_set(NS_H1, speech, 2101, pool)
+
+
+def ns_h2(B, pool):
+    def speech(i, r):
+        return synthetic_speech(r, float(G.NS_DUR), VOICES), "espeak-ng talkers " + " ".join(VOICES)
+    return ns_set(NS_H2, speech, 2201, pool)
+
+
 def main():
     which = sys.argv[1] if len(sys.argv) > 1 else ""
     if which not in ("h1", "h2"):
@@ -291,6 +356,7 @@ def main():
     A = G.load(os.path.join(G.DATA, "silero", "test.wav"))
     B = G.load(os.path.join(G.DATA, "silero", "aepyx_8k.wav"))
     index = (h1 if which == "h1" else h2)(A, B)
+    index["ns"] = (ns_h1 if which == "h1" else ns_h2)(B, babble_pool(A, B))
     with open(os.path.join(G.WORK, "scenarios.json"), "w") as f:
         json.dump(index, f, indent=1)
     print("wrote", G.WORK, {k: len(v) for k, v in index.items()})
