@@ -275,7 +275,8 @@ fn step_jittery(s: &mut Side, c: u32, held: &mut Vec<(u32, u32)>) {
         push(s, 1, c);
     }
     if c == 100 {
-        // A payload type leg 1 did not negotiate: a bad packet, an engine error.
+        // A payload type leg 1 did not negotiate: dropped and counted as foreign, as a plain
+        // leg does. Then an empty payload of its own type: a bad packet, an engine error.
         let meta = PacketMeta {
             payload_type: 18,
             sequence: 900,
@@ -285,6 +286,8 @@ fn step_jittery(s: &mut Side, c: u32, held: &mut Vec<(u32, u32)>) {
             ..PacketMeta::default()
         };
         s.legs.get_mut(&1).unwrap().0.push(meta, &[0x55; 10]).unwrap();
+        let empty = PacketMeta { payload_type: 0, sequence: 901, ..meta };
+        s.legs.get_mut(&1).unwrap().0.push(empty, &[]).unwrap();
     }
     push(s, 2, c);
 }
@@ -315,11 +318,13 @@ fn a_kernel_room_with_jitter_buffers_sends_what_a_room_of_nodes_sends() {
     assert!(r0.stats.target_delay_ms >= 30.0, "{r0:?}");
     assert_eq!(r1.stats.packets_lost, 21, "{r1:?}");
     assert!(r1.stats.concealed_samples >= 20 * 80, "{r1:?}");
-    // A buffered member's figures are its buffer's; its bad packet is the room's one error.
+    // A buffered member's figures are its buffer's; its foreign packet is counted as a plain
+    // leg counts one (no error), its bad packet is the room's one error.
     assert_eq!(
-        (p1.concealed_samples, p1.bad_packets, p1.packets_in),
-        (r1.stats.concealed_samples, 1, r1.stats.packets_received)
+        (p1.concealed_samples, p1.bad_packets, p1.foreign_packets, p1.packets_in),
+        (r1.stats.concealed_samples, 1, 1, r1.stats.packets_received)
     );
+    assert_eq!((r1.stats.packets_foreign, r1.stats.packets_bad), (1, 1));
     for side in [&nodes, &kernel] {
         assert_eq!(side.engine.partition_stats(side.room.id()).unwrap().errors, 1);
     }

@@ -168,6 +168,7 @@ fn json_stats(s: &MediaStatistics, ssrc: u32, seconds: f64, dtmf: &str) -> Strin
         ("latePackets", j.packets_late.to_string()),
         ("duplicatePackets", j.packets_duplicate.to_string()),
         ("badPackets", j.packets_bad.to_string()),
+        ("foreignPackets", j.packets_foreign.to_string()),
         ("resets", j.resets.to_string()),
         ("codecSwitches", j.codec_switches.to_string()),
         ("currentDelayMs", format!("{:.3}", j.current_delay_ms)),

@@ -223,6 +223,7 @@ fn with_decoder(base: MemberStats, jitter: Option<JitterReport>, plain: [u64; 7]
             packets_in: r.stats.packets_received,
             concealed_samples: r.stats.concealed_samples,
             bad_packets: r.stats.packets_bad,
+            foreign_packets: r.stats.packets_foreign,
             skipped_decodes: r.stats.skipped_decodes,
             jitter: Some(r),
             ..base

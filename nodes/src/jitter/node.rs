@@ -39,6 +39,7 @@ pub const JITTER_TELEMETRY: &[&str] = &[
     "missedPackets",
     "lossRuns",
     "skippedDecodes",
+    "foreignPackets",
 ];
 
 /// A message for [`JitterBufferNode`]: a decoder for another payload type (a live codec
@@ -322,6 +323,7 @@ impl JitterReport {
             self.missed_packets as f64,
             self.loss_runs as f64,
             s.skipped_decodes as f64,
+            s.packets_foreign as f64,
         ];
         for (o, v) in out.iter_mut().zip(v) {
             *o = v;
@@ -357,6 +359,7 @@ impl JitterReport {
                 target_delay_ms: v(20),
                 codec_switches: n(25),
                 skipped_decodes: n(29),
+                packets_foreign: n(30),
             },
             burst_density: v(21),
             gap_density: v(22),
@@ -413,6 +416,7 @@ impl JitterReport {
         w.stats.packets_late = s.packets_late.saturating_sub(e.packets_late);
         w.stats.packets_duplicate = s.packets_duplicate.saturating_sub(e.packets_duplicate);
         w.stats.packets_bad = s.packets_bad.saturating_sub(e.packets_bad);
+        w.stats.packets_foreign = s.packets_foreign.saturating_sub(e.packets_foreign);
         w.played_packets = self.played_packets.saturating_sub(earlier.played_packets);
         w.missed_packets = self.missed_packets.saturating_sub(earlier.missed_packets);
         w.loss_runs = self.loss_runs.saturating_sub(earlier.loss_runs);

@@ -383,8 +383,12 @@ pub struct JitterStats {
     pub packets_late: u64,
     /// Of those, duplicates.
     pub packets_duplicate: u64,
-    /// Packets of another payload type or undecodable payloads.
+    /// Undecodable payloads (refused by the decoder, empty or too long).
     pub packets_bad: u64,
+    /// Packets of a payload type the stream did not negotiate (neither the codec's, an
+    /// alternate's, nor comfort noise): dropped unread, as a plain decoder node drops them
+    /// (`foreign_packets`); neither bad nor discarded.
+    pub packets_foreign: u64,
     /// Packets played as silence without being decoded: their RFC 6464 level said silence
     /// ([`JitterBuffer::with_silence_skip`]).
     pub skipped_decodes: u64,
@@ -1014,8 +1018,7 @@ impl JitterBuffer {
             _ if m.payload_type == self.payload_type => &mut self.dec,
             Some(a) if a.payload_type == m.payload_type => &mut a.dec,
             _ => {
-                self.stats.packets_bad += 1;
-                self.stats.packets_discarded += 1;
+                self.stats.packets_foreign += 1;
                 return;
             }
         };

@@ -806,3 +806,36 @@ fn a_loss_is_concealed_toward_the_packet_after_it() {
     assert_eq!(told.len(), 1, "{:?}", told.iter().map(|t| t.1).collect::<Vec<_>>());
     assert_eq!((told[0].0.as_slice(), told[0].1), (next.as_slice(), 320));
 }
+
+#[test]
+fn a_payload_type_not_negotiated_is_foreign_not_bad_and_leaves_the_stream_alone() {
+    // A PCMU stream with a DTMF-like packet of payload type 101 (its own sequence space: the
+    // sender numbers it apart here, so the audio's loss accounting is untouched) every 5th
+    // packet, and one empty PCMU payload (bad).
+    let mut packets = Vec::new();
+    for k in 0..50u16 {
+        packets.push(pcmu(k, u32::from(k) * 160, 7, u64::from(k) * 20_000_000 + 1));
+        if k % 5 == 4 {
+            let meta = PacketMeta { payload_type: 101, sequence: 1000 + k, ..pcmu(k, 0, 7, 0).meta };
+            let meta = PacketMeta { arrival_ns: u64::from(k) * 20_000_000 + 2, ..meta };
+            packets.push(Packet::from_payload(meta, &[1, 0x80, 0, 160]).unwrap());
+        }
+    }
+    let empty = PacketMeta { sequence: 50, timestamp: 50 * 160, arrival_ns: 50 * 20_000_000 + 1, ..packets[0].meta };
+    packets.push(Packet::from_payload(empty, &[]).unwrap());
+    let mut jb = new_jb();
+    let _ = run(&mut jb, &packets, 1_200_000_000);
+    let s = jb.stats();
+    assert_eq!((s.packets_received, s.packets_foreign, s.packets_bad), (61, 10, 1), "{s:?}");
+    assert_eq!(s.packets_discarded, 1, "only the bad packet: {s:?}");
+    // The node reports only the bad packet as a bad-input event.
+    let mut node = JitterBufferNode::new(
+        Box::new(G711CodecDecoder::new(G711Law::Ulaw)),
+        JitterConfig::default(),
+        rvoip_media_graph::Quantum::MS_10,
+    )
+    .unwrap();
+    let mut out = [0.0f32; 80];
+    let errors: u32 = packets.iter().map(|p| node.play_cycle([(&p.meta, p.payload())].into_iter(), &mut out)).sum();
+    assert_eq!((errors, node.buffer().stats().packets_foreign), (1, 10));
+}
