@@ -100,6 +100,16 @@ SETS = {
 }
 
 
+def source(spec, A, B, seed):
+    """"A", "B", or "D:speaker" (60 s of that FSDD speaker's digits with pauses, from `seed`)."""
+    if not spec.startswith("D:"):
+        return {"A": A, "B": B}[spec]
+    gen.FSDD_SPEAKERS = (spec[2:],)
+    x = gen.digit_sequence(np.random.default_rng(seed), 60.0)
+    gen.FSDD_SPEAKERS = ("george", "jackson", "lucas")
+    return x
+
+
 def main():
     which = sys.argv[1]
     os.makedirs(gen.WORK, exist_ok=True)
@@ -108,18 +118,8 @@ def main():
     names = []
     for case in SETS[which]:
         name, room, delay, drive, noise, ser, room2, fsrc, nsrc, seed = case
-        if nsrc.startswith("D:"):
-            gen.FSDD_SPEAKERS = (nsrc[2:],)
-            near = gen.digit_sequence(np.random.default_rng(seed + 50_000), 60.0)
-            gen.FSDD_SPEAKERS = ("george", "jackson", "lucas")
-        else:
-            near = {"A": A, "B": B}[nsrc]
-        if fsrc.startswith("D:"):
-            gen.FSDD_SPEAKERS = (fsrc[2:],)
-            far = gen.digit_sequence(np.random.default_rng(seed + 60_000), 60.0)
-            gen.FSDD_SPEAKERS = ("george", "jackson", "lucas")
-        else:
-            far = {"A": A, "B": B}[fsrc]
+        near = source(nsrc, A, B, seed + 50_000)
+        far = source(fsrc, A, B, seed + 60_000)
         gen.SEED = seed
         gen.AEC_CASES = [(name, room, delay, drive, noise, ser, room2)]
         names += gen.gen_aec(far, near)
