@@ -183,6 +183,12 @@ impl DelayEstimator {
         self.hold = hold;
     }
 
+    /// Whether the estimate is held (see [`DelayEstimator::set_hold`]).
+    #[cfg(test)]
+    pub(super) fn held(&self) -> bool {
+        self.hold
+    }
+
     /// The current estimate in blocks.
     pub fn delay(&self) -> Option<usize> {
         self.current
