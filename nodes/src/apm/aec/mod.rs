@@ -229,6 +229,12 @@ const MISPREDICTED_FAST_CORRELATION: f32 = 0.5;
 /// See MISPREDICTED_FAST_CORRELATION.
 const MISPREDICTED_FAST_WEIGHT: f32 = 0.5;
 
+/// While relearning after a restart, the new filter confirms the window (`Aec::relearnt_at_window`)
+/// when its strongest partition is among the first this many (plus the lead): the delay
+/// estimator's 2-block margin, the estimate's block and one more. A bulk delay that moved with the echo path puts the
+/// new response's peak later in the window or outside it.
+const RELEARN_PEAK_PARTITIONS: usize = 4;
+
 /// Filter-based delay refinement: every this many far-active blocks, once the filter has
 /// had LEAD_AFTER_BLOCKS of them, the foreground weights' partition energies are checked …
 const LEAD_CHECK_BLOCKS: u32 = 25;
@@ -922,7 +928,7 @@ impl Aec {
     /// While relearning after the restart of converged filters (module docs, 2.): whether the
     /// new filter confirms the present window — its prediction holds at least USELESS_MIN_SHARE
     /// of the microphone power, is not worse than none (USELESS_CORRELATION), and its strongest
-    /// partition lies within one block after the delay estimator's margin. A bulk delay that
+    /// partition is among the first RELEARN_PEAK_PARTITIONS (plus the lead). A bulk delay that
     /// moved with the path leaves the echo outside the window or late in it, and the estimate
     /// stays free to follow it (the near-end detector also fires on such unexplained echo).
     fn relearnt_at_window(&self) -> bool {
@@ -940,7 +946,7 @@ impl Aec {
                 best = (k, e);
             }
         }
-        best.1 > 0.0 && best.0 <= 3 + self.lead
+        best.1 > 0.0 && best.0 < RELEARN_PEAK_PARTITIONS + self.lead
     }
 
     /// Forgets all state (filters, delay estimate, noise estimate).
