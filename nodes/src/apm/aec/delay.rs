@@ -20,7 +20,8 @@
 //!
 //! The canceller can [hold](DelayEstimator::set_hold) the estimate: evidence keeps
 //! accumulating, but no new lag is adopted. It does so while the near-end detector sees
-//! near-end speech after the filters have converged (see the parent module).
+//! near-end speech after the filters have converged, or while a converged filter's restart is
+//! relearnt and the new filter confirms the window (see the parent module).
 
 /// Number of analysis bands.
 pub const BANDS: usize = 24;
