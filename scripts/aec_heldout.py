@@ -10,7 +10,7 @@ talkers (session 13's figures: BENCHMARKS.md, "AEC, session 13").
     APM_WORK=/opt/labwork/apm_aec_h1 /path/to/shared/eval/apm/run.sh --subject NAME \
         'rvoip-media process --mic {mic} --far {far} {flags} --out {out}' --tasks aec
 
-(the same for h2 and h3). Each set has 8 scenarios on the kit's timeline (far single 0-10 s,
+(the same for h2, h3 and h4). Each set has 8 scenarios on the kit's timeline (far single 0-10 s,
 near single 10-15, double talk 15-22, far single 22-32; a path change at 16 s, inside double
 talk). Sources:
   A = the 16 kHz speaker (silero/test.wav), B = the 8 kHz speaker (aepyx_8k.wav, upsampled),
@@ -21,6 +21,9 @@ h2: far end A; near ends B (4) and D (4); rooms re-rh; two nonlinear loudspeaker
     changes.
 h3: far end A or B; near ends B, A and D; rooms ri-rl; nonlinear loudspeaker + path change
     mixed, louder noise.
+h4 (session 21): rooms rm-rp (RT60 design 0.22-0.43, measured 0.22-0.58), delays 45-450 ms;
+    far end A (4), B (2) or D (2: a paused narrowband far end); near ends B, D and A; two
+    nonlinear loudspeakers, one path change (inside double talk), one loud echo.
 """
 import os
 import sys
@@ -44,6 +47,11 @@ gen.ROOMS.update({
     "rj": ([5.0, 5.6, 2.8], 0.28, [3.5, 1.4, 1.2], [2.6, 2.1, 1.0]),
     "rk": ([6.8, 5.2, 3.2], 0.4, [1.6, 1.5, 1.4], [2.8, 2.4, 1.2]),
     "rl": ([7.5, 6.2, 3.0], 0.48, [5.5, 4.2, 1.1], [4.4, 3.4, 1.3]),
+    "rm": ([3.3, 2.9, 2.4], 0.22, [0.8, 2.1, 1.0], [1.9, 1.5, 1.1]),
+    "rn": ([5.6, 3.6, 2.6], 0.26, [4.6, 2.7, 1.2], [3.1, 1.8, 1.0]),
+    "rn2": ([5.6, 3.6, 2.6], 0.26, [1.0, 0.8, 1.4], [3.1, 1.8, 1.0]),
+    "ro": ([6.3, 5.1, 3.0], 0.36, [1.9, 4.0, 0.9], [3.5, 3.2, 1.3]),
+    "rp": ([9.0, 7.2, 3.6], 0.43, [6.8, 2.2, 1.3], [5.0, 3.9, 1.2]),
 })
 
 # name, room, delay_ms, tanh_drive, (noise kind, dBFS), SER dB, room after the change,
@@ -79,7 +87,27 @@ SETS = {
         ("aec_d280_ri_nl_white50", "ri", 280, 2.6, ("white", -50), 0, None, "A", "D:jackson", 307),
         ("aec_d420_rk", "rk", 420, 0, ("brown", -47), -1, None, "B", "A", 308),
     ],
+    "h4": [
+        ("aec_d45_rm", "rm", 45, 0, ("pink", -57), 0, None, "A", "B", 401),
+        ("aec_d150_rn_nl", "rn", 150, 2.3, ("brown", -53), -1, None, "A", "D:jackson", 402),
+        ("aec_d270_ro", "ro", 270, 0, ("pink", -54), 1, None, "A", "B", 403),
+        ("aec_d450_rp", "rp", 450, 0, ("pink", -56), 0, None, "B", "D:lucas", 404),
+        ("aec_d190_rn_pathchange", "rn", 190, 0, ("pink", -55), -1, "rn2", "A", "B", 405),
+        ("aec_d330_rp_loudecho", "rp", 330, 0, ("brown", -49), -7, None, "D:george", "A", 406),
+        ("aec_d100_ro_nl_white47", "ro", 100, 1.8, ("white", -47), 0, None, "B", "A", 407),
+        ("aec_d380_rm", "rm", 380, 0, ("pink", -59), 2, None, "D:lucas", "B", 408),
+    ],
 }
+
+
+def source(spec, A, B, seed):
+    """"A", "B", or "D:speaker" (60 s of that FSDD speaker's digits with pauses, from `seed`)."""
+    if not spec.startswith("D:"):
+        return {"A": A, "B": B}[spec]
+    gen.FSDD_SPEAKERS = (spec[2:],)
+    x = gen.digit_sequence(np.random.default_rng(seed), 60.0)
+    gen.FSDD_SPEAKERS = ("george", "jackson", "lucas")
+    return x
 
 
 def main():
@@ -90,13 +118,8 @@ def main():
     names = []
     for case in SETS[which]:
         name, room, delay, drive, noise, ser, room2, fsrc, nsrc, seed = case
-        if nsrc.startswith("D:"):
-            gen.FSDD_SPEAKERS = (nsrc[2:],)
-            near = gen.digit_sequence(np.random.default_rng(seed + 50_000), 60.0)
-            gen.FSDD_SPEAKERS = ("george", "jackson", "lucas")
-        else:
-            near = {"A": A, "B": B}[nsrc]
-        far = {"A": A, "B": B}[fsrc]
+        near = source(nsrc, A, B, seed + 50_000)
+        far = source(fsrc, A, B, seed + 60_000)
         gen.SEED = seed
         gen.AEC_CASES = [(name, room, delay, drive, noise, ser, room2)]
         names += gen.gen_aec(far, near)

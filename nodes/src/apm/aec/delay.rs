@@ -20,7 +20,8 @@
 //!
 //! The canceller can [hold](DelayEstimator::set_hold) the estimate: evidence keeps
 //! accumulating, but no new lag is adopted. It does so while the near-end detector sees
-//! near-end speech after the filters have converged (see the parent module).
+//! near-end speech after the filters have converged, or while a converged filter's restart is
+//! relearnt and the new filter confirms the window (see the parent module).
 
 /// Number of analysis bands.
 pub const BANDS: usize = 24;
@@ -181,6 +182,12 @@ impl DelayEstimator {
     /// ```
     pub fn set_hold(&mut self, hold: bool) {
         self.hold = hold;
+    }
+
+    /// Whether the estimate is held (see [`DelayEstimator::set_hold`]).
+    #[cfg(test)]
+    pub(super) fn held(&self) -> bool {
+        self.hold
     }
 
     /// The current estimate in blocks.
