@@ -3,7 +3,9 @@
 //! Both signals are reduced per block to log band energies (24 bands between 300 Hz and
 //! 3.8 kHz or 0.45·fs), high-passed in time (each band minus its slow running mean), and the
 //! normalised cross-correlation of these envelope fluctuations is accumulated per candidate
-//! lag with exponential forgetting while the far end is active. The best lag is adopted once
+//! lag with exponential forgetting while the far end is active or was, within the longest lag
+//! (the echo of a word can reach the microphone after the far end has paused again: a sparse
+//! far end with a long delay would otherwise never show its echo). The best lag is adopted once
 //! its correlation is clearly ahead of the current one for a hold time, so the estimate follows
 //! genuine path changes but ignores double-talk blips. When the canceller detects that the
 //! echo path has changed, [`DelayEstimator::forget`] drops the old evidence so that a new
@@ -42,6 +44,8 @@ pub struct DelayEstimator {
     cand_count: u32,
     updates: u32,
     far_seen: bool,
+    /// Blocks since the far end was last active (saturating).
+    far_quiet: usize,
     lambda: f32,
     /// While set, no new lag is adopted (evidence still accumulates).
     hold: bool,
@@ -78,6 +82,7 @@ impl DelayEstimator {
             cand_count: 0,
             updates: 0,
             far_seen: false,
+            far_quiet: usize::MAX,
             lambda: 0.995,
             hold: false,
         }
@@ -121,7 +126,11 @@ impl DelayEstimator {
         let n = self.far_hist.len();
         self.far_hist[self.hist_pos] = f;
         self.updates = self.updates.saturating_add(1);
-        if far_active {
+        self.far_quiet = if far_active { 0 } else { self.far_quiet.saturating_add(1) };
+        // Evidence accumulates while some far-end block in the history can still be echoing:
+        // with a sparse far end (words between pauses) and a long delay, the echo of a word
+        // reaches the microphone while the far end is already quiet again.
+        if self.far_quiet < n {
             let l = self.lambda;
             self.pmic = l * self.pmic + (1.0 - l) * m.iter().map(|v| v * v).sum::<f32>();
             for lag in 0..n {
@@ -222,5 +231,55 @@ impl DelayEstimator {
         self.cand_count = 0;
         self.updates = 0;
         self.far_seen = false;
+        self.far_quiet = usize::MAX;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Blocks until the estimate is `delay` (± 1 block), for a far end of `word` active blocks
+    /// in every 100 whose echo reaches the microphone `delay` blocks later; `None` if never
+    /// within 30 s.
+    fn blocks_to_lock(word: usize, delay: usize) -> Option<usize> {
+        let bins = 161;
+        let mut d = DelayEstimator::new(16_000, bins, 50);
+        let mut seed = 0x1357_9bdfu32;
+        let mut far: Vec<Vec<f32>> = Vec::new();
+        for t in 0..3000 {
+            let active = t % 100 < word;
+            let spectrum: Vec<f32> = (0..bins)
+                .map(|k| {
+                    if k % 8 == 0 {
+                        seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    }
+                    if active {
+                        1.0 + 9.0 * (seed >> 8) as f32 / (1u32 << 24) as f32
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            far.push(spectrum);
+            let mic: Vec<f32> = match t.checked_sub(delay) {
+                Some(s) => far[s].iter().map(|p| 0.1 * p + 1e-6).collect(),
+                None => vec![1e-6; bins],
+            };
+            if d.update(&far[t], &mic, active).is_some_and(|e| e.abs_diff(delay) <= 1) {
+                return Some(t);
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn a_sparse_far_end_with_a_delay_longer_than_its_words_is_found() {
+        // Words of 300 ms, 700 ms pauses, 380 ms of delay: the echo of every word reaches the
+        // microphone while the far end is quiet again.
+        let t = blocks_to_lock(30, 38).expect("locks on the sparse far end");
+        assert!(t < 600, "locked after {t} blocks");
+        // A continuous far end locks as before.
+        assert!(blocks_to_lock(100, 38).is_some_and(|t| t < 200));
     }
 }
