@@ -125,25 +125,27 @@ impl SppNoise {
         if self.frames <= SPP_INIT_FRAMES || n == 0 {
             return 1.0;
         }
-        // Eight lanes of counts, so the loop vectorises.
+        // Eight lanes of counts, without a division, so the loop vectorises.
         let mut above = [0.0f32; 8];
-        let (s, raw, ratio) = (&smoothed[..n], &self.raw[..n], &mut self.ratio[..n]);
-        for ((sc, rc), qc) in s.chunks_exact(8).zip(raw.chunks_exact(8)).zip(ratio.chunks_exact_mut(8)) {
+        let (s, raw) = (&smoothed[..n], &self.raw[..n]);
+        for (sc, rc) in s.chunks_exact(8).zip(raw.chunks_exact(8)) {
             for l in 0..8 {
-                let r = sc[l] / rc[l].max(1e-20);
-                qc[l] = r;
-                above[l] += if r > STEP_RISE { 1.0 } else { 0.0 };
+                above[l] += if sc[l] > STEP_RISE * rc[l] { 1.0 } else { 0.0 };
             }
         }
         let tail = n / 8 * 8;
-        for ((&sv, &rv), q) in s[tail..].iter().zip(&raw[tail..]).zip(&mut ratio[tail..]) {
-            *q = sv / rv.max(1e-20);
-            above[0] += if *q > STEP_RISE { 1.0 } else { 0.0 };
+        for (&sv, &rv) in s[tail..].iter().zip(&raw[tail..]) {
+            above[0] += if sv > STEP_RISE * rv { 1.0 } else { 0.0 };
         }
-        // The low and middle quantiles (only on frames that pass the count, so the
-        // partial sorts run rarely): a fifth of the bins stay under `lo`, 60 % under `mid`.
+        // The ratios and their low and middle quantiles, only on frames that pass the count
+        // (so the partial sorts run rarely): a fifth of the bins stay under `lo`, 60 % under
+        // `mid`.
         let mut lo = 1.0;
         if above.iter().sum::<f32>() >= STEP_FRACTION * n as f32 {
+            let ratio = &mut self.ratio[..n];
+            for ((q, &sv), &rv) in ratio.iter_mut().zip(s).zip(raw) {
+                *q = sv / rv.max(1e-20);
+            }
             let k = (((1.0 - STEP_FRACTION) * n as f32) as usize).min(n - 1);
             let (_, &mut l, upper) = ratio.select_nth_unstable_by(k, f32::total_cmp);
             let j = ((0.6 * n as f32) as usize).saturating_sub(k + 1).min(upper.len().saturating_sub(1));
