@@ -262,6 +262,35 @@ fn a_noise_step_is_followed_within_two_seconds() {
     }
 }
 
+#[test]
+fn a_noise_step_up_is_attenuated_within_300_ms() {
+    // White and pink noise at -50 dBFS for 3 s, then 10 dB louder, no speech: the level-step
+    // follower lifts the estimate within a few frames, where the minimum search alone holds
+    // the old level for 0.75-1.5 s (0-3 dB removed).
+    for w in WINDOWS {
+        for pink in [false, true] {
+            let mut g = Noise::new(33);
+            let mut x: Vec<f32> = if pink { g.pink(16000 * 5) } else { g.white(16000 * 5) };
+            let lv = |db: f32| 10f32.powf(db / 20.0) / (energy(&x[..16000]) / 16000.0).sqrt() as f32;
+            let (lo, hi) = (lv(-50.0), lv(-40.0));
+            for (i, v) in x.iter_mut().enumerate() {
+                *v *= if i < 48000 { lo } else { hi };
+            }
+            let y = run(NsLevel::High, w, &x);
+            let att = |a: usize, b: usize| 10.0 * (energy(&x[a..b]) / energy(&y[a..b])).log10();
+            let (before, early, late) = (att(32000, 48000), att(48000 + 4800, 48000 + 9600), att(64000, 80000));
+            println!(
+                "{w:?} pink={pink}: before {before:.1} dB, 0.3-0.6 s after the step {early:.1} dB, 1-2 s {late:.1} dB"
+            );
+            // Pink noise gets the level's floor (white a deeper one): compare with the
+            // attenuation of the same noise before the step.
+            assert!(before > 7.0, "{w:?} pink={pink}: {before:.1} dB");
+            assert!(early > before - 2.0, "{w:?} pink={pink}: {early:.1} dB (before {before:.1})");
+            assert!(late > before - 1.0, "{w:?} pink={pink}: {late:.1} dB (before {before:.1})");
+        }
+    }
+}
+
 /// Keyboard-like clicks: bursts of white noise decaying with a 2 ms time constant, 10 ms long,
 /// amplitudes 0.3–1, one every `min_gap` plus up to `spread` samples (16 kHz).
 fn click_train(len: usize, min_gap: usize, spread: f32, g: &mut Noise) -> Vec<f32> {

@@ -114,6 +114,23 @@ impl MinimumTracker {
         &self.smin
     }
 
+    /// The smoothed periodogram per bin (over three bins and ~50 ms), whose minimum is tracked.
+    pub fn smoothed(&self) -> &[f32] {
+        &self.s
+    }
+
+    /// Scales the tracked minimum (the window's and the current sub-window's) by `factor`:
+    /// how a caller that has recognised a step of the noise's level takes it at once instead
+    /// of waiting for the search window to pass it. A non-finite or non-positive factor is
+    /// ignored.
+    pub fn scale(&mut self, factor: f32) {
+        if factor.is_finite() && factor > 0.0 {
+            for v in self.smin.iter_mut().chain(self.stmp.iter_mut()) {
+                *v *= factor;
+            }
+        }
+    }
+
     /// Frames seen since construction or reset.
     pub fn frames(&self) -> u32 {
         self.frames

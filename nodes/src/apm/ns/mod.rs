@@ -34,7 +34,14 @@
 //! periodogram over the last 0.75–1.5 s (the MCRA tracker's search,
 //! [`MinimumTracker::minimum`](super::noise::MinimumTracker::minimum)), a statistic speech cannot lift while it pauses once per window.
 //! The estimate is smoothed over ~30 ms so its own fluctuations do not become gain
-//! fluctuations while babble and modulated noise are still followed.
+//! fluctuations while babble and modulated noise are still followed. That bound holds a noise
+//! whose level steps up at its old level until the search has passed the step (0.75–1.5 s,
+//! 0–3 dB removed meanwhile), so a rise of the whole band by a common factor is taken at once
+//! (`SppNoise::follow_level_step`, as the VAD's tracker does): at least 80 % of the bins 3 dB
+//! or more above the estimate, the 20 % and 60 % quantiles of that ratio within a factor of
+//! two, for three frames — the estimate and the minimum are lifted by the 20 % quantile.
+//! Speech raises its harmonics and formants by very different factors, and leaves the other
+//! bins alone.
 //!
 //! **Gain floor**: a fixed deep floor suppresses noise that the speech would mask anyway and,
 //! in the same bins, the weak speech components the presence probability misses; with
@@ -419,6 +426,11 @@ impl NoiseSuppressor {
         // decision-directed SNR below sees them.
         self.transient.limit(&mut self.power, &mut self.transient_gain);
         self.minimum.update(&self.power);
+        // A step up of the noise's level is taken at once, by the estimate and its bound.
+        let step = self.spp.follow_level_step(self.minimum.smoothed());
+        if step != 1.0 {
+            self.minimum.scale(step);
+        }
         self.spp.update(&self.power, self.minimum.minimum());
         let noise = self.spp.noise();
         let bins = self.power.len();
