@@ -40,6 +40,19 @@ impl Weights {
         &self.w[k * self.bins..(k + 1) * self.bins]
     }
 
+    /// The strongest partition and its energy `‖W_k‖²`: the first of equals, `(0, 0.0)` when
+    /// every partition is empty (non-finite energies never win).
+    pub fn peak_partition(&self) -> (usize, f32) {
+        let mut best = (0, 0.0f32);
+        for k in 0..self.parts {
+            let e: f32 = self.part(k).iter().map(|c| c.norm_sqr()).sum();
+            if e > best.1 {
+                best = (k, e);
+            }
+        }
+        best
+    }
+
     /// Echo estimate spectrum: `Σ_k W_k · X(k)` where `x(k)` returns the far spectrum for
     /// partition `k`.
     #[inline(always)]

@@ -880,15 +880,8 @@ impl Aec {
             && self.lead < MAX_LEAD
             && self.offset >= LEAD_STEP
         {
-            let (mut first, mut max) = (0.0f32, 0.0f32);
-            for k in 0..self.parts {
-                let e: f32 = self.wf.part(k).iter().map(|c| c.norm_sqr()).sum();
-                if k == 0 {
-                    first = e;
-                }
-                max = max.max(e);
-            }
-            if max > 0.0 && first >= max {
+            let (peak, energy) = self.wf.peak_partition();
+            if energy > 0.0 && peak == 0 {
                 self.offset -= LEAD_STEP;
                 self.lead += LEAD_STEP;
                 self.wf.shift(-(LEAD_STEP as isize));
@@ -914,14 +907,8 @@ impl Aec {
         if yy <= USELESS_MIN_SHARE * self.smic || dy <= USELESS_CORRELATION * yy {
             return false;
         }
-        let mut best = (0, 0.0f32);
-        for k in 0..self.parts {
-            let e: f32 = self.wb.part(k).iter().map(|c| c.norm_sqr()).sum();
-            if e > best.1 {
-                best = (k, e);
-            }
-        }
-        best.1 > 0.0 && best.0 < RELEARN_PEAK_PARTITIONS + self.lead
+        let (peak, energy) = self.wb.peak_partition();
+        energy > 0.0 && peak < RELEARN_PEAK_PARTITIONS + self.lead
     }
 
     /// Forgets all state (filters, delay estimate, noise estimate).
@@ -1034,10 +1021,7 @@ mod tests {
         let delay = rate as usize * 30 / 1000;
         let mic = (0..n)
             .map(|i| {
-                let echo: f32 = (0..taps)
-                    .filter(|&k| i >= delay + k)
-                    .map(|k| (0.5 * (-(k as f32) / taps as f32 * 4.0).exp()) * far[i - delay - k])
-                    .sum();
+                let echo = echo_at(&far, i, delay, taps, 0.5);
                 let t = i as f32 / rate as f32;
                 let near =
                     if t > 4.0 && (t % 1.0) < 0.4 { 0.1 * (2.0 * std::f32::consts::PI * 220.0 * t).sin() } else { 0.0 };
@@ -1045,6 +1029,15 @@ mod tests {
             })
             .collect();
         (far, mic)
+    }
+
+    /// The echo at sample `i` of `far` through a `taps`-long exponentially decaying response
+    /// of peak `gain`, `delay` samples late.
+    fn echo_at(far: &[f32], i: usize, delay: usize, taps: usize, gain: f32) -> f32 {
+        (0..taps)
+            .filter(|&k| i >= delay + k)
+            .map(|k| gain * (-(k as f32) / taps as f32 * 4.0).exp() * far[i - delay - k])
+            .sum()
     }
 
     /// Every output sample of one canceller over the signals, as bits.
@@ -1075,10 +1068,7 @@ mod tests {
         let mic: Vec<f32> = (0..far.len())
             .map(|i| {
                 let sign = if i < rate * 10 { 0.5 } else { -0.5 };
-                let echo: f32 = (0..taps)
-                    .filter(|&k| i >= delay + k)
-                    .map(|k| sign * (-(k as f32) / taps as f32 * 4.0).exp() * far[i - delay - k])
-                    .sum();
+                let echo = echo_at(&far, i, delay, taps, sign);
                 let t = i as f32 / rate as f32;
                 let near = if (9.0..16.0).contains(&t) && (t % 0.5) < 0.4 {
                     0.1 * (2.0 * std::f32::consts::PI * 180.0 * t).sin()
