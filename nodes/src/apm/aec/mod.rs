@@ -30,8 +30,9 @@
 //!    no other scenario of the kit and four held-out sets changed). Holding whenever the
 //!    detector fired during the relearning kept the old delay after real jumps (100 → 250,
 //!    100 → 500, and 100 → 150 ms inside double talk: four `apm_aec` tests failed): the
-//!    unexplained echo of a window the delay has left also reads as near end. In the near end's pauses the estimate still moves, and a restart before
-//!    convergence does not hold it.
+//!    unexplained echo of a window the delay has left also reads as near end. In the near
+//!    end's pauses the estimate still moves, and a restart before convergence does not hold
+//!    it.
 //!    In reverberant rooms the envelope correlation peaks up to 30 ms after the direct path,
 //!    so once the filter has converged its own weights refine the window: while the first
 //!    partition is the strongest, the window moves 20 ms earlier (at most 40 ms in all).
@@ -229,10 +230,11 @@ const MISPREDICTED_FAST_CORRELATION: f32 = 0.5;
 /// See MISPREDICTED_FAST_CORRELATION.
 const MISPREDICTED_FAST_WEIGHT: f32 = 0.5;
 
-/// While relearning after a restart, the new filter confirms the window (`Aec::relearnt_at_window`)
-/// when its strongest partition is among the first this many (plus the lead): the delay
-/// estimator's 2-block margin, the estimate's block and one more. A bulk delay that moved with the echo path puts the
-/// new response's peak later in the window or outside it.
+/// While relearning after a restart, the new filter confirms the window
+/// (`Aec::relearnt_at_window`) when its strongest partition is among the first this many (plus
+/// the lead): the delay estimator's 2-block margin, the estimate's block and one more. A bulk
+/// delay that moved with the echo path puts the new response's peak later in the window or
+/// outside it.
 const RELEARN_PEAK_PARTITIONS: usize = 4;
 
 /// Filter-based delay refinement: every this many far-active blocks, once the filter has
