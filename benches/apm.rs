@@ -12,13 +12,12 @@ use std::hint::black_box;
 use webrtc_vad::{SampleRate, Vad as WebRtcVad, VadMode};
 
 fn frames(n: usize, seed: u32) -> Vec<[f32; 160]> {
-    let mut s = seed;
+    let mut s = rvoip_media_core::graph::SplitMix64::new(u64::from(seed));
     (0..n)
         .map(|k| {
             let mut f = [0.0f32; 160];
             for (i, v) in f.iter_mut().enumerate() {
-                s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                let noise = (s >> 8) as f32 / 16_777_216.0 - 0.5;
+                let noise = 0.5 * s.bipolar();
                 let t = (k * 160 + i) as f32 / 16_000.0;
                 *v = 0.2 * (2.0 * std::f32::consts::PI * 180.0 * t).sin() * (1.0 + (3.0 * t).sin()) + 0.01 * noise;
             }

@@ -42,16 +42,13 @@ fn set_active(x: &[f32], dbfs: f64) -> Vec<f32> {
 }
 
 /// A deterministic room response: bulk delay, direct path, exponentially decaying
-/// reflections (xorshift noise) over 250 ms.
+/// reflections (uniform noise) over 250 ms.
 fn room(delay: usize, rt60: f32) -> Vec<f32> {
     let mut h = vec![0.0f32; delay + FS / 4];
     h[delay] = 1.0;
-    let mut s = 0x2545_f491_4f6c_dd1du64;
+    let mut s = rvoip_media_core::graph::SplitMix64::new(0x2545_f491_4f6c_dd1d);
     for (i, v) in h[delay + 16..].iter_mut().enumerate() {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        let u = (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
+        let u = 0.5 * s.bipolar();
         *v = 0.3 * u * (-6.91 * i as f32 / (rt60 * FS as f32)).exp();
     }
     h

@@ -47,16 +47,13 @@ fn set_active(x: &[f32], dbfs: f64) -> Vec<f32> {
     x.iter().map(|v| v * g).collect()
 }
 
-/// Unit-RMS pink noise (Paul Kellet's economy filter on xorshift white noise).
+/// Unit-RMS pink noise (Paul Kellet's economy filter on uniform white noise).
 fn pink(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed | 1;
+    let mut s = rvoip_media_core::graph::SplitMix64::new(seed);
     let (mut b0, mut b1, mut b2) = (0.0f32, 0.0f32, 0.0f32);
     let v: Vec<f32> = (0..n)
         .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            let w = ((s >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 3.46;
+            let w = s.bipolar() * 1.73;
             b0 = 0.99765 * b0 + w * 0.099_046;
             b1 = 0.96300 * b1 + w * 0.296_516_4;
             b2 = 0.57000 * b2 + w * 1.052_691_3;

@@ -729,19 +729,16 @@ fn missing_lines_and_connection() {
     assert!(SdpError::MissingConnection { line: 5 }.to_string().contains("line 5"));
 }
 
-/// A small deterministic generator (xorshift64*), so failures reproduce.
-struct Rng(u64);
+/// A small deterministic generator, so failures reproduce.
+struct Rng(rvoip_media_core::graph::SplitMix64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        self.0.next_u64()
     }
 
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        self.0.below(n as u64) as usize
     }
 }
 
@@ -782,7 +779,7 @@ fn never_panics_on_truncated_or_garbage_input() {
         let _ = SessionDescription::parse(g);
     }
     // Random byte strings, random SDP-ish token soup, and samples with random bytes replaced.
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = Rng(rvoip_media_core::graph::SplitMix64::new(0x9E37_79B9_7F4A_7C15));
     let tokens = [
         "v=0",
         "o=- 1 1 IN IP4 10.0.0.1",

@@ -5,17 +5,10 @@ mod cli_support;
 
 use cli_support::{bin, read_i16, tmp, write_i16};
 
-/// Deterministic loud test signal (xorshift), so sums clip often.
+/// Deterministic loud test signal (full-scale uniform), so sums clip often.
 fn signal(n: usize, seed: u64) -> Vec<i16> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 48) as u16 as i16
-        })
-        .collect()
+    let mut s = rvoip_media_graph::SplitMix64::new(seed);
+    (0..n).map(|_| (s.next_u64() >> 48) as u16 as i16).collect()
 }
 
 #[test]

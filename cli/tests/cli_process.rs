@@ -35,17 +35,10 @@ fn db(a: f64, b: f64) -> f64 {
     10.0 * (a / b).log10()
 }
 
-/// Deterministic white noise in [-1, 1) (xorshift).
+/// Deterministic white noise in [-1, 1).
 fn noise(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
+    let mut s = rvoip_media_graph::SplitMix64::new(seed);
+    (0..n).map(|_| s.bipolar()).collect()
 }
 
 /// A room: 48 ms bulk delay, then an exponentially decaying (RT60 ≈ 0.2 s) noise tail of

@@ -32,6 +32,28 @@ impl SplitMix64 {
         z ^ (z >> 31)
     }
 
+    /// The next 32 random bits (the high half of [`SplitMix64::next_u64`]).
+    ///
+    /// ```
+    /// use rvoip_media_graph::SplitMix64;
+    /// let (mut a, mut b) = (SplitMix64::new(3), SplitMix64::new(3));
+    /// assert_eq!(u64::from(a.next_u32()), b.next_u64() >> 32);
+    /// ```
+    pub fn next_u32(&mut self) -> u32 {
+        (self.next_u64() >> 32) as u32
+    }
+
+    /// A uniform draw in `[-1, 1)` with 24-bit resolution: white noise of RMS 1/√3.
+    ///
+    /// ```
+    /// use rvoip_media_graph::SplitMix64;
+    /// let mut r = SplitMix64::new(9);
+    /// assert!((0..1000).map(|_| r.bipolar()).all(|x| (-1.0..1.0).contains(&x)));
+    /// ```
+    pub fn bipolar(&mut self) -> f32 {
+        (self.next_u64() >> 40) as f32 * (1.0 / 8_388_608.0) - 1.0
+    }
+
     /// A draw in `0..n` (by remainder: the bias is below 2⁻³² for `n` < 2³²); 0 when `n` is 0.
     pub fn below(&mut self, n: u64) -> u64 {
         self.next_u64() % n.max(1)

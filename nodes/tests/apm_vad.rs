@@ -5,7 +5,7 @@
 mod apm_common;
 
 use apm_common::{labels, prf, set_active, speech, Noise};
-use rvoip_media_graph::{NodeHarness, Quantum};
+use rvoip_media_graph::{NodeHarness, Quantum, SplitMix64};
 use rvoip_media_nodes::apm::{AdvancedVadConfig, Vad};
 
 fn run(x: &[f32], rate: u32) -> Vec<bool> {
@@ -378,18 +378,10 @@ fn every_rate_detects_voiced_syllables() {
     }
 }
 
-/// Uniform white noise in [−1, 1) from a plain xorshift64 — the generator of the CLI test
-/// that first showed start-up false alarms.
+/// Uniform white noise in [−1, 1), the CLI test's kind that first showed start-up false alarms.
 fn uniform_noise(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
+    let mut s = SplitMix64::new(seed);
+    (0..n).map(|_| s.bipolar()).collect()
 }
 
 /// Rounds to 16-bit PCM and back, as a WAV file round trip does.

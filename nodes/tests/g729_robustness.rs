@@ -4,19 +4,8 @@
 mod g729_common;
 
 use g729_common::*;
+use rvoip_media_graph::SplitMix64;
 use rvoip_media_nodes::g729::{FrameKind, G729Decoder, G729Encoder, G729Error};
-
-struct Lcg(u32);
-
-impl Lcg {
-    fn next(&mut self) -> u32 {
-        self.0 = self.0.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-        self.0
-    }
-    fn byte(&mut self) -> u8 {
-        (self.next() >> 24) as u8
-    }
-}
 
 #[test]
 fn wrong_lengths_are_errors_and_concealed_like_erasures() {
@@ -55,17 +44,17 @@ fn truncated_frames_are_errors() {
 
 #[test]
 fn random_bytes_never_panic() {
-    let mut rng = Lcg(7);
+    let mut rng = SplitMix64::new(7);
     let mut dec = G729Decoder::new();
     let mut out = [0i16; 80];
     let mut buf = [0u8; 16];
     let mut errors = 0;
     for _ in 0..5000 {
-        let len = match rng.next() % 8 {
+        let len = match rng.next_u32() % 8 {
             0..=3 => 10,
             4 => 2,
             5 => 0,
-            6 => (rng.next() % 16) as usize,
+            6 => (rng.next_u32() % 16) as usize,
             _ => usize::MAX,
         };
         if len == usize::MAX {
@@ -73,7 +62,7 @@ fn random_bytes_never_panic() {
             continue;
         }
         for b in buf.iter_mut() {
-            *b = rng.byte();
+            *b = (rng.next_u32() >> 24) as u8;
         }
         match dec.decode(Some(&buf[..len]), &mut out) {
             Ok(()) => assert!([0, 2, 10].contains(&len)),
@@ -88,7 +77,7 @@ fn random_bytes_never_panic() {
 
 #[test]
 fn extreme_pcm_never_panics_and_frame_kinds_are_consistent() {
-    let mut rng = Lcg(99);
+    let mut rng = SplitMix64::new(99);
     for annex_b in [false, true] {
         let mut enc = G729Encoder::new(annex_b);
         let mut dec = G729Decoder::new();
@@ -98,7 +87,7 @@ fn extreme_pcm_never_panics_and_frame_kinds_are_consistent() {
             let mut pcm = [0i16; 80];
             for (i, s) in pcm.iter_mut().enumerate() {
                 *s = match k % 6 {
-                    0 => rng.next() as i16,
+                    0 => rng.next_u32() as i16,
                     1 => {
                         if i % 2 == 0 {
                             i16::MAX
@@ -108,7 +97,7 @@ fn extreme_pcm_never_panics_and_frame_kinds_are_consistent() {
                     }
                     2 => i16::MIN,
                     3 => 0,
-                    4 => (rng.next() as i16) >> 12,
+                    4 => (rng.next_u32() as i16) >> 12,
                     _ => ((i as i32 * 2731) % 65536 - 32768) as i16,
                 };
             }

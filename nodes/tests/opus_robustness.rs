@@ -4,20 +4,11 @@
 mod opus_common;
 
 use opus_common::*;
+use rvoip_media_graph::SplitMix64;
 use rvoip_media_nodes::opus::{
     needs_sanitising, Bitrate, OpusDecoder, OpusEncoderConfig, OpusError, MAX_PACKET_BYTES, MAX_PAYLOAD_BYTES,
     SAMPLE_RATES,
 };
-
-/// A small deterministic generator (LCG, Numerical Recipes constants).
-struct Lcg(u32);
-
-impl Lcg {
-    fn next(&mut self) -> u32 {
-        self.0 = self.0.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-        self.0
-    }
-}
 
 fn real_packets(rate: u32, channels: u16) -> Vec<Vec<u8>> {
     let x = speech_at(rate, 1.0);
@@ -87,7 +78,7 @@ fn code3_truncation_is_detected() {
 
 #[test]
 fn random_bytes_never_panic_and_decode_to_finite_audio() {
-    let mut rng = Lcg(12345);
+    let mut rng = SplitMix64::new(12345);
     for &rate in SAMPLE_RATES {
         for channels in [1u16, 2] {
             let mut dec = OpusDecoder::new(rate, channels).unwrap();
@@ -95,8 +86,8 @@ fn random_bytes_never_panic_and_decode_to_finite_audio() {
             let mut buf = vec![0u8; 1500];
             let (mut ok, mut bad) = (0, 0);
             for i in 0..400 {
-                let len = 1 + (rng.next() as usize % if i % 2 == 0 { 40 } else { 1500 });
-                buf[..len].iter_mut().for_each(|b| *b = (rng.next() >> 24) as u8);
+                let len = 1 + (rng.next_u32() as usize % if i % 2 == 0 { 40 } else { 1500 });
+                buf[..len].iter_mut().for_each(|b| *b = (rng.next_u32() >> 24) as u8);
                 match dec.decode(Some(&buf[..len]), &mut out) {
                     Ok(n) => {
                         assert!(n <= rate as usize * 120 / 1000);

@@ -26,7 +26,7 @@
 
 use super::batch::sys;
 use super::{MediaLink, Remote, StreamParams, TransportEvent, TransportStats};
-use crate::graph::PacketMeta;
+use crate::graph::{PacketMeta, SplitMix64};
 use crate::rtp::hold::MAX_HELD;
 use crate::rtp::{
     build_report, is_rtcp, ntp_from_unix_ns, parse_rtcp, write_rtp, AudioLevel, ClockMap, DtmfReceiver, DtmfSender,
@@ -197,14 +197,6 @@ impl Shared {
     }
 }
 
-/// A small xorshift for the RTCP interval's randomisation.
-fn next_random(x: &mut u64) -> u64 {
-    *x ^= *x << 13;
-    *x ^= *x >> 7;
-    *x ^= *x << 17;
-    *x
-}
-
 /// The I/O thread's side of one session: its sockets, its ring ends and its report timer.
 pub(super) struct Stream {
     pub(super) rtp: UdpSocket,
@@ -213,7 +205,8 @@ pub(super) struct Stream {
     link: MediaLink,
     rtcp_interval_ns: u64,
     next_rtcp: u64,
-    seed: u64,
+    /// Draws for the RTCP interval's randomisation (RFC 3550 §6.3.1).
+    rng: SplitMix64,
 }
 
 impl Stream {
@@ -226,8 +219,8 @@ impl Stream {
         now: u64,
     ) -> Stream {
         let interval = rtcp_interval.as_nanos() as u64;
-        let seed = u64::from(shared.lock().params.ssrc) | 1 << 40;
-        Stream { rtp, rtcp, shared, link, rtcp_interval_ns: interval, next_rtcp: now + interval / 2, seed }
+        let rng = SplitMix64::new(u64::from(shared.lock().params.ssrc));
+        Stream { rtp, rtcp, shared, link, rtcp_interval_ns: interval, next_rtcp: now + interval / 2, rng }
     }
 
     /// A datagram from `from`, read at `now` from the RTCP socket (`via_rtcp`) or the RTP one.
@@ -458,7 +451,7 @@ impl Stream {
         }
         self.report(None, now);
         // 0.5 .. 1.5 × the interval.
-        let f = 0.5 + (next_random(&mut self.seed) % 1000) as f64 / 1000.0;
+        let f = 0.5 + self.rng.below(1000) as f64 / 1000.0;
         self.next_rtcp = now + (self.rtcp_interval_ns as f64 * f) as u64;
     }
 

@@ -62,14 +62,12 @@ pub struct Relay {
     thread: Option<JoinHandle<()>>,
 }
 
-struct Rng(u64);
+struct Rng(rvoip_media_core::graph::SplitMix64);
 
 impl Rng {
+    /// Uniform in `[0, 1)`.
     fn next(&mut self) -> f64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+        (self.0.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 
@@ -84,7 +82,7 @@ impl Relay {
         let impairment = Arc::new(Mutex::new(imp));
         let (stop2, stats2, imp2) = (stop.clone(), stats.clone(), impairment.clone());
         let thread = std::thread::spawn(move || {
-            let mut rng = Rng(imp.seed | 1);
+            let mut rng = Rng(rvoip_media_core::graph::SplitMix64::new(imp.seed));
             let mut queue: Vec<(Instant, Vec<u8>)> = Vec::new();
             let mut buf = [0u8; 2048];
             let mut dropping = false;

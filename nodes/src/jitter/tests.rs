@@ -153,11 +153,8 @@ fn a_stream_that_stops_for_minutes_resumes_at_a_normal_delay() {
 /// Delay of the buffer at 30 s and at the end of `secs` seconds of a continuous tone from a
 /// sender whose clock is off by `ppm`, with exponential jitter (mean 7.5 ms).
 fn drift_delays(ppm: f64, secs: u32) -> (f64, f64) {
-    let mut rng = 7u64;
-    let mut uni = move || {
-        rng = rng.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        (rng >> 11) as f64 / (1u64 << 53) as f64
-    };
+    let mut rng = SplitMix64::new(7);
+    let mut uni = move || (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
     let n = secs * 50;
     let pk = {
         let mut v: Vec<Packet> = (0..n)

@@ -109,13 +109,8 @@ mod tests {
     use super::*;
 
     fn noise(n: usize, seed: u32) -> Vec<f32> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                (s >> 8) as f32 / (1u32 << 24) as f32 - 0.5
-            })
-            .collect()
+        let mut s = rvoip_media_graph::SplitMix64::new(u64::from(seed));
+        (0..n).map(|_| 0.5 * s.bipolar()).collect()
     }
 
     #[test]

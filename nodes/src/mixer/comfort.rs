@@ -2,26 +2,25 @@
 //! silent room does not sound like a dropped call (as conference bridges do; RFC 3389's
 //! idea, generated locally).
 
-/// A xorshift white-noise source at an RMS level given in dBFS.
+use rvoip_media_graph::SplitMix64;
+
+/// A white-noise source at an RMS level given in dBFS.
 #[derive(Clone, Debug)]
 pub(crate) struct ComfortNoise {
-    state: u32,
+    rng: SplitMix64,
     /// Peak of the uniform distribution: RMS × √3.
     amplitude: f32,
 }
 
 impl ComfortNoise {
     pub(crate) fn new(level_dbfs: f32) -> Self {
-        ComfortNoise { state: 0x9E37_79B9, amplitude: 10f32.powf(level_dbfs / 20.0) * 3f32.sqrt() }
+        ComfortNoise { rng: SplitMix64::new(0x9E37_79B9), amplitude: 10f32.powf(level_dbfs / 20.0) * 3f32.sqrt() }
     }
 
     /// Fills `out`. Real-time.
     pub(crate) fn fill(&mut self, out: &mut [f32]) {
         for o in out {
-            self.state ^= self.state << 13;
-            self.state ^= self.state >> 17;
-            self.state ^= self.state << 5;
-            *o = ((self.state >> 8) as f32 / 8_388_608.0 - 1.0) * self.amplitude;
+            *o = self.rng.bipolar() * self.amplitude;
         }
     }
 }

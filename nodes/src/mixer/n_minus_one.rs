@@ -590,22 +590,12 @@ impl Mixer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rvoip_media_graph::{GraphBuilder, NodeHarness, PlanExecutor, Quantum};
-
-    struct Rng(u64);
-    impl Rng {
-        fn f(&mut self) -> f32 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            (self.0 >> 40) as f32 / 8_388_608.0 - 1.0
-        }
-    }
+    use rvoip_media_graph::{GraphBuilder, NodeHarness, PlanExecutor, Quantum, SplitMix64};
 
     /// Each output against an independent f64 sum of the other inputs.
     #[test]
     fn n_minus_one_matches_direct_sum() {
-        let mut rng = Rng(99);
+        let mut rng = SplitMix64::new(99);
         for n in [1usize, 2, 3, 10, 33] {
             for (q, rate, ch) in
                 [(Quantum::MS_10, 8000, 1u16), (Quantum::MS_20, 48_000, 2), (Quantum::MS_2_5, 16_000, 1)]
@@ -614,7 +604,7 @@ mod tests {
                 let mut h = NodeHarness::new(Box::new(Mixer::new(n, f)), q).unwrap();
                 let mut ins = Vec::new();
                 for i in 0..n {
-                    let x: Vec<f32> = (0..h.audio_in_mut(i).len()).map(|_| rng.f()).collect();
+                    let x: Vec<f32> = (0..h.audio_in_mut(i).len()).map(|_| rng.bipolar()).collect();
                     h.audio_in_mut(i).copy_from_slice(&x);
                     ins.push(x);
                 }
@@ -668,9 +658,9 @@ mod tests {
         small.total.truncate(100); // force chunks of 100 samples
         let mut h1 = NodeHarness::new(Box::new(small), Quantum::MS_20).unwrap();
         let mut h2 = NodeHarness::new(Box::new(Mixer::new(3, f)), Quantum::MS_20).unwrap();
-        let mut rng = Rng(5);
+        let mut rng = SplitMix64::new(5);
         for i in 0..3 {
-            let x: Vec<f32> = (0..1920).map(|_| rng.f()).collect();
+            let x: Vec<f32> = (0..1920).map(|_| rng.bipolar()).collect();
             h1.audio_in_mut(i).copy_from_slice(&x);
             h2.audio_in_mut(i).copy_from_slice(&x);
         }

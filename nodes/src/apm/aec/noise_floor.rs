@@ -136,13 +136,11 @@ impl NoiseFloor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rvoip_media_graph::SplitMix64;
 
-    /// Deterministic white noise (xorshift, uniform), unit variance.
-    fn noise(state: &mut u32) -> f32 {
-        *state ^= *state << 13;
-        *state ^= *state >> 17;
-        *state ^= *state << 5;
-        (*state as f32 / u32::MAX as f32 - 0.5) * 12f32.sqrt()
+    /// Deterministic white noise (uniform), unit variance.
+    fn noise(rng: &mut SplitMix64) -> f32 {
+        rng.bipolar() * 3f32.sqrt()
     }
 
     /// Power spectra of sqrt-Hann windowed 320-point frames (hop 160) of `x`.
@@ -167,7 +165,7 @@ mod tests {
 
     #[test]
     fn stationary_noise_is_estimated_within_two_db() {
-        let mut st = 1u32;
+        let mut st = SplitMix64::new(1);
         let x: Vec<f32> = (0..16000 * 8).map(|_| 0.01 * noise(&mut st)).collect();
         let mut nf = NoiseFloor::new(161);
         for p in spectra(&x) {
@@ -184,7 +182,7 @@ mod tests {
     #[test]
     fn dc_and_nyquist_bins_are_estimated_within_one_db() {
         // Real-valued bins: with the complex bins' bias the DC bin came out 3.6 dB low.
-        let mut st = 5u32;
+        let mut st = SplitMix64::new(5);
         let x: Vec<f32> = (0..16000 * 12).map(|_| 0.01 * noise(&mut st)).collect();
         let mut nf = NoiseFloor::new(161);
         let want = 1e-4 * 160.0;
@@ -208,7 +206,7 @@ mod tests {
         // Background at unit level; from 3 s on a "talker" 12 to 30 dB above it (syllable-rate
         // modulation) whose only dips are 300 ms breath pauses every 2.5 s. A tracker with a
         // 1–1.5 s window learns it; the floor must stay within 4 dB of the background.
-        let mut st = 7u32;
+        let mut st = SplitMix64::new(7);
         let x: Vec<f32> = (0..16000 * 14)
             .map(|i| {
                 let t = i as f32 / 16000.0;
@@ -235,7 +233,7 @@ mod tests {
 
     #[test]
     fn a_louder_background_is_followed_and_reset_forgets() {
-        let mut st = 3u32;
+        let mut st = SplitMix64::new(3);
         let x: Vec<f32> = (0..16000 * 20).map(|i| if i < 16000 * 4 { 0.001 } else { 0.01 } * noise(&mut st)).collect();
         let mut nf = NoiseFloor::new(161);
         for p in spectra(&x) {

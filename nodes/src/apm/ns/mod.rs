@@ -579,6 +579,7 @@ impl Processor for NoiseSuppressor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rvoip_media_graph::SplitMix64;
 
     /// Six seconds of a pulse-train "voice" through a resonance, on and off twice a second,
     /// in noise that steps up by 8 dB halfway, with a click every 150 ms from 4 s on (so the
@@ -586,11 +587,10 @@ mod tests {
     fn signal(rate: u32) -> Vec<f32> {
         let period = (rate / 125) as usize;
         let w = 2.0 * std::f32::consts::PI * 700.0 / rate as f32;
-        let (mut seed, mut res1, mut res2) = (0x1234_5678u32, 0.0f32, 0.0f32);
+        let (mut seed, mut res1, mut res2) = (SplitMix64::new(0x1234_5678), 0.0f32, 0.0f32);
         (0..rate as usize * 6)
             .map(|i| {
-                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                let white = (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5;
+                let white = 0.5 * seed.bipolar();
                 let t = i as f32 / rate as f32;
                 let voiced = (t % 0.5) > 0.2;
                 let pulse = if voiced && i % period == 0 { 0.6 } else { 0.0 };

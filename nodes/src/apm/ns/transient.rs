@@ -270,12 +270,7 @@ impl TransientSuppressor {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Deterministic uniform noise in [-1, 1).
-    fn lcg(state: &mut u64) -> f32 {
-        *state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        ((*state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-    }
+    use rvoip_media_graph::SplitMix64;
 
     /// Strength per 10 ms frame (16 kHz) of a signal.
     fn strengths(x: &[f32]) -> Vec<f32> {
@@ -287,7 +282,7 @@ mod tests {
     fn voiced_pulse_trains_are_not_impulses() {
         // A 125 Hz train of damped 700 Hz resonances (a crude vowel) over faint noise, with a
         // silent lead-in so that its onset is also seen: never gated in.
-        let mut s = 1u64;
+        let mut s = SplitMix64::new(1);
         let x: Vec<f32> = (0..48_000)
             .map(|n| {
                 let k = n % 128;
@@ -296,7 +291,7 @@ mod tests {
                 } else {
                     0.0
                 };
-                v + 1e-4 * lcg(&mut s)
+                v + 1e-4 * s.bipolar()
             })
             .collect();
         let d = strengths(&x);
@@ -305,13 +300,13 @@ mod tests {
 
     #[test]
     fn recurring_clicks_open_the_gate_and_only_their_frames_are_limited() {
-        let mut s = 7u64;
-        let mut x: Vec<f32> = (0..48_000).map(|_| 1e-4 * lcg(&mut s)).collect();
+        let mut s = SplitMix64::new(7);
+        let mut x: Vec<f32> = (0..48_000).map(|_| 1e-4 * s.bipolar()).collect();
         // About seven clicks per second.
         let onsets: Vec<usize> = (0..14).map(|i| 1000 + i * 2200).collect();
         for &o in &onsets {
             for i in 0..160 {
-                x[o + i] += 0.5 * lcg(&mut s) * (-(i as f32) / 32.0).exp();
+                x[o + i] += 0.5 * s.bipolar() * (-(i as f32) / 32.0).exp();
             }
         }
         let d = strengths(&x);

@@ -104,6 +104,7 @@ impl PowerSpectrum {
 mod tests {
     use super::*;
     use realfft::RealFftPlanner;
+    use rvoip_media_graph::SplitMix64;
 
     /// Every size class of the pair loop: whole blocks only (n = 68: 16 pairs), blocks with
     /// an overlapping last one (256: 63 pairs, the analyser's size; 40: 9), fewer pairs than
@@ -113,12 +114,11 @@ mod tests {
         for n in [256usize, 68, 40, 24] {
             let mut ps = PowerSpectrum::new(n);
             let r2c = RealFftPlanner::<f32>::new().plan_fft_forward(n);
-            let mut s = 0x2545_f491u32;
+            let mut s = SplitMix64::new(0x2545_f491);
             for trial in 0..50 {
                 let x: Vec<f32> = (0..n)
                     .map(|i| {
-                        s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                        let noise = (s >> 8) as f32 / 16_777_216.0 - 0.5;
+                        let noise = 0.5 * s.bipolar();
                         let tone = (i as f32 * 0.05 * (trial + 1) as f32).sin();
                         if trial % 5 == 0 {
                             noise * 1e-6
