@@ -1,8 +1,8 @@
-//! Media session cost on a running engine (1 worker): create + start + stop of a session
-//! (UDP sockets bound, graph compiled and placed, the stream handed to the engine's I/O
-//! thread, then stopped: the thread woken, its RTCP BYE sent and awaited, partition removed), timed on the control side (the worker applies the
-//! commands at its next cycles); and the heap a session holds, counted by a global
-//! allocator (printed once before the timings).
+//! Media session cost on a running engine (1 worker): create + start + stop of a session (UDP
+//! sockets bound, graph compiled and placed, the stream handed to the engine's I/O thread, then
+//! stopped: the thread woken, its RTCP BYE sent and awaited, partition removed), timed on the
+//! control side (the worker applies the commands at its next cycles); and the heap a session
+//! holds, counted by a global allocator (printed once before the timings).
 //!
 //! Also printed once: a literal run of 1,000 sessions (10 rounds of 100 alive at once),
 //! each created, started and stopped on the running engine: the control calls' time per

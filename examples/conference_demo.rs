@@ -5,12 +5,13 @@
 //! `cargo run --example conference_demo`
 //!
 //! Four participants each "say" a tone of their own (alice 300 Hz, bob 500 Hz, carol 700 Hz,
-//! dave 900 Hz), loud in their own one-second turn (alice, bob, carol, dave, …) and quiet
-//! (−26 dB) otherwise, so the room has a dominant speaker to name. Alice, bob and carol fed by the host through `process_conference_audio`,
-//! dave an RTP leg whose G.711 packets the host pushes into the room's packet endpoints as
-//! a transport would. Carol joins at 2 s, bob is muted from 3 s to 4 s and dave leaves at
-//! 4 s. Once a second the example measures which tones each host-fed participant hears
-//! (a Goertzel filter per tone over what came back) and prints the room's events and stats.
+//! dave 900 Hz), loud in their own one-second turn (alice, bob, carol, dave, …) and quiet (−26
+//! dB) otherwise, so the room has a dominant speaker to name. Alice, bob and carol fed by the
+//! host through `process_conference_audio`, dave an RTP leg whose G.711 packets the host pushes
+//! into the room's packet endpoints as a transport would. Carol joins at 2 s, bob is muted from
+//! 3 s to 4 s and dave leaves at 4 s. Once a second the example measures which tones each
+//! host-fed participant hears (a Goertzel filter per tone over what came back) and prints the
+//! room's events and stats.
 
 use rvoip_media_core::conference::{LegMedia, LegOptions, RoomConfig};
 use rvoip_media_core::prelude::*;

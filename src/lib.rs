@@ -1,10 +1,11 @@
 //! # rvoip-media-core
 //!
 //! A real-time, lock-free audio graph runtime for VoIP media. Hosts describe a graph of nodes
-//! (`decode → AEC → AGC → VAD → mix → encode`) with [`GraphBuilder`](rvoip_media_graph::GraphBuilder); it compiles into a
-//! fixed-schedule [`Plan`](rvoip_media_graph::Plan) that pinned real-time workers run every
-//! quantum, fed through per-endpoint SPSC rings from preallocated pools. Control (partitions,
-//! parameters, plan swaps) travels through a command ring and never blocks audio.
+//! (`decode → AEC → AGC → VAD → mix → encode`) with
+//! [`GraphBuilder`](rvoip_media_graph::GraphBuilder); it compiles into a fixed-schedule
+//! [`Plan`](rvoip_media_graph::Plan) that pinned real-time workers run every quantum, fed
+//! through per-endpoint SPSC rings from preallocated pools. Control (partitions, parameters,
+//! plan swaps) travels through a command ring and never blocks audio.
 //!
 //! See [`engine`] for the runtime and [`prelude`] for the common imports.
 #![deny(missing_docs)]

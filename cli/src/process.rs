@@ -33,8 +33,8 @@ pub struct Args {
     /// length.
     #[arg(long)]
     far: Option<PathBuf>,
-    /// Output WAV at the graph's rate (the input's, or the rate it was resampled to): 16-bit for 8/16-bit and G.711 input, 32-bit float
-    /// otherwise.
+    /// Output WAV at the graph's rate (the input's, or the rate it was resampled to): 16-bit
+    /// for 8/16-bit and G.711 input, 32-bit float otherwise.
     #[arg(long)]
     out: PathBuf,
     /// Gain in dB applied to the stream (-96..=40), after the voice processing.

@@ -6,11 +6,12 @@
 //! *master copy* and changes only what an edit touches ([`Change`]):
 //!
 //! * **Steps.** The master's step list keeps *holes* (steps that do nothing): a full layout
-//!   starts with a block of them (from its first edit on, see below), and a removed node
-//!   leaves one where its step was. A new node takes the first hole after every step that
-//!   feeds it, and must land before every step it feeds (else at the end, if it feeds
-//!   none); new nodes are placed in a topological order of their own. A room's joining leg
-//!   thus takes the holes a leaving leg left or the leading block. An edge between two nodes already placed must go forward.
+//!   starts with a block of them (from its first edit on, see below), and a removed node leaves
+//!   one where its step was. A new node takes the first hole after every step that feeds it,
+//!   and must land before every step it feeds (else at the end, if it feeds none); new nodes
+//!   are placed in a topological order of their own. A room's joining leg thus takes the holes
+//!   a leaving leg left or the leading block. An edge between two nodes already placed must go
+//!   forward.
 //! * **Buffers.** A value written by a new node gets a buffer of its own (one no other value
 //!   uses), from the buffers freed by removed nodes or a new one; a running value that gets
 //!   a new reader and shares its buffer with other values (a full compile reuses buffers

@@ -147,16 +147,16 @@ impl RoomConfig {
         self
     }
 
-    /// A kernel room: a plain N-1 room (no talker policy) whose members are RTP legs at
-    /// the room's rate without a processing chain (no resampler, NS, AGC or VAD; a jitter
-    /// buffer, [`LegOptions::jitter`](super::LegOptions::jitter), is run), all run by one node that keeps the legs' state in one array and visits it in
-    /// two passes a cycle, where a room of nodes makes five over a dozen heap objects per
-    /// leg: the cost per leg stays flat as the room grows to tens of thousands of legs
-    /// (BENCHMARKS.md, "Conference capacity"). The legs are the same decode and encode
-    /// nodes (concealment, codec switches, RFC 6464 skipping, telemetry); mute, deaf and
-    /// gains, joins, leaves and growth work as in any room. Anything else — a host-audio
-    /// leg, a leg needing a resampler or a chain, a recording, a policy — is refused with
-    /// [`crate::engine::EngineError::NodeSetup`].
+    /// A kernel room: a plain N-1 room (no talker policy) whose members are RTP legs at the
+    /// room's rate without a processing chain (no resampler, NS, AGC or VAD; a jitter buffer,
+    /// [`LegOptions::jitter`](super::LegOptions::jitter), is run), all run by one node that
+    /// keeps the legs' state in one array and visits it in two passes a cycle, where a room of
+    /// nodes makes five over a dozen heap objects per leg: the cost per leg stays flat as the
+    /// room grows to tens of thousands of legs (BENCHMARKS.md, "Conference capacity"). The legs
+    /// are the same decode and encode nodes (concealment, codec switches, RFC 6464 skipping,
+    /// telemetry); mute, deaf and gains, joins, leaves and growth work as in any room. Anything
+    /// else — a host-audio leg, a leg needing a resampler or a chain, a recording, a policy —
+    /// is refused with [`crate::engine::EngineError::NodeSetup`].
     ///
     /// ```
     /// use rvoip_media_core::conference::{LegMedia, LegOptions, Room, RoomConfig};

@@ -92,7 +92,8 @@ pub struct LegOptions {
     /// RFC 6464 levels on what the leg sends (RTP legs): each packet carries the level of the
     /// mix this member hears, V from the energy gate
     /// ([`VOICE_BELOW_DBOV`](crate::rtp::audio_level::VOICE_BELOW_DBOV)); a transport that
-    /// negotiated the extension writes it ([`BatchIo::add_with_extensions`](crate::transport::BatchIo::add_with_extensions)).
+    /// negotiated the extension writes it
+    /// ([`BatchIo::add_with_extensions`](crate::transport::BatchIo::add_with_extensions)).
     pub audio_level: bool,
     /// Mute, deaf, gains from the first cycle.
     pub settings: MemberSettings,

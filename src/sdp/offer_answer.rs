@@ -161,14 +161,15 @@ fn telephone_event(pt: u8, clock_rate: u32, events: &str) -> Format {
     Format::new(pt, "telephone-event", clock_rate, None, events)
 }
 
-/// An offer with one audio m-line: the codecs in preference order (static payload types, or
-/// the registry's default for dynamic ones), each with an rtpmap and the fmtp we want;
-/// then, when DTMF is on, one `telephone-event` (events `0-15`) per codec clock rate
-/// (`telephone_event_pt` for 8000 Hz, 110 for others, or the first free dynamic type when
-/// that one is taken);
+/// An offer with one audio m-line: the codecs in preference order (static payload types, or the
+/// registry's default for dynamic ones), each with an rtpmap and the fmtp we want; then, when
+/// DTMF is on, one `telephone-event` (events `0-15`) per codec clock rate (`telephone_event_pt`
+/// for 8000 Hz, 110 for others, or the first free dynamic type when that one is taken);
 /// ptime/maxptime, the direction (always written), rtcp-mux and, with
-/// [`LocalAudio::audio_level`], `a=extmap:<audio_level_id> urn:ietf:params:rtp-hdrext:ssrc-audio-level vad=on`,
-/// and with [`LocalAudio::csrc_audio_level`], `a=extmap:<csrc_audio_level_id> urn:ietf:params:rtp-hdrext:csrc-audio-level`.
+/// [`LocalAudio::audio_level`],
+/// `a=extmap:<audio_level_id> urn:ietf:params:rtp-hdrext:ssrc-audio-level vad=on`, and with
+/// [`LocalAudio::csrc_audio_level`],
+/// `a=extmap:<csrc_audio_level_id> urn:ietf:params:rtp-hdrext:csrc-audio-level`.
 ///
 /// ```
 /// use rvoip_media_core::sdp::{create_offer, LocalAudio};

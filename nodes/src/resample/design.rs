@@ -96,8 +96,9 @@ pub(crate) fn design(rate_in: u32, rate_out: u32) -> PolyphaseBank {
     }
     let fs_low = f64::from(rate_in.min(rate_out));
     let fs_high = f64::from(rate_in) * l as f64; // = rate_out * m
-                                                 // Transition width relative to the high rate, and the Kaiser length estimate
-                                                 // N = (A - 7.95) / (14.36 * dF) (filter order N, N + 1 taps).
+
+    // Transition width relative to the high rate, and the Kaiser length estimate
+    // N = (A - 7.95) / (14.36 * dF) (filter order N, N + 1 taps).
     let df = (STOP_EDGE - PASS_EDGE) * 0.5 * fs_low / fs_high;
     let order_min = ((MIN_ATTENUATION_DB - 7.95) / (14.36 * df)).ceil() as usize;
     // Centre of the symmetric prototype: c = D * M high-rate samples, so the delay is an
