@@ -1,7 +1,8 @@
 //! The jitter buffer's own cost per stream per 10 ms tick, beside its decoder's.
 //!
 //! A 20 s stream of 20 ms packets with moderate jitter (exponential, mean 15 ms, some
-//! reordering) and 2 % loss, as PCMU and as Opus (16 kHz, FEC on), is played through a
+//! reordering) and 2 % loss, as PCMU and as Opus (16 kHz, FEC on; also with libopus's
+//! neural concealment, decoder complexity 5, as a call's buffer runs it), is played through a
 //! `JitterBuffer` in 10 ms ticks (insert what has arrived, pull 10 ms). Beside it, the
 //! same packets decoded in order by the bare decoder. Throughput is per 10 ms tick, so the
 //! time per element is the cost per stream per tick; the buffer's own cost is the
@@ -77,9 +78,15 @@ fn stream(opus: bool) -> Vec<Packet> {
     v
 }
 
-fn decoder(opus: bool) -> Box<dyn Decoder> {
+/// The three streams: (name, Opus, Opus with libopus's neural concealment as a call's
+/// buffer runs it: `OpusCodecDecoder::with_deep_plc`).
+const CASES: [(&str, bool, bool); 3] =
+    [("pcmu", false, false), ("opus16k", true, false), ("opus16k_deep_plc", true, true)];
+
+fn decoder(opus: bool, deep_plc: bool) -> Box<dyn Decoder> {
     if opus {
-        Box::new(OpusCodecDecoder::new(16_000, 1, 20_000).unwrap())
+        let d = OpusCodecDecoder::new(16_000, 1, 20_000).unwrap();
+        Box::new(if deep_plc { d.with_deep_plc() } else { d })
     } else {
         Box::new(G711CodecDecoder::new(G711Law::Ulaw))
     }
@@ -88,14 +95,13 @@ fn decoder(opus: bool) -> Box<dyn Decoder> {
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("jitter");
     g.throughput(Throughput::Elements(TICKS));
-    for opus in [false, true] {
-        let name = if opus { "opus16k" } else { "pcmu" };
+    for (name, opus, deep) in CASES {
         let pk = stream(opus);
         let q = if opus { 160 } else { 80 };
         g.bench_function(format!("{name}/buffer+decoder per 10 ms"), |b| {
             b.iter_batched(
                 || {
-                    let jb = JitterBuffer::new(decoder(opus), JitterConfig::default()).unwrap();
+                    let jb = JitterBuffer::new(decoder(opus, deep), JitterConfig::default()).unwrap();
                     if opus {
                         jb.with_payload_type(111)
                     } else {
@@ -124,7 +130,7 @@ fn bench(c: &mut Criterion) {
         in_order.sort_by_key(|p| p.meta.sequence);
         g.bench_function(format!("{name}/decoder alone per 10 ms"), |b| {
             b.iter_batched(
-                || decoder(opus),
+                || decoder(opus, deep),
                 |mut dec| {
                     let mut out = vec![0f32; 2 * q * 6];
                     let mut expect = 0u16;
@@ -167,14 +173,14 @@ fn run_cycles(node: Box<dyn Processor>, pk: &[Packet]) -> NodeHarness {
 fn live_path(c: &mut Criterion) {
     let mut g = c.benchmark_group("live");
     g.throughput(Throughput::Elements(TICKS));
-    for opus in [false, true] {
-        let name = if opus { "opus16k" } else { "pcmu" };
+    for (name, opus, deep) in CASES {
         let pk = stream(opus);
         let pt = if opus { 111 } else { 0 };
         g.bench_function(format!("{name}/JitterBufferNode per 10 ms cycle"), |b| {
             b.iter_batched(
                 || {
-                    let n = JitterBufferNode::new(decoder(opus), JitterConfig::default(), Quantum::MS_10).unwrap();
+                    let n =
+                        JitterBufferNode::new(decoder(opus, deep), JitterConfig::default(), Quantum::MS_10).unwrap();
                     Box::new(n.with_payload_type(pt)) as Box<dyn Processor>
                 },
                 |n| run_cycles(n, &pk),
@@ -184,7 +190,7 @@ fn live_path(c: &mut Criterion) {
         g.bench_function(format!("{name}/DecodeNode per 10 ms cycle"), |b| {
             b.iter_batched(
                 || {
-                    Box::new(DecodeNode::new(decoder(opus), Quantum::MS_10).unwrap().with_payload_type(pt))
+                    Box::new(DecodeNode::new(decoder(opus, deep), Quantum::MS_10).unwrap().with_payload_type(pt))
                         as Box<dyn Processor>
                 },
                 |n| run_cycles(n, &pk),

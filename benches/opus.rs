@@ -6,11 +6,15 @@
 //! After the criterion groups, a paired measurement alternates wrapper and direct blocks of
 //! the same frames and prints the median ratio (the wrapper's overhead over libopus).
 //!
+//! Then, for the 16 kHz and 8 kHz cases and 48 kHz at complexity 5, the decoder's cost with
+//! losses: classic against neural concealment (`plc_cost`).
+//!
 //! Run: `cargo bench --bench opus` (add `-- --quick` for a short run).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use rvoip_media_nodes::opus::{
-    libopus as opus, needs_sanitising, Bitrate, OpusDecoder, OpusEncoder, OpusEncoderConfig, MAX_PACKET_BYTES,
+    libopus as opus, needs_sanitising, Bitrate, OpusDecoder, OpusEncoder, OpusEncoderConfig, DEEP_PLC_COMPLEXITY,
+    MAX_PACKET_BYTES,
 };
 use rvoip_media_nodes::resample::Resampler;
 use std::hint::black_box;
@@ -132,6 +136,9 @@ fn bench(cr: &mut Criterion) {
         g.finish();
 
         paired(case, &frames, &packets);
+        if case.complexity == 10 || case.rate == 48_000 && case.complexity == 5 {
+            plc_cost(case, &packets);
+        }
 
         if case.rate == 48_000 && case.complexity == 5 {
             // The wrapper's own per-frame work, alone: the non-finite scan of the input and the
@@ -210,6 +217,49 @@ fn paired(case: &Case, frames: &[&[f32]], packets: &[Vec<u8>]) {
         dd.1,
         pct(dw.1, dd.1),
     );
+}
+
+/// Decoder cost with losses, classic PLC (decoder complexity 0) against libopus's neural PLC
+/// (DEEP_PLC_COMPLEXITY): the clip's packets decoded with none lost, every other one lost
+/// (each concealed frame the first of its gap: the neural PLC's analysis of the history plus
+/// one synthesis) and 5 of every 10 lost (frames 2–5 of a gap: synthesis only), fresh state
+/// each block, blocks alternated; prints µs per decoded frame and the extra µs per concealed
+/// frame (block time less its decoded frames at the no-loss rate), minimum over the rounds.
+fn plc_cost(case: &Case, packets: &[Vec<u8>]) {
+    const ROUNDS: usize = 15;
+    let flen = case.rate as usize / 50;
+    let mut out = vec![0f32; flen];
+    // Which packets are lost: none, every other one, 5 of every 10.
+    let patterns: [fn(usize) -> bool; 3] = [|_| false, |k| k % 2 == 1, |k| k % 10 >= 5];
+    let mut t = [[f64::MAX; 3]; 2];
+    for round in 0..ROUNDS {
+        for c in [round % 2, 1 - round % 2] {
+            for (pi, lost) in patterns.iter().enumerate() {
+                let mut d = OpusDecoder::new(case.rate, 1).unwrap();
+                d.set_complexity(if c == 0 { 0 } else { DEEP_PLC_COMPLEXITY }).unwrap();
+                let t0 = Instant::now();
+                for (k, p) in packets.iter().enumerate() {
+                    let pl = if lost(k) { None } else { Some(black_box(p.as_slice())) };
+                    black_box(d.decode(pl, &mut out).unwrap());
+                }
+                t[c][pi] = t[c][pi].min(t0.elapsed().as_secs_f64());
+            }
+        }
+    }
+    let n = packets.len();
+    for (c, name) in [(0, "classic PLC (c0)"), (1, "neural PLC (c5)")] {
+        let per = t[c][0] / n as f64;
+        let lost = |pi: usize| (0..n).filter(|&k| patterns[pi](k)).count();
+        let extra = |pi: usize| (t[c][pi] - per * (n - lost(pi)) as f64) / lost(pi) as f64 * 1e6;
+        println!(
+            "plc {} {name}: decode {:.2} µs per 20 ms frame; per concealed frame {:.1} µs (first of a gap), \
+             {:.1} µs (5-frame gaps)",
+            case.name,
+            per * 1e6,
+            extra(1),
+            extra(2),
+        );
+    }
 }
 
 criterion_group!(benches, bench);

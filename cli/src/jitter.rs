@@ -113,10 +113,11 @@ fn select(cap: &Capture, codec: Codec, ssrc: Option<u32>) -> Result<(Vec<RtpIn>,
     Ok((mine, census))
 }
 
-/// The stream's decoder: at the codec's rate, Opus at 16 kHz (the evaluation kit's contract).
+/// The stream's decoder, as a call's (`CodecId::call_decoder`: Opus with its neural
+/// concealment): at the codec's rate, Opus at 16 kHz (the evaluation kit's contract).
 fn decoder(codec: Codec) -> Result<Box<dyn Decoder>, CliError> {
     let rate = if codec == Codec::Opus { 16_000 } else { codec.rate() };
-    codec.id().decoder(rate, 1).map_err(|e| CliError::Usage(format!("{} decoder: {e}", codec.name())))
+    codec.id().call_decoder(rate, 1).map_err(|e| CliError::Usage(format!("{} decoder: {e}", codec.name())))
 }
 
 /// The buffer's settings: the defaults, or (an experimenter's aid) the defaults changed by

@@ -1,8 +1,9 @@
 //! Long seeded fuzz run of the jitter buffer: arbitrary packet sequences (plausible
 //! streams mixed with garbage: random sequence numbers, timestamps, payload types, SSRCs,
 //! payload lengths and bytes, arrival times that go backwards or far ahead, floods) fed to
-//! a G.711 and an Opus buffer, with random resets. Every output sample must be finite and
-//! within [-1, 1]; a panic is caught and counted as a crash.
+//! a G.711 and an Opus buffer (half the Opus runs with libopus's neural concealment), with
+//! random resets. Every output sample must be finite and within [-1, 1]; a panic is caught
+//! and counted as a crash.
 //!
 //! ```text
 //! cargo run --release -p rvoip-media-nodes --example jitter_fuzz -- 300   # seconds
@@ -20,7 +21,9 @@ fn run(seed: u64, ticks: u64) -> u64 {
     let mut r = SplitMix64::new(seed);
     let opus = seed % 2 == 1;
     let (mut jb, pt, q, step) = if opus {
-        let dec = Box::new(OpusCodecDecoder::new(16_000, 1, 20_000).expect("opus decoder"));
+        let dec = OpusCodecDecoder::new(16_000, 1, 20_000).expect("opus decoder");
+        // Every other Opus run with libopus's neural concealment, as a call's buffer runs it.
+        let dec = Box::new(if seed % 4 == 3 { dec.with_deep_plc() } else { dec });
         (JitterBuffer::new(dec, JitterConfig::default()).expect("buffer").with_payload_type(111), 111u8, 160, 960u32)
     } else {
         let dec = Box::new(G711CodecDecoder::new(G711Law::Ulaw));

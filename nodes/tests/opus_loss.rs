@@ -1,11 +1,14 @@
 //! Opus packet loss: FEC recovery of a lost packet from the next one versus plain
-//! concealment (measured against the original), concealment that stays finite and decays,
-//! and the frame-size rules of both.
+//! concealment (measured against the original), libopus's neural concealment (decoder
+//! complexity 5) against its classic one, concealment that stays finite and decays, and the
+//! frame-size rules of both.
 
 mod opus_common;
 
 use opus_common::*;
-use rvoip_media_nodes::opus::{Bitrate, OpusDecoder, OpusEncoderConfig, OpusError};
+use rvoip_media_nodes::opus::{
+    Bitrate, OpusCodecDecoder, OpusDecoder, OpusEncoderConfig, OpusError, DEEP_PLC_COMPLEXITY,
+};
 
 /// Error energy of `y` (delayed by `delay`) against `x` over the frames in `lost`.
 fn loss_error(x: &[f32], y: &[f32], delay: usize, lost: &[usize], n: usize) -> (f64, f64) {
@@ -180,4 +183,89 @@ fn concealment_duration_follows_the_last_packet() {
     assert_eq!(dec.conceal(1440, &mut out[..2879]), Err(OpusError::OutputTooSmall { needed: 2880, got: 2879 }));
     dec.reset();
     assert_eq!(dec.last_packet_samples(), 480);
+}
+
+/// Speech at 16 kHz, 24 kbit/s (SILK wideband, as the jitter kit's streams), decoded with
+/// losses at decoder complexity `complexity`: returns the output and the lost packets
+/// (single losses and 3-packet bursts in active speech).
+fn decode_with_losses(complexity: u8) -> (Vec<f32>, Vec<f32>, Vec<usize>, usize) {
+    let rate = 16_000;
+    let n = 320;
+    let x = speech_at(rate, 20.0);
+    let mut enc = OpusEncoderConfig::new(rate, 1).bitrate(Bitrate::Bits(24_000)).build().unwrap();
+    let la = enc.lookahead();
+    let packets = encode_all(&mut enc, &x);
+    let active = |k: usize| energy(&x[k * n..(k + 1) * n]) / n as f64 > 1e-4;
+    let mut lost = Vec::new();
+    let mut k = 10;
+    while k + 4 < packets.len() {
+        if active(k) {
+            // Every other loss a burst of three.
+            let burst = if lost.len() % 2 == 0 { 1 } else { 3 };
+            lost.extend(k..k + burst);
+            k += 12;
+        } else {
+            k += 1;
+        }
+    }
+    let mut dec = OpusDecoder::new(rate, 1).unwrap();
+    dec.set_complexity(complexity).unwrap();
+    assert_eq!(dec.complexity(), complexity);
+    let mut out = vec![0f32; n];
+    let mut y = Vec::with_capacity(x.len() + la);
+    for (k, p) in packets.iter().enumerate() {
+        let got = dec.decode(if lost.contains(&k) { None } else { Some(p) }, &mut out).unwrap();
+        assert_eq!(got, n);
+        assert!(out.iter().all(|v| v.is_finite() && v.abs() <= 2.0));
+        y.extend_from_slice(&out);
+    }
+    y.resize(y.len() + la, 0.0);
+    (x, y, lost, la)
+}
+
+#[test]
+fn deep_plc_conceals_closer_to_the_lost_speech() {
+    let n = 320;
+    let (x, y0, lost, la) = decode_with_losses(0);
+    let (_, y5, lost5, _) = decode_with_losses(DEEP_PLC_COMPLEXITY);
+    assert_eq!(lost, lost5);
+    assert!(lost.len() > 60, "only {} losses", lost.len());
+    let (sig, e0) = loss_error(&x, &y0, la, &lost, n);
+    let (_, e5) = loss_error(&x, &y5, la, &lost, n);
+    let (snr0, snr5) = (10.0 * (sig / e0).log10(), 10.0 * (sig / e5).log10());
+    // Spectral distance over 32 ms around each lost frame.
+    let lsd = |y: &[f32]| {
+        let d: f64 =
+            lost.iter().map(|&k| log_spectral_distance(&x, y, la, 16_000, k * n - 96, k * n + n + 96, 7000.0)).sum();
+        d / lost.len() as f64
+    };
+    let (lsd0, lsd5) = (lsd(&y0), lsd(&y5));
+    println!(
+        "{} lost packets: SNR over them {snr0:.2} dB (classic PLC) / {snr5:.2} dB (deep PLC); \
+         log-spectral distance {lsd0:.2} / {lsd5:.2} dB",
+        lost.len()
+    );
+    // Before the first loss both decoders give the same samples.
+    let first = lost[0] * n;
+    assert_eq!(y0[..first], y5[..first]);
+    assert!(lsd5 < lsd0 - 0.5, "deep PLC {lsd5:.2} dB vs classic {lsd0:.2} dB");
+    assert!(snr5 > snr0, "deep PLC {snr5:.2} dB vs classic {snr0:.2} dB");
+}
+
+#[test]
+fn decoder_complexity_is_read_back_and_survives_reset() {
+    let mut dec = OpusDecoder::new(48_000, 2).unwrap();
+    assert_eq!(dec.complexity(), 0);
+    for c in 0..=10 {
+        dec.set_complexity(c).unwrap();
+        assert_eq!(dec.complexity(), c);
+    }
+    assert_eq!(dec.set_complexity(11), Err(OpusError::ComplexityOutOfRange { got: 11, max: 10 }));
+    assert_eq!(dec.complexity(), 10);
+    dec.reset();
+    assert_eq!(dec.complexity(), 10);
+    let mut cdec = OpusCodecDecoder::new(16_000, 1, 20_000).unwrap().with_deep_plc();
+    assert_eq!(cdec.inner_mut().complexity(), DEEP_PLC_COMPLEXITY);
+    let mut plain = OpusCodecDecoder::new(16_000, 1, 20_000).unwrap();
+    assert_eq!(plain.inner_mut().complexity(), 0);
 }

@@ -1,6 +1,7 @@
 //! Opus encode / decode / concealment / FEC / run-time settings do not allocate once built
 //! (counted with the shared counting allocator; libopus's own C allocations happen only in
-//! its create functions).
+//! its create functions; its neural concealment, at decoder complexity 5, allocates nothing
+//! per frame either: no allocation outside the create and weight-loading functions).
 
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
@@ -8,7 +9,7 @@ mod counting_alloc;
 use counting_alloc::allocations;
 use rvoip_media_nodes::codec::{Decoder, Encoder};
 use rvoip_media_nodes::opus::{
-    Bitrate, OpusCodecDecoder, OpusCodecEncoder, OpusDecoder, OpusEncoderConfig, MAX_PACKET_BYTES,
+    Bitrate, OpusCodecDecoder, OpusCodecEncoder, OpusDecoder, OpusEncoderConfig, DEEP_PLC_COMPLEXITY, MAX_PACKET_BYTES,
 };
 
 #[test]
@@ -22,6 +23,11 @@ fn steady_state_does_not_allocate() {
     let mut dec = OpusDecoder::new(48_000, 2).unwrap();
     let mut cenc = OpusCodecEncoder::new(cfg).unwrap();
     let mut cdec = OpusCodecDecoder::new(48_000, 2, 20_000).unwrap();
+    // libopus's neural concealment (SILK wideband at 16 kHz, as a call's jitter buffer runs it).
+    let mut wb_enc = OpusEncoderConfig::new(16_000, 1).bitrate(Bitrate::Bits(24_000)).build().unwrap();
+    let mut wb_dec = OpusCodecDecoder::new(16_000, 1, 20_000).unwrap().with_deep_plc();
+    let wb: Vec<f32> = (0..320).map(|i| (i as f32 * 0.06).sin() * 0.3 + (i as f32 * 0.23).sin() * 0.1).collect();
+    let mut wb_out = vec![0f32; 320];
     let pcm: Vec<f32> = (0..1920).map(|i| ((i / 2) as f32 * 0.031).sin() * 0.4).collect();
     let mut nan = pcm.clone();
     nan[5] = f32::NAN;
@@ -57,11 +63,21 @@ fn steady_state_does_not_allocate() {
             cdec.decode(Some(&pkt[..f.len.max(1)]), &mut out).ok();
             cdec.decode(None, &mut out).unwrap();
             let _ = cdec.samples_in(&pkt[..1]);
+            let w = wb_enc.encode(&wb, &mut pkt).unwrap();
+            wb_dec.decode(Some(&pkt[..w.len]), &mut wb_out).unwrap();
+            for _ in 0..i % 4 {
+                wb_dec.decode(None, &mut wb_out).unwrap();
+            }
+            if i % 7 == 0 {
+                wb_dec.inner_mut().set_complexity(if i % 2 == 0 { 0 } else { DEEP_PLC_COMPLEXITY }).unwrap();
+                let _ = wb_dec.inner_mut().complexity();
+            }
         }
         enc.reset();
         dec.reset();
         cenc.reset();
         cdec.reset();
+        wb_dec.reset();
     });
     assert_eq!(n, 0, "{n} allocations");
 }

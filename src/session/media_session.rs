@@ -323,7 +323,7 @@ impl MediaSession {
                 .map_err(|e| crate::EngineError::NodeSetup { node: "vad".into(), reason: e.to_string() })?;
             enc = enc.with_voice_activity(vad)?;
         }
-        let decoder = neg.decoder()?;
+        let decoder = neg.call_decoder()?;
         let jitter_config = JitterConfig::for_stream(decoder.info(), q);
         let jitter = JitterBufferNode::new(decoder, jitter_config, q)
             .map_err(|e| crate::EngineError::NodeSetup { node: "jitter".into(), reason: e.to_string() })?
@@ -617,7 +617,7 @@ impl MediaSession {
             return Err(Error::RateChange { from, to });
         }
         let q = self.engine.config().quantum;
-        let (mut encoder, mut decoder) = (codec.encoder()?, codec.decoder()?);
+        let (mut encoder, mut decoder) = (codec.encoder()?, codec.call_decoder()?);
         if codec.sample_rate() != self.codec_rate {
             let rate = |e: rvoip_media_nodes::resample::ResampleError| crate::EngineError::NodeSetup {
                 node: "rate adapter".into(),

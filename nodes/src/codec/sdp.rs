@@ -85,6 +85,22 @@ impl CodecId {
         }
     }
 
+    /// [`CodecId::decoder`] for one call's jitter buffer: the same, except that Opus conceals
+    /// lost packets with libopus's neural PLC
+    /// ([`OpusCodecDecoder::with_deep_plc`](crate::opus::OpusCodecDecoder::with_deep_plc)),
+    /// which sounds closer to the lost speech and costs far more per concealed frame
+    /// (BENCHMARKS, session 22). Sessions and `rvoip-media jitter` use it; conference rooms'
+    /// legs keep [`CodecId::decoder`].
+    pub fn call_decoder(self, sample_rate: u32, channels: u16) -> Result<Box<dyn Decoder>, CodecError> {
+        match self {
+            CodecId::Opus => {
+                self.check(sample_rate, channels)?;
+                Ok(Box::new(crate::opus::OpusCodecDecoder::new(sample_rate, channels, 20_000)?.with_deep_plc()))
+            }
+            _ => self.decoder(sample_rate, channels),
+        }
+    }
+
     fn check(self, sample_rate: u32, channels: u16) -> Result<(), CodecError> {
         let c = self.capability();
         if !c.sample_rates.contains(&sample_rate) {
@@ -400,6 +416,12 @@ impl Negotiated {
     /// Builds the decoder (mono at [`Negotiated::sample_rate`]).
     pub fn decoder(&self) -> Result<Box<dyn Decoder>, CodecError> {
         self.codec.decoder(self.sample_rate(), 1)
+    }
+
+    /// Builds the decoder for a call's jitter buffer ([`CodecId::call_decoder`]: Opus with its
+    /// neural concealment; mono at [`Negotiated::sample_rate`]).
+    pub fn call_decoder(&self) -> Result<Box<dyn Decoder>, CodecError> {
+        self.codec.call_decoder(self.sample_rate(), 1)
     }
 }
 

@@ -2,7 +2,8 @@
 //! [`Encoder`] / [`Decoder`] traits.
 
 use super::{
-    OpusDecoder, OpusEncoder, OpusEncoderConfig, OpusError, FRAME_DURATIONS_US, MAX_PAYLOAD_BYTES, RTP_CLOCK_RATE,
+    OpusDecoder, OpusEncoder, OpusEncoderConfig, OpusError, DEEP_PLC_COMPLEXITY, FRAME_DURATIONS_US, MAX_PAYLOAD_BYTES,
+    RTP_CLOCK_RATE,
 };
 use crate::codec::{prefix_mut, CodecError, CodecInfo, Decoder, EncodedFrame, Encoder, FrameType};
 use rvoip_media_graph::MAX_PAYLOAD;
@@ -194,6 +195,23 @@ impl OpusCodecDecoder {
             delay_samples: 0,
         };
         Ok(OpusCodecDecoder { dec, info })
+    }
+
+    /// The same decoder concealing lost packets with libopus's neural PLC
+    /// ([`OpusDecoder::set_complexity`]`(`[`DEEP_PLC_COMPLEXITY`]`)`): what one call's jitter
+    /// buffer plays through ([`CodecId::call_decoder`](crate::codec::CodecId::call_decoder)).
+    /// Conference rooms leave it off: a concealed frame costs some hundred times a decoded one.
+    ///
+    /// ```
+    /// use rvoip_media_nodes::opus::OpusCodecDecoder;
+    ///
+    /// let mut dec = OpusCodecDecoder::new(16_000, 1, 20_000).unwrap().with_deep_plc();
+    /// assert_eq!(dec.inner_mut().complexity(), 5);
+    /// ```
+    pub fn with_deep_plc(mut self) -> Self {
+        // Cannot fail: DEEP_PLC_COMPLEXITY is within 0..=10.
+        let _ = self.dec.set_complexity(DEEP_PLC_COMPLEXITY);
+        self
     }
 
     /// The wrapped decoder (for [`OpusDecoder::decode_fec`]).

@@ -6,7 +6,7 @@ use super::{OpusEncoder, OpusError, CHANNELS, FRAME_DURATIONS_US, SAMPLE_RATES};
 pub const MIN_BITRATE: u32 = 6_000;
 /// Highest bit rate accepted, bit/s.
 pub const MAX_BITRATE: u32 = 510_000;
-/// Highest complexity setting.
+/// Highest complexity setting, of the encoder and of the decoder.
 pub const MAX_COMPLEXITY: u8 = 10;
 
 /// The libopus application: what the encoder optimises for.

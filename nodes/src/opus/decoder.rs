@@ -1,8 +1,20 @@
 //! [`OpusDecoder`]: libopus's decoder behind payload and buffer validation, with loss
 //! concealment and FEC recovery.
 
-use super::config::check_format;
+use super::config::{check_complexity, check_format};
+use super::raw::{RawDecoder, RawError};
 use super::{granule, OpusError, MAX_PACKET_US, MAX_PAYLOAD_BYTES};
+
+/// The decoder complexity from which libopus (1.6, built with its DNN code: the `dred`
+/// feature of `opusic-sys`) conceals lost packets with its neural concealment ("deep PLC":
+/// an LPCNet-feature predictor and the FARGAN vocoder, weights built in) instead of its
+/// classic PLC: for SILK wideband (16 kHz internal) frames through the whole gap, for
+/// CELT-only frames through the first 200 ms of a gap (then CELT's noise PLC); CELT's part of
+/// a hybrid packet and narrow/medium-band SILK keep the classic PLC. Higher complexities add
+/// nothing in this build (libopus's OSCE enhancement, at 6 and 7, is not compiled in). The
+/// DNN build also changes complexity 0 slightly: SILK wideband skips the classic PLC's
+/// energy ramp into the first packet after a gap (BENCHMARKS, session 22).
+pub const DEEP_PLC_COMPLEXITY: u8 = 5;
 
 /// An Opus decoder (libopus `OpusDecoder`) at one output rate and channel count.
 ///
@@ -14,6 +26,10 @@ use super::{granule, OpusError, MAX_PACKET_US, MAX_PAYLOAD_BYTES};
 /// * [`OpusDecoder::decode_fec`]`(next, out)` rebuilds a *lost* packet from the in-band FEC
 ///   data carried by the packet after it (libopus conceals when `next` carries none); decode
 ///   `next` itself normally afterwards.
+/// * [`OpusDecoder::set_complexity`] (0 when created): from [`DEEP_PLC_COMPLEXITY`] a lost
+///   packet is concealed by libopus's neural PLC, which sounds much closer to the lost speech
+///   but costs far more per concealed frame than the classic PLC (BENCHMARKS, session 22).
+///   Received packets cost the same at any complexity.
 ///
 /// ```
 /// use rvoip_media_nodes::opus::{OpusDecoder, OpusError};
@@ -26,7 +42,7 @@ use super::{granule, OpusError, MAX_PACKET_US, MAX_PAYLOAD_BYTES};
 /// assert_eq!(dec.decode(None, &mut out).unwrap(), 320);
 /// ```
 pub struct OpusDecoder {
-    dec: opus::Decoder,
+    dec: RawDecoder,
     rate: u32,
     channels: u16,
     /// Duration of the last good packet, samples per channel.
@@ -47,18 +63,18 @@ impl std::fmt::Debug for OpusDecoder {
 
 /// Output sample types libopus decodes to.
 trait Pcm: Copy {
-    fn run(dec: &mut opus::Decoder, input: &[u8], out: &mut [Self], fec: bool) -> opus::Result<usize>;
+    fn run(dec: &mut RawDecoder, input: &[u8], out: &mut [Self], fec: bool) -> Result<usize, RawError>;
 }
 
 impl Pcm for f32 {
-    fn run(dec: &mut opus::Decoder, input: &[u8], out: &mut [f32], fec: bool) -> opus::Result<usize> {
+    fn run(dec: &mut RawDecoder, input: &[u8], out: &mut [f32], fec: bool) -> Result<usize, RawError> {
         dec.decode_float(input, out, fec)
     }
 }
 
 impl Pcm for i16 {
-    fn run(dec: &mut opus::Decoder, input: &[u8], out: &mut [i16], fec: bool) -> opus::Result<usize> {
-        dec.decode(input, out, fec)
+    fn run(dec: &mut RawDecoder, input: &[u8], out: &mut [i16], fec: bool) -> Result<usize, RawError> {
+        dec.decode_i16(input, out, fec)
     }
 }
 
@@ -67,10 +83,35 @@ impl OpusDecoder {
     /// `channels` (1 or 2) channels. Allocates the libopus state.
     pub fn new(sample_rate: u32, channels: u16) -> Result<Self, OpusError> {
         check_format(sample_rate, channels)?;
-        let ch = if channels == 2 { opus::Channels::Stereo } else { opus::Channels::Mono };
-        let dec = opus::Decoder::new(sample_rate, ch)?;
+        let dec = RawDecoder::new(sample_rate, channels)?;
         let max_samples = sample_rate as usize * MAX_PACKET_US as usize / 1_000_000;
         Ok(OpusDecoder { dec, rate: sample_rate, channels, last_samples: sample_rate as usize / 50, max_samples })
+    }
+
+    /// Sets the decoder complexity (0 to [`MAX_COMPLEXITY`](super::MAX_COMPLEXITY); 0 when
+    /// created; kept by
+    /// [`OpusDecoder::reset`]): [`DEEP_PLC_COMPLEXITY`] and above conceal lost packets with
+    /// libopus's neural PLC. Real-time safe (a field in libopus's state).
+    ///
+    /// ```
+    /// use rvoip_media_nodes::opus::{OpusDecoder, DEEP_PLC_COMPLEXITY};
+    ///
+    /// let mut dec = OpusDecoder::new(16_000, 1).unwrap();
+    /// assert_eq!(dec.complexity(), 0);
+    /// dec.set_complexity(DEEP_PLC_COMPLEXITY).unwrap();
+    /// assert_eq!(dec.complexity(), 5);
+    /// assert!(dec.set_complexity(11).is_err());
+    /// assert_eq!(dec.complexity(), 5);
+    /// ```
+    pub fn set_complexity(&mut self, complexity: u8) -> Result<(), OpusError> {
+        check_complexity(complexity)?;
+        self.dec.set_complexity(i32::from(complexity)).map_err(OpusError::from)
+    }
+
+    /// The decoder complexity (`OPUS_GET_COMPLEXITY`, read back from libopus).
+    pub fn complexity(&mut self) -> u8 {
+        // OPUS_GET_COMPLEXITY cannot fail on a valid decoder; libopus keeps it in 0..=10.
+        self.dec.complexity().map_or(0, |c| c.clamp(0, 10) as u8)
     }
 
     /// Output sample rate, Hz.
@@ -194,20 +235,21 @@ impl OpusDecoder {
     /// The range-coder state after the last packet (`OPUS_GET_FINAL_RANGE`); equal to the
     /// encoder's for a correctly decoded packet.
     pub fn final_range(&mut self) -> u32 {
-        self.dec.get_final_range().unwrap_or(0)
+        self.dec.final_range().unwrap_or(0)
     }
 
     /// Returns to the freshly created state (real-time safe).
     pub fn reset(&mut self) {
         // OPUS_RESET_STATE cannot fail on a valid decoder.
-        let _ = self.dec.reset_state();
+        let _ = self.dec.reset();
         self.last_samples = self.rate as usize / 50;
     }
 }
 
-fn map_packet_error(e: opus::Error, len: usize) -> OpusError {
-    match e.code() {
-        opus::ErrorCode::InvalidPacket => OpusError::BadPayload { len, reason: "corrupt or truncated packet" },
-        _ => OpusError::from(e),
+fn map_packet_error(e: RawError, len: usize) -> OpusError {
+    if e.is_invalid_packet() {
+        OpusError::BadPayload { len, reason: "corrupt or truncated packet" }
+    } else {
+        OpusError::from(e)
     }
 }

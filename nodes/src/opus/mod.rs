@@ -40,12 +40,13 @@ mod config;
 mod decoder;
 mod encoder;
 mod fec_node;
+mod raw;
 
 pub use codec::{OpusCodecDecoder, OpusCodecEncoder};
 pub use config::{
     Application, Bandwidth, Bitrate, BitrateMode, OpusEncoderConfig, Signal, MAX_BITRATE, MAX_COMPLEXITY, MIN_BITRATE,
 };
-pub use decoder::OpusDecoder;
+pub use decoder::{OpusDecoder, DEEP_PLC_COMPLEXITY};
 pub use encoder::{needs_sanitising, EncodedPacket, OpusEncoder};
 pub use fec_node::OpusFecDecodeNode;
 
