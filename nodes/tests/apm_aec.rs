@@ -945,7 +945,8 @@ fn double_talk_under_loud_echo_removes_the_echo_bin_by_bin() {
     // rising to x 1 in bins that follow it) reads each bin's own coherence: pooled over three
     // bins (until session 18) a near-end harmonic's incoherence spread onto the echo-only
     // bins beside it. Measured: echo 19.41 dB lower pooled, 19.70 dB per bin; near end
-    // -2.12 / -2.10 dB.
+    // -2.12 / -2.10 dB. Since session 22 the filters also learn in the far end's pauses while
+    // its echo is still in their window (here inside the double talk): 19.55 dB, -2.19 dB.
     let (s, out) = loud_echo_double_talk();
     let (a, b) = (16000 * 13, 16000 * 22);
     let (near, o) = (&s.near[a..b], &out[a..b]);
@@ -954,7 +955,7 @@ fn double_talk_under_loud_echo_removes_the_echo_bin_by_bin() {
     let removed = 10.0 * (energy(&s.echo[a..b]) / energy(&residual).max(1e-20)).log10();
     let kept = 20.0 * g.max(1e-6).log10();
     println!("loud-echo double talk: echo {removed:.2} dB lower beside the near end, near end {kept:.2} dB");
-    assert!(removed > 19.55, "echo only {removed:.2} dB lower in double talk");
+    assert!(removed > 19.5, "echo only {removed:.2} dB lower in double talk");
     assert!(kept > -2.3, "near end {kept:.2} dB");
 }
 
@@ -1112,4 +1113,29 @@ fn voiced_near_end_under_loud_echo_is_detected_by_its_pitch() {
     assert_eq!(active, 555);
     assert!(hit >= 495, "{hit}/{active} near-end blocks flagged");
     assert!(false_alarms <= 5, "{false_alarms}/800 far-end blocks flagged");
+}
+
+#[test]
+fn sparse_far_end_words_shorter_than_the_delay_are_cancelled() {
+    // A far end of 300 ms words, one a second (digital silence between), through a 380 ms
+    // path: the echo of every word reaches the microphone after the far end has paused
+    // again. The filters must learn in those blocks (the far end is inside their window),
+    // not only where the far end is active now. Session 22: linear ERLE 14.0 dB at 5-10 s and
+    // 9.4 dB at 10-20 s (a divergence restart at 10.4 s costs the rest); 0.0 dB at 10-20 s
+    // when the filters learnt only while the far end was active now.
+    let h = rir(16000, 380 * 16, 0.2, 0.1, 31);
+    let mut s = scene(16000, 20, &h);
+    for (i, v) in s.far.iter_mut().enumerate() {
+        if i % 16000 >= 4800 {
+            *v = 0.0;
+        }
+    }
+    s.echo = set_active(&convolve(&s.far, &h), 16000, -30.0);
+    let mic = s.mic();
+    let cfg = AdvancedAecConfig::new(16000).with_suppression(false, 1.0);
+    let (out, delays) = run(cfg, &mic, &s.far);
+    let early = erle(&mic, &out, 5 * 16000, 10 * 16000);
+    let late = erle(&mic, &out, 10 * 16000, 20 * 16000);
+    println!("sparse far end, 380 ms: linear ERLE 5-10 s {early:.1} dB, 10-20 s {late:.1} dB, delays {delays:?}");
+    assert!(early > 10.0 && late > 6.0, "linear ERLE 5-10 s {early:.1} dB, 10-20 s {late:.1} dB");
 }
