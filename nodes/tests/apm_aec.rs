@@ -542,11 +542,13 @@ fn echo_path_change_during_double_talk_is_relearnt() {
         assert!(first > -0.5 && rest > 4.0, "{first:.1} dB / {rest:.1} dB");
         rest
     });
-    // Over ten realisations (session 22) the restart after the change comes 0.73-0.84 s
+    // Over ten realisations (session 22) the restart after the change came 0.73-0.84 s
     // after it in eight and 1.7 s after it in two (0, 4): 0.0-0.3 / 4.4-4.6 dB there,
-    // 0.6-3.1 / 8.9-11.0 dB elsewhere. Realisations 0-4 average 7.5 dB over 3-9 s.
+    // 0.6-3.1 / 8.9-11.0 dB elsewhere; realisations 0-4 averaged 7.5 dB over 3-9 s. With the
+    // divergence test's slower tier (both predictions worse than none for 300 ms) realisation
+    // 0 restarts 0.83 s after the change: 2.5 / 11.3 dB, the average 8.9 dB.
     let (_, mean) = min_mean(v);
-    assert!(mean > 7.0, "mean {mean:.1} dB 3-9 s after the change");
+    assert!(mean > 8.3, "mean {mean:.1} dB 3-9 s after the change");
 }
 
 #[test]
@@ -573,9 +575,10 @@ fn echo_path_change_during_double_talk_is_deep_again_after_it() {
         with_near
     });
     // Over ten realisations (session 22): 16.5-20.5 dB (32.7-34.6 dB without near end),
-    // the two lowest where the restart comes late; realisations 0-4 average 18.6 dB.
+    // the two lowest where the restart came late; realisations 0-4 averaged 18.6 dB, 18.9 dB
+    // with the divergence test's slower tier (realisation 0: 17.4 -> 19.2 dB).
     let (_, mean) = min_mean(v);
-    assert!(mean > 18.0, "mean {mean:.1} dB");
+    assert!(mean > 18.7, "mean {mean:.1} dB");
 }
 
 /// The near end's gain in `out` (its projection) and how far (dB) it lies above the rest of
@@ -1164,12 +1167,12 @@ fn echo_path_change_during_double_talk_is_suppressed_before_the_restart() {
         assert!(ratio > 4.0 && gain > 0.82, "{ratio:.1} dB, gain {gain:.2}");
         (restart - cut) as f64 / 16000.0
     });
-    // Over ten realisations (session 22) the restart comes 0.73-0.84 s after the change in
+    // Over ten realisations (session 22) the restart came 0.73-0.84 s after the change in
     // eight and 1.7 s after it in two (0, 4); the near end 4.6-6.8 dB above the rest, gain
-    // 0.85-0.94, in the eight.
-    // A fix for the late restarts should raise this to all of them.
+    // 0.85-0.94, in the eight. With the divergence test's slower tier realisation 0 restarts
+    // 0.83 s after it (5.3 dB, gain 0.86); realisation 4 still 1.68 s (7.6 dB, gain 0.92).
     let timely = v.iter().filter(|t| **t < 1.0).count();
-    assert!(timely + 2 >= v.len(), "restarts {v:.2?} s after the change");
+    assert!(timely + 1 >= v.len(), "restarts {v:.2?} s after the change");
 }
 
 #[test]
