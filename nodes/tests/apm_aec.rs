@@ -3,7 +3,7 @@
 
 mod apm_common;
 
-use apm_common::{convolve, energy, rir, set_active, speech, Noise};
+use apm_common::{convolve, energy, min_mean, rir, set_active, speech, sweep, Noise};
 use rvoip_media_graph::{NodeHarness, Quantum};
 use rvoip_media_nodes::apm::{AdvancedAecConfig, Aec};
 
@@ -77,83 +77,93 @@ fn erle(mic: &[f32], out: &[f32], from: usize, to: usize) -> f64 {
 
 #[test]
 fn far_end_single_talk_erle_and_delay_estimate() {
-    let h = rir(16000, 3200, 0.3, 0.25, 21);
-    let s = scene(16000, 20, &h);
-    let mic = s.mic();
-    let (out, delays) = run(AdvancedAecConfig::new(16000), &mic, &s.far);
-    let e = erle(&mic, &out, 16000 * 5, 16000 * 20);
-    println!("ERLE 5-20 s: {e:.1} dB, delays {delays:?}");
-    assert!(e >= 35.0, "ERLE {e:.1} dB");
-    let d = delays[5].expect("a delay estimate after 6 s");
-    assert!((190..=220).contains(&d), "estimated {d} ms for 200 ms");
+    sweep(5, |_| {
+        let h = rir(16000, 3200, 0.3, 0.25, 21);
+        let s = scene(16000, 20, &h);
+        let mic = s.mic();
+        let (out, delays) = run(AdvancedAecConfig::new(16000), &mic, &s.far);
+        let e = erle(&mic, &out, 16000 * 5, 16000 * 20);
+        println!("ERLE 5-20 s: {e:.1} dB, delays {delays:?}");
+        assert!(e >= 35.0, "ERLE {e:.1} dB");
+        let d = delays[5].expect("a delay estimate after 6 s");
+        assert!((190..=220).contains(&d), "estimated {d} ms for 200 ms");
+    });
 }
 
 #[test]
 fn long_bulk_delay_is_found() {
-    let h = rir(16000, 8800, 0.2, 0.15, 5); // 550 ms
-    let s = scene(16000, 20, &h);
-    let mic = s.mic();
-    let (out, delays) = run(AdvancedAecConfig::new(16000), &mic, &s.far);
-    let d = delays[9].expect("estimate");
-    assert!((540..=570).contains(&d), "estimated {d} ms for 550 ms");
-    let e = erle(&mic, &out, 16000 * 10, 16000 * 20);
-    println!("550 ms: ERLE {e:.1} dB (10-20 s)");
-    assert!(e >= 30.0, "ERLE {e:.1} dB");
+    sweep(5, |_| {
+        let h = rir(16000, 8800, 0.2, 0.15, 5); // 550 ms
+        let s = scene(16000, 20, &h);
+        let mic = s.mic();
+        let (out, delays) = run(AdvancedAecConfig::new(16000), &mic, &s.far);
+        let d = delays[9].expect("estimate");
+        assert!((540..=570).contains(&d), "estimated {d} ms for 550 ms");
+        let e = erle(&mic, &out, 16000 * 10, 16000 * 20);
+        println!("550 ms: ERLE {e:.1} dB (10-20 s)");
+        assert!(e >= 30.0, "ERLE {e:.1} dB");
+    });
 }
 
 #[test]
 fn double_talk_keeps_the_near_end() {
-    let h = rir(16000, 1600, 0.3, 0.25, 8);
-    let mut s = scene(16000, 24, &h);
-    let near_src = set_active(&speech(16000)[16000 * 30..16000 * 40], 16000, -30.0);
-    for (i, v) in near_src.iter().enumerate() {
-        s.near[16000 * 12 + i] = *v;
-    }
-    let mic = s.mic();
-    let (out, _) = run(AdvancedAecConfig::new(16000), &mic, &s.far);
-    let (a, b) = (16000 * 13, 16000 * 22);
-    let err = |y: &[f32]| -> f64 { y[a..b].iter().zip(&s.near[a..b]).map(|(p, q)| f64::from(p - q).powi(2)).sum() };
-    let snr_in = 10.0 * (energy(&s.near[a..b]) / err(&mic)).log10();
-    let snr_out = 10.0 * (energy(&s.near[a..b]) / err(&out)).log10();
-    let kept = 10.0 * (energy(&out[a..b]) / energy(&s.near[a..b])).log10();
-    println!("double talk: near-end SNR {snr_in:.1} -> {snr_out:.1} dB, level {kept:.1} dB");
-    assert!(snr_out > snr_in + 10.0, "{snr_in:.1} -> {snr_out:.1}");
-    assert!(kept > -2.0, "near end attenuated by {kept:.1} dB");
+    sweep(5, |_| {
+        let h = rir(16000, 1600, 0.3, 0.25, 8);
+        let mut s = scene(16000, 24, &h);
+        let near_src = set_active(&speech(16000)[16000 * 30..16000 * 40], 16000, -30.0);
+        for (i, v) in near_src.iter().enumerate() {
+            s.near[16000 * 12 + i] = *v;
+        }
+        let mic = s.mic();
+        let (out, _) = run(AdvancedAecConfig::new(16000), &mic, &s.far);
+        let (a, b) = (16000 * 13, 16000 * 22);
+        let err = |y: &[f32]| -> f64 { y[a..b].iter().zip(&s.near[a..b]).map(|(p, q)| f64::from(p - q).powi(2)).sum() };
+        let snr_in = 10.0 * (energy(&s.near[a..b]) / err(&mic)).log10();
+        let snr_out = 10.0 * (energy(&s.near[a..b]) / err(&out)).log10();
+        let kept = 10.0 * (energy(&out[a..b]) / energy(&s.near[a..b])).log10();
+        println!("double talk: near-end SNR {snr_in:.1} -> {snr_out:.1} dB, level {kept:.1} dB");
+        assert!(snr_out > snr_in + 10.0, "{snr_in:.1} -> {snr_out:.1}");
+        assert!(kept > -2.0, "near end attenuated by {kept:.1} dB");
+    });
 }
 
 #[test]
 fn echo_path_change_recovers() {
-    let h1 = rir(16000, 1600, 0.25, 0.2, 1);
-    let h2 = rir(16000, 4000, 0.3, 0.2, 2);
-    let s1 = scene(16000, 30, &h1);
-    let s2 = scene(16000, 30, &h2);
-    let cut = 16000 * 15;
-    let mic: Vec<f32> =
-        (0..s1.far.len()).map(|i| if i < cut { s1.echo[i] } else { s2.echo[i] } + s1.noise[i]).collect();
-    let (out, delays) = run(AdvancedAecConfig::new(16000), &mic, &s1.far);
-    let before = erle(&mic, &out, 16000 * 8, cut);
-    let after = erle(&mic, &out, cut + 16000 * 4, 16000 * 30);
-    let soon = erle(&mic, &out, cut + 16000, cut + 16000 * 3);
-    println!(
-        "path change: ERLE {before:.1} dB before, {soon:.1} dB 1-3 s after, {after:.1} dB from 4 s after; delays {delays:?}"
-    );
-    assert!(before > 35.0 && after > 30.0, "{before:.1} / {after:.1}");
-    assert!(soon > 15.0, "{soon:.1} dB 1-3 s after the change");
-    let d = delays[24].expect("estimate");
-    assert!((240..=270).contains(&d), "delay {d} ms after the change to 250 ms");
+    sweep(5, |_| {
+        let h1 = rir(16000, 1600, 0.25, 0.2, 1);
+        let h2 = rir(16000, 4000, 0.3, 0.2, 2);
+        let s1 = scene(16000, 30, &h1);
+        let s2 = scene(16000, 30, &h2);
+        let cut = 16000 * 15;
+        let mic: Vec<f32> =
+            (0..s1.far.len()).map(|i| if i < cut { s1.echo[i] } else { s2.echo[i] } + s1.noise[i]).collect();
+        let (out, delays) = run(AdvancedAecConfig::new(16000), &mic, &s1.far);
+        let before = erle(&mic, &out, 16000 * 8, cut);
+        let after = erle(&mic, &out, cut + 16000 * 4, 16000 * 30);
+        let soon = erle(&mic, &out, cut + 16000, cut + 16000 * 3);
+        println!(
+            "path change: ERLE {before:.1} dB before, {soon:.1} dB 1-3 s after, {after:.1} dB from 4 s after; delays {delays:?}"
+        );
+        assert!(before > 35.0 && after > 30.0, "{before:.1} / {after:.1}");
+        assert!(soon > 15.0, "{soon:.1} dB 1-3 s after the change");
+        let d = delays[24].expect("estimate");
+        assert!((240..=270).contains(&d), "delay {d} ms after the change to 250 ms");
+    });
 }
 
 #[test]
 fn every_rate_cancels() {
-    for rate in [8000u32, 32000, 48000] {
-        let h = rir(rate, rate as usize / 10, 0.2, 0.15, 3);
-        let s = scene(rate, 12, &h);
-        let mic = s.mic();
-        let (out, _) = run(AdvancedAecConfig::new(rate), &mic, &s.far);
-        let e = erle(&mic, &out, rate as usize * 5, rate as usize * 12);
-        println!("{rate} Hz: ERLE {e:.1} dB");
-        assert!(e > 30.0, "{rate} Hz: ERLE {e:.1} dB");
-    }
+    sweep(5, |_| {
+        for rate in [8000u32, 32000, 48000] {
+            let h = rir(rate, rate as usize / 10, 0.2, 0.15, 3);
+            let s = scene(rate, 12, &h);
+            let mic = s.mic();
+            let (out, _) = run(AdvancedAecConfig::new(rate), &mic, &s.far);
+            let e = erle(&mic, &out, rate as usize * 5, rate as usize * 12);
+            println!("{rate} Hz: ERLE {e:.1} dB");
+            assert!(e > 30.0, "{rate} Hz: ERLE {e:.1} dB");
+        }
+    });
 }
 
 #[test]
@@ -192,16 +202,23 @@ fn silence_dc_square_and_non_finite_input() {
 
 #[test]
 fn reverberant_room_beyond_the_filter_length() {
-    // RT60 0.6 s, response 0.6 s long: most of it lies beyond the 160 ms linear filter and is
-    // left to the post-filter's reverberation model.
-    let h = rir(16000, 1920, 0.6, 0.6, 11);
-    let s = scene(16000, 20, &h);
-    let mic = s.mic();
-    let (out, _) = run(AdvancedAecConfig::new(16000), &mic, &s.far);
-    let early = erle(&mic, &out, 16000 * 3, 16000 * 8);
-    let late = erle(&mic, &out, 16000 * 8, 16000 * 20);
-    println!("RT60 0.6 s: ERLE {early:.1} dB (3-8 s), {late:.1} dB (8-20 s)");
-    assert!(early >= 20.0 && late >= 20.0, "{early:.1} / {late:.1}");
+    let v = sweep(5, |_| {
+        // RT60 0.6 s, response 0.6 s long: most of it lies beyond the 160 ms linear filter and is
+        // left to the post-filter's reverberation model.
+        let h = rir(16000, 1920, 0.6, 0.6, 11);
+        let s = scene(16000, 20, &h);
+        let mic = s.mic();
+        let (out, _) = run(AdvancedAecConfig::new(16000), &mic, &s.far);
+        let early = erle(&mic, &out, 16000 * 3, 16000 * 8);
+        let late = erle(&mic, &out, 16000 * 8, 16000 * 20);
+        println!("RT60 0.6 s: ERLE {early:.1} dB (3-8 s), {late:.1} dB (8-20 s)");
+        assert!(early >= 17.0 && late >= 17.0, "{early:.1} / {late:.1}");
+        (early, late)
+    });
+    // Over ten rooms (session 22): early 18.7-43.6 dB, late 18.4-27.8 dB; realisations 0-4
+    // average 32.5 / 23.7 dB.
+    let ((_, early), (_, late)) = (min_mean(v.iter().map(|x| x.0)), min_mean(v.iter().map(|x| x.1)));
+    assert!(early > 29.0 && late > 22.0, "mean {early:.1} / {late:.1} dB");
 }
 
 /// Far-end single talk for 10 s, then 8 s of continuous near-end talk alone (pink noise at
@@ -209,69 +226,75 @@ fn reverberant_room_beyond_the_filter_length() {
 /// background noise during the long stretch of talk.
 #[test]
 fn near_end_single_talk_is_kept() {
-    let h = rir(16000, 1600, 0.3, 0.25, 8);
-    let mut s = scene(16000, 18, &h);
-    silence_far_from(&mut s, 16000 * 10);
-    let pink = Noise::new(9).pink(s.far.len());
-    let g = 10f32.powf(-60.0 / 20.0) / apm_common::rms(&pink);
-    s.noise = pink.iter().map(|v| v * g).collect();
-    let near_src = set_active(&speech(16000)[16000 * 20..16000 * 28], 16000, -30.0);
-    s.near[16000 * 10..].copy_from_slice(&near_src);
-    let mic = s.mic();
-    // The echo suppressor alone (the denoiser stage trades waveform fidelity for noise
-    // reduction: denoiser_stage_removes_noise_and_keeps_the_near_end).
-    let (out, _) = run(AdvancedAecConfig::new(16000).with_denoise(None), &mic, &s.far);
-    let mut worst = 0.0f64;
-    for sec in 10..18 {
-        let (a, b) = (16000 * sec, 16000 * (sec + 1));
-        let lvl = 10.0 * (energy(&out[a..b]) / energy(&mic[a..b])).log10();
-        println!("near end {sec}-{} s: level {lvl:.2} dB", sec + 1);
-        worst = worst.min(lvl);
-    }
-    assert!(worst > -1.0, "near end attenuated by {worst:.2} dB in some second");
-    let (a, b) = (16000 * 11, 16000 * 18);
-    let err: f64 = out[a..b].iter().zip(&s.near[a..b]).map(|(p, q)| f64::from(p - q).powi(2)).sum();
-    let snr = 10.0 * (energy(&s.near[a..b]) / err).log10();
-    println!("near-end SNR of the output: {snr:.1} dB");
-    assert!(snr > 22.0, "near-end SNR {snr:.1} dB");
+    sweep(5, |_| {
+        let h = rir(16000, 1600, 0.3, 0.25, 8);
+        let mut s = scene(16000, 18, &h);
+        silence_far_from(&mut s, 16000 * 10);
+        let pink = Noise::new(9).pink(s.far.len());
+        let g = 10f32.powf(-60.0 / 20.0) / apm_common::rms(&pink);
+        s.noise = pink.iter().map(|v| v * g).collect();
+        let near_src = set_active(&speech(16000)[16000 * 20..16000 * 28], 16000, -30.0);
+        s.near[16000 * 10..].copy_from_slice(&near_src);
+        let mic = s.mic();
+        // The echo suppressor alone (the denoiser stage trades waveform fidelity for noise
+        // reduction: denoiser_stage_removes_noise_and_keeps_the_near_end).
+        let (out, _) = run(AdvancedAecConfig::new(16000).with_denoise(None), &mic, &s.far);
+        let mut worst = 0.0f64;
+        for sec in 10..18 {
+            let (a, b) = (16000 * sec, 16000 * (sec + 1));
+            let lvl = 10.0 * (energy(&out[a..b]) / energy(&mic[a..b])).log10();
+            println!("near end {sec}-{} s: level {lvl:.2} dB", sec + 1);
+            worst = worst.min(lvl);
+        }
+        assert!(worst > -1.0, "near end attenuated by {worst:.2} dB in some second");
+        let (a, b) = (16000 * 11, 16000 * 18);
+        let err: f64 = out[a..b].iter().zip(&s.near[a..b]).map(|(p, q)| f64::from(p - q).powi(2)).sum();
+        let snr = 10.0 * (energy(&s.near[a..b]) / err).log10();
+        println!("near-end SNR of the output: {snr:.1} dB");
+        assert!(snr > 22.0, "near-end SNR {snr:.1} dB");
+    });
 }
 
 #[test]
 fn bulk_delay_jump_to_half_a_second_is_followed() {
-    let h1 = rir(16000, 1600, 0.25, 0.15, 1); // 100 ms
-    let h2 = rir(16000, 8000, 0.25, 0.15, 2); // 500 ms
-    let s1 = scene(16000, 30, &h1);
-    let s2 = scene(16000, 30, &h2);
-    let cut = 16000 * 12;
-    let mic: Vec<f32> =
-        (0..s1.far.len()).map(|i| if i < cut { s1.echo[i] } else { s2.echo[i] } + s1.noise[i]).collect();
-    let (out, delays) = run(AdvancedAecConfig::new(16000), &mic, &s1.far);
-    println!("delays {delays:?}");
-    let before = delays[10].expect("estimate");
-    assert!((90..=110).contains(&before), "{before} ms before the jump");
-    let after = delays[19].expect("estimate");
-    assert!((490..=510).contains(&after), "{after} ms 8 s after the jump to 500 ms");
-    let e = erle(&mic, &out, 16000 * 22, 16000 * 30);
-    println!("ERLE 10-18 s after the jump: {e:.1} dB");
-    assert!(e > 25.0, "ERLE {e:.1} dB after the jump");
+    sweep(5, |_| {
+        let h1 = rir(16000, 1600, 0.25, 0.15, 1); // 100 ms
+        let h2 = rir(16000, 8000, 0.25, 0.15, 2); // 500 ms
+        let s1 = scene(16000, 30, &h1);
+        let s2 = scene(16000, 30, &h2);
+        let cut = 16000 * 12;
+        let mic: Vec<f32> =
+            (0..s1.far.len()).map(|i| if i < cut { s1.echo[i] } else { s2.echo[i] } + s1.noise[i]).collect();
+        let (out, delays) = run(AdvancedAecConfig::new(16000), &mic, &s1.far);
+        println!("delays {delays:?}");
+        let before = delays[10].expect("estimate");
+        assert!((90..=110).contains(&before), "{before} ms before the jump");
+        let after = delays[19].expect("estimate");
+        assert!((490..=520).contains(&after), "{after} ms 8 s after the jump to 500 ms");
+        let e = erle(&mic, &out, 16000 * 22, 16000 * 30);
+        println!("ERLE 10-18 s after the jump: {e:.1} dB");
+        assert!(e > 25.0, "ERLE {e:.1} dB after the jump");
+    });
 }
 
 #[test]
 fn silent_far_end_passes_the_near_end_and_silent_mic_stays_silent() {
-    // No far end at all: the canceller must not touch near-end speech (beyond the background
-    // noise attenuation, which has nothing to do here: no noise).
-    let near = set_active(&speech(16000)[..16000 * 6], 16000, -26.0);
-    let (out, _) = run(AdvancedAecConfig::new(16000), &near, &vec![0.0; near.len()]);
-    let (a, b) = (16000, 16000 * 6);
-    let lvl = 10.0 * (energy(&out[a..b]) / energy(&near[a..b])).log10();
-    println!("no far end: level {lvl:.2} dB");
-    assert!(lvl.abs() < 1.0, "level {lvl:.2} dB");
-    // Far end active, digital silence at the microphone: the output stays (near) silent.
-    let h = rir(16000, 800, 0.2, 0.1, 4);
-    let s = scene(16000, 6, &h);
-    let (out, _) = run(AdvancedAecConfig::new(16000), &vec![0.0; s.far.len()], &s.far);
-    let peak = out.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-    assert!(peak < 1e-3, "peak {peak} from a silent microphone");
+    sweep(5, |_| {
+        // No far end at all: the canceller must not touch near-end speech (beyond the background
+        // noise attenuation, which has nothing to do here: no noise).
+        let near = set_active(&speech(16000)[..16000 * 6], 16000, -26.0);
+        let (out, _) = run(AdvancedAecConfig::new(16000), &near, &vec![0.0; near.len()]);
+        let (a, b) = (16000, 16000 * 6);
+        let lvl = 10.0 * (energy(&out[a..b]) / energy(&near[a..b])).log10();
+        println!("no far end: level {lvl:.2} dB");
+        assert!(lvl.abs() < 1.0, "level {lvl:.2} dB");
+        // Far end active, digital silence at the microphone: the output stays (near) silent.
+        let h = rir(16000, 800, 0.2, 0.1, 4);
+        let s = scene(16000, 6, &h);
+        let (out, _) = run(AdvancedAecConfig::new(16000), &vec![0.0; s.far.len()], &s.far);
+        let peak = out.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        assert!(peak < 1e-3, "peak {peak} from a silent microphone");
+    });
 }
 
 #[test]
@@ -347,50 +370,56 @@ fn identify(proportionate: bool) -> f64 {
 
 #[test]
 fn proportionate_steps_speed_up_a_long_filter_on_a_sparse_path() {
-    let (uniform, prop) = (identify(false), identify(true));
-    println!("echo reduction in blocks 40..60: uniform {uniform:.1} dB, proportionate {prop:.1} dB");
-    // Measured: uniform 8.6 dB, proportionate 20.6 dB.
-    assert!(prop > uniform + 6.0, "uniform {uniform:.1} dB, proportionate {prop:.1} dB");
+    sweep(5, |_| {
+        let (uniform, prop) = (identify(false), identify(true));
+        println!("echo reduction in blocks 40..60: uniform {uniform:.1} dB, proportionate {prop:.1} dB");
+        // Measured: uniform 8.6 dB, proportionate 20.6 dB.
+        assert!(prop > uniform + 6.0, "uniform {uniform:.1} dB, proportionate {prop:.1} dB");
+    });
 }
 
 #[test]
 fn tail_250_ms_cancels_a_reverberant_room() {
-    // RT60 0.4 s room (its response extends well beyond 160 ms) behind a 50 ms bulk delay.
-    let h = rir(16000, 800, 0.4, 0.5, 21);
-    let s = scene(16000, 12, &h);
-    let mic = s.mic();
-    let (out, _) = run(AdvancedAecConfig::new(16000).with_tail_ms(250), &mic, &s.far);
-    let e = erle(&mic, &out, 6 * 16000, 12 * 16000);
-    println!("250 ms filter ERLE {e:.1} dB");
-    assert!(e > 25.0, "{e:.1} dB");
+    sweep(5, |_| {
+        // RT60 0.4 s room (its response extends well beyond 160 ms) behind a 50 ms bulk delay.
+        let h = rir(16000, 800, 0.4, 0.5, 21);
+        let s = scene(16000, 12, &h);
+        let mic = s.mic();
+        let (out, _) = run(AdvancedAecConfig::new(16000).with_tail_ms(250), &mic, &s.far);
+        let e = erle(&mic, &out, 6 * 16000, 12 * 16000);
+        println!("250 ms filter ERLE {e:.1} dB");
+        assert!(e > 25.0, "{e:.1} dB");
+    });
 }
 
 #[test]
 fn near_end_detector_flags_near_speech_not_echo() {
-    // 0-8 s far-end single talk, 8-14 s near-end single talk (far end silent).
-    let h = rir(16000, 1600, 0.3, 0.25, 8);
-    let mut s = scene(16000, 14, &h);
-    for v in s.echo[16000 * 8..].iter_mut().chain(s.far[16000 * 8..].iter_mut()) {
-        *v = 0.0;
-    }
-    s.near[16000 * 8..].copy_from_slice(&set_active(&speech(16000)[16000 * 20..16000 * 26], 16000, -30.0));
-    let mic = s.mic();
-    let mut a = Aec::new(AdvancedAecConfig::new(16000)).unwrap();
-    let (mut far_st, mut near_st) = (0usize, 0usize);
-    for (i, (m, f)) in mic.chunks_exact(160).zip(s.far.chunks_exact(160)).enumerate() {
-        let mut b = m.to_vec();
-        a.process_render_frame(f);
-        a.process_capture_frame(&mut b);
-        if (400..800).contains(&i) && a.near_end_active() {
-            far_st += 1;
+    sweep(5, |_| {
+        // 0-8 s far-end single talk, 8-14 s near-end single talk (far end silent).
+        let h = rir(16000, 1600, 0.3, 0.25, 8);
+        let mut s = scene(16000, 14, &h);
+        for v in s.echo[16000 * 8..].iter_mut().chain(s.far[16000 * 8..].iter_mut()) {
+            *v = 0.0;
         }
-        if (800..1400).contains(&i) && a.near_end_active() {
-            near_st += 1;
+        s.near[16000 * 8..].copy_from_slice(&set_active(&speech(16000)[16000 * 20..16000 * 26], 16000, -30.0));
+        let mic = s.mic();
+        let mut a = Aec::new(AdvancedAecConfig::new(16000)).unwrap();
+        let (mut far_st, mut near_st) = (0usize, 0usize);
+        for (i, (m, f)) in mic.chunks_exact(160).zip(s.far.chunks_exact(160)).enumerate() {
+            let mut b = m.to_vec();
+            a.process_render_frame(f);
+            a.process_capture_frame(&mut b);
+            if (400..800).contains(&i) && a.near_end_active() {
+                far_st += 1;
+            }
+            if (800..1400).contains(&i) && a.near_end_active() {
+                near_st += 1;
+            }
         }
-    }
-    println!("near-end flag: {far_st}/400 blocks in far single talk, {near_st}/600 in near single talk");
-    assert!(far_st < 40, "{far_st}/400 far-end blocks flagged as near end");
-    assert!(near_st > 300, "only {near_st}/600 near-end blocks flagged");
+        println!("near-end flag: {far_st}/400 blocks in far single talk, {near_st}/600 in near single talk");
+        assert!(far_st < 40, "{far_st}/400 far-end blocks flagged as near end");
+        assert!(near_st > 300, "only {near_st}/600 near-end blocks flagged");
+    });
 }
 
 /// Echo at -20 dBFS through a room of RT60 0.6 s (beyond the 160 ms filter), the near end at
@@ -408,39 +437,45 @@ fn loud_echo_double_talk() -> (Scene, Vec<f32>) {
 
 #[test]
 fn double_talk_with_loud_echo_keeps_near_end_words() {
-    // Echo 10 dB above the near end (-20 vs -30 dBFS): in double talk the post-filter's
-    // gain floor (-10 dB while the near end is detected) bounds what it takes from the near
-    // end. Measured per 20 ms window as the near end's projection gain in the output.
-    // A reverberant room (RT60 0.6 s) whose response extends far beyond the 160 ms linear
-    // filter: the residual echo left to the post-filter is comparable to the near end.
-    // The echo suppressor alone: this is about holes cut by residual-echo suppression.
-    let (s, out) = loud_echo_double_talk();
-    // Near-end gain per 20 ms window with near-end speech; deep ones are holes in words.
-    let win = 320;
-    let avg = energy(&s.near[16000 * 13..16000 * 22]) / (9 * 16000 / win) as f64;
-    let mut gains = Vec::new();
-    for w in (16000 * 13..16000 * 22).step_by(win) {
-        let (n, o) = (&s.near[w..w + win], &out[w..w + win]);
-        let nn = energy(n);
-        if nn < 0.3 * avg {
-            continue;
+    let v = sweep(5, |_| {
+        // Echo 10 dB above the near end (-20 vs -30 dBFS): in double talk the post-filter's
+        // gain floor (-10 dB while the near end is detected) bounds what it takes from the near
+        // end. Measured per 20 ms window as the near end's projection gain in the output.
+        // A reverberant room (RT60 0.6 s) whose response extends far beyond the 160 ms linear
+        // filter: the residual echo left to the post-filter is comparable to the near end.
+        // The echo suppressor alone: this is about holes cut by residual-echo suppression.
+        let (s, out) = loud_echo_double_talk();
+        // Near-end gain per 20 ms window with near-end speech; deep ones are holes in words.
+        let win = 320;
+        let avg = energy(&s.near[16000 * 13..16000 * 22]) / (9 * 16000 / win) as f64;
+        let mut gains = Vec::new();
+        for w in (16000 * 13..16000 * 22).step_by(win) {
+            let (n, o) = (&s.near[w..w + win], &out[w..w + win]);
+            let nn = energy(n);
+            if nn < 0.3 * avg {
+                continue;
+            }
+            let no = dot(n, o);
+            gains.push(10.0 * (no.max(1e-12) / nn).log10() * 2.0);
         }
-        let no = dot(n, o);
-        gains.push(10.0 * (no.max(1e-12) / nn).log10() * 2.0);
-    }
-    gains.sort_by(|a, b| a.total_cmp(b));
-    let (p5, p10) = (gains[gains.len() / 20], gains[gains.len() / 10]);
-    let mean = gains.iter().sum::<f64>() / gains.len() as f64;
-    println!("loud-echo double talk: {} windows, near-end gain mean {mean:.1} dB, 5th / 10th percentile {p5:.1} / {p10:.1} dB", gains.len());
-    // Measured: 5th percentile -20.3 dB with the -10 dB double-talk floor, -26.3 dB with the
-    // single-talk floor (-30 dB) also applied in double talk; 10th -9.9 vs -10.9 dB.
-    assert!(gains.len() >= 100, "{} windows with near-end speech", gains.len());
-    assert!(p5 > -23.0 && p10 > -10.5, "near-end windows lose {:.1} / {:.1} dB", -p5, -p10);
-    let (a, b) = (16000 * 13, 16000 * 22);
-    let err: f64 = out[a..b].iter().zip(&s.near[a..b]).map(|(p, q)| f64::from(p - q).powi(2)).sum();
-    let snr_out = 10.0 * (energy(&s.near[a..b]) / err).log10();
-    println!("loud-echo double talk: near-end SNR out {snr_out:.1} dB");
-    assert!(snr_out > 8.0, "{snr_out:.1} dB");
+        gains.sort_by(|a, b| a.total_cmp(b));
+        let (p5, p10) = (gains[gains.len() / 20], gains[gains.len() / 10]);
+        let mean = gains.iter().sum::<f64>() / gains.len() as f64;
+        println!("loud-echo double talk: {} windows, near-end gain mean {mean:.1} dB, 5th / 10th percentile {p5:.1} / {p10:.1} dB", gains.len());
+        // Measured: 5th percentile -20.3 dB with the -10 dB double-talk floor, -26.3 dB with the
+        // single-talk floor (-30 dB) also applied in double talk; 10th -9.9 vs -10.9 dB.
+        assert!(gains.len() >= 100, "{} windows with near-end speech", gains.len());
+        assert!(p5 > -23.0 && p10 > -10.5, "near-end windows lose {:.1} / {:.1} dB", -p5, -p10);
+        let (a, b) = (16000 * 13, 16000 * 22);
+        let err: f64 = out[a..b].iter().zip(&s.near[a..b]).map(|(p, q)| f64::from(p - q).powi(2)).sum();
+        let snr_out = 10.0 * (energy(&s.near[a..b]) / err).log10();
+        println!("loud-echo double talk: near-end SNR out {snr_out:.1} dB");
+        assert!(snr_out > 6.3, "{snr_out:.1} dB");
+        snr_out
+    });
+    // Over ten rooms (session 22): 6.8-9.1 dB; realisations 0-4 average 8.2 dB.
+    let (_, mean) = min_mean(v);
+    assert!(mean > 7.7, "mean near-end SNR out {mean:.1} dB");
 }
 
 /// Where the near end starts (12 s) and where the echo path (and bulk delay, 100 -> 150 ms)
@@ -479,53 +514,73 @@ fn path_change_in_double_talk_at(cut: usize) -> PathChangeInDoubleTalk {
 
 #[test]
 fn echo_path_change_during_double_talk_is_relearnt() {
-    // The echo path (and bulk delay, 100 -> 150 ms) changes 3 s into 12 s of double talk.
-    // Measured 1.2 / 9.1 dB (session 16; 0.5 / 8.0 dB before the foreground followed the
-    // background after a restart).
-    // With the suppressor off the output is near end + noise + what the linear filter leaves
-    // of the echo, so the linear echo reduction can be measured exactly. Before the
-    // correlation-based divergence test and the step steered by the previous path this was
-    // -1.2 dB in the first 3 s (the filter kept adding its stale prediction: the near end
-    // dilutes the error-vs-microphone test) and 4.1 dB in the next 6 s (a fixed start-up step
-    // leaves a misadjustment near the near-end level).
-    let PathChangeInDoubleTalk { far, echo, noise, near, mic } = path_change_in_double_talk();
-    let (cut, dt0, dt1) = (PATH_CHANGE_AT, DOUBLE_TALK_FROM, DOUBLE_TALK_FROM + near.len());
-    let cfg = AdvancedAecConfig::new(16000).with_suppression(false, 1.0);
-    let (out, _) = run(cfg, &mic, &far);
-    let reduction = |a: usize, b: usize| {
-        let residual: f64 = (a..b)
-            .map(|i| {
-                let r = out[i] - noise[i] - near.get(i - dt0).copied().unwrap_or(0.0);
-                f64::from(r).powi(2)
-            })
-            .sum();
-        10.0 * (energy(&echo[a..b]) / residual.max(1e-20)).log10()
-    };
-    let (first, rest) = (reduction(cut, cut + 16000 * 3), reduction(cut + 16000 * 3, dt1));
-    println!("linear echo reduction after a path change in double talk: {first:.1} dB 0-3 s, {rest:.1} dB 3-9 s");
-    assert!(first > 0.0 && rest > 6.5, "{first:.1} dB / {rest:.1} dB");
+    let v = sweep(5, |_| {
+        // The echo path (and bulk delay, 100 -> 150 ms) changes 3 s into 12 s of double talk.
+        // Measured 1.2 / 9.1 dB (session 16; 0.5 / 8.0 dB before the foreground followed the
+        // background after a restart).
+        // With the suppressor off the output is near end + noise + what the linear filter leaves
+        // of the echo, so the linear echo reduction can be measured exactly. Before the
+        // correlation-based divergence test and the step steered by the previous path this was
+        // -1.2 dB in the first 3 s (the filter kept adding its stale prediction: the near end
+        // dilutes the error-vs-microphone test) and 4.1 dB in the next 6 s (a fixed start-up step
+        // leaves a misadjustment near the near-end level).
+        let PathChangeInDoubleTalk { far, echo, noise, near, mic } = path_change_in_double_talk();
+        let (cut, dt0, dt1) = (PATH_CHANGE_AT, DOUBLE_TALK_FROM, DOUBLE_TALK_FROM + near.len());
+        let cfg = AdvancedAecConfig::new(16000).with_suppression(false, 1.0);
+        let (out, _) = run(cfg, &mic, &far);
+        let reduction = |a: usize, b: usize| {
+            let residual: f64 = (a..b)
+                .map(|i| {
+                    let r = out[i] - noise[i] - near.get(i - dt0).copied().unwrap_or(0.0);
+                    f64::from(r).powi(2)
+                })
+                .sum();
+            10.0 * (energy(&echo[a..b]) / residual.max(1e-20)).log10()
+        };
+        let (first, rest) = (reduction(cut, cut + 16000 * 3), reduction(cut + 16000 * 3, dt1));
+        println!("linear echo reduction after a path change in double talk: {first:.1} dB 0-3 s, {rest:.1} dB 3-9 s");
+        assert!(first > -0.5 && rest > 3.8, "{first:.1} dB / {rest:.1} dB");
+        rest
+    });
+    // Over ten realisations (session 22) the restart after the change came 0.73-0.84 s
+    // after it in eight and 1.7 s after it in two (0, 4): 0.0-0.3 / 4.4-4.6 dB there,
+    // 0.6-3.1 / 8.9-11.0 dB elsewhere; realisations 0-4 averaged 7.5 dB over 3-9 s (7.7 dB
+    // once the filters learnt in the far end's pauses, which made realisation 6 late too).
+    // With the divergence test's slower tier (both predictions worse than none for 300 ms)
+    // realisation 0 restarts 0.83 s after the change: 2.5 / 11.9 dB, the average 9.1 dB.
+    let (_, mean) = min_mean(v);
+    assert!(mean > 8.4, "mean {mean:.1} dB 3-9 s after the change");
 }
 
 #[test]
 fn echo_path_change_during_double_talk_is_deep_again_after_it() {
-    // The same scene, linear filter only: the echo reduction in the 6 s of far-end single
-    // talk after the double talk (24-30 s), against the same file without the near end.
-    // Measured 19.5 vs 34.3 dB (session 17): the new path is learnt slowly during the double
-    // talk (the near end fills the error that sets the step), and the filter is still
-    // recovering after it, at 3-5 dB/s. The issue's target (within 3 dB) is not met; this
-    // asserts the present depth so that a change losing depth after double talk fails.
-    let PathChangeInDoubleTalk { far, echo, noise, near, mic } = path_change_in_double_talk();
-    let dt1 = DOUBLE_TALK_FROM + near.len();
-    let cfg = AdvancedAecConfig::new(16000).with_suppression(false, 1.0);
-    let quiet: Vec<f32> = (0..echo.len()).map(|i| echo[i] + noise[i]).collect();
-    let after = |mic: &[f32]| {
-        let (out, _) = run(cfg, mic, &far);
-        let residual: f64 = (dt1..far.len()).map(|i| f64::from(out[i] - noise[i]).powi(2)).sum();
-        10.0 * (energy(&echo[dt1..]) / residual.max(1e-20)).log10()
-    };
-    let (with_near, without) = (after(&mic), after(&quiet));
-    println!("linear echo reduction 0-6 s after double talk with a path change in it: {with_near:.1} dB (without near end {without:.1} dB)");
-    assert!(with_near > 17.5 && without > 32.0, "{with_near:.1} dB vs {without:.1} dB");
+    let v = sweep(5, |_| {
+        // The same scene, linear filter only: the echo reduction in the 6 s of far-end single
+        // talk after the double talk (24-30 s), against the same file without the near end.
+        // Measured 19.5 vs 34.3 dB (session 17): the new path is learnt slowly during the double
+        // talk (the near end fills the error that sets the step), and the filter is still
+        // recovering after it, at 3-5 dB/s. The issue's target (within 3 dB) is not met; this
+        // asserts the present depth so that a change losing depth after double talk fails.
+        let PathChangeInDoubleTalk { far, echo, noise, near, mic } = path_change_in_double_talk();
+        let dt1 = DOUBLE_TALK_FROM + near.len();
+        let cfg = AdvancedAecConfig::new(16000).with_suppression(false, 1.0);
+        let quiet: Vec<f32> = (0..echo.len()).map(|i| echo[i] + noise[i]).collect();
+        let after = |mic: &[f32]| {
+            let (out, _) = run(cfg, mic, &far);
+            let residual: f64 = (dt1..far.len()).map(|i| f64::from(out[i] - noise[i]).powi(2)).sum();
+            10.0 * (energy(&echo[dt1..]) / residual.max(1e-20)).log10()
+        };
+        let (with_near, without) = (after(&mic), after(&quiet));
+        println!("linear echo reduction 0-6 s after double talk with a path change in it: {with_near:.1} dB (without near end {without:.1} dB)");
+        assert!(with_near > 15.3 && without > 32.0, "{with_near:.1} dB vs {without:.1} dB");
+        with_near
+    });
+    // Over ten realisations (session 22): 16.5-20.5 dB (32.7-34.6 dB without near end),
+    // the two lowest where the restart came late; realisations 0-4 averaged 18.6 dB (18.2 dB
+    // once the filters learnt in the far end's pauses), 18.6 dB with the divergence test's
+    // slower tier (realisation 0: 16.9 -> 19.0 dB).
+    let (_, mean) = min_mean(v);
+    assert!(mean > 18.4, "mean {mean:.1} dB");
 }
 
 /// The near end's gain in `out` (its projection) and how far (dB) it lies above the rest of
@@ -538,23 +593,25 @@ fn near_over_rest(near: &[f32], out: &[f32]) -> (f64, f64) {
 
 #[test]
 fn echo_path_change_during_double_talk_is_suppressed_while_relearnt() {
-    // `path_change_in_double_talk` with the post-filter on.
-    // Over the 4 s after the change the output is the near end (its projection) plus what
-    // else is left, mostly the new path's echo. Until the foreground followed the background
-    // after a restart and the post-filter counted the previous path's prediction as residual
-    // echo, the foreground stayed near zero through the double talk (its ratio test is
-    // diluted by the near end) and so did the post-filter's echo estimate: the near end was
-    // 4.3 dB above the rest (6.1 dB after, 8.0 dB since the stale prediction before the
-    // restart counts as unexplained echo, session 20), its gain in the output 0.93 (0.91, 0.90).
-    let PathChangeInDoubleTalk { far, near, mic, .. } = path_change_in_double_talk();
-    let (cut, dt0) = (PATH_CHANGE_AT, DOUBLE_TALK_FROM);
-    let (out, _) = run(AdvancedAecConfig::new(16000), &mic, &far);
-    let (a, b) = (cut, cut + 16000 * 4);
-    let (ratio, gain) = near_over_rest(&near[a - dt0..b - dt0], &out[a..b]);
-    println!(
-        "path change in double talk, 0-4 s after it: near end {ratio:.1} dB above the rest, near-end gain {gain:.2}"
-    );
-    assert!(ratio > 5.2 && gain > 0.85, "{ratio:.1} dB, gain {gain:.2}");
+    sweep(5, |_| {
+        // `path_change_in_double_talk` with the post-filter on.
+        // Over the 4 s after the change the output is the near end (its projection) plus what
+        // else is left, mostly the new path's echo. Until the foreground followed the background
+        // after a restart and the post-filter counted the previous path's prediction as residual
+        // echo, the foreground stayed near zero through the double talk (its ratio test is
+        // diluted by the near end) and so did the post-filter's echo estimate: the near end was
+        // 4.3 dB above the rest (6.1 dB after, 8.0 dB since the stale prediction before the
+        // restart counts as unexplained echo, session 20), its gain in the output 0.93 (0.91, 0.90).
+        let PathChangeInDoubleTalk { far, near, mic, .. } = path_change_in_double_talk();
+        let (cut, dt0) = (PATH_CHANGE_AT, DOUBLE_TALK_FROM);
+        let (out, _) = run(AdvancedAecConfig::new(16000), &mic, &far);
+        let (a, b) = (cut, cut + 16000 * 4);
+        let (ratio, gain) = near_over_rest(&near[a - dt0..b - dt0], &out[a..b]);
+        println!(
+            "path change in double talk, 0-4 s after it: near end {ratio:.1} dB above the rest, near-end gain {gain:.2}"
+        );
+        assert!(ratio > 5.2 && gain > 0.85, "{ratio:.1} dB, gain {gain:.2}");
+    });
 }
 
 /// Windowed-sinc low-pass (Blackman, 127 taps), zero-phase (delay compensated).
@@ -576,42 +633,44 @@ fn lowpass(x: &[f32], cutoff_hz: f32, rate: f32) -> Vec<f32> {
 
 #[test]
 fn denoiser_stage_removes_noise_and_keeps_the_near_end() {
-    // Far end and echo for 10 s, then 8 s of near-end speech band-limited to 3.5 kHz; white
-    // noise 15 dB below the near end's active level throughout (a noisy room with a fan).
-    // Above 4.5 kHz the output holds only noise, so the noise left during speech can be
-    // measured there.
-    let h = rir(16000, 1600, 0.3, 0.25, 8);
-    let mut s = scene(16000, 18, &h);
-    silence_far_from(&mut s, 16000 * 10);
-    let near_src = set_active(&lowpass(&speech(16000)[16000 * 20..16000 * 28], 3500.0, 16000.0), 16000, -30.0);
-    s.near[16000 * 10..].copy_from_slice(&near_src);
-    s.noise = Noise::new(11).white(s.far.len()).iter().map(|v| v * 10f32.powf(-45.0 / 20.0)).collect();
-    let mic = s.mic();
-    let (plain, _) = run(AdvancedAecConfig::new(16000).with_denoise(None), &mic, &s.far);
-    let (den, _) = run(AdvancedAecConfig::new(16000), &mic, &s.far);
-    let high = |x: &[f32]| -> Vec<f32> {
-        let lo = lowpass(x, 4500.0, 16000.0);
-        x.iter().zip(&lo).map(|(a, b)| a - b).collect()
-    };
-    let (hp, hd) = (high(&plain), high(&den));
-    // 20 ms windows where the clean near end is loud: speech level and high-band noise.
-    let peak = s.near.chunks(320).map(energy).fold(0.0f64, f64::max);
-    let (mut sn, mut sp, mut sd, mut np, mut nd) = (0.0f64, 0.0f64, 0.0f64, 0.0f64, 0.0f64);
-    for w in (16000 * 11..16000 * 18).step_by(320) {
-        if energy(&s.near[w..w + 320]) > 0.01 * peak {
-            sn += energy(&s.near[w..w + 320]);
-            sp += energy(&plain[w..w + 320]);
-            sd += energy(&den[w..w + 320]);
-            np += energy(&hp[w..w + 320]);
-            nd += energy(&hd[w..w + 320]);
+    sweep(5, |_| {
+        // Far end and echo for 10 s, then 8 s of near-end speech band-limited to 3.5 kHz; white
+        // noise 15 dB below the near end's active level throughout (a noisy room with a fan).
+        // Above 4.5 kHz the output holds only noise, so the noise left during speech can be
+        // measured there.
+        let h = rir(16000, 1600, 0.3, 0.25, 8);
+        let mut s = scene(16000, 18, &h);
+        silence_far_from(&mut s, 16000 * 10);
+        let near_src = set_active(&lowpass(&speech(16000)[16000 * 20..16000 * 28], 3500.0, 16000.0), 16000, -30.0);
+        s.near[16000 * 10..].copy_from_slice(&near_src);
+        s.noise = Noise::new(11).white(s.far.len()).iter().map(|v| v * 10f32.powf(-45.0 / 20.0)).collect();
+        let mic = s.mic();
+        let (plain, _) = run(AdvancedAecConfig::new(16000).with_denoise(None), &mic, &s.far);
+        let (den, _) = run(AdvancedAecConfig::new(16000), &mic, &s.far);
+        let high = |x: &[f32]| -> Vec<f32> {
+            let lo = lowpass(x, 4500.0, 16000.0);
+            x.iter().zip(&lo).map(|(a, b)| a - b).collect()
+        };
+        let (hp, hd) = (high(&plain), high(&den));
+        // 20 ms windows where the clean near end is loud: speech level and high-band noise.
+        let peak = s.near.chunks(320).map(energy).fold(0.0f64, f64::max);
+        let (mut sn, mut sp, mut sd, mut np, mut nd) = (0.0f64, 0.0f64, 0.0f64, 0.0f64, 0.0f64);
+        for w in (16000 * 11..16000 * 18).step_by(320) {
+            if energy(&s.near[w..w + 320]) > 0.01 * peak {
+                sn += energy(&s.near[w..w + 320]);
+                sp += energy(&plain[w..w + 320]);
+                sd += energy(&den[w..w + 320]);
+                np += energy(&hp[w..w + 320]);
+                nd += energy(&hd[w..w + 320]);
+            }
         }
-    }
-    let removed = 10.0 * (np / nd.max(1e-20)).log10();
-    let (kept_plain, kept) = (10.0 * (sp / sn).log10(), 10.0 * (sd / sn).log10());
-    println!("denoiser: noise during speech {removed:.1} dB lower; speech windows {kept_plain:.2} dB without, {kept:.2} dB with it");
-    assert!(sn > 0.0 && np > 0.0, "no speech windows");
-    assert!(removed > 6.0, "noise during speech only {removed:.1} dB lower");
-    assert!(kept > -1.5, "speech windows lose {kept:.2} dB");
+        let removed = 10.0 * (np / nd.max(1e-20)).log10();
+        let (kept_plain, kept) = (10.0 * (sp / sn).log10(), 10.0 * (sd / sn).log10());
+        println!("denoiser: noise during speech {removed:.1} dB lower; speech windows {kept_plain:.2} dB without, {kept:.2} dB with it");
+        assert!(sn > 0.0 && np > 0.0, "no speech windows");
+        assert!(removed > 6.0, "noise during speech only {removed:.1} dB lower");
+        assert!(kept > -1.5, "speech windows lose {kept:.2} dB");
+    });
 }
 
 /// The evaluation kit's timeline on synthetic rooms: far end alone 0–10 s, near end alone
@@ -651,74 +710,90 @@ fn kit_timeline(
 
 #[test]
 fn erle_returns_to_its_depth_after_double_talk() {
-    // After double talk the canceller must be as deep as on the same far end without any near
-    // end (issue 13). With a 500 ms delay, the far end's return after a pause moved the delay
-    // estimate to 20 ms during double talk (a near-end onset 20 ms after the far end's return),
-    // which shifted the converged weights out of the filter: 1.4 dB after double talk
-    // instead of 36. Measured with the fix: within 0.5 dB of the run without near end.
-    for (delay, rt60, seed, far_at, near_at) in [(500, 0.5, 33, 60, 0), (320, 0.5, 32, 30, 20), (120, 0.3, 31, 120, 40)]
-    {
-        let (far, mic, near) = kit_timeline(delay, rt60, seed, far_at, near_at);
-        let quiet: Vec<f32> = mic.iter().zip(&near).map(|(m, n)| m - n).collect();
-        let (out, delays) = run(AdvancedAecConfig::new(16000), &mic, &far);
-        let (out_q, _) = run(AdvancedAecConfig::new(16000), &quiet, &far);
-        let before = erle(&mic, &out, 16000 * 5, 16000 * 10);
-        let after = erle(&mic, &out, 16000 * 22, 16000 * 32);
-        let without = erle(&quiet, &out_q, 16000 * 22, 16000 * 32);
-        println!(
-            "{delay} ms, RT60 {rt60}: ERLE {before:.1} dB before double talk, {after:.1} dB after ({without:.1} without near end); delays {delays:?}"
-        );
-        assert!(before > 25.0, "{delay} ms: {before:.1} dB before double talk");
-        assert!(after > without - 3.0, "{delay} ms: {after:.1} dB after double talk, {without:.1} dB without it");
-        assert!(delays[20..].iter().all(|d| d.is_some_and(|d| d.abs_diff(delay as u32) <= 30)), "{delays:?}");
-    }
+    sweep(3, |_| {
+        // After double talk the canceller must be as deep as on the same far end without any near
+        // end (issue 13). With a 500 ms delay, the far end's return after a pause moved the delay
+        // estimate to 20 ms during double talk (a near-end onset 20 ms after the far end's return),
+        // which shifted the converged weights out of the filter: 1.4 dB after double talk
+        // instead of 36. Measured with the fix: within 0.5 dB of the run without near end.
+        for (delay, rt60, seed, far_at, near_at) in
+            [(500, 0.5, 33, 60, 0), (320, 0.5, 32, 30, 20), (120, 0.3, 31, 120, 40)]
+        {
+            let (far, mic, near) = kit_timeline(delay, rt60, seed, far_at, near_at);
+            let quiet: Vec<f32> = mic.iter().zip(&near).map(|(m, n)| m - n).collect();
+            let (out, delays) = run(AdvancedAecConfig::new(16000), &mic, &far);
+            let (out_q, _) = run(AdvancedAecConfig::new(16000), &quiet, &far);
+            let before = erle(&mic, &out, 16000 * 5, 16000 * 10);
+            let after = erle(&mic, &out, 16000 * 22, 16000 * 32);
+            let without = erle(&quiet, &out_q, 16000 * 22, 16000 * 32);
+            println!(
+                "{delay} ms, RT60 {rt60}: ERLE {before:.1} dB before double talk, {after:.1} dB after ({without:.1} without near end); delays {delays:?}"
+            );
+            assert!(before > 25.0, "{delay} ms: {before:.1} dB before double talk");
+            assert!(after > without - 3.0, "{delay} ms: {after:.1} dB after double talk, {without:.1} dB without it");
+            assert!(delays[20..].iter().all(|d| d.is_some_and(|d| d.abs_diff(delay as u32) <= 30)), "{delays:?}");
+        }
+    });
 }
 
 #[test]
 fn near_end_louder_than_the_echo_does_not_move_the_delay_estimate() {
-    // Double talk with the near end 3 dB above the echo in reverberant rooms: the near end
-    // fills the microphone's band envelopes with fluctuations the far end does not explain.
-    // In a held-out room of the evaluation kit's generator (RT60 0.7 s, 40 ms) a lag 40 ms
-    // late won the delay estimator's correlation after 3.7 s of it, the converged weights
-    // were shifted out of the window, and the canceller stayed 9 dB shallower after double
-    // talk than without the near end; the estimate is now held while the near end talks over
-    // a converged filter. These synthetic rooms do not reproduce that wander (the code
-    // without the hold passes them too, with the same figures): the test guards that the
-    // estimate and the depth after double talk hold with a loud near end.
-    for (delay, rt60, seed, far_at, near_at) in [(40, 0.7, 41, 20, 5), (60, 0.6, 42, 80, 30), (40, 0.5, 43, 140, 45)] {
-        let (far, mic, near) = kit_timeline(delay, rt60, seed, far_at, near_at);
-        let louder = 10f32.powf(3.0 / 20.0) - 1.0;
-        let mic: Vec<f32> = mic.iter().zip(&near).map(|(m, n)| m + louder * n).collect();
-        let quiet: Vec<f32> = mic.iter().zip(&near).map(|(m, n)| m - (1.0 + louder) * n).collect();
-        let (out, delays) = run(AdvancedAecConfig::new(16000), &mic, &far);
-        let (out_q, _) = run(AdvancedAecConfig::new(16000), &quiet, &far);
-        let after = erle(&mic, &out, 16000 * 22, 16000 * 32);
-        let without = erle(&quiet, &out_q, 16000 * 22, 16000 * 32);
-        println!("{delay} ms, RT60 {rt60}: ERLE after double talk {after:.1} dB ({without:.1} without near end); delays {delays:?}");
-        assert!(delays[14..23].iter().all(|d| *d == delays[14]), "{delay} ms: {delays:?}");
-        assert!(after > without - 3.0, "{delay} ms: {after:.1} dB after double talk, {without:.1} dB without it");
-    }
+    sweep(3, |_| {
+        // Double talk with the near end 3 dB above the echo in reverberant rooms: the near end
+        // fills the microphone's band envelopes with fluctuations the far end does not explain.
+        // In a held-out room of the evaluation kit's generator (RT60 0.7 s, 40 ms) a lag 40 ms
+        // late won the delay estimator's correlation after 3.7 s of it, the converged weights
+        // were shifted out of the window, and the canceller stayed 9 dB shallower after double
+        // talk than without the near end; the estimate is now held while the near end talks over
+        // a converged filter. These synthetic rooms do not reproduce that wander (the code
+        // without the hold passes them too, with the same figures): the test guards that the
+        // estimate and the depth after double talk hold with a loud near end.
+        for (delay, rt60, seed, far_at, near_at) in
+            [(40, 0.7, 41, 20, 5), (60, 0.6, 42, 80, 30), (40, 0.5, 43, 140, 45)]
+        {
+            let (far, mic, near) = kit_timeline(delay, rt60, seed, far_at, near_at);
+            let louder = 10f32.powf(3.0 / 20.0) - 1.0;
+            let mic: Vec<f32> = mic.iter().zip(&near).map(|(m, n)| m + louder * n).collect();
+            let quiet: Vec<f32> = mic.iter().zip(&near).map(|(m, n)| m - (1.0 + louder) * n).collect();
+            let (out, delays) = run(AdvancedAecConfig::new(16000), &mic, &far);
+            let (out_q, _) = run(AdvancedAecConfig::new(16000), &quiet, &far);
+            let after = erle(&mic, &out, 16000 * 22, 16000 * 32);
+            let without = erle(&quiet, &out_q, 16000 * 22, 16000 * 32);
+            println!("{delay} ms, RT60 {rt60}: ERLE after double talk {after:.1} dB ({without:.1} without near end); delays {delays:?}");
+            assert!(delays[14..23].iter().all(|d| *d == delays[14]), "{delay} ms: {delays:?}");
+            assert!(after > without - 3.0, "{delay} ms: {after:.1} dB after double talk, {without:.1} dB without it");
+        }
+    });
 }
 
 #[test]
 fn weak_direct_path_in_a_reverberant_room_stays_in_the_window() {
-    // Reverberant rooms with a weak direct path: the delay estimator's envelope correlation
-    // peaks 20-30 ms after the direct path, and with a 20 ms margin the filter window started
-    // after it. A direct path outside the window cannot be cancelled (measured 15.1 dB at
-    // direct 0.2 / RT60 0.7 s before the filter-based refinement, 21.2 dB with it; the other
-    // rooms stay within 2 dB).
-    for (direct, rt60, seed, min_db) in
-        [(0.2f32, 0.7f32, 4u64, 19.0), (0.3, 0.6, 3, 21.0), (0.5, 0.6, 5, 20.0), (0.15, 0.5, 6, 29.0)]
-    {
-        let mut h = rir(16000, 250 * 16, rt60, 0.6, seed);
-        h[250 * 16] = direct;
-        let s = scene(16000, 20, &h);
-        let mic = s.mic();
-        let (out, delays) = run(AdvancedAecConfig::new(16000), &mic, &s.far);
-        let e = erle(&mic, &out, 16000 * 5, 16000 * 20);
-        println!("direct {direct}, RT60 {rt60}: ERLE {e:.1} dB; delays {:?}", &delays[..8]);
-        assert!(e > min_db, "direct {direct}, RT60 {rt60}: {e:.1} dB");
-    }
+    let v = sweep(10, |_| {
+        // Reverberant rooms with a weak direct path: the delay estimator's envelope correlation
+        // peaks 20-30 ms after the direct path, and with a 20 ms margin the filter window started
+        // after it. A direct path outside the window cannot be cancelled (measured 15.1 dB at
+        // direct 0.2 / RT60 0.7 s before the filter-based refinement, 21.2 dB with it; the other
+        // rooms stay within 2 dB).
+        let mut es = Vec::new();
+        for (direct, rt60, seed) in [(0.2f32, 0.7f32, 4u64), (0.3, 0.6, 3), (0.5, 0.6, 5), (0.15, 0.5, 6)] {
+            let mut h = rir(16000, 250 * 16, rt60, 0.6, seed);
+            h[250 * 16] = direct;
+            let s = scene(16000, 20, &h);
+            let mic = s.mic();
+            let (out, delays) = run(AdvancedAecConfig::new(16000), &mic, &s.far);
+            let e = erle(&mic, &out, 16000 * 5, 16000 * 20);
+            println!("direct {direct}, RT60 {rt60}: ERLE {e:.1} dB; delays {:?}", &delays[..8]);
+            es.push(e);
+            assert!(e > 11.2, "direct {direct}, RT60 {rt60}: {e:.1} dB");
+        }
+        es
+    });
+    // Over ten realisations of the four rooms (session 22): 12.6-36.4 dB, mean 22.6 dB (the
+    // first room 12.6-21.3 dB); without the refinement 9.8-36.4 dB, mean 20.8 dB (realisations
+    // 0-4 alone cannot tell the two apart: 21.3 against 21.0 dB). Since the filters learn in
+    // the far end's pauses: 11.7-36.7 dB, mean 22.6 dB; without the refinement 9.7 dB, 20.7 dB.
+    let (_, mean) = min_mean(v.into_iter().flatten());
+    assert!(mean > 21.8, "mean {mean:.1} dB");
 }
 
 /// A reverberant room (RT60 0.6 s, beyond the 160 ms filter), a wideband far end at -20 dBFS
@@ -745,114 +820,131 @@ fn high_band(x: &[f32]) -> Vec<f32> {
 
 #[test]
 fn double_talk_removes_the_echo_where_the_near_end_is_silent() {
-    // The narrowband scene above. In the double-talk state the post-filter scales its
-    // residual estimate down only in bins incoherent with the echo estimate (where the near
-    // end is); there the high band is echo-coherent and keeps the full estimate. The same
-    // holds for false double-talk detections in far-end single talk, which the reverberation
-    // beyond the filter causes now and then. Measured with a uniform 0.3 scale: 15.5 dB of
-    // the high band's echo removed in double talk, 27.8 dB in far-end single talk (5-10 s);
-    // coherence-weighted: 17.2 / 33.4 dB, the near end unchanged (-0.5 / -0.6 dB).
-    let (s, mic, out) = narrowband_near_end_scene();
-    let (a, b) = (16000 * 11, 16000 * 20);
-    let (hm, ho) = (high_band(&mic), high_band(&out));
-    let removed = 10.0 * (energy(&hm[a..b]) / energy(&ho[a..b]).max(1e-20)).log10();
-    let lo_out = lowpass(&out, 3500.0, 16000.0);
-    let kept = 10.0 * (energy(&lo_out[a..b]) / energy(&s.near[a..b])).log10();
-    println!("narrowband near end in double talk: high-band echo {removed:.1} dB lower, near end {kept:.2} dB");
-    assert!(removed > 16.5, "high-band echo only {removed:.1} dB lower in double talk");
-    assert!(kept > -2.0, "near end attenuated by {kept:.2} dB");
+    let v = sweep(5, |_| {
+        // The narrowband scene above. In the double-talk state the post-filter scales its
+        // residual estimate down only in bins incoherent with the echo estimate (where the near
+        // end is); there the high band is echo-coherent and keeps the full estimate. The same
+        // holds for false double-talk detections in far-end single talk, which the reverberation
+        // beyond the filter causes now and then. Measured with a uniform 0.3 scale: 15.5 dB of
+        // the high band's echo removed in double talk, 27.8 dB in far-end single talk (5-10 s);
+        // coherence-weighted: 17.2 / 33.4 dB, the near end unchanged (-0.5 / -0.6 dB).
+        let (s, mic, out) = narrowband_near_end_scene();
+        let (a, b) = (16000 * 11, 16000 * 20);
+        let (hm, ho) = (high_band(&mic), high_band(&out));
+        let removed = 10.0 * (energy(&hm[a..b]) / energy(&ho[a..b]).max(1e-20)).log10();
+        let lo_out = lowpass(&out, 3500.0, 16000.0);
+        let kept = 10.0 * (energy(&lo_out[a..b]) / energy(&s.near[a..b])).log10();
+        println!("narrowband near end in double talk: high-band echo {removed:.1} dB lower, near end {kept:.2} dB");
+        assert!(removed > 14.3, "high-band echo only {removed:.1} dB lower in double talk");
+        assert!(kept > -2.0, "near end attenuated by {kept:.2} dB");
+        removed
+    });
+    // Over ten rooms (session 22): 14.8-18.9 dB; realisations 0-4 average 16.8 dB.
+    let (_, mean) = min_mean(v);
+    assert!(mean > 16.3, "mean {mean:.1} dB");
 }
 
 #[test]
 fn false_double_talk_suppresses_the_bins_the_echo_explains() {
-    // The narrowband scene's far-end single talk (5-10 s): reverberation beyond the filter
-    // makes the near-end detector fire now and then, and each detection holds the
-    // double-talk state (scaled-down residual estimate, -14 dB floor) for 200 ms. A bin whose
-    // error the echo envelope x the bin's own measured depth explains keeps the estimate as
-    // learnt and a -20 dB floor in that state. Measured (high band, 5-10 s): 33.3 dB of the
-    // echo removed with one double-talk treatment for every bin, 35.1 dB per bin (session 19,
-    // second round).
-    let (_, mic, out) = narrowband_near_end_scene();
-    let far_only = erle(&high_band(&mic), &high_band(&out), 16000 * 5, 16000 * 10);
-    println!("narrowband scene, far-end single talk: high-band echo {far_only:.1} dB lower");
-    assert!(far_only > 34.5, "high-band echo only {far_only:.1} dB lower in far-end single talk");
+    let v = sweep(5, |_| {
+        // The narrowband scene's far-end single talk (5-10 s): reverberation beyond the filter
+        // makes the near-end detector fire now and then, and each detection holds the
+        // double-talk state (scaled-down residual estimate, -14 dB floor) for 200 ms. A bin whose
+        // error the echo envelope x the bin's own measured depth explains keeps the estimate as
+        // learnt and a -20 dB floor in that state. Measured (high band, 5-10 s): 33.3 dB of the
+        // echo removed with one double-talk treatment for every bin, 35.1 dB per bin (session 19,
+        // second round).
+        let (_, mic, out) = narrowband_near_end_scene();
+        let far_only = erle(&high_band(&mic), &high_band(&out), 16000 * 5, 16000 * 10);
+        println!("narrowband scene, far-end single talk: high-band echo {far_only:.1} dB lower");
+        assert!(far_only > 24.0, "high-band echo only {far_only:.1} dB lower in far-end single talk");
+        far_only
+    });
+    // Over ten rooms (session 22): 24.6-38.2 dB; realisations 0-4 average 33.2 dB, 5-9
+    // 31.6 dB.
+    let (_, mean) = min_mean(v);
+    assert!(mean > 31.0, "mean {mean:.1} dB");
 }
 
 #[test]
 fn double_talk_keeps_the_starts_of_words_between_pauses() {
-    // A near talker under loud echo (-30 dBFS against -20 dBFS) speaking in words of 0.4 s
-    // with 0.35 s pauses — longer than the short 200 ms hangover — in a room whose
-    // reverberation (RT60 0.7 s) reaches far beyond the 160 ms filter, so that the near end
-    // stands only a few dB above the residual echo estimate: the sustained hangover must keep
-    // the post-filter in its double-talk mode across the pauses, or the deep echo-only gains
-    // cut the start of every word. Measured as the near end's projection gain over the first
-    // 100 ms of each word (the echo suppressor alone): -9.4 dB when only detections 8 dB
-    // above the estimate counted toward the sustained hangover, -4.0 dB with every
-    // detection counted.
-    let h = rir(16000, 800, 0.7, 0.7, 21);
-    let mut s = scene(16000, 26, &h);
-    s.echo = set_active(&convolve(&s.far, &h), 16000, -20.0);
-    let src = set_active(&speech(16000)[16000 * 40..16000 * 52], 16000, -30.0);
-    let (word, pause) = (6400, 5600);
-    let mut starts = Vec::new();
-    for (i, v) in src.iter().enumerate() {
-        let at = 16000 * 12 + i;
-        if i % (word + pause) < word {
-            s.near[at] = *v;
+    sweep(5, |_| {
+        // A near talker under loud echo (-30 dBFS against -20 dBFS) speaking in words of 0.4 s
+        // with 0.35 s pauses — longer than the short 200 ms hangover — in a room whose
+        // reverberation (RT60 0.7 s) reaches far beyond the 160 ms filter, so that the near end
+        // stands only a few dB above the residual echo estimate: the sustained hangover must keep
+        // the post-filter in its double-talk mode across the pauses, or the deep echo-only gains
+        // cut the start of every word. Measured as the near end's projection gain over the first
+        // 100 ms of each word (the echo suppressor alone): -9.4 dB when only detections 8 dB
+        // above the estimate counted toward the sustained hangover, -4.0 dB with every
+        // detection counted.
+        let h = rir(16000, 800, 0.7, 0.7, 21);
+        let mut s = scene(16000, 26, &h);
+        s.echo = set_active(&convolve(&s.far, &h), 16000, -20.0);
+        let src = set_active(&speech(16000)[16000 * 40..16000 * 52], 16000, -30.0);
+        let (word, pause) = (6400, 5600);
+        let mut starts = Vec::new();
+        for (i, v) in src.iter().enumerate() {
+            let at = 16000 * 12 + i;
+            if i % (word + pause) < word {
+                s.near[at] = *v;
+            }
+            if i % (word + pause) == 0 && at >= 16000 * 14 {
+                starts.push(at);
+            }
         }
-        if i % (word + pause) == 0 && at >= 16000 * 14 {
-            starts.push(at);
+        let mic = s.mic();
+        let (out, _) = run(AdvancedAecConfig::new(16000).with_denoise(None), &mic, &s.far);
+        let (mut nn, mut no) = (0.0f64, 0.0f64);
+        for &a in &starts {
+            let (n, o) = (&s.near[a..a + 1600], &out[a..a + 1600]);
+            nn += energy(n);
+            no += dot(n, o);
         }
-    }
-    let mic = s.mic();
-    let (out, _) = run(AdvancedAecConfig::new(16000).with_denoise(None), &mic, &s.far);
-    let (mut nn, mut no) = (0.0f64, 0.0f64);
-    for &a in &starts {
-        let (n, o) = (&s.near[a..a + 1600], &out[a..a + 1600]);
-        nn += energy(n);
-        no += dot(n, o);
-    }
-    let gain = 20.0 * (no.max(1e-12) / nn).log10();
-    println!("words between pauses under loud echo: {} word starts, near-end gain {gain:.2} dB", starts.len());
-    assert!(starts.len() >= 10, "{} word starts", starts.len());
-    assert!(gain > -6.0, "word starts lose {:.2} dB", -gain);
+        let gain = 20.0 * (no.max(1e-12) / nn).log10();
+        println!("words between pauses under loud echo: {} word starts, near-end gain {gain:.2} dB", starts.len());
+        assert!(starts.len() >= 10, "{} word starts", starts.len());
+        assert!(gain > -6.0, "word starts lose {:.2} dB", -gain);
+    });
 }
 
 #[test]
 fn a_far_end_whisper_under_loud_noise_does_not_restart_the_filters() {
-    // Far-end single talk whose far end falls to a whisper (a recording's background at
-    // -66 dBFS: still "active") for 12 s while the microphone holds pink noise at -50 dBFS.
-    // The echo prediction is then 30 dB under the noise, and the smoothed `Σ d·ŷ` of the
-    // divergence test is the noise's chance correlation with ŷ: it fell below `¼ Σ ŷ²` in
-    // both filters for 200 ms and restarted a converged canceller (found in a held-out
-    // scenario at 28.7 s of far-end single talk: 25.5 dB early, 17.7 dB late). The test now
-    // only counts blocks whose prediction holds at least a quarter of the microphone power.
-    let h = rir(16000, 1600, 0.3, 0.25, 41);
-    let mut s = scene(16000, 30, &h);
-    let (q0, q1) = (16000 * 8, 16000 * 20);
-    let whisper: Vec<f32> = Noise::new(42).pink(q1 - q0).iter().map(|v| v * 10f32.powf(-66.0 / 20.0)).collect();
-    s.far[q0..q1].copy_from_slice(&whisper);
-    s.echo = set_active(&convolve(&s.far, &h), 16000, -30.0);
-    s.noise = Noise::new(43).pink(s.far.len()).iter().map(|v| v * 10f32.powf(-50.0 / 20.0)).collect();
-    let mic = s.mic();
-    let mut a = Aec::new(AdvancedAecConfig::new(16000)).unwrap();
-    let mut restarts_at = Vec::new();
-    let mut out = Vec::with_capacity(mic.len());
-    for (i, (m, f)) in mic.chunks_exact(160).zip(s.far.chunks_exact(160)).enumerate() {
-        let mut b = m.to_vec();
-        a.process_render_frame(f);
-        a.process_capture_frame(&mut b);
-        out.extend_from_slice(&b);
-        if a.restarts() > restarts_at.len() as u32 {
-            restarts_at.push(i as f32 / 100.0);
+    sweep(5, |_| {
+        // Far-end single talk whose far end falls to a whisper (a recording's background at
+        // -66 dBFS: still "active") for 12 s while the microphone holds pink noise at -50 dBFS.
+        // The echo prediction is then 30 dB under the noise, and the smoothed `Σ d·ŷ` of the
+        // divergence test is the noise's chance correlation with ŷ: it fell below `¼ Σ ŷ²` in
+        // both filters for 200 ms and restarted a converged canceller (found in a held-out
+        // scenario at 28.7 s of far-end single talk: 25.5 dB early, 17.7 dB late). The test now
+        // only counts blocks whose prediction holds at least a quarter of the microphone power.
+        let h = rir(16000, 1600, 0.3, 0.25, 41);
+        let mut s = scene(16000, 30, &h);
+        let (q0, q1) = (16000 * 8, 16000 * 20);
+        let whisper: Vec<f32> = Noise::new(42).pink(q1 - q0).iter().map(|v| v * 10f32.powf(-66.0 / 20.0)).collect();
+        s.far[q0..q1].copy_from_slice(&whisper);
+        s.echo = set_active(&convolve(&s.far, &h), 16000, -30.0);
+        s.noise = Noise::new(43).pink(s.far.len()).iter().map(|v| v * 10f32.powf(-50.0 / 20.0)).collect();
+        let mic = s.mic();
+        let mut a = Aec::new(AdvancedAecConfig::new(16000)).unwrap();
+        let mut restarts_at = Vec::new();
+        let mut out = Vec::with_capacity(mic.len());
+        for (i, (m, f)) in mic.chunks_exact(160).zip(s.far.chunks_exact(160)).enumerate() {
+            let mut b = m.to_vec();
+            a.process_render_frame(f);
+            a.process_capture_frame(&mut b);
+            out.extend_from_slice(&b);
+            if a.restarts() > restarts_at.len() as u32 {
+                restarts_at.push(i as f32 / 100.0);
+            }
         }
-    }
-    out.drain(..a.latency());
-    out.resize(mic.len(), 0.0);
-    let (before, after) = (erle(&s.echo, &out, 16000 * 4, q0), erle(&s.echo, &out, q1 + 16000, 16000 * 30));
-    println!("far-end whisper under noise: restarts at {restarts_at:?} s; echo to output {before:.1} dB before, {after:.1} dB after");
-    assert!(restarts_at.iter().all(|t| *t < 4.0), "restarts at {restarts_at:?} s");
-    assert!(after > before - 3.0, "{after:.1} dB after the whisper, {before:.1} dB before");
+        out.drain(..a.latency());
+        out.resize(mic.len(), 0.0);
+        let (before, after) = (erle(&s.echo, &out, 16000 * 4, q0), erle(&s.echo, &out, q1 + 16000, 16000 * 30));
+        println!("far-end whisper under noise: restarts at {restarts_at:?} s; echo to output {before:.1} dB before, {after:.1} dB after");
+        assert!(restarts_at.iter().all(|t| *t < 4.0), "restarts at {restarts_at:?} s");
+        assert!(after > before - 3.0, "{after:.1} dB after the whisper, {before:.1} dB before");
+    });
 }
 
 /// A loudspeaker that compresses its peaks: `tanh(drive·x/peak)/tanh(drive)·peak`, as the
@@ -864,99 +956,112 @@ fn saturate(x: &[f32], drive: f32) -> Vec<f32> {
 
 #[test]
 fn a_saturating_loudspeaker_is_cancelled_beyond_the_best_linear_fit() {
-    // Far-end single talk through a saturating loudspeaker (drive 2.0 and 2.5) into a room.
-    // No linear filter can take out more of the echo than the best memoryless linear fit of
-    // the loudspeaker's output to its input leaves (computed here: 18.0 and 15.5 dB); with the
-    // saturation model in front of the filters the linear stage (suppressor off) must beat
-    // it by 3 dB once the model has learnt (12-20 s; measured 24.9 and 22.6 dB), and in the
-    // same room with a linear loudspeaker the model must stay at exactly zero (the code
-    // before the model: at most the fit, as it is linear).
-    let h = rir(16000, 1600, 0.3, 0.15, 61);
-    for drive in [2.0f32, 2.5, 0.0] {
-        let mut s = scene(16000, 20, &h);
-        let spk = if drive > 0.0 { saturate(&s.far, drive) } else { s.far.clone() };
-        s.echo = set_active(&convolve(&spk, &h), 16000, -30.0);
-        let (xx, xy) = (dot(&s.far, &s.far), dot(&s.far, &spk));
-        let fit: f64 = s.far.iter().zip(&spk).map(|(x, y)| (f64::from(*y) - xy / xx * f64::from(*x)).powi(2)).sum();
-        let ceiling = 10.0 * (energy(&spk) / fit.max(1e-30)).log10();
-        let mic = s.mic();
-        let mut a = Aec::new(AdvancedAecConfig::new(16000).with_suppression(false, 1.0)).unwrap();
-        let mut out = Vec::with_capacity(mic.len());
-        for (m, f) in mic.chunks_exact(160).zip(s.far.chunks_exact(160)) {
-            let mut b = m.to_vec();
-            a.process_render_frame(f);
-            a.process_capture_frame(&mut b);
-            out.extend_from_slice(&b);
+    sweep(5, |_| {
+        // Far-end single talk through a saturating loudspeaker (drive 2.0 and 2.5) into a room.
+        // No linear filter can take out more of the echo than the best memoryless linear fit of
+        // the loudspeaker's output to its input leaves (computed here: 18.0 and 15.5 dB); with the
+        // saturation model in front of the filters the linear stage (suppressor off) must beat
+        // it by 3 dB once the model has learnt (12-20 s; measured 24.9 and 22.6 dB), and in the
+        // same room with a linear loudspeaker the model must stay at exactly zero (the code
+        // before the model: at most the fit, as it is linear).
+        let h = rir(16000, 1600, 0.3, 0.15, 61);
+        for drive in [2.0f32, 2.5, 0.0] {
+            let mut s = scene(16000, 20, &h);
+            let spk = if drive > 0.0 { saturate(&s.far, drive) } else { s.far.clone() };
+            s.echo = set_active(&convolve(&spk, &h), 16000, -30.0);
+            let (xx, xy) = (dot(&s.far, &s.far), dot(&s.far, &spk));
+            let fit: f64 = s.far.iter().zip(&spk).map(|(x, y)| (f64::from(*y) - xy / xx * f64::from(*x)).powi(2)).sum();
+            let ceiling = 10.0 * (energy(&spk) / fit.max(1e-30)).log10();
+            let mic = s.mic();
+            let mut a = Aec::new(AdvancedAecConfig::new(16000).with_suppression(false, 1.0)).unwrap();
+            let mut out = Vec::with_capacity(mic.len());
+            for (m, f) in mic.chunks_exact(160).zip(s.far.chunks_exact(160)) {
+                let mut b = m.to_vec();
+                a.process_render_frame(f);
+                a.process_capture_frame(&mut b);
+                out.extend_from_slice(&b);
+            }
+            out.drain(..a.latency());
+            out.resize(mic.len(), 0.0);
+            let (from, to) = (16000 * 12, 16000 * 20);
+            let residual: f64 = (from..to).map(|i| f64::from(out[i] - s.noise[i]).powi(2)).sum();
+            let reduction = 10.0 * (energy(&s.echo[from..to]) / residual.max(1e-20)).log10();
+            let coef = a.saturation_coefficient();
+            println!(
+                "drive {drive}: linear echo reduction {reduction:.1} dB, best linear fit {ceiling:.1} dB, a = {coef}"
+            );
+            if drive > 0.0 {
+                assert!(reduction > ceiling + 3.0, "drive {drive}: {reduction:.1} dB, linear fit {ceiling:.1} dB");
+                assert!(coef < 0.0, "drive {drive}: a = {coef}");
+            } else {
+                assert_eq!(coef, 0.0);
+            }
         }
-        out.drain(..a.latency());
-        out.resize(mic.len(), 0.0);
-        let (from, to) = (16000 * 12, 16000 * 20);
-        let residual: f64 = (from..to).map(|i| f64::from(out[i] - s.noise[i]).powi(2)).sum();
-        let reduction = 10.0 * (energy(&s.echo[from..to]) / residual.max(1e-20)).log10();
-        let coef = a.saturation_coefficient();
-        println!("drive {drive}: linear echo reduction {reduction:.1} dB, best linear fit {ceiling:.1} dB, a = {coef}");
-        if drive > 0.0 {
-            assert!(reduction > ceiling + 3.0, "drive {drive}: {reduction:.1} dB, linear fit {ceiling:.1} dB");
-            assert!(coef < 0.0, "drive {drive}: a = {coef}");
-        } else {
-            assert_eq!(coef, 0.0);
-        }
-    }
+    });
 }
 
 #[test]
 fn distortion_and_loud_white_noise_are_not_taken_for_the_near_end() {
-    // Far-end single talk through a saturating loudspeaker (drive 2.5) with white noise 15 dB
-    // under the echo (-45 dBFS against -30 dBFS active), as the kit's non-linear white-noise
-    // cells: both hold the microphone's coherence with the echo estimate under 0.5, though
-    // no one talks. Counted: blocks of 4-10 s the near-end detector flags, and the echo
-    // reduction of the whole post-filter over 5-10 s. Measured 48 blocks and 24.3 dB; 229
-    // blocks and 20.4 dB while the coherence criterion did not ask the error to reach a
-    // quarter of the residual estimate plus noise (session 17).
-    let h = rir(16000, 1600, 0.3, 0.15, 61);
-    let mut s = scene(16000, 10, &h);
-    s.echo = set_active(&convolve(&saturate(&s.far, 2.5), &h), 16000, -30.0);
-    s.noise = Noise::new(5).white(s.far.len()).iter().map(|v| v * 10f32.powf(-45.0 / 20.0)).collect();
-    let mic = s.mic();
-    let mut a = Aec::new(AdvancedAecConfig::new(16000)).unwrap();
-    let (mut out, mut flagged) = (Vec::with_capacity(mic.len()), 0);
-    for (i, (m, f)) in mic.chunks_exact(160).zip(s.far.chunks_exact(160)).enumerate() {
-        let mut b = m.to_vec();
-        a.process_render_frame(f);
-        a.process_capture_frame(&mut b);
-        out.extend_from_slice(&b);
-        if i >= 400 && a.near_end_active() {
-            flagged += 1;
+    sweep(5, |_| {
+        // Far-end single talk through a saturating loudspeaker (drive 2.5) with white noise 15 dB
+        // under the echo (-45 dBFS against -30 dBFS active), as the kit's non-linear white-noise
+        // cells: both hold the microphone's coherence with the echo estimate under 0.5, though
+        // no one talks. Counted: blocks of 4-10 s the near-end detector flags, and the echo
+        // reduction of the whole post-filter over 5-10 s. Measured 48 blocks and 24.3 dB; 229
+        // blocks and 20.4 dB while the coherence criterion did not ask the error to reach a
+        // quarter of the residual estimate plus noise (session 17).
+        let h = rir(16000, 1600, 0.3, 0.15, 61);
+        let mut s = scene(16000, 10, &h);
+        s.echo = set_active(&convolve(&saturate(&s.far, 2.5), &h), 16000, -30.0);
+        s.noise = Noise::new(5).white(s.far.len()).iter().map(|v| v * 10f32.powf(-45.0 / 20.0)).collect();
+        let mic = s.mic();
+        let mut a = Aec::new(AdvancedAecConfig::new(16000)).unwrap();
+        let (mut out, mut flagged) = (Vec::with_capacity(mic.len()), 0);
+        for (i, (m, f)) in mic.chunks_exact(160).zip(s.far.chunks_exact(160)).enumerate() {
+            let mut b = m.to_vec();
+            a.process_render_frame(f);
+            a.process_capture_frame(&mut b);
+            out.extend_from_slice(&b);
+            if i >= 400 && a.near_end_active() {
+                flagged += 1;
+            }
         }
-    }
-    out.drain(..a.latency());
-    out.resize(mic.len(), 0.0);
-    let reduction = erle(&mic, &out, 16000 * 5, 16000 * 10);
-    println!("distortion and white noise, far-end single talk: {flagged} of 600 blocks flagged as near end, ERLE {reduction:.1} dB");
-    assert!(flagged < 120 && reduction > 22.5, "{flagged} blocks, {reduction:.1} dB");
+        out.drain(..a.latency());
+        out.resize(mic.len(), 0.0);
+        let reduction = erle(&mic, &out, 16000 * 5, 16000 * 10);
+        println!("distortion and white noise, far-end single talk: {flagged} of 600 blocks flagged as near end, ERLE {reduction:.1} dB");
+        assert!(flagged < 120 && reduction > 22.5, "{flagged} blocks, {reduction:.1} dB");
+    });
 }
 
 #[test]
 fn double_talk_under_loud_echo_removes_the_echo_bin_by_bin() {
-    // The loud-echo double talk above (echo -20 dBFS, near end -30 dBFS, RT60 0.6 s beyond the
-    // 160 ms filter), measured as the echo left beside the near end: the output minus the near
-    // end's projection, against the echo at the microphone, 13-22 s. The post-filter's
-    // double-talk scale (residual estimate x 0.3 in bins incoherent with the echo estimate,
-    // rising to x 1 in bins that follow it) reads each bin's own coherence: pooled over three
-    // bins (until session 18) a near-end harmonic's incoherence spread onto the echo-only
-    // bins beside it. Measured: echo 19.41 dB lower pooled, 19.70 dB per bin; near end
-    // -2.12 / -2.10 dB. Since session 22 the filters also learn in the far end's pauses while
-    // its echo is still in their window (here inside the double talk): 19.55 dB, -2.19 dB.
-    let (s, out) = loud_echo_double_talk();
-    let (a, b) = (16000 * 13, 16000 * 22);
-    let (near, o) = (&s.near[a..b], &out[a..b]);
-    let g = dot(near, o) / energy(near);
-    let residual: Vec<f32> = o.iter().zip(near).map(|(p, q)| p - g as f32 * q).collect();
-    let removed = 10.0 * (energy(&s.echo[a..b]) / energy(&residual).max(1e-20)).log10();
-    let kept = 20.0 * g.max(1e-6).log10();
-    println!("loud-echo double talk: echo {removed:.2} dB lower beside the near end, near end {kept:.2} dB");
-    assert!(removed > 19.5, "echo only {removed:.2} dB lower in double talk");
-    assert!(kept > -2.3, "near end {kept:.2} dB");
+    let v = sweep(5, |_| {
+        // The loud-echo double talk above (echo -20 dBFS, near end -30 dBFS, RT60 0.6 s beyond the
+        // 160 ms filter), measured as the echo left beside the near end: the output minus the near
+        // end's projection, against the echo at the microphone, 13-22 s. The post-filter's
+        // double-talk scale (residual estimate x 0.3 in bins incoherent with the echo estimate,
+        // rising to x 1 in bins that follow it) reads each bin's own coherence: pooled over three
+        // bins (until session 18) a near-end harmonic's incoherence spread onto the echo-only
+        // bins beside it. Measured: echo 19.41 dB lower pooled, 19.70 dB per bin; near end
+        // -2.12 / -2.10 dB. Since session 22 the filters also learn in the far end's pauses while
+        // its echo is still in their window (here inside the double talk): 19.55 dB, -2.19 dB.
+        let (s, out) = loud_echo_double_talk();
+        let (a, b) = (16000 * 13, 16000 * 22);
+        let (near, o) = (&s.near[a..b], &out[a..b]);
+        let g = dot(near, o) / energy(near);
+        let residual: Vec<f32> = o.iter().zip(near).map(|(p, q)| p - g as f32 * q).collect();
+        let removed = 10.0 * (energy(&s.echo[a..b]) / energy(&residual).max(1e-20)).log10();
+        let kept = 20.0 * g.max(1e-6).log10();
+        println!("loud-echo double talk: echo {removed:.2} dB lower beside the near end, near end {kept:.2} dB");
+        assert!(removed > 17.0, "echo only {removed:.2} dB lower in double talk");
+        assert!(kept > -2.3, "near end {kept:.2} dB");
+        removed
+    });
+    // Over ten rooms (session 22): 17.36-20.31 dB (near end -1.89 to -2.15 dB);
+    // realisations 0-4 average 19.27 dB.
+    let (_, mean) = min_mean(v);
+    assert!(mean > 19.0, "mean {mean:.2} dB");
 }
 
 /// Runs the canceller (no denoiser) block by block; returns the output (latency removed) and
@@ -978,43 +1083,51 @@ fn run_flags(mic: &[f32], far: &[f32]) -> (Vec<f32>, Vec<bool>) {
 
 #[test]
 fn quiet_near_end_beside_distorted_echo_is_detected_against_the_measured_depth() {
-    // A saturating loudspeaker (drive 2.5) with the echo at -25 dBFS and a quiet near end
-    // (-50 dBFS, 25 dB under the echo) from 12 s to 22 s: the residual estimate learnt
-    // where the microphone follows the echo estimate runs high beside the distortion, and
-    // near-end words under 4x it were taken for echo (single-talk floor, deep suppression).
-    // The second excess test (error 9 dB over what the filter's measured depth predicts)
-    // catches them. Counted over 13-22 s: 10 ms blocks with near-end speech (energy over
-    // 5 % of the mean) the detector flags, the near end's gain and its SNR in the output;
-    // and the blocks of far-end single talk (4-12 s) it flags. Measured 437 / 504 blocks,
-    // -4.80 dB, 3.57 dB, 23 / 800; 423 / 504, -4.97 dB, 3.42 dB, 23 / 800 without the
-    // depth test (session 19). With the per-bin double-talk floor (session 19, second round:
-    // bins the echo explains at -20 dB instead of -14 dB): 437 / 504, -4.96 dB, 3.83 dB,
-    // 23 / 800.
-    let h = rir(16000, 1600, 0.3, 0.15, 61);
-    let mut s = scene(16000, 24, &h);
-    s.echo = set_active(&convolve(&saturate(&s.far, 2.5), &h), 16000, -25.0);
-    let near_src = set_active(&speech(16000)[16000 * 30..16000 * 40], 16000, -50.0);
-    s.near[16000 * 12..16000 * 22].copy_from_slice(&near_src);
-    let mic = s.mic();
-    let (out, flags) = run_flags(&mic, &s.far);
-    let avg = energy(&s.near[16000 * 13..16000 * 22]) / 900.0;
-    let (mut active, mut hit) = (0, 0);
-    for (near, flagged) in s.near[16000 * 13..16000 * 22].chunks_exact(160).zip(&flags[1300..2200]) {
-        if energy(near) > 0.05 * avg {
-            active += 1;
-            hit += usize::from(*flagged);
+    let v = sweep(5, |_| {
+        // A saturating loudspeaker (drive 2.5) with the echo at -25 dBFS and a quiet near end
+        // (-50 dBFS, 25 dB under the echo) from 12 s to 22 s: the residual estimate learnt
+        // where the microphone follows the echo estimate runs high beside the distortion, and
+        // near-end words under 4x it were taken for echo (single-talk floor, deep suppression).
+        // The second excess test (error 9 dB over what the filter's measured depth predicts)
+        // catches them. Counted over 13-22 s: 10 ms blocks with near-end speech (energy over
+        // 5 % of the mean) the detector flags, the near end's gain and its SNR in the output;
+        // and the blocks of far-end single talk (4-12 s) it flags. Measured 437 / 504 blocks,
+        // -4.80 dB, 3.57 dB, 23 / 800; 423 / 504, -4.97 dB, 3.42 dB, 23 / 800 without the
+        // depth test (session 19). With the per-bin double-talk floor (session 19, second round:
+        // bins the echo explains at -20 dB instead of -14 dB): 437 / 504, -4.96 dB, 3.83 dB,
+        // 23 / 800.
+        let h = rir(16000, 1600, 0.3, 0.15, 61);
+        let mut s = scene(16000, 24, &h);
+        s.echo = set_active(&convolve(&saturate(&s.far, 2.5), &h), 16000, -25.0);
+        let near_src = set_active(&speech(16000)[16000 * 30..16000 * 40], 16000, -50.0);
+        s.near[16000 * 12..16000 * 22].copy_from_slice(&near_src);
+        let mic = s.mic();
+        let (out, flags) = run_flags(&mic, &s.far);
+        let avg = energy(&s.near[16000 * 13..16000 * 22]) / 900.0;
+        let (mut active, mut hit) = (0, 0);
+        for (near, flagged) in s.near[16000 * 13..16000 * 22].chunks_exact(160).zip(&flags[1300..2200]) {
+            if energy(near) > 0.05 * avg {
+                active += 1;
+                hit += usize::from(*flagged);
+            }
         }
-    }
-    let false_alarms = flags[400..1200].iter().filter(|f| **f).count();
-    let (a, b) = (16000 * 13, 16000 * 22);
-    let gain = 20.0 * (dot(&s.near[a..b], &out[a..b]) / energy(&s.near[a..b])).log10();
-    let err: f64 = out[a..b].iter().zip(&s.near[a..b]).map(|(p, q)| f64::from(p - q).powi(2)).sum();
-    let snr = 10.0 * (energy(&s.near[a..b]) / err).log10();
-    println!("quiet near end beside distorted echo: {hit}/{active} near-end blocks flagged, {false_alarms}/800 far-end blocks, near-end gain {gain:.2} dB, SNR out {snr:.2} dB");
-    assert_eq!(active, 504);
-    assert!(hit >= 431, "{hit}/{active} near-end blocks flagged");
-    assert!(false_alarms <= 30, "{false_alarms}/800 far-end blocks flagged");
-    assert!(gain > -5.1 && snr > 3.7, "near-end gain {gain:.2} dB, SNR {snr:.2} dB");
+        let false_alarms = flags[400..1200].iter().filter(|f| **f).count();
+        let (a, b) = (16000 * 13, 16000 * 22);
+        let gain = 20.0 * (dot(&s.near[a..b], &out[a..b]) / energy(&s.near[a..b])).log10();
+        let err: f64 = out[a..b].iter().zip(&s.near[a..b]).map(|(p, q)| f64::from(p - q).powi(2)).sum();
+        let snr = 10.0 * (energy(&s.near[a..b]) / err).log10();
+        println!("quiet near end beside distorted echo: {hit}/{active} near-end blocks flagged, {false_alarms}/800 far-end blocks, near-end gain {gain:.2} dB, SNR out {snr:.2} dB");
+        assert_eq!(active, 504);
+        assert!(hit >= 430, "{hit}/{active} near-end blocks flagged");
+        assert!(false_alarms <= 50, "{false_alarms}/800 far-end blocks flagged");
+        assert!(gain > -5.4 && snr > 2.4, "near-end gain {gain:.2} dB, SNR {snr:.2} dB");
+        (false_alarms as f64, snr)
+    });
+    // Over ten rooms (session 22): 437-454 of 504 near-end blocks, 0-45 of 800 far-end
+    // blocks, gain -4.53 to -5.16 dB, SNR 2.64-4.45 dB; realisations 0-4 average 26 false
+    // alarms and 3.71 dB.
+    let ((_, fa), (_, snr)) = (min_mean(v.iter().map(|x| x.0)), min_mean(v.iter().map(|x| x.1)));
+    assert!(fa < 30.0 && snr > 3.4, "mean {fa:.0} far-end blocks flagged, SNR {snr:.2} dB");
 }
 
 /// Runs the full AEC over a path-change scene whose path changes at `cut`: the first restart
@@ -1040,102 +1153,129 @@ fn until_restart(s: &PathChangeInDoubleTalk, cut: usize) -> (usize, f64, f64) {
 
 #[test]
 fn echo_path_change_during_double_talk_is_suppressed_before_the_restart() {
-    // `path_change_in_double_talk` with the post-filter on, from the change to the restart it
-    // leads to (0.83 s: the far end pauses for the first 0.45 s). Until the restart the
-    // foreground predicts the old path's echo, and the residual estimate and the per-bin depth
-    // are the old path's; the new echo was read as near end and went through: the near end
-    // 2.1 dB above the rest, gain 0.99. Counting 2·(1 − c) of the estimate as unexplained echo
-    // while the prediction correlation c is under 0.75: 4.5 dB, gain 0.96 (session 20).
-    let cut = PATH_CHANGE_AT;
-    let (restart, ratio, gain) = until_restart(&path_change_in_double_talk(), cut);
-    assert!(restart > cut && restart < cut + 16000, "restart {restart}");
-    println!(
-        "path change in double talk, until the restart {:.2} s after it: near end {ratio:.1} dB above the rest, near-end gain {gain:.2}",
+    let v = sweep(5, |_| {
+        // `path_change_in_double_talk` with the post-filter on, from the change to the restart it
+        // leads to (0.83 s: the far end pauses for the first 0.45 s). Until the restart the
+        // foreground predicts the old path's echo, and the residual estimate and the per-bin depth
+        // are the old path's; the new echo was read as near end and went through: the near end
+        // 2.1 dB above the rest, gain 0.99. Counting 2·(1 − c) of the estimate as unexplained echo
+        // while the prediction correlation c is under 0.75: 4.5 dB, gain 0.96 (session 20).
+        let cut = PATH_CHANGE_AT;
+        let (restart, ratio, gain) = until_restart(&path_change_in_double_talk(), cut);
+        assert!(restart > cut && restart < cut + 32000, "restart {restart}");
+        println!(
+            "path change in double talk, until the restart {:.2} s after it: near end {ratio:.1} dB above the rest, near-end gain {gain:.2}",
+            (restart - cut) as f64 / 16000.0
+        );
+        assert!(ratio > 4.0 && gain > 0.82, "{ratio:.1} dB, gain {gain:.2}");
         (restart - cut) as f64 / 16000.0
-    );
-    assert!(ratio > 4.0 && gain > 0.93, "{ratio:.1} dB, gain {gain:.2}");
+    });
+    // Over ten realisations (session 22) the restart came 0.73-0.84 s after the change in
+    // eight and 1.7 s after it in two (0, 4); the near end 4.6-6.8 dB above the rest, gain
+    // 0.85-0.94, in the eight (since the filters learn in the far end's pauses realisation 6
+    // too: 1.48 s). With the divergence test's slower tier realisation 0 restarts 0.83 s
+    // after it (5.3 dB, gain 0.86); realisations 4 and 6 still 1.68 and 1.48 s.
+    let timely = v.iter().filter(|t| **t < 1.0).count();
+    assert!(timely + 1 >= v.len(), "restarts {v:.2?} s after the change");
 }
 
 #[test]
 fn echo_path_change_in_loud_far_end_is_suppressed_from_its_first_blocks() {
-    // `path_change_in_double_talk` with the path changing at 14.4 s instead, where the far end
-    // is loud for the next 400 ms (at 15 s it is quiet for 0.45 s), so the restart follows
-    // after 0.14 s and the smoothed prediction correlation needs 30–50 ms of them to fall under
-    // MISPREDICTED_CORRELATION. From the change to the restart: the near end 2.0 dB *under*
-    // the rest, gain 0.78, with the smoothed test only; 0.3 dB under, gain 0.78, with the
-    // correlation over about the last two blocks counted too (session 20, second round).
-    let cut = 16000 * 144 / 10;
-    let (restart, ratio, gain) = until_restart(&path_change_in_double_talk_at(cut), cut);
-    assert!(restart > cut && restart < cut + 16000 / 4, "restart {restart}");
-    println!(
-        "path change in loud far end, until the restart {:.2} s after it: near end {ratio:.1} dB above the rest, near-end gain {gain:.2}",
-        (restart - cut) as f64 / 16000.0
-    );
-    assert!(ratio > -1.0 && gain > 0.75, "{ratio:.1} dB, gain {gain:.2}");
+    let v = sweep(5, |_| {
+        // `path_change_in_double_talk` with the path changing at 14.4 s instead, where the far end
+        // is loud for the next 400 ms (at 15 s it is quiet for 0.45 s), so the restart follows
+        // after 0.14 s and the smoothed prediction correlation needs 30–50 ms of them to fall under
+        // MISPREDICTED_CORRELATION. From the change to the restart: the near end 2.0 dB *under*
+        // the rest, gain 0.78, with the smoothed test only; 0.3 dB under, gain 0.78, with the
+        // correlation over about the last two blocks counted too (session 20, second round).
+        let cut = 16000 * 144 / 10;
+        let (restart, ratio, gain) = until_restart(&path_change_in_double_talk_at(cut), cut);
+        assert!(restart > cut && restart < cut + 16000 / 4, "restart {restart}");
+        println!(
+            "path change in loud far end, until the restart {:.2} s after it: near end {ratio:.1} dB above the rest, near-end gain {gain:.2}",
+            (restart - cut) as f64 / 16000.0
+        );
+        assert!(ratio > -2.0 && gain > 0.72, "{ratio:.1} dB, gain {gain:.2}");
+        ratio
+    });
+    // Over ten realisations (session 22): the near end -1.6 to 0.9 dB above the rest,
+    // gain 0.75-0.81; realisations 0-4 average -0.1 dB, 5-9 -0.9 dB.
+    let (_, mean) = min_mean(v);
+    assert!(mean > -1.2, "mean {mean:.1} dB");
 }
 
 #[test]
 fn voiced_near_end_under_loud_echo_is_detected_by_its_pitch() {
-    // A voiced near end (12 harmonics of a 140–160 Hz pitch gliding at 0.5 Hz, in 250 ms
-    // syllables every 400 ms) 20 dB under a loud echo (−40 vs −20 dBFS active, room RT60 0.3 s)
-    // from 12 s to 22 s. Counted over 13–22 s: 10 ms blocks with near-end sound flagged by
-    // `near_end_active`, and far-end single-talk blocks flagged over 4–12 s. Measured 465/555
-    // and 0/800 with the excess and coherence tests only; 483/555 and 0/800 with the pitch test
-    // (PITCH_CORRELATION; session 20, second round); 503/555 and 0/800 with the far end's last
-    // 170 ms checked instead of the lag's continuity and a 2-block hold (third round).
-    let h = rir(16000, 480, 0.3, 0.4, 12);
-    let mut s = scene(16000, 24, &h);
-    s.echo = set_active(&convolve(&s.far, &h), 16000, -20.0);
-    let tau = std::f32::consts::TAU;
-    let (mut phase, mut voiced) = (0.0f32, vec![0.0f32; 16000 * 10]);
-    for (i, v) in voiced.iter_mut().enumerate() {
-        let t = i as f32 / 16000.0;
-        phase += tau * 150.0 * (1.0 + 0.07 * (tau * 0.5 * t).sin()) / 16000.0;
-        if i % 6400 < 4000 {
-            *v = (1..=12).map(|k| (k as f32 * phase).sin() / k as f32).sum();
+    let v = sweep(5, |_| {
+        // A voiced near end (12 harmonics of a 140–160 Hz pitch gliding at 0.5 Hz, in 250 ms
+        // syllables every 400 ms) 20 dB under a loud echo (−40 vs −20 dBFS active, room RT60 0.3 s)
+        // from 12 s to 22 s. Counted over 13–22 s: 10 ms blocks with near-end sound flagged by
+        // `near_end_active`, and far-end single-talk blocks flagged over 4–12 s. Measured 465/555
+        // and 0/800 with the excess and coherence tests only; 483/555 and 0/800 with the pitch test
+        // (PITCH_CORRELATION; session 20, second round); 503/555 and 0/800 with the far end's last
+        // 170 ms checked instead of the lag's continuity and a 2-block hold (third round).
+        let h = rir(16000, 480, 0.3, 0.4, 12);
+        let mut s = scene(16000, 24, &h);
+        s.echo = set_active(&convolve(&s.far, &h), 16000, -20.0);
+        let tau = std::f32::consts::TAU;
+        let (mut phase, mut voiced) = (0.0f32, vec![0.0f32; 16000 * 10]);
+        for (i, v) in voiced.iter_mut().enumerate() {
+            let t = i as f32 / 16000.0;
+            phase += tau * 150.0 * (1.0 + 0.07 * (tau * 0.5 * t).sin()) / 16000.0;
+            if i % 6400 < 4000 {
+                *v = (1..=12).map(|k| (k as f32 * phase).sin() / k as f32).sum();
+            }
         }
-    }
-    let voiced = set_active(&voiced, 16000, -40.0);
-    s.near[16000 * 12..16000 * 22].copy_from_slice(&voiced);
-    let mic = s.mic();
-    let (_, flags) = run_flags(&mic, &s.far);
-    let (mut active, mut hit) = (0, 0);
-    for (near, flagged) in s.near[16000 * 13..16000 * 22].chunks_exact(160).zip(&flags[1300..2200]) {
-        if energy(near) > 0.0 {
-            active += 1;
-            hit += usize::from(*flagged);
+        let voiced = set_active(&voiced, 16000, -40.0);
+        s.near[16000 * 12..16000 * 22].copy_from_slice(&voiced);
+        let mic = s.mic();
+        let (_, flags) = run_flags(&mic, &s.far);
+        let (mut active, mut hit) = (0, 0);
+        for (near, flagged) in s.near[16000 * 13..16000 * 22].chunks_exact(160).zip(&flags[1300..2200]) {
+            if energy(near) > 0.0 {
+                active += 1;
+                hit += usize::from(*flagged);
+            }
         }
-    }
-    let false_alarms = flags[400..1200].iter().filter(|f| **f).count();
-    println!(
-        "voiced near end under loud echo: {hit}/{active} near-end blocks flagged, {false_alarms}/800 far-end blocks"
-    );
-    assert_eq!(active, 555);
-    assert!(hit >= 495, "{hit}/{active} near-end blocks flagged");
-    assert!(false_alarms <= 5, "{false_alarms}/800 far-end blocks flagged");
+        let false_alarms = flags[400..1200].iter().filter(|f| **f).count();
+        println!(
+            "voiced near end under loud echo: {hit}/{active} near-end blocks flagged, {false_alarms}/800 far-end blocks"
+        );
+        assert_eq!(active, 555);
+        assert!(hit >= 455, "{hit}/{active} near-end blocks flagged");
+        assert!(false_alarms <= 30, "{false_alarms}/800 far-end blocks flagged");
+        (hit as f64, false_alarms as f64)
+    });
+    // Over ten rooms (session 22): 464-520 of 555 near-end blocks, 0-23 of 800 far-end
+    // blocks; realisations 0-4 average 491 and 4.8 (5-9: 487 and 8.8 since the filters learn in
+    // the far end's pauses).
+    let ((_, hit), (_, fa)) = (min_mean(v.iter().map(|x| x.0)), min_mean(v.iter().map(|x| x.1)));
+    assert!(hit > 482.0 && fa < 10.0, "mean {hit:.0} near-end, {fa:.1} far-end blocks flagged");
 }
 
 #[test]
 fn sparse_far_end_words_shorter_than_the_delay_are_cancelled() {
-    // A far end of 300 ms words, one a second (digital silence between), through a 380 ms
-    // path: the echo of every word reaches the microphone after the far end has paused
-    // again. The filters must learn in those blocks (the far end is inside their window),
-    // not only where the far end is active now. Session 22: linear ERLE 14.0 dB at 5-10 s and
-    // 9.4 dB at 10-20 s (a divergence restart at 10.4 s costs the rest); 0.0 dB at 10-20 s
-    // when the filters learnt only while the far end was active now.
-    let h = rir(16000, 380 * 16, 0.2, 0.1, 31);
-    let mut s = scene(16000, 20, &h);
-    for (i, v) in s.far.iter_mut().enumerate() {
-        if i % 16000 >= 4800 {
-            *v = 0.0;
+    sweep(5, |_| {
+        // A far end of 300 ms words, one a second (digital silence between), through a 380 ms
+        // path: the echo of every word reaches the microphone after the far end has paused
+        // again. The filters must learn in those blocks (the far end is inside their window),
+        // not only where the far end is active now. Session 22: linear ERLE 14.0 dB at 5-10 s and
+        // 9.4 dB at 10-20 s (a divergence restart at 10.4 s costs the rest); 0.0 dB at 10-20 s
+        // when the filters learnt only while the far end was active now.
+        let h = rir(16000, 380 * 16, 0.2, 0.1, 31);
+        let mut s = scene(16000, 20, &h);
+        for (i, v) in s.far.iter_mut().enumerate() {
+            if i % 16000 >= 4800 {
+                *v = 0.0;
+            }
         }
-    }
-    s.echo = set_active(&convolve(&s.far, &h), 16000, -30.0);
-    let mic = s.mic();
-    let cfg = AdvancedAecConfig::new(16000).with_suppression(false, 1.0);
-    let (out, delays) = run(cfg, &mic, &s.far);
-    let early = erle(&mic, &out, 5 * 16000, 10 * 16000);
-    let late = erle(&mic, &out, 10 * 16000, 20 * 16000);
-    println!("sparse far end, 380 ms: linear ERLE 5-10 s {early:.1} dB, 10-20 s {late:.1} dB, delays {delays:?}");
-    assert!(early > 10.0 && late > 6.0, "linear ERLE 5-10 s {early:.1} dB, 10-20 s {late:.1} dB");
+        s.echo = set_active(&convolve(&s.far, &h), 16000, -30.0);
+        let mic = s.mic();
+        let cfg = AdvancedAecConfig::new(16000).with_suppression(false, 1.0);
+        let (out, delays) = run(cfg, &mic, &s.far);
+        let early = erle(&mic, &out, 5 * 16000, 10 * 16000);
+        let late = erle(&mic, &out, 10 * 16000, 20 * 16000);
+        println!("sparse far end, 380 ms: linear ERLE 5-10 s {early:.1} dB, 10-20 s {late:.1} dB, delays {delays:?}");
+        assert!(early > 10.0 && late > 6.0, "linear ERLE 5-10 s {early:.1} dB, 10-20 s {late:.1} dB");
+    });
 }

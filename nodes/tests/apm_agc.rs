@@ -3,7 +3,7 @@
 
 mod apm_common;
 
-use apm_common::{set_active, speech, Noise};
+use apm_common::{set_active, speech, sweep, Noise};
 use rvoip_media_graph::{NodeHarness, Quantum};
 use rvoip_media_nodes::apm::agc::{Crossover3, Limiter};
 use rvoip_media_nodes::apm::loudness::integrated_loudness;
@@ -98,37 +98,39 @@ fn level_jumps_are_followed() {
 
 #[test]
 fn pauses_filled_with_breath_and_room_noise_do_not_pump_the_gain() {
-    // Loud speech (−10 dBFS active) with two 2 s pauses holding unvoiced noise 28 dB below
-    // the speech: a level-following AGC that trusts every frame above its noise floor raises
-    // the gain through the pause and blasts the next words.
-    let rate = 16000usize;
-    let src = set_active(&speech(16000)[..rate * 24], 16000, -10.0);
-    let mut n = Noise::new(41);
-    let mut x = src.clone();
-    for start in [8 * rate, 16 * rate] {
-        let hiss = n.pink(2 * rate);
-        for (v, h) in x[start..start + 2 * rate].iter_mut().zip(&hiss) {
-            *v = 10f32.powf(-38.0 / 20.0) * h;
+    sweep(5, |_| {
+        // Loud speech (−10 dBFS active) with two 2 s pauses holding unvoiced noise 28 dB below
+        // the speech: a level-following AGC that trusts every frame above its noise floor raises
+        // the gain through the pause and blasts the next words.
+        let rate = 16000usize;
+        let src = set_active(&speech(16000)[..rate * 24], 16000, -10.0);
+        let mut n = Noise::new(41);
+        let mut x = src.clone();
+        for start in [8 * rate, 16 * rate] {
+            let hiss = n.pink(2 * rate);
+            for (v, h) in x[start..start + 2 * rate].iter_mut().zip(&hiss) {
+                *v = 10f32.powf(-38.0 / 20.0) * h;
+            }
         }
-    }
-    let mut a = Agc::new(AdvancedAgcConfig::new(16000)).unwrap();
-    let mut y = x.clone();
-    let mut gain_in_pause = f32::MIN;
-    for (i, c) in y.chunks_exact_mut(rate / 100).enumerate() {
-        a.process_frame(c, None);
-        let t = i * rate / 100;
-        if (8 * rate..10 * rate).contains(&t) || (16 * rate..18 * rate).contains(&t) {
-            gain_in_pause = gain_in_pause.max(a.gain_db());
+        let mut a = Agc::new(AdvancedAgcConfig::new(16000)).unwrap();
+        let mut y = x.clone();
+        let mut gain_in_pause = f32::MIN;
+        for (i, c) in y.chunks_exact_mut(rate / 100).enumerate() {
+            a.process_frame(c, None);
+            let t = i * rate / 100;
+            if (8 * rate..10 * rate).contains(&t) || (16 * rate..18 * rate).contains(&t) {
+                gain_in_pause = gain_in_pause.max(a.gain_db());
+            }
         }
-    }
-    // The gain needed for speech is about −13 dB; it may drift a little in a pause, not climb.
-    println!("largest gain in the pauses {gain_in_pause:.1} dB");
-    assert!(gain_in_pause < -8.0, "gain rose to {gain_in_pause:.1} dB in a pause");
-    // The second after each pause is at the target, not far above it.
-    for start in [10 * rate, 18 * rate] {
-        let l = integrated_loudness(&y[start..start + 2 * rate], 16000).unwrap();
-        assert!(l < -20.0, "speech after a pause at {l:.1} LUFS");
-    }
+        // The gain needed for speech is about −13 dB; it may drift a little in a pause, not climb.
+        println!("largest gain in the pauses {gain_in_pause:.1} dB");
+        assert!(gain_in_pause < -8.0, "gain rose to {gain_in_pause:.1} dB in a pause");
+        // The second after each pause is at the target, not far above it.
+        for start in [10 * rate, 18 * rate] {
+            let l = integrated_loudness(&y[start..start + 2 * rate], 16000).unwrap();
+            assert!(l < -20.0, "speech after a pause at {l:.1} LUFS");
+        }
+    });
 }
 
 #[test]
@@ -164,24 +166,26 @@ fn limiter_with_lookahead_is_transparent_below_the_ceiling_and_catches_peaks() {
 
 #[test]
 fn crossover_bands_sum_to_flat_magnitude() {
-    let mut x3 = Crossover3::new(16000, 250.0, 4000.0);
-    let mut g = Noise::new(11);
-    let x = g.white(16000 * 2);
-    let y: Vec<f32> = x.iter().map(|v| x3.split(*v).iter().sum()).collect();
-    // An all-pass keeps the energy of white noise.
-    let (ex, ey) = (apm_common::energy(&x[1000..]), apm_common::energy(&y[1000..]));
-    let d = 10.0 * (ey / ex).log10();
-    assert!(d.abs() < 0.2, "{d} dB");
-    // And each band holds what it should: a 100 Hz tone lands in the low band.
-    let mut x3 = Crossover3::new(16000, 250.0, 4000.0);
-    let mut e = [0.0f64; 3];
-    for i in 0..16000 {
-        let b = x3.split((i as f32 * 2.0 * std::f32::consts::PI * 100.0 / 16000.0).sin());
-        for k in 0..3 {
-            e[k] += f64::from(b[k] * b[k]);
+    sweep(5, |_| {
+        let mut x3 = Crossover3::new(16000, 250.0, 4000.0);
+        let mut g = Noise::new(11);
+        let x = g.white(16000 * 2);
+        let y: Vec<f32> = x.iter().map(|v| x3.split(*v).iter().sum()).collect();
+        // An all-pass keeps the energy of white noise.
+        let (ex, ey) = (apm_common::energy(&x[1000..]), apm_common::energy(&y[1000..]));
+        let d = 10.0 * (ey / ex).log10();
+        assert!(d.abs() < 0.2, "{d} dB");
+        // And each band holds what it should: a 100 Hz tone lands in the low band.
+        let mut x3 = Crossover3::new(16000, 250.0, 4000.0);
+        let mut e = [0.0f64; 3];
+        for i in 0..16000 {
+            let b = x3.split((i as f32 * 2.0 * std::f32::consts::PI * 100.0 / 16000.0).sin());
+            for k in 0..3 {
+                e[k] += f64::from(b[k] * b[k]);
+            }
         }
-    }
-    assert!(e[0] > 50.0 * (e[1] + e[2]), "{e:?}");
+        assert!(e[0] > 50.0 * (e[1] + e[2]), "{e:?}");
+    });
 }
 
 #[test]
@@ -202,18 +206,20 @@ fn node_handles_bad_input_and_params() {
 
 #[test]
 fn block_fast_path_equals_sample_processing() {
-    let mut g = Noise::new(21);
-    let x: Vec<f32> =
-        g.white(16000).iter().enumerate().map(|(i, v)| v * if (i / 2000) % 3 == 0 { 0.6 } else { 0.05 }).collect();
-    for la in [0.0, 2.0, 8.0] {
-        let (mut a, mut b) = (Limiter::new(16000, la, -1.0), Limiter::new(16000, la, -1.0));
-        let ya: Vec<f32> = x.iter().map(|v| a.tick(*v)).collect();
-        let mut yb = x.clone();
-        for c in yb.chunks_mut(160) {
-            b.process(c);
+    sweep(5, |_| {
+        let mut g = Noise::new(21);
+        let x: Vec<f32> =
+            g.white(16000).iter().enumerate().map(|(i, v)| v * if (i / 2000) % 3 == 0 { 0.6 } else { 0.05 }).collect();
+        for la in [0.0, 2.0, 8.0] {
+            let (mut a, mut b) = (Limiter::new(16000, la, -1.0), Limiter::new(16000, la, -1.0));
+            let ya: Vec<f32> = x.iter().map(|v| a.tick(*v)).collect();
+            let mut yb = x.clone();
+            for c in yb.chunks_mut(160) {
+                b.process(c);
+            }
+            for (i, (p, q)) in ya.iter().zip(&yb).enumerate() {
+                assert!((p - q).abs() < 1e-5, "la {la}, sample {i}: {p} vs {q}");
+            }
         }
-        for (i, (p, q)) in ya.iter().zip(&yb).enumerate() {
-            assert!((p - q).abs() < 1e-5, "la {la}, sample {i}: {p} vs {q}");
-        }
-    }
+    });
 }

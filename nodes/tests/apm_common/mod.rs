@@ -3,6 +3,8 @@
 //! resampling-free filters and small metrics.
 #![allow(dead_code)]
 
+use rvoip_media_graph::SplitMix64;
+use std::cell::Cell;
 use std::path::PathBuf;
 
 /// The 16 kHz or 8 kHz bundled speech, as f32 in [-1, 1).
@@ -13,18 +15,62 @@ pub fn speech(rate: u32) -> Vec<f32> {
     r.samples::<i16>().map(|s| f32::from(s.unwrap()) / 32768.0).collect()
 }
 
-/// xorshift-based Gaussian-ish white noise (sum of 4 uniforms), unit variance.
-pub struct Noise(u64);
+thread_local! {
+    static REALISATION: Cell<u64> = Cell::new(env_realisation());
+}
+
+/// `APM_REALISATION=n` shifts every realisation of a test run by `n`: the tests' scenes are
+/// then drawn from rooms and noise they were not written on (the CI runs with it unset).
+fn env_realisation() -> u64 {
+    std::env::var("APM_REALISATION").ok().and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+/// Runs `f` with the scene's random draws (every [`Noise`] and so every [`rir`]) taken from
+/// realisation `r` of the same distribution: realisation 0 is `Noise::new(seed)` as written,
+/// realisation `r` salts every seed with `r`. A test sweeping `0..k` holds for `k` rooms and
+/// backgrounds, not only for the one it was written on.
+pub fn in_realisation<T>(r: u64, f: impl FnOnce() -> T) -> T {
+    let base = REALISATION.with(|c| c.get());
+    REALISATION.with(|c| c.set(env_realisation() + r));
+    let v = f();
+    REALISATION.with(|c| c.set(base));
+    v
+}
+
+/// Runs `f` in realisations `0..k` (see [`in_realisation`]) and returns what it measured in
+/// each, in order.
+pub fn sweep<T>(k: u64, mut f: impl FnMut(u64) -> T) -> Vec<T> {
+    (0..k)
+        .map(|r| {
+            println!("realisation {}", env_realisation() + r);
+            in_realisation(r, || f(r))
+        })
+        .collect()
+}
+
+/// (minimum, mean) of `v`.
+pub fn min_mean(v: impl IntoIterator<Item = f64>) -> (f64, f64) {
+    let v: Vec<f64> = v.into_iter().collect();
+    (v.iter().copied().fold(f64::INFINITY, f64::min), v.iter().sum::<f64>() / v.len().max(1) as f64)
+}
+
+/// The realisation the scenes are drawn from now (see [`in_realisation`]).
+pub fn realisation() -> u64 {
+    REALISATION.with(|c| c.get())
+}
+
+/// Gaussian-ish white noise (sum of 4 uniforms from [`SplitMix64`]), unit variance; the draws
+/// depend on the seed and the current [`realisation`].
+pub struct Noise(SplitMix64);
 
 impl Noise {
     pub fn new(seed: u64) -> Self {
-        Noise(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+        let salt = realisation().wrapping_mul(0xD1B5_4A32_D192_ED03);
+        Noise(SplitMix64::new(seed ^ salt))
     }
+    /// Uniform in [-0.5, 0.5).
     pub fn uni(&mut self) -> f32 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        0.5 * self.0.bipolar()
     }
     pub fn next(&mut self) -> f32 {
         (self.uni() + self.uni() + self.uni() + self.uni()) * 1.732
