@@ -763,7 +763,16 @@ impl Aec {
             self.yprev_hist.fill(0.0);
             self.yprev_win.fill(0.0);
         }
-        if far_active && self.far_blocks > saturation::LEARN_AFTER_BLOCKS && self.near_hang == 0 {
+        // The saturation model refines a linear filter that explains the echo: while the
+        // background's prediction correlation is under MISPREDICTED_CORRELATION, its error is
+        // its own misadjustment (a transient or a path change), which correlates with the cubic
+        // branch. On far blocks quieter than the far end's moments the cubic term `x³ − c·x` is
+        // nearly `−c·x`, a copy of the far end, so `a` learnt a gain error: a 320 ms room
+        // (apm_aec realisation 1) over-predicted by 5 dB for 100 ms at 27 s, `a` went from 0.05
+        // to 5.1 in 23 blocks, the far end's loudest passage then made both filters predict
+        // 3-5 times the microphone and restarted them (40 dB before, 1-8 dB for 2 s after).
+        let explained = self.cb.0 >= MISPREDICTED_CORRELATION * self.cb.1;
+        if far_active && self.far_blocks > saturation::LEARN_AFTER_BLOCKS && self.near_hang == 0 && explained {
             self.saturation.learn(&self.wb, idx, &self.eb, &mut self.fft);
         }
         self.tbuf[..h].fill(0.0);

@@ -18,6 +18,11 @@
 //! energy (`(Σ e·y_s)² / Σ y_s² ≥ 0.3·Σ e²`), so in a linear room `a` stays at or near zero
 //! (22 of 23 linear scenarios of the kit and three held-out sets within 0.1 dB of the
 //! canceller without the model; kit d30_r06_loudecho 37.4 → 36.3 dB after double talk).
+//! It is also not learnt while the background filter's prediction fails to explain the
+//! microphone (correlation under the divergence test's `MISPREDICTED_CORRELATION`, see
+//! `Aec::capture_body`): on far blocks quieter than the moments `s ≈ −c·x`, and the linear
+//! filter's misadjustment taught `a` a gain error (session 22: 0.05 → 5.1 in 23 blocks, then a
+//! false restart).
 
 use super::filter::Weights;
 use crate::apm::fft::{Cpx, RealFft};
