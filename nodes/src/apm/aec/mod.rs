@@ -48,10 +48,10 @@
 //!    learns only while the far end is active now: when the far end stops as a near talker
 //!    starts, the decaying echo estimate and the near end's onset correlated and raised it
 //!    sixfold within 30 ms (so the step stayed too large in the double talk after). For the
-//!    first 4 s of far-end
-//!    activity from a cold start its step is `0.5·min(1, far energy / error energy)`, the far
-//!    energy being the current block's or, while the far end is silent now, the newest active
-//!    block's in the window (whose echo is the one arriving);
+//!    first 4 s of far-end activity from a cold start its step is
+//!    `0.5·min(1, far energy / error energy)`, the far energy being the current block's or,
+//!    while the far end is silent now, the newest active block's in the window (whose echo is
+//!    the one arriving);
 //!    afterwards it is set per bin as `μ(f) = 0.7·min(0.7, η·|Ŷ(f)|²/|E(f)|²) + 0.3·RER`, where `η` is the leakage (the
 //!    share of the echo estimate still present in the error, estimated from the covariance
 //!    of their power spectra, after Valin 2007) and RER a global residual-to-error ratio.
@@ -862,7 +862,7 @@ impl Aec {
             let wf = MISPREDICTED_FAST_WEIGHT;
             self.cf_fast = (wf * self.cf_fast.0 + (1.0 - wf) * dyf, wf * self.cf_fast.1 + (1.0 - wf) * yyf);
             self.mispredicted = 0.0;
-            if self.prev_left == 0 && self.far_blocks >= postfilter::STARTUP_BLOCKS && self.cf.1 > sig {
+            if self.filters_converged() && self.cf.1 > sig {
                 let mut c = (self.cf.0 / self.cf.1).clamp(0.0, 1.0);
                 if self.cf_fast.1 > sig {
                     // The first 30–50 ms of a path change (MISPREDICTED_FAST_CORRELATION).
@@ -883,8 +883,7 @@ impl Aec {
             if gross || self.useless_blocks >= USELESS_BLOCKS || self.worse_blocks >= WORSE_BLOCKS {
                 // Both filters make the echo worse than doing nothing: the echo path has
                 // changed beyond what adaptation can follow quickly. Restart from zero.
-                let converged = self.prev_left == 0 && self.far_blocks >= postfilter::STARTUP_BLOCKS;
-                self.relearn_hold = converged || (self.prev_left > 0 && self.relearn_hold);
+                self.relearn_hold = self.filters_converged() || (self.prev_left > 0 && self.relearn_hold);
                 if self.prev_left == 0 {
                     // Keep the path that held until now (not an unconverged restart's).
                     self.w_prev.w.copy_from_slice(&self.wf.w);
@@ -951,9 +950,14 @@ impl Aec {
     /// faster tier: a reverberant room's filters were worse than none for 300 ms 2.3 s into
     /// the start-up and restarted (21.5 dB over 5-20 s without the restart, 13.0 dB with it).
     fn count_worse_blocks(&mut self) {
-        let converged = self.prev_left == 0 && self.far_blocks >= postfilter::STARTUP_BLOCKS;
         let worse = |c: (f32, f32)| c.0 < WORSE_CORRELATION * c.1;
-        self.worse_blocks = if converged && worse(self.cf) && worse(self.cb) { self.worse_blocks + 1 } else { 0 };
+        self.worse_blocks =
+            if self.filters_converged() && worse(self.cf) && worse(self.cb) { self.worse_blocks + 1 } else { 0 };
+    }
+
+    /// Past the start-up and not relearning a restart: the filters model the present path.
+    fn filters_converged(&self) -> bool {
+        self.prev_left == 0 && self.far_blocks >= postfilter::STARTUP_BLOCKS
     }
 
     /// While relearning after the restart of converged filters (module docs, 2.): whether the

@@ -464,11 +464,8 @@ mod tests {
     /// noisy and silent inputs, at each rate's hop (8, 16 and 48 kHz).
     #[test]
     fn best_lag_is_the_fold_of_lag_correlation_bit_for_bit() {
-        let mut s = 7u32;
-        let mut noise = || {
-            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (s >> 8) as f32 / 16_777_216.0 - 0.5
-        };
+        let mut s = rvoip_media_graph::SplitMix64::new(7);
+        let mut noise = || 0.5 * s.bipolar();
         for h in [80usize, 160, 480] {
             let signals: [Vec<f32>; 3] = [
                 (0..2 * h).map(|i| (i as f32 * 0.21).sin() + 0.3 * (i as f32 * 0.63).sin() + 0.05 * noise()).collect(),
