@@ -81,8 +81,13 @@ impl CodecId {
             CodecId::Pcma => Ok(Box::new(G711CodecDecoder::new(G711Law::Alaw))),
             CodecId::G722 => Ok(Box::new(G722CodecDecoder::new())),
             CodecId::G729 => Ok(Box::new(G729CodecDecoder::new())),
-            CodecId::Opus => Ok(Box::new(crate::opus::OpusCodecDecoder::new(sample_rate, channels, 20_000)?)),
+            CodecId::Opus => Ok(Box::new(Self::opus_decoder(sample_rate, channels)?)),
         }
+    }
+
+    /// The Opus decoder both [`CodecId::decoder`] and [`CodecId::call_decoder`] build.
+    fn opus_decoder(sample_rate: u32, channels: u16) -> Result<crate::opus::OpusCodecDecoder, CodecError> {
+        Ok(crate::opus::OpusCodecDecoder::new(sample_rate, channels, 20_000)?)
     }
 
     /// [`CodecId::decoder`] for one call's jitter buffer: the same, except that Opus conceals
@@ -95,7 +100,7 @@ impl CodecId {
         match self {
             CodecId::Opus => {
                 self.check(sample_rate, channels)?;
-                Ok(Box::new(crate::opus::OpusCodecDecoder::new(sample_rate, channels, 20_000)?.with_deep_plc()))
+                Ok(Box::new(Self::opus_decoder(sample_rate, channels)?.with_deep_plc()))
             }
             _ => self.decoder(sample_rate, channels),
         }
