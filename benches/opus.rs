@@ -13,8 +13,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use rvoip_media_nodes::opus::{
-    libopus as opus, needs_sanitising, Bitrate, OpusDecoder, OpusEncoder, OpusEncoderConfig, DEEP_PLC_COMPLEXITY,
-    MAX_PACKET_BYTES,
+    needs_sanitising, Bitrate, OpusDecoder, OpusEncoder, OpusEncoderConfig, DEEP_PLC_COMPLEXITY, MAX_PACKET_BYTES,
 };
 use rvoip_media_nodes::resample::Resampler;
 use std::hint::black_box;

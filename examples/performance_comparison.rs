@@ -19,9 +19,7 @@
 
 use rubato::{Resampler as _, SincFixedIn, SincInterpolationParameters, SincInterpolationType, WindowFunction};
 use rvoip_media_nodes::apm::{AdvancedVadConfig, Vad};
-use rvoip_media_nodes::opus::{
-    libopus as opus, Bitrate, OpusDecoder, OpusEncoder, OpusEncoderConfig, MAX_PACKET_BYTES,
-};
+use rvoip_media_nodes::opus::{Bitrate, OpusDecoder, OpusEncoder, OpusEncoderConfig, MAX_PACKET_BYTES};
 use rvoip_media_nodes::resample::Resampler;
 use std::hint::black_box;
 use std::time::Instant;

@@ -131,10 +131,9 @@ fn remote_fmtp_parameters_shape_the_encoder() {
     let mut enc = base.with_remote_params(&OpusParams::parse("maxplaybackrate=8000")).build().unwrap();
     let x: Vec<f32> = speech_at(48_000, 1.0).iter().flat_map(|&v| [v, v]).collect();
     for p in encode_all(&mut enc, &x).iter().skip(5) {
-        assert_eq!(
-            rvoip_media_nodes::opus::libopus::packet::get_bandwidth(p).unwrap(),
-            rvoip_media_nodes::opus::libopus::Bandwidth::Narrowband
-        );
+        // RFC 6716 §3.1: the TOC byte's configurations 0–3 (SILK) and 16–19 (CELT) are NB.
+        let config = p[0] >> 3;
+        assert!(matches!(config, 0..=3 | 16..=19), "configuration {config} is not narrowband");
     }
 }
 

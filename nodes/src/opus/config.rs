@@ -75,13 +75,14 @@ pub enum Bandwidth {
 }
 
 impl Bandwidth {
-    pub(crate) fn to_opus(self) -> opus::Bandwidth {
+    /// libopus's `OPUS_BANDWIDTH_*` code.
+    pub(crate) fn to_opus(self) -> i32 {
         match self {
-            Bandwidth::Narrowband => opus::Bandwidth::Narrowband,
-            Bandwidth::Mediumband => opus::Bandwidth::Mediumband,
-            Bandwidth::Wideband => opus::Bandwidth::Wideband,
-            Bandwidth::SuperWideband => opus::Bandwidth::Superwideband,
-            Bandwidth::Fullband => opus::Bandwidth::Fullband,
+            Bandwidth::Narrowband => opusic_sys::OPUS_BANDWIDTH_NARROWBAND,
+            Bandwidth::Mediumband => opusic_sys::OPUS_BANDWIDTH_MEDIUMBAND,
+            Bandwidth::Wideband => opusic_sys::OPUS_BANDWIDTH_WIDEBAND,
+            Bandwidth::SuperWideband => opusic_sys::OPUS_BANDWIDTH_SUPERWIDEBAND,
+            Bandwidth::Fullband => opusic_sys::OPUS_BANDWIDTH_FULLBAND,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! concealment and FEC recovery.
 
 use super::config::{check_complexity, check_format};
-use super::raw::{RawDecoder, RawError};
+use super::raw::{self, RawDecoder, RawError};
 use super::{granule, OpusError, MAX_PACKET_US, MAX_PAYLOAD_BYTES};
 
 /// The decoder complexity from which libopus (1.6, built with its DNN code: the `dred`
@@ -146,7 +146,7 @@ impl OpusDecoder {
         if payload.len() > MAX_PAYLOAD_BYTES {
             return Err(OpusError::PayloadTooLarge { len: payload.len(), max: MAX_PAYLOAD_BYTES });
         }
-        match opus::packet::get_nb_samples(payload, self.rate) {
+        match raw::packet_samples(payload, self.rate) {
             Ok(n) if n > 0 && n <= self.max_samples => Ok(n),
             _ => Err(OpusError::BadPayload {
                 len: payload.len(),

@@ -1,7 +1,10 @@
 //! [`OpusEncoder`]: libopus's encoder with validated settings, input sanitising and no
 //! per-frame allocation.
 
+use opusic_sys as ffi;
+
 use super::config::{check_complexity, check_loss, Application, Bitrate, BitrateMode, OpusEncoderConfig, Signal};
+use super::raw::{self, RawEncoder};
 use super::{OpusError, MAX_BITRATE, MIN_BITRATE};
 
 /// What [`OpusEncoder::encode`] wrote.
@@ -30,7 +33,7 @@ pub struct EncodedPacket {
 /// assert_eq!(p.len, 40); // 16 kbit/s * 20 ms, CBR
 /// ```
 pub struct OpusEncoder {
-    enc: opus::Encoder,
+    enc: RawEncoder,
     cfg: OpusEncoderConfig,
     frame_len: usize,
     lookahead: usize,
@@ -49,43 +52,43 @@ impl OpusEncoder {
     /// scratch); everything after this does not.
     pub fn new(cfg: OpusEncoderConfig) -> Result<Self, OpusError> {
         cfg.validate()?;
-        let channels = if cfg.get_channels() == 2 { opus::Channels::Stereo } else { opus::Channels::Mono };
         let app = match cfg.get_application() {
-            Application::Voip => opus::Application::Voip,
-            Application::Audio => opus::Application::Audio,
-            Application::LowDelay => opus::Application::LowDelay,
+            Application::Voip => ffi::OPUS_APPLICATION_VOIP,
+            Application::Audio => ffi::OPUS_APPLICATION_AUDIO,
+            Application::LowDelay => ffi::OPUS_APPLICATION_RESTRICTED_LOWDELAY,
         };
-        let mut enc = opus::Encoder::new(cfg.get_sample_rate(), channels, app)?;
-        enc.set_signal(match cfg.get_signal() {
-            Signal::Auto => opus::Signal::Auto,
-            Signal::Voice => opus::Signal::Voice,
-            Signal::Music => opus::Signal::Music,
-        })?;
+        let mut enc = RawEncoder::new(cfg.get_sample_rate(), cfg.get_channels(), app)?;
+        let signal = match cfg.get_signal() {
+            Signal::Auto => ffi::OPUS_AUTO,
+            Signal::Voice => ffi::OPUS_SIGNAL_VOICE,
+            Signal::Music => ffi::OPUS_SIGNAL_MUSIC,
+        };
+        enc.set(raw::SET_SIGNAL, signal)?;
         let (vbr, constrained) = match cfg.get_bitrate_mode() {
             BitrateMode::Vbr => (true, false),
             BitrateMode::ConstrainedVbr => (true, true),
             BitrateMode::Cbr => (false, false),
         };
-        enc.set_vbr(vbr)?;
-        enc.set_vbr_constraint(constrained)?;
+        enc.set(raw::SET_VBR, i32::from(vbr))?;
+        enc.set(raw::SET_VBR_CONSTRAINT, i32::from(constrained))?;
         if let Some(bw) = cfg.get_max_bandwidth() {
-            enc.set_max_bandwidth(bw.to_opus())?;
+            enc.set(raw::SET_MAX_BANDWIDTH, bw.to_opus())?;
         }
         let frame_len = cfg.frame_samples() * usize::from(cfg.get_channels());
         let mut e = OpusEncoder { enc, cfg, frame_len, lookahead: 0, scratch: vec![0.0; frame_len].into_boxed_slice() };
         e.apply_runtime()?;
-        e.lookahead = usize::try_from(e.enc.get_lookahead()?).unwrap_or(0);
+        e.lookahead = usize::try_from(e.enc.get(raw::GET_LOOKAHEAD)?).unwrap_or(0);
         Ok(e)
     }
 
     /// Applies the settings that can also change at run time.
     fn apply_runtime(&mut self) -> Result<(), OpusError> {
         let c = self.cfg;
-        self.enc.set_bitrate(to_opus_bitrate(c.get_bitrate()))?;
-        self.enc.set_complexity(i32::from(c.get_complexity()))?;
-        self.enc.set_inband_fec(c.get_inband_fec())?;
-        self.enc.set_packet_loss_perc(i32::from(c.get_packet_loss_percent()))?;
-        self.enc.set_dtx(c.get_dtx())?;
+        self.enc.set(raw::SET_BITRATE, to_opus_bitrate(c.get_bitrate()))?;
+        self.enc.set(raw::SET_COMPLEXITY, i32::from(c.get_complexity()))?;
+        self.enc.set(raw::SET_INBAND_FEC, i32::from(c.get_inband_fec()))?;
+        self.enc.set(raw::SET_PACKET_LOSS_PERC, i32::from(c.get_packet_loss_percent()))?;
+        self.enc.set(raw::SET_DTX, i32::from(c.get_dtx()))?;
         Ok(())
     }
 
@@ -149,7 +152,7 @@ impl OpusEncoder {
     /// [`OpusEncoder::encode`] for 16-bit samples.
     pub fn encode_i16(&mut self, pcm: &[i16], out: &mut [u8]) -> Result<EncodedPacket, OpusError> {
         self.check_io(pcm.len(), out.len())?;
-        let len = self.enc.encode(pcm, out)?;
+        let len = self.enc.encode_i16(pcm, out)?;
         Ok(EncodedPacket { len, dtx: len <= 2 })
     }
 
@@ -170,7 +173,7 @@ impl OpusEncoder {
                 return Err(OpusError::BitrateOutOfRange { got: b, min: MIN_BITRATE, max: MAX_BITRATE });
             }
         }
-        self.enc.set_bitrate(to_opus_bitrate(bitrate))?;
+        self.enc.set(raw::SET_BITRATE, to_opus_bitrate(bitrate))?;
         self.cfg.set_bitrate_field(bitrate);
         Ok(())
     }
@@ -178,7 +181,7 @@ impl OpusEncoder {
     /// Changes the expected packet loss, percent (real-time safe).
     pub fn set_packet_loss_percent(&mut self, percent: u8) -> Result<(), OpusError> {
         check_loss(percent)?;
-        self.enc.set_packet_loss_perc(i32::from(percent))?;
+        self.enc.set(raw::SET_PACKET_LOSS_PERC, i32::from(percent))?;
         self.cfg.set_loss_field(percent);
         Ok(())
     }
@@ -188,14 +191,14 @@ impl OpusEncoder {
         if on && self.cfg.get_application() == Application::LowDelay {
             return Err(OpusError::FecNeedsSilk);
         }
-        self.enc.set_inband_fec(on)?;
+        self.enc.set(raw::SET_INBAND_FEC, i32::from(on))?;
         self.cfg.set_fec_field(on);
         Ok(())
     }
 
     /// Turns DTX on or off (real-time safe).
     pub fn set_dtx(&mut self, on: bool) -> Result<(), OpusError> {
-        self.enc.set_dtx(on)?;
+        self.enc.set(raw::SET_DTX, i32::from(on))?;
         self.cfg.set_dtx_field(on);
         Ok(())
     }
@@ -203,7 +206,7 @@ impl OpusEncoder {
     /// Changes the complexity, 0..=10 (real-time safe).
     pub fn set_complexity(&mut self, complexity: u8) -> Result<(), OpusError> {
         check_complexity(complexity)?;
-        self.enc.set_complexity(i32::from(complexity))?;
+        self.enc.set(raw::SET_COMPLEXITY, i32::from(complexity))?;
         self.cfg.set_complexity_field(complexity);
         Ok(())
     }
@@ -211,27 +214,27 @@ impl OpusEncoder {
     /// The bit rate libopus is targeting now, bit/s (`OPUS_GET_BITRATE`; resolves
     /// [`Bitrate::Auto`] and [`Bitrate::Max`]).
     pub fn current_bitrate(&mut self) -> u32 {
-        match self.enc.get_bitrate() {
-            Ok(opus::Bitrate::Bits(b)) => b.max(0) as u32,
+        match self.enc.get(raw::GET_BITRATE) {
+            Ok(b) if b > 0 => b as u32,
             Ok(_) | Err(_) => MAX_BITRATE,
         }
     }
 
     /// Whether the encoder is currently in DTX (`OPUS_GET_IN_DTX`).
     pub fn in_dtx(&mut self) -> bool {
-        self.enc.get_in_dtx().unwrap_or(false)
+        self.enc.get(raw::GET_IN_DTX).is_ok_and(|d| d != 0)
     }
 
     /// The range-coder state after the last packet (`OPUS_GET_FINAL_RANGE`), for
     /// conformance checks against a decoder's.
     pub fn final_range(&mut self) -> u32 {
-        self.enc.get_final_range().unwrap_or(0)
+        self.enc.final_range().unwrap_or(0)
     }
 
     /// Returns to the freshly created state, keeping the settings (real-time safe).
     pub fn reset(&mut self) {
         // OPUS_RESET_STATE cannot fail on a valid encoder.
-        let _ = self.enc.reset_state();
+        let _ = self.enc.reset();
     }
 }
 
@@ -250,11 +253,12 @@ pub fn needs_sanitising(pcm: &[f32]) -> bool {
     !pcm.iter().fold(true, |ok, v| ok & (v.abs() <= 1.0))
 }
 
-fn to_opus_bitrate(b: Bitrate) -> opus::Bitrate {
+/// libopus's `OPUS_SET_BITRATE` argument for `b`.
+fn to_opus_bitrate(b: Bitrate) -> i32 {
     match b {
-        Bitrate::Auto => opus::Bitrate::Auto,
-        Bitrate::Max => opus::Bitrate::Max,
+        Bitrate::Auto => ffi::OPUS_AUTO,
+        Bitrate::Max => ffi::OPUS_BITRATE_MAX,
         // Validated to 6000..=510000, so it fits an i32.
-        Bitrate::Bits(b) => opus::Bitrate::Bits(b as i32),
+        Bitrate::Bits(b) => b as i32,
     }
 }

@@ -1,5 +1,5 @@
-//! Opus (RFC 6716) through libopus, via the `opus` crate (libopus built from the source
-//! bundled in `opusic-sys`).
+//! Opus (RFC 6716) through libopus 1.6.1 (built from the source bundled in `opusic-sys`,
+//! whose calls `raw` wraps: the crate's one binding).
 //!
 //! * [`OpusEncoderConfig`] — validated settings: 8 / 12 / 16 / 24 / 48 kHz, mono or stereo,
 //!   10 / 20 / 40 / 60 ms frames, bit rate, complexity 0–10, VBR / constrained VBR / CBR,
@@ -52,10 +52,6 @@ pub use fec_node::OpusFecDecodeNode;
 
 use crate::display::{List, Ms, MsList};
 
-/// The `opus` crate this module wraps (libopus bindings), re-exported for settings not
-/// wrapped here and for like-for-like comparisons (`benches/opus.rs`).
-pub use ::opus as libopus;
-
 /// Sample rates libopus runs at, Hz.
 pub const SAMPLE_RATES: &[u32] = &[8000, 12_000, 16_000, 24_000, 48_000];
 /// Channel counts supported.
@@ -75,7 +71,7 @@ pub const RTP_CLOCK_RATE: u32 = 48_000;
 
 /// The libopus version string, e.g. `"libopus 1.6"`.
 pub fn libopus_version() -> &'static str {
-    opus::version()
+    raw::version()
 }
 
 /// Errors of Opus configuration, encoding and decoding.
@@ -182,12 +178,6 @@ pub enum OpusError {
         /// libopus's description of the error code.
         description: &'static str,
     },
-}
-
-impl From<opus::Error> for OpusError {
-    fn from(e: opus::Error) -> Self {
-        OpusError::Libopus { function: e.function(), description: e.description() }
-    }
 }
 
 /// Samples per channel in 2.5 ms (the Opus duration granule) at `rate`.

@@ -1,7 +1,9 @@
-//! libopus's decoder through `opusic-sys` directly: the `opus` crate has no decoder
-//! complexity control (which switches libopus's neural concealment on) and does not expose
-//! its decoder pointer, so [`OpusDecoder`](super::OpusDecoder) owns its libopus state here.
-//! Errors carry the libopus function and code, as the `opus` crate's do.
+//! libopus through `opusic-sys`, the one binding the crate uses: [`RawEncoder`] and
+//! [`RawDecoder`] own their libopus states (created on `new`, destroyed on drop) and expose
+//! the calls and controls [`OpusEncoder`](super::OpusEncoder) and
+//! [`OpusDecoder`](super::OpusDecoder) need — among them the decoder's complexity, which
+//! switches libopus's neural concealment on. Errors carry the libopus function (with the
+//! control's name) and code.
 
 use std::ffi::{c_int, CStr};
 use std::ptr::NonNull;
@@ -39,6 +41,146 @@ fn check(function: &'static str, code: c_int) -> Result<c_int, RawError> {
         Err(RawError { function, code })
     } else {
         Ok(code)
+    }
+}
+
+/// The libopus version string, e.g. `"libopus 1.6.1"`.
+pub(super) fn version() -> &'static str {
+    // SAFETY: opus_get_version_string returns a pointer to a static NUL-terminated string.
+    let text = unsafe { CStr::from_ptr(ffi::opus_get_version_string()) };
+    text.to_str().unwrap_or("libopus")
+}
+
+/// Samples per channel in `packet` at `rate` Hz (`opus_packet_get_nb_samples`; the packet
+/// must not be empty).
+pub(super) fn packet_samples(packet: &[u8], rate: u32) -> Result<usize, RawError> {
+    let len = i32::try_from(packet.len()).unwrap_or(i32::MAX);
+    // SAFETY: `packet` points to `len` readable bytes (the callers bound the length).
+    let n = unsafe { ffi::opus_packet_get_nb_samples(packet.as_ptr(), len, rate as i32) };
+    check("opus_packet_get_nb_samples", n).map(|n| n as usize)
+}
+
+/// An encoder control that sets one `opus_int32`: its request code and name (for errors).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct SetCtl(c_int, &'static str);
+
+/// An encoder control that reads one `opus_int32`: its request code and name.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct GetCtl(c_int, &'static str);
+
+/// `OPUS_SET_BITRATE` (bit/s, [`ffi::OPUS_AUTO`] or [`ffi::OPUS_BITRATE_MAX`]).
+pub(super) const SET_BITRATE: SetCtl = SetCtl(ffi::OPUS_SET_BITRATE_REQUEST, "opus_encoder_ctl(OPUS_SET_BITRATE)");
+/// `OPUS_SET_COMPLEXITY` (0–10).
+pub(super) const SET_COMPLEXITY: SetCtl =
+    SetCtl(ffi::OPUS_SET_COMPLEXITY_REQUEST, "opus_encoder_ctl(OPUS_SET_COMPLEXITY)");
+/// `OPUS_SET_INBAND_FEC` (0 or 1).
+pub(super) const SET_INBAND_FEC: SetCtl =
+    SetCtl(ffi::OPUS_SET_INBAND_FEC_REQUEST, "opus_encoder_ctl(OPUS_SET_INBAND_FEC)");
+/// `OPUS_SET_PACKET_LOSS_PERC` (0–100).
+pub(super) const SET_PACKET_LOSS_PERC: SetCtl =
+    SetCtl(ffi::OPUS_SET_PACKET_LOSS_PERC_REQUEST, "opus_encoder_ctl(OPUS_SET_PACKET_LOSS_PERC)");
+/// `OPUS_SET_DTX` (0 or 1).
+pub(super) const SET_DTX: SetCtl = SetCtl(ffi::OPUS_SET_DTX_REQUEST, "opus_encoder_ctl(OPUS_SET_DTX)");
+/// `OPUS_SET_VBR` (0 or 1).
+pub(super) const SET_VBR: SetCtl = SetCtl(ffi::OPUS_SET_VBR_REQUEST, "opus_encoder_ctl(OPUS_SET_VBR)");
+/// `OPUS_SET_VBR_CONSTRAINT` (0 or 1).
+pub(super) const SET_VBR_CONSTRAINT: SetCtl =
+    SetCtl(ffi::OPUS_SET_VBR_CONSTRAINT_REQUEST, "opus_encoder_ctl(OPUS_SET_VBR_CONSTRAINT)");
+/// `OPUS_SET_SIGNAL` ([`ffi::OPUS_AUTO`], [`ffi::OPUS_SIGNAL_VOICE`] or [`ffi::OPUS_SIGNAL_MUSIC`]).
+pub(super) const SET_SIGNAL: SetCtl = SetCtl(ffi::OPUS_SET_SIGNAL_REQUEST, "opus_encoder_ctl(OPUS_SET_SIGNAL)");
+/// `OPUS_SET_MAX_BANDWIDTH` (an `OPUS_BANDWIDTH_*`).
+pub(super) const SET_MAX_BANDWIDTH: SetCtl =
+    SetCtl(ffi::OPUS_SET_MAX_BANDWIDTH_REQUEST, "opus_encoder_ctl(OPUS_SET_MAX_BANDWIDTH)");
+/// `OPUS_GET_BITRATE`.
+pub(super) const GET_BITRATE: GetCtl = GetCtl(ffi::OPUS_GET_BITRATE_REQUEST, "opus_encoder_ctl(OPUS_GET_BITRATE)");
+/// `OPUS_GET_LOOKAHEAD`.
+pub(super) const GET_LOOKAHEAD: GetCtl =
+    GetCtl(ffi::OPUS_GET_LOOKAHEAD_REQUEST, "opus_encoder_ctl(OPUS_GET_LOOKAHEAD)");
+/// `OPUS_GET_IN_DTX`.
+pub(super) const GET_IN_DTX: GetCtl = GetCtl(ffi::OPUS_GET_IN_DTX_REQUEST, "opus_encoder_ctl(OPUS_GET_IN_DTX)");
+
+/// An owned libopus `OpusEncoder` (created by `opus_encoder_create`, destroyed on drop).
+///
+/// Only `new` allocates (libopus's one `malloc` of its state); encoding, the controls and
+/// `reset` work on that state and the stack.
+pub(super) struct RawEncoder {
+    ptr: NonNull<ffi::OpusEncoder>,
+    channels: usize,
+}
+
+// SAFETY: as for RawDecoder: the state is owned exclusively by this value, libopus keeps no
+// thread-local or global mutable state for it, and every call takes `&mut self`.
+unsafe impl Send for RawEncoder {}
+
+impl Drop for RawEncoder {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` came from opus_encoder_create and is destroyed exactly once.
+        unsafe { ffi::opus_encoder_destroy(self.ptr.as_ptr()) }
+    }
+}
+
+impl RawEncoder {
+    /// An encoder at `rate` Hz with `channels` (1 or 2) for `application` (an
+    /// `OPUS_APPLICATION_*`; the caller has checked all three).
+    pub(super) fn new(rate: u32, channels: u16, application: c_int) -> Result<Self, RawError> {
+        let mut error: c_int = ffi::OPUS_OK;
+        // SAFETY: plain FFI call; `error` is a valid out pointer.
+        let ptr = unsafe { ffi::opus_encoder_create(rate as i32, c_int::from(channels), application, &mut error) };
+        check("opus_encoder_create", error)?;
+        let ptr = NonNull::new(ptr).ok_or(RawError { function: "opus_encoder_create", code: ffi::OPUS_ALLOC_FAIL })?;
+        Ok(RawEncoder { ptr, channels: usize::from(channels) })
+    }
+
+    /// Encodes `pcm` (interleaved; its length over the channel count is the frame size)
+    /// into `out`, whose length bounds the packet. Returns the packet's length.
+    pub(super) fn encode_float(&mut self, pcm: &[f32], out: &mut [u8]) -> Result<usize, RawError> {
+        let frames = c_int::try_from(pcm.len() / self.channels).unwrap_or(c_int::MAX);
+        let cap = i32::try_from(out.len()).unwrap_or(i32::MAX);
+        // SAFETY: `pcm` holds `frames` interleaved frames, `out` `cap` writable bytes; the
+        // state is valid and exclusively ours.
+        let n = unsafe { ffi::opus_encode_float(self.ptr.as_ptr(), pcm.as_ptr(), frames, out.as_mut_ptr(), cap) };
+        check("opus_encode_float", n).map(|n| n as usize)
+    }
+
+    /// [`RawEncoder::encode_float`] from 16-bit samples (`opus_encode`).
+    pub(super) fn encode_i16(&mut self, pcm: &[i16], out: &mut [u8]) -> Result<usize, RawError> {
+        let frames = c_int::try_from(pcm.len() / self.channels).unwrap_or(c_int::MAX);
+        let cap = i32::try_from(out.len()).unwrap_or(i32::MAX);
+        // SAFETY: as in encode_float.
+        let n = unsafe { ffi::opus_encode(self.ptr.as_ptr(), pcm.as_ptr(), frames, out.as_mut_ptr(), cap) };
+        check("opus_encode", n).map(|n| n as usize)
+    }
+
+    /// Sets one control to `value`.
+    pub(super) fn set(&mut self, ctl: SetCtl, value: i32) -> Result<(), RawError> {
+        // SAFETY: every SetCtl request takes one opus_int32 by value.
+        let r = unsafe { ffi::opus_encoder_ctl(self.ptr.as_ptr(), ctl.0, value) };
+        check(ctl.1, r).map(drop)
+    }
+
+    /// Reads one control.
+    pub(super) fn get(&mut self, ctl: GetCtl) -> Result<i32, RawError> {
+        let mut value: i32 = 0;
+        // SAFETY: every GetCtl request writes one opus_int32 through the pointer.
+        let r = unsafe { ffi::opus_encoder_ctl(self.ptr.as_ptr(), ctl.0, &mut value as *mut i32) };
+        check(ctl.1, r).map(|_| value)
+    }
+
+    /// `OPUS_GET_FINAL_RANGE`.
+    pub(super) fn final_range(&mut self) -> Result<u32, RawError> {
+        let mut value: u32 = 0;
+        // SAFETY: the request writes one opus_uint32 through the pointer.
+        let r = unsafe {
+            ffi::opus_encoder_ctl(self.ptr.as_ptr(), ffi::OPUS_GET_FINAL_RANGE_REQUEST, &mut value as *mut u32)
+        };
+        check("opus_encoder_ctl(OPUS_GET_FINAL_RANGE)", r).map(|_| value)
+    }
+
+    /// `OPUS_RESET_STATE` (the settings survive it).
+    pub(super) fn reset(&mut self) -> Result<(), RawError> {
+        // SAFETY: the request takes no argument.
+        let r = unsafe { ffi::opus_encoder_ctl(self.ptr.as_ptr(), ffi::OPUS_RESET_STATE) };
+        check("opus_encoder_ctl(OPUS_RESET_STATE)", r).map(drop)
     }
 }
 
