@@ -21,6 +21,9 @@ h2: far end A; near ends B (4) and D (4); rooms re-rh; two nonlinear loudspeaker
     changes.
 h3: far end A or B; near ends B, A and D; rooms ri-rl; nonlinear loudspeaker + path change
     mixed, louder noise.
+h5 (session 23): a set made to be scored, not tuned on: rooms rq-rt, delays 35-360 ms, far ends
+    A, B and D; three nonlinear loudspeakers (one with white noise), one path change (inside
+    double talk), one loud echo with a paused far end.
 h4 (session 21): rooms rm-rp (RT60 design 0.22-0.43, measured 0.22-0.58), delays 45-450 ms;
     far end A (4), B (2) or D (2: a paused narrowband far end); near ends B, D and A; two
     nonlinear loudspeakers, one path change (inside double talk), one loud echo.
@@ -52,6 +55,11 @@ gen.ROOMS.update({
     "rn2": ([5.6, 3.6, 2.6], 0.26, [1.0, 0.8, 1.4], [3.1, 1.8, 1.0]),
     "ro": ([6.3, 5.1, 3.0], 0.36, [1.9, 4.0, 0.9], [3.5, 3.2, 1.3]),
     "rp": ([9.0, 7.2, 3.6], 0.43, [6.8, 2.2, 1.3], [5.0, 3.9, 1.2]),
+    "rq": ([3.9, 3.2, 2.5], 0.17, [2.8, 0.7, 1.0], [1.5, 1.9, 1.2]),
+    "rr": ([5.4, 4.6, 2.8], 0.31, [0.9, 3.8, 1.3], [2.9, 2.6, 1.1]),
+    "rr2": ([5.4, 4.6, 2.8], 0.31, [4.6, 0.8, 1.0], [2.9, 2.6, 1.1]),
+    "rs": ([7.0, 4.4, 3.1], 0.39, [5.9, 3.5, 1.1], [3.7, 2.0, 1.3]),
+    "rt": ([8.5, 6.8, 3.5], 0.52, [1.3, 5.9, 1.2], [4.6, 3.8, 1.0]),
 })
 
 # name, room, delay_ms, tanh_drive, (noise kind, dBFS), SER dB, room after the change,
@@ -96,6 +104,16 @@ SETS = {
         ("aec_d330_rp_loudecho", "rp", 330, 0, ("brown", -49), -7, None, "D:george", "A", 406),
         ("aec_d100_ro_nl_white47", "ro", 100, 1.8, ("white", -47), 0, None, "B", "A", 407),
         ("aec_d380_rm", "rm", 380, 0, ("pink", -59), 2, None, "D:lucas", "B", 408),
+    ],
+    "h5": [
+        ("aec_d70_rq_nl", "rq", 70, 2.1, ("pink", -54), -1, None, "B", "A", 501),
+        ("aec_d130_rr", "rr", 130, 0, ("brown", -51), 0, None, "A", "D:george", 502),
+        ("aec_d210_rs_nl_white46", "rs", 210, 2.4, ("white", -46), 0, None, "A", "B", 503),
+        ("aec_d290_rt", "rt", 290, 0, ("pink", -53), -2, None, "B", "A", 504),
+        ("aec_d160_rr_pathchange", "rr", 160, 0, ("pink", -56), 1, "rr2", "B", "D:lucas", 505),
+        ("aec_d360_rs_loudecho", "rs", 360, 0, ("brown", -52), -8, None, "D:jackson", "B", 506),
+        ("aec_d35_rq", "rq", 35, 0, ("white", -56), 2, None, "A", "D:jackson", 507),
+        ("aec_d240_rt_nl", "rt", 240, 1.9, ("brown", -49), -3, None, "B", "A", 508),
     ],
 }
 
