@@ -28,6 +28,11 @@ VAD and AGC (session 13):
   modulated, real babble, car, level-stepped pink at SNRs between the kit's. AGC: the
   synthetic talkers at six levels with pink noise 45 dB under the speech, and 4 s blocks
   stepping between -8, -20 and -32 dBFS in an irregular order.
+* h3 (session 23, made to be scored, not tuned on) - espeak-ng talkers of other accents and
+  variants (RP, Lancaster, West Midlands, American, Caribbean), FSDD digits at 0.93x / 1.08x
+  speed with 0.2-1.0 s pauses, the 8 kHz talker's last 9 s; noises at other SNRs (brown, mains,
+  real babble, keyboard, stepped pink, car, pink, modulated, white). AGC: the new talkers at six
+  levels over pink noise 40 dB under, and 3 s blocks stepping irregularly over 20 dB.
 NS (session 21; generated after the VAD and AGC scenarios, from seeds of their own, so those
 files are the same as session 13's): 24 scenarios per set, named ns_<noise>_snrNN as the
 kit's, so its per-noise-type summary groups them (its "NS by SNR" table lists only 0/5/10/20 dB
@@ -38,6 +43,8 @@ over the noises:
   the kit's NS speech (the 16 kHz talker's 2-52 s) is not used. Noises: real babble, car,
   mains hum over pink, level-stepped pink, white, modulated pink.
 * h2 - 10 s of the espeak-ng talkers per scenario (sentences with 0.2-1.4 s pauses).
+* h3 - h3's talkers (two scenarios in three) and its digits (one in three); noises real babble,
+  brown, keyboard, modulated, car and mains at SNRs of their own.
   Noises: real babble, car, mains hum over pink, level-stepped pink, white, keyboard.
 The real babble's talkers (the 8 kHz talker's first 100 s, the 16 kHz talker's last 30 s)
 are never the scenario's own speech.
@@ -61,7 +68,7 @@ FS = G.FS
 # ----------------------------------------------------------------------------- sources
 def speed(x, factor):
     """Plays `x` `factor` times faster (resampling): pitch and formants scale together."""
-    up, down = {0.86: (43, 50), 1.16: (29, 25)}[factor]
+    up, down = {0.86: (43, 50), 0.93: (93, 100), 1.08: (27, 25), 1.16: (29, 25)}[factor]
     return ss.resample_poly(x, down, up)
 
 
@@ -103,6 +110,8 @@ SENTENCES = [
     "Thank you for calling, your feedback really helps us improve.",
 ]
 VOICES = ["en-us+m3", "en-us+f2", "en-gb+m1", "en-gb+f4", "en-gb-scotland+m5", "en-029+f3"]
+# h3's talkers: other accents and variants than h2's.
+VOICES_H3 = ["en-gb-x-rp+f1", "en-us+m6", "en-gb-x-gbclan+f5", "en-gb-x-gbcwmd+m2", "en-us+f3", "en-029+m4"]
 
 
 def espeak(text, voice, rate_wpm, pitch):
@@ -298,12 +307,39 @@ def h2(A, B):
     return {"vad": vad, "agc": agc}
 
 
+def h3(A, B):
+    rng = np.random.default_rng(1303)
+    pool = babble_pool(A, B)
+    syn = G.set_active_dbfs(synthetic_speech(rng, 40.0, VOICES_H3), -26.0)
+    digits = G.set_active_dbfs(digit_sequence(rng, 30.0, (0.93, 1.08), gap=(0.2, 1.0)), -26.0)
+    sp_b = G.set_active_dbfs(segment(B, 160, 169), -26.0)
+    conds = [
+        ("synth", syn, "brown", 4), ("synth", syn, "mains", 9), ("synth", syn, "realbabble", 6),
+        ("synth", syn, "keyboard", 14), ("synth", syn, "steppedpink", 7), ("synth", syn, "car", 11),
+        ("digits", digits, "pink", 4), ("digits", digits, "modulated", 9), ("digits", digits, "keyboard", 2),
+        ("digits", digits, "realbabble", 12), ("speechB", sp_b, "white", 6), ("speechB", sp_b, "car", 1),
+    ]
+    vad = []
+    for i, (src, clean, kind, snr) in enumerate(conds):
+        r = np.random.default_rng(1340 + 47 * i)
+        vad.append(write_vad("vad_%s_%s_snr%02d" % (src, kind, snr), clean, kind, snr, r, pool, src))
+    arng = np.random.default_rng(1350)
+    src = G.set_active_dbfs(synthetic_speech(arng, 20.0, VOICES_H3), -26.0)
+    agc = write_agc_levels(src, [-45, -36, -27, -19, -12, -6], "agc_syn3", bed_db=40, rng=arng)
+    src = G.set_active_dbfs(synthetic_speech(arng, 36.0, VOICES_H3[1::2]), -26.0)
+    agc += write_agc_jumps(src, 3.0, [-30, -10, -22, -30, -14, -10, -26, -18, -30, -10, -22, -14], "agc_jumps_20db",
+                           bed_db=40, rng=arng)
+    return {"vad": vad, "agc": agc}
+
+
 # ----------------------------------------------------------------------------- NS
 # noise -> its four SNRs (dB); every SNR of 0/3/5/8/10/15/20 appears under several noises
 NS_H1 = [("realbabble", (3, 8, 15, 20)), ("car", (0, 5, 10, 15)), ("mains", (3, 8, 10, 20)),
          ("steppedpink", (0, 5, 10, 20)), ("white", (3, 5, 8, 15)), ("modulated", (0, 8, 15, 20))]
 NS_H2 = [("realbabble", (0, 5, 10, 15)), ("car", (3, 8, 15, 20)), ("mains", (0, 5, 10, 15)),
          ("steppedpink", (3, 8, 15, 20)), ("white", (0, 10, 15, 20)), ("keyboard", (3, 5, 8, 10))]
+NS_H3 = [("realbabble", (3, 5, 10, 20)), ("brown", (0, 5, 10, 15)), ("keyboard", (0, 8, 15, 20)),
+         ("modulated", (3, 5, 10, 15)), ("car", (0, 3, 8, 20)), ("mains", (5, 8, 15, 20))]
 
 
 def write_ns(name, clean, kind, snr, rng, pool, src):
@@ -348,15 +384,27 @@ def ns_h2(B, pool):
     return ns_set(NS_H2, speech, 2201, pool)
 
 
+def ns_h3(B, pool):
+    def speech(i, r):
+        if i % 3 == 2:
+            return digit_sequence(r, float(G.NS_DUR), (0.93, 1.08), gap=(0.2, 1.0)), "FSDD digits at 0.93x/1.08x speed"
+        return synthetic_speech(r, float(G.NS_DUR), VOICES_H3), "espeak-ng talkers " + " ".join(VOICES_H3)
+    return ns_set(NS_H3, speech, 2301, pool)
+
+
+SETS = {"h1": (h1, ns_h1), "h2": (h2, ns_h2), "h3": (h3, ns_h3)}
+
+
 def main():
     which = sys.argv[1] if len(sys.argv) > 1 else ""
-    if which not in ("h1", "h2"):
-        sys.exit("usage: apm_heldout.py h1|h2  (APM_WORK: output folder, APM_KIT: the kit's apm folder)")
+    if which not in SETS:
+        sys.exit("usage: apm_heldout.py h1|h2|h3  (APM_WORK: output folder, APM_KIT: the kit's apm folder)")
     os.makedirs(G.WORK, exist_ok=True)
     A = G.load(os.path.join(G.DATA, "silero", "test.wav"))
     B = G.load(os.path.join(G.DATA, "silero", "aepyx_8k.wav"))
-    index = (h1 if which == "h1" else h2)(A, B)
-    index["ns"] = (ns_h1 if which == "h1" else ns_h2)(B, babble_pool(A, B))
+    vad_agc, ns = SETS[which]
+    index = vad_agc(A, B)
+    index["ns"] = ns(B, babble_pool(A, B))
     with open(os.path.join(G.WORK, "scenarios.json"), "w") as f:
         json.dump(index, f, indent=1)
     print("wrote", G.WORK, {k: len(v) for k, v in index.items()})
