@@ -146,8 +146,8 @@ fn tuned_config() -> Result<JitterConfig, CliError> {
             "stretch_budget_ms" => c.stretch_budget_ms = u()?,
             "rewind_ms" => c.rewind_ms = u()?,
             "track_skew" => c.track_skew = f != 0.0,
-            "spike_tail_weight" => c.spike_tail_weight = Some(f),
-            "spike_wait_ms" => c.spike_wait_ms = Some(u()?),
+            "spike_tail_weight" => c.spike_tail_weight = f,
+            "spike_wait_ms" => c.spike_wait_ms = u()?,
             "target_rise_cost" => c.target_rise_cost = Some(f),
             _ => return Err(CliError::Usage(format!("RVOIP_JB_TUNE: unknown setting {k}"))),
         }

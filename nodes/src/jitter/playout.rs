@@ -75,9 +75,6 @@ fn welford((n, mean, m2): (u32, f64, f64), x: f64) -> (u32, f64, f64) {
     (n, mean, m2 + delta * (x - mean))
 }
 
-/// How long a buffer whose decoder has no in-band FEC waits for a stalled stream above its
-/// target, ms (see [`JitterConfig::spike_wait_ms`]).
-const SPIKE_WAIT_MS: u32 = 400;
 /// A decoder without in-band FEC's [`JitterConfig::target_rise_cost`], E-model R per ms:
 /// about the delay impairment's own slope (0.024 per ms below 177 ms), so a rise must save
 /// late packets worth twice its delay (BENCHMARKS, jitter buffer, session 18 third round).
@@ -176,13 +173,13 @@ pub struct JitterConfig {
     /// distribution nor lets the target lag behind it.
     pub track_skew: bool,
     /// Weight of a delay spike's drain in the delay histogram, 0..=1 (see
-    /// [`DelayManager::with_spike_tail_weight`](super::DelayManager::with_spike_tail_weight));
-    /// `None`, the default: the codec's — 0 for a decoder without in-band FEC (G.711,
-    /// G.722, G.729: its concealment cannot rebuild a spike's burst, so the target does not
-    /// wait for the drain), 1 for one with it (Opus: the lower part of a drain, caught,
-    /// lets FEC and the codec's own concealment bridge the rest; BENCHMARKS, jitter buffer,
-    /// session 17).
-    pub spike_tail_weight: Option<f64>,
+    /// [`DelayManager::with_spike_tail_weight`](super::DelayManager::with_spike_tail_weight)),
+    /// 1 by default for every codec: the target catches the lower part of a drain, and the
+    /// codec's concealment (with Opus, its FEC too) bridges the rest. G.711, G.722 and G.729
+    /// had 0 with a 400 ms [`JitterConfig::spike_wait_ms`] from session 17 to 22, chosen on
+    /// one spike trace per set; on 20 PCMU spike traces that lost 2.4 R on average to this
+    /// default and 1.3 R to a fixed 120 ms buffer (BENCHMARKS, jitter buffer, session 23).
+    pub spike_tail_weight: f64,
     /// With nothing to play (no packet there at all: a delay spike has stalled the stream,
     /// or a burst was lost) for 40 ms, wait for the next packet up to this far above the
     /// target, ms, concealing without moving the playout point, before concealing the gap
@@ -190,11 +187,9 @@ pub struct JitterConfig {
     /// excess is given back by accelerating (in speech beyond its band, in the next pause
     /// all of it); a loss is found out when a later packet arrives, and what was waited
     /// becomes part of its concealment. A spike taller than the wait counts its drain in
-    /// the target's histogram in full. `None`, the default:
-    /// the codec's — 400 ms for a decoder without in-band FEC (G.711, G.722, G.729), 0 for
-    /// one with it (Opus, whose target catches part of a spike instead; see
-    /// [`JitterConfig::spike_tail_weight`]).
-    pub spike_wait_ms: Option<u32>,
+    /// the target's histogram in full. 0, the default, for every codec: the target catches
+    /// part of a spike instead (see [`JitterConfig::spike_tail_weight`]).
+    pub spike_wait_ms: u32,
     /// Cost of raising the target delay, per ms of the rise, in the cost's units (E-model R
     /// points for [`TargetCost::EModel`]; see
     /// [`DelayManager::with_rise_cost`](super::DelayManager::with_rise_cost)): the target
@@ -229,8 +224,8 @@ impl Default for JitterConfig {
             payload_arena_bytes: 0,
             max_packet_ms: 120,
             track_skew: false,
-            spike_tail_weight: None,
-            spike_wait_ms: None,
+            spike_tail_weight: 1.0,
+            spike_wait_ms: 0,
             target_rise_cost: None,
         }
     }
@@ -329,7 +324,7 @@ impl JitterConfig {
         if self.target_rise_cost.is_some_and(|c| !(0.0..=100.0).contains(&c)) {
             return Err(JitterError::Config("target_rise_cost must be in 0..=100"));
         }
-        if self.spike_tail_weight.is_some_and(|w| !(0.0..=1.0).contains(&w)) {
+        if !(0.0..=1.0).contains(&self.spike_tail_weight) {
             return Err(JitterError::Config("spike_tail_weight must be in 0..=1"));
         }
         if !(0.9..1.0).contains(&self.forget) {
@@ -610,7 +605,7 @@ impl JitterBuffer {
             buf: PacketBuffer::new(cfg.capacity, cfg.max_payload_bytes, cfg.payload_arena_bytes),
             delay: DelayManager::new(cfg.quantile, cfg.forget, cfg.cost)
                 .with_max_delay(cfg.max_delay_ms)
-                .with_spike_tail_weight(cfg.spike_tail_weight.unwrap_or(if has_fec { 1.0 } else { 0.0 }))
+                .with_spike_tail_weight(cfg.spike_tail_weight)
                 .with_rise_cost(cfg.target_rise_cost.unwrap_or(if has_fec { 0.0 } else { TARGET_RISE_COST })),
             skew: SkewEstimator::new(),
             warm: (0, 0.0, 0.0),
@@ -643,7 +638,7 @@ impl JitterBuffer {
             owed_us: 0,
             dry_us: 0,
             stalled: false,
-            spike_wait_ms: cfg.spike_wait_ms.unwrap_or(if has_fec { 0 } else { SPIKE_WAIT_MS }),
+            spike_wait_ms: cfg.spike_wait_ms,
             cn_amplitude: 0.0,
             rng: 0x1234_5678,
             last_quiet: true,

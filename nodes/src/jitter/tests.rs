@@ -639,14 +639,16 @@ fn run_probe(jb: &mut JitterBuffer, packets: &[Packet], until_ns: u64, probe_ns:
 }
 
 #[test]
-fn g711_waits_for_a_stalled_stream_and_gives_the_wait_back() {
-    // As before session 17: the drain counts in the target and nothing is waited for.
-    let old = JitterConfig { spike_wait_ms: Some(0), spike_tail_weight: Some(1.0), ..JitterConfig::default() };
-    let (_, s) = spike_stats(old);
+fn a_buffer_told_to_wait_for_a_stalled_stream_gives_the_wait_back() {
+    // The default: the drain counts in the target and nothing is waited for.
+    let default = JitterConfig::default();
+    let (_, s) = spike_stats(default);
     assert!(s.packets_late >= 30, "{s:?}");
-    // G.711 (no FEC): after 40 ms dry (two packets concealed, then late) the buffer waits
-    // for the stream, so the spike's packets play instead of being discarded.
-    let (during, s) = spike_stats(JitterConfig::default());
+    // Told to wait (G.711's default in sessions 17–22): after 40 ms dry (two packets
+    // concealed, then late) the buffer waits for the stream, so the spike's packets play
+    // instead of being discarded.
+    let waiting = JitterConfig { spike_wait_ms: 400, spike_tail_weight: 0.0, ..default };
+    let (during, s) = spike_stats(waiting);
     assert_eq!(s.packets_late, 2, "{s:?}");
     // The drain did not raise the target (it stays with the 0–3 ms jitter and the pull's
     // 10 ms) ...
@@ -657,23 +659,24 @@ fn g711_waits_for_a_stalled_stream_and_gives_the_wait_back() {
     assert!(s.current_delay_ms - s.target_delay_ms <= 3.0, "{s:?}");
     // A spike taller than the wait: the drain counts in full, and the target catches its
     // lower part as the old policy's does.
-    let short = JitterConfig { spike_wait_ms: Some(200), ..JitterConfig::default() };
+    let short = JitterConfig { spike_wait_ms: 200, ..waiting };
     let (_, s) = spike_stats(short);
-    let (_, o) = spike_stats(old);
+    let (_, o) = spike_stats(default);
     assert!(s.target_delay_ms > 60.0 && (s.target_delay_ms - o.target_delay_ms).abs() < 20.0, "{s:?} {o:?}");
 }
 
 #[test]
 fn a_loss_found_after_waiting_keeps_the_delay() {
     // A tone paced at a 20 ms transit with 0–3 ms of jitter; 10 packets (200 ms) lost at
-    // 8 s (after the warm-up): the buffer runs dry, waits for the stream, then the packet
-    // after the loss comes on time. What was concealed while waiting is the start of the
-    // loss: the delay after it is the delay before it.
+    // 8 s (after the warm-up): the buffer, told to wait for a stalled stream, runs dry,
+    // waits, then the packet after the loss comes on time. What was concealed while waiting
+    // is the start of the loss: the delay after it is the delay before it.
     let pk: Vec<Packet> = stream(600, 0, |i| 20.0 + f64::from(u32::from(i) * 7919 % 4))
         .into_iter()
         .filter(|p| !(400..410).contains(&p.meta.sequence))
         .collect();
-    let mut jb = new_jb();
+    let waiting = JitterConfig { spike_wait_ms: 400, spike_tail_weight: 0.0, ..JitterConfig::default() };
+    let mut jb = JitterBuffer::new(Box::new(G711CodecDecoder::new(G711Law::Ulaw)), waiting).unwrap();
     let before = run_probe(&mut jb, &pk, 11_000_000_000, 7_900_000_000);
     let after = jb.stats();
     assert!((after.current_delay_ms - before.current_delay_ms).abs() <= 1.0, "{before:?} {after:?}");
@@ -716,7 +719,7 @@ fn dtx_gap_stats() -> (JitterStats, JitterStats) {
         _ => 5.5,
     });
     quiet_from(&mut pk, 450);
-    let cfg = JitterConfig { spike_wait_ms: Some(0), ..JitterConfig::default() };
+    let cfg = JitterConfig::default();
     let probe = |at_ns| {
         let mut jb = JitterBuffer::new(Box::new(G711CodecDecoder::new(G711Law::Ulaw)), cfg).unwrap();
         run_probe(&mut jb, &pk, at_ns + 1, at_ns)
