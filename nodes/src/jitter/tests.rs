@@ -839,3 +839,51 @@ fn a_payload_type_not_negotiated_is_foreign_not_bad_and_leaves_the_stream_alone(
     let errors: u32 = packets.iter().map(|p| node.play_cycle([(&p.meta, p.payload())].into_iter(), &mut out)).sum();
     assert_eq!((errors, node.buffer().stats().packets_foreign), (1, 10));
 }
+
+/// The added delay (playout − send time, ms) once a second from 20 s of `secs` seconds of a
+/// PCMU stream from a sender `ppm` fast: 3 s of a tone, then a 1 s pause (a −60 dBFS tone),
+/// over and over, 20 ms transit plus exponential jitter (mean 3 ms).
+fn drift_pause_delays(ppm: f64, secs: u32) -> Vec<f64> {
+    let mut rng = SplitMix64::new(11);
+    let mut uni = move || (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+    let mut pk: Vec<Packet> = (0..secs * 50)
+        .map(|i: u32| {
+            let send_ms = f64::from(i) * 20.0 / (1.0 + ppm * 1e-6);
+            let jitter = -3.0 * (1.0 - uni()).ln();
+            pcmu(i as u16, i * 160, 1, ((send_ms + 20.0 + jitter) * 1e6) as u64)
+        })
+        .collect();
+    pk.sort_by_key(|p| p.meta.arrival_ns);
+    quiet_where(&mut pk, |s| (s / 50) % 4 == 3);
+    let mut jb = new_jb();
+    let mut out = vec![0f32; 80];
+    let (mut trace, mut next, mut now) = (Vec::new(), 0, 0u64);
+    while now < u64::from(secs) * 1_000_000_000 {
+        while next < pk.len() && pk[next].meta.arrival_ns <= now {
+            jb.insert(&pk[next]);
+            next += 1;
+        }
+        jb.pull(now, &mut out);
+        now += TICK_NS;
+        if now >= 20_000_000_000 && now % 1_000_000_000 == 0 {
+            // Offset = playout − timestamp; a timestamp t µs in was sent t·ppm/(1 + ppm) µs
+            // earlier than its value says.
+            let t_s = now as f64 * 1e-9;
+            trace.push(jb.lead_floor().0 as f64 / 1000.0 + t_s * ppm * 1e-3);
+        }
+    }
+    assert_eq!(jb.stats().packets_late, 0, "{:?}", jb.stats());
+    trace
+}
+
+#[test]
+fn a_fast_sender_clock_is_followed_in_pauses_without_a_step() {
+    // 300 ppm fast over 160 s: 42 ms of drift. Not followed, the delay climbs 0.3 ms/s
+    // until the pauses' band cuts it in one step (spread 33.3 ms, a 19.3 ms step); followed,
+    // it moves by pitch periods in the pauses, and by a pull (10 ms) where the target,
+    // learnt on the pull grid, steps down under the offset (15.5 ms, 10.8 ms).
+    let d = drift_pause_delays(300.0, 160);
+    let spread = d.iter().fold(f64::MIN, |a, &b| a.max(b)) - d.iter().fold(f64::MAX, |a, &b| a.min(b));
+    let step = d.windows(2).map(|w| (w[1] - w[0]).abs()).fold(0.0, f64::max);
+    assert!(spread < 20.0 && step < 15.0, "spread {spread:.1} ms, largest step {step:.1} ms: {d:.1?}");
+}
