@@ -3,7 +3,7 @@
 
 mod apm_common;
 
-use apm_common::{convolve, energy, min_mean, rir, set_active, speech, sweep, Noise};
+use apm_common::{convolve, energy, min_mean, rir, run_aec, set_active, speech, sweep, Noise};
 use rvoip_media_graph::{NodeHarness, Quantum};
 use rvoip_media_nodes::apm::{AdvancedAecConfig, Aec};
 
@@ -47,21 +47,12 @@ fn upsample(x: &[f32], k: usize) -> Vec<f32> {
 /// Runs the canceller; returns the output aligned with the input (latency removed) and the
 /// delay estimate (ms) after every second.
 fn run(cfg: AdvancedAecConfig, mic: &[f32], far: &[f32]) -> (Vec<f32>, Vec<Option<u32>>) {
-    let mut a = Aec::new(cfg).unwrap();
-    let hop = a.frame_len();
-    let mut out = Vec::with_capacity(mic.len());
     let mut delays = Vec::new();
-    for (i, (m, f)) in mic.chunks_exact(hop).zip(far.chunks_exact(hop)).enumerate() {
-        let mut b = m.to_vec();
-        assert!(a.process_render_frame(f));
-        assert!(a.process_capture_frame(&mut b));
-        out.extend_from_slice(&b);
+    let out = run_aec(&mut Aec::new(cfg).unwrap(), mic, far, |i, a| {
         if (i + 1) % 100 == 0 {
             delays.push(a.estimated_delay_ms());
         }
-    }
-    out.drain(..a.latency());
-    out.resize(mic.len(), 0.0);
+    });
     (out, delays)
 }
 
@@ -403,19 +394,15 @@ fn near_end_detector_flags_near_speech_not_echo() {
         }
         s.near[16000 * 8..].copy_from_slice(&set_active(&speech(16000)[16000 * 20..16000 * 26], 16000, -30.0));
         let mic = s.mic();
-        let mut a = Aec::new(AdvancedAecConfig::new(16000)).unwrap();
         let (mut far_st, mut near_st) = (0usize, 0usize);
-        for (i, (m, f)) in mic.chunks_exact(160).zip(s.far.chunks_exact(160)).enumerate() {
-            let mut b = m.to_vec();
-            a.process_render_frame(f);
-            a.process_capture_frame(&mut b);
+        run_aec(&mut Aec::new(AdvancedAecConfig::new(16000)).unwrap(), &mic, &s.far, |i, a| {
             if (400..800).contains(&i) && a.near_end_active() {
                 far_st += 1;
             }
             if (800..1400).contains(&i) && a.near_end_active() {
                 near_st += 1;
             }
-        }
+        });
         println!("near-end flag: {far_st}/400 blocks in far single talk, {near_st}/600 in near single talk");
         assert!(far_st < 40, "{far_st}/400 far-end blocks flagged as near end");
         assert!(near_st > 300, "only {near_st}/600 near-end blocks flagged");
@@ -926,20 +913,12 @@ fn a_far_end_whisper_under_loud_noise_does_not_restart_the_filters() {
         s.echo = set_active(&convolve(&s.far, &h), 16000, -30.0);
         s.noise = Noise::new(43).pink(s.far.len()).iter().map(|v| v * 10f32.powf(-50.0 / 20.0)).collect();
         let mic = s.mic();
-        let mut a = Aec::new(AdvancedAecConfig::new(16000)).unwrap();
         let mut restarts_at = Vec::new();
-        let mut out = Vec::with_capacity(mic.len());
-        for (i, (m, f)) in mic.chunks_exact(160).zip(s.far.chunks_exact(160)).enumerate() {
-            let mut b = m.to_vec();
-            a.process_render_frame(f);
-            a.process_capture_frame(&mut b);
-            out.extend_from_slice(&b);
+        let out = run_aec(&mut Aec::new(AdvancedAecConfig::new(16000)).unwrap(), &mic, &s.far, |i, a| {
             if a.restarts() > restarts_at.len() as u32 {
                 restarts_at.push(i as f32 / 100.0);
             }
-        }
-        out.drain(..a.latency());
-        out.resize(mic.len(), 0.0);
+        });
         let (before, after) = (erle(&s.echo, &out, 16000 * 4, q0), erle(&s.echo, &out, q1 + 16000, 16000 * 30));
         println!("far-end whisper under noise: restarts at {restarts_at:?} s; echo to output {before:.1} dB before, {after:.1} dB after");
         assert!(restarts_at.iter().all(|t| *t < 4.0), "restarts at {restarts_at:?} s");
@@ -974,15 +953,7 @@ fn a_saturating_loudspeaker_is_cancelled_beyond_the_best_linear_fit() {
             let ceiling = 10.0 * (energy(&spk) / fit.max(1e-30)).log10();
             let mic = s.mic();
             let mut a = Aec::new(AdvancedAecConfig::new(16000).with_suppression(false, 1.0)).unwrap();
-            let mut out = Vec::with_capacity(mic.len());
-            for (m, f) in mic.chunks_exact(160).zip(s.far.chunks_exact(160)) {
-                let mut b = m.to_vec();
-                a.process_render_frame(f);
-                a.process_capture_frame(&mut b);
-                out.extend_from_slice(&b);
-            }
-            out.drain(..a.latency());
-            out.resize(mic.len(), 0.0);
+            let out = run_aec(&mut a, &mic, &s.far, |_, _| {});
             let (from, to) = (16000 * 12, 16000 * 20);
             let residual: f64 = (from..to).map(|i| f64::from(out[i] - s.noise[i]).powi(2)).sum();
             let reduction = 10.0 * (energy(&s.echo[from..to]) / residual.max(1e-20)).log10();
@@ -1015,19 +986,12 @@ fn distortion_and_loud_white_noise_are_not_taken_for_the_near_end() {
         s.echo = set_active(&convolve(&saturate(&s.far, 2.5), &h), 16000, -30.0);
         s.noise = Noise::new(5).white(s.far.len()).iter().map(|v| v * 10f32.powf(-45.0 / 20.0)).collect();
         let mic = s.mic();
-        let mut a = Aec::new(AdvancedAecConfig::new(16000)).unwrap();
-        let (mut out, mut flagged) = (Vec::with_capacity(mic.len()), 0);
-        for (i, (m, f)) in mic.chunks_exact(160).zip(s.far.chunks_exact(160)).enumerate() {
-            let mut b = m.to_vec();
-            a.process_render_frame(f);
-            a.process_capture_frame(&mut b);
-            out.extend_from_slice(&b);
+        let mut flagged = 0;
+        let out = run_aec(&mut Aec::new(AdvancedAecConfig::new(16000)).unwrap(), &mic, &s.far, |i, a| {
             if i >= 400 && a.near_end_active() {
                 flagged += 1;
             }
-        }
-        out.drain(..a.latency());
-        out.resize(mic.len(), 0.0);
+        });
         let reduction = erle(&mic, &out, 16000 * 5, 16000 * 10);
         println!("distortion and white noise, far-end single talk: {flagged} of 600 blocks flagged as near end, ERLE {reduction:.1} dB");
         assert!(flagged < 120 && reduction > 22.5, "{flagged} blocks, {reduction:.1} dB");
@@ -1067,17 +1031,9 @@ fn double_talk_under_loud_echo_removes_the_echo_bin_by_bin() {
 /// Runs the canceller (no denoiser) block by block; returns the output (latency removed) and
 /// whether the near-end detector held after each 10 ms block.
 fn run_flags(mic: &[f32], far: &[f32]) -> (Vec<f32>, Vec<bool>) {
+    let mut flags = Vec::new();
     let mut a = Aec::new(AdvancedAecConfig::new(16000).with_denoise(None)).unwrap();
-    let (mut out, mut flags) = (Vec::with_capacity(mic.len()), Vec::new());
-    for (m, f) in mic.chunks_exact(160).zip(far.chunks_exact(160)) {
-        let mut b = m.to_vec();
-        a.process_render_frame(f);
-        a.process_capture_frame(&mut b);
-        out.extend_from_slice(&b);
-        flags.push(a.near_end_active());
-    }
-    out.drain(..a.latency());
-    out.resize(mic.len(), 0.0);
+    let out = run_aec(&mut a, mic, far, |_, a| flags.push(a.near_end_active()));
     (out, flags)
 }
 
@@ -1136,16 +1092,12 @@ fn until_restart(s: &PathChangeInDoubleTalk, cut: usize) -> (usize, f64, f64) {
     let (far, near, mic, dt0) = (&s.far, &s.near, &s.mic, DOUBLE_TALK_FROM);
     let mut a = Aec::new(AdvancedAecConfig::new(16000)).unwrap();
     let hop = a.frame_len();
-    let (mut out, mut restart) = (Vec::with_capacity(mic.len()), None);
-    for (i, (m, f)) in mic.chunks_exact(hop).zip(far.chunks_exact(hop)).enumerate() {
-        let mut b = m.to_vec();
-        assert!(a.process_render_frame(f) && a.process_capture_frame(&mut b));
-        out.extend_from_slice(&b);
+    let mut restart = None;
+    let out = run_aec(&mut a, mic, far, |i, a| {
         if restart.is_none() && (i + 1) * hop > cut && a.restarts() > 0 {
             restart = Some(i * hop);
         }
-    }
-    out.drain(..a.latency());
+    });
     let restart = restart.expect("no restart after the path change");
     let (ratio, gain) = near_over_rest(&near[cut - dt0..restart - dt0], &out[cut..restart]);
     (restart, ratio, gain)
@@ -1293,16 +1245,7 @@ fn a_linear_room_keeps_its_saturation_model_through_a_mismatch() {
         let (far, mic, near) = kit_timeline(320, 0.5, 32, 30, 20);
         let quiet: Vec<f32> = mic.iter().zip(&near).map(|(m, n)| m - n).collect();
         let mut a = Aec::new(AdvancedAecConfig::new(16000)).unwrap();
-        let hop = a.frame_len();
-        let mut out = Vec::with_capacity(quiet.len());
-        for (m, f) in quiet.chunks_exact(hop).zip(far.chunks_exact(hop)) {
-            let mut b = m.to_vec();
-            assert!(a.process_render_frame(f));
-            assert!(a.process_capture_frame(&mut b));
-            out.extend_from_slice(&b);
-        }
-        out.drain(..a.latency());
-        out.resize(quiet.len(), 0.0);
+        let out = run_aec(&mut a, &quiet, &far, |_, _| {});
         let after = erle(&quiet, &out, 16000 * 22, 16000 * 32);
         let sat = a.saturation_coefficient();
         println!("restarts {}, saturation coefficient {sat:.3}, ERLE 22-32 s {after:.1} dB", a.restarts());

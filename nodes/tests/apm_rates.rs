@@ -6,7 +6,7 @@
 
 mod apm_common;
 
-use apm_common::{convolve, energy, labels, min_mean, prf, rir, set_active, speech, sweep, Noise};
+use apm_common::{convolve, energy, labels, min_mean, prf, rir, run_aec, set_active, speech, sweep, Noise};
 use rvoip_media_nodes::apm::loudness::integrated_loudness;
 use rvoip_media_nodes::apm::{
     AdvancedAecConfig, AdvancedAgcConfig, AdvancedVadConfig, Aec, Agc, NoiseSuppressor, NsConfig, NsWindow,
@@ -57,16 +57,7 @@ fn aec_at_8_16_and_48_khz() {
         for rate in RATES {
             let (far, mic, near) = (at(&far16, rate), at(&mic16, rate), at(&near16, rate));
             let mut aec = Aec::new(AdvancedAecConfig::new(rate)).unwrap();
-            let hop = aec.frame_len();
-            let mut out = Vec::with_capacity(mic.len());
-            for (m, f) in mic.chunks_exact(hop).zip(far.chunks_exact(hop)) {
-                let mut b = m.to_vec();
-                assert!(aec.process_render_frame(f));
-                assert!(aec.process_capture_frame(&mut b));
-                out.extend_from_slice(&b);
-            }
-            out.drain(..aec.latency());
-            out.resize(mic.len(), 0.0);
+            let out = run_aec(&mut aec, &mic, &far, |_, _| {});
             let r = rate as usize;
             let erle = |a: usize, b: usize| db_ratio(energy(&mic[a * r..b * r]), energy(&out[a * r..b * r]));
             let (early, late) = (erle(5, 10), erle(22, 32));

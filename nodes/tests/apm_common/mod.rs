@@ -188,3 +188,26 @@ pub fn convolve(x: &[f32], h: &[f32]) -> Vec<f32> {
     }
     y
 }
+
+/// Runs the canceller `a` over `mic` and `far` block by block (its `frame_len`), calling
+/// `each(i, a)` after block `i`; returns the output aligned with the input (the canceller's
+/// latency removed, zero-padded to `mic`'s length).
+pub fn run_aec(
+    a: &mut rvoip_media_nodes::apm::Aec,
+    mic: &[f32],
+    far: &[f32],
+    mut each: impl FnMut(usize, &rvoip_media_nodes::apm::Aec),
+) -> Vec<f32> {
+    let hop = a.frame_len();
+    let mut out = Vec::with_capacity(mic.len());
+    for (i, (m, f)) in mic.chunks_exact(hop).zip(far.chunks_exact(hop)).enumerate() {
+        let mut b = m.to_vec();
+        assert!(a.process_render_frame(f));
+        assert!(a.process_capture_frame(&mut b));
+        out.extend_from_slice(&b);
+        each(i, a);
+    }
+    out.drain(..a.latency());
+    out.resize(mic.len(), 0.0);
+    out
+}
