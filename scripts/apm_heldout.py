@@ -251,6 +251,18 @@ def write_agc_jumps(src, block_s, block_db, name, bed_db=None, rng=None):
 
 
 # ----------------------------------------------------------------------------- sets
+def vad_set(conds, seed, stride, pool):
+    """One VAD scenario per `(source name, clean, noise kind, SNR dB)` of `conds`, scenario i
+    with its noise from the generator seeded `seed + stride i`; named vad_<source>_<noise>_snrNN
+    (snrmNN below 0 dB)."""
+    names = []
+    for i, (src, clean, kind, snr) in enumerate(conds):
+        r = np.random.default_rng(seed + stride * i)
+        tag = ("m%02d" % -snr) if snr < 0 else "%02d" % snr
+        names.append(write_vad("vad_%s_%s_snr%s" % (src, kind, tag), clean, kind, snr, r, pool, src))
+    return names
+
+
 def babble_pool(A, B):
     """Talkers for the real babble: the 8 kHz talker's first 100 s and the 16 kHz talker's
     last 30 s (neither is the speech of a VAD scenario in these sets)."""
@@ -272,11 +284,7 @@ def h1(A, B):
         ("speechB2", sp_b2, "steppedpink", 8), ("speechA", sp_a, "white", 8), ("speechA", sp_a, "brown", 2),
         ("speechA", sp_a, "mains", 12),
     ]
-    vad = []
-    for i, (src, clean, kind, snr) in enumerate(conds):
-        r = np.random.default_rng(1310 + 41 * i)
-        vad.append(write_vad("vad_%s_%s_snr%s" % (src, kind, ("m%02d" % -snr) if snr < 0 else "%02d" % snr), clean, kind, snr, r,
-                             pool, src))
+    vad = vad_set(conds, 1310, 41, pool)
     agc = write_agc_levels(segment(B, 10, 30), [-42, -33, -24, -15, -9, -3], "agc_b")
     agc += write_agc_jumps(segment(B, 40, 80), 5.0, [-12, -28], "agc_jumps_16db")
     return {"vad": vad, "agc": agc}
@@ -295,10 +303,7 @@ def h2(A, B):
         ("fastdigits", fast_digits, "pink", 7), ("fastdigits", fast_digits, "realbabble", 15),
         ("fastdigits", fast_digits, "white", 20),
     ]
-    vad = []
-    for i, (src, clean, kind, snr) in enumerate(conds):
-        r = np.random.default_rng(1320 + 43 * i)
-        vad.append(write_vad("vad_%s_%s_snr%02d" % (src, kind, snr), clean, kind, snr, r, pool, src))
+    vad = vad_set(conds, 1320, 43, pool)
     arng = np.random.default_rng(1330)
     src = G.set_active_dbfs(synthetic_speech(arng, 20.0, VOICES), -26.0)
     agc = write_agc_levels(src, [-40, -30, -22, -16, -10, -5], "agc_syn", bed_db=45, rng=arng)
@@ -319,10 +324,7 @@ def h3(A, B):
         ("digits", digits, "pink", 4), ("digits", digits, "modulated", 9), ("digits", digits, "keyboard", 2),
         ("digits", digits, "realbabble", 12), ("speechB", sp_b, "white", 6), ("speechB", sp_b, "car", 1),
     ]
-    vad = []
-    for i, (src, clean, kind, snr) in enumerate(conds):
-        r = np.random.default_rng(1340 + 47 * i)
-        vad.append(write_vad("vad_%s_%s_snr%02d" % (src, kind, snr), clean, kind, snr, r, pool, src))
+    vad = vad_set(conds, 1340, 47, pool)
     arng = np.random.default_rng(1350)
     src = G.set_active_dbfs(synthetic_speech(arng, 20.0, VOICES_H3), -26.0)
     agc = write_agc_levels(src, [-45, -36, -27, -19, -12, -6], "agc_syn3", bed_db=40, rng=arng)
