@@ -82,7 +82,8 @@ pub(super) struct Saturation {
 }
 
 impl Saturation {
-    /// A model with `a = 0` for `hop`-sample blocks and a ring of `ring_len` spectra.
+    /// A model with `a = 0` for `hop`-sample blocks, a ring of `ring_len` spectra and the
+    /// convergence test of a `parts`-partition background filter.
     pub(super) fn new(hop: usize, ring_len: usize, parts: usize) -> Self {
         let bins = hop + 1;
         Saturation {
@@ -99,7 +100,7 @@ impl Saturation {
             spec: vec![Cpx::new(0.0, 0.0); bins],
             ys: vec![0.0; 2 * hop],
             seg_n: 0,
-            snap: vec![Cpx::new(0.0, 0.0); parts * (hop + 1)],
+            snap: vec![Cpx::new(0.0, 0.0); parts * bins],
             converged: false,
         }
     }
