@@ -34,20 +34,30 @@ fn new_jb() -> JitterBuffer {
 /// Runs ticks until `until_ns`, inserting `packets` (sorted by arrival) when they have
 /// arrived; returns the output.
 fn run(jb: &mut JitterBuffer, packets: &[Packet], until_ns: u64) -> Vec<f32> {
-    let mut out = vec![0f32; 80];
     let mut all = Vec::new();
-    let mut next = 0;
-    let mut now = 0;
+    run_each(jb, packets, until_ns, |_, _, out| all.extend_from_slice(out));
+    all
+}
+
+/// Plays 10 ms ticks from 0 until `until_ns`, inserting `packets` (sorted by arrival) when they
+/// have arrived, and calls `each(now, jb, out)` after each tick's pull at `now`.
+fn run_each(
+    jb: &mut JitterBuffer,
+    packets: &[Packet],
+    until_ns: u64,
+    mut each: impl FnMut(u64, &JitterBuffer, &[f32]),
+) {
+    let mut out = vec![0f32; 80];
+    let (mut next, mut now) = (0, 0);
     while now < until_ns {
         while next < packets.len() && packets[next].meta.arrival_ns <= now {
             jb.insert(&packets[next]);
             next += 1;
         }
         jb.pull(now, &mut out);
-        all.extend_from_slice(&out);
+        each(now, jb, &out);
         now += TICK_NS;
     }
-    all
 }
 
 /// Packets 0..n of 20 ms with arrival = send time + `delay(i)` ms.
@@ -168,19 +178,12 @@ fn drift_delays(ppm: f64, secs: u32) -> (f64, f64) {
         v
     };
     let mut jb = new_jb();
-    let mut out = vec![0f32; 80];
-    let (mut at30, mut next, mut now) = (0.0, 0, 0u64);
-    while now < u64::from(secs) * 1_000_000_000 {
-        while next < pk.len() && pk[next].meta.arrival_ns <= now {
-            jb.insert(&pk[next]);
-            next += 1;
-        }
-        jb.pull(now, &mut out);
+    let mut at30 = 0.0;
+    run_each(&mut jb, &pk, u64::from(secs) * 1_000_000_000, |now, jb, _| {
         if now == 30_000_000_000 {
             at30 = jb.stats().current_delay_ms;
         }
-        now += TICK_NS;
-    }
+    });
     (at30, jb.stats().current_delay_ms)
 }
 
@@ -579,22 +582,15 @@ fn the_leading_silence_never_gives_back_past_the_start_bound() {
         let mut pk = stream(100, 0, lan_transit);
         quiet_tone_where(&mut pk, w, |s| s < 15);
         let mut jb = new_jb();
-        let mut out = vec![0f32; 80];
-        let (mut next, mut now, mut above) = (0, 0, i64::MAX);
+        let mut above = i64::MAX;
         // Until the first word (sent at 300 ms) plays.
-        while now < 340_000_000u64 {
-            while next < pk.len() && pk[next].meta.arrival_ns <= now {
-                jb.insert(&pk[next]);
-                next += 1;
-            }
-            jb.pull(now, &mut out);
+        run_each(&mut jb, &pk, 340_000_000, |now, jb, _| {
             // The next sample plays a pull (10 ms) after the offset read after a pull.
             if let (offset, Some(floor)) = jb.lead_floor() {
                 above = offset + 10_000 - floor;
                 assert!(above >= 0, "{w} at {now}: {above} µs above the floor");
             }
-            now += TICK_NS;
-        }
+        });
         // Within LEAD_BAND_US (2 ms) at the last removal, plus what the bound fell in the
         // rest of the silence (0.5 ms).
         assert!(above <= 2_500, "{w}: {above} µs above the floor");
@@ -622,19 +618,12 @@ fn spike_stats(cfg: JitterConfig) -> (JitterStats, JitterStats) {
 
 /// As [`run`], returning the statistics at the tick at `probe_ns`.
 fn run_probe(jb: &mut JitterBuffer, packets: &[Packet], until_ns: u64, probe_ns: u64) -> JitterStats {
-    let mut out = vec![0f32; 80];
-    let (mut next, mut now, mut probe) = (0, 0, JitterStats::default());
-    while now < until_ns {
-        while next < packets.len() && packets[next].meta.arrival_ns <= now {
-            jb.insert(&packets[next]);
-            next += 1;
-        }
-        jb.pull(now, &mut out);
+    let mut probe = JitterStats::default();
+    run_each(jb, packets, until_ns, |now, jb, _| {
         if now == probe_ns {
             probe = jb.stats();
         }
-        now += TICK_NS;
-    }
+    });
     probe
 }
 
@@ -856,22 +845,17 @@ fn drift_pause_delays(ppm: f64, secs: u32) -> Vec<f64> {
     pk.sort_by_key(|p| p.meta.arrival_ns);
     quiet_where(&mut pk, |s| (s / 50) % 4 == 3);
     let mut jb = new_jb();
-    let mut out = vec![0f32; 80];
-    let (mut trace, mut next, mut now) = (Vec::new(), 0, 0u64);
-    while now < u64::from(secs) * 1_000_000_000 {
-        while next < pk.len() && pk[next].meta.arrival_ns <= now {
-            jb.insert(&pk[next]);
-            next += 1;
-        }
-        jb.pull(now, &mut out);
-        now += TICK_NS;
-        if now >= 20_000_000_000 && now % 1_000_000_000 == 0 {
+    let mut trace = Vec::new();
+    run_each(&mut jb, &pk, u64::from(secs) * 1_000_000_000, |now, jb, _| {
+        // Sampled at the start of each second from 20 s (the tick after the pull at `now`).
+        let next = now + TICK_NS;
+        if next >= 20_000_000_000 && next % 1_000_000_000 == 0 {
             // Offset = playout − timestamp; a timestamp t µs in was sent t·ppm/(1 + ppm) µs
             // earlier than its value says.
-            let t_s = now as f64 * 1e-9;
+            let t_s = next as f64 * 1e-9;
             trace.push(jb.lead_floor().0 as f64 / 1000.0 + t_s * ppm * 1e-3);
         }
-    }
+    });
     assert_eq!(jb.stats().packets_late, 0, "{:?}", jb.stats());
     trace
 }
