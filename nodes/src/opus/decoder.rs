@@ -105,13 +105,13 @@ impl OpusDecoder {
     /// ```
     pub fn set_complexity(&mut self, complexity: u8) -> Result<(), OpusError> {
         check_complexity(complexity)?;
-        self.dec.set_complexity(i32::from(complexity)).map_err(OpusError::from)
+        self.dec.set(raw::SET_COMPLEXITY, i32::from(complexity)).map_err(OpusError::from)
     }
 
     /// The decoder complexity (`OPUS_GET_COMPLEXITY`, read back from libopus).
     pub fn complexity(&mut self) -> u8 {
         // OPUS_GET_COMPLEXITY cannot fail on a valid decoder; libopus keeps it in 0..=10.
-        self.dec.complexity().map_or(0, |c| c.clamp(0, 10) as u8)
+        self.dec.get(raw::GET_COMPLEXITY).map_or(0, |c| c.clamp(0, 10) as u8)
     }
 
     /// Output sample rate, Hz.
