@@ -30,6 +30,14 @@
 //! `Aec::capture_body`): on far blocks quieter than the moments `s ≈ −c·x`, and the linear
 //! filter's misadjustment taught `a` a gain error (session 22: 0.05 → 5.1 in 23 blocks, then a
 //! false restart).
+//! For the same reason `a` learns only from loud blocks: those whose cubic-branch prediction
+//! `y_s` holds at least twice its running mean energy (`LOUD_BLOCK`). A loudspeaker distorts
+//! the far end's loud passages; in quiet ones `s` is nearly `−c·x` and its correlation with the
+//! error is the linear filter's gain error. Before session 24 `a` overshot and fell back from
+//! such blocks (kit `d120_r03_nl`: −1.43 at 6 s, −0.006 at 7 s, −0.37 when the double talk
+//! began), and what it had not learnt by then it learnt only after the double talk, while the
+//! same far end without near end learnt it through the double talk: 9.8 dB less ERLE after the
+//! double talk than that run, 2.0 dB with the gate (`a` −1.2 from 7 s in both).
 
 use super::filter::Weights;
 use crate::apm::fft::{Cpx, RealFft};
@@ -51,9 +59,19 @@ const STEP: f32 = 0.035;
 /// Weight of the past in the smoothed sums (about 100 ms).
 const SMOOTH: f32 = 0.9;
 /// Weights of the past and of the new block in the far end's moments (about 2 s of
-/// far-active blocks).
+/// far-active blocks), and in the running mean of the cubic branch's per-block energy.
 const MOMENT_OLD: f32 = 0.995;
 const MOMENT_NEW: f32 = 0.005;
+/// `a` learns only from blocks whose cubic-branch prediction `y_s` holds at least this many
+/// times its running mean energy (LOUD blocks): a loudspeaker compresses the far end's loud
+/// passages, and in quiet ones `s = x³ − c·x` is nearly `−c·x`, a copy of the far end, whose
+/// correlation with the error measures the linear filter's gain error, not the distortion.
+/// Session 24: without it, kit `d120_r03_nl` learnt `a = −1.43` by 6 s and lost it again to
+/// −0.006 by 7 s (−0.37 when the double talk began, −1.19 at that point in the run without
+/// near end, which kept learning through the double talk: 9.8 dB more after it); with it,
+/// `a` reaches −1.2 by 7 s in both. Held out, it also kept `a` at 0 in the linear kit room
+/// `d30_r02`, where the run without near end had moved it to +0.09 at 25 s.
+const LOUD_BLOCK: f32 = 2.0;
 
 /// The saturation model: the coefficient, the far end's moments, and the spectra of the
 /// cubic term `s` in a ring beside the far-end ring (the same slots).
@@ -66,6 +84,9 @@ pub(super) struct Saturation {
     ryy: f32,
     rey: f32,
     ree: f32,
+    /// Running mean (MOMENT_OLD) of the per-block `Σ y_s²` over learning blocks, from zero (so
+    /// the first second of learning passes most blocks), for the LOUD_BLOCK test.
+    ryy_mean: f32,
     prev: Vec<f32>,
     cur: Vec<f32>,
     frame: Vec<f32>,
@@ -93,6 +114,7 @@ impl Saturation {
             ryy: 0.0,
             rey: 0.0,
             ree: 0.0,
+            ryy_mean: 0.0,
             prev: vec![0.0; hop],
             cur: vec![0.0; hop],
             frame: vec![0.0; 2 * hop],
@@ -153,6 +175,11 @@ impl Saturation {
             rey += e * y;
             ree += e * e;
         }
+        // Only loud blocks teach `a` (LOUD_BLOCK).
+        self.ryy_mean = MOMENT_OLD * self.ryy_mean + MOMENT_NEW * ryy;
+        if ryy < LOUD_BLOCK * self.ryy_mean {
+            return;
+        }
         self.ryy = SMOOTH * self.ryy + (1.0 - SMOOTH) * ryy;
         self.rey = SMOOTH * self.rey + (1.0 - SMOOTH) * rey;
         self.ree = SMOOTH * self.ree + (1.0 - SMOOTH) * ree;
@@ -206,6 +233,7 @@ impl Saturation {
         self.ryy = 0.0;
         self.rey = 0.0;
         self.ree = 0.0;
+        self.ryy_mean = 0.0;
         self.prev.fill(0.0);
         self.ring.fill(Cpx::new(0.0, 0.0));
     }
