@@ -672,6 +672,18 @@ fn kit_timeline(
     far_at: usize,
     near_at: usize,
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    kit_timeline_driven(delay_ms, rt60, seed, far_at, near_at, 0.0)
+}
+
+/// [`kit_timeline`] through a loudspeaker that saturates at `drive` ([`saturate`]; 0 = linear).
+fn kit_timeline_driven(
+    delay_ms: usize,
+    rt60: f32,
+    seed: u64,
+    far_at: usize,
+    near_at: usize,
+    drive: f32,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let fs = 16000;
     let n = 32 * fs;
     let src = upsample(&speech(8000), 2);
@@ -680,7 +692,8 @@ fn kit_timeline(
     far[15 * fs..].copy_from_slice(&src[(far_at + 10) * fs..(far_at + 27) * fs]);
     let far = set_active(&far, 16000, -20.0);
     let h = rir(16000, delay_ms * 16, rt60, 0.5 * rt60, seed);
-    let echo = set_active(&convolve(&far, &h), 16000, -30.0);
+    let spk = if drive > 0.0 { saturate(&far, drive) } else { far.clone() };
+    let echo = set_active(&convolve(&spk, &h), 16000, -30.0);
     let near_src = set_active(&speech(16000)[near_at * fs..(near_at + 12) * fs], 16000, -30.0);
     let noise = Noise::new(seed + 100).pink(n);
     let mut mic: Vec<f32> = (0..n).map(|i| echo[i] + 10f32.powf(-56.0 / 20.0) * noise[i]).collect();
@@ -1252,5 +1265,54 @@ fn a_linear_room_keeps_its_saturation_model_through_a_mismatch() {
         assert_eq!(a.restarts(), 0);
         assert!(sat.abs() < 0.5, "{sat}");
         assert!(after > 25.0, "{after:.1} dB");
+    });
+}
+
+#[test]
+fn a_saturating_loudspeaker_is_learnt_before_double_talk_without_overshoot() {
+    sweep(3, |_| {
+        // The kit's timeline through a saturating loudspeaker. The saturation model learns only
+        // without near end, so what it has not learnt when the double talk begins (15 s) it
+        // learns only after it (22 s), while the same far end without any near end keeps
+        // learning through those 7 s: the coefficient at 15 s must be within 30 % of that run's
+        // at 22 s. And it must get there without overshooting by more than 30 % on the way: from
+        // quiet far-end blocks (where the cubic branch is nearly a copy of the far end) it
+        // learnt the linear filter's gain error, reached -2.2 to -2.4 here before settling at
+        // -1.3 (kit `d120_r03_nl`: -1.43 at 6 s, -0.006 at 7 s, -0.37 when the double talk
+        // began). The ERLE after double talk against the run without near end is printed only:
+        // at 250 ms it stays 4-5 dB short with the same coefficient (the post-filter's hangover
+        // and the denoiser, see BENCHMARKS.md, session 24).
+        for (delay, rt60, seed, far_at, near_at) in
+            [(120, 0.3, 41, 0, 20), (250, 0.4, 42, 60, 0), (60, 0.3, 43, 120, 40)]
+        {
+            let (far, mic, near) = kit_timeline_driven(delay, rt60, seed, far_at, near_at, 2.5);
+            let quiet: Vec<f32> = mic.iter().zip(&near).map(|(m, n)| m - n).collect();
+            let at = |secs: usize| secs * 100 - 1;
+            let (mut a_dt, mut a_quiet, mut a_peak) = (0.0f32, 0.0f32, 0.0f32);
+            let mut a = Aec::new(AdvancedAecConfig::new(16000)).unwrap();
+            let out = run_aec(&mut a, &mic, &far, |i, a| {
+                if i <= at(15) {
+                    a_peak = a_peak.max(a.saturation_coefficient().abs());
+                    a_dt = a.saturation_coefficient();
+                }
+            });
+            let mut q = Aec::new(AdvancedAecConfig::new(16000)).unwrap();
+            let out_q = run_aec(&mut q, &quiet, &far, |i, q| {
+                if i == at(22) {
+                    a_quiet = q.saturation_coefficient();
+                }
+            });
+            let after = erle(&mic, &out, 16000 * 22, 16000 * 32);
+            let without = erle(&quiet, &out_q, 16000 * 22, 16000 * 32);
+            println!(
+                "{delay} ms: a = {a_dt:.3} when double talk begins (|a| at most {a_peak:.3} before), {a_quiet:.3} at 22 s without near end; ERLE after double talk {after:.1} dB, {without:.1} dB without near end"
+            );
+            assert!(a_quiet < -0.3, "{delay} ms: a = {a_quiet} without near end");
+            assert!(
+                (a_dt - a_quiet).abs() < 0.3 * a_quiet.abs(),
+                "{delay} ms: a = {a_dt} at 15 s, {a_quiet} without near end"
+            );
+            assert!(a_peak < 1.3 * a_dt.abs(), "{delay} ms: |a| up to {a_peak} before settling at {a_dt}");
+        }
     });
 }
