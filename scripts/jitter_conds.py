@@ -20,7 +20,9 @@ and that set is left out of the subject's figures.
         --base s24jb_main /opt/labwork/jitter /opt/labwork/jb_s1000 /opt/labwork/jb_s2000
 
 `--by set` prints only the per-set tables and means, `--by cond` only the per-scenario
-summary across sets; `--json FILE` also writes the figures as JSON.
+summary across sets; `--only pcmu_,opus_lan` keeps the scenarios whose names start with one
+of the prefixes (a change that touches one codec); `--json FILE` also writes the figures as
+JSON.
 """
 import argparse
 import json
@@ -64,6 +66,7 @@ def main():
     ap.add_argument("--refs", default=DEFAULT_REFS, help=f"comma-separated references (default {DEFAULT_REFS})")
     ap.add_argument("--base", help="subject the others are compared with")
     ap.add_argument("--by", choices=["set", "cond", "both"], default="both")
+    ap.add_argument("--only", help="comma-separated scenario name prefixes to keep (e.g. pcmu_, opus_spikes)")
     ap.add_argument("--json", help="also write the figures here")
     args = ap.parse_args()
     refs = [r for r in args.refs.split(",") if r]
@@ -89,6 +92,9 @@ def main():
         for v in list(ref_r.values()) + list(subj_r.values()):
             if v:
                 scen_names.update(v)
+        if args.only:
+            keep = tuple(p for p in args.only.split(",") if p)
+            scen_names = {s for s in scen_names if s.startswith(keep)}
         for scen in sorted(scen_names):
             avail = {r: v[scen] for r, v in ref_r.items() if v and scen in v}
             best = max(avail.items(), key=lambda kv: kv[1]) if avail else (None, None)
