@@ -87,7 +87,15 @@ const TARGET_RISE_COST: f64 = 0.02;
 /// (a few ms late) is concealed as before, instead of turning into a step in the delay.
 const SPIKE_GRACE_MS: i64 = 40;
 
-/// [`JitterConfig::rewind_ms`] of a decoder with in-band FEC (Opus), ms.
+/// [`JitterConfig::rewind_ms`] of a decoder with in-band FEC (Opus), ms; a decoder without
+/// it (G.711, G.722, G.729) never rewinds unless configured to.
+///
+/// ```
+/// use rvoip_media_nodes::jitter::{JitterConfig, REWIND_FEC_MS};
+/// assert_eq!(JitterConfig::default().rewind_ms, None); // the codec's
+/// let opus_like = JitterConfig { rewind_ms: Some(REWIND_FEC_MS), ..JitterConfig::default() };
+/// assert!(opus_like.validate().is_ok());
+/// ```
 pub const REWIND_FEC_MS: u32 = 60;
 
 /// RTP payload type of RFC 3389 comfort noise at 8 kHz.
@@ -1087,9 +1095,10 @@ impl JitterBuffer {
         }
         self.update_margin();
         if self.started && ts < self.playout_ts {
-            // Late. If it continues the sequence while we conceal (a late packet after
-            // waiting ran out, the first packet of a talk spurt) and is only a little
-            // late, play it anyway: the concealment so far becomes a stretch.
+            // Late. If it continues the sequence while we conceal in a pause (a late
+            // packet after waiting ran out, the first packet of a talk spurt) and is only a
+            // little late, play it anyway: the concealment so far becomes a stretch. Only
+            // with in-band FEC by default (`rewind_us` 0 otherwise: see `rewind_ms`).
             let rewind = self.concealing
                 && self.last_quiet
                 && self.last_seq.is_some_and(|l| seq == l + 1)
