@@ -144,7 +144,7 @@ fn tuned_config() -> Result<JitterConfig, CliError> {
             "expand_speech_ms" => c.expand_speech_ms = u()?,
             "max_wait_ms" => c.max_wait_ms = u()?,
             "stretch_budget_ms" => c.stretch_budget_ms = u()?,
-            "rewind_ms" => c.rewind_ms = u()?,
+            "rewind_ms" => c.rewind_ms = Some(u()?),
             "track_skew" => c.track_skew = f != 0.0,
             "spike_tail_weight" => c.spike_tail_weight = f,
             "spike_wait_ms" => c.spike_wait_ms = u()?,

@@ -62,6 +62,8 @@ mod tsm;
 
 pub use delay::{DelayManager, SkewEstimator, TargetCost};
 pub use node::{JitterBufferNode, JitterReport, JitterSwitch, JITTER_TELEMETRY};
-pub use playout::{JitterBuffer, JitterConfig, JitterError, JitterStats, CN_PAYLOAD_TYPE, LIVE_MAX_DELAY_MS};
+pub use playout::{
+    JitterBuffer, JitterConfig, JitterError, JitterStats, CN_PAYLOAD_TYPE, LIVE_MAX_DELAY_MS, REWIND_FEC_MS,
+};
 pub use stats::{burst_ratio, loss_rate, BurstGapReport, BurstGapStats, RtpReceiveStats};
 pub use tsm::{accelerate, preemptive_expand, Stretch};

@@ -87,6 +87,17 @@ const TARGET_RISE_COST: f64 = 0.02;
 /// (a few ms late) is concealed as before, instead of turning into a step in the delay.
 const SPIKE_GRACE_MS: i64 = 40;
 
+/// [`JitterConfig::rewind_ms`] of a decoder with in-band FEC (Opus), ms; a decoder without
+/// it (G.711, G.722, G.729) never rewinds unless configured to.
+///
+/// ```
+/// use rvoip_media_nodes::jitter::{JitterConfig, REWIND_FEC_MS};
+/// assert_eq!(JitterConfig::default().rewind_ms, None); // the codec's
+/// let opus_like = JitterConfig { rewind_ms: Some(REWIND_FEC_MS), ..JitterConfig::default() };
+/// assert!(opus_like.validate().is_ok());
+/// ```
+pub const REWIND_FEC_MS: u32 = 60;
+
 /// RTP payload type of RFC 3389 comfort noise at 8 kHz.
 pub const CN_PAYLOAD_TYPE: u8 = 13;
 
@@ -153,8 +164,16 @@ pub struct JitterConfig {
     /// loss and the packets it covers count as late.
     pub stretch_budget_ms: u32,
     /// A late packet that continues the sequence (the next one after the last played,
-    /// the start of a talk spurt) is still played if it is at most this late, ms.
-    pub rewind_ms: u32,
+    /// the start of a talk spurt) while the buffer conceals in a pause is still played if
+    /// it is at most this late, ms: the concealment so far becomes a stretch (a step up in
+    /// the delay). `None`, the default: the codec's — [`REWIND_FEC_MS`] (60) for a decoder
+    /// with in-band FEC (Opus), 0 (never) for one without (G.711, G.722, G.729), chosen
+    /// when the buffer is built like [`JitterConfig::target_rise_cost`]. Without FEC the
+    /// rewinds' timeline moves cost more PESQ than the late packets they save: on seven
+    /// jitter sets (119 traces) PCMU heavy jitter +3.6 R, regime +1.1, and no PCMU
+    /// condition lower, while Opus lost on sender drift −300 ppm (kit −2.0; BENCHMARKS,
+    /// jitter buffer, session 24).
+    pub rewind_ms: Option<u32>,
     /// Payload bytes a packet may have (1..=1500); longer packets are refused as bad.
     pub max_payload_bytes: usize,
     /// The longest packet decoded, ms (10..=120; 120, the default, is the longest Opus
@@ -221,7 +240,7 @@ impl Default for JitterConfig {
             capacity: 100,
             max_wait_ms: 60,
             stretch_budget_ms: 0,
-            rewind_ms: 60,
+            rewind_ms: None,
             max_payload_bytes: rvoip_media_graph::MAX_PAYLOAD,
             payload_arena_bytes: 0,
             max_packet_ms: 120,
@@ -518,6 +537,9 @@ pub struct JitterBuffer {
     /// The longest wait for a stalled stream above the target, ms (see
     /// [`JitterConfig::spike_wait_ms`]).
     spike_wait_ms: u32,
+    /// The longest lateness of a packet still played by a rewind, µs (see
+    /// [`JitterConfig::rewind_ms`]; the codec's unless configured).
+    rewind_us: i64,
     /// What waiting for a stalled stream put above the target (µs), given back in the next
     /// pause below the usual band (see [`JitterConfig::spike_wait_ms`]).
     owed_us: i64,
@@ -645,6 +667,7 @@ impl JitterBuffer {
             dry_us: 0,
             stalled: false,
             spike_wait_ms: cfg.spike_wait_ms,
+            rewind_us: i64::from(cfg.rewind_ms.unwrap_or(if has_fec { REWIND_FEC_MS } else { 0 })) * 1000,
             cn_amplitude: 0.0,
             rng: 0x1234_5678,
             last_quiet: true,
@@ -1072,13 +1095,14 @@ impl JitterBuffer {
         }
         self.update_margin();
         if self.started && ts < self.playout_ts {
-            // Late. If it continues the sequence while we conceal (a late packet after
-            // waiting ran out, the first packet of a talk spurt) and is only a little
-            // late, play it anyway: the concealment so far becomes a stretch.
+            // Late. If it continues the sequence while we conceal in a pause (a late
+            // packet after waiting ran out, the first packet of a talk spurt) and is only a
+            // little late, play it anyway: the concealment so far becomes a stretch. Only
+            // with in-band FEC by default (`rewind_us` 0 otherwise: see `rewind_ms`).
             let rewind = self.concealing
                 && self.last_quiet
                 && self.last_seq.is_some_and(|l| seq == l + 1)
-                && self.ticks_to_us(self.playout_ts - ts) <= i64::from(self.cfg.rewind_ms) * 1000;
+                && self.ticks_to_us(self.playout_ts - ts) <= self.rewind_us;
             if !rewind {
                 self.stats.packets_late += 1;
                 self.stats.packets_discarded += 1;

@@ -871,3 +871,38 @@ fn a_fast_sender_clock_is_followed_in_pauses_without_a_step() {
     let step = d.windows(2).map(|w| (w[1] - w[0]).abs()).fold(0.0, f64::max);
     assert!(spread < 20.0 && step < 15.0, "spread {spread:.1} ms, largest step {step:.1} ms: {d:.1?}");
 }
+
+/// A G.711 stream at a steady 5 ms transit, a pause from packet 200, and in it a 30 ms blip
+/// that drains over three packets (260: +30 ms, 261: +20, 262: +10), each arriving after the
+/// one before it, so packet 260 is the next in sequence when it comes, late, while the buffer
+/// conceals. Returns the statistics at 5.1 s (before the blip) and at 6.5 s.
+fn pause_blip_stats(cfg: JitterConfig) -> (JitterStats, JitterStats) {
+    let mut pk = stream(400, 0, |i| match i {
+        260 => 35.0,
+        261 => 25.0,
+        262 => 15.0,
+        _ if i % 2 == 0 => 5.0,
+        _ => 6.0,
+    });
+    quiet_from(&mut pk, 200);
+    let probe = |at_ns| {
+        let mut jb = JitterBuffer::new(Box::new(G711CodecDecoder::new(G711Law::Ulaw)), cfg).unwrap();
+        run_probe(&mut jb, &pk, at_ns + 1, at_ns)
+    };
+    (probe(5_100_000_000), probe(6_500_000_000))
+}
+
+#[test]
+fn g711_conceals_a_late_packet_in_a_pause_instead_of_moving_the_timeline() {
+    // G.711's default: no rewind. The blip's late packets are concealed where they were
+    // due (a pause), and the delay stays where it was.
+    let (before, after) = pause_blip_stats(JitterConfig::default());
+    assert!(after.packets_late >= 1, "{after:?}");
+    assert_eq!(after.inserted_samples_for_deceleration, before.inserted_samples_for_deceleration, "{after:?}");
+    assert_eq!(after.current_delay_ms, before.current_delay_ms, "{before:?} {after:?}");
+    // With a rewind (Opus's default) the first late packet is played: the concealment
+    // became a stretch and the delay stepped up.
+    let cfg = JitterConfig { rewind_ms: Some(REWIND_FEC_MS), ..JitterConfig::default() };
+    let (before, after) = pause_blip_stats(cfg);
+    assert!(after.current_delay_ms > before.current_delay_ms, "{before:?} {after:?}");
+}
