@@ -1332,8 +1332,11 @@ impl JitterBuffer {
         let power = self.scratch[..n].iter().map(|v| v * v).sum::<f32>() / n.max(1) as f32;
         let quiet = power < QUIET_POWER;
         self.last_quiet = quiet;
-        // A sender clock `s` ppm fast lowers every transit by `s` µs per second of media.
-        self.drift_us = (self.drift_us - self.skew.slope() * self.samples_to_us(n) as f64).clamp(0.0, DRIFT_MAX_US);
+        // A sender clock `s` ppm fast lowers every transit by `s` µs per second of media
+        // (followed for decoders without in-band FEC only: see `follow_drift`).
+        if !self.has_fec {
+            self.drift_us = (self.drift_us - self.skew.slope() * self.samples_to_us(n) as f64).clamp(0.0, DRIFT_MAX_US);
+        }
         // Accelerate speech only once the target is trusted (after the warm-up): before
         // that an excess over it is mostly the initial delay, harmless to keep until the
         // next pause, while a stretch in speech is audible. That excess is given back in a
