@@ -534,9 +534,6 @@ pub struct JitterBuffer {
     conceal_run: usize,
     /// Samples expanded (no timeline advance) while waiting for the current missing packet.
     waited: usize,
-    /// The longest wait for a stalled stream above the target, ms (see
-    /// [`JitterConfig::spike_wait_ms`]).
-    spike_wait_ms: u32,
     /// The longest lateness of a packet still played by a rewind, µs (see
     /// [`JitterConfig::rewind_ms`]; the codec's unless configured).
     rewind_us: i64,
@@ -666,7 +663,6 @@ impl JitterBuffer {
             drift_us: 0.0,
             dry_us: 0,
             stalled: false,
-            spike_wait_ms: cfg.spike_wait_ms,
             rewind_us: i64::from(cfg.rewind_ms.unwrap_or(if has_fec { REWIND_FEC_MS } else { 0 })) * 1000,
             cn_amplitude: 0.0,
             rng: 0x1234_5678,
@@ -1554,7 +1550,7 @@ impl JitterBuffer {
             // the playout point on (what arrives for that time is late).
             // A stalled stream (a delay spike; the packets will come in a burst) is waited
             // for, once the buffer has been dry for a grace time, up to the spike wait.
-            let wait = if self.dry_us >= SPIKE_GRACE_MS * 1000 { self.spike_wait_ms } else { 0 };
+            let wait = if self.dry_us >= SPIKE_GRACE_MS * 1000 { self.cfg.spike_wait_ms } else { 0 };
             let budget = if self.last_quiet { self.cfg.stretch_budget_ms.max(wait) } else { wait };
             // Offset and target compared in whole pulls (see `grid_err`): a wait that
             // only moved the playout point within a pull would make no packet less late.
