@@ -27,8 +27,13 @@ pub(super) fn pcmu(seq: u16, ts: u32, ssrc: u32, arrival_ns: u64) -> Packet {
     Packet::from_payload(meta, &payload).unwrap()
 }
 
+/// A G.711 (μ-law) buffer with `cfg`.
+fn g711_jb(cfg: JitterConfig) -> JitterBuffer {
+    JitterBuffer::new(Box::new(G711CodecDecoder::new(G711Law::Ulaw)), cfg).unwrap()
+}
+
 fn new_jb() -> JitterBuffer {
-    JitterBuffer::new(Box::new(G711CodecDecoder::new(G711Law::Ulaw)), JitterConfig::default()).unwrap()
+    g711_jb(JitterConfig::default())
 }
 
 /// Runs ticks until `until_ns`, inserting `packets` (sorted by arrival) when they have
@@ -411,7 +416,7 @@ fn a_steady_stream_starts_once_three_packets_agree() {
     // stream starts there, not 80 ms after the first arrival (at 90 ms), whose excess over
     // the target (21 ms) it would have had to give back later.
     let pk = stream(100, 0, |_| 5.0);
-    let mut jb = JitterBuffer::new(Box::new(G711CodecDecoder::new(G711Law::Ulaw)), JitterConfig::default()).unwrap();
+    let mut jb = new_jb();
     let out = run(&mut jb, &pk, 2_500_000_000);
     let s = jb.stats();
     assert_eq!((s.packets_late, s.concealment_events), (0, 1), "{s:?}");
@@ -485,7 +490,7 @@ fn a_pause_is_shortened_only_after_the_talkspurt_tail() {
 fn the_margin_follows_the_network_jitter() {
     let target = |pk: &[Packet], margin_ms| {
         let cfg = JitterConfig { margin_ms, ..JitterConfig::default() };
-        let mut jb = JitterBuffer::new(Box::new(G711CodecDecoder::new(G711Law::Ulaw)), cfg).unwrap();
+        let mut jb = g711_jb(cfg);
         run(&mut jb, pk, 6_500_000_000);
         let s = jb.stats();
         assert_eq!(s.packets_late, 0, "{s:?}");
@@ -611,9 +616,14 @@ fn spike_stats(cfg: JitterConfig) -> (JitterStats, JitterStats) {
         20.0 + f64::from(u32::from(i) * 7919 % 4) + spike
     });
     quiet_from(&mut pk, 400);
-    let mut jb = JitterBuffer::new(Box::new(G711CodecDecoder::new(G711Law::Ulaw)), cfg).unwrap();
+    let mut jb = g711_jb(cfg);
     let at = run_probe(&mut jb, &pk, 12_000_000_000, 7_600_000_000);
     (at, jb.stats())
+}
+
+/// A fresh G.711 buffer with `cfg` played until the tick at `at_ns`: its statistics there.
+fn g711_stats_at(cfg: JitterConfig, packets: &[Packet], at_ns: u64) -> JitterStats {
+    run_probe(&mut g711_jb(cfg), packets, at_ns + 1, at_ns)
 }
 
 /// As [`run`], returning the statistics at the tick at `probe_ns`.
@@ -665,7 +675,7 @@ fn a_loss_found_after_waiting_keeps_the_delay() {
         .filter(|p| !(400..410).contains(&p.meta.sequence))
         .collect();
     let waiting = JitterConfig { spike_wait_ms: 400, spike_tail_weight: 0.0, ..JitterConfig::default() };
-    let mut jb = JitterBuffer::new(Box::new(G711CodecDecoder::new(G711Law::Ulaw)), waiting).unwrap();
+    let mut jb = g711_jb(waiting);
     let before = run_probe(&mut jb, &pk, 11_000_000_000, 7_900_000_000);
     let after = jb.stats();
     assert!((after.current_delay_ms - before.current_delay_ms).abs() <= 1.0, "{before:?} {after:?}");
@@ -685,7 +695,7 @@ fn g711_raises_its_target_only_when_the_late_packets_outweigh_the_move() {
         20.0 + f64::from(u32::from(i) * 7919 % 4) + late
     });
     let stats = |cfg: JitterConfig| {
-        let mut jb = JitterBuffer::new(Box::new(G711CodecDecoder::new(G711Law::Ulaw)), cfg).unwrap();
+        let mut jb = g711_jb(cfg);
         run(&mut jb, &pk, 29_900_000_000);
         jb.stats()
     };
@@ -708,11 +718,7 @@ fn dtx_gap_stats() -> (JitterStats, JitterStats) {
         _ => 5.5,
     });
     quiet_from(&mut pk, 450);
-    let cfg = JitterConfig::default();
-    let probe = |at_ns| {
-        let mut jb = JitterBuffer::new(Box::new(G711CodecDecoder::new(G711Law::Ulaw)), cfg).unwrap();
-        run_probe(&mut jb, &pk, at_ns + 1, at_ns)
-    };
+    let probe = |at_ns| g711_stats_at(JitterConfig::default(), &pk, at_ns);
     (probe(9_450_000_000), probe(9_900_000_000))
 }
 
@@ -743,7 +749,7 @@ fn a_g711_pause_gives_back_the_delay_between_pulls() {
     let mut pk = stream(400, 0, |i| if i == 1 { 15.0 } else { 5.0 });
     quiet_tone_where(&mut pk, 0.05236, |s| s >= 200);
     let cfg = JitterConfig { initial_delay_ms: 40, ..JitterConfig::default() };
-    let mut jb = JitterBuffer::new(Box::new(G711CodecDecoder::new(G711Law::Ulaw)), cfg).unwrap();
+    let mut jb = g711_jb(cfg);
     run(&mut jb, &pk, 8_000_000_000);
     let s = jb.stats();
     assert_eq!((s.current_delay_ms, s.target_delay_ms), (10.0, 11.0), "{s:?}");
@@ -885,10 +891,7 @@ fn pause_blip_stats(cfg: JitterConfig) -> (JitterStats, JitterStats) {
         _ => 6.0,
     });
     quiet_from(&mut pk, 200);
-    let probe = |at_ns| {
-        let mut jb = JitterBuffer::new(Box::new(G711CodecDecoder::new(G711Law::Ulaw)), cfg).unwrap();
-        run_probe(&mut jb, &pk, at_ns + 1, at_ns)
-    };
+    let probe = |at_ns| g711_stats_at(cfg, &pk, at_ns);
     (probe(5_100_000_000), probe(6_500_000_000))
 }
 
