@@ -4,16 +4,15 @@
 //! Per 10 ms block:
 //! 1. The far-end block passes a loudspeaker saturation model (`x + a·(x³ − c·x)`, the
 //!    `saturation` submodule: `a` is learnt from the background filter's error once that
-//!    filter has converged (its weights moved by under −15 dB over 0.5 s; until
-//!    session 23 after a fixed 8 s of far end), only from loud far-end blocks (session 24: in
-//!    quiet ones the cubic term is nearly a copy of the far end and taught `a` the linear
-//!    filter's gain error), never above 0 (a loudspeaker compresses), and only while the
-//!    cubic term explains 30 %
-//!    of the error, so in linear rooms it stays at or near 0: 22 of 23 linear scenarios of the kit
-//!    and the held-out sets h1–h3 within 0.1 dB, one 1.1 dB lower; with the kit's nonlinear
-//!    loudspeakers the 22–32 s window went 27.9 → 31.5 and 33.5 → 38.5 dB, on h1–h3
-//!    18.6–32.1 → 23.9–39.6 dB); its spectrum (overlap-save, `2N` points) enters a history
-//!    ring.
+//!    filter has converged (its weights moved by under −15 dB over 0.5 s; until session 23
+//!    after a fixed 8 s of far end), only from loud far-end blocks (session 24: in quiet ones
+//!    the cubic term is nearly a copy of the far end and taught `a` the linear filter's gain
+//!    error), never above 0 (a loudspeaker compresses), and only while the cubic term
+//!    explains 30 % of the error, so in linear rooms it stays at or near 0: 22 of 23 linear
+//!    scenarios of the kit and the held-out sets h1–h3 within 0.1 dB, one 1.1 dB lower;
+//!    with the kit's nonlinear loudspeakers the 22–32 s window went 27.9 → 31.5 and 33.5 →
+//!    38.5 dB, on h1–h3 18.6–32.1 → 23.9–39.6 dB); its spectrum (overlap-save, `2N` points)
+//!    enters a history ring.
 //! 2. [`DelayEstimator`] correlates far and microphone band envelopes over lags up to
 //!    `max_delay_ms`; the filter reads the far history from the estimated delay minus a 20 ms
 //!    margin, so a `tail_ms` filter covers the room response after any bulk delay. When the
