@@ -812,26 +812,12 @@ impl JitterBuffer {
     /// Forgets the stream (packets, timeline, statistics of the delay) but keeps the
     /// counters. Real-time safe.
     pub fn reset(&mut self) {
-        self.buf.clear();
-        self.delay.reset();
-        self.skew.reset();
-        self.warm = (0, 0.0, 0.0);
-        self.warm_raw = (0, 0.0, 0.0);
-        self.margin = 0;
-        self.spoken = false;
+        self.forget_timeline();
         self.dec.reset();
         self.skipping = false;
         self.sync_len = 0;
-        self.started = false;
-        self.have_ref = false;
-        self.last_seq = None;
         self.concealing = false;
         self.conceal_run = 0;
-        self.waited = 0;
-        self.owed_us = 0;
-        self.drift_us = 0.0;
-        self.dry_us = 0;
-        self.stalled = false;
     }
 
     fn ticks_to_us(&self, ticks: i64) -> i64 {
@@ -997,6 +983,14 @@ impl JitterBuffer {
     /// Restarts the timeline for a new stream (SSRC change, timestamp jump).
     fn restart(&mut self) {
         self.stats.resets += 1;
+        self.forget_timeline();
+    }
+
+    /// Forgets the packets, the timeline and the delay statistics: what both a
+    /// [`reset`](Self::reset) and a [`restart`](Self::restart) start again from. The decoder,
+    /// its samples waiting to be played and a concealment in progress are not touched here,
+    /// so that a restart's audio goes on from where the old stream's ended.
+    fn forget_timeline(&mut self) {
         self.buf.clear();
         self.delay.reset();
         self.skew.reset();
