@@ -20,7 +20,8 @@ use std::path::PathBuf;
 /// Arguments of `jitter`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Input capture (classic libpcap: Ethernet, Linux cooked, loopback or raw IP; UDP/RTP).
+    /// Input capture (classic libpcap as tcpdump writes it, or pcapng as tshark and dumpcap do:
+    /// Ethernet, Linux cooked, loopback or raw IP; UDP/RTP).
     #[arg(long)]
     pcap: PathBuf,
     /// Codec of the stream.

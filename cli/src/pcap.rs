@@ -1,7 +1,9 @@
-//! A small reader of classic libpcap captures: UDP datagrams over IPv4 or IPv6, on
-//! Ethernet (with 802.1Q tags), Linux cooked capture (SLL and SLL2), BSD loopback or raw
-//! IP links. Anything else (other link types' frames, non-UDP, fragments, truncated
-//! records) is counted and skipped; a malformed file is an error, never a panic.
+//! A small reader of packet captures — classic libpcap (tcpdump's format) and pcapng
+//! (Wireshark's, what `tshark -w` and `dumpcap` write) — for UDP datagrams over IPv4 or
+//! IPv6, on Ethernet (with 802.1Q tags), Linux cooked capture (SLL and SLL2), BSD loopback
+//! or raw IP links. Anything else (other link types' frames, non-UDP, fragments, truncated
+//! records; in pcapng, packets without a timestamp and blocks of other kinds) is counted and
+//! skipped; a malformed file is an error, never a panic.
 
 /// One UDP datagram of a capture.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,18 +30,38 @@ pub struct Capture {
 /// Why a capture could not be read.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PcapError {
-    /// Not a classic pcap file (pcapng or something else).
-    #[error("not a classic libpcap file (magic {0:#010x}); pcapng is not supported: convert with `editcap -F pcap`")]
+    /// Neither a classic pcap file nor a pcapng one (or a pcapng section header with an
+    /// unknown byte-order magic).
+    #[error("not a libpcap or pcapng capture (magic {0:#010x})")]
     Magic(u32),
     /// The file ends inside its header.
     #[error("file too short for a pcap header")]
     Short,
-    /// A link type this reader does not know.
+    /// A link type this reader does not know (in pcapng: no interface has one it knows).
     #[error(
         "unsupported link type {0} (supported: Ethernet 1, raw IP 101/228/229, Linux SLL 113, SLL2 276, loopback 0)"
     )]
     LinkType(u32),
 }
+
+/// The link types [`ip_of_frame`] reads.
+fn known_link(link: u32) -> bool {
+    matches!(link, 0 | 1 | 12 | 101 | 113 | 228 | 229 | 276)
+}
+
+impl Capture {
+    /// Adds one captured frame.
+    fn record(&mut self, link: u32, time_ns: u64, frame: &[u8]) {
+        self.first_ns.get_or_insert(time_ns);
+        self.last_ns = Some(self.last_ns.map_or(time_ns, |l| l.max(time_ns)));
+        match ip_of_frame(link, frame).and_then(udp_of_ip) {
+            Some(payload) => self.datagrams.push(Datagram { time_ns, payload: payload.to_vec() }),
+            None => self.skipped += 1,
+        }
+    }
+}
+
+mod pcapng;
 
 fn be16(b: &[u8], i: usize) -> Option<u16> {
     Some(u16::from_be_bytes([*b.get(i)?, *b.get(i + 1)?]))
@@ -102,12 +124,16 @@ fn ip_of_frame(link: u32, f: &[u8]) -> Option<&[u8]> {
     }
 }
 
-/// Reads a classic pcap file's bytes.
+/// Reads a capture file's bytes: classic pcap or pcapng, told apart by the first word.
 ///
 /// # Errors
-/// [`PcapError`] when the file header is not a classic pcap one or names an unsupported
-/// link type. Truncated records at the end are skipped and counted.
+/// [`PcapError`] when the file is neither, or (classic) names an unsupported link type, or
+/// (pcapng) has packets but no interface of a supported link type. Truncated records at
+/// the end are skipped and counted.
 pub fn parse(d: &[u8]) -> Result<Capture, PcapError> {
+    if d.len() >= 4 && d[..4] == pcapng::SECTION_HEADER {
+        return pcapng::parse(d);
+    }
     if d.len() < 24 {
         return Err(PcapError::Short);
     }
@@ -128,7 +154,7 @@ pub fn parse(d: &[u8]) -> Result<Capture, PcapError> {
         }
     };
     let link = u32_at(20) & 0x0fff_ffff;
-    if !matches!(link, 0 | 1 | 12 | 101 | 113 | 228 | 229 | 276) {
+    if !known_link(link) {
         return Err(PcapError::LinkType(link));
     }
     let mut cap = Capture::default();
@@ -140,13 +166,7 @@ pub fn parse(d: &[u8]) -> Result<Capture, PcapError> {
             break;
         };
         p += 16 + incl;
-        let time_ns = sec * 1_000_000_000 + if nanos { frac } else { frac * 1000 };
-        cap.first_ns.get_or_insert(time_ns);
-        cap.last_ns = Some(cap.last_ns.map_or(time_ns, |l: u64| l.max(time_ns)));
-        match ip_of_frame(link, frame).and_then(udp_of_ip) {
-            Some(payload) => cap.datagrams.push(Datagram { time_ns, payload: payload.to_vec() }),
-            None => cap.skipped += 1,
-        }
+        cap.record(link, sec * 1_000_000_000 + if nanos { frac } else { frac * 1000 }, frame);
     }
     if p < d.len() && p + 16 > d.len() {
         cap.skipped += 1;

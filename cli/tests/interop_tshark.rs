@@ -1,7 +1,8 @@
 //! Our RFC 3550 receiver statistics against Wireshark's: a paced RTP stream with known gaps
 //! and timing jitter goes to `rvoip-media call` on loopback while `dumpcap` captures it;
 //! `tshark -z rtp,streams` on the capture must give the same loss (exactly) and a mean
-//! jitter within 0.5 ms of ours.
+//! jitter within 0.5 ms of ours; and `rvoip-media jitter` replays dumpcap's pcapng file with
+//! the same packet and loss counts.
 //!
 //! Skipped, with a message, when `tshark` or `dumpcap` is not installed (`.ci/run`
 //! installs tshark), or when capturing on the loopback interface is not permitted.
@@ -92,4 +93,20 @@ fn loss_and_jitter_agree_with_tshark() {
     assert_eq!(lost, 7.0, "{text}");
     assert_eq!(our_lost, lost, "loss agrees exactly");
     assert!((our_mean - mean_jitter_ms).abs() < 0.5, "mean jitter: ours {our_mean} vs tshark {mean_jitter_ms}");
+
+    // dumpcap's file is pcapng: `rvoip-media jitter` replays it as it is.
+    let replay = capture.pcap.with_file_name("replay.json");
+    let out = cli_support::bin()
+        .args(["jitter", "--codec", "pcmu", "--pcap"])
+        .arg(&capture.pcap)
+        .arg("--out")
+        .arg(capture.pcap.with_file_name("replay.wav"))
+        .arg("--stats")
+        .arg(&replay)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json = std::fs::read_to_string(&replay).unwrap();
+    assert_eq!(json_number(&json, "packetsReceived"), pkts, "{json}");
+    assert_eq!(json_number(&json, "packetsLost"), lost, "{json}");
 }
