@@ -103,8 +103,8 @@ enum Command {
     /// One live conference room of N RTP legs over UDP: leg i on PORT0+i hears the N-1 mix,
     /// sent back from its port to the source of its packets (symmetric RTP).
     Bridge(bridge::Args),
-    /// Replay one RTP stream of a pcap through the adaptive jitter buffer and decoder in
-    /// simulated real time (10 ms ticks from the first arrival) into a WAV file.
+    /// Replay one RTP stream of a capture (pcap or pcapng) through the adaptive jitter buffer
+    /// and decoder in simulated real time (10 ms ticks from the first arrival) into a WAV file.
     Jitter(jitter::Args),
 }
 
