@@ -377,6 +377,24 @@ fn wide_float_stereo_and_truncated_files_are_read_and_said() {
     std::fs::write(d.join("text.wav"), b"hello world").unwrap();
     let e = fails(&["process", "--mic", s(&d.join("text.wav")), "--out", s(&d.join("x.wav"))]);
     assert!(e.contains("text.wav: not a readable WAV file") && e.contains("found \"hell\""), "{e}");
+    // A FLAC file under a .wav name: named as such, with the conversion; no output.
+    std::fs::write(d.join("song.wav"), b"fLaC\0\0\0\x22\x10\0\x10\0\0\0\0\0").unwrap();
+    let e = fails(&["process", "--mic", s(&d.join("song.wav")), "--out", s(&d.join("x.wav"))]);
+    assert!(e.contains("it looks like a FLAC file: convert it to WAV first"), "{e}");
+    assert!(!d.join("x.wav").exists());
+    // RF64, as ffmpeg writes it for long recordings: the sizes come from "ds64".
+    let mut rf64 = b"RF64\xff\xff\xff\xffWAVEds64\x1c\0\0\0".to_vec();
+    for v in [0u64, 1600, 800] {
+        rf64.extend(v.to_le_bytes());
+    }
+    rf64.extend([0; 4]);
+    rf64.extend(&wav_bytes(1, 8000, 1, 16, &[], None)[12..36]); // its "fmt " chunk
+    rf64.extend(b"data\xff\xff\xff\xff");
+    rf64.extend(tone(800).iter().flat_map(|v| v.to_le_bytes()));
+    std::fs::write(d.join("long.wav"), rf64).unwrap();
+    let o = d.join("olong.wav");
+    succeeds(&["process", "--gain", "0", "--mic", s(&d.join("long.wav")), "--out", s(&o)]);
+    assert_eq!(read_i16(&o), (8000, tone(800)));
 }
 
 #[test]

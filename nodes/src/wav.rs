@@ -112,7 +112,8 @@ impl WavInfo {
 
 /// Reads a WAV file block by block as mono `f32` (full scale ±1.0), in bounded memory:
 /// integer PCM of 8/16/24/32 bits, 32/64-bit float, μ-law and A-law, plain or
-/// `WAVE_FORMAT_EXTENSIBLE` headers, any number of channels (averaged to mono). A data
+/// `WAVE_FORMAT_EXTENSIBLE` headers, RIFF or RF64/BW64 (the 64-bit sizes of long
+/// recordings, from their "ds64" chunk), any number of channels (averaged to mono). A data
 /// chunk that declares more bytes than the file holds is read as far as it goes and
 /// [`WavReader::truncated`] turns true; non-finite or absurd float samples (see
 /// [`kernels::MAX_SANE`]) become zeros, counted in [`WavReader::sanitized`].
@@ -174,6 +175,22 @@ fn skip<R: std::io::Read>(r: &mut R, n: u64) -> Result<bool, WavError> {
     Ok(copied == n)
 }
 
+/// What a file that is not a WAV one seems to be, as advice to append to the error.
+fn container_hint(head: &[u8]) -> &'static str {
+    let starts = |m: &[u8]| head.starts_with(m);
+    if starts(b"fLaC") {
+        "; it looks like a FLAC file: convert it to WAV first (e.g. `ffmpeg -i IN.flac OUT.wav`)"
+    } else if starts(b"FORM") && head.get(8..12).is_some_and(|t| t == b"AIFF" || t == b"AIFC") {
+        "; it looks like an AIFF file: convert it to WAV first (e.g. `ffmpeg -i IN.aiff OUT.wav`)"
+    } else if starts(b"OggS") {
+        "; it looks like an Ogg (Vorbis or Opus) file: convert it to WAV first (e.g. `ffmpeg -i IN.ogg OUT.wav`)"
+    } else if starts(b"ID3") || (head.len() >= 2 && head[0] == 0xFF && head[1] & 0xE0 == 0xE0) {
+        "; it looks like an MP3 file: convert it to WAV first (e.g. `ffmpeg -i IN.mp3 OUT.wav`)"
+    } else {
+        ""
+    }
+}
+
 fn format_name(tag: u16) -> String {
     let name = match tag {
         0x0002 => "Microsoft ADPCM",
@@ -203,14 +220,20 @@ impl<R: std::io::Read> WavReader<R> {
         if n == 0 {
             return Err(WavError::Invalid("the file is empty (0 bytes)".into()));
         }
-        if n < 12 || &head[..4] != b"RIFF" || &head[8..12] != b"WAVE" {
+        // RF64 and BW64 (EBU Tech 3306, ITU-R BS.2088): a RIFF/WAVE whose 32-bit sizes may be
+        // u32::MAX, the real ones being in a "ds64" chunk.
+        let rf64 = matches!(&head[..4], b"RF64" | b"BW64");
+        if n < 12 || !(rf64 || &head[..4] == b"RIFF") || &head[8..12] != b"WAVE" {
             let shown: String =
                 head[..n.min(4)].iter().map(|&b| if b.is_ascii_graphic() { b as char } else { '.' }).collect();
             return Err(WavError::Invalid(format!(
-                "{n} byte(s) found where a RIFF/WAVE header starts with \"RIFF\" (found \"{shown}\")"
+                "{n} byte(s) found where a RIFF/WAVE header starts with \"RIFF\" (found \"{shown}\"){}",
+                container_hint(&head[..n])
             )));
         }
         let mut fmt: Option<(u16, u16, u32, u16, u16)> = None;
+        // The data chunk's size from "ds64", for a data chunk whose own size is u32::MAX.
+        let mut ds64_data: Option<u64> = None;
         loop {
             let mut ch = [0u8; 8];
             let got = read_full(&mut reader, &mut ch)?;
@@ -273,17 +296,31 @@ impl<R: std::io::Read> WavReader<R> {
                             "{channels} channel(s) of {encoding} make {fb}-byte frames, the header says {block_align}"
                         )));
                     }
-                    let open = size == u32::MAX;
-                    let info = WavInfo { frames_declared: (!open).then(|| u64::from(size) / fb as u64), ..info };
+                    // u32::MAX: the size is in "ds64" (RF64), or not known (a RIFF written to a
+                    // pipe, read to the end of the stream).
+                    let size = if size == u32::MAX { ds64_data } else { Some(u64::from(size)) };
+                    let info = WavInfo { frames_declared: size.map(|s| s / fb as u64), ..info };
                     return Ok(WavReader {
                         reader,
                         info,
-                        remaining: if open { u64::MAX } else { u64::from(size) },
+                        remaining: size.unwrap_or(u64::MAX),
                         truncated: false,
                         sanitized: 0,
                         bytes: Vec::new(),
                         law: Vec::new(),
                     });
+                }
+                b"ds64" if rf64 => {
+                    // riffSize, dataSize, sampleCount (u64 each), then a table this reader
+                    // does not need.
+                    let mut b = [0u8; 16];
+                    if size < 24
+                        || read_full(&mut reader, &mut b)? < 16
+                        || !skip(&mut reader, u64::from(size - 16) + u64::from(size & 1))?
+                    {
+                        return Err(WavError::Invalid("a \"ds64\" chunk cut short".into()));
+                    }
+                    ds64_data = Some(u64::from_le_bytes(b[8..16].try_into().expect("8 bytes")));
                 }
                 _ => {
                     if !skip(&mut reader, u64::from(size) + u64::from(size & 1))? {
@@ -876,10 +913,38 @@ mod tests {
     }
 
     #[test]
+    fn reader_takes_rf64_sizes_from_ds64() {
+        // RF64 as ffmpeg writes it (`-rf64 always`): RIFF and data sizes u32::MAX, the real
+        // ones in "ds64"; the data chunk declares 3 frames, the file holds them and more.
+        let mut f = b"RF64\xff\xff\xff\xffWAVEds64\x1c\0\0\0".to_vec();
+        f.extend(0u64.to_le_bytes()); // riffSize (not needed)
+        f.extend(6u64.to_le_bytes()); // dataSize
+        f.extend(3u64.to_le_bytes()); // sampleCount
+        f.extend(0u32.to_le_bytes()); // table length
+        f.extend(b"fmt \x10\0\0\0\x01\0\x01\0\x40\x1f\0\0\x80\x3e\0\0\x02\0\x10\0");
+        f.extend(b"data\xff\xff\xff\xff");
+        f.extend([1i16, 2, 3, 4].iter().flat_map(|v| v.to_le_bytes()));
+        let (r, x) = read_all(&f).unwrap();
+        assert_eq!(r.info().frames_declared, Some(3));
+        assert_eq!(x, [1.0 / 32768.0, 2.0 / 32768.0, 3.0 / 32768.0]);
+        // BW64 is the same layout; a ds64 cut short is an error.
+        f[..4].copy_from_slice(b"BW64");
+        assert_eq!(read_all(&f).unwrap().1.len(), 3);
+        let e = WavReader::new(&f[..30]).unwrap_err().to_string();
+        assert!(e.contains("\"ds64\" chunk cut short"), "{e}");
+    }
+
+    #[test]
     fn reader_names_what_it_found_and_what_is_supported() {
-        let cases: [(Vec<u8>, &str); 8] = [
+        let cases: [(Vec<u8>, &str); 11] = [
             (Vec::new(), "the file is empty (0 bytes)"),
-            (b"ID3\x04junk".to_vec(), "where a RIFF/WAVE header starts with \"RIFF\" (found \"ID3.\")"),
+            (
+                b"ID3\x04junk".to_vec(),
+                "where a RIFF/WAVE header starts with \"RIFF\" (found \"ID3.\"); it looks like an MP3",
+            ),
+            (b"fLaC\0\0\0\x22\x10\0\x10\0".to_vec(), "(found \"fLaC\"); it looks like a FLAC file"),
+            (b"FORM\0\0\0\x40AIFFCOMM".to_vec(), "(found \"FORM\"); it looks like an AIFF file"),
+            (b"OggS\0\x02\0\0\0\0\0\0".to_vec(), "it looks like an Ogg (Vorbis or Opus) file"),
             (wav_bytes(0x11, 1, 4, &[0; 4], false, None), "IMA ADPCM (format tag 0x0011)"),
             (wav_bytes(0x55, 1, 16, &[0; 4], true, None), "MP3 (format tag 0x0055)"),
             (wav_bytes(1, 1, 12, &[0; 4], false, None), "unsupported WAV format: 12-bit integer PCM"),
