@@ -251,7 +251,11 @@ fn recordings_hold_what_was_sent_and_mixed() {
     let read = |name: &str| -> Vec<i16> {
         hound::WavReader::open(dir.join(name)).unwrap().into_samples::<i16>().map(Result::unwrap).collect()
     };
-    let pcm = |x: &[f32]| -> Vec<i16> { x.iter().map(|s| (s.clamp(-1.0, 1.0) * 32767.0).round() as i16).collect() };
+    let pcm = |x: &[f32]| -> Vec<i16> {
+        let mut v = vec![0i16; x.len()];
+        rvoip_media_nodes::kernels::f32_to_i16(&mut v, x);
+        v
+    };
     assert_eq!(read("p1.wav"), pcm(&sent_p1));
     assert_eq!(read("mix.wav"), pcm(&mixed));
     // The recorder is gone from the room.

@@ -5,8 +5,7 @@
 
 use super::CliError;
 use rvoip_media_graph::AudioFormat;
-use rvoip_media_nodes::kernels;
-use rvoip_media_nodes::wav::{WavEncoding, WavReader, WavSampleFormat};
+use rvoip_media_nodes::wav::{WavEncoding, WavReader, WavSampleFormat, WavWriter};
 use std::path::{Path, PathBuf};
 
 /// A WAV file being read as mono `f32` blocks.
@@ -118,57 +117,33 @@ pub fn read(path: &Path) -> Result<WavData, CliError> {
     Ok(WavData { format: w.format(), samples })
 }
 
-/// A mono WAV file being written, sample block by sample block: 16-bit through the exact
-/// rounding/clamping kernel, or 32-bit float (non-finite samples written as 0). The header's
-/// lengths are filled in by [`WavOut::finish`].
+/// A mono WAV file being written, sample block by sample block ([`WavWriter`]: 16-bit
+/// through the exact rounding/clamping kernel, or 32-bit float with non-finite samples
+/// written as 0; RF64 past RIFF's 4 GiB). The header's lengths are filled in by
+/// [`WavOut::finish`].
 pub struct WavOut {
     path: String,
-    format: WavSampleFormat,
-    writer: hound::WavWriter<std::io::BufWriter<std::fs::File>>,
-    pcm: Vec<i16>,
+    writer: WavWriter<std::io::BufWriter<std::fs::File>>,
 }
 
 impl WavOut {
     /// Starts a mono WAV at `rate` in `file` (normally from [`crate::output::Outputs::create`]);
     /// `path` names it in errors.
     pub fn new(file: std::fs::File, path: &Path, rate: u32, format: WavSampleFormat) -> Result<Self, CliError> {
-        let (bits, sample_format) = match format {
-            WavSampleFormat::Int16 => (16, hound::SampleFormat::Int),
-            WavSampleFormat::Float32 => (32, hound::SampleFormat::Float),
-        };
-        let spec = hound::WavSpec { channels: 1, sample_rate: rate, bits_per_sample: bits, sample_format };
         let path = path.display().to_string();
-        let writer = hound::WavWriter::new(std::io::BufWriter::new(file), spec)
+        let writer = WavWriter::new(std::io::BufWriter::with_capacity(1 << 16, file), rate, 1, format)
             .map_err(|e| CliError::Wav { path: path.clone(), detail: e.to_string() })?;
-        Ok(WavOut { path, format, writer, pcm: Vec::new() })
+        Ok(WavOut { path, writer })
     }
 
     /// Appends `samples`.
     pub fn write(&mut self, samples: &[f32]) -> Result<(), CliError> {
-        let path = &self.path;
-        let err = |e: hound::Error| CliError::Wav { path: path.clone(), detail: e.to_string() };
-        match self.format {
-            WavSampleFormat::Int16 => {
-                self.pcm.resize(samples.len(), 0);
-                kernels::f32_to_i16(&mut self.pcm, samples);
-                let mut w16 = self.writer.get_i16_writer(self.pcm.len() as u32);
-                for &s in &self.pcm {
-                    w16.write_sample(s);
-                }
-                w16.flush().map_err(err)?;
-            }
-            WavSampleFormat::Float32 => {
-                for &s in samples {
-                    self.writer.write_sample(if s.is_finite() { s } else { 0.0 }).map_err(err)?;
-                }
-            }
-        }
-        Ok(())
+        self.writer.write(samples).map_err(|e| CliError::Wav { path: self.path.clone(), detail: e.to_string() })
     }
 
     /// Completes the header and flushes the file.
     pub fn finish(self) -> Result<(), CliError> {
         let path = self.path;
-        self.writer.finalize().map_err(|e| CliError::Wav { path, detail: e.to_string() })
+        self.writer.finish().map(drop).map_err(|e| CliError::Wav { path, detail: e.to_string() })
     }
 }

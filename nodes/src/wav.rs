@@ -30,6 +30,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod writer;
+
+pub use writer::WavWriter;
+
 use crate::kernels;
 use rvoip_media_graph::{AudioFormat, NodeSpec, PortKind, PortSpec, ProcessIo, Processor};
 use std::io::Read;
@@ -40,9 +44,9 @@ use std::sync::Arc;
 /// Errors of the WAV endpoints.
 #[derive(Debug, thiserror::Error)]
 pub enum WavError {
-    /// Writing failed (I/O), or hound refused the stream.
-    #[error("WAV I/O: {0}")]
-    Io(#[from] hound::Error),
+    /// Writing the file failed (I/O).
+    #[error("writing failed: {0}")]
+    Write(#[source] std::io::Error),
     /// Reading the file failed (I/O).
     #[error("reading failed: {0}")]
     Read(#[source] std::io::Error),
@@ -548,7 +552,7 @@ impl Processor for WavSource {
     }
 }
 
-/// Sample format [`WavSinkHandle::write_wav`] writes.
+/// Sample format a [`WavWriter`] (and so [`WavSinkHandle::write_wav`]) writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WavSampleFormat {
     /// 16-bit integer PCM, through the exact [`kernels::f32_to_i16`] conversion.
@@ -653,33 +657,15 @@ impl WavSinkHandle {
         self.shared.format
     }
 
-    /// Writes the recording so far to a WAV file.
+    /// Writes the recording so far to a WAV file ([`WavWriter`]).
+    ///
+    /// # Errors
+    /// [`WavError::Write`] if the file cannot be written.
     pub fn write_wav(&self, path: impl AsRef<Path>, format: WavSampleFormat) -> Result<(), WavError> {
         let f = self.shared.format;
-        let (bits, sample_format) = match format {
-            WavSampleFormat::Int16 => (16, hound::SampleFormat::Int),
-            WavSampleFormat::Float32 => (32, hound::SampleFormat::Float),
-        };
-        let spec = hound::WavSpec { channels: f.channels, sample_rate: f.rate, bits_per_sample: bits, sample_format };
-        let mut w = hound::WavWriter::create(path, spec)?;
-        let samples = self.samples();
-        match format {
-            WavSampleFormat::Int16 => {
-                let mut pcm = vec![0i16; samples.len()];
-                kernels::f32_to_i16(&mut pcm, &samples);
-                let mut w16 = w.get_i16_writer(pcm.len() as u32);
-                for s in pcm {
-                    w16.write_sample(s);
-                }
-                w16.flush()?;
-            }
-            WavSampleFormat::Float32 => {
-                for s in samples {
-                    w.write_sample(s)?;
-                }
-            }
-        }
-        w.finalize()?;
+        let mut w = WavWriter::create(path, f.rate, f.channels, format)?;
+        w.write(&self.samples())?;
+        w.finish()?;
         Ok(())
     }
 }

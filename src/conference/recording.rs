@@ -1,5 +1,6 @@
 //! Recordings: what a member sends ([`Room::record_member`]) or what the room's listeners
-//! hear ([`Room::record_mix`]), streamed to a 16-bit WAV file.
+//! hear ([`Room::record_mix`]), streamed to a 16-bit WAV file ([`WavWriter`]: the exact
+//! `f32 → i16` kernel, and RF64 past RIFF's 4 GiB, about 12 hours at 48 kHz).
 //!
 //! The worker hands each quantum to a graph output's ring (bounded: the engine's
 //! `ring_capacity` frames from its pool); a writer thread of the recording's own drains the
@@ -13,6 +14,7 @@ use super::{LegOptions, Room};
 use crate::engine::{AudioOut, Engine, EngineError, Ticket};
 use rvoip_media_graph::{AudioFormat, NodeKey, PortKind};
 use rvoip_media_nodes::mixer::{MemberSettings, MixerMembership};
+use rvoip_media_nodes::wav::{WavError, WavSampleFormat, WavWriter};
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -23,7 +25,7 @@ pub struct Recording {
     /// The graph output (a member tap) or the recorder's member name (a mix).
     target: Target,
     path: PathBuf,
-    writer: JoinHandle<Result<u64, hound::Error>>,
+    writer: JoinHandle<Result<u64, WavError>>,
 }
 
 enum Target {
@@ -42,9 +44,9 @@ impl Recording {
     /// [`Engine::poll`]) and the file is closed; returns the quanta written.
     ///
     /// # Errors
-    /// The file could not be written.
-    pub fn finish(self) -> Result<u64, hound::Error> {
-        self.writer.join().unwrap_or(Err(hound::Error::Unsupported))
+    /// [`WavError::Write`]: the file could not be written (or its writer thread panicked).
+    pub fn finish(self) -> Result<u64, WavError> {
+        self.writer.join().unwrap_or_else(|_| Err(WavError::Write(std::io::Error::other("the writer thread panicked"))))
     }
 }
 
@@ -52,23 +54,15 @@ fn spawn_writer(
     path: &Path,
     format: AudioFormat,
     mut out: AudioOut,
-) -> Result<JoinHandle<Result<u64, hound::Error>>, EngineError> {
-    let spec = hound::WavSpec {
-        channels: format.channels,
-        sample_rate: format.rate,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec)
+) -> Result<JoinHandle<Result<u64, WavError>>, EngineError> {
+    let mut w = WavWriter::create(path, format.rate, format.channels, WavSampleFormat::Int16)
         .map_err(|e| EngineError::NodeSetup { node: path.display().to_string(), reason: e.to_string() })?;
     Ok(std::thread::spawn(move || {
         let mut quanta = 0u64;
         loop {
             let abandoned = out.is_abandoned();
             while let Some(f) = out.pop() {
-                for &s in f.samples() {
-                    w.write_sample((s.clamp(-1.0, 1.0) * 32767.0).round() as i16)?;
-                }
+                w.write(f.samples())?;
                 quanta += 1;
             }
             if abandoned {
@@ -76,7 +70,7 @@ fn spawn_writer(
             }
             std::thread::sleep(Duration::from_millis(5));
         }
-        w.finalize()?;
+        w.finish()?;
         Ok(quanta)
     }))
 }
