@@ -76,7 +76,14 @@ mod tests {
         // only ever see such lists.
         let board = Arc::new(HeardBoard::new());
         let w = board.clone();
+        // The writer starts once the reader is reading: on a loaded machine it could
+        // otherwise finish before the reader's first look (CI saw 0 reads).
+        let reading = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let go = reading.clone();
         let writer = std::thread::spawn(move || {
+            while !go.load(std::sync::atomic::Ordering::Acquire) {
+                std::hint::spin_loop();
+            }
             let mut list = [(0u32, 0u8); MAX_HEARD];
             for k in 0..200_000u32 {
                 let n = (k % 16) as usize;
@@ -86,13 +93,18 @@ mod tests {
         });
         let mut out = [(0, 0); MAX_HEARD];
         let (mut reads, mut gave_up) = (0, 0);
-        while !writer.is_finished() {
+        loop {
+            let done = writer.is_finished();
             match board.read(&mut out) {
                 Some(n) => {
                     reads += 1;
                     assert!(out[..n].iter().all(|&(p, l)| p == out[0].0 && u32::from(l) == p), "{:?}", &out[..n]);
                 }
                 None => gave_up += 1,
+            }
+            reading.store(true, std::sync::atomic::Ordering::Release);
+            if done {
+                break;
             }
         }
         writer.join().unwrap();
