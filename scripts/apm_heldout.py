@@ -11,6 +11,7 @@ conditions. Output is deterministic for the same numpy/scipy/espeak-ng versions.
 
     APM_KIT=/path/to/shared/eval/apm APM_WORK=/opt/labwork/apm_h1 scripts/apm_heldout.py h1
     APM_KIT=/path/to/shared/eval/apm APM_WORK=/opt/labwork/apm_h2 scripts/apm_heldout.py h2
+    APM_KIT=/path/to/shared/eval/apm APM_WORK=/opt/labwork/apm_k1 scripts/apm_heldout.py k1   # NS only
     /path/to/shared/eval/apm/run.sh --subject NAME 'TEMPLATE' --tasks ns,vad,agc   # with the same APM_WORK
 
 VAD and AGC (session 13):
@@ -46,6 +47,10 @@ over the noises:
 * h3 - h3's talkers (two scenarios in three) and its digits (one in three); noises real babble,
   brown, keyboard, modulated, car and mains at SNRs of their own.
   Noises: real babble, car, mains hum over pink, level-stepped pink, white, keyboard.
+* k1, k2 (session 25, NS only) - the kit's NS recipe exactly (its six noise makers, SNRs
+  0/5/10/20 dB, 10 s, -26 dBFS) with other seeds, on other speech: espeak-ng talkers of
+  voices h2/h3 do not use (two scenarios in three; k1's voices are not k2's) and FSDD digit
+  sequences (one in three). k1 is for development; k2 is scored, not tuned on.
 The real babble's talkers (the 8 kHz talker's first 100 s, the 16 kHz talker's last 30 s)
 are never the scenario's own speech.
 """
@@ -394,13 +399,40 @@ def ns_h3(B, pool):
     return ns_set(NS_H3, speech, 2301, pool)
 
 
-SETS = {"h1": (h1, ns_h1), "h2": (h2, ns_h2), "h3": (h3, ns_h3)}
+# k1/k2 (session 25): the kit's NS recipe exactly -- its six noise makers (`G.make_noise`, the
+# kit's `G.NS_TYPES`) at its SNRs (`G.NS_SNRS`), 10 s, -26 dBFS active -- with other seeds and
+# other speech: two scenarios in three espeak-ng talkers (voices neither h2 nor h3 uses, and
+# k1's are not k2's), one in three FSDD digit sequences (8 kHz files, resampled to 16 kHz by the
+# kit's `load`; k1 plays them at 1.0x/0.93x/1.08x, k2 at 1.0x/0.86x/1.16x). The kit's 16 kHz
+# talker is not used. k1 is for development; k2 is scored once at the end, not tuned on.
+# (The kit's babble is made of the FSDD takes, so the digit scenarios share talkers with it.)
+VOICES_K1 = ["en-us-nyc+m1", "en-gb+f1", "en-gb-x-rp+m4", "en-gb-scotland+f4", "en-029+f5", "en-us+m7"]
+VOICES_K2 = ["en-gb-x-gbcwmd+f2", "en-us-nyc+f4", "en-gb+m6", "en-gb-x-gbclan+m3", "en-us+f5", "en-gb-scotland+m2"]
+NS_KIT = [(kind, tuple(G.NS_SNRS)) for kind in G.NS_TYPES]
+
+
+def ns_kit_like(voices, factors, seed):
+    def speech(i, r):
+        if i % 3 == 2:
+            return (digit_sequence(r, float(G.NS_DUR), factors, gap=(0.2, 1.0)),
+                    "FSDD digits at %s speed" % "/".join("%.2fx" % f for f in factors))
+        return synthetic_speech(r, float(G.NS_DUR), voices), "espeak-ng talkers " + " ".join(voices)
+    return lambda B, pool: ns_set(NS_KIT, speech, seed, pool)
+
+
+def no_vad_agc(A, B):
+    return {}
+
+
+SETS = {"h1": (h1, ns_h1), "h2": (h2, ns_h2), "h3": (h3, ns_h3),
+        "k1": (no_vad_agc, ns_kit_like(VOICES_K1, (1.0, 0.93, 1.08), 2501)),
+        "k2": (no_vad_agc, ns_kit_like(VOICES_K2, (1.0, 0.86, 1.16), 2601))}
 
 
 def main():
     which = sys.argv[1] if len(sys.argv) > 1 else ""
     if which not in SETS:
-        sys.exit("usage: apm_heldout.py h1|h2|h3  (APM_WORK: output folder, APM_KIT: the kit's apm folder)")
+        sys.exit("usage: apm_heldout.py h1|h2|h3|k1|k2  (APM_WORK: output folder, APM_KIT: the kit's apm folder)")
     os.makedirs(G.WORK, exist_ok=True)
     A = G.load(os.path.join(G.DATA, "silero", "test.wav"))
     B = G.load(os.path.join(G.DATA, "silero", "aepyx_8k.wav"))

@@ -51,8 +51,14 @@
 //! speech spectrum (the excess of the periodogram over the noise estimate, averaged over
 //! ~1 s): just deep enough to put the residual noise [`NsLevel::masking_db`] below the speech
 //! in that bin, never deeper than [`NsLevel::floor_db`] (which is also what noise alone gets)
-//! and never shallower than −3 dB. Bins that speech dominates are touched little; bins that
-//! noise dominates get the full floor.
+//! and never shallower than −6 dB. Bins that speech dominates are touched little; bins that
+//! noise dominates get the full floor. The −6 dB bound is for speech that pauses: the
+//! long-term spectrum counts the talker's pauses and the gaps between syllables and harmonics
+//! as speech too, so in the bins a talker dominates on average the noise in those gaps was
+//! only 3 dB down under the former −3 dB bound (session 25: synthetic talkers and digit
+//! sequences with pauses, where brown noise lost half its gain against the evaluation kit's
+//! continuous talker). Inside the echo canceller ([`NoiseSuppressor::gains_for_spectrum`]) the
+//! bound stays −3 dB: there a deeper one thins the near talker in double talk.
 //!
 //! **Flat noise** (`flatness` submodule): when the noise estimate's spectrum is flat (its
 //! spectral flatness over 0.1–7 kHz, smoothed over ~1 s, from 0.2 up to 0.6 — pink to white),
@@ -226,8 +232,12 @@ const DD_FROM_HZ: f32 = 1000.0;
 const DD_TO_HZ: f32 = 2000.0;
 /// Floor of the a-priori SNR (−25 dB).
 const XI_MIN: f32 = 0.003;
-/// Shallowest per-bin gain floor (−3 dB), as a natural log of the amplitude gain.
-const LN_MAX_FLOOR: f32 = -0.345_387_8;
+/// Shallowest per-bin gain floor of the suppressor on its own (−6 dB), as a natural log of
+/// the amplitude gain (see the module docs).
+const LN_MAX_FLOOR: f32 = -0.690_775_5;
+/// The same inside the echo canceller's post-filter ([`NoiseSuppressor::gains_for_spectrum`]),
+/// −3 dB: a deeper bound costs double-talk PESQ-WB there (session 25: kit 2.79 → 2.69).
+const LN_MAX_FLOOR_AEC: f32 = -0.345_387_8;
 /// Over-subtraction factor of the high band (see the module docs).
 const OVER_SUB: f32 = 1.5;
 /// The band over which the over-subtraction ramps in, Hz.
@@ -364,7 +374,7 @@ impl NoiseSuppressor {
             *p = c.norm_sqr() + 1e-12;
         }
         self.transient.detect(&self.inbuf[n - h..]);
-        self.update_gains();
+        self.update_gains(LN_MAX_FLOOR);
         for (c, g) in self.spec.iter_mut().zip(&self.gain) {
             *c *= *g;
         }
@@ -387,7 +397,8 @@ impl NoiseSuppressor {
     /// (this is how the echo canceller's post-filter shares one transform with noise
     /// suppression). That framing is [`NsWindow::Ms20`]'s, which the suppressor must use; one
     /// built with a longer window reads only its own number of bins. Non-finite input is
-    /// treated as silence.
+    /// treated as silence. The per-bin gain floor is never shallower than −3 dB here (−6 dB in
+    /// [`process_frame`](Self::process_frame); see the [module docs](self)).
     ///
     /// ```
     /// use rvoip_media_nodes::apm::{NoiseSuppressor, NsConfig};
@@ -408,21 +419,22 @@ impl NoiseSuppressor {
             *d = if v.is_finite() { v.clamp(-4.0, 4.0) } else { 0.0 };
         }
         self.transient.detect(&self.inbuf[n - h..]);
-        self.update_gains();
+        self.update_gains(LN_MAX_FLOOR_AEC);
         &self.gain
     }
 
     avx_dispatch!(
         /// Noise tracking and the suppression gains for `self.power` (after the transient
-        /// detector has seen the frame's newest samples).
-        fn update_gains(&mut self),
+        /// detector has seen the frame's newest samples); `ln_max_floor` is the shallowest
+        /// per-bin floor (natural log of the amplitude gain).
+        fn update_gains(&mut self, ln_max_floor: f32),
         avx: update_gains_avx,
         body: gains_body
     );
 
     /// The body of [`update_gains`](Self::update_gains), inlined into each code path.
     #[inline(always)]
-    fn gains_body(&mut self) {
+    fn gains_body(&mut self, ln_max_floor: f32) {
         // Impulses are limited first, so that neither the noise tracker nor the
         // decision-directed SNR below sees them.
         self.transient.limit(&mut self.power, &mut self.transient_gain);
@@ -460,8 +472,8 @@ impl NoiseSuppressor {
             let nk = noise[k] + 1e-12;
             // Per-bin floor: deep enough that the residual noise stays `masking_db` below the
             // long-term speech level in this bin, never deeper than the level's floor nor
-            // shallower than MAX_FLOOR.
-            let ln_floor = (0.5 * fast_ln((speech_lt[k] + 1e-30) / nk) + 0.5 * ln_masked).clamp(ln_gmin, LN_MAX_FLOOR);
+            // shallower than `ln_max_floor`.
+            let ln_floor = (0.5 * fast_ln((speech_lt[k] + 1e-30) / nk) + 0.5 * ln_masked).clamp(ln_gmin, ln_max_floor);
             floor[k] = fast_exp(ln_floor);
             // The gain sees the over-subtracted noise; the floor above the plain estimate.
             let nk = over[k] * nk;
@@ -616,6 +628,58 @@ mod tests {
             limited += usize::from(ns.transient.strength() > 0.0);
         }
         (bits, out, limited)
+    }
+
+    /// Over 1.5–2.9 s: the shallowest per-bin floor of any bin, and the mean gain in dB at the
+    /// voice's resonance (700 Hz, which the voice dominates on the long term) in the middle of
+    /// its 0.2 s pauses, on the suppressor's own path and on the echo canceller's
+    /// (`gains_for_spectrum`, fed the same 20 ms framing).
+    fn pause_floor_and_gain_at_the_voice(rate: u32) -> [(f32, f32); 2] {
+        let x = signal(rate);
+        let mut ns =
+            [NoiseSuppressor::new(NsConfig::new(rate)).unwrap(), NoiseSuppressor::new(NsConfig::new(rate)).unwrap()];
+        let (hop, n) = (ns[0].frame_len(), 2 * ns[0].frame_len());
+        let k = 700 * n / rate as usize;
+        let (win, mut fft) = (sqrt_hann(n), RealFft::new(n));
+        let (mut buf, mut frame, mut spec) = (vec![0.0f32; n], vec![0.0f32; n], vec![Cpx::new(0.0, 0.0); n / 2 + 1]);
+        let (mut floor, mut gain_db, mut frames) = ([0.0f32; 2], [0.0f32; 2], 0);
+        for (i, f) in x.chunks_exact(hop).enumerate() {
+            let mut y = f.to_vec();
+            assert!(ns[0].process_frame(&mut y));
+            buf.copy_within(hop.., 0);
+            buf[n - hop..].copy_from_slice(f);
+            for ((o, b), w) in frame.iter_mut().zip(&buf).zip(&win) {
+                *o = b * w;
+            }
+            fft.forward(&frame, &mut spec);
+            ns[1].gains_for_spectrum(f, &spec);
+            let t = i as f32 * 0.01;
+            if (1.5..2.9).contains(&t) {
+                for j in 0..2 {
+                    floor[j] = ns[j].floor.iter().fold(floor[j], |a, &b| a.max(b));
+                }
+                if (0.07..0.13).contains(&(t % 0.5)) {
+                    frames += 1;
+                    for j in 0..2 {
+                        gain_db[j] += 20.0 * ns[j].gains()[k].log10();
+                    }
+                }
+            }
+        }
+        [(floor[0], gain_db[0] / frames as f32), (floor[1], gain_db[1] / frames as f32)]
+    }
+
+    #[test]
+    fn in_bins_the_talker_dominates_the_floor_is_6_db_on_the_own_path_and_3_in_the_canceller() {
+        for rate in [8000, 16000, 48000] {
+            let [(floor, gain), (floor_aec, gain_aec)] = pause_floor_and_gain_at_the_voice(rate);
+            // The voice holds the long-term spectrum up, so its bins reach the shallowest floor...
+            assert!((floor - LN_MAX_FLOOR.exp()).abs() < 1e-3, "rate {rate}: own path floor {floor:.3}");
+            assert!((floor_aec - LN_MAX_FLOOR_AEC.exp()).abs() < 1e-3, "rate {rate}: canceller floor {floor_aec:.3}");
+            // ... and its pauses lose more on the own path (under the former −3 dB bound on
+            // both paths this fails).
+            assert!(gain < gain_aec - 1.5, "rate {rate}: {gain:.1} dB on the own path, {gain_aec:.1} in the canceller");
+        }
     }
 
     #[test]
