@@ -130,9 +130,12 @@ const NEAR_DEPTH_EXCESS: f32 = 8.0;
 /// `d140_rj_nl` ERLE −11.6 dB). Session 25, kit / held-out h1 / h2 / h3 / h4: double-talk
 /// PESQ-WB 2.792 / 2.433 / 2.430 / 2.518 / 2.699 → 2.811 / 2.482 / 2.487 / 2.518 / 2.753,
 /// mean ERLE 38.50 / 33.83 / 32.47 / 32.82 / 33.05 → 37.73 / 33.68 / 32.14 / 32.42 / 32.56 dB
-/// (the extra double-talk blocks after a talker let more residual echo through), near-end
-/// single-talk PESQ-WB up to +0.02, the 22–32 s twin test unchanged (36 of 40). At 30× and 4
-/// bins: 2.803 / 2.455 / 2.447 / 2.514 / 2.749 for 37.88 / 33.80 / 32.42 / 32.82 / 33.04 dB.
+/// (mostly in the 5–10 s far-end single talk of the nonlinear cells, kit `d120_r03_nl` 30.0 →
+/// 24.3 dB, where false evidence lets residual echo through at the double-talk floors; 22–32
+/// s at most −2.7 dB), near-end single-talk PESQ-WB up to +0.02, the 22–32 s twin test
+/// unchanged (36 of 40); scored once on held-out h5: 2.562 → 2.612, 33.63 → 33.33 dB. At 30×
+/// and 4 bins: 2.803 / 2.455 / 2.447 / 2.514 / 2.749 for 37.88 / 33.80 / 32.42 / 32.82 / 33.04
+/// dB; counting only bins under COH_HIGH: h3 2.516, under the 2.518 without the evidence.
 const NEAR_EVIDENCE_EXCESS: f32 = 20.0;
 /// … in at least this many voice-band bins (50 Hz apart at every rate) …
 const NEAR_EVIDENCE_BINS: u32 = 3;
