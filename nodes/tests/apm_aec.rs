@@ -861,9 +861,16 @@ fn false_double_talk_suppresses_the_bins_the_echo_explains() {
         far_only
     });
     // Over ten rooms (session 22): 24.6-38.2 dB; realisations 0-4 average 33.2 dB, 5-9
-    // 31.6 dB.
+    // 31.6 dB. Session 25, with the post-filter's per-bin near-end evidence
+    // (NEAR_EVIDENCE_EXCESS): realisations 0-4 35.6 / 34.8 / 29.7 / 32.1 / 33.5 → 25.9 / 29.1
+    // / 29.7 / 31.9 / 33.5 dB (mean 33.1 → 30.0), 5-9 unchanged within 0.3 dB (mean 31.6):
+    // with reverberation beyond the filter and almost no noise (-90 dBFS) the error of a few
+    // bins stands 13 dB over the residual estimate now and then in far-end single talk, and
+    // each such block holds the double-talk state for 200 ms. The evaluation kit and the
+    // held-out sets pay for the evidence in the same coin (mean ERLE −0.15…−0.77 dB) for
+    // double-talk PESQ-WB up to +0.057.
     let (_, mean) = min_mean(v);
-    assert!(mean > 31.0, "mean {mean:.1} dB");
+    assert!(mean > 29.5, "mean {mean:.1} dB");
 }
 
 #[test]
@@ -1314,5 +1321,48 @@ fn a_saturating_loudspeaker_is_learnt_before_double_talk_without_overshoot() {
             );
             assert!(a_peak < 1.3 * a_dt.abs(), "{delay} ms: |a| up to {a_peak} before settling at {a_dt}");
         }
+    });
+}
+
+#[test]
+fn post_filter_stays_in_double_talk_where_the_detector_lapses_inside_words() {
+    sweep(6, |_| {
+        // Far-end speech with its echo at -30 dBFS through a 100 ms room, white noise at -45
+        // dBFS (the kit's loud-noise cells), and from 12 s a near end of three inharmonic tones
+        // (430, 710, 1090 Hz: no pitch for the detector's pitch test) fading by 10 dB/s from
+        // -30 dBFS for 4 s, one long word. Once the tones fall to about the voice band's noise
+        // power the detector's band-wide tests lapse (from ~13 s), while each tone still
+        // stands more than 13 dB over its own bin's noise: that per-bin evidence must keep the
+        // post-filter in double-talk mode (NEAR_EVIDENCE_EXCESS in the post-filter). Measured
+        // (session 25, realisations 0-5): the detector lapses in 191-201 blocks of 12-15 s, the
+        // evidence holds the post-filter in 38-75 of them (none without it); no block of
+        // far-end single talk from 6 s nor of 16-20 s is held by it alone. (While the filters
+        // converge it can be: realisation 5 held 59 blocks at 2.3-5.3 s, the residual estimate
+        // not yet learnt.)
+        let h = rir(16000, 1600, 0.3, 0.25, 8);
+        let mut s = scene(16000, 20, &h);
+        for v in s.noise.iter_mut() {
+            *v *= 10.0;
+        }
+        for (i, v) in s.near[16000 * 12..16000 * 16].iter_mut().enumerate() {
+            let t = i as f32 / 16000.0;
+            let level = 10f32.powf((-30.0 - 10.0 * t) / 20.0);
+            *v = level
+                * [430.0f32, 710.0, 1090.0].iter().map(|f| (std::f32::consts::TAU * f * t).sin()).sum::<f32>()
+                * 0.8;
+        }
+        let mic = s.mic();
+        let mut flags = Vec::new();
+        let mut aec = Aec::new(AdvancedAecConfig::new(16000)).unwrap();
+        run_aec(&mut aec, &mic, &s.far, |_, a| flags.push((a.near_end_active(), a.post_filter_double_talk())));
+        let only_evidence = |r: std::ops::Range<usize>| flags[r].iter().filter(|f| !f.0 && f.1).count();
+        let lapsed = flags[1200..1500].iter().filter(|f| !f.0).count();
+        let (held, far_st, after) = (only_evidence(1200..1500), only_evidence(600..1200), only_evidence(1600..2000));
+        println!("near-end tones 12-15 s: detector lapsed in {lapsed} blocks, post-filter held {held} of them; held without the detector in far-end single talk (6-12 s) {far_st}/600, after the tones {after}/400");
+        assert!(held >= 25, "the post-filter held double talk in only {held} of {lapsed} blocks the detector missed");
+        assert!(
+            far_st <= 8 && after <= 4,
+            "held in {far_st} blocks of far-end single talk, {after} after the near end"
+        );
     });
 }
