@@ -63,6 +63,30 @@ impl Capture {
 
 mod pcapng;
 
+/// Reads a file's words in its byte order (a classic pcap's, from its magic; a pcapng
+/// section's, from its byte-order magic).
+#[derive(Clone, Copy)]
+struct Order {
+    little: bool,
+}
+
+impl Order {
+    fn u16(self, d: &[u8], i: usize) -> Option<u16> {
+        let b = [*d.get(i)?, *d.get(i + 1)?];
+        Some(if self.little { u16::from_le_bytes(b) } else { u16::from_be_bytes(b) })
+    }
+
+    fn u32(self, d: &[u8], i: usize) -> Option<u32> {
+        let b: [u8; 4] = d.get(i..i + 4)?.try_into().ok()?;
+        Some(if self.little { u32::from_le_bytes(b) } else { u32::from_be_bytes(b) })
+    }
+
+    fn i64(self, d: &[u8], i: usize) -> Option<i64> {
+        let b: [u8; 8] = d.get(i..i + 8)?.try_into().ok()?;
+        Some(if self.little { i64::from_le_bytes(b) } else { i64::from_be_bytes(b) })
+    }
+}
+
 fn be16(b: &[u8], i: usize) -> Option<u16> {
     Some(u16::from_be_bytes([*b.get(i)?, *b.get(i + 1)?]))
 }
@@ -138,21 +162,15 @@ pub fn parse(d: &[u8]) -> Result<Capture, PcapError> {
         return Err(PcapError::Short);
     }
     let magic = u32::from_le_bytes([d[0], d[1], d[2], d[3]]);
-    let (le, nanos) = match magic {
+    let (little, nanos) = match magic {
         0xa1b2_c3d4 => (true, false),
         0xa1b2_3c4d => (true, true),
         0xd4c3_b2a1 => (false, false),
         0x4d3c_b2a1 => (false, true),
         m => return Err(PcapError::Magic(m)),
     };
-    let u32_at = |i: usize| {
-        let b = [d[i], d[i + 1], d[i + 2], d[i + 3]];
-        if le {
-            u32::from_le_bytes(b)
-        } else {
-            u32::from_be_bytes(b)
-        }
-    };
+    // Every word read below lies inside `d` (the header is 24 bytes, a record header 16).
+    let u32_at = |i: usize| Order { little }.u32(d, i).expect("inside the file");
     let link = u32_at(20) & 0x0fff_ffff;
     if !known_link(link) {
         return Err(PcapError::LinkType(link));

@@ -12,7 +12,7 @@
 //! file ends the reading and counts as one skipped record, like a truncated record of a
 //! classic pcap.
 
-use super::{known_link, Capture, PcapError};
+use super::{known_link, Capture, Order, PcapError};
 
 /// The section header block's type, the same bytes in either byte order.
 pub(super) const SECTION_HEADER: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
@@ -42,29 +42,6 @@ impl Interface {
         let ns = u128::from(ts) * 1_000_000_000 / self.units_per_s?;
         let ns = i128::try_from(ns).ok()? + i128::from(self.offset_s) * 1_000_000_000;
         u64::try_from(ns).ok()
-    }
-}
-
-/// Reads a section's words in its byte order.
-#[derive(Clone, Copy)]
-struct Order {
-    little: bool,
-}
-
-impl Order {
-    fn u16(self, d: &[u8], i: usize) -> Option<u16> {
-        let b = [*d.get(i)?, *d.get(i + 1)?];
-        Some(if self.little { u16::from_le_bytes(b) } else { u16::from_be_bytes(b) })
-    }
-
-    fn u32(self, d: &[u8], i: usize) -> Option<u32> {
-        let b: [u8; 4] = d.get(i..i + 4)?.try_into().ok()?;
-        Some(if self.little { u32::from_le_bytes(b) } else { u32::from_be_bytes(b) })
-    }
-
-    fn i64(self, d: &[u8], i: usize) -> Option<i64> {
-        let b: [u8; 8] = d.get(i..i + 8)?.try_into().ok()?;
-        Some(if self.little { i64::from_le_bytes(b) } else { i64::from_be_bytes(b) })
     }
 }
 
