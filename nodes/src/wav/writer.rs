@@ -42,7 +42,8 @@ const DATA_SIZE_AT: u64 = 76;
 pub struct WavWriter<W: Write + Seek> {
     out: W,
     format: WavSampleFormat,
-    channels: u16,
+    /// Bytes of one frame (all channels), the header's block align.
+    frame_bytes: u64,
     data_bytes: u64,
     /// The largest RIFF size the file may have before it becomes RF64 (u32::MAX; smaller
     /// in tests).
@@ -73,20 +74,20 @@ impl<W: Write + Seek> WavWriter<W> {
         if channels == 0 || rate == 0 {
             return Err(WavError::Invalid(format!("a WAV file of {channels} channel(s) at {rate} Hz")));
         }
-        let mut w = WavWriter {
-            out,
-            format,
-            channels,
-            data_bytes: 0,
-            riff_limit: u64::from(u32::MAX),
-            bytes: Vec::new(),
-            pcm: Vec::new(),
-        };
         let (tag, bits): (u16, u16) = match format {
             WavSampleFormat::Int16 => (1, 16),
             WavSampleFormat::Float32 => (3, 32),
         };
         let align = channels * (bits / 8);
+        let mut w = WavWriter {
+            out,
+            format,
+            frame_bytes: u64::from(align),
+            data_bytes: 0,
+            riff_limit: u64::from(u32::MAX),
+            bytes: Vec::new(),
+            pcm: Vec::new(),
+        };
         let mut h = Vec::with_capacity(HEADER_BYTES as usize);
         h.extend(b"RIFF\0\0\0\0WAVEJUNK");
         h.extend(28u32.to_le_bytes());
@@ -128,11 +129,7 @@ impl<W: Write + Seek> WavWriter<W> {
 
     /// Frames written so far (samples per channel).
     pub fn frames(&self) -> u64 {
-        let bytes_per_sample = match self.format {
-            WavSampleFormat::Int16 => 2,
-            WavSampleFormat::Float32 => 4,
-        };
-        self.data_bytes / (bytes_per_sample * u64::from(self.channels))
+        self.data_bytes / self.frame_bytes
     }
 
     /// Completes the header (as RF64 if the data outgrew RIFF's sizes), flushes and
