@@ -276,17 +276,18 @@ fn num(x: f64) -> String {
 }
 
 /// The E-model R, MOS and mouth-to-ear delay of the played stream, by the sessions'
-/// estimator ([`estimate`]: G.107 for PCMU, G.107.1 for Opus; mean buffer delay + 20 ms
-/// packetisation + look-ahead, the network's one-way delay not being in a capture). `None`
-/// ("unknown") until enough packets were seen — never a default score.
-fn emodel(codec: Codec, rx: &JitterReport) -> Option<(f64, f64, f64)> {
-    estimate(codec.id(), 20, None, rx).map(|q| (q.r, q.mos_cq, q.mouth_to_ear_ms))
+/// estimator ([`estimate`]: G.107 for PCMU, G.107.1 for Opus; mean buffer delay + the
+/// stream's packet time `ptime_ms` as packetisation + look-ahead, the network's one-way
+/// delay not being in a capture). `None` ("unknown") until enough packets were seen —
+/// never a default score.
+fn emodel(codec: Codec, ptime_ms: u32, rx: &JitterReport) -> Option<(f64, f64, f64)> {
+    estimate(codec.id(), ptime_ms, None, rx).map(|q| (q.r, q.mos_cq, q.mouth_to_ear_ms))
 }
 
 /// The `--stats` JSON: the W3C names first, then this buffer's extras.
 fn stats_json(s: &JitterStats, jb: &JitterBuffer, census: &Census, ticks: usize, codec: Codec) -> String {
     let b = jb.burst_gap();
-    let emodel = emodel(codec, &JitterReport::of(jb));
+    let emodel = emodel(codec, jb.packet_ms().round() as u32, &JitterReport::of(jb));
     let fields: Vec<(&str, String)> = vec![
         ("packetsReceived", s.packets_received.to_string()),
         ("packetsLost", s.packets_lost.to_string()),
@@ -445,23 +446,23 @@ mod tests {
     fn the_emodel_figure_is_unknown_until_enough_packets() {
         let stats = JitterStats { packets_received: 99, jitter_buffer_emitted_count: 1, ..JitterStats::default() };
         let mut rx = JitterReport { stats, ..JitterReport::default() };
-        assert_eq!(emodel(Codec::Pcmu, &rx), None);
+        assert_eq!(emodel(Codec::Pcmu, 20, &rx), None);
         rx.stats.packets_received = 250;
         rx.stats.jitter_buffer_emitted_count = 8000;
         rx.stats.jitter_buffer_delay = 8000.0 * 0.060; // 60 ms mean
         rx.played_packets = 250;
         // Ta = 80 ms, no loss: R = 93.2 less a small delay impairment (G.107's Id at 80 ms
         // with the default echo loss is under 2).
-        let (r, mos, ta) = emodel(Codec::Pcmu, &rx).unwrap();
+        let (r, mos, ta) = emodel(Codec::Pcmu, 20, &rx).unwrap();
         assert!((ta - 80.0).abs() < 1e-9);
         assert!(r > 91.2 && r < 93.2, "{r}");
         assert!(mos > 4.3);
         // 2 % loss at random with Bpl 25.1: Ie,eff = 95 · 2 / 27.1 ≈ 7.0.
         (rx.missed_packets, rx.loss_runs) = (5, 5);
-        let (r2, _, _) = emodel(Codec::Pcmu, &rx).unwrap();
+        let (r2, _, _) = emodel(Codec::Pcmu, 20, &rx).unwrap();
         assert!((r - r2 - 95.0 * 2.0 / (2.0 + 25.1)).abs() < 1e-6, "{r} {r2}");
         // Opus is rated on the wideband scale (R up to 129).
-        assert!(emodel(Codec::Opus, &rx).unwrap().0 > 100.0);
+        assert!(emodel(Codec::Opus, 20, &rx).unwrap().0 > 100.0);
     }
 
     #[test]
