@@ -35,7 +35,11 @@ pub struct Args {
     #[arg(long)]
     stats: Option<PathBuf>,
     /// The stream's SSRC (decimal or 0x hex); by default the stream with the most packets
-    /// of the codec's payload type.
+    /// of the codec's payload type, followed across the sender's SSRC changes: another
+    /// SSRC of that payload type whose packets came before or after it (overlapping its
+    /// time span by at most 1 s) is the same sender restarted (a
+    /// re-INVITE, a media server switching its source), and its packets play in the same
+    /// output; a stream that overlaps it longer runs beside it and is skipped.
     #[arg(long, value_parser = parse_ssrc)]
     ssrc: Option<u32>,
 }
@@ -47,6 +51,12 @@ fn parse_ssrc(s: &str) -> Result<u32, String> {
     };
     r.map_err(|_| format!("`{s}` is not an SSRC (a 32-bit number, decimal or 0x hex)"))
 }
+
+/// How long another SSRC's packets may overlap the chosen stream's time span and still count
+/// as the same sender after an SSRC change, ns: the old stream's last packets may arrive
+/// after the new one's first under jitter and reordering (1 s is far beyond a call's
+/// delay), while a stream running beside the chosen one overlaps it for most of the call.
+const SSRC_CHANGE_OVERLAP_NS: u64 = 1_000_000_000;
 
 /// One RTP packet of the capture.
 #[derive(Clone, Debug)]
@@ -106,12 +116,48 @@ fn select(cap: &Capture, codec: Codec, ssrc: Option<u32>) -> Result<(Vec<RtpIn>,
             }
         }
     };
-    let (mine, others): (Vec<RtpIn>, Vec<RtpIn>) = all.into_iter().partition(|p| p.meta.ssrc == chosen);
+    let followed = match ssrc {
+        Some(_) => vec![chosen],
+        None => ssrc_chain(&all, chosen, &fits),
+    };
+    let (mine, others): (Vec<RtpIn>, Vec<RtpIn>) = all.into_iter().partition(|p| followed.contains(&p.meta.ssrc));
     census.other_streams = others.len() as u64;
     if mine.is_empty() {
         return Err(CliError::Usage(format!("no RTP packet with SSRC {chosen} (0x{chosen:08x}) in the capture")));
     }
     Ok((mine, census))
+}
+
+/// The SSRCs of one sender across its SSRC changes: `chosen` and every other SSRC of a
+/// payload type that `fits` whose packets came before or after each stream already taken,
+/// overlapping its arrival span by at most [`SSRC_CHANGE_OVERLAP_NS`] (the streams with
+/// more packets first).
+fn ssrc_chain(all: &[RtpIn], chosen: u32, fits: &dyn Fn(u8) -> bool) -> Vec<u32> {
+    // SSRC -> (packets, first arrival, last arrival)
+    let mut spans: HashMap<u32, (u64, u64, u64)> = HashMap::new();
+    for p in all.iter().filter(|p| fits(p.meta.payload_type)) {
+        let e = spans.entry(p.meta.ssrc).or_insert((0, p.time_ns, p.time_ns));
+        e.0 += 1;
+        e.1 = e.1.min(p.time_ns);
+        e.2 = e.2.max(p.time_ns);
+    }
+    let mut rest: Vec<(u32, (u64, u64, u64))> =
+        spans.iter().map(|(&s, &v)| (s, v)).filter(|&(s, _)| s != chosen).collect();
+    rest.sort_by_key(|&(s, (n, _, _))| (std::cmp::Reverse(n), s));
+    let mut taken = vec![(chosen, spans.get(&chosen).map_or((0, 0), |&(_, a, b)| (a, b)))];
+    for (s, (_, a, b)) in rest {
+        // Before a taken stream (starts earlier, ends at most the overlap into it) or after
+        // it (ends later, starts at most the overlap before its end); a stray packet or a
+        // stream inside a taken one's span is neither.
+        let apart = taken.iter().all(|&(_, (ta, tb))| {
+            (a < ta && b <= ta.saturating_add(SSRC_CHANGE_OVERLAP_NS))
+                || (b > tb && a.saturating_add(SSRC_CHANGE_OVERLAP_NS) >= tb)
+        });
+        if apart {
+            taken.push((s, (a, b)));
+        }
+    }
+    taken.into_iter().map(|(s, _)| s).collect()
 }
 
 /// The stream's decoder, as a call's (`CodecId::call_decoder`: Opus with its neural
@@ -230,17 +276,18 @@ fn num(x: f64) -> String {
 }
 
 /// The E-model R, MOS and mouth-to-ear delay of the played stream, by the sessions'
-/// estimator ([`estimate`]: G.107 for PCMU, G.107.1 for Opus; mean buffer delay + 20 ms
-/// packetisation + look-ahead, the network's one-way delay not being in a capture). `None`
-/// ("unknown") until enough packets were seen — never a default score.
-fn emodel(codec: Codec, rx: &JitterReport) -> Option<(f64, f64, f64)> {
-    estimate(codec.id(), 20, None, rx).map(|q| (q.r, q.mos_cq, q.mouth_to_ear_ms))
+/// estimator ([`estimate`]: G.107 for PCMU, G.107.1 for Opus; mean buffer delay + the
+/// stream's packet time `ptime_ms` as packetisation + look-ahead, the network's one-way
+/// delay not being in a capture). `None` ("unknown") until enough packets were seen —
+/// never a default score.
+fn emodel(codec: Codec, ptime_ms: u32, rx: &JitterReport) -> Option<(f64, f64, f64)> {
+    estimate(codec.id(), ptime_ms, None, rx).map(|q| (q.r, q.mos_cq, q.mouth_to_ear_ms))
 }
 
 /// The `--stats` JSON: the W3C names first, then this buffer's extras.
 fn stats_json(s: &JitterStats, jb: &JitterBuffer, census: &Census, ticks: usize, codec: Codec) -> String {
     let b = jb.burst_gap();
-    let emodel = emodel(codec, &JitterReport::of(jb));
+    let emodel = emodel(codec, jb.packet_ms().round() as u32, &JitterReport::of(jb));
     let fields: Vec<(&str, String)> = vec![
         ("packetsReceived", s.packets_received.to_string()),
         ("packetsLost", s.packets_lost.to_string()),
@@ -351,6 +398,30 @@ mod tests {
     }
 
     #[test]
+    fn follows_the_senders_ssrc_change_but_not_a_stream_beside_it() {
+        // SSRC 7 for 2 s, then the sender restarts as SSRC 8 (new seq/ts); SSRC 9 of the
+        // same payload type runs beside 7 and 8 the whole time (another leg).
+        let mut recs = Vec::new();
+        for i in 0..200u16 {
+            let t = u64::from(i) * 20_000;
+            let (ssrc, seq, ts) =
+                if i < 100 { (7, i, u32::from(i) * 160) } else { (8, 9000 + i, 77_777 + u32::from(i) * 160) };
+            recs.push((t, eth_udp(&rtp(0, seq, ts, ssrc, &[0xff; 160]))));
+            if i % 2 == 0 {
+                recs.push((t + 5_000, eth_udp(&rtp(0, i / 2, u32::from(i) * 80, 9, &[0xff; 160]))));
+            }
+        }
+        let cap = pcap::parse(&make_pcap(1, &recs)).unwrap();
+        let (pkts, census) = select(&cap, Codec::Pcmu, None).unwrap();
+        assert_eq!(pkts.len(), 200);
+        assert!(pkts.iter().all(|p| p.meta.ssrc != 9));
+        assert_eq!(census.other_streams, 100);
+        // Asked for one SSRC, only that one.
+        let (only7, _) = select(&cap, Codec::Pcmu, Some(7)).unwrap();
+        assert_eq!(only7.len(), 100);
+    }
+
+    #[test]
     fn output_length_follows_the_contract() {
         // 1 s of 20 ms packets, arrival 3 ms after sending: K = ceil((0.98 + 2) / 0.01) = 298.
         let recs: Vec<_> = (0..50u16)
@@ -375,23 +446,23 @@ mod tests {
     fn the_emodel_figure_is_unknown_until_enough_packets() {
         let stats = JitterStats { packets_received: 99, jitter_buffer_emitted_count: 1, ..JitterStats::default() };
         let mut rx = JitterReport { stats, ..JitterReport::default() };
-        assert_eq!(emodel(Codec::Pcmu, &rx), None);
+        assert_eq!(emodel(Codec::Pcmu, 20, &rx), None);
         rx.stats.packets_received = 250;
         rx.stats.jitter_buffer_emitted_count = 8000;
         rx.stats.jitter_buffer_delay = 8000.0 * 0.060; // 60 ms mean
         rx.played_packets = 250;
         // Ta = 80 ms, no loss: R = 93.2 less a small delay impairment (G.107's Id at 80 ms
         // with the default echo loss is under 2).
-        let (r, mos, ta) = emodel(Codec::Pcmu, &rx).unwrap();
+        let (r, mos, ta) = emodel(Codec::Pcmu, 20, &rx).unwrap();
         assert!((ta - 80.0).abs() < 1e-9);
         assert!(r > 91.2 && r < 93.2, "{r}");
         assert!(mos > 4.3);
         // 2 % loss at random with Bpl 25.1: Ie,eff = 95 · 2 / 27.1 ≈ 7.0.
         (rx.missed_packets, rx.loss_runs) = (5, 5);
-        let (r2, _, _) = emodel(Codec::Pcmu, &rx).unwrap();
+        let (r2, _, _) = emodel(Codec::Pcmu, 20, &rx).unwrap();
         assert!((r - r2 - 95.0 * 2.0 / (2.0 + 25.1)).abs() < 1e-6, "{r} {r2}");
         // Opus is rated on the wideband scale (R up to 129).
-        assert!(emodel(Codec::Opus, &rx).unwrap().0 > 100.0);
+        assert!(emodel(Codec::Opus, 20, &rx).unwrap().0 > 100.0);
     }
 
     #[test]

@@ -804,6 +804,38 @@ impl JitterBuffer {
         self.stats.packets_bad
     }
 
+    /// Duration of the last packet played, ms (the stream's packet time); the codec's
+    /// default packet time before the first.
+    ///
+    /// ```
+    /// use rvoip_media_graph::{Packet, PacketMeta};
+    /// use rvoip_media_nodes::codec::G711CodecDecoder;
+    /// use rvoip_media_nodes::jitter::{JitterBuffer, JitterConfig};
+    /// use rvoip_media_nodes::G711Law;
+    ///
+    /// let mut jb = JitterBuffer::new(Box::new(G711CodecDecoder::new(G711Law::Ulaw)), JitterConfig::default()).unwrap();
+    /// assert_eq!(jb.packet_ms(), 20.0);
+    /// let mut out = [0f32; 80];
+    /// for k in 0..40u16 {
+    ///     // 60 ms packets (480 samples at 8 kHz), one every six ticks.
+    ///     if k % 6 == 0 {
+    ///         let mut p = Packet::new();
+    ///         p.meta = PacketMeta { sequence: k / 6, timestamp: u32::from(k / 6) * 480, arrival_ns: u64::from(k) * 10_000_000, ..Default::default() };
+    ///         p.set_payload(&[0xff; 480]).unwrap();
+    ///         jb.insert(&p);
+    ///     }
+    ///     jb.pull(u64::from(k) * 10_000_000, &mut out);
+    /// }
+    /// assert_eq!(jb.packet_ms(), 60.0);
+    /// ```
+    pub fn packet_ms(&self) -> f64 {
+        if self.last_ticks > 0 {
+            self.ticks_to_us(self.last_ticks) as f64 / 1000.0
+        } else {
+            f64::from(self.info.default_ptime_us) / 1000.0
+        }
+    }
+
     /// RFC 3611 burst / gap metrics of the played stream (Gmin 16).
     pub fn burst_gap(&self) -> BurstGapReport {
         self.bursts.report()
@@ -1210,7 +1242,9 @@ impl JitterBuffer {
         };
         self.buf.remove(i);
         // Packets skipped since the last one played: lost or discarded (RFC 3611 counts
-        // both), also the loss rate that decides whether waiting for FEC pays.
+        // both), also the loss rate that decides whether waiting for FEC pays. Their
+        // durations are this packet's (the stream's packet time, not the codec's default).
+        self.bursts.set_packet_ms(self.ticks_to_us(ticks) as f64 / 1000.0);
         let skipped = self.last_seq.map_or(0, |l| (seq - l - 1).clamp(0, 64));
         for _ in 0..skipped {
             self.bursts.packet(false);

@@ -257,6 +257,23 @@ impl BurstGapStats {
         }
     }
 
+    /// Sets the duration of the stream's packets, ms, which the report's burst and gap
+    /// durations count in: a jitter buffer sets that of each packet it plays, so a stream in
+    /// 10, 30, 40 or 60 ms packets is not reported in its codec's default packet time.
+    ///
+    /// ```
+    /// use rvoip_media_nodes::jitter::BurstGapStats;
+    /// let mut m = BurstGapStats::new(16, 20.0);
+    /// m.set_packet_ms(60.0);
+    /// for _ in 0..50 { m.packet(true); }
+    /// assert!((m.report().gap_duration_ms - 3000.0).abs() < 1e-9);
+    /// ```
+    pub fn set_packet_ms(&mut self, packet_ms: f64) {
+        if packet_ms.is_finite() && packet_ms > 0.0 {
+            self.packet_ms = packet_ms;
+        }
+    }
+
     fn enter_gap(&mut self) {
         if !self.in_gap {
             self.in_gap = true;
