@@ -19,7 +19,10 @@
 //!   then fill the gap — from the next packet's in-band FEC for one lost Opus packet, else
 //!   by concealment — and continue (*merge*: the codec's own concealment state cross-fades
 //!   into the decoded signal). A long silence (DTX, a stream that stopped) ends with the
-//!   next packet re-anchored at the target delay.
+//!   next packet re-anchored at the target delay. Without FEC (G.711, G.722, G.729), a
+//!   deep pause (900 ms, no late packet for 5 s, at most 120 ms of buffer) stretches an
+//!   offset a whole pull below the target up to it, instead of leaving it for the next
+//!   hold of the link to step the timeline up by concealment in speech.
 //! * [`RtpReceiveStats`] and [`BurstGapStats`] — RFC 3550 jitter and cumulative loss,
 //!   RFC 3611 burst / gap metrics, pure and unit-tested; [`JitterStats`] holds the W3C
 //!   getStats counters.

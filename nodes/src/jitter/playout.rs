@@ -43,6 +43,16 @@ const DRIFT_MAX_US: f64 = 20_000.0;
 /// (BENCHMARKS, jitter buffer, session 19, second round).
 const LEAD_PACKETS: u32 = 10;
 
+/// How long a pause must have lasted before a decoder without in-band FEC stretches it by a
+/// single pull up to the target, ms (see [`JitterBuffer::deep_pause_band`]).
+const DEEP_PAUSE_MS: i64 = 900;
+
+/// ... how long no packet may have been discarded as late before it, ms ...
+const LATE_FREE_MS: i64 = 5000;
+
+/// ... and the largest buffer delay (the target above the fastest packet) it applies at, ms.
+const DEEP_PAUSE_MAX_BUFFER_MS: i64 = 120;
+
 /// Packets until the delay histogram's target is trusted on its own (5 s of 20 ms).
 const WARM_PACKETS: u32 = 250;
 
@@ -149,6 +159,8 @@ pub struct JitterConfig {
     /// target, ms. 20 by default (a packet): the timeline moves less often, and every move,
     /// even in a pause, costs PESQ where speech follows within a couple of seconds (with 10:
     /// R 0.10 lower on the evaluation kit and 0.14 on the held-out set; BENCHMARKS, session 12).
+    /// A decoder without in-band FEC narrows it to one pull in a deep pause (900 ms, no late
+    /// packet for 5 s, a buffer of at most 120 ms; BENCHMARKS, jitter buffer, session 26).
     pub expand_quiet_ms: u32,
     /// In speech, accelerate only when the offset is this far above the target, ms (time
     /// scaling speech is audible; pauses come every few seconds).
@@ -553,6 +565,8 @@ pub struct JitterBuffer {
     last_quiet: bool,
     /// Samples of quiet blocks played in a row before the current one (the pause so far).
     quiet_run: usize,
+    /// When a packet was last discarded as late (the caller's clock at the last pull, µs).
+    last_late_us: Option<i64>,
     /// A block above [`QUIET_POWER`] has been played since the stream (re)started: before
     /// it, a pause is the stream's leading silence (see [`JitterBuffer::start_bound_us`]).
     spoken: bool,
@@ -668,6 +682,7 @@ impl JitterBuffer {
             rng: 0x1234_5678,
             last_quiet: true,
             quiet_run: 0,
+            last_late_us: None,
             spoken: false,
             has_fec,
             loss_avg: 0.0,
@@ -1038,6 +1053,7 @@ impl JitterBuffer {
         self.drift_us = 0.0;
         self.dry_us = 0;
         self.stalled = false;
+        self.last_late_us = None;
     }
 
     /// Takes one received packet (its arrival time in `meta.arrival_ns`). Packets of
@@ -1126,6 +1142,7 @@ impl JitterBuffer {
                 && self.last_seq.is_some_and(|l| seq == l + 1)
                 && self.ticks_to_us(self.playout_ts - ts) <= self.rewind_us;
             if !rewind {
+                self.last_late_us = Some(self.now_us);
                 self.stats.packets_late += 1;
                 self.stats.packets_discarded += 1;
                 return;
@@ -1370,6 +1387,7 @@ impl JitterBuffer {
         let warming = self.warm.0 < WARM_PACKETS;
         let tail_seen = self.warm.0 >= self.quantile_packets() || self.steady();
         let settled = !warming || (tail_seen && self.samples_to_us(self.quiet_run) >= QUIET_HOLD_MS * 1000);
+        let pause_us = self.samples_to_us(self.quiet_run);
         self.quiet_run = if quiet { (self.quiet_run + n).min(self.fs as usize) } else { 0 };
         // The stream's leading silence (no word's tail to keep, no timeline a listener
         // has heard): the start's excess over the start bound goes there, all of it.
@@ -1396,6 +1414,7 @@ impl JitterBuffer {
         let buffer_us = (self.target_us() - self.min_us().unwrap_or(0)).max(0);
         let acc = (i64::from(acc) * 1000).max(buffer_us / 5);
         let exp = (i64::from(exp) * 1000).max(buffer_us / 10);
+        let exp = if quiet && !warming { self.deep_pause_band(exp, pause_us, buffer_us) } else { exp };
         // A pause's bands are tested in whole pulls (the next packet plays after this
         // block); speech's on the offset itself.
         let band_err = if quiet { self.grid_err(err, self.samples_to_us(self.sync_len + n)) } else { err };
@@ -1425,6 +1444,39 @@ impl JitterBuffer {
             len = self.follow_drift(len, err + self.samples_to_us(len) - self.samples_to_us(n));
         }
         len
+    }
+
+    /// The pause's expand band `exp` (µs), narrowed to a single pull in a deep pause: for a
+    /// decoder without in-band FEC (G.711, G.722, G.729; see
+    /// [`JitterBuffer::grid_pull_us`]), once the pause (`pause_us` of quiet blocks before
+    /// this one) has lasted [`DEEP_PAUSE_MS`], no packet has been discarded as late for
+    /// [`LATE_FREE_MS`] and the buffer delay `buffer_us` is at most
+    /// [`DEEP_PAUSE_MAX_BUFFER_MS`], an offset a whole pull below the target is stretched
+    /// up to it there.
+    ///
+    /// Without it, a target that rose by one pull (a hold of the link longer than those
+    /// before) left the offset a pull under it, where the pause band (20 ms,
+    /// [`JitterConfig::expand_quiet_ms`]) never fired, and the next such hold ran the buffer
+    /// dry in speech and stepped the timeline up by a concealed pull there (Wi-Fi-like
+    /// holds, a route step; BENCHMARKS, jitter buffer, session 26, timeline steps). Taken
+    /// in a second of silence the step costs less. Every move still costs the scorer's
+    /// 10 s PESQ segment something (its 2 s chunks take one lag each), so the band is
+    /// narrowed only where a dry step is likely to follow: not where packets are late
+    /// anyway (heavy jitter, a regime's jittery phase, spikes: the target already concedes
+    /// its tail; jb_s1000 pcmu_regime −5.9 R without that condition), not after a shorter
+    /// pause (600 ms: kit pcmu_spikes −0.3), and not on a long buffer (heavy jitter in 30 ms
+    /// packets at ~175 ms: a pause's move cost its segment 0.74 PESQ and no dry step came).
+    fn deep_pause_band(&self, exp: i64, pause_us: i64, buffer_us: i64) -> i64 {
+        let Some(pull) = self.grid_pull_us() else { return exp };
+        if buffer_us > DEEP_PAUSE_MAX_BUFFER_MS * 1000 {
+            return exp;
+        }
+        let calm = self.last_late_us.map_or(true, |t| self.now_us - t >= LATE_FREE_MS * 1000);
+        if pause_us >= DEEP_PAUSE_MS * 1000 && calm {
+            exp.min(pull - 1)
+        } else {
+            exp
+        }
     }
 
     /// Follows a fast sender's clock in a pause of a decoder without in-band FEC (G.711,
@@ -1565,6 +1617,9 @@ impl JitterBuffer {
     /// One decision: adds at least one sample to the playout buffer.
     fn step(&mut self) {
         let late = self.buf.drop_before(self.playout_ts);
+        if late > 0 {
+            self.last_late_us = Some(self.now_us);
+        }
         self.stats.packets_late += late as u64;
         self.stats.packets_discarded += late as u64;
         if let Some(i) = self.buf.find_ts(self.playout_ts) {

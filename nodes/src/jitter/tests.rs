@@ -909,3 +909,49 @@ fn g711_conceals_a_late_packet_in_a_pause_instead_of_moving_the_timeline() {
     let (before, after) = pause_blip_stats(cfg);
     assert!(after.current_delay_ms > before.current_delay_ms, "{before:?} {after:?}");
 }
+
+/// A 40 s G.711 call over a Wi-Fi-like link (5 ms transit, every 100–300 ms a 20–80 ms
+/// hold whose packets arrive together when it ends), talking 2 s and pausing 1.5 s (a
+/// −60 dBFS tone; holds and jitter from `seed`): the statistics at 12 s (after the warm-up)
+/// and at 39.5 s.
+fn wifi_hold_stats(seed: u64) -> (JitterStats, JitterStats) {
+    let mut rng = SplitMix64::new(seed);
+    let mut uni = move || (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+    let n = 2000u16;
+    let mut holds = Vec::new();
+    let mut t = 0.0;
+    while t < f64::from(n) * 20.0 {
+        t += 100.0 + 200.0 * uni();
+        let len = 20.0 + 60.0 * uni();
+        holds.push((t, t + len));
+        t += len;
+    }
+    let jitter: Vec<f64> = (0..n).map(|_| 2.0 * uni()).collect();
+    let mut pk = stream(n, 0, |i| {
+        let sent = f64::from(i) * 20.0;
+        let arrive = sent + 5.0 + jitter[usize::from(i)];
+        let held = holds.iter().find(|&&(a, b)| (a..b).contains(&arrive)).map_or(arrive, |&(_, b)| b + 0.5);
+        held - sent
+    });
+    quiet_where(&mut pk, |s| s % 175 >= 100);
+    let mut jb = g711_jb(JitterConfig::default());
+    let at = run_probe(&mut jb, &pk, 39_500_000_000, 12_000_000_000);
+    (at, jb.stats())
+}
+
+#[test]
+fn g711_takes_a_pull_below_the_target_in_a_deep_pause_not_by_running_dry_in_speech() {
+    // Three seeds where a hold longer than those before raises the target by a pull after
+    // the warm-up: the offset follows in the next deep pause (a stretch of the quiet tone),
+    // so the following holds find it there and nothing is concealed in speech after 12 s.
+    // Without the deep pause's one-pull band the offset stayed a pull below (the pause
+    // band is 20 ms) and a later hold ran the buffer dry in speech: 80–240 samples
+    // concealed there, a timeline step in a talk spurt (seeds 8 and 12: one packet late).
+    let loud = |s: &JitterStats| s.concealed_samples - s.silent_concealed_samples;
+    for seed in [0, 8, 12] {
+        let (at, end) = wifi_hold_stats(seed);
+        assert_eq!(loud(&end), loud(&at), "seed {seed}: {at:?} {end:?}");
+        assert_eq!(end.packets_late, at.packets_late, "seed {seed}: {at:?} {end:?}");
+        assert!(end.inserted_samples_for_deceleration > 0, "seed {seed}: {end:?}");
+    }
+}
