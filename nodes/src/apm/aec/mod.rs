@@ -89,14 +89,19 @@
 //!    the foreground near zero while the background had learnt 1–2.5 dB more of the new path
 //!    (session 16, kit and held-out path changes inside double talk).
 //!
-//!    Room-sized tail (opt-in, [`AdvancedAecConfig::max_tail_ms`] above `tail_ms`; off by
-//!    default): the filters start at `tail_ms` (160 ms), which converges fastest, and grow to
-//!    the room once converged. Every 250 ms of far end after 6 s of it since the last
+//!    Room-sized tail (on by default since session 26: [`AdvancedAecConfig::max_tail_ms`]
+//!    320 ms above `tail_ms`; `max_tail_ms` at or under `tail_ms` switches it off): the filters
+//!    start at `tail_ms` (160 ms), which converges fastest, and grow to the room once
+//!    converged. Every 250 ms of far end after 6 s of it since the last
 //!    (re)start, each partition's share of the echo estimate (its weights' power weighted by
 //!    the far end's power spectrum over the window) is compared with the strongest's; while the
 //!    last two still hold within −25 dB of it, the room is longer than the filter and both
-//!    filters grow by 40 ms (zero partitions, allocated up front) up to `max_tail_ms`. A
-//!    restart goes back to `tail_ms`. While the near-end detector fires, the grown partitions
+//!    filters grow (zero partitions, allocated up front) up to `max_tail_ms`: where the tail
+//!    decays by at least 0.3 dB per 10 ms from the middle partitions to the last two, in one
+//!    step to the length at which that decay, extrapolated, reaches −25 dB (`TAIL_JUMP_DB`,
+//!    `TAIL_JUMP_MIN_SLOPE_DB`; in 40-ms steps the growth stalled in double talk), else by
+//!    40 ms (a flat floor of gradient noise would extrapolate to the cap). A restart goes
+//!    back to `tail_ms`. While the near-end detector fires, the grown partitions
 //!    take a tenth of their step (`TAIL_GROWN_DOUBLE_TALK_STEP`). With the tail fixed at
 //!    160 ms, reverberation beyond it is left to the post-filter's tail model, whose
 //!    suppression then follows the far end's content second by second: in a held-out room
@@ -106,18 +111,24 @@
 //!    double-talk / near-end PESQ-WB, kit 37.73 / 2.811 / 3.810 → 38.19 / 2.847 / 3.814, h1
 //!    33.68 / 2.482 / 3.655 → 34.64 / 2.598 / 3.673, h2 32.14 / 2.487 / 3.566 → 34.45 / 2.599 /
 //!    3.569, h3 32.42 / 2.518 / 3.592 → 32.89 / 2.555 / 3.594, h4 32.56 / 2.753 / 3.894 → 32.38
-//!    / 2.800 / 3.896; it is not the default because after double talk it falls further short
-//!    of the same scenario without a near end (twin count 36 → 35 of 40: kit `d250_r04` and
-//!    h4 `d100_ro_nl_white47` lose 2.3 and 4.0 dB of late ERLE; in two of nine synthetic rooms
-//!    at RT60 0.7 s, `near_end_louder_than_the_echo_does_not_move_the_delay_estimate`, the gap
-//!    reaches 3.2–4.8 dB while both figures rise by 4–12 dB). A fixed longer tail from the
+//!    / 2.800 / 3.896 (growing by 40 ms only); after double talk it fell further short of the
+//!    same scenario without a near end (twin count 36 → 35 of 40; in two of nine synthetic
+//!    rooms at RT60 0.7 s, `near_end_louder_than_the_echo_does_not_move_the_delay_estimate`,
+//!    the gap reached 3.2–4.8 dB). Made the default (session 26, with the one-step growth and
+//!    the post-filter's sustained hangover cut to 400 ms, `NEAR_HANG_SUSTAINED`): kit 38.22 /
+//!    2.849 / 3.819, h1 34.59 / 2.545 / 3.676, h2 35.01 / 2.543 / 3.585, h3 33.27 / 2.562 /
+//!    3.598, h4 32.31 / 2.772 / 3.897; the nine rooms within 2.3 dB of their twins; literal
+//!    late-within-3-dB-of-early count 28 → 31 of 40; but the twin count 36 → 34 of 40 (kit
+//!    `d250_r04` −5.0 dB, h2 `d110_rh_nl` −6.5, `d40_rh` −10.4, `d300_pathchange` −3.3, h4
+//!    `d100_ro_nl_white47` −4.0: the longer filter's 1–2 dB of misadjustment after double
+//!    talk trips the near-end detector where the twin reaches 40–55 dB). A fixed longer tail from the
 //!    start converged slower and scored lower (250 ms: kit 35.1 dB and double-talk PESQ-WB
 //!    2.70, h4 28.5 dB with one room at 4.6 dB over 5–10 s; 320 and 400 ms lower still).
 //! 4. A post-filter removes what the linear filter leaves.
 //!    * Echo envelope: the echo estimate's power (smoothed over three bins), extended by an
 //!      exponentially decaying reverberation tail (0.7 dB per block, RT60 up to ~0.85 s) for
-//!      the reverberation beyond the linear filter's tail (160 ms; with `max_tail_ms` grown in
-//!      long rooms once converged, 3.). A fixed longer filter from the start scores lower
+//!      the reverberation beyond the linear filter's tail (160 ms from a (re)start, grown to
+//!      the room up to `max_tail_ms`, 320 ms, once converged, 3.). A fixed longer filter from the start scores lower
 //!      (session 26: 250 ms, kit mean ERLE 37.7 → 35.1 dB, double-talk PESQ-WB 2.81 → 2.70), as
 //!      its extra partitions slow the convergence and add gradient noise.
 //!    * For 4 s of far end after a restart, the echo the previous path predicts beyond the
@@ -166,8 +177,9 @@
 //!      far above the residual estimate in a few bins (session 25: double-talk PESQ-WB
 //!      +0.000…+0.057 on the kit and four held-out sets, mean ERLE −0.15…−0.77 dB;
 //!      `Aec::post_filter_double_talk`).
-//!    * Only after 200 ms without near end (detector or evidence),
-//!      bins whose own coherence shows echo alone get up to 8× over-subtraction
+//!    * Only after 200 ms without near end (detector or evidence; 400 ms after a detection
+//!      while the detector has fired in a sustained way, `NEAR_HANG_SUSTAINED`, 800 ms until
+//!      session 26), bins whose own coherence shows echo alone get up to 8× over-subtraction
 //!      (this is what brings far-end single talk to 30+ dB ERLE); while the near end is
 //!      present the residual estimate is scaled by 0.3 instead in bins incoherent with the
 //!      echo estimate: near-end speech masks residual echo there, but every dB taken from
@@ -329,6 +341,25 @@ const TAIL_GROW_SHARE: f32 = 0.003_162_278;
 /// of ERLE after double talk where the twin without a near end gained (session 26: twin count
 /// 33 → 35 of 40 with a tenth of the step, 34 with none).
 const TAIL_GROWN_DOUBLE_TALK_STEP: f32 = 0.1;
+/// Where the tail decays (TAIL_JUMP_MIN_SLOPE_DB), a growth step goes at once to the length at
+/// which the tail, extrapolated at the decay from the filter's middle partitions to its last
+/// two, falls this far (dB) under the strongest partition's share — the growth test's −25 dB —,
+/// in whole TAIL_GROW_PARTS, up to `max_parts`. In 40-ms steps the growth stalled in double
+/// talk: each step waits for the newest (zero) partitions to learn the tail to −25 dB, which at
+/// a tenth of their step (TAIL_GROWN_DOUBLE_TALK_STEP) waits for the near end to stop (guard
+/// room RT60 0.7 s, 40 ms: 280 ms reached at 27.0 s against 23.0 s without a near end; late ERLE
+/// 26.1 against 29.3 dB). Session 26, with NEAR_HANG_SUSTAINED 400 ms: all nine rooms of
+/// `near_end_louder_than_the_echo_does_not_move_the_delay_estimate` within 2.3 dB of their
+/// twins (−3.2 and −4.8 dB with 40-ms steps); capped at 80 ms, two rooms −4.4 and −6.7 dB;
+/// to −20 dB instead, the literal late-within-3-dB-of-early count 31 → 28 of 40.
+const TAIL_JUMP_DB: f32 = 25.0;
+/// … but only where the tail decays by at least this much per partition (dB per 10 ms); a
+/// flatter tail grows by TAIL_GROW_PARTS. A flat floor of gradient noise (distorting
+/// loudspeaker, loud white noise: 0.03–0.15 dB per 10 ms in h4 `d100_ro_nl_white47`, h3
+/// `d280_ri_nl_white50`, against 0.76–1.18 in the long rooms) extrapolates to the cap, and
+/// growing there at once overgrew it (uncapped jump: h4 mean ERLE 32.38 → 31.44 dB, guard rooms
+/// −5.7 and −4.9 dB from their twins).
+const TAIL_JUMP_MIN_SLOPE_DB: f32 = 0.3;
 
 /// Configuration of [`Aec`].
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -338,11 +369,12 @@ pub struct AdvancedAecConfig {
     /// Echo tail the adaptive filter covers after the bulk delay from a (re)start, ms
     /// (50..=1000); see `max_tail_ms` for how it grows in longer rooms.
     pub tail_ms: u32,
-    /// Longest tail the filter may grow to, ms (at most 1000; `tail_ms` or less, the default,
-    /// keeps the tail at `tail_ms`). Once the filters have converged, a filter whose last partitions still
-    /// hold a share of the echo estimate within −25 dB of its strongest is shorter than the
-    /// room, and grows by 40 ms at a time up to this (module docs, 3.); a restart after an
-    /// echo-path change goes back to `tail_ms`. The weights and far-end history are allocated
+    /// Longest tail the filter may grow to, ms (at most 1000; default 320; `tail_ms` or less
+    /// keeps the tail at `tail_ms`). Once the filters have converged, a filter whose last
+    /// partitions still hold a share of the echo estimate within −25 dB of its strongest is
+    /// shorter than the room, and grows up to this (module docs, 3.): where its tail decays,
+    /// at once to the length the decay extrapolates to −25 dB, else by 40 ms at a time; a
+    /// restart after an echo-path change goes back to `tail_ms`. The weights and far-end history are allocated
     /// for this length up front, so growing allocates nothing.
     pub max_tail_ms: u32,
     /// Largest bulk delay the estimator searches, ms (0..=2000; 0 disables estimation).
@@ -365,9 +397,9 @@ pub struct AdvancedAecConfig {
 }
 
 impl AdvancedAecConfig {
-    /// Defaults: 160 ms linear filter after the bulk delay, not grown (`max_tail_ms` 160;
-    /// reverberation beyond it is left to the post-filter's tail model; module docs, 3. for the
-    /// room-sized tail and 4.), delays up to 640 ms, suppression on (over-subtraction 1),
+    /// Defaults: 160 ms linear filter after the bulk delay, grown to the room up to 320 ms
+    /// once converged (`max_tail_ms`; module docs, 3.; reverberation beyond it is left to the
+    /// post-filter's tail model, 4.), delays up to 640 ms, suppression on (over-subtraction 1),
     /// background noise attenuated by 20 dB with comfort noise at that level. (SpeexDSP's
     /// nominal −15 dB ends up about 20 dB below the input in pauses, because its gain also
     /// falls with the speech-presence probability; −20 dB here gives the same pauses and
@@ -376,7 +408,7 @@ impl AdvancedAecConfig {
         AdvancedAecConfig {
             sample_rate,
             tail_ms: 160,
-            max_tail_ms: 160,
+            max_tail_ms: 320,
             max_delay_ms: 640,
             suppression: true,
             overdrive: 1.0,
@@ -1137,7 +1169,21 @@ impl Aec {
         let peak = (0..self.parts).map(share).fold(0.0f32, f32::max);
         let tail = 0.5 * (share(self.parts - 1) + share(self.parts - 2));
         if peak > 0.0 && tail.is_finite() && tail > TAIL_GROW_SHARE * peak {
-            self.set_parts((self.parts + TAIL_GROW_PARTS).min(self.max_parts));
+            let n = self.parts;
+            let mut grow = TAIL_GROW_PARTS;
+            // The decay from the middle partitions to the last two, dB per partition (10 ms),
+            // extrapolated to where the tail falls to TAIL_JUMP_DB under the strongest share.
+            let m = n / 2;
+            let mid = 0.5 * (share(m - 1) + share(m));
+            if mid > tail && tail > 0.0 {
+                let slope_db = 10.0 * (mid / tail).log10() / (n - 1 - m) as f32;
+                let need_db = 10.0 * (tail / peak).log10() + TAIL_JUMP_DB;
+                let more = (need_db / slope_db).ceil().max(0.0) as usize;
+                if slope_db >= TAIL_JUMP_MIN_SLOPE_DB {
+                    grow = more.div_ceil(TAIL_GROW_PARTS).max(1) * TAIL_GROW_PARTS;
+                }
+            }
+            self.set_parts((n + grow).min(self.max_parts));
         }
     }
 
