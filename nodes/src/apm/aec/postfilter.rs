@@ -94,14 +94,19 @@ const NEAR_HANG: u32 = 20;
 /// follow the echo estimate (21.2 / 24.1 / 21.8 / 32.0 dB with every detection counted),
 /// and near-end words only 6–8 dB above the residual estimate now keep the hangover
 /// (session 11, own set / third set: double-talk PESQ-WB 2.30 → 2.40 / 2.34 → 2.42; kit
-/// unchanged). 400 ms since session 26 (800 ms before): with the room-sized tail on by
-/// default, the far-end single talk after a double talk is where the grown filter reaches
-/// 40–55 dB, and 800 ms of double-talk mode after the near end stopped left it at 12–39 dB
-/// per 100 ms (guard room RT60 0.7 s, second 22–23 s: 28 dB against 45 dB without the near
-/// end), 3–6 dB of a 10-s late mean. 200 ms cost h3 double-talk PESQ-WB 2.518 → 2.502;
-/// 400 ms: kit / h1–h4 double-talk PESQ-WB 2.849 / 2.545 / 2.543 / 2.562 / 2.772 against
-/// main's 2.811 / 2.482 / 2.487 / 2.518 / 2.753 (with the tail).
-const NEAR_HANG_SUSTAINED: u32 = 40;
+/// unchanged).
+const NEAR_HANG_SUSTAINED: u32 = 80;
+/// NEAR_HANG_SUSTAINED with the room-sized tail on (`max_tail_ms` above `tail_ms`; module docs
+/// of `aec`, 3.): 400 ms. The far-end single talk after a double talk is where a grown filter
+/// reaches 40–55 dB, and 800 ms of double-talk mode after the near end stopped left it at
+/// 12–39 dB per 100 ms (session 26, guard room RT60 0.7 s, second 22–23 s: 28 dB against 45 dB
+/// without the near end), 3–6 dB of a 10-s late mean. 200 ms cost h3 double-talk PESQ-WB
+/// 2.518 → 2.502; with 400 ms and the tail grown, kit / h1–h4 double-talk PESQ-WB 2.849 / 2.545 /
+/// 2.543 / 2.562 / 2.772 against 2.811 / 2.482 / 2.487 / 2.518 / 2.753 with the fixed tail. Not
+/// with the fixed tail (the default): there the shorter hangover flags fewer of a quiet or
+/// pitch-detected near talker's blocks (guard tests in `nodes/tests/apm_aec.rs`: 362 of 504 and
+/// 450 of 555 against ≥ 430 and ≥ 455).
+const NEAR_HANG_SUSTAINED_GROWN: u32 = 40;
 /// See NEAR_HANG_SUSTAINED.
 const NEAR_SUSTAINED: f32 = 0.3;
 /// Near-end detector, second excess test: voice-band error over what the filter's measured
@@ -401,7 +406,9 @@ impl Aec {
         }
         self.near_score = NEAR_SCORE_DECAY * self.near_score + if excess { 1.0 - NEAR_SCORE_DECAY } else { 0.0 };
         if near {
-            self.near_hang = if self.near_score > NEAR_SUSTAINED { NEAR_HANG_SUSTAINED } else { NEAR_HANG };
+            let sustained =
+                if self.cfg.max_tail_ms > self.cfg.tail_ms { NEAR_HANG_SUSTAINED_GROWN } else { NEAR_HANG_SUSTAINED };
+            self.near_hang = if self.near_score > NEAR_SUSTAINED { sustained } else { NEAR_HANG };
         } else if voiced {
             self.near_hang = self.near_hang.max(PITCH_HOLD);
         } else {
