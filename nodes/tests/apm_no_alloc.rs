@@ -141,3 +141,53 @@ fn rnnoise_on_a_prepared_thread_allocates_nothing() {
     // What the engine's workers do before their first cycle.
     assert_eq!(rnnoise_frames_on_a_new_thread(true), (0, 0));
 }
+
+/// The canceller's room-sized tail ([`AdvancedAecConfig::max_tail_ms`]) grows its filters in a
+/// long room without allocating: the weights and far-end history are allocated for the longest
+/// tail up front. 12 s of a noise far end through a slowly decaying 400 ms response (every
+/// partition of a 160 ms filter holds echo), armed from the second block on.
+#[test]
+fn aec_tail_growth_does_not_allocate() {
+    let rate = 16000usize;
+    let n = rate * 12;
+    let mut seed = 0x1357_9bdfu32;
+    let far: Vec<f32> = (0..n)
+        .map(|_| {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            0.2 * ((seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5)
+        })
+        .collect();
+    let (delay, taps) = (rate * 20 / 1000, rate * 400 / 1000);
+    let h: Vec<f32> = (0..taps)
+        .map(|k| {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            let v = (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5;
+            0.3 * v * (-(k as f32) / (0.12 * rate as f32)).exp()
+        })
+        .collect();
+    let mic: Vec<f32> = (0..n)
+        .map(|i| (0..taps).step_by(4).filter(|&k| i >= delay + k).map(|k| h[k] * far[i - delay - k]).sum::<f32>())
+        .collect();
+    let mut aec = Aec::new(AdvancedAecConfig::new(rate as u32).with_max_tail_ms(320)).unwrap();
+    let mut buf = vec![0.0f32; 160];
+    aec.process_render_frame(&far[..160]);
+    buf.copy_from_slice(&mic[..160]);
+    aec.process_capture_frame(&mut buf);
+    let count = allocations(|| {
+        for (f, m) in far.chunks_exact(160).zip(mic.chunks_exact(160)).skip(1) {
+            aec.process_render_frame(f);
+            buf.copy_from_slice(m);
+            aec.process_capture_frame(&mut buf);
+        }
+        aec.reset();
+    });
+    assert_eq!(count, 0, "aec with tail growth");
+    // The filter grew before the reset (which sets it back to 160 ms).
+    let mut aec = Aec::new(AdvancedAecConfig::new(rate as u32).with_max_tail_ms(320)).unwrap();
+    for (f, m) in far.chunks_exact(160).zip(mic.chunks_exact(160)) {
+        aec.process_render_frame(f);
+        buf.copy_from_slice(m);
+        aec.process_capture_frame(&mut buf);
+    }
+    assert!(aec.filter_tail_ms() > 160, "tail {} ms", aec.filter_tail_ms());
+}

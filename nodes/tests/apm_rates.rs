@@ -86,6 +86,27 @@ fn aec_at_8_16_and_48_khz() {
     });
 }
 
+/// The room-sized tail (module docs of `aec`, 3.; `with_max_tail_ms(320)`) grows at every
+/// rate: 12 s of far-end single talk through a room with RT60 0.7 s behind 40 ms (as
+/// `room_sized_tail_holds_late_erle_in_a_long_room` in `apm_aec`), built at 16 kHz and
+/// resampled. The filter starts at 160 ms and must have grown by the end.
+#[test]
+fn long_room_grows_the_tail_at_8_and_48_khz() {
+    let fs = 16000;
+    let far16 = set_active(&speech(16000)[20 * fs..32 * fs], 16000, -20.0);
+    let echo = set_active(&convolve(&far16, &rir(16000, 640, 0.7, 0.7, 31)), 16000, -30.0);
+    let noise = Noise::new(43).pink(far16.len());
+    let mic16: Vec<f32> = echo.iter().zip(&noise).map(|(e, n)| e + 10f32.powf(-58.0 / 20.0) * n).collect();
+    for rate in [8000, 48000] {
+        let (far, mic) = (at(&far16, rate), at(&mic16, rate));
+        let mut aec = Aec::new(AdvancedAecConfig::new(rate).with_max_tail_ms(320)).unwrap();
+        assert_eq!(aec.filter_tail_ms(), 160);
+        run_aec(&mut aec, &mic, &far, |_, _| {});
+        println!("{rate} Hz: tail {} ms after 12 s", aec.filter_tail_ms());
+        assert!(aec.filter_tail_ms() > 160, "{rate} Hz: the tail did not grow");
+    }
+}
+
 /// The kit's NS mixture: speech at -26 dBFS active after 2 s of noise alone, pink noise at
 /// 5 dB SNR (active speech level over noise RMS).
 fn ns_scene() -> (Vec<f32>, Vec<f32>) {

@@ -88,14 +88,55 @@
 //!    diluted by near-end speech (near end and residual both in `e²`), so in double talk it held
 //!    the foreground near zero while the background had learnt 1–2.5 dB more of the new path
 //!    (session 16, kit and held-out path changes inside double talk).
+//!
+//!    Room-sized tail (opt-in: [`AdvancedAecConfig::max_tail_ms`] above `tail_ms`, e.g.
+//!    `with_max_tail_ms(320)`; off by default, see below): the filters
+//!    start at `tail_ms` (160 ms), which converges fastest, and grow to the room once
+//!    converged. Every 250 ms of far end after 6 s of it since the last
+//!    (re)start, each partition's share of the echo estimate (its weights' power weighted by
+//!    the far end's power spectrum over the window) is compared with the strongest's; while the
+//!    last two still hold within −25 dB of it, the room is longer than the filter and both
+//!    filters grow (zero partitions, allocated up front) up to `max_tail_ms`: where the tail
+//!    decays by at least 0.3 dB per 10 ms from the middle partitions to the last two, in one
+//!    step to the length at which that decay, extrapolated, reaches −25 dB (`TAIL_JUMP_DB`,
+//!    `TAIL_JUMP_MIN_SLOPE_DB`; in 40-ms steps the growth stalled in double talk), else by
+//!    40 ms (a flat floor of gradient noise would extrapolate to the cap). A restart goes
+//!    back to `tail_ms`. While the near-end detector fires, the grown partitions
+//!    take a tenth of their step (`TAIL_GROWN_DOUBLE_TALK_STEP`). With the tail fixed at
+//!    160 ms, reverberation beyond it is left to the post-filter's tail model, whose
+//!    suppression then follows the far end's content second by second: in a held-out room
+//!    with RT60 0.69 s (h2 `d40_rh`) the linear filter removes 11–14 dB of the echo, ERLE
+//!    swings 17–47 dB per second over 22–32 s and averages 24.1 dB there against 35.9 dB over
+//!    5–10 s; grown (to 280 ms), 38.4 dB. Session 26 with `max_tail_ms` 320, mean ERLE /
+//!    double-talk / near-end PESQ-WB, kit 37.73 / 2.811 / 3.810 → 38.19 / 2.847 / 3.814, h1
+//!    33.68 / 2.482 / 3.655 → 34.64 / 2.598 / 3.673, h2 32.14 / 2.487 / 3.566 → 34.45 / 2.599 /
+//!    3.569, h3 32.42 / 2.518 / 3.592 → 32.89 / 2.555 / 3.594, h4 32.56 / 2.753 / 3.894 → 32.38
+//!    / 2.800 / 3.896 (growing by 40 ms only); after double talk it fell further short of the
+//!    same scenario without a near end (twin count 36 → 35 of 40; in two of nine synthetic
+//!    rooms at RT60 0.7 s, `near_end_louder_than_the_echo_does_not_move_the_delay_estimate`,
+//!    the gap reached 3.2–4.8 dB). With the one-step growth and, while the tail is on, the
+//!    post-filter's sustained hangover at 400 ms (`NEAR_HANG_SUSTAINED_GROWN`; session 26,
+//!    `with_max_tail_ms(320)`): kit 38.22 /
+//!    2.849 / 3.819, h1 34.59 / 2.545 / 3.676, h2 35.01 / 2.543 / 3.585, h3 33.27 / 2.562 /
+//!    3.598, h4 32.31 / 2.772 / 3.897; the nine rooms within 2.3 dB of their twins; literal
+//!    late-within-3-dB-of-early count 28 → 31 of 40; but the twin count 36 → 34 of 40 (kit
+//!    `d250_r04` −5.0 dB, h2 `d110_rh_nl` −6.5, `d40_rh` −10.4, `d300_pathchange` −3.3, h4
+//!    `d100_ro_nl_white47` −4.0: the longer filter's 1–2 dB of misadjustment after double
+//!    talk trips the near-end detector where the twin reaches 40–55 dB). It is not the
+//!    default because four synthetic guards in `nodes/tests/apm_aec.rs` fail with it: the
+//!    400 ms hangover flags fewer of a quiet or pitch-detected near talker's blocks (362 of 504
+//!    and 450 of 555 against ≥ 430 and ≥ 455), and the grown tail leaves a weak direct path in a
+//!    reverberant room at 11.2 dB (guard > 11.2) and one realisation of a path change in double
+//!    talk at 15.1 dB (guard > 15.3). A fixed longer tail from the
+//!    start converged slower and scored lower (250 ms: kit 35.1 dB and double-talk PESQ-WB
+//!    2.70, h4 28.5 dB with one room at 4.6 dB over 5–10 s; 320 and 400 ms lower still).
 //! 4. A post-filter removes what the linear filter leaves.
 //!    * Echo envelope: the echo estimate's power (smoothed over three bins), extended by an
-//!      exponentially decaying reverberation tail (0.7 dB per block, RT60 up to ~0.85 s), so
-//!      a short linear filter is enough in reverberant rooms. The default is 160 ms: on the
-//!      lab scenarios a 250 ms filter still scores lower (ERLE 30.8 vs 34.2 dB, double-talk
-//!      PESQ-WB 2.29 vs 2.35 with proportionate steps), as its extra, mostly empty
-//!      partitions add gradient noise, especially in double talk; `with_tail_ms(250)` (or
-//!      more) is supported and meets the ERLE targets.
+//!      exponentially decaying reverberation tail (0.7 dB per block, RT60 up to ~0.85 s) for
+//!      the reverberation beyond the linear filter's tail (160 ms; with `max_tail_ms` grown to
+//!      the room once converged, 3.). A fixed longer filter from the start scores lower
+//!      (session 26: 250 ms, kit mean ERLE 37.7 → 35.1 dB, double-talk PESQ-WB 2.81 → 2.70), as
+//!      its extra partitions slow the convergence and add gradient noise.
 //!    * For 4 s of far end after a restart, the echo the previous path predicts beyond the
 //!      foreground's estimate (`max(0, |Ŷ_prev|² − |Ŷ|²)` in the post-filter's windowed
 //!      transform) is added to the residual estimate, in the gain and the near-end detector:
@@ -142,8 +183,9 @@
 //!      far above the residual estimate in a few bins (session 25: double-talk PESQ-WB
 //!      +0.000…+0.057 on the kit and four held-out sets, mean ERLE −0.15…−0.77 dB;
 //!      `Aec::post_filter_double_talk`).
-//!    * Only after 200 ms without near end (detector or evidence),
-//!      bins whose own coherence shows echo alone get up to 8× over-subtraction
+//!    * Only after 200 ms without near end (detector or evidence; 800 ms after a detection
+//!      while the detector has fired in a sustained way, `NEAR_HANG_SUSTAINED`, 400 ms with the
+//!      room-sized tail on), bins whose own coherence shows echo alone get up to 8× over-subtraction
 //!      (this is what brings far-end single talk to 30+ dB ERLE); while the near end is
 //!      present the residual estimate is scaled by 0.3 instead in bins incoherent with the
 //!      echo estimate: near-end speech masks residual echo there, but every dB taken from
@@ -283,13 +325,66 @@ const LEAD_STEP: usize = 2;
 /// … up to this many blocks ahead of the delay estimator's margin.
 const MAX_LEAD: usize = 4;
 
+/// Room-sized tail (module docs, 3.): the tail-growth test runs every LEAD_CHECK_BLOCKS
+/// far-active blocks once the filters have had this many (6 s) since their last (re)start and
+/// are not relearning one. Measured against 4 s and 8–10 s on the kit and the held-out sets
+/// h1–h4 (without TAIL_GROWN_DOUBLE_TALK_STEP): 4 s cost h4 0.3 dB of mean ERLE, 10 s gave up
+/// most of the gain (session 26).
+const TAIL_GROW_AFTER_BLOCKS: u32 = 600;
+/// … and grows the filters by this many partitions (40 ms) …
+const TAIL_GROW_PARTS: usize = 4;
+/// … when the mean echo share of their last two partitions (weights' power weighted by the far
+/// end's power spectrum over the window) is within −25 dB of the strongest partition's. The
+/// unweighted weight power also grew the filters of rooms with a distorting loudspeaker and
+/// loud white noise, whose late partitions hold a flat floor of gradient noise in the bins the
+/// far end leaves empty (held-out h3 `d280_ri_nl_white50`: late ERLE 28.3 → 21.9 dB); weighted,
+/// that floor sits at −31 dB there while slowly decaying rooms stay at −10…−18 dB. −20 and
+/// −15 dB grew fewer rooms and gained less (growth after 8 s: h2 mean ERLE 34.24 / 33.81 /
+/// 33.32 dB at −25 / −20 / −15 dB).
+const TAIL_GROW_SHARE: f32 = 0.003_162_278;
+/// Step factor of the grown partitions (beyond `tail_ms`) while the near-end detector fires: the
+/// near end's gradient noise spread over the late partitions of a long filter cost up to 4 dB
+/// of ERLE after double talk where the twin without a near end gained (session 26: twin count
+/// 33 → 35 of 40 with a tenth of the step, 34 with none).
+const TAIL_GROWN_DOUBLE_TALK_STEP: f32 = 0.1;
+/// Where the tail decays (TAIL_JUMP_MIN_SLOPE_DB), a growth step goes at once to the length at
+/// which the tail, extrapolated at the decay from the filter's middle partitions to its last
+/// two, falls this far (dB) under the strongest partition's share — the growth test's −25 dB —,
+/// in whole TAIL_GROW_PARTS, up to `max_parts`. In 40-ms steps the growth stalled in double
+/// talk: each step waits for the newest (zero) partitions to learn the tail to −25 dB, which at
+/// a tenth of their step (TAIL_GROWN_DOUBLE_TALK_STEP) waits for the near end to stop (guard
+/// room RT60 0.7 s, 40 ms: 280 ms reached at 27.0 s against 23.0 s without a near end; late ERLE
+/// 26.1 against 29.3 dB). Session 26, with the sustained hangover at 400 ms (NEAR_HANG_SUSTAINED_GROWN): all nine rooms of
+/// `near_end_louder_than_the_echo_does_not_move_the_delay_estimate` within 2.3 dB of their
+/// twins (−3.2 and −4.8 dB with 40-ms steps); capped at 80 ms, two rooms −4.4 and −6.7 dB;
+/// to −20 dB instead, the literal late-within-3-dB-of-early count 31 → 28 of 40.
+const TAIL_JUMP_DB: f32 = 25.0;
+/// … but only where the tail decays by at least this much per partition (dB per 10 ms); a
+/// flatter tail grows by TAIL_GROW_PARTS. A flat floor of gradient noise (distorting
+/// loudspeaker, loud white noise: 0.03–0.15 dB per 10 ms in h4 `d100_ro_nl_white47`, h3
+/// `d280_ri_nl_white50`, against 0.76–1.18 in the long rooms) extrapolates to the cap, and
+/// growing there at once overgrew it (uncapped jump: h4 mean ERLE 32.38 → 31.44 dB, guard rooms
+/// −5.7 and −4.9 dB from their twins).
+const TAIL_JUMP_MIN_SLOPE_DB: f32 = 0.3;
+
 /// Configuration of [`Aec`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AdvancedAecConfig {
     /// Sample rate in Hz (8000, 16000, 32000, 48000, …).
     pub sample_rate: u32,
-    /// Echo tail the adaptive filter covers after the bulk delay, ms (50..=1000).
+    /// Echo tail the adaptive filter covers after the bulk delay from a (re)start, ms
+    /// (50..=1000); see `max_tail_ms` for how it grows in longer rooms.
     pub tail_ms: u32,
+    /// Longest tail the filter may grow to, ms (at most 1000; `tail_ms` or less, the default,
+    /// keeps the tail at `tail_ms`; 320 measured best in reverberant rooms, module docs 3.).
+    /// With it above `tail_ms` the post-filter's sustained near-end hangover is 400 ms
+    /// instead of 800 ms. Once the filters have converged, a filter whose last
+    /// partitions still hold a share of the echo estimate within −25 dB of its strongest is
+    /// shorter than the room, and grows up to this (module docs, 3.): where its tail decays,
+    /// at once to the length the decay extrapolates to −25 dB, else by 40 ms at a time; a
+    /// restart after an echo-path change goes back to `tail_ms`. The weights and far-end history are allocated
+    /// for this length up front, so growing allocates nothing.
+    pub max_tail_ms: u32,
     /// Largest bulk delay the estimator searches, ms (0..=2000; 0 disables estimation).
     pub max_delay_ms: u32,
     /// Residual echo suppression after the linear filter.
@@ -310,8 +405,9 @@ pub struct AdvancedAecConfig {
 }
 
 impl AdvancedAecConfig {
-    /// Defaults: 160 ms linear filter after the bulk delay (longer reverberation is left to
-    /// the post-filter's tail model; see the module docs for the measured 250 ms trade-off), delays up to 640 ms, suppression on (over-subtraction 1),
+    /// Defaults: 160 ms linear filter after the bulk delay, not grown (`max_tail_ms` 160;
+    /// reverberation beyond it is left to the post-filter's tail model; module docs, 3. for the
+    /// room-sized tail and 4.), delays up to 640 ms, suppression on (over-subtraction 1),
     /// background noise attenuated by 20 dB with comfort noise at that level. (SpeexDSP's
     /// nominal −15 dB ends up about 20 dB below the input in pauses, because its gain also
     /// falls with the speech-presence probability; −20 dB here gives the same pauses and
@@ -320,6 +416,7 @@ impl AdvancedAecConfig {
         AdvancedAecConfig {
             sample_rate,
             tail_ms: 160,
+            max_tail_ms: 160,
             max_delay_ms: 640,
             suppression: true,
             overdrive: 1.0,
@@ -336,6 +433,20 @@ impl AdvancedAecConfig {
     /// Sets the tail length.
     pub fn with_tail_ms(mut self, ms: u32) -> Self {
         self.tail_ms = ms;
+        self
+    }
+    /// Sets the longest tail the filter may grow to ([`AdvancedAecConfig::max_tail_ms`];
+    /// `tail_ms` or less keeps the tail fixed).
+    ///
+    /// ```
+    /// use rvoip_media_nodes::apm::{AdvancedAecConfig, Aec};
+    /// let fixed = AdvancedAecConfig::new(16_000).with_max_tail_ms(160);
+    /// assert_eq!(Aec::new(fixed).unwrap().filter_tail_ms(), 160);
+    /// // Longer than 1000 ms is refused.
+    /// assert!(Aec::new(AdvancedAecConfig::new(16_000).with_max_tail_ms(1200)).is_err());
+    /// ```
+    pub fn with_max_tail_ms(mut self, ms: u32) -> Self {
+        self.max_tail_ms = ms;
         self
     }
     /// Sets the largest searched delay.
@@ -366,7 +477,14 @@ pub struct Aec {
     cfg: AdvancedAecConfig,
     hop: usize,
     bins: usize,
+    /// Partitions the filters use now: `base_parts` (`tail_ms`) until the converged filter
+    /// shows a room longer than that, then up to `max_parts` (`max_tail_ms`; module docs, 3.).
     parts: usize,
+    base_parts: usize,
+    max_parts: usize,
+    /// The far end's power per bin summed over the filters' window (the tail-growth test's
+    /// weighting; scratch).
+    xbar: Vec<f32>,
     max_lag: usize,
     ring_len: usize,
     fft: RealFft,
@@ -495,6 +613,7 @@ impl Aec {
     pub fn new(cfg: AdvancedAecConfig) -> Result<Self, ApmError> {
         let hop = check_rate(cfg.sample_rate)?;
         if !(50..=1000).contains(&cfg.tail_ms)
+            || cfg.max_tail_ms > 1000
             || cfg.max_delay_ms > 2000
             || !(1.0..=8.0).contains(&cfg.overdrive)
             || cfg.comfort_noise_db.is_some_and(|d| !(-60.0..=0.0).contains(&d))
@@ -504,13 +623,23 @@ impl Aec {
         let n2 = 2 * hop;
         let bins = hop + 1;
         let parts = (cfg.tail_ms as usize).div_ceil(10);
+        let max_parts = (cfg.max_tail_ms.max(cfg.tail_ms) as usize).div_ceil(10);
         let max_lag = (cfg.max_delay_ms as usize / 10).max(1);
-        let ring_len = max_lag + parts + 2;
+        let ring_len = max_lag + max_parts + 2;
+        // Weights for the longest tail, using `parts` of them (the others stay zero).
+        let weights = || {
+            let mut w = Weights::new(max_parts, bins);
+            w.parts = parts;
+            w
+        };
         Ok(Aec {
             cfg,
             hop,
             bins,
             parts,
+            base_parts: parts,
+            max_parts,
+            xbar: vec![0.0; bins],
             max_lag,
             ring_len,
             fft: RealFft::new(n2),
@@ -525,9 +654,9 @@ impl Aec {
             delay: DelayEstimator::new(cfg.sample_rate, bins, max_lag),
             offset: 0,
             lead: 0,
-            wf: Weights::new(parts, bins),
-            wb: Weights::new(parts, bins),
-            w_prev: Weights::new(parts, bins),
+            wf: weights(),
+            wb: weights(),
+            w_prev: weights(),
             prev_left: 0,
             relearn_hold: false,
             yprev: vec![0.0; bins],
@@ -540,7 +669,7 @@ impl Aec {
             eb: vec![0.0; hop],
             yf: vec![0.0; hop],
             mu_p: vec![0.0; bins],
-            prop: vec![1.0; parts],
+            prop: vec![1.0; max_parts],
             pxsum: vec![0.0; bins],
             epow: vec![0.0; bins],
             ypow: vec![0.0; bins],
@@ -565,7 +694,7 @@ impl Aec {
             worse_blocks: 0,
             restarts: 0,
             far_blocks: 0,
-            saturation: Saturation::new(hop, ring_len, parts),
+            saturation: Saturation::new(hop, ring_len, max_parts),
             win: sqrt_hann(n2),
             e_hist: vec![0.0; n2],
             d_hist: vec![0.0; n2],
@@ -617,6 +746,18 @@ impl Aec {
     /// The estimated bulk delay of the echo, ms (None before an estimate exists).
     pub fn estimated_delay_ms(&self) -> Option<u32> {
         self.delay.delay().map(|d| d as u32 * 10)
+    }
+
+    /// The tail the adaptive filter covers now, ms: `tail_ms` until the converged filter shows
+    /// a longer room, then up to `max_tail_ms` ([`AdvancedAecConfig::max_tail_ms`]).
+    ///
+    /// ```
+    /// use rvoip_media_nodes::apm::{AdvancedAecConfig, Aec};
+    /// let aec = Aec::new(AdvancedAecConfig::new(16_000)).unwrap();
+    /// assert_eq!(aec.filter_tail_ms(), 160);
+    /// ```
+    pub fn filter_tail_ms(&self) -> u32 {
+        self.parts as u32 * 10
     }
 
     /// The current leakage estimate of the adaptive filter (residual echo / echo estimate).
@@ -830,6 +971,13 @@ impl Aec {
             // Proportionate step factors, and the far power they weight (PNLMS normalises by
             // xᵀGx, so the update stays stable however the factors are distributed).
             self.wb.proportionate_steps(&mut self.prop);
+            if self.near_hang > 0 {
+                // Partitions grown for a long room take TAIL_GROWN_DOUBLE_TALK_STEP of their step
+                // while the near-end detector fires (and as little of the normalisation below).
+                for g in &mut self.prop[self.base_parts..self.parts] {
+                    *g *= TAIL_GROWN_DOUBLE_TALK_STEP;
+                }
+            }
             self.pxsum.fill(0.0);
             for k in 0..self.parts {
                 let (o, gk) = (idx(k), self.prop[k]);
@@ -928,10 +1076,13 @@ impl Aec {
                 if self.prev_left == 0 {
                     // Keep the path that held until now (not an unconverged restart's).
                     self.w_prev.w.copy_from_slice(&self.wf.w);
+                    self.w_prev.parts = self.wf.parts;
                 }
                 self.prev_left = PREV_PATH_BLOCKS;
                 self.wf.clear();
                 self.wb.clear();
+                // The new path's room is measured again (module docs, 3.).
+                self.set_parts(self.base_parts);
                 self.far_blocks = 0;
                 self.saturation.restart();
                 self.leak_b.reset();
@@ -981,7 +1132,16 @@ impl Aec {
                 self.wb.shift(-(LEAD_STEP as isize));
             }
         }
-        // 7. Residual echo suppression.
+        // 7. Room-sized tail (module docs, 3.).
+        if far_active
+            && self.parts < self.max_parts
+            && self.far_blocks >= TAIL_GROW_AFTER_BLOCKS
+            && self.far_blocks % LEAD_CHECK_BLOCKS == 0
+            && self.filters_converged()
+        {
+            self.grow_tail();
+        }
+        // 8. Residual echo suppression.
         self.suppress(mic, far_active);
         ok
     }
@@ -995,6 +1155,52 @@ impl Aec {
         let worse = |c: (f32, f32)| c.0 < WORSE_CORRELATION * c.1;
         self.worse_blocks =
             if self.filters_converged() && worse(self.cf) && worse(self.cb) { self.worse_blocks + 1 } else { 0 };
+    }
+
+    /// The tail-growth test (module docs, 3.; TAIL_GROW_SHARE): each partition's share of the
+    /// echo estimate is its weights' power weighted by the far end's power spectrum over the
+    /// window; when the last two partitions' mean share is within TAIL_GROW_SHARE of the
+    /// strongest's, the room is longer than the filter and TAIL_GROW_PARTS partitions (zero,
+    /// already allocated) are added, up to `max_parts`.
+    fn grow_tail(&mut self) {
+        let (ring_len, t, off, bins) = (self.ring_len, self.t, self.offset, self.bins);
+        let idx = move |k: usize| ((t + ring_len - (off + k) % ring_len) % ring_len) * bins;
+        self.xbar.fill(0.0);
+        for k in 0..self.parts {
+            let o = idx(k);
+            for (x, p) in self.xbar.iter_mut().zip(&self.xpow[o..o + bins]) {
+                *x += p;
+            }
+        }
+        let (wf, xbar) = (&self.wf, &self.xbar);
+        let share = |k: usize| -> f32 { wf.part(k).iter().zip(xbar).map(|(c, x)| c.norm_sqr() * x).sum() };
+        let peak = (0..self.parts).map(share).fold(0.0f32, f32::max);
+        let tail = 0.5 * (share(self.parts - 1) + share(self.parts - 2));
+        if peak > 0.0 && tail.is_finite() && tail > TAIL_GROW_SHARE * peak {
+            let n = self.parts;
+            let mut grow = TAIL_GROW_PARTS;
+            // The decay from the middle partitions to the last two, dB per partition (10 ms),
+            // extrapolated to where the tail falls to TAIL_JUMP_DB under the strongest share.
+            let m = n / 2;
+            let mid = 0.5 * (share(m - 1) + share(m));
+            if mid > tail && tail > 0.0 {
+                let slope_db = 10.0 * (mid / tail).log10() / (n - 1 - m) as f32;
+                let need_db = 10.0 * (tail / peak).log10() + TAIL_JUMP_DB;
+                let more = (need_db / slope_db).ceil().max(0.0) as usize;
+                if slope_db >= TAIL_JUMP_MIN_SLOPE_DB {
+                    grow = more.div_ceil(TAIL_GROW_PARTS).max(1) * TAIL_GROW_PARTS;
+                }
+            }
+            self.set_parts((n + grow).min(self.max_parts));
+        }
+    }
+
+    /// Sets the partitions both filters use; those beyond stay zero (cleared on a restart,
+    /// never adapted).
+    fn set_parts(&mut self, parts: usize) {
+        self.parts = parts;
+        self.wf.parts = parts;
+        self.wb.parts = parts;
     }
 
     /// Past the start-up and not relearning a restart: the filters model the present path.
@@ -1033,6 +1239,8 @@ impl Aec {
         self.wf.clear();
         self.wb.clear();
         self.w_prev.clear();
+        self.w_prev.parts = self.base_parts;
+        self.set_parts(self.base_parts);
         self.prev_left = 0;
         self.relearn_hold = false;
         self.yprev.fill(0.0);

@@ -96,6 +96,17 @@ const NEAR_HANG: u32 = 20;
 /// (session 11, own set / third set: double-talk PESQ-WB 2.30 → 2.40 / 2.34 → 2.42; kit
 /// unchanged).
 const NEAR_HANG_SUSTAINED: u32 = 80;
+/// NEAR_HANG_SUSTAINED with the room-sized tail on (`max_tail_ms` above `tail_ms`; module docs
+/// of `aec`, 3.): 400 ms. The far-end single talk after a double talk is where a grown filter
+/// reaches 40–55 dB, and 800 ms of double-talk mode after the near end stopped left it at
+/// 12–39 dB per 100 ms (session 26, guard room RT60 0.7 s, second 22–23 s: 28 dB against 45 dB
+/// without the near end), 3–6 dB of a 10-s late mean. 200 ms cost h3 double-talk PESQ-WB
+/// 2.518 → 2.502; with 400 ms and the tail grown, kit / h1–h4 double-talk PESQ-WB 2.849 / 2.545 /
+/// 2.543 / 2.562 / 2.772 against 2.811 / 2.482 / 2.487 / 2.518 / 2.753 with the fixed tail. Not
+/// with the fixed tail (the default): there the shorter hangover flags fewer of a quiet or
+/// pitch-detected near talker's blocks (guard tests in `nodes/tests/apm_aec.rs`: 362 of 504 and
+/// 450 of 555 against ≥ 430 and ≥ 455).
+const NEAR_HANG_SUSTAINED_GROWN: u32 = 40;
 /// See NEAR_HANG_SUSTAINED.
 const NEAR_SUSTAINED: f32 = 0.3;
 /// Near-end detector, second excess test: voice-band error over what the filter's measured
@@ -395,7 +406,9 @@ impl Aec {
         }
         self.near_score = NEAR_SCORE_DECAY * self.near_score + if excess { 1.0 - NEAR_SCORE_DECAY } else { 0.0 };
         if near {
-            self.near_hang = if self.near_score > NEAR_SUSTAINED { NEAR_HANG_SUSTAINED } else { NEAR_HANG };
+            let sustained =
+                if self.cfg.max_tail_ms > self.cfg.tail_ms { NEAR_HANG_SUSTAINED_GROWN } else { NEAR_HANG_SUSTAINED };
+            self.near_hang = if self.near_score > NEAR_SUSTAINED { sustained } else { NEAR_HANG };
         } else if voiced {
             self.near_hang = self.near_hang.max(PITCH_HOLD);
         } else {
