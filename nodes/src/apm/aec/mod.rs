@@ -367,6 +367,13 @@ const TAIL_JUMP_DB: f32 = 25.0;
 /// −5.7 and −4.9 dB from their twins).
 const TAIL_JUMP_MIN_SLOPE_DB: f32 = 0.3;
 
+/// Where partition `k` of the filters' window starts in the far-end ring (`ring_len` blocks of
+/// `bins` values, `t` the newest block, the window `off` blocks behind it): the one index the
+/// filters, their adaptation and the tail-growth test read the far end by.
+fn window_index(ring_len: usize, t: usize, off: usize, bins: usize) -> impl Fn(usize) -> usize + Copy {
+    move |k| ((t + ring_len - (off + k) % ring_len) % ring_len) * bins
+}
+
 /// Configuration of [`Aec`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AdvancedAecConfig {
@@ -894,8 +901,7 @@ impl Aec {
             }
         }
         // 3. Filters.
-        let (ring_len, t, off) = (self.ring_len, self.t, self.offset);
-        let idx = move |k: usize| ((t + ring_len - (off + k) % ring_len) % ring_len) * bins;
+        let idx = window_index(self.ring_len, self.t, self.offset, bins);
         // The newest far block inside the filters' window that was active (module docs, 3.):
         // the filters learn while it exists, not only while the far end is active now.
         let window_far = (0..self.parts).find(|&k| self.far_on[idx(k) / bins]);
@@ -1163,8 +1169,8 @@ impl Aec {
     /// strongest's, the room is longer than the filter and TAIL_GROW_PARTS partitions (zero,
     /// already allocated) are added, up to `max_parts`.
     fn grow_tail(&mut self) {
-        let (ring_len, t, off, bins) = (self.ring_len, self.t, self.offset, self.bins);
-        let idx = move |k: usize| ((t + ring_len - (off + k) % ring_len) % ring_len) * bins;
+        let bins = self.bins;
+        let idx = window_index(self.ring_len, self.t, self.offset, bins);
         self.xbar.fill(0.0);
         for k in 0..self.parts {
             let o = idx(k);
@@ -1185,9 +1191,9 @@ impl Aec {
             let mid = 0.5 * (share(m - 1) + share(m));
             if mid > tail && tail > 0.0 {
                 let slope_db = 10.0 * (mid / tail).log10() / (n - 1 - m) as f32;
-                let need_db = 10.0 * (tail / peak).log10() + TAIL_JUMP_DB;
-                let more = (need_db / slope_db).ceil().max(0.0) as usize;
                 if slope_db >= TAIL_JUMP_MIN_SLOPE_DB {
+                    let need_db = 10.0 * (tail / peak).log10() + TAIL_JUMP_DB;
+                    let more = (need_db / slope_db).ceil().max(0.0) as usize;
                     grow = more.div_ceil(TAIL_GROW_PARTS).max(1) * TAIL_GROW_PARTS;
                 }
             }

@@ -418,7 +418,7 @@ impl Aec {
         // blocks after per-bin evidence of a near end (see NEAR_EVIDENCE_EXCESS).
         self.evidence_hang =
             if evidence >= NEAR_EVIDENCE_BINS { NEAR_EVIDENCE_HOLD } else { self.evidence_hang.saturating_sub(1) };
-        let echo_only = self.near_hang == 0 && self.evidence_hang == 0;
+        let echo_only = !self.post_filter_double_talk();
         if !self.cfg.suppression {
             self.gain.fill(1.0);
         } else {
