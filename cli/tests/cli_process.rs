@@ -44,9 +44,15 @@ fn noise(n: usize, seed: u64) -> Vec<f32> {
 /// A room: 48 ms bulk delay, then an exponentially decaying (RT60 ≈ 0.2 s) noise tail of
 /// 120 ms, scaled to `gain` overall.
 fn room(gain: f32) -> Vec<f32> {
-    let tail = noise(1920, 77);
-    let mut h = vec![0.0f32; 768];
-    h.extend(tail.iter().enumerate().map(|(k, v)| v * (-6.9 * k as f32 / 3200.0).exp()));
+    decaying_room(768, 1920, 3200.0, 77, gain)
+}
+
+/// A room response at 16 kHz: `delay` samples of silence, then `len` samples of noise (seed
+/// `seed`) decaying by 60 dB over `rt60` samples, scaled to an energy gain of `gain`.
+fn decaying_room(delay: usize, len: usize, rt60: f32, seed: u64, gain: f32) -> Vec<f32> {
+    let tail = noise(len, seed);
+    let mut h = vec![0.0f32; delay];
+    h.extend(tail.iter().enumerate().map(|(k, v)| v * (-6.9 * k as f32 / rt60).exp()));
     let norm = h.iter().map(|v| v * v).sum::<f32>().sqrt();
     h.iter().map(|v| v * gain / norm).collect()
 }
@@ -119,12 +125,7 @@ fn aec_max_tail_ms_is_checked_and_reaches_the_canceller() {
     // 10 s of far end through a room whose reverberation lasts past the 160 ms filter (20 ms
     // delay, then 400 ms of noise decaying at RT60 0.6 s): the filter, converged, grows.
     let far = speech(0.0, 10.0);
-    let tail = noise(6400, 78);
-    let mut h = vec![0.0f32; 320];
-    h.extend(tail.iter().enumerate().map(|(k, v)| v * (-6.9 * k as f32 / 9600.0).exp()));
-    let norm = h.iter().map(|v| v * v).sum::<f32>().sqrt();
-    let h: Vec<f32> = h.iter().map(|v| v * 0.5 / norm).collect();
-    let mic = convolve(&far, &h);
+    let mic = convolve(&far, &decaying_room(320, 6400, 9600.0, 78, 0.5));
     write_i16(&d.join("far.wav"), 16_000, &to_i16(&far));
     write_i16(&d.join("mic.wav"), 16_000, &to_i16(&mic));
     let (m, f, o, o160) = (d.join("mic.wav"), d.join("far.wav"), d.join("o.wav"), d.join("o160.wav"));
