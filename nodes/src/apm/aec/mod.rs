@@ -580,6 +580,9 @@ pub struct Aec {
     /// Blocks the post-filter stays in double-talk mode after per-bin near-end evidence
     /// (`postfilter::NEAR_EVIDENCE_HOLD`), beside the detector's `near_hang`.
     evidence_hang: u32,
+    /// The post-filter's own copy of `near_hang`: the same but for the sustained hangover,
+    /// which is `postfilter::NEAR_HANG_SUSTAINED_GROWN` while the tail can grow.
+    dt_hang: u32,
     /// Share of recent blocks (≈ 200 ms) in which the near-end detector fired.
     near_score: f32,
     /// The echo estimate over the last PITCH_ECHO_HISTORY + 1 blocks (at least two): its last
@@ -715,6 +718,7 @@ impl Aec {
             stail: vec![0.0; bins],
             near_hang: 0,
             evidence_hang: 0,
+            dt_hang: 0,
             near_score: 0.0,
             y_past: vec![0.0; hop * (postfilter::PITCH_ECHO_HISTORY + 1)],
             lag_num: vec![0.0; hop],
@@ -813,7 +817,7 @@ impl Aec {
     /// assert!(!aec.near_end_active() && !aec.post_filter_double_talk());
     /// ```
     pub fn post_filter_double_talk(&self) -> bool {
-        self.near_hang > 0 || self.evidence_hang > 0
+        self.dt_hang > 0 || self.evidence_hang > 0
     }
 
     /// Hands the next 10 ms of far-end (loudspeaker) signal to the canceller. Call once
@@ -1274,6 +1278,7 @@ impl Aec {
         self.stail.fill(0.0);
         self.near_hang = 0;
         self.evidence_hang = 0;
+        self.dt_hang = 0;
         self.near_score = 0.0;
         self.y_past.fill(0.0);
         self.mispredicted = 0.0;

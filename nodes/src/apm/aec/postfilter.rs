@@ -405,14 +405,21 @@ impl Aec {
             }
         }
         self.near_score = NEAR_SCORE_DECAY * self.near_score + if excess { 1.0 - NEAR_SCORE_DECAY } else { 0.0 };
+        // The detector's hangover (`near_end_active`, read by the delay hold, the saturation
+        // model's gate and the depth measurement) and the post-filter's own: the same but for
+        // the sustained hangover, NEAR_HANG_SUSTAINED_GROWN in the post-filter while the tail
+        // can grow.
         if near {
-            let sustained =
-                if self.cfg.max_tail_ms > self.cfg.tail_ms { NEAR_HANG_SUSTAINED_GROWN } else { NEAR_HANG_SUSTAINED };
-            self.near_hang = if self.near_score > NEAR_SUSTAINED { sustained } else { NEAR_HANG };
+            let sustained = self.near_score > NEAR_SUSTAINED;
+            self.near_hang = if sustained { NEAR_HANG_SUSTAINED } else { NEAR_HANG };
+            let grown = if self.cfg.max_tail_ms > self.cfg.tail_ms { NEAR_HANG_SUSTAINED_GROWN } else { NEAR_HANG_SUSTAINED };
+            self.dt_hang = if sustained { grown } else { NEAR_HANG };
         } else if voiced {
             self.near_hang = self.near_hang.max(PITCH_HOLD);
+            self.dt_hang = self.dt_hang.max(PITCH_HOLD);
         } else {
             self.near_hang = self.near_hang.saturating_sub(1);
+            self.dt_hang = self.dt_hang.saturating_sub(1);
         }
         // The post-filter's double-talk mode: the detector's hangover, or NEAR_EVIDENCE_HOLD
         // blocks after per-bin evidence of a near end (see NEAR_EVIDENCE_EXCESS).
