@@ -412,7 +412,8 @@ impl Aec {
         if near {
             let sustained = self.near_score > NEAR_SUSTAINED;
             self.near_hang = if sustained { NEAR_HANG_SUSTAINED } else { NEAR_HANG };
-            let grown = if self.cfg.max_tail_ms > self.cfg.tail_ms { NEAR_HANG_SUSTAINED_GROWN } else { NEAR_HANG_SUSTAINED };
+            let grown =
+                if self.cfg.max_tail_ms > self.cfg.tail_ms { NEAR_HANG_SUSTAINED_GROWN } else { NEAR_HANG_SUSTAINED };
             self.dt_hang = if sustained { grown } else { NEAR_HANG };
         } else if voiced {
             self.near_hang = self.near_hang.max(PITCH_HOLD);
