@@ -105,15 +105,16 @@ const NEAR_HANG_SUSTAINED: u32 = 80;
 /// (`Aec::near_end_active`: the delay hold, the saturation model's gate, the depth measurement,
 /// the tail's growth) stays NEAR_HANG_SUSTAINED (session 27; with 400 ms there too a quiet or
 /// pitch-detected near talker had 362 of 504 and 450 of 555 blocks flagged, against ≥ 430 and
-/// ≥ 455 in `nodes/tests/apm_aec.rs`; split, 442–450 and 466–546 over realisations 0–4). Session 27, the room-sized tail by
-/// default, this against 800 ms (600 ms): double-talk PESQ-WB kit / h1–h4 2.850 / 2.532 / 2.553
-/// / 2.547 / 2.774 against 2.854 / 2.593 / 2.608 / 2.568 / 2.782, mean ERLE 38.17 / 34.58 /
-/// 34.91 / 33.01 / 32.19 against 38.10 / 34.56 / 34.75 / 32.88 / 32.14 dB, the twin count 34
-/// of 40 either way, but the guard room of
+/// ≥ 455 in `nodes/tests/apm_aec.rs`; split, 442–450 and 466–546 over realisations 0–4).
+/// Session 27, the room-sized tail by default, this against 800 ms: double-talk PESQ-WB kit /
+/// h1–h4 2.850 / 2.532 / 2.553 / 2.547 / 2.774 against 2.854 / 2.593 / 2.608 / 2.568 / 2.782,
+/// mean ERLE 38.17 / 34.58 / 34.91 / 33.01 / 32.19 against 38.10 / 34.56 / 34.75 / 32.88 / 32.14
+/// dB, the twin count 34 of 40 either way, but the guard room of
 /// `near_end_louder_than_the_echo_does_not_move_the_delay_estimate` at 41.3 dB after double
-/// talk against 43.0 without the near end, 36.9 at 800 ms (37.7 at 600 ms); its cost is the
-/// quiet near end's level in the pauses of its words (same file: −0.45 dB, −4.53…−5.01 →
-/// −4.99…−5.45 dB over ten realisations).
+/// talk against 43.0 without the near end, 36.9 at 800 ms (37.7 at 600 ms). Its cost is the
+/// quiet near end's level in the pauses of its words
+/// (`quiet_near_end_beside_distorted_echo_is_detected_against_the_measured_depth`: −0.45 dB,
+/// −4.53…−5.01 → −4.99…−5.45 dB over ten realisations).
 const NEAR_HANG_SUSTAINED_GROWN: u32 = 40;
 /// See NEAR_HANG_SUSTAINED.
 const NEAR_SUSTAINED: f32 = 0.3;
