@@ -45,9 +45,9 @@ pub struct Args {
     #[arg(long)]
     aec: bool,
     /// Longest echo tail the canceller's linear filter may grow to once converged, ms
-    /// (160..=1000; needs --aec). By default the filter covers 160 ms after the bulk delay and
-    /// leaves longer reverberation to its post-filter; in reverberant rooms (RT60 0.5 s and
-    /// more) 320 lets it grow to the room (a held-out room at RT60 0.7 s: late ERLE 24 → 38 dB).
+    /// (160..=1000, default 320; needs --aec). The filter starts at 160 ms after the bulk delay
+    /// and grows to a reverberant room (a held-out room at RT60 0.7 s: late ERLE 24 → 38 dB);
+    /// 160 keeps it fixed and leaves longer reverberation to the post-filter.
     #[arg(long)]
     aec_max_tail_ms: Option<u32>,
     /// Noise suppression (with --aec it runs inside the canceller's post-filter; on its own

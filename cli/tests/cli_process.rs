@@ -134,11 +134,15 @@ fn aec_max_tail_ms_is_checked_and_reaches_the_canceller() {
     let err = run_err(&["--aec", "--aec-max-tail-ms", "2000"], &[("--mic", &m), ("--far", &f), ("--out", &o)]);
     assert!(err.contains("--aec-max-tail-ms must be 160..=1000 ms, got 2000"), "{err}");
     assert!(!o.exists(), "no output file on a refused flag");
-    run_ok(&["--aec", "--aec-max-tail-ms", "320"], &[("--mic", &m), ("--far", &f), ("--out", &o)]);
-    run_ok(&["--aec"], &[("--mic", &m), ("--far", &f), ("--out", &o160)]);
-    let ((rate, y), (_, y160)) = (read_i16(&o), read_i16(&o160));
+    // The default grows up to 320 ms; 160 keeps the tail fixed.
+    let o320 = d.join("o320.wav");
+    run_ok(&["--aec"], &[("--mic", &m), ("--far", &f), ("--out", &o)]);
+    run_ok(&["--aec", "--aec-max-tail-ms", "320"], &[("--mic", &m), ("--far", &f), ("--out", &o320)]);
+    run_ok(&["--aec", "--aec-max-tail-ms", "160"], &[("--mic", &m), ("--far", &f), ("--out", &o160)]);
+    let ((rate, y), (_, y320), (_, y160)) = (read_i16(&o), read_i16(&o320), read_i16(&o160));
     assert_eq!((rate, y.len()), (16_000, mic.len()));
-    assert_ne!(y, y160, "the longest tail reached the canceller");
+    assert!(y == y320, "320 ms is the default");
+    assert!(y != y160, "the fixed tail reached the canceller");
     // Once grown (after 6 s of far end), the filter cancels more of the long room (measured
     // 40.8 dB against 28.3 dB at 160 ms).
     let late = 8 * 16_000..10 * 16_000;

@@ -600,7 +600,11 @@ fn echo_path_change_during_double_talk_is_deep_again_after_it() {
     // Over ten realisations (session 22): 16.5-20.5 dB (32.7-34.6 dB without near end),
     // the two lowest where the restart came late; realisations 0-4 averaged 18.6 dB (18.2 dB
     // once the filters learnt in the far end's pauses), 18.6 dB with the divergence test's
-    // slower tier (realisation 0: 16.9 -> 19.0 dB).
+    // slower tier (realisation 0: 16.9 -> 19.0 dB). With the room-sized tail as the default
+    // (session 27) realisations 0-9: 18.95 19.44 19.79 18.92 15.36 18.71 18.09 18.17 18.61 17.28
+    // dB (fixed tail 19.02 19.20 19.92 19.21 15.76 19.08 18.10 18.66 19.31 17.80): the filter,
+    // restarted at the change, grows 6 s later (200 ms; realisation 4, 240 ms after the near
+    // end stopped) while still relearning: -0.7...+0.2 dB over the 6 s.
     let (_, mean) = min_mean(v);
     assert!(mean > 18.4, "mean {mean:.1} dB");
 }
@@ -827,6 +831,11 @@ fn weak_direct_path_in_a_reverberant_room_stays_in_the_window() {
     // first room 12.6-21.3 dB); without the refinement 9.8-36.4 dB, mean 20.8 dB (realisations
     // 0-4 alone cannot tell the two apart: 21.3 against 21.0 dB). Since the filters learn in
     // the far end's pauses: 11.7-36.7 dB, mean 22.6 dB; without the refinement 9.7 dB, 20.7 dB.
+    // With the room-sized tail as the default (session 27), ten realisations: 11.2-47.1 dB, mean
+    // 30.7 dB (fixed tail 11.5-35.6, 22.4 dB); the first room 11.2-30.6 dB (11.5-21.0): where the
+    // filter stays shallow (11-16 dB: the first room in realisations 0, 1, 7, the second in 3)
+    // the longer filter loses 0.2-0.4 dB (11.50 -> 11.21 in realisation 1), elsewhere it gains
+    // up to 14.7 dB.
     let (_, mean) = min_mean(v.into_iter().flatten());
     assert!(mean > 21.8, "mean {mean:.1} dB");
 }
@@ -1131,7 +1140,19 @@ fn quiet_near_end_beside_distorted_echo_is_detected_against_the_measured_depth()
         assert_eq!(active, 504);
         assert!(hit >= 430, "{hit}/{active} near-end blocks flagged");
         assert!(false_alarms <= 50, "{false_alarms}/800 far-end blocks flagged");
-        assert!(gain > -5.4 && snr > 2.4, "near-end gain {gain:.2} dB, SNR {snr:.2} dB");
+        // The near end's gain guard was -5.4 dB until session 27. With the room-sized tail as
+        // the default the post-filter's sustained hangover is 400 ms (NEAR_HANG_SUSTAINED_GROWN;
+        // the detector's flags counted above keep 800 ms), and the post-filter leaves its
+        // double-talk mode sooner in the quiet talker's pauses: the same 0.45 dB in every room,
+        // realisations 0-9, fixed tail (main) -> default: gain -4.87 -4.54 -5.01 -4.87 -4.53
+        // -4.97 -4.99 -4.98 -4.85 -4.92 -> -5.42 -4.99 -5.44 -5.32 -5.01 -5.30 -5.45 -5.40 -5.31
+        // -5.40 dB, SNR 4.05 3.81 3.98 3.59 4.33 3.89 3.84 4.11 4.54 4.49 -> 3.62 3.52 3.75 3.33
+        // 3.93 3.89 3.62 3.74 4.17 4.08 dB, flagged 445 450 445 442 452 446 439 444 439 440 ->
+        // 445 450 448 442 448 445 440 445 439 437 of 504, no false alarms. The 400 ms hangover
+        // is what keeps a grown filter's far-end single talk after double talk deep
+        // (`near_end_louder_than_the_echo_does_not_move_the_delay_estimate`, 40 ms, RT60 0.7:
+        // 41.3 dB against 43.0 without the near end; 36.9 dB with 800 ms).
+        assert!(gain > -5.5 && snr > 2.4, "near-end gain {gain:.2} dB, SNR {snr:.2} dB");
         (false_alarms as f64, snr)
     });
     // Over ten rooms (session 22): 437-454 of 504 near-end blocks, 0-45 of 800 far-end

@@ -96,16 +96,25 @@ const NEAR_HANG: u32 = 20;
 /// (session 11, own set / third set: double-talk PESQ-WB 2.30 → 2.40 / 2.34 → 2.42; kit
 /// unchanged).
 const NEAR_HANG_SUSTAINED: u32 = 80;
-/// NEAR_HANG_SUSTAINED with the room-sized tail on (`max_tail_ms` above `tail_ms`; module docs
-/// of `aec`, 3.): 400 ms. The far-end single talk after a double talk is where a grown filter
-/// reaches 40–55 dB, and 800 ms of double-talk mode after the near end stopped left it at
-/// 12–39 dB per 100 ms (session 26, guard room RT60 0.7 s, second 22–23 s: 28 dB against 45 dB
-/// without the near end), 3–6 dB of a 10-s late mean. 200 ms cost h3 double-talk PESQ-WB
-/// 2.518 → 2.502; with 400 ms and the tail grown, kit / h1–h4 double-talk PESQ-WB 2.849 / 2.545 /
-/// 2.543 / 2.562 / 2.772 against 2.811 / 2.482 / 2.487 / 2.518 / 2.753 with the fixed tail. Not
-/// with the fixed tail (the default): there the shorter hangover flags fewer of a quiet or
-/// pitch-detected near talker's blocks (guard tests in `nodes/tests/apm_aec.rs`: 362 of 504 and
-/// 450 of 555 against ≥ 430 and ≥ 455).
+/// NEAR_HANG_SUSTAINED for the post-filter's double-talk mode while the tail can grow
+/// (`max_tail_ms` above `tail_ms`, the default; module docs of `aec`, 3.): 400 ms. The far-end
+/// single talk after a double talk is where a grown filter reaches 40–55 dB, and 800 ms of
+/// double-talk mode after the near end stopped left it at 12–39 dB per 100 ms (session 26, guard
+/// room RT60 0.7 s, second 22–23 s: 28 dB against 45 dB without the near end), 3–6 dB of a 10-s
+/// late mean. 200 ms cost h3 double-talk PESQ-WB 2.518 → 2.502. The detector's own hangover
+/// (`Aec::near_end_active`: the delay hold, the saturation model's gate, the depth measurement,
+/// the tail's growth) stays NEAR_HANG_SUSTAINED (session 27; with 400 ms there too a quiet or
+/// pitch-detected near talker had 362 of 504 and 450 of 555 blocks flagged, against ≥ 430 and
+/// ≥ 455 in `nodes/tests/apm_aec.rs`; split, 442–450 and 466–546 over realisations 0–4).
+/// Session 27, the room-sized tail by default, this against 800 ms: double-talk PESQ-WB kit /
+/// h1–h4 2.850 / 2.532 / 2.553 / 2.547 / 2.774 against 2.854 / 2.593 / 2.608 / 2.568 / 2.782,
+/// mean ERLE 38.17 / 34.58 / 34.91 / 33.01 / 32.19 against 38.10 / 34.56 / 34.75 / 32.88 / 32.14
+/// dB, the twin count 34 of 40 either way, but the guard room of
+/// `near_end_louder_than_the_echo_does_not_move_the_delay_estimate` at 41.3 dB after double
+/// talk against 43.0 without the near end, 36.9 at 800 ms (37.7 at 600 ms). Its cost is the
+/// quiet near end's level in the pauses of its words
+/// (`quiet_near_end_beside_distorted_echo_is_detected_against_the_measured_depth`: −0.45 dB,
+/// −4.53…−5.01 → −4.99…−5.45 dB over ten realisations).
 const NEAR_HANG_SUSTAINED_GROWN: u32 = 40;
 /// See NEAR_HANG_SUSTAINED.
 const NEAR_SUSTAINED: f32 = 0.3;
@@ -405,14 +414,22 @@ impl Aec {
             }
         }
         self.near_score = NEAR_SCORE_DECAY * self.near_score + if excess { 1.0 - NEAR_SCORE_DECAY } else { 0.0 };
+        // The detector's hangover (`near_end_active`, read by the delay hold, the saturation
+        // model's gate and the depth measurement) and the post-filter's own: the same but for
+        // the sustained hangover, NEAR_HANG_SUSTAINED_GROWN in the post-filter while the tail
+        // can grow.
         if near {
-            let sustained =
+            let sustained = self.near_score > NEAR_SUSTAINED;
+            self.near_hang = if sustained { NEAR_HANG_SUSTAINED } else { NEAR_HANG };
+            let grown =
                 if self.cfg.max_tail_ms > self.cfg.tail_ms { NEAR_HANG_SUSTAINED_GROWN } else { NEAR_HANG_SUSTAINED };
-            self.near_hang = if self.near_score > NEAR_SUSTAINED { sustained } else { NEAR_HANG };
+            self.dt_hang = if sustained { grown } else { NEAR_HANG };
         } else if voiced {
             self.near_hang = self.near_hang.max(PITCH_HOLD);
+            self.dt_hang = self.dt_hang.max(PITCH_HOLD);
         } else {
             self.near_hang = self.near_hang.saturating_sub(1);
+            self.dt_hang = self.dt_hang.saturating_sub(1);
         }
         // The post-filter's double-talk mode: the detector's hangover, or NEAR_EVIDENCE_HOLD
         // blocks after per-bin evidence of a near end (see NEAR_EVIDENCE_EXCESS).
