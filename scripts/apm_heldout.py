@@ -420,19 +420,44 @@ def ns_kit_like(voices, factors, seed):
     return lambda B, pool: ns_set(NS_KIT, speech, seed, pool)
 
 
+# r1 (session 27, NS only): the kit's NS recipe exactly (as k1/k2) on recorded speech of talkers
+# no other set has: the folder APM_REAL_SPEECH holds 16 kHz WAV files of 10 s or more, one talker
+# each (session 27 used the eight SiSEC 2011 "dev1" sources, four female and four male talkers,
+# from pyroomacoustics' examples/input_samples/SiSec2011_Speech, git history of LCAV/pyroomacoustics;
+# the audio stays outside the repository). Scenario i (noise type i // 4, SNR i mod 4) plays
+# file 3i mod N, so with eight talkers each noise type is heard with four talkers of both sexes
+# and each talker at more than one SNR; scored, not tuned on.
+def ns_real(seed):
+    def make(B, pool):
+        folder = os.environ.get("APM_REAL_SPEECH", "")
+        files = sorted(f for f in os.listdir(folder) if f.endswith(".wav")) if folder else []
+        if not files:
+            sys.exit("r1 needs APM_REAL_SPEECH: a folder of 16 kHz WAV files of recorded speech, 10 s or more each")
+
+        def speech(i, r):
+            name = files[(3 * i) % len(files)]
+            x = G.load(os.path.join(folder, name))
+            if len(x) < G.NS_DUR * FS:
+                sys.exit("%s is shorter than %d s" % (name, G.NS_DUR))
+            return x, "recorded talker " + name
+        return ns_set(NS_KIT, speech, seed, pool)
+    return make
+
+
 def no_vad_agc(A, B):
     return {}
 
 
 SETS = {"h1": (h1, ns_h1), "h2": (h2, ns_h2), "h3": (h3, ns_h3),
         "k1": (no_vad_agc, ns_kit_like(VOICES_K1, (1.0, 0.93, 1.08), 2501)),
-        "k2": (no_vad_agc, ns_kit_like(VOICES_K2, (1.0, 0.86, 1.16), 2601))}
+        "k2": (no_vad_agc, ns_kit_like(VOICES_K2, (1.0, 0.86, 1.16), 2601)),
+        "r1": (no_vad_agc, ns_real(2701))}
 
 
 def main():
     which = sys.argv[1] if len(sys.argv) > 1 else ""
     if which not in SETS:
-        sys.exit("usage: apm_heldout.py h1|h2|h3|k1|k2  (APM_WORK: output folder, APM_KIT: the kit's apm folder)")
+        sys.exit("usage: apm_heldout.py h1|h2|h3|k1|k2|r1  (APM_WORK: output folder, APM_KIT: the kit's apm folder)")
     os.makedirs(G.WORK, exist_ok=True)
     A = G.load(os.path.join(G.DATA, "silero", "test.wav"))
     B = G.load(os.path.join(G.DATA, "silero", "aepyx_8k.wav"))
