@@ -420,7 +420,7 @@ def ns_kit_like(voices, factors, seed):
     return lambda B, pool: ns_set(NS_KIT, speech, seed, pool)
 
 
-# r1 (session 27, NS only): the kit's NS recipe exactly (as k1/k2) on recorded speech of talkers
+# r1 (session 27; its VAD and AGC scenarios: `r1_vad_agc`): the kit's NS recipe exactly (as k1/k2) on recorded speech of talkers
 # no other set has: the folder APM_REAL_SPEECH holds 16 kHz WAV files of 10 s or more, one talker
 # each (session 27 used the eight SiSEC 2011 "dev1" sources, four female and four male talkers,
 # from pyroomacoustics' examples/input_samples/SiSec2011_Speech, git history of LCAV/pyroomacoustics;
@@ -444,6 +444,33 @@ def ns_real(seed):
     return make
 
 
+def recorded_talkers():
+    """The 16 kHz recordings in APM_REAL_SPEECH (r1), sorted by name, loaded at the kit's rate."""
+    folder = os.environ.get("APM_REAL_SPEECH", "")
+    files = sorted(f for f in os.listdir(folder) if f.endswith(".wav")) if folder else []
+    if not files:
+        sys.exit("r1 needs APM_REAL_SPEECH: a folder of 16 kHz WAV files of recorded speech, 10 s or more each")
+    return [(f, G.load(os.path.join(folder, f))) for f in files]
+
+
+def r1_vad_agc(A, B):
+    """r1's VAD and AGC scenarios: the kit's VAD conditions (its digit conditions and its
+    speech conditions) on two 40 s sequences of the recorded talkers (every other file each,
+    so both hold female and male talkers; a talker change every 10 s), and the kit's AGC
+    levels and 5 s level jumps on them."""
+    talkers = recorded_talkers()
+    pool = babble_pool(A, B)
+    seq1 = np.concatenate([G.fade(x) for _, x in talkers[0::2]])
+    seq2 = np.concatenate([G.fade(x) for _, x in talkers[1::2]])
+    sp1, sp2 = G.set_active_dbfs(seq1, -26.0), G.set_active_dbfs(seq2, -26.0)
+    conds = [("talkers1", sp1, kind, snr) for kind, snr in G.VAD_DIGIT_CONDS]
+    conds += [("talkers2", sp2, kind, snr) for kind, snr in G.VAD_SPEECH_CONDS]
+    vad = vad_set(conds, 2710, 43, pool)
+    agc = write_agc_levels(seq2[: 20 * FS], [-42, -33, -24, -15, -9, -3], "agc_r")
+    agc += write_agc_jumps(seq1, 5.0, [-12, -28], "agc_jumps_16db")
+    return {"vad": vad, "agc": agc}
+
+
 def no_vad_agc(A, B):
     return {}
 
@@ -451,7 +478,7 @@ def no_vad_agc(A, B):
 SETS = {"h1": (h1, ns_h1), "h2": (h2, ns_h2), "h3": (h3, ns_h3),
         "k1": (no_vad_agc, ns_kit_like(VOICES_K1, (1.0, 0.93, 1.08), 2501)),
         "k2": (no_vad_agc, ns_kit_like(VOICES_K2, (1.0, 0.86, 1.16), 2601)),
-        "r1": (no_vad_agc, ns_real(2701))}
+        "r1": (r1_vad_agc, ns_real(2701))}
 
 
 def main():
