@@ -19,6 +19,13 @@ talk). Sources:
 h1: far end B; near ends A (4 cases) and D (4 cases); rooms ra-rd.
 h2: far end A; near ends B (4) and D (4); rooms re-rh; two nonlinear loudspeakers, two path
     changes.
+h6 (session 27): made to be scored, not tuned on, with recorded talkers no other set has: far and
+    near ends from the folder APM_REAL_SPEECH (session 27: the eight SiSEC 2011 "dev1" sources,
+    four female and four male talkers, 10 s each, from the git history of LCAV/pyroomacoustics,
+    examples/input_samples/SiSec2011_Speech; the audio stays outside the repository), one gender
+    at each end, the talker changing every 10 s; rooms ru-rx, delays 40-400 ms, three nonlinear
+    loudspeakers (one with white noise), a path change inside double talk, a loud echo.
+h7 (session 27): the kit's eight cases exactly, with h6's recorded talkers and other seeds.
 h3: far end A or B; near ends B, A and D; rooms ri-rl; nonlinear loudspeaker + path change
     mixed, louder noise.
 h5 (session 23): a set made to be scored, not tuned on: rooms rq-rt, delays 35-360 ms, far ends
@@ -60,6 +67,12 @@ gen.ROOMS.update({
     "rr2": ([5.4, 4.6, 2.8], 0.31, [4.6, 0.8, 1.0], [2.9, 2.6, 1.1]),
     "rs": ([7.0, 4.4, 3.1], 0.39, [5.9, 3.5, 1.1], [3.7, 2.0, 1.3]),
     "rt": ([8.5, 6.8, 3.5], 0.52, [1.3, 5.9, 1.2], [4.6, 3.8, 1.0]),
+    # h6 (session 27)
+    "ru": ([4.8, 3.4, 2.6], 0.2, [1.1, 2.5, 1.0], [2.0, 1.6, 1.1]),
+    "rv": ([6.2, 5.1, 2.8], 0.36, [5.0, 1.3, 1.2], [3.9, 2.4, 1.0]),
+    "rw": ([7.5, 6.0, 3.2], 0.48, [1.6, 4.9, 1.1], [3.0, 3.6, 1.3]),
+    "rw2": ([7.5, 6.0, 3.2], 0.48, [6.2, 1.4, 1.0], [3.0, 3.6, 1.3]),
+    "rx": ([5.4, 4.2, 3.0], 0.27, [2.7, 3.6, 1.4], [2.2, 2.2, 1.0]),
 })
 
 # name, room, delay_ms, tanh_drive, (noise kind, dBFS), SER dB, room after the change,
@@ -115,11 +128,41 @@ SETS = {
         ("aec_d35_rq", "rq", 35, 0, ("white", -56), 2, None, "A", "D:jackson", 507),
         ("aec_d240_rt_nl", "rt", 240, 1.9, ("brown", -49), -3, None, "B", "A", 508),
     ],
+    "h6": [
+        ("aec_d55_ru", "ru", 55, 0, ("pink", -55), 0, None, "R:female", "R:male", 601),
+        ("aec_d175_rv_nl", "rv", 175, 2.2, ("brown", -52), -1, None, "R:male", "R:female", 602),
+        ("aec_d310_rw", "rw", 310, 0, ("pink", -57), 1, None, "R:female", "R:male", 603),
+        ("aec_d95_rx_loudecho", "rx", 95, 0, ("brown", -50), -8, None, "R:male", "R:female", 604),
+        ("aec_d230_rw_pathchange", "rw", 230, 0, ("pink", -54), 0, "rw2", "R:female", "R:male", 605),
+        ("aec_d140_ru_nl_white47", "ru", 140, 2.5, ("white", -47), 0, None, "R:male", "R:female", 606),
+        ("aec_d400_rv", "rv", 400, 0, ("white", -56), 2, None, "R:female", "R:male", 607),
+        ("aec_d40_rx_nl", "rx", 40, 1.8, ("pink", -51), -2, None, "R:male", "R:female", 608),
+    ],
 }
+# h7 (session 27): the kit's own eight cases (its rooms, delays, loudspeakers, noises and echo
+# levels, `gen.AEC_CASES`) with the recorded talkers of h6 and other seeds, so that only the speech
+# differs from the kit; the far end alternates between the female and the male group.
+SETS["h7"] = [case + (("R:female", "R:male") if i % 2 == 0 else ("R:male", "R:female")) + (701 + i,)
+              for i, case in enumerate(gen.AEC_CASES)]
+
+
+def recorded(group, seed):
+    """The recorded talkers of APM_REAL_SPEECH whose file names contain `group` ("female" / "male"),
+    10 s or more each, concatenated in an order drawn from `seed` (a talker change every file)."""
+    folder = os.environ.get("APM_REAL_SPEECH", "")
+    files = sorted(f for f in os.listdir(folder) if f.endswith(".wav") and "_%s" % group in f) if folder else []
+    if len(files) < 2:
+        sys.exit("h6 needs APM_REAL_SPEECH: a folder of 16 kHz WAV files of recorded talkers, "
+                 "at least two named *_female* and two *_male*")
+    order = np.random.default_rng(seed).permutation(len(files))
+    return np.concatenate([gen.load(os.path.join(folder, files[k])) for k in order])
 
 
 def source(spec, A, B, seed):
-    """"A", "B", or "D:speaker" (60 s of that FSDD speaker's digits with pauses, from `seed`)."""
+    """"A", "B", "D:speaker" (60 s of that FSDD speaker's digits with pauses, from `seed`) or
+    "R:female" / "R:male" (recorded talkers, `recorded`)."""
+    if spec.startswith("R:"):
+        return recorded(spec[2:], seed)
     if not spec.startswith("D:"):
         return {"A": A, "B": B}[spec]
     gen.FSDD_SPEAKERS = (spec[2:],)

@@ -420,19 +420,71 @@ def ns_kit_like(voices, factors, seed):
     return lambda B, pool: ns_set(NS_KIT, speech, seed, pool)
 
 
+# r1 (session 27; its VAD and AGC scenarios: `r1_vad_agc`): the kit's NS recipe exactly (as k1/k2) on recorded speech of talkers
+# no other set has: the folder APM_REAL_SPEECH holds 16 kHz WAV files of 10 s or more, one talker
+# each (session 27 used the eight SiSEC 2011 "dev1" sources, four female and four male talkers,
+# from pyroomacoustics' examples/input_samples/SiSec2011_Speech, git history of LCAV/pyroomacoustics;
+# the audio stays outside the repository). Scenario i (noise type i // 4, SNR i mod 4) plays
+# file 3i mod N, so with eight talkers each noise type is heard with four talkers of both sexes
+# and each talker at more than one SNR; scored, not tuned on.
+def ns_real(seed):
+    def make(B, pool):
+        folder = os.environ.get("APM_REAL_SPEECH", "")
+        files = sorted(f for f in os.listdir(folder) if f.endswith(".wav")) if folder else []
+        if not files:
+            sys.exit("r1 needs APM_REAL_SPEECH: a folder of 16 kHz WAV files of recorded speech, 10 s or more each")
+
+        def speech(i, r):
+            name = files[(3 * i) % len(files)]
+            x = G.load(os.path.join(folder, name))
+            if len(x) < G.NS_DUR * FS:
+                sys.exit("%s is shorter than %d s" % (name, G.NS_DUR))
+            return x, "recorded talker " + name
+        return ns_set(NS_KIT, speech, seed, pool)
+    return make
+
+
+def recorded_talkers():
+    """The 16 kHz recordings in APM_REAL_SPEECH (r1), sorted by name, loaded at the kit's rate."""
+    folder = os.environ.get("APM_REAL_SPEECH", "")
+    files = sorted(f for f in os.listdir(folder) if f.endswith(".wav")) if folder else []
+    if not files:
+        sys.exit("r1 needs APM_REAL_SPEECH: a folder of 16 kHz WAV files of recorded speech, 10 s or more each")
+    return [(f, G.load(os.path.join(folder, f))) for f in files]
+
+
+def r1_vad_agc(A, B):
+    """r1's VAD and AGC scenarios: the kit's VAD conditions (its digit conditions and its
+    speech conditions) on two 40 s sequences of the recorded talkers (every other file each,
+    so both hold female and male talkers; a talker change every 10 s), and the kit's AGC
+    levels and 5 s level jumps on them."""
+    talkers = recorded_talkers()
+    pool = babble_pool(A, B)
+    seq1 = np.concatenate([G.fade(x) for _, x in talkers[0::2]])
+    seq2 = np.concatenate([G.fade(x) for _, x in talkers[1::2]])
+    sp1, sp2 = G.set_active_dbfs(seq1, -26.0), G.set_active_dbfs(seq2, -26.0)
+    conds = [("talkers1", sp1, kind, snr) for kind, snr in G.VAD_DIGIT_CONDS]
+    conds += [("talkers2", sp2, kind, snr) for kind, snr in G.VAD_SPEECH_CONDS]
+    vad = vad_set(conds, 2710, 43, pool)
+    agc = write_agc_levels(seq2[: 20 * FS], [-42, -33, -24, -15, -9, -3], "agc_r")
+    agc += write_agc_jumps(seq1, 5.0, [-12, -28], "agc_jumps_16db")
+    return {"vad": vad, "agc": agc}
+
+
 def no_vad_agc(A, B):
     return {}
 
 
 SETS = {"h1": (h1, ns_h1), "h2": (h2, ns_h2), "h3": (h3, ns_h3),
         "k1": (no_vad_agc, ns_kit_like(VOICES_K1, (1.0, 0.93, 1.08), 2501)),
-        "k2": (no_vad_agc, ns_kit_like(VOICES_K2, (1.0, 0.86, 1.16), 2601))}
+        "k2": (no_vad_agc, ns_kit_like(VOICES_K2, (1.0, 0.86, 1.16), 2601)),
+        "r1": (r1_vad_agc, ns_real(2701))}
 
 
 def main():
     which = sys.argv[1] if len(sys.argv) > 1 else ""
     if which not in SETS:
-        sys.exit("usage: apm_heldout.py h1|h2|h3|k1|k2  (APM_WORK: output folder, APM_KIT: the kit's apm folder)")
+        sys.exit("usage: apm_heldout.py h1|h2|h3|k1|k2|r1  (APM_WORK: output folder, APM_KIT: the kit's apm folder)")
     os.makedirs(G.WORK, exist_ok=True)
     A = G.load(os.path.join(G.DATA, "silero", "test.wav"))
     B = G.load(os.path.join(G.DATA, "silero", "aepyx_8k.wav"))
