@@ -9,11 +9,16 @@
 //! * [`DelayManager`] — the target playout offset from a quantile of the packets' transit
 //!   offsets with exponential forgetting: it rises within a few packets of a delay spike
 //!   and decays slowly; a drifting sender clock moves the distribution slowly and the
-//!   target follows it, so ±300 ppm never makes the delay grow.
+//!   target follows it, so ±300 ppm never makes the delay grow. For the first 250 packets
+//!   the target is at least mean + 3 standard deviations of the transits (a tail the
+//!   histogram has not seen yet); without FEC a delay spike's transits are left out of
+//!   that floor, which they would inflate to the spike's height (a heavy-tailed network).
 //! * Decision logic ([`JitterBuffer`]) — at every playout tick, until a quantum is ready:
 //!   *normal* decode of the packet at the playout point, with *accelerate* (a pitch
 //!   period removed, [`accelerate`]) when the playout offset is above the target and
-//!   *preemptive expand* (a period inserted, [`preemptive_expand`]) when below; *expand*
+//!   *preemptive expand* (a period inserted, [`preemptive_expand`]) when below (in speech,
+//!   without FEC, only after the warm-up: a target that one delay spike raised in the
+//!   first seconds falls back, so its rise waits for a pause); *expand*
 //!   (the codec's concealment, then RFC 3389 comfort noise at the received level) when
 //!   nothing is there; for a gap with later packets present, wait while below the target,
 //!   then fill the gap — from the next packet's in-band FEC for one lost Opus packet, else

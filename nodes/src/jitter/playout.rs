@@ -56,6 +56,12 @@ const DEEP_PAUSE_MAX_BUFFER_MS: i64 = 120;
 /// Packets until the delay histogram's target is trusted on its own (5 s of 20 ms).
 const WARM_PACKETS: u32 = 250;
 
+/// A decoder without in-band FEC leaves a packet out of the warm-up floor's statistics
+/// when its transit offset is this far above that floor (mean + 3 standard deviations of
+/// the offsets counted so far), µs: a delay spike and its drain, which the histogram's
+/// own target weighs (see [`JitterBuffer::warm_outlier`]).
+const WARM_OUTLIER_US: f64 = 100_000.0;
+
 /// A network whose margin (three times its RFC 3550 jitter) is at most this is steady, µs:
 /// its target is trusted from few packets (see [`JitterBuffer::steady`]).
 const STEADY_MARGIN_US: i64 = 5000;
@@ -165,7 +171,10 @@ pub struct JitterConfig {
     /// In speech, accelerate only when the offset is this far above the target, ms (time
     /// scaling speech is audible; pauses come every few seconds).
     pub accelerate_speech_ms: u32,
-    /// In speech, stretch only when the offset is this far below the target, ms.
+    /// In speech, stretch only when the offset is this far below the target, ms; for a
+    /// decoder without in-band FEC (G.711, G.722, G.729) only after the warm-up (250
+    /// packets): before it a target that jumped with one delay spike falls back within
+    /// seconds, so its rise waits for a pause (BENCHMARKS, jitter buffer, session 27).
     pub expand_speech_ms: u32,
     /// Packet slots (memory bound: a full buffer evicts its oldest packet).
     pub capacity: usize,
@@ -912,7 +921,8 @@ impl JitterBuffer {
         // packets (the histogram's tail is still empty and its target too low, so the
         // buffer would accelerate into late packets). Until then the target is at least
         // mean + 3 standard deviations of the offsets seen, which a light tail (a LAN)
-        // brings down within a few packets and a long one keeps up.
+        // brings down within a few packets and a long one keeps up (without FEC, a delay
+        // spike's offsets are left out of it: see `warm_outlier`).
         let (n, mean, m2) = self.warm;
         if (2..WARM_PACKETS).contains(&n) {
             let sd = (m2 / f64::from(n - 1)).sqrt();
@@ -932,6 +942,25 @@ impl JitterBuffer {
     /// the buffer then stretched speech or lost packets: BENCHMARKS, session 14).
     fn quantile_packets(&self) -> u32 {
         (1.0 / (1.0 - self.cfg.quantile)).round().min(f64::from(WARM_PACKETS)) as u32
+    }
+
+    /// Whether a packet whose usable transit offset is `d_us` stays out of the warm-up
+    /// floor's statistics ([`JitterBuffer::target_us`]): for a decoder without in-band FEC
+    /// (G.711, G.722, G.729), from the third packet on, an offset more than
+    /// [`WARM_OUTLIER_US`] above the floor (mean + 3 standard deviations of the offsets
+    /// counted so far). The floor assumes a light, roughly normal tail; one delay spike in
+    /// the first seconds (a heavy-tailed network: Pareto jitter, a packet held 300–500 ms
+    /// and the packets queued behind it) made its standard deviation explode, and the
+    /// floor took the target to 300–560 ms for the rest of the warm-up. The buffer
+    /// stretched up to it and, once the floor ended, accelerated back down to the
+    /// histogram's target (~140 ms): two timeline moves and seconds of excess delay
+    /// (BENCHMARKS, jitter buffer, session 27: Pareto PCMU +5.4 R on one trace). The
+    /// spike still counts in the delay histogram, whose E-model target weighs it. Not with
+    /// FEC (Opus): there the floor's wait for a spike in the warm-up kept the packets
+    /// after it (a held-out spike trace lost 4.4 R without it).
+    fn warm_outlier(&self, d_us: i64) -> bool {
+        let (n, mean, m2) = self.warm;
+        !self.has_fec && n >= 3 && d_us as f64 > mean + 3.0 * (m2 / f64::from(n - 1)).sqrt() + WARM_OUTLIER_US
     }
 
     /// Whether the network is steady: three packets have shown its jitter, and three times
@@ -1127,7 +1156,7 @@ impl JitterBuffer {
             }
         }
         self.delay.update(d_use - self.trend_us(ts));
-        if self.warm.0 < WARM_PACKETS {
+        if self.warm.0 < WARM_PACKETS && !self.warm_outlier(d_use) {
             self.warm = welford(self.warm, d_use as f64);
             self.warm_raw = welford(self.warm_raw, d as f64);
         }
@@ -1433,7 +1462,14 @@ impl JitterBuffer {
                 // Down to the target: the drift so far went with it.
                 self.drift_us = 0.0;
             }
-        } else if band_err < -exp {
+        } else if band_err < -exp && (quiet || !warming || self.has_fec) {
+            // Without FEC, speech is stretched toward the target only once it is trusted:
+            // in the warm-up a target that jumped with one delay spike (a heavy tail
+            // showing itself in a histogram of a few dozen packets) falls back within
+            // seconds, and the periods inserted in speech to follow it were timeline
+            // moves in talk spurts; the next pause takes the rise instead. Opus keeps
+            // them (heavy jitter in 40 ms and 2×20 ms packets lost 0.6–1.1 R without
+            // them, and its Pareto traces gained nothing: BENCHMARKS, session 27).
             let limit = if quiet { n } else { self.max_lag };
             len = self.insert_periods(len, limit, -err - 2000, !quiet);
             if len > n {
