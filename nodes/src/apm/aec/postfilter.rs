@@ -293,10 +293,12 @@ pub(super) const LOW_BAND_HZ: u32 = 250;
 /// to count as the echo's in double talk (see LOW_BAND_HZ).
 const LOW_BAND_ECHO_SHARE: f32 = 0.3;
 /// Largest gain (amplitude) of such a bin in double talk: 0.2, −14 dB, as DOUBLE_TALK_FLOOR.
-/// Session 27, double-talk / near-end PESQ-WB (experiment build, fixed 160 ms tail): h7 2.075 /
-/// 3.291 → 2.169 / 3.375, h6 (scored, not tuned on) 2.09 / 3.13 → 2.133 / 3.128; kit and h1–h4
-/// within ±0.01 (kit 2.811 → 2.809, h1–h4 2.482 / 2.487 / 2.518 / 2.753 → 2.482 / 2.481 / 2.524 /
-/// 2.762). Up to 350 Hz and / or at 0.1 (−20 dB): h7 +0.04…+0.10 but kit −0.02…−0.08.
+/// Session 27, with the room-sized tail (the default), double-talk PESQ-WB without → with: the
+/// recorded-talker sets h6 2.074 → 2.121 (scored, not tuned on), h7 2.060 → 2.173 (near-end
+/// single talk 3.290 → 3.383), h8 (both ends of one sex) 2.046 → 2.081; kit 2.850 → 2.843, h1–h5
+/// 2.532 / 2.553 / 2.547 / 2.774 / 2.660 → 2.530 / 2.537 / 2.558 / 2.787 / 2.643; mean ERLE +0.0
+/// to +0.5 dB on every set. Up to 350 Hz and / or at 0.1 (−20 dB), measured with the fixed tail:
+/// h7 +0.04…+0.10 but kit −0.02…−0.08.
 const LOW_BAND_ECHO_GAIN: f32 = 0.2;
 
 impl Aec {
