@@ -25,7 +25,8 @@ h6 (session 27): made to be scored, not tuned on, with recorded talkers no other
     examples/input_samples/SiSec2011_Speech; the audio stays outside the repository), one gender
     at each end, the talker changing every 10 s; rooms ru-rx, delays 40-400 ms, three nonlinear
     loudspeakers (one with white noise), a path change inside double talk, a loud echo.
-h7 (session 27): the kit's eight cases exactly, with h6's recorded talkers and other seeds.
+h7 (session 27): the kit's eight cases exactly, with h6's recorded talkers and other seeds (the
+    two ends of opposite sexes); h8 the same with both ends of the same sex.
 h3: far end A or B; near ends B, A and D; rooms ri-rl; nonlinear loudspeaker + path change
     mixed, louder noise.
 h5 (session 23): a set made to be scored, not tuned on: rooms rq-rt, delays 35-360 ms, far ends
@@ -143,6 +144,10 @@ SETS = {
 # levels, `gen.AEC_CASES`) with the recorded talkers of h6 and other seeds, so that only the speech
 # differs from the kit; the far end alternates between the female and the male group.
 SETS["h7"] = [case + (("R:female", "R:male") if i % 2 == 0 else ("R:male", "R:female")) + (701 + i,)
+              for i, case in enumerate(gen.AEC_CASES)]
+# h8 (session 27): h7 with both ends of the same sex (female talkers at both ends in four cases,
+# male in the other four; the two ends' talker orders drawn from other seeds).
+SETS["h8"] = [case + (("R:female", "R:female") if i % 2 == 0 else ("R:male", "R:male")) + (801 + i,)
               for i, case in enumerate(gen.AEC_CASES)]
 
 
