@@ -54,7 +54,10 @@ pub struct Args {
     /// it analyses 30 ms windows, 20 ms of delay, which the output is advanced by).
     #[arg(long)]
     ns: bool,
-    /// Noise suppression level: low, moderate, high or very-high (default high; needs --ns).
+    /// Noise suppression level: low, moderate, high or very-high (needs --ns; default
+    /// very-high on its own, high inside the canceller's post-filter with --aec). On its own,
+    /// very-high scored +0.004 to +0.061 PESQ-WB above high on the evaluation kit's NS
+    /// scenarios and six sets of other talkers, every noise type still positive.
     #[arg(long)]
     ns_level: Option<String>,
     /// Noise suppressor: classic (spectral, --ns-level applies) or rnnoise (neural: RNNoise,
@@ -133,8 +136,12 @@ pub fn run(a: Args) -> Result<(), CliError> {
     let mut b = GraphBuilder::new(quantum);
     let mic_in = b.add_input("mic", kind);
     let mut last = (mic_in, 0usize);
+    // The suppressor on its own defaults to very-high, inside the canceller to high (its
+    // post-filter's double-talk figures were measured there; BENCHMARKS, voice processing,
+    // session 27).
+    let default_level = if far.is_some() { "high" } else { "very-high" };
     let ns_level: Option<NsLevel> =
-        a.ns.then(|| a.ns_level.as_deref().unwrap_or("high").parse())
+        a.ns.then(|| a.ns_level.as_deref().unwrap_or(default_level).parse())
             .transpose()
             .map_err(|e| CliError::Usage(format!("--ns-level {}: {e}", a.ns_level.as_deref().unwrap_or(""))))?;
     let rnnoise = a.ns && a.ns_engine == "rnnoise";
