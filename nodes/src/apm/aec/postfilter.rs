@@ -506,7 +506,7 @@ impl Aec {
                 let mut g = (xi / (1.0 + xi)).max(floor);
                 // In double talk, a low-band bin the echo estimate explains is the echo's (see
                 // LOW_BAND_HZ).
-                if !echo_only && f < self.low_band && self.sypow[f] > LOW_BAND_ECHO_SHARE * self.dw[f].norm_sqr() {
+                if !echo_only && f < self.low_band && self.sypow[f] > LOW_BAND_ECHO_SHARE * self.dpow[f] {
                     g = g.min(LOW_BAND_ECHO_GAIN);
                 }
                 self.gain[f] = g;
