@@ -429,14 +429,10 @@ def ns_kit_like(voices, factors, seed):
 # and each talker at more than one SNR; scored, not tuned on.
 def ns_real(seed):
     def make(B, pool):
-        folder = os.environ.get("APM_REAL_SPEECH", "")
-        files = sorted(f for f in os.listdir(folder) if f.endswith(".wav")) if folder else []
-        if not files:
-            sys.exit("r1 needs APM_REAL_SPEECH: a folder of 16 kHz WAV files of recorded speech, 10 s or more each")
+        talkers = recorded_talkers()
 
         def speech(i, r):
-            name = files[(3 * i) % len(files)]
-            x = G.load(os.path.join(folder, name))
+            name, x = talkers[(3 * i) % len(talkers)]
             if len(x) < G.NS_DUR * FS:
                 sys.exit("%s is shorter than %d s" % (name, G.NS_DUR))
             return x, "recorded talker " + name
