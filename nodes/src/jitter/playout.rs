@@ -923,10 +923,8 @@ impl JitterBuffer {
         // mean + 3 standard deviations of the offsets seen, which a light tail (a LAN)
         // brings down within a few packets and a long one keeps up (without FEC, a delay
         // spike's offsets are left out of it: see `warm_outlier`).
-        let (n, mean, m2) = self.warm;
-        if (2..WARM_PACKETS).contains(&n) {
-            let sd = (m2 / f64::from(n - 1)).sqrt();
-            q = q.max((mean + 3.0 * sd) as i64);
+        if (2..WARM_PACKETS).contains(&self.warm.0) {
+            q = q.max(self.warm_floor_us() as i64);
         }
         // With in-band FEC and a loss rate above 1 %, hold one packet more so the packet
         // after a loss is there to rebuild it from.
@@ -959,8 +957,14 @@ impl JitterBuffer {
     /// FEC (Opus): there the floor's wait for a spike in the warm-up kept the packets
     /// after it (a held-out spike trace lost 4.4 R without it).
     fn warm_outlier(&self, d_us: i64) -> bool {
+        !self.has_fec && self.warm.0 >= 3 && d_us as f64 > self.warm_floor_us() + WARM_OUTLIER_US
+    }
+
+    /// The warm-up floor, µs: mean + 3 standard deviations of the offsets counted in
+    /// `warm` (at least two of them).
+    fn warm_floor_us(&self) -> f64 {
         let (n, mean, m2) = self.warm;
-        !self.has_fec && n >= 3 && d_us as f64 > mean + 3.0 * (m2 / f64::from(n - 1)).sqrt() + WARM_OUTLIER_US
+        mean + 3.0 * (m2 / f64::from(n - 1)).sqrt()
     }
 
     /// Whether the network is steady: three packets have shown its jitter, and three times
