@@ -56,8 +56,9 @@ pub struct Args {
     ns: bool,
     /// Noise suppression level: low, moderate, high or very-high (needs --ns; default
     /// very-high on its own, high inside the canceller's post-filter with --aec). On its own,
-    /// very-high scored +0.004 to +0.061 PESQ-WB above high on the evaluation kit's NS
-    /// scenarios and six sets of other talkers, every noise type still positive.
+    /// very-high scored as high on the evaluation kit's NS scenarios (−0.001 PESQ-WB) and
+    /// above it on other talkers: +0.032 recorded, +0.057 synthetic and digits (session 28),
+    /// every noise type still positive.
     #[arg(long)]
     ns_level: Option<String>,
     /// Noise suppressor: classic (spectral, --ns-level applies) or rnnoise (neural: RNNoise,
