@@ -12,7 +12,9 @@
 //!   target follows it, so ±300 ppm never makes the delay grow. For the first 250 packets
 //!   the target is at least mean + 3 standard deviations of the transits (a tail the
 //!   histogram has not seen yet); without FEC a delay spike's transits are left out of
-//!   that floor, which they would inflate to the spike's height (a heavy-tailed network).
+//!   that floor, which they would inflate to the spike's height (a heavy-tailed network);
+//!   with FEC (Opus) they stay in it, and the floor is waited up to by an empty buffer but
+//!   not stretched up to (preemptive expand aims at the histogram's target then).
 //! * Decision logic ([`JitterBuffer`]) — at every playout tick, until a quantum is ready:
 //!   *normal* decode of the packet at the playout point, with *accelerate* (a pitch
 //!   period removed, [`accelerate`]) when the playout offset is above the target and

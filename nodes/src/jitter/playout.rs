@@ -914,6 +914,12 @@ impl JitterBuffer {
     /// The target offset (µs): delay quantile plus margin, within the configured bounds,
     /// with the clock-skew trend at the playout point added back.
     fn target_us(&self) -> i64 {
+        self.target_floored_us(true)
+    }
+
+    /// [`JitterBuffer::target_us`], with the warm-up floor (`warm_floor`) or without it
+    /// (the delay histogram's target, margin and FEC packet alone).
+    fn target_floored_us(&self, warm_floor: bool) -> i64 {
         let Some(q) = self.delay.target_us() else { return self.offset_us() };
         let mut q = q + self.trend_us(self.playout_ts);
         let min = self.min_us().unwrap_or(q);
@@ -923,7 +929,7 @@ impl JitterBuffer {
         // mean + 3 standard deviations of the offsets seen, which a light tail (a LAN)
         // brings down within a few packets and a long one keeps up (without FEC, a delay
         // spike's offsets are left out of it: see `warm_outlier`).
-        if (2..WARM_PACKETS).contains(&self.warm.0) {
+        if warm_floor && (2..WARM_PACKETS).contains(&self.warm.0) {
             q = q.max(self.warm_floor_us() as i64);
         }
         // With in-band FEC and a loss rate above 1 %, hold one packet more so the packet
@@ -1456,6 +1462,9 @@ impl JitterBuffer {
         self.owed_us = self.owed_us.min(err).max(0);
         let owed = quiet && settled && self.owed_us > 2000;
         let goal = if owed && band_err <= acc { self.owed_us } else { err };
+        // What of the target the preemptive expand below does not aim at (see
+        // `floor_lift_us`).
+        let lift = self.floor_lift_us(warming);
         let mut len = n;
         if (band_err > acc || owed) && ((quiet && settled) || (!quiet && !warming)) {
             let limit = if quiet { n / 2 } else { self.max_lag };
@@ -1466,7 +1475,7 @@ impl JitterBuffer {
                 // Down to the target: the drift so far went with it.
                 self.drift_us = 0.0;
             }
-        } else if band_err < -exp && (quiet || !warming || self.has_fec) {
+        } else if band_err + lift < -exp && (quiet || !warming || self.has_fec) {
             // Without FEC, speech is stretched toward the target only once it is trusted:
             // in the warm-up a target that jumped with one delay spike (a heavy tail
             // showing itself in a histogram of a few dozen packets) falls back within
@@ -1475,7 +1484,7 @@ impl JitterBuffer {
             // them (heavy jitter in 40 ms and 2×20 ms packets lost 0.6–1.1 R without
             // them, and its Pareto traces gained nothing: BENCHMARKS, session 27).
             let limit = if quiet { n } else { self.max_lag };
-            len = self.insert_periods(len, limit, -err - 2000, !quiet);
+            len = self.insert_periods(len, limit, -(err + lift) - 2000, !quiet);
             if len > n {
                 self.drift_us = 0.0;
             }
@@ -1484,6 +1493,30 @@ impl JitterBuffer {
             len = self.follow_drift(len, err + self.samples_to_us(len) - self.samples_to_us(n));
         }
         len
+    }
+
+    /// How far the warm-up floor lifts the target above the delay histogram's own (µs), a
+    /// lift that preemptive expand does not stretch the offset up to: with in-band FEC
+    /// (Opus) and while `warming` (the first [`WARM_PACKETS`]); else 0.
+    ///
+    /// With FEC a delay spike's offsets stay in the warm-up floor (mean + 3 standard
+    /// deviations; see [`JitterBuffer::warm_outlier`]), so one tall spike in the first
+    /// seconds (a heavy-tailed network: a packet held 300–500 ms, and those queued behind it
+    /// arriving with it, all late) lifts the floor toward the spike's height for the rest of
+    /// the warm-up, while the histogram's E-model target falls back within a few dozen
+    /// packets. The buffer stretched up to the floor, in pauses and in speech: on Pareto
+    /// traces 50–350 ms of pitch periods in the first seconds (jb_fam28c: 351 ms, the offset
+    /// up to 418 ms), taken out again after the warm-up, every period a timeline move in the
+    /// scorer's first 10 s and the delay far past the E-model's knee meanwhile. The floor
+    /// still holds where it was meant to: the buffer is not accelerated below it, and an empty
+    /// buffer waits for the stream up to it (a spike whose drain is still arriving keeps its
+    /// packets so: held-out opus_spikes). Over 22 Opus Pareto traces R +0.69 (65.64 → 66.33),
+    /// none lower; family Opus bloat +4.6, Wi-Fi +1.4 (BENCHMARKS, jitter buffer, session 28).
+    fn floor_lift_us(&self, warming: bool) -> i64 {
+        if !(self.has_fec && warming) {
+            return 0;
+        }
+        self.target_us() - self.target_floored_us(false)
     }
 
     /// The pause's expand band `exp` (µs), narrowed to a single pull in a deep pause: for a

@@ -1001,3 +1001,80 @@ fn g711_keeps_a_delay_spike_out_of_the_warm_up_floor() {
         assert!(at.target_delay_ms < 200.0, "seed {seed}: {at:?}");
     }
 }
+
+/// 6 s of Opus (16 kHz, in-band FEC) over a network of 20–30 ms transit with one delay
+/// spike in the warm-up: packet 50 (1 s in) is held `spike_ms`, and those sent behind it
+/// arrive with it (first in, first out). Talk spurts of a 220 Hz tone (1.2 s) alternate with
+/// silence (0.8 s), so the buffer has pauses to stretch in. Returns the statistics at 5 s
+/// (the end of the warm-up's 250 packets) and the largest playout offset above the fastest
+/// packet (ms) until then.
+fn opus_warm_spike_stats(spike_ms: f64) -> (JitterStats, f64) {
+    use crate::opus::{OpusCodecDecoder, OpusEncoderConfig};
+    let mut enc = OpusEncoderConfig::new(16_000, 1).inband_fec(true).packet_loss_percent(10).build().unwrap();
+    let mut buf = [0u8; 1500];
+    let mut last = 0.0f64;
+    let mut pk: Vec<Packet> = (0..300u32)
+        .map(|i| {
+            let talking = i % 100 < 60;
+            let pcm: Vec<f32> = (0..320)
+                .map(|k| {
+                    let t = (i * 320 + k) as f32 / 16_000.0;
+                    if talking {
+                        0.3 * (2.0 * std::f32::consts::PI * 220.0 * t).sin()
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            let p = enc.encode(&pcm, &mut buf).unwrap();
+            let sent = f64::from(i) * 20.0;
+            let jitter = f64::from((i * 7919) % 11);
+            let held = if i == 50 { spike_ms } else { 0.0 };
+            last = (sent + 20.0 + jitter + held).max(last);
+            let meta = PacketMeta {
+                payload_type: 111,
+                sequence: i as u16,
+                timestamp: i * 960,
+                ssrc: 7,
+                marker: false,
+                arrival_ns: (last * 1e6) as u64,
+                audio_level: None,
+            };
+            Packet::from_payload(meta, &buf[..p.len]).unwrap()
+        })
+        .collect();
+    pk.sort_by_key(|p| p.meta.arrival_ns);
+    let dec = Box::new(OpusCodecDecoder::new(16_000, 1, 20_000).unwrap());
+    let mut jb = JitterBuffer::new(dec, JitterConfig::default()).unwrap().with_payload_type(111);
+    let mut out = vec![0f32; 160];
+    let (mut next, mut at, mut top) = (0, JitterStats::default(), 0f64);
+    for k in 0..=500u64 {
+        while next < pk.len() && pk[next].meta.arrival_ns <= k * TICK_NS {
+            jb.insert(&pk[next]);
+            next += 1;
+        }
+        jb.pull(k * TICK_NS, &mut out);
+        let s = jb.stats();
+        top = top.max(s.current_delay_ms);
+        at = s;
+    }
+    (at, top)
+}
+
+#[test]
+fn opus_does_not_stretch_up_to_a_warm_up_floor_that_one_spike_raised() {
+    // A 450–600 ms spike 1 s in: its packet and the 20–27 queued behind it all arrive at
+    // once, late. With in-band FEC the spike stays in the warm-up floor (mean + 3 sd of the
+    // offsets), which jumps toward its height for the rest of the warm-up, while the
+    // histogram's E-model target falls back within a few dozen packets. Preemptive expand
+    // aims at the histogram's target: the offset stays under 200 ms and under 0.1 s of
+    // periods is inserted by 5 s. Stretched up to the floor, the offset reached 384–533 ms
+    // with 0.32–0.47 s of periods inserted.
+    for spike in [450.0, 500.0, 600.0] {
+        let (at, top) = opus_warm_spike_stats(spike);
+        assert!(at.packets_late >= 20, "spike {spike}: {at:?}");
+        assert!(at.target_delay_ms > 250.0, "spike {spike}: the floor holds the target: {at:?}");
+        assert!(top < 200.0, "spike {spike}: offset up to {top:.0} ms: {at:?}");
+        assert!(at.inserted_samples_for_deceleration < 1600, "spike {spike}: {at:?}");
+    }
+}
