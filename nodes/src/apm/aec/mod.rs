@@ -621,8 +621,9 @@ pub struct Aec {
     /// Blocks the post-filter stays in double-talk mode after per-bin near-end evidence
     /// (`postfilter::NEAR_EVIDENCE_HOLD`), beside the detector's `near_hang`.
     evidence_hang: u32,
-    /// The post-filter's own copy of `near_hang`: the same but for the sustained hangover,
-    /// which is `postfilter::NEAR_HANG_SUSTAINED_GROWN` while the tail can grow.
+    /// The post-filter's own copy of `near_hang`: the same update (`postfilter::hang_step`)
+    /// but for the sustained hangover, which is `postfilter::NEAR_HANG_SUSTAINED_GROWN` while
+    /// the tail can grow.
     dt_hang: u32,
     /// Share of recent blocks (≈ 200 ms) in which the near-end detector fired.
     near_score: f32,
