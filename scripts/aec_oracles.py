@@ -17,10 +17,17 @@ the set's cases; session 28's figures: BENCHMARKS.md, voice processing, "Session
 (SET e.g. /opt/labwork/aec_h7; APM_KIT=/path/to/shared/eval/apm, default /work/shared/eval/apm.)
 
 LINDIR holds the linear filter's output alone (microphone minus the foreground's echo
-estimate, the post-filter's input), which a release build does not write: session 28 made
-it with an experiment build whose `Aec::capture_body` ends with
-`if lin { mic.copy_from_slice(&self.e_hist[..h]) }` (the error one block late, aligned with
-the post-filter's output). Its residual echo is `lin - mic + echo_only` exactly.
+estimate, the post-filter's input), <case>.wav each, which `process` writes beside its output
+with `--aec-linear-out` (`Aec::linear_output`, aligned with the output sample for sample):
+
+    mkdir -p OUTDIR LINDIR
+    for c in $(python3 -c "import json; print(' '.join(json.load(open('SET/scenarios.json'))['aec']))"); do
+      rvoip-media process --mic SET/$c/mic.wav --far SET/$c/far.wav --aec --out OUTDIR/$c.wav --aec-linear-out LINDIR/$c.wav
+    done
+
+Its residual echo is `lin - mic + echo_only` exactly. (Session 28 made LINDIR with an
+experiment build; the flag's files are byte-identical to it on the kit's and h7's cases, and
+`depth` on h7 gives the BENCHMARKS figures.)
 
 * band:  STFT 32 ms (hop 8 ms); the band's bins of the output replaced by the near end's.
 * time:  the same over 0-8000 / 0-300 / 300-8000 Hz, only in frames where the near end is

@@ -1,7 +1,9 @@
 //! `rvoip-media process`: a WAV file through a graph on the engine in driven mode.
 //!
 //! The graph is `mic → [AEC (far)] → [NS] → [AGC] → gain → out`; the voice activity detector
-//! runs on the processed stream and writes one CSV row per 10 ms frame. The output is
+//! runs on the processed stream and writes one CSV row per 10 ms frame. With
+//! `--aec-linear-out` the canceller's linear output (its `"linear"` port) is a second graph
+//! output, written to its own file. The output is
 //! advanced by the graph's reported latency so it lines up with the input sample for sample.
 //! Everything streams, one quantum at a time: memory does not grow with the file.
 
@@ -50,6 +52,14 @@ pub struct Args {
     /// 160 keeps it fixed and leaves longer reverberation to the post-filter.
     #[arg(long)]
     aec_max_tail_ms: Option<u32>,
+    /// Also write the echo canceller's linear output (needs --aec): the microphone minus the
+    /// linear filter's echo estimate, before the post-filter (residual echo suppression,
+    /// comfort noise, the denoiser), what WebRTC's APM exports as its linear AEC output. For
+    /// tuning and analysis: with the echo known, `LIN − mic + echo` is the linear filter's
+    /// residual echo. Same length, rate, sample format and alignment as --out; no later
+    /// stage (--ns with --ns-engine rnnoise, --agc, --gain, --limit) applies to it.
+    #[arg(long, value_name = "LIN.wav")]
+    aec_linear_out: Option<PathBuf>,
     /// Noise suppression (with --aec it runs inside the canceller's post-filter; on its own
     /// it analyses 30 ms windows, 20 ms of delay, which the output is advanced by).
     #[arg(long)]
@@ -94,6 +104,9 @@ fn check_flags(a: &Args) -> Result<(), CliError> {
     if a.aec_max_tail_ms.is_some() && !a.aec {
         return u("--aec-max-tail-ms would be ignored: it sets the echo canceller's longest tail; add --aec".into());
     }
+    if a.aec_linear_out.is_some() && !a.aec {
+        return u("--aec-linear-out would be ignored: it is the echo canceller's linear output; add --aec".into());
+    }
     if let Some(t) = a.aec_max_tail_ms {
         if !(160..=1000).contains(&t) {
             return u(format!("--aec-max-tail-ms must be 160..=1000 ms, got {t}"));
@@ -121,6 +134,7 @@ pub fn run(a: Args) -> Result<(), CliError> {
     let mut outputs = Outputs::new();
     let out_file = outputs.create(&a.out)?;
     let csv_file = a.vad_csv.as_deref().map(|p| outputs.create(p)).transpose()?;
+    let lin_file = a.aec_linear_out.as_deref().map(|p| outputs.create(p)).transpose()?;
     let mut mic = GraphInput::open(&a.mic, "process")?;
     let format = mic.format();
     let rate = format.rate;
@@ -146,6 +160,7 @@ pub fn run(a: Args) -> Result<(), CliError> {
             .transpose()
             .map_err(|e| CliError::Usage(format!("--ns-level {}: {e}", a.ns_level.as_deref().unwrap_or(""))))?;
     let rnnoise = a.ns && a.ns_engine == "rnnoise";
+    let mut aec_node = None;
     if far.is_some() {
         let far_in = b.add_input("far", kind);
         // With --ns the suppressor runs inside the canceller's post-filter (same transform).
@@ -156,11 +171,13 @@ pub fn run(a: Args) -> Result<(), CliError> {
         if ns_level.is_some() {
             cfg = cfg.with_denoise(if rnnoise { None } else { ns_level });
         }
+        cfg = cfg.with_linear_output(lin_file.is_some());
         let aec = Aec::new(cfg).map_err(usage("--aec"))?;
         let n = b.add_node("aec", Box::new(aec));
         b.connect(mic_in, 0, n, 0)?;
         b.connect(far_in, 0, n, 1)?;
         last = (n, 0);
+        aec_node = Some(n);
     }
     if let Some(level) = ns_level.filter(|_| rnnoise || far.is_none()) {
         let ns: Box<dyn Processor> = if rnnoise {
@@ -183,6 +200,11 @@ pub fn run(a: Args) -> Result<(), CliError> {
         last = (n, 0);
     }
     let out = b.add_output("out", kind);
+    if let Some(n) = aec_node.filter(|_| lin_file.is_some()) {
+        // The canceller's "linear" port: the graph's second output.
+        let lin_out = b.add_output("linear", kind);
+        b.connect(n, 1, lin_out, 0)?;
+    }
     if a.gain != 0.0 || last.0 == mic_in {
         let g = b.add_node("gain", Box::new(gain));
         b.connect(last.0, last.1, g, 0)?;
@@ -201,6 +223,15 @@ pub fn run(a: Args) -> Result<(), CliError> {
         written: 0,
         vad_time: Duration::ZERO,
     };
+    // The linear output: clipped as a file of --out's format would be, never limited.
+    let mut lin = match (&a.aec_linear_out, lin_file) {
+        (Some(path), Some(file)) => Some(LinOut {
+            wav: wavio::WavOut::new(file, path, rate, mic.sample_format())?,
+            stage: OutputStage::new(rate, false),
+            written: 0,
+        }),
+        _ => None,
+    };
     let mut progress = Progress::new("process", mic.declared_len().unwrap_or(0), rate);
     let (graph_seconds, errors) = if !(a.aec || a.ns || a.agc) && a.gain == 0.0 {
         // Nothing to process: the output is the input, and only the VAD (if asked) runs.
@@ -216,12 +247,16 @@ pub fn run(a: Args) -> Result<(), CliError> {
         (0.0, 0)
     } else {
         let latency = graph.plan.outputs[0].latency_ns;
+        let graph_outputs = graph.plan.outputs.len();
+        let lin_latency = graph.plan.outputs.get(1).map(|p| p.latency_ns);
         let lat_samples = (latency as u128 * u128::from(rate)).div_ceil(1_000_000_000) as usize;
         let mut runner = Runner::new(graph)?;
         let per = runner.quantum_len(0);
         let (mut mic_block, mut far_block) = (vec![0f32; per], vec![0f32; per]);
-        let mut audio = vec![Vec::new()];
+        let mut audio = vec![Vec::new(); graph_outputs];
         let (mut total, mut ended, mut skip, mut cycle) = (0usize, false, lat_samples, 0usize);
+        // The linear output is advanced by its own path's latency (the canceller's alone).
+        let mut lin_skip = lin_latency.map_or(0, |l| (l as u128 * u128::from(rate)).div_ceil(1_000_000_000) as usize);
         // Until the input has ended, then for as many cycles as cover it plus the latency.
         while !ended || cycle < cycles_for(total, rate, quantum, latency) {
             let n = if ended { 0 } else { read_padded(&mut mic, &mut mic_block)? };
@@ -244,11 +279,21 @@ pub fn run(a: Args) -> Result<(), CliError> {
             skip -= drop;
             let want = (total - sink.written as usize).min(y.len() - drop);
             sink.put(&y[drop..drop + want])?;
+            if let (Some(l), Some(y)) = (&mut lin, audio.get(1)) {
+                let drop = lin_skip.min(y.len());
+                lin_skip -= drop;
+                let want = (total - l.written).min(y.len() - drop);
+                l.put(&y[drop..drop + want])?;
+            }
             progress.set(sink.written);
         }
         if (sink.written as usize) < total {
             // Never expected: the cycles above cover the latency. Pad as the whole-file path did.
             sink.put(&vec![0.0; total - sink.written as usize])?;
+        }
+        if let Some(l) = lin.as_mut().filter(|l| l.written < total) {
+            // Never expected either: the linear path's latency is at most the output's.
+            l.put(&vec![0.0; total - l.written])?;
         }
         let (stats, secs) = runner.finish()?;
         (secs, stats.errors)
@@ -256,8 +301,12 @@ pub fn run(a: Args) -> Result<(), CliError> {
     progress.finish();
     let proc_seconds = graph_seconds + sink.vad_time.as_secs_f64();
     let (clipped, written) = sink.finish()?;
+    let lin_clipped = lin.map(LinOut::finish).transpose()?;
     outputs.commit()?;
     report_clipping(&a.out, clipped, written);
+    if let (Some(path), Some((clipped, written))) = (&a.aec_linear_out, lin_clipped) {
+        report_clipping(path, clipped, written);
+    }
     eprintln!("PROC_SECONDS {proc_seconds:.6}");
     if errors > 0 {
         eprintln!("rvoip-media: {errors} bad-input events were replaced by silence");
@@ -319,6 +368,31 @@ impl Sink {
             v.finish()?;
         }
         Ok((self.stage.clipped(), self.written))
+    }
+}
+
+/// Where the canceller's linear output goes (`--aec-linear-out`): the clipping count and the
+/// WAV writer.
+struct LinOut {
+    wav: wavio::WavOut,
+    stage: OutputStage,
+    /// Samples taken so far.
+    written: usize,
+}
+
+impl LinOut {
+    fn put(&mut self, y: &[f32]) -> Result<(), CliError> {
+        self.written += y.len();
+        let z = self.stage.process(y);
+        self.wav.write(z)
+    }
+
+    /// Flushes everything; returns (clipped samples, samples written).
+    fn finish(mut self) -> Result<(u64, u64), CliError> {
+        let z = self.stage.finish();
+        self.wav.write(z)?;
+        self.wav.finish()?;
+        Ok((self.stage.clipped(), self.written as u64))
     }
 }
 

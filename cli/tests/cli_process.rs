@@ -153,6 +153,52 @@ fn aec_max_tail_ms_is_checked_and_reaches_the_canceller() {
 }
 
 #[test]
+fn aec_linear_out_writes_the_linear_filters_output_beside_out() {
+    let d = tmp("proc-aec-lin");
+    // 8 s of far-end speech through the room, near-end speech over 6–8 s.
+    let far = speech(0.0, 8.0);
+    let echo = convolve(&far, &room(0.5));
+    let near: Vec<f32> = speech(30.0, 2.0).iter().map(|v| 0.5 * v).collect();
+    let mut mic = echo.clone();
+    for (m, n) in mic[6 * 16_000..].iter_mut().zip(&near) {
+        *m += n;
+    }
+    write_i16(&d.join("far.wav"), 16_000, &to_i16(&far));
+    write_i16(&d.join("mic.wav"), 16_000, &to_i16(&mic));
+    let (m, f, o, l) = (d.join("mic.wav"), d.join("far.wav"), d.join("o.wav"), d.join("lin.wav"));
+    // Refused without --aec, and then nothing is written.
+    let err = run_err(&[], &[("--mic", &m), ("--out", &o), ("--aec-linear-out", &l)]);
+    assert!(err.contains("--aec-linear-out would be ignored"), "{err}");
+    assert!(!o.exists() && !l.exists(), "no output file on a refused flag");
+    let err = run_err(&["--aec"], &[("--mic", &m), ("--far", &f), ("--out", &o), ("--aec-linear-out", &o)]);
+    assert!(err.contains("given as two outputs"), "{err}");
+    assert!(!o.exists(), "no output file on a refused run");
+    // Written beside --out: same rate and length; --out itself as without the flag.
+    let plain = d.join("plain.wav");
+    run_ok(&["--aec"], &[("--mic", &m), ("--far", &f), ("--out", &plain)]);
+    run_ok(&["--aec"], &[("--mic", &m), ("--far", &f), ("--out", &o), ("--aec-linear-out", &l)]);
+    let ((rate, y), (lrate, lin), (_, y0)) = (read_i16(&o), read_i16(&l), read_i16(&plain));
+    assert_eq!((rate, y.len()), (16_000, mic.len()));
+    assert_eq!((lrate, lin.len()), (16_000, mic.len()));
+    assert!(y == y0, "--aec-linear-out changes nothing in --out");
+    assert!(lin != y, "the post-filter acted");
+    // Aligned with the input: over 4–6 s (converged, far end alone) the linear output is the
+    // echo the filter leaves, well under the echo, and the post-filter takes more off it.
+    let (y, lin) = (to_f32(&y), to_f32(&lin));
+    let span = 4 * 16_000..6 * 16_000;
+    let residual: Vec<f32> = span.clone().map(|i| lin[i] - mic[i] + echo[i]).collect();
+    let depth = db(energy(&echo[span.clone()]), energy(&residual));
+    let post = db(energy(&lin[span.clone()]), energy(&y[span]));
+    println!("linear depth 4-6 s {depth:.1} dB, post-filter {post:.1} dB more");
+    assert!(depth >= 15.0, "linear depth {depth:.1} dB");
+    assert!(post >= 6.0, "post-filter {post:.1} dB");
+    // In the double talk (6.5–8 s) the near end passes the linear output at its level.
+    let kept = db(energy(&lin[104_000..128_000]), energy(&near[8_000..]));
+    println!("near end in the linear output {kept:+.2} dB");
+    assert!(kept.abs() <= 1.0, "near-end level in the linear output {kept:+.2} dB");
+}
+
+#[test]
 fn aec_takes_a_far_end_at_another_rate_and_mixes_a_stereo_one_down() {
     let d = tmp("proc-far-rate");
     let far16 = speech(0.0, 6.0);

@@ -191,6 +191,79 @@ fn silence_dc_square_and_non_finite_input() {
     assert!(Aec::new(AdvancedAecConfig::new(11_025)).is_err());
 }
 
+/// [`Aec::linear_output`] is what it claims, the linear filter's output alone aligned with the
+/// output: in a linear room (100 ms bulk delay, RT60 0.3 s, inside the filter) its residual
+/// `lin − mic + echo` (the echo the filter leaves, `echo − ŷ`: the noise and the near end cancel
+/// out of it) is far under the echo once converged, in far single talk and in double talk; the
+/// post-filter acts on it (in far single talk the output is well under it); and in double talk
+/// the near end passes it at its level.
+#[test]
+fn linear_output_is_the_linear_filters_error_aligned_with_the_output() {
+    sweep(3, |_| {
+        let h = rir(16000, 1600, 0.3, 0.15, 12);
+        let mut s = scene(16000, 14, &h);
+        let near = set_active(&speech(16000)[16000 * 30..16000 * 34], 16000, -30.0);
+        s.near[16000 * 10..].copy_from_slice(&near);
+        let mic = s.mic();
+        let mut aec = Aec::new(AdvancedAecConfig::new(16000)).unwrap();
+        let mut lin = Vec::with_capacity(mic.len());
+        let out = run_aec(&mut aec, &mic, &s.far, |_, a| lin.extend_from_slice(a.linear_output()));
+        lin.drain(..aec.latency());
+        lin.resize(mic.len(), 0.0);
+        let db = |a: f64, b: f64| 10.0 * (a / b.max(1e-20)).log10();
+        let depth = |a: usize, b: usize| {
+            let residual: Vec<f32> = (a..b).map(|i| lin[i] - mic[i] + s.echo[i]).collect();
+            db(energy(&s.echo[a..b]), energy(&residual))
+        };
+        let (fst, dt) = ((16000 * 5, 16000 * 10), (16000 * 11, 16000 * 14));
+        let (depth_fst, depth_dt) = (depth(fst.0, fst.1), depth(dt.0, dt.1));
+        let post = db(energy(&lin[fst.0..fst.1]), energy(&out[fst.0..fst.1]));
+        let near_kept = db(energy(&lin[dt.0..dt.1]), energy(&s.near[dt.0..dt.1]));
+        println!(
+            "linear depth {depth_fst:.1} dB far single talk, {depth_dt:.1} dB double talk; post-filter \
+             {post:.1} dB more in far single talk; near end in the linear output {near_kept:+.2} dB"
+        );
+        assert!(depth_fst >= 20.0, "linear depth in far single talk {depth_fst:.1} dB");
+        assert!(depth_dt >= 15.0, "linear depth in double talk {depth_dt:.1} dB");
+        assert!(post >= 6.0, "the post-filter took {post:.1} dB off the linear output");
+        assert!(near_kept.abs() <= 1.0, "near end in the linear output {near_kept:+.2} dB");
+    });
+}
+
+/// With [`AdvancedAecConfig::with_linear_output`] the node's `"linear"` port carries
+/// [`Aec::linear_output`] frame by frame (two frames per 20 ms quantum here), and its `"out"` is
+/// bit-identical to the plain node's and to the canceller's own output.
+#[test]
+fn linear_port_carries_the_linear_output_and_leaves_out_unchanged() {
+    let h = rir(16000, 800, 0.2, 0.1, 3);
+    let s = scene(16000, 4, &h);
+    let mic = s.mic();
+    let cfg = AdvancedAecConfig::new(16000);
+    let mut plain = NodeHarness::new(Box::new(Aec::new(cfg).unwrap()), Quantum::MS_20).unwrap();
+    let mut with = NodeHarness::new(Box::new(Aec::new(cfg.with_linear_output(true)).unwrap()), Quantum::MS_20).unwrap();
+    assert_eq!(with.spec().outputs.len(), 2);
+    let mut aec = Aec::new(cfg).unwrap();
+    let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    for (m, f) in mic.chunks_exact(320).zip(s.far.chunks_exact(320)) {
+        let (mut out, mut lin) = (m.to_vec(), Vec::new());
+        for (o, ff) in out.chunks_mut(160).zip(f.chunks(160)) {
+            aec.process_render_frame(ff);
+            aec.process_capture_frame(o);
+            lin.extend_from_slice(aec.linear_output());
+        }
+        for n in [&mut plain, &mut with] {
+            n.audio_in_mut(0).copy_from_slice(m);
+            n.audio_in_mut(1).copy_from_slice(f);
+            assert_eq!(n.run(), 0);
+        }
+        assert_eq!(bits(with.audio_out(0)), bits(plain.audio_out(0)));
+        assert_eq!(bits(with.audio_out(0)), bits(&out));
+        assert_eq!(bits(with.audio_out(1)), bits(&lin));
+    }
+    // Once converged, the two differ: the post-filter acted.
+    assert_ne!(bits(with.audio_out(0)), bits(with.audio_out(1)));
+}
+
 #[test]
 fn reverberant_room_beyond_the_filter_length() {
     let v = sweep(5, |_| {

@@ -61,6 +61,8 @@ fn nodes_do_not_allocate() {
         assert_eq!(exercise(Box::new(ns), &[(0, 3.0)]), 0, "ns, 30 ms window, {rate} Hz");
     }
     assert_eq!(exercise(Box::new(Aec::new(AdvancedAecConfig::new(r)).unwrap()), &[]), 0, "aec");
+    let lin = AdvancedAecConfig::new(r).with_linear_output(true);
+    assert_eq!(exercise(Box::new(Aec::new(lin).unwrap()), &[]), 0, "aec with its linear output");
     for rate in [8000, 16000, 48000] {
         let ns = Box::new(RnnoiseSuppressor::new(rate).unwrap());
         assert_eq!(exercise(ns, &[]), 0, "rnnoise at {rate} Hz");

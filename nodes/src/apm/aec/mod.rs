@@ -227,6 +227,11 @@
 //!      the unfiltered error combined by minimum or product with the echo gain scored
 //!      2.42–2.44: the denoiser then fights the residual echo instead of the noise.)
 //!
+//! The linear filter's output alone — the microphone minus the foreground's echo estimate, the
+//! post-filter's input, aligned with the output — is [`Aec::linear_output`] after each frame
+//! (and the node's `"linear"` port with [`AdvancedAecConfig::linear_output`]), for tuning and
+//! analysis as WebRTC's `export_linear_aec_output`.
+//!
 //! Submodules: `saturation` (loudspeaker saturation model), `delay` (bulk delay), `filter`
 //! (PBFDAF weights, proportionate NLMS step),
 //! `leakage` (Valin's leakage estimate for the step size), `postfilter` (residual echo
@@ -422,6 +427,11 @@ pub struct AdvancedAecConfig {
     /// denoiser with its residual echo suppressor. [`AudioProcessor`](super::AudioProcessor)
     /// uses its NS level here instead of running a separate suppressor after the canceller.
     pub denoise: Option<NsLevel>,
+    /// Give the [`Processor`] node a second audio output, `"linear"`: the linear filter's
+    /// output alone ([`Aec::linear_output`]), aligned with `"out"` (default off: the node has
+    /// the one output `"out"`). [`Aec::linear_output`] is there either way; this only adds
+    /// the port and its copy, for graphs that want the signal.
+    pub linear_output: bool,
 }
 
 impl AdvancedAecConfig {
@@ -443,6 +453,7 @@ impl AdvancedAecConfig {
             comfort_noise_db: Some(-20.0),
             noise_suppression: true,
             denoise: Some(NsLevel::High),
+            linear_output: false,
         }
     }
     /// Sets the denoiser stage of the post-filter (`None` = off).
@@ -488,6 +499,21 @@ impl AdvancedAecConfig {
     /// Sets the comfort noise level (`None` = off).
     pub fn with_comfort_noise_db(mut self, db: Option<f32>) -> Self {
         self.comfort_noise_db = db;
+        self
+    }
+    /// Adds the node's `"linear"` output ([`AdvancedAecConfig::linear_output`]).
+    ///
+    /// ```
+    /// use rvoip_media_graph::Processor;
+    /// use rvoip_media_nodes::apm::{AdvancedAecConfig, Aec};
+    /// let plain = Aec::new(AdvancedAecConfig::new(16_000)).unwrap();
+    /// assert_eq!(plain.spec().outputs.len(), 1);
+    /// let aec = Aec::new(AdvancedAecConfig::new(16_000).with_linear_output(true)).unwrap();
+    /// let names: Vec<_> = aec.spec().outputs.iter().map(|p| p.name).collect();
+    /// assert_eq!(names, ["out", "linear"]);
+    /// ```
+    pub fn with_linear_output(mut self, on: bool) -> Self {
+        self.linear_output = on;
         self
     }
 }
@@ -595,8 +621,9 @@ pub struct Aec {
     /// Blocks the post-filter stays in double-talk mode after per-bin near-end evidence
     /// (`postfilter::NEAR_EVIDENCE_HOLD`), beside the detector's `near_hang`.
     evidence_hang: u32,
-    /// The post-filter's own copy of `near_hang`: the same but for the sustained hangover,
-    /// which is `postfilter::NEAR_HANG_SUSTAINED_GROWN` while the tail can grow.
+    /// The post-filter's own copy of `near_hang`: the same update (`postfilter::hang_step`)
+    /// but for the sustained hangover, which is `postfilter::NEAR_HANG_SUSTAINED_GROWN` while
+    /// the tail can grow.
     dt_hang: u32,
     /// Share of recent blocks (≈ 200 ms) in which the near-end detector fired.
     near_score: f32,
@@ -807,6 +834,37 @@ impl Aec {
     /// (near 1: the microphone holds mostly echo).
     pub fn echo_coherence(&self) -> f32 {
         self.coherence
+    }
+
+    /// The linear filter's output for the last capture frame: the microphone minus the
+    /// foreground filter's echo estimate (module docs, 3.), before the post-filter (residual
+    /// echo suppression, comfort noise, denoiser; 4.), aligned sample for sample with what
+    /// [`Aec::process_capture_frame`] just wrote (both are the microphone frame before it,
+    /// [`Aec::latency`]). WebRTC's APM offers the same (`export_linear_aec_output`): it is what
+    /// the linear filter alone achieves, the post-filter's input, for tuning and analysis —
+    /// `linear − mic + echo` is the filter's residual echo when the echo is known.
+    ///
+    /// [`Aec::frame_len`] samples; zeros before the first frame and after [`Aec::reset`]. A
+    /// frame refused for its length leaves it as it was. Reading it costs nothing and
+    /// allocates nothing (the post-filter keeps these samples anyway).
+    ///
+    /// ```
+    /// use rvoip_media_nodes::apm::{AdvancedAecConfig, Aec};
+    /// let mut aec = Aec::new(AdvancedAecConfig::new(16_000)).unwrap();
+    /// let h = aec.frame_len();
+    /// // Without a far end there is no echo estimate: the linear output is the microphone,
+    /// // one frame late.
+    /// let frames: Vec<Vec<f32>> = (0..3).map(|k| (0..h).map(|i| ((k * h + i) as f32 * 0.05).sin() * 0.1).collect()).collect();
+    /// for (k, frame) in frames.iter().enumerate() {
+    ///     aec.process_render_frame(&vec![0.0; h]);
+    ///     let mut out = frame.clone();
+    ///     aec.process_capture_frame(&mut out);
+    ///     let want = if k == 0 { vec![0.0; h] } else { frames[k - 1].clone() };
+    ///     assert_eq!(aec.linear_output(), &want[..]);
+    /// }
+    /// ```
+    pub fn linear_output(&self) -> &[f32] {
+        &self.e_hist[..self.hop]
     }
 
     /// Whether the near-end detector saw near-end speech within the last 200 ms (the
@@ -1320,27 +1378,37 @@ impl Aec {
 impl Processor for Aec {
     fn spec(&self) -> NodeSpec {
         let a = PortKind::Audio(AudioFormat::mono(self.cfg.sample_rate));
-        NodeSpec::new("aec")
+        let mut spec = NodeSpec::new("aec")
             .with_input(PortSpec::required("mic", a))
             .with_input(PortSpec::required("far", a))
-            .with_output(PortSpec::required("out", a))
-            .with_latency_ns(10_000_000)
+            .with_output(PortSpec::required("out", a));
+        if self.cfg.linear_output {
+            spec = spec.with_output(PortSpec::required("linear", a));
+        }
+        spec.with_latency_ns(10_000_000)
     }
 
     fn process(&mut self, io: &mut ProcessIo<'_>) {
         let mic = io.audio_in(0);
         let far = io.audio_in(1);
-        let hop = self.hop;
-        let out = io.audio_out(0);
-        out.copy_from_slice(mic);
-        let mut ok = out.len() % hop == 0;
+        let (hop, lin) = (self.hop, self.cfg.linear_output);
+        io.audio_out(0).copy_from_slice(mic);
+        if lin {
+            io.audio_out(1).fill(0.0);
+        }
+        let mut ok = mic.len() % hop == 0;
         if ok {
-            for (c, fr) in out.chunks_mut(hop).zip(far.chunks(hop)) {
+            for (k, fr) in far.chunks(hop).take(mic.len() / hop).enumerate() {
+                let r = k * hop..(k + 1) * hop;
                 ok &= self.process_render_frame(fr);
-                ok &= self.process_capture_frame(c);
+                ok &= self.process_capture_frame(&mut io.audio_out(0)[r.clone()]);
+                if lin {
+                    // The "linear" port: the frame's linear output, where "out" has its output.
+                    io.audio_out(1)[r].copy_from_slice(self.linear_output());
+                }
             }
         } else {
-            out.fill(0.0);
+            io.audio_out(0).fill(0.0);
         }
         if !ok {
             io.report_error();

@@ -218,6 +218,25 @@ fn best_lag(x: &[f32], lo: usize, hi: usize, num: &mut [f32], energy: &mut [f32]
     num.iter().enumerate().fold((0.0f32, 0usize), |best, (k, &r)| if r > best.0 { (r, lo + k) } else { best })
 }
 
+/// One block's step of a near-end hangover counter (`Aec::near_hang`, `Aec::dt_hang`): a
+/// detection (`near`) sets it to NEAR_HANG, or to `sustained_len` while the detector fires in a
+/// sustained way (`sustained`, NEAR_SUSTAINED); a voiced block the detector missed (`voiced`,
+/// PITCH_CORRELATION) holds it at least PITCH_HOLD; otherwise it counts down.
+#[inline]
+fn hang_step(hang: u32, near: bool, voiced: bool, sustained: bool, sustained_len: u32) -> u32 {
+    if near {
+        if sustained {
+            sustained_len
+        } else {
+            NEAR_HANG
+        }
+    } else if voiced {
+        hang.max(PITCH_HOLD)
+    } else {
+        hang.saturating_sub(1)
+    }
+}
+
 /// One block's step of a measured depth (`Aec::depth_log`, `Aec::depth_bin`): the running
 /// mean, at [`DEPTH_RATE`], of the log ratio of `error` to the echo `envelope`, capped at +2
 /// (error 7.4× the envelope).
@@ -441,22 +460,14 @@ impl Aec {
         }
         self.near_score = NEAR_SCORE_DECAY * self.near_score + if excess { 1.0 - NEAR_SCORE_DECAY } else { 0.0 };
         // The detector's hangover (`near_end_active`, read by the delay hold, the saturation
-        // model's gate and the depth measurement) and the post-filter's own: the same but for
-        // the sustained hangover, NEAR_HANG_SUSTAINED_GROWN in the post-filter while the tail
-        // can grow.
-        if near {
-            let sustained = self.near_score > NEAR_SUSTAINED;
-            self.near_hang = if sustained { NEAR_HANG_SUSTAINED } else { NEAR_HANG };
-            let grown =
-                if self.cfg.max_tail_ms > self.cfg.tail_ms { NEAR_HANG_SUSTAINED_GROWN } else { NEAR_HANG_SUSTAINED };
-            self.dt_hang = if sustained { grown } else { NEAR_HANG };
-        } else if voiced {
-            self.near_hang = self.near_hang.max(PITCH_HOLD);
-            self.dt_hang = self.dt_hang.max(PITCH_HOLD);
-        } else {
-            self.near_hang = self.near_hang.saturating_sub(1);
-            self.dt_hang = self.dt_hang.saturating_sub(1);
-        }
+        // model's gate and the depth measurement) and the post-filter's own: one update, which
+        // differs only in the sustained hangover, NEAR_HANG_SUSTAINED_GROWN in the post-filter
+        // while the tail can grow.
+        let sustained = self.near_score > NEAR_SUSTAINED;
+        let dt_sustained =
+            if self.cfg.max_tail_ms > self.cfg.tail_ms { NEAR_HANG_SUSTAINED_GROWN } else { NEAR_HANG_SUSTAINED };
+        self.near_hang = hang_step(self.near_hang, near, voiced, sustained, NEAR_HANG_SUSTAINED);
+        self.dt_hang = hang_step(self.dt_hang, near, voiced, sustained, dt_sustained);
         // The post-filter's double-talk mode: the detector's hangover, or NEAR_EVIDENCE_HOLD
         // blocks after per-bin evidence of a near end (see NEAR_EVIDENCE_EXCESS).
         self.evidence_hang =
