@@ -20,7 +20,9 @@
 //!   period removed, [`accelerate`]) when the playout offset is above the target and
 //!   *preemptive expand* (a period inserted, [`preemptive_expand`]) when below (in speech,
 //!   without FEC, only after the warm-up: a target that one delay spike raised in the
-//!   first seconds falls back, so its rise waits for a pause); *expand*
+//!   first seconds falls back, so its rise waits for a pause; and once a spike came among
+//!   the first 50 packets, pauses too are stretched in the warm-up only up to the floor's
+//!   own target, not the histogram's that the spike lifted); *expand*
 //!   (the codec's concealment, then RFC 3389 comfort noise at the received level) when
 //!   nothing is there; for a gap with later packets present, wait while below the target,
 //!   then fill the gap — from the next packet's in-band FEC for one lost Opus packet, else

@@ -62,6 +62,16 @@ const WARM_PACKETS: u32 = 250;
 /// own target weighs (see [`JitterBuffer::warm_outlier`]).
 const WARM_OUTLIER_US: f64 = 100_000.0;
 
+/// A delay spike left out of the warm-up floor ([`WARM_OUTLIER_US`]) among the first this
+/// many packets keeps a decoder without in-band FEC from stretching its pauses above the
+/// floor for the rest of the warm-up (see [`JitterBuffer::floor_lift_us`]) ...
+const EARLY_SPIKE_PACKETS: u32 = 50;
+
+/// ... once at least this many of those packets were left out: a spike holds the packets
+/// queued behind it, and its first few arrive together, all far above the floor; heavy
+/// jitter's single reordered straggler (a 208 ms packet among 0–120 ms ones) is not one.
+const EARLY_SPIKE_OUTLIERS: u32 = 2;
+
 /// A network whose margin (three times its RFC 3550 jitter) is at most this is steady, µs:
 /// its target is trusted from few packets (see [`JitterBuffer::steady`]).
 const STEADY_MARGIN_US: i64 = 5000;
@@ -517,6 +527,9 @@ pub struct JitterBuffer {
     warm: (u32, f64, f64),
     /// The same of the raw transit offsets (arrival − timestamp), for the early start.
     warm_raw: (u32, f64, f64),
+    /// Packets left out of the warm-up floor among the first [`EARLY_SPIKE_PACKETS`]: a
+    /// delay spike once [`EARLY_SPIKE_OUTLIERS`] (see [`JitterBuffer::floor_lift_us`]).
+    early_outliers: u32,
     /// The margin above the target's quantile so far (µs; see [`JitterConfig::margin_ms`]).
     margin: i64,
     rtp: RtpReceiveStats,
@@ -657,6 +670,7 @@ impl JitterBuffer {
             skew: SkewEstimator::new(),
             warm: (0, 0.0, 0.0),
             warm_raw: (0, 0.0, 0.0),
+            early_outliers: 0,
             margin: 0,
             rtp: RtpReceiveStats::new(info.rtp_clock_rate),
             bursts: BurstGapStats::new(16, packet_ms),
@@ -973,6 +987,14 @@ impl JitterBuffer {
         mean + 3.0 * (m2 / f64::from(n - 1)).sqrt()
     }
 
+    /// The target the warm-up floor alone would give (µs, as [`JitterBuffer::target_us`]):
+    /// the floor ([`JitterBuffer::warm_floor_us`]) with the clock-skew trend and the margin
+    /// added, without the delay histogram's target.
+    fn warm_floor_target_us(&self) -> i64 {
+        let margin = self.margin_us().max(i64::from(self.cfg.min_margin_ms) * 1000);
+        self.warm_floor_us() as i64 + self.trend_us(self.playout_ts) + margin
+    }
+
     /// Whether the network is steady: three packets have shown its jitter, and three times
     /// it (the margin) is at most [`STEADY_MARGIN_US`]. Its target is trusted from few
     /// packets, so the start's excess is given back before the [`quantile_packets`]
@@ -1082,6 +1104,7 @@ impl JitterBuffer {
         self.skew.reset();
         self.warm = (0, 0.0, 0.0);
         self.warm_raw = (0, 0.0, 0.0);
+        self.early_outliers = 0;
         self.margin = 0;
         self.spoken = false;
         self.started = false;
@@ -1166,7 +1189,11 @@ impl JitterBuffer {
             }
         }
         self.delay.update(d_use - self.trend_us(ts));
-        if self.warm.0 < WARM_PACKETS && !self.warm_outlier(d_use) {
+        let outlier = self.warm.0 < WARM_PACKETS && self.warm_outlier(d_use);
+        if outlier && self.warm.0 < EARLY_SPIKE_PACKETS {
+            self.early_outliers += 1;
+        }
+        if self.warm.0 < WARM_PACKETS && !outlier {
             self.warm = welford(self.warm, d_use as f64);
             self.warm_raw = welford(self.warm_raw, d as f64);
         }
@@ -1495,12 +1522,35 @@ impl JitterBuffer {
         len
     }
 
-    /// How far the warm-up floor lifts the target above the delay histogram's own (µs), a
-    /// lift that preemptive expand does not stretch the offset up to: with in-band FEC
-    /// (Opus) and while `warming` (the first [`WARM_PACKETS`]); else 0.
+    /// How far the target lies above what preemptive expand stretches the offset up to
+    /// while `warming` (the first [`WARM_PACKETS`]), µs; 0 after the warm-up. With in-band
+    /// FEC (Opus), how far the warm-up floor lifts the target above the delay histogram's
+    /// own; without it (G.711, G.722, G.729), once a delay spike came among the first
+    /// [`EARLY_SPIKE_PACKETS`] ([`EARLY_SPIKE_OUTLIERS`] of them left out of the floor),
+    /// how far the target lies above the warm-up floor's own
+    /// ([`JitterBuffer::warm_floor_target_us`]); else 0.
+    ///
+    /// Without FEC the spike is left out of the floor ([`JitterBuffer::warm_outlier`]), and
+    /// the histogram's E-model target weighs it: a spike among a histogram's first dozens
+    /// of packets (its packet and those queued behind it, a third of them late) lifted that
+    /// target 100–160 ms above the floor (jb_fam28d: 31 → 191 ms at packet 14, floor 145),
+    /// and it fell back within seconds as packets came (131 ms by 3 s). The leading silence
+    /// and the first pauses were stretched up to it (speech is not stretched in the warm-up),
+    /// and after the warm-up the excess was accelerated out again, partly in speech: two
+    /// moves in the scorer's first 10 s and 40–50 ms of delay meanwhile. Stretched only up
+    /// to the floor (mean + 3 standard deviations of the packets without the spike), the
+    /// offset takes the bulk's tail; the target itself is not lowered, so nothing is
+    /// accelerated toward the floor and an empty buffer still waits up to the target. Over
+    /// 22 PCMU Pareto traces R 77.45 → 78.24 (jb_fam28a +7.0, jb_fam28d +10.5, the other 20
+    /// byte-identical); a spike later in the warm-up is left to the target (on all 22
+    /// traces it gained +0.86 with one trace −0.95), and so is a target above the floor
+    /// without a spike (+0.90 with three traces down to −1.62). One packet left out is not
+    /// a spike: heavy jitter in 40 ms packets (one reordered packet at 208 ms, then
+    /// 100–120 ms ones the floor does not cover) lost 8.8 R taking it for one (BENCHMARKS,
+    /// jitter buffer, session 28, early spike).
     ///
     /// With FEC a delay spike's offsets stay in the warm-up floor (mean + 3 standard
-    /// deviations; see [`JitterBuffer::warm_outlier`]), so one tall spike in the first
+    /// deviations), so one tall spike in the first
     /// seconds (a heavy-tailed network: a packet held 300–500 ms, and those queued behind it
     /// arriving with it, all late) lifts the floor toward the spike's height for the rest of
     /// the warm-up, while the histogram's E-model target falls back within a few dozen
@@ -1513,8 +1563,12 @@ impl JitterBuffer {
     /// packets so: held-out opus_spikes). Over 22 Opus Pareto traces R +0.69 (65.64 → 66.33),
     /// none lower; family Opus bloat +4.6, Wi-Fi +1.4 (BENCHMARKS, jitter buffer, session 28).
     fn floor_lift_us(&self, warming: bool) -> i64 {
-        if !(self.has_fec && warming) {
+        if !warming {
             return 0;
+        }
+        if !self.has_fec {
+            let spike = self.early_outliers >= EARLY_SPIKE_OUTLIERS;
+            return if spike { (self.target_us() - self.warm_floor_target_us()).max(0) } else { 0 };
         }
         self.target_us() - self.target_floored_us(false)
     }

@@ -1078,3 +1078,49 @@ fn opus_does_not_stretch_up_to_a_warm_up_floor_that_one_spike_raised() {
         assert!(at.inserted_samples_for_deceleration < 1600, "spike {spike}: {at:?}");
     }
 }
+
+/// 6 s of G.711 over a network of 20–30 ms transit with one delay spike in the first few
+/// dozen packets: packet `spike_at` is held `spike_ms`, and those sent behind it arrive with
+/// it (first in, first out). Talk spurts of a 250 Hz tone (1.2 s) alternate with −60 dBFS
+/// pauses (0.8 s), the first 0.4 s a pause (the leading silence). Returns the statistics at
+/// 5 s (the end of the warm-up's 250 packets) and the largest playout delay (ms) until then.
+fn g711_early_spike_stats(spike_at: u16, spike_ms: f64) -> (JitterStats, f64) {
+    let mut last = 0.0f64;
+    let transit: Vec<f64> = (0..300u16)
+        .map(|i| {
+            let sent = f64::from(i) * 20.0;
+            let jitter = f64::from((u32::from(i) * 7919) % 11);
+            let held = if i == spike_at { spike_ms } else { 0.0 };
+            last = (sent + 20.0 + jitter + held).max(last);
+            last - sent
+        })
+        .collect();
+    let mut pk = stream(300, 0, |i| transit[usize::from(i)]);
+    quiet_where(&mut pk, |s| s < 20 || (s - 20) % 100 >= 60);
+    let mut jb = new_jb();
+    let (mut at, mut top) = (JitterStats::default(), 0f64);
+    run_each(&mut jb, &pk, 5_000_000_000, |_, jb, _| {
+        let s = jb.stats();
+        top = top.max(s.current_delay_ms);
+        at = s;
+    });
+    (at, top)
+}
+
+#[test]
+fn g711_does_not_stretch_its_pauses_up_to_a_target_that_an_early_spike_raised() {
+    // A 200–300 ms spike among the first 30 packets: its packet and the 7–12 queued behind
+    // it arrive late, the histogram's E-model target jumps toward the spike's height and
+    // falls back within seconds (141–151 ms at 5 s). Stretched in pauses only up to the
+    // warm-up floor (the spike left out), the offset stays at 60–120 ms and nothing is
+    // accelerated by 5 s. Stretched up to the target, it reached 209–296 ms with 1134–1890
+    // samples inserted, then 470–1159 were taken out again.
+    for (spike_at, spike_ms) in [(12, 200.0), (15, 250.0), (18, 300.0), (30, 250.0)] {
+        let (at, top) = g711_early_spike_stats(spike_at, spike_ms);
+        assert!(at.packets_late >= 7, "spike {spike_at}/{spike_ms}: {at:?}");
+        assert!(at.target_delay_ms > 130.0, "spike {spike_at}/{spike_ms}: {at:?}");
+        assert!(top < 130.0, "spike {spike_at}/{spike_ms}: offset up to {top:.0} ms: {at:?}");
+        assert!(at.inserted_samples_for_deceleration < 400, "spike {spike_at}/{spike_ms}: {at:?}");
+        assert_eq!(at.removed_samples_for_acceleration, 0, "spike {spike_at}/{spike_ms}: {at:?}");
+    }
+}
