@@ -8,7 +8,7 @@
 //! Everything streams, one quantum at a time: memory does not grow with the file.
 
 use super::level::{report_clipping, OutputStage};
-use super::stream::{cycles_for, read_padded, GraphInput, Resampled, Runner, Source, BLOCK};
+use super::stream::{cycles_for, latency_samples, read_padded, GraphInput, Resampled, Runner, Source, BLOCK};
 use super::{output::Outputs, progress::Progress, wavio, CliError};
 use rvoip_media_core::prelude::*;
 use rvoip_media_nodes::apm::{
@@ -225,10 +225,12 @@ pub fn run(a: Args) -> Result<(), CliError> {
     };
     // The linear output: clipped as a file of --out's format would be, never limited.
     let mut lin = match (&a.aec_linear_out, lin_file) {
-        (Some(path), Some(file)) => Some(LinOut {
+        (Some(path), Some(file)) => Some(Sink {
             wav: wavio::WavOut::new(file, path, rate, mic.sample_format())?,
             stage: OutputStage::new(rate, false),
+            vad: None,
             written: 0,
+            vad_time: Duration::ZERO,
         }),
         _ => None,
     };
@@ -249,14 +251,14 @@ pub fn run(a: Args) -> Result<(), CliError> {
         let latency = graph.plan.outputs[0].latency_ns;
         let graph_outputs = graph.plan.outputs.len();
         let lin_latency = graph.plan.outputs.get(1).map(|p| p.latency_ns);
-        let lat_samples = (latency as u128 * u128::from(rate)).div_ceil(1_000_000_000) as usize;
+        let lat_samples = latency_samples(latency, rate);
         let mut runner = Runner::new(graph)?;
         let per = runner.quantum_len(0);
         let (mut mic_block, mut far_block) = (vec![0f32; per], vec![0f32; per]);
         let mut audio = vec![Vec::new(); graph_outputs];
         let (mut total, mut ended, mut skip, mut cycle) = (0usize, false, lat_samples, 0usize);
         // The linear output is advanced by its own path's latency (the canceller's alone).
-        let mut lin_skip = lin_latency.map_or(0, |l| (l as u128 * u128::from(rate)).div_ceil(1_000_000_000) as usize);
+        let mut lin_skip = lin_latency.map_or(0, |l| latency_samples(l, rate));
         // Until the input has ended, then for as many cycles as cover it plus the latency.
         while !ended || cycle < cycles_for(total, rate, quantum, latency) {
             let n = if ended { 0 } else { read_padded(&mut mic, &mut mic_block)? };
@@ -274,26 +276,17 @@ pub fn run(a: Args) -> Result<(), CliError> {
             }
             runner.cycle(&inputs, &mut audio, &mut [])?;
             cycle += 1;
-            let y = &audio[0];
-            let drop = skip.min(y.len());
-            skip -= drop;
-            let want = (total - sink.written as usize).min(y.len() - drop);
-            sink.put(&y[drop..drop + want])?;
+            sink.put_aligned(&audio[0], &mut skip, total)?;
             if let (Some(l), Some(y)) = (&mut lin, audio.get(1)) {
-                let drop = lin_skip.min(y.len());
-                lin_skip -= drop;
-                let want = (total - l.written).min(y.len() - drop);
-                l.put(&y[drop..drop + want])?;
+                l.put_aligned(y, &mut lin_skip, total)?;
             }
             progress.set(sink.written);
         }
-        if (sink.written as usize) < total {
-            // Never expected: the cycles above cover the latency. Pad as the whole-file path did.
-            sink.put(&vec![0.0; total - sink.written as usize])?;
-        }
-        if let Some(l) = lin.as_mut().filter(|l| l.written < total) {
-            // Never expected either: the linear path's latency is at most the output's.
-            l.put(&vec![0.0; total - l.written])?;
+        // Never expected: the cycles above cover the latency (the linear path's is at most the
+        // output's). Pad as the whole-file path did.
+        sink.pad_to(total)?;
+        if let Some(l) = &mut lin {
+            l.pad_to(total)?;
         }
         let (stats, secs) = runner.finish()?;
         (secs, stats.errors)
@@ -301,7 +294,7 @@ pub fn run(a: Args) -> Result<(), CliError> {
     progress.finish();
     let proc_seconds = graph_seconds + sink.vad_time.as_secs_f64();
     let (clipped, written) = sink.finish()?;
-    let lin_clipped = lin.map(LinOut::finish).transpose()?;
+    let lin_clipped = lin.map(Sink::finish).transpose()?;
     outputs.commit()?;
     report_clipping(&a.out, clipped, written);
     if let (Some(path), Some((clipped, written))) = (&a.aec_linear_out, lin_clipped) {
@@ -333,7 +326,8 @@ fn open_far(path: &std::path::Path, mic_rate: u32) -> Result<Box<dyn Source>, Cl
     Ok(Box::new(rs))
 }
 
-/// Where processed samples go: the limiter / clipping stage, the WAV writer and the VAD.
+/// Where processed samples go: the limiter / clipping stage, the WAV writer and the VAD (none
+/// for the canceller's linear output, `--aec-linear-out`).
 struct Sink {
     wav: wavio::WavOut,
     stage: OutputStage,
@@ -356,6 +350,24 @@ impl Sink {
         Ok(())
     }
 
+    /// Takes one cycle's output `y` of a graph output: first drops what is left of `skip`
+    /// (that output's latency, so the file lines up with the input), then keeps at most what
+    /// brings the sink to `total` samples (the input's length so far).
+    fn put_aligned(&mut self, y: &[f32], skip: &mut usize, total: usize) -> Result<(), CliError> {
+        let drop = (*skip).min(y.len());
+        *skip -= drop;
+        let want = (total - self.written as usize).min(y.len() - drop);
+        self.put(&y[drop..drop + want])
+    }
+
+    /// Pads with silence up to `total` samples.
+    fn pad_to(&mut self, total: usize) -> Result<(), CliError> {
+        if (self.written as usize) < total {
+            self.put(&vec![0.0; total - self.written as usize])?;
+        }
+        Ok(())
+    }
+
     /// Flushes everything; returns (clipped samples, samples written).
     fn finish(mut self) -> Result<(u64, u64), CliError> {
         let z = self.stage.finish();
@@ -368,31 +380,6 @@ impl Sink {
             v.finish()?;
         }
         Ok((self.stage.clipped(), self.written))
-    }
-}
-
-/// Where the canceller's linear output goes (`--aec-linear-out`): the clipping count and the
-/// WAV writer.
-struct LinOut {
-    wav: wavio::WavOut,
-    stage: OutputStage,
-    /// Samples taken so far.
-    written: usize,
-}
-
-impl LinOut {
-    fn put(&mut self, y: &[f32]) -> Result<(), CliError> {
-        self.written += y.len();
-        let z = self.stage.process(y);
-        self.wav.write(z)
-    }
-
-    /// Flushes everything; returns (clipped samples, samples written).
-    fn finish(mut self) -> Result<(u64, u64), CliError> {
-        let z = self.stage.finish();
-        self.wav.write(z)?;
-        self.wav.finish()?;
-        Ok((self.stage.clipped(), self.written as u64))
     }
 }
 

@@ -293,11 +293,15 @@ pub fn read_padded(src: &mut impl Source, out: &mut [f32]) -> Result<usize, CliE
     Ok(n)
 }
 
+/// Samples that `latency_ns` of delay covers at `rate`, rounded up.
+pub fn latency_samples(latency_ns: u64, rate: u32) -> usize {
+    (latency_ns as u128 * u128::from(rate)).div_ceil(1_000_000_000) as usize
+}
+
 /// Cycles needed to cover `samples` samples plus `latency_ns` of delay at `rate`.
 pub fn cycles_for(samples: usize, rate: u32, quantum: Quantum, latency_ns: u64) -> usize {
     let per = quantum.frames_at(rate).unwrap_or(1).max(1);
-    let extra = (latency_ns as u128 * u128::from(rate)).div_ceil(1_000_000_000) as usize;
-    (samples + extra).div_ceil(per)
+    (samples + latency_samples(latency_ns, rate)).div_ceil(per)
 }
 
 #[cfg(test)]
