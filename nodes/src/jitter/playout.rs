@@ -949,8 +949,7 @@ impl JitterBuffer {
         // With in-band FEC and a loss rate above 1 %, hold one packet more so the packet
         // after a loss is there to rebuild it from.
         let fec = if self.has_fec && self.loss_avg > 0.02 { self.ticks_to_us(self.last_ticks) } else { 0 };
-        let margin = self.margin_us().max(i64::from(self.cfg.min_margin_ms) * 1000);
-        (q + margin + fec).min(min + i64::from(self.cfg.max_delay_ms) * 1000)
+        (q + self.target_margin_us() + fec).min(min + i64::from(self.cfg.max_delay_ms) * 1000)
     }
 
     /// Packets the delay histogram needs before one of them is expected above its quantile
@@ -991,8 +990,7 @@ impl JitterBuffer {
     /// the floor ([`JitterBuffer::warm_floor_us`]) with the clock-skew trend and the margin
     /// added, without the delay histogram's target.
     fn warm_floor_target_us(&self) -> i64 {
-        let margin = self.margin_us().max(i64::from(self.cfg.min_margin_ms) * 1000);
-        self.warm_floor_us() as i64 + self.trend_us(self.playout_ts) + margin
+        self.warm_floor_us() as i64 + self.trend_us(self.playout_ts) + self.target_margin_us()
     }
 
     /// Whether the network is steady: three packets have shown its jitter, and three times
@@ -1051,6 +1049,13 @@ impl JitterBuffer {
         } else {
             self.margin
         }
+    }
+
+    /// The margin a target adds ([`JitterBuffer::target_us`],
+    /// [`JitterBuffer::warm_floor_target_us`]), µs: [`JitterBuffer::margin_us`], at least the
+    /// configured minimum.
+    fn target_margin_us(&self) -> i64 {
+        self.margin_us().max(i64::from(self.cfg.min_margin_ms) * 1000)
     }
 
     /// Raises the margin to three times the network's jitter if that is more (see
