@@ -8,6 +8,7 @@
 //! where a deeper floor thins the speech out, so it keeps the level's floor.
 
 use super::fastmath::{fast_exp, fast_ln};
+use super::ln_amplitude;
 
 /// Band over which the flatness is measured, Hz (the upper edge is clamped to the rate's
 /// Nyquist bin).
@@ -71,7 +72,7 @@ impl NoiseFlatness {
     /// The extra floor depth for the current smoothed flatness, nepers of amplitude.
     pub(crate) fn extra(&self) -> f32 {
         let t = ((self.avg - FROM) / (TO - FROM)).clamp(0.0, 1.0);
-        t * EXTRA_DB * std::f32::consts::LN_10 / 20.0
+        ln_amplitude(t * EXTRA_DB)
     }
 
     /// The smoothed flatness (0–1).
@@ -102,7 +103,7 @@ mod tests {
     fn white_gets_the_full_depth_brown_none() {
         let white = settle(|_| 1e-3);
         assert!((white.flatness() - 1.0).abs() < 1e-3, "{}", white.flatness());
-        assert!((white.extra() - EXTRA_DB * std::f32::consts::LN_10 / 20.0).abs() < 1e-4);
+        assert!((white.extra() - ln_amplitude(EXTRA_DB)).abs() < 1e-4);
         // Pink: power ∝ 1/f. Brown: ∝ 1/f².
         let pink = settle(|k| 1.0 / (k.max(1) as f32));
         assert!(pink.flatness() > 0.4 && pink.flatness() < 0.7, "{}", pink.flatness());

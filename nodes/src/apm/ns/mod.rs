@@ -257,7 +257,7 @@ const XI_MIN: f32 = 0.003;
 /// 2.69).
 const LN_MAX_FLOOR_AEC: f32 = -0.345_387_8;
 
-/// A gain in dB as the natural log of the amplitude gain.
+/// A gain in dB as the natural log of the amplitude gain (nepers).
 fn ln_amplitude(db: f32) -> f32 {
     db * std::f32::consts::LN_10 / 20.0
 }
