@@ -1,8 +1,9 @@
 //! The batch I/O thread allocates nothing per packet: a live room of eight G.711 legs over
 //! loopback, peers sending 50 packets a second each (one of them flooding, one malformed
 //! datagram in the middle), and the `rvoip-batch-io-0` thread's allocations and frees are
-//! counted over a second of traffic after start-up: none, on each backend (epoll, and
-//! io_uring where the kernel allows it), paced by the worker's cycles and by a free grid.
+//! counted over a second of traffic after start-up: none, on each backend (epoll, io_uring
+//! where the kernel allows it, and the packet ring where the process may open packet and raw
+//! sockets), paced by the worker's cycles and by a free grid.
 
 #![cfg(target_os = "linux")]
 
@@ -10,7 +11,7 @@ use rvoip_media_core::conference::{LegMedia, Room};
 use rvoip_media_core::engine::CycleClock;
 use rvoip_media_core::prelude::*;
 use rvoip_media_core::rtp::write_rtp;
-use rvoip_media_core::transport::batch::{io_uring_support, IoBackend};
+use rvoip_media_core::transport::batch::{io_uring_support, packet_ring_support, IoBackend};
 use rvoip_media_core::transport::{BatchConfig, BatchIo};
 use rvoip_media_nodes::G711Law;
 use std::net::UdpSocket;
@@ -41,6 +42,10 @@ fn the_io_thread_allocates_nothing_per_packet() {
         match io_uring_support() {
             Ok(()) => allocates_nothing_per_packet(IoBackend::IoUring, workers_clock),
             Err(e) => eprintln!("io_uring part skipped: unavailable here ({e})"),
+        }
+        match packet_ring_support() {
+            Ok(()) => allocates_nothing_per_packet(IoBackend::PacketRing, workers_clock),
+            Err(e) => eprintln!("packet ring part skipped: unavailable here ({e})"),
         }
     }
 }

@@ -4,7 +4,8 @@
 //! its packets (symmetric RTP). The legs are a [`Room`] on one real-time worker (decode with
 //! concealment, N-1 mix, encode), or spread over `--workers N` (a kernel room's shards, leg i
 //! on worker i mod N); each worker's sockets are served by a [`BatchIo`] thread of their own
-//! paced by that worker's cycles (io_uring where the kernel allows it, else epoll with
+//! paced by that worker's cycles (a packet ring and a raw socket where the process may open
+//! them — `CAP_NET_RAW` —, else io_uring where the kernel allows it, else epoll with
 //! `recvmmsg`/`sendmmsg`; `--io` chooses). Prints
 //! `ready` (with the I/O backend) once every socket is bound, one status line a second, and
 //! the totals as JSON at the end (after `--seconds`, or on Ctrl-C / SIGTERM).
@@ -72,10 +73,13 @@ pub struct Args {
     /// (G.711). Without it every leg hears every other.
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     talkers: Option<i64>,
-    /// The sockets' I/O: `auto` (io_uring where this kernel allows it, else epoll),
-    /// `epoll` (readiness, `recvmmsg`/`sendmmsg` per socket) or `io-uring` (one submission
-    /// for all sockets' sends, multishot receives; an error where unavailable).
-    #[arg(long, value_name = "auto|epoll|io-uring", default_value = "auto")]
+    /// The sockets' I/O: `auto` (the packet ring where this process may use it, else
+    /// io_uring where this kernel allows it, else epoll), `epoll` (readiness,
+    /// `recvmmsg`/`sendmmsg` per socket), `io-uring` (one submission for all sockets' sends,
+    /// multishot receives) or `packet-ring` (no system call per packet: an `AF_PACKET`
+    /// receive ring and a raw send socket; needs `CAP_NET_RAW`); a named one is an error
+    /// where unavailable.
+    #[arg(long, value_name = "auto|epoll|io-uring|packet-ring", default_value = "auto")]
     io: IoBackend,
     /// How the room is built: `kernel` (one node running every leg's codecs over arrays,
     /// see ARCHITECTURE.md "Kernel rooms"; not with `--talkers`), `nodes` (every leg's
@@ -449,7 +453,7 @@ pub fn run(a: Args) -> Result<(), CliError> {
         plan.ptime_us / 1000,
         bridge.engine.status().all_realtime(),
         plan.workers,
-        bridge.io[0].io_uring_unavailable().map_or(String::new(), |why| format!(" (io_uring unavailable: {why})")),
+        bridge.io[0].fallback_reason().map_or(String::new(), |why| format!(" ({why})")),
     );
     let first = bridge.sample();
     let mut prev = bridge.sample();
@@ -492,6 +496,7 @@ pub fn run(a: Args) -> Result<(), CliError> {
     let Bridge { engine, io: batches, .. } = bridge;
     // The totals after the I/O threads' last send sweeps.
     let mut t = SocketStats::default();
+    let ring_drops: u64 = batches.iter().map(|b| b.ring_drops()).sum();
     for batch in batches {
         t.accumulate(&batch.stop().map_err(|e| usage(format!("stopping the I/O thread: {e}")))?);
     }
@@ -499,7 +504,7 @@ pub fn run(a: Args) -> Result<(), CliError> {
     let json = format!(
         "{{\"legs\": {}, \"codec\": \"{}\", \"io\": \"{io}\", \"room\": \"{room}\", \"workers\": {}, \"jitter\": {}, \"late_partners\": {late_partners}, \"concealed_ms\": {concealed_ms:.1}, \"ptime_ms\": {}, \"seconds\": {:.3}, \"stopped_by_signal\": {}, \
          \"received\": {}, \"delivered\": {}, \"dropped\": {}, \"malformed\": {}, \"wrong_payload_type\": {}, \
-         \"foreign\": {}, \"sent\": {}, \"not_sent\": {}, \"send_errors\": {}, \"latches\": {}, \"relatches\": {}, \
+         \"foreign\": {}, \"ring_drops\": {ring_drops}, \"sent\": {}, \"not_sent\": {}, \"send_errors\": {}, \"latches\": {}, \"relatches\": {}, \
          \"deadline_misses\": {}, \"cycle_p50_us\": {p50:.1}, \"cycle_p99_us\": {p99:.1}, \"cycle_max_us\": {max:.1}, \
          \"cpu_s\": {:.3}, \"cpu_per_leg_frame_us\": {:.3}, \"audio_level_id\": {}, \
          \"talkers_max\": {}, \"talking\": {}, \"dominant\": {}}}\n",
@@ -590,6 +595,7 @@ mod tests {
         assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--room", "kernel"]).unwrap().room, RoomKind::Kernel);
         assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--io", "epoll"]).unwrap().io, IoBackend::Epoll);
         assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--io", "io-uring"]).unwrap().io, IoBackend::IoUring);
+        assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--io", "packet-ring"]).unwrap().io, IoBackend::PacketRing);
         assert!(T::try_parse_from(["bridge", "--legs", "2", "--codec", "pcmu", "--io", "select"]).is_err());
         assert_eq!(plan(&["--legs", "4", "--codec", "pcmu", "--workers", "2"]).unwrap().workers, 2);
         assert_eq!(plan(&["--legs", "4", "--codec", "pcmu"]).unwrap().workers, 1);

@@ -15,7 +15,11 @@
 //! one sweep — five or six wake-ups and one sweep of the send rings per cycle. Without a
 //! worker ([`CycleClock::free`]) the grid is the threads' own.
 //!
-//! On Linux two backends move the packets ([`BatchConfig::backend`], [`IoBackend`]):
+//! On Linux three backends move the packets ([`BatchConfig::backend`], [`IoBackend`]): the
+//! packet ring where the process may open packet and raw sockets and every socket is IPv4
+//! ([`packet_ring_support`]), which makes no system call per packet — each thread reads
+//! every datagram to its ports from an `AF_PACKET` ring mapped into the process and sends a
+//! sweep through one raw socket, 64 datagrams a `sendmmsg` —; else
 //! io_uring where the kernel allows it ([`io_uring_support`]), which batches across sockets
 //! — one multishot receive armed per socket, a send sweep's packets for every socket
 //! submitted 64 to an `io_uring_enter`, and one enter a wake-up collecting every socket's
@@ -96,6 +100,9 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 #[cfg(target_os = "linux")]
+#[path = "batch_packet.rs"]
+mod packet;
+#[cfg(target_os = "linux")]
 #[path = "batch_linux.rs"]
 pub(crate) mod sys;
 #[cfg(not(target_os = "linux"))]
@@ -110,13 +117,15 @@ mod uring;
 /// ```
 /// use rvoip_media_core::transport::batch::IoBackend;
 /// assert_eq!("io-uring".parse::<IoBackend>(), Ok(IoBackend::IoUring));
+/// assert_eq!("packet-ring".parse::<IoBackend>(), Ok(IoBackend::PacketRing));
 /// assert_eq!(IoBackend::Epoll.name(), "epoll");
 /// assert!("kqueue".parse::<IoBackend>().is_err());
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum IoBackend {
-    /// io_uring when this kernel lets this process use it ([`io_uring_support`], checked
-    /// at [`BatchIo::start`]), else epoll.
+    /// The packet ring where this process may use it and every socket is IPv4
+    /// ([`packet_ring_support`]), else io_uring where this kernel lets this process use it
+    /// ([`io_uring_support`]), else epoll; checked at [`BatchIo::start`].
     #[default]
     Auto,
     /// Readiness: `epoll_wait`, then `recvmmsg` / `sendmmsg` per socket (elsewhere than
@@ -127,15 +136,24 @@ pub enum IoBackend {
     /// sockets submitted 64 to an `io_uring_enter`; one enter a wake-up collects what
     /// arrived. [`BatchConfig::batch`] and [`BatchConfig::max_reads`] do not apply.
     IoUring,
+    /// No system call per packet (Linux, `CAP_NET_RAW`, IPv4 sockets): each thread reads
+    /// every datagram to its sockets' ports from an `AF_PACKET` ring mapped into the process
+    /// (a kernel filter keeps only those), and sends through one raw IPv4 socket, 64 datagrams
+    /// a `sendmmsg`, writing the UDP header itself. The sockets stay bound to hold their
+    /// ports, with a filter dropping what would be queued to them (the kernel counts those in
+    /// UDP `InErrors`); they are not connected on latch. [`BatchConfig::batch`] and
+    /// [`BatchConfig::max_reads`] do not apply.
+    PacketRing,
 }
 
 impl IoBackend {
-    /// `auto`, `epoll` or `io_uring`.
+    /// `auto`, `epoll`, `io_uring` or `packet_ring`.
     pub fn name(self) -> &'static str {
         match self {
             IoBackend::Auto => "auto",
             IoBackend::Epoll => "epoll",
             IoBackend::IoUring => "io_uring",
+            IoBackend::PacketRing => "packet_ring",
         }
     }
 }
@@ -143,13 +161,14 @@ impl IoBackend {
 impl std::str::FromStr for IoBackend {
     type Err = String;
 
-    /// `auto`, `epoll`, `io-uring` or `io_uring`.
+    /// `auto`, `epoll`, `io-uring` / `io_uring` or `packet-ring` / `packet_ring`.
     fn from_str(s: &str) -> Result<IoBackend, String> {
         match s {
             "auto" => Ok(IoBackend::Auto),
             "epoll" => Ok(IoBackend::Epoll),
             "io-uring" | "io_uring" => Ok(IoBackend::IoUring),
-            _ => Err(format!("unknown I/O backend {s:?}: auto, epoll or io-uring")),
+            "packet-ring" | "packet_ring" => Ok(IoBackend::PacketRing),
+            _ => Err(format!("unknown I/O backend {s:?}: auto, epoll, io-uring or packet-ring")),
         }
     }
 }
@@ -181,6 +200,29 @@ pub fn io_uring_support() -> Result<(), TransportError> {
         .and_then(|t| t.join().unwrap_or_else(|_| Err("the probe thread panicked".into())));
     #[cfg(not(target_os = "linux"))]
     let r = Err("io_uring is Linux only".to_string());
+    r.map_err(|why| TransportError::Io(std::io::Error::new(std::io::ErrorKind::Unsupported, why)))
+}
+
+/// Whether this process can run [`IoBackend::PacketRing`] here: opens a packet socket with
+/// its ring and a raw socket as the I/O threads do and moves one datagram over loopback
+/// through them. Without `CAP_NET_RAW` (an unprivileged process, a container without it)
+/// this fails.
+///
+/// ```
+/// use rvoip_media_core::transport::batch::packet_ring_support;
+/// match packet_ring_support() {
+///     Ok(()) => println!("packet ring available"),
+///     Err(e) => println!("no packet ring: {e}"),
+/// }
+/// ```
+///
+/// # Errors
+/// [`TransportError::Io`] (kind `Unsupported`) saying what failed.
+pub fn packet_ring_support() -> Result<(), TransportError> {
+    #[cfg(target_os = "linux")]
+    let r = packet::support();
+    #[cfg(not(target_os = "linux"))]
+    let r = Err("the packet ring is Linux only".to_string());
     r.map_err(|why| TransportError::Io(std::io::Error::new(std::io::ErrorKind::Unsupported, why)))
 }
 
@@ -478,16 +520,37 @@ impl BatchIo {
                 "threads, batch and max_reads must be at least 1, max_datagram at least 12",
             ));
         }
-        let (backend, io_uring_unavailable) = match c.backend {
-            IoBackend::Epoll => (IoBackend::Epoll, None),
+        let all_ipv4 = self.slots.iter().all(|s| matches!(s.socket.local_addr(), Ok(SocketAddr::V4(_))));
+        let mut fallback = None;
+        let backend = match c.backend {
+            IoBackend::Epoll => IoBackend::Epoll,
             IoBackend::IoUring => {
                 io_uring_support()?;
-                (IoBackend::IoUring, None)
+                IoBackend::IoUring
             }
-            IoBackend::Auto => match io_uring_support() {
-                Ok(()) => (IoBackend::IoUring, None),
-                Err(e) => (IoBackend::Epoll, Some(e.to_string())),
-            },
+            IoBackend::PacketRing if !all_ipv4 => {
+                return Err(TransportError::State("the packet ring serves IPv4 sockets only"));
+            }
+            IoBackend::PacketRing => {
+                packet_ring_support()?;
+                IoBackend::PacketRing
+            }
+            IoBackend::Auto => {
+                let packet = if all_ipv4 { packet_ring_support() } else { Err(TransportError::State("IPv6 sockets")) };
+                match packet {
+                    Ok(()) => IoBackend::PacketRing,
+                    Err(p) => match io_uring_support() {
+                        Ok(()) => {
+                            fallback = Some(format!("packet ring unavailable: {p}"));
+                            IoBackend::IoUring
+                        }
+                        Err(e) => {
+                            fallback = Some(format!("packet ring unavailable: {p}; io_uring unavailable: {e}"));
+                            IoBackend::Epoll
+                        }
+                    },
+                }
+            }
         };
         let counters: Arc<[Counters]> = (0..self.slots.len()).map(|_| Counters::default()).collect();
         let mut slots = self.slots;
@@ -500,15 +563,21 @@ impl BatchIo {
         let stop = Arc::new(AtomicBool::new(false));
         let threads = c.threads.min(slots.len()).max(1);
         let mut groups: Vec<Vec<Slot>> = (0..threads).map(|_| Vec::new()).collect();
+        let n = slots.len();
         for (i, s) in slots.into_iter().enumerate() {
-            groups[i % threads].push(s);
+            // A packet ring's filter takes a port range: each thread gets a contiguous run
+            // of sockets (bound in order, a run of ports), not every k-th.
+            let k = if backend == IoBackend::PacketRing { i * threads / n } else { i % threads };
+            groups[k].push(s);
         }
+        let ring_drops = Arc::new(AtomicU64::new(0));
         let mut handle = BatchIoHandle {
             stop: stop.clone(),
             threads: Vec::new(),
             counters: counters.clone(),
             backend,
-            io_uring_unavailable,
+            fallback,
+            ring_drops: ring_drops.clone(),
         };
         for (k, slots) in groups.into_iter().enumerate() {
             let name = format!("rvoip-batch-io-{k}");
@@ -516,6 +585,8 @@ impl BatchIo {
             let t = match backend {
                 #[cfg(target_os = "linux")]
                 IoBackend::IoUring => uring::spawn(name, config, slots, counters, stop)?,
+                #[cfg(target_os = "linux")]
+                IoBackend::PacketRing => packet::spawn(name, config, slots, counters, stop, ring_drops.clone())?,
                 _ => {
                     let io = IoThread::new(config, slots, counters, stop)?;
                     std::thread::Builder::new().name(name).spawn(move || io.run())?
@@ -533,20 +604,28 @@ pub struct BatchIoHandle {
     threads: Vec<JoinHandle<()>>,
     counters: Arc<[Counters]>,
     backend: IoBackend,
-    io_uring_unavailable: Option<String>,
+    fallback: Option<String>,
+    ring_drops: Arc<AtomicU64>,
 }
 
 impl BatchIoHandle {
-    /// The backend the threads run on ([`IoBackend::Epoll`] or [`IoBackend::IoUring`], never
-    /// `Auto`).
+    /// The backend the threads run on (never [`IoBackend::Auto`]).
     pub fn backend(&self) -> IoBackend {
         self.backend
     }
 
-    /// Why [`IoBackend::Auto`] settled for epoll (what [`io_uring_support`] said); `None`
-    /// when io_uring runs or epoll was asked for.
-    pub fn io_uring_unavailable(&self) -> Option<&str> {
-        self.io_uring_unavailable.as_deref()
+    /// Why [`IoBackend::Auto`] settled for a slower backend than the packet ring (what
+    /// [`packet_ring_support`] and, for epoll, [`io_uring_support`] said); `None` when the
+    /// packet ring runs or a backend was asked for by name.
+    pub fn fallback_reason(&self) -> Option<&str> {
+        self.fallback.as_deref()
+    }
+
+    /// Datagrams to these sockets that the packet ring's kernel side had no room for (a
+    /// thread that fell more than a few hundred milliseconds behind), which no socket's
+    /// counters can hold; 0 on the other backends.
+    pub fn ring_drops(&self) -> u64 {
+        self.ring_drops.load(Ordering::Relaxed)
     }
 
     /// Sockets served.

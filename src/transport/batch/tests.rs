@@ -1,7 +1,8 @@
 //! [`BatchIo`] over loopback, with an echo graph: each socket's packet input wired straight to
 //! its packet output, so what a peer sends comes back to it from the same socket. Every test
-//! runs on both backends (`epoll::*` and `io_uring::*`; the latter skip, saying so, where
-//! io_uring is unavailable), and `ring::*` tests the io_uring backend's buffer handling.
+//! runs on every backend (`epoll::*`, `io_uring::*` and `packet_ring::*`; the latter two
+//! skip, saying so, where unavailable), and `ring::*` tests the io_uring backend's buffer
+//! handling.
 
 use super::*;
 use crate::engine::{Driver, Engine, EngineConfig};
@@ -393,8 +394,19 @@ fn io_uring_here() -> bool {
     }
 }
 
-/// `#[test]`s running each named test on epoll (`epoll::NAME`) and on io_uring
-/// (`io_uring::NAME`).
+/// Whether the packet ring runs here; says so when it does not.
+fn packet_ring_here() -> bool {
+    match packet_ring_support() {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!("skipped: packet ring unavailable here ({e})");
+            false
+        }
+    }
+}
+
+/// `#[test]`s running each named test on epoll (`epoll::NAME`), on io_uring
+/// (`io_uring::NAME`) and on the packet ring (`packet_ring::NAME`).
 macro_rules! on_each_backend {
     ($($name:ident),* $(,)?) => {
         mod epoll {
@@ -408,6 +420,14 @@ macro_rules! on_each_backend {
             fn $name() {
                 if super::io_uring_here() {
                     super::$name(super::IoBackend::IoUring)
+                }
+            })*
+        }
+        mod packet_ring {
+            $(#[test]
+            fn $name() {
+                if super::packet_ring_here() {
+                    super::$name(super::IoBackend::PacketRing)
                 }
             })*
         }
@@ -429,15 +449,95 @@ on_each_backend!(
 );
 
 #[test]
-fn auto_runs_io_uring_exactly_where_it_is_supported() {
+fn auto_runs_the_fastest_backend_this_process_may_use() {
     let (_engine, _driver, io, _) = echo(1, BatchConfig::default(), 4);
-    match io_uring_support() {
-        Ok(()) => assert_eq!((io.backend(), io.io_uring_unavailable()), (IoBackend::IoUring, None)),
-        Err(e) => {
+    match (packet_ring_support(), io_uring_support()) {
+        (Ok(()), _) => assert_eq!((io.backend(), io.fallback_reason()), (IoBackend::PacketRing, None)),
+        (Err(p), Ok(())) => {
+            assert_eq!(io.backend(), IoBackend::IoUring);
+            assert_eq!(io.fallback_reason(), Some(format!("packet ring unavailable: {p}").as_str()));
+        }
+        (Err(p), Err(e)) => {
             assert_eq!(io.backend(), IoBackend::Epoll);
-            assert_eq!(io.io_uring_unavailable(), Some(e.to_string().as_str()));
+            let why = format!("packet ring unavailable: {p}; io_uring unavailable: {e}");
+            assert_eq!(io.fallback_reason(), Some(why.as_str()));
         }
     }
+}
+
+/// Sends `payload` as a UDP datagram from `from` to `to` through a raw socket, with its UDP
+/// checksum off by one: what a damaged packet from the wire looks like (a local UDP socket's
+/// datagrams are never checked: the kernel vouches for them).
+fn send_with_a_wrong_checksum(from: SocketAddr, to: SocketAddr, payload: &[u8]) {
+    let (SocketAddr::V4(from), SocketAddr::V4(to)) = (from, to) else { panic!("IPv4 only") };
+    let mut b = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0];
+    b[2..4].copy_from_slice(&((28 + payload.len()) as u16).to_be_bytes());
+    b.extend_from_slice(&from.ip().octets());
+    b.extend_from_slice(&to.ip().octets());
+    b.extend_from_slice(&from.port().to_be_bytes());
+    b.extend_from_slice(&to.port().to_be_bytes());
+    b.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+    // One's-complement sum of the pseudo-header and the datagram, plus one.
+    let mut sum: u32 = 17 + 2 * (8 + payload.len() as u32);
+    let words = |x: &[u8]| x.chunks(2).map(|w| u32::from(w[0]) << 8 | u32::from(*w.get(1).unwrap_or(&0))).sum::<u32>();
+    sum += words(&b[12..20]) + words(&b[20..26]) + words(payload);
+    while sum >> 16 != 0 {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    b.extend_from_slice(&(!(sum as u16)).wrapping_add(1).to_be_bytes());
+    b.extend_from_slice(payload);
+    // SAFETY: plain system calls on a descriptor closed below; the buffers outlive them.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_RAW);
+        assert!(fd >= 0, "raw socket");
+        let mut dst: libc::sockaddr_in = std::mem::zeroed();
+        dst.sin_family = libc::AF_INET as u16;
+        dst.sin_addr.s_addr = u32::from(*to.ip()).to_be();
+        let n = libc::sendto(
+            fd,
+            b.as_ptr().cast(),
+            b.len(),
+            0,
+            (&dst as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as u32,
+        );
+        libc::close(fd);
+        assert_eq!(n, b.len() as isize);
+    }
+}
+
+#[test]
+fn the_packet_ring_counts_a_datagram_with_a_wrong_checksum_malformed() {
+    if !packet_ring_here() {
+        return;
+    }
+    let config = BatchConfig { payload_types: vec![0], backend: IoBackend::PacketRing, ..BatchConfig::default() };
+    let (_engine, mut driver, io, addrs) = echo(1, config, 16);
+    let a = peer();
+    send_with_a_wrong_checksum(a.local_addr().unwrap(), addrs[0], &rtp(0, 1));
+    assert!(until(|| io.socket_stats(0).unwrap().received == 1));
+    a.send_to(&rtp(0, 2), addrs[0]).unwrap();
+    assert!(until(|| io.socket_stats(0).unwrap().received == 2));
+    assert_eq!(received_seqs(&a, &mut driver, Duration::from_millis(100)), vec![2]);
+    let s = io.stop().unwrap();
+    assert_eq!((s.received, s.malformed, s.delivered, s.sent, s.latches), (2, 1, 1, 1, 1));
+}
+
+#[test]
+fn the_packet_ring_refuses_ipv6_sockets() {
+    let Ok(socket) = UdpSocket::bind("[::1]:0") else {
+        eprintln!("skipped: no IPv6 loopback here");
+        return;
+    };
+    let (engine, _driver) = Engine::driven(engine_config(4)).unwrap();
+    let mut b = GraphBuilder::new(Quantum::MS_10);
+    let rx = b.add_input("e.rx", PortKind::Packet(PCMU));
+    let tx = b.add_output("e.tx", PortKind::Packet(PCMU));
+    b.connect(rx, 0, tx, 0).unwrap();
+    let mut part = engine.add_partition(b.build().unwrap()).unwrap();
+    let mut batch = BatchIo::new(BatchConfig { backend: IoBackend::PacketRing, ..BatchConfig::default() });
+    batch.add(socket, part.io.take_packet_in("e.rx").unwrap(), part.io.take_packet_out("e.tx").unwrap()).unwrap();
+    assert!(matches!(batch.start(), Err(TransportError::State(_))));
 }
 
 /// The io_uring backend's [`uring::Ring`] on its own: buffers handed over and back.
