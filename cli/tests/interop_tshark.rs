@@ -2,7 +2,8 @@
 //! and timing jitter goes to `rvoip-media call` on loopback while `dumpcap` captures it;
 //! `tshark -z rtp,streams` on the capture must give the same loss (exactly) and a mean
 //! jitter within 0.5 ms of ours; and `rvoip-media jitter` replays dumpcap's pcapng file with
-//! the same packet and loss counts.
+//! the same packet and loss counts. And the headers the packet-ring backend writes itself
+//! (`bridge --io packet-ring`) pass Wireshark's IPv4 and UDP checksum checks.
 //!
 //! Skipped, with a message, when `tshark` or `dumpcap` is not installed (`.ci/run`
 //! installs tshark), or when capturing on the loopback interface is not permitted.
@@ -109,4 +110,66 @@ fn loss_and_jitter_agree_with_tshark() {
     let json = std::fs::read_to_string(&replay).unwrap();
     assert_eq!(json_number(&json, "packetsReceived"), pkts, "{json}");
     assert_eq!(json_number(&json, "packetsLost"), lost, "{json}");
+}
+
+/// The packet-ring backend writes the IPv4 and UDP headers of what the bridge sends itself:
+/// Wireshark must find both checksums good, the source port the leg's own (symmetric RTP)
+/// and RTP inside. Skipped, with a message, where the packet ring or a capture is not
+/// available.
+#[test]
+fn the_packet_rings_own_headers_pass_wiresharks_checksums() {
+    if let Err(e) = rvoip_media_core::transport::batch::packet_ring_support() {
+        eprintln!("SKIPPED: packet ring unavailable here ({e})");
+        return;
+    }
+    let phone = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let other = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let phone_port = phone.local_addr().unwrap().port();
+    let Some(mut capture) = Capture::start("packet-ring", phone_port, "the packet ring's headers") else {
+        return;
+    };
+    let port0 = free_pair();
+    let mut bridge = cli_support::bin()
+        .args(["bridge", "--legs", "2", "--codec", "pcmu", "--listen", &format!("127.0.0.1:{port0}")])
+        .args(["--io", "packet-ring", "--seconds", "2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(bridge.stdout.take().unwrap()));
+    let ready = lines.next().unwrap().unwrap();
+    assert!(ready.contains("ready") && ready.contains("io=packet_ring"), "{ready}");
+    let mut buf = [0u8; 200];
+    for i in 0..50u16 {
+        for (s, port, ssrc) in [(&phone, port0, 1), (&other, port0 + 1, 2)] {
+            let meta =
+                PacketMeta { payload_type: 0, sequence: i, timestamp: u32::from(i) * 160, ssrc, ..Default::default() };
+            let n = write_rtp(&meta, &[0xff; 160], &mut buf).unwrap();
+            s.send_to(&buf[..n], ("127.0.0.1", port)).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(bridge.wait().unwrap().success());
+    std::thread::sleep(Duration::from_millis(300));
+    capture.stop();
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(&capture.pcap)
+        .args(["-o", "udp.check_checksum:TRUE", "-o", "ip.check_checksum:TRUE"])
+        .args(["-d", &format!("udp.port=={phone_port},rtp"), "-T", "fields"])
+        .args(["-e", "udp.srcport", "-e", "udp.checksum.status", "-e", "ip.checksum.status", "-e", "rtp.p_type"])
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').collect()).collect();
+    let sent = rest.iter().find(|l| l.starts_with("done")).map_or(0.0, |d| json_number(d, "sent"));
+    eprintln!("tshark: {} datagrams from the bridge to leg 0 ({sent} sent to both legs)", rows.len());
+    assert!(rows.len() >= 50, "{text}");
+    // Checksum status 1 = good (Wireshark's PROTO_CHECKSUM_E_GOOD).
+    let want = [port0.to_string(), "1".into(), "1".into(), "0".into()];
+    for r in &rows {
+        assert_eq!(r, &want, "{text}");
+    }
 }
