@@ -6,13 +6,16 @@ kit-style AEC set (scenarios.json, per case mic.wav, echo_only.wav, near_clean.w
 folder of outputs named <case>.wav (`rvoip-media process --aec --out` on each case; the CLI
 aligns its output with the input). Every figure is the kit's PESQ-WB (`score.pesq_wb`, spans
 15-22 s double talk, 10-15 s near single talk) of a signal built from the output, means over
-the set's cases; session 28's figures: BENCHMARKS.md, voice processing, "Session 28".
+the set's cases; session 28's figures: BENCHMARKS.md, voice processing, "Session 28"; the
+ceiling and per-second depth: "Session 29 … AEC".
 
     scripts/aec_oracles.py band  SET OUTDIR          # replace one band of OUTDIR by the clean near end
     scripts/aec_oracles.py time  SET OUTDIR          # ... only in the near's active or pause frames
     scripts/aec_oracles.py depth SET LINDIR          # the linear filter's depth per band and segment
     scripts/aec_oracles.py mask  SET LINDIR          # ideal per-bin gains applied to the linear output
     scripts/aec_oracles.py gains SET LINDIR OUTDIR   # our gains against the ideal, by PESQ and per cell
+    scripts/aec_oracles.py ceiling SET [LINDIR]      # least-squares linear filters' depth, beside ours
+    scripts/aec_oracles.py persec SET LINDIR         # the linear filter's depth second by second
 
 (SET e.g. /opt/labwork/aec_h7; APM_KIT=/path/to/shared/eval/apm, default /work/shared/eval/apm.)
 
@@ -42,6 +45,19 @@ experiment build; the flag's files are byte-identical to it on the kit's and h7'
          class of cell (near-to-residual ratio after the linear filter), and PESQ-WB of L
          resynthesised with max(ours, ideal) (only our over-suppression corrected) and with
          min(ours, ideal) (only our under-suppression), over all bins and under / over 300 Hz.
+* ceiling: the depth (as in `depth`, all bands and four of them) of least-squares FIR filters
+         from the far end to the echo, computed offline from the set's files: 160, 320 and 640 ms
+         long, starting 20 ms before the direct path (found by GCC-PHAT of far end and echo) as
+         ours starts 20 ms before its delay estimate. Fits: "echo FST1" on the true echo over
+         5-10 s (then applied to every segment: room length and nonlinearity alone), "echo seg"
+         on the true echo in each segment (in-sample), "mic FST1" on the microphone over 5-10 s
+         (adds the noise), "mic seg" on the microphone in each segment (adds the near end in
+         double talk), "mic all" on the microphone over the whole file. Normal equations with
+         the exact covariance of the fitted span, a ridge of 1e-6 of its power; the 640 ms
+         filters only for the "echo" fits (one 10240-tap solve takes ~1 GB and a minute).
+         With LINDIR, our linear filter's depth in the same table ("ours"). Takes ~15 min a set.
+* persec: 10·log10(Σ echo² / Σ (echo − ŷ)²) over each second (waveform, all bands), per case
+         and the mean over the cases: how fast the filter converges and where it settles.
 """
 import json
 import os
@@ -49,7 +65,8 @@ import sys
 from multiprocessing import Pool
 
 import numpy as np
-from scipy.signal import get_window, istft, stft
+from scipy.linalg import cho_factor, cho_solve
+from scipy.signal import correlate, fftconvolve, get_window, istft, stft
 
 sys.path.insert(0, os.environ.get("APM_KIT", "/work/shared/eval/apm"))
 import score  # noqa: E402  (the kit's scorer)
@@ -243,8 +260,121 @@ def gain_cells(set_dir, lin_dir, out_dir):
         print("%4d-%4d Hz  ratio %+3d..%+3d dB  cells %6d  ours %6.1f  ideal %6.1f" % (b[0], b[1], c[0], c[1], a[0], a[1] / a[0], a[2] / a[0]))
 
 
+CEIL_LENGTHS_MS = (160, 320, 640)
+CEIL_FITS = ("echo FST1", "echo seg", "mic FST1", "mic seg", "mic all")
+CEIL_BANDS = [(0, 8000), (50, 150), (150, 300), (300, 1000), (1000, 3800)]
+
+
+def direct_path(x, y):
+    """Lag (samples) of the GCC-PHAT peak of y against x: the direct path of the echo."""
+    n = 1 << int(np.ceil(np.log2(len(x) + len(y))))
+    c = np.fft.rfft(y, n) * np.conj(np.fft.rfft(x, n))
+    c = np.fft.irfft(c / (np.abs(c) + 1e-12), n)[: FS]
+    return int(np.argmax(np.abs(c)))
+
+
+def ls_fir(x, y, a, b, lag0, taps):
+    """FIR h minimising sum over n in [a, b) of (y[n] - sum_k h[k] x[n - lag0 - k])^2: the exact
+    normal equations (covariance method; the matrix built row by row from its first row, since
+    R[i+1, j+1] = R[i, j] + u[a-1-i] u[a-1-j] - u[b-1-i] u[b-1-j]), ridge 1e-6 of the power, Cholesky."""
+    u = np.concatenate([np.zeros(lag0 + taps), x])[: taps + len(x)]  # u[taps + n] = x[n - lag0], zero before
+    o = taps
+    ua = u[o + a - taps + 1 : o + b]  # x[n - lag0] for n in a - taps + 1 .. b - 1
+    r0 = correlate(ua, ua[taps - 1 :], mode="valid", method="fft")[::-1]  # R[0, j]
+    p = correlate(ua, y[a:b], mode="valid", method="fft")[::-1]
+    va, vb = u[o + a - 1 - np.arange(taps)], u[o + b - 1 - np.arange(taps)]
+    m = np.empty((taps, taps))
+    m[0] = r0
+    for i in range(taps - 1):
+        m[i + 1, 1:] = m[i, :-1] + va[i] * va[:-1] - vb[i] * vb[:-1]
+        m[i + 1, 0] = r0[i + 1]
+    m[np.diag_indices(taps)] += 1e-6 * r0[0] + 1e-12
+    return cho_solve(cho_factor(m, overwrite_a=True, check_finite=False), p, check_finite=False)
+
+
+def ls_predict(x, h, lag0):
+    return np.concatenate([np.zeros(lag0), fftconvolve(x, h)])[: len(x)]
+
+
+def band_depths(echo, resid, spans):
+    """{segment: [depth dB per CEIL_BANDS]} as in `depth` (STFT energy sums)."""
+    f, t, pe = spec(echo)
+    _, _, pr = spec(resid)
+    pe, pr = np.abs(pe) ** 2, np.abs(pr) ** 2
+    out = {}
+    for key, (a, b) in spans.items():
+        tm = (t >= a) & (t < b)
+        out[key] = [10 * np.log10(pe[(f >= lo) & (f < hi)][:, tm].sum() / pr[(f >= lo) & (f < hi)][:, tm].sum())
+                    for lo, hi in CEIL_BANDS]
+    return out
+
+
+def ceiling_one(args):
+    set_dir, lin_dir, case = args
+    d = os.path.join(set_dir, case)
+    far, mic, echo = (score.rd(os.path.join(d, n + ".wav")) for n in ("far", "mic", "echo_only"))
+    far = score.fit(far, len(mic))
+    spans = {"FST1": (5.0, 10.0), "DT": DT, "FST2": (22.0, 32.0)}
+    idx = {k: (int(a * FS), int(b * FS)) for k, (a, b) in spans.items()}
+    lag0 = max(direct_path(far, echo) - FS // 50, 0)
+    res = {}
+    if lin_dir:
+        lin = score.fit(score.rd(os.path.join(lin_dir, case + ".wav")), len(mic))
+        res[("ours", 0)] = band_depths(echo, lin - mic + echo, spans)
+    for ms in CEIL_LENGTHS_MS:
+        taps = ms * FS // 1000
+        for fit in CEIL_FITS if ms <= 320 else CEIL_FITS[:2]:
+            target = echo if fit.startswith("echo") else mic
+            if fit.endswith("seg"):
+                resid = np.zeros_like(echo)
+                for k, (a, b) in idx.items():
+                    h = ls_fir(far, target, a, b, lag0, taps)
+                    resid[a:b] = (echo - ls_predict(far, h, lag0))[a:b]
+            else:
+                a, b = idx["FST1"] if fit.endswith("FST1") else (0, len(mic))
+                resid = echo - ls_predict(far, ls_fir(far, target, a, b, lag0, taps), lag0)
+            res[(fit, ms)] = band_depths(echo, resid, spans)
+    return case, lag0, res
+
+
+def ceiling(set_dir, lin_dir):
+    out = pool_map(ceiling_one, [(set_dir, lin_dir, c) for c in cases(set_dir)])
+    print("direct path - 20 ms (samples):", " ".join("%s %d" % (c, l) for c, l, _ in out))
+    keys = list(out[0][2].keys())
+    segs = ("FST1", "DT", "FST2")
+    bands = " ".join("%4d-%-4d" % b for b in CEIL_BANDS)
+    print("%-16s %s" % ("fit, length", " | ".join("%s: %s" % (s, bands) for s in segs)))
+    for key in keys:
+        row = []
+        for s in segs:
+            v = np.array([r[key][s] for _, _, r in out]).mean(0)
+            row.append(" ".join("%9.1f" % x for x in v))
+        print("%-16s %s" % ("%s %s" % (key[0], key[1] or ""), " | ".join(row)))
+    print("per case, all bands, FST1 / DT / FST2:")
+    for key in keys:
+        print("%-16s %s" % ("%s %s" % (key[0], key[1] or ""),
+                            "  ".join("%.1f/%.1f/%.1f" % tuple(r[key][s][0] for s in segs) for _, _, r in out)))
+
+
+def persec(set_dir, lin_dir):
+    rows = []
+    for case in cases(set_dir):
+        d = os.path.join(set_dir, case)
+        mic, echo = score.rd(os.path.join(d, "mic.wav")), score.rd(os.path.join(d, "echo_only.wav"))
+        resid = score.fit(score.rd(os.path.join(lin_dir, case + ".wav")), len(mic)) - mic + echo
+        row = []
+        for s in range(len(mic) // FS):
+            e, r = (echo[s * FS : (s + 1) * FS] ** 2).sum(), (resid[s * FS : (s + 1) * FS] ** 2).sum()
+            row.append(10 * np.log10(e / r) if e > 1e-9 and r > 0 else np.nan)
+        rows.append(row)
+        print("%-26s %s" % (case, " ".join("%4.0f" % v for v in row)))
+    rows = np.array(rows)
+    mean = [np.nan if np.isnan(c).all() else np.nanmean(c) for c in rows.T]
+    print("%-26s %s" % ("mean", " ".join("%4.1f" % v for v in mean)))
+
+
 def main():
-    if len(sys.argv) < 4:
+    if len(sys.argv) < 4 and sys.argv[1:2] != ["ceiling"]:
         sys.exit(__doc__)
     what, set_dir, dirs = sys.argv[1], sys.argv[2], sys.argv[3:]
     items = [(set_dir, *dirs, c) for c in cases(set_dir)]
@@ -256,6 +386,10 @@ def main():
         depth(set_dir, dirs[0])
     elif what == "mask":
         report(["%d-point %s" % m for m in MASKS], pool_map(mask_one, items))
+    elif what == "persec":
+        persec(set_dir, dirs[0])
+    elif what == "ceiling":
+        ceiling(set_dir, dirs[0] if dirs else None)
     elif what == "gains":
         report(GAINS, pool_map(gains_one, items))
         gain_cells(set_dir, *dirs[:2])
