@@ -689,6 +689,33 @@ pub fn raise_open_file_limit() -> std::io::Result<u64> {
     sys::raise_open_file_limit()
 }
 
+/// Starts I/O thread `name` running `body`, which sets the thread up, says through the
+/// function it is given whether that worked, and then (set up) runs its loop; the set-up's
+/// error comes back here, after the thread ended.
+#[cfg(target_os = "linux")]
+fn spawn_io_thread(
+    name: String,
+    body: impl FnOnce(&dyn Fn(std::io::Result<()>)) + Send + 'static,
+) -> std::io::Result<JoinHandle<()>> {
+    let (ready_tx, ready) = std::sync::mpsc::sync_channel(1);
+    let t = std::thread::Builder::new().name(name).spawn(move || {
+        body(&|r| {
+            let _ = ready_tx.send(r);
+        })
+    })?;
+    match ready.recv() {
+        Ok(Ok(())) => Ok(t),
+        Ok(Err(e)) => {
+            let _ = t.join();
+            Err(e)
+        }
+        Err(_) => {
+            let _ = t.join();
+            Err(std::io::Error::other("the I/O thread ended while starting"))
+        }
+    }
+}
+
 /// One I/O thread's state; everything per packet is preallocated here.
 struct IoThread {
     config: BatchConfig,

@@ -45,7 +45,6 @@ use std::mem::{size_of, zeroed};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::sync_channel;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -558,31 +557,17 @@ pub(super) fn spawn(
         Some(ip) if !ip.is_unspecified() && local.iter().all(|l| l == ip) => Some(*ip),
         _ => None,
     };
-    let (ready_tx, ready) = sync_channel(1);
-    let t = std::thread::Builder::new().name(name).spawn(move || {
+    super::spawn_io_thread(name, move |ready| {
         match RxRing::new(range, to, BLOCKS).and_then(|rx| Ok((rx, RawSender::new(config.max_datagram)?))) {
             Ok((rx, tx)) => {
-                let _ = ready_tx.send(Ok(()));
+                ready(Ok(()));
                 let source = local.clone();
                 let ports = ports.iter().map(|p| p.0).collect();
                 PacketThread { rx, tx, config, slots, counters, stop, map, local, source, ports, ring_drops }.run();
             }
-            Err(e) => {
-                let _ = ready_tx.send(Err(e));
-            }
+            Err(e) => ready(Err(e)),
         }
-    })?;
-    match ready.recv() {
-        Ok(Ok(())) => Ok(t),
-        Ok(Err(e)) => {
-            let _ = t.join();
-            Err(e)
-        }
-        Err(_) => {
-            let _ = t.join();
-            Err(io::Error::other("the I/O thread ended while starting"))
-        }
-    }
+    })
 }
 
 /// One I/O thread on a packet ring and a raw socket.

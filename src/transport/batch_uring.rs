@@ -42,7 +42,6 @@ use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
-use std::sync::mpsc::sync_channel;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -513,33 +512,16 @@ pub(super) fn spawn(
     counters: Arc<[Counters]>,
     stop: Arc<AtomicBool>,
 ) -> io::Result<JoinHandle<()>> {
-    let (ready_tx, ready) = sync_channel(1);
-    let t =
-        std::thread::Builder::new().name(name).spawn(move || match Ring::new(slots.len(), config.max_datagram) {
-            Ok(mut ring) => match slots.iter().try_for_each(|s| ring.watch(&s.socket).map(drop)) {
-                Ok(()) => {
-                    let _ = ready_tx.send(Ok(()));
-                    UringThread { config, slots, counters, stop, ring }.run();
-                }
-                Err(e) => {
-                    let _ = ready_tx.send(Err(e));
-                }
-            },
-            Err(e) => {
-                let _ = ready_tx.send(Err(e));
+    super::spawn_io_thread(name, move |ready| match Ring::new(slots.len(), config.max_datagram) {
+        Ok(mut ring) => match slots.iter().try_for_each(|s| ring.watch(&s.socket).map(drop)) {
+            Ok(()) => {
+                ready(Ok(()));
+                UringThread { config, slots, counters, stop, ring }.run();
             }
-        })?;
-    match ready.recv() {
-        Ok(Ok(())) => Ok(t),
-        Ok(Err(e)) => {
-            let _ = t.join();
-            Err(e)
-        }
-        Err(_) => {
-            let _ = t.join();
-            Err(io::Error::other("the I/O thread ended while starting"))
-        }
-    }
+            Err(e) => ready(Err(e)),
+        },
+        Err(e) => ready(Err(e)),
+    })
 }
 
 /// One I/O thread on io_uring. Field order: `ring` drops (cancelling and reaping its
