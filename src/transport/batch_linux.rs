@@ -205,22 +205,33 @@ impl Batch {
     /// the kernel took; returns how many it took (one it refuses is skipped, the rest are
     /// still sent).
     pub(crate) fn send(&mut self, socket: &UdpSocket, n: usize, mut on_sent: impl FnMut(usize)) -> usize {
+        self.send_with(socket.as_raw_fd(), n, |_, len| {
+            if let Some(len) = len {
+                on_sent(len)
+            }
+        })
+    }
+
+    /// [`Batch::send`] on any datagram socket `fd` (a raw one: the buffers then hold IP
+    /// headers too), calling `each(j, taken)` for every datagram `j` in order.
+    pub(crate) fn send_each(&mut self, fd: &impl AsRawFd, n: usize, mut each: impl FnMut(usize, bool)) -> usize {
+        self.send_with(fd.as_raw_fd(), n, |j, len| each(j, len.is_some()))
+    }
+
+    /// The one `sendmmsg` loop: `each(j, Some(len))` for a datagram the kernel took,
+    /// `each(j, None)` for one it refused.
+    fn send_with(&mut self, fd: i32, n: usize, mut each: impl FnMut(usize, Option<usize>)) -> usize {
         let (mut done, mut sent) = (0, 0);
         while done < n {
             // SAFETY: headers `done..n` point into buffers owned by `self`.
-            let r = unsafe {
-                libc::sendmmsg(
-                    socket.as_raw_fd(),
-                    self.hdrs.as_mut_ptr().add(done),
-                    (n - done) as u32,
-                    libc::MSG_DONTWAIT,
-                )
-            };
+            let r =
+                unsafe { libc::sendmmsg(fd, self.hdrs.as_mut_ptr().add(done), (n - done) as u32, libc::MSG_DONTWAIT) };
             if r <= 0 {
+                each(done, None);
                 done += 1;
             } else {
-                for iov in &self.iovs[done..done + r as usize] {
-                    on_sent(iov.iov_len);
+                for (k, iov) in self.iovs[done..done + r as usize].iter().enumerate() {
+                    each(done + k, Some(iov.iov_len));
                 }
                 done += r as usize;
                 sent += r as usize;

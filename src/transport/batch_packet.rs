@@ -357,52 +357,19 @@ fn udp_checksum(src: Ipv4Addr, dst: Ipv4Addr, udp: &[u8]) -> u16 {
 struct RawSender {
     fd: OwnedFd,
     /// [`SEND_CHUNK`] buffers of headers + `max_datagram`.
-    bufs: Vec<u8>,
-    size: usize,
-    iovs: Vec<libc::iovec>,
-    addrs: Vec<libc::sockaddr_in>,
-    hdrs: Vec<libc::mmsghdr>,
+    batch: super::sys::Batch,
     /// The socket slot each queued datagram is from.
     tokens: [usize; SEND_CHUNK],
     queued: usize,
 }
-
-// SAFETY: the raw pointers in `iovs` / `hdrs` point into this struct's own heap buffers,
-// which never move or resize; one thread uses it at a time.
-unsafe impl Send for RawSender {}
 
 impl RawSender {
     fn new(max_datagram: usize) -> io::Result<RawSender> {
         let fd = new_socket(libc::AF_INET, libc::SOCK_RAW | libc::SOCK_NONBLOCK, libc::IPPROTO_RAW)?;
         // Room for a few sweeps in flight; failing to raise it keeps the default.
         let _ = set_option(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_SNDBUF, &(4i32 << 20));
-        let size = HEADERS + max_datagram;
-        let mut s = RawSender {
-            fd,
-            bufs: vec![0; SEND_CHUNK * size],
-            size,
-            iovs: Vec::with_capacity(SEND_CHUNK),
-            // SAFETY: all-zero is a valid sockaddr_in.
-            addrs: vec![unsafe { zeroed() }; SEND_CHUNK],
-            hdrs: Vec::with_capacity(SEND_CHUNK),
-            tokens: [0; SEND_CHUNK],
-            queued: 0,
-        };
-        for i in 0..SEND_CHUNK {
-            // SAFETY: in bounds of `bufs`.
-            let base = unsafe { s.bufs.as_mut_ptr().add(i * size) };
-            s.iovs.push(libc::iovec { iov_base: base.cast(), iov_len: size });
-        }
-        for i in 0..SEND_CHUNK {
-            // SAFETY: all-zero is a valid mmsghdr.
-            let mut h: libc::mmsghdr = unsafe { zeroed() };
-            h.msg_hdr.msg_iov = &mut s.iovs[i];
-            h.msg_hdr.msg_iovlen = 1;
-            h.msg_hdr.msg_name = (&mut s.addrs[i] as *mut libc::sockaddr_in).cast();
-            h.msg_hdr.msg_namelen = size_of::<libc::sockaddr_in>() as u32;
-            s.hdrs.push(h);
-        }
-        Ok(s)
+        let batch = super::sys::Batch::new(SEND_CHUNK, HEADERS + max_datagram);
+        Ok(RawSender { fd, batch, tokens: [0; SEND_CHUNK], queued: 0 })
     }
 
     /// The payload part of the next datagram's buffer (flushing first when the chunk is
@@ -411,16 +378,14 @@ impl RawSender {
         if self.queued == SEND_CHUNK {
             self.flush(on_sent);
         }
-        let at = self.queued * self.size;
-        &mut self.bufs[at + HEADERS..at + self.size]
+        &mut self.batch.buffer(self.queued)[HEADERS..]
     }
 
     /// Queues the datagram whose payload (`len` bytes) [`RawSender::next_payload`] gave,
     /// from `from` to `to`, for socket slot `token`.
     fn queue(&mut self, token: usize, len: usize, from: SocketAddrV4, to: SocketAddrV4) {
         let k = self.queued;
-        let at = k * self.size;
-        let b = &mut self.bufs[at..at + HEADERS + len];
+        let b = &mut self.batch.buffer(k)[..HEADERS + len];
         let total = (HEADERS + len) as u16;
         b[..12].copy_from_slice(&[0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, libc::IPPROTO_UDP as u8, 0, 0]);
         b[2..4].copy_from_slice(&total.to_be_bytes());
@@ -436,36 +401,16 @@ impl RawSender {
             s => s,
         };
         udp[6..8].copy_from_slice(&sum.to_be_bytes());
-        self.iovs[k].iov_len = HEADERS + len;
-        self.addrs[k] = libc::sockaddr_in {
-            sin_family: libc::AF_INET as u16,
-            sin_port: 0,
-            sin_addr: libc::in_addr { s_addr: u32::from(*to.ip()).to_be() },
-            sin_zero: [0; 8],
-        };
+        // A raw socket's destination carries no port.
+        self.batch.set_outgoing(k, HEADERS + len, Some(SocketAddr::V4(SocketAddrV4::new(*to.ip(), 0))));
         self.tokens[k] = token;
         self.queued += 1;
     }
 
     /// Sends what is queued; `on_sent(token, ok)` for each datagram.
     fn flush(&mut self, mut on_sent: impl FnMut(usize, bool)) {
-        let mut at = 0;
-        while at < self.queued {
-            // SAFETY: `hdrs[at..queued]` point into buffers owned by `self`, valid for the call.
-            let n = unsafe {
-                libc::sendmmsg(self.fd.as_raw_fd(), self.hdrs.as_mut_ptr().add(at), (self.queued - at) as u32, 0)
-            };
-            if n <= 0 {
-                // The first one failed (a full buffer, an unreachable peer): count it, go on.
-                on_sent(self.tokens[at], false);
-                at += 1;
-            } else {
-                for k in at..at + n as usize {
-                    on_sent(self.tokens[k], true);
-                }
-                at += n as usize;
-            }
-        }
+        let tokens = &self.tokens;
+        self.batch.send_each(&self.fd, self.queued, |j, ok| on_sent(tokens[j], ok));
         self.queued = 0;
     }
 }
