@@ -1824,11 +1824,12 @@ impl JitterBuffer {
     /// two packets take the wait's place: the same step in the delay, two packets less
     /// concealed (jb_fam28b +1.1 R). A rewind for every late packet continuing the
     /// sequence in speech (no wait to replace) lost 1.5 R over 22 PCMU Pareto traces
-    /// (each rewind a timeline step where the loss alone was cheaper), and also with the
-    /// target above the offset by the rewind's step when the packet arrives (the next
-    /// packet then often comes before a wait: jb_fam28h −5.5); concealing as a loss
-    /// instead of waiting after a late packet lost 2.3 R on jb_fam28b (the spike's next
-    /// packets were late too; BENCHMARKS, jitter buffer, session 29).
+    /// (each rewind a timeline step where the loss alone was cheaper); rewinding when the
+    /// packet arrives with the target already the step above the offset and nothing else
+    /// buffered gained 0.18 there but lost 5.5 on jb_fam28h, whose next packet came before
+    /// any wait. Concealing as a loss instead of waiting after a late packet lost 2.3 R on
+    /// jb_fam28b (the spike's next packets were late too; BENCHMARKS, jitter buffer,
+    /// session 29).
     fn play_held_late(&mut self, tick: usize) -> bool {
         let Some(first) = self.held.first() else { return false };
         if self.last_seq != Some(first.seq - 1) {
