@@ -72,6 +72,14 @@ const EARLY_SPIKE_PACKETS: u32 = 50;
 /// jitter's single reordered straggler (a 208 ms packet among 0–120 ms ones) is not one.
 const EARLY_SPIKE_OUTLIERS: u32 = 2;
 
+/// Late packets a decoder without in-band FEC keeps aside while it conceals in speech, at
+/// most this many in sequence, each at most [`HELD_LATE_US`] late (see
+/// [`JitterBuffer::play_held_late`]).
+const HELD_LATE_PACKETS: usize = 4;
+
+/// ... how late such a packet may be when it arrives, µs.
+const HELD_LATE_US: i64 = 80_000;
+
 /// A network whose margin (three times its RFC 3550 jitter) is at most this is steady, µs:
 /// its target is trusted from few packets (see [`JitterBuffer::steady`]).
 const STEADY_MARGIN_US: i64 = 5000;
@@ -473,6 +481,19 @@ pub struct JitterStats {
     pub target_delay_ms: f64,
 }
 
+/// A late packet kept aside (see [`JitterBuffer::play_held_late`]): its header facts and
+/// where its payload lies in the buffer's `held_bytes`.
+#[derive(Clone, Copy, Debug)]
+struct HeldLate {
+    meta: PacketMeta,
+    ts: i64,
+    seq: i64,
+    arrival_us: i64,
+    ticks: i64,
+    at: usize,
+    len: usize,
+}
+
 /// An adaptive jitter buffer with its decoder, for one mono stream (see the
 /// [module docs](super)).
 ///
@@ -530,6 +551,10 @@ pub struct JitterBuffer {
     /// Packets left out of the warm-up floor among the first [`EARLY_SPIKE_PACKETS`]: a
     /// delay spike once [`EARLY_SPIKE_OUTLIERS`] (see [`JitterBuffer::floor_lift_us`]).
     early_outliers: u32,
+    /// Late packets kept aside in sequence, the first continuing the last one played (see
+    /// [`JitterBuffer::play_held_late`]); their payloads are in `held_bytes`.
+    held: Vec<HeldLate>,
+    held_bytes: Vec<u8>,
     /// The margin above the target's quantile so far (µs; see [`JitterConfig::margin_ms`]).
     margin: i64,
     rtp: RtpReceiveStats,
@@ -671,6 +696,9 @@ impl JitterBuffer {
             warm: (0, 0.0, 0.0),
             warm_raw: (0, 0.0, 0.0),
             early_outliers: 0,
+            // Kept only without FEC (see `hold_late`).
+            held: Vec::with_capacity(if has_fec { 0 } else { HELD_LATE_PACKETS }),
+            held_bytes: Vec::with_capacity(if has_fec { 0 } else { HELD_LATE_PACKETS * cfg.max_payload_bytes }),
             margin: 0,
             rtp: RtpReceiveStats::new(info.rtp_clock_rate),
             bursts: BurstGapStats::new(16, packet_ms),
@@ -1121,6 +1149,8 @@ impl JitterBuffer {
         self.dry_us = 0;
         self.stalled = false;
         self.last_late_us = None;
+        self.held.clear();
+        self.held_bytes.clear();
     }
 
     /// Takes one received packet (its arrival time in `meta.arrival_ns`). Packets of
@@ -1216,6 +1246,9 @@ impl JitterBuffer {
                 self.last_late_us = Some(self.now_us);
                 self.stats.packets_late += 1;
                 self.stats.packets_discarded += 1;
+                if !self.has_fec {
+                    self.hold_late(m, payload, (ts, seq, arrival_us, ticks));
+                }
                 return;
             }
             self.playout_ts = ts;
@@ -1746,6 +1779,86 @@ impl JitterBuffer {
         }
     }
 
+    /// Keeps a late packet (`at`: extended timestamp, sequence number, arrival µs, ticks)
+    /// aside if it continues the sequence of the last packet played (or of those kept
+    /// already) and is at most [`HELD_LATE_US`] late; see [`JitterBuffer::play_held_late`].
+    fn hold_late(&mut self, m: &PacketMeta, payload: &[u8], at: (i64, i64, i64, i64)) {
+        let Some(last) = self.last_seq else { return };
+        if self.held.first().is_some_and(|h| h.seq != last + 1) {
+            self.held.clear();
+            self.held_bytes.clear();
+        }
+        let (ts, seq, arrival_us, ticks) = at;
+        let fits = self.held_bytes.len() + payload.len() <= self.held_bytes.capacity();
+        if self.held.len() < HELD_LATE_PACKETS
+            && fits
+            && seq == last + 1 + self.held.len() as i64
+            && self.ticks_to_us(self.playout_ts - ts) <= HELD_LATE_US
+        {
+            self.held.push(HeldLate {
+                meta: *m,
+                ts,
+                seq,
+                arrival_us,
+                ticks,
+                at: self.held_bytes.len(),
+                len: payload.len(),
+            });
+            self.held_bytes.extend_from_slice(payload);
+        }
+    }
+
+    /// With nothing to play in speech and the offset below the target (the buffer is about
+    /// to wait, concealing without moving the playout point, by `tick` samples), plays the
+    /// late packets kept aside instead ([`JitterBuffer::hold_late`], decoders without in-band
+    /// FEC): the playout point goes back to the first of them, so what was concealed since
+    /// its time becomes the wait's stretch, and they are played, no longer late. Only when
+    /// the wait would reach that far (the step is at most the offset's distance below the
+    /// target and one tick). Returns whether it did.
+    ///
+    /// The case is a delay spike in speech: the buffer runs dry at its target and conceals
+    /// as a loss, the spike's first packets then arrive 10–40 ms late and are discarded,
+    /// the target jumps with them, and the buffer still empty waits up to it — 20–40 ms of
+    /// concealment as a stretch in a talk spurt, after the same time concealed as a loss
+    /// (jb_fam28b at 1.98 s: 30 ms moved, two packets late, 40 ms waited). Played, the
+    /// two packets take the wait's place: the same step in the delay, two packets less
+    /// concealed (jb_fam28b +1.1 R). A rewind for every late packet continuing the
+    /// sequence in speech (no wait to replace) lost 1.5 R over 22 PCMU Pareto traces
+    /// (each rewind a timeline step where the loss alone was cheaper); rewinding when the
+    /// packet arrives with the target already the step above the offset and nothing else
+    /// buffered gained 0.18 there but lost 5.5 on jb_fam28h, whose next packet came before
+    /// any wait. Concealing as a loss instead of waiting after a late packet lost 2.3 R on
+    /// jb_fam28b (the spike's next packets were late too; BENCHMARKS, jitter buffer,
+    /// session 29).
+    fn play_held_late(&mut self, tick: usize) -> bool {
+        let Some(first) = self.held.first() else { return false };
+        if self.last_seq != Some(first.seq - 1) {
+            self.held.clear();
+            self.held_bytes.clear();
+            return false;
+        }
+        let back = self.ticks_to_us(self.playout_ts - first.ts);
+        if back > self.target_us() - self.offset_us() + self.samples_to_us(tick) {
+            return false;
+        }
+        self.playout_ts = first.ts;
+        for h in std::mem::take(&mut self.held) {
+            let payload = &self.held_bytes[h.at..h.at + h.len];
+            if let Inserted::Stored = self.buf.insert(&h.meta, payload, h.ts, h.seq, h.arrival_us, h.ticks) {
+                self.stats.packets_late -= 1;
+                self.stats.packets_discarded -= 1;
+            }
+        }
+        self.held_bytes.clear();
+        match self.buf.find_ts(self.playout_ts) {
+            Some(i) => {
+                self.decode_slot(i);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// One decision: adds at least one sample to the playout buffer.
     fn step(&mut self) {
         let late = self.buf.drop_before(self.playout_ts);
@@ -1777,6 +1890,9 @@ impl JitterBuffer {
             // pause takes up was a timeline move (the next step down a second one).
             let slack = if budget == 0 && self.last_quiet { self.last_pull.map_or(0, |(_, len)| len) } else { 0 };
             let stretch = offset < target + i64::from(budget) * 1000 - slack;
+            if stretch && !self.last_quiet && self.play_held_late(tick) {
+                return;
+            }
             self.conceal(tick);
             if stretch {
                 self.waited += tick;
