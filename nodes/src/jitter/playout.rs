@@ -80,6 +80,15 @@ const HELD_LATE_PACKETS: usize = 4;
 /// ... how late such a packet may be when it arrives, µs.
 const HELD_LATE_US: i64 = 80_000;
 
+/// A stream that has not paused since it started stretches its sound toward the target in
+/// the warm-up once this many separate late discards came (see [`JitterBuffer::stretch`]):
+/// without a pause the warm-up has nowhere else to move.
+const UNPAUSED_LATE_EVENTS: u32 = 3;
+
+/// Late discards this close to the previous one are the same event (a spike's packets
+/// arrive together), µs.
+const LATE_EVENT_GAP_US: i64 = 40_000;
+
 /// A network whose margin (three times its RFC 3550 jitter) is at most this is steady, µs:
 /// its target is trusted from few packets (see [`JitterBuffer::steady`]).
 const STEADY_MARGIN_US: i64 = 5000;
@@ -617,6 +626,10 @@ pub struct JitterBuffer {
     /// A block above [`QUIET_POWER`] has been played since the stream (re)started: before
     /// it, a pause is the stream's leading silence (see [`JitterBuffer::start_bound_us`]).
     spoken: bool,
+    /// Separate late discards (at least [`LATE_EVENT_GAP_US`] apart) since the stream
+    /// (re)started, `u32::MAX` once a quiet block has been played; and when the last of them
+    /// was (the caller's clock, µs).
+    late_events: (u32, i64),
     /// The decoder rebuilds lost packets from the next one's FEC data.
     has_fec: bool,
     /// Recent fraction of packets lost in the network.
@@ -735,6 +748,7 @@ impl JitterBuffer {
             quiet_run: 0,
             last_late_us: None,
             spoken: false,
+            late_events: (0, i64::MIN),
             has_fec,
             loss_avg: 0.0,
             last_ticks: 0,
@@ -1140,6 +1154,7 @@ impl JitterBuffer {
         self.early_outliers = 0;
         self.margin = 0;
         self.spoken = false;
+        self.late_events = (0, i64::MIN);
         self.started = false;
         self.have_ref = false;
         self.last_seq = None;
@@ -1244,6 +1259,10 @@ impl JitterBuffer {
                 && self.ticks_to_us(self.playout_ts - ts) <= self.rewind_us;
             if !rewind {
                 self.last_late_us = Some(self.now_us);
+                if self.late_events.0 != u32::MAX && self.now_us.saturating_sub(self.late_events.1) >= LATE_EVENT_GAP_US
+                {
+                    self.late_events = (self.late_events.0 + 1, self.now_us);
+                }
                 self.stats.packets_late += 1;
                 self.stats.packets_discarded += 1;
                 if !self.has_fec {
@@ -1497,6 +1516,17 @@ impl JitterBuffer {
         // has heard): the start's excess over the start bound goes there, all of it.
         let leading = quiet && !self.spoken && warming;
         self.spoken |= !quiet;
+        // A stream that has sounded without a single pause since it started (a tone, music
+        // on hold) gives the warm-up nowhere to move: once its packets kept coming too late
+        // — separate late discards, not one spike's packets arriving together — it is
+        // stretched toward the target as after the warm-up, in the pause's band. (Speech
+        // starts with a pause; within speech, stretching in the warm-up lost on the jitter
+        // sets: BENCHMARKS, jitter buffer, session 29.)
+        if quiet {
+            self.late_events.0 = u32::MAX;
+        }
+        let unpaused_and_late =
+            !self.has_fec && !quiet && (UNPAUSED_LATE_EVENTS..u32::MAX).contains(&self.late_events.0);
         // Above max(bound, target): the excess over that floor (µs), in the leading silence
         // of a steady network from `LEAD_PACKETS` on; such a block is left to this rule.
         let lead_err = match self.start_bound_us() {
@@ -1519,6 +1549,10 @@ impl JitterBuffer {
         let acc = (i64::from(acc) * 1000).max(buffer_us / 5);
         let exp = (i64::from(exp) * 1000).max(buffer_us / 10);
         let exp = if quiet && !warming { self.deep_pause_band(exp, pause_us, buffer_us) } else { exp };
+        // Packets that keep coming too late say the offset is too low by more than speech's
+        // wide band allows for: such sound takes the pause's band.
+        let exp =
+            if unpaused_and_late { (i64::from(self.cfg.expand_quiet_ms) * 1000).max(buffer_us / 10) } else { exp };
         // A pause's bands are tested in whole pulls (the next packet plays after this
         // block); speech's on the offset itself.
         let band_err = if quiet { self.grid_err(err, self.samples_to_us(self.sync_len + n)) } else { err };
@@ -1540,7 +1574,7 @@ impl JitterBuffer {
                 // Down to the target: the drift so far went with it.
                 self.drift_us = 0.0;
             }
-        } else if band_err + lift < -exp && (quiet || !warming || self.has_fec) {
+        } else if band_err + lift < -exp && (quiet || !warming || self.has_fec || unpaused_and_late) {
             // Without FEC, speech is stretched toward the target only once it is trusted:
             // in the warm-up a target that jumped with one delay spike (a heavy tail
             // showing itself in a histogram of a few dozen packets) falls back within
