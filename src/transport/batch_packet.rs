@@ -157,7 +157,8 @@ fn rx_program(ports: (u16, u16), to: Option<Ipv4Addr>) -> Vec<libc::sock_filter>
     p.push(insn(RET, 0, 0, 0xffff));
     p.push(insn(RET, 0, 0, 0));
     let drop = p.len() - 1;
-    for (i, x) in p.iter_mut().enumerate() {
+    // Every instruction before the final `ret 0` (none of the returns jumps).
+    for (i, x) in p.iter_mut().enumerate().take(drop) {
         let to_drop = (drop - i - 1) as u8;
         match x.code {
             JEQ | JGE => x.jf = to_drop,
