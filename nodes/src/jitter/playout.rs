@@ -80,6 +80,10 @@ const HELD_LATE_PACKETS: usize = 4;
 /// ... how late such a packet may be when it arrives, µs.
 const HELD_LATE_US: i64 = 80_000;
 
+/// ... and room for this many payload bytes per packet kept aside (30 ms of G.711; longer
+/// packets are not kept): a session's heap stays within issue 11's 64 KiB.
+const HELD_LATE_BYTES: usize = 240;
+
 /// A stream that has not paused since it started stretches its sound toward the target in
 /// the warm-up once this many separate late discards came (see [`JitterBuffer::stretch`]):
 /// without a pause the warm-up has nowhere else to move.
@@ -711,7 +715,11 @@ impl JitterBuffer {
             early_outliers: 0,
             // Kept only without FEC (see `hold_late`).
             held: Vec::with_capacity(if has_fec { 0 } else { HELD_LATE_PACKETS }),
-            held_bytes: Vec::with_capacity(if has_fec { 0 } else { HELD_LATE_PACKETS * cfg.max_payload_bytes }),
+            held_bytes: Vec::with_capacity(if has_fec {
+                0
+            } else {
+                HELD_LATE_PACKETS * cfg.max_payload_bytes.min(HELD_LATE_BYTES)
+            }),
             margin: 0,
             rtp: RtpReceiveStats::new(info.rtp_clock_rate),
             bursts: BurstGapStats::new(16, packet_ms),
