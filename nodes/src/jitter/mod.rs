@@ -20,7 +20,8 @@
 //!   period removed, [`accelerate`]) when the playout offset is above the target and
 //!   *preemptive expand* (a period inserted, [`preemptive_expand`]) when below (in speech,
 //!   without FEC, only after the warm-up: a target that one delay spike raised in the
-//!   first seconds falls back, so its rise waits for a pause; and once a spike came among
+//!   first seconds falls back, so its rise waits for a pause — unless the stream has not
+//!   paused once since it started and its packets keep coming late; and once a spike came among
 //!   the first 50 packets, pauses too are stretched in the warm-up only up to the floor's
 //!   own target, not the histogram's that the spike lifted); *expand*
 //!   (the codec's concealment, then RFC 3389 comfort noise at the received level) when

@@ -631,9 +631,9 @@ pub struct JitterBuffer {
     /// it, a pause is the stream's leading silence (see [`JitterBuffer::start_bound_us`]).
     spoken: bool,
     /// Separate late discards (at least [`LATE_EVENT_GAP_US`] apart) since the stream
-    /// (re)started, `u32::MAX` once a quiet block has been played; and when the last of them
-    /// was (the caller's clock, µs).
-    late_events: (u32, i64),
+    /// (re)started and when the last of them was (the caller's clock, µs); `None` once a
+    /// quiet block has been played.
+    late_events: Option<(u32, i64)>,
     /// The decoder rebuilds lost packets from the next one's FEC data.
     has_fec: bool,
     /// Recent fraction of packets lost in the network.
@@ -756,7 +756,7 @@ impl JitterBuffer {
             quiet_run: 0,
             last_late_us: None,
             spoken: false,
-            late_events: (0, i64::MIN),
+            late_events: Some((0, i64::MIN)),
             has_fec,
             loss_avg: 0.0,
             last_ticks: 0,
@@ -1162,7 +1162,7 @@ impl JitterBuffer {
         self.early_outliers = 0;
         self.margin = 0;
         self.spoken = false;
-        self.late_events = (0, i64::MIN);
+        self.late_events = Some((0, i64::MIN));
         self.started = false;
         self.have_ref = false;
         self.last_seq = None;
@@ -1172,8 +1172,7 @@ impl JitterBuffer {
         self.dry_us = 0;
         self.stalled = false;
         self.last_late_us = None;
-        self.held.clear();
-        self.held_bytes.clear();
+        self.drop_held();
     }
 
     /// Takes one received packet (its arrival time in `meta.arrival_ns`). Packets of
@@ -1267,9 +1266,10 @@ impl JitterBuffer {
                 && self.ticks_to_us(self.playout_ts - ts) <= self.rewind_us;
             if !rewind {
                 self.last_late_us = Some(self.now_us);
-                if self.late_events.0 != u32::MAX && self.now_us.saturating_sub(self.late_events.1) >= LATE_EVENT_GAP_US
-                {
-                    self.late_events = (self.late_events.0 + 1, self.now_us);
+                if let Some((n, at)) = self.late_events.as_mut() {
+                    if self.now_us.saturating_sub(*at) >= LATE_EVENT_GAP_US {
+                        (*n, *at) = (*n + 1, self.now_us);
+                    }
                 }
                 self.stats.packets_late += 1;
                 self.stats.packets_discarded += 1;
@@ -1531,10 +1531,9 @@ impl JitterBuffer {
         // starts with a pause; within speech, stretching in the warm-up lost on the jitter
         // sets: BENCHMARKS, jitter buffer, session 29.)
         if quiet {
-            self.late_events.0 = u32::MAX;
+            self.late_events = None;
         }
-        let unpaused_and_late =
-            !self.has_fec && !quiet && (UNPAUSED_LATE_EVENTS..u32::MAX).contains(&self.late_events.0);
+        let unpaused_and_late = !self.has_fec && self.late_events.is_some_and(|(n, _)| n >= UNPAUSED_LATE_EVENTS);
         // Above max(bound, target): the excess over that floor (µs), in the leading silence
         // of a steady network from `LEAD_PACKETS` on; such a block is left to this rule.
         let lead_err = match self.start_bound_us() {
@@ -1827,8 +1826,7 @@ impl JitterBuffer {
     fn hold_late(&mut self, m: &PacketMeta, payload: &[u8], at: (i64, i64, i64, i64)) {
         let Some(last) = self.last_seq else { return };
         if self.held.first().is_some_and(|h| h.seq != last + 1) {
-            self.held.clear();
-            self.held_bytes.clear();
+            self.drop_held();
         }
         let (ts, seq, arrival_us, ticks) = at;
         let fits = self.held_bytes.len() + payload.len() <= self.held_bytes.capacity();
@@ -1848,6 +1846,12 @@ impl JitterBuffer {
             });
             self.held_bytes.extend_from_slice(payload);
         }
+    }
+
+    /// Forgets the late packets kept aside.
+    fn drop_held(&mut self) {
+        self.held.clear();
+        self.held_bytes.clear();
     }
 
     /// With nothing to play in speech and the offset below the target (the buffer is about
@@ -1875,8 +1879,7 @@ impl JitterBuffer {
     fn play_held_late(&mut self, tick: usize) -> bool {
         let Some(first) = self.held.first() else { return false };
         if self.last_seq != Some(first.seq - 1) {
-            self.held.clear();
-            self.held_bytes.clear();
+            self.drop_held();
             return false;
         }
         let back = self.ticks_to_us(self.playout_ts - first.ts);
@@ -1884,14 +1887,17 @@ impl JitterBuffer {
             return false;
         }
         self.playout_ts = first.ts;
-        for h in std::mem::take(&mut self.held) {
+        // By index, not `mem::take`: the vectors keep their capacity (no allocation when
+        // the next late packet is kept, on a worker thread).
+        for k in 0..self.held.len() {
+            let h = self.held[k];
             let payload = &self.held_bytes[h.at..h.at + h.len];
             if let Inserted::Stored = self.buf.insert(&h.meta, payload, h.ts, h.seq, h.arrival_us, h.ticks) {
                 self.stats.packets_late -= 1;
                 self.stats.packets_discarded -= 1;
             }
         }
-        self.held_bytes.clear();
+        self.drop_held();
         match self.buf.find_ts(self.playout_ts) {
             Some(i) => {
                 self.decode_slot(i);
