@@ -14,7 +14,10 @@
 //!   histogram has not seen yet); without FEC a delay spike's transits are left out of
 //!   that floor, which they would inflate to the spike's height (a heavy-tailed network);
 //!   with FEC (Opus) they stay in it, and the floor is waited up to by an empty buffer but
-//!   not stretched up to (preemptive expand aims at the histogram's target then).
+//!   not stretched up to (preemptive expand aims at the histogram's target then, and once
+//!   a spike came among the first 200 packets — the histogram's target from a few dozen
+//!   packets weighs it as a tenth or more of them — at the floor without the spike if
+//!   that is lower).
 //! * Decision logic ([`JitterBuffer`]) — at every playout tick, until a quantum is ready:
 //!   *normal* decode of the packet at the playout point, with *accelerate* (a pitch
 //!   period removed, [`accelerate`]) when the playout offset is above the target and

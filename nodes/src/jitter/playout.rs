@@ -64,7 +64,8 @@ const WARM_OUTLIER_US: f64 = 100_000.0;
 
 /// A delay spike left out of the warm-up floor ([`WARM_OUTLIER_US`]) among the first this
 /// many packets keeps a decoder without in-band FEC from stretching its pauses above the
-/// floor for the rest of the warm-up (see [`JitterBuffer::floor_lift_us`]) ...
+/// floor for the rest of the warm-up (see [`JitterBuffer::floor_lift_us`]; with in-band FEC
+/// the window is the quantile's packets, [`JitterBuffer::quantile_packets`]) ...
 const EARLY_SPIKE_PACKETS: u32 = 50;
 
 /// ... once at least this many of those packets were left out: a spike holds the packets
@@ -114,6 +115,11 @@ const T995: [f64; 16] =
 fn warm_sd_factor(n: u32) -> f64 {
     let t = T995.get(n.saturating_sub(2) as usize).copied().unwrap_or(2.576);
     (t * (1.0 + 1.0 / f64::from(n.max(1))).sqrt()).max(3.0)
+}
+
+/// Mean + 3 standard deviations of Welford statistics (at least two values), µs.
+fn floor_of((n, mean, m2): (u32, f64, f64)) -> f64 {
+    mean + 3.0 * (m2 / f64::from(n.max(2) - 1)).sqrt()
 }
 
 /// One more sample `x` in Welford's running (count, mean, sum of squared deviations).
@@ -561,8 +567,13 @@ pub struct JitterBuffer {
     warm: (u32, f64, f64),
     /// The same of the raw transit offsets (arrival − timestamp), for the early start.
     warm_raw: (u32, f64, f64),
-    /// Packets left out of the warm-up floor among the first [`EARLY_SPIKE_PACKETS`]: a
-    /// delay spike once [`EARLY_SPIKE_OUTLIERS`] (see [`JitterBuffer::floor_lift_us`]).
+    /// The same as `warm` without a delay spike's offsets (see
+    /// [`JitterBuffer::warm_outlier`]): the bulk's floor. Without in-band FEC `warm` itself
+    /// leaves them out, and the two agree.
+    bulk: (u32, f64, f64),
+    /// Packets left out of the bulk's floor among the first [`EARLY_SPIKE_PACKETS`] (with
+    /// in-band FEC, the first [`JitterBuffer::quantile_packets`]): a delay spike once
+    /// [`EARLY_SPIKE_OUTLIERS`] (see [`JitterBuffer::floor_lift_us`]).
     early_outliers: u32,
     /// Late packets kept aside in sequence, the first continuing the last one played (see
     /// [`JitterBuffer::play_held_late`]); their payloads are in `held_bytes`.
@@ -712,6 +723,7 @@ impl JitterBuffer {
             skew: SkewEstimator::new(),
             warm: (0, 0.0, 0.0),
             warm_raw: (0, 0.0, 0.0),
+            bulk: (0, 0.0, 0.0),
             early_outliers: 0,
             // Kept only without FEC (see `hold_late`).
             held: Vec::with_capacity(if has_fec { 0 } else { HELD_LATE_PACKETS }),
@@ -1011,36 +1023,39 @@ impl JitterBuffer {
         (1.0 / (1.0 - self.cfg.quantile)).round().min(f64::from(WARM_PACKETS)) as u32
     }
 
-    /// Whether a packet whose usable transit offset is `d_us` stays out of the warm-up
-    /// floor's statistics ([`JitterBuffer::target_us`]): for a decoder without in-band FEC
-    /// (G.711, G.722, G.729), from the third packet on, an offset more than
-    /// [`WARM_OUTLIER_US`] above the floor (mean + 3 standard deviations of the offsets
-    /// counted so far). The floor assumes a light, roughly normal tail; one delay spike in
+    /// Whether a packet whose usable transit offset is `d_us` is a delay spike's, left out
+    /// of the bulk's floor (`bulk`): from the third packet on, an offset more than
+    /// [`WARM_OUTLIER_US`] above that floor (mean + 3 standard deviations of the offsets
+    /// counted so far). For a decoder without in-band FEC (G.711, G.722, G.729) it stays
+    /// out of the warm-up floor's statistics ([`JitterBuffer::target_us`]) too. The floor
+    /// assumes a light, roughly normal tail; one delay spike in
     /// the first seconds (a heavy-tailed network: Pareto jitter, a packet held 300–500 ms
     /// and the packets queued behind it) made its standard deviation explode, and the
     /// floor took the target to 300–560 ms for the rest of the warm-up. The buffer
     /// stretched up to it and, once the floor ended, accelerated back down to the
     /// histogram's target (~140 ms): two timeline moves and seconds of excess delay
     /// (BENCHMARKS, jitter buffer, session 27: Pareto PCMU +5.4 R on one trace). The
-    /// spike still counts in the delay histogram, whose E-model target weighs it. Not with
-    /// FEC (Opus): there the floor's wait for a spike in the warm-up kept the packets
-    /// after it (a held-out spike trace lost 4.4 R without it).
+    /// spike still counts in the delay histogram, whose E-model target weighs it. With FEC
+    /// (Opus) it stays in the warm-up floor: there the floor's wait for a spike in the
+    /// warm-up kept the packets after it (a held-out spike trace lost 4.4 R without it);
+    /// only preemptive expand aims lower after an early one
+    /// ([`JitterBuffer::floor_lift_us`]).
     fn warm_outlier(&self, d_us: i64) -> bool {
-        !self.has_fec && self.warm.0 >= 3 && d_us as f64 > self.warm_floor_us() + WARM_OUTLIER_US
+        self.bulk.0 >= 3 && d_us as f64 > floor_of(self.bulk) + WARM_OUTLIER_US
     }
 
     /// The warm-up floor, µs: mean + 3 standard deviations of the offsets counted in
     /// `warm` (at least two of them).
     fn warm_floor_us(&self) -> f64 {
-        let (n, mean, m2) = self.warm;
-        mean + 3.0 * (m2 / f64::from(n - 1)).sqrt()
+        floor_of(self.warm)
     }
 
-    /// The target the warm-up floor alone would give (µs, as [`JitterBuffer::target_us`]):
-    /// the floor ([`JitterBuffer::warm_floor_us`]) with the clock-skew trend and the margin
-    /// added, without the delay histogram's target.
+    /// The target the bulk's floor alone would give (µs, as [`JitterBuffer::target_us`]):
+    /// the floor of the offsets without a delay spike's (`bulk`; without in-band FEC the
+    /// warm-up floor, [`JitterBuffer::warm_floor_us`]) with the clock-skew trend and the
+    /// margin added, without the delay histogram's target.
     fn warm_floor_target_us(&self) -> i64 {
-        self.warm_floor_us() as i64 + self.trend_us(self.playout_ts) + self.target_margin_us()
+        floor_of(self.bulk) as i64 + self.trend_us(self.playout_ts) + self.target_margin_us()
     }
 
     /// Whether the network is steady: three packets have shown its jitter, and three times
@@ -1159,6 +1174,7 @@ impl JitterBuffer {
         self.skew.reset();
         self.warm = (0, 0.0, 0.0);
         self.warm_raw = (0, 0.0, 0.0);
+        self.bulk = (0, 0.0, 0.0);
         self.early_outliers = 0;
         self.margin = 0;
         self.spoken = false;
@@ -1247,10 +1263,14 @@ impl JitterBuffer {
         }
         self.delay.update(d_use - self.trend_us(ts));
         let outlier = self.warm.0 < WARM_PACKETS && self.warm_outlier(d_use);
-        if outlier && self.warm.0 < EARLY_SPIKE_PACKETS {
+        let window = if self.has_fec { self.quantile_packets() } else { EARLY_SPIKE_PACKETS };
+        if outlier && self.warm.0 < window {
             self.early_outliers += 1;
         }
         if self.warm.0 < WARM_PACKETS && !outlier {
+            self.bulk = welford(self.bulk, d_use as f64);
+        }
+        if self.warm.0 < WARM_PACKETS && (!outlier || self.has_fec) {
             self.warm = welford(self.warm, d_use as f64);
             self.warm_raw = welford(self.warm_raw, d as f64);
         }
@@ -1604,7 +1624,9 @@ impl JitterBuffer {
     /// How far the target lies above what preemptive expand stretches the offset up to
     /// while `warming` (the first [`WARM_PACKETS`]), µs; 0 after the warm-up. With in-band
     /// FEC (Opus), how far the warm-up floor lifts the target above the delay histogram's
-    /// own; without it (G.711, G.722, G.729), once a delay spike came among the first
+    /// own (once a delay spike came among the first [`JitterBuffer::quantile_packets`],
+    /// above the bulk floor's own if that is lower); without it (G.711, G.722, G.729), once
+    /// a delay spike came among the first
     /// [`EARLY_SPIKE_PACKETS`] ([`EARLY_SPIKE_OUTLIERS`] of them left out of the floor),
     /// how far the target lies above the warm-up floor's own
     /// ([`JitterBuffer::warm_floor_target_us`]); else 0.
@@ -1641,15 +1663,32 @@ impl JitterBuffer {
     /// buffer waits for the stream up to it (a spike whose drain is still arriving keeps its
     /// packets so: held-out opus_spikes). Over 22 Opus Pareto traces R +0.69 (65.64 → 66.33),
     /// none lower; family Opus bloat +4.6, Wi-Fi +1.4 (BENCHMARKS, jitter buffer, session 28).
+    ///
+    /// With FEC the histogram's own target is no better while it is young: a spike among its
+    /// first packets (a packet held 100–450 ms and the 5–20 queued behind it, all late) is
+    /// a tenth to a quarter of the few dozen packets it has seen, and its E-model target
+    /// jumped with them (jb_fam27i: 51 → 331 ms at packet 46, back to 131 by packet 106;
+    /// jb_fam28l: 71 → 181 ms at packet 65). The buffer stretched 115–160 ms up to it, in
+    /// speech and pauses, and held the excess through the warm-up (the floor stops
+    /// accelerate). So once [`EARLY_SPIKE_OUTLIERS`] packets among the first
+    /// [`JitterBuffer::quantile_packets`] (those a 99.5 % quantile needs) were a spike's,
+    /// more than [`WARM_OUTLIER_US`] above the bulk's floor (mean + 3 standard deviations of
+    /// the offsets without them), preemptive expand in the rest of the warm-up aims at that
+    /// floor's target if it is the lower, as without FEC; the floor and the target are not
+    /// changed, so an empty buffer still waits for a spike's drain. Over 22 Opus Pareto
+    /// traces R +0.92 (66.33 → 67.25, 7 up, jb_fam28j −0.70), on 16 fresh ones +0.09 (2
+    /// up, 2 down by up to 1.27); every kit-style set byte-identical (BENCHMARKS, jitter
+    /// buffer, session 30).
     fn floor_lift_us(&self, warming: bool) -> i64 {
         if !warming {
             return 0;
         }
+        let spike = self.early_outliers >= EARLY_SPIKE_OUTLIERS;
         if !self.has_fec {
-            let spike = self.early_outliers >= EARLY_SPIKE_OUTLIERS;
             return if spike { (self.target_us() - self.warm_floor_target_us()).max(0) } else { 0 };
         }
-        self.target_us() - self.target_floored_us(false)
+        let aim = self.target_floored_us(false);
+        self.target_us() - if spike { aim.min(self.warm_floor_target_us()) } else { aim }
     }
 
     /// The pause's expand band `exp` (µs), narrowed to a single pull in a deep pause: for a

@@ -1009,6 +1009,11 @@ fn g711_keeps_a_delay_spike_out_of_the_warm_up_floor() {
 /// (the end of the warm-up's 250 packets) and the largest playout offset above the fastest
 /// packet (ms) until then.
 fn opus_warm_spike_stats(spike_ms: f64) -> (JitterStats, f64) {
+    opus_warm_spike_stats_at(50, spike_ms)
+}
+
+/// As [`opus_warm_spike_stats`], the spike at packet `spike_at`.
+fn opus_warm_spike_stats_at(spike_at: u32, spike_ms: f64) -> (JitterStats, f64) {
     use crate::opus::{OpusCodecDecoder, OpusEncoderConfig};
     let mut enc = OpusEncoderConfig::new(16_000, 1).inband_fec(true).packet_loss_percent(10).build().unwrap();
     let mut buf = [0u8; 1500];
@@ -1029,7 +1034,7 @@ fn opus_warm_spike_stats(spike_ms: f64) -> (JitterStats, f64) {
             let p = enc.encode(&pcm, &mut buf).unwrap();
             let sent = f64::from(i) * 20.0;
             let jitter = f64::from((i * 7919) % 11);
-            let held = if i == 50 { spike_ms } else { 0.0 };
+            let held = if i == spike_at { spike_ms } else { 0.0 };
             last = (sent + 20.0 + jitter + held).max(last);
             let meta = PacketMeta {
                 payload_type: 111,
@@ -1175,5 +1180,25 @@ fn a_tone_without_pauses_moves_up_to_its_target_in_the_warm_up() {
         run(&mut jb, &pk, 4_000_000_000);
         let s = jb.stats();
         assert!(s.concealed_samples <= 8 * 150, "seed {seed}: {} ms concealed: {s:?}", s.concealed_samples / 8);
+    }
+}
+
+#[test]
+fn opus_does_not_stretch_up_to_a_young_histograms_target_that_one_spike_raised() {
+    // A 250–350 ms spike among the first 60 packets: its packet and the 10–15 queued behind
+    // it are a fifth of what the delay histogram has seen, and its E-model target jumps
+    // toward the spike's height before falling back as packets come. Once two packets were
+    // far above the bulk's floor, preemptive expand aims at that floor's target: the
+    // offset stays at its start (60 ms) and nothing is stretched or accelerated by 5 s.
+    // Aimed at the histogram's target, the offset reached 236–345 ms with 2811–4553
+    // samples inserted and 1190–1684 taken out again.
+    for at in [20, 40, 60] {
+        for spike in [250.0, 350.0] {
+            let (s, top) = opus_warm_spike_stats_at(at, spike);
+            assert!(s.packets_late >= 10, "spike {spike} at {at}: {s:?}");
+            assert!(top < 120.0, "spike {spike} at {at}: offset up to {top:.0} ms: {s:?}");
+            assert!(s.inserted_samples_for_deceleration < 800, "spike {spike} at {at}: {s:?}");
+            assert_eq!(s.removed_samples_for_acceleration, 0, "spike {spike} at {at}: {s:?}");
+        }
     }
 }
