@@ -255,7 +255,7 @@ mod postfilter;
 mod saturation;
 
 pub use delay::DelayEstimator;
-pub use filter::{Adapter, Weights};
+pub use filter::{Adapter, FilterUpdate, Kalman, Weights, KALMAN_P0};
 pub use noise_floor::NoiseFloor;
 
 use leakage::Leak;
@@ -432,6 +432,11 @@ pub struct AdvancedAecConfig {
     /// the one output `"out"`). [`Aec::linear_output`] is there either way; this only adds
     /// the port and its copy, for graphs that want the signal.
     pub linear_output: bool,
+    /// How the background (adaptive) filter updates ([`FilterUpdate`]; default
+    /// [`FilterUpdate::Nlms`]). [`FilterUpdate::Kalman`] is experimental (session 29): the
+    /// frequency-domain Kalman filter, whose state error variance is raised again when the
+    /// stale-prediction test or a restart finds an echo-path change.
+    pub filter_update: FilterUpdate,
 }
 
 impl AdvancedAecConfig {
@@ -454,7 +459,20 @@ impl AdvancedAecConfig {
             noise_suppression: true,
             denoise: Some(NsLevel::High),
             linear_output: false,
+            filter_update: FilterUpdate::Nlms,
         }
+    }
+    /// Sets the background filter's update ([`AdvancedAecConfig::filter_update`]).
+    ///
+    /// ```
+    /// use rvoip_media_nodes::apm::{AdvancedAecConfig, Aec, FilterUpdate};
+    /// let cfg = AdvancedAecConfig::new(16_000).with_filter_update(FilterUpdate::Kalman);
+    /// assert_eq!(cfg.filter_update, FilterUpdate::Kalman);
+    /// assert!(Aec::new(cfg).is_ok());
+    /// ```
+    pub fn with_filter_update(mut self, update: FilterUpdate) -> Self {
+        self.filter_update = update;
+        self
     }
     /// Sets the denoiser stage of the post-filter (`None` = off).
     pub fn with_denoise(mut self, level: Option<NsLevel>) -> Self {
@@ -552,6 +570,8 @@ pub struct Aec {
     lead: usize,
     wf: Weights,
     wb: Weights,
+    /// The background's Kalman state ([`FilterUpdate::Kalman`] only).
+    kalman: Option<Kalman>,
     /// Foreground weights from before the last restart (the previous echo path, relative to
     /// the bulk delay: not shifted when the delay estimate moves), used for
     /// `PREV_PATH_BLOCKS` far-active blocks after it.
@@ -708,6 +728,7 @@ impl Aec {
             lead: 0,
             wf: weights(),
             wb: weights(),
+            kalman: (cfg.filter_update == FilterUpdate::Kalman).then(|| Kalman::new(max_parts, bins)),
             w_prev: weights(),
             prev_left: 0,
             relearn_hold: false,
@@ -974,6 +995,9 @@ impl Aec {
                     let delta = new_off as isize - self.offset as isize;
                     self.wf.shift(delta);
                     self.wb.shift(delta);
+                    if let Some(k) = &mut self.kalman {
+                        k.shift(delta, self.parts);
+                    }
                     self.offset = new_off;
                 }
             }
@@ -1051,7 +1075,16 @@ impl Aec {
         }
         // The leakage estimate learns only while the far end is active now (module docs, 3.).
         let leak = self.leak_b.update(&self.epow, &self.ypow, if far_active { 0.02 } else { 0.0 });
-        if learn {
+        if let (true, Some(kal)) = (learn, &mut self.kalman) {
+            let (xr, xp) = (&self.xring, &self.xpow);
+            kal.adapt(
+                &mut self.adapter,
+                &mut self.wb,
+                |k| &xr[idx(k)..idx(k) + bins],
+                |k| &xp[idx(k)..idx(k) + bins],
+                &self.espec,
+            );
+        } else if learn {
             // Proportionate step factors, and the far power they weight (PNLMS normalises by
             // xᵀGx, so the update stays stable however the factors are distributed).
             self.wb.proportionate_steps(&mut self.prop);
@@ -1102,8 +1135,13 @@ impl Aec {
             }
             let xr = &self.xring;
             self.adapter.adapt(&mut self.wb, |k| &xr[idx(k)..idx(k) + bins], &self.espec, &self.mu_p, &self.prop);
+        }
+        if learn {
             if !self.wb.is_finite() {
                 self.wb.w.copy_from_slice(&self.wf.w);
+                if let Some(k) = &mut self.kalman {
+                    k.reset();
+                }
             }
             // 5. Foreground / background exchange.
             let ef2: f32 = self.ef.iter().map(|v| v * v).sum();
@@ -1146,6 +1184,10 @@ impl Aec {
                 }
                 if c < MISPREDICTED_CORRELATION {
                     self.mispredicted = 2.0 * (1.0 - c);
+                    // The Kalman filter's confidence goes with the prediction: follow the path.
+                    if let Some(k) = &mut self.kalman {
+                        k.raise();
+                    }
                 }
             }
             if self.cf.1 > sig && self.cb.1 > sig {
@@ -1165,6 +1207,9 @@ impl Aec {
                 self.prev_left = PREV_PATH_BLOCKS;
                 self.wf.clear();
                 self.wb.clear();
+                if let Some(k) = &mut self.kalman {
+                    k.reset();
+                }
                 // The new path's room is measured again (module docs, 3.).
                 self.set_parts(self.base_parts);
                 self.far_blocks = 0;
@@ -1214,6 +1259,9 @@ impl Aec {
                 self.lead += LEAD_STEP;
                 self.wf.shift(-(LEAD_STEP as isize));
                 self.wb.shift(-(LEAD_STEP as isize));
+                if let Some(k) = &mut self.kalman {
+                    k.shift(-(LEAD_STEP as isize), self.parts);
+                }
             }
         }
         // 7. Room-sized tail (module docs, 3.). Not while the near-end detector's hangover runs:
@@ -1318,6 +1366,9 @@ impl Aec {
 
     /// Forgets all state (filters, delay estimate, noise estimate).
     pub fn reset(&mut self) {
+        if let Some(k) = &mut self.kalman {
+            k.reset();
+        }
         self.far_pending.fill(0.0);
         self.far_prev.fill(0.0);
         self.xring.fill(Cpx::new(0.0, 0.0));
