@@ -419,18 +419,10 @@ fn audio_levels_skip_silent_legs_and_label_each_mix() {
     }
 }
 
-/// Frames of silence leg 0 sends before its tone. A G.711 buffer stretches speech toward
-/// its target only after its warm-up (250 packets, 5 s): before that it moves in pauses
-/// (`nodes/src/jitter/playout.rs`, `stretch`). A leg that sounds without a pause from its
-/// first packet on — a tone, music on hold — conceals each late packet until then; this
-/// one starts as calls do, with a moment of silence (200 ms is enough; without it the test
-/// passed only when the first pulls happened to come before the first packets).
-const LEADING_SILENCE: usize = 25;
-
-/// Runs a 2-leg bridge (with `extra` flags) for 4 s while leg 0 sends [`LEADING_SILENCE`]
-/// frames of silence and then a tone, every fourth packet held back 70 ms (sent after the
-/// next three), and leg 1 sends silence on time, both until after the bridge has stopped
-/// (so that no leg conceals the end of its stream); returns the bridge's `done` line.
+/// Runs a 2-leg bridge (with `extra` flags) for 4 s while leg 0 sends a tone from its first
+/// packet, every fourth packet held back 70 ms (sent after the next three), and leg 1 sends
+/// silence on time, both until after the bridge has stopped (so that no leg conceals the
+/// end of its stream); returns the bridge's `done` line.
 fn run_with_a_jittery_leg(extra: &[&str]) -> String {
     let port0 = free_ports(2);
     let mut flags = vec!["--seconds", "4"];
@@ -449,7 +441,7 @@ fn run_with_a_jittery_leg(extra: &[&str]) -> String {
     let mut buf = [0u8; 1500];
     for (at, leg, k) in sends {
         std::thread::sleep((start + Duration::from_millis(at)).saturating_duration_since(Instant::now()));
-        let freq = (leg == 0 && k >= LEADING_SILENCE).then_some(TONES[0]);
+        let freq = (leg == 0).then_some(TONES[0]);
         legs[leg].send_to(&packet(freq, k, leg as u32, 0), ("127.0.0.1", port0 + leg as u16)).unwrap();
         for s in &legs {
             while s.recv(&mut buf).is_ok() {}
@@ -465,7 +457,10 @@ fn a_jittery_leg_plays_whole_through_its_jitter_buffer() {
     let _turn = one_bridge_at_a_time();
     // Without a buffer a packet that comes after its playout time is concealed: a quarter
     // of leg 0's time, about 1 s of the 4. With `--jitter` the leg's target delay rises over
-    // the 70 ms within its first packets and the rest play.
+    // the 70 ms within its first packets and the rest play: the tone has no pause, so a
+    // G.711 buffer in its warm-up moves up once late packets keep coming (before session 29
+    // it waited for a pause and concealed every late packet, unless the first pulls
+    // happened to come before the first packets).
     for room in ["nodes", "kernel"] {
         let plain = run_with_a_jittery_leg(&["--room", room]);
         let buffered = run_with_a_jittery_leg(&["--room", room, "--jitter"]);

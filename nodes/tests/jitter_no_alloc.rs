@@ -4,7 +4,7 @@
 
 use rvoip_media_graph::{NodeHarness, Packet, PacketMeta, Quantum};
 use rvoip_media_nodes::codec::{Decoder, G711CodecDecoder};
-use rvoip_media_nodes::jitter::{JitterBufferNode, JitterConfig, JITTER_TELEMETRY};
+use rvoip_media_nodes::jitter::{JitterBuffer, JitterBufferNode, JitterConfig, JITTER_TELEMETRY};
 use rvoip_media_nodes::opus::{OpusCodecDecoder, OpusEncoderConfig};
 use rvoip_media_nodes::G711Law;
 #[path = "support/counting_alloc.rs"]
@@ -91,4 +91,63 @@ fn the_jitter_buffer_node_does_not_allocate() {
         assert_eq!(n, 0, "opus={use_opus}: {n} allocations");
         assert!(telemetry[0] > 300.0, "packets were received: {telemetry:?}");
     }
+}
+
+/// A G.711 buffer that plays late packets in a wait's place (`play_held_late`) and then keeps
+/// the next ones aside again allocates nothing: a PCMU tone at a 20 ms transit with a hold at
+/// packet 100 whose first two packets arrive together 90 ms late and the four after them
+/// 40 ms later still (the pattern of the buffer's own unit test: both late packets are
+/// played), then one at packet 200, 130 ms late, whose packets are kept aside but come too
+/// late to play. (Playing them once took the kept packets' vector, leaving it without
+/// capacity: the second hold allocated.)
+#[test]
+fn playing_late_packets_in_a_waits_place_does_not_allocate() {
+    let tone = |ts: u32| -> Vec<f32> {
+        (0..160).map(|i| 0.3 * (2.0 * std::f32::consts::PI * 250.0 * (ts + i) as f32 / 8000.0).sin()).collect()
+    };
+    let mut packets: Vec<Packet> = (0..300u16)
+        .map(|i| {
+            let normal = 20.0 + f64::from(u32::from(i) * 7919 % 4);
+            let sent = f64::from(i) * 20.0;
+            let transit = [(100u16, 90.0, 40.0), (200, 130.0, 40.0)].iter().fold(normal, |t, &(at, first, rest)| {
+                let held = f64::from(at) * 20.0 + 20.0 + first;
+                match i.checked_sub(at) {
+                    Some(0 | 1) => held - sent,
+                    Some(2..=5) => (held + rest - sent).max(normal),
+                    _ => t,
+                }
+            });
+            let ts = u32::from(i) * 160;
+            let mut payload = [0u8; 160];
+            G711Law::Ulaw.encode_f32(&tone(ts), &mut payload);
+            let meta = PacketMeta {
+                payload_type: 0,
+                sequence: i,
+                timestamp: ts,
+                ssrc: 1,
+                marker: false,
+                arrival_ns: ((sent + transit) * 1e6) as u64,
+                audio_level: None,
+            };
+            Packet::from_payload(meta, &payload).unwrap()
+        })
+        .collect();
+    packets.sort_by_key(|p| p.meta.arrival_ns);
+    let mut jb = JitterBuffer::new(Box::new(G711CodecDecoder::new(G711Law::Ulaw)), JitterConfig::default()).unwrap();
+    let mut out = vec![0f32; 80];
+    let mut next = 0;
+    let n = allocations(|| {
+        for tick in 0..600u64 {
+            let now = tick * 10_000_000;
+            while next < packets.len() && packets[next].meta.arrival_ns <= now {
+                jb.insert(&packets[next]);
+                next += 1;
+            }
+            jb.pull(now, &mut out);
+        }
+    });
+    let s = jb.stats();
+    // The first hold's two late packets played, the second hold's six late.
+    assert!((1..=6).contains(&s.packets_late), "{s:?}");
+    assert_eq!(n, 0, "{n} allocations");
 }

@@ -62,7 +62,7 @@ const RETIRE_MS: u32 = 1;
 /// sharing it.
 const SEND_CHUNK: usize = 64;
 /// Bytes of IPv4 (no options) and UDP headers the thread writes before each payload.
-const HEADERS: usize = 28;
+pub(super) const HEADERS: usize = 28;
 
 /// One thread's packet socket and its mapped receive ring.
 struct RxRing {
@@ -157,7 +157,8 @@ fn rx_program(ports: (u16, u16), to: Option<Ipv4Addr>) -> Vec<libc::sock_filter>
     p.push(insn(RET, 0, 0, 0xffff));
     p.push(insn(RET, 0, 0, 0));
     let drop = p.len() - 1;
-    for (i, x) in p.iter_mut().enumerate() {
+    // Every instruction before the final `ret 0` (none of the returns jumps).
+    for (i, x) in p.iter_mut().enumerate().take(drop) {
         let to_drop = (drop - i - 1) as u8;
         match x.code {
             JEQ | JGE => x.jf = to_drop,
@@ -353,6 +354,27 @@ fn udp_checksum(src: Ipv4Addr, dst: Ipv4Addr, udp: &[u8]) -> u16 {
     !(sum as u16)
 }
 
+/// Writes the IPv4 header (no options, DF, TTL 64; checksum and identification left 0 for the
+/// kernel to fill) and the UDP header with its checksum of a datagram from `from` to `to`
+/// into `b[..HEADERS]`, whose payload is `b[HEADERS..]`.
+pub(super) fn write_udp_headers(b: &mut [u8], from: SocketAddrV4, to: SocketAddrV4) {
+    let total = b.len() as u16;
+    b[..12].copy_from_slice(&[0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, libc::IPPROTO_UDP as u8, 0, 0]);
+    b[2..4].copy_from_slice(&total.to_be_bytes());
+    b[12..16].copy_from_slice(&from.ip().octets());
+    b[16..20].copy_from_slice(&to.ip().octets());
+    let udp = &mut b[20..];
+    udp[0..2].copy_from_slice(&from.port().to_be_bytes());
+    udp[2..4].copy_from_slice(&to.port().to_be_bytes());
+    udp[4..6].copy_from_slice(&(total - 20).to_be_bytes());
+    udp[6..8].copy_from_slice(&[0, 0]);
+    let sum = match udp_checksum(*from.ip(), *to.ip(), udp) {
+        0 => 0xffff,
+        s => s,
+    };
+    udp[6..8].copy_from_slice(&sum.to_be_bytes());
+}
+
 /// One thread's raw IPv4 socket and the datagrams of the `sendmmsg` call being filled.
 struct RawSender {
     fd: OwnedFd,
@@ -385,22 +407,7 @@ impl RawSender {
     /// from `from` to `to`, for socket slot `token`.
     fn queue(&mut self, token: usize, len: usize, from: SocketAddrV4, to: SocketAddrV4) {
         let k = self.queued;
-        let b = &mut self.batch.buffer(k)[..HEADERS + len];
-        let total = (HEADERS + len) as u16;
-        b[..12].copy_from_slice(&[0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, libc::IPPROTO_UDP as u8, 0, 0]);
-        b[2..4].copy_from_slice(&total.to_be_bytes());
-        b[12..16].copy_from_slice(&from.ip().octets());
-        b[16..20].copy_from_slice(&to.ip().octets());
-        let udp = &mut b[20..];
-        udp[0..2].copy_from_slice(&from.port().to_be_bytes());
-        udp[2..4].copy_from_slice(&to.port().to_be_bytes());
-        udp[4..6].copy_from_slice(&((8 + len) as u16).to_be_bytes());
-        udp[6..8].copy_from_slice(&[0, 0]);
-        let sum = match udp_checksum(*from.ip(), *to.ip(), udp) {
-            0 => 0xffff,
-            s => s,
-        };
-        udp[6..8].copy_from_slice(&sum.to_be_bytes());
+        write_udp_headers(&mut self.batch.buffer(k)[..HEADERS + len], from, to);
         // A raw socket's destination carries no port.
         self.batch.set_outgoing(k, HEADERS + len, Some(SocketAddr::V4(SocketAddrV4::new(*to.ip(), 0))));
         self.tokens[k] = token;
@@ -423,11 +430,11 @@ struct PortMap {
 }
 
 impl PortMap {
-    fn new(ports: &[(u16, usize)]) -> PortMap {
-        let first = ports.iter().map(|p| p.0).min().unwrap_or(0);
-        let last = ports.iter().map(|p| p.0).max().unwrap_or(0);
+    /// Socket slot `i` is bound to `ports[i]`.
+    fn new(ports: &[u16]) -> PortMap {
+        let (first, last) = port_range(ports);
         let mut slots = vec![0; usize::from(last - first) + 1];
-        for &(port, token) in ports {
+        for (token, &port) in ports.iter().enumerate() {
             slots[usize::from(port - first)] = token as u32 + 1;
         }
         PortMap { first, slots }
@@ -437,6 +444,11 @@ impl PortMap {
         let i = usize::from(port.checked_sub(self.first)?);
         self.slots.get(i).and_then(|&s| s.checked_sub(1)).map(|s| s as usize)
     }
+}
+
+/// The lowest and highest of `ports` ((0, 0) for none).
+fn port_range(ports: &[u16]) -> (u16, u16) {
+    (ports.iter().copied().min().unwrap_or(0), ports.iter().copied().max().unwrap_or(0))
 }
 
 /// Whether this process can run the backend here: opens a packet ring and a raw socket as a
@@ -487,17 +499,17 @@ pub(super) fn spawn(
     config.connect_on_latch = false;
     let mut local = Vec::with_capacity(slots.len());
     let mut ports = Vec::with_capacity(slots.len());
-    for (token, s) in slots.iter().enumerate() {
+    for s in &slots {
         let SocketAddr::V4(a) = s.socket.local_addr()? else {
             return Err(io::Error::new(io::ErrorKind::Unsupported, "packet ring: an IPv6 socket"));
         };
         // Nothing waits in the socket: the ring receives its datagrams.
         attach_filter(s.socket.as_raw_fd(), &mut [insn((libc::BPF_RET | libc::BPF_K) as u16, 0, 0, 0)])?;
         local.push(*a.ip());
-        ports.push((a.port(), token));
+        ports.push(a.port());
     }
     let map = PortMap::new(&ports);
-    let range = (ports.iter().map(|p| p.0).min().unwrap_or(0), ports.iter().map(|p| p.0).max().unwrap_or(0));
+    let range = port_range(&ports);
     let to = match local.first() {
         Some(ip) if !ip.is_unspecified() && local.iter().all(|l| l == ip) => Some(*ip),
         _ => None,
@@ -507,7 +519,6 @@ pub(super) fn spawn(
             Ok((rx, tx)) => {
                 ready(Ok(()));
                 let source = local.clone();
-                let ports = ports.iter().map(|p| p.0).collect();
                 PacketThread { rx, tx, config, slots, counters, stop, map, local, source, ports, ring_drops }.run();
             }
             Err(e) => ready(Err(e)),
@@ -625,17 +636,9 @@ mod tests {
 
     /// IPv4 + UDP + `payload` as [`RawSender::queue`] writes it (no socket needed).
     fn written(from: SocketAddrV4, to: SocketAddrV4, payload: &[u8]) -> Vec<u8> {
-        let mut b = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0];
-        b[2..4].copy_from_slice(&((HEADERS + payload.len()) as u16).to_be_bytes());
-        b.extend_from_slice(&from.ip().octets());
-        b.extend_from_slice(&to.ip().octets());
-        b.extend_from_slice(&from.port().to_be_bytes());
-        b.extend_from_slice(&to.port().to_be_bytes());
-        b.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
-        b.extend_from_slice(&[0, 0]);
+        let mut b = vec![0; HEADERS];
         b.extend_from_slice(payload);
-        let sum = udp_checksum(*from.ip(), *to.ip(), &b[20..]);
-        b[26..28].copy_from_slice(&sum.to_be_bytes());
+        write_udp_headers(&mut b, from, to);
         b
     }
 
@@ -683,7 +686,7 @@ mod tests {
 
     #[test]
     fn the_port_map_finds_each_socket_and_nothing_else() {
-        let m = PortMap::new(&[(40010, 2), (40000, 0), (40004, 1)]);
+        let m = PortMap::new(&[40000, 40004, 40010]);
         assert_eq!((m.slot(40000), m.slot(40004), m.slot(40010)), (Some(0), Some(1), Some(2)));
         assert_eq!((m.slot(39999), m.slot(40001), m.slot(40011), m.slot(0)), (None, None, None, None));
     }

@@ -20,11 +20,16 @@
 //!   period removed, [`accelerate`]) when the playout offset is above the target and
 //!   *preemptive expand* (a period inserted, [`preemptive_expand`]) when below (in speech,
 //!   without FEC, only after the warm-up: a target that one delay spike raised in the
-//!   first seconds falls back, so its rise waits for a pause; and once a spike came among
+//!   first seconds falls back, so its rise waits for a pause — unless the stream has not
+//!   paused once since it started and its packets keep coming late; and once a spike came among
 //!   the first 50 packets, pauses too are stretched in the warm-up only up to the floor's
 //!   own target, not the histogram's that the spike lifted); *expand*
 //!   (the codec's concealment, then RFC 3389 comfort noise at the received level) when
-//!   nothing is there; for a gap with later packets present, wait while below the target,
+//!   nothing is there — below the target that waits for the stream, concealing without
+//!   moving the playout point, and without FEC a wait in speech plays instead the late
+//!   packets that continue the sequence, discarded since the same dry spell concealed
+//!   their time, when the wait reaches back to them (the playout point goes back to them:
+//!   the same step in the delay, those packets no longer lost); for a gap with later packets present, wait while below the target,
 //!   then fill the gap — from the next packet's in-band FEC for one lost Opus packet, else
 //!   by concealment — and continue (*merge*: the codec's own concealment state cross-fades
 //!   into the decoded signal). A long silence (DTX, a stream that stopped) ends with the

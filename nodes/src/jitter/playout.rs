@@ -72,6 +72,27 @@ const EARLY_SPIKE_PACKETS: u32 = 50;
 /// jitter's single reordered straggler (a 208 ms packet among 0–120 ms ones) is not one.
 const EARLY_SPIKE_OUTLIERS: u32 = 2;
 
+/// Late packets a decoder without in-band FEC keeps aside while it conceals in speech, at
+/// most this many in sequence, each at most [`HELD_LATE_US`] late (see
+/// [`JitterBuffer::play_held_late`]).
+const HELD_LATE_PACKETS: usize = 4;
+
+/// ... how late such a packet may be when it arrives, µs.
+const HELD_LATE_US: i64 = 80_000;
+
+/// ... and room for this many payload bytes per packet kept aside (30 ms of G.711; longer
+/// packets are not kept): a session's heap stays within issue 11's 64 KiB.
+const HELD_LATE_BYTES: usize = 240;
+
+/// A stream that has not paused since it started stretches its sound toward the target in
+/// the warm-up once this many separate late discards came (see [`JitterBuffer::stretch`]):
+/// without a pause the warm-up has nowhere else to move.
+const UNPAUSED_LATE_EVENTS: u32 = 3;
+
+/// Late discards this close to the previous one are the same event (a spike's packets
+/// arrive together), µs.
+const LATE_EVENT_GAP_US: i64 = 40_000;
+
 /// A network whose margin (three times its RFC 3550 jitter) is at most this is steady, µs:
 /// its target is trusted from few packets (see [`JitterBuffer::steady`]).
 const STEADY_MARGIN_US: i64 = 5000;
@@ -473,6 +494,19 @@ pub struct JitterStats {
     pub target_delay_ms: f64,
 }
 
+/// A late packet kept aside (see [`JitterBuffer::play_held_late`]): its header facts and
+/// where its payload lies in the buffer's `held_bytes`.
+#[derive(Clone, Copy, Debug)]
+struct HeldLate {
+    meta: PacketMeta,
+    ts: i64,
+    seq: i64,
+    arrival_us: i64,
+    ticks: i64,
+    at: usize,
+    len: usize,
+}
+
 /// An adaptive jitter buffer with its decoder, for one mono stream (see the
 /// [module docs](super)).
 ///
@@ -530,6 +564,10 @@ pub struct JitterBuffer {
     /// Packets left out of the warm-up floor among the first [`EARLY_SPIKE_PACKETS`]: a
     /// delay spike once [`EARLY_SPIKE_OUTLIERS`] (see [`JitterBuffer::floor_lift_us`]).
     early_outliers: u32,
+    /// Late packets kept aside in sequence, the first continuing the last one played (see
+    /// [`JitterBuffer::play_held_late`]); their payloads are in `held_bytes`.
+    held: Vec<HeldLate>,
+    held_bytes: Vec<u8>,
     /// The margin above the target's quantile so far (µs; see [`JitterConfig::margin_ms`]).
     margin: i64,
     rtp: RtpReceiveStats,
@@ -592,6 +630,10 @@ pub struct JitterBuffer {
     /// A block above [`QUIET_POWER`] has been played since the stream (re)started: before
     /// it, a pause is the stream's leading silence (see [`JitterBuffer::start_bound_us`]).
     spoken: bool,
+    /// Separate late discards (at least [`LATE_EVENT_GAP_US`] apart) since the stream
+    /// (re)started and when the last of them was (the caller's clock, µs); `None` once a
+    /// quiet block has been played.
+    late_events: Option<(u32, i64)>,
     /// The decoder rebuilds lost packets from the next one's FEC data.
     has_fec: bool,
     /// Recent fraction of packets lost in the network.
@@ -671,6 +713,13 @@ impl JitterBuffer {
             warm: (0, 0.0, 0.0),
             warm_raw: (0, 0.0, 0.0),
             early_outliers: 0,
+            // Kept only without FEC (see `hold_late`).
+            held: Vec::with_capacity(if has_fec { 0 } else { HELD_LATE_PACKETS }),
+            held_bytes: Vec::with_capacity(if has_fec {
+                0
+            } else {
+                HELD_LATE_PACKETS * cfg.max_payload_bytes.min(HELD_LATE_BYTES)
+            }),
             margin: 0,
             rtp: RtpReceiveStats::new(info.rtp_clock_rate),
             bursts: BurstGapStats::new(16, packet_ms),
@@ -707,6 +756,7 @@ impl JitterBuffer {
             quiet_run: 0,
             last_late_us: None,
             spoken: false,
+            late_events: Some((0, i64::MIN)),
             has_fec,
             loss_avg: 0.0,
             last_ticks: 0,
@@ -1112,6 +1162,7 @@ impl JitterBuffer {
         self.early_outliers = 0;
         self.margin = 0;
         self.spoken = false;
+        self.late_events = Some((0, i64::MIN));
         self.started = false;
         self.have_ref = false;
         self.last_seq = None;
@@ -1121,6 +1172,7 @@ impl JitterBuffer {
         self.dry_us = 0;
         self.stalled = false;
         self.last_late_us = None;
+        self.drop_held();
     }
 
     /// Takes one received packet (its arrival time in `meta.arrival_ns`). Packets of
@@ -1214,8 +1266,16 @@ impl JitterBuffer {
                 && self.ticks_to_us(self.playout_ts - ts) <= self.rewind_us;
             if !rewind {
                 self.last_late_us = Some(self.now_us);
+                if let Some((n, at)) = self.late_events.as_mut() {
+                    if self.now_us.saturating_sub(*at) >= LATE_EVENT_GAP_US {
+                        (*n, *at) = (*n + 1, self.now_us);
+                    }
+                }
                 self.stats.packets_late += 1;
                 self.stats.packets_discarded += 1;
+                if !self.has_fec {
+                    self.hold_late(m, payload, (ts, seq, arrival_us, ticks));
+                }
                 return;
             }
             self.playout_ts = ts;
@@ -1464,6 +1524,16 @@ impl JitterBuffer {
         // has heard): the start's excess over the start bound goes there, all of it.
         let leading = quiet && !self.spoken && warming;
         self.spoken |= !quiet;
+        // A stream that has sounded without a single pause since it started (a tone, music
+        // on hold) gives the warm-up nowhere to move: once its packets kept coming too late
+        // — separate late discards, not one spike's packets arriving together — it is
+        // stretched toward the target as after the warm-up, in the pause's band. (Speech
+        // starts with a pause; within speech, stretching in the warm-up lost on the jitter
+        // sets: BENCHMARKS, jitter buffer, session 29.)
+        if quiet {
+            self.late_events = None;
+        }
+        let unpaused_and_late = !self.has_fec && self.late_events.is_some_and(|(n, _)| n >= UNPAUSED_LATE_EVENTS);
         // Above max(bound, target): the excess over that floor (µs), in the leading silence
         // of a steady network from `LEAD_PACKETS` on; such a block is left to this rule.
         let lead_err = match self.start_bound_us() {
@@ -1486,6 +1556,10 @@ impl JitterBuffer {
         let acc = (i64::from(acc) * 1000).max(buffer_us / 5);
         let exp = (i64::from(exp) * 1000).max(buffer_us / 10);
         let exp = if quiet && !warming { self.deep_pause_band(exp, pause_us, buffer_us) } else { exp };
+        // Packets that keep coming too late say the offset is too low by more than speech's
+        // wide band allows for: such sound takes the pause's band.
+        let exp =
+            if unpaused_and_late { (i64::from(self.cfg.expand_quiet_ms) * 1000).max(buffer_us / 10) } else { exp };
         // A pause's bands are tested in whole pulls (the next packet plays after this
         // block); speech's on the offset itself.
         let band_err = if quiet { self.grid_err(err, self.samples_to_us(self.sync_len + n)) } else { err };
@@ -1507,7 +1581,7 @@ impl JitterBuffer {
                 // Down to the target: the drift so far went with it.
                 self.drift_us = 0.0;
             }
-        } else if band_err + lift < -exp && (quiet || !warming || self.has_fec) {
+        } else if band_err + lift < -exp && (quiet || !warming || self.has_fec || unpaused_and_late) {
             // Without FEC, speech is stretched toward the target only once it is trusted:
             // in the warm-up a target that jumped with one delay spike (a heavy tail
             // showing itself in a histogram of a few dozen packets) falls back within
@@ -1746,6 +1820,93 @@ impl JitterBuffer {
         }
     }
 
+    /// Keeps a late packet (`at`: extended timestamp, sequence number, arrival µs, ticks)
+    /// aside if it continues the sequence of the last packet played (or of those kept
+    /// already) and is at most [`HELD_LATE_US`] late; see [`JitterBuffer::play_held_late`].
+    fn hold_late(&mut self, m: &PacketMeta, payload: &[u8], at: (i64, i64, i64, i64)) {
+        let Some(last) = self.last_seq else { return };
+        if self.held.first().is_some_and(|h| h.seq != last + 1) {
+            self.drop_held();
+        }
+        let (ts, seq, arrival_us, ticks) = at;
+        let fits = self.held_bytes.len() + payload.len() <= self.held_bytes.capacity();
+        if self.held.len() < HELD_LATE_PACKETS
+            && fits
+            && seq == last + 1 + self.held.len() as i64
+            && self.ticks_to_us(self.playout_ts - ts) <= HELD_LATE_US
+        {
+            self.held.push(HeldLate {
+                meta: *m,
+                ts,
+                seq,
+                arrival_us,
+                ticks,
+                at: self.held_bytes.len(),
+                len: payload.len(),
+            });
+            self.held_bytes.extend_from_slice(payload);
+        }
+    }
+
+    /// Forgets the late packets kept aside.
+    fn drop_held(&mut self) {
+        self.held.clear();
+        self.held_bytes.clear();
+    }
+
+    /// With nothing to play in speech and the offset below the target (the buffer is about
+    /// to wait, concealing without moving the playout point, by `tick` samples), plays the
+    /// late packets kept aside instead ([`JitterBuffer::hold_late`], decoders without in-band
+    /// FEC): the playout point goes back to the first of them, so what was concealed since
+    /// its time becomes the wait's stretch, and they are played, no longer late. Only when
+    /// the wait would reach that far (the step is at most the offset's distance below the
+    /// target and one tick). Returns whether it did.
+    ///
+    /// The case is a delay spike in speech: the buffer runs dry at its target and conceals
+    /// as a loss, the spike's first packets then arrive 10–40 ms late and are discarded,
+    /// the target jumps with them, and the buffer still empty waits up to it — 20–40 ms of
+    /// concealment as a stretch in a talk spurt, after the same time concealed as a loss
+    /// (jb_fam28b at 1.98 s: 30 ms moved, two packets late, 40 ms waited). Played, the
+    /// two packets take the wait's place: the same step in the delay, two packets less
+    /// concealed (jb_fam28b +1.1 R). A rewind for every late packet continuing the
+    /// sequence in speech (no wait to replace) lost 1.5 R over 22 PCMU Pareto traces
+    /// (each rewind a timeline step where the loss alone was cheaper); rewinding when the
+    /// packet arrives with the target already the step above the offset and nothing else
+    /// buffered gained 0.18 there but lost 5.5 on jb_fam28h, whose next packet came before
+    /// any wait. Concealing as a loss instead of waiting after a late packet lost 2.3 R on
+    /// jb_fam28b (the spike's next packets were late too; BENCHMARKS, jitter buffer,
+    /// session 29).
+    fn play_held_late(&mut self, tick: usize) -> bool {
+        let Some(first) = self.held.first() else { return false };
+        if self.last_seq != Some(first.seq - 1) {
+            self.drop_held();
+            return false;
+        }
+        let back = self.ticks_to_us(self.playout_ts - first.ts);
+        if back > self.target_us() - self.offset_us() + self.samples_to_us(tick) {
+            return false;
+        }
+        self.playout_ts = first.ts;
+        // By index, not `mem::take`: the vectors keep their capacity (no allocation when
+        // the next late packet is kept, on a worker thread).
+        for k in 0..self.held.len() {
+            let h = self.held[k];
+            let payload = &self.held_bytes[h.at..h.at + h.len];
+            if let Inserted::Stored = self.buf.insert(&h.meta, payload, h.ts, h.seq, h.arrival_us, h.ticks) {
+                self.stats.packets_late -= 1;
+                self.stats.packets_discarded -= 1;
+            }
+        }
+        self.drop_held();
+        match self.buf.find_ts(self.playout_ts) {
+            Some(i) => {
+                self.decode_slot(i);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// One decision: adds at least one sample to the playout buffer.
     fn step(&mut self) {
         let late = self.buf.drop_before(self.playout_ts);
@@ -1777,6 +1938,9 @@ impl JitterBuffer {
             // pause takes up was a timeline move (the next step down a second one).
             let slack = if budget == 0 && self.last_quiet { self.last_pull.map_or(0, |(_, len)| len) } else { 0 };
             let stretch = offset < target + i64::from(budget) * 1000 - slack;
+            if stretch && !self.last_quiet && self.play_held_late(tick) {
+                return;
+            }
             self.conceal(tick);
             if stretch {
                 self.waited += tick;

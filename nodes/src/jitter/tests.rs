@@ -1124,3 +1124,56 @@ fn g711_does_not_stretch_its_pauses_up_to_a_target_that_an_early_spike_raised() 
         assert_eq!(at.removed_samples_for_acceleration, 0, "spike {spike_at}/{spike_ms}: {at:?}");
     }
 }
+
+/// 6 s of PCMU tone (speech throughout) at a 20 ms transit (0–3 ms of jitter) with one
+/// hold at packet `at`: it and the next arrive together `first_ms` later than usual, and
+/// the four after them together `rest_ms` later still (the hold's drain). Returns the
+/// statistics at 5.5 s.
+fn held_pair_stats(at: u16, first_ms: f64, rest_ms: f64) -> JitterStats {
+    let pk = stream(300, 0, |i| {
+        let normal = 20.0 + f64::from(u32::from(i) * 7919 % 4);
+        let held = f64::from(at) * 20.0 + 20.0 + first_ms;
+        let sent = f64::from(i) * 20.0;
+        match i.checked_sub(at) {
+            Some(0 | 1) => held - sent,
+            Some(2..=5) => (held + rest_ms - sent).max(normal),
+            _ => normal,
+        }
+    });
+    g711_stats_at(JitterConfig::default(), &pk, 5_500_000_000)
+}
+
+#[test]
+fn g711_plays_the_late_packets_a_wait_in_speech_would_have_concealed() {
+    // The buffer runs dry at its target and conceals 30–40 ms as a loss; the hold's first
+    // two packets then arrive 20–40 ms late, the target jumps 60–80 ms, and with the next
+    // packets still 40 ms away the buffer waits up to it. The two late packets are played
+    // in that wait's place (the playout point goes back to them): none is late, and the
+    // delay steps up as the wait would have made it. Without the rule both were discarded
+    // and the wait concealed 40 ms more (hold at 100: 2 late, 640 samples concealed).
+    for (at, first, rest) in [(100, 90.0, 40.0), (150, 90.0, 40.0), (200, 85.0, 45.0)] {
+        let s = held_pair_stats(at, first, rest);
+        assert_eq!(s.packets_late, 0, "hold at {at}: {s:?}");
+        assert_eq!(s.packets_discarded, 0, "hold at {at}: {s:?}");
+        assert!(s.concealed_samples <= 320, "hold at {at}: {s:?}");
+    }
+}
+
+#[test]
+fn a_tone_without_pauses_moves_up_to_its_target_in_the_warm_up() {
+    // A PCMU tone from its first packet, every fourth packet 70 ms late, 4 s (inside the
+    // 250-packet warm-up): G.711 moves toward its target only in pauses during the warm-up,
+    // and a tone has none, so every late packet was concealed (980 ms of 4 s, 40 of 40
+    // seeds of arrival jitter and phase). Separate late discards with no pause between them
+    // since the stream started now let it stretch the tone: the rest play.
+    for seed in 0..20u64 {
+        let mut rng = SplitMix64::new(seed);
+        let jitter: Vec<f64> = (0..215).map(|_| rng.below(4000) as f64 / 1000.0).collect();
+        let phase = (seed % 10) as f64;
+        let pk = stream(215, 0, |i| phase + jitter[usize::from(i)] + if i % 4 == 1 { 70.0 } else { 0.0 });
+        let mut jb = new_jb();
+        run(&mut jb, &pk, 4_000_000_000);
+        let s = jb.stats();
+        assert!(s.concealed_samples <= 8 * 150, "seed {seed}: {} ms concealed: {s:?}", s.concealed_samples / 8);
+    }
+}

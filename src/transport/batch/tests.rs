@@ -465,27 +465,16 @@ fn auto_runs_the_fastest_backend_this_process_may_use() {
     }
 }
 
-/// Sends `payload` as a UDP datagram from `from` to `to` through a raw socket, with its UDP
-/// checksum off by one: what a damaged packet from the wire looks like (a local UDP socket's
-/// datagrams are never checked: the kernel vouches for them).
+/// Sends `payload` as a UDP datagram from `from` to `to` through a raw socket, one payload
+/// bit flipped after its UDP checksum was written: what a damaged packet from the wire looks
+/// like (a local UDP socket's datagrams are never checked: the kernel vouches for them).
 fn send_with_a_wrong_checksum(from: SocketAddr, to: SocketAddr, payload: &[u8]) {
     let (SocketAddr::V4(from), SocketAddr::V4(to)) = (from, to) else { panic!("IPv4 only") };
-    let mut b = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0];
-    b[2..4].copy_from_slice(&((28 + payload.len()) as u16).to_be_bytes());
-    b.extend_from_slice(&from.ip().octets());
-    b.extend_from_slice(&to.ip().octets());
-    b.extend_from_slice(&from.port().to_be_bytes());
-    b.extend_from_slice(&to.port().to_be_bytes());
-    b.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
-    // One's-complement sum of the pseudo-header and the datagram, plus one.
-    let mut sum: u32 = 17 + 2 * (8 + payload.len() as u32);
-    let words = |x: &[u8]| x.chunks(2).map(|w| u32::from(w[0]) << 8 | u32::from(*w.get(1).unwrap_or(&0))).sum::<u32>();
-    sum += words(&b[12..20]) + words(&b[20..26]) + words(payload);
-    while sum >> 16 != 0 {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    b.extend_from_slice(&(!(sum as u16)).wrapping_add(1).to_be_bytes());
+    let mut b = vec![0; packet::HEADERS];
     b.extend_from_slice(payload);
+    packet::write_udp_headers(&mut b, from, to);
+    // One bit changes the one's-complement sum by a power of two: never a correct checksum.
+    *b.last_mut().unwrap() ^= 1;
     // SAFETY: plain system calls on a descriptor closed below; the buffers outlive them.
     unsafe {
         let fd = libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_RAW);
