@@ -205,7 +205,8 @@ const KALMAN_A: f32 = 0.9999;
 /// The initial (and raised, after an echo-path change) state error variance `P₀` per bin and
 /// partition, on the scale of a partition's `|W|²` (for the lab sets' level and ERL; the
 /// offline model `scripts/aec_fdkf.py` measured 0.003–0.03 as about equal, 1 and 10 as 5–10 dB
-/// shallower).
+/// shallower). The canceller raises it with the measured echo-path gain
+/// ([`Kalman::set_p0`]; `Aec` uses `max(KALMAN_P0, 0.1 · mic power / far power)`).
 pub const KALMAN_P0: f32 = 0.01;
 /// Floor of the observation-noise estimate Ψ and of the gain's denominator.
 const KALMAN_FLOOR: f32 = 1e-10;
@@ -241,17 +242,52 @@ pub struct Kalman {
     /// `1 / (Σ_j P_j |X_j|² + 2Ψ + floor)` per bin (scratch).
     inv_den: Vec<f32>,
     bins: usize,
+    /// The `P₀` that [`Kalman::reset`], [`Kalman::raise`] and [`Kalman::shift`] use.
+    p0: f32,
 }
 
 impl Kalman {
     /// State for up to `max_parts` partitions of `bins` bins, at `P₀` ([`KALMAN_P0`]).
     pub fn new(max_parts: usize, bins: usize) -> Self {
-        Kalman { p: vec![KALMAN_P0; max_parts * bins], psi: vec![0.0; bins], inv_den: vec![0.0; bins], bins }
+        Kalman {
+            p: vec![KALMAN_P0; max_parts * bins],
+            psi: vec![0.0; bins],
+            inv_den: vec![0.0; bins],
+            bins,
+            p0: KALMAN_P0,
+        }
+    }
+
+    /// Sets the `P₀` that later resets, raises and shifts use (the state is left as it is).
+    /// A loud echo path (low ERL) has a larger `|W|²` per partition, and at the fixed
+    /// [`KALMAN_P0`] the filter took the unexplained echo for noise and converged 5–15 dB
+    /// shallower over the first 10 s (session 30, the `loudecho` cases). Non-finite or
+    /// non-positive values are ignored.
+    ///
+    /// ```
+    /// use rvoip_media_nodes::apm::aec::{Kalman, KALMAN_P0};
+    /// let mut k = Kalman::new(4, 161);
+    /// k.set_p0(0.1);
+    /// assert_eq!(k.p0(), 0.1);
+    /// k.reset();
+    /// assert!(k.p.iter().all(|&p| p == 0.1));
+    /// k.set_p0(f32::NAN);
+    /// assert_eq!(k.p0(), 0.1);
+    /// ```
+    pub fn set_p0(&mut self, p0: f32) {
+        if p0.is_finite() && p0 > 0.0 {
+            self.p0 = p0;
+        }
+    }
+
+    /// The `P₀` in use ([`Kalman::set_p0`]; [`KALMAN_P0`] until set).
+    pub fn p0(&self) -> f32 {
+        self.p0
     }
 
     /// Back to the start: `P = P₀`, `Ψ = 0` (a restart of the filter).
     pub fn reset(&mut self) {
-        self.p.fill(KALMAN_P0);
+        self.p.fill(self.p0);
         self.psi.fill(0.0);
     }
 
@@ -259,7 +295,31 @@ impl Kalman {
     /// change suspected), so the gain grows again and the filter follows the new path.
     pub fn raise(&mut self) {
         for p in &mut self.p {
-            *p = p.max(KALMAN_P0);
+            *p = p.max(self.p0);
+        }
+    }
+
+    /// Partitions `from..to`, grown onto the filter with zero weights (a longer room), start
+    /// at partition `from − 1`'s state error variance, bin by bin: at `P₀` beside converged
+    /// partitions they took most of the gain, and the error went into gradient noise there
+    /// (session 30: kit `d120_r03` 22–32 s 23.3 dB grown from 160 to 320 ms against 28.9 dB
+    /// not grown; the offline model, 32 partitions from the start, 30.6 dB).
+    ///
+    /// ```
+    /// use rvoip_media_nodes::apm::aec::Kalman;
+    /// let mut k = Kalman::new(4, 2);
+    /// k.p[2..4].copy_from_slice(&[0.5, 0.25]);
+    /// k.grow(2, 4);
+    /// assert_eq!(&k.p[4..8], &[0.5, 0.25, 0.5, 0.25]);
+    /// ```
+    pub fn grow(&mut self, from: usize, to: usize) {
+        let b = self.bins;
+        let to = to.min(self.p.len() / b.max(1));
+        if from == 0 || from >= to {
+            return;
+        }
+        for k in from..to {
+            self.p.copy_within((from - 1) * b..from * b, k * b);
         }
     }
 
@@ -267,12 +327,13 @@ impl Kalman {
     /// ones at `P₀`.
     pub fn shift(&mut self, delta: isize, parts: usize) {
         let (p, b) = (parts.min(self.p.len() / self.bins.max(1)) as isize, self.bins);
+        let p0 = self.p0;
         let mut copy = |k: isize, src: isize| {
             let dst = k as usize * b..(k as usize + 1) * b;
             if (0..p).contains(&src) {
                 self.p.copy_within(src as usize * b..(src as usize + 1) * b, dst.start);
             } else {
-                self.p[dst].fill(KALMAN_P0);
+                self.p[dst].fill(p0);
             }
         };
         if delta > 0 {

@@ -321,6 +321,22 @@ const MISPREDICTED_FAST_CORRELATION: f32 = 0.5;
 /// See MISPREDICTED_FAST_CORRELATION.
 const MISPREDICTED_FAST_WEIGHT: f32 = 0.5;
 
+/// [`FilterUpdate::Kalman`]: the stale-prediction test raises the state error variance to `P₀`
+/// only once it has held for this many consecutive blocks (80 ms). Its false marks in double
+/// talk last 1–5 blocks, and each raise there let the near end into the weights (kit
+/// `d120_r03`: 3 blocks at 18.3 s took the background from 29 to 11–15 dB for 4 s); after the
+/// path changes of the kit and h7 it held for 26–34 blocks (session 30).
+const KALMAN_RAISE_BLOCKS: u32 = 8;
+/// [`FilterUpdate::Kalman`]: `P₀` is at least [`KALMAN_P0`] and at least this share of the
+/// echo path's power gain, measured as the microphone's power over the far end's in far-active
+/// blocks (smoothed, KALMAN_GAIN_SMOOTHING): on the scale of a partition's `|W|²` for
+/// the lab sets' ERL of about 10 dB, larger for loud echo paths (session 30).
+const KALMAN_P0_PER_GAIN: f32 = 0.1;
+/// Smoothing of the echo-path gain measurement (weight of the previous value per block).
+const KALMAN_GAIN_SMOOTHING: f32 = 0.99;
+/// The largest `P₀` the echo-path gain sets.
+const KALMAN_P0_MAX: f32 = 10.0;
+
 /// While relearning after a restart, the new filter confirms the window
 /// (`Aec::relearnt_at_window`) when its strongest partition is among the first this many (plus
 /// the lead): the delay estimator's 2-block margin, the estimate's block and one more. A bulk
@@ -572,6 +588,11 @@ pub struct Aec {
     wb: Weights,
     /// The background's Kalman state ([`FilterUpdate::Kalman`] only).
     kalman: Option<Kalman>,
+    /// Smoothed microphone and far-end power over far-active blocks, for the Kalman filter's
+    /// `P₀` ([`KALMAN_P0_PER_GAIN`]).
+    path_gain: (f32, f32),
+    /// Consecutive blocks the stale-prediction test has held ([`KALMAN_RAISE_BLOCKS`]).
+    mispredicted_run: u32,
     /// Foreground weights from before the last restart (the previous echo path, relative to
     /// the bulk delay: not shifted when the delay estimate moves), used for
     /// `PREV_PATH_BLOCKS` far-active blocks after it.
@@ -729,6 +750,8 @@ impl Aec {
             wf: weights(),
             wb: weights(),
             kalman: (cfg.filter_update == FilterUpdate::Kalman).then(|| Kalman::new(max_parts, bins)),
+            path_gain: (0.0, 0.0),
+            mispredicted_run: 0,
             w_prev: weights(),
             prev_left: 0,
             relearn_hold: false,
@@ -973,6 +996,13 @@ impl Aec {
         }
         let far_active = far_ms > 1e-7;
         self.far_on[self.t] = far_active;
+        if let (true, Some(k)) = (far_active, &mut self.kalman) {
+            // The echo path's power gain sets the Kalman filter's P₀ (KALMAN_P0_PER_GAIN).
+            let mic_ms: f32 = mic.iter().map(|v| v * v).sum::<f32>() / h as f32;
+            let a = KALMAN_GAIN_SMOOTHING;
+            self.path_gain = (a * self.path_gain.0 + (1.0 - a) * mic_ms, a * self.path_gain.1 + (1.0 - a) * far_ms);
+            k.set_p0((KALMAN_P0_PER_GAIN * self.path_gain.0 / self.path_gain.1).clamp(KALMAN_P0, KALMAN_P0_MAX));
+        }
         // 2. Windowed microphone spectrum; delay estimation.
         self.d_hist.copy_within(h.., 0);
         self.d_hist[h..].copy_from_slice(mic);
@@ -996,7 +1026,13 @@ impl Aec {
                     self.wf.shift(delta);
                     self.wb.shift(delta);
                     if let Some(k) = &mut self.kalman {
+                        // The window moved: what the weights learnt before is uncertain again
+                        // (before the first estimate they learnt a misaligned far end, and at
+                        // their shrunken P the aligned echo took seconds to learn: kit
+                        // `d120_r03` 5–10 s 19.5 dB against 26.1 with the window fixed at the
+                        // estimate from the start; session 30).
                         k.shift(delta, self.parts);
+                        k.raise();
                     }
                     self.offset = new_off;
                 }
@@ -1184,11 +1220,16 @@ impl Aec {
                 }
                 if c < MISPREDICTED_CORRELATION {
                     self.mispredicted = 2.0 * (1.0 - c);
-                    // The Kalman filter's confidence goes with the prediction: follow the path.
-                    if let Some(k) = &mut self.kalman {
+                    // The Kalman filter's confidence goes with a prediction that stays stale:
+                    // follow the path (KALMAN_RAISE_BLOCKS).
+                    self.mispredicted_run = self.mispredicted_run.saturating_add(1);
+                    if let (true, Some(k)) = (self.mispredicted_run >= KALMAN_RAISE_BLOCKS, &mut self.kalman) {
                         k.raise();
                     }
                 }
+            }
+            if self.mispredicted == 0.0 {
+                self.mispredicted_run = 0;
             }
             if self.cf.1 > sig && self.cb.1 > sig {
                 self.useless_blocks = if useless(self.cf) && useless(self.cb) { self.useless_blocks + 1 } else { 0 };
@@ -1336,6 +1377,9 @@ impl Aec {
     /// Sets the partitions both filters use; those beyond stay zero (cleared on a restart,
     /// never adapted).
     fn set_parts(&mut self, parts: usize) {
+        if let Some(k) = &mut self.kalman {
+            k.grow(self.parts, parts);
+        }
         self.parts = parts;
         self.wf.parts = parts;
         self.wb.parts = parts;
@@ -1367,8 +1411,11 @@ impl Aec {
     /// Forgets all state (filters, delay estimate, noise estimate).
     pub fn reset(&mut self) {
         if let Some(k) = &mut self.kalman {
+            k.set_p0(KALMAN_P0);
             k.reset();
         }
+        self.path_gain = (0.0, 0.0);
+        self.mispredicted_run = 0;
         self.far_pending.fill(0.0);
         self.far_prev.fill(0.0);
         self.xring.fill(Cpx::new(0.0, 0.0));
