@@ -332,6 +332,9 @@ const KALMAN_RAISE_BLOCKS: u32 = 8;
 /// blocks (smoothed, KALMAN_GAIN_SMOOTHING): on the scale of a partition's `|W|²` for
 /// the lab sets' ERL of about 10 dB, larger for loud echo paths (session 30).
 const KALMAN_P0_PER_GAIN: f32 = 0.1;
+/// [`Aec::align_direct_path`] leaves a strongest tap this close (samples) to a partition's
+/// start or end where it is.
+const ALIGN_MIN_SAMPLES: usize = 4;
 /// Smoothing of the echo-path gain measurement (weight of the previous value per block).
 const KALMAN_GAIN_SMOOTHING: f32 = 0.99;
 /// The largest `P₀` the echo-path gain sets.
@@ -572,6 +575,14 @@ pub struct Aec {
     // Far end.
     far_pending: Vec<f32>,
     far_prev: Vec<f32>,
+    /// [`FilterUpdate::Kalman`] only: the far end's sub-block delay in samples (0..hop), set by
+    /// [`Aec::align_direct_path`], and the last two raw far blocks it reads from.
+    frac: usize,
+    far_line: Vec<f32>,
+    /// Scratch for [`Aec::align_direct_path`]: the filter's impulse response, `max_parts` blocks.
+    ir: Vec<f32>,
+    /// Whether [`Aec::align_direct_path`] has run since the last (re)start.
+    aligned: bool,
     tbuf: Vec<f32>,
     xring: Vec<Cpx>,
     xpow: Vec<f32>,
@@ -739,6 +750,10 @@ impl Aec {
             adapter: Adapter::new(n2, 4),
             far_pending: vec![0.0; hop],
             far_prev: vec![0.0; hop],
+            frac: 0,
+            far_line: vec![0.0; 2 * hop],
+            ir: vec![0.0; max_parts * hop],
+            aligned: false,
             tbuf: vec![0.0; n2],
             xring: vec![Cpx::new(0.0, 0.0); ring_len * bins],
             xpow: vec![0.0; ring_len * bins],
@@ -983,6 +998,12 @@ impl Aec {
         }
         // 1. Far spectrum into the ring, through the loudspeaker saturation model.
         self.t = (self.t + 1) % self.ring_len;
+        if self.kalman.is_some() {
+            // The far end's sub-block delay (Aec::align_direct_path).
+            self.far_line.copy_within(h.., 0);
+            self.far_line[h..].copy_from_slice(&self.far_pending);
+            self.far_pending.copy_from_slice(&self.far_line[h - self.frac..2 * h - self.frac]);
+        }
         self.saturation.shape(&mut self.far_pending, &mut self.fft, self.t);
         self.tbuf[..h].copy_from_slice(&self.far_prev);
         self.tbuf[h..].copy_from_slice(&self.far_pending);
@@ -1270,6 +1291,7 @@ impl Aec {
                 self.mispredicted = 0.0;
                 self.cf_fast = (0.0, 0.0);
                 self.lead = 0;
+                self.aligned = false;
             } else if self.prev_left > 0 || self.sb < 0.7 * self.sf {
                 // After a restart the foreground follows the background every block: both
                 // started from zero, and the ratio test is diluted by near-end speech, so in
@@ -1287,6 +1309,16 @@ impl Aec {
                 self.sb = self.sf;
                 self.cb = self.cf;
             }
+        }
+        // The direct path onto a partition's start (Aec::align_direct_path), once per (re)start.
+        if far_active
+            && !self.aligned
+            && self.kalman.is_some()
+            && self.far_blocks >= LEAD_AFTER_BLOCKS
+            && self.prev_left == 0
+        {
+            self.aligned = true;
+            self.align_direct_path();
         }
         // 6. Filter-based delay refinement: a response whose energy starts in the first
         // partition may begin before the window (the delay estimator's correlation peak lies
@@ -1327,6 +1359,62 @@ impl Aec {
         // 8. Residual echo suppression.
         self.suppress(mic, far_active);
         ok
+    }
+
+    /// [`FilterUpdate::Kalman`] only, once per (re)start after LEAD_AFTER_BLOCKS of far end: the
+    /// far end is delayed by a sub-block amount (`frac`, 0..hop samples, before the saturation
+    /// model and the far FFT) so that the foreground's strongest tap falls on the first sample
+    /// of a partition, and both filters' impulse responses move with it (the window in whole
+    /// blocks is unchanged; the far spectra already in the ring are the old delay's, which
+    /// the strongest partitions leave within a few blocks). The state error variance is
+    /// raised to P₀ after the move.
+    ///
+    /// Why: the block-frequency-domain filter is markedly deeper with the direct path at a
+    /// partition's start than in its middle. Offline (aec_fdkf.py, 16 partitions) kit
+    /// `d250_r04` 5–10 s 27.2 / 17.9 / 25.6 / 25.5 / 17.0 dB with the direct path 160 / 240 /
+    /// 320 / 480 / 560 samples into the window. The canceller's window moves in whole blocks,
+    /// so its direct path fell anywhere (session 30: kit / h7 linear depth 21.9 / 25.0 / 27.6
+    /// and 24.2 / 25.6 / 28.0 → 24.3 / 27.9 / 30.1 and 24.7 / 24.9 / 29.2; double-talk PESQ-WB
+    /// kit 2.904 → 3.009, h7 2.218 → 2.247; BENCHMARKS.md).
+    fn align_direct_path(&mut self) {
+        let h = self.hop;
+        let (k, e) = self.wf.peak_partition();
+        if e <= 0.0 {
+            return;
+        }
+        self.fft.inverse(self.wf.part(k), &mut self.ytime);
+        let r = (0..h).max_by(|&a, &b| self.ytime[a].abs().total_cmp(&self.ytime[b].abs())).unwrap_or(0);
+        if r < ALIGN_MIN_SAMPLES || r > h - ALIGN_MIN_SAMPLES {
+            return;
+        }
+        // The far end r samples later: the taps move r earlier, or, where the delay wraps past a
+        // block (frac + r ≥ hop), hop − r later.
+        let shift: isize = if self.frac + r < h { -(r as isize) } else { (h - r) as isize };
+        self.frac = (self.frac + r) % h;
+        let (parts, bins) = (self.parts, self.bins);
+        let n = parts * h;
+        for w in [&mut self.wf, &mut self.wb] {
+            for k in 0..parts {
+                self.fft.inverse(&w.w[k * bins..(k + 1) * bins], &mut self.ytime);
+                self.ir[k * h..(k + 1) * h].copy_from_slice(&self.ytime[..h]);
+            }
+            let d = shift.unsigned_abs();
+            if shift < 0 {
+                self.ir.copy_within(d..n, 0);
+                self.ir[n - d..n].fill(0.0);
+            } else {
+                self.ir.copy_within(0..n - d, d);
+                self.ir[..d].fill(0.0);
+            }
+            for k in 0..parts {
+                self.tbuf[..h].copy_from_slice(&self.ir[k * h..(k + 1) * h]);
+                self.tbuf[h..].fill(0.0);
+                self.fft.forward(&self.tbuf, &mut w.w[k * bins..(k + 1) * bins]);
+            }
+        }
+        if let Some(k) = &mut self.kalman {
+            k.raise();
+        }
     }
 
     /// The divergence test's slower tier ([`WORSE_CORRELATION`]): counts a block in which both
@@ -1422,6 +1510,9 @@ impl Aec {
         self.mispredicted_run = 0;
         self.far_pending.fill(0.0);
         self.far_prev.fill(0.0);
+        self.far_line.fill(0.0);
+        self.frac = 0;
+        self.aligned = false;
         self.xring.fill(Cpx::new(0.0, 0.0));
         self.xpow.fill(0.0);
         self.far_on.fill(false);
