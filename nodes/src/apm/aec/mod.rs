@@ -579,6 +579,9 @@ pub struct Aec {
     /// [`Aec::align_direct_path`], and the last two raw far blocks it reads from.
     frac: usize,
     far_line: Vec<f32>,
+    /// [`FilterUpdate::Kalman`] only: the raw far end of every ring block (before the sub-block
+    /// delay), `ring_len` blocks, from which [`Aec::align_direct_path`] recomputes the ring.
+    far_hist: Vec<f32>,
     /// Scratch for [`Aec::align_direct_path`]: the filter's impulse response, `max_parts` blocks.
     ir: Vec<f32>,
     /// Whether [`Aec::align_direct_path`] has run since the last (re)start.
@@ -752,6 +755,7 @@ impl Aec {
             far_prev: vec![0.0; hop],
             frac: 0,
             far_line: vec![0.0; 2 * hop],
+            far_hist: vec![0.0; if cfg.filter_update == FilterUpdate::Kalman { ring_len * hop } else { 0 }],
             ir: vec![0.0; max_parts * hop],
             aligned: false,
             tbuf: vec![0.0; n2],
@@ -1000,6 +1004,7 @@ impl Aec {
         self.t = (self.t + 1) % self.ring_len;
         if self.kalman.is_some() {
             // The far end's sub-block delay (Aec::align_direct_path).
+            self.far_hist[self.t * h..(self.t + 1) * h].copy_from_slice(&self.far_pending);
             self.far_line.copy_within(h.., 0);
             self.far_line[h..].copy_from_slice(&self.far_pending);
             self.far_pending.copy_from_slice(&self.far_line[h - self.frac..2 * h - self.frac]);
@@ -1364,18 +1369,21 @@ impl Aec {
     /// [`FilterUpdate::Kalman`] only, once per (re)start after LEAD_AFTER_BLOCKS of far end: the
     /// far end is delayed by a sub-block amount (`frac`, 0..hop samples, before the saturation
     /// model and the far FFT) so that the foreground's strongest tap falls on the first sample
-    /// of a partition, and both filters' impulse responses move with it (the window in whole
-    /// blocks is unchanged; the far spectra already in the ring are the old delay's, which
-    /// the strongest partitions leave within a few blocks). The state error variance is
-    /// raised to P₀ after the move.
+    /// of a partition. Both filters' impulse responses move with it (the window, in whole
+    /// blocks, is unchanged), the far spectra of the ring are recomputed at the new delay from
+    /// the raw far end (`far_hist`), and the state error variance is raised to P₀. Without the
+    /// recomputation the window's oldest blocks kept the old delay for `offset + parts` blocks
+    /// and both filters mispredicted for up to a second (h7 `d120_pathchange`, aligned again
+    /// after its restarts: 5–10 s 19.4 → 6.9 dB). The saturation model's own ring is left as
+    /// it is.
     ///
     /// Why: the block-frequency-domain filter is markedly deeper with the direct path at a
-    /// partition's start than in its middle. Offline (aec_fdkf.py, 16 partitions) kit
-    /// `d250_r04` 5–10 s 27.2 / 17.9 / 25.6 / 25.5 / 17.0 dB with the direct path 160 / 240 /
-    /// 320 / 480 / 560 samples into the window. The canceller's window moves in whole blocks,
-    /// so its direct path fell anywhere (session 30: kit / h7 linear depth 21.9 / 25.0 / 27.6
-    /// and 24.2 / 25.6 / 28.0 → 24.3 / 27.9 / 30.1 and 24.7 / 24.9 / 29.2; double-talk PESQ-WB
-    /// kit 2.904 → 3.009, h7 2.218 → 2.247; BENCHMARKS.md).
+    /// partition's start than in its middle. Offline (aec_fdkf.py, 16 partitions), kit
+    /// `d250_r04` 5–10 s gives 27.2 / 17.9 / 25.6 / 25.5 / 17.0 dB with the direct path 160 /
+    /// 240 / 320 / 480 / 560 samples into the window. The canceller's window moves in whole
+    /// blocks, so its direct path fell anywhere. Session 30: kit / h7 linear depth 21.9 / 25.0 /
+    /// 27.6 and 24.2 / 25.6 / 28.0 → 25.6 / 27.8 / 29.7 and 25.6 / 26.1 / 29.6; double-talk
+    /// PESQ-WB kit 2.904 → 3.033, h7 2.218 → 2.301 (BENCHMARKS.md).
     fn align_direct_path(&mut self) {
         let h = self.hop;
         let (k, e) = self.wf.peak_partition();
@@ -1410,6 +1418,30 @@ impl Aec {
                 self.tbuf[..h].copy_from_slice(&self.ir[k * h..(k + 1) * h]);
                 self.tbuf[h..].fill(0.0);
                 self.fft.forward(&self.tbuf, &mut w.w[k * bins..(k + 1) * bins]);
+            }
+        }
+        // The far spectra in the ring at the new delay, from the raw far end (the window's
+        // oldest blocks would otherwise hold the old delay for `offset + parts` blocks, and both
+        // filters mispredicted for up to a second).
+        let ring = self.ring_len;
+        let delayed = |hist: &[f32], j: usize, out: &mut [f32]| {
+            // Block j delayed by frac: the last frac samples of block j − 1, then block j's first.
+            let prev = (j + ring - 1) % ring;
+            out[..self.frac].copy_from_slice(&hist[(prev + 1) * h - self.frac..(prev + 1) * h]);
+            out[self.frac..].copy_from_slice(&hist[j * h..(j + 1) * h - self.frac]);
+        };
+        for back in 0..ring - 2 {
+            let j = (self.t + ring - back) % ring;
+            let (lo, hi) = self.tbuf.split_at_mut(h);
+            delayed(&self.far_hist, (j + ring - 1) % ring, lo);
+            delayed(&self.far_hist, j, hi);
+            self.saturation.apply(&mut self.tbuf);
+            if back == 0 {
+                self.far_prev.copy_from_slice(&self.tbuf[h..]);
+            }
+            self.fft.forward(&self.tbuf, &mut self.xring[j * bins..(j + 1) * bins]);
+            for f in 0..bins {
+                self.xpow[j * bins + f] = self.xring[j * bins + f].norm_sqr();
             }
         }
         if let Some(k) = &mut self.kalman {
@@ -1511,6 +1543,7 @@ impl Aec {
         self.far_pending.fill(0.0);
         self.far_prev.fill(0.0);
         self.far_line.fill(0.0);
+        self.far_hist.fill(0.0);
         self.frac = 0;
         self.aligned = false;
         self.xring.fill(Cpx::new(0.0, 0.0));
