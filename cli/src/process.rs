@@ -12,8 +12,8 @@ use super::stream::{cycles_for, latency_samples, read_padded, GraphInput, Resamp
 use super::{output::Outputs, progress::Progress, wavio, CliError};
 use rvoip_media_core::prelude::*;
 use rvoip_media_nodes::apm::{
-    AdvancedAecConfig, AdvancedAgcConfig, AdvancedVadConfig, Aec, Agc, NoiseSuppressor, NsConfig, NsLevel, NsWindow,
-    RnnoiseSuppressor, Vad,
+    AdvancedAecConfig, AdvancedAgcConfig, AdvancedVadConfig, Aec, Agc, FilterUpdate, NoiseSuppressor, NsConfig,
+    NsLevel, NsWindow, RnnoiseSuppressor, Vad,
 };
 use rvoip_media_nodes::Gain;
 use std::io::Write;
@@ -172,6 +172,11 @@ pub fn run(a: Args) -> Result<(), CliError> {
             cfg = cfg.with_denoise(if rnnoise { None } else { ns_level });
         }
         cfg = cfg.with_linear_output(lin_file.is_some());
+        // Experiment switch (session 29, not a documented option): RVOIP_AEC_UPDATE=kalman runs
+        // the background filter's frequency-domain Kalman update instead of the default.
+        if std::env::var("RVOIP_AEC_UPDATE").is_ok_and(|v| v == "kalman") {
+            cfg = cfg.with_filter_update(FilterUpdate::Kalman);
+        }
         let aec = Aec::new(cfg).map_err(usage("--aec"))?;
         let n = b.add_node("aec", Box::new(aec));
         b.connect(mic_in, 0, n, 0)?;

@@ -85,7 +85,7 @@ pub mod ns;
 mod processor;
 pub mod vad;
 
-pub use aec::{AdvancedAecConfig, Aec};
+pub use aec::{AdvancedAecConfig, Aec, FilterUpdate};
 pub use agc::{AdvancedAgcConfig, Agc};
 pub use ns::{NoiseSuppressor, NsConfig, NsLevel, NsWindow, RnnoiseSuppressor};
 pub use processor::{AudioProcessingConfig, AudioProcessor, CaptureResult};

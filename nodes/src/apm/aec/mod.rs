@@ -255,7 +255,7 @@ mod postfilter;
 mod saturation;
 
 pub use delay::DelayEstimator;
-pub use filter::{Adapter, Weights};
+pub use filter::{Adapter, FilterUpdate, Kalman, Weights, KALMAN_P0};
 pub use noise_floor::NoiseFloor;
 
 use leakage::Leak;
@@ -320,6 +320,25 @@ const MISPREDICTED_CORRELATION: f32 = 0.75;
 const MISPREDICTED_FAST_CORRELATION: f32 = 0.5;
 /// See MISPREDICTED_FAST_CORRELATION.
 const MISPREDICTED_FAST_WEIGHT: f32 = 0.5;
+
+/// [`FilterUpdate::Kalman`]: the stale-prediction test raises the state error variance to `P₀`
+/// only once it has held for this many consecutive blocks (80 ms). Its false marks in double
+/// talk last 1–5 blocks, and each raise there let the near end into the weights (kit
+/// `d120_r03`: 3 blocks at 18.3 s took the background from 29 to 11–15 dB for 4 s); after the
+/// path changes of the kit and h7 it held for 26–34 blocks (session 30).
+const KALMAN_RAISE_BLOCKS: u32 = 8;
+/// [`FilterUpdate::Kalman`]: `P₀` is at least [`KALMAN_P0`] and at least this share of the
+/// echo path's power gain, measured as the microphone's power over the far end's in far-active
+/// blocks (smoothed, KALMAN_GAIN_SMOOTHING): on the scale of a partition's `|W|²` for
+/// the lab sets' ERL of about 10 dB, larger for loud echo paths (session 30).
+const KALMAN_P0_PER_GAIN: f32 = 0.1;
+/// [`Aec::align_direct_path`] leaves a strongest tap this close (samples) to a partition's
+/// start or end where it is.
+const ALIGN_MIN_SAMPLES: usize = 4;
+/// Smoothing of the echo-path gain measurement (weight of the previous value per block).
+const KALMAN_GAIN_SMOOTHING: f32 = 0.99;
+/// The largest `P₀` the echo-path gain sets.
+const KALMAN_P0_MAX: f32 = 10.0;
 
 /// While relearning after a restart, the new filter confirms the window
 /// (`Aec::relearnt_at_window`) when its strongest partition is among the first this many (plus
@@ -432,6 +451,11 @@ pub struct AdvancedAecConfig {
     /// the one output `"out"`). [`Aec::linear_output`] is there either way; this only adds
     /// the port and its copy, for graphs that want the signal.
     pub linear_output: bool,
+    /// How the background (adaptive) filter updates ([`FilterUpdate`]; default
+    /// [`FilterUpdate::Nlms`]). [`FilterUpdate::Kalman`] is experimental (session 29): the
+    /// frequency-domain Kalman filter, whose state error variance is raised again when the
+    /// stale-prediction test or a restart finds an echo-path change.
+    pub filter_update: FilterUpdate,
 }
 
 impl AdvancedAecConfig {
@@ -454,7 +478,20 @@ impl AdvancedAecConfig {
             noise_suppression: true,
             denoise: Some(NsLevel::High),
             linear_output: false,
+            filter_update: FilterUpdate::Nlms,
         }
+    }
+    /// Sets the background filter's update ([`AdvancedAecConfig::filter_update`]).
+    ///
+    /// ```
+    /// use rvoip_media_nodes::apm::{AdvancedAecConfig, Aec, FilterUpdate};
+    /// let cfg = AdvancedAecConfig::new(16_000).with_filter_update(FilterUpdate::Kalman);
+    /// assert_eq!(cfg.filter_update, FilterUpdate::Kalman);
+    /// assert!(Aec::new(cfg).is_ok());
+    /// ```
+    pub fn with_filter_update(mut self, update: FilterUpdate) -> Self {
+        self.filter_update = update;
+        self
     }
     /// Sets the denoiser stage of the post-filter (`None` = off).
     pub fn with_denoise(mut self, level: Option<NsLevel>) -> Self {
@@ -538,6 +575,17 @@ pub struct Aec {
     // Far end.
     far_pending: Vec<f32>,
     far_prev: Vec<f32>,
+    /// [`FilterUpdate::Kalman`] only: the far end's sub-block delay in samples (0..hop), set by
+    /// [`Aec::align_direct_path`], and the last two raw far blocks it reads from.
+    frac: usize,
+    far_line: Vec<f32>,
+    /// [`FilterUpdate::Kalman`] only: the raw far end of every ring block (before the sub-block
+    /// delay), `ring_len` blocks, from which [`Aec::align_direct_path`] recomputes the ring.
+    far_hist: Vec<f32>,
+    /// Scratch for [`Aec::align_direct_path`]: the filter's impulse response, `max_parts` blocks.
+    ir: Vec<f32>,
+    /// Whether [`Aec::align_direct_path`] has run since the last (re)start.
+    aligned: bool,
     tbuf: Vec<f32>,
     xring: Vec<Cpx>,
     xpow: Vec<f32>,
@@ -552,6 +600,13 @@ pub struct Aec {
     lead: usize,
     wf: Weights,
     wb: Weights,
+    /// The background's Kalman state ([`FilterUpdate::Kalman`] only).
+    kalman: Option<Kalman>,
+    /// Smoothed microphone and far-end power over far-active blocks, for the Kalman filter's
+    /// `P₀` ([`KALMAN_P0_PER_GAIN`]).
+    path_gain: (f32, f32),
+    /// Consecutive blocks the stale-prediction test has held ([`KALMAN_RAISE_BLOCKS`]).
+    mispredicted_run: u32,
     /// Foreground weights from before the last restart (the previous echo path, relative to
     /// the bulk delay: not shifted when the delay estimate moves), used for
     /// `PREV_PATH_BLOCKS` far-active blocks after it.
@@ -698,6 +753,11 @@ impl Aec {
             adapter: Adapter::new(n2, 4),
             far_pending: vec![0.0; hop],
             far_prev: vec![0.0; hop],
+            frac: 0,
+            far_line: vec![0.0; 2 * hop],
+            far_hist: vec![0.0; if cfg.filter_update == FilterUpdate::Kalman { ring_len * hop } else { 0 }],
+            ir: vec![0.0; max_parts * hop],
+            aligned: false,
             tbuf: vec![0.0; n2],
             xring: vec![Cpx::new(0.0, 0.0); ring_len * bins],
             xpow: vec![0.0; ring_len * bins],
@@ -708,6 +768,9 @@ impl Aec {
             lead: 0,
             wf: weights(),
             wb: weights(),
+            kalman: (cfg.filter_update == FilterUpdate::Kalman).then(|| Kalman::new(max_parts, bins)),
+            path_gain: (0.0, 0.0),
+            mispredicted_run: 0,
             w_prev: weights(),
             prev_left: 0,
             relearn_hold: false,
@@ -939,6 +1002,13 @@ impl Aec {
         }
         // 1. Far spectrum into the ring, through the loudspeaker saturation model.
         self.t = (self.t + 1) % self.ring_len;
+        if self.kalman.is_some() {
+            // The far end's sub-block delay (Aec::align_direct_path).
+            self.far_hist[self.t * h..(self.t + 1) * h].copy_from_slice(&self.far_pending);
+            self.far_line.copy_within(h.., 0);
+            self.far_line[h..].copy_from_slice(&self.far_pending);
+            self.far_pending.copy_from_slice(&self.far_line[h - self.frac..2 * h - self.frac]);
+        }
         self.saturation.shape(&mut self.far_pending, &mut self.fft, self.t);
         self.tbuf[..h].copy_from_slice(&self.far_prev);
         self.tbuf[h..].copy_from_slice(&self.far_pending);
@@ -952,6 +1022,13 @@ impl Aec {
         }
         let far_active = far_ms > 1e-7;
         self.far_on[self.t] = far_active;
+        if let (true, Some(k)) = (far_active, &mut self.kalman) {
+            // The echo path's power gain sets the Kalman filter's P₀ (KALMAN_P0_PER_GAIN).
+            let mic_ms: f32 = mic.iter().map(|v| v * v).sum::<f32>() / h as f32;
+            let a = KALMAN_GAIN_SMOOTHING;
+            self.path_gain = (a * self.path_gain.0 + (1.0 - a) * mic_ms, a * self.path_gain.1 + (1.0 - a) * far_ms);
+            k.set_p0((KALMAN_P0_PER_GAIN * self.path_gain.0 / self.path_gain.1).clamp(KALMAN_P0, KALMAN_P0_MAX));
+        }
         // 2. Windowed microphone spectrum; delay estimation.
         self.d_hist.copy_within(h.., 0);
         self.d_hist[h..].copy_from_slice(mic);
@@ -974,6 +1051,15 @@ impl Aec {
                     let delta = new_off as isize - self.offset as isize;
                     self.wf.shift(delta);
                     self.wb.shift(delta);
+                    if let Some(k) = &mut self.kalman {
+                        // The window moved: what the weights learnt before is uncertain again
+                        // (before the first estimate they learnt a misaligned far end, and at
+                        // their shrunken P the aligned echo took seconds to learn: kit
+                        // `d120_r03` 5–10 s 19.5 dB against 26.1 with the window fixed at the
+                        // estimate from the start; session 30).
+                        k.shift(delta, self.parts);
+                        k.raise();
+                    }
                     self.offset = new_off;
                 }
             }
@@ -1051,7 +1137,16 @@ impl Aec {
         }
         // The leakage estimate learns only while the far end is active now (module docs, 3.).
         let leak = self.leak_b.update(&self.epow, &self.ypow, if far_active { 0.02 } else { 0.0 });
-        if learn {
+        if let (true, Some(kal)) = (learn, &mut self.kalman) {
+            let (xr, xp) = (&self.xring, &self.xpow);
+            kal.adapt(
+                &mut self.adapter,
+                &mut self.wb,
+                |k| &xr[idx(k)..idx(k) + bins],
+                |k| &xp[idx(k)..idx(k) + bins],
+                &self.espec,
+            );
+        } else if learn {
             // Proportionate step factors, and the far power they weight (PNLMS normalises by
             // xᵀGx, so the update stays stable however the factors are distributed).
             self.wb.proportionate_steps(&mut self.prop);
@@ -1102,8 +1197,13 @@ impl Aec {
             }
             let xr = &self.xring;
             self.adapter.adapt(&mut self.wb, |k| &xr[idx(k)..idx(k) + bins], &self.espec, &self.mu_p, &self.prop);
+        }
+        if learn {
             if !self.wb.is_finite() {
                 self.wb.w.copy_from_slice(&self.wf.w);
+                if let Some(k) = &mut self.kalman {
+                    k.reset();
+                }
             }
             // 5. Foreground / background exchange.
             let ef2: f32 = self.ef.iter().map(|v| v * v).sum();
@@ -1146,7 +1246,16 @@ impl Aec {
                 }
                 if c < MISPREDICTED_CORRELATION {
                     self.mispredicted = 2.0 * (1.0 - c);
+                    // The Kalman filter's confidence goes with a prediction that stays stale:
+                    // follow the path (KALMAN_RAISE_BLOCKS).
+                    self.mispredicted_run = self.mispredicted_run.saturating_add(1);
+                    if let (true, Some(k)) = (self.mispredicted_run >= KALMAN_RAISE_BLOCKS, &mut self.kalman) {
+                        k.raise();
+                    }
                 }
+            }
+            if self.mispredicted == 0.0 {
+                self.mispredicted_run = 0;
             }
             if self.cf.1 > sig && self.cb.1 > sig {
                 self.useless_blocks = if useless(self.cf) && useless(self.cb) { self.useless_blocks + 1 } else { 0 };
@@ -1165,6 +1274,9 @@ impl Aec {
                 self.prev_left = PREV_PATH_BLOCKS;
                 self.wf.clear();
                 self.wb.clear();
+                if let Some(k) = &mut self.kalman {
+                    k.reset();
+                }
                 // The new path's room is measured again (module docs, 3.).
                 self.set_parts(self.base_parts);
                 self.far_blocks = 0;
@@ -1184,6 +1296,7 @@ impl Aec {
                 self.mispredicted = 0.0;
                 self.cf_fast = (0.0, 0.0);
                 self.lead = 0;
+                self.aligned = false;
             } else if self.prev_left > 0 || self.sb < 0.7 * self.sf {
                 // After a restart the foreground follows the background every block: both
                 // started from zero, and the ratio test is diluted by near-end speech, so in
@@ -1192,11 +1305,25 @@ impl Aec {
                 self.wf.w.copy_from_slice(&self.wb.w);
                 self.sf = self.sb;
                 self.cf = self.cb;
-            } else if self.sb > 4.0 * self.sf + 1e-9 {
+            } else if self.sb > 4.0 * self.sf + 1e-9 && self.kalman.is_none() {
+                // The NLMS background diverged: it takes the foreground back. The Kalman
+                // background keeps its own weights: the copied ones are not what its P
+                // describes, and a copy 0.5 s into the start-up (before the first delay
+                // estimate) cost kit `d120_r03` 4 dB over 5–10 s (25.5 → 21.2; session 30).
                 self.wb.w.copy_from_slice(&self.wf.w);
                 self.sb = self.sf;
                 self.cb = self.cf;
             }
+        }
+        // The direct path onto a partition's start (Aec::align_direct_path), once per (re)start.
+        if far_active
+            && !self.aligned
+            && self.kalman.is_some()
+            && self.far_blocks >= LEAD_AFTER_BLOCKS
+            && self.prev_left == 0
+        {
+            self.aligned = true;
+            self.align_direct_path();
         }
         // 6. Filter-based delay refinement: a response whose energy starts in the first
         // partition may begin before the window (the delay estimator's correlation peak lies
@@ -1214,6 +1341,9 @@ impl Aec {
                 self.lead += LEAD_STEP;
                 self.wf.shift(-(LEAD_STEP as isize));
                 self.wb.shift(-(LEAD_STEP as isize));
+                if let Some(k) = &mut self.kalman {
+                    k.shift(-(LEAD_STEP as isize), self.parts);
+                }
             }
         }
         // 7. Room-sized tail (module docs, 3.). Not while the near-end detector's hangover runs:
@@ -1234,6 +1364,89 @@ impl Aec {
         // 8. Residual echo suppression.
         self.suppress(mic, far_active);
         ok
+    }
+
+    /// [`FilterUpdate::Kalman`] only, once per (re)start after LEAD_AFTER_BLOCKS of far end: the
+    /// far end is delayed by a sub-block amount (`frac`, 0..hop samples, before the saturation
+    /// model and the far FFT) so that the foreground's strongest tap falls on the first sample
+    /// of a partition. Both filters' impulse responses move with it (the window, in whole
+    /// blocks, is unchanged), the far spectra of the ring are recomputed at the new delay from
+    /// the raw far end (`far_hist`), and the state error variance is raised to P₀. Without the
+    /// recomputation the window's oldest blocks kept the old delay for `offset + parts` blocks
+    /// and both filters mispredicted for up to a second (h7 `d120_pathchange`, aligned again
+    /// after its restarts: 5–10 s 19.4 → 6.9 dB). The saturation model's own ring is left as
+    /// it is.
+    ///
+    /// Why: the block-frequency-domain filter is markedly deeper with the direct path at a
+    /// partition's start than in its middle. Offline (aec_fdkf.py, 16 partitions), kit
+    /// `d250_r04` 5–10 s gives 27.2 / 17.9 / 25.6 / 25.5 / 17.0 dB with the direct path 160 /
+    /// 240 / 320 / 480 / 560 samples into the window. The canceller's window moves in whole
+    /// blocks, so its direct path fell anywhere. Session 30: kit / h7 linear depth 21.9 / 25.0 /
+    /// 27.6 and 24.2 / 25.6 / 28.0 → 25.6 / 27.8 / 29.7 and 25.6 / 26.1 / 29.6; double-talk
+    /// PESQ-WB kit 2.904 → 3.033, h7 2.218 → 2.301 (BENCHMARKS.md).
+    fn align_direct_path(&mut self) {
+        let h = self.hop;
+        let (k, e) = self.wf.peak_partition();
+        if e <= 0.0 {
+            return;
+        }
+        self.fft.inverse(self.wf.part(k), &mut self.ytime);
+        let r = (0..h).max_by(|&a, &b| self.ytime[a].abs().total_cmp(&self.ytime[b].abs())).unwrap_or(0);
+        if r < ALIGN_MIN_SAMPLES || r > h - ALIGN_MIN_SAMPLES {
+            return;
+        }
+        // The far end r samples later: the taps move r earlier, or, where the delay wraps past a
+        // block (frac + r ≥ hop), hop − r later.
+        let shift: isize = if self.frac + r < h { -(r as isize) } else { (h - r) as isize };
+        self.frac = (self.frac + r) % h;
+        let (parts, bins) = (self.parts, self.bins);
+        let n = parts * h;
+        for w in [&mut self.wf, &mut self.wb] {
+            for k in 0..parts {
+                self.fft.inverse(&w.w[k * bins..(k + 1) * bins], &mut self.ytime);
+                self.ir[k * h..(k + 1) * h].copy_from_slice(&self.ytime[..h]);
+            }
+            let d = shift.unsigned_abs();
+            if shift < 0 {
+                self.ir.copy_within(d..n, 0);
+                self.ir[n - d..n].fill(0.0);
+            } else {
+                self.ir.copy_within(0..n - d, d);
+                self.ir[..d].fill(0.0);
+            }
+            for k in 0..parts {
+                self.tbuf[..h].copy_from_slice(&self.ir[k * h..(k + 1) * h]);
+                self.tbuf[h..].fill(0.0);
+                self.fft.forward(&self.tbuf, &mut w.w[k * bins..(k + 1) * bins]);
+            }
+        }
+        // The far spectra in the ring at the new delay, from the raw far end (the window's
+        // oldest blocks would otherwise hold the old delay for `offset + parts` blocks, and both
+        // filters mispredicted for up to a second).
+        let ring = self.ring_len;
+        let delayed = |hist: &[f32], j: usize, out: &mut [f32]| {
+            // Block j delayed by frac: the last frac samples of block j − 1, then block j's first.
+            let prev = (j + ring - 1) % ring;
+            out[..self.frac].copy_from_slice(&hist[(prev + 1) * h - self.frac..(prev + 1) * h]);
+            out[self.frac..].copy_from_slice(&hist[j * h..(j + 1) * h - self.frac]);
+        };
+        for back in 0..ring - 2 {
+            let j = (self.t + ring - back) % ring;
+            let (lo, hi) = self.tbuf.split_at_mut(h);
+            delayed(&self.far_hist, (j + ring - 1) % ring, lo);
+            delayed(&self.far_hist, j, hi);
+            self.saturation.apply(&mut self.tbuf);
+            if back == 0 {
+                self.far_prev.copy_from_slice(&self.tbuf[h..]);
+            }
+            self.fft.forward(&self.tbuf, &mut self.xring[j * bins..(j + 1) * bins]);
+            for f in 0..bins {
+                self.xpow[j * bins + f] = self.xring[j * bins + f].norm_sqr();
+            }
+        }
+        if let Some(k) = &mut self.kalman {
+            k.raise();
+        }
     }
 
     /// The divergence test's slower tier ([`WORSE_CORRELATION`]): counts a block in which both
@@ -1288,6 +1501,9 @@ impl Aec {
     /// Sets the partitions both filters use; those beyond stay zero (cleared on a restart,
     /// never adapted).
     fn set_parts(&mut self, parts: usize) {
+        if let Some(k) = &mut self.kalman {
+            k.grow(self.parts, parts);
+        }
         self.parts = parts;
         self.wf.parts = parts;
         self.wb.parts = parts;
@@ -1318,8 +1534,18 @@ impl Aec {
 
     /// Forgets all state (filters, delay estimate, noise estimate).
     pub fn reset(&mut self) {
+        if let Some(k) = &mut self.kalman {
+            k.set_p0(KALMAN_P0);
+            k.reset();
+        }
+        self.path_gain = (0.0, 0.0);
+        self.mispredicted_run = 0;
         self.far_pending.fill(0.0);
         self.far_prev.fill(0.0);
+        self.far_line.fill(0.0);
+        self.far_hist.fill(0.0);
+        self.frac = 0;
+        self.aligned = false;
         self.xring.fill(Cpx::new(0.0, 0.0));
         self.xpow.fill(0.0);
         self.far_on.fill(false);

@@ -169,6 +169,15 @@ impl Saturation {
         self.prev.copy_from_slice(&self.cur);
     }
 
+    /// The model's shaping of `x` in place (`x + a·(x³ − c·x)` with the present `a` and `c`),
+    /// without touching its moments or its ring: for far blocks recomputed from their samples.
+    pub(super) fn apply(&self, x: &mut [f32]) {
+        let c = if self.m2 > 1e-12 { self.m4 / self.m2 } else { 0.0 };
+        for v in x.iter_mut() {
+            *v += self.a * (*v * *v * *v - c * *v);
+        }
+    }
+
     /// One learning step of `a` from the background filter `w` and its error `e` (`hop`
     /// samples); `idx(k)` is where partition `k`'s spectrum starts in the ring (the far-end
     /// ring's index, which this ring shares).
