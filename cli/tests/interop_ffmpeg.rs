@@ -13,6 +13,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+/// `ffmpeg` that never reads keys from stdin (`q` would end it early): whatever this
+/// process's stdin holds is not its input.
+fn ffmpeg_command() -> Command {
+    let mut c = Command::new("ffmpeg");
+    c.arg("-nostdin").stdin(Stdio::null());
+    c
+}
+
 fn ffmpeg() -> bool {
     let ok = Command::new("ffmpeg")
         .arg("-version")
@@ -50,7 +58,7 @@ fn rms(x: &[f32]) -> f64 {
 
 fn tone_wav(d: &Path, rate: u32) -> PathBuf {
     let p = d.join(format!("tone{rate}.wav"));
-    let st = Command::new("ffmpeg")
+    let st = ffmpeg_command()
         .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
         .arg(format!("sine=frequency=1000:sample_rate={rate}:duration=4"))
         .args(["-af", "volume=4", "-ac", "1"])
@@ -109,7 +117,7 @@ fn ffmpeg_sends_to_call() {
             .unwrap();
         std::thread::sleep(Duration::from_millis(300));
         let frame = case.rate / 50;
-        let ff = Command::new("ffmpeg")
+        let ff = ffmpeg_command()
             .args(["-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i"])
             .arg(format!("sine=frequency=1000:sample_rate={}:duration=2.5:samples_per_frame={frame}", case.rate))
             .args(["-af", "volume=4", "-ac", "1"])
@@ -162,7 +170,7 @@ fn ffmpeg_receives_from_call() {
         let text = std::fs::read_to_string(&sdp).unwrap();
         assert!(text.contains(&format!("m=audio {theirs} RTP/AVP {}", case.pt)), "{text}");
         let got = d.join("ffmpeg.wav");
-        let ff = Command::new("ffmpeg")
+        let ff = ffmpeg_command()
             .args(["-hide_banner", "-loglevel", "error", "-protocol_whitelist", "file,udp,rtp", "-i"])
             .arg(&sdp)
             .args(["-t", "2", "-ac", "1", "-y"])

@@ -79,6 +79,14 @@ deg = np.concatenate([deg, np.zeros(len(ref) - len(deg))])
 print(pesq(fs, ref, deg, mode))
 "#;
 
+/// `ffmpeg` that never reads keys from stdin (`q` would end it early): whatever this
+/// process's stdin holds is not its input.
+fn ffmpeg_command() -> Command {
+    let mut c = Command::new("ffmpeg");
+    c.arg("-nostdin").stdin(Stdio::null());
+    c
+}
+
 /// A Python that imports `pesq` and `numpy`, or `None` (said on stderr).
 fn pesq_python() -> Option<String> {
     let py = std::env::var("RVOIP_PESQ_PYTHON").unwrap_or_else(|_| "python3".into());
@@ -102,7 +110,7 @@ fn ffmpeg(args: &[&str]) {
 
 /// ffmpeg with `args`, run in `dir`.
 fn ffmpeg_in(dir: &Path, args: &[&str]) {
-    let st = Command::new("ffmpeg")
+    let st = ffmpeg_command()
         .args(["-hide_banner", "-loglevel", "error", "-y"])
         .args(args)
         .current_dir(dir)
@@ -314,7 +322,7 @@ fn call_to_ffmpeg(py: &str, case: &Case, d: &Path, speech: &Path, reference: &Pa
     let call = || call_between(ours, theirs, case.codec, case.pt);
     assert!(call().args(["--seconds", "0.05", "--sdp-out", s(&sdp)]).stderr(Stdio::null()).status().unwrap().success());
     let got = d.join("call_to_ff.wav");
-    let ff = Command::new("ffmpeg")
+    let ff = ffmpeg_command()
         .args(["-hide_banner", "-loglevel", "error", "-protocol_whitelist", "file,udp,rtp", "-i", s(&sdp)])
         .args(["-t", "9", "-ac", "1", "-c:a", "pcm_s16le", "-y", s(&got)])
         .stdout(Stdio::null())
