@@ -7,6 +7,8 @@
 //! (an error, a panic, a full disk), dropping [`Outputs`] removes every temporary file and
 //! every directory it created, so no partial output is left behind. An interrupt (Ctrl-C,
 //! SIGTERM) removes them too, through [`remove_on_interrupt`].
+//! A destination that is not a regular file (`/dev/null`, a FIFO) is written in place,
+//! never renamed onto.
 
 use super::CliError;
 use std::fs::File;
@@ -71,6 +73,8 @@ pub fn remove_on_interrupt() {
 pub struct Outputs {
     files: Vec<(PathBuf, PathBuf)>,
     dirs: Vec<PathBuf>,
+    /// Destinations that are not regular files (`/dev/null`, a FIFO), written in place.
+    direct: Vec<PathBuf>,
 }
 
 fn io_err(path: &Path) -> impl Fn(std::io::Error) -> CliError + '_ {
@@ -110,11 +114,19 @@ impl Outputs {
     /// writing. Errors: `dest` is a directory, its directory does not exist or is not
     /// writable, or `dest` was already given as another output of this run.
     pub fn create(&mut self, dest: &Path) -> Result<File, CliError> {
-        if self.files.iter().any(|(_, d)| d == dest) {
+        if self.files.iter().any(|(_, d)| d == dest) || self.direct.iter().any(|d| d == dest) {
             return Err(CliError::Usage(format!("{}: given as two outputs of one run", dest.display())));
         }
         if dest.is_dir() {
             return Err(CliError::Usage(format!("{}: is a directory, expected a file name", dest.display())));
+        }
+        // A device or a FIFO (`--out /dev/null`) is written in place: renaming a temporary
+        // file onto it would replace the device with a regular file (as root, `/dev/null`
+        // then kept what every program wrote there and gave it back to every reader).
+        if std::fs::metadata(dest).is_ok_and(|m| !m.file_type().is_file()) {
+            let file = std::fs::OpenOptions::new().write(true).open(dest).map_err(io_err(dest))?;
+            self.direct.push(dest.to_path_buf());
+            return Ok(file);
         }
         let name = dest
             .file_name()
@@ -213,6 +225,25 @@ mod tests {
         drop(o);
         assert_eq!(listing(&d), ["a.wav", "b.csv"], "a failed run leaves nothing");
         std::fs::remove_dir_all(d).ok();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_device_is_written_in_place_not_replaced() {
+        use std::io::Write;
+        use std::os::unix::fs::FileTypeExt;
+        let null = Path::new("/dev/null");
+        assert!(std::fs::metadata(null).unwrap().file_type().is_char_device());
+        let mut o = Outputs::new();
+        o.create(null).unwrap().write_all(b"not kept").unwrap();
+        assert!(o.create(null).unwrap_err().to_string().contains("two outputs"));
+        o.commit().unwrap();
+        assert!(std::fs::metadata(null).unwrap().file_type().is_char_device(), "/dev/null replaced");
+        assert_eq!(std::fs::read(null).unwrap(), b"");
+        let mut o = Outputs::new();
+        o.create(null).unwrap();
+        drop(o);
+        assert!(std::fs::metadata(null).unwrap().file_type().is_char_device(), "/dev/null removed");
     }
 
     #[test]
