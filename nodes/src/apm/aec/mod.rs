@@ -576,13 +576,13 @@ pub struct Aec {
     far_pending: Vec<f32>,
     far_prev: Vec<f32>,
     /// [`FilterUpdate::Kalman`] only: the far end's sub-block delay in samples (0..hop), set by
-    /// [`Aec::align_direct_path`], and the last two raw far blocks it reads from.
+    /// [`Aec::align_direct_path`]; each block is delayed from `far_hist` ([`delayed_block`]).
     frac: usize,
-    far_line: Vec<f32>,
     /// [`FilterUpdate::Kalman`] only: the raw far end of every ring block (before the sub-block
     /// delay), `ring_len` blocks, from which [`Aec::align_direct_path`] recomputes the ring.
     far_hist: Vec<f32>,
-    /// Scratch for [`Aec::align_direct_path`]: the filter's impulse response, `max_parts` blocks.
+    /// Scratch for [`Aec::align_direct_path`]: the filter's impulse response, `max_parts` blocks
+    /// ([`FilterUpdate::Kalman`] only).
     ir: Vec<f32>,
     /// Whether [`Aec::align_direct_path`] has run since the last (re)start.
     aligned: bool,
@@ -715,6 +715,15 @@ pub struct Aec {
     kernel: Kernel,
 }
 
+/// Block `j` of the raw far-end history `hist` (a ring of `h`-sample blocks) delayed by
+/// `frac` samples (0..h) into `out`: the last `frac` samples of block `j − 1`, then block
+/// `j`'s first `h − frac`.
+fn delayed_block(hist: &[f32], h: usize, frac: usize, j: usize, out: &mut [f32]) {
+    let prev = (j + hist.len() / h - 1) % (hist.len() / h);
+    out[..frac].copy_from_slice(&hist[(prev + 1) * h - frac..(prev + 1) * h]);
+    out[frac..h].copy_from_slice(&hist[j * h..(j + 1) * h - frac]);
+}
+
 impl Aec {
     /// A canceller; fails on an unsupported rate or out-of-range settings.
     pub fn new(cfg: AdvancedAecConfig) -> Result<Self, ApmError> {
@@ -754,9 +763,8 @@ impl Aec {
             far_pending: vec![0.0; hop],
             far_prev: vec![0.0; hop],
             frac: 0,
-            far_line: vec![0.0; 2 * hop],
             far_hist: vec![0.0; if cfg.filter_update == FilterUpdate::Kalman { ring_len * hop } else { 0 }],
-            ir: vec![0.0; max_parts * hop],
+            ir: vec![0.0; if cfg.filter_update == FilterUpdate::Kalman { max_parts * hop } else { 0 }],
             aligned: false,
             tbuf: vec![0.0; n2],
             xring: vec![Cpx::new(0.0, 0.0); ring_len * bins],
@@ -1005,9 +1013,7 @@ impl Aec {
         if self.kalman.is_some() {
             // The far end's sub-block delay (Aec::align_direct_path).
             self.far_hist[self.t * h..(self.t + 1) * h].copy_from_slice(&self.far_pending);
-            self.far_line.copy_within(h.., 0);
-            self.far_line[h..].copy_from_slice(&self.far_pending);
-            self.far_pending.copy_from_slice(&self.far_line[h - self.frac..2 * h - self.frac]);
+            delayed_block(&self.far_hist, h, self.frac, self.t, &mut self.far_pending);
         }
         self.saturation.shape(&mut self.far_pending, &mut self.fft, self.t);
         self.tbuf[..h].copy_from_slice(&self.far_prev);
@@ -1424,17 +1430,11 @@ impl Aec {
         // oldest blocks would otherwise hold the old delay for `offset + parts` blocks, and both
         // filters mispredicted for up to a second).
         let ring = self.ring_len;
-        let delayed = |hist: &[f32], j: usize, out: &mut [f32]| {
-            // Block j delayed by frac: the last frac samples of block j − 1, then block j's first.
-            let prev = (j + ring - 1) % ring;
-            out[..self.frac].copy_from_slice(&hist[(prev + 1) * h - self.frac..(prev + 1) * h]);
-            out[self.frac..].copy_from_slice(&hist[j * h..(j + 1) * h - self.frac]);
-        };
         for back in 0..ring - 2 {
             let j = (self.t + ring - back) % ring;
             let (lo, hi) = self.tbuf.split_at_mut(h);
-            delayed(&self.far_hist, (j + ring - 1) % ring, lo);
-            delayed(&self.far_hist, j, hi);
+            delayed_block(&self.far_hist, h, self.frac, (j + ring - 1) % ring, lo);
+            delayed_block(&self.far_hist, h, self.frac, j, hi);
             self.saturation.apply(&mut self.tbuf);
             if back == 0 {
                 self.far_prev.copy_from_slice(&self.tbuf[h..]);
@@ -1542,7 +1542,6 @@ impl Aec {
         self.mispredicted_run = 0;
         self.far_pending.fill(0.0);
         self.far_prev.fill(0.0);
-        self.far_line.fill(0.0);
         self.far_hist.fill(0.0);
         self.frac = 0;
         self.aligned = false;
