@@ -8,18 +8,10 @@
 #[path = "support/cli.rs"]
 mod cli_support;
 
-use cli_support::{bin, call_between, free_pair, json_number, read_wav, tmp, wait_or_kill};
+use cli_support::{bin, call_between, ffmpeg_command, free_pair, json_number, read_wav, tmp, wait_or_kill};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-/// `ffmpeg` that never reads keys from stdin (`q` would end it early): whatever this
-/// process's stdin holds is not its input.
-fn ffmpeg_command() -> Command {
-    let mut c = Command::new("ffmpeg");
-    c.arg("-nostdin").stdin(Stdio::null());
-    c
-}
 
 fn ffmpeg() -> bool {
     let ok = Command::new("ffmpeg")

@@ -43,7 +43,7 @@
 #[path = "support/cli.rs"]
 mod cli_support;
 
-use cli_support::{bin, call_between, free_pair, json_number, tmp, wait_bound, wait_or_kill};
+use cli_support::{bin, call_between, ffmpeg_command, free_pair, json_number, tmp, wait_bound, wait_or_kill};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -78,14 +78,6 @@ deg = deg[lag : lag + len(ref)]
 deg = np.concatenate([deg, np.zeros(len(ref) - len(deg))])
 print(pesq(fs, ref, deg, mode))
 "#;
-
-/// `ffmpeg` that never reads keys from stdin (`q` would end it early): whatever this
-/// process's stdin holds is not its input.
-fn ffmpeg_command() -> Command {
-    let mut c = Command::new("ffmpeg");
-    c.arg("-nostdin").stdin(Stdio::null());
-    c
-}
 
 /// A Python that imports `pesq` and `numpy`, or `None` (said on stderr).
 fn pesq_python() -> Option<String> {

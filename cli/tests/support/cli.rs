@@ -71,6 +71,14 @@ pub fn have(tool: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// `ffmpeg` that never reads keys from stdin (`q` would end it early): whatever this
+/// process's stdin holds is not its input.
+pub fn ffmpeg_command() -> Command {
+    let mut c = Command::new("ffmpeg");
+    c.arg("-nostdin").stdin(std::process::Stdio::null());
+    c
+}
+
 /// The first channel of a WAV as samples in [-1, 1], and its rate.
 pub fn read_wav(p: &Path) -> (Vec<f32>, u32) {
     let mut r = hound::WavReader::open(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
