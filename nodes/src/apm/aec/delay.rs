@@ -272,23 +272,12 @@ mod tests {
     fn blocks_to_lock(word: usize, delay: usize) -> Option<usize> {
         let bins = 161;
         let mut d = DelayEstimator::new(16_000, bins, 50);
-        let mut seed = 0x1357_9bdfu32;
-        let mut far: Vec<Vec<f32>> = Vec::new();
-        for t in 0..3000 {
+        let mut far = far_spectra(0x1357_9bdf, 3000, bins);
+        for t in 0..far.len() {
             let active = t % 100 < word;
-            let spectrum: Vec<f32> = (0..bins)
-                .map(|k| {
-                    if k % 8 == 0 {
-                        seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                    }
-                    if active {
-                        1.0 + 9.0 * (seed >> 8) as f32 / (1u32 << 24) as f32
-                    } else {
-                        0.0
-                    }
-                })
-                .collect();
-            far.push(spectrum);
+            if !active {
+                far[t].fill(0.0);
+            }
             let mic: Vec<f32> = match t.checked_sub(delay) {
                 Some(s) => far[s].iter().map(|p| 0.1 * p + 1e-6).collect(),
                 None => vec![1e-6; bins],
@@ -311,9 +300,8 @@ mod tests {
     }
 
     /// Random far-end power spectra (`bins` bins, constant over groups of 8) for `blocks`
-    /// blocks.
-    fn far_spectra(blocks: usize, bins: usize) -> Vec<Vec<f32>> {
-        let mut seed = 0x2468_ace1u32;
+    /// blocks, from `seed`.
+    fn far_spectra(mut seed: u32, blocks: usize, bins: usize) -> Vec<Vec<f32>> {
         (0..blocks)
             .map(|_| {
                 (0..bins)
@@ -333,7 +321,7 @@ mod tests {
     /// on; `None` if not within 4 s.
     fn blocks_to_move_after_forget(late: f32) -> Option<usize> {
         let (bins, first) = (161, 1000);
-        let far = far_spectra(first + 400, bins);
+        let far = far_spectra(0x2468_ace1, first + 400, bins);
         let mut d = DelayEstimator::new(16_000, bins, 50);
         for t in 0..far.len() {
             let mic: Vec<f32> = (0..bins)
