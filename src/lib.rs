@@ -18,7 +18,6 @@ pub mod rtp;
 pub mod sdp;
 pub mod session;
 pub mod stats;
-pub mod sync;
 pub mod transcoder;
 pub mod transport;
 
@@ -27,6 +26,8 @@ pub use engine::{
     PartitionIo, Ticket,
 };
 pub use rvoip_media_graph as graph;
+/// The runtime's own lock-free structures (the `rvoip-media-sync` crate, loom-checked).
+pub use rvoip_media_sync as sync;
 
 /// The README's code examples, compiled and run as doctests.
 #[cfg(doctest)]

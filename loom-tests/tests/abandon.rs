@@ -5,7 +5,7 @@
 
 use loom::sync::Arc;
 use loom::thread;
-use rvoip_media_core::engine::{ControlCell, ControlShared};
+use rvoip_media_sync::control::{ControlCell, ControlShared};
 
 #[test]
 fn abandonment_is_seen_with_the_last_value() {

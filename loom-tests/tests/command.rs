@@ -4,7 +4,7 @@
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
-use rvoip_media_core::sync::command::{channel, Full};
+use rvoip_media_sync::command::{channel, Full};
 
 /// A payload that records on which thread it was dropped.
 struct Payload {

@@ -2,9 +2,9 @@
 #![cfg(loom)]
 
 use loom::thread;
-use rvoip_media_core::graph::{Packet, PacketMeta};
-use rvoip_media_core::sync::lanes::{Lanes, PushError};
-use rvoip_media_core::sync::pool::Pool;
+use rvoip_media_graph::{Packet, PacketMeta};
+use rvoip_media_sync::lanes::{Lanes, PushError};
+use rvoip_media_sync::pool::Pool;
 
 /// Three packets through a lane of two slots (the second over the inline bytes, in a pooled
 /// packet): in order, whole (a payload is never read while written), nothing lost or read

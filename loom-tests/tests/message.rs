@@ -6,8 +6,8 @@
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
-use rvoip_media_core::graph::{MessageError, NodeSpec, ProcessIo, Processor};
-use rvoip_media_core::sync::command::channel;
+use rvoip_media_graph::{MessageError, NodeSpec, ProcessIo, Processor};
+use rvoip_media_sync::command::channel;
 use std::any::Any;
 
 loom::thread_local! {

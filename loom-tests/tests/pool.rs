@@ -4,7 +4,7 @@
 use loom::sync::atomic::{AtomicBool, Ordering};
 use loom::sync::Arc;
 use loom::thread;
-use rvoip_media_core::sync::pool::Pool;
+use rvoip_media_sync::pool::Pool;
 
 /// Two threads acquire, write, check and release concurrently: no slot is ever held by
 /// both, and every write is read back intact (loom's cell tracking would flag a race).

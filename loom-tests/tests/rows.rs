@@ -9,7 +9,7 @@
 
 use loom::sync::Arc;
 use loom::thread;
-use rvoip_media_core::sync::rows::SharedRows;
+use rvoip_media_sync::rows::SharedRows;
 
 const LEN: usize = 2;
 const CYCLES: u64 = 3;

@@ -3,7 +3,7 @@
 
 use loom::sync::Arc;
 use loom::thread;
-use rvoip_media_core::sync::seqlock::SeqLock;
+use rvoip_media_sync::seqlock::SeqLock;
 
 /// The worker publishes snapshots whose words are all equal; the reader must never see a
 /// mix of two snapshots, and what it sees never goes backwards.

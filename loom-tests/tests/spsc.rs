@@ -2,7 +2,7 @@
 #![cfg(loom)]
 
 use loom::thread;
-use rvoip_media_core::sync::spsc::ring;
+use rvoip_media_sync::spsc::ring;
 
 /// Three values through a ring of two: FIFO, nothing lost or duplicated, a full ring
 /// gives the value back.

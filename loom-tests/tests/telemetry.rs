@@ -3,7 +3,7 @@
 
 use loom::sync::Arc;
 use loom::thread;
-use rvoip_media_core::sync::seqlock::SeqLockSlice;
+use rvoip_media_sync::seqlock::SeqLockSlice;
 
 /// A worker publishes two snapshots of a node's values; the control side reads at any time.
 /// It never sees values from two different snapshots, and never an older one after a newer.

@@ -65,7 +65,7 @@ impl HeardSink for HeardBoard {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::Arc;

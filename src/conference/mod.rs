@@ -173,8 +173,8 @@ struct LaneSlab {
     ports: std::ops::Range<usize>,
     by: usize,
     shard: usize,
-    inn: crate::sync::Arc<Lanes>,
-    out: crate::sync::Arc<Lanes>,
+    inn: std::sync::Arc<Lanes>,
+    out: std::sync::Arc<Lanes>,
 }
 
 impl LaneSlab {

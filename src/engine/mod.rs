@@ -375,8 +375,8 @@ impl Engine {
     /// and `out` (control side; see `endpoint::packet_lanes`).
     pub(crate) fn packet_lanes(
         &self,
-        inn: &crate::sync::Arc<crate::sync::lanes::Lanes>,
-        out: &crate::sync::Arc<crate::sync::lanes::Lanes>,
+        inn: &std::sync::Arc<crate::sync::lanes::Lanes>,
+        out: &std::sync::Arc<crate::sync::lanes::Lanes>,
         lane: usize,
     ) -> (endpoint::PacketLaneIn, endpoint::PacketLaneOut) {
         endpoint::packet_lanes(inn, out, lane, &self.packets)

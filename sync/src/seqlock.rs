@@ -14,7 +14,7 @@ use super::atomic::{fence, AtomicU64, Ordering};
 /// `N` words published together.
 ///
 /// ```
-/// use rvoip_media_core::sync::seqlock::SeqLock;
+/// use rvoip_media_sync::seqlock::SeqLock;
 /// let s = SeqLock::<3>::new();
 /// s.write(&[1, 2, 3]);
 /// assert_eq!(s.read(), [1, 2, 3]);
@@ -82,7 +82,7 @@ fn try_read_words(seq: &AtomicU64, words: &[AtomicU64], out: &mut [u64]) -> bool
 /// construction, on the control side.
 ///
 /// ```
-/// use rvoip_media_core::sync::seqlock::SeqLockSlice;
+/// use rvoip_media_sync::seqlock::SeqLockSlice;
 /// let s = SeqLockSlice::new(2);
 /// s.write(&[7, 9]);
 /// let mut out = [0; 2];

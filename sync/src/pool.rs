@@ -139,7 +139,7 @@ impl<T> Pool<T> {
     /// If `capacity` exceeds [`MAX_CAPACITY`].
     ///
     /// ```
-    /// use rvoip_media_core::sync::pool::Pool;
+    /// use rvoip_media_sync::pool::Pool;
     /// let pool = Pool::new(2, |_| [0.0f32; 160]);
     /// let mut a = pool.acquire().unwrap();
     /// a[0] = 1.0;
@@ -213,7 +213,7 @@ impl<T> Pool<T> {
     /// Never allocates or frees.
     ///
     /// ```
-    /// use rvoip_media_core::sync::pool::Pool;
+    /// use rvoip_media_sync::pool::Pool;
     /// let pool = Pool::new(4, |i| i);
     /// let mut batch = Vec::with_capacity(4);
     /// batch.extend([pool.acquire().unwrap(), pool.acquire().unwrap(), pool.acquire().unwrap()]);

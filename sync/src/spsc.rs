@@ -1,7 +1,7 @@
 //! A bounded single-producer single-consumer ring.
 //!
 //! Used for the command and reply rings between the control side and a worker. (Endpoint
-//! rings for audio frames and packets use [`rtrb`]; this one exists so that the command
+//! rings for audio frames and packets use [`rtrb`](https://docs.rs/rtrb); this one exists so that the command
 //! protocol can be model-checked with loom end to end.) Each side caches the other's index
 //! and reloads it only when the ring looks full/empty, so the common case touches no
 //! shared cache line but its own.
@@ -55,7 +55,7 @@ pub struct Consumer<T> {
 /// Allocates here, never afterwards.
 ///
 /// ```
-/// let (mut tx, mut rx) = rvoip_media_core::sync::spsc::ring::<u32>(2);
+/// let (mut tx, mut rx) = rvoip_media_sync::spsc::ring::<u32>(2);
 /// tx.push(1).unwrap();
 /// tx.push(2).unwrap();
 /// assert_eq!(tx.push(3), Err(3)); // full: the value comes back, nothing is lost

@@ -1,6 +1,10 @@
-//! The runtime's own lock-free structures, written against a small shim so the same code
-//! runs on `std` atomics in production and on [loom](https://docs.rs/loom)'s model-checked
-//! atomics under `--cfg loom` (see `loom-tests/`).
+//! # rvoip-media-sync
+//!
+//! rvoip-media-core's own lock-free structures, written against a small shim so the same
+//! code runs on `std` atomics in production and on [loom](https://docs.rs/loom)'s
+//! model-checked atomics under `--cfg loom` (see `loom-tests/`). A crate of their own so the
+//! loom models and Miri build only these structures, not the media code around them;
+//! `rvoip_media_core::sync` re-exports this crate.
 //!
 //! - [`spsc`]: a bounded single-producer single-consumer ring (commands and replies).
 //! - [`command`]: the control <-> worker command/reply protocol over two rings, with credit
@@ -12,8 +16,12 @@
 //!   blocking, read by anyone.
 //! - [`rows`]: the rows of samples the shards of a room spread over several workers
 //!   publish to each other once a cycle, with bounded waits.
+//! - [`control`]: a graph's control values between the host and a worker, and the flag that
+//!   tells the host the worker's end is gone.
+#![deny(missing_docs)]
 
 pub mod command;
+pub mod control;
 pub mod lanes;
 pub mod pool;
 pub mod rows;
@@ -71,7 +79,7 @@ impl<T> Cell<T> {
 }
 
 /// The structures on real threads, small enough for Miri (`cargo +nightly miri test -p
-/// rvoip-media-core --lib sync`), which checks the unsafe code for undefined behaviour and
+/// rvoip-media-sync --lib`), which checks the unsafe code for undefined behaviour and
 /// data races; loom checks the orderings exhaustively under `--cfg loom`.
 #[cfg(all(test, not(loom)))]
 mod threaded_tests {

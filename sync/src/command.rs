@@ -34,7 +34,7 @@ pub struct WorkerEnd<C, R> {
 /// A command channel for `capacity` unanswered commands. Allocates here only.
 ///
 /// ```
-/// use rvoip_media_core::sync::command::channel;
+/// use rvoip_media_sync::command::channel;
 /// let (mut control, mut worker) = channel::<u32, u32>(4);
 /// control.send(20).unwrap();
 /// control.send(21).unwrap();

@@ -45,7 +45,7 @@ struct Buffer {
 /// The rows of every shard of a room (see the [module docs](self)).
 ///
 /// ```
-/// use rvoip_media_core::sync::rows::SharedRows;
+/// use rvoip_media_sync::rows::SharedRows;
 /// // Two shards, rows of 2 samples.
 /// let rows = SharedRows::new(2, 2).unwrap();
 /// let c = rows.next_cycle(0, 0);

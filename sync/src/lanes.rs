@@ -113,8 +113,8 @@ impl Lanes {
     /// free. Allocates here, never afterwards.
     ///
     /// ```
-    /// use rvoip_media_core::sync::lanes::Lanes;
-    /// use rvoip_media_core::sync::pool::Pool;
+    /// use rvoip_media_sync::lanes::Lanes;
+    /// use rvoip_media_sync::pool::Pool;
     /// use rvoip_media_graph::{Packet, PacketMeta};
     ///
     /// let pool = Pool::new(1, |_| Packet::new());
@@ -124,7 +124,7 @@ impl Lanes {
     /// let meta = PacketMeta { sequence: 7, ..PacketMeta::default() };
     /// tx.push(&meta, &[1, 2, 3], &pool).unwrap();
     /// tx.push(&meta, &[9; 400], &pool).unwrap(); // over INLINE: in a pooled packet
-    /// assert_eq!(tx.push(&meta, &[4], &pool), Err(rvoip_media_core::sync::lanes::PushError::Full));
+    /// assert_eq!(tx.push(&meta, &[4], &pool), Err(rvoip_media_sync::lanes::PushError::Full));
     /// assert_eq!(rx.available(), 2);
     /// assert_eq!((rx.slot(0).meta.sequence, rx.slot(0).payload()), (7, &[1u8, 2, 3][..]));
     /// assert_eq!(rx.slot(1).payload().len(), 400);
