@@ -640,6 +640,8 @@ pub struct JitterBuffer {
     dry_us: i64,
     /// The current wait is for a stalled stream (above the target).
     stalled: bool,
+    /// The playout point was set back to a late packet (a rewind) that is yet to be decoded.
+    rewound: bool,
     cn_amplitude: f32,
     rng: u32,
     /// The last decoded block was a pause (time may be stretched inaudibly).
@@ -771,6 +773,7 @@ impl JitterBuffer {
             drift_us: 0.0,
             dry_us: 0,
             stalled: false,
+            rewound: false,
             rewind_us: i64::from(cfg.rewind_ms.unwrap_or(if has_fec { REWIND_FEC_MS } else { 0 })) * 1000,
             cn_amplitude: 0.0,
             rng: 0x1234_5678,
@@ -1197,6 +1200,7 @@ impl JitterBuffer {
         self.drift_us = 0.0;
         self.dry_us = 0;
         self.stalled = false;
+        self.rewound = false;
         self.last_late_us = None;
         self.drop_held();
     }
@@ -1310,7 +1314,7 @@ impl JitterBuffer {
             }
             self.playout_ts = ts;
             self.buf.drop_before(ts);
-            self.owe_fast_step();
+            self.rewound = true;
         }
         match self.buf.insert(m, payload, ts, seq, arrival_us, ticks) {
             Inserted::Stored => {}
@@ -1461,9 +1465,10 @@ impl JitterBuffer {
                 self.owed_us = self.owed_us.max(excess);
             }
         }
-        if self.waited > 0 {
+        if self.waited > 0 || self.rewound {
             self.owe_fast_step();
         }
+        self.rewound = false;
         self.stalled = false;
         self.dry_us = 0;
         self.waited = 0;
