@@ -530,6 +530,12 @@ impl SkewEstimator {
         self.slope
     }
 
+    /// Seconds of RTP time whose smallest transit offsets the slope is fitted over (at
+    /// most the last 32): how much evidence [`SkewEstimator::slope`] rests on.
+    pub fn seconds(&self) -> usize {
+        self.len
+    }
+
     /// Records a packet with timestamp `ts_us` (µs of RTP time, any origin) and transit
     /// offset `d_us`. Packets of seconds already closed (reordered) are ignored.
     pub fn update(&mut self, ts_us: i64, d_us: i64) {

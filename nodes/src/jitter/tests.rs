@@ -1012,13 +1012,14 @@ fn opus_warm_spike_stats(spike_ms: f64) -> (JitterStats, f64) {
     opus_warm_spike_stats_at(50, spike_ms)
 }
 
-/// As [`opus_warm_spike_stats`], the spike at packet `spike_at`.
-fn opus_warm_spike_stats_at(spike_at: u32, spike_ms: f64) -> (JitterStats, f64) {
-    use crate::opus::{OpusCodecDecoder, OpusEncoderConfig};
+/// `n` packets of Opus (16 kHz, 20 ms, in-band FEC): talk spurts of a 220 Hz tone (1.2 s)
+/// alternating with silence (0.8 s), packet `i` arriving at `arrival_ms(i)`; sorted by
+/// arrival.
+fn opus_talk_stream(n: u32, mut arrival_ms: impl FnMut(u32) -> f64) -> Vec<Packet> {
+    use crate::opus::OpusEncoderConfig;
     let mut enc = OpusEncoderConfig::new(16_000, 1).inband_fec(true).packet_loss_percent(10).build().unwrap();
     let mut buf = [0u8; 1500];
-    let mut last = 0.0f64;
-    let mut pk: Vec<Packet> = (0..300u32)
+    let mut pk: Vec<Packet> = (0..n)
         .map(|i| {
             let talking = i % 100 < 60;
             let pcm: Vec<f32> = (0..320)
@@ -1032,25 +1033,39 @@ fn opus_warm_spike_stats_at(spike_at: u32, spike_ms: f64) -> (JitterStats, f64) 
                 })
                 .collect();
             let p = enc.encode(&pcm, &mut buf).unwrap();
-            let sent = f64::from(i) * 20.0;
-            let jitter = f64::from((i * 7919) % 11);
-            let held = if i == spike_at { spike_ms } else { 0.0 };
-            last = (sent + 20.0 + jitter + held).max(last);
             let meta = PacketMeta {
                 payload_type: 111,
                 sequence: i as u16,
                 timestamp: i * 960,
                 ssrc: 7,
                 marker: false,
-                arrival_ns: (last * 1e6) as u64,
+                arrival_ns: (arrival_ms(i) * 1e6) as u64,
                 audio_level: None,
             };
             Packet::from_payload(meta, &buf[..p.len]).unwrap()
         })
         .collect();
     pk.sort_by_key(|p| p.meta.arrival_ns);
-    let dec = Box::new(OpusCodecDecoder::new(16_000, 1, 20_000).unwrap());
-    let mut jb = JitterBuffer::new(dec, JitterConfig::default()).unwrap().with_payload_type(111);
+    pk
+}
+
+/// An Opus buffer (16 kHz, in-band FEC) with the default configuration.
+fn opus_jb() -> JitterBuffer {
+    let dec = Box::new(crate::opus::OpusCodecDecoder::new(16_000, 1, 20_000).unwrap());
+    JitterBuffer::new(dec, JitterConfig::default()).unwrap().with_payload_type(111)
+}
+
+/// As [`opus_warm_spike_stats`], the spike at packet `spike_at`.
+fn opus_warm_spike_stats_at(spike_at: u32, spike_ms: f64) -> (JitterStats, f64) {
+    let mut last = 0.0f64;
+    let pk = opus_talk_stream(300, |i| {
+        let sent = f64::from(i) * 20.0;
+        let jitter = f64::from((i * 7919) % 11);
+        let held = if i == spike_at { spike_ms } else { 0.0 };
+        last = (sent + 20.0 + jitter + held).max(last);
+        last
+    });
+    let mut jb = opus_jb();
     let mut out = vec![0f32; 160];
     let (mut next, mut at, mut top) = (0, JitterStats::default(), 0f64);
     for k in 0..=500u64 {
@@ -1064,6 +1079,41 @@ fn opus_warm_spike_stats_at(spike_at: u32, spike_ms: f64) -> (JitterStats, f64) 
         at = s;
     }
     (at, top)
+}
+
+/// 30 s of [`opus_talk_stream`] from a sender `ppm` fast, over 20–30 ms of transit; the
+/// first packet of the talk spurt at 20 s (packet 1000) is held `hold_ms` more, and those
+/// sent behind it arrive after it (first in, first out).
+/// Returns the added delay (playout − send time, ms) at 19.5 s (the pause before), at
+/// 20.5 s (in the talk spurt) and at 23 s (after the next pause), and the statistics.
+fn opus_fast_rewind_delays(ppm: f64, hold_ms: f64) -> ([f64; 3], JitterStats) {
+    let mut last = 0.0f64;
+    let pk = opus_talk_stream(1500, |i| {
+        let sent = f64::from(i) * 20.0 / (1.0 + ppm * 1e-6);
+        let held = if i == 1000 { hold_ms } else { 0.0 };
+        last = (sent + 20.0 + f64::from((i * 7919) % 11) + held).max(last);
+        last
+    });
+    let mut jb = opus_jb();
+    let mut out = vec![0f32; 160];
+    let (mut next, mut d) = (0, [0f64; 3]);
+    for k in 0..3000u64 {
+        let now = k * TICK_NS;
+        while next < pk.len() && pk[next].meta.arrival_ns <= now {
+            jb.insert(&pk[next]);
+            next += 1;
+        }
+        jb.pull(now, &mut out);
+        let t_s = (now + TICK_NS) as f64 * 1e-9;
+        let added = jb.lead_floor().0 as f64 / 1000.0 + t_s * ppm * 1e-3;
+        match k + 1 {
+            1950 => d[0] = added,
+            2050 => d[1] = added,
+            2300 => d[2] = added,
+            _ => {}
+        }
+    }
+    (d, jb.stats())
 }
 
 #[test]
@@ -1200,5 +1250,24 @@ fn opus_does_not_stretch_up_to_a_young_histograms_target_that_one_spike_raised()
             assert!(s.inserted_samples_for_deceleration < 800, "spike {spike} at {at}: {s:?}");
             assert_eq!(s.removed_samples_for_acceleration, 0, "spike {spike} at {at}: {s:?}");
         }
+    }
+}
+
+#[test]
+fn a_fast_sender_gives_a_rewind_back_in_the_next_pause() {
+    // The talk spurt's first packet at 20 s comes 20–40 ms after its playout point, in the
+    // pause: Opus rewinds, the two 20 ms frames concealed become a stretch (+40 ms). From a
+    // sender 300 ppm fast the whole excess over the target is owed and given back in the
+    // next pause (to 6.7 ms below the delay before it: the band's excess went too); from an
+    // exact or a slow clock the pause's band keeps up to 20 ms of it (+15.3 / +9.7 ms), as
+    // it did for a fast one without the rule (+11.8 ms).
+    let (fast, s) = opus_fast_rewind_delays(300.0, 80.0);
+    assert_eq!(s.packets_late, 0, "{s:?}");
+    assert!(fast[1] - fast[0] > 30.0, "the rewind: {fast:.1?}");
+    assert!(fast[2] - fast[0] < 2.0, "given back: {fast:.1?}");
+    for ppm in [0.0, -300.0] {
+        let (d, s) = opus_fast_rewind_delays(ppm, 80.0);
+        assert_eq!(s.packets_late, 0, "{ppm} ppm: {s:?}");
+        assert!(d[1] - d[0] > 30.0 && d[2] - d[0] > 8.0, "{ppm} ppm: {d:.1?}");
     }
 }
