@@ -173,8 +173,8 @@ struct LaneSlab {
     ports: std::ops::Range<usize>,
     by: usize,
     shard: usize,
-    inn: std::sync::Arc<Lanes>,
-    out: std::sync::Arc<Lanes>,
+    inn: Arc<Lanes>,
+    out: Arc<Lanes>,
 }
 
 impl LaneSlab {

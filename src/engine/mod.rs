@@ -375,8 +375,8 @@ impl Engine {
     /// and `out` (control side; see `endpoint::packet_lanes`).
     pub(crate) fn packet_lanes(
         &self,
-        inn: &std::sync::Arc<crate::sync::lanes::Lanes>,
-        out: &std::sync::Arc<crate::sync::lanes::Lanes>,
+        inn: &Arc<crate::sync::lanes::Lanes>,
+        out: &Arc<crate::sync::lanes::Lanes>,
         lane: usize,
     ) -> (endpoint::PacketLaneIn, endpoint::PacketLaneOut) {
         endpoint::packet_lanes(inn, out, lane, &self.packets)

@@ -7,7 +7,8 @@ use super::atomic::{AtomicBool, AtomicU32, Ordering};
 use super::Arc;
 
 /// A control value shared by the host's endpoint and the worker, with the flag that tells
-/// the host its worker end is gone. Written against the shim (loom-checked: `loom-tests/tests/abandon.rs`).
+/// the host its worker end is gone. Written against the shim (loom-checked:
+/// `loom-tests/tests/abandon.rs`).
 #[derive(Debug, Default)]
 pub struct ControlShared {
     value: AtomicU32,
