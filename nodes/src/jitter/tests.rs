@@ -52,7 +52,8 @@ fn run_each(
     until_ns: u64,
     mut each: impl FnMut(u64, &JitterBuffer, &[f32]),
 ) {
-    let mut out = vec![0f32; 80];
+    // One 10 ms tick at the buffer's output rate.
+    let mut out = vec![0f32; jb.sample_rate() as usize / 100];
     let (mut next, mut now) = (0, 0);
     while now < until_ns {
         while next < packets.len() && packets[next].meta.arrival_ns <= now {
@@ -205,7 +206,7 @@ fn a_drifting_sender_clock_does_not_make_the_delay_grow() {
 /// 3 s of an Opus tone with in-band FEC, packet 100 lost, every third packet from 1 on `late_ns`
 /// after the others' 5 ms transit, through a buffer pulled every 10 ms for 4 s.
 fn opus_fec_stream_stats(late_ns: u64) -> JitterStats {
-    use crate::opus::{OpusCodecDecoder, OpusEncoderConfig};
+    use crate::opus::OpusEncoderConfig;
     let mut enc = OpusEncoderConfig::new(16_000, 1).inband_fec(true).packet_loss_percent(20).build().unwrap();
     let mut pk = Vec::new();
     let mut buf = [0u8; 1500];
@@ -230,18 +231,9 @@ fn opus_fec_stream_stats(late_ns: u64) -> JitterStats {
         };
         pk.push(Packet::from_payload(meta, &buf[..p.len]).unwrap());
     }
-    let dec = Box::new(OpusCodecDecoder::new(16_000, 1, 20_000).unwrap());
-    let mut jb = JitterBuffer::new(dec, JitterConfig::default()).unwrap().with_payload_type(111);
-    let mut out = vec![0f32; 160];
-    let mut next = 0;
+    let mut jb = opus_jb();
     pk.sort_by_key(|p| p.meta.arrival_ns);
-    for k in 0..400u64 {
-        while next < pk.len() && pk[next].meta.arrival_ns <= k * TICK_NS {
-            jb.insert(&pk[next]);
-            next += 1;
-        }
-        jb.pull(k * TICK_NS, &mut out);
-    }
+    run_each(&mut jb, &pk, 400 * TICK_NS, |_, _, _| {});
     jb.stats()
 }
 
@@ -269,14 +261,9 @@ fn the_target_need_not_wait_for_packets_fec_can_rebuild() {
 /// test fails) on a non-finite or out-of-range output sample.
 pub(crate) fn fuzz(seed: u64, ticks: u64, opus: bool) -> u64 {
     let mut r = SplitMix64::new(seed);
-    let mut jb = if opus {
-        let dec = Box::new(crate::opus::OpusCodecDecoder::new(16_000, 1, 20_000).unwrap());
-        JitterBuffer::new(dec, JitterConfig::default()).unwrap().with_payload_type(111)
-    } else {
-        new_jb()
-    };
+    let mut jb = if opus { opus_jb() } else { new_jb() };
     let pt = if opus { 111 } else { 0 };
-    let q = if opus { 160 } else { 80 };
+    let q = jb.sample_rate() as usize / 100;
     let mut out = vec![0f32; q];
     let mut fed = 0;
     let (mut seq, mut ts) = (r.next_u64() as u16, r.next_u64() as u32);
@@ -1066,18 +1053,12 @@ fn opus_warm_spike_stats_at(spike_at: u32, spike_ms: f64) -> (JitterStats, f64) 
         last
     });
     let mut jb = opus_jb();
-    let mut out = vec![0f32; 160];
-    let (mut next, mut at, mut top) = (0, JitterStats::default(), 0f64);
-    for k in 0..=500u64 {
-        while next < pk.len() && pk[next].meta.arrival_ns <= k * TICK_NS {
-            jb.insert(&pk[next]);
-            next += 1;
-        }
-        jb.pull(k * TICK_NS, &mut out);
+    let (mut at, mut top) = (JitterStats::default(), 0f64);
+    run_each(&mut jb, &pk, 501 * TICK_NS, |_, jb, _| {
         let s = jb.stats();
         top = top.max(s.current_delay_ms);
         at = s;
-    }
+    });
     (at, top)
 }
 
@@ -1095,24 +1076,17 @@ fn opus_fast_rewind_delays(ppm: f64, hold_ms: f64) -> ([f64; 3], JitterStats) {
         last
     });
     let mut jb = opus_jb();
-    let mut out = vec![0f32; 160];
-    let (mut next, mut d) = (0, [0f64; 3]);
-    for k in 0..3000u64 {
-        let now = k * TICK_NS;
-        while next < pk.len() && pk[next].meta.arrival_ns <= now {
-            jb.insert(&pk[next]);
-            next += 1;
-        }
-        jb.pull(now, &mut out);
+    let mut d = [0f64; 3];
+    run_each(&mut jb, &pk, 3000 * TICK_NS, |now, jb, _| {
         let t_s = (now + TICK_NS) as f64 * 1e-9;
         let added = jb.lead_floor().0 as f64 / 1000.0 + t_s * ppm * 1e-3;
-        match k + 1 {
+        match now / TICK_NS + 1 {
             1950 => d[0] = added,
             2050 => d[1] = added,
             2300 => d[2] = added,
             _ => {}
         }
-    }
+    });
     (d, jb.stats())
 }
 
