@@ -10,7 +10,7 @@ use crate::live::NodeRole;
 use crate::node::{NodeId, NodeSpec};
 use crate::packet::{Packet, PacketSlot};
 use crate::plan::{BufferRef, Plan, Step};
-use crate::processor::{prefetch, ParamError, ProcessIo, Processor};
+use crate::processor::{prefetch, prefetch_value, ParamError, ProcessIo, Processor};
 
 /// One node of a compiled graph.
 pub struct CompiledNode {
@@ -545,13 +545,13 @@ pub(crate) fn check_ports(
     Ok(())
 }
 
-/// Hints the CPU to start loading the next node's processor while this one runs: the
-/// processors are separate heap objects, and in long chains fetching them dominates the
-/// executor's own cost.
+/// Hints the CPU to start loading the next node's processor while this one runs (its
+/// first [`PREFETCH_VALUE_LINES`](crate::PREFETCH_VALUE_LINES) lines): the processors are
+/// separate heap objects, and in long chains fetching them dominates the executor's own cost.
 #[inline(always)]
 fn prefetch_processor(processors: &ProcessorSlots, next: Option<&ExecStep>) {
     if let Some(p) = next.and_then(|s| processors.get(s.node as usize)).and_then(|p| p.as_deref()) {
-        prefetch(p as *const dyn Processor as *const u8);
+        prefetch_value(p);
     }
 }
 

@@ -52,5 +52,7 @@ pub use node::{MessageType, NodeId, NodeSpec, ParamSpec, PortSpec, MAX_TELEMETRY
 pub use packet::{Packet, PacketMeta, PacketSlot, PayloadTooLarge, SlotFull, MAX_PAYLOAD};
 pub use plan::{BufferCounts, BufferRef, Plan, PlanPort, Step};
 pub use planner::{Planner, PlannerError, PlannerStats};
-pub use processor::{prefetch, MessageError, ParamError, ProcessIo, Processor};
+pub use processor::{
+    prefetch, prefetch_lines, prefetch_value, MessageError, ParamError, ProcessIo, Processor, PREFETCH_VALUE_LINES,
+};
 pub use rng::SplitMix64;

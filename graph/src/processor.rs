@@ -140,6 +140,39 @@ pub trait Processor: Send {
     fn prefetch(&self) {}
 }
 
+/// Most cache lines [`prefetch_value`] asks for: a codec's hot state is a few hundred bytes
+/// (a G.711 decoder with its code ring); past that the prefetches cost more than they hide.
+pub const PREFETCH_VALUE_LINES: usize = 8;
+
+/// Asks the CPU to start loading the first `lines` cache lines of the value behind `x` (a
+/// hint like [`prefetch`]).
+///
+/// ```
+/// let rows = [0.0f32; 64];
+/// rvoip_media_graph::prefetch_lines(&rows, 2);
+/// ```
+#[inline(always)]
+pub fn prefetch_lines<T: ?Sized>(x: &T, lines: usize) {
+    let base = (x as *const T).cast::<u8>();
+    for k in 0..lines {
+        prefetch(base.wrapping_add(64 * k));
+    }
+}
+
+/// Asks the CPU to start loading the whole value behind `x`, up to [`PREFETCH_VALUE_LINES`]
+/// cache lines (its size read from the vtable for a `dyn` value): for a boxed codec, whose
+/// state a cycle touches beyond its first line (a G.711 decoder's code ring, a resampler's
+/// history). A hint like [`prefetch`].
+///
+/// ```
+/// let codec: Box<dyn std::any::Any> = Box::new([0u8; 300]);
+/// rvoip_media_graph::prefetch_value(&*codec);
+/// ```
+#[inline(always)]
+pub fn prefetch_value<T: ?Sized>(x: &T) {
+    prefetch_lines(x, std::mem::size_of_val(x).div_ceil(64).min(PREFETCH_VALUE_LINES));
+}
+
 /// Asks the CPU to start loading the cache line at `ptr` (a no-op where there is no
 /// prefetch instruction). A hint with no memory effects: any address is allowed, and
 /// nothing is read.

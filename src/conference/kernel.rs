@@ -42,7 +42,10 @@ use crate::sync::lanes::{LaneRx, LaneTx, PushError};
 use crate::sync::pool::{Pool, Pooled};
 use crate::sync::rows::SharedRows;
 use crate::sync::seqlock::SeqLockSlice;
-use rvoip_media_graph::{prefetch, MessageError, NodeSpec, Packet, PacketMeta, PacketSlot, ProcessIo, Processor};
+use rvoip_media_graph::{
+    prefetch, prefetch_lines, prefetch_value, MessageError, NodeSpec, Packet, PacketMeta, PacketSlot, ProcessIo,
+    Processor,
+};
 use rvoip_media_nodes::codec::{DecodeNode, EncodeNode, SwitchDecoder, SwitchEncoder, DECODE_TELEMETRY};
 use rvoip_media_nodes::jitter::{JitterBufferNode, JitterReport, JITTER_TELEMETRY};
 use rvoip_media_nodes::kernels;
@@ -97,7 +100,7 @@ impl LegDecode {
     fn prefetch(&self) {
         match self {
             LegDecode::Plain(d) => d.prefetch(),
-            LegDecode::Buffered(j) => prefetch(&**j as *const JitterBufferNode as *const u8),
+            LegDecode::Buffered(j) => prefetch_value(&**j),
         }
     }
 
@@ -154,14 +157,6 @@ pub(crate) struct KernelLeg {
     ring_full: u64,
     pool_exhausted: u64,
     stats: Arc<SeqLockSlice>,
-}
-
-/// Starts loading the first `lines` cache lines of `x`.
-fn prefetch_lines<T>(x: &T, lines: usize) {
-    let base = (x as *const T).cast::<u8>();
-    for k in 0..lines {
-        prefetch(base.wrapping_add(64 * k));
-    }
 }
 
 /// Starts loading the first [`SLOT_LINES`] lines of a lane slot at `base`.

@@ -1042,7 +1042,7 @@ impl Processor for EncodeNode {
     }
 
     fn prefetch(&self) {
-        rvoip_media_graph::prefetch((&*self.enc as *const dyn Encoder).cast());
+        rvoip_media_graph::prefetch_value(&*self.enc);
     }
 }
 
@@ -1576,6 +1576,6 @@ impl Processor for DecodeNode {
     }
 
     fn prefetch(&self) {
-        rvoip_media_graph::prefetch((&*self.dec as *const dyn Decoder).cast());
+        rvoip_media_graph::prefetch_value(&*self.dec);
     }
 }
