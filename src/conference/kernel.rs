@@ -431,9 +431,9 @@ impl RoomKernel {
         for (i, own) in rows.chunks_exact_mut(q).take(legs.len()).enumerate() {
             if let Some(far) = legs.get(i + FAR) {
                 // What this pass reads of the leg: its first line (lane end, settings) and
-                // its decoder's hot lines.
+                // its decoder.
                 prefetch_lines(far, 1);
-                prefetch_lines(&far.decode, 2);
+                prefetch_value(&far.decode);
             }
             if let Some(near) = legs.get(i + NEAR) {
                 prefetch_slot(near.rx.next_addr());
@@ -480,8 +480,8 @@ impl RoomKernel {
         let legs = &mut self.store.legs[..];
         for (i, own) in rows.chunks_exact(q).take(legs.len()).enumerate() {
             if let Some(far) = legs.get(i + FAR) {
-                // What this pass reads of the leg: its encoder's hot lines and lane end.
-                prefetch_lines(&far.encode, 2);
+                // What this pass reads of the leg: its encoder and lane end.
+                prefetch_value(&far.encode);
                 prefetch_lines(&far.tx, 1);
             }
             if let Some(near) = legs.get(i + NEAR) {
