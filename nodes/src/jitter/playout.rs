@@ -150,6 +150,14 @@ const TARGET_RISE_COST: f64 = 0.02;
 /// (a few ms late) is concealed as before, instead of turning into a step in the delay.
 const SPIKE_GRACE_MS: i64 = 40;
 
+/// How long a young histogram's target must have held a level one pull step lower before a
+/// decoder with in-band FEC (Opus) accelerates toward it, ms (see [`JitterBuffer::in_dip`]).
+const DIP_HOLD_MS: i64 = 1000;
+
+/// What a fall of the target may exceed a pull by and still be one step of the pull grid,
+/// µs (the margin moves the target by a millisecond or so besides the grid's steps).
+const DIP_STEP_SLACK_US: i64 = 2000;
+
 /// [`JitterConfig::rewind_ms`] of a decoder with in-band FEC (Opus), ms; a decoder without
 /// it (G.711, G.722, G.729) never rewinds unless configured to.
 ///
@@ -642,6 +650,11 @@ pub struct JitterBuffer {
     stalled: bool,
     /// The playout point was set back to a late packet (a rewind) that is yet to be decoded.
     rewound: bool,
+    /// The target's level as last noted (µs; moves of at least half a pull), and when a
+    /// young histogram's target last fell from it by one pull step (the caller's clock,
+    /// µs): see [`JitterBuffer::in_dip`].
+    target_level: Option<i64>,
+    target_fell_us: Option<i64>,
     cn_amplitude: f32,
     rng: u32,
     /// The last decoded block was a pause (time may be stretched inaudibly).
@@ -774,6 +787,8 @@ impl JitterBuffer {
             dry_us: 0,
             stalled: false,
             rewound: false,
+            target_level: None,
+            target_fell_us: None,
             rewind_us: i64::from(cfg.rewind_ms.unwrap_or(if has_fec { REWIND_FEC_MS } else { 0 })) * 1000,
             cn_amplitude: 0.0,
             rng: 0x1234_5678,
@@ -1201,6 +1216,8 @@ impl JitterBuffer {
         self.dry_us = 0;
         self.stalled = false;
         self.rewound = false;
+        self.target_level = None;
+        self.target_fell_us = None;
         self.last_late_us = None;
         self.drop_held();
     }
@@ -1482,6 +1499,7 @@ impl JitterBuffer {
         self.stats.jitter_buffer_emitted_count += n as u64;
         self.stats.total_samples_received += n as u64;
         self.playout_ts = ts + ticks;
+        self.note_target(target);
         // Offset after this packet, if played as is.
         let err = self.offset_us() + self.samples_to_us(n) - target;
         let len = self.stretch(n, err);
@@ -1606,12 +1624,14 @@ impl JitterBuffer {
         // noise the bands are for).
         self.owed_us = self.owed_us.min(err).max(0);
         let owed = quiet && settled && self.owed_us > 2000;
-        let goal = if owed && band_err <= acc { self.owed_us } else { err };
+        // A young target's one-step dip is not accelerated toward (see `in_dip`).
+        let over = band_err > acc && !self.in_dip();
+        let goal = if owed && !over { self.owed_us } else { err };
         // What of the target the preemptive expand below does not aim at (see
         // `floor_lift_us`).
         let lift = self.floor_lift_us(warming);
         let mut len = n;
-        if (band_err > acc || owed) && ((quiet && settled) || (!quiet && !warming)) {
+        if (over || owed) && ((quiet && settled) || (!quiet && !warming)) {
             let limit = if quiet { n / 2 } else { self.max_lag };
             let removed;
             (len, removed) = self.remove_periods(len, limit, goal - 2000, usize::MAX, !quiet);
@@ -1708,6 +1728,52 @@ impl JitterBuffer {
         }
         let aim = self.target_floored_us(false);
         self.target_us() - if spike { aim.min(self.warm_floor_target_us()) } else { aim }
+    }
+
+    /// Notes the target `target` (µs) of the packet being played, for decoders with in-band
+    /// FEC: its level moves when it differs from the last noted one by half a pull or more,
+    /// and a move down by at most a pull (and [`DIP_STEP_SLACK_US`]) while the delay
+    /// histogram is young (has seen fewer packets than its memory, `1 / (1 − forget)`: 20 s
+    /// of 20 ms packets by default) is a dip, timed for [`JitterBuffer::in_dip`].
+    fn note_target(&mut self, target: i64) {
+        if !self.has_fec {
+            return;
+        }
+        let pull = self.last_pull.map_or(0, |(_, len)| len);
+        let level = *self.target_level.get_or_insert(target);
+        if (target - level).abs() < pull / 2 {
+            return;
+        }
+        let memory = (1.0 / (1.0 - self.cfg.forget)).round() as u64;
+        let young = self.delay.packets() < memory;
+        if young && target < level && level - target <= pull + DIP_STEP_SLACK_US {
+            self.target_fell_us = Some(self.now_us);
+        }
+        self.target_level = Some(target);
+    }
+
+    /// Whether the target is in a dip: a young histogram's target fell one pull step less
+    /// than [`DIP_HOLD_MS`] ago ([`JitterBuffer::note_target`]; decoders with in-band FEC
+    /// only). Its bands' accelerate waits until the lower level has held that long; an owed
+    /// give-back does not.
+    ///
+    /// The transits the delay histogram learns sit on the pull grid, so its target moves in
+    /// pull steps, and a young histogram's (a few hundred packets, its tail a handful of
+    /// them) crosses between two of them as single tail packets come and decay: on moderate
+    /// jitter it fell a step for 0.4 s and came back (jb_drift32a opus_moderate_k1: 61 → 51
+    /// → 61 ms at 7.5–7.9 s). A pause accelerated the offset down to the dip (73 → 60 ms),
+    /// 1.5 s later a packet 1–2 ms later than that ran the buffer dry in speech, and the
+    /// wait's 20 ms concealment put the offset up to 80 ms, where the pauses' band kept it
+    /// for the rest of the stream: two timeline moves, each costing Opus's PESQ-WB in its
+    /// segment more than the delay it saved (3.49 against 4.23 in the first 10 s). A fixed
+    /// 60 ms buffer beat Opus on 14 of 16 moderate streams of two fresh drift sets
+    /// (BENCHMARKS, jitter buffer, session 32, the lead). A step that holds a second is
+    /// followed as before; a fall of more than a step (a spike's decay, the warm-up floor's
+    /// end) and an old histogram's steps (a drifting clock's) are followed at once: holding
+    /// back those (a peak-held target, or a hold on every fall) lost on the Pareto traces
+    /// and the drift +300 streams, whose moves it only shifted (BENCHMARKS, session 33).
+    fn in_dip(&self) -> bool {
+        self.target_fell_us.is_some_and(|at| self.now_us - at < DIP_HOLD_MS * 1000)
     }
 
     /// The pause's expand band `exp` (µs), narrowed to a single pull in a deep pause: for a
