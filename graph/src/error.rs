@@ -5,6 +5,19 @@ use crate::live::NodeKey;
 use crate::node::NodeId;
 
 /// A graph the builder or compiler refuses, with the nodes and ports at fault named.
+///
+/// ```
+/// use rvoip_media_graph::{AudioFormat, GraphBuilder, GraphError, PortKind, Quantum};
+/// let mut b = GraphBuilder::new(Quantum::MS_10);
+/// let mic = b.add_input("mic", PortKind::Audio(AudioFormat::mono(8000)));
+/// let spk = b.add_output("spk", PortKind::Audio(AudioFormat::mono(16000)));
+/// // 8 kHz into a 16 kHz port: refused at the edge, both ends named.
+/// let err = b.connect(mic, 0, spk, 0).unwrap_err();
+/// assert!(matches!(err, GraphError::FormatMismatch(_)));
+/// assert!(err.to_string().contains("'mic.") && err.to_string().contains("'spk."));
+/// // The output is left with nothing feeding it.
+/// assert!(matches!(b.build(), Err(GraphError::DanglingInput { .. })));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum GraphError {
     /// A node id that the builder never handed out.
@@ -137,6 +150,28 @@ pub struct FormatMismatch {
 
 /// A plan that cannot be loaded for execution (only possible for a hand-made or corrupted
 /// [`crate::Plan`]; the compiler's plans always load).
+///
+/// ```
+/// use rvoip_media_graph::{AudioFormat, GraphBuilder, NodeSpec, PlanError, PortKind, PortSpec};
+/// use rvoip_media_graph::{ProcessIo, Processor, Quantum, Schedule};
+/// struct Pass;
+/// impl Processor for Pass {
+///     fn spec(&self) -> NodeSpec {
+///         let a = PortKind::Audio(AudioFormat::mono(8000));
+///         NodeSpec::new("pass").with_input(PortSpec::required("in", a)).with_output(PortSpec::required("out", a))
+///     }
+///     fn process(&mut self, _io: &mut ProcessIo<'_>) {}
+/// }
+/// let a = PortKind::Audio(AudioFormat::mono(8000));
+/// let mut b = GraphBuilder::new(Quantum::MS_10);
+/// let (mic, pass, spk) = (b.add_input("mic", a), b.add_node("pass", Box::new(Pass)), b.add_output("spk", a));
+/// b.connect(mic, 0, pass, 0).unwrap();
+/// b.connect(pass, 0, spk, 0).unwrap();
+/// let compiled = b.build().unwrap();
+/// // The compiler's plan loaded without the node's spec, as a plan from elsewhere might be.
+/// let err = Schedule::new(&compiled.plan, |_| None).unwrap_err();
+/// assert!(matches!(err, PlanError::MissingProcessor { step: 0, .. }));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
     /// A step names a node without a processor (a graph input/output, or out of range).

@@ -49,6 +49,18 @@ impl CompiledGraph {
 }
 
 /// Errors returned by [`PlanExecutor::set_param`].
+///
+/// ```
+/// use rvoip_media_graph::{AudioFormat, GraphBuilder, NodeId, ParamError, PlanExecutor, PortKind, Quantum, SetParamError};
+/// let a = PortKind::Audio(AudioFormat::mono(8000));
+/// let mut b = GraphBuilder::new(Quantum::MS_10);
+/// let (mic, spk) = (b.add_input("mic", a), b.add_output("spk", a));
+/// b.connect(mic, 0, spk, 0).unwrap();
+/// let mut exec = PlanExecutor::new(b.build().unwrap()).unwrap();
+/// // A graph input declares no parameters; and there is no node 9.
+/// assert_eq!(exec.set_param(mic, 0, 1.0), Err(SetParamError::Param(ParamError::Unknown(0))));
+/// assert_eq!(exec.set_param(NodeId(9), 0, 1.0), Err(SetParamError::NoSuchNode(NodeId(9))));
+/// ```
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum SetParamError {
     /// No such node, or a node without a processor.

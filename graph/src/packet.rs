@@ -173,6 +173,14 @@ pub struct PacketSlot {
 }
 
 /// [`PacketSlot::push`] found the slot full; the packet was not stored.
+///
+/// ```
+/// use rvoip_media_graph::{Packet, PacketMeta, PacketSlot, SlotFull};
+/// let p = Packet::from_payload(PacketMeta::default(), &[0xFF; 160]).unwrap();
+/// let mut slot = PacketSlot::new(); // one packet per cycle
+/// slot.push(&p).unwrap();
+/// assert_eq!(slot.push(&p), Err(SlotFull { capacity: 1 }));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("packet slot full ({capacity} packets per cycle)")]
 pub struct SlotFull {

@@ -92,6 +92,14 @@ use crate::plan::{BufferCounts, BufferRef, Plan};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Why [`Planner::update`] refused an edit.
+///
+/// ```
+/// use rvoip_media_graph::{AudioFormat, GraphError, LiveGraph, Planner, PlannerError, PortKind, Quantum};
+/// let mut g = LiveGraph::new(Quantum::MS_10);
+/// g.add_output("spk", PortKind::Audio(AudioFormat::mono(8000))).unwrap();
+/// // Nothing feeds the output: the planner refuses the graph as the compiler would.
+/// assert!(matches!(Planner::new(&g, 1), Err(PlannerError::Graph(GraphError::DanglingInput { .. }))));
+/// ```
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum PlannerError {
     /// The edited graph is not valid (dangling input, cycle, bad format, ...).

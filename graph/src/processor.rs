@@ -10,6 +10,19 @@ use std::any::Any;
 use std::marker::PhantomData;
 
 /// Why a parameter change was refused.
+///
+/// ```
+/// use rvoip_media_graph::{NodeSpec, ParamError, ProcessIo, Processor};
+/// struct Silent;
+/// impl Processor for Silent {
+///     fn spec(&self) -> NodeSpec {
+///         NodeSpec::new("silent")
+///     }
+///     fn process(&mut self, _io: &mut ProcessIo<'_>) {}
+/// }
+/// // A node without parameters refuses every id (the trait's default `set_param`).
+/// assert_eq!(Silent.set_param(7, 0.5), Err(ParamError::Unknown(7)));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
 pub enum ParamError {
     /// The node has no parameter with this id.
@@ -26,6 +39,19 @@ pub enum ParamError {
 }
 
 /// Why a node refused a message ([`Processor::message`]).
+///
+/// ```
+/// use rvoip_media_graph::{MessageError, NodeSpec, ProcessIo, Processor};
+/// struct Silent;
+/// impl Processor for Silent {
+///     fn spec(&self) -> NodeSpec {
+///         NodeSpec::new("silent")
+///     }
+///     fn process(&mut self, _io: &mut ProcessIo<'_>) {}
+/// }
+/// // A node that declares no message type refuses every message (the trait's default).
+/// assert_eq!(Silent.message(&mut 5u32), Err(MessageError::WrongType));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum MessageError {
     /// The node does not take messages of this type (the control side checks the node's

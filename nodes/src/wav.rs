@@ -42,6 +42,23 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering}
 use std::sync::Arc;
 
 /// Errors of the WAV endpoints.
+///
+/// ```
+/// use rvoip_media_nodes::wav::{WavError, WavReader};
+/// // Not a RIFF/WAVE header at all.
+/// let err = WavReader::new(&b"OggS, not a WAV file"[..]).err().unwrap();
+/// assert!(matches!(err, WavError::Invalid(_)));
+/// // A WAV header for 4-bit IMA ADPCM (format tag 0x0011): well formed, not decoded.
+/// let mut adpcm = Vec::new();
+/// adpcm.extend_from_slice(b"RIFF\x24\0\0\0WAVEfmt \x10\0\0\0");
+/// adpcm.extend_from_slice(&[0x11, 0, 1, 0, 0x40, 0x1f, 0, 0, 0xa0, 0x0f, 0, 0, 0, 1, 4, 0]);
+/// adpcm.extend_from_slice(b"data\0\0\0\0");
+/// let err = WavReader::new(&adpcm[..]).err().unwrap();
+/// assert!(matches!(err, WavError::Unsupported { .. }));
+/// assert!(err.to_string().contains("IMA ADPCM"));
+/// // A missing file.
+/// assert!(matches!(WavReader::open("/nonexistent/x.wav"), Err(WavError::Read(_))));
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum WavError {
     /// Writing the file failed (I/O).

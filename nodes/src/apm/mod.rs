@@ -92,6 +92,12 @@ pub use processor::{AudioProcessingConfig, AudioProcessor, CaptureResult};
 pub use vad::{AdvancedVadConfig, Vad, VadDecision, VadFeatures};
 
 /// Why a voice-processing module could not be built.
+///
+/// ```
+/// use rvoip_media_nodes::apm::{AdvancedVadConfig, ApmError, Vad};
+/// // 11.025 kHz has no whole number of samples per 10 ms frame.
+/// assert_eq!(Vad::new(AdvancedVadConfig::new(11025)).err(), Some(ApmError::Rate(11025)));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ApmError {
     /// The sample rate is zero, above 192 kHz, or does not divide into 10 ms frames.

@@ -150,6 +150,20 @@ pub(crate) fn prefix_mut<T>(buf: &mut [T], n: usize) -> Result<&mut [T], CodecEr
 }
 
 /// Errors of codec construction and of encode / decode calls.
+///
+/// ```
+/// use rvoip_media_nodes::codec::{CodecError, CodecId};
+/// // G.711 runs at 8 kHz only.
+/// let err = CodecId::Pcmu.decoder(16000, 1).err().unwrap();
+/// assert!(matches!(err, CodecError::UnsupportedRate { got: 16000, .. }));
+/// // A 20 ms G.711 decoder given 10 ms of room for its output.
+/// let mut dec = CodecId::Pcmu.decoder(8000, 1).unwrap();
+/// let mut out = [0.0f32; 80];
+/// let err = dec.decode(Some(&[0xFF; 160]), &mut out).unwrap_err();
+/// assert_eq!(err, CodecError::BufferSize { needed: 160, got: 80 });
+/// // G.711 packets are 2.5, 5 or a multiple of 10 ms up to 60: not 25.
+/// assert!(matches!(dec.info().check_ptime(25_000), Err(CodecError::UnsupportedPtime { .. })));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CodecError {
     /// The codec does not run at this sample rate.

@@ -115,6 +115,14 @@ impl FrameKind {
 }
 
 /// Errors of the G.729 codec.
+///
+/// ```
+/// use rvoip_media_nodes::g729::{G729Decoder, G729Error, FRAME_SAMPLES};
+/// let mut dec = G729Decoder::new();
+/// let mut out = [0i16; FRAME_SAMPLES];
+/// // 7 bytes: neither a speech frame (10), a SID frame (2) nor an untransmitted one (0).
+/// assert_eq!(dec.decode(Some(&[0u8; 7]), &mut out), Err(G729Error::InvalidFrameLength(7)));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum G729Error {
     /// A frame whose length is none of 10 (speech), 2 (SID) or 0 (untransmitted) bytes.

@@ -75,6 +75,12 @@ pub fn libopus_version() -> &'static str {
 }
 
 /// Errors of Opus configuration, encoding and decoding.
+///
+/// ```
+/// use rvoip_media_nodes::opus::{OpusDecoder, OpusError};
+/// assert!(matches!(OpusDecoder::new(44100, 1), Err(OpusError::UnsupportedSampleRate { got: 44100, .. })));
+/// assert!(matches!(OpusDecoder::new(48000, 3), Err(OpusError::UnsupportedChannels { got: 3, .. })));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum OpusError {
     /// Sample rate not among [`SAMPLE_RATES`].

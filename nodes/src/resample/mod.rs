@@ -79,6 +79,12 @@ const BLOCK_FRAMES: usize = 4096;
 const INPUT_LIMIT: f32 = 1e30;
 
 /// Why a resampler could not be built or run.
+///
+/// ```
+/// use rvoip_media_nodes::resample::{ResampleError, Resampler};
+/// assert_eq!(Resampler::new(7000, 16000, 1).err(), Some(ResampleError::UnsupportedRate(7000)));
+/// assert_eq!(Resampler::new(8000, 16000, 0).err(), Some(ResampleError::BadChannels(0)));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ResampleError {
     /// A rate outside [`SUPPORTED_RATES`].
