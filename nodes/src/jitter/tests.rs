@@ -1247,17 +1247,14 @@ fn a_fast_sender_gives_a_rewind_back_in_the_next_pause() {
 }
 
 /// 30 s of [`opus_talk_stream`] over moderate jitter: 20 ms plus an exponential delay of
-/// mean 8 ms (first in, first out; the delays a hash of the packet index). Returns the added
-/// delay (ms) at 8 s and the statistics at the end.
-fn opus_moderate_stats() -> (f64, JitterStats) {
+/// mean 8 ms drawn from `seed` (first in, first out). Returns the added delay (ms) at 8 s and
+/// the statistics at the end.
+fn opus_moderate_stats(seed: u64) -> (f64, JitterStats) {
+    let mut rng = SplitMix64::new(seed);
+    let mut uni = move || (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
     let mut last = 0.0f64;
     let pk = opus_talk_stream(1500, |i| {
-        let mut x = (u64::from(i) + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03;
-        x ^= x >> 31;
-        x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        x ^= x >> 29;
-        let u = ((x >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
-        last = (f64::from(i) * 20.0 + 20.0 - 8.0 * u.ln()).max(last);
+        last = (f64::from(i) * 20.0 + 20.0 - 8.0 * (1.0 - uni()).ln()).max(last);
         last
     });
     let mut jb = opus_jb();
@@ -1272,16 +1269,19 @@ fn opus_moderate_stats() -> (f64, JitterStats) {
 
 #[test]
 fn opus_does_not_accelerate_into_a_young_targets_one_step_dip() {
-    // Moderate jitter: after the warm-up the offset sits at 49.4 ms, the target at 41. At
-    // 7.42 s the young histogram's target falls one pull step (to 31) and is back at 41
-    // 0.09 s later. A pause accelerates only toward a lower level that has held 1 s: the
-    // offset stays at 49.4 ms, nothing is concealed, and only the warm-up's give-back
-    // (170 samples) is removed. Without the rule the pause in the dip took the offset to
-    // 38.9 ms (removed 338); at 26 s the next talk spurt's first packet, later than that,
-    // made the buffer wait 20 ms for it (one concealment event), and the wait was given
-    // back in a later pause (removed 524).
-    let (at_8s, s) = opus_moderate_stats();
-    assert!(at_8s > 45.0, "accelerated into the dip: {at_8s:.1} ms at 8 s, {s:?}");
-    assert_eq!(s.concealment_events, 0, "{s:?}");
-    assert!(s.removed_samples_for_acceleration < 200, "{s:?}");
+    // Moderate jitter, two draws in which the young histogram's target falls one pull step
+    // in the first 8 s and comes back. A pause accelerates only toward a lower level that
+    // has held 1 s: the offset stays where the warm-up left it (59.4 / 60.0 ms at 8 s),
+    // nothing is concealed, and only the warm-up's give-back is removed (170 / 191
+    // samples). Without the rule a pause in the dip takes the offset down (48.4 / 49.4 ms
+    // at 8 s), a later talk spurt's first packet makes the buffer wait for it (one
+    // concealment event), and the wait is given back in a later pause (506 / 581 removed).
+    // (Of the first 39 seeds these two are where the target dips before 8 s; on the others
+    // the rule changes nothing or a few samples.)
+    for seed in [12, 32] {
+        let (at_8s, s) = opus_moderate_stats(seed);
+        assert!(at_8s > 55.0, "seed {seed}: accelerated into the dip: {at_8s:.1} ms at 8 s, {s:?}");
+        assert_eq!(s.concealment_events, 0, "seed {seed}: {s:?}");
+        assert!(s.removed_samples_for_acceleration < 200, "seed {seed}: {s:?}");
+    }
 }
