@@ -5,6 +5,21 @@ use rtp_types::{RtpPacket, RtpPacketBuilder, RtpParseError, RtpWriteError};
 use rvoip_media_graph::{PacketMeta, MAX_PAYLOAD};
 
 /// Why a datagram is not an RTP packet this core takes, or could not be written.
+///
+/// A receive loop on a muxed port sorts what [`parse_rtp`] says:
+///
+/// ```
+/// use rvoip_media_core::rtp::{parse_rtp, RtpError};
+/// let sort = |datagram: &[u8]| match parse_rtp(datagram, 0) {
+///     Ok(_) => "rtp",
+///     Err(RtpError::IsRtcp) => "rtcp", // RFC 5761: hand it to parse_rtcp
+///     Err(RtpError::Truncated { .. } | RtpError::Version(_)) => "not rtp",
+///     Err(_) => "refused",
+/// };
+/// assert_eq!(sort(&[0x80, 0, 0, 1, 0, 0, 0, 0xa0, 0, 0, 0, 1, 0xff]), "rtp");
+/// assert_eq!(sort(&[0x80, 201, 0, 1, 0, 0, 0, 1]), "rtcp");
+/// assert_eq!(sort(&[0x80, 0, 0, 1]), "not rtp");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum RtpError {
     /// Shorter than its header, CSRC list, extension or padding say.
