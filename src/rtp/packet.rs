@@ -108,6 +108,13 @@ pub enum RtpError {
     #[error("payload type {0} does not fit in 7 bits")]
     InvalidPayloadType(u8),
     /// An RFC 8285 one-byte extension id outside 1..=14.
+    ///
+    /// ```
+    /// use rvoip_media_core::rtp::{write_rtp_with_audio_level, AudioLevel, RtpError};
+    /// // 15 is reserved in the one-byte form (RFC 8285 §4.2): an `a=extmap:15` cannot be sent.
+    /// let r = write_rtp_with_audio_level(&Default::default(), AudioLevel::from_byte(30), 15, &[0; 160], &mut [0; 256]);
+    /// assert_eq!(r, Err(RtpError::InvalidExtensionId(15)));
+    /// ```
     #[error("RTP header extension id {0} is outside 1..=14")]
     InvalidExtensionId(u8),
 }
