@@ -148,7 +148,7 @@ pub enum RtcpItem {
 ///
 /// ```
 /// use rvoip_media_core::rtp::{parse_rtcp, RtcpError};
-/// // A receiver report cut after its header: counted as malformed, the call goes on.
+/// // A one-block receiver report cut after its SSRC: counted as malformed, the call goes on.
 /// let err = parse_rtcp(&[0x81, 201, 0, 7, 0, 0, 0, 1]).unwrap_err();
 /// assert!(matches!(err, RtcpError::Malformed(_)));
 /// assert!(err.to_string().starts_with("malformed RTCP"));
