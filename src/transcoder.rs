@@ -33,6 +33,20 @@ use rvoip_media_nodes::resample::{ResampleError, ResamplerNode};
 use std::time::Instant;
 
 /// Why a transcoder could not be built.
+///
+/// ```
+/// use rvoip_media_core::transcoder::{TranscodeError, Transcoder};
+/// use rvoip_media_graph::Quantum;
+/// use rvoip_media_nodes::codec::{CodecError, CodecId};
+/// // G.722 is not sent in 25 ms packets (the error lists the ptimes it takes).
+/// let t = Transcoder::between(CodecId::Pcmu, CodecId::G722, 25_000, Quantum::MS_10);
+/// assert!(matches!(t, Err(TranscodeError::Codec(CodecError::UnsupportedPtime { got_us: 25_000, .. }))));
+/// // Stereo Opus in, mono PCMA out.
+/// let (dec, enc) = (CodecId::Opus.decoder(48_000, 2)?, CodecId::Pcma.encoder(8000, 1, false)?);
+/// let t = Transcoder::new(dec, enc, 20_000, Quantum::MS_10);
+/// assert!(matches!(t, Err(TranscodeError::Channels { from: 2, to: 1 })));
+/// # Ok::<(), CodecError>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum TranscodeError {
     /// A codec refused its configuration (rate, channels, ptime), naming what it supports.

@@ -35,6 +35,20 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 /// Errors the CLI reports (one line on stderr, exit code 1).
+///
+/// ```
+/// use rvoip_media_cli::{execute, parse, CliError};
+/// let dir = std::env::temp_dir();
+/// let input = dir.join(format!("rvoip-media-doc-{}-missing.wav", std::process::id()));
+/// let out = dir.join(format!("rvoip-media-doc-{}-out.wav", std::process::id()));
+/// let resample = |rate: &str| {
+///     let args = ["rvoip-media", "resample", "--in", input.to_str().unwrap(), "--rate", rate, "--out", out.to_str().unwrap()];
+///     execute(parse(args).unwrap())
+/// };
+/// assert!(matches!(resample("12345"), Err(CliError::Usage(_)))); // not a rate it converts to
+/// assert!(matches!(resample("16000"), Err(CliError::Wav { .. }))); // no such input
+/// assert!(!out.exists()); // a failed run leaves no output
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
     /// A WAV file could not be read or written, or has an unsupported format.

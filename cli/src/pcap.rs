@@ -27,7 +27,22 @@ pub struct Capture {
     pub last_ns: Option<u64>,
 }
 
-/// Why a capture could not be read.
+/// Why a capture could not be read. Not public: `jitter --pcap` reports it as a
+/// [`CliError::Usage`](crate::CliError::Usage) naming the file.
+///
+/// ```
+/// use rvoip_media_cli::{execute, parse, CliError};
+/// let dir = std::env::temp_dir().join(format!("rvoip-media-doc-pcap-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let pcap = dir.join("call.pcap");
+/// std::fs::write(&pcap, b"RIFF\0\0\0\0WAVE: a recording, not a capture").unwrap();
+/// let path = |p: &std::path::Path| p.to_str().unwrap().to_owned();
+/// let args = ["rvoip-media", "jitter", "--pcap", &path(&pcap), "--codec", "pcmu", "--out", &path(&dir.join("o.wav"))];
+/// let err = execute(parse(args).unwrap()).unwrap_err();
+/// std::fs::remove_dir_all(&dir).unwrap();
+/// // PcapError::Magic, in the user's terms:
+/// assert!(matches!(err, CliError::Usage(m) if m.ends_with("not a libpcap or pcapng capture (magic 0x46464952)")));
+/// ```
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PcapError {
     /// Neither a classic pcap file nor a pcapng one (or a pcapng section header with an

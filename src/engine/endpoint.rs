@@ -12,6 +12,24 @@ use rvoip_media_graph::{Packet, PacketMeta, PayloadTooLarge, PortKind};
 use std::sync::Arc;
 
 /// Why a push into an input endpoint failed. The data was not queued.
+///
+/// ```
+/// use rvoip_media_core::engine::EndpointError;
+/// use rvoip_media_core::prelude::*;
+///
+/// let a = PortKind::Audio(AudioFormat::mono(8000));
+/// let mut b = GraphBuilder::new(Quantum::MS_10);
+/// let (mic, out) = (b.add_input("mic", a), b.add_output("out", a));
+/// b.connect(mic, 0, out, 0).unwrap();
+/// let (engine, _driver) = Engine::driven(EngineConfig::default()).unwrap();
+/// let mut part = engine.add_partition(b.build().unwrap()).unwrap();
+/// let mut mic_in = part.io.take_audio_in("mic").unwrap();
+/// // 10 ms at 8 kHz is 80 samples.
+/// assert_eq!(mic_in.push(&[0.0; 160]), Err(EndpointError::WrongLength { expected: 80, got: 160 }));
+/// // No cycle runs, so nothing takes the frames: the ring fills, and says so.
+/// while mic_in.push(&[0.0; 80]).is_ok() {}
+/// assert_eq!(mic_in.push(&[0.0; 80]), Err(EndpointError::RingFull));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum EndpointError {
     /// The ring toward the worker is full (the worker is not consuming fast enough).

@@ -5,6 +5,23 @@ use super::partition::PartitionId;
 use rvoip_media_graph::{NodeKey, PlanError, Quantum};
 
 /// Errors of the control plane.
+///
+/// ```
+/// use rvoip_media_core::prelude::*;
+/// let (engine, _driver) = Engine::driven(EngineConfig::default()).unwrap(); // 10 ms quanta
+/// let pass_through = |q| {
+///     let a = PortKind::Audio(AudioFormat::mono(8000));
+///     let mut b = GraphBuilder::new(q);
+///     let (mic, out) = (b.add_input("mic", a), b.add_output("out", a));
+///     b.connect(mic, 0, out, 0).unwrap();
+///     b.build().unwrap()
+/// };
+/// let wrong = engine.add_partition(pass_through(Quantum::MS_20));
+/// assert!(matches!(wrong, Err(EngineError::QuantumMismatch { .. })));
+/// let part = engine.add_partition(pass_through(Quantum::MS_10))?;
+/// assert!(matches!(engine.node_key(part.id, "aec"), Err(EngineError::UnknownNodeName { .. })));
+/// # Ok::<(), EngineError>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     /// The worker's command ring holds `capacity` unanswered commands.

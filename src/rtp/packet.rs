@@ -5,6 +5,21 @@ use rtp_types::{RtpPacket, RtpPacketBuilder, RtpParseError, RtpWriteError};
 use rvoip_media_graph::{PacketMeta, MAX_PAYLOAD};
 
 /// Why a datagram is not an RTP packet this core takes, or could not be written.
+///
+/// A receive loop on a muxed port sorts what [`parse_rtp`] says:
+///
+/// ```
+/// use rvoip_media_core::rtp::{parse_rtp, RtpError};
+/// let sort = |datagram: &[u8]| match parse_rtp(datagram, 0) {
+///     Ok(_) => "rtp",
+///     Err(RtpError::IsRtcp) => "rtcp", // RFC 5761: hand it to parse_rtcp
+///     Err(RtpError::Truncated { .. } | RtpError::Version(_)) => "not rtp",
+///     Err(_) => "refused",
+/// };
+/// assert_eq!(sort(&[0x80, 0, 0, 1, 0, 0, 0, 0xa0, 0, 0, 0, 1, 0xff]), "rtp");
+/// assert_eq!(sort(&[0x80, 201, 0, 1, 0, 0, 0, 1]), "rtcp");
+/// assert_eq!(sort(&[0x80, 0, 0, 1]), "not rtp");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum RtpError {
     /// Shorter than its header, CSRC list, extension or padding say.
@@ -93,6 +108,13 @@ pub enum RtpError {
     #[error("payload type {0} does not fit in 7 bits")]
     InvalidPayloadType(u8),
     /// An RFC 8285 one-byte extension id outside 1..=14.
+    ///
+    /// ```
+    /// use rvoip_media_core::rtp::{write_rtp_with_audio_level, AudioLevel, RtpError};
+    /// // 15 is reserved in the one-byte form (RFC 8285 §4.2): an `a=extmap:15` cannot be sent.
+    /// let r = write_rtp_with_audio_level(&Default::default(), AudioLevel::from_byte(30), 15, &[0; 160], &mut [0; 256]);
+    /// assert_eq!(r, Err(RtpError::InvalidExtensionId(15)));
+    /// ```
     #[error("RTP header extension id {0} is outside 1..=14")]
     InvalidExtensionId(u8),
 }

@@ -145,6 +145,14 @@ pub enum RtcpItem {
 }
 
 /// Why RTCP could not be parsed or written.
+///
+/// ```
+/// use rvoip_media_core::rtp::{parse_rtcp, RtcpError};
+/// // A one-block receiver report cut after its SSRC: counted as malformed, the call goes on.
+/// let err = parse_rtcp(&[0x81, 201, 0, 7, 0, 0, 0, 1]).unwrap_err();
+/// assert!(matches!(err, RtcpError::Malformed(_)));
+/// assert!(err.to_string().starts_with("malformed RTCP"));
+/// ```
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum RtcpError {
     /// The bytes are not a valid compound RTCP packet (short, wrong version, lying length or

@@ -33,6 +33,14 @@ use rvoip_media_nodes::codec::{parse_fmtp, OpusParams, RemoteFormat};
 use std::net::IpAddr;
 
 /// Why SDP text could not be parsed.
+///
+/// ```
+/// use rvoip_media_core::sdp::{SdpError, SessionDescription};
+/// // An empty body (a 200 OK without SDP), then a media line with no port.
+/// assert_eq!(SessionDescription::parse(""), Err(SdpError::MissingLine { kind: "v=" }));
+/// let err = SessionDescription::parse("v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio RTP/AVP 0\r\n").unwrap_err();
+/// assert!(matches!(err, SdpError::Malformed { line: 5, .. }));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SdpError {
     /// A line is not valid SDP (or is in a place SDP does not allow it).

@@ -7,6 +7,19 @@ use rvoip_media_nodes::codec::{CodecError, NegotiationError};
 
 /// Errors of [`MediaEngine`](super::MediaEngine), [`MediaSession`](super::MediaSession) and
 /// [`MediaSessionController`](super::MediaSessionController).
+///
+/// ```
+/// use rvoip_media_core::sdp::SessionDescription;
+/// use rvoip_media_core::session::{Error, MediaSessionParams};
+/// // The peer offered video only.
+/// let offer = SessionDescription::parse(
+///     "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=video 4000 RTP/AVP 96\r\n",
+/// )
+/// .unwrap();
+/// let err = MediaSessionParams::from_remote_sdp("127.0.0.1:0".parse().unwrap(), &offer, &[]).unwrap_err();
+/// assert!(matches!(err, Error::NoAudio(_)));
+/// assert!(!err.is_recoverable()); // answer 488, do not retry
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The engine refused (full command queue, full workers, a bad graph).

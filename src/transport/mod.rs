@@ -175,6 +175,14 @@ pub struct TransportStats {
 }
 
 /// Why a transport could not do what was asked.
+///
+/// ```
+/// use rvoip_media_core::transport::{Transport, TransportError, UdpConfig, UdpTransport};
+/// let mut t = UdpTransport::bind(UdpConfig::new("127.0.0.1:0".parse().unwrap()))?;
+/// // Stopped before it was started.
+/// assert!(matches!(t.stop(), Err(TransportError::State(_))));
+/// # Ok::<(), TransportError>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
     /// A socket could not be bound or configured.

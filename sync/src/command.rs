@@ -13,6 +13,14 @@
 use super::spsc::{ring, Consumer, Producer};
 
 /// The command ring had no room; the command is returned.
+///
+/// ```
+/// use rvoip_media_sync::command::{channel, Full};
+/// let (mut control, _worker) = channel::<&str, ()>(1);
+/// control.send("add partition").unwrap();
+/// // The worker has not answered yet: the next command comes back, not lost.
+/// assert_eq!(control.send("set gain"), Err(Full("set gain")));
+/// ```
 #[derive(Debug, PartialEq, Eq)]
 pub struct Full<C>(pub C);
 

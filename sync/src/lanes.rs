@@ -77,6 +77,23 @@ impl Slot {
 }
 
 /// Why a packet was not queued.
+///
+/// ```
+/// use rvoip_media_graph::{Packet, PacketMeta, MAX_PAYLOAD};
+/// use rvoip_media_sync::lanes::{Lanes, PushError, INLINE};
+/// use rvoip_media_sync::pool::{Pool, PoolExhausted};
+///
+/// let pool = Pool::new(1, |_| Packet::new());
+/// let lanes = Lanes::new(1, 2);
+/// let (mut tx, _rx) = Lanes::claim(&lanes, 0).unwrap();
+/// let meta = PacketMeta::default();
+/// assert_eq!(tx.push(&meta, &[0; MAX_PAYLOAD + 1], &pool), Err(PushError::TooLarge(MAX_PAYLOAD + 1)));
+/// tx.push(&meta, &[0; INLINE + 1], &pool).unwrap(); // takes the pool's only packet
+/// let exhausted = PushError::PoolExhausted(PoolExhausted { capacity: 1 });
+/// assert_eq!(tx.push(&meta, &[0; INLINE + 1], &pool), Err(exhausted));
+/// tx.push(&meta, &[0; 20], &pool).unwrap(); // inline: no packet needed
+/// assert_eq!(tx.push(&meta, &[0; 20], &pool), Err(PushError::Full)); // nobody read the lane
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PushError {
     /// The lane is full (the consumer is behind).

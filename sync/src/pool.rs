@@ -63,6 +63,15 @@ fn word(orphaned: u64, pops: u64, pushes: u64, top: u32) -> u64 {
 }
 
 /// Every object of the pool is in use.
+///
+/// ```
+/// use rvoip_media_sync::pool::{Pool, PoolExhausted};
+/// let pool = Pool::new(2, |_| [0f32; 160]);
+/// let (a, _b) = (pool.acquire().unwrap(), pool.acquire().unwrap());
+/// assert_eq!(pool.acquire().err(), Some(PoolExhausted { capacity: 2 }));
+/// drop(a); // back to the pool
+/// assert!(pool.acquire().is_ok());
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("pool of {capacity} objects exhausted")]
 pub struct PoolExhausted {
