@@ -166,8 +166,9 @@ pub trait Processor: Send {
     fn prefetch(&self) {}
 }
 
-/// Most cache lines [`prefetch_value`] asks for: a codec's hot state is a few hundred bytes
-/// (a G.711 decoder with its code ring); past that the prefetches cost more than they hide.
+/// Most cache lines [`prefetch_value`] asks for: a G.711 decoder with its code ring (about
+/// 450 bytes) fits; a large processor (a mixer, a jitter buffer) costs at most this many
+/// prefetches, for its first lines. Other caps were not measured.
 pub const PREFETCH_VALUE_LINES: usize = 8;
 
 /// Asks the CPU to start loading the first `lines` cache lines of the value behind `x` (a
