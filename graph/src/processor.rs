@@ -166,8 +166,8 @@ pub trait Processor: Send {
     fn prefetch(&self) {}
 }
 
-/// Most cache lines [`prefetch_value`] asks for: a G.711 decoder with its code ring (about
-/// 450 bytes) fits; a large processor (a mixer, a jitter buffer) costs at most this many
+/// Most cache lines [`prefetch_value`] asks for: a G.711 decoder with its code ring (480
+/// bytes) fits; a large processor (a mixer, a jitter buffer) costs at most this many
 /// prefetches, for its first lines. Other caps were not measured.
 pub const PREFETCH_VALUE_LINES: usize = 8;
 
