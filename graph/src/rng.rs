@@ -43,6 +43,17 @@ impl SplitMix64 {
         (self.next_u64() >> 32) as u32
     }
 
+    /// A uniform draw in `[0, 1)` with 53-bit resolution (every value a multiple of 2⁻⁵³).
+    ///
+    /// ```
+    /// use rvoip_media_graph::SplitMix64;
+    /// let mut r = SplitMix64::new(5);
+    /// assert!((0..1000).map(|_| r.unit()).all(|x| (0.0..1.0).contains(&x)));
+    /// ```
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
     /// A uniform draw in `[-1, 1)` with 24-bit resolution: white noise of RMS 1/√3.
     ///
     /// ```

@@ -67,7 +67,7 @@ struct Rng(rvoip_media_core::graph::SplitMix64);
 impl Rng {
     /// Uniform in `[0, 1)`.
     fn next(&mut self) -> f64 {
-        (self.0.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+        self.0.unit()
     }
 }
 

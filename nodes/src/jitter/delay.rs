@@ -789,7 +789,6 @@ mod tests {
             TargetCost::Linear { loss_weight_ms: 2000.0 },
         ];
         let mut rng = rvoip_media_graph::SplitMix64::new(19);
-        let mut uni = move || (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
         let mut checked = 0;
         for (k, cost) in costs.into_iter().enumerate() {
             for (rise, tail) in [(0.0, 1.0), (0.02, 0.0), (0.1, 0.5)] {
@@ -797,7 +796,7 @@ mod tests {
                     .with_rise_cost(rise)
                     .with_spike_tail_weight(tail);
                 for i in 0..6000i64 {
-                    let jitter = -(1.0 - uni()).ln() * if i % 2000 < 1000 { 8_000.0 } else { 40_000.0 };
+                    let jitter = -(1.0 - rng.unit()).ln() * if i % 2000 < 1000 { 8_000.0 } else { 40_000.0 };
                     let spike = if i % 700 < 12 { 300_000 - (i % 700) * 20_000 } else { 0 };
                     let drift = i * 3; // 150 ppm of 20 ms packets
                     let jump = if i >= 4000 { 2_500_000 } else { 0 };

@@ -170,13 +170,12 @@ fn a_stream_that_stops_for_minutes_resumes_at_a_normal_delay() {
 /// sender whose clock is off by `ppm`, with exponential jitter (mean 7.5 ms).
 fn drift_delays(ppm: f64, secs: u32) -> (f64, f64) {
     let mut rng = SplitMix64::new(7);
-    let mut uni = move || (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
     let n = secs * 50;
     let pk = {
         let mut v: Vec<Packet> = (0..n)
             .map(|i: u32| {
                 let send_ms = f64::from(i) * 20.0 / (1.0 + ppm * 1e-6);
-                let jitter = -7.5 * (1.0 - uni()).ln();
+                let jitter = -7.5 * (1.0 - rng.unit()).ln();
                 pcmu((i % 65_536) as u16, i * 160, 1, ((send_ms + 20.0 + jitter) * 1e6) as u64)
             })
             .collect();
@@ -827,11 +826,10 @@ fn a_payload_type_not_negotiated_is_foreign_not_bad_and_leaves_the_stream_alone(
 /// over and over, 20 ms transit plus exponential jitter (mean 3 ms).
 fn drift_pause_delays(ppm: f64, secs: u32) -> Vec<f64> {
     let mut rng = SplitMix64::new(11);
-    let mut uni = move || (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
     let mut pk: Vec<Packet> = (0..secs * 50)
         .map(|i: u32| {
             let send_ms = f64::from(i) * 20.0 / (1.0 + ppm * 1e-6);
-            let jitter = -3.0 * (1.0 - uni()).ln();
+            let jitter = -3.0 * (1.0 - rng.unit()).ln();
             pcmu(i as u16, i * 160, 1, ((send_ms + 20.0 + jitter) * 1e6) as u64)
         })
         .collect();
@@ -903,17 +901,16 @@ fn g711_conceals_a_late_packet_in_a_pause_instead_of_moving_the_timeline() {
 /// and at 39.5 s.
 fn wifi_hold_stats(seed: u64) -> (JitterStats, JitterStats) {
     let mut rng = SplitMix64::new(seed);
-    let mut uni = move || (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
     let n = 2000u16;
     let mut holds = Vec::new();
     let mut t = 0.0;
     while t < f64::from(n) * 20.0 {
-        t += 100.0 + 200.0 * uni();
-        let len = 20.0 + 60.0 * uni();
+        t += 100.0 + 200.0 * rng.unit();
+        let len = 20.0 + 60.0 * rng.unit();
         holds.push((t, t + len));
         t += len;
     }
-    let jitter: Vec<f64> = (0..n).map(|_| 2.0 * uni()).collect();
+    let jitter: Vec<f64> = (0..n).map(|_| 2.0 * rng.unit()).collect();
     let mut pk = stream(n, 0, |i| {
         let sent = f64::from(i) * 20.0;
         let arrive = sent + 5.0 + jitter[usize::from(i)];
@@ -1251,10 +1248,9 @@ fn a_fast_sender_gives_a_rewind_back_in_the_next_pause() {
 /// the statistics at the end.
 fn opus_moderate_stats(seed: u64) -> (f64, JitterStats) {
     let mut rng = SplitMix64::new(seed);
-    let mut uni = move || (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
     let mut last = 0.0f64;
     let pk = opus_talk_stream(1500, |i| {
-        last = (f64::from(i) * 20.0 + 20.0 - 8.0 * (1.0 - uni()).ln()).max(last);
+        last = (f64::from(i) * 20.0 + 20.0 - 8.0 * (1.0 - rng.unit()).ln()).max(last);
         last
     });
     let mut jb = opus_jb();
