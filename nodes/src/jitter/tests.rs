@@ -591,6 +591,51 @@ fn the_leading_silence_never_gives_back_past_the_start_bound() {
     }
 }
 
+#[test]
+fn a_steady_network_gives_a_whole_pull_of_excess_back_in_a_pause() {
+    // The LAN of the tests above (transits 5 / 5.5 ms, the second packet's 7.5): every
+    // packet is usable at the pull after it is sent, 10 ms, so a playout 10 ms after the
+    // send time loses none. The leading silence brings the start down to the first
+    // packets' bound, a pull above that; speech from packet 15, a pause from 2 s (100).
+    // The pauses' 20 ms band kept that pull for the whole call (the kit's pcmu_lan played
+    // 21 ms where a fixed 10 ms buffer loses nothing); on a steady network the pause takes
+    // it back, and the phase past the grid, down to the step the target asks for.
+    let mut pk = stream(300, 0, lan_transit);
+    quiet_where(&mut pk, |s| !(15..100).contains(&s));
+    let mut jb = new_jb();
+    let (mut in_speech, mut end) = (0, 0);
+    run_each(&mut jb, &pk, 6_000_000_000, |now, jb, _| {
+        // Read after a pull: the next sample plays a pull (10 ms) later than the offset says.
+        let played_after_send = jb.lead_floor().0 + 10_000;
+        if now == 1_900_000_000 {
+            in_speech = played_after_send;
+        }
+        end = played_after_send;
+    });
+    let s = jb.stats();
+    assert!(in_speech >= 20_000, "the start's pull is still there in speech: {in_speech} µs");
+    // Down to the step, not below it; the phase past the grid stays as a cushion
+    // (`give_back_grid_phase`).
+    assert!((10_000..20_000).contains(&end), "{end} µs after the send time at the end; {s:?}");
+    assert_eq!((s.packets_late, s.concealment_events), (0, 0), "{s:?}");
+    // What it costs: a 30 ms blip in the pause that drains over three packets (+30, +20,
+    // +10 ms) now finds no pull to spare. Its first two packets are concealed, as they would
+    // be a pull higher; the buffer waits for the third, in the pause, and the delay is back
+    // up a pull. The blip's jitter ends the network's steadiness (the margin never
+    // shrinks), so that pull stays.
+    let mut pk = stream(400, 0, |i| match i {
+        260 => 35.0,
+        261 => 25.0,
+        262 => 15.0,
+        _ => lan_transit(i),
+    });
+    quiet_where(&mut pk, |s| !(15..100).contains(&s));
+    let probe = |at_ns| g711_stats_at(JitterConfig::default(), &pk, at_ns);
+    let (before, after) = (probe(5_100_000_000), probe(7_900_000_000));
+    assert_eq!(after.current_delay_ms - before.current_delay_ms, 10.0, "{before:?} {after:?}");
+    assert_eq!((after.packets_late, after.inserted_samples_for_deceleration), (2, 0), "{after:?}");
+}
+
 /// 12 s of PCMU tone with a 20 ms transit (0–3 ms of jitter) and a 400 ms delay spike at
 /// 6 s that drains over 1 s (a FIFO queue: the held packets arrive in a burst); a pause
 /// (−60 dBFS) from 8 s. Returns the statistics at 7.6 s (speech after the spike) and at
@@ -863,17 +908,20 @@ fn a_fast_sender_clock_is_followed_in_pauses_without_a_step() {
     assert!(spread < 20.0 && step < 15.0, "spread {spread:.1} ms, largest step {step:.1} ms: {d:.1?}");
 }
 
-/// A G.711 stream at a steady 5 ms transit, a pause from packet 200, and in it a 30 ms blip
-/// that drains over three packets (260: +30 ms, 261: +20, 262: +10), each arriving after the
-/// one before it, so packet 260 is the next in sequence when it comes, late, while the buffer
-/// conceals. Returns the statistics at 5.1 s (before the blip) and at 6.5 s.
+/// A G.711 stream at a 5–8 ms transit (3 ms of jitter: not a steady network, whose pause
+/// would give back the pull the blip's tail needs, see
+/// `a_steady_network_gives_a_whole_pull_of_excess_back_in_a_pause`), a pause from packet
+/// 200, and in it a 30 ms blip that drains over three packets (260: +30 ms, 261: +20, 262:
+/// +10), each arriving after the one before it, so packet 260 is the next in sequence when
+/// it comes, late, while the buffer conceals. Returns the statistics at 5.1 s (before the
+/// blip) and at 6.5 s.
 fn pause_blip_stats(cfg: JitterConfig) -> (JitterStats, JitterStats) {
     let mut pk = stream(400, 0, |i| match i {
         260 => 35.0,
         261 => 25.0,
         262 => 15.0,
         _ if i % 2 == 0 => 5.0,
-        _ => 6.0,
+        _ => 8.0,
     });
     quiet_from(&mut pk, 200);
     let probe = |at_ns| g711_stats_at(cfg, &pk, at_ns);
