@@ -1528,6 +1528,38 @@ impl JitterBuffer {
         }
     }
 
+    /// A pause's accelerate band (µs) where the network's jitter is small against the pull,
+    /// for decoders without FEC: just under one pull on a steady network
+    /// ([`JitterBuffer::steady`]), just under two while the margin (three times the jitter)
+    /// is under one pull. A pause's band tests are in whole pulls
+    /// ([`JitterBuffer::grid_err`]), so that much excess over the step the target asks for
+    /// is given back in the next settled pause. `None` elsewhere (the band stays
+    /// [`JitterConfig::accelerate_quiet_ms`] or a fifth of the buffer, which keeps up to two
+    /// pulls).
+    ///
+    /// The pauses' 20 ms band is there for a noisy target: narrower for every stream, it
+    /// lost on moderate jitter (a pull: seeds 5000+ pcmu_moderate −1.58 R; two pulls:
+    /// jb_drift32a moderate streams down to −1.84, BENCHMARKS, jitter buffer, session 34).
+    /// A target whose margin is under a pull moves by less than a pull, and the band kept
+    /// what the start left above it for the whole call: on a steady network the leading
+    /// silence brings the offset down to the target of its first dozen packets (about a
+    /// pull above the histogram's later one; the kit's pcmu_lan played 21 ms where a fixed
+    /// 10 ms buffer loses no packet), and under light jitter (3–4 ms mean) the start stayed
+    /// two pulls above the step (40 ms where a fixed 20 ms buffer loses none).
+    fn quiet_pull_band(&self, quiet: bool) -> Option<i64> {
+        let pull = self.grid_pull_us()?;
+        if !quiet || self.warm_raw.0 < 3 {
+            return None;
+        }
+        if self.steady() {
+            Some(pull - 1)
+        } else if self.margin < pull {
+            Some(2 * pull - 1)
+        } else {
+            None
+        }
+    }
+
     /// `err` (the offset − the target, µs) in whole pulls as lateness sees it, the
     /// playout point in question `ahead_us` after the current pull: the offset less its
     /// phase past the pull grid, minus the target, rounded up to a whole pull (the target
@@ -1611,6 +1643,7 @@ impl JitterBuffer {
         // fifth of it above, a tenth below.
         let buffer_us = (self.target_us() - self.min_us().unwrap_or(0)).max(0);
         let acc = (i64::from(acc) * 1000).max(buffer_us / 5);
+        let acc = self.quiet_pull_band(quiet).map_or(acc, |band| acc.min(band));
         let exp = (i64::from(exp) * 1000).max(buffer_us / 10);
         let exp = if quiet && !warming { self.deep_pause_band(exp, pause_us, buffer_us) } else { exp };
         // Packets that keep coming too late say the offset is too low by more than speech's

@@ -591,6 +591,35 @@ fn the_leading_silence_never_gives_back_past_the_start_bound() {
     }
 }
 
+#[test]
+fn a_steady_network_gives_a_whole_pull_of_excess_back_in_a_pause() {
+    // The LAN of the tests above (transits 5 / 5.5 ms, the second packet's 7.5): every
+    // packet is usable at the pull after it is sent, 10 ms, so a playout 10 ms after the
+    // send time loses none. The leading silence brings the start down to the first
+    // packets' bound, a pull above that; speech from packet 15, a pause from 2 s (100).
+    // The pauses' 20 ms band kept that pull for the whole call (the kit's pcmu_lan played
+    // 21 ms where a fixed 10 ms buffer loses nothing); on a steady network the pause takes
+    // it back, and the phase past the grid, down to the step the target asks for.
+    let mut pk = stream(300, 0, lan_transit);
+    quiet_where(&mut pk, |s| !(15..100).contains(&s));
+    let mut jb = new_jb();
+    let (mut in_speech, mut end) = (0, 0);
+    run_each(&mut jb, &pk, 6_000_000_000, |now, jb, _| {
+        // Read after a pull: the next sample plays a pull (10 ms) later than the offset says.
+        let played_after_send = jb.lead_floor().0 + 10_000;
+        if now == 1_900_000_000 {
+            in_speech = played_after_send;
+        }
+        end = played_after_send;
+    });
+    let s = jb.stats();
+    assert!(in_speech >= 20_000, "the start's pull is still there in speech: {in_speech} µs");
+    // Down to the step, not below it; the phase past the grid stays as a cushion
+    // (`give_back_grid_phase`).
+    assert!((10_000..20_000).contains(&end), "{end} µs after the send time at the end; {s:?}");
+    assert_eq!((s.packets_late, s.concealment_events), (0, 0), "{s:?}");
+}
+
 /// 12 s of PCMU tone with a 20 ms transit (0–3 ms of jitter) and a 400 ms delay spike at
 /// 6 s that drains over 1 s (a FIFO queue: the held packets arrive in a burst); a pause
 /// (−60 dBFS) from 8 s. Returns the statistics at 7.6 s (speech after the spike) and at
@@ -883,16 +912,22 @@ fn pause_blip_stats(cfg: JitterConfig) -> (JitterStats, JitterStats) {
 #[test]
 fn g711_conceals_a_late_packet_in_a_pause_instead_of_moving_the_timeline() {
     // G.711's default: no rewind. The blip's late packets are concealed where they were
-    // due (a pause), and the delay stays where it was.
+    // due (a pause), not played by stretching the timeline. The network is steady, so the
+    // pause had given back the pull of excess the start left (see
+    // `a_steady_network_gives_a_whole_pull_of_excess_back_in_a_pause`): the blip's last
+    // packet (+10 ms) then needs that pull, and the buffer waits for it in the pause, one
+    // pull and no more.
     let (before, after) = pause_blip_stats(JitterConfig::default());
     assert!(after.packets_late >= 1, "{after:?}");
     assert_eq!(after.inserted_samples_for_deceleration, before.inserted_samples_for_deceleration, "{after:?}");
-    assert_eq!(after.current_delay_ms, before.current_delay_ms, "{before:?} {after:?}");
+    let g711_rise = after.current_delay_ms - before.current_delay_ms;
+    assert!(g711_rise <= 10.0, "{before:?} {after:?}");
     // With a rewind (Opus's default) the first late packet is played: the concealment
-    // became a stretch and the delay stepped up.
+    // became a stretch and the delay stepped up further.
     let cfg = JitterConfig { rewind_ms: Some(REWIND_FEC_MS), ..JitterConfig::default() };
     let (before, after) = pause_blip_stats(cfg);
-    assert!(after.current_delay_ms > before.current_delay_ms, "{before:?} {after:?}");
+    assert!(after.inserted_samples_for_deceleration > before.inserted_samples_for_deceleration, "{after:?}");
+    assert!(after.current_delay_ms - before.current_delay_ms > g711_rise, "{before:?} {after:?}");
 }
 
 /// A 40 s G.711 call over a Wi-Fi-like link (5 ms transit, every 100–300 ms a 20–80 ms
