@@ -1130,7 +1130,7 @@ impl JitterBuffer {
             return None;
         }
         let sd = (m2 / f64::from(n - 1)).sqrt();
-        let pull = self.last_pull.map_or(0, |(_, len)| len);
+        let pull = self.pull_us();
         Some((mean + warm_sd_factor(n) * sd) as i64 + pull + self.margin_us())
     }
 
@@ -1522,10 +1522,13 @@ impl JitterBuffer {
     /// concealment frames, so an offset brought down to the grid was waited up again at the
     /// next rise (kit opus_heavy −3.77 R, seeds 2000+ opus_drift_m300 −2.12).
     fn grid_pull_us(&self) -> Option<i64> {
-        match self.last_pull {
-            Some((_, pull)) if pull > 0 && !self.has_fec => Some(pull),
-            _ => None,
-        }
+        let pull = self.pull_us();
+        (pull > 0 && !self.has_fec).then_some(pull)
+    }
+
+    /// The caller's pull length (µs, the block its last pull asked for), 0 before the first.
+    fn pull_us(&self) -> i64 {
+        self.last_pull.map_or(0, |(_, len)| len)
     }
 
     /// A pause's accelerate band (µs) where the network's jitter is small against the pull,
@@ -1772,7 +1775,7 @@ impl JitterBuffer {
         if !self.has_fec {
             return;
         }
-        let pull = self.last_pull.map_or(0, |(_, len)| len);
+        let pull = self.pull_us();
         let level = *self.target_level.get_or_insert(target);
         if (target - level).abs() < pull / 2 {
             return;
@@ -2119,7 +2122,7 @@ impl JitterBuffer {
             // the offset is not waited for: the transits it is learned from are rounded up
             // to the pulls, so it steps by a pull with a few packets, and every step the
             // pause takes up was a timeline move (the next step down a second one).
-            let slack = if budget == 0 && self.last_quiet { self.last_pull.map_or(0, |(_, len)| len) } else { 0 };
+            let slack = if budget == 0 && self.last_quiet { self.pull_us() } else { 0 };
             let stretch = offset < target + i64::from(budget) * 1000 - slack;
             if stretch && !self.last_quiet && self.play_held_late(tick) {
                 return;
