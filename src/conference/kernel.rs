@@ -32,7 +32,7 @@
 //! theirs, and the room's total is the partials summed in shard order (the same bits in
 //! every shard); pass 2 is a one-worker kernel's. No shard reads another's legs: what
 //! crosses cores is one quantum per shard per cycle. The deadline leaves pass 2 its
-//! measured time before the quantum ends ([`PartnerDeadline`]): a partner late past it goes
+//! measured CPU time before the quantum ends ([`PartnerDeadline`]): a partner late past it goes
 //! unheard by this shard's legs for that cycle (counted in `late_partners`).
 
 use super::deadline::PartnerDeadline;
@@ -598,11 +598,12 @@ impl Processor for RoomKernel {
         if let Some(sp) = spread.as_mut() {
             sp.add_partners(now, &mut self.total);
         }
-        let pass2 = now_ns();
+        // Pass 2's CPU time, for the partners' deadline (a stall is not time it needs).
+        let pass2 = if spread.is_some() { thread_cpu_ns() } else { 0 };
         errors = errors.saturating_add(self.encode_and_send(now, &own));
         self.store.own = own;
         if let Some(sp) = spread.as_mut() {
-            sp.deadline.record_pass2(now_ns().saturating_sub(pass2));
+            sp.deadline.record_pass2(thread_cpu_ns().saturating_sub(pass2));
             sp.rows.finish_cycle(sp.shard, sp.last);
         }
         self.spread = spread;
