@@ -623,7 +623,9 @@ mod tests {
 
     /// Six seconds of a pulse-train "voice" through a resonance, on and off twice a second,
     /// in noise that steps up by 8 dB halfway, with a click every 150 ms from 4 s on (so the
-    /// impulse limiter's gate opens and its branch runs too).
+    /// impulse limiter's gate opens and its branch runs too). A click is 8 samples of white
+    /// noise at ±0.8: broadband, as the gate requires (a rectangular pulse of 8 samples puts its
+    /// energy under an eighth of the rate, where a talker's bursts lie, and no longer opens it).
     fn signal(rate: u32) -> Vec<f32> {
         let period = (rate / 125) as usize;
         let w = 2.0 * std::f32::consts::PI * 700.0 / rate as f32;
@@ -636,7 +638,7 @@ mod tests {
                 let pulse = if voiced && i % period == 0 { 0.6 } else { 0.0 };
                 let y = pulse + 2.0 * 0.97 * w.cos() * res1 - 0.97 * 0.97 * res2;
                 (res2, res1) = (res1, y);
-                let click = if t > 4.0 && i % (rate as usize * 3 / 20) < 8 { 0.8 } else { 0.0 };
+                let click = if t > 4.0 && i % (rate as usize * 3 / 20) < 8 { 0.8 * white.signum() } else { 0.0 };
                 let level = if t > 3.0 { 0.05 } else { 0.02 };
                 level * white + 0.1 * y + click
             })
