@@ -48,7 +48,7 @@
 //! (`DECAY_LO_DB`…`DECAY_HI_DB`). A keystroke is over by then; a plosive or a lip click leads into
 //! the word it starts. The count arrives 80 ms late, which the 2 s gate does not notice, and it
 //! lets a keyboard whose first strokes are a little darker (a click over speech, a softer key)
-//! open the gate as soon as before.
+//! open the gate sooner.
 //!
 //! **Suppression** caps the spectrum at the recent spectrum: each bin's power (smoothed over
 //! three bins) is limited to [`MARGIN`] times a fast recursive average (~25 ms) of the capped
@@ -66,7 +66,7 @@ const HIST: usize = 15;
 /// Blocks before the analysis window searched for an impulse onset.
 const BACK: usize = 6;
 /// Ring size for the block energies (power of two ≥ HIST + BACK + the longest window, 40
-/// blocks, + SUSTAIN_TO, and ≥ DECAY_TO − DECAY_FROM + a frame's blocks, 10, + 1).
+/// blocks, + SUSTAIN_TO, and > DECAY_TO + a frame's blocks, 10, for the decay test).
 const RING: usize = 128;
 /// Isolation score ramp, dB above the largest block of the preceding 2–15 ms.
 const ISO_LO_DB: f32 = 6.0;
@@ -253,7 +253,8 @@ impl TransientSuppressor {
         // `d`: impulse strength; `clear`: the same for impulses that also pass the sustain
         // and broadband tests (the evidence counted by the activity gate); `decaying`: the same
         // with the lower broadband ramp (counted once its decay test passes), at block
-        // `decaying_at`. `decaying ≥ clear`, so the skip below skips neither.
+        // `decaying_at`. `decaying ≥ clear`, so skipping the blocks with `s ≤ clear` loses no
+        // candidate for either.
         let (mut d, mut clear, mut decaying, mut decaying_at) = (0.0f32, 0.0f32, 0.0f32, 0usize);
         for b in end - win - BACK..end {
             let e = self.energy[b % RING];
