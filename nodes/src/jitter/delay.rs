@@ -158,6 +158,9 @@ pub struct DelayManager {
     full_next: bool,
     /// Cost of raising the target, per ms (see [`DelayManager::with_rise_cost`]).
     rise_cost: f64,
+    /// The quantile's bucket after the last update: its upper edge (µs) and the weight
+    /// strictly above it, as a fraction of the total (see [`DelayManager::quantile_us`]).
+    quantile_at: Option<(i64, f64)>,
 }
 
 impl DelayManager {
@@ -184,6 +187,7 @@ impl DelayManager {
             drain_packets: 0,
             full_next: false,
             rise_cost: 0.0,
+            quantile_at: None,
         }
     }
 
@@ -317,6 +321,7 @@ impl DelayManager {
         self.spike = None;
         self.drain_packets = 0;
         self.full_next = false;
+        self.quantile_at = None;
     }
 
     /// Packets seen since the last reset.
@@ -407,7 +412,7 @@ impl DelayManager {
                 continue;
             }
             if q_bucket.is_none() && above + h > limit {
-                q_bucket = Some(i);
+                q_bucket = Some((i, above));
             }
             if q_bucket.is_some() {
                 let cost = cost_at(self.lo + i, above);
@@ -420,7 +425,17 @@ impl DelayManager {
         if q_bucket.is_some() && self.hist[0] == 0.0 && cost_at(0, above) <= best.0 {
             best.1 = 0;
         }
+        self.quantile_at =
+            q_bucket.map(|(i, q_above)| (self.base_us + (self.lo + i) as i64 * 1000 + 1000, q_above / self.total));
         Some(self.base_us + (best.1 as i64 + 1) * 1000)
+    }
+
+    /// The `quantile` of the offsets (µs, the upper edge of its bucket, as
+    /// [`DelayManager::target_us`]) and the weight strictly above that bucket as a fraction
+    /// of the total (0 when the quantile's bucket is the histogram's top). `None` before any
+    /// packet. The target is at most this edge; the cost may put it lower.
+    pub fn quantile_us(&self) -> Option<(i64, f64)> {
+        self.quantile_at
     }
 
     /// The fastest recent packet's transit offset (µs): the lowest bucket that still holds
@@ -616,6 +631,22 @@ mod tests {
         }
         let k = fell_after.unwrap();
         assert!((60..=90).contains(&k), "fell after {k} packets");
+    }
+
+    #[test]
+    fn the_quantile_and_the_weight_above_its_bucket() {
+        let mut dm = DelayManager::new(0.995, 0.999, TargetCost::EModel { bpl: 25.1, other_delay_ms: 40.0 });
+        assert_eq!(dm.quantile_us(), None);
+        // 2 % of the packets 20 ms slower: the 99.5 % quantile is theirs, the top bucket.
+        for i in 0..1000i64 {
+            dm.update(if i % 50 == 0 { 40_000 } else { 20_000 });
+        }
+        assert_eq!(dm.quantile_us(), Some((41_000, 0.0)));
+        // One packet far above: the quantile stays, the weight above it is that packet's.
+        dm.update(90_000);
+        let (q, above) = dm.quantile_us().unwrap();
+        assert_eq!(q, 41_000);
+        assert!(above > 1e-3 && above < 2e-3, "{above}");
     }
 
     #[test]
