@@ -161,6 +161,9 @@ pub struct DelayManager {
     /// The quantile's bucket after the last update: its upper edge (µs) and the weight
     /// strictly above it, as a fraction of the total (see [`DelayManager::quantile_us`]).
     quantile_at: Option<(i64, f64)>,
+    /// The target is the quantile itself: the cost walk below it is skipped (see
+    /// [`DelayManager::with_quantile_only`]).
+    quantile_only: bool,
 }
 
 impl DelayManager {
@@ -188,6 +191,7 @@ impl DelayManager {
             full_next: false,
             rise_cost: 0.0,
             quantile_at: None,
+            quantile_only: false,
         }
     }
 
@@ -284,6 +288,32 @@ impl DelayManager {
             self.spike = Some((d_us, 0));
         }
         1.0
+    }
+
+    /// A histogram that only tracks its quantile: the target is the quantile's bucket
+    /// edge ([`DelayManager::quantile_us`]), and the cost walk below it — the E-model's
+    /// price of every lower bucket, the most of an update's work on a wide histogram — is
+    /// skipped (the jitter buffer's raw-transit histogram, which is read for its quantile
+    /// alone).
+    ///
+    /// ```
+    /// use rvoip_media_nodes::jitter::{DelayManager, TargetCost};
+    /// let cost = TargetCost::EModel { bpl: 25.1, other_delay_ms: 40.0 };
+    /// let mut priced = DelayManager::new(0.995, 0.999, cost);
+    /// let mut raw = DelayManager::new(0.995, 0.999, cost).with_quantile_only();
+    /// for i in 0..2000i64 {
+    ///     // 1 % of the packets 300 ms late: the E-model prices losing them under 300 ms more.
+    ///     let d = 20_000 + if i % 100 == 0 { 300_000 } else { 0 };
+    ///     priced.update(d);
+    ///     raw.update(d);
+    /// }
+    /// assert_eq!(raw.quantile_us(), priced.quantile_us());
+    /// assert_eq!(raw.target_us(), Some(321_000));
+    /// assert_eq!(priced.target_us(), Some(21_000));
+    /// ```
+    pub fn with_quantile_only(mut self) -> Self {
+        self.quantile_only = true;
+        self
     }
 
     /// With a histogram only as wide as a target of at most `max_delay_ms` needs: the
@@ -413,6 +443,10 @@ impl DelayManager {
             }
             if q_bucket.is_none() && above + h > limit {
                 q_bucket = Some((i, above));
+                if self.quantile_only {
+                    best.1 = self.lo + i;
+                    break;
+                }
             }
             if q_bucket.is_some() {
                 let cost = cost_at(self.lo + i, above);
@@ -422,7 +456,7 @@ impl DelayManager {
             }
             above += h;
         }
-        if q_bucket.is_some() && self.hist[0] == 0.0 && cost_at(0, above) <= best.0 {
+        if !self.quantile_only && q_bucket.is_some() && self.hist[0] == 0.0 && cost_at(0, above) <= best.0 {
             best.1 = 0;
         }
         self.quantile_at =

@@ -779,7 +779,8 @@ impl JitterBuffer {
                 .with_rise_cost(cfg.target_rise_cost.unwrap_or(if has_fec { 0.0 } else { TARGET_RISE_COST })),
             raw_delay: DelayManager::new(cfg.quantile, cfg.forget, cfg.cost)
                 .with_max_delay(if has_fec { 0 } else { cfg.max_delay_ms })
-                .with_spike_tail_weight(cfg.spike_tail_weight),
+                .with_spike_tail_weight(cfg.spike_tail_weight)
+                .with_quantile_only(),
             skew: SkewEstimator::new(),
             warm: (0, 0.0, 0.0),
             warm_raw: (0, 0.0, 0.0),
