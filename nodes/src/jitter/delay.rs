@@ -158,12 +158,6 @@ pub struct DelayManager {
     full_next: bool,
     /// Cost of raising the target, per ms (see [`DelayManager::with_rise_cost`]).
     rise_cost: f64,
-    /// The quantile's bucket after the last update: its upper edge (µs) and the weight
-    /// strictly above it, as a fraction of the total (see [`DelayManager::quantile_us`]).
-    quantile_at: Option<(i64, f64)>,
-    /// The target is the quantile itself: the cost walk below it is skipped (see
-    /// [`DelayManager::with_quantile_only`]).
-    quantile_only: bool,
 }
 
 impl DelayManager {
@@ -190,8 +184,6 @@ impl DelayManager {
             drain_packets: 0,
             full_next: false,
             rise_cost: 0.0,
-            quantile_at: None,
-            quantile_only: false,
         }
     }
 
@@ -290,32 +282,6 @@ impl DelayManager {
         1.0
     }
 
-    /// A histogram that only tracks its quantile: the target is the quantile's bucket
-    /// edge ([`DelayManager::quantile_us`]), and the cost walk below it — the E-model's
-    /// price of every lower bucket, the most of an update's work on a wide histogram — is
-    /// skipped (the jitter buffer's raw-transit histogram, which is read for its quantile
-    /// alone).
-    ///
-    /// ```
-    /// use rvoip_media_nodes::jitter::{DelayManager, TargetCost};
-    /// let cost = TargetCost::EModel { bpl: 25.1, other_delay_ms: 40.0 };
-    /// let mut priced = DelayManager::new(0.995, 0.999, cost);
-    /// let mut raw = DelayManager::new(0.995, 0.999, cost).with_quantile_only();
-    /// for i in 0..2000i64 {
-    ///     // 1 % of the packets 300 ms late: the E-model prices losing them under 300 ms more.
-    ///     let d = 20_000 + if i % 100 == 0 { 300_000 } else { 0 };
-    ///     priced.update(d);
-    ///     raw.update(d);
-    /// }
-    /// assert_eq!(raw.quantile_us(), priced.quantile_us());
-    /// assert_eq!(raw.target_us(), Some(321_000));
-    /// assert_eq!(priced.target_us(), Some(21_000));
-    /// ```
-    pub fn with_quantile_only(mut self) -> Self {
-        self.quantile_only = true;
-        self
-    }
-
     /// With a histogram only as wide as a target of at most `max_delay_ms` needs: the
     /// room below the first packet's offset, the max delay above it and 100 ms, rounded up
     /// to a power of two, at most 2048 buckets (1 ms each; the default). Offsets beyond the
@@ -351,7 +317,6 @@ impl DelayManager {
         self.spike = None;
         self.drain_packets = 0;
         self.full_next = false;
-        self.quantile_at = None;
     }
 
     /// Packets seen since the last reset.
@@ -442,11 +407,7 @@ impl DelayManager {
                 continue;
             }
             if q_bucket.is_none() && above + h > limit {
-                q_bucket = Some((i, above));
-                if self.quantile_only {
-                    best.1 = self.lo + i;
-                    break;
-                }
+                q_bucket = Some(i);
             }
             if q_bucket.is_some() {
                 let cost = cost_at(self.lo + i, above);
@@ -456,20 +417,10 @@ impl DelayManager {
             }
             above += h;
         }
-        if !self.quantile_only && q_bucket.is_some() && self.hist[0] == 0.0 && cost_at(0, above) <= best.0 {
+        if q_bucket.is_some() && self.hist[0] == 0.0 && cost_at(0, above) <= best.0 {
             best.1 = 0;
         }
-        self.quantile_at =
-            q_bucket.map(|(i, q_above)| (self.base_us + (self.lo + i) as i64 * 1000 + 1000, q_above / self.total));
         Some(self.base_us + (best.1 as i64 + 1) * 1000)
-    }
-
-    /// The `quantile` of the offsets (µs, the upper edge of its bucket, as
-    /// [`DelayManager::target_us`]) and the weight strictly above that bucket as a fraction
-    /// of the total (0 when the quantile's bucket is the histogram's top). `None` before any
-    /// packet. The target is at most this edge; the cost may put it lower.
-    pub fn quantile_us(&self) -> Option<(i64, f64)> {
-        self.quantile_at
     }
 
     /// The fastest recent packet's transit offset (µs): the lowest bucket that still holds
@@ -665,22 +616,6 @@ mod tests {
         }
         let k = fell_after.unwrap();
         assert!((60..=90).contains(&k), "fell after {k} packets");
-    }
-
-    #[test]
-    fn the_quantile_and_the_weight_above_its_bucket() {
-        let mut dm = DelayManager::new(0.995, 0.999, TargetCost::EModel { bpl: 25.1, other_delay_ms: 40.0 });
-        assert_eq!(dm.quantile_us(), None);
-        // 2 % of the packets 20 ms slower: the 99.5 % quantile is theirs, the top bucket.
-        for i in 0..1000i64 {
-            dm.update(if i % 50 == 0 { 40_000 } else { 20_000 });
-        }
-        assert_eq!(dm.quantile_us(), Some((41_000, 0.0)));
-        // One packet far above: the quantile stays, the weight above it is that packet's.
-        dm.update(90_000);
-        let (q, above) = dm.quantile_us().unwrap();
-        assert_eq!(q, 41_000);
-        assert!(above > 1e-3 && above < 2e-3, "{above}");
     }
 
     #[test]
