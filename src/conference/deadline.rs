@@ -21,8 +21,9 @@
 //! each shard's pass 1 taking 3–5 ms of a 10 ms quantum every partner was then late until
 //! the maximum had decayed (up to 15–25 cycles) — each shard's listeners did not hear the
 //! other shards' legs, from one stall that cost the shard itself one cycle (with stalls
-//! injected at 48,000 legs on two workers, 3–4.6 late partners a stall; 0.3–0.4 since). A stall is not work pass 2 will need again; a room that grew is, and its
-//! longer pass 2 counts from its second cycle.
+//! injected at 48,000 legs on two workers, 3–4.6 late partners a stall; 0.3–0.4 since). A
+//! stall is not work pass 2 will need again; a room that grew is, and its longer pass 2
+//! counts from its second cycle.
 
 /// The estimate decays by this fraction per cycle (1/32: half-life ≈ 22 cycles, so a
 /// preempted pass 2 shortens the waits for a fraction of a second, not for seconds).

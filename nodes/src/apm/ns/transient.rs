@@ -148,9 +148,7 @@ pub(crate) struct TransientSuppressor {
     energy: [f32; RING],
     /// Isolation of each block, dB, same ring.
     iso_db: [f32; RING],
-    /// First-difference energy over the input's energy of each block, dB, same ring.
-    diff_db: [f32; RING],
-    /// The input's energy of each block, same ring.
+    /// The input's energy of each block, same ring (`energy` over it: [`Self::diff_db`]).
     level: [f32; RING],
     /// The broadband ramp's ends in that ratio at this rate (see BROAD_LO_HZ), dB.
     broad_db: (f32, f32),
@@ -191,7 +189,6 @@ impl TransientSuppressor {
             window_frames: window_frames.max(1),
             energy: [0.0; RING],
             iso_db: [0.0; RING],
-            diff_db: [0.0; RING],
             level: [0.0; RING],
             broad_db: broadband_ends_db(BROAD_LO_HZ, BROAD_HI_HZ, rate),
             decaying_db: broadband_ends_db(DECAYING_BROAD_LO_HZ, DECAYING_BROAD_HI_HZ, rate),
@@ -230,7 +227,6 @@ impl TransientSuppressor {
             let b = self.blocks;
             self.energy[b % RING] = e;
             self.level[b % RING] = raw;
-            self.diff_db[b % RING] = 10.0 * (e / raw).log10();
             // Isolation against the largest block 2..=HIST blocks back (the ring index wraps
             // consistently because RING divides 2^64).
             let mut before = 1e-10f32;
@@ -274,7 +270,7 @@ impl TransientSuppressor {
                 let vs_before = vs_peak + iso_db;
                 let starting =
                     ramp(vs_peak, SUS_PEAK_LO_DB, SUS_PEAK_HI_DB) * ramp(vs_before, SUS_BG_LO_DB, SUS_BG_HI_DB);
-                let diff_db = self.diff_db[b % RING];
+                let diff_db = self.diff_db(b);
                 let clean = s * (1.0 - starting);
                 clear = clear.max(clean * ramp(diff_db, self.broad_db.0, self.broad_db.1));
                 let lower = clean * ramp(diff_db, self.decaying_db.0, self.decaying_db.1);
@@ -297,6 +293,12 @@ impl TransientSuppressor {
         self.decaying = decaying;
         self.strength = d * ramp(self.activity, ACTIVITY_LO, ACTIVITY_HI);
         self.strength
+    }
+
+    /// Block `b`'s first-difference energy over its energy, dB (the broadband ramps' reading of
+    /// its spectral centroid; module docs).
+    fn diff_db(&self, b: usize) -> f32 {
+        10.0 * (self.energy[b % RING] / self.level[b % RING]).log10()
     }
 
     /// Removes the pending onsets whose decay window (DECAY_FROM..=DECAY_TO blocks on) has been
@@ -367,7 +369,6 @@ impl TransientSuppressor {
     pub(crate) fn reset(&mut self) {
         self.energy = [0.0; RING];
         self.iso_db = [0.0; RING];
-        self.diff_db = [0.0; RING];
         self.level = [0.0; RING];
         self.pending_len = 0;
         self.blocks = 0;
