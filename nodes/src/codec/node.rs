@@ -1501,8 +1501,11 @@ impl DecodeNode {
     }
 
     /// The next quantum of a packet's rest into `out`; false (nothing done) if the decoder
-    /// refused it.
+    /// refused it or `out` is not a quantum.
     fn decode_piece(&mut self, out: &mut [f32]) -> bool {
+        if out.len() != self.quantum_len {
+            return false;
+        }
         let (rest, piece) = (self.pending as usize, self.piece as usize);
         let bytes: &[u8] = wide::bytemuck::cast_slice(&self.fifo[..]);
         let stash = &bytes[bytes.len() - rest..];
