@@ -2,7 +2,7 @@
 //!
 //! `bench conference --legs 8,100,1000` builds a live room per size (legs through the codec
 //! model: decode with concealment, N-1 mix, encode) and runs it on a driven engine, feeding
-//! every leg a packet each cycle, and reports the cycle time (p50/p99/max) on the wall clock
+//! every leg a packet each packet time (one quantum unless `--ptime`), and reports the cycle time (p50/p99/max) on the wall clock
 //! and in the worker thread's CPU time (which a preemption by another process does not
 //! inflate, so it is the engine's own cost on a shared machine), the cost per leg (from the
 //! CPU p50 and from the CPU mean, which resolves changes finer than the histogram), the
@@ -14,8 +14,10 @@
 //! listeners heard only part of the room). A size is *held* when at most 1 % of the
 //! measured cycles missed (the p99 within the quantum, a late partner counting as over it).
 //!
-//! `--codec` picks the legs' codec (PCMU by default; the room mixes at the codec's rate,
-//! packets of one quantum). `--talkers T` (T ≥ 1) makes it a bridge room as users run one:
+//! `--codec` picks the legs' codec (PCMU by default; the room mixes at the codec's rate).
+//! `--ptime MS` sends packets of several quanta (20 ms at a 10 ms quantum, as most calls
+//! do): each leg's decoder then holds the rest of a packet between cycles and its encoder
+//! packs several quanta; the legs' packets are spread over the cycles of a packet time. `--talkers T` (T ≥ 1) makes it a bridge room as users run one:
 //! a talker policy hearing the T loudest, shared encodes, and RFC 6464 silent-leg skipping —
 //! T legs send a tone with a "voice" level, the others silence with a "silent" level (V = 0,
 //! −127 dBov), which their decoders skip; the table then also shows the decodes skipped and
@@ -88,7 +90,7 @@ pub struct Args {
     /// Cycles per size (at least 1).
     #[arg(long, default_value_t = 2000, allow_negative_numbers = true)]
     cycles: i64,
-    /// The legs' codec (one packet per quantum; Opus at 48 kHz).
+    /// The legs' codec (Opus at 48 kHz).
     #[arg(long, value_enum, default_value = "pcmu")]
     codec: Codec,
     /// Talkers in a bridge room (policy, shared encodes, silent-leg skipping); 0: a plain room.
@@ -97,6 +99,11 @@ pub struct Args {
     /// The engine's quantum in ms (10 or 20; Opus shares encodes when its 20 ms frame is the quantum).
     #[arg(long, default_value_t = 10)]
     quantum_ms: u32,
+    /// Packet time in ms, a whole number of quanta (default: one quantum). Each leg sends a
+    /// packet every ptime; the legs' packets are spread over the ptime's cycles, as a
+    /// bridge's peers' are.
+    #[arg(long, allow_negative_numbers = true)]
+    ptime: Option<i64>,
     /// Joins and leaves per second while measuring.
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     churn: i64,
@@ -148,6 +155,11 @@ pub fn run(a: Args) -> Result<(), CliError> {
         20 => Quantum::MS_20,
         q => return Err(CliError::Usage(format!("--quantum-ms must be 10 or 20, got {q}"))),
     };
+    let q_ms = i64::from(a.quantum_ms);
+    let ptime = a.ptime.unwrap_or(q_ms);
+    if !(1..=12).contains(&(ptime / q_ms)) || ptime % q_ms != 0 {
+        return Err(CliError::Usage(format!("--ptime must be 1 to 12 quanta of {q_ms} ms, got {ptime}")));
+    }
     if a.kernel && a.talkers > 0 {
         return Err(CliError::Usage("--kernel runs plain rooms only (no --talkers)".into()));
     }
@@ -165,6 +177,7 @@ pub fn run(a: Args) -> Result<(), CliError> {
         codec: a.codec.id(),
         talkers: a.talkers,
         quantum,
+        quanta_per_packet: (ptime / q_ms) as usize,
         churn,
         kernel: a.kernel,
         workers,
@@ -182,6 +195,8 @@ struct Setup {
     codec: CodecId,
     talkers: usize,
     quantum: Quantum,
+    /// Quanta a packet carries (its ptime over the quantum).
+    quanta_per_packet: usize,
     /// Joins and leaves per second.
     churn: u32,
     /// A kernel room.
@@ -201,6 +216,10 @@ impl Setup {
     /// The legs' (and the room's) rate: the codec's widest.
     fn rate(&self) -> u32 {
         self.codec.native_rate()
+    }
+    /// A packet's duration in µs.
+    fn ptime_us(&self) -> u32 {
+        self.quantum.micros() * self.quanta_per_packet as u32
     }
 }
 
@@ -251,25 +270,32 @@ struct Feed {
     bridge: bool,
     n: usize,
     talkers: usize,
+    /// Quanta a packet carries: leg `s` sends in the cycles `c` with `c % k == s % k`.
+    quanta_per_packet: usize,
 }
 
 impl Feed {
-    /// Pushes cycle `c`'s packet into each of `host`'s legs.
+    /// Pushes cycle `c`'s packet into each of `host`'s legs whose turn it is.
     fn feed(&self, host: &mut Host, c: usize) {
-        let table = &self.table;
+        let (table, k) = (&self.table, self.quanta_per_packet);
         for leg in &mut host.legs {
+            if (c + leg.ssrc as usize) % k != 0 {
+                continue;
+            }
+            // The leg's packet number: every k-th cycle, from its own phase on.
+            let p = (c + leg.ssrc as usize) / k;
             // A bridge room's talkers keep their places as legs come and go.
             let talking = !self.bridge || (leg.ssrc as usize % self.n) < self.talkers;
             let meta = PacketMeta {
                 payload_type: table.payload_type,
-                sequence: c as u16,
-                timestamp: (c * table.ticks) as u32,
+                sequence: p as u16,
+                timestamp: (p * table.ticks) as u32,
                 ssrc: leg.ssrc,
                 audio_level: self.bridge.then_some(if talking { VOICE } else { SILENT }),
                 ..PacketMeta::default()
             };
             let payload = if talking {
-                &table.tones[(leg.ssrc as usize % PAYLOAD_PHASES) * PAYLOAD_CYCLES + c % PAYLOAD_CYCLES]
+                &table.tones[(leg.ssrc as usize % PAYLOAD_PHASES) * PAYLOAD_CYCLES + p % PAYLOAD_CYCLES]
             } else {
                 &table.silence
             };
@@ -416,7 +442,7 @@ const PAYLOAD_CYCLES: usize = 64;
 const PAYLOAD_PHASES: usize = 8;
 
 /// What the host side sends: encoded tones per phase (`PAYLOAD_PHASES` × `PAYLOAD_CYCLES`
-/// consecutive quanta of one encoder each), one packet of encoded silence, and the stream's
+/// consecutive packets of one encoder each), one packet of encoded silence, and the stream's
 /// payload type and RTP ticks per packet.
 struct Payloads {
     tones: Vec<Vec<u8>>,
@@ -427,7 +453,7 @@ struct Payloads {
 
 fn payloads(setup: &Setup) -> Result<Payloads, CliError> {
     let rate = setup.rate();
-    let samples = setup.quantum.frames_at(rate).unwrap_or(0);
+    let samples = setup.quantum.frames_at(rate).unwrap_or(0) * setup.quanta_per_packet;
     let new_encoder = || setup.codec.encoder(rate, 1, false).map_err(|e| CliError::Usage(e.to_string()));
     let mut buf = vec![0u8; MAX_PAYLOAD];
     let mut pcm = vec![0.0f32; samples];
@@ -470,8 +496,7 @@ fn join(
     let options = LegOptions { skip_silent_at: setup.bridge().then_some(50), jitter, ..LegOptions::default() };
     let mut joins = Vec::with_capacity(names.len());
     for &i in &names {
-        let media =
-            LegMedia::codec(setup.codec, setup.quantum.micros(), i).map_err(|e| CliError::Usage(e.to_string()))?;
+        let media = LegMedia::codec(setup.codec, setup.ptime_us(), i).map_err(|e| CliError::Usage(e.to_string()))?;
         joins.push((format!("p{i}"), media, options.clone()));
     }
     let mut io = room.join_many_with(engine, joins, |_| {})?.io;
@@ -513,7 +538,13 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
             ..EngineConfig::default()
         };
         let (engine, drivers) = Engine::driven_workers(cfg, setup.workers)?;
-        let feed = Feed { table: payloads(&setup)?, bridge, n, talkers: setup.talkers };
+        let feed = Feed {
+            table: payloads(&setup)?,
+            bridge,
+            n,
+            talkers: setup.talkers,
+            quanta_per_packet: setup.quanta_per_packet,
+        };
         let mut crew = Crew::new(drivers, feed)?;
         let mut config = RoomConfig::new(AudioFormat::mono(setup.rate())).with_capacity(n);
         if bridge {

@@ -436,6 +436,20 @@ fn bench_runs_jitter_buffers_in_every_kind_of_room() {
 }
 
 #[test]
+fn bench_runs_20_ms_packets_in_every_kind_of_room() {
+    for extra in BENCH_ROOMS {
+        let o = bin()
+            .args(["bench", "conference", "--legs", "8", "--cycles", "40", "--ptime", "20"])
+            .args(extra)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success(), "{extra:?}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(stdout.lines().any(|l| l.starts_with("| 8 ")), "{extra:?}: {stdout}");
+    }
+}
+
+#[test]
 fn bench_churn_accounts_for_every_packet() {
     // 20 legs, 30 measured cycles at 100 joins and leaves per second: one of each a cycle.
     let o = bin().args(["bench", "conference", "--legs", "20", "--cycles", "30", "--churn", "100"]).output().unwrap();

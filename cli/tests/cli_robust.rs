@@ -198,6 +198,8 @@ fn numbers_in_messages_are_the_users_and_negative_values_parse() {
     assert!(e.contains("--cycles must be at least 1, got 0"), "{e}");
     let e = fails(&["bench", "conference", "--churn", "-1"]);
     assert!(e.contains("--churn must be 0..=10000 per second, got -1"), "{e}");
+    let e = fails(&["bench", "conference", "--ptime", "15"]);
+    assert!(e.contains("--ptime must be 1 to 12 quanta of 10 ms, got 15"), "{e}");
     let e = fails(&["demo", "--seconds", "-1"]);
     assert!(e.contains("--seconds must be in (0, 3600], got -1"), "{e}");
     assert_eq!(listing(&d), ["in.wav"]);

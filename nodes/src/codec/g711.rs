@@ -179,6 +179,11 @@ impl Decoder for G711CodecDecoder {
         Ok(n)
     }
 
+    fn piece_bytes(&self, payload: &[u8], frames: usize) -> Option<usize> {
+        // One byte a sample; the code history and the concealment's take bytes in order.
+        super::whole_pieces(payload.len(), frames)
+    }
+
     fn conceal_toward(&mut self, next: &[u8], samples: usize) {
         if self.mode == Concealment::RepeatAndFade {
             let law = self.law;

@@ -140,6 +140,14 @@ impl Decoder for G722CodecDecoder {
         Ok(n)
     }
 
+    fn piece_bytes(&self, payload: &[u8], frames: usize) -> Option<usize> {
+        // Two samples a byte, decoded in order by the ADPCM state (SB-ADPCM has no frames).
+        if frames % 2 != 0 {
+            return None;
+        }
+        super::whole_pieces(payload.len(), frames / 2)
+    }
+
     fn reset(&mut self) {
         self.dec.reset();
         self.plc.reset();

@@ -160,6 +160,14 @@ impl Decoder for G729CodecDecoder {
         Ok(n)
     }
 
+    fn piece_bytes(&self, payload: &[u8], frames: usize) -> Option<usize> {
+        // Whole 10 ms speech frames only: a payload ending in a SID frame is decoded whole.
+        if frames % FRAME_SAMPLES != 0 || payload.len() % SPEECH_BYTES != 0 {
+            return None;
+        }
+        super::whole_pieces(payload.len(), frames / FRAME_SAMPLES * SPEECH_BYTES)
+    }
+
     fn reset(&mut self) {
         self.dec.reset();
     }

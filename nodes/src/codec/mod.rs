@@ -357,6 +357,31 @@ pub trait Decoder: Send {
     fn conceal_toward(&mut self, next: &[u8], samples: usize) {
         let _ = (next, samples);
     }
+
+    /// The bytes of `payload` that decode to exactly `frames` samples per channel, where
+    /// the payload may be decoded a piece at a time: decoding it in consecutive pieces of
+    /// that many bytes gives the same samples, and leaves the same state, as decoding it
+    /// whole — outside a loss (a decoder ending a concealment is given whole packets).
+    /// `None` (the default) where that does not hold: frames coded together (Opus), or a
+    /// payload that does not divide into such pieces.
+    ///
+    /// ```
+    /// use rvoip_media_nodes::codec::{Decoder, G711CodecDecoder};
+    /// use rvoip_media_nodes::G711Law;
+    /// let dec = G711CodecDecoder::new(G711Law::Ulaw);
+    /// assert_eq!(dec.piece_bytes(&[0xFF; 160], 80), Some(80));
+    /// assert_eq!(dec.piece_bytes(&[0xFF; 100], 80), None);
+    /// ```
+    fn piece_bytes(&self, payload: &[u8], frames: usize) -> Option<usize> {
+        let _ = (payload, frames);
+        None
+    }
+}
+
+/// `piece` when it is a whole, non-zero divisor of `len` (the pieces of
+/// [`Decoder::piece_bytes`]).
+pub(crate) fn whole_pieces(len: usize, piece: usize) -> Option<usize> {
+    (piece > 0 && len % piece == 0).then_some(piece)
 }
 
 #[cfg(test)]

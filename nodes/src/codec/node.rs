@@ -1092,6 +1092,12 @@ pub struct DecodeNode {
     /// facts, kept here rather than read from `info`).
     quantum_frames: usize,
     quantum_ticks: u32,
+    /// The rest of a packet whose first quantum went straight into the output
+    /// ([`DecodeNode::decode_cycle`]): `pending` bytes kept undecoded at the end of the
+    /// FIFO's memory (the FIFO is empty meanwhile), decoded `piece` bytes a cycle
+    /// ([`Decoder::piece_bytes`]).
+    pending: u32,
+    piece: u32,
     next_ts: Option<u32>,
     packets: u64,
     payload_type: u8,
@@ -1196,6 +1202,8 @@ impl DecodeNode {
             max_packet,
             fifo: vec![0.0; cap].into_boxed_slice(),
             fill: 0,
+            pending: 0,
+            piece: 0,
             next_ts: None,
             concealed_run: 0,
             late: 0,
@@ -1289,6 +1297,11 @@ impl DecodeNode {
     /// Makes the alternate decoder the current one (the current becomes the alternate).
     /// Real-time: moves and copies only.
     fn swap_codec(&mut self) {
+        if self.alternate.is_none() {
+            return;
+        }
+        // The rest of a packet is the current decoder's to decode.
+        self.settle_pending();
         let Some(new) = self.alternate.as_deref_mut() else { return };
         let same_clock = new.info.rtp_clock_rate == self.info.rtp_clock_rate;
         std::mem::swap(&mut self.dec, &mut new.dec);
@@ -1333,6 +1346,13 @@ impl DecodeNode {
         out: &mut [f32],
     ) -> u32 {
         let mut errors = 0;
+        if self.pending > 0 {
+            if packets.len() == 0 && self.decode_piece(out) {
+                return 0;
+            }
+            // Packets came (a burst, a reorder): the general path, from the whole rest.
+            self.settle_pending();
+        }
         let single = packets.len() == 1;
         let mut packets = packets.peekable();
         if single {
@@ -1403,18 +1423,26 @@ impl DecodeNode {
     }
 
     /// The common case, decoded straight into the output: nothing buffered, one packet
-    /// of exactly one quantum that continues the stream (or starts it) in the current
-    /// codec. Returns false, having done nothing, otherwise.
+    /// that continues the stream (or starts it) in the current codec, of exactly one
+    /// quantum — or of several, outside a loss, in a codec whose payload decodes a piece at
+    /// a time: its first quantum goes into the output and the rest of its bytes wait
+    /// undecoded for the next cycles ([`DecodeNode::decode_piece`]), instead of a whole
+    /// packet of samples going through the FIFO. Returns false, having done nothing,
+    /// otherwise.
     fn decode_direct(&mut self, meta: &PacketMeta, payload: &[u8], out: &mut [f32]) -> bool {
         let ts = meta.timestamp;
         if self.fill != 0 || meta.payload_type != self.payload_type || self.next_ts.is_some_and(|t| t != ts) {
             return false;
         }
-        if self.dec.samples_in(payload) != Ok(self.quantum_frames) {
-            return false;
-        }
         if out.len() != self.quantum_len {
             return false;
+        }
+        match self.dec.samples_in(payload) {
+            Ok(n) if n == self.quantum_frames => {}
+            Ok(n) if n > self.quantum_frames => {
+                return !self.says_silence(meta) && self.decode_first_piece(ts, payload, n, out)
+            }
+            _ => return false,
         }
         if self.says_silence(meta) {
             self.skip_starts();
@@ -1435,6 +1463,75 @@ impl DecodeNode {
             }
             // Refused: the output is untouched; the general path reports it.
             _ => false,
+        }
+    }
+
+    /// [`DecodeNode::decode_direct`] for a packet of `frames` frames, more than a quantum.
+    fn decode_first_piece(&mut self, ts: u32, payload: &[u8], frames: usize, out: &mut [f32]) -> bool {
+        let (q, samples) = (self.quantum_frames, frames * usize::from(self.info.channels));
+        // Outside a loss only (a decoder ending a concealment cross-fades into the packet)
+        // and in whole quanta; no longer than the general path takes.
+        if self.concealed_run != 0 || frames % q != 0 || samples > self.max_packet {
+            return false;
+        }
+        let Some(piece) = self.dec.piece_bytes(payload, q) else { return false };
+        let rest = payload.len() - piece;
+        // The rest's samples must fit in front of its bytes (`settle_pending`).
+        if payload.len() / piece != frames / q || samples + rest.div_ceil(4) > self.fifo.len() {
+            return false;
+        }
+        match self.dec.decode(Some(&payload[..piece]), out) {
+            Ok(m) if m == self.quantum_len => {}
+            // Refused: the output is untouched; the general path reports it.
+            _ => return false,
+        }
+        self.skipping = false;
+        self.packets += 1;
+        self.next_ts = Some(ts.wrapping_add(self.ticks_of(samples)));
+        self.stash_mut(rest).copy_from_slice(&payload[piece..]);
+        (self.pending, self.piece) = (rest as u32, piece as u32);
+        true
+    }
+
+    /// The last `len` bytes of the FIFO's memory, where a packet's rest waits.
+    fn stash_mut(&mut self, len: usize) -> &mut [u8] {
+        let bytes: &mut [u8] = wide::bytemuck::cast_slice_mut(&mut self.fifo[..]);
+        let at = bytes.len() - len;
+        &mut bytes[at..]
+    }
+
+    /// The next quantum of a packet's rest into `out`; false (nothing done) if the decoder
+    /// refused it or `out` is not a quantum.
+    fn decode_piece(&mut self, out: &mut [f32]) -> bool {
+        if out.len() != self.quantum_len {
+            return false;
+        }
+        let (rest, piece) = (self.pending as usize, self.piece as usize);
+        let bytes: &[u8] = wide::bytemuck::cast_slice(&self.fifo[..]);
+        let stash = &bytes[bytes.len() - rest..];
+        match self.dec.decode(Some(&stash[..piece]), out) {
+            Ok(m) if m == self.quantum_len => {
+                self.pending -= piece as u32;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Decodes a packet's rest into the FIFO (which is empty while it waits), where the
+    /// general path continues from it.
+    fn settle_pending(&mut self) {
+        let rest = std::mem::take(&mut self.pending) as usize;
+        if rest == 0 {
+            return;
+        }
+        // The samples fit in front of the bytes they come from (`decode_first_piece`).
+        let words = rest.div_ceil(4);
+        let (head, tail) = self.fifo.split_at_mut(self.fifo.len() - words);
+        let bytes: &[u8] = wide::bytemuck::cast_slice(tail);
+        match self.dec.decode(Some(&bytes[bytes.len() - rest..]), head) {
+            Ok(m) => self.fill = m,
+            Err(_) => self.bad += 1,
         }
     }
 
@@ -1533,6 +1630,7 @@ impl Processor for DecodeNode {
     fn reset(&mut self) {
         self.dec.reset();
         self.fill = 0;
+        self.pending = 0;
         self.next_ts = None;
         self.concealed_run = 0;
         self.late = 0;
