@@ -526,7 +526,7 @@ struct HeldLate {
     ts: i64,
     seq: i64,
     arrival_us: i64,
-    ticks: i64,
+    ticks: u32,
     at: usize,
     len: usize,
 }
@@ -1268,7 +1268,7 @@ impl JitterBuffer {
             (ts, seq) = self.unwrap(m.sequence, m.timestamp);
         }
         self.rtp.update(m.sequence, m.timestamp, arrival_us);
-        let ticks = i64::from(self.info.rtp_ticks(samples));
+        let ticks = self.info.rtp_ticks(samples);
         let ts_us = self.ticks_to_us(ts);
         let d = arrival_us - ts_us;
         self.skew.update(ts_us, d);
@@ -1285,7 +1285,7 @@ impl JitterBuffer {
         // rebuilt from the successor's FEC data when it is due: for the target it was
         // there when the successor came, so the target need not wait for it.
         if self.has_fec {
-            if let Some(j) = self.buf.find_ts(ts + ticks) {
+            if let Some(j) = self.buf.find_ts(ts + i64::from(ticks)) {
                 let next = self.buf.get(j);
                 if next.payload_type == m.payload_type {
                     d_use = d_use.min(next.arrival_us - ts_us);
@@ -1415,7 +1415,7 @@ impl JitterBuffer {
     fn decode_slot(&mut self, i: usize) {
         let (ts, seq, arrival, ticks) = {
             let s = self.buf.get(i);
-            (s.ts, s.seq, s.arrival_us, s.ticks)
+            (s.ts, s.seq, s.arrival_us, i64::from(s.ticks))
         };
         let (pt, level) = (self.buf.get(i).payload_type, self.buf.get(i).audio_level);
         if pt != self.payload_type && self.is_alternate(pt) {
@@ -2009,7 +2009,7 @@ impl JitterBuffer {
     /// Keeps a late packet (`at`: extended timestamp, sequence number, arrival µs, ticks)
     /// aside if it continues the sequence of the last packet played (or of those kept
     /// already) and is at most [`HELD_LATE_US`] late; see [`JitterBuffer::play_held_late`].
-    fn hold_late(&mut self, m: &PacketMeta, payload: &[u8], at: (i64, i64, i64, i64)) {
+    fn hold_late(&mut self, m: &PacketMeta, payload: &[u8], at: (i64, i64, i64, u32)) {
         let Some(last) = self.last_seq else { return };
         if self.held.first().is_some_and(|h| h.seq != last + 1) {
             self.drop_held();
@@ -2144,7 +2144,7 @@ impl JitterBuffer {
         };
         let (p_ts, p_seq, p_arrival, p_ticks) = {
             let s = self.buf.get(i);
-            (s.ts, s.seq, s.arrival_us, s.ticks)
+            (s.ts, s.seq, s.arrival_us, i64::from(s.ticks))
         };
         let gap_ticks = p_ts - self.playout_ts;
         let missing = match self.last_seq {
