@@ -1124,11 +1124,14 @@ impl JitterBuffer {
             return None;
         }
         let (q_use, above) = self.delay.quantile_us()?;
-        let q_raw = self.raw_tail.quantile_us()?;
         let top = self.delay.target_us() == Some(q_use) && above <= GRID_TOP_WEIGHT;
         // `q_use` is a bucket's upper edge, the minimum a bucket's lower one.
         let light = q_use - self.delay.min_us()? <= GRID_SLACK_PULLS * pull + DELAY_BUCKET_US;
-        (top && light).then_some((q_use - q_raw).max(0))
+        if !(top && light) {
+            return None;
+        }
+        // Read last: the window's quantile is a walk down its buckets.
+        Some((q_use - self.raw_tail.quantile_us()?).max(0))
     }
 
     /// Packets the delay histogram needs before one of them is expected above its quantile
