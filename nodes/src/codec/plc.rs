@@ -33,7 +33,6 @@ pub(crate) struct Plc {
     mode: Concealment,
     /// 1 at 8 kHz, 2 at 16 kHz: every duration below is multiplied by it.
     scale: usize,
-    hist_end: usize,
     hist_cap: usize,
     /// Valid samples at the end of the history.
     hist_len: usize,
@@ -53,10 +52,11 @@ pub(crate) struct Plc {
     fut_p: usize,
     /// The packet after the loss, decoded (its first `hist_cap` samples at most).
     fut: Box<[f32]>,
-    /// Decoded samples, oldest first; the last `hist_cap` of them end at `hist_end`. The
-    /// buffer is twice the history so that appending shifts only once per `hist_cap`
-    /// samples, not on every packet. On the heap: a decoder that keeps its own compact
-    /// history (G.711) touches it only when a loss starts.
+    /// The last `hist_cap` decoded samples, oldest first; appending moves the older ones
+    /// down (at most 30 ms of samples a packet: a buffer twice as long, moved once per
+    /// `hist_cap` samples, was 960 bytes more of a G.711 session's heap, which never appends
+    /// to it). On the heap: a decoder that keeps its own compact history (G.711) touches it
+    /// only when a loss starts.
     hist: Box<[f32]>,
 }
 
@@ -68,8 +68,7 @@ impl Plc {
         Plc {
             mode,
             scale,
-            hist: vec![0.0; 2 * hist_cap].into_boxed_slice(),
-            hist_end: hist_cap,
+            hist: vec![0.0; hist_cap].into_boxed_slice(),
             hist_cap,
             hist_len: 0,
             lost: 0,
@@ -107,20 +106,15 @@ impl Plc {
 
     /// The history: the last `hist_cap` samples.
     fn history(&self) -> &[f32] {
-        &self.hist[self.hist_end - self.hist_cap..self.hist_end]
+        &self.hist
     }
 
     /// Appends decoded samples to the history.
     fn push(&mut self, x: &[f32]) {
         let cap = self.hist_cap;
         let n = x.len().min(cap);
-        if self.hist_end + n > 2 * cap {
-            // Keep the last `cap - n` samples at the front.
-            self.hist.copy_within(self.hist_end - (cap - n)..self.hist_end, 0);
-            self.hist_end = cap - n;
-        }
-        self.hist[self.hist_end..self.hist_end + n].copy_from_slice(&x[x.len() - n..]);
-        self.hist_end += n;
+        self.hist.copy_within(n.., 0);
+        self.hist[cap - n..].copy_from_slice(&x[x.len() - n..]);
         self.hist_len = (self.hist_len + n).min(cap);
     }
 
@@ -252,7 +246,6 @@ impl Plc {
         let cap = self.hist_cap;
         let n = n.min(cap);
         fill(&mut self.hist[cap - n..cap]);
-        self.hist_end = cap;
         self.hist_len = n;
     }
 
@@ -275,7 +268,6 @@ impl Plc {
     /// Forgets the history.
     pub(crate) fn reset(&mut self) {
         self.hist.fill(0.0);
-        self.hist_end = self.hist_cap;
         self.hist_len = 0;
         self.lost = 0;
         self.blend_len = 0;

@@ -80,7 +80,7 @@ mod stats;
 mod tests;
 mod tsm;
 
-pub use delay::{DelayManager, SkewEstimator, TargetCost};
+pub use delay::{DelayManager, QuantileWindow, SkewEstimator, TargetCost};
 pub use node::{JitterBufferNode, JitterReport, JitterSwitch, JITTER_TELEMETRY};
 pub use playout::{
     JitterBuffer, JitterConfig, JitterError, JitterStats, CN_PAYLOAD_TYPE, LIVE_MAX_DELAY_MS, REWIND_FEC_MS,

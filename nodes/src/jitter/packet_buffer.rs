@@ -27,8 +27,9 @@ pub(crate) struct Stored {
     pub seq: i64,
     /// Arrival, µs.
     pub arrival_us: i64,
-    /// Duration in RTP ticks.
-    pub ticks: i64,
+    /// Duration in RTP ticks (a `u32`, as [`crate::codec::CodecInfo::rtp_ticks`] gives it:
+    /// the slot is 40 bytes, not 48).
+    pub ticks: u32,
     /// Its RFC 6464 level byte, if it carried one (`PacketMeta::audio_level`).
     pub audio_level: Option<u8>,
 }
@@ -185,7 +186,7 @@ impl PacketBuffer {
         ts: i64,
         seq: i64,
         arrival_us: i64,
-        ticks: i64,
+        ticks: u32,
     ) -> Inserted {
         if payload.len() > self.max_len {
             return Inserted::TooLarge;
@@ -238,7 +239,7 @@ mod tests {
     use super::*;
     use rvoip_media_graph::{Packet, PacketMeta};
 
-    fn put(b: &mut PacketBuffer, p: &Packet, ts: i64, seq: i64, arrival_us: i64, ticks: i64) -> Inserted {
+    fn put(b: &mut PacketBuffer, p: &Packet, ts: i64, seq: i64, arrival_us: i64, ticks: u32) -> Inserted {
         b.insert(&p.meta, p.payload(), ts, seq, arrival_us, ticks)
     }
 

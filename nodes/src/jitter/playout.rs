@@ -1,7 +1,7 @@
 //! [`JitterBuffer`]: the packet buffer, delay manager, decision logic and decoder of one
 //! stream, driven by the caller's clock (sans I/O).
 
-use super::delay::{DelayManager, SkewEstimator, TargetCost};
+use super::delay::{DelayManager, QuantileWindow, SkewEstimator, TargetCost};
 use super::packet_buffer::{Inserted, PacketBuffer};
 use super::stats::{BurstGapReport, BurstGapStats, RtpReceiveStats};
 use super::tsm::{accelerate, preemptive_expand, Stretch};
@@ -111,6 +111,33 @@ const STEADY_MARGIN_US: i64 = 5000;
 /// The margin above the target's quantile is this many times the network's jitter (at
 /// most [`JitterConfig::margin_ms`], at least 1 ms).
 const MARGIN_PER_JITTER: f64 = 3.0;
+
+/// The delay histogram's bucket, µs (a target is a bucket's upper edge).
+const DELAY_BUCKET_US: i64 = 1000;
+
+/// Packets the delay histogram must have seen before the grid's slack is trusted (10 s of
+/// 20 ms: half its memory; see [`JitterBuffer::grid_slack_us`]).
+const GRID_SLACK_PACKETS: u64 = 500;
+
+/// The largest sender clock skew (µs per µs: 150 ppm) the grid's slack is trusted at. A
+/// drifting clock slides the transits through the pull grid (300 ppm: 6 ms over the delay
+/// histogram's 20 s memory), so the slack its quantiles show is not the slack now: the
+/// slack rule on a 300 ppm fast sender under light jitter left the delay to climb 22 ms
+/// where it otherwise moved within 16 (`a_fast_sender_clock_is_followed_in_pauses_without_a_step`).
+/// Jitter alone reads up to 125 ppm (see [`FAST_SENDER_SLOPE`]).
+const GRID_SLACK_MAX_SKEW: f64 = 1.5e-4;
+
+/// The most weight above the usable quantile's bucket (a fraction of the delay histogram's)
+/// for that bucket to hold the stream's slowest packets (see [`JitterBuffer::grid_slack_us`]).
+const GRID_TOP_WEIGHT: f64 = 1e-3;
+
+/// Light jitter for the grid's slack: the usable quantile at most this many pulls above the
+/// fastest packets (jb_lan34b lan4 / lan6: one or two; moderate jitter five or more).
+const GRID_SLACK_PULLS: i64 = 2;
+
+/// Where the raw quantile and the margin stay under the next pull-grid step, the margin is
+/// at most a pull less this, µs (see [`JitterBuffer::grid_margin_us`]).
+const GRID_STEP_KEEP_US: i64 = 2000;
 
 /// Packets after which RFC 3550's interarrival jitter (gain 1/16) has settled; before, the
 /// margin takes the standard deviation of the transits seen.
@@ -526,7 +553,7 @@ struct HeldLate {
     ts: i64,
     seq: i64,
     arrival_us: i64,
-    ticks: i64,
+    ticks: u32,
     at: usize,
     len: usize,
 }
@@ -578,6 +605,12 @@ pub struct JitterBuffer {
     skipping: bool,
     buf: PacketBuffer,
     delay: DelayManager,
+    /// The quantile of the raw transit offsets (arrival − timestamp, the clock-skew trend
+    /// removed) beside `delay`'s usable ones, for decoders without in-band FEC: how far the
+    /// raw tail sits under the pull-grid point the usable quantile rounds up to (see
+    /// [`JitterBuffer::grid_slack_us`]). A window near the fastest packets, not a second
+    /// histogram: the slack is only read on light jitter.
+    raw_tail: QuantileWindow,
     /// The sender's clock skew; the delay histogram holds offsets with its trend removed.
     skew: SkewEstimator,
     /// Packets, mean and sum of squared deviations (Welford) of the transit offsets since
@@ -745,6 +778,7 @@ impl JitterBuffer {
                 .with_max_delay(cfg.max_delay_ms)
                 .with_spike_tail_weight(cfg.spike_tail_weight)
                 .with_rise_cost(cfg.target_rise_cost.unwrap_or(if has_fec { 0.0 } else { TARGET_RISE_COST })),
+            raw_tail: QuantileWindow::new(cfg.quantile, cfg.forget),
             skew: SkewEstimator::new(),
             warm: (0, 0.0, 0.0),
             warm_raw: (0, 0.0, 0.0),
@@ -1039,7 +1073,65 @@ impl JitterBuffer {
         // With in-band FEC and a loss rate above 1 %, hold one packet more so the packet
         // after a loss is there to rebuild it from.
         let fec = if self.has_fec && self.loss_avg > 0.02 { self.ticks_to_us(self.last_ticks) } else { 0 };
-        (q + self.target_margin_us() + fec).min(min + i64::from(self.cfg.max_delay_ms) * 1000)
+        let margin = self.grid_margin_us(self.target_margin_us());
+        (q + margin + fec).min(min + i64::from(self.cfg.max_delay_ms) * 1000)
+    }
+
+    /// The margin `margin` (µs) a target adds, for a decoder on the pull grid
+    /// ([`JitterBuffer::grid_pull_us`]): where the raw transits' quantile plus the margin
+    /// stays under the next grid step above the step the usable quantile asks for, the
+    /// margin is capped [`GRID_STEP_KEEP_US`] under a pull, so the target asks for the
+    /// usable quantile's step, not one more; else `margin` itself.
+    ///
+    /// The usable transits the delay histogram learns sit on the pull grid, so its
+    /// quantile is already rounded up to a grid step, and a margin added on top of it asks
+    /// for the next step wherever the margin reaches it (three times the jitter, 9–10 ms on
+    /// light jitter). There the raw tail can sit well under the step (jb_lan34b lan6_k4: the
+    /// 20 ms step holds the slowest packets, raw transits at most 15.9 ms above the first
+    /// packet's), and the margin bought a whole pull no packet needed. The grid's slack (the
+    /// raw quantile's distance under the step, [`JitterBuffer::grid_slack_us`]) is spent
+    /// first. The cap keeps the margin's part within the step: a target brought down to
+    /// the bucket's edge let the pauses' give-back land under the step (the kit's pcmu_lan
+    /// lost 18 packets, −5.1 R: BENCHMARKS, jitter buffer, session 35).
+    fn grid_margin_us(&self, margin: i64) -> i64 {
+        match (self.grid_pull_us(), self.grid_slack_us()) {
+            (Some(pull), Some(slack)) if slack > 0 && margin - slack < pull - DELAY_BUCKET_US => {
+                margin.min(pull - GRID_STEP_KEEP_US)
+            }
+            _ => margin,
+        }
+    }
+
+    /// How far the raw transits' quantile sits under the usable one (µs: the pull-grid
+    /// slack the usable quantile's rounding up added) where that slack is trusted: for a
+    /// decoder on the pull grid, once the delay histogram has seen [`GRID_SLACK_PACKETS`]
+    /// packets and no packet of the stream has come too late, at a sender clock skew under
+    /// [`GRID_SLACK_MAX_SKEW`], while its target is the
+    /// quantile itself (the cost did not put it lower), at most [`GRID_TOP_WEIGHT`] of the
+    /// weight lies above the quantile's bucket (the stream's slowest packets fit in its
+    /// step) and the quantile is at most [`GRID_SLACK_PULLS`] pulls above the fastest
+    /// packets (light jitter). `None` elsewhere, where the margin keeps protecting against
+    /// what it is for: a young histogram's quantile error, a moderate network's tail
+    /// (without the light-jitter test the kit's pcmu_drift_p300 lost 0.9 R), a delay spike
+    /// (from 250 packets, before the first spike, held-out pcmu_spikes lost 0.44 R: the
+    /// calm between spikes is light jitter; BENCHMARKS, jitter buffer, session 35).
+    fn grid_slack_us(&self) -> Option<i64> {
+        let pull = self.grid_pull_us()?;
+        if self.delay.packets() < GRID_SLACK_PACKETS
+            || self.last_late_us.is_some()
+            || self.skew.slope().abs() >= GRID_SLACK_MAX_SKEW
+        {
+            return None;
+        }
+        let (q_use, above) = self.delay.quantile_us()?;
+        let top = self.delay.target_us() == Some(q_use) && above <= GRID_TOP_WEIGHT;
+        // `q_use` is a bucket's upper edge, the minimum a bucket's lower one.
+        let light = q_use - self.delay.min_us()? <= GRID_SLACK_PULLS * pull + DELAY_BUCKET_US;
+        if !(top && light) {
+            return None;
+        }
+        // Read last: the window's quantile is a walk down its buckets.
+        Some((q_use - self.raw_tail.quantile_us()?).max(0))
     }
 
     /// Packets the delay histogram needs before one of them is expected above its quantile
@@ -1199,6 +1291,7 @@ impl JitterBuffer {
     fn forget_timeline(&mut self) {
         self.buf.clear();
         self.delay.reset();
+        self.raw_tail.reset();
         self.skew.reset();
         self.warm = (0, 0.0, 0.0);
         self.warm_raw = (0, 0.0, 0.0);
@@ -1268,7 +1361,7 @@ impl JitterBuffer {
             (ts, seq) = self.unwrap(m.sequence, m.timestamp);
         }
         self.rtp.update(m.sequence, m.timestamp, arrival_us);
-        let ticks = i64::from(self.info.rtp_ticks(samples));
+        let ticks = self.info.rtp_ticks(samples);
         let ts_us = self.ticks_to_us(ts);
         let d = arrival_us - ts_us;
         self.skew.update(ts_us, d);
@@ -1285,7 +1378,7 @@ impl JitterBuffer {
         // rebuilt from the successor's FEC data when it is due: for the target it was
         // there when the successor came, so the target need not wait for it.
         if self.has_fec {
-            if let Some(j) = self.buf.find_ts(ts + ticks) {
+            if let Some(j) = self.buf.find_ts(ts + i64::from(ticks)) {
                 let next = self.buf.get(j);
                 if next.payload_type == m.payload_type {
                     d_use = d_use.min(next.arrival_us - ts_us);
@@ -1293,6 +1386,9 @@ impl JitterBuffer {
             }
         }
         self.delay.update(d_use - self.trend_us(ts));
+        if !self.has_fec {
+            self.raw_tail.update(d - self.trend_us(ts));
+        }
         let outlier = self.warm.0 < WARM_PACKETS && self.warm_outlier(d_use);
         let window = if self.has_fec { self.quantile_packets() } else { EARLY_SPIKE_PACKETS };
         if outlier && self.warm.0 < window {
@@ -1415,7 +1511,7 @@ impl JitterBuffer {
     fn decode_slot(&mut self, i: usize) {
         let (ts, seq, arrival, ticks) = {
             let s = self.buf.get(i);
-            (s.ts, s.seq, s.arrival_us, s.ticks)
+            (s.ts, s.seq, s.arrival_us, i64::from(s.ticks))
         };
         let (pt, level) = (self.buf.get(i).payload_type, self.buf.get(i).audio_level);
         if pt != self.payload_type && self.is_alternate(pt) {
@@ -2009,7 +2105,7 @@ impl JitterBuffer {
     /// Keeps a late packet (`at`: extended timestamp, sequence number, arrival µs, ticks)
     /// aside if it continues the sequence of the last packet played (or of those kept
     /// already) and is at most [`HELD_LATE_US`] late; see [`JitterBuffer::play_held_late`].
-    fn hold_late(&mut self, m: &PacketMeta, payload: &[u8], at: (i64, i64, i64, i64)) {
+    fn hold_late(&mut self, m: &PacketMeta, payload: &[u8], at: (i64, i64, i64, u32)) {
         let Some(last) = self.last_seq else { return };
         if self.held.first().is_some_and(|h| h.seq != last + 1) {
             self.drop_held();
@@ -2144,7 +2240,7 @@ impl JitterBuffer {
         };
         let (p_ts, p_seq, p_arrival, p_ticks) = {
             let s = self.buf.get(i);
-            (s.ts, s.seq, s.arrival_us, s.ticks)
+            (s.ts, s.seq, s.arrival_us, i64::from(s.ticks))
         };
         let gap_ticks = p_ts - self.playout_ts;
         let missing = match self.last_seq {

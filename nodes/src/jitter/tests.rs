@@ -620,6 +620,33 @@ fn a_steady_network_gives_a_whole_pull_of_excess_back_in_a_pause() {
     assert_eq!((s.packets_late, s.concealment_events), (0, 0), "{s:?}");
 }
 
+/// Light jitter, packet `i`'s transit in ms: 5, or 14 for about three packets in ten (RFC
+/// 3550 jitter ≈ 3.8 ms, so the margin, three times it, is at its 10 ms cap).
+fn light_transit(i: u16) -> f64 {
+    if (u32::from(i).wrapping_mul(2_654_435_761) >> 16) % 10 < 3 {
+        14.0
+    } else {
+        5.0
+    }
+}
+
+#[test]
+fn light_jitter_settles_at_the_step_that_holds_its_slowest_packets() {
+    // Every packet is usable at the first or second pull after it is sent (10 or 20 ms), so
+    // a playout 20 ms after the send time loses none. The usable quantile is that 20 ms
+    // step; the raw transits' stays 6 ms under it. The margin (10 ms) on top of the usable
+    // quantile asked for the 30 ms step, a pull no packet needs; counted from the raw
+    // quantile it stays within the 20 ms step. Speech 2 s, pauses 1 s.
+    let mut pk = stream(2000, 0, light_transit);
+    quiet_where(&mut pk, |s| s < 15 || s % 150 >= 100);
+    let mut jb = new_jb();
+    let at = run_probe(&mut jb, &pk, 40_000_000_000, 39_000_000_000);
+    // The target above the fastest packets' (10 ms): under the next step (20 ms above).
+    assert!(at.target_delay_ms < 20.0, "{at:?}");
+    let s = jb.stats();
+    assert_eq!((s.packets_late, s.concealment_events), (0, 0), "{s:?}");
+}
+
 /// 12 s of PCMU tone with a 20 ms transit (0–3 ms of jitter) and a 400 ms delay spike at
 /// 6 s that drains over 1 s (a FIFO queue: the held packets arrive in a burst); a pause
 /// (−60 dBFS) from 8 s. Returns the statistics at 7.6 s (speech after the spike) and at
