@@ -202,7 +202,9 @@
 //!      harmonic's incoherence spread onto the echo-only bins beside it (session 18).
 //!    * Background noise: a minimum-statistics floor over ~4–5 s with a 3 dB/s rise limit
 //!      ([`NoiseFloor`]) that does not learn continuous near-end talk or residual echo.
-//!    * Gain: decision-directed (weight 0.9) Wiener gain against residual echo plus noise,
+//!    * Gain: decision-directed (weight 0.9; 0.5 for a bin that rises inside the near
+//!      talker's region while no far end is active in the filters' window, session 36)
+//!      Wiener gain against residual echo plus noise,
 //!      floored (amplitude gains) where echo dominates at −60 dB, or at −14 dB while the
 //!      near-end detector or the per-bin evidence sees near-end speech (the near end masks the residual echo the
 //!      shallower floor lets through, while deeper gains cut holes into its words: measured
@@ -704,6 +706,12 @@ pub struct Aec {
     depth_bin: Vec<f32>,
     gain: Vec<f32>,
     prev_clean: Vec<f32>,
+    /// Per bin, the a-posteriori SNR excess averaged over ±`region_half` bins (the near
+    /// talker's regions, `postfilter::SPEECH_REGION_EXCESS`); `region_prefix` is its running
+    /// sum.
+    region_excess: Vec<f32>,
+    region_prefix: Vec<f64>,
+    region_half: usize,
     noise: NoiseFloor,
     /// The denoiser stage of the post-filter ([`AdvancedAecConfig::denoise`]).
     ns: Option<NoiseSuppressor>,
@@ -843,6 +851,9 @@ impl Aec {
             depth_bin: vec![0.0; bins],
             gain: vec![1.0; bins],
             prev_clean: vec![0.0; bins],
+            region_excess: vec![0.0; bins],
+            region_prefix: vec![0.0; bins + 1],
+            region_half: (postfilter::SPEECH_REGION_HZ * n2 as u32 / cfg.sample_rate) as usize,
             noise: NoiseFloor::new(bins),
             ns: match cfg.denoise {
                 Some(level) if cfg.suppression => {
@@ -1368,7 +1379,7 @@ impl Aec {
             self.grow_tail();
         }
         // 8. Residual echo suppression.
-        self.suppress(mic, far_active);
+        self.suppress(mic, far_active, learn);
         ok
     }
 
@@ -1592,6 +1603,7 @@ impl Aec {
         self.depth_bin.fill(0.0);
         self.gain.fill(1.0);
         self.prev_clean.fill(0.0);
+        self.region_excess.fill(0.0);
         self.noise.reset();
         if let Some(ns) = self.ns.as_mut() {
             ns.reset();
