@@ -421,31 +421,22 @@ fn bench_grow_reports_the_cycle_in_which_a_full_room_grows() {
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("--grow needs a plain room"));
 }
 
+/// `--jitter` (a jitter buffer in front of every decoder) and `--ptime 20` (packets of two
+/// quanta), each in every kind of room.
 #[test]
-fn bench_runs_jitter_buffers_in_every_kind_of_room() {
-    for extra in BENCH_ROOMS {
-        let o = bin()
-            .args(["bench", "conference", "--legs", "8", "--cycles", "40", "--jitter"])
-            .args(extra)
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&o.stdout);
-        assert!(o.status.success(), "{extra:?}: {}", String::from_utf8_lossy(&o.stderr));
-        assert!(stdout.lines().any(|l| l.starts_with("| 8 ")), "{extra:?}: {stdout}");
-    }
-}
-
-#[test]
-fn bench_runs_20_ms_packets_in_every_kind_of_room() {
-    for extra in BENCH_ROOMS {
-        let o = bin()
-            .args(["bench", "conference", "--legs", "8", "--cycles", "40", "--ptime", "20"])
-            .args(extra)
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&o.stdout);
-        assert!(o.status.success(), "{extra:?}: {}", String::from_utf8_lossy(&o.stderr));
-        assert!(stdout.lines().any(|l| l.starts_with("| 8 ")), "{extra:?}: {stdout}");
+fn bench_runs_jitter_buffers_and_20_ms_packets_in_every_kind_of_room() {
+    for option in [&["--jitter"][..], &["--ptime", "20"]] {
+        for extra in BENCH_ROOMS {
+            let o = bin()
+                .args(["bench", "conference", "--legs", "8", "--cycles", "40"])
+                .args(option)
+                .args(extra)
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&o.stdout);
+            assert!(o.status.success(), "{option:?} {extra:?}: {}", String::from_utf8_lossy(&o.stderr));
+            assert!(stdout.lines().any(|l| l.starts_with("| 8 ")), "{option:?} {extra:?}: {stdout}");
+        }
     }
 }
 

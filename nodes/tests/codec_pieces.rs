@@ -11,51 +11,36 @@ use std::sync::Arc;
 
 const Q: Quantum = Quantum::MS_10;
 
-/// The same decoder, but never split: the reference, decoded whole.
-struct Whole(Box<dyn Decoder>);
-
-impl Decoder for Whole {
-    fn info(&self) -> &CodecInfo {
-        self.0.info()
-    }
-    fn decode(&mut self, payload: Option<&[u8]>, out: &mut [f32]) -> Result<usize, CodecError> {
-        self.0.decode(payload, out)
-    }
-    fn reset(&mut self) {
-        self.0.reset()
-    }
-    fn samples_in(&self, payload: &[u8]) -> Result<usize, CodecError> {
-        self.0.samples_in(payload)
-    }
-    fn conceal_toward(&mut self, next: &[u8], samples: usize) {
-        self.0.conceal_toward(next, samples)
-    }
+/// The decoder under test, split where it can be (`split`) or never (the reference, decoded
+/// whole), counting its decodes of less than a packet of `packet_len` bytes.
+struct Probe {
+    dec: Box<dyn Decoder>,
+    split: bool,
+    pieces: Arc<AtomicUsize>,
+    packet_len: usize,
 }
 
-/// The same decoder, split where it can be, counting the decodes of less than a packet.
-struct Counted(Box<dyn Decoder>, Arc<AtomicUsize>, usize);
-
-impl Decoder for Counted {
+impl Decoder for Probe {
     fn info(&self) -> &CodecInfo {
-        self.0.info()
+        self.dec.info()
     }
     fn decode(&mut self, payload: Option<&[u8]>, out: &mut [f32]) -> Result<usize, CodecError> {
-        if payload.is_some_and(|p| p.len() < self.2) {
-            self.1.fetch_add(1, Ordering::Relaxed);
+        if payload.is_some_and(|p| p.len() < self.packet_len) {
+            self.pieces.fetch_add(1, Ordering::Relaxed);
         }
-        self.0.decode(payload, out)
+        self.dec.decode(payload, out)
     }
     fn reset(&mut self) {
-        self.0.reset()
+        self.dec.reset()
     }
     fn samples_in(&self, payload: &[u8]) -> Result<usize, CodecError> {
-        self.0.samples_in(payload)
+        self.dec.samples_in(payload)
     }
     fn conceal_toward(&mut self, next: &[u8], samples: usize) {
-        self.0.conceal_toward(next, samples)
+        self.dec.conceal_toward(next, samples)
     }
     fn piece_bytes(&self, payload: &[u8], frames: usize) -> Option<usize> {
-        self.0.piece_bytes(payload, frames)
+        self.split.then(|| self.dec.piece_bytes(payload, frames)).flatten()
     }
 }
 
@@ -198,10 +183,14 @@ fn a_packet_decoded_a_quantum_at_a_time_plays_as_the_whole_packet() {
                     }
                 };
                 let switch = |d: Box<dyn Decoder>| switch_at.map(|at| (at, SwitchDecoder::new(d, Q).unwrap()));
-                let whole = play(node(Box::new(Whole(dec()))), &payloads, &cycles, pt, switch(Box::new(Whole(dec()))));
                 let len = payloads[0].len();
-                let counted = || Box::new(Counted(dec(), pieces.clone(), len));
-                let split = play(node(counted()), &payloads, &cycles, pt, switch(counted()));
+                let probe = |split: bool, pieces: &Arc<AtomicUsize>| {
+                    Box::new(Probe { dec: dec(), split, pieces: pieces.clone(), packet_len: len })
+                };
+                let unsplit = Arc::new(AtomicUsize::new(0));
+                let whole = play(node(probe(false, &unsplit)), &payloads, &cycles, pt, switch(probe(false, &unsplit)));
+                let split = play(node(probe(true, &pieces)), &payloads, &cycles, pt, switch(probe(true, &pieces)));
+                assert_eq!(unsplit.load(Ordering::Relaxed), 0, "{codec:?} {ptime} ms: the reference split");
                 assert_eq!(whole.len(), split.len());
                 if let Some(k) = whole.iter().zip(&split).position(|(a, b)| a.to_bits() != b.to_bits()) {
                     panic!(
