@@ -356,13 +356,8 @@ impl DelayManager {
         self.hist[b as usize] += w as f32;
         (self.lo, self.hi) = (self.lo.min(b as usize), self.hi.max(b as usize));
         self.total += w;
-        self.inc /= self.forget;
-        // f32 buckets reach about inc / (1 − forget) ≤ 1e5 · inc: rescale well below 3e38.
-        if self.inc > 1e30 {
-            let s = 1.0 / self.inc;
-            self.hist.iter_mut().for_each(|h| *h *= s as f32);
+        if let Some(s) = advance_weight(&mut self.inc, self.forget, &mut self.hist) {
             self.total *= s;
-            self.inc = 1.0;
         }
         self.target = self.compute_target();
     }
@@ -394,12 +389,7 @@ impl DelayManager {
             return None;
         }
         let used = self.hist.get(self.lo..=self.hi).unwrap_or(&[]);
-        let floor = MIN_WEIGHT * self.total;
-        let mut below = 0.0;
-        let low = used.iter().map(|&h| f64::from(h)).position(|h| {
-            below += h;
-            below > floor
-        });
+        let low = fastest_bucket(used, 0.0, self.total);
         self.min_us = self.base_us + low.map_or(0, |i| self.lo + i) as i64 * 1000;
         let limit = (1.0 - self.quantile) * self.total;
         // Walk down from the top: `above` is the mass strictly above bucket i.
@@ -549,12 +539,8 @@ impl QuantileWindow {
             None => self.above += w,
         }
         self.total += w;
-        self.inc /= self.forget;
-        if self.inc > 1e30 {
-            let s = 1.0 / self.inc;
-            self.hist.iter_mut().for_each(|h| *h *= s as f32);
+        if let Some(s) = advance_weight(&mut self.inc, self.forget, &mut self.hist) {
             (self.below, self.above, self.total) = (self.below * s, self.above * s, self.total * s);
-            self.inc = 1.0;
         }
         if let Some(floor) = self.floor_bucket().filter(|&f| f != WINDOW_FLOOR) {
             self.slide(floor as i64 - WINDOW_FLOOR as i64);
@@ -586,12 +572,7 @@ impl QuantileWindow {
     /// most the threshold itself), more than [`MIN_WEIGHT`] of the total; `None` where the
     /// window and the weight under it hold less (the fastest packets are above it).
     fn floor_bucket(&self) -> Option<usize> {
-        let floor = MIN_WEIGHT * self.total;
-        let mut below = self.below.min(floor);
-        self.hist.iter().position(|&h| {
-            below += f64::from(h);
-            below > floor
-        })
+        fastest_bucket(&self.hist, self.below.min(MIN_WEIGHT * self.total), self.total)
     }
 
     /// Moves the window up by `by` buckets (down if negative); the weight of the buckets
@@ -609,6 +590,33 @@ impl QuantileWindow {
         }
         self.base_us += by * 1000;
     }
+}
+
+/// The fastest packets' bucket of `weights` (of a histogram whose weights sum to `total`,
+/// `below` of it under `weights`' first bucket): the first at which the weight up to it
+/// passes [`MIN_WEIGHT`] of the total.
+fn fastest_bucket(weights: &[f32], mut below: f64, total: f64) -> Option<usize> {
+    let floor = MIN_WEIGHT * total;
+    weights.iter().position(|&h| {
+        below += f64::from(h);
+        below > floor
+    })
+}
+
+/// Ages a forgetting histogram by one packet: rather than every stored weight decaying by
+/// `forget`, the next packet's weight `inc` grows by 1 / `forget`. When it passes 1e30 the
+/// bucket weights `hist` are scaled back (f32 buckets reach about inc / (1 − forget) ≤
+/// 1e5 · inc: rescaled well below 3e38), `inc` restarts at 1, and the factor is returned for
+/// the histogram's other sums.
+fn advance_weight(inc: &mut f64, forget: f64, hist: &mut [f32]) -> Option<f64> {
+    *inc /= forget;
+    if *inc <= 1e30 {
+        return None;
+    }
+    let s = 1.0 / *inc;
+    hist.iter_mut().for_each(|h| *h *= s as f32);
+    *inc = 1.0;
+    Some(s)
 }
 
 /// A quantile in 0.5..0.9999 (0.95 if not finite).
