@@ -1455,15 +1455,21 @@ impl DecodeNode {
         }
         match self.dec.decode(Some(payload), out) {
             Ok(m) if m == self.quantum_len => {
-                self.skipping = false;
-                self.packets += 1;
-                self.next_ts = Some(ts.wrapping_add(self.quantum_ticks));
-                self.concealed_run = 0;
+                self.decoded_directly(ts, self.quantum_ticks);
                 true
             }
             // Refused: the output is untouched; the general path reports it.
             _ => false,
         }
+    }
+
+    /// Counts a packet the direct path decoded (at RTP timestamp `ts`, spanning `ticks`): the
+    /// stream continues after it.
+    fn decoded_directly(&mut self, ts: u32, ticks: u32) {
+        self.skipping = false;
+        self.packets += 1;
+        self.next_ts = Some(ts.wrapping_add(ticks));
+        self.concealed_run = 0;
     }
 
     /// [`DecodeNode::decode_direct`] for a packet of `frames` frames, more than a quantum.
@@ -1485,19 +1491,10 @@ impl DecodeNode {
             // Refused: the output is untouched; the general path reports it.
             _ => return false,
         }
-        self.skipping = false;
-        self.packets += 1;
-        self.next_ts = Some(ts.wrapping_add(self.ticks_of(samples)));
-        self.stash_mut(rest).copy_from_slice(&payload[piece..]);
+        self.decoded_directly(ts, self.ticks_of(samples));
+        split_stash(&mut self.fifo, rest).1.copy_from_slice(&payload[piece..]);
         (self.pending, self.piece) = (rest as u32, piece as u32);
         true
-    }
-
-    /// The last `len` bytes of the FIFO's memory, where a packet's rest waits.
-    fn stash_mut(&mut self, len: usize) -> &mut [u8] {
-        let bytes: &mut [u8] = wide::bytemuck::cast_slice_mut(&mut self.fifo[..]);
-        let at = bytes.len() - len;
-        &mut bytes[at..]
     }
 
     /// The next quantum of a packet's rest into `out`; false (nothing done) if the decoder
@@ -1507,8 +1504,7 @@ impl DecodeNode {
             return false;
         }
         let (rest, piece) = (self.pending as usize, self.piece as usize);
-        let bytes: &[u8] = wide::bytemuck::cast_slice(&self.fifo[..]);
-        let stash = &bytes[bytes.len() - rest..];
+        let stash = split_stash(&mut self.fifo, rest).1;
         match self.dec.decode(Some(&stash[..piece]), out) {
             Ok(m) if m == self.quantum_len => {
                 self.pending -= piece as u32;
@@ -1526,10 +1522,8 @@ impl DecodeNode {
             return;
         }
         // The samples fit in front of the bytes they come from (`decode_first_piece`).
-        let words = rest.div_ceil(4);
-        let (head, tail) = self.fifo.split_at_mut(self.fifo.len() - words);
-        let bytes: &[u8] = wide::bytemuck::cast_slice(tail);
-        match self.dec.decode(Some(&bytes[bytes.len() - rest..]), head) {
+        let (head, stash) = split_stash(&mut self.fifo, rest);
+        match self.dec.decode(Some(stash), head) {
             Ok(m) => self.fill = m,
             Err(_) => self.bad += 1,
         }
@@ -1608,6 +1602,16 @@ impl DecodeNode {
             }
         }
     }
+}
+
+/// A [`DecodeNode`]'s FIFO memory split where a packet's rest of `len` bytes waits (the
+/// FIFO is empty meanwhile): the samples in front of it, and its bytes, the memory's last
+/// `len`.
+fn split_stash(fifo: &mut [f32], len: usize) -> (&mut [f32], &mut [u8]) {
+    let (head, tail) = fifo.split_at_mut(fifo.len() - len.div_ceil(4));
+    let bytes: &mut [u8] = wide::bytemuck::cast_slice_mut(tail);
+    let at = bytes.len() - len;
+    (head, &mut bytes[at..])
 }
 
 impl Processor for DecodeNode {
