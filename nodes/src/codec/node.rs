@@ -1092,10 +1092,10 @@ pub struct DecodeNode {
     /// facts, kept here rather than read from `info`).
     quantum_frames: usize,
     quantum_ticks: u32,
-    /// The rest of a packet whose first quantum went straight into the output
-    /// ([`DecodeNode::decode_cycle`]): `pending` bytes kept undecoded at the end of the
-    /// FIFO's memory (the FIFO is empty meanwhile), decoded `piece` bytes a cycle
-    /// ([`Decoder::piece_bytes`]).
+    /// The rest of a packet whose first quantum went straight into the output, and the
+    /// packets that continued it ([`DecodeNode::decode_cycle`]): `pending` bytes kept
+    /// undecoded at the end of the FIFO's memory (behind the FIFO's samples, which play
+    /// first), decoded `piece` bytes a cycle ([`Decoder::piece_bytes`]).
     pending: u32,
     piece: u32,
     next_ts: Option<u32>,
@@ -1346,32 +1346,39 @@ impl DecodeNode {
         out: &mut [f32],
     ) -> u32 {
         let mut errors = 0;
-        if self.pending > 0 {
-            if packets.len() == 0 && self.decode_piece(out) {
-                return 0;
-            }
-            // Packets came (a burst, a reorder): the general path, from the whole rest.
-            self.settle_pending();
-        }
+        let q = self.quantum_len;
         let single = packets.len() == 1;
         let mut packets = packets.peekable();
-        if single {
+        if single && self.fill == 0 && self.pending == 0 {
             if let Some(&(meta, payload)) = packets.peek() {
                 if self.decode_direct(meta, payload, out) {
                     return 0;
                 }
             }
         }
+        // Packets that continue the stream in pieces wait as bytes, behind whole quanta.
+        if self.fill % q == 0 {
+            while packets.peek().is_some_and(|&(meta, payload)| self.stash_packet(meta, payload)) {
+                packets.next();
+            }
+        }
         for (meta, payload) in packets {
+            // Anything else (a reorder, a gap, a switch): the general path, from the whole rest.
+            self.settle_pending();
             self.receive(meta, payload, &mut errors);
         }
-        while self.fill < self.quantum_len && self.next_ts.is_some() {
+        if self.fill == 0 && self.pending > 0 && self.decode_piece(out) {
+            return errors;
+        }
+        if self.fill < q {
+            self.settle_pending();
+        }
+        while self.fill < q && self.next_ts.is_some() {
             if !self.conceal_frame() {
                 errors += 1;
                 break;
             }
         }
-        let q = self.quantum_len;
         let m = self.fill.min(q);
         if out.len() != q {
             out.fill(0.0);
@@ -1422,13 +1429,9 @@ impl DecodeNode {
         }
     }
 
-    /// The common case, decoded straight into the output: nothing buffered, one packet
-    /// that continues the stream (or starts it) in the current codec, of exactly one
-    /// quantum — or of several, outside a loss, in a codec whose payload decodes a piece at
-    /// a time: its first quantum goes into the output and the rest of its bytes wait
-    /// undecoded for the next cycles ([`DecodeNode::decode_piece`]), instead of a whole
-    /// packet of samples going through the FIFO. Returns false, having done nothing,
-    /// otherwise.
+    /// The common case, decoded straight into the output: nothing buffered, one packet of
+    /// exactly one quantum that continues the stream (or starts it) in the current codec.
+    /// Returns false, having done nothing, otherwise.
     fn decode_direct(&mut self, meta: &PacketMeta, payload: &[u8], out: &mut [f32]) -> bool {
         let ts = meta.timestamp;
         if self.fill != 0 || meta.payload_type != self.payload_type || self.next_ts.is_some_and(|t| t != ts) {
@@ -1437,12 +1440,8 @@ impl DecodeNode {
         if out.len() != self.quantum_len {
             return false;
         }
-        match self.dec.samples_in(payload) {
-            Ok(n) if n == self.quantum_frames => {}
-            Ok(n) if n > self.quantum_frames => {
-                return !self.says_silence(meta) && self.decode_first_piece(ts, payload, n, out)
-            }
-            _ => return false,
+        if self.dec.samples_in(payload) != Ok(self.quantum_frames) {
+            return false;
         }
         if self.says_silence(meta) {
             self.skip_starts();
@@ -1472,31 +1471,6 @@ impl DecodeNode {
         self.concealed_run = 0;
     }
 
-    /// [`DecodeNode::decode_direct`] for a packet of `frames` frames, more than a quantum.
-    fn decode_first_piece(&mut self, ts: u32, payload: &[u8], frames: usize, out: &mut [f32]) -> bool {
-        let (q, samples) = (self.quantum_frames, frames * usize::from(self.info.channels));
-        // Outside a loss only (a decoder ending a concealment cross-fades into the packet)
-        // and in whole quanta; no longer than the general path takes.
-        if self.concealed_run != 0 || frames % q != 0 || samples > self.max_packet {
-            return false;
-        }
-        let Some(piece) = self.dec.piece_bytes(payload, q) else { return false };
-        let rest = payload.len() - piece;
-        // The rest's samples must fit in front of its bytes (`settle_pending`).
-        if payload.len() / piece != frames / q || samples + rest.div_ceil(4) > self.fifo.len() {
-            return false;
-        }
-        match self.dec.decode(Some(&payload[..piece]), out) {
-            Ok(m) if m == self.quantum_len => {}
-            // Refused: the output is untouched; the general path reports it.
-            _ => return false,
-        }
-        self.decoded_directly(ts, self.ticks_of(samples));
-        split_stash(&mut self.fifo, rest).1.copy_from_slice(&payload[piece..]);
-        (self.pending, self.piece) = (rest as u32, piece as u32);
-        true
-    }
-
     /// The next quantum of a packet's rest into `out`; false (nothing done) if the decoder
     /// refused it or `out` is not a quantum.
     fn decode_piece(&mut self, out: &mut [f32]) -> bool {
@@ -1514,17 +1488,54 @@ impl DecodeNode {
         }
     }
 
-    /// Decodes a packet's rest into the FIFO (which is empty while it waits), where the
+    /// Takes a packet that continues the stream (or starts it: its next timestamp, in the
+    /// current codec, outside a loss, voiced) in whole pieces ([`Decoder::piece_bytes`], of
+    /// the size of any rest already waiting) by appending its bytes to that rest: it is
+    /// decoded a quantum a cycle, straight into the output, once the FIFO ahead of it has
+    /// played — instead of a whole packet of samples going through the FIFO. Returns
+    /// false, having done nothing, otherwise.
+    fn stash_packet(&mut self, meta: &PacketMeta, payload: &[u8]) -> bool {
+        let ts = meta.timestamp;
+        if meta.payload_type != self.payload_type || self.next_ts.is_some_and(|t| t != ts) || self.concealed_run != 0 {
+            return false;
+        }
+        let q = self.quantum_frames;
+        let Ok(frames) = self.dec.samples_in(payload) else { return false };
+        let Some(piece) = self.dec.piece_bytes(payload, q) else { return false };
+        let (rest, samples) = (self.pending as usize, frames * usize::from(self.info.channels));
+        if (rest > 0 && piece != self.piece as usize) || frames % q != 0 || payload.len() / piece != frames / q {
+            return false;
+        }
+        // Everything waiting must fit, as samples, between the FIFO and its bytes
+        // (`settle_pending`).
+        let total = rest + payload.len();
+        let waiting = total / piece * self.quantum_len;
+        if samples > self.max_packet || self.fill + waiting + total.div_ceil(4) > self.fifo.len() {
+            return false;
+        }
+        if self.says_silence(meta) {
+            return false;
+        }
+        let stash = split_stash(&mut self.fifo, total).1;
+        stash.copy_within(payload.len().., 0);
+        stash[rest..].copy_from_slice(payload);
+        (self.pending, self.piece) = (total as u32, piece as u32);
+        self.decoded_directly(ts, self.ticks_of(samples));
+        true
+    }
+
+    /// Decodes a packet's rest into the FIFO after the audio already there, where the
     /// general path continues from it.
     fn settle_pending(&mut self) {
         let rest = std::mem::take(&mut self.pending) as usize;
         if rest == 0 {
             return;
         }
-        // The samples fit in front of the bytes they come from (`decode_first_piece`).
+        // The samples fit between the FIFO and the bytes they come from (`stash_packet`).
+        let fill = self.fill;
         let (head, stash) = split_stash(&mut self.fifo, rest);
-        match self.dec.decode(Some(stash), head) {
-            Ok(m) => self.fill = m,
+        match self.dec.decode(Some(stash), &mut head[fill..]) {
+            Ok(m) => self.fill += m,
             Err(_) => self.bad += 1,
         }
     }
