@@ -1,5 +1,6 @@
 //! [`EncodeNode`] and [`DecodeNode`]: packetisation of any [`Encoder`] / [`Decoder`].
 
+use super::lead::LeadTrim;
 use super::{CodecError, CodecInfo, Decoder, Encoder, FrameType};
 use crate::kernels;
 use crate::mixer::Hear;
@@ -1080,7 +1081,8 @@ impl Processor for EncodeNode {
 ///
 /// Telemetry: `packets`, `late_packets`, `concealed_samples` (per channel, at the codec's
 /// rate: W3C `concealedSamples`, as [`JitterStats`](crate::jitter::JitterStats) counts
-/// them), `bad_packets`, `switches`, `foreign_packets`, `skipped_decodes`.
+/// them), `bad_packets`, `switches`, `foreign_packets`, `skipped_decodes`, `removed_samples`
+/// (per channel: [`DecodeNode::with_lead_trim`]).
 ///
 /// Ports: input 0 `"in"` packet; output 0 `"out"` audio at the codec's rate and channels.
 #[repr(C)] // hot fields first: the common cycle reads one cache line of the node
@@ -1126,6 +1128,10 @@ pub struct DecodeNode {
     skipping: bool,
     /// The other decoder, chosen by payload type (see the type's docs).
     alternate: Option<Box<DecodeNode>>,
+    /// Keeps the audio buffered ahead from growing ([`DecodeNode::with_lead_trim`]).
+    trim: Option<LeadTrim>,
+    /// Samples per channel skipped by the trim.
+    removed: u64,
 }
 
 /// A message for [`DecodeNode`]: a decoder for another payload type, used from the first
@@ -1180,8 +1186,16 @@ impl SwitchDecoder {
 /// use rvoip_media_nodes::codec::DECODE_TELEMETRY;
 /// assert_eq!(DECODE_TELEMETRY[2], "concealed_samples");
 /// ```
-pub const DECODE_TELEMETRY: [&str; 7] =
-    ["packets", "late_packets", "concealed_samples", "bad_packets", "switches", "foreign_packets", "skipped_decodes"];
+pub const DECODE_TELEMETRY: [&str; 8] = [
+    "packets",
+    "late_packets",
+    "concealed_samples",
+    "bad_packets",
+    "switches",
+    "foreign_packets",
+    "skipped_decodes",
+    "removed_samples",
+];
 
 impl DecodeNode {
     /// Wraps `decoder` for a graph running at `quantum`.
@@ -1218,6 +1232,8 @@ impl DecodeNode {
             skip_at: u8::MAX,
             strict: false,
             alternate: None,
+            trim: None,
+            removed: 0,
         })
     }
 
@@ -1235,7 +1251,7 @@ impl DecodeNode {
     /// let pcma = Packet::from_payload(PacketMeta { payload_type: 8, ..PacketMeta::default() }, &[0xd5; 80]).unwrap();
     /// h.packet_in_mut(0).put(&pcma);
     /// h.run();
-    /// let mut t = [0.0; 7];
+    /// let mut t = [0.0; 8];
     /// h.processor_mut().telemetry(&mut t);
     /// assert_eq!(t[5], 1.0); // foreign_packets
     /// assert!(h.audio_out(0).iter().all(|&v| v == 0.0));
@@ -1263,13 +1279,47 @@ impl DecodeNode {
     /// let meta = PacketMeta { audio_level: Some(90), ..PacketMeta::default() }; // V = 0, −90 dBov
     /// h.packet_in_mut(0).put(&Packet::from_payload(meta, &[0x00; 80]).unwrap());
     /// h.run();
-    /// let mut t = [0.0; 7];
+    /// let mut t = [0.0; 8];
     /// h.processor_mut().telemetry(&mut t);
     /// assert_eq!(t[6], 1.0); // skipped_decodes
     /// assert!(h.audio_out(0).iter().all(|&v| v == 0.0)); // 0x00 would decode loud
     /// ```
     pub fn with_silence_skip(mut self, level: u8) -> Self {
         self.skip_at = level.min(127);
+        self
+    }
+
+    /// Keeps the audio buffered ahead of the playout from growing without bound, for a
+    /// decoder without a jitter buffer in front of it (a conference leg on a LAN): when the
+    /// audio left after each cycle has not gone under two quanta for ten seconds (a sender
+    /// whose clock runs fast, late spells that each moved the stream a quantum later), one
+    /// quantum is skipped — the next quiet one, or one a few seconds later — and counted as
+    /// `removed_samples`. Without it such a stream's delay grows until packets no longer fit
+    /// and are dropped as `bad_packets`.
+    ///
+    /// ```
+    /// use rvoip_media_graph::{PacketMeta, Processor, Quantum};
+    /// use rvoip_media_nodes::codec::{DecodeNode, G711CodecDecoder};
+    /// use rvoip_media_nodes::G711Law;
+    /// let dec = DecodeNode::new(Box::new(G711CodecDecoder::new(G711Law::Ulaw)), Quantum::MS_10).unwrap();
+    /// let mut dec = dec.with_lead_trim();
+    /// let silence = [0xffu8; 80]; // 10 ms of μ-law silence
+    /// let mut out = [0.0f32; 80];
+    /// // Three packets at once, then one a cycle for 11 s: two quanta buffered all along.
+    /// for k in 0..1102u32 {
+    ///     let n = if k == 0 { 3 } else { 1 };
+    ///     let metas: Vec<PacketMeta> = (0..n)
+    ///         .map(|i| PacketMeta { timestamp: 80 * (k + i + 2 * (k > 0) as u32), ..PacketMeta::default() })
+    ///         .collect();
+    ///     dec.decode_cycle(metas.iter().map(|m| (m, &silence[..])), &mut out);
+    /// }
+    /// let mut t = [0.0; 8];
+    /// dec.telemetry(&mut t);
+    /// assert_eq!(t[7], 80.0); // removed_samples: one quantum
+    /// ```
+    pub fn with_lead_trim(mut self) -> Self {
+        let quantum_us = self.quantum_frames as u64 * 1_000_000 / u64::from(self.info.sample_rate.max(1));
+        self.trim = Some(LeadTrim::new(quantum_us as u32));
         self
     }
 
@@ -1345,6 +1395,22 @@ impl DecodeNode {
         packets: impl ExactSizeIterator<Item = (&'p PacketMeta, &'p [u8])>,
         out: &mut [f32],
     ) -> u32 {
+        let errors = self.play_cycle(packets, out);
+        let q = self.quantum_len;
+        let spare = self.fill + (self.pending / self.piece.max(1)) as usize * q;
+        let skip = out.len() == q && self.trim.as_mut().is_some_and(|t| t.cycle(out, spare, q));
+        if skip && self.play_buffered(out) {
+            self.removed += self.quantum_frames as u64;
+        }
+        errors
+    }
+
+    /// [`DecodeNode::decode_cycle`] without the lead trim.
+    fn play_cycle<'p>(
+        &mut self,
+        packets: impl ExactSizeIterator<Item = (&'p PacketMeta, &'p [u8])>,
+        out: &mut [f32],
+    ) -> u32 {
         let mut errors = 0;
         let q = self.quantum_len;
         let single = packets.len() == 1;
@@ -1379,16 +1445,31 @@ impl DecodeNode {
                 break;
             }
         }
-        let m = self.fill.min(q);
         if out.len() != q {
             out.fill(0.0);
             return errors + 1;
         }
+        self.take_fifo(out);
+        errors
+    }
+
+    /// Up to a quantum from the FIFO into `out` (a quantum long), the rest of it zeros.
+    fn take_fifo(&mut self, out: &mut [f32]) {
+        let m = self.fill.min(out.len());
         out[..m].copy_from_slice(&self.fifo[..m]);
         out[m..].fill(0.0);
         self.fifo.copy_within(m..self.fill, 0);
         self.fill -= m;
-        errors
+    }
+
+    /// The next quantum of the audio buffered ahead into `out`, without concealing; false
+    /// (nothing done) when less than a quantum is buffered.
+    fn play_buffered(&mut self, out: &mut [f32]) -> bool {
+        if self.fill >= self.quantum_len {
+            self.take_fifo(out);
+            return true;
+        }
+        self.fill == 0 && self.pending > 0 && self.decode_piece(out)
     }
 
     /// The codec's facts.
@@ -1655,6 +1736,10 @@ impl Processor for DecodeNode {
         self.foreign = 0;
         self.skipped = 0;
         self.skipping = false;
+        self.removed = 0;
+        if let Some(t) = self.trim.as_mut() {
+            t.reset();
+        }
     }
 
     fn message(&mut self, msg: &mut (dyn Any + Send)) -> Result<(), MessageError> {
@@ -1682,6 +1767,7 @@ impl Processor for DecodeNode {
             self.switches as f64,
             self.foreign as f64,
             self.skipped as f64,
+            self.removed as f64,
         ];
         for (o, v) in out.iter_mut().zip(v) {
             *o = v;
