@@ -27,9 +27,10 @@ pub(crate) struct LeadTrim {
     window: u32,
     learn: u32,
     wait: u32,
-    /// Cycles left in this window, and the least audio left buffered after a cycle in it.
+    /// Cycles left in this window, and whether less than two quanta were left buffered
+    /// after a cycle in it.
     left: u32,
-    least: usize,
+    thin: bool,
     /// Cycles since the window found a quantum to spare (0: none found).
     armed: u32,
     /// The mean square learned while armed.
@@ -45,7 +46,7 @@ impl LeadTrim {
             learn: cycles(LEARN_US),
             wait: cycles(WAIT_US),
             left: cycles(WINDOW_US),
-            least: usize::MAX,
+            thin: false,
             armed: 0,
             level: 0.0,
         }
@@ -53,20 +54,29 @@ impl LeadTrim {
 
     /// Forgets what was watched (the stream starts again).
     pub(crate) fn reset(&mut self) {
-        (self.left, self.least, self.armed, self.level) = (self.window, usize::MAX, 0, 0.0);
+        (self.left, self.thin, self.armed, self.level) = (self.window, false, 0, 0.0);
     }
 
-    /// A cycle played `out` with `spare` samples still buffered behind it (a quantum is
-    /// `quantum` samples). True when `out` is to be skipped: the caller plays the next
-    /// quantum in its place (there is one: `spare` ≥ `quantum`).
-    pub(crate) fn cycle(&mut self, out: &[f32], spare: usize, quantum: usize) -> bool {
-        self.least = self.least.min(spare);
+    /// A cycle left less than two quanta buffered (`thin`) or not. True when the caller
+    /// is to ask [`LeadTrim::skip`] (a window ended, or a quantum is to be skipped): the
+    /// common cycle is these few instructions.
+    #[inline]
+    pub(crate) fn watch(&mut self, thin: bool) -> bool {
+        self.thin |= thin;
         self.left -= 1;
+        self.left == 0 || self.armed != 0
+    }
+
+    /// After [`LeadTrim::watch`] said so: the cycle played `out` with `spare` samples still
+    /// buffered behind it (a quantum is `quantum` samples). True when `out` is to be
+    /// skipped: the caller plays the next quantum in its place (there is one: `spare` ≥
+    /// `quantum`).
+    pub(crate) fn skip(&mut self, out: &[f32], spare: usize, quantum: usize) -> bool {
         if self.left == 0 {
-            if self.least >= 2 * quantum && self.armed == 0 {
+            if !self.thin && self.armed == 0 {
                 (self.armed, self.level) = (1, 0.0);
             }
-            (self.left, self.least) = (self.window, usize::MAX);
+            (self.left, self.thin) = (self.window, false);
         }
         if self.armed == 0 {
             return false;
@@ -84,7 +94,7 @@ impl LeadTrim {
         }
         self.armed = 0;
         // The window starts again from the trimmed lead.
-        (self.left, self.least) = (self.window, usize::MAX);
+        (self.left, self.thin) = (self.window, false);
         true
     }
 }

@@ -1397,10 +1397,17 @@ impl DecodeNode {
     ) -> u32 {
         let errors = self.play_cycle(packets, out);
         let q = self.quantum_len;
-        let spare = self.fill + (self.pending / self.piece.max(1)) as usize * q;
-        let skip = out.len() == q && self.trim.as_mut().is_some_and(|t| t.cycle(out, spare, q));
-        if skip && self.play_buffered(out) {
-            self.removed += self.quantum_frames as u64;
+        if let Some(trim) = self.trim.as_mut() {
+            // Under two quanta left: the FIFO's samples and the waiting pieces, weighed
+            // without a division.
+            let piece = self.piece.max(1) as usize;
+            let thin = self.fill * piece + self.pending as usize * q < 2 * q * piece;
+            if trim.watch(thin) {
+                let spare = self.fill + self.pending as usize / piece * q;
+                if out.len() == q && trim.skip(out, spare, q) && self.play_buffered(out) {
+                    self.removed += self.quantum_frames as u64;
+                }
+            }
         }
         errors
     }
@@ -1413,17 +1420,31 @@ impl DecodeNode {
     ) -> u32 {
         let mut errors = 0;
         let q = self.quantum_len;
-        let single = packets.len() == 1;
+        let arrived = packets.len();
+        if arrived == 0 && self.fill == 0 && self.pending > 0 && self.decode_piece(out) {
+            // The common cycle between a packet's arrivals.
+            return 0;
+        }
         let mut packets = packets.peekable();
-        if single && self.fill == 0 && self.pending == 0 {
+        if arrived == 1 && self.fill == 0 && self.pending == 0 {
             if let Some(&(meta, payload)) = packets.peek() {
-                if self.decode_direct(meta, payload, out) {
-                    return 0;
+                match self.dec.samples_in(payload) {
+                    Ok(frames) if frames == self.quantum_frames => {
+                        if self.decode_direct(meta, payload, out) {
+                            return 0;
+                        }
+                    }
+                    Ok(frames) => {
+                        if self.stash_frames(meta, payload, frames) {
+                            packets.next();
+                        }
+                    }
+                    Err(_) => {}
                 }
             }
         }
         // Packets that continue the stream in pieces wait as bytes, behind whole quanta.
-        if self.fill % q == 0 {
+        if self.fill == 0 || self.fill % q == 0 {
             while packets.peek().is_some_and(|&(meta, payload)| self.stash_packet(meta, payload)) {
                 packets.next();
             }
@@ -1511,17 +1532,14 @@ impl DecodeNode {
     }
 
     /// The common case, decoded straight into the output: nothing buffered, one packet of
-    /// exactly one quantum that continues the stream (or starts it) in the current codec.
-    /// Returns false, having done nothing, otherwise.
+    /// exactly one quantum (the caller has counted its samples) that continues the stream
+    /// (or starts it) in the current codec. Returns false, having done nothing, otherwise.
     fn decode_direct(&mut self, meta: &PacketMeta, payload: &[u8], out: &mut [f32]) -> bool {
         let ts = meta.timestamp;
         if self.fill != 0 || meta.payload_type != self.payload_type || self.next_ts.is_some_and(|t| t != ts) {
             return false;
         }
         if out.len() != self.quantum_len {
-            return false;
-        }
-        if self.dec.samples_in(payload) != Ok(self.quantum_frames) {
             return false;
         }
         if self.says_silence(meta) {
@@ -1554,6 +1572,7 @@ impl DecodeNode {
 
     /// The next quantum of a packet's rest into `out`; false (nothing done) if the decoder
     /// refused it or `out` is not a quantum.
+    #[inline]
     fn decode_piece(&mut self, out: &mut [f32]) -> bool {
         if out.len() != self.quantum_len {
             return false;
@@ -1576,12 +1595,16 @@ impl DecodeNode {
     /// played — instead of a whole packet of samples going through the FIFO. Returns
     /// false, having done nothing, otherwise.
     fn stash_packet(&mut self, meta: &PacketMeta, payload: &[u8]) -> bool {
+        self.dec.samples_in(payload).is_ok_and(|frames| self.stash_frames(meta, payload, frames))
+    }
+
+    /// [`DecodeNode::stash_packet`] for a payload of `frames` frames.
+    fn stash_frames(&mut self, meta: &PacketMeta, payload: &[u8], frames: usize) -> bool {
         let ts = meta.timestamp;
         if meta.payload_type != self.payload_type || self.next_ts.is_some_and(|t| t != ts) || self.concealed_run != 0 {
             return false;
         }
         let q = self.quantum_frames;
-        let Ok(frames) = self.dec.samples_in(payload) else { return false };
         let Some(piece) = self.dec.piece_bytes(payload, q) else { return false };
         let (rest, samples) = (self.pending as usize, frames * usize::from(self.info.channels));
         if (rest > 0 && piece != self.piece as usize) || frames % q != 0 || payload.len() / piece != frames / q {
