@@ -1101,7 +1101,12 @@ pub struct DecodeNode {
     pending: u32,
     piece: u32,
     next_ts: Option<u32>,
+    /// The lead trim's countdown to its next due cycle (0: no trim), and whether less than
+    /// two quanta were left buffered after a cycle since its last one (hot: watched every
+    /// cycle; the rest of the trim is `trim`).
+    trim_left: u32,
     packets: u64,
+    trim_thin: bool,
     payload_type: u8,
     /// RFC 6464: a packet whose level byte says no voice (V = 0) at this level (−dBov) or
     /// quieter is not decoded (`u8::MAX`: every packet is decoded).
@@ -1219,6 +1224,8 @@ impl DecodeNode {
             pending: 0,
             piece: 0,
             next_ts: None,
+            trim_left: 0,
+            trim_thin: false,
             concealed_run: 0,
             late: 0,
             concealed: 0,
@@ -1319,7 +1326,9 @@ impl DecodeNode {
     /// ```
     pub fn with_lead_trim(mut self) -> Self {
         let quantum_us = self.quantum_frames as u64 * 1_000_000 / u64::from(self.info.sample_rate.max(1));
-        self.trim = Some(LeadTrim::new(quantum_us as u32));
+        let trim = LeadTrim::new(quantum_us as u32);
+        self.trim_left = trim.window();
+        self.trim = Some(trim);
         self
     }
 
@@ -1397,19 +1406,31 @@ impl DecodeNode {
     ) -> u32 {
         let errors = self.play_cycle(packets, out);
         let q = self.quantum_len;
-        if let Some(trim) = self.trim.as_mut() {
+        if self.trim_left != 0 {
             // Under two quanta left: the FIFO's samples and the waiting pieces, weighed
             // without a division.
             let piece = self.piece.max(1) as usize;
-            let thin = self.fill * piece + self.pending as usize * q < 2 * q * piece;
-            if trim.watch(thin) {
-                let spare = self.fill + self.pending as usize / piece * q;
-                if out.len() == q && trim.skip(out, spare, q) && self.play_buffered(out) {
-                    self.removed += self.quantum_frames as u64;
-                }
+            self.trim_thin |= self.fill * piece + self.pending as usize * q < 2 * q * piece;
+            self.trim_left -= 1;
+            if self.trim_left == 0 {
+                self.trim_due(out);
             }
         }
         errors
+    }
+
+    /// The lead trim's due cycle ([`LeadTrim::due`]): `out` replaced by the next quantum
+    /// buffered when it is to be skipped.
+    fn trim_due(&mut self, out: &mut [f32]) {
+        let q = self.quantum_len;
+        let spare = self.fill + self.pending as usize / self.piece.max(1) as usize * q;
+        let thin = std::mem::take(&mut self.trim_thin);
+        let Some(trim) = self.trim.as_mut() else { return };
+        let (skip, next) = if out.len() == q { trim.due(thin, out, spare, q) } else { (false, trim.window()) };
+        self.trim_left = next;
+        if skip && self.play_buffered(out) {
+            self.removed += self.quantum_frames as u64;
+        }
     }
 
     /// [`DecodeNode::decode_cycle`] without the lead trim.
@@ -1435,8 +1456,8 @@ impl DecodeNode {
                         }
                     }
                     Ok(frames) => {
-                        if self.stash_frames(meta, payload, frames) {
-                            packets.next();
+                        if self.decode_first_piece(meta, payload, frames, out) {
+                            return 0;
                         }
                     }
                     Err(_) => {}
@@ -1600,32 +1621,55 @@ impl DecodeNode {
 
     /// [`DecodeNode::stash_packet`] for a payload of `frames` frames.
     fn stash_frames(&mut self, meta: &PacketMeta, payload: &[u8], frames: usize) -> bool {
-        let ts = meta.timestamp;
-        if meta.payload_type != self.payload_type || self.next_ts.is_some_and(|t| t != ts) || self.concealed_run != 0 {
-            return false;
-        }
-        let q = self.quantum_frames;
-        let Some(piece) = self.dec.piece_bytes(payload, q) else { return false };
-        let (rest, samples) = (self.pending as usize, frames * usize::from(self.info.channels));
-        if (rest > 0 && piece != self.piece as usize) || frames % q != 0 || payload.len() / piece != frames / q {
-            return false;
-        }
-        // Everything waiting must fit, as samples, between the FIFO and its bytes
-        // (`settle_pending`).
-        let total = rest + payload.len();
-        let waiting = total / piece * self.quantum_len;
-        if samples > self.max_packet || self.fill + waiting + total.div_ceil(4) > self.fifo.len() {
-            return false;
-        }
-        if self.says_silence(meta) {
-            return false;
-        }
+        let Some(piece) = self.piece_of(meta, payload, frames) else { return false };
+        let (rest, total) = (self.pending as usize, self.pending as usize + payload.len());
         let stash = split_stash(&mut self.fifo, total).1;
         stash.copy_within(payload.len().., 0);
         stash[rest..].copy_from_slice(payload);
         (self.pending, self.piece) = (total as u32, piece as u32);
-        self.decoded_directly(ts, self.ticks_of(samples));
+        self.decoded_directly(meta.timestamp, self.ticks_of(frames * usize::from(self.info.channels)));
         true
+    }
+
+    /// A packet of `frames` frames, more than a quantum, into an empty node: its first
+    /// quantum straight into `out` from the packet, the rest of its bytes to wait. False,
+    /// having done nothing, when it cannot wait in pieces or the decoder refused it.
+    fn decode_first_piece(&mut self, meta: &PacketMeta, payload: &[u8], frames: usize, out: &mut [f32]) -> bool {
+        let Some(piece) = self.piece_of(meta, payload, frames) else { return false };
+        match self.dec.decode(Some(&payload[..piece]), out) {
+            Ok(m) if m == self.quantum_len => {}
+            // Refused: the output is untouched; the general path reports it.
+            _ => return false,
+        }
+        let rest = payload.len() - piece;
+        split_stash(&mut self.fifo, rest).1.copy_from_slice(&payload[piece..]);
+        (self.pending, self.piece) = (rest as u32, piece as u32);
+        self.decoded_directly(meta.timestamp, self.ticks_of(frames * usize::from(self.info.channels)));
+        true
+    }
+
+    /// The piece size ([`Decoder::piece_bytes`]) in which a packet of `frames` frames can
+    /// wait behind what is buffered: it continues the stream (or starts it) in the current
+    /// codec, outside a loss, voiced, in whole quanta of the waiting rest's piece size, and
+    /// everything waiting fits, as samples, between the FIFO and its bytes
+    /// (`settle_pending`). `None` otherwise.
+    fn piece_of(&self, meta: &PacketMeta, payload: &[u8], frames: usize) -> Option<usize> {
+        let ts = meta.timestamp;
+        if meta.payload_type != self.payload_type || self.next_ts.is_some_and(|t| t != ts) || self.concealed_run != 0 {
+            return None;
+        }
+        let q = self.quantum_frames;
+        let piece = self.dec.piece_bytes(payload, q)?;
+        let (rest, samples) = (self.pending as usize, frames * usize::from(self.info.channels));
+        if (rest > 0 && piece != self.piece as usize) || frames % q != 0 || payload.len() / piece != frames / q {
+            return None;
+        }
+        let total = rest + payload.len();
+        let waiting = total / piece * self.quantum_len;
+        if samples > self.max_packet || self.fill + waiting + total.div_ceil(4) > self.fifo.len() {
+            return None;
+        }
+        (!self.says_silence(meta)).then_some(piece)
     }
 
     /// Decodes a packet's rest into the FIFO after the audio already there, where the
@@ -1762,6 +1806,7 @@ impl Processor for DecodeNode {
         self.removed = 0;
         if let Some(t) = self.trim.as_mut() {
             t.reset();
+            (self.trim_left, self.trim_thin) = (t.window(), false);
         }
     }
 
