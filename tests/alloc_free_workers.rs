@@ -19,7 +19,7 @@ use rvoip_media_core::conference::{LegMedia, LegOptions, MemberStats, Room, Room
 use rvoip_media_core::engine::{PacketIn, PacketOut};
 use rvoip_media_core::prelude::*;
 use rvoip_media_nodes::apm::RnnoiseSuppressor;
-use rvoip_media_nodes::codec::{CodecId, Decoder, G711CodecDecoder, G711CodecEncoder};
+use rvoip_media_nodes::codec::{CodecId, Decoder, G711CodecDecoder, G711CodecEncoder, DECODE_TELEMETRY};
 use rvoip_media_nodes::jitter::JitterConfig;
 use rvoip_media_nodes::mixer::{MemberSettings, TalkerPolicy};
 use rvoip_media_nodes::G711Law;
@@ -363,7 +363,7 @@ fn room_churn(engine: &Engine, config: RoomConfig) {
                 let dec = Box::new(G711CodecDecoder::new(G711Law::Alaw));
                 let ok = room.switch_codec(engine, &name, enc, dec, 20_000).is_ok();
                 if let Some(key) = room.decoder_of(&name) {
-                    assert_eq!(engine.telemetry(room.id(), key).unwrap().names.len(), 7);
+                    assert_eq!(engine.telemetry(room.id(), key).unwrap().names.len(), DECODE_TELEMETRY.len());
                 }
                 let muted = edits % 8 == 3;
                 let s = MemberSettings { muted, ..MemberSettings::default() };

@@ -12,11 +12,13 @@ use std::sync::Arc;
 const Q: Quantum = Quantum::MS_10;
 
 /// The decoder under test, split where it can be (`split`) or never (the reference, decoded
-/// whole), counting its decodes of less than a packet of `packet_len` bytes.
+/// whole), counting its decodes of less than a packet of `packet_len` bytes (`pieces`) and of
+/// exactly one packet (`whole`).
 struct Probe {
     dec: Box<dyn Decoder>,
     split: bool,
     pieces: Arc<AtomicUsize>,
+    whole: Arc<AtomicUsize>,
     packet_len: usize,
 }
 
@@ -25,9 +27,11 @@ impl Decoder for Probe {
         self.dec.info()
     }
     fn decode(&mut self, payload: Option<&[u8]>, out: &mut [f32]) -> Result<usize, CodecError> {
-        if payload.is_some_and(|p| p.len() < self.packet_len) {
-            self.pieces.fetch_add(1, Ordering::Relaxed);
-        }
+        match payload.map(|p| p.len().cmp(&self.packet_len)) {
+            Some(std::cmp::Ordering::Less) => self.pieces.fetch_add(1, Ordering::Relaxed),
+            Some(std::cmp::Ordering::Equal) => self.whole.fetch_add(1, Ordering::Relaxed),
+            _ => 0,
+        };
         self.dec.decode(payload, out)
     }
     fn reset(&mut self) {
@@ -185,7 +189,13 @@ fn a_packet_decoded_a_quantum_at_a_time_plays_as_the_whole_packet() {
                 let switch = |d: Box<dyn Decoder>| switch_at.map(|at| (at, SwitchDecoder::new(d, Q).unwrap()));
                 let len = payloads[0].len();
                 let probe = |split: bool, pieces: &Arc<AtomicUsize>| {
-                    Box::new(Probe { dec: dec(), split, pieces: pieces.clone(), packet_len: len })
+                    Box::new(Probe {
+                        dec: dec(),
+                        split,
+                        pieces: pieces.clone(),
+                        whole: Arc::default(),
+                        packet_len: len,
+                    })
                 };
                 let unsplit = Arc::new(AtomicUsize::new(0));
                 let whole = play(node(probe(false, &unsplit)), &payloads, &cycles, pt, switch(probe(false, &unsplit)));
@@ -201,6 +211,53 @@ fn a_packet_decoded_a_quantum_at_a_time_plays_as_the_whole_packet() {
             }
             assert!(pieces.load(Ordering::Relaxed) > 100, "{codec:?} {ptime} ms: the packets were decoded whole");
         }
+    }
+}
+
+/// Packets that arrive a cycle off their grid (early, beside the rest of the one before; late,
+/// where the first late one follows a quantum of concealment and the stream plays a quantum
+/// later from then on) stay in pieces: only the packet that ends the concealment (and one that
+/// comes with it) is decoded whole, where without the rest's bytes taking the packets that
+/// follow, every packet after it would be.
+#[test]
+fn packets_off_the_cycle_grid_stay_in_pieces() {
+    for codec in [CodecId::Pcmu, CodecId::G722, CodecId::G729] {
+        let rate = codec.native_rate();
+        let payloads = packets(codec, 20, 200);
+        let dec = || codec.decoder(rate, 1).unwrap();
+        let ticks = dec().info().rtp_ticks(rate as usize / 50);
+        let mut rng = Rng(4242);
+        let mut cycles = vec![Vec::new(); 2 * payloads.len() + 4];
+        let mut late = 0;
+        for p in 0..payloads.len() {
+            let at = match rng.next() % 10 {
+                _ if p == 0 => 0,
+                0 => 2 * p - 1,
+                1 => {
+                    late += 1;
+                    2 * p + 1
+                }
+                _ => 2 * p,
+            };
+            cycles[at].push((p, (p as u32).wrapping_mul(ticks), None));
+        }
+        let (pieces, whole) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let probe = |split: bool| Probe {
+            dec: dec(),
+            split,
+            pieces: pieces.clone(),
+            whole: whole.clone(),
+            packet_len: payloads[0].len(),
+        };
+        let pt = dec().info().payload_type;
+        let want = play(DecodeNode::new(Box::new(probe(false)), Q).unwrap(), &payloads, &cycles, pt, None);
+        whole.store(0, Ordering::Relaxed);
+        let node = DecodeNode::new(Box::new(probe(true)), Q).unwrap();
+        let got = play(node, &payloads, &cycles, pt, None);
+        assert!(want.iter().zip(&got).all(|(a, b)| a.to_bits() == b.to_bits()), "{codec:?}: not the same audio");
+        let whole = whole.load(Ordering::Relaxed);
+        assert!(late > 10 && (1..=2).contains(&whole), "{codec:?}: {whole} packets decoded whole, {late} late");
+        assert!(pieces.load(Ordering::Relaxed) >= 2 * (payloads.len() - 2), "{codec:?}: too few pieces");
     }
 }
 

@@ -65,10 +65,12 @@ const NEAR: usize = 4;
 const SLOT_LINES: usize = 3;
 /// Leftover packets handed back to the pool per compare-exchange.
 const RELEASE_BATCH: usize = 64;
-/// Values a leg publishes: its decoder's 7 ([`DECODE_TELEMETRY`]; 0 for a leg with a
-/// jitter buffer), its encoder's 7, then ring-full and pool-exhausted drops; a leg with a
-/// jitter buffer then its [`JitterReport`] ([`JITTER_TELEMETRY`]'s order).
-pub(super) const LEG_TELEMETRY: usize = 16;
+/// Values a leg publishes: its decoder's 8 ([`DECODE_TELEMETRY`]; 0 for a leg with a
+/// jitter buffer), its encoder's 7 ([`ENCODE_VALUES`]), then ring-full and pool-exhausted
+/// drops; a leg with a jitter buffer then its [`JitterReport`] ([`JITTER_TELEMETRY`]'s order).
+pub(super) const LEG_TELEMETRY: usize = DECODE_TELEMETRY.len() + ENCODE_VALUES + 2;
+/// Values of a leg's encoder (`EncodeNode`'s telemetry without shared ports).
+const ENCODE_VALUES: usize = 7;
 /// Values a leg with a jitter buffer publishes.
 pub(super) const BUFFERED_LEG_TELEMETRY: usize = LEG_TELEMETRY + JITTER_TELEMETRY.len();
 
@@ -196,9 +198,10 @@ impl KernelLeg {
     fn publish(&self) {
         let mut v = [0.0f64; BUFFERED_LEG_TELEMETRY];
         self.decode.telemetry(&mut v);
-        self.encode.telemetry(&mut v[DECODE_TELEMETRY.len()..14]);
-        v[14] = self.ring_full as f64;
-        v[15] = self.pool_exhausted as f64;
+        let drops = DECODE_TELEMETRY.len() + ENCODE_VALUES;
+        self.encode.telemetry(&mut v[DECODE_TELEMETRY.len()..drops]);
+        v[drops] = self.ring_full as f64;
+        v[drops + 1] = self.pool_exhausted as f64;
         let n = self.decode.telemetry_len();
         let mut words = [0u64; BUFFERED_LEG_TELEMETRY];
         for (w, v) in words.iter_mut().zip(&v[..n]) {

@@ -100,14 +100,16 @@ fn setup(node: &str, e: impl std::fmt::Display) -> EngineError {
 }
 
 /// A leg's decoder without a jitter buffer: another codec than negotiated is dropped and
-/// counted, not decoded; with `skip_silent_at`, RFC 6464 silent packets are not decoded.
+/// counted, not decoded; the delay a fast sender or late spells pile up is trimmed
+/// (`DecodeNode::with_lead_trim`); with `skip_silent_at`, RFC 6464 silent packets are not
+/// decoded.
 fn leg_decoder(
     name: &str,
     decoder: Box<dyn Decoder>,
     q: rvoip_media_graph::Quantum,
     skip_silent_at: Option<u8>,
 ) -> Result<DecodeNode, EngineError> {
-    let dec = DecodeNode::new(decoder, q).map_err(|e| setup(name, e))?.with_strict_payload_type();
+    let dec = DecodeNode::new(decoder, q).map_err(|e| setup(name, e))?.with_strict_payload_type().with_lead_trim();
     Ok(match skip_silent_at {
         Some(level) => dec.with_silence_skip(level),
         None => dec,

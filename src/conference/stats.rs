@@ -40,6 +40,10 @@ pub struct MemberStats {
     /// Packets not decoded because their RFC 6464 level said silence
     /// ([`LegOptions::skip_silent_at`](super::LegOptions::skip_silent_at)).
     pub skipped_decodes: u64,
+    /// Samples skipped to keep the delay from growing, at the codec's rate (RTP legs: a
+    /// plain decoder's lead trim, `DecodeNode::with_lead_trim`; a jitter buffer's W3C
+    /// `removedSamplesForAcceleration`).
+    pub removed_samples: u64,
     /// Packets sent (RTP legs).
     pub packets_out: u64,
     /// Quanta its encoder encoded itself, took from the shared encode, and sent nothing for
@@ -181,6 +185,7 @@ impl Room {
             bad_packets: 0,
             foreign_packets: 0,
             skipped_decodes: 0,
+            removed_samples: 0,
             packets_out: 0,
             own_quanta: 0,
             shared_quanta: 0,
@@ -217,7 +222,7 @@ impl Room {
 
 /// `base` with its decoder's figures: from the leg's jitter buffer's report when it has
 /// one, else from its plain decoder's values (in [`DECODE_TELEMETRY`]'s order).
-fn with_decoder(base: MemberStats, jitter: Option<JitterReport>, plain: [u64; 7]) -> MemberStats {
+fn with_decoder(base: MemberStats, jitter: Option<JitterReport>, plain: [u64; DECODE_TELEMETRY.len()]) -> MemberStats {
     match jitter {
         Some(r) => MemberStats {
             packets_in: r.stats.packets_received,
@@ -225,6 +230,7 @@ fn with_decoder(base: MemberStats, jitter: Option<JitterReport>, plain: [u64; 7]
             bad_packets: r.stats.packets_bad,
             foreign_packets: r.stats.packets_foreign,
             skipped_decodes: r.stats.skipped_decodes,
+            removed_samples: r.stats.removed_samples_for_acceleration,
             jitter: Some(r),
             ..base
         },
@@ -234,6 +240,7 @@ fn with_decoder(base: MemberStats, jitter: Option<JitterReport>, plain: [u64; 7]
             bad_packets: plain[3],
             foreign_packets: plain[5],
             skipped_decodes: plain[6],
+            removed_samples: plain[7],
             ..base
         },
     }

@@ -44,6 +44,7 @@
 mod g711;
 mod g722;
 mod g729;
+mod lead;
 mod node;
 mod plc;
 mod sdp;

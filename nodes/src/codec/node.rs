@@ -1,5 +1,6 @@
 //! [`EncodeNode`] and [`DecodeNode`]: packetisation of any [`Encoder`] / [`Decoder`].
 
+use super::lead::LeadTrim;
 use super::{CodecError, CodecInfo, Decoder, Encoder, FrameType};
 use crate::kernels;
 use crate::mixer::Hear;
@@ -1080,7 +1081,8 @@ impl Processor for EncodeNode {
 ///
 /// Telemetry: `packets`, `late_packets`, `concealed_samples` (per channel, at the codec's
 /// rate: W3C `concealedSamples`, as [`JitterStats`](crate::jitter::JitterStats) counts
-/// them), `bad_packets`, `switches`, `foreign_packets`, `skipped_decodes`.
+/// them), `bad_packets`, `switches`, `foreign_packets`, `skipped_decodes`, `removed_samples`
+/// (per channel: [`DecodeNode::with_lead_trim`]).
 ///
 /// Ports: input 0 `"in"` packet; output 0 `"out"` audio at the codec's rate and channels.
 #[repr(C)] // hot fields first: the common cycle reads one cache line of the node
@@ -1092,14 +1094,19 @@ pub struct DecodeNode {
     /// facts, kept here rather than read from `info`).
     quantum_frames: usize,
     quantum_ticks: u32,
-    /// The rest of a packet whose first quantum went straight into the output
-    /// ([`DecodeNode::decode_cycle`]): `pending` bytes kept undecoded at the end of the
-    /// FIFO's memory (the FIFO is empty meanwhile), decoded `piece` bytes a cycle
-    /// ([`Decoder::piece_bytes`]).
+    /// The rest of a packet whose first quantum went straight into the output, and the
+    /// packets that continued it ([`DecodeNode::decode_cycle`]): `pending` bytes kept
+    /// undecoded at the end of the FIFO's memory (behind the FIFO's samples, which play
+    /// first), decoded `piece` bytes a cycle ([`Decoder::piece_bytes`]).
     pending: u32,
     piece: u32,
     next_ts: Option<u32>,
+    /// The lead trim's countdown to its next due cycle (0: no trim), and whether less than
+    /// two quanta were left buffered after a cycle since its last one (hot: watched every
+    /// cycle; the rest of the trim is `trim`).
+    trim_left: u32,
     packets: u64,
+    trim_thin: bool,
     payload_type: u8,
     /// RFC 6464: a packet whose level byte says no voice (V = 0) at this level (−dBov) or
     /// quieter is not decoded (`u8::MAX`: every packet is decoded).
@@ -1126,6 +1133,10 @@ pub struct DecodeNode {
     skipping: bool,
     /// The other decoder, chosen by payload type (see the type's docs).
     alternate: Option<Box<DecodeNode>>,
+    /// Keeps the audio buffered ahead from growing ([`DecodeNode::with_lead_trim`]).
+    trim: Option<LeadTrim>,
+    /// Samples per channel skipped by the trim.
+    removed: u64,
 }
 
 /// A message for [`DecodeNode`]: a decoder for another payload type, used from the first
@@ -1180,8 +1191,16 @@ impl SwitchDecoder {
 /// use rvoip_media_nodes::codec::DECODE_TELEMETRY;
 /// assert_eq!(DECODE_TELEMETRY[2], "concealed_samples");
 /// ```
-pub const DECODE_TELEMETRY: [&str; 7] =
-    ["packets", "late_packets", "concealed_samples", "bad_packets", "switches", "foreign_packets", "skipped_decodes"];
+pub const DECODE_TELEMETRY: [&str; 8] = [
+    "packets",
+    "late_packets",
+    "concealed_samples",
+    "bad_packets",
+    "switches",
+    "foreign_packets",
+    "skipped_decodes",
+    "removed_samples",
+];
 
 impl DecodeNode {
     /// Wraps `decoder` for a graph running at `quantum`.
@@ -1205,6 +1224,8 @@ impl DecodeNode {
             pending: 0,
             piece: 0,
             next_ts: None,
+            trim_left: 0,
+            trim_thin: false,
             concealed_run: 0,
             late: 0,
             concealed: 0,
@@ -1218,6 +1239,8 @@ impl DecodeNode {
             skip_at: u8::MAX,
             strict: false,
             alternate: None,
+            trim: None,
+            removed: 0,
         })
     }
 
@@ -1235,7 +1258,7 @@ impl DecodeNode {
     /// let pcma = Packet::from_payload(PacketMeta { payload_type: 8, ..PacketMeta::default() }, &[0xd5; 80]).unwrap();
     /// h.packet_in_mut(0).put(&pcma);
     /// h.run();
-    /// let mut t = [0.0; 7];
+    /// let mut t = [0.0; 8];
     /// h.processor_mut().telemetry(&mut t);
     /// assert_eq!(t[5], 1.0); // foreign_packets
     /// assert!(h.audio_out(0).iter().all(|&v| v == 0.0));
@@ -1263,13 +1286,49 @@ impl DecodeNode {
     /// let meta = PacketMeta { audio_level: Some(90), ..PacketMeta::default() }; // V = 0, −90 dBov
     /// h.packet_in_mut(0).put(&Packet::from_payload(meta, &[0x00; 80]).unwrap());
     /// h.run();
-    /// let mut t = [0.0; 7];
+    /// let mut t = [0.0; 8];
     /// h.processor_mut().telemetry(&mut t);
     /// assert_eq!(t[6], 1.0); // skipped_decodes
     /// assert!(h.audio_out(0).iter().all(|&v| v == 0.0)); // 0x00 would decode loud
     /// ```
     pub fn with_silence_skip(mut self, level: u8) -> Self {
         self.skip_at = level.min(127);
+        self
+    }
+
+    /// Keeps the audio buffered ahead of the playout from growing without bound, for a
+    /// decoder without a jitter buffer in front of it (a conference leg on a LAN): when the
+    /// audio left after each cycle has not gone under two quanta for ten seconds (a sender
+    /// whose clock runs fast, late spells that each moved the stream a quantum later), one
+    /// quantum is skipped — the next quiet one, or one a few seconds later — and counted as
+    /// `removed_samples`. Without it such a stream's delay grows until packets no longer fit
+    /// and are dropped as `bad_packets`.
+    ///
+    /// ```
+    /// use rvoip_media_graph::{PacketMeta, Processor, Quantum};
+    /// use rvoip_media_nodes::codec::{DecodeNode, G711CodecDecoder};
+    /// use rvoip_media_nodes::G711Law;
+    /// let dec = DecodeNode::new(Box::new(G711CodecDecoder::new(G711Law::Ulaw)), Quantum::MS_10).unwrap();
+    /// let mut dec = dec.with_lead_trim();
+    /// let silence = [0xffu8; 80]; // 10 ms of μ-law silence
+    /// let mut out = [0.0f32; 80];
+    /// // Three packets at once, then one a cycle for 11 s: two quanta buffered all along.
+    /// for k in 0..1102u32 {
+    ///     let n = if k == 0 { 3 } else { 1 };
+    ///     let metas: Vec<PacketMeta> = (0..n)
+    ///         .map(|i| PacketMeta { timestamp: 80 * (k + i + 2 * (k > 0) as u32), ..PacketMeta::default() })
+    ///         .collect();
+    ///     dec.decode_cycle(metas.iter().map(|m| (m, &silence[..])), &mut out);
+    /// }
+    /// let mut t = [0.0; 8];
+    /// dec.telemetry(&mut t);
+    /// assert_eq!(t[7], 80.0); // removed_samples: one quantum
+    /// ```
+    pub fn with_lead_trim(mut self) -> Self {
+        let quantum_us = self.quantum_frames as u64 * 1_000_000 / u64::from(self.info.sample_rate.max(1));
+        let trim = LeadTrim::new(quantum_us as u32);
+        self.trim_left = trim.window();
+        self.trim = Some(trim);
         self
     }
 
@@ -1345,43 +1404,114 @@ impl DecodeNode {
         packets: impl ExactSizeIterator<Item = (&'p PacketMeta, &'p [u8])>,
         out: &mut [f32],
     ) -> u32 {
-        let mut errors = 0;
-        if self.pending > 0 {
-            if packets.len() == 0 && self.decode_piece(out) {
-                return 0;
+        let errors = self.play_cycle(packets, out);
+        let q = self.quantum_len;
+        if self.trim_left != 0 {
+            // Under two quanta left: the FIFO's samples and the waiting pieces, weighed
+            // without a division.
+            let piece = self.piece.max(1) as usize;
+            self.trim_thin |= self.fill * piece + self.pending as usize * q < 2 * q * piece;
+            self.trim_left -= 1;
+            if self.trim_left == 0 {
+                self.trim_due(out);
             }
-            // Packets came (a burst, a reorder): the general path, from the whole rest.
-            self.settle_pending();
         }
-        let single = packets.len() == 1;
+        errors
+    }
+
+    /// The lead trim's due cycle ([`LeadTrim::due`]): `out` replaced by the next quantum
+    /// buffered when it is to be skipped.
+    fn trim_due(&mut self, out: &mut [f32]) {
+        let q = self.quantum_len;
+        let spare = self.fill + self.pending as usize / self.piece.max(1) as usize * q;
+        let thin = std::mem::take(&mut self.trim_thin);
+        let Some(trim) = self.trim.as_mut() else { return };
+        let (skip, next) = if out.len() == q { trim.due(thin, out, spare, q) } else { (false, trim.window()) };
+        self.trim_left = next;
+        if skip && self.play_buffered(out) {
+            self.removed += self.quantum_frames as u64;
+        }
+    }
+
+    /// [`DecodeNode::decode_cycle`] without the lead trim.
+    fn play_cycle<'p>(
+        &mut self,
+        packets: impl ExactSizeIterator<Item = (&'p PacketMeta, &'p [u8])>,
+        out: &mut [f32],
+    ) -> u32 {
+        let mut errors = 0;
+        let q = self.quantum_len;
+        let arrived = packets.len();
+        if arrived == 0 && self.fill == 0 && self.pending > 0 && self.decode_piece(out) {
+            // The common cycle between a packet's arrivals.
+            return 0;
+        }
         let mut packets = packets.peekable();
-        if single {
+        if arrived == 1 && self.fill == 0 && self.pending == 0 {
             if let Some(&(meta, payload)) = packets.peek() {
-                if self.decode_direct(meta, payload, out) {
-                    return 0;
+                match self.dec.samples_in(payload) {
+                    Ok(frames) if frames == self.quantum_frames => {
+                        if self.decode_direct(meta, payload, out) {
+                            return 0;
+                        }
+                    }
+                    Ok(frames) => {
+                        if self.decode_first_piece(meta, payload, frames, out) {
+                            return 0;
+                        }
+                    }
+                    Err(_) => {}
                 }
             }
         }
+        // Packets that continue the stream in pieces wait as bytes, behind whole quanta.
+        if self.fill == 0 || self.fill % q == 0 {
+            while packets.peek().is_some_and(|&(meta, payload)| self.stash_packet(meta, payload)) {
+                packets.next();
+            }
+        }
         for (meta, payload) in packets {
+            // Anything else (a reorder, a gap, a switch): the general path, from the whole rest.
+            self.settle_pending();
             self.receive(meta, payload, &mut errors);
         }
-        while self.fill < self.quantum_len && self.next_ts.is_some() {
+        if self.fill == 0 && self.pending > 0 && self.decode_piece(out) {
+            return errors;
+        }
+        if self.fill < q {
+            self.settle_pending();
+        }
+        while self.fill < q && self.next_ts.is_some() {
             if !self.conceal_frame() {
                 errors += 1;
                 break;
             }
         }
-        let q = self.quantum_len;
-        let m = self.fill.min(q);
         if out.len() != q {
             out.fill(0.0);
             return errors + 1;
         }
+        self.take_fifo(out);
+        errors
+    }
+
+    /// Up to a quantum from the FIFO into `out` (a quantum long), the rest of it zeros.
+    fn take_fifo(&mut self, out: &mut [f32]) {
+        let m = self.fill.min(out.len());
         out[..m].copy_from_slice(&self.fifo[..m]);
         out[m..].fill(0.0);
         self.fifo.copy_within(m..self.fill, 0);
         self.fill -= m;
-        errors
+    }
+
+    /// The next quantum of the audio buffered ahead into `out`, without concealing; false
+    /// (nothing done) when less than a quantum is buffered.
+    fn play_buffered(&mut self, out: &mut [f32]) -> bool {
+        if self.fill >= self.quantum_len {
+            self.take_fifo(out);
+            return true;
+        }
+        self.fill == 0 && self.pending > 0 && self.decode_piece(out)
     }
 
     /// The codec's facts.
@@ -1422,13 +1552,9 @@ impl DecodeNode {
         }
     }
 
-    /// The common case, decoded straight into the output: nothing buffered, one packet
-    /// that continues the stream (or starts it) in the current codec, of exactly one
-    /// quantum — or of several, outside a loss, in a codec whose payload decodes a piece at
-    /// a time: its first quantum goes into the output and the rest of its bytes wait
-    /// undecoded for the next cycles ([`DecodeNode::decode_piece`]), instead of a whole
-    /// packet of samples going through the FIFO. Returns false, having done nothing,
-    /// otherwise.
+    /// The common case, decoded straight into the output: nothing buffered, one packet of
+    /// exactly one quantum (the caller has counted its samples) that continues the stream
+    /// (or starts it) in the current codec. Returns false, having done nothing, otherwise.
     fn decode_direct(&mut self, meta: &PacketMeta, payload: &[u8], out: &mut [f32]) -> bool {
         let ts = meta.timestamp;
         if self.fill != 0 || meta.payload_type != self.payload_type || self.next_ts.is_some_and(|t| t != ts) {
@@ -1436,13 +1562,6 @@ impl DecodeNode {
         }
         if out.len() != self.quantum_len {
             return false;
-        }
-        match self.dec.samples_in(payload) {
-            Ok(n) if n == self.quantum_frames => {}
-            Ok(n) if n > self.quantum_frames => {
-                return !self.says_silence(meta) && self.decode_first_piece(ts, payload, n, out)
-            }
-            _ => return false,
         }
         if self.says_silence(meta) {
             self.skip_starts();
@@ -1472,33 +1591,9 @@ impl DecodeNode {
         self.concealed_run = 0;
     }
 
-    /// [`DecodeNode::decode_direct`] for a packet of `frames` frames, more than a quantum.
-    fn decode_first_piece(&mut self, ts: u32, payload: &[u8], frames: usize, out: &mut [f32]) -> bool {
-        let (q, samples) = (self.quantum_frames, frames * usize::from(self.info.channels));
-        // Outside a loss only (a decoder ending a concealment cross-fades into the packet)
-        // and in whole quanta; no longer than the general path takes.
-        if self.concealed_run != 0 || frames % q != 0 || samples > self.max_packet {
-            return false;
-        }
-        let Some(piece) = self.dec.piece_bytes(payload, q) else { return false };
-        let rest = payload.len() - piece;
-        // The rest's samples must fit in front of its bytes (`settle_pending`).
-        if payload.len() / piece != frames / q || samples + rest.div_ceil(4) > self.fifo.len() {
-            return false;
-        }
-        match self.dec.decode(Some(&payload[..piece]), out) {
-            Ok(m) if m == self.quantum_len => {}
-            // Refused: the output is untouched; the general path reports it.
-            _ => return false,
-        }
-        self.decoded_directly(ts, self.ticks_of(samples));
-        split_stash(&mut self.fifo, rest).1.copy_from_slice(&payload[piece..]);
-        (self.pending, self.piece) = (rest as u32, piece as u32);
-        true
-    }
-
     /// The next quantum of a packet's rest into `out`; false (nothing done) if the decoder
     /// refused it or `out` is not a quantum.
+    #[inline]
     fn decode_piece(&mut self, out: &mut [f32]) -> bool {
         if out.len() != self.quantum_len {
             return false;
@@ -1514,17 +1609,81 @@ impl DecodeNode {
         }
     }
 
-    /// Decodes a packet's rest into the FIFO (which is empty while it waits), where the
+    /// Takes a packet that continues the stream (or starts it: its next timestamp, in the
+    /// current codec, outside a loss, voiced) in whole pieces ([`Decoder::piece_bytes`], of
+    /// the size of any rest already waiting) by appending its bytes to that rest: it is
+    /// decoded a quantum a cycle, straight into the output, once the FIFO ahead of it has
+    /// played — instead of a whole packet of samples going through the FIFO. Returns
+    /// false, having done nothing, otherwise.
+    fn stash_packet(&mut self, meta: &PacketMeta, payload: &[u8]) -> bool {
+        self.dec.samples_in(payload).is_ok_and(|frames| self.stash_frames(meta, payload, frames))
+    }
+
+    /// [`DecodeNode::stash_packet`] for a payload of `frames` frames.
+    fn stash_frames(&mut self, meta: &PacketMeta, payload: &[u8], frames: usize) -> bool {
+        let Some(piece) = self.piece_of(meta, payload, frames) else { return false };
+        let (rest, total) = (self.pending as usize, self.pending as usize + payload.len());
+        let stash = split_stash(&mut self.fifo, total).1;
+        stash.copy_within(payload.len().., 0);
+        stash[rest..].copy_from_slice(payload);
+        (self.pending, self.piece) = (total as u32, piece as u32);
+        self.decoded_directly(meta.timestamp, self.ticks_of(frames * usize::from(self.info.channels)));
+        true
+    }
+
+    /// A packet of `frames` frames, more than a quantum, into an empty node: its first
+    /// quantum straight into `out` from the packet, the rest of its bytes to wait. False,
+    /// having done nothing, when it cannot wait in pieces or the decoder refused it.
+    fn decode_first_piece(&mut self, meta: &PacketMeta, payload: &[u8], frames: usize, out: &mut [f32]) -> bool {
+        let Some(piece) = self.piece_of(meta, payload, frames) else { return false };
+        match self.dec.decode(Some(&payload[..piece]), out) {
+            Ok(m) if m == self.quantum_len => {}
+            // Refused: the output is untouched; the general path reports it.
+            _ => return false,
+        }
+        let rest = payload.len() - piece;
+        split_stash(&mut self.fifo, rest).1.copy_from_slice(&payload[piece..]);
+        (self.pending, self.piece) = (rest as u32, piece as u32);
+        self.decoded_directly(meta.timestamp, self.ticks_of(frames * usize::from(self.info.channels)));
+        true
+    }
+
+    /// The piece size ([`Decoder::piece_bytes`]) in which a packet of `frames` frames can
+    /// wait behind what is buffered: it continues the stream (or starts it) in the current
+    /// codec, outside a loss, voiced, in whole quanta of the waiting rest's piece size, and
+    /// everything waiting fits, as samples, between the FIFO and its bytes
+    /// (`settle_pending`). `None` otherwise.
+    fn piece_of(&self, meta: &PacketMeta, payload: &[u8], frames: usize) -> Option<usize> {
+        let ts = meta.timestamp;
+        if meta.payload_type != self.payload_type || self.next_ts.is_some_and(|t| t != ts) || self.concealed_run != 0 {
+            return None;
+        }
+        let q = self.quantum_frames;
+        let piece = self.dec.piece_bytes(payload, q)?;
+        let (rest, samples) = (self.pending as usize, frames * usize::from(self.info.channels));
+        if (rest > 0 && piece != self.piece as usize) || frames % q != 0 || payload.len() / piece != frames / q {
+            return None;
+        }
+        let total = rest + payload.len();
+        let waiting = total / piece * self.quantum_len;
+        if samples > self.max_packet || self.fill + waiting + total.div_ceil(4) > self.fifo.len() {
+            return None;
+        }
+        (!self.says_silence(meta)).then_some(piece)
+    }
+
+    /// Decodes a packet's rest into the FIFO after the audio already there, where the
     /// general path continues from it.
     fn settle_pending(&mut self) {
         let rest = std::mem::take(&mut self.pending) as usize;
         if rest == 0 {
             return;
         }
-        // The samples fit in front of the bytes they come from (`decode_first_piece`).
+        // The samples fit between the FIFO and the bytes they come from (`stash_packet`).
+        let fill = self.fill;
         let (head, stash) = split_stash(&mut self.fifo, rest);
-        match self.dec.decode(Some(stash), head) {
-            Ok(m) => self.fill = m,
+        match self.dec.decode(Some(stash), &mut head[fill..]) {
+            Ok(m) => self.fill += m,
             Err(_) => self.bad += 1,
         }
     }
@@ -1644,6 +1803,11 @@ impl Processor for DecodeNode {
         self.foreign = 0;
         self.skipped = 0;
         self.skipping = false;
+        self.removed = 0;
+        if let Some(t) = self.trim.as_mut() {
+            t.reset();
+            (self.trim_left, self.trim_thin) = (t.window(), false);
+        }
     }
 
     fn message(&mut self, msg: &mut (dyn Any + Send)) -> Result<(), MessageError> {
@@ -1671,6 +1835,7 @@ impl Processor for DecodeNode {
             self.switches as f64,
             self.foreign as f64,
             self.skipped as f64,
+            self.removed as f64,
         ];
         for (o, v) in out.iter_mut().zip(v) {
             *o = v;

@@ -1,0 +1,85 @@
+//! [`LeadTrim`]: a plain decoder's lead kept from growing. A [`DecodeNode`](super::DecodeNode)
+//! without a jitter buffer plays packets as they come; a packet later than the audio buffered
+//! ahead of it is concealed and then taken, and the stream plays a quantum later from then
+//! on. Each late spell (a sender's clock slower than ours, a scheduler's hiccup) adds a
+//! quantum that nothing gives back, and a sender whose clock is faster than ours piles its
+//! packets up ahead of the playout: over a long call the delay grows until the decoder's
+//! memory is full and packets are dropped. The trim watches the audio left buffered after
+//! each cycle; when it has not gone under two quanta for a whole window, one quantum is
+//! more than the stream needed all that time, and the next quiet quantum (or, failing one, a
+//! quantum after a few seconds) is skipped.
+//!
+//! The node keeps the per-cycle part (a countdown and a flag) in its hot fields and calls
+//! [`LeadTrim::due`] only when the countdown ends: at a window's end, and every cycle while
+//! a quantum is to be skipped.
+
+use crate::level::mean_square;
+
+/// Seconds over which the buffered audio is watched.
+const WINDOW_US: u64 = 10_000_000;
+/// Seconds the quantum's level is learned for before a quiet one is looked for ...
+const LEARN_US: u64 = 500_000;
+/// ... and after which a quantum is skipped whatever its level.
+const WAIT_US: u64 = 3_000_000;
+/// A quantum this far below the learned level (10 dB), or under −50 dBFS, is quiet.
+const QUIET_RATIO: f32 = 0.1;
+const QUIET_FLOOR: f32 = 1e-5;
+
+/// The trim's state between its due cycles (a few words, no allocation).
+#[derive(Clone, Debug)]
+pub(crate) struct LeadTrim {
+    window: u32,
+    learn: u32,
+    wait: u32,
+    /// Cycles since a window found a quantum to spare (0: none found).
+    armed: u32,
+    /// The mean square learned while armed.
+    level: f32,
+}
+
+impl LeadTrim {
+    /// A trim for a graph whose quantum is `quantum_us` long.
+    pub(crate) fn new(quantum_us: u32) -> Self {
+        let cycles = |us: u64| (us / u64::from(quantum_us.max(1))).max(1) as u32;
+        LeadTrim { window: cycles(WINDOW_US), learn: cycles(LEARN_US), wait: cycles(WAIT_US), armed: 0, level: 0.0 }
+    }
+
+    /// Cycles in a window: the node's countdown after a reset.
+    pub(crate) fn window(&self) -> u32 {
+        self.window
+    }
+
+    /// Forgets what was watched (the stream starts again).
+    pub(crate) fn reset(&mut self) {
+        (self.armed, self.level) = (0, 0.0);
+    }
+
+    /// The node's countdown ended. `thin`: less than two quanta were left buffered after a
+    /// cycle since the last due cycle; the cycle played `out` with `spare` samples still
+    /// buffered behind it (a quantum is `quantum` samples). Returns whether `out` is to be
+    /// skipped (the caller plays the next quantum in its place: there is one, `spare` ≥
+    /// `quantum`) and the next countdown (a window, or 1 while a quantum is to be skipped).
+    pub(crate) fn due(&mut self, thin: bool, out: &[f32], spare: usize, quantum: usize) -> (bool, u32) {
+        if self.armed == 0 {
+            // A window ended: a quantum to spare all along, or watch another window.
+            if thin {
+                return (false, self.window);
+            }
+            (self.armed, self.level) = (1, 0.0);
+        }
+        let ms = mean_square(out);
+        let n = self.armed;
+        self.armed += 1;
+        if n <= self.learn {
+            self.level += (ms - self.level) / n as f32;
+            return (false, 1);
+        }
+        let quiet = ms < QUIET_FLOOR || ms < QUIET_RATIO * self.level || n > self.learn + self.wait;
+        if !quiet || spare < quantum {
+            return (false, 1);
+        }
+        // Skipped; the next window starts from the trimmed lead.
+        self.armed = 0;
+        (true, self.window)
+    }
+}
