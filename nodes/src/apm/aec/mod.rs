@@ -204,7 +204,12 @@
 //!      ([`NoiseFloor`]) that does not learn continuous near-end talk or residual echo.
 //!    * Gain: decision-directed (weight 0.9; 0.5 for a bin that rises inside the near
 //!      talker's region while no far end is active in the filters' window, session 36)
-//!      Wiener gain against residual echo plus noise,
+//!      Wiener gain against residual echo plus noise (while no far end is active in the
+//!      filters' window, so only the near talker and noise can be there: the OM-LSA gain,
+//!      `G_H1^p · G_min^(1−p)`, the MMSE log-spectral-amplitude gain weighted by each bin's
+//!      speech presence — a-priori absence 0.1 inside the near talker's region, 0.5 outside
+//!      — against a floor 6 dB under the one below, session 37; `ns::omlsa`, shared with the
+//!      denoiser),
 //!      floored (amplitude gains) where echo dominates at −60 dB, or at −14 dB while the
 //!      near-end detector or the per-bin evidence sees near-end speech (the near end masks the residual echo the
 //!      shallower floor lets through, while deeper gains cut holes into its words: measured

@@ -99,8 +99,9 @@
 //! assert!(frame.iter().all(|v| *v == 0.0));
 //! ```
 
-mod fastmath;
+pub(crate) mod fastmath;
 mod flatness;
+pub(crate) mod omlsa;
 pub mod rnnoise;
 mod spp_noise;
 mod transient;
@@ -112,8 +113,9 @@ use super::fft::{sqrt_hann, Cpx, RealFft};
 use super::noise::MinimumTracker;
 use super::{check_rate, ApmError};
 use crate::resample::Kernel;
-use fastmath::{fast_e1, fast_exp, fast_ln};
+use fastmath::{fast_exp, fast_ln};
 use flatness::NoiseFlatness;
+use omlsa::{lsa_presence, presence_weighted_gain};
 use rvoip_media_graph::{AudioFormat, NodeSpec, ParamError, ParamSpec, PortKind, PortSpec, ProcessIo, Processor};
 use spp_noise::SppNoise;
 use std::str::FromStr;
@@ -508,13 +510,11 @@ impl NoiseSuppressor {
             let gamma = (power[k] / nk).min(1e5);
             let a = dd_alpha[k];
             let xi = (a * prev_clean[k] / nk + (1.0 - a) * (gamma - 1.0).max(0.0)).max(XI_MIN);
-            let v = (gamma * xi / (1.0 + xi)).min(80.0);
-            let ln_g_lsa = (fast_ln(xi / (1.0 + xi)) + 0.5 * fast_e1(v)).min(0.0);
             // Speech presence probability with an a-priori absence probability of 0.5.
-            let p = 1.0 / (1.0 + (1.0 + xi) * fast_exp(-v));
+            let (ln_g_lsa, p) = lsa_presence(xi, gamma, 1.0);
             presence[k] = p;
             // G = G_lsa^p · G_floor^(1−p), in the log domain, not below the floor.
-            gain[k] = fast_exp((p * ln_g_lsa + (1.0 - p) * ln_floor).max(ln_floor)).min(1.0);
+            gain[k] = presence_weighted_gain(ln_g_lsa, p, ln_floor);
             prev_clean[k] = fast_exp(2.0 * ln_g_lsa) * power[k];
         }
         // Smooth the gains across frequency a little (musical-noise control), never above 1.
