@@ -490,9 +490,11 @@ pub fn run(a: Args) -> Result<(), CliError> {
     let (p50, p99, max) = bridge.cycle_us();
     let talkers = bridge.talkers().map(|(n, d)| (n, d.map(str::to_string)));
     let late_partners = bridge.room.late_partners(&bridge.engine);
-    // Time concealed, all legs.
-    let concealed: u64 = bridge.room.stats(&bridge.engine)?.per_member.iter().map(|m| m.concealed_samples).sum();
-    let concealed_ms = concealed as f64 * 1000.0 / f64::from(plan.codec.rate());
+    // Time concealed, and skipped to keep the delay from growing, all legs.
+    let members = bridge.room.stats(&bridge.engine)?.per_member;
+    let ms = |samples: u64| samples as f64 * 1000.0 / f64::from(plan.codec.rate());
+    let concealed_ms = ms(members.iter().map(|m| m.concealed_samples).sum());
+    let removed_ms = ms(members.iter().map(|m| m.removed_samples).sum());
     let Bridge { engine, io: batches, .. } = bridge;
     // The totals after the I/O threads' last send sweeps.
     let mut t = SocketStats::default();
@@ -502,7 +504,7 @@ pub fn run(a: Args) -> Result<(), CliError> {
     }
     engine.shutdown();
     let json = format!(
-        "{{\"legs\": {}, \"codec\": \"{}\", \"io\": \"{io}\", \"room\": \"{room}\", \"workers\": {}, \"jitter\": {}, \"late_partners\": {late_partners}, \"concealed_ms\": {concealed_ms:.1}, \"ptime_ms\": {}, \"seconds\": {:.3}, \"stopped_by_signal\": {}, \
+        "{{\"legs\": {}, \"codec\": \"{}\", \"io\": \"{io}\", \"room\": \"{room}\", \"workers\": {}, \"jitter\": {}, \"late_partners\": {late_partners}, \"concealed_ms\": {concealed_ms:.1}, \"removed_ms\": {removed_ms:.1}, \"ptime_ms\": {}, \"seconds\": {:.3}, \"stopped_by_signal\": {}, \
          \"received\": {}, \"delivered\": {}, \"dropped\": {}, \"malformed\": {}, \"wrong_payload_type\": {}, \
          \"foreign\": {}, \"ring_drops\": {ring_drops}, \"sent\": {}, \"not_sent\": {}, \"send_errors\": {}, \"latches\": {}, \"relatches\": {}, \
          \"deadline_misses\": {}, \"cycle_p50_us\": {p50:.1}, \"cycle_p99_us\": {p99:.1}, \"cycle_max_us\": {max:.1}, \
