@@ -35,13 +35,22 @@ pub(crate) struct LeadTrim {
     armed: u32,
     /// The mean square learned while armed.
     level: f32,
+    /// Samples per channel skipped (the node counts them; `removed_samples`).
+    pub(crate) removed: u64,
 }
 
 impl LeadTrim {
     /// A trim for a graph whose quantum is `quantum_us` long.
     pub(crate) fn new(quantum_us: u32) -> Self {
         let cycles = |us: u64| (us / u64::from(quantum_us.max(1))).max(1) as u32;
-        LeadTrim { window: cycles(WINDOW_US), learn: cycles(LEARN_US), wait: cycles(WAIT_US), armed: 0, level: 0.0 }
+        LeadTrim {
+            window: cycles(WINDOW_US),
+            learn: cycles(LEARN_US),
+            wait: cycles(WAIT_US),
+            armed: 0,
+            level: 0.0,
+            removed: 0,
+        }
     }
 
     /// Cycles in a window: the node's countdown after a reset.
@@ -51,7 +60,7 @@ impl LeadTrim {
 
     /// Forgets what was watched (the stream starts again).
     pub(crate) fn reset(&mut self) {
-        (self.armed, self.level) = (0, 0.0);
+        (self.armed, self.level, self.removed) = (0, 0.0, 0);
     }
 
     /// The node's countdown ended. `thin`: less than two quanta were left buffered after a

@@ -1133,10 +1133,9 @@ pub struct DecodeNode {
     skipping: bool,
     /// The other decoder, chosen by payload type (see the type's docs).
     alternate: Option<Box<DecodeNode>>,
-    /// Keeps the audio buffered ahead from growing ([`DecodeNode::with_lead_trim`]).
-    trim: Option<LeadTrim>,
-    /// Samples per channel skipped by the trim.
-    removed: u64,
+    /// Keeps the audio buffered ahead from growing ([`DecodeNode::with_lead_trim`]); out of
+    /// line, as a kernel room prefetches its legs' decoders whole every cycle.
+    trim: Option<Box<LeadTrim>>,
 }
 
 /// A message for [`DecodeNode`]: a decoder for another payload type, used from the first
@@ -1240,7 +1239,6 @@ impl DecodeNode {
             strict: false,
             alternate: None,
             trim: None,
-            removed: 0,
         })
     }
 
@@ -1328,7 +1326,7 @@ impl DecodeNode {
         let quantum_us = self.quantum_frames as u64 * 1_000_000 / u64::from(self.info.sample_rate.max(1));
         let trim = LeadTrim::new(quantum_us as u32);
         self.trim_left = trim.window();
-        self.trim = Some(trim);
+        self.trim = Some(Box::new(trim));
         self
     }
 
@@ -1429,7 +1427,10 @@ impl DecodeNode {
         let (skip, next) = if out.len() == q { trim.due(thin, out, spare, q) } else { (false, trim.window()) };
         self.trim_left = next;
         if skip && self.play_buffered(out) {
-            self.removed += self.quantum_frames as u64;
+            let frames = self.quantum_frames as u64;
+            if let Some(t) = self.trim.as_mut() {
+                t.removed += frames;
+            }
         }
     }
 
@@ -1803,7 +1804,6 @@ impl Processor for DecodeNode {
         self.foreign = 0;
         self.skipped = 0;
         self.skipping = false;
-        self.removed = 0;
         if let Some(t) = self.trim.as_mut() {
             t.reset();
             (self.trim_left, self.trim_thin) = (t.window(), false);
@@ -1835,7 +1835,7 @@ impl Processor for DecodeNode {
             self.switches as f64,
             self.foreign as f64,
             self.skipped as f64,
-            self.removed as f64,
+            self.trim.as_ref().map_or(0, |t| t.removed) as f64,
         ];
         for (o, v) in out.iter_mut().zip(v) {
             *o = v;
