@@ -67,7 +67,8 @@ impl LeadTrim {
     /// cycle since the last due cycle; the cycle played `out` with `spare` samples still
     /// buffered behind it (a quantum is `quantum` samples). Returns whether `out` is to be
     /// skipped (the caller plays the next quantum in its place: there is one, `spare` ≥
-    /// `quantum`) and the next countdown (a window, or 1 while a quantum is to be skipped).
+    /// `quantum`) and the next countdown (a window, or 1 while a quantum is to be skipped;
+    /// a quantum to spare that is gone before a quiet one came waits for the next window).
     pub(crate) fn due(&mut self, thin: bool, out: &[f32], spare: usize, quantum: usize) -> (bool, u32) {
         if self.armed == 0 {
             // A window ended: a quantum to spare all along, or watch another window.
@@ -75,6 +76,11 @@ impl LeadTrim {
                 return (false, self.window);
             }
             (self.armed, self.level) = (1, 0.0);
+        }
+        if spare < quantum {
+            // The quantum to spare is gone (a late spell took it): the next window decides.
+            self.armed = 0;
+            return (false, self.window);
         }
         let ms = mean_square(out);
         let n = self.armed;
@@ -84,11 +90,44 @@ impl LeadTrim {
             return (false, 1);
         }
         let quiet = ms < QUIET_FLOOR || ms < QUIET_RATIO * self.level || n > self.learn + self.wait;
-        if !quiet || spare < quantum {
+        if !quiet {
             return (false, 1);
         }
         // Skipped; the next window starts from the trimmed lead.
         self.armed = 0;
         (true, self.window)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LeadTrim;
+
+    const Q: usize = 80;
+
+    /// A window with two quanta to spare arms the trim; after half a second of learning the
+    /// level, the first quantum 10 dB under it is skipped and a new window starts.
+    #[test]
+    fn a_quiet_quantum_after_the_learning_is_skipped() {
+        let mut t = LeadTrim::new(10_000);
+        let (loud, quiet) = ([0.3f32; Q], [0.03f32; Q]);
+        assert_eq!(t.due(false, &loud, 2 * Q, Q), (false, 1));
+        for _ in 0..50 {
+            assert_eq!(t.due(false, &loud, 2 * Q, Q), (false, 1));
+        }
+        assert_eq!(t.due(false, &quiet, 2 * Q, Q), (true, t.window()));
+        // A window in which the lead went under two quanta does not arm it.
+        assert_eq!(t.due(true, &quiet, 2 * Q, Q), (false, t.window()));
+    }
+
+    /// A quantum to spare that a late spell took before a quiet quantum came is not skipped
+    /// later: the trim waits for a new window to find one again.
+    #[test]
+    fn a_spare_quantum_that_is_gone_is_not_skipped() {
+        let mut t = LeadTrim::new(10_000);
+        let quiet = [0.0f32; Q];
+        assert_eq!(t.due(false, &[0.3; Q], 2 * Q, Q), (false, 1));
+        assert_eq!(t.due(false, &quiet, 0, Q), (false, t.window()));
+        assert_eq!(t.due(true, &quiet, Q, Q), (false, t.window()));
     }
 }
