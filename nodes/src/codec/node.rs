@@ -1449,23 +1449,21 @@ impl DecodeNode {
         }
         let mut packets = packets.peekable();
         if arrived == 1 && self.fill == 0 && self.pending == 0 {
-            if let Some(&(meta, payload)) = packets.peek() {
-                match self.dec.samples_in(payload) {
-                    Ok(frames) if frames == self.quantum_frames => {
-                        if self.decode_direct(meta, payload, out) {
-                            return 0;
-                        }
-                    }
-                    Ok(frames) => {
-                        if self.decode_first_piece(meta, payload, frames, out) {
-                            return 0;
-                        }
-                    }
-                    Err(_) => {}
+            if let Some((meta, payload)) = packets.next() {
+                let direct = match self.dec.samples_in(payload) {
+                    Ok(frames) if frames == self.quantum_frames => self.decode_direct(meta, payload, out),
+                    Ok(frames) => self.decode_first_piece(meta, payload, frames, out),
+                    Err(_) => false,
+                };
+                if direct {
+                    return 0;
                 }
+                // Not for the direct paths, or refused there: the general path reports it.
+                self.receive(meta, payload, &mut errors);
             }
         }
-        // Packets that continue the stream in pieces wait as bytes, behind whole quanta.
+        // Packets that continue the stream in pieces wait as bytes, behind whole quanta (the
+        // first test only spares the division).
         if self.fill == 0 || self.fill % q == 0 {
             while packets.peek().is_some_and(|&(meta, payload)| self.stash_packet(meta, payload)) {
                 packets.next();
@@ -1623,12 +1621,7 @@ impl DecodeNode {
     /// [`DecodeNode::stash_packet`] for a payload of `frames` frames.
     fn stash_frames(&mut self, meta: &PacketMeta, payload: &[u8], frames: usize) -> bool {
         let Some(piece) = self.piece_of(meta, payload, frames) else { return false };
-        let (rest, total) = (self.pending as usize, self.pending as usize + payload.len());
-        let stash = split_stash(&mut self.fifo, total).1;
-        stash.copy_within(payload.len().., 0);
-        stash[rest..].copy_from_slice(payload);
-        (self.pending, self.piece) = (total as u32, piece as u32);
-        self.decoded_directly(meta.timestamp, self.ticks_of(frames * usize::from(self.info.channels)));
+        self.wait_in_pieces(payload, piece, meta.timestamp, frames);
         true
     }
 
@@ -1642,11 +1635,20 @@ impl DecodeNode {
             // Refused: the output is untouched; the general path reports it.
             _ => return false,
         }
-        let rest = payload.len() - piece;
-        split_stash(&mut self.fifo, rest).1.copy_from_slice(&payload[piece..]);
-        (self.pending, self.piece) = (rest as u32, piece as u32);
-        self.decoded_directly(meta.timestamp, self.ticks_of(frames * usize::from(self.info.channels)));
+        self.wait_in_pieces(&payload[piece..], piece, meta.timestamp, frames);
         true
+    }
+
+    /// Appends `bytes` (of a packet at RTP timestamp `ts`, `frames` frames in all, split in
+    /// `piece`-byte pieces; [`DecodeNode::piece_of`] said they fit) to the rest waiting at the
+    /// end of the FIFO's memory, and counts the packet.
+    fn wait_in_pieces(&mut self, bytes: &[u8], piece: usize, ts: u32, frames: usize) {
+        let (rest, total) = (self.pending as usize, self.pending as usize + bytes.len());
+        let stash = split_stash(&mut self.fifo, total).1;
+        stash.copy_within(bytes.len().., 0);
+        stash[rest..].copy_from_slice(bytes);
+        (self.pending, self.piece) = (total as u32, piece as u32);
+        self.decoded_directly(ts, self.ticks_of(frames * usize::from(self.info.channels)));
     }
 
     /// The piece size ([`Decoder::piece_bytes`]) in which a packet of `frames` frames can
@@ -1764,9 +1766,9 @@ impl DecodeNode {
     }
 }
 
-/// A [`DecodeNode`]'s FIFO memory split where a packet's rest of `len` bytes waits (the
-/// FIFO is empty meanwhile): the samples in front of it, and its bytes, the memory's last
-/// `len`.
+/// A [`DecodeNode`]'s FIFO memory split where the rest of `len` bytes waits: the samples
+/// in front of it (the FIFO's, then room to decode the rest into), and its bytes, the
+/// memory's last `len`.
 fn split_stash(fifo: &mut [f32], len: usize) -> (&mut [f32], &mut [u8]) {
     let (head, tail) = fifo.split_at_mut(fifo.len() - len.div_ceil(4));
     let bytes: &mut [u8] = wide::bytemuck::cast_slice_mut(tail);
