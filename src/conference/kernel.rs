@@ -46,7 +46,9 @@ use rvoip_media_graph::{
     prefetch, prefetch_lines, prefetch_value, MessageError, NodeSpec, Packet, PacketMeta, PacketSlot, ProcessIo,
     Processor,
 };
-use rvoip_media_nodes::codec::{DecodeNode, EncodeNode, SwitchDecoder, SwitchEncoder, DECODE_TELEMETRY};
+use rvoip_media_nodes::codec::{
+    DecodeNode, EncodeNode, SwitchDecoder, SwitchEncoder, DECODE_TELEMETRY, PLAIN_ENCODE_TELEMETRY,
+};
 use rvoip_media_nodes::jitter::{JitterBufferNode, JitterReport, JITTER_TELEMETRY};
 use rvoip_media_nodes::kernels;
 use rvoip_media_nodes::mixer::{MemberSettings, MemberUpdate};
@@ -66,11 +68,9 @@ const SLOT_LINES: usize = 3;
 /// Leftover packets handed back to the pool per compare-exchange.
 const RELEASE_BATCH: usize = 64;
 /// Values a leg publishes: its decoder's 8 ([`DECODE_TELEMETRY`]; 0 for a leg with a
-/// jitter buffer), its encoder's 7 ([`ENCODE_VALUES`]), then ring-full and pool-exhausted
+/// jitter buffer), its encoder's [`PLAIN_ENCODE_TELEMETRY`], then ring-full and pool-exhausted
 /// drops; a leg with a jitter buffer then its [`JitterReport`] ([`JITTER_TELEMETRY`]'s order).
-pub(super) const LEG_TELEMETRY: usize = DECODE_TELEMETRY.len() + ENCODE_VALUES + 2;
-/// Values of a leg's encoder (`EncodeNode`'s telemetry without shared ports).
-const ENCODE_VALUES: usize = 7;
+pub(super) const LEG_TELEMETRY: usize = DECODE_TELEMETRY.len() + PLAIN_ENCODE_TELEMETRY + 2;
 /// Values a leg with a jitter buffer publishes.
 pub(super) const BUFFERED_LEG_TELEMETRY: usize = LEG_TELEMETRY + JITTER_TELEMETRY.len();
 
@@ -198,7 +198,7 @@ impl KernelLeg {
     fn publish(&self) {
         let mut v = [0.0f64; BUFFERED_LEG_TELEMETRY];
         self.decode.telemetry(&mut v);
-        let drops = DECODE_TELEMETRY.len() + ENCODE_VALUES;
+        let drops = DECODE_TELEMETRY.len() + PLAIN_ENCODE_TELEMETRY;
         self.encode.telemetry(&mut v[DECODE_TELEMETRY.len()..drops]);
         v[drops] = self.ring_full as f64;
         v[drops + 1] = self.pool_exhausted as f64;
