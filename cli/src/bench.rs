@@ -657,7 +657,9 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
             // Telemetry is published every few cycles: per cycle over the cycles it covers.
             engine.poll();
             let s = room.stats(&engine)?;
-            let covered = s.per_member.iter().map(|p| p.packets_in + p.foreign_packets).sum::<u64>() as f64 / n as f64;
+            // Cycles covered: a leg's packets in, each a packet time of quanta.
+            let packets = s.per_member.iter().map(|p| p.packets_in + p.foreign_packets).sum::<u64>() as f64;
+            let covered = packets * setup.quanta_per_packet as f64 / n as f64;
             let skipped: u64 = s.per_member.iter().map(|p| p.skipped_decodes).sum();
             // A kernel room's legs count no own quanta (no shared input): each packet it sent
             // is an encode of its own.
