@@ -589,6 +589,10 @@ fn a_spread_room_refuses_more_workers_than_the_engine_has() {
     room.leave(&engine, "a").unwrap();
     room.join(&engine, "d", LegMedia::g711(G711Law::Ulaw, 10_000, 4)).unwrap();
     assert_eq!((room.port_of("d"), room.capacity()), (Some(0), 2));
+    // Talker selection needs every leg's level in one place: one worker's room only.
+    let policy = rvoip_media_nodes::mixer::TalkerPolicy::default();
+    let spread_policy = RoomConfig::new(AudioFormat::mono(8000)).with_policy(policy).with_kernel_workers(2);
+    assert!(matches!(Room::with_config(&engine, spread_policy), Err(EngineError::NodeSetup { .. })));
 }
 
 #[test]
@@ -600,7 +604,102 @@ fn a_kernel_room_refuses_what_it_does_not_run() {
     assert!(matches!(e, Err(EngineError::NodeSetup { .. })), "{:?}", e.err());
     assert!(matches!(room.record_mix(&engine, "/nonexistent/x.wav"), Err(EngineError::NodeSetup { .. })));
     assert_eq!(room.members().count(), 0);
-    let policy = rvoip_media_nodes::mixer::TalkerPolicy::default();
-    let with_policy = RoomConfig::new(AudioFormat::mono(8000)).with_policy(policy).with_kernel();
-    assert!(matches!(Room::with_config(&engine, with_policy), Err(EngineError::NodeSetup { .. })));
+}
+
+/// Leg `ssrc` of the policy script: whether it talks in cycle `c`, and how loud at most
+/// (its level rises and falls four times a second, as syllables do).
+fn talk(ssrc: u32, c: u32) -> Option<f32> {
+    match ssrc {
+        // Two talkers from cycle 10; p0 stops at 250, p1 leaves at 200.
+        0 if (10..250).contains(&c) => Some(0.1),
+        1 if c >= 10 => Some(0.15),
+        // A louder one from 30 takes the quietest place after the hold, then is muted at 150.
+        4 if c >= 30 => Some(0.5),
+        // p2 talks alone at the end: the lone heard talker hears comfort noise.
+        2 if c >= 280 => Some(0.2),
+        _ => None,
+    }
+}
+
+/// The policy script: five legs; nobody talks, then two, then a louder third, a mute, a
+/// leave, one talker alone.
+fn step_policy(s: &mut Side, c: u32) {
+    let d = MemberSettings::default();
+    match c {
+        0 => (0..5).for_each(|i| s.join(i, 10_000)),
+        150 => s.set(4, MemberSettings { muted: true, ..d }),
+        200 => {
+            s.room.leave(&s.engine, "p1").unwrap();
+            s.legs.remove(&1);
+        }
+        _ => {}
+    }
+    for (&ssrc, (rx, _)) in s.legs.iter_mut() {
+        let pcm: Vec<f32> = (0..80)
+            .map(|k| {
+                let syllable = 0.5 + 0.5 * (c as f32 * 0.25 + ssrc as f32).sin();
+                talk(ssrc, c).map_or(0.0, |a| ((c * 80 + k) as f32 * (0.03 + 0.011 * ssrc as f32)).sin() * a * syllable)
+            })
+            .collect();
+        let mut payload = vec![0u8; 80];
+        G711Law::Ulaw.encode_f32(&pcm, &mut payload);
+        let meta = PacketMeta {
+            payload_type: 0,
+            sequence: c as u16,
+            timestamp: c * 80,
+            ssrc: 100 + ssrc,
+            ..PacketMeta::default()
+        };
+        rx.push(meta, &payload).unwrap();
+    }
+}
+
+#[test]
+fn a_kernel_room_with_a_talker_policy_sends_and_tells_what_a_room_of_nodes_does() {
+    // The same talker policy (two places, 100 ms hold, comfort noise, dominant speaker) in a
+    // room of nodes and in a kernel room: the same packets, cycle by cycle, and the same
+    // talking and dominant-speaker events. G.711 rows at gain 1: exact sums.
+    let policy = rvoip_media_nodes::mixer::TalkerPolicy {
+        max_talkers: 2,
+        hold_ms: 100,
+        ..rvoip_media_nodes::mixer::TalkerPolicy::default()
+    };
+    let side = |kind: Kind| {
+        let mut s = Side::new(kind);
+        let config = RoomConfig::new(AudioFormat::mono(8000)).with_capacity(8).with_policy(policy);
+        let config = if let Kind::Kernel = kind { config.with_kernel() } else { config };
+        s.room = Room::with_config(&s.engine, config).unwrap();
+        s
+    };
+    let (mut nodes, mut kernel) = (side(Kind::Nodes), side(Kind::Kernel));
+    let value = |s: &Side, name: &str| s.engine.telemetry_value(s.room.id(), "kernel", name).unwrap();
+    let events = |s: &mut Side| std::iter::from_fn(|| s.room.poll_event()).collect::<Vec<_>>();
+    let (mut packets, mut most_talking, mut most_heard) = (0, 0.0f64, 0.0f64);
+    let mut told = Vec::new();
+    for c in 0..350 {
+        step_policy(&mut nodes, c);
+        step_policy(&mut kernel, c);
+        let (a, b) = (nodes.cycle(), kernel.cycle());
+        assert_eq!(a, b, "cycle {c}");
+        packets += a.len();
+        let (a, b) = (events(&mut nodes), events(&mut kernel));
+        assert_eq!(a, b, "cycle {c}");
+        told.extend(b);
+        most_talking = most_talking.max(value(&kernel, "talking"));
+        most_heard = most_heard.max(value(&kernel, "heard"));
+        if c == 45 {
+            // p4 (the loudest) and p1 heard; p0 talks but is not: the listeners' packets
+            // are the two heard talkers' mix, not three.
+            assert_eq!((value(&kernel, "talking"), value(&kernel, "heard")), (3.0, 2.0));
+        }
+    }
+    assert_eq!(packets, 5 * 350 - 150, "every leg sent every quantum until it left");
+    assert_eq!((most_talking, most_heard), (3.0, 2.0));
+    use rvoip_media_core::conference::RoomEventKind::*;
+    let kinds: Vec<_> = told.iter().map(|e| e.kind.clone()).collect();
+    for who in ["p0", "p1", "p4", "p2"] {
+        assert!(kinds.contains(&TalkingStarted(who.into())), "{who}: {kinds:?}");
+    }
+    assert!(kinds.contains(&TalkingStopped("p0".into())), "{kinds:?}");
+    assert!(kinds.iter().any(|k| matches!(k, DominantSpeaker(Some(_)))), "{kinds:?}");
 }

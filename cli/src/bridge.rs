@@ -82,7 +82,8 @@ pub struct Args {
     #[arg(long, value_name = "auto|epoll|io-uring|packet-ring", default_value = "auto")]
     io: IoBackend,
     /// How the room is built: `kernel` (one node running every leg's codecs over arrays,
-    /// see ARCHITECTURE.md "Kernel rooms"; not with `--talkers`), `nodes` (every leg's
+    /// see ARCHITECTURE.md "Kernel rooms"; with `--talkers` it selects the loudest itself,
+    /// every leg encoding its own mix; not with `--csrc-levels`), `nodes` (every leg's
     /// decoder and encoder a node of the room's graph) or `auto` (kernel unless `--talkers`
     /// or `--audio-level` is given).
     #[arg(long, value_enum, default_value_t = RoomKind::Auto)]
@@ -200,8 +201,8 @@ fn check(a: &Args) -> Result<Plan, CliError> {
                 .ok_or_else(|| usage(format!("--talkers must be at least 1, got {t}")))?,
         ),
     };
-    if a.room == RoomKind::Kernel && talkers.is_some() {
-        return Err(usage("--room kernel has no talker selection: drop --talkers or use --room nodes"));
+    if a.room == RoomKind::Kernel && a.csrc_levels.is_some() {
+        return Err(usage("--room kernel lists no talkers: drop --csrc-levels or use --room nodes"));
     }
     let room = match a.room {
         RoomKind::Auto if talkers.is_none() && a.audio_level.is_none() => RoomKind::Kernel,
@@ -212,6 +213,9 @@ fn check(a: &Args) -> Result<Plan, CliError> {
         .ok()
         .filter(|w| (1..=legs).contains(w))
         .ok_or_else(|| usage(format!("--workers must be 1..={legs} (at most one per leg), got {}", a.workers)))?;
+    if workers > 1 && talkers.is_some() {
+        return Err(usage("--workers above 1 spreads a room without talker selection: drop --talkers"));
+    }
     if workers > 1 && room != RoomKind::Kernel {
         return Err(usage("--workers above 1 spreads a kernel room: drop --talkers, --audio-level and --room nodes"));
     }

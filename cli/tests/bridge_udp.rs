@@ -483,16 +483,26 @@ fn speech_8k() -> Vec<f32> {
 
 #[test]
 fn loudest_talker_is_heard_counted_and_named_dominant() {
+    loudest_talker_in("nodes");
+}
+
+#[test]
+fn a_kernel_room_hears_its_loudest_talker_counts_and_names_it_dominant() {
+    loudest_talker_in("kernel");
+}
+
+/// --talkers 1 in a room built as `room`: leg 0 speaks (real speech), leg 1 hums a steady
+/// quiet tone (talking: above the −50 dBFS gate, but never louder than the speech by the
+/// hysteresis), leg 2 is silent. Legs 1 and 2 hear the speech and not the tone; two legs
+/// talk, and the speaker is the dominant one (a steady tone never is: it sits on its own
+/// noise floor).
+fn loudest_talker_in(room: &str) {
     let _turn = one_bridge_at_a_time();
-    // --talkers 1: leg 0 speaks (real speech), leg 1 hums a steady quiet tone (talking: above
-    // the −50 dBFS gate, but never louder than the speech by the hysteresis), leg 2 is
-    // silent. Legs 1 and 2 hear the speech and not the tone; two legs talk, and the speaker
-    // is the dominant one (a steady tone never is: it sits on its own noise floor).
-    let dir = tmp("bridge-talkers");
+    let dir = tmp(&format!("bridge-talkers-{room}"));
     let stats = dir.join("bridge.json");
     let port0 = free_ports(3);
-    let (mut child, reader) =
-        start_bridge(3, port0, &["--seconds", "5", "--talkers", "1", "--stats-json", stats.to_str().unwrap()]);
+    let args = ["--seconds", "5", "--talkers", "1", "--room", room, "--stats-json", stats.to_str().unwrap()];
+    let (mut child, reader) = start_bridge(3, port0, &args);
     let legs = phones(3);
     let speech = speech_8k();
     let mut heard: Vec<Vec<f32>> = vec![Vec::new(); 3];

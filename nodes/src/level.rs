@@ -50,7 +50,8 @@ pub fn says_silence(level: Option<u8>, skip_at: u8) -> bool {
     level.is_some_and(|b| b & 0x80 == 0 && b >= skip_at)
 }
 
-/// Mean square of `x` (0 for an empty slice).
+/// Mean square of `x` (0 for an empty slice), its energy summed on the SIMD kernel
+/// ([`crate::kernels::energy`]).
 ///
 /// ```
 /// assert_eq!(rvoip_media_nodes::level::mean_square(&[0.5, -0.5]), 0.25);
@@ -59,7 +60,7 @@ pub fn mean_square(x: &[f32]) -> f32 {
     if x.is_empty() {
         return 0.0;
     }
-    x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32
+    crate::kernels::energy(x) / x.len() as f32
 }
 
 fn db_to_linear(db: f32) -> f32 {

@@ -4,7 +4,7 @@
 
 use rvoip_media_graph::{AudioFormat, NodeHarness, Packet, PacketMeta, Processor, Quantum};
 use rvoip_media_nodes::codec::{
-    DecodeNode, EncodeNode, G711CodecDecoder, G711CodecEncoder, SwitchDecoder, SwitchEncoder,
+    DecodeNode, EncodeNode, G711CodecDecoder, G711CodecEncoder, SwitchDecoder, SwitchEncoder, PLAIN_ENCODE_TELEMETRY,
 };
 use rvoip_media_nodes::{
     G711Law, Gain, LevelMeter, Mixer, MixerMembership, Mute, NoiseSource, Sum, Tee, ToneSource, WavSink, WavSource,
@@ -110,7 +110,7 @@ fn messages_and_telemetry_do_not_allocate() {
         enc.run();
         enc.processor_mut().message(&mut enc_switch).unwrap();
         enc.run();
-        enc.processor_mut().telemetry(&mut values[..7]);
+        enc.processor_mut().telemetry(&mut values[..PLAIN_ENCODE_TELEMETRY]);
         dec.packet_in_mut(0).put(&good);
         dec.run();
         dec.processor_mut().message(&mut dec_switch).unwrap();

@@ -147,20 +147,25 @@ impl RoomConfig {
         self
     }
 
-    /// A kernel room: a plain N-1 room (no talker policy) whose members are RTP legs at the
-    /// room's rate without a processing chain (no resampler, NS, AGC or VAD; a jitter buffer,
+    /// A kernel room: an N-1 room whose members are RTP legs at the room's rate without a
+    /// processing chain (no resampler, NS, AGC or VAD; a jitter buffer,
     /// [`LegOptions::jitter`](super::LegOptions::jitter), is run), all run by one node that
     /// keeps the legs' state in one array and visits it in two passes a cycle, where a room of
     /// nodes makes five over a dozen heap objects per leg: the cost per leg stays flat as the
     /// room grows to tens of thousands of legs (BENCHMARKS.md, "Conference capacity"). The legs
     /// are the same decode and encode nodes (concealment, codec switches, RFC 6464 skipping,
-    /// telemetry); mute, deaf and gains, joins, leaves and growth work as in any room. Anything
-    /// else — a host-audio leg, a leg needing a resampler or a chain, a recording, a policy —
-    /// is refused with [`crate::engine::EngineError::NodeSetup`].
+    /// telemetry); mute, deaf and gains, joins, leaves and growth work as in any room. With a
+    /// [`RoomConfig::with_policy`] the kernel chooses whom everyone hears as a policy room's
+    /// mixer does (the legs' levels — there is no VAD — loudest-N with hysteresis, comfort
+    /// noise, the dominant speaker, talking events; [`rvoip_media_nodes::mixer::TalkerSelection`]),
+    /// and the selection's state survives the room's growth; every leg still encodes its own
+    /// mix (no shared encodes). Anything else — a host-audio leg, a leg needing a resampler or
+    /// a chain, a recording — is refused with [`crate::engine::EngineError::NodeSetup`].
     ///
     /// ```
     /// use rvoip_media_core::conference::{LegMedia, LegOptions, Room, RoomConfig};
     /// use rvoip_media_core::prelude::*;
+    /// use rvoip_media_nodes::mixer::TalkerPolicy;
     /// use rvoip_media_nodes::G711Law;
     ///
     /// let (engine, _driver) = Engine::driven(EngineConfig::default()).unwrap();
@@ -170,6 +175,11 @@ impl RoomConfig {
     /// let vad = LegOptions { agc: true, ..LegOptions::default() };
     /// let c = room.join_with(&engine, "c", LegMedia::g711(G711Law::Ulaw, 20_000, 3), vad);
     /// assert!(matches!(c, Err(EngineError::NodeSetup { .. })));
+    /// // The three loudest heard, by the legs' levels.
+    /// let loudest = RoomConfig::new(AudioFormat::mono(8000)).with_policy(TalkerPolicy::default()).with_kernel();
+    /// let mut room = Room::with_config(&engine, loudest).unwrap();
+    /// room.join(&engine, "a", LegMedia::g711(G711Law::Ulaw, 20_000, 1)).unwrap();
+    /// assert_eq!(room.policy().map(|p| p.max_talkers), Some(3));
     /// ```
     pub fn with_kernel(mut self) -> Self {
         self.kernel = true;
@@ -177,7 +187,9 @@ impl RoomConfig {
     }
 
     /// A kernel room ([`RoomConfig::with_kernel`]) whose legs are spread over `workers`
-    /// workers, for a room larger than one worker's budget: a kernel per worker (a
+    /// workers, for a room larger than one worker's budget (without a talker policy, which
+    /// needs every leg's level in one place: a spread room with one is
+    /// [`crate::engine::EngineError::NodeSetup`]): a kernel per worker (a
     /// *shard*, on worker 0, 1, ...) runs the legs of its ports (port `p` on shard
     /// `p % workers`; a join goes to the shard with the fewest legs), decoding and encoding
     /// them in parallel with the others. Each cycle every shard publishes its legs' decoded

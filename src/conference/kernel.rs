@@ -15,6 +15,14 @@
 //! 2. for each leg: total − own (mute, deaf and gains as the mixer applies them), encode,
 //!    write the packet into its output lane.
 //!
+//! With a talker policy (a one-worker room) pass 1 observes each row instead of adding it
+//! ([`TalkerSelection`]: its level, talking state and the dominant speaker's frame), then
+//! chooses the heard legs and adds only their rows (at most the policy's talkers, read back
+//! from the rows); pass 2 gives the heard legs total − own and every other leg the total,
+//! or comfort noise when nobody is heard. The selection is indexed by port, so it survives
+//! the legs' moves within the array, and a grown store's selection takes over the old one's
+//! state on the worker.
+//!
 //! The lanes are the room's slabs ([`crate::sync::lanes`]): every leg's incoming and
 //! outgoing packets inline, slot `k` of every lane side by side in lane order, so that in a
 //! cycle where every leg gets a packet each pass streams through one contiguous run of
@@ -44,12 +52,16 @@ use crate::sync::rows::SharedRows;
 use crate::sync::seqlock::SeqLockSlice;
 use rvoip_media_graph::{
     prefetch, prefetch_lines, prefetch_value, MessageError, NodeSpec, Packet, PacketMeta, PacketSlot, ProcessIo,
-    Processor,
+    Processor, Quantum,
 };
-use rvoip_media_nodes::codec::{DecodeNode, EncodeNode, SwitchDecoder, SwitchEncoder, DECODE_TELEMETRY};
+use rvoip_media_nodes::codec::{
+    DecodeNode, EncodeNode, SwitchDecoder, SwitchEncoder, DECODE_TELEMETRY, PLAIN_ENCODE_TELEMETRY,
+};
 use rvoip_media_nodes::jitter::{JitterBufferNode, JitterReport, JITTER_TELEMETRY};
 use rvoip_media_nodes::kernels;
-use rvoip_media_nodes::mixer::{MemberSettings, MemberUpdate};
+use rvoip_media_nodes::mixer::{
+    EventSender, MemberSettings, MemberUpdate, MixerEventKind, TalkerPolicy, TalkerSelection,
+};
 use std::any::Any;
 use std::sync::Arc;
 
@@ -66,11 +78,9 @@ const SLOT_LINES: usize = 3;
 /// Leftover packets handed back to the pool per compare-exchange.
 const RELEASE_BATCH: usize = 64;
 /// Values a leg publishes: its decoder's 8 ([`DECODE_TELEMETRY`]; 0 for a leg with a
-/// jitter buffer), its encoder's 7 ([`ENCODE_VALUES`]), then ring-full and pool-exhausted
+/// jitter buffer), its encoder's [`PLAIN_ENCODE_TELEMETRY`], then ring-full and pool-exhausted
 /// drops; a leg with a jitter buffer then its [`JitterReport`] ([`JITTER_TELEMETRY`]'s order).
-pub(super) const LEG_TELEMETRY: usize = DECODE_TELEMETRY.len() + ENCODE_VALUES + 2;
-/// Values of a leg's encoder (`EncodeNode`'s telemetry without shared ports).
-const ENCODE_VALUES: usize = 7;
+pub(super) const LEG_TELEMETRY: usize = DECODE_TELEMETRY.len() + PLAIN_ENCODE_TELEMETRY + 2;
 /// Values a leg with a jitter buffer publishes.
 pub(super) const BUFFERED_LEG_TELEMETRY: usize = LEG_TELEMETRY + JITTER_TELEMETRY.len();
 
@@ -198,7 +208,7 @@ impl KernelLeg {
     fn publish(&self) {
         let mut v = [0.0f64; BUFFERED_LEG_TELEMETRY];
         self.decode.telemetry(&mut v);
-        let drops = DECODE_TELEMETRY.len() + ENCODE_VALUES;
+        let drops = DECODE_TELEMETRY.len() + PLAIN_ENCODE_TELEMETRY;
         self.encode.telemetry(&mut v[DECODE_TELEMETRY.len()..drops]);
         v[drops] = self.ring_full as f64;
         v[drops + 1] = self.pool_exhausted as f64;
@@ -218,6 +228,10 @@ pub(crate) struct KernelStore {
     index: Vec<u32>,
     /// One quantum per leg, in the legs' order.
     own: Box<[f32]>,
+    /// The legs' ports, in the legs' order (a policy room's member list).
+    ports: Vec<usize>,
+    /// A policy room's talker selection, for every port of the store.
+    select: Option<Box<TalkerSelection>>,
 }
 
 impl KernelStore {
@@ -237,7 +251,21 @@ impl KernelStore {
         legs.spare_capacity_mut().fill_with(std::mem::MaybeUninit::zeroed);
         let mut own = std::hint::black_box(vec![0.0f32; capacity * quantum_len]);
         own.iter_mut().step_by(1024).for_each(|x| *x = 0.0);
-        KernelStore { legs, index: vec![NONE; ports], own: own.into_boxed_slice() }
+        KernelStore {
+            legs,
+            index: vec![NONE; ports],
+            own: own.into_boxed_slice(),
+            ports: Vec::with_capacity(capacity),
+            select: None,
+        }
+    }
+
+    /// The same store choosing whom everyone hears by `policy` (a one-worker room; control
+    /// side).
+    pub(crate) fn with_policy(mut self, policy: TalkerPolicy, quantum: Quantum) -> KernelStore {
+        let q = if self.legs.capacity() == 0 { 0 } else { self.own.len() / self.legs.capacity() };
+        self.select = Some(Box::new(TalkerSelection::new(policy, self.index.len(), quantum, q)));
+        self
     }
 }
 
@@ -322,8 +350,9 @@ impl Spread {
 /// The node running a kernel room's legs (see the module docs). No ports: the legs' packets
 /// come and go through their own rings.
 ///
-/// Telemetry: as a plain [`rvoip_media_nodes::Mixer`]'s (`members`, `bad_inputs`; no talker,
-/// `dominant` −1), then `ring_full_drops`, `pool_exhausted_drops` (all legs, since the start),
+/// Telemetry: as a [`rvoip_media_nodes::Mixer`]'s (`members`, `bad_inputs`, `talking`,
+/// `heard`, `dominant` (−1: none), `events_dropped`; the talker values 0 and −1 without a
+/// policy), then `ring_full_drops`, `pool_exhausted_drops` (all legs, since the start),
 /// and for a shard of a spread room `late_partners`, `unpublished_rows` and `wait_cpu_ns`
 /// (the worker's CPU time spent waiting for the others' rows) ([`Spread`]).
 pub(crate) struct RoomKernel {
@@ -341,6 +370,11 @@ pub(crate) struct RoomKernel {
     bad_inputs: u64,
     ring_full: u64,
     pool_exhausted: u64,
+    /// Where a policy room's talking and dominant-speaker changes go.
+    events: Option<EventSender>,
+    events_dropped: u64,
+    /// Legs in this cycle's mix (a policy room: at most its talkers).
+    mixed: usize,
 }
 
 /// [`RoomKernel`]'s telemetry names.
@@ -384,6 +418,28 @@ impl RoomKernel {
             bad_inputs: 0,
             ring_full: 0,
             pool_exhausted: 0,
+            events: None,
+            events_dropped: 0,
+            mixed: 0,
+        }
+    }
+
+    /// The same kernel choosing whom everyone hears by `policy` (loudest-N with
+    /// hysteresis, comfort noise, the dominant speaker: [`TalkerSelection`]), reporting
+    /// talking and dominant-speaker changes into `events` (control side; a one-worker room).
+    pub(crate) fn with_policy(mut self, policy: TalkerPolicy, quantum: Quantum, events: EventSender) -> RoomKernel {
+        let store = std::mem::replace(&mut self.store, KernelStore::new(0, 0));
+        self.store = store.with_policy(policy, quantum);
+        self.events = Some(events);
+        self
+    }
+
+    /// Sends `kind` to the control side, or counts it dropped (a full ring).
+    fn emit(events: &mut Option<EventSender>, dropped: &mut u64, cycle: u64, kind: MixerEventKind) {
+        if let Some(e) = events.as_mut() {
+            if !e.send(cycle, kind) {
+                *dropped += 1;
+            }
         }
     }
 
@@ -422,12 +478,15 @@ impl RoomKernel {
 
     /// Pass 1: every leg's packets decoded into its row of `rows` (one quantum per leg, in
     /// the legs' order), and the total of the legs in the mix added while each row is hot (a
-    /// leg whose row is not finite leaves the mix this cycle). For a shard of a spread room
-    /// this total is the shard's part of the room's. Returns the bad-input events.
+    /// leg whose row is not finite leaves the mix this cycle). In a policy room each row is
+    /// observed instead, and once every leg has been the heard ones' rows are added. For a
+    /// shard of a spread room this total is the shard's part of the room's. Returns the
+    /// bad-input events.
     fn decode_and_sum(&mut self, rows: &mut [f32]) -> u32 {
         let q = self.quantum_len;
         let mut total = std::mem::take(&mut self.total);
         total.fill(0.0);
+        let mut select = self.store.select.take();
         let (mut errors, mut rebuild) = (0u32, false);
         let legs = &mut self.store.legs[..];
         let (release, pool) = (&mut self.release, &self.pool);
@@ -453,6 +512,14 @@ impl RoomKernel {
             errors = errors.saturating_add(leg.decode.decode_cycle(packets, own));
             leg.rx.advance(n, |p| Self::give_back(release, pool, p));
             let s = &leg.settings;
+            if let Some(sel) = select.as_deref_mut() {
+                // Whether it is heard is known once every leg is observed (below).
+                leg.in_mix = false;
+                if let Some(ev) = sel.observe(leg.port as usize, own, false, s) {
+                    Self::emit(&mut self.events, &mut self.events_dropped, self.cycle, ev);
+                }
+                continue;
+            }
             leg.in_mix = !s.muted;
             if leg.in_mix && !Self::add_to_total(&mut total, s, own) {
                 leg.in_mix = false;
@@ -461,6 +528,26 @@ impl RoomKernel {
                 errors = errors.saturating_add(1);
             }
         }
+        self.mixed = 0;
+        if let Some(sel) = select.as_deref_mut() {
+            let (index, legs) = (&self.store.index, &mut self.store.legs);
+            if let Some(ev) = sel.select(&self.store.ports, |p| legs[index[p] as usize].settings.muted, q) {
+                Self::emit(&mut self.events, &mut self.events_dropped, self.cycle, ev);
+            }
+            for &p in sel.heard() {
+                let i = index[p] as usize;
+                let leg = &mut legs[i];
+                if Self::add_to_total(&mut total, &leg.settings, &rows[i * q..(i + 1) * q]) {
+                    leg.in_mix = true;
+                    self.mixed += 1;
+                } else {
+                    rebuild = true;
+                    self.bad_inputs += 1;
+                    errors = errors.saturating_add(1);
+                }
+            }
+        }
+        self.store.select = select;
         if rebuild {
             // Rare: a row that was not finite; the total again without it.
             total.fill(0.0);
@@ -474,12 +561,18 @@ impl RoomKernel {
         errors
     }
 
-    /// Pass 2: every leg hears the total without itself (its row of `rows`, as pass 1
-    /// decoded it), encodes, sends. Returns the bad-input events.
+    /// Pass 2: every leg in the mix hears the total without itself (its row of `rows`, as
+    /// pass 1 decoded it), every other the total (in a policy room: the heard talkers, or
+    /// comfort noise when nobody is heard, which a lone heard talker hears too); each
+    /// encodes and sends. Returns the bad-input events.
     fn encode_and_send(&mut self, now: u64, rows: &[f32]) -> u32 {
         let q = self.quantum_len;
         let mut errors = 0u32;
+        let mut select = self.store.select.take();
+        let noise = select.as_deref_mut().and_then(|s| s.comfort_noise(q, self.mixed));
         let (total, heard) = (&self.total[..], &mut self.heard[..]);
+        let lone = self.mixed == 1;
+        let listeners_hear = if self.mixed == 0 { noise.unwrap_or(total) } else { total };
         let legs = &mut self.store.legs[..];
         for (i, own) in rows.chunks_exact(q).take(legs.len()).enumerate() {
             if let Some(far) = legs.get(i + FAR) {
@@ -496,7 +589,9 @@ impl RoomKernel {
             if s.deaf {
                 heard.fill(0.0);
             } else if leg.in_mix {
-                if s.input_gain == 1.0 {
+                if let Some(noise) = noise.filter(|_| lone) {
+                    kernels::gain(heard, noise, s.output_gain);
+                } else if s.input_gain == 1.0 {
                     kernels::minus_own(heard, total, own);
                     if s.output_gain != 1.0 {
                         kernels::gain_in_place(heard, s.output_gain);
@@ -505,7 +600,7 @@ impl RoomKernel {
                     s.hear_without_own(heard, total, own);
                 }
             } else {
-                kernels::gain(heard, total, s.output_gain);
+                kernels::gain(heard, listeners_hear, s.output_gain);
             }
             errors = errors.saturating_add(leg.encode.encode_cycle(heard, &mut self.scratch));
             let Some(p) = self.scratch.get() else { continue };
@@ -524,6 +619,7 @@ impl RoomKernel {
                 Err(PushError::TooLarge(_)) => errors = errors.saturating_add(1),
             }
         }
+        self.store.select = select;
         errors
     }
 
@@ -545,13 +641,20 @@ impl RoomKernel {
         let Some(leg) = msg.0.take() else { return Err(MessageError::Invalid("empty join")) };
         self.store.index[port] = self.store.legs.len() as u32;
         self.store.legs.push(leg);
+        // Within its capacity, as the legs'.
+        self.store.ports.push(port);
         Ok(())
     }
 
     fn leave(&mut self, msg: &mut KernelLeave) -> Result<(), MessageError> {
         let Some(i) = self.dense(msg.port) else { return Err(MessageError::Invalid("no leg at this port")) };
         let leg = self.store.legs.swap_remove(i);
+        self.store.ports.swap_remove(i);
         self.store.index[msg.port] = NONE;
+        if let Some(ev) = self.store.select.as_deref_mut().and_then(|s| s.forget(msg.port)) {
+            // Between cycles: the next one's.
+            Self::emit(&mut self.events, &mut self.events_dropped, self.cycle + 1, ev);
+        }
         if let Some(moved) = self.store.legs.get(i) {
             self.store.index[moved.port as usize] = i as u32;
         }
@@ -565,12 +668,20 @@ impl RoomKernel {
         let new = &mut msg.0;
         let q = self.quantum_len;
         let n = self.store.legs.len();
-        let small = new.legs.capacity() < n || new.index.len() < self.store.index.len() || new.own.len() < n * q;
+        let small = new.legs.capacity() < n
+            || new.ports.capacity() < n
+            || new.index.len() < self.store.index.len()
+            || new.own.len() < n * q
+            || new.select.is_some() != self.store.select.is_some();
         if small {
             return Err(MessageError::Invalid("a store smaller than the kernel's"));
         }
         // Moves only: the new vector has the capacity.
         new.legs.append(&mut self.store.legs);
+        new.ports.append(&mut self.store.ports);
+        if let (Some(new), Some(old)) = (new.select.as_deref_mut(), self.store.select.as_deref()) {
+            new.take_over(old);
+        }
         new.index[..self.store.index.len()].copy_from_slice(&self.store.index);
         new.own[..n * q].copy_from_slice(&self.store.own[..n * q]);
         std::mem::swap(&mut self.store, new);
@@ -591,6 +702,8 @@ impl Processor for RoomKernel {
 
     fn process(&mut self, io: &mut ProcessIo<'_>) {
         let now = now_ns();
+        // The partition's cycle: events are stamped with it, as a mixer's are.
+        self.cycle = io.cycle();
         let mut spread = self.spread.take();
         if let Some(sp) = spread.as_mut() {
             sp.start_cycle();
@@ -614,7 +727,6 @@ impl Processor for RoomKernel {
             self.pool.release_all(&mut self.release);
         }
         self.publish_legs();
-        self.cycle += 1;
         for _ in 0..errors {
             io.report_error();
         }
@@ -653,13 +765,14 @@ impl Processor for RoomKernel {
     }
 
     fn telemetry(&self, out: &mut [f64]) {
+        let sel = self.store.select.as_deref();
         let v = [
             self.store.legs.len() as f64,
             self.bad_inputs as f64,
-            0.0,
-            0.0,
-            -1.0,
-            0.0,
+            sel.map_or(0.0, |s| s.talking_count() as f64),
+            sel.map_or(0.0, |s| s.heard().len() as f64),
+            sel.and_then(TalkerSelection::dominant).map_or(-1.0, |d| d as f64),
+            self.events_dropped as f64,
             self.ring_full as f64,
             self.pool_exhausted as f64,
             self.spread.as_ref().map_or(0.0, |sp| sp.late as f64),

@@ -245,8 +245,9 @@ impl Room {
             (config.heard_board && config.policy.is_some() && !config.kernel).then(|| Arc::new(HeardBoard::new()));
         let mut b = GraphBuilder::new(engine.config().quantum);
         let events = if config.kernel {
-            b.add_node("kernel", Box::new(Self::build_kernel(engine, &config, capacity)?));
-            None
+            let (kernel, events) = Self::build_kernel(engine, &config, capacity)?;
+            b.add_node("kernel", Box::new(kernel));
+            events
         } else {
             let (mixer, events) = Self::build_mixer(engine, &config, capacity, &[], heard.as_ref());
             b.add_node("mixer", Box::new(mixer));
@@ -302,7 +303,8 @@ impl Room {
         for k in 0..w {
             let placed = (|| {
                 let spread = Spread::new(rows.clone(), k, deadline);
-                let kernel = Self::build_kernel(engine, &config, 1)?.into_shard(spread, capacity.div_ceil(w), capacity);
+                let kernel =
+                    Self::build_kernel(engine, &config, 1)?.0.into_shard(spread, capacity.div_ceil(w), capacity);
                 let mut b = GraphBuilder::new(quantum);
                 b.add_node("kernel", Box::new(kernel));
                 let part = engine.add_partition_to(b.build()?, k)?;
@@ -416,10 +418,15 @@ impl Room {
         }
     }
 
-    /// A kernel room's node for `capacity` legs (see [`RoomConfig::with_kernel`]).
-    fn build_kernel(engine: &Engine, config: &RoomConfig, capacity: usize) -> Result<RoomKernel, EngineError> {
-        if config.policy.is_some() {
-            return Err(setup("kernel", "a kernel room has no talker policy"));
+    /// A kernel room's node for `capacity` legs (see [`RoomConfig::with_kernel`]), and
+    /// with a talker policy the control side's end of its events.
+    fn build_kernel(
+        engine: &Engine,
+        config: &RoomConfig,
+        capacity: usize,
+    ) -> Result<(RoomKernel, Option<MixerEvents>), EngineError> {
+        if config.policy.is_some() && config.kernel_workers > 1 {
+            return Err(setup("kernel", "a room spread over several workers has no talker policy"));
         }
         let ec = engine.config();
         let q = config.format.samples_per_quantum(ec.quantum).unwrap_or(0);
@@ -427,7 +434,14 @@ impl Room {
             return Err(setup("kernel", "the room's rate has no whole quantum"));
         }
         let pool = engine.packet_pool().clone();
-        Ok(RoomKernel::new(capacity, q, pool, ec.packets_per_cycle, ec.telemetry_interval))
+        let kernel = RoomKernel::new(capacity, q, pool, ec.packets_per_cycle, ec.telemetry_interval);
+        Ok(match config.policy {
+            Some(policy) => {
+                let (tx, rx) = event_ring(config.event_capacity);
+                (kernel.with_policy(policy, ec.quantum, tx), Some(rx))
+            }
+            None => (kernel, None),
+        })
     }
 
     /// The room's partition.
@@ -940,7 +954,12 @@ impl Room {
     fn grow_kernel(&mut self, edit: &mut Edit<'_>, engine: &Engine) -> Result<(), EngineError> {
         let capacity = self.capacity * 2;
         let q = self.config.format.samples_per_quantum(engine.config().quantum).unwrap_or(0);
-        edit.message(self.mixer, KernelGrow(KernelStore::new(capacity, q)))?;
+        let store = KernelStore::new(capacity, q);
+        let store = match self.config.policy {
+            Some(policy) => store.with_policy(policy, engine.config().quantum),
+            None => store,
+        };
+        edit.message(self.mixer, KernelGrow(store))?;
         self.slabs.push(LaneSlab::new(self.capacity..capacity, 1, 0, engine.config().ring_capacity));
         self.take_ports(capacity);
         Ok(())

@@ -52,7 +52,9 @@ mod sdp;
 pub use g711::{G711CodecDecoder, G711CodecEncoder};
 pub use g722::{G722CodecDecoder, G722CodecEncoder};
 pub use g729::{G729CodecDecoder, G729CodecEncoder};
-pub use node::{DecodeNode, EncodeNode, SwitchDecoder, SwitchEncoder, DECODE_TELEMETRY};
+pub use node::{
+    DecodeNode, EncodeNode, SwitchDecoder, SwitchEncoder, DECODE_TELEMETRY, ENCODE_TELEMETRY, PLAIN_ENCODE_TELEMETRY,
+};
 pub use plc::Concealment;
 pub use sdp::{
     negotiate, parse_fmtp, registry, Capability, CodecId, LocalCodec, Negotiated, NegotiationError, OpusParams,

@@ -940,8 +940,16 @@ impl EncodeNode {
     }
 }
 
-/// [`EncodeNode`]'s telemetry names.
-const ENCODE_TELEMETRY: &[&str] = &[
+/// [`EncodeNode`]'s telemetry names, in the order it publishes them. A node without shared
+/// ports publishes the first [`PLAIN_ENCODE_TELEMETRY`] of them (its cell stays one cache
+/// line); the rest count a shared-input node's quanta.
+///
+/// ```
+/// use rvoip_media_nodes::codec::{ENCODE_TELEMETRY, PLAIN_ENCODE_TELEMETRY};
+/// assert_eq!(ENCODE_TELEMETRY[0], "packets");
+/// assert_eq!(ENCODE_TELEMETRY[PLAIN_ENCODE_TELEMETRY], "own_quanta");
+/// ```
+pub const ENCODE_TELEMETRY: [&str; 11] = [
     "packets",
     "dropped_frames",
     "ssrc",
@@ -955,13 +963,26 @@ const ENCODE_TELEMETRY: &[&str] = &[
     "handoffs",
 ];
 
+/// How many of [`ENCODE_TELEMETRY`]'s values an [`EncodeNode`] without shared ports
+/// publishes.
+///
+/// ```
+/// use rvoip_media_nodes::codec::PLAIN_ENCODE_TELEMETRY;
+/// assert_eq!(PLAIN_ENCODE_TELEMETRY, 7);
+/// ```
+pub const PLAIN_ENCODE_TELEMETRY: usize = 7;
+
 impl Processor for EncodeNode {
     fn spec(&self) -> NodeSpec {
         let s = NodeSpec::new("encode")
             .with_message::<SwitchEncoder>()
             // The shared-input counters only where they exist (a plain node's telemetry
             // cell stays one cache line).
-            .with_telemetry(if self.shared_ports { ENCODE_TELEMETRY } else { &ENCODE_TELEMETRY[..7] })
+            .with_telemetry(if self.shared_ports {
+                &ENCODE_TELEMETRY
+            } else {
+                &ENCODE_TELEMETRY[..PLAIN_ENCODE_TELEMETRY]
+            })
             .with_input(PortSpec::required("in", PortKind::Audio(audio_format(&self.info))))
             .with_output(PortSpec::required("out", PortKind::Packet(self.info.packet_format())))
             .with_latency_ns(

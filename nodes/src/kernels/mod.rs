@@ -198,6 +198,18 @@ pub fn clamp_finite_energy(out: &mut [f32], x: &[f32], limit: f32) -> f32 {
     active::clamp_finite_energy(out, x, limit)
 }
 
+/// `Σ x²` (summed in eight lanes; see [`scalar::energy`]): a quantum's energy, for its
+/// level ([`crate::level::mean_square`]).
+///
+/// ```
+/// assert_eq!(rvoip_media_nodes::kernels::energy(&[0.5; 10]), 2.5);
+/// assert!(rvoip_media_nodes::kernels::energy(&[0.0, f32::NAN]).is_nan());
+/// ```
+#[inline]
+pub fn energy(x: &[f32]) -> f32 {
+    active::energy(x)
+}
+
 /// Number of sign changes along `x` (`≥ 0` or not; NaN counts as negative), the first sample
 /// compared with `prev`: a frame's zero crossings.
 ///
@@ -484,6 +496,10 @@ mod tests {
                 assert_same(&a, &b, "clamp_finite_energy output");
                 assert!(same(ea, eb), "clamp_finite_energy energy: simd {ea:e} vs scalar {eb:e}");
                 assert!(b.iter().all(|v| v.is_finite() && v.abs() <= 4.0));
+                // energy on the raw data and on the clamped.
+                let (ea, eb) = (simd::energy(&x), scalar::energy(&x));
+                assert!(same(ea, eb), "energy: simd {ea:e} vs scalar {eb:e}");
+                assert!(same(simd::energy(&b), scalar::energy(&b)), "energy of sane data");
                 // sign_changes on the raw data (NaN, ±0) and on speech-like data.
                 let prev = rng.sample();
                 assert_eq!(simd::sign_changes(prev, &x), scalar::sign_changes(prev, &x), "sign_changes");

@@ -171,6 +171,27 @@ pub fn clamp_finite_energy(out: &mut [f32], x: &[f32], limit: f32) -> f32 {
     e.iter().sum()
 }
 
+/// `Σ x²`, summed in eight lanes (sample `k` into lane `k % 8` for the whole blocks, the
+/// tail into lane 0) and the lanes added in order: the order the SIMD twin adds in. NaN or
+/// ±Inf in `x` gives NaN or +Inf, as a plain sum would.
+///
+/// ```
+/// assert_eq!(rvoip_media_nodes::kernels::scalar::energy(&[3.0, -4.0]), 25.0);
+/// ```
+pub fn energy(x: &[f32]) -> f32 {
+    let mut e = [0.0f32; 8];
+    let mut blocks = x.chunks_exact(8);
+    for b in &mut blocks {
+        for (acc, v) in e.iter_mut().zip(b) {
+            *acc += v * v;
+        }
+    }
+    for v in blocks.remainder() {
+        e[0] += v * v;
+    }
+    e.iter().sum()
+}
+
 /// Number of sign changes along `x` (each sample `≥ 0` or not, NaN counting as negative),
 /// the first sample compared with `prev`: the zero-crossing count of a frame.
 ///

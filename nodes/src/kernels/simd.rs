@@ -280,6 +280,21 @@ pub fn clamp_finite_energy(out: &mut [f32], x: &[f32], limit: f32) -> f32 {
     e.iter().sum()
 }
 
+/// `Σ x²` in eight lanes; see [`scalar::energy`] (same lanes, same order of additions).
+pub fn energy(x: &[f32]) -> f32 {
+    let mut e = f32x8::splat(0.0);
+    let mut blocks = x.chunks_exact(L);
+    for b in &mut blocks {
+        let v = load(b);
+        e += v * v;
+    }
+    let mut e = e.to_array();
+    for v in blocks.remainder() {
+        e[0] += v * v;
+    }
+    e.iter().sum()
+}
+
 /// Number of sign changes along `x`, starting from `prev`; see [`scalar::sign_changes`].
 pub fn sign_changes(prev: f32, x: &[f32]) -> u32 {
     let zero = f32x8::splat(0.0);

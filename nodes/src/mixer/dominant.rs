@@ -136,6 +136,14 @@ impl DominantSpeaker {
         self.dominant
     }
 
+    /// Takes over `old`'s state (fewer ports), for a room that grew. Real-time.
+    pub(crate) fn take_over(&mut self, old: &DominantSpeaker) {
+        let n = old.speakers.len().min(self.speakers.len());
+        self.speakers[..n].clone_from_slice(&old.speakers[..n]);
+        self.dominant = old.dominant.filter(|&d| d < n);
+        self.frames = old.frames;
+    }
+
     /// Port `p` left: its history is forgotten; if it dominated, nobody does now.
     pub(crate) fn forget(&mut self, p: usize) -> Option<MixerEventKind> {
         if let Some(s) = self.speakers.get_mut(p) {

@@ -52,8 +52,16 @@ impl MixerEvents {
 pub struct EventSender(rtrb::Producer<MixerEvent>);
 
 impl EventSender {
-    /// Real-time: pushes or returns false (full).
-    pub(crate) fn send(&mut self, cycle: u64, kind: MixerEventKind) -> bool {
+    /// Real-time: pushes the event of `cycle`, or returns false (the ring is full).
+    ///
+    /// ```
+    /// use rvoip_media_nodes::mixer::{event_ring, MixerEventKind};
+    /// let (mut tx, mut rx) = event_ring(1);
+    /// assert!(tx.send(7, MixerEventKind::TalkingStarted(2)));
+    /// assert!(!tx.send(8, MixerEventKind::TalkingStopped(2))); // full
+    /// assert_eq!(rx.pop().map(|e| (e.cycle, e.kind)), Some((7, MixerEventKind::TalkingStarted(2))));
+    /// ```
+    pub fn send(&mut self, cycle: u64, kind: MixerEventKind) -> bool {
         self.0.push(MixerEvent { cycle, kind }).is_ok()
     }
 }

@@ -4,6 +4,7 @@
 //! |---|---|
 //! | `n_minus_one.rs` | [`Mixer`]: membership, the plain N-1 path, the path with settings or a policy |
 //! | `members.rs` | [`MemberSettings`] (mute, deaf, gains, VAD) and the [`MemberUpdate`] message |
+//! | `selection.rs` | [`TalkerSelection`]: the policy's state (talkers, dominant speaker, comfort noise) behind one real-time API, for the [`Mixer`] and room kernels |
 //! | `talkers.rs` | [`TalkerPolicy`]: talking state (VAD or level, hangover), loudest-N with hysteresis |
 //! | `dominant.rs` | the dominant speaker after Volfin and Cohen (as Jitsi runs it on audio levels) |
 //! | `comfort.rs` | comfort noise for a listener who hears nobody |
@@ -70,6 +71,7 @@ mod events;
 mod heard;
 mod members;
 mod n_minus_one;
+mod selection;
 mod sum;
 mod talkers;
 
@@ -77,6 +79,7 @@ pub use events::{event_ring, EventSender, MixerEvent, MixerEventKind, MixerEvent
 pub use heard::{HeardSink, MAX_HEARD};
 pub use members::{MemberSettings, MemberUpdate};
 pub use n_minus_one::{Mixer, MixerMembership};
+pub use selection::TalkerSelection;
 pub use sum::{Sum, Tee};
 pub use talkers::TalkerPolicy;
 

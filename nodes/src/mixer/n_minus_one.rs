@@ -1,11 +1,10 @@
 //! The N-1 [`Mixer`]: membership by message, per-member settings, and (with a
 //! [`TalkerPolicy`]) talker selection, dominant speaker, comfort noise and the shared mix.
 
-use super::comfort::ComfortNoise;
-use super::dominant::DominantSpeaker;
 use super::events::{EventSender, MixerEventKind};
 use super::members::{MemberSettings, MemberUpdate};
-use super::talkers::{TalkerPolicy, Talkers};
+use super::selection::TalkerSelection;
+use super::talkers::TalkerPolicy;
 use super::Hear;
 use crate::kernels;
 use crate::level::{audio_level, mean_square};
@@ -88,29 +87,13 @@ pub struct Mixer {
     /// Per port: in the mix this cycle.
     in_mix: Vec<bool>,
     /// The talker policy and its state; `None`: a plain N-1 mixer (no `vad`/`hear`/`all` ports).
-    policy: Option<Box<Policy>>,
+    policy: Option<Box<TalkerSelection>>,
     events: Option<EventSender>,
     events_dropped: u64,
     /// The cycle of the last `process` (stamps events raised by a message).
     cycle: u64,
     /// Where a policy mixer publishes who it mixed ([`Mixer::with_heard_board`]).
     heard_board: Option<std::sync::Arc<dyn super::HeardSink>>,
-}
-
-/// A policy mixer's state besides the talkers: comfort noise, dominant speaker, levels.
-#[derive(Debug)]
-struct Policy {
-    talkers: Talkers,
-    dominant: Option<DominantSpeaker>,
-    comfort: Option<ComfortNoise>,
-    /// Comfort noise of this cycle (filled when someone needs it).
-    noise: Vec<f32>,
-    /// Per port: energy summed over the current 20 ms level frame.
-    frame_energy: Vec<f32>,
-    frame_samples: usize,
-    /// Quanta per 20 ms level frame, and how many of this frame have run.
-    frame_quanta: u32,
-    frame_pos: u32,
 }
 
 impl Mixer {
@@ -148,19 +131,7 @@ impl Mixer {
     /// [`Hear`] value) and `all` (audio output: what every listener who is not heard hears —
     /// the heard talkers' mix, or comfort noise — the input of a shared encode).
     pub fn with_policy(mut self, policy: TalkerPolicy, quantum: Quantum) -> Self {
-        let cap = self.capacity();
-        let quantum_us = quantum.micros();
-        let frame_quanta = (20_000 / quantum_us).max(1);
-        self.policy = Some(Box::new(Policy {
-            talkers: Talkers::new(policy, cap, quantum_us),
-            dominant: policy.dominant_speaker.then(|| DominantSpeaker::new(cap)),
-            comfort: policy.comfort_noise_dbfs.map(ComfortNoise::new),
-            noise: vec![0.0; self.total.len()],
-            frame_energy: vec![0.0; cap],
-            frame_samples: 0,
-            frame_quanta,
-            frame_pos: 0,
-        }));
+        self.policy = Some(Box::new(TalkerSelection::new(policy, self.capacity(), quantum, self.total.len())));
         self
     }
 
@@ -230,9 +201,7 @@ impl Mixer {
     fn forget(&mut self, port: usize, cycle: u64) {
         self.set_settings(port, MemberSettings::default());
         if let Some(pol) = self.policy.as_deref_mut() {
-            pol.talkers.forget(port);
-            pol.frame_energy[port] = 0.0;
-            if let Some(ev) = pol.dominant.as_mut().and_then(|d| d.forget(port)) {
+            if let Some(ev) = pol.forget(port) {
                 Self::emit(&mut self.events, &mut self.events_dropped, cycle, ev);
             }
         }
@@ -423,11 +392,7 @@ impl Processor for Mixer {
 
     fn telemetry(&self, out: &mut [f64]) {
         let (talking, heard, dominant) = match self.policy.as_deref() {
-            Some(p) => (
-                p.talkers.talking_count() as f64,
-                p.talkers.heard_count() as f64,
-                p.dominant.as_ref().and_then(DominantSpeaker::dominant).map_or(-1.0, |d| d as f64),
-            ),
+            Some(p) => (p.talking_count() as f64, p.heard().len() as f64, p.dominant().map_or(-1.0, |d| d as f64)),
             None => (0.0, 0.0, -1.0),
         };
         let v =
@@ -461,32 +426,14 @@ impl Mixer {
         // Talking states, levels and the selection.
         if let Some(pol) = self.policy.as_deref_mut() {
             for &p in &self.members {
-                let x = io.audio_in(p);
-                let ms = mean_square(x);
                 let vad = self.settings[p].vad && io.control_in(cap + p) > 0.5;
-                if let Some(ev) = pol.talkers.observe(p, ms, vad, &self.settings[p]) {
+                if let Some(ev) = pol.observe(p, io.audio_in(p), vad, &self.settings[p]) {
                     Self::emit(&mut self.events, &mut self.events_dropped, cycle, ev);
                 }
-                if pol.dominant.is_some() && ms.is_finite() {
-                    pol.frame_energy[p] += ms * len as f32;
-                }
             }
-            pol.talkers.select(&self.members, &self.settings);
-            if let Some(d) = pol.dominant.as_mut() {
-                pol.frame_samples += len;
-                pol.frame_pos += 1;
-                if pol.frame_pos >= pol.frame_quanta {
-                    let n = pol.frame_samples.max(1) as f32;
-                    for &p in &self.members {
-                        d.level(p, audio_level(pol.frame_energy[p] / n));
-                        pol.frame_energy[p] = 0.0;
-                    }
-                    pol.frame_samples = 0;
-                    pol.frame_pos = 0;
-                    if let Some(ev) = d.end_frame(&self.members) {
-                        Self::emit(&mut self.events, &mut self.events_dropped, cycle, ev);
-                    }
-                }
+            let settings = &self.settings;
+            if let Some(ev) = pol.select(&self.members, |p| settings[p].muted, len) {
+                Self::emit(&mut self.events, &mut self.events_dropped, cycle, ev);
             }
         }
         // The total of whoever is in the mix.
@@ -496,7 +443,7 @@ impl Mixer {
         for &p in &self.members {
             let s = &self.settings[p];
             let selected = match self.policy.as_deref() {
-                Some(pol) => pol.talkers.heard[p],
+                Some(pol) => pol.is_heard(p),
                 None => !s.muted,
             };
             let x = io.audio_in(p);
@@ -526,13 +473,7 @@ impl Mixer {
             board.publish(&list[..n]);
         }
         // Comfort noise when a listener would hear nobody.
-        let noise = match self.policy.as_deref_mut() {
-            Some(Policy { comfort: Some(cn), noise, .. }) if heard <= 1 => {
-                cn.fill(&mut noise[..len]);
-                Some(&noise[..len])
-            }
-            _ => None,
-        };
+        let noise = self.policy.as_deref_mut().and_then(|pol| pol.comfort_noise(len, heard));
         let total = &self.total[..len];
         let listeners_hear = if heard == 0 { noise.unwrap_or(total) } else { total };
         for &p in &self.members {

@@ -89,8 +89,23 @@ impl Talkers {
         self.talking_count
     }
 
-    pub(crate) fn heard_count(&self) -> usize {
-        self.heard_list.len()
+    /// Takes over `old`'s state (a selection with fewer ports), for a room that grew.
+    /// Real-time: copies into this one's buffers, which are larger.
+    pub(crate) fn take_over(&mut self, old: &Talkers) {
+        let n = old.smooth.len().min(self.smooth.len());
+        self.smooth[..n].copy_from_slice(&old.smooth[..n]);
+        self.hang[..n].copy_from_slice(&old.hang[..n]);
+        self.talking[..n].copy_from_slice(&old.talking[..n]);
+        self.heard[..n].copy_from_slice(&old.heard[..n]);
+        self.heard_for[..n].copy_from_slice(&old.heard_for[..n]);
+        self.heard_list.clear();
+        self.heard_list.extend(old.heard_list.iter().copied().filter(|&p| p < n));
+        self.talking_count = self.talking[..n].iter().filter(|&&t| t).count();
+    }
+
+    /// The ports heard this cycle, in the order they came into the mix.
+    pub(crate) fn heard_list(&self) -> &[usize] {
+        &self.heard_list
     }
 
     /// Port `p` left: not talking, not heard (no event: the room knows).
@@ -141,9 +156,9 @@ impl Talkers {
         }
     }
 
-    /// Chooses whom everybody hears this cycle among `members` (muted ones never).
-    pub(crate) fn select(&mut self, members: &[usize], settings: &[MemberSettings]) {
-        let eligible = |t: &Talkers, p: usize| t.talking[p] && !settings[p].muted;
+    /// Chooses whom everybody hears this cycle among `members` (those `muted` says never).
+    pub(crate) fn select(&mut self, members: &[usize], muted: impl Fn(usize) -> bool) {
+        let eligible = |t: &Talkers, p: usize| t.talking[p] && !muted(p);
         // Heard ports that stopped talking (or were muted) leave the mix.
         let mut i = 0;
         while i < self.heard_list.len() {
@@ -161,12 +176,12 @@ impl Talkers {
         let n = if self.policy.max_talkers == 0 { usize::MAX } else { self.policy.max_talkers };
         // Free places go to the loudest talkers not yet heard.
         while self.heard_list.len() < n {
-            let Some(c) = self.loudest_unheard(members, settings) else { return };
+            let Some(c) = self.loudest_unheard(members, &muted) else { return };
             self.set_heard(c, true);
         }
         // Full: the loudest unheard replaces the quietest held-long-enough heard one when
         // louder by the hysteresis.
-        let Some(c) = self.loudest_unheard(members, settings) else { return };
+        let Some(c) = self.loudest_unheard(members, &muted) else { return };
         let hold = self.hold;
         let Some(&q) = self
             .heard_list
@@ -183,13 +198,10 @@ impl Talkers {
         }
     }
 
-    fn loudest_unheard(&self, members: &[usize], settings: &[MemberSettings]) -> Option<usize> {
+    fn loudest_unheard(&self, members: &[usize], muted: impl Fn(usize) -> bool) -> Option<usize> {
         let mut best: Option<usize> = None;
         for &p in members {
-            if self.talking[p]
-                && !self.heard[p]
-                && !settings[p].muted
-                && best.map_or(true, |b| self.smooth[p] > self.smooth[b])
+            if self.talking[p] && !self.heard[p] && !muted(p) && best.map_or(true, |b| self.smooth[p] > self.smooth[b])
             {
                 best = Some(p);
             }
@@ -211,14 +223,14 @@ mod tests {
     #[test]
     fn loudest_n_with_hysteresis() {
         let policy = TalkerPolicy { max_talkers: 2, hold_ms: 100, ..TalkerPolicy::default() };
-        let s = vec![MemberSettings::default(); 4];
+        let s = [MemberSettings::default(); 4];
         let mut t = Talkers::new(policy, 4, 10_000);
         let members = [0, 1, 2, 3];
         let step = |t: &mut Talkers, levels: [f32; 4]| {
             for p in 0..4 {
                 t.observe(p, db(levels[p]), false, &s[p]);
             }
-            t.select(&members, &s);
+            t.select(&members, |p| s[p].muted);
             let mut h: Vec<usize> = t.heard_list.clone();
             h.sort();
             h
@@ -262,7 +274,7 @@ mod tests {
 
     #[test]
     fn vad_flag_gates_and_muted_members_are_never_heard() {
-        let mut s = vec![MemberSettings::default(); 2];
+        let mut s = [MemberSettings::default(); 2];
         s[0].vad = true;
         s[1].muted = true;
         let mut t = Talkers::new(TalkerPolicy::default(), 2, 10_000);
@@ -270,7 +282,7 @@ mod tests {
         assert_eq!(t.observe(0, db(-10.0), false, &s[0]), None);
         assert_eq!(t.observe(0, db(-60.0), true, &s[0]), Some(MixerEventKind::TalkingStarted(0)));
         assert_eq!(t.observe(1, db(-10.0), false, &s[1]), Some(MixerEventKind::TalkingStarted(1)));
-        t.select(&[0, 1], &s);
+        t.select(&[0, 1], |p| s[p].muted);
         assert_eq!(t.heard_list, vec![0]);
     }
 }

@@ -1,0 +1,204 @@
+//! [`TalkerSelection`]: whom a room hears, for any mixer that holds its members' quanta —
+//! the graph's [`Mixer`](super::Mixer) and a room kernel that runs every leg in one node.
+//! It joins the talking states and the loudest-N choice (`talkers.rs`), the dominant
+//! speaker (`dominant.rs`) and comfort noise (`comfort.rs`) behind one real-time API.
+
+use super::comfort::ComfortNoise;
+use super::dominant::DominantSpeaker;
+use super::events::MixerEventKind;
+use super::members::MemberSettings;
+use super::talkers::{TalkerPolicy, Talkers};
+use crate::level::{audio_level, mean_square};
+use rvoip_media_graph::Quantum;
+
+/// The talker policy's state for a room of `capacity` ports: every cycle the mixer
+/// [observes](TalkerSelection::observe) each member's quantum, then
+/// [selects](TalkerSelection::select) whom everyone hears; heard members hear the others,
+/// every other listener hears the heard ones' mix, or
+/// [comfort noise](TalkerSelection::comfort_noise) when nobody is heard. Allocates only in
+/// [`TalkerSelection::new`]; every other method is real-time.
+///
+/// ```
+/// use rvoip_media_graph::Quantum;
+/// use rvoip_media_nodes::mixer::{MemberSettings, MixerEventKind, TalkerPolicy, TalkerSelection};
+///
+/// let policy = TalkerPolicy { max_talkers: 1, ..TalkerPolicy::default() };
+/// let mut sel = TalkerSelection::new(policy, 3, Quantum::MS_10, 80);
+/// let s = MemberSettings::default();
+/// let (loud, soft, quiet) = ([0.1f32; 80], [0.01f32; 80], [0.0f32; 80]);
+/// assert_eq!(sel.observe(0, &loud, false, &s), Some(MixerEventKind::TalkingStarted(0)));
+/// assert_eq!(sel.observe(1, &soft, false, &s), Some(MixerEventKind::TalkingStarted(1)));
+/// assert_eq!(sel.observe(2, &quiet, false, &s), None);
+/// sel.select(&[0, 1, 2], |_| false, 80);
+/// assert_eq!(sel.heard(), &[0]); // the loudest of two talkers, one place
+/// assert!(sel.is_heard(0) && !sel.is_heard(1));
+/// assert_eq!(sel.talking_count(), 2);
+/// assert!(sel.comfort_noise(80, 1).is_some()); // the one heard talker hears comfort noise
+/// assert!(sel.comfort_noise(80, 2).is_none());
+/// ```
+#[derive(Debug)]
+pub struct TalkerSelection {
+    talkers: Talkers,
+    dominant: Option<DominantSpeaker>,
+    comfort: Option<ComfortNoise>,
+    /// Comfort noise of this cycle (filled when someone needs it).
+    noise: Vec<f32>,
+    /// Per port: energy summed over the current 20 ms level frame.
+    frame_energy: Vec<f32>,
+    frame_samples: usize,
+    /// Quanta per 20 ms level frame, and how many of this frame have run.
+    frame_quanta: u32,
+    frame_pos: u32,
+}
+
+impl TalkerSelection {
+    /// A selection by `policy` for ports `0..capacity` at `quantum`, whose quanta are at
+    /// most `max_len` samples (control side: allocates).
+    pub fn new(policy: TalkerPolicy, capacity: usize, quantum: Quantum, max_len: usize) -> Self {
+        let quantum_us = quantum.micros();
+        TalkerSelection {
+            talkers: Talkers::new(policy, capacity, quantum_us),
+            dominant: policy.dominant_speaker.then(|| DominantSpeaker::new(capacity)),
+            comfort: policy.comfort_noise_dbfs.map(ComfortNoise::new),
+            noise: vec![0.0; max_len],
+            frame_energy: vec![0.0; capacity],
+            frame_samples: 0,
+            frame_quanta: (20_000 / quantum_us.max(1)).max(1),
+            frame_pos: 0,
+        }
+    }
+
+    /// The policy it selects by.
+    ///
+    /// ```
+    /// use rvoip_media_graph::Quantum;
+    /// use rvoip_media_nodes::mixer::{TalkerPolicy, TalkerSelection};
+    /// let sel = TalkerSelection::new(TalkerPolicy::default(), 2, Quantum::MS_10, 80);
+    /// assert_eq!(sel.policy().max_talkers, 3);
+    /// ```
+    pub fn policy(&self) -> &TalkerPolicy {
+        &self.talkers.policy
+    }
+
+    /// Ports it has state for.
+    ///
+    /// ```
+    /// use rvoip_media_graph::Quantum;
+    /// use rvoip_media_nodes::mixer::{TalkerPolicy, TalkerSelection};
+    /// assert_eq!(TalkerSelection::new(TalkerPolicy::default(), 5, Quantum::MS_10, 80).capacity(), 5);
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.frame_energy.len()
+    }
+
+    /// One quantum `x` of member `p` (`vad`: its VAD flag, used when `s.vad`). Returns its
+    /// talking change, if any. Call it for every member before [`TalkerSelection::select`].
+    pub fn observe(&mut self, p: usize, x: &[f32], vad: bool, s: &MemberSettings) -> Option<MixerEventKind> {
+        if p >= self.capacity() {
+            return None;
+        }
+        let ms = mean_square(x);
+        if self.dominant.is_some() && ms.is_finite() {
+            self.frame_energy[p] += ms * x.len() as f32;
+        }
+        self.talkers.observe(p, ms, vad, s)
+    }
+
+    /// Chooses whom everyone hears this cycle among `members` (ports; `muted(p)` says who
+    /// may not be heard), after each one's quantum of `len` samples was observed. Every
+    /// 20 ms the members' levels feed the dominant speaker; returns its change, if any.
+    pub fn select(&mut self, members: &[usize], muted: impl Fn(usize) -> bool, len: usize) -> Option<MixerEventKind> {
+        self.talkers.select(members, muted);
+        let d = self.dominant.as_mut()?;
+        self.frame_samples += len;
+        self.frame_pos += 1;
+        if self.frame_pos < self.frame_quanta {
+            return None;
+        }
+        let n = self.frame_samples.max(1) as f32;
+        for &p in members {
+            d.level(p, audio_level(self.frame_energy[p] / n));
+            self.frame_energy[p] = 0.0;
+        }
+        self.frame_samples = 0;
+        self.frame_pos = 0;
+        d.end_frame(members)
+    }
+
+    /// True when port `p` is in this cycle's mix.
+    pub fn is_heard(&self, p: usize) -> bool {
+        self.talkers.heard.get(p).copied().unwrap_or(false)
+    }
+
+    /// The ports in this cycle's mix (at most the policy's `max_talkers`, in the order they
+    /// came into it).
+    pub fn heard(&self) -> &[usize] {
+        self.talkers.heard_list()
+    }
+
+    /// Members talking now (heard or not).
+    pub fn talking_count(&self) -> usize {
+        self.talkers.talking_count()
+    }
+
+    /// The dominant speaker's port (with the policy's `dominant_speaker`).
+    ///
+    /// ```
+    /// use rvoip_media_graph::Quantum;
+    /// use rvoip_media_nodes::mixer::{TalkerPolicy, TalkerSelection};
+    /// let sel = TalkerSelection::new(TalkerPolicy::default(), 2, Quantum::MS_10, 80);
+    /// assert_eq!(sel.dominant(), None);
+    /// ```
+    pub fn dominant(&self) -> Option<usize> {
+        self.dominant.as_ref().and_then(DominantSpeaker::dominant)
+    }
+
+    /// Port `p` left: its state is forgotten; returns the dominant speaker's change if it
+    /// was that speaker (no talking event: the room knows who left).
+    pub fn forget(&mut self, p: usize) -> Option<MixerEventKind> {
+        if p >= self.capacity() {
+            return None;
+        }
+        self.talkers.forget(p);
+        self.frame_energy[p] = 0.0;
+        self.dominant.as_mut().and_then(|d| d.forget(p))
+    }
+
+    /// This cycle's comfort noise (`len` samples, at most the `max_len` given to
+    /// [`TalkerSelection::new`]) when `heard` members are in the mix and that is at most
+    /// one (nobody: every listener hears it; one: that talker does) and the policy has comfort
+    /// noise. Call it once a cycle: each call draws new noise.
+    pub fn comfort_noise(&mut self, len: usize, heard: usize) -> Option<&[f32]> {
+        let cn = self.comfort.as_mut().filter(|_| heard <= 1 && len <= self.noise.len())?;
+        cn.fill(&mut self.noise[..len]);
+        Some(&self.noise[..len])
+    }
+
+    /// Takes over `old`'s state, for a room that grew from `old`'s ports to this one's
+    /// (ports past this one's capacity are dropped). Real-time: copies into this one's
+    /// buffers.
+    ///
+    /// ```
+    /// use rvoip_media_graph::Quantum;
+    /// use rvoip_media_nodes::mixer::{MemberSettings, TalkerPolicy, TalkerSelection};
+    /// let mut small = TalkerSelection::new(TalkerPolicy::default(), 2, Quantum::MS_10, 80);
+    /// small.observe(1, &[0.1; 80], false, &MemberSettings::default());
+    /// small.select(&[1], |_| false, 80);
+    /// let mut big = TalkerSelection::new(TalkerPolicy::default(), 4, Quantum::MS_10, 80);
+    /// big.take_over(&small);
+    /// assert_eq!((big.heard(), big.talking_count()), (&[1][..], 1));
+    /// ```
+    pub fn take_over(&mut self, old: &TalkerSelection) {
+        self.talkers.take_over(&old.talkers);
+        if let (Some(d), Some(o)) = (self.dominant.as_mut(), old.dominant.as_ref()) {
+            d.take_over(o);
+        }
+        if let (Some(c), Some(o)) = (self.comfort.as_mut(), old.comfort.as_ref()) {
+            c.clone_from(o);
+        }
+        let n = old.frame_energy.len().min(self.frame_energy.len());
+        self.frame_energy[..n].copy_from_slice(&old.frame_energy[..n]);
+        self.frame_samples = old.frame_samples;
+        self.frame_pos = old.frame_pos;
+    }
+}
