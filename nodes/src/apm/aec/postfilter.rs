@@ -97,14 +97,15 @@ const SPEECH_REGION_EXCESS: f32 = 0.7;
 /// mean passes 0.7 in only 22–31 % of the blocks at 2–4 kHz (h6 `d140_ru_nl_white47`), and a
 /// bin outside the region takes the a-priori absence 0.5 and the slow decision-directed weight:
 /// the talker's components 0–5 dB over the noise there were at −17 dB outside the region,
-/// −7 dB inside it (with this test: −10.4 → −9.3 dB at 0–5 dB, noise-only cells −20.3 →
-/// −19.0 dB). Session 38, near-end single-talk PESQ-WB h6 / h8 / h7 / kit / h5, against
-/// 3.328 / 3.306 / 3.568 / 3.895 / 3.493: 2 and 0.2 (kept) 3.345 / 3.312 / 3.568 / 3.902 /
-/// 3.505 (h1–h4, never tuned on: +0.014 / +0.006 / +0.004 / +0.014; ERLE within 0.02 dB and
-/// double talk within 0.005 on every set); frame excess 1.5 / 2.5 / 3: 3.343 / 3.344 / 3.341, h8 3.313 / 3.314 / 3.314; region
-/// excess 0.1 / 0.25 / 0.3: h6 3.337 / 3.346 / 3.342, kit 3.906 / 3.901 / 3.900; without the
-/// frame test (0.3 under 4 kHz wherever the frame mean is over 0) kit 3.880; the whole band under 4 kHz in region
-/// in a speech frame (frame excess 3): h6 3.316, h7 3.542.
+/// −7 dB inside it (all 2–4 kHz cells 0–5 dB over the noise: −10.4 dB, with this test −9.3;
+/// noise-only cells −20.3 → −19.0 dB). Session 38, near-end single-talk PESQ-WB h6 / h8 / h7 /
+/// kit / h5 against 3.328 / 3.306 / 3.568 / 3.895 / 3.493: 2 and 0.2 (kept) 3.345 / 3.312 /
+/// 3.568 / 3.902 / 3.505 (h1–h4, never tuned on: +0.014 / +0.006 / +0.004 / +0.014; ERLE within
+/// 0.02 dB and double talk within 0.005 on every set); frame excess 1.5 / 2.5 / 3: h6 3.343 /
+/// 3.344 / 3.341, h8 3.313 / 3.314 / 3.314; region excess 0.1 / 0.25 / 0.3: h6 3.337 / 3.346 /
+/// 3.342, kit 3.906 / 3.901 / 3.900; no frame test (0.3 under 4 kHz wherever the frame mean is
+/// over 0): kit 3.880; the whole band under 4 kHz in region in a speech frame (frame excess 3):
+/// h6 3.316, h7 3.542.
 const SPEECH_FRAME_EXCESS: f32 = 2.0;
 /// See SPEECH_FRAME_EXCESS.
 pub(super) const SPEECH_FRAME_BAND_HZ: (u32, u32) = (300, 1000);
