@@ -203,7 +203,9 @@
 //!    * Background noise: a minimum-statistics floor over ~4–5 s with a 3 dB/s rise limit
 //!      ([`NoiseFloor`]) that does not learn continuous near-end talk or residual echo.
 //!    * Gain: decision-directed (weight 0.9; 0.5 for a bin that rises inside the near
-//!      talker's region while no far end is active in the filters' window, session 36)
+//!      talker's region while no far end is active in the filters' window, session 36; in a
+//!      block whose 300–1000 Hz region stands well over the noise, the region test asks for
+//!      less under 4 kHz, session 38, `postfilter::SPEECH_FRAME_EXCESS`)
 //!      Wiener gain against residual echo plus noise (while no far end is active in the
 //!      filters' window, so only the near talker and noise can be there: the OM-LSA gain,
 //!      `G_H1^p · G_min^(1−p)`, the MMSE log-spectral-amplitude gain weighted by each bin's
@@ -717,6 +719,10 @@ pub struct Aec {
     region_excess: Vec<f32>,
     region_prefix: Vec<f64>,
     region_half: usize,
+    /// The bins of `postfilter::SPEECH_FRAME_BAND_HZ` (a near talker's speech frame) …
+    speech_frame_band: (usize, usize),
+    /// … and the first bin above `postfilter::SPEECH_FRAME_TOP_HZ`.
+    speech_frame_top: usize,
     noise: NoiseFloor,
     /// The denoiser stage of the post-filter ([`AdvancedAecConfig::denoise`]).
     ns: Option<NoiseSuppressor>,
@@ -859,6 +865,11 @@ impl Aec {
             region_excess: vec![0.0; bins],
             region_prefix: vec![0.0; bins + 1],
             region_half: (postfilter::SPEECH_REGION_HZ * n2 as u32 / cfg.sample_rate) as usize,
+            speech_frame_band: (
+                (postfilter::SPEECH_FRAME_BAND_HZ.0 * n2 as u32 / cfg.sample_rate) as usize,
+                (postfilter::SPEECH_FRAME_BAND_HZ.1 * n2 as u32 / cfg.sample_rate) as usize,
+            ),
+            speech_frame_top: (postfilter::SPEECH_FRAME_TOP_HZ * n2 as u32 / cfg.sample_rate) as usize,
             noise: NoiseFloor::new(bins),
             ns: match cfg.denoise {
                 Some(level) if cfg.suppression => {
