@@ -1065,6 +1065,11 @@ impl Processor for EncodeNode {
 
     fn prefetch(&self) {
         rvoip_media_graph::prefetch_value(&*self.enc);
+        if self.ptime_us > self.quantum_us {
+            // Packets of several quanta gather their frames in `pkt` (flushed from there).
+            let bytes = self.info.max_frame_bytes * self.frames_per_packet;
+            rvoip_media_graph::prefetch_lines(&*self.pkt, bytes.min(self.pkt.len()).div_ceil(64).min(PKT_LINES));
+        }
     }
 }
 
@@ -1787,6 +1792,14 @@ impl DecodeNode {
     }
 }
 
+/// Cache lines at the end of a [`DecodeNode`]'s FIFO memory that [`Processor::prefetch`]
+/// loads: a 20 ms G.711 packet's rest (80 bytes) spans two.
+const STASH_LINES: usize = 2;
+
+/// Cache lines of an [`EncodeNode`]'s packet buffer that [`Processor::prefetch`] loads at
+/// most (a 20 ms G.711 packet: three).
+const PKT_LINES: usize = 3;
+
 /// A [`DecodeNode`]'s FIFO memory split where the rest of `len` bytes waits: the samples
 /// in front of it (the FIFO's, then room to decode the rest into), and its bytes, the
 /// memory's last `len`.
@@ -1867,5 +1880,13 @@ impl Processor for DecodeNode {
 
     fn prefetch(&self) {
         rvoip_media_graph::prefetch_value(&*self.dec);
+        if self.piece != 0 {
+            // A stream whose packets wait in pieces: the rest lies at the end of the FIFO's
+            // memory (`split_stash`), where the next packet's rest is written too.
+            let end = self.fifo.as_ptr_range().end.cast::<u8>();
+            for k in 1..=STASH_LINES {
+                rvoip_media_graph::prefetch(end.wrapping_sub(64 * k));
+            }
+        }
     }
 }
