@@ -82,8 +82,8 @@ pub struct Args {
     #[arg(long, value_name = "auto|epoll|io-uring|packet-ring", default_value = "auto")]
     io: IoBackend,
     /// How the room is built: `kernel` (one node running every leg's codecs over arrays,
-    /// see ARCHITECTURE.md "Kernel rooms"; with `--talkers` it selects the loudest itself,
-    /// every leg encoding its own mix; not with `--csrc-levels`), `nodes` (every leg's
+    /// see ARCHITECTURE.md "Kernel rooms"; with `--talkers` it selects the loudest and shares
+    /// the listeners' encode itself; not with `--csrc-levels`), `nodes` (every leg's
     /// decoder and encoder a node of the room's graph) or `auto` (kernel unless `--talkers`
     /// or `--audio-level` is given).
     #[arg(long, value_enum, default_value_t = RoomKind::Auto)]
