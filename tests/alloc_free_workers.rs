@@ -145,10 +145,12 @@ fn alloc_none_on_worker_threads_under_load_and_commands() {
     // The same churn in a kernel room: legs moved in and out by message, the store grown
     // by message, packets recycled and leftovers released in batches on the worker.
     room_churn(&engine, RoomConfig::new(AudioFormat::mono(8000)).with_capacity(4).with_kernel());
-    // A kernel room with a talker policy: every leg observed, the loudest three chosen,
-    // events sent, the selection's state taken over by the grown store on the worker.
+    // A kernel room with a talker policy and shared encodes: every leg observed, the
+    // loudest three chosen, events sent, the selection's state taken over by the grown store
+    // on the worker, listeners splicing the shared encode's packets, the encode installed
+    // and taken out by message.
     let policy = RoomConfig::new(AudioFormat::mono(8000)).with_capacity(4).with_policy(TalkerPolicy::default());
-    room_churn(&engine, policy.with_kernel());
+    room_churn(&engine, policy.with_shared_encodes().with_kernel());
     // The same churn in a kernel room spread over both workers: each shard publishes its
     // rows, waits for the other's with a deadline (a spin reading the clock), sums them;
     // both shards' stores grown by message as the room fills.

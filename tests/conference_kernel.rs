@@ -627,6 +627,8 @@ fn step_policy(s: &mut Side, c: u32) {
     let d = MemberSettings::default();
     match c {
         0 => (0..5).for_each(|i| s.join(i, 10_000)),
+        100 => s.set(3, MemberSettings { deaf: true, ..d }),
+        120 => s.set(3, d),
         150 => s.set(4, MemberSettings { muted: true, ..d }),
         200 => {
             s.room.leave(&s.engine, "p1").unwrap();
@@ -659,6 +661,20 @@ fn a_kernel_room_with_a_talker_policy_sends_and_tells_what_a_room_of_nodes_does(
     // The same talker policy (two places, 100 ms hold, comfort noise, dominant speaker) in a
     // room of nodes and in a kernel room: the same packets, cycle by cycle, and the same
     // talking and dominant-speaker events. G.711 rows at gain 1: exact sums.
+    policy_rooms_agree(false);
+}
+
+#[test]
+fn a_kernel_room_shares_its_listeners_encode_as_a_room_of_nodes_does() {
+    // The same with shared encodes: listeners who hear the shared mix splice one encode's
+    // frames into their own streams (a deaf leg sends nothing) — the same packets as the
+    // room of nodes, and one encode a cycle for them all.
+    policy_rooms_agree(true);
+}
+
+/// The policy script in a room of nodes and a kernel room, with or without `shared`
+/// encodes: packets and events must agree cycle by cycle.
+fn policy_rooms_agree(shared: bool) {
     let policy = rvoip_media_nodes::mixer::TalkerPolicy {
         max_talkers: 2,
         hold_ms: 100,
@@ -667,6 +683,7 @@ fn a_kernel_room_with_a_talker_policy_sends_and_tells_what_a_room_of_nodes_does(
     let side = |kind: Kind| {
         let mut s = Side::new(kind);
         let config = RoomConfig::new(AudioFormat::mono(8000)).with_capacity(8).with_policy(policy);
+        let config = if shared { config.with_shared_encodes() } else { config };
         let config = if let Kind::Kernel = kind { config.with_kernel() } else { config };
         s.room = Room::with_config(&s.engine, config).unwrap();
         s
@@ -693,7 +710,24 @@ fn a_kernel_room_with_a_talker_policy_sends_and_tells_what_a_room_of_nodes_does(
             assert_eq!((value(&kernel, "talking"), value(&kernel, "heard")), (3.0, 2.0));
         }
     }
-    assert_eq!(packets, 5 * 350 - 150, "every leg sent every quantum until it left");
+    // With shared encodes p3 is deaf from cycle 100 to 120: it sends nothing then.
+    let deaf = if shared { 20 } else { 0 };
+    assert_eq!(packets, 5 * 350 - 150 - deaf, "every leg sent every quantum until it left");
+    let (a, b) = (nodes.room.stats(&nodes.engine).unwrap(), kernel.room.stats(&kernel.engine).unwrap());
+    for (x, y) in a.per_member.iter().zip(&b.per_member) {
+        let counts = |m: &rvoip_media_core::conference::MemberStats| {
+            (m.packets_out, m.own_quanta, m.shared_quanta, m.skipped_quanta, m.handoffs)
+        };
+        assert_eq!(counts(x), counts(y), "{}", x.name);
+    }
+    assert_eq!((a.shared_encodes, a.shared_encoder_quanta), (b.shared_encodes, b.shared_encoder_quanta));
+    if shared {
+        // p0, p2, p3, p4 remain: the silent ones spliced most of their quanta.
+        let spliced: u64 = b.per_member.iter().map(|m| m.shared_quanta).sum();
+        assert!(spliced > 700, "{spliced} quanta spliced");
+        assert_eq!(b.shared_encodes, 1);
+        assert_eq!(b.shared_encoder_quanta, 350);
+    }
     assert_eq!((most_talking, most_heard), (3.0, 2.0));
     use rvoip_media_core::conference::RoomEventKind::*;
     let kinds: Vec<_> = told.iter().map(|e| e.kind.clone()).collect();

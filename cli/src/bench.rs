@@ -21,14 +21,12 @@
 //! a talker policy hearing the T loudest, shared encodes, and RFC 6464 silent-leg skipping —
 //! T legs send a tone with a "voice" level, the others silence with a "silent" level (V = 0,
 //! −127 dBov), which their decoders skip; the table then also shows the decodes skipped and
-//! the encodes per cycle (from the nodes' telemetry; a kernel room's: its packets sent).
-//! Without it every leg sends a tone and
+//! the encodes per cycle (from the nodes' telemetry). Without it every leg sends a tone and
 //! every leg hears everybody (a plain room).
 //!
 //! `--kernel` runs the room's legs in a room kernel (`RoomConfig::with_kernel`: the
 //! legs' state in one array, two passes a cycle) instead of a graph of per-leg nodes; with
-//! `--talkers T` the kernel selects the T loudest itself (every leg still encodes its own
-//! mix: a kernel room has no shared encodes).
+//! `--talkers T` the kernel selects the T loudest and shares the listeners' encode itself.
 //!
 //! `--workers W` (with `--kernel`) spreads the room over W workers
 //! (`RoomConfig::with_kernel_workers`) of a driven engine of W workers, the drivers run side
@@ -661,13 +659,7 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
             let packets = s.per_member.iter().map(|p| p.packets_in + p.foreign_packets).sum::<u64>() as f64;
             let covered = packets * setup.quanta_per_packet as f64 / n as f64;
             let skipped: u64 = s.per_member.iter().map(|p| p.skipped_decodes).sum();
-            // A kernel room's legs count no own quanta (no shared input): each packet it sent
-            // is an encode of its own.
-            let encodes: u64 = if setup.kernel {
-                s.per_member.iter().map(|p| p.packets_out).sum::<u64>() * setup.quanta_per_packet as u64
-            } else {
-                s.per_member.iter().map(|p| p.own_quanta).sum::<u64>() + s.shared_encoder_quanta
-            };
+            let encodes: u64 = s.per_member.iter().map(|p| p.own_quanta).sum::<u64>() + s.shared_encoder_quanta;
             print!(" {:.1} | {:.1} |", skipped as f64 / covered.max(1.0), encodes as f64 / covered.max(1.0));
         }
         println!();

@@ -82,8 +82,8 @@ pub struct Args {
     #[arg(long, value_name = "auto|epoll|io-uring|packet-ring", default_value = "auto")]
     io: IoBackend,
     /// How the room is built: `kernel` (one node running every leg's codecs over arrays,
-    /// see ARCHITECTURE.md "Kernel rooms"; with `--talkers` it selects the loudest itself,
-    /// every leg encoding its own mix; not with `--csrc-levels`), `nodes` (every leg's
+    /// see ARCHITECTURE.md "Kernel rooms"; with `--talkers` it selects the loudest and shares
+    /// the listeners' encode itself; not with `--csrc-levels`), `nodes` (every leg's
     /// decoder and encoder a node of the room's graph) or `auto` (kernel unless `--talkers`
     /// or `--audio-level` is given).
     #[arg(long, value_enum, default_value_t = RoomKind::Auto)]
@@ -588,7 +588,12 @@ mod tests {
         assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--talkers", "1"]).unwrap().room, RoomKind::Nodes);
         assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--audio-level"]).unwrap().room, RoomKind::Nodes);
         assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--room", "nodes"]).unwrap().room, RoomKind::Nodes);
-        bad(&["--legs", "2", "--codec", "pcmu", "--room", "kernel", "--talkers", "2"], "--room kernel");
+        let kernel_talkers = plan(&["--legs", "2", "--codec", "pcmu", "--room", "kernel", "--talkers", "2"]).unwrap();
+        assert_eq!((kernel_talkers.room, kernel_talkers.talkers), (RoomKind::Kernel, Some(2)));
+        bad(
+            &["--legs", "2", "--codec", "pcmu", "--room", "kernel", "--talkers", "2", "--csrc-levels"],
+            "--room kernel",
+        );
         bad(&["--legs", "2", "--codec", "pcmu", "--csrc-levels"], "needs --talkers");
         bad(
             &["--legs", "2", "--codec", "pcmu", "--talkers", "2", "--audio-level", "2", "--csrc-levels"],
@@ -608,6 +613,6 @@ mod tests {
         bad(&["--legs", "4", "--codec", "pcmu", "--workers", "0"], "--workers must be 1..=4");
         bad(&["--legs", "2", "--codec", "pcmu", "--workers", "3"], "at most one per leg");
         bad(&["--legs", "4", "--codec", "pcmu", "--workers", "2", "--room", "nodes"], "spreads a kernel room");
-        bad(&["--legs", "4", "--codec", "pcmu", "--workers", "2", "--talkers", "2"], "spreads a kernel room");
+        bad(&["--legs", "4", "--codec", "pcmu", "--workers", "2", "--talkers", "2"], "drop --talkers");
     }
 }

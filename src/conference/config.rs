@@ -158,8 +158,9 @@ impl RoomConfig {
     /// [`RoomConfig::with_policy`] the kernel chooses whom everyone hears as a policy room's
     /// mixer does (the legs' levels — there is no VAD — loudest-N with hysteresis, comfort
     /// noise, the dominant speaker, talking events; [`rvoip_media_nodes::mixer::TalkerSelection`]),
-    /// and the selection's state survives the room's growth; every leg still encodes its own
-    /// mix (no shared encodes). Anything else — a host-audio leg, a leg needing a resampler or
+    /// and the selection's state survives the room's growth; with
+    /// [`RoomConfig::with_shared_encodes`] its listeners splice one encode per codec variant
+    /// (up to 8 variants) as a room of nodes' do. Anything else — a host-audio leg, a leg needing a resampler or
     /// a chain, a recording — is refused with [`crate::engine::EngineError::NodeSetup`].
     ///
     /// ```

@@ -21,7 +21,9 @@
 //! from the rows); pass 2 gives the heard legs total − own and every other leg the total,
 //! or comfort noise when nobody is heard. The selection is indexed by port, so it survives
 //! the legs' moves within the array, and a grown store's selection takes over the old one's
-//! state on the worker.
+//! state on the worker. With shared encodes the kernel runs one [`EncodeNode`] per codec
+//! variant ([`KernelShare`], up to [`SHARED_SLOTS`]) on what the listeners hear, and a leg
+//! that hears exactly that splices its packet (`EncodeNode::encode_cycle_shared`).
 //!
 //! The lanes are the room's slabs ([`crate::sync::lanes`]): every leg's incoming and
 //! outgoing packets inline, slot `k` of every lane side by side in lane order, so that in a
@@ -55,12 +57,12 @@ use rvoip_media_graph::{
     Processor, Quantum,
 };
 use rvoip_media_nodes::codec::{
-    DecodeNode, EncodeNode, SwitchDecoder, SwitchEncoder, DECODE_TELEMETRY, PLAIN_ENCODE_TELEMETRY,
+    DecodeNode, EncodeNode, SwitchDecoder, SwitchEncoder, DECODE_TELEMETRY, ENCODE_TELEMETRY,
 };
 use rvoip_media_nodes::jitter::{JitterBufferNode, JitterReport, JITTER_TELEMETRY};
 use rvoip_media_nodes::kernels;
 use rvoip_media_nodes::mixer::{
-    EventSender, MemberSettings, MemberUpdate, MixerEventKind, TalkerPolicy, TalkerSelection,
+    EventSender, Hear, MemberSettings, MemberUpdate, MixerEventKind, TalkerPolicy, TalkerSelection,
 };
 use std::any::Any;
 use std::sync::Arc;
@@ -78,9 +80,14 @@ const SLOT_LINES: usize = 3;
 /// Leftover packets handed back to the pool per compare-exchange.
 const RELEASE_BATCH: usize = 64;
 /// Values a leg publishes: its decoder's 8 ([`DECODE_TELEMETRY`]; 0 for a leg with a
-/// jitter buffer), its encoder's [`PLAIN_ENCODE_TELEMETRY`], then ring-full and pool-exhausted
-/// drops; a leg with a jitter buffer then its [`JitterReport`] ([`JITTER_TELEMETRY`]'s order).
-pub(super) const LEG_TELEMETRY: usize = DECODE_TELEMETRY.len() + PLAIN_ENCODE_TELEMETRY + 2;
+/// jitter buffer), its encoder's ([`ENCODE_TELEMETRY`]: the shared-input counts 0 for a leg
+/// that does not splice), then ring-full and pool-exhausted drops; a leg with a jitter
+/// buffer then its [`JitterReport`] ([`JITTER_TELEMETRY`]'s order).
+pub(super) const LEG_TELEMETRY: usize = DECODE_TELEMETRY.len() + ENCODE_TELEMETRY.len() + 2;
+/// Shared encodes a kernel room runs at most (one per codec variant of its legs).
+pub(crate) const SHARED_SLOTS: usize = 8;
+/// A leg that encodes every quantum itself.
+const NO_SLOT: u8 = u8::MAX;
 /// Values a leg with a jitter buffer publishes.
 pub(super) const BUFFERED_LEG_TELEMETRY: usize = LEG_TELEMETRY + JITTER_TELEMETRY.len();
 
@@ -169,6 +176,8 @@ pub(crate) struct KernelLeg {
     ring_full: u64,
     pool_exhausted: u64,
     stats: Arc<SeqLockSlice>,
+    /// The shared encode it splices from when it hears the shared mix ([`NO_SLOT`]: none).
+    shared: u8,
 }
 
 /// Starts loading the first [`SLOT_LINES`] lines of a lane slot at `base`.
@@ -200,15 +209,24 @@ impl KernelLeg {
             ring_full: 0,
             pool_exhausted: 0,
             stats: stats.clone(),
+            shared: NO_SLOT,
         };
         (leg, stats)
+    }
+
+    /// The same leg splicing from shared encode `slot` (below [`SHARED_SLOTS`]) whenever it
+    /// hears the shared mix; its encoder must have a shared input
+    /// ([`EncodeNode::with_shared_input`]).
+    pub(crate) fn with_shared_slot(mut self, slot: usize) -> KernelLeg {
+        self.shared = if slot < SHARED_SLOTS { slot as u8 } else { NO_SLOT };
+        self
     }
 
     /// Writes the leg's counters into its cell (worker, every few cycles).
     fn publish(&self) {
         let mut v = [0.0f64; BUFFERED_LEG_TELEMETRY];
         self.decode.telemetry(&mut v);
-        let drops = DECODE_TELEMETRY.len() + PLAIN_ENCODE_TELEMETRY;
+        let drops = DECODE_TELEMETRY.len() + ENCODE_TELEMETRY.len();
         self.encode.telemetry(&mut v[DECODE_TELEMETRY.len()..drops]);
         v[drops] = self.ring_full as f64;
         v[drops + 1] = self.pool_exhausted as f64;
@@ -287,6 +305,20 @@ pub(crate) struct KernelSwitch {
     pub(crate) encoder: SwitchEncoder,
 }
 
+/// Message: shared encode `slot` runs `encode` (or stops, `None`); after delivery the
+/// message holds what the slot held (dropped on the control side).
+pub(crate) struct KernelShare {
+    pub(crate) slot: usize,
+    pub(crate) encode: Option<Box<EncodeNode>>,
+}
+
+/// A shared encode of a policy room: every listener who hears the shared mix with its codec
+/// variant splices this encoder's packet into its own stream.
+struct SharedSlot {
+    encode: Option<Box<EncodeNode>>,
+    packet: PacketSlot,
+}
+
 /// Message: a larger store; the legs move into it, the old one rides back.
 pub(crate) struct KernelGrow(pub(crate) KernelStore);
 
@@ -353,8 +385,9 @@ impl Spread {
 /// Telemetry: as a [`rvoip_media_nodes::Mixer`]'s (`members`, `bad_inputs`, `talking`,
 /// `heard`, `dominant` (−1: none), `events_dropped`; the talker values 0 and −1 without a
 /// policy), then `ring_full_drops`, `pool_exhausted_drops` (all legs, since the start),
-/// and for a shard of a spread room `late_partners`, `unpublished_rows` and `wait_cpu_ns`
-/// (the worker's CPU time spent waiting for the others' rows) ([`Spread`]).
+/// for a shard of a spread room `late_partners`, `unpublished_rows` and `wait_cpu_ns`
+/// (the worker's CPU time spent waiting for the others' rows) ([`Spread`]), and
+/// `shared_encoder_packets` (packets of the shared encodes, all variants).
 pub(crate) struct RoomKernel {
     store: KernelStore,
     spread: Option<Spread>,
@@ -375,6 +408,8 @@ pub(crate) struct RoomKernel {
     events_dropped: u64,
     /// Legs in this cycle's mix (a policy room: at most its talkers).
     mixed: usize,
+    /// A policy room's shared encodes, by slot.
+    shared: Box<[SharedSlot]>,
 }
 
 /// [`RoomKernel`]'s telemetry names.
@@ -390,6 +425,7 @@ const KERNEL_TELEMETRY: &[&str] = &[
     "late_partners",
     "unpublished_rows",
     "wait_cpu_ns",
+    "shared_encoder_packets",
 ];
 
 impl RoomKernel {
@@ -421,6 +457,7 @@ impl RoomKernel {
             events: None,
             events_dropped: 0,
             mixed: 0,
+            shared: (0..SHARED_SLOTS).map(|_| SharedSlot { encode: None, packet: PacketSlot::new() }).collect(),
         }
     }
 
@@ -432,6 +469,19 @@ impl RoomKernel {
         self.store = store.with_policy(policy, quantum);
         self.events = Some(events);
         self
+    }
+
+    /// Packets the shared encodes have sent (control side, for telemetry).
+    fn shared_packets(&self) -> u64 {
+        let mut v = [0.0f64; 1];
+        self.shared
+            .iter()
+            .filter_map(|s| s.encode.as_deref())
+            .map(|e| {
+                e.telemetry(&mut v);
+                v[0] as u64
+            })
+            .sum()
     }
 
     /// Sends `kind` to the control side, or counts it dropped (a full ring).
@@ -561,6 +611,36 @@ impl RoomKernel {
         errors
     }
 
+    /// What a leg with a mix of its own hears, into `heard`: silence when deaf; in the mix,
+    /// the total without its row `own` (comfort noise `lone_noise` for the only heard
+    /// talker); otherwise what the listeners hear. Gains as a mixer applies them.
+    fn own_mix(
+        heard: &mut [f32],
+        total: &[f32],
+        listeners_hear: &[f32],
+        own: &[f32],
+        s: &MemberSettings,
+        in_mix: bool,
+        lone_noise: Option<&[f32]>,
+    ) {
+        if s.deaf {
+            heard.fill(0.0);
+        } else if in_mix {
+            if let Some(noise) = lone_noise {
+                kernels::gain(heard, noise, s.output_gain);
+            } else if s.input_gain == 1.0 {
+                kernels::minus_own(heard, total, own);
+                if s.output_gain != 1.0 {
+                    kernels::gain_in_place(heard, s.output_gain);
+                }
+            } else {
+                s.hear_without_own(heard, total, own);
+            }
+        } else {
+            kernels::gain(heard, listeners_hear, s.output_gain);
+        }
+    }
+
     /// Pass 2: every leg in the mix hears the total without itself (its row of `rows`, as
     /// pass 1 decoded it), every other the total (in a policy room: the heard talkers, or
     /// comfort noise when nobody is heard, which a lone heard talker hears too); each
@@ -573,6 +653,13 @@ impl RoomKernel {
         let (total, heard) = (&self.total[..], &mut self.heard[..]);
         let lone = self.mixed == 1;
         let listeners_hear = if self.mixed == 0 { noise.unwrap_or(total) } else { total };
+        // The shared encodes first: their packets are this cycle's for every splicing leg.
+        for slot in self.shared.iter_mut() {
+            if let Some(e) = slot.encode.as_mut() {
+                errors = errors.saturating_add(e.encode_cycle(listeners_hear, &mut slot.packet));
+            }
+        }
+        let shared = &self.shared;
         let legs = &mut self.store.legs[..];
         for (i, own) in rows.chunks_exact(q).take(legs.len()).enumerate() {
             if let Some(far) = legs.get(i + FAR) {
@@ -586,23 +673,26 @@ impl RoomKernel {
             }
             let leg = &mut legs[i];
             let s = leg.settings;
-            if s.deaf {
-                heard.fill(0.0);
-            } else if leg.in_mix {
-                if let Some(noise) = noise.filter(|_| lone) {
-                    kernels::gain(heard, noise, s.output_gain);
-                } else if s.input_gain == 1.0 {
-                    kernels::minus_own(heard, total, own);
-                    if s.output_gain != 1.0 {
-                        kernels::gain_in_place(heard, s.output_gain);
-                    }
+            if let Some(slot) = shared.get(usize::from(leg.shared)) {
+                // A splicing leg: the shared encode's packet when it hears the shared mix
+                // (as a policy mixer marks it), nothing when deaf, else its own mix.
+                if s.deaf {
+                    heard.fill(0.0);
+                    let e = leg.encode.encode_cycle_shared(heard, Hear::Nothing, None, &mut self.scratch);
+                    errors = errors.saturating_add(e);
+                } else if !leg.in_mix && s.output_gain == 1.0 {
+                    let p = slot.packet.get();
+                    let e = leg.encode.encode_cycle_shared(listeners_hear, Hear::Shared, p, &mut self.scratch);
+                    errors = errors.saturating_add(e);
                 } else {
-                    s.hear_without_own(heard, total, own);
+                    Self::own_mix(heard, total, listeners_hear, own, &s, leg.in_mix, noise.filter(|_| lone));
+                    let e = leg.encode.encode_cycle_shared(heard, Hear::Own, None, &mut self.scratch);
+                    errors = errors.saturating_add(e);
                 }
             } else {
-                kernels::gain(heard, listeners_hear, s.output_gain);
+                Self::own_mix(heard, total, listeners_hear, own, &s, leg.in_mix, noise.filter(|_| lone));
+                errors = errors.saturating_add(leg.encode.encode_cycle(heard, &mut self.scratch));
             }
-            errors = errors.saturating_add(leg.encode.encode_cycle(heard, &mut self.scratch));
             let Some(p) = self.scratch.get() else { continue };
             let meta = PacketMeta { arrival_ns: now, ..p.meta };
             match leg.tx.push(&meta, p.payload(), &self.pool) {
@@ -696,6 +786,7 @@ impl Processor for RoomKernel {
             .with_message::<KernelLeave>()
             .with_message::<KernelSwitch>()
             .with_message::<KernelGrow>()
+            .with_message::<KernelShare>()
             .with_message::<MemberUpdate>()
             .with_telemetry(KERNEL_TELEMETRY)
     }
@@ -749,6 +840,14 @@ impl Processor for RoomKernel {
         if let Some(m) = msg.downcast_mut::<KernelGrow>() {
             return self.grow(m);
         }
+        if let Some(m) = msg.downcast_mut::<KernelShare>() {
+            let Some(slot) = self.shared.get_mut(m.slot) else {
+                return Err(MessageError::Invalid("no such shared slot"));
+            };
+            std::mem::swap(&mut slot.encode, &mut m.encode);
+            slot.packet.clear();
+            return Ok(());
+        }
         if let Some(m) = msg.downcast_mut::<KernelSwitch>() {
             let Some(i) = self.dense(m.port) else { return Err(MessageError::Invalid("no leg at this port")) };
             let leg = &mut self.store.legs[i];
@@ -778,6 +877,7 @@ impl Processor for RoomKernel {
             self.spread.as_ref().map_or(0.0, |sp| sp.late as f64),
             self.spread.as_ref().map_or(0.0, |sp| sp.unpublished as f64),
             self.spread.as_ref().map_or(0.0, |sp| sp.waited_ns as f64),
+            self.shared_packets() as f64,
         ];
         for (o, v) in out.iter_mut().zip(v) {
             *o = v;

@@ -887,7 +887,14 @@ impl Room {
             None => LegDecode::Plain(leg_decoder(name, decoder, q, options.skip_silent_at)?),
             Some(cfg) => LegDecode::Buffered(Box::new(leg_jitter(name, decoder, cfg, q, options.skip_silent_at)?)),
         };
+        // A policy room's listeners share an encode per codec variant (one worker's room).
+        let variant = if self.shards.is_empty() { self.share_variant(&*encoder, engine) } else { None };
+        let slot = match variant {
+            Some(v) => self.use_kernel_shared(edit, engine, v, &*encoder, kernel)?,
+            None => None,
+        };
         let enc = leg_encoder(EncodeNode::new(encoder, ptime_us, q).map_err(codec)?.with_ssrc(ssrc), &options);
+        let enc = if slot.is_some() { enc.with_shared_input().map_err(codec)? } else { enc };
         let (rx_kind, tx_kind) = (PortKind::Packet(dec_kind), PortKind::Packet(enc.info().packet_format()));
         let slab = self.slabs.iter().find_map(|s| Some((s, s.lane(port)?)));
         let Some((slab, lane)) = slab else { return Err(self.unknown(name)) };
@@ -895,6 +902,10 @@ impl Room {
         edit.io().inputs.push((format!("{name}.rx"), rx_kind, InputEndpoint::Packet(rx_host)));
         edit.io().outputs.push((format!("{name}.tx"), tx_kind, OutputEndpoint::Packet(tx_host)));
         let (leg, stats) = KernelLeg::new(port, dec, enc, rx, tx, options.settings);
+        let leg = match slot {
+            Some(k) => leg.with_shared_slot(k),
+            None => leg,
+        };
         edit.message(kernel, KernelJoin(Some(leg)))?;
         self.free.remove(&port);
         Ok(Leg {
@@ -905,7 +916,7 @@ impl Room {
             decode: None,
             encode: None,
             vad: None,
-            variant: None,
+            variant: variant.filter(|_| slot.is_some()),
             codec: Some((dec_codec, rate)),
             settings: options.settings,
             kernel: Some(stats),

@@ -10,6 +10,7 @@
 //! (G.722, G.729) or resuming (Opus), and marks the packet (`EncodeNode` counts these
 //! `handoffs`).
 
+use super::kernel::{KernelShare, SHARED_SLOTS};
 use super::leg::Variant;
 use super::{setup, Room};
 use crate::engine::{Edit, Engine, EngineError};
@@ -25,6 +26,8 @@ pub(super) struct SharedEncode {
     pub(super) input: NodeKey,
     nodes: Vec<NodeKey>,
     users: usize,
+    /// In a kernel room: the kernel's slot that runs it (`encode` is then the kernel node).
+    slot: Option<usize>,
 }
 
 impl Room {
@@ -88,8 +91,36 @@ impl Room {
             None => encode,
         };
         edit.connect(self.mixer, 2 * self.capacity, input, 0)?;
-        self.shared.insert(variant, SharedEncode { encode, input, nodes, users: 1 });
+        self.shared.insert(variant, SharedEncode { encode, input, nodes, users: 1, slot: None });
         Ok(())
+    }
+
+    /// One more kernel leg of `variant` on kernel node `kernel`: the slot of its shared
+    /// encode, which the first leg starts (a [`Encoder::share`] of its `encoder`, sent in
+    /// `edit` ahead of the leg); `None` when the kernel's [`SHARED_SLOTS`] are all taken
+    /// (the leg then encodes its own).
+    pub(super) fn use_kernel_shared(
+        &mut self,
+        edit: &mut Edit<'_>,
+        engine: &Engine,
+        variant: Variant,
+        encoder: &dyn Encoder,
+        kernel: NodeKey,
+    ) -> Result<Option<usize>, EngineError> {
+        if let Some(s) = self.shared.get_mut(&variant) {
+            s.users += 1;
+            return Ok(s.slot);
+        }
+        let taken: Vec<usize> = self.shared.values().filter_map(|s| s.slot).collect();
+        let Some(slot) = (0..SHARED_SLOTS).find(|k| !taken.contains(k)) else { return Ok(None) };
+        let name = format!("shared slot {slot}");
+        let encoder = encoder.share().ok_or_else(|| setup(&name, "the codec cannot share its encode"))?;
+        let q = engine.config().quantum;
+        let enc = EncodeNode::new(encoder, q.micros(), q).map_err(|e| setup(&name, e))?;
+        edit.message(kernel, KernelShare { slot, encode: Some(Box::new(enc)) })?;
+        let shared = SharedEncode { encode: kernel, input: kernel, nodes: Vec::new(), users: 1, slot: Some(slot) };
+        self.shared.insert(variant, shared);
+        Ok(Some(slot))
     }
 
     /// One leg of `variant` fewer: the last one takes the shared encode with it.
@@ -97,6 +128,9 @@ impl Room {
         let Some(s) = self.shared.get_mut(&variant) else { return Ok(()) };
         s.users -= 1;
         if s.users == 0 {
+            if let Some(slot) = s.slot {
+                edit.message(s.encode, KernelShare { slot, encode: None })?;
+            }
             for k in s.nodes.clone() {
                 edit.remove(k)?;
             }
@@ -110,8 +144,9 @@ impl Room {
         self.shared.len()
     }
 
-    /// Keys of the shared encoders (for their telemetry).
+    /// Keys of the shared encoder nodes (for their telemetry; a kernel room's shared encodes
+    /// are counted by its kernel's `shared_encoder_packets`).
     pub(super) fn shared_encoders(&self) -> impl Iterator<Item = NodeKey> + '_ {
-        self.shared.values().map(|s| s.encode)
+        self.shared.values().filter(|s| s.slot.is_none()).map(|s| s.encode)
     }
 }

@@ -8,7 +8,7 @@ use super::Room;
 use crate::engine::{Engine, EngineError, NodeTelemetry};
 use crate::sync::seqlock::SeqLockSlice;
 use rvoip_media_graph::NodeKey;
-use rvoip_media_nodes::codec::DECODE_TELEMETRY;
+use rvoip_media_nodes::codec::{DECODE_TELEMETRY, PLAIN_ENCODE_TELEMETRY};
 use rvoip_media_nodes::jitter::{JitterReport, JITTER_TELEMETRY};
 use rvoip_media_nodes::mixer::MemberSettings;
 
@@ -134,7 +134,8 @@ impl Room {
         let dominant = if dominant >= 0.0 { self.member_at(dominant as usize).map(str::to_string) } else { None };
         let per_member = self.legs.iter().map(|(name, l)| self.member_stats(engine, name, l)).collect();
         let shared_encoder_quanta =
-            self.shared_encoders().map(|k| count(telemetry(engine, self, Some(k)).as_ref(), "packets")).sum();
+            self.shared_encoders().map(|k| count(telemetry(engine, self, Some(k)).as_ref(), "packets")).sum::<u64>()
+                + v("shared_encoder_packets") as u64;
         // A spread room's shards each count their own legs' bad inputs.
         let mut bad_inputs = v("bad_inputs") as u64;
         for s in self.shards.iter().skip(1) {
@@ -197,7 +198,17 @@ impl Room {
             // The decoder's values (DECODE_TELEMETRY), then the encoder's: packets, ...
             let (v, jitter) = kernel_values(cell);
             let plain = std::array::from_fn(|i| v[i]);
-            return with_decoder(MemberStats { packets_out: v[DECODE_TELEMETRY.len()], ..base }, jitter, plain);
+            // ENCODE_TELEMETRY's order: packets first, the shared-input counts from the 8th.
+            let enc = &v[DECODE_TELEMETRY.len()..];
+            let base = MemberStats {
+                packets_out: enc[0],
+                own_quanta: enc[PLAIN_ENCODE_TELEMETRY],
+                shared_quanta: enc[PLAIN_ENCODE_TELEMETRY + 1],
+                skipped_quanta: enc[PLAIN_ENCODE_TELEMETRY + 2],
+                handoffs: enc[PLAIN_ENCODE_TELEMETRY + 3],
+                ..base
+            };
+            return with_decoder(base, jitter, plain);
         }
         let enc = telemetry(engine, self, l.encode);
         let enc = enc.as_ref();

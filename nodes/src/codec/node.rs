@@ -825,6 +825,39 @@ impl EncodeNode {
         out.errors
     }
 
+    /// [`EncodeNode::encode_cycle`] for a node [with a shared input](EncodeNode::with_shared_input)
+    /// run outside a graph (a room kernel's legs): `hear` and this cycle's packet of the
+    /// shared encode are what its `hear` and `shared` ports would carry. A node without a
+    /// shared input encodes `input` as [`EncodeNode::encode_cycle`] does.
+    ///
+    /// ```
+    /// use rvoip_media_graph::{Packet, PacketMeta, PacketSlot, Quantum};
+    /// use rvoip_media_nodes::codec::{EncodeNode, G711CodecEncoder};
+    /// use rvoip_media_nodes::mixer::Hear;
+    /// use rvoip_media_nodes::G711Law;
+    /// let enc = EncodeNode::new(Box::new(G711CodecEncoder::new(G711Law::Ulaw)), 10_000, Quantum::MS_10).unwrap();
+    /// let mut enc = enc.with_shared_input().unwrap();
+    /// let shared = Packet::from_payload(PacketMeta::default(), &[0x55; 80]).unwrap();
+    /// let mut slot = PacketSlot::new();
+    /// assert_eq!(enc.encode_cycle_shared(&[0.0; 80], Hear::Shared, Some(&shared), &mut slot), 0);
+    /// assert_eq!(slot.get().unwrap().payload(), &[0x55; 80][..]); // spliced
+    /// assert_eq!(enc.encode_cycle_shared(&[0.0; 80], Hear::Nothing, None, &mut slot), 0);
+    /// assert!(slot.get().is_none()); // nothing sent
+    /// assert_eq!(enc.shared_counts(), (0, 1, 1));
+    /// ```
+    pub fn encode_cycle_shared(
+        &mut self,
+        input: &[f32],
+        hear: Hear,
+        shared: Option<&Packet>,
+        out: &mut PacketSlot,
+    ) -> u32 {
+        out.clear();
+        let mut out = EncodeOut { slot: out, errors: 0 };
+        self.run_cycle(input, Some((hear, shared)), &mut out);
+        out.errors
+    }
+
     /// The cycle: `shared` is the hear mark and shared packet of a node with a shared input.
     fn run_cycle(&mut self, input: &[f32], shared: Option<(Hear, Option<&Packet>)>, out: &mut EncodeOut<'_>) {
         let Some(level) = self.level.as_mut() else {
