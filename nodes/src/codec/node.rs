@@ -1098,8 +1098,13 @@ impl Processor for EncodeNode {
 
     fn prefetch(&self) {
         rvoip_media_graph::prefetch_value(&*self.enc);
-        if self.ptime_us > self.quantum_us {
-            // Packets of several quanta gather their frames in `pkt` (flushed from there).
+        if let Some(c) = self.counts.as_deref() {
+            // A node with a shared input counts (and may record) every quantum there.
+            rvoip_media_graph::prefetch_value(c);
+        }
+        if self.ptime_us > self.quantum_us || self.shared_ports {
+            // Packets of several quanta gather their frames in `pkt`, and spliced frames go
+            // there too (flushed from there).
             let bytes = self.info.max_frame_bytes * self.frames_per_packet;
             rvoip_media_graph::prefetch_lines(&*self.pkt, bytes.min(self.pkt.len()).div_ceil(64).min(PKT_LINES));
         }
