@@ -62,7 +62,7 @@ use rvoip_media_nodes::codec::{
 use rvoip_media_nodes::jitter::{JitterBufferNode, JitterReport, JITTER_TELEMETRY};
 use rvoip_media_nodes::kernels;
 use rvoip_media_nodes::mixer::{
-    EventSender, Hear, MemberSettings, MemberUpdate, MixerEventKind, TalkerPolicy, TalkerSelection,
+    EventOut, EventSender, Hear, MemberSettings, MemberUpdate, TalkerPolicy, TalkerSelection,
 };
 use std::any::Any;
 use std::sync::Arc;
@@ -278,11 +278,10 @@ impl KernelStore {
         }
     }
 
-    /// The same store choosing whom everyone hears by `policy` (a one-worker room; control
-    /// side).
-    pub(crate) fn with_policy(mut self, policy: TalkerPolicy, quantum: Quantum) -> KernelStore {
-        let q = if self.legs.capacity() == 0 { 0 } else { self.own.len() / self.legs.capacity() };
-        self.select = Some(Box::new(TalkerSelection::new(policy, self.index.len(), quantum, q)));
+    /// The same store choosing whom everyone hears by `policy` at `quantum`, of
+    /// `quantum_len` samples (a one-worker room; control side).
+    pub(crate) fn with_policy(mut self, policy: TalkerPolicy, quantum: Quantum, quantum_len: usize) -> KernelStore {
+        self.select = Some(Box::new(TalkerSelection::new(policy, self.index.len(), quantum, quantum_len)));
         self
     }
 }
@@ -404,8 +403,7 @@ pub(crate) struct RoomKernel {
     ring_full: u64,
     pool_exhausted: u64,
     /// Where a policy room's talking and dominant-speaker changes go.
-    events: Option<EventSender>,
-    events_dropped: u64,
+    events: EventOut,
     /// Legs in this cycle's mix (a policy room: at most its talkers).
     mixed: usize,
     /// A policy room's shared encodes, by slot.
@@ -454,8 +452,7 @@ impl RoomKernel {
             bad_inputs: 0,
             ring_full: 0,
             pool_exhausted: 0,
-            events: None,
-            events_dropped: 0,
+            events: EventOut::default(),
             mixed: 0,
             shared: (0..SHARED_SLOTS).map(|_| SharedSlot { encode: None, packet: PacketSlot::new() }).collect(),
         }
@@ -466,8 +463,8 @@ impl RoomKernel {
     /// talking and dominant-speaker changes into `events` (control side; a one-worker room).
     pub(crate) fn with_policy(mut self, policy: TalkerPolicy, quantum: Quantum, events: EventSender) -> RoomKernel {
         let store = std::mem::replace(&mut self.store, KernelStore::new(0, 0));
-        self.store = store.with_policy(policy, quantum);
-        self.events = Some(events);
+        self.store = store.with_policy(policy, quantum, self.quantum_len);
+        self.events = EventOut::new(events);
         self
     }
 
@@ -482,15 +479,6 @@ impl RoomKernel {
                 v[0] as u64
             })
             .sum()
-    }
-
-    /// Sends `kind` to the control side, or counts it dropped (a full ring).
-    fn emit(events: &mut Option<EventSender>, dropped: &mut u64, cycle: u64, kind: MixerEventKind) {
-        if let Some(e) = events.as_mut() {
-            if !e.send(cycle, kind) {
-                *dropped += 1;
-            }
-        }
     }
 
     /// The same kernel as shard `spread` of a spread room, for the legs of its ports of the
@@ -566,7 +554,7 @@ impl RoomKernel {
                 // Whether it is heard is known once every leg is observed (below).
                 leg.in_mix = false;
                 if let Some(ev) = sel.observe(leg.port as usize, own, false, s) {
-                    Self::emit(&mut self.events, &mut self.events_dropped, self.cycle, ev);
+                    self.events.emit(self.cycle, ev);
                 }
                 continue;
             }
@@ -582,7 +570,7 @@ impl RoomKernel {
         if let Some(sel) = select.as_deref_mut() {
             let (index, legs) = (&self.store.index, &mut self.store.legs);
             if let Some(ev) = sel.select(&self.store.ports, |p| legs[index[p] as usize].settings.muted, q) {
-                Self::emit(&mut self.events, &mut self.events_dropped, self.cycle, ev);
+                self.events.emit(self.cycle, ev);
             }
             for &p in sel.heard() {
                 let i = index[p] as usize;
@@ -626,16 +614,7 @@ impl RoomKernel {
         if s.deaf {
             heard.fill(0.0);
         } else if in_mix {
-            if let Some(noise) = lone_noise {
-                kernels::gain(heard, noise, s.output_gain);
-            } else if s.input_gain == 1.0 {
-                kernels::minus_own(heard, total, own);
-                if s.output_gain != 1.0 {
-                    kernels::gain_in_place(heard, s.output_gain);
-                }
-            } else {
-                s.hear_without_own(heard, total, own);
-            }
+            s.hear_in_mix(heard, total, own, lone_noise);
         } else {
             kernels::gain(heard, listeners_hear, s.output_gain);
         }
@@ -743,7 +722,7 @@ impl RoomKernel {
         self.store.index[msg.port] = NONE;
         if let Some(ev) = self.store.select.as_deref_mut().and_then(|s| s.forget(msg.port)) {
             // Between cycles: the next one's.
-            Self::emit(&mut self.events, &mut self.events_dropped, self.cycle + 1, ev);
+            self.events.emit(self.cycle + 1, ev);
         }
         if let Some(moved) = self.store.legs.get(i) {
             self.store.index[moved.port as usize] = i as u32;
@@ -871,7 +850,7 @@ impl Processor for RoomKernel {
             sel.map_or(0.0, |s| s.talking_count() as f64),
             sel.map_or(0.0, |s| s.heard().len() as f64),
             sel.and_then(TalkerSelection::dominant).map_or(-1.0, |d| d as f64),
-            self.events_dropped as f64,
+            self.events.dropped() as f64,
             self.ring_full as f64,
             self.pool_exhausted as f64,
             self.spread.as_ref().map_or(0.0, |sp| sp.late as f64),

@@ -967,7 +967,7 @@ impl Room {
         let q = self.config.format.samples_per_quantum(engine.config().quantum).unwrap_or(0);
         let store = KernelStore::new(capacity, q);
         let store = match self.config.policy {
-            Some(policy) => store.with_policy(policy, engine.config().quantum),
+            Some(policy) => store.with_policy(policy, engine.config().quantum, q),
             None => store,
         };
         edit.message(self.mixer, KernelGrow(store))?;

@@ -77,9 +77,7 @@ impl Room {
             variant.frame_samples,
             variant.settings
         );
-        let encoder = encoder.share().ok_or_else(|| setup(&name, "the codec cannot share its encode"))?;
-        let q = engine.config().quantum;
-        let enc = EncodeNode::new(encoder, q.micros(), q).map_err(|e| setup(&name, e))?;
+        let enc = shared_encoder(&name, encoder, engine)?;
         let encode = edit.add_node(format!("{name}.encode"), Box::new(enc))?;
         let mut nodes = vec![encode];
         let input = match self.resample_node(edit, format!("{name}.down"), self.config.format.rate, variant.rate)? {
@@ -113,10 +111,7 @@ impl Room {
         }
         let taken: Vec<usize> = self.shared.values().filter_map(|s| s.slot).collect();
         let Some(slot) = (0..SHARED_SLOTS).find(|k| !taken.contains(k)) else { return Ok(None) };
-        let name = format!("shared slot {slot}");
-        let encoder = encoder.share().ok_or_else(|| setup(&name, "the codec cannot share its encode"))?;
-        let q = engine.config().quantum;
-        let enc = EncodeNode::new(encoder, q.micros(), q).map_err(|e| setup(&name, e))?;
+        let enc = shared_encoder(&format!("shared slot {slot}"), encoder, engine)?;
         edit.message(kernel, KernelShare { slot, encode: Some(Box::new(enc)) })?;
         let shared = SharedEncode { encode: kernel, input: kernel, nodes: Vec::new(), users: 1, slot: Some(slot) };
         self.shared.insert(variant, shared);
@@ -149,4 +144,12 @@ impl Room {
     pub(super) fn shared_encoders(&self) -> impl Iterator<Item = NodeKey> + '_ {
         self.shared.values().filter(|s| s.slot.is_none()).map(|s| s.encode)
     }
+}
+
+/// The shared encode of `encoder`'s variant, named `name` in errors: a [`Encoder::share`] of
+/// it at a packet time of one quantum.
+fn shared_encoder(name: &str, encoder: &dyn Encoder, engine: &Engine) -> Result<EncodeNode, EngineError> {
+    let encoder = encoder.share().ok_or_else(|| setup(name, "the codec cannot share its encode"))?;
+    let q = engine.config().quantum;
+    EncodeNode::new(encoder, q.micros(), q).map_err(|e| setup(name, e))
 }

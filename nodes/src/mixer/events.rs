@@ -52,17 +52,51 @@ impl MixerEvents {
 pub struct EventSender(rtrb::Producer<MixerEvent>);
 
 impl EventSender {
-    /// Real-time: pushes the event of `cycle`, or returns false (the ring is full).
-    ///
-    /// ```
-    /// use rvoip_media_nodes::mixer::{event_ring, MixerEventKind};
-    /// let (mut tx, mut rx) = event_ring(1);
-    /// assert!(tx.send(7, MixerEventKind::TalkingStarted(2)));
-    /// assert!(!tx.send(8, MixerEventKind::TalkingStopped(2))); // full
-    /// assert_eq!(rx.pop().map(|e| (e.cycle, e.kind)), Some((7, MixerEventKind::TalkingStarted(2))));
-    /// ```
-    pub fn send(&mut self, cycle: u64, kind: MixerEventKind) -> bool {
+    /// Real-time: pushes the event of `cycle`, or returns false (the ring is full). Mixers
+    /// send through an [`EventOut`], which counts what is dropped.
+    fn send(&mut self, cycle: u64, kind: MixerEventKind) -> bool {
         self.0.push(MixerEvent { cycle, kind }).is_ok()
+    }
+}
+
+/// Where a mixer sends its events: its [`EventSender`], if it has one, and how many events
+/// the full ring made it drop (its `events_dropped` telemetry).
+///
+/// ```
+/// use rvoip_media_nodes::mixer::{event_ring, EventOut, MixerEventKind};
+/// let (tx, mut rx) = event_ring(1);
+/// let mut out = EventOut::new(tx);
+/// out.emit(3, MixerEventKind::TalkingStarted(0));
+/// out.emit(4, MixerEventKind::TalkingStopped(0)); // the ring is full: dropped, counted
+/// assert_eq!((rx.pop().map(|e| e.cycle), out.dropped()), (Some(3), 1));
+/// let mut none = EventOut::default(); // a mixer without a ring: nothing sent, nothing counted
+/// none.emit(5, MixerEventKind::DominantSpeaker(None));
+/// assert_eq!(none.dropped(), 0);
+/// ```
+#[derive(Debug, Default)]
+pub struct EventOut {
+    sender: Option<EventSender>,
+    dropped: u64,
+}
+
+impl EventOut {
+    /// Events go to `sender`.
+    pub fn new(sender: EventSender) -> Self {
+        EventOut { sender: Some(sender), dropped: 0 }
+    }
+
+    /// Real-time: sends the event of `cycle`, or counts it dropped when the ring is full.
+    pub fn emit(&mut self, cycle: u64, kind: MixerEventKind) {
+        if let Some(e) = self.sender.as_mut() {
+            if !e.send(cycle, kind) {
+                self.dropped += 1;
+            }
+        }
+    }
+
+    /// Events dropped because the ring was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
     }
 }
 

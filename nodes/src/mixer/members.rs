@@ -2,6 +2,8 @@
 //! a VAD flag gates its talking state. Changed by [`MemberUpdate`] messages at a cycle
 //! boundary, O(1), nobody else's state touched.
 
+use crate::kernels;
+
 /// Per-member settings of a [`Mixer`](super::Mixer) port.
 ///
 /// ```
@@ -64,6 +66,33 @@ impl MemberSettings {
         let (g, og) = (self.input_gain, self.output_gain);
         for ((o, t), x) in out.iter_mut().zip(total).zip(x) {
             *o = (t - g * x) * og;
+        }
+    }
+
+    /// What this member hears while its own `x` is in `total`: the total without it, with
+    /// its gains ([`MemberSettings::hear_without_own`]; on the SIMD kernels at unit input
+    /// gain), or, as the only member in the mix (so there is nobody for it to hear),
+    /// `lone_noise` (comfort noise) at its output gain.
+    ///
+    /// ```
+    /// use rvoip_media_nodes::mixer::MemberSettings;
+    /// let s = MemberSettings { output_gain: 2.0, ..MemberSettings::default() };
+    /// let mut out = [0.0f32; 2];
+    /// s.hear_in_mix(&mut out, &[3.0, 1.0], &[2.0, 2.0], None);
+    /// assert_eq!(out, [2.0, -2.0]);
+    /// s.hear_in_mix(&mut out, &[3.0, 1.0], &[2.0, 2.0], Some(&[0.25, -0.25]));
+    /// assert_eq!(out, [0.5, -0.5]);
+    /// ```
+    pub fn hear_in_mix(&self, out: &mut [f32], total: &[f32], x: &[f32], lone_noise: Option<&[f32]>) {
+        if let Some(noise) = lone_noise {
+            kernels::gain(out, noise, self.output_gain);
+        } else if self.input_gain == 1.0 {
+            kernels::minus_own(out, total, x);
+            if self.output_gain != 1.0 {
+                kernels::gain_in_place(out, self.output_gain);
+            }
+        } else {
+            self.hear_without_own(out, total, x);
         }
     }
 

@@ -75,7 +75,7 @@ mod selection;
 mod sum;
 mod talkers;
 
-pub use events::{event_ring, EventSender, MixerEvent, MixerEventKind, MixerEvents};
+pub use events::{event_ring, EventOut, EventSender, MixerEvent, MixerEventKind, MixerEvents};
 pub use heard::{HeardSink, MAX_HEARD};
 pub use members::{MemberSettings, MemberUpdate};
 pub use n_minus_one::{Mixer, MixerMembership};

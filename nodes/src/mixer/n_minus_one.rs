@@ -1,7 +1,7 @@
 //! The N-1 [`Mixer`]: membership by message, per-member settings, and (with a
 //! [`TalkerPolicy`]) talker selection, dominant speaker, comfort noise and the shared mix.
 
-use super::events::{EventSender, MixerEventKind};
+use super::events::{EventOut, EventSender};
 use super::members::{MemberSettings, MemberUpdate};
 use super::selection::TalkerSelection;
 use super::talkers::TalkerPolicy;
@@ -88,8 +88,7 @@ pub struct Mixer {
     in_mix: Vec<bool>,
     /// The talker policy and its state; `None`: a plain N-1 mixer (no `vad`/`hear`/`all` ports).
     policy: Option<Box<TalkerSelection>>,
-    events: Option<EventSender>,
-    events_dropped: u64,
+    events: EventOut,
     /// The cycle of the last `process` (stamps events raised by a message).
     cycle: u64,
     /// Where a policy mixer publishes who it mixed ([`Mixer::with_heard_board`]).
@@ -118,8 +117,7 @@ impl Mixer {
             custom: 0,
             in_mix: vec![false; capacity],
             policy: None,
-            events: None,
-            events_dropped: 0,
+            events: EventOut::default(),
             cycle: 0,
             heard_board: None,
         }
@@ -138,7 +136,7 @@ impl Mixer {
     /// The same mixer reporting talking and dominant-speaker changes into `events` (see
     /// [`event_ring`](super::event_ring)). Only a mixer with a policy has any to report.
     pub fn with_events(mut self, events: EventSender) -> Self {
-        self.events = Some(events);
+        self.events = EventOut::new(events);
         self
     }
 
@@ -202,15 +200,7 @@ impl Mixer {
         self.set_settings(port, MemberSettings::default());
         if let Some(pol) = self.policy.as_deref_mut() {
             if let Some(ev) = pol.forget(port) {
-                Self::emit(&mut self.events, &mut self.events_dropped, cycle, ev);
-            }
-        }
-    }
-
-    fn emit(events: &mut Option<EventSender>, dropped: &mut u64, cycle: u64, kind: MixerEventKind) {
-        if let Some(e) = events.as_mut() {
-            if !e.send(cycle, kind) {
-                *dropped += 1;
+                self.events.emit(cycle, ev);
             }
         }
     }
@@ -396,7 +386,7 @@ impl Processor for Mixer {
             None => (0.0, 0.0, -1.0),
         };
         let v =
-            [self.member_count as f64, self.bad_inputs as f64, talking, heard, dominant, self.events_dropped as f64];
+            [self.member_count as f64, self.bad_inputs as f64, talking, heard, dominant, self.events.dropped() as f64];
         for (o, v) in out.iter_mut().zip(v) {
             *o = v;
         }
@@ -428,12 +418,12 @@ impl Mixer {
             for &p in &self.members {
                 let vad = self.settings[p].vad && io.control_in(cap + p) > 0.5;
                 if let Some(ev) = pol.observe(p, io.audio_in(p), vad, &self.settings[p]) {
-                    Self::emit(&mut self.events, &mut self.events_dropped, cycle, ev);
+                    self.events.emit(cycle, ev);
                 }
             }
             let settings = &self.settings;
             if let Some(ev) = pol.select(&self.members, |p| settings[p].muted, len) {
-                Self::emit(&mut self.events, &mut self.events_dropped, cycle, ev);
+                self.events.emit(cycle, ev);
             }
         }
         // The total of whoever is in the mix.
@@ -486,17 +476,8 @@ impl Mixer {
             let x = io.audio_in(p);
             let out = io.audio_out(p);
             if self.in_mix[p] {
-                if heard == 1 && noise.is_some() {
-                    // The only talker hears nobody: comfort noise.
-                    kernels::gain(out, noise.unwrap_or(total), s.output_gain);
-                } else if s.input_gain == 1.0 {
-                    kernels::minus_own(out, total, x);
-                    if s.output_gain != 1.0 {
-                        kernels::gain_in_place(out, s.output_gain);
-                    }
-                } else {
-                    s.hear_without_own(out, total, x);
-                }
+                // The only talker hears nobody: comfort noise.
+                s.hear_in_mix(out, total, x, noise.filter(|_| heard == 1));
                 hear(io, p, Hear::Own);
             } else if s.output_gain == 1.0 {
                 out.copy_from_slice(listeners_hear);
@@ -531,6 +512,7 @@ impl Mixer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mixer::MixerEventKind;
     use rvoip_media_graph::{GraphBuilder, NodeHarness, PlanExecutor, Quantum, SplitMix64};
 
     /// Each output against an independent f64 sum of the other inputs.
