@@ -211,7 +211,10 @@
 //!      `G_H1^p · G_min^(1−p)`, the MMSE log-spectral-amplitude gain weighted by each bin's
 //!      speech presence — a-priori absence 0.1 inside the near talker's region, 0.5 outside
 //!      — against a floor 6 dB under the one below, session 37; `ns::omlsa`, shared with the
-//!      denoiser),
+//!      denoiser; in a double-talk block whose error is voiced at a pitch the echo estimate
+//!      does not have, the bins under 4 kHz on that pitch's harmonics are the near talker's:
+//!      half the residual echo estimate and a floor of −10.5 dB, session 39,
+//!      `postfilter::DT_PITCH_CORRELATION`),
 //!      floored (amplitude gains) where echo dominates at −60 dB, or at −14 dB while the
 //!      near-end detector or the per-bin evidence sees near-end speech (the near end masks the residual echo the
 //!      shallower floor lets through, while deeper gains cut holes into its words: measured
@@ -723,6 +726,11 @@ pub struct Aec {
     speech_frame_band: (usize, usize),
     /// … and the first bin above `postfilter::SPEECH_FRAME_TOP_HZ`.
     speech_frame_top: usize,
+    /// The first bin above `postfilter::DT_COMB_TOP_HZ` (the near talker's harmonic comb in
+    /// double talk).
+    comb_top: usize,
+    /// The near talker's fundamental (in bins) the comb used in the last block, 0 if none.
+    comb_f0: f32,
     noise: NoiseFloor,
     /// The denoiser stage of the post-filter ([`AdvancedAecConfig::denoise`]).
     ns: Option<NoiseSuppressor>,
@@ -870,6 +878,8 @@ impl Aec {
                 (postfilter::SPEECH_FRAME_BAND_HZ.1 * n2 as u32 / cfg.sample_rate) as usize,
             ),
             speech_frame_top: (postfilter::SPEECH_FRAME_TOP_HZ * n2 as u32 / cfg.sample_rate) as usize,
+            comb_top: (postfilter::DT_COMB_TOP_HZ * n2 as u32 / cfg.sample_rate) as usize,
+            comb_f0: 0.0,
             noise: NoiseFloor::new(bins),
             ns: match cfg.denoise {
                 Some(level) if cfg.suppression => {
@@ -963,6 +973,13 @@ impl Aec {
     /// ```
     pub fn linear_output(&self) -> &[f32] {
         &self.e_hist[..self.hop]
+    }
+
+    /// The near talker's fundamental (Hz) on whose harmonics the post-filter kept more of the
+    /// near end in the last block: a double-talk block voiced at a pitch the echo estimate does
+    /// not have (`postfilter::DT_PITCH_CORRELATION`); `None` in any other block.
+    pub fn near_talker_pitch_hz(&self) -> Option<f32> {
+        (self.comb_f0 > 0.0).then(|| self.comb_f0 * self.cfg.sample_rate as f32 / (2 * self.hop) as f32)
     }
 
     /// Whether the near-end detector saw near-end speech within the last 200 ms (the
@@ -1620,6 +1637,7 @@ impl Aec {
         self.gain.fill(1.0);
         self.prev_clean.fill(0.0);
         self.region_excess.fill(0.0);
+        self.comb_f0 = 0.0;
         self.noise.reset();
         if let Some(ns) = self.ns.as_mut() {
             ns.reset();
