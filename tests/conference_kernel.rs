@@ -682,7 +682,7 @@ fn policy_rooms_agree(shared: bool) {
     };
     let side = |kind: Kind| {
         let mut s = Side::new(kind);
-        let config = RoomConfig::new(AudioFormat::mono(8000)).with_capacity(8).with_policy(policy);
+        let config = RoomConfig::new(AudioFormat::mono(8000)).with_capacity(8).with_policy(policy).with_heard_board();
         let config = if shared { config.with_shared_encodes() } else { config };
         let config = if let Kind::Kernel = kind { config.with_kernel() } else { config };
         s.room = Room::with_config(&s.engine, config).unwrap();
@@ -692,7 +692,7 @@ fn policy_rooms_agree(shared: bool) {
     let value = |s: &Side, name: &str| s.engine.telemetry_value(s.room.id(), "kernel", name).unwrap();
     let events = |s: &mut Side| std::iter::from_fn(|| s.room.poll_event()).collect::<Vec<_>>();
     let (mut packets, mut most_talking, mut most_heard) = (0, 0.0f64, 0.0f64);
-    let mut told = Vec::new();
+    let (mut told, mut most_listed, mut levels) = (Vec::new(), 0, Vec::new());
     for c in 0..350 {
         step_policy(&mut nodes, c);
         step_policy(&mut kernel, c);
@@ -702,6 +702,18 @@ fn policy_rooms_agree(shared: bool) {
         let (a, b) = (events(&mut nodes), events(&mut kernel));
         assert_eq!(a, b, "cycle {c}");
         told.extend(b);
+        // Who each room mixed, with levels, as the RFC 6465 lists are written from.
+        let heard = |s: &Side| {
+            let mut list = [(0, 0); rvoip_media_nodes::mixer::MAX_HEARD];
+            let n = s.room.heard_board().unwrap().read(&mut list).unwrap();
+            let mut list = list[..n].to_vec();
+            list.sort_unstable();
+            list
+        };
+        let listed = heard(&kernel);
+        assert_eq!(heard(&nodes), listed, "cycle {c}");
+        most_listed = most_listed.max(listed.len());
+        levels.extend(listed.iter().map(|&(_, l)| l));
         most_talking = most_talking.max(value(&kernel, "talking"));
         most_heard = most_heard.max(value(&kernel, "heard"));
         if c == 45 {
@@ -729,6 +741,12 @@ fn policy_rooms_agree(shared: bool) {
         assert_eq!(b.shared_encoder_quanta, 350);
     }
     assert_eq!((most_talking, most_heard), (3.0, 2.0));
+    // The lists named the two heard talkers, at the levels of their syllables (127: a
+    // syllable's silent trough).
+    assert_eq!(most_listed, 2);
+    levels.sort_unstable();
+    levels.dedup();
+    assert!(levels.iter().filter(|&&l| l < 127).count() >= 20, "{levels:?}");
     use rvoip_media_core::conference::RoomEventKind::*;
     let kinds: Vec<_> = told.iter().map(|e| e.kind.clone()).collect();
     for who in ["p0", "p1", "p4", "p2"] {

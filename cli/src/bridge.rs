@@ -83,7 +83,7 @@ pub struct Args {
     io: IoBackend,
     /// How the room is built: `kernel` (one node running every leg's codecs over arrays,
     /// see ARCHITECTURE.md "Kernel rooms"; with `--talkers` it selects the loudest and shares
-    /// the listeners' encode itself; not with `--csrc-levels`), `nodes` (every leg's
+    /// the listeners' encode itself), `nodes` (every leg's
     /// decoder and encoder a node of the room's graph) or `auto` (kernel unless `--talkers`
     /// or `--audio-level` is given).
     #[arg(long, value_enum, default_value_t = RoomKind::Auto)]
@@ -201,9 +201,6 @@ fn check(a: &Args) -> Result<Plan, CliError> {
                 .ok_or_else(|| usage(format!("--talkers must be at least 1, got {t}")))?,
         ),
     };
-    if a.room == RoomKind::Kernel && a.csrc_levels.is_some() {
-        return Err(usage("--room kernel lists no talkers: drop --csrc-levels or use --room nodes"));
-    }
     let room = match a.room {
         RoomKind::Auto if talkers.is_none() && a.audio_level.is_none() => RoomKind::Kernel,
         RoomKind::Auto => RoomKind::Nodes,
@@ -590,10 +587,8 @@ mod tests {
         assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--room", "nodes"]).unwrap().room, RoomKind::Nodes);
         let kernel_talkers = plan(&["--legs", "2", "--codec", "pcmu", "--room", "kernel", "--talkers", "2"]).unwrap();
         assert_eq!((kernel_talkers.room, kernel_talkers.talkers), (RoomKind::Kernel, Some(2)));
-        bad(
-            &["--legs", "2", "--codec", "pcmu", "--room", "kernel", "--talkers", "2", "--csrc-levels"],
-            "--room kernel",
-        );
+        let listed = ["--legs", "2", "--codec", "pcmu", "--room", "kernel", "--talkers", "2", "--csrc-levels"];
+        assert_eq!((plan(&listed).unwrap().room, plan(&listed).unwrap().csrc_levels), (RoomKind::Kernel, Some(2)));
         bad(&["--legs", "2", "--codec", "pcmu", "--csrc-levels"], "needs --talkers");
         bad(
             &["--legs", "2", "--codec", "pcmu", "--talkers", "2", "--audio-level", "2", "--csrc-levels"],

@@ -89,7 +89,8 @@ impl RoomConfig {
         }
     }
 
-    /// The same room (with a talker policy, not a kernel) publishing each cycle the members
+    /// The same room (with a talker policy; a room of nodes or a one-worker kernel room)
+    /// publishing each cycle the members
     /// it mixed and their levels on a [`HeardBoard`](super::HeardBoard)
     /// ([`Room::heard_board`](super::Room::heard_board)), for a transport that writes RFC
     /// 6465 mixer-to-client levels ([`BatchIo::with_heard`](crate::transport::BatchIo::with_heard)).

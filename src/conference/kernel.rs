@@ -61,8 +61,9 @@ use rvoip_media_nodes::codec::{
 };
 use rvoip_media_nodes::jitter::{JitterBufferNode, JitterReport, JITTER_TELEMETRY};
 use rvoip_media_nodes::kernels;
+use rvoip_media_nodes::level::{audio_level, mean_square};
 use rvoip_media_nodes::mixer::{
-    EventOut, EventSender, Hear, MemberSettings, MemberUpdate, TalkerPolicy, TalkerSelection,
+    EventOut, EventSender, Hear, HeardSink, MemberSettings, MemberUpdate, TalkerPolicy, TalkerSelection, MAX_HEARD,
 };
 use std::any::Any;
 use std::sync::Arc;
@@ -408,6 +409,8 @@ pub(crate) struct RoomKernel {
     mixed: usize,
     /// A policy room's shared encodes, by slot.
     shared: Box<[SharedSlot]>,
+    /// Where a policy room publishes who it mixed each cycle (RFC 6465 lists).
+    heard_board: Option<Arc<dyn HeardSink>>,
 }
 
 /// [`RoomKernel`]'s telemetry names.
@@ -455,6 +458,7 @@ impl RoomKernel {
             events: EventOut::default(),
             mixed: 0,
             shared: (0..SHARED_SLOTS).map(|_| SharedSlot { encode: None, packet: PacketSlot::new() }).collect(),
+            heard_board: None,
         }
     }
 
@@ -465,6 +469,14 @@ impl RoomKernel {
         let store = std::mem::replace(&mut self.store, KernelStore::new(0, 0));
         self.store = store.with_policy(policy, quantum, self.quantum_len);
         self.events = EventOut::new(events);
+        self
+    }
+
+    /// The same kernel publishing, each cycle, the members its policy mixed and their levels
+    /// into `board` ([`Mixer::with_heard_board`](rvoip_media_nodes::Mixer::with_heard_board)'s
+    /// list; control side). Without a policy nothing is published.
+    pub(crate) fn with_heard_board(mut self, board: Arc<dyn HeardSink>) -> RoomKernel {
+        self.heard_board = Some(board);
         self
     }
 
@@ -572,17 +584,28 @@ impl RoomKernel {
             if let Some(ev) = sel.select(&self.store.ports, |p| legs[index[p] as usize].settings.muted, q) {
                 self.events.emit(self.cycle, ev);
             }
+            let mut list = [(0u32, 0u8); MAX_HEARD];
             for &p in sel.heard() {
                 let i = index[p] as usize;
                 let leg = &mut legs[i];
-                if Self::add_to_total(&mut total, &leg.settings, &rows[i * q..(i + 1) * q]) {
+                let own = &rows[i * q..(i + 1) * q];
+                if Self::add_to_total(&mut total, &leg.settings, own) {
                     leg.in_mix = true;
+                    if let Some(e) = list.get_mut(self.mixed) {
+                        *e = (p as u32, audio_level(mean_square(own)));
+                    }
                     self.mixed += 1;
                 } else {
                     rebuild = true;
                     self.bad_inputs += 1;
                     errors = errors.saturating_add(1);
                 }
+            }
+            if let Some(board) = self.heard_board.as_deref() {
+                // In port order, as a room of nodes lists its members.
+                let list = &mut list[..self.mixed.min(MAX_HEARD)];
+                list.sort_unstable_by_key(|e| e.0);
+                board.publish(list);
             }
         }
         self.store.select = select;

@@ -241,11 +241,14 @@ impl Room {
             return Self::spread(engine, config);
         }
         let capacity = config.capacity.max(1);
-        let heard =
-            (config.heard_board && config.policy.is_some() && !config.kernel).then(|| Arc::new(HeardBoard::new()));
+        let heard = (config.heard_board && config.policy.is_some()).then(|| Arc::new(HeardBoard::new()));
         let mut b = GraphBuilder::new(engine.config().quantum);
         let events = if config.kernel {
             let (kernel, events) = Self::build_kernel(engine, &config, capacity)?;
+            let kernel = match &heard {
+                Some(board) => kernel.with_heard_board(board.clone()),
+                None => kernel,
+            };
             b.add_node("kernel", Box::new(kernel));
             events
         } else {
