@@ -482,15 +482,7 @@ impl RoomKernel {
 
     /// Packets the shared encodes have sent (control side, for telemetry).
     fn shared_packets(&self) -> u64 {
-        let mut v = [0.0f64; 1];
-        self.shared
-            .iter()
-            .filter_map(|s| s.encode.as_deref())
-            .map(|e| {
-                e.telemetry(&mut v);
-                v[0] as u64
-            })
-            .sum()
+        self.shared.iter().filter_map(|s| s.encode.as_deref()).map(EncodeNode::packets).sum()
     }
 
     /// The same kernel as shard `spread` of a spread room, for the legs of its ports of the

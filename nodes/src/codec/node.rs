@@ -698,6 +698,23 @@ impl EncodeNode {
         self.dropped
     }
 
+    /// Packets sent (the first value of its telemetry).
+    ///
+    /// ```
+    /// use rvoip_media_graph::{PacketSlot, Quantum};
+    /// use rvoip_media_nodes::codec::{EncodeNode, G711CodecEncoder};
+    /// use rvoip_media_nodes::G711Law;
+    /// let mut enc = EncodeNode::new(Box::new(G711CodecEncoder::new(G711Law::Ulaw)), 20_000, Quantum::MS_10).unwrap();
+    /// let mut slot = PacketSlot::new();
+    /// for _ in 0..3 {
+    ///     enc.encode_cycle(&[0.0; 80], &mut slot);
+    /// }
+    /// assert_eq!(enc.packets(), 1); // a 20 ms packet after two cycles; the third starts the next
+    /// ```
+    pub fn packets(&self) -> u64 {
+        self.packets
+    }
+
     /// Encodes the full `frame` buffer into the packet under construction.
     /// Encodes one frame of `pcm` (the input itself when a whole frame is there, else the
     /// frame buffer) into the packet under construction.
