@@ -81,12 +81,11 @@ pub struct Args {
     /// where unavailable.
     #[arg(long, value_name = "auto|epoll|io-uring|packet-ring", default_value = "auto")]
     io: IoBackend,
-    /// How the room is built: `kernel` (one node running every leg's codecs over arrays,
-    /// see ARCHITECTURE.md "Kernel rooms"; with `--talkers` it selects the loudest and shares
-    /// the listeners' encode itself), `nodes` (every leg's
-    /// decoder and encoder a node of the room's graph) or `auto` (kernel unless `--talkers`
-    /// or `--audio-level` is given).
-    #[arg(long, value_enum, default_value_t = RoomKind::Auto)]
+    /// How the room is built: `kernel` (the default: one node running every leg's codecs
+    /// over arrays, see ARCHITECTURE.md "Kernel rooms"; with `--talkers` it selects the
+    /// loudest and shares the listeners' encode itself) or `nodes` (every leg's decoder and
+    /// encoder a node of the room's graph).
+    #[arg(long, value_enum, default_value_t = RoomKind::Kernel)]
     room: RoomKind,
     /// Real-time workers the room spreads over (a kernel room: leg i decoded and encoded on
     /// worker i mod N, the mix summed on each; ARCHITECTURE.md "Kernel rooms"). Each worker's
@@ -104,7 +103,6 @@ pub struct Args {
 /// `--room`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 enum RoomKind {
-    Auto,
     Nodes,
     Kernel,
 }
@@ -201,11 +199,7 @@ fn check(a: &Args) -> Result<Plan, CliError> {
                 .ok_or_else(|| usage(format!("--talkers must be at least 1, got {t}")))?,
         ),
     };
-    let room = match a.room {
-        RoomKind::Auto if talkers.is_none() && a.audio_level.is_none() => RoomKind::Kernel,
-        RoomKind::Auto => RoomKind::Nodes,
-        r => r,
-    };
+    let room = a.room;
     let workers = usize::try_from(a.workers)
         .ok()
         .filter(|w| (1..=legs).contains(w))
@@ -214,7 +208,7 @@ fn check(a: &Args) -> Result<Plan, CliError> {
         return Err(usage("--workers above 1 spreads a room without talker selection: drop --talkers"));
     }
     if workers > 1 && room != RoomKind::Kernel {
-        return Err(usage("--workers above 1 spreads a kernel room: drop --talkers, --audio-level and --room nodes"));
+        return Err(usage("--workers above 1 spreads a kernel room: drop --room nodes"));
     }
     Ok(Plan {
         jitter: a.jitter,
@@ -582,8 +576,8 @@ mod tests {
         let p = plan(&["--legs", "6", "--codec", "g722", "--listen", "127.0.0.1:65530", "--ptime", "30"]).unwrap();
         assert_eq!((p.legs, p.ptime_us, p.codec.rate()), (6, 30_000, 16_000));
         assert_eq!((p.io, p.room), (IoBackend::Auto, RoomKind::Kernel));
-        assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--talkers", "1"]).unwrap().room, RoomKind::Nodes);
-        assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--audio-level"]).unwrap().room, RoomKind::Nodes);
+        assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--talkers", "1"]).unwrap().room, RoomKind::Kernel);
+        assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--audio-level"]).unwrap().room, RoomKind::Kernel);
         assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--room", "nodes"]).unwrap().room, RoomKind::Nodes);
         let kernel_talkers = plan(&["--legs", "2", "--codec", "pcmu", "--room", "kernel", "--talkers", "2"]).unwrap();
         assert_eq!((kernel_talkers.room, kernel_talkers.talkers), (RoomKind::Kernel, Some(2)));
