@@ -514,6 +514,11 @@ impl EncodeNode {
                 {
                     return false;
                 }
+                if self.pkt_frames == 0 && self.win_pos == 0 && k == self.frames_per_packet && self.slot_frames == 0 {
+                    // A whole packet of this stream (ptime = quantum): into the slot as
+                    // `encode_direct` writes its own; the packet buffer stays cold.
+                    return self.splice_direct(p, out);
+                }
                 if self.pkt_frames == 0 {
                     self.pkt_ts = self.frame_ts;
                     self.pkt_marker = self.first_packet || self.silent;
@@ -529,6 +534,29 @@ impl EncodeNode {
                 true
             }
         }
+    }
+
+    /// The shared packet `shared`, a whole packet of this stream, sent as this stream's
+    /// (its sequence number, timestamp and marker), as [`EncodeNode::flush`] would send it
+    /// from the packet buffer.
+    fn splice_direct(&mut self, shared: &Packet, out: &mut EncodeOut<'_>) -> bool {
+        let k = self.frames_per_packet;
+        let p = out.slot.fill();
+        if p.set_payload(shared.payload()).is_err() {
+            // Cannot happen: a packet's payload fits a packet.
+            out.slot.clear();
+            return false;
+        }
+        let marker = std::mem::take(&mut self.marker_next) || self.first_packet || self.silent;
+        p.meta = self.packet_meta(self.frame_ts, marker);
+        self.sequence = self.sequence.wrapping_add(1);
+        self.packets += 1;
+        self.slot_frames = k;
+        self.first_packet = false;
+        self.silent = false;
+        self.frame_ts = self.frame_ts.wrapping_add(self.frame_ticks.wrapping_mul(k as u32));
+        self.count(1);
+        true
     }
 
     /// One frame's time has passed: timestamp and window move on; a full window is sent.
@@ -1119,9 +1147,9 @@ impl Processor for EncodeNode {
             // A node with a shared input counts (and may record) every quantum there.
             rvoip_media_graph::prefetch_value(c);
         }
-        if self.ptime_us > self.quantum_us || self.shared_ports {
-            // Packets of several quanta gather their frames in `pkt`, and spliced frames go
-            // there too (flushed from there).
+        if self.ptime_us > self.quantum_us {
+            // Packets of several quanta gather their frames in `pkt`, spliced ones too
+            // (flushed from there); a packet of one quantum goes straight to its slot.
             let bytes = self.info.max_frame_bytes * self.frames_per_packet;
             rvoip_media_graph::prefetch_lines(&*self.pkt, bytes.min(self.pkt.len()).div_ceil(64).min(PKT_LINES));
         }
