@@ -589,10 +589,14 @@ fn a_spread_room_refuses_more_workers_than_the_engine_has() {
     room.leave(&engine, "a").unwrap();
     room.join(&engine, "d", LegMedia::g711(G711Law::Ulaw, 10_000, 4)).unwrap();
     assert_eq!((room.port_of("d"), room.capacity()), (Some(0), 2));
-    // Talker selection needs every leg's level in one place: one worker's room only.
-    let policy = rvoip_media_nodes::mixer::TalkerPolicy::default();
-    let spread_policy = RoomConfig::new(AudioFormat::mono(8000)).with_policy(policy).with_kernel_workers(2);
-    assert!(matches!(Room::with_config(&engine, spread_policy), Err(EngineError::NodeSetup { .. })));
+    // Shards exchange their candidates with their rows each cycle: a spread room hears at
+    // most 8 talkers, and not "every talker" (max_talkers 0).
+    for max_talkers in [0, 9] {
+        let policy = rvoip_media_nodes::mixer::TalkerPolicy { max_talkers, ..Default::default() };
+        let spread_policy = RoomConfig::new(AudioFormat::mono(8000)).with_policy(policy).with_kernel_workers(2);
+        let e = Room::with_config(&engine, spread_policy);
+        assert!(matches!(e, Err(EngineError::NodeSetup { .. })), "{max_talkers}: {:?}", e.err());
+    }
 }
 
 #[test]
@@ -754,4 +758,62 @@ fn policy_rooms_agree(shared: bool) {
     }
     assert!(kinds.contains(&TalkingStopped("p0".into())), "{kinds:?}");
     assert!(kinds.iter().any(|k| matches!(k, DominantSpeaker(Some(_)))), "{kinds:?}");
+}
+
+#[test]
+fn a_policy_room_spread_over_workers_hears_and_tells_what_one_worker_does() {
+    // The policy script (two places, 100 ms hold, comfort noise) in a kernel room on one
+    // worker and spread over two and three: each shard observes its own legs, publishes
+    // those that may be heard with their rows, and every shard chooses from all claims.
+    // Heard talkers' G.711 rows at gain 1 sum exactly in any order: the same packets,
+    // cycle by cycle, the same talking events and the same count of heard talkers.
+    let policy = rvoip_media_nodes::mixer::TalkerPolicy {
+        max_talkers: 2,
+        hold_ms: 100,
+        ..rvoip_media_nodes::mixer::TalkerPolicy::default()
+    };
+    let side = |kind: Kind| {
+        let mut s = Side::new(kind);
+        let config = RoomConfig::new(AudioFormat::mono(8000)).with_capacity(8).with_policy(policy);
+        let config = match kind {
+            Kind::Spread(w) => config.with_kernel_workers(w).with_kernel_wait(Duration::from_secs(5)),
+            _ => config.with_kernel(),
+        };
+        s.room = Room::with_config(&s.engine, config).unwrap();
+        s
+    };
+    let mut sides = [side(Kind::Kernel), side(Kind::Spread(2)), side(Kind::Spread(3))];
+    let talk = |s: &mut Side| {
+        use rvoip_media_core::conference::RoomEventKind::DominantSpeaker;
+        let mut told: Vec<String> = std::iter::from_fn(|| s.room.poll_event())
+            .filter(|e| !matches!(e.kind, DominantSpeaker(_)))
+            .map(|e| format!("{} {:?}", e.cycle, e.kind))
+            .collect();
+        told.sort();
+        told
+    };
+    let heard = |s: &Side| s.engine.telemetry_value(s.room.id(), "kernel", "heard").unwrap();
+    let (mut packets, mut told, mut most_heard) = (0, 0, 0.0f64);
+    for c in 0..350 {
+        sides.iter_mut().for_each(|s| step_policy(s, c));
+        let sent: Vec<Sent> = sides.iter_mut().map(Side::cycle).collect();
+        let events: Vec<Vec<String>> = sides.iter_mut().map(talk).collect();
+        for k in 1..3 {
+            assert_eq!(sent[k], sent[0], "cycle {c}, {} workers", k + 1);
+            assert_eq!(events[k], events[0], "cycle {c}, {} workers", k + 1);
+            assert_eq!(heard(&sides[k]), heard(&sides[0]), "cycle {c}, {} workers", k + 1);
+        }
+        packets += sent[0].len();
+        told += events[0].len();
+        most_heard = most_heard.max(heard(&sides[0]));
+    }
+    assert_eq!(packets, 5 * 350 - 150, "every leg sent every quantum until it left");
+    assert_eq!(most_heard, 2.0);
+    assert!(told >= 5, "{told} talking events");
+    for s in &sides[1..] {
+        for (k, &shard) in s.room.shards().iter().enumerate() {
+            let late = s.engine.telemetry_value(shard, "kernel", "late_partners").unwrap();
+            assert_eq!(late, 0.0, "shard {k}");
+        }
+    }
 }

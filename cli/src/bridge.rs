@@ -19,7 +19,7 @@ use super::codec_arg::Codec;
 use super::output::{self, Outputs};
 use super::CliError;
 use clap::Args as ClapArgs;
-use rvoip_media_core::conference::{LegMedia, LegOptions, Room, RoomConfig};
+use rvoip_media_core::conference::{LegMedia, LegOptions, Room, RoomConfig, MAX_SPREAD_TALKERS};
 use rvoip_media_core::nodes::jitter::JitterConfig;
 use rvoip_media_core::nodes::mixer::TalkerPolicy;
 use rvoip_media_core::prelude::*;
@@ -204,8 +204,8 @@ fn check(a: &Args) -> Result<Plan, CliError> {
         .ok()
         .filter(|w| (1..=legs).contains(w))
         .ok_or_else(|| usage(format!("--workers must be 1..={legs} (at most one per leg), got {}", a.workers)))?;
-    if workers > 1 && talkers.is_some() {
-        return Err(usage("--workers above 1 spreads a room without talker selection: drop --talkers"));
+    if workers > 1 && talkers.is_some_and(|t| t > MAX_SPREAD_TALKERS) {
+        return Err(usage(format!("--workers above 1 hears at most {MAX_SPREAD_TALKERS} --talkers")));
     }
     if workers > 1 && room != RoomKind::Kernel {
         return Err(usage("--workers above 1 spreads a kernel room: drop --room nodes"));
@@ -407,7 +407,12 @@ impl Bridge {
     fn talkers(&self) -> Option<(usize, Option<&str>)> {
         self.room.policy()?;
         let t = self.engine.telemetry(self.room.id(), self.room.mixer()).ok()?;
-        let talking = t.get("talking").unwrap_or(0.0) as usize;
+        // A spread room's shards each count their own legs.
+        let shards = self.room.shards();
+        let talking = match shards.len() {
+            0 => t.get("talking").unwrap_or(0.0),
+            _ => shards.iter().filter_map(|&s| self.engine.telemetry_value(s, "kernel", "talking").ok()).sum(),
+        } as usize;
         let dominant = t.get("dominant").filter(|d| *d >= 0.0).and_then(|d| self.room.member_at(d as usize));
         Some((talking, dominant))
     }
@@ -602,6 +607,10 @@ mod tests {
         bad(&["--legs", "4", "--codec", "pcmu", "--workers", "0"], "--workers must be 1..=4");
         bad(&["--legs", "2", "--codec", "pcmu", "--workers", "3"], "at most one per leg");
         bad(&["--legs", "4", "--codec", "pcmu", "--workers", "2", "--room", "nodes"], "spreads a kernel room");
-        bad(&["--legs", "4", "--codec", "pcmu", "--workers", "2", "--talkers", "2"], "drop --talkers");
+        bad(&["--legs", "4", "--codec", "pcmu", "--workers", "2", "--talkers", "9"], "at most 8 --talkers");
+        assert_eq!(
+            plan(&["--legs", "4", "--codec", "pcmu", "--workers", "2", "--talkers", "8"]).unwrap().talkers,
+            Some(8)
+        );
     }
 }
