@@ -676,23 +676,39 @@ fn a_kernel_room_shares_its_listeners_encode_as_a_room_of_nodes_does() {
     policy_rooms_agree(true);
 }
 
-/// The policy script in a room of nodes and a kernel room, with or without `shared`
-/// encodes: packets and events must agree cycle by cycle.
-fn policy_rooms_agree(shared: bool) {
+/// The policy script's room of `kind` (two places, 100 ms hold, comfort noise, the dominant
+/// speaker), publishing whom it heard on a heard board, with `shared` encodes or not.
+fn policy_side(kind: Kind, shared: bool) -> Side {
     let policy = rvoip_media_nodes::mixer::TalkerPolicy {
         max_talkers: 2,
         hold_ms: 100,
         ..rvoip_media_nodes::mixer::TalkerPolicy::default()
     };
-    let side = |kind: Kind| {
-        let mut s = Side::new(kind);
-        let config = RoomConfig::new(AudioFormat::mono(8000)).with_capacity(8).with_policy(policy).with_heard_board();
-        let config = if shared { config.with_shared_encodes() } else { config };
-        let config = if let Kind::Kernel = kind { config.with_kernel() } else { config };
-        s.room = Room::with_config(&s.engine, config).unwrap();
-        s
+    let mut s = Side::new(kind);
+    let config = RoomConfig::new(AudioFormat::mono(8000)).with_capacity(8).with_policy(policy).with_heard_board();
+    let config = if shared { config.with_shared_encodes() } else { config };
+    let config = match kind {
+        Kind::Nodes => config,
+        Kind::Kernel => config.with_kernel(),
+        Kind::Spread(w) => config.with_kernel_workers(w).with_kernel_wait(Duration::from_secs(5)),
     };
-    let (mut nodes, mut kernel) = (side(Kind::Nodes), side(Kind::Kernel));
+    s.room = Room::with_config(&s.engine, config).unwrap();
+    s
+}
+
+/// Whom a policy room mixed last cycle, by its heard board, in port order.
+fn heard_list(s: &Side) -> Vec<(u32, u8)> {
+    let mut list = [(0, 0); rvoip_media_nodes::mixer::MAX_HEARD];
+    let n = s.room.heard_board().unwrap().read(&mut list).unwrap();
+    let mut list = list[..n].to_vec();
+    list.sort_unstable();
+    list
+}
+
+/// The policy script in a room of nodes and a kernel room, with or without `shared`
+/// encodes: packets and events must agree cycle by cycle.
+fn policy_rooms_agree(shared: bool) {
+    let (mut nodes, mut kernel) = (policy_side(Kind::Nodes, shared), policy_side(Kind::Kernel, shared));
     let value = |s: &Side, name: &str| s.engine.telemetry_value(s.room.id(), "kernel", name).unwrap();
     let events = |s: &mut Side| std::iter::from_fn(|| s.room.poll_event()).collect::<Vec<_>>();
     let (mut packets, mut most_talking, mut most_heard) = (0, 0.0f64, 0.0f64);
@@ -707,15 +723,8 @@ fn policy_rooms_agree(shared: bool) {
         assert_eq!(a, b, "cycle {c}");
         told.extend(b);
         // Who each room mixed, with levels, as the RFC 6465 lists are written from.
-        let heard = |s: &Side| {
-            let mut list = [(0, 0); rvoip_media_nodes::mixer::MAX_HEARD];
-            let n = s.room.heard_board().unwrap().read(&mut list).unwrap();
-            let mut list = list[..n].to_vec();
-            list.sort_unstable();
-            list
-        };
-        let listed = heard(&kernel);
-        assert_eq!(heard(&nodes), listed, "cycle {c}");
+        let listed = heard_list(&kernel);
+        assert_eq!(heard_list(&nodes), listed, "cycle {c}");
         most_listed = most_listed.max(listed.len());
         levels.extend(listed.iter().map(|&(_, l)| l));
         most_talking = most_talking.max(value(&kernel, "talking"));
@@ -766,22 +775,9 @@ fn a_policy_room_spread_over_workers_hears_and_tells_what_one_worker_does() {
     // worker and spread over two and three: each shard observes its own legs, publishes
     // those that may be heard with their rows, and every shard chooses from all claims.
     // Heard talkers' G.711 rows at gain 1 sum exactly in any order: the same packets,
-    // cycle by cycle, the same talking events and the same count of heard talkers.
-    let policy = rvoip_media_nodes::mixer::TalkerPolicy {
-        max_talkers: 2,
-        hold_ms: 100,
-        ..rvoip_media_nodes::mixer::TalkerPolicy::default()
-    };
-    let side = |kind: Kind| {
-        let mut s = Side::new(kind);
-        let config = RoomConfig::new(AudioFormat::mono(8000)).with_capacity(8).with_policy(policy);
-        let config = match kind {
-            Kind::Spread(w) => config.with_kernel_workers(w).with_kernel_wait(Duration::from_secs(5)),
-            _ => config.with_kernel(),
-        };
-        s.room = Room::with_config(&s.engine, config).unwrap();
-        s
-    };
+    // cycle by cycle, the same talking events, the same count of heard talkers and the same
+    // heard board (the first shard's).
+    let side = |kind| policy_side(kind, false);
     let mut sides = [side(Kind::Kernel), side(Kind::Spread(2)), side(Kind::Spread(3))];
     let talk = |s: &mut Side| {
         use rvoip_media_core::conference::RoomEventKind::DominantSpeaker;
@@ -802,6 +798,7 @@ fn a_policy_room_spread_over_workers_hears_and_tells_what_one_worker_does() {
             assert_eq!(sent[k], sent[0], "cycle {c}, {} workers", k + 1);
             assert_eq!(events[k], events[0], "cycle {c}, {} workers", k + 1);
             assert_eq!(heard(&sides[k]), heard(&sides[0]), "cycle {c}, {} workers", k + 1);
+            assert_eq!(heard_list(&sides[k]), heard_list(&sides[0]), "cycle {c}, {} workers", k + 1);
         }
         packets += sent[0].len();
         told += events[0].len();

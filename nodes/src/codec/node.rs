@@ -547,6 +547,14 @@ impl EncodeNode {
             out.slot.clear();
             return false;
         }
+        self.sent_whole(p, k);
+        self.count(1);
+        true
+    }
+
+    /// A whole packet of `k` frames starting now went straight into the slot as `p`: its
+    /// RTP fields, and the stream moves on by the packet.
+    fn sent_whole(&mut self, p: &mut Packet, k: usize) {
         let marker = std::mem::take(&mut self.marker_next) || self.first_packet || self.silent;
         p.meta = self.packet_meta(self.frame_ts, marker);
         self.sequence = self.sequence.wrapping_add(1);
@@ -555,8 +563,6 @@ impl EncodeNode {
         self.first_packet = false;
         self.silent = false;
         self.frame_ts = self.frame_ts.wrapping_add(self.frame_ticks.wrapping_mul(k as u32));
-        self.count(1);
-        true
     }
 
     /// One frame's time has passed: timestamp and window move on; a full window is sent.
@@ -832,14 +838,7 @@ impl EncodeNode {
                 return false;
             }
         }
-        let marker = std::mem::take(&mut self.marker_next) || self.first_packet || self.silent;
-        p.meta = self.packet_meta(self.frame_ts, marker);
-        self.sequence = self.sequence.wrapping_add(1);
-        self.packets += 1;
-        self.slot_frames = k;
-        self.first_packet = false;
-        self.silent = false;
-        self.frame_ts = self.frame_ts.wrapping_add(self.frame_ticks.wrapping_mul(k as u32));
+        self.sent_whole(p, k);
         *rest = &rest[need..];
         true
     }

@@ -182,20 +182,25 @@ impl Talkers {
         // Full: the loudest unheard replaces the quietest held-long-enough heard one when
         // louder by the hysteresis.
         let Some(c) = self.loudest_unheard(members, &muted) else { return };
-        let hold = self.hold;
-        let Some(&q) = self
-            .heard_list
-            .iter()
-            .filter(|&&p| self.heard_for[p] >= hold)
-            .min_by(|&&a, &&b| self.smooth[a].total_cmp(&self.smooth[b]))
-        else {
-            return;
-        };
-        let margin = 10f32.powf(self.policy.hysteresis_db / 10.0);
-        if self.smooth[c] > self.smooth[q] * margin {
+        let Some(q) = self.replaceable() else { return };
+        if self.beats(self.smooth[c], q) {
             self.set_heard(q, false);
             self.set_heard(c, true);
         }
+    }
+
+    /// The quietest heard port that has been heard long enough to be replaced.
+    fn replaceable(&self) -> Option<usize> {
+        self.heard_list
+            .iter()
+            .copied()
+            .filter(|&p| self.heard_for[p] >= self.hold)
+            .min_by(|&a, &b| self.smooth[a].total_cmp(&self.smooth[b]))
+    }
+
+    /// Whether a talker at `level` replaces heard port `q`: louder by the hysteresis.
+    fn beats(&self, level: f32, q: usize) -> bool {
+        level > self.smooth[q] * 10f32.powf(self.policy.hysteresis_db / 10.0)
     }
 
     fn loudest_unheard(&self, members: &[usize], muted: impl Fn(usize) -> bool) -> Option<usize> {
@@ -326,17 +331,8 @@ impl Talkers {
             self.set_heard(c.port as usize, true);
         }
         let Some(c) = loudest(self) else { return };
-        let hold = self.hold;
-        let Some(&q) = self
-            .heard_list
-            .iter()
-            .filter(|&&p| self.heard_for[p] >= hold)
-            .min_by(|&&a, &&b| self.smooth[a].total_cmp(&self.smooth[b]))
-        else {
-            return;
-        };
-        let margin = 10f32.powf(self.policy.hysteresis_db / 10.0);
-        if c.smooth > self.smooth[q] * margin {
+        let Some(q) = self.replaceable() else { return };
+        if self.beats(c.smooth, q) {
             self.set_heard(q, false);
             self.smooth[c.port as usize] = c.smooth;
             self.set_heard(c.port as usize, true);
