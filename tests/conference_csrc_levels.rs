@@ -44,9 +44,20 @@ fn amplitude(phase: usize, i: usize) -> Option<f32> {
 
 #[test]
 fn every_listener_gets_the_talkers_mixed_into_its_mix() {
+    listeners_get_their_talkers(false);
+}
+
+#[test]
+fn every_listener_of_a_kernel_room_gets_the_talkers_mixed_into_its_mix() {
+    listeners_get_their_talkers(true);
+}
+
+/// The two phases in a room of nodes or a kernel room.
+fn listeners_get_their_talkers(kernel: bool) {
     let engine = Engine::start(EngineConfig { workers: 1, realtime: None, ..EngineConfig::default() }).unwrap();
     let policy = TalkerPolicy { max_talkers: 2, ..TalkerPolicy::default() };
     let config = RoomConfig::new(AudioFormat::mono(8000)).with_max_members(LEGS).with_policy(policy).with_heard_board();
+    let config = if kernel { config.with_kernel() } else { config };
     let mut room = Room::with_config(&engine, config).unwrap();
     let mut io = BatchIo::new(BatchConfig::default()).with_heard(room.heard_board().unwrap());
     let mut ports = Vec::new();

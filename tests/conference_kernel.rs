@@ -589,10 +589,14 @@ fn a_spread_room_refuses_more_workers_than_the_engine_has() {
     room.leave(&engine, "a").unwrap();
     room.join(&engine, "d", LegMedia::g711(G711Law::Ulaw, 10_000, 4)).unwrap();
     assert_eq!((room.port_of("d"), room.capacity()), (Some(0), 2));
-    // Talker selection needs every leg's level in one place: one worker's room only.
-    let policy = rvoip_media_nodes::mixer::TalkerPolicy::default();
-    let spread_policy = RoomConfig::new(AudioFormat::mono(8000)).with_policy(policy).with_kernel_workers(2);
-    assert!(matches!(Room::with_config(&engine, spread_policy), Err(EngineError::NodeSetup { .. })));
+    // Shards exchange their candidates with their rows each cycle: a spread room hears at
+    // most 8 talkers, and not "every talker" (max_talkers 0).
+    for max_talkers in [0, 9] {
+        let policy = rvoip_media_nodes::mixer::TalkerPolicy { max_talkers, ..Default::default() };
+        let spread_policy = RoomConfig::new(AudioFormat::mono(8000)).with_policy(policy).with_kernel_workers(2);
+        let e = Room::with_config(&engine, spread_policy);
+        assert!(matches!(e, Err(EngineError::NodeSetup { .. })), "{max_talkers}: {:?}", e.err());
+    }
 }
 
 #[test]
@@ -672,27 +676,43 @@ fn a_kernel_room_shares_its_listeners_encode_as_a_room_of_nodes_does() {
     policy_rooms_agree(true);
 }
 
-/// The policy script in a room of nodes and a kernel room, with or without `shared`
-/// encodes: packets and events must agree cycle by cycle.
-fn policy_rooms_agree(shared: bool) {
+/// The policy script's room of `kind` (two places, 100 ms hold, comfort noise, the dominant
+/// speaker), publishing whom it heard on a heard board, with `shared` encodes or not.
+fn policy_side(kind: Kind, shared: bool) -> Side {
     let policy = rvoip_media_nodes::mixer::TalkerPolicy {
         max_talkers: 2,
         hold_ms: 100,
         ..rvoip_media_nodes::mixer::TalkerPolicy::default()
     };
-    let side = |kind: Kind| {
-        let mut s = Side::new(kind);
-        let config = RoomConfig::new(AudioFormat::mono(8000)).with_capacity(8).with_policy(policy);
-        let config = if shared { config.with_shared_encodes() } else { config };
-        let config = if let Kind::Kernel = kind { config.with_kernel() } else { config };
-        s.room = Room::with_config(&s.engine, config).unwrap();
-        s
+    let mut s = Side::new(kind);
+    let config = RoomConfig::new(AudioFormat::mono(8000)).with_capacity(8).with_policy(policy).with_heard_board();
+    let config = if shared { config.with_shared_encodes() } else { config };
+    let config = match kind {
+        Kind::Nodes => config,
+        Kind::Kernel => config.with_kernel(),
+        Kind::Spread(w) => config.with_kernel_workers(w).with_kernel_wait(Duration::from_secs(5)),
     };
-    let (mut nodes, mut kernel) = (side(Kind::Nodes), side(Kind::Kernel));
+    s.room = Room::with_config(&s.engine, config).unwrap();
+    s
+}
+
+/// Whom a policy room mixed last cycle, by its heard board, in port order.
+fn heard_list(s: &Side) -> Vec<(u32, u8)> {
+    let mut list = [(0, 0); rvoip_media_nodes::mixer::MAX_HEARD];
+    let n = s.room.heard_board().unwrap().read(&mut list).unwrap();
+    let mut list = list[..n].to_vec();
+    list.sort_unstable();
+    list
+}
+
+/// The policy script in a room of nodes and a kernel room, with or without `shared`
+/// encodes: packets and events must agree cycle by cycle.
+fn policy_rooms_agree(shared: bool) {
+    let (mut nodes, mut kernel) = (policy_side(Kind::Nodes, shared), policy_side(Kind::Kernel, shared));
     let value = |s: &Side, name: &str| s.engine.telemetry_value(s.room.id(), "kernel", name).unwrap();
     let events = |s: &mut Side| std::iter::from_fn(|| s.room.poll_event()).collect::<Vec<_>>();
     let (mut packets, mut most_talking, mut most_heard) = (0, 0.0f64, 0.0f64);
-    let mut told = Vec::new();
+    let (mut told, mut most_listed, mut levels) = (Vec::new(), 0, Vec::new());
     for c in 0..350 {
         step_policy(&mut nodes, c);
         step_policy(&mut kernel, c);
@@ -702,6 +722,11 @@ fn policy_rooms_agree(shared: bool) {
         let (a, b) = (events(&mut nodes), events(&mut kernel));
         assert_eq!(a, b, "cycle {c}");
         told.extend(b);
+        // Who each room mixed, with levels, as the RFC 6465 lists are written from.
+        let listed = heard_list(&kernel);
+        assert_eq!(heard_list(&nodes), listed, "cycle {c}");
+        most_listed = most_listed.max(listed.len());
+        levels.extend(listed.iter().map(|&(_, l)| l));
         most_talking = most_talking.max(value(&kernel, "talking"));
         most_heard = most_heard.max(value(&kernel, "heard"));
         if c == 45 {
@@ -729,6 +754,12 @@ fn policy_rooms_agree(shared: bool) {
         assert_eq!(b.shared_encoder_quanta, 350);
     }
     assert_eq!((most_talking, most_heard), (3.0, 2.0));
+    // The lists named the two heard talkers, at the levels of their syllables (127: a
+    // syllable's silent trough).
+    assert_eq!(most_listed, 2);
+    levels.sort_unstable();
+    levels.dedup();
+    assert!(levels.iter().filter(|&&l| l < 127).count() >= 20, "{levels:?}");
     use rvoip_media_core::conference::RoomEventKind::*;
     let kinds: Vec<_> = told.iter().map(|e| e.kind.clone()).collect();
     for who in ["p0", "p1", "p4", "p2"] {
@@ -736,4 +767,50 @@ fn policy_rooms_agree(shared: bool) {
     }
     assert!(kinds.contains(&TalkingStopped("p0".into())), "{kinds:?}");
     assert!(kinds.iter().any(|k| matches!(k, DominantSpeaker(Some(_)))), "{kinds:?}");
+}
+
+#[test]
+fn a_policy_room_spread_over_workers_hears_and_tells_what_one_worker_does() {
+    // The policy script (two places, 100 ms hold, comfort noise) in a kernel room on one
+    // worker and spread over two and three: each shard observes its own legs, publishes
+    // those that may be heard with their rows, and every shard chooses from all claims.
+    // Heard talkers' G.711 rows at gain 1 sum exactly in any order: the same packets,
+    // cycle by cycle, the same talking events, the same count of heard talkers and the same
+    // heard board (the first shard's).
+    let side = |kind| policy_side(kind, false);
+    let mut sides = [side(Kind::Kernel), side(Kind::Spread(2)), side(Kind::Spread(3))];
+    let talk = |s: &mut Side| {
+        use rvoip_media_core::conference::RoomEventKind::DominantSpeaker;
+        let mut told: Vec<String> = std::iter::from_fn(|| s.room.poll_event())
+            .filter(|e| !matches!(e.kind, DominantSpeaker(_)))
+            .map(|e| format!("{} {:?}", e.cycle, e.kind))
+            .collect();
+        told.sort();
+        told
+    };
+    let heard = |s: &Side| s.engine.telemetry_value(s.room.id(), "kernel", "heard").unwrap();
+    let (mut packets, mut told, mut most_heard) = (0, 0, 0.0f64);
+    for c in 0..350 {
+        sides.iter_mut().for_each(|s| step_policy(s, c));
+        let sent: Vec<Sent> = sides.iter_mut().map(Side::cycle).collect();
+        let events: Vec<Vec<String>> = sides.iter_mut().map(talk).collect();
+        for k in 1..3 {
+            assert_eq!(sent[k], sent[0], "cycle {c}, {} workers", k + 1);
+            assert_eq!(events[k], events[0], "cycle {c}, {} workers", k + 1);
+            assert_eq!(heard(&sides[k]), heard(&sides[0]), "cycle {c}, {} workers", k + 1);
+            assert_eq!(heard_list(&sides[k]), heard_list(&sides[0]), "cycle {c}, {} workers", k + 1);
+        }
+        packets += sent[0].len();
+        told += events[0].len();
+        most_heard = most_heard.max(heard(&sides[0]));
+    }
+    assert_eq!(packets, 5 * 350 - 150, "every leg sent every quantum until it left");
+    assert_eq!(most_heard, 2.0);
+    assert!(told >= 5, "{told} talking events");
+    for s in &sides[1..] {
+        for (k, &shard) in s.room.shards().iter().enumerate() {
+            let late = s.engine.telemetry_value(shard, "kernel", "late_partners").unwrap();
+            assert_eq!(late, 0.0, "shard {k}");
+        }
+    }
 }

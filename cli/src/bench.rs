@@ -26,7 +26,9 @@
 //!
 //! `--kernel` runs the room's legs in a room kernel (`RoomConfig::with_kernel`: the
 //! legs' state in one array, two passes a cycle) instead of a graph of per-leg nodes; with
-//! `--talkers T` the kernel selects the T loudest and shares the listeners' encode itself.
+//! `--talkers T` the kernel selects the T loudest and shares the listeners' encode itself
+//! (spread over workers, the shards choose the T loudest together and share no encodes:
+//! the encodes column then reads —).
 //!
 //! `--workers W` (with `--kernel`) spreads the room over W workers
 //! (`RoomConfig::with_kernel_workers`) of a driven engine of W workers, the drivers run side
@@ -160,9 +162,6 @@ pub fn run(a: Args) -> Result<(), CliError> {
     let ptime = a.ptime.unwrap_or(q_ms);
     if !(1..=12).contains(&(ptime / q_ms)) || ptime % q_ms != 0 {
         return Err(CliError::Usage(format!("--ptime must be 1 to 12 quanta of {q_ms} ms, got {ptime}")));
-    }
-    if a.workers > 1 && a.talkers > 0 {
-        return Err(CliError::Usage("--workers spreads a plain kernel room only (no --talkers)".into()));
     }
     let workers = usize::try_from(a.workers)
         .ok()
@@ -660,7 +659,13 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
             let covered = packets * setup.quanta_per_packet as f64 / n as f64;
             let skipped: u64 = s.per_member.iter().map(|p| p.skipped_decodes).sum();
             let encodes: u64 = s.per_member.iter().map(|p| p.own_quanta).sum::<u64>() + s.shared_encoder_quanta;
-            print!(" {:.1} | {:.1} |", skipped as f64 / covered.max(1.0), encodes as f64 / covered.max(1.0));
+            let encodes = if setup.workers > 1 {
+                // A spread room shares no encodes: every leg encodes its own, uncounted.
+                "—".to_string()
+            } else {
+                format!("{:.1}", encodes as f64 / covered.max(1.0))
+            };
+            print!(" {:.1} | {encodes} |", skipped as f64 / covered.max(1.0));
         }
         println!();
         if setup.workers > 1 {

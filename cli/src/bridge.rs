@@ -19,7 +19,7 @@ use super::codec_arg::Codec;
 use super::output::{self, Outputs};
 use super::CliError;
 use clap::Args as ClapArgs;
-use rvoip_media_core::conference::{LegMedia, LegOptions, Room, RoomConfig};
+use rvoip_media_core::conference::{LegMedia, LegOptions, Room, RoomConfig, MAX_SPREAD_TALKERS};
 use rvoip_media_core::nodes::jitter::JitterConfig;
 use rvoip_media_core::nodes::mixer::TalkerPolicy;
 use rvoip_media_core::prelude::*;
@@ -81,12 +81,11 @@ pub struct Args {
     /// where unavailable.
     #[arg(long, value_name = "auto|epoll|io-uring|packet-ring", default_value = "auto")]
     io: IoBackend,
-    /// How the room is built: `kernel` (one node running every leg's codecs over arrays,
-    /// see ARCHITECTURE.md "Kernel rooms"; with `--talkers` it selects the loudest and shares
-    /// the listeners' encode itself; not with `--csrc-levels`), `nodes` (every leg's
-    /// decoder and encoder a node of the room's graph) or `auto` (kernel unless `--talkers`
-    /// or `--audio-level` is given).
-    #[arg(long, value_enum, default_value_t = RoomKind::Auto)]
+    /// How the room is built: `kernel` (the default: one node running every leg's codecs
+    /// over arrays, see ARCHITECTURE.md "Kernel rooms"; with `--talkers` it selects the
+    /// loudest and shares the listeners' encode itself) or `nodes` (every leg's decoder and
+    /// encoder a node of the room's graph).
+    #[arg(long, value_enum, default_value_t = RoomKind::Kernel)]
     room: RoomKind,
     /// Real-time workers the room spreads over (a kernel room: leg i decoded and encoded on
     /// worker i mod N, the mix summed on each; ARCHITECTURE.md "Kernel rooms"). Each worker's
@@ -104,7 +103,6 @@ pub struct Args {
 /// `--room`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 enum RoomKind {
-    Auto,
     Nodes,
     Kernel,
 }
@@ -201,23 +199,16 @@ fn check(a: &Args) -> Result<Plan, CliError> {
                 .ok_or_else(|| usage(format!("--talkers must be at least 1, got {t}")))?,
         ),
     };
-    if a.room == RoomKind::Kernel && a.csrc_levels.is_some() {
-        return Err(usage("--room kernel lists no talkers: drop --csrc-levels or use --room nodes"));
-    }
-    let room = match a.room {
-        RoomKind::Auto if talkers.is_none() && a.audio_level.is_none() => RoomKind::Kernel,
-        RoomKind::Auto => RoomKind::Nodes,
-        r => r,
-    };
+    let room = a.room;
     let workers = usize::try_from(a.workers)
         .ok()
         .filter(|w| (1..=legs).contains(w))
         .ok_or_else(|| usage(format!("--workers must be 1..={legs} (at most one per leg), got {}", a.workers)))?;
-    if workers > 1 && talkers.is_some() {
-        return Err(usage("--workers above 1 spreads a room without talker selection: drop --talkers"));
+    if workers > 1 && talkers.is_some_and(|t| t > MAX_SPREAD_TALKERS) {
+        return Err(usage(format!("--workers above 1 hears at most {MAX_SPREAD_TALKERS} --talkers")));
     }
     if workers > 1 && room != RoomKind::Kernel {
-        return Err(usage("--workers above 1 spreads a kernel room: drop --talkers, --audio-level and --room nodes"));
+        return Err(usage("--workers above 1 spreads a kernel room: drop --room nodes"));
     }
     Ok(Plan {
         jitter: a.jitter,
@@ -416,7 +407,12 @@ impl Bridge {
     fn talkers(&self) -> Option<(usize, Option<&str>)> {
         self.room.policy()?;
         let t = self.engine.telemetry(self.room.id(), self.room.mixer()).ok()?;
-        let talking = t.get("talking").unwrap_or(0.0) as usize;
+        // A spread room's shards each count their own legs.
+        let shards = self.room.shards();
+        let talking = match shards.len() {
+            0 => t.get("talking").unwrap_or(0.0),
+            _ => shards.iter().filter_map(|&s| self.engine.telemetry_value(s, "kernel", "talking").ok()).sum(),
+        } as usize;
         let dominant = t.get("dominant").filter(|d| *d >= 0.0).and_then(|d| self.room.member_at(d as usize));
         Some((talking, dominant))
     }
@@ -585,15 +581,13 @@ mod tests {
         let p = plan(&["--legs", "6", "--codec", "g722", "--listen", "127.0.0.1:65530", "--ptime", "30"]).unwrap();
         assert_eq!((p.legs, p.ptime_us, p.codec.rate()), (6, 30_000, 16_000));
         assert_eq!((p.io, p.room), (IoBackend::Auto, RoomKind::Kernel));
-        assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--talkers", "1"]).unwrap().room, RoomKind::Nodes);
-        assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--audio-level"]).unwrap().room, RoomKind::Nodes);
+        assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--talkers", "1"]).unwrap().room, RoomKind::Kernel);
+        assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--audio-level"]).unwrap().room, RoomKind::Kernel);
         assert_eq!(plan(&["--legs", "2", "--codec", "pcmu", "--room", "nodes"]).unwrap().room, RoomKind::Nodes);
         let kernel_talkers = plan(&["--legs", "2", "--codec", "pcmu", "--room", "kernel", "--talkers", "2"]).unwrap();
         assert_eq!((kernel_talkers.room, kernel_talkers.talkers), (RoomKind::Kernel, Some(2)));
-        bad(
-            &["--legs", "2", "--codec", "pcmu", "--room", "kernel", "--talkers", "2", "--csrc-levels"],
-            "--room kernel",
-        );
+        let listed = ["--legs", "2", "--codec", "pcmu", "--room", "kernel", "--talkers", "2", "--csrc-levels"];
+        assert_eq!((plan(&listed).unwrap().room, plan(&listed).unwrap().csrc_levels), (RoomKind::Kernel, Some(2)));
         bad(&["--legs", "2", "--codec", "pcmu", "--csrc-levels"], "needs --talkers");
         bad(
             &["--legs", "2", "--codec", "pcmu", "--talkers", "2", "--audio-level", "2", "--csrc-levels"],
@@ -613,6 +607,10 @@ mod tests {
         bad(&["--legs", "4", "--codec", "pcmu", "--workers", "0"], "--workers must be 1..=4");
         bad(&["--legs", "2", "--codec", "pcmu", "--workers", "3"], "at most one per leg");
         bad(&["--legs", "4", "--codec", "pcmu", "--workers", "2", "--room", "nodes"], "spreads a kernel room");
-        bad(&["--legs", "4", "--codec", "pcmu", "--workers", "2", "--talkers", "2"], "drop --talkers");
+        bad(&["--legs", "4", "--codec", "pcmu", "--workers", "2", "--talkers", "9"], "at most 8 --talkers");
+        assert_eq!(
+            plan(&["--legs", "4", "--codec", "pcmu", "--workers", "2", "--talkers", "8"]).unwrap().talkers,
+            Some(8)
+        );
     }
 }

@@ -89,7 +89,8 @@ impl RoomConfig {
         }
     }
 
-    /// The same room (with a talker policy, not a kernel) publishing each cycle the members
+    /// The same room (with a talker policy; a room of nodes or a one-worker kernel room)
+    /// publishing each cycle the members
     /// it mixed and their levels on a [`HeardBoard`](super::HeardBoard)
     /// ([`Room::heard_board`](super::Room::heard_board)), for a transport that writes RFC
     /// 6465 mixer-to-client levels ([`BatchIo::with_heard`](crate::transport::BatchIo::with_heard)).
@@ -188,9 +189,7 @@ impl RoomConfig {
     }
 
     /// A kernel room ([`RoomConfig::with_kernel`]) whose legs are spread over `workers`
-    /// workers, for a room larger than one worker's budget (without a talker policy, which
-    /// needs every leg's level in one place: a spread room with one is
-    /// [`crate::engine::EngineError::NodeSetup`]): a kernel per worker (a
+    /// workers, for a room larger than one worker's budget: a kernel per worker (a
     /// *shard*, on worker 0, 1, ...) runs the legs of its ports (port `p` on shard
     /// `p % workers`; a join goes to the shard with the fewest legs), decoding and encoding
     /// them in parallel with the others. Each cycle every shard publishes its legs' decoded
@@ -201,6 +200,13 @@ impl RoomConfig {
     /// [`RoomConfig::kernel_wait`] when set). A shard whose partner is later than that mixes
     /// without the late shard's legs for that cycle (counted in its `late_partners`
     /// telemetry: a dropout for its listeners) and still finishes its cycle.
+    ///
+    /// With a talker policy ([`RoomConfig::with_policy`], 1 to
+    /// [`MAX_SPREAD_TALKERS`](super::MAX_SPREAD_TALKERS) talkers, else
+    /// [`crate::engine::EngineError::NodeSetup`]) each shard publishes instead its legs
+    /// that may be heard, with their rows, and every shard chooses the room's talkers from
+    /// all of them alike (ARCHITECTURE.md, "A talker policy across shards"); such a room
+    /// shares no encodes and names no dominant speaker.
     ///
     /// The room starts with `capacity` ports (at least `workers`) and grows as a one-worker
     /// room does: a join that finds no free port gives every shard a store twice as large,

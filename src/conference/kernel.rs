@@ -15,7 +15,7 @@
 //! 2. for each leg: total − own (mute, deaf and gains as the mixer applies them), encode,
 //!    write the packet into its output lane.
 //!
-//! With a talker policy (a one-worker room) pass 1 observes each row instead of adding it
+//! With a talker policy pass 1 observes each row instead of adding it
 //! ([`TalkerSelection`]: its level, talking state and the dominant speaker's frame), then
 //! chooses the heard legs and adds only their rows (at most the policy's talkers, read back
 //! from the rows); pass 2 gives the heard legs total − own and every other leg the total,
@@ -43,7 +43,10 @@
 //! every shard); pass 2 is a one-worker kernel's. No shard reads another's legs: what
 //! crosses cores is one quantum per shard per cycle. The deadline leaves pass 2 its
 //! measured CPU time before the quantum ends ([`PartnerDeadline`]): a partner late past it goes
-//! unheard by this shard's legs for that cycle (counted in `late_partners`).
+//! unheard by this shard's legs for that cycle (counted in `late_partners`). With a talker
+//! policy a shard publishes instead its legs that may be heard ([`Claim`]s) with their rows,
+//! and every shard chooses the room's talkers from all of them alike
+//! ([`TalkerSelection::select_claims`]; `RoomKernel::choose_across_shards`).
 
 use super::deadline::PartnerDeadline;
 use crate::engine::rt::{now_ns, thread_cpu_ns};
@@ -61,8 +64,10 @@ use rvoip_media_nodes::codec::{
 };
 use rvoip_media_nodes::jitter::{JitterBufferNode, JitterReport, JITTER_TELEMETRY};
 use rvoip_media_nodes::kernels;
+use rvoip_media_nodes::level::{audio_level, mean_square};
 use rvoip_media_nodes::mixer::{
-    EventOut, EventSender, Hear, MemberSettings, MemberUpdate, TalkerPolicy, TalkerSelection,
+    Claim, EventOut, EventSender, Hear, HeardSink, MemberSettings, MemberUpdate, TalkerPolicy, TalkerSelection,
+    MAX_HEARD,
 };
 use std::any::Any;
 use std::sync::Arc;
@@ -88,6 +93,24 @@ pub(super) const LEG_TELEMETRY: usize = DECODE_TELEMETRY.len() + ENCODE_TELEMETR
 pub(crate) const SHARED_SLOTS: usize = 8;
 /// A leg that encodes every quantum itself.
 const NO_SLOT: u8 = u8::MAX;
+/// Talkers a policy room spread over several workers
+/// ([`RoomConfig::with_kernel_workers`](super::RoomConfig::with_kernel_workers)) hears at
+/// most: each shard publishes twice as many claims, with their rows, every cycle.
+///
+/// ```
+/// use rvoip_media_core::conference::{Room, RoomConfig, MAX_SPREAD_TALKERS};
+/// use rvoip_media_core::prelude::*;
+/// use rvoip_media_nodes::mixer::TalkerPolicy;
+/// let (engine, _drivers) = Engine::driven_workers(EngineConfig::default(), 2).unwrap();
+/// let loudest = |n| RoomConfig::new(AudioFormat::mono(8000)).with_kernel_workers(2)
+///     .with_policy(TalkerPolicy { max_talkers: n, ..TalkerPolicy::default() });
+/// assert!(Room::with_config(&engine, loudest(MAX_SPREAD_TALKERS)).is_ok());
+/// let e = Room::with_config(&engine, loudest(MAX_SPREAD_TALKERS + 1));
+/// assert!(matches!(e, Err(EngineError::NodeSetup { .. })));
+/// ```
+pub const MAX_SPREAD_TALKERS: usize = 8;
+/// Words of a claim in a shard's published row (port, flags, level, cycles heard).
+const CLAIM_WORDS: usize = 4;
 /// Values a leg with a jitter buffer publishes.
 pub(super) const BUFFERED_LEG_TELEMETRY: usize = LEG_TELEMETRY + JITTER_TELEMETRY.len();
 
@@ -279,7 +302,7 @@ impl KernelStore {
     }
 
     /// The same store choosing whom everyone hears by `policy` at `quantum`, of
-    /// `quantum_len` samples (a one-worker room; control side).
+    /// `quantum_len` samples, for every port of the store (control side).
     pub(crate) fn with_policy(mut self, policy: TalkerPolicy, quantum: Quantum, quantum_len: usize) -> KernelStore {
         self.select = Some(Box::new(TalkerSelection::new(policy, self.index.len(), quantum, quantum_len)));
         self
@@ -338,14 +361,55 @@ pub(crate) struct Spread {
     unpublished: u64,
     /// The worker's CPU time spent waiting for partners' rows (ns, since the start).
     waited_ns: u64,
+    /// A policy room's exchange: claims per shard, and every shard's claims of the cycle
+    /// with their rows (copied out of the shared rows).
+    claims_per_shard: usize,
+    claims: Vec<Claim>,
+    claim_rows: Box<[f32]>,
+    /// The port of each row in `claim_rows` (the claims are sorted by the selection).
+    row_ports: Vec<u32>,
+    quantum_len: usize,
+}
+
+/// The length of a spread room's shared row: one quantum of `quantum_len` samples (its legs'
+/// partial total), or with a talker policy of `max_talkers` a count, the claims and their
+/// rows ([`Spread::exchange_claims`]).
+pub(crate) fn shared_row_len(quantum_len: usize, max_talkers: Option<usize>) -> usize {
+    match max_talkers {
+        None => quantum_len,
+        Some(n) => 1 + 2 * n * (CLAIM_WORDS + quantum_len),
+    }
 }
 
 impl Spread {
     /// Shard `shard` of `rows`, waiting for the others until `deadline` each cycle (control
-    /// side).
-    pub(crate) fn new(rows: Arc<SharedRows>, shard: usize, deadline: PartnerDeadline) -> Spread {
+    /// side); with `max_talkers`, a policy room's shard exchanging claims of `quantum_len`
+    /// rows.
+    pub(crate) fn new(
+        rows: Arc<SharedRows>,
+        shard: usize,
+        deadline: PartnerDeadline,
+        quantum_len: usize,
+        max_talkers: Option<usize>,
+    ) -> Spread {
         let partial = vec![0.0; rows.row_len()].into_boxed_slice();
-        Spread { rows, shard, deadline, partial, last: 0, late: 0, unpublished: 0, waited_ns: 0 }
+        let claims_per_shard = 2 * max_talkers.unwrap_or(0);
+        let all = claims_per_shard * rows.shards();
+        Spread {
+            shard,
+            deadline,
+            partial,
+            last: 0,
+            late: 0,
+            unpublished: 0,
+            waited_ns: 0,
+            claims_per_shard,
+            claims: Vec::with_capacity(all),
+            claim_rows: vec![0.0; all * quantum_len].into_boxed_slice(),
+            row_ports: Vec::with_capacity(all),
+            quantum_len,
+            rows,
+        }
     }
 
     /// Starts the shard's next cycle ([`SharedRows::next_cycle`]).
@@ -358,9 +422,17 @@ impl Spread {
     /// other shards' of this cycle, and sums those that are there in shard order into
     /// `total`. Real-time: the wait is a spin with a deadline.
     fn add_partners(&mut self, now: u64, total: &mut [f32]) {
-        let (rows, shard, cycle) = (&*self.rows, self.shard, self.last);
         let n = self.partial.len().min(total.len());
         self.partial[..n].copy_from_slice(&total[..n]);
+        let from = self.publish_and_wait(now);
+        self.rows.sum(self.shard, self.last, from, &self.partial, total);
+    }
+
+    /// Publishes the shard's row (`partial`) for its cycle and waits (until the deadline for
+    /// a cycle that started at `now`) for the other shards'; returns the shards whose rows
+    /// are there (a bit each). Real-time: the wait is a spin with a deadline.
+    fn publish_and_wait(&mut self, now: u64) -> u64 {
+        let (rows, shard, cycle) = (&*self.rows, self.shard, self.last);
         let published = rows.publish(shard, cycle, &self.partial);
         let deadline = self.deadline.at(now);
         let waiting = thread_cpu_ns();
@@ -374,7 +446,55 @@ impl Spread {
         }
         self.waited_ns += thread_cpu_ns().saturating_sub(waiting);
         self.unpublished += u64::from(!published);
-        rows.sum(shard, cycle, from, &self.partial, total);
+        from
+    }
+
+    /// A policy room's cycle across shards: publishes this shard's `claims` of its legs that
+    /// may be heard, each with the row `fill_row` writes (its contribution to the mix),
+    /// waits for the others', and collects every shard's claims (in `self.claims`, their
+    /// rows in `self.claim_rows`, found by [`Spread::claim_row`]). Real-time.
+    fn exchange_claims(&mut self, now: u64, claims: &[Claim], fill_row: impl Fn(&Claim, &mut [f32])) {
+        let q = self.quantum_len;
+        let c = self.claims_per_shard;
+        let (head, rows) = self.partial.split_at_mut(1 + c * CLAIM_WORDS);
+        head[0] = f32::from_bits(claims.len() as u32);
+        for (k, claim) in claims.iter().take(c).enumerate() {
+            let w = &mut head[1 + k * CLAIM_WORDS..1 + (k + 1) * CLAIM_WORDS];
+            w[0] = f32::from_bits(claim.port);
+            w[1] = f32::from_bits(u32::from(claim.eligible) | u32::from(claim.heard) << 1);
+            w[2] = claim.smooth;
+            w[3] = f32::from_bits(claim.heard_for);
+            fill_row(claim, &mut rows[k * q..(k + 1) * q]);
+        }
+        let from = self.publish_and_wait(now);
+        let (all, claim_rows, row_ports) = (&mut self.claims, &mut self.claim_rows, &mut self.row_ports);
+        all.clear();
+        row_ports.clear();
+        self.rows.read(self.shard, self.last, from, &self.partial, |_, row| {
+            let (head, rows) = row.split_at(1 + c * CLAIM_WORDS);
+            let n = (head[0].to_bits() as usize).min(c);
+            for k in 0..n {
+                let w = &head[1 + k * CLAIM_WORDS..1 + (k + 1) * CLAIM_WORDS];
+                let flags = w[1].to_bits();
+                let at = all.len();
+                all.push(Claim {
+                    port: w[0].to_bits(),
+                    eligible: flags & 1 != 0,
+                    heard: flags & 2 != 0,
+                    smooth: w[2],
+                    heard_for: w[3].to_bits(),
+                });
+                row_ports.push(w[0].to_bits());
+                claim_rows[at * q..(at + 1) * q].copy_from_slice(&rows[k * q..(k + 1) * q]);
+            }
+        });
+    }
+
+    /// The row published with the claim of `port` this cycle, if any.
+    fn claim_row(&self, port: usize) -> Option<&[f32]> {
+        let q = self.quantum_len;
+        let at = self.row_ports.iter().position(|&p| p as usize == port)?;
+        Some(&self.claim_rows[at * q..(at + 1) * q])
     }
 }
 
@@ -408,6 +528,8 @@ pub(crate) struct RoomKernel {
     mixed: usize,
     /// A policy room's shared encodes, by slot.
     shared: Box<[SharedSlot]>,
+    /// Where a policy room publishes who it mixed each cycle (RFC 6465 lists).
+    heard_board: Option<Arc<dyn HeardSink>>,
 }
 
 /// [`RoomKernel`]'s telemetry names.
@@ -455,12 +577,14 @@ impl RoomKernel {
             events: EventOut::default(),
             mixed: 0,
             shared: (0..SHARED_SLOTS).map(|_| SharedSlot { encode: None, packet: PacketSlot::new() }).collect(),
+            heard_board: None,
         }
     }
 
     /// The same kernel choosing whom everyone hears by `policy` (loudest-N with
     /// hysteresis, comfort noise, the dominant speaker: [`TalkerSelection`]), reporting
-    /// talking and dominant-speaker changes into `events` (control side; a one-worker room).
+    /// talking and dominant-speaker changes into `events` (control side; a shard of a spread
+    /// room after [`RoomKernel::into_shard`]).
     pub(crate) fn with_policy(mut self, policy: TalkerPolicy, quantum: Quantum, events: EventSender) -> RoomKernel {
         let store = std::mem::replace(&mut self.store, KernelStore::new(0, 0));
         self.store = store.with_policy(policy, quantum, self.quantum_len);
@@ -468,17 +592,17 @@ impl RoomKernel {
         self
     }
 
+    /// The same kernel publishing, each cycle, the members its policy mixed and their levels
+    /// into `board` ([`Mixer::with_heard_board`](rvoip_media_nodes::Mixer::with_heard_board)'s
+    /// list; control side). Without a policy nothing is published.
+    pub(crate) fn with_heard_board(mut self, board: Arc<dyn HeardSink>) -> RoomKernel {
+        self.heard_board = Some(board);
+        self
+    }
+
     /// Packets the shared encodes have sent (control side, for telemetry).
     fn shared_packets(&self) -> u64 {
-        let mut v = [0.0f64; 1];
-        self.shared
-            .iter()
-            .filter_map(|s| s.encode.as_deref())
-            .map(|e| {
-                e.telemetry(&mut v);
-                v[0] as u64
-            })
-            .sum()
+        self.shared.iter().filter_map(|s| s.encode.as_deref()).map(EncodeNode::packets).sum()
     }
 
     /// The same kernel as shard `spread` of a spread room, for the legs of its ports of the
@@ -520,7 +644,7 @@ impl RoomKernel {
     /// observed instead, and once every leg has been the heard ones' rows are added. For a
     /// shard of a spread room this total is the shard's part of the room's. Returns the
     /// bad-input events.
-    fn decode_and_sum(&mut self, rows: &mut [f32]) -> u32 {
+    fn decode_and_sum(&mut self, rows: &mut [f32], spread: bool) -> u32 {
         let q = self.quantum_len;
         let mut total = std::mem::take(&mut self.total);
         total.fill(0.0);
@@ -567,22 +691,34 @@ impl RoomKernel {
             }
         }
         self.mixed = 0;
-        if let Some(sel) = select.as_deref_mut() {
+        // A spread room's shard chooses with the others, after pass 1 (`choose_across_shards`).
+        if let Some(sel) = select.as_deref_mut().filter(|_| !spread) {
             let (index, legs) = (&self.store.index, &mut self.store.legs);
             if let Some(ev) = sel.select(&self.store.ports, |p| legs[index[p] as usize].settings.muted, q) {
                 self.events.emit(self.cycle, ev);
             }
+            let mut list = [(0u32, 0u8); MAX_HEARD];
             for &p in sel.heard() {
                 let i = index[p] as usize;
                 let leg = &mut legs[i];
-                if Self::add_to_total(&mut total, &leg.settings, &rows[i * q..(i + 1) * q]) {
+                let own = &rows[i * q..(i + 1) * q];
+                if Self::add_to_total(&mut total, &leg.settings, own) {
                     leg.in_mix = true;
+                    if let Some(e) = list.get_mut(self.mixed) {
+                        *e = (p as u32, audio_level(mean_square(own)));
+                    }
                     self.mixed += 1;
                 } else {
                     rebuild = true;
                     self.bad_inputs += 1;
                     errors = errors.saturating_add(1);
                 }
+            }
+            if let Some(board) = self.heard_board.as_deref() {
+                // In port order, as a room of nodes lists its members.
+                let list = &mut list[..self.mixed.min(MAX_HEARD)];
+                list.sort_unstable_by_key(|e| e.0);
+                board.publish(list);
             }
         }
         self.store.select = select;
@@ -596,6 +732,65 @@ impl RoomKernel {
             }
         }
         self.total = total;
+        errors
+    }
+
+    /// A policy room's shard after pass 1 (its legs observed, their rows in `rows`): its
+    /// legs' [`Claim`]s, each with its contribution to the mix (input gain applied), out to
+    /// the other shards and theirs in ([`Spread::exchange_claims`]); the room's choice made
+    /// from all of them as every shard makes it ([`TalkerSelection::select_claims`]); the
+    /// total of the heard rows, added in the heard list's order (the same bits on every
+    /// shard). A claimed row that is not finite is claimed as not eligible (a bad input).
+    /// Returns the bad-input events.
+    fn choose_across_shards(&mut self, sp: &mut Spread, now: u64, rows: &[f32]) -> u32 {
+        let q = self.quantum_len;
+        let Some(mut select) = self.store.select.take() else { return 0 };
+        let (index, legs) = (&self.store.index, &mut self.store.legs);
+        let mut claims = [Claim::default(); 2 * MAX_SPREAD_TALKERS];
+        let c = sp.claims_per_shard.min(claims.len());
+        let n = select.claims(&self.store.ports, |p| legs[index[p] as usize].settings.muted, &mut claims[..c]);
+        let row = |port: u32| {
+            let i = index[port as usize] as usize;
+            (&legs[i].settings, &rows[i * q..(i + 1) * q])
+        };
+        let mut errors = 0u32;
+        for claim in claims[..n].iter_mut().filter(|c| c.eligible) {
+            if !kernels::all_sane(row(claim.port).1) {
+                claim.eligible = false;
+                self.bad_inputs += 1;
+                errors = errors.saturating_add(1);
+            }
+        }
+        sp.exchange_claims(now, &claims[..n], |claim, dst| {
+            let (s, x) = row(claim.port);
+            dst.fill(0.0);
+            if claim.eligible {
+                s.add_to_mix(dst, x);
+            }
+        });
+        select.select_claims(&mut sp.claims);
+        let total = &mut self.total[..q];
+        total.fill(0.0);
+        self.mixed = 0;
+        let mut list = [(0u32, 0u8); MAX_HEARD];
+        for &p in select.heard() {
+            if let Some(x) = sp.claim_row(p) {
+                kernels::accumulate(total, x);
+                if let Some(e) = list.get_mut(self.mixed) {
+                    *e = (p as u32, audio_level(mean_square(x)));
+                }
+                self.mixed += 1;
+            }
+            if let Some(&i) = index.get(p).filter(|&&i| i != NONE) {
+                legs[i as usize].in_mix = true;
+            }
+        }
+        if let Some(board) = self.heard_board.as_deref() {
+            let list = &mut list[..self.mixed.min(MAX_HEARD)];
+            list.sort_unstable_by_key(|e| e.0);
+            board.publish(list);
+        }
+        self.store.select = Some(select);
         errors
     }
 
@@ -780,9 +975,13 @@ impl Processor for RoomKernel {
         }
         // The legs' rows, out of the store while both passes borrow the kernel.
         let mut own = std::mem::take(&mut self.store.own);
-        let mut errors = self.decode_and_sum(&mut own);
+        let mut errors = self.decode_and_sum(&mut own, spread.is_some());
         if let Some(sp) = spread.as_mut() {
-            sp.add_partners(now, &mut self.total);
+            if self.store.select.is_some() {
+                errors = errors.saturating_add(self.choose_across_shards(sp, now, &own));
+            } else {
+                sp.add_partners(now, &mut self.total);
+            }
         }
         // Pass 2's CPU time, for the partners' deadline (a stall is not time it needs).
         let pass2 = if spread.is_some() { thread_cpu_ns() } else { 0 };

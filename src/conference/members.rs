@@ -84,16 +84,22 @@ impl Room {
     /// The next talk event (a policy room; a plain room has none). Events of members who
     /// left before they were read are skipped.
     pub fn poll_event(&mut self) -> Option<RoomEvent> {
+        // Rings in order: a mixer's that a grown one replaced (drained, then dropped), or
+        // the shards' of a spread room (all live).
+        let mut k = 0;
         loop {
             let more = self.events.len() > 1;
-            let first = self.events.first_mut()?;
-            let e = match first.pop() {
+            let ring = self.events.get_mut(k)?;
+            let e = match ring.pop() {
                 Some(e) => e,
-                None if more && first.is_abandoned() => {
-                    self.events.remove(0);
+                None if more && ring.is_abandoned() => {
+                    self.events.remove(k);
                     continue;
                 }
-                None => return None,
+                None => {
+                    k += 1;
+                    continue;
+                }
             };
             let name = |p: usize| self.names.get(p).cloned().flatten();
             let kind = match e.kind {

@@ -85,8 +85,10 @@ use crate::sync::lanes::Lanes;
 pub use config::{mix_rate_for, RoomConfig};
 use deadline::PartnerDeadline;
 pub use heard::HeardBoard;
+pub use kernel::MAX_SPREAD_TALKERS;
 use kernel::{
-    KernelGrow, KernelJoin, KernelLeave, KernelLeg, KernelStore, KernelSwitch, LegDecode, RoomKernel, Spread,
+    shared_row_len, KernelGrow, KernelJoin, KernelLeave, KernelLeg, KernelStore, KernelSwitch, LegDecode, RoomKernel,
+    Spread,
 };
 use leg::{Leg, Variant};
 pub use leg::{LegMedia, LegOptions};
@@ -241,11 +243,14 @@ impl Room {
             return Self::spread(engine, config);
         }
         let capacity = config.capacity.max(1);
-        let heard =
-            (config.heard_board && config.policy.is_some() && !config.kernel).then(|| Arc::new(HeardBoard::new()));
+        let heard = (config.heard_board && config.policy.is_some()).then(|| Arc::new(HeardBoard::new()));
         let mut b = GraphBuilder::new(engine.config().quantum);
         let events = if config.kernel {
-            let (kernel, events) = Self::build_kernel(engine, &config, capacity)?;
+            let (kernel, events) = Self::build_kernel(engine, &config, capacity, None)?;
+            let kernel = match &heard {
+                Some(board) => kernel.with_heard_board(board.clone()),
+                None => kernel,
+            };
             b.add_node("kernel", Box::new(kernel));
             events
         } else {
@@ -290,8 +295,16 @@ impl Room {
         let capacity = config.capacity.max(w);
         let quantum = engine.config().quantum;
         let q = config.format.samples_per_quantum(quantum).unwrap_or(0);
-        // One row per shard: its legs' part of the room's total.
-        let rows = SharedRows::new(w, q).ok_or_else(|| {
+        let talkers = config.policy.map(|p| p.max_talkers);
+        if talkers.is_some_and(|n| !(1..=MAX_SPREAD_TALKERS).contains(&n)) {
+            return Err(setup(
+                "kernel",
+                format!("a room spread over several workers hears 1..={MAX_SPREAD_TALKERS} talkers"),
+            ));
+        }
+        // One row per shard: its legs' part of the room's total (with a policy: its legs
+        // that may be heard, with their rows).
+        let rows = SharedRows::new(w, shared_row_len(q, talkers)).ok_or_else(|| {
             setup("kernel", format!("a room spreads over 1..={} workers with a whole quantum", rows::MAX_SHARDS))
         })?;
         let rows = std::sync::Arc::new(rows);
@@ -300,11 +313,19 @@ impl Room {
             None => PartnerDeadline::pass2(quantum.duration().as_nanos() as u64),
         };
         let mut shards: Vec<Shard> = Vec::with_capacity(w);
+        let mut events = Vec::new();
+        // Every shard chooses alike; the first publishes whom the room heard.
+        let heard = (config.heard_board && talkers.is_some()).then(|| Arc::new(HeardBoard::new()));
         for k in 0..w {
             let placed = (|| {
-                let spread = Spread::new(rows.clone(), k, deadline);
-                let kernel =
-                    Self::build_kernel(engine, &config, 1)?.0.into_shard(spread, capacity.div_ceil(w), capacity);
+                let spread = Spread::new(rows.clone(), k, deadline, q, talkers);
+                let shard = Some((spread, capacity.div_ceil(w), capacity));
+                let (kernel, shard_events) = Self::build_kernel(engine, &config, 1, shard)?;
+                let kernel = match heard.as_ref().filter(|_| k == 0) {
+                    Some(board) => kernel.with_heard_board(board.clone()),
+                    None => kernel,
+                };
+                events.extend(shard_events);
                 let mut b = GraphBuilder::new(quantum);
                 b.add_node("kernel", Box::new(kernel));
                 let part = engine.add_partition_to(b.build()?, k)?;
@@ -334,13 +355,13 @@ impl Room {
             legs: BTreeMap::new(),
             names: vec![None; capacity],
             shared: BTreeMap::new(),
-            events: Vec::new(),
+            events,
             talking: BTreeSet::new(),
             dominant: None,
             recorders: 0,
             recordings: 0,
             shards,
-            heard: None,
+            heard,
             slabs: (0..w).map(|k| LaneSlab::new(0..capacity, w, k, engine.config().ring_capacity)).collect(),
         })
     }
@@ -424,10 +445,8 @@ impl Room {
         engine: &Engine,
         config: &RoomConfig,
         capacity: usize,
+        shard: Option<(Spread, usize, usize)>,
     ) -> Result<(RoomKernel, Option<MixerEvents>), EngineError> {
-        if config.policy.is_some() && config.kernel_workers > 1 {
-            return Err(setup("kernel", "a room spread over several workers has no talker policy"));
-        }
         let ec = engine.config();
         let q = config.format.samples_per_quantum(ec.quantum).unwrap_or(0);
         if q == 0 {
@@ -435,6 +454,11 @@ impl Room {
         }
         let pool = engine.packet_pool().clone();
         let kernel = RoomKernel::new(capacity, q, pool, ec.packets_per_cycle, ec.telemetry_interval);
+        // A shard's store first: the policy's selection covers the room's ports.
+        let kernel = match shard {
+            Some((spread, capacity, ports)) => kernel.into_shard(spread, capacity, ports),
+            None => kernel,
+        };
         Ok(match config.policy {
             Some(policy) => {
                 let (tx, rx) = event_ring(config.event_capacity);
@@ -945,6 +969,10 @@ impl Room {
                 slot => slot.insert(engine.edit(shard.id)?),
             };
             let store = KernelStore::with_ports(capacity.div_ceil(w), capacity, q);
+            let store = match self.config.policy {
+                Some(policy) => store.with_policy(policy, engine.config().quantum, q),
+                None => store,
+            };
             edit.message(shard.kernel, KernelGrow(store))?;
             self.shards[k].ports = capacity;
             self.slabs.push(LaneSlab::new(self.capacity..capacity, w, k, engine.config().ring_capacity));

@@ -167,15 +167,39 @@ impl SharedRows {
     pub fn sum(&self, reader: usize, cycle: u64, from: u64, own: &[f32], total: &mut [f32]) {
         total.fill(0.0);
         let n = self.row_len.min(total.len());
+        self.read(reader, cycle, from, own, |_, row| {
+            for (t, x) in total[..n].iter_mut().zip(row) {
+                *t += x;
+            }
+        });
+    }
+
+    /// Shard `reader`'s look at `cycle`'s rows: `f(shard, row)` in shard order for its own
+    /// row `own` and the rows of the shards in `from` (as for [`SharedRows::sum`], which is
+    /// this with an addition). Then releases the cycle.
+    ///
+    /// ```
+    /// use rvoip_media_sync::rows::SharedRows;
+    /// let rows = SharedRows::new(2, 1).unwrap();
+    /// let (a, b) = (rows.next_cycle(0, 0), rows.next_cycle(1, 0));
+    /// assert!(rows.publish(1, b, &[2.0]));
+    /// assert!(rows.wait(1, a, || true));
+    /// let mut seen = Vec::new();
+    /// rows.read(0, a, 1 << 1, &[1.0], |s, row| seen.push((s, row[0])));
+    /// assert_eq!(seen, [(0, 1.0), (1, 2.0)]);
+    /// ```
+    pub fn read(&self, reader: usize, cycle: u64, from: u64, own: &[f32], mut f: impl FnMut(usize, &[f32])) {
+        let from = from & !(1 << reader);
         let empty: *const [f32] = &[];
         let mut rows = [empty; MAX_SHARDS];
-        self.with_rows(cycle, from & !(1 << reader), 0, &mut rows, &mut |rows| {
+        self.with_rows(cycle, from, 0, &mut rows, &mut |rows| {
             for (s, &row) in rows[..self.shards].iter().enumerate() {
-                // SAFETY: a partner's row is a buffer `with_rows` holds access to for this
-                // call, not written meanwhile (empty for a shard not in the sum).
-                let row: &[f32] = if s == reader { own } else { unsafe { &*row } };
-                for (t, x) in total[..n].iter_mut().zip(row) {
-                    *t += x;
+                if s == reader {
+                    f(s, own);
+                } else if from & (1 << s) != 0 {
+                    // SAFETY: a partner's row is a buffer `with_rows` holds access to for
+                    // this call, not written meanwhile.
+                    f(s, unsafe { &*row });
                 }
             }
         });

@@ -514,6 +514,11 @@ impl EncodeNode {
                 {
                     return false;
                 }
+                if self.pkt_frames == 0 && self.win_pos == 0 && k == self.frames_per_packet && self.slot_frames == 0 {
+                    // A whole packet of this stream (ptime = quantum): into the slot as
+                    // `encode_direct` writes its own; the packet buffer stays cold.
+                    return self.splice_direct(p, out);
+                }
                 if self.pkt_frames == 0 {
                     self.pkt_ts = self.frame_ts;
                     self.pkt_marker = self.first_packet || self.silent;
@@ -529,6 +534,35 @@ impl EncodeNode {
                 true
             }
         }
+    }
+
+    /// The shared packet `shared`, a whole packet of this stream, sent as this stream's
+    /// (its sequence number, timestamp and marker), as [`EncodeNode::flush`] would send it
+    /// from the packet buffer.
+    fn splice_direct(&mut self, shared: &Packet, out: &mut EncodeOut<'_>) -> bool {
+        let k = self.frames_per_packet;
+        let p = out.slot.fill();
+        if p.set_payload(shared.payload()).is_err() {
+            // Cannot happen: a packet's payload fits a packet.
+            out.slot.clear();
+            return false;
+        }
+        self.sent_whole(p, k);
+        self.count(1);
+        true
+    }
+
+    /// A whole packet of `k` frames starting now went straight into the slot as `p`: its
+    /// RTP fields, and the stream moves on by the packet.
+    fn sent_whole(&mut self, p: &mut Packet, k: usize) {
+        let marker = std::mem::take(&mut self.marker_next) || self.first_packet || self.silent;
+        p.meta = self.packet_meta(self.frame_ts, marker);
+        self.sequence = self.sequence.wrapping_add(1);
+        self.packets += 1;
+        self.slot_frames = k;
+        self.first_packet = false;
+        self.silent = false;
+        self.frame_ts = self.frame_ts.wrapping_add(self.frame_ticks.wrapping_mul(k as u32));
     }
 
     /// One frame's time has passed: timestamp and window move on; a full window is sent.
@@ -698,6 +732,23 @@ impl EncodeNode {
         self.dropped
     }
 
+    /// Packets sent (the first value of its telemetry).
+    ///
+    /// ```
+    /// use rvoip_media_graph::{PacketSlot, Quantum};
+    /// use rvoip_media_nodes::codec::{EncodeNode, G711CodecEncoder};
+    /// use rvoip_media_nodes::G711Law;
+    /// let mut enc = EncodeNode::new(Box::new(G711CodecEncoder::new(G711Law::Ulaw)), 20_000, Quantum::MS_10).unwrap();
+    /// let mut slot = PacketSlot::new();
+    /// for _ in 0..3 {
+    ///     enc.encode_cycle(&[0.0; 80], &mut slot);
+    /// }
+    /// assert_eq!(enc.packets(), 1); // a 20 ms packet after two cycles; the third starts the next
+    /// ```
+    pub fn packets(&self) -> u64 {
+        self.packets
+    }
+
     /// Encodes the full `frame` buffer into the packet under construction.
     /// Encodes one frame of `pcm` (the input itself when a whole frame is there, else the
     /// frame buffer) into the packet under construction.
@@ -787,14 +838,7 @@ impl EncodeNode {
                 return false;
             }
         }
-        let marker = std::mem::take(&mut self.marker_next) || self.first_packet || self.silent;
-        p.meta = self.packet_meta(self.frame_ts, marker);
-        self.sequence = self.sequence.wrapping_add(1);
-        self.packets += 1;
-        self.slot_frames = k;
-        self.first_packet = false;
-        self.silent = false;
-        self.frame_ts = self.frame_ts.wrapping_add(self.frame_ticks.wrapping_mul(k as u32));
+        self.sent_whole(p, k);
         *rest = &rest[need..];
         true
     }
@@ -1102,9 +1146,9 @@ impl Processor for EncodeNode {
             // A node with a shared input counts (and may record) every quantum there.
             rvoip_media_graph::prefetch_value(c);
         }
-        if self.ptime_us > self.quantum_us || self.shared_ports {
-            // Packets of several quanta gather their frames in `pkt`, and spliced frames go
-            // there too (flushed from there).
+        if self.ptime_us > self.quantum_us {
+            // Packets of several quanta gather their frames in `pkt`, spliced ones too
+            // (flushed from there); a packet of one quantum goes straight to its slot.
             let bytes = self.info.max_frame_bytes * self.frames_per_packet;
             rvoip_media_graph::prefetch_lines(&*self.pkt, bytes.min(self.pkt.len()).div_ceil(64).min(PKT_LINES));
         }

@@ -81,7 +81,7 @@ pub use members::{MemberSettings, MemberUpdate};
 pub use n_minus_one::{Mixer, MixerMembership};
 pub use selection::TalkerSelection;
 pub use sum::{Sum, Tee};
-pub use talkers::TalkerPolicy;
+pub use talkers::{Claim, TalkerPolicy};
 
 /// What a member of a policy [`Mixer`] hears this cycle: the value of its `hear{i}` control
 /// output.

@@ -7,7 +7,7 @@ use super::comfort::ComfortNoise;
 use super::dominant::DominantSpeaker;
 use super::events::MixerEventKind;
 use super::members::MemberSettings;
-use super::talkers::{TalkerPolicy, Talkers};
+use super::talkers::{Claim, TalkerPolicy, Talkers};
 use crate::level::{audio_level, mean_square};
 use rvoip_media_graph::Quantum;
 
@@ -123,6 +123,44 @@ impl TalkerSelection {
         self.frame_samples = 0;
         self.frame_pos = 0;
         d.end_frame(members)
+    }
+
+    /// For one shard of a room spread over several workers, after each of its members at
+    /// `own` was observed: their [`Claim`]s into `out` (each heard one, then the policy's
+    /// `max_talkers` loudest talkers not heard; `muted(p)` says who may not be heard).
+    /// Returns how many were written. The shard publishes them for the others; every shard
+    /// then chooses alike ([`TalkerSelection::select_claims`]).
+    ///
+    /// ```
+    /// use rvoip_media_graph::Quantum;
+    /// use rvoip_media_nodes::mixer::{Claim, MemberSettings, TalkerPolicy, TalkerSelection};
+    /// let policy = TalkerPolicy { max_talkers: 1, ..TalkerPolicy::default() };
+    /// let s = MemberSettings::default();
+    /// // Two shards of a 4-port room: ports 0 and 2 on one, 1 and 3 on the other.
+    /// let (mut a, mut b) = (TalkerSelection::new(policy, 4, Quantum::MS_10, 80), TalkerSelection::new(policy, 4, Quantum::MS_10, 80));
+    /// a.observe(0, &[0.01; 80], false, &s);
+    /// a.observe(2, &[0.0; 80], false, &s);
+    /// b.observe(1, &[0.1; 80], false, &s);
+    /// b.observe(3, &[0.0; 80], false, &s);
+    /// let mut claims = [Claim::default(); 4];
+    /// let n = a.claims(&[0, 2], |_| false, &mut claims);
+    /// let n = n + b.claims(&[1, 3], |_| false, &mut claims[n..]);
+    /// assert_eq!(n, 2); // one talker each, neither heard yet
+    /// a.select_claims(&mut claims[..n]);
+    /// b.select_claims(&mut claims[..n]);
+    /// assert_eq!((a.heard(), b.heard()), (&[1][..], &[1][..])); // the louder, on both
+    /// ```
+    pub fn claims(&self, own: &[usize], muted: impl Fn(usize) -> bool, out: &mut [Claim]) -> usize {
+        self.talkers.claims(own, muted, out)
+    }
+
+    /// For one shard of a spread room: chooses whom the room hears this cycle from every
+    /// shard's [`Claim`]s (sorted here by port), as [`TalkerSelection::select`] chooses
+    /// from its members' levels (loudest N, hysteresis, hold). The claims carry the heard
+    /// state, so shards that saw the same claims agree, and one that missed a partner's for
+    /// a cycle agrees again the next. The dominant speaker is not tracked here.
+    pub fn select_claims(&mut self, claims: &mut [Claim]) {
+        self.talkers.select_claims(claims);
     }
 
     /// True when port `p` is in this cycle's mix.

@@ -182,20 +182,25 @@ impl Talkers {
         // Full: the loudest unheard replaces the quietest held-long-enough heard one when
         // louder by the hysteresis.
         let Some(c) = self.loudest_unheard(members, &muted) else { return };
-        let hold = self.hold;
-        let Some(&q) = self
-            .heard_list
-            .iter()
-            .filter(|&&p| self.heard_for[p] >= hold)
-            .min_by(|&&a, &&b| self.smooth[a].total_cmp(&self.smooth[b]))
-        else {
-            return;
-        };
-        let margin = 10f32.powf(self.policy.hysteresis_db / 10.0);
-        if self.smooth[c] > self.smooth[q] * margin {
+        let Some(q) = self.replaceable() else { return };
+        if self.beats(self.smooth[c], q) {
             self.set_heard(q, false);
             self.set_heard(c, true);
         }
+    }
+
+    /// The quietest heard port that has been heard long enough to be replaced.
+    fn replaceable(&self) -> Option<usize> {
+        self.heard_list
+            .iter()
+            .copied()
+            .filter(|&p| self.heard_for[p] >= self.hold)
+            .min_by(|&a, &b| self.smooth[a].total_cmp(&self.smooth[b]))
+    }
+
+    /// Whether a talker at `level` replaces heard port `q`: louder by the hysteresis.
+    fn beats(&self, level: f32, q: usize) -> bool {
+        level > self.smooth[q] * 10f32.powf(self.policy.hysteresis_db / 10.0)
     }
 
     fn loudest_unheard(&self, members: &[usize], muted: impl Fn(usize) -> bool) -> Option<usize> {
@@ -207,6 +212,131 @@ impl Talkers {
             }
         }
         best
+    }
+}
+
+/// What a shard of a room spread over several workers tells the others, each cycle, of one
+/// of its members that may be heard: a member the room heard last cycle (in its shard's
+/// view) or one of the shard's loudest talkers not heard. Every shard chooses the room's
+/// heard members from all shards' claims alike ([`TalkerSelection::select_claims`](super::TalkerSelection::select_claims)).
+///
+/// ```
+/// use rvoip_media_nodes::mixer::Claim;
+/// let c = Claim { port: 3, eligible: true, heard: false, smooth: 1e-3, heard_for: 0 };
+/// assert!(c.eligible && !c.heard);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Claim {
+    /// The member's mixer port.
+    pub port: u32,
+    /// Talking and not muted: it may be heard.
+    pub eligible: bool,
+    /// The room heard it last cycle.
+    pub heard: bool,
+    /// Its smoothed level (mean square, about 100 ms).
+    pub smooth: f32,
+    /// Cycles it has been heard.
+    pub heard_for: u32,
+}
+
+impl Talkers {
+    /// The claims of the members at `own` (their ports; `muted(p)` says who may not be
+    /// heard) into `out`: first each one heard, then the policy's `max_talkers` loudest
+    /// talkers not heard. Returns how many were written (at most `out.len()`).
+    pub(crate) fn claims(&self, own: &[usize], muted: impl Fn(usize) -> bool, out: &mut [Claim]) -> usize {
+        let claim = |t: &Talkers, p: usize| Claim {
+            port: p as u32,
+            eligible: t.talking[p] && !muted(p),
+            heard: t.heard[p],
+            smooth: t.smooth[p],
+            heard_for: t.heard_for[p],
+        };
+        let mut k = 0;
+        for &p in own.iter().filter(|&&p| self.heard[p]) {
+            if k == out.len() {
+                return k;
+            }
+            out[k] = claim(self, p);
+            k += 1;
+        }
+        // The loudest unheard talkers, kept in `out[k..k + m]` loudest first.
+        let cap = self.policy.max_talkers.max(1).min(out.len() - k);
+        let (mut m, top) = (0, &mut out[k..]);
+        for &p in own {
+            if self.heard[p] || !self.talking[p] || muted(p) {
+                continue;
+            }
+            let level = self.smooth[p];
+            let at = top[..m].iter().position(|c| level > c.smooth).unwrap_or(m);
+            if at == cap {
+                continue;
+            }
+            m = (m + 1).min(cap);
+            top.copy_within(at..m - 1, at + 1);
+            top[at] = claim(self, p);
+        }
+        k + m
+    }
+
+    /// The room's heard members this cycle, from every shard's `claims` (sorted here by
+    /// port): those heard that may still be, then free places to the loudest talkers not
+    /// heard, then the loudest of those replaces the quietest heard one held long enough
+    /// when louder by the hysteresis — [`Talkers::select`]'s choice, from the claims'
+    /// levels. The heard state is rebuilt from the claims each cycle: a shard that missed a
+    /// partner's claims for a cycle agrees with the others again the next.
+    pub(crate) fn select_claims(&mut self, claims: &mut [Claim]) {
+        claims.sort_unstable_by_key(|c| c.port);
+        for i in 0..self.heard_list.len() {
+            let p = self.heard_list[i];
+            self.heard[p] = false;
+            self.heard_for[p] = 0;
+        }
+        self.heard_list.clear();
+        let n = if self.policy.max_talkers == 0 { usize::MAX } else { self.policy.max_talkers };
+        let ports = self.heard.len();
+        for c in claims.iter().filter(|c| c.heard && c.eligible && (c.port as usize) < ports) {
+            let p = c.port as usize;
+            self.heard[p] = true;
+            self.heard_for[p] = c.heard_for.saturating_add(1);
+            self.smooth[p] = c.smooth;
+            self.heard_list.push(p);
+        }
+        if self.heard_list.len() > n {
+            // Shards disagreed (one missed a partner's claims): the longest heard stay.
+            let (heard_for, smooth) = (&self.heard_for, &self.smooth);
+            self.heard_list.sort_unstable_by(|&a, &b| {
+                heard_for[b].cmp(&heard_for[a]).then(smooth[b].total_cmp(&smooth[a])).then(a.cmp(&b))
+            });
+            for i in n..self.heard_list.len() {
+                let p = self.heard_list[i];
+                self.heard[p] = false;
+                self.heard_for[p] = 0;
+            }
+            self.heard_list.truncate(n);
+        }
+        let loudest = |t: &Talkers| {
+            let mut best: Option<&Claim> = None;
+            for c in
+                claims.iter().filter(|c| c.eligible && (c.port as usize) < t.heard.len() && !t.heard[c.port as usize])
+            {
+                if best.map_or(true, |b| c.smooth > b.smooth) {
+                    best = Some(c);
+                }
+            }
+            best.copied()
+        };
+        while self.heard_list.len() < n {
+            let Some(c) = loudest(self) else { return };
+            self.smooth[c.port as usize] = c.smooth;
+            self.set_heard(c.port as usize, true);
+        }
+        let Some(c) = loudest(self) else { return };
+        let Some(q) = self.replaceable() else { return };
+        if self.beats(c.smooth, q) {
+            self.set_heard(q, false);
+            self.smooth[c.port as usize] = c.smooth;
+            self.set_heard(c.port as usize, true);
+        }
     }
 }
 
@@ -270,6 +400,97 @@ mod tests {
         }
         assert_eq!(h, vec![0]);
         assert_eq!(t.talking_count(), 1);
+    }
+
+    /// Level (mean square) of port `p` in cycle `c` of a script: talk spurts of 0.5-2 s
+    /// starting at random, each at its own level, and silence between.
+    fn scripted(levels: &mut [(u32, f32)], rng: &mut u64) {
+        for l in levels.iter_mut() {
+            if l.0 == 0 {
+                *rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let r = (*rng >> 33) as u32;
+                if r % 40 == 0 {
+                    // A spurt of 50-200 cycles at -40..-10 dB, or a silence of as long.
+                    let talk = r % 3 != 0;
+                    l.0 = 50 + (r >> 8) % 150;
+                    l.1 = if talk { db(-40.0 + ((r >> 16) % 30) as f32) } else { 0.0 };
+                }
+            } else {
+                l.0 -= 1;
+                if l.0 == 0 {
+                    l.1 = 0.0;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn shards_choosing_from_claims_hear_whom_one_selection_hears() {
+        // 12 ports, the odd ones muted now and then; one selection over all of them against
+        // three shards (ports p % 3) that observe their own and choose from the claims.
+        let policy = TalkerPolicy { max_talkers: 3, hold_ms: 200, ..TalkerPolicy::default() };
+        let ports: Vec<usize> = (0..12).collect();
+        let mut one = Talkers::new(policy, 12, 10_000);
+        let mut shards: Vec<Talkers> = (0..3).map(|_| Talkers::new(policy, 12, 10_000)).collect();
+        let own: Vec<Vec<usize>> = (0..3).map(|k| ports.iter().copied().filter(|p| p % 3 == k).collect()).collect();
+        let mut levels = vec![(0u32, 0.0f32); 12];
+        let (mut rng, mut changes) = (7u64, 0);
+        let mut last = Vec::new();
+        for c in 0..6000u32 {
+            scripted(&mut levels, &mut rng);
+            let muted = |p: usize| p % 2 == 1 && (c / 700) % 2 == 1;
+            let s = MemberSettings::default();
+            for p in 0..12 {
+                one.observe(p, levels[p].1, false, &s);
+                shards[p % 3].observe(p, levels[p].1, false, &s);
+            }
+            one.select(&ports, muted);
+            let mut claims = [Claim::default(); 18];
+            let mut n = 0;
+            for (t, own) in shards.iter().zip(&own) {
+                n += t.claims(own, muted, &mut claims[n..]);
+            }
+            let mut want = one.heard_list.clone();
+            want.sort_unstable();
+            for t in shards.iter_mut() {
+                t.select_claims(&mut claims[..n]);
+                let mut got = t.heard_list.clone();
+                got.sort_unstable();
+                assert_eq!(got, want, "cycle {c}");
+            }
+            changes += usize::from(want != last);
+            last = want;
+        }
+        assert!(changes > 100, "the script changed whom the room hears {changes} times");
+    }
+
+    #[test]
+    fn a_shard_that_missed_a_partners_claims_agrees_again_the_next_cycle() {
+        let policy = TalkerPolicy { max_talkers: 1, ..TalkerPolicy::default() };
+        let s = MemberSettings::default();
+        let mut shards: Vec<Talkers> = (0..2).map(|_| Talkers::new(policy, 2, 10_000)).collect();
+        // Port 0 (shard 0) talks first and is heard by both.
+        let round = |shards: &mut Vec<Talkers>, levels: [f32; 2], blind: bool| {
+            shards[0].observe(0, levels[0], false, &s);
+            shards[1].observe(1, levels[1], false, &s);
+            let mut claims = [Claim::default(); 4];
+            let a = shards[0].claims(&[0], |_| false, &mut claims);
+            let b = shards[1].claims(&[1], |_| false, &mut claims[a..]);
+            // Shard 1 may miss shard 0's claims (a late partner).
+            let mut theirs: Vec<Claim> = claims[if blind { a } else { 0 }..a + b].to_vec();
+            shards[0].select_claims(&mut claims[..a + b]);
+            shards[1].select_claims(&mut theirs);
+            (shards[0].heard_list.clone(), shards[1].heard_list.clone())
+        };
+        for _ in 0..20 {
+            round(&mut shards, [db(-20.0), 0.0], false);
+        }
+        for _ in 0..20 {
+            assert_eq!(round(&mut shards, [db(-20.0), db(-30.0)], false), (vec![0], vec![0]));
+        }
+        // Blind for one cycle, shard 1 hears its own port 1; the cycle after, both hear port 0.
+        assert_eq!(round(&mut shards, [db(-20.0), db(-30.0)], true), (vec![0], vec![1]));
+        assert_eq!(round(&mut shards, [db(-20.0), db(-30.0)], false), (vec![0], vec![0]));
     }
 
     #[test]
