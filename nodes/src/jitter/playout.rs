@@ -1188,25 +1188,6 @@ impl JitterBuffer {
         self.warm_raw.0 >= 3 && self.margin <= STEADY_MARGIN_US
     }
 
-    /// Whether the network has been steady since RFC 3550's jitter settled
-    /// ([`JITTER_SETTLED_PACKETS`]): three times that jitter is at most
-    /// [`STEADY_MARGIN_US`], whatever the first packets' spread set the margin to. A
-    /// scheduling hiccup among a loopback stream's first ten packets (a loaded machine: a
-    /// standard deviation of 3 ms) sets a margin of 9 ms that never shrinks, so
-    /// [`steady`] stays false for the whole call, and the start's 30–40 ms of excess
-    /// waited for the [`quantile_packets`] (4 s of 20 ms packets): G.722 `call` → `call`
-    /// gave it back at 5.0 s, at a word's onset, instead of in the pause at 2.0–2.7 s
-    /// (PESQ-WB 4.514–4.534 instead of 4.540–4.544; BENCHMARKS, jitter buffer, session 39,
-    /// s39call). Only whether the warm-up's pauses may give back uses this; the margin
-    /// stays.
-    ///
-    /// [`steady`]: JitterBuffer::steady
-    /// [`quantile_packets`]: JitterBuffer::quantile_packets
-    fn steady_since_settled(&self) -> bool {
-        self.warm_raw.0 >= JITTER_SETTLED_PACKETS
-            && (MARGIN_PER_JITTER * self.rtp.jitter_seconds() * 1e6) as i64 <= STEADY_MARGIN_US
-    }
-
     /// Whether the stream may start before the initial delay is up: with at least three
     /// packets seen, once the playout offset of the first packet (`ts`), were it played now,
     /// covers the 99.5 % prediction bound of their raw transit offsets (mean +
@@ -1723,7 +1704,7 @@ impl JitterBuffer {
         // only once the histogram has seen enough packets for its quantile's tail.
         // On a steady network the target is trusted from few packets (see `steady`).
         let warming = self.warm.0 < WARM_PACKETS;
-        let tail_seen = self.warm.0 >= self.quantile_packets() || self.steady() || self.steady_since_settled();
+        let tail_seen = self.warm.0 >= self.quantile_packets() || self.steady();
         let settled = !warming || (tail_seen && self.samples_to_us(self.quiet_run) >= QUIET_HOLD_MS * 1000);
         let pause_us = self.samples_to_us(self.quiet_run);
         self.quiet_run = if quiet { (self.quiet_run + n).min(self.fs as usize) } else { 0 };

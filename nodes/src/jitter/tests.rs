@@ -518,25 +518,6 @@ fn a_steady_network_gives_the_start_excess_back_in_its_first_long_pause() {
     assert_eq!(s.packets_late, 0, "{s:?}");
 }
 
-#[test]
-fn a_steady_network_after_a_hiccup_gives_the_start_excess_back_in_its_first_long_pause() {
-    // The same LAN, but the fifth packet 14 ms late (a loaded receiver's scheduling
-    // hiccup): the first packets' spread sets a margin over 5 ms that never shrinks, so the
-    // network does not count as steady by its margin. RFC 3550's jitter, settled from 16
-    // packets, is back under a third of 5 ms by the pause after 1 s: the excess goes there,
-    // not after the 200 packets a 99.5 % quantile needs (without `steady_since_settled`
-    // nothing is removed by 2 s).
-    let mut pk = stream(100, 0, |i| if i == 2 { 9.0 } else { lan_transit(i) });
-    quiet_from(&mut pk, 50);
-    let mut jb = new_jb();
-    run(&mut jb, &pk, 2_000_000_000);
-    let s = jb.stats();
-    assert!(s.removed_samples_for_acceleration > 0, "{s:?}");
-    let band = f64::from(JitterConfig::default().accelerate_quiet_ms);
-    assert!(s.current_delay_ms - s.target_delay_ms <= band, "{s:?}");
-    assert_eq!(s.packets_late, 0, "{s:?}");
-}
-
 /// A LAN's transit of packet `i`, ms: 5 / 5.5, the second packet's 7.5.
 fn lan_transit(i: u16) -> f64 {
     match i {
