@@ -807,6 +807,8 @@ fn a_policy_room_spread_over_workers_hears_and_tells_what_one_worker_does() {
     assert_eq!(packets, 5 * 350 - 150, "every leg sent every quantum until it left");
     assert_eq!(most_heard, 2.0);
     assert!(told >= 5, "{told} talking events");
+    // The shards track no dominant speaker, and say so in the room's policy.
+    assert!(sides[1..].iter().all(|s| s.room.policy().is_some_and(|p| !p.dominant_speaker)));
     for s in &sides[1..] {
         for (k, &shard) in s.room.shards().iter().enumerate() {
             let late = s.engine.telemetry_value(shard, "kernel", "late_partners").unwrap();

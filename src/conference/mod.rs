@@ -287,7 +287,10 @@ impl Room {
     /// A kernel room spread over `config.kernel_workers` workers (see
     /// [`RoomConfig::with_kernel_workers`]): a shard on each of workers 0, 1, ..., with
     /// `config.capacity` ports to start with (at least one per shard).
-    fn spread(engine: &Engine, config: RoomConfig) -> Result<Room, EngineError> {
+    fn spread(engine: &Engine, mut config: RoomConfig) -> Result<Room, EngineError> {
+        // The shards choose the talkers together but track no dominant speaker (its levels
+        // would have to cross shards too).
+        config.policy = config.policy.map(|p| TalkerPolicy { dominant_speaker: false, ..p });
         let (w, workers) = (config.kernel_workers, engine.workers());
         if w > workers {
             return Err(EngineError::TooFewWorkers { asked: w, workers });
