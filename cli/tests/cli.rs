@@ -313,8 +313,11 @@ fn demo_runs_a_live_room_and_writes_what_each_participant_heard() {
     assert_eq!(offered, taken + refused, "{line}");
     assert!((2 * 75 + 55..=225).contains(&offered), "{line}");
     if o.status.success() {
+        // It succeeds when no audio was lost; a cycle that ended late (a vCPU preempted by its
+        // host) only delays audio, and then it says so.
         assert_eq!(refused, 0, "{line}");
-        assert!(stdout.contains("; 0 dropped by the room") && stdout.contains("0 deadline misses"), "{stdout}");
+        assert!(stdout.contains("; 0 dropped by the room"), "{stdout}");
+        assert!(stdout.contains("\n0 deadline misses") || stdout.contains("audio was delayed, none lost"), "{stdout}");
     }
     // p99 is never printed above max.
     for line in stdout.lines().filter(|l| l.contains("cycle p50")) {
