@@ -799,6 +799,10 @@ fn a_policy_room_spread_over_workers_hears_and_tells_what_one_worker_does() {
             assert_eq!(events[k], events[0], "cycle {c}, {} workers", k + 1);
             assert_eq!(heard(&sides[k]), heard(&sides[0]), "cycle {c}, {} workers", k + 1);
             assert_eq!(heard_list(&sides[k]), heard_list(&sides[0]), "cycle {c}, {} workers", k + 1);
+            // Talking, as the room counts it over its shards.
+            let talking = |s: &Side| s.room.talking_count(&s.engine).unwrap();
+            assert_eq!(talking(&sides[k]), talking(&sides[0]), "cycle {c}, {} workers", k + 1);
+            assert_eq!(sides[k].room.stats(&sides[k].engine).unwrap().talking, talking(&sides[0]), "cycle {c}");
         }
         packets += sent[0].len();
         told += events[0].len();

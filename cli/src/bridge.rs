@@ -407,12 +407,7 @@ impl Bridge {
     fn talkers(&self) -> Option<(usize, Option<&str>)> {
         self.room.policy()?;
         let t = self.engine.telemetry(self.room.id(), self.room.mixer()).ok()?;
-        // A spread room's shards each count their own legs.
-        let shards = self.room.shards();
-        let talking = match shards.len() {
-            0 => t.get("talking").unwrap_or(0.0),
-            _ => shards.iter().filter_map(|&s| self.engine.telemetry_value(s, "kernel", "talking").ok()).sum(),
-        } as usize;
+        let talking = self.room.talking_count(&self.engine).ok()?;
         let dominant = t.get("dominant").filter(|d| *d >= 0.0).and_then(|d| self.room.member_at(d as usize));
         Some((talking, dominant))
     }
