@@ -327,6 +327,37 @@ pub(crate) struct KernelSwitch {
     pub(crate) encoder: SwitchEncoder,
 }
 
+/// A cycle's list of the legs in the mix for a policy room's heard board: (port, RFC 6464
+/// level of its row), published in port order, as a room of nodes lists its members. Without
+/// a board nothing is measured.
+struct HeardList<'b> {
+    board: Option<&'b dyn HeardSink>,
+    list: [(u32, u8); MAX_HEARD],
+    len: usize,
+}
+
+impl<'b> HeardList<'b> {
+    fn for_board(board: Option<&'b dyn HeardSink>) -> HeardList<'b> {
+        HeardList { board, list: [(0, 0); MAX_HEARD], len: 0 }
+    }
+
+    /// Port `port` is in the mix with `row`.
+    fn push(&mut self, port: usize, row: &[f32]) {
+        if let (Some(_), Some(e)) = (self.board, self.list.get_mut(self.len)) {
+            *e = (port as u32, audio_level(mean_square(row)));
+            self.len += 1;
+        }
+    }
+
+    fn publish(mut self) {
+        if let Some(board) = self.board {
+            let list = &mut self.list[..self.len];
+            list.sort_unstable_by_key(|e| e.0);
+            board.publish(list);
+        }
+    }
+}
+
 /// Message: shared encode `slot` runs `encode` (or stops, `None`); after delivery the
 /// message holds what the slot held (dropped on the control side).
 pub(crate) struct KernelShare {
@@ -697,16 +728,14 @@ impl RoomKernel {
             if let Some(ev) = sel.select(&self.store.ports, |p| legs[index[p] as usize].settings.muted, q) {
                 self.events.emit(self.cycle, ev);
             }
-            let mut list = [(0u32, 0u8); MAX_HEARD];
+            let mut list = HeardList::for_board(self.heard_board.as_deref());
             for &p in sel.heard() {
                 let i = index[p] as usize;
                 let leg = &mut legs[i];
                 let own = &rows[i * q..(i + 1) * q];
                 if Self::add_to_total(&mut total, &leg.settings, own) {
                     leg.in_mix = true;
-                    if let Some(e) = list.get_mut(self.mixed) {
-                        *e = (p as u32, audio_level(mean_square(own)));
-                    }
+                    list.push(p, own);
                     self.mixed += 1;
                 } else {
                     rebuild = true;
@@ -714,12 +743,7 @@ impl RoomKernel {
                     errors = errors.saturating_add(1);
                 }
             }
-            if let Some(board) = self.heard_board.as_deref() {
-                // In port order, as a room of nodes lists its members.
-                let list = &mut list[..self.mixed.min(MAX_HEARD)];
-                list.sort_unstable_by_key(|e| e.0);
-                board.publish(list);
-            }
+            list.publish();
         }
         self.store.select = select;
         if rebuild {
@@ -772,24 +796,18 @@ impl RoomKernel {
         let total = &mut self.total[..q];
         total.fill(0.0);
         self.mixed = 0;
-        let mut list = [(0u32, 0u8); MAX_HEARD];
+        let mut list = HeardList::for_board(self.heard_board.as_deref());
         for &p in select.heard() {
             if let Some(x) = sp.claim_row(p) {
                 kernels::accumulate(total, x);
-                if let Some(e) = list.get_mut(self.mixed) {
-                    *e = (p as u32, audio_level(mean_square(x)));
-                }
+                list.push(p, x);
                 self.mixed += 1;
             }
             if let Some(&i) = index.get(p).filter(|&&i| i != NONE) {
                 legs[i as usize].in_mix = true;
             }
         }
-        if let Some(board) = self.heard_board.as_deref() {
-            let list = &mut list[..self.mixed.min(MAX_HEARD)];
-            list.sort_unstable_by_key(|e| e.0);
-            board.publish(list);
-        }
+        list.publish();
         self.store.select = Some(select);
         errors
     }
