@@ -777,7 +777,21 @@ fn a_policy_room_spread_over_workers_hears_and_tells_what_one_worker_does() {
     // Heard talkers' G.711 rows at gain 1 sum exactly in any order: the same packets,
     // cycle by cycle, the same talking events, the same count of heard talkers and the same
     // heard board (the first shard's).
-    let side = |kind| policy_side(kind, false);
+    spread_policy_rooms_agree(false);
+}
+
+#[test]
+fn a_spread_policy_room_shares_each_shards_listeners_encode() {
+    // The same with shared encodes: each shard runs one encode of the shared mix for its
+    // listeners, who splice its frames — the same packets as one worker's room, each
+    // member's quanta counted alike, one shared encode per shard.
+    spread_policy_rooms_agree(true);
+}
+
+/// The policy script on one worker and spread over two and three, with `shared` encodes
+/// or not: packets, talking events, heard counts and boards must agree cycle by cycle.
+fn spread_policy_rooms_agree(shared: bool) {
+    let side = |kind| policy_side(kind, shared);
     let mut sides = [side(Kind::Kernel), side(Kind::Spread(2)), side(Kind::Spread(3))];
     let talk = |s: &mut Side| {
         use rvoip_media_core::conference::RoomEventKind::DominantSpeaker;
@@ -808,9 +822,27 @@ fn a_policy_room_spread_over_workers_hears_and_tells_what_one_worker_does() {
         told += events[0].len();
         most_heard = most_heard.max(heard(&sides[0]));
     }
-    assert_eq!(packets, 5 * 350 - 150, "every leg sent every quantum until it left");
+    // With shared encodes p3 is deaf from cycle 100 to 120: it sends nothing then.
+    let deaf = if shared { 20 } else { 0 };
+    assert_eq!(packets, 5 * 350 - 150 - deaf, "every leg sent every quantum until it left");
     assert_eq!(most_heard, 2.0);
     assert!(told >= 5, "{told} talking events");
+    let stats: Vec<_> = sides.iter().map(|s| s.room.stats(&s.engine).unwrap()).collect();
+    for (w, b) in stats.iter().enumerate().skip(1) {
+        for (x, y) in stats[0].per_member.iter().zip(&b.per_member) {
+            let counts = |m: &rvoip_media_core::conference::MemberStats| {
+                (m.packets_out, m.own_quanta, m.shared_quanta, m.skipped_quanta, m.handoffs)
+            };
+            assert_eq!(counts(x), counts(y), "{}, {} workers", x.name, w + 1);
+        }
+        // p0, p2, p3, p4 remain, on every shard of both: one encode each, every cycle.
+        let encodes = if shared { w + 1 } else { 0 };
+        assert_eq!((b.shared_encodes, b.shared_encoder_quanta), (encodes, encodes as u64 * 350), "{} workers", w + 1);
+    }
+    if shared {
+        let spliced: u64 = stats[2].per_member.iter().map(|m| m.shared_quanta).sum();
+        assert!(spliced > 700, "{spliced} quanta spliced");
+    }
     // The shards track no dominant speaker, and say so in the room's policy.
     assert!(sides[1..].iter().all(|s| s.room.policy().is_some_and(|p| !p.dominant_speaker)));
     for s in &sides[1..] {
