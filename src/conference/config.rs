@@ -207,7 +207,8 @@ impl RoomConfig {
     /// that may be heard, with their rows, and every shard chooses the room's talkers from
     /// all of them alike (ARCHITECTURE.md, "A talker policy across shards"). With
     /// [`RoomConfig::with_shared_encodes`] each shard runs its own shared encodes for its
-    /// listeners (one per codec variant and shard). Such a room names no dominant speaker.
+    /// listeners (one per codec variant and shard). The first shard names the dominant
+    /// speaker from every shard's best challenger, one cycle after a one-worker room would.
     ///
     /// The room starts with `capacity` ports (at least `workers`) and grows as a one-worker
     /// room does: a join that finds no free port gives every shard a store twice as large,

@@ -28,6 +28,7 @@
 //! | `mod.rs` | [`Room`]: joins, leaves, codec switches, the mixer's wiring and growth |
 //! | `config.rs` | [`RoomConfig`] |
 //! | `kernel.rs` | a kernel room's node: every leg's codec nodes and rings in one array, two passes a cycle ([`RoomConfig::with_kernel`]); a shard of a room spread over several workers ([`RoomConfig::with_kernel_workers`]) |
+//! | `spread.rs` | a shard of a spread room: the shared rows, and a policy room's claims and dominant-speaker claim written into them |
 //! | `deadline.rs` | how long a shard of a spread room waits for its partners' rows: the quantum less its measured pass 2 |
 //! | `leg.rs` | [`LegMedia`], [`LegOptions`], the room's record of a leg |
 //! | `members.rs` | member settings and talk events on the control side ([`RoomEvent`]) |
@@ -79,6 +80,7 @@ mod leg;
 mod members;
 mod recording;
 mod shared;
+mod spread;
 mod stats;
 
 use crate::sync::lanes::Lanes;
@@ -86,15 +88,13 @@ pub use config::{mix_rate_for, RoomConfig};
 use deadline::PartnerDeadline;
 pub use heard::HeardBoard;
 pub use kernel::MAX_SPREAD_TALKERS;
-use kernel::{
-    shared_row_len, KernelGrow, KernelJoin, KernelLeave, KernelLeg, KernelStore, KernelSwitch, LegDecode, RoomKernel,
-    Spread,
-};
+use kernel::{KernelGrow, KernelJoin, KernelLeave, KernelLeg, KernelStore, KernelSwitch, LegDecode, RoomKernel};
 use leg::{Leg, Variant};
 pub use leg::{LegMedia, LegOptions};
 pub use members::{RoomEvent, RoomEventKind};
 pub use recording::Recording;
 use shared::SharedEncode;
+use spread::{shared_row_len, Spread};
 pub use stats::{MemberStats, RoomStats};
 
 fn setup(node: &str, e: impl std::fmt::Display) -> EngineError {
@@ -287,10 +287,7 @@ impl Room {
     /// A kernel room spread over `config.kernel_workers` workers (see
     /// [`RoomConfig::with_kernel_workers`]): a shard on each of workers 0, 1, ..., with
     /// `config.capacity` ports to start with (at least one per shard).
-    fn spread(engine: &Engine, mut config: RoomConfig) -> Result<Room, EngineError> {
-        // The shards choose the talkers together but track no dominant speaker (its levels
-        // would have to cross shards too).
-        config.policy = config.policy.map(|p| TalkerPolicy { dominant_speaker: false, ..p });
+    fn spread(engine: &Engine, config: RoomConfig) -> Result<Room, EngineError> {
         let (w, workers) = (config.kernel_workers, engine.workers());
         if w > workers {
             return Err(EngineError::TooFewWorkers { asked: w, workers });

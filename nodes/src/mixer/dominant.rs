@@ -15,6 +15,10 @@
 //! does not take the floor, a speaker who keeps talking does.
 //!
 //! Allocation-free after construction; O(members × 50) every 300 ms.
+//!
+//! A room spread over several workers runs the same scores per shard for its own members
+//! and decides across shards from each shard's best challenger (`dominant_shards.rs`):
+//! [`challenger`] is the one rule both use.
 
 use crate::mixer::events::MixerEventKind;
 
@@ -31,6 +35,9 @@ const LAMBDA: [f64; 3] = [0.78, 24.0, 47.0];
 const MIN_SCORE: f64 = 1e-10;
 /// 300 ms of 20 ms frames.
 pub(crate) const DECISION_FRAMES: u32 = 15;
+
+/// A speaker's immediate, medium and long scores at the last decision point.
+pub(crate) type Scores = [f64; 3];
 /// The noise floor rises toward newer minima after 15 s of frames.
 const MIN_LEVEL_WINDOW: u32 = 750;
 
@@ -42,7 +49,7 @@ struct Speaker {
     min_level: u8,
     next_min: u8,
     next_min_frames: u32,
-    scores: [f64; 3],
+    scores: Scores,
 }
 
 impl Speaker {
@@ -119,6 +126,33 @@ fn score(v: u32, n: u32, lambda: f64) -> f64 {
     s.max(MIN_SCORE)
 }
 
+/// The speaker who takes the floor among `candidates` (port, scores at a decision point).
+/// With no dominant speaker: the most active one (the highest medium score, then
+/// immediate, then the lower port) among those with any medium activity. Otherwise the
+/// challenger of `dominant` (port, scores) whose scores beat its own on all three time
+/// scales by the log-ratios `C`, the highest medium score first (then the lower port).
+/// `None`: nobody (the dominant speaker keeps the floor).
+pub(crate) fn challenger(
+    candidates: impl Iterator<Item = (usize, Scores)>,
+    dominant: Option<(usize, Scores)>,
+) -> Option<(usize, Scores)> {
+    let mut best: Option<(usize, Scores)> = None;
+    for (p, s) in candidates {
+        let eligible = match dominant {
+            None => s[1] > MIN_SCORE,
+            Some((d, ds)) => p != d && (0..3).all(|k| (s[k] / ds[k]).ln() > C[k]),
+        };
+        let better = |(b, bs): (usize, Scores)| {
+            let immediate = if dominant.is_none() { s[0].total_cmp(&bs[0]) } else { std::cmp::Ordering::Equal };
+            s[1].total_cmp(&bs[1]).then(immediate).then(b.cmp(&p)).is_gt()
+        };
+        if eligible && best.map_or(true, better) {
+            best = Some((p, s));
+        }
+    }
+    best
+}
+
 /// The dominant-speaker state of a room (one [`Speaker`] per mixer port).
 #[derive(Clone, Debug)]
 pub(crate) struct DominantSpeaker {
@@ -170,27 +204,41 @@ impl DominantSpeaker {
             return None;
         }
         self.frames = 0;
+        self.evaluate(members);
+        let new = self.best(members, self.held()).map(|(p, _)| p).or(self.dominant);
+        self.set(new)
+    }
+
+    /// Scores `members` at a decision point.
+    pub(crate) fn evaluate(&mut self, members: &[usize]) {
         for &p in members {
             self.speakers[p].evaluate();
         }
-        let new = match self.dominant {
-            None => members.iter().copied().filter(|&p| self.speakers[p].scores[1] > MIN_SCORE).max_by(|&a, &b| {
-                let (sa, sb) = (self.speakers[a].scores, self.speakers[b].scores);
-                sa[1].total_cmp(&sb[1]).then(sa[0].total_cmp(&sb[0])).then(b.cmp(&a))
-            }),
-            Some(d) => {
-                let ds = self.speakers[d].scores;
-                let mut best: Option<(usize, f64)> = None;
-                for &p in members.iter().filter(|&&p| p != d) {
-                    let s = self.speakers[p].scores;
-                    let c: [f64; 3] = std::array::from_fn(|k| (s[k] / ds[k]).ln());
-                    if c.iter().zip(C).all(|(c, t)| *c > t) && best.map_or(true, |(_, b)| c[1] > b) {
-                        best = Some((p, c[1]));
-                    }
-                }
-                best.map(|(p, _)| p).or(Some(d))
-            }
-        };
+    }
+
+    /// Port `p`'s scores at the last decision point.
+    pub(crate) fn scores(&self, p: usize) -> Scores {
+        self.speakers.get(p).map_or([MIN_SCORE; 3], |s| s.scores)
+    }
+
+    /// The dominant speaker and its scores, if there is one.
+    fn held(&self) -> Option<(usize, Scores)> {
+        self.dominant.map(|d| (d, self.scores(d)))
+    }
+
+    /// The [`challenger`] among `members` of `dominant` (port, scores; `None`: nobody
+    /// dominates).
+    pub(crate) fn best(&self, members: &[usize], dominant: Option<(usize, Scores)>) -> Option<(usize, Scores)> {
+        challenger(members.iter().map(|&p| (p, self.scores(p))), dominant)
+    }
+
+    /// The dominant speaker is `new`, as another's choice says (no event).
+    pub(crate) fn adopt(&mut self, new: Option<usize>) {
+        self.dominant = new;
+    }
+
+    /// The dominant speaker is now `new`: the change, if it is one.
+    pub(crate) fn set(&mut self, new: Option<usize>) -> Option<MixerEventKind> {
         if new != self.dominant {
             self.dominant = new;
             Some(MixerEventKind::DominantSpeaker(new))
