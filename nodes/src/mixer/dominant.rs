@@ -29,6 +29,8 @@ const HISTORY: usize = N2 * N3;
 const MAX_LEVEL: u8 = 127;
 const SUBUNIT: u8 = (MAX_LEVEL as u32).div_ceil(N1) as u8;
 const MEDIUM_THRESHOLD: u8 = 7;
+/// The lowest level whose immediate is above [`MEDIUM_THRESHOLD`] (over a floor low enough).
+const LOUD: u8 = (MEDIUM_THRESHOLD + 1) * SUBUNIT;
 const LONG_THRESHOLD: u8 = 4;
 const C: [f64; 3] = [3.0, 2.0, 0.0];
 const LAMBDA: [f64; 3] = [0.78, 24.0, 47.0];
@@ -46,6 +48,8 @@ struct Speaker {
     /// Ring of the last 50 levels, `head` the newest.
     levels: [u8; HISTORY],
     head: usize,
+    /// Levels in the ring at [`LOUD`] or above (none: no medium activity to count).
+    loud: u8,
     min_level: u8,
     next_min: u8,
     next_min_frames: u32,
@@ -54,12 +58,21 @@ struct Speaker {
 
 impl Speaker {
     fn new() -> Self {
-        Speaker { levels: [0; HISTORY], head: 0, min_level: 0, next_min: 0, next_min_frames: 0, scores: [MIN_SCORE; 3] }
+        Speaker {
+            levels: [0; HISTORY],
+            head: 0,
+            loud: 0,
+            min_level: 0,
+            next_min: 0,
+            next_min_frames: 0,
+            scores: [MIN_SCORE; 3],
+        }
     }
 
     fn level(&mut self, level: u8) {
         self.head = (self.head + HISTORY - 1) % HISTORY;
-        self.levels[self.head] = level;
+        let old = std::mem::replace(&mut self.levels[self.head], level);
+        self.loud = self.loud + u8::from(level >= LOUD) - u8::from(old >= LOUD);
         // The noise floor: the minimum non-zero level, drifting up (geometric mean) when
         // 15 s pass above it.
         if level == 0 {
@@ -83,33 +96,41 @@ impl Speaker {
         }
     }
 
-    /// Newest-first level `i`.
-    fn at(&self, i: usize) -> u8 {
-        self.levels[(self.head + i) % HISTORY]
-    }
-
-    fn immediate(&self, i: usize) -> u8 {
-        let l = self.at(i);
-        let floor = self.min_level.saturating_add(SUBUNIT);
-        if l < floor {
+    /// The immediate of a frame at level `l`: the sub-units it covers, 0 under the noise
+    /// floor plus one sub-unit.
+    fn immediate(&self, l: u8) -> u8 {
+        if l < self.min_level.saturating_add(SUBUNIT) {
             0
         } else {
             l / SUBUNIT
         }
     }
 
-    fn evaluate(&mut self) {
+    /// The scores from the last 50 levels (`table`: [`score`] of every count).
+    fn evaluate(&mut self, table: &ScoreTable) {
+        // A frame counts in its medium block when its immediate is above the threshold:
+        // at the floor plus a sub-unit and at (threshold + 1) sub-units or more.
+        let active = self.min_level.saturating_add(SUBUNIT).max(LOUD);
         let mut mediums = [0u8; N3];
-        for (b, m) in mediums.iter_mut().enumerate() {
-            *m = (0..N2).filter(|&k| self.immediate(b * N2 + k) > MEDIUM_THRESHOLD).count() as u8;
+        if self.loud > 0 {
+            let newest_first = self.levels[self.head..].iter().chain(&self.levels[..self.head]);
+            for (i, &l) in newest_first.enumerate() {
+                mediums[i / N2] += u8::from(l >= active);
+            }
         }
-        let long = mediums.iter().filter(|&&m| m > LONG_THRESHOLD).count() as u8;
-        self.scores = [
-            score(u32::from(self.immediate(0)), N1, LAMBDA[0]),
-            score(u32::from(mediums[0]), N2 as u32, LAMBDA[1]),
-            score(u32::from(long), N3 as u32, LAMBDA[2]),
-        ];
+        let long = mediums.iter().filter(|&&m| m > LONG_THRESHOLD).count();
+        let immediate = self.immediate(self.levels[self.head]);
+        self.scores = [table[0][usize::from(immediate)], table[1][usize::from(mediums[0])], table[2][long]];
     }
+}
+
+/// [`score`] of every count `v` of each time scale (immediate, medium, long), for
+/// [`Speaker::evaluate`] (a lookup instead of a binomial and two logarithms per speaker).
+type ScoreTable = [[f64; N1 as usize + 1]; 3];
+
+fn score_table() -> ScoreTable {
+    let n = [N1, N2 as u32, N3 as u32];
+    std::array::from_fn(|k| std::array::from_fn(|v| score((v as u32).min(n[k]), n[k], LAMBDA[k])))
 }
 
 fn binomial(n: u32, k: u32) -> f64 {
@@ -159,11 +180,12 @@ pub(crate) struct DominantSpeaker {
     speakers: Vec<Speaker>,
     dominant: Option<usize>,
     frames: u32,
+    table: ScoreTable,
 }
 
 impl DominantSpeaker {
     pub(crate) fn new(capacity: usize) -> Self {
-        DominantSpeaker { speakers: vec![Speaker::new(); capacity], dominant: None, frames: 0 }
+        DominantSpeaker { speakers: vec![Speaker::new(); capacity], dominant: None, frames: 0, table: score_table() }
     }
 
     pub(crate) fn dominant(&self) -> Option<usize> {
@@ -212,7 +234,7 @@ impl DominantSpeaker {
     /// Scores `members` at a decision point.
     pub(crate) fn evaluate(&mut self, members: &[usize]) {
         for &p in members {
-            self.speakers[p].evaluate();
+            self.speakers[p].evaluate(&self.table);
         }
     }
 
@@ -302,6 +324,44 @@ mod tests {
         assert!(log[1].0 < 200 + 75, "{log:?}");
         // Port 1 leaves: nobody dominates.
         assert_eq!(d.forget(1), Some(MixerEventKind::DominantSpeaker(None)));
+    }
+
+    #[test]
+    fn evaluation_by_table_and_threshold_is_the_papers_formula() {
+        // The scores as the module docs define them, counted frame by frame and computed
+        // with `score`, against `Speaker::evaluate` on random histories and noise floors.
+        let table = score_table();
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |m: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            (rng % m) as u8
+        };
+        for round in 0..2_000 {
+            let mut s = Speaker::new();
+            for _ in 0..next(120) {
+                let l = match round % 3 {
+                    0 => next(128),
+                    1 => 60 + next(68),
+                    _ => [0, 5, 90, 127][usize::from(next(4))],
+                };
+                s.level(l);
+            }
+            let newest = |i: usize| s.levels[(s.head + i) % HISTORY];
+            let floor = s.min_level.saturating_add(SUBUNIT);
+            let imm = |i: usize| if newest(i) < floor { 0 } else { newest(i) / SUBUNIT };
+            let mediums: Vec<u32> =
+                (0..N3).map(|b| (0..N2).filter(|&k| imm(b * N2 + k) > MEDIUM_THRESHOLD).count() as u32).collect();
+            let long = mediums.iter().filter(|&&m| m > u32::from(LONG_THRESHOLD)).count() as u32;
+            let want = [
+                score(u32::from(imm(0)), N1, LAMBDA[0]),
+                score(mediums[0], N2 as u32, LAMBDA[1]),
+                score(long, N3 as u32, LAMBDA[2]),
+            ];
+            s.evaluate(&table);
+            assert_eq!(s.scores, want, "round {round}");
+        }
     }
 
     #[test]
