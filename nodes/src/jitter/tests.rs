@@ -1343,3 +1343,53 @@ fn opus_does_not_accelerate_into_a_young_targets_one_step_dip() {
         assert!(s.removed_samples_for_acceleration < 200, "seed {seed}: {s:?}");
     }
 }
+
+/// 30 s of [`opus_talk_stream`] over 20–30 ms of transit; packet `late` is held `hold_ms`
+/// more and those sent behind it arrive after it (first in, first out). Returns the added
+/// delay (playout − send time, ms) at 19.5 s and at 23 s, and the statistics.
+fn opus_pause_late_delays(late: u32, hold_ms: f64) -> ([f64; 2], JitterStats) {
+    let mut last = 0.0f64;
+    let pk = opus_talk_stream(1500, |i| {
+        let held = if i == late { hold_ms } else { 0.0 };
+        last = (f64::from(i) * 20.0 + 20.0 + f64::from((i * 7919) % 11) + held).max(last);
+        last
+    });
+    let mut jb = opus_jb();
+    let mut d = [0f64; 2];
+    run_each(&mut jb, &pk, 3000 * TICK_NS, |now, jb, _| {
+        let added = jb.lead_floor().0 as f64 / 1000.0;
+        match now / TICK_NS + 1 {
+            1950 => d[0] = added,
+            2300 => d[1] = added,
+            _ => {}
+        }
+    });
+    (d, jb.stats())
+}
+
+#[test]
+fn opus_loses_a_pause_frame_its_successor_covers_instead_of_rewinding() {
+    // The talk spurt at 20 s: the pause's last packet (999, silence) is held 30–40 ms with
+    // those behind it, so it comes one frame after its playout point, together with the
+    // first packet of the talk spurt, which is on time. The buffer conceals the silent
+    // frame and plays on: one packet late, and the delay and the samples removed exactly
+    // those of the undisturbed stream. Rewinding to it (as before) stretched the
+    // concealment into a 20 ms step that a later pause took back (347 more samples removed,
+    // the delay at 23 s 1.7 ms lower): two timeline moves for a frame of silence.
+    let (base, s0) = opus_pause_late_delays(999, 0.0);
+    assert_eq!(s0.packets_late, 0, "{s0:?}");
+    for hold in [30.0, 35.0, 40.0] {
+        let (d, s) = opus_pause_late_delays(999, hold);
+        assert_eq!(s.packets_late, 1, "hold {hold}: {s:?}");
+        assert_eq!(s.concealed_samples, 320, "hold {hold}: {s:?}");
+        assert_eq!(s.removed_samples_for_acceleration, s0.removed_samples_for_acceleration, "hold {hold}: {s:?}");
+        assert_eq!(d, base, "hold {hold}");
+    }
+    // Held 50–60 ms, two frames are concealed before it comes (the talk spurt's first
+    // packet is late too): the rewind still plays them, none is late.
+    for hold in [50.0, 60.0] {
+        let (_, s) = opus_pause_late_delays(999, hold);
+        assert_eq!(s.packets_late, 0, "hold {hold}: {s:?}");
+        assert!(s.removed_samples_for_acceleration > s0.removed_samples_for_acceleration, "hold {hold}: {s:?}");
+    }
+}
