@@ -269,15 +269,13 @@ pub struct JitterConfig {
     /// A late packet that continues the sequence (the next one after the last played,
     /// the start of a talk spurt) while the buffer conceals in a pause is still played if
     /// it is at most this late, ms: the concealment so far becomes a stretch (a step up in
-    /// the delay); once speech has played, not when only the packet's own frame was
-    /// concealed and the packet after it is there on time (that frame is lost instead:
-    /// `JitterBuffer::settle_rewind`). `None`, the default: the codec's — [`REWIND_FEC_MS`]
-    /// (60) for a decoder with in-band FEC (Opus), 0 (never) for one without (G.711, G.722,
-    /// G.729), chosen when the buffer is built like [`JitterConfig::target_rise_cost`].
-    /// Without FEC the rewinds' timeline moves cost more PESQ than the late packets they
-    /// save: on seven jitter sets (119 traces) PCMU heavy jitter +3.6 R, regime +1.1, and no
-    /// PCMU condition lower, while Opus lost on sender drift −300 ppm (kit −2.0; BENCHMARKS,
-    /// jitter buffer, sessions 24 and 40).
+    /// the delay). `None`, the default: the codec's — [`REWIND_FEC_MS`] (60) for a decoder
+    /// with in-band FEC (Opus), 0 (never) for one without (G.711, G.722, G.729), chosen
+    /// when the buffer is built like [`JitterConfig::target_rise_cost`]. Without FEC the
+    /// rewinds' timeline moves cost more PESQ than the late packets they save: on seven
+    /// jitter sets (119 traces) PCMU heavy jitter +3.6 R, regime +1.1, and no PCMU
+    /// condition lower, while Opus lost on sender drift −300 ppm (kit −2.0; BENCHMARKS,
+    /// jitter buffer, session 24).
     pub rewind_ms: Option<u32>,
     /// Payload bytes a packet may have (1..=1500); longer packets are refused as bad.
     pub max_payload_bytes: usize,
@@ -685,9 +683,6 @@ pub struct JitterBuffer {
     stalled: bool,
     /// The playout point was set back to a late packet (a rewind) that is yet to be decoded.
     rewound: bool,
-    /// A late packet a rewind may still go back to, decided at the next step (timestamp and
-    /// length, ticks): see [`JitterBuffer::settle_rewind`].
-    rewind_to: Option<(i64, i64)>,
     /// The target's level as last noted (µs; moves of at least half a pull), and when a
     /// young histogram's target last fell from it by one pull step (the caller's clock,
     /// µs): see [`JitterBuffer::in_dip`].
@@ -826,7 +821,6 @@ impl JitterBuffer {
             dry_us: 0,
             stalled: false,
             rewound: false,
-            rewind_to: None,
             target_level: None,
             target_fell_us: None,
             rewind_us: i64::from(cfg.rewind_ms.unwrap_or(if has_fec { REWIND_FEC_MS } else { 0 })) * 1000,
@@ -1315,7 +1309,6 @@ impl JitterBuffer {
         self.dry_us = 0;
         self.stalled = false;
         self.rewound = false;
-        self.rewind_to = None;
         self.target_level = None;
         self.target_fell_us = None;
         self.last_late_us = None;
@@ -1413,15 +1406,11 @@ impl JitterBuffer {
             // Late. If it continues the sequence while we conceal in a pause (a late
             // packet after waiting ran out, the first packet of a talk spurt) and is only a
             // little late, play it anyway: the concealment so far becomes a stretch. Only
-            // with in-band FEC by default (`rewind_us` 0 otherwise: see `rewind_ms`). Once
-            // speech has played, whether to go back is decided at the next step
-            // (`settle_rewind`); a packet after the one waiting for that is kept for it too.
-            let pending = self.rewind_to.is_some_and(|(r, _)| ts > r);
-            let rewind = pending
-                || (self.concealing
-                    && self.last_quiet
-                    && self.last_seq.is_some_and(|l| seq == l + 1)
-                    && self.ticks_to_us(self.playout_ts - ts) <= self.rewind_us);
+            // with in-band FEC by default (`rewind_us` 0 otherwise: see `rewind_ms`).
+            let rewind = self.concealing
+                && self.last_quiet
+                && self.last_seq.is_some_and(|l| seq == l + 1)
+                && self.ticks_to_us(self.playout_ts - ts) <= self.rewind_us;
             if !rewind {
                 self.last_late_us = Some(self.now_us);
                 if let Some((n, at)) = self.late_events.as_mut() {
@@ -1436,13 +1425,9 @@ impl JitterBuffer {
                 }
                 return;
             }
-            if !self.spoken {
-                self.playout_ts = ts;
-                self.buf.drop_before(ts);
-                self.rewound = true;
-            } else if !pending {
-                self.rewind_to = Some((ts, i64::from(ticks)));
-            }
+            self.playout_ts = ts;
+            self.buf.drop_before(ts);
+            self.rewound = true;
         }
         match self.buf.insert(m, payload, ts, seq, arrival_us, ticks) {
             Inserted::Stored => {}
@@ -2204,31 +2189,8 @@ impl JitterBuffer {
         }
     }
 
-    /// Decides a rewind to a late packet that continued the sequence in a pause (see
-    /// [`JitterConfig::rewind_ms`]) once speech has played, at the step after it arrived: the
-    /// playout point goes back to it unless what was concealed since its time is its own
-    /// frame alone and the packet after it is here, on time. Then only that frame is lost
-    /// — concealed in a pause, usually the quiet frame before a talk spurt —, where the
-    /// rewind would step the delay up by the frame and have a later pause take it back:
-    /// two timeline moves, each costing PESQ-WB in the scorer's 2 s chunks. A queue's drain
-    /// brings such a packet and its on-time successor together (kit opus_drift_p300 at
-    /// 13.5 s: the pause's last packet 79 ms after the fastest, the next 59): the rewind
-    /// cost that 10 s segment 0.025 PESQ-WB. Deciding at the insert could not see the
-    /// successor, which comes in the same burst. In the leading silence the rewind stays
-    /// immediate: nothing has played that a move could misalign, and the step it makes is
-    /// headroom a young histogram has not yet measured (s1000 opus_heavy −0.17 R without it).
-    /// Several frames concealed (a talk spurt's first packets late together) still rewind.
-    fn settle_rewind(&mut self) {
-        let Some((ts, ticks)) = self.rewind_to.take() else { return };
-        if self.playout_ts - ts > ticks || self.buf.find_ts(self.playout_ts).is_none() {
-            self.playout_ts = ts;
-            self.rewound = true;
-        }
-    }
-
     /// One decision: adds at least one sample to the playout buffer.
     fn step(&mut self) {
-        self.settle_rewind();
         let late = self.buf.drop_before(self.playout_ts);
         if late > 0 {
             self.last_late_us = Some(self.now_us);
