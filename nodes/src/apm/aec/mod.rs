@@ -263,6 +263,7 @@ mod delay;
 mod filter;
 mod leakage;
 mod noise_floor;
+mod pitch;
 mod postfilter;
 mod saturation;
 
@@ -698,9 +699,9 @@ pub struct Aec {
     /// two are the post-filter's transform of the echo estimate, all of them the pitch test's
     /// check of the far end's recent periodicity (see PITCH_ECHO_PAST_CORRELATION).
     y_past: Vec<f32>,
-    /// The pitch test's per-lag sums (`postfilter::best_lag`; one hop each).
-    lag_num: Vec<f32>,
-    lag_energy: Vec<f32>,
+    /// The error's periodicity at pitch lags, shared by the detector's pitch test and the
+    /// near talker's comb (computed once per block).
+    pitch: pitch::PitchSearch,
     /// Share of the foreground's echo estimate (power) that the post-filter counts as
     /// unexplained echo: `2·(1 − c)` while its prediction correlation `c` is under
     /// MISPREDICTED_CORRELATION after convergence, else 0.
@@ -862,8 +863,7 @@ impl Aec {
             dt_hang: 0,
             near_score: 0.0,
             y_past: vec![0.0; hop * (postfilter::PITCH_ECHO_HISTORY + 1)],
-            lag_num: vec![0.0; hop],
-            lag_energy: vec![0.0; hop],
+            pitch: pitch::PitchSearch::new(hop, Kernel::detect()),
             mispredicted: 0.0,
             cf_fast: (0.0, 0.0),
             depth_log: 0.0,

@@ -8,6 +8,7 @@
 //! filters' window) a speech-presence-weighted log-spectral-amplitude gain (OM-LSA) instead —,
 //! comfort noise.
 
+use super::pitch::{lag_correlation, PitchSearch};
 use super::Aec;
 use crate::apm::fft::Cpx;
 use crate::apm::ns::fastmath::fast_ln;
@@ -288,65 +289,16 @@ const DEPTH_RATE: f32 = 0.01;
 /// Echo envelope over noise (voice band) needed to measure the depth in a block.
 const DEPTH_MIN_ECHO: f32 = 4.0;
 
-/// Normalised autocorrelation of `x` at lag `l` (`Σ x[i]·x[i−l] / √(Σ x[i]² · Σ x[i−l]²)`
-/// over the overlap).
-fn lag_correlation(x: &[f32], l: usize) -> f32 {
-    let (mut num, mut a, mut b) = (0.0f32, 1e-20f32, 1e-20f32);
-    for i in l..x.len() {
-        num += x[i] * x[i - l];
-        a += x[i] * x[i];
-        b += x[i - l] * x[i - l];
-    }
-    num / (a * b).sqrt()
-}
-
-/// The lag in `lo..=hi` (`lo` ≥ 1) at which `x`'s normalised autocorrelation is highest (the
-/// first of equal ones; lag 0 with 0 if none is above 0), and that correlation: the same bits
-/// as [`lag_correlation`] at every lag and a fold over them, since each lag's sums are taken
-/// in the same order, but with the lags side by side in the inner loop, which vectorises (a
-/// lag at a time is three dependent chains per sample: at 48 kHz the test cost more than the
-/// rest of the canceller). `num` and `energy` are scratch of at least `hi − lo + 1`.
-#[inline(always)]
-fn best_lag(x: &[f32], lo: usize, hi: usize, num: &mut [f32], energy: &mut [f32]) -> (f32, usize) {
-    let lags = (hi + 1).saturating_sub(lo).min(num.len()).min(energy.len());
-    if lo == 0 || lags == 0 || x.len() <= lo {
-        return (0.0, 0);
-    }
-    let (num, energy) = (&mut num[..lags], &mut energy[..lags]);
-    num.fill(0.0);
-    energy.fill(1e-20);
-    for i in lo..x.len() {
-        // Lags lo..lo + m overlap sample i: x[i − l] for l = lo + k is x[i − lo − k].
-        let m = (i + 1 - lo).min(lags);
-        let (xi, xx) = (x[i], x[i] * x[i]);
-        let back = x[i + 1 - lo - m..=i - lo].iter().rev();
-        for ((n, e), &xb) in num[..m].iter_mut().zip(energy[..m].iter_mut()).zip(back) {
-            *n += xi * xb;
-            *e += xx;
-        }
-    }
-    // The lagged energy at lag l, Σ x[j]² over j < len − l, is the running sum of x² at
-    // len − l; lag l's correlation goes into num[l − lo].
-    let mut lagged = 1e-20f32;
-    for (j, &v) in x[..x.len() - lo].iter().enumerate() {
-        lagged += v * v;
-        let l = x.len() - (j + 1);
-        if l < lo + lags {
-            let k = l - lo;
-            num[k] /= (energy[k] * lagged).sqrt();
-        }
-    }
-    num.iter().enumerate().fold((0.0f32, 0usize), |best, (k, &r)| if r > best.0 { (r, lo + k) } else { best })
-}
-
 /// The near talker's fundamental, in bins of the post-filter's transform (`2·hop` points), when
 /// the error of the last two blocks `e` is voiced at a lag of 2.5–10 ms and the echo estimate of
 /// the same blocks (the end of its history `y_past`) is not periodic at it
-/// (DT_PITCH_CORRELATION, DT_PITCH_ECHO_CORRELATION); 0 otherwise. The lag is refined by a parabola through its neighbours' correlations. `num`
-/// and `energy` are [`best_lag`]'s scratch (at least `hop` long).
-fn near_talker_pitch(e: &[f32], y_past: &[f32], hop: usize, num: &mut [f32], energy: &mut [f32]) -> f32 {
+/// (DT_PITCH_CORRELATION, DT_PITCH_ECHO_CORRELATION); 0 otherwise. The lag is refined by a
+/// parabola through its neighbours' correlations. `pitch` is this block's search (it reuses the
+/// lags the detector's pitch test computed).
+#[inline(always)]
+fn near_talker_pitch(e: &[f32], y_past: &[f32], hop: usize, pitch: &mut PitchSearch) -> f32 {
     let (lo, hi) = (hop / 4, hop);
-    let (peak, lag) = best_lag(e, lo, hi, num, energy);
+    let (peak, lag) = pitch.best(e, hi);
     if peak <= DT_PITCH_CORRELATION
         || lag <= lo
         || lag >= hi
@@ -354,9 +306,7 @@ fn near_talker_pitch(e: &[f32], y_past: &[f32], hop: usize, num: &mut [f32], ene
     {
         return 0.0;
     }
-    // best_lag leaves each lag's correlation in its scratch.
-    let k = lag - lo;
-    let (a, b, c) = (num[k - 1], num[k], num[k + 1]);
+    let (a, b, c) = (pitch.correlation(lag - 1), pitch.correlation(lag), pitch.correlation(lag + 1));
     let den = a - 2.0 * b + c;
     let d = if den < 0.0 { (0.5 * (a - c) / den).clamp(-0.5, 0.5) } else { 0.0 };
     (2 * hop) as f32 / (lag as f32 + d)
@@ -498,6 +448,7 @@ impl Aec {
         let (h, bins) = (self.hop, self.bins);
         self.e_hist.copy_within(h.., 0);
         self.e_hist[h..].copy_from_slice(&self.ef);
+        self.pitch.next_block();
         let past = self.y_past.len() - h;
         self.y_past.copy_within(h.., 0);
         self.y_past[past..].copy_from_slice(&self.yf);
@@ -587,7 +538,7 @@ impl Aec {
             // which neither the echo estimate now nor in any two blocks of the last
             // PITCH_ECHO_HISTORY + 1 is periodic (the last two blocks' window is the first,
             // stricter test; the history's other windows the second).
-            let (peak, lag) = best_lag(&self.e_hist, h / 4, h * 4 / 5, &mut self.lag_num, &mut self.lag_energy);
+            let (peak, lag) = self.pitch.best(&self.e_hist, h * 4 / 5);
             let y_now = self.y_past.len() - 2 * h;
             voiced = peak > PITCH_CORRELATION
                 && lag_correlation(&self.y_past[y_now..], lag) < PITCH_ECHO_CORRELATION
@@ -651,7 +602,7 @@ impl Aec {
             let comb_f0 = if echo_only || near_alone {
                 0.0
             } else {
-                near_talker_pitch(&self.e_hist, &self.y_past, h, &mut self.lag_num, &mut self.lag_energy)
+                near_talker_pitch(&self.e_hist, &self.y_past, h, &mut self.pitch)
             };
             self.comb_f0 = comb_f0;
             for f in 0..bins {
@@ -795,7 +746,7 @@ fn region_mean(values: &mut [f32], prefix: &mut [f64], half: usize) {
 
 #[cfg(test)]
 mod tests {
-    use super::{best_lag, lag_correlation, on_harmonic, region_mean};
+    use super::{on_harmonic, region_mean};
 
     /// The comb of a 150 Hz fundamental at 50 Hz bins (3 bins): the harmonics' bins only; of a
     /// 125 Hz one (2.5 bins): the bins within a quarter of the spacing of 125·k Hz; of a 400 Hz
@@ -815,34 +766,5 @@ mod tests {
         let mut prefix = [0.0f64; 8];
         region_mean(&mut v, &mut prefix, 1);
         assert_eq!(v, [5e5, 1e6 / 3.0, 0.0, 0.0, 2.0 / 3.0, 2.0 / 3.0, 1.0]);
-    }
-
-    /// The lags side by side give the same bits as one lag at a time and its fold, on voiced,
-    /// noisy and silent inputs, at each rate's hop (8, 16 and 48 kHz).
-    #[test]
-    fn best_lag_is_the_fold_of_lag_correlation_bit_for_bit() {
-        let mut s = rvoip_media_graph::SplitMix64::new(7);
-        let mut noise = || 0.5 * s.bipolar();
-        for h in [80usize, 160, 480] {
-            let signals: [Vec<f32>; 3] = [
-                (0..2 * h).map(|i| (i as f32 * 0.21).sin() + 0.3 * (i as f32 * 0.63).sin() + 0.05 * noise()).collect(),
-                (0..2 * h).map(|_| noise()).collect(),
-                vec![0.0; 2 * h],
-            ];
-            let (mut num, mut energy) = (vec![0.0; h], vec![0.0; h]);
-            for x in &signals {
-                let (lo, hi) = (h / 4, h * 4 / 5);
-                let fold = (lo..=hi).fold((0.0f32, 0usize), |best, l| {
-                    let r = lag_correlation(x, l);
-                    if r > best.0 {
-                        (r, l)
-                    } else {
-                        best
-                    }
-                });
-                let got = best_lag(x, lo, hi, &mut num, &mut energy);
-                assert_eq!((got.0.to_bits(), got.1), (fold.0.to_bits(), fold.1), "hop {h}");
-            }
-        }
     }
 }
