@@ -16,9 +16,10 @@ pub(super) fn lag_correlation(x: &[f32], l: usize) -> f32 {
     num / (a * b).sqrt()
 }
 
-/// Lags [`PitchSearch`] sums side by side in registers (three AVX vectors per sum: six
-/// independent addition chains, as many as two adders with a three-cycle latency keep busy).
-const GROUP: usize = 24;
+/// Lags [`PitchSearch`] sums side by side in registers: four AVX vectors per sum, eight
+/// independent addition chains in 8 of the 16 registers. The comb's lags past the detector's
+/// are one group at 8, 16 and 48 kHz (at 24 lags a group, two).
+const GROUP: usize = 32;
 
 /// `GROUP` zeros, then `GROUP` ones: the lanes of a group that have started (see
 /// [`PitchSearch::group`]).
