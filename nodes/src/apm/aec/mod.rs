@@ -656,6 +656,9 @@ pub struct Aec {
     band: (usize, usize),
     /// Bins under `postfilter::LOW_BAND_HZ` (the near talker's fundamental).
     low_band: usize,
+    /// Bins under `postfilter::NEAR_LOW_BAND_HZ` (the near talker's own single talk keeps
+    /// more of them).
+    near_low_band: usize,
     coherence: f32,
     noise_floor_gain: f32,
     sf: f32,
@@ -835,6 +838,7 @@ impl Aec {
                 ((3800f32.min(0.45 * cfg.sample_rate as f32)) as u32 * n2 as u32 / cfg.sample_rate) as usize,
             ),
             low_band: (postfilter::LOW_BAND_HZ * n2 as u32 / cfg.sample_rate) as usize,
+            near_low_band: (postfilter::NEAR_LOW_BAND_HZ * n2 as u32 / cfg.sample_rate) as usize,
             coherence: 0.0,
             noise_floor_gain: 10f32.powf(cfg.comfort_noise_db.unwrap_or(-20.0) / 20.0),
             sf: 0.0,
