@@ -953,17 +953,23 @@ fn near_talker_alone_weak_formant_under_white_noise() -> (f64, f64) {
     let (a, b) = (16000 * 11, 16000 * 18);
     let (nb, ob) = (band(&s.near[a..b]), band(&out[a..b]));
     let kept = 10.0 * (dot(&nb, &ob).max(1e-20) / energy(&nb)).log10();
+    let pause = pauses_db(&s.near[a..b], &s.noise[a..b], &out[a..b]);
+    println!("near talker alone under white noise: its weak formant kept at {kept:.2} dB; pauses {pause:.1} dB under the noise");
+    (kept, pause)
+}
+
+/// The output's energy against the noise's over the near talker's pauses (its 10 ms windows
+/// without speech), dB; `near`, `noise` and `out` aligned.
+fn pauses_db(near: &[f32], noise: &[f32], out: &[f32]) -> f64 {
     let (mut pn, mut po) = (0.0f64, 0.0f64);
-    for w in (a..b).step_by(160) {
-        if energy(&s.near[w..w + 160]) == 0.0 {
-            pn += energy(&s.noise[w..w + 160]);
-            po += energy(&out[w..w + 160]);
+    for ((n, x), o) in near.chunks_exact(160).zip(noise.chunks_exact(160)).zip(out.chunks_exact(160)) {
+        if energy(n) == 0.0 {
+            pn += energy(x);
+            po += energy(o);
         }
     }
     assert!(pn > 0.0, "no pauses");
-    let pause = 10.0 * (po / pn).log10();
-    println!("near talker alone under white noise: its weak formant kept at {kept:.2} dB; pauses {pause:.1} dB under the noise");
-    (kept, pause)
+    10.0 * (po / pn).log10()
 }
 
 /// [`near_talker_alone_weak_formant_under_white_noise`]: in a near talker's speech frame (its
@@ -1024,16 +1030,7 @@ fn near_talker_alone_low_band_tails_under_noise() -> (f64, f64) {
     let mask: Vec<f32> = tails[a..b].iter().map(|&v| if v != 0.0 { 1.0 } else { 0.0 }).collect();
     let to_tails: Vec<f32> = to.iter().zip(&mask).map(|(o, m)| o * m).collect();
     let kept = 10.0 * (dot(&tn, &to_tails).max(1e-20) / energy(&tn)).log10();
-    let noise_low = lowpass(&s.noise[a..b], 300.0, 16000.0);
-    let (mut pn, mut po) = (0.0f64, 0.0f64);
-    for w in (0..b - a).step_by(160) {
-        if energy(&s.near[a + w..a + w + 160]) == 0.0 {
-            pn += energy(&noise_low[w..w + 160]);
-            po += energy(&to[w..w + 160]);
-        }
-    }
-    assert!(pn > 0.0, "no pauses");
-    let pause = 10.0 * (po / pn).log10();
+    let pause = pauses_db(&s.near[a..b], &lowpass(&s.noise[a..b], 300.0, 16000.0), &to);
     println!("near talker alone: its low-band tails kept at {kept:.2} dB; the noise under 300 Hz in its pauses {pause:.1} dB down");
     (kept, pause)
 }
