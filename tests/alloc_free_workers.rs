@@ -155,11 +155,12 @@ fn alloc_none_on_worker_threads_under_load_and_commands() {
     // rows, waits for the other's with a deadline (a spin reading the clock), sums them;
     // both shards' stores grown by message as the room fills.
     room_churn(&engine, RoomConfig::new(AudioFormat::mono(8000)).with_capacity(4).with_kernel_workers(2));
-    // The same with a talker policy: each shard observes its legs, publishes its claims
-    // with their rows, reads the others' and chooses from all; the first publishes whom
-    // the room heard on the heard board.
+    // The same with a talker policy and shared encodes: each shard observes its legs,
+    // publishes its claims with their rows, reads the others' and chooses from all; its
+    // listeners splice its own shared encode; the first publishes whom the room heard on
+    // the heard board.
     let policy = RoomConfig::new(AudioFormat::mono(8000)).with_capacity(4).with_policy(TalkerPolicy::default());
-    room_churn(&engine, policy.with_kernel_workers(2).with_heard_board());
+    room_churn(&engine, policy.with_shared_encodes().with_kernel_workers(2).with_heard_board());
     engine.shutdown();
 
     // A mixed room: PCMU, G.722 and Opus legs at 48 kHz, shared encodes of all three,

@@ -777,14 +777,33 @@ fn a_policy_room_spread_over_workers_hears_and_tells_what_one_worker_does() {
     // Heard talkers' G.711 rows at gain 1 sum exactly in any order: the same packets,
     // cycle by cycle, the same talking events, the same count of heard talkers and the same
     // heard board (the first shard's).
-    let side = |kind| policy_side(kind, false);
+    spread_policy_rooms_agree(false);
+}
+
+#[test]
+fn a_spread_policy_room_shares_each_shards_listeners_encode() {
+    // The same with shared encodes: each shard runs one encode of the shared mix for its
+    // listeners, who splice its frames — the same packets as one worker's room, each
+    // member's quanta counted alike, one shared encode per shard.
+    spread_policy_rooms_agree(true);
+}
+
+/// The policy script on one worker and spread over two and three, with `shared` encodes
+/// or not: packets, talking events, heard counts and boards must agree cycle by cycle.
+fn spread_policy_rooms_agree(shared: bool) {
+    use rvoip_media_core::conference::RoomEventKind::DominantSpeaker;
+    let side = |kind| policy_side(kind, shared);
     let mut sides = [side(Kind::Kernel), side(Kind::Spread(2)), side(Kind::Spread(3))];
-    let talk = |s: &mut Side| {
-        use rvoip_media_core::conference::RoomEventKind::DominantSpeaker;
-        let mut told: Vec<String> = std::iter::from_fn(|| s.room.poll_event())
-            .filter(|e| !matches!(e.kind, DominantSpeaker(_)))
-            .map(|e| format!("{} {:?}", e.cycle, e.kind))
-            .collect();
+    // The talking events, sorted; the dominant speaker's changes apart, in order.
+    let mut dominant: [Vec<(u64, Option<String>)>; 3] = Default::default();
+    let mut talk = |k: usize, s: &mut Side| {
+        let mut told = Vec::new();
+        while let Some(e) = s.room.poll_event() {
+            match e.kind {
+                DominantSpeaker(who) => dominant[k].push((e.cycle, who)),
+                kind => told.push(format!("{} {kind:?}", e.cycle)),
+            }
+        }
         told.sort();
         told
     };
@@ -793,7 +812,7 @@ fn a_policy_room_spread_over_workers_hears_and_tells_what_one_worker_does() {
     for c in 0..350 {
         sides.iter_mut().for_each(|s| step_policy(s, c));
         let sent: Vec<Sent> = sides.iter_mut().map(Side::cycle).collect();
-        let events: Vec<Vec<String>> = sides.iter_mut().map(talk).collect();
+        let events: Vec<Vec<String>> = sides.iter_mut().enumerate().map(|(k, s)| talk(k, s)).collect();
         for k in 1..3 {
             assert_eq!(sent[k], sent[0], "cycle {c}, {} workers", k + 1);
             assert_eq!(events[k], events[0], "cycle {c}, {} workers", k + 1);
@@ -808,11 +827,43 @@ fn a_policy_room_spread_over_workers_hears_and_tells_what_one_worker_does() {
         told += events[0].len();
         most_heard = most_heard.max(heard(&sides[0]));
     }
-    assert_eq!(packets, 5 * 350 - 150, "every leg sent every quantum until it left");
+    // With shared encodes p3 is deaf from cycle 100 to 120: it sends nothing then.
+    let deaf = if shared { 20 } else { 0 };
+    assert_eq!(packets, 5 * 350 - 150 - deaf, "every leg sent every quantum until it left");
     assert_eq!(most_heard, 2.0);
     assert!(told >= 5, "{told} talking events");
-    // The shards track no dominant speaker, and say so in the room's policy.
-    assert!(sides[1..].iter().all(|s| s.room.policy().is_some_and(|p| !p.dominant_speaker)));
+    let stats: Vec<_> = sides.iter().map(|s| s.room.stats(&s.engine).unwrap()).collect();
+    for (w, b) in stats.iter().enumerate().skip(1) {
+        for (x, y) in stats[0].per_member.iter().zip(&b.per_member) {
+            let counts = |m: &rvoip_media_core::conference::MemberStats| {
+                (m.packets_out, m.own_quanta, m.shared_quanta, m.skipped_quanta, m.handoffs)
+            };
+            assert_eq!(counts(x), counts(y), "{}, {} workers", x.name, w + 1);
+        }
+        // p0, p2, p3, p4 remain, on every shard of both: one encode each, every cycle.
+        let encodes = if shared { w + 1 } else { 0 };
+        assert_eq!((b.shared_encodes, b.shared_encoder_quanta), (encodes, encodes as u64 * 350), "{} workers", w + 1);
+    }
+    if shared {
+        let spliced: u64 = stats[2].per_member.iter().map(|m| m.shared_quanta).sum();
+        assert!(spliced > 700, "{spliced} quanta spliced");
+    }
+    // The first shard chooses the dominant speaker one worker's room chooses, in the cycle
+    // after the decision point (the challengers are tested against the dominant speaker's
+    // scores in the next exchange), and the others follow it; when the dominant p1 leaves,
+    // its shard says so and nobody dominates from the same cycle as on one worker.
+    assert!(dominant[0].contains(&(200, None)), "{:?}", dominant[0]);
+    assert!(dominant[0].iter().filter(|(_, who)| who.is_some()).count() >= 3, "{:?}", dominant[0]);
+    for k in 1..3 {
+        let later: Vec<_> = dominant[0].iter().map(|(c, who)| (c + u64::from(who.is_some()), who.clone())).collect();
+        assert_eq!(dominant[k], later, "{} workers", k + 1);
+        let named = |s: &Side| s.room.stats(&s.engine).unwrap().dominant;
+        assert_eq!(named(&sides[k]), named(&sides[0]), "{} workers", k + 1);
+        for &shard in &sides[k].room.shards() {
+            let d = |s: &Side, part| s.engine.telemetry_value(part, "kernel", "dominant").unwrap();
+            assert_eq!(d(&sides[k], shard), d(&sides[0], sides[0].room.id()), "{} workers", k + 1);
+        }
+    }
     for s in &sides[1..] {
         for (k, &shard) in s.room.shards().iter().enumerate() {
             let late = s.engine.telemetry_value(shard, "kernel", "late_partners").unwrap();

@@ -27,8 +27,8 @@
 //! `--kernel` runs the room's legs in a room kernel (`RoomConfig::with_kernel`: the
 //! legs' state in one array, two passes a cycle) instead of a graph of per-leg nodes; with
 //! `--talkers T` the kernel selects the T loudest and shares the listeners' encode itself
-//! (spread over workers, the shards choose the T loudest together and share no encodes:
-//! the encodes column then reads —).
+//! (spread over workers, the shards choose the T loudest together and each shard shares
+//! its listeners' encode).
 //!
 //! `--workers W` (with `--kernel`) spreads the room over W workers
 //! (`RoomConfig::with_kernel_workers`) of a driven engine of W workers, the drivers run side
@@ -659,13 +659,7 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
             let covered = packets * setup.quanta_per_packet as f64 / n as f64;
             let skipped: u64 = s.per_member.iter().map(|p| p.skipped_decodes).sum();
             let encodes: u64 = s.per_member.iter().map(|p| p.own_quanta).sum::<u64>() + s.shared_encoder_quanta;
-            let encodes = if setup.workers > 1 {
-                // A spread room shares no encodes: every leg encodes its own, uncounted.
-                "—".to_string()
-            } else {
-                format!("{:.1}", encodes as f64 / covered.max(1.0))
-            };
-            print!(" {:.1} | {encodes} |", skipped as f64 / covered.max(1.0));
+            print!(" {:.1} | {:.1} |", skipped as f64 / covered.max(1.0), encodes as f64 / covered.max(1.0));
         }
         println!();
         if setup.workers > 1 {

@@ -205,8 +205,10 @@ impl RoomConfig {
     /// [`MAX_SPREAD_TALKERS`](super::MAX_SPREAD_TALKERS) talkers, else
     /// [`crate::engine::EngineError::NodeSetup`]) each shard publishes instead its legs
     /// that may be heard, with their rows, and every shard chooses the room's talkers from
-    /// all of them alike (ARCHITECTURE.md, "A talker policy across shards"); such a room
-    /// shares no encodes and names no dominant speaker.
+    /// all of them alike (ARCHITECTURE.md, "A talker policy across shards"). With
+    /// [`RoomConfig::with_shared_encodes`] each shard runs its own shared encodes for its
+    /// listeners (one per codec variant and shard). The first shard names the dominant
+    /// speaker from every shard's best challenger, one cycle after a one-worker room would.
     ///
     /// The room starts with `capacity` ports (at least `workers`) and grows as a one-worker
     /// room does: a join that finds no free port gives every shard a store twice as large,

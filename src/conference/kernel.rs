@@ -46,14 +46,15 @@
 //! unheard by this shard's legs for that cycle (counted in `late_partners`). With a talker
 //! policy a shard publishes instead its legs that may be heard ([`Claim`]s) with their rows,
 //! and every shard chooses the room's talkers from all of them alike
-//! ([`TalkerSelection::select_claims`]; `RoomKernel::choose_across_shards`).
+//! ([`TalkerSelection::select_claims`]; `RoomKernel::choose_across_shards`), and its part
+//! in the dominant-speaker choice, which the first shard makes
+//! ([`TalkerSelection::settle_dominant`]).
 
-use super::deadline::PartnerDeadline;
+use super::spread::Spread;
 use crate::engine::rt::{now_ns, thread_cpu_ns};
 use crate::engine::PacketPool;
 use crate::sync::lanes::{LaneRx, LaneTx, PushError};
 use crate::sync::pool::{Pool, Pooled};
-use crate::sync::rows::SharedRows;
 use crate::sync::seqlock::SeqLockSlice;
 use rvoip_media_graph::{
     prefetch, prefetch_lines, prefetch_value, MessageError, NodeSpec, Packet, PacketMeta, PacketSlot, ProcessIo,
@@ -109,8 +110,6 @@ const NO_SLOT: u8 = u8::MAX;
 /// assert!(matches!(e, Err(EngineError::NodeSetup { .. })));
 /// ```
 pub const MAX_SPREAD_TALKERS: usize = 8;
-/// Words of a claim in a shard's published row (port, flags, level, cycles heard).
-const CLAIM_WORDS: usize = 4;
 /// Values a leg with a jitter buffer publishes.
 pub(super) const BUFFERED_LEG_TELEMETRY: usize = LEG_TELEMETRY + JITTER_TELEMETRY.len();
 
@@ -375,160 +374,6 @@ struct SharedSlot {
 /// Message: a larger store; the legs move into it, the old one rides back.
 pub(crate) struct KernelGrow(pub(crate) KernelStore);
 
-/// What makes a kernel one shard of a room spread over several workers: the rows the
-/// shards share (one per shard: its legs' partial total), its place among them, how long it
-/// waits for the others' rows.
-pub(crate) struct Spread {
-    rows: Arc<SharedRows>,
-    shard: usize,
-    deadline: PartnerDeadline,
-    /// Its partial total of the cycle (what it publishes and adds in its place).
-    partial: Box<[f32]>,
-    /// The last cycle it ran.
-    last: u64,
-    /// Partners' rows that were not there in time (one per partner per cycle).
-    late: u64,
-    /// Cycles whose row it could not publish (left out of the partners' mix).
-    unpublished: u64,
-    /// The worker's CPU time spent waiting for partners' rows (ns, since the start).
-    waited_ns: u64,
-    /// A policy room's exchange: claims per shard, and every shard's claims of the cycle
-    /// with their rows (copied out of the shared rows).
-    claims_per_shard: usize,
-    claims: Vec<Claim>,
-    claim_rows: Box<[f32]>,
-    /// The port of each row in `claim_rows` (the claims are sorted by the selection).
-    row_ports: Vec<u32>,
-    quantum_len: usize,
-}
-
-/// The length of a spread room's shared row: one quantum of `quantum_len` samples (its legs'
-/// partial total), or with a talker policy of `max_talkers` a count, the claims and their
-/// rows ([`Spread::exchange_claims`]).
-pub(crate) fn shared_row_len(quantum_len: usize, max_talkers: Option<usize>) -> usize {
-    match max_talkers {
-        None => quantum_len,
-        Some(n) => 1 + 2 * n * (CLAIM_WORDS + quantum_len),
-    }
-}
-
-impl Spread {
-    /// Shard `shard` of `rows`, waiting for the others until `deadline` each cycle (control
-    /// side); with `max_talkers`, a policy room's shard exchanging claims of `quantum_len`
-    /// rows.
-    pub(crate) fn new(
-        rows: Arc<SharedRows>,
-        shard: usize,
-        deadline: PartnerDeadline,
-        quantum_len: usize,
-        max_talkers: Option<usize>,
-    ) -> Spread {
-        let partial = vec![0.0; rows.row_len()].into_boxed_slice();
-        let claims_per_shard = 2 * max_talkers.unwrap_or(0);
-        let all = claims_per_shard * rows.shards();
-        Spread {
-            shard,
-            deadline,
-            partial,
-            last: 0,
-            late: 0,
-            unpublished: 0,
-            waited_ns: 0,
-            claims_per_shard,
-            claims: Vec::with_capacity(all),
-            claim_rows: vec![0.0; all * quantum_len].into_boxed_slice(),
-            row_ports: Vec::with_capacity(all),
-            quantum_len,
-            rows,
-        }
-    }
-
-    /// Starts the shard's next cycle ([`SharedRows::next_cycle`]).
-    fn start_cycle(&mut self) {
-        self.last = self.rows.next_cycle(self.shard, self.last);
-    }
-
-    /// The room's total from the shard's partial `total` (its own legs', pass 1): publishes
-    /// the partial, waits (until the deadline for a cycle that started at `now`) for the
-    /// other shards' of this cycle, and sums those that are there in shard order into
-    /// `total`. Real-time: the wait is a spin with a deadline.
-    fn add_partners(&mut self, now: u64, total: &mut [f32]) {
-        let n = self.partial.len().min(total.len());
-        self.partial[..n].copy_from_slice(&total[..n]);
-        let from = self.publish_and_wait(now);
-        self.rows.sum(self.shard, self.last, from, &self.partial, total);
-    }
-
-    /// Publishes the shard's row (`partial`) for its cycle and waits (until the deadline for
-    /// a cycle that started at `now`) for the other shards'; returns the shards whose rows
-    /// are there (a bit each). Real-time: the wait is a spin with a deadline.
-    fn publish_and_wait(&mut self, now: u64) -> u64 {
-        let (rows, shard, cycle) = (&*self.rows, self.shard, self.last);
-        let published = rows.publish(shard, cycle, &self.partial);
-        let deadline = self.deadline.at(now);
-        let waiting = thread_cpu_ns();
-        let mut from = 0u64;
-        for j in (0..rows.shards()).filter(|&j| j != shard) {
-            if rows.wait(j, cycle, || now_ns() < deadline) {
-                from |= 1 << j;
-            } else {
-                self.late += 1;
-            }
-        }
-        self.waited_ns += thread_cpu_ns().saturating_sub(waiting);
-        self.unpublished += u64::from(!published);
-        from
-    }
-
-    /// A policy room's cycle across shards: publishes this shard's `claims` of its legs that
-    /// may be heard, each with the row `fill_row` writes (its contribution to the mix),
-    /// waits for the others', and collects every shard's claims (in `self.claims`, their
-    /// rows in `self.claim_rows`, found by [`Spread::claim_row`]). Real-time.
-    fn exchange_claims(&mut self, now: u64, claims: &[Claim], fill_row: impl Fn(&Claim, &mut [f32])) {
-        let q = self.quantum_len;
-        let c = self.claims_per_shard;
-        let (head, rows) = self.partial.split_at_mut(1 + c * CLAIM_WORDS);
-        head[0] = f32::from_bits(claims.len() as u32);
-        for (k, claim) in claims.iter().take(c).enumerate() {
-            let w = &mut head[1 + k * CLAIM_WORDS..1 + (k + 1) * CLAIM_WORDS];
-            w[0] = f32::from_bits(claim.port);
-            w[1] = f32::from_bits(u32::from(claim.eligible) | u32::from(claim.heard) << 1);
-            w[2] = claim.smooth;
-            w[3] = f32::from_bits(claim.heard_for);
-            fill_row(claim, &mut rows[k * q..(k + 1) * q]);
-        }
-        let from = self.publish_and_wait(now);
-        let (all, claim_rows, row_ports) = (&mut self.claims, &mut self.claim_rows, &mut self.row_ports);
-        all.clear();
-        row_ports.clear();
-        self.rows.read(self.shard, self.last, from, &self.partial, |_, row| {
-            let (head, rows) = row.split_at(1 + c * CLAIM_WORDS);
-            let n = (head[0].to_bits() as usize).min(c);
-            for k in 0..n {
-                let w = &head[1 + k * CLAIM_WORDS..1 + (k + 1) * CLAIM_WORDS];
-                let flags = w[1].to_bits();
-                let at = all.len();
-                all.push(Claim {
-                    port: w[0].to_bits(),
-                    eligible: flags & 1 != 0,
-                    heard: flags & 2 != 0,
-                    smooth: w[2],
-                    heard_for: w[3].to_bits(),
-                });
-                row_ports.push(w[0].to_bits());
-                claim_rows[at * q..(at + 1) * q].copy_from_slice(&rows[k * q..(k + 1) * q]);
-            }
-        });
-    }
-
-    /// The row published with the claim of `port` this cycle, if any.
-    fn claim_row(&self, port: usize) -> Option<&[f32]> {
-        let q = self.quantum_len;
-        let at = self.row_ports.iter().position(|&p| p as usize == port)?;
-        Some(&self.claim_rows[at * q..(at + 1) * q])
-    }
-}
-
 /// The node running a kernel room's legs (see the module docs). No ports: the legs' packets
 /// come and go through their own rings.
 ///
@@ -773,6 +618,8 @@ impl RoomKernel {
         let mut claims = [Claim::default(); 2 * MAX_SPREAD_TALKERS];
         let c = sp.claims_per_shard.min(claims.len());
         let n = select.claims(&self.store.ports, |p| legs[index[p] as usize].settings.muted, &mut claims[..c]);
+        let holds = |p: usize| index.get(p).is_some_and(|&i| i != NONE);
+        let dominant = select.dominant_claim(&self.store.ports, holds, q, sp.last);
         let row = |port: u32| {
             let i = index[port as usize] as usize;
             (&legs[i].settings, &rows[i * q..(i + 1) * q])
@@ -785,7 +632,7 @@ impl RoomKernel {
                 errors = errors.saturating_add(1);
             }
         }
-        sp.exchange_claims(now, &claims[..n], |claim, dst| {
+        sp.exchange_claims(now, &claims[..n], &dominant, |claim, dst| {
             let (s, x) = row(claim.port);
             dst.fill(0.0);
             if claim.eligible {
@@ -793,6 +640,9 @@ impl RoomKernel {
             }
         });
         select.select_claims(&mut sp.claims);
+        if let Some(ev) = select.settle_dominant(&sp.dominant, sp.shard == 0) {
+            self.events.emit(self.cycle, ev);
+        }
         let total = &mut self.total[..q];
         total.fill(0.0);
         self.mixed = 0;

@@ -28,6 +28,7 @@
 //! | `mod.rs` | [`Room`]: joins, leaves, codec switches, the mixer's wiring and growth |
 //! | `config.rs` | [`RoomConfig`] |
 //! | `kernel.rs` | a kernel room's node: every leg's codec nodes and rings in one array, two passes a cycle ([`RoomConfig::with_kernel`]); a shard of a room spread over several workers ([`RoomConfig::with_kernel_workers`]) |
+//! | `spread.rs` | a shard of a spread room: the shared rows, and a policy room's claims and dominant-speaker claim written into them |
 //! | `deadline.rs` | how long a shard of a spread room waits for its partners' rows: the quantum less its measured pass 2 |
 //! | `leg.rs` | [`LegMedia`], [`LegOptions`], the room's record of a leg |
 //! | `members.rs` | member settings and talk events on the control side ([`RoomEvent`]) |
@@ -79,6 +80,7 @@ mod leg;
 mod members;
 mod recording;
 mod shared;
+mod spread;
 mod stats;
 
 use crate::sync::lanes::Lanes;
@@ -86,15 +88,13 @@ pub use config::{mix_rate_for, RoomConfig};
 use deadline::PartnerDeadline;
 pub use heard::HeardBoard;
 pub use kernel::MAX_SPREAD_TALKERS;
-use kernel::{
-    shared_row_len, KernelGrow, KernelJoin, KernelLeave, KernelLeg, KernelStore, KernelSwitch, LegDecode, RoomKernel,
-    Spread,
-};
+use kernel::{KernelGrow, KernelJoin, KernelLeave, KernelLeg, KernelStore, KernelSwitch, LegDecode, RoomKernel};
 use leg::{Leg, Variant};
 pub use leg::{LegMedia, LegOptions};
 pub use members::{RoomEvent, RoomEventKind};
 pub use recording::Recording;
 use shared::SharedEncode;
+use spread::{shared_row_len, Spread};
 pub use stats::{MemberStats, RoomStats};
 
 fn setup(node: &str, e: impl std::fmt::Display) -> EngineError {
@@ -153,8 +153,8 @@ pub struct Room {
     legs: BTreeMap<String, Leg>,
     /// Names by mixer port (for events).
     names: Vec<Option<String>>,
-    /// Shared encodes by codec variant.
-    shared: BTreeMap<Variant, SharedEncode>,
+    /// Shared encodes by codec variant and shard (0 in a room on one worker).
+    shared: BTreeMap<(Variant, usize), SharedEncode>,
     /// The current mixer's events, and those of mixers replaced by growth (read first).
     events: Vec<MixerEvents>,
     talking: BTreeSet<usize>,
@@ -287,10 +287,7 @@ impl Room {
     /// A kernel room spread over `config.kernel_workers` workers (see
     /// [`RoomConfig::with_kernel_workers`]): a shard on each of workers 0, 1, ..., with
     /// `config.capacity` ports to start with (at least one per shard).
-    fn spread(engine: &Engine, mut config: RoomConfig) -> Result<Room, EngineError> {
-        // The shards choose the talkers together but track no dominant speaker (its levels
-        // would have to cross shards too).
-        config.policy = config.policy.map(|p| TalkerPolicy { dominant_speaker: false, ..p });
+    fn spread(engine: &Engine, config: RoomConfig) -> Result<Room, EngineError> {
         let (w, workers) = (config.kernel_workers, engine.workers());
         if w > workers {
             return Err(EngineError::TooFewWorkers { asked: w, workers });
@@ -641,6 +638,7 @@ impl Room {
         let w = self.shards.len();
         let mut edits: Vec<Option<Edit<'_>>> = (0..w).map(|_| None).collect();
         let before = (self.free.clone(), self.shards.clone(), self.capacity, self.slabs.len());
+        let shared_before = self.shared.clone();
         let mut added: Vec<(String, Leg)> = Vec::new();
         let built = (|| {
             for (name, media, options) in legs {
@@ -669,7 +667,7 @@ impl Room {
         })();
         if let Err(e) = built {
             let (free, shards, capacity, slabs) = before;
-            (self.free, self.shards, self.capacity) = (free, shards, capacity);
+            (self.free, self.shards, self.capacity, self.shared) = (free, shards, capacity, shared_before);
             self.slabs.truncate(slabs);
             self.names.truncate(capacity);
             return Err(e);
@@ -687,9 +685,12 @@ impl Room {
             match e.commit() {
                 Ok(c) => ticket = Some(c.ticket),
                 Err(err) => {
-                    // Not sent: this shard did not grow (if this join grew the room) and its legs
-                    // did not join.
+                    // Not sent: this shard did not grow (if this join grew the room), its legs
+                    // did not join and its shared encodes are as they were.
                     self.shards[k].ports = before.1[k].ports;
+                    self.shared.retain(|&(_, shard), _| shard != k);
+                    self.shared
+                        .extend(shared_before.iter().filter(|((_, s), _)| *s == k).map(|(key, e)| (*key, e.clone())));
                     added.retain(|(_, l)| {
                         let gone = l.port % w == k;
                         if gone {
@@ -841,7 +842,7 @@ impl Room {
         }
         leg.to_mixer = Some(chain);
         self.wire(edit, self.mixer, self.capacity, &leg)?;
-        if let (Some(e), Some(s)) = (leg.encode, leg.variant.and_then(|v| self.shared.get(&v))) {
+        if let (Some(e), Some(s)) = (leg.encode, leg.variant.and_then(|v| self.shared.get(&(v, 0)))) {
             // The shared encode's packets (not the mixer's: kept when the mixer grows).
             edit.connect(s.encode, 0, e, 1)?;
         }
@@ -914,10 +915,10 @@ impl Room {
             None => LegDecode::Plain(leg_decoder(name, decoder, q, options.skip_silent_at)?),
             Some(cfg) => LegDecode::Buffered(Box::new(leg_jitter(name, decoder, cfg, q, options.skip_silent_at)?)),
         };
-        // A policy room's listeners share an encode per codec variant (one worker's room).
-        let variant = if self.shards.is_empty() { self.share_variant(&*encoder, engine) } else { None };
+        // A policy room's listeners share an encode per codec variant (and shard).
+        let variant = self.share_variant(&*encoder, engine);
         let slot = match variant {
-            Some(v) => self.use_kernel_shared(edit, engine, v, &*encoder, kernel)?,
+            Some(v) => self.use_kernel_shared(edit, engine, (v, self.shard_at(port)), &*encoder, kernel)?,
             None => None,
         };
         let enc = leg_encoder(EncodeNode::new(encoder, ptime_us, q).map_err(codec)?.with_ssrc(ssrc), &options);
@@ -1106,7 +1107,7 @@ impl Room {
         }
         let shared_before = self.shared.clone();
         if let Some(v) = leg.variant {
-            if let Err(e) = self.release_shared(&mut edit, v) {
+            if let Err(e) = self.release_shared(&mut edit, (v, self.shard_at(leg.port))) {
                 self.shared = shared_before;
                 return Err(e);
             }

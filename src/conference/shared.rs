@@ -3,7 +3,10 @@
 //! RTP stream (`EncodeNode::with_shared_input`). One shared encode per codec variant
 //! (encoding, rate, payload type, channels, frame size and the encoder's other settings),
 //! created with its first leg and removed with its last: the encode count is the heard
-//! talkers' own mixes plus one per variant, not one per member. G.711, G.722, G.729
+//! talkers' own mixes plus one per variant, not one per member. In a room spread over
+//! several workers each shard runs its own shared encodes for its legs (one per variant
+//! and shard: every shard mixes the same heard talkers, so they encode the same audio,
+//! and no packet crosses a core). G.711, G.722, G.729
 //! (without Annex B) and Opus (without DTX) share. A stateful codec's shared encoder runs
 //! every cycle whoever listens, so its history is the shared stream's; a leg that becomes a
 //! heard talker takes its stream back with its own encoder primed on what it last heard
@@ -64,7 +67,7 @@ impl Room {
         variant: Variant,
         encoder: &dyn Encoder,
     ) -> Result<(), EngineError> {
-        if let Some(s) = self.shared.get_mut(&variant) {
+        if let Some(s) = self.shared.get_mut(&(variant, 0)) {
             s.users += 1;
             return Ok(());
         }
@@ -89,38 +92,40 @@ impl Room {
             None => encode,
         };
         edit.connect(self.mixer, 2 * self.capacity, input, 0)?;
-        self.shared.insert(variant, SharedEncode { encode, input, nodes, users: 1, slot: None });
+        self.shared.insert((variant, 0), SharedEncode { encode, input, nodes, users: 1, slot: None });
         Ok(())
     }
 
-    /// One more kernel leg of `variant` on kernel node `kernel`: the slot of its shared
-    /// encode, which the first leg starts (a [`Encoder::share`] of its `encoder`, sent in
-    /// `edit` ahead of the leg); `None` when the kernel's [`SHARED_SLOTS`] are all taken
-    /// (the leg then encodes its own).
+    /// One more kernel leg of `variant` on kernel node `kernel` (the room's, or shard
+    /// `shard`'s): the slot of its shared encode on that kernel, which the first leg starts
+    /// (a [`Encoder::share`] of its `encoder`, sent in `edit` ahead of the leg); `None` when
+    /// the kernel's [`SHARED_SLOTS`] are all taken (the leg then encodes its own).
     pub(super) fn use_kernel_shared(
         &mut self,
         edit: &mut Edit<'_>,
         engine: &Engine,
-        variant: Variant,
+        (variant, shard): (Variant, usize),
         encoder: &dyn Encoder,
         kernel: NodeKey,
     ) -> Result<Option<usize>, EngineError> {
-        if let Some(s) = self.shared.get_mut(&variant) {
+        if let Some(s) = self.shared.get_mut(&(variant, shard)) {
             s.users += 1;
             return Ok(s.slot);
         }
-        let taken: Vec<usize> = self.shared.values().filter_map(|s| s.slot).collect();
+        let taken: Vec<usize> =
+            self.shared.iter().filter(|((_, k), _)| *k == shard).filter_map(|(_, s)| s.slot).collect();
         let Some(slot) = (0..SHARED_SLOTS).find(|k| !taken.contains(k)) else { return Ok(None) };
         let enc = shared_encoder(&format!("shared slot {slot}"), encoder, engine)?;
         edit.message(kernel, KernelShare { slot, encode: Some(Box::new(enc)) })?;
         let shared = SharedEncode { encode: kernel, input: kernel, nodes: Vec::new(), users: 1, slot: Some(slot) };
-        self.shared.insert(variant, shared);
+        self.shared.insert((variant, shard), shared);
         Ok(Some(slot))
     }
 
-    /// One leg of `variant` fewer: the last one takes the shared encode with it.
-    pub(super) fn release_shared(&mut self, edit: &mut Edit<'_>, variant: Variant) -> Result<(), EngineError> {
-        let Some(s) = self.shared.get_mut(&variant) else { return Ok(()) };
+    /// One leg of `variant` on `shard` (0 in a room on one worker) fewer: the last one takes
+    /// the shared encode with it.
+    pub(super) fn release_shared(&mut self, edit: &mut Edit<'_>, key: (Variant, usize)) -> Result<(), EngineError> {
+        let Some(s) = self.shared.get_mut(&key) else { return Ok(()) };
         s.users -= 1;
         if s.users == 0 {
             if let Some(slot) = s.slot {
@@ -129,12 +134,13 @@ impl Room {
             for k in s.nodes.clone() {
                 edit.remove(k)?;
             }
-            self.shared.remove(&variant);
+            self.shared.remove(&key);
         }
         Ok(())
     }
 
-    /// Shared encodes running (one per codec variant with listeners).
+    /// Shared encodes running: one per codec variant with listeners (in a room spread over
+    /// several workers, per variant and shard).
     pub fn shared_encodes(&self) -> usize {
         self.shared.len()
     }

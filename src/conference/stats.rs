@@ -133,11 +133,11 @@ impl Room {
         let dominant = v("dominant");
         let dominant = if dominant >= 0.0 { self.member_at(dominant as usize).map(str::to_string) } else { None };
         let per_member = self.legs.iter().map(|(name, l)| self.member_stats(engine, name, l)).collect();
+        // A spread room's shards each count their own legs and shared encodes.
+        let counted = |name| self.over_shards(engine, &m, name);
         let shared_encoder_quanta =
             self.shared_encoders().map(|k| count(telemetry(engine, self, Some(k)).as_ref(), "packets")).sum::<u64>()
-                + v("shared_encoder_packets") as u64;
-        // A spread room's shards each count their own legs.
-        let counted = |name| self.over_shards(engine, &m, name);
+                + counted("shared_encoder_packets")? as u64;
         Ok(RoomStats {
             members: self.legs.len(),
             capacity: self.capacity,

@@ -15,6 +15,10 @@
 //! does not take the floor, a speaker who keeps talking does.
 //!
 //! Allocation-free after construction; O(members × 50) every 300 ms.
+//!
+//! A room spread over several workers runs the same scores per shard for its own members
+//! and decides across shards from each shard's best challenger (`dominant_shards.rs`):
+//! [`challenger`] is the one rule both use.
 
 use crate::mixer::events::MixerEventKind;
 
@@ -25,12 +29,17 @@ const HISTORY: usize = N2 * N3;
 const MAX_LEVEL: u8 = 127;
 const SUBUNIT: u8 = (MAX_LEVEL as u32).div_ceil(N1) as u8;
 const MEDIUM_THRESHOLD: u8 = 7;
+/// The lowest level whose immediate is above [`MEDIUM_THRESHOLD`] (over a floor low enough).
+const LOUD: u8 = (MEDIUM_THRESHOLD + 1) * SUBUNIT;
 const LONG_THRESHOLD: u8 = 4;
 const C: [f64; 3] = [3.0, 2.0, 0.0];
 const LAMBDA: [f64; 3] = [0.78, 24.0, 47.0];
 const MIN_SCORE: f64 = 1e-10;
 /// 300 ms of 20 ms frames.
 pub(crate) const DECISION_FRAMES: u32 = 15;
+
+/// A speaker's immediate, medium and long scores at the last decision point.
+pub(crate) type Scores = [f64; 3];
 /// The noise floor rises toward newer minima after 15 s of frames.
 const MIN_LEVEL_WINDOW: u32 = 750;
 
@@ -39,20 +48,31 @@ struct Speaker {
     /// Ring of the last 50 levels, `head` the newest.
     levels: [u8; HISTORY],
     head: usize,
+    /// Levels in the ring at [`LOUD`] or above (none: no medium activity to count).
+    loud: u8,
     min_level: u8,
     next_min: u8,
     next_min_frames: u32,
-    scores: [f64; 3],
+    scores: Scores,
 }
 
 impl Speaker {
     fn new() -> Self {
-        Speaker { levels: [0; HISTORY], head: 0, min_level: 0, next_min: 0, next_min_frames: 0, scores: [MIN_SCORE; 3] }
+        Speaker {
+            levels: [0; HISTORY],
+            head: 0,
+            loud: 0,
+            min_level: 0,
+            next_min: 0,
+            next_min_frames: 0,
+            scores: [MIN_SCORE; 3],
+        }
     }
 
     fn level(&mut self, level: u8) {
         self.head = (self.head + HISTORY - 1) % HISTORY;
-        self.levels[self.head] = level;
+        let old = std::mem::replace(&mut self.levels[self.head], level);
+        self.loud = self.loud + u8::from(level >= LOUD) - u8::from(old >= LOUD);
         // The noise floor: the minimum non-zero level, drifting up (geometric mean) when
         // 15 s pass above it.
         if level == 0 {
@@ -76,33 +96,41 @@ impl Speaker {
         }
     }
 
-    /// Newest-first level `i`.
-    fn at(&self, i: usize) -> u8 {
-        self.levels[(self.head + i) % HISTORY]
-    }
-
-    fn immediate(&self, i: usize) -> u8 {
-        let l = self.at(i);
-        let floor = self.min_level.saturating_add(SUBUNIT);
-        if l < floor {
+    /// The immediate of a frame at level `l`: the sub-units it covers, 0 under the noise
+    /// floor plus one sub-unit.
+    fn immediate(&self, l: u8) -> u8 {
+        if l < self.min_level.saturating_add(SUBUNIT) {
             0
         } else {
             l / SUBUNIT
         }
     }
 
-    fn evaluate(&mut self) {
+    /// The scores from the last 50 levels (`table`: [`score`] of every count).
+    fn evaluate(&mut self, table: &ScoreTable) {
+        // A frame counts in its medium block when its immediate is above the threshold:
+        // at the floor plus a sub-unit and at (threshold + 1) sub-units or more.
+        let active = self.min_level.saturating_add(SUBUNIT).max(LOUD);
         let mut mediums = [0u8; N3];
-        for (b, m) in mediums.iter_mut().enumerate() {
-            *m = (0..N2).filter(|&k| self.immediate(b * N2 + k) > MEDIUM_THRESHOLD).count() as u8;
+        if self.loud > 0 {
+            let newest_first = self.levels[self.head..].iter().chain(&self.levels[..self.head]);
+            for (i, &l) in newest_first.enumerate() {
+                mediums[i / N2] += u8::from(l >= active);
+            }
         }
-        let long = mediums.iter().filter(|&&m| m > LONG_THRESHOLD).count() as u8;
-        self.scores = [
-            score(u32::from(self.immediate(0)), N1, LAMBDA[0]),
-            score(u32::from(mediums[0]), N2 as u32, LAMBDA[1]),
-            score(u32::from(long), N3 as u32, LAMBDA[2]),
-        ];
+        let long = mediums.iter().filter(|&&m| m > LONG_THRESHOLD).count();
+        let immediate = self.immediate(self.levels[self.head]);
+        self.scores = [table[0][usize::from(immediate)], table[1][usize::from(mediums[0])], table[2][long]];
     }
+}
+
+/// [`score`] of every count `v` of each time scale (immediate, medium, long), for
+/// [`Speaker::evaluate`] (a lookup instead of a binomial and two logarithms per speaker).
+type ScoreTable = [[f64; N1 as usize + 1]; 3];
+
+fn score_table() -> ScoreTable {
+    let n = [N1, N2 as u32, N3 as u32];
+    std::array::from_fn(|k| std::array::from_fn(|v| score((v as u32).min(n[k]), n[k], LAMBDA[k])))
 }
 
 fn binomial(n: u32, k: u32) -> f64 {
@@ -119,17 +147,45 @@ fn score(v: u32, n: u32, lambda: f64) -> f64 {
     s.max(MIN_SCORE)
 }
 
+/// The speaker who takes the floor among `candidates` (port, scores at a decision point).
+/// With no dominant speaker: the most active one (the highest medium score, then
+/// immediate, then the lower port) among those with any medium activity. Otherwise the
+/// challenger of `dominant` (port, scores) whose scores beat its own on all three time
+/// scales by the log-ratios `C`, the highest medium score first (then the lower port).
+/// `None`: nobody (the dominant speaker keeps the floor).
+pub(crate) fn challenger(
+    candidates: impl Iterator<Item = (usize, Scores)>,
+    dominant: Option<(usize, Scores)>,
+) -> Option<(usize, Scores)> {
+    let mut best: Option<(usize, Scores)> = None;
+    for (p, s) in candidates {
+        let eligible = match dominant {
+            None => s[1] > MIN_SCORE,
+            Some((d, ds)) => p != d && (0..3).all(|k| (s[k] / ds[k]).ln() > C[k]),
+        };
+        let better = |(b, bs): (usize, Scores)| {
+            let immediate = if dominant.is_none() { s[0].total_cmp(&bs[0]) } else { std::cmp::Ordering::Equal };
+            s[1].total_cmp(&bs[1]).then(immediate).then(b.cmp(&p)).is_gt()
+        };
+        if eligible && best.map_or(true, better) {
+            best = Some((p, s));
+        }
+    }
+    best
+}
+
 /// The dominant-speaker state of a room (one [`Speaker`] per mixer port).
 #[derive(Clone, Debug)]
 pub(crate) struct DominantSpeaker {
     speakers: Vec<Speaker>,
     dominant: Option<usize>,
     frames: u32,
+    table: ScoreTable,
 }
 
 impl DominantSpeaker {
     pub(crate) fn new(capacity: usize) -> Self {
-        DominantSpeaker { speakers: vec![Speaker::new(); capacity], dominant: None, frames: 0 }
+        DominantSpeaker { speakers: vec![Speaker::new(); capacity], dominant: None, frames: 0, table: score_table() }
     }
 
     pub(crate) fn dominant(&self) -> Option<usize> {
@@ -170,27 +226,41 @@ impl DominantSpeaker {
             return None;
         }
         self.frames = 0;
+        self.evaluate(members);
+        let new = self.best(members, self.held()).map(|(p, _)| p).or(self.dominant);
+        self.set(new)
+    }
+
+    /// Scores `members` at a decision point.
+    pub(crate) fn evaluate(&mut self, members: &[usize]) {
         for &p in members {
-            self.speakers[p].evaluate();
+            self.speakers[p].evaluate(&self.table);
         }
-        let new = match self.dominant {
-            None => members.iter().copied().filter(|&p| self.speakers[p].scores[1] > MIN_SCORE).max_by(|&a, &b| {
-                let (sa, sb) = (self.speakers[a].scores, self.speakers[b].scores);
-                sa[1].total_cmp(&sb[1]).then(sa[0].total_cmp(&sb[0])).then(b.cmp(&a))
-            }),
-            Some(d) => {
-                let ds = self.speakers[d].scores;
-                let mut best: Option<(usize, f64)> = None;
-                for &p in members.iter().filter(|&&p| p != d) {
-                    let s = self.speakers[p].scores;
-                    let c: [f64; 3] = std::array::from_fn(|k| (s[k] / ds[k]).ln());
-                    if c.iter().zip(C).all(|(c, t)| *c > t) && best.map_or(true, |(_, b)| c[1] > b) {
-                        best = Some((p, c[1]));
-                    }
-                }
-                best.map(|(p, _)| p).or(Some(d))
-            }
-        };
+    }
+
+    /// Port `p`'s scores at the last decision point.
+    pub(crate) fn scores(&self, p: usize) -> Scores {
+        self.speakers.get(p).map_or([MIN_SCORE; 3], |s| s.scores)
+    }
+
+    /// The dominant speaker and its scores, if there is one.
+    fn held(&self) -> Option<(usize, Scores)> {
+        self.dominant.map(|d| (d, self.scores(d)))
+    }
+
+    /// The [`challenger`] among `members` of `dominant` (port, scores; `None`: nobody
+    /// dominates).
+    pub(crate) fn best(&self, members: &[usize], dominant: Option<(usize, Scores)>) -> Option<(usize, Scores)> {
+        challenger(members.iter().map(|&p| (p, self.scores(p))), dominant)
+    }
+
+    /// The dominant speaker is `new`, as another's choice says (no event).
+    pub(crate) fn adopt(&mut self, new: Option<usize>) {
+        self.dominant = new;
+    }
+
+    /// The dominant speaker is now `new`: the change, if it is one.
+    pub(crate) fn set(&mut self, new: Option<usize>) -> Option<MixerEventKind> {
         if new != self.dominant {
             self.dominant = new;
             Some(MixerEventKind::DominantSpeaker(new))
@@ -254,6 +324,44 @@ mod tests {
         assert!(log[1].0 < 200 + 75, "{log:?}");
         // Port 1 leaves: nobody dominates.
         assert_eq!(d.forget(1), Some(MixerEventKind::DominantSpeaker(None)));
+    }
+
+    #[test]
+    fn evaluation_by_table_and_threshold_is_the_papers_formula() {
+        // The scores as the module docs define them, counted frame by frame and computed
+        // with `score`, against `Speaker::evaluate` on random histories and noise floors.
+        let table = score_table();
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |m: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            (rng % m) as u8
+        };
+        for round in 0..2_000 {
+            let mut s = Speaker::new();
+            for _ in 0..next(120) {
+                let l = match round % 3 {
+                    0 => next(128),
+                    1 => 60 + next(68),
+                    _ => [0, 5, 90, 127][usize::from(next(4))],
+                };
+                s.level(l);
+            }
+            let newest = |i: usize| s.levels[(s.head + i) % HISTORY];
+            let floor = s.min_level.saturating_add(SUBUNIT);
+            let imm = |i: usize| if newest(i) < floor { 0 } else { newest(i) / SUBUNIT };
+            let mediums: Vec<u32> =
+                (0..N3).map(|b| (0..N2).filter(|&k| imm(b * N2 + k) > MEDIUM_THRESHOLD).count() as u32).collect();
+            let long = mediums.iter().filter(|&&m| m > u32::from(LONG_THRESHOLD)).count() as u32;
+            let want = [
+                score(u32::from(imm(0)), N1, LAMBDA[0]),
+                score(mediums[0], N2 as u32, LAMBDA[1]),
+                score(long, N3 as u32, LAMBDA[2]),
+            ];
+            s.evaluate(&table);
+            assert_eq!(s.scores, want, "round {round}");
+        }
     }
 
     #[test]

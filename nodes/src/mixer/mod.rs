@@ -7,6 +7,7 @@
 //! | `selection.rs` | [`TalkerSelection`]: the policy's state (talkers, dominant speaker, comfort noise) behind one real-time API, for the [`Mixer`] and room kernels |
 //! | `talkers.rs` | [`TalkerPolicy`]: talking state (VAD or level, hangover), loudest-N with hysteresis |
 //! | `dominant.rs` | the dominant speaker after Volfin and Cohen (as Jitsi runs it on audio levels) |
+//! | `dominant_shards.rs` | the dominant speaker of a room spread over several workers: [`DominantClaim`]s, a choice in two cycles |
 //! | `comfort.rs` | comfort noise for a listener who hears nobody |
 //! | `events.rs` | [`MixerEvent`]s to the control side through an SPSC ring ([`event_ring`]) |
 //! | `sum.rs` | [`Sum`] and [`Tee`] |
@@ -67,6 +68,7 @@
 
 mod comfort;
 mod dominant;
+mod dominant_shards;
 mod events;
 mod heard;
 mod members;
@@ -75,6 +77,7 @@ mod selection;
 mod sum;
 mod talkers;
 
+pub use dominant_shards::DominantClaim;
 pub use events::{event_ring, EventOut, EventSender, MixerEvent, MixerEventKind, MixerEvents};
 pub use heard::{HeardSink, MAX_HEARD};
 pub use members::{MemberSettings, MemberUpdate};

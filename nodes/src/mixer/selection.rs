@@ -4,7 +4,8 @@
 //! speaker (`dominant.rs`) and comfort noise (`comfort.rs`) behind one real-time API.
 
 use super::comfort::ComfortNoise;
-use super::dominant::DominantSpeaker;
+use super::dominant::{DominantSpeaker, DECISION_FRAMES};
+use super::dominant_shards::{DominantClaim, ShardDominant};
 use super::events::MixerEventKind;
 use super::members::MemberSettings;
 use super::talkers::{Claim, TalkerPolicy, Talkers};
@@ -40,6 +41,8 @@ use rvoip_media_graph::Quantum;
 pub struct TalkerSelection {
     talkers: Talkers,
     dominant: Option<DominantSpeaker>,
+    /// A shard's part in a spread room's dominant-speaker choice.
+    shards: ShardDominant,
     comfort: Option<ComfortNoise>,
     /// Comfort noise of this cycle (filled when someone needs it).
     noise: Vec<f32>,
@@ -59,6 +62,7 @@ impl TalkerSelection {
         TalkerSelection {
             talkers: Talkers::new(policy, capacity, quantum_us),
             dominant: policy.dominant_speaker.then(|| DominantSpeaker::new(capacity)),
+            shards: ShardDominant::default(),
             comfort: policy.comfort_noise_dbfs.map(ComfortNoise::new),
             noise: vec![0.0; max_len],
             frame_energy: vec![0.0; capacity],
@@ -158,9 +162,80 @@ impl TalkerSelection {
     /// shard's [`Claim`]s (sorted here by port), as [`TalkerSelection::select`] chooses
     /// from its members' levels (loudest N, hysteresis, hold). The claims carry the heard
     /// state, so shards that saw the same claims agree, and one that missed a partner's for
-    /// a cycle agrees again the next. The dominant speaker is not tracked here.
+    /// a cycle agrees again the next. The dominant speaker is chosen apart
+    /// ([`TalkerSelection::dominant_claim`]).
     pub fn select_claims(&mut self, claims: &mut [Claim]) {
         self.talkers.select_claims(claims);
+    }
+
+    /// For one shard of a spread room with the policy's `dominant_speaker`, each cycle
+    /// after its members at `own` (`holds(p)`: port `p` is one of them) were observed, in
+    /// quanta of `len` samples: at the room's 20 ms frame ends their levels feed the
+    /// dominant speaker, at its 300 ms decision points they are scored (`cycle`: the room's
+    /// cycle count, the same on every shard, from 1). Returns what the shard publishes for
+    /// the room's choice ([`TalkerSelection::settle_dominant`]); nothing without the
+    /// policy's `dominant_speaker`.
+    ///
+    /// ```
+    /// use rvoip_media_graph::Quantum;
+    /// use rvoip_media_nodes::mixer::{MemberSettings, MixerEventKind, TalkerPolicy, TalkerSelection};
+    /// // Two shards of a 2-port room, one member each; port 1 talks with a syllable rhythm.
+    /// let mut shards: Vec<TalkerSelection> =
+    ///     (0..2).map(|_| TalkerSelection::new(TalkerPolicy::default(), 2, Quantum::MS_10, 80)).collect();
+    /// let s = MemberSettings::default();
+    /// let mut told = None;
+    /// for cycle in 1..=32u64 {
+    ///     let loud = if cycle % 10 < 7 { 0.3 } else { 0.001 };
+    ///     shards[0].observe(0, &[0.0001; 80], false, &s);
+    ///     shards[1].observe(1, &[loud; 80], false, &s);
+    ///     let claims: Vec<_> =
+    ///         (0..2).map(|k| Some(shards[k].dominant_claim(&[k], |p| p == k, 80, cycle))).collect();
+    ///     for k in 0..2 {
+    ///         if let Some(e) = shards[k].settle_dominant(&claims, k == 0) {
+    ///             told = Some((cycle, k, e));
+    ///         }
+    ///     }
+    /// }
+    /// // The first decision point is cycle 30 (15 frames of 20 ms); the first shard
+    /// // chooses in the cycle after it, and reports it.
+    /// assert_eq!(told, Some((31, 0, MixerEventKind::DominantSpeaker(Some(1)))));
+    /// assert_eq!((shards[0].dominant(), shards[1].dominant()), (Some(1), Some(1)));
+    /// ```
+    pub fn dominant_claim(
+        &mut self,
+        own: &[usize],
+        holds: impl Fn(usize) -> bool,
+        len: usize,
+        cycle: u64,
+    ) -> DominantClaim {
+        let Some(d) = self.dominant.as_mut() else { return DominantClaim::default() };
+        let frame = u64::from(self.frame_quanta);
+        let decision = |c: u64| c > 0 && c % frame == 0 && (c / frame) % u64::from(DECISION_FRAMES) == 0;
+        self.frame_samples += len;
+        if cycle % frame == 0 {
+            let n = self.frame_samples.max(1) as f32;
+            for &p in own {
+                d.level(p, audio_level(self.frame_energy[p] / n));
+                self.frame_energy[p] = 0.0;
+            }
+            self.frame_samples = 0;
+        }
+        let deciding = decision(cycle);
+        if deciding {
+            d.evaluate(own);
+        }
+        self.shards.claim(d, own, holds, deciding, decision(cycle.wrapping_sub(1)))
+    }
+
+    /// For one shard of a spread room, after the exchange: `claims[k]` is shard `k`'s
+    /// [`DominantClaim`] of this cycle (`None`: it did not come in time). The first shard
+    /// (`decides`) chooses the room's dominant speaker in the cycle after a decision point,
+    /// from every shard's challenger by the rule [`TalkerSelection::select`] applies to all
+    /// members, and returns the change (also when the dominant speaker's leg left); every
+    /// other shard follows the choice the first publishes (and returns nothing).
+    pub fn settle_dominant(&mut self, claims: &[Option<DominantClaim>], decides: bool) -> Option<MixerEventKind> {
+        let d = self.dominant.as_mut()?;
+        self.shards.settle(d, claims, decides)
     }
 
     /// True when port `p` is in this cycle's mix.
@@ -199,7 +274,8 @@ impl TalkerSelection {
         }
         self.talkers.forget(p);
         self.frame_energy[p] = 0.0;
-        self.dominant.as_mut().and_then(|d| d.forget(p))
+        let d = self.dominant.as_mut()?;
+        self.shards.forget(d, p)
     }
 
     /// This cycle's comfort noise (`len` samples, at most the `max_len` given to
@@ -231,6 +307,7 @@ impl TalkerSelection {
         if let (Some(d), Some(o)) = (self.dominant.as_mut(), old.dominant.as_ref()) {
             d.take_over(o);
         }
+        self.shards.clone_from(&old.shards);
         if let (Some(c), Some(o)) = (self.comfort.as_mut(), old.comfort.as_ref()) {
             c.clone_from(o);
         }

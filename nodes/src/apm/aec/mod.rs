@@ -263,6 +263,7 @@ mod delay;
 mod filter;
 mod leakage;
 mod noise_floor;
+mod pitch;
 mod postfilter;
 mod saturation;
 
@@ -655,6 +656,9 @@ pub struct Aec {
     band: (usize, usize),
     /// Bins under `postfilter::LOW_BAND_HZ` (the near talker's fundamental).
     low_band: usize,
+    /// Bins under `postfilter::NEAR_LOW_BAND_HZ` (the near talker's own single talk keeps
+    /// more of them).
+    near_low_band: usize,
     coherence: f32,
     noise_floor_gain: f32,
     sf: f32,
@@ -698,9 +702,9 @@ pub struct Aec {
     /// two are the post-filter's transform of the echo estimate, all of them the pitch test's
     /// check of the far end's recent periodicity (see PITCH_ECHO_PAST_CORRELATION).
     y_past: Vec<f32>,
-    /// The pitch test's per-lag sums (`postfilter::best_lag`; one hop each).
-    lag_num: Vec<f32>,
-    lag_energy: Vec<f32>,
+    /// The error's periodicity at pitch lags, shared by the detector's pitch test and the
+    /// near talker's comb (computed once per block).
+    pitch: pitch::PitchSearch,
     /// Share of the foreground's echo estimate (power) that the post-filter counts as
     /// unexplained echo: `2·(1 − c)` while its prediction correlation `c` is under
     /// MISPREDICTED_CORRELATION after convergence, else 0.
@@ -834,6 +838,7 @@ impl Aec {
                 ((3800f32.min(0.45 * cfg.sample_rate as f32)) as u32 * n2 as u32 / cfg.sample_rate) as usize,
             ),
             low_band: (postfilter::LOW_BAND_HZ * n2 as u32 / cfg.sample_rate) as usize,
+            near_low_band: (postfilter::NEAR_LOW_BAND_HZ * n2 as u32 / cfg.sample_rate) as usize,
             coherence: 0.0,
             noise_floor_gain: 10f32.powf(cfg.comfort_noise_db.unwrap_or(-20.0) / 20.0),
             sf: 0.0,
@@ -862,8 +867,7 @@ impl Aec {
             dt_hang: 0,
             near_score: 0.0,
             y_past: vec![0.0; hop * (postfilter::PITCH_ECHO_HISTORY + 1)],
-            lag_num: vec![0.0; hop],
-            lag_energy: vec![0.0; hop],
+            pitch: pitch::PitchSearch::new(hop, Kernel::detect()),
             mispredicted: 0.0,
             cf_fast: (0.0, 0.0),
             depth_log: 0.0,
