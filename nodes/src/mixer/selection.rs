@@ -233,6 +233,19 @@ impl TalkerSelection {
     /// from every shard's challenger by the rule [`TalkerSelection::select`] applies to all
     /// members, and returns the change (also when the dominant speaker's leg left); every
     /// other shard follows the choice the first publishes (and returns nothing).
+    ///
+    /// ```
+    /// use rvoip_media_graph::Quantum;
+    /// use rvoip_media_nodes::mixer::{DominantClaim, TalkerPolicy, TalkerSelection};
+    /// let mut follower = TalkerSelection::new(TalkerPolicy::default(), 4, Quantum::MS_10, 80);
+    /// // The first shard's claim names port 2: the follower takes it, and reports nothing.
+    /// let first = DominantClaim { dominant: Some(2), ..DominantClaim::default() };
+    /// assert_eq!(follower.settle_dominant(&[Some(first), None], false), None);
+    /// assert_eq!(follower.dominant(), Some(2));
+    /// // A cycle without the first shard's claim changes nothing.
+    /// assert_eq!(follower.settle_dominant(&[None, None], false), None);
+    /// assert_eq!(follower.dominant(), Some(2));
+    /// ```
     pub fn settle_dominant(&mut self, claims: &[Option<DominantClaim>], decides: bool) -> Option<MixerEventKind> {
         let d = self.dominant.as_mut()?;
         self.shards.settle(d, claims, decides)
