@@ -113,20 +113,28 @@ impl TalkerSelection {
     /// 20 ms the members' levels feed the dominant speaker; returns its change, if any.
     pub fn select(&mut self, members: &[usize], muted: impl Fn(usize) -> bool, len: usize) -> Option<MixerEventKind> {
         self.talkers.select(members, muted);
-        let d = self.dominant.as_mut()?;
+        self.dominant.as_ref()?;
         self.frame_samples += len;
         self.frame_pos += 1;
         if self.frame_pos < self.frame_quanta {
             return None;
         }
+        self.frame_pos = 0;
+        self.end_level_frame(members);
+        self.dominant.as_mut()?.end_frame(members)
+    }
+
+    /// A 20 ms level frame ends: the RFC 6464 level of each of `members` over it goes to
+    /// the dominant speaker, and the frame's sums start again.
+    fn end_level_frame(&mut self, members: &[usize]) {
         let n = self.frame_samples.max(1) as f32;
-        for &p in members {
-            d.level(p, audio_level(self.frame_energy[p] / n));
-            self.frame_energy[p] = 0.0;
+        if let Some(d) = self.dominant.as_mut() {
+            for &p in members {
+                d.level(p, audio_level(self.frame_energy[p] / n));
+                self.frame_energy[p] = 0.0;
+            }
         }
         self.frame_samples = 0;
-        self.frame_pos = 0;
-        d.end_frame(members)
     }
 
     /// For one shard of a room spread over several workers, after each of its members at
@@ -208,18 +216,13 @@ impl TalkerSelection {
         len: usize,
         cycle: u64,
     ) -> DominantClaim {
-        let Some(d) = self.dominant.as_mut() else { return DominantClaim::default() };
         let frame = u64::from(self.frame_quanta);
         let decision = |c: u64| c > 0 && c % frame == 0 && (c / frame) % u64::from(DECISION_FRAMES) == 0;
         self.frame_samples += len;
         if cycle % frame == 0 {
-            let n = self.frame_samples.max(1) as f32;
-            for &p in own {
-                d.level(p, audio_level(self.frame_energy[p] / n));
-                self.frame_energy[p] = 0.0;
-            }
-            self.frame_samples = 0;
+            self.end_level_frame(own);
         }
+        let Some(d) = self.dominant.as_mut() else { return DominantClaim::default() };
         let deciding = decision(cycle);
         if deciding {
             d.evaluate(own);
