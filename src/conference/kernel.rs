@@ -75,6 +75,12 @@ use std::sync::Arc;
 
 /// No leg at this port.
 const NONE: u32 = u32::MAX;
+
+/// The dense index in `index` (a store's, by port) of the leg at `port`, if one is there.
+fn dense_at(index: &[u32], port: usize) -> Option<usize> {
+    index.get(port).copied().filter(|&i| i != NONE).map(|i| i as usize)
+}
+
 /// Software pipelining over the legs: a pass starts loading the leg's own lines this far
 /// ahead...
 const FAR: usize = 12;
@@ -490,7 +496,7 @@ impl RoomKernel {
     }
 
     fn dense(&self, port: usize) -> Option<usize> {
-        self.store.index.get(port).copied().filter(|&i| i != NONE).map(|i| i as usize)
+        dense_at(&self.store.index, port)
     }
 
     /// Queues a leftover packet for the cycle's batched release.
@@ -618,7 +624,7 @@ impl RoomKernel {
         let mut claims = [Claim::default(); 2 * MAX_SPREAD_TALKERS];
         let c = sp.claims_per_shard.min(claims.len());
         let n = select.claims(&self.store.ports, |p| legs[index[p] as usize].settings.muted, &mut claims[..c]);
-        let holds = |p: usize| index.get(p).is_some_and(|&i| i != NONE);
+        let holds = |p: usize| dense_at(index, p).is_some();
         let dominant = select.dominant_claim(&self.store.ports, holds, q, sp.last);
         let row = |port: u32| {
             let i = index[port as usize] as usize;
@@ -653,8 +659,8 @@ impl RoomKernel {
                 list.push(p, x);
                 self.mixed += 1;
             }
-            if let Some(&i) = index.get(p).filter(|&&i| i != NONE) {
-                legs[i as usize].in_mix = true;
+            if let Some(i) = dense_at(index, p) {
+                legs[i].in_mix = true;
             }
         }
         list.publish();
