@@ -101,6 +101,11 @@ fn kernel_values(cell: &SeqLockSlice) -> ([u64; LEG_TELEMETRY], Option<JitterRep
     (leg, (n == BUFFERED_LEG_TELEMETRY).then(|| JitterReport::read(&values[LEG_TELEMETRY..])))
 }
 
+/// `name`'s value summed over `all` (the room's mixers' telemetry, [`Room::stats`]).
+fn summed(all: &[NodeTelemetry], name: &str) -> f64 {
+    all.iter().filter_map(|t| t.get(name)).sum()
+}
+
 /// The telemetry of the room's node `key` (none: no such node, or nothing published yet).
 fn telemetry(engine: &Engine, room: &Room, key: Option<NodeKey>) -> Option<NodeTelemetry> {
     key.and_then(|k| engine.telemetry(room.id, k).ok())
@@ -128,24 +133,24 @@ impl Room {
     /// # Errors
     /// [`EngineError::UnknownPartition`] if the room's partition is gone.
     pub fn stats(&self, engine: &Engine) -> Result<RoomStats, EngineError> {
-        let m = engine.telemetry(self.id, self.mixer)?;
-        let v = |n: &str| m.get(n).unwrap_or(0.0);
+        // A spread room's shards each count their own legs and shared encodes.
+        let all = self.mixers_telemetry(engine)?;
+        let counted = |name| summed(&all, name);
+        let v = |n: &str| all[0].get(n).unwrap_or(0.0);
         let dominant = v("dominant");
         let dominant = if dominant >= 0.0 { self.member_at(dominant as usize).map(str::to_string) } else { None };
         let per_member = self.legs.iter().map(|(name, l)| self.member_stats(engine, name, l)).collect();
-        // A spread room's shards each count their own legs and shared encodes.
-        let counted = |name| self.over_shards(engine, &m, name);
         let shared_encoder_quanta =
             self.shared_encoders().map(|k| count(telemetry(engine, self, Some(k)).as_ref(), "packets")).sum::<u64>()
-                + counted("shared_encoder_packets")? as u64;
+                + counted("shared_encoder_packets") as u64;
         Ok(RoomStats {
             members: self.legs.len(),
             capacity: self.capacity,
-            talking: counted("talking")? as usize,
+            talking: counted("talking") as usize,
             heard: v("heard") as usize,
             dominant,
-            events_dropped: counted("events_dropped")? as u64,
-            bad_inputs: counted("bad_inputs")? as u64,
+            events_dropped: counted("events_dropped") as u64,
+            bad_inputs: counted("bad_inputs") as u64,
             shared_encodes: self.shared_encodes(),
             shared_encoder_quanta,
             per_member,
@@ -169,18 +174,17 @@ impl Room {
     /// # Errors
     /// [`EngineError::UnknownPartition`] if a partition of the room is gone.
     pub fn talking_count(&self, engine: &Engine) -> Result<usize, EngineError> {
-        let m = engine.telemetry(self.id, self.mixer)?;
-        Ok(self.over_shards(engine, &m, "talking")? as usize)
+        Ok(summed(&self.mixers_telemetry(engine)?, "talking") as usize)
     }
 
-    /// The mixer's value `name` in `mixer` (its telemetry), plus, in a spread room, the
-    /// other shards' (each counts its own legs).
-    fn over_shards(&self, engine: &Engine, mixer: &NodeTelemetry, name: &str) -> Result<f64, EngineError> {
-        let mut x = mixer.get(name).unwrap_or(0.0);
+    /// The telemetry of the room's mixer (or kernel), then, in a spread room, of the other
+    /// shards' kernels (each counts its own legs), each read once.
+    fn mixers_telemetry(&self, engine: &Engine) -> Result<Vec<NodeTelemetry>, EngineError> {
+        let mut all = vec![engine.telemetry(self.id, self.mixer)?];
         for s in self.shards.iter().skip(1) {
-            x += engine.telemetry(s.id, s.kernel)?.get(name).unwrap_or(0.0);
+            all.push(engine.telemetry(s.id, s.kernel)?);
         }
-        Ok(x)
+        Ok(all)
     }
 
     /// Cycles a shard of a spread room mixed without a late partner's legs (its listeners
