@@ -41,20 +41,20 @@
 //! assert_eq!(d.run(), 0);
 //! ```
 
+mod decode_node;
+mod encode_node;
 mod g711;
 mod g722;
 mod g729;
 mod lead;
-mod node;
 mod plc;
 mod sdp;
 
+pub use decode_node::{DecodeNode, SwitchDecoder, DECODE_TELEMETRY};
+pub use encode_node::{EncodeNode, SwitchEncoder, ENCODE_TELEMETRY, PLAIN_ENCODE_TELEMETRY};
 pub use g711::{G711CodecDecoder, G711CodecEncoder};
 pub use g722::{G722CodecDecoder, G722CodecEncoder};
 pub use g729::{G729CodecDecoder, G729CodecEncoder};
-pub use node::{
-    DecodeNode, EncodeNode, SwitchDecoder, SwitchEncoder, DECODE_TELEMETRY, ENCODE_TELEMETRY, PLAIN_ENCODE_TELEMETRY,
-};
 pub use plc::Concealment;
 pub use sdp::{
     negotiate, parse_fmtp, registry, Capability, CodecId, LocalCodec, Negotiated, NegotiationError, OpusParams,
@@ -62,7 +62,21 @@ pub use sdp::{
 };
 
 use crate::display::{List, Ms, MsList};
-use rvoip_media_graph::PacketFormat;
+use rvoip_media_graph::{AudioFormat, PacketFormat, Quantum};
+
+/// The audio an encoder takes and a decoder gives.
+fn audio_format(info: &CodecInfo) -> AudioFormat {
+    AudioFormat { rate: info.sample_rate, channels: info.channels }
+}
+
+/// Interleaved samples of one quantum of this codec's audio.
+fn quantum_len(info: &CodecInfo, quantum: Quantum) -> Result<usize, CodecError> {
+    audio_format(info).samples_per_quantum(quantum).filter(|&n| n > 0).ok_or(CodecError::UnsupportedRate {
+        codec: info.encoding,
+        got: info.sample_rate,
+        supported: &[8000, 16_000, 24_000, 32_000, 48_000],
+    })
+}
 
 /// Static facts about a codec configuration, shared by its encoder and decoder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
