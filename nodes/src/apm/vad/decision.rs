@@ -141,6 +141,12 @@ const SNR_SHORT_HANG: f32 = 27.0;
 const SHORT_HANG_FRACTION: f32 = 0.0;
 /// The hangover is at most this many times the preceding burst's length.
 const HANG_PER_BURST_FRAME: u32 = 3;
+/// Running speech: while the share of speech frames among the recent decisions (an
+/// exponential average over [`RUNNING_FRAMES`], 3 s) exceeds [`RUNNING_SHARE`], the hangover is
+/// at least [`RUNNING_HANG`] times the configured one, whatever the SNR.
+const RUNNING_FRAMES: f32 = 300.0;
+const RUNNING_SHARE: f32 = 0.6;
+const RUNNING_HANG: u32 = 3;
 /// Speech level smoothing while rising and while falling, noise level smoothing.
 const LEVEL_UP: f32 = 0.2;
 const LEVEL_DOWN: f32 = 0.01;
@@ -180,6 +186,8 @@ pub(crate) struct Decider {
     burst: u32,
     speech_db: f32,
     noise_db: f32,
+    /// Exponential average of the decisions (1 speech, 0 not) over [`RUNNING_FRAMES`].
+    speech_share: f32,
     frames: u64,
 }
 
@@ -196,6 +204,7 @@ impl Decider {
             burst: 0,
             speech_db: -30.0,
             noise_db: -70.0,
+            speech_share: 0.0,
             frames: 0,
         }
     }
@@ -278,16 +287,19 @@ impl Decider {
             let nd = fast_db(e.noise.max(1e-20));
             self.noise_db = if self.frames < 10 { nd } else { self.noise_db + NOISE_LEVEL * (nd - self.noise_db) };
         }
+        self.speech_share += (f32::from(u8::from(speech)) - self.speech_share) / RUNNING_FRAMES;
         (prob, speech)
     }
 
-    /// Hangover after the current burst: `max_frames` scaled by the long-term SNR, at most
+    /// Hangover after the current burst: `max_frames` scaled by the long-term SNR — in
+    /// running speech at least [`RUNNING_HANG`]` × max_frames` — and at most
     /// [`HANG_PER_BURST_FRAME`] per burst frame.
     fn hangover_len(&self, max_frames: u32) -> u32 {
         let snr = self.speech_db - self.noise_db;
         let frac = ((SNR_SHORT_HANG - snr) / (SNR_SHORT_HANG - SNR_FULL_HANG)).clamp(SHORT_HANG_FRACTION, 1.0);
         let frac = if frac.is_finite() { frac } else { 1.0 };
         let h = (max_frames as f32 * frac).round() as u32;
+        let h = if self.speech_share > RUNNING_SHARE { h.max(max_frames.saturating_mul(RUNNING_HANG)) } else { h };
         h.min(self.burst.saturating_mul(HANG_PER_BURST_FRAME))
     }
 
