@@ -255,7 +255,7 @@ impl Decider {
             z -= YOUNG_MARGIN * (1.0 - self.frames as f32 / YOUNG_FRAMES as f32);
         }
         let harm = if e.harmonicity.is_finite() { e.harmonicity } else { 0.0 };
-        if e.centroid_hz > CLICK_CENTROID_HZ && harm < CLICK_HARM {
+        if self.burst == 0 && e.centroid_hz > CLICK_CENTROID_HZ && harm < CLICK_HARM {
             z = z.min(-2.0);
         }
         if e.energy_db.is_nan() || e.energy_db < -75.0 {
