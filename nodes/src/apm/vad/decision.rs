@@ -131,6 +131,9 @@ const YOUNG_FRAMES: u64 = 100;
 /// Centroid and harmonicity limits of the click / hiss cap.
 const CLICK_CENTROID_HZ: f32 = 1800.0;
 const CLICK_HARM: f32 = 0.35;
+/// Harmonicity of a clearly voiced frame: once a burst holds one, the cap no longer applies
+/// until the burst ends (unvoiced sounds inside a word are speech).
+const VOICED_HARM: f32 = 0.5;
 /// Largest magnitude of the per-frame logit, and its smoothing.
 const Z_MAX: f32 = 5.0;
 const Z_SMOOTH: f32 = 0.45;
@@ -186,6 +189,8 @@ pub(crate) struct Decider {
     burst: u32,
     speech_db: f32,
     noise_db: f32,
+    /// The current burst holds a frame with harmonicity of at least [`VOICED_HARM`].
+    voiced_burst: bool,
     /// Exponential average of the decisions (1 speech, 0 not) over [`RUNNING_FRAMES`].
     speech_share: f32,
     frames: u64,
@@ -204,6 +209,7 @@ impl Decider {
             burst: 0,
             speech_db: -30.0,
             noise_db: -70.0,
+            voiced_burst: false,
             speech_share: 0.0,
             frames: 0,
         }
@@ -255,7 +261,7 @@ impl Decider {
             z -= YOUNG_MARGIN * (1.0 - self.frames as f32 / YOUNG_FRAMES as f32);
         }
         let harm = if e.harmonicity.is_finite() { e.harmonicity } else { 0.0 };
-        if self.burst == 0 && e.centroid_hz > CLICK_CENTROID_HZ && harm < CLICK_HARM {
+        if !self.voiced_burst && e.centroid_hz > CLICK_CENTROID_HZ && harm < CLICK_HARM {
             z = z.min(-2.0);
         }
         if e.energy_db.is_nan() || e.energy_db < -75.0 {
@@ -271,14 +277,15 @@ impl Decider {
             let a = if sd > self.speech_db { LEVEL_UP } else { LEVEL_DOWN };
             self.speech_db += a * (sd - self.speech_db);
             self.burst = self.burst.saturating_add(1);
+            self.voiced_burst |= harm >= VOICED_HARM;
             self.hang = self.hangover_len(hangover);
             true
         } else if self.hang > 0 {
             self.hang -= 1;
-            self.burst = 0;
+            (self.burst, self.voiced_burst) = (0, false);
             true
         } else {
-            self.burst = 0;
+            (self.burst, self.voiced_burst) = (0, false);
             false
         };
         // The noise level is taken from non-speech frames only: during speech the tracked
