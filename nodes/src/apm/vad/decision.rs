@@ -94,9 +94,9 @@
 //! short pauses the hangover bridges, loses 0.006–0.014 at 5–20 dB.) The speech level is a
 //! peak-following average of the band power of speech frames (fast up, slow down), the
 //! noise level an average of the tracked noise floor over non-speech frames. In running
-//! speech — more than 60 % of the last 3 s above the threshold (an exponential average;
-//! hangover frames do not count, so in a modulated noise's false alarms the longer hangover
-//! cannot feed itself) — the hangover is at least three times the configured one whatever the SNR, so the
+//! speech — more than 65 % of the last 3 s speech (an exponential average; the frames this
+//! rule adds do not count, so on a modulated noise's false alarms it cannot feed itself) —
+//! the hangover is at least three times the configured one whatever the SNR, so the
 //! short pauses between words are bridged; isolated words keep the SNR-scaled one (session
 //! 41: continuous speech in pink noise +0.03…+0.06 F1 at 5 dB, +0.01…+0.02 at 20 dB on the
 //! kit and seven sets built like it, isolated digits unchanged). A hangover also never
@@ -153,12 +153,12 @@ const SNR_SHORT_HANG: f32 = 27.0;
 const SHORT_HANG_FRACTION: f32 = 0.0;
 /// The hangover is at most this many times the preceding burst's length.
 const HANG_PER_BURST_FRAME: u32 = 3;
-/// Running speech: while the share of frames above the threshold (an exponential average
-/// over [`RUNNING_FRAMES`], 3 s; hangover frames do not count, so a hangover cannot feed
-/// itself) exceeds [`RUNNING_SHARE`], the hangover is
+/// Running speech: while the share of speech frames (an exponential average over
+/// [`RUNNING_FRAMES`], 3 s; the frames this rule adds do not count, so it cannot feed itself)
+/// exceeds [`RUNNING_SHARE`], the hangover is
 /// at least [`RUNNING_HANG`] times the configured one, whatever the SNR.
 const RUNNING_FRAMES: f32 = 300.0;
-const RUNNING_SHARE: f32 = 0.6;
+const RUNNING_SHARE: f32 = 0.65;
 const RUNNING_HANG: u32 = 3;
 /// Speech level smoothing while rising and while falling, noise level smoothing.
 const LEVEL_UP: f32 = 0.2;
@@ -196,12 +196,15 @@ pub(crate) struct Decider {
     floor_count: u32,
     rolloff_bg: f32,
     hang: u32,
+    /// The last `hang_extra` frames of the hangover are the running-speech extension.
+    hang_extra: u32,
     burst: u32,
     speech_db: f32,
     noise_db: f32,
     /// The current burst holds a frame with harmonicity of at least [`VOICED_HARM`].
     voiced_burst: bool,
-    /// Exponential average over [`RUNNING_FRAMES`] of 1 for a frame above the threshold, 0 else.
+    /// Exponential average over [`RUNNING_FRAMES`] of 1 for a speech frame (the running-speech
+    /// extension of a hangover excluded), 0 else.
     speech_share: f32,
     frames: u64,
 }
@@ -216,6 +219,7 @@ impl Decider {
             floor_count: 0,
             rolloff_bg: 0.0,
             hang: 0,
+            hang_extra: 0,
             burst: 0,
             speech_db: -30.0,
             noise_db: -70.0,
@@ -282,16 +286,20 @@ impl Decider {
         let prob = sigmoid(self.z_smooth);
 
         self.frames += 1;
-        let above = self.frames > WARM_UP && prob > threshold;
-        let speech = if above {
+        // Whether this frame counts towards the running-speech share: frames above the
+        // threshold and the SNR-scaled hangover, not the running-speech extension (which
+        // would otherwise feed itself, e.g. on a modulated noise's false alarms).
+        let mut counted = true;
+        let speech = if self.frames > WARM_UP && prob > threshold {
             let sd = fast_db(e.signal.max(1e-20));
             let a = if sd > self.speech_db { LEVEL_UP } else { LEVEL_DOWN };
             self.speech_db += a * (sd - self.speech_db);
             self.burst = self.burst.saturating_add(1);
             self.voiced_burst |= harm >= VOICED_HARM;
-            self.hang = self.hangover_len(hangover);
+            (self.hang, self.hang_extra) = self.hangover_len(hangover);
             true
         } else if self.hang > 0 {
+            counted = self.hang > self.hang_extra;
             self.hang -= 1;
             (self.burst, self.voiced_burst) = (0, false);
             true
@@ -305,20 +313,25 @@ impl Decider {
             let nd = fast_db(e.noise.max(1e-20));
             self.noise_db = if self.frames < 10 { nd } else { self.noise_db + NOISE_LEVEL * (nd - self.noise_db) };
         }
-        self.speech_share += (f32::from(u8::from(above)) - self.speech_share) / RUNNING_FRAMES;
+        self.speech_share += (f32::from(u8::from(speech && counted)) - self.speech_share) / RUNNING_FRAMES;
         (prob, speech)
     }
 
-    /// Hangover after the current burst: `max_frames` scaled by the long-term SNR — in
-    /// running speech at least [`RUNNING_HANG`]` × max_frames` — and at most
+    /// Hangover after the current burst, and how many of its last frames are the
+    /// running-speech extension: `max_frames` scaled by the long-term SNR — in running
+    /// speech at least [`RUNNING_HANG`]` × max_frames` — and at most
     /// [`HANG_PER_BURST_FRAME`] per burst frame.
-    fn hangover_len(&self, max_frames: u32) -> u32 {
+    fn hangover_len(&self, max_frames: u32) -> (u32, u32) {
         let snr = self.speech_db - self.noise_db;
         let frac = ((SNR_SHORT_HANG - snr) / (SNR_SHORT_HANG - SNR_FULL_HANG)).clamp(SHORT_HANG_FRACTION, 1.0);
         let frac = if frac.is_finite() { frac } else { 1.0 };
         let h = (max_frames as f32 * frac).round() as u32;
-        let h = if self.speech_share > RUNNING_SHARE { h.max(max_frames.saturating_mul(RUNNING_HANG)) } else { h };
-        h.min(self.burst.saturating_mul(HANG_PER_BURST_FRAME))
+        let cap = self.burst.saturating_mul(HANG_PER_BURST_FRAME);
+        let plain = h.min(cap);
+        let running =
+            if self.speech_share > RUNNING_SHARE { h.max(max_frames.saturating_mul(RUNNING_HANG)) } else { h };
+        let total = running.min(cap);
+        (total, total - plain)
     }
 
     pub(crate) fn reset(&mut self) {
