@@ -595,7 +595,7 @@ fn speech_share(d: &[bool], mask: &[bool], from: usize, want: bool) -> f64 {
 }
 
 /// In running speech the pauses between words are bridged: once the last seconds are mostly
-/// speech the hangover is at least three times the configured one, whatever the SNR. At 40 dB
+/// speech the hangover is at least twice the configured one, whatever the SNR. At 40 dB
 /// the SNR-scaled hangover alone is short, so without the rule the 150 ms pauses between
 /// 400 ms syllables are mostly not (share 0.667 from the ninth second on, and 0.975 of the
 /// syllable frames); with it they are (1.000 and 1.000). Isolated syllables (250 ms every second) keep the SNR-scaled hangover: their pauses

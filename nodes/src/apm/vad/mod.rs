@@ -23,7 +23,7 @@
 //!    feature's measured contribution. While the noise floors are young (the first second)
 //!    the probability must clear an extra margin, so stationary noise at start-up is not
 //!    taken for speech. A threshold and a hangover that shortens as the long-term SNR rises
-//!    (three times longer in running speech, and never more than three times the burst it
+//!    (twice as long in running speech, and never more than three times the burst it
 //!    follows) give the decision.
 //!
 //! The per-bin loops work in blocks of eight independent lanes and use a polynomial
@@ -103,7 +103,7 @@ pub struct AdvancedVadConfig {
     pub threshold: f32,
     /// Hangover: frames kept as speech after the probability falls below the threshold
     /// (used in full at low SNR, shortened as the SNR rises; in running speech — most of the
-    /// last 3 s speech — three times this, whatever the SNR).
+    /// last 3 s speech — twice this, whatever the SNR).
     pub hangover_frames: u32,
     /// Lower edge of the analysis band, Hz.
     pub band_low_hz: f32,
