@@ -216,9 +216,11 @@ fn resample_streams_what_resample_whole_computes() {
 // `PROCESS_ALL` (audio and VAD CSV) again when the noise suppressor's floor began to follow
 // the noise's spectral flatness and its a-priori SNR smoothing the band, and `PROCESS_GAIN`'s
 // VAD CSV when the VAD's LLR took one logarithm per four blocks of bins (issue 13, session
-// 10; on the new suppressor's output that change moves no printed digit).
-const PROCESS_ALL: [u64; 2] = [0x1c18d7f2052a4996, 0xf47788fa6537db1c];
-const PROCESS_GAIN: [u64; 2] = [0x247d715f87abe571, 0xf5e93f3b34f49e72];
+// 10; on the new suppressor's output that change moves no printed digit). Session 41:
+// `PROCESS_ALL` (audio and VAD CSV) after the canceller's double-talk onset rule, and both VAD
+// CSV digests after the hangover in running speech and the click cap within voiced bursts.
+const PROCESS_ALL: [u64; 2] = [0x1c18d7f2052a4996, 0x6782e690abc79180];
+const PROCESS_GAIN: [u64; 2] = [0x247d715f87abe571, 0xc86491f85eeb53ba];
 const TRANSCODE_OPUS: [u64; 2] = [0xa5e2e4555b71b33e, 0x3b93313f65ae30a5];
 const TRANSCODE_G729B: [u64; 2] = [0x5e120c8d9732f4ad, 0xc889ce667189d06b];
 const TRANSCODE_G722: [u64; 2] = [0xd658a49514f35d47, 0xf926b15448432110];

@@ -23,7 +23,8 @@
 //!    feature's measured contribution. While the noise floors are young (the first second)
 //!    the probability must clear an extra margin, so stationary noise at start-up is not
 //!    taken for speech. A threshold and a hangover that shortens as the long-term SNR rises
-//!    (and never exceeds three times the burst it follows) give the decision.
+//!    (twice as long in running speech, and never more than three times the burst it
+//!    follows) give the decision.
 //!
 //! The per-bin loops work in blocks of eight independent lanes and use a polynomial
 //! logarithm ([`fast_ln`]) — once per four blocks for the LLR's `Σ ln(1 + ξ)`, taken as the
@@ -100,8 +101,9 @@ pub struct AdvancedVadConfig {
     pub sample_rate: u32,
     /// Probability above which a frame is speech (0..1).
     pub threshold: f32,
-    /// Longest hangover: frames kept as speech after the probability falls below the
-    /// threshold (used in full at low SNR, shortened as the SNR rises).
+    /// Hangover: frames kept as speech after the probability falls below the threshold
+    /// (used in full at low SNR, shortened as the SNR rises; in running speech — most of the
+    /// last 3 s speech — twice this, whatever the SNR).
     pub hangover_frames: u32,
     /// Lower edge of the analysis band, Hz.
     pub band_low_hz: f32,
@@ -110,7 +112,7 @@ pub struct AdvancedVadConfig {
 }
 
 impl AdvancedVadConfig {
-    /// Defaults for `sample_rate`: threshold 0.5, at most 10 frames (100 ms) hangover, band
+    /// Defaults for `sample_rate`: threshold 0.5, 10 frames (100 ms) hangover at low SNR, band
     /// 100–3750 Hz.
     pub fn new(sample_rate: u32) -> Self {
         AdvancedVadConfig { sample_rate, threshold: 0.5, hangover_frames: 10, band_low_hz: 100.0, band_high_hz: 3750.0 }
