@@ -912,20 +912,14 @@ fn near_talker_alone_pauses_are_deeper() {
     });
 }
 
-/// The near end alone after the far end stops: a voiced talker (syllables of 150 ms every
-/// 250 ms, f0 gliding 110–180 Hz) whose harmonics under 800 Hz stand 34 dB over white noise
-/// in their bins and whose only other component is a weak formant at 3 kHz (±300 Hz), its
-/// harmonics at most 4 dB over the noise in theirs (a recorded talker's upper voice band under flat noise), through the
-/// canceller without its denoiser. Returns the gain of the formant in the output (the
-/// projection of the clean near end's 2–4 kHz band on the output's) and the noise left between
-/// the syllables, both in dB.
-fn near_talker_alone_weak_formant_under_white_noise() -> (f64, f64) {
-    let h = rir(16000, 1600, 0.3, 0.25, 8);
-    let mut s = scene(16000, 18, &h);
-    silence_far_from(&mut s, 16000 * 10);
+/// Adds to `s`'s near end from 10 s the voiced talker of
+/// [`near_talker_alone_weak_formant_under_white_noise`] (syllables of 150 ms every 250 ms, f0
+/// gliding 110–180 Hz, harmonics under 800 Hz 34 dB over the noise in their bins, a formant at
+/// 3 kHz of `formant` σ per harmonic), sets white noise of deviation σ (−45 dBFS) and runs the
+/// canceller without its denoiser; returns its output.
+fn voiced_formant_under_white_noise(s: &mut Scene, formant: f32) -> Vec<f32> {
     let sigma = 10f32.powf(-45.0 / 20.0);
-    // A sine of amplitude 0.2 σ stands 4 dB over white noise of deviation σ in its bin.
-    let (a_low, a_high) = (sigma * 0.2 * 31.6, sigma * 0.2);
+    let (a_low, a_high) = (sigma * 0.2 * 31.6, sigma * formant);
     let (syl, period) = (0.15f32, 0.25f32);
     let mut phase = 0.0f32;
     for (i, v) in s.near[16000 * 10..].iter_mut().enumerate() {
@@ -945,14 +939,35 @@ fn near_talker_alone_weak_formant_under_white_noise() -> (f64, f64) {
     }
     s.noise = Noise::new(13).white(s.far.len()).iter().map(|v| v * sigma).collect();
     let mic = s.mic();
-    let (out, _) = run(AdvancedAecConfig::new(16000).with_denoise(None), &mic, &s.far);
+    run(AdvancedAecConfig::new(16000).with_denoise(None), &mic, &s.far).0
+}
+
+/// How much of the clean near end's 2–4 kHz band the output keeps: the projection of `near`'s
+/// band on `out`'s, dB.
+fn formant_kept(near: &[f32], out: &[f32]) -> f64 {
     let band = |x: &[f32]| -> Vec<f32> {
         let (hi, lo) = (lowpass(x, 4000.0, 16000.0), lowpass(x, 2000.0, 16000.0));
         hi.iter().zip(&lo).map(|(a, b)| a - b).collect()
     };
+    let (nb, ob) = (band(near), band(out));
+    10.0 * (dot(&nb, &ob).max(1e-20) / energy(&nb)).log10()
+}
+
+/// The near end alone after the far end stops: a voiced talker (syllables of 150 ms every
+/// 250 ms, f0 gliding 110–180 Hz) whose harmonics under 800 Hz stand 34 dB over white noise
+/// in their bins and whose only other component is a weak formant at 3 kHz (±300 Hz), its
+/// harmonics at most 4 dB over the noise in theirs (a recorded talker's upper voice band under flat noise), through the
+/// canceller without its denoiser. Returns the gain of the formant in the output (the
+/// projection of the clean near end's 2–4 kHz band on the output's) and the noise left between
+/// the syllables, both in dB.
+fn near_talker_alone_weak_formant_under_white_noise() -> (f64, f64) {
+    let h = rir(16000, 1600, 0.3, 0.25, 8);
+    let mut s = scene(16000, 18, &h);
+    silence_far_from(&mut s, 16000 * 10);
+    // A sine of amplitude 0.2 σ stands 4 dB over white noise of deviation σ in its bin.
+    let out = voiced_formant_under_white_noise(&mut s, 0.2);
     let (a, b) = (16000 * 11, 16000 * 18);
-    let (nb, ob) = (band(&s.near[a..b]), band(&out[a..b]));
-    let kept = 10.0 * (dot(&nb, &ob).max(1e-20) / energy(&nb)).log10();
+    let kept = formant_kept(&s.near[a..b], &out[a..b]);
     let pause = pauses_db(&s.near[a..b], &s.noise[a..b], &out[a..b]);
     println!("near talker alone under white noise: its weak formant kept at {kept:.2} dB; pauses {pause:.1} dB under the noise");
     (kept, pause)
@@ -965,36 +980,10 @@ fn near_talker_alone_weak_formant_under_white_noise() -> (f64, f64) {
 fn double_talk_formant_under_white_noise() -> f64 {
     let h = rir(16000, 1600, 0.3, 0.25, 8);
     let mut s = scene(16000, 18, &h);
-    let sigma = 10f32.powf(-45.0 / 20.0);
     // The formant three times the near-alone test's: 13.5 dB over the noise in its bins.
-    let (a_low, a_high) = (sigma * 0.2 * 31.6, sigma * 0.6);
-    let (syl, period) = (0.15f32, 0.25f32);
-    let mut phase = 0.0f32;
-    for (i, v) in s.near[16000 * 10..].iter_mut().enumerate() {
-        let t = i as f32 / 16000.0;
-        let ph = (t % period) / syl;
-        if ph >= 1.0 {
-            continue;
-        }
-        let f0 = 110.0 + 70.0 * ph;
-        phase += std::f32::consts::TAU * f0 / 16000.0;
-        let env = (std::f32::consts::PI * ph).sin();
-        for k in 1..36 {
-            let f = k as f32 * f0;
-            let a = if f < 800.0 { a_low } else { a_high * (-((f - 3000.0) / 300.0).powi(2)).exp() };
-            *v += env * a * (k as f32 * phase + k as f32).sin();
-        }
-    }
-    s.noise = Noise::new(13).white(s.far.len()).iter().map(|v| v * sigma).collect();
-    let mic = s.mic();
-    let (out, _) = run(AdvancedAecConfig::new(16000).with_denoise(None), &mic, &s.far);
-    let band = |x: &[f32]| -> Vec<f32> {
-        let (hi, lo) = (lowpass(x, 4000.0, 16000.0), lowpass(x, 2000.0, 16000.0));
-        hi.iter().zip(&lo).map(|(a, b)| a - b).collect()
-    };
+    let out = voiced_formant_under_white_noise(&mut s, 0.6);
     let (a, b) = (16000 * 11, 16000 * 18);
-    let (nb, ob) = (band(&s.near[a..b]), band(&out[a..b]));
-    let kept = 10.0 * (dot(&nb, &ob).max(1e-20) / energy(&nb)).log10();
+    let kept = formant_kept(&s.near[a..b], &out[a..b]);
     println!("double talk under white noise: the near talker's formant kept at {kept:.2} dB");
     kept
 }
