@@ -58,9 +58,22 @@ impl Weights {
     #[inline(always)]
     pub fn filter<'a>(&self, x: impl Fn(usize) -> &'a [Cpx], out: &mut [Cpx]) {
         out.fill(Cpx::new(0.0, 0.0));
-        for k in 0..self.parts {
-            let xs = x(k);
-            for ((o, w), xv) in out.iter_mut().zip(self.part(k)).zip(xs) {
+        // Four partitions a pass over the bins: each bin still adds partition k, then k + 1, …
+        // (the same sums in the same order), but `out` is read and written once per four
+        // partitions instead of once per partition.
+        let mut k = 0;
+        while k + 4 <= self.parts {
+            let n = out.len().min(self.bins);
+            let (x0, x1, x2, x3) = (&x(k)[..n], &x(k + 1)[..n], &x(k + 2)[..n], &x(k + 3)[..n]);
+            let (w0, w1, w2, w3) =
+                (&self.part(k)[..n], &self.part(k + 1)[..n], &self.part(k + 2)[..n], &self.part(k + 3)[..n]);
+            for (f, o) in out[..n].iter_mut().enumerate() {
+                *o = *o + w0[f] * x0[f] + w1[f] * x1[f] + w2[f] * x2[f] + w3[f] * x3[f];
+            }
+            k += 4;
+        }
+        for k in k..self.parts {
+            for ((o, w), xv) in out.iter_mut().zip(self.part(k)).zip(x(k)) {
                 *o += w * xv;
             }
         }
@@ -92,7 +105,9 @@ impl Weights {
 
     /// Whether every weight is finite.
     pub fn is_finite(&self) -> bool {
-        self.w.iter().all(|c| c.re.is_finite() && c.im.is_finite())
+        // Without an early exit inside a chunk the test vectorises (it runs every block over
+        // every weight: an `all` over single values was 8 % of the canceller's instructions).
+        self.w.chunks(16).all(|c| c.iter().fold(true, |ok, v| ok & v.re.is_finite() & v.im.is_finite()))
     }
 
     /// Proportionate step factors `g_k` for the partitions (IPNLMS, Benesty & Gay 2002, with
@@ -112,10 +127,23 @@ impl Weights {
             return;
         }
         let mut sum = 0.0f32;
-        for (k, gk) in g.iter_mut().enumerate().take(n) {
-            let e: f32 = self.part(k).iter().map(|c| c.norm_sqr()).sum();
-            *gk = if e.is_finite() { e.sqrt() } else { 0.0 };
-            sum += *gk;
+        let mut k = 0;
+        while k < n {
+            // Up to four partitions' sums side by side: each is still summed bin by bin in
+            // order (the same bits), but four running sums do not wait on one another.
+            let m = (n - k).min(4);
+            let mut e = [0.0f32; 4];
+            let parts: [&[Cpx]; 4] = std::array::from_fn(|j| if j < m { self.part(k + j) } else { &[] });
+            for f in 0..self.bins {
+                for (ej, p) in e.iter_mut().zip(&parts).take(m) {
+                    *ej += p[f].norm_sqr();
+                }
+            }
+            for (gk, ej) in g[k..k + m].iter_mut().zip(e) {
+                *gk = if ej.is_finite() { ej.sqrt() } else { 0.0 };
+                sum += *gk;
+            }
+            k += m;
         }
         let nf = n as f32;
         if sum <= 1e-20 {
@@ -164,8 +192,8 @@ impl Adapter {
             let xs = x(k);
             let g = part_gain.get(k).copied().unwrap_or(1.0);
             let wk = &mut w.w[k * bins..(k + 1) * bins];
-            for f in 0..bins {
-                wk[f] += xs[f].conj() * err[f] * (g * mu_over_p[f]);
+            for (((wv, xv), e), m) in wk.iter_mut().zip(xs).zip(err).zip(mu_over_p) {
+                *wv += xv.conj() * e * (g * m);
             }
         }
         self.constrain(w);

@@ -415,6 +415,15 @@ const TAIL_JUMP_DB: f32 = 25.0;
 /// −5.7 and −4.9 dB from their twins).
 const TAIL_JUMP_MIN_SLOPE_DB: f32 = 0.3;
 
+/// `dst[i] = src[i] · win[i]` (over the shortest of the three): a block under its analysis
+/// window. Slices, not indices, so that the loop vectorises in the AVX build.
+#[inline(always)]
+fn window(dst: &mut [f32], src: &[f32], win: &[f32]) {
+    for ((d, s), w) in dst.iter_mut().zip(src).zip(win) {
+        *d = s * w;
+    }
+}
+
 /// Where partition `k` of the filters' window starts in the far-end ring (`ring_len` blocks of
 /// `bins` values, `t` the newest block, the window `off` blocks behind it): the one index the
 /// filters, their adaptation and the tail-growth test read the far end by.
@@ -1071,8 +1080,8 @@ impl Aec {
         self.far_pending.fill(0.0);
         let s = self.t * bins;
         self.fft.forward(&self.tbuf, &mut self.xring[s..s + bins]);
-        for f in 0..bins {
-            self.xpow[s + f] = self.xring[s + f].norm_sqr();
+        for (p, c) in self.xpow[s..s + bins].iter_mut().zip(&self.xring[s..s + bins]) {
+            *p = c.norm_sqr();
         }
         let far_active = far_ms > 1e-7;
         self.far_on[self.t] = far_active;
@@ -1086,9 +1095,7 @@ impl Aec {
         // 2. Windowed microphone spectrum; delay estimation.
         self.d_hist.copy_within(h.., 0);
         self.d_hist[h..].copy_from_slice(mic);
-        for i in 0..2 * h {
-            self.tbuf[i] = self.d_hist[i] * self.win[i];
-        }
+        window(&mut self.tbuf[..2 * h], &self.d_hist[..2 * h], &self.win);
         self.fft.forward(&self.tbuf, &mut self.dw);
         for (p, c) in self.dpow.iter_mut().zip(&self.dw) {
             *p = c.norm_sqr();
@@ -1129,9 +1136,9 @@ impl Aec {
             self.wf.filter(|k| &xr[idx(k)..idx(k) + bins], &mut self.yspec);
         }
         self.fft.inverse(&self.yspec, &mut self.ytime);
-        for i in 0..h {
-            self.yf[i] = self.ytime[h + i];
-            self.ef[i] = mic[i] - self.yf[i];
+        for (((y, e), t), m) in self.yf[..h].iter_mut().zip(&mut self.ef[..h]).zip(&self.ytime[h..]).zip(mic.iter()) {
+            *y = *t;
+            *e = *m - t;
         }
         {
             let xr = &self.xring;
@@ -1141,8 +1148,8 @@ impl Aec {
             *p = c.norm_sqr();
         }
         self.fft.inverse(&self.yspec, &mut self.ytime);
-        for i in 0..h {
-            self.eb[i] = mic[i] - self.ytime[h + i];
+        for ((e, t), m) in self.eb[..h].iter_mut().zip(&self.ytime[h..]).zip(mic.iter()) {
+            *e = *m - t;
         }
         if self.prev_left > 0 {
             // After a restart: what the previous echo path would make of this far end.
@@ -1214,8 +1221,8 @@ impl Aec {
             self.pxsum.fill(0.0);
             for k in 0..self.parts {
                 let (o, gk) = (idx(k), self.prop[k]);
-                for f in 0..bins {
-                    self.pxsum[f] += gk * self.xpow[o + f];
+                for (p, x) in self.pxsum.iter_mut().zip(&self.xpow[o..o + bins]) {
+                    *p += gk * x;
                 }
             }
             // The start-up step is used for the first 4 s of far-end activity (after a restart

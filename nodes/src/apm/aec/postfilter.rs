@@ -492,17 +492,15 @@ impl Aec {
         self.y_past[past..].copy_from_slice(&self.yf);
         // The echo estimate's last two blocks: the end of its history.
         let y_now = self.y_past.len() - 2 * h;
-        for i in 0..2 * h {
-            self.tbuf[i] = self.e_hist[i] * self.win[i];
-        }
+        super::window(&mut self.tbuf[..2 * h], &self.e_hist[..2 * h], &self.win);
         self.fft.forward(&self.tbuf, &mut self.ew);
-        for i in 0..2 * h {
-            self.tbuf[i] = self.y_past[y_now + i] * self.win[i];
-        }
+        super::window(&mut self.tbuf[..2 * h], &self.y_past[y_now..y_now + 2 * h], &self.win);
         self.fft.forward(&self.tbuf, &mut self.yw);
-        for f in 0..bins {
-            self.sepow[f] = self.ew[f].norm_sqr() + 1e-12;
-            self.sypow[f] = self.yw[f].norm_sqr();
+        for (p, c) in self.sepow[..bins].iter_mut().zip(&self.ew) {
+            *p = c.norm_sqr() + 1e-12;
+        }
+        for (p, c) in self.sypow[..bins].iter_mut().zip(&self.yw) {
+            *p = c.norm_sqr();
         }
         // Echo-dominance detector: mean coherence of microphone and echo estimate over the
         // voice band. High coherence = the microphone holds mostly echo (far-end single talk).
@@ -758,10 +756,14 @@ impl Aec {
             }
         }
         self.fft.inverse(&self.ew, &mut self.out);
-        for i in 0..h {
-            let v = self.overlap[i] + self.out[i] * self.win[i];
-            out[i] = if v.is_finite() { v } else { 0.0 };
-            self.overlap[i] = self.out[h + i] * self.win[h + i];
+        let (first, second) = self.out.split_at(h);
+        let (w1, w2) = self.win.split_at(h);
+        for ((((o, ov), a), b), (wa, wb)) in
+            out[..h].iter_mut().zip(&mut self.overlap).zip(first).zip(second).zip(w1.iter().zip(w2))
+        {
+            let v = *ov + a * wa;
+            *o = if v.is_finite() { v } else { 0.0 };
+            *ov = b * wb;
         }
     }
 }
