@@ -402,9 +402,9 @@ impl Kalman {
         for k in 0..w.parts {
             let (xs, pk) = (x(k), &self.p[k * bins..(k + 1) * bins]);
             let wk = &mut w.w[k * bins..(k + 1) * bins];
-            for f in 0..bins {
-                let mu = pk[f] * self.inv_den[f];
-                wk[f] = (wk[f] + xs[f].conj() * err[f] * mu) * KALMAN_A;
+            for ((((wv, xv), e), p), d) in wk.iter_mut().zip(xs).zip(err).zip(pk).zip(&self.inv_den) {
+                let mu = p * d;
+                *wv = (*wv + xv.conj() * e * mu) * KALMAN_A;
             }
         }
         adapter.constrain(w);
@@ -412,9 +412,9 @@ impl Kalman {
         for k in 0..w.parts {
             let (x2, wk) = (xpow(k), &w.w[k * bins..(k + 1) * bins]);
             let pk = &mut self.p[k * bins..(k + 1) * bins];
-            for f in 0..bins {
-                let mu = pk[f] * self.inv_den[f];
-                pk[f] = a2 * (1.0 - 0.5 * mu * x2[f]) * pk[f] + q * wk[f].norm_sqr();
+            for (((p, d), x2), wv) in pk.iter_mut().zip(&self.inv_den).zip(x2).zip(wk) {
+                let mu = *p * d;
+                *p = a2 * (1.0 - 0.5 * mu * x2) * *p + q * wv.norm_sqr();
             }
         }
     }
