@@ -4,7 +4,7 @@
 
 mod apm_common;
 
-use apm_common::{labels, prf, set_active, speech, sweep, Noise};
+use apm_common::{labels, min_mean, prf, set_active, speech, sweep, Noise};
 use rvoip_media_graph::{NodeHarness, Quantum, SplitMix64};
 use rvoip_media_nodes::apm::{AdvancedVadConfig, Vad};
 
@@ -350,6 +350,62 @@ fn a_click_gets_at_most_three_hangover_frames_per_detected_frame() {
         assert!(speech - above <= 3 * above, "{above} frames above threshold, {speech} speech frames");
         assert!(above <= 4, "{above} frames above threshold for one click");
     });
+}
+
+/// Keyboard-like clicks as the evaluation kit makes them: bursts of 4–12 ms of white noise
+/// decaying with a 2 ms time constant through a band-pass about 2.2 kHz (a biquad spanning
+/// roughly 800–6000 Hz), at random instants seven a second on average, over a pink bed 30 dB
+/// under the clicks' RMS; unit RMS.
+fn keyboard(g: &mut Noise, n: usize) -> Vec<f32> {
+    let mut x = vec![0.0f32; n];
+    let mut t = 0.0f32;
+    loop {
+        t += -(0.5 + g.uni()).max(1e-6).ln() / 7.0;
+        let k = (t * 16000.0) as usize;
+        if k >= n {
+            break;
+        }
+        let len = (16000.0 * (0.008 + 0.008 * g.uni())) as usize;
+        let gain = 0.65 + 0.7 * g.uni();
+        for (i, v) in x[k..(k + len).min(n)].iter_mut().enumerate() {
+            *v += gain * g.next() * (-(i as f32) / 32.0).exp();
+        }
+    }
+    // RBJ band-pass (0 dB peak), f0 2190 Hz, Q 0.42.
+    let w0 = 2.0 * std::f32::consts::PI * 2190.0 / 16000.0;
+    let alpha = w0.sin() / (2.0 * 0.42);
+    let a0 = 1.0 + alpha;
+    let (b0, a1, a2) = (alpha / a0, -2.0 * w0.cos() / a0, (1.0 - alpha) / a0);
+    let (mut x1, mut x2, mut y1, mut y2) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
+    for v in x.iter_mut() {
+        let y = b0 * (*v - x2) - a1 * y1 - a2 * y2;
+        (x2, x1, y2, y1) = (x1, *v, y1, y);
+        *v = y;
+    }
+    let r = apm_common::rms(&x);
+    let bed = g.pink(n);
+    x.iter().zip(&bed).map(|(c, b)| (c / r + 0.0316 * b) / 1.0005).collect()
+}
+
+/// The analysis window (32 ms) sees a click for three or four frames, the click's own 10 ms
+/// frame for one: the frames after it, back at the bed's level, must not be taken for speech
+/// on the window's evidence. Voiced syllables among clicks 10 dB under them (the kit's
+/// `digits_keyboard_snr10`): false alarms in the gaps over five realisations 0.062 / 0.075 /
+/// 0.068 / 0.028 / 0.045 (mean 0.056) before session 42, 0.040 / 0.058 / 0.045 / 0.010 /
+/// 0.030 (mean 0.037) with the passed-transient cap; recall 1.000 in both.
+#[test]
+fn frames_after_a_click_are_not_speech() {
+    let fa = sweep(5, |_| {
+        let mut g = Noise::new(23);
+        let (x, mask) = voiced(16000, 14.0, 250, 350);
+        let d = run(&add_noise(&x, &keyboard(&mut g, x.len()), 10.0), 16000);
+        let (recall, fa) = recall_and_false_alarms(&d, &mask);
+        println!("syllables among clicks: recall {recall:.3}, false alarms {fa:.3}");
+        assert!(recall > 0.95, "syllables among clicks: recall {recall:.3}");
+        fa
+    });
+    let (_, mean) = min_mean(fa);
+    assert!(mean < 0.045, "false alarms among clicks: mean {mean:.3} over five realisations");
 }
 
 #[test]

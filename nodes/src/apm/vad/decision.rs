@@ -144,6 +144,13 @@ const CLICK_HARM: f32 = 0.35;
 /// Harmonicity of a clearly voiced frame: once a burst holds one, the cap no longer applies
 /// until the burst ends (unvoiced sounds inside a word are speech).
 const VOICED_HARM: f32 = 0.5;
+/// A frame of a burst no longer than [`TRANSIENT_BURST`] frames so far, whose energy lies
+/// [`TRANSIENT_DROP_DB`] or more under the loudest of the last three frames and less than
+/// [`TRANSIENT_FLOOR_DB`] above the energy floor, is capped like a click: what the analysis
+/// window sees is a transient that has passed.
+const TRANSIENT_DROP_DB: f32 = 20.0;
+const TRANSIENT_FLOOR_DB: f32 = 12.0;
+const TRANSIENT_BURST: u32 = 3;
 /// Largest magnitude of the per-frame logit, and its smoothing.
 const Z_MAX: f32 = 5.0;
 const Z_SMOOTH: f32 = 0.45;
@@ -208,6 +215,9 @@ pub(crate) struct Decider {
     /// extension of a hangover excluded), 0 else.
     speech_share: f32,
     frames: u64,
+    /// Frame energies (dBFS, as the energy floor takes them) of the last three frames, newest
+    /// first.
+    recent_db: [f32; 3],
 }
 
 impl Decider {
@@ -227,6 +237,7 @@ impl Decider {
             voiced_burst: false,
             speech_share: 0.0,
             frames: 0,
+            recent_db: [-100.0; 3],
         }
     }
 
@@ -279,6 +290,18 @@ impl Decider {
         if !self.voiced_burst && e.centroid_hz > CLICK_CENTROID_HZ && harm < CLICK_HARM {
             z = z.min(-2.0);
         }
+        // A transient that has passed: the analysis window (32 ms) still holds it, but this
+        // frame's own energy has fallen far under the last three frames' and lies near the
+        // floor. Only at the start of a burst, so a word's closures and tails are untouched.
+        let edb = if e.energy_db.is_finite() { e.energy_db.max(-100.0) } else { -100.0 };
+        let recent_peak = self.recent_db[0].max(self.recent_db[1]).max(self.recent_db[2]);
+        if self.burst <= TRANSIENT_BURST
+            && edb < recent_peak - TRANSIENT_DROP_DB
+            && edb < self.floor_min + TRANSIENT_FLOOR_DB
+        {
+            z = z.min(-2.0);
+        }
+        self.recent_db = [edb, self.recent_db[0], self.recent_db[1]];
         if e.energy_db.is_nan() || e.energy_db < -75.0 {
             z = z.min(-4.0);
         }
