@@ -22,7 +22,7 @@
 //! 20 dB or more under the loudest of the last three frames and within 12 dB of the energy
 //! floor holds nothing itself — the 32 ms window still sees the click that has passed (a
 //! keyboard click lasts one 10 ms frame and drove the probability over the threshold for two
-//! or three more; digits in keyboard noise +0.007…+0.022 F1 on the kit and ten sets built
+//! or three more; digits in keyboard noise +0.007…+0.022 F1 on the kit and nine sets built
 //! like it, no scenario lower; a word's closures and tails, later in its burst, are not
 //! touched). `R̄` is the
 //! mean rolloff of frames within 3 dB of an energy floor — the minimum of the smoothed
