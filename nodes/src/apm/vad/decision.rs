@@ -11,11 +11,20 @@
 //! | band SNR | `SNR/10 − 0.3`; band power over the MCRA noise floor, dB, clamped to −5..20 | 0.72 |
 //! | rolloff | `(R − R̄) / 1 kHz`, clamped to ±1.5; `R̄` the background's rolloff | −1.0 |
 //!
-//! with two vetoes: frames with a centroid above 1800 Hz and harmonicity below 0.35
+//! with vetoes: frames with a centroid above 1800 Hz and harmonicity below 0.35
 //! (clicks, hiss) are capped at `z = −2` — except within a burst that already holds a clearly
-//! voiced frame (harmonicity ≥ 0.5): unvoiced sounds inside a word (fricatives, plosive
-//! bursts) are speech, and before session 41 the cap cut words into pieces at high SNR —
-//! and frames below −75 dBFS at `z = −4`. `R̄` is the
+//! voiced frame (harmonicity ≥ 0.5) or has lasted three frames (session 42: a vowel in noise
+//! may stay under 0.5 — digits at 20–30 dB, "six", "seven" — and the fricative after it was
+//! cut off): unvoiced sounds inside a word (fricatives, plosive bursts) are speech, and
+//! before session 41 the cap cut words into pieces at high SNR —
+//! and frames below −75 dBFS at `z = −4`. A third cap (`z = −2`, session 42) takes the frames
+//! after a transient: within the first three frames of a burst, a frame whose own energy is
+//! 20 dB or more under the loudest of the last three frames and within 12 dB of the energy
+//! floor holds nothing itself — the 32 ms window still sees the click that has passed (a
+//! keyboard click lasts one 10 ms frame and drove the probability over the threshold for two
+//! or three more; digits in keyboard noise +0.007…+0.022 F1 on the kit and nine sets built
+//! like it, no scenario lower; a word's closures and tails, later in its burst, are not
+//! touched). `R̄` is the
 //! mean rolloff of frames within 3 dB of an energy floor — the minimum of the smoothed
 //! frame energy over the last 0.5–1 s (minimum statistics over two 0.5 s sub-windows) — so
 //! it is the noise's own spectral shape; a louder stretch of the same noise gains nothing
@@ -144,6 +153,16 @@ const CLICK_HARM: f32 = 0.35;
 /// Harmonicity of a clearly voiced frame: once a burst holds one, the cap no longer applies
 /// until the burst ends (unvoiced sounds inside a word are speech).
 const VOICED_HARM: f32 = 0.5;
+/// Nor once a burst has lasted this many frames: a click drives the probability over the
+/// threshold for one to three frames, a word longer (its vowel may be weakly voiced in noise).
+const CAP_BURST: u32 = 3;
+/// A frame of a burst no longer than [`TRANSIENT_BURST`] frames so far, whose energy lies
+/// [`TRANSIENT_DROP_DB`] or more under the loudest of the last three frames and less than
+/// [`TRANSIENT_FLOOR_DB`] above the energy floor, is capped like a click: what the analysis
+/// window sees is a transient that has passed.
+const TRANSIENT_DROP_DB: f32 = 20.0;
+const TRANSIENT_FLOOR_DB: f32 = 12.0;
+const TRANSIENT_BURST: u32 = 3;
 /// Largest magnitude of the per-frame logit, and its smoothing.
 const Z_MAX: f32 = 5.0;
 const Z_SMOOTH: f32 = 0.45;
@@ -208,6 +227,9 @@ pub(crate) struct Decider {
     /// extension of a hangover excluded), 0 else.
     speech_share: f32,
     frames: u64,
+    /// Frame energies (dBFS, as the energy floor takes them) of the last three frames, newest
+    /// first.
+    recent_db: [f32; 3],
 }
 
 impl Decider {
@@ -227,6 +249,7 @@ impl Decider {
             voiced_burst: false,
             speech_share: 0.0,
             frames: 0,
+            recent_db: [-100.0; 3],
         }
     }
 
@@ -276,9 +299,21 @@ impl Decider {
             z -= YOUNG_MARGIN * (1.0 - self.frames as f32 / YOUNG_FRAMES as f32);
         }
         let harm = if e.harmonicity.is_finite() { e.harmonicity } else { 0.0 };
-        if !self.voiced_burst && e.centroid_hz > CLICK_CENTROID_HZ && harm < CLICK_HARM {
+        if !self.voiced_burst && self.burst < CAP_BURST && e.centroid_hz > CLICK_CENTROID_HZ && harm < CLICK_HARM {
             z = z.min(-2.0);
         }
+        // A transient that has passed: the analysis window (32 ms) still holds it, but this
+        // frame's own energy has fallen far under the last three frames' and lies near the
+        // floor. Only at the start of a burst, so a word's closures and tails are untouched.
+        let edb = if e.energy_db.is_finite() { e.energy_db.max(-100.0) } else { -100.0 };
+        let recent_peak = self.recent_db[0].max(self.recent_db[1]).max(self.recent_db[2]);
+        if self.burst <= TRANSIENT_BURST
+            && edb < recent_peak - TRANSIENT_DROP_DB
+            && edb < self.floor_min + TRANSIENT_FLOOR_DB
+        {
+            z = z.min(-2.0);
+        }
+        self.recent_db = [edb, self.recent_db[0], self.recent_db[1]];
         if e.energy_db.is_nan() || e.energy_db < -75.0 {
             z = z.min(-4.0);
         }

@@ -18,13 +18,14 @@
 //!    transform.
 //! 4. **Decision** (`decision`): a logistic model of the LLR, the harmonicity, the band SNR
 //!    and the rolloff relative to the background noise's gives the speech probability;
-//!    a centroid veto caps clicks and hiss. The other features are reported but earned
-//!    nothing in the probability on the development set — that module's docs give each
-//!    feature's measured contribution. While the noise floors are young (the first second)
-//!    the probability must clear an extra margin, so stationary noise at start-up is not
-//!    taken for speech. A threshold and a hangover that shortens as the long-term SNR rises
-//!    (twice as long in running speech, and never more than three times the burst it
-//!    follows) give the decision.
+//!    a centroid veto caps clicks and hiss, and a transient cap the frames just after a click
+//!    (their own energy back at the floor, the 32 ms window still holding it). The other
+//!    features are reported but earned nothing in the probability on the development set —
+//!    that module's docs give each feature's measured contribution. While the noise floors
+//!    are young (the first second) the probability must clear an extra margin, so
+//!    stationary noise at start-up is not taken for speech. A threshold and a hangover that
+//!    shortens as the long-term SNR rises (twice as long in running speech, and never more
+//!    than three times the burst it follows) give the decision.
 //!
 //! The per-bin loops work in blocks of eight independent lanes and use a polynomial
 //! logarithm ([`fast_ln`]) — once per four blocks for the LLR's `Σ ln(1 + ξ)`, taken as the
