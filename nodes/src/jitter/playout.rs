@@ -177,6 +177,14 @@ const TARGET_RISE_COST: f64 = 0.02;
 /// (a few ms late) is concealed as before, instead of turning into a step in the delay.
 const SPIKE_GRACE_MS: i64 = 40;
 
+/// How long the buffer must have run dry, concealing as a loss, before late packets that
+/// end the dry run make it a *stalled stream* (a delay spike whose drain is arriving), ms:
+/// the gap left before the drain's first packet in time is then a pause, and the rise of
+/// a target the drain lifted is waited there (see [`JitterBuffer::stalled_by_spike`]).
+/// Past 200 ms the codec's concealment has faded to silence (G.711: 210 ms), and a
+/// 60 ms burst loss (the kit's mean) is far below it.
+const STALL_DRY_MS: i64 = 200;
+
 /// How long a young histogram's target must have held a level one pull step lower before a
 /// decoder with in-band FEC (Opus) accelerates toward it, ms (see [`JitterBuffer::in_dip`]).
 const DIP_HOLD_MS: i64 = 1000;
@@ -2190,6 +2198,19 @@ impl JitterBuffer {
     }
 
     /// One decision: adds at least one sample to the playout buffer.
+    /// Whether the buffer ran dry for [`STALL_DRY_MS`] and the packets that end the dry run
+    /// came late: a delay spike stalled the stream and its drain is arriving. Its gap up to
+    /// the drain's first packet in time is then waited toward the target as a pause's gap
+    /// is, without [`JitterConfig::max_wait_ms`]'s bound (the wait stops at the target), and
+    /// the wait stays in the delay: a target that the drain lifted is reached inside the
+    /// spike, whose speech is concealed (faded to silence) anyway, instead of by stretches
+    /// in the pauses of the seconds after it, each a timeline move between stretches of
+    /// speech (kit-scorer 2 s chunks misaligned around it; BENCHMARKS, jitter buffer,
+    /// session 42). A burst loss (no late packets) is not a stall.
+    fn stalled_by_spike(&self) -> bool {
+        self.dry_us >= STALL_DRY_MS * 1000 && self.last_late_us.is_some_and(|t| self.now_us - t <= self.dry_us)
+    }
+
     fn step(&mut self) {
         let late = self.buf.drop_before(self.playout_ts);
         if late > 0 {
@@ -2249,8 +2270,11 @@ impl JitterBuffer {
         };
         let target = self.target_us();
         let offset = self.offset_us();
-        let max_wait = self.fs as usize * self.cfg.max_wait_ms as usize / 1000;
-        if missing > 0 && self.last_quiet && offset < target - 2000 && self.waited < max_wait {
+        // After a delay spike's stall the gap is a pause: its speech was lost in the spike.
+        let stall = self.stalled_by_spike();
+        let quiet = self.last_quiet || stall;
+        let max_wait = if stall { usize::MAX } else { self.fs as usize * self.cfg.max_wait_ms as usize / 1000 };
+        if missing > 0 && quiet && offset < target - 2000 && self.waited < max_wait {
             // A packet is missing but may still come: wait (stretch) toward the target.
             self.conceal(tick);
             self.waited += tick;
@@ -2269,7 +2293,7 @@ impl JitterBuffer {
         // What was concealed while waiting for the stream (an empty buffer) was the gap's
         // start, and the offset it added is the gap's, not an excess over the target.
         let waited_us = self.samples_to_us(self.waited);
-        if missing > 0 && !self.last_quiet && offset - waited_us - target < band {
+        if missing > 0 && !quiet && offset - waited_us - target < band {
             fill = (gap_samples as usize).saturating_sub(self.waited);
         }
         // Lost packets and the next one here: conceal all but the last lost packet, and

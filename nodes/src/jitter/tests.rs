@@ -707,6 +707,37 @@ fn a_buffer_told_to_wait_for_a_stalled_stream_gives_the_wait_back() {
 }
 
 #[test]
+fn the_rise_a_spike_asks_for_is_waited_in_its_gap_not_stretched_in_speech_after_it() {
+    // The spike's drain lifts the target (the default catches its lower part) while the
+    // buffer, dry for 400 ms, conceals the tone as a loss. The drain's first packet in time
+    // ends the gap: the buffer waits there up to the target, so the tone after the spike
+    // plays at the new delay without a stretch (before session 42 it resumed at the old
+    // delay and stretched the tone 76 ms toward the target in the 2 s after the spike).
+    let (after, end) = spike_stats(JitterConfig::default());
+    assert!(after.target_delay_ms > 100.0, "{after:?}");
+    assert_eq!(after.inserted_samples_for_deceleration, 0, "{after:?}");
+    assert!(after.target_delay_ms - after.current_delay_ms <= 12.0, "{after:?}");
+    // The spike's late packets are those of the default before (the wait comes after them).
+    assert_eq!(after.packets_late, 44, "{after:?}");
+    assert_eq!(end.inserted_samples_for_deceleration, 0, "{end:?}");
+}
+
+#[test]
+fn a_burst_loss_is_not_waited_for_as_a_stall() {
+    // 15 packets (300 ms) lost at 8 s in a steady tone: dry as long as a spike, but no packet
+    // came late, so the gap is concealed as a loss and the delay after it is the delay before.
+    let pk: Vec<Packet> = stream(600, 0, |i| 20.0 + f64::from(u32::from(i) * 7919 % 4))
+        .into_iter()
+        .filter(|p| !(400..415).contains(&p.meta.sequence))
+        .collect();
+    let mut jb = new_jb();
+    let before = run_probe(&mut jb, &pk, 11_000_000_000, 7_900_000_000);
+    let after = jb.stats();
+    assert!((after.current_delay_ms - before.current_delay_ms).abs() <= 1.0, "{before:?} {after:?}");
+    assert_eq!(after.concealed_samples - before.concealed_samples, 2400, "{after:?}");
+}
+
+#[test]
 fn a_loss_found_after_waiting_keeps_the_delay() {
     // A tone paced at a 20 ms transit with 0–3 ms of jitter; 10 packets (200 ms) lost at
     // 8 s (after the warm-up): the buffer, told to wait for a stalled stream, runs dry,
