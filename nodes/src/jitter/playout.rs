@@ -2197,7 +2197,6 @@ impl JitterBuffer {
         }
     }
 
-    /// One decision: adds at least one sample to the playout buffer.
     /// Whether the buffer ran dry for [`STALL_DRY_MS`] and the packets that end the dry run
     /// came late: a delay spike stalled the stream and its drain is arriving. Its gap up to
     /// the drain's first packet in time is then waited toward the target as a pause's gap
@@ -2211,6 +2210,7 @@ impl JitterBuffer {
         self.dry_us >= STALL_DRY_MS * 1000 && self.last_late_us.is_some_and(|t| self.now_us - t <= self.dry_us)
     }
 
+    /// One decision: adds at least one sample to the playout buffer.
     fn step(&mut self) {
         let late = self.buf.drop_before(self.playout_ts);
         if late > 0 {
