@@ -1162,9 +1162,7 @@ impl Aec {
             self.fft.inverse(&self.yspec, &mut self.ytime);
             self.yprev_hist.copy_within(h.., 0);
             self.yprev_hist[h..].copy_from_slice(&self.ytime[h..]);
-            for i in 0..2 * h {
-                self.tbuf[i] = self.yprev_hist[i] * self.win[i];
-            }
+            window(&mut self.tbuf[..2 * h], &self.yprev_hist[..2 * h], &self.win);
             self.fft.forward(&self.tbuf, &mut self.yspec);
             for (p, c) in self.yprev_win.iter_mut().zip(&self.yspec) {
                 *p = c.norm_sqr();
