@@ -207,6 +207,30 @@ pub(crate) struct Evidence {
     pub noise: f32,
 }
 
+impl Evidence {
+    /// The frame energy as the energy floor and the transient cap read it: dBFS, at least
+    /// [`LOWEST_DB`] ([`LOWEST_DB`] when not finite).
+    fn level_db(&self) -> f32 {
+        if self.energy_db.is_finite() {
+            self.energy_db.max(LOWEST_DB)
+        } else {
+            LOWEST_DB
+        }
+    }
+
+    /// The harmonicity, 0 when not finite.
+    fn harm(&self) -> f32 {
+        if self.harmonicity.is_finite() {
+            self.harmonicity
+        } else {
+            0.0
+        }
+    }
+}
+
+/// The lowest frame energy the decision tracks, dBFS.
+const LOWEST_DB: f32 = -100.0;
+
 /// Decision state.
 pub(crate) struct Decider {
     z_smooth: f32,
@@ -249,7 +273,7 @@ impl Decider {
             voiced_burst: false,
             speech_share: 0.0,
             frames: 0,
-            recent_db: [-100.0; 3],
+            recent_db: [LOWEST_DB; 3],
         }
     }
 
@@ -257,10 +281,10 @@ impl Decider {
     /// energy floor and the background spectral shape.
     fn logit(&mut self, e: &Evidence) -> f32 {
         let llr = if e.llr.is_finite() { e.llr.clamp(-1.0, 12.0) } else { 0.0 };
-        let harm = if e.harmonicity.is_finite() { e.harmonicity } else { 0.0 };
+        let harm = e.harm();
         // Energy floor: minimum statistics of the smoothed frame energy over two
         // sub-windows, so it follows a drop at once and a rise within 0.5–1 s.
-        let edb = if e.energy_db.is_finite() { e.energy_db.max(-100.0) } else { -100.0 };
+        let edb = e.level_db();
         if self.frames == 0 {
             (self.energy_smooth, self.floor_min, self.floor_sub) = (edb, edb, edb);
         }
@@ -298,14 +322,14 @@ impl Decider {
         if self.frames < YOUNG_FRAMES {
             z -= YOUNG_MARGIN * (1.0 - self.frames as f32 / YOUNG_FRAMES as f32);
         }
-        let harm = if e.harmonicity.is_finite() { e.harmonicity } else { 0.0 };
+        let harm = e.harm();
         if !self.voiced_burst && self.burst < CAP_BURST && e.centroid_hz > CLICK_CENTROID_HZ && harm < CLICK_HARM {
             z = z.min(-2.0);
         }
         // A transient that has passed: the analysis window (32 ms) still holds it, but this
         // frame's own energy has fallen far under the last three frames' and lies near the
         // floor. Only at the start of a burst, so a word's closures and tails are untouched.
-        let edb = if e.energy_db.is_finite() { e.energy_db.max(-100.0) } else { -100.0 };
+        let edb = e.level_db();
         let recent_peak = self.recent_db[0].max(self.recent_db[1]).max(self.recent_db[2]);
         if self.burst <= TRANSIENT_BURST
             && edb < recent_peak - TRANSIENT_DROP_DB
