@@ -342,9 +342,7 @@ fn click_train(len: usize, min_gap: usize, spread: f32, g: &mut Noise) -> Vec<f3
     let mut t = 1000usize;
     while t + 200 < len {
         let amp = 0.3 + 0.7 * g.uni().abs();
-        for i in 0..160 {
-            clicks[t + i] += amp * g.next() * (-(i as f32) / 32.0).exp();
-        }
+        g.add_burst(&mut clicks[t..t + 160], amp, 32.0);
         t += min_gap + (g.uni().abs() * spread) as usize;
     }
     clicks

@@ -340,9 +340,7 @@ fn a_click_gets_at_most_three_hangover_frames_per_detected_frame() {
     sweep(5, |_| {
         let mut g = Noise::new(4);
         let mut x: Vec<f32> = g.pink(16000 * 4).iter().map(|v| 0.001 * v).collect();
-        for (i, v) in x[16000 * 3..16000 * 3 + 80].iter_mut().enumerate() {
-            *v += 0.5 * g.next() * (-(i as f32) / 20.0).exp();
-        }
+        g.add_burst(&mut x[16000 * 3..16000 * 3 + 80], 0.5, 20.0);
         let mut vad = Vad::new(AdvancedVadConfig::new(16000).with_hangover_frames(30)).unwrap();
         let d: Vec<_> = x.chunks_exact(160).map(|c| vad.process_frame(c)).collect();
         let above = d.iter().filter(|r| r.probability > 0.5).count();
@@ -417,9 +415,7 @@ fn keyboard(g: &mut Noise, n: usize) -> Vec<f32> {
         }
         let len = (16000.0 * (0.008 + 0.008 * g.uni())) as usize;
         let gain = 0.65 + 0.7 * g.uni();
-        for (i, v) in x[k..(k + len).min(n)].iter_mut().enumerate() {
-            *v += gain * g.next() * (-(i as f32) / 32.0).exp();
-        }
+        g.add_burst(&mut x[k..(k + len).min(n)], gain, 32.0);
     }
     // RBJ band-pass (0 dB peak), f0 2190 Hz, Q 0.42.
     let w0 = 2.0 * std::f32::consts::PI * 2190.0 / 16000.0;

@@ -78,6 +78,13 @@ impl Noise {
     pub fn white(&mut self, n: usize) -> Vec<f32> {
         (0..n).map(|_| self.next()).collect()
     }
+    /// Adds a burst of this noise to `dst`, `amp` at its start and decaying with a time
+    /// constant of `tau` samples (a click: 32 samples, 2 ms at 16 kHz).
+    pub fn add_burst(&mut self, dst: &mut [f32], amp: f32, tau: f32) {
+        for (i, v) in dst.iter_mut().enumerate() {
+            *v += amp * self.next() * (-(i as f32) / tau).exp();
+        }
+    }
     /// Pink-ish noise (Paul Kellet's economy filter), normalised to unit RMS.
     pub fn pink(&mut self, n: usize) -> Vec<f32> {
         let (mut b0, mut b1, mut b2) = (0.0f32, 0.0f32, 0.0f32);
