@@ -66,6 +66,15 @@ fn run_each(
     }
 }
 
+/// 600 packets (12 s) paced at a 20 ms transit with 0–3 ms of jitter, those numbered in `lost`
+/// missing.
+fn steady_losing(lost: std::ops::Range<u16>) -> Vec<Packet> {
+    stream(600, 0, |i| 20.0 + f64::from(u32::from(i) * 7919 % 4))
+        .into_iter()
+        .filter(|p| !lost.contains(&p.meta.sequence))
+        .collect()
+}
+
 /// Packets 0..n of 20 ms with arrival = send time + `delay(i)` ms.
 fn stream(n: u16, start_seq: u16, delay: impl Fn(u16) -> f64) -> Vec<Packet> {
     let mut v: Vec<Packet> = (0..n)
@@ -726,10 +735,7 @@ fn the_rise_a_spike_asks_for_is_waited_in_its_gap_not_stretched_in_speech_after_
 fn a_burst_loss_is_not_waited_for_as_a_stall() {
     // 15 packets (300 ms) lost at 8 s in a steady tone: dry as long as a spike, but no packet
     // came late, so the gap is concealed as a loss and the delay after it is the delay before.
-    let pk: Vec<Packet> = stream(600, 0, |i| 20.0 + f64::from(u32::from(i) * 7919 % 4))
-        .into_iter()
-        .filter(|p| !(400..415).contains(&p.meta.sequence))
-        .collect();
+    let pk = steady_losing(400..415);
     let mut jb = new_jb();
     let before = run_probe(&mut jb, &pk, 11_000_000_000, 7_900_000_000);
     let after = jb.stats();
@@ -743,10 +749,7 @@ fn a_loss_found_after_waiting_keeps_the_delay() {
     // 8 s (after the warm-up): the buffer, told to wait for a stalled stream, runs dry,
     // waits, then the packet after the loss comes on time. What was concealed while waiting
     // is the start of the loss: the delay after it is the delay before it.
-    let pk: Vec<Packet> = stream(600, 0, |i| 20.0 + f64::from(u32::from(i) * 7919 % 4))
-        .into_iter()
-        .filter(|p| !(400..410).contains(&p.meta.sequence))
-        .collect();
+    let pk = steady_losing(400..410);
     let waiting = JitterConfig { spike_wait_ms: 400, spike_tail_weight: 0.0, ..JitterConfig::default() };
     let mut jb = g711_jb(waiting);
     let before = run_probe(&mut jb, &pk, 11_000_000_000, 7_900_000_000);
