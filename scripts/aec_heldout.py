@@ -27,6 +27,7 @@ h6 (session 27): made to be scored, not tuned on, with recorded talkers no other
     loudspeakers (one with white noise), a path change inside double talk, a loud echo.
 h7 (session 27): the kit's eight cases exactly, with h6's recorded talkers and other seeds (the
     two ends of opposite sexes); h8 the same with both ends of the same sex.
+h9 (session 43): h7 with the ends' sexes swapped and fresh seeds (4301-4308); a check set.
 h3: far end A or B; near ends B, A and D; rooms ri-rl; nonlinear loudspeaker + path change
     mixed, louder noise.
 h5 (session 23): a set made to be scored, not tuned on: rooms rq-rt, delays 35-360 ms, far ends
@@ -148,6 +149,10 @@ SETS["h7"] = [case + (("R:female", "R:male") if i % 2 == 0 else ("R:male", "R:fe
 # h8 (session 27): h7 with both ends of the same sex (female talkers at both ends in four cases,
 # male in the other four; the two ends' talker orders drawn from other seeds).
 SETS["h8"] = [case + (("R:female", "R:female") if i % 2 == 0 else ("R:male", "R:male")) + (801 + i,)
+              for i, case in enumerate(gen.AEC_CASES)]
+# h9 (session 43): h7's recipe with the ends' sexes swapped (the far end male in the even cases)
+# and fresh seeds, a check set for the double-talk step that was never tuned on.
+SETS["h9"] = [case + (("R:male", "R:female") if i % 2 == 0 else ("R:female", "R:male")) + (4301 + i,)
               for i, case in enumerate(gen.AEC_CASES)]
 
 

@@ -420,6 +420,130 @@ impl Kalman {
     }
 }
 
+/// Process noise `q` of [`StepVariance`]: 0.3 of the Kalman update's `1 − A²`. With the full
+/// `1 − A²` the variance grew back so fast that the step after double talk stayed large: the
+/// `apm_aec` guard `near_end_louder_than_the_echo_does_not_move_the_delay_estimate` fell to
+/// 36.9 dB after double talk against 43.6 without the near end (needs within 3 dB), and two
+/// guards at their bound dropped under it; at 0.3 all pass, and double-talk PESQ-WB is
+/// 0.004–0.047 under the full `q`'s on the kit and h5–h8, −0.028…+0.019 on h1–h4 (session 43;
+/// 0.1 kept about a third of the gain).
+pub const STEP_VARIANCE_Q: f32 = 0.3 * (1.0 - KALMAN_A * KALMAN_A);
+
+/// The Kalman filter's view of the NLMS background (the default update's step, next to the
+/// Valin-style one of `Aec`): per bin `f` one state error variance `P(f)` for the whole filter,
+/// spread over the partitions as the proportionate step spreads it (`P_k = g_k·P`, so the
+/// a-priori residual echo is `P·Σ_k g_k|X_k|²`, the far power the NLMS step is normalised by),
+/// the observation noise `Ψ(f)` (near end and background noise) estimated as [`Kalman`] does,
+/// and the Kalman gain's share `ρ(f) = P·Σ g|X|² / (P·Σ g|X|² + 2Ψ)`: the step a Kalman filter
+/// of the same weights would take. `P` is propagated by the Kalman recursion with that gain
+/// (averaged over the partitions):
+///
+/// ```text
+/// Ψ ← β Ψ + (1 − β) max(|E|² − ½ P Σ g|X|², floor)
+/// P ← A² (P − ½ P² Σ_k g_k²|X_k|² / ((P Σ g|X|² + 2Ψ) · parts)) + q Σ_k |W_k|² / parts
+/// ```
+///
+/// with `A` and `β` the [`Kalman`] update's and the process noise `q` a third of its `1 − A²`
+/// ([`STEP_VARIANCE_Q`]).
+///
+/// `Aec` steps by at least `ρ` (see its module docs, 3.): the Valin-style step underestimated
+/// the residual echo of a filter still converging, so the NLMS filter stayed 3–5 dB shallower
+/// than the Kalman update's before and through double talk, and the residual echo that the
+/// post-filter leaves in double talk was the whole of the Kalman update's double-talk lead
+/// (session 43). Allocated up front; an update allocates nothing.
+///
+/// ```
+/// use rvoip_media_nodes::apm::aec::{StepVariance, KALMAN_P0};
+/// let v = StepVariance::new(161);
+/// assert!(v.p.iter().all(|&p| p == KALMAN_P0));
+/// assert!(v.ratio.iter().all(|&r| r == 0.0));
+/// ```
+#[derive(Clone, Debug)]
+pub struct StepVariance {
+    /// State error variance per bin, on the scale of a partition's `|W|²`.
+    pub p: Vec<f32>,
+    psi: Vec<f32>,
+    /// The Kalman gain's share `ρ(f)` of the last update (0 before the first).
+    pub ratio: Vec<f32>,
+    /// `Σ_k g_k²|X_k|²` and `Σ_k |W_k|²` per bin (scratch).
+    g2x: Vec<f32>,
+    w2: Vec<f32>,
+    p0: f32,
+}
+
+impl StepVariance {
+    /// State for `bins` bins at [`KALMAN_P0`].
+    pub fn new(bins: usize) -> Self {
+        StepVariance {
+            p: vec![KALMAN_P0; bins],
+            psi: vec![0.0; bins],
+            ratio: vec![0.0; bins],
+            g2x: vec![0.0; bins],
+            w2: vec![0.0; bins],
+            p0: KALMAN_P0,
+        }
+    }
+
+    /// Sets the `P₀` that later resets and raises use, as [`Kalman::set_p0`] (non-finite or
+    /// non-positive values are ignored).
+    pub fn set_p0(&mut self, p0: f32) {
+        if p0.is_finite() && p0 > 0.0 {
+            self.p0 = p0;
+        }
+    }
+
+    /// Back to the start: `P = P₀`, `Ψ = 0`, `ρ = 0`.
+    pub fn reset(&mut self) {
+        self.p.fill(self.p0);
+        self.psi.fill(0.0);
+        self.ratio.fill(0.0);
+    }
+
+    /// Raises every `P` to at least `P₀` (the window moved: what the weights learnt is
+    /// uncertain again).
+    pub fn raise(&mut self) {
+        for p in &mut self.p {
+            *p = p.max(self.p0);
+        }
+    }
+
+    /// One block: `pxsum` is `Σ_k g_k|X_k|²` per bin, `epow` the error's power spectrum,
+    /// `g` the proportionate factors, `xpow(k)` partition `k`'s far power, `w` the weights
+    /// (their first `w.parts` partitions). Updates `Ψ`, `ρ` and `P`.
+    #[inline(always)]
+    pub fn update<'a>(
+        &mut self,
+        pxsum: &[f32],
+        epow: &[f32],
+        g: &[f32],
+        xpow: impl Fn(usize) -> &'a [f32],
+        w: &Weights,
+    ) {
+        let bins = w.bins;
+        self.g2x.fill(0.0);
+        self.w2.fill(0.0);
+        for k in 0..w.parts {
+            let gk = g.get(k).copied().unwrap_or(1.0);
+            let g2 = gk * gk;
+            for ((s, x2), (a, wv)) in self.g2x.iter_mut().zip(xpow(k)).zip(self.w2.iter_mut().zip(w.part(k))) {
+                *s += g2 * x2;
+                *a += wv.norm_sqr();
+            }
+        }
+        let (a2, q) = (KALMAN_A * KALMAN_A, STEP_VARIANCE_Q);
+        let np = w.parts.max(1) as f32;
+        for f in 0..bins.min(self.p.len()) {
+            let p = self.p[f];
+            let r = p * pxsum[f];
+            let s = &mut self.psi[f];
+            *s = KALMAN_BETA * *s + (1.0 - KALMAN_BETA) * (epow[f] - 0.5 * r).max(KALMAN_FLOOR);
+            let den = r + 2.0 * *s + KALMAN_FLOOR;
+            self.ratio[f] = r / den;
+            self.p[f] = a2 * (p - 0.5 * p * p * self.g2x[f] / (den * np)).max(0.0) + q * self.w2[f] / np;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
