@@ -443,7 +443,7 @@ pub const STEP_VARIANCE_Q: f32 = 0.3 * (1.0 - KALMAN_A * KALMAN_A);
 /// P ← A² (P − ½ P² Σ_k g_k²|X_k|² / ((P Σ g|X|² + 2Ψ) · parts)) + q Σ_k |W_k|² / parts
 /// ```
 ///
-/// with `A` and `β` the [`Kalman`] update's and the process noise `q` a third of its `1 − A²`
+/// with `A` and `β` the [`Kalman`] update's and the process noise `q` 0.3 of its `1 − A²`
 /// ([`STEP_VARIANCE_Q`]).
 ///
 /// `Aec` steps by at least `ρ` (see its module docs, 3.): the Valin-style step underestimated
