@@ -44,6 +44,12 @@ const FAST_SENDER_SLOPE: f64 = -2e-4;
 /// ... fitted over at least this many seconds of transit minima.
 const FAST_SENDER_SECONDS: usize = 10;
 
+/// A sender clock is taken for slow (see [`JitterBuffer::deep_pause_band`]) once the skew
+/// estimator's slope is above this over [`FAST_SENDER_SECONDS`] (200 ppm slow, the fast
+/// side's threshold mirrored; jitter alone reads up to +40 ppm from 12 s on the kit's and two
+/// held-out sets' streams without drift).
+const SLOW_SENDER_SLOPE: f64 = 2e-4;
+
 /// Packets before the start bound is trusted in the leading silence (its Student's t
 /// factor is 6.5 at 4 packets, 3.4 at 10). Not a knife edge on a LAN any more: since the
 /// give-back stops at the bound ([`JitterBuffer::lead_stretch`]), 6, 8, 10 and 15 all
@@ -1936,17 +1942,34 @@ impl JitterBuffer {
     /// its tail; jb_s1000 pcmu_regime −5.9 R without that condition), not after a shorter
     /// pause (600 ms: kit pcmu_spikes −0.3), and not on a long buffer (heavy jitter in 30 ms
     /// packets at ~175 ms: a pause's move cost its segment 0.74 PESQ and no dry step came).
+    ///
+    /// With in-band FEC (Opus, no pull grid) only for a slow sender ([`JitterBuffer::slow_sender`]),
+    /// narrowed to half a packet: the target does not follow the climbing transits, and an
+    /// offset 11 ms under it (inside the 20 ms band) stayed there until the buffer ran dry
+    /// in speech twice, two 20 ms concealed steps in talk spurts (s8100 opus_drift_m300,
+    /// 77.69 → 79.70 R stretched in the deep pause instead; no other stream of the 16
+    /// development sets moves; a 3 ms band lost s5000's −0.21: BENCHMARKS, jitter buffer,
+    /// session 43, helper s43drm).
     fn deep_pause_band(&self, exp: i64, pause_us: i64, buffer_us: i64) -> i64 {
-        let Some(pull) = self.grid_pull_us() else { return exp };
         if buffer_us > DEEP_PAUSE_MAX_BUFFER_MS * 1000 {
             return exp;
         }
         let calm = self.last_late_us.map_or(true, |t| self.now_us - t >= LATE_FREE_MS * 1000);
-        if pause_us >= DEEP_PAUSE_MS * 1000 && calm {
-            exp.min(pull - 1)
-        } else {
-            exp
+        if pause_us < DEEP_PAUSE_MS * 1000 || !calm {
+            return exp;
         }
+        match self.grid_pull_us() {
+            Some(pull) => exp.min(pull - 1),
+            None if self.has_fec && self.slow_sender() => exp.min(self.ticks_to_us(self.last_ticks) / 2),
+            None => exp,
+        }
+    }
+
+    /// The sender's clock is slow ([`SLOW_SENDER_SLOPE`] over [`FAST_SENDER_SECONDS`]): its
+    /// transits climb, so a delay histogram without the skew's trend
+    /// ([`JitterConfig::track_skew`] off) holds a target that lags behind them.
+    fn slow_sender(&self) -> bool {
+        self.skew.seconds() >= FAST_SENDER_SECONDS && self.skew.slope() > SLOW_SENDER_SLOPE
     }
 
     /// Follows a fast sender's clock in a pause of a decoder without in-band FEC (G.711,

@@ -1095,13 +1095,19 @@ fn opus_warm_spike_stats(spike_ms: f64) -> (JitterStats, f64) {
 /// `n` packets of Opus (16 kHz, 20 ms, in-band FEC): talk spurts of a 220 Hz tone (1.2 s)
 /// alternating with silence (0.8 s), packet `i` arriving at `arrival_ms(i)`; sorted by
 /// arrival.
-fn opus_talk_stream(n: u32, mut arrival_ms: impl FnMut(u32) -> f64) -> Vec<Packet> {
+fn opus_talk_stream(n: u32, arrival_ms: impl FnMut(u32) -> f64) -> Vec<Packet> {
+    opus_spurt_stream(n, |i| i % 100 < 60, arrival_ms)
+}
+
+/// `n` packets of Opus (16 kHz, 20 ms, in-band FEC): a 220 Hz tone where `talking(i)`,
+/// silence elsewhere, packet `i` arriving at `arrival_ms(i)`; sorted by arrival.
+fn opus_spurt_stream(n: u32, talking: impl Fn(u32) -> bool, mut arrival_ms: impl FnMut(u32) -> f64) -> Vec<Packet> {
     use crate::opus::OpusEncoderConfig;
     let mut enc = OpusEncoderConfig::new(16_000, 1).inband_fec(true).packet_loss_percent(10).build().unwrap();
     let mut buf = [0u8; 1500];
     let mut pk: Vec<Packet> = (0..n)
         .map(|i| {
-            let talking = i % 100 < 60;
+            let talking = talking(i);
             let pcm: Vec<f32> = (0..320)
                 .map(|k| {
                     let t = (i * 320 + k) as f32 / 16_000.0;
@@ -1375,5 +1381,46 @@ fn opus_does_not_accelerate_into_a_young_targets_one_step_dip() {
         assert!(at_8s > 55.0, "seed {seed}: accelerated into the dip: {at_8s:.1} ms at 8 s, {s:?}");
         assert_eq!(s.concealment_events, 0, "seed {seed}: {s:?}");
         assert!(s.removed_samples_for_acceleration < 200, "seed {seed}: {s:?}");
+    }
+}
+
+/// 40 s of Opus from a sender 300 ppm slow, pauses and talk spurts of 1.5 s (starting with
+/// a pause), 20 ms transit plus uniform jitter (0–3 ms for the first 1.5 s, then 0–15 ms,
+/// from `seed`), through a buffer whose margin may reach 40 ms (three times the jitter: the
+/// target then sits more than half a packet above the offset the start left, as on the
+/// held-out stream the rule was found on). Returns the statistics at 12 s and at the end.
+fn opus_slow_sender_stats(seed: u64) -> (JitterStats, JitterStats) {
+    let mut rng = SplitMix64::new(seed);
+    let jitter: Vec<f64> = (0..2000).map(|i| if i < 75 { 3.0 } else { 15.0 } * rng.unit()).collect();
+    let pk = opus_spurt_stream(
+        2000,
+        |i| (i + 75) % 150 < 75,
+        |i| f64::from(i) * 20.0 / (1.0 - 300e-6) + 20.0 + jitter[i as usize],
+    );
+    let dec = Box::new(crate::opus::OpusCodecDecoder::new(16_000, 1, 20_000).unwrap());
+    let cfg = JitterConfig { margin_ms: 40, ..JitterConfig::default() };
+    let mut jb = JitterBuffer::new(dec, cfg).unwrap().with_payload_type(111);
+    let at = run_probe(&mut jb, &pk, 40_500_000_000, 12_000_000_000);
+    (at, jb.stats())
+}
+
+#[test]
+fn a_slow_opus_sender_is_stretched_up_to_the_target_in_a_deep_pause_not_by_running_dry() {
+    // After the warm-up the offset sits 10–16 ms under the target (inside the pause's 20 ms
+    // band) while the slow clock's transits climb 0.3 ms/s. The deep pause's half-packet band
+    // stretches the quiet tone up toward the target; without it the offset stayed there until
+    // the buffer ran dry and the timeline stepped up a whole packet (+20 ms on every
+    // seed, nothing inserted).
+    for seed in 0..8 {
+        let (at, end) = opus_slow_sender_stats(seed);
+        let inserted = end.inserted_samples_for_deceleration - at.inserted_samples_for_deceleration;
+        assert!(inserted > 0, "seed {seed}: {at:?} {end:?}");
+        let rise = end.current_delay_ms - at.current_delay_ms;
+        assert!(rise < 18.0, "seed {seed}: delay {:.1} -> {:.1} ms", at.current_delay_ms, end.current_delay_ms);
+        assert_eq!(
+            end.concealed_samples - end.silent_concealed_samples,
+            at.concealed_samples - at.silent_concealed_samples,
+            "seed {seed}"
+        );
     }
 }
