@@ -65,9 +65,6 @@
 //! `--jitter` puts a session's jitter buffer (`JitterConfig::for_stream`) in front of every
 //! leg's decoder, in either kind of room: what a bridge whose legs come over a real network
 //! pays (the packets come on time here, so the buffers run their steady-state path).
-//!
-//! The rooms put their legs' state on transparent huge pages (`RoomConfig::with_huge_pages`)
-//! unless `--no-huge-pages`; the last line says how much of the heap went onto them.
 
 use super::CliError;
 use crate::codec_arg::{encode_frame_by_frame, Codec};
@@ -128,9 +125,6 @@ pub struct Args {
     /// A session's jitter buffer in front of every leg's decoder (`LegOptions::jitter`).
     #[arg(long)]
     jitter: bool,
-    /// Leave the legs' state on the heap's 4 KiB pages (`RoomConfig::with_huge_pages(false)`).
-    #[arg(long)]
-    no_huge_pages: bool,
 }
 
 /// Benchmarks.
@@ -189,7 +183,6 @@ pub fn run(a: Args) -> Result<(), CliError> {
         workers,
         grow: a.grow,
         jitter: a.jitter,
-        huge_pages: !a.no_huge_pages,
     };
     match a.what {
         What::Conference => conference(&legs, cycles, setup),
@@ -214,8 +207,6 @@ struct Setup {
     grow: bool,
     /// A jitter buffer in front of every leg's decoder.
     jitter: bool,
-    /// The legs' state on transparent huge pages.
-    huge_pages: bool,
 }
 
 impl Setup {
@@ -555,8 +546,7 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
             quanta_per_packet: setup.quanta_per_packet,
         };
         let mut crew = Crew::new(drivers, feed)?;
-        let mut config =
-            RoomConfig::new(AudioFormat::mono(setup.rate())).with_capacity(n).with_huge_pages(setup.huge_pages);
+        let mut config = RoomConfig::new(AudioFormat::mono(setup.rate())).with_capacity(n);
         if bridge {
             let policy = TalkerPolicy { max_talkers: setup.talkers, ..TalkerPolicy::default() };
             config = config.with_max_members(n).with_policy(policy).with_shared_encodes();
@@ -760,7 +750,6 @@ fn conference(sizes: &[usize], cycles: usize, setup: Setup) -> Result<(), CliErr
             );
         }
     }
-    println!("heap on transparent huge pages: {} MiB", rvoip_media_core::engine::heap_on_huge_pages() >> 20);
     Ok(())
 }
 

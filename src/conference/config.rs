@@ -70,9 +70,6 @@ pub struct RoomConfig {
     /// A policy room publishes who it mixes each cycle on a board
     /// ([`RoomConfig::with_heard_board`], [`Room::heard_board`](super::Room::heard_board)).
     pub heard_board: bool,
-    /// After a batch of joins, the heap under the new legs' state goes onto transparent
-    /// huge pages ([`RoomConfig::with_huge_pages`]).
-    pub huge_pages: bool,
 }
 
 impl RoomConfig {
@@ -89,31 +86,7 @@ impl RoomConfig {
             kernel_workers: 1,
             kernel_wait: None,
             heard_board: false,
-            huge_pages: true,
         }
-    }
-
-    /// The same room with (`true`, the default) or without transparent huge pages under its
-    /// legs' state. With them, once [`HUGE_PAGE_LEGS`](super::HUGE_PAGE_LEGS) legs have
-    /// joined since the last time, the control side asks the kernel (Linux 6.1+) to back
-    /// the heap that holds them with 2 MiB pages (`MADV_HUGEPAGE`, `MADV_COLLAPSE`; the
-    /// same memory, its contents unchanged) before the join's edit goes to the worker: a
-    /// large room's cycle then spends far less on page walks (a room of 40,000 legs on two
-    /// workers: −16 % per cycle). It costs the join the copy (about 1 s per 300 MiB of new
-    /// heap). Where the kernel offers no huge pages nothing happens.
-    ///
-    /// ```
-    /// use rvoip_media_core::conference::{Room, RoomConfig};
-    /// use rvoip_media_core::prelude::*;
-    /// let (engine, _driver) = Engine::driven(EngineConfig::default()).unwrap();
-    /// let cfg = RoomConfig::new(AudioFormat::mono(8000)).with_kernel();
-    /// assert!(cfg.huge_pages);
-    /// assert!(!cfg.with_huge_pages(false).huge_pages);
-    /// assert!(Room::with_config(&engine, cfg.with_huge_pages(false)).is_ok());
-    /// ```
-    pub fn with_huge_pages(mut self, on: bool) -> Self {
-        self.huge_pages = on;
-        self
     }
 
     /// The same room (with a talker policy; a room of nodes or a one-worker kernel room)

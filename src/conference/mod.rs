@@ -97,14 +97,6 @@ use shared::SharedEncode;
 use spread::{shared_row_len, Spread};
 pub use stats::{MemberStats, RoomStats};
 
-/// Legs that join a room ([`RoomConfig::with_huge_pages`]) between two requests to put the
-/// heap under them onto huge pages: about 2 MiB of a G.711 leg's state, one huge page.
-///
-/// ```
-/// assert_eq!(rvoip_media_core::conference::HUGE_PAGE_LEGS, 256);
-/// ```
-pub const HUGE_PAGE_LEGS: usize = 256;
-
 fn setup(node: &str, e: impl std::fmt::Display) -> EngineError {
     EngineError::NodeSetup { node: node.to_string(), reason: e.to_string() }
 }
@@ -170,8 +162,6 @@ pub struct Room {
     /// Recorders among the members (not counted against the limit), and recordings made.
     recorders: usize,
     recordings: usize,
-    /// Legs joined since the heap was last put on huge pages ([`HUGE_PAGE_LEGS`]).
-    unsettled: usize,
     /// A room spread over several workers: each shard's partition and kernel node, and its
     /// legs (empty otherwise).
     shards: Vec<Shard>,
@@ -284,7 +274,6 @@ impl Room {
             dominant: None,
             recorders: 0,
             recordings: 0,
-            unsettled: 0,
             shards: Vec::new(),
             heard,
             slabs: if config.kernel {
@@ -371,7 +360,6 @@ impl Room {
             dominant: None,
             recorders: 0,
             recordings: 0,
-            unsettled: 0,
             shards,
             heard,
             slabs: (0..w).map(|k| LaneSlab::new(0..capacity, w, k, engine.config().ring_capacity)).collect(),
@@ -618,7 +606,6 @@ impl Room {
                 let leg = self.add_leg(&mut edit, engine, &name, media, options, &added)?;
                 added.push((name, leg));
             }
-            self.settle_heap(added.len());
             prime(edit.io());
             edit.commit()
         })();
@@ -635,17 +622,6 @@ impl Room {
                 self.events.truncate(events_before);
                 Err(e)
             }
-        }
-    }
-
-    /// After `joined` more legs were built (control side, before their edit is sent): once
-    /// [`HUGE_PAGE_LEGS`] have joined since the last time, the heap that holds them onto
-    /// huge pages ([`RoomConfig::with_huge_pages`]).
-    fn settle_heap(&mut self, joined: usize) {
-        self.unsettled += joined;
-        if self.config.huge_pages && self.unsettled >= HUGE_PAGE_LEGS {
-            self.unsettled = 0;
-            crate::engine::settle_heap();
         }
     }
 
@@ -696,7 +672,6 @@ impl Room {
             self.names.truncate(capacity);
             return Err(e);
         }
-        self.settle_heap(added.len());
         let mut io = PartitionIo { inputs: Vec::new(), outputs: Vec::new() };
         for e in edits.iter_mut().flatten() {
             io.inputs.append(&mut e.io().inputs);

@@ -49,7 +49,6 @@ mod edit;
 mod endpoint;
 mod error;
 mod frame;
-mod huge_pages;
 mod partition;
 pub(crate) mod rt;
 mod status;
@@ -65,34 +64,8 @@ pub use endpoint::{
 };
 pub use error::EngineError;
 pub use frame::{AudioFrame, FramePool, FrameTooLarge, PacketPool};
-pub(crate) use huge_pages::settle_heap;
 pub use partition::PartitionId;
 pub use rt::{is_worker_thread, thread_cpu_ns, RtPriority};
-
-/// Bytes of this process's heap that rooms have had collapsed into transparent huge pages
-/// ([`RoomConfig::with_huge_pages`](crate::conference::RoomConfig::with_huge_pages)); 0
-/// where the kernel does not offer them.
-///
-/// ```
-/// // Nothing yet: no room has been built.
-/// assert_eq!(rvoip_media_core::engine::heap_on_huge_pages(), 0);
-/// ```
-pub fn heap_on_huge_pages() -> usize {
-    huge_pages::heap_bytes()
-}
-
-/// Whether this system collapses anonymous memory into transparent huge pages on request
-/// (Linux 6.1 or later with THP not `never`): whether
-/// [`RoomConfig::with_huge_pages`](crate::conference::RoomConfig::with_huge_pages) does
-/// anything here.
-///
-/// ```
-/// use rvoip_media_core::engine::huge_pages_supported;
-/// println!("huge pages for rooms: {}", if huge_pages_supported() { "yes" } else { "no" });
-/// ```
-pub fn huge_pages_supported() -> bool {
-    huge_pages::supported()
-}
 pub use status::{EngineStatus, WorkerStatus};
 pub use worker::Pacing;
 
