@@ -276,7 +276,7 @@ mod postfilter;
 mod saturation;
 
 pub use delay::DelayEstimator;
-pub use filter::{Adapter, FilterUpdate, Kalman, StepVariance, Weights, KALMAN_P0};
+pub use filter::{Adapter, FilterUpdate, Kalman, StepVariance, Weights, KALMAN_P0, STEP_VARIANCE_Q};
 pub use noise_floor::NoiseFloor;
 
 use leakage::Leak;
