@@ -396,7 +396,7 @@ impl Kalman {
             }
         }
         for ((d, s), e) in self.inv_den.iter_mut().zip(&mut self.psi).zip(err) {
-            *s = KALMAN_BETA * *s + (1.0 - KALMAN_BETA) * (e.norm_sqr() - 0.5 * *d).max(KALMAN_FLOOR);
+            observe_noise(s, e.norm_sqr(), *d);
             *d = 1.0 / (*d + 2.0 * *s + KALMAN_FLOOR);
         }
         for k in 0..w.parts {
@@ -418,6 +418,14 @@ impl Kalman {
             }
         }
     }
+}
+
+/// The observation noise `Ψ` (near end and background) of one bin, after an error of power
+/// `e2` where the state predicted `predicted` of residual echo:
+/// `Ψ ← β Ψ + (1 − β) max(e2 − ½ predicted, floor)` ([`Kalman`] and [`StepVariance`] alike).
+#[inline(always)]
+fn observe_noise(psi: &mut f32, e2: f32, predicted: f32) {
+    *psi = KALMAN_BETA * *psi + (1.0 - KALMAN_BETA) * (e2 - 0.5 * predicted).max(KALMAN_FLOOR);
 }
 
 /// Process noise `q` of [`StepVariance`]: 0.3 of the Kalman update's `1 − A²`. With the full
@@ -455,56 +463,47 @@ pub const STEP_VARIANCE_Q: f32 = 0.3 * (1.0 - KALMAN_A * KALMAN_A);
 /// ```
 /// use rvoip_media_nodes::apm::aec::{StepVariance, KALMAN_P0};
 /// let v = StepVariance::new(161);
-/// assert!(v.p.iter().all(|&p| p == KALMAN_P0));
+/// assert!(v.p().iter().all(|&p| p == KALMAN_P0));
 /// assert!(v.ratio.iter().all(|&r| r == 0.0));
 /// ```
 #[derive(Clone, Debug)]
 pub struct StepVariance {
-    /// State error variance per bin, on the scale of a partition's `|W|²`.
-    pub p: Vec<f32>,
-    psi: Vec<f32>,
+    /// `P` and `Ψ` per bin, and `P₀`: a one-partition [`Kalman`] state, whose `P₀`, reset and
+    /// raise this shares (its `P` on the scale of a partition's `|W|²`).
+    var: Kalman,
     /// The Kalman gain's share `ρ(f)` of the last update (0 before the first).
     pub ratio: Vec<f32>,
     /// `Σ_k g_k²|X_k|²` and `Σ_k |W_k|²` per bin (scratch).
     g2x: Vec<f32>,
     w2: Vec<f32>,
-    p0: f32,
 }
 
 impl StepVariance {
     /// State for `bins` bins at [`KALMAN_P0`].
     pub fn new(bins: usize) -> Self {
-        StepVariance {
-            p: vec![KALMAN_P0; bins],
-            psi: vec![0.0; bins],
-            ratio: vec![0.0; bins],
-            g2x: vec![0.0; bins],
-            w2: vec![0.0; bins],
-            p0: KALMAN_P0,
-        }
+        StepVariance { var: Kalman::new(1, bins), ratio: vec![0.0; bins], g2x: vec![0.0; bins], w2: vec![0.0; bins] }
     }
 
-    /// Sets the `P₀` that later resets and raises use, as [`Kalman::set_p0`] (non-finite or
-    /// non-positive values are ignored).
+    /// The state error variance per bin.
+    pub fn p(&self) -> &[f32] {
+        &self.var.p
+    }
+
+    /// Sets the `P₀` that later resets and raises use ([`Kalman::set_p0`]).
     pub fn set_p0(&mut self, p0: f32) {
-        if p0.is_finite() && p0 > 0.0 {
-            self.p0 = p0;
-        }
+        self.var.set_p0(p0);
     }
 
     /// Back to the start: `P = P₀`, `Ψ = 0`, `ρ = 0`.
     pub fn reset(&mut self) {
-        self.p.fill(self.p0);
-        self.psi.fill(0.0);
+        self.var.reset();
         self.ratio.fill(0.0);
     }
 
     /// Raises every `P` to at least `P₀` (the window moved: what the weights learnt is
-    /// uncertain again).
+    /// uncertain again; [`Kalman::raise`]).
     pub fn raise(&mut self) {
-        for p in &mut self.p {
-            *p = p.max(self.p0);
-        }
+        self.var.raise();
     }
 
     /// One block: `pxsum` is `Σ_k g_k|X_k|²` per bin, `epow` the error's power spectrum,
@@ -532,14 +531,15 @@ impl StepVariance {
         }
         let (a2, q) = (KALMAN_A * KALMAN_A, STEP_VARIANCE_Q);
         let np = w.parts.max(1) as f32;
-        for f in 0..bins.min(self.p.len()) {
-            let p = self.p[f];
+        let Kalman { p: ps, psi, .. } = &mut self.var;
+        for f in 0..bins.min(ps.len()) {
+            let p = ps[f];
             let r = p * pxsum[f];
-            let s = &mut self.psi[f];
-            *s = KALMAN_BETA * *s + (1.0 - KALMAN_BETA) * (epow[f] - 0.5 * r).max(KALMAN_FLOOR);
+            let s = &mut psi[f];
+            observe_noise(s, epow[f], r);
             let den = r + 2.0 * *s + KALMAN_FLOOR;
             self.ratio[f] = r / den;
-            self.p[f] = a2 * (p - 0.5 * p * p * self.g2x[f] / (den * np)).max(0.0) + q * self.w2[f] / np;
+            ps[f] = a2 * (p - 0.5 * p * p * self.g2x[f] / (den * np)).max(0.0) + q * self.w2[f] / np;
         }
     }
 }
