@@ -573,6 +573,33 @@ fn a_spread_room_grows_under_traffic_without_a_gap_for_anyone() {
     }
 }
 
+/// A batch of legs joins a spread room in runs, one per shard (`join_many`): a caller builds
+/// its legs' codecs in their order, and each shard's then lie together in memory in the order
+/// its worker runs them (dealt out in turn they were every other codec, and a shard's leg cost
+/// about a fifth more; BENCHMARKS.md, session 44). Each shard still takes as many as joining one by
+/// one gives it, and a leg joining alone goes to the shard with the fewest legs.
+#[test]
+fn a_batch_joins_a_spread_room_in_one_run_per_shard() {
+    let (engine, _drivers) = Engine::driven_workers(EngineConfig::default(), 2).unwrap();
+    let config = RoomConfig::new(AudioFormat::mono(8000)).with_capacity(4).with_kernel_workers(2);
+    let mut room = Room::with_config(&engine, config).unwrap();
+    let leg = |ssrc: u32| (format!("p{ssrc}"), LegMedia::g711(G711Law::Ulaw, 10_000, ssrc));
+    room.join_many(&engine, (0..5).map(leg)).unwrap();
+    let shards: Vec<usize> = (0..5).map(|i| room.shard_of(&format!("p{i}")).unwrap()).collect();
+    assert_eq!(shards, [0, 0, 0, 1, 1]);
+    // Each at its shard's lowest free port (shard k holds the ports p % 2 == k); the room grew.
+    let ports: Vec<usize> = (0..5).map(|i| room.port_of(&format!("p{i}")).unwrap()).collect();
+    assert_eq!(ports, [0, 2, 4, 1, 3]);
+    room.join(&engine, "p5", LegMedia::g711(G711Law::Ulaw, 10_000, 5)).unwrap();
+    assert_eq!(room.shard_of("p5"), Some(1), "the shard with the fewest legs");
+    // A batch after leaves: shard 0 lost two legs, so it takes the first three of four.
+    room.leave(&engine, "p0").unwrap();
+    room.leave(&engine, "p1").unwrap();
+    room.join_many(&engine, (6..10).map(leg)).unwrap();
+    let shards: Vec<usize> = (6..10).map(|i| room.shard_of(&format!("p{i}")).unwrap()).collect();
+    assert_eq!(shards, [0, 0, 0, 1]);
+}
+
 #[test]
 fn a_spread_room_refuses_more_workers_than_the_engine_has() {
     let (engine, _drivers) = Engine::driven_workers(EngineConfig::default(), 2).unwrap();

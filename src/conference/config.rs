@@ -191,7 +191,8 @@ impl RoomConfig {
     /// A kernel room ([`RoomConfig::with_kernel`]) whose legs are spread over `workers`
     /// workers, for a room larger than one worker's budget: a kernel per worker (a
     /// *shard*, on worker 0, 1, ...) runs the legs of its ports (port `p` on shard
-    /// `p % workers`; a join goes to the shard with the fewest legs), decoding and encoding
+    /// `p % workers`; a join goes to the shard with the fewest legs, a batch in one run per
+    /// shard), decoding and encoding
     /// them in parallel with the others. Each cycle every shard publishes its legs' decoded
     /// rows, waits for the others' and sums every row in port order: the mix is the same,
     /// bit for bit, whatever the number of workers. A shard waits until the quantum less the

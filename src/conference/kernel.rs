@@ -86,6 +86,11 @@ fn dense_at(index: &[u32], port: usize) -> Option<usize> {
 const FAR: usize = 12;
 /// ...then its lane's slot and its codec's state.
 const NEAR: usize = 4;
+/// The same for the legs whose counters a cycle publishes (every `telemetry_interval`-th):
+/// a leg's lines and its counters' first line this many publications ahead...
+const PUBLISH_FAR: usize = 4;
+/// ...then its counters' words.
+const PUBLISH_NEAR: usize = 2;
 /// Cache lines of a lane slot a pass reads or writes (header and the first 144 payload
 /// bytes: a 20 ms G.711 packet but 16 bytes).
 const SLOT_LINES: usize = 3;
@@ -764,9 +769,25 @@ impl RoomKernel {
     /// Publishes the counters of every `telemetry_every`-th leg, a different stride each
     /// cycle (each leg once per `telemetry_every` cycles).
     fn publish_legs(&mut self) {
-        let phase = (self.cycle % self.telemetry_every as u64) as usize;
-        for leg in self.store.legs.iter().skip(phase).step_by(self.telemetry_every) {
+        let every = self.telemetry_every;
+        let legs = &self.store.legs;
+        let mut i = (self.cycle % every as u64) as usize;
+        while let Some(leg) = legs.get(i) {
+            // Legs `every` apart lie pages apart and a cycle left none of them in the cache:
+            // a leg's lines and its counters' sequence word are loaded a few publications
+            // ahead, its counters' words (through the pointer that loaded) a few less.
+            if let Some(far) = legs.get(i + PUBLISH_FAR * every) {
+                prefetch_value(far);
+                prefetch_value(&*far.stats);
+            }
+            if let Some(near) = legs.get(i + PUBLISH_NEAR * every) {
+                let (words, bytes) = (near.stats.words_addr(), 8 * near.stats.len());
+                for at in (0..bytes).step_by(64).chain(bytes.checked_sub(1)) {
+                    prefetch(words.wrapping_add(at));
+                }
+            }
             leg.publish();
+            i += every;
         }
     }
 

@@ -625,10 +625,15 @@ impl Room {
         }
     }
 
-    /// [`Room::join_many_with`] for a spread room: each leg to the shard with the fewest
-    /// legs (its lowest free port), one edit per shard. On an error before the edits are
-    /// sent nobody joined; if a shard's edit fails to be sent, the legs of the shards sent
-    /// before it have joined (the error says which partition).
+    /// [`Room::join_many_with`] for a spread room: as many legs to each shard as joining
+    /// them one by one to the shard with the fewest legs would send it, in runs — the
+    /// first ones of `legs` to shard 0, the next to shard 1, ... — each at its shard's lowest
+    /// free port; one edit per shard. A caller builds its legs' codecs in their order, so
+    /// a shard's legs lie together in memory in the order its worker runs them, as one
+    /// worker's legs do (dealt out in turn, each shard's legs were every `w`-th codec and
+    /// cost about a fifth more a leg; BENCHMARKS.md, session 44). On an error before the edits
+    /// are sent nobody joined; if a shard's edit fails to be sent, the legs of the shards
+    /// sent before it have joined (the error says which partition).
     fn join_spread(
         &mut self,
         engine: &Engine,
@@ -640,20 +645,23 @@ impl Room {
         let before = (self.free.clone(), self.shards.clone(), self.capacity, self.slabs.len());
         let shared_before = self.shared.clone();
         let mut added: Vec<(String, Leg)> = Vec::new();
+        let legs: Vec<_> = legs.into_iter().collect();
+        let mut runs = self.shard_runs(legs.len());
         let built = (|| {
+            // Room for every run first (as many doublings as joining one by one would make).
+            while (0..runs.len()).any(|k| self.spread_free_in(k) < runs[k]) {
+                self.grow_spread(&mut edits, engine)?;
+            }
             for (name, media, options) in legs {
                 if let Some(limit) = self.config.max_members {
                     if self.member_count(added.len()) >= limit {
                         return Err(EngineError::RoomFull { partition: self.id, limit });
                     }
                 }
-                let (k, port) = match self.spread_port() {
-                    Some(place) => place,
-                    None => {
-                        self.grow_spread(&mut edits, engine)?;
-                        self.spread_port().ok_or_else(|| self.unknown(&name))?
-                    }
-                };
+                // Every leg has its run (they add up to the batch), and its shard a place.
+                let Some(k) = runs.iter().position(|&n| n > 0) else { return Err(self.unknown(&name)) };
+                let port = self.spread_port_in(k).ok_or_else(|| self.unknown(&name))?;
+                runs[k] -= 1;
                 let shard = self.shards[k];
                 let edit = match &mut edits[k] {
                     Some(e) => e,
@@ -951,12 +959,29 @@ impl Room {
         })
     }
 
-    /// Where the next leg of a spread room goes: the shard with the fewest legs among those
-    /// with a free port their store has a place for, and its lowest such port.
-    fn spread_port(&self) -> Option<(usize, usize)> {
+    /// Shard `k`'s lowest free port its store has a place for.
+    fn spread_port_in(&self, k: usize) -> Option<usize> {
         let w = self.shards.len();
-        let free = |k: usize| self.free.iter().copied().find(|&p| p % w == k && p < self.shards[k].ports);
-        (0..w).filter_map(|k| Some((k, free(k)?))).min_by_key(|&(k, _)| (self.shards[k].legs, k))
+        self.free.iter().copied().find(|&p| p % w == k && p < self.shards[k].ports)
+    }
+
+    /// Shard `k`'s free ports its store has places for.
+    fn spread_free_in(&self, k: usize) -> usize {
+        let w = self.shards.len();
+        self.free.iter().filter(|&&p| p % w == k && p < self.shards[k].ports).count()
+    }
+
+    /// How many of `n` joining legs each shard takes: as many as joining them one by one
+    /// to the shard with the fewest legs (the lowest first on a tie) would send it.
+    fn shard_runs(&self, n: usize) -> Vec<usize> {
+        let mut legs: Vec<usize> = self.shards.iter().map(|s| s.legs).collect();
+        let mut runs = vec![0; legs.len()];
+        for _ in 0..n {
+            let Some(k) = (0..legs.len()).min_by_key(|&k| (legs[k], k)) else { break };
+            legs[k] += 1;
+            runs[k] += 1;
+        }
+        runs
     }
 
     /// A spread room out of places: every shard gets a store twice as large, its legs

@@ -112,6 +112,17 @@ impl SeqLockSlice {
         self.words.is_empty()
     }
 
+    /// Where the words are, for a prefetch before a [`SeqLockSlice::write`] (their memory
+    /// is allocated apart from the sequence word's).
+    ///
+    /// ```
+    /// use rvoip_media_sync::seqlock::SeqLockSlice;
+    /// assert!(!SeqLockSlice::new(2).words_addr().is_null());
+    /// ```
+    pub fn words_addr(&self) -> *const u8 {
+        self.words.as_ptr().cast()
+    }
+
     /// Publishes `values` (extra values are ignored, missing ones leave their word as it
     /// was). Only one thread may write. Wait-free, no allocation.
     pub fn write(&self, values: &[u64]) {
