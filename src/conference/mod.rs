@@ -649,7 +649,7 @@ impl Room {
         let mut runs = self.shard_runs(legs.len());
         let built = (|| {
             // Room for every run first (as many doublings as joining one by one would make).
-            while (0..runs.len()).any(|k| self.spread_free_in(k) < runs[k]) {
+            while (0..runs.len()).any(|k| self.spread_free_in(k).count() < runs[k]) {
                 self.grow_spread(&mut edits, engine)?;
             }
             for (name, media, options) in legs {
@@ -660,7 +660,7 @@ impl Room {
                 }
                 // Every leg has its run (they add up to the batch), and its shard a place.
                 let Some(k) = runs.iter().position(|&n| n > 0) else { return Err(self.unknown(&name)) };
-                let port = self.spread_port_in(k).ok_or_else(|| self.unknown(&name))?;
+                let port = self.spread_free_in(k).next().ok_or_else(|| self.unknown(&name))?;
                 runs[k] -= 1;
                 let shard = self.shards[k];
                 let edit = match &mut edits[k] {
@@ -959,16 +959,10 @@ impl Room {
         })
     }
 
-    /// Shard `k`'s lowest free port its store has a place for.
-    fn spread_port_in(&self, k: usize) -> Option<usize> {
+    /// Shard `k`'s free ports its store has places for, lowest first.
+    fn spread_free_in(&self, k: usize) -> impl Iterator<Item = usize> + '_ {
         let w = self.shards.len();
-        self.free.iter().copied().find(|&p| p % w == k && p < self.shards[k].ports)
-    }
-
-    /// Shard `k`'s free ports its store has places for.
-    fn spread_free_in(&self, k: usize) -> usize {
-        let w = self.shards.len();
-        self.free.iter().filter(|&&p| p % w == k && p < self.shards[k].ports).count()
+        self.free.iter().copied().filter(move |&p| p % w == k && p < self.shards[k].ports)
     }
 
     /// How many of `n` joining legs each shard takes: as many as joining them one by one
