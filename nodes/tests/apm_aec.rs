@@ -1151,6 +1151,12 @@ fn kit_timeline_driven(
 /// span inside that frame measured the frame, not how deep the canceller returns.
 const AFTER_DOUBLE_TALK: usize = 16000 * 22 + 320;
 
+/// The three rooms of the kit's timeline ([`kit_timeline`]: delay ms, RT60 s, seed, far and
+/// near sources' start s) on which the step bound's and the residual-echo ratio's tests below
+/// were measured: their figures "without" are these rooms', so the two share them.
+const MEASURED_ROOMS: [(usize, f32, u64, usize, usize); 3] =
+    [(120, 0.3, 31, 120, 40), (60, 0.4, 52, 80, 30), (250, 0.4, 53, 20, 5)];
+
 /// The NLMS step never under the Kalman gain's share (`StepVariance`, session 43): on the kit's
 /// timeline ([`kit_timeline`]: pink noise 26 dB under the echo, double talk 15–22 s) the linear
 /// filter is deeper in far single talk (5–10 s) and in double talk than with the Valin-style
@@ -1162,8 +1168,7 @@ const AFTER_DOUBLE_TALK: usize = 16000 * 22 + 320;
 #[test]
 fn linear_filter_converges_deeper_with_the_kalman_share_as_the_least_step() {
     let depths = sweep(3, |r| {
-        let (delay, rt60, seed, far_at, near_at) =
-            [(120, 0.3, 31, 120, 40), (60, 0.4, 52, 80, 30), (250, 0.4, 53, 20, 5)][r as usize];
+        let (delay, rt60, seed, far_at, near_at) = MEASURED_ROOMS[r as usize];
         let (far, mic, near) = kit_timeline(delay, rt60, seed, far_at, near_at);
         let noise = Noise::new(seed + 100).pink(mic.len());
         let echo: Vec<f32> = (0..mic.len()).map(|i| mic[i] - near[i] - 10f32.powf(-56.0 / 20.0) * noise[i]).collect();
@@ -1200,8 +1205,7 @@ fn linear_filter_converges_deeper_with_the_kalman_share_as_the_least_step() {
 #[test]
 fn residual_echo_ratio_does_not_learn_the_near_talker_in_double_talk() {
     let gains = sweep(3, |r| {
-        let (delay, rt60, seed, far_at, near_at) =
-            [(120, 0.3, 31, 120, 40), (60, 0.4, 52, 80, 30), (250, 0.4, 53, 20, 5)][r as usize];
+        let (delay, rt60, seed, far_at, near_at) = MEASURED_ROOMS[r as usize];
         let (far, mic, near) = kit_timeline(delay, rt60, seed, far_at, near_at);
         let without = [(-2.14, -4.25), (-1.75, -2.75), (-1.88, -3.16)][r as usize];
         let mut g = [0.0f64; 2];
