@@ -7,17 +7,24 @@
 //! still runs one receive and one send per datagram through each UDP socket. This backend
 //! takes the datagrams off the wire beside the sockets instead:
 //!
-//! - **Receive.** Each thread has one packet socket (cooked, IPv4, every interface, its own
+//! - **Receive.** Each thread has one packet socket (cooked, every interface, its own
 //!   outgoing packets ignored) with a `TPACKET_V3` ring of blocks mapped into the process. A
 //!   classic BPF program in the kernel keeps only what is addressed to this host
-//!   (`PACKET_HOST`): UDP, not a later fragment, to a port in the thread's range (and to
+//!   (`PACKET_HOST`): IPv4 UDP, not a later fragment, to a port in the thread's range (and to
 //!   the sockets' address when they are all bound to the same one). At each wake-up the
 //!   thread walks the blocks the kernel has retired (a block retires when full or
 //!   [`RETIRE_MS`] after its first packet), parses IPv4 and UDP itself, checks the UDP
 //!   checksum where neither the device nor the local sender vouched for it, and hands each
 //!   datagram to its socket's logic by destination port (and address, for a socket bound to
 //!   one), exactly as the other backends do. What the ring had no room for is counted
-//!   ([`super::BatchIoHandle::ring_drops`]).
+//!   ([`super::BatchIoHandle::ring_drops`]). The socket taps every protocol (its filter
+//!   keeps IPv4): the kernel hands a packet to such taps before its own IPv4 receive, so
+//!   that receive gets the packet unshared. A tap on IPv4 alone runs after it (Linux
+//!   6.x keeps such taps on a later list), and the IPv4 receive then copies the header
+//!   of every datagram the host receives (`skb_clone` in `ip_rcv`) — on loopback every
+//!   datagram this thread sends, too. Where the kernel cannot leave the tap's own
+//!   outgoing packets out (`PACKET_IGNORE_OUTGOING`, Linux 4.20) it taps IPv4 only, since
+//!   an every-protocol tap would then copy each packet the host sends.
 //! - **The sockets stay bound**: they hold the ports (no ICMP port-unreachable, no other
 //!   process takes them), but a filter drops what the kernel would queue to them, so
 //!   nothing waits there. The kernel counts those drops in UDP `InErrors` (`netstat -su`):
@@ -122,7 +129,7 @@ fn new_socket(domain: i32, kind: i32, protocol: i32) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// The kernel-side filter of a thread's packet socket: UDP to this host, not a later
+/// The kernel-side filter of a thread's packet socket: IPv4 UDP to this host, not a later
 /// fragment, destination port in `ports`, and destination address `to` when given.
 fn rx_program(ports: (u16, u16), to: Option<Ipv4Addr>) -> Vec<libc::sock_filter> {
     const LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
@@ -136,9 +143,13 @@ fn rx_program(ports: (u16, u16), to: Option<Ipv4Addr>) -> Vec<libc::sock_filter>
     const JSET: u16 = (libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K) as u16;
     const RET: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
     let pkttype = (libc::SKF_AD_OFF + libc::SKF_AD_PKTTYPE) as u32;
-    // Offsets are from the IPv4 header (a cooked socket's filter starts there). Each test
-    // jumps to the final `ret 0` on failure; the jump is patched once the length is known.
+    let protocol = (libc::SKF_AD_OFF + libc::SKF_AD_PROTOCOL) as u32;
+    // Offsets are from the network header (a cooked socket's filter starts there), read
+    // as IPv4 once the protocol says so. Each test jumps to the final `ret 0` on failure;
+    // the jump is patched once the length is known.
     let mut p = vec![
+        insn(LD_H_ABS, 0, 0, protocol),
+        insn(JEQ, 0, 0, libc::ETH_P_IP as u32),
         insn(LD_W_ABS, 0, 0, pkttype),
         insn(JEQ, 0, 0, libc::PACKET_HOST as u32),
         insn(LD_B_ABS, 0, 0, 9),
@@ -178,8 +189,9 @@ impl RxRing {
         let raw = fd.as_raw_fd();
         attach_filter(raw, &mut rx_program(ports, to))?;
         set_option(raw, libc::SOL_PACKET, libc::PACKET_VERSION, &libc::tpacket_versions::TPACKET_V3)?;
-        // Not on every kernel (4.20 or later); without it the filter drops them instead.
-        let _ = set_option(raw, libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, &1i32);
+        // Not on every kernel (4.20 or later); without it the filter drops them instead, and
+        // the socket taps IPv4 only (see the module's "Receive").
+        let ignores_outgoing = set_option(raw, libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, &1i32).is_ok();
         let req = libc::tpacket_req3 {
             tp_block_size: BLOCK_SIZE,
             tp_block_nr: blocks,
@@ -202,7 +214,8 @@ impl RxRing {
         // SAFETY: all-zero is a valid sockaddr_ll.
         let mut ll: libc::sockaddr_ll = unsafe { zeroed() };
         ll.sll_family = libc::AF_PACKET as u16;
-        ll.sll_protocol = (libc::ETH_P_IP as u16).to_be();
+        let tapped = if ignores_outgoing { libc::ETH_P_ALL } else { libc::ETH_P_IP };
+        ll.sll_protocol = (tapped as u16).to_be();
         // SAFETY: `ll` is a valid sockaddr_ll for the call.
         let r =
             unsafe { libc::bind(raw, (&ll as *const libc::sockaddr_ll).cast(), size_of::<libc::sockaddr_ll>() as u32) };
@@ -694,6 +707,16 @@ mod tests {
     /// Runs `prog` the way the kernel does on an IPv4 packet `pkt` of packet type
     /// `pkttype` (the instructions [`rx_program`] uses only): what it returns.
     fn run(prog: &[libc::sock_filter], pkt: &[u8], pkttype: u32) -> u32 {
+        run_as(prog, pkt, pkttype, libc::ETH_P_IP as u32)
+    }
+
+    /// [`run`] on a packet of link-layer protocol `protocol` (`ETH_P_*`).
+    fn run_as(prog: &[libc::sock_filter], pkt: &[u8], pkttype: u32, protocol: u32) -> u32 {
+        let ancillary = |k: u32| match k.wrapping_sub(libc::SKF_AD_OFF as u32) {
+            k if k == libc::SKF_AD_PKTTYPE as u32 => pkttype,
+            k if k == libc::SKF_AD_PROTOCOL as u32 => protocol,
+            k => panic!("ancillary load {k} not modelled"),
+        };
         let (mut a, mut x, mut pc) = (0u32, 0u32, 0usize);
         let byte = |at: u32| u32::from(pkt[at as usize]);
         let half = |at: u32| u32::from(u16::from_be_bytes([pkt[at as usize], pkt[at as usize + 1]]));
@@ -704,9 +727,11 @@ mod tests {
             let jump = |cond: bool| if cond { usize::from(i.jt) } else { usize::from(i.jf) };
             match u32::from(i.code) {
                 c if c == libc::BPF_LD | libc::BPF_W | libc::BPF_ABS => {
-                    a = if i.k >= libc::SKF_AD_OFF as u32 { pkttype } else { word(i.k) }
+                    a = if i.k >= libc::SKF_AD_OFF as u32 { ancillary(i.k) } else { word(i.k) }
                 }
-                c if c == libc::BPF_LD | libc::BPF_H | libc::BPF_ABS => a = half(i.k),
+                c if c == libc::BPF_LD | libc::BPF_H | libc::BPF_ABS => {
+                    a = if i.k >= libc::SKF_AD_OFF as u32 { ancillary(i.k) } else { half(i.k) }
+                }
                 c if c == libc::BPF_LD | libc::BPF_B | libc::BPF_ABS => a = byte(i.k),
                 c if c == libc::BPF_LD | libc::BPF_H | libc::BPF_IND => a = half(x + i.k),
                 c if c == libc::BPF_LDX | libc::BPF_B | libc::BPF_MSH => x = 4 * (byte(i.k) & 0xf),
@@ -740,6 +765,9 @@ mod tests {
             options.splice(20..20, [1, 1, 1, 1]);
             options[0] = 0x46;
             assert!(run(&prog, &options, host) > 0, "IP options move the UDP header");
+            let ip = written(A, to(5004), b"x");
+            assert_eq!(run_as(&prog, &ip, host, libc::ETH_P_IPV6 as u32), 0, "the socket taps every protocol");
+            assert_eq!(run_as(&prog, &ip, host, libc::ETH_P_ARP as u32), 0);
         }
         let prog = rx_program((5000, 5010), Some(*B.ip()));
         assert_eq!(run(&prog, &written(A, SocketAddrV4::new(*A.ip(), 5004), b"x"), host), 0, "another address");
