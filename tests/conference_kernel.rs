@@ -614,6 +614,11 @@ fn a_spread_room_refuses_more_workers_than_the_engine_has() {
     assert!(matches!(full, Err(EngineError::RoomFull { limit: 2, .. })), "{:?}", full.err());
     assert_eq!((room.port_of("a"), room.port_of("c")), (Some(0), Some(1)), "one leg per shard");
     room.leave(&engine, "a").unwrap();
+    // A batch that does not fit is refused whole, before the room makes room for it.
+    let batch = (4..6).map(|i| (format!("e{i}"), LegMedia::g711(G711Law::Ulaw, 10_000, i)));
+    let full = room.join_many(&engine, batch);
+    assert!(matches!(full, Err(EngineError::RoomFull { limit: 2, .. })), "{:?}", full.err());
+    assert_eq!((room.port_of("e4"), room.port_of("e5"), room.capacity()), (None, None, 2));
     room.join(&engine, "d", LegMedia::g711(G711Law::Ulaw, 10_000, 4)).unwrap();
     assert_eq!((room.port_of("d"), room.capacity()), (Some(0), 2));
     // Shards exchange their candidates with their rows each cycle: a spread room hears at

@@ -640,12 +640,18 @@ impl Room {
         legs: impl IntoIterator<Item = (String, LegMedia, LegOptions)>,
         prime: impl FnOnce(&mut PartitionIo),
     ) -> Result<Committed, EngineError> {
+        let legs: Vec<_> = legs.into_iter().collect();
+        if let Some(limit) = self.config.max_members {
+            // The whole batch or nobody, decided before any room is made for it.
+            if self.member_count(legs.len()) > limit {
+                return Err(EngineError::RoomFull { partition: self.id, limit });
+            }
+        }
         let w = self.shards.len();
         let mut edits: Vec<Option<Edit<'_>>> = (0..w).map(|_| None).collect();
         let before = (self.free.clone(), self.shards.clone(), self.capacity, self.slabs.len());
         let shared_before = self.shared.clone();
         let mut added: Vec<(String, Leg)> = Vec::new();
-        let legs: Vec<_> = legs.into_iter().collect();
         let mut runs = self.shard_runs(legs.len());
         let built = (|| {
             // Room for every run first (as many doublings as joining one by one would make).
@@ -653,11 +659,6 @@ impl Room {
                 self.grow_spread(&mut edits, engine)?;
             }
             for (name, media, options) in legs {
-                if let Some(limit) = self.config.max_members {
-                    if self.member_count(added.len()) >= limit {
-                        return Err(EngineError::RoomFull { partition: self.id, limit });
-                    }
-                }
                 // Every leg has its run (they add up to the batch), and its shard a place.
                 let Some(k) = runs.iter().position(|&n| n > 0) else { return Err(self.unknown(&name)) };
                 let port = self.spread_free_in(k).next().ok_or_else(|| self.unknown(&name))?;
