@@ -30,6 +30,7 @@ h7 (session 27): the kit's eight cases exactly, with h6's recorded talkers and o
 h9 (session 43): h7 with the ends' sexes swapped and fresh seeds (4301-4308); a check set.
 h10 (session 44): h7's recipe with fresh seeds (4401-4408); a check set.
 h11 (session 45): h7's recipe with fresh seeds (4501-4508); a check set.
+h12 (session 46): h7's recipe with fresh seeds (4601-4608); a check set.
 h3: far end A or B; near ends B, A and D; rooms ri-rl; nonlinear loudspeaker + path change
     mixed, louder noise.
 h5 (session 23): a set made to be scored, not tuned on: rooms rq-rt, delays 35-360 ms, far ends
@@ -163,6 +164,10 @@ SETS["h10"] = [case + (("R:female", "R:male") if i % 2 == 0 else ("R:male", "R:f
 # h11 (session 45): h7's recipe with fresh seeds (4501-4508), a check set for the residual-echo
 # ratio's learning in double talk that was never tuned on.
 SETS["h11"] = [case + (("R:female", "R:male") if i % 2 == 0 else ("R:male", "R:female")) + (4501 + i,)
+               for i, case in enumerate(gen.AEC_CASES)]
+# h12 (session 46): h7's recipe with fresh seeds (4601-4608), a check set for the per-bin cue that
+# bounds the residual-echo ratio's rise in double talk, made before any variant ran.
+SETS["h12"] = [case + (("R:female", "R:male") if i % 2 == 0 else ("R:male", "R:female")) + (4601 + i,)
                for i, case in enumerate(gen.AEC_CASES)]
 
 

@@ -673,9 +673,15 @@ pub struct Aec {
     syy: Vec<f32>,
     see: Vec<f32>,
     rho: Vec<f32>,
+    /// The residual-echo ratio as learnt outside the post-filter's double-talk mode only: the
+    /// bound of `rho`'s rise in the blocks the near-end detector marks
+    /// (`postfilter::RHO_DOUBLE_TALK_RISE`).
+    rho_single: Vec<f32>,
     band: (usize, usize),
     /// Bins under `postfilter::LOW_BAND_HZ` (the near talker's fundamental).
     low_band: usize,
+    /// The first bin at or above `postfilter::RHO_DOUBLE_TALK_RISE_HZ`.
+    rho_rise_from: usize,
     /// Bins under `postfilter::NEAR_LOW_BAND_HZ` (the near talker's own single talk keeps
     /// more of them).
     near_low_band: usize,
@@ -712,6 +718,9 @@ pub struct Aec {
     /// Blocks the post-filter stays in double-talk mode after per-bin near-end evidence
     /// (`postfilter::NEAR_EVIDENCE_HOLD`), beside the detector's `near_hang`.
     evidence_hang: u32,
+    /// The near-end detector marked the last block (its excess or coherence test, or the pitch
+    /// test): `postfilter::RHO_DOUBLE_TALK_RISE`.
+    near_marked: bool,
     /// The post-filter's own copy of `near_hang`: the same update (`postfilter::hang_step`)
     /// but for the sustained hangover, which is `postfilter::NEAR_HANG_SUSTAINED_GROWN` while
     /// the tail can grow.
@@ -854,11 +863,13 @@ impl Aec {
             syy: vec![0.0; bins],
             see: vec![0.0; bins],
             rho: vec![1.0; bins],
+            rho_single: vec![1.0; bins],
             band: (
                 (300 * n2 as u32 / cfg.sample_rate) as usize,
                 ((3800f32.min(0.45 * cfg.sample_rate as f32)) as u32 * n2 as u32 / cfg.sample_rate) as usize,
             ),
             low_band: (postfilter::LOW_BAND_HZ * n2 as u32 / cfg.sample_rate) as usize,
+            rho_rise_from: (postfilter::RHO_DOUBLE_TALK_RISE_HZ * n2 as u32 / cfg.sample_rate) as usize,
             near_low_band: (postfilter::NEAR_LOW_BAND_HZ * n2 as u32 / cfg.sample_rate) as usize,
             coherence: 0.0,
             noise_floor_gain: 10f32.powf(cfg.comfort_noise_db.unwrap_or(-20.0) / 20.0),
@@ -885,6 +896,7 @@ impl Aec {
             stail: vec![0.0; bins],
             near_hang: 0,
             evidence_hang: 0,
+            near_marked: false,
             dt_hang: 0,
             near_score: 0.0,
             y_past: vec![0.0; hop * (postfilter::PITCH_ECHO_HISTORY + 1)],
@@ -1364,6 +1376,7 @@ impl Aec {
                 self.saturation.restart();
                 self.leak_b.reset();
                 self.rho.fill(1.0);
+                self.rho_single.fill(1.0);
                 self.depth_log = 0.0;
                 self.depth_bin.fill(0.0);
                 self.delay.forget();
@@ -1644,6 +1657,7 @@ impl Aec {
         self.syy.fill(0.0);
         self.see.fill(0.0);
         self.rho.fill(1.0);
+        self.rho_single.fill(1.0);
         self.coherence = 0.0;
         self.sf = 0.0;
         self.sb = 0.0;
@@ -1660,6 +1674,7 @@ impl Aec {
         self.stail.fill(0.0);
         self.near_hang = 0;
         self.evidence_hang = 0;
+        self.near_marked = false;
         self.dt_hang = 0;
         self.near_score = 0.0;
         self.y_past.fill(0.0);
