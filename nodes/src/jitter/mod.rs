@@ -29,7 +29,9 @@
 //!   own target, not the histogram's that the spike lifted); *expand*
 //!   (the codec's concealment, then RFC 3389 comfort noise at the received level) when
 //!   nothing is there — below the target that waits for the stream, concealing without
-//!   moving the playout point, and without FEC a wait in speech plays instead the late
+//!   moving the playout point (with FEC, in speech after the warm-up and without a delay
+//!   spike, only where a whole frame's wait lands nearer the target: else the late packet
+//!   is concealed and the rise it asks for waits for a deep pause), and without FEC a wait in speech plays instead the late
 //!   packets that continue the sequence, discarded since the same dry spell concealed
 //!   their time, when the wait reaches back to them (the playout point goes back to them:
 //!   the same step in the delay, those packets no longer lost); for a gap with later packets present, wait while below the target,

@@ -199,6 +199,17 @@ const DIP_HOLD_MS: i64 = 1000;
 /// µs (the margin moves the target by a millisecond or so besides the grid's steps).
 const DIP_STEP_SLACK_US: i64 = 2000;
 
+/// A packet whose transit offset is this far above the delay histogram's target when it
+/// arrives is a delay spike's, µs (see [`JitterBuffer::speech_wait_slack_us`]): far beyond
+/// any moderate network's tail (gamma jitter of mean 15 ms reaches 60–80 ms), the height of
+/// a stalled link's or a queue's spike.
+const SPIKE_SEEN_US: i64 = 100_000;
+
+/// How far short of its aim preemptive expand stops, µs (its periods come whole, so the
+/// last one may overshoot the aim; see [`JitterBuffer::stretch`]). An owed rise with
+/// in-band FEC goes all the way (see [`JitterBuffer::deep_pause_band`]).
+const EXPAND_SHORT_US: i64 = 2000;
+
 /// [`JitterConfig::rewind_ms`] of a decoder with in-band FEC (Opus), ms; a decoder without
 /// it (G.711, G.722, G.729) never rewinds unless configured to.
 ///
@@ -702,6 +713,14 @@ pub struct JitterBuffer {
     /// µs): see [`JitterBuffer::in_dip`].
     target_level: Option<i64>,
     target_fell_us: Option<i64>,
+    /// A packet of the stream (since it (re)started) arrived [`SPIKE_SEEN_US`] above the
+    /// target: a delay spike (see [`JitterBuffer::speech_wait_slack_us`]).
+    spike_seen: bool,
+    /// An empty buffer in speech concealed a late packet as a loss with the offset under the
+    /// target instead of waiting for it ([`JitterBuffer::speech_wait_slack_us`]), and no
+    /// wait or stretch has raised the offset since: the next deep pause takes the rise (see
+    /// [`JitterBuffer::deep_pause_band`]).
+    rise_owed: bool,
     cn_amplitude: f32,
     rng: u32,
     /// The last decoded block was a pause (time may be stretched inaudibly).
@@ -837,6 +856,8 @@ impl JitterBuffer {
             rewound: false,
             target_level: None,
             target_fell_us: None,
+            spike_seen: false,
+            rise_owed: false,
             rewind_us: i64::from(cfg.rewind_ms.unwrap_or(if has_fec { REWIND_FEC_MS } else { 0 })) * 1000,
             cn_amplitude: 0.0,
             rng: 0x1234_5678,
@@ -1325,6 +1346,8 @@ impl JitterBuffer {
         self.rewound = false;
         self.target_level = None;
         self.target_fell_us = None;
+        self.spike_seen = false;
+        self.rise_owed = false;
         self.last_late_us = None;
         self.drop_held();
     }
@@ -1399,7 +1422,9 @@ impl JitterBuffer {
                 }
             }
         }
-        self.delay.update(d_use - self.trend_us(ts));
+        let d_hist = d_use - self.trend_us(ts);
+        self.spike_seen |= self.delay.target_us().is_some_and(|t| d_hist > t + SPIKE_SEEN_US);
+        self.delay.update(d_hist);
         if !self.has_fec {
             self.raw_tail.update(d - self.trend_us(ts));
         }
@@ -1757,8 +1782,11 @@ impl JitterBuffer {
         let buffer_us = (self.target_us() - self.min_us().unwrap_or(0)).max(0);
         let acc = (i64::from(acc) * 1000).max(buffer_us / 5);
         let acc = self.quiet_pull_band(quiet).map_or(acc, |band| acc.min(band));
-        let exp = (i64::from(exp) * 1000).max(buffer_us / 10);
-        let exp = if quiet && !warming { self.deep_pause_band(exp, pause_us, buffer_us) } else { exp };
+        let wide = (i64::from(exp) * 1000).max(buffer_us / 10);
+        let exp = if quiet && !warming { self.deep_pause_band(wide, pause_us, buffer_us) } else { wide };
+        // An owed rise (see `speech_wait_slack_us`) is taken in a deep pause so that the
+        // next tail packet finds the offset at the target: it goes all the way.
+        let short = if self.has_fec && exp < wide && self.rise_owed { 0 } else { EXPAND_SHORT_US };
         // Packets that keep coming too late say the offset is too low by more than speech's
         // wide band allows for: such sound takes the pause's band.
         let exp =
@@ -1795,9 +1823,10 @@ impl JitterBuffer {
             // them (heavy jitter in 40 ms and 2×20 ms packets lost 0.6–1.1 R without
             // them, and its Pareto traces gained nothing: BENCHMARKS, session 27).
             let limit = if quiet { n } else { self.max_lag };
-            len = self.insert_periods(len, limit, -(err + lift) - 2000, !quiet);
+            len = self.insert_periods(len, limit, -(err + lift) - short, !quiet);
             if len > n {
                 self.drift_us = 0.0;
+                self.rise_owed = false;
             }
         } else if quiet && settled {
             len = self.give_back_grid_phase(len, err);
@@ -1943,13 +1972,19 @@ impl JitterBuffer {
     /// pause (600 ms: kit pcmu_spikes −0.3), and not on a long buffer (heavy jitter in 30 ms
     /// packets at ~175 ms: a pause's move cost its segment 0.74 PESQ and no dry step came).
     ///
-    /// With in-band FEC (Opus, no pull grid) only for a slow sender ([`JitterBuffer::slow_sender`]),
-    /// narrowed to half a packet: the target does not follow the climbing transits, and an
-    /// offset 11 ms under it (inside the 20 ms band) stayed there until the buffer ran dry
+    /// With in-band FEC (Opus, no pull grid) narrowed to half a packet for a slow sender
+    /// ([`JitterBuffer::slow_sender`]): the target does not follow the climbing transits, and
+    /// an offset 11 ms under it (inside the 20 ms band) stayed there until the buffer ran dry
     /// in speech twice, two 20 ms concealed steps in talk spurts (s8100 opus_drift_m300,
     /// 77.69 → 79.70 R stretched in the deep pause instead; no other stream of the 16
     /// development sets moves; a 3 ms band lost s5000's −0.21: BENCHMARKS, jitter buffer,
-    /// session 43, helper s43drm).
+    /// session 43, helper s43drm). The same for a rise owed since a late packet in speech
+    /// was concealed rather than waited for ([`JitterBuffer::speech_wait_slack_us`]), and that
+    /// rise goes all the way up to the target, not [`EXPAND_SHORT_US`] short of it (d46
+    /// opus_moderate_k0: stopped 1.4 ms short, the next tail packet ran the buffer dry at
+    /// 29.5 s, −0.81 R where the full rise gains +0.48; the slow sender's stretch keeps its
+    /// 2 ms, or its guard test's seed 6 rises 24.8 ms, past the 18 that tells a stretch from
+    /// a whole packet's step; BENCHMARKS, jitter buffer, session 46).
     fn deep_pause_band(&self, exp: i64, pause_us: i64, buffer_us: i64) -> i64 {
         if buffer_us > DEEP_PAUSE_MAX_BUFFER_MS * 1000 {
             return exp;
@@ -1960,7 +1995,9 @@ impl JitterBuffer {
         }
         match self.grid_pull_us() {
             Some(pull) => exp.min(pull - 1),
-            None if self.has_fec && self.slow_sender() => exp.min(self.ticks_to_us(self.last_ticks) / 2),
+            None if self.has_fec && (self.slow_sender() || self.rise_owed) => {
+                exp.min(self.ticks_to_us(self.last_ticks) / 2)
+            }
             None => exp,
         }
     }
@@ -2233,6 +2270,38 @@ impl JitterBuffer {
         self.dry_us >= STALL_DRY_MS * 1000 && self.last_late_us.is_some_and(|t| self.now_us - t <= self.dry_us)
     }
 
+    /// How far under the target (µs) an empty buffer in speech may be and still not wait,
+    /// `tick` samples being its wait's step: for a decoder with in-band FEC (Opus, which
+    /// waits in whole 20 ms concealment frames) after the warm-up ([`WARM_PACKETS`]) on a
+    /// stream without a delay spike ([`SPIKE_SEEN_US`]) whose packets are no longer than the
+    /// step, half the step, so it waits only where the step lands nearer the target than the
+    /// offset is; 0 elsewhere (every deficit waited for). A longer packet concealed as a loss
+    /// costs more than the step's wait (fam46 opus_ptime60_moderate: a 60 ms packet
+    /// concealed at 29.7 s instead of a 20 ms wait, −0.50 R).
+    ///
+    /// On moderate jitter the offset sits a millisecond or two under the target for long
+    /// stretches (the target is a bucket's upper edge and a margin, the offset where the
+    /// start or the last move left it), and the first packet of the tail beyond the offset
+    /// ran the buffer dry in speech: the wait concealed a whole frame as a stretch and put
+    /// the offset 18–19 ms over the target, which the pauses' 20 ms band then kept for the
+    /// rest of the call (s9700 opus_moderate at 28.4 s: 3.86 against a fixed 120 ms
+    /// buffer's 4.26 PESQ-WB in that 10 s segment; BENCHMARKS, jitter buffer, session 46).
+    /// The packet is concealed as a loss instead; if its lateness lifts the target over the
+    /// offset, the rise is owed ([`JitterBuffer::rise_owed`]) and taken in the next deep
+    /// pause ([`JitterBuffer::deep_pause_band`]). In the warm-up the wait stays: the start
+    /// was placed from a few packets, the young target climbs, and a packet concealed there
+    /// left the offset under a target that its wait then reached in speech all the same
+    /// (d47 opus_drift_m300_k3 −1.13 R). After a delay spike it stays too: there the step
+    /// is the held delay that catches the next spike's drain (kit opus_spikes −1.17 R).
+    fn speech_wait_slack_us(&self, tick: usize) -> i64 {
+        let whole_packet = self.ticks_to_samples(self.last_ticks) <= tick as i64;
+        if self.has_fec && whole_packet && !self.spike_seen && self.warm.0 >= WARM_PACKETS {
+            self.samples_to_us(tick) / 2
+        } else {
+            0
+        }
+    }
+
     /// One decision: adds at least one sample to the playout buffer.
     fn step(&mut self) {
         let late = self.buf.drop_before(self.playout_ts);
@@ -2262,8 +2331,19 @@ impl JitterBuffer {
             // the offset is not waited for: the transits it is learned from are rounded up
             // to the pulls, so it steps by a pull with a few packets, and every step the
             // pause takes up was a timeline move (the next step down a second one).
-            let slack = if budget == 0 && self.last_quiet { self.pull_us() } else { 0 };
+            // In speech, a decoder with in-band FEC waits only where a whole tick of waiting
+            // lands nearer the target (see `speech_wait_slack_us`).
+            let slack = match (budget, self.last_quiet) {
+                (0, true) => self.pull_us(),
+                (0, false) => self.speech_wait_slack_us(tick),
+                _ => 0,
+            };
             let stretch = offset < target + i64::from(budget) * 1000 - slack;
+            if stretch {
+                self.rise_owed = false;
+            } else if offset < target && !self.last_quiet {
+                self.rise_owed = true;
+            }
             if stretch && !self.last_quiet && self.play_held_late(tick) {
                 return;
             }

@@ -1475,3 +1475,41 @@ fn a_slow_opus_sender_is_stretched_up_to_the_target_in_a_deep_pause_not_by_runni
         );
     }
 }
+
+/// 40 s of Opus talk spurts (a 220 Hz tone for 1.2 s, 1.3 s pauses) over moderate jitter: 20 ms
+/// plus a gamma delay of mean 15 ms (two exponentials of 7.5 ms) drawn from `seed`, first in,
+/// first out. Returns the statistics at the end.
+fn opus_gamma_stats(seed: u64) -> JitterStats {
+    let mut rng = SplitMix64::new(seed);
+    let mut last = 0.0f64;
+    let pk = opus_spurt_stream(
+        2000,
+        |i| i % 125 < 60,
+        |i| {
+            let g = -7.5 * (1.0 - rng.unit()).ln() - 7.5 * (1.0 - rng.unit()).ln();
+            last = (f64::from(i) * 20.0 + 20.0 + g).max(last);
+            last
+        },
+    );
+    let mut jb = opus_jb();
+    run(&mut jb, &pk, 4000 * TICK_NS);
+    jb.stats()
+}
+
+#[test]
+fn opus_conceals_a_tail_packet_in_speech_rather_than_wait_a_frame_past_the_target() {
+    // After the warm-up the offset sits a few ms under the target (61 ms) and a packet of
+    // the jitter's tail runs the buffer dry in speech. A whole 20 ms frame of waiting would
+    // land further above the target than the offset is under it, so the packet is
+    // concealed as a loss and the offset stays where it was (no timeline move). Waiting,
+    // the buffer stepped up 20 ms in speech and gave part of it back in a later pause
+    // (seed 17: 0 late, 170 samples removed, 59.4 ms at the end; seed 9: 1 late, 510
+    // removed, 68.1 ms, 7 ms over the target).
+    for (seed, late, removed, delay_ms) in [(17, 1, 0, 50.0), (9, 3, 340, 58.8)] {
+        let s = opus_gamma_stats(seed);
+        assert_eq!((s.packets_late, s.removed_samples_for_acceleration), (late, removed), "seed {seed}: {s:?}");
+        assert_eq!(s.inserted_samples_for_deceleration, 0, "seed {seed}: {s:?}");
+        assert!((s.current_delay_ms - delay_ms).abs() < 0.05, "seed {seed}: {s:?}");
+        assert!(s.current_delay_ms < s.target_delay_ms, "seed {seed}: {s:?}");
+    }
+}
