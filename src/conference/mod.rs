@@ -641,12 +641,8 @@ impl Room {
         prime: impl FnOnce(&mut PartitionIo),
     ) -> Result<Committed, EngineError> {
         let legs: Vec<_> = legs.into_iter().collect();
-        if let Some(limit) = self.config.max_members {
-            // The whole batch or nobody, decided before any room is made for it.
-            if self.member_count(legs.len()) > limit {
-                return Err(EngineError::RoomFull { partition: self.id, limit });
-            }
-        }
+        // The whole batch or nobody, decided before any room is made for it.
+        self.check_room_for(legs.len())?;
         let w = self.shards.len();
         let mut edits: Vec<Option<Edit<'_>>> = (0..w).map(|_| None).collect();
         let before = (self.free.clone(), self.shards.clone(), self.capacity, self.slabs.len());
@@ -730,6 +726,16 @@ impl Room {
         self.legs.len() + pending - self.recorders
     }
 
+    /// [`EngineError::RoomFull`] unless `joining` more members fit under the member limit.
+    fn check_room_for(&self, joining: usize) -> Result<(), EngineError> {
+        match self.config.max_members {
+            Some(limit) if self.member_count(joining) > limit => {
+                Err(EngineError::RoomFull { partition: self.id, limit })
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Adds one leg's nodes and edges to `edit` and takes its mixer port.
     fn add_leg(
         &mut self,
@@ -740,11 +746,7 @@ impl Room {
         options: LegOptions,
         pending: &[(String, Leg)],
     ) -> Result<Leg, EngineError> {
-        if let Some(limit) = self.config.max_members {
-            if self.member_count(pending.len()) >= limit {
-                return Err(EngineError::RoomFull { partition: self.id, limit });
-            }
-        }
+        self.check_room_for(pending.len() + 1)?;
         if self.config.kernel {
             return self.add_kernel_leg(edit, engine, name, media, options);
         }
